@@ -1,0 +1,1 @@
+/* stub */ int kiln_stub_noop;

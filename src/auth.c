@@ -1,0 +1,2 @@
+/* src/auth.c - stub, being written. */
+#include "auth.h"

@@ -1,0 +1,2 @@
+/* src/cli.c - stub, being written. */
+#include "cli.h"

@@ -1,0 +1,2 @@
+/* src/client.c - stub, being written. */
+#include "client.h"

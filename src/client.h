@@ -1,0 +1,27 @@
+/*
+ * client.h - an HTTP client for the master's API (libcurl), shared by the
+ * worker and the CLI.  Requests are signed with the cluster secret
+ * (Kiln-HMAC, see auth.h) when one is given, else carry a Bearer token.
+ */
+#ifndef KILN_CLIENT_H
+#define KILN_CLIENT_H
+
+#include <jansson.h>
+
+typedef struct client client;
+
+/* BASE_URL like "http://127.0.0.1:8080".  ID names the caller in signed
+ * requests.  SECRET or TOKEN may be NULL.  Strings are copied. */
+int client_new(const char *base_url, const char *id, const char *secret,
+               const char *token, client **out, char **err);
+void client_free(client *c);
+
+/* METHOD PATH (e.g. "/api/v1/jobs?limit=5") with BODY (borrowed; NULL for
+ * none).  On a completed exchange returns 0 with the HTTP *status and the
+ * parsed *reply (NULL if the reply was not JSON; caller json_decref()s).
+ * Returns negative with *err if the master could not be reached. */
+int client_request(client *c, const char *method, const char *path,
+                   json_t *body, long timeout_ms, long *status,
+                   json_t **reply, char **err);
+
+#endif

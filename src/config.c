@@ -1,0 +1,2 @@
+/* src/config.c - stub, being written. */
+#include "config.h"

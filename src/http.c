@@ -1,0 +1,2 @@
+/* src/http.c - stub, being written. */
+#include "http.h"

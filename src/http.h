@@ -1,0 +1,74 @@
+/*
+ * http.h - the master's HTTP server, on libmicrohttpd; the only module that
+ * includes microhttpd.h.
+ *
+ * One internal epoll thread pool accepts connections and reads request
+ * bodies (bounded by max_body: a larger body gets 413 with a JSON error
+ * and never reaches the handler).  When a request is complete, the handler
+ * is called on a pool thread; it must either reply (http_reply*) or park
+ * the request (http_park) for a long poll.  A parked request is suspended
+ * (MHD_suspend_connection) and its handler is called again, with the same
+ * http_req and its state, after http_wake_all() or when its deadline
+ * passes - so handlers must be written to be re-entered.
+ */
+#ifndef KILN_HTTP_H
+#define KILN_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+typedef struct http_server http_server;
+typedef struct http_req http_req;
+
+typedef void (*http_handler)(http_req *r, void *ud);
+
+struct http_opts {
+	const char *listen;     /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::1" */
+	int port;               /* 0 = any free port (see http_port) */
+	int threads;            /* MHD thread pool size, >= 1 */
+	size_t max_body;        /* bytes */
+	int conn_timeout_s;     /* idle connection timeout */
+};
+
+int http_start(const struct http_opts *o, http_handler h, void *ud,
+               http_server **out, char **err);
+void http_stop(http_server *s);
+int http_port(const http_server *s);
+
+/* Request accessors; returned strings are owned by the request. */
+const char *http_method(const http_req *r);
+const char *http_path(const http_req *r);         /* without the query */
+const char *http_query(const http_req *r, const char *name); /* or NULL */
+const char *http_header(const http_req *r, const char *name); /* or NULL */
+const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */
+
+/* Per-request state that survives parking; FREE_FN (may be NULL) is
+ * called when the request ends. */
+void *http_state(const http_req *r);
+void http_set_state(http_req *r, void *state, void (*free_fn)(void *));
+
+/* Add a response header to the reply that follows. */
+void http_add_header(http_req *r, const char *name, const char *value);
+/* Reply with BODY (copied). */
+void http_reply(http_req *r, int status, const char *content_type,
+                const void *body, size_t len);
+/* Reply with JSON; takes ownership of J. */
+void http_reply_json(http_req *r, int status, json_t *j);
+/* Reply {"error": MESSAGE, "status": STATUS}. */
+void http_reply_error(http_req *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Suspend R until http_wake_all() or DEADLINE_MONO_MS (see mono_ms() in
+ * auth.h); then the handler is called again.  http_parked_expired() tells
+ * the re-entered handler whether the deadline passed. */
+void http_park(http_req *r, int64_t deadline_mono_ms);
+int http_parked_expired(const http_req *r);
+/* Resume every parked request. Thread-safe. */
+void http_wake_all(http_server *s);
+
+/* Counters for /metrics: requests answered per status class. */
+void http_stats(const http_server *s, uint64_t *requests, uint64_t *errors4xx,
+                uint64_t *errors5xx);
+
+#endif

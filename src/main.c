@@ -1,0 +1,2 @@
+/* main.c - stub */
+int main(void) { return 0; }

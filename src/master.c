@@ -1,0 +1,2 @@
+/* src/master.c - stub, being written. */
+#include "master.h"

@@ -1,0 +1,2 @@
+/* src/plugin.c - stub, being written. */
+#include "plugin.h"

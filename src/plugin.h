@@ -1,0 +1,59 @@
+/*
+ * plugin.h - the plugin loader and registry (host side of kiln/plugin.h).
+ *
+ * A registry watches one directory.  plugin_registry_scan() loads new .so
+ * files, reloads replaced ones and forgets deleted ones.  Each file is
+ * first copied into a private cache directory under a unique name and
+ * dlopen()ed from there (RTLD_NOW|RTLD_LOCAL), so that replacing the file
+ * in the plugin directory never changes code that a running task executes:
+ * tasks hold a reference (plugin_acquire/plugin_release) to the version
+ * they started on, and an old version is fini()ed and dlclose()d when its
+ * last task releases it.
+ *
+ * A file that is not a shared object, lacks the `kiln_plugin` symbol, has
+ * another ABI major, a missing run(), a name already loaded from another
+ * file, or whose init() fails is skipped with a logged error, kept in the
+ * registry's error list; nothing else is affected.
+ *
+ * All functions are thread-safe.
+ */
+#ifndef KILN_PLUGIN_INTERNAL_H
+#define KILN_PLUGIN_INTERNAL_H
+
+#include "kiln/plugin.h"
+
+typedef struct plugin_registry plugin_registry;
+typedef struct plugin plugin;
+
+/* Open a registry over DIR, copying loaded files into CACHE_DIR (created
+ * if missing), calling init(HOST) on each plugin.  Does a first scan. */
+int plugin_registry_open(const char *dir, const char *cache_dir,
+                         const struct kiln_host *host, plugin_registry **out,
+                         char **err);
+/* Release every plugin; waits for none (callers release first). */
+void plugin_registry_close(plugin_registry *r);
+
+/* Rescan the directory.  Returns the number of plugins added, replaced or
+ * removed (0 if nothing changed). */
+int plugin_registry_scan(plugin_registry *r);
+
+/* The current version of plugin NAME with a reference taken, or NULL. */
+plugin *plugin_acquire(plugin_registry *r, const char *name);
+void plugin_release(plugin *p);
+const struct kiln_plugin *plugin_desc(const plugin *p);
+
+/* Walk loaded plugins in name order. */
+typedef int (*plugin_list_cb)(const struct kiln_plugin *desc,
+                              const char *file, void *ud);
+int plugin_list(plugin_registry *r, plugin_list_cb cb, void *ud);
+/* Walk the files that failed to load, with the reason. */
+typedef int (*plugin_error_cb)(const char *file, const char *error, void *ud);
+int plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud);
+
+/* Load-time check of one file without a registry: fills *desc_copy with
+ * name and version (malloc()ed strings) - used by tests and `kiln plugins
+ * --check FILE`.  0 or negative with *err. */
+int plugin_check_file(const char *path, char **name, char **version,
+                      char **err);
+
+#endif

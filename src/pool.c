@@ -1,0 +1,2 @@
+/* src/pool.c - stub, being written. */
+#include "pool.h"

@@ -1,0 +1,20 @@
+/*
+ * pool.h - a fixed pool of threads running queued jobs (the worker's slots).
+ *
+ * pool_submit() queues a function; one of N threads runs it.  Completion is
+ * the function's business (the worker's task function queues its result
+ * back to the exchange loop, as nginx's thread pool hands results to its
+ * event loop).
+ */
+#ifndef KILN_POOL_H
+#define KILN_POOL_H
+
+typedef struct pool pool;
+typedef void (*pool_fn)(void *arg);
+
+int pool_new(int nthreads, pool **out);
+void pool_submit(pool *p, pool_fn fn, void *arg);
+/* Wait for queued and running functions, then stop the threads. */
+void pool_free(pool *p);
+
+#endif

@@ -1,0 +1,2 @@
+/* src/sched.c - stub, being written. */
+#include "sched.h"

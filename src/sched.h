@@ -1,0 +1,139 @@
+/*
+ * sched.h - what runs next and where: the master's in-memory queue, the
+ * workers it knows, and placement.
+ *
+ * The store is the truth; the scheduler is a cache of it that decides.
+ * Every decision (a job handed to a worker, a result accepted, a job put
+ * back after its worker died) is made under the scheduler's lock, written
+ * to the store with store_apply() - outside the lock, so that concurrent
+ * exchanges share one commit - and only then acknowledged.  A master that
+ * restarts rebuilds the scheduler from store_job_unfinished().
+ *
+ * Placement: a worker takes, in priority then submission order, the queued
+ * jobs whose plugin it has and whose slots and memory fit in what it has
+ * free (as the Spark master hands work to a worker with enough free
+ * cores and memory).
+ */
+#ifndef KILN_SCHED_H
+#define KILN_SCHED_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "store.h"
+
+typedef struct sched sched;
+
+struct sched_opts {
+	int64_t worker_timeout_ms;   /* no exchange for this long = dead */
+	int max_lost;                /* attempts lost with their worker before
+	                              * the job fails, default 3 */
+	int batch_max;               /* most tasks handed out per exchange */
+};
+
+/* A task handed to a worker.  Strings owned by the struct. */
+struct sched_task {
+	int64_t id;
+	int attempt;
+	char *plugin;
+	char *params;
+	int slots;
+	int64_t memory;
+	int64_t timeout_ms;
+};
+void sched_task_clear(struct sched_task *t);
+
+/* A finished attempt reported by a worker.  Strings borrowed. */
+struct sched_result {
+	int64_t id;
+	int attempt;
+	int state;            /* JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED */
+	const char *result;
+	const char *error;
+	const char *log;
+	int64_t finished_ms;
+};
+
+/* An attempt a worker holds (running, or finished but not yet acked). */
+struct sched_held {
+	int64_t id;
+	int attempt;
+};
+
+/* What a worker says of itself when it registers.  PLUGINS is a JSON array
+ * of {"name","version",...} (borrowed; the scheduler keeps a reference). */
+struct sched_worker_info {
+	const char *name;
+	const char *host;
+	int slots;
+	int64_t memory;
+	json_t *plugins;
+	int listed;           /* named in cluster.yaml */
+};
+
+int sched_new(store *st, const struct sched_opts *o, sched **out, char **err);
+void sched_free(sched *s);
+
+/* Rebuild the queue and the running set from the store. */
+int sched_recover(sched *s, char **err);
+
+/* Called (without the lock held) when new work may be available. */
+void sched_set_wakeup(sched *s, void (*fn)(void *), void *ud);
+
+/* Queue N jobs (validated by the caller); durable on return, ids set in
+ * jobs[i].id.  The job's plugin must be known (sched_has_plugin) unless
+ * the caller accepts a job no worker can run yet. */
+int sched_submit(sched *s, struct store_job *jobs, size_t n, char **err);
+
+/* Cancel job ID: 0 if it was queued or running (now cancelled; a running
+ * task is told to stop at its worker's next exchange), -ENOENT if unknown,
+ * -EALREADY if it had already finished. */
+int sched_cancel(sched *s, int64_t id, char **err);
+
+/* A worker (re)joins.  HELD lists the attempts it still has: those the
+ * master also thinks it runs stay running, the master's others on it go
+ * back to the queue, and held ones the master gave elsewhere are added to
+ * *cancel (malloc()ed, *ncancel entries).  *session identifies this
+ * registration in later exchanges. */
+int sched_register(sched *s, const struct sched_worker_info *w,
+                   const struct sched_held *held, size_t nheld,
+                   uint64_t *session, struct sched_held **cancel,
+                   size_t *ncancel, char **err);
+
+/* One round trip from worker NAME.  Accepts RESULTS (durably; every one
+ * of them is acknowledged, applied or stale), reconciles RUNNING, and
+ * hands out up to WANT new tasks that fit the worker.  Returns -ESTALE if
+ * SESSION is not the worker's current registration (it must register
+ * again).  Outputs are malloc()ed arrays the caller frees (tasks with
+ * sched_task_clear on each). */
+struct sched_exchange {
+	struct sched_task *tasks;
+	size_t ntasks;
+	struct sched_held *cancel;
+	size_t ncancel;
+};
+int sched_exchange(sched *s, const char *name, uint64_t session,
+                   const struct sched_result *results, size_t nresults,
+                   const struct sched_held *running, size_t nrunning,
+                   int want, struct sched_exchange *out, char **err);
+void sched_exchange_clear(struct sched_exchange *x);
+
+/* Declare workers silent for longer than the timeout dead, and requeue
+ * their tasks.  Returns the number of workers declared dead. */
+int sched_reap(sched *s);
+
+/* Views for the API (new references). */
+json_t *sched_workers_json(sched *s);
+json_t *sched_plugins_json(sched *s);
+/* Non-zero if some live worker has plugin NAME. */
+int sched_has_plugin(sched *s, const char *name);
+
+struct sched_stats {
+	int64_t queued, running;
+	int workers_alive, workers_dead;
+	int slots_total, slots_busy;
+};
+void sched_stats(sched *s, struct sched_stats *st);
+
+#endif

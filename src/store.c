@@ -1,0 +1,2 @@
+/* src/store.c - stub, being written. */
+#include "store.h"

@@ -1,0 +1,135 @@
+/*
+ * store.h - the master's durable state in SQLite; the only module with SQL.
+ *
+ * One writer thread owns the write connection and commits whatever batches
+ * callers hand it in one transaction (group commit): store_apply() returns
+ * only after the batch is durable (WAL, synchronous=FULL), so a state change
+ * is never acknowledged before it is on disk.  Reads use their own
+ * connection and never wait for the writer (WAL readers).  The schema is
+ * versioned with PRAGMA user_version and migrated forward on open.
+ */
+#ifndef KILN_STORE_H
+#define KILN_STORE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+typedef struct store store;
+
+enum job_state {
+	JOB_QUEUED = 0,
+	JOB_RUNNING,
+	JOB_SUCCEEDED,
+	JOB_FAILED,
+	JOB_CANCELLED,
+	JOB_NSTATES
+};
+const char *job_state_name(int state);       /* "queued", ... */
+int job_state_parse(const char *name);        /* -1 if unknown */
+
+/* A job as stored.  Strings are malloc()ed and owned by the struct; free
+ * them with store_job_clear(). */
+struct store_job {
+	int64_t id;
+	char *plugin;
+	char *params;        /* JSON object text */
+	int state;
+	int priority;        /* higher runs first */
+	int slots;           /* slots the task occupies, >= 1 */
+	int64_t memory;      /* bytes the task needs, 0 = any */
+	int64_t timeout_ms;  /* 0 = none */
+	int max_attempts;
+	int attempt;         /* attempts started so far; current one if running */
+	char *worker;        /* worker of the current/last attempt, or NULL */
+	char *result;        /* JSON text or NULL */
+	char *error;         /* or NULL */
+	int64_t created_ms, started_ms, finished_ms; /* unix ms; 0 = not yet */
+};
+void store_job_clear(struct store_job *j);
+
+/* One attempt of a job. */
+struct store_attempt {
+	int64_t job_id;
+	int attempt;
+	char *worker;
+	int state;           /* JOB_RUNNING, or the attempt's end state; a lost
+	                      * attempt (worker died) is JOB_FAILED with error */
+	char *error;
+	int64_t started_ms, finished_ms;
+};
+void store_attempt_clear(struct store_attempt *a);
+
+/* A state transition, applied atomically with others in store_apply(). */
+enum store_op_kind {
+	STORE_SUBMIT,   /* insert a queued job from .job; sets .job.id */
+	STORE_START,    /* queued -> running: .id, .attempt (the new attempt
+	                 * number), .worker, .t_ms */
+	STORE_FINISH,   /* running(.attempt) -> .state (succeeded, failed or
+	                 * cancelled): .result, .error, .log, .t_ms */
+	STORE_REQUEUE,  /* running(.attempt) -> queued; the attempt is closed
+	                 * as failed with .error (worker lost, retry) and .log */
+	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms */
+};
+
+struct store_op {
+	int kind;
+	int64_t id;
+	int attempt;
+	int state;
+	const char *worker;
+	const char *result;
+	const char *error;
+	const char *log;
+	int64_t t_ms;
+	struct store_job job;   /* STORE_SUBMIT only; strings borrowed */
+	int applied;            /* out: 1 if the transition took effect, 0 if
+	                         * the job was not in the expected state */
+};
+
+/* Open (creating and migrating) the database at PATH.  SYNC_FULL chooses
+ * PRAGMA synchronous=FULL (durable across power loss) over NORMAL
+ * (durable across a crash of the process, not of the machine). */
+int store_open(const char *path, int sync_full, store **out, char **err);
+void store_close(store *s);
+
+/* Apply N ops in one durable transaction (shared with other callers'
+ * batches).  Returns 0 when committed; ops[i].applied tells which took
+ * effect.  On error nothing of the batch is applied. */
+int store_apply(store *s, struct store_op *ops, size_t n, char **err);
+
+/* Reads.  Return 0, or -ENOENT if there is no such job, or another
+ * negative error with *err set. */
+int store_job_get(store *s, int64_t id, struct store_job *out, char **err);
+
+struct store_filter {
+	int state;           /* -1 = any */
+	const char *plugin;  /* NULL = any */
+	int64_t before_id;   /* 0 = newest first from the top; else id < this */
+	int limit;           /* <= 0: 100 */
+};
+typedef int (*store_job_cb)(const struct store_job *j, void *ud);
+/* Newest first.  The callback returning non-zero stops the walk. */
+int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
+                   void *ud, char **err);
+/* Every queued and running job, oldest first: the master rebuilds its
+ * in-memory queue from this on start. */
+int store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err);
+/* Number of jobs in each state. */
+int store_job_counts(store *s, int64_t counts[JOB_NSTATES], char **err);
+
+typedef int (*store_attempt_cb)(const struct store_attempt *a, void *ud);
+int store_attempts(store *s, int64_t job_id, store_attempt_cb cb, void *ud,
+                   char **err);
+/* Log of ATTEMPT (0 = the latest) of job ID; *log malloc()ed, "" if none. */
+int store_log(store *s, int64_t id, int attempt, char **log, char **err);
+
+/* API tokens, stored as SHA-256 hashes. */
+int store_token_add(store *s, const char *hash_hex, const char *name,
+                    const char *role, char **err);
+/* 0 and *role (malloc()ed) if the hash is known, -ENOENT if not. */
+int store_token_check(store *s, const char *hash_hex, char **role, char **err);
+
+/* Schema version this build writes (PRAGMA user_version). */
+int store_schema_version(void);
+
+#endif

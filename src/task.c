@@ -1,0 +1,2 @@
+/* src/task.c - stub, being written. */
+#include "task.h"

@@ -1,0 +1,51 @@
+/*
+ * task.h - one running task: the host side of the plugin ABI.
+ *
+ * A task carries its parameters (a JSON object), collects the log lines,
+ * result, error and outputs a plugin produces, and holds the cancellation
+ * flag.  task_host() is the `struct kiln_host` table handed to plugins; its
+ * functions act on the kiln_task they are given.  The worker creates a task
+ * per attempt, runs it on a pool thread with task_run(), and reads what it
+ * produced when run() returns.
+ */
+#ifndef KILN_TASK_H
+#define KILN_TASK_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "kiln/plugin.h"
+#include "plugin.h"
+
+/* The host function table (static, never freed). */
+const struct kiln_host *task_host(void);
+
+/* New task for attempt ATTEMPT of job JOB_ID with PARAMS_JSON (an object,
+ * or NULL for {}).  SCRATCH_ROOT is a directory under which the task's
+ * scratch directory is made on demand.  LOG_LIMIT bounds the kept log
+ * (the tail is kept; 0 = 1 MiB).  NULL with *err on bad params. */
+kiln_task *task_new(int64_t job_id, int attempt, const char *params_json,
+                    const char *scratch_root, size_t log_limit, char **err);
+void task_free(kiln_task *t);
+
+/* Run plugin P on T on the calling thread.  Returns the final job state:
+ * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (see store.h). */
+int task_run(kiln_task *t, plugin *p);
+
+/* Thread-safe: ask the task to stop (plugins see cancelled() != 0). */
+void task_cancel(kiln_task *t);
+
+/* What the task produced; owned by the task. */
+const char *task_result(const kiln_task *t);   /* JSON text or NULL */
+const char *task_error(const kiln_task *t);    /* or NULL */
+const char *task_log(const kiln_task *t);      /* "" if empty */
+double task_progress(const kiln_task *t);
+
+/* Outputs written with host->output(): count, and each name and bytes. */
+int task_output_count(const kiln_task *t);
+const char *task_output(const kiln_task *t, int i, const void **data,
+                        size_t *len);
+
+/* Add an input file (upstream output) before running. */
+int task_add_input(kiln_task *t, const char *name, const char *path);
+
+#endif

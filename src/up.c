@@ -1,0 +1,2 @@
+/* src/up.c - stub, being written. */
+#include "up.h"

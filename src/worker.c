@@ -1,0 +1,2 @@
+/* src/worker.c - stub, being written. */
+#include "worker.h"

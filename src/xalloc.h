@@ -1,0 +1,24 @@
+/*
+ * xalloc.h - allocation that never returns NULL (as in tmux): on failure
+ * the process logs and aborts, so callers need no NULL checks.
+ */
+#ifndef KILN_XALLOC_H
+#define KILN_XALLOC_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);          /* NULL in, NULL out */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Set *err to a new formatted message (if err is not NULL) and return RC:
+ * `return seterr(err, -EINVAL, "bad %s", x);` */
+int seterr(char **err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,1 @@
+/* stub */ int kiln_test_stub_dup_noop;
