@@ -1,2 +1,752 @@
-/* src/api.c - stub, being written. */
+/*
+ * api.c - the master's JSON API (see docs/api.md for every route).
+ *
+ * Who may do what: /api/v1/health and /metrics (unless metrics_auth) are
+ * open; /api/v1/cluster/... is for workers, which sign with the cluster
+ * secret (Kiln-HMAC); everything else takes a signed request (the CLI on a
+ * machine that has the secret) or a Bearer token.  Errors are JSON
+ * {"error": "...", "status": N} with a 4xx status for bad requests.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "api.h"
+#include "auth.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define API_BATCH_MAX 10000
+#define API_LONGPOLL_MAX_MS 60000
+
+enum { WHO_NONE, WHO_SIGNED, WHO_ADMIN, WHO_VIEWER };
+
+struct who {
+	int kind;
+	char *id;       /* signer id, for WHO_SIGNED */
+};
+
+/* State kept across a parked request. */
+struct pstate {
+	int entered;
+	int64_t deadline;
+	json_t *body;
+};
+
+static void
+pstate_free(void *p)
+{
+	struct pstate *ps = p;
+	json_decref(ps->body);
+	free(ps);
+}
+
+static struct pstate *
+pstate_get(http_req *r)
+{
+	struct pstate *ps = http_state(r);
+	if (ps == NULL) {
+		ps = xcalloc(1, sizeof *ps);
+		http_set_state(r, ps, pstate_free);
+	}
+	return ps;
+}
+
+static void
+authenticate(struct api_ctx *a, http_req *r, struct who *w)
+{
+	w->kind = WHO_NONE;
+	w->id = NULL;
+	const char *h = http_header(r, "Authorization");
+	if (h == NULL)
+		return;
+	if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
+		size_t len;
+		const char *body = http_body(r, &len);
+		const char *path = http_uri(r);   /* path and query as sent */
+		char *err = NULL;
+		if (auth_verify(a->secret, h, http_method(r), path, body, len,
+		                now_ms(), &w->id, &err) == 0)
+			w->kind = WHO_SIGNED;
+		else
+			log_warn("refused signature: %s", err);
+		free(err);
+	} else if (strncmp(h, "Bearer ", 7) == 0) {
+		char *hash = auth_token_hash(h + 7);
+		char *role = NULL, *err = NULL;
+		if (store_token_check(a->st, hash, &role, &err) == 0)
+			w->kind = strcmp(role, "admin") == 0 ? WHO_ADMIN : WHO_VIEWER;
+		free(hash);
+		free(role);
+		free(err);
+	}
+}
+
+/* Parse the request body as a JSON object, or reply 400. */
+static json_t *
+body_object(http_req *r)
+{
+	size_t len;
+	const char *b = http_body(r, &len);
+	json_error_t je;
+	json_t *j = json_loadb(b, len, 0, &je);
+	if (j == NULL) {
+		http_reply_error(r, 400, "malformed JSON at line %d, column %d: %s",
+		                 je.line, je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		http_reply_error(r, 400, "request body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static int
+parse_id(const char *s, int64_t *id)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -1;
+	*id = v;
+	return (int)(end - s);
+}
+
+static json_t *
+job_json(const struct store_job *j)
+{
+	json_t *params = json_loads(j->params ? j->params : "{}", 0, NULL);
+	json_t *result = j->result ? json_loads(j->result, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *o = json_pack("{s:I,s:s,s:o,s:s,s:i,s:i,s:I,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I,s:I}",
+		"id", (json_int_t)j->id, "plugin", j->plugin,
+		"params", params ? params : json_object(),
+		"state", job_state_name(j->state),
+		"priority", j->priority, "slots", j->slots,
+		"memory", (json_int_t)j->memory, "timeout_ms", (json_int_t)j->timeout_ms,
+		"max_attempts", j->max_attempts, "attempt", j->attempt,
+		"worker", j->worker, "result", result ? result : json_null(),
+		"error", j->error,
+		"created_ms", (json_int_t)j->created_ms,
+		"started_ms", (json_int_t)j->started_ms,
+		"finished_ms", (json_int_t)j->finished_ms);
+	return o;
+}
+
+/* ------------------------------------------------------------- cluster */
+
+static int
+held_from(json_t *a, struct sched_held **out, size_t *n)
+{
+	*n = json_array_size(a);
+	*out = xcalloc(*n + 1, sizeof **out);
+	for (size_t i = 0; i < *n; i++) {
+		json_t *h = json_array_get(a, i);
+		(*out)[i].id = json_integer_value(json_object_get(h, "id"));
+		(*out)[i].attempt = (int)json_integer_value(json_object_get(h, "attempt"));
+	}
+	return 0;
+}
+
+static json_t *
+held_json(const struct sched_held *h, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:I,s:i}", "id",
+		                      (json_int_t)h[i].id, "attempt", h[i].attempt));
+	return a;
+}
+
+static void
+cluster_register(struct api_ctx *a, http_req *r, const struct who *who)
+{
+	json_t *b = body_object(r);
+	if (b == NULL)
+		return;
+	const char *name = NULL, *host = NULL;
+	int slots = 0;
+	json_int_t memory = 0;
+	json_t *plugins = NULL, *held = NULL;
+	json_error_t je;
+	if (json_unpack_ex(b, &je, 0, "{s:s,s?s,s:i,s:I,s:o,s?o}", "name", &name,
+	                   "host", &host, "slots", &slots, "memory", &memory,
+	                   "plugins", &plugins, "held", &held) != 0 ||
+	    !json_is_array(plugins) || slots < 1 || slots > 4096 || memory < 0) {
+		http_reply_error(r, 400, "bad registration: %s", je.text);
+		json_decref(b);
+		return;
+	}
+	if (strcmp(name, who->id) != 0) {
+		http_reply_error(r, 403, "signed as %s, registering as %s", who->id, name);
+		json_decref(b);
+		return;
+	}
+	struct sched_worker_info wi = {
+		.name = name, .host = host ? host : "", .slots = slots,
+		.memory = memory, .plugins = plugins,
+		.listed = config_worker(a->cfg, name) != NULL,
+	};
+	struct sched_held *h, *cancel;
+	size_t nh, ncancel;
+	held_from(held, &h, &nh);
+	uint64_t session;
+	char *err = NULL;
+	if (sched_register(a->sc, &wi, h, nh, &session, &cancel, &ncancel, &err) != 0) {
+		http_reply_error(r, 500, "%s", err);
+	} else {
+		char sess[32];
+		snprintf(sess, sizeof sess, "%016llx", (unsigned long long)session);
+		http_reply_json(r, 200, json_pack("{s:s,s:i,s:o}", "session", sess,
+			"heartbeat_ms", a->cfg->master.heartbeat_ms,
+			"cancel", held_json(cancel, ncancel)));
+	}
+	free(err);
+	free(h);
+	free(cancel);
+	json_decref(b);
+}
+
+static void
+cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
+{
+	struct pstate *ps = pstate_get(r);
+	if (!ps->entered) {
+		ps->entered = 1;
+		ps->body = body_object(r);
+		if (ps->body == NULL)
+			return;
+	}
+	json_t *b = ps->body;
+	const char *name = json_string_value(json_object_get(b, "name"));
+	const char *sess = json_string_value(json_object_get(b, "session"));
+	if (name == NULL || sess == NULL || strcmp(name, who->id) != 0) {
+		http_reply_error(r, 400, "exchange needs name (the signer) and session");
+		return;
+	}
+	uint64_t session = strtoull(sess, NULL, 16);
+	json_t *results = json_object_get(b, "results");
+	json_t *running = json_object_get(b, "running");
+	int want = (int)json_integer_value(json_object_get(b, "want"));
+	int64_t wait_ms = json_integer_value(json_object_get(b, "wait_ms"));
+
+	/* Results are applied on the first entry only; a re-entered (parked)
+	 * request has none left to give. */
+	size_t nres = ps->deadline ? 0 : json_array_size(results);
+	struct sched_result *res = xcalloc(nres + 1, sizeof *res);
+	for (size_t i = 0; i < nres; i++) {
+		json_t *o = json_array_get(results, i);
+		res[i].id = json_integer_value(json_object_get(o, "id"));
+		res[i].attempt = (int)json_integer_value(json_object_get(o, "attempt"));
+		res[i].state = job_state_parse(json_string_value(json_object_get(o, "state")));
+		if (res[i].state != JOB_SUCCEEDED && res[i].state != JOB_CANCELLED)
+			res[i].state = JOB_FAILED;
+		json_t *rv = json_object_get(o, "result");
+		res[i].result = json_string_value(rv);   /* JSON text */
+		res[i].error = json_string_value(json_object_get(o, "error"));
+		res[i].log = json_string_value(json_object_get(o, "log"));
+		res[i].finished_ms = json_integer_value(json_object_get(o, "finished_ms"));
+	}
+	struct sched_held *run;
+	size_t nrun;
+	held_from(running, &run, &nrun);
+	struct sched_exchange x;
+	char *err = NULL;
+	int rc = sched_exchange(a->sc, name, session, res, nres, run, nrun, want, &x, &err);
+	free(res);
+	free(run);
+	if (rc == -ESTALE) {
+		http_reply_error(r, 409, "%s", err);
+		free(err);
+		return;
+	}
+	if (rc != 0) {
+		http_reply_error(r, 500, "%s", err);
+		free(err);
+		return;
+	}
+	if (x.ntasks == 0 && x.ncancel == 0 && nres == 0 && wait_ms > 0 &&
+	    !http_parked_expired(r)) {
+		if (ps->deadline == 0) {
+			if (wait_ms > API_LONGPOLL_MAX_MS)
+				wait_ms = API_LONGPOLL_MAX_MS;
+			ps->deadline = mono_ms() + wait_ms;
+		}
+		if (mono_ms() < ps->deadline) {
+			sched_exchange_clear(&x);
+			http_park(r, ps->deadline);
+			return;
+		}
+	}
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < x.ntasks; i++) {
+		struct sched_task *t = &x.tasks[i];
+		json_t *params = json_loads(t->params, 0, NULL);
+		json_array_append_new(tasks, json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I}",
+			"id", (json_int_t)t->id, "attempt", t->attempt,
+			"plugin", t->plugin, "params", params ? params : json_object(),
+			"slots", t->slots, "memory", (json_int_t)t->memory,
+			"timeout_ms", (json_int_t)t->timeout_ms));
+	}
+	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I}", "tasks", tasks,
+		"cancel", held_json(x.cancel, x.ncancel), "acked", (json_int_t)nres));
+	sched_exchange_clear(&x);
+}
+
+static void
+cluster_leave(struct api_ctx *a, http_req *r, const struct who *who)
+{
+	json_t *b = body_object(r);
+	if (b == NULL)
+		return;
+	const char *sess = json_string_value(json_object_get(b, "session"));
+	uint64_t session = sess ? strtoull(sess, NULL, 16) : 0;
+	if (sched_leave(a->sc, who->id, session) != 0)
+		http_reply_error(r, 409, "worker %s is not registered", who->id);
+	else
+		http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+	json_decref(b);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+/* Fill J from a submission object; 0, or replies 4xx and returns -1. */
+static int
+job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
+         char **params_out, size_t index)
+{
+	const char *plugin = NULL;
+	json_t *params = NULL;
+	int priority = 0, retries = -1, slots = 1;
+	json_int_t memory = 0, timeout_ms = 0;
+	json_error_t je;
+	char where[48] = "";
+	if (index != (size_t)-1)
+		snprintf(where, sizeof where, "jobs[%zu]: ", index);
+	if (!json_is_object(o) ||
+	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?i,s?i,s?i,s?I,s?I}",
+	                   "plugin", &plugin, "params", &params, "priority", &priority,
+	                   "retries", &retries, "slots", &slots, "memory", &memory,
+	                   "timeout_ms", &timeout_ms) != 0) {
+		http_reply_error(r, 400, "%sbad job: %s", where,
+		                 json_is_object(o) ? je.text : "not an object");
+		return -1;
+	}
+	if (params != NULL && !json_is_object(params)) {
+		http_reply_error(r, 400, "%sparams must be an object", where);
+		return -1;
+	}
+	if (slots < 1 || slots > 1024 || memory < 0 || timeout_ms < 0 ||
+	    retries > 100) {
+		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
+		return -1;
+	}
+	if (!sched_has_plugin(a->sc, plugin)) {
+		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
+		                 where, plugin);
+		return -1;
+	}
+	memset(j, 0, sizeof *j);
+	j->plugin = (char *)plugin;
+	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
+	j->params = *params_out;
+	j->priority = priority;
+	j->slots = slots;
+	j->memory = memory;
+	j->timeout_ms = timeout_ms;
+	j->max_attempts = retries >= 0 ? retries + 1 : a->cfg->master.default_max_attempts;
+	return 0;
+}
+
+static void
+jobs_submit(struct api_ctx *a, http_req *r, int batch)
+{
+	json_t *b = body_object(r);
+	if (b == NULL)
+		return;
+	json_t *list = batch ? json_object_get(b, "jobs") : NULL;
+	size_t n = batch ? json_array_size(list) : 1;
+	if (batch && (!json_is_array(list) || n == 0 || n > API_BATCH_MAX)) {
+		http_reply_error(r, 400, "batch needs \"jobs\": an array of 1 to %d jobs",
+		                 API_BATCH_MAX);
+		json_decref(b);
+		return;
+	}
+	struct store_job *jobs = xcalloc(n, sizeof *jobs);
+	char **params = xcalloc(n, sizeof *params);
+	size_t ok = 0;
+	for (; ok < n; ok++)
+		if (job_from(a, r, batch ? json_array_get(list, ok) : b, &jobs[ok],
+		             &params[ok], batch ? ok : (size_t)-1) != 0)
+			break;
+	if (ok == n) {
+		char *err = NULL;
+		if (sched_submit(a->sc, jobs, n, &err) != 0) {
+			http_reply_error(r, 500, "%s", err);
+		} else if (batch) {
+			json_t *ids = json_array();
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(ids, json_integer(jobs[i].id));
+			http_reply_json(r, 201, json_pack("{s:o}", "ids", ids));
+		} else {
+			http_reply_json(r, 201, json_pack("{s:I,s:s}", "id",
+			                (json_int_t)jobs[0].id, "state", "queued"));
+		}
+		free(err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(params[i]);
+	free(params);
+	free(jobs);
+	json_decref(b);
+}
+
+struct list_ctx {
+	json_t *a;
+	int64_t last;
+};
+
+static int
+list_one(const struct store_job *j, void *ud)
+{
+	struct list_ctx *c = ud;
+	json_t *o = job_json(j);
+	json_object_del(o, "params");
+	json_object_del(o, "result");
+	json_array_append_new(c->a, o);
+	c->last = j->id;
+	return 0;
+}
+
+static void
+jobs_list(struct api_ctx *a, http_req *r)
+{
+	struct store_filter f = { .state = -1 };
+	const char *v;
+	if ((v = http_query(r, "state")) != NULL && *v) {
+		f.state = job_state_parse(v);
+		if (f.state < 0) {
+			http_reply_error(r, 400, "unknown state '%s'", v);
+			return;
+		}
+	}
+	if ((v = http_query(r, "plugin")) != NULL && *v)
+		f.plugin = v;
+	if ((v = http_query(r, "limit")) != NULL)
+		f.limit = atoi(v);
+	if (f.limit <= 0 || f.limit > 1000)
+		f.limit = f.limit <= 0 ? 100 : 1000;
+	if ((v = http_query(r, "before")) != NULL)
+		f.before_id = atoll(v);
+	struct list_ctx c = { json_array(), 0 };
+	char *err = NULL;
+	if (store_job_list(a->st, &f, list_one, &c, &err) != 0) {
+		json_decref(c.a);
+		http_reply_error(r, 500, "%s", err);
+		free(err);
+		return;
+	}
+	json_t *next = json_array_size(c.a) == (size_t)f.limit ?
+		json_integer(c.last) : json_null();
+	http_reply_json(r, 200, json_pack("{s:o,s:o}", "jobs", c.a, "next_before", next));
+}
+
+static int
+attempt_one(const struct store_attempt *at, void *ud)
+{
+	json_array_append_new(ud, json_pack("{s:i,s:s?,s:s,s:s?,s:I,s:I}",
+		"attempt", at->attempt, "worker", at->worker,
+		"state", job_state_name(at->state), "error", at->error,
+		"started_ms", (json_int_t)at->started_ms,
+		"finished_ms", (json_int_t)at->finished_ms));
+	return 0;
+}
+
+static void
+job_get(struct api_ctx *a, http_req *r, int64_t id)
+{
+	struct store_job j = { 0 };
+	char *err = NULL;
+	int rc = store_job_get(a->st, id, &j, &err);
+	if (rc == -ENOENT) {
+		http_reply_error(r, 404, "no job %lld", (long long)id);
+		free(err);
+		return;
+	}
+	if (rc != 0) {
+		http_reply_error(r, 500, "%s", err);
+		free(err);
+		return;
+	}
+	/* ?wait=SECONDS: long-poll until the job is finished. */
+	const char *w = http_query(r, "wait");
+	if (w != NULL && (j.state == JOB_QUEUED || j.state == JOB_RUNNING) &&
+	    !http_parked_expired(r)) {
+		struct pstate *ps = pstate_get(r);
+		if (ps->deadline == 0) {
+			int64_t ms = (int64_t)(atof(w) * 1000);
+			if (ms > API_LONGPOLL_MAX_MS)
+				ms = API_LONGPOLL_MAX_MS;
+			ps->deadline = mono_ms() + (ms > 0 ? ms : 0);
+		}
+		if (mono_ms() < ps->deadline) {
+			store_job_clear(&j);
+			http_park(r, ps->deadline);
+			return;
+		}
+	}
+	json_t *o = job_json(&j);
+	json_t *atts = json_array();
+	store_attempts(a->st, id, attempt_one, atts, &err);
+	json_object_set_new(o, "attempts", atts);
+	store_job_clear(&j);
+	free(err);
+	http_reply_json(r, 200, o);
+}
+
+static void
+job_log(struct api_ctx *a, http_req *r, int64_t id)
+{
+	const char *v = http_query(r, "attempt");
+	int attempt = v ? atoi(v) : 0;
+	struct store_job j = { 0 };
+	char *err = NULL, *log = NULL;
+	if (store_job_get(a->st, id, &j, &err) == -ENOENT) {
+		http_reply_error(r, 404, "no job %lld", (long long)id);
+	} else if (store_log(a->st, id, attempt, &log, &err) != 0) {
+		http_reply_error(r, 404, "no log for job %lld attempt %d", (long long)id, attempt);
+	} else {
+		http_reply(r, 200, "text/plain; charset=utf-8", log, strlen(log));
+	}
+	store_job_clear(&j);
+	free(log);
+	free(err);
+}
+
+static void
+job_cancel(struct api_ctx *a, http_req *r, int64_t id)
+{
+	char *err = NULL;
+	int rc = sched_cancel(a->sc, id, &err);
+	if (rc == 0)
+		http_reply_json(r, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id,
+		                "state", "cancelled"));
+	else
+		http_reply_error(r, rc == -ENOENT ? 404 : rc == -EALREADY ? 409 : 500,
+		                 "%s", err);
+	free(err);
+}
+
+static void
+token_create(struct api_ctx *a, http_req *r)
+{
+	json_t *b = body_object(r);
+	if (b == NULL)
+		return;
+	const char *name = "cli", *role = "admin";
+	json_error_t je;
+	if (json_unpack_ex(b, &je, JSON_STRICT, "{s?s,s?s}", "name", &name,
+	                   "role", &role) != 0 ||
+	    (strcmp(role, "admin") != 0 && strcmp(role, "viewer") != 0)) {
+		http_reply_error(r, 400, "token needs name and role admin|viewer");
+		json_decref(b);
+		return;
+	}
+	char *token, *hash, *err = NULL;
+	auth_token_new(&token, &hash);
+	if (store_token_add(a->st, hash, name, role, &err) != 0)
+		http_reply_error(r, 500, "%s", err);
+	else
+		http_reply_json(r, 201, json_pack("{s:s,s:s,s:s}", "token", token,
+		                "name", name, "role", role));
+	free(token);
+	free(hash);
+	free(err);
+	json_decref(b);
+}
+
+static void
+health(struct api_ctx *a, http_req *r)
+{
+	struct sched_stats st;
+	sched_stats(a->sc, &st);
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:I,s:i,s:i,s:I,s:I}",
+		"status", "ok", "version", PACKAGE_VERSION,
+		"cluster", a->cfg->cluster_name,
+		"uptime_s", (json_int_t)((mono_ms() - a->started_mono) / 1000),
+		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,
+		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running));
+}
+
+static void
+metrics(struct api_ctx *a, http_req *r)
+{
+	struct sched_stats st;
+	sched_stats(a->sc, &st);
+	int64_t counts[JOB_NSTATES] = { 0 };
+	char *err = NULL;
+	store_job_counts(a->st, counts, &err);
+	free(err);
+	uint64_t req, e4, e5;
+	http_stats(a->http, &req, &e4, &e5);
+	char *s = xasprintf(
+		"# HELP kiln_build_info Build information.\n"
+		"# TYPE kiln_build_info gauge\n"
+		"kiln_build_info{version=\"%s\"} 1\n"
+		"# HELP kiln_workers Workers by state.\n"
+		"# TYPE kiln_workers gauge\n"
+		"kiln_workers{state=\"alive\"} %d\nkiln_workers{state=\"dead\"} %d\n"
+		"# HELP kiln_slots Task slots of live workers.\n"
+		"# TYPE kiln_slots gauge\n"
+		"kiln_slots{state=\"total\"} %d\nkiln_slots{state=\"busy\"} %d\n"
+		"# HELP kiln_queue_depth Jobs waiting for a worker.\n"
+		"# TYPE kiln_queue_depth gauge\n"
+		"kiln_queue_depth %lld\n"
+		"# HELP kiln_jobs Jobs in the store by state.\n"
+		"# TYPE kiln_jobs gauge\n"
+		"kiln_jobs{state=\"queued\"} %lld\nkiln_jobs{state=\"running\"} %lld\n"
+		"kiln_jobs{state=\"succeeded\"} %lld\nkiln_jobs{state=\"failed\"} %lld\n"
+		"kiln_jobs{state=\"cancelled\"} %lld\n"
+		"# HELP kiln_http_requests_total HTTP requests answered.\n"
+		"# TYPE kiln_http_requests_total counter\n"
+		"kiln_http_requests_total %llu\n"
+		"# HELP kiln_http_errors_total HTTP error responses by class.\n"
+		"# TYPE kiln_http_errors_total counter\n"
+		"kiln_http_errors_total{class=\"4xx\"} %llu\nkiln_http_errors_total{class=\"5xx\"} %llu\n",
+		PACKAGE_VERSION, st.workers_alive, st.workers_dead, st.slots_total,
+		st.slots_busy, (long long)st.queued,
+		(long long)counts[JOB_QUEUED], (long long)counts[JOB_RUNNING],
+		(long long)counts[JOB_SUCCEEDED], (long long)counts[JOB_FAILED],
+		(long long)counts[JOB_CANCELLED], (unsigned long long)req,
+		(unsigned long long)e4, (unsigned long long)e5);
+	http_reply(r, 200, "text/plain; version=0.0.4", s, strlen(s));
+	free(s);
+}
+
+/* Static files from web_dir; GET only, no "..", bounded size. */
+static void
+static_file(struct api_ctx *a, http_req *r, const char *path)
+{
+	if (a->cfg->master.web_dir == NULL || strstr(path, "..") != NULL) {
+		http_reply_error(r, 404, "not found");
+		return;
+	}
+	if (strcmp(path, "/") == 0)
+		path = "/index.html";
+	char *full = xasprintf("%s%s", a->cfg->master.web_dir, path);
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	free(full);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > 16 << 20) {
+		if (fd >= 0)
+			close(fd);
+		http_reply_error(r, 404, "not found");
+		return;
+	}
+	char *buf = xmalloc((size_t)sb.st_size + 1);
+	ssize_t n = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	const char *ext = strrchr(path, '.');
+	const char *ct = "application/octet-stream";
+	if (ext && strcmp(ext, ".html") == 0) ct = "text/html; charset=utf-8";
+	else if (ext && strcmp(ext, ".js") == 0) ct = "text/javascript";
+	else if (ext && strcmp(ext, ".css") == 0) ct = "text/css";
+	else if (ext && strcmp(ext, ".svg") == 0) ct = "image/svg+xml";
+	else if (ext && strcmp(ext, ".json") == 0) ct = "application/json";
+	http_reply(r, 200, ct, buf, n > 0 ? (size_t)n : 0);
+	free(buf);
+}
+
+void
+api_handle(http_req *r, void *ud)
+{
+	struct api_ctx *a = ud;
+	const char *m = http_method(r);
+	const char *p = http_path(r);
+	int get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+
+	if (strcmp(p, "/api/v1/health") == 0 && get) {
+		health(a, r);
+		return;
+	}
+	struct who who;
+	authenticate(a, r, &who);
+	if (strcmp(p, "/metrics") == 0 && get) {
+		if (a->cfg->master.metrics_auth && who.kind == WHO_NONE)
+			http_reply_error(r, 401, "authentication required");
+		else
+			metrics(a, r);
+		free(who.id);
+		return;
+	}
+	if (strncmp(p, "/api/", 5) != 0) {
+		if (get)
+			static_file(a, r, p);
+		else
+			http_reply_error(r, 405, "method not allowed");
+		free(who.id);
+		return;
+	}
+	if (who.kind == WHO_NONE) {
+		http_add_header(r, "WWW-Authenticate", "Bearer");
+		http_reply_error(r, 401, "authentication required: a Bearer token or a Kiln-HMAC signature");
+		return;
+	}
+	if (strncmp(p, "/api/v1/cluster/", 16) == 0) {
+		if (who.kind != WHO_SIGNED)
+			http_reply_error(r, 403, "cluster routes need the cluster secret");
+		else if (post && strcmp(p + 16, "register") == 0)
+			cluster_register(a, r, &who);
+		else if (post && strcmp(p + 16, "exchange") == 0)
+			cluster_exchange(a, r, &who);
+		else if (post && strcmp(p + 16, "leave") == 0)
+			cluster_leave(a, r, &who);
+		else
+			http_reply_error(r, 404, "no route %s %s", m, p);
+		free(who.id);
+		return;
+	}
+	int write = !get;
+	if (write && who.kind == WHO_VIEWER) {
+		http_reply_error(r, 403, "viewers may not change anything");
+		free(who.id);
+		return;
+	}
+	int64_t id;
+	int n;
+	if (strcmp(p, "/api/v1/workers") == 0 && get)
+		http_reply_json(r, 200, json_pack("{s:o}", "workers", sched_workers_json(a->sc)));
+	else if (strcmp(p, "/api/v1/plugins") == 0 && get)
+		http_reply_json(r, 200, json_pack("{s:o}", "plugins", sched_plugins_json(a->sc)));
+	else if (strcmp(p, "/api/v1/jobs") == 0 && post)
+		jobs_submit(a, r, 0);
+	else if (strcmp(p, "/api/v1/jobs") == 0 && get)
+		jobs_list(a, r);
+	else if (strcmp(p, "/api/v1/jobs/batch") == 0 && post)
+		jobs_submit(a, r, 1);
+	else if (strcmp(p, "/api/v1/tokens") == 0 && post &&
+	         (who.kind == WHO_SIGNED || who.kind == WHO_ADMIN))
+		token_create(a, r);
+	else if (strncmp(p, "/api/v1/jobs/", 13) == 0 &&
+	         (n = parse_id(p + 13, &id)) > 0) {
+		const char *rest = p + 13 + n;
+		if (*rest == '\0' && get)
+			job_get(a, r, id);
+		else if (strcmp(rest, "/log") == 0 && get)
+			job_log(a, r, id);
+		else if (strcmp(rest, "/cancel") == 0 && post)
+			job_cancel(a, r, id);
+		else
+			http_reply_error(r, 404, "no route %s %s", m, p);
+	} else
+		http_reply_error(r, 404, "no route %s %s", m, p);
+	free(who.id);
+}

@@ -1,15 +1,29 @@
 /*
- * api.h - the JSON API under /api/v1/ and the static web files: turns
- * HTTP requests into calls on the scheduler and the store (http -> api ->
- * sched/store), and checks who is asking.
+ * api.h - the JSON API under /api/v1/, /metrics and the static web files:
+ * turns HTTP requests into calls on the scheduler and the store
+ * (http -> api -> sched/store), and checks who is asking.
  */
 #ifndef KILN_API_H
 #define KILN_API_H
 
-#include "http.h"
+#include <stdint.h>
 
-struct master;
-/* The http_handler for the master; UD is the struct master. */
+#include "config.h"
+#include "http.h"
+#include "sched.h"
+#include "store.h"
+
+/* What the API works on; owned by the master, outlives the server. */
+struct api_ctx {
+	const struct kiln_config *cfg;
+	store *st;
+	sched *sc;
+	http_server *http;
+	const char *secret;
+	int64_t started_mono;   /* mono_ms() at start */
+};
+
+/* The http_handler of the master; UD is a struct api_ctx. */
 void api_handle(http_req *r, void *ud);
 
 #endif

@@ -24,4 +24,12 @@ int client_request(client *c, const char *method, const char *path,
                    json_t *body, long timeout_ms, long *status,
                    json_t **reply, char **err);
 
+/* As client_request, but the reply body is handed back as it came, for
+ * replies that are not JSON (a job's log is text/plain): *text is
+ * malloc()ed and NUL-terminated (the caller frees it), *len its length.
+ * Bodies over 64 MiB are refused with an error. */
+int client_request_raw(client *c, const char *method, const char *path,
+                       json_t *body, long timeout_ms, long *status,
+                       char **text, size_t *len, char **err);
+
 #endif

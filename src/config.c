@@ -1,2 +1,1297 @@
-/* src/config.c - stub, being written. */
+/*
+ * config.c - load and validate cluster.yaml (see config.h).
+ *
+ * The file is read whole with libyaml's document API and then walked with
+ * one small key table per mapping (top level, cluster, master, master.auth,
+ * a worker, a user).  A table entry says how a value is parsed and where it
+ * is stored, so unknown keys, duplicate keys and type errors are found in
+ * one place, and every error points at the node it is about.
+ *
+ * Defaults are filled in only after the whole document has been read: some
+ * depend on other sections (a worker's data_dir on master.data_dir) and
+ * YAML does not fix the order of keys.  Until then NULL / 0 means "not
+ * given"; every number in the schema has a minimum of 1, so 0 is free to
+ * mean that.
+ *
+ * The file also holds the few helpers that interpret the configuration:
+ * which worker entry a name refers to, whether a host is this machine, and
+ * the cluster secret (created on first use).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <yaml.h>
+
 #include "config.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Names (of the master and the workers) appear in log lines, URLs and
+ * directory names; log.c keeps the node name in 64 bytes. */
+#define CFG_NAME_MAX 63
+/* An inline secret shorter than this is too easy to guess. */
+#define CFG_SECRET_MIN 16
+
+/* ---------------------------------------------------------------- parsing
+ * state */
+
+struct cfg_ctx {
+	const char *path;            /* for messages, as given */
+	struct kiln_config *c;       /* being filled */
+	FILE *f;                     /* the file, to locate reader errors */
+	yaml_document_t *doc;
+	char **err;
+	yaml_node_t *master;         /* the master section, NULL if absent */
+	yaml_node_t *heartbeat;      /* value nodes checked after the walk */
+	yaml_node_t *worker_timeout;
+	yaml_node_t **wname;         /* each worker's name node */
+};
+
+enum cfg_kind {
+	K_STR,       /* non-empty string */
+	K_NAME,      /* node name: [A-Za-z0-9_.-]+ */
+	K_PATH,      /* made absolute against the file's directory */
+	K_INT,       /* int in [min, max] */
+	K_SIZE,      /* int64_t bytes in [min, max] */
+	K_DURATION,  /* int milliseconds in [min, max] */
+	K_BOOL,      /* int 0 or 1 */
+	K_SUB,       /* a nested mapping or list, parsed by sub() */
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_kind kind;
+	size_t off;                  /* of the field, from the table's base */
+	int64_t min, max;
+	int (*sub)(struct cfg_ctx *x, yaml_node_t *v, void *base);
+};
+
+__attribute__((format(printf, 3, 4)))
+static int
+cfg_err(struct cfg_ctx *x, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	/* libyaml marks are 0-based; editors count from 1. */
+	int rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: %s", x->path,
+	                n->start_mark.line + 1, n->start_mark.column + 1, msg);
+	free(msg);
+	return rc;
+}
+
+static yaml_node_t *
+cfg_node(struct cfg_ctx *x, int i)
+{
+	return yaml_document_get_node(x->doc, i);
+}
+
+static const char *
+cfg_kind_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:  return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a list";
+	default:                 return "a scalar";
+	}
+}
+
+static const char *
+cfg_str(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty value, `~` or `null`, written without quotes. */
+static int
+cfg_is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	const char *s = cfg_str(n);
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+/* ---------------------------------------------------------------- paths */
+
+/* Strip trailing slashes, keeping a lone "/". */
+static void
+cfg_strip_slashes(char *p)
+{
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+}
+
+/* Drop the last component of absolute path P, in place ("/a/b" -> "/a",
+ * "/a" -> "/"). */
+static void
+cfg_parent(char *p)
+{
+	cfg_strip_slashes(p);
+	char *slash = strrchr(p, '/');
+	if (slash == NULL)
+		return;
+	if (slash == p)
+		p[1] = '\0';
+	else
+		*slash = '\0';
+}
+
+/*
+ * P made absolute against BASE (an absolute, symlink-free directory).
+ * Leading "." and ".." components are folded into BASE so that messages
+ * and logs show /srv/kiln/var rather than /srv/kiln/conf/../var; that is
+ * exact because BASE went through realpath(3).  Later ".." are kept as
+ * written: folding them would be wrong after a symlink.
+ */
+static char *
+cfg_path(const char *base, const char *p)
+{
+	char *r;
+
+	if (p[0] == '/') {
+		r = xstrdup(p);
+	} else {
+		char *b = xstrdup(base);
+		for (;;) {
+			if (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {
+				p += 1;
+			} else if (p[0] == '.' && p[1] == '.' &&
+			           (p[2] == '/' || p[2] == '\0')) {
+				cfg_parent(b);
+				p += 2;
+			} else {
+				break;
+			}
+			while (*p == '/')
+				p++;
+		}
+		if (*p == '\0')
+			r = b;
+		else {
+			r = xasprintf("%s%s%s", b,
+			              strcmp(b, "/") == 0 ? "" : "/", p);
+			free(b);
+		}
+	}
+	cfg_strip_slashes(r);
+	return r;
+}
+
+/* The absolute, symlink-free directory holding PATH. */
+static char *
+cfg_base_dir(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir) {
+		dir[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	char *abs = realpath(dir, NULL);
+	free(dir);
+	return abs;  /* malloc()ed by libc, freed with free() like ours */
+}
+
+/* ------------------------------------------------------------ suggestions */
+
+/* Edit distance counting a swap of neighbours as one edit ("prot" is one
+ * typo away from "port"), for "did you mean"; long strings never match. */
+static size_t
+cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[65][65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			int ca = tolower((unsigned char)a[i - 1]);
+			int cb = tolower((unsigned char)b[j - 1]);
+			size_t best = d[i - 1][j - 1] + (ca != cb);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && d[i - 2][j - 2] + 1 < best &&
+			    ca == tolower((unsigned char)b[j - 2]) &&
+			    cb == tolower((unsigned char)a[i - 2]))
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+static const char *
+cfg_suggest(const char *name, const struct cfg_key *keys, size_t nkeys)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX;
+
+	for (size_t i = 0; i < nkeys; i++) {
+		size_t d = cfg_distance(name, keys[i].name);
+		size_t limit = strlen(keys[i].name) >= 5 ? 2 : 1;
+		if (d <= limit && d < bestd) {
+			best = keys[i].name;
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* Decimal digits at *S into *V, advancing *S.  -EINVAL without a digit,
+ * -ERANGE past INT64_MAX. */
+static int
+cfg_digits(const char **s, int64_t *v)
+{
+	const char *p = *s;
+	int64_t n = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		int d = *p - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return -ERANGE;
+		n = n * 10 + d;
+	}
+	*s = p;
+	*v = n;
+	return 0;
+}
+
+static int
+cfg_scale(int64_t n, int64_t unit, int64_t *out)
+{
+	if (n > INT64_MAX / unit)
+		return -ERANGE;
+	*out = n * unit;
+	return 0;
+}
+
+/*
+ * Durations: an integer followed by ms, s, m, h or d (blanks allowed in
+ * between); a bare number means seconds.  Units are lower case only, so
+ * that "M" is never mistaken for minutes or months.
+ */
+int
+config_parse_duration_ms(const char *s, int64_t *ms)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	int64_t n;
+	int rc;
+
+	if (s == NULL)
+		return -EINVAL;
+	if ((rc = cfg_digits(&s, &n)) < 0)
+		return rc;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcmp(s, units[i].unit) == 0)
+			return cfg_scale(n, units[i].ms, ms);
+	return -EINVAL;
+}
+
+/*
+ * Sizes: an integer, optionally followed (blanks allowed) by B, K/KB/KiB,
+ * M/MB/MiB, G/GB/GiB or T/TB/TiB, in any case.  All multiples are powers of
+ * 1024, the decimal-looking spellings too: memory is sized in binary units
+ * and nobody means 8000000 bytes by "8MB" in a config file.
+ */
+int
+config_parse_size(const char *s, int64_t *bytes)
+{
+	static const struct { const char *unit; int shift; } units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
+	};
+	int64_t n;
+	int rc;
+
+	if (s == NULL)
+		return -EINVAL;
+	if ((rc = cfg_digits(&s, &n)) < 0)
+		return rc;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (strcasecmp(s, units[i].unit) == 0)
+			return cfg_scale(n, (int64_t)1 << units[i].shift,
+			                 bytes);
+	return -EINVAL;
+}
+
+static int
+cfg_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > CFG_NAME_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                 "0123456789_.-") == n;
+}
+
+/* The scalar text of V, the value of key NAME. */
+static int
+cfg_scalar(struct cfg_ctx *x, const char *name, yaml_node_t *v,
+           const char **s)
+{
+	if (v->type != YAML_SCALAR_NODE)
+		return cfg_err(x, v, "'%s' expects a single value, not %s",
+		               name, cfg_kind_name(v));
+	if (cfg_is_null(v))
+		return cfg_err(x, v, "'%s' needs a value", name);
+	*s = cfg_str(v);
+	return 0;
+}
+
+/* Parse V as described by K and store it at BASE + K->off. */
+static int
+cfg_value(struct cfg_ctx *x, const struct cfg_key *k, yaml_node_t *v,
+          void *base)
+{
+	void *dst = (char *)base + k->off;
+	const char *s = NULL;
+	int64_t n;
+	int rc;
+
+	if (k->kind == K_SUB)
+		return k->sub(x, v, base);
+	if ((rc = cfg_scalar(x, k->name, v, &s)) < 0)
+		return rc;
+
+	switch (k->kind) {
+	case K_STR:
+	case K_PATH:
+		if (*s == '\0')
+			return cfg_err(x, v, "'%s' must not be empty", k->name);
+		*(char **)dst = k->kind == K_STR ? xstrdup(s)
+		                                 : cfg_path(x->c->base_dir, s);
+		return 0;
+	case K_NAME:
+		if (!cfg_valid_name(s))
+			return cfg_err(x, v, "'%s' must be 1 to %d characters "
+			               "from A-Z a-z 0-9 _ . -, got '%s'",
+			               k->name, CFG_NAME_MAX, s);
+		*(char **)dst = xstrdup(s);
+		return 0;
+	case K_INT: {
+		const char *p = s;
+		int neg = *p == '-';
+		p += neg;
+		rc = cfg_digits(&p, &n);
+		if (rc == -EINVAL || (rc == 0 && *p != '\0'))
+			return cfg_err(x, v, "'%s' must be an integer from "
+			               "%lld to %lld, got '%s'", k->name,
+			               (long long)k->min, (long long)k->max, s);
+		if (rc < 0 || neg || n < k->min || n > k->max)
+			return cfg_err(x, v, "'%s' must be from %lld to %lld, "
+			               "got %s", k->name, (long long)k->min,
+			               (long long)k->max, s);
+		*(int *)dst = (int)n;
+		return 0;
+	}
+	case K_SIZE:
+		rc = config_parse_size(s, &n);
+		if (rc == -EINVAL)
+			return cfg_err(x, v, "'%s' is not a size (like 512MiB "
+			               "or 2GiB): '%s'", k->name, s);
+		if (rc < 0 || n < k->min || n > k->max)
+			return cfg_err(x, v, "'%s' must be from %lld to %lld "
+			               "bytes, got %s", k->name,
+			               (long long)k->min, (long long)k->max, s);
+		*(int64_t *)dst = n;
+		return 0;
+	case K_DURATION:
+		rc = config_parse_duration_ms(s, &n);
+		if (rc == -EINVAL)
+			return cfg_err(x, v, "'%s' is not a duration (like "
+			               "500ms, 2s, 5m, 1h): '%s'", k->name, s);
+		if (rc < 0 || n < k->min || n > k->max)
+			return cfg_err(x, v, "'%s' must be from %lldms to "
+			               "%lldms, got %s", k->name,
+			               (long long)k->min, (long long)k->max, s);
+		*(int *)dst = (int)n;
+		return 0;
+	case K_BOOL:
+		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0)
+			*(int *)dst = 1;
+		else if (strcasecmp(s, "false") == 0 ||
+		         strcasecmp(s, "no") == 0)
+			*(int *)dst = 0;
+		else
+			return cfg_err(x, v, "'%s' must be true or false, "
+			               "got '%s'", k->name, s);
+		return 0;
+	case K_SUB:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Walk mapping MAP (WHERE names it in messages, NULL for the top level)
+ * against KEYS, storing into BASE.  FOUND[i] receives the value node of
+ * KEYS[i], or NULL if absent.  A null MAP (`master:` with nothing after
+ * it) is an empty mapping.
+ */
+static int
+cfg_map(struct cfg_ctx *x, yaml_node_t *map, const char *where,
+        const struct cfg_key *keys, size_t nkeys, void *base,
+        yaml_node_t **found)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		found[i] = NULL;
+	if (cfg_is_null(map))
+		return 0;
+	if (map->type != YAML_MAPPING_NODE)
+		return cfg_err(x, map, "'%s' must be a mapping, not %s",
+		               where, cfg_kind_name(map));
+	const char *in = where ? "in " : "at the top level";
+	if (where == NULL)
+		where = "";
+
+	yaml_node_pair_t *first = map->data.mapping.pairs.start;
+	for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = cfg_node(x, p->key);
+		yaml_node_t *v = cfg_node(x, p->value);
+		if (k->type != YAML_SCALAR_NODE)
+			return cfg_err(x, k, "keys must be plain words, not %s",
+			               cfg_kind_name(k));
+		const char *name = cfg_str(k);
+
+		/* libyaml keeps duplicates; a later one silently winning
+		 * would hide a mistake. */
+		for (yaml_node_pair_t *q = first; q < p; q++) {
+			yaml_node_t *qk = cfg_node(x, q->key);
+			if (qk->type == YAML_SCALAR_NODE &&
+			    strcmp(cfg_str(qk), name) == 0)
+				return cfg_err(x, k, "duplicate key '%s' %s%s "
+				               "(first on line %zu)", name, in,
+				               where, qk->start_mark.line + 1);
+		}
+
+		size_t i;
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(keys[i].name, name) == 0)
+				break;
+		if (i == nkeys) {
+			const char *hint = cfg_suggest(name, keys, nkeys);
+			return cfg_err(x, k, "unknown key '%s' %s%s%s%s%s",
+			               name, in, where,
+			               hint ? " (did you mean '" : "",
+			               hint ? hint : "", hint ? "'?)" : "");
+		}
+		found[i] = v;
+		int rc = cfg_value(x, &keys[i], v, base);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static yaml_node_t *
+cfg_found(const struct cfg_key *keys, size_t nkeys, yaml_node_t **found,
+          const char *name)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return found[i];
+	return NULL;
+}
+
+/* The items of list V (named NAME); a null V is an empty list. */
+static int
+cfg_list(struct cfg_ctx *x, const char *name, yaml_node_t *v,
+         yaml_node_item_t **start, yaml_node_item_t **top)
+{
+	*start = *top = NULL;
+	if (cfg_is_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return cfg_err(x, v, "'%s' must be a list, not %s", name,
+		               cfg_kind_name(v));
+	*start = v->data.sequence.items.start;
+	*top = v->data.sequence.items.top;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- schema */
+
+#define CFG_OFF(f) offsetof(struct kiln_config, f)
+
+static const struct cfg_key cfg_cluster_keys[] = {
+	{ "name", K_STR, CFG_OFF(cluster_name), 0, 0, NULL },
+};
+
+static const struct cfg_key cfg_user_keys[] = {
+	{ "name", K_STR, offsetof(struct kiln_user_conf, name), 0, 0, NULL },
+	{ "role", K_STR, offsetof(struct kiln_user_conf, role), 0, 0, NULL },
+	{ "password_hash", K_STR,
+	  offsetof(struct kiln_user_conf, password_hash), 0, 0, NULL },
+};
+
+static int
+cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	struct kiln_config *c = base;
+	yaml_node_item_t *it, *top;
+	int rc;
+
+	if ((rc = cfg_list(x, "users", v, &it, &top)) < 0)
+		return rc;
+	for (; it < top; it++) {
+		yaml_node_t *n = cfg_node(x, *it);
+		yaml_node_t *found[ARRAY_SIZE(cfg_user_keys)];
+
+		c->auth.users = xrealloc(c->auth.users, (c->auth.nusers + 1) *
+		                         sizeof *c->auth.users);
+		struct kiln_user_conf *u = &c->auth.users[c->auth.nusers++];
+		memset(u, 0, sizeof *u);
+		if (n->type != YAML_MAPPING_NODE)
+			return cfg_err(x, n, "each user must be a mapping "
+			               "(name, role, password_hash), not %s",
+			               cfg_kind_name(n));
+		rc = cfg_map(x, n, "user", cfg_user_keys,
+		             ARRAY_SIZE(cfg_user_keys), u, found);
+		if (rc < 0)
+			return rc;
+		if (u->name == NULL)
+			return cfg_err(x, n, "user has no 'name'");
+		if (u->password_hash == NULL)
+			return cfg_err(x, n, "user '%s' has no "
+			               "'password_hash' (make one with `kiln "
+			               "passwd`)", u->name);
+		if (u->role == NULL)
+			return cfg_err(x, n, "user '%s' has no 'role' (admin "
+			               "or viewer)", u->name);
+		if (strcmp(u->role, "admin") != 0 &&
+		    strcmp(u->role, "viewer") != 0)
+			return cfg_err(x, found[1], "'role' must be admin or "
+			               "viewer, got '%s'", u->role);
+		for (size_t i = 0; i + 1 < c->auth.nusers; i++)
+			if (strcmp(c->auth.users[i].name, u->name) == 0)
+				return cfg_err(x, found[0], "duplicate user "
+				               "'%s'", u->name);
+	}
+	return 0;
+}
+
+static const struct cfg_key cfg_auth_keys[] = {
+	{ "secret", K_STR, CFG_OFF(auth.secret), 0, 0, NULL },
+	{ "secret_file", K_PATH, CFG_OFF(auth.secret_file), 0, 0, NULL },
+	{ "users", K_SUB, 0, 0, 0, cfg_users },
+};
+
+static int
+cfg_auth(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	struct kiln_config *c = base;
+	yaml_node_t *found[ARRAY_SIZE(cfg_auth_keys)];
+	int rc;
+
+	rc = cfg_map(x, v, "master.auth", cfg_auth_keys,
+	             ARRAY_SIZE(cfg_auth_keys), c, found);
+	if (rc < 0)
+		return rc;
+	if (found[0] != NULL && found[1] != NULL)
+		return cfg_err(x, found[1]->start_mark.index >
+		               found[0]->start_mark.index ? found[1] : found[0],
+		               "give either 'secret' or 'secret_file', "
+		               "not both");
+	if (c->auth.secret != NULL && strlen(c->auth.secret) < CFG_SECRET_MIN)
+		return cfg_err(x, found[0], "'secret' must be at least %d "
+		               "characters", CFG_SECRET_MIN);
+	return 0;
+}
+
+static const struct cfg_key cfg_master_keys[] = {
+	{ "name", K_NAME, CFG_OFF(master.name), 0, 0, NULL },
+	{ "listen", K_STR, CFG_OFF(master.listen), 0, 0, NULL },
+	{ "host", K_STR, CFG_OFF(master.host), 0, 0, NULL },
+	{ "port", K_INT, CFG_OFF(master.port), 1, 65535, NULL },
+	{ "data_dir", K_PATH, CFG_OFF(master.data_dir), 0, 0, NULL },
+	{ "plugin_dir", K_PATH, CFG_OFF(master.plugin_dir), 0, 0, NULL },
+	{ "web_dir", K_PATH, CFG_OFF(master.web_dir), 0, 0, NULL },
+	{ "dags_dir", K_PATH, CFG_OFF(master.dags_dir), 0, 0, NULL },
+	{ "http_threads", K_INT, CFG_OFF(master.http_threads), 1, 64, NULL },
+	{ "max_body", K_SIZE, CFG_OFF(master.max_body), 1, INT64_MAX, NULL },
+	{ "heartbeat_interval", K_DURATION, CFG_OFF(master.heartbeat_ms),
+	  1, INT_MAX, NULL },
+	{ "worker_timeout", K_DURATION, CFG_OFF(master.worker_timeout_ms),
+	  1, INT_MAX, NULL },
+	{ "max_attempts", K_INT, CFG_OFF(master.default_max_attempts),
+	  1, 100, NULL },
+	{ "metrics_auth", K_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
+	{ "auth", K_SUB, 0, 0, 0, cfg_auth },
+};
+
+static int
+cfg_master(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	yaml_node_t *found[ARRAY_SIZE(cfg_master_keys)];
+	const size_t n = ARRAY_SIZE(cfg_master_keys);
+	int rc;
+
+	x->master = v;
+	if ((rc = cfg_map(x, v, "master", cfg_master_keys, n, base,
+	                  found)) < 0)
+		return rc;
+	x->heartbeat = cfg_found(cfg_master_keys, n, found,
+	                         "heartbeat_interval");
+	x->worker_timeout = cfg_found(cfg_master_keys, n, found,
+	                              "worker_timeout");
+	return 0;
+}
+
+static int
+cfg_cluster(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	yaml_node_t *found[ARRAY_SIZE(cfg_cluster_keys)];
+
+	return cfg_map(x, v, "cluster", cfg_cluster_keys,
+	               ARRAY_SIZE(cfg_cluster_keys), base, found);
+}
+
+#define CFG_WOFF(f) offsetof(struct kiln_worker_conf, f)
+
+static const struct cfg_key cfg_worker_keys[] = {
+	{ "name", K_NAME, CFG_WOFF(name), 0, 0, NULL },
+	{ "host", K_STR, CFG_WOFF(host), 0, 0, NULL },
+	{ "slots", K_INT, CFG_WOFF(slots), 1, 1024, NULL },
+	{ "memory", K_SIZE, CFG_WOFF(memory), 1, INT64_MAX, NULL },
+	{ "plugin_dir", K_PATH, CFG_WOFF(plugin_dir), 0, 0, NULL },
+	{ "data_dir", K_PATH, CFG_WOFF(data_dir), 0, 0, NULL },
+};
+
+static int
+cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	struct kiln_config *c = base;
+	yaml_node_item_t *it, *top;
+	int rc;
+
+	if ((rc = cfg_list(x, "workers", v, &it, &top)) < 0)
+		return rc;
+	for (; it < top; it++) {
+		yaml_node_t *n = cfg_node(x, *it);
+		yaml_node_t *found[ARRAY_SIZE(cfg_worker_keys)];
+
+		/* Grown before parsing, so that config_free() owns whatever
+		 * a failing entry already holds. */
+		c->workers = xrealloc(c->workers, (c->nworkers + 1) *
+		                      sizeof *c->workers);
+		x->wname = xrealloc(x->wname, (c->nworkers + 1) *
+		                    sizeof *x->wname);
+		struct kiln_worker_conf *w = &c->workers[c->nworkers++];
+		memset(w, 0, sizeof *w);
+		w->line = (int)n->start_mark.line + 1;
+		w->column = (int)n->start_mark.column + 1;
+		if (n->type != YAML_MAPPING_NODE)
+			return cfg_err(x, n, "each worker must be a mapping "
+			               "(name, host, slots, ...), not %s",
+			               cfg_kind_name(n));
+		rc = cfg_map(x, n, "worker", cfg_worker_keys,
+		             ARRAY_SIZE(cfg_worker_keys), w, found);
+		if (rc < 0)
+			return rc;
+		if (w->name == NULL)
+			return cfg_err(x, n, "worker has no 'name'");
+		x->wname[c->nworkers - 1] = found[0];
+	}
+	return 0;
+}
+
+static const struct cfg_key cfg_top_keys[] = {
+	{ "cluster", K_SUB, 0, 0, 0, cfg_cluster },
+	{ "master", K_SUB, 0, 0, 0, cfg_master },
+	{ "workers", K_SUB, 0, 0, 0, cfg_workers },
+};
+
+/* ---------------------------------------------------------------- defaults
+ * and checks that span sections */
+
+static void
+cfg_default_str(char **field, const char *value)
+{
+	if (*field == NULL)
+		*field = xstrdup(value);
+}
+
+static void
+cfg_default_path(struct kiln_config *c, char **field, const char *rel)
+{
+	if (*field == NULL)
+		*field = cfg_path(c->base_dir, rel);
+}
+
+static void
+cfg_default_int(int *field, int value)
+{
+	if (*field == 0)
+		*field = value;
+}
+
+static int
+cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
+{
+	struct kiln_config *c = x->c;
+
+	if (x->master == NULL)
+		return cfg_err(x, root, "missing 'master' section");
+
+	cfg_default_str(&c->cluster_name, "kiln");
+	cfg_default_str(&c->master.name, "master");
+	cfg_default_str(&c->master.listen, "127.0.0.1");
+	if (c->master.host == NULL) {
+		/* A wildcard address binds everywhere but reaches nothing. */
+		const char *l = c->master.listen;
+		int any = strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0 ||
+		          strcmp(l, "[::]") == 0;
+		c->master.host = xstrdup(any ? "127.0.0.1" : l);
+	}
+	cfg_default_int(&c->master.port, 8080);
+	cfg_default_path(c, &c->master.data_dir, "../var/master");
+	cfg_default_path(c, &c->master.plugin_dir, "../plugins/lib");
+	cfg_default_int(&c->master.http_threads, 4);
+	if (c->master.max_body == 0)
+		c->master.max_body = (int64_t)8 << 20;
+	cfg_default_int(&c->master.heartbeat_ms, 1000);
+	cfg_default_int(&c->master.worker_timeout_ms, 10000);
+	cfg_default_int(&c->master.default_max_attempts, 3);
+	if (c->master.worker_timeout_ms <= c->master.heartbeat_ms)
+		return cfg_err(x, x->worker_timeout ? x->worker_timeout :
+		               x->heartbeat ? x->heartbeat : x->master,
+		               "'worker_timeout' (%dms) must be longer than "
+		               "'heartbeat_interval' (%dms)",
+		               c->master.worker_timeout_ms,
+		               c->master.heartbeat_ms);
+	if (c->auth.secret == NULL)
+		cfg_default_path(c, &c->auth.secret_file,
+		                 "../var/cluster.secret");
+
+	char *parent = xstrdup(c->master.data_dir);
+	cfg_parent(parent);
+	for (size_t i = 0; i < c->nworkers; i++) {
+		struct kiln_worker_conf *w = &c->workers[i];
+		int rc = 0;
+
+		if (strcmp(w->name, c->master.name) == 0)
+			rc = cfg_err(x, x->wname[i], "worker '%s' has the "
+			             "same name as the master", w->name);
+		for (size_t j = 0; rc == 0 && j < i; j++)
+			if (strcmp(c->workers[j].name, w->name) == 0)
+				rc = cfg_err(x, x->wname[i], "duplicate worker "
+				             "name '%s' (first on line %d)",
+				             w->name, c->workers[j].line);
+		if (rc < 0) {
+			free(parent);
+			return rc;
+		}
+		cfg_default_str(&w->host, "localhost");
+		cfg_default_int(&w->slots, 1);
+		if (w->memory == 0)
+			w->memory = (int64_t)1 << 30;
+		cfg_default_str(&w->plugin_dir, c->master.plugin_dir);
+		if (w->data_dir == NULL)
+			w->data_dir = xasprintf("%s%s%s", parent,
+			                        strcmp(parent, "/") ? "/" : "",
+			                        w->name);
+	}
+	free(parent);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static int
+cfg_syntax_error(struct cfg_ctx *x, yaml_parser_t *p)
+{
+	if (p->error == YAML_MEMORY_ERROR)
+		return seterr(x->err, -ENOMEM, "%s: out of memory", x->path);
+	if (p->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset; count lines and
+		 * characters up to it the way libyaml's marks do. */
+		size_t line = 1, col = 1;
+		if (fseek(x->f, 0, SEEK_SET) == 0) {
+			for (size_t i = 0; i < p->problem_offset; i++) {
+				int ch = getc(x->f);
+				if (ch == EOF)
+					break;
+				if (ch == '\n') {
+					line++;
+					col = 1;
+				} else if ((ch & 0xc0) != 0x80) {
+					col++;
+				}
+			}
+		}
+		return seterr(x->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
+		              x->path, line, col,
+		              p->problem ? p->problem : "error");
+	}
+	if (p->context != NULL)
+		return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
+		              "(%s on line %zu)", x->path,
+		              p->problem_mark.line + 1,
+		              p->problem_mark.column + 1,
+		              p->problem ? p->problem : "error", p->context,
+		              p->context_mark.line + 1);
+	return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
+	              x->path, p->problem_mark.line + 1,
+	              p->problem_mark.column + 1,
+	              p->problem ? p->problem : "error");
+}
+
+/* Parse the first document of P into DOC and make sure nothing follows. */
+static int
+cfg_load_doc(struct cfg_ctx *x, yaml_parser_t *p, yaml_document_t *doc)
+{
+	yaml_document_t next;
+
+	if (!yaml_parser_load(p, doc))
+		return cfg_syntax_error(x, p);
+	if (!yaml_parser_load(p, &next)) {
+		yaml_document_delete(doc);
+		return cfg_syntax_error(x, p);
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	int rc = 0;
+	if (root != NULL) {
+		x->doc = &next;
+		rc = cfg_err(x, root, "only one YAML document is allowed");
+		x->doc = NULL;
+		yaml_document_delete(doc);
+	}
+	yaml_document_delete(&next);
+	return rc;
+}
+
+static int
+cfg_top(struct cfg_ctx *x, yaml_node_t *root)
+{
+	yaml_node_t *found[ARRAY_SIZE(cfg_top_keys)];
+	int rc;
+
+	if (root == NULL) {
+		return seterr(x->err, -EINVAL, "%s:1:1: missing 'master' "
+		              "section (the file is empty)", x->path);
+	}
+	if (root->type != YAML_MAPPING_NODE)
+		return cfg_err(x, root, "the top level must be a mapping "
+		               "(cluster, master, workers), not %s",
+		               cfg_kind_name(root));
+	rc = cfg_map(x, root, NULL, cfg_top_keys, ARRAY_SIZE(cfg_top_keys),
+	             x->c, found);
+	if (rc < 0)
+		return rc;
+	return cfg_finish(x, root);
+}
+
+int
+config_load(const char *path, struct kiln_config **out, char **err)
+{
+	struct cfg_ctx x = { .path = path, .err = err };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc;
+
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return seterr(err, -errno, "%s: cannot open: %s", path,
+		              strerror(errno));
+
+	x.f = f;
+	struct kiln_config *c = xcalloc(1, sizeof *c);
+	c->path = xstrdup(path);
+	c->base_dir = cfg_base_dir(path);
+	x.c = c;
+	if (c->base_dir == NULL) {
+		rc = seterr(err, -errno, "%s: cannot resolve its directory: %s",
+		            path, strerror(errno));
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		rc = seterr(err, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	rc = cfg_load_doc(&x, &parser, &doc);
+	yaml_parser_delete(&parser);
+	if (rc == 0) {
+		x.doc = &doc;
+		rc = cfg_top(&x, yaml_document_get_root_node(&doc));
+		yaml_document_delete(&doc);
+	}
+out:
+	fclose(f);
+	free(x.wname);
+	if (rc < 0) {
+		config_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+config_free(struct kiln_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->base_dir);
+	free(c->cluster_name);
+	free(c->master.name);
+	free(c->master.host);
+	free(c->master.listen);
+	free(c->master.data_dir);
+	free(c->master.plugin_dir);
+	free(c->master.web_dir);
+	free(c->master.dags_dir);
+	if (c->auth.secret != NULL)
+		sodium_memzero(c->auth.secret, strlen(c->auth.secret));
+	free(c->auth.secret);
+	free(c->auth.secret_file);
+	for (size_t i = 0; i < c->auth.nusers; i++) {
+		free(c->auth.users[i].name);
+		free(c->auth.users[i].role);
+		free(c->auth.users[i].password_hash);
+	}
+	free(c->auth.users);
+	for (size_t i = 0; i < c->nworkers; i++) {
+		free(c->workers[i].name);
+		free(c->workers[i].host);
+		free(c->workers[i].plugin_dir);
+		free(c->workers[i].data_dir);
+	}
+	free(c->workers);
+	free(c);
+}
+
+/* ---------------------------------------------------------------- queries */
+
+const struct kiln_worker_conf *
+config_worker(const struct kiln_config *c, const char *name)
+{
+	if (c == NULL || name == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->nworkers; i++)
+		if (strcmp(c->workers[i].name, name) == 0)
+			return &c->workers[i];
+	return NULL;
+}
+
+int
+config_is_master(const struct kiln_config *c, const char *name)
+{
+	return c != NULL && name != NULL && c->master.name != NULL &&
+	       strcmp(c->master.name, name) == 0;
+}
+
+/* Is the literal address A (FAMILY AF_INET or AF_INET6) on one of this
+ * machine's interfaces?  A worker may be configured by its LAN address. */
+static int
+cfg_addr_is_mine(int family, const void *a)
+{
+	struct ifaddrs *ifs, *i;
+	int mine = 0;
+
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i != NULL && !mine; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET)
+			mine = memcmp(&((struct sockaddr_in *)(void *)
+			                i->ifa_addr)->sin_addr, a,
+			              sizeof(struct in_addr)) == 0;
+		else
+			mine = memcmp(&((struct sockaddr_in6 *)(void *)
+			                i->ifa_addr)->sin6_addr, a,
+			              sizeof(struct in6_addr)) == 0;
+	}
+	freeifaddrs(ifs);
+	return mine;
+}
+
+/*
+ * No DNS here: `kiln up` asks this for every worker, and a slow or broken
+ * resolver must not stall it.  So a name is local only if it is
+ * "localhost" or this machine's hostname (or its first label); an address
+ * if it is loopback or assigned to an interface.  The wildcard 0.0.0.0 is
+ * not an address of anything, so it is not local.
+ */
+int
+config_host_is_local(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 2];
+	char hn[256];
+
+	if (host == NULL || *host == '\0')
+		return 0;
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0 ||
+	    strcasecmp(host, "ip6-localhost") == 0 ||
+	    strcasecmp(host, "ip6-loopback") == 0)
+		return 1;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127 ||
+		       cfg_addr_is_mine(AF_INET, &a4);
+	/* Accept "[::1]" as URLs write it. */
+	size_t n = strlen(host);
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']' &&
+	    n - 2 < sizeof buf) {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+	} else if (n < sizeof buf) {
+		memcpy(buf, host, n + 1);
+	} else {
+		buf[0] = '\0';
+	}
+	if (buf[0] != '\0' && inet_pton(AF_INET6, buf, &a6) == 1) {
+		if (IN6_IS_ADDR_LOOPBACK(&a6))
+			return 1;
+		if (IN6_IS_ADDR_V4MAPPED(&a6))
+			return a6.s6_addr[12] == 127 ||
+			       cfg_addr_is_mine(AF_INET, &a6.s6_addr[12]);
+		return cfg_addr_is_mine(AF_INET6, &a6);
+	}
+
+	if (gethostname(hn, sizeof hn) < 0)
+		return 0;
+	hn[sizeof hn - 1] = '\0';
+	if (strcasecmp(host, hn) == 0)
+		return 1;
+	char *dot = strchr(hn, '.');
+	return dot != NULL && (size_t)(dot - hn) == n &&
+	       strncasecmp(host, hn, n) == 0;
+}
+
+/* ---------------------------------------------------------------- secret */
+
+/* The secret file holds 64 hex digits: 256 random bits. */
+#define CFG_SECRET_BYTES 32
+/* Anything much larger than that is not a secret file. */
+#define CFG_SECRET_FILE_MAX 4096
+
+/* Create the directories above PATH, like mkdir -p "$(dirname PATH)". */
+static int
+cfg_mkdir_parents(const char *path, char **err)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+
+	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = seterr(err, -errno, "cannot create directory %s: "
+			            "%s", p, strerror(errno));
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+/*
+ * Read PATH into *secret.  Returns -ENOENT, without a message, if it does
+ * not exist.  An empty file may be one that config_secret() in another
+ * process has just created and is about to fill, so it is read again for
+ * up to a second before being refused.
+ */
+static int
+cfg_read_secret(const char *path, char **secret, char **err)
+{
+	char buf[CFG_SECRET_FILE_MAX + 1];
+	size_t len = 0;
+
+	for (int tries = 0;; tries++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				return -ENOENT;
+			return seterr(err, -errno, "cannot open secret file "
+			              "%s: %s", path, strerror(errno));
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return seterr(err, -EINVAL, "secret file %s is not a "
+			              "regular file", path);
+		}
+		if (tries == 0 && (st.st_mode & 077) != 0)
+			log_warn("secret file %s is accessible by group or "
+			         "others (mode %03o); run chmod 600 %s", path,
+			         (unsigned)(st.st_mode & 0777), path);
+		len = 0;
+		for (;;) {
+			ssize_t r = read(fd, buf + len, sizeof buf - len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				int e = errno;
+				close(fd);
+				return seterr(err, -e, "cannot read secret "
+				              "file %s: %s", path, strerror(e));
+			}
+			if (r == 0 || (len += (size_t)r) == sizeof buf)
+				break;
+		}
+		close(fd);
+		if (len == sizeof buf)
+			return seterr(err, -EINVAL, "secret file %s is larger "
+			              "than %d bytes", path,
+			              CFG_SECRET_FILE_MAX);
+		if (len > 0 || tries >= 100)
+			break;
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+
+	size_t start = 0;
+	while (start < len && isspace((unsigned char)buf[start]))
+		start++;
+	while (len > start && isspace((unsigned char)buf[len - 1]))
+		len--;
+	size_t n = len - start;
+	if (n < CFG_SECRET_MIN) {
+		sodium_memzero(buf, sizeof buf);
+		return seterr(err, -EINVAL, "secret file %s is %s (%zu "
+		              "characters, at least %d needed)", path,
+		              n == 0 ? "empty" : "too short", n,
+		              CFG_SECRET_MIN);
+	}
+	*secret = xstrndup(buf + start, n);
+	sodium_memzero(buf, sizeof buf);
+	return 0;
+}
+
+/* Write a new random secret to PATH.  -EEXIST if the file appeared in the
+ * meantime (another process won the race; its secret is the one). */
+static int
+cfg_create_secret(const char *path, char **err)
+{
+	unsigned char raw[CFG_SECRET_BYTES];
+	char hex[2 * CFG_SECRET_BYTES + 2];
+	int rc;
+
+	if ((rc = cfg_mkdir_parents(path, err)) < 0)
+		return rc;
+	if (sodium_init() < 0)
+		return seterr(err, -EIO, "cannot initialise libsodium");
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return -EEXIST;
+		return seterr(err, -errno, "cannot create secret file %s: %s",
+		              path, strerror(errno));
+	}
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+	sodium_memzero(raw, sizeof raw);
+	hex[2 * CFG_SECRET_BYTES] = '\n';
+
+	/* One write: a reader sees the file empty or whole. */
+	size_t len = 2 * CFG_SECRET_BYTES + 1;
+	ssize_t w;
+	do
+		w = write(fd, hex, len);
+	while (w < 0 && errno == EINTR);
+	int e = w < 0 ? errno : EIO;
+	sodium_memzero(hex, sizeof hex);
+	if (w != (ssize_t)len || fsync(fd) < 0) {
+		if (w == (ssize_t)len)
+			e = errno;
+		close(fd);
+		/* An empty secret file would break every later start. */
+		unlink(path);
+		return seterr(err, -e, "cannot write secret file %s: %s", path,
+		              strerror(e));
+	}
+	if (close(fd) < 0) {
+		e = errno;
+		unlink(path);
+		return seterr(err, -e, "cannot write secret file %s: %s", path,
+		              strerror(e));
+	}
+	log_info("created cluster secret %s", path);
+	return 0;
+}
+
+int
+config_secret(const struct kiln_config *c, int create, char **secret,
+              char **err)
+{
+	const char *path = c->auth.secret_file;
+
+	*secret = NULL;
+	if (c->auth.secret != NULL) {
+		*secret = xstrdup(c->auth.secret);
+		return 0;
+	}
+	if (path == NULL)
+		return seterr(err, -EINVAL, "no master.auth.secret or "
+		              "secret_file configured");
+	/* Bounded: a file that keeps vanishing between create and read is
+	 * someone else's fight. */
+	for (int tries = 0; tries < 3; tries++) {
+		int rc = cfg_read_secret(path, secret, err);
+		if (rc != -ENOENT)
+			return rc;
+		if (!create)
+			break;
+		rc = cfg_create_secret(path, err);
+		if (rc < 0 && rc != -EEXIST)
+			return rc;
+	}
+	return seterr(err, -ENOENT, "secret file %s does not exist (`kiln up` "
+	              "creates it, or set master.auth.secret)", path);
+}

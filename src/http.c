@@ -1,2 +1,829 @@
-/* src/http.c - stub, being written. */
+/*
+ * http.c - the master's HTTP server on libmicrohttpd (see http.h).
+ *
+ * MHD runs an internal epoll thread pool; this file turns its
+ * call-me-again access callback into "one handler call per complete
+ * request": it accumulates the body (bounded by max_body), calls the
+ * kiln handler once the body is in, and queues whatever the handler
+ * replied.  Long polls are MHD suspend/resume: http_park() suspends the
+ * connection and puts the request on a list that a "parker" thread owned
+ * by the server watches; on http_wake_all() or the earliest deadline it
+ * resumes the connection, and MHD calls us again, so the handler is
+ * re-entered with the same http_req.
+ *
+ * Invariant: a request is on the parked list iff its connection is
+ * suspended and nobody has resumed it yet.  Whoever takes it off the list
+ * (parker, http_wake_all, http_stop) resumes it, always under s->mu, so a
+ * connection is resumed exactly once per suspend and never after
+ * MHD_stop_daemon.  MHD never calls our callbacks for a suspended
+ * connection, so a parked http_req cannot be freed under the list.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
 #include "http.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define HTTP_DEFAULT_TIMEOUT_S  30
+#define HTTP_DEFAULT_MAX_BODY   (8u << 20)
+#define HTTP_CONNECTION_LIMIT   1024
+/* Bounds the request line plus headers: MHD answers 431/414 past it. */
+#define HTTP_CONN_MEMORY        (64u << 10)
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	http_handler handler;
+	void *ud;
+	size_t max_body;
+
+	pthread_mutex_t mu;             /* guards everything below */
+	pthread_cond_t cv;              /* parker: list changed or quit */
+	http_req *parked;               /* suspended requests, unordered */
+	int stopping;                   /* http_stop began: park = resume */
+	int quit;                       /* parker thread must exit */
+	pthread_t parker;
+
+	uint64_t n_requests;            /* atomics: responses queued */
+	uint64_t n_4xx;
+	uint64_t n_5xx;
+};
+
+struct http_hdr {
+	char *name;
+	char *value;
+	struct http_hdr *next;
+};
+
+enum {
+	REQ_BODY,       /* still receiving the upload */
+	REQ_READY,      /* body complete; handler called at least once */
+	REQ_DONE,       /* a response is queued */
+};
+
+struct http_req {
+	http_server *srv;
+	struct MHD_Connection *conn;
+	char *method;
+	char *path;
+	char *uri;                      /* request target as sent, with query */
+	char *body;                     /* NUL-terminated; NULL if none */
+	size_t body_len;
+	size_t body_cap;
+	int phase;
+	int too_big;                    /* body over max_body: discarding */
+
+	/* Parking.  `parking` is only touched by the handler's thread;
+	 * `on_list`, `next` and `deadline` under srv->mu; `expired` is
+	 * written under srv->mu and read by the re-entered handler (atomic
+	 * so a handler peeking at it while parked is not a data race). */
+	int parking;
+	int on_list;
+	int expired;
+	int64_t deadline;
+	http_req *next;
+
+	struct MHD_Response *resp;      /* built by http_reply, not queued */
+	unsigned int resp_status;
+	struct http_hdr *hdrs;          /* for the reply that follows */
+
+	void *state;
+	void (*state_free)(void *);
+};
+
+static int64_t
+http_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Responses                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+http_free_hdrs(http_req *r)
+{
+	struct http_hdr *h, *next;
+
+	for (h = r->hdrs; h != NULL; h = next) {
+		next = h->next;
+		free(h->name);
+		free(h->value);
+		free(h);
+	}
+	r->hdrs = NULL;
+}
+
+/* Queue the response http_reply built; count it. */
+static enum MHD_Result
+http_queue(http_req *r)
+{
+	http_server *s = r->srv;
+	enum MHD_Result ret;
+
+	ret = MHD_queue_response(r->conn, r->resp_status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	r->phase = REQ_DONE;
+	if (ret != MHD_YES) {
+		log_warn("http: cannot queue %u response for %s %s",
+		         r->resp_status, r->method, r->path);
+		return ret;
+	}
+	__atomic_fetch_add(&s->n_requests, 1, __ATOMIC_RELAXED);
+	if (r->resp_status >= 400 && r->resp_status < 500)
+		__atomic_fetch_add(&s->n_4xx, 1, __ATOMIC_RELAXED);
+	else if (r->resp_status >= 500)
+		__atomic_fetch_add(&s->n_5xx, 1, __ATOMIC_RELAXED);
+	return ret;
+}
+
+static void
+http_add_resp_header(http_req *r, const char *name, const char *value)
+{
+	/* MHD refuses names or values with CR/LF, so a header built from
+	 * user input cannot split the response. */
+	if (MHD_add_response_header(r->resp, name, value) != MHD_YES)
+		log_warn("http: dropped invalid response header %.64s", name);
+}
+
+void
+http_reply(http_req *r, int status, const char *content_type,
+           const void *body, size_t len)
+{
+	struct http_hdr *h;
+
+	if (r->resp != NULL || r->phase == REQ_DONE) {
+		log_warn("http: second reply to %s %s ignored", r->method,
+		         r->path);
+		return;
+	}
+	if (r->parking) {
+		log_warn("http: reply to parked %s %s ignored", r->method,
+		         r->path);
+		return;
+	}
+	if (status < 100 || status > 999)
+		status = 500;
+	r->resp = MHD_create_response_from_buffer(len,
+	    (void *)(body != NULL ? body : ""), MHD_RESPMEM_MUST_COPY);
+	if (r->resp == NULL) {
+		log_error("http: cannot create response");
+		return;         /* access handler answers 500 */
+	}
+	r->resp_status = (unsigned int)status;
+	for (h = r->hdrs; h != NULL; h = h->next)
+		http_add_resp_header(r, h->name, h->value);
+	http_free_hdrs(r);
+	if (content_type != NULL) {
+		http_add_resp_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                     content_type);
+		/* API answers describe live state; no proxy may serve an
+		 * old one. */
+		if (strncmp(content_type, "application/json", 16) == 0)
+			http_add_resp_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+			                     "no-store");
+	}
+	http_add_resp_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+void
+http_reply_json(http_req *r, int status, json_t *j)
+{
+	char *text;
+
+	if (j == NULL) {
+		http_reply_error(r, 500, "internal: no JSON to reply");
+		return;
+	}
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text == NULL) {
+		http_reply_error(r, 500, "internal: cannot encode JSON");
+		return;
+	}
+	http_reply(r, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+/* A JSON string for MSG even if it is not UTF-8 (messages may quote a
+ * path or header sent by the client): such bytes become '?'. */
+static json_t *
+http_json_text(const char *msg)
+{
+	json_t *j = json_string(msg);
+	char *copy;
+	size_t i;
+
+	if (j != NULL)
+		return j;
+	copy = xstrdup(msg);
+	for (i = 0; copy[i] != '\0'; i++)
+		if ((unsigned char)copy[i] >= 0x80 ||
+		    (unsigned char)copy[i] < 0x20)
+			copy[i] = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+void
+http_reply_error(http_req *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	json_t *j;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	j = json_object();
+	json_object_set_new(j, "error", http_json_text(msg));
+	json_object_set_new(j, "status", json_integer(status));
+	free(msg);
+	http_reply_json(r, status, j);
+}
+
+void
+http_add_header(http_req *r, const char *name, const char *value)
+{
+	struct http_hdr *h, **tail;
+
+	if (name == NULL || value == NULL)
+		return;
+	h = xcalloc(1, sizeof *h);
+	h->name = xstrdup(name);
+	h->value = xstrdup(value);
+	/* Append, so headers go out in the order they were added. */
+	for (tail = &r->hdrs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = h;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request accessors                                                   */
+/* ------------------------------------------------------------------ */
+
+const char *
+http_method(const http_req *r)
+{
+	return r->method;
+}
+
+const char *
+http_path(const http_req *r)
+{
+	return r->path;
+}
+
+const char *
+http_uri(const http_req *r)
+{
+	return r->uri != NULL ? r->uri : r->path;
+}
+
+const char *
+http_query(const http_req *r, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	                                   name);
+}
+
+const char *
+http_header(const http_req *r, const char *name)
+{
+	/* MHD compares header names case-insensitively; the headers live
+	 * in the connection's memory pool, bounded by HTTP_CONN_MEMORY. */
+	if (name == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_body(const http_req *r, size_t *len)
+{
+	if (len != NULL)
+		*len = r->body_len;
+	return r->body != NULL ? r->body : "";
+}
+
+void *
+http_state(const http_req *r)
+{
+	return r->state;
+}
+
+void
+http_set_state(http_req *r, void *state, void (*free_fn)(void *))
+{
+	if (r->state != NULL && r->state != state && r->state_free != NULL)
+		r->state_free(r->state);
+	r->state = state;
+	r->state_free = free_fn;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parking                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Take R off the list and resume it.  Called with s->mu held. */
+static void
+http_unpark_locked(http_req *r, int expired)
+{
+	r->on_list = 0;
+	r->next = NULL;
+	__atomic_store_n(&r->expired, expired, __ATOMIC_RELAXED);
+	/* After this the connection may be re-entered, finished and R
+	 * freed on an MHD thread as soon as we drop s->mu: don't touch R
+	 * afterwards. */
+	MHD_resume_connection(r->conn);
+}
+
+void
+http_park(http_req *r, int64_t deadline_mono_ms)
+{
+	http_server *s = r->srv;
+
+	if (r->resp != NULL || r->phase != REQ_READY) {
+		log_warn("http: cannot park %s %s after replying", r->method,
+		         r->path);
+		return;
+	}
+	if (r->parking)
+		return;
+	r->parking = 1;
+	__atomic_store_n(&r->expired, 0, __ATOMIC_RELAXED);
+	/* Suspend before listing: once listed, the parker may resume it,
+	 * and resuming a connection that is not suspended is undefined.
+	 * Resuming before our handler returns is fine: MHD records it and
+	 * re-enters us on its next loop. */
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		/* http_stop has already resumed everything it knew of and
+		 * MHD_stop_daemon must find nothing suspended. */
+		__atomic_store_n(&r->expired, 1, __ATOMIC_RELAXED);
+		MHD_resume_connection(r->conn);
+	} else {
+		r->deadline = deadline_mono_ms;
+		r->on_list = 1;
+		r->next = s->parked;
+		s->parked = r;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+int
+http_parked_expired(const http_req *r)
+{
+	return __atomic_load_n(&r->expired, __ATOMIC_RELAXED);
+}
+
+void
+http_wake_all(http_server *s)
+{
+	http_req *r, *next;
+
+	pthread_mutex_lock(&s->mu);
+	for (r = s->parked; r != NULL; r = next) {
+		next = r->next;
+		http_unpark_locked(r, 0);
+	}
+	s->parked = NULL;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The parker thread: sleeps until the earliest deadline (or a change of
+ * the list) and resumes whatever has expired.  Suspended connections
+ * never time out in MHD, so this is what bounds a long poll. */
+static void *
+http_parker_main(void *arg)
+{
+	http_server *s = arg;
+	http_req **pp, *r;
+	int64_t now, earliest;
+	struct timespec ts;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->quit) {
+		now = http_now_ms();
+		earliest = INT64_MAX;
+		pp = &s->parked;
+		while ((r = *pp) != NULL) {
+			if (r->deadline <= now) {
+				*pp = r->next;
+				http_unpark_locked(r, 1);
+			} else {
+				if (r->deadline < earliest)
+					earliest = r->deadline;
+				pp = &r->next;
+			}
+		}
+		if (earliest == INT64_MAX) {
+			pthread_cond_wait(&s->cv, &s->mu);
+		} else {
+			ts.tv_sec = earliest / 1000;
+			ts.tv_nsec = (earliest % 1000) * 1000000;
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* MHD callbacks                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Answer 413.  Before the upload starts (first call) this also spares
+ * the client sending the body: MHD then closes the connection rather
+ * than read it. */
+static enum MHD_Result
+http_too_big(http_req *r)
+{
+	http_reply_error(r, 413, "request body too large (limit %zu bytes)",
+	                 r->srv->max_body);
+	if (r->resp == NULL)
+		return MHD_NO;
+	return http_queue(r);
+}
+
+static int
+http_declared_too_big(struct MHD_Connection *c, size_t max)
+{
+	const char *cl;
+	char *end;
+	unsigned long long n;
+
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl == NULL || *cl < '0' || *cl > '9')
+		return 0;       /* absent or malformed: MHD judges that */
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	if (errno == ERANGE)
+		return 1;
+	return n > max;
+}
+
+/* Append upload data; 0, or -1 if the body would exceed max_body. */
+static int
+http_append(http_req *r, const char *data, size_t n)
+{
+	size_t max = r->srv->max_body, cap;
+
+	if (n > max - r->body_len)
+		return -1;
+	if (r->body_len + n + 1 > r->body_cap) {
+		cap = r->body_cap ? r->body_cap : 4096;
+		while (cap < r->body_len + n + 1)
+			cap = cap > max / 2 ? max + 1 : cap * 2;
+		r->body = xrealloc(r->body, cap);
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result
+http_run_handler(http_req *r)
+{
+	http_server *s = r->srv;
+
+	r->phase = REQ_READY;
+	r->parking = 0;
+	s->handler(r, s->ud);
+	if (r->resp != NULL)
+		return http_queue(r);
+	if (r->parking)
+		return MHD_YES;
+	http_reply_error(r, 500, "internal: no reply");
+	if (r->resp == NULL)
+		return MHD_NO;
+	return http_queue(r);
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *c, const char *url,
+            const char *method, const char *version,
+            const char *upload_data, size_t *upload_data_size,
+            void **con_cls)
+{
+	http_server *s = cls;
+	http_req *r = *con_cls;
+
+	if (r == NULL || r->method == NULL) {
+		/* First call: headers only.  R was made by http_uri_log(),
+		 * which saw the raw request target. */
+		if (r == NULL)
+			r = xcalloc(1, sizeof *r);
+		r->srv = s;
+		r->conn = c;
+		r->method = xstrdup(method != NULL ? method : "");
+		r->path = xstrdup(url != NULL ? url : "");
+		r->phase = REQ_BODY;
+		*con_cls = r;
+		if (http_declared_too_big(c, s->max_body)) {
+			r->too_big = 1;
+			if (http_too_big(r) == MHD_YES)
+				return MHD_YES;
+			/* Could not answer early: discard, answer at the end. */
+			r->phase = REQ_BODY;
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size != 0) {
+		if (!r->too_big && r->phase == REQ_BODY &&
+		    http_append(r, upload_data, *upload_data_size) < 0) {
+			/* Chunked (or lying) uploads are found out here;
+			 * drop what we have and swallow the rest. */
+			r->too_big = 1;
+			free(r->body);
+			r->body = NULL;
+			r->body_len = r->body_cap = 0;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->phase == REQ_DONE)
+		return MHD_YES;
+	if (r->too_big)
+		return http_too_big(r);
+	return http_run_handler(r);
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+               enum MHD_RequestTerminationCode toe)
+{
+	http_req *r = *con_cls;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	if (r->state != NULL && r->state_free != NULL)
+		r->state_free(r->state);
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	http_free_hdrs(r);
+	free(r->body);
+	free(r->method);
+	free(r->path);
+	free(r->uri);
+	free(r);
+}
+
+/* MHD decodes and splits the query; signatures cover the target exactly
+ * as the client sent it, so keep that too. */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	http_req *r = xcalloc(1, sizeof *r);
+	r->uri = xstrndup(uri != NULL ? uri : "", 8192);
+	return r;
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+	size_t n = strlen(msg);
+
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warn("http: %s", msg);
+	free(msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Parse LISTEN:PORT into SA; "localhost" means 127.0.0.1, NULL or ""
+ * too (bind wider only when asked).  Also formats "addr:port" into
+ * NAME for messages. */
+static int
+http_sockaddr(const char *listen, int port, struct sockaddr_storage *sa,
+              socklen_t *salen, char **name, char **err)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)sa;
+
+	if (listen == NULL || *listen == '\0' ||
+	    strcmp(listen, "localhost") == 0)
+		listen = "127.0.0.1";
+	if (port < 0 || port > 65535)
+		return seterr(err, -EINVAL, "invalid HTTP port %d", port);
+	memset(sa, 0, sizeof *sa);
+	if (inet_pton(AF_INET, listen, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		*salen = sizeof *sin;
+		*name = xasprintf("%s:%d", listen, port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, listen, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		*salen = sizeof *sin6;
+		*name = xasprintf("[%s]:%d", listen, port);
+		return 0;
+	}
+	return seterr(err, -EINVAL,
+	              "invalid listen address \"%.100s\" (want an IPv4 or "
+	              "IPv6 literal, or localhost)", listen);
+}
+
+/* MHD_start_daemon does not say why it failed; bind the address
+ * ourselves first (with the SO_REUSEADDR MHD also uses) to get errno. */
+static int
+http_probe_bind(const struct sockaddr_storage *sa, socklen_t salen)
+{
+	int fd, one = 1, rc = 0;
+
+	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (sa->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)sa, salen) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int
+http_start(const struct http_opts *o, http_handler h, void *ud,
+           http_server **out, char **err)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	char *name = NULL;
+	http_server *s;
+	pthread_condattr_t ca;
+	unsigned int flags, threads, timeout;
+	int rc;
+
+	*out = NULL;
+	if (o == NULL || h == NULL)
+		return seterr(err, -EINVAL, "http_start: no options or handler");
+	rc = http_sockaddr(o->listen, o->port, &sa, &salen, &name, err);
+	if (rc < 0)
+		return rc;
+	if (o->port != 0 && (rc = http_probe_bind(&sa, salen)) < 0) {
+		rc = seterr(err, rc, "cannot listen on %s: %s", name,
+		            strerror(-rc));
+		free(name);
+		return rc;
+	}
+
+	s = xcalloc(1, sizeof *s);
+	s->handler = h;
+	s->ud = ud;
+	s->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+	if (s->max_body > SIZE_MAX / 4)
+		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
+	pthread_mutex_init(&s->mu, NULL);
+	/* Deadlines are CLOCK_MONOTONIC (mono_ms()); wait on the same. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&s->parker, NULL, http_parker_main, s)) != 0) {
+		rc = seterr(err, -rc, "cannot start HTTP parker thread: %s",
+		            strerror(rc));
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		free(name);
+		return rc;
+	}
+
+	/* MHD_USE_TURBO is left out: it only saves a poll before
+	 * accept/read and is documented as more experimental, and our
+	 * load is long polls, not many short requests. */
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	        MHD_USE_ERROR_LOG;
+	flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ?
+	         MHD_USE_EPOLL : MHD_USE_POLL;
+	if (sa.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	threads = o->threads > 0 ? (unsigned int)o->threads : 1;
+	timeout = o->conn_timeout_s > 0 ? (unsigned int)o->conn_timeout_s :
+	          HTTP_DEFAULT_TIMEOUT_S;
+	errno = 0;
+	s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,
+	    http_access, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		int e = errno;
+		rc = seterr(err, e ? -e : -EIO, "cannot listen on %s: %s", name,
+		            e ? strerror(e) : "libmicrohttpd failed to start "
+		            "(see log)");
+		pthread_mutex_lock(&s->mu);
+		s->quit = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->parker, NULL);
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		free(name);
+		return rc;
+	}
+	*out = s;
+	if (o->port == 0) {
+		/* Say which port the kernel picked. */
+		free(name);
+		name = NULL;
+		http_sockaddr(o->listen, http_port(s), &sa, &salen, &name, NULL);
+	}
+	log_info("http: listening on %s (%u threads, %s)",
+	         name != NULL ? name : "?", threads,
+	         (flags & MHD_USE_EPOLL) ? "epoll" : "poll");
+	free(name);
+	return 0;
+}
+
+int
+http_port(const http_server *s)
+{
+	const union MHD_DaemonInfo *info;
+
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info != NULL ? (int)info->port : -1;
+}
+
+void
+http_stop(http_server *s)
+{
+	http_req *r, *next;
+	MHD_socket lfd;
+
+	if (s == NULL)
+		return;
+	lfd = MHD_quiesce_daemon(s->daemon);
+	/* MHD_stop_daemon with a suspended connection is an API violation,
+	 * so resume every parked request (as expired) and make later parks
+	 * resume at once. */
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	s->quit = 1;
+	for (r = s->parked; r != NULL; r = next) {
+		next = r->next;
+		http_unpark_locked(r, 1);
+	}
+	s->parked = NULL;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->parker, NULL);
+	MHD_stop_daemon(s->daemon);
+	/* A quiesced listen socket is ours to close, after the threads
+	 * that might still poll it are gone. */
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void
+http_stats(const http_server *s, uint64_t *requests, uint64_t *errors4xx,
+           uint64_t *errors5xx)
+{
+	if (requests != NULL)
+		*requests = __atomic_load_n(&s->n_requests, __ATOMIC_RELAXED);
+	if (errors4xx != NULL)
+		*errors4xx = __atomic_load_n(&s->n_4xx, __ATOMIC_RELAXED);
+	if (errors5xx != NULL)
+		*errors5xx = __atomic_load_n(&s->n_5xx, __ATOMIC_RELAXED);
+}

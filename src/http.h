@@ -24,21 +24,29 @@ typedef struct http_req http_req;
 typedef void (*http_handler)(http_req *r, void *ud);
 
 struct http_opts {
-	const char *listen;     /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::1" */
+	const char *listen;     /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::1";
+	                         * "localhost" or NULL = 127.0.0.1 */
 	int port;               /* 0 = any free port (see http_port) */
 	int threads;            /* MHD thread pool size, >= 1 */
-	size_t max_body;        /* bytes */
-	int conn_timeout_s;     /* idle connection timeout */
+	size_t max_body;        /* bytes; 0 = 8 MiB */
+	int conn_timeout_s;     /* idle connection timeout; <= 0 = 30 s */
 };
 
+/* Start serving; 0, or a negative errno with *err ("cannot listen on
+ * 127.0.0.1:8080: Address already in use").  H is called on MHD threads,
+ * concurrently for different requests. */
 int http_start(const struct http_opts *o, http_handler h, void *ud,
                http_server **out, char **err);
+/* Stop accepting, resume parked requests (as expired), close every
+ * connection and free S.  Must not race http_wake_all(S). */
 void http_stop(http_server *s);
 int http_port(const http_server *s);
 
 /* Request accessors; returned strings are owned by the request. */
 const char *http_method(const http_req *r);
 const char *http_path(const http_req *r);         /* without the query */
+/* The request target exactly as sent (path and raw query). */
+const char *http_uri(const http_req *r);
 const char *http_query(const http_req *r, const char *name); /* or NULL */
 const char *http_header(const http_req *r, const char *name); /* or NULL */
 const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */

@@ -1,2 +1,96 @@
-/* src/master.c - stub, being written. */
+/*
+ * master.c - the master node: wires the store, the scheduler and the HTTP
+ * server together, reaps silent workers, and stops cleanly on a signal.
+ * A master killed at any point restarts from the store: sched_recover()
+ * rebuilds the queue and the set of running attempts.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "auth.h"
+#include "log.h"
 #include "master.h"
+#include "xalloc.h"
+
+static volatile sig_atomic_t master_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	master_stop = 1;
+}
+
+static void
+wake_http(void *ud)
+{
+	http_wake_all(ud);
+}
+
+int
+master_run(const struct kiln_config *c, char **err)
+{
+	int rc;
+	store *st = NULL;
+	sched *sc = NULL;
+	http_server *http = NULL;
+	char *secret = NULL;
+	struct api_ctx api = { 0 };
+
+	log_init(c->master.name, LOG_INFO);
+	if (auth_init() != 0)
+		return seterr(err, -EIO, "libsodium failed to initialise");
+	if ((rc = config_secret(c, 1, &secret, err)) != 0)
+		return rc;
+	char *db = xasprintf("%s/kiln.db", c->master.data_dir);
+	const char *sync = getenv("KILN_SQLITE_SYNC");
+	rc = store_open(db, sync == NULL || strcmp(sync, "normal") != 0, &st, err);
+	free(db);
+	if (rc != 0)
+		goto out;
+	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms };
+	if ((rc = sched_new(st, &so, &sc, err)) != 0 ||
+	    (rc = sched_recover(sc, err)) != 0)
+		goto out;
+
+	api.cfg = c;
+	api.st = st;
+	api.sc = sc;
+	api.secret = secret;
+	api.started_mono = mono_ms();
+	struct http_opts ho = {
+		.listen = c->master.listen, .port = c->master.port,
+		.threads = c->master.http_threads, .max_body = (size_t)c->master.max_body,
+		.conn_timeout_s = 60,
+	};
+	if ((rc = http_start(&ho, api_handle, &api, &http, err)) != 0)
+		goto out;
+	api.http = http;
+	sched_set_wakeup(sc, wake_http, http);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	log_info("master listening on http://%s:%d (API /api/v1/, dashboard /), data in %s",
+	         c->master.listen, http_port(http), c->master.data_dir);
+	while (!master_stop) {
+		usleep(100 * 1000);
+		sched_reap(sc);
+	}
+	log_info("stopping");
+	rc = 0;
+out:
+	if (http != NULL)
+		http_stop(http);
+	sched_free(sc);
+	store_close(st);
+	free(secret);
+	return rc;
+}

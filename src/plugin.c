@@ -1,2 +1,845 @@
-/* src/plugin.c - stub, being written. */
+/*
+ * plugin.c - the plugin loader and registry (see plugin.h).
+ *
+ * A registry maps plugin names to the version currently loaded from the
+ * watched directory.  Loading copies the file into the cache directory under
+ * a name used once, dlopen()s the copy and unlinks it at once: every load
+ * gets a fresh inode, so the dynamic linker never hands back an older
+ * mapping of the "same" file, and replacing a file under a running task
+ * changes nothing that the task executes.
+ *
+ * Locking: `scan_lock` serializes scans (the only writers of the lists), so
+ * slow work - copying, dlopen(), init() - happens without `lock`, which
+ * guards the lists for readers (plugin_acquire, plugin_list, ...) and is
+ * held only to look up or to publish a change.  A plugin's reference count
+ * is atomic: the registry holds one reference on each current version, and
+ * plugin_release() may drop the last one on any thread, which then calls
+ * fini() and dlclose().
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "log.h"
 #include "plugin.h"
+#include "xalloc.h"
+
+/* What identifies one version of a file: any change means a reload. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct plugin {
+	atomic_int refs;
+	void *handle;
+	const struct kiln_plugin *desc;
+	char *file;             /* the path in the watched directory */
+	struct file_id id;
+};
+
+/* A file that failed to load, and why.  Kept until the file changes so a
+ * broken file is reported once, not at every scan. */
+struct load_error {
+	char *file;
+	char *msg;
+	struct file_id id;
+	char *dup_name;         /* set when refused for a taken name */
+};
+
+struct plugin_registry {
+	char *dir;
+	char *cache_dir;
+	const struct kiln_host *host;
+	pthread_mutex_t scan_lock;
+	pthread_mutex_t lock;   /* guards the two arrays below */
+	plugin **cur;           /* current versions, sorted by name */
+	size_t ncur;
+	struct load_error *errs;
+	size_t nerrs;
+};
+
+/* Makes cache names unique within the process; the pid in the name keeps
+ * processes sharing a cache directory apart. */
+static atomic_uint plugin_copy_counter;
+
+/* The smallest descriptor we accept: every named member of ABI 1.0. */
+#define PLUGIN_DESC_MIN_SIZE offsetof(struct kiln_plugin, spare)
+
+/* ------------------------------------------------------------ helpers */
+
+static bool
+plugin_same_id(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+static void
+plugin_stat_id(const struct stat *st, struct file_id *id)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+}
+
+static bool
+plugin_name_valid(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-'))
+			return false;
+	return true;
+}
+
+static const char *
+plugin_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s != NULL ? s + 1 : path;
+}
+
+/* mkdir -p */
+static int
+plugin_mkdirs(const char *path, char **err)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			int e = errno;
+			free(p);
+			return seterr(err, -e, "cannot create %s: %s", path,
+			              strerror(e));
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return seterr(err, -ENOTDIR, "%s is not a directory", path);
+	return 0;
+}
+
+/* Copy the open file SRC into a new file in CACHE_DIR named after FILE;
+ * the new path goes to *copy. */
+static int
+plugin_copy(int src, const char *file, const struct file_id *id,
+            const char *cache_dir, char **copy, char **err)
+{
+	const char *base = plugin_basename(file);
+	size_t n = strlen(base);
+	if (n > 3 && strcmp(base + n - 3, ".so") == 0)
+		n -= 3;
+	char *path = xasprintf("%s/%.*s-%ld-%u-%lu.so", cache_dir, (int)n,
+	                       base, (long)getpid(),
+	                       atomic_fetch_add(&plugin_copy_counter, 1),
+	                       (unsigned long)id->ino);
+	int dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (dst < 0) {
+		int e = errno;
+		seterr(err, -e, "%s: cannot create cache copy %s: %s", file,
+		       path, strerror(e));
+		free(path);
+		return -e;
+	}
+	char buf[65536];
+	int rc = 0;
+	for (;;) {
+		ssize_t r = read(src, buf, sizeof buf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = seterr(err, -errno, "%s: read: %s", file,
+			            strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		for (ssize_t off = 0; off < r; ) {
+			ssize_t w = write(dst, buf + off, (size_t)(r - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = seterr(err, -errno, "%s: write: %s", path,
+				            strerror(errno));
+				break;
+			}
+			off += w;
+		}
+		if (rc < 0)
+			break;
+	}
+	if (close(dst) < 0 && rc == 0)
+		rc = seterr(err, -errno, "%s: close: %s", path, strerror(errno));
+	if (rc < 0) {
+		unlink(path);
+		free(path);
+		return rc;
+	}
+	*copy = path;
+	return 0;
+}
+
+/*
+ * dlopen() maps segments without checking that the file holds them, and a
+ * truncated object - say one still being copied into the directory - then
+ * dies of SIGBUS inside the dynamic linker.  So check that every loadable
+ * segment of a native ELF file lies within the file.  Anything that is not
+ * native ELF is left to dlopen() to refuse with its own message.
+ */
+static int
+plugin_elf_check(const char *copy, const char *file, char **err)
+{
+	int fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return seterr(err, -errno, "%s: cannot open cache copy %s: %s",
+		              file, copy, strerror(errno));
+	struct stat st;
+	ElfW(Ehdr) eh;
+	int rc = 0;
+	if (fstat(fd, &st) < 0 ||
+	    pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64
+	                                                 : ELFCLASS32) ||
+	    eh.e_phentsize != sizeof(ElfW(Phdr)))
+		goto out;
+	off_t size = st.st_size;
+	if ((off_t)eh.e_phoff + (off_t)eh.e_phnum * eh.e_phentsize > size) {
+		rc = seterr(err, -ENOEXEC, "%s: truncated ELF file (program "
+		            "headers past the end); is it still being written?",
+		            file);
+		goto out;
+	}
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		ElfW(Phdr) ph;
+		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff +
+		          i * sizeof ph)) != (ssize_t)sizeof ph) {
+			rc = seterr(err, -EIO, "%s: cannot read program "
+			            "header %u", file, i);
+			break;
+		}
+		if (ph.p_type == PT_LOAD &&
+		    (ph.p_offset > (uint64_t)size ||
+		     ph.p_filesz > (uint64_t)size - ph.p_offset)) {
+			rc = seterr(err, -ENOEXEC, "%s: truncated ELF file "
+			            "(%lld bytes, a segment ends at %llu); is it "
+			            "still being written?", file, (long long)size,
+			            (unsigned long long)(ph.p_offset + ph.p_filesz));
+			break;
+		}
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+/*
+ * Load FILE (a path) through a copy in CACHE_DIR and check its descriptor,
+ * in the order the ABI promises: loadable, symbol, ABI major, size, required
+ * members, name.  No init().  On success *handle and *desc are set and
+ * *id holds the identity of the file actually read.
+ */
+static int
+plugin_open_file(const char *file, const char *cache_dir, void **handle,
+                 const struct kiln_plugin **desc, struct file_id *id,
+                 char **err)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return seterr(err, -errno, "%s: cannot open: %s", file,
+		              strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return seterr(err, -e, "%s: cannot stat: %s", file, strerror(e));
+	}
+	plugin_stat_id(&st, id);
+	char *copy = NULL;
+	int rc = plugin_copy(fd, file, id, cache_dir, &copy, err);
+	close(fd);
+	if (rc < 0)
+		return rc;
+
+	/* A file written to while we copied it would give a torn copy; try
+	 * again at the next scan, when it has settled. */
+	struct stat after;
+	if (stat(file, &after) == 0) {
+		struct file_id now;
+		plugin_stat_id(&after, &now);
+		if (!plugin_same_id(&now, id)) {
+			unlink(copy);
+			free(copy);
+			return seterr(err, -EAGAIN, "%s: changed while being "
+			              "read", file);
+		}
+	}
+	rc = plugin_elf_check(copy, file, err);
+	if (rc < 0) {
+		unlink(copy);
+		free(copy);
+		return rc;
+	}
+
+	void *h = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	/* The mapping keeps the inode alive; the name is no longer needed. */
+	if (h == NULL) {
+		const char *why = dlerror();
+		size_t n = strlen(copy);
+		/* dlerror() names the cache copy; the user knows the file. */
+		if (why == NULL)
+			why = "unknown error";
+		else if (strncmp(why, copy, n) == 0 && why[n] == ':')
+			why += n + 1 + (why[n + 1] == ' ');
+		seterr(err, -ENOEXEC, "%s: not a loadable shared object: %s",
+		       file, why);
+		unlink(copy);
+		free(copy);
+		return -ENOEXEC;
+	}
+	unlink(copy);
+	free(copy);
+
+	const struct kiln_plugin *d = dlsym(h, KILN_PLUGIN_SYMBOL);
+	if (d == NULL) {
+		rc = seterr(err, -ENOENT, "%s: does not export the symbol '%s'",
+		            file, KILN_PLUGIN_SYMBOL);
+	} else if (d->abi_major != KILN_ABI_MAJOR) {
+		rc = seterr(err, -EPROTO,
+		            "%s: built for ABI %u, this kiln speaks ABI %d",
+		            file, d->abi_major, KILN_ABI_MAJOR);
+	} else if (d->size < PLUGIN_DESC_MIN_SIZE) {
+		rc = seterr(err, -EPROTO,
+		            "%s: descriptor size %u is smaller than the %zu "
+		            "bytes of ABI %d.0", file, d->size,
+		            (size_t)PLUGIN_DESC_MIN_SIZE, KILN_ABI_MAJOR);
+	} else if (d->name == NULL) {
+		rc = seterr(err, -EINVAL, "%s: descriptor has no name", file);
+	} else if (d->version == NULL) {
+		rc = seterr(err, -EINVAL, "%s: plugin '%.64s' has no version",
+		            file, d->name);
+	} else if (d->run == NULL) {
+		rc = seterr(err, -EINVAL, "%s: plugin '%.64s' has no run()",
+		            file, d->name);
+	} else if (!plugin_name_valid(d->name)) {
+		rc = seterr(err, -EINVAL, "%s: invalid plugin name '%.64s' "
+		            "(allowed: a-z, 0-9, '_' and '-')", file, d->name);
+	}
+	if (rc < 0) {
+		dlclose(h);
+		return rc;
+	}
+	*handle = h;
+	*desc = d;
+	return 0;
+}
+
+/* ------------------------------------------------------------ plugins */
+
+void
+plugin_release(plugin *p)
+{
+	if (p == NULL)
+		return;
+	if (atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	log_info("unloading plugin %s %s (%s)", p->desc->name,
+	         p->desc->version, p->file);
+	if (p->desc->fini != NULL)
+		p->desc->fini();
+	dlclose(p->handle);
+	free(p->file);
+	free(p);
+}
+
+const struct kiln_plugin *
+plugin_desc(const plugin *p)
+{
+	return p->desc;
+}
+
+/* Index of NAME in r->cur, or where it would go (with *found false). */
+static size_t
+plugin_find(const plugin_registry *r, const char *name, bool *found)
+{
+	size_t lo = 0, hi = r->ncur;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->cur[mid]->desc->name, name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static plugin *
+plugin_by_file(const plugin_registry *r, const char *file)
+{
+	for (size_t i = 0; i < r->ncur; i++)
+		if (strcmp(r->cur[i]->file, file) == 0)
+			return r->cur[i];
+	return NULL;
+}
+
+plugin *
+plugin_acquire(plugin_registry *r, const char *name)
+{
+	bool found;
+	plugin *p = NULL;
+	pthread_mutex_lock(&r->lock);
+	size_t i = plugin_find(r, name, &found);
+	if (found) {
+		p = r->cur[i];
+		atomic_fetch_add(&p->refs, 1);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return p;
+}
+
+/* Take P out of the current set (the registry's reference goes with the
+ * caller).  Called with scan_lock held. */
+static void
+plugin_unpublish(plugin_registry *r, plugin *p)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->ncur; i++) {
+		if (r->cur[i] == p) {
+			memmove(&r->cur[i], &r->cur[i + 1],
+			        (r->ncur - i - 1) * sizeof r->cur[0]);
+			r->ncur--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Make P current, in place of OLD (or NULL) in one step so that
+ * plugin_acquire() never sees neither. */
+static void
+plugin_publish(plugin_registry *r, plugin *p, plugin *old)
+{
+	bool found;
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; old != NULL && i < r->ncur; i++) {
+		if (r->cur[i] == old) {
+			memmove(&r->cur[i], &r->cur[i + 1],
+			        (r->ncur - i - 1) * sizeof r->cur[0]);
+			r->ncur--;
+			break;
+		}
+	}
+	/* Callers checked that nobody else holds the name. */
+	size_t i = plugin_find(r, p->desc->name, &found);
+	r->cur = xrealloc(r->cur, (r->ncur + 1) * sizeof r->cur[0]);
+	memmove(&r->cur[i + 1], &r->cur[i], (r->ncur - i) * sizeof r->cur[0]);
+	r->cur[i] = p;
+	r->ncur++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void
+plugin_error_free(struct load_error *e)
+{
+	free(e->file);
+	free(e->msg);
+	free(e->dup_name);
+}
+
+static struct load_error *
+plugin_error_find(plugin_registry *r, const char *file)
+{
+	for (size_t i = 0; i < r->nerrs; i++)
+		if (strcmp(r->errs[i].file, file) == 0)
+			return &r->errs[i];
+	return NULL;
+}
+
+static void
+plugin_error_drop(plugin_registry *r, const char *file)
+{
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->nerrs; i++) {
+		if (strcmp(r->errs[i].file, file) == 0) {
+			plugin_error_free(&r->errs[i]);
+			r->errs[i] = r->errs[--r->nerrs];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Record (and log) that FILE failed; takes MSG and DUP_NAME. */
+static void
+plugin_error_add(plugin_registry *r, const char *file,
+                 const struct file_id *id, char *msg, char *dup_name)
+{
+	log_error("plugin %s", msg);
+	plugin_error_drop(r, file);
+	pthread_mutex_lock(&r->lock);
+	r->errs = xrealloc(r->errs, (r->nerrs + 1) * sizeof r->errs[0]);
+	r->errs[r->nerrs++] = (struct load_error){
+		.file = xstrdup(file), .msg = msg, .id = *id,
+		.dup_name = dup_name,
+	};
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* ------------------------------------------------------------ scanning */
+
+static int
+plugin_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.so entries of DIR, sorted, as full paths.  -errno on failure. */
+static int
+plugin_list_dir(const char *dir, char ***out, size_t *n)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -errno;
+	char **v = NULL;
+	size_t nv = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len <= 3 ||
+		    strcmp(de->d_name + len - 3, ".so") != 0)
+			continue;
+		v = xrealloc(v, (nv + 1) * sizeof v[0]);
+		v[nv++] = xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	if (nv > 0)
+		qsort(v, nv, sizeof v[0], plugin_strcmp);
+	*out = v;
+	*n = nv;
+	return 0;
+}
+
+static bool
+plugin_in_list(char **files, size_t n, const char *file)
+{
+	return bsearch(&file, files, n, sizeof files[0], plugin_strcmp) != NULL;
+}
+
+/* Load FILE (whose stat says ID), replacing OLD (the version loaded from
+ * the same file, or NULL).  Returns 1 if the registry changed. */
+static int
+plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
+            plugin *old)
+{
+	void *h;
+	const struct kiln_plugin *d;
+	struct file_id real_id = *id;
+	char *err = NULL;
+
+	int rc = plugin_open_file(file, r->cache_dir, &h, &d, &real_id, &err);
+	if (rc == -EAGAIN) {
+		/* Being written: leave everything as it is for now. */
+		log_info("plugin %s", err);
+		free(err);
+		return 0;
+	}
+	if (rc < 0) {
+		/* The file now provides nothing; a task running the old
+		 * version keeps its own reference. */
+		plugin_error_add(r, file, &real_id, err, NULL);
+		if (old != NULL) {
+			log_warn("plugin %s removed: %s no longer loads",
+			         old->desc->name, file);
+			plugin_unpublish(r, old);
+			plugin_release(old);
+			return 1;
+		}
+		return 0;
+	}
+	bool found;
+	pthread_mutex_lock(&r->lock);
+	size_t i = plugin_find(r, d->name, &found);
+	plugin *holder = found ? r->cur[i] : NULL;
+	pthread_mutex_unlock(&r->lock);
+	if (holder != NULL && holder != old) {
+		err = xasprintf("%s: plugin name '%s' is already provided by %s",
+		                file, d->name, holder->file);
+		plugin_error_add(r, file, &real_id, err, xstrdup(d->name));
+		dlclose(h);
+		if (old != NULL) {
+			plugin_unpublish(r, old);
+			plugin_release(old);
+			return 1;
+		}
+		return 0;
+	}
+	if (d->init != NULL) {
+		char *msg = NULL;
+		rc = d->init(r->host, &msg);
+		if (rc != 0) {
+			if (msg != NULL)
+				err = xasprintf("%s: init() of plugin '%s' "
+				                "failed: %s", file, d->name, msg);
+			else
+				err = xasprintf("%s: init() of plugin '%s' "
+				                "failed with code %d", file,
+				                d->name, rc);
+			free(msg);
+			plugin_error_add(r, file, &real_id, err, NULL);
+			dlclose(h);
+			if (old != NULL) {
+				plugin_unpublish(r, old);
+				plugin_release(old);
+				return 1;
+			}
+			return 0;
+		}
+		free(msg);
+	}
+
+	plugin *p = xcalloc(1, sizeof *p);
+	atomic_init(&p->refs, 1);
+	p->handle = h;
+	p->desc = d;
+	p->file = xstrdup(file);
+	p->id = real_id;
+	plugin_error_drop(r, file);
+	plugin_publish(r, p, old);
+	if (old != NULL) {
+		log_info("plugin %s %s replaced by %s %s from %s",
+		         old->desc->name, old->desc->version, d->name,
+		         d->version, file);
+		plugin_release(old);
+	} else {
+		log_info("loaded plugin %s %s from %s", d->name, d->version,
+		         file);
+	}
+	return 1;
+}
+
+int
+plugin_registry_scan(plugin_registry *r)
+{
+	char **files = NULL;
+	size_t nfiles = 0;
+	int changed = 0;
+
+	pthread_mutex_lock(&r->scan_lock);
+	int rc = plugin_list_dir(r->dir, &files, &nfiles);
+	if (rc < 0) {
+		/* Keep what is loaded: an unreadable directory is more
+		 * likely a transient problem than a request to unload. */
+		log_error("cannot scan plugin directory %s: %s", r->dir,
+		          strerror(-rc));
+		pthread_mutex_unlock(&r->scan_lock);
+		return 0;
+	}
+
+	/* Forget files that went away (only scans modify the arrays, so
+	 * reading them here without `lock` is safe). */
+	for (size_t i = 0; i < r->ncur; ) {
+		plugin *p = r->cur[i];
+		if (plugin_in_list(files, nfiles, p->file)) {
+			i++;
+			continue;
+		}
+		log_info("plugin %s %s removed (%s is gone)", p->desc->name,
+		         p->desc->version, p->file);
+		plugin_unpublish(r, p);
+		plugin_release(p);
+		changed++;
+	}
+	for (size_t i = 0; i < r->nerrs; ) {
+		if (plugin_in_list(files, nfiles, r->errs[i].file)) {
+			i++;
+			continue;
+		}
+		char *f = xstrdup(r->errs[i].file);
+		plugin_error_drop(r, f);
+		free(f);
+	}
+
+	for (size_t i = 0; i < nfiles; i++) {
+		const char *file = files[i];
+		struct stat st;
+		if (stat(file, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		struct file_id id;
+		plugin_stat_id(&st, &id);
+		plugin *old = plugin_by_file(r, file);
+		if (old != NULL && plugin_same_id(&old->id, &id))
+			continue;
+		struct load_error *e = plugin_error_find(r, file);
+		if (e != NULL && plugin_same_id(&e->id, &id)) {
+			/* Unchanged and still broken - unless it was only
+			 * refused for a name that has since been freed. */
+			bool found = true;
+			if (e->dup_name != NULL)
+				plugin_find(r, e->dup_name, &found);
+			if (found)
+				continue;
+		}
+		changed += plugin_load(r, file, &id, old);
+	}
+	pthread_mutex_unlock(&r->scan_lock);
+
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
+	return changed;
+}
+
+/* ------------------------------------------------------------ registry */
+
+int
+plugin_registry_open(const char *dir, const char *cache_dir,
+                     const struct kiln_host *host, plugin_registry **out,
+                     char **err)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return seterr(err, -errno, "plugin directory %s: %s", dir,
+		              strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return seterr(err, -ENOTDIR, "plugin directory %s is not a "
+		              "directory", dir);
+	int rc = plugin_mkdirs(cache_dir, err);
+	if (rc < 0)
+		return rc;
+
+	plugin_registry *r = xcalloc(1, sizeof *r);
+	r->dir = xstrdup(dir);
+	r->cache_dir = xstrdup(cache_dir);
+	r->host = host;
+	pthread_mutex_init(&r->scan_lock, NULL);
+	pthread_mutex_init(&r->lock, NULL);
+	plugin_registry_scan(r);
+	*out = r;
+	return 0;
+}
+
+void
+plugin_registry_close(plugin_registry *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->ncur; i++)
+		plugin_release(r->cur[i]);
+	free(r->cur);
+	for (size_t i = 0; i < r->nerrs; i++)
+		plugin_error_free(&r->errs[i]);
+	free(r->errs);
+	pthread_mutex_destroy(&r->scan_lock);
+	pthread_mutex_destroy(&r->lock);
+	free(r->dir);
+	free(r->cache_dir);
+	free(r);
+}
+
+int
+plugin_list(plugin_registry *r, plugin_list_cb cb, void *ud)
+{
+	/* Call back on a snapshot, without the lock, so a callback may use
+	 * the registry. */
+	pthread_mutex_lock(&r->lock);
+	size_t n = r->ncur;
+	plugin **v = xmalloc((n ? n : 1) * sizeof v[0]);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = r->cur[i];
+		atomic_fetch_add(&v[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = cb(v[i]->desc, v[i]->file, ud);
+		plugin_release(v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+int
+plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud)
+{
+	pthread_mutex_lock(&r->lock);
+	size_t n = r->nerrs;
+	char **v = xmalloc((2 * n + 1) * sizeof v[0]);
+	for (size_t i = 0; i < n; i++) {
+		v[2 * i] = xstrdup(r->errs[i].file);
+		v[2 * i + 1] = xstrdup(r->errs[i].msg);
+	}
+	pthread_mutex_unlock(&r->lock);
+
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = cb(v[2 * i], v[2 * i + 1], ud);
+		free(v[2 * i]);
+		free(v[2 * i + 1]);
+	}
+	free(v);
+	return rc;
+}
+
+int
+plugin_check_file(const char *path, char **name, char **version, char **err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir = xasprintf("%s/kiln-check-XXXXXX",
+	                      tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		int e = errno;
+		seterr(err, -e, "cannot create %s: %s", dir, strerror(e));
+		free(dir);
+		return -e;
+	}
+	void *h;
+	const struct kiln_plugin *d;
+	struct file_id id;
+	int rc = plugin_open_file(path, dir, &h, &d, &id, err);
+	rmdir(dir);
+	free(dir);
+	if (rc < 0)
+		return rc;
+	if (name != NULL)
+		*name = xstrdup(d->name);
+	if (version != NULL)
+		*version = xstrdup(d->version);
+	dlclose(h);
+	return 0;
+}

@@ -15,6 +15,9 @@
  * file, or whose init() fails is skipped with a logged error, kept in the
  * registry's error list; nothing else is affected.
  *
+ * Replace a plugin file atomically (write a temporary name, then rename())
+ * so that a scan never copies a half-written file.
+ *
  * All functions are thread-safe.
  */
 #ifndef KILN_PLUGIN_INTERNAL_H
@@ -50,8 +53,9 @@ int plugin_list(plugin_registry *r, plugin_list_cb cb, void *ud);
 typedef int (*plugin_error_cb)(const char *file, const char *error, void *ud);
 int plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud);
 
-/* Load-time check of one file without a registry: fills *desc_copy with
- * name and version (malloc()ed strings) - used by tests and `kiln plugins
+/* Load-time check of one file without a registry (every check but init()
+ * and name clashes; init() is not called): fills *name and *version with
+ * malloc()ed strings the caller frees - used by tests and `kiln plugins
  * --check FILE`.  0 or negative with *err. */
 int plugin_check_file(const char *path, char **name, char **version,
                       char **err);

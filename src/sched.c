@@ -1,2 +1,904 @@
-/* src/sched.c - stub, being written. */
+/*
+ * sched.c - the master's in-memory queue, worker table and placement
+ * (see sched.h for the rules).
+ *
+ * Jobs that are not finished live in a hash table by id.  A queued job is
+ * also on the queue (a list ordered by priority, then id); a job handed to
+ * a worker is on that worker's running list.  Finished jobs leave memory:
+ * the store keeps them.
+ *
+ * Locking: one mutex guards everything here.  Exchanges and submissions,
+ * the hot paths, decide under the lock, write to the store with the lock
+ * released (so that several exchanges share one group commit), then take
+ * the lock again to settle what was written.  Jobs in between are marked
+ * STARTING or FINISHING so that no one else decides on them meanwhile.
+ * Rare events (register, cancel, reap) hold the lock across the write.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
 #include "sched.h"
+#include "xalloc.h"
+
+enum sj_state { SJ_QUEUED, SJ_STARTING, SJ_RUNNING, SJ_FINISHING };
+
+struct sworker;
+
+struct sjob {
+	int64_t id;
+	int attempt;
+	int max_attempts;
+	int priority;
+	int slots;
+	int64_t memory;
+	int64_t timeout_ms;
+	int lost;               /* attempts lost with a worker */
+	int state;              /* enum sj_state */
+	int cancelled;          /* cancelled while STARTING or FINISHING */
+	char *plugin;
+	char *params;
+	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
+	struct sjob *prev, *next; /* queue or worker's running list */
+	struct sjob *hnext;     /* hash chain */
+};
+
+struct sworker {
+	char *name;
+	char *host;
+	int slots;
+	int64_t memory;
+	json_t *plugins;
+	int listed;
+	int registered;         /* 0: known only from the store after restart */
+	int alive;
+	uint64_t session;
+	int64_t last_seen;      /* mono_ms */
+	int64_t registered_ms;  /* now_ms */
+	int slots_busy;
+	int64_t memory_busy;
+	uint64_t done, failed;
+	struct sjob *running;   /* list head */
+	struct sched_held *cancel; /* to send at the next exchange */
+	size_t ncancel;
+	struct sworker *next;
+};
+
+struct sched {
+	pthread_mutex_t mu;
+	store *st;
+	struct sched_opts o;
+	struct sjob **tab;      /* hash table of unfinished jobs */
+	size_t tabsize, njobs;
+	struct sjob *qhead, *qtail;
+	int64_t nqueued;
+	struct sworker *workers;
+	void (*wakeup)(void *);
+	void *wakeup_ud;
+};
+
+/* ------------------------------------------------------------ job table */
+
+static size_t
+hslot(const sched *s, int64_t id)
+{
+	uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & (s->tabsize - 1);
+}
+
+static struct sjob *
+job_find(sched *s, int64_t id)
+{
+	for (struct sjob *j = s->tab[hslot(s, id)]; j != NULL; j = j->hnext)
+		if (j->id == id)
+			return j;
+	return NULL;
+}
+
+static void
+job_insert(sched *s, struct sjob *j)
+{
+	if (s->njobs + 1 > s->tabsize) {
+		size_t old = s->tabsize;
+		struct sjob **ot = s->tab;
+		s->tabsize *= 2;
+		s->tab = xcalloc(s->tabsize, sizeof *s->tab);
+		for (size_t i = 0; i < old; i++) {
+			struct sjob *n;
+			for (struct sjob *k = ot[i]; k != NULL; k = n) {
+				n = k->hnext;
+				size_t b = hslot(s, k->id);
+				k->hnext = s->tab[b];
+				s->tab[b] = k;
+			}
+		}
+		free(ot);
+	}
+	size_t b = hslot(s, j->id);
+	j->hnext = s->tab[b];
+	s->tab[b] = j;
+	s->njobs++;
+}
+
+static void
+job_remove(sched *s, struct sjob *j)
+{
+	struct sjob **pp = &s->tab[hslot(s, j->id)];
+	while (*pp != NULL && *pp != j)
+		pp = &(*pp)->hnext;
+	if (*pp == j) {
+		*pp = j->hnext;
+		s->njobs--;
+	}
+	free(j->plugin);
+	free(j->params);
+	free(j);
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static void
+queue_add(sched *s, struct sjob *j)
+{
+	/* Walk back from the tail past lower priorities and later ids: new
+	 * jobs of the common priority append in O(1). */
+	struct sjob *after = s->qtail;
+	while (after != NULL && (after->priority < j->priority ||
+	       (after->priority == j->priority && after->id > j->id)))
+		after = after->prev;
+	j->prev = after;
+	j->next = after != NULL ? after->next : s->qhead;
+	if (j->next != NULL)
+		j->next->prev = j;
+	else
+		s->qtail = j;
+	if (after != NULL)
+		after->next = j;
+	else
+		s->qhead = j;
+	j->state = SJ_QUEUED;
+	j->worker = NULL;
+	s->nqueued++;
+}
+
+static void
+queue_del(sched *s, struct sjob *j)
+{
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		s->qhead = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	else
+		s->qtail = j->prev;
+	j->prev = j->next = NULL;
+	s->nqueued--;
+}
+
+/* ------------------------------------------------------- worker running */
+
+static void
+run_add(struct sworker *w, struct sjob *j)
+{
+	j->worker = w;
+	j->prev = NULL;
+	j->next = w->running;
+	if (w->running != NULL)
+		w->running->prev = j;
+	w->running = j;
+	w->slots_busy += j->slots;
+	w->memory_busy += j->memory;
+}
+
+static void
+run_del(struct sjob *j)
+{
+	struct sworker *w = j->worker;
+	if (w == NULL)
+		return;
+	if (j->prev != NULL)
+		j->prev->next = j->next;
+	else
+		w->running = j->next;
+	if (j->next != NULL)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+	w->slots_busy -= j->slots;
+	w->memory_busy -= j->memory;
+	j->worker = NULL;
+}
+
+static struct sworker *
+worker_find(sched *s, const char *name)
+{
+	for (struct sworker *w = s->workers; w != NULL; w = w->next)
+		if (strcmp(w->name, name) == 0)
+			return w;
+	return NULL;
+}
+
+static struct sworker *
+worker_get(sched *s, const char *name)
+{
+	struct sworker *w = worker_find(s, name);
+	if (w == NULL) {
+		w = xcalloc(1, sizeof *w);
+		w->name = xstrdup(name);
+		w->next = s->workers;
+		s->workers = w;
+	}
+	return w;
+}
+
+static int
+worker_has_plugin(const struct sworker *w, const char *name)
+{
+	size_t i;
+	json_t *p;
+	if (w->plugins == NULL)
+		return 0;
+	json_array_foreach(w->plugins, i, p) {
+		const char *n = json_string_value(json_object_get(p, "name"));
+		if (n != NULL && strcmp(n, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+worker_cancel_push(struct sworker *w, int64_t id, int attempt)
+{
+	w->cancel = xrealloc(w->cancel, (w->ncancel + 1) * sizeof *w->cancel);
+	w->cancel[w->ncancel].id = id;
+	w->cancel[w->ncancel].attempt = attempt;
+	w->ncancel++;
+}
+
+/* --------------------------------------------------------------- public */
+
+void
+sched_task_clear(struct sched_task *t)
+{
+	free(t->plugin);
+	free(t->params);
+	memset(t, 0, sizeof *t);
+}
+
+void
+sched_exchange_clear(struct sched_exchange *x)
+{
+	for (size_t i = 0; i < x->ntasks; i++)
+		sched_task_clear(&x->tasks[i]);
+	free(x->tasks);
+	free(x->cancel);
+	memset(x, 0, sizeof *x);
+}
+
+int
+sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
+{
+	sched *s = xcalloc(1, sizeof *s);
+	pthread_mutex_init(&s->mu, NULL);
+	s->st = st;
+	s->o = *o;
+	if (s->o.worker_timeout_ms <= 0)
+		s->o.worker_timeout_ms = 10000;
+	if (s->o.max_lost <= 0)
+		s->o.max_lost = 3;
+	if (s->o.batch_max <= 0)
+		s->o.batch_max = 256;
+	s->tabsize = 1024;
+	s->tab = xcalloc(s->tabsize, sizeof *s->tab);
+	*out = s;
+	return 0;
+}
+
+void
+sched_free(sched *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->tabsize; i++) {
+		struct sjob *n;
+		for (struct sjob *j = s->tab[i]; j != NULL; j = n) {
+			n = j->hnext;
+			free(j->plugin);
+			free(j->params);
+			free(j);
+		}
+	}
+	free(s->tab);
+	struct sworker *wn;
+	for (struct sworker *w = s->workers; w != NULL; w = wn) {
+		wn = w->next;
+		free(w->name);
+		free(w->host);
+		json_decref(w->plugins);
+		free(w->cancel);
+		free(w);
+	}
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void
+sched_set_wakeup(sched *s, void (*fn)(void *), void *ud)
+{
+	s->wakeup = fn;
+	s->wakeup_ud = ud;
+}
+
+static void
+wake(sched *s)
+{
+	if (s->wakeup != NULL)
+		s->wakeup(s->wakeup_ud);
+}
+
+static struct sjob *
+sjob_from(const struct store_job *sj)
+{
+	struct sjob *j = xcalloc(1, sizeof *j);
+	j->id = sj->id;
+	j->attempt = sj->attempt;
+	j->max_attempts = sj->max_attempts > 0 ? sj->max_attempts : 1;
+	j->priority = sj->priority;
+	j->slots = sj->slots > 0 ? sj->slots : 1;
+	j->memory = sj->memory;
+	j->timeout_ms = sj->timeout_ms;
+	j->plugin = xstrdup(sj->plugin);
+	j->params = xstrdup(sj->params != NULL ? sj->params : "{}");
+	return j;
+}
+
+static int
+recover_one(const struct store_job *sj, void *ud)
+{
+	sched *s = ud;
+	struct sjob *j = sjob_from(sj);
+	job_insert(s, j);
+	if (sj->state == JOB_RUNNING && sj->worker != NULL) {
+		/* Its worker will confirm it when it registers again, or be
+		 * declared dead after the timeout like any silent worker. */
+		struct sworker *w = worker_get(s, sj->worker);
+		if (!w->alive) {
+			w->alive = 1;
+			w->last_seen = mono_ms();
+		}
+		j->state = SJ_RUNNING;
+		run_add(w, j);
+	} else {
+		queue_add(s, j);
+	}
+	return 0;
+}
+
+int
+sched_recover(sched *s, char **err)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = store_job_unfinished(s->st, recover_one, s, err);
+	int64_t q = s->nqueued, r = (int64_t)s->njobs - s->nqueued;
+	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && (q || r))
+		log_info("recovered %lld queued and %lld running jobs",
+		         (long long)q, (long long)r);
+	return rc;
+}
+
+int
+sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
+{
+	if (n == 0)
+		return 0;
+	struct store_op *ops = xcalloc(n, sizeof *ops);
+	int64_t t = now_ms();
+	for (size_t i = 0; i < n; i++) {
+		ops[i].kind = STORE_SUBMIT;
+		ops[i].t_ms = t;
+		ops[i].job = jobs[i];
+		if (ops[i].job.slots < 1)
+			ops[i].job.slots = 1;
+		if (ops[i].job.max_attempts < 1)
+			ops[i].job.max_attempts = 1;
+		if (ops[i].job.params == NULL)
+			ops[i].job.params = "{}";
+	}
+	int rc = store_apply(s->st, ops, n, err);
+	if (rc == 0) {
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < n; i++) {
+			jobs[i].id = ops[i].job.id;
+			jobs[i].state = JOB_QUEUED;
+			jobs[i].created_ms = t;
+			struct sjob *j = sjob_from(&ops[i].job);
+			job_insert(s, j);
+			queue_add(s, j);
+		}
+		pthread_mutex_unlock(&s->mu);
+		wake(s);
+	}
+	free(ops);
+	return rc;
+}
+
+int
+sched_cancel(sched *s, int64_t id, char **err)
+{
+	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = now_ms() };
+	pthread_mutex_lock(&s->mu);
+	int rc = store_apply(s->st, &op, 1, err);
+	if (rc == 0 && op.applied) {
+		struct sjob *j = job_find(s, id);
+		if (j != NULL) {
+			switch (j->state) {
+			case SJ_QUEUED:
+				queue_del(s, j);
+				job_remove(s, j);
+				break;
+			case SJ_RUNNING:
+				worker_cancel_push(j->worker, j->id, j->attempt);
+				run_del(j);
+				job_remove(s, j);
+				break;
+			default:  /* an exchange settles it */
+				j->cancelled = 1;
+				if (j->worker != NULL)
+					worker_cancel_push(j->worker, j->id, j->attempt);
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (rc != 0)
+		return rc;
+	if (op.applied) {
+		wake(s);   /* parked exchanges carry the cancel */
+		return 0;
+	}
+	struct store_job sj = { 0 };
+	rc = store_job_get(s->st, id, &sj, err);
+	store_job_clear(&sj);
+	if (rc == -ENOENT)
+		return seterr(err, -ENOENT, "no job %lld", (long long)id);
+	if (rc != 0)
+		return rc;
+	return seterr(err, -EALREADY, "job %lld already %s", (long long)id,
+	              job_state_name(sj.state));
+}
+
+/* Outcome of a lost attempt: back to the queue, or failed for good. */
+static void
+lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
+{
+	j->lost++;
+	op->id = j->id;
+	op->attempt = j->attempt;
+	op->t_ms = now_ms();
+	if (j->lost > s->o.max_lost) {
+		op->kind = STORE_FINISH;
+		op->state = JOB_FAILED;
+		op->error = "lost with its worker too many times";
+	} else {
+		op->kind = STORE_REQUEUE;
+		op->error = why;
+	}
+}
+
+/* Settle a job whose REQUEUE or FINISH op was written (or not). */
+static void
+settle_end(sched *s, struct sjob *j, const struct store_op *op)
+{
+	run_del(j);
+	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled) {
+		queue_add(s, j);
+	} else {
+		job_remove(s, j);
+	}
+}
+
+static int
+held_cmp(const void *a, const void *b)
+{
+	const struct sched_held *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+held_has(const struct sched_held *h, size_t n, int64_t id, int attempt)
+{
+	struct sched_held key = { .id = id };
+	const struct sched_held *f = bsearch(&key, h, n, sizeof *h, held_cmp);
+	return f != NULL && f->attempt == attempt;
+}
+
+static void
+fatal_store(const char *what, const char *err)
+{
+	/* The store is the truth and in-memory decisions were made: the only
+	 * safe way on is a restart, which recovers from the store. */
+	log_error("%s: store write failed: %s; exiting to recover on restart",
+	          what, err ? err : "?");
+	_exit(3);
+}
+
+int
+sched_register(sched *s, const struct sched_worker_info *wi,
+               const struct sched_held *held, size_t nheld,
+               uint64_t *session, struct sched_held **cancel,
+               size_t *ncancel, char **err)
+{
+	struct sched_held *h = xcalloc(nheld + 1, sizeof *h);
+	if (nheld)
+		memcpy(h, held, nheld * sizeof *h);
+	qsort(h, nheld, sizeof *h, held_cmp);
+	*cancel = NULL;
+	*ncancel = 0;
+
+	pthread_mutex_lock(&s->mu);
+	struct sworker *w = worker_get(s, wi->name);
+	free(w->host);
+	w->host = xstrdup(wi->host);
+	w->slots = wi->slots;
+	w->memory = wi->memory;
+	json_decref(w->plugins);
+	w->plugins = json_incref(wi->plugins);
+	w->listed = wi->listed;
+	w->registered = 1;
+	w->alive = 1;
+	w->last_seen = mono_ms();
+	w->registered_ms = now_ms();
+	char *hex = auth_random_hex(8);
+	w->session = strtoull(hex, NULL, 16) | 1;
+	free(hex);
+	free(w->cancel);
+	w->cancel = NULL;
+	w->ncancel = 0;
+
+	/* Attempts the master gave this worker that it no longer has. */
+	size_t n = 0;
+	for (struct sjob *j = w->running; j != NULL; j = j->next)
+		n++;
+	struct store_op *ops = xcalloc(n + 1, sizeof *ops);
+	struct sjob **js = xcalloc(n + 1, sizeof *js);
+	size_t nops = 0;
+	for (struct sjob *j = w->running; j != NULL; j = j->next) {
+		if (j->state != SJ_RUNNING || held_has(h, nheld, j->id, j->attempt))
+			continue;
+		lost_op(s, j, &ops[nops], "worker restarted without it");
+		j->state = SJ_FINISHING;
+		js[nops++] = j;
+	}
+	/* Attempts it has that are no longer its own. */
+	for (size_t i = 0; i < nheld; i++) {
+		struct sjob *j = job_find(s, h[i].id);
+		if (j == NULL || j->worker != w || j->attempt != h[i].attempt) {
+			*cancel = xrealloc(*cancel, (*ncancel + 1) * sizeof **cancel);
+			(*cancel)[(*ncancel)++] = h[i];
+		}
+	}
+	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
+	if (rc != 0)
+		fatal_store("register", *err);
+	for (size_t i = 0; i < nops; i++)
+		settle_end(s, js[i], &ops[i]);
+	*session = w->session;
+	pthread_mutex_unlock(&s->mu);
+	log_info("worker %s registered (%d slots, %lld MiB, %zu plugins, %zu held, %zu requeued)",
+	         wi->name, wi->slots, (long long)(wi->memory >> 20),
+	         json_array_size(wi->plugins), nheld, nops);
+	free(ops);
+	free(js);
+	free(h);
+	wake(s);
+	return 0;
+}
+
+int
+sched_exchange(sched *s, const char *name, uint64_t session,
+               const struct sched_result *results, size_t nresults,
+               const struct sched_held *running, size_t nrunning,
+               int want, struct sched_exchange *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	struct sched_held *run = xcalloc(nrunning + 1, sizeof *run);
+	if (nrunning)
+		memcpy(run, running, nrunning * sizeof *run);
+	qsort(run, nrunning, sizeof *run, held_cmp);
+
+	pthread_mutex_lock(&s->mu);
+	struct sworker *w = worker_find(s, name);
+	if (w == NULL || !w->registered || !w->alive || w->session != session) {
+		pthread_mutex_unlock(&s->mu);
+		free(run);
+		return seterr(err, -ESTALE, "worker %s must register", name);
+	}
+	w->last_seen = mono_ms();
+
+	size_t nrun = 0;
+	for (struct sjob *j = w->running; j != NULL; j = j->next)
+		nrun++;
+	if (want > s->o.batch_max)
+		want = s->o.batch_max;
+	if (want < 0)
+		want = 0;
+	size_t cap = nresults + nrun + (size_t)want + 1;
+	struct store_op *ops = xcalloc(cap, sizeof *ops);
+	struct sjob **js = xcalloc(cap, sizeof *js);
+	size_t nops = 0;
+	struct store_op *late = xcalloc(nresults + 1, sizeof *late);
+	size_t nlate = 0;
+
+	/* 1. Results: accepted only from the worker and attempt that run the
+	 * job now; anything else is stale and merely acknowledged. */
+	for (size_t i = 0; i < nresults; i++) {
+		const struct sched_result *r = &results[i];
+		struct sjob *j = job_find(s, r->id);
+		if (j == NULL || j->state != SJ_RUNNING || j->worker != w ||
+		    j->attempt != r->attempt) {
+			/* Stale: acknowledged, only its log is kept. */
+			if (r->log != NULL && *r->log != '\0')
+				late[nlate++] = (struct store_op){ .kind = STORE_LOG,
+					.id = r->id, .attempt = r->attempt, .log = r->log };
+			continue;
+		}
+		struct store_op *op = &ops[nops];
+		op->id = j->id;
+		op->attempt = j->attempt;
+		op->result = r->result;
+		op->error = r->error;
+		op->log = r->log;
+		op->t_ms = r->finished_ms ? r->finished_ms : now_ms();
+		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
+			op->kind = STORE_REQUEUE;      /* a retry */
+		} else {
+			op->kind = STORE_FINISH;
+			op->state = r->state;
+		}
+		j->state = SJ_FINISHING;
+		run_del(j);     /* its slot is free for this exchange's placement */
+		js[nops++] = j;
+	}
+	/* 2. Attempts the worker runs that are no longer its own (requeued
+	 * while it was away) are cancelled there.  The converse, attempts it
+	 * lost, is settled when it registers again after a failed exchange. */
+	for (size_t i = 0; i < nrunning; i++) {
+		struct sjob *j = job_find(s, run[i].id);
+		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
+			worker_cancel_push(w, run[i].id, run[i].attempt);
+	}
+	/* 3. Placement. */
+	int free_slots = w->slots - w->slots_busy;
+	int64_t free_mem = w->memory - w->memory_busy;
+	size_t nstart = 0;
+	for (struct sjob *j = s->qhead, *nx; j != NULL && (int)nstart < want &&
+	     free_slots > 0; j = nx) {
+		nx = j->next;
+		if (j->slots > free_slots || (j->memory > 0 && j->memory > free_mem) ||
+		    !worker_has_plugin(w, j->plugin))
+			continue;
+		queue_del(s, j);
+		j->attempt++;
+		j->state = SJ_STARTING;
+		run_add(w, j);
+		free_slots -= j->slots;
+		free_mem -= j->memory;
+		struct store_op *op = &ops[nops];
+		op->kind = STORE_START;
+		op->id = j->id;
+		op->attempt = j->attempt;
+		op->worker = w->name;
+		op->t_ms = now_ms();
+		js[nops++] = j;
+		nstart++;
+	}
+	out->cancel = w->cancel;
+	out->ncancel = w->ncancel;
+	w->cancel = NULL;
+	w->ncancel = 0;
+	pthread_mutex_unlock(&s->mu);
+
+	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
+	if (rc == 0 && nlate)
+		rc = store_apply(s->st, late, nlate, err);
+	free(late);
+	if (rc != 0)
+		fatal_store("exchange", *err);
+
+	int requeued = 0;
+	pthread_mutex_lock(&s->mu);
+	out->tasks = xcalloc(nstart + 1, sizeof *out->tasks);
+	for (size_t i = 0; i < nops; i++) {
+		struct sjob *j = js[i];
+		if (ops[i].kind != STORE_START) {
+			if (ops[i].kind == STORE_FINISH && ops[i].applied) {
+				if (ops[i].state == JOB_SUCCEEDED)
+					w->done++;
+				else
+					w->failed++;
+			}
+			if (ops[i].applied)
+				requeued = 1;   /* a slot freed or a job queued */
+			settle_end(s, j, &ops[i]);
+			continue;
+		}
+		if (!ops[i].applied || j->cancelled) {
+			/* Cancelled meanwhile: never handed out. */
+			run_del(j);
+			job_remove(s, j);
+			continue;
+		}
+		j->state = SJ_RUNNING;
+		struct sched_task *t = &out->tasks[out->ntasks++];
+		t->id = j->id;
+		t->attempt = j->attempt;
+		t->plugin = xstrdup(j->plugin);
+		t->params = xstrdup(j->params);
+		t->slots = j->slots;
+		t->memory = j->memory;
+		t->timeout_ms = j->timeout_ms;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (requeued)
+		wake(s);
+	free(ops);
+	free(js);
+	free(run);
+	return 0;
+}
+
+int
+sched_reap(sched *s)
+{
+	int dead = 0;
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
+			continue;
+		w->alive = 0;
+		w->session = 0;
+		dead++;
+		size_t n = 0;
+		for (struct sjob *j = w->running; j != NULL; j = j->next)
+			n++;
+		struct store_op *ops = xcalloc(n + 1, sizeof *ops);
+		struct sjob **js = xcalloc(n + 1, sizeof *js);
+		size_t nops = 0;
+		for (struct sjob *j = w->running; j != NULL; j = j->next) {
+			if (j->state != SJ_RUNNING)
+				continue;
+			lost_op(s, j, &ops[nops], "worker stopped heartbeating");
+			j->state = SJ_FINISHING;
+			js[nops++] = j;
+		}
+		char *err = NULL;
+		if (nops && store_apply(s->st, ops, nops, &err) != 0)
+			fatal_store("reap", err);
+		for (size_t i = 0; i < nops; i++)
+			settle_end(s, js[i], &ops[i]);
+		log_warn("worker %s is dead (no heartbeat for %lld ms); %zu tasks requeued",
+		         w->name, (long long)(now - w->last_seen), nops);
+		free(ops);
+		free(js);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (dead)
+		wake(s);
+	return dead;
+}
+
+int
+sched_leave(sched *s, const char *name, uint64_t session)
+{
+	pthread_mutex_lock(&s->mu);
+	struct sworker *w = worker_find(s, name);
+	int ok = w != NULL && w->alive && w->session == session;
+	if (ok)
+		w->last_seen = mono_ms() - s->o.worker_timeout_ms - 1;
+	pthread_mutex_unlock(&s->mu);
+	if (!ok)
+		return -ESTALE;
+	sched_reap(s);
+	return 0;
+}
+
+json_t *
+sched_workers_json(sched *s)
+{
+	json_t *a = json_array();
+	int64_t now = mono_ms();
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		json_t *p = json_array();
+		size_t i;
+		json_t *pl;
+		if (w->plugins != NULL)
+			json_array_foreach(w->plugins, i, pl)
+				json_array_append_new(p, json_pack("{s:O?,s:O?}",
+					"name", json_object_get(pl, "name"),
+					"version", json_object_get(pl, "version")));
+		json_array_append_new(a, json_pack(
+			"{s:s,s:s?,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I}",
+			"name", w->name, "host", w->host,
+			"state", !w->alive ? "dead" : w->registered ? "alive" : "unknown",
+			"slots", w->slots, "slots_busy", w->slots_busy,
+			"memory", (json_int_t)w->memory,
+			"memory_busy", (json_int_t)w->memory_busy,
+			"heartbeat_age_ms", (json_int_t)(now - w->last_seen),
+			"tasks_done", (json_int_t)w->done,
+			"tasks_failed", (json_int_t)w->failed,
+			"plugins", p, "listed", w->listed,
+			"registered_ms", (json_int_t)w->registered_ms));
+	}
+	pthread_mutex_unlock(&s->mu);
+	return a;
+}
+
+json_t *
+sched_plugins_json(sched *s)
+{
+	json_t *by = json_object();     /* name -> entry */
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		if (!w->alive || w->plugins == NULL)
+			continue;
+		size_t i;
+		json_t *pl;
+		json_array_foreach(w->plugins, i, pl) {
+			const char *n = json_string_value(json_object_get(pl, "name"));
+			if (n == NULL)
+				continue;
+			json_t *e = json_object_get(by, n);
+			if (e == NULL) {
+				e = json_deep_copy(pl);
+				json_object_set_new(e, "workers", json_array());
+				json_object_set_new(by, n, e);
+			}
+			json_array_append_new(json_object_get(e, "workers"),
+			                      json_string(w->name));
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	json_t *a = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(by, k, v)
+		json_array_append(a, v);
+	json_decref(by);
+	return a;
+}
+
+int
+sched_has_plugin(sched *s, const char *name)
+{
+	int has = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL && !has; w = w->next)
+		has = w->alive && worker_has_plugin(w, name);
+	pthread_mutex_unlock(&s->mu);
+	return has;
+}
+
+void
+sched_stats(sched *s, struct sched_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	pthread_mutex_lock(&s->mu);
+	st->queued = s->nqueued;
+	st->running = (int64_t)s->njobs - s->nqueued;
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		if (w->alive) {
+			st->workers_alive++;
+			st->slots_total += w->slots;
+			st->slots_busy += w->slots_busy;
+		} else {
+			st->workers_dead++;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}

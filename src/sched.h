@@ -102,7 +102,8 @@ int sched_register(sched *s, const struct sched_worker_info *w,
                    size_t *ncancel, char **err);
 
 /* One round trip from worker NAME.  Accepts RESULTS (durably; every one
- * of them is acknowledged, applied or stale), reconciles RUNNING, and
+ * of them is acknowledged, applied or stale), asks the worker to cancel
+ * attempts in RUNNING that are no longer its own, and
  * hands out up to WANT new tasks that fit the worker.  Returns -ESTALE if
  * SESSION is not the worker's current registration (it must register
  * again).  Outputs are malloc()ed arrays the caller frees (tasks with
@@ -122,6 +123,9 @@ void sched_exchange_clear(struct sched_exchange *x);
 /* Declare workers silent for longer than the timeout dead, and requeue
  * their tasks.  Returns the number of workers declared dead. */
 int sched_reap(sched *s);
+
+/* Worker NAME leaves cleanly: it is dead now and its tasks requeued. */
+int sched_leave(sched *s, const char *name, uint64_t session);
 
 /* Views for the API (new references). */
 json_t *sched_workers_json(sched *s);

@@ -1,2 +1,1213 @@
-/* src/store.c - stub, being written. */
+/*
+ * store.c - the master's durable state in SQLite (see store.h).  This is
+ * the only file in kiln with SQL.
+ *
+ * Two connections to one WAL database:
+ *
+ *   - the write connection belongs to one writer thread.  Callers of
+ *     store_apply() queue their batch and sleep; the writer takes every
+ *     batch queued so far and runs them all in one BEGIN IMMEDIATE ...
+ *     COMMIT (group commit), so N concurrent callers cost one fsync, not N.
+ *     Each caller wakes only after COMMIT returned, i.e. once its changes
+ *     are durable.
+ *   - the read connection serves the read functions, one caller at a time
+ *     (read_mu).  Being a WAL reader it never waits for the writer and sees
+ *     only committed data.
+ *
+ * Both are opened SQLITE_OPEN_NOMUTEX: each is used by one thread at a
+ * time by construction, so SQLite's own per-connection mutex would only
+ * cost time.
+ *
+ * Every state transition carries its precondition in the WHERE clause
+ * ("... WHERE id=? AND attempt=? AND state=running"), so a late or
+ * duplicated message from a worker is a no-op reported as applied=0
+ * rather than a second completion.
+ *
+ * The schema is versioned with PRAGMA user_version.  store_migrations[i]
+ * takes the schema from version i to i+1; to change the schema, append a
+ * string, never edit one that has shipped.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
 #include "store.h"
+#include "xalloc.h"
+
+/* ------------------------------------------------------------------ */
+/* Schema                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Job states are stored as their enum value; these literals must match
+ * enum job_state (0 queued, 1 running, 2 succeeded, 3 failed,
+ * 4 cancelled). */
+static const char *const store_migrations[] = {
+	/* 0 -> 1: jobs, their attempts, API tokens, and a key/value table
+	 * for whatever the master wants to remember across restarts. */
+	"CREATE TABLE jobs ("
+	"  id           INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  plugin       TEXT NOT NULL,"
+	"  params       TEXT NOT NULL DEFAULT '{}',"
+	"  state        INTEGER NOT NULL,"
+	"  priority     INTEGER NOT NULL DEFAULT 0,"
+	"  slots        INTEGER NOT NULL DEFAULT 1,"
+	"  memory       INTEGER NOT NULL DEFAULT 0,"
+	"  timeout_ms   INTEGER NOT NULL DEFAULT 0,"
+	"  max_attempts INTEGER NOT NULL DEFAULT 1,"
+	"  attempt      INTEGER NOT NULL DEFAULT 0,"
+	"  worker       TEXT,"
+	"  result       TEXT,"
+	"  error        TEXT,"
+	"  created_ms   INTEGER NOT NULL,"
+	"  started_ms   INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms  INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX jobs_state ON jobs(state, id);"
+	"CREATE TABLE attempts ("
+	"  job_id      INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  attempt     INTEGER NOT NULL,"
+	"  worker      TEXT,"
+	"  state       INTEGER NOT NULL,"
+	"  error       TEXT,"
+	"  log         TEXT,"
+	"  started_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (job_id, attempt)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE tokens ("
+	"  hash       TEXT PRIMARY KEY,"
+	"  name       TEXT NOT NULL,"
+	"  role       TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE TABLE meta ("
+	"  key   TEXT PRIMARY KEY,"
+	"  value TEXT"
+	");",
+};
+#define STORE_NMIGRATIONS \
+	((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+int
+store_schema_version(void)
+{
+	return STORE_NMIGRATIONS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Statements                                                          */
+/* ------------------------------------------------------------------ */
+
+#define JOB_COLS \
+	"id, plugin, params, state, priority, slots, memory, timeout_ms, " \
+	"max_attempts, attempt, worker, result, error, created_ms, " \
+	"started_ms, finished_ms"
+
+/* Statements of the write connection, prepared once at open. */
+enum {
+	W_BEGIN, W_COMMIT, W_ROLLBACK,
+	W_SUBMIT, W_START, W_ATT_START, W_FINISH, W_ATT_FINISH,
+	W_REQUEUE, W_CANCEL, W_ATT_CANCEL, W_ATT_LOG,
+	W_NSTMT
+};
+static const char *const store_wsql[W_NSTMT] = {
+	/* A late report (cancelled or lost attempt) keeps its log if the
+	 * attempt has none yet. */
+	[W_ATT_LOG] =
+	"UPDATE attempts SET log = ?3 WHERE job_id = ?1 AND attempt = ?2"
+	" AND (log IS NULL OR log = '') AND state <> 1",
+	[W_BEGIN] = "BEGIN IMMEDIATE",
+	[W_COMMIT] = "COMMIT",
+	[W_ROLLBACK] = "ROLLBACK",
+	[W_SUBMIT] =
+	"INSERT INTO jobs (plugin, params, state, priority, slots, memory,"
+	" timeout_ms, max_attempts, created_ms)"
+	" VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8)",
+	/* The new attempt number must be above the last one, so a replayed
+	 * START cannot overwrite the row (and log) of an earlier attempt. */
+	[W_START] =
+	"UPDATE jobs SET state = 1, attempt = ?2, worker = ?3,"
+	" started_ms = ?4 WHERE id = ?1 AND state = 0 AND attempt < ?2",
+	[W_ATT_START] =
+	"INSERT OR REPLACE INTO attempts (job_id, attempt, worker, state,"
+	" started_ms) VALUES (?1, ?2, ?3, 1, ?4)",
+	[W_FINISH] =
+	"UPDATE jobs SET state = ?3, result = ?4, error = ?5, finished_ms = ?6"
+	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	[W_ATT_FINISH] =
+	"UPDATE attempts SET state = ?3, error = ?4, log = ?5,"
+	" finished_ms = ?6 WHERE job_id = ?1 AND attempt = ?2",
+	[W_REQUEUE] =
+	"UPDATE jobs SET state = 0, worker = NULL"
+	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	[W_CANCEL] =
+	"UPDATE jobs SET state = 4, finished_ms = ?2"
+	" WHERE id = ?1 AND state IN (0, 1)",
+	[W_ATT_CANCEL] =
+	"UPDATE attempts SET state = 4, finished_ms = ?2"
+	" WHERE job_id = ?1 AND state = 1",
+};
+
+/* Statements of the read connection, prepared on first use.  R_LIST is
+ * followed by one slot per combination of list filters (LF_*). */
+enum { LF_STATE = 1, LF_PLUGIN = 2, LF_BEFORE = 4, LF_ALL = 8 };
+enum {
+	R_GET, R_UNFINISHED, R_COUNTS, R_ATTEMPTS, R_LOG, R_LOG_LATEST,
+	R_EXISTS, R_TOKEN_ADD, R_TOKEN_CHECK,
+	R_LIST,
+	R_NSTMT = R_LIST + LF_ALL
+};
+static const char *const store_rsql[R_LIST] = {
+	[R_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	[R_UNFINISHED] = "SELECT " JOB_COLS " FROM jobs"
+	" WHERE state IN (0, 1) ORDER BY id",
+	[R_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	[R_ATTEMPTS] = "SELECT job_id, attempt, worker, state, error,"
+	" started_ms, finished_ms FROM attempts WHERE job_id = ?1"
+	" ORDER BY attempt",
+	[R_LOG] = "SELECT log FROM attempts WHERE job_id = ?1 AND attempt = ?2",
+	[R_LOG_LATEST] = "SELECT log FROM attempts WHERE job_id = ?1"
+	" ORDER BY attempt DESC LIMIT 1",
+	[R_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+	[R_TOKEN_ADD] = "INSERT OR IGNORE INTO tokens (hash, name, role,"
+	" created_ms) VALUES (?1, ?2, ?3, ?4)",
+	[R_TOKEN_CHECK] = "SELECT role FROM tokens WHERE hash = ?1",
+};
+
+/* ------------------------------------------------------------------ */
+/* The store                                                           */
+/* ------------------------------------------------------------------ */
+
+/* One caller's store_apply(), queued for the writer.  Lives on the
+ * caller's stack; the writer may touch it only until it sets done. */
+struct store_batch {
+	struct store_op *ops;
+	size_t n;
+	int done;
+	int rc;
+	char *err;              /* malloc()ed, handed to the caller */
+	pthread_cond_t cond;    /* the caller sleeps here */
+	struct store_batch *next;
+};
+
+struct store {
+	char *path;
+
+	/* Writer side: wdb and wst[] are touched only by the writer thread
+	 * once it runs (and by open/close before and after it). */
+	sqlite3 *wdb;
+	sqlite3_stmt *wst[W_NSTMT];
+	pthread_t writer;
+	int writer_started;
+
+	pthread_mutex_t q_mu;   /* guards everything down to commits */
+	pthread_cond_t q_cond;  /* the writer sleeps here */
+	struct store_batch *q_head, **q_tail;
+	int stopping;
+	uint64_t commits;
+
+	/* Reader side. */
+	pthread_mutex_t read_mu;
+	sqlite3 *rdb;
+	sqlite3_stmt *rst[R_NSTMT];
+};
+
+static int64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Map an SQLite result code to the negative errno kiln functions return. */
+static int
+store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return -EINVAL;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	default:
+		return -EIO;
+	}
+}
+
+/* Fail with the connection's last error message, prefixed by WHAT. */
+static int
+store_dberr(sqlite3 *db, int rc, char **err, const char *what)
+{
+	return seterr(err, store_errno(rc), "%s: %s", what,
+	              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+}
+
+static int
+store_exec(sqlite3 *db, const char *sql, char **err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "sqlite: %.40s: %s", sql,
+		            msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+/* Read a one-integer PRAGMA such as user_version. */
+static int
+store_pragma_int(sqlite3 *db, const char *sql, int *out, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_dberr(db, rc, err, sql);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	} else {
+		rc = store_dberr(db, rc, err, sql);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* mkdir -p of the directory part of PATH. */
+static int
+store_mkparents(const char *path, char **err)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int rc = 0;
+
+	if (slash == NULL || slash == dir) {
+		free(dir);
+		return 0;
+	}
+	*slash = '\0';
+	for (char *p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			rc = seterr(err, -errno, "cannot create directory %s: %s",
+			            dir, strerror(errno));
+			break;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(dir);
+	return rc;
+}
+
+static int
+store_connect(const char *path, sqlite3 **out, char **err)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
+		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);      /* a handle is returned even on error */
+		return rc;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	/* Both connections may briefly want the write lock (the writer, and
+	 * store_token_add on the read connection): wait rather than fail. */
+	if ((rc = store_exec(db, "PRAGMA busy_timeout = 5000", err)) < 0 ||
+	    (rc = store_exec(db, "PRAGMA foreign_keys = ON", err)) < 0) {
+		sqlite3_close(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+static int
+store_too_new(store *s, int ver, char **err)
+{
+	return seterr(err, -EPROTO, "%s has schema version %d, newer than the "
+	              "%d this kiln knows: upgrade kiln", s->path, ver,
+	              STORE_NMIGRATIONS);
+}
+
+/* Bring the schema up to store_schema_version().  The version is read
+ * inside the write transaction so two processes opening the same new
+ * database cannot both migrate it. */
+static int
+store_migrate(store *s, char **err)
+{
+	int rc, ver = 0;
+
+	if ((rc = store_exec(s->wdb, "BEGIN IMMEDIATE", err)) < 0)
+		return rc;
+	if ((rc = store_pragma_int(s->wdb, "PRAGMA user_version", &ver,
+	                           err)) < 0)
+		goto fail;
+	if (ver > STORE_NMIGRATIONS) {
+		rc = store_too_new(s, ver, err);
+		goto fail;
+	}
+	if (ver == STORE_NMIGRATIONS) {
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	for (int v = ver; v < STORE_NMIGRATIONS; v++) {
+		if ((rc = store_exec(s->wdb, store_migrations[v], err)) < 0)
+			goto fail;
+	}
+	/* PRAGMA takes no bound parameters; the value is our own integer. */
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d",
+	         STORE_NMIGRATIONS);
+	if ((rc = store_exec(s->wdb, sql, err)) < 0 ||
+	    (rc = store_exec(s->wdb, "COMMIT", err)) < 0)
+		goto fail;
+	log_info("store: %s migrated from schema version %d to %d", s->path,
+	         ver, STORE_NMIGRATIONS);
+	return 0;
+fail:
+	if (!sqlite3_get_autocommit(s->wdb))
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void *store_writer(void *arg);
+
+/* Free whatever store_open() got as far as making. */
+static void
+store_destroy(store *s)
+{
+	for (int i = 0; i < R_NSTMT; i++)
+		sqlite3_finalize(s->rst[i]);
+	for (int i = 0; i < W_NSTMT; i++)
+		sqlite3_finalize(s->wst[i]);
+	/* The write connection is closed last: the last connection to a WAL
+	 * database checkpoints it and removes the -wal file. */
+	if (s->rdb != NULL && sqlite3_close(s->rdb) != SQLITE_OK)
+		log_error("store: closing %s: %s", s->path,
+		          sqlite3_errmsg(s->rdb));
+	if (s->wdb != NULL && sqlite3_close(s->wdb) != SQLITE_OK)
+		log_error("store: closing %s: %s", s->path,
+		          sqlite3_errmsg(s->wdb));
+	pthread_mutex_destroy(&s->q_mu);
+	pthread_cond_destroy(&s->q_cond);
+	pthread_mutex_destroy(&s->read_mu);
+	free(s->path);
+	free(s);
+}
+
+int
+store_open(const char *path, int sync_full, store **out, char **err)
+{
+	store *s;
+	int rc;
+	char mode[16] = "";
+
+	*out = NULL;
+	if (path == NULL || *path == '\0')
+		return seterr(err, -EINVAL, "store: no database path");
+	if (!sqlite3_threadsafe())
+		return seterr(err, -ENOTSUP, "store: SQLite was built without "
+		              "thread support");
+	if ((rc = store_mkparents(path, err)) < 0)
+		return rc;
+
+	s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(path);
+	s->q_tail = &s->q_head;
+	pthread_mutex_init(&s->q_mu, NULL);
+	pthread_cond_init(&s->q_cond, NULL);
+	pthread_mutex_init(&s->read_mu, NULL);
+
+	if ((rc = store_connect(path, &s->wdb, err)) < 0)
+		goto fail;
+	/* Refuse a newer database before touching it (the journal mode is
+	 * persistent); store_migrate() checks again under the write lock. */
+	int ver;
+	if ((rc = store_pragma_int(s->wdb, "PRAGMA user_version", &ver,
+	                           err)) < 0)
+		goto fail;
+	if (ver > STORE_NMIGRATIONS) {
+		rc = store_too_new(s, ver, err);
+		goto fail;
+	}
+
+	/* journal_mode answers with the mode it ended up in; a filesystem
+	 * without shared memory support would leave us in "delete". */
+	sqlite3_stmt *st = NULL;
+	rc = sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode = WAL", -1, &st,
+	                        NULL);
+	if (rc != SQLITE_OK) {
+		rc = store_dberr(s->wdb, rc, err, "PRAGMA journal_mode");
+		goto fail;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		snprintf(mode, sizeof mode, "%s",
+		         (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (strcmp(mode, "wal") != 0) {
+		rc = seterr(err, -EIO, "%s: cannot switch to WAL journal (%s)",
+		            path, *mode ? mode : sqlite3_errmsg(s->wdb));
+		goto fail;
+	}
+	if ((rc = store_exec(s->wdb, sync_full ? "PRAGMA synchronous = FULL" :
+	                     "PRAGMA synchronous = NORMAL", err)) < 0)
+		goto fail;
+	if ((rc = store_migrate(s, err)) < 0)
+		goto fail;
+
+	for (int i = 0; i < W_NSTMT; i++) {
+		rc = sqlite3_prepare_v3(s->wdb, store_wsql[i], -1,
+		                        SQLITE_PREPARE_PERSISTENT, &s->wst[i],
+		                        NULL);
+		if (rc != SQLITE_OK) {
+			rc = store_dberr(s->wdb, rc, err, "store: prepare");
+			goto fail;
+		}
+	}
+
+	if ((rc = store_connect(path, &s->rdb, err)) < 0)
+		goto fail;
+
+	/* The writer must not take the process's signals (the master
+	 * handles them on its main thread). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->writer, NULL, store_writer, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		rc = seterr(err, -rc, "store: cannot start writer thread: %s",
+		            strerror(rc));
+		goto fail;
+	}
+	s->writer_started = 1;
+
+	log_info("store: opened %s (schema version %d, synchronous=%s)",
+	         path, STORE_NMIGRATIONS, sync_full ? "FULL" : "NORMAL");
+	*out = s;
+	return 0;
+fail:
+	store_destroy(s);
+	return rc;
+}
+
+void
+store_close(store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->writer_started) {
+		pthread_mutex_lock(&s->q_mu);
+		s->stopping = 1;
+		pthread_cond_signal(&s->q_cond);
+		pthread_mutex_unlock(&s->q_mu);
+		pthread_join(s->writer, NULL);
+	}
+	store_destroy(s);
+}
+
+uint64_t
+store_commits(store *s)
+{
+	pthread_mutex_lock(&s->q_mu);
+	uint64_t n = s->commits;
+	pthread_mutex_unlock(&s->q_mu);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* The writer                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	/* SQLITE_STATIC: the caller's strings outlive the statement's use,
+	 * which ends with the reset in store_wstep(). */
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Run a bound write statement to completion; the result code. */
+static int
+store_wstep(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Apply one op inside the open transaction.  Sets op->applied; returns
+ * an SQLite result code (not SQLITE_OK only for a real failure). */
+static int
+store_run_op(store *s, struct store_op *op)
+{
+	sqlite3 *db = s->wdb;
+	sqlite3_stmt *st = NULL;
+	int64_t t = op->t_ms ? op->t_ms : store_now_ms();
+	int rc;
+
+	op->applied = 0;
+	switch (op->kind) {
+	case STORE_SUBMIT:
+		st = s->wst[W_SUBMIT];
+		store_bind_text(st, 1, op->job.plugin);
+		store_bind_text(st, 2, op->job.params ? op->job.params : "{}");
+		sqlite3_bind_int(st, 3, op->job.priority);
+		sqlite3_bind_int(st, 4, op->job.slots);
+		sqlite3_bind_int64(st, 5, op->job.memory);
+		sqlite3_bind_int64(st, 6, op->job.timeout_ms);
+		sqlite3_bind_int(st, 7, op->job.max_attempts);
+		sqlite3_bind_int64(st, 8, op->job.created_ms ? op->job.created_ms
+		                   : t);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		op->job.id = sqlite3_last_insert_rowid(db);
+		op->applied = 1;
+		return SQLITE_OK;
+
+	case STORE_START:
+		st = s->wst[W_START];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		store_bind_text(st, 3, op->worker);
+		sqlite3_bind_int64(st, 4, t);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		if (sqlite3_changes(db) == 0)
+			return SQLITE_OK;
+		st = s->wst[W_ATT_START];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		store_bind_text(st, 3, op->worker);
+		sqlite3_bind_int64(st, 4, t);
+		break;
+
+	case STORE_FINISH:
+		st = s->wst[W_FINISH];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		sqlite3_bind_int(st, 3, op->state);
+		store_bind_text(st, 4, op->result);
+		store_bind_text(st, 5, op->error);
+		sqlite3_bind_int64(st, 6, t);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		if (sqlite3_changes(db) == 0)
+			return SQLITE_OK;
+		st = s->wst[W_ATT_FINISH];
+		sqlite3_bind_int(st, 3, op->state);
+		goto close_attempt;
+
+	case STORE_REQUEUE:
+		st = s->wst[W_REQUEUE];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		if (sqlite3_changes(db) == 0)
+			return SQLITE_OK;
+		st = s->wst[W_ATT_FINISH];
+		sqlite3_bind_int(st, 3, JOB_FAILED);
+	close_attempt:
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		store_bind_text(st, 4, op->error);
+		store_bind_text(st, 5, op->log);
+		sqlite3_bind_int64(st, 6, t);
+		break;
+
+	case STORE_CANCEL:
+		st = s->wst[W_CANCEL];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int64(st, 2, t);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		if (sqlite3_changes(db) == 0)
+			return SQLITE_OK;
+		st = s->wst[W_ATT_CANCEL];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int64(st, 2, t);
+		break;
+
+	case STORE_LOG:
+		st = s->wst[W_ATT_LOG];
+		sqlite3_bind_int64(st, 1, op->id);
+		sqlite3_bind_int(st, 2, op->attempt);
+		store_bind_text(st, 3, op->log);
+		if ((rc = store_wstep(st)) != SQLITE_OK)
+			return rc;
+		op->applied = sqlite3_changes(db) > 0;
+		return SQLITE_OK;
+
+	default:                /* store_apply() checked the kind */
+		return SQLITE_MISUSE;
+	}
+	/* The job row changed; now its attempt row (st, bound above). */
+	if ((rc = store_wstep(st)) != SQLITE_OK)
+		return rc;
+	op->applied = 1;
+	return SQLITE_OK;
+}
+
+/* Run every batch of the list in one transaction.  On failure the whole
+ * transaction is rolled back and every batch in it fails, even those that
+ * were fine: simple, and failures here mean a broken disk or database,
+ * not a bad op (store_apply() rejects those before queueing). */
+static void
+store_commit_group(store *s, struct store_batch *list)
+{
+	int rc = store_wstep(s->wst[W_BEGIN]);
+	const char *what = "BEGIN";
+
+	for (struct store_batch *b = list; b && rc == SQLITE_OK; b = b->next) {
+		for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++) {
+			rc = store_run_op(s, &b->ops[i]);
+			what = "write";
+		}
+	}
+	if (rc == SQLITE_OK) {
+		rc = store_wstep(s->wst[W_COMMIT]);
+		what = "COMMIT";
+	}
+	if (rc == SQLITE_OK) {
+		pthread_mutex_lock(&s->q_mu);
+		s->commits++;
+		pthread_mutex_unlock(&s->q_mu);
+		return;
+	}
+
+	int erc = store_errno(rc);
+	char *msg = xasprintf("store: %s failed on %s: %s", what, s->path,
+	                      sqlite3_errmsg(s->wdb));
+	log_error("%s", msg);
+	/* Some errors (disk full, I/O) roll back by themselves. */
+	if (!sqlite3_get_autocommit(s->wdb) &&
+	    store_wstep(s->wst[W_ROLLBACK]) != SQLITE_OK)
+		log_error("store: ROLLBACK failed on %s: %s", s->path,
+		          sqlite3_errmsg(s->wdb));
+	for (struct store_batch *b = list; b; b = b->next) {
+		for (size_t i = 0; i < b->n; i++) {
+			b->ops[i].applied = 0;
+			if (b->ops[i].kind == STORE_SUBMIT)
+				b->ops[i].job.id = 0;
+		}
+		b->rc = erc;
+		b->err = xstrdup(msg);
+	}
+	free(msg);
+}
+
+static void *
+store_writer(void *arg)
+{
+	store *s = arg;
+
+	pthread_mutex_lock(&s->q_mu);
+	for (;;) {
+		while (s->q_head == NULL && !s->stopping)
+			pthread_cond_wait(&s->q_cond, &s->q_mu);
+		if (s->q_head == NULL)
+			break;          /* stopping, and drained */
+		struct store_batch *list = s->q_head;
+		s->q_head = NULL;
+		s->q_tail = &s->q_head;
+		pthread_mutex_unlock(&s->q_mu);
+
+		store_commit_group(s, list);
+
+		pthread_mutex_lock(&s->q_mu);
+		while (list != NULL) {
+			/* After done is set the caller may return and its
+			 * stack frame (the batch) vanish: read next first. */
+			struct store_batch *next = list->next;
+			list->done = 1;
+			pthread_cond_signal(&list->cond);
+			list = next;
+		}
+	}
+	pthread_mutex_unlock(&s->q_mu);
+	return NULL;
+}
+
+/* Reject ops that would fail inside the shared transaction, and fill in
+ * the defaults of submitted jobs. */
+static int
+store_check_ops(struct store_op *ops, size_t n, char **err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct store_op *op = &ops[i];
+		switch (op->kind) {
+		case STORE_SUBMIT:
+			if (op->job.plugin == NULL || *op->job.plugin == '\0')
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "submit without a plugin", i);
+			if (op->job.slots < 1)
+				op->job.slots = 1;
+			if (op->job.max_attempts < 1)
+				op->job.max_attempts = 1;
+			if (op->job.memory < 0)
+				op->job.memory = 0;
+			if (op->job.timeout_ms < 0)
+				op->job.timeout_ms = 0;
+			op->job.state = JOB_QUEUED;
+			break;
+		case STORE_FINISH:
+			if (op->state != JOB_SUCCEEDED &&
+			    op->state != JOB_FAILED &&
+			    op->state != JOB_CANCELLED)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "finish into state %d", i, op->state);
+			break;
+		case STORE_START:
+		case STORE_REQUEUE:
+		case STORE_CANCEL:
+		case STORE_LOG:
+			break;
+		default:
+			return seterr(err, -EINVAL, "store: op %zu: unknown kind "
+			              "%d", i, op->kind);
+		}
+		op->applied = 0;
+	}
+	return 0;
+}
+
+int
+store_apply(store *s, struct store_op *ops, size_t n, char **err)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = store_check_ops(ops, n, err)) < 0)
+		return rc;
+
+	struct store_batch b = { .ops = ops, .n = n };
+	pthread_cond_init(&b.cond, NULL);
+
+	pthread_mutex_lock(&s->q_mu);
+	*s->q_tail = &b;
+	s->q_tail = &b.next;
+	pthread_cond_signal(&s->q_cond);
+	while (!b.done)
+		pthread_cond_wait(&b.cond, &s->q_mu);
+	pthread_mutex_unlock(&s->q_mu);
+
+	pthread_cond_destroy(&b.cond);
+	if (b.rc < 0) {
+		rc = seterr(err, b.rc, "%s", b.err);
+		free(b.err);
+		return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                               */
+/* ------------------------------------------------------------------ */
+
+const char *
+job_state_name(int state)
+{
+	static const char *const names[JOB_NSTATES] = {
+		"queued", "running", "succeeded", "failed", "cancelled",
+	};
+	if (state < 0 || state >= JOB_NSTATES)
+		return "unknown";
+	return names[state];
+}
+
+int
+job_state_parse(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < JOB_NSTATES; i++)
+		if (strcmp(name, job_state_name(i)) == 0)
+			return i;
+	return -1;
+}
+
+void
+store_job_clear(struct store_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->plugin);
+	free(j->params);
+	free(j->worker);
+	free(j->result);
+	free(j->error);
+	memset(j, 0, sizeof *j);
+}
+
+void
+store_attempt_clear(struct store_attempt *a)
+{
+	if (a == NULL)
+		return;
+	free(a->worker);
+	free(a->error);
+	memset(a, 0, sizeof *a);
+}
+
+static char *
+store_col_str(sqlite3_stmt *st, int i)
+{
+	return xstrdup((const char *)sqlite3_column_text(st, i));
+}
+
+/* Fill J from a row selected as JOB_COLS. */
+static void
+store_job_row(sqlite3_stmt *st, struct store_job *j)
+{
+	j->id = sqlite3_column_int64(st, 0);
+	j->plugin = store_col_str(st, 1);
+	j->params = store_col_str(st, 2);
+	j->state = sqlite3_column_int(st, 3);
+	j->priority = sqlite3_column_int(st, 4);
+	j->slots = sqlite3_column_int(st, 5);
+	j->memory = sqlite3_column_int64(st, 6);
+	j->timeout_ms = sqlite3_column_int64(st, 7);
+	j->max_attempts = sqlite3_column_int(st, 8);
+	j->attempt = sqlite3_column_int(st, 9);
+	j->worker = store_col_str(st, 10);
+	j->result = store_col_str(st, 11);
+	j->error = store_col_str(st, 12);
+	j->created_ms = sqlite3_column_int64(st, 13);
+	j->started_ms = sqlite3_column_int64(st, 14);
+	j->finished_ms = sqlite3_column_int64(st, 15);
+}
+
+/* The read statement WHICH (SQL in store_rsql unless SQL is given),
+ * prepared on first use.  Call with read_mu held. */
+static int
+store_rstmt(store *s, int which, const char *sql, sqlite3_stmt **out,
+            char **err)
+{
+	if (s->rst[which] == NULL) {
+		int rc = sqlite3_prepare_v3(s->rdb, sql ? sql : store_rsql[which],
+		                            -1, SQLITE_PREPARE_PERSISTENT,
+		                            &s->rst[which], NULL);
+		if (rc != SQLITE_OK)
+			return store_dberr(s->rdb, rc, err, "store: prepare");
+	}
+	*out = s->rst[which];
+	return 0;
+}
+
+/* Done with a read statement: end its read transaction. */
+static void
+store_rdone(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Step ST through its rows calling CB for each job; read_mu held. */
+static int
+store_job_walk(store *s, sqlite3_stmt *st, store_job_cb cb, void *ud,
+               char **err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_job j = { 0 };
+		store_job_row(st, &j);
+		int stop = cb(&j, ud);
+		store_job_clear(&j);
+		if (stop)
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
+	     store_dberr(s->rdb, rc, err, "store: read jobs");
+	store_rdone(st);
+	return rc;
+}
+
+int
+store_job_get(store *s, int64_t id, struct store_job *out, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_GET, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		store_job_row(st, out);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = store_dberr(s->rdb, rc, err, "store: read job");
+	}
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
+               void *ud, char **err)
+{
+	int mask = 0, limit = 100;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (f != NULL) {
+		if (f->state >= 0)
+			mask |= LF_STATE;
+		if (f->plugin != NULL)
+			mask |= LF_PLUGIN;
+		if (f->before_id > 0)
+			mask |= LF_BEFORE;
+		if (f->limit > 0)
+			limit = f->limit > 1000 ? 1000 : f->limit;
+	}
+	/* One statement per combination of filters, rather than
+	 * "(?1 < 0 OR state = ?1)", so that SQLite can use the (state, id)
+	 * index and walk the ids backwards from before_id. */
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE 1%s%s%s"
+	         " ORDER BY id DESC LIMIT ?4",
+	         mask & LF_STATE ? " AND state = ?1" : "",
+	         mask & LF_PLUGIN ? " AND plugin = ?2" : "",
+	         mask & LF_BEFORE ? " AND id < ?3" : "");
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_LIST + mask, sql, &st, err)) < 0)
+		goto out;
+	if (mask & LF_STATE)
+		sqlite3_bind_int(st, 1, f->state);
+	if (mask & LF_PLUGIN)
+		sqlite3_bind_text(st, 2, f->plugin, -1, SQLITE_STATIC);
+	if (mask & LF_BEFORE)
+		sqlite3_bind_int64(st, 3, f->before_id);
+	sqlite3_bind_int(st, 4, limit);
+	rc = store_job_walk(s, st, cb, ud, err);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_UNFINISHED, NULL, &st, err)) == 0)
+		rc = store_job_walk(s, st, cb, ud, err);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_job_counts(store *s, int64_t counts[JOB_NSTATES], char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	for (int i = 0; i < JOB_NSTATES; i++)
+		counts[i] = 0;
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_COUNTS, NULL, &st, err)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(st, 0);
+		if (state >= 0 && state < JOB_NSTATES)
+			counts[state] = sqlite3_column_int64(st, 1);
+	}
+	rc = rc == SQLITE_DONE ? 0 :
+	     store_dberr(s->rdb, rc, err, "store: count jobs");
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_attempts(store *s, int64_t job_id, store_attempt_cb cb, void *ud,
+               char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_ATTEMPTS, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, job_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_attempt a = {
+			.job_id = sqlite3_column_int64(st, 0),
+			.attempt = sqlite3_column_int(st, 1),
+			.worker = store_col_str(st, 2),
+			.state = sqlite3_column_int(st, 3),
+			.error = store_col_str(st, 4),
+			.started_ms = sqlite3_column_int64(st, 5),
+			.finished_ms = sqlite3_column_int64(st, 6),
+		};
+		int stop = cb(&a, ud);
+		store_attempt_clear(&a);
+		if (stop)
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
+	     store_dberr(s->rdb, rc, err, "store: read attempts");
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_log(store *s, int64_t id, int attempt, char **log, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*log = NULL;
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, attempt > 0 ? R_LOG : R_LOG_LATEST, NULL,
+	                      &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if (attempt > 0)
+		sqlite3_bind_int(st, 2, attempt);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		*log = xstrdup(t ? t : "");
+		rc = 0;
+	} else if (rc != SQLITE_DONE) {
+		rc = store_dberr(s->rdb, rc, err, "store: read log");
+	}
+	store_rdone(st);
+	if (rc != SQLITE_DONE)
+		goto out;
+
+	/* No such attempt: an empty log, unless there is no such job. */
+	if ((rc = store_rstmt(s, R_EXISTS, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*log = xstrdup("");
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = store_dberr(s->rdb, rc, err, "store: read job");
+	}
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* Tokens are added rarely (by an administrator), so the insert runs on
+ * the read connection rather than through the writer's queue; it takes
+ * SQLite's write lock for a moment, and busy_timeout makes the writer wait
+ * for it instead of failing. */
+int
+store_token_add(store *s, const char *hash_hex, const char *name,
+                const char *role, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (hash_hex == NULL || *hash_hex == '\0' || name == NULL ||
+	    role == NULL)
+		return seterr(err, -EINVAL, "store: token needs hash, name "
+		              "and role");
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_TOKEN_ADD, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, store_now_ms());
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		rc = store_dberr(s->rdb, rc, err, "store: add token");
+	else if (sqlite3_changes(s->rdb) == 0)
+		rc = seterr(err, -EEXIST, "store: token %s already exists",
+		            name);
+	else
+		rc = 0;
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_token_check(store *s, const char *hash_hex, char **role, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*role = NULL;
+	if (hash_hex == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_TOKEN_CHECK, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*role = store_col_str(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = store_dberr(s->rdb, rc, err, "store: check token");
+	}
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}

@@ -3,7 +3,7 @@
  *
  * One writer thread owns the write connection and commits whatever batches
  * callers hand it in one transaction (group commit): store_apply() returns
- * only after the batch is durable (WAL, synchronous=FULL), so a state change
+ * only after the batch is durable (WAL; see store_open), so a state change
  * is never acknowledged before it is on disk.  Reads use their own
  * connection and never wait for the writer (WAL readers).  The schema is
  * versioned with PRAGMA user_version and migrated forward on open.
@@ -63,12 +63,16 @@ void store_attempt_clear(struct store_attempt *a);
 enum store_op_kind {
 	STORE_SUBMIT,   /* insert a queued job from .job; sets .job.id */
 	STORE_START,    /* queued -> running: .id, .attempt (the new attempt
-	                 * number), .worker, .t_ms */
+	                 * number, above the job's last one), .worker, .t_ms */
 	STORE_FINISH,   /* running(.attempt) -> .state (succeeded, failed or
 	                 * cancelled): .result, .error, .log, .t_ms */
 	STORE_REQUEUE,  /* running(.attempt) -> queued; the attempt is closed
 	                 * as failed with .error (worker lost, retry) and .log */
-	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms */
+	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms; a running
+	                 * attempt is closed as cancelled */
+	STORE_LOG,      /* a late report of a closed attempt (.id, .attempt):
+	                 * keep its .log if the attempt has none; no state
+	                 * changes */
 };
 
 struct store_op {
@@ -80,8 +84,12 @@ struct store_op {
 	const char *result;
 	const char *error;
 	const char *log;
-	int64_t t_ms;
-	struct store_job job;   /* STORE_SUBMIT only; strings borrowed */
+	int64_t t_ms;           /* time of the transition; 0 = now */
+	struct store_job job;   /* STORE_SUBMIT only; strings borrowed.  On
+	                         * return .id is set, and .state, .slots,
+	                         * .max_attempts hold what was stored (slots
+	                         * and max_attempts at least 1); created_ms 0
+	                         * means .t_ms */
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
 };
@@ -90,15 +98,28 @@ struct store_op {
  * PRAGMA synchronous=FULL (durable across power loss) over NORMAL
  * (durable across a crash of the process, not of the machine). */
 int store_open(const char *path, int sync_full, store **out, char **err);
+/* Commit what is queued, stop the writer and free everything.  No other
+ * thread may be using S any more. */
 void store_close(store *s);
 
 /* Apply N ops in one durable transaction (shared with other callers'
  * batches).  Returns 0 when committed; ops[i].applied tells which took
- * effect.  On error nothing of the batch is applied. */
+ * effect.  On error nothing of the batch is applied.  A malformed op
+ * (unknown kind, submit without plugin, finish into a non-final state)
+ * fails the call with -EINVAL before anything is queued; a database error
+ * fails every batch that shared the transaction.  Any thread may call
+ * it, also from inside a read callback. */
 int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 
-/* Reads.  Return 0, or -ENOENT if there is no such job, or another
- * negative error with *err set. */
+/* Transactions committed by the writer since open (one per group of
+ * batches): with concurrent callers it is lower than the store_apply()
+ * calls. */
+uint64_t store_commits(store *s);
+
+/* Reads.  Return 0, or -ENOENT if there is no such job (*err untouched),
+ * or another negative error with *err set.  Reads share one connection,
+ * one at a time: a callback may call store_apply() but must not call
+ * another read function of the same store. */
 int store_job_get(store *s, int64_t id, struct store_job *out, char **err);
 
 struct store_filter {
@@ -108,7 +129,8 @@ struct store_filter {
 	int limit;           /* <= 0: 100 */
 };
 typedef int (*store_job_cb)(const struct store_job *j, void *ud);
-/* Newest first.  The callback returning non-zero stops the walk. */
+/* Newest first, at most limit (capped at 1000) jobs.  The callback
+ * returning non-zero stops the walk (the call still returns 0). */
 int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
                    void *ud, char **err);
 /* Every queued and running job, oldest first: the master rebuilds its
@@ -120,10 +142,11 @@ int store_job_counts(store *s, int64_t counts[JOB_NSTATES], char **err);
 typedef int (*store_attempt_cb)(const struct store_attempt *a, void *ud);
 int store_attempts(store *s, int64_t job_id, store_attempt_cb cb, void *ud,
                    char **err);
-/* Log of ATTEMPT (0 = the latest) of job ID; *log malloc()ed, "" if none. */
+/* Log of ATTEMPT (0 = the latest) of job ID; *log malloc()ed, "" if none;
+ * -ENOENT if there is no such job. */
 int store_log(store *s, int64_t id, int attempt, char **log, char **err);
 
-/* API tokens, stored as SHA-256 hashes. */
+/* API tokens, stored as SHA-256 hashes.  -EEXIST if the hash is known. */
 int store_token_add(store *s, const char *hash_hex, const char *name,
                     const char *role, char **err);
 /* 0 and *role (malloc()ed) if the hash is known, -ENOENT if not. */

@@ -1,2 +1,613 @@
-/* src/task.c - stub, being written. */
+/*
+ * task.c - one running task: the host side of the plugin ABI (see task.h).
+ *
+ * The functions in the `struct kiln_host` table act on the task they are
+ * given.  A plugin may call them from threads of its own, so everything a
+ * plugin can change sits under the task's mutex, except the cancellation
+ * flag and the progress, which other threads of the worker read while the
+ * task runs and so are atomics.  What a plugin hands over (log lines,
+ * result, outputs) is copied; what the host hands out (parameter strings,
+ * paths) lives until task_free().
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "store.h"
 #include "task.h"
+#include "xalloc.h"
+
+#define TASK_RESULT_MAX (1024 * 1024)
+#define TASK_LOG_DEFAULT (1024 * 1024)
+
+/* A parameter formatted as text, handed out by param(). */
+struct task_str {
+	char *name;
+	char *value;
+	struct task_str *next;
+};
+
+struct task_file {
+	char *name;
+	char *path;
+};
+
+struct task_output {
+	char *name;
+	void *data;
+	size_t len;
+};
+
+struct kiln_task {
+	int64_t job_id;
+	int attempt;
+	json_t *params;                 /* an object; read-only once made */
+	char *scratch_root;
+
+	pthread_mutex_t lock;           /* guards the members below */
+	struct task_str *strs;
+	char *params_text;
+	/* The log is log[log_start, log_len): the tail of at most log_limit
+	 * bytes.  Dropped bytes are reclaimed lazily so that appending stays
+	 * linear however long the plugin logs. */
+	char *log;
+	size_t log_start, log_len, log_cap, log_limit;
+	char *result;
+	char *error;
+	struct task_output *outputs;
+	int noutputs;
+	struct task_file *inputs;
+	int ninputs;
+	char *scratch;
+
+	atomic_int cancelled;
+	_Atomic double progress;
+};
+
+/* ------------------------------------------------------------ params */
+
+/* NAME's value, or NULL if absent or JSON null. */
+static json_t *
+task_param_value(kiln_task *t, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	json_t *v = json_object_get(t->params, name);
+	return json_is_null(v) ? NULL : v;
+}
+
+/* The shortest "%.*g" that reads back as D. */
+static char *
+task_format_double(double d)
+{
+	for (int prec = 15; prec < 17; prec++) {
+		char *s = xasprintf("%.*g", prec, d);
+		if (strtod(s, NULL) == d)
+			return s;
+		free(s);
+	}
+	return xasprintf("%.17g", d);
+}
+
+static const char *
+task_param(kiln_task *t, const char *name)
+{
+	json_t *v = task_param_value(t, name);
+	if (v == NULL)
+		return NULL;
+	if (json_is_string(v))
+		return json_string_value(v);  /* lives as long as t->params */
+
+	pthread_mutex_lock(&t->lock);
+	for (struct task_str *s = t->strs; s != NULL; s = s->next) {
+		if (strcmp(s->name, name) == 0) {
+			pthread_mutex_unlock(&t->lock);
+			return s->value;
+		}
+	}
+	char *text;
+	if (json_is_integer(v))
+		text = xasprintf("%" PRId64, (int64_t)json_integer_value(v));
+	else if (json_is_real(v))
+		text = task_format_double(json_real_value(v));
+	else if (json_is_boolean(v))
+		text = xstrdup(json_is_true(v) ? "true" : "false");
+	else
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (text == NULL)
+		text = xstrdup("");
+	struct task_str *s = xmalloc(sizeof *s);
+	s->name = xstrdup(name);
+	s->value = text;
+	s->next = t->strs;
+	t->strs = s;
+	pthread_mutex_unlock(&t->lock);
+	return text;
+}
+
+/* A parameter as a number: JSON numbers, or strings that are numbers in
+ * full (forms often send "3"). */
+static bool
+task_param_number(kiln_task *t, const char *name, double *out)
+{
+	json_t *v = task_param_value(t, name);
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		errno = 0;
+		double d = strtod(s, &end);
+		if (end != s && *end == '\0' && errno == 0 && isfinite(d)) {
+			*out = d;
+			return true;
+		}
+	}
+	return false;
+}
+
+static double
+task_param_double(kiln_task *t, const char *name, double def)
+{
+	double d;
+	return task_param_number(t, name, &d) ? d : def;
+}
+
+static int64_t
+task_param_int(kiln_task *t, const char *name, int64_t def)
+{
+	json_t *v = task_param_value(t, name);
+	if (json_is_integer(v))
+		return (int64_t)json_integer_value(v);
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		errno = 0;
+		long long n = strtoll(s, &end, 10);
+		if (end != s && *end == '\0' && errno == 0)
+			return n;
+	}
+	double d;
+	/* 2.0 is an integer; 2.5 is truncated as C would. */
+	if (task_param_number(t, name, &d) && d >= -9.2e18 && d <= 9.2e18)
+		return (int64_t)d;
+	return def;
+}
+
+static const char *
+task_params_json(kiln_task *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->params_text == NULL)
+		t->params_text = json_dumps(t->params,
+		                            JSON_COMPACT | JSON_SORT_KEYS);
+	if (t->params_text == NULL)
+		t->params_text = xstrdup("{}");
+	pthread_mutex_unlock(&t->lock);
+	return t->params_text;
+}
+
+/* ------------------------------------------------------------ files */
+
+static int
+task_input_count(kiln_task *t)
+{
+	return t->ninputs;
+}
+
+static const char *
+task_input_path(kiln_task *t, int i, const char **name)
+{
+	if (i < 0 || i >= t->ninputs) {
+		if (name != NULL)
+			*name = NULL;
+		return NULL;
+	}
+	if (name != NULL)
+		*name = t->inputs[i].name;
+	return t->inputs[i].path;
+}
+
+int
+task_add_input(kiln_task *t, const char *name, const char *path)
+{
+	if (name == NULL || path == NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	t->inputs = xrealloc(t->inputs, (t->ninputs + 1) * sizeof *t->inputs);
+	t->inputs[t->ninputs].name = xstrdup(name);
+	t->inputs[t->ninputs].path = xstrdup(path);
+	t->ninputs++;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+static int
+task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
+{
+	/* Output names become file names downstream. */
+	if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    (data == NULL && len > 0))
+		return KILN_EINVAL;
+	void *copy = xmalloc(len);
+	if (len > 0)
+		memcpy(copy, data, len);
+	pthread_mutex_lock(&t->lock);
+	int i;
+	for (i = 0; i < t->noutputs; i++)
+		if (strcmp(t->outputs[i].name, name) == 0)
+			break;
+	if (i < t->noutputs) {
+		free(t->outputs[i].data);   /* a second write replaces */
+	} else {
+		t->outputs = xrealloc(t->outputs,
+		                      (t->noutputs + 1) * sizeof *t->outputs);
+		t->outputs[i].name = xstrdup(name);
+		t->noutputs++;
+	}
+	t->outputs[i].data = copy;
+	t->outputs[i].len = len;
+	pthread_mutex_unlock(&t->lock);
+	return KILN_OK;
+}
+
+static int
+task_set_result(kiln_task *t, const char *json)
+{
+	if (json == NULL || strlen(json) > TASK_RESULT_MAX)
+		return KILN_EINVAL;
+	json_error_t jerr;
+	json_t *v = json_loads(json, JSON_DECODE_ANY, &jerr);
+	if (v == NULL)
+		return KILN_EINVAL;
+	json_decref(v);
+	char *copy = xstrdup(json);
+	pthread_mutex_lock(&t->lock);
+	free(t->result);
+	t->result = copy;
+	pthread_mutex_unlock(&t->lock);
+	return KILN_OK;
+}
+
+static void task_set_error(kiln_task *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+task_set_error(kiln_task *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&t->lock);
+	free(t->error);
+	t->error = msg;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ------------------------------------------------------------ log */
+
+/* Append LEN bytes of S to the log, keeping the last log_limit bytes and
+ * starting the kept text at a line boundary where one exists. */
+static void
+task_log_append(kiln_task *t, const char *s, size_t len)
+{
+	if (t->log_len + len + 1 > t->log_cap) {
+		/* Reclaim the dropped head before growing. */
+		if (t->log_start > 0) {
+			memmove(t->log, t->log + t->log_start,
+			        t->log_len - t->log_start);
+			t->log_len -= t->log_start;
+			t->log_start = 0;
+		}
+		if (t->log_len + len + 1 > t->log_cap) {
+			size_t cap = t->log_cap ? t->log_cap : 4096;
+			while (cap < t->log_len + len + 1)
+				cap *= 2;
+			t->log = xrealloc(t->log, cap);
+			t->log_cap = cap;
+		}
+	}
+	memcpy(t->log + t->log_len, s, len);
+	t->log_len += len;
+	t->log[t->log_len] = '\0';
+	if (t->log_len - t->log_start > t->log_limit) {
+		size_t cut = t->log_len - t->log_limit;
+		char *nl = memchr(t->log + cut, '\n', t->log_len - cut);
+		/* Drop the partial first line unless it is the only one. */
+		if (nl != NULL && (size_t)(nl - t->log) + 1 < t->log_len)
+			cut = (size_t)(nl - t->log) + 1;
+		t->log_start = cut;
+	}
+}
+
+static void task_host_log(kiln_task *t, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+task_host_log(kiln_task *t, int level, const char *fmt, ...)
+{
+	static const char *names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		n--;
+	if (level < KILN_LOG_DEBUG)
+		level = KILN_LOG_DEBUG;
+	if (level > KILN_LOG_ERROR)
+		level = KILN_LOG_ERROR;
+	char *line = xasprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %.*s\n",
+	                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	                       tm.tm_hour, tm.tm_min, tm.tm_sec,
+	                       ts.tv_nsec / 1000000, names[level], (int)n, msg);
+	free(msg);
+	pthread_mutex_lock(&t->lock);
+	task_log_append(t, line, strlen(line));
+	pthread_mutex_unlock(&t->lock);
+	free(line);
+}
+
+/* ------------------------------------------------------------ state */
+
+static int
+task_cancelled(kiln_task *t)
+{
+	return atomic_load(&t->cancelled);
+}
+
+void
+task_cancel(kiln_task *t)
+{
+	atomic_store(&t->cancelled, 1);
+}
+
+static void
+task_progress_set(kiln_task *t, double fraction)
+{
+	if (!(fraction >= 0))           /* also NaN */
+		fraction = 0;
+	if (fraction > 1)
+		fraction = 1;
+	atomic_store(&t->progress, fraction);
+}
+
+static const char *
+task_scratch_dir(kiln_task *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->scratch == NULL) {
+		const char *root = t->scratch_root;
+		if (root == NULL) {
+			root = getenv("TMPDIR");
+			if (root == NULL || *root == '\0')
+				root = "/tmp";
+		}
+		mkdir(root, 0700);      /* usually exists; mkdtemp reports */
+		char *dir = xasprintf("%s/task-%" PRId64 "-%d-XXXXXX", root,
+		                      t->job_id, t->attempt);
+		if (mkdtemp(dir) == NULL) {
+			log_error("job %" PRId64 ": cannot create scratch "
+			          "directory %s: %s", t->job_id, dir,
+			          strerror(errno));
+			free(dir);
+		} else {
+			t->scratch = dir;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return t->scratch;
+}
+
+static int64_t
+task_job_id(kiln_task *t)
+{
+	return t->job_id;
+}
+
+static int
+task_attempt(kiln_task *t)
+{
+	return t->attempt;
+}
+
+static const struct kiln_host task_host_table = {
+	.abi_major = KILN_ABI_MAJOR,
+	.abi_minor = KILN_ABI_MINOR,
+	.size = sizeof(struct kiln_host),
+	.param = task_param,
+	.param_double = task_param_double,
+	.param_int = task_param_int,
+	.params_json = task_params_json,
+	.input_count = task_input_count,
+	.input_path = task_input_path,
+	.output = task_output_add,
+	.set_result = task_set_result,
+	.set_error = task_set_error,
+	.log = task_host_log,
+	.cancelled = task_cancelled,
+	.progress = task_progress_set,
+	.scratch_dir = task_scratch_dir,
+	.job_id = task_job_id,
+	.attempt = task_attempt,
+};
+
+const struct kiln_host *
+task_host(void)
+{
+	return &task_host_table;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+kiln_task *
+task_new(int64_t job_id, int attempt, const char *params_json,
+         const char *scratch_root, size_t log_limit, char **err)
+{
+	json_t *params;
+	if (params_json == NULL || *params_json == '\0') {
+		params = json_object();
+	} else {
+		json_error_t jerr;
+		params = json_loads(params_json, JSON_DECODE_ANY, &jerr);
+		if (params == NULL) {
+			seterr(err, -EINVAL, "job %" PRId64 ": parameters are "
+			       "not valid JSON: %s (line %d, column %d)",
+			       job_id, jerr.text, jerr.line, jerr.column);
+			return NULL;
+		}
+		if (!json_is_object(params)) {
+			json_decref(params);
+			seterr(err, -EINVAL, "job %" PRId64 ": parameters must "
+			       "be a JSON object", job_id);
+			return NULL;
+		}
+	}
+	kiln_task *t = xcalloc(1, sizeof *t);
+	t->job_id = job_id;
+	t->attempt = attempt;
+	t->params = params;
+	t->scratch_root = xstrdup(scratch_root);
+	t->log_limit = log_limit ? log_limit : TASK_LOG_DEFAULT;
+	pthread_mutex_init(&t->lock, NULL);
+	atomic_init(&t->cancelled, 0);
+	atomic_init(&t->progress, 0.0);
+	return t;
+}
+
+static int
+task_rm_entry(const char *path, const struct stat *st, int type,
+              struct FTW *ftw)
+{
+	if (remove(path) < 0)
+		log_warn("cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+void
+task_free(kiln_task *t)
+{
+	if (t == NULL)
+		return;
+	if (t->scratch != NULL) {
+		nftw(t->scratch, task_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(t->scratch);
+	}
+	while (t->strs != NULL) {
+		struct task_str *s = t->strs;
+		t->strs = s->next;
+		free(s->name);
+		free(s->value);
+		free(s);
+	}
+	for (int i = 0; i < t->noutputs; i++) {
+		free(t->outputs[i].name);
+		free(t->outputs[i].data);
+	}
+	free(t->outputs);
+	for (int i = 0; i < t->ninputs; i++) {
+		free(t->inputs[i].name);
+		free(t->inputs[i].path);
+	}
+	free(t->inputs);
+	json_decref(t->params);
+	free(t->params_text);
+	free(t->scratch_root);
+	free(t->log);
+	free(t->result);
+	free(t->error);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+int
+task_run(kiln_task *t, plugin *p)
+{
+	const struct kiln_plugin *d = plugin_desc(p);
+	int rc = d->run(t, task_host());
+	bool cancelled = atomic_load(&t->cancelled) != 0;
+	int state;
+
+	/* A cancel request wins even over a run() that finished: the user
+	 * asked for the job to stop and has been told it did. */
+	if (rc == KILN_OK && !cancelled) {
+		state = JOB_SUCCEEDED;
+		atomic_store(&t->progress, 1.0);
+	} else if (rc == KILN_ECANCELLED || cancelled) {
+		state = JOB_CANCELLED;
+		if (t->error == NULL)
+			task_set_error(t, "cancelled");
+	} else {
+		state = JOB_FAILED;
+		if (t->error == NULL)
+			task_set_error(t, "plugin %s returned %d", d->name, rc);
+	}
+	return state;
+}
+
+const char *
+task_result(const kiln_task *t)
+{
+	return t->result;
+}
+
+const char *
+task_error(const kiln_task *t)
+{
+	return t->error;
+}
+
+const char *
+task_log(const kiln_task *t)
+{
+	return t->log != NULL ? t->log + t->log_start : "";
+}
+
+double
+task_progress(const kiln_task *t)
+{
+	/* C11 atomics want a non-const object even to load. */
+	return atomic_load(&((kiln_task *)t)->progress);
+}
+
+int
+task_output_count(const kiln_task *t)
+{
+	return t->noutputs;
+}
+
+const char *
+task_output(const kiln_task *t, int i, const void **data, size_t *len)
+{
+	if (i < 0 || i >= t->noutputs)
+		return NULL;
+	if (data != NULL)
+		*data = t->outputs[i].data;
+	if (len != NULL)
+		*len = t->outputs[i].len;
+	return t->outputs[i].name;
+}

@@ -1,2 +1,153 @@
-/* src/up.c - stub, being written. */
+/*
+ * up.c - `kiln up` (see up.h).  Children are this same binary run as
+ * `kiln start -c FILE --node NAME`; the parent forwards SIGINT/SIGTERM
+ * (workers first, so they can leave, then the master) and waits for all.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "client.h"
+#include "log.h"
 #include "up.h"
+#include "xalloc.h"
+
+static volatile sig_atomic_t up_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	up_stop = 1;
+}
+
+static pid_t
+spawn(const char *self, const char *config_path, const char *node)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, self, "start", "-c", config_path, "--node", node,
+		      (char *)NULL);
+		fprintf(stderr, "kiln up: cannot run %s: %s\n", self, strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait until the master answers and sees NWORKERS live workers. */
+static int64_t
+wait_ready(const struct kiln_config *c, int nworkers, int64_t t0)
+{
+	char *url = xasprintf("http://%s:%d", c->master.host, c->master.port);
+	client *cl = NULL;
+	char *err = NULL;
+	int64_t ready = -1;
+	if (client_new(url, "up", NULL, NULL, &cl, &err) == 0) {
+		while (!up_stop && mono_ms() - t0 < 30000) {
+			long status = 0;
+			json_t *reply = NULL;
+			if (client_request(cl, "GET", "/api/v1/health", NULL, 1000,
+			                   &status, &reply, NULL) == 0 && status == 200 &&
+			    json_integer_value(json_object_get(reply, "workers_alive")) >= nworkers) {
+				json_decref(reply);
+				ready = mono_ms() - t0;
+				break;
+			}
+			json_decref(reply);
+			usleep(5 * 1000);
+		}
+	}
+	client_free(cl);
+	free(url);
+	free(err);
+	return ready;
+}
+
+int
+up_run(const char *self, const char *config_path, const struct kiln_config *c,
+       char **err)
+{
+	log_init("up", LOG_INFO);
+	int64_t t0 = mono_ms();
+	size_t n = 0;
+	pid_t *pids = xcalloc(c->nworkers + 1, sizeof *pids);
+	const char **names = xcalloc(c->nworkers + 1, sizeof *names);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	/* The secret is made before the children race to read it. */
+	char *secret = NULL;
+	int rc = config_secret(c, 1, &secret, err);
+	free(secret);
+	if (rc != 0)
+		goto out;
+	pids[n] = spawn(self, config_path, c->master.name);
+	names[n++] = c->master.name;
+	for (size_t i = 0; i < c->nworkers; i++) {
+		if (!config_host_is_local(c->workers[i].host))
+			continue;
+		pids[n] = spawn(self, config_path, c->workers[i].name);
+		names[n++] = c->workers[i].name;
+	}
+	int64_t ready = wait_ready(c, (int)n - 1, t0);
+	if (ready >= 0) {
+		/* Flushed at once: scripts wait for this line. */
+		printf("kiln: cluster '%s' ready in %lld ms: master and %zu workers\n"
+		       "kiln: API at http://%s:%d/api/v1/, dashboard at http://%s:%d/\n",
+		       c->cluster_name, (long long)ready, n - 1, c->master.host,
+		       c->master.port, c->master.host, c->master.port);
+		fflush(stdout);
+	} else if (!up_stop) {
+		log_warn("the cluster did not become ready in 30 s");
+	}
+
+	size_t alive = n;
+	while (alive > 0) {
+		if (up_stop) {
+			/* Workers first, so they leave while the master listens. */
+			for (size_t i = n; i-- > 0;)
+				if (pids[i] > 0)
+					kill(pids[i], SIGTERM);
+			for (size_t i = 1; i < n; i++)
+				if (pids[i] > 0 && waitpid(pids[i], NULL, 0) == pids[i]) {
+					pids[i] = 0;
+					alive--;
+				}
+			if (pids[0] > 0 && waitpid(pids[0], NULL, 0) == pids[0]) {
+				pids[0] = 0;
+				alive--;
+			}
+			break;
+		}
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (pids[i] == pid) {
+				pids[i] = 0;
+				alive--;
+				if (WIFSIGNALED(status))
+					log_warn("%s killed by signal %d", names[i], WTERMSIG(status));
+				else
+					log_info("%s exited with status %d", names[i],
+					         WEXITSTATUS(status));
+			}
+	}
+	rc = 0;
+out:
+	free(pids);
+	free(names);
+	return rc;
+}

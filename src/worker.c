@@ -1,2 +1,467 @@
-/* src/worker.c - stub, being written. */
+/*
+ * worker.c - a worker node (see worker.h).
+ *
+ * Threads:
+ *  - the poller (the calling thread) registers, then long-polls the master
+ *    for tasks with an exchange that also serves as the heartbeat;
+ *  - the reporter sends finished results as soon as there are any, in
+ *    batches, and takes new tasks in the same round trip;
+ *  - the watchdog enforces task timeouts and rescans the plugin directory
+ *    (a changed set of plugins is announced by registering again);
+ *  - `slots` pool threads run plugins.
+ * A result stays in the outbox until the master acknowledges it, so a
+ * master that restarts meanwhile still gets it.  After any failed exchange
+ * the worker registers again with everything it holds, and the master
+ * settles what was lost.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "client.h"
+#include "log.h"
+#include "plugin.h"
+#include "pool.h"
+#include "store.h"
+#include "task.h"
 #include "worker.h"
+#include "xalloc.h"
+
+struct wtask {
+	int64_t id;
+	int attempt;
+	kiln_task *t;
+	plugin *p;
+	int64_t deadline;       /* mono_ms, 0 = none */
+	int timed_out;
+	int shutdown;           /* cancelled because the worker stops */
+	struct wk *w;
+	struct wtask *next;
+};
+
+struct wk {
+	const struct kiln_config *cfg;
+	const struct kiln_worker_conf *wc;
+	char *url;
+	char *secret;
+	char *scratch;
+	client *poll_c, *report_c;
+	plugin_registry *reg;
+	pool *pool;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wtask *running;
+	json_t *outbox;         /* results not yet acknowledged */
+	char session[32];
+	int need_register;
+	int stopping;
+};
+
+static volatile sig_atomic_t worker_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+/* ------------------------------------------------------------- running */
+
+static void
+task_main(void *arg)
+{
+	struct wtask *wt = arg;
+	struct wk *w = wt->w;
+	int64_t started = now_ms();
+	int state = task_run(wt->t, wt->p);
+	const char *error = task_error(wt->t);
+	char *timeout_msg = NULL;
+	if (wt->timed_out) {
+		state = JOB_FAILED;
+		timeout_msg = xasprintf("timed out after %lld ms",
+		                        (long long)(now_ms() - started));
+		error = timeout_msg;
+	}
+	json_t *res = json_pack("{s:I,s:i,s:s,s:s?,s:s?,s:s,s:I,s:I}",
+		"id", (json_int_t)wt->id, "attempt", wt->attempt,
+		"state", job_state_name(state), "result", task_result(wt->t),
+		"error", error, "log", task_log(wt->t),
+		"finished_ms", (json_int_t)now_ms(),
+		"duration_ms", (json_int_t)(now_ms() - started));
+	free(timeout_msg);
+
+	pthread_mutex_lock(&w->mu);
+	struct wtask **pp = &w->running;
+	while (*pp != NULL && *pp != wt)
+		pp = &(*pp)->next;
+	if (*pp == wt)
+		*pp = wt->next;
+	/* A task stopped by shutdown is not a result: the master requeues it
+	 * when this worker leaves. */
+	if (!wt->shutdown)
+		json_array_append(w->outbox, res);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	json_decref(res);
+	plugin_release(wt->p);
+	task_free(wt->t);
+	free(wt);
+}
+
+/* Start the tasks of an exchange reply; act on its cancellations. */
+static void
+handle_reply(struct wk *w, json_t *reply)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(json_object_get(reply, "cancel"), i, o) {
+		int64_t id = json_integer_value(json_object_get(o, "id"));
+		pthread_mutex_lock(&w->mu);
+		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+			if (wt->id == id)
+				task_cancel(wt->t);
+		pthread_mutex_unlock(&w->mu);
+	}
+	json_array_foreach(json_object_get(reply, "tasks"), i, o) {
+		int64_t id = json_integer_value(json_object_get(o, "id"));
+		int attempt = (int)json_integer_value(json_object_get(o, "attempt"));
+		const char *name = json_string_value(json_object_get(o, "plugin"));
+		int64_t timeout = json_integer_value(json_object_get(o, "timeout_ms"));
+		char *params = json_dumps(json_object_get(o, "params"), JSON_COMPACT);
+		char *err = NULL;
+		plugin *p = name ? plugin_acquire(w->reg, name) : NULL;
+		kiln_task *t = p ? task_new(id, attempt, params, w->scratch, 0, &err) : NULL;
+		free(params);
+		if (t == NULL) {
+			char *msg = p ? xasprintf("bad task: %s", err) :
+				xasprintf("plugin %s is not loaded on worker %s",
+				          name ? name : "?", w->wc->name);
+			json_t *res = json_pack("{s:I,s:i,s:s,s:s,s:s,s:I}", "id",
+				(json_int_t)id, "attempt", attempt, "state", "failed",
+				"error", msg, "log", "", "finished_ms", (json_int_t)now_ms());
+			pthread_mutex_lock(&w->mu);
+			json_array_append_new(w->outbox, res);
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->mu);
+			if (p)
+				plugin_release(p);
+			free(msg);
+			free(err);
+			continue;
+		}
+		struct wtask *wt = xcalloc(1, sizeof *wt);
+		wt->id = id;
+		wt->attempt = attempt;
+		wt->t = t;
+		wt->p = p;
+		wt->w = w;
+		wt->deadline = timeout > 0 ? mono_ms() + timeout : 0;
+		pthread_mutex_lock(&w->mu);
+		wt->next = w->running;
+		w->running = wt;
+		pthread_mutex_unlock(&w->mu);
+		pool_submit(w->pool, task_main, wt);
+	}
+}
+
+/* What this worker holds: running attempts and unacknowledged results.
+ * Called with w->mu held. */
+static json_t *
+held_locked(struct wk *w, int with_outbox)
+{
+	json_t *a = json_array();
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+		json_array_append_new(a, json_pack("{s:I,s:i}", "id",
+		                      (json_int_t)wt->id, "attempt", wt->attempt));
+	if (with_outbox) {
+		size_t i;
+		json_t *o;
+		json_array_foreach(w->outbox, i, o)
+			json_array_append_new(a, json_pack("{s:O,s:O}", "id",
+				json_object_get(o, "id"), "attempt",
+				json_object_get(o, "attempt")));
+	}
+	return a;
+}
+
+/* ------------------------------------------------------------ protocol */
+
+static int
+plugin_entry(const struct kiln_plugin *d, const char *file, void *ud)
+{
+	json_t *params = json_array();
+	for (const struct kiln_param *p = d->params; p != NULL && p->name != NULL; p++)
+		json_array_append_new(params, json_pack("{s:s,s:s?,s:s?,s:s?}",
+			"name", p->name, "type", p->type, "default", p->default_value,
+			"help", p->help));
+	json_array_append_new(ud, json_pack("{s:s,s:s,s:s?,s:o}", "name", d->name,
+		"version", d->version, "description", d->description,
+		"params", params));
+	return 0;
+}
+
+static int
+do_register(struct wk *w)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	json_t *plugins = json_array();
+	plugin_list(w->reg, plugin_entry, plugins);
+	pthread_mutex_lock(&w->mu);
+	json_t *held = held_locked(w, 1);
+	pthread_mutex_unlock(&w->mu);
+	json_t *body = json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "name", w->wc->name,
+		"host", host, "slots", w->wc->slots, "memory", (json_int_t)w->wc->memory,
+		"plugins", plugins, "held", held);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+	int rc = client_request(w->poll_c, "POST", "/api/v1/cluster/register", body,
+	                        5000, &status, &reply, &err);
+	json_decref(body);
+	if (rc != 0 || status != 200) {
+		const char *msg = json_string_value(json_object_get(reply, "error"));
+		log_warn("cannot register with %s: %s", w->url,
+		         rc != 0 ? err : msg ? msg : "unexpected reply");
+		free(err);
+		json_decref(reply);
+		return -1;
+	}
+	const char *sess = json_string_value(json_object_get(reply, "session"));
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->session, sizeof w->session, "%s", sess ? sess : "");
+	w->need_register = 0;
+	pthread_mutex_unlock(&w->mu);
+	handle_reply(w, reply);
+	json_decref(reply);
+	log_info("registered with master at %s", w->url);
+	return 0;
+}
+
+/* One exchange on client C.  RESULTS (borrowed) may be empty.  Returns 0,
+ * or -1 after arranging a new registration. */
+static int
+exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
+{
+	pthread_mutex_lock(&w->mu);
+	char session[32];
+	memcpy(session, w->session, sizeof session);
+	json_t *running = held_locked(w, 0);
+	pthread_mutex_unlock(&w->mu);
+	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I}", "name", w->wc->name,
+		"session", session, "results", results, "running", running,
+		"want", w->wc->slots, "wait_ms", (json_int_t)wait_ms);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+	int rc = client_request(c, "POST", "/api/v1/cluster/exchange", body,
+	                        wait_ms + 10000, &status, &reply, &err);
+	json_decref(body);
+	if (rc != 0 || status != 200) {
+		if (rc != 0)
+			log_warn("exchange with %s failed: %s", w->url, err);
+		else if (status != 409)
+			log_warn("exchange refused (HTTP %ld)", status);
+		free(err);
+		json_decref(reply);
+		pthread_mutex_lock(&w->mu);
+		w->need_register = 1;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	pthread_mutex_lock(&w->mu);
+	int same = strcmp(session, w->session) == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (same)   /* tasks of an old registration were requeued by the new */
+		handle_reply(w, reply);
+	json_decref(reply);
+	return 0;
+}
+
+static void *
+reporter_main(void *arg)
+{
+	struct wk *w = arg;
+	pthread_mutex_lock(&w->mu);
+	while (!w->stopping) {
+		if (json_array_size(w->outbox) == 0 || w->need_register) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+			continue;
+		}
+		json_t *batch = json_copy(w->outbox);
+		size_t n = json_array_size(batch);
+		pthread_mutex_unlock(&w->mu);
+		int rc = exchange(w, w->report_c, batch, 0);
+		json_decref(batch);
+		pthread_mutex_lock(&w->mu);
+		if (rc == 0) {
+			/* Only this thread removes from the outbox, and others
+			 * only append: the first N are the ones just sent. */
+			for (size_t i = 0; i < n; i++)
+				json_array_remove(w->outbox, 0);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void *
+watchdog_main(void *arg)
+{
+	struct wk *w = arg;
+	int64_t next_scan = mono_ms() + 1000;
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		int stop = w->stopping;
+		int64_t now = mono_ms();
+		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+			if (wt->deadline && now >= wt->deadline && !wt->timed_out) {
+				wt->timed_out = 1;
+				task_cancel(wt->t);
+			}
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			break;
+		if (now >= next_scan) {
+			next_scan = now + 1000;
+			if (plugin_registry_scan(w->reg) > 0) {
+				log_info("plugins changed; registering again");
+				pthread_mutex_lock(&w->mu);
+				w->need_register = 1;
+				pthread_mutex_unlock(&w->mu);
+			}
+		}
+		usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+int
+worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
+           char **err)
+{
+	struct wk w = { .cfg = c, .wc = wc };
+	int rc;
+	log_init(wc->name, LOG_INFO);
+	if (auth_init() != 0)
+		return seterr(err, -EIO, "libsodium failed to initialise");
+	/* The master makes the secret on first start; a worker started at
+	 * the same moment waits for it a little. */
+	for (int i = 0; (rc = config_secret(c, 0, &w.secret, err)) != 0 && i < 50 &&
+	     !worker_stop; i++) {
+		free(*err);
+		*err = NULL;
+		usleep(100 * 1000);
+	}
+	if (rc != 0)
+		return rc;
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	w.outbox = json_array();
+	const char *env = getenv("KILN_MASTER");
+	w.url = env ? xstrdup(env) : xasprintf("http://%s:%d", c->master.host, c->master.port);
+	w.scratch = xasprintf("%s/scratch", wc->data_dir);
+	char *cache = xasprintf("%s/plugin-cache", wc->data_dir);
+	rc = plugin_registry_open(wc->plugin_dir, cache, task_host(), &w.reg, err);
+	free(cache);
+	if (rc != 0)
+		goto out;
+	if ((rc = client_new(w.url, wc->name, w.secret, NULL, &w.poll_c, err)) != 0 ||
+	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0)
+		goto out;
+	if (pool_new(wc->slots, &w.pool) != 0) {
+		rc = seterr(err, -EAGAIN, "cannot start %d threads", wc->slots);
+		goto out;
+	}
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_t reporter, watchdog;
+	pthread_create(&reporter, NULL, reporter_main, &w);
+	pthread_create(&watchdog, NULL, watchdog_main, &w);
+	log_info("worker %s: %d slots, %lld MiB, plugins from %s, master %s",
+	         wc->name, wc->slots, (long long)(wc->memory >> 20), wc->plugin_dir, w.url);
+
+	w.need_register = 1;
+	int64_t hb = c->master.heartbeat_ms;
+	while (!worker_stop) {
+		pthread_mutex_lock(&w.mu);
+		int reg = w.need_register;
+		pthread_mutex_unlock(&w.mu);
+		if (reg) {
+			if (do_register(&w) != 0)
+				usleep(300 * 1000);
+			continue;
+		}
+		json_t *none = json_array();
+		if (exchange(&w, w.poll_c, none, hb) != 0)
+			usleep(100 * 1000);
+		json_decref(none);
+	}
+
+	/* Stop: cancel what runs (it will run again elsewhere), deliver the
+	 * results already made, and leave so the master requeues at once. */
+	log_info("stopping");
+	pthread_mutex_lock(&w.mu);
+	for (struct wtask *wt = w.running; wt != NULL; wt = wt->next) {
+		wt->shutdown = 1;
+		task_cancel(wt->t);
+	}
+	pthread_mutex_unlock(&w.mu);
+	pool_free(w.pool);
+	w.pool = NULL;
+	for (int i = 0; i < 20; i++) {
+		pthread_mutex_lock(&w.mu);
+		size_t left = json_array_size(w.outbox);
+		int reg = w.need_register;
+		pthread_mutex_unlock(&w.mu);
+		if (left == 0 || reg)
+			break;
+		usleep(50 * 1000);
+	}
+	pthread_mutex_lock(&w.mu);
+	w.stopping = 1;
+	pthread_cond_broadcast(&w.cv);
+	pthread_mutex_unlock(&w.mu);
+	pthread_join(reporter, NULL);
+	pthread_join(watchdog, NULL);
+	json_t *body = json_pack("{s:s}", "session", w.session);
+	long status;
+	json_t *reply = NULL;
+	char *e2 = NULL;
+	client_request(w.poll_c, "POST", "/api/v1/cluster/leave", body, 2000,
+	               &status, &reply, &e2);
+	json_decref(body);
+	json_decref(reply);
+	free(e2);
+	rc = 0;
+out:
+	pool_free(w.pool);
+	client_free(w.poll_c);
+	client_free(w.report_c);
+	plugin_registry_close(w.reg);
+	json_decref(w.outbox);
+	free(w.url);
+	free(w.secret);
+	free(w.scratch);
+	pthread_mutex_destroy(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}

@@ -1,1 +1,629 @@
-/* stub */ int kiln_stub_csvstats;
+/*
+ * csvstats.c - the bundled 'csvstats' plugin: per-column statistics of a
+ * CSV file.
+ *
+ * Reads the file named by the `file` parameter (or the task's first input)
+ * with a header line, parses it as RFC 4180 (quoted fields may hold commas,
+ * doubled quotes and newlines; CRLF or LF line ends), and sets as result
+ *   {"file":..., "rows":N, "columns":[{"name":..., "type":"numeric",
+ *    "count", "missing", "mean", "std", "min", "max"} or {..., "type":
+ *    "categorical", "count", "missing", "distinct", "top", "top_count"}]}
+ * Empty fields and NA / NaN are missing.  A column is numeric when every
+ * value that is not missing is a finite decimal number.
+ *
+ * The file is read whole and parsed in place (unquoting only ever shrinks a
+ * field), so each value is a pointer into one buffer.  Each column keeps
+ * running numeric moments (Welford) and a hash table of distinct values, so
+ * one pass suffices whatever the column turns out to be.
+ *
+ * Uses libc and kiln/plugin.h only.  Thread-safe: all state belongs to one
+ * run().
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kiln/plugin.h"
+
+static const struct kiln_param csv_params[] = {
+	{ "file", "string", "", "CSV file to read (default: the first input)" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+/* ------------------------------------------------------------ buffers */
+
+/* A growing string; `failed` latches an allocation failure so callers
+ * check once at the end. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		b->failed = 1;  /* only short numbers go through here */
+	else
+		sb_add(b, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned min;
+	unsigned c = s[0];
+	if (c < 0x80)
+		return 1;
+	else if (c >= 0xc2 && c <= 0xdf)
+		len = 2, min = 0x80, c &= 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, min = 0x800, c &= 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, min = 0x10000, c &= 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* S as a JSON string; bytes that are not UTF-8 become U+FFFD, since the
+ * host refuses a result that is not valid JSON text. */
+static void
+sb_json_str(struct sbuf *b, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+	sb_add(b, "\"", 1);
+	for (size_t i = 0; i < n; ) {
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+			sb_add(b, esc, 2);
+			i++;
+		} else if (c < 0x20) {
+			sb_printf(b, "\\u%04x", c);
+			i++;
+		} else {
+			size_t len = utf8_len(u + i, n - i);
+			if (len == 0) {
+				sb_add(b, "\\ufffd", 6);
+				i++;
+			} else {
+				sb_add(b, s + i, len);
+				i += len;
+			}
+		}
+	}
+	sb_add(b, "\"", 1);
+}
+
+/* A finite double in the shortest form that reads back exactly. */
+static void
+sb_json_num(struct sbuf *b, double d)
+{
+	char tmp[40];
+	if (!isfinite(d)) {
+		sb_add(b, "null", 4);
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
+	}
+	sb_add(b, tmp, strlen(tmp));
+}
+
+/* sqrt() without libm: plugins link against libc only. */
+static double
+csv_sqrt(double x)
+{
+	if (!(x > 0) || !isfinite(x))
+		return x > 0 ? x : 0;
+	double scale = 1;
+	while (x > 4) {
+		x /= 4;
+		scale *= 2;
+	}
+	while (x < 0.25) {
+		x *= 4;
+		scale /= 2;
+	}
+	double r = 1;
+	for (int i = 0; i < 8; i++)  /* quadratic from within [0.5, 2] */
+		r = 0.5 * (r + x / r);
+	return r * scale;
+}
+
+/* ------------------------------------------------------------ columns */
+
+struct distinct {
+	const char *value;      /* NULL: empty slot */
+	size_t count;
+	size_t first;           /* row of first occurrence, for ties */
+};
+
+struct column {
+	const char *name;
+	int numeric;            /* every value so far was a number */
+	size_t count, missing;
+	double mean, m2, min, max;
+	struct distinct *tab;   /* open addressing, power-of-two size */
+	size_t tab_cap, ndistinct;
+};
+
+static uint64_t
+csv_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static int
+col_count_value(struct column *c, const char *v, size_t row)
+{
+	if (c->ndistinct * 2 + 2 > c->tab_cap) {
+		size_t cap = c->tab_cap ? c->tab_cap * 2 : 64;
+		struct distinct *tab = calloc(cap, sizeof *tab);
+		if (tab == NULL)
+			return -1;
+		for (size_t i = 0; i < c->tab_cap; i++) {
+			if (c->tab[i].value == NULL)
+				continue;
+			size_t j = csv_hash(c->tab[i].value) & (cap - 1);
+			while (tab[j].value != NULL)
+				j = (j + 1) & (cap - 1);
+			tab[j] = c->tab[i];
+		}
+		free(c->tab);
+		c->tab = tab;
+		c->tab_cap = cap;
+	}
+	size_t j = csv_hash(v) & (c->tab_cap - 1);
+	while (c->tab[j].value != NULL && strcmp(c->tab[j].value, v) != 0)
+		j = (j + 1) & (c->tab_cap - 1);
+	if (c->tab[j].value == NULL) {
+		c->tab[j].value = v;
+		c->tab[j].first = row;
+		c->ndistinct++;
+	}
+	c->tab[j].count++;
+	return 0;
+}
+
+static int
+csv_is_missing(const char *v)
+{
+	return *v == '\0' || strcmp(v, "NA") == 0 || strcmp(v, "NaN") == 0 ||
+	       strcmp(v, "nan") == 0 || strcmp(v, "NAN") == 0;
+}
+
+/* V as a finite decimal number (surrounding blanks allowed).  strtod alone
+ * would also take "inf", hex and leading garbage-free prefixes. */
+static int
+csv_number(const char *v, double *out)
+{
+	const char *s = v;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	int digits = 0;
+	for (const char *q = s; *q != '\0' && *q != ' ' && *q != '\t'; q++) {
+		if (*q >= '0' && *q <= '9')
+			digits = 1;
+		else if (!strchr("+-.eE", *q))
+			return 0;
+	}
+	if (!digits)
+		return 0;
+	char *end;
+	errno = 0;
+	double d = strtod(s, &end);
+	if (end == s)
+		return 0;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != '\0' || !isfinite(d))
+		return 0;
+	*out = d;
+	return 1;
+}
+
+static int
+col_add(struct column *c, const char *v, size_t row)
+{
+	if (csv_is_missing(v)) {
+		c->missing++;
+		return 0;
+	}
+	c->count++;
+	double d;
+	if (c->numeric && csv_number(v, &d)) {
+		double delta = d - c->mean;
+		c->mean += delta / (double)c->count;
+		c->m2 += delta * (d - c->mean);
+		if (c->count == 1 || d < c->min)
+			c->min = d;
+		if (c->count == 1 || d > c->max)
+			c->max = d;
+	} else {
+		c->numeric = 0;
+	}
+	return col_count_value(c, v, row);
+}
+
+static void
+col_json(struct sbuf *b, const struct column *c)
+{
+	sb_add(b, "{\"name\":", 8);
+	sb_json_str(b, c->name);
+	if (c->numeric) {
+		sb_printf(b, ",\"type\":\"numeric\",\"count\":%zu,"
+		          "\"missing\":%zu,\"mean\":", c->count, c->missing);
+		if (c->count > 0)
+			sb_json_num(b, c->mean);
+		else
+			sb_add(b, "null", 4);
+		sb_add(b, ",\"std\":", 7);
+		if (c->count > 1)
+			sb_json_num(b, csv_sqrt(c->m2 / (double)(c->count - 1)));
+		else
+			sb_add(b, "null", 4);
+		sb_add(b, ",\"min\":", 7);
+		if (c->count > 0)
+			sb_json_num(b, c->min);
+		else
+			sb_add(b, "null", 4);
+		sb_add(b, ",\"max\":", 7);
+		if (c->count > 0)
+			sb_json_num(b, c->max);
+		else
+			sb_add(b, "null", 4);
+		sb_add(b, "}", 1);
+		return;
+	}
+	/* Most frequent value; ties go to the one seen first. */
+	const struct distinct *top = NULL;
+	for (size_t i = 0; i < c->tab_cap; i++) {
+		const struct distinct *e = &c->tab[i];
+		if (e->value != NULL && (top == NULL || e->count > top->count ||
+		    (e->count == top->count && e->first < top->first)))
+			top = e;
+	}
+	sb_printf(b, ",\"type\":\"categorical\",\"count\":%zu,\"missing\":%zu,"
+	          "\"distinct\":%zu,\"top\":", c->count, c->missing,
+	          c->ndistinct);
+	if (top != NULL)
+		sb_json_str(b, top->value);
+	else
+		sb_add(b, "null", 4);
+	sb_printf(b, ",\"top_count\":%zu}", top != NULL ? top->count : 0);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+struct csv {
+	char *p, *end;          /* unread part of the buffer */
+	size_t line;            /* line number of *p, from 1 */
+	const char *fname;      /* for messages */
+	char err[512];
+	char **fields;
+	size_t nfields, cap;
+};
+
+static int
+csv_push(struct csv *c, char *field)
+{
+	if (c->nfields == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		char **f = realloc(c->fields, cap * sizeof *f);
+		if (f == NULL)
+			return -1;
+		c->fields = f;
+		c->cap = cap;
+	}
+	c->fields[c->nfields++] = field;
+	return 0;
+}
+
+/*
+ * Parse the next record in place into c->fields (NUL-terminated strings in
+ * the buffer).  Lines with nothing on them are skipped unless KEEP_BLANK
+ * (a blank line is one empty field when there is one column).  Returns 1
+ * with *line set to the record's first line, 0 at the end, -1 with c->err.
+ */
+static int
+csv_record(struct csv *c, int keep_blank, size_t *line)
+{
+	c->nfields = 0;
+	for (;;) {
+		if (c->p >= c->end)
+			return 0;
+		if (keep_blank || (*c->p != '\n' && *c->p != '\r'))
+			break;
+		if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n')
+			c->p++;
+		c->p++;
+		c->line++;
+	}
+	*line = c->line;
+	for (;;) {
+		/* One field: W writes the unquoted text over what was read,
+		 * never ahead of P. */
+		char *start = c->p, *w = c->p;
+		if (c->p < c->end && *c->p == '"') {
+			size_t qline = c->line;
+			c->p++;
+			for (;;) {
+				if (c->p >= c->end) {
+					snprintf(c->err, sizeof c->err,
+					         "%s:%zu: unterminated quoted "
+					         "field", c->fname, qline);
+					return -1;
+				}
+				if (*c->p == '"') {
+					if (c->p + 1 < c->end &&
+					    c->p[1] == '"') {
+						*w++ = '"';
+						c->p += 2;
+						continue;
+					}
+					c->p++;
+					break;
+				}
+				if (*c->p == '\n')
+					c->line++;
+				*w++ = *c->p++;
+			}
+		}
+		/* Unquoted text, or anything after a closing quote (kept,
+		 * as most readers do). */
+		while (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
+		       *c->p != '\r')
+			*w++ = *c->p++;
+		char sep = c->p < c->end ? *c->p : '\n';
+		if (c->p < c->end)
+			c->p++;
+		*w = '\0';      /* W <= the separator just read, or the end */
+		if (csv_push(c, start) < 0) {
+			snprintf(c->err, sizeof c->err, "out of memory");
+			return -1;
+		}
+		if (sep == ',')
+			continue;
+		if (sep == '\r' && c->p < c->end && *c->p == '\n')
+			c->p++;
+		c->line++;
+		return 1;
+	}
+}
+
+/* Read PATH whole, with one spare byte for the last terminator. */
+static int
+csv_read_file(const char *path, char **buf, size_t *len, char *err,
+              size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		         strerror(errno));
+		return KILN_EIO;
+	}
+	size_t cap = 65536, n = 0;
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+		cap = (size_t)st.st_size + 2;   /* room to see EOF, and a NUL */
+	char *p = NULL;
+	for (;;) {
+		if (p == NULL || n + 1 >= cap) {
+			if (p != NULL)
+				cap *= 2;
+			char *q = realloc(p, cap);
+			if (q == NULL) {
+				free(p);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return KILN_ENOMEM;
+			}
+			p = q;
+		}
+		size_t r = fread(p + n, 1, cap - n - 1, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		         strerror(errno));
+		fclose(f);
+		free(p);
+		return KILN_EIO;
+	}
+	fclose(f);
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------ run */
+
+static int
+csv_run(kiln_task *task, const struct kiln_host *host)
+{
+	const char *path = host->param(task, "file");
+	const char *label = path;
+	if (path == NULL || *path == '\0') {
+		if (host->input_count(task) > 0)
+			path = host->input_path(task, 0, &label);
+		if (path == NULL) {
+			host->set_error(task, "csvstats: no file: set the "
+			                "'file' parameter or give an input");
+			return KILN_EINVAL;
+		}
+		if (label == NULL)
+			label = path;
+	}
+
+	char err[512];
+	char *buf;
+	size_t len;
+	int rc = csv_read_file(path, &buf, &len, err, sizeof err);
+	if (rc < 0) {
+		host->set_error(task, "csvstats: %s", err);
+		return rc;
+	}
+
+	struct csv c = { .p = buf, .end = buf + len, .line = 1,
+	                 .fname = label };
+	struct column *cols = NULL;
+	size_t ncols = 0, rows = 0, line;
+	struct sbuf out = { 0 };
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		c.p += 3;       /* a UTF-8 byte order mark */
+
+	rc = csv_record(&c, 0, &line);
+	if (rc == 0) {
+		host->set_error(task, "csvstats: %s: empty file (no header)",
+		                label);
+		rc = KILN_EINVAL;
+		goto out;
+	}
+	if (rc < 0)
+		goto parse_error;
+	ncols = c.nfields;
+	cols = calloc(ncols, sizeof *cols);
+	if (cols == NULL)
+		goto oom;
+	for (size_t i = 0; i < ncols; i++) {
+		cols[i].name = c.fields[i];
+		cols[i].numeric = 1;
+	}
+
+	while ((rc = csv_record(&c, ncols == 1, &line)) > 0) {
+		if (c.nfields != ncols) {
+			host->set_error(task, "csvstats: %s:%zu: expected %zu "
+			                "fields, found %zu", label, line, ncols,
+			                c.nfields);
+			rc = KILN_EINVAL;
+			goto out;
+		}
+		for (size_t i = 0; i < ncols; i++)
+			if (col_add(&cols[i], c.fields[i], rows) < 0)
+				goto oom;
+		rows++;
+		if (rows % 4096 == 0) {
+			if (host->cancelled(task)) {
+				host->set_error(task, "csvstats: cancelled at "
+				                "%s:%zu", label, line);
+				rc = KILN_ECANCELLED;
+				goto out;
+			}
+			host->progress(task, (double)(c.p - buf) /
+			               (double)(len ? len : 1));
+		}
+	}
+	if (rc < 0)
+		goto parse_error;
+
+	size_t nnum = 0;
+	sb_add(&out, "{\"file\":", 8);
+	sb_json_str(&out, label);
+	sb_printf(&out, ",\"rows\":%zu,\"columns\":[", rows);
+	for (size_t i = 0; i < ncols; i++) {
+		if (i > 0)
+			sb_add(&out, ",", 1);
+		col_json(&out, &cols[i]);
+		nnum += cols[i].numeric != 0;
+	}
+	sb_add(&out, "]}", 2);
+	if (out.failed)
+		goto oom;
+	rc = host->set_result(task, out.p);
+	if (rc < 0) {
+		host->set_error(task, "csvstats: result refused by the host "
+		                "(%zu bytes)", out.len);
+		goto out;
+	}
+	host->log(task, KILN_LOG_INFO, "csvstats: %s: %zu rows, %zu columns "
+	          "(%zu numeric, %zu categorical)", label, rows, ncols, nnum,
+	          ncols - nnum);
+	rc = KILN_OK;
+	goto out;
+
+parse_error:
+	host->set_error(task, "csvstats: %s", c.err);
+	rc = KILN_EINVAL;
+	goto out;
+oom:
+	host->set_error(task, "csvstats: %s: out of memory", label);
+	rc = KILN_ENOMEM;
+out:
+	for (size_t i = 0; i < ncols; i++)
+		free(cols[i].tab);
+	free(cols);
+	free(c.fields);
+	free(out.p);
+	free(buf);
+	return rc;
+}
+
+const struct kiln_plugin kiln_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "csvstats",
+	.version = "1.0.0",
+	.description = "Per-column statistics of a CSV file with a header",
+	.params = csv_params,
+	.run = csv_run,
+};

@@ -115,7 +115,8 @@ struct kiln_host {
 	void (*log)(kiln_task *t, int level, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
 	/* Non-zero once the task is cancelled or timed out: a long run()
-	 * should check it often and return KILN_ECANCELLED. */
+	 * should check it often and return KILN_ECANCELLED.  Once it is
+	 * set the task ends as cancelled whatever run() returns. */
 	int (*cancelled)(kiln_task *t);
 	/* Report progress in [0, 1]. */
 	void (*progress)(kiln_task *t, double fraction);
@@ -152,6 +153,12 @@ struct kiln_plugin {
 	/* Room for later minor versions; must be NULL in ABI 1.0. */
 	void *spare[16];
 };
+
+/* The descriptor every plugin defines.  Declared here so that a definition
+ * of the wrong type does not compile, and exported even when the plugin is
+ * built with -fvisibility=hidden. */
+extern __attribute__((visibility("default")))
+const struct kiln_plugin kiln_plugin;
 
 /* Convenience: fill the version fields of a descriptor. */
 #define KILN_PLUGIN_HEADER \

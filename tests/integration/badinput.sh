@@ -1,2 +1,41 @@
 #!/bin/sh
-exit 77
+# badinput.sh - bad configs name FILE:LINE:COLUMN; bad requests get 4xx
+# JSON errors; none of it disturbs a running job.
+. "$(dirname "$0")/lib.sh"
+
+printf 'master:\n  port: 8080\n  bogus: 1\n' > "$T/bad1.yaml"
+"$KILN" start -c "$T/bad1.yaml" --node master > /dev/null 2> "$T/err"
+eq "bad config exits 1" 1 $?
+ok "unknown key named with FILE:LINE:COLUMN" grep -q "bad1.yaml:3:3:.*bogus" "$T/err"
+printf 'master:\n  port: 8080\nworkers:\n  - name: a\n  - name: a\n' > "$T/bad2.yaml"
+"$KILN" up -c "$T/bad2.yaml" > /dev/null 2> "$T/err"
+ok "duplicate worker named with its line" grep -q "bad2.yaml:5:.*duplicate" "$T/err"
+printf 'workers: []\n' > "$T/bad3.yaml"
+"$KILN" start -c "$T/bad3.yaml" --node master > /dev/null 2> "$T/err"
+ok "missing master is an error" grep -q "bad3.yaml:1:1:.*master" "$T/err"
+printf 'master:\n  port: [1\n' > "$T/bad4.yaml"
+"$KILN" start -c "$T/bad4.yaml" --node master > /dev/null 2> "$T/err"
+ok "YAML syntax error has a position" grep -q "bad4.yaml:[0-9]*:[0-9]*:" "$T/err"
+
+start_cluster
+sid=$(k submit sleep -p seconds=2)
+ok "a job runs during the abuse" wait_state "$sid" running
+api POST /api/v1/jobs '{"plugin": "noop", ' > /dev/null
+eq "malformed JSON is 400" 400 "$(status)"
+ok "error is JSON with a message" sh -c "python3 -c 'import json; d=json.load(open(\"$T/body\")); assert \"JSON\" in d[\"error\"]'"
+api POST /api/v1/jobs '[1,2]' > /dev/null; eq "non-object body is 400" 400 "$(status)"
+api POST /api/v1/jobs '{"plugin": "nope"}' > /dev/null; eq "unknown plugin is 400" 400 "$(status)"
+api POST /api/v1/jobs '{"plugin": "noop", "slots": 0}' > /dev/null; eq "bad slots is 400" 400 "$(status)"
+api POST /api/v1/jobs '{"plugin": "noop", "colour": 1}' > /dev/null; eq "unknown field is 400" 400 "$(status)"
+api POST /api/v1/jobs/batch '{"jobs": [{"plugin":"noop"}, {"plugin":"nope"}]}' > /dev/null
+eq "a bad job in a batch rejects the batch" 400 "$(status)"
+ok "and names its index" grep -q 'jobs\[1\]' "$T/body"
+api GET /api/v1/jobs/999999 > /dev/null; eq "unknown job is 404" 404 "$(status)"
+api GET /api/v1/nothing > /dev/null; eq "unknown route is 404" 404 "$(status)"
+api GET '/api/v1/jobs?state=bogus' > /dev/null; eq "bad filter is 400" 400 "$(status)"
+head -c 9000000 /dev/zero | tr '\0' 'a' > "$T/big"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token)" --data-binary @"$T/big" "$URL/api/v1/jobs")
+eq "oversize body is 413" 413 "$code"
+ok "the running job still succeeds" wait_state "$sid" succeeded
+eq "nothing was queued by bad requests" 0 "$(sqlite3 "$T/master/kiln.db" "select count(*) from jobs where plugin<>'sleep'")"
+finish

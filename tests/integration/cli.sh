@@ -1,2 +1,48 @@
 #!/bin/sh
-exit 77
+# cli.sh - the kiln command line against a real master and two workers:
+# GNU-style --help/--version, every client command, tokens and auth.
+. "$(dirname "$0")/lib.sh"
+
+ok "kiln --help exits 0" sh -c "'$KILN' --help | grep -q 'Usage: kiln'"
+ok "kiln --version names the version" sh -c "'$KILN' --version | grep -q '^kiln [0-9]'"
+ok "kiln start --help" sh -c "'$KILN' start --help | grep -q 'Usage: kiln start'"
+ok "kiln submit --help" sh -c "'$KILN' submit --help | grep -q -i 'usage'"
+"$KILN" --bogus >/dev/null 2>&1; eq "unknown option exits 2" 2 $?
+"$KILN" frobnicate >/dev/null 2>&1; eq "unknown command exits 2" 2 $?
+
+start_cluster
+ok "kiln ping" sh -c "'$KILN' -c '$T/cluster.yaml' ping | grep -q ok"
+ok "kiln workers lists w1 and w2 alive" sh -c "'$KILN' -c '$T/cluster.yaml' workers | grep w1 | grep -q alive && '$KILN' -c '$T/cluster.yaml' workers | grep w2 | grep -q alive"
+ok "kiln plugins lists noop, sleep, csvstats" sh -c "'$KILN' -c '$T/cluster.yaml' plugins | grep -q noop && '$KILN' -c '$T/cluster.yaml' plugins | grep -q sleep && '$KILN' -c '$T/cluster.yaml' plugins | grep -q csvstats"
+
+id=$(k submit noop)
+ok "submit prints a job id" test "$id" -gt 0
+ok "submitted noop succeeds" wait_state "$id" succeeded
+k submit csvstats -p file="$KILN_SRCDIR/examples/data/iris.csv" --wait > "$T/out" 2>&1
+eq "submit --wait exits 0 on success" 0 $?
+ok "csvstats result has 150 rows" grep -q '"rows": *150' "$T/out"
+k submit sleep -p seconds=0.1 -p fail=true --retries 0 --wait >/dev/null 2>&1
+eq "submit --wait exits 1 on failure" 1 $?
+k submit nosuchplugin >/dev/null 2>"$T/err"
+eq "unknown plugin exits 1" 1 $?
+ok "unknown plugin is named" grep -q "nosuchplugin" "$T/err"
+
+sid=$(k submit sleep -p seconds=30)
+ok "sleep job starts" wait_state "$sid" running
+ok "kiln cancel" sh -c "'$KILN' -c '$T/cluster.yaml' cancel $sid"
+ok "cancelled job is cancelled" wait_state "$sid" cancelled
+k cancel "$sid" >/dev/null 2>&1
+eq "cancelling a finished job exits 1" 1 $?
+
+ok "kiln job shows state" sh -c "'$KILN' -c '$T/cluster.yaml' job $id | grep -q succeeded"
+ok "kiln job --json is JSON" sh -c "'$KILN' -c '$T/cluster.yaml' job $id --json | python3 -m json.tool >/dev/null"
+ok "kiln jobs lists jobs" sh -c "'$KILN' -c '$T/cluster.yaml' jobs | grep -q noop"
+ok "kiln logs shows the plugin's log" sh -c "'$KILN' -c '$T/cluster.yaml' logs $sid | grep -q -i sleep"
+
+eq "health needs no auth" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/health")"
+eq "jobs need auth" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/jobs")"
+eq "a wrong token is refused" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$URL/api/v1/jobs")"
+eq "a token works" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(token)" "$URL/api/v1/jobs")"
+eq "a token cannot act as a worker" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' -H "Authorization: Bearer $(token)" "$URL/api/v1/cluster/register")"
+ok "metrics in Prometheus format" sh -c "curl -s '$URL/metrics' | grep -q '^kiln_workers{state=\"alive\"} 2'"
+finish

@@ -1,2 +1,1019 @@
+/*
+ * plugin-test.c - unit tests of the plugin loader (plugin.c), the host side
+ * of the ABI (task.c) and the bundled plugins noop, sleep and csvstats.
+ *
+ * The bundled plugins come from $KILN_PLUGIN_BUILD (default
+ * KILN_SRCDIR/plugins/lib), the purpose-built bad ones from
+ * $KILN_TEST_PLUGINS (default KILN_SRCDIR/tests/plugins/.libs).  Each test
+ * copies what it needs into a fresh plugin directory under /tmp.
+ */
 #include <check.h>
-int main(void){return 0;}
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "plugin.h"
+#include "store.h"
+#include "task.h"
+
+#ifndef KILN_SRCDIR
+#define KILN_SRCDIR "."
+#endif
+
+static char tmpdir[256];        /* per test: plugins/, cache/, scratch/ */
+static char plugdir[300];
+static char cachedir[300];
+static char scratchdir[300];
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? v : def;
+}
+
+static const char *
+bundled_dir(void)
+{
+	return env_or("KILN_PLUGIN_BUILD", KILN_SRCDIR "/plugins/lib");
+}
+
+static const char *
+test_plugins_dir(void)
+{
+	return env_or("KILN_TEST_PLUGINS", KILN_SRCDIR "/tests/plugins/.libs");
+}
+
+static void
+copy_file(const char *src, const char *dst)
+{
+	FILE *in = fopen(src, "rb");
+	ck_assert_msg(in != NULL, "cannot open %s: %s (build the plugins "
+	              "first)", src, strerror(errno));
+	FILE *out = fopen(dst, "wb");
+	ck_assert_msg(out != NULL, "cannot create %s", dst);
+	char buf[8192];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	ck_assert_int_eq(fclose(out), 0);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_msg(f != NULL, "cannot create %s", path);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Put plugin DIR/NAME.so into the plugin directory as AS (or NAME.so). */
+static void
+install(const char *dir, const char *name, const char *as)
+{
+	char src[512], dst[512];
+	snprintf(src, sizeof src, "%s/%s.so", dir, name);
+	if (as != NULL)
+		snprintf(dst, sizeof dst, "%s/%s", plugdir, as);
+	else
+		snprintf(dst, sizeof dst, "%s/%s.so", plugdir, name);
+	copy_file(src, dst);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	remove(path);
+	return 0;
+}
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln-plugin-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(plugdir, sizeof plugdir, "%s/plugins", tmpdir);
+	/* A nested cache directory: the registry must create it. */
+	snprintf(cachedir, sizeof cachedir, "%s/cache/a/b", tmpdir);
+	snprintf(scratchdir, sizeof scratchdir, "%s/scratch", tmpdir);
+	ck_assert_int_eq(mkdir(plugdir, 0700), 0);
+	ck_assert_int_eq(mkdir(scratchdir, 0700), 0);
+}
+
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static plugin_registry *
+open_registry(void)
+{
+	plugin_registry *r = NULL;
+	char *err = NULL;
+	int rc = plugin_registry_open(plugdir, cachedir, task_host(), &r, &err);
+	ck_assert_msg(rc == 0, "registry: %s", err ? err : "?");
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+/* Collects plugin_list() / plugin_errors() output. */
+struct seen {
+	int n;
+	char text[8192];
+};
+
+static int
+list_cb(const struct kiln_plugin *d, const char *file, void *ud)
+{
+	struct seen *s = ud;
+	s->n++;
+	size_t len = strlen(s->text);
+	snprintf(s->text + len, sizeof s->text - len, "%s=%s ", d->name,
+	         d->version);
+	return 0;
+}
+
+static int
+error_cb(const char *file, const char *error, void *ud)
+{
+	struct seen *s = ud;
+	s->n++;
+	size_t len = strlen(s->text);
+	snprintf(s->text + len, sizeof s->text - len, "[%s] %s\n", file,
+	         error);
+	return 0;
+}
+
+static struct seen
+loaded(plugin_registry *r)
+{
+	struct seen s = { 0 };
+	ck_assert_int_eq(plugin_list(r, list_cb, &s), 0);
+	return s;
+}
+
+static struct seen
+errors(plugin_registry *r)
+{
+	struct seen s = { 0 };
+	ck_assert_int_eq(plugin_errors(r, error_cb, &s), 0);
+	return s;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Run plugin NAME from R with PARAMS; the task is returned for checks. */
+static kiln_task *
+run_plugin(plugin_registry *r, const char *name, const char *params,
+           int *state)
+{
+	char *err = NULL;
+	kiln_task *t = task_new(42, 1, params, scratchdir, 0, &err);
+	ck_assert_msg(t != NULL, "task_new: %s", err ? err : "?");
+	plugin *p = plugin_acquire(r, name);
+	ck_assert_msg(p != NULL, "plugin %s not loaded", name);
+	*state = task_run(t, p);
+	plugin_release(p);
+	return t;
+}
+
+/* A registry with the three bundled plugins. */
+static plugin_registry *
+bundled_registry(void)
+{
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "sleep", NULL);
+	install(bundled_dir(), "csvstats", NULL);
+	return open_registry();
+}
+
+/* ------------------------------------------------------------ loader */
+
+START_TEST(load_bundled)
+{
+	plugin_registry *r = bundled_registry();
+	struct seen s = loaded(r);
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_str_eq(s.text, "csvstats=1.0.0 noop=1.0.0 sleep=1.0.0 ");
+	ck_assert_int_eq(errors(r).n, 0);
+
+	plugin *p = plugin_acquire(r, "sleep");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(plugin_desc(p)->name, "sleep");
+	ck_assert_ptr_nonnull(plugin_desc(p)->params);
+	ck_assert_str_eq(plugin_desc(p)->params[0].name, "seconds");
+	plugin_release(p);
+	ck_assert_ptr_null(plugin_acquire(r, "nope"));
+
+	/* Nothing changed: a rescan does nothing. */
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	/* The cache copies are unlinked once loaded. */
+	struct stat st;
+	ck_assert_int_eq(stat(cachedir, &st), 0);
+	ck_assert_int_eq(rmdir(cachedir), 0);
+	plugin_registry_close(r);
+}
+END_TEST
+
+static const struct bad_case {
+	const char *plugin;     /* in the test plugin dir; NULL: text file */
+	const char *as;         /* file name in the plugin directory */
+	const char *expect;     /* in the error message */
+} bad_cases[] = {
+	{ "bad_abi", "bad_abi.so", "built for ABI 999, this kiln speaks ABI 1" },
+	{ "no_symbol", "no_symbol.so", "does not export the symbol 'kiln_plugin'" },
+	{ "init_fails", "init_fails.so", "init() of plugin 'init_fails' failed: init refused" },
+	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
+	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
+	{ NULL, "x.so", "not a loadable shared object" },
+};
+
+START_TEST(bad_plugin)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "sleep", NULL);
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", plugdir, c->as);
+	if (c->plugin != NULL)
+		install(test_plugins_dir(), c->plugin, c->as);
+	else
+		write_file(path, "this is not an ELF file\n");
+	/* Files without the .so suffix are not even looked at. */
+	char readme[512];
+	snprintf(readme, sizeof readme, "%s/README", plugdir);
+	write_file(readme, "ignored");
+
+	plugin_registry *r = open_registry();
+	struct seen e = errors(r);
+	ck_assert_msg(e.n == 1, "errors: %s", e.text);
+	ck_assert_msg(strstr(e.text, c->expect) != NULL, "got: %s", e.text);
+	ck_assert_msg(strstr(e.text, path) != NULL, "file not named: %s",
+	              e.text);
+	/* The good plugins are unaffected; noop is the bundled one. */
+	struct seen s = loaded(r);
+	ck_assert_str_eq(s.text, "noop=1.0.0 sleep=1.0.0 ");
+	/* An unchanged bad file is not retried (or reported again). */
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	ck_assert_int_eq(errors(r).n, 1);
+	plugin_registry_close(r);
+}
+END_TEST
+
+START_TEST(all_bad_together)
+{
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "sleep", NULL);
+	install(bundled_dir(), "csvstats", NULL);
+	for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s/%s", plugdir, bad_cases[i].as);
+		if (bad_cases[i].plugin != NULL)
+			install(test_plugins_dir(), bad_cases[i].plugin,
+			        bad_cases[i].as);
+		else
+			write_file(path, "not ELF");
+	}
+	install(test_plugins_dir(), "crash", NULL);
+	plugin_registry *r = open_registry();
+	struct seen e = errors(r);
+	ck_assert_msg(e.n == 6, "errors: %s", e.text);
+	ck_assert_str_eq(loaded(r).text,
+	                 "crash=1.0.0 csvstats=1.0.0 noop=1.0.0 sleep=1.0.0 ");
+
+	/* Removing the first noop frees the name for the duplicate. */
+	char path[512];
+	snprintf(path, sizeof path, "%s/noop.so", plugdir);
+	ck_assert_int_eq(unlink(path), 0);
+	/* Removed, then the duplicate loaded. */
+	ck_assert_int_eq(plugin_registry_scan(r), 2);
+	ck_assert_str_eq(loaded(r).text,
+	                 "crash=1.0.0 csvstats=1.0.0 noop=9.9.9 sleep=1.0.0 ");
+	ck_assert_int_eq(errors(r).n, 5);
+	plugin_registry_close(r);
+}
+END_TEST
+
+/* A file cut short (still being copied in) is refused, not mapped: the
+ * dynamic linker would die of SIGBUS on it. */
+START_TEST(truncated_file)
+{
+	char src[512], dst[512];
+	snprintf(src, sizeof src, "%s/csvstats.so", bundled_dir());
+	snprintf(dst, sizeof dst, "%s/csvstats.so", plugdir);
+	copy_file(src, dst);
+	struct stat st;
+	ck_assert_int_eq(stat(dst, &st), 0);
+	/* Past the headers, inside the code (which starts at 4 KiB). */
+	ck_assert_int_gt(st.st_size, 8192);
+	ck_assert_int_eq(truncate(dst, 5000), 0);
+	plugin_registry *r = open_registry();
+	struct seen e = errors(r);
+	ck_assert_int_eq(e.n, 1);
+	ck_assert_msg(strstr(e.text, "truncated ELF file") != NULL, "%s",
+	              e.text);
+	ck_assert_int_eq(loaded(r).n, 0);
+	/* Once the copy completes, the next scan loads it. */
+	copy_file(src, dst);
+	ck_assert_int_eq(plugin_registry_scan(r), 1);
+	ck_assert_str_eq(loaded(r).text, "csvstats=1.0.0 ");
+	ck_assert_int_eq(errors(r).n, 0);
+	plugin_registry_close(r);
+}
+END_TEST
+
+START_TEST(check_file)
+{
+	char path[512], *name = NULL, *version = NULL, *err = NULL;
+	snprintf(path, sizeof path, "%s/noop.so", bundled_dir());
+	ck_assert_int_eq(plugin_check_file(path, &name, &version, &err), 0);
+	ck_assert_str_eq(name, "noop");
+	ck_assert_str_eq(version, "1.0.0");
+	free(name);
+	free(version);
+
+	/* init() is not called by a check. */
+	snprintf(path, sizeof path, "%s/init_fails.so", test_plugins_dir());
+	ck_assert_int_eq(plugin_check_file(path, &name, &version, &err), 0);
+	ck_assert_str_eq(name, "init_fails");
+	free(name);
+	free(version);
+
+	snprintf(path, sizeof path, "%s/bad_abi.so", test_plugins_dir());
+	name = NULL;
+	ck_assert_int_lt(plugin_check_file(path, &name, &version, &err), 0);
+	ck_assert_ptr_null(name);
+	ck_assert_ptr_nonnull(strstr(err, "built for ABI 999"));
+	ck_assert_ptr_nonnull(strstr(err, path));
+	free(err);
+
+	err = NULL;
+	ck_assert_int_lt(plugin_check_file("/nonexistent/x.so", &name,
+	                                   &version, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.so"));
+	free(err);
+}
+END_TEST
+
+START_TEST(open_missing_dir)
+{
+	plugin_registry *r = NULL;
+	char *err = NULL;
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/none", tmpdir);
+	ck_assert_int_lt(plugin_registry_open(dir, cachedir, task_host(), &r,
+	                                      &err), 0);
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_nonnull(strstr(err, dir));
+	free(err);
+}
+END_TEST
+
+START_TEST(hot_replace)
+{
+	install(bundled_dir(), "noop", NULL);
+	plugin_registry *r = open_registry();
+	plugin *old = plugin_acquire(r, "noop");
+	ck_assert_ptr_nonnull(old);
+	ck_assert_str_eq(plugin_desc(old)->version, "1.0.0");
+
+	/* Rewrite noop.so in place (same inode) with another plugin's
+	 * bytes, and move its mtime so the change shows even on a coarse
+	 * clock. */
+	char src[512], dst[512];
+	snprintf(src, sizeof src, "%s/dup_noop.so", test_plugins_dir());
+	snprintf(dst, sizeof dst, "%s/noop.so", plugdir);
+	copy_file(src, dst);
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, 0 } };
+	clock_gettime(CLOCK_REALTIME, &ts[1]);
+	ts[1].tv_sec += 2;
+	ck_assert_int_eq(utimensat(AT_FDCWD, dst, ts, 0), 0);
+
+	ck_assert_int_eq(plugin_registry_scan(r), 1);
+	plugin *cur = plugin_acquire(r, "noop");
+	ck_assert_ptr_nonnull(cur);
+	ck_assert_ptr_ne(cur, old);
+	ck_assert_str_eq(plugin_desc(cur)->version, "9.9.9");
+	/* The old version is still mapped and runs. */
+	ck_assert_str_eq(plugin_desc(old)->version, "1.0.0");
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_int_eq(task_run(t, old), JOB_SUCCEEDED);
+	ck_assert_str_eq(task_result(t), "{}");
+	task_free(t);
+	t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_int_eq(task_run(t, cur), JOB_SUCCEEDED);
+	ck_assert_str_eq(task_result(t), "{\"version\":\"9.9.9\"}");
+	task_free(t);
+	ck_assert_int_eq(errors(r).n, 0);
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	plugin_release(old);
+	plugin_release(cur);
+
+	/* Replace by rename (a new inode), the recommended way. */
+	char tmp[512];
+	snprintf(tmp, sizeof tmp, "%s/.noop.tmp", plugdir);
+	snprintf(src, sizeof src, "%s/noop.so", bundled_dir());
+	copy_file(src, tmp);
+	ck_assert_int_eq(rename(tmp, dst), 0);
+	ck_assert_int_eq(plugin_registry_scan(r), 1);
+	ck_assert_str_eq(loaded(r).text, "noop=1.0.0 ");
+	plugin_registry_close(r);
+}
+END_TEST
+
+START_TEST(delete_file)
+{
+	plugin_registry *r = bundled_registry();
+	plugin *held = plugin_acquire(r, "sleep");
+	char path[512];
+	snprintf(path, sizeof path, "%s/sleep.so", plugdir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(plugin_registry_scan(r), 1);
+	ck_assert_ptr_null(plugin_acquire(r, "sleep"));
+	ck_assert_str_eq(loaded(r).text, "csvstats=1.0.0 noop=1.0.0 ");
+	/* A task holding the removed plugin still runs it. */
+	kiln_task *t = task_new(1, 1, "{\"seconds\":0}", scratchdir, 0, NULL);
+	ck_assert_int_eq(task_run(t, held), JOB_SUCCEEDED);
+	task_free(t);
+	plugin_release(held);
+
+	/* A bad file that goes away takes its error with it. */
+	snprintf(path, sizeof path, "%s/junk.so", plugdir);
+	write_file(path, "junk");
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	ck_assert_int_eq(errors(r).n, 1);
+	unlink(path);
+	plugin_registry_scan(r);
+	ck_assert_int_eq(errors(r).n, 0);
+	plugin_registry_close(r);
+}
+END_TEST
+
+static void *
+release_thread(void *arg)
+{
+	plugin_release(arg);
+	return NULL;
+}
+
+START_TEST(release_other_thread)
+{
+	plugin_registry *r = bundled_registry();
+	plugin *p[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++)
+		ck_assert_ptr_nonnull(p[i] = plugin_acquire(r, "noop"));
+	/* The registry drops its own reference first: the last release,
+	 * and with it dlclose(), happens on one of the threads. */
+	plugin_registry_close(r);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, release_thread,
+		                                p[i]), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+}
+END_TEST
+
+/* Tasks acquire, run and release noop while the file is replaced and the
+ * directory rescanned under them. */
+struct churn {
+	plugin_registry *r;
+	int failures;
+	int runs;
+};
+
+static void *
+churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	for (int i = 0; i < 200; i++) {
+		plugin *p = plugin_acquire(c->r, "noop");
+		if (p == NULL) {
+			c->failures++;
+			continue;
+		}
+		kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+		if (task_run(t, p) != JOB_SUCCEEDED || task_result(t) == NULL)
+			c->failures++;
+		c->runs++;
+		task_free(t);
+		plugin_release(p);
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_replace)
+{
+	install(bundled_dir(), "noop", NULL);
+	plugin_registry *r = open_registry();
+	struct churn c[4];
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct churn){ .r = r };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, churn_thread,
+		                                &c[i]), 0);
+	}
+	char src[2][512], tmp[512], dst[512];
+	snprintf(src[0], sizeof src[0], "%s/dup_noop.so", test_plugins_dir());
+	snprintf(src[1], sizeof src[1], "%s/noop.so", bundled_dir());
+	snprintf(tmp, sizeof tmp, "%s/.tmp", plugdir);
+	snprintf(dst, sizeof dst, "%s/noop.so", plugdir);
+	int replaced = 0;
+	for (int i = 0; i < 20; i++) {
+		copy_file(src[i % 2], tmp);
+		ck_assert_int_eq(rename(tmp, dst), 0);
+		replaced += plugin_registry_scan(r);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(c[i].failures, 0);
+		ck_assert_int_eq(c[i].runs, 200);
+	}
+	ck_assert_int_eq(replaced, 20);
+	ck_assert_int_eq(errors(r).n, 0);
+	plugin_registry_close(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------ tasks */
+
+START_TEST(task_bad_params)
+{
+	static const struct {
+		const char *params;
+		const char *expect;
+	} cases[] = {
+		{ "{", "not valid JSON" },
+		{ "[1,2]", "must be a JSON object" },
+		{ "3", "must be a JSON object" },
+		{ "\"s\"", "must be a JSON object" },
+		{ "{\"a\":1} x", "not valid JSON" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *err = NULL;
+		kiln_task *t = task_new(7, 1, cases[i].params, scratchdir, 0,
+		                        &err);
+		ck_assert_ptr_null(t);
+		ck_assert_ptr_nonnull(err);
+		ck_assert_msg(strstr(err, cases[i].expect) != NULL,
+		              "%s: got %s", cases[i].params, err);
+		ck_assert_ptr_nonnull(strstr(err, "job 7"));
+		free(err);
+	}
+	kiln_task *t = task_new(7, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(task_host()->params_json(t), "{}");
+	task_free(t);
+}
+END_TEST
+
+START_TEST(task_host_functions)
+{
+	const struct kiln_host *h = task_host();
+	ck_assert_uint_eq(h->abi_major, KILN_ABI_MAJOR);
+	ck_assert_uint_eq(h->size, sizeof(struct kiln_host));
+	ck_assert_ptr_nonnull(h->attempt);
+
+	kiln_task *t = task_new(9, 2, "{\"n\":3,\"x\":2.5,\"s\":\"hi\","
+	                        "\"b\":true,\"o\":{\"a\":[1]},\"z\":null,"
+	                        "\"ns\":\"12\"}", scratchdir, 0, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(h->param(t, "n"), "3");
+	ck_assert_str_eq(h->param(t, "x"), "2.5");
+	ck_assert_str_eq(h->param(t, "s"), "hi");
+	ck_assert_str_eq(h->param(t, "b"), "true");
+	ck_assert_str_eq(h->param(t, "o"), "{\"a\":[1]}");
+	/* Handed-out strings are stable: the same pointer again. */
+	ck_assert_ptr_eq(h->param(t, "o"), h->param(t, "o"));
+	ck_assert_ptr_null(h->param(t, "z"));
+	ck_assert_ptr_null(h->param(t, "missing"));
+	ck_assert_int_eq(h->param_int(t, "n", -1), 3);
+	ck_assert_int_eq(h->param_int(t, "ns", -1), 12);
+	ck_assert_int_eq(h->param_int(t, "s", -1), -1);
+	ck_assert_int_eq(h->param_int(t, "missing", 7), 7);
+	ck_assert_double_eq(h->param_double(t, "x", 0), 2.5);
+	ck_assert_double_eq(h->param_double(t, "n", 0), 3.0);
+	ck_assert_double_eq(h->param_double(t, "b", -1), -1);
+	ck_assert_ptr_nonnull(strstr(h->params_json(t), "\"x\":2.5"));
+	ck_assert_int_eq(h->job_id(t), 9);
+	ck_assert_int_eq(h->attempt(t), 2);
+
+	ck_assert_int_eq(h->set_result(t, "{"), KILN_EINVAL);
+	ck_assert_ptr_null(task_result(t));
+	ck_assert_int_eq(h->set_result(t, "42"), KILN_OK);
+	ck_assert_int_eq(h->set_result(t, "{\"a\":1}"), KILN_OK);
+	ck_assert_str_eq(task_result(t), "{\"a\":1}");
+	size_t big = 1024 * 1024 + 16;
+	char *huge = malloc(big + 1);
+	huge[0] = '"';
+	memset(huge + 1, 'a', big - 2);
+	huge[big - 1] = '"';
+	huge[big] = '\0';
+	ck_assert_int_eq(h->set_result(t, huge), KILN_EINVAL);
+	free(huge);
+
+	ck_assert_int_eq(h->output(t, "a.txt", "hello", 5), KILN_OK);
+	ck_assert_int_eq(h->output(t, "b.bin", "", 0), KILN_OK);
+	ck_assert_int_eq(h->output(t, "a.txt", "bye", 3), KILN_OK);
+	ck_assert_int_eq(h->output(t, "../x", "x", 1), KILN_EINVAL);
+	ck_assert_int_eq(h->output(t, "", "x", 1), KILN_EINVAL);
+	ck_assert_int_eq(task_output_count(t), 2);
+	const void *data;
+	size_t len;
+	ck_assert_str_eq(task_output(t, 0, &data, &len), "a.txt");
+	ck_assert_uint_eq(len, 3);
+	ck_assert_int_eq(memcmp(data, "bye", 3), 0);
+	ck_assert_ptr_null(task_output(t, 2, &data, &len));
+
+	ck_assert_int_eq(task_add_input(t, "up", "/tmp/up.csv"), 0);
+	const char *name = NULL;
+	ck_assert_int_eq(h->input_count(t), 1);
+	ck_assert_str_eq(h->input_path(t, 0, &name), "/tmp/up.csv");
+	ck_assert_str_eq(name, "up");
+	ck_assert_ptr_null(h->input_path(t, 1, &name));
+
+	h->progress(t, 0.25);
+	ck_assert_double_eq(task_progress(t), 0.25);
+	h->progress(t, 7);
+	ck_assert_double_eq(task_progress(t), 1.0);
+
+	h->set_error(t, "bad %d", 5);
+	ck_assert_str_eq(task_error(t), "bad 5");
+
+	ck_assert_int_eq(h->cancelled(t), 0);
+	task_cancel(t);
+	ck_assert_int_ne(h->cancelled(t), 0);
+
+	const char *scratch = h->scratch_dir(t);
+	ck_assert_ptr_nonnull(scratch);
+	ck_assert_ptr_eq(h->scratch_dir(t), scratch);
+	ck_assert_int_eq(strncmp(scratch, scratchdir, strlen(scratchdir)), 0);
+	char *keep = strdup(scratch), path[512];
+	snprintf(path, sizeof path, "%s/sub", keep);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/sub/f", keep);
+	write_file(path, "x");
+	task_free(t);
+	struct stat st;
+	ck_assert_int_ne(stat(keep, &st), 0);   /* removed with the task */
+	free(keep);
+}
+END_TEST
+
+START_TEST(task_log_tail)
+{
+	const struct kiln_host *h = task_host();
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 300, NULL);
+	ck_assert_str_eq(task_log(t), "");
+	for (int i = 0; i < 1000; i++)
+		h->log(t, KILN_LOG_INFO, "line %d\n", i);
+	h->log(t, KILN_LOG_ERROR, "last");
+	const char *log = task_log(t);
+	ck_assert_uint_le(strlen(log), 300);
+	ck_assert_uint_gt(strlen(log), 150);
+	ck_assert_ptr_nonnull(strstr(log, "INFO line 999\n"));
+	ck_assert_ptr_null(strstr(log, "line 990\n"));
+	/* The tail starts at a line: a timestamp. */
+	ck_assert_int_eq(strncmp(log, "20", 2), 0);
+	ck_assert_int_eq(log[strlen(log) - 1], '\n');
+	ck_assert_ptr_nonnull(strstr(log, "Z ERROR last\n"));
+	task_free(t);
+
+	/* One line longer than the limit keeps its end. */
+	t = task_new(1, 1, NULL, scratchdir, 64, NULL);
+	char big[200];
+	memset(big, 'x', sizeof big - 2);
+	big[sizeof big - 2] = 'y';
+	big[sizeof big - 1] = '\0';
+	h->log(t, KILN_LOG_INFO, "%s", big);
+	ck_assert_uint_eq(strlen(task_log(t)), 64);
+	ck_assert_ptr_nonnull(strstr(task_log(t), "xy\n"));
+	task_free(t);
+}
+END_TEST
+
+START_TEST(run_noop)
+{
+	plugin_registry *r = bundled_registry();
+	int state;
+	kiln_task *t = run_plugin(r, "noop", NULL, &state);
+	ck_assert_int_eq(state, JOB_SUCCEEDED);
+	ck_assert_str_eq(task_result(t), "{}");
+	ck_assert_ptr_null(task_error(t));
+	ck_assert_double_eq(task_progress(t), 1.0);
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
+START_TEST(run_sleep)
+{
+	plugin_registry *r = bundled_registry();
+	int state;
+	double t0 = now();
+	kiln_task *t = run_plugin(r, "sleep", "{\"seconds\":0.05}", &state);
+	double took = now() - t0;
+	ck_assert_int_eq(state, JOB_SUCCEEDED);
+	ck_assert_double_ge(took, 0.05);
+	ck_assert_double_lt(took, 2.0);
+	json_t *res = json_loads(task_result(t), 0, NULL);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_double_ge(json_number_value(json_object_get(res, "slept")),
+	                    0.05);
+	json_decref(res);
+	ck_assert_ptr_nonnull(strstr(task_log(t), "sleep: sleeping 0.05 s"));
+	ck_assert_ptr_nonnull(strstr(task_log(t), "sleep: woke after"));
+	task_free(t);
+
+	t = run_plugin(r, "sleep", "{\"seconds\":0,\"fail\":true}", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "fail"));
+	task_free(t);
+
+	t = run_plugin(r, "sleep", "{\"seconds\":-1}", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "seconds"));
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
+struct runner {
+	kiln_task *t;
+	plugin *p;
+	int state;
+};
+
+static void *
+runner_thread(void *arg)
+{
+	struct runner *ru = arg;
+	ru->state = task_run(ru->t, ru->p);
+	return NULL;
+}
+
+START_TEST(cancel_sleep)
+{
+	plugin_registry *r = bundled_registry();
+	struct runner ru = {
+		.t = task_new(5, 1, "{\"seconds\":10}", scratchdir, 0, NULL),
+		.p = plugin_acquire(r, "sleep"),
+		.state = -1,
+	};
+	pthread_t th;
+	double t0 = now();
+	ck_assert_int_eq(pthread_create(&th, NULL, runner_thread, &ru), 0);
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	nanosleep(&pause, NULL);
+	ck_assert_double_gt(task_progress(ru.t), 0);
+	task_cancel(ru.t);
+	pthread_join(th, NULL);
+	double took = now() - t0;
+	ck_assert_int_eq(ru.state, JOB_CANCELLED);
+	ck_assert_double_lt(took, 1.0);
+	ck_assert_ptr_nonnull(strstr(task_error(ru.t), "cancelled"));
+	task_free(ru.t);
+	plugin_release(ru.p);
+	plugin_registry_close(r);
+}
+END_TEST
+
+static const char *
+iris_path(void)
+{
+	static char path[512];
+	snprintf(path, sizeof path, "%s/examples/data/iris.csv",
+	         env_or("KILN_SRCDIR", KILN_SRCDIR));
+	return path;
+}
+
+static json_t *
+column(json_t *res, size_t i)
+{
+	return json_array_get(json_object_get(res, "columns"), i);
+}
+
+static double
+num(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	ck_assert_msg(json_is_number(v), "%s is not a number", key);
+	return json_number_value(v);
+}
+
+static const char *
+str(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	ck_assert_msg(json_is_string(v), "%s is not a string", key);
+	return json_string_value(v);
+}
+
+START_TEST(csvstats_iris)
+{
+	plugin_registry *r = bundled_registry();
+	char params[1024];
+	snprintf(params, sizeof params, "{\"file\":\"%s\"}", iris_path());
+	int state;
+	kiln_task *t = run_plugin(r, "csvstats", params, &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "error: %s", task_error(t));
+	json_t *res = json_loads(task_result(t), 0, NULL);
+	ck_assert_ptr_nonnull(res);
+	ck_assert_double_eq(num(res, "rows"), 150);
+	ck_assert_uint_eq(json_array_size(json_object_get(res, "columns")), 5);
+
+	json_t *c = column(res, 0);
+	ck_assert_str_eq(str(c, "name"), "sepal_length_(cm)");
+	ck_assert_str_eq(str(c, "type"), "numeric");
+	ck_assert_double_eq(num(c, "count"), 150);
+	ck_assert_double_eq(num(c, "missing"), 0);
+	ck_assert_double_eq_tol(num(c, "mean"), 5.8433, 1e-4);
+	ck_assert_double_eq_tol(num(c, "std"), 0.828066, 1e-6);
+	ck_assert_double_eq(num(c, "min"), 4.3);
+	ck_assert_double_eq(num(c, "max"), 7.9);
+
+	c = column(res, 4);
+	ck_assert_str_eq(str(c, "name"), "species");
+	ck_assert_str_eq(str(c, "type"), "categorical");
+	ck_assert_double_eq(num(c, "distinct"), 3);
+	ck_assert_double_eq(num(c, "top_count"), 50);
+	ck_assert_str_eq(str(c, "top"), "setosa");   /* first of the ties */
+	json_decref(res);
+	ck_assert_ptr_nonnull(strstr(task_log(t), "150 rows, 5 columns "
+	                             "(4 numeric, 1 categorical)"));
+	task_free(t);
+
+	/* The same file given as the first input instead of a parameter. */
+	char *err = NULL;
+	t = task_new(1, 1, NULL, scratchdir, 0, &err);
+	task_add_input(t, "flowers", iris_path());
+	plugin *p = plugin_acquire(r, "csvstats");
+	ck_assert_int_eq(task_run(t, p), JOB_SUCCEEDED);
+	plugin_release(p);
+	ck_assert_ptr_nonnull(strstr(task_result(t), "\"file\":\"flowers\""));
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
+/* CSV files whose statistics are checked on the result text. */
+static const struct csv_case {
+	const char *name;
+	const char *text;
+	int state;
+	const char *expect[4];  /* substrings of the result or the error */
+} csv_cases[] = {
+	{ "ragged.csv", "a,b\n1,2\n3,4\n5\n", JOB_FAILED,
+	  { "ragged.csv:4: expected 2 fields, found 1" } },
+	{ "long.csv", "a,b\n1,2\n3,4,5\n", JOB_FAILED,
+	  { "long.csv:3: expected 2 fields, found 3" } },
+	{ "unterminated.csv", "a,b\n1,2\n3,\"abc\n\n", JOB_FAILED,
+	  { "unterminated.csv:3: unterminated quoted field" } },
+	{ "empty.csv", "", JOB_FAILED, { "empty.csv: empty file (no header)" } },
+	{ "blank.csv", "\n\r\n", JOB_FAILED, { "no header" } },
+	{ "header.csv", "a,b\n", JOB_SUCCEEDED,
+	  { "\"rows\":0", "{\"name\":\"a\",\"type\":\"numeric\",\"count\":0,"
+	    "\"missing\":0,\"mean\":null,\"std\":null,\"min\":null,"
+	    "\"max\":null}" } },
+	/* Quoted commas, doubled quotes and a newline in a field; the line
+	 * count follows physical lines. */
+	{ "quoted.csv", "name,n\n\"x, \"\"y\"\"\nz\",1\n\"q\",2\nq,x\n",
+	  JOB_SUCCEEDED,
+	  { "\"rows\":3", "\"top\":\"q\",\"top_count\":2",
+	    "{\"name\":\"n\",\"type\":\"categorical\",\"count\":3,"
+	    "\"missing\":0,\"distinct\":3" } },
+	{ "quoted_err.csv", "name,n\n\"x\ny\",1\n1,2,3\n", JOB_FAILED,
+	  { "quoted_err.csv:4: expected 2 fields, found 3" } },
+	/* Missing values, a blank line in a one-column file, CRLF, spaces,
+	 * no final newline. */
+	{ "missing.csv", "v\r\n1\r\nNA\r\n\r\n 3 \r\nNaN\r\n-1e1", JOB_SUCCEEDED,
+	  { "\"rows\":6", "\"count\":3,\"missing\":3,\"mean\":-2,",
+	    "\"min\":-10,\"max\":3}" } },
+	{ "header_quote.csv", "\"a,b\",\"c\"\"\"\n1,2\n", JOB_SUCCEEDED,
+	  { "\"name\":\"a,b\"", "\"name\":\"c\\\"\"", "\"rows\":1" } },
+	{ "mixed.csv", "k,v\ninf,1\n0x10,2\n7,2\n", JOB_SUCCEEDED,
+	  { "\"name\":\"k\",\"type\":\"categorical\"",
+	    "\"name\":\"v\",\"type\":\"numeric\",\"count\":3,\"missing\":0,"
+	    "\"mean\":1.6666666666666667,\"std\":0.57735026918962" } },
+	{ "ctrl.csv", "\"tab\there\"\nok\n\xff\n\xff\n", JOB_SUCCEEDED,
+	  { "\"name\":\"tab\\u0009here\"", "\"top\":\"\\ufffd\",\"top_count\":2" } },
+};
+
+START_TEST(csvstats_cases)
+{
+	const struct csv_case *c = &csv_cases[_i];
+	plugin_registry *r = bundled_registry();
+	char path[512], params[1024];
+	snprintf(path, sizeof path, "%s/%s", tmpdir, c->name);
+	write_file(path, c->text);
+	snprintf(params, sizeof params, "{\"file\":\"%s\"}", path);
+	int state;
+	kiln_task *t = run_plugin(r, "csvstats", params, &state);
+	const char *text = state == JOB_SUCCEEDED ? task_result(t)
+	                                          : task_error(t);
+	ck_assert_msg(state == c->state, "%s: state %d: %s", c->name, state,
+	              task_error(t));
+	for (int i = 0; i < 4 && c->expect[i] != NULL; i++)
+		ck_assert_msg(strstr(text, c->expect[i]) != NULL,
+		              "%s: want %s in %s", c->name, c->expect[i], text);
+	if (state == JOB_SUCCEEDED) {
+		json_t *v = json_loads(text, 0, NULL);
+		ck_assert_ptr_nonnull(v);
+		json_decref(v);
+	}
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
+START_TEST(csvstats_no_file)
+{
+	plugin_registry *r = bundled_registry();
+	int state;
+	kiln_task *t = run_plugin(r, "csvstats",
+	                          "{\"file\":\"/nonexistent/data.csv\"}", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_ptr_nonnull(strstr(task_error(t),
+	                             "cannot open /nonexistent/data.csv"));
+	task_free(t);
+
+	t = run_plugin(r, "csvstats", NULL, &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "no file"));
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
+static Suite *
+plugin_suite(void)
+{
+	Suite *s = suite_create("plugin");
+	TCase *tc = tcase_create("loader");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, load_bundled);
+	tcase_add_loop_test(tc, bad_plugin, 0,
+	                    sizeof bad_cases / sizeof bad_cases[0]);
+	tcase_add_test(tc, all_bad_together);
+	tcase_add_test(tc, truncated_file);
+	tcase_add_test(tc, check_file);
+	tcase_add_test(tc, open_missing_dir);
+	tcase_add_test(tc, hot_replace);
+	tcase_add_test(tc, delete_file);
+	tcase_add_test(tc, release_other_thread);
+	tcase_add_test(tc, concurrent_replace);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("task");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, task_bad_params);
+	tcase_add_test(tc, task_host_functions);
+	tcase_add_test(tc, task_log_tail);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bundled");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, run_noop);
+	tcase_add_test(tc, run_sleep);
+	tcase_add_test(tc, cancel_sleep);
+	tcase_add_test(tc, csvstats_iris);
+	tcase_add_loop_test(tc, csvstats_cases, 0,
+	                    sizeof csv_cases / sizeof csv_cases[0]);
+	tcase_add_test(tc, csvstats_no_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	/* Loader errors are expected here; keep the output readable. */
+	log_init("plugin-test", LOG_ERROR + 1);
+	SRunner *sr = srunner_create(plugin_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,2 +1,335 @@
+/*
+ * sched-test.c - placement, results, retries, reaping, registration and
+ * recovery of the scheduler, on a real SQLite store in a temp directory.
+ */
 #include <check.h>
-int main(void){return 0;}
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "sched.h"
+#include "store.h"
+#include "xalloc.h"
+
+static char dir[64];
+static char *dbpath;
+static store *st;
+static sched *sc;
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/kiln-sched-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	dbpath = xasprintf("%s/kiln.db", dir);
+	char *err = NULL;
+	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
+	struct sched_opts o = { .worker_timeout_ms = 200, .max_lost = 2 };
+	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
+	auth_init();
+}
+
+static void
+teardown(void)
+{
+	sched_free(sc);
+	store_close(st);
+	char *cmd = xasprintf("rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
+	free(dbpath);
+}
+
+static int64_t
+submit(const char *plugin, int priority, int slots, int64_t memory, int attempts)
+{
+	struct store_job j = { .plugin = (char *)plugin, .params = (char *)"{}",
+		.priority = priority, .slots = slots, .memory = memory,
+		.max_attempts = attempts };
+	char *err = NULL;
+	ck_assert_int_eq(sched_submit(sc, &j, 1, &err), 0);
+	ck_assert_int_gt(j.id, 0);
+	return j.id;
+}
+
+static uint64_t
+join(const char *name, int slots, int64_t memory, const char *plugins_json)
+{
+	json_t *pl = json_loads(plugins_json, 0, NULL);
+	struct sched_worker_info wi = { .name = name, .host = "h", .slots = slots,
+		.memory = memory, .plugins = pl };
+	uint64_t session;
+	struct sched_held *cancel;
+	size_t nc;
+	char *err = NULL;
+	ck_assert_int_eq(sched_register(sc, &wi, NULL, 0, &session, &cancel, &nc, &err), 0);
+	free(cancel);
+	json_decref(pl);
+	return session;
+}
+
+static int
+state_of(int64_t id)
+{
+	struct store_job j = { 0 };
+	char *err = NULL;
+	ck_assert_int_eq(store_job_get(st, id, &j, &err), 0);
+	int s = j.state;
+	store_job_clear(&j);
+	return s;
+}
+
+#define NOOP "[{\"name\":\"noop\",\"version\":\"1\"}]"
+#define BOTH "[{\"name\":\"noop\",\"version\":\"1\"},{\"name\":\"sleep\",\"version\":\"1\"}]"
+
+START_TEST(placement_respects_slots_priority_and_plugins)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	int64_t b = submit("noop", 5, 1, 0, 1);
+	int64_t c = submit("sleep", 9, 1, 0, 1);
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	/* Two slots: the priority-5 job first, then the oldest; never sleep. */
+	ck_assert_uint_eq(x.ntasks, 2);
+	ck_assert_int_eq(x.tasks[0].id, b);
+	ck_assert_int_eq(x.tasks[1].id, a);
+	ck_assert_int_eq(x.tasks[0].attempt, 1);
+	ck_assert_int_eq(state_of(a), JOB_RUNNING);
+	sched_exchange_clear(&x);
+	/* Full: nothing more. */
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	sched_exchange_clear(&x);
+	/* A worker with sleep takes it first (priority 9), then d. */
+	uint64_t s2 = join("w2", 2, 1 << 30, BOTH);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	ck_assert_int_eq(x.tasks[0].id, c);
+	ck_assert_int_eq(x.tasks[1].id, d);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
+START_TEST(placement_respects_memory_and_multi_slot)
+{
+	int64_t big = submit("noop", 0, 1, 2LL << 30, 1);
+	int64_t wide = submit("noop", 0, 3, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);  /* too big, too wide */
+	sched_exchange_clear(&x);
+	uint64_t s2 = join("w2", 4, 4LL << 30, NOOP);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	ck_assert_int_eq(x.tasks[0].id, big);
+	ck_assert_int_eq(x.tasks[1].id, wide);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
+START_TEST(results_are_applied_once)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	sched_exchange_clear(&x);
+	struct sched_result stale = { .id = a, .attempt = 7, .state = JOB_SUCCEEDED };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &stale, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_RUNNING);
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_SUCCEEDED,
+		.result = "{\"x\":1}", .log = "hello" };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_SUCCEEDED);
+	r.state = JOB_FAILED;    /* a duplicate report changes nothing */
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_SUCCEEDED);
+}
+END_TEST
+
+START_TEST(failure_is_retried)
+{
+	int64_t a = submit("noop", 0, 1, 0, 2);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	sched_exchange_clear(&x);
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_FAILED, .error = "boom" };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 1, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_QUEUED);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);      /* the retry */
+	ck_assert_int_eq(x.tasks[0].attempt, 2);
+	sched_exchange_clear(&x);
+	r.attempt = 2;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 1, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_FAILED);
+}
+END_TEST
+
+START_TEST(dead_worker_tasks_move)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	sched_exchange_clear(&x);
+	uint64_t s2 = join("w2", 1, 1 << 30, NOOP);
+	usleep(300 * 1000);
+	/* w2 stays alive by exchanging; w1 is silent. */
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_reap(sc), 1);
+	ck_assert_int_eq(state_of(a), JOB_QUEUED);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), -ESTALE);
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, a);
+	ck_assert_int_eq(x.tasks[0].attempt, 2);
+	sched_exchange_clear(&x);
+	/* w1's late result for attempt 1 is ignored. */
+	s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_SUCCEEDED };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_RUNNING);
+}
+END_TEST
+
+START_TEST(register_reconciles_held)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	int64_t b = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 2, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	sched_exchange_clear(&x);
+	/* w1 comes back holding only a, and an attempt of b it never had. */
+	json_t *pl = json_loads(NOOP, 0, NULL);
+	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 2,
+		.memory = 1 << 30, .plugins = pl };
+	struct sched_held held[] = { { a, 1 }, { 424242, 1 } };
+	struct sched_held *cancel;
+	size_t nc;
+	uint64_t s;
+	ck_assert_int_eq(sched_register(sc, &wi, held, 2, &s, &cancel, &nc, &err), 0);
+	json_decref(pl);
+	ck_assert_int_eq(state_of(a), JOB_RUNNING);
+	ck_assert_int_eq(state_of(b), JOB_QUEUED);
+	ck_assert_uint_eq(nc, 1);
+	ck_assert_int_eq(cancel[0].id, 424242);
+	free(cancel);
+	ck_assert_int_ne(s, s1);
+}
+END_TEST
+
+START_TEST(recover_rebuilds_queue)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	int64_t b = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_int_eq(x.tasks[0].id, a);
+	sched_exchange_clear(&x);
+	/* "Restart": a new scheduler over the same store. */
+	sched_free(sc);
+	struct sched_opts o = { .worker_timeout_ms = 200 };
+	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
+	ck_assert_int_eq(sched_recover(sc, &err), 0);
+	struct sched_stats ss;
+	sched_stats(sc, &ss);
+	ck_assert_int_eq(ss.queued, 1);
+	ck_assert_int_eq(ss.running, 1);
+	/* The worker's old session is unknown now. */
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), -ESTALE);
+	free(err);
+	err = NULL;
+	json_t *pl = json_loads(NOOP, 0, NULL);
+	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 1,
+		.memory = 1 << 30, .plugins = pl };
+	struct sched_held held[] = { { a, 1 } };
+	struct sched_held *cancel;
+	size_t nc;
+	ck_assert_int_eq(sched_register(sc, &wi, held, 1, &s1, &cancel, &nc, &err), 0);
+	free(cancel);
+	json_decref(pl);
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_SUCCEEDED };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, b);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_SUCCEEDED);
+}
+END_TEST
+
+START_TEST(cancel_queued_and_running)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	int64_t b = submit("noop", 0, 1, 0, 1);
+	char *err = NULL;
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_int_eq(x.tasks[0].id, a);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_cancel(sc, b, &err), 0);
+	ck_assert_int_eq(state_of(b), JOB_CANCELLED);
+	ck_assert_int_eq(sched_cancel(sc, a, &err), 0);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	ck_assert_uint_eq(x.ncancel, 1);
+	ck_assert_int_eq(x.cancel[0].id, a);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_cancel(sc, a, &err), -EALREADY);
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(sched_cancel(sc, 99999, &err), -ENOENT);
+	free(err);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("sched");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, placement_respects_slots_priority_and_plugins);
+	tcase_add_test(tc, placement_respects_memory_and_multi_slot);
+	tcase_add_test(tc, results_are_applied_once);
+	tcase_add_test(tc, failure_is_retried);
+	tcase_add_test(tc, dead_worker_tasks_move);
+	tcase_add_test(tc, register_reconciles_held);
+	tcase_add_test(tc, recover_rebuilds_queue);
+	tcase_add_test(tc, cancel_queued_and_running);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}

@@ -1,2 +1,1063 @@
+/*
+ * store-test.c - unit tests of the SQLite store (src/store.c): schema and
+ * migrations, every state transition and its guard against stale or
+ * repeated messages, the reads, group commit under concurrent callers, and
+ * durability when the process is killed right after store_apply().
+ *
+ * Each test gets a fresh directory from mkdtemp() under /tmp.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <check.h>
-int main(void){return 0;}
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+
+static char tmpdir[64];
+static char dbpath[128];
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln-store-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	/* A subdirectory that does not exist yet: store_open makes it. */
+	snprintf(dbpath, sizeof dbpath, "%s/state/kiln.db", tmpdir);
+}
+
+static void
+teardown(void)
+{
+	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---------------------------------------------------------------- */
+/* Helpers                                                           */
+/* ---------------------------------------------------------------- */
+
+static store *
+open_store(int sync_full)
+{
+	store *s = NULL;
+	char *err = NULL;
+	int rc = store_open(dbpath, sync_full, &s, &err);
+	ck_assert_msg(rc == 0, "store_open: %d %s", rc, err ? err : "");
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Apply one op; return its applied flag. */
+static int
+apply1(store *s, struct store_op *op)
+{
+	char *err = NULL;
+	int rc = store_apply(s, op, 1, &err);
+	ck_assert_msg(rc == 0, "store_apply: %d %s", rc, err ? err : "");
+	return op->applied;
+}
+
+static int64_t
+submit(store *s, const char *plugin, int priority)
+{
+	struct store_op op = { .kind = STORE_SUBMIT, .t_ms = 1000 };
+	op.job.plugin = (char *)plugin;
+	op.job.params = "{\"n\":1}";
+	op.job.priority = priority;
+	ck_assert_int_eq(apply1(s, &op), 1);
+	ck_assert_int_gt(op.job.id, 0);
+	return op.job.id;
+}
+
+static int
+start(store *s, int64_t id, int attempt, const char *worker)
+{
+	struct store_op op = { .kind = STORE_START, .id = id,
+	                       .attempt = attempt, .worker = worker,
+	                       .t_ms = 2000 };
+	return apply1(s, &op);
+}
+
+static int
+finish(store *s, int64_t id, int attempt, int state, const char *log)
+{
+	struct store_op op = { .kind = STORE_FINISH, .id = id,
+	                       .attempt = attempt, .state = state,
+	                       .result = "{\"ok\":true}",
+	                       .error = state == JOB_FAILED ? "boom" : NULL,
+	                       .log = log, .t_ms = 3000 };
+	return apply1(s, &op);
+}
+
+static int
+requeue(store *s, int64_t id, int attempt, const char *error,
+        const char *log)
+{
+	struct store_op op = { .kind = STORE_REQUEUE, .id = id,
+	                       .attempt = attempt, .error = error, .log = log,
+	                       .t_ms = 2500 };
+	return apply1(s, &op);
+}
+
+static int
+cancel(store *s, int64_t id)
+{
+	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = 4000 };
+	return apply1(s, &op);
+}
+
+static struct store_job
+get(store *s, int64_t id)
+{
+	struct store_job j;
+	char *err = NULL;
+	int rc = store_job_get(s, id, &j, &err);
+	ck_assert_msg(rc == 0, "store_job_get(%" PRId64 "): %d %s", id, rc,
+	              err ? err : "");
+	return j;
+}
+
+static int
+get_state(store *s, int64_t id)
+{
+	struct store_job j = get(s, id);
+	int state = j.state;
+	store_job_clear(&j);
+	return state;
+}
+
+/* Collects job ids (and states) from a walk. */
+struct idlist {
+	int64_t id[2000];
+	int state[2000];
+	int n;
+	int stop_after;         /* 0 = never */
+};
+
+static int
+collect_job(const struct store_job *j, void *ud)
+{
+	struct idlist *l = ud;
+	ck_assert_int_lt(l->n, 2000);
+	l->id[l->n] = j->id;
+	l->state[l->n] = j->state;
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after;
+}
+
+struct attlist {
+	struct store_attempt a[8];
+	int n;
+};
+
+static int
+collect_attempt(const struct store_attempt *a, void *ud)
+{
+	struct attlist *l = ud;
+	ck_assert_int_lt(l->n, 8);
+	l->a[l->n] = *a;
+	/* The callback's strings die after it returns: copy them. */
+	l->a[l->n].worker = a->worker ? strdup(a->worker) : NULL;
+	l->a[l->n].error = a->error ? strdup(a->error) : NULL;
+	l->n++;
+	return 0;
+}
+
+static void
+attlist_clear(struct attlist *l)
+{
+	for (int i = 0; i < l->n; i++)
+		store_attempt_clear(&l->a[i]);
+	l->n = 0;
+}
+
+static char *
+get_log(store *s, int64_t id, int attempt)
+{
+	char *log = NULL, *err = NULL;
+	int rc = store_log(s, id, attempt, &log, &err);
+	ck_assert_msg(rc == 0, "store_log: %d %s", rc, err ? err : "");
+	ck_assert_ptr_nonnull(log);
+	return log;
+}
+
+static void
+assert_log(store *s, int64_t id, int attempt, const char *want)
+{
+	char *log = get_log(s, id, attempt);
+	ck_assert_str_eq(log, want);
+	free(log);
+}
+
+/* ---------------------------------------------------------------- */
+/* Schema                                                            */
+/* ---------------------------------------------------------------- */
+
+static int
+db_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	                 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+START_TEST(test_open_schema)
+{
+	store *s = open_store(1);
+	ck_assert_int_ge(store_schema_version(), 1);
+	store_close(s);
+
+	ck_assert_int_eq(db_int("PRAGMA user_version"),
+	                 store_schema_version());
+	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_master WHERE "
+	                        "type = 'table' AND name IN ('jobs', "
+	                        "'attempts', 'tokens', 'meta')"), 4);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_master WHERE "
+	                        "type = 'index' AND name = 'jobs_state'"), 1);
+	/* WAL is a persistent property of the file. */
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* Opening again migrates nothing and keeps the version. */
+	s = open_store(0);
+	store_close(s);
+	ck_assert_int_eq(db_int("PRAGMA user_version"),
+	                 store_schema_version());
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+	sqlite3 *db;
+	char dir[160];
+	snprintf(dir, sizeof dir, "%s/state", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 999", NULL,
+	                              NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	store *s = (store *)1;
+	char *err = NULL;
+	int rc = store_open(dbpath, 1, &s, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "999") && strstr(err, "newer"),
+	              "unclear error: %s", err);
+	free(err);
+	/* And the file was left alone. */
+	ck_assert_int_eq(db_int("PRAGMA user_version"), 999);
+	ck_assert_int_eq(db_int("SELECT count(*) FROM sqlite_master"), 0);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	char *err = NULL;
+	store *s = NULL;
+
+	/* The parent "directory" is a regular file. */
+	char file[160], path[200];
+	snprintf(file, sizeof file, "%s/plain", tmpdir);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a directory\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/kiln.db", file);
+	ck_assert_int_lt(store_open(path, 1, &s, &err), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	err = NULL;
+
+	/* A file that is not a database. */
+	ck_assert_int_lt(store_open(file, 1, &s, &err), 0);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Transitions                                                       */
+/* ---------------------------------------------------------------- */
+
+START_TEST(test_submit_get)
+{
+	store *s = open_store(1);
+	struct store_op op = { .kind = STORE_SUBMIT, .t_ms = 5555 };
+	op.job.plugin = "wordcount";
+	op.job.params = "{\"input\":\"/data/x\"}";
+	op.job.priority = -7;
+	op.job.slots = 3;
+	op.job.memory = (int64_t)5 << 32;
+	op.job.timeout_ms = 60000;
+	op.job.max_attempts = 4;
+	op.job.created_ms = 1234;
+	ck_assert_int_eq(apply1(s, &op), 1);
+	ck_assert_int_gt(op.job.id, 0);
+
+	struct store_job j = get(s, op.job.id);
+	ck_assert_int_eq(j.id, op.job.id);
+	ck_assert_str_eq(j.plugin, "wordcount");
+	ck_assert_str_eq(j.params, "{\"input\":\"/data/x\"}");
+	ck_assert_int_eq(j.state, JOB_QUEUED);
+	ck_assert_int_eq(j.priority, -7);
+	ck_assert_int_eq(j.slots, 3);
+	ck_assert_int_eq(j.memory, (int64_t)5 << 32);
+	ck_assert_int_eq(j.timeout_ms, 60000);
+	ck_assert_int_eq(j.max_attempts, 4);
+	ck_assert_int_eq(j.attempt, 0);
+	ck_assert_ptr_null(j.worker);
+	ck_assert_ptr_null(j.result);
+	ck_assert_ptr_null(j.error);
+	ck_assert_int_eq(j.created_ms, 1234);
+	ck_assert_int_eq(j.started_ms, 0);
+	ck_assert_int_eq(j.finished_ms, 0);
+	store_job_clear(&j);
+	ck_assert_ptr_null(j.plugin);
+
+	/* Defaults: slots and max_attempts at least 1, params "{}",
+	 * created_ms from t_ms. */
+	struct store_op d = { .kind = STORE_SUBMIT, .t_ms = 777 };
+	d.job.plugin = "p";
+	ck_assert_int_eq(apply1(s, &d), 1);
+	ck_assert_int_gt(d.job.id, op.job.id);
+	j = get(s, d.job.id);
+	ck_assert_int_eq(j.slots, 1);
+	ck_assert_int_eq(j.max_attempts, 1);
+	ck_assert_str_eq(j.params, "{}");
+	ck_assert_int_eq(j.created_ms, 777);
+	store_job_clear(&j);
+
+	char *err = NULL;
+	ck_assert_int_eq(store_job_get(s, 424242, &j, &err), -ENOENT);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_bad_ops_rejected)
+{
+	store *s = open_store(0);
+	char *err = NULL;
+	struct store_op ops[2] = {
+		{ .kind = STORE_SUBMIT, .job = { .plugin = "ok" } },
+		{ .kind = STORE_SUBMIT },                 /* no plugin */
+	};
+	ck_assert_int_eq(store_apply(s, ops, 2, &err), -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	err = NULL;
+
+	struct store_op fin = { .kind = STORE_FINISH, .id = 1, .attempt = 1,
+	                        .state = JOB_RUNNING };
+	ck_assert_int_eq(store_apply(s, &fin, 1, &err), -EINVAL);
+	free(err);
+	err = NULL;
+
+	struct store_op odd = { .kind = 99 };
+	ck_assert_int_eq(store_apply(s, &odd, 1, &err), -EINVAL);
+	free(err);
+	err = NULL;
+
+	/* Nothing of the rejected batch was written. */
+	int64_t counts[JOB_NSTATES];
+	ck_assert_int_eq(store_job_counts(s, counts, &err), 0);
+	ck_assert_int_eq(counts[JOB_QUEUED], 0);
+	ck_assert_int_eq(store_commits(s), 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_failed_transaction_rolls_back)
+{
+	store *s = open_store(1);
+	int64_t before = submit(s, "p", 0);
+	uint64_t commits = store_commits(s);
+
+	/* Fault injection: a trigger (added behind the store's back) makes
+	 * the insert of one job fail inside the writer's transaction. */
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TRIGGER explode BEFORE "
+	                              "INSERT ON jobs WHEN NEW.plugin = "
+	                              "'explode' BEGIN SELECT RAISE(ABORT, "
+	                              "'injected fault'); END", NULL, NULL,
+	                              NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store_op ops[3] = {
+		{ .kind = STORE_SUBMIT, .job = { .plugin = "fine" } },
+		{ .kind = STORE_START, .id = before, .attempt = 1 },
+		{ .kind = STORE_SUBMIT, .job = { .plugin = "explode" } },
+	};
+	char *err = NULL;
+	int rc = store_apply(s, ops, 3, &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "injected fault") != NULL, "err: %s", err);
+	free(err);
+	err = NULL;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ops[i].applied, 0);
+	ck_assert_int_eq(ops[0].job.id, 0);
+	ck_assert_uint_eq(store_commits(s), commits);
+
+	/* Nothing of the batch stayed, not even the ops before the fault. */
+	int64_t c[JOB_NSTATES];
+	ck_assert_int_eq(store_job_counts(s, c, &err), 0);
+	ck_assert_int_eq(c[JOB_QUEUED], 1);
+	ck_assert_int_eq(c[JOB_RUNNING], 0);
+
+	/* And the writer carries on. */
+	ck_assert_int_eq(start(s, before, 1, "w"), 1);
+	ck_assert_int_gt(submit(s, "fine", 0), before);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_start_finish_guards)
+{
+	store *s = open_store(1);
+	int64_t id = submit(s, "p", 0);
+
+	/* FINISH of a job that never started: nothing. */
+	ck_assert_int_eq(finish(s, id, 1, JOB_SUCCEEDED, "x"), 0);
+	ck_assert_int_eq(get_state(s, id), JOB_QUEUED);
+
+	ck_assert_int_eq(start(s, id, 1, "w1"), 1);
+	struct store_job j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_RUNNING);
+	ck_assert_int_eq(j.attempt, 1);
+	ck_assert_str_eq(j.worker, "w1");
+	ck_assert_int_eq(j.started_ms, 2000);
+	store_job_clear(&j);
+
+	/* START of a running job: nothing. */
+	ck_assert_int_eq(start(s, id, 2, "w2"), 0);
+
+	/* Stale attempt: not applied, nothing changed. */
+	ck_assert_int_eq(finish(s, id, 7, JOB_SUCCEEDED, "stale"), 0);
+	j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_RUNNING);
+	ck_assert_int_eq(j.attempt, 1);
+	ck_assert_str_eq(j.worker, "w1");
+	ck_assert_ptr_null(j.result);
+	ck_assert_int_eq(j.finished_ms, 0);
+	store_job_clear(&j);
+	assert_log(s, id, 1, "");
+
+	ck_assert_int_eq(finish(s, id, 1, JOB_SUCCEEDED, "hello\n"), 1);
+	j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_SUCCEEDED);
+	ck_assert_str_eq(j.result, "{\"ok\":true}");
+	ck_assert_ptr_null(j.error);
+	ck_assert_int_eq(j.finished_ms, 3000);
+	store_job_clear(&j);
+	assert_log(s, id, 1, "hello\n");
+
+	/* The same FINISH again (a duplicated message): not applied, so the
+	 * job is never reported as finished twice. */
+	ck_assert_int_eq(finish(s, id, 1, JOB_FAILED, "again"), 0);
+	j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_SUCCEEDED);
+	ck_assert_ptr_null(j.error);
+	store_job_clear(&j);
+	assert_log(s, id, 1, "hello\n");
+
+	/* And a finished job cannot be started again. */
+	ck_assert_int_eq(start(s, id, 2, "w2"), 0);
+	ck_assert_int_eq(get_state(s, id), JOB_SUCCEEDED);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_finish_in_one_batch)
+{
+	/* Ops of one batch see each other: submit, start and finish of the
+	 * same job, and a duplicate finish, in one call. */
+	store *s = open_store(1);
+	int64_t id = submit(s, "p", 0);
+	struct store_op ops[3] = {
+		{ .kind = STORE_START, .id = id, .attempt = 1, .worker = "w" },
+		{ .kind = STORE_FINISH, .id = id, .attempt = 1,
+		  .state = JOB_FAILED, .error = "e1" },
+		{ .kind = STORE_FINISH, .id = id, .attempt = 1,
+		  .state = JOB_SUCCEEDED },
+	};
+	char *err = NULL;
+	ck_assert_int_eq(store_apply(s, ops, 3, &err), 0);
+	ck_assert_int_eq(ops[0].applied, 1);
+	ck_assert_int_eq(ops[1].applied, 1);
+	ck_assert_int_eq(ops[2].applied, 0);
+	struct store_job j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_FAILED);
+	ck_assert_str_eq(j.error, "e1");
+	/* t_ms 0 means now. */
+	ck_assert_int_gt(j.started_ms, 1600000000000LL);
+	ck_assert_int_ge(j.finished_ms, j.started_ms);
+	store_job_clear(&j);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_requeue_restart)
+{
+	store *s = open_store(1);
+	int64_t id = submit(s, "p", 0);
+	int64_t idle = submit(s, "p", 0);
+
+	ck_assert_int_eq(start(s, id, 1, "w1"), 1);
+	ck_assert_int_eq(requeue(s, id, 2, "wrong attempt", NULL), 0);
+	ck_assert_int_eq(requeue(s, id, 1, "worker w1 lost", "partial\n"), 1);
+	struct store_job j = get(s, id);
+	ck_assert_int_eq(j.state, JOB_QUEUED);
+	ck_assert_int_eq(j.attempt, 1);
+	ck_assert_ptr_null(j.worker);
+	store_job_clear(&j);
+
+	/* The old attempt's late FINISH is stale now. */
+	ck_assert_int_eq(finish(s, id, 1, JOB_SUCCEEDED, "late"), 0);
+	/* A replayed START of attempt 1 must not reopen (and wipe) it. */
+	ck_assert_int_eq(start(s, id, 1, "w1"), 0);
+
+	ck_assert_int_eq(start(s, id, 2, "w2"), 1);
+	ck_assert_int_eq(finish(s, id, 2, JOB_SUCCEEDED, "done\n"), 1);
+
+	struct attlist l = { .n = 0 };
+	char *err = NULL;
+	ck_assert_int_eq(store_attempts(s, id, collect_attempt, &l, &err), 0);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(l.a[0].job_id, id);
+	ck_assert_int_eq(l.a[0].attempt, 1);
+	ck_assert_int_eq(l.a[0].state, JOB_FAILED);
+	ck_assert_str_eq(l.a[0].worker, "w1");
+	ck_assert_str_eq(l.a[0].error, "worker w1 lost");
+	ck_assert_int_eq(l.a[0].started_ms, 2000);
+	ck_assert_int_eq(l.a[0].finished_ms, 2500);
+	ck_assert_int_eq(l.a[1].attempt, 2);
+	ck_assert_int_eq(l.a[1].state, JOB_SUCCEEDED);
+	ck_assert_str_eq(l.a[1].worker, "w2");
+	ck_assert_ptr_null(l.a[1].error);
+	ck_assert_int_eq(l.a[1].finished_ms, 3000);
+	attlist_clear(&l);
+
+	assert_log(s, id, 1, "partial\n");
+	assert_log(s, id, 2, "done\n");
+	assert_log(s, id, 0, "done\n");
+	assert_log(s, id, 3, "");
+	assert_log(s, idle, 0, "");
+
+	char *log = (char *)1;
+	ck_assert_int_eq(store_log(s, 999999, 0, &log, &err), -ENOENT);
+	ck_assert_ptr_null(log);
+
+	ck_assert_int_eq(store_attempts(s, idle, collect_attempt, &l, &err), 0);
+	ck_assert_int_eq(l.n, 0);
+	store_close(s);
+}
+END_TEST
+
+static const struct {
+	const char *name;
+	int started;            /* START before the cancel */
+	int finished;           /* and FINISH */
+	int applied;            /* expected from CANCEL */
+	int end_state;
+} cancel_cases[] = {
+	{ "queued", 0, 0, 1, JOB_CANCELLED },
+	{ "running", 1, 0, 1, JOB_CANCELLED },
+	{ "finished", 1, 1, 0, JOB_SUCCEEDED },
+};
+
+START_TEST(test_cancel)
+{
+	const char *name = cancel_cases[_i].name;
+	store *s = open_store(1);
+	int64_t id = submit(s, "p", 0);
+	if (cancel_cases[_i].started)
+		ck_assert_int_eq(start(s, id, 1, "w"), 1);
+	if (cancel_cases[_i].finished)
+		ck_assert_int_eq(finish(s, id, 1, JOB_SUCCEEDED, "l"), 1);
+
+	ck_assert_msg(cancel(s, id) == cancel_cases[_i].applied, "%s", name);
+	struct store_job j = get(s, id);
+	ck_assert_msg(j.state == cancel_cases[_i].end_state, "%s: state %s",
+	              name, job_state_name(j.state));
+	/* Cancelled now (t 4000), or untouched since FINISH (t 3000). */
+	ck_assert_int_eq(j.finished_ms, cancel_cases[_i].applied ? 4000 : 3000);
+	store_job_clear(&j);
+
+	struct attlist l = { .n = 0 };
+	char *err = NULL;
+	ck_assert_int_eq(store_attempts(s, id, collect_attempt, &l, &err), 0);
+	ck_assert_int_eq(l.n, cancel_cases[_i].started);
+	if (l.n == 1) {
+		/* A running attempt is closed with the job. */
+		int want = cancel_cases[_i].finished ? JOB_SUCCEEDED :
+		           JOB_CANCELLED;
+		ck_assert_msg(l.a[0].state == want, "%s: attempt %s", name,
+		              job_state_name(l.a[0].state));
+		ck_assert_int_eq(l.a[0].finished_ms,
+		                 cancel_cases[_i].finished ? 3000 : 4000);
+	}
+	attlist_clear(&l);
+
+	/* Cancelling twice does nothing more. */
+	ck_assert_int_eq(cancel(s, id), 0);
+	/* The cancelled job's worker reporting late is stale. */
+	ck_assert_int_eq(finish(s, id, 1, JOB_FAILED, "late"), 0);
+	ck_assert_int_eq(get_state(s, id), cancel_cases[_i].end_state);
+	store_close(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Reads                                                             */
+/* ---------------------------------------------------------------- */
+
+/* 30 jobs, ids 1..30: plugin "a" for odd ids and "b" for even ones;
+ * ids divisible by 3 are started (running). */
+static store *
+fill30(void)
+{
+	store *s = open_store(0);
+	struct store_op ops[30];
+	memset(ops, 0, sizeof ops);
+	for (int i = 0; i < 30; i++) {
+		ops[i].kind = STORE_SUBMIT;
+		ops[i].job.plugin = (i + 1) % 2 ? "a" : "b";
+	}
+	char *err = NULL;
+	ck_assert_int_eq(store_apply(s, ops, 30, &err), 0);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(ops[i].job.id, i + 1);
+	for (int id = 3; id <= 30; id += 3)
+		ck_assert_int_eq(start(s, id, 1, "w"), 1);
+	return s;
+}
+
+START_TEST(test_list)
+{
+	store *s = fill30();
+	char *err = NULL;
+	struct idlist *l = calloc(1, sizeof *l);
+
+	/* All, default limit, newest first. */
+	struct store_filter all = { .state = -1 };
+	ck_assert_int_eq(store_job_list(s, &all, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 30);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(l->id[i], 30 - i);
+
+	/* Keyset pagination: pages of 8 cover every job exactly once. */
+	int64_t before = 0, expect = 30;
+	int pages = 0;
+	for (;;) {
+		struct store_filter f = { .state = -1, .before_id = before,
+		                          .limit = 8 };
+		memset(l, 0, sizeof *l);
+		ck_assert_int_eq(store_job_list(s, &f, collect_job, l, &err), 0);
+		if (l->n == 0)
+			break;
+		ck_assert_int_le(l->n, 8);
+		for (int i = 0; i < l->n; i++)
+			ck_assert_int_eq(l->id[i], expect--);
+		before = l->id[l->n - 1];
+		pages++;
+	}
+	ck_assert_int_eq(expect, 0);
+	ck_assert_int_eq(pages, 4);
+
+	/* Each filter and their combination. */
+	memset(l, 0, sizeof *l);
+	struct store_filter fb = { .state = -1, .plugin = "b" };
+	ck_assert_int_eq(store_job_list(s, &fb, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 15);
+	for (int i = 0; i < l->n; i++)
+		ck_assert_int_eq(l->id[i] % 2, 0);
+
+	memset(l, 0, sizeof *l);
+	struct store_filter fr = { .state = JOB_RUNNING };
+	ck_assert_int_eq(store_job_list(s, &fr, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 10);
+	for (int i = 0; i < l->n; i++) {
+		ck_assert_int_eq(l->id[i], 30 - 3 * i);
+		ck_assert_int_eq(l->state[i], JOB_RUNNING);
+	}
+
+	memset(l, 0, sizeof *l);
+	struct store_filter fx = { .state = JOB_RUNNING, .plugin = "a",
+	                           .before_id = 21, .limit = 2 };
+	ck_assert_int_eq(store_job_list(s, &fx, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 2);
+	ck_assert_int_eq(l->id[0], 15);
+	ck_assert_int_eq(l->id[1], 9);
+
+	memset(l, 0, sizeof *l);
+	struct store_filter none = { .state = JOB_FAILED };
+	ck_assert_int_eq(store_job_list(s, &none, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 0);
+
+	/* NULL filter = all; a callback can stop the walk. */
+	memset(l, 0, sizeof *l);
+	l->stop_after = 5;
+	ck_assert_int_eq(store_job_list(s, NULL, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 5);
+	free(l);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_list_limit)
+{
+	store *s = open_store(0);
+	struct store_op *ops = calloc(1200, sizeof *ops);
+	for (int i = 0; i < 1200; i++) {
+		ops[i].kind = STORE_SUBMIT;
+		ops[i].job.plugin = "p";
+	}
+	char *err = NULL;
+	ck_assert_int_eq(store_apply(s, ops, 1200, &err), 0);
+	free(ops);
+
+	struct idlist *l = calloc(1, sizeof *l);
+	struct store_filter f = { .state = -1 };
+	ck_assert_int_eq(store_job_list(s, &f, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 100);
+	memset(l, 0, sizeof *l);
+	f.limit = 5000;
+	ck_assert_int_eq(store_job_list(s, &f, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 1000);
+	free(l);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_unfinished_counts)
+{
+	store *s = fill30();
+	/* Finish some running ones and cancel some queued ones. */
+	ck_assert_int_eq(finish(s, 3, 1, JOB_SUCCEEDED, ""), 1);
+	ck_assert_int_eq(finish(s, 6, 1, JOB_FAILED, ""), 1);
+	ck_assert_int_eq(cancel(s, 1), 1);
+	ck_assert_int_eq(cancel(s, 9), 1);
+
+	char *err = NULL;
+	struct idlist *l = calloc(1, sizeof *l);
+	ck_assert_int_eq(store_job_unfinished(s, collect_job, l, &err), 0);
+	ck_assert_int_eq(l->n, 26);
+	for (int i = 0; i < l->n; i++) {
+		if (i > 0)
+			ck_assert_int_gt(l->id[i], l->id[i - 1]);
+		ck_assert(l->state[i] == JOB_QUEUED ||
+		          l->state[i] == JOB_RUNNING);
+		ck_assert(l->id[i] != 1 && l->id[i] != 3 && l->id[i] != 6 &&
+		          l->id[i] != 9);
+	}
+	ck_assert_int_eq(l->id[0], 2);
+	ck_assert_int_eq(l->id[l->n - 1], 30);
+	free(l);
+
+	int64_t c[JOB_NSTATES];
+	ck_assert_int_eq(store_job_counts(s, c, &err), 0);
+	ck_assert_int_eq(c[JOB_QUEUED], 19);
+	ck_assert_int_eq(c[JOB_RUNNING], 7);
+	ck_assert_int_eq(c[JOB_SUCCEEDED], 1);
+	ck_assert_int_eq(c[JOB_FAILED], 1);
+	ck_assert_int_eq(c[JOB_CANCELLED], 2);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_tokens)
+{
+	store *s = open_store(1);
+	char *err = NULL, *role = NULL;
+	const char *h1 = "9f86d081884c7d659a2feaa0c55ad015"
+	                 "a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	const char *h2 = "60303ae22b998861bce3b28f33eec1be"
+	                 "758a213c86c93c076dbe9f558c11c752";
+
+	ck_assert_int_eq(store_token_check(s, h1, &role, &err), -ENOENT);
+	ck_assert_ptr_null(role);
+	ck_assert_int_eq(store_token_add(s, h1, "alice", "admin", &err), 0);
+	ck_assert_int_eq(store_token_add(s, h2, "ci", "submit", &err), 0);
+	ck_assert_int_eq(store_token_add(s, h1, "mallory", "admin", &err),
+	                 -EEXIST);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	err = NULL;
+
+	ck_assert_int_eq(store_token_check(s, h1, &role, &err), 0);
+	ck_assert_str_eq(role, "admin");
+	free(role);
+	ck_assert_int_eq(store_token_check(s, h2, &role, &err), 0);
+	ck_assert_str_eq(role, "submit");
+	free(role);
+	ck_assert_int_eq(store_token_check(s, "00", &role, &err), -ENOENT);
+	store_close(s);
+
+	/* Tokens are durable too. */
+	s = open_store(1);
+	ck_assert_int_eq(store_token_check(s, h2, &role, &err), 0);
+	ck_assert_str_eq(role, "submit");
+	free(role);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_state_names)
+{
+	for (int i = 0; i < JOB_NSTATES; i++)
+		ck_assert_int_eq(job_state_parse(job_state_name(i)), i);
+	ck_assert_str_eq(job_state_name(JOB_QUEUED), "queued");
+	ck_assert_str_eq(job_state_name(JOB_CANCELLED), "cancelled");
+	ck_assert_int_eq(job_state_parse("bogus"), -1);
+	ck_assert_int_eq(job_state_parse(NULL), -1);
+	ck_assert_str_eq(job_state_name(-1), "unknown");
+	ck_assert_str_eq(job_state_name(JOB_NSTATES), "unknown");
+}
+END_TEST
+
+START_TEST(test_reopen)
+{
+	store *s = open_store(1);
+	int64_t a = submit(s, "a", 5);
+	int64_t b = submit(s, "b", 0);
+	ck_assert_int_eq(start(s, a, 1, "w1"), 1);
+	ck_assert_int_eq(finish(s, a, 1, JOB_SUCCEEDED, "log-a"), 1);
+	ck_assert_int_eq(start(s, b, 1, "w2"), 1);
+	store_close(s);
+
+	s = open_store(1);
+	struct store_job j = get(s, a);
+	ck_assert_int_eq(j.state, JOB_SUCCEEDED);
+	ck_assert_int_eq(j.priority, 5);
+	ck_assert_str_eq(j.result, "{\"ok\":true}");
+	store_job_clear(&j);
+	j = get(s, b);
+	ck_assert_int_eq(j.state, JOB_RUNNING);
+	ck_assert_str_eq(j.worker, "w2");
+	store_job_clear(&j);
+	assert_log(s, a, 0, "log-a");
+	/* Ids continue after the old ones. */
+	ck_assert_int_gt(submit(s, "c", 0), b);
+	/* And the transitions go on where they stopped. */
+	ck_assert_int_eq(finish(s, b, 1, JOB_FAILED, "log-b"), 1);
+	store_close(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- */
+/* Concurrency and durability                                        */
+/* ---------------------------------------------------------------- */
+
+#define NTHREADS 8
+#define NCALLS 200
+#define PER_CALL 3
+
+struct worker_arg {
+	store *s;
+	int64_t ids[NCALLS * PER_CALL];
+	int n;
+	int failures;
+};
+
+static void *
+worker_main(void *p)
+{
+	struct worker_arg *w = p;
+	for (int c = 0; c < NCALLS; c++) {
+		struct store_op ops[PER_CALL];
+		memset(ops, 0, sizeof ops);
+		for (int i = 0; i < PER_CALL; i++) {
+			ops[i].kind = STORE_SUBMIT;
+			ops[i].job.plugin = "conc";
+		}
+		char *err = NULL;
+		if (store_apply(w->s, ops, PER_CALL, &err) != 0) {
+			w->failures++;
+			free(err);
+			continue;
+		}
+		for (int i = 0; i < PER_CALL; i++) {
+			if (!ops[i].applied)
+				w->failures++;
+			w->ids[w->n++] = ops[i].job.id;
+		}
+	}
+	return NULL;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+START_TEST(test_concurrent_group_commit)
+{
+	store *s = open_store(1);
+	struct worker_arg *w = calloc(NTHREADS, sizeof *w);
+	pthread_t th[NTHREADS];
+	for (int t = 0; t < NTHREADS; t++) {
+		w[t].s = s;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, worker_main, &w[t]),
+		                 0);
+	}
+	for (int t = 0; t < NTHREADS; t++)
+		pthread_join(th[t], NULL);
+
+	int total = NTHREADS * NCALLS * PER_CALL;
+	int64_t *all = malloc(total * sizeof *all);
+	int n = 0;
+	for (int t = 0; t < NTHREADS; t++) {
+		ck_assert_int_eq(w[t].failures, 0);
+		ck_assert_int_eq(w[t].n, NCALLS * PER_CALL);
+		memcpy(all + n, w[t].ids, w[t].n * sizeof *all);
+		n += w[t].n;
+	}
+	qsort(all, n, sizeof *all, cmp_i64);
+	for (int i = 1; i < n; i++)
+		ck_assert_msg(all[i] != all[i - 1], "id %" PRId64 " twice",
+		              all[i]);
+	ck_assert_int_gt(all[0], 0);
+
+	int64_t c[JOB_NSTATES];
+	char *err = NULL;
+	ck_assert_int_eq(store_job_counts(s, c, &err), 0);
+	ck_assert_int_eq(c[JOB_QUEUED], total);
+
+	uint64_t commits = store_commits(s);
+	fprintf(stderr, "store-test: %d store_apply calls, %" PRIu64
+	        " commits\n", NTHREADS * NCALLS, commits);
+	ck_assert_uint_gt(commits, 0);
+	ck_assert_uint_lt(commits, NTHREADS * NCALLS);
+	free(all);
+	free(w);
+	store_close(s);
+}
+END_TEST
+
+#define CRASH_JOBS 500
+
+START_TEST(test_crash_durability)
+{
+	int sync_full = _i;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		store *s = NULL;
+		char *err = NULL;
+		if (store_open(dbpath, sync_full, &s, &err) != 0)
+			_exit(2);
+		struct store_op *ops = calloc(CRASH_JOBS, sizeof *ops);
+		for (int i = 0; i < CRASH_JOBS; i++) {
+			ops[i].kind = STORE_SUBMIT;
+			ops[i].job.plugin = "crash";
+			ops[i].job.priority = i;
+		}
+		if (store_apply(s, ops, CRASH_JOBS, &err) != 0)
+			_exit(3);
+		struct store_op st = { .kind = STORE_START, .id = ops[0].job.id,
+		                       .attempt = 1, .worker = "w" };
+		if (store_apply(s, &st, 1, &err) != 0 || !st.applied)
+			_exit(4);
+		/* No close, no exit handlers: only what is on disk counts. */
+		kill(getpid(), SIGKILL);
+		_exit(5);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	              "child did not die by SIGKILL (status %d)", status);
+
+	store *s = open_store(sync_full);
+	int64_t c[JOB_NSTATES];
+	char *err = NULL;
+	ck_assert_int_eq(store_job_counts(s, c, &err), 0);
+	ck_assert_int_eq(c[JOB_QUEUED], CRASH_JOBS - 1);
+	ck_assert_int_eq(c[JOB_RUNNING], 1);
+	for (int64_t id = 1; id <= CRASH_JOBS; id++) {
+		struct store_job j = get(s, id);
+		ck_assert_str_eq(j.plugin, "crash");
+		ck_assert_int_eq(j.priority, id - 1);
+		store_job_clear(&j);
+	}
+	store_close(s);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *su = suite_create("store");
+	TCase *tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_open_schema);
+	tcase_add_test(tc, test_newer_schema_refused);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_submit_get);
+	tcase_add_test(tc, test_bad_ops_rejected);
+	tcase_add_test(tc, test_failed_transaction_rolls_back);
+	tcase_add_test(tc, test_start_finish_guards);
+	tcase_add_test(tc, test_finish_in_one_batch);
+	tcase_add_test(tc, test_requeue_restart);
+	tcase_add_loop_test(tc, test_cancel, 0,
+	                    sizeof cancel_cases / sizeof cancel_cases[0]);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_list_limit);
+	tcase_add_test(tc, test_unfinished_counts);
+	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_state_names);
+	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_concurrent_group_commit);
+	tcase_add_loop_test(tc, test_crash_durability, 0, 2);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int
+main(void)
+{
+	log_init("store-test", LOG_WARN);
+	SRunner *sr = srunner_create(store_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

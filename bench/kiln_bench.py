@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""kiln_bench.py - end-to-end benchmark of a local kiln cluster.
+
+Starts `kiln up` (master + 2 workers, 1 slot each, like the Dask peer's
+1 scheduler + 2 single-thread workers) on a free loopback port with a fresh
+data directory, and prints:
+  - time from `kiln up` to a cluster ready for work;
+  - idle resident memory of the master and of each worker;
+  - no-op tasks per second end to end (submitted in bulk through the batch
+    API, completed and durably recorded in SQLite);
+  - single-job submit-to-result latency p50/p99 (POST a job, then one
+    long-poll GET ?wait until it is finished);
+and, when Debian's python3-distributed is installed, the same work on a Dask
+cluster of the same shape, with the ratios.  Compare ratios within one run:
+the machines are shared and noisy.
+
+Usage: bench/kiln_bench.py [--tasks N] [--latency N] [--sync full|normal] [--no-dask]
+"""
+import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
+import http.client
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid):
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)],
+                         capture_output=True, text=True).stdout
+    res = {}
+    for line in out.splitlines():
+        p, args = line.strip().split(None, 1)
+        node = args.split("--node")[-1].strip().split()[0] if "--node" in args else "?"
+        res[node] = int(p)
+    return res
+
+
+class Api:
+    def __init__(self, port, token):
+        self.c = http.client.HTTPConnection("127.0.0.1", port)
+        self.h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+
+    def req(self, method, path, body=None):
+        self.c.request(method, path, body=json.dumps(body) if body is not None else None,
+                       headers=self.h)
+        r = self.c.getresponse()
+        data = r.read()
+        return r.status, json.loads(data) if data else None
+
+
+def run_kiln(args):
+    kiln = os.path.join(TOP, "kiln")
+    plugins = os.path.join(TOP, "plugins", "lib")
+    d = tempfile.mkdtemp(prefix="kiln-bench.")
+    port = free_port()
+    conf = os.path.join(d, "cluster.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""cluster:
+  name: bench
+master:
+  port: {port}
+  data_dir: {d}/master
+  plugin_dir: {plugins}
+  heartbeat_interval: 1s
+  auth:
+    secret_file: {d}/secret
+workers:
+  - name: w1
+    slots: 1
+  - name: w2
+    slots: 1
+""")
+    env = dict(os.environ, KILN_SQLITE_SYNC=args.sync)
+    t0 = time.monotonic()
+    up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
+                          stderr=open(os.path.join(d, "up.log"), "w"), text=True, env=env)
+    ready_ms = None
+    for line in up.stdout:
+        if "ready in" in line:
+            ready_ms = float(line.split("ready in")[1].split("ms")[0])
+            wall_ms = (time.monotonic() - t0) * 1000
+            break
+    res = {"ready_ms": ready_ms, "ready_wall_ms": wall_ms}
+    try:
+        tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
+                                        capture_output=True, text=True, check=True).stdout)["token"]
+        api = Api(port, tok)
+        time.sleep(1.0)
+        kids = children(up.pid)
+        res["rss_master_kb"] = rss_kb(kids["master"])
+        res["rss_worker_kb"] = max(rss_kb(kids["w1"]), rss_kb(kids["w2"]))
+
+        # Latency: one job at a time, submit then long-poll for the result.
+        lat = []
+        for i in range(args.latency + 20):
+            t = time.perf_counter()
+            st, r = api.req("POST", "/api/v1/jobs", {"plugin": "noop"})
+            st, j = api.req("GET", f"/api/v1/jobs/{r['id']}?wait=10")
+            assert j["state"] == "succeeded", j
+            if i >= 20:
+                lat.append((time.perf_counter() - t) * 1000)
+        lat.sort()
+        res["lat_p50_ms"] = lat[len(lat) // 2]
+        res["lat_p99_ms"] = lat[int(len(lat) * 0.99) - 1]
+
+        # Throughput: bulk submit, wait until the last is recorded succeeded.
+        n = args.tasks
+        t = time.perf_counter()
+        ids = []
+        for k in range(0, n, 10000):
+            st, r = api.req("POST", "/api/v1/jobs/batch",
+                            {"jobs": [{"plugin": "noop"}] * min(10000, n - k)})
+            assert st == 201, r
+            ids += r["ids"]
+        while True:
+            st, h = api.req("GET", "/api/v1/health")
+            if h["queued"] == 0 and h["running"] == 0:
+                break
+            time.sleep(0.002)
+        el = time.perf_counter() - t
+        st, j = api.req("GET", f"/api/v1/jobs/{ids[-1]}")
+        assert j["state"] == "succeeded"
+        res["tasks_per_s"] = n / el
+    finally:
+        up.terminate()
+        up.wait(timeout=20)
+        shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def run_dask(args):
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return None
+    peer = os.path.join(os.path.dirname(TOP), "shared", "bench")
+    if not os.path.isdir(peer):
+        peer = os.environ.get("KILN_PEER_BENCH", "")
+    if not os.path.exists(os.path.join(peer, "dask_noop.py")):
+        return None
+    out = subprocess.run(["/usr/bin/python3", os.path.join(peer, "dask_noop.py"), str(min(args.tasks, 5000))],
+                         capture_output=True, text=True, timeout=600).stdout
+    mem = subprocess.run(["/usr/bin/python3", os.path.join(peer, "dask_mem.py")],
+                         capture_output=True, text=True, timeout=600).stdout
+    return out.strip() + "\n" + mem.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", type=int, default=50000)
+    ap.add_argument("--latency", type=int, default=500)
+    ap.add_argument("--sync", choices=["full", "normal"], default="full")
+    ap.add_argument("--no-dask", action="store_true")
+    args = ap.parse_args()
+    r = run_kiln(args)
+    print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot)")
+    print(f"  ready after kiln up:   {r['ready_ms']:.0f} ms (wall, incl. exec: {r['ready_wall_ms']:.0f} ms)")
+    print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB")
+    print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
+    print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
+    if not args.no_dask:
+        d = run_dask(args)
+        if d:
+            print("dask distributed (same machine, same run):")
+            print("  " + d.replace("\n", "\n  "))
+        else:
+            print("dask: python3-distributed not installed; skipped")
+
+
+if __name__ == "__main__":
+    main()
