@@ -1,0 +1,91 @@
+/*
+ * config.h - cluster.yaml: what the cluster looks like.
+ *
+ * config_load() parses and validates the file with libyaml.  Every error
+ * names FILE:LINE:COLUMN of the offending node.  Relative paths in the file
+ * are resolved against the directory that holds it, so a cluster.yaml can
+ * be moved together with its data.
+ */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+struct kiln_worker_conf {
+	char *name;
+	char *host;          /* where it runs; "localhost"/"127.0.0.1"/this host
+	                      * name means `kiln up` starts it */
+	int slots;           /* task threads, >= 1 */
+	int64_t memory;      /* bytes offered to tasks */
+	char *plugin_dir;    /* absolute; defaults to master.plugin_dir */
+	char *data_dir;      /* absolute; defaults to <master.data_dir>/../<name> */
+	int line, column;    /* where the entry starts, for messages */
+};
+
+struct kiln_user_conf {  /* dashboard users (issue 5); parsed, not yet used */
+	char *name;
+	char *role;          /* "admin" or "viewer" */
+	char *password_hash; /* argon2id string from `kiln passwd` */
+};
+
+struct kiln_config {
+	char *path;          /* the file, as given */
+	char *base_dir;      /* absolute directory of the file */
+
+	char *cluster_name;  /* cluster.name, default "kiln" */
+
+	struct {
+		char *name;          /* default "master" */
+		char *host;          /* where workers reach it, default = listen */
+		char *listen;        /* default "127.0.0.1" */
+		int port;            /* default 8080 */
+		char *data_dir;      /* absolute; holds kiln.db, artifacts */
+		char *plugin_dir;    /* absolute */
+		char *web_dir;       /* absolute or NULL (serve compiled-in) */
+		char *dags_dir;      /* absolute or NULL */
+		int http_threads;    /* default 4 */
+		int64_t max_body;    /* bytes, default 8 MiB */
+		int heartbeat_ms;    /* worker heartbeat interval, default 1000 */
+		int worker_timeout_ms; /* dead after, default 10000 */
+		int default_max_attempts; /* default 3 */
+		int metrics_auth;    /* /metrics needs auth; default 0 */
+	} master;
+
+	struct {
+		char *secret;        /* inline secret, or NULL */
+		char *secret_file;   /* absolute path, or NULL */
+		struct kiln_user_conf *users;
+		size_t nusers;
+	} auth;
+
+	struct kiln_worker_conf *workers;
+	size_t nworkers;
+};
+
+/* Parse PATH.  On success returns 0 and *out (free with config_free).  On
+ * failure returns a negative error and *err, a malloc()ed message
+ * "FILE:LINE:COLUMN: message" that the caller frees. */
+int config_load(const char *path, struct kiln_config **out, char **err);
+void config_free(struct kiln_config *c);
+
+/* The worker entry NAME, or NULL. */
+const struct kiln_worker_conf *config_worker(const struct kiln_config *c,
+                                             const char *name);
+/* Non-zero if NAME is the master's name. */
+int config_is_master(const struct kiln_config *c, const char *name);
+/* Non-zero if HOST names this machine (localhost, 127.x, ::1, hostname). */
+int config_host_is_local(const char *host);
+
+/* The cluster secret: auth.secret, else the contents of auth.secret_file.
+ * If CREATE and the file does not exist, a random 256-bit secret is written
+ * to it with mode 0600.  *secret is malloc()ed, caller frees. */
+int config_secret(const struct kiln_config *c, int create, char **secret,
+                  char **err);
+
+/* Parse "500ms", "2s", "5m", "1h", "1d" or a bare number of seconds. */
+int config_parse_duration_ms(const char *s, int64_t *ms);
+/* Parse "512MiB", "2GiB", "1G", "100k" or a bare number of bytes. */
+int config_parse_size(const char *s, int64_t *bytes);
+
+#endif
