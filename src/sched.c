@@ -42,6 +42,12 @@ struct sjob {
 	int cancelled;          /* cancelled while STARTING or FINISHING */
 	char *plugin;
 	char *params;
+	int64_t run;            /* DAG run of the task instance, or 0 */
+	int64_t retry_delay_ms;
+	int retry_exponential;
+	int64_t retry_max_ms;
+	int64_t not_before;     /* mono_ms: a retry waits until then */
+	struct spool *pool;     /* or NULL */
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
 	struct sjob *hnext;     /* hash chain */
@@ -68,8 +74,22 @@ struct sworker {
 	struct sworker *next;
 };
 
+/* A pool: at most `slots` of its jobs run at once (Airflow's pools). */
+struct spool {
+	char *name;
+	int slots;
+	int busy;
+	struct spool *next;
+};
+
 struct sched {
 	pthread_mutex_t mu;
+	struct spool *pools;
+	int delayed;            /* queued retries waiting for their time */
+	void (*done)(void *, int64_t run);
+	void *done_ud;
+	int64_t *done_runs;     /* runs whose task instances ended, to tell */
+	size_t ndone, done_cap;
 	store *st;
 	struct sched_opts o;
 	struct sjob **tab;      /* hash table of unfinished jobs */
@@ -193,6 +213,8 @@ run_add(struct sworker *w, struct sjob *j)
 	w->running = j;
 	w->slots_busy += j->slots;
 	w->memory_busy += j->memory;
+	if (j->pool != NULL)
+		j->pool->busy++;
 }
 
 static void
@@ -210,7 +232,26 @@ run_del(struct sjob *j)
 	j->prev = j->next = NULL;
 	w->slots_busy -= j->slots;
 	w->memory_busy -= j->memory;
+	if (j->pool != NULL)
+		j->pool->busy--;
 	j->worker = NULL;
+}
+
+/* The pool NAME, made with no limit if it was not configured. */
+static struct spool *
+pool_get(sched *s, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return NULL;
+	for (struct spool *p = s->pools; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	struct spool *p = xcalloc(1, sizeof *p);
+	p->name = xstrdup(name);
+	p->slots = -1;
+	p->next = s->pools;
+	s->pools = p;
+	return p;
 }
 
 static struct sworker *
@@ -292,6 +333,8 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 		s->o.max_lost = 3;
 	if (s->o.batch_max <= 0)
 		s->o.batch_max = 256;
+	if (s->o.prefetch <= 0)
+		s->o.prefetch = 64;
 	s->tabsize = 1024;
 	s->tab = xcalloc(s->tabsize, sizeof *s->tab);
 	*out = s;
@@ -313,6 +356,13 @@ sched_free(sched *s)
 		}
 	}
 	free(s->tab);
+	free(s->done_runs);
+	struct spool *pn;
+	for (struct spool *p = s->pools; p != NULL; p = pn) {
+		pn = p->next;
+		free(p->name);
+		free(p);
+	}
 	struct sworker *wn;
 	for (struct sworker *w = s->workers; w != NULL; w = wn) {
 		wn = w->next;
@@ -324,6 +374,26 @@ sched_free(sched *s)
 	}
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+static void wake(sched *s);
+
+void
+sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run), void *ud)
+{
+	s->done = fn;
+	s->done_ud = ud;
+}
+
+void
+sched_set_pool(sched *s, const char *name, int slots)
+{
+	pthread_mutex_lock(&s->mu);
+	struct spool *p = pool_get(s, name);
+	if (p != NULL)
+		p->slots = slots;
+	pthread_mutex_unlock(&s->mu);
+	wake(s);
 }
 
 void
@@ -341,9 +411,14 @@ wake(sched *s)
 }
 
 static struct sjob *
-sjob_from(const struct store_job *sj)
+sjob_from(sched *s, const struct store_job *sj)
 {
 	struct sjob *j = xcalloc(1, sizeof *j);
+	j->run = sj->run;
+	j->retry_delay_ms = sj->retry_delay_ms;
+	j->retry_exponential = sj->retry_exponential;
+	j->retry_max_ms = sj->retry_max_delay_ms;
+	j->pool = pool_get(s, sj->pool);
 	j->id = sj->id;
 	j->attempt = sj->attempt;
 	j->max_attempts = sj->max_attempts > 0 ? sj->max_attempts : 1;
@@ -360,7 +435,7 @@ static int
 recover_one(const struct store_job *sj, void *ud)
 {
 	sched *s = ud;
-	struct sjob *j = sjob_from(sj);
+	struct sjob *j = sjob_from(s, sj);
 	job_insert(s, j);
 	if (sj->state == JOB_RUNNING && sj->worker != NULL) {
 		/* Its worker will confirm it when it registers again, or be
@@ -416,7 +491,7 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 			jobs[i].id = ops[i].job.id;
 			jobs[i].state = JOB_QUEUED;
 			jobs[i].created_ms = t;
-			struct sjob *j = sjob_from(&ops[i].job);
+			struct sjob *j = sjob_from(s, &ops[i].job);
 			job_insert(s, j);
 			queue_add(s, j);
 		}
@@ -427,6 +502,34 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	return rc;
 }
 
+static void
+note_done(sched *s, int64_t run)
+{
+	if (run <= 0 || s->done == NULL)
+		return;
+	if (s->ndone == s->done_cap) {
+		s->done_cap = s->done_cap ? 2 * s->done_cap : 64;
+		s->done_runs = xrealloc(s->done_runs, s->done_cap * sizeof *s->done_runs);
+	}
+	s->done_runs[s->ndone++] = run;
+}
+
+/* Tell the done hook (without the lock) which runs have news. */
+static void
+flush_done(sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t *runs = s->done_runs;
+	size_t n = s->ndone;
+	s->done_runs = NULL;
+	s->ndone = s->done_cap = 0;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || runs[i] != runs[i - 1])
+			s->done(s->done_ud, runs[i]);
+	free(runs);
+}
+
 int
 sched_cancel(sched *s, int64_t id, char **err)
 {
@@ -435,6 +538,8 @@ sched_cancel(sched *s, int64_t id, char **err)
 	int rc = store_apply(s->st, &op, 1, err);
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
+		if (j != NULL)
+			note_done(s, j->run);
 		if (j != NULL) {
 			switch (j->state) {
 			case SJ_QUEUED:
@@ -458,6 +563,8 @@ sched_cancel(sched *s, int64_t id, char **err)
 		return rc;
 	if (op.applied) {
 		wake(s);   /* parked exchanges carry the cancel */
+		if (s->done != NULL)
+			flush_done(s);
 		return 0;
 	}
 	struct store_job sj = { 0 };
@@ -493,8 +600,23 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
 static void
 settle_end(sched *s, struct sjob *j, const struct store_op *op)
 {
+	if (op->applied && op->kind == STORE_FINISH)
+		note_done(s, j->run);
 	run_del(j);
 	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled) {
+		if (op->state == JOB_FAILED && j->retry_delay_ms > 0) {
+			/* A retry waits: delay * 2^(retry-1) if exponential,
+			 * capped.  Kept in memory only: after a master restart
+			 * the retry runs at once. */
+			int64_t d = j->retry_delay_ms;
+			for (int i = 1; j->retry_exponential && i < j->attempt &&
+			     d < (1LL << 40); i++)
+				d *= 2;
+			if (j->retry_max_ms > 0 && d > j->retry_max_ms)
+				d = j->retry_max_ms;
+			j->not_before = mono_ms() + d;
+			s->delayed++;
+		}
 		queue_add(s, j);
 	} else {
 		job_remove(s, j);
@@ -588,6 +710,8 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		settle_end(s, js[i], &ops[i]);
 	*session = w->session;
 	pthread_mutex_unlock(&s->mu);
+	if (s->done != NULL)
+		flush_done(s);
 	log_info("worker %s registered (%d slots, %lld MiB, %zu plugins, %zu held, %zu requeued)",
 	         wi->name, wi->slots, (long long)(wi->memory >> 20),
 	         json_array_size(wi->plugins), nheld, nops);
@@ -655,6 +779,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		op->t_ms = r->finished_ms ? r->finished_ms : now_ms();
 		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
 			op->kind = STORE_REQUEUE;      /* a retry */
+			op->state = JOB_FAILED;
 		} else {
 			op->kind = STORE_FINISH;
 			op->state = r->state;
@@ -671,16 +796,30 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
 			worker_cancel_push(w, run[i].id, run[i].attempt);
 	}
-	/* 3. Placement. */
-	int free_slots = w->slots - w->slots_busy;
+	/* 3. Placement.  While the queue is deep, a worker may hold more
+	 * tasks than slots (they wait in its pool, as with Celery's
+	 * prefetch): the round trip per task then stops being the limit.
+	 * With a short queue, a slot is a slot, so that no task waits
+	 * behind a long one on a busy worker while another is idle. */
+	int wcap = w->slots;
+	if (s->nqueued > 2 * (int64_t)w->slots)
+		wcap = w->slots * s->o.prefetch;
+	int free_slots = wcap - w->slots_busy;
 	int64_t free_mem = w->memory - w->memory_busy;
 	size_t nstart = 0;
 	for (struct sjob *j = s->qhead, *nx; j != NULL && (int)nstart < want &&
 	     free_slots > 0; j = nx) {
 		nx = j->next;
 		if (j->slots > free_slots || (j->memory > 0 && j->memory > free_mem) ||
+		    (j->pool != NULL && j->pool->slots >= 0 &&
+		     j->pool->busy >= j->pool->slots) ||
+		    (j->not_before && j->not_before > mono_ms()) ||
 		    !worker_has_plugin(w, j->plugin))
 			continue;
+		if (j->not_before) {
+			j->not_before = 0;
+			s->delayed--;
+		}
 		queue_del(s, j);
 		j->attempt++;
 		j->state = SJ_STARTING;
@@ -745,6 +884,8 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	pthread_mutex_unlock(&s->mu);
 	if (requeued)
 		wake(s);
+	if (s->done != NULL)
+		flush_done(s);
 	free(ops);
 	free(js);
 	free(run);
@@ -786,9 +927,12 @@ sched_reap(sched *s)
 		free(ops);
 		free(js);
 	}
+	int delayed = s->delayed;
 	pthread_mutex_unlock(&s->mu);
-	if (dead)
-		wake(s);
+	if (dead || delayed)
+		wake(s);   /* retries may be due */
+	if (s->done != NULL)
+		flush_done(s);
 	return dead;
 }
 

@@ -30,6 +30,8 @@ struct sched_opts {
 	int max_lost;                /* attempts lost with their worker before
 	                              * the job fails, default 3 */
 	int batch_max;               /* most tasks handed out per exchange */
+	int prefetch;                /* tasks per slot a worker may hold while
+	                              * the queue is deep, default 64 */
 };
 
 /* A task handed to a worker.  Strings owned by the struct. */
@@ -77,6 +79,12 @@ void sched_free(sched *s);
 
 /* Rebuild the queue and the running set from the store. */
 int sched_recover(sched *s, char **err);
+
+/* FN(UD, RUN) is called (without the lock held) when a job of DAG run
+ * RUN ends (succeeded, failed for good, cancelled). */
+void sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run), void *ud);
+/* At most SLOTS jobs of pool NAME run at once (-1 = no limit). */
+void sched_set_pool(sched *s, const char *name, int slots);
 
 /* Called (without the lock held) when new work may be available. */
 void sched_set_wakeup(sched *s, void (*fn)(void *), void *ud);

@@ -28,6 +28,7 @@
  * string, never edit one that has shipped.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -93,6 +94,53 @@ static const char *const store_migrations[] = {
 	"  key   TEXT PRIMARY KEY,"
 	"  value TEXT"
 	");",
+	/* 1 -> 2: pipelines.  A job may run a task instance of a DAG run;
+	 * task instance states follow their job's transitions in the same
+	 * transaction (see store_ti_follow).  TI states: 0 none, 1 scheduled,
+	 * 2 queued, 3 running, 4 success, 5 failed, 6 up_for_retry,
+	 * 7 upstream_failed, 8 skipped; run states: 0 queued, 1 running,
+	 * 2 success, 3 failed. */
+	"ALTER TABLE jobs ADD COLUMN run INTEGER;"
+	"ALTER TABLE jobs ADD COLUMN task TEXT;"
+	"ALTER TABLE jobs ADD COLUMN retry_delay_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN retry_exp INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN retry_max_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN pool TEXT;"
+	"CREATE TABLE dags ("
+	"  id         TEXT PRIMARY KEY,"
+	"  paused     INTEGER NOT NULL DEFAULT 0,"
+	"  next_start INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE dag_runs ("
+	"  id             INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  dag_id         TEXT NOT NULL,"
+	"  run_id         TEXT NOT NULL UNIQUE,"
+	"  kind           TEXT NOT NULL,"
+	"  logical_date   INTEGER NOT NULL,"
+	"  interval_start INTEGER NOT NULL,"
+	"  interval_end   INTEGER NOT NULL,"
+	"  state          INTEGER NOT NULL DEFAULT 0,"
+	"  conf           TEXT NOT NULL DEFAULT '{}',"
+	"  created_ms     INTEGER NOT NULL,"
+	"  finished_ms    INTEGER NOT NULL DEFAULT 0"
+	");"
+	/* One scheduled or backfill run per interval, whatever happens. */
+	"CREATE UNIQUE INDEX dag_runs_interval ON dag_runs(dag_id, logical_date)"
+	"  WHERE kind <> 'manual';"
+	"CREATE INDEX dag_runs_dag ON dag_runs(dag_id, id);"
+	"CREATE INDEX dag_runs_state ON dag_runs(state, id);"
+	"CREATE TABLE task_instances ("
+	"  run         INTEGER NOT NULL REFERENCES dag_runs(id) ON DELETE CASCADE,"
+	"  task        TEXT NOT NULL,"
+	"  seq         INTEGER NOT NULL,"
+	"  state       INTEGER NOT NULL DEFAULT 0,"
+	"  job_id      INTEGER,"
+	"  tries       INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run, task)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX task_instances_job ON task_instances(job_id);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -110,7 +158,8 @@ store_schema_version(void)
 #define JOB_COLS \
 	"id, plugin, params, state, priority, slots, memory, timeout_ms, " \
 	"max_attempts, attempt, worker, result, error, created_ms, " \
-	"started_ms, finished_ms"
+	"started_ms, finished_ms, run, task, retry_delay_ms, retry_exp, " \
+	"retry_max_ms, pool"
 
 /* Statements of the write connection, prepared once at open. */
 enum {
@@ -130,8 +179,9 @@ static const char *const store_wsql[W_NSTMT] = {
 	[W_ROLLBACK] = "ROLLBACK",
 	[W_SUBMIT] =
 	"INSERT INTO jobs (plugin, params, state, priority, slots, memory,"
-	" timeout_ms, max_attempts, created_ms)"
-	" VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8)",
+	" timeout_ms, max_attempts, created_ms, run, task, retry_delay_ms,"
+	" retry_exp, retry_max_ms, pool)"
+	" VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	/* The new attempt number must be above the last one, so a replayed
 	 * START cannot overwrite the row (and log) of an earlier attempt. */
 	[W_START] =
@@ -155,6 +205,47 @@ static const char *const store_wsql[W_NSTMT] = {
 	[W_ATT_CANCEL] =
 	"UPDATE attempts SET state = 4, finished_ms = ?2"
 	" WHERE job_id = ?1 AND state = 1",
+};
+
+/* Pipeline statements of the write connection, prepared on first use by
+ * the writer thread. */
+enum {
+	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
+	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET,
+	P_NSTMT
+};
+static const char *const store_psql[P_NSTMT] = {
+	[P_TI_SUBMIT] =
+	"UPDATE task_instances SET state = 2, job_id = ?3, tries = tries + 1,"
+	" started_ms = 0, finished_ms = 0 WHERE run = ?1 AND task = ?2",
+	[P_TI_FOLLOW] =
+	"UPDATE task_instances SET state = ?2,"
+	" started_ms = CASE WHEN ?2 = 3 THEN ?3 ELSE started_ms END,"
+	" finished_ms = CASE WHEN ?2 IN (4, 5) THEN ?3 ELSE finished_ms END"
+	" WHERE job_id = ?1",
+	[P_RUN_INSERT] =
+	"INSERT OR IGNORE INTO dag_runs (dag_id, run_id, kind, logical_date,"
+	" interval_start, interval_end, conf, created_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[P_TI_INSERT] =
+	"INSERT INTO task_instances (run, task, seq) VALUES (?1, ?2, ?3)",
+	[P_DAG_NEXT] =
+	"INSERT INTO dags (id, next_start) VALUES (?1, ?2) ON CONFLICT(id)"
+	" DO UPDATE SET next_start = MAX(next_start, excluded.next_start)",
+	[P_TI_RESET] =
+	"UPDATE task_instances SET state = 0, job_id = NULL, started_ms = 0,"
+	" finished_ms = 0 WHERE run = ?1 AND task = ?2",
+	[P_TI_SET] =
+	"UPDATE task_instances SET state = ?3, finished_ms = ?4"
+	" WHERE run = ?1 AND task = ?2",
+	[P_RUN_STATE] =
+	"UPDATE dag_runs SET state = ?2,"
+	" finished_ms = CASE WHEN ?2 >= 2 THEN ?3 ELSE 0 END WHERE id = ?1",
+	[P_DAG_SET] =
+	"INSERT INTO dags (id, paused, next_start) VALUES (?1, MAX(?2, 0),"
+	" MAX(?3, 0)) ON CONFLICT(id) DO UPDATE SET"
+	" paused = CASE WHEN ?2 < 0 THEN paused ELSE ?2 END,"
+	" next_start = CASE WHEN ?3 < 0 THEN next_start ELSE ?3 END",
 };
 
 /* Statements of the read connection, prepared on first use.  R_LIST is
@@ -206,6 +297,7 @@ struct store {
 	 * once it runs (and by open/close before and after it). */
 	sqlite3 *wdb;
 	sqlite3_stmt *wst[W_NSTMT];
+	sqlite3_stmt *pst[P_NSTMT];
 	pthread_t writer;
 	int writer_started;
 
@@ -414,6 +506,8 @@ store_destroy(store *s)
 		sqlite3_finalize(s->rst[i]);
 	for (int i = 0; i < W_NSTMT; i++)
 		sqlite3_finalize(s->wst[i]);
+	for (int i = 0; i < P_NSTMT; i++)
+		sqlite3_finalize(s->pst[i]);
 	/* The write connection is closed last: the last connection to a WAL
 	 * database checkpoints it and removes the -wal file. */
 	if (s->rdb != NULL && sqlite3_close(s->rdb) != SQLITE_OK)
@@ -573,6 +667,67 @@ store_wstep(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Run pipeline statement WHICH with arguments bound in order from FMT:
+ * 'i' an int64_t, 's' a string (NULL binds NULL).  Writer thread only. */
+static int
+store_pexec(store *s, int which, const char *fmt, ...)
+{
+	if (s->pst[which] == NULL) {
+		int rc = sqlite3_prepare_v3(s->wdb, store_psql[which], -1,
+		                            SQLITE_PREPARE_PERSISTENT,
+		                            &s->pst[which], NULL);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	sqlite3_stmt *st = s->pst[which];
+	va_list ap;
+	va_start(ap, fmt);
+	for (int i = 0; fmt[i] != '\0'; i++) {
+		if (fmt[i] == 'i')
+			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		else
+			store_bind_text(st, i + 1, va_arg(ap, const char *));
+	}
+	va_end(ap);
+	return store_wstep(st);
+}
+
+/* The task instance a job runs follows the job's transitions. */
+static int
+store_ti_follow(store *s, const struct store_op *op, int64_t t)
+{
+	int ti;
+	switch (op->kind) {
+	case STORE_START: ti = TI_RUNNING; break;
+	case STORE_FINISH: ti = op->state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED; break;
+	case STORE_REQUEUE: ti = op->state == JOB_FAILED ? TI_UP_FOR_RETRY : TI_QUEUED; break;
+	case STORE_CANCEL: ti = TI_FAILED; break;
+	default: return SQLITE_OK;
+	}
+	return store_pexec(s, P_TI_FOLLOW, "iii", op->id, (int64_t)ti, t);
+}
+
+static int
+store_run_create(store *s, struct store_op *op, int64_t t)
+{
+	const struct store_run_new *r = op->run_new;
+	int rc = store_pexec(s, P_RUN_INSERT, "sssiiisi", r->dag_id, r->run_id,
+	                     r->kind, r->logical_date, r->interval_start,
+	                     r->interval_end, r->conf ? r->conf : "{}", t);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (sqlite3_changes(s->wdb) > 0) {
+		op->id = sqlite3_last_insert_rowid(s->wdb);
+		op->applied = 1;
+		for (size_t i = 0; i < r->ntasks && rc == SQLITE_OK; i++)
+			rc = store_pexec(s, P_TI_INSERT, "isi", op->id,
+			                 r->tasks[i], (int64_t)i);
+	}
+	if (rc == SQLITE_OK && r->next_start > 0)
+		rc = store_pexec(s, P_DAG_NEXT, "si", r->dag_id, r->next_start);
+	return rc;
+}
+
 /* Apply one op inside the open transaction.  Sets op->applied; returns
  * an SQLite result code (not SQLITE_OK only for a real failure). */
 static int
@@ -596,10 +751,22 @@ store_run_op(store *s, struct store_op *op)
 		sqlite3_bind_int(st, 7, op->job.max_attempts);
 		sqlite3_bind_int64(st, 8, op->job.created_ms ? op->job.created_ms
 		                   : t);
+		if (op->job.run > 0)
+			sqlite3_bind_int64(st, 9, op->job.run);
+		else
+			sqlite3_bind_null(st, 9);
+		store_bind_text(st, 10, op->job.task);
+		sqlite3_bind_int64(st, 11, op->job.retry_delay_ms);
+		sqlite3_bind_int(st, 12, op->job.retry_exponential);
+		sqlite3_bind_int64(st, 13, op->job.retry_max_delay_ms);
+		store_bind_text(st, 14, op->job.pool);
 		if ((rc = store_wstep(st)) != SQLITE_OK)
 			return rc;
 		op->job.id = sqlite3_last_insert_rowid(db);
 		op->applied = 1;
+		if (op->job.run > 0 && op->job.task != NULL)
+			return store_pexec(s, P_TI_SUBMIT, "iisi", op->job.run,
+			                   (int64_t)0, op->job.task, op->job.id);
 		return SQLITE_OK;
 
 	case STORE_START:
@@ -666,6 +833,24 @@ store_run_op(store *s, struct store_op *op)
 		sqlite3_bind_int64(st, 2, t);
 		break;
 
+	case STORE_RUN_CREATE:
+		return store_run_create(s, op, t);
+	case STORE_TI_SET:
+		rc = op->state == TI_NONE ?
+		     store_pexec(s, P_TI_RESET, "is", op->run, op->task) :
+		     store_pexec(s, P_TI_SET, "isii", op->run, op->task,
+		                 (int64_t)op->state, t);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
+	case STORE_RUN_STATE:
+		rc = store_pexec(s, P_RUN_STATE, "iii", op->id, (int64_t)op->state, t);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
+	case STORE_DAG_SET:
+		rc = store_pexec(s, P_DAG_SET, "sii", op->dag_id,
+		                 (int64_t)op->paused, op->next_start);
+		op->applied = rc == SQLITE_OK;
+		return rc;
 	case STORE_LOG:
 		st = s->wst[W_ATT_LOG];
 		sqlite3_bind_int64(st, 1, op->id);
@@ -679,11 +864,12 @@ store_run_op(store *s, struct store_op *op)
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;
 	}
-	/* The job row changed; now its attempt row (st, bound above). */
+	/* The job row changed; now its attempt row (st, bound above) and
+	 * the task instance it runs, if any. */
 	if ((rc = store_wstep(st)) != SQLITE_OK)
 		return rc;
 	op->applied = 1;
-	return SQLITE_OK;
+	return store_ti_follow(s, op, t);
 }
 
 /* Run every batch of the list in one transaction.  On failure the whole
@@ -800,6 +986,24 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		case STORE_CANCEL:
 		case STORE_LOG:
 			break;
+		case STORE_RUN_CREATE:
+			if (op->run_new == NULL || op->run_new->dag_id == NULL ||
+			    op->run_new->run_id == NULL || op->run_new->kind == NULL)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "incomplete run", i);
+			break;
+		case STORE_TI_SET:
+			if (op->task == NULL)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "task instance without a task", i);
+			break;
+		case STORE_RUN_STATE:
+			break;
+		case STORE_DAG_SET:
+			if (op->dag_id == NULL)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "no DAG id", i);
+			break;
 		default:
 			return seterr(err, -EINVAL, "store: op %zu: unknown kind "
 			              "%d", i, op->kind);
@@ -875,6 +1079,8 @@ store_job_clear(struct store_job *j)
 	free(j->worker);
 	free(j->result);
 	free(j->error);
+	free(j->task);
+	free(j->pool);
 	memset(j, 0, sizeof *j);
 }
 
@@ -914,6 +1120,12 @@ store_job_row(sqlite3_stmt *st, struct store_job *j)
 	j->created_ms = sqlite3_column_int64(st, 13);
 	j->started_ms = sqlite3_column_int64(st, 14);
 	j->finished_ms = sqlite3_column_int64(st, 15);
+	j->run = sqlite3_column_int64(st, 16);
+	j->task = store_col_str(st, 17);
+	j->retry_delay_ms = sqlite3_column_int64(st, 18);
+	j->retry_exponential = sqlite3_column_int(st, 19);
+	j->retry_max_delay_ms = sqlite3_column_int64(st, 20);
+	j->pool = store_col_str(st, 21);
 }
 
 /* The read statement WHICH (SQL in store_rsql unless SQL is given),
@@ -1009,7 +1221,7 @@ store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
 	/* One statement per combination of filters, rather than
 	 * "(?1 < 0 OR state = ?1)", so that SQLite can use the (state, id)
 	 * index and walk the ids backwards from before_id. */
-	char sql[256];
+	char sql[512];
 	snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE 1%s%s%s"
 	         " ORDER BY id DESC LIMIT ?4",
 	         mask & LF_STATE ? " AND state = ?1" : "",

@@ -44,6 +44,13 @@ struct store_job {
 	char *result;        /* JSON text or NULL */
 	char *error;         /* or NULL */
 	int64_t created_ms, started_ms, finished_ms; /* unix ms; 0 = not yet */
+	/* Pipelines (schema 2): the task instance this job runs, if any. */
+	int64_t run;         /* dag_runs.id, 0 = a plain job */
+	char *task;          /* task id within the run, or NULL */
+	int64_t retry_delay_ms;  /* wait before a retry */
+	int retry_exponential;   /* double the wait at each retry */
+	int64_t retry_max_delay_ms;
+	char *pool;          /* or NULL = no pool */
 };
 void store_job_clear(struct store_job *j);
 
@@ -59,6 +66,8 @@ struct store_attempt {
 };
 void store_attempt_clear(struct store_attempt *a);
 
+struct store_run_new;
+
 /* A state transition, applied atomically with others in store_apply(). */
 enum store_op_kind {
 	STORE_SUBMIT,   /* insert a queued job from .job; sets .job.id */
@@ -70,6 +79,14 @@ enum store_op_kind {
 	                 * as failed with .error (worker lost, retry) and .log */
 	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms; a running
 	                 * attempt is closed as cancelled */
+	STORE_RUN_CREATE, /* a DAG run and its task instances from .run_new;
+	                 * sets .id to the run's row id; not applied if a
+	                 * non-manual run of that DAG and logical date exists */
+	STORE_TI_SET,   /* task instance (.run, .task) -> .state; TI_NONE
+	                 * also forgets its job (task clear) */
+	STORE_RUN_STATE, /* run .id -> .state at .t_ms */
+	STORE_DAG_SET,  /* DAG .dag_id: .paused (-1 = keep), .next_start
+	                 * (-1 = keep): the next interval to schedule */
 	STORE_LOG,      /* a late report of a closed attempt (.id, .attempt):
 	                 * keep its .log if the attempt has none; no state
 	                 * changes */
@@ -90,6 +107,12 @@ struct store_op {
 	                         * .max_attempts hold what was stored (slots
 	                         * and max_attempts at least 1); created_ms 0
 	                         * means .t_ms */
+	int64_t run;            /* STORE_TI_SET */
+	const char *task;       /* STORE_TI_SET */
+	const char *dag_id;     /* STORE_DAG_SET */
+	int paused;             /* STORE_DAG_SET */
+	int64_t next_start;     /* STORE_DAG_SET */
+	const struct store_run_new *run_new; /* STORE_RUN_CREATE */
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
 };
@@ -151,6 +174,75 @@ int store_token_add(store *s, const char *hash_hex, const char *name,
                     const char *role, char **err);
 /* 0 and *role (malloc()ed) if the hash is known, -ENOENT if not. */
 int store_token_check(store *s, const char *hash_hex, char **role, char **err);
+
+/* ------------------------------------------------------------ pipelines */
+
+/* Task instance states (Airflow's). */
+enum ti_state {
+	TI_NONE = 0,         /* waiting for its upstream */
+	TI_SCHEDULED,
+	TI_QUEUED,
+	TI_RUNNING,
+	TI_SUCCESS,
+	TI_FAILED,
+	TI_UP_FOR_RETRY,
+	TI_UPSTREAM_FAILED,
+	TI_SKIPPED,
+	TI_NSTATES
+};
+const char *ti_state_name(int state);
+enum run_state { RUN_QUEUED = 0, RUN_RUNNING, RUN_SUCCESS, RUN_FAILED, RUN_NSTATES };
+const char *run_state_name(int state);
+int run_state_parse(const char *name);
+
+struct store_run_new {
+	const char *dag_id;
+	const char *run_id;      /* unique, e.g. scheduled__2024-01-01T00:00:00+00:00 */
+	const char *kind;        /* "scheduled", "manual" or "backfill" */
+	int64_t logical_date, interval_start, interval_end; /* unix s */
+	const char *conf;        /* JSON object of run params */
+	const char *const *tasks;
+	size_t ntasks;
+	int64_t next_start;      /* > 0: also set the DAG's next_start */
+};
+
+struct store_run {
+	int64_t id;
+	char *dag_id, *run_id, *kind, *conf;
+	int64_t logical_date, interval_start, interval_end;
+	int state;
+	int64_t created_ms, finished_ms;
+};
+void store_run_clear(struct store_run *r);
+
+/* A task instance with its job's live details. */
+struct store_ti {
+	int64_t run;
+	char *task;
+	int state;
+	int64_t job_id;          /* 0 = none yet */
+	int tries;               /* jobs submitted for it (task clear adds) */
+	int attempt;             /* of the current job */
+	char *worker, *result, *error;
+	int64_t started_ms, finished_ms;
+};
+void store_ti_clear(struct store_ti *t);
+
+typedef int (*store_run_cb)(const struct store_run *r, void *ud);
+typedef int (*store_ti_cb)(const struct store_ti *t, void *ud);
+
+int store_run_get(store *s, int64_t id, struct store_run *out, char **err);
+int store_run_find(store *s, const char *run_id, struct store_run *out, char **err);
+/* Runs of DAG_ID (NULL = all), newest first; STATE -1 = any. */
+int store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
+                   int limit, store_run_cb cb, void *ud, char **err);
+/* Queued and running runs, oldest first (the master's working set). */
+int store_runs_active(store *s, store_run_cb cb, void *ud, char **err);
+/* Task instances of RUN in task order of creation. */
+int store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err);
+/* A DAG's persistent state: 0, or -ENOENT if never seen. */
+int store_dag_state(store *s, const char *dag_id, int *paused,
+                    int64_t *next_start, char **err);
 
 /* Schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);

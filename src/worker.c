@@ -227,8 +227,10 @@ do_register(struct wk *w)
 	json_decref(body);
 	if (rc != 0 || status != 200) {
 		const char *msg = json_string_value(json_object_get(reply, "error"));
-		log_warn("cannot register with %s: %s", w->url,
-		         rc != 0 ? err : msg ? msg : "unexpected reply");
+		static int fails;
+		if (fails++ % 100 == 0)   /* once, then every ~5 s */
+			log_warn("cannot register with %s: %s", w->url,
+			         rc != 0 ? err : msg ? msg : "unexpected reply");
 		free(err);
 		json_decref(reply);
 		return -1;
@@ -240,7 +242,7 @@ do_register(struct wk *w)
 	pthread_mutex_unlock(&w->mu);
 	handle_reply(w, reply);
 	json_decref(reply);
-	log_info("registered with master at %s", w->url);
+	log_info("registered with master at %s (session %s)", w->url, w->session);
 	return 0;
 }
 
@@ -256,7 +258,7 @@ exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
 	pthread_mutex_unlock(&w->mu);
 	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I}", "name", w->wc->name,
 		"session", session, "results", results, "running", running,
-		"want", w->wc->slots, "wait_ms", (json_int_t)wait_ms);
+		"want", w->wc->slots * 64, "wait_ms", (json_int_t)wait_ms);
 	long status = 0;
 	json_t *reply = NULL;
 	char *err = NULL;
@@ -407,7 +409,7 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 		pthread_mutex_unlock(&w.mu);
 		if (reg) {
 			if (do_register(&w) != 0)
-				usleep(300 * 1000);
+				usleep(50 * 1000);
 			continue;
 		}
 		json_t *none = json_array();

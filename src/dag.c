@@ -1,0 +1,1698 @@
+/*
+ * dag.c - load and validate DAG files, render task params (see dag.h).
+ *
+ * Like config.c, the file is read whole with libyaml's document API and
+ * walked with one small key table per mapping, so unknown keys, duplicate
+ * keys and type errors are found in one place and every error points at
+ * the node it is about.  The file's bytes are read into memory first: their
+ * SHA-256 is the DAG's digest, which the caller compares to notice edits.
+ *
+ * Loading goes in passes, because YAML does not fix the order of keys and
+ * later checks need earlier results: the top-level keys are collected; the
+ * DAG's params and `default:` are read; then each task, starting from a
+ * copy of the default task; then dependencies are resolved to indexes, a
+ * cycle is looked for, the topological order is fixed, and last every
+ * template in the params is checked against the variables it may use,
+ * which needs the transitive upstreams of each task.  The YAML document
+ * stays alive until the end so that a late error can still name its node.
+ *
+ * Templates are deliberately tiny ("{{ name }}", no filters, no logic):
+ * what a task receives should be obvious from the file, and everything
+ * a template can name is checked at load time.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <sodium.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "cron.h"
+#include "dag.h"
+#include "xalloc.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A DAG file is a page or two of YAML; anything far larger is a mistake
+ * (or a data file in the wrong directory). */
+#define DAG_FILE_MAX (4 << 20)
+/* Ids appear in URLs, log lines and run ids. */
+#define DAG_ID_MAX 200
+/* Bounds on what params may expand to: YAML aliases can nest (and a
+ * sequence can even contain itself), which must not blow the stack or
+ * the memory. */
+#define DAG_JSON_DEPTH 64
+#define DAG_JSON_NODES 100000
+/* Retries beyond this are a runaway loop, not a policy. */
+#define DAG_RETRIES_MAX 1000
+
+/* Defaults (Airflow's, where it has one). */
+#define DAG_DEF_MAX_ACTIVE_RUNS 16
+#define DAG_DEF_RETRY_DELAY_MS (300 * 1000)
+#define DAG_DEF_MAX_RETRY_DELAY_MS ((int64_t)24 * 3600 * 1000)
+
+/* ---------------------------------------------------------- trigger rules */
+
+static const char *const dag_rules[] = {
+	[TR_ALL_SUCCESS] = "all_success",
+	[TR_ALL_FAILED] = "all_failed",
+	[TR_ALL_DONE] = "all_done",
+	[TR_ONE_SUCCESS] = "one_success",
+	[TR_ONE_FAILED] = "one_failed",
+	[TR_NONE_FAILED] = "none_failed",
+	[TR_NONE_FAILED_MIN_ONE_SUCCESS] = "none_failed_min_one_success",
+};
+
+const char *
+trigger_rule_name(int rule)
+{
+	if (rule < 0 || (size_t)rule >= ARRAY_SIZE(dag_rules))
+		return "?";
+	return dag_rules[rule];
+}
+
+int
+trigger_rule_parse(const char *s)
+{
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(dag_rules); i++)
+		if (strcmp(s, dag_rules[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---------------------------------------------------------------- parsing
+ * state */
+
+/* What the later passes need to know about a task's YAML. */
+struct dl_task {
+	yaml_node_t *node;           /* the task's mapping */
+	yaml_node_t *id;             /* its id value */
+	yaml_node_t *params;         /* its params value, or NULL */
+	yaml_node_t **deps;          /* the depends_on items */
+};
+
+struct dl {
+	const char *path;            /* for messages, as given */
+	const char *buf;             /* the file's bytes */
+	size_t len;
+	yaml_document_t *doc;
+	char **err;
+	struct dag *d;               /* being filled */
+	int (*plugin_known)(const char *name, void *ud);
+	void *ud;
+	struct dag_task def;         /* `default:` over the built-in defaults */
+	yaml_node_t *def_params;     /* default.params, or NULL */
+	yaml_node_t *def_plugin;     /* default.plugin, or NULL */
+	struct dl_task *tn;          /* parallel to d->tasks */
+	size_t json_nodes;           /* converted so far, against a bomb */
+};
+
+enum dl_kind {
+	K_NAME,      /* an id: [A-Za-z0-9_.-]+ */
+	K_STR,       /* non-empty string */
+	K_TEXT,      /* any string, null = none */
+	K_INT,       /* int in [min, max] */
+	K_SIZE,      /* int64_t bytes in [min, max] */
+	K_DURATION,  /* int64_t milliseconds in [min, max] */
+	K_BOOL,      /* int 0 or 1 */
+	K_TRIGGER,   /* enum trigger_rule */
+	K_PARAMS,    /* a mapping, merged into the json_t * object */
+	K_DEPS,      /* list of task ids */
+	K_OWN,       /* handled by the caller */
+};
+
+struct dl_key {
+	const char *name;
+	enum dl_kind kind;
+	size_t off;                  /* of the field, from the table's base */
+	int64_t min, max;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int
+dl_err(struct dl *x, const yaml_node_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	/* libyaml marks are 0-based; editors count from 1. */
+	int rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: %s", x->path,
+	                n->start_mark.line + 1, n->start_mark.column + 1, msg);
+	free(msg);
+	return rc;
+}
+
+static yaml_node_t *
+dl_node(struct dl *x, int i)
+{
+	return yaml_document_get_node(x->doc, i);
+}
+
+static const char *
+dl_kind_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:  return "a mapping";
+	case YAML_SEQUENCE_NODE: return "a list";
+	default:                 return "a scalar";
+	}
+}
+
+static const char *
+dl_str(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty value, `~` or `null`, written without quotes. */
+static int
+dl_is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	const char *s = dl_str(n);
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static int
+dl_valid_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > DAG_ID_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                 "0123456789_.-") == n;
+}
+
+/* ------------------------------------------------------------ suggestions */
+
+/* Edit distance counting a swap of neighbours as one edit, for "did you
+ * mean"; long strings never match.  (The same measure as config.c.) */
+static size_t
+dl_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t d[65][65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			int ca = tolower((unsigned char)a[i - 1]);
+			int cb = tolower((unsigned char)b[j - 1]);
+			size_t best = d[i - 1][j - 1] + (ca != cb);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && d[i - 2][j - 2] + 1 < best &&
+			    ca == tolower((unsigned char)b[j - 2]) &&
+			    cb == tolower((unsigned char)a[i - 2]))
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The closest of NAMES (NULL-terminated or N long) to S, or NULL. */
+static const char *
+dl_suggest(const char *s, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = dl_distance(s, names[i]);
+		size_t limit = strlen(names[i]) >= 5 ? 2 : 1;
+		if (d <= limit && d < bestd) {
+			best = names[i];
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* ---------------------------------------------------------------- values */
+
+/* The scalar text of V, the value of key NAME. */
+static int
+dl_scalar(struct dl *x, const char *name, yaml_node_t *v, const char **s)
+{
+	if (v->type != YAML_SCALAR_NODE)
+		return dl_err(x, v, "'%s' expects a single value, not %s",
+		              name, dl_kind_name(v));
+	if (dl_is_null(v))
+		return dl_err(x, v, "'%s' needs a value", name);
+	*s = dl_str(v);
+	return 0;
+}
+
+/* Parse "[-]digits" into *v; -EINVAL if not that, -ERANGE if too big. */
+static int
+dl_int(const char *s, int64_t *v)
+{
+	int neg = *s == '-';
+	int64_t n = 0;
+
+	s += neg || *s == '+';
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*s); s++) {
+		int d = *s - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return -ERANGE;
+		n = n * 10 + d;
+	}
+	if (*s != '\0')
+		return -EINVAL;
+	*v = neg ? -n : n;
+	return 0;
+}
+
+static int dl_params(struct dl *x, const char *name, yaml_node_t *v,
+                     json_t **dst);
+static int dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t);
+
+/* Parse V as described by K and store it at BASE + K->off. */
+static int
+dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
+{
+	void *dst = (char *)base + k->off;
+	const char *s = NULL;
+	int64_t n;
+	int rc;
+
+	switch (k->kind) {
+	case K_OWN:
+		return 0;
+	case K_PARAMS:
+		return dl_params(x, k->name, v, (json_t **)dst);
+	case K_DEPS:
+		return dl_deps(x, v, base);
+	case K_TEXT:
+		if (v->type != YAML_SCALAR_NODE)
+			return dl_err(x, v, "'%s' expects a single value, not "
+			              "%s", k->name, dl_kind_name(v));
+		free(*(char **)dst);
+		*(char **)dst = dl_is_null(v) ? NULL : xstrdup(dl_str(v));
+		return 0;
+	default:
+		break;
+	}
+	if ((rc = dl_scalar(x, k->name, v, &s)) < 0)
+		return rc;
+
+	switch (k->kind) {
+	case K_STR:
+		if (*s == '\0')
+			return dl_err(x, v, "'%s' must not be empty", k->name);
+		free(*(char **)dst);
+		*(char **)dst = xstrdup(s);
+		return 0;
+	case K_NAME:
+		if (!dl_valid_id(s))
+			return dl_err(x, v, "'%s' must be 1 to %d characters "
+			              "from A-Z a-z 0-9 _ . -, got '%s'",
+			              k->name, DAG_ID_MAX, s);
+		free(*(char **)dst);
+		*(char **)dst = xstrdup(s);
+		return 0;
+	case K_INT:
+		rc = dl_int(s, &n);
+		if (rc == -EINVAL)
+			return dl_err(x, v, "'%s' must be an integer from "
+			              "%lld to %lld, got '%s'", k->name,
+			              (long long)k->min, (long long)k->max, s);
+		if (rc < 0 || n < k->min || n > k->max)
+			return dl_err(x, v, "'%s' must be from %lld to %lld, "
+			              "got %s", k->name, (long long)k->min,
+			              (long long)k->max, s);
+		*(int *)dst = (int)n;
+		return 0;
+	case K_SIZE:
+		rc = config_parse_size(s, &n);
+		if (rc == -EINVAL)
+			return dl_err(x, v, "'%s' is not a size (like 512MiB "
+			              "or 2GiB): '%s'", k->name, s);
+		if (rc < 0 || n < k->min || n > k->max)
+			return dl_err(x, v, "'%s' must be from %lld to %lld "
+			              "bytes, got %s", k->name,
+			              (long long)k->min, (long long)k->max, s);
+		*(int64_t *)dst = n;
+		return 0;
+	case K_DURATION:
+		rc = config_parse_duration_ms(s, &n);
+		if (rc == -EINVAL)
+			return dl_err(x, v, "'%s' is not a duration (like "
+			              "500ms, 30s, 5m, 1h): '%s'", k->name, s);
+		if (rc < 0 || n < k->min || n > k->max)
+			return dl_err(x, v, "'%s' must be from %lldms to "
+			              "%lldms, got %s", k->name,
+			              (long long)k->min, (long long)k->max, s);
+		*(int64_t *)dst = n;
+		return 0;
+	case K_BOOL:
+		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0)
+			*(int *)dst = 1;
+		else if (strcasecmp(s, "false") == 0 ||
+		         strcasecmp(s, "no") == 0)
+			*(int *)dst = 0;
+		else
+			return dl_err(x, v, "'%s' must be true or false, "
+			              "got '%s'", k->name, s);
+		return 0;
+	case K_TRIGGER:
+		if ((rc = trigger_rule_parse(s)) < 0) {
+			const char *hint = dl_suggest(s, dag_rules,
+			                              ARRAY_SIZE(dag_rules));
+			if (hint != NULL)
+				return dl_err(x, v, "unknown trigger_rule '%s' "
+				              "(did you mean '%s'?)", s, hint);
+			return dl_err(x, v, "unknown trigger_rule '%s' (one "
+			              "of all_success, all_failed, all_done, "
+			              "one_success, one_failed, none_failed, "
+			              "none_failed_min_one_success)", s);
+		}
+		*(int *)dst = rc;
+		return 0;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Check mapping MAP (WHERE names it in messages) against KEYS: FOUND[i]
+ * receives the value node of KEYS[i], or NULL.  Keys in DENY (NULL-ended,
+ * may be NULL) are known but not allowed here.  Values are not parsed: the
+ * caller does that in the order it needs.  A null MAP is an empty mapping.
+ */
+static int
+dl_map(struct dl *x, yaml_node_t *map, const char *where,
+       const struct dl_key *keys, size_t nkeys, const char *const *deny,
+       yaml_node_t **found)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		found[i] = NULL;
+	if (dl_is_null(map))
+		return 0;
+	if (map->type != YAML_MAPPING_NODE)
+		return dl_err(x, map, "'%s' must be a mapping, not %s", where,
+		              dl_kind_name(map));
+
+	yaml_node_pair_t *first = map->data.mapping.pairs.start;
+	for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = dl_node(x, p->key);
+		if (k->type != YAML_SCALAR_NODE)
+			return dl_err(x, k, "keys must be plain words, not %s",
+			              dl_kind_name(k));
+		const char *name = dl_str(k);
+
+		/* libyaml keeps duplicates; a later one silently winning
+		 * would hide a mistake. */
+		for (yaml_node_pair_t *q = first; q < p; q++) {
+			yaml_node_t *qk = dl_node(x, q->key);
+			if (qk->type == YAML_SCALAR_NODE &&
+			    strcmp(dl_str(qk), name) == 0)
+				return dl_err(x, k, "duplicate key '%s' in %s "
+				              "(first on line %zu)", name, where,
+				              qk->start_mark.line + 1);
+		}
+		for (size_t i = 0; deny != NULL && deny[i] != NULL; i++)
+			if (strcmp(deny[i], name) == 0)
+				return dl_err(x, k, "'%s' cannot be set in %s",
+				              name, where);
+
+		size_t i;
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(keys[i].name, name) == 0)
+				break;
+		if (i == nkeys) {
+			const char *names[32];
+			size_t n = nkeys < 32 ? nkeys : 32;
+			for (size_t j = 0; j < n; j++)
+				names[j] = keys[j].name;
+			const char *hint = dl_suggest(name, names, n);
+			return dl_err(x, k, "unknown key '%s' in %s%s%s%s",
+			              name, where, hint ? " (did you mean '" : "",
+			              hint ? hint : "", hint ? "'?)" : "");
+		}
+		found[i] = dl_node(x, p->value);
+	}
+	return 0;
+}
+
+/* Parse every found value of a table whose kinds are all generic. */
+static int
+dl_apply(struct dl *x, const struct dl_key *keys, size_t nkeys,
+         yaml_node_t **found, void *base)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		if (found[i] == NULL)
+			continue;
+		int rc = dl_value(x, &keys[i], found[i], base);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- params as JSON */
+
+/*
+ * A plain scalar as the JSON value a YAML 1.2 reader would see: null,
+ * true/false, an integer, a float, else a string.  Quoted scalars are
+ * always strings ("yes" is a string here: YAML 1.1's yes/no booleans
+ * surprise more people than they help, and params go to plugins as is).
+ */
+static json_t *
+dl_scalar_json(const yaml_node_t *n)
+{
+	const char *s = dl_str(n);
+	int64_t i;
+
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return json_string(s);
+	if (dl_is_null(n))
+		return json_null();
+	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
+	    strcmp(s, "TRUE") == 0)
+		return json_true();
+	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 ||
+	    strcmp(s, "FALSE") == 0)
+		return json_false();
+	if (dl_int(s, &i) == 0)
+		return json_integer(i);
+	/* Digits, one point or exponent: no "inf", "nan" or hex. */
+	if (strspn(s, "0123456789+-.eE") == strlen(s) &&
+	    strpbrk(s, "0123456789") != NULL) {
+		char *end;
+		errno = 0;
+		double d = strtod(s, &end);
+		if (*end == '\0' && errno == 0)
+			return json_real(d);
+	}
+	return json_string(s);
+}
+
+static int
+dl_json(struct dl *x, yaml_node_t *n, int depth, json_t **out)
+{
+	*out = NULL;
+	if (depth > DAG_JSON_DEPTH)
+		return dl_err(x, n, "params nested more than %d deep",
+		              DAG_JSON_DEPTH);
+	if (++x->json_nodes > DAG_JSON_NODES)
+		return dl_err(x, n, "params have more than %d values "
+		              "(aliases?)", DAG_JSON_NODES);
+
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		*out = dl_scalar_json(n);
+		if (*out == NULL)  /* jansson refuses invalid UTF-8 */
+			return dl_err(x, n, "not valid UTF-8");
+		return 0;
+	case YAML_SEQUENCE_NODE: {
+		json_t *a = json_array();
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			json_t *v;
+			int rc = dl_json(x, dl_node(x, *it), depth + 1, &v);
+			if (rc < 0) {
+				json_decref(a);
+				return rc;
+			}
+			json_array_append_new(a, v);
+		}
+		*out = a;
+		return 0;
+	}
+	case YAML_MAPPING_NODE: {
+		json_t *o = json_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = dl_node(x, p->key);
+			json_t *v;
+			int rc;
+			if (k->type != YAML_SCALAR_NODE)
+				rc = dl_err(x, k, "keys must be plain words, "
+				            "not %s", dl_kind_name(k));
+			else if (json_object_get(o, dl_str(k)) != NULL)
+				rc = dl_err(x, k, "duplicate key '%s'",
+				            dl_str(k));
+			else
+				rc = dl_json(x, dl_node(x, p->value),
+				             depth + 1, &v);
+			if (rc < 0) {
+				json_decref(o);
+				return rc;
+			}
+			json_object_set_new(o, dl_str(k), v);
+		}
+		*out = o;
+		return 0;
+	}
+	default:
+		break;
+	}
+	return dl_err(x, n, "empty node");
+}
+
+/* A params mapping V (key NAME) merged into the object *DST (created if
+ * NULL): later keys win, so a task's params override the default's. */
+static int
+dl_params(struct dl *x, const char *name, yaml_node_t *v, json_t **dst)
+{
+	json_t *o;
+	int rc;
+
+	if (!dl_is_null(v) && v->type != YAML_MAPPING_NODE)
+		return dl_err(x, v, "'%s' must be a mapping, not %s", name,
+		              dl_kind_name(v));
+	if (dl_is_null(v))
+		o = json_object();
+	else if ((rc = dl_json(x, v, 0, &o)) < 0)
+		return rc;
+	if (*dst == NULL) {
+		*dst = o;
+		return 0;
+	}
+	json_object_update(*dst, o);
+	json_decref(o);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+#define T_OFF(f) offsetof(struct dag_task, f)
+
+static const struct dl_key dl_task_keys[] = {
+	{ "id", K_NAME, T_OFF(id), 0, 0 },
+	{ "plugin", K_STR, T_OFF(plugin), 0, 0 },
+	{ "params", K_PARAMS, T_OFF(params), 0, 0 },
+	{ "depends_on", K_DEPS, 0, 0, 0 },
+	{ "retries", K_INT, T_OFF(retries), 0, DAG_RETRIES_MAX },
+	{ "retry_delay", K_DURATION, T_OFF(retry_delay_ms), 0, INT64_MAX },
+	{ "retry_exponential_backoff", K_BOOL, T_OFF(retry_exponential), 0,
+	  1 },
+	{ "max_retry_delay", K_DURATION, T_OFF(max_retry_delay_ms), 1,
+	  INT64_MAX },
+	{ "timeout", K_DURATION, T_OFF(timeout_ms), 1, INT64_MAX },
+	{ "trigger_rule", K_TRIGGER, T_OFF(trigger_rule), 0, 0 },
+	{ "pool", K_NAME, T_OFF(pool), 0, 0 },
+	{ "priority", K_INT, T_OFF(priority), -1000000, 1000000 },
+	{ "slots", K_INT, T_OFF(slots), 1, 1024 },
+	{ "memory", K_SIZE, T_OFF(memory), 0, INT64_MAX },
+};
+
+enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS };
+
+/* Keys of a task that make no sense for every task at once. */
+static const char *const dl_default_deny[] = { "id", "depends_on", NULL };
+
+static void
+dl_task_clear(struct dag_task *t)
+{
+	free(t->id);
+	free(t->plugin);
+	json_decref(t->params);
+	for (size_t i = 0; i < t->ndeps; i++)
+		free(t->deps[i]);
+	free(t->deps);
+	free(t->dep_index);
+	free(t->pool);
+	memset(t, 0, sizeof *t);
+}
+
+/* DST becomes a deep copy of the default task SRC (which has no id and no
+ * dependencies). */
+static void
+dl_task_copy(struct dag_task *dst, const struct dag_task *src)
+{
+	*dst = *src;
+	dst->plugin = xstrdup(src->plugin);
+	dst->pool = xstrdup(src->pool);
+	dst->params = json_deep_copy(src->params);
+}
+
+static int
+dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t)
+{
+	struct dl_task *tn = &x->tn[t - x->d->tasks];
+	yaml_node_item_t *start = NULL, *top = NULL;
+	yaml_node_item_t one;
+
+	if (dl_is_null(v))
+		return 0;
+	if (v->type == YAML_SCALAR_NODE) {
+		/* `depends_on: extract` for a single one. */
+		one = (yaml_node_item_t)(v - x->doc->nodes.start + 1);
+		start = &one;
+		top = start + 1;
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		start = v->data.sequence.items.start;
+		top = v->data.sequence.items.top;
+	} else {
+		return dl_err(x, v, "'depends_on' must be a list of task ids, "
+		              "not %s", dl_kind_name(v));
+	}
+
+	size_t n = (size_t)(top - start);
+	t->deps = xcalloc(n ? n : 1, sizeof *t->deps);
+	tn->deps = xcalloc(n ? n : 1, sizeof *tn->deps);
+	for (yaml_node_item_t *it = start; it < top; it++) {
+		yaml_node_t *dn = dl_node(x, *it);
+		if (dn->type != YAML_SCALAR_NODE || dl_is_null(dn))
+			return dl_err(x, dn, "each 'depends_on' entry must be "
+			              "a task id, not %s", dl_is_null(dn) ?
+			              "empty" : dl_kind_name(dn));
+		for (size_t j = 0; j < t->ndeps; j++)
+			if (strcmp(t->deps[j], dl_str(dn)) == 0)
+				return dl_err(x, dn, "'%s' is listed twice in "
+				              "'depends_on'", dl_str(dn));
+		tn->deps[t->ndeps] = dn;
+		t->deps[t->ndeps++] = xstrdup(dl_str(dn));
+	}
+	return 0;
+}
+
+static int
+dl_default(struct dl *x, yaml_node_t *v)
+{
+	yaml_node_t *found[ARRAY_SIZE(dl_task_keys)];
+	struct dag_task *t = &x->def;
+	int rc;
+
+	t->params = json_object();
+	t->pool = xstrdup("default");
+	t->retry_delay_ms = DAG_DEF_RETRY_DELAY_MS;
+	t->max_retry_delay_ms = DAG_DEF_MAX_RETRY_DELAY_MS;
+	t->slots = 1;
+	t->trigger_rule = TR_ALL_SUCCESS;
+	if (v == NULL)
+		return 0;
+	rc = dl_map(x, v, "'default'", dl_task_keys, ARRAY_SIZE(dl_task_keys),
+	            dl_default_deny, found);
+	if (rc < 0)
+		return rc;
+	x->def_params = found[TK_PARAMS];
+	x->def_plugin = found[TK_PLUGIN];
+	return dl_apply(x, dl_task_keys, ARRAY_SIZE(dl_task_keys), found, t);
+}
+
+static int
+dl_task(struct dl *x, yaml_node_t *n)
+{
+	struct dag *d = x->d;
+	yaml_node_t *found[ARRAY_SIZE(dl_task_keys)];
+	int rc;
+
+	/* Grown before parsing, so that dag_free() owns whatever a failing
+	 * entry already holds. */
+	d->tasks = xrealloc(d->tasks, (d->ntasks + 1) * sizeof *d->tasks);
+	x->tn = xrealloc(x->tn, (d->ntasks + 1) * sizeof *x->tn);
+	struct dag_task *t = &d->tasks[d->ntasks];
+	struct dl_task *tn = &x->tn[d->ntasks++];
+	memset(tn, 0, sizeof *tn);
+	dl_task_copy(t, &x->def);
+	t->line = (int)n->start_mark.line + 1;
+	t->column = (int)n->start_mark.column + 1;
+	tn->node = n;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return dl_err(x, n, "each task must be a mapping (id, plugin, "
+		              "params, ...), not %s", dl_kind_name(n));
+	rc = dl_map(x, n, "task", dl_task_keys, ARRAY_SIZE(dl_task_keys),
+	            NULL, found);
+	if (rc < 0)
+		return rc;
+	if (found[TK_ID] == NULL)
+		return dl_err(x, n, "task has no 'id'");
+	if ((rc = dl_value(x, &dl_task_keys[TK_ID], found[TK_ID], t)) < 0)
+		return rc;
+	tn->id = found[TK_ID];
+	tn->params = found[TK_PARAMS];
+	for (size_t i = 0; i + 1 < d->ntasks; i++)
+		if (strcmp(d->tasks[i].id, t->id) == 0)
+			return dl_err(x, found[TK_ID], "duplicate task id '%s' "
+			              "(first on line %d)", t->id,
+			              d->tasks[i].line);
+	if ((rc = dl_apply(x, dl_task_keys, ARRAY_SIZE(dl_task_keys), found,
+	                   t)) < 0)
+		return rc;
+	if (t->plugin == NULL)
+		return dl_err(x, n, "task '%s' has no 'plugin'", t->id);
+	if (x->plugin_known != NULL && !x->plugin_known(t->plugin, x->ud))
+		return dl_err(x, found[TK_PLUGIN] ? found[TK_PLUGIN] :
+		              x->def_plugin, "unknown plugin '%s'", t->plugin);
+	return 0;
+}
+
+static int
+dl_tasks(struct dl *x, yaml_node_t *v)
+{
+	if (v->type != YAML_SEQUENCE_NODE && !dl_is_null(v))
+		return dl_err(x, v, "'tasks' must be a list, not %s",
+		              dl_kind_name(v));
+	if (dl_is_null(v) || v->data.sequence.items.start ==
+	    v->data.sequence.items.top)
+		return dl_err(x, v, "'tasks' must not be empty");
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++) {
+		int rc = dl_task(x, dl_node(x, *it));
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- graph */
+
+static int
+dl_find(const struct dag *d, const char *id)
+{
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (strcmp(d->tasks[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+const struct dag_task *
+dag_task_find(const struct dag *d, const char *id)
+{
+	int i = dl_find(d, id);
+	return i < 0 ? NULL : &d->tasks[i];
+}
+
+static int
+dl_resolve(struct dl *x)
+{
+	struct dag *d = x->d;
+	const char **names = xcalloc(d->ntasks, sizeof *names);
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		names[i] = d->tasks[i].id;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		struct dag_task *t = &d->tasks[i];
+		t->dep_index = xcalloc(t->ndeps ? t->ndeps : 1,
+		                       sizeof *t->dep_index);
+		for (size_t j = 0; j < t->ndeps; j++) {
+			int k = dl_find(d, t->deps[j]);
+			if (k >= 0) {
+				t->dep_index[j] = k;
+				continue;
+			}
+			const char *hint = dl_suggest(t->deps[j], names,
+			                              d->ntasks);
+			int rc = dl_err(x, x->tn[i].deps[j], "task '%s' depends "
+			                "on unknown task '%s'%s%s%s", t->id,
+			                t->deps[j], hint ? " (did you mean '" :
+			                "", hint ? hint : "", hint ? "'?)" : "");
+			free(names);
+			return rc;
+		}
+	}
+	free(names);
+	return 0;
+}
+
+/*
+ * Depth-first along depends_on, tasks in file order.  Meeting a task that
+ * is still on the stack closes a cycle: the edge from the current task to
+ * it is reported, with the cycle spelled in run order (upstream first).
+ */
+static int
+dl_cycle_from(struct dl *x, size_t t, char *state, size_t *stack,
+              size_t depth)
+{
+	const struct dag *d = x->d;
+
+	state[t] = 1;
+	stack[depth] = t;
+	for (size_t j = 0; j < d->tasks[t].ndeps; j++) {
+		size_t u = (size_t)d->tasks[t].dep_index[j];
+		if (state[u] == 2)
+			continue;
+		if (state[u] == 0) {
+			int rc = dl_cycle_from(x, u, state, stack, depth + 1);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		/* stack[k..depth] is u, ..., t; each depends on the next,
+		 * so the run order is u, t, ..., stack[k+1], u. */
+		size_t k = depth;
+		while (stack[k] != u)
+			k--;
+		char *path = xstrdup(d->tasks[u].id);
+		for (size_t i = depth; i > k; i--) {
+			char *p = xasprintf("%s -> %s", path,
+			                    d->tasks[stack[i]].id);
+			free(path);
+			path = p;
+		}
+		int rc = dl_err(x, x->tn[t].deps[j], "cycle: %s -> %s", path,
+		                d->tasks[u].id);
+		free(path);
+		return rc;
+	}
+	state[t] = 2;
+	return 0;
+}
+
+static int
+dl_cycles(struct dl *x)
+{
+	size_t n = x->d->ntasks;
+	char *state = xcalloc(n, 1);
+	size_t *stack = xcalloc(n, sizeof *stack);
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (state[i] == 0)
+			rc = dl_cycle_from(x, i, state, stack, 0);
+	free(state);
+	free(stack);
+	return rc;
+}
+
+/* Kahn's algorithm, always taking the first ready task in file order so
+ * that the order is stable and reads like the file.  Quadratic, which is
+ * nothing for DAGs people write by hand.  Needs an acyclic graph. */
+static void
+dl_order(struct dag *d)
+{
+	size_t n = d->ntasks;
+	char *done = xcalloc(n, 1);
+
+	d->order = xcalloc(n, sizeof *d->order);
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < n; i++) {
+			if (done[i])
+				continue;
+			size_t j;
+			for (j = 0; j < d->tasks[i].ndeps; j++)
+				if (!done[d->tasks[i].dep_index[j]])
+					break;
+			if (j == d->tasks[i].ndeps) {
+				done[i] = 1;
+				d->order[k] = i;
+				break;
+			}
+		}
+	}
+	free(done);
+}
+
+/* anc[i * n + j] != 0 if task j is upstream of task i (transitively). */
+static char *
+dl_ancestors(const struct dag *d)
+{
+	size_t n = d->ntasks;
+	char *anc = xcalloc(n * n, 1);
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = d->order[k];
+		for (size_t j = 0; j < d->tasks[i].ndeps; j++) {
+			size_t u = (size_t)d->tasks[i].dep_index[j];
+			anc[i * n + u] = 1;
+			for (size_t v = 0; v < n; v++)
+				anc[i * n + v] |= anc[u * n + v];
+		}
+	}
+	return anc;
+}
+
+/* ------------------------------------------------------------ templates */
+
+enum tpl_kind {
+	V_DS, V_DS_NODASH, V_LOGICAL_DATE, V_INTERVAL_START, V_INTERVAL_END,
+	V_RUN_ID, V_DAG_ID, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
+};
+
+static const struct {
+	const char *name;
+	enum tpl_kind kind;
+} tpl_plain[] = {
+	{ "ds", V_DS },
+	{ "ds_nodash", V_DS_NODASH },
+	{ "logical_date", V_LOGICAL_DATE },
+	{ "data_interval_start", V_INTERVAL_START },
+	{ "data_interval_end", V_INTERVAL_END },
+	{ "run_id", V_RUN_ID },
+	{ "dag.id", V_DAG_ID },
+	{ "task.id", V_TASK_ID },
+};
+
+/* One "{{ expr }}" found in a string. */
+struct tpl {
+	size_t start, end;           /* of the whole tag in the string */
+	char *expr;                  /* trimmed; malloc()ed */
+	enum tpl_kind kind;
+	const char *name;            /* V_PARAM: the param (in expr) */
+	int task;                    /* V_RESULT, V_FIELD: its index */
+	const char *field;           /* V_FIELD: the field (in expr) */
+};
+
+/*
+ * The next tag in S at or after FROM.  RET 1 and *T (T->expr to be freed),
+ * 0 if there is none, -1 if a "{{" has no "}}" (*T->start says where).
+ */
+static int
+tpl_next(const char *s, size_t from, struct tpl *t)
+{
+	const char *open = strstr(s + from, "{{");
+	if (open == NULL)
+		return 0;
+	t->start = (size_t)(open - s);
+	const char *close = strstr(open + 2, "}}");
+	if (close == NULL)
+		return -1;
+	t->end = (size_t)(close - s) + 2;
+	const char *a = open + 2, *b = close;
+	while (a < b && isspace((unsigned char)*a))
+		a++;
+	while (b > a && isspace((unsigned char)b[-1]))
+		b--;
+	t->expr = xstrndup(a, (size_t)(b - a));
+	return 1;
+}
+
+/*
+ * What T->expr names, in DAG D.  Task ids may hold dots, so "tasks.a.b.
+ * result" is read with the longest task id that fits.  RET 0, or a
+ * negative code with *err (a message without position).
+ */
+static int
+tpl_classify(const struct dag *d, struct tpl *t, char **err)
+{
+	const char *e = t->expr;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tpl_plain); i++) {
+		if (strcmp(e, tpl_plain[i].name) == 0) {
+			t->kind = tpl_plain[i].kind;
+			return 0;
+		}
+	}
+	if (strncmp(e, "params.", 7) == 0 && e[7] != '\0') {
+		t->kind = V_PARAM;
+		t->name = e + 7;
+		return 0;
+	}
+	if (strncmp(e, "tasks.", 6) == 0) {
+		const char *r = e + 6;
+		size_t best = 0;
+		t->task = -1;
+		for (size_t i = 0; i < d->ntasks; i++) {
+			size_t n = strlen(d->tasks[i].id);
+			if (n <= best || strncmp(r, d->tasks[i].id, n) != 0 ||
+			    strncmp(r + n, ".result", 7) != 0 ||
+			    (r[n + 7] != '\0' &&
+			     (r[n + 7] != '.' || r[n + 8] == '\0')))
+				continue;
+			best = n;
+			t->task = (int)i;
+		}
+		if (t->task >= 0) {
+			const char *rest = r + best + 7;
+			t->kind = *rest == '\0' ? V_RESULT : V_FIELD;
+			t->field = *rest == '\0' ? NULL : rest + 1;
+			return 0;
+		}
+		const char *res = strstr(r, ".result");
+		if (res != NULL && res > r)
+			return seterr(err, -EINVAL, "template refers to unknown "
+			              "task '%.*s'", (int)(res - r), r);
+	}
+	return seterr(err, -EINVAL, "unknown template variable '%s'", e);
+}
+
+/* Check every template in string node N of task TI. */
+static int
+dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
+{
+	const struct dag *d = x->d;
+	const char *s = dl_str(n);
+	struct tpl t;
+	size_t pos = 0;
+	int r;
+
+	while ((r = tpl_next(s, pos, &t)) > 0) {
+		char *msg = NULL;
+		int rc = tpl_classify(d, &t, &msg);
+		if (rc == 0 && t.kind == V_PARAM &&
+		    json_object_get(d->params, t.name) == NULL)
+			rc = seterr(&msg, -EINVAL, "template parameter '%s' is "
+			            "not among the DAG's params", t.name);
+		if (rc == 0 && (t.kind == V_RESULT || t.kind == V_FIELD) &&
+		    !anc[ti * d->ntasks + (size_t)t.task])
+			rc = seterr(&msg, -EINVAL, "task '%s' uses the result "
+			            "of '%s', which is not upstream of it",
+			            d->tasks[ti].id, d->tasks[t.task].id);
+		free(t.expr);
+		if (rc < 0) {
+			rc = dl_err(x, n, "%s", msg);
+			free(msg);
+			return rc;
+		}
+		pos = t.end;
+	}
+	if (r < 0)
+		return dl_err(x, n, "unterminated '{{' (at character %zu of "
+		              "the string)", t.start + 1);
+	return 0;
+}
+
+/* Check the templates in the strings of params node N (for task TI). */
+static int
+dl_check_node(struct dl *x, yaml_node_t *n, size_t ti, const char *anc,
+              int depth)
+{
+	int rc = 0;
+
+	if (depth > DAG_JSON_DEPTH)  /* refused by dl_json() already */
+		return 0;
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+		    !dl_is_null(n))
+			return dl_check_string(x, n, ti, anc);
+		return 0;
+	case YAML_SEQUENCE_NODE:
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     rc == 0 && it < n->data.sequence.items.top; it++)
+			rc = dl_check_node(x, dl_node(x, *it), ti, anc,
+			                   depth + 1);
+		return rc;
+	case YAML_MAPPING_NODE:
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     rc == 0 && p < n->data.mapping.pairs.top; p++)
+			rc = dl_check_node(x, dl_node(x, p->value), ti, anc,
+			                   depth + 1);
+		return rc;
+	default:
+		return 0;
+	}
+}
+
+/* Does params mapping N have top-level key K? */
+static int
+dl_has_key(struct dl *x, yaml_node_t *n, const char *k)
+{
+	if (n == NULL || n->type != YAML_MAPPING_NODE)
+		return 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++)
+		if (strcmp(dl_str(dl_node(x, p->key)), k) == 0)
+			return 1;
+	return 0;
+}
+
+/* The templates a task will render: its own params, and those of
+ * default.params that it does not override.  The latter are checked for
+ * each task, since "upstream" differs from task to task. */
+static int
+dl_check_templates(struct dl *x)
+{
+	const struct dag *d = x->d;
+	char *anc = dl_ancestors(d);
+	int rc = 0;
+
+	for (size_t i = 0; i < d->ntasks && rc == 0; i++) {
+		yaml_node_t *dp = x->def_params, *tp = x->tn[i].params;
+		if (dp != NULL && dp->type == YAML_MAPPING_NODE) {
+			for (yaml_node_pair_t *p = dp->data.mapping.pairs.start;
+			     rc == 0 && p < dp->data.mapping.pairs.top; p++) {
+				const char *k = dl_str(dl_node(x, p->key));
+				if (!dl_has_key(x, tp, k))
+					rc = dl_check_node(x, dl_node(x,
+					                   p->value), i, anc, 0);
+			}
+		}
+		if (rc == 0 && tp != NULL)
+			rc = dl_check_node(x, tp, i, anc, 0);
+	}
+	free(anc);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the DAG */
+
+#define D_OFF(f) offsetof(struct dag, f)
+
+static const struct dl_key dl_top_keys[] = {
+	{ "id", K_NAME, D_OFF(id), 0, 0 },
+	{ "description", K_TEXT, D_OFF(description), 0, 0 },
+	{ "schedule", K_OWN, 0, 0, 0 },
+	{ "start_date", K_OWN, 0, 0, 0 },
+	{ "end_date", K_OWN, 0, 0, 0 },
+	{ "catchup", K_BOOL, D_OFF(catchup), 0, 1 },
+	{ "max_active_runs", K_INT, D_OFF(max_active_runs), 1, 1000000 },
+	{ "params", K_PARAMS, D_OFF(params), 0, 0 },
+	{ "default", K_OWN, 0, 0, 0 },
+	{ "tasks", K_OWN, 0, 0, 0 },
+};
+
+enum { TOP_ID, TOP_DESC, TOP_SCHEDULE, TOP_START, TOP_END, TOP_CATCHUP,
+       TOP_MAX_ACTIVE, TOP_PARAMS, TOP_DEFAULT, TOP_TASKS };
+
+static int
+dl_schedule(struct dl *x, yaml_node_t *v)
+{
+	struct dag *d = x->d;
+	const char *s;
+	char *msg = NULL;
+	int col = 0, rc;
+
+	if (v == NULL || dl_is_null(v))
+		return 0;
+	if ((rc = dl_scalar(x, "schedule", v, &s)) < 0)
+		return rc;
+	if (strcmp(s, "none") == 0)
+		return 0;
+	if ((rc = cron_parse(s, &d->cron, &col, &msg)) < 0) {
+		/* Point into the expression: the text starts one column
+		 * after an opening quote. */
+		size_t c = v->start_mark.column + 1 + (size_t)(col > 0 ? col : 0);
+		if (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+		    v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+			c++;
+		rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: bad schedule '%s': "
+		            "%s", x->path, v->start_mark.line + 1, c, s,
+		            msg ? msg : "invalid");
+		free(msg);
+		return rc;
+	}
+	if (d->cron.kind != CRON_NONE)
+		d->schedule_text = xstrdup(s);
+	return 0;
+}
+
+static int
+dl_date(struct dl *x, const char *name, yaml_node_t *v, int64_t *t)
+{
+	const char *s;
+	char *msg = NULL;
+	int rc;
+
+	if ((rc = dl_scalar(x, name, v, &s)) < 0)
+		return rc;
+	if (cron_parse_date(s, t, &msg) < 0) {
+		rc = dl_err(x, v, "'%s' is not a date (like 2024-01-31): %s",
+		            name, msg ? msg : s);
+		free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+static int
+dl_top(struct dl *x, yaml_node_t *root)
+{
+	struct dag *d = x->d;
+	yaml_node_t *f[ARRAY_SIZE(dl_top_keys)];
+	int rc;
+
+	if (root == NULL)
+		return seterr(x->err, -EINVAL, "%s:1:1: the file is empty (a "
+		              "DAG needs 'id' and 'tasks')", x->path);
+	if (root->type != YAML_MAPPING_NODE)
+		return dl_err(x, root, "the top level must be a mapping (id, "
+		              "schedule, tasks, ...), not %s",
+		              dl_kind_name(root));
+	rc = dl_map(x, root, "the DAG", dl_top_keys, ARRAY_SIZE(dl_top_keys),
+	            NULL, f);
+	if (rc < 0)
+		return rc;
+	if (f[TOP_ID] == NULL)
+		return dl_err(x, root, "missing 'id'");
+	if (f[TOP_TASKS] == NULL)
+		return dl_err(x, root, "missing 'tasks'");
+	if ((rc = dl_apply(x, dl_top_keys, ARRAY_SIZE(dl_top_keys), f,
+	                   d)) < 0)
+		return rc;
+	if (d->params == NULL)
+		d->params = json_object();
+	if (d->max_active_runs == 0)
+		d->max_active_runs = DAG_DEF_MAX_ACTIVE_RUNS;
+
+	if ((rc = dl_schedule(x, f[TOP_SCHEDULE])) < 0)
+		return rc;
+	if (f[TOP_START] != NULL &&
+	    (rc = dl_date(x, "start_date", f[TOP_START], &d->start_date)) < 0)
+		return rc;
+	if (f[TOP_END] != NULL &&
+	    (rc = dl_date(x, "end_date", f[TOP_END], &d->end_date)) < 0)
+		return rc;
+	if (d->schedule_text != NULL && f[TOP_START] == NULL)
+		return dl_err(x, f[TOP_SCHEDULE], "'start_date' is required "
+		              "when 'schedule' is set");
+	if (f[TOP_START] != NULL && f[TOP_END] != NULL &&
+	    d->end_date < d->start_date)
+		return dl_err(x, f[TOP_END], "'end_date' is before "
+		              "'start_date'");
+
+	if ((rc = dl_default(x, f[TOP_DEFAULT])) < 0)
+		return rc;
+	if ((rc = dl_tasks(x, f[TOP_TASKS])) < 0)
+		return rc;
+	if ((rc = dl_resolve(x)) < 0 || (rc = dl_cycles(x)) < 0)
+		return rc;
+	dl_order(d);
+	return dl_check_templates(x);
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static int
+dl_syntax_error(struct dl *x, yaml_parser_t *p)
+{
+	if (p->error == YAML_MEMORY_ERROR)
+		return seterr(x->err, -ENOMEM, "%s: out of memory", x->path);
+	if (p->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset; count lines and
+		 * characters up to it the way libyaml's marks do. */
+		size_t line = 1, col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < x->len; i++) {
+			unsigned char ch = (unsigned char)x->buf[i];
+			if (ch == '\n') {
+				line++;
+				col = 1;
+			} else if ((ch & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+		return seterr(x->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
+		              x->path, line, col,
+		              p->problem ? p->problem : "error");
+	}
+	if (p->context != NULL)
+		return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
+		              "(%s on line %zu)", x->path,
+		              p->problem_mark.line + 1,
+		              p->problem_mark.column + 1,
+		              p->problem ? p->problem : "error", p->context,
+		              p->context_mark.line + 1);
+	return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
+	              x->path, p->problem_mark.line + 1,
+	              p->problem_mark.column + 1,
+	              p->problem ? p->problem : "error");
+}
+
+/* Parse the first document of P into DOC and make sure nothing follows. */
+static int
+dl_load_doc(struct dl *x, yaml_parser_t *p, yaml_document_t *doc)
+{
+	yaml_document_t next;
+
+	if (!yaml_parser_load(p, doc))
+		return dl_syntax_error(x, p);
+	if (!yaml_parser_load(p, &next)) {
+		yaml_document_delete(doc);
+		return dl_syntax_error(x, p);
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&next);
+	int rc = 0;
+	if (root != NULL) {
+		rc = dl_err(x, root, "only one YAML document is allowed");
+		yaml_document_delete(doc);
+	}
+	yaml_document_delete(&next);
+	return rc;
+}
+
+/* The whole of PATH into *buf (NUL-terminated), *len bytes. */
+static int
+dl_read(const char *path, char **buf, size_t *len, char **err)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 4096, n = 0;
+	char *b;
+
+	if (f == NULL)
+		return seterr(err, -errno, "%s: cannot open: %s", path,
+		              strerror(errno));
+	b = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap > DAG_FILE_MAX) {
+				fclose(f);
+				free(b);
+				return seterr(err, -EFBIG, "%s: larger than "
+				              "%d bytes, not a DAG file", path,
+				              DAG_FILE_MAX);
+			}
+			cap *= 2;
+			b = xrealloc(b, cap);
+		}
+		size_t r = fread(b + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		int e = errno ? errno : EIO;
+		fclose(f);
+		free(b);
+		return seterr(err, -e, "%s: cannot read: %s", path,
+		              strerror(e));
+	}
+	fclose(f);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static char *
+dl_digest(const char *buf, size_t len)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+
+	crypto_hash_sha256(h, (const unsigned char *)buf, len);
+	sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+	return xstrdup(hex);
+}
+
+int
+dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
+         void *ud, struct dag **out, char **err)
+{
+	struct dl x = { .path = path, .err = err,
+	                .plugin_known = plugin_known, .ud = ud };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	char *buf;
+	int rc;
+
+	*out = NULL;
+	if ((rc = dl_read(path, &buf, &x.len, err)) < 0)
+		return rc;
+	x.buf = buf;
+
+	struct dag *d = xcalloc(1, sizeof *d);
+	d->file = xstrdup(path);
+	d->digest = dl_digest(buf, x.len);
+	x.d = d;
+	if (!yaml_parser_initialize(&parser)) {
+		rc = seterr(err, -ENOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
+	                             x.len);
+	rc = dl_load_doc(&x, &parser, &doc);
+	yaml_parser_delete(&parser);
+	if (rc == 0) {
+		x.doc = &doc;
+		rc = dl_top(&x, yaml_document_get_root_node(&doc));
+		yaml_document_delete(&doc);
+	}
+out:
+	free(buf);
+	dl_task_clear(&x.def);
+	if (x.tn != NULL)
+		for (size_t i = 0; i < d->ntasks; i++)
+			free(x.tn[i].deps);
+	free(x.tn);
+	if (rc < 0) {
+		dag_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void
+dag_free(struct dag *d)
+{
+	if (d == NULL)
+		return;
+	free(d->id);
+	free(d->description);
+	free(d->file);
+	free(d->schedule_text);
+	json_decref(d->params);
+	for (size_t i = 0; i < d->ntasks; i++)
+		dl_task_clear(&d->tasks[i]);
+	free(d->tasks);
+	free(d->order);
+	free(d->digest);
+	free(d);
+}
+
+/* ---------------------------------------------------------------- retries */
+
+/* Like Airflow: the first retry waits retry_delay, each later one twice the
+ * one before if exponential, and none longer than max_retry_delay. */
+int64_t
+dag_retry_delay_ms(const struct dag_task *t, int try_number)
+{
+	if (try_number <= 1)
+		return 0;
+	int64_t d = t->retry_delay_ms, cap = t->max_retry_delay_ms;
+	if (cap <= 0)
+		cap = INT64_MAX;
+	if (t->retry_exponential) {
+		for (int i = 2; i < try_number && d < cap; i++)
+			d = d > INT64_MAX / 2 ? INT64_MAX : d * 2;
+	}
+	return d < cap ? d : cap;
+}
+
+/* ---------------------------------------------------------------- render */
+
+struct sb {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+sb_add(struct sb *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		while (b->len + n + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 64;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_str(struct sb *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* JSON value V as text: a string as is, anything else as compact JSON. */
+static void
+sb_json(struct sb *b, const json_t *v)
+{
+	if (json_is_string(v)) {
+		sb_add(b, json_string_value(v), json_string_length(v));
+		return;
+	}
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	sb_str(b, s ? s : "null");
+	free(s);
+}
+
+/* The JSON value a params/tasks tag stands for (borrowed), or NULL and
+ * *err. */
+static const json_t *
+tpl_value(const struct dag_ctx *c, const struct tpl *t, char **err)
+{
+	const json_t *v;
+
+	if (t->kind == V_PARAM) {
+		v = c->params ? json_object_get(c->params, t->name) : NULL;
+		if (v == NULL)
+			v = json_object_get(c->dag->params, t->name);
+		if (v == NULL)
+			seterr(err, -EINVAL, "no parameter '%s'", t->name);
+		return v;
+	}
+	const char *id = c->dag->tasks[t->task].id;
+	v = c->upstream_result ? c->upstream_result(id, c->ud) : NULL;
+	if (v == NULL) {
+		seterr(err, -ENOENT, "task '%s' has no result", id);
+		return NULL;
+	}
+	if (t->kind == V_RESULT)
+		return v;
+	const json_t *f = json_is_object(v) ? json_object_get(v, t->field)
+	                                    : NULL;
+	if (f == NULL)
+		seterr(err, -ENOENT, "the result of task '%s' has no field "
+		       "'%s'", id, t->field);
+	return f;
+}
+
+/* Append the text of tag T to B. */
+static int
+tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
+         char **err)
+{
+	char buf[64];
+
+	switch (t->kind) {
+	case V_DS:
+		cron_format_date(c->logical_date, buf, sizeof buf);
+		sb_str(b, buf);
+		return 0;
+	case V_DS_NODASH:
+		cron_format_date(c->logical_date, buf, sizeof buf);
+		for (const char *p = buf; *p != '\0'; p++)
+			if (*p != '-')
+				sb_add(b, p, 1);
+		return 0;
+	case V_LOGICAL_DATE:
+		cron_format_iso(c->logical_date, buf, sizeof buf);
+		sb_str(b, buf);
+		return 0;
+	case V_INTERVAL_START:
+		cron_format_iso(c->interval_start, buf, sizeof buf);
+		sb_str(b, buf);
+		return 0;
+	case V_INTERVAL_END:
+		cron_format_iso(c->interval_end, buf, sizeof buf);
+		sb_str(b, buf);
+		return 0;
+	case V_RUN_ID:
+		sb_str(b, c->run_id ? c->run_id : "");
+		return 0;
+	case V_DAG_ID:
+		sb_str(b, c->dag->id);
+		return 0;
+	case V_TASK_ID:
+		sb_str(b, c->task->id);
+		return 0;
+	case V_PARAM:
+	case V_RESULT:
+	case V_FIELD: {
+		const json_t *v = tpl_value(c, t, err);
+		if (v == NULL)
+			return -EINVAL;
+		sb_json(b, v);
+		return 0;
+	}
+	}
+	return seterr(err, -EINVAL, "bad template");
+}
+
+/* Render string S: a new JSON value, or NULL and *err. */
+static json_t *
+tpl_render(const struct dag_ctx *c, const char *s, char **err)
+{
+	struct sb b = { 0 };
+	struct tpl t;
+	size_t pos = 0, len = strlen(s);
+	int r;
+
+	while ((r = tpl_next(s, pos, &t)) > 0) {
+		int rc = tpl_classify(c->dag, &t, err);
+		if (rc == 0 && t.start == 0 && t.end == len &&
+		    (t.kind == V_PARAM || t.kind == V_RESULT ||
+		     t.kind == V_FIELD)) {
+			/* The whole string is one value: keep its type. */
+			const json_t *v = tpl_value(c, &t, err);
+			free(t.expr);
+			return v ? json_deep_copy(v) : NULL;
+		}
+		if (rc == 0) {
+			sb_add(&b, s + pos, t.start - pos);
+			rc = tpl_text(c, &t, &b, err);
+		}
+		free(t.expr);
+		if (rc < 0) {
+			free(b.p);
+			return NULL;
+		}
+		pos = t.end;
+	}
+	if (r < 0) {
+		free(b.p);
+		seterr(err, -EINVAL, "unterminated '{{'");
+		return NULL;
+	}
+	sb_str(&b, s + pos);
+	json_t *out = json_string(b.p);
+	free(b.p);
+	if (out == NULL)
+		seterr(err, -EINVAL, "rendered text is not valid UTF-8");
+	return out;
+}
+
+static json_t *
+dl_render(const struct dag_ctx *c, const json_t *v, char **err)
+{
+	if (json_is_string(v))
+		return tpl_render(c, json_string_value(v), err);
+	if (json_is_array(v)) {
+		json_t *a = json_array();
+		size_t i;
+		const json_t *e;
+		json_array_foreach(v, i, e) {
+			json_t *r = dl_render(c, e, err);
+			if (r == NULL) {
+				json_decref(a);
+				return NULL;
+			}
+			json_array_append_new(a, r);
+		}
+		return a;
+	}
+	if (json_is_object(v)) {
+		json_t *o = json_object();
+		const char *k;
+		json_t *e;
+		json_object_foreach((json_t *)v, k, e) {
+			json_t *r = dl_render(c, e, err);
+			if (r == NULL) {
+				json_decref(o);
+				return NULL;
+			}
+			json_object_set_new(o, k, r);
+		}
+		return o;
+	}
+	return json_deep_copy(v);
+}
+
+json_t *
+dag_render_params(const struct dag_ctx *ctx, char **err)
+{
+	if (ctx == NULL || ctx->dag == NULL || ctx->task == NULL) {
+		seterr(err, -EINVAL, "no DAG or task to render");
+		return NULL;
+	}
+	char *msg = NULL;
+	json_t *r = ctx->task->params ? dl_render(ctx, ctx->task->params, &msg)
+	                              : json_object();
+	if (r == NULL) {
+		seterr(err, -EINVAL, "task '%s': %s", ctx->task->id,
+		       msg ? msg : "cannot render params");
+		free(msg);
+	}
+	return r;
+}

@@ -1,0 +1,146 @@
+/*
+ * dag.h - pipeline definitions: one YAML file per DAG in the dags directory.
+ *
+ * dag_load() reads a file such as
+ *
+ *	id: etl_daily
+ *	schedule: "0 2 * * *"          (cron, @daily, "every 15m"; absent/none
+ *	start_date: 2024-01-01          = manual only)
+ *	params: { table: sales }
+ *	default: { retries: 2 }         (defaults for every task)
+ *	tasks:
+ *	  - id: extract
+ *	    plugin: csvstats
+ *	    params: { file: "/data/{{ ds }}/{{ params.table }}.csv" }
+ *	  - id: load
+ *	    plugin: noop
+ *	    depends_on: [extract]
+ *	    params: { rows: "{{ tasks.extract.result.rows }}" }
+ *
+ * and checks everything that can be checked without running it: keys and
+ * types, dependencies (unknown names, cycles), plugin names, the schedule,
+ * and every template, so that a mistake is reported once, with its
+ * FILE:LINE:COLUMN, when the file is loaded rather than when a run reaches
+ * the task at 2 a.m.  Uniqueness of DAG ids across files is the caller's
+ * business (it sees all files).
+ *
+ * At run time, dag_render_params() turns a task's params into the JSON the
+ * plugin receives, filling in "{{ ... }}" templates from the run.
+ */
+#ifndef KILN_DAG_H
+#define KILN_DAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cron.h"
+
+enum trigger_rule {
+	TR_ALL_SUCCESS,                  /* default */
+	TR_ALL_FAILED,
+	TR_ALL_DONE,
+	TR_ONE_SUCCESS,
+	TR_ONE_FAILED,
+	TR_NONE_FAILED,
+	TR_NONE_FAILED_MIN_ONE_SUCCESS,
+};
+
+/* "all_success" ... ; "?" for a value out of range. */
+const char *trigger_rule_name(int rule);
+/* The rule named S, or -1. */
+int trigger_rule_parse(const char *s);
+
+struct dag_task {
+	char *id;                /* unique within the DAG */
+	char *plugin;
+	json_t *params;          /* object; strings may hold templates; the
+	                          * DAG's `default.params` merged under it */
+	char **deps;             /* depends_on, as written */
+	size_t ndeps;
+	int *dep_index;          /* deps[i] is dag->tasks[dep_index[i]] */
+	int retries;             /* default 0 */
+	int64_t retry_delay_ms;  /* default 300000 (Airflow's 5 minutes) */
+	int retry_exponential;   /* delay * 2^(try-2) from the 2nd try on */
+	int64_t max_retry_delay_ms; /* cap, default 24 h */
+	int64_t timeout_ms;      /* 0 = none */
+	int trigger_rule;        /* enum trigger_rule */
+	char *pool;              /* default "default" */
+	int priority;            /* higher first, default 0 */
+	int slots;               /* default 1 */
+	int64_t memory;          /* bytes, 0 = any */
+	int line, column;        /* where the task's entry starts (1-based) */
+};
+
+struct dag {
+	char *id;
+	char *description;       /* or NULL */
+	char *file;              /* the path as given to dag_load() */
+	char *schedule_text;     /* as written, NULL = manual only */
+	struct cron cron;        /* valid if schedule_text != NULL */
+	int64_t start_date, end_date;  /* unix seconds (cron_parse_date());
+	                          * 0 = none */
+	int catchup;             /* default 0 */
+	int max_active_runs;     /* default 16 */
+	json_t *params;          /* object (maybe empty): defaults a run's
+	                          * conf may override */
+	struct dag_task *tasks;  /* in file order */
+	size_t ntasks;
+	size_t *order;           /* ntasks indexes: a topological order,
+	                          * ties broken by file order */
+	char *digest;            /* hex SHA-256 of the file's bytes */
+};
+
+/*
+ * Load and validate PATH.  PLUGIN_KNOWN (NULL = accept any name) returns
+ * non-zero if the plugin NAME exists; UD is passed to it.
+ * RET 0 and *out (free with dag_free), or a negative errno-style code and
+ * *err = "FILE:LINE:COLUMN: message" (1-based; malloc()ed, caller frees).
+ */
+int dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
+             void *ud, struct dag **out, char **err);
+void dag_free(struct dag *d);
+
+/* The task called ID, or NULL. */
+const struct dag_task *dag_task_find(const struct dag *d, const char *id);
+
+/* Delay before try number TRY_NUMBER (1 is the first run, so 2 is the first
+ * retry): retry_delay, doubled for every earlier retry if exponential,
+ * never above max_retry_delay.  0 for TRY_NUMBER <= 1. */
+int64_t dag_retry_delay_ms(const struct dag_task *t, int try_number);
+
+/*
+ * Templating.  "{{ name }}" (spaces optional) in any string of a task's
+ * params, nested ones too.  Variables:
+ *   ds, ds_nodash             logical date as YYYY-MM-DD / YYYYMMDD (UTC)
+ *   logical_date, data_interval_start, data_interval_end   ISO 8601
+ *   run_id, dag.id, task.id
+ *   params.NAME               run conf merged over the DAG's params
+ *   tasks.ID.result           the upstream task ID's result, compact JSON
+ *   tasks.ID.result.FIELD     one top-level field of it: a string as is,
+ *                             anything else as JSON
+ * A string that is nothing but one "{{ params.NAME }}" or
+ * "{{ tasks.ID.result[.FIELD] }}" whose value is not a string becomes that
+ * JSON value (a number stays a number); everything else renders to a
+ * string.  dag_load() refuses unknown variables, params.NAME missing from
+ * the DAG's params, tasks.ID.result of a task that is not upstream of this
+ * one (directly or not), and an unterminated "{{".
+ */
+struct dag_ctx {
+	const struct dag *dag;
+	const struct dag_task *task;
+	const char *run_id;
+	int64_t logical_date, interval_start, interval_end; /* unix s */
+	json_t *params;          /* merged run params; NULL = dag->params */
+	/* The result of upstream task TASK_ID in this run (borrowed), or
+	 * NULL if it has none.  May be NULL if no template needs it. */
+	json_t *(*upstream_result)(const char *task_id, void *ud);
+	void *ud;
+};
+
+/* Render CTX->task's params for a run.  RET a new object (caller decrefs),
+ * or NULL and *err (e.g. an upstream without a result, a missing field). */
+json_t *dag_render_params(const struct dag_ctx *ctx, char **err);
+
+#endif
