@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cron.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -665,6 +666,198 @@ static_file(struct api_ctx *a, http_req *r, const char *path)
 	free(buf);
 }
 
+/* -------------------------------------------------------------- pipelines */
+
+static int
+pl_err(http_req *r, int rc, char *err)
+{
+	http_reply_error(r, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 : 500,
+	                 "%s", err ? err : "failed");
+	free(err);
+	return 0;
+}
+
+static int
+run_row(const struct store_run *sr, void *ud)
+{
+	json_t **a = ud;
+	char s[64], e[64], l[64];
+	cron_format_iso(sr->logical_date, l, sizeof l);
+	cron_format_iso(sr->interval_start, s, sizeof s);
+	cron_format_iso(sr->interval_end, e, sizeof e);
+	json_array_append_new(a[0], json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}",
+		"id", (json_int_t)sr->id, "run_id", sr->run_id, "dag_id", sr->dag_id,
+		"kind", sr->kind, "state", run_state_name(sr->state),
+		"logical_date", l, "data_interval_start", s, "data_interval_end", e,
+		"created_ms", (json_int_t)sr->created_ms,
+		"finished_ms", (json_int_t)sr->finished_ms));
+	json_decref(a[1]);
+	a[1] = json_integer(sr->id);
+	return 0;
+}
+
+struct ti_find {
+	const char *task;
+	int64_t job;
+};
+
+static int
+ti_find_cb(const struct store_ti *t, void *ud)
+{
+	struct ti_find *f = ud;
+	if (strcmp(t->task, f->task) == 0) {
+		f->job = t->job_id;
+		return 1;
+	}
+	return 0;
+}
+
+/* /api/v1/dags... and /api/v1/runs/... ; P is the path after /api/v1/. */
+static void
+pipelines(struct api_ctx *a, http_req *r, const char *p, int get, int post)
+{
+	char *err = NULL;
+	int rc;
+	if (strcmp(p, "dags") == 0 && get) {
+		http_reply_json(r, 200, json_pack("{s:o}", "dags", pipeline_dags_json(a->pl)));
+		return;
+	}
+	if (strcmp(p, "dags/errors") == 0 && get) {
+		http_reply_json(r, 200, json_pack("{s:o}", "errors", pipeline_errors_json(a->pl)));
+		return;
+	}
+	char id[256], rest[512] = "";
+	if (strncmp(p, "dags/", 5) == 0 &&
+	    sscanf(p + 5, "%255[^/]%511s", id, rest) >= 1) {
+		if (*rest == '\0' && get) {
+			json_t *o = pipeline_dag_json(a->pl, id);
+			if (o == NULL)
+				http_reply_error(r, 404, "no DAG '%s'", id);
+			else
+				http_reply_json(r, 200, o);
+			return;
+		}
+		if (strcmp(rest, "/runs") == 0 && get) {
+			const char *v = http_query(r, "state");
+			int state = v && *v ? run_state_parse(v) : -1;
+			if (v && *v && state < 0) {
+				http_reply_error(r, 400, "unknown run state '%s'", v);
+				return;
+			}
+			v = http_query(r, "limit");
+			int limit = v ? atoi(v) : 100;
+			v = http_query(r, "before");
+			json_t *acc[2] = { json_array(), json_null() };
+			if (store_run_list(a->st, id, state, v ? atoll(v) : 0, limit,
+			                   run_row, acc, &err) != 0) {
+				json_decref(acc[0]);
+				json_decref(acc[1]);
+				pl_err(r, -EIO, err);
+				return;
+			}
+			if (json_array_size(acc[0]) < (size_t)(limit > 0 ? limit : 100)) {
+				json_decref(acc[1]);
+				acc[1] = json_null();
+			}
+			http_reply_json(r, 200, json_pack("{s:o,s:o}", "runs", acc[0],
+			                                  "next_before", acc[1]));
+			return;
+		}
+		if (!post) {
+			http_reply_error(r, 404, "no route GET /api/v1/%s", p);
+			return;
+		}
+		json_t *b = body_object(r);
+		if (b == NULL)
+			return;
+		if (strcmp(rest, "/trigger") == 0) {
+			json_t *conf = json_object_get(b, "conf");
+			char *run_id = NULL;
+			if (conf != NULL && !json_is_object(conf))
+				http_reply_error(r, 400, "conf must be an object");
+			else if ((rc = pipeline_trigger(a->pl, id, conf ? conf : json_object(),
+			                                &run_id, &err)) != 0)
+				pl_err(r, rc, err);
+			else
+				http_reply_json(r, 201, json_pack("{s:s}", "run_id", run_id));
+			free(run_id);
+		} else if (strcmp(rest, "/pause") == 0 || strcmp(rest, "/unpause") == 0) {
+			int paused = strcmp(rest, "/pause") == 0;
+			if ((rc = pipeline_pause(a->pl, id, paused, &err)) != 0)
+				pl_err(r, rc, err);
+			else
+				http_reply_json(r, 200, json_pack("{s:s,s:b}", "id", id,
+				                                  "paused", paused));
+		} else if (strcmp(rest, "/backfill") == 0) {
+			const char *from = json_string_value(json_object_get(b, "from"));
+			const char *to = json_string_value(json_object_get(b, "to"));
+			int64_t f, t;
+			int created;
+			if (from == NULL || to == NULL ||
+			    cron_parse_date(from, &f, &err) != 0 ||
+			    cron_parse_date(to, &t, &err) != 0)
+				http_reply_error(r, 400, "backfill needs \"from\" and \"to\" dates: %s",
+				                 err ? err : "missing");
+			else if ((rc = pipeline_backfill(a->pl, id, f, t, &created, &err)) != 0)
+				pl_err(r, rc, err), err = NULL;
+			else
+				http_reply_json(r, 201, json_pack("{s:i}", "created", created));
+			free(err);
+		} else {
+			http_reply_error(r, 404, "no route POST /api/v1/%s", p);
+		}
+		json_decref(b);
+		return;
+	}
+	char task[256];
+	if (strncmp(p, "runs/", 5) == 0 &&
+	    sscanf(p + 5, "%255[^/]%511s", id, rest) >= 1) {
+		if (*rest == '\0' && get) {
+			json_t *o = pipeline_run_json(a->pl, id);
+			if (o == NULL)
+				http_reply_error(r, 404, "no run '%s'", id);
+			else
+				http_reply_json(r, 200, o);
+			return;
+		}
+		char what[32] = "";
+		if (sscanf(rest, "/tasks/%255[^/]/%31s", task, what) == 2) {
+			if (strcmp(what, "clear") == 0 && post) {
+				json_t *b = body_object(r);
+				if (b == NULL)
+					return;
+				int cleared;
+				int down = json_is_true(json_object_get(b, "downstream"));
+				if ((rc = pipeline_clear(a->pl, id, task, down, &cleared, &err)) != 0)
+					pl_err(r, rc, err);
+				else
+					http_reply_json(r, 200, json_pack("{s:i}", "cleared", cleared));
+				json_decref(b);
+				return;
+			}
+			if (strcmp(what, "log") == 0 && get) {
+				struct store_run sr;
+				struct ti_find f = { task, 0 };
+				if (store_run_find(a->st, id, &sr, &err) != 0) {
+					http_reply_error(r, 404, "no run '%s'", id);
+					free(err);
+					return;
+				}
+				store_tis(a->st, sr.id, ti_find_cb, &f, &err);
+				store_run_clear(&sr);
+				free(err);
+				if (f.job <= 0) {
+					http_reply_error(r, 404, "task %s of run %s has not run", task, id);
+					return;
+				}
+				job_log(a, r, f.job);
+				return;
+			}
+		}
+	}
+	http_reply_error(r, 404, "no route %s /api/v1/%s", http_method(r), p);
+}
+
 void
 api_handle(http_req *r, void *ud)
 {
@@ -732,6 +925,8 @@ api_handle(http_req *r, void *ud)
 		jobs_list(a, r);
 	else if (strcmp(p, "/api/v1/jobs/batch") == 0 && post)
 		jobs_submit(a, r, 1);
+	else if (strncmp(p, "/api/v1/dags", 12) == 0 || strncmp(p, "/api/v1/runs/", 13) == 0)
+		pipelines(a, r, p + 8, get, post);
 	else if (strcmp(p, "/api/v1/tokens") == 0 && post &&
 	         (who.kind == WHO_SIGNED || who.kind == WHO_ADMIN))
 		token_create(a, r);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "pipeline.h"
 #include "sched.h"
 #include "store.h"
 
@@ -19,6 +20,7 @@ struct api_ctx {
 	store *st;
 	sched *sc;
 	http_server *http;
+	pipeline *pl;
 	const char *secret;
 	int64_t started_mono;   /* mono_ms() at start */
 };

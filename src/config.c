@@ -647,7 +647,40 @@ cfg_auth(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	return 0;
 }
 
+/* master.pools: a mapping of pool name to its slots, as Airflow's pools. */
+static int
+cfg_pools(struct cfg_ctx *x, yaml_node_t *v, void *base)
+{
+	struct kiln_config *c = base;
+	if (cfg_is_null(v))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return cfg_err(x, v, "'pools' must be a mapping of pool name to "
+		               "slots, not %s", cfg_kind_name(v));
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+	     p < v->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = cfg_node(x, p->key), *n = cfg_node(x, p->value);
+		if (k->type != YAML_SCALAR_NODE || n->type != YAML_SCALAR_NODE)
+			return cfg_err(x, k, "each pool is NAME: SLOTS");
+		char *end;
+		errno = 0;
+		long slots = strtol(cfg_str(n), &end, 10);
+		if (errno || *end != '\0' || end == cfg_str(n) || slots < 1 ||
+		    slots > 1000000)
+			return cfg_err(x, n, "pool '%s' needs a number of slots from "
+			               "1 to 1000000, got '%s'", cfg_str(k), cfg_str(n));
+		for (size_t i = 0; i < c->npools; i++)
+			if (strcmp(c->pools[i].name, cfg_str(k)) == 0)
+				return cfg_err(x, k, "duplicate pool '%s'", cfg_str(k));
+		c->pools = xrealloc(c->pools, (c->npools + 1) * sizeof *c->pools);
+		c->pools[c->npools].name = xstrdup(cfg_str(k));
+		c->pools[c->npools++].slots = (int)slots;
+	}
+	return 0;
+}
+
 static const struct cfg_key cfg_master_keys[] = {
+	{ "pools", K_SUB, 0, 0, 0, cfg_pools },
 	{ "name", K_NAME, CFG_OFF(master.name), 0, 0, NULL },
 	{ "listen", K_STR, CFG_OFF(master.listen), 0, 0, NULL },
 	{ "host", K_STR, CFG_OFF(master.host), 0, 0, NULL },
@@ -980,6 +1013,11 @@ out:
 void
 config_free(struct kiln_config *c)
 {
+	if (c != NULL) {
+		for (size_t i = 0; i < c->npools; i++)
+			free(c->pools[i].name);
+		free(c->pools);
+	}
 	if (c == NULL)
 		return;
 	free(c->path);

@@ -29,6 +29,11 @@ struct kiln_user_conf {  /* dashboard users (issue 5); parsed, not yet used */
 	char *password_hash; /* argon2id string from `kiln passwd` */
 };
 
+struct kiln_pool_conf {  /* a pool: at most `slots` of its tasks at once */
+	char *name;
+	int slots;
+};
+
 struct kiln_config {
 	char *path;          /* the file, as given */
 	char *base_dir;      /* absolute directory of the file */
@@ -61,6 +66,9 @@ struct kiln_config {
 
 	struct kiln_worker_conf *workers;
 	size_t nworkers;
+
+	struct kiln_pool_conf *pools;   /* master.pools: {name: slots} */
+	size_t npools;
 };
 
 /* Parse PATH.  On success returns 0 and *out (free with config_free).  On

@@ -231,7 +231,8 @@ dl_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
-/* The closest of NAMES (NULL-terminated or N long) to S, or NULL. */
+/* The closest of the N NAMES to S, or NULL.  A suggestion must keep at
+ * least one character: "c" is one edit from "a", but not a typo of it. */
 static const char *
 dl_suggest(const char *s, const char *const *names, size_t n)
 {
@@ -241,7 +242,9 @@ dl_suggest(const char *s, const char *const *names, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t d = dl_distance(s, names[i]);
 		size_t limit = strlen(names[i]) >= 5 ? 2 : 1;
-		if (d <= limit && d < bestd) {
+		size_t longer = strlen(s) > strlen(names[i]) ? strlen(s)
+		                                             : strlen(names[i]);
+		if (d <= limit && d < bestd && d < longer) {
 			best = names[i];
 			bestd = d;
 		}
@@ -433,8 +436,8 @@ dl_map(struct dl *x, yaml_node_t *map, const char *where,
 			if (qk->type == YAML_SCALAR_NODE &&
 			    strcmp(dl_str(qk), name) == 0)
 				return dl_err(x, k, "duplicate key '%s' in %s "
-				              "(first on line %zu)", name, where,
-				              qk->start_mark.line + 1);
+				              "(first on line %zu)", name,
+				              where, qk->start_mark.line + 1);
 		}
 		for (size_t i = 0; deny != NULL && deny[i] != NULL; i++)
 			if (strcmp(deny[i], name) == 0)
@@ -452,7 +455,8 @@ dl_map(struct dl *x, yaml_node_t *map, const char *where,
 				names[j] = keys[j].name;
 			const char *hint = dl_suggest(name, names, n);
 			return dl_err(x, k, "unknown key '%s' in %s%s%s%s",
-			              name, where, hint ? " (did you mean '" : "",
+			              name, where,
+			              hint ? " (did you mean '" : "",
 			              hint ? hint : "", hint ? "'?)" : "");
 		}
 		found[i] = dl_node(x, p->value);
@@ -822,10 +826,11 @@ dl_resolve(struct dl *x)
 			}
 			const char *hint = dl_suggest(t->deps[j], names,
 			                              d->ntasks);
-			int rc = dl_err(x, x->tn[i].deps[j], "task '%s' depends "
-			                "on unknown task '%s'%s%s%s", t->id,
-			                t->deps[j], hint ? " (did you mean '" :
-			                "", hint ? hint : "", hint ? "'?)" : "");
+			int rc = dl_err(x, x->tn[i].deps[j], "task '%s' "
+			                "depends on unknown task '%s'%s%s%s",
+			                t->id, t->deps[j],
+			                hint ? " (did you mean '" : "",
+			                hint ? hint : "", hint ? "'?)" : "");
 			free(names);
 			return rc;
 		}
@@ -1006,6 +1011,9 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 {
 	const char *e = t->expr;
 
+	if (*e == '\0')
+		return seterr(err, -EINVAL, "empty template '{{ }}'");
+
 	for (size_t i = 0; i < ARRAY_SIZE(tpl_plain); i++) {
 		if (strcmp(e, tpl_plain[i].name) == 0) {
 			t->kind = tpl_plain[i].kind;
@@ -1039,8 +1047,8 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 		}
 		const char *res = strstr(r, ".result");
 		if (res != NULL && res > r)
-			return seterr(err, -EINVAL, "template refers to unknown "
-			              "task '%.*s'", (int)(res - r), r);
+			return seterr(err, -EINVAL, "template refers to "
+			              "unknown task '%.*s'", (int)(res - r), r);
 	}
 	return seterr(err, -EINVAL, "unknown template variable '%s'", e);
 }
@@ -1139,12 +1147,12 @@ dl_check_templates(struct dl *x)
 	for (size_t i = 0; i < d->ntasks && rc == 0; i++) {
 		yaml_node_t *dp = x->def_params, *tp = x->tn[i].params;
 		if (dp != NULL && dp->type == YAML_MAPPING_NODE) {
-			for (yaml_node_pair_t *p = dp->data.mapping.pairs.start;
-			     rc == 0 && p < dp->data.mapping.pairs.top; p++) {
+			yaml_node_pair_t *p = dp->data.mapping.pairs.start;
+			for (; rc == 0 && p < dp->data.mapping.pairs.top; p++) {
 				const char *k = dl_str(dl_node(x, p->key));
+				yaml_node_t *v = dl_node(x, p->value);
 				if (!dl_has_key(x, tp, k))
-					rc = dl_check_node(x, dl_node(x,
-					                   p->value), i, anc, 0);
+					rc = dl_check_node(x, v, i, anc, 0);
 			}
 		}
 		if (rc == 0 && tp != NULL)
@@ -1178,7 +1186,7 @@ static int
 dl_schedule(struct dl *x, yaml_node_t *v)
 {
 	struct dag *d = x->d;
-	const char *s;
+	const char *s = NULL;
 	char *msg = NULL;
 	int col = 0, rc;
 
@@ -1191,7 +1199,8 @@ dl_schedule(struct dl *x, yaml_node_t *v)
 	if ((rc = cron_parse(s, &d->cron, &col, &msg)) < 0) {
 		/* Point into the expression: the text starts one column
 		 * after an opening quote. */
-		size_t c = v->start_mark.column + 1 + (size_t)(col > 0 ? col : 0);
+		size_t c = v->start_mark.column + 1 +
+		           (size_t)(col > 0 ? col : 0);
 		if (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
 		    v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
 			c++;
@@ -1209,7 +1218,7 @@ dl_schedule(struct dl *x, yaml_node_t *v)
 static int
 dl_date(struct dl *x, const char *name, yaml_node_t *v, int64_t *t)
 {
-	const char *s;
+	const char *s = NULL;
 	char *msg = NULL;
 	int rc;
 
@@ -1401,7 +1410,7 @@ dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
 	                .plugin_known = plugin_known, .ud = ud };
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	char *buf;
+	char *buf = NULL;
 	int rc;
 
 	*out = NULL;

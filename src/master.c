@@ -37,6 +37,7 @@ master_run(const struct kiln_config *c, char **err)
 	int rc;
 	store *st = NULL;
 	sched *sc = NULL;
+	pipeline *pl = NULL;
 	http_server *http = NULL;
 	char *secret = NULL;
 	struct api_ctx api = { 0 };
@@ -53,9 +54,15 @@ master_run(const struct kiln_config *c, char **err)
 	if (rc != 0)
 		goto out;
 	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms };
-	if ((rc = sched_new(st, &so, &sc, err)) != 0 ||
-	    (rc = sched_recover(sc, err)) != 0)
+	if ((rc = sched_new(st, &so, &sc, err)) != 0)
 		goto out;
+	for (size_t i = 0; i < c->npools; i++)
+		sched_set_pool(sc, c->pools[i].name, c->pools[i].slots);
+	if ((rc = sched_recover(sc, err)) != 0 ||
+	    (rc = pipeline_start(c, st, sc, &pl, err)) != 0)
+		goto out;
+	sched_set_done_hook(sc, pipeline_job_done, pl);
+	api.pl = pl;
 
 	api.cfg = c;
 	api.st = st;
@@ -89,6 +96,7 @@ master_run(const struct kiln_config *c, char **err)
 out:
 	if (http != NULL)
 		http_stop(http);
+	pipeline_stop(pl);
 	sched_free(sc);
 	store_close(st);
 	free(secret);

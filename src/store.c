@@ -765,8 +765,8 @@ store_run_op(store *s, struct store_op *op)
 		op->job.id = sqlite3_last_insert_rowid(db);
 		op->applied = 1;
 		if (op->job.run > 0 && op->job.task != NULL)
-			return store_pexec(s, P_TI_SUBMIT, "iisi", op->job.run,
-			                   (int64_t)0, op->job.task, op->job.id);
+			return store_pexec(s, P_TI_SUBMIT, "isi", op->job.run,
+			                   op->job.task, op->job.id);
 		return SQLITE_OK;
 
 	case STORE_START:
@@ -1420,6 +1420,263 @@ store_token_check(store *s, const char *hash_hex, char **role, char **err)
 	}
 	store_rdone(st);
 out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pipelines: reads                                                    */
+/* ------------------------------------------------------------------ */
+
+static const char *const ti_names[TI_NSTATES] = {
+	"none", "scheduled", "queued", "running", "success", "failed",
+	"up_for_retry", "upstream_failed", "skipped",
+};
+static const char *const run_names[RUN_NSTATES] = {
+	"queued", "running", "success", "failed",
+};
+
+const char *
+ti_state_name(int state)
+{
+	return state >= 0 && state < TI_NSTATES ? ti_names[state] : "unknown";
+}
+
+const char *
+run_state_name(int state)
+{
+	return state >= 0 && state < RUN_NSTATES ? run_names[state] : "unknown";
+}
+
+int
+run_state_parse(const char *name)
+{
+	for (int i = 0; name != NULL && i < RUN_NSTATES; i++)
+		if (strcmp(name, run_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void
+store_run_clear(struct store_run *r)
+{
+	if (r == NULL)
+		return;
+	free(r->dag_id);
+	free(r->run_id);
+	free(r->kind);
+	free(r->conf);
+	memset(r, 0, sizeof *r);
+}
+
+void
+store_ti_clear(struct store_ti *t)
+{
+	if (t == NULL)
+		return;
+	free(t->task);
+	free(t->worker);
+	free(t->result);
+	free(t->error);
+	memset(t, 0, sizeof *t);
+}
+
+#define RUN_COLS "id, dag_id, run_id, kind, logical_date, interval_start, " \
+	"interval_end, state, conf, created_ms, finished_ms"
+
+static void
+store_run_row(sqlite3_stmt *st, struct store_run *r)
+{
+	r->id = sqlite3_column_int64(st, 0);
+	r->dag_id = store_col_str(st, 1);
+	r->run_id = store_col_str(st, 2);
+	r->kind = store_col_str(st, 3);
+	r->logical_date = sqlite3_column_int64(st, 4);
+	r->interval_start = sqlite3_column_int64(st, 5);
+	r->interval_end = sqlite3_column_int64(st, 6);
+	r->state = sqlite3_column_int(st, 7);
+	r->conf = store_col_str(st, 8);
+	r->created_ms = sqlite3_column_int64(st, 9);
+	r->finished_ms = sqlite3_column_int64(st, 10);
+}
+
+/* Prepare SQL on the read connection (read_mu held); the caller
+ * finalizes.  Pipeline reads are few per state change, so they are not
+ * cached. */
+static int
+store_rprep(store *s, const char *sql, sqlite3_stmt **st, char **err)
+{
+	int rc = sqlite3_prepare_v2(s->rdb, sql, -1, st, NULL);
+	return rc == SQLITE_OK ? 0 : store_dberr(s->rdb, rc, err, "store: prepare");
+}
+
+/* Walk run rows of ST (finalized here). */
+static int
+store_run_walk(store *s, sqlite3_stmt *st, store_run_cb cb, void *ud,
+               char **err)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_run r = { 0 };
+		store_run_row(st, &r);
+		int stop = cb(&r, ud);
+		store_run_clear(&r);
+		if (stop)
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
+	     store_dberr(s->rdb, rc, err, "store: read runs");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct store_one_run {
+	struct store_run *out;
+	int found;
+};
+
+static int
+store_take_run(const struct store_run *r, void *ud)
+{
+	struct store_one_run *o = ud;
+	*o->out = *r;
+	o->out->dag_id = xstrdup(r->dag_id);
+	o->out->run_id = xstrdup(r->run_id);
+	o->out->kind = xstrdup(r->kind);
+	o->out->conf = xstrdup(r->conf);
+	o->found = 1;
+	return 1;
+}
+
+static int
+store_run_by(store *s, const char *sql, int64_t id, const char *text,
+             struct store_run *out, char **err)
+{
+	sqlite3_stmt *st;
+	struct store_one_run o = { out, 0 };
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, sql, &st, err);
+	if (rc == 0) {
+		if (text != NULL)
+			sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(st, 1, id);
+		rc = store_run_walk(s, st, store_take_run, &o, err);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc != 0 ? rc : o.found ? 0 : -ENOENT;
+}
+
+int
+store_run_get(store *s, int64_t id, struct store_run *out, char **err)
+{
+	return store_run_by(s, "SELECT " RUN_COLS " FROM dag_runs WHERE id = ?1",
+	                    id, NULL, out, err);
+}
+
+int
+store_run_find(store *s, const char *run_id, struct store_run *out, char **err)
+{
+	return store_run_by(s, "SELECT " RUN_COLS " FROM dag_runs WHERE run_id = ?1",
+	                    0, run_id, out, err);
+}
+
+int
+store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
+               int limit, store_run_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	if (limit <= 0 || limit > 1000)
+		limit = limit <= 0 ? 100 : 1000;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT " RUN_COLS " FROM dag_runs"
+		" WHERE (?1 IS NULL OR dag_id = ?1) AND (?2 < 0 OR state = ?2)"
+		" AND (?3 <= 0 OR id < ?3) ORDER BY id DESC LIMIT ?4", &st, err);
+	if (rc == 0) {
+		if (dag_id != NULL)
+			sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, state);
+		sqlite3_bind_int64(st, 3, before_id);
+		sqlite3_bind_int(st, 4, limit);
+		rc = store_run_walk(s, st, cb, ud, err);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_runs_active(store *s, store_run_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT " RUN_COLS " FROM dag_runs"
+	                     " WHERE state IN (0, 1) ORDER BY id", &st, err);
+	if (rc == 0)
+		rc = store_run_walk(s, st, cb, ud, err);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT t.run, t.task, t.state, t.job_id, t.tries,"
+		" j.attempt, j.worker, j.result, j.error, t.started_ms, t.finished_ms"
+		" FROM task_instances t LEFT JOIN jobs j ON j.id = t.job_id"
+		" WHERE t.run = ?1 ORDER BY t.seq", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, run);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_ti t = { 0 };
+			t.run = sqlite3_column_int64(st, 0);
+			t.task = store_col_str(st, 1);
+			t.state = sqlite3_column_int(st, 2);
+			t.job_id = sqlite3_column_int64(st, 3);
+			t.tries = sqlite3_column_int(st, 4);
+			t.attempt = sqlite3_column_int(st, 5);
+			t.worker = store_col_str(st, 6);
+			t.result = store_col_str(st, 7);
+			t.error = store_col_str(st, 8);
+			t.started_ms = sqlite3_column_int64(st, 9);
+			t.finished_ms = sqlite3_column_int64(st, 10);
+			int stop = cb(&t, ud);
+			store_ti_clear(&t);
+			if (stop)
+				break;
+		}
+		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: read task instances");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_dag_state(store *s, const char *dag_id, int *paused, int64_t *next_start,
+                char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT paused, next_start FROM dags WHERE id = ?1",
+	                     &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*paused = sqlite3_column_int(st, 0);
+			*next_start = sqlite3_column_int64(st, 1);
+			rc = 0;
+		} else if (rc == SQLITE_DONE) {
+			rc = -ENOENT;
+		} else {
+			rc = store_dberr(s->rdb, rc, err, "store: read DAG");
+		}
+		sqlite3_finalize(st);
+	}
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }

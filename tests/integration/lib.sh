@@ -37,7 +37,7 @@ free_port() {
 # workers w1 and w2 (2 slots each) with plugins in $T/plugins.
 cluster_yaml() {
 	PORT=$(free_port)
-	mkdir -p "$T/plugins"
+	mkdir -p "$T/plugins" "$T/dags"
 	cp "$KILN_PLUGIN_BUILD"/*.so "$T/plugins/"
 	[ -f "$KILN_TEST_PLUGINS/crash.so" ] && cp "$KILN_TEST_PLUGINS/crash.so" "$T/plugins/"
 	cat > "$T/cluster.yaml" <<YAML
@@ -50,6 +50,9 @@ master:
   plugin_dir: $T/plugins
   heartbeat_interval: 200ms
   worker_timeout: ${1:-2s}
+  dags_dir: $T/dags
+  pools:
+    single: 1
   auth:
     secret_file: $T/secret
 workers:

@@ -1,0 +1,1104 @@
+/*
+ * pipeline.c - the pipeline engine (see pipeline.h).
+ *
+ * One thread owns the decisions.  It wakes when a job of a DAG run ends
+ * (the scheduler's done hook), when the API asks for something, when a
+ * schedule falls due, and every 2 s to look at the DAG files.  Its work
+ * per wake-up is proportional to what changed: the runs marked dirty, and
+ * the DAGs whose next interval has ended - not the number of DAGs or of
+ * historical runs.
+ *
+ * A task instance moves: none -> queued (a job is submitted for it, in
+ * the same transaction) -> running -> success / failed / up_for_retry
+ * (these follow its job, in the store), or none -> upstream_failed /
+ * skipped by its trigger rule.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "cron.h"
+#include "dag.h"
+#include "log.h"
+#include "pipeline.h"
+#include "xalloc.h"
+
+#define SCAN_MS 2000
+
+struct pdag {
+	struct dag *d;
+	char *file;
+	struct timespec mtime;
+	off_t size;
+	int paused;
+	int64_t next_start;     /* next interval to schedule, 0 = from start */
+	int64_t due;            /* unix s when to look again; 0 = now */
+	int seen;               /* found in the last scan */
+	struct pdag *next;
+};
+
+struct perr {
+	char *file;
+	char *msg;
+	struct timespec mtime;
+	struct perr *next;
+};
+
+struct prun {
+	int64_t id;
+	char *dag_id;
+	char *run_id;
+	int state;
+	int64_t logical, istart, iend;
+	json_t *conf;
+	int dirty;
+	struct prun *next;
+};
+
+struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	int stopping;
+	int started;
+	int kick;               /* something to do now */
+	const struct kiln_config *cfg;
+	store *st;
+	sched *sc;
+	struct pdag *dags;
+	struct perr *errs;
+	struct prun *runs;
+	int64_t next_scan;      /* mono_ms */
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static int64_t
+now_s(void)
+{
+	return now_ms() / 1000;
+}
+
+static struct pdag *
+dag_find(pipeline *p, const char *id)
+{
+	for (struct pdag *d = p->dags; d != NULL; d = d->next)
+		if (d->d != NULL && strcmp(d->d->id, id) == 0)
+			return d;
+	return NULL;
+}
+
+static int
+active_runs(pipeline *p, const char *dag_id, int running_only)
+{
+	int n = 0;
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		if (strcmp(r->dag_id, dag_id) == 0 &&
+		    (!running_only || r->state == RUN_RUNNING))
+			n++;
+	return n;
+}
+
+static void
+prun_free(struct prun *r)
+{
+	free(r->dag_id);
+	free(r->run_id);
+	json_decref(r->conf);
+	free(r);
+}
+
+static int
+add_run(const struct store_run *sr, void *ud)
+{
+	pipeline *p = ud;
+	struct prun *r = xcalloc(1, sizeof *r);
+	r->id = sr->id;
+	r->dag_id = xstrdup(sr->dag_id);
+	r->run_id = xstrdup(sr->run_id);
+	r->state = sr->state;
+	r->logical = sr->logical_date;
+	r->istart = sr->interval_start;
+	r->iend = sr->interval_end;
+	r->conf = json_loads(sr->conf ? sr->conf : "{}", 0, NULL);
+	if (r->conf == NULL)
+		r->conf = json_object();
+	r->dirty = 1;
+	/* Oldest first: append. */
+	struct prun **pp = &p->runs;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = r;
+	return 0;
+}
+
+static void
+fatal(const char *what, char *err)
+{
+	log_error("pipeline: %s: %s; exiting to recover on restart", what,
+	          err ? err : "?");
+	free(err);
+	_exit(3);
+}
+
+/* Create a run of D (locked).  KIND "scheduled", "manual", "backfill".
+ * Returns 1 if created, 0 if that interval already had one. */
+static int
+create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
+           int64_t istart, int64_t iend, json_t *conf, int64_t next_start,
+           char **run_id_out)
+{
+	const struct dag *d = pd->d;
+	char iso[64], rid[256];
+	cron_format_iso(logical, iso, sizeof iso);
+	if (strcmp(kind, "manual") == 0)
+		snprintf(rid, sizeof rid, "manual__%s.%03lld", iso,
+		         (long long)(now_ms() % 1000));
+	else
+		snprintf(rid, sizeof rid, "%s__%s", kind, iso);
+	const char **tasks = xcalloc(d->ntasks + 1, sizeof *tasks);
+	for (size_t i = 0; i < d->ntasks; i++)
+		tasks[i] = d->tasks[i].id;
+	char *conf_text = json_dumps(conf ? conf : json_object(), JSON_COMPACT);
+	struct store_run_new rn = {
+		.dag_id = d->id, .run_id = rid, .kind = kind,
+		.logical_date = logical, .interval_start = istart,
+		.interval_end = iend, .conf = conf_text, .tasks = tasks,
+		.ntasks = d->ntasks, .next_start = next_start,
+	};
+	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
+	char *err = NULL;
+	if (store_apply(p->st, &op, 1, &err) != 0)
+		fatal("create run", err);
+	int created = op.applied;
+	if (created) {
+		struct store_run sr = {
+			.id = op.id, .dag_id = d->id, .run_id = rid, .kind = (char *)kind,
+			.logical_date = logical, .interval_start = istart,
+			.interval_end = iend, .state = RUN_QUEUED, .conf = conf_text,
+		};
+		add_run(&sr, p);
+		log_info("dag %s: created run %s", d->id, rid);
+		if (run_id_out != NULL)
+			*run_id_out = xstrdup(rid);
+	}
+	if (next_start > 0)
+		pd->next_start = next_start;
+	free(conf_text);
+	free(tasks);
+	return created;
+}
+
+/* ---------------------------------------------------------- schedules */
+
+/* First fire time at or after T. */
+static int64_t
+first_at_or_after(const struct cron *c, int64_t t, int64_t anchor)
+{
+	return cron_next(c, t - 1, anchor);
+}
+
+/* Create the runs of PD whose interval has ended (locked). */
+static void
+schedule_dag(pipeline *p, struct pdag *pd, int64_t now)
+{
+	const struct dag *d = pd->d;
+	if (pd->paused || d->schedule_text == NULL || d->cron.kind == CRON_NONE) {
+		pd->due = INT64_MAX;
+		return;
+	}
+	int64_t anchor = d->start_date;
+	int64_t s = pd->next_start > 0 ? pd->next_start :
+	            first_at_or_after(&d->cron, d->start_date, anchor);
+	if (!d->catchup) {
+		/* Only the latest complete interval: it starts at the fire time
+		 * before the one that opened the current interval. */
+		int64_t cur = cron_prev(&d->cron, now, anchor);
+		int64_t last = cur > 0 ? cron_prev(&d->cron, cur - 1, anchor) : -1;
+		if (last >= s && last >= d->start_date)
+			s = last;
+	}
+	for (int n = 0; n < 1000; n++) {
+		if (s < 0 || (d->end_date > 0 && s > d->end_date)) {
+			pd->due = INT64_MAX;
+			return;
+		}
+		int64_t e = cron_next(&d->cron, s, anchor);
+		if (e < 0) {
+			pd->due = INT64_MAX;
+			return;
+		}
+		if (e > now) {
+			pd->due = e;
+			return;
+		}
+		if (active_runs(p, d->id, 0) >= d->max_active_runs) {
+			pd->due = now + 1;   /* when a run ends, look again */
+			return;
+		}
+		create_run(p, pd, "scheduled", s, s, e, NULL, e, NULL);
+		p->kick = 1;
+		s = e;
+	}
+	pd->due = now;
+}
+
+/* ------------------------------------------------------ trigger rules */
+
+enum { T_WAIT, T_RUN, T_UPSTREAM_FAILED, T_SKIPPED };
+
+static int
+decide(int rule, int n, int ok, int bad, int skipped, int done)
+{
+	if (n == 0)
+		return T_RUN;
+	switch (rule) {
+	case TR_ALL_SUCCESS:
+		if (bad) return T_UPSTREAM_FAILED;
+		if (done < n) return T_WAIT;
+		return skipped ? T_SKIPPED : T_RUN;
+	case TR_ALL_FAILED:
+		if (ok) return T_SKIPPED;
+		if (done < n) return T_WAIT;
+		return skipped ? T_SKIPPED : T_RUN;
+	case TR_ALL_DONE:
+		return done < n ? T_WAIT : T_RUN;
+	case TR_ONE_SUCCESS:
+		if (ok) return T_RUN;
+		if (done < n) return T_WAIT;
+		return skipped == n ? T_SKIPPED : T_UPSTREAM_FAILED;
+	case TR_ONE_FAILED:
+		if (bad) return T_RUN;
+		return done < n ? T_WAIT : T_SKIPPED;
+	case TR_NONE_FAILED:
+		if (bad) return T_UPSTREAM_FAILED;
+		return done < n ? T_WAIT : T_RUN;
+	case TR_NONE_FAILED_MIN_ONE_SUCCESS:
+		if (bad) return T_UPSTREAM_FAILED;
+		if (done < n) return T_WAIT;
+		return ok ? T_RUN : T_SKIPPED;
+	}
+	return T_WAIT;
+}
+
+static int
+ti_final(int s)
+{
+	return s == TI_SUCCESS || s == TI_FAILED || s == TI_UPSTREAM_FAILED ||
+	       s == TI_SKIPPED;
+}
+
+/* ---------------------------------------------------------- evaluation */
+
+struct evalctx {
+	const struct dag *d;
+	int *state;             /* per dag task index; -1 = no instance */
+	char **result;          /* JSON text per task */
+	json_t **parsed;
+	int ntis;
+};
+
+static int
+collect_ti(const struct store_ti *t, void *ud)
+{
+	struct evalctx *e = ud;
+	for (size_t i = 0; i < e->d->ntasks; i++)
+		if (strcmp(e->d->tasks[i].id, t->task) == 0) {
+			e->state[i] = t->state;
+			e->result[i] = xstrdup(t->result);
+			e->ntis++;
+			break;
+		}
+	return 0;
+}
+
+static json_t *
+upstream_result(const char *task_id, void *ud)
+{
+	struct evalctx *e = ud;
+	for (size_t i = 0; i < e->d->ntasks; i++)
+		if (strcmp(e->d->tasks[i].id, task_id) == 0) {
+			if (e->parsed[i] == NULL && e->result[i] != NULL)
+				e->parsed[i] = json_loads(e->result[i], JSON_DECODE_ANY, NULL);
+			return e->parsed[i];
+		}
+	return NULL;
+}
+
+/* Decide what can be decided in run R (locked).  Returns 1 if the run is
+ * finished now. */
+static int
+eval_run(pipeline *p, struct prun *r)
+{
+	struct pdag *pd = dag_find(p, r->dag_id);
+	char *err = NULL;
+	if (pd == NULL) {
+		/* Its DAG file is gone: the run cannot go on. */
+		struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
+		                       .state = RUN_FAILED };
+		if (store_apply(p->st, &op, 1, &err) != 0)
+			fatal("run state", err);
+		log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
+		return 1;
+	}
+	const struct dag *d = pd->d;
+	if (r->state == RUN_QUEUED &&
+	    active_runs(p, d->id, 1) >= d->max_active_runs)
+		return 0;       /* waits for a running run of its DAG to end */
+
+	struct evalctx e = { .d = d };
+	e.state = xcalloc(d->ntasks + 1, sizeof *e.state);
+	e.result = xcalloc(d->ntasks + 1, sizeof *e.result);
+	e.parsed = xcalloc(d->ntasks + 1, sizeof *e.parsed);
+	for (size_t i = 0; i < d->ntasks; i++)
+		e.state[i] = -1;
+	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
+		fatal("read task instances", err);
+
+	struct store_op *ops = xcalloc(d->ntasks + 2, sizeof *ops);
+	size_t nops = 0;
+	struct store_job *jobs = xcalloc(d->ntasks + 1, sizeof *jobs);
+	char **params = xcalloc(d->ntasks + 1, sizeof *params);
+	char **errors = xcalloc(d->ntasks + 1, sizeof *errors);
+	size_t njobs = 0;
+
+	for (size_t k = 0; k < d->ntasks; k++) {
+		size_t i = d->order[k];
+		const struct dag_task *t = &d->tasks[i];
+		if (e.state[i] != TI_NONE)
+			continue;
+		int ok = 0, bad = 0, skipped = 0, done = 0;
+		for (size_t u = 0; u < t->ndeps; u++) {
+			int s = e.state[t->dep_index[u]];
+			if (s < 0)
+				s = TI_SKIPPED;    /* task added after the run began */
+			ok += s == TI_SUCCESS;
+			bad += s == TI_FAILED || s == TI_UPSTREAM_FAILED;
+			skipped += s == TI_SKIPPED;
+			done += ti_final(s);
+		}
+		int v = decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
+		if (v == T_WAIT)
+			continue;
+		if (v == T_RUN) {
+			struct dag_ctx ctx = {
+				.dag = d, .task = t, .run_id = r->run_id,
+				.logical_date = r->logical, .interval_start = r->istart,
+				.interval_end = r->iend, .params = NULL,
+				.upstream_result = upstream_result, .ud = &e,
+			};
+			json_t *merged = json_deep_copy(d->params ? d->params : json_object());
+			json_object_update(merged, r->conf);
+			ctx.params = merged;
+			char *rerr = NULL;
+			json_t *rp = dag_render_params(&ctx, &rerr);
+			json_decref(merged);
+			if (rp == NULL) {
+				log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
+				free(rerr);
+				e.state[i] = TI_FAILED;
+				ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
+					.run = r->id, .task = t->id, .state = TI_FAILED };
+				continue;
+			}
+			params[njobs] = json_dumps(rp, JSON_COMPACT);
+			json_decref(rp);
+			struct store_job *j = &jobs[njobs++];
+			j->plugin = t->plugin;
+			j->params = params[njobs - 1];
+			j->priority = t->priority;
+			j->slots = t->slots;
+			j->memory = t->memory;
+			j->timeout_ms = t->timeout_ms;
+			j->max_attempts = t->retries + 1;
+			j->run = r->id;
+			j->task = t->id;
+			j->retry_delay_ms = t->retry_delay_ms;
+			j->retry_exponential = t->retry_exponential;
+			j->retry_max_delay_ms = t->max_retry_delay_ms;
+			j->pool = t->pool;
+			e.state[i] = TI_QUEUED;
+		} else {
+			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
+			e.state[i] = s;
+			ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
+				.run = r->id, .task = t->id, .state = s };
+		}
+	}
+	/* Finished?  All instances final; the leaves decide (Airflow). */
+	int finished = 1, failed = 0;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		if (e.state[i] < 0)
+			continue;
+		if (!ti_final(e.state[i]))
+			finished = 0;
+	}
+	if (finished) {
+		for (size_t i = 0; i < d->ntasks; i++) {
+			int leaf = 1;
+			for (size_t k = 0; k < d->ntasks && leaf; k++)
+				for (size_t u = 0; u < d->tasks[k].ndeps; u++)
+					if ((size_t)d->tasks[k].dep_index[u] == i)
+						leaf = 0;
+			if (leaf && (e.state[i] == TI_FAILED ||
+			             e.state[i] == TI_UPSTREAM_FAILED))
+				failed = 1;
+		}
+		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+			.id = r->id, .state = failed ? RUN_FAILED : RUN_SUCCESS };
+	} else if (r->state == RUN_QUEUED) {
+		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+			.id = r->id, .state = RUN_RUNNING };
+		r->state = RUN_RUNNING;
+	}
+	if (nops && store_apply(p->st, ops, nops, &err) != 0)
+		fatal("task instance states", err);
+	if (njobs && sched_submit(p->sc, jobs, njobs, &err) != 0)
+		fatal("submit task instances", err);
+	if (finished)
+		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
+
+	for (size_t i = 0; i < d->ntasks; i++) {
+		free(e.result[i]);
+		json_decref(e.parsed[i]);
+	}
+	for (size_t i = 0; i < njobs; i++)
+		free(params[i]);
+	free(params);
+	free(errors);
+	free(jobs);
+	free(ops);
+	free(e.state);
+	free(e.result);
+	free(e.parsed);
+	return finished;
+}
+
+/* ------------------------------------------------------------ DAG files */
+
+struct known_ctx {
+	pipeline *p;
+};
+
+static int
+plugin_known(const char *name, void *ud)
+{
+	pipeline *p = ud;
+	if (sched_has_plugin(p->sc, name))
+		return 1;
+	char *path = xasprintf("%s/%s.so", p->cfg->master.plugin_dir, name);
+	int ok = access(path, R_OK) == 0;
+	free(path);
+	return ok;
+}
+
+static void
+set_error(pipeline *p, const char *file, const char *msg, const struct stat *sb)
+{
+	for (struct perr *e = p->errs; e != NULL; e = e->next)
+		if (strcmp(e->file, file) == 0) {
+			if (strcmp(e->msg, msg) != 0) {
+				free(e->msg);
+				e->msg = xstrdup(msg);
+				log_warn("DAG import error: %s", msg);
+			}
+			e->mtime = sb->st_mtim;
+			return;
+		}
+	struct perr *e = xcalloc(1, sizeof *e);
+	e->file = xstrdup(file);
+	e->msg = xstrdup(msg);
+	e->mtime = sb->st_mtim;
+	e->next = p->errs;
+	p->errs = e;
+	log_warn("DAG import error: %s", msg);
+}
+
+static void
+clear_error(pipeline *p, const char *file)
+{
+	for (struct perr **pp = &p->errs; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->file, file) == 0) {
+			struct perr *e = *pp;
+			*pp = e->next;
+			free(e->file);
+			free(e->msg);
+			free(e);
+			return;
+		}
+}
+
+static struct pdag *
+pdag_by_file(pipeline *p, const char *file)
+{
+	for (struct pdag *d = p->dags; d != NULL; d = d->next)
+		if (strcmp(d->file, file) == 0)
+			return d;
+	return NULL;
+}
+
+static void
+load_file(pipeline *p, const char *file, const struct stat *sb)
+{
+	struct pdag *pd = pdag_by_file(p, file);
+	if (pd != NULL) {
+		pd->seen = 1;
+		if (pd->mtime.tv_sec == sb->st_mtim.tv_sec &&
+		    pd->mtime.tv_nsec == sb->st_mtim.tv_nsec && pd->size == sb->st_size)
+			return;
+	} else {
+		for (struct perr *e = p->errs; e != NULL; e = e->next)
+			if (strcmp(e->file, file) == 0 &&
+			    e->mtime.tv_sec == sb->st_mtim.tv_sec &&
+			    e->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
+			    strstr(e->msg, "plugin") == NULL)
+				return;   /* unchanged and still broken */
+	}
+	struct dag *d = NULL;
+	char *err = NULL;
+	if (dag_load(file, plugin_known, p, &d, &err) != 0) {
+		set_error(p, file, err, sb);
+		free(err);
+		if (pd != NULL) {   /* keep the last good version running */
+			pd->mtime = sb->st_mtim;
+			pd->size = sb->st_size;
+		}
+		return;
+	}
+	struct pdag *other = dag_find(p, d->id);
+	if (other != NULL && other != pd) {
+		char *msg = xasprintf("%s:1:1: DAG id '%s' is already defined in %s",
+		                      file, d->id, other->file);
+		set_error(p, file, msg, sb);
+		free(msg);
+		dag_free(d);
+		return;
+	}
+	clear_error(p, file);
+	if (pd == NULL) {
+		pd = xcalloc(1, sizeof *pd);
+		pd->file = xstrdup(file);
+		pd->seen = 1;
+		pd->next = p->dags;
+		p->dags = pd;
+		int paused = 0;
+		int64_t next = 0;
+		if (store_dag_state(p->st, d->id, &paused, &next, &err) == 0) {
+			pd->paused = paused;
+			pd->next_start = next;
+		}
+		free(err);
+		log_info("loaded DAG %s from %s (%zu tasks, schedule %s)", d->id,
+		         file, d->ntasks, d->schedule_text ? d->schedule_text : "none");
+	} else {
+		log_info("reloaded DAG %s from %s", d->id, file);
+		dag_free(pd->d);
+	}
+	pd->d = d;
+	pd->mtime = sb->st_mtim;
+	pd->size = sb->st_size;
+	pd->due = 0;
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		if (strcmp(r->dag_id, d->id) == 0)
+			r->dirty = 1;
+}
+
+static void
+scan_dir(pipeline *p)
+{
+	const char *dir = p->cfg->master.dags_dir;
+	for (struct pdag *d = p->dags; d != NULL; d = d->next)
+		d->seen = 0;
+	DIR *dh = dir ? opendir(dir) : NULL;
+	if (dh != NULL) {
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0;
+		while ((de = readdir(dh)) != NULL) {
+			size_t l = strlen(de->d_name);
+			if (de->d_name[0] == '.' || l < 6 ||
+			    (strcmp(de->d_name + l - 5, ".yaml") != 0 &&
+			     strcmp(de->d_name + l - 4, ".yml") != 0))
+				continue;
+			names = xrealloc(names, (n + 1) * sizeof *names);
+			names[n++] = xasprintf("%s/%s", dir, de->d_name);
+		}
+		closedir(dh);
+		qsort(names, n, sizeof *names, (int (*)(const void *, const void *))strcmp);
+		for (size_t i = 0; i < n; i++) {
+			struct stat sb;
+			if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
+				load_file(p, names[i], &sb);
+			free(names[i]);
+		}
+		free(names);
+	}
+	/* Deleted files: their DAGs go; errors of deleted files too. */
+	for (struct pdag **pp = &p->dags; *pp != NULL;) {
+		struct pdag *d = *pp;
+		if (d->seen) {
+			pp = &d->next;
+			continue;
+		}
+		log_info("DAG %s removed (%s is gone)", d->d ? d->d->id : "?", d->file);
+		*pp = d->next;
+		for (struct prun *r = p->runs; r != NULL; r = r->next)
+			if (d->d && strcmp(r->dag_id, d->d->id) == 0)
+				r->dirty = 1;
+		dag_free(d->d);
+		free(d->file);
+		free(d);
+	}
+	for (struct perr **pp = &p->errs; *pp != NULL;) {
+		if (access((*pp)->file, F_OK) != 0) {
+			struct perr *e = *pp;
+			*pp = e->next;
+			free(e->file);
+			free(e->msg);
+			free(e);
+		} else {
+			pp = &(*pp)->next;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void
+work(pipeline *p)
+{
+	int64_t mono = mono_ms();
+	if (mono >= p->next_scan) {
+		scan_dir(p);
+		p->next_scan = mono + SCAN_MS;
+	}
+	int64_t now = now_s();
+	for (struct pdag *d = p->dags; d != NULL; d = d->next)
+		if (d->due <= now)
+			schedule_dag(p, d, now);
+	/* Dirty runs until none is: a finished run may let a queued one of
+	 * the same DAG start. */
+	for (int again = 1; again;) {
+		again = 0;
+		for (struct prun **pp = &p->runs; *pp != NULL;) {
+			struct prun *r = *pp;
+			if (!r->dirty) {
+				pp = &r->next;
+				continue;
+			}
+			r->dirty = 0;
+			if (eval_run(p, r)) {
+				*pp = r->next;
+				for (struct prun *o = p->runs; o != NULL; o = o->next)
+					if (strcmp(o->dag_id, r->dag_id) == 0 &&
+					    o->state == RUN_QUEUED) {
+						o->dirty = 1;
+						again = 1;
+					}
+				struct pdag *pd = dag_find(p, r->dag_id);
+				if (pd != NULL)
+					pd->due = 0;   /* a slot for max_active_runs */
+				prun_free(r);
+				continue;
+			}
+			pp = &r->next;
+		}
+	}
+}
+
+static void *
+pipeline_main(void *arg)
+{
+	pipeline *p = arg;
+	pthread_mutex_lock(&p->mu);
+	while (!p->stopping) {
+		p->kick = 0;
+		work(p);
+		if (p->kick || p->stopping)
+			continue;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void
+poke(pipeline *p)
+{
+	p->kick = 1;
+	pthread_cond_signal(&p->cv);
+}
+
+void
+pipeline_job_done(void *ud, int64_t run)
+{
+	pipeline *p = ud;
+	pthread_mutex_lock(&p->mu);
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		if (r->id == run)
+			r->dirty = 1;
+	poke(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+pipeline_start(const struct kiln_config *c, store *st, sched *sc,
+               pipeline **out, char **err)
+{
+	pipeline *p = xcalloc(1, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->cfg = c;
+	p->st = st;
+	p->sc = sc;
+	int rc = store_runs_active(st, add_run, p, err);
+	if (rc != 0) {
+		pipeline_stop(p);
+		return rc;
+	}
+	int n = 0;
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		n++;
+	if (n)
+		log_info("pipelines: %d active runs to carry on", n);
+	if (pthread_create(&p->thread, NULL, pipeline_main, p) != 0) {
+		pipeline_stop(p);
+		return seterr(err, -EAGAIN, "cannot start the pipeline thread");
+	}
+	p->started = 1;
+	*out = p;
+	return 0;
+}
+
+void
+pipeline_stop(pipeline *p)
+{
+	if (p == NULL)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->stopping = 1;
+		pthread_cond_signal(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	while (p->dags != NULL) {
+		struct pdag *d = p->dags;
+		p->dags = d->next;
+		dag_free(d->d);
+		free(d->file);
+		free(d);
+	}
+	while (p->errs != NULL) {
+		struct perr *e = p->errs;
+		p->errs = e->next;
+		free(e->file);
+		free(e->msg);
+		free(e);
+	}
+	while (p->runs != NULL) {
+		struct prun *r = p->runs;
+		p->runs = r->next;
+		prun_free(r);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p);
+}
+
+/* ------------------------------------------------------------------ API */
+
+static json_t *
+iso_or_null(int64_t t)
+{
+	if (t <= 0 || t == INT64_MAX)
+		return json_null();
+	char buf[64];
+	cron_format_iso(t, buf, sizeof buf);
+	return json_string(buf);
+}
+
+static int
+last_run_cb(const struct store_run *r, void *ud)
+{
+	json_t **o = ud;
+	*o = json_pack("{s:s,s:s,s:o}", "run_id", r->run_id,
+	               "state", run_state_name(r->state),
+	               "logical_date", iso_or_null(r->logical_date));
+	return 1;
+}
+
+static json_t *
+dag_summary(pipeline *p, const struct pdag *pd)
+{
+	const struct dag *d = pd->d;
+	json_t *last = json_null();
+	char *err = NULL;
+	store_run_list(p->st, d->id, -1, 0, 1, last_run_cb, &last, &err);
+	free(err);
+	int64_t next = INT64_MAX;
+	if (d->schedule_text != NULL && d->cron.kind != CRON_NONE) {
+		int64_t s = pd->next_start > 0 ? pd->next_start :
+		            first_at_or_after(&d->cron, d->start_date, d->start_date);
+		next = s > 0 ? cron_next(&d->cron, s, d->start_date) : -1;
+	}
+	return json_pack("{s:s,s:s?,s:s?,s:b,s:o,s:o,s:i,s:b,s:i,s:s,s:o}",
+		"id", d->id, "description", d->description,
+		"schedule", d->schedule_text, "paused", pd->paused,
+		"next_run", iso_or_null(next), "last_run", last,
+		"tasks", (int)d->ntasks, "catchup", d->catchup,
+		"max_active_runs", d->max_active_runs, "file", pd->file,
+		"active_runs", json_integer(active_runs(p, d->id, 0)));
+}
+
+json_t *
+pipeline_dags_json(pipeline *p)
+{
+	json_t *a = json_array();
+	pthread_mutex_lock(&p->mu);
+	for (struct pdag *pd = p->dags; pd != NULL; pd = pd->next)
+		json_array_append_new(a, dag_summary(p, pd));
+	pthread_mutex_unlock(&p->mu);
+	return a;
+}
+
+json_t *
+pipeline_dag_json(pipeline *p, const char *dag_id)
+{
+	json_t *o = NULL;
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = dag_find(p, dag_id);
+	if (pd != NULL) {
+		const struct dag *d = pd->d;
+		o = dag_summary(p, pd);
+		json_t *tasks = json_array();
+		for (size_t k = 0; k < d->ntasks; k++) {
+			const struct dag_task *t = &d->tasks[d->order[k]];
+			json_t *deps = json_array();
+			for (size_t u = 0; u < t->ndeps; u++)
+				json_array_append_new(deps, json_string(t->deps[u]));
+			json_array_append_new(tasks, json_pack(
+				"{s:s,s:s,s:O,s:o,s:s,s:i,s:I,s:I,s:s?,s:i}",
+				"id", t->id, "plugin", t->plugin, "params", t->params,
+				"depends_on", deps,
+				"trigger_rule", trigger_rule_name(t->trigger_rule),
+				"retries", t->retries,
+				"retry_delay_ms", (json_int_t)t->retry_delay_ms,
+				"timeout_ms", (json_int_t)t->timeout_ms, "pool", t->pool,
+				"priority", t->priority));
+		}
+		json_object_set_new(o, "task_list", tasks);
+		json_object_set(o, "params", d->params ? d->params : json_object());
+	}
+	pthread_mutex_unlock(&p->mu);
+	return o;
+}
+
+json_t *
+pipeline_errors_json(pipeline *p)
+{
+	json_t *a = json_array();
+	pthread_mutex_lock(&p->mu);
+	for (struct perr *e = p->errs; e != NULL; e = e->next)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "file", e->file,
+		                                   "error", e->msg));
+	pthread_mutex_unlock(&p->mu);
+	return a;
+}
+
+int
+pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
+                 char **run_id, char **err)
+{
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = dag_find(p, dag_id);
+	int rc = 0;
+	if (pd == NULL) {
+		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+	} else {
+		/* Unknown params would be an error at run time: refuse now. */
+		const char *k;
+		json_t *v;
+		json_object_foreach(conf, k, v)
+			if (json_object_get(pd->d->params, k) == NULL) {
+				rc = seterr(err, -EINVAL, "DAG %s has no param '%s'",
+				            dag_id, k);
+				break;
+			}
+		if (rc == 0) {
+			int64_t t = now_s();
+			create_run(p, pd, "manual", t, t, t, conf, 0, run_id);
+			poke(p);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int
+pipeline_pause(pipeline *p, const char *dag_id, int paused, char **err)
+{
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = dag_find(p, dag_id);
+	int rc = 0;
+	if (pd == NULL) {
+		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+	} else {
+		struct store_op op = { .kind = STORE_DAG_SET, .dag_id = dag_id,
+		                       .paused = paused, .next_start = -1 };
+		rc = store_apply(p->st, &op, 1, err);
+		if (rc == 0) {
+			pd->paused = paused;
+			pd->due = 0;
+			poke(p);
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+int
+pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
+                  int *created, char **err)
+{
+	*created = 0;
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = dag_find(p, dag_id);
+	int rc = 0;
+	if (pd == NULL) {
+		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+	} else if (pd->d->schedule_text == NULL || pd->d->cron.kind == CRON_NONE) {
+		rc = seterr(err, -EINVAL, "DAG %s has no schedule to backfill", dag_id);
+	} else if (to < from) {
+		rc = seterr(err, -EINVAL, "backfill: --to is before --from");
+	} else {
+		const struct dag *d = pd->d;
+		int64_t s = first_at_or_after(&d->cron, from, d->start_date);
+		for (int n = 0; s >= 0 && s <= to && n < 10000; n++) {
+			int64_t e = cron_next(&d->cron, s, d->start_date);
+			if (e < 0)
+				break;
+			*created += create_run(p, pd, "backfill", s, s, e, NULL, 0, NULL);
+			s = e;
+		}
+		poke(p);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static int
+find_run_in(pipeline *p, const char *run_id, struct store_run *sr, char **err)
+{
+	return store_run_find(p->st, run_id, sr, err);
+}
+
+int
+pipeline_clear(pipeline *p, const char *run_id, const char *task,
+               int downstream, int *cleared, char **err)
+{
+	struct store_run sr;
+	*cleared = 0;
+	pthread_mutex_lock(&p->mu);
+	int rc = find_run_in(p, run_id, &sr, err);
+	struct pdag *pd = rc == 0 ? dag_find(p, sr.dag_id) : NULL;
+	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
+	if (rc == -ENOENT) {
+		seterr(err, rc, "no run '%s'", run_id);
+	} else if (rc == 0 && t == NULL) {
+		rc = seterr(err, -ENOENT, "run %s has no task '%s'", run_id, task);
+	} else if (rc == 0) {
+		const struct dag *d = pd->d;
+		char *mark = xcalloc(d->ntasks, 1);
+		mark[t - d->tasks] = 1;
+		/* Downstream: in topological order, a task is marked if any of
+		 * its upstream is. */
+		for (size_t k = 0; downstream && k < d->ntasks; k++) {
+			size_t i = d->order[k];
+			for (size_t u = 0; u < d->tasks[i].ndeps; u++)
+				if (mark[d->tasks[i].dep_index[u]])
+					mark[i] = 1;
+		}
+		struct store_op *ops = xcalloc(d->ntasks + 1, sizeof *ops);
+		size_t n = 0;
+		for (size_t i = 0; i < d->ntasks; i++)
+			if (mark[i])
+				ops[n++] = (struct store_op){ .kind = STORE_TI_SET,
+					.run = sr.id, .task = d->tasks[i].id, .state = TI_NONE };
+		ops[n++] = (struct store_op){ .kind = STORE_RUN_STATE, .id = sr.id,
+		                              .state = RUN_RUNNING };
+		rc = store_apply(p->st, ops, n, err);
+		if (rc == 0) {
+			*cleared = (int)n - 1;
+			struct prun *r;
+			for (r = p->runs; r != NULL && r->id != sr.id; r = r->next)
+				;
+			if (r == NULL) {
+				sr.state = RUN_RUNNING;
+				add_run(&sr, p);
+			} else {
+				r->dirty = 1;
+			}
+			poke(p);
+		}
+		free(ops);
+		free(mark);
+	}
+	store_run_clear(&sr);
+	pthread_mutex_unlock(&p->mu);
+	return rc;
+}
+
+static int
+ti_json_cb(const struct store_ti *t, void *ud)
+{
+	json_t *res = t->result ? json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
+	json_array_append_new(ud, json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
+		"task", t->task, "state", ti_state_name(t->state),
+		"job_id", (json_int_t)t->job_id, "tries", t->tries,
+		"attempt", t->attempt, "worker", t->worker,
+		"result", res ? res : json_null(), "error", t->error,
+		"started_ms", (json_int_t)t->started_ms,
+		"finished_ms", (json_int_t)t->finished_ms));
+	return 0;
+}
+
+json_t *
+pipeline_run_json(pipeline *p, const char *run_id)
+{
+	struct store_run sr;
+	char *err = NULL;
+	if (store_run_find(p->st, run_id, &sr, &err) != 0) {
+		free(err);
+		return NULL;
+	}
+	json_t *tis = json_array();
+	store_tis(p->st, sr.id, ti_json_cb, tis, &err);
+	free(err);
+	json_t *conf = json_loads(sr.conf ? sr.conf : "{}", 0, NULL);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o}",
+		"run_id", sr.run_id, "dag_id", sr.dag_id, "kind", sr.kind,
+		"state", run_state_name(sr.state),
+		"logical_date", iso_or_null(sr.logical_date),
+		"data_interval_start", iso_or_null(sr.interval_start),
+		"data_interval_end", iso_or_null(sr.interval_end),
+		"conf", conf ? conf : json_object(),
+		"created_ms", (json_int_t)sr.created_ms,
+		"finished_ms", (json_int_t)sr.finished_ms, "tasks", tis);
+	store_run_clear(&sr);
+	return o;
+}

@@ -1,0 +1,48 @@
+/*
+ * pipeline.h - the master's pipeline engine (the Airflow half): loads the
+ * DAG files of the dags directory, creates DAG runs when their data
+ * interval ends (catch-up included), decides which task instances run as
+ * their upstream ends (trigger rules), and submits them to the scheduler
+ * as jobs.  Every decision is written to the store before it is acted on:
+ * a run exists once per interval (a unique index), a task instance's job
+ * is inserted in the same transaction that marks it queued, and a master
+ * restarted mid-run carries on from the store.
+ */
+#ifndef KILN_PIPELINE_H
+#define KILN_PIPELINE_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "sched.h"
+#include "store.h"
+
+typedef struct pipeline pipeline;
+
+/* Start the engine over C's dags directory (may be NULL: no files, but
+ * the API still answers).  Runs its own thread. */
+int pipeline_start(const struct kiln_config *c, store *st, sched *sc,
+                   pipeline **out, char **err);
+void pipeline_stop(pipeline *p);
+
+/* For sched_set_done_hook(): a job of RUN ended. */
+void pipeline_job_done(void *p, int64_t run);
+
+/* API.  Functions return 0, -ENOENT (unknown DAG/run/task), -EINVAL, or
+ * another negative error, with *err set. */
+json_t *pipeline_dags_json(pipeline *p);
+json_t *pipeline_dag_json(pipeline *p, const char *dag_id);  /* NULL if unknown */
+json_t *pipeline_errors_json(pipeline *p);
+int pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
+                     char **run_id, char **err);
+int pipeline_pause(pipeline *p, const char *dag_id, int paused, char **err);
+/* Create the runs of every interval starting in [FROM, TO] (unix s);
+ * *created counts the new ones (existing intervals are skipped). */
+int pipeline_backfill(pipeline *p, const char *dag_id, int64_t from,
+                      int64_t to, int *created, char **err);
+/* Run TASK of RUN_ID again, with its downstream tasks if DOWNSTREAM. */
+int pipeline_clear(pipeline *p, const char *run_id, const char *task,
+                   int downstream, int *cleared, char **err);
+json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */
+
+#endif
