@@ -158,11 +158,13 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 	const struct dag *d = pd->d;
 	char iso[64], rid[256];
 	cron_format_iso(logical, iso, sizeof iso);
+	/* Airflow's run ids are unique per DAG; ours name the DAG too, so
+	 * that one id finds a run. */
 	if (strcmp(kind, "manual") == 0)
-		snprintf(rid, sizeof rid, "manual__%s.%03lld", iso,
+		snprintf(rid, sizeof rid, "%s__manual__%s.%03lld", d->id, iso,
 		         (long long)(now_ms() % 1000));
 	else
-		snprintf(rid, sizeof rid, "%s__%s", kind, iso);
+		snprintf(rid, sizeof rid, "%s__%s__%s", d->id, kind, iso);
 	const char **tasks = xcalloc(d->ntasks + 1, sizeof *tasks);
 	for (size_t i = 0; i < d->ntasks; i++)
 		tasks[i] = d->tasks[i].id;

@@ -1,0 +1,201 @@
+#!/bin/sh
+# dags.sh - pipelines on a real master and two workers: trigger rules,
+# retries with a delay, templating with upstream results, pools, catch-up,
+# backfill, pause, task clear, live reload and import errors.
+. "$(dirname "$0")/lib.sh"
+cluster_yaml
+D=$T/dags
+today=$(date -u +%Y-%m-%d)
+d3=$(date -u -d '3 days ago' +%Y-%m-%d)
+cp "$KILN_SRCDIR/conf/dags/example_chain.yaml" "$D/"
+
+cat > "$D/rules.yaml" <<YAML
+id: rules
+tasks:
+  - id: ok
+    plugin: noop
+  - id: bad
+    plugin: sleep
+    params: { seconds: 0.05, fail: true }
+    retries: 1
+    retry_delay: 1s
+  - id: after_all
+    plugin: noop
+    depends_on: [ok, bad]
+  - id: done_anyway
+    plugin: noop
+    depends_on: [ok, bad]
+    trigger_rule: all_done
+  - id: on_failure
+    plugin: noop
+    depends_on: [ok, bad]
+    trigger_rule: one_failed
+  - id: one_ok
+    plugin: noop
+    depends_on: [ok, bad]
+    trigger_rule: one_success
+  - id: all_failed
+    plugin: noop
+    depends_on: [bad]
+    trigger_rule: all_failed
+  - id: none_failed
+    plugin: noop
+    depends_on: [ok]
+    trigger_rule: none_failed
+  - id: downstream_of_skip
+    plugin: noop
+    depends_on: [none_failed, after_all]
+    trigger_rule: none_failed_min_one_success
+YAML
+
+cat > "$D/data.yaml" <<YAML
+id: data
+params:
+  file: $KILN_SRCDIR/examples/data/iris.csv
+tasks:
+  - id: stats
+    plugin: csvstats
+    params: { file: "{{ params.file }}" }
+  - id: use
+    plugin: noop
+    depends_on: [stats]
+    params:
+      rows: "{{ tasks.stats.result.rows }}"
+      day: "{{ ds }}"
+      label: "{{ dag.id }}/{{ task.id }} on {{ ds_nodash }}"
+YAML
+
+cat > "$D/pooled.yaml" <<YAML
+id: pooled
+default:
+  plugin: sleep
+  pool: single
+  params: { seconds: 0.3 }
+tasks:
+  - { id: a }
+  - { id: b }
+  - { id: c }
+YAML
+
+cat > "$D/daily.yaml" <<YAML
+id: daily
+schedule: "@daily"
+start_date: $d3
+catchup: true
+tasks:
+  - { id: t, plugin: noop }
+YAML
+
+cat > "$D/daily_nocatchup.yaml" <<YAML
+id: daily_nocatchup
+schedule: "@daily"
+start_date: $d3
+catchup: false
+tasks:
+  - { id: t, plugin: noop }
+YAML
+
+cat > "$D/cycle.yaml" <<YAML
+id: cycle
+tasks:
+  - id: a
+    plugin: noop
+    depends_on: [b]
+  - id: b
+    plugin: noop
+    depends_on: [a]
+YAML
+
+start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
+
+# wait_run RUN_ID STATE [SECONDS]
+wait_run() {
+	for _ in $(seq 1 $((${3:-20} * 10))); do
+		s=$(api GET "/api/v1/runs/$1" | jq_ 'd["state"]' 2>/dev/null)
+		[ "$s" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "run $1 is '$s', not '$2'"; return 1
+}
+ti() { api GET "/api/v1/runs/$1" | jq_ "[t['$3'] for t in d['tasks'] if t['task']=='$2'][0]"; }
+
+for _ in $(seq 1 50); do
+	n=$(api GET /api/v1/dags | jq_ 'len(d["dags"])'); [ "$n" = 6 ] && break; sleep 0.1
+done
+eq "six good DAGs loaded" 6 "$n"
+api GET /api/v1/dags/errors > "$T/errs"
+ok "the cycle is an import error with FILE:LINE:COLUMN" grep -q 'cycle.yaml:[0-9]*:[0-9]*: cycle: ' "$T/errs"
+
+# Trigger rules, retries with delay.
+rid=$(api POST /api/v1/dags/rules/trigger '{}' | jq_ 'd["run_id"]')
+eq "trigger answers 201" 201 "$(status)"
+ok "the rules run fails (a leaf failed)" wait_run "$rid" failed 30
+eq "ok succeeded" success "$(ti "$rid" ok state)"
+eq "bad failed" failed "$(ti "$rid" bad state)"
+eq "bad was tried twice" 2 "$(ti "$rid" bad attempt)"
+eq "all_success after a failure: upstream_failed" upstream_failed "$(ti "$rid" after_all state)"
+eq "all_done runs anyway" success "$(ti "$rid" done_anyway state)"
+eq "one_failed runs" success "$(ti "$rid" on_failure state)"
+eq "one_success runs" success "$(ti "$rid" one_ok state)"
+eq "all_failed runs" success "$(ti "$rid" all_failed state)"
+eq "none_failed runs" success "$(ti "$rid" none_failed state)"
+eq "none_failed_min_one_success with a failed upstream" upstream_failed "$(ti "$rid" downstream_of_skip state)"
+j=$(ti "$rid" bad job_id)
+gap=$(sqlite3 "$T/master/kiln.db" "select b.started_ms - a.finished_ms from attempts a join attempts b on a.job_id=b.job_id and b.attempt=2 where a.job_id=$j and a.attempt=1")
+ok "the retry waited its 1 s delay (${gap} ms)" test "$gap" -ge 950
+ok "each attempt keeps its own log" test "$(sqlite3 "$T/master/kiln.db" "select count(*) from attempts where job_id=$j and log like '%sleep%'")" = 2
+
+# Templating and data between tasks.
+rid=$(api POST /api/v1/dags/data/trigger '{}' | jq_ 'd["run_id"]')
+ok "the data run succeeds" wait_run "$rid" success
+uj=$(ti "$rid" use job_id)
+params=$(api GET "/api/v1/jobs/$uj" | jq_ 'json.dumps(d["params"], sort_keys=True)')
+eq "upstream result and context rendered" "{\"day\": \"$today\", \"label\": \"data/use on $(date -u +%Y%m%d)\", \"rows\": 150}" "$params"
+api POST /api/v1/dags/data/trigger '{"conf": {"nope": 1}}' >/dev/null
+eq "an unknown param is refused" 400 "$(status)"
+
+# Pools never over-subscribed.
+rid=$(api POST /api/v1/dags/pooled/trigger '{}' | jq_ 'd["run_id"]')
+ok "the pooled run succeeds" wait_run "$rid" success
+overlap=$(sqlite3 "$T/master/kiln.db" "select count(*) from attempts a join jobs ja on ja.id=a.job_id, attempts b join jobs jb on jb.id=b.job_id where ja.pool='single' and jb.pool='single' and a.job_id<b.job_id and a.started_ms < b.finished_ms and b.started_ms < a.finished_ms")
+eq "pool 'single' never ran two at once" 0 "$overlap"
+
+# Catch-up: exactly the three missed days; without it, only the latest.
+for _ in $(seq 1 50); do
+	n=$(api GET "/api/v1/dags/daily/runs" | jq_ 'len(d["runs"])'); [ "$n" = 3 ] && break; sleep 0.1
+done
+eq "catchup created 3 runs" 3 "$n"
+eq "for the right days" "$d3 $(date -u -d '2 days ago' +%Y-%m-%d) $(date -u -d '1 day ago' +%Y-%m-%d)" \
+	"$(api GET /api/v1/dags/daily/runs | jq_ '" ".join(sorted(r["logical_date"][:10] for r in d["runs"]))')"
+eq "no catchup: one run" 1 "$(api GET /api/v1/dags/daily_nocatchup/runs | jq_ 'len(d["runs"])')"
+eq "for yesterday" "$(date -u -d '1 day ago' +%Y-%m-%d)" "$(api GET /api/v1/dags/daily_nocatchup/runs | jq_ 'd["runs"][0]["logical_date"][:10]')"
+
+# Backfill skips intervals that have runs; pause is kept.
+api POST /api/v1/dags/daily_nocatchup/backfill "{\"from\": \"$d3\", \"to\": \"$(date -u -d '1 day ago' +%Y-%m-%d)\"}" > "$T/bf"
+eq "backfill created the 2 missing runs" 2 "$(jq_ 'd["created"]' < "$T/bf")"
+api POST /api/v1/dags/daily/pause '{}' >/dev/null
+eq "pause" true "$(api GET /api/v1/dags/daily | jq_ 'str(d["paused"]).lower()')"
+
+# Task clear re-runs a task and what depends on it.
+rid=$(api POST /api/v1/dags/example_chain/trigger '{}' | jq_ 'd["run_id"]')
+ok "chain succeeds" wait_run "$rid" success
+api POST "/api/v1/runs/$rid/tasks/transform/clear" '{"downstream": true}' > "$T/cl"
+eq "clear --downstream clears 3" 3 "$(jq_ 'd["cleared"]' < "$T/cl")"
+ok "the cleared run succeeds again" wait_run "$rid" success
+eq "transform ran twice" 2 "$(ti "$rid" transform tries)"
+eq "extract ran once" 1 "$(ti "$rid" extract tries)"
+api GET "/api/v1/runs/$rid/tasks/transform/log" > "$T/tlog"
+ok "task log" grep -q -i sleep "$T/tlog"
+
+# Live reload: a new file appears, a deleted one goes, a broken one is reported.
+cat > "$D/late.yaml" <<YAML
+id: late
+tasks: [ { id: x, plugin: noop } ]
+YAML
+rm "$D/pooled.yaml"
+printf 'id: broken\ntasks:\n  - id: x\n    plugin: nosuch\n' > "$D/broken.yaml"
+sleep 3
+ok "a new DAG file is picked up" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/dags/late' | grep -q '\"id\"'"
+eq "a deleted DAG file is dropped" 404 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(token)" "$URL/api/v1/dags/pooled")"
+ok "an unknown plugin is an import error" grep -q 'broken.yaml:4:13: .*nosuch' "$(api GET /api/v1/dags/errors > "$T/e2"; echo "$T/e2")"
+finish
