@@ -627,7 +627,33 @@ metrics(struct api_ctx *a, http_req *r)
 		(long long)counts[JOB_SUCCEEDED], (long long)counts[JOB_FAILED],
 		(long long)counts[JOB_CANCELLED], (unsigned long long)req,
 		(unsigned long long)e4, (unsigned long long)e5);
-	http_reply(r, 200, "text/plain; version=0.0.4", s, strlen(s));
+	uint64_t loops = 0, loop_us = 0, evals = 0;
+	int dags = 0, errs = 0, active = 0;
+	if (a->pl != NULL)
+		pipeline_stats(a->pl, &loops, &loop_us, &evals, &dags, &errs, &active);
+	char *s2 = xasprintf("%s"
+		"# HELP kiln_scheduler_loops_total Pipeline scheduler loop iterations.\n"
+		"# TYPE kiln_scheduler_loops_total counter\n"
+		"kiln_scheduler_loops_total %llu\n"
+		"# HELP kiln_scheduler_loop_seconds_total Time spent in the pipeline scheduler loop.\n"
+		"# TYPE kiln_scheduler_loop_seconds_total counter\n"
+		"kiln_scheduler_loop_seconds_total %.6f\n"
+		"# HELP kiln_scheduler_run_evaluations_total DAG run evaluations.\n"
+		"# TYPE kiln_scheduler_run_evaluations_total counter\n"
+		"kiln_scheduler_run_evaluations_total %llu\n"
+		"# HELP kiln_dags DAGs loaded.\n"
+		"# TYPE kiln_dags gauge\n"
+		"kiln_dags %d\n"
+		"# HELP kiln_dag_import_errors DAG files that failed to load.\n"
+		"# TYPE kiln_dag_import_errors gauge\n"
+		"kiln_dag_import_errors %d\n"
+		"# HELP kiln_dag_runs_active DAG runs queued or running.\n"
+		"# TYPE kiln_dag_runs_active gauge\n"
+		"kiln_dag_runs_active %d\n", s,
+		(unsigned long long)loops, loop_us / 1e6, (unsigned long long)evals,
+		dags, errs, active);
+	http_reply(r, 200, "text/plain; version=0.0.4", s2, strlen(s2));
+	free(s2);
 	free(s);
 }
 

@@ -732,9 +732,10 @@ cron_cat(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 }
 
 /*
- * One field as the shortest of the usual spellings: "*", "*\/N" (a step
- * from the field's start to its end), "A-B/N" (a progression of three or
- * more), else a list of single values and runs "A-B" of three or more.
+ * One field in the usual spellings: "*"; "*\/N" or "A-B/N" for a
+ * progression of three or more values (two read better as a list: "0,30"
+ * rather than "*\/30"); else a list of single values and runs "A-B" of
+ * three or more.
  */
 static void
 cron_format_field(uint64_t mask, int lo, int hi, char *buf, size_t len,
@@ -753,8 +754,8 @@ cron_format_field(uint64_t mask, int lo, int hi, char *buf, size_t len,
 		int step = v[1] - v[0], ap = 1;
 		for (int i = 2; i < n && ap; i++)
 			ap = v[i] - v[i - 1] == step;
-		if (ap && step > 1 && v[0] == lo && v[n - 1] + step > hi &&
-		    (n >= 3 || (hi - lo + 1) % step == 0)) {
+		if (ap && step > 1 && n >= 3 && v[0] == lo &&
+		    v[n - 1] + step > hi) {
 			cron_cat(buf, len, pos, "*/%d", step);
 			return;
 		}

@@ -59,6 +59,14 @@ struct prun {
 	int64_t logical, istart, iend;
 	json_t *conf;
 	int dirty;
+	/* The states of its task instances, by DAG task index, kept in step
+	 * by the scheduler's done hook so that an evaluation reads nothing
+	 * from the store: loaded = 0 forces a reload (start, clear, DAG
+	 * reload). */
+	int loaded;
+	size_t ntasks;
+	int *ti;                /* TI state, -1 = no instance */
+	int64_t *job;           /* its job, 0 = none */
 	struct prun *next;
 };
 
@@ -76,6 +84,7 @@ struct pipeline {
 	struct perr *errs;
 	struct prun *runs;
 	int64_t next_scan;      /* mono_ms */
+	uint64_t loops, loop_us, evals;  /* for /metrics */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -109,6 +118,8 @@ active_runs(pipeline *p, const char *dag_id, int running_only)
 static void
 prun_free(struct prun *r)
 {
+	free(r->ti);
+	free(r->job);
 	free(r->dag_id);
 	free(r->run_id);
 	json_decref(r->conf);
@@ -300,38 +311,60 @@ ti_final(int s)
 /* ---------------------------------------------------------- evaluation */
 
 struct evalctx {
+	pipeline *p;
 	const struct dag *d;
-	int *state;             /* per dag task index; -1 = no instance */
-	char **result;          /* JSON text per task */
-	json_t **parsed;
-	int ntis;
+	struct prun *r;
+	json_t **parsed;        /* upstream results fetched for templates */
 };
 
 static int
 collect_ti(const struct store_ti *t, void *ud)
 {
 	struct evalctx *e = ud;
-	for (size_t i = 0; i < e->d->ntasks; i++)
-		if (strcmp(e->d->tasks[i].id, t->task) == 0) {
-			e->state[i] = t->state;
-			e->result[i] = xstrdup(t->result);
-			e->ntis++;
-			break;
-		}
+	const struct dag_task *dt = dag_task_find(e->d, t->task);
+	if (dt != NULL) {
+		size_t i = (size_t)(dt - e->d->tasks);
+		e->r->ti[i] = t->state;
+		e->r->job[i] = t->job_id;
+	}
 	return 0;
+}
+
+/* Load R's task instances from the store (locked). */
+static void
+load_run(pipeline *p, struct prun *r, const struct dag *d)
+{
+	free(r->ti);
+	free(r->job);
+	r->ntasks = d->ntasks;
+	r->ti = xcalloc(d->ntasks + 1, sizeof *r->ti);
+	r->job = xcalloc(d->ntasks + 1, sizeof *r->job);
+	for (size_t i = 0; i < d->ntasks; i++)
+		r->ti[i] = -1;
+	struct evalctx e = { .p = p, .d = d, .r = r };
+	char *err = NULL;
+	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
+		fatal("read task instances", err);
+	r->loaded = 1;
 }
 
 static json_t *
 upstream_result(const char *task_id, void *ud)
 {
 	struct evalctx *e = ud;
-	for (size_t i = 0; i < e->d->ntasks; i++)
-		if (strcmp(e->d->tasks[i].id, task_id) == 0) {
-			if (e->parsed[i] == NULL && e->result[i] != NULL)
-				e->parsed[i] = json_loads(e->result[i], JSON_DECODE_ANY, NULL);
-			return e->parsed[i];
-		}
-	return NULL;
+	const struct dag_task *dt = dag_task_find(e->d, task_id);
+	if (dt == NULL)
+		return NULL;
+	size_t i = (size_t)(dt - e->d->tasks);
+	if (e->parsed[i] == NULL && e->r->job[i] > 0) {
+		struct store_job j = { 0 };
+		char *err = NULL;
+		if (store_job_get(e->p->st, e->r->job[i], &j, &err) == 0 && j.result)
+			e->parsed[i] = json_loads(j.result, JSON_DECODE_ANY, NULL);
+		store_job_clear(&j);
+		free(err);
+	}
+	return e->parsed[i];
 }
 
 /* Decide what can be decided in run R (locked).  Returns 1 if the run is
@@ -355,14 +388,12 @@ eval_run(pipeline *p, struct prun *r)
 	    active_runs(p, d->id, 1) >= d->max_active_runs)
 		return 0;       /* waits for a running run of its DAG to end */
 
-	struct evalctx e = { .d = d };
-	e.state = xcalloc(d->ntasks + 1, sizeof *e.state);
-	e.result = xcalloc(d->ntasks + 1, sizeof *e.result);
+	if (!r->loaded || r->ntasks != d->ntasks)
+		load_run(p, r, d);
+	struct evalctx e = { .p = p, .d = d, .r = r };
 	e.parsed = xcalloc(d->ntasks + 1, sizeof *e.parsed);
-	for (size_t i = 0; i < d->ntasks; i++)
-		e.state[i] = -1;
-	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
-		fatal("read task instances", err);
+	int *state = r->ti;
+	size_t *jobtask = xcalloc(d->ntasks + 1, sizeof *jobtask);
 
 	struct store_op *ops = xcalloc(d->ntasks + 2, sizeof *ops);
 	size_t nops = 0;
@@ -374,11 +405,11 @@ eval_run(pipeline *p, struct prun *r)
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
 		const struct dag_task *t = &d->tasks[i];
-		if (e.state[i] != TI_NONE)
+		if (state[i] != TI_NONE)
 			continue;
 		int ok = 0, bad = 0, skipped = 0, done = 0;
 		for (size_t u = 0; u < t->ndeps; u++) {
-			int s = e.state[t->dep_index[u]];
+			int s = state[t->dep_index[u]];
 			if (s < 0)
 				s = TI_SKIPPED;    /* task added after the run began */
 			ok += s == TI_SUCCESS;
@@ -405,7 +436,7 @@ eval_run(pipeline *p, struct prun *r)
 			if (rp == NULL) {
 				log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
 				free(rerr);
-				e.state[i] = TI_FAILED;
+				state[i] = TI_FAILED;
 				ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
 					.run = r->id, .task = t->id, .state = TI_FAILED };
 				continue;
@@ -426,10 +457,11 @@ eval_run(pipeline *p, struct prun *r)
 			j->retry_exponential = t->retry_exponential;
 			j->retry_max_delay_ms = t->max_retry_delay_ms;
 			j->pool = t->pool;
-			e.state[i] = TI_QUEUED;
+			jobtask[njobs - 1] = i;
+			state[i] = TI_QUEUED;
 		} else {
 			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
-			e.state[i] = s;
+			state[i] = s;
 			ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
 				.run = r->id, .task = t->id, .state = s };
 		}
@@ -437,9 +469,9 @@ eval_run(pipeline *p, struct prun *r)
 	/* Finished?  All instances final; the leaves decide (Airflow). */
 	int finished = 1, failed = 0;
 	for (size_t i = 0; i < d->ntasks; i++) {
-		if (e.state[i] < 0)
+		if (state[i] < 0)
 			continue;
-		if (!ti_final(e.state[i]))
+		if (!ti_final(state[i]))
 			finished = 0;
 	}
 	if (finished) {
@@ -449,8 +481,8 @@ eval_run(pipeline *p, struct prun *r)
 				for (size_t u = 0; u < d->tasks[k].ndeps; u++)
 					if ((size_t)d->tasks[k].dep_index[u] == i)
 						leaf = 0;
-			if (leaf && (e.state[i] == TI_FAILED ||
-			             e.state[i] == TI_UPSTREAM_FAILED))
+			if (leaf && (state[i] == TI_FAILED ||
+			             state[i] == TI_UPSTREAM_FAILED))
 				failed = 1;
 		}
 		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
@@ -464,21 +496,20 @@ eval_run(pipeline *p, struct prun *r)
 		fatal("task instance states", err);
 	if (njobs && sched_submit(p->sc, jobs, njobs, &err) != 0)
 		fatal("submit task instances", err);
+	for (size_t k = 0; k < njobs; k++)
+		r->job[jobtask[k]] = jobs[k].id;
 	if (finished)
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
 
-	for (size_t i = 0; i < d->ntasks; i++) {
-		free(e.result[i]);
+	for (size_t i = 0; i < d->ntasks; i++)
 		json_decref(e.parsed[i]);
-	}
+	free(jobtask);
 	for (size_t i = 0; i < njobs; i++)
 		free(params[i]);
 	free(params);
 	free(errors);
 	free(jobs);
 	free(ops);
-	free(e.state);
-	free(e.result);
 	free(e.parsed);
 	return finished;
 }
@@ -608,8 +639,10 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 	pd->size = sb->st_size;
 	pd->due = 0;
 	for (struct prun *r = p->runs; r != NULL; r = r->next)
-		if (strcmp(r->dag_id, d->id) == 0)
+		if (strcmp(r->dag_id, d->id) == 0) {
 			r->dirty = 1;
+			r->loaded = 0;
+		}
 }
 
 static void
@@ -676,6 +709,8 @@ scan_dir(pipeline *p)
 static void
 work(pipeline *p)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t mono = mono_ms();
 	if (mono >= p->next_scan) {
 		scan_dir(p);
@@ -696,6 +731,7 @@ work(pipeline *p)
 				continue;
 			}
 			r->dirty = 0;
+			p->evals++;
 			if (eval_run(p, r)) {
 				*pp = r->next;
 				for (struct prun *o = p->runs; o != NULL; o = o->next)
@@ -713,6 +749,28 @@ work(pipeline *p)
 			pp = &r->next;
 		}
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	p->loops++;
+	p->loop_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+	                         (t1.tv_nsec - t0.tv_nsec) / 1000);
+}
+
+void
+pipeline_stats(pipeline *p, uint64_t *loops, uint64_t *loop_us,
+               uint64_t *evals, int *dags, int *errors, int *active)
+{
+	pthread_mutex_lock(&p->mu);
+	*loops = p->loops;
+	*loop_us = p->loop_us;
+	*evals = p->evals;
+	*dags = *errors = *active = 0;
+	for (struct pdag *d = p->dags; d != NULL; d = d->next)
+		(*dags)++;
+	for (struct perr *e = p->errs; e != NULL; e = e->next)
+		(*errors)++;
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		(*active)++;
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void *
@@ -746,13 +804,20 @@ poke(pipeline *p)
 }
 
 void
-pipeline_job_done(void *ud, int64_t run)
+pipeline_job_done(void *ud, int64_t run, int64_t job, int state)
 {
 	pipeline *p = ud;
 	pthread_mutex_lock(&p->mu);
-	for (struct prun *r = p->runs; r != NULL; r = r->next)
-		if (r->id == run)
-			r->dirty = 1;
+	for (struct prun *r = p->runs; r != NULL; r = r->next) {
+		if (r->id != run)
+			continue;
+		r->dirty = 1;
+		for (size_t i = 0; r->loaded && i < r->ntasks; i++)
+			if (r->job[i] == job) {
+				r->ti[i] = state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED;
+				break;
+			}
+	}
 	poke(p);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -1054,6 +1119,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 				add_run(&sr, p);
 			} else {
 				r->dirty = 1;
+				r->loaded = 0;
 			}
 			poke(p);
 		}

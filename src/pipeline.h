@@ -25,8 +25,8 @@ int pipeline_start(const struct kiln_config *c, store *st, sched *sc,
                    pipeline **out, char **err);
 void pipeline_stop(pipeline *p);
 
-/* For sched_set_done_hook(): a job of RUN ended. */
-void pipeline_job_done(void *p, int64_t run);
+/* For sched_set_done_hook(): job JOB of RUN ended in STATE. */
+void pipeline_job_done(void *p, int64_t run, int64_t job, int state);
 
 /* API.  Functions return 0, -ENOENT (unknown DAG/run/task), -EINVAL, or
  * another negative error, with *err set. */
@@ -43,6 +43,10 @@ int pipeline_backfill(pipeline *p, const char *dag_id, int64_t from,
 /* Run TASK of RUN_ID again, with its downstream tasks if DOWNSTREAM. */
 int pipeline_clear(pipeline *p, const char *run_id, const char *task,
                    int downstream, int *cleared, char **err);
+/* For /metrics: scheduler loops, their total time, run evaluations, and
+ * DAGs loaded, import errors, active runs. */
+void pipeline_stats(pipeline *p, uint64_t *loops, uint64_t *loop_us,
+                    uint64_t *evals, int *dags, int *errors, int *active);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */
 
 #endif

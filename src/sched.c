@@ -82,13 +82,18 @@ struct spool {
 	struct spool *next;
 };
 
+struct sched_done {
+	int64_t run, job;
+	int state;
+};
+
 struct sched {
 	pthread_mutex_t mu;
 	struct spool *pools;
 	int delayed;            /* queued retries waiting for their time */
-	void (*done)(void *, int64_t run);
+	void (*done)(void *, int64_t run, int64_t job, int state);
 	void *done_ud;
-	int64_t *done_runs;     /* runs whose task instances ended, to tell */
+	struct sched_done *done_list;  /* DAG jobs that ended, to tell */
 	size_t ndone, done_cap;
 	store *st;
 	struct sched_opts o;
@@ -356,7 +361,7 @@ sched_free(sched *s)
 		}
 	}
 	free(s->tab);
-	free(s->done_runs);
+	free(s->done_list);
 	struct spool *pn;
 	for (struct spool *p = s->pools; p != NULL; p = pn) {
 		pn = p->next;
@@ -379,7 +384,8 @@ sched_free(sched *s)
 static void wake(sched *s);
 
 void
-sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run), void *ud)
+sched_set_done_hook(sched *s, void (*fn)(void *, int64_t, int64_t, int),
+                    void *ud)
 {
 	s->done = fn;
 	s->done_ud = ud;
@@ -503,31 +509,30 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 }
 
 static void
-note_done(sched *s, int64_t run)
+note_done(sched *s, const struct sjob *j, int state)
 {
-	if (run <= 0 || s->done == NULL)
+	if (j->run <= 0 || s->done == NULL)
 		return;
 	if (s->ndone == s->done_cap) {
 		s->done_cap = s->done_cap ? 2 * s->done_cap : 64;
-		s->done_runs = xrealloc(s->done_runs, s->done_cap * sizeof *s->done_runs);
+		s->done_list = xrealloc(s->done_list, s->done_cap * sizeof *s->done_list);
 	}
-	s->done_runs[s->ndone++] = run;
+	s->done_list[s->ndone++] = (struct sched_done){ j->run, j->id, state };
 }
 
-/* Tell the done hook (without the lock) which runs have news. */
+/* Tell the done hook (without the lock) which DAG jobs ended. */
 static void
 flush_done(sched *s)
 {
 	pthread_mutex_lock(&s->mu);
-	int64_t *runs = s->done_runs;
+	struct sched_done *list = s->done_list;
 	size_t n = s->ndone;
-	s->done_runs = NULL;
+	s->done_list = NULL;
 	s->ndone = s->done_cap = 0;
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || runs[i] != runs[i - 1])
-			s->done(s->done_ud, runs[i]);
-	free(runs);
+		s->done(s->done_ud, list[i].run, list[i].job, list[i].state);
+	free(list);
 }
 
 int
@@ -539,7 +544,7 @@ sched_cancel(sched *s, int64_t id, char **err)
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
 		if (j != NULL)
-			note_done(s, j->run);
+			note_done(s, j, JOB_CANCELLED);
 		if (j != NULL) {
 			switch (j->state) {
 			case SJ_QUEUED:
@@ -601,7 +606,7 @@ static void
 settle_end(sched *s, struct sjob *j, const struct store_op *op)
 {
 	if (op->applied && op->kind == STORE_FINISH)
-		note_done(s, j->run);
+		note_done(s, j, op->state);
 	run_del(j);
 	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled) {
 		if (op->state == JOB_FAILED && j->retry_delay_ms > 0) {

@@ -80,9 +80,10 @@ void sched_free(sched *s);
 /* Rebuild the queue and the running set from the store. */
 int sched_recover(sched *s, char **err);
 
-/* FN(UD, RUN) is called (without the lock held) when a job of DAG run
- * RUN ends (succeeded, failed for good, cancelled). */
-void sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run), void *ud);
+/* FN(UD, RUN, JOB, STATE) is called (without the lock held) when job JOB
+ * of DAG run RUN ends in STATE (succeeded, failed for good, cancelled). */
+void sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run,
+                         int64_t job, int state), void *ud);
 /* At most SLOTS jobs of pool NAME run at once (-1 = no limit). */
 void sched_set_pool(sched *s, const char *name, int slots);
 

@@ -234,7 +234,7 @@ START_TEST(test_every)
 	              iso(n, a), everys[_i].next);
 	ck_assert_msg(p == T(everys[_i].prev), "prev = %s, want %s",
 	              iso(p, b), everys[_i].prev);
-	ck_assert_int_eq(n - c.every_s <= at ? 1 : 0, 1);
+	ck_assert_int_le(n - c.every_s, at);
 }
 END_TEST
 
@@ -335,7 +335,9 @@ static const struct {
 	{ "@monthly",             "0 0 1 * *" },
 	{ "@annually",            "0 0 1 1 *" },
 	{ "0 9-17 * * MON-FRI",   "0 9-17 * * 1-5" },
-	{ "0,30 * * * *",         "*/30 * * * *" },
+	{ "0,30 * * * *",         "0,30 * * * *" },
+	{ "*/30 * * * *",         "0,30 * * * *" },
+	{ "*/20 * * * *",         "*/20 * * * *" },
 	{ "0,45 * * * *",         "0,45 * * * *" },
 	{ "0 */5 * * *",          "0 */5 * * *" },
 	{ "0 0 1,15 JAN,jul *",   "0 0 1,15 1,7 *" },
@@ -512,8 +514,8 @@ START_TEST(test_timing)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double us = ((t1.tv_sec - t0.tv_sec) * 1e9 +
 		             (t1.tv_nsec - t0.tv_nsec)) / 1e3 / n;
-		printf("cron-test: %d x cron_next('%s'): %.3f us each (%lld)\n",
-		       n, names[i], us, (long long)(sum & 0xff));
+		printf("cron-test: %d x cron_next('%s'): %.3f us each\n",
+		       n, names[i], us);
 		ck_assert_int_ne(sum, 0);
 	}
 }
