@@ -138,6 +138,14 @@ job_json(const struct store_job *j)
 		"created_ms", (json_int_t)j->created_ms,
 		"started_ms", (json_int_t)j->started_ms,
 		"finished_ms", (json_int_t)j->finished_ms);
+	json_t *in = j->inputs ? json_loads(j->inputs, 0, NULL) : NULL;
+	json_t *out = j->outputs ? json_loads(j->outputs, 0, NULL) : NULL;
+	json_object_set_new(o, "inputs", in ? in : json_array());
+	json_object_set_new(o, "outputs", out ? out : json_array());
+	if (j->task != NULL) {
+		json_object_set_new(o, "task", json_string(j->task));
+		json_object_set_new(o, "pool", j->pool ? json_string(j->pool) : json_null());
+	}
 	return o;
 }
 
@@ -242,6 +250,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	 * request has none left to give. */
 	size_t nres = ps->deadline ? 0 : json_array_size(results);
 	struct sched_result *res = xcalloc(nres + 1, sizeof *res);
+	char **outs = xcalloc(nres + 1, sizeof *outs);
 	for (size_t i = 0; i < nres; i++) {
 		json_t *o = json_array_get(results, i);
 		res[i].id = json_integer_value(json_object_get(o, "id"));
@@ -254,6 +263,9 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		res[i].error = json_string_value(json_object_get(o, "error"));
 		res[i].log = json_string_value(json_object_get(o, "log"));
 		res[i].finished_ms = json_integer_value(json_object_get(o, "finished_ms"));
+		json_t *ov = json_object_get(o, "outputs");
+		if (json_is_array(ov) && json_array_size(ov) > 0)
+			res[i].outputs = outs[i] = json_dumps(ov, JSON_COMPACT);
 	}
 	struct sched_held *run;
 	size_t nrun;
@@ -261,6 +273,9 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	struct sched_exchange x;
 	char *err = NULL;
 	int rc = sched_exchange(a->sc, name, session, res, nres, run, nrun, want, &x, &err);
+	for (size_t i = 0; i < nres; i++)
+		free(outs[i]);
+	free(outs);
 	free(res);
 	free(run);
 	if (rc == -ESTALE) {
@@ -290,11 +305,13 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	for (size_t i = 0; i < x.ntasks; i++) {
 		struct sched_task *t = &x.tasks[i];
 		json_t *params = json_loads(t->params, 0, NULL);
-		json_array_append_new(tasks, json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I}",
+		json_t *inputs = t->inputs ? json_loads(t->inputs, 0, NULL) : NULL;
+		json_array_append_new(tasks, json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I,s:o}",
 			"id", (json_int_t)t->id, "attempt", t->attempt,
 			"plugin", t->plugin, "params", params ? params : json_object(),
 			"slots", t->slots, "memory", (json_int_t)t->memory,
-			"timeout_ms", (json_int_t)t->timeout_ms));
+			"timeout_ms", (json_int_t)t->timeout_ms,
+			"inputs", inputs ? inputs : json_array()));
 	}
 	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I}", "tasks", tasks,
 		"cancel", held_json(x.cancel, x.ncancel), "acked", (json_int_t)nres));
@@ -692,6 +709,93 @@ static_file(struct api_ctx *a, http_req *r, const char *path)
 	free(buf);
 }
 
+/* ------------------------------------------------------------ artifacts */
+
+static int
+sha_ok(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* PUT /api/v1/artifacts/SHA: the body must hash to SHA.  Stored once,
+ * atomically (a temporary file renamed into place). */
+static void
+artifact_put(struct api_ctx *a, http_req *r, const char *sha)
+{
+	size_t len;
+	const char *body = http_body(r, &len);
+	char *got = auth_hash_hex(body, len);
+	if (strcmp(got, sha) != 0) {
+		http_reply_error(r, 400, "body hashes to %s, not %s", got, sha);
+		free(got);
+		return;
+	}
+	free(got);
+	char *dir = xasprintf("%s/artifacts/%.2s", a->cfg->master.data_dir, sha);
+	char *path = xasprintf("%s/%s", dir, sha);
+	char *tmp = xasprintf("%s.tmp.%lld", path, (long long)mono_ms());
+	char *top = xasprintf("%s/artifacts", a->cfg->master.data_dir);
+	mkdir(top, 0700);
+	mkdir(dir, 0700);
+	struct stat sb;
+	int rc = 0;
+	if (stat(path, &sb) != 0) {
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		ssize_t w = fd >= 0 ? write(fd, body, len) : -1;
+		if (fd < 0 || w != (ssize_t)len || fsync(fd) != 0 ||
+		    close(fd) != 0 || rename(tmp, path) != 0) {
+			rc = -errno;
+			unlink(tmp);
+		}
+	}
+	if (rc != 0) {
+		http_reply_error(r, 500, "cannot store artifact: %s", strerror(-rc));
+	} else {
+		struct store_op op = { .kind = STORE_ARTIFACT, .task = sha,
+		                       .id = (int64_t)len };
+		char *err = NULL;
+		if (store_apply(a->st, &op, 1, &err) != 0)
+			http_reply_error(r, 500, "%s", err);
+		else
+			http_reply_json(r, 201, json_pack("{s:s,s:I}", "sha", sha,
+			                "size", (json_int_t)len));
+		free(err);
+	}
+	free(top);
+	free(dir);
+	free(path);
+	free(tmp);
+}
+
+static void
+artifact_get(struct api_ctx *a, http_req *r, const char *sha)
+{
+	char *path = xasprintf("%s/artifacts/%.2s/%s", a->cfg->master.data_dir,
+	                       sha, sha);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		if (fd >= 0)
+			close(fd);
+		http_reply_error(r, 404, "no artifact %s", sha);
+		return;
+	}
+	char *buf = xmalloc((size_t)sb.st_size + 1);
+	ssize_t n = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	if (n != sb.st_size)
+		http_reply_error(r, 500, "cannot read artifact %s", sha);
+	else
+		http_reply(r, 200, "application/octet-stream", buf, (size_t)n);
+	free(buf);
+}
+
 /* -------------------------------------------------------------- pipelines */
 
 static int
@@ -951,7 +1055,13 @@ api_handle(http_req *r, void *ud)
 		jobs_list(a, r);
 	else if (strcmp(p, "/api/v1/jobs/batch") == 0 && post)
 		jobs_submit(a, r, 1);
-	else if (strncmp(p, "/api/v1/dags", 12) == 0 || strncmp(p, "/api/v1/runs/", 13) == 0)
+	else if (strncmp(p, "/api/v1/artifacts/", 18) == 0 && sha_ok(p + 18) &&
+	         (get || strcmp(m, "PUT") == 0)) {
+		if (get)
+			artifact_get(a, r, p + 18);
+		else
+			artifact_put(a, r, p + 18);
+	} else if (strncmp(p, "/api/v1/dags", 12) == 0 || strncmp(p, "/api/v1/runs/", 13) == 0)
 		pipelines(a, r, p + 8, get, post);
 	else if (strcmp(p, "/api/v1/tokens") == 0 && post &&
 	         (who.kind == WHO_SIGNED || who.kind == WHO_ADMIN))

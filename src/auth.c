@@ -265,3 +265,12 @@ mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+char *
+auth_hash_hex(const void *data, size_t len)
+{
+	char *hex = xmalloc(2 * crypto_hash_sha256_BYTES + 1);
+
+	auth_sha256_hex(data, len, hex);
+	return hex;
+}

@@ -37,6 +37,9 @@ void auth_token_new(char **token, char **hash_hex);
 /* SHA-256 of TOKEN as 64 hex chars, malloc()ed. */
 char *auth_token_hash(const char *token);
 
+/* SHA-256 of LEN bytes at DATA as 64 hex chars, malloc()ed. */
+char *auth_hash_hex(const void *data, size_t len);
+
 /* A random hex string of 2*NBYTES characters, malloc()ed. */
 char *auth_random_hex(size_t nbytes);
 

@@ -1,15 +1,19 @@
 /*
  * cli.c - the client commands of the kiln binary: `kiln ping`, `submit`,
- * `jobs`, `job`, `logs`, `cancel`, `workers`, `plugins` and `token`.  Each
- * turns its arguments into one call (or, for `submit --wait`, a series of
- * long polls) on the master's JSON API through client.c, and prints the
- * answer as an aligned table, a key: value listing, or with --json the
- * master's own JSON.
+ * `jobs`, `job`, `logs`, `cancel`, `workers`, `plugins` and `token` for
+ * jobs, and `dags`, `dag ...`, `runs`, `run show` and `task ...` for
+ * pipelines (the Airflow CLI's role).  Each turns its arguments into one
+ * call (or, for `submit --wait` and `dag trigger --wait`, a series of
+ * polls) on the master's JSON API through client.c, and prints the answer
+ * as an aligned table, a key: value listing, or with --json the master's
+ * own JSON.
  *
  * Commands are rows of one table (as in tmux's cmd-*.c entries): name,
- * usage, help text, options and a run function.  Option parsing is shared:
- * getopt_long() over the command's options plus the global ones (--master,
- * --json, -c, --help), with positional arguments allowed between options.
+ * usage, help text, options and a run function.  A command of two words
+ * ("dag trigger") belongs to a group ("dag") that has its own --help
+ * listing its commands.  Option parsing is shared: getopt_long() over the
+ * command's options plus the global ones (--master, --json, -c, --help),
+ * with positional arguments allowed between options.
  *
  * Exit status: 0 success, 1 failure (the master said no, could not be
  * reached, or a waited-for job did not succeed), 2 usage error.
@@ -30,6 +34,7 @@
 #include "cli.h"
 #include "client.h"
 #include "config.h"
+#include "cron.h"
 #include "xalloc.h"
 
 #ifndef SYSCONFDIR
@@ -42,17 +47,20 @@
 
 #define CLI_WAIT_S          30          /* long-poll length asked of the master */
 #define CLI_WAIT_RETRY_MS   60000       /* how long --wait rides out an outage */
+#define CLI_RUN_POLL_MS     200         /* dag trigger --wait: poll interval */
+#define CLI_RUN_TIMEOUT_MS  300000      /* ... and how long by default */
 
 /* Long-only options. */
 enum {
 	OPT_MASTER = 256, OPT_JSON, OPT_PARAMS_JSON, OPT_PRIORITY,
 	OPT_RETRIES, OPT_SLOTS, OPT_MEMORY, OPT_TIMEOUT, OPT_WAIT, OPT_STATE,
 	OPT_PLUGIN, OPT_LIMIT, OPT_BEFORE, OPT_ATTEMPT, OPT_NAME, OPT_ROLE,
+	OPT_FROM, OPT_TO, OPT_DOWNSTREAM,
 };
 
 /* One invocation. */
 struct cli {
-	const char *name;               /* the command, "submit" */
+	const char *name;               /* the command, "submit", "dag show" */
 	char *prog;                     /* "kiln submit", for messages */
 	const char *config_path;        /* -c, or NULL */
 	const char *master;             /* --master, or NULL */
@@ -72,12 +80,14 @@ struct cli_opts {
 	const char *state, *plugin;
 	long long limit, before, attempt;
 	const char *token_name, *role;
+	const char *from, *to;          /* dag backfill */
+	int downstream;                 /* task clear */
 	char **pos;                     /* positional arguments */
 	int npos;
 };
 
 struct cli_cmd {
-	const char *name;
+	const char *name;               /* "jobs", or "GROUP COMMAND" */
 	const char *args;               /* after "kiln NAME" in the usage */
 	const char *summary;
 	const char *help;               /* description and command options */
@@ -180,6 +190,32 @@ cli_fmt_span(int64_t start, int64_t end, char buf[32])
 	if (start <= 0)
 		return strcpy(buf, "-");
 	return cli_fmt_dur((end > 0 ? end : now_ms()) - start, buf);
+}
+
+/*
+ * A time the master sent as ISO 8601 text ("2026-11-23T00:00:00+00:00",
+ * as Airflow's logical dates) shown like cli_fmt_time() when it is UTC,
+ * so that one table does not mix styles; any other form is returned as it
+ * is, and NULL as "-".
+ */
+static const char *
+cli_fmt_iso(const char *s, char buf[32])
+{
+	if (s == NULL)
+		return "-";
+	if (strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':')
+		return s;
+	const char *zone = s + 19;
+	if (*zone == '.')
+		zone += 1 + strspn(zone + 1, "0123456789");
+	if (*zone != '\0' && strcmp(zone, "Z") != 0 &&
+	    strcmp(zone, "+00:00") != 0)
+		return s;
+	memcpy(buf, s, 19);
+	buf[10] = ' ';
+	buf[19] = '\0';
+	return buf;
 }
 
 /*
@@ -396,7 +432,8 @@ cli_option(struct cli *x, struct cli_opts *o, int ch, const char *arg)
 	case OPT_LIMIT:
 		return cli_int(x, "--limit", arg, 1, 1000000, &o->limit);
 	case OPT_BEFORE:
-		return cli_job_id(x, arg, &o->before);
+		/* A job ID for `jobs`, a run's row number for `runs`. */
+		return cli_int(x, "--before", arg, 1, INT64_MAX, &o->before);
 	case OPT_ATTEMPT:
 		return cli_int(x, "--attempt", arg, 1, INT32_MAX, &o->attempt);
 	case OPT_NAME:
@@ -407,6 +444,25 @@ cli_option(struct cli *x, struct cli_opts *o, int ch, const char *arg)
 			return cli_usage_error(x, "invalid --role '%s' "
 			                       "(expected admin or viewer)", arg);
 		o->role = arg;
+		return 0;
+	case OPT_FROM:
+	case OPT_TO: {
+		/* The master's own date parser, so that what passes here is
+		 * what it accepts. */
+		char *err = NULL;
+		int64_t t;
+		if (cron_parse_date(arg, &t, &err) < 0) {
+			int rc = cli_usage_error(x, "invalid %s: %s",
+			                         ch == OPT_FROM ? "--from" : "--to",
+			                         err != NULL ? err : "not a date");
+			free(err);
+			return rc;
+		}
+		*(ch == OPT_FROM ? &o->from : &o->to) = arg;
+		return 0;
+	}
+	case OPT_DOWNSTREAM:
+		o->downstream = 1;
 		return 0;
 	}
 	return cli_usage_error(x, "unhandled option");
@@ -486,8 +542,8 @@ cli_parse(struct cli *x, const struct cli_cmd *cmd, struct cli_opts *o,
 	if (help)
 		return CLI_HELP;
 	if (o->npos < cmd->min_args)
-		return cli_usage_error(x, "missing operand (usage: kiln %s %s)",
-		                       cmd->name, cmd->args);
+		return cli_usage_error(x, "missing operand (usage: %s %s)",
+		                       x->prog, cmd->args);
 	if (o->npos > cmd->max_args)
 		return cli_usage_error(x, "unexpected argument '%s'",
 		                       o->pos[cmd->max_args]);
@@ -636,16 +692,20 @@ cli_call(struct cli *x, const char *method, const char *path, json_t *body,
 	return 0;
 }
 
-/* Append "&NAME=VALUE" (percent-encoded) to the malloc()ed query *Q. */
-static void
-cli_query_add(char **q, const char *name, const char *value)
+/*
+ * S percent-encoded but for RFC 3986's unreserved characters, for a query
+ * value or a path segment: run IDs such as "manual__2026-11-24T09:00:00
+ * +00:00.123" carry '+' and ':'.  The caller frees the result.
+ */
+static char *
+cli_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(value);
+	size_t n = strlen(s);
 	char *enc = xmalloc(3 * n + 1), *p = enc;
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)value[i];
+		unsigned char ch = (unsigned char)s[i];
 		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
 		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL) {
 			*p++ = (char)ch;
@@ -656,11 +716,48 @@ cli_query_add(char **q, const char *name, const char *value)
 		}
 	}
 	*p = '\0';
+	return enc;
+}
+
+/* Append "&NAME=VALUE" (percent-encoded) to the malloc()ed query *Q. */
+static void
+cli_query_add(char **q, const char *name, const char *value)
+{
+	char *enc = cli_escape(value);
 	char *nq = xasprintf("%s%c%s=%s", *q, strchr(*q, '?') ? '&' : '?',
 	                     name, enc);
 	free(enc);
 	free(*q);
 	*q = nq;
+}
+
+/*
+ * GET PATH and copy the reply to stdout as it came (a log is text/plain).
+ * Returns an exit status after printing any problem.
+ */
+static int
+cli_print_text(struct cli *x, const char *path)
+{
+	char *err = NULL, *text = NULL;
+	size_t len;
+	long status;
+
+	if (client_request_raw(x->cl, "GET", path, NULL, 0, &status, &text,
+	                       &len, &err) < 0) {
+		fprintf(stderr, "kiln: %s\n", err);
+		free(err);
+		return CLI_EXIT_FAIL;
+	}
+	if (status < 200 || status > 299) {
+		json_t *j = json_loadb(text, len, 0, NULL);
+		cli_http_error(status, j, text);
+		json_decref(j);
+		free(text);
+		return CLI_EXIT_FAIL;
+	}
+	fwrite(text, 1, len, stdout);
+	free(text);
+	return CLI_EXIT_OK;
 }
 
 /* ============================================================= commands */
@@ -911,21 +1008,34 @@ cli_jobs(struct cli *x, struct cli_opts *o)
 	return CLI_EXIT_OK;
 }
 
+/* "KEY: VALUE" with the values aligned at column WIDTH + 1. */
+static void
+cli_kvw(int width, const char *key, const char *value)
+{
+	printf("%-*s %s\n", width, key, value);
+}
+
 static void
 cli_kv(const char *key, const char *value)
 {
-	printf("%-10s %s\n", key, value);
+	cli_kvw(10, key, value);
 }
 
 /* KEY: VALUE where VALUE is compact JSON; skipped when null/absent. */
 static void
-cli_kv_json(const char *key, const json_t *v)
+cli_kvw_json(int width, const char *key, const json_t *v)
 {
 	if (v == NULL || json_is_null(v))
 		return;
 	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	cli_kv(key, s != NULL ? s : "?");
+	cli_kvw(width, key, s != NULL ? s : "?");
 	free(s);
+}
+
+static void
+cli_kv_json(const char *key, const json_t *v)
+{
+	cli_kvw_json(10, key, v);
 }
 
 static int
@@ -1006,9 +1116,6 @@ static int
 cli_logs(struct cli *x, struct cli_opts *o)
 {
 	long long id;
-	char *err = NULL, *text = NULL;
-	size_t len;
-	long status;
 	int rc;
 
 	if ((rc = cli_job_id(x, o->pos[0], &id)) != 0)
@@ -1018,24 +1125,9 @@ cli_logs(struct cli *x, struct cli_opts *o)
 	char *path = o->attempt > 0 ?
 	        xasprintf("/api/v1/jobs/%lld/log?attempt=%lld", id, o->attempt) :
 	        xasprintf("/api/v1/jobs/%lld/log", id);
-	rc = client_request_raw(x->cl, "GET", path, NULL, 0, &status, &text,
-	                        &len, &err);
+	rc = cli_print_text(x, path);
 	free(path);
-	if (rc < 0) {
-		fprintf(stderr, "kiln: %s\n", err);
-		free(err);
-		return CLI_EXIT_FAIL;
-	}
-	if (status < 200 || status > 299) {
-		json_t *j = json_loadb(text, len, 0, NULL);
-		cli_http_error(status, j, text);
-		json_decref(j);
-		free(text);
-		return CLI_EXIT_FAIL;
-	}
-	fwrite(text, 1, len, stdout);
-	free(text);
-	return CLI_EXIT_OK;
+	return rc;
 }
 
 static int
@@ -1205,6 +1297,600 @@ cli_token(struct cli *x, struct cli_opts *o)
 	return rc;
 }
 
+/* ============================================================ pipelines */
+
+/* "N THING" or "N THINGs". */
+static void
+cli_count(const char *verb, int64_t n, const char *thing)
+{
+	printf("%s %" PRId64 " %s%s\n", verb, n, thing, n == 1 ? "" : "s");
+}
+
+/* "/api/v1/WHAT/ID" plus SUFFIX, with ID percent-encoded; caller frees. */
+static char *
+cli_path(const char *what, const char *id, const char *suffix)
+{
+	char *enc = cli_escape(id);
+	char *path = xasprintf("/api/v1/%s/%s%s", what, enc, suffix);
+
+	free(enc);
+	return path;
+}
+
+/* A run's last_run-style summary: "2026-11-23 00:00:00 (success)". */
+static char *
+cli_last_run(const json_t *last)
+{
+	char buf[32];
+
+	if (!json_is_object(last))
+		return xstrdup("-");
+	return xasprintf("%s (%s)",
+	                 cli_fmt_iso(cli_jstr(last, "logical_date", NULL), buf),
+	                 cli_jstr(last, "state", "?"));
+}
+
+static int
+cli_dags(struct cli *x, struct cli_opts *o)
+{
+	json_t *reply, *d;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_connect(x, 1)) != 0 ||
+	    (rc = cli_call(x, "GET", "/api/v1/dags", NULL, 0, &reply)) != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return CLI_EXIT_OK;
+	}
+
+	json_t *dags = json_object_get(reply, "dags");
+	struct cli_table t = { .ncol = 6 };
+	cli_table_row(&t, "DAG", "SCHEDULE", "PAUSED", "NEXT RUN", "LAST RUN",
+	              "TASKS");
+	json_array_foreach(dags, i, d) {
+		char next[32], tasks[24];
+		char *last = cli_last_run(json_object_get(d, "last_run"));
+		snprintf(tasks, sizeof tasks, "%" PRId64, cli_jint(d, "tasks"));
+		cli_table_row(&t, cli_jstr(d, "id", "-"),
+		              cli_jstr(d, "schedule", "-"),
+		              json_is_true(json_object_get(d, "paused")) ?
+		              "yes" : "no",
+		              cli_fmt_iso(cli_jstr(d, "next_run", NULL), next),
+		              last, tasks);
+		free(last);
+	}
+	if (json_array_size(dags) == 0)
+		printf("no DAGs\n");
+	else
+		cli_table_print(&t, "");
+	free(t.cells);
+	json_decref(reply);
+
+	/* A DAG file that failed to load is missing from the list above:
+	 * say so (on stderr, like the paging hint of `kiln jobs`).  The list
+	 * itself was the answer, so a failure here stays quiet. */
+	char *err = NULL;
+	long status;
+	reply = NULL;
+	if (client_request(x->cl, "GET", "/api/v1/dags/errors", NULL, 0,
+	                   &status, &reply, &err) == 0 && status == 200) {
+		size_t n = json_array_size(json_object_get(reply, "errors"));
+		if (n > 0)
+			fprintf(stderr, "(%zu DAG file%s failed to load: kiln "
+			        "dag errors)\n", n, n == 1 ? "" : "s");
+	}
+	json_decref(reply);
+	free(err);
+	return CLI_EXIT_OK;
+}
+
+/* The bracketed settings of a task in `dag show`. */
+static char *
+cli_task_settings(const json_t *t)
+{
+	char *s = xstrdup(cli_jstr(t, "trigger_rule", "all_success"));
+	char buf[32];
+
+	if (cli_jint(t, "retries") > 0) {
+		char *r = xasprintf("retries %" PRId64, cli_jint(t, "retries"));
+		cli_list_add(&s, r);
+		free(r);
+		if (cli_jint(t, "retry_delay_ms") > 0) {
+			r = xasprintf("retry_delay %s", cli_fmt_dur(
+			              cli_jint(t, "retry_delay_ms"), buf));
+			cli_list_add(&s, r);
+			free(r);
+		}
+	}
+	if (cli_jint(t, "timeout_ms") > 0) {
+		char *r = xasprintf("timeout %s",
+		                    cli_fmt_dur(cli_jint(t, "timeout_ms"), buf));
+		cli_list_add(&s, r);
+		free(r);
+	}
+	/* Every task is in a pool; only a chosen one is worth a word. */
+	if (cli_jstr(t, "pool", NULL) != NULL &&
+	    strcmp(cli_jstr(t, "pool", NULL), "default") != 0) {
+		char *r = xasprintf("pool %s", cli_jstr(t, "pool", NULL));
+		cli_list_add(&s, r);
+		free(r);
+	}
+	if (cli_jint(t, "priority") != 0) {
+		char *r = xasprintf("priority %" PRId64, cli_jint(t, "priority"));
+		cli_list_add(&s, r);
+		free(r);
+	}
+	char *b = xasprintf("[%s]", s);
+	free(s);
+	return b;
+}
+
+#define CLI_KVW 13      /* key width of `dag show` and `run show` */
+
+static int
+cli_dag_show(struct cli *x, struct cli_opts *o)
+{
+	json_t *d, *t, *dep;
+	char buf[64];
+	size_t i, k;
+	int rc;
+
+	char *path = cli_path("dags", o->pos[0], "");
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "GET", path, NULL, 0, &d);
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(d);
+		json_decref(d);
+		return CLI_EXIT_OK;
+	}
+
+	cli_kvw(CLI_KVW, "dag:", cli_jstr(d, "id", "-"));
+	if (cli_jstr(d, "description", NULL) != NULL)
+		cli_kvw(CLI_KVW, "description:", cli_jstr(d, "description", ""));
+	cli_kvw(CLI_KVW, "file:", cli_jstr(d, "file", "-"));
+	cli_kvw(CLI_KVW, "schedule:",
+	        cli_jstr(d, "schedule", "none (runs when triggered)"));
+	cli_kvw(CLI_KVW, "paused:",
+	        json_is_true(json_object_get(d, "paused")) ? "yes" : "no");
+	cli_kvw(CLI_KVW, "catchup:",
+	        json_is_true(json_object_get(d, "catchup")) ? "yes" : "no");
+	snprintf(buf, sizeof buf, "%" PRId64 " (at most %" PRId64 ")",
+	         cli_jint(d, "active_runs"), cli_jint(d, "max_active_runs"));
+	cli_kvw(CLI_KVW, "active runs:", buf);
+	cli_kvw(CLI_KVW, "next run:",
+	        cli_fmt_iso(cli_jstr(d, "next_run", NULL), buf));
+	char *last = cli_last_run(json_object_get(d, "last_run"));
+	cli_kvw(CLI_KVW, "last run:", last);
+	free(last);
+	json_t *params = json_object_get(d, "params");
+	if (json_object_size(params) > 0)
+		cli_kvw_json(CLI_KVW, "params:", params);
+
+	/* In the master's order, which is topological: each task comes
+	 * after everything it depends on. */
+	json_t *tasks = json_object_get(d, "task_list");
+	struct cli_table tt = { .ncol = 4 };
+	printf("tasks:\n");
+	json_array_foreach(tasks, i, t) {
+		char *deps = NULL, *arrow, *settings = cli_task_settings(t);
+		json_array_foreach(json_object_get(t, "depends_on"), k, dep)
+			if (json_is_string(dep))
+				cli_list_add(&deps, json_string_value(dep));
+		arrow = deps != NULL ? xasprintf("<- %s", deps) : xstrdup("");
+		cli_table_row(&tt, cli_jstr(t, "id", "-"),
+		              cli_jstr(t, "plugin", "-"), arrow, settings);
+		free(arrow);
+		free(deps);
+		free(settings);
+	}
+	if (json_array_size(tasks) == 0)
+		printf("  none\n");
+	else
+		cli_table_print(&tt, "  ");
+	free(tt.cells);
+	json_decref(d);
+	return CLI_EXIT_OK;
+}
+
+/* A run's task instances as a table (INDENT before each line). */
+static void
+cli_run_tasks(const json_t *run, const char *indent)
+{
+	json_t *tasks = json_object_get(run, "tasks"), *t;
+	struct cli_table tt = { .ncol = 7 };
+	size_t i;
+
+	cli_table_row(&tt, "TASK", "STATE", "TRIES", "WORKER", "DURATION",
+	              "JOB", "ERROR");
+	json_array_foreach(tasks, i, t) {
+		char tries[24], dur[32], job[24];
+		snprintf(tries, sizeof tries, "%" PRId64, cli_jint(t, "tries"));
+		if (cli_jint(t, "job_id") > 0)
+			snprintf(job, sizeof job, "%" PRId64,
+			         cli_jint(t, "job_id"));
+		else
+			strcpy(job, "-");
+		cli_table_row(&tt, cli_jstr(t, "task", "-"),
+		              cli_jstr(t, "state", "-"), tries,
+		              cli_jstr(t, "worker", "-"),
+		              cli_fmt_span(cli_jint(t, "started_ms"),
+		                           cli_jint(t, "finished_ms"), dur),
+		              job, cli_jstr(t, "error", ""));
+	}
+	if (json_array_size(tasks) == 0)
+		printf("%sno tasks\n", indent);
+	else
+		cli_table_print(&tt, indent);
+	free(tt.cells);
+}
+
+static int
+cli_run_is_final(const json_t *run)
+{
+	const char *st = cli_jstr(run, "state", "");
+
+	return strcmp(st, "success") == 0 || strcmp(st, "failed") == 0;
+}
+
+/*
+ * Poll run RUN_ID every CLI_RUN_POLL_MS until it succeeds or fails, for at
+ * most TIMEOUT_MS.  0 with *run its final description; on a timeout,
+ * CLI_EXIT_FAIL with *run its last one (or NULL).  A master that cannot
+ * be reached (restarting, failing over) is retried until the deadline:
+ * the run lives on in its store.
+ */
+static int
+cli_run_wait(struct cli *x, const char *run_id, int64_t timeout_ms,
+             json_t **run)
+{
+	char *path = cli_path("runs", run_id, "");
+	int64_t deadline = mono_ms() + timeout_ms;
+	int rc = CLI_EXIT_FAIL, down = 0;
+	char buf[32];
+
+	*run = NULL;
+	for (;;) {
+		char *err = NULL;
+		json_t *reply = NULL;
+		long status = 0;
+
+		if (client_request(x->cl, "GET", path, NULL, 10000, &status,
+		                   &reply, &err) < 0 ||
+		    status == 502 || status == 503 || status == 504) {
+			if (!down)
+				fprintf(stderr, "kiln: %s; retrying\n",
+				        err != NULL ? err : "master unavailable");
+			down = 1;
+			free(err);
+			json_decref(reply);
+		} else if (status < 200 || status > 299 ||
+		           !json_is_object(reply)) {
+			cli_http_error(status, reply, NULL);
+			json_decref(reply);
+			json_decref(*run);
+			*run = NULL;
+			break;
+		} else {
+			down = 0;
+			json_decref(*run);
+			*run = reply;
+			if (cli_run_is_final(reply)) {
+				rc = CLI_EXIT_OK;
+				break;
+			}
+		}
+		if (mono_ms() >= deadline) {
+			if (*run != NULL)
+				fprintf(stderr, "kiln: gave up waiting for run %s "
+				        "after %s: it is still %s\n", run_id,
+				        cli_fmt_dur(timeout_ms, buf),
+				        cli_jstr(*run, "state", "?"));
+			else
+				fprintf(stderr, "kiln: gave up waiting for run %s "
+				        "after %s: the master could not be "
+				        "reached\n", run_id,
+				        cli_fmt_dur(timeout_ms, buf));
+			break;
+		}
+		usleep(CLI_RUN_POLL_MS * 1000);
+	}
+	free(path);
+	return rc;
+}
+
+static int
+cli_dag_trigger(struct cli *x, struct cli_opts *o)
+{
+	json_t *reply = NULL;
+	int rc;
+
+	if (o->has_timeout && !o->wait)
+		return cli_usage_error(x, "--timeout needs --wait");
+	json_t *req = json_pack("{s:O}", "conf", o->params);
+	char *path = cli_path("dags", o->pos[0], "/trigger");
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "POST", path, req, 0, &reply);
+	free(path);
+	json_decref(req);
+	if (rc != 0)
+		return rc;
+	char *run_id = xstrdup(cli_jstr(reply, "run_id", NULL));
+	if (run_id == NULL) {
+		fprintf(stderr, "kiln: the master's reply has no run_id\n");
+		json_decref(reply);
+		return CLI_EXIT_FAIL;
+	}
+	if (!o->wait || !x->json) {
+		/* The run ID alone on stdout first, for $(kiln dag trigger). */
+		if (x->json)
+			cli_print_json(reply);
+		else
+			printf("%s\n", run_id);
+		fflush(stdout);
+	}
+	json_decref(reply);
+	if (!o->wait) {
+		free(run_id);
+		return CLI_EXIT_OK;
+	}
+
+	json_t *run;
+	rc = cli_run_wait(x, run_id, o->has_timeout ? o->timeout_ms :
+	                  CLI_RUN_TIMEOUT_MS, &run);
+	if (run != NULL) {
+		if (x->json) {
+			cli_print_json(run);
+		} else {
+			printf("run %s %s\n", run_id, cli_jstr(run, "state", "?"));
+			cli_run_tasks(run, "");
+		}
+		if (rc == 0 && strcmp(cli_jstr(run, "state", ""), "success") != 0)
+			rc = CLI_EXIT_FAIL;
+		json_decref(run);
+	}
+	free(run_id);
+	return rc;
+}
+
+static int
+cli_dag_pause(struct cli *x, struct cli_opts *o)
+{
+	int pause = strcmp(x->name, "dag pause") == 0;
+	json_t *req = json_object(), *reply;
+	int rc;
+
+	char *path = cli_path("dags", o->pos[0], pause ? "/pause" : "/unpause");
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "POST", path, req, 0, &reply);
+	free(path);
+	json_decref(req);
+	if (rc != 0)
+		return rc;
+	if (x->json)
+		cli_print_json(reply);
+	else
+		printf("dag %s %s\n", cli_jstr(reply, "id", o->pos[0]),
+		       json_is_true(json_object_get(reply, "paused")) ?
+		       "paused" : "unpaused");
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_dag_backfill(struct cli *x, struct cli_opts *o)
+{
+	json_t *reply;
+	int rc;
+
+	if (o->from == NULL || o->to == NULL)
+		return cli_usage_error(x, "both --from and --to are needed");
+	json_t *req = json_pack("{s:s,s:s}", "from", o->from, "to", o->to);
+	char *path = cli_path("dags", o->pos[0], "/backfill");
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "POST", path, req, 0, &reply);
+	free(path);
+	json_decref(req);
+	if (rc != 0)
+		return rc;
+	if (x->json)
+		cli_print_json(reply);
+	else
+		cli_count("created", cli_jint(reply, "created"), "run");
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_dag_errors(struct cli *x, struct cli_opts *o)
+{
+	json_t *reply, *e;
+	size_t i;
+	int rc;
+
+	if ((rc = cli_connect(x, 1)) != 0 ||
+	    (rc = cli_call(x, "GET", "/api/v1/dags/errors", NULL, 0,
+	                   &reply)) != 0)
+		return rc;
+	json_t *errors = json_object_get(reply, "errors");
+	if (x->json) {
+		cli_print_json(reply);
+	} else if (json_array_size(errors) == 0) {
+		printf("no import errors\n");
+	} else {
+		/* The message already starts with FILE:LINE:COLUMN, as a
+		 * compiler's does, for editors that jump to it. */
+		json_array_foreach(errors, i, e) {
+			const char *msg = cli_jstr(e, "error", NULL);
+			if (msg != NULL)
+				printf("%s\n", msg);
+			else
+				printf("%s: failed to load\n",
+				       cli_jstr(e, "file", "?"));
+		}
+	}
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_runs(struct cli *x, struct cli_opts *o)
+{
+	char *path = cli_path("dags", o->pos[0], "/runs"), buf[32];
+	json_t *reply, *r;
+	size_t i;
+	int rc;
+
+	if (o->state != NULL)
+		cli_query_add(&path, "state", o->state);
+	if (o->limit > 0) {
+		snprintf(buf, sizeof buf, "%lld", o->limit);
+		cli_query_add(&path, "limit", buf);
+	}
+	if (o->before > 0) {
+		snprintf(buf, sizeof buf, "%lld", o->before);
+		cli_query_add(&path, "before", buf);
+	}
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "GET", path, NULL, 0, &reply);
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return CLI_EXIT_OK;
+	}
+
+	json_t *runs = json_object_get(reply, "runs");
+	struct cli_table t = { .ncol = 5 };
+	cli_table_row(&t, "RUN ID", "KIND", "STATE", "LOGICAL DATE",
+	              "DURATION");
+	json_array_foreach(runs, i, r) {
+		char date[32], dur[32];
+		cli_table_row(&t, cli_jstr(r, "run_id", "-"),
+		              cli_jstr(r, "kind", "-"), cli_jstr(r, "state", "-"),
+		              cli_fmt_iso(cli_jstr(r, "logical_date", NULL), date),
+		              cli_fmt_span(cli_jint(r, "created_ms"),
+		                           cli_jint(r, "finished_ms"), dur));
+	}
+	if (json_array_size(runs) == 0)
+		printf("no runs\n");
+	else
+		cli_table_print(&t, "");
+	free(t.cells);
+	if (cli_jint(reply, "next_before") > 0)
+		fprintf(stderr, "(more: kiln runs %s --before %" PRId64 ")\n",
+		        o->pos[0], cli_jint(reply, "next_before"));
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_run_show(struct cli *x, struct cli_opts *o)
+{
+	json_t *r;
+	char buf[32], buf2[32];
+	int rc;
+
+	char *path = cli_path("runs", o->pos[0], "");
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "GET", path, NULL, 0, &r);
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(r);
+		json_decref(r);
+		return CLI_EXIT_OK;
+	}
+
+	cli_kvw(CLI_KVW, "run:", cli_jstr(r, "run_id", "-"));
+	cli_kvw(CLI_KVW, "dag:", cli_jstr(r, "dag_id", "-"));
+	cli_kvw(CLI_KVW, "kind:", cli_jstr(r, "kind", "-"));
+	cli_kvw(CLI_KVW, "state:", cli_jstr(r, "state", "-"));
+	cli_kvw(CLI_KVW, "logical date:",
+	        cli_fmt_iso(cli_jstr(r, "logical_date", NULL), buf));
+	if (cli_jstr(r, "data_interval_start", NULL) != NULL) {
+		char *iv = xasprintf("%s to %s", cli_fmt_iso(cli_jstr(r,
+		                     "data_interval_start", NULL), buf),
+		                     cli_fmt_iso(cli_jstr(r, "data_interval_end",
+		                                          NULL), buf2));
+		cli_kvw(CLI_KVW, "interval:", iv);
+		free(iv);
+	}
+	if (json_object_size(json_object_get(r, "conf")) > 0)
+		cli_kvw_json(CLI_KVW, "conf:", json_object_get(r, "conf"));
+	cli_kvw(CLI_KVW, "created:",
+	        cli_fmt_time(cli_jint(r, "created_ms"), buf));
+	cli_kvw(CLI_KVW, "finished:",
+	        cli_fmt_time(cli_jint(r, "finished_ms"), buf));
+	cli_kvw(CLI_KVW, "duration:", cli_fmt_span(cli_jint(r, "created_ms"),
+	                                          cli_jint(r, "finished_ms"),
+	                                          buf));
+	printf("tasks:\n");
+	cli_run_tasks(r, "  ");
+	json_decref(r);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_task_clear(struct cli *x, struct cli_opts *o)
+{
+	json_t *reply;
+	int rc;
+
+	char *task = cli_escape(o->pos[1]), *suffix =
+	        xasprintf("/tasks/%s/clear", task);
+	char *path = cli_path("runs", o->pos[0], suffix);
+	free(suffix);
+	free(task);
+	json_t *req = json_pack("{s:b}", "downstream", o->downstream);
+	rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "POST", path, req, 0, &reply);
+	free(path);
+	json_decref(req);
+	if (rc != 0)
+		return rc;
+	if (x->json)
+		cli_print_json(reply);
+	else
+		cli_count("cleared", cli_jint(reply, "cleared"),
+		          "task instance");
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
+cli_task_logs(struct cli *x, struct cli_opts *o)
+{
+	int rc;
+
+	if ((rc = cli_connect(x, 1)) != 0)
+		return rc;
+	char *task = cli_escape(o->pos[1]), *suffix = o->attempt > 0 ?
+	        xasprintf("/tasks/%s/log?attempt=%lld", task, o->attempt) :
+	        xasprintf("/tasks/%s/log", task);
+	char *path = cli_path("runs", o->pos[0], suffix);
+	rc = cli_print_text(x, path);
+	free(path);
+	free(suffix);
+	free(task);
+	return rc;
+}
+
 /* ================================================================ table */
 
 static const struct option submit_opts[] = {
@@ -1235,6 +1921,31 @@ static const struct option logs_opts[] = {
 static const struct option token_opts[] = {
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "role", required_argument, NULL, OPT_ROLE },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option trigger_opts[] = {
+	{ "param", required_argument, NULL, 'p' },
+	{ "wait", no_argument, NULL, OPT_WAIT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option backfill_opts[] = {
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "to", required_argument, NULL, OPT_TO },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option runs_opts[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "before", required_argument, NULL, OPT_BEFORE },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const struct option clear_opts[] = {
+	{ "downstream", no_argument, NULL, OPT_DOWNSTREAM },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -1298,8 +2009,98 @@ static const struct cli_cmd cli_cmds[] = {
 	  "      --name NAME        what the token is for\n"
 	  "      --role ROLE        admin (may change things) or viewer\n",
 	  "", token_opts, 1, 1, cli_token },
+
+	/* Pipelines. */
+	{ "dags", "", "list the DAGs (pipelines)",
+	  "List the DAGs the master has loaded from its dags_dir: schedule,\n"
+	  "whether paused, the next scheduled run and the latest run with its\n"
+	  "state (times in UTC), and the number of tasks.  DAG files that\n"
+	  "failed to load are counted on stderr; see 'kiln dag errors'.\n",
+	  "", NULL, 0, 0, cli_dags },
+	{ "dag show", "ID", "show a DAG's settings and tasks",
+	  "Show DAG ID: its settings, and its tasks in an order where each\n"
+	  "comes after the tasks it depends on, as\n"
+	  "  TASK  PLUGIN  <- UPSTREAM, ...  [TRIGGER_RULE, retries N, ...]\n",
+	  "", NULL, 1, 1, cli_dag_show },
+	{ "dag trigger", "ID", "start a run of a DAG now",
+	  "Start a manual run of DAG ID and print its run ID.\n"
+	  "\n"
+	  "Options:\n"
+	  "  -p, --param KEY=VALUE  set KEY of the run's conf, which overrides\n"
+	  "                         the DAG's params; VALUE is typed as in\n"
+	  "                         'kiln submit'\n"
+	  "      --wait             wait until the run succeeds or fails; print\n"
+	  "                         its final state and its tasks\n"
+	  "      --timeout DURATION with --wait, give up after e.g. 90s, 5m, 2h\n"
+	  "                         (default 5m)\n",
+	  "p:", trigger_opts, 1, 1, cli_dag_trigger },
+	{ "dag pause", "ID", "stop scheduling a DAG",
+	  "Pause DAG ID: the scheduler creates no new runs for it (runs under\n"
+	  "way go on, and it can still be triggered).  Kept across restarts.\n",
+	  "", NULL, 1, 1, cli_dag_pause },
+	{ "dag unpause", "ID", "resume scheduling a DAG",
+	  "Unpause DAG ID: the scheduler creates its runs again.\n",
+	  "", NULL, 1, 1, cli_dag_pause },
+	{ "dag backfill", "ID", "create the runs of past intervals",
+	  "Create a run of DAG ID for each interval of its schedule whose\n"
+	  "logical date is from --from to --to, both included; intervals that\n"
+	  "already have a run are skipped.  Prints how many were created.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --from DATE        the first logical date, e.g. 2024-01-01\n"
+	  "      --to DATE          the last one, e.g. 2024-01-31\n",
+	  "", backfill_opts, 1, 1, cli_dag_backfill },
+	{ "dag errors", "", "list the DAG files that failed to load",
+	  "Print why each DAG file that failed to load was refused, one line\n"
+	  "each as FILE:LINE:COLUMN: MESSAGE, or \"no import errors\".\n",
+	  "", NULL, 0, 0, cli_dag_errors },
+	{ "runs", "ID", "list the runs of a DAG, newest first",
+	  "List the runs of DAG ID, newest first: run ID, kind (manual,\n"
+	  "scheduled, backfill), state, logical date (UTC) and duration.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --state STATE      only runs in STATE (queued, running,\n"
+	  "                         success, failed)\n"
+	  "      --limit N          at most N runs\n"
+	  "      --before N         the next page, as the hint on stderr says\n",
+	  "", runs_opts, 1, 1, cli_runs },
+	{ "run show", "RUN_ID", "show a DAG run and its tasks",
+	  "Show DAG run RUN_ID (as 'kiln runs' or 'kiln dag trigger' print\n"
+	  "it) and the state of each of its tasks: tries, worker, duration,\n"
+	  "and the job that ran it ('kiln job JOB' shows its attempts).\n",
+	  "", NULL, 1, 1, cli_run_show },
+	{ "task clear", "RUN_ID TASK", "run a task of a DAG run again",
+	  "Clear task TASK of run RUN_ID so that the scheduler runs it again;\n"
+	  "a finished run becomes running again.\n"
+	  "\n"
+	  "Options:\n"
+	  "      --downstream       also clear every task that depends on it,\n"
+	  "                         directly or not\n",
+	  "", clear_opts, 2, 2, cli_task_clear },
+	{ "task logs", "RUN_ID TASK", "print the log of a task of a DAG run",
+	  "Print the log the plugin of task TASK wrote in run RUN_ID (by\n"
+	  "default of its latest attempt).\n"
+	  "\n"
+	  "Options:\n"
+	  "      --attempt N        the log of attempt N\n",
+	  "", logs_opts, 2, 2, cli_task_logs },
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
+
+/* Command groups: "kiln dag COMMAND"; their commands are the rows of
+ * cli_cmds named "GROUP COMMAND". */
+struct cli_group {
+	const char *name;
+	const char *help;
+};
+
+static const struct cli_group cli_groups[] = {
+	{ "dag", "Show, trigger, pause and backfill one DAG (pipeline), or list\n"
+	         "the DAG files that failed to load.\n" },
+	{ "run", "Show a DAG run.\n" },
+	{ "task", "Act on one task of a DAG run.\n" },
+};
+#define CLI_NGROUPS (sizeof cli_groups / sizeof cli_groups[0])
 
 static const struct cli_cmd *
 cli_find(const char *name)
@@ -1308,6 +2109,83 @@ cli_find(const char *name)
 		if (strcmp(cli_cmds[i].name, name) == 0)
 			return &cli_cmds[i];
 	return NULL;
+}
+
+static const struct cli_group *
+cli_find_group(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < CLI_NGROUPS; i++)
+		if (strcmp(cli_groups[i].name, name) == 0)
+			return &cli_groups[i];
+	return NULL;
+}
+
+/* Non-zero if CMD is "G COMMAND". */
+static int
+cli_in_group(const struct cli_cmd *cmd, const struct cli_group *g)
+{
+	size_t n = strlen(g->name);
+
+	return strncmp(cmd->name, g->name, n) == 0 && cmd->name[n] == ' ';
+}
+
+/* "NAME ARGS" as in a usage line; caller frees. */
+static char *
+cli_synopsis(const struct cli_cmd *cmd, const char *name)
+{
+	return xasprintf("%s%s%s", name, cmd->args[0] != '\0' ? " " : "",
+	                 cmd->args);
+}
+
+static void
+cli_group_help(const struct cli_group *g)
+{
+	size_t n = strlen(g->name) + 1;
+
+	printf("Usage: kiln %s COMMAND [OPTION]...\n", g->name);
+	fputs(g->help, stdout);
+	printf("\nCommands:\n");
+	for (size_t i = 0; i < CLI_NCMDS; i++) {
+		if (!cli_in_group(&cli_cmds[i], g))
+			continue;
+		char *u = cli_synopsis(&cli_cmds[i], cli_cmds[i].name + n);
+		printf("  %-22s %s\n", u, cli_cmds[i].summary);
+		free(u);
+	}
+	printf("\nRun 'kiln %s COMMAND --help' for the options of one "
+	       "command.\n", g->name);
+}
+
+/*
+ * ARGV[0] is group G: find the command named by ARGV[1].  Returns it, or
+ * NULL with *rc the exit status after printing the group's help (--help)
+ * or a usage error.
+ */
+static const struct cli_cmd *
+cli_group_cmd(const struct cli_group *g, int argc, char **argv, int *rc)
+{
+	struct cli gx = { .prog = xasprintf("kiln %s", g->name) };
+	const char *sub = argc >= 2 ? argv[1] : NULL;
+	const struct cli_cmd *cmd = NULL;
+
+	if (sub != NULL && (strcmp(sub, "--help") == 0 ||
+	                    strcmp(sub, "-h") == 0)) {
+		cli_group_help(g);
+		*rc = CLI_EXIT_OK;
+	} else if (sub == NULL) {
+		*rc = cli_usage_error(&gx, "missing command");
+	} else if (sub[0] == '-') {
+		/* Options follow the command: its own come with it. */
+		*rc = cli_usage_error(&gx, "expected a command before '%s'",
+		                      sub);
+	} else {
+		char *name = xasprintf("%s %s", g->name, sub);
+		if ((cmd = cli_find(name)) == NULL)
+			*rc = cli_usage_error(&gx, "unknown command '%s'", sub);
+		free(name);
+	}
+	free(gx.prog);
+	return cmd;
 }
 
 static void
@@ -1335,6 +2213,14 @@ cli_help(const struct cli_cmd *cmd)
 		printf(" 0  the job was submitted (with --wait: it succeeded)\n"
 		       " 1  the master refused or could not be reached (with\n"
 		       "    --wait: the job failed or was cancelled)\n");
+	else if (strcmp(cmd->name, "dag trigger") == 0)
+		printf(" 0  the run was started (with --wait: it succeeded)\n"
+		       " 1  the master refused or could not be reached (with\n"
+		       "    --wait: the run failed, or had not finished within\n"
+		       "    --timeout)\n");
+	else if (strcmp(cmd->name, "dag errors") == 0)
+		printf(" 0  the import errors, if any, were listed\n"
+		       " 1  the master refused or could not be reached\n");
 	else if (strcmp(cmd->name, "ping") == 0)
 		printf(" 0  the master is up\n"
 		       " 1  it cannot be reached or is not ok\n");
@@ -1347,26 +2233,45 @@ cli_help(const struct cli_cmd *cmd)
 int
 cli_is_command(const char *name)
 {
-	return cli_find(name) != NULL;
+	/* "dag show" is reached as two words, never as one argument. */
+	if (name == NULL || strchr(name, ' ') != NULL)
+		return 0;
+	return cli_find(name) != NULL || cli_find_group(name) != NULL;
 }
 
 void
 cli_usage_summary(void)
 {
-	for (size_t i = 0; i < CLI_NCMDS; i++) {
-		const struct cli_cmd *c = &cli_cmds[i];
-		char *u = xasprintf("%s%s%s", c->name,
-		                    c->args[0] != '\0' ? " " : "", c->args);
-		printf("  kiln %-18s %s\n", u, c->summary);
-		free(u);
-	}
+	int w = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < CLI_NCMDS; i++) {
+			const struct cli_cmd *c = &cli_cmds[i];
+			char *u = cli_synopsis(c, c->name);
+			if (pass == 0 && (int)strlen(u) > w)
+				w = (int)strlen(u);
+			else if (pass == 1)
+				printf("  kiln %-*s  %s\n", w, u, c->summary);
+			free(u);
+		}
 }
 
 int
 cli_main(int argc, char **argv, const char *config_path)
 {
-	const struct cli_cmd *cmd = argc >= 1 ? cli_find(argv[0]) : NULL;
+	const struct cli_group *g = argc >= 1 ? cli_find_group(argv[0]) : NULL;
+	const struct cli_cmd *cmd = NULL;
 
+	if (g != NULL) {
+		int rc;
+		if ((cmd = cli_group_cmd(g, argc, argv, &rc)) == NULL)
+			return rc;
+		/* From here on the command's own word is ARGV[0]. */
+		argc--;
+		argv++;
+	} else if (argc >= 1 && cli_is_command(argv[0])) {
+		cmd = cli_find(argv[0]);
+	}
 	if (cmd == NULL) {
 		fprintf(stderr, "kiln: '%s' is not a client command\n",
 		        argc >= 1 ? argv[0] : "");

@@ -298,3 +298,26 @@ client_request_raw(client *c, const char *method, const char *path,
 	*len = buf.len;
 	return 0;
 }
+
+int
+client_send_bytes(client *c, const char *method, const char *path,
+                  const void *data, size_t len, long timeout_ms, long *status,
+                  char **text, size_t *tlen, char **err)
+{
+	struct client_buf buf = { 0 };
+
+	*status = 0;
+	*text = NULL;
+	*tlen = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = client_exchange(c, method, path, data, len, timeout_ms, status,
+	                         &buf, err);
+	pthread_mutex_unlock(&c->mu);
+	if (rc < 0) {
+		free(buf.data);
+		return rc;
+	}
+	*text = buf.data != NULL ? buf.data : xstrdup("");
+	*tlen = buf.len;
+	return 0;
+}

@@ -32,4 +32,10 @@ int client_request_raw(client *c, const char *method, const char *path,
                        json_t *body, long timeout_ms, long *status,
                        char **text, size_t *len, char **err);
 
+/* METHOD PATH with LEN raw bytes at DATA as the body (artifacts); the
+ * reply body is handed back raw in *text (malloc()ed) and *tlen. */
+int client_send_bytes(client *c, const char *method, const char *path,
+                      const void *data, size_t len, long timeout_ms,
+                      long *status, char **text, size_t *tlen, char **err);
+
 #endif

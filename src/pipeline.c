@@ -399,7 +399,7 @@ eval_run(pipeline *p, struct prun *r)
 	size_t nops = 0;
 	struct store_job *jobs = xcalloc(d->ntasks + 1, sizeof *jobs);
 	char **params = xcalloc(d->ntasks + 1, sizeof *params);
-	char **errors = xcalloc(d->ntasks + 1, sizeof *errors);
+	char **inputs_text = xcalloc(d->ntasks + 1, sizeof *inputs_text);
 	size_t njobs = 0;
 
 	for (size_t k = 0; k < d->ntasks; k++) {
@@ -443,6 +443,33 @@ eval_run(pipeline *p, struct prun *r)
 			}
 			params[njobs] = json_dumps(rp, JSON_COMPACT);
 			json_decref(rp);
+			/* Inputs: the files its direct upstream tasks produced,
+			 * named UPSTREAM/NAME. */
+			json_t *in = json_array();
+			for (size_t u = 0; u < t->ndeps; u++) {
+				int64_t uj = r->job[t->dep_index[u]];
+				struct store_job sj = { 0 };
+				char *jerr = NULL;
+				if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
+				    sj.outputs != NULL) {
+					json_t *outs = json_loads(sj.outputs, 0, NULL);
+					size_t oi;
+					json_t *o;
+					json_array_foreach(outs, oi, o) {
+						char *nm = xasprintf("%s/%s", t->deps[u],
+							json_string_value(json_object_get(o, "name")));
+						json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
+							"name", nm, "sha", json_object_get(o, "sha"),
+							"size", json_object_get(o, "size")));
+						free(nm);
+					}
+					json_decref(outs);
+				}
+				store_job_clear(&sj);
+				free(jerr);
+			}
+			inputs_text[njobs] = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
+			json_decref(in);
 			struct store_job *j = &jobs[njobs++];
 			j->plugin = t->plugin;
 			j->params = params[njobs - 1];
@@ -457,6 +484,7 @@ eval_run(pipeline *p, struct prun *r)
 			j->retry_exponential = t->retry_exponential;
 			j->retry_max_delay_ms = t->max_retry_delay_ms;
 			j->pool = t->pool;
+			j->inputs = inputs_text[njobs - 1];
 			jobtask[njobs - 1] = i;
 			state[i] = TI_QUEUED;
 		} else {
@@ -504,10 +532,12 @@ eval_run(pipeline *p, struct prun *r)
 	for (size_t i = 0; i < d->ntasks; i++)
 		json_decref(e.parsed[i]);
 	free(jobtask);
-	for (size_t i = 0; i < njobs; i++)
+	for (size_t i = 0; i < njobs; i++) {
 		free(params[i]);
+		free(inputs_text[i]);
+	}
 	free(params);
-	free(errors);
+	free(inputs_text);
 	free(jobs);
 	free(ops);
 	free(e.parsed);

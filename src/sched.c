@@ -43,6 +43,7 @@ struct sjob {
 	char *plugin;
 	char *params;
 	int64_t run;            /* DAG run of the task instance, or 0 */
+	char *inputs;           /* JSON array of upstream files, or NULL */
 	int64_t retry_delay_ms;
 	int retry_exponential;
 	int64_t retry_max_ms;
@@ -161,6 +162,7 @@ job_remove(sched *s, struct sjob *j)
 	}
 	free(j->plugin);
 	free(j->params);
+	free(j->inputs);
 	free(j);
 }
 
@@ -312,6 +314,7 @@ sched_task_clear(struct sched_task *t)
 {
 	free(t->plugin);
 	free(t->params);
+	free(t->inputs);
 	memset(t, 0, sizeof *t);
 }
 
@@ -357,6 +360,7 @@ sched_free(sched *s)
 			n = j->hnext;
 			free(j->plugin);
 			free(j->params);
+			free(j->inputs);
 			free(j);
 		}
 	}
@@ -421,6 +425,7 @@ sjob_from(sched *s, const struct store_job *sj)
 {
 	struct sjob *j = xcalloc(1, sizeof *j);
 	j->run = sj->run;
+	j->inputs = xstrdup(sj->inputs);
 	j->retry_delay_ms = sj->retry_delay_ms;
 	j->retry_exponential = sj->retry_exponential;
 	j->retry_max_ms = sj->retry_max_delay_ms;
@@ -779,6 +784,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		op->id = j->id;
 		op->attempt = j->attempt;
 		op->result = r->result;
+		op->outputs = r->outputs;
 		op->error = r->error;
 		op->log = r->log;
 		op->t_ms = r->finished_ms ? r->finished_ms : now_ms();
@@ -882,6 +888,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		t->attempt = j->attempt;
 		t->plugin = xstrdup(j->plugin);
 		t->params = xstrdup(j->params);
+		t->inputs = xstrdup(j->inputs);
 		t->slots = j->slots;
 		t->memory = j->memory;
 		t->timeout_ms = j->timeout_ms;

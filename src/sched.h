@@ -40,6 +40,7 @@ struct sched_task {
 	int attempt;
 	char *plugin;
 	char *params;
+	char *inputs;         /* JSON array of {name, sha, size}, or NULL */
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;
@@ -52,6 +53,7 @@ struct sched_result {
 	int attempt;
 	int state;            /* JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED */
 	const char *result;
+	const char *outputs;  /* JSON array of {name, sha, size}, or NULL */
 	const char *error;
 	const char *log;
 	int64_t finished_ms;

@@ -141,6 +141,16 @@ static const char *const store_migrations[] = {
 	"  PRIMARY KEY (run, task)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX task_instances_job ON task_instances(job_id);",
+	/* 2 -> 3: data between tasks.  A job's outputs and inputs are JSON
+	 * arrays of {name, sha, size}; the bytes are files named by their
+	 * SHA-256 under <data_dir>/artifacts, listed here. */
+	"ALTER TABLE jobs ADD COLUMN inputs TEXT;"
+	"ALTER TABLE jobs ADD COLUMN outputs TEXT;"
+	"CREATE TABLE artifacts ("
+	"  sha        TEXT PRIMARY KEY,"
+	"  size       INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -159,7 +169,7 @@ store_schema_version(void)
 	"id, plugin, params, state, priority, slots, memory, timeout_ms, " \
 	"max_attempts, attempt, worker, result, error, created_ms, " \
 	"started_ms, finished_ms, run, task, retry_delay_ms, retry_exp, " \
-	"retry_max_ms, pool"
+	"retry_max_ms, pool, inputs, outputs"
 
 /* Statements of the write connection, prepared once at open. */
 enum {
@@ -180,8 +190,9 @@ static const char *const store_wsql[W_NSTMT] = {
 	[W_SUBMIT] =
 	"INSERT INTO jobs (plugin, params, state, priority, slots, memory,"
 	" timeout_ms, max_attempts, created_ms, run, task, retry_delay_ms,"
-	" retry_exp, retry_max_ms, pool)"
-	" VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	" retry_exp, retry_max_ms, pool, inputs)"
+	" VALUES (?1, ?2, 0, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+	" ?15)",
 	/* The new attempt number must be above the last one, so a replayed
 	 * START cannot overwrite the row (and log) of an earlier attempt. */
 	[W_START] =
@@ -211,10 +222,13 @@ static const char *const store_wsql[W_NSTMT] = {
  * the writer thread. */
 enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
-	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET,
+	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
+	[P_JOB_OUTPUTS] = "UPDATE jobs SET outputs = ?2 WHERE id = ?1",
+	[P_ARTIFACT] =
+	"INSERT OR IGNORE INTO artifacts (sha, size, created_ms) VALUES (?1, ?2, ?3)",
 	[P_TI_SUBMIT] =
 	"UPDATE task_instances SET state = 2, job_id = ?3, tries = tries + 1,"
 	" started_ms = 0, finished_ms = 0 WHERE run = ?1 AND task = ?2",
@@ -760,6 +774,7 @@ store_run_op(store *s, struct store_op *op)
 		sqlite3_bind_int(st, 12, op->job.retry_exponential);
 		sqlite3_bind_int64(st, 13, op->job.retry_max_delay_ms);
 		store_bind_text(st, 14, op->job.pool);
+		store_bind_text(st, 15, op->job.inputs);
 		if ((rc = store_wstep(st)) != SQLITE_OK)
 			return rc;
 		op->job.id = sqlite3_last_insert_rowid(db);
@@ -798,6 +813,10 @@ store_run_op(store *s, struct store_op *op)
 			return rc;
 		if (sqlite3_changes(db) == 0)
 			return SQLITE_OK;
+		if (op->outputs != NULL &&
+		    (rc = store_pexec(s, P_JOB_OUTPUTS, "is", op->id,
+		                      op->outputs)) != SQLITE_OK)
+			return rc;
 		st = s->wst[W_ATT_FINISH];
 		sqlite3_bind_int(st, 3, op->state);
 		goto close_attempt;
@@ -850,6 +869,10 @@ store_run_op(store *s, struct store_op *op)
 		rc = store_pexec(s, P_DAG_SET, "sii", op->dag_id,
 		                 (int64_t)op->paused, op->next_start);
 		op->applied = rc == SQLITE_OK;
+		return rc;
+	case STORE_ARTIFACT:
+		rc = store_pexec(s, P_ARTIFACT, "sii", op->task, op->id, t);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
 		return rc;
 	case STORE_LOG:
 		st = s->wst[W_ATT_LOG];
@@ -999,6 +1022,11 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			break;
 		case STORE_RUN_STATE:
 			break;
+		case STORE_ARTIFACT:
+			if (op->task == NULL)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "artifact without a hash", i);
+			break;
 		case STORE_DAG_SET:
 			if (op->dag_id == NULL)
 				return seterr(err, -EINVAL, "store: op %zu: "
@@ -1081,6 +1109,8 @@ store_job_clear(struct store_job *j)
 	free(j->error);
 	free(j->task);
 	free(j->pool);
+	free(j->inputs);
+	free(j->outputs);
 	memset(j, 0, sizeof *j);
 }
 
@@ -1126,6 +1156,8 @@ store_job_row(sqlite3_stmt *st, struct store_job *j)
 	j->retry_exponential = sqlite3_column_int(st, 19);
 	j->retry_max_delay_ms = sqlite3_column_int64(st, 20);
 	j->pool = store_col_str(st, 21);
+	j->inputs = store_col_str(st, 22);
+	j->outputs = store_col_str(st, 23);
 }
 
 /* The read statement WHICH (SQL in store_rsql unless SQL is given),

@@ -51,6 +51,9 @@ struct store_job {
 	int retry_exponential;   /* double the wait at each retry */
 	int64_t retry_max_delay_ms;
 	char *pool;          /* or NULL = no pool */
+	/* Schema 3: data between tasks, JSON arrays of {name, sha, size}. */
+	char *inputs;        /* files the task receives, or NULL */
+	char *outputs;       /* files it produced (set by STORE_FINISH) */
 };
 void store_job_clear(struct store_job *j);
 
@@ -87,6 +90,8 @@ enum store_op_kind {
 	STORE_RUN_STATE, /* run .id -> .state at .t_ms */
 	STORE_DAG_SET,  /* DAG .dag_id: .paused (-1 = keep), .next_start
 	                 * (-1 = keep): the next interval to schedule */
+	STORE_ARTIFACT, /* record artifact .task (its SHA-256 hex) of .id
+	                 * bytes; not applied if known */
 	STORE_LOG,      /* a late report of a closed attempt (.id, .attempt):
 	                 * keep its .log if the attempt has none; no state
 	                 * changes */
@@ -107,6 +112,7 @@ struct store_op {
 	                         * .max_attempts hold what was stored (slots
 	                         * and max_attempts at least 1); created_ms 0
 	                         * means .t_ms */
+	const char *outputs;    /* STORE_FINISH: the job's outputs, or NULL */
 	int64_t run;            /* STORE_TI_SET */
 	const char *task;       /* STORE_TI_SET */
 	const char *dag_id;     /* STORE_DAG_SET */

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "auth.h"
 #include "client.h"
@@ -39,6 +41,7 @@ struct wtask {
 	int64_t deadline;       /* mono_ms, 0 = none */
 	int timed_out;
 	int shutdown;           /* cancelled because the worker stops */
+	json_t *inputs;         /* [{name, sha, size}] from upstream tasks */
 	struct wk *w;
 	struct wtask *next;
 };
@@ -50,6 +53,8 @@ struct wk {
 	char *secret;
 	char *scratch;
 	client *poll_c, *report_c;
+	client *data_c;         /* artifacts, from the pool threads */
+	char *cache;            /* <data_dir>/cache: fetched inputs by hash */
 	plugin_registry *reg;
 	pool *pool;
 
@@ -71,6 +76,84 @@ on_signal(int sig)
 	worker_stop = 1;
 }
 
+/* ----------------------------------------------------------- artifacts */
+
+/* Make input SHA available in the cache (fetching it once); the path,
+ * malloc()ed, or NULL with *err. */
+static char *
+fetch_input(struct wk *w, const char *sha, char **err)
+{
+	char *path = xasprintf("%s/%s", w->cache, sha);
+	if (access(path, R_OK) == 0)
+		return path;
+	char *url = xasprintf("/api/v1/artifacts/%s", sha);
+	long status;
+	char *body = NULL;
+	size_t len = 0;
+	int rc = client_send_bytes(w->data_c, "GET", url, NULL, 0, 60000, &status,
+	                           &body, &len, err);
+	free(url);
+	char *got = rc == 0 && status == 200 ? auth_hash_hex(body, len) : NULL;
+	if (got == NULL || strcmp(got, sha) != 0) {
+		if (rc == 0)
+			seterr(err, -EIO, "cannot fetch input %s (HTTP %ld%s)", sha,
+			       status, got ? ", wrong hash" : "");
+		free(got);
+		free(body);
+		free(path);
+		return NULL;
+	}
+	free(got);
+	char *tmp = xasprintf("%s.%lld.tmp", path, (long long)mono_ms());
+	FILE *f = fopen(tmp, "wb");
+	int ok = f != NULL && fwrite(body, 1, len, f) == len;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, path) != 0) {
+		seterr(err, -EIO, "cannot write %s", tmp);
+		unlink(tmp);
+		free(path);
+		path = NULL;
+	}
+	free(tmp);
+	free(body);
+	return path;
+}
+
+/* Upload the task's outputs; a JSON array [{name, sha, size}] or NULL
+ * with *err. */
+static json_t *
+put_outputs(struct wk *w, kiln_task *t, char **err)
+{
+	json_t *a = json_array();
+	for (int i = 0; i < task_output_count(t); i++) {
+		const void *data;
+		size_t len;
+		const char *name = task_output(t, i, &data, &len);
+		char *sha = auth_hash_hex(data, len);
+		char *url = xasprintf("/api/v1/artifacts/%s", sha);
+		long status;
+		char *reply = NULL;
+		size_t rlen;
+		int rc = client_send_bytes(w->data_c, "PUT", url, data, len, 60000,
+		                           &status, &reply, &rlen, err);
+		free(url);
+		free(reply);
+		if (rc != 0 || status != 201) {
+			if (rc == 0)
+				seterr(err, -EIO, "cannot store output %s (HTTP %ld)",
+				       name, status);
+			free(sha);
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "name", name,
+		                      "sha", sha, "size", (json_int_t)len));
+		free(sha);
+	}
+	return a;
+}
+
 /* ------------------------------------------------------------- running */
 
 static void
@@ -79,8 +162,32 @@ task_main(void *arg)
 	struct wtask *wt = arg;
 	struct wk *w = wt->w;
 	int64_t started = now_ms();
-	int state = task_run(wt->t, wt->p);
-	const char *error = task_error(wt->t);
+	char *ferr = NULL;
+	size_t i;
+	json_t *in;
+	int state = -1;
+	json_array_foreach(wt->inputs, i, in) {
+		const char *sha = json_string_value(json_object_get(in, "sha"));
+		const char *name = json_string_value(json_object_get(in, "name"));
+		char *path = sha && name ? fetch_input(w, sha, &ferr) : NULL;
+		if (path == NULL) {
+			state = JOB_FAILED;
+			break;
+		}
+		task_add_input(wt->t, name, path);
+		free(path);
+	}
+	if (state < 0)
+		state = task_run(wt->t, wt->p);
+	const char *error = ferr ? ferr : task_error(wt->t);
+	json_t *outputs = NULL;
+	if (state == JOB_SUCCEEDED && task_output_count(wt->t) > 0) {
+		outputs = put_outputs(w, wt->t, &ferr);
+		if (outputs == NULL) {
+			state = JOB_FAILED;
+			error = ferr;
+		}
+	}
 	char *timeout_msg = NULL;
 	if (wt->timed_out) {
 		state = JOB_FAILED;
@@ -94,7 +201,10 @@ task_main(void *arg)
 		"error", error, "log", task_log(wt->t),
 		"finished_ms", (json_int_t)now_ms(),
 		"duration_ms", (json_int_t)(now_ms() - started));
+	if (outputs != NULL)
+		json_object_set_new(res, "outputs", outputs);
 	free(timeout_msg);
+	free(ferr);
 
 	pthread_mutex_lock(&w->mu);
 	struct wtask **pp = &w->running;
@@ -111,6 +221,7 @@ task_main(void *arg)
 	json_decref(res);
 	plugin_release(wt->p);
 	task_free(wt->t);
+	json_decref(wt->inputs);
 	free(wt);
 }
 
@@ -162,6 +273,7 @@ handle_reply(struct wk *w, json_t *reply)
 		wt->p = p;
 		wt->w = w;
 		wt->deadline = timeout > 0 ? mono_ms() + timeout : 0;
+		wt->inputs = json_incref(json_object_get(o, "inputs"));
 		pthread_mutex_lock(&w->mu);
 		wt->next = w->running;
 		w->running = wt;
@@ -383,8 +495,14 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	if (rc != 0)
 		goto out;
 	if ((rc = client_new(w.url, wc->name, w.secret, NULL, &w.poll_c, err)) != 0 ||
-	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0)
+	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0 ||
+	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.data_c, err)) != 0)
 		goto out;
+	w.cache = xasprintf("%s/cache", wc->data_dir);
+	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
+	if (mkdir(w.cache, 0700) != 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", w.cache, strerror(errno));
 	if (pool_new(wc->slots, &w.pool) != 0) {
 		rc = seterr(err, -EAGAIN, "cannot start %d threads", wc->slots);
 		goto out;
@@ -458,6 +576,8 @@ out:
 	pool_free(w.pool);
 	client_free(w.poll_c);
 	client_free(w.report_c);
+	client_free(w.data_c);
+	free(w.cache);
 	plugin_registry_close(w.reg);
 	json_decref(w.outbox);
 	free(w.url);

@@ -187,6 +187,18 @@ eq "extract ran once" 1 "$(ti "$rid" extract tries)"
 api GET "/api/v1/runs/$rid/tasks/transform/log" > "$T/tlog"
 ok "task log" grep -q -i sleep "$T/tlog"
 
+# The same through the command line.
+ok "kiln dags lists the DAGs" sh -c "'$KILN' -c '$T/cluster.yaml' dags | grep -q example_chain"
+ok "kiln dag show lists dependencies" sh -c "'$KILN' -c '$T/cluster.yaml' dag show example_chain | grep transform | grep -q extract"
+ok "kiln dag trigger --wait exits 0 on success" sh -c "'$KILN' -c '$T/cluster.yaml' dag trigger example_chain --wait >/dev/null"
+"$KILN" -c "$T/cluster.yaml" dag trigger rules --wait >/dev/null 2>&1
+eq "kiln dag trigger --wait exits 1 on failure" 1 $?
+ok "kiln dag errors shows FILE:LINE:COLUMN" sh -c "'$KILN' -c '$T/cluster.yaml' dag errors | grep -q 'cycle.yaml:[0-9]*:[0-9]*:'"
+ok "kiln runs" sh -c "'$KILN' -c '$T/cluster.yaml' runs example_chain | grep -q success"
+ok "kiln run show" sh -c "'$KILN' -c '$T/cluster.yaml' run show '$rid' | grep -q transform"
+ok "kiln task clear --downstream" sh -c "'$KILN' -c '$T/cluster.yaml' task clear '$rid' load --downstream | grep -q 'cleared 2'"
+ok "kiln task logs" sh -c "'$KILN' -c '$T/cluster.yaml' task logs '$rid' transform | grep -q -i sleep"
+
 # Live reload: a new file appears, a deleted one goes, a broken one is reported.
 cat > "$D/late.yaml" <<YAML
 id: late
