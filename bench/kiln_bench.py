@@ -144,9 +144,9 @@ workers:
 
 
 def run_dask(args):
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
+    # Debian's python3-distributed lives in the system Python.
+    if subprocess.run(["/usr/bin/python3", "-c", "import distributed"],
+                      capture_output=True).returncode != 0:
         return None
     peer = os.path.join(os.path.dirname(TOP), "shared", "bench")
     if not os.path.isdir(peer):

@@ -675,6 +675,12 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 		}
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void
 scan_dir(pipeline *p)
 {
@@ -696,7 +702,8 @@ scan_dir(pipeline *p)
 			names[n++] = xasprintf("%s/%s", dir, de->d_name);
 		}
 		closedir(dh);
-		qsort(names, n, sizeof *names, (int (*)(const void *, const void *))strcmp);
+		if (n > 1)
+			qsort(names, n, sizeof *names, name_cmp);
 		for (size_t i = 0; i < n; i++) {
 			struct stat sb;
 			if (stat(names[i], &sb) == 0 && S_ISREG(sb.st_mode))
