@@ -83,6 +83,16 @@ pool_submit(pool *p, pool_fn fn, void *arg)
 }
 
 void
+pool_grow(pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->threads = xrealloc(p->threads, (size_t)(p->nthreads + 1) * sizeof *p->threads);
+	if (pthread_create(&p->threads[p->nthreads], NULL, pool_main, p) == 0)
+		p->nthreads++;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
 pool_free(pool *p)
 {
 	if (p == NULL)

@@ -14,6 +14,9 @@ typedef void (*pool_fn)(void *arg);
 
 int pool_new(int nthreads, pool **out);
 void pool_submit(pool *p, pool_fn fn, void *arg);
+/* Add a thread: a task that will not stop (it ignores cancellation) no
+ * longer holds a slot. */
+void pool_grow(pool *p);
 /* Wait for queued and running functions, then stop the threads. */
 void pool_free(pool *p);
 

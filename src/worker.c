@@ -33,6 +33,8 @@
 #include "worker.h"
 #include "xalloc.h"
 
+#define WORKER_ABANDON_MS 3000   /* grace after a timeout's cancel */
+
 struct wtask {
 	int64_t id;
 	int attempt;
@@ -40,6 +42,7 @@ struct wtask {
 	plugin *p;
 	int64_t deadline;       /* mono_ms, 0 = none */
 	int timed_out;
+	int abandoned;          /* reported failed; its thread is left behind */
 	int shutdown;           /* cancelled because the worker stops */
 	json_t *inputs;         /* [{name, sha, size}] from upstream tasks */
 	struct wk *w;
@@ -213,8 +216,8 @@ task_main(void *arg)
 	if (*pp == wt)
 		*pp = wt->next;
 	/* A task stopped by shutdown is not a result: the master requeues it
-	 * when this worker leaves. */
-	if (!wt->shutdown)
+	 * when this worker leaves.  An abandoned one was reported already. */
+	if (!wt->shutdown && !wt->abandoned)
 		json_array_append(w->outbox, res);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -442,12 +445,33 @@ watchdog_main(void *arg)
 		pthread_mutex_lock(&w->mu);
 		int stop = w->stopping;
 		int64_t now = mono_ms();
-		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+		int grow = 0;
+		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
 			if (wt->deadline && now >= wt->deadline && !wt->timed_out) {
 				wt->timed_out = 1;
 				task_cancel(wt->t);
 			}
+			/* A plugin that ignores cancellation: after a grace period
+			 * the attempt is reported failed and another thread takes
+			 * its slot; the stuck thread is left to finish. */
+			if (wt->timed_out && !wt->abandoned &&
+			    now >= wt->deadline + WORKER_ABANDON_MS) {
+				wt->abandoned = 1;
+				json_array_append_new(w->outbox, json_pack(
+					"{s:I,s:i,s:s,s:s,s:s,s:I}", "id", (json_int_t)wt->id,
+					"attempt", wt->attempt, "state", "failed",
+					"error", "timed out; the plugin ignored cancellation "
+					"and was abandoned", "log", "",
+					"finished_ms", (json_int_t)now_ms()));
+				pthread_cond_broadcast(&w->cv);
+				grow++;
+				log_warn("task %lld attempt %d ignores cancellation: abandoned",
+				         (long long)wt->id, wt->attempt);
+			}
+		}
 		pthread_mutex_unlock(&w->mu);
+		while (grow-- > 0)
+			pool_grow(w->pool);
 		if (stop)
 			break;
 		if (now >= next_scan) {

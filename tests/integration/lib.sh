@@ -39,7 +39,9 @@ cluster_yaml() {
 	PORT=$(free_port)
 	mkdir -p "$T/plugins" "$T/dags"
 	cp "$KILN_PLUGIN_BUILD"/*.so "$T/plugins/"
-	[ -f "$KILN_TEST_PLUGINS/crash.so" ] && cp "$KILN_TEST_PLUGINS/crash.so" "$T/plugins/"
+	for p in crash hang; do
+		[ -f "$KILN_TEST_PLUGINS/$p.so" ] && cp "$KILN_TEST_PLUGINS/$p.so" "$T/plugins/"
+	done
 	cat > "$T/cluster.yaml" <<YAML
 cluster:
   name: test
