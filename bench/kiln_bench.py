@@ -39,6 +39,17 @@ def rss_kb(pid):
     return 0
 
 
+def pss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def children(pid):
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)],
                          capture_output=True, text=True).stdout
@@ -104,6 +115,8 @@ workers:
         kids = children(up.pid)
         res["rss_master_kb"] = rss_kb(kids["master"])
         res["rss_worker_kb"] = max(rss_kb(kids["w1"]), rss_kb(kids["w2"]))
+        res["pss_master_kb"] = pss_kb(kids["master"])
+        res["pss_worker_kb"] = max(pss_kb(kids["w1"]), pss_kb(kids["w2"]))
 
         # Latency: one job at a time, submit then long-poll for the result.
         lat = []
@@ -170,7 +183,9 @@ def main():
     r = run_kiln(args)
     print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot)")
     print(f"  ready after kiln up:   {r['ready_ms']:.0f} ms (wall, incl. exec: {r['ready_wall_ms']:.0f} ms)")
-    print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB")
+    print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB"
+          f" (PSS {r['pss_master_kb']/1024:.1f} and {r['pss_worker_kb']/1024:.1f} MB)")
+    total = (r['rss_master_kb'] + 2 * r['rss_worker_kb']) / 1024
     print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
     print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
     if not args.no_dask:
@@ -178,6 +193,14 @@ def main():
         if d:
             print("dask distributed (same machine, same run):")
             print("  " + d.replace("\n", "\n  "))
+            import re
+            m = re.search(r"= (\d+) tasks/s", d)
+            l = re.search(r"p50=([\d.]+)ms", d)
+            t = re.search(r"total ([\d.]+) MB", d)
+            if m and l and t:
+                print(f"ratios kiln/dask: throughput {r['tasks_per_s']/float(m.group(1)):.0f}x, "
+                      f"p50 latency {float(l.group(1))/r['lat_p50_ms']:.1f}x lower, "
+                      f"idle memory (RSS, 3 processes) {float(t.group(1))/total:.1f}x lower")
         else:
             print("dask: python3-distributed not installed; skipped")
 
