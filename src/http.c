@@ -603,6 +603,10 @@ http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 	return r;
 }
 
+/* libmicrohttpd's own messages: its format strings, not ours. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
