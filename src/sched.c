@@ -63,6 +63,7 @@ struct sworker {
 	int listed;
 	int registered;         /* 0: known only from the store after restart */
 	int alive;
+	int leaving;            /* said it stops (sched_leave) */
 	uint64_t session;
 	int64_t last_seen;      /* mono_ms */
 	int64_t registered_ms;  /* now_ms */
@@ -934,8 +935,12 @@ sched_reap(sched *s)
 			fatal_store("reap", err);
 		for (size_t i = 0; i < nops; i++)
 			settle_end(s, js[i], &ops[i]);
-		log_warn("worker %s is dead (no heartbeat for %lld ms); %zu tasks requeued",
-		         w->name, (long long)(now - w->last_seen), nops);
+		if (w->leaving)
+			log_info("worker %s left; %zu tasks requeued", w->name, nops);
+		else
+			log_warn("worker %s is dead (no heartbeat for %lld ms); %zu tasks requeued",
+			         w->name, (long long)(now - w->last_seen), nops);
+		w->leaving = 0;
 		free(ops);
 		free(js);
 	}
@@ -954,8 +959,10 @@ sched_leave(sched *s, const char *name, uint64_t session)
 	pthread_mutex_lock(&s->mu);
 	struct sworker *w = worker_find(s, name);
 	int ok = w != NULL && w->alive && w->session == session;
-	if (ok)
+	if (ok) {
 		w->last_seen = mono_ms() - s->o.worker_timeout_ms - 1;
+		w->leaving = 1;
+	}
 	pthread_mutex_unlock(&s->mu);
 	if (!ok)
 		return -ESTALE;

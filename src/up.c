@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,12 @@ spawn(const char *self, const char *config_path, const char *node)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Ctrl-C reaches `kiln up` alone, which stops the workers
+		 * before the master; and if `kiln up` dies, so do its nodes. */
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(1);
 		execl(self, self, "start", "-c", config_path, "--node", node,
 		      (char *)NULL);
 		fprintf(stderr, "kiln up: cannot run %s: %s\n", self, strerror(errno));
@@ -113,7 +120,7 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 	while (alive > 0) {
 		if (up_stop) {
 			/* Workers first, so they leave while the master listens. */
-			for (size_t i = n; i-- > 0;)
+			for (size_t i = 1; i < n; i++)
 				if (pids[i] > 0)
 					kill(pids[i], SIGTERM);
 			for (size_t i = 1; i < n; i++)
@@ -121,6 +128,8 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 					pids[i] = 0;
 					alive--;
 				}
+			if (pids[0] > 0)
+				kill(pids[0], SIGTERM);
 			if (pids[0] > 0 && waitpid(pids[0], NULL, 0) == pids[0]) {
 				pids[0] = 0;
 				alive--;
