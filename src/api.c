@@ -29,8 +29,18 @@ enum { WHO_NONE, WHO_SIGNED, WHO_ADMIN, WHO_VIEWER };
 
 struct who {
 	int kind;
-	char *id;       /* signer id, for WHO_SIGNED */
+	char *id;       /* signer id (WHO_SIGNED) or user (session) */
+	char *csrf;     /* set if authenticated by a session cookie */
+	const char *how; /* "signed", "token" or "session" */
 };
+
+static void
+who_clear(struct who *w)
+{
+	free(w->id);
+	free(w->csrf);
+	w->id = w->csrf = NULL;
+}
 
 /* State kept across a parked request. */
 struct pstate {
@@ -63,7 +73,19 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 {
 	w->kind = WHO_NONE;
 	w->id = NULL;
+	w->csrf = NULL;
+	w->how = NULL;
 	const char *h = http_header(r, "Authorization");
+	const char *sid = http_cookie(r, "kiln_session");
+	if (h == NULL && sid != NULL && a->users != NULL) {
+		char *role = NULL;
+		if (users_session(a->users, sid, &w->id, &role, &w->csrf) == 0) {
+			w->kind = strcmp(role, "admin") == 0 ? WHO_ADMIN : WHO_VIEWER;
+			w->how = "session";
+		}
+		free(role);
+		return;
+	}
 	if (h == NULL)
 		return;
 	if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
@@ -72,16 +94,20 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 		const char *path = http_uri(r);   /* path and query as sent */
 		char *err = NULL;
 		if (auth_verify(a->secret, h, http_method(r), path, body, len,
-		                now_ms(), &w->id, &err) == 0)
+		                now_ms(), &w->id, &err) == 0) {
 			w->kind = WHO_SIGNED;
+			w->how = "signed";
+		}
 		else
 			log_warn("refused signature: %s", err);
 		free(err);
 	} else if (strncmp(h, "Bearer ", 7) == 0) {
 		char *hash = auth_token_hash(h + 7);
 		char *role = NULL, *err = NULL;
-		if (store_token_check(a->st, hash, &role, &err) == 0)
+		if (store_token_check(a->st, hash, &role, &err) == 0) {
 			w->kind = strcmp(role, "admin") == 0 ? WHO_ADMIN : WHO_VIEWER;
+			w->how = "token";
+		}
 		free(hash);
 		free(role);
 		free(err);
@@ -709,6 +735,71 @@ static_file(struct api_ctx *a, http_req *r, const char *path)
 	free(buf);
 }
 
+/* ------------------------------------------------------------- sessions */
+
+#define SESSION_COOKIE "kiln_session"
+
+static void
+login(struct api_ctx *a, http_req *r)
+{
+	json_t *b = body_object(r);
+	if (b == NULL)
+		return;
+	const char *user = json_string_value(json_object_get(b, "user"));
+	const char *pw = json_string_value(json_object_get(b, "password"));
+	if (user == NULL || pw == NULL || strlen(user) > 256 || strlen(pw) > 1024) {
+		http_reply_error(r, 400, "login needs \"user\" and \"password\"");
+		json_decref(b);
+		return;
+	}
+	char addr[64], *sid = NULL, *csrf = NULL, *err = NULL;
+	const char *role = NULL;
+	http_client_addr(r, addr, sizeof addr);
+	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role, &err);
+	if (rc == 0) {
+		char *cookie = xasprintf(SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; "
+		                         "Path=/; Max-Age=%d", sid,
+		                         (a->cfg->auth.session_ttl_ms > 0 ?
+		                          a->cfg->auth.session_ttl_ms : 43200000) / 1000);
+		http_add_header(r, "Set-Cookie", cookie);
+		free(cookie);
+		http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", user,
+		                "role", role, "csrf", csrf));
+	} else {
+		http_reply_error(r, rc == -EAGAIN ? 429 : 401, "%s", err);
+	}
+	free(sid);
+	free(csrf);
+	free(err);
+	json_decref(b);
+}
+
+static void
+logout(struct api_ctx *a, http_req *r)
+{
+	const char *sid = http_cookie(r, SESSION_COOKIE);
+	if (sid != NULL)
+		users_logout(a->users, sid);
+	http_add_header(r, "Set-Cookie", SESSION_COOKIE "=; HttpOnly; SameSite=Strict; "
+	                "Path=/; Max-Age=0");
+	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void
+stats(struct api_ctx *a, http_req *r)
+{
+	int64_t counts[JOB_NSTATES] = { 0 };
+	char *err = NULL;
+	store_job_counts(a->st, counts, &err);
+	free(err);
+	json_t *jobs = json_object();
+	for (int i = 0; i < JOB_NSTATES; i++)
+		json_object_set_new(jobs, job_state_name(i), json_integer(counts[i]));
+	http_reply_json(r, 200, json_pack("{s:o,s:I,s:s}", "jobs", jobs,
+		"uptime_s", (json_int_t)((mono_ms() - a->started_mono) / 1000),
+		"version", PACKAGE_VERSION));
+}
+
 /* ------------------------------------------------------------ artifacts */
 
 static int
@@ -867,6 +958,15 @@ pipelines(struct api_ctx *a, http_req *r, const char *p, int get, int post)
 				http_reply_json(r, 200, o);
 			return;
 		}
+		if (strcmp(rest, "/grid") == 0 && get) {
+			const char *v = http_query(r, "limit");
+			json_t *o = pipeline_grid_json(a->pl, id, v ? atoi(v) : 25);
+			if (o == NULL)
+				http_reply_error(r, 404, "no DAG '%s'", id);
+			else
+				http_reply_json(r, 200, o);
+			return;
+		}
 		if (strcmp(rest, "/runs") == 0 && get) {
 			const char *v = http_query(r, "state");
 			int state = v && *v ? run_state_parse(v) : -1;
@@ -1000,6 +1100,10 @@ api_handle(http_req *r, void *ud)
 		health(a, r);
 		return;
 	}
+	if (strcmp(p, "/api/v1/login") == 0 && post) {
+		login(a, r);
+		return;
+	}
 	struct who who;
 	authenticate(a, r, &who);
 	if (strcmp(p, "/metrics") == 0 && get) {
@@ -1007,7 +1111,7 @@ api_handle(http_req *r, void *ud)
 			http_reply_error(r, 401, "authentication required");
 		else
 			metrics(a, r);
-		free(who.id);
+		who_clear(&who);
 		return;
 	}
 	if (strncmp(p, "/api/", 5) != 0) {
@@ -1015,7 +1119,7 @@ api_handle(http_req *r, void *ud)
 			static_file(a, r, p);
 		else
 			http_reply_error(r, 405, "method not allowed");
-		free(who.id);
+		who_clear(&who);
 		return;
 	}
 	if (who.kind == WHO_NONE) {
@@ -1034,18 +1138,41 @@ api_handle(http_req *r, void *ud)
 			cluster_leave(a, r, &who);
 		else
 			http_reply_error(r, 404, "no route %s %s", m, p);
-		free(who.id);
+		who_clear(&who);
 		return;
 	}
 	int write = !get;
+	if (write && who.csrf != NULL) {
+		/* A browser session: only pages of ours know the token. */
+		const char *t = http_header(r, "X-CSRF-Token");
+		if (t == NULL || strcmp(t, who.csrf) != 0) {
+			http_reply_error(r, 403, "missing or wrong X-CSRF-Token");
+			who_clear(&who);
+			return;
+		}
+	}
+	if (strcmp(p, "/api/v1/logout") == 0 && post) {
+		logout(a, r);
+		who_clear(&who);
+		return;
+	}
+	if (strcmp(p, "/api/v1/me") == 0 && get) {
+		http_reply_json(r, 200, json_pack("{s:s?,s:s,s:s?,s:s}", "user", who.id,
+			"role", who.kind == WHO_VIEWER ? "viewer" : "admin",
+			"csrf", who.csrf, "auth", who.how ? who.how : "?"));
+		who_clear(&who);
+		return;
+	}
 	if (write && who.kind == WHO_VIEWER) {
 		http_reply_error(r, 403, "viewers may not change anything");
-		free(who.id);
+		who_clear(&who);
 		return;
 	}
 	int64_t id;
 	int n;
-	if (strcmp(p, "/api/v1/workers") == 0 && get)
+	if (strcmp(p, "/api/v1/stats") == 0 && get)
+		stats(a, r);
+	else if (strcmp(p, "/api/v1/workers") == 0 && get)
 		http_reply_json(r, 200, json_pack("{s:o}", "workers", sched_workers_json(a->sc)));
 	else if (strcmp(p, "/api/v1/plugins") == 0 && get)
 		http_reply_json(r, 200, json_pack("{s:o}", "plugins", sched_plugins_json(a->sc)));
@@ -1079,5 +1206,5 @@ api_handle(http_req *r, void *ud)
 			http_reply_error(r, 404, "no route %s %s", m, p);
 	} else
 		http_reply_error(r, 404, "no route %s %s", m, p);
-	free(who.id);
+	who_clear(&who);
 }

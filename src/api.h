@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "sched.h"
 #include "store.h"
+#include "users.h"
 
 /* What the API works on; owned by the master, outlives the server. */
 struct api_ctx {
@@ -21,6 +22,7 @@ struct api_ctx {
 	sched *sc;
 	http_server *http;
 	pipeline *pl;
+	users *users;
 	const char *secret;
 	int64_t started_mono;   /* mono_ms() at start */
 };

@@ -623,6 +623,7 @@ static const struct cfg_key cfg_auth_keys[] = {
 	{ "secret", K_STR, CFG_OFF(auth.secret), 0, 0, NULL },
 	{ "secret_file", K_PATH, CFG_OFF(auth.secret_file), 0, 0, NULL },
 	{ "users", K_SUB, 0, 0, 0, cfg_users },
+	{ "session_ttl", K_DURATION, CFG_OFF(auth.session_ttl_ms), 1000, INT_MAX, NULL },
 };
 
 static int

@@ -62,6 +62,7 @@ struct kiln_config {
 		char *secret_file;   /* absolute path, or NULL */
 		struct kiln_user_conf *users;
 		size_t nusers;
+		int session_ttl_ms;  /* dashboard session idle timeout, 12h */
 	} auth;
 
 	struct kiln_worker_conf *workers;

@@ -307,6 +307,30 @@ http_query(const http_req *r, const char *name)
 }
 
 const char *
+http_cookie(const http_req *r, const char *name)
+{
+	return name ? MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name) :
+	       NULL;
+}
+
+void
+http_client_addr(const http_req *r, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
+		MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	buf[0] = '\0';
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		          buf, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          buf, (socklen_t)len);
+}
+
+const char *
 http_header(const http_req *r, const char *name)
 {
 	/* MHD compares header names case-insensitively; the headers live

@@ -49,6 +49,9 @@ const char *http_path(const http_req *r);         /* without the query */
 const char *http_uri(const http_req *r);
 const char *http_query(const http_req *r, const char *name); /* or NULL */
 const char *http_header(const http_req *r, const char *name); /* or NULL */
+const char *http_cookie(const http_req *r, const char *name); /* or NULL */
+/* The client's address as text ("" if unknown). */
+void http_client_addr(const http_req *r, char *buf, size_t len);
 const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */
 
 /* Per-request state that survives parking; FREE_FN (may be NULL) is

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "master.h"
 #include "up.h"
+#include "users.h"
 #include "worker.h"
 #include "xalloc.h"
 
@@ -30,6 +32,7 @@ usage(FILE *f)
 	"Cluster commands:\n"
 	"  up                  start the master and this machine's workers (foreground)\n"
 	"  start --node NAME   run one node of the cluster; its role comes from the config\n"
+	"  passwd              print the argon2id hash of a password, for cluster.yaml\n"
 	"\n"
 	"Client commands:\n");
 	if (f == stdout)
@@ -158,6 +161,80 @@ cmd_start(int argc, char **argv, const char *config_path)
 	return rc != 0;
 }
 
+/* Read one line from the terminal without echo (or from stdin when it is
+ * not a terminal).  Returns a malloc()ed string without the newline. */
+static char *
+read_secret(const char *prompt)
+{
+	int tty = isatty(STDIN_FILENO);
+	struct termios old, raw;
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+static int
+cmd_passwd(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		printf("Usage: kiln passwd\n"
+		       "Read a password (from the terminal without echo, twice; or one line\n"
+		       "of standard input) and print its argon2id hash, for\n"
+		       "master.auth.users[].password_hash in cluster.yaml.\n");
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "kiln passwd: unexpected argument '%s'\n"
+		        "Try 'kiln passwd --help'.\n", argv[1]);
+		return 2;
+	}
+	char *pw = read_secret("Password: ");
+	if (pw == NULL || *pw == '\0') {
+		fprintf(stderr, "kiln passwd: no password given\n");
+		free(pw);
+		return 1;
+	}
+	if (isatty(STDIN_FILENO)) {
+		char *again = read_secret("Again: ");
+		int same = again != NULL && strcmp(pw, again) == 0;
+		free(again);
+		if (!same) {
+			fprintf(stderr, "kiln passwd: the passwords differ\n");
+			free(pw);
+			return 1;
+		}
+	}
+	if (strlen(pw) < 8)
+		fprintf(stderr, "kiln passwd: warning: a password under 8 characters is weak\n");
+	char *hash = users_hash(pw);
+	free(pw);
+	if (hash == NULL) {
+		fprintf(stderr, "kiln passwd: cannot hash (out of memory?)\n");
+		return 1;
+	}
+	printf("%s\n", hash);
+	free(hash);
+	return 0;
+}
+
 static int
 cmd_up(int argc, char **argv, const char *config_path, const char *self)
 {
@@ -238,6 +315,8 @@ main(int argc, char **argv)
 		return cmd_start(argc - i, argv + i, config_path);
 	if (strcmp(cmd, "up") == 0)
 		return cmd_up(argc - i, argv + i, config_path, self);
+	if (strcmp(cmd, "passwd") == 0)
+		return cmd_passwd(argc - i, argv + i);
 	if (cli_is_command(cmd))
 		return cli_main(argc - i, argv + i, config_path);
 	fprintf(stderr, "kiln: '%s' is not a kiln command\n"

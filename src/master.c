@@ -38,6 +38,7 @@ master_run(const struct kiln_config *c, char **err)
 	store *st = NULL;
 	sched *sc = NULL;
 	pipeline *pl = NULL;
+	users *us = NULL;
 	http_server *http = NULL;
 	char *secret = NULL;
 	struct api_ctx api = { 0 };
@@ -63,6 +64,9 @@ master_run(const struct kiln_config *c, char **err)
 		goto out;
 	sched_set_done_hook(sc, pipeline_job_done, pl);
 	api.pl = pl;
+	if ((rc = users_open(c, st, &us, err)) != 0)
+		goto out;
+	api.users = us;
 
 	api.cfg = c;
 	api.st = st;
@@ -97,6 +101,7 @@ out:
 	if (http != NULL)
 		http_stop(http);
 	pipeline_stop(pl);
+	users_close(us);
 	sched_free(sc);
 	store_close(st);
 	free(secret);

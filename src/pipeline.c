@@ -1207,3 +1207,66 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	store_run_clear(&sr);
 	return o;
 }
+
+static int
+grid_ti_cb(const struct store_ti *t, void *ud)
+{
+	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:I,s:I}",
+		"state", ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
+		"tries", t->tries, "started_ms", (json_int_t)t->started_ms,
+		"finished_ms", (json_int_t)t->finished_ms));
+	return 0;
+}
+
+struct grid_ctx {
+	pipeline *p;
+	json_t *runs;
+};
+
+static int
+grid_run_cb(const struct store_run *sr, void *ud)
+{
+	struct grid_ctx *g = ud;
+	json_t *tis = json_object();
+	char *err = NULL;
+	store_tis(g->p->st, sr->id, grid_ti_cb, tis, &err);
+	free(err);
+	/* Newest first from the store; the grid reads oldest first. */
+	json_array_insert_new(g->runs, 0, json_pack("{s:s,s:s,s:s,s:o,s:o}",
+		"run_id", sr->run_id, "state", run_state_name(sr->state),
+		"kind", sr->kind, "logical_date", iso_or_null(sr->logical_date),
+		"tis", tis));
+	return 0;
+}
+
+json_t *
+pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
+{
+	if (limit <= 0 || limit > 200)
+		limit = 25;
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = dag_find(p, dag_id);
+	if (pd == NULL) {
+		pthread_mutex_unlock(&p->mu);
+		return NULL;
+	}
+	const struct dag *d = pd->d;
+	json_t *tasks = json_array(), *deps = json_object();
+	for (size_t k = 0; k < d->ntasks; k++) {
+		const struct dag_task *t = &d->tasks[d->order[k]];
+		json_array_append_new(tasks, json_string(t->id));
+		json_t *up = json_array();
+		for (size_t u = 0; u < t->ndeps; u++)
+			json_array_append_new(up, json_string(t->deps[u]));
+		json_object_set_new(deps, t->id, up);
+	}
+	char *id = xstrdup(d->id);
+	pthread_mutex_unlock(&p->mu);
+	struct grid_ctx g = { p, json_array() };
+	char *err = NULL;
+	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, &g, &err);
+	free(err);
+	free(id);
+	return json_pack("{s:o,s:o,s:o}", "tasks", tasks, "deps", deps,
+	                 "runs", g.runs);
+}

@@ -47,6 +47,8 @@ int pipeline_clear(pipeline *p, const char *run_id, const char *task,
  * DAGs loaded, import errors, active runs. */
 void pipeline_stats(pipeline *p, uint64_t *loops, uint64_t *loop_us,
                     uint64_t *evals, int *dags, int *errors, int *active);
+/* The last LIMIT runs of DAG_ID by task, for the dashboard's grid. */
+json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */
 
 #endif

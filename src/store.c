@@ -223,9 +223,11 @@ static const char *const store_wsql[W_NSTMT] = {
 enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
+	P_META,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
+	[P_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[P_JOB_OUTPUTS] = "UPDATE jobs SET outputs = ?2 WHERE id = ?1",
 	[P_ARTIFACT] =
 	"INSERT OR IGNORE INTO artifacts (sha, size, created_ms) VALUES (?1, ?2, ?3)",
@@ -870,6 +872,10 @@ store_run_op(store *s, struct store_op *op)
 		                 (int64_t)op->paused, op->next_start);
 		op->applied = rc == SQLITE_OK;
 		return rc;
+	case STORE_META:
+		rc = store_pexec(s, P_META, "ss", op->task, op->result);
+		op->applied = rc == SQLITE_OK;
+		return rc;
 	case STORE_ARTIFACT:
 		rc = store_pexec(s, P_ARTIFACT, "sii", op->task, op->id, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
@@ -1022,6 +1028,7 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			break;
 		case STORE_RUN_STATE:
 			break;
+		case STORE_META:
 		case STORE_ARTIFACT:
 			if (op->task == NULL)
 				return seterr(err, -EINVAL, "store: op %zu: "
@@ -1706,6 +1713,30 @@ store_dag_state(store *s, const char *dag_id, int *paused, int64_t *next_start,
 			rc = -ENOENT;
 		} else {
 			rc = store_dberr(s->rdb, rc, err, "store: read DAG");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_meta_get(store *s, const char *key, char **value, char **err)
+{
+	sqlite3_stmt *st;
+	*value = NULL;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT value FROM meta WHERE key = ?1", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*value = store_col_str(st, 0);
+			rc = 0;
+		} else if (rc == SQLITE_DONE) {
+			rc = -ENOENT;
+		} else {
+			rc = store_dberr(s->rdb, rc, err, "store: read meta");
 		}
 		sqlite3_finalize(st);
 	}

@@ -90,6 +90,7 @@ enum store_op_kind {
 	STORE_RUN_STATE, /* run .id -> .state at .t_ms */
 	STORE_DAG_SET,  /* DAG .dag_id: .paused (-1 = keep), .next_start
 	                 * (-1 = keep): the next interval to schedule */
+	STORE_META,     /* meta key .task := value .result */
 	STORE_ARTIFACT, /* record artifact .task (its SHA-256 hex) of .id
 	                 * bytes; not applied if known */
 	STORE_LOG,      /* a late report of a closed attempt (.id, .attempt):
@@ -249,6 +250,10 @@ int store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err);
 /* A DAG's persistent state: 0, or -ENOENT if never seen. */
 int store_dag_state(store *s, const char *dag_id, int *paused,
                     int64_t *next_start, char **err);
+
+/* The master's own key/value memory (the meta table): 0 and *value
+ * (malloc()ed), or -ENOENT. */
+int store_meta_get(store *s, const char *key, char **value, char **err);
 
 /* Schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);

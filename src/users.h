@@ -1,0 +1,43 @@
+/*
+ * users.h - dashboard users and their browser sessions.
+ *
+ * Users come from master.auth.users in cluster.yaml (argon2id hashes made
+ * by `kiln passwd`).  With none configured, the master makes one `admin`
+ * with a random password, prints the password once in its log, and keeps
+ * only the hash in the store.  Sessions live in the master's memory (a
+ * restart logs everyone out) and expire after a period of inactivity.
+ * Failed logins are rate limited per user and client address.
+ */
+#ifndef KILN_USERS_H
+#define KILN_USERS_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "store.h"
+
+typedef struct users users;
+
+#define USERS_MAX_FAILS 5               /* per user and address ... */
+#define USERS_FAIL_WINDOW_MS (5 * 60 * 1000)  /* ... in this window */
+
+int users_open(const struct kiln_config *c, store *st, users **out, char **err);
+void users_close(users *u);
+
+/* Check NAME/PASSWORD from ADDR.  0 and a new session (*sid and *csrf,
+ * malloc()ed; *role points into the users table), -EACCES wrong user or
+ * password, -EAGAIN too many failures lately. */
+int users_login(users *u, const char *name, const char *password,
+                const char *addr, char **sid, char **csrf, const char **role,
+                char **err);
+/* The session SID if it is live (and refresh it): 0 with *name, *role and
+ * *csrf malloc()ed; -ENOENT otherwise. */
+int users_session(users *u, const char *sid, char **name, char **role,
+                  char **csrf);
+void users_logout(users *u, const char *sid);
+
+/* An argon2id hash of PASSWORD (as `kiln passwd` prints); malloc()ed, or
+ * NULL if out of memory. */
+char *users_hash(const char *password);
+
+#endif
