@@ -209,11 +209,12 @@ cluster_register(struct api_ctx *a, http_req *r, const struct who *who)
 	const char *name = NULL, *host = NULL;
 	int slots = 0;
 	json_int_t memory = 0;
-	json_t *plugins = NULL, *held = NULL;
+	json_t *plugins = NULL, *held = NULL, *perrs = NULL;
 	json_error_t je;
-	if (json_unpack_ex(b, &je, 0, "{s:s,s?s,s:i,s:I,s:o,s?o}", "name", &name,
+	if (json_unpack_ex(b, &je, 0, "{s:s,s?s,s:i,s:I,s:o,s?o,s?o}", "name", &name,
 	                   "host", &host, "slots", &slots, "memory", &memory,
-	                   "plugins", &plugins, "held", &held) != 0 ||
+	                   "plugins", &plugins, "held", &held,
+	                   "plugin_errors", &perrs) != 0 ||
 	    !json_is_array(plugins) || slots < 1 || slots > 4096 || memory < 0) {
 		http_reply_error(r, 400, "bad registration: %s", je.text);
 		json_decref(b);
@@ -227,6 +228,7 @@ cluster_register(struct api_ctx *a, http_req *r, const struct who *who)
 	struct sched_worker_info wi = {
 		.name = name, .host = host ? host : "", .slots = slots,
 		.memory = memory, .plugins = plugins,
+		.plugin_errors = json_is_array(perrs) ? perrs : NULL,
 		.listed = config_worker(a->cfg, name) != NULL,
 	};
 	struct sched_held *h, *cancel;
@@ -268,6 +270,18 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	}
 	uint64_t session = strtoull(sess, NULL, 16);
 	json_t *results = json_object_get(b, "results");
+	if (!ps->deadline) {
+		size_t pi;
+		json_t *pv;
+		json_array_foreach(json_object_get(b, "progress"), pi, pv) {
+			const char *text = json_string_value(json_object_get(pv, "log"));
+			if (text != NULL)
+				sched_live_log_add(a->sc,
+					json_integer_value(json_object_get(pv, "id")),
+					(int)json_integer_value(json_object_get(pv, "attempt")),
+					text);
+		}
+	}
 	json_t *running = json_object_get(b, "running");
 	int want = (int)json_integer_value(json_object_get(b, "want"));
 	int64_t wait_ms = json_integer_value(json_object_get(b, "wait_ms"));
@@ -562,6 +576,16 @@ job_log(struct api_ctx *a, http_req *r, int64_t id)
 	int attempt = v ? atoi(v) : 0;
 	struct store_job j = { 0 };
 	char *err = NULL, *log = NULL;
+	int live_attempt = 0;
+	char *live = sched_live_log(a->sc, id, &live_attempt);
+	if (live != NULL && (attempt == 0 || attempt == live_attempt)) {
+		/* Running: what its worker has reported so far. */
+		http_add_header(r, "X-Kiln-Log", "live");
+		http_reply(r, 200, "text/plain; charset=utf-8", live, strlen(live));
+		free(live);
+		return;
+	}
+	free(live);
 	if (store_job_get(a->st, id, &j, &err) == -ENOENT) {
 		http_reply_error(r, 404, "no job %lld", (long long)id);
 	} else if (store_log(a->st, id, attempt, &log, &err) != 0) {
@@ -1175,7 +1199,8 @@ api_handle(http_req *r, void *ud)
 	else if (strcmp(p, "/api/v1/workers") == 0 && get)
 		http_reply_json(r, 200, json_pack("{s:o}", "workers", sched_workers_json(a->sc)));
 	else if (strcmp(p, "/api/v1/plugins") == 0 && get)
-		http_reply_json(r, 200, json_pack("{s:o}", "plugins", sched_plugins_json(a->sc)));
+		http_reply_json(r, 200, json_pack("{s:o,s:o}", "plugins", sched_plugins_json(a->sc),
+		                                  "errors", sched_plugin_errors_json(a->sc)));
 	else if (strcmp(p, "/api/v1/jobs") == 0 && post)
 		jobs_submit(a, r, 0);
 	else if (strcmp(p, "/api/v1/jobs") == 0 && get)

@@ -44,6 +44,8 @@ struct sjob {
 	char *params;
 	int64_t run;            /* DAG run of the task instance, or 0 */
 	char *inputs;           /* JSON array of upstream files, or NULL */
+	char *live_log;         /* log reported while running (bounded tail) */
+	size_t live_len;
 	int64_t retry_delay_ms;
 	int retry_exponential;
 	int64_t retry_max_ms;
@@ -60,6 +62,7 @@ struct sworker {
 	int slots;
 	int64_t memory;
 	json_t *plugins;
+	json_t *plugin_errors;  /* [{file, error}] it could not load */
 	int listed;
 	int registered;         /* 0: known only from the store after restart */
 	int alive;
@@ -164,6 +167,7 @@ job_remove(sched *s, struct sjob *j)
 	free(j->plugin);
 	free(j->params);
 	free(j->inputs);
+	free(j->live_log);
 	free(j);
 }
 
@@ -362,6 +366,7 @@ sched_free(sched *s)
 			free(j->plugin);
 			free(j->params);
 			free(j->inputs);
+			free(j->live_log);
 			free(j);
 		}
 	}
@@ -379,6 +384,7 @@ sched_free(sched *s)
 		free(w->name);
 		free(w->host);
 		json_decref(w->plugins);
+		json_decref(w->plugin_errors);
 		free(w->cancel);
 		free(w);
 	}
@@ -680,6 +686,8 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->memory = wi->memory;
 	json_decref(w->plugins);
 	w->plugins = json_incref(wi->plugins);
+	json_decref(w->plugin_errors);
+	w->plugin_errors = json_incref(wi->plugin_errors);
 	w->listed = wi->listed;
 	w->registered = 1;
 	w->alive = 1;
@@ -905,6 +913,46 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	return 0;
 }
 
+#define LIVE_LOG_MAX (256 * 1024)
+
+void
+sched_live_log_add(sched *s, int64_t id, int attempt, const char *text)
+{
+	size_t n = strlen(text);
+	pthread_mutex_lock(&s->mu);
+	struct sjob *j = job_find(s, id);
+	if (j != NULL && j->state == SJ_RUNNING && j->attempt == attempt && n) {
+		if (n > LIVE_LOG_MAX) {
+			text += n - LIVE_LOG_MAX;
+			n = LIVE_LOG_MAX;
+		}
+		if (j->live_len + n > LIVE_LOG_MAX) {   /* keep the tail */
+			size_t drop = j->live_len + n - LIVE_LOG_MAX;
+			memmove(j->live_log, j->live_log + drop, j->live_len - drop);
+			j->live_len -= drop;
+		}
+		j->live_log = xrealloc(j->live_log, j->live_len + n + 1);
+		memcpy(j->live_log + j->live_len, text, n);
+		j->live_len += n;
+		j->live_log[j->live_len] = '\0';
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+char *
+sched_live_log(sched *s, int64_t id, int *attempt)
+{
+	char *out = NULL;
+	pthread_mutex_lock(&s->mu);
+	struct sjob *j = job_find(s, id);
+	if (j != NULL && j->state == SJ_RUNNING) {
+		out = xstrdup(j->live_log ? j->live_log : "");
+		*attempt = j->attempt;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return out;
+}
+
 int
 sched_reap(sched *s)
 {
@@ -1033,6 +1081,26 @@ sched_plugins_json(sched *s)
 	json_object_foreach(by, k, v)
 		json_array_append(a, v);
 	json_decref(by);
+	return a;
+}
+
+json_t *
+sched_plugin_errors_json(sched *s)
+{
+	json_t *a = json_array();
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		size_t i;
+		json_t *e;
+		if (!w->alive)
+			continue;
+		json_array_foreach(w->plugin_errors, i, e) {
+			json_t *o = json_deep_copy(e);
+			json_object_set_new(o, "worker", json_string(w->name));
+			json_array_append_new(a, o);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
 	return a;
 }
 

@@ -73,6 +73,7 @@ struct sched_worker_info {
 	int slots;
 	int64_t memory;
 	json_t *plugins;
+	json_t *plugin_errors; /* [{file, error}] or NULL (borrowed) */
 	int listed;           /* named in cluster.yaml */
 };
 
@@ -138,9 +139,15 @@ int sched_reap(sched *s);
 /* Worker NAME leaves cleanly: it is dead now and its tasks requeued. */
 int sched_leave(sched *s, const char *name, uint64_t session);
 
+/* The log of a running attempt, as its worker reports it: append TEXT;
+ * read it back (malloc()ed, NULL if job ID is not running; *attempt set). */
+void sched_live_log_add(sched *s, int64_t id, int attempt, const char *text);
+char *sched_live_log(sched *s, int64_t id, int *attempt);
+
 /* Views for the API (new references). */
 json_t *sched_workers_json(sched *s);
 json_t *sched_plugins_json(sched *s);
+json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */
 int sched_has_plugin(sched *s, const char *name);
 

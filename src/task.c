@@ -66,6 +66,7 @@ struct kiln_task {
 	 * linear however long the plugin logs. */
 	char *log;
 	size_t log_start, log_len, log_cap, log_limit;
+	uint64_t log_total;             /* bytes ever appended */
 	char *result;
 	char *error;
 	struct task_output *outputs;
@@ -327,6 +328,7 @@ task_log_append(kiln_task *t, const char *s, size_t len)
 	}
 	memcpy(t->log + t->log_len, s, len);
 	t->log_len += len;
+	t->log_total += len;
 	t->log[t->log_len] = '\0';
 	if (t->log_len - t->log_start > t->log_limit) {
 		size_t cut = t->log_len - t->log_limit;
@@ -585,6 +587,23 @@ const char *
 task_log(const kiln_task *t)
 {
 	return t->log != NULL ? t->log + t->log_start : "";
+}
+
+char *
+task_log_since(kiln_task *t, uint64_t *pos)
+{
+	char *out = NULL;
+	pthread_mutex_lock(&t->lock);
+	uint64_t kept = t->log_len - t->log_start;
+	uint64_t first = t->log_total - kept;   /* position of log[log_start] */
+	if (t->log_total > *pos) {
+		uint64_t from = *pos > first ? *pos : first;
+		out = xstrndup(t->log + t->log_start + (from - first),
+		               (size_t)(t->log_total - from));
+		*pos = t->log_total;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return out;
 }
 
 double

@@ -39,6 +39,9 @@ const char *task_result(const kiln_task *t);   /* JSON text or NULL */
 const char *task_error(const kiln_task *t);    /* or NULL */
 const char *task_log(const kiln_task *t);      /* "" if empty */
 double task_progress(const kiln_task *t);
+/* Thread-safe, while the task runs: the log text appended since *POS (a
+ * count of bytes; start at 0), malloc()ed, or NULL if none; advances *POS. */
+char *task_log_since(kiln_task *t, uint64_t *pos);
 
 /* Outputs written with host->output(): count, and each name and bytes. */
 int task_output_count(const kiln_task *t);

@@ -45,6 +45,7 @@ struct wtask {
 	int abandoned;          /* reported failed; its thread is left behind */
 	int shutdown;           /* cancelled because the worker stops */
 	json_t *inputs;         /* [{name, sha, size}] from upstream tasks */
+	uint64_t log_pos;       /* log bytes already sent while running */
 	struct wk *w;
 	struct wtask *next;
 };
@@ -322,6 +323,13 @@ plugin_entry(const struct kiln_plugin *d, const char *file, void *ud)
 }
 
 static int
+plugin_error_entry(const char *file, const char *error, void *ud)
+{
+	json_array_append_new(ud, json_pack("{s:s,s:s}", "file", file, "error", error));
+	return 0;
+}
+
+static int
 do_register(struct wk *w)
 {
 	char host[256] = "";
@@ -331,9 +339,11 @@ do_register(struct wk *w)
 	pthread_mutex_lock(&w->mu);
 	json_t *held = held_locked(w, 1);
 	pthread_mutex_unlock(&w->mu);
-	json_t *body = json_pack("{s:s,s:s,s:i,s:I,s:o,s:o}", "name", w->wc->name,
+	json_t *perrs = json_array();
+	plugin_errors(w->reg, plugin_error_entry, perrs);
+	json_t *body = json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o}", "name", w->wc->name,
 		"host", host, "slots", w->wc->slots, "memory", (json_int_t)w->wc->memory,
-		"plugins", plugins, "held", held);
+		"plugins", plugins, "held", held, "plugin_errors", perrs);
 	long status = 0;
 	json_t *reply = NULL;
 	char *err = NULL;
@@ -370,10 +380,21 @@ exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
 	char session[32];
 	memcpy(session, w->session, sizeof session);
 	json_t *running = held_locked(w, 0);
+	/* New log lines of running tasks, for the dashboard's live tail. */
+	json_t *progress = json_array();
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+		char *text = task_log_since(wt->t, &wt->log_pos);
+		if (text != NULL)
+			json_array_append_new(progress, json_pack("{s:I,s:i,s:s,s:f}",
+				"id", (json_int_t)wt->id, "attempt", wt->attempt,
+				"log", text, "progress", task_progress(wt->t)));
+		free(text);
+	}
 	pthread_mutex_unlock(&w->mu);
-	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I}", "name", w->wc->name,
+	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I,s:o}", "name", w->wc->name,
 		"session", session, "results", results, "running", running,
-		"want", w->wc->slots * 64, "wait_ms", (json_int_t)wait_ms);
+		"want", w->wc->slots * 64, "wait_ms", (json_int_t)wait_ms,
+		"progress", progress);
 	long status = 0;
 	json_t *reply = NULL;
 	char *err = NULL;
@@ -436,11 +457,20 @@ reporter_main(void *arg)
 	return NULL;
 }
 
+static int
+count_error(const char *file, const char *error, void *ud)
+{
+	(*(int *)ud)++;
+	return 0;
+}
+
 static void *
 watchdog_main(void *arg)
 {
 	struct wk *w = arg;
 	int64_t next_scan = mono_ms() + 1000;
+	int nerr = 0;
+	plugin_errors(w->reg, count_error, &nerr);
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		int stop = w->stopping;
@@ -476,7 +506,13 @@ watchdog_main(void *arg)
 			break;
 		if (now >= next_scan) {
 			next_scan = now + 1000;
-			if (plugin_registry_scan(w->reg) > 0) {
+			int changed = plugin_registry_scan(w->reg);
+			int n = 0;
+			plugin_errors(w->reg, count_error, &n);
+			if (n != nerr)
+				changed++;   /* the master shows load errors too */
+			nerr = n;
+			if (changed > 0) {
 				log_info("plugins changed; registering again");
 				pthread_mutex_lock(&w->mu);
 				w->need_register = 1;

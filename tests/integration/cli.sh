@@ -29,6 +29,10 @@ ok "unknown plugin is named" grep -q "nosuchplugin" "$T/err"
 
 sid=$(k submit sleep -p seconds=30)
 ok "sleep job starts" wait_state "$sid" running
+for _ in $(seq 1 40); do
+	api GET "/api/v1/jobs/$sid/log" | grep -q -i sleep && break; sleep 0.1
+done
+ok "a running job's log is live" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/jobs/$sid/log' | grep -q -i sleep"
 ok "kiln cancel" sh -c "'$KILN' -c '$T/cluster.yaml' cancel $sid"
 ok "cancelled job is cancelled" wait_state "$sid" cancelled
 k cancel "$sid" >/dev/null 2>&1

@@ -29,4 +29,5 @@ sleep 1.5
 id=$(k submit noop)
 ok "a junk .so disturbs nothing" wait_state "$id" succeeded
 ok "the junk file is reported in the worker log" grep -q "junk.so" "$T/w1.log"
+ok "and by the API with its worker" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/plugins' | python3 -c 'import json,sys; e=json.load(sys.stdin)[\"errors\"]; assert any(x[\"worker\"]==\"w1\" and x[\"file\"].endswith(\"junk.so\") for x in e), e'"
 finish
