@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "cron.h"
 #include "log.h"
+#include "web.h"
 #include "xalloc.h"
 
 #define API_BATCH_MAX 10000
@@ -724,16 +725,25 @@ metrics(struct api_ctx *a, http_req *r)
 	free(s);
 }
 
-/* Static files from web_dir; GET only, no "..", bounded size. */
+/* The dashboard: from web_dir on disk if configured (development), else
+ * the copy compiled into the binary.  GET only, no "..", bounded size. */
 static void
 static_file(struct api_ctx *a, http_req *r, const char *path)
 {
-	if (a->cfg->master.web_dir == NULL || strstr(path, "..") != NULL) {
+	if (strstr(path, "..") != NULL) {
 		http_reply_error(r, 404, "not found");
 		return;
 	}
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
+	if (a->cfg->master.web_dir == NULL) {
+		const struct web_file *f = web_find(path);
+		if (f == NULL)
+			http_reply_error(r, 404, "not found");
+		else
+			http_reply(r, 200, web_content_type(path), f->data, f->size);
+		return;
+	}
 	char *full = xasprintf("%s%s", a->cfg->master.web_dir, path);
 	int fd = open(full, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
@@ -748,14 +758,7 @@ static_file(struct api_ctx *a, http_req *r, const char *path)
 	char *buf = xmalloc((size_t)sb.st_size + 1);
 	ssize_t n = read(fd, buf, (size_t)sb.st_size);
 	close(fd);
-	const char *ext = strrchr(path, '.');
-	const char *ct = "application/octet-stream";
-	if (ext && strcmp(ext, ".html") == 0) ct = "text/html; charset=utf-8";
-	else if (ext && strcmp(ext, ".js") == 0) ct = "text/javascript";
-	else if (ext && strcmp(ext, ".css") == 0) ct = "text/css";
-	else if (ext && strcmp(ext, ".svg") == 0) ct = "image/svg+xml";
-	else if (ext && strcmp(ext, ".json") == 0) ct = "application/json";
-	http_reply(r, 200, ct, buf, n > 0 ? (size_t)n : 0);
+	http_reply(r, 200, web_content_type(path), buf, n > 0 ? (size_t)n : 0);
 	free(buf);
 }
 

@@ -48,5 +48,8 @@ eq "jobs need auth" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/j
 eq "a wrong token is refused" 401 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$URL/api/v1/jobs")"
 eq "a token works" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(token)" "$URL/api/v1/jobs")"
 eq "a token cannot act as a worker" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{}' -H "Authorization: Bearer $(token)" "$URL/api/v1/cluster/register")"
+ok "the dashboard is served from the binary" sh -c "curl -s '$URL/' | grep -q -i '<html'"
+eq "with its content type" "text/html; charset=utf-8" "$(curl -s -o /dev/null -w '%{content_type}' "$URL/index.html")"
+eq "no path escapes" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$URL/../etc/passwd")"
 ok "metrics in Prometheus format" sh -c "curl -s '$URL/metrics' | grep -q '^kiln_workers{state=\"alive\"} 2'"
 finish
