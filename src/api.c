@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "cron.h"
 #include "log.h"
+#include "metrics.h"
 #include "web.h"
 #include "xalloc.h"
 
@@ -659,69 +660,18 @@ metrics(struct api_ctx *a, http_req *r)
 {
 	struct sched_stats st;
 	sched_stats(a->sc, &st);
-	int64_t counts[JOB_NSTATES] = { 0 };
-	char *err = NULL;
-	store_job_counts(a->st, counts, &err);
-	free(err);
-	uint64_t req, e4, e5;
-	http_stats(a->http, &req, &e4, &e5);
-	char *s = xasprintf(
-		"# HELP kiln_build_info Build information.\n"
-		"# TYPE kiln_build_info gauge\n"
-		"kiln_build_info{version=\"%s\"} 1\n"
-		"# HELP kiln_workers Workers by state.\n"
-		"# TYPE kiln_workers gauge\n"
-		"kiln_workers{state=\"alive\"} %d\nkiln_workers{state=\"dead\"} %d\n"
-		"# HELP kiln_slots Task slots of live workers.\n"
-		"# TYPE kiln_slots gauge\n"
-		"kiln_slots{state=\"total\"} %d\nkiln_slots{state=\"busy\"} %d\n"
-		"# HELP kiln_queue_depth Jobs waiting for a worker.\n"
-		"# TYPE kiln_queue_depth gauge\n"
-		"kiln_queue_depth %lld\n"
-		"# HELP kiln_jobs Jobs in the store by state.\n"
-		"# TYPE kiln_jobs gauge\n"
-		"kiln_jobs{state=\"queued\"} %lld\nkiln_jobs{state=\"running\"} %lld\n"
-		"kiln_jobs{state=\"succeeded\"} %lld\nkiln_jobs{state=\"failed\"} %lld\n"
-		"kiln_jobs{state=\"cancelled\"} %lld\n"
-		"# HELP kiln_http_requests_total HTTP requests answered.\n"
-		"# TYPE kiln_http_requests_total counter\n"
-		"kiln_http_requests_total %llu\n"
-		"# HELP kiln_http_errors_total HTTP error responses by class.\n"
-		"# TYPE kiln_http_errors_total counter\n"
-		"kiln_http_errors_total{class=\"4xx\"} %llu\nkiln_http_errors_total{class=\"5xx\"} %llu\n",
-		PACKAGE_VERSION, st.workers_alive, st.workers_dead, st.slots_total,
-		st.slots_busy, (long long)st.queued,
-		(long long)counts[JOB_QUEUED], (long long)counts[JOB_RUNNING],
-		(long long)counts[JOB_SUCCEEDED], (long long)counts[JOB_FAILED],
-		(long long)counts[JOB_CANCELLED], (unsigned long long)req,
-		(unsigned long long)e4, (unsigned long long)e5);
-	uint64_t loops = 0, loop_us = 0, evals = 0;
-	int dags = 0, errs = 0, active = 0;
+	struct metrics_gauges g = {
+		.workers_alive = st.workers_alive, .workers_dead = st.workers_dead,
+		.slots_total = st.slots_total, .slots_busy = st.slots_busy,
+		.queue_depth = st.queued, .jobs_running = st.running,
+		.uptime_seconds = (double)(mono_ms() - a->started_mono) / 1000.0,
+		.version = PACKAGE_VERSION,
+	};
 	if (a->pl != NULL)
-		pipeline_stats(a->pl, &loops, &loop_us, &evals, &dags, &errs, &active);
-	char *s2 = xasprintf("%s"
-		"# HELP kiln_scheduler_loops_total Pipeline scheduler loop iterations.\n"
-		"# TYPE kiln_scheduler_loops_total counter\n"
-		"kiln_scheduler_loops_total %llu\n"
-		"# HELP kiln_scheduler_loop_seconds_total Time spent in the pipeline scheduler loop.\n"
-		"# TYPE kiln_scheduler_loop_seconds_total counter\n"
-		"kiln_scheduler_loop_seconds_total %.6f\n"
-		"# HELP kiln_scheduler_run_evaluations_total DAG run evaluations.\n"
-		"# TYPE kiln_scheduler_run_evaluations_total counter\n"
-		"kiln_scheduler_run_evaluations_total %llu\n"
-		"# HELP kiln_dags DAGs loaded.\n"
-		"# TYPE kiln_dags gauge\n"
-		"kiln_dags %d\n"
-		"# HELP kiln_dag_import_errors DAG files that failed to load.\n"
-		"# TYPE kiln_dag_import_errors gauge\n"
-		"kiln_dag_import_errors %d\n"
-		"# HELP kiln_dag_runs_active DAG runs queued or running.\n"
-		"# TYPE kiln_dag_runs_active gauge\n"
-		"kiln_dag_runs_active %d\n", s,
-		(unsigned long long)loops, loop_us / 1e6, (unsigned long long)evals,
-		dags, errs, active);
-	http_reply(r, 200, "text/plain; version=0.0.4", s2, strlen(s2));
-	free(s2);
+		pipeline_stats(a->pl, &g.dags, &g.dag_import_errors,
+		               &g.dag_runs_queued, &g.dag_runs_running);
+	char *s = metrics_render(&g);
+	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", s, strlen(s));
 	free(s);
 }
 

@@ -34,6 +34,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "xalloc.h"
 
 #define HTTP_DEFAULT_TIMEOUT_S  30
@@ -78,6 +79,7 @@ struct http_req {
 	char *method;
 	char *path;
 	char *uri;                      /* request target as sent, with query */
+	int64_t t0;                     /* when it arrived, for /metrics */
 	char *body;                     /* NUL-terminated; NULL if none */
 	size_t body_len;
 	size_t body_cap;
@@ -146,6 +148,8 @@ http_queue(http_req *r)
 		return ret;
 	}
 	__atomic_fetch_add(&s->n_requests, 1, __ATOMIC_RELAXED);
+	metrics_http(metrics_route(r->method, r->path), (int)r->resp_status,
+	             (double)(http_now_ms() - r->t0) / 1000.0);
 	if (r->resp_status >= 400 && r->resp_status < 500)
 		__atomic_fetch_add(&s->n_4xx, 1, __ATOMIC_RELAXED);
 	else if (r->resp_status >= 500)
@@ -562,6 +566,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			r = xcalloc(1, sizeof *r);
 		r->srv = s;
+		r->t0 = http_now_ms();
 		r->conn = c;
 		r->method = xstrdup(method != NULL ? method : "");
 		r->path = xstrdup(url != NULL ? url : "");

@@ -21,7 +21,7 @@
 
 #define METRICS_MAX_PLUGINS  64
 #define METRICS_MAX_ROUTES   64
-#define METRICS_MAX_PAIRS    64
+#define METRICS_MAX_PAIRS    256     /* ~25 routes x ~8 statuses fit */
 /* Plugin and route names this long or longer fold into "other". */
 #define METRICS_NAME_MAX     96
 
@@ -73,7 +73,7 @@ struct metrics_gauges {
 	int dag_runs_queued, dag_runs_running;
 	int dags, dag_import_errors;
 	double uptime_seconds;
-	const char *version;            /* NULL: PACKAGE_VERSION or "unknown" */
+	const char *version;            /* e.g. PACKAGE_VERSION; NULL: "unknown" */
 };
 
 /* The whole exposition text: G's gauges (omitted if G is NULL) and every

@@ -27,6 +27,7 @@
 #include "cron.h"
 #include "dag.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "xalloc.h"
 
@@ -84,7 +85,6 @@ struct pipeline {
 	struct perr *errs;
 	struct prun *runs;
 	int64_t next_scan;      /* mono_ms */
-	uint64_t loops, loop_us, evals;  /* for /metrics */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -526,8 +526,10 @@ eval_run(pipeline *p, struct prun *r)
 		fatal("submit task instances", err);
 	for (size_t k = 0; k < njobs; k++)
 		r->job[jobtask[k]] = jobs[k].id;
-	if (finished)
+	if (finished) {
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
+		metrics_dag_run_done(!failed);
+	}
 
 	for (size_t i = 0; i < d->ntasks; i++)
 		json_decref(e.parsed[i]);
@@ -768,7 +770,6 @@ work(pipeline *p)
 				continue;
 			}
 			r->dirty = 0;
-			p->evals++;
 			if (eval_run(p, r)) {
 				*pp = r->next;
 				for (struct prun *o = p->runs; o != NULL; o = o->next)
@@ -787,26 +788,25 @@ work(pipeline *p)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	p->loops++;
-	p->loop_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-	                         (t1.tv_nsec - t0.tv_nsec) / 1000);
+	metrics_sched_loop((double)(t1.tv_sec - t0.tv_sec) +
+	                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 void
-pipeline_stats(pipeline *p, uint64_t *loops, uint64_t *loop_us,
-               uint64_t *evals, int *dags, int *errors, int *active)
+pipeline_stats(pipeline *p, int *dags, int *errors, int *queued, int *running)
 {
 	pthread_mutex_lock(&p->mu);
-	*loops = p->loops;
-	*loop_us = p->loop_us;
-	*evals = p->evals;
-	*dags = *errors = *active = 0;
+	*dags = *errors = *queued = *running = 0;
 	for (struct pdag *d = p->dags; d != NULL; d = d->next)
 		(*dags)++;
 	for (struct perr *e = p->errs; e != NULL; e = e->next)
 		(*errors)++;
-	for (struct prun *r = p->runs; r != NULL; r = r->next)
-		(*active)++;
+	for (struct prun *r = p->runs; r != NULL; r = r->next) {
+		if (r->state == RUN_RUNNING)
+			(*running)++;
+		else
+			(*queued)++;
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -43,10 +43,9 @@ int pipeline_backfill(pipeline *p, const char *dag_id, int64_t from,
 /* Run TASK of RUN_ID again, with its downstream tasks if DOWNSTREAM. */
 int pipeline_clear(pipeline *p, const char *run_id, const char *task,
                    int downstream, int *cleared, char **err);
-/* For /metrics: scheduler loops, their total time, run evaluations, and
- * DAGs loaded, import errors, active runs. */
-void pipeline_stats(pipeline *p, uint64_t *loops, uint64_t *loop_us,
-                    uint64_t *evals, int *dags, int *errors, int *active);
+/* For /metrics: DAGs loaded, import errors, runs queued and running. */
+void pipeline_stats(pipeline *p, int *dags, int *errors, int *queued,
+                    int *running);
 /* The last LIMIT runs of DAG_ID by task, for the dashboard's grid. */
 json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */

@@ -22,6 +22,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "sched.h"
 #include "xalloc.h"
 
@@ -50,6 +51,8 @@ struct sjob {
 	int retry_exponential;
 	int64_t retry_max_ms;
 	int64_t not_before;     /* mono_ms: a retry waits until then */
+	int64_t queued_at;      /* mono_ms it (re)entered the queue */
+	int64_t started_at;     /* mono_ms of the current attempt's start */
 	struct spool *pool;     /* or NULL */
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
@@ -194,6 +197,7 @@ queue_add(sched *s, struct sjob *j)
 		s->qhead = j;
 	j->state = SJ_QUEUED;
 	j->worker = NULL;
+	j->queued_at = mono_ms();
 	s->nqueued++;
 }
 
@@ -555,8 +559,10 @@ sched_cancel(sched *s, int64_t id, char **err)
 	int rc = store_apply(s->st, &op, 1, err);
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
-		if (j != NULL)
+		if (j != NULL) {
 			note_done(s, j, JOB_CANCELLED);
+			metrics_task_done(j->plugin, METRICS_TASK_CANCELLED, -1, -1);
+		}
 		if (j != NULL) {
 			switch (j->state) {
 			case SJ_QUEUED:
@@ -617,8 +623,15 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
 static void
 settle_end(sched *s, struct sjob *j, const struct store_op *op)
 {
-	if (op->applied && op->kind == STORE_FINISH)
+	if (op->applied && op->kind == STORE_FINISH) {
 		note_done(s, j, op->state);
+		int64_t now = mono_ms();
+		metrics_task_done(j->plugin, op->state == JOB_SUCCEEDED ?
+			METRICS_TASK_SUCCEEDED : op->state == JOB_CANCELLED ?
+			METRICS_TASK_CANCELLED : METRICS_TASK_FAILED,
+			(double)(now - j->started_at) / 1000.0,
+			(double)(j->started_at - j->queued_at) / 1000.0);
+	}
 	run_del(j);
 	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled) {
 		if (op->state == JOB_FAILED && j->retry_delay_ms > 0) {
@@ -843,6 +856,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		queue_del(s, j);
 		j->attempt++;
 		j->state = SJ_STARTING;
+		j->started_at = mono_ms();
 		run_add(w, j);
 		free_slots -= j->slots;
 		free_mem -= j->memory;

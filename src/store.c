@@ -41,6 +41,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -908,6 +909,8 @@ store_run_op(store *s, struct store_op *op)
 static void
 store_commit_group(store *s, struct store_batch *list)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = store_wstep(s->wst[W_BEGIN]);
 	const char *what = "BEGIN";
 
@@ -925,6 +928,12 @@ store_commit_group(store *s, struct store_batch *list)
 		pthread_mutex_lock(&s->q_mu);
 		s->commits++;
 		pthread_mutex_unlock(&s->q_mu);
+		int ops = 0;
+		for (struct store_batch *b = list; b; b = b->next)
+			ops += (int)b->n;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		metrics_sqlite_write((double)(t1.tv_sec - t0.tv_sec) +
+		                     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, ops);
 		return;
 	}
 

@@ -51,5 +51,13 @@ eq "a token cannot act as a worker" 403 "$(curl -s -o /dev/null -w '%{http_code}
 ok "the dashboard is served from the binary" sh -c "curl -s '$URL/' | grep -q -i '<html'"
 eq "with its content type" "text/html; charset=utf-8" "$(curl -s -o /dev/null -w '%{content_type}' "$URL/index.html")"
 eq "no path escapes" 404 "$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$URL/../etc/passwd")"
+curl -s "$URL/metrics" > "$T/metrics"
+ok "metrics count finished tasks per plugin" grep -q '^kiln_tasks_total{plugin="noop",state="succeeded"} [1-9]' "$T/metrics"
+ok "metrics have task duration histograms" grep -q '^kiln_task_duration_seconds_bucket{plugin="csvstats",le="+Inf"} [1-9]' "$T/metrics"
+ok "metrics count HTTP requests by route and status" grep -q '^kiln_http_requests_total{route="/api/v1/jobs/:id",status="200"}' "$T/metrics"
+ok "metrics have SQLite write latency" grep -q '^kiln_sqlite_write_duration_seconds_count [1-9]' "$T/metrics"
+if command -v promtool >/dev/null 2>&1; then
+	ok "promtool accepts the metrics" sh -c "promtool check metrics < '$T/metrics'"
+fi
 ok "metrics in Prometheus format" sh -c "curl -s '$URL/metrics' | grep -q '^kiln_workers{state=\"alive\"} 2'"
 finish
