@@ -686,6 +686,11 @@ static_file(struct api_ctx *a, http_req *r, const char *path)
 	}
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
+	/* The dashboard loads nothing from elsewhere; say so to the browser. */
+	http_add_header(r, "Content-Security-Policy", "default-src 'self'; "
+	                "img-src 'self' data:; frame-ancestors 'none'; "
+	                "base-uri 'none'; form-action 'self'");
+	http_add_header(r, "Cache-Control", "no-cache");
 	if (a->cfg->master.web_dir == NULL) {
 		const struct web_file *f = web_find(path);
 		if (f == NULL)

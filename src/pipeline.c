@@ -1218,24 +1218,16 @@ grid_ti_cb(const struct store_ti *t, void *ud)
 	return 0;
 }
 
-struct grid_ctx {
-	pipeline *p;
-	json_t *runs;
-};
-
+/* Runs first, then each run's task instances: a store read callback may
+ * not read the store again (one read connection, one lock). */
 static int
 grid_run_cb(const struct store_run *sr, void *ud)
 {
-	struct grid_ctx *g = ud;
-	json_t *tis = json_object();
-	char *err = NULL;
-	store_tis(g->p->st, sr->id, grid_ti_cb, tis, &err);
-	free(err);
 	/* Newest first from the store; the grid reads oldest first. */
-	json_array_insert_new(g->runs, 0, json_pack("{s:s,s:s,s:s,s:o,s:o}",
-		"run_id", sr->run_id, "state", run_state_name(sr->state),
-		"kind", sr->kind, "logical_date", iso_or_null(sr->logical_date),
-		"tis", tis));
+	json_array_insert_new(ud, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
+		"id", (json_int_t)sr->id, "run_id", sr->run_id,
+		"state", run_state_name(sr->state), "kind", sr->kind,
+		"logical_date", iso_or_null(sr->logical_date)));
 	return 0;
 }
 
@@ -1262,11 +1254,22 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 	}
 	char *id = xstrdup(d->id);
 	pthread_mutex_unlock(&p->mu);
-	struct grid_ctx g = { p, json_array() };
+	json_t *runs = json_array();
 	char *err = NULL;
-	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, &g, &err);
+	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, runs, &err);
 	free(err);
 	free(id);
+	size_t i;
+	json_t *run;
+	json_array_foreach(runs, i, run) {
+		json_t *tis = json_object();
+		store_tis(p->st, json_integer_value(json_object_get(run, "id")),
+		          grid_ti_cb, tis, &err);
+		free(err);
+		err = NULL;
+		json_object_set_new(run, "tis", tis);
+		json_object_del(run, "id");
+	}
 	return json_pack("{s:o,s:o,s:o}", "tasks", tasks, "deps", deps,
-	                 "runs", g.runs);
+	                 "runs", runs);
 }

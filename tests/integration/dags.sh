@@ -187,6 +187,10 @@ eq "extract ran once" 1 "$(ti "$rid" extract tries)"
 api GET "/api/v1/runs/$rid/tasks/transform/log" > "$T/tlog"
 ok "task log" grep -q -i sleep "$T/tlog"
 
+grid=$(api GET /api/v1/dags/example_chain/grid)
+eq "the grid lists the chain's tasks in order" "extract transform load cleanup" "$(echo "$grid" | jq_ '" ".join(d["tasks"])')"
+eq "and its runs' task states" success "$(echo "$grid" | jq_ 'd["runs"][-1]["tis"]["load"]["state"]')"
+
 # The same through the command line.
 ok "kiln dags lists the DAGs" sh -c "'$KILN' -c '$T/cluster.yaml' dags | grep -q example_chain"
 ok "kiln dag show lists dependencies" sh -c "'$KILN' -c '$T/cluster.yaml' dag show example_chain | grep transform | grep -q extract"

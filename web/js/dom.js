@@ -121,7 +121,7 @@ export function fmtDuration(ms) {
 		return `${Math.round(ms)} ms`;
 	const sec = ms / 1000;
 	if (sec < 60)
-		return `${sec.toFixed(sec < 10 ? 2 : 1)} s`;
+		return Number.isInteger(sec) ? `${sec} s` : `${sec.toFixed(sec < 10 ? 2 : 1)} s`;
 	const m = Math.floor(sec / 60), r = Math.floor(sec % 60);
 	if (m < 60)
 		return `${m}m ${r}s`;

@@ -1,0 +1,488 @@
+// dashboard.test.mjs - browser tests of kiln's web dashboard (web/).
+//
+// Starts a real cluster (a master and workers w1 and w2, as the
+// integration tests in tests/integration/lib.sh do) with two dashboard
+// users, then drives Debian's chromium through playwright-core: log in,
+// watch the cluster, trigger example_chain and follow it in the grid, open
+// a task's log, the other pages, log out, what a viewer may not do, and a
+// wrong password.  A screenshot of every page goes to
+// tests/output/screenshots/ ($KILN_SCREENSHOTS).
+//
+// Environment (set by tests/integration/browser.sh): KILN, the binary;
+// KILN_PLUGIN_BUILD, built plugins; KILN_SRCDIR, the source tree.
+// Run: node dashboard.test.mjs   (KEEP=1 keeps the cluster's files)
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SRCDIR = process.env.KILN_SRCDIR || path.resolve(HERE, '../..');
+const KILN = process.env.KILN || path.join(SRCDIR, 'kiln');
+const PLUGINS = process.env.KILN_PLUGIN_BUILD || path.join(SRCDIR, 'plugins/lib');
+const SHOTS = process.env.KILN_SCREENSHOTS || path.join(SRCDIR, 'tests/output/screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const USERS = {
+	admin: { name: 'ada', password: 'correct horse battery', role: 'admin' },
+	viewer: { name: 'vic', password: 'viewer staple 42', role: 'viewer' },
+};
+const TIMEOUT = 20000;
+
+let T, URL_, procs = [], browser, failed = false;
+let probeCookie = '';   // a viewer session of the test itself, for probe()
+let hung = false;
+const pageErrors = [];
+
+/* ------------------------------------------------------------ cluster */
+
+/* The cluster must not outlive the test, however it ends: killed by the
+ * time limit of browser.sh (SIGTERM), interrupted, or stuck past its own
+ * deadline. */
+function killCluster() {
+	for (const p of procs)
+		if (p.exitCode === null)
+			p.kill('SIGKILL');
+}
+function abandon(why) {
+	console.error(`browser tests: ${why}; cluster stopped`);
+	killCluster();
+	if (T && !process.env.KEEP)
+		fs.rmSync(T, { recursive: true, force: true });
+	process.exit(1);
+}
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+	process.on(sig, () => abandon(sig));
+process.on('exit', killCluster);
+setTimeout(() => abandon('over 9 minutes'), 540000).unref();
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on('error', reject);
+		s.listen(0, '127.0.0.1', () => {
+			const { port } = s.address();
+			s.close(() => resolve(port));
+		});
+	});
+}
+
+/* `kiln passwd` reads the password from stdin when it is not a terminal
+ * and prints its argon2id hash. */
+function passwd(pw) {
+	const r = spawnSync(KILN, ['passwd'], { input: pw + '\n', encoding: 'utf8' });
+	if (r.status !== 0)
+		throw new Error(`kiln passwd failed (${r.status}): ${r.stderr || r.stdout}`);
+	const hash = r.stdout.trim().split('\n').pop().trim();
+	assert.match(hash, /^\$argon2id\$/, 'kiln passwd prints an argon2id hash');
+	return hash;
+}
+
+function startNode(name) {
+	const log = fs.openSync(path.join(T, `${name}.log`), 'a');
+	const p = spawn(KILN, ['start', '-c', path.join(T, 'cluster.yaml'), '--node', name],
+		{ stdio: ['ignore', log, log] });
+	fs.closeSync(log);
+	procs.push(p);
+	return p;
+}
+
+async function api(p) {
+	const r = await fetch(URL_ + p, { signal: AbortSignal.timeout(3000) });
+	return r.ok ? r.json() : null;
+}
+
+async function until(what, fn, ms = TIMEOUT) {
+	const end = Date.now() + ms;
+	for (;;) {
+		try {
+			if (await fn())
+				return;
+		} catch (e) {
+			/* not yet */
+		}
+		if (Date.now() > end)
+			throw new Error(`timed out waiting for ${what}`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
+
+before(async () => {
+	for (const f of [KILN, CHROMIUM])
+		assert.ok(fs.existsSync(f), `${f} exists`);
+	T = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-browser.'));
+	fs.mkdirSync(path.join(T, 'plugins'));
+	fs.mkdirSync(path.join(T, 'dags'));
+	for (const f of fs.readdirSync(PLUGINS).filter((x) => x.endsWith('.so')))
+		fs.copyFileSync(path.join(PLUGINS, f), path.join(T, 'plugins', f));
+	fs.copyFileSync(path.join(SRCDIR, 'conf/dags/example_chain.yaml'), path.join(T, 'dags/example_chain.yaml'));
+	// A DAG with typed params for the trigger form, and a description
+	// that would run script if the page ever parsed API text as HTML.
+	fs.writeFileSync(path.join(T, 'dags/params_demo.yaml'), `id: params_demo
+description: "<img src=x onerror=\\"window.__xss=1\\"> typed params"
+params: { table: sales, rows: 3, dry: false, cols: [a, b] }
+tasks:
+  - id: only
+    plugin: noop
+`);
+	const port = await freePort();
+	URL_ = `http://127.0.0.1:${port}`;
+	const users = Object.values(USERS).map((u) =>
+		`      - name: ${u.name}\n        role: ${u.role}\n        password_hash: "${passwd(u.password)}"\n`).join('');
+	fs.writeFileSync(path.join(T, 'cluster.yaml'), `cluster:
+  name: browser-test
+master:
+  listen: 127.0.0.1
+  port: ${port}
+  data_dir: ${T}/master
+  plugin_dir: ${T}/plugins
+  dags_dir: ${T}/dags
+  web_dir: ${path.join(SRCDIR, 'web')}
+  heartbeat_interval: 200ms
+  worker_timeout: 3s
+  auth:
+    secret_file: ${T}/secret
+    users:
+${users}workers:
+  - name: w1
+    slots: 2
+    memory: 1GiB
+  - name: w2
+    slots: 2
+    memory: 1GiB
+`);
+	startNode('master');
+	await until('the master', async () => (await api('/api/v1/health')) !== null);
+	startNode('w1');
+	startNode('w2');
+	await until('two live workers', async () => (await api('/api/v1/health')).workers_alive >= 2);
+	const r = await fetch(URL_ + '/api/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+		body: JSON.stringify({ user: USERS.viewer.name, password: USERS.viewer.password }) });
+	probeCookie = (r.headers.get('set-cookie') || '').split(';')[0];
+	fs.mkdirSync(SHOTS, { recursive: true });
+	browser = await chromium.launch({
+		executablePath: CHROMIUM,
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+	});
+});
+
+after(async () => {
+	if (browser)
+		await browser.close();
+	killCluster();
+	if (T && (failed || process.env.KEEP)) {
+		for (const f of fs.readdirSync(T).filter((x) => x.endsWith('.log'))) {
+			const lines = fs.readFileSync(path.join(T, f), 'utf8').trimEnd().split('\n');
+			console.log(`---- ${f} (tail)\n${lines.slice(-25).join('\n')}`);
+		}
+	}
+	if (T && !process.env.KEEP)
+		fs.rmSync(T, { recursive: true, force: true });
+	else if (T)
+		console.log(`kept ${T}`);
+});
+
+/* ------------------------------------------------------------ helpers */
+
+async function newPage() {
+	const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+	const page = await ctx.newPage();
+	page.setDefaultTimeout(TIMEOUT);
+	page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+	return page;
+}
+
+async function shot(page, name) {
+	await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function login(page, who) {
+	await page.goto(URL_ + '/#/cluster');
+	await page.getByTestId('login-form').waitFor();
+	await page.getByTestId('login-user').fill(who.name);
+	await page.getByTestId('login-password').fill(who.password);
+	await page.getByTestId('login-submit').click();
+	await page.getByTestId('nav').waitFor();
+	assert.equal(await page.getByTestId('user-name').textContent(), who.name);
+	assert.equal(await page.getByTestId('user-role').textContent(), who.role);
+}
+
+/* A POST made by the page itself, with its session cookie and (if it has
+ * one) its CSRF token: what a curious viewer could do in the console. */
+function forcedPost(page, p, withCsrf = true) {
+	return page.evaluate(async ([p2, csrf]) => {
+		const headers = { 'Content-Type': 'application/json' };
+		if (csrf)
+			headers['X-CSRF-Token'] = sessionStorage.getItem('kiln-csrf') || '';
+		const r = await fetch(p2, { method: 'POST', headers, body: '{}', signal: AbortSignal.timeout(10000) });
+		return r.status;
+	}, [p, withCsrf]);
+}
+
+/* Does the master still answer a request that reads its store?  After a
+ * failure, this tells a page bug from a master that stopped answering, and
+ * spares the remaining tests their time-outs. */
+async function probe() {
+	try {
+		const r = await fetch(URL_ + '/api/v1/dags/example_chain/runs?limit=1',
+			{ headers: { Cookie: probeCookie }, signal: AbortSignal.timeout(3000) });
+		return r.status < 500;
+	} catch (e) {
+		return false;
+	}
+}
+
+function track(t, fn) {
+	return test(t, async (tc) => {
+		if (hung)
+			throw new Error('not run: the master stopped answering (see master.log below)');
+		try {
+			await fn(tc);
+		} catch (e) {
+			failed = true;
+			if (!(await probe())) {
+				hung = true;
+				throw new Error(`the master stopped answering store requests (${e.message})`);
+			}
+			throw e;
+		}
+	});
+}
+
+/* -------------------------------------------------------------- tests */
+
+let admin;      // the admin's page, shared by the tests that follow login
+let runId;
+
+track('a wrong password is refused with the server\'s message', async () => {
+	const page = await newPage();
+	await page.goto(URL_ + '/');
+	await page.getByTestId('login-form').waitFor();
+	assert.equal(await page.getByTestId('nav').isVisible(), false, 'no navigation before login');
+	await shot(page, 'login');
+	await page.getByTestId('login-user').fill(USERS.admin.name);
+	await page.getByTestId('login-password').fill('not the password');
+	await page.getByTestId('login-submit').click();
+	const msg = page.getByTestId('login-error');
+	await msg.waitFor();
+	assert.ok((await msg.textContent()).trim().length > 0, 'a message is shown');
+	assert.equal(await page.getByTestId('nav').isVisible(), false, 'still logged out');
+	await shot(page, 'login-refused');
+	await page.context().close();
+});
+
+track('the admin logs in and sees two live workers', async () => {
+	admin = await newPage();
+	await login(admin, USERS.admin);
+	assert.match(admin.url(), /#\/cluster$/);
+	const alive = admin.locator('[data-testid=worker-row][data-state=alive]');
+	await until('two alive worker rows', async () => (await alive.count()) === 2);
+	const names = (await admin.getByTestId('worker-name').allTextContents()).map((s) => s.trim());
+	assert.ok(names.some((n) => n.startsWith('w1')) && names.some((n) => n.startsWith('w2')), `workers ${names}`);
+	assert.equal(await admin.getByTestId('workers-alive').textContent(), '2');
+	assert.ok((await admin.getByTestId('master-version').textContent()).length > 0, 'version shown');
+	const plugins = await admin.locator('[data-testid=worker-row][data-worker=w1] [data-testid=worker-plugins]').textContent();
+	assert.match(plugins, /noop/);
+	assert.equal(await admin.locator('[data-nav=cluster]').getAttribute('aria-current'), 'page');
+	await shot(admin, 'cluster');
+});
+
+track('example_chain is triggered from the DAGs page', async () => {
+	await admin.locator('[data-nav=dags]').click();
+	const row = admin.locator('[data-testid=dag-row][data-dag=example_chain]');
+	await row.waitFor();
+	assert.equal((await row.getByTestId('dag-schedule').textContent()).trim(), 'manual');
+	await shot(admin, 'dags');
+	await row.getByTestId('dag-trigger').click();
+	const dlg = admin.getByTestId('trigger-dialog');
+	await dlg.waitFor();
+	await shot(admin, 'dags-trigger');
+	await dlg.getByTestId('trigger-submit').click();
+	await admin.waitForURL(/#\/dags\/example_chain\?run=/);
+	await admin.getByTestId('dag-grid').waitFor();
+	runId = decodeURIComponent(new URL(admin.url()).hash.split('run=')[1]);
+	assert.match(runId, /^example_chain__manual__/);
+});
+
+track('the trigger form sends typed params, and API text is never markup', async () => {
+	await admin.locator('[data-nav=dags]').click();
+	const row = admin.locator('[data-testid=dag-row][data-dag=params_demo]');
+	await row.waitFor();
+	assert.match(await row.textContent(), /<img src=x/, 'the description is shown as text');
+	assert.equal(await admin.evaluate(() => window.__xss), undefined, 'no script ran');
+	await row.getByTestId('dag-trigger').click();
+	const dlg = admin.getByTestId('trigger-dialog');
+	await dlg.waitFor();
+	assert.equal(await dlg.locator('[data-param=table]').inputValue(), 'sales');
+	await dlg.locator('[data-param=table]').fill('orders');
+	await dlg.locator('[data-param=rows]').fill('7');
+	await dlg.locator('[data-param=dry]').check();
+	await dlg.locator('[data-param=cols]').fill('not json');
+	await dlg.getByTestId('trigger-submit').click();
+	assert.match(await dlg.getByTestId('trigger-error').textContent(), /cols is not valid JSON/);
+	await dlg.locator('[data-param=cols]').fill('["x"]');
+	await dlg.getByTestId('trigger-submit').click();
+	await admin.waitForURL(/#\/dags\/params_demo\?run=/);
+	const run = decodeURIComponent(new URL(admin.url()).hash.split('run=')[1]);
+	const conf = await admin.evaluate(async (r) =>
+		(await (await fetch('/api/v1/runs/' + encodeURIComponent(r), { signal: AbortSignal.timeout(10000) })).json()).conf, run);
+	assert.deepEqual(conf, { table: 'orders', rows: 7, dry: true, cols: ['x'] });
+});
+
+track('its tasks turn to success in the grid', async () => {
+	await admin.goto(`${URL_}/#/dags/example_chain?run=${encodeURIComponent(runId)}`);
+	const cells = admin.locator(`[data-testid=grid-cell][data-run="${runId}"]`);
+	await until('four grid cells', async () => (await cells.count()) === 4);
+	await until('every task of the run succeeded', async () => {
+		const states = await cells.evaluateAll((els) => els.map((e) => e.dataset.state));
+		return states.every((s) => s === 'success');
+	}, 30000);
+	const tasks = await cells.evaluateAll((els) => els.map((e) => e.dataset.task));
+	assert.deepEqual(tasks, ['extract', 'transform', 'load', 'cleanup'], 'rows in topological order');
+	// The graph follows the selected run; the durations show every task.
+	const nodes = admin.locator('[data-testid=graph-node]');
+	await until('the graph is all green', async () => {
+		const st = await nodes.evaluateAll((els) => els.map((e) => e.dataset.state));
+		return st.length === 4 && st.every((s) => s === 'success');
+	});
+	// Layered left to right: each task of the chain is right of its upstream.
+	const xs = await nodes.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().x));
+	for (let i = 1; i < xs.length; i++)
+		assert.ok(xs[i] > xs[i - 1], 'graph layered left to right');
+	assert.equal(await admin.locator('[data-testid=durations] [data-testid=duration-row]').count(), 4);
+	await shot(admin, 'dag');
+});
+
+track('a task\'s log opens from the grid', async () => {
+	await admin.locator(`[data-testid=grid-cell][data-run="${runId}"][data-task=transform]`).click();
+	await admin.waitForURL(/#\/jobs\/\d+/);
+	await admin.getByTestId('job-state').waitFor();
+	assert.equal(await admin.getByTestId('job-state').getAttribute('data-state'), 'succeeded');
+	assert.equal(await admin.getByTestId('job-plugin').textContent(), 'sleep');
+	assert.match(await admin.getByTestId('job-params').textContent(), /"seconds"/);
+	await until('the sleep plugin\'s log', async () => /sleep: woke after/.test(await admin.getByTestId('job-log').textContent()));
+	assert.ok(await admin.getByTestId('attempt-row').count() >= 1, 'an attempts table');
+	await shot(admin, 'job');
+});
+
+track('the jobs page lists and filters jobs', async () => {
+	await admin.locator('[data-nav=jobs]').click();
+	const rows = admin.getByTestId('job-row');
+	await until('the run\'s four jobs', async () => (await rows.count()) >= 4);
+	await shot(admin, 'jobs');
+	await admin.getByTestId('filter-plugin').selectOption('sleep');
+	await admin.waitForURL(/plugin=sleep/);
+	await until('only sleep jobs', async () => {
+		const p = await admin.locator('[data-testid=job-row] td:nth-child(2)').allTextContents();
+		return p.length >= 1 && p.every((x) => x === 'sleep');
+	});
+});
+
+/* POST from the admin's page with its session and CSRF token. */
+function adminPost(p, body) {
+	return admin.evaluate(async ([p2, b]) => {
+		const r = await fetch(p2, { method: 'POST', body: JSON.stringify(b), signal: AbortSignal.timeout(30000), headers: {
+			'Content-Type': 'application/json', 'X-CSRF-Token': sessionStorage.getItem('kiln-csrf') } });
+		return { status: r.status, body: await r.json() };
+	}, [p, body]);
+}
+
+track('a running job\'s log tails live', async () => {
+	const r = await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 4 } });
+	assert.equal(r.status, 201);
+	await admin.goto(`${URL_}/#/jobs/${r.body.id}`);
+	await until('the job running', async () =>
+		(await admin.getByTestId('job-state').getAttribute('data-state')) === 'running');
+	await until('the first log line while it runs', async () =>
+		/sleep: sleeping 4 s/.test(await admin.getByTestId('job-log').textContent()));
+	assert.equal(await admin.getByTestId('job-state').getAttribute('data-state'), 'running',
+		'the line arrived before the job finished');
+	assert.match(await admin.getByTestId('log-state').textContent(), /live/);
+	await shot(admin, 'job-running');
+	await until('the job succeeded', async () =>
+		(await admin.getByTestId('job-state').getAttribute('data-state')) === 'succeeded', 15000);
+	await until('the last log line', async () => /woke after/.test(await admin.getByTestId('job-log').textContent()));
+});
+
+track('the jobs page stays fast with 10,000 jobs', async () => {
+	const jobs = Array.from({ length: 10000 }, () => ({ plugin: 'noop' }));
+	const r = await adminPost('/api/v1/jobs/batch', { jobs });
+	assert.equal(r.status, 201);
+	assert.equal(r.body.ids.length, 10000);
+	const t0 = Date.now();
+	await admin.goto(`${URL_}/#/jobs`);
+	const rows = admin.getByTestId('job-row');
+	await until('a first page', async () => (await rows.count()) === 50);
+	const first = Number(await rows.first().getAttribute('data-job'));
+	assert.ok(first >= Math.max(...r.body.ids), 'newest first');
+	await admin.getByTestId('page-older').click();
+	await until('the second page', async () => Number(await rows.first().getAttribute('data-job')) === first - 50);
+	await admin.getByTestId('page-newer').click();
+	await until('back to the first page', async () => Number(await rows.first().getAttribute('data-job')) === first);
+	const ms = Date.now() - t0;
+	assert.ok(ms < 5000, `loading and paging took ${ms} ms`);
+	// Polling keeps the rows: an element survives a refresh.
+	const el = await rows.first().elementHandle();
+	await admin.waitForTimeout(2500);
+	assert.equal(await el.evaluate((e) => e.isConnected), true, 'rows are updated in place');
+});
+
+track('the plugins page lists the loaded plugins', async () => {
+	await admin.locator('[data-nav=plugins]').click();
+	await admin.locator('[data-testid=plugin-row][data-plugin=noop]').waitFor();
+	await admin.locator('[data-testid=plugin-row][data-plugin=sleep]').waitFor();
+	assert.equal(await admin.getByTestId('plugin-worker').count(), 2);
+	await shot(admin, 'plugins');
+});
+
+track('the models page shows its placeholder', async () => {
+	await admin.locator('[data-nav=models]').click();
+	const p = admin.getByTestId('models-placeholder');
+	await p.waitFor();
+	assert.match(await p.textContent(), /analytics plugins/);
+	await shot(admin, 'models');
+});
+
+track('logging out ends the session', async () => {
+	await admin.getByTestId('logout').click();
+	await admin.getByTestId('login-form').waitFor();
+	assert.equal(await admin.getByTestId('nav').isVisible(), false);
+	// The cookie is gone too: a page that needs the API goes back to login.
+	await admin.goto(URL_ + '/#/jobs');
+	await admin.getByTestId('login-form').waitFor();
+	const r = await admin.evaluate(async () => (await fetch('/api/v1/me', { signal: AbortSignal.timeout(10000) })).status);
+	assert.equal(r, 401);
+	await admin.context().close();
+});
+
+track('a viewer sees no trigger button and a forced POST is refused', async () => {
+	const page = await newPage();
+	await login(page, USERS.viewer);
+	await page.locator('[data-nav=dags]').click();
+	const row = page.locator('[data-testid=dag-row][data-dag=example_chain]');
+	await row.waitFor();
+	assert.equal(await row.getByTestId('dag-trigger').count(), 0, 'no trigger button');
+	assert.equal(await row.getByTestId('dag-pause').isDisabled(), true, 'pause switch disabled');
+	await shot(page, 'dags-viewer');
+	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/trigger'), 403, 'viewer POST with CSRF token');
+	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/pause'), 403, 'viewer pause');
+	await page.context().close();
+});
+
+track('a POST with the session but without the CSRF token is refused', async () => {
+	const page = await newPage();
+	await login(page, USERS.admin);
+	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/pause', false), 403);
+	await page.context().close();
+});
+
+test('no page threw an uncaught error', () => {
+	assert.deepEqual(pageErrors, []);
+});

@@ -1,0 +1,202 @@
+// app.js - the dashboard's shell: who is logged in, hash routing to one
+// page module at a time, and the poll that keeps the visible page live.
+//
+// A page module exports {nav, title, mount(root, ctx)}; mount builds the
+// page's skeleton and returns {refresh(), interval?, unmount?()}.  The
+// shell calls refresh() at once and then again `interval` ms after the
+// previous refresh finished (2000 by default; a running job's page tails
+// its log every 1500; never under MIN_INTERVAL), and only while the tab is
+// visible, so a slow master is never hit by overlapping polls.
+
+import { ApiError, get, post, onUnauthorized, setCsrf } from './api.js';
+import { h, replace, setText } from './dom.js';
+import cluster from './cluster.js';
+import dags from './dags.js';
+import dag from './dag.js';
+import jobs from './jobs.js';
+import job from './job.js';
+import plugins from './plugins.js';
+import models from './models.js';
+import login from './login.js';
+
+const ROUTES = [
+	[/^\/cluster$/, cluster],
+	[/^\/dags$/, dags],
+	[/^\/dags\/([^/]+)$/, dag],
+	[/^\/jobs$/, jobs],
+	[/^\/jobs\/(\d+)$/, job],
+	[/^\/plugins$/, plugins],
+	[/^\/models$/, models],
+	[/^\/login$/, login],
+];
+const MIN_INTERVAL = 1000;
+
+const $ = (sel) => document.querySelector(sel);
+
+/* The logged-in user, {user, role}, or null (the CSRF token is in api.js). */
+let me = null;
+let view = null;     // {gen, page, inst, timer}
+let gen = 0;
+
+function parseHash() {
+	const raw = location.hash.replace(/^#/, '') || '/cluster';
+	const q = raw.indexOf('?');
+	const path = q < 0 ? raw : raw.slice(0, q);
+	const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+	return { path, query };
+}
+
+export function navigate(hash) {
+	if (location.hash === hash)
+		route();
+	else
+		location.hash = hash;
+}
+
+function showError(msg) {
+	const el = $('[data-testid=error]');
+	setText(el, msg || '');
+	el.hidden = !msg;
+}
+
+function toLogin() {
+	if (parseHash().path === '/login')
+		return;
+	me = null;
+	setCsrf('');
+	const here = location.hash && !location.hash.startsWith('#/login') ? location.hash : '#/cluster';
+	navigate('#/login?next=' + encodeURIComponent(here));
+}
+
+function header() {
+	const logged = me !== null;
+	$('[data-testid=nav]').hidden = !logged;
+	$('[data-testid=user]').hidden = !logged;
+	if (logged) {
+		setText($('[data-testid=user-name]'), me.user);
+		setText($('[data-testid=user-role]'), me.role);
+	}
+	const cur = view ? view.page.nav : '';
+	for (const a of document.querySelectorAll('[data-nav]')) {
+		if (a.dataset.nav === cur)
+			a.setAttribute('aria-current', 'page');
+		else
+			a.removeAttribute('aria-current');
+	}
+}
+
+function stop() {
+	if (view === null)
+		return;
+	clearTimeout(view.timer);
+	if (view.inst && view.inst.unmount)
+		view.inst.unmount();
+	view = null;
+}
+
+async function poll(g) {
+	if (view === null || view.gen !== g)
+		return;
+	clearTimeout(view.timer);
+	if (document.visibilityState === 'visible') {
+		try {
+			await view.inst.refresh();
+			if (view && view.gen === g)
+				showError('');
+		} catch (e) {
+			if (view && view.gen === g && !(e instanceof ApiError && e.status === 401))
+				showError(e.message);
+		}
+	}
+	if (view === null || view.gen !== g)
+		return;
+	const every = Math.max(MIN_INTERVAL, view.inst.interval || 2000);
+	view.timer = setTimeout(() => poll(g), every);
+}
+
+async function route() {
+	const { path, query } = parseHash();
+	let page = null, params = [];
+	for (const [re, p] of ROUTES) {
+		const m = path.match(re);
+		if (m) {
+			page = p;
+			params = m.slice(1).map(decodeURIComponent);
+			break;
+		}
+	}
+	if (page !== login && me === null) {
+		toLogin();
+		return;
+	}
+	stop();
+	showError('');
+	const root = $('main');
+	replace(root);
+	if (page === null) {
+		root.append(h('h1', {}, 'Not found'), h('p', {}, `No page at ${path}.`),
+			h('p', {}, h('a', { href: '#/cluster' }, 'Go to the cluster')));
+		header();
+		return;
+	}
+	const g = ++gen;
+	view = { gen: g, page, inst: null, timer: 0 };
+	document.title = `${page.title} · kiln`;
+	header();
+	const ctx = { params, query, me, navigate, loggedIn, showError };
+	view.inst = page.mount(root, ctx) || { refresh() {} };
+	// Move focus to the new page so screen readers announce it.
+	const first = root.querySelector('[autofocus]') || root.querySelector('h1');
+	if (first) {
+		if (first.tagName === 'H1')
+			first.tabIndex = -1;
+		first.focus({ preventScroll: true });
+	}
+	poll(g);
+}
+
+/* Called by the login page with the answer of POST /api/v1/login. */
+function loggedIn(who, next) {
+	me = { user: who.user, role: who.role };
+	setCsrf(who.csrf);
+	navigate(next && next.startsWith('#/') && !next.startsWith('#/login') ? next : '#/cluster');
+}
+
+async function logout() {
+	try {
+		await post('/api/v1/logout', {});
+	} catch (e) {
+		/* the session may be gone already; log out locally anyway */
+	}
+	me = null;
+	setCsrf('');
+	navigate('#/login');
+}
+
+async function start() {
+	onUnauthorized(toLogin);
+	$('[data-testid=logout]').addEventListener('click', logout);
+	// The skip link must not change the hash: that is the router's.
+	$('[data-skip]').addEventListener('click', (ev) => {
+		ev.preventDefault();
+		$('main').focus();
+	});
+	document.addEventListener('visibilitychange', () => {
+		if (document.visibilityState === 'visible' && view)
+			poll(view.gen);
+	});
+	window.addEventListener('hashchange', route);
+	get('/api/v1/health').then((hl) =>
+		setText($('[data-testid=cluster-name]'), `${hl.cluster} · v${hl.version}`)).catch(() => {});
+	try {
+		const who = await get('/api/v1/me', { quiet401: true });
+		me = { user: who.user, role: who.role };
+		if (who.csrf)
+			setCsrf(who.csrf);
+	} catch (e) {
+		me = null;
+	}
+	route();
+}
+
+start();
