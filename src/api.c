@@ -305,6 +305,8 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		res[i].error = json_string_value(json_object_get(o, "error"));
 		res[i].log = json_string_value(json_object_get(o, "log"));
 		res[i].finished_ms = json_integer_value(json_object_get(o, "finished_ms"));
+		json_t *dv = json_object_get(o, "duration_ms");
+		res[i].duration_ms = json_is_integer(dv) ? json_integer_value(dv) : -1;
 		json_t *ov = json_object_get(o, "outputs");
 		if (json_is_array(ov) && json_array_size(ov) > 0)
 			res[i].outputs = outs[i] = json_dumps(ov, JSON_COMPACT);

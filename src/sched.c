@@ -90,6 +90,17 @@ struct spool {
 	struct spool *next;
 };
 
+/* How long a plugin's tasks run, as workers report it (an exponentially
+ * weighted mean), to tell short tasks worth prefetching. */
+struct splugin {
+	char *name;
+	double mean_ms;
+	int64_t n;
+	struct splugin *next;
+};
+
+#define SHORT_TASK_MS 20.0
+
 struct sched_done {
 	int64_t run, job;
 	int state;
@@ -98,6 +109,7 @@ struct sched_done {
 struct sched {
 	pthread_mutex_t mu;
 	struct spool *pools;
+	struct splugin *plugins;
 	int delayed;            /* queued retries waiting for their time */
 	void (*done)(void *, int64_t run, int64_t job, int state);
 	void *done_ud;
@@ -270,6 +282,32 @@ pool_get(sched *s, const char *name)
 	return p;
 }
 
+static int
+plugin_is_short(const sched *s, const char *name)
+{
+	for (const struct splugin *p = s->plugins; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p->n >= 8 && p->mean_ms <= SHORT_TASK_MS;
+	return 0;
+}
+
+static void
+plugin_observe(sched *s, const char *name, double ms)
+{
+	struct splugin *p;
+	for (p = s->plugins; p != NULL && strcmp(p->name, name) != 0; p = p->next)
+		;
+	if (p == NULL) {
+		p = xcalloc(1, sizeof *p);
+		p->name = xstrdup(name);
+		p->mean_ms = ms;
+		p->next = s->plugins;
+		s->plugins = p;
+	}
+	p->mean_ms += (ms - p->mean_ms) * (p->n < 8 ? 1.0 / (double)(p->n + 1) : 0.125);
+	p->n++;
+}
+
 static struct sworker *
 worker_find(sched *s, const char *name)
 {
@@ -376,6 +414,12 @@ sched_free(sched *s)
 	}
 	free(s->tab);
 	free(s->done_list);
+	struct splugin *qn;
+	for (struct splugin *q = s->plugins; q != NULL; q = qn) {
+		qn = q->next;
+		free(q->name);
+		free(q);
+	}
 	struct spool *pn;
 	for (struct spool *p = s->pools; p != NULL; p = pn) {
 		pn = p->next;
@@ -802,6 +846,8 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 					.id = r->id, .attempt = r->attempt, .log = r->log };
 			continue;
 		}
+		if (r->duration_ms >= 0)
+			plugin_observe(s, j->plugin, (double)r->duration_ms);
 		struct store_op *op = &ops[nops];
 		op->id = j->id;
 		op->attempt = j->attempt;
@@ -829,21 +875,23 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
 			worker_cancel_push(w, run[i].id, run[i].attempt);
 	}
-	/* 3. Placement.  While the queue is deep, a worker may hold more
-	 * tasks than slots (they wait in its pool, as with Celery's
-	 * prefetch): the round trip per task then stops being the limit.
-	 * With a short queue, a slot is a slot, so that no task waits
-	 * behind a long one on a busy worker while another is idle. */
-	int wcap = w->slots;
-	if (s->nqueued > 2 * (int64_t)w->slots)
-		wcap = w->slots * s->o.prefetch;
-	int free_slots = wcap - w->slots_busy;
+	/* 3. Placement.  Tasks of plugins known to be short may wait in a
+	 * worker's pool beyond its slots while the queue is deep (Celery's
+	 * prefetch): for those the round trip per task, not the work, is
+	 * the limit.  Any other task takes a free slot or waits in the
+	 * queue, so that none waits behind a long one on a busy worker
+	 * while another worker is idle. */
+	int deep = s->nqueued > 2 * (int64_t)w->slots;
+	int slot_room = w->slots - w->slots_busy;
+	int prefetch_room = w->slots * s->o.prefetch - w->slots_busy;
 	int64_t free_mem = w->memory - w->memory_busy;
 	size_t nstart = 0;
 	for (struct sjob *j = s->qhead, *nx; j != NULL && (int)nstart < want &&
-	     free_slots > 0; j = nx) {
+	     prefetch_room > 0; j = nx) {
 		nx = j->next;
-		if (j->slots > free_slots || (j->memory > 0 && j->memory > free_mem) ||
+		int room = deep && plugin_is_short(s, j->plugin) ? prefetch_room :
+		           slot_room;
+		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
 		    (j->pool != NULL && j->pool->slots >= 0 &&
 		     j->pool->busy >= j->pool->slots) ||
 		    (j->not_before && j->not_before > mono_ms()) ||
@@ -858,7 +906,8 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		j->state = SJ_STARTING;
 		j->started_at = mono_ms();
 		run_add(w, j);
-		free_slots -= j->slots;
+		slot_room -= j->slots;
+		prefetch_room -= j->slots;
 		free_mem -= j->memory;
 		struct store_op *op = &ops[nops];
 		op->kind = STORE_START;

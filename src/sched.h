@@ -31,7 +31,8 @@ struct sched_opts {
 	                              * the job fails, default 3 */
 	int batch_max;               /* most tasks handed out per exchange */
 	int prefetch;                /* tasks per slot a worker may hold while
-	                              * the queue is deep, default 64 */
+	                              * the queue is deep, default 64; only for
+	                              * plugins whose tasks take under 20 ms */
 };
 
 /* A task handed to a worker.  Strings owned by the struct. */
@@ -57,6 +58,7 @@ struct sched_result {
 	const char *error;
 	const char *log;
 	int64_t finished_ms;
+	int64_t duration_ms;  /* run time at the worker, -1 = unknown */
 };
 
 /* An attempt a worker holds (running, or finished but not yet acked). */

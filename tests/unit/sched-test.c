@@ -312,6 +312,43 @@ START_TEST(cancel_queued_and_running)
 }
 END_TEST
 
+START_TEST(prefetch_only_short_tasks)
+{
+	char *err = NULL;
+	uint64_t s1 = join("w1", 1, 1 << 30, BOTH);
+	struct sched_exchange x;
+	/* Teach the scheduler: noop takes 1 ms, sleep 500 ms. */
+	for (int k = 0; k < 10; k++) {
+		int64_t a = submit("noop", 0, 1, 0, 1);
+		int64_t b = submit("sleep", 0, 1, 0, 1);
+		int64_t ids[2] = { a, b };
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+			ck_assert_uint_eq(x.ntasks, 1);
+			ck_assert_int_eq(x.tasks[0].id, ids[i]);
+			sched_exchange_clear(&x);
+			struct sched_result r = { .id = ids[i], .attempt = 1,
+				.state = JOB_SUCCEEDED, .duration_ms = i == 0 ? 1 : 500 };
+			ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+			sched_exchange_clear(&x);
+		}
+	}
+	/* A deep queue of short tasks: many go to the one-slot worker. */
+	for (int k = 0; k < 20; k++)
+		submit("noop", 0, 1, 0, 1);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 20);
+	sched_exchange_clear(&x);
+	/* Long tasks: one per slot, however deep the queue. */
+	uint64_t s2 = join("w2", 1, 1 << 30, BOTH);
+	for (int k = 0; k < 20; k++)
+		submit("sleep", 0, 1, 0, 1);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -326,6 +363,7 @@ main(void)
 	tcase_add_test(tc, register_reconciles_held);
 	tcase_add_test(tc, recover_rebuilds_queue);
 	tcase_add_test(tc, cancel_queued_and_running);
+	tcase_add_test(tc, prefetch_only_short_tasks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
