@@ -24,7 +24,6 @@
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "config.h"
 #include "log.h"
 #include "xalloc.h"
+#include "yamlfile.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -54,11 +54,8 @@
  * state */
 
 struct cfg_ctx {
-	const char *path;            /* for messages, as given */
+	struct yamlfile yf;          /* the file, its document, messages */
 	struct kiln_config *c;       /* being filled */
-	FILE *f;                     /* the file, to locate reader errors */
-	yaml_document_t *doc;
-	char **err;
 	yaml_node_t *master;         /* the master section, NULL if absent */
 	yaml_node_t *heartbeat;      /* value nodes checked after the walk */
 	yaml_node_t *worker_timeout;
@@ -84,54 +81,8 @@ struct cfg_key {
 	int (*sub)(struct cfg_ctx *x, yaml_node_t *v, void *base);
 };
 
-__attribute__((format(printf, 3, 4)))
-static int
-cfg_err(struct cfg_ctx *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	/* libyaml marks are 0-based; editors count from 1. */
-	int rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: %s", x->path,
-	                n->start_mark.line + 1, n->start_mark.column + 1, msg);
-	free(msg);
-	return rc;
-}
-
-static yaml_node_t *
-cfg_node(struct cfg_ctx *x, int i)
-{
-	return yaml_document_get_node(x->doc, i);
-}
-
-static const char *
-cfg_kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:  return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	default:                 return "a scalar";
-	}
-}
-
-static const char *
-cfg_str(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* An empty value, `~` or `null`, written without quotes. */
-static int
-cfg_is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	const char *s = cfg_str(n);
-	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
+/* Every error points at a node of the file being read. */
+#define cfg_err(x, ...) yamlfile_err(&(x)->yf, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- paths */
 
@@ -217,58 +168,6 @@ cfg_base_dir(const char *path)
 	char *abs = realpath(dir, NULL);
 	free(dir);
 	return abs;  /* malloc()ed by libc, freed with free() like ours */
-}
-
-/* ------------------------------------------------------------ suggestions */
-
-/* Edit distance counting a swap of neighbours as one edit ("prot" is one
- * typo away from "port"), for "did you mean"; long strings never match. */
-static size_t
-cfg_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t d[65][65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			int ca = tolower((unsigned char)a[i - 1]);
-			int cb = tolower((unsigned char)b[j - 1]);
-			size_t best = d[i - 1][j - 1] + (ca != cb);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && d[i - 2][j - 2] + 1 < best &&
-			    ca == tolower((unsigned char)b[j - 2]) &&
-			    cb == tolower((unsigned char)a[i - 2]))
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
-static const char *
-cfg_suggest(const char *name, const struct cfg_key *keys, size_t nkeys)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX;
-
-	for (size_t i = 0; i < nkeys; i++) {
-		size_t d = cfg_distance(name, keys[i].name);
-		size_t limit = strlen(keys[i].name) >= 5 ? 2 : 1;
-		if (d <= limit && d < bestd) {
-			best = keys[i].name;
-			bestd = d;
-		}
-	}
-	return best;
 }
 
 /* ---------------------------------------------------------------- values */
@@ -362,174 +261,82 @@ config_parse_size(const char *s, int64_t *bytes)
 	return -EINVAL;
 }
 
-static int
-cfg_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > CFG_NAME_MAX)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                 "0123456789_.-") == n;
-}
-
-/* The scalar text of V, the value of key NAME. */
-static int
-cfg_scalar(struct cfg_ctx *x, const char *name, yaml_node_t *v,
-           const char **s)
-{
-	if (v->type != YAML_SCALAR_NODE)
-		return cfg_err(x, v, "'%s' expects a single value, not %s",
-		               name, cfg_kind_name(v));
-	if (cfg_is_null(v))
-		return cfg_err(x, v, "'%s' needs a value", name);
-	*s = cfg_str(v);
-	return 0;
-}
-
 /* Parse V as described by K and store it at BASE + K->off. */
 static int
 cfg_value(struct cfg_ctx *x, const struct cfg_key *k, yaml_node_t *v,
           void *base)
 {
+	struct yamlfile *y = &x->yf;
 	void *dst = (char *)base + k->off;
 	const char *s = NULL;
 	int64_t n;
 	int rc;
 
-	if (k->kind == K_SUB)
-		return k->sub(x, v, base);
-	if ((rc = cfg_scalar(x, k->name, v, &s)) < 0)
-		return rc;
-
 	switch (k->kind) {
 	case K_STR:
 	case K_PATH:
-		if (*s == '\0')
-			return cfg_err(x, v, "'%s' must not be empty", k->name);
+		if ((rc = yamlfile_string(y, k->name, v, &s)) < 0)
+			return rc;
 		*(char **)dst = k->kind == K_STR ? xstrdup(s)
 		                                 : cfg_path(x->c->base_dir, s);
 		return 0;
 	case K_NAME:
-		if (!cfg_valid_name(s))
-			return cfg_err(x, v, "'%s' must be 1 to %d characters "
-			               "from A-Z a-z 0-9 _ . -, got '%s'",
-			               k->name, CFG_NAME_MAX, s);
+		if ((rc = yamlfile_name(y, k->name, v, CFG_NAME_MAX, &s)) < 0)
+			return rc;
 		*(char **)dst = xstrdup(s);
 		return 0;
-	case K_INT: {
-		const char *p = s;
-		int neg = *p == '-';
-		p += neg;
-		rc = cfg_digits(&p, &n);
-		if (rc == -EINVAL || (rc == 0 && *p != '\0'))
-			return cfg_err(x, v, "'%s' must be an integer from "
-			               "%lld to %lld, got '%s'", k->name,
-			               (long long)k->min, (long long)k->max, s);
-		if (rc < 0 || neg || n < k->min || n > k->max)
-			return cfg_err(x, v, "'%s' must be from %lld to %lld, "
-			               "got %s", k->name, (long long)k->min,
-			               (long long)k->max, s);
-		*(int *)dst = (int)n;
-		return 0;
-	}
+	case K_INT:
+		/* No "+8080": the file has always refused it. */
+		rc = yamlfile_int(y, k->name, v, k->min, k->max, 0, &n);
+		if (rc == 0)
+			*(int *)dst = (int)n;
+		return rc;
 	case K_SIZE:
-		rc = config_parse_size(s, &n);
-		if (rc == -EINVAL)
-			return cfg_err(x, v, "'%s' is not a size (like 512MiB "
-			               "or 2GiB): '%s'", k->name, s);
-		if (rc < 0 || n < k->min || n > k->max)
-			return cfg_err(x, v, "'%s' must be from %lld to %lld "
-			               "bytes, got %s", k->name,
-			               (long long)k->min, (long long)k->max, s);
-		*(int64_t *)dst = n;
-		return 0;
+		return yamlfile_size(y, k->name, v, k->min, k->max,
+		                     (int64_t *)dst);
 	case K_DURATION:
-		rc = config_parse_duration_ms(s, &n);
-		if (rc == -EINVAL)
-			return cfg_err(x, v, "'%s' is not a duration (like "
-			               "500ms, 2s, 5m, 1h): '%s'", k->name, s);
-		if (rc < 0 || n < k->min || n > k->max)
-			return cfg_err(x, v, "'%s' must be from %lldms to "
-			               "%lldms, got %s", k->name,
-			               (long long)k->min, (long long)k->max, s);
-		*(int *)dst = (int)n;
-		return 0;
+		rc = yamlfile_duration(y, k->name, v, k->min, k->max,
+		                       "500ms, 2s, 5m, 1h", &n);
+		if (rc == 0)
+			*(int *)dst = (int)n;
+		return rc;
 	case K_BOOL:
-		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0)
-			*(int *)dst = 1;
-		else if (strcasecmp(s, "false") == 0 ||
-		         strcasecmp(s, "no") == 0)
-			*(int *)dst = 0;
-		else
-			return cfg_err(x, v, "'%s' must be true or false, "
-			               "got '%s'", k->name, s);
-		return 0;
+		return yamlfile_bool(y, k->name, v, (int *)dst);
 	case K_SUB:
-		break;
+		return k->sub(x, v, base);
 	}
 	return 0;
 }
 
+struct cfg_walk {
+	struct cfg_ctx *x;
+	const struct cfg_key *keys;
+	void *base;
+};
+
+static int
+cfg_walk_one(void *ud, size_t i, yaml_node_t *v)
+{
+	struct cfg_walk *w = ud;
+	return cfg_value(w->x, &w->keys[i], v, w->base);
+}
+
 /*
  * Walk mapping MAP (WHERE names it in messages, NULL for the top level)
- * against KEYS, storing into BASE.  FOUND[i] receives the value node of
- * KEYS[i], or NULL if absent.  A null MAP (`master:` with nothing after
- * it) is an empty mapping.
+ * against KEYS, storing into BASE as each key is met, so that errors come
+ * in file order.  FOUND[i] receives the value node of KEYS[i], or NULL if
+ * absent.  A null MAP (`master:` with nothing after it) is an empty
+ * mapping.
  */
 static int
 cfg_map(struct cfg_ctx *x, yaml_node_t *map, const char *where,
         const struct cfg_key *keys, size_t nkeys, void *base,
         yaml_node_t **found)
 {
-	for (size_t i = 0; i < nkeys; i++)
-		found[i] = NULL;
-	if (cfg_is_null(map))
-		return 0;
-	if (map->type != YAML_MAPPING_NODE)
-		return cfg_err(x, map, "'%s' must be a mapping, not %s",
-		               where, cfg_kind_name(map));
-	const char *in = where ? "in " : "at the top level";
-	if (where == NULL)
-		where = "";
+	struct cfg_walk w = { x, keys, base };
 
-	yaml_node_pair_t *first = map->data.mapping.pairs.start;
-	for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = cfg_node(x, p->key);
-		yaml_node_t *v = cfg_node(x, p->value);
-		if (k->type != YAML_SCALAR_NODE)
-			return cfg_err(x, k, "keys must be plain words, not %s",
-			               cfg_kind_name(k));
-		const char *name = cfg_str(k);
-
-		/* libyaml keeps duplicates; a later one silently winning
-		 * would hide a mistake. */
-		for (yaml_node_pair_t *q = first; q < p; q++) {
-			yaml_node_t *qk = cfg_node(x, q->key);
-			if (qk->type == YAML_SCALAR_NODE &&
-			    strcmp(cfg_str(qk), name) == 0)
-				return cfg_err(x, k, "duplicate key '%s' %s%s "
-				               "(first on line %zu)", name, in,
-				               where, qk->start_mark.line + 1);
-		}
-
-		size_t i;
-		for (i = 0; i < nkeys; i++)
-			if (strcmp(keys[i].name, name) == 0)
-				break;
-		if (i == nkeys) {
-			const char *hint = cfg_suggest(name, keys, nkeys);
-			return cfg_err(x, k, "unknown key '%s' %s%s%s%s%s",
-			               name, in, where,
-			               hint ? " (did you mean '" : "",
-			               hint ? hint : "", hint ? "'?)" : "");
-		}
-		found[i] = v;
-		int rc = cfg_value(x, &keys[i], v, base);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return yamlfile_map(&x->yf, map, where, keys, sizeof *keys, nkeys,
+	                    NULL, found, cfg_walk_one, &w);
 }
 
 static yaml_node_t *
@@ -548,11 +355,11 @@ cfg_list(struct cfg_ctx *x, const char *name, yaml_node_t *v,
          yaml_node_item_t **start, yaml_node_item_t **top)
 {
 	*start = *top = NULL;
-	if (cfg_is_null(v))
+	if (yamlfile_null(v))
 		return 0;
 	if (v->type != YAML_SEQUENCE_NODE)
 		return cfg_err(x, v, "'%s' must be a list, not %s", name,
-		               cfg_kind_name(v));
+		               yamlfile_kind(v));
 	*start = v->data.sequence.items.start;
 	*top = v->data.sequence.items.top;
 	return 0;
@@ -583,7 +390,7 @@ cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	if ((rc = cfg_list(x, "users", v, &it, &top)) < 0)
 		return rc;
 	for (; it < top; it++) {
-		yaml_node_t *n = cfg_node(x, *it);
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
 		yaml_node_t *found[ARRAY_SIZE(cfg_user_keys)];
 
 		c->auth.users = xrealloc(c->auth.users, (c->auth.nusers + 1) *
@@ -593,7 +400,7 @@ cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
 		if (n->type != YAML_MAPPING_NODE)
 			return cfg_err(x, n, "each user must be a mapping "
 			               "(name, role, password_hash), not %s",
-			               cfg_kind_name(n));
+			               yamlfile_kind(n));
 		rc = cfg_map(x, n, "user", cfg_user_keys,
 		             ARRAY_SIZE(cfg_user_keys), u, found);
 		if (rc < 0)
@@ -653,28 +460,33 @@ static int
 cfg_pools(struct cfg_ctx *x, yaml_node_t *v, void *base)
 {
 	struct kiln_config *c = base;
-	if (cfg_is_null(v))
+	if (yamlfile_null(v))
 		return 0;
 	if (v->type != YAML_MAPPING_NODE)
 		return cfg_err(x, v, "'pools' must be a mapping of pool name to "
-		               "slots, not %s", cfg_kind_name(v));
+		               "slots, not %s", yamlfile_kind(v));
 	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
 	     p < v->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = cfg_node(x, p->key), *n = cfg_node(x, p->value);
+		yaml_node_t *k = yamlfile_node(&x->yf, p->key);
+		yaml_node_t *n = yamlfile_node(&x->yf, p->value);
 		if (k->type != YAML_SCALAR_NODE || n->type != YAML_SCALAR_NODE)
 			return cfg_err(x, k, "each pool is NAME: SLOTS");
+		const char *name = yamlfile_str(k), *text = yamlfile_str(n);
 		char *end;
 		errno = 0;
-		long slots = strtol(cfg_str(n), &end, 10);
-		if (errno || *end != '\0' || end == cfg_str(n) || slots < 1 ||
+		long slots = strtol(text, &end, 10);
+		if (errno || *end != '\0' || end == text || slots < 1 ||
 		    slots > 1000000)
-			return cfg_err(x, n, "pool '%s' needs a number of slots from "
-			               "1 to 1000000, got '%s'", cfg_str(k), cfg_str(n));
+			return cfg_err(x, n, "pool '%s' needs a number of "
+			               "slots from 1 to 1000000, got '%s'",
+			               name, text);
 		for (size_t i = 0; i < c->npools; i++)
-			if (strcmp(c->pools[i].name, cfg_str(k)) == 0)
-				return cfg_err(x, k, "duplicate pool '%s'", cfg_str(k));
-		c->pools = xrealloc(c->pools, (c->npools + 1) * sizeof *c->pools);
-		c->pools[c->npools].name = xstrdup(cfg_str(k));
+			if (strcmp(c->pools[i].name, name) == 0)
+				return cfg_err(x, k, "duplicate pool '%s'",
+				               name);
+		c->pools = xrealloc(c->pools, (c->npools + 1) *
+		                    sizeof *c->pools);
+		c->pools[c->npools].name = xstrdup(name);
 		c->pools[c->npools++].slots = (int)slots;
 	}
 	return 0;
@@ -750,7 +562,7 @@ cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	if ((rc = cfg_list(x, "workers", v, &it, &top)) < 0)
 		return rc;
 	for (; it < top; it++) {
-		yaml_node_t *n = cfg_node(x, *it);
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
 		yaml_node_t *found[ARRAY_SIZE(cfg_worker_keys)];
 
 		/* Grown before parsing, so that config_free() owns whatever
@@ -766,7 +578,7 @@ cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
 		if (n->type != YAML_MAPPING_NODE)
 			return cfg_err(x, n, "each worker must be a mapping "
 			               "(name, host, slots, ...), not %s",
-			               cfg_kind_name(n));
+			               yamlfile_kind(n));
 		rc = cfg_map(x, n, "worker", cfg_worker_keys,
 		             ARRAY_SIZE(cfg_worker_keys), w, found);
 		if (rc < 0)
@@ -881,82 +693,19 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 /* ---------------------------------------------------------------- loading */
 
 static int
-cfg_syntax_error(struct cfg_ctx *x, yaml_parser_t *p)
-{
-	if (p->error == YAML_MEMORY_ERROR)
-		return seterr(x->err, -ENOMEM, "%s: out of memory", x->path);
-	if (p->error == YAML_READER_ERROR) {
-		/* The reader reports a byte offset; count lines and
-		 * characters up to it the way libyaml's marks do. */
-		size_t line = 1, col = 1;
-		if (fseek(x->f, 0, SEEK_SET) == 0) {
-			for (size_t i = 0; i < p->problem_offset; i++) {
-				int ch = getc(x->f);
-				if (ch == EOF)
-					break;
-				if (ch == '\n') {
-					line++;
-					col = 1;
-				} else if ((ch & 0xc0) != 0x80) {
-					col++;
-				}
-			}
-		}
-		return seterr(x->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
-		              x->path, line, col,
-		              p->problem ? p->problem : "error");
-	}
-	if (p->context != NULL)
-		return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
-		              "(%s on line %zu)", x->path,
-		              p->problem_mark.line + 1,
-		              p->problem_mark.column + 1,
-		              p->problem ? p->problem : "error", p->context,
-		              p->context_mark.line + 1);
-	return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
-	              x->path, p->problem_mark.line + 1,
-	              p->problem_mark.column + 1,
-	              p->problem ? p->problem : "error");
-}
-
-/* Parse the first document of P into DOC and make sure nothing follows. */
-static int
-cfg_load_doc(struct cfg_ctx *x, yaml_parser_t *p, yaml_document_t *doc)
-{
-	yaml_document_t next;
-
-	if (!yaml_parser_load(p, doc))
-		return cfg_syntax_error(x, p);
-	if (!yaml_parser_load(p, &next)) {
-		yaml_document_delete(doc);
-		return cfg_syntax_error(x, p);
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&next);
-	int rc = 0;
-	if (root != NULL) {
-		x->doc = &next;
-		rc = cfg_err(x, root, "only one YAML document is allowed");
-		x->doc = NULL;
-		yaml_document_delete(doc);
-	}
-	yaml_document_delete(&next);
-	return rc;
-}
-
-static int
 cfg_top(struct cfg_ctx *x, yaml_node_t *root)
 {
 	yaml_node_t *found[ARRAY_SIZE(cfg_top_keys)];
 	int rc;
 
 	if (root == NULL) {
-		return seterr(x->err, -EINVAL, "%s:1:1: missing 'master' "
-		              "section (the file is empty)", x->path);
+		return seterr(x->yf.err, -EINVAL, "%s:1:1: missing 'master' "
+		              "section (the file is empty)", x->yf.path);
 	}
 	if (root->type != YAML_MAPPING_NODE)
 		return cfg_err(x, root, "the top level must be a mapping "
 		               "(cluster, master, workers), not %s",
-		               cfg_kind_name(root));
+		               yamlfile_kind(root));
 	rc = cfg_map(x, root, NULL, cfg_top_keys, ARRAY_SIZE(cfg_top_keys),
 	             x->c, found);
 	if (rc < 0)
@@ -967,9 +716,7 @@ cfg_top(struct cfg_ctx *x, yaml_node_t *root)
 int
 config_load(const char *path, struct kiln_config **out, char **err)
 {
-	struct cfg_ctx x = { .path = path, .err = err };
-	yaml_parser_t parser;
-	yaml_document_t doc;
+	struct cfg_ctx x = { .yf = { .path = path, .err = err } };
 	int rc;
 
 	*out = NULL;
@@ -978,7 +725,6 @@ config_load(const char *path, struct kiln_config **out, char **err)
 		return seterr(err, -errno, "%s: cannot open: %s", path,
 		              strerror(errno));
 
-	x.f = f;
 	struct kiln_config *c = xcalloc(1, sizeof *c);
 	c->path = xstrdup(path);
 	c->base_dir = cfg_base_dir(path);
@@ -988,18 +734,10 @@ config_load(const char *path, struct kiln_config **out, char **err)
 		            path, strerror(errno));
 		goto out;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		rc = seterr(err, -ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	rc = cfg_load_doc(&x, &parser, &doc);
-	yaml_parser_delete(&parser);
-	if (rc == 0) {
-		x.doc = &doc;
-		rc = cfg_top(&x, yaml_document_get_root_node(&doc));
-		yaml_document_delete(&doc);
-	}
+	rc = yamlfile_load_file(&x.yf, f);
+	if (rc == 0)
+		rc = cfg_top(&x, yamlfile_root(&x.yf));
+	yamlfile_close(&x.yf);
 out:
 	fclose(f);
 	free(x.wname);

@@ -23,7 +23,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "cron.h"
 #include "dag.h"
 #include "xalloc.h"
+#include "yamlfile.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -101,11 +101,7 @@ struct dl_task {
 };
 
 struct dl {
-	const char *path;            /* for messages, as given */
-	const char *buf;             /* the file's bytes */
-	size_t len;
-	yaml_document_t *doc;
-	char **err;
+	struct yamlfile yf;          /* the file's bytes, document, messages */
 	struct dag *d;               /* being filled */
 	int (*plugin_known)(const char *name, void *ud);
 	void *ud;
@@ -137,157 +133,10 @@ struct dl_key {
 	int64_t min, max;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int
-dl_err(struct dl *x, const yaml_node_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	/* libyaml marks are 0-based; editors count from 1. */
-	int rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: %s", x->path,
-	                n->start_mark.line + 1, n->start_mark.column + 1, msg);
-	free(msg);
-	return rc;
-}
-
-static yaml_node_t *
-dl_node(struct dl *x, int i)
-{
-	return yaml_document_get_node(x->doc, i);
-}
-
-static const char *
-dl_kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:  return "a mapping";
-	case YAML_SEQUENCE_NODE: return "a list";
-	default:                 return "a scalar";
-	}
-}
-
-static const char *
-dl_str(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-/* An empty value, `~` or `null`, written without quotes. */
-static int
-dl_is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return 0;
-	const char *s = dl_str(n);
-	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-static int
-dl_valid_id(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > DAG_ID_MAX)
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                 "0123456789_.-") == n;
-}
-
-/* ------------------------------------------------------------ suggestions */
-
-/* Edit distance counting a swap of neighbours as one edit, for "did you
- * mean"; long strings never match.  (The same measure as config.c.) */
-static size_t
-dl_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t d[65][65];
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			int ca = tolower((unsigned char)a[i - 1]);
-			int cb = tolower((unsigned char)b[j - 1]);
-			size_t best = d[i - 1][j - 1] + (ca != cb);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && d[i - 2][j - 2] + 1 < best &&
-			    ca == tolower((unsigned char)b[j - 2]) &&
-			    cb == tolower((unsigned char)a[i - 2]))
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
-/* The closest of the N NAMES to S, or NULL.  A suggestion must keep at
- * least one character: "c" is one edit from "a", but not a typo of it. */
-static const char *
-dl_suggest(const char *s, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t d = dl_distance(s, names[i]);
-		size_t limit = strlen(names[i]) >= 5 ? 2 : 1;
-		size_t longer = strlen(s) > strlen(names[i]) ? strlen(s)
-		                                             : strlen(names[i]);
-		if (d <= limit && d < bestd && d < longer) {
-			best = names[i];
-			bestd = d;
-		}
-	}
-	return best;
-}
+/* Every error points at a node of the file being read. */
+#define dl_err(x, ...) yamlfile_err(&(x)->yf, __VA_ARGS__)
 
 /* ---------------------------------------------------------------- values */
-
-/* The scalar text of V, the value of key NAME. */
-static int
-dl_scalar(struct dl *x, const char *name, yaml_node_t *v, const char **s)
-{
-	if (v->type != YAML_SCALAR_NODE)
-		return dl_err(x, v, "'%s' expects a single value, not %s",
-		              name, dl_kind_name(v));
-	if (dl_is_null(v))
-		return dl_err(x, v, "'%s' needs a value", name);
-	*s = dl_str(v);
-	return 0;
-}
-
-/* Parse "[-]digits" into *v; -EINVAL if not that, -ERANGE if too big. */
-static int
-dl_int(const char *s, int64_t *v)
-{
-	int neg = *s == '-';
-	int64_t n = 0;
-
-	s += neg || *s == '+';
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*s); s++) {
-		int d = *s - '0';
-		if (n > (INT64_MAX - d) / 10)
-			return -ERANGE;
-		n = n * 10 + d;
-	}
-	if (*s != '\0')
-		return -EINVAL;
-	*v = neg ? -n : n;
-	return 0;
-}
 
 static int dl_params(struct dl *x, const char *name, yaml_node_t *v,
                      json_t **dst);
@@ -297,6 +146,7 @@ static int dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t);
 static int
 dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
 {
+	struct yamlfile *y = &x->yf;
 	void *dst = (char *)base + k->off;
 	const char *s = NULL;
 	int64_t n;
@@ -312,79 +162,42 @@ dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
 	case K_TEXT:
 		if (v->type != YAML_SCALAR_NODE)
 			return dl_err(x, v, "'%s' expects a single value, not "
-			              "%s", k->name, dl_kind_name(v));
+			              "%s", k->name, yamlfile_kind(v));
 		free(*(char **)dst);
-		*(char **)dst = dl_is_null(v) ? NULL : xstrdup(dl_str(v));
+		*(char **)dst = yamlfile_null(v) ? NULL
+		                                 : xstrdup(yamlfile_str(v));
 		return 0;
-	default:
-		break;
-	}
-	if ((rc = dl_scalar(x, k->name, v, &s)) < 0)
-		return rc;
-
-	switch (k->kind) {
 	case K_STR:
-		if (*s == '\0')
-			return dl_err(x, v, "'%s' must not be empty", k->name);
+		if ((rc = yamlfile_string(y, k->name, v, &s)) < 0)
+			return rc;
 		free(*(char **)dst);
 		*(char **)dst = xstrdup(s);
 		return 0;
 	case K_NAME:
-		if (!dl_valid_id(s))
-			return dl_err(x, v, "'%s' must be 1 to %d characters "
-			              "from A-Z a-z 0-9 _ . -, got '%s'",
-			              k->name, DAG_ID_MAX, s);
+		if ((rc = yamlfile_name(y, k->name, v, DAG_ID_MAX, &s)) < 0)
+			return rc;
 		free(*(char **)dst);
 		*(char **)dst = xstrdup(s);
 		return 0;
 	case K_INT:
-		rc = dl_int(s, &n);
-		if (rc == -EINVAL)
-			return dl_err(x, v, "'%s' must be an integer from "
-			              "%lld to %lld, got '%s'", k->name,
-			              (long long)k->min, (long long)k->max, s);
-		if (rc < 0 || n < k->min || n > k->max)
-			return dl_err(x, v, "'%s' must be from %lld to %lld, "
-			              "got %s", k->name, (long long)k->min,
-			              (long long)k->max, s);
-		*(int *)dst = (int)n;
-		return 0;
+		rc = yamlfile_int(y, k->name, v, k->min, k->max, 1, &n);
+		if (rc == 0)
+			*(int *)dst = (int)n;
+		return rc;
 	case K_SIZE:
-		rc = config_parse_size(s, &n);
-		if (rc == -EINVAL)
-			return dl_err(x, v, "'%s' is not a size (like 512MiB "
-			              "or 2GiB): '%s'", k->name, s);
-		if (rc < 0 || n < k->min || n > k->max)
-			return dl_err(x, v, "'%s' must be from %lld to %lld "
-			              "bytes, got %s", k->name,
-			              (long long)k->min, (long long)k->max, s);
-		*(int64_t *)dst = n;
-		return 0;
+		return yamlfile_size(y, k->name, v, k->min, k->max,
+		                     (int64_t *)dst);
 	case K_DURATION:
-		rc = config_parse_duration_ms(s, &n);
-		if (rc == -EINVAL)
-			return dl_err(x, v, "'%s' is not a duration (like "
-			              "500ms, 30s, 5m, 1h): '%s'", k->name, s);
-		if (rc < 0 || n < k->min || n > k->max)
-			return dl_err(x, v, "'%s' must be from %lldms to "
-			              "%lldms, got %s", k->name,
-			              (long long)k->min, (long long)k->max, s);
-		*(int64_t *)dst = n;
-		return 0;
+		return yamlfile_duration(y, k->name, v, k->min, k->max,
+		                         "500ms, 30s, 5m, 1h", (int64_t *)dst);
 	case K_BOOL:
-		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0)
-			*(int *)dst = 1;
-		else if (strcasecmp(s, "false") == 0 ||
-		         strcasecmp(s, "no") == 0)
-			*(int *)dst = 0;
-		else
-			return dl_err(x, v, "'%s' must be true or false, "
-			              "got '%s'", k->name, s);
-		return 0;
+		return yamlfile_bool(y, k->name, v, (int *)dst);
 	case K_TRIGGER:
+		if ((rc = yamlfile_scalar(y, k->name, v, &s)) < 0)
+			return rc;
 		if ((rc = trigger_rule_parse(s)) < 0) {
-			const char *hint = dl_suggest(s, dag_rules,
-			                              ARRAY_SIZE(dag_rules));
+			const char *hint = yamlfile_suggest(
+				s, dag_rules, ARRAY_SIZE(dag_rules));
 			if (hint != NULL)
 				return dl_err(x, v, "unknown trigger_rule '%s' "
 				              "(did you mean '%s'?)", s, hint);
@@ -395,8 +208,6 @@ dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
 		}
 		*(int *)dst = rc;
 		return 0;
-	default:
-		break;
 	}
 	return 0;
 }
@@ -412,56 +223,8 @@ dl_map(struct dl *x, yaml_node_t *map, const char *where,
        const struct dl_key *keys, size_t nkeys, const char *const *deny,
        yaml_node_t **found)
 {
-	for (size_t i = 0; i < nkeys; i++)
-		found[i] = NULL;
-	if (dl_is_null(map))
-		return 0;
-	if (map->type != YAML_MAPPING_NODE)
-		return dl_err(x, map, "'%s' must be a mapping, not %s", where,
-		              dl_kind_name(map));
-
-	yaml_node_pair_t *first = map->data.mapping.pairs.start;
-	for (yaml_node_pair_t *p = first; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = dl_node(x, p->key);
-		if (k->type != YAML_SCALAR_NODE)
-			return dl_err(x, k, "keys must be plain words, not %s",
-			              dl_kind_name(k));
-		const char *name = dl_str(k);
-
-		/* libyaml keeps duplicates; a later one silently winning
-		 * would hide a mistake. */
-		for (yaml_node_pair_t *q = first; q < p; q++) {
-			yaml_node_t *qk = dl_node(x, q->key);
-			if (qk->type == YAML_SCALAR_NODE &&
-			    strcmp(dl_str(qk), name) == 0)
-				return dl_err(x, k, "duplicate key '%s' in %s "
-				              "(first on line %zu)", name,
-				              where, qk->start_mark.line + 1);
-		}
-		for (size_t i = 0; deny != NULL && deny[i] != NULL; i++)
-			if (strcmp(deny[i], name) == 0)
-				return dl_err(x, k, "'%s' cannot be set in %s",
-				              name, where);
-
-		size_t i;
-		for (i = 0; i < nkeys; i++)
-			if (strcmp(keys[i].name, name) == 0)
-				break;
-		if (i == nkeys) {
-			const char *names[32];
-			size_t n = nkeys < 32 ? nkeys : 32;
-			for (size_t j = 0; j < n; j++)
-				names[j] = keys[j].name;
-			const char *hint = dl_suggest(name, names, n);
-			return dl_err(x, k, "unknown key '%s' in %s%s%s%s",
-			              name, where,
-			              hint ? " (did you mean '" : "",
-			              hint ? hint : "", hint ? "'?)" : "");
-		}
-		found[i] = dl_node(x, p->value);
-	}
-	return 0;
+	return yamlfile_map(&x->yf, map, where, keys, sizeof *keys, nkeys,
+	                    deny, found, NULL, NULL);
 }
 
 /* Parse every found value of a table whose kinds are all generic. */
@@ -490,12 +253,12 @@ dl_apply(struct dl *x, const struct dl_key *keys, size_t nkeys,
 static json_t *
 dl_scalar_json(const yaml_node_t *n)
 {
-	const char *s = dl_str(n);
+	const char *s = yamlfile_str(n);
 	int64_t i;
 
 	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return json_string(s);
-	if (dl_is_null(n))
+	if (yamlfile_null(n))
 		return json_null();
 	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
 	    strcmp(s, "TRUE") == 0)
@@ -503,7 +266,7 @@ dl_scalar_json(const yaml_node_t *n)
 	if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 ||
 	    strcmp(s, "FALSE") == 0)
 		return json_false();
-	if (dl_int(s, &i) == 0)
+	if (yamlfile_parse_int(s, &i) == 0)
 		return json_integer(i);
 	/* Digits, one point or exponent: no "inf", "nan" or hex. */
 	if (strspn(s, "0123456789+-.eE") == strlen(s) &&
@@ -539,7 +302,8 @@ dl_json(struct dl *x, yaml_node_t *n, int depth, json_t **out)
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     it < n->data.sequence.items.top; it++) {
 			json_t *v;
-			int rc = dl_json(x, dl_node(x, *it), depth + 1, &v);
+			int rc = dl_json(x, yamlfile_node(&x->yf, *it),
+			                 depth + 1, &v);
 			if (rc < 0) {
 				json_decref(a);
 				return rc;
@@ -553,23 +317,23 @@ dl_json(struct dl *x, yaml_node_t *n, int depth, json_t **out)
 		json_t *o = json_object();
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 		     p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k = dl_node(x, p->key);
+			yaml_node_t *k = yamlfile_node(&x->yf, p->key);
 			json_t *v;
 			int rc;
 			if (k->type != YAML_SCALAR_NODE)
 				rc = dl_err(x, k, "keys must be plain words, "
-				            "not %s", dl_kind_name(k));
-			else if (json_object_get(o, dl_str(k)) != NULL)
+				            "not %s", yamlfile_kind(k));
+			else if (json_object_get(o, yamlfile_str(k)) != NULL)
 				rc = dl_err(x, k, "duplicate key '%s'",
-				            dl_str(k));
+				            yamlfile_str(k));
 			else
-				rc = dl_json(x, dl_node(x, p->value),
+				rc = dl_json(x, yamlfile_node(&x->yf, p->value),
 				             depth + 1, &v);
 			if (rc < 0) {
 				json_decref(o);
 				return rc;
 			}
-			json_object_set_new(o, dl_str(k), v);
+			json_object_set_new(o, yamlfile_str(k), v);
 		}
 		*out = o;
 		return 0;
@@ -588,10 +352,10 @@ dl_params(struct dl *x, const char *name, yaml_node_t *v, json_t **dst)
 	json_t *o;
 	int rc;
 
-	if (!dl_is_null(v) && v->type != YAML_MAPPING_NODE)
+	if (!yamlfile_null(v) && v->type != YAML_MAPPING_NODE)
 		return dl_err(x, v, "'%s' must be a mapping, not %s", name,
-		              dl_kind_name(v));
-	if (dl_is_null(v))
+		              yamlfile_kind(v));
+	if (yamlfile_null(v))
 		o = json_object();
 	else if ((rc = dl_json(x, v, 0, &o)) < 0)
 		return rc;
@@ -664,11 +428,11 @@ dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t)
 	yaml_node_item_t *start = NULL, *top = NULL;
 	yaml_node_item_t one;
 
-	if (dl_is_null(v))
+	if (yamlfile_null(v))
 		return 0;
 	if (v->type == YAML_SCALAR_NODE) {
 		/* `depends_on: extract` for a single one. */
-		one = (yaml_node_item_t)(v - x->doc->nodes.start + 1);
+		one = (yaml_node_item_t)(v - x->yf.doc.nodes.start + 1);
 		start = &one;
 		top = start + 1;
 	} else if (v->type == YAML_SEQUENCE_NODE) {
@@ -676,24 +440,24 @@ dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t)
 		top = v->data.sequence.items.top;
 	} else {
 		return dl_err(x, v, "'depends_on' must be a list of task ids, "
-		              "not %s", dl_kind_name(v));
+		              "not %s", yamlfile_kind(v));
 	}
 
 	size_t n = (size_t)(top - start);
 	t->deps = xcalloc(n ? n : 1, sizeof *t->deps);
 	tn->deps = xcalloc(n ? n : 1, sizeof *tn->deps);
 	for (yaml_node_item_t *it = start; it < top; it++) {
-		yaml_node_t *dn = dl_node(x, *it);
-		if (dn->type != YAML_SCALAR_NODE || dl_is_null(dn))
+		yaml_node_t *dn = yamlfile_node(&x->yf, *it);
+		if (dn->type != YAML_SCALAR_NODE || yamlfile_null(dn))
 			return dl_err(x, dn, "each 'depends_on' entry must be "
-			              "a task id, not %s", dl_is_null(dn) ?
-			              "empty" : dl_kind_name(dn));
+			              "a task id, not %s", yamlfile_null(dn) ?
+			              "empty" : yamlfile_kind(dn));
 		for (size_t j = 0; j < t->ndeps; j++)
-			if (strcmp(t->deps[j], dl_str(dn)) == 0)
+			if (strcmp(t->deps[j], yamlfile_str(dn)) == 0)
 				return dl_err(x, dn, "'%s' is listed twice in "
-				              "'depends_on'", dl_str(dn));
+				              "'depends_on'", yamlfile_str(dn));
 		tn->deps[t->ndeps] = dn;
-		t->deps[t->ndeps++] = xstrdup(dl_str(dn));
+		t->deps[t->ndeps++] = xstrdup(yamlfile_str(dn));
 	}
 	return 0;
 }
@@ -743,7 +507,7 @@ dl_task(struct dl *x, yaml_node_t *n)
 
 	if (n->type != YAML_MAPPING_NODE)
 		return dl_err(x, n, "each task must be a mapping (id, plugin, "
-		              "params, ...), not %s", dl_kind_name(n));
+		              "params, ...), not %s", yamlfile_kind(n));
 	rc = dl_map(x, n, "task", dl_task_keys, ARRAY_SIZE(dl_task_keys),
 	            NULL, found);
 	if (rc < 0)
@@ -773,15 +537,15 @@ dl_task(struct dl *x, yaml_node_t *n)
 static int
 dl_tasks(struct dl *x, yaml_node_t *v)
 {
-	if (v->type != YAML_SEQUENCE_NODE && !dl_is_null(v))
+	if (v->type != YAML_SEQUENCE_NODE && !yamlfile_null(v))
 		return dl_err(x, v, "'tasks' must be a list, not %s",
-		              dl_kind_name(v));
-	if (dl_is_null(v) || v->data.sequence.items.start ==
+		              yamlfile_kind(v));
+	if (yamlfile_null(v) || v->data.sequence.items.start ==
 	    v->data.sequence.items.top)
 		return dl_err(x, v, "'tasks' must not be empty");
 	for (yaml_node_item_t *it = v->data.sequence.items.start;
 	     it < v->data.sequence.items.top; it++) {
-		int rc = dl_task(x, dl_node(x, *it));
+		int rc = dl_task(x, yamlfile_node(&x->yf, *it));
 		if (rc < 0)
 			return rc;
 	}
@@ -824,8 +588,8 @@ dl_resolve(struct dl *x)
 				t->dep_index[j] = k;
 				continue;
 			}
-			const char *hint = dl_suggest(t->deps[j], names,
-			                              d->ntasks);
+			const char *hint = yamlfile_suggest(t->deps[j], names,
+			                                    d->ntasks);
 			int rc = dl_err(x, x->tn[i].deps[j], "task '%s' "
 			                "depends on unknown task '%s'%s%s%s",
 			                t->id, t->deps[j],
@@ -1058,7 +822,7 @@ static int
 dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
 {
 	const struct dag *d = x->d;
-	const char *s = dl_str(n);
+	const char *s = yamlfile_str(n);
 	struct tpl t;
 	size_t pos = 0;
 	int r;
@@ -1101,20 +865,20 @@ dl_check_node(struct dl *x, yaml_node_t *n, size_t ti, const char *anc,
 	switch (n->type) {
 	case YAML_SCALAR_NODE:
 		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-		    !dl_is_null(n))
+		    !yamlfile_null(n))
 			return dl_check_string(x, n, ti, anc);
 		return 0;
 	case YAML_SEQUENCE_NODE:
 		for (yaml_node_item_t *it = n->data.sequence.items.start;
 		     rc == 0 && it < n->data.sequence.items.top; it++)
-			rc = dl_check_node(x, dl_node(x, *it), ti, anc,
-			                   depth + 1);
+			rc = dl_check_node(x, yamlfile_node(&x->yf, *it), ti,
+			                   anc, depth + 1);
 		return rc;
 	case YAML_MAPPING_NODE:
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 		     rc == 0 && p < n->data.mapping.pairs.top; p++)
-			rc = dl_check_node(x, dl_node(x, p->value), ti, anc,
-			                   depth + 1);
+			rc = dl_check_node(x, yamlfile_node(&x->yf, p->value),
+			                   ti, anc, depth + 1);
 		return rc;
 	default:
 		return 0;
@@ -1129,7 +893,8 @@ dl_has_key(struct dl *x, yaml_node_t *n, const char *k)
 		return 0;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++)
-		if (strcmp(dl_str(dl_node(x, p->key)), k) == 0)
+		if (strcmp(yamlfile_str(yamlfile_node(&x->yf, p->key)),
+		           k) == 0)
 			return 1;
 	return 0;
 }
@@ -1149,8 +914,10 @@ dl_check_templates(struct dl *x)
 		if (dp != NULL && dp->type == YAML_MAPPING_NODE) {
 			yaml_node_pair_t *p = dp->data.mapping.pairs.start;
 			for (; rc == 0 && p < dp->data.mapping.pairs.top; p++) {
-				const char *k = dl_str(dl_node(x, p->key));
-				yaml_node_t *v = dl_node(x, p->value);
+				struct yamlfile *y = &x->yf;
+				yaml_node_t *v = yamlfile_node(y, p->value);
+				const char *k =
+					yamlfile_str(yamlfile_node(y, p->key));
 				if (!dl_has_key(x, tp, k))
 					rc = dl_check_node(x, v, i, anc, 0);
 			}
@@ -1190,9 +957,9 @@ dl_schedule(struct dl *x, yaml_node_t *v)
 	char *msg = NULL;
 	int col = 0, rc;
 
-	if (v == NULL || dl_is_null(v))
+	if (v == NULL || yamlfile_null(v))
 		return 0;
-	if ((rc = dl_scalar(x, "schedule", v, &s)) < 0)
+	if ((rc = yamlfile_scalar(&x->yf, "schedule", v, &s)) < 0)
 		return rc;
 	if (strcmp(s, "none") == 0)
 		return 0;
@@ -1204,9 +971,9 @@ dl_schedule(struct dl *x, yaml_node_t *v)
 		if (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
 		    v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
 			c++;
-		rc = seterr(x->err, -EINVAL, "%s:%zu:%zu: bad schedule '%s': "
-		            "%s", x->path, v->start_mark.line + 1, c, s,
-		            msg ? msg : "invalid");
+		rc = seterr(x->yf.err, -EINVAL, "%s:%zu:%zu: bad schedule "
+		            "'%s': %s", x->yf.path, v->start_mark.line + 1, c,
+		            s, msg ? msg : "invalid");
 		free(msg);
 		return rc;
 	}
@@ -1222,7 +989,7 @@ dl_date(struct dl *x, const char *name, yaml_node_t *v, int64_t *t)
 	char *msg = NULL;
 	int rc;
 
-	if ((rc = dl_scalar(x, name, v, &s)) < 0)
+	if ((rc = yamlfile_scalar(&x->yf, name, v, &s)) < 0)
 		return rc;
 	if (cron_parse_date(s, t, &msg) < 0) {
 		rc = dl_err(x, v, "'%s' is not a date (like 2024-01-31): %s",
@@ -1241,12 +1008,12 @@ dl_top(struct dl *x, yaml_node_t *root)
 	int rc;
 
 	if (root == NULL)
-		return seterr(x->err, -EINVAL, "%s:1:1: the file is empty (a "
-		              "DAG needs 'id' and 'tasks')", x->path);
+		return seterr(x->yf.err, -EINVAL, "%s:1:1: the file is empty "
+		              "(a DAG needs 'id' and 'tasks')", x->yf.path);
 	if (root->type != YAML_MAPPING_NODE)
 		return dl_err(x, root, "the top level must be a mapping (id, "
 		              "schedule, tasks, ...), not %s",
-		              dl_kind_name(root));
+		              yamlfile_kind(root));
 	rc = dl_map(x, root, "the DAG", dl_top_keys, ARRAY_SIZE(dl_top_keys),
 	            NULL, f);
 	if (rc < 0)
@@ -1290,63 +1057,6 @@ dl_top(struct dl *x, yaml_node_t *root)
 }
 
 /* ---------------------------------------------------------------- loading */
-
-static int
-dl_syntax_error(struct dl *x, yaml_parser_t *p)
-{
-	if (p->error == YAML_MEMORY_ERROR)
-		return seterr(x->err, -ENOMEM, "%s: out of memory", x->path);
-	if (p->error == YAML_READER_ERROR) {
-		/* The reader reports a byte offset; count lines and
-		 * characters up to it the way libyaml's marks do. */
-		size_t line = 1, col = 1;
-		for (size_t i = 0; i < p->problem_offset && i < x->len; i++) {
-			unsigned char ch = (unsigned char)x->buf[i];
-			if (ch == '\n') {
-				line++;
-				col = 1;
-			} else if ((ch & 0xc0) != 0x80) {
-				col++;
-			}
-		}
-		return seterr(x->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
-		              x->path, line, col,
-		              p->problem ? p->problem : "error");
-	}
-	if (p->context != NULL)
-		return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
-		              "(%s on line %zu)", x->path,
-		              p->problem_mark.line + 1,
-		              p->problem_mark.column + 1,
-		              p->problem ? p->problem : "error", p->context,
-		              p->context_mark.line + 1);
-	return seterr(x->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
-	              x->path, p->problem_mark.line + 1,
-	              p->problem_mark.column + 1,
-	              p->problem ? p->problem : "error");
-}
-
-/* Parse the first document of P into DOC and make sure nothing follows. */
-static int
-dl_load_doc(struct dl *x, yaml_parser_t *p, yaml_document_t *doc)
-{
-	yaml_document_t next;
-
-	if (!yaml_parser_load(p, doc))
-		return dl_syntax_error(x, p);
-	if (!yaml_parser_load(p, &next)) {
-		yaml_document_delete(doc);
-		return dl_syntax_error(x, p);
-	}
-	yaml_node_t *root = yaml_document_get_root_node(&next);
-	int rc = 0;
-	if (root != NULL) {
-		rc = dl_err(x, root, "only one YAML document is allowed");
-		yaml_document_delete(doc);
-	}
-	yaml_document_delete(&next);
-	return rc;
-}
 
 /* The whole of PATH into *buf (NUL-terminated), *len bytes. */
 static int
@@ -1406,36 +1116,24 @@ int
 dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
          void *ud, struct dag **out, char **err)
 {
-	struct dl x = { .path = path, .err = err,
+	struct dl x = { .yf = { .path = path, .err = err },
 	                .plugin_known = plugin_known, .ud = ud };
-	yaml_parser_t parser;
-	yaml_document_t doc;
 	char *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	if ((rc = dl_read(path, &buf, &x.len, err)) < 0)
+	if ((rc = dl_read(path, &buf, &len, err)) < 0)
 		return rc;
-	x.buf = buf;
 
 	struct dag *d = xcalloc(1, sizeof *d);
 	d->file = xstrdup(path);
-	d->digest = dl_digest(buf, x.len);
+	d->digest = dl_digest(buf, len);
 	x.d = d;
-	if (!yaml_parser_initialize(&parser)) {
-		rc = seterr(err, -ENOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
-	                             x.len);
-	rc = dl_load_doc(&x, &parser, &doc);
-	yaml_parser_delete(&parser);
-	if (rc == 0) {
-		x.doc = &doc;
-		rc = dl_top(&x, yaml_document_get_root_node(&doc));
-		yaml_document_delete(&doc);
-	}
-out:
+	rc = yamlfile_load_string(&x.yf, buf, len);
+	if (rc == 0)
+		rc = dl_top(&x, yamlfile_root(&x.yf));
+	yamlfile_close(&x.yf);
 	free(buf);
 	dl_task_clear(&x.def);
 	if (x.tn != NULL)
