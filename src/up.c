@@ -46,9 +46,10 @@ spawn(const char *self, const char *config_path, const char *node)
 	return pid;
 }
 
-/* Wait until the master answers and sees NWORKERS live workers. */
+/* Wait until the master answers and sees NWORKERS live workers; give up
+ * at once if the master process MASTER has exited. */
 static int64_t
-wait_ready(const struct kiln_config *c, int nworkers, int64_t t0)
+wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 {
 	char *url = xasprintf("http://%s:%d", c->master.host, c->master.port);
 	client *cl = NULL;
@@ -56,6 +57,13 @@ wait_ready(const struct kiln_config *c, int nworkers, int64_t t0)
 	int64_t ready = -1;
 	if (client_new(url, "up", NULL, NULL, &cl, &err) == 0) {
 		while (!up_stop && mono_ms() - t0 < 30000) {
+			int ws;
+			if (waitpid(*master, &ws, WNOHANG) == *master) {
+				log_error("the master exited before the cluster was ready "
+				          "(see its messages above)");
+				*master = 0;
+				break;
+			}
 			long status = 0;
 			json_t *reply = NULL;
 			if (client_request(cl, "GET", "/api/v1/health", NULL, 1000,
@@ -104,7 +112,10 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 		pids[n] = spawn(self, config_path, c->workers[i].name);
 		names[n++] = c->workers[i].name;
 	}
-	int64_t ready = wait_ready(c, (int)n - 1, t0);
+	int64_t ready = wait_ready(c, (int)n - 1, t0, &pids[0]);
+	int master_failed = pids[0] == 0;
+	if (master_failed)
+		up_stop = 1;        /* no cluster without its master */
 	if (ready >= 0) {
 		/* Flushed at once: scripts wait for this line. */
 		printf("kiln: cluster '%s' ready in %lld ms: master and %zu workers\n"
@@ -154,7 +165,7 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 					         WEXITSTATUS(status));
 			}
 	}
-	rc = 0;
+	rc = master_failed ? seterr(err, -EIO, "the master did not start") : 0;
 out:
 	free(pids);
 	free(names);
