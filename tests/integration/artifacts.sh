@@ -8,7 +8,7 @@ cluster_yaml
 # must run on different workers.
 mkdir -p "$T/p1" "$T/p2"
 cp "$KILN_PLUGIN_BUILD/readfile.so" "$T/p1/"
-cp "$KILN_PLUGIN_BUILD/csvstats.so" "$T/p2/"
+cp "$KILN_PLUGIN_BUILD/csvstats.so" "$KILN_PLUGIN_BUILD/ingest.so" "$T/p2/"
 python3 - "$T/cluster.yaml" "$T" <<'PY'
 import sys
 p, t = sys.argv[1], sys.argv[2]
@@ -26,6 +26,17 @@ tasks:
   - id: stats
     plugin: csvstats
     depends_on: [read]
+YAML
+cat > "$T/dags/dataset.yaml" <<YAML
+id: dataset
+tasks:
+  - id: read
+    plugin: readfile
+    params: { path: "$KILN_SRCDIR/examples/data/iris.csv", name: iris.csv }
+  - id: ingest
+    plugin: ingest
+    depends_on: [read]
+    params: { partitions: 3, label: "species" }
 YAML
 start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
 sleep 2.5
@@ -46,4 +57,14 @@ eq "the stats job's input is named read/iris.csv" "read/iris.csv" "$(api GET "/a
 eq "artifacts are downloadable" "$sha" "$(curl -s -H "Authorization: Bearer $(token)" "$URL/api/v1/artifacts/$sha" | sha256sum | cut -d' ' -f1)"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $(token)" --data-binary 'abc' "$URL/api/v1/artifacts/$sha")
 eq "a body that does not match its hash is refused" 400 "$code"
+rid=$(api POST /api/v1/dags/dataset/trigger '{}' | jq_ 'd["run_id"]')
+for _ in $(seq 1 100); do
+	s=$(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]'); [ "$s" = success ] && break; sleep 0.1
+done
+eq "the ingest run succeeds" success "$s"
+ij=$(api GET "/api/v1/runs/$rid" | jq_ '[t["job_id"] for t in d["tasks"] if t["task"]=="ingest"][0]')
+job=$(api GET "/api/v1/jobs/$ij")
+eq "ingest wrote 3 partitions and a schema" "part-00000.kcol part-00001.kcol part-00002.kcol schema.json" \
+	"$(echo "$job" | jq_ '" ".join(sorted(o["name"] for o in d["outputs"]))')"
+eq "of 150 rows" 150 "$(echo "$job" | jq_ 'd["result"]["rows"]')"
 finish
