@@ -16,8 +16,9 @@
  * running numeric moments (Welford) and a hash table of distinct values, so
  * one pass suffices whatever the column turns out to be.
  *
- * Uses libc and kiln/plugin.h only.  Thread-safe: all state belongs to one
- * run().
+ * The CSV reader and the JSON string builder are shared with the ingest
+ * plugin (plugins/common/csv.h, sbuf.h).  Uses libc and kiln/plugin.h only.
+ * Thread-safe: all state belongs to one run().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -32,137 +33,15 @@
 #include <sys/stat.h>
 
 #include "kiln/plugin.h"
+#include "csv.h"
+#include "sbuf.h"
 
 static const struct kiln_param csv_params[] = {
 	{ "file", "string", "", "CSV file to read (default: the first input)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
-/* ------------------------------------------------------------ buffers */
-
-/* A growing string; `failed` latches an allocation failure so callers
- * check once at the end. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp)
-		b->failed = 1;  /* only short numbers go through here */
-	else
-		sb_add(b, tmp, (size_t)n);
-}
-
-/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len;
-	unsigned min;
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	else if (c >= 0xc2 && c <= 0xdf)
-		len = 2, min = 0x80, c &= 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, min = 0x800, c &= 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, min = 0x10000, c &= 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* S as a JSON string; bytes that are not UTF-8 become U+FFFD, since the
- * host refuses a result that is not valid JSON text. */
-static void
-sb_json_str(struct sbuf *b, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
-	sb_add(b, "\"", 1);
-	for (size_t i = 0; i < n; ) {
-		unsigned char c = u[i];
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-			sb_add(b, esc, 2);
-			i++;
-		} else if (c < 0x20) {
-			sb_printf(b, "\\u%04x", c);
-			i++;
-		} else {
-			size_t len = utf8_len(u + i, n - i);
-			if (len == 0) {
-				sb_add(b, "\\ufffd", 6);
-				i++;
-			} else {
-				sb_add(b, s + i, len);
-				i += len;
-			}
-		}
-	}
-	sb_add(b, "\"", 1);
-}
-
-/* A finite double in the shortest form that reads back exactly. */
-static void
-sb_json_num(struct sbuf *b, double d)
-{
-	char tmp[40];
-	if (!isfinite(d)) {
-		sb_add(b, "null", 4);
-		return;
-	}
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	sb_add(b, tmp, strlen(tmp));
-}
+/* ------------------------------------------------------------ numbers */
 
 /* sqrt() without libm: plugins link against libc only. */
 static double
@@ -244,43 +123,6 @@ col_count_value(struct column *c, const char *v, size_t row)
 }
 
 static int
-csv_is_missing(const char *v)
-{
-	return *v == '\0' || strcmp(v, "NA") == 0 || strcmp(v, "NaN") == 0 ||
-	       strcmp(v, "nan") == 0 || strcmp(v, "NAN") == 0;
-}
-
-/* V as a finite decimal number (surrounding blanks allowed).  strtod alone
- * would also take "inf", hex and leading garbage-free prefixes. */
-static int
-csv_number(const char *v, double *out)
-{
-	const char *s = v;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	int digits = 0;
-	for (const char *q = s; *q != '\0' && *q != ' ' && *q != '\t'; q++) {
-		if (*q >= '0' && *q <= '9')
-			digits = 1;
-		else if (!strchr("+-.eE", *q))
-			return 0;
-	}
-	if (!digits)
-		return 0;
-	char *end;
-	errno = 0;
-	double d = strtod(s, &end);
-	if (end == s)
-		return 0;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (*end != '\0' || !isfinite(d))
-		return 0;
-	*out = d;
-	return 1;
-}
-
-static int
 col_add(struct column *c, const char *v, size_t row)
 {
 	if (csv_is_missing(v)) {
@@ -349,152 +191,6 @@ col_json(struct sbuf *b, const struct column *c)
 	else
 		sb_add(b, "null", 4);
 	sb_printf(b, ",\"top_count\":%zu}", top != NULL ? top->count : 0);
-}
-
-/* ------------------------------------------------------------ parsing */
-
-struct csv {
-	char *p, *end;          /* unread part of the buffer */
-	size_t line;            /* line number of *p, from 1 */
-	const char *fname;      /* for messages */
-	char err[512];
-	char **fields;
-	size_t nfields, cap;
-};
-
-static int
-csv_push(struct csv *c, char *field)
-{
-	if (c->nfields == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		char **f = realloc(c->fields, cap * sizeof *f);
-		if (f == NULL)
-			return -1;
-		c->fields = f;
-		c->cap = cap;
-	}
-	c->fields[c->nfields++] = field;
-	return 0;
-}
-
-/*
- * Parse the next record in place into c->fields (NUL-terminated strings in
- * the buffer).  Lines with nothing on them are skipped unless KEEP_BLANK
- * (a blank line is one empty field when there is one column).  Returns 1
- * with *line set to the record's first line, 0 at the end, -1 with c->err.
- */
-static int
-csv_record(struct csv *c, int keep_blank, size_t *line)
-{
-	c->nfields = 0;
-	for (;;) {
-		if (c->p >= c->end)
-			return 0;
-		if (keep_blank || (*c->p != '\n' && *c->p != '\r'))
-			break;
-		if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n')
-			c->p++;
-		c->p++;
-		c->line++;
-	}
-	*line = c->line;
-	for (;;) {
-		/* One field: W writes the unquoted text over what was read,
-		 * never ahead of P. */
-		char *start = c->p, *w = c->p;
-		if (c->p < c->end && *c->p == '"') {
-			size_t qline = c->line;
-			c->p++;
-			for (;;) {
-				if (c->p >= c->end) {
-					snprintf(c->err, sizeof c->err,
-					         "%s:%zu: unterminated quoted "
-					         "field", c->fname, qline);
-					return -1;
-				}
-				if (*c->p == '"') {
-					if (c->p + 1 < c->end &&
-					    c->p[1] == '"') {
-						*w++ = '"';
-						c->p += 2;
-						continue;
-					}
-					c->p++;
-					break;
-				}
-				if (*c->p == '\n')
-					c->line++;
-				*w++ = *c->p++;
-			}
-		}
-		/* Unquoted text, or anything after a closing quote (kept,
-		 * as most readers do). */
-		while (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
-		       *c->p != '\r')
-			*w++ = *c->p++;
-		char sep = c->p < c->end ? *c->p : '\n';
-		if (c->p < c->end)
-			c->p++;
-		*w = '\0';      /* W <= the separator just read, or the end */
-		if (csv_push(c, start) < 0) {
-			snprintf(c->err, sizeof c->err, "out of memory");
-			return -1;
-		}
-		if (sep == ',')
-			continue;
-		if (sep == '\r' && c->p < c->end && *c->p == '\n')
-			c->p++;
-		c->line++;
-		return 1;
-	}
-}
-
-/* Read PATH whole, with one spare byte for the last terminator. */
-static int
-csv_read_file(const char *path, char **buf, size_t *len, char *err,
-              size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
-		         strerror(errno));
-		return KILN_EIO;
-	}
-	size_t cap = 65536, n = 0;
-	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
-		cap = (size_t)st.st_size + 2;   /* room to see EOF, and a NUL */
-	char *p = NULL;
-	for (;;) {
-		if (p == NULL || n + 1 >= cap) {
-			if (p != NULL)
-				cap *= 2;
-			char *q = realloc(p, cap);
-			if (q == NULL) {
-				free(p);
-				fclose(f);
-				snprintf(err, errlen, "%s: out of memory", path);
-				return KILN_ENOMEM;
-			}
-			p = q;
-		}
-		size_t r = fread(p + n, 1, cap - n - 1, f);
-		if (r == 0)
-			break;
-		n += r;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-		         strerror(errno));
-		fclose(f);
-		free(p);
-		return KILN_EIO;
-	}
-	fclose(f);
-	p[n] = '\0';
-	*buf = p;
-	*len = n;
-	return 0;
 }
 
 /* ------------------------------------------------------------ run */

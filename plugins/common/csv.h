@@ -1,0 +1,211 @@
+/*
+ * csv.h - an RFC 4180 CSV reader (quoted fields may hold commas, doubled
+ * quotes and newlines; LF or CRLF line ends) that parses a whole file in
+ * place, plus the value rules the bundled plugins share: which fields are
+ * missing and which are finite decimal numbers.  Shared by the bundled
+ * plugins (csvstats, ingest) so that they read the same dialect.
+ *
+ * Header-only, with static functions: plugins link against libc and the
+ * SDK only, never against kiln's own code, so each plugin compiles its own
+ * copy.  Functions are `static inline` so that a plugin using only some of
+ * them compiles without unused-function warnings.
+ */
+#ifndef KILN_PLUGINS_CSV_H
+#define KILN_PLUGINS_CSV_H
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kiln/plugin.h"
+
+/* ------------------------------------------------------------ values */
+
+static inline int
+csv_is_missing(const char *v)
+{
+	return *v == '\0' || strcmp(v, "NA") == 0 || strcmp(v, "NaN") == 0 ||
+	       strcmp(v, "nan") == 0 || strcmp(v, "NAN") == 0;
+}
+
+/* V as a finite decimal number (surrounding blanks allowed).  strtod alone
+ * would also take "inf", hex and leading garbage-free prefixes. */
+static inline int
+csv_number(const char *v, double *out)
+{
+	const char *s = v;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	int digits = 0;
+	for (const char *q = s; *q != '\0' && *q != ' ' && *q != '\t'; q++) {
+		if (*q >= '0' && *q <= '9')
+			digits = 1;
+		else if (!strchr("+-.eE", *q))
+			return 0;
+	}
+	if (!digits)
+		return 0;
+	char *end;
+	errno = 0;
+	double d = strtod(s, &end);
+	if (end == s)
+		return 0;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != '\0' || !isfinite(d))
+		return 0;
+	*out = d;
+	return 1;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+struct csv {
+	char *p, *end;          /* unread part of the buffer */
+	size_t line;            /* line number of *p, from 1 */
+	const char *fname;      /* for messages */
+	char err[512];
+	char **fields;
+	size_t nfields, cap;
+};
+
+static inline int
+csv_push(struct csv *c, char *field)
+{
+	if (c->nfields == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		char **f = realloc(c->fields, cap * sizeof *f);
+		if (f == NULL)
+			return -1;
+		c->fields = f;
+		c->cap = cap;
+	}
+	c->fields[c->nfields++] = field;
+	return 0;
+}
+
+/*
+ * Parse the next record in place into c->fields (NUL-terminated strings in
+ * the buffer).  Lines with nothing on them are skipped unless KEEP_BLANK
+ * (a blank line is one empty field when there is one column).  Returns 1
+ * with *line set to the record's first line, 0 at the end, -1 with c->err.
+ */
+static inline int
+csv_record(struct csv *c, int keep_blank, size_t *line)
+{
+	c->nfields = 0;
+	for (;;) {
+		if (c->p >= c->end)
+			return 0;
+		if (keep_blank || (*c->p != '\n' && *c->p != '\r'))
+			break;
+		if (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n')
+			c->p++;
+		c->p++;
+		c->line++;
+	}
+	*line = c->line;
+	for (;;) {
+		/* One field: W writes the unquoted text over what was read,
+		 * never ahead of P. */
+		char *start = c->p, *w = c->p;
+		if (c->p < c->end && *c->p == '"') {
+			size_t qline = c->line;
+			c->p++;
+			for (;;) {
+				if (c->p >= c->end) {
+					snprintf(c->err, sizeof c->err,
+					         "%s:%zu: unterminated quoted "
+					         "field", c->fname, qline);
+					return -1;
+				}
+				if (*c->p == '"') {
+					if (c->p + 1 < c->end &&
+					    c->p[1] == '"') {
+						*w++ = '"';
+						c->p += 2;
+						continue;
+					}
+					c->p++;
+					break;
+				}
+				if (*c->p == '\n')
+					c->line++;
+				*w++ = *c->p++;
+			}
+		}
+		/* Unquoted text, or anything after a closing quote (kept,
+		 * as most readers do). */
+		while (c->p < c->end && *c->p != ',' && *c->p != '\n' &&
+		       *c->p != '\r')
+			*w++ = *c->p++;
+		char sep = c->p < c->end ? *c->p : '\n';
+		if (c->p < c->end)
+			c->p++;
+		*w = '\0';      /* W <= the separator just read, or the end */
+		if (csv_push(c, start) < 0) {
+			snprintf(c->err, sizeof c->err, "out of memory");
+			return -1;
+		}
+		if (sep == ',')
+			continue;
+		if (sep == '\r' && c->p < c->end && *c->p == '\n')
+			c->p++;
+		c->line++;
+		return 1;
+	}
+}
+
+/* Read PATH whole, with one spare byte for the last terminator. */
+static inline int
+csv_read_file(const char *path, char **buf, size_t *len, char *err,
+              size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		         strerror(errno));
+		return KILN_EIO;
+	}
+	size_t cap = 65536, n = 0;
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+		cap = (size_t)st.st_size + 2;   /* room to see EOF, and a NUL */
+	char *p = NULL;
+	for (;;) {
+		if (p == NULL || n + 1 >= cap) {
+			if (p != NULL)
+				cap *= 2;
+			char *q = realloc(p, cap);
+			if (q == NULL) {
+				free(p);
+				fclose(f);
+				snprintf(err, errlen, "%s: out of memory", path);
+				return KILN_ENOMEM;
+			}
+			p = q;
+		}
+		size_t r = fread(p + n, 1, cap - n - 1, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+		         strerror(errno));
+		fclose(f);
+		free(p);
+		return KILN_EIO;
+	}
+	fclose(f);
+	p[n] = '\0';
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+#endif /* KILN_PLUGINS_CSV_H */
