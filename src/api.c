@@ -649,8 +649,9 @@ health(struct api_ctx *a, http_req *r)
 {
 	struct sched_stats st;
 	sched_stats(a->sc, &st);
-	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:I,s:i,s:i,s:I,s:I}",
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
 		"status", "ok", "version", PACKAGE_VERSION,
+		"pid", (json_int_t)getpid(),
 		"cluster", a->cfg->cluster_name,
 		"uptime_s", (json_int_t)((mono_ms() - a->started_mono) / 1000),
 		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,

@@ -78,7 +78,8 @@ int http_parked_expired(const http_req *r);
 /* Resume every parked request. Thread-safe. */
 void http_wake_all(http_server *s);
 
-/* Counters for /metrics: requests answered per status class. */
+/* Requests this server answered, per status class (a check for tests;
+ * /metrics counts by route and status through metrics.c). */
 void http_stats(const http_server *s, uint64_t *requests, uint64_t *errors4xx,
                 uint64_t *errors5xx);
 

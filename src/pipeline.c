@@ -548,10 +548,6 @@ eval_run(pipeline *p, struct prun *r)
 
 /* ------------------------------------------------------------ DAG files */
 
-struct known_ctx {
-	pipeline *p;
-};
-
 static int
 plugin_known(const char *name, void *ud)
 {
@@ -1105,12 +1101,6 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 	return rc;
 }
 
-static int
-find_run_in(pipeline *p, const char *run_id, struct store_run *sr, char **err)
-{
-	return store_run_find(p->st, run_id, sr, err);
-}
-
 int
 pipeline_clear(pipeline *p, const char *run_id, const char *task,
                int downstream, int *cleared, char **err)
@@ -1118,7 +1108,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 	struct store_run sr;
 	*cleared = 0;
 	pthread_mutex_lock(&p->mu);
-	int rc = find_run_in(p, run_id, &sr, err);
+	int rc = store_run_find(p->st, run_id, &sr, err);
 	struct pdag *pd = rc == 0 ? dag_find(p, sr.dag_id) : NULL;
 	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
 	if (rc == -ENOENT) {

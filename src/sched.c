@@ -826,7 +826,9 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		want = s->o.batch_max;
 	if (want < 0)
 		want = 0;
-	size_t cap = nresults + nrun + (size_t)want + 1;
+	/* Room for every result twice over: as a transition, or as the log
+	 * of a stale report appended after the transitions (same commit). */
+	size_t cap = 2 * nresults + nrun + (size_t)want + 1;
 	struct store_op *ops = xcalloc(cap, sizeof *ops);
 	struct sjob **js = xcalloc(cap, sizeof *js);
 	size_t nops = 0;
@@ -924,10 +926,9 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	w->ncancel = 0;
 	pthread_mutex_unlock(&s->mu);
 
-	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
-	if (rc == 0 && nlate)
-		rc = store_apply(s->st, late, nlate, err);
+	memcpy(ops + nops, late, nlate * sizeof *late);
 	free(late);
+	int rc = nops + nlate ? store_apply(s->st, ops, nops + nlate, err) : 0;
 	if (rc != 0)
 		fatal_store("exchange", *err);
 

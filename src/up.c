@@ -66,8 +66,10 @@ wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 			}
 			long status = 0;
 			json_t *reply = NULL;
+			/* Our master: another one may answer on that port. */
 			if (client_request(cl, "GET", "/api/v1/health", NULL, 1000,
 			                   &status, &reply, NULL) == 0 && status == 200 &&
+			    json_integer_value(json_object_get(reply, "pid")) == *master &&
 			    json_integer_value(json_object_get(reply, "workers_alive")) >= nworkers) {
 				json_decref(reply);
 				ready = mono_ms() - t0;
@@ -163,6 +165,11 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 				else
 					log_info("%s exited with status %d", names[i],
 					         WEXITSTATUS(status));
+				if (i == 0 && !up_stop) {
+					/* No cluster without its master. */
+					master_failed = 1;
+					up_stop = 1;
+				}
 			}
 	}
 	rc = master_failed ? seterr(err, -EIO, "the master did not start") : 0;

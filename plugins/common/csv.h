@@ -73,6 +73,20 @@ struct csv {
 	size_t nfields, cap;
 };
 
+/* Start reading LEN bytes at BUF (a file's contents); FNAME names it in
+ * messages.  A UTF-8 byte order mark is skipped. */
+static inline void
+csv_init(struct csv *c, char *buf, size_t len, const char *fname)
+{
+	memset(c, 0, sizeof *c);
+	c->p = buf;
+	c->end = buf + len;
+	c->line = 1;
+	c->fname = fname;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		c->p += 3;
+}
+
 static inline int
 csv_push(struct csv *c, char *field)
 {

@@ -306,14 +306,12 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 		return rc;
 	}
 
-	struct csv c = { .p = buf, .end = buf + len, .line = 1,
-	                 .fname = fname };
+	struct csv c;
+	csv_init(&c, buf, len, fname);
 	struct column *cols = NULL;
 	char **header = NULL, **cells = NULL;
 	size_t ncols = 0, rows = 0, cells_cap = 0, line;
 	struct sbuf out = { 0 };
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-		c.p += 3;       /* a UTF-8 byte order mark */
 
 	rc = csv_record(&c, 0, &line);
 	if (rc == 0) {

@@ -36,6 +36,14 @@ api GET '/api/v1/jobs?state=bogus' > /dev/null; eq "bad filter is 400" 400 "$(st
 head -c 9000000 /dev/zero | tr '\0' 'a' > "$T/big"
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $(token)" --data-binary @"$T/big" "$URL/api/v1/jobs")
 eq "oversize body is 413" 413 "$code"
+# `kiln up` whose master cannot listen (this master holds the port) stops
+# at once with an error instead of waiting for a cluster that never comes.
+sed '/^workers:/,$d' "$T/cluster.yaml" > "$T/up.yaml"
+t0=$(date +%s)
+timeout 20 "$KILN" up -c "$T/up.yaml" > "$T/up.out" 2>&1
+eq "kiln up fails when its master cannot start" 1 $?
+ok "saying why" grep -q "Address already in use" "$T/up.out"
+ok "within seconds" test $(( $(date +%s) - t0 )) -le 5
 ok "the running job still succeeds" wait_state "$sid" succeeded
 eq "nothing was queued by bad requests" 0 "$(sqlite3 "$T/master/kiln.db" "select count(*) from jobs where plugin<>'sleep'")"
 finish

@@ -425,6 +425,23 @@ START_TEST(zero_rows)
 }
 END_TEST
 
+/* A UTF-8 byte order mark is not part of the first column's name. */
+START_TEST(byte_order_mark)
+{
+	const char *path = write_csv("bom.csv", "\xef\xbb\xbf" "a,b\n1,x\n");
+	int state;
+	kiln_task *t = run_file(path, ",\"partitions\":1", &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "failed: %s", task_error(t));
+	struct kcol k;
+	open_part(t, 0, &k);
+	ck_assert_uint_eq(k.nrows, 1);
+	assert_name(&k, 0, "a");
+	ck_assert_int_eq(kcol_type(&k, 0), KCOL_NUMERIC);
+	kcol_close(&k);
+	task_free(t);
+}
+END_TEST
+
 START_TEST(first_input)
 {
 	const char *path = write_csv("in.csv", "a\n1\n\n2\n");
@@ -804,6 +821,7 @@ ingest_suite(void)
 	                    sizeof split_cases / sizeof split_cases[0]);
 	tcase_add_test(tc, missing_values);
 	tcase_add_test(tc, zero_rows);
+	tcase_add_test(tc, byte_order_mark);
 	tcase_add_test(tc, first_input);
 	tcase_add_loop_test(tc, errors, 0,
 	                    sizeof error_cases / sizeof error_cases[0]);
