@@ -1,7 +1,9 @@
 /*
  * up.h - `kiln up`: start the master and this machine's workers as child
  * processes in the foreground, like docker-compose up, and stop them all
- * on SIGINT/SIGTERM.
+ * on SIGINT/SIGTERM.  If the master exits (it cannot listen, it was
+ * killed), the workers are stopped too and `kiln up` fails: run it again,
+ * and the master carries on from its store.
  */
 #ifndef KILN_UP_H
 #define KILN_UP_H
