@@ -356,10 +356,132 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 			"slots", t->slots, "memory", (json_int_t)t->memory,
 			"timeout_ms", (json_int_t)t->timeout_ms,
 			"inputs", inputs ? inputs : json_array()));
+		if (t->stage)
+			json_object_set_new(json_array_get(tasks, i), "stage", json_true());
 	}
 	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I}", "tasks", tasks,
 		"cancel", held_json(x.cancel, x.ncancel), "acked", (json_int_t)nres));
 	sched_exchange_clear(&x);
+}
+
+/* ------------------------------------------------------------- stages */
+
+/* Reply with stage ID's outcome, or park R until it has one (WAIT_MS at
+ * most, from the first entry). */
+static void
+stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
+{
+	char **res = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	int rc = sched_stage_poll(a->sc, id, &res, &n, &err);
+	if (rc == -ENOENT) {
+		http_reply_error(r, 404, "%s", err);
+	} else if (rc < 0) {
+		http_reply_error(r, 422, "%s", err);
+	} else if (rc == 0) {
+		struct pstate *ps = pstate_get(r);
+		if (ps->deadline == 0)
+			ps->deadline = mono_ms() + (wait_ms < 0 ? 0 :
+				wait_ms > API_LONGPOLL_MAX_MS ? API_LONGPOLL_MAX_MS : wait_ms);
+		if (!http_parked_expired(r) && mono_ms() < ps->deadline)
+			http_park(r, ps->deadline);
+		else
+			http_reply_json(r, 200, json_pack("{s:I,s:b}", "stage",
+			                (json_int_t)id, "done", 0));
+	} else {
+		json_t *a_res = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *v = json_loads(res[i], JSON_DECODE_ANY, NULL);
+			json_array_append_new(a_res, v ? v : json_null());
+			free(res[i]);
+		}
+		free(res);
+		http_reply_json(r, 200, json_pack("{s:I,s:b,s:o}", "stage",
+		                (json_int_t)id, "done", 1, "results", a_res));
+	}
+	free(err);
+}
+
+/* POST /api/v1/cluster/stages: a driver job's map tasks (see
+ * sched_stage_submit); replies when they are done or after wait_ms. */
+static void
+stage_submit(struct api_ctx *a, http_req *r)
+{
+	struct pstate *ps = pstate_get(r);
+	if (ps->entered) {   /* a parked re-entry: the stage id is kept */
+		stage_reply(a, r, json_integer_value(json_object_get(ps->body, "stage")), 0);
+		return;
+	}
+	ps->entered = 1;
+	json_t *b = ps->body = body_object(r);
+	if (b == NULL)
+		return;
+	json_t *tasks = json_object_get(b, "tasks");
+	const char *plugin = json_string_value(json_object_get(b, "plugin"));
+	json_t *jv = json_object_get(b, "job");
+	size_t n = json_array_size(tasks);
+	if (!json_is_integer(jv) || plugin == NULL || !json_is_array(tasks) || n == 0) {
+		http_reply_error(r, 400, "a stage needs job, attempt, plugin and tasks");
+		return;
+	}
+	struct sched_stage_task *t = xcalloc(n, sizeof *t);
+	char **texts = xcalloc(2 * n, sizeof *texts);
+	size_t i;
+	json_t *o;
+	int bad = 0;
+	json_array_foreach(tasks, i, o) {
+		json_t *params = json_object_get(o, "params");
+		json_t *inputs = json_object_get(o, "inputs");
+		if (!json_is_object(params) || (inputs && !json_is_array(inputs))) {
+			bad = 1;
+			break;
+		}
+		t[i].params = texts[2 * i] = json_dumps(params, JSON_COMPACT);
+		if (json_array_size(inputs) > 0)
+			t[i].inputs = texts[2 * i + 1] = json_dumps(inputs, JSON_COMPACT);
+		t[i].locality = json_string_value(json_object_get(o, "locality"));
+	}
+	int64_t id = 0;
+	char *err = NULL;
+	int rc = bad ? seterr(&err, -EINVAL, "task %zu: params must be an object, inputs an array", i) :
+		sched_stage_submit(a->sc, json_integer_value(jv),
+		                   (int)json_integer_value(json_object_get(b, "attempt")),
+		                   plugin, t, n, &id, &err);
+	for (i = 0; i < 2 * n; i++)
+		free(texts[i]);
+	free(texts);
+	free(t);
+	if (rc != 0) {
+		http_reply_error(r, rc == -ESTALE ? 409 : 400, "%s", err);
+		free(err);
+		return;
+	}
+	json_object_set_new(b, "stage", json_integer(id));
+	stage_reply(a, r, id, json_integer_value(json_object_get(b, "wait_ms")));
+}
+
+static void
+cluster_stage(struct api_ctx *a, http_req *r, const char *rest, const char *m)
+{
+	int64_t id;
+	int n = parse_id(rest, &id);
+	if (n <= 0 || rest[n] != '\0') {
+		http_reply_error(r, 404, "no stage %s", rest);
+		return;
+	}
+	if (strcmp(m, "GET") == 0) {
+		const char *w = http_query(r, "wait_ms");
+		stage_reply(a, r, id, w ? atoll(w) : 0);
+	} else if (strcmp(m, "DELETE") == 0) {
+		if (sched_stage_cancel(a->sc, id) != 0)
+			http_reply_error(r, 404, "no stage %lld", (long long)id);
+		else
+			http_reply_json(r, 200, json_pack("{s:I,s:s}", "stage",
+			                (json_int_t)id, "state", "cancelled"));
+	} else {
+		http_reply_error(r, 405, "method not allowed");
+	}
 }
 
 static void
@@ -1121,6 +1243,10 @@ api_handle(http_req *r, void *ud)
 			cluster_exchange(a, r, &who);
 		else if (post && strcmp(p + 16, "leave") == 0)
 			cluster_leave(a, r, &who);
+		else if (post && strcmp(p + 16, "stages") == 0)
+			stage_submit(a, r);
+		else if (strncmp(p + 16, "stages/", 7) == 0)
+			cluster_stage(a, r, p + 23, m);
 		else
 			http_reply_error(r, 404, "no route %s %s", m, p);
 		who_clear(&who);

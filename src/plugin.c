@@ -77,7 +77,7 @@ struct plugin_registry {
 static atomic_uint plugin_copy_counter;
 
 /* The smallest descriptor we accept: every named member of ABI 1.0. */
-#define PLUGIN_DESC_MIN_SIZE offsetof(struct kiln_plugin, spare)
+#define PLUGIN_DESC_MIN_SIZE offsetof(struct kiln_plugin, map) /* ABI 1.0 */
 
 /* ------------------------------------------------------------ helpers */
 

@@ -57,7 +57,28 @@ struct sjob {
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
 	struct sjob *hnext;     /* hash chain */
+	struct sstage *stage;   /* a map task of this stage, or NULL */
+	size_t index;           /* its index in the stage */
+	char *loc;              /* stage task: sha of the data it reads */
 };
+
+/* A stage: the map tasks of one host->stage() call of a running driver
+ * job.  Kept in memory only: a master that restarts forgets its stages
+ * and the drivers submit them again (the driver job itself is durable). */
+struct sstage {
+	int64_t id;
+	int64_t owner;          /* the driver job and its attempt */
+	int owner_attempt;
+	size_t n, ndone;
+	char **results;         /* n JSON texts, in task order */
+	char *error;            /* the first map task that failed for good */
+	struct sstage *next;
+};
+
+#define STAGE_MAX_ATTEMPTS 3
+#define LOCALITY_WAIT_MS 250    /* a map task waits this long for a worker
+                                 * that holds its data (delay scheduling) */
+#define LOCALITY_RING 256       /* data each worker is known to hold */
 
 struct sworker {
 	char *name;
@@ -75,6 +96,11 @@ struct sworker {
 	int64_t registered_ms;  /* now_ms */
 	int slots_busy;
 	int64_t memory_busy;
+	int stage_busy;         /* map tasks running: they have their own
+	                         * room of `slots`, so that drivers waiting
+	                         * for their stages never starve them */
+	char *held_data[LOCALITY_RING]; /* shas of data it fetched, a ring */
+	int held_pos;
 	uint64_t done, failed;
 	struct sjob *running;   /* list head */
 	struct sched_held *cancel; /* to send at the next exchange */
@@ -122,6 +148,10 @@ struct sched {
 	struct sjob *qhead, *qtail;
 	int64_t nqueued;
 	struct sworker *workers;
+	struct sstage *stages;
+	int64_t next_stage;     /* ids of stages, from 1 */
+	int64_t next_eph;       /* ids of map tasks: -1, -2, ... */
+	int locality_waits;     /* map tasks held back for locality */
 	void (*wakeup)(void *);
 	void *wakeup_ud;
 };
@@ -183,6 +213,7 @@ job_remove(sched *s, struct sjob *j)
 	free(j->params);
 	free(j->inputs);
 	free(j->live_log);
+	free(j->loc);
 	free(j);
 }
 
@@ -239,6 +270,10 @@ run_add(struct sworker *w, struct sjob *j)
 	if (w->running != NULL)
 		w->running->prev = j;
 	w->running = j;
+	if (j->stage != NULL) {
+		w->stage_busy++;
+		return;
+	}
 	w->slots_busy += j->slots;
 	w->memory_busy += j->memory;
 	if (j->pool != NULL)
@@ -258,11 +293,15 @@ run_del(struct sjob *j)
 	if (j->next != NULL)
 		j->next->prev = j->prev;
 	j->prev = j->next = NULL;
+	j->worker = NULL;
+	if (j->stage != NULL) {
+		w->stage_busy--;
+		return;
+	}
 	w->slots_busy -= j->slots;
 	w->memory_busy -= j->memory;
 	if (j->pool != NULL)
 		j->pool->busy--;
-	j->worker = NULL;
 }
 
 /* The pool NAME, made with no limit if it was not configured. */
@@ -409,10 +448,20 @@ sched_free(sched *s)
 			free(j->params);
 			free(j->inputs);
 			free(j->live_log);
+			free(j->loc);
 			free(j);
 		}
 	}
 	free(s->tab);
+	struct sstage *sn;
+	for (struct sstage *st = s->stages; st != NULL; st = sn) {
+		sn = st->next;
+		for (size_t i = 0; i < st->n; i++)
+			free(st->results[i]);
+		free(st->results);
+		free(st->error);
+		free(st);
+	}
 	free(s->done_list);
 	struct splugin *qn;
 	for (struct splugin *q = s->plugins; q != NULL; q = qn) {
@@ -434,6 +483,8 @@ sched_free(sched *s)
 		json_decref(w->plugins);
 		json_decref(w->plugin_errors);
 		free(w->cancel);
+		for (int i = 0; i < LOCALITY_RING; i++)
+			free(w->held_data[i]);
 		free(w);
 	}
 	pthread_mutex_destroy(&s->mu);
@@ -722,6 +773,230 @@ fatal_store(const char *what, const char *err)
 	_exit(3);
 }
 
+/* ------------------------------------------------------------- stages */
+
+static struct sstage *
+stage_find(sched *s, int64_t id)
+{
+	for (struct sstage *st = s->stages; st != NULL; st = st->next)
+		if (st->id == id)
+			return st;
+	return NULL;
+}
+
+/* Forget stage ST and its map tasks; running ones are cancelled at their
+ * workers.  Lock held. */
+static void
+stage_drop(sched *s, struct sstage *st)
+{
+	for (size_t b = 0; b < s->tabsize; b++) {
+		struct sjob *n;
+		for (struct sjob *j = s->tab[b]; j != NULL; j = n) {
+			n = j->hnext;
+			if (j->stage != st)
+				continue;
+			if (j->state == SJ_QUEUED) {
+				queue_del(s, j);
+			} else {
+				worker_cancel_push(j->worker, j->id, j->attempt);
+				run_del(j);
+			}
+			job_remove(s, j);
+		}
+	}
+	struct sstage **pp = &s->stages;
+	while (*pp != st)
+		pp = &(*pp)->next;
+	*pp = st->next;
+	for (size_t i = 0; i < st->n; i++)
+		free(st->results[i]);
+	free(st->results);
+	free(st->error);
+	free(st);
+}
+
+/* A map task's attempt ended with result R.  Lock held; J is running. */
+static void
+stage_result(sched *s, struct sjob *j, const struct sched_result *r)
+{
+	struct sstage *st = j->stage;
+	run_del(j);
+	if (r->state == JOB_SUCCEEDED) {
+		st->results[j->index] = xstrdup(r->result ? r->result : "null");
+		st->ndone++;
+		job_remove(s, j);
+		return;
+	}
+	if (r->state == JOB_FAILED && j->attempt < STAGE_MAX_ATTEMPTS) {
+		queue_add(s, j);
+		return;
+	}
+	if (st->error == NULL)
+		st->error = xasprintf("map task %zu of stage %lld %s: %s", j->index,
+		                      (long long)st->id, r->state == JOB_CANCELLED ?
+		                      "was cancelled" : "failed",
+		                      r->error ? r->error : "no error message");
+	job_remove(s, j);
+}
+
+/* Does worker W hold data SHA (has it fetched it for a task)? */
+static int
+held_data_has(const struct sworker *w, const char *sha)
+{
+	for (int i = 0; i < LOCALITY_RING; i++)
+		if (w->held_data[i] != NULL && strcmp(w->held_data[i], sha) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+held_data_add(struct sworker *w, const char *sha)
+{
+	if (held_data_has(w, sha))
+		return;
+	free(w->held_data[w->held_pos]);
+	w->held_data[w->held_pos] = xstrdup(sha);
+	w->held_pos = (w->held_pos + 1) % LOCALITY_RING;
+}
+
+/* Should map task J wait for another worker than W, one that holds its
+ * data?  For a short while only (Spark's delay scheduling): past it, or
+ * when no live worker holds the data, any worker may take it. */
+static int
+locality_defer(sched *s, const struct sjob *j, const struct sworker *w)
+{
+	if (j->loc == NULL || held_data_has(w, j->loc) ||
+	    mono_ms() - j->queued_at >= LOCALITY_WAIT_MS)
+		return 0;
+	for (const struct sworker *o = s->workers; o != NULL; o = o->next)
+		if (o != w && o->alive && o->registered &&
+		    o->stage_busy < o->slots && held_data_has(o, j->loc) &&
+		    worker_has_plugin(o, j->plugin))
+			return 1;
+	return 0;
+}
+
+int
+sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
+                   const char *plugin, const struct sched_stage_task *tasks,
+                   size_t n, int64_t *id, char **err)
+{
+	if (n == 0 || n > SCHED_STAGE_MAX_TASKS)
+		return seterr(err, -EINVAL, "a stage has 1 to %d map tasks, not %zu",
+		              SCHED_STAGE_MAX_TASKS, n);
+	pthread_mutex_lock(&s->mu);
+	struct sjob *d = job_find(s, owner);
+	if (d == NULL || d->state != SJ_RUNNING || d->attempt != owner_attempt ||
+	    d->stage != NULL) {
+		pthread_mutex_unlock(&s->mu);
+		return seterr(err, -ESTALE, "job %lld attempt %d is not running",
+		              (long long)owner, owner_attempt);
+	}
+	struct sstage *st = xcalloc(1, sizeof *st);
+	st->id = ++s->next_stage;
+	st->owner = owner;
+	st->owner_attempt = owner_attempt;
+	st->n = n;
+	st->results = xcalloc(n, sizeof *st->results);
+	st->next = s->stages;
+	s->stages = st;
+	for (size_t i = 0; i < n; i++) {
+		struct sjob *j = xcalloc(1, sizeof *j);
+		j->id = --s->next_eph;
+		j->max_attempts = STAGE_MAX_ATTEMPTS;
+		j->priority = INT32_MAX;     /* ahead of every job */
+		j->slots = 1;
+		j->timeout_ms = d->timeout_ms;
+		j->plugin = xstrdup(plugin);
+		j->params = xstrdup(tasks[i].params);
+		j->inputs = tasks[i].inputs ? xstrdup(tasks[i].inputs) : NULL;
+		j->loc = tasks[i].locality ? xstrdup(tasks[i].locality) : NULL;
+		j->stage = st;
+		j->index = i;
+		job_insert(s, j);
+		queue_add(s, j);
+	}
+	*id = st->id;
+	pthread_mutex_unlock(&s->mu);
+	wake(s);
+	return 0;
+}
+
+int
+sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n, char **err)
+{
+	*results = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->mu);
+	struct sstage *st = stage_find(s, id);
+	int rc = 0;
+	if (st == NULL) {
+		rc = seterr(err, -ENOENT, "no stage %lld (the master restarted?)",
+		            (long long)id);
+	} else if (st->error != NULL) {
+		rc = seterr(err, -EIO, "%s", st->error);
+		stage_drop(s, st);
+	} else if (st->ndone == st->n) {
+		*results = st->results;
+		*n = st->n;
+		st->results = NULL;
+		st->n = 0;
+		stage_drop(s, st);
+		rc = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int
+sched_stage_cancel(sched *s, int64_t id)
+{
+	pthread_mutex_lock(&s->mu);
+	struct sstage *st = stage_find(s, id);
+	if (st != NULL)
+		stage_drop(s, st);
+	pthread_mutex_unlock(&s->mu);
+	if (st == NULL)
+		return -ENOENT;
+	wake(s);   /* parked exchanges carry the cancels */
+	return 0;
+}
+
+/* Drop stages whose driver no longer runs (its worker died, it was
+ * cancelled).  Lock held. */
+static void
+stage_gc(sched *s)
+{
+	struct sstage *n;
+	for (struct sstage *st = s->stages; st != NULL; st = n) {
+		n = st->next;
+		struct sjob *d = job_find(s, st->owner);
+		if (d == NULL || d->attempt != st->owner_attempt ||
+		    (d->state != SJ_RUNNING && d->state != SJ_FINISHING)) {
+			log_info("stage %lld dropped: its driver job %lld is gone",
+			         (long long)st->id, (long long)st->owner);
+			stage_drop(s, st);
+		}
+	}
+}
+
+/* Put worker W's map tasks back in the queue (W died or lost them);
+ * only those not in HELD (sorted) if HELD is given.  Lock held. */
+static void
+stage_requeue(sched *s, struct sworker *w, const struct sched_held *held,
+              size_t nheld)
+{
+	struct sjob *n;
+	for (struct sjob *j = w->running; j != NULL; j = n) {
+		n = j->next;
+		if (j->stage == NULL ||
+		    (held != NULL && held_has(held, nheld, j->id, j->attempt)))
+			continue;
+		run_del(j);
+		queue_add(s, j);
+	}
+}
+
 int
 sched_register(sched *s, const struct sched_worker_info *wi,
                const struct sched_held *held, size_t nheld,
@@ -758,6 +1033,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->ncancel = 0;
 
 	/* Attempts the master gave this worker that it no longer has. */
+	stage_requeue(s, w, h, nheld);
 	size_t n = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
 		n++;
@@ -765,7 +1041,8 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	struct sjob **js = xcalloc(n + 1, sizeof *js);
 	size_t nops = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next) {
-		if (j->state != SJ_RUNNING || held_has(h, nheld, j->id, j->attempt))
+		if (j->state != SJ_RUNNING || j->stage != NULL ||
+		    held_has(h, nheld, j->id, j->attempt))
 			continue;
 		lost_op(s, j, &ops[nops], "worker restarted without it");
 		j->state = SJ_FINISHING;
@@ -834,16 +1111,26 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	size_t nops = 0;
 	struct store_op *late = xcalloc(nresults + 1, sizeof *late);
 	size_t nlate = 0;
+	/* Map tasks are handed out under this lock (they need no write). */
+	out->tasks = xcalloc((size_t)want + 1, sizeof *out->tasks);
+	size_t neph = 0;
+	int stage_event = 0;
 
 	/* 1. Results: accepted only from the worker and attempt that run the
 	 * job now; anything else is stale and merely acknowledged. */
 	for (size_t i = 0; i < nresults; i++) {
 		const struct sched_result *r = &results[i];
 		struct sjob *j = job_find(s, r->id);
-		if (j == NULL || j->state != SJ_RUNNING || j->worker != w ||
-		    j->attempt != r->attempt) {
+		int current = j != NULL && j->state == SJ_RUNNING &&
+		              j->worker == w && j->attempt == r->attempt;
+		if (current && j->stage != NULL) {
+			stage_result(s, j, r);   /* memory only: no write */
+			stage_event = 1;
+			continue;
+		}
+		if (!current) {
 			/* Stale: acknowledged, only its log is kept. */
-			if (r->log != NULL && *r->log != '\0')
+			if (r->id > 0 && r->log != NULL && *r->log != '\0')
 				late[nlate++] = (struct store_op){ .kind = STORE_LOG,
 					.id = r->id, .attempt = r->attempt, .log = r->log };
 			continue;
@@ -887,10 +1174,42 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	int slot_room = w->slots - w->slots_busy;
 	int prefetch_room = w->slots * s->o.prefetch - w->slots_busy;
 	int64_t free_mem = w->memory - w->memory_busy;
+	int stage_room = w->slots - w->stage_busy;
 	size_t nstart = 0;
-	for (struct sjob *j = s->qhead, *nx; j != NULL && (int)nstart < want &&
-	     prefetch_room > 0; j = nx) {
+	for (struct sjob *j = s->qhead, *nx; j != NULL &&
+	     (int)(nstart + neph) < want &&
+	     (prefetch_room > 0 || stage_room > 0); j = nx) {
 		nx = j->next;
+		if (j->stage != NULL) {
+			/* Map tasks: their own room, no write (memory only). */
+			if (stage_room <= 0 || !worker_has_plugin(w, j->plugin))
+				continue;
+			if (locality_defer(s, j, w)) {
+				s->locality_waits++;
+				continue;
+			}
+			queue_del(s, j);
+			j->attempt++;
+			j->state = SJ_RUNNING;
+			j->started_at = mono_ms();
+			run_add(w, j);
+			if (j->loc != NULL)
+				held_data_add(w, j->loc);
+			stage_room--;
+			struct sched_task *t = &out->tasks[out->ntasks++];
+			t->id = j->id;
+			t->attempt = j->attempt;
+			t->plugin = xstrdup(j->plugin);
+			t->params = xstrdup(j->params);
+			t->inputs = xstrdup(j->inputs);
+			t->slots = j->slots;
+			t->timeout_ms = j->timeout_ms;
+			t->stage = 1;
+			neph++;
+			continue;
+		}
+		if (prefetch_room <= 0)
+			continue;
 		int room = deep && plugin_is_short(s, j->plugin) ? prefetch_room :
 		           slot_room;
 		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
@@ -934,7 +1253,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 
 	int requeued = 0;
 	pthread_mutex_lock(&s->mu);
-	out->tasks = xcalloc(nstart + 1, sizeof *out->tasks);
+
 	for (size_t i = 0; i < nops; i++) {
 		struct sjob *j = js[i];
 		if (ops[i].kind != STORE_START) {
@@ -967,7 +1286,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		t->timeout_ms = j->timeout_ms;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (requeued)
+	if (requeued || stage_event)
 		wake(s);
 	if (s->done != NULL)
 		flush_done(s);
@@ -1029,6 +1348,7 @@ sched_reap(sched *s)
 		w->alive = 0;
 		w->session = 0;
 		dead++;
+		stage_requeue(s, w, NULL, 0);
 		size_t n = 0;
 		for (struct sjob *j = w->running; j != NULL; j = j->next)
 			n++;
@@ -1056,10 +1376,13 @@ sched_reap(sched *s)
 		free(ops);
 		free(js);
 	}
-	int delayed = s->delayed;
+	if (s->stages != NULL)
+		stage_gc(s);
+	int delayed = s->delayed + s->locality_waits;
+	s->locality_waits = 0;
 	pthread_mutex_unlock(&s->mu);
 	if (dead || delayed)
-		wake(s);   /* retries may be due */
+		wake(s);   /* retries, or map tasks past their locality wait */
 	if (s->done != NULL)
 		flush_done(s);
 	return dead;

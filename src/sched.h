@@ -45,6 +45,7 @@ struct sched_task {
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;
+	int stage;            /* a map task of a stage (see below) */
 };
 void sched_task_clear(struct sched_task *t);
 
@@ -145,6 +146,37 @@ int sched_leave(sched *s, const char *name, uint64_t session);
  * read it back (malloc()ed, NULL if job ID is not running; *attempt set). */
 void sched_live_log_add(sched *s, int64_t id, int attempt, const char *text);
 char *sched_live_log(sched *s, int64_t id, int *attempt);
+
+/*
+ * Stages: the map tasks of a driver job's host->stage() call (see
+ * docs/analytics.md).  They live in memory only, ahead of every queued
+ * job, and run in a room of their own on each worker (as many as its
+ * slots), so that drivers waiting for their stages never starve them.
+ * A map task prefers a worker that already holds its data (LOCALITY, the
+ * sha of its partition) for a short delay.  One lost with its worker is
+ * run again elsewhere; one that fails is retried twice; after that the
+ * stage fails.  A stage is dropped when its driver stops running.
+ */
+#define SCHED_STAGE_MAX_TASKS 4096
+struct sched_stage_task {
+	const char *params;   /* JSON object text */
+	const char *inputs;   /* JSON array of {name, sha, size}, or NULL */
+	const char *locality; /* sha of the data it reads, or NULL */
+};
+/* Queue the N map tasks of a stage of running job OWNER (attempt
+ * OWNER_ATTEMPT), run by PLUGIN's map entry; *id names the stage.
+ * -ESTALE if OWNER does not run that attempt. */
+int sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
+                       const char *plugin, const struct sched_stage_task *t,
+                       size_t n, int64_t *id, char **err);
+/* 0 while the stage runs; 1 when it is done, with *results (*n JSON
+ * texts in task order, malloc()ed, the caller frees them and the array);
+ * -EIO with *err if a map task failed for good; -ENOENT if unknown.  A
+ * stage that is done or failed is forgotten once polled. */
+int sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n,
+                     char **err);
+/* Forget a stage, cancelling its running map tasks; -ENOENT if unknown. */
+int sched_stage_cancel(sched *s, int64_t id);
 
 /* Views for the API (new references). */
 json_t *sched_workers_json(sched *s);

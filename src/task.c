@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "datacache.h"
 #include "log.h"
 #include "store.h"
 #include "task.h"
@@ -44,6 +45,9 @@ struct task_str {
 struct task_file {
 	char *name;
 	char *path;
+	datacache_ref *map;     /* mapped by input_data(), or NULL */
+	const void *data;
+	size_t len;
 };
 
 struct task_output {
@@ -437,6 +441,119 @@ task_attempt(kiln_task *t)
 	return t->attempt;
 }
 
+/* ------------------------------------------------- data and stages (1.1) */
+
+static const void *
+task_input_data(kiln_task *t, int i, size_t *len)
+{
+	*len = 0;
+	pthread_mutex_lock(&t->lock);
+	if (i < 0 || i >= t->ninputs) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	struct task_file *f = &t->inputs[i];
+	if (f->map == NULL) {
+		char *err = NULL;
+		if (datacache_map(f->path, &f->data, &f->len, &f->map, &err) != 0) {
+			log_warn("job %" PRId64 ": %s", t->job_id, err);
+			free(err);
+			pthread_mutex_unlock(&t->lock);
+			return NULL;
+		}
+	}
+	*len = f->len;
+	const void *d = f->data;
+	pthread_mutex_unlock(&t->lock);
+	return d;
+}
+
+static task_stage_fn task_stage_runner;
+static void *task_stage_ud;
+
+void
+task_set_stage_runner(task_stage_fn fn, void *ud)
+{
+	task_stage_runner = fn;
+	task_stage_ud = ud;
+}
+
+static int
+task_stage(kiln_task *t, const char *fn, const char *broadcast,
+           const struct kiln_stage_task *tasks, int n, char ***results,
+           char **errmsg)
+{
+	*results = NULL;
+	*errmsg = NULL;
+	char *err = NULL;
+	int rc;
+	if (task_stage_runner == NULL)
+		rc = seterr(&err, KILN_EFAIL, "stages run on workers only");
+	else if (fn == NULL || tasks == NULL || n <= 0)
+		rc = seterr(&err, KILN_EINVAL, "a stage needs a function and 1 or more tasks");
+	else
+		rc = task_stage_runner(task_stage_ud, t, fn, broadcast, tasks, n,
+		                       results, &err);
+	if (rc != 0) {
+		*errmsg = err ? err : xstrdup("stage failed");
+		return rc == KILN_ECANCELLED || rc == KILN_EINVAL ? rc : KILN_EFAIL;
+	}
+	return 0;
+}
+
+static int
+task_stage_index(kiln_task *t, int *count)
+{
+	json_t *st = json_object_get(t->params, "__stage");
+	if (count != NULL)
+		*count = (int)json_integer_value(json_object_get(st, "count"));
+	return st ? (int)json_integer_value(json_object_get(st, "index")) : -1;
+}
+
+/* Parameter NAME as JSON text (strings quoted), cached like param(). */
+static const char *
+task_json_text(kiln_task *t, const char *name, const char *key)
+{
+	json_t *v = json_object_get(t->params, name);
+	if (v == NULL)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (struct task_str *s = t->strs; s != NULL; s = s->next) {
+		if (strcmp(s->name, key) == 0) {
+			pthread_mutex_unlock(&t->lock);
+			return s->value;
+		}
+	}
+	struct task_str *s = xmalloc(sizeof *s);
+	s->name = xstrdup(key);
+	s->value = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	if (s->value == NULL)
+		s->value = xstrdup("null");
+	s->next = t->strs;
+	t->strs = s;
+	pthread_mutex_unlock(&t->lock);
+	return s->value;
+}
+
+static const char *
+task_stage_arg(kiln_task *t)
+{
+	return task_json_text(t, "__arg", "\001arg");
+}
+
+static const char *
+task_broadcast(kiln_task *t)
+{
+	return task_json_text(t, "__broadcast", "\001broadcast");
+}
+
+const char *
+task_stage_fn_name(const kiln_task *t)
+{
+	return json_string_value(json_object_get(json_object_get(t->params,
+	                         "__stage"), "fn"));
+}
+
 static const struct kiln_host task_host_table = {
 	.abi_major = KILN_ABI_MAJOR,
 	.abi_minor = KILN_ABI_MINOR,
@@ -456,6 +573,11 @@ static const struct kiln_host task_host_table = {
 	.scratch_dir = task_scratch_dir,
 	.job_id = task_job_id,
 	.attempt = task_attempt,
+	.input_data = task_input_data,
+	.stage = task_stage,
+	.stage_index = task_stage_index,
+	.stage_arg = task_stage_arg,
+	.broadcast = task_broadcast,
 };
 
 const struct kiln_host *
@@ -534,6 +656,7 @@ task_free(kiln_task *t)
 	for (int i = 0; i < t->ninputs; i++) {
 		free(t->inputs[i].name);
 		free(t->inputs[i].path);
+		datacache_release(t->inputs[i].map);
 	}
 	free(t->inputs);
 	json_decref(t->params);
@@ -550,7 +673,17 @@ int
 task_run(kiln_task *t, plugin *p)
 {
 	const struct kiln_plugin *d = plugin_desc(p);
-	int rc = d->run(t, task_host());
+	const char *fn = task_stage_fn_name(t);
+	int rc;
+	if (fn == NULL) {
+		rc = d->run(t, task_host());
+	} else if (d->size < offsetof(struct kiln_plugin, spare) || d->map == NULL) {
+		task_set_error(t, "plugin %s has no map entry (ABI 1.1) for stage "
+		               "function %s", d->name, fn);
+		rc = KILN_EINVAL;
+	} else {
+		rc = d->map(t, task_host(), fn);
+	}
 	bool cancelled = atomic_load(&t->cancelled) != 0;
 	int state;
 

@@ -51,4 +51,19 @@ const char *task_output(const kiln_task *t, int i, const void **data,
 /* Add an input file (upstream output) before running. */
 int task_add_input(kiln_task *t, const char *name, const char *path);
 
+/* A map task of a stage (its params hold "__stage": {fn, index, count},
+ * "__arg" and "__broadcast", as the worker's stage runner writes them):
+ * task_run() calls the plugin's map(fn) instead of run().  NULL if T is
+ * not a map task. */
+const char *task_stage_fn_name(const kiln_task *t);
+
+/* What host->stage() calls: run the stage on the cluster (the worker
+ * installs it; without one, stages fail).  0, KILN_ECANCELLED, or a
+ * negative KILN_E* with *err.  *results as host->stage() documents. */
+typedef int (*task_stage_fn)(void *ud, kiln_task *t, const char *fn,
+                             const char *broadcast,
+                             const struct kiln_stage_task *tasks, int n,
+                             char ***results, char **err);
+void task_set_stage_runner(task_stage_fn fn, void *ud);
+
 #endif

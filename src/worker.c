@@ -25,6 +25,7 @@
 
 #include "auth.h"
 #include "client.h"
+#include "datacache.h"
 #include "log.h"
 #include "plugin.h"
 #include "pool.h"
@@ -61,6 +62,9 @@ struct wk {
 	char *cache;            /* <data_dir>/cache: fetched inputs by hash */
 	plugin_registry *reg;
 	pool *pool;
+	pool *stage_pool;       /* map tasks of stages: a room of their own */
+	client *stage_c[8];     /* idle clients for drivers' stage calls */
+	int nstage_c;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -229,6 +233,201 @@ task_main(void *arg)
 	free(wt);
 }
 
+/* -------------------------------------------------------------- stages */
+
+#define STAGE_POLL_MS 1000      /* a driver checks its cancel this often */
+
+static client *
+stage_client_get(struct wk *w, char **err)
+{
+	client *c = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->nstage_c > 0)
+		c = w->stage_c[--w->nstage_c];
+	pthread_mutex_unlock(&w->mu);
+	if (c == NULL && client_new(w->url, w->wc->name, w->secret, NULL, &c, err) != 0)
+		return NULL;
+	return c;
+}
+
+static void
+stage_client_put(struct wk *w, client *c)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->nstage_c < (int)(sizeof w->stage_c / sizeof w->stage_c[0])) {
+		w->stage_c[w->nstage_c++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	client_free(c);
+}
+
+/* The body of a stage request for driver T; NULL with *err. */
+static json_t *
+stage_body(struct wk *w, kiln_task *t, const char *fn, const char *broadcast,
+           const struct kiln_stage_task *tasks, int n, char **err)
+{
+	json_t *inputs = NULL;
+	const char *pname = NULL;
+	int64_t job = 0;
+	int attempt = 0;
+	pthread_mutex_lock(&w->mu);
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+		if (wt->t == t) {
+			inputs = json_incref(wt->inputs);
+			pname = plugin_desc(wt->p)->name;
+			job = wt->id;
+			attempt = wt->attempt;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (pname == NULL) {
+		seterr(err, KILN_EFAIL, "not a running task of this worker");
+		return NULL;
+	}
+	json_t *bc = NULL;
+	if (broadcast != NULL &&
+	    (bc = json_loads(broadcast, JSON_DECODE_ANY, NULL)) == NULL) {
+		json_decref(inputs);
+		seterr(err, KILN_EINVAL, "the broadcast value is not JSON");
+		return NULL;
+	}
+	json_t *a = json_array();
+	for (int i = 0; i < n; i++) {
+		json_t *arg = NULL;
+		if (tasks[i].arg != NULL &&
+		    (arg = json_loads(tasks[i].arg, JSON_DECODE_ANY, NULL)) == NULL) {
+			seterr(err, KILN_EINVAL, "the argument of map task %d is not JSON", i);
+			goto fail;
+		}
+		json_t *params = json_pack("{s:{s:s,s:i,s:i},s:o?,s:O?}", "__stage",
+			"fn", fn, "index", i, "count", n, "__arg", arg, "__broadcast", bc);
+		json_t *in = json_array();
+		const char *loc = NULL;
+		for (int k = 0; k < tasks[i].ninputs; k++) {
+			json_t *o = json_array_get(inputs, (size_t)tasks[i].inputs[k]);
+			if (o == NULL) {
+				json_decref(params);
+				json_decref(in);
+				seterr(err, KILN_EINVAL, "map task %d reads input %d; the "
+				       "driver has %zu", i, tasks[i].inputs[k],
+				       json_array_size(inputs));
+				goto fail;
+			}
+			if (loc == NULL)
+				loc = json_string_value(json_object_get(o, "sha"));
+			json_array_append(in, o);
+		}
+		json_array_append_new(a, json_pack("{s:o,s:o,s:s?}", "params", params,
+		                      "inputs", in, "locality", loc));
+	}
+	json_decref(bc);
+	json_decref(inputs);
+	return json_pack("{s:I,s:i,s:s,s:o,s:I}", "job", (json_int_t)job,
+	                 "attempt", attempt, "plugin", pname, "tasks", a,
+	                 "wait_ms", (json_int_t)STAGE_POLL_MS);
+fail:
+	json_decref(a);
+	json_decref(bc);
+	json_decref(inputs);
+	return NULL;
+}
+
+/* host->stage() on this worker: submit to the master, wait, collect. */
+static int
+worker_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
+             const struct kiln_stage_task *tasks, int n, char ***results,
+             char **err)
+{
+	struct wk *w = ud;
+	json_t *body = stage_body(w, t, fn, broadcast, tasks, n, err);
+	if (body == NULL)
+		return KILN_EINVAL;
+	client *c = stage_client_get(w, err);
+	if (c == NULL) {
+		json_decref(body);
+		return KILN_EFAIL;
+	}
+	int rc = KILN_EFAIL, resubmits = 0;
+	int64_t id = 0;
+	char path[64];
+	for (;;) {
+		long status = 0;
+		json_t *reply = NULL;
+		char *cerr = NULL;
+		int cancelled = task_host()->cancelled(t);
+		if (cancelled && id != 0) {
+			snprintf(path, sizeof path, "/api/v1/cluster/stages/%lld", (long long)id);
+			client_request(c, "DELETE", path, NULL, 5000, &status, &reply, &cerr);
+		}
+		if (cancelled) {
+			json_decref(reply);
+			free(cerr);
+			rc = KILN_ECANCELLED;
+			seterr(err, rc, "cancelled");
+			break;
+		}
+		if (id == 0) {
+			rc = client_request(c, "POST", "/api/v1/cluster/stages", body,
+			                    STAGE_POLL_MS + 30000, &status, &reply, &cerr);
+		} else {
+			snprintf(path, sizeof path, "/api/v1/cluster/stages/%lld?wait_ms=%d",
+			         (long long)id, STAGE_POLL_MS);
+			rc = client_request(c, "GET", path, NULL, STAGE_POLL_MS + 30000,
+			                    &status, &reply, &cerr);
+		}
+		if (rc != 0) {
+			/* The master is away: wait for it, then submit again. */
+			free(cerr);
+			json_decref(reply);
+			id = 0;
+			if (++resubmits > 600) {
+				rc = seterr(err, KILN_EFAIL, "the master is unreachable");
+				break;
+			}
+			usleep(100 * 1000);
+			continue;
+		}
+		free(cerr);
+		if (status == 404 && id != 0 && ++resubmits <= 600) {
+			id = 0;          /* a restarted master forgot it: again */
+			json_decref(reply);
+			continue;
+		}
+		if (status != 200) {
+			const char *e = json_string_value(json_object_get(reply, "error"));
+			rc = seterr(err, KILN_EFAIL, "stage %s: %s", fn,
+			            e ? e : "refused by the master");
+			json_decref(reply);
+			break;
+		}
+		id = json_integer_value(json_object_get(reply, "stage"));
+		if (!json_is_true(json_object_get(reply, "done"))) {
+			json_decref(reply);
+			continue;
+		}
+		json_t *res = json_object_get(reply, "results");
+		if (json_array_size(res) != (size_t)n) {
+			rc = seterr(err, KILN_EFAIL, "stage %s: %zu results for %d tasks",
+			            fn, json_array_size(res), n);
+			json_decref(reply);
+			break;
+		}
+		*results = xcalloc((size_t)n, sizeof **results);
+		for (int i = 0; i < n; i++) {
+			char *text = json_dumps(json_array_get(res, (size_t)i),
+				JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+			(*results)[i] = text ? text : xstrdup("null");
+		}
+		json_decref(reply);
+		rc = 0;
+		break;
+	}
+	stage_client_put(w, c);
+	json_decref(body);
+	return rc;
+}
+
 /* Start the tasks of an exchange reply; act on its cancellations. */
 static void
 handle_reply(struct wk *w, json_t *reply)
@@ -282,7 +481,8 @@ handle_reply(struct wk *w, json_t *reply)
 		wt->next = w->running;
 		w->running = wt;
 		pthread_mutex_unlock(&w->mu);
-		pool_submit(w->pool, task_main, wt);
+		pool_submit(json_is_true(json_object_get(o, "stage")) ?
+		            w->stage_pool : w->pool, task_main, wt);
 	}
 }
 
@@ -563,10 +763,14 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
 	if (mkdir(w.cache, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", w.cache, strerror(errno));
-	if (pool_new(wc->slots, &w.pool) != 0) {
-		rc = seterr(err, -EAGAIN, "cannot start %d threads", wc->slots);
+	if (pool_new(wc->slots, &w.pool) != 0 ||
+	    pool_new(wc->slots, &w.stage_pool) != 0) {
+		rc = seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
 		goto out;
 	}
+	task_set_stage_runner(worker_stage, &w);
+	/* Keep up to a quarter of the memory it offers in mapped inputs. */
+	datacache_set_budget((size_t)(wc->memory / 4));
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -607,6 +811,8 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	pthread_mutex_unlock(&w.mu);
 	pool_free(w.pool);
 	w.pool = NULL;
+	pool_free(w.stage_pool);
+	w.stage_pool = NULL;
 	for (int i = 0; i < 20; i++) {
 		pthread_mutex_lock(&w.mu);
 		size_t left = json_array_size(w.outbox);
@@ -634,6 +840,11 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	rc = 0;
 out:
 	pool_free(w.pool);
+	pool_free(w.stage_pool);
+	task_set_stage_runner(NULL, NULL);
+	datacache_flush();
+	for (int i = 0; i < w.nstage_c; i++)
+		client_free(w.stage_c[i]);
 	client_free(w.poll_c);
 	client_free(w.report_c);
 	client_free(w.data_c);

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 0
+#define KILN_ABI_MINOR 1
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -64,6 +64,13 @@ enum kiln_log_level {
 
 /* One task being run.  Opaque; owned by the host; valid during run(). */
 typedef struct kiln_task kiln_task;
+
+/* One map task of a stage (ABI 1.1, see stage() below). */
+struct kiln_stage_task {
+	const char *arg;     /* JSON value for this map task only, or NULL */
+	const int *inputs;   /* indices of the driver's inputs it reads */
+	int ninputs;         /* (they become the map task's inputs 0..n-1) */
+};
 
 /* A parameter the plugin accepts, for documentation, validation and the UI.
  * An array of these ends with an entry whose name is NULL. */
@@ -126,8 +133,40 @@ struct kiln_host {
 	int64_t (*job_id)(kiln_task *t);
 	int (*attempt)(kiln_task *t);
 
-	/* Room for later minor versions; always NULL in ABI 1.0. */
-	void *spare[24];
+	/* --- ABI 1.1: data and distributed stages (docs/analytics.md) --- */
+
+	/* Input I's bytes, mapped read-only, 8-byte aligned, *len set; NULL
+	 * on error.  The worker keeps inputs it has mapped in memory between
+	 * tasks (up to a budget), so a map task that reads the same partition
+	 * at every iteration of an algorithm reads memory, not the disk.
+	 * Host-owned; valid until run() or map() returns. */
+	const void *(*input_data)(kiln_task *t, int i, size_t *len);
+
+	/* Run a stage from a driver task: N map tasks on the workers' slots,
+	 * task i calling this plugin's map() with FN, BROADCAST (a JSON text
+	 * every map task sees, or NULL) and tasks[i] (its argument and which
+	 * of this task's inputs it reads; a map task is placed on a worker
+	 * that holds its first input when one is free).  Blocks until all
+	 * are done.  On success *results holds N JSON texts, the results map
+	 * task i set with set_result() ("null" if none), in task order; the
+	 * array and each text are malloc()ed and the plugin frees them.  A
+	 * map task lost with its worker runs again elsewhere; one that fails
+	 * is retried twice.  Returns 0, KILN_ECANCELLED if this task was
+	 * cancelled meanwhile, or KILN_EFAIL with *errmsg (malloc()ed, the
+	 * plugin frees it).  Merge results in task order, so that the answer
+	 * does not depend on which worker finished first. */
+	int (*stage)(kiln_task *t, const char *fn, const char *broadcast,
+	             const struct kiln_stage_task *tasks, int n,
+	             char ***results, char **errmsg);
+	/* In a map task: its index in the stage and the stage's size, its
+	 * argument and the broadcast value (JSON texts or NULL; host-owned). */
+	int (*stage_index)(kiln_task *t, int *count);
+	const char *(*stage_arg)(kiln_task *t);
+	const char *(*broadcast)(kiln_task *t);
+
+	/* Room for later minor versions; NULL until a minor version uses
+	 * them (ABI 1.1 took 5 of 24). */
+	void *spare[19];
 };
 
 /* The descriptor a plugin exports as `kiln_plugin`. */
@@ -150,8 +189,14 @@ struct kiln_plugin {
 	/* Optional.  Called once before unloading, after the last run(). */
 	void (*fini)(void);
 
-	/* Room for later minor versions; must be NULL in ABI 1.0. */
-	void *spare[16];
+	/* --- ABI 1.1 --- */
+	/* Optional.  Runs one map task of a stage that a driver task of this
+	 * plugin started with host->stage(); FN is the name the driver gave.
+	 * The same rules as run() apply (threads, ownership, set_result()). */
+	int (*map)(kiln_task *task, const struct kiln_host *host, const char *fn);
+
+	/* Room for later minor versions; must be NULL (ABI 1.1 took 1 of 16). */
+	void *spare[15];
 };
 
 /* The descriptor every plugin defines.  Declared here so that a definition

@@ -39,7 +39,7 @@ cluster_yaml() {
 	PORT=$(free_port)
 	mkdir -p "$T/plugins" "$T/dags"
 	cp "$KILN_PLUGIN_BUILD"/*.so "$T/plugins/"
-	for p in crash hang; do
+	for p in crash hang stagesum; do
 		[ -f "$KILN_TEST_PLUGINS/$p.so" ] && cp "$KILN_TEST_PLUGINS/$p.so" "$T/plugins/"
 	done
 	cat > "$T/cluster.yaml" <<YAML

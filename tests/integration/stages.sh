@@ -1,0 +1,45 @@
+#!/bin/sh
+# stages.sh - distributed stages (ABI 1.1): a driver task's map tasks run
+# on both workers and its answer is right; many stages in a row are fast;
+# a map task that fails fails the stage with its message; kill -9 of a
+# worker in the middle of a stage re-runs its map tasks elsewhere and the
+# driver still gets the right answer, each stage's tasks not left behind.
+. "$(dirname "$0")/lib.sh"
+start_cluster 1s
+
+id=$(k submit stagesum -p n=1000000 -p tasks=8 -p iterations=3)
+ok "a driver with 3 stages of 8 map tasks succeeds" wait_state "$id" succeeded 30
+res=$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["total"]')
+eq "the stages' sum is right" 499999500000 "$res"
+eq "map tasks are not jobs" 1 "$(api GET '/api/v1/jobs?limit=100' | jq_ 'len(d["jobs"])')"
+
+id=$(k submit stagesum -p n=1000 -p tasks=4 -p iterations=200)
+ok "200 stages in a row" wait_state "$id" succeeded 60
+ms=$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["stage_ms"]')
+echo "# mean time per stage of 4 no-op map tasks: $ms ms"
+ok "a stage takes well under 50 ms" python3 -c "import sys; sys.exit(0 if $ms < 50 else 1)"
+
+id=$(k submit stagesum -p tasks=4 -p fail_index=2)
+ok "a failing map task fails the driver" wait_state "$id" failed 30
+err=$(api GET "/api/v1/jobs/$id" | jq_ 'd["error"]')
+case "$err" in *"map task 2"*"fails on purpose"*) ok "with the map task's message" true ;;
+*) ok "with the map task's message (got: $err)" false ;; esac
+
+# Kill the worker that does not run the driver while its map tasks sleep.
+id=$(k submit stagesum -p n=100000 -p tasks=4 -p sleep_ms=3000)
+ok "driver starts" wait_state "$id" running
+sleep 1
+w=$(api GET "/api/v1/jobs/$id" | jq_ 'd["worker"]')
+other=w1; [ "$w" = w1 ] && other=w2
+eval "kill -9 \$PID_$other"
+ok "the driver succeeds after a worker died mid-stage" wait_state "$id" succeeded 40
+eq "with the right sum" 4999950000 "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["total"]')"
+eq "the driver ran once" 1 "$(api GET "/api/v1/jobs/$id" | jq_ 'd["attempt"]')"
+start_node "$other"
+wait_workers 2
+
+# A stage from a job that is not running is refused.
+body='{"job":999999,"attempt":1,"plugin":"stagesum","tasks":[{"params":{}}]}'
+api POST /api/v1/cluster/stages "$body" >/dev/null
+eq "a token cannot submit stages" 403 "$(status)"
+finish
