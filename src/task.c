@@ -236,6 +236,7 @@ task_add_input(kiln_task *t, const char *name, const char *path)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
 	t->inputs = xrealloc(t->inputs, (t->ninputs + 1) * sizeof *t->inputs);
+	memset(&t->inputs[t->ninputs], 0, sizeof *t->inputs);
 	t->inputs[t->ninputs].name = xstrdup(name);
 	t->inputs[t->ninputs].path = xstrdup(path);
 	t->ninputs++;

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "store.h"
+#include "datacache.h"
 #include "task.h"
 
 #ifndef KILN_SRCDIR
@@ -589,6 +590,56 @@ START_TEST(task_bad_params)
 }
 END_TEST
 
+/* ABI 1.1: inputs mapped in memory, a map task's view of its stage, and
+ * a stage outside a worker failing with a message. */
+START_TEST(task_abi_1_1)
+{
+	const struct kiln_host *h = task_host();
+	ck_assert_uint_eq(h->abi_minor, 1);
+	char path[512];
+	snprintf(path, sizeof path, "%s/part.bin", tmpdir);
+	write_file(path, "0123456789abcdef");
+	kiln_task *t = task_new(5, 1, "{\"__stage\":{\"fn\":\"grad\",\"index\":2,"
+	                        "\"count\":4},\"__arg\":\"s\",\"__broadcast\":[1.5,2]}",
+	                        scratchdir, 0, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(task_stage_fn_name(t), "grad");
+	int count = 0;
+	ck_assert_int_eq(h->stage_index(t, &count), 2);
+	ck_assert_int_eq(count, 4);
+	ck_assert_str_eq(h->stage_arg(t), "\"s\"");     /* JSON text */
+	ck_assert_str_eq(h->broadcast(t), "[1.5,2]");
+	ck_assert_int_eq(task_add_input(t, "p", path), 0);
+	size_t len = 0;
+	const char *d = h->input_data(t, 0, &len);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(len, 16);
+	ck_assert_int_eq(memcmp(d, "0123456789abcdef", 16), 0);
+	ck_assert_uint_eq((uintptr_t)d % 8, 0);
+	ck_assert_ptr_eq(h->input_data(t, 0, &len), d);   /* mapped once */
+	ck_assert_ptr_null(h->input_data(t, 1, &len));
+	/* A second task reading the same input shares the mapping. */
+	kiln_task *t2 = task_new(6, 1, NULL, scratchdir, 0, NULL);
+	task_add_input(t2, "p", path);
+	ck_assert_ptr_eq(h->input_data(t2, 0, &len), d);
+	task_free(t2);
+
+	kiln_task *drv = task_new(7, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_ptr_null(task_stage_fn_name(drv));
+	ck_assert_int_eq(h->stage_index(drv, NULL), -1);
+	struct kiln_stage_task st = { .arg = "1" };
+	char **res = NULL, *err = NULL;
+	ck_assert_int_eq(h->stage(drv, "grad", NULL, &st, 1, &res, &err), KILN_EFAIL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_ptr_nonnull(strstr(err, "workers only"));
+	ck_assert_ptr_null(res);
+	free(err);
+	task_free(drv);
+	task_free(t);
+	datacache_flush();
+}
+END_TEST
+
 START_TEST(task_host_functions)
 {
 	const struct kiln_host *h = task_host();
@@ -990,6 +1041,7 @@ plugin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, task_bad_params);
 	tcase_add_test(tc, task_host_functions);
+	tcase_add_test(tc, task_abi_1_1);
 	tcase_add_test(tc, task_log_tail);
 	suite_add_tcase(s, tc);
 
