@@ -108,17 +108,6 @@ YAML
 
 start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
 
-# wait_run RUN_ID STATE [SECONDS]
-wait_run() {
-	for _ in $(seq 1 $((${3:-20} * 10))); do
-		s=$(api GET "/api/v1/runs/$1" | jq_ 'd["state"]' 2>/dev/null)
-		[ "$s" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "run $1 is '$s', not '$2'"; return 1
-}
-ti() { api GET "/api/v1/runs/$1" | jq_ "[t['$3'] for t in d['tasks'] if t['task']=='$2'][0]"; }
-
 for _ in $(seq 1 50); do
 	n=$(api GET /api/v1/dags | jq_ 'len(d["dags"])'); [ "$n" = 6 ] && break; sleep 0.1
 done

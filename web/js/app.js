@@ -27,6 +27,7 @@ const ROUTES = [
 	[/^\/jobs\/(\d+)$/, job],
 	[/^\/plugins$/, plugins],
 	[/^\/models$/, models],
+	[/^\/models\/(\d+)$/, models],
 	[/^\/login$/, login],
 ];
 const MIN_INTERVAL = 1000;

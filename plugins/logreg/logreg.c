@@ -1,0 +1,285 @@
+/*
+ * logreg.c - the bundled 'logreg' plugin: logistic regression (binary or
+ * multinomial, L2 penalty, standardised features) fitted by L-BFGS over
+ * gradients computed on all workers.
+ *
+ * The driver (run) reads the dataset's schema, runs one stage for the
+ * standardisation statistics and the class counts, then one stage per
+ * objective evaluation: every partition's map task returns its summed
+ * log-loss and gradient at the broadcast parameters, and the driver adds
+ * them in partition order (so the answer does not depend on the number of
+ * workers) and takes the L-BFGS step.  Only d+1 numbers per class cross
+ * the network per partition and evaluation; the data stay where they are.
+ *
+ * Parameters: label, features, exclude (see mlplug.h), C (1.0), max_iter
+ * (1000), gtol (1e-8).  Outputs: model.json ({"type":"logreg",...}, read
+ * by `predict`).  Result: iterations, evaluations, training log loss,
+ * coefficients on the original scale, time per gradient pass.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiln/plugin.h"
+#include "linear.h"
+#include "mlplug.h"
+
+static const struct kiln_param logreg_params[] = {
+	{ "label", "string", "", "label column (default: the ingest task's)" },
+	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
+	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	{ "C", "number", "1.0", "inverse L2 penalty strength (scikit-learn's C)" },
+	{ "max_iter", "int", "1000", "most L-BFGS iterations" },
+	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct driver {
+	kiln_task *t;
+	const struct kiln_host *h;
+	const struct mlp_dataset *ds;
+	json_t *model;          /* the model without coefficients, broadcast */
+	int stages;
+	double pass_ms;         /* summed over map tasks */
+	double stage_ms;
+};
+
+static json_t *
+darray(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}
+
+static int
+dread(const json_t *a, double *v, size_t n)
+{
+	if (json_array_size(a) != n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_number_value(json_array_get(a, i));
+	return 0;
+}
+
+/* ml_logreg_eval_fn: the gradient stage. */
+static int
+eval_stage(void *ud, const struct ml_logreg *m, const double *params,
+           double *loss, double *grad, char **err)
+{
+	struct driver *d = ud;
+	size_t np = ml_logreg_nparam(m);
+	if (d->h->cancelled(d->t))
+		return mlp_err(err, KILN_ECANCELLED, "cancelled");
+	json_t *b = json_pack("{s:O,s:o}", "model", d->model, "params",
+	                      darray(params, np));
+	json_t **res = NULL;
+	double t0 = now_ms();
+	int rc = mlp_stage_parts(d->t, d->h, "grad", d->ds, b, &res, err);
+	json_decref(b);
+	if (rc != 0)
+		return rc;
+	d->stage_ms += now_ms() - t0;
+	d->stages++;
+	*loss = 0;
+	memset(grad, 0, np * sizeof *grad);
+	double *g = calloc(np, sizeof *g);
+	for (int i = 0; i < d->ds->nparts && rc == 0; i++) {
+		if (dread(json_object_get(res[i], "grad"), g, np) != 0) {
+			rc = mlp_err(err, -EIO, "partition %d: bad gradient", i);
+			break;
+		}
+		*loss += json_number_value(json_object_get(res[i], "loss"));
+		d->pass_ms += json_number_value(json_object_get(res[i], "ms"));
+		for (size_t k = 0; k < np; k++)
+			grad[k] += g[k];
+	}
+	free(g);
+	mlp_results_free(res, d->ds->nparts);
+	return rc;
+}
+
+static int
+logreg_run(kiln_task *t, const struct kiln_host *h)
+{
+	struct mlp_dataset ds;
+	char *err = NULL, *warn = NULL;
+	double t0 = now_ms();
+	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
+	                          h->param(t, "exclude"), &ds, &err);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	double C = h->param_double(t, "C", 1.0);
+	if (!(C > 0) || !isfinite(C)) {
+		mlp_dataset_free(&ds);
+		h->set_error(t, "C must be a positive number");
+		return KILN_EINVAL;
+	}
+	/* 1. Standardisation statistics and class counts. */
+	json_t **res = NULL;
+	struct ml_moments mo = { 0 }, part = { 0 };
+	struct ml_logreg m = { 0 };
+	struct driver d = { .t = t, .h = h, .ds = &ds };
+	rc = mlp_stage_parts(t, h, "moments", &ds, NULL, &res, &err);
+	if (rc == 0)
+		rc = ml_moments_init(&mo, ds.d, ds.nclasses, &err);
+	for (int i = 0; rc == 0 && i < ds.nparts; i++) {
+		rc = ml_moments_from_json(res[i], &part, &err);
+		if (rc == 0)
+			rc = ml_moments_merge(&mo, &part, &err);
+		ml_moments_free(&part);
+	}
+	mlp_results_free(res, ds.nparts);
+	if (rc == 0)
+		rc = ml_logreg_prepare(&m, &mo, C, &warn, &err);
+	ml_moments_free(&mo);
+	if (warn != NULL) {
+		h->log(t, KILN_LOG_WARN, "logreg: %s", warn);
+		free(warn);
+	}
+	/* 2. L-BFGS over distributed gradients. */
+	if (rc == 0)
+		rc = ml_logreg_to_json(&m, &d.model);
+	struct ml_lbfgs_opts o;
+	ml_lbfgs_defaults(&o);
+	o.max_iter = (int)h->param_int(t, "max_iter", 1000);
+	o.gtol = h->param_double(t, "gtol", 1e-8);
+	o.ftol = 0;     /* stop on the gradient only: the answer, not the
+	                 * optimiser's progress, decides (see linear.h) */
+	if (rc == 0)
+		rc = ml_logreg_fit(&m, eval_stage, &d, &o, &err);
+	json_decref(d.model);
+	if (rc != 0) {
+		ml_logreg_free(&m);
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	/* 3. The model file and the result. */
+	size_t R = m.nclasses == 2 ? 1 : (size_t)m.nclasses;
+	double *coef = calloc(R * ds.d, sizeof *coef), *icpt = calloc(R, sizeof *icpt);
+	ml_logreg_coef_original(&m, coef, icpt);
+	/* The final objective's loss: one more pass at the solution. */
+	size_t np = ml_logreg_nparam(&m);
+	double *params = calloc(np, sizeof *params), *g = calloc(np, sizeof *g);
+	for (size_t r = 0; r < R; r++) {
+		memcpy(params + r * (ds.d + 1), m.coef + r * ds.d, ds.d * sizeof *params);
+		params[r * (ds.d + 1) + ds.d] = m.intercept[r];
+	}
+	double loss = 0;
+	json_t *mj = NULL;
+	ml_logreg_to_json(&m, &mj);
+	d.model = mj;
+	rc = eval_stage(&d, &m, params, &loss, g, &err);
+	d.model = NULL;
+	json_t *file = json_pack("{s:s,s:o,s:O}", "type", "logreg", "dataset",
+	                         mlp_dataset_json(&ds), "model", mj);
+	json_decref(mj);
+	json_t *coefs = json_array();
+	for (size_t r = 0; r < R; r++)
+		json_array_append_new(coefs, darray(coef + r * ds.d, ds.d));
+	json_t *result = rc != 0 ? NULL : json_pack(
+		"{s:s,s:i,s:i,s:s,s:f,s:o,s:o,s:i,s:f,s:f,s:f,s:I}",
+		"model", "logreg", "iterations", m.n_iter, "evaluations", m.n_eval,
+		"status", ml_lbfgs_status_str(m.status),
+		"log_loss", loss / (double)ds.rows, "coef", coefs,
+		"intercept", darray(icpt, R), "stages", d.stages,
+		"stage_ms", d.stage_ms / (d.stages ? d.stages : 1),
+		"pass_ms", d.pass_ms / ((double)(d.stages ? d.stages : 1) * ds.nparts),
+		"fit_ms", now_ms() - t0, "rows", (json_int_t)ds.rows);
+	if (result == NULL)
+		json_decref(coefs);
+	free(coef);
+	free(icpt);
+	free(params);
+	free(g);
+	ml_logreg_free(&m);
+	mlp_dataset_free(&ds);
+	if (rc != 0) {
+		json_decref(file);
+		return mlp_fail(t, h, rc, err);
+	}
+	rc = mlp_output_json(t, h, "model.json", file);
+	json_decref(file);
+	if (rc != 0) {
+		json_decref(result);
+		h->set_error(t, "cannot store model.json");
+		return rc;
+	}
+	return mlp_result(t, h, result, NULL);
+}
+
+static int
+logreg_map(kiln_task *t, const struct kiln_host *h, const char *fn)
+{
+	struct mlp_dataset ds;
+	struct mlp_part p;
+	char *err = NULL;
+	int rc = mlp_map_dataset(t, h, &ds, &err);
+	if (rc == 0)
+		rc = mlp_part_open(t, h, 0, &ds, &p, &err);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	json_t *out = NULL;
+	if (strcmp(fn, "moments") == 0) {
+		struct ml_moments mo;
+		rc = ml_moments_init(&mo, ds.d, ds.nclasses, &err);
+		if (rc == 0)
+			rc = ml_moments_partial(&mo, p.X, p.n, p.y, &err);
+		if (rc == 0)
+			rc = ml_moments_to_json(&mo, &out);
+		ml_moments_free(&mo);
+	} else if (strcmp(fn, "grad") == 0) {
+		json_t *b = mlp_broadcast(t, h);
+		struct ml_logreg m = { 0 };
+		rc = ml_logreg_from_json(json_object_get(b, "model"), &m, &err);
+		size_t np = rc == 0 ? ml_logreg_nparam(&m) : 0;
+		double *params = calloc(np + 1, sizeof *params);
+		double *g = calloc(np + 1, sizeof *g);
+		if (rc == 0 && dread(json_object_get(b, "params"), params, np) != 0)
+			rc = mlp_err(&err, -EINVAL, "the broadcast has %zu parameters, "
+			             "the model %zu", json_array_size(json_object_get(b,
+			             "params")), np);
+		double loss = 0, t0 = now_ms();
+		if (rc == 0)
+			rc = ml_logreg_partial(&m, params, p.X, p.n, p.y, &loss, g, &err);
+		if (rc == 0)
+			out = json_pack("{s:f,s:o,s:f}", "loss", loss, "grad",
+			                darray(g, np), "ms", now_ms() - t0);
+		free(params);
+		free(g);
+		ml_logreg_free(&m);
+		json_decref(b);
+	} else {
+		rc = mlp_err(&err, -EINVAL, "logreg has no map function %s", fn);
+	}
+	mlp_part_close(&p);
+	mlp_dataset_free(&ds);
+	if (rc != 0)
+		return mlp_fail(t, h, rc, err);
+	return mlp_result(t, h, out, NULL);
+}
+
+const struct kiln_plugin kiln_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "logreg",
+	.version = "1.0.0",
+	.description = "logistic regression (binary, multinomial; L2) by L-BFGS over distributed gradients",
+	.params = logreg_params,
+	.run = logreg_run,
+	.map = logreg_map,
+};

@@ -1,0 +1,514 @@
+/*
+ * mlplug.c - the bridge between kiln's plugin SDK and the analytics
+ * library: datasets from a task's inputs, partitions in place, stages
+ * over partitions (see mlplug.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlplug.h"
+
+int
+mlp_err(char **err, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err != NULL) {
+		free(*err);
+		if (vasprintf(err, fmt, ap) < 0)
+			*err = NULL;
+	}
+	va_end(ap);
+	return rc;
+}
+
+int
+mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
+{
+	if (rc == KILN_ECANCELLED) {
+		free(err);
+		return rc;
+	}
+	h->set_error(t, "%s", err ? err : "failed");
+	free(err);
+	return rc == -EINVAL || rc == -EDOM || rc == KILN_EINVAL ?
+	       KILN_EINVAL : KILN_EFAIL;
+}
+
+static int
+mlp_name_cmp(const void *a, const void *b, void *names)
+{
+	const char *const *nm = names;
+	return strcmp(nm[*(const int *)a], nm[*(const int *)b]);
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Is NAME in the comma-separated LIST? */
+static int
+in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p != NULL && *p != '\0';) {
+		while (*p == ' ')
+			p++;
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+void
+mlp_dataset_free(struct mlp_dataset *ds)
+{
+	for (size_t j = 0; j < ds->d; j++)
+		free(ds->features[j]);
+	for (int k = 0; k < ds->nclasses; k++)
+		free(ds->classes[k]);
+	free(ds->features);
+	free(ds->classes);
+	free(ds->label);
+	free(ds->part_input);
+	memset(ds, 0, sizeof *ds);
+}
+
+/* Fill DS's features and label from a schema object. */
+static int
+dataset_from_schema(json_t *schema, const char *label, int need_label,
+                    const char *features, const char *exclude,
+                    struct mlp_dataset *ds, char **err)
+{
+	json_t *cols = json_object_get(schema, "columns");
+	if (!json_is_array(cols))
+		return mlp_err(err, -EINVAL, "schema.json has no columns");
+	if (label == NULL || *label == '\0')
+		label = json_string_value(json_object_get(schema, "label"));
+	if (need_label && label == NULL)
+		return mlp_err(err, -EINVAL, "no label column: set the `label` "
+		               "parameter (here or in the ingest task)");
+	ds->rows = (size_t)json_integer_value(json_object_get(schema, "rows"));
+	ds->features = calloc(json_array_size(cols) + 1, sizeof *ds->features);
+	int found_label = label == NULL;
+	size_t i;
+	json_t *c;
+	json_array_foreach(cols, i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *type = json_string_value(json_object_get(c, "type"));
+		if (name == NULL || type == NULL)
+			return mlp_err(err, -EINVAL, "schema.json: column %zu has no name or type", i);
+		int categorical = strcmp(type, "categorical") == 0;
+		if (label != NULL && strcmp(name, label) == 0) {
+			found_label = 1;
+			ds->label = strdup(name);
+			ds->label_categorical = categorical;
+			if (need_label == 2 && !categorical)
+				return mlp_err(err, -EINVAL, "label column '%s' is numeric; "
+				               "classification needs a categorical label", name);
+			if (need_label == 3 && categorical)
+				return mlp_err(err, -EINVAL, "label column '%s' is categorical; "
+				               "regression needs a numeric label", name);
+			json_t *lv = json_object_get(c, "levels");
+			ds->nclasses = categorical ? (int)json_array_size(lv) : 0;
+			ds->classes = calloc((size_t)ds->nclasses + 1, sizeof *ds->classes);
+			for (int k = 0; k < ds->nclasses; k++)
+				ds->classes[k] = strdup(json_string_value(
+					json_array_get(lv, (size_t)k)) ?: "");
+			if (json_integer_value(json_object_get(c, "missing")) > 0)
+				return mlp_err(err, -EINVAL, "label column '%s' has %lld "
+				               "missing values", name, (long long)
+				               json_integer_value(json_object_get(c, "missing")));
+			continue;
+		}
+		if (features != NULL && *features != '\0' ? !in_list(features, name) :
+		    (exclude != NULL && in_list(exclude, name)))
+			continue;
+		if (categorical)
+			return mlp_err(err, -EINVAL, "feature column '%s' is categorical: "
+			               "only numeric features are supported (leave it out "
+			               "with the `exclude` parameter)", name);
+		ds->features[ds->d++] = strdup(name);
+	}
+	if (!found_label)
+		return mlp_err(err, -EINVAL, "no column '%s' (the label) in the dataset", label);
+	if (ds->d == 0)
+		return mlp_err(err, -EINVAL, "the dataset has no numeric feature columns");
+	return 0;
+}
+
+int
+mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
+                 int need_label, const char *features, const char *exclude,
+                 struct mlp_dataset *ds, char **err)
+{
+	memset(ds, 0, sizeof *ds);
+	int n = h->input_count(t);
+	const char **names = calloc((size_t)n + 1, sizeof *names);
+	ds->schema_input = -1;
+	for (int i = 0; i < n; i++) {
+		h->input_path(t, i, &names[i]);
+		if (ds->schema_input < 0 && names[i] && ends_with(names[i], "schema.json"))
+			ds->schema_input = i;
+	}
+	if (ds->schema_input < 0) {
+		free(names);
+		return mlp_err(err, -EINVAL, "no dataset among the task's inputs "
+		               "(expected the outputs of an `ingest` task: "
+		               "schema.json and part-*.kcol)");
+	}
+	/* Partitions of the same upstream task as the schema. */
+	const char *sn = names[ds->schema_input];
+	size_t plen = strlen(sn) - strlen("schema.json");
+	ds->part_input = calloc((size_t)n + 1, sizeof *ds->part_input);
+	for (int i = 0; i < n; i++)
+		if (names[i] && strncmp(names[i], sn, plen) == 0 &&
+		    ends_with(names[i], ".kcol"))
+			ds->part_input[ds->nparts++] = i;
+	qsort_r(ds->part_input, (size_t)ds->nparts, sizeof *ds->part_input,
+	        mlp_name_cmp, names);
+	free(names);
+
+	size_t len;
+	const void *data = h->input_data(t, ds->schema_input, &len);
+	json_error_t je;
+	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
+	if (schema == NULL)
+		return mlp_err(err, -EINVAL, "cannot read the dataset's schema.json");
+	int rc = dataset_from_schema(schema, label, need_label, features, exclude,
+	                             ds, err);
+	int want = (int)json_integer_value(json_object_get(schema, "partitions"));
+	json_decref(schema);
+	if (rc == 0 && want != ds->nparts)
+		rc = mlp_err(err, -EINVAL, "the dataset has %d partitions; %d of "
+		             "them are among the inputs", want, ds->nparts);
+	if (rc == 0 && ds->rows == 0)
+		rc = mlp_err(err, -EINVAL, "the dataset has 0 rows");
+	return rc;
+}
+
+json_t *
+mlp_dataset_json(const struct mlp_dataset *ds)
+{
+	json_t *f = json_array(), *c = json_array();
+	for (size_t j = 0; j < ds->d; j++)
+		json_array_append_new(f, json_string(ds->features[j]));
+	for (int k = 0; k < ds->nclasses; k++)
+		json_array_append_new(c, json_string(ds->classes[k]));
+	return json_pack("{s:o,s:s?,s:b,s:o,s:I,s:i}", "features", f,
+	                 "label", ds->label, "label_categorical",
+	                 ds->label_categorical, "classes", c,
+	                 "rows", (json_int_t)ds->rows, "partitions", ds->nparts);
+}
+
+static int
+dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
+{
+	memset(ds, 0, sizeof *ds);
+	json_t *f = json_object_get(j, "features"), *c = json_object_get(j, "classes");
+	if (!json_is_array(f))
+		return mlp_err(err, -EINVAL, "no dataset in the stage's broadcast");
+	ds->d = json_array_size(f);
+	ds->features = calloc(ds->d + 1, sizeof *ds->features);
+	for (size_t i = 0; i < ds->d; i++)
+		ds->features[i] = strdup(json_string_value(json_array_get(f, i)) ?: "");
+	const char *label = json_string_value(json_object_get(j, "label"));
+	ds->label = label ? strdup(label) : NULL;
+	ds->label_categorical = json_is_true(json_object_get(j, "label_categorical"));
+	ds->nclasses = (int)json_array_size(c);
+	ds->classes = calloc((size_t)ds->nclasses + 1, sizeof *ds->classes);
+	for (int k = 0; k < ds->nclasses; k++)
+		ds->classes[k] = strdup(json_string_value(json_array_get(c, (size_t)k)) ?: "");
+	ds->rows = (size_t)json_integer_value(json_object_get(j, "rows"));
+	ds->schema_input = -1;
+	return 0;
+}
+
+static json_t *
+task_json(const char *text)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	return v ? v : json_null();
+}
+
+json_t *
+mlp_broadcast(kiln_task *t, const struct kiln_host *h)
+{
+	json_t *all = task_json(h->broadcast(t));
+	json_t *b = json_incref(json_object_get(all, "b"));
+	json_decref(all);
+	return b ? b : json_null();
+}
+
+json_t *
+mlp_arg(kiln_task *t, const struct kiln_host *h)
+{
+	return task_json(h->stage_arg(t));
+}
+
+int
+mlp_map_dataset(kiln_task *t, const struct kiln_host *h,
+                struct mlp_dataset *ds, char **err)
+{
+	json_t *all = task_json(h->broadcast(t));
+	int rc = dataset_from_json(json_object_get(all, "dataset"), ds, err);
+	json_decref(all);
+	if (rc != 0)
+		return rc;
+	ds->nparts = h->input_count(t);
+	ds->part_input = calloc((size_t)ds->nparts + 1, sizeof *ds->part_input);
+	for (int i = 0; i < ds->nparts; i++)
+		ds->part_input[i] = i;
+	return 0;
+}
+
+void
+mlp_part_close(struct mlp_part *p)
+{
+	free(p->X);
+	free(p->y);
+	kcol_close(&p->k);
+	memset(p, 0, sizeof *p);
+}
+
+int
+mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
+              const struct mlp_dataset *ds, struct mlp_part *p, char **err)
+{
+	memset(p, 0, sizeof *p);
+	size_t len;
+	const char *name = NULL;
+	h->input_path(t, input, &name);
+	const void *data = h->input_data(t, input, &len);
+	if (data == NULL)
+		return mlp_err(err, -EIO, "cannot read input %s", name ? name : "?");
+	char msg[256];
+	if (kcol_open(data, len, &p->k, msg, sizeof msg) != 0)
+		return mlp_err(err, -EINVAL, "%s: %s", name ? name : "?", msg);
+	p->n = (size_t)p->k.nrows;
+	p->X = calloc(ds->d + 1, sizeof *p->X);
+	for (size_t j = 0; j <= ds->d; j++) {
+		const char *want = j < ds->d ? ds->features[j] : ds->label;
+		if (want == NULL)
+			break;
+		uint32_t c;
+		for (c = 0; c < p->k.ncols; c++) {
+			size_t nl;
+			const char *cn = kcol_name(&p->k, c, &nl);
+			if (nl == strlen(want) && memcmp(cn, want, nl) == 0)
+				break;
+		}
+		if (c == p->k.ncols) {
+			mlp_part_close(p);
+			return mlp_err(err, -EINVAL, "%s: no column '%s'", name, want);
+		}
+		if (j < ds->d) {
+			p->X[j] = kcol_numeric(&p->k, c);
+			if (p->X[j] == NULL) {
+				mlp_part_close(p);
+				return mlp_err(err, -EINVAL, "%s: column '%s' is not numeric",
+				               name, want);
+			}
+		} else if (ds->label_categorical) {
+			const uint32_t *codes = kcol_codes(&p->k, c);
+			if (codes == NULL || p->k.cols[c].nlevels != (uint32_t)ds->nclasses) {
+				mlp_part_close(p);
+				return mlp_err(err, -EINVAL, "%s: label '%s' does not match "
+				               "the schema", name, want);
+			}
+			p->y = malloc((p->n + 1) * sizeof *p->y);
+			for (size_t r = 0; r < p->n; r++) {
+				if (codes[r] == KCOL_MISSING) {
+					mlp_part_close(p);
+					return mlp_err(err, -EINVAL, "%s: row %zu: the label "
+					               "is missing", name, r);
+				}
+				p->y[r] = (int)codes[r];
+			}
+		} else {
+			p->t = kcol_numeric(&p->k, c);
+			if (p->t == NULL) {
+				mlp_part_close(p);
+				return mlp_err(err, -EINVAL, "%s: label '%s' is not numeric",
+				               name, want);
+			}
+		}
+	}
+	return 0;
+}
+
+void
+mlp_results_free(json_t **results, int n)
+{
+	if (results == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+		json_decref(results[i]);
+	free(results);
+}
+
+/* Run a stage whose map task i reads the inputs INPUTS[i] (NIN[i]). */
+static int
+stage_run(kiln_task *t, const struct kiln_host *h, const char *fn,
+          const struct mlp_dataset *ds, json_t *broadcast, json_t *const *args,
+          int n, int *const *inputs, const int *nin, json_t ***results,
+          char **err)
+{
+	*results = NULL;
+	json_t *b = json_pack("{s:o,s:O?}", "dataset", mlp_dataset_json(ds),
+	                      "b", broadcast);
+	char *btext = json_dumps(b, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(b);
+	struct kiln_stage_task *tasks = calloc((size_t)n, sizeof *tasks);
+	char **argtext = calloc((size_t)n, sizeof *argtext);
+	for (int i = 0; i < n; i++) {
+		if (args != NULL && args[i] != NULL)
+			argtext[i] = json_dumps(args[i], JSON_COMPACT | JSON_ENCODE_ANY |
+			                        JSON_REAL_PRECISION(17));
+		tasks[i].arg = argtext[i];
+		tasks[i].inputs = inputs[i];
+		tasks[i].ninputs = nin[i];
+	}
+	char **res = NULL, *msg = NULL;
+	int rc = h->stage(t, fn, btext, tasks, n, &res, &msg);
+	free(btext);
+	for (int i = 0; i < n; i++)
+		free(argtext[i]);
+	free(argtext);
+	free(tasks);
+	if (rc != 0) {
+		mlp_err(err, rc, "%s", msg ? msg : "stage failed");
+		free(msg);
+		return rc;
+	}
+	*results = calloc((size_t)n, sizeof **results);
+	for (int i = 0; i < n; i++) {
+		(*results)[i] = task_json(res[i]);
+		free(res[i]);
+	}
+	free(res);
+	return 0;
+}
+
+int
+mlp_stage_parts(kiln_task *t, const struct kiln_host *h, const char *fn,
+                const struct mlp_dataset *ds, json_t *broadcast,
+                json_t ***results, char **err)
+{
+	int n = ds->nparts;
+	int **in = calloc((size_t)n, sizeof *in);
+	int *nin = calloc((size_t)n, sizeof *nin);
+	for (int i = 0; i < n; i++) {
+		in[i] = &ds->part_input[i];
+		nin[i] = 1;
+	}
+	int rc = stage_run(t, h, fn, ds, broadcast, NULL, n, in, nin, results, err);
+	free(in);
+	free(nin);
+	return rc;
+}
+
+int
+mlp_stage_tasks(kiln_task *t, const struct kiln_host *h, const char *fn,
+                const struct mlp_dataset *ds, json_t *broadcast,
+                json_t *const *args, int n, json_t ***results, char **err)
+{
+	int **in = calloc((size_t)n, sizeof *in);
+	int *nin = calloc((size_t)n, sizeof *nin);
+	for (int i = 0; i < n; i++) {
+		in[i] = ds->part_input;
+		nin[i] = ds->nparts;
+	}
+	int rc = stage_run(t, h, fn, ds, broadcast, args, n, in, nin, results, err);
+	free(in);
+	free(nin);
+	return rc;
+}
+
+void
+mlp_matrix_free(struct mlp_matrix *m)
+{
+	for (size_t j = 0; j < m->d; j++)
+		free(m->X[j]);
+	free(m->X);
+	free(m->t);
+	free(m->y);
+	memset(m, 0, sizeof *m);
+}
+
+int
+mlp_matrix_load(kiln_task *t, const struct kiln_host *h,
+                const struct mlp_dataset *ds, struct mlp_matrix *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	struct mlp_part *parts = calloc((size_t)ds->nparts + 1, sizeof *parts);
+	size_t n = 0;
+	int rc = 0, opened = 0;
+	for (int i = 0; i < ds->nparts && rc == 0; i++, opened++) {
+		rc = mlp_part_open(t, h, ds->part_input[i], ds, &parts[i], err);
+		n += parts[i].n;
+	}
+	if (rc == 0) {
+		m->n = n;
+		m->d = ds->d;
+		m->X = calloc(ds->d + 1, sizeof *m->X);
+		for (size_t j = 0; j < ds->d; j++)
+			m->X[j] = malloc((n + 1) * sizeof(double));
+		if (ds->label != NULL && ds->label_categorical)
+			m->y = malloc((n + 1) * sizeof *m->y);
+		else if (ds->label != NULL)
+			m->t = malloc((n + 1) * sizeof *m->t);
+		size_t off = 0;
+		for (int i = 0; i < ds->nparts; i++) {
+			struct mlp_part *p = &parts[i];
+			for (size_t j = 0; j < ds->d; j++)
+				memcpy(m->X[j] + off, p->X[j], p->n * sizeof(double));
+			if (m->y)
+				memcpy(m->y + off, p->y, p->n * sizeof *m->y);
+			if (m->t)
+				memcpy(m->t + off, p->t, p->n * sizeof *m->t);
+			off += p->n;
+		}
+	}
+	for (int i = 0; i < opened; i++)
+		mlp_part_close(&parts[i]);
+	free(parts);
+	return rc;
+}
+
+int
+mlp_output_json(kiln_task *t, const struct kiln_host *h, const char *name,
+                const json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+	if (text == NULL)
+		return KILN_ENOMEM;
+	int rc = h->output(t, name, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+int
+mlp_result(kiln_task *t, const struct kiln_host *h, json_t *j, const char *name)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	int rc = text ? h->set_result(t, text) : KILN_ENOMEM;
+	if (rc == 0 && name != NULL)
+		rc = mlp_output_json(t, h, name, j);
+	if (rc != 0)
+		h->set_error(t, "cannot store the result (%s too big?)", name ? name : "result");
+	free(text);
+	json_decref(j);
+	return rc;
+}

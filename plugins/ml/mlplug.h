@@ -1,0 +1,135 @@
+/*
+ * mlplug.h - what kiln's model plugins share: finding a dataset among a
+ * task's inputs, opening its partitions in place, and running a stage over
+ * them.  The analytics library proper (linear.h, forest.h, ...) knows
+ * nothing of kiln; this file is the one bridge between the two.
+ *
+ * A dataset is what the `ingest` plugin writes: outputs part-NNNNN.kcol
+ * (kcol.h) and schema.json, which reach a downstream task as inputs named
+ * UPSTREAM/part-NNNNN.kcol and UPSTREAM/schema.json.  Features are the
+ * numeric columns other than the label (or the ones named by the
+ * `features` parameter); a categorical feature is refused with a clear
+ * error (no one-hot encoding yet).  The label is a categorical column
+ * (classes: its levels, sorted, as scikit-learn's LabelEncoder) or, for
+ * regression, a numeric one.
+ *
+ * A stage's map task i reads partition i, its only input (so the master
+ * places it where the partition already is); the dataset's description
+ * travels in the stage's broadcast.  Thread-safe; no global state.
+ */
+#ifndef KILN_ML_PLUG_H
+#define KILN_ML_PLUG_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "kiln/plugin.h"
+#include "kcol.h"
+
+/* The dataset a task was given, as its schema tells. */
+struct mlp_dataset {
+	int schema_input;       /* index of schema.json among the inputs */
+	int nparts;
+	int *part_input;        /* nparts input indices, in partition order */
+	size_t rows;
+	size_t d;               /* features */
+	char **features;        /* d names */
+	char *label;            /* or NULL */
+	int label_categorical;
+	int nclasses;           /* levels of a categorical label */
+	char **classes;
+};
+
+/* One partition, mapped in place: X points into the input's mapping. */
+struct mlp_part {
+	size_t n;
+	const double **X;       /* d columns */
+	const double *t;        /* numeric label, or NULL */
+	int *y;                 /* class codes (a copy), or NULL */
+	struct kcol k;
+};
+
+/*
+ * Find the dataset among T's inputs and read its schema.  LABEL (NULL: the
+ * schema's label) names the label column; NEED_LABEL 1 requires one (2: a
+ * categorical one, 3: a numeric one).  FEATURES, if not NULL or "", is a
+ * comma-separated list of the feature columns; EXCLUDE a list to leave
+ * out.  0, or negative with *err.
+ */
+int mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
+                     int need_label, const char *features, const char *exclude,
+                     struct mlp_dataset *ds, char **err);
+void mlp_dataset_free(struct mlp_dataset *ds);
+/* The dataset's description as JSON (for broadcasts and model files):
+ * {"features":[...],"label":...,"classes":[...]}. */
+json_t *mlp_dataset_json(const struct mlp_dataset *ds);
+
+/*
+ * Open input INPUT of T as a partition of DS: the feature columns in DS's
+ * order, the label if DS has one.  Every feature value is checked: NaN or
+ * infinite gives an error naming the column and row.  0 or negative with
+ * *err.  mlp_part_close() after.
+ */
+int mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
+                  const struct mlp_dataset *ds, struct mlp_part *p, char **err);
+void mlp_part_close(struct mlp_part *p);
+
+/*
+ * Run stage FN with one map task per partition of DS (map task i reads
+ * partition i and the schema) and BROADCAST (a json_t, borrowed, or NULL).
+ * *results: nparts JSON values (new references in a malloc()ed array;
+ * mlp_results_free() them).  0, KILN_ECANCELLED, or negative with *err.
+ */
+int mlp_stage_parts(kiln_task *t, const struct kiln_host *h, const char *fn,
+                    const struct mlp_dataset *ds, json_t *broadcast,
+                    json_t ***results, char **err);
+/*
+ * Run stage FN with N map tasks that each read every partition (for work
+ * split by something else than rows: trees, folds, models); ARGS[i] is
+ * task i's argument (borrowed json_t, may be NULL).
+ */
+int mlp_stage_tasks(kiln_task *t, const struct kiln_host *h, const char *fn,
+                    const struct mlp_dataset *ds, json_t *broadcast,
+                    json_t *const *args, int n, json_t ***results, char **err);
+void mlp_results_free(json_t **results, int n);
+
+/* In a map task: the broadcast value and the task's argument (new
+ * references; json null if absent), and the dataset of the stage (its
+ * inputs are the partitions: all of them, or the one it reads). */
+json_t *mlp_broadcast(kiln_task *t, const struct kiln_host *h);
+json_t *mlp_arg(kiln_task *t, const struct kiln_host *h);
+int mlp_map_dataset(kiln_task *t, const struct kiln_host *h,
+                    struct mlp_dataset *ds, char **err);
+
+/* All partitions of DS concatenated into owned columns (for algorithms
+ * that need every row in one place: trees, cross-validation folds).
+ * X[j] (d columns of *n rows), *tv or *y as the label is numeric or
+ * categorical; the caller frees with mlp_matrix_free(). */
+struct mlp_matrix {
+	size_t n, d;
+	double **X;
+	double *t;
+	int *y;
+};
+int mlp_matrix_load(kiln_task *t, const struct kiln_host *h,
+                    const struct mlp_dataset *ds, struct mlp_matrix *m,
+                    char **err);
+void mlp_matrix_free(struct mlp_matrix *m);
+
+/* Set the task's result to J (stolen) and store it as output NAME too if
+ * NAME is not NULL.  0 or a KILN_E* code (the error set on the task). */
+int mlp_result(kiln_task *t, const struct kiln_host *h, json_t *j,
+               const char *name);
+/* Store J (borrowed) as output NAME, as indented JSON text. */
+int mlp_output_json(kiln_task *t, const struct kiln_host *h, const char *name,
+                    const json_t *j);
+
+/* Fail the task with a message (and free it): returns KILN_EINVAL for
+ * errors in the input (-EINVAL, -EDOM), KILN_EFAIL otherwise. */
+int mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err);
+
+/* A malloc()ed message, printf-style; returns RC (for `return seterr`). */
+int mlp_err(char **err, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
