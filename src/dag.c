@@ -28,6 +28,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libgen.h>
+
 #include <jansson.h>
 #include <sodium.h>
 #include <yaml.h>
@@ -714,7 +716,7 @@ dl_ancestors(const struct dag *d)
 
 enum tpl_kind {
 	V_DS, V_DS_NODASH, V_LOGICAL_DATE, V_INTERVAL_START, V_INTERVAL_END,
-	V_RUN_ID, V_DAG_ID, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
+	V_RUN_ID, V_DAG_ID, V_DAG_DIR, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
 };
 
 static const struct {
@@ -728,6 +730,7 @@ static const struct {
 	{ "data_interval_end", V_INTERVAL_END },
 	{ "run_id", V_RUN_ID },
 	{ "dag.id", V_DAG_ID },
+	{ "dag.dir", V_DAG_DIR },
 	{ "task.id", V_TASK_ID },
 };
 
@@ -1128,6 +1131,13 @@ dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
 
 	struct dag *d = xcalloc(1, sizeof *d);
 	d->file = xstrdup(path);
+	/* Absolute, so that a task's file next to its DAG is found whatever
+	 * the worker's working directory (on the same machine). */
+	char *real = realpath(path, NULL);
+	char *copy = xstrdup(real ? real : path);
+	d->dir = xstrdup(dirname(copy));
+	free(copy);
+	free(real);
 	d->digest = dl_digest(buf, len);
 	x.d = d;
 	rc = yamlfile_load_string(&x.yf, buf, len);
@@ -1156,6 +1166,7 @@ dag_free(struct dag *d)
 	free(d->id);
 	free(d->description);
 	free(d->file);
+	free(d->dir);
 	free(d->schedule_text);
 	json_decref(d->params);
 	for (size_t i = 0; i < d->ntasks; i++)
@@ -1290,6 +1301,9 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 		return 0;
 	case V_DAG_ID:
 		sb_str(b, c->dag->id);
+		return 0;
+	case V_DAG_DIR:
+		sb_str(b, c->dag->dir);
 		return 0;
 	case V_TASK_ID:
 		sb_str(b, c->task->id);

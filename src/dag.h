@@ -77,6 +77,7 @@ struct dag {
 	char *id;
 	char *description;       /* or NULL */
 	char *file;              /* the path as given to dag_load() */
+	char *dir;               /* its directory, absolute ({{ dag.dir }}) */
 	char *schedule_text;     /* as written, NULL = manual only */
 	struct cron cron;        /* valid if schedule_text != NULL */
 	int64_t start_date, end_date;  /* unix seconds (cron_parse_date());

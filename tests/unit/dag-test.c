@@ -735,6 +735,14 @@ START_TEST(test_render)
 	free(s);
 	json_decref(out);
 
+	/* {{ dag.dir }}: the DAG file's directory, absolute. */
+	char *real = realpath(d->file, NULL);
+	ck_assert_ptr_nonnull(real);
+	ck_assert_int_eq(d->dir[0], '/');
+	ck_assert_int_eq(strncmp(real, d->dir, strlen(d->dir)), 0);
+	ck_assert_str_eq(real + strlen(d->dir), "/dag.yaml");
+	free(real);
+
 	/* The task's own params are left alone. */
 	ck_assert_str_eq(json_string_value(json_object_get(c.task->params,
 	                 "ds")), "{{ ds }}");
