@@ -31,8 +31,9 @@
  * (adding c to one and subtracting it from the other changes nothing), so
  * compare SSE and forecasts, not those states.
  *
- * Forecasts beyond one season use the last seasonal states periodically
- * (statsmodels 0.13 repeats a wrong state from step 2m on; we do not).
+ * Forecasts use the last m seasonal states periodically.  (statsmodels
+ * 0.13 forecasts steps m and 2m with the seasonal state of y[n-1] from
+ * before its update, a bug in its _predict; we do not copy it.)
  *
  * Bad input never crashes or yields a silent NaN; functions return 0 or a
  * negative errno value and set *err to a malloc()ed message (the caller
