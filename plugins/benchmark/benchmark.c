@@ -1,0 +1,1466 @@
+/*
+ * benchmark.c - the bundled 'benchmark' plugin: several models compared on
+ * the same folds, written up as a leaderboard.
+ *
+ * Classification: stratified k-fold cross-validation of logistic
+ * regression, Gaussian naive Bayes and random forests (linear.h,
+ * forest.h).  Forecasting: rolling-origin backtests of the methods of
+ * forecast.h on one series column.  The driver (run) validates everything
+ * it can before any work is spread, then runs ONE stage with a map task
+ * per (model, fold) pair; every map task loads the whole (small) dataset,
+ * rebuilds the same folds from the seed (the folds depend only on the rows
+ * in file order, never on the partitioning or on the worker) and returns
+ * the fold's metrics.  The driver merges them in task order, ranks the
+ * models by the primary metric, tests the best against each other with a
+ * paired t-test over the folds, refits the best on all rows and stores
+ * leaderboard.json/.csv, report.md and model.json.  The job's result is
+ * the leaderboard (the dashboard's Models page reads it).
+ *
+ * A model that fails on a fold (too few rows for AR(p), a multiplicative
+ * season on data with zeros, ...) does not fail the job: the map task
+ * returns {"error": ...}, the leaderboard records the message for that
+ * model and ranks it last.  Only when every model fails does the job fail.
+ *
+ * Thread-safe: all state is per call.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiln/plugin.h"
+#include "eval.h"
+#include "forecast.h"
+#include "forest.h"
+#include "linear.h"
+#include "mlplug.h"
+
+static const struct kiln_param bm_params[] = {
+	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
+	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params}" },
+	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
+	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
+	{ "metric", "string", "", "primary metric (roc_auc for two classes, accuracy for more, mase for forecasts)" },
+	{ "label", "string", "", "classification: label column (default: the ingest task's)" },
+	{ "features", "string", "", "classification: comma-separated feature columns" },
+	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	{ "column", "string", "", "forecasting: the series column" },
+	{ "time", "string", "", "forecasting: the time column that orders the series" },
+	{ "season", "int", "1", "forecasting: seasonal period m" },
+	{ "horizon", "int", "10", "forecasting: values forecast at each origin" },
+	{ "initial", "int", "", "forecasting: training length at the first origin (default: `folds` origins fit)" },
+	{ "step", "int", "", "forecasting: distance between origins (default: horizon)" },
+	{ "dataset", "string", "", "name of the dataset in the leaderboard" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+enum { BM_CLASS = 0, BM_FORECAST = 1 };
+
+/* ------------------------------------------------------------------ */
+/* Model names and parameters.                                         */
+
+/* A model parameter: its default and admissible range. */
+struct bm_pdef {
+	const char *key;
+	double def, lo, hi;
+	int integer;
+};
+
+struct bm_mdef {
+	const char *name;          /* canonical, as in the leaderboard */
+	const char *alias[3];
+	int kind;
+	int method;                /* forecasting: enum ml_fc_method */
+	struct bm_pdef params[5];  /* NULL key ends; "m" defaults to `season` */
+};
+
+/* Marks the default of "m": the `season` parameter. */
+#define BM_SEASON (-12345.0)
+
+static const struct bm_mdef bm_models[] = {
+	{ "logreg", { "logistic_regression" }, BM_CLASS, 0,
+	  { { "C", 1.0, 1e-12, 1e12, 0 }, { "max_iter", 1000, 1, 1e6, 1 } } },
+	{ "naive_bayes", { "nb", "gaussian_nb" }, BM_CLASS, 0,
+	  { { "var_smoothing", 1e-9, 0, 1, 0 } } },
+	{ "forest", { "random_forest", "rf" }, BM_CLASS, 0,
+	  { { "n_trees", 100, 1, 10000, 1 }, { "max_depth", 0, 0, 1000, 1 },
+	    { "max_features", 0, -1, 1e6, 1 }, { "min_samples_leaf", 1, 1, 1e6, 1 } } },
+	{ "seasonal_naive", { "snaive" }, BM_FORECAST, ML_FC_SNAIVE,
+	  { { "m", BM_SEASON, 1, ML_FC_MAX_SEASON, 1 } } },
+	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, { { NULL, 0, 0, 0, 0 } } },
+	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, { { NULL, 0, 0, 0, 0 } } },
+	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, { { "damped", 0, 0, 1, 1 } } },
+	{ "holt_winters_add", { "hw_add" }, BM_FORECAST, ML_FC_HW_ADD,
+	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
+	{ "holt_winters_mul", { "hw_mul" }, BM_FORECAST, ML_FC_HW_MUL,
+	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
+	/* p -1: the order chosen by AIC among 0..max_p, as ar_select_order. */
+	{ "ar", { "autoregressive" }, BM_FORECAST, ML_FC_AR,
+	  { { "p", -1, -1, ML_FC_MAX_P, 1 }, { "max_p", 10, 0, ML_FC_MAX_P, 1 } } },
+};
+#define BM_NMODELS ((int)(sizeof bm_models / sizeof bm_models[0]))
+
+static const struct bm_mdef *
+bm_mdef_find(const char *name)
+{
+	for (int i = 0; i < BM_NMODELS; i++) {
+		if (strcmp(bm_models[i].name, name) == 0)
+			return &bm_models[i];
+		for (int a = 0; a < 3 && bm_models[i].alias[a]; a++)
+			if (strcmp(bm_models[i].alias[a], name) == 0)
+				return &bm_models[i];
+	}
+	return NULL;
+}
+
+/* Names of the models of KIND, for messages (malloc()ed). */
+static char *
+bm_known(int kind)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	int first = 1;
+	for (int i = 0; i < BM_NMODELS; i++)
+		if (bm_models[i].kind == kind) {
+			fprintf(f, "%s%s", first ? "" : ", ", bm_models[i].name);
+			first = 0;
+		}
+	fclose(f);
+	return s;
+}
+
+/* One model of the benchmark: its definition and effective parameters. */
+struct bm_model {
+	const struct bm_mdef *def;
+	char *name;        /* unique display name */
+	json_t *params;    /* every parameter, defaults filled in */
+};
+
+/* Check ENTRY (a name or {"model": name, params...}) and fill M. */
+static int
+bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
+               char **err)
+{
+	const char *name = json_string_value(json_is_object(entry) ?
+	                                     json_object_get(entry, "model") : entry);
+	if (name == NULL)
+		return mlp_err(err, -EINVAL, "models: each entry is a model name or "
+		               "an object with a \"model\" name");
+	const struct bm_mdef *d = bm_mdef_find(name);
+	if (d == NULL || d->kind != kind) {
+		char *known = bm_known(kind);
+		int rc = mlp_err(err, -EINVAL, "unknown %s model '%s' (known: %s)",
+		                 kind == BM_CLASS ? "classification" : "forecasting",
+		                 name, known);
+		free(known);
+		return rc;
+	}
+	m->def = d;
+	m->params = json_object();
+	const char *key;
+	json_t *v;
+	if (json_is_object(entry))
+		json_object_foreach((json_t *)entry, key, v) {
+			if (strcmp(key, "model") == 0)
+				continue;
+			int k;
+			for (k = 0; k < 5 && d->params[k].key; k++)
+				if (strcmp(d->params[k].key, key) == 0)
+					break;
+			if (k == 5 || d->params[k].key == NULL)
+				return mlp_err(err, -EINVAL, "model %s has no parameter '%s'",
+				               d->name, key);
+		}
+	for (int k = 0; k < 5 && d->params[k].key; k++) {
+		const struct bm_pdef *p = &d->params[k];
+		double x = p->def == BM_SEASON ? season : p->def;
+		v = json_is_object(entry) ? json_object_get(entry, p->key) : NULL;
+		if (json_is_boolean(v))
+			x = json_is_true(v);
+		else if (json_is_number(v))
+			x = json_number_value(v);
+		else if (v != NULL)
+			return mlp_err(err, -EINVAL, "model %s: parameter %s must be a "
+			               "number", d->name, p->key);
+		if (!(x >= p->lo && x <= p->hi) || (p->integer && x != floor(x)))
+			return mlp_err(err, -EINVAL, "model %s: parameter %s = %g must "
+			               "be %s in [%g, %g]", d->name, p->key, x,
+			               p->integer ? "an integer" : "a number", p->lo, p->hi);
+		json_object_set_new(m->params, p->key, p->integer ?
+		                    json_integer((json_int_t)x) : json_real(x));
+	}
+	return 0;
+}
+
+static void
+bm_models_free(struct bm_model *ms, int n)
+{
+	for (int i = 0; ms != NULL && i < n; i++) {
+		free(ms[i].name);
+		json_decref(ms[i].params);
+	}
+	free(ms);
+}
+
+/* The `models` parameter (JSON array or comma list; NULL: the defaults). */
+static int
+bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
+                int *nout, char **err)
+{
+	json_t *list = NULL;
+	if (text == NULL || *text == '\0')
+		list = kind == BM_CLASS ?
+		       json_pack("[sss]", "logreg", "naive_bayes", "forest") :
+		       json_pack("[sss]", "seasonal_naive", "holt_winters_add", "ar");
+	else if (text[strspn(text, " \t\n")] == '[') {
+		list = json_loads(text, 0, NULL);
+		if (!json_is_array(list)) {
+			json_decref(list);
+			return mlp_err(err, -EINVAL, "models: not a JSON array");
+		}
+	} else {
+		list = json_array();
+		char *copy = strdup(text), *save = NULL;
+		for (char *tok = strtok_r(copy, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			tok += strspn(tok, " \t\"");
+			size_t len = strlen(tok);
+			while (len > 0 && strchr(" \t\"", tok[len - 1]))
+				tok[--len] = '\0';
+			if (len > 0)
+				json_array_append_new(list, json_string(tok));
+		}
+		free(copy);
+	}
+	int n = (int)json_array_size(list), rc = 0;
+	if (n == 0) {
+		json_decref(list);
+		return mlp_err(err, -EINVAL, "models: no model to compare");
+	}
+	struct bm_model *ms = calloc((size_t)n, sizeof *ms);
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = bm_model_parse(json_array_get(list, (size_t)i), kind, season,
+		                    &ms[i], err);
+	json_decref(list);
+	/* Names: the model's own unless it appears twice (a parameter grid),
+	 * then with its parameters, so that every row says what it is. */
+	for (int i = 0; i < n && rc == 0; i++) {
+		int dup = 0;
+		for (int j = 0; j < n; j++)
+			dup += j != i && ms[j].def == ms[i].def;
+		if (!dup) {
+			ms[i].name = strdup(ms[i].def->name);
+			continue;
+		}
+		char *s = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&s, &len);
+		fprintf(f, "%s(", ms[i].def->name);
+		const char *key;
+		json_t *v;
+		int first = 1;
+		json_object_foreach(ms[i].params, key, v) {
+			fprintf(f, "%s%s=%g", first ? "" : ",", key,
+			        json_number_value(v));
+			first = 0;
+		}
+		fputc(')', f);
+		fclose(f);
+		ms[i].name = s;
+		for (int j = 0; j < i; j++)
+			if (strcmp(ms[j].name, s) == 0)
+				rc = mlp_err(err, -EINVAL, "models: %s is listed twice", s);
+	}
+	if (rc != 0) {
+		bm_models_free(ms, n);
+		return rc;
+	}
+	*out = ms;
+	*nout = n;
+	return 0;
+}
+
+static double
+bm_pnum(const json_t *params, const char *key)
+{
+	return json_number_value(json_object_get(params, key));
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers.                                                       */
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* JSON has no infinity or NaN: those become null. */
+static json_t *
+jnum(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *
+jarray(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, jnum(v[i]));
+	return a;
+}
+
+/* ------------------------------------------------------------------ */
+/* Classification models.                                               */
+
+struct bm_fitted {
+	const struct bm_mdef *def;
+	struct ml_logreg lr;
+	struct ml_nb nb;
+	struct ml_forest fo;
+};
+
+static void
+bm_fitted_free(struct bm_fitted *f)
+{
+	ml_logreg_free(&f->lr);
+	ml_nb_free(&f->nb);
+	ml_forest_free(&f->fo);
+	memset(f, 0, sizeof *f);
+}
+
+/* Fit model M on N rows (X: d columns, Y codes 0..K-1). */
+static int
+bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
+       const int *y, size_t n, uint64_t seed, const char *const *names,
+       struct bm_fitted *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	out->def = m->def;
+	const char *type = m->def->name;
+	if (strcmp(type, "logreg") == 0) {
+		struct ml_lbfgs_opts o;
+		ml_lbfgs_defaults(&o);
+		o.max_iter = (int)bm_pnum(m->params, "max_iter");
+		o.ftol = 0;     /* as the logreg plugin: stop on the gradient */
+		const double *const *blk = X;
+		char *warn = NULL;
+		int rc = ml_logreg_fit_blocks(&out->lr, d, K, bm_pnum(m->params, "C"),
+		                              &blk, &y, &n, 1, &o, &warn, err);
+		free(warn);     /* constant columns are harmless here */
+		return rc;
+	}
+	if (strcmp(type, "naive_bayes") == 0) {
+		struct ml_nb_partial p;
+		int rc = ml_nb_partial_init(&p, d, K, err);
+		if (rc == 0)
+			rc = ml_nb_partial_add(&p, X, n, y, err);
+		if (rc == 0)
+			rc = ml_nb_finish(&p, bm_pnum(m->params, "var_smoothing"),
+			                  &out->nb, err);
+		ml_nb_partial_free(&p);
+		return rc;
+	}
+	struct ml_forest_params fp;
+	ml_forest_defaults(&fp, ML_FOREST_CLASSIFICATION);
+	fp.nclasses = K;
+	fp.n_trees = (int)bm_pnum(m->params, "n_trees");
+	fp.max_depth = (int)bm_pnum(m->params, "max_depth");
+	fp.max_features = (int)bm_pnum(m->params, "max_features");
+	fp.min_samples_leaf = (int)bm_pnum(m->params, "min_samples_leaf");
+	fp.seed = seed;
+	struct ml_forest_data fd = { .X = X, .n = n, .d = d, .y = y, .names = names };
+	return ml_forest_fit(&fd, &fp, &out->fo, err);
+}
+
+/* Class probabilities of N rows as N rows of K (row-major, as eval.h
+ * wants; the linear models give K columns, the forest rows). */
+static int
+bm_proba(const struct bm_fitted *f, int K, const double *const *X, size_t n,
+         double *prob, char **err)
+{
+	const char *type = f->def->name;
+	if (strcmp(type, "forest") == 0)
+		return ml_forest_predict_proba(&f->fo, X, n, prob, err);
+	double *cm = malloc(((size_t)K * n + 1) * sizeof *cm);
+	int rc = strcmp(type, "logreg") == 0 ?
+	         ml_logreg_predict_proba(&f->lr, X, n, cm, err) :
+	         ml_nb_predict_proba(&f->nb, X, n, cm, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		for (int k = 0; k < K; k++)
+			prob[i * (size_t)K + (size_t)k] = cm[(size_t)k * n + i];
+	free(cm);
+	return rc;
+}
+
+static int
+bm_fitted_json(const struct bm_fitted *f, json_t **out)
+{
+	const char *type = f->def->name;
+	if (strcmp(type, "logreg") == 0)
+		return ml_logreg_to_json(&f->lr, out);
+	if (strcmp(type, "naive_bayes") == 0)
+		return ml_nb_to_json(&f->nb, out);
+	return ml_forest_to_json(&f->fo, out);
+}
+
+/* Metric names, in the order the leaderboard shows them. */
+static const char *const bm_class_metrics[] = {
+	"roc_auc", "accuracy", "balanced_accuracy", "f1_macro", "log_loss",
+	"precision_macro", "recall_macro",
+};
+static const char *const bm_fc_metrics[] = { "mase", "mae", "rmse", "smape" };
+#define BM_NCM 7
+#define BM_NFM 4
+
+static int
+bm_higher_is_better(const char *metric)
+{
+	return strcmp(metric, "log_loss") != 0 && strcmp(metric, "mase") != 0 &&
+	       strcmp(metric, "mae") != 0 && strcmp(metric, "rmse") != 0 &&
+	       strcmp(metric, "smape") != 0;
+}
+
+/* Rows of MX where (FOLD == f) == WANT as owned columns. */
+static void
+bm_take(const struct mlp_matrix *mx, const int *fold, int f, int want,
+        double ***X, int **y, size_t **idx, size_t *n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < mx->n; i++)
+		c += (fold[i] == f) == want;
+	*X = calloc(mx->d + 1, sizeof **X);
+	for (size_t j = 0; j < mx->d; j++)
+		(*X)[j] = malloc((c + 1) * sizeof(double));
+	*y = malloc((c + 1) * sizeof **y);
+	*idx = malloc((c + 1) * sizeof **idx);
+	size_t r = 0;
+	for (size_t i = 0; i < mx->n; i++) {
+		if ((fold[i] == f) != want)
+			continue;
+		for (size_t j = 0; j < mx->d; j++)
+			(*X)[j][r] = mx->X[j][i];
+		(*y)[r] = mx->y[i];
+		(*idx)[r++] = i;
+	}
+	*n = c;
+}
+
+static void
+bm_cols_free(double **X, size_t d)
+{
+	for (size_t j = 0; X != NULL && j < d; j++)
+		free(X[j]);
+	free(X);
+}
+
+/* One (model, fold) of a cross-validation: *OUT is the fold's result, or
+ * returns negative with *err when the model failed on it. */
+static int
+bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
+              const struct bm_model *m, int k, int f, uint64_t seed,
+              json_t **out, char **err)
+{
+	int K = ds->nclasses;
+	int *fold = malloc((mx->n + 1) * sizeof *fold);
+	int rc = ml_stratified_kfold(mx->y, K, mx->n, k, seed, fold, err);
+	if (rc != 0) {
+		free(fold);
+		return rc;
+	}
+	double **Xtr, **Xte;
+	int *ytr, *yte;
+	size_t *itr, *ite, ntr, nte;
+	bm_take(mx, fold, f, 0, &Xtr, &ytr, &itr, &ntr);
+	bm_take(mx, fold, f, 1, &Xte, &yte, &ite, &nte);
+	free(fold);
+	struct bm_fitted fit;
+	double t0 = now_ms();
+	rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
+	            (const char *const *)ds->features, &fit, err);
+	double train_ms = now_ms() - t0;
+	double *prob = malloc(((size_t)K * nte + 1) * sizeof *prob);
+	if (rc == 0)
+		rc = bm_proba(&fit, K, (const double *const *)Xte, nte, prob, err);
+	struct ml_class_metrics cm = { 0 };
+	if (rc == 0)
+		rc = ml_class_metrics(yte, prob, nte, K, &cm, err);
+	if (rc == 0) {
+		json_t *mj = json_object();
+		if (cm.has_roc_auc)
+			json_object_set_new(mj, "roc_auc", jnum(cm.roc_auc));
+		json_object_set_new(mj, "accuracy", jnum(cm.accuracy));
+		json_object_set_new(mj, "balanced_accuracy", jnum(cm.balanced_accuracy));
+		json_object_set_new(mj, "f1_macro", jnum(cm.macro_f1));
+		json_object_set_new(mj, "log_loss", jnum(cm.log_loss));
+		json_object_set_new(mj, "precision_macro", jnum(cm.macro_precision));
+		json_object_set_new(mj, "recall_macro", jnum(cm.macro_recall));
+		json_t *conf = json_array();
+		for (size_t i = 0; i < (size_t)K * (size_t)K; i++)
+			json_array_append_new(conf, json_integer((json_int_t)cm.confusion[i]));
+		*out = json_pack("{s:o,s:f,s:o}", "metrics", mj, "train_ms", train_ms,
+		                 "confusion", conf);
+		if (K == 2) {
+			/* The held-out rows and their scores, for a ROC curve
+			 * pooled over the folds. */
+			json_t *ix = json_array(), *p1 = json_array();
+			for (size_t i = 0; i < nte; i++) {
+				json_array_append_new(ix, json_integer((json_int_t)ite[i]));
+				json_array_append_new(p1, jnum(prob[2 * i + 1]));
+			}
+			json_object_set_new(*out, "idx", ix);
+			json_object_set_new(*out, "p1", p1);
+		}
+	}
+	ml_class_metrics_free(&cm);
+	bm_fitted_free(&fit);
+	free(prob);
+	bm_cols_free(Xtr, mx->d);
+	bm_cols_free(Xte, mx->d);
+	free(ytr);
+	free(yte);
+	free(itr);
+	free(ite);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Forecasting.                                                         */
+
+/* The series in time order: *Y (and *TV, the times, or 0..n-1 without a
+ * time column) malloc()ed, N values.  TIME is the feature column name. */
+static int
+bm_series(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
+          const char *time, double **y, double **tv, char **err)
+{
+	size_t n = mx->n;
+	const double *tc = NULL;
+	for (size_t j = 0; time != NULL && *time && j < ds->d; j++)
+		if (strcmp(ds->features[j], time) == 0)
+			tc = mx->X[j];
+	if (time != NULL && *time && tc == NULL)
+		return mlp_err(err, -EINVAL, "no numeric time column '%s'", time);
+	*y = malloc((n + 1) * sizeof **y);
+	*tv = malloc((n + 1) * sizeof **tv);
+	size_t *ord = malloc((n + 1) * sizeof *ord);
+	for (size_t i = 0; i < n; i++) {
+		ord[i] = i;
+		if (tc != NULL && !isfinite(tc[i])) {
+			free(ord);
+			return mlp_err(err, -EINVAL, "time column '%s': row %zu is "
+			               "missing", time, i);
+		}
+	}
+	/* Insertion sort, stable: series arrive (almost always) in order. */
+	for (size_t i = 1; tc != NULL && i < n; i++) {
+		size_t v = ord[i], j = i;
+		for (; j > 0 && tc[ord[j - 1]] > tc[v]; j--)
+			ord[j] = ord[j - 1];
+		ord[j] = v;
+	}
+	for (size_t i = 0; i < n; i++) {
+		(*y)[i] = mx->t[ord[i]];
+		(*tv)[i] = tc ? tc[ord[i]] : (double)i;
+		if (!isfinite((*y)[i])) {
+			free(ord);
+			return mlp_err(err, -EINVAL, "column '%s': the value at "
+			               "position %zu in time order is missing",
+			               ds->label, i);
+		}
+	}
+	free(ord);
+	return 0;
+}
+
+static void
+bm_fc_spec(const struct bm_model *m, struct ml_fc_spec *spec)
+{
+	ml_forecast_spec_init(spec, m->def->method);
+	if (json_object_get(m->params, "m"))
+		spec->m = (int)bm_pnum(m->params, "m");
+	if (json_object_get(m->params, "damped"))
+		spec->damped = (int)bm_pnum(m->params, "damped");
+	if (json_object_get(m->params, "p"))
+		spec->p = (int)bm_pnum(m->params, "p");
+	if (json_object_get(m->params, "max_p"))
+		spec->max_p = (int)bm_pnum(m->params, "max_p");
+}
+
+/* One (model, origin) of a backtest: fit Y[0..start), forecast H. */
+static int
+bm_fc_fold(const double *y, size_t start, size_t h, int season,
+           const struct bm_model *m, json_t **out, char **err)
+{
+	struct ml_fc_spec spec;
+	struct ml_forecast mod;
+	bm_fc_spec(m, &spec);
+	double *fc = malloc((h + 1) * sizeof *fc);
+	double t0 = now_ms();
+	int rc = ml_forecast_fit(y, start, &spec, &mod, err);
+	if (rc == 0)
+		rc = ml_forecast_predict(&mod, h, fc, err);
+	double train_ms = now_ms() - t0;
+	ml_forecast_free(&mod);
+	double mae = 0, rmse = 0, smape = 0, mase = 0;
+	if (rc == 0)
+		rc = ml_mae(y + start, fc, h, &mae, err);
+	if (rc == 0)
+		rc = ml_rmse(y + start, fc, h, &rmse, err);
+	if (rc == 0)
+		rc = ml_smape(y + start, fc, h, &smape, err);
+	/* MASE is scaled by the in-sample seasonal naive; a training series
+	 * not longer than a season falls back to the naive (m = 1). */
+	if (rc == 0)
+		rc = ml_mase(y, start, start > (size_t)season ? season : 1,
+		             y + start, fc, h, &mase, err);
+	if (rc == 0)
+		*out = json_pack("{s:{s:o,s:o,s:o,s:o},s:f,s:I,s:o}", "metrics",
+		                 "mase", jnum(mase), "mae", jnum(mae), "rmse",
+		                 jnum(rmse), "smape", jnum(smape), "train_ms",
+		                 train_ms, "start", (json_int_t)start, "fc",
+		                 jarray(fc, h));
+	free(fc);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Map side.                                                            */
+
+static int
+bm_models_from_json(const json_t *arr, int kind, struct bm_model **out,
+                    int *n, char **err)
+{
+	*n = (int)json_array_size(arr);
+	*out = calloc((size_t)*n + 1, sizeof **out);
+	for (int i = 0; i < *n; i++) {
+		const json_t *e = json_array_get(arr, (size_t)i);
+		json_t *entry = json_deep_copy(json_object_get(e, "params"));
+		json_object_set_new(entry, "model", json_string(json_string_value(
+			json_object_get(e, "type")) ?: ""));
+		int rc = bm_model_parse(entry, kind, 1, &(*out)[i], err);
+		json_decref(entry);
+		if (rc != 0)
+			return rc;
+		(*out)[i].name = strdup(json_string_value(json_object_get(e, "name")) ?: "");
+	}
+	return 0;
+}
+
+static int
+bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
+{
+	char *err = NULL;
+	if (strcmp(fn, "fold") != 0)
+		return mlp_fail(t, h, mlp_err(&err, -EINVAL, "benchmark has no "
+		                "map function %s", fn), err);
+	struct mlp_dataset ds;
+	struct mlp_matrix mx = { 0 };
+	struct bm_model *models = NULL;
+	int nmodels = 0;
+	json_t *b = mlp_broadcast(t, h), *arg = mlp_arg(t, h), *out = NULL;
+	int kind = json_integer_value(json_object_get(b, "kind")) ? BM_FORECAST : BM_CLASS;
+	int rc = mlp_map_dataset(t, h, &ds, &err);
+	if (rc == 0)
+		rc = mlp_matrix_load(t, h, &ds, &mx, &err);
+	if (rc == 0)
+		rc = bm_models_from_json(json_object_get(b, "models"), kind,
+		                         &models, &nmodels, &err);
+	int mi = (int)json_integer_value(json_object_get(arg, "m"));
+	int f = (int)json_integer_value(json_object_get(arg, "f"));
+	if (rc == 0 && (mi < 0 || mi >= nmodels))
+		rc = mlp_err(&err, -EINVAL, "map task for model %d of %d", mi, nmodels);
+	if (rc != 0)
+		goto done;
+	/* From here on a failure is the model's, reported in the result. */
+	int frc;
+	if (kind == BM_CLASS) {
+		frc = bm_class_fold(&ds, &mx, &models[mi],
+		                    (int)json_integer_value(json_object_get(b, "folds")),
+		                    f, (uint64_t)json_integer_value(json_object_get(b, "seed")),
+		                    &out, &err);
+	} else {
+		double *y = NULL, *tv = NULL;
+		rc = bm_series(&ds, &mx, json_string_value(json_object_get(b, "time")),
+		               &y, &tv, &err);
+		if (rc == 0) {
+			size_t start = (size_t)json_integer_value(json_array_get(
+				json_object_get(b, "origins"), (size_t)f));
+			size_t hz = (size_t)json_integer_value(json_object_get(b, "horizon"));
+			frc = start + hz <= mx.n ? bm_fc_fold(y, start, hz,
+			        (int)json_integer_value(json_object_get(b, "season")),
+			        &models[mi], &out, &err) :
+			      mlp_err(&err, -EINVAL, "origin %zu does not fit", start);
+		}
+		free(y);
+		free(tv);
+		if (rc != 0)
+			goto done;
+	}
+	if (frc != 0) {
+		out = json_pack("{s:s}", "error", err ? err : "failed");
+		free(err);
+		err = NULL;
+	}
+done:
+	bm_models_free(models, nmodels);
+	mlp_matrix_free(&mx);
+	mlp_dataset_free(&ds);
+	json_decref(b);
+	json_decref(arg);
+	if (rc != 0)
+		return mlp_fail(t, h, rc, err);
+	return mlp_result(t, h, out, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver.                                                              */
+
+/* What the driver knows of one model after the stage. */
+struct bm_row {
+	int model;         /* index into the models */
+	char *error;       /* first failure, or NULL */
+	double *vals;      /* nmetrics x nfolds */
+	int *has;          /* nmetrics: present on every fold */
+	double *train_ms;  /* nfolds */
+	double primary;    /* mean of the primary metric */
+	int has_test;
+	double tt, tdf, tp;
+};
+
+struct bm_run {
+	kiln_task *t;
+	const struct kiln_host *h;
+	int kind;
+	struct mlp_dataset ds;
+	struct mlp_matrix mx;
+	struct bm_model *models;
+	int nmodels;
+	int folds;
+	uint64_t seed;
+	const char *metric;
+	int primary;       /* index of metric */
+	int hib;           /* higher is better */
+	const char *const *mnames;
+	int nm;
+	char *validation;
+	char *dataset;
+	/* forecasting */
+	double *y, *tv;
+	size_t horizon, step, initial;
+	int season;
+	size_t *origins;
+	const char *time;
+	/* per model */
+	struct bm_row *rows;
+	int *order;        /* rows by rank */
+	json_t **res;      /* nmodels x folds results */
+};
+
+static int
+bm_rank_cmp(const void *a, const void *b, void *ud)
+{
+	const struct bm_run *r = ud;
+	const struct bm_row *x = &r->rows[*(const int *)a], *y = &r->rows[*(const int *)b];
+	if ((x->error != NULL) != (y->error != NULL))
+		return x->error != NULL ? 1 : -1;
+	if (x->error == NULL && x->primary != y->primary) {
+		int better = r->hib ? x->primary > y->primary : x->primary < y->primary;
+		return better ? -1 : 1;
+	}
+	return x->model - y->model;
+}
+
+/* Merge the stage's results into per-model rows, rank and test them. */
+static void
+bm_aggregate(struct bm_run *r)
+{
+	int F = r->folds, NM = r->nm;
+	r->rows = calloc((size_t)r->nmodels, sizeof *r->rows);
+	r->order = calloc((size_t)r->nmodels, sizeof *r->order);
+	for (int i = 0; i < r->nmodels; i++) {
+		struct bm_row *w = &r->rows[i];
+		w->model = i;
+		r->order[i] = i;
+		w->vals = calloc((size_t)NM * (size_t)F, sizeof *w->vals);
+		w->has = calloc((size_t)NM, sizeof *w->has);
+		w->train_ms = calloc((size_t)F, sizeof *w->train_ms);
+		for (int k = 0; k < NM; k++)
+			w->has[k] = 1;
+		for (int f = 0; f < F; f++) {
+			json_t *res = r->res[i * F + f];
+			const char *e = json_string_value(json_object_get(res, "error"));
+			json_t *mj = json_object_get(res, "metrics");
+			if (w->error == NULL && (e != NULL || !json_is_object(mj))) {
+				if (asprintf(&w->error, "%s %d: %s", r->kind == BM_CLASS ?
+				             "fold" : "origin", f + 1, e ? e : "no result") < 0)
+					w->error = NULL;
+			}
+			w->train_ms[f] = json_number_value(json_object_get(res, "train_ms"));
+			for (int k = 0; k < NM; k++) {
+				json_t *v = json_object_get(mj, r->mnames[k]);
+				if (json_is_number(v))
+					w->vals[k * F + f] = json_number_value(v);
+				else
+					w->has[k] = 0;
+			}
+		}
+		if (w->error == NULL && !w->has[r->primary])
+			if (asprintf(&w->error, "%s is undefined on some fold",
+			             r->metric) < 0)
+				w->error = NULL;
+		if (w->error == NULL) {
+			double sd;
+			ml_mean_sd(w->vals + r->primary * F, (size_t)F, &w->primary, &sd, NULL);
+		}
+	}
+	qsort_r(r->order, (size_t)r->nmodels, sizeof *r->order, bm_rank_cmp, r);
+	struct bm_row *best = &r->rows[r->order[0]];
+	for (int i = 1; i < r->nmodels && best->error == NULL && F >= 2; i++) {
+		struct bm_row *w = &r->rows[r->order[i]];
+		if (w->error != NULL)
+			continue;
+		char *e = NULL;
+		if (ml_ttest_rel(best->vals + r->primary * F, w->vals + r->primary * F,
+		                 (size_t)F, &w->tt, &w->tdf, &w->tp, &e) == 0)
+			w->has_test = 1;
+		free(e);
+	}
+}
+
+/* Metric I's summary over the folds of row W. */
+static json_t *
+bm_metric_json(const struct bm_run *r, const struct bm_row *w, int k)
+{
+	double mean = 0, sd = 0;
+	ml_mean_sd(w->vals + k * r->folds, (size_t)r->folds, &mean, &sd, NULL);
+	return json_pack("{s:o,s:o,s:o}", "mean", jnum(mean), "std", jnum(sd),
+	                 "folds", jarray(w->vals + k * r->folds, (size_t)r->folds));
+}
+
+/* The best model's out-of-fold ROC curve, thinned to at most 200 points. */
+static json_t *
+bm_roc_json(const struct bm_run *r, int mi)
+{
+	size_t n = r->mx.n;
+	double *score = calloc(n + 1, sizeof *score), *prob = calloc(2 * n + 1, sizeof *prob);
+	int *seen = calloc(n + 1, sizeof *seen);
+	for (int f = 0; f < r->folds; f++) {
+		json_t *res = r->res[mi * r->folds + f];
+		json_t *ix = json_object_get(res, "idx"), *p1 = json_object_get(res, "p1");
+		for (size_t i = 0; i < json_array_size(ix); i++) {
+			json_int_t row = json_integer_value(json_array_get(ix, i));
+			if (row >= 0 && (size_t)row < n) {
+				score[row] = json_number_value(json_array_get(p1, i));
+				seen[row] = 1;
+			}
+		}
+	}
+	json_t *out = NULL;
+	int all = 1;
+	for (size_t i = 0; i < n; i++) {
+		all &= seen[i];
+		prob[2 * i] = 1 - score[i];
+		prob[2 * i + 1] = score[i];
+	}
+	double *fpr = NULL, *tpr = NULL, *thr = NULL, auc = 0;
+	size_t np = 0;
+	if (all && ml_roc_curve(r->mx.y, score, n, &fpr, &tpr, &thr, &np, NULL) == 0 &&
+	    ml_roc_auc(r->mx.y, prob, n, 2, &auc, NULL) == 0) {
+		json_t *fa = json_array(), *ta = json_array();
+		size_t keep = np < 200 ? np : 200;
+		for (size_t i = 0; i < keep; i++) {
+			size_t j = keep == np ? i : (size_t)llround((double)i *
+			           (double)(np - 1) / (double)(keep - 1));
+			json_array_append_new(fa, jnum(fpr[j]));
+			json_array_append_new(ta, jnum(tpr[j]));
+		}
+		out = json_pack("{s:s,s:o,s:o,s:o}", "model", r->models[mi].name,
+		                "fpr", fa, "tpr", ta, "auc", jnum(auc));
+	}
+	free(fpr);
+	free(tpr);
+	free(thr);
+	free(score);
+	free(prob);
+	free(seen);
+	return out;
+}
+
+/* The best model's backtest forecasts at their times. */
+static json_t *
+bm_forecast_json(const struct bm_run *r, int mi)
+{
+	size_t n = r->mx.n;
+	json_t *pred = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(pred, json_null());
+	/* Later origins overwrite earlier ones where horizons overlap: the
+	 * forecast made with the most data. */
+	for (int f = 0; f < r->folds; f++) {
+		json_t *res = r->res[mi * r->folds + f];
+		json_int_t start = json_integer_value(json_object_get(res, "start"));
+		json_t *fc = json_object_get(res, "fc");
+		for (size_t j = 0; j < json_array_size(fc); j++)
+			if (start >= 0 && (size_t)start + j < n)
+				json_array_set(pred, (size_t)start + j, json_array_get(fc, j));
+	}
+	return json_pack("{s:s,s:o,s:o,s:o}", "model", r->models[mi].name,
+	                 "t", jarray(r->tv, n), "actual", jarray(r->y, n),
+	                 "predicted", pred);
+}
+
+static json_t *
+bm_leaderboard(const struct bm_run *r)
+{
+	json_t *models = json_array(), *mlist = json_array();
+	for (int k = 0; k < r->nm; k++)
+		json_array_append_new(mlist, json_string(r->mnames[k]));
+	for (int i = 0; i < r->nmodels; i++) {
+		const struct bm_row *w = &r->rows[r->order[i]];
+		const struct bm_model *m = &r->models[w->model];
+		json_t *e = json_pack("{s:i,s:s,s:s,s:O}", "rank", i + 1, "model",
+		                      m->name, "type", m->def->name, "params", m->params);
+		json_t *mj = json_object();
+		for (int k = 0; k < r->nm; k++)
+			if (w->has[k])
+				json_object_set_new(mj, r->mnames[k], bm_metric_json(r, w, k));
+		json_object_set_new(e, "metrics", mj);
+		double mean = 0, sd = 0;
+		ml_mean_sd(w->train_ms, (size_t)r->folds, &mean, &sd, NULL);
+		json_object_set_new(e, "train_ms", json_pack("{s:o,s:o}", "mean",
+		                    jnum(mean), "std", jnum(sd)));
+		json_object_set_new(e, "vs_best", w->has_test ? json_pack(
+			"{s:o,s:o,s:o}", "t", jnum(w->tt), "df", jnum(w->tdf), "p",
+			jnum(w->tp)) : json_null());
+		if (w->error != NULL)
+			json_object_set_new(e, "error", json_string(w->error));
+		json_array_append_new(models, e);
+	}
+	int bi = r->order[0];
+	json_t *lb = json_pack("{s:s,s:s,s:s?}", "kind", r->kind == BM_CLASS ?
+	                       "classification" : "forecasting", "dataset",
+	                       r->dataset, "label", r->ds.label);
+	if (r->kind == BM_CLASS) {
+		json_t *c = json_array();
+		for (int k = 0; k < r->ds.nclasses; k++)
+			json_array_append_new(c, json_string(r->ds.classes[k]));
+		json_object_set_new(lb, "classes", c);
+	}
+	json_object_set_new(lb, "validation", json_string(r->validation));
+	json_object_set_new(lb, "folds", json_integer(r->folds));
+	json_object_set_new(lb, "primary", json_string(r->metric));
+	json_object_set_new(lb, "higher_is_better", json_boolean(r->hib));
+	json_object_set_new(lb, "metrics", mlist);
+	json_object_set_new(lb, "models", models);
+	json_object_set_new(lb, "best", json_string(r->models[bi].name));
+	if (r->kind == BM_CLASS && r->ds.nclasses == 2) {
+		json_t *roc = bm_roc_json(r, bi);
+		if (roc != NULL)
+			json_object_set_new(lb, "roc", roc);
+	}
+	if (r->kind == BM_FORECAST)
+		json_object_set_new(lb, "forecast", bm_forecast_json(r, bi));
+	return lb;
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break. */
+static void
+bm_csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void
+bm_csv_num(FILE *f, double x, int ok)
+{
+	if (ok && isfinite(x))
+		fprintf(f, ",%.17g", x);
+	else
+		fputc(',', f);
+}
+
+static char *
+bm_csv(const struct bm_run *r)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	fputs("rank,model,params", f);
+	for (int k = 0; k < r->nm; k++)
+		fprintf(f, ",%s_mean,%s_std", r->mnames[k], r->mnames[k]);
+	fputs(",train_ms_mean,train_ms_std,t_vs_best,p_vs_best,error\n", f);
+	for (int i = 0; i < r->nmodels; i++) {
+		const struct bm_row *w = &r->rows[r->order[i]];
+		const struct bm_model *m = &r->models[w->model];
+		fprintf(f, "%d,", i + 1);
+		bm_csv_field(f, m->name);
+		fputc(',', f);
+		char *pj = json_dumps(m->params, JSON_COMPACT | JSON_SORT_KEYS);
+		bm_csv_field(f, pj ? pj : "{}");
+		free(pj);
+		double mean = 0, sd = 0;
+		for (int k = 0; k < r->nm; k++) {
+			ml_mean_sd(w->vals + k * r->folds, (size_t)r->folds, &mean, &sd, NULL);
+			bm_csv_num(f, mean, w->has[k]);
+			bm_csv_num(f, sd, w->has[k]);
+		}
+		ml_mean_sd(w->train_ms, (size_t)r->folds, &mean, &sd, NULL);
+		bm_csv_num(f, mean, 1);
+		bm_csv_num(f, sd, 1);
+		bm_csv_num(f, w->tt, w->has_test);
+		bm_csv_num(f, w->tp, w->has_test);
+		fputc(',', f);
+		bm_csv_field(f, w->error ? w->error : "");
+		fputc('\n', f);
+	}
+	fclose(f);
+	return s;
+}
+
+static void
+bm_fmt(FILE *f, const struct bm_run *r, const struct bm_row *w, int k)
+{
+	double mean = 0, sd = 0;
+	if (!w->has[k]) {
+		fputs(" - |", f);
+		return;
+	}
+	ml_mean_sd(w->vals + k * r->folds, (size_t)r->folds, &mean, &sd, NULL);
+	fprintf(f, " %.4f ± %.4f |", mean, sd);
+}
+
+/* report.md: the leaderboard for people.  EXTRA: what the refit said. */
+static char *
+bm_report(const struct bm_run *r, const char *extra)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	const struct bm_row *best = &r->rows[r->order[0]];
+	const struct bm_model *bm = &r->models[best->model];
+	fprintf(f, "# Benchmark: %s\n\n", r->dataset);
+	fprintf(f, "- Task: %s", r->kind == BM_CLASS ? "classification" : "forecasting");
+	if (r->kind == BM_CLASS)
+		fprintf(f, " of `%s` (%d classes), %zu rows, %zu features\n",
+		        r->ds.label, r->ds.nclasses, r->mx.n, r->mx.d);
+	else
+		fprintf(f, " of `%s`, %zu values, season %d\n", r->ds.label, r->mx.n,
+		        r->season);
+	fprintf(f, "- Validation: %s\n", r->validation);
+	fprintf(f, "- Primary metric: %s (%s is better)\n\n", r->metric,
+	        r->hib ? "higher" : "lower");
+	fputs("## Leaderboard\n\n| rank | model |", f);
+	for (int k = 0; k < r->nm; k++)
+		fprintf(f, " %s |", r->mnames[k]);
+	fputs(" train ms | vs best (t, p) |\n|---|---|", f);
+	for (int k = 0; k < r->nm + 2; k++)
+		fputs("---|", f);
+	fputc('\n', f);
+	for (int i = 0; i < r->nmodels; i++) {
+		const struct bm_row *w = &r->rows[r->order[i]];
+		fprintf(f, "| %d | %s |", i + 1, r->models[w->model].name);
+		if (w->error != NULL) {
+			fprintf(f, " failed: %s |", w->error);
+			for (int k = 1; k < r->nm + 2; k++)
+				fputs(" |", f);
+			fputc('\n', f);
+			continue;
+		}
+		for (int k = 0; k < r->nm; k++)
+			bm_fmt(f, r, w, k);
+		double mean = 0, sd = 0;
+		ml_mean_sd(w->train_ms, (size_t)r->folds, &mean, &sd, NULL);
+		fprintf(f, " %.1f ± %.1f |", mean, sd);
+		if (w->has_test)
+			fprintf(f, " t = %.3g, p = %.3g |\n", w->tt, w->tp);
+		else
+			fputs(i == 0 ? " (best) |\n" : " - |\n", f);
+	}
+	fprintf(f, "\n## Best model: %s\n\n", bm->name);
+	char *pj = json_dumps(bm->params, JSON_COMPACT | JSON_SORT_KEYS);
+	fprintf(f, "Parameters: `%s`\n\n", pj ? pj : "{}");
+	free(pj);
+	for (int k = 0; k < r->nm; k++)
+		if (best->has[k]) {
+			fprintf(f, "- %s:", r->mnames[k]);
+			bm_fmt(f, r, best, k);
+			fputs(" per fold:", f);
+			for (int j = 0; j < r->folds; j++)
+				fprintf(f, " %.4f", best->vals[k * r->folds + j]);
+			fputc('\n', f);
+		}
+	if (r->kind == BM_CLASS && best->error == NULL) {
+		int K = r->ds.nclasses;
+		size_t *conf = calloc((size_t)K * (size_t)K + 1, sizeof *conf);
+		for (int j = 0; j < r->folds; j++) {
+			json_t *c = json_object_get(r->res[best->model * r->folds + j], "confusion");
+			for (size_t q = 0; q < (size_t)K * (size_t)K; q++)
+				conf[q] += (size_t)json_integer_value(json_array_get(c, q));
+		}
+		fputs("\nConfusion matrix, pooled out-of-fold (rows: true class, "
+		      "columns: predicted):\n\n| true \\ predicted |", f);
+		for (int k = 0; k < K; k++)
+			fprintf(f, " %s |", r->ds.classes[k]);
+		fputs("\n|---|", f);
+		for (int k = 0; k < K; k++)
+			fputs("---|", f);
+		fputc('\n', f);
+		for (int a = 0; a < K; a++) {
+			fprintf(f, "| %s |", r->ds.classes[a]);
+			for (int c = 0; c < K; c++)
+				fprintf(f, " %zu |", conf[(size_t)a * (size_t)K + (size_t)c]);
+			fputc('\n', f);
+		}
+		free(conf);
+	}
+	fprintf(f, "\n## Paired t-tests against %s (%s over the %d folds)\n\n",
+	        bm->name, r->metric, r->folds);
+	int any = 0;
+	for (int i = 1; i < r->nmodels; i++) {
+		const struct bm_row *w = &r->rows[r->order[i]];
+		if (!w->has_test)
+			continue;
+		fprintf(f, "- %s: t = %.4g, df = %g, p = %.4g%s\n",
+		        r->models[w->model].name, w->tt, w->tdf, w->tp,
+		        w->tp < 0.05 ? " (significant at 5%)" : "");
+		any = 1;
+	}
+	if (!any)
+		fputs("No other model to compare.\n", f);
+	if (extra != NULL)
+		fprintf(f, "\n%s\n", extra);
+	fclose(f);
+	return s;
+}
+
+/* Refit the best model on every row: model.json, and a line for the
+ * report (a forecast of the next horizon, or why there is no model). */
+static json_t *
+bm_refit(const struct bm_run *r, char **line)
+{
+	const struct bm_model *m = &r->models[r->rows[r->order[0]].model];
+	char *err = NULL;
+	json_t *mj = NULL, *file = NULL;
+	*line = NULL;
+	if (r->kind == BM_CLASS) {
+		struct bm_fitted fit;
+		int rc = bm_fit(m, r->mx.d, r->ds.nclasses,
+		                (const double *const *)r->mx.X, r->mx.y, r->mx.n,
+		                r->seed, (const char *const *)r->ds.features, &fit, &err);
+		if (rc == 0)
+			rc = bm_fitted_json(&fit, &mj);
+		bm_fitted_free(&fit);
+		if (rc == 0)
+			file = json_pack("{s:s,s:o,s:o,s:O}", "type", m->def->name,
+			                 "dataset", mlp_dataset_json(&r->ds), "model", mj,
+			                 "params", m->params);
+	} else {
+		struct ml_fc_spec spec;
+		struct ml_forecast mod;
+		bm_fc_spec(m, &spec);
+		double *fc = calloc(r->horizon + 1, sizeof *fc);
+		int rc = ml_forecast_fit(r->y, r->mx.n, &spec, &mod, &err);
+		if (rc == 0)
+			rc = ml_forecast_predict(&mod, r->horizon, fc, &err);
+		if (rc == 0)
+			rc = ml_forecast_to_json(&mod, &mj);
+		ml_forecast_free(&mod);
+		if (rc == 0) {
+			file = json_pack("{s:s,s:o,s:o,s:s,s:s?,s:o}", "type", "forecast",
+			                 "dataset", mlp_dataset_json(&r->ds), "model", mj,
+			                 "column", r->ds.label, "time",
+			                 r->time && *r->time ? r->time : NULL,
+			                 "forecast", jarray(fc, r->horizon));
+			size_t len = 0;
+			FILE *f = open_memstream(line, &len);
+			fprintf(f, "## Forecast of the next %zu values by %s, refit on "
+			        "all %zu values\n\n", r->horizon, m->name, r->mx.n);
+			double dt = r->mx.n >= 2 ? r->tv[r->mx.n - 1] - r->tv[r->mx.n - 2] : 1;
+			for (size_t j = 0; j < r->horizon; j++)
+				fprintf(f, "- %g: %.4g\n", r->tv[r->mx.n - 1] + dt *
+				        (double)(j + 1), fc[j]);
+			fclose(f);
+		}
+		free(fc);
+	}
+	if (file == NULL && asprintf(line, "The refit of %s on all rows failed: "
+	                             "%s; no model.json.", m->name,
+	                             err ? err : "?") < 0)
+		*line = NULL;
+	free(err);
+	return file;
+}
+
+static void
+bm_run_free(struct bm_run *r)
+{
+	for (int i = 0; r->rows != NULL && i < r->nmodels; i++) {
+		free(r->rows[i].error);
+		free(r->rows[i].vals);
+		free(r->rows[i].has);
+		free(r->rows[i].train_ms);
+	}
+	free(r->rows);
+	free(r->order);
+	mlp_results_free(r->res, r->nmodels * r->folds);
+	bm_models_free(r->models, r->nmodels);
+	mlp_matrix_free(&r->mx);
+	mlp_dataset_free(&r->ds);
+	free(r->validation);
+	free(r->dataset);
+	free(r->y);
+	free(r->tv);
+	free(r->origins);
+}
+
+/* Parameters and data, checked before any work is spread. */
+static int
+bm_setup(struct bm_run *r, char **err)
+{
+	kiln_task *t = r->t;
+	const struct kiln_host *h = r->h;
+	const char *kind = h->param(t, "kind"), *column = h->param(t, "column");
+	r->time = h->param(t, "time");
+	if (kind == NULL || *kind == '\0')
+		r->kind = column && *column ? BM_FORECAST : BM_CLASS;
+	else if (strcmp(kind, "classification") == 0)
+		r->kind = BM_CLASS;
+	else if (strcmp(kind, "forecasting") == 0)
+		r->kind = BM_FORECAST;
+	else
+		return mlp_err(err, -EINVAL, "kind '%s': classification or "
+		               "forecasting", kind);
+	int64_t folds = h->param_int(t, "folds", 5);
+	r->seed = (uint64_t)h->param_int(t, "seed", 42);
+	int64_t season = h->param_int(t, "season", 1);
+	if (season < 1 || season > ML_FC_MAX_SEASON)
+		return mlp_err(err, -EINVAL, "season must be in 1..%d", ML_FC_MAX_SEASON);
+	r->season = (int)season;
+	int rc;
+	if (r->kind == BM_CLASS) {
+		rc = mlp_dataset_open(t, h, h->param(t, "label"), 2,
+		                      h->param(t, "features"), h->param(t, "exclude"),
+		                      &r->ds, err);
+	} else {
+		if (column == NULL || *column == '\0')
+			return mlp_err(err, -EINVAL, "forecasting needs the `column` "
+			               "parameter (the series)");
+		/* The series is the "label"; the time column a feature. */
+		rc = mlp_dataset_open(t, h, column, 3, r->time && *r->time ?
+		                      r->time : NULL, h->param(t, "exclude"), &r->ds, err);
+	}
+	if (rc == 0)
+		rc = mlp_matrix_load(t, h, &r->ds, &r->mx, err);
+	if (rc == 0)
+		rc = bm_models_parse(h->param(t, "models"), r->kind, r->season,
+		                     &r->models, &r->nmodels, err);
+	if (rc != 0)
+		return rc;
+	const char *dsn = h->param(t, "dataset");
+	r->dataset = strdup(dsn && *dsn ? dsn : r->ds.label);
+	const char *metric = h->param(t, "metric");
+	if (r->kind == BM_CLASS) {
+		r->mnames = bm_class_metrics;
+		r->nm = BM_NCM;
+		r->metric = metric && *metric ? metric :
+		            r->ds.nclasses == 2 ? "roc_auc" : "accuracy";
+		if (folds < 2 || (size_t)folds > r->mx.n)
+			return mlp_err(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
+			               "%zu rows", (long long)folds, r->mx.n);
+		/* A class with fewer rows than folds would be missing from some
+		 * test folds, and per-fold metrics such as ROC AUC undefined. */
+		size_t *count = calloc((size_t)r->ds.nclasses + 1, sizeof *count);
+		for (size_t i = 0; i < r->mx.n; i++)
+			if (r->mx.y[i] >= 0 && r->mx.y[i] < r->ds.nclasses)
+				count[r->mx.y[i]]++;
+		for (int k = 0; k < r->ds.nclasses && rc == 0; k++)
+			if (count[k] < (size_t)folds)
+				rc = mlp_err(err, -EINVAL, "class '%s' has %zu rows, fewer "
+				             "than the %lld folds: lower `folds` to at most %zu",
+				             r->ds.classes[k], count[k], (long long)folds,
+				             count[k]);
+		free(count);
+		if (rc == 0 && r->ds.nclasses < 2)
+			rc = mlp_err(err, -EINVAL, "the label has %d class; "
+			             "classification needs two or more", r->ds.nclasses);
+		if (rc != 0)
+			return rc;
+		r->folds = (int)folds;
+		if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
+		             "seed %llu", r->folds, (unsigned long long)r->seed) < 0)
+			r->validation = NULL;
+	} else {
+		r->mnames = bm_fc_metrics;
+		r->nm = BM_NFM;
+		r->metric = metric && *metric ? metric : "mase";
+		rc = bm_series(&r->ds, &r->mx, r->time, &r->y, &r->tv, err);
+		if (rc != 0)
+			return rc;
+		int64_t hz = h->param_int(t, "horizon", 10);
+		int64_t step = h->param_int(t, "step", hz);
+		size_t n = r->mx.n;
+		if (hz < 1 || (size_t)hz >= n)
+			return mlp_err(err, -EINVAL, "horizon = %lld: need 1 <= horizon "
+			               "< %zu values", (long long)hz, n);
+		if (step < 1)
+			return mlp_err(err, -EINVAL, "step must be >= 1");
+		if (folds < 1)
+			return mlp_err(err, -EINVAL, "folds must be >= 1");
+		int64_t init = (int64_t)n - hz - (folds - 1) * step;
+		const char *ip = h->param(t, "initial");
+		if (ip != NULL && *ip)
+			init = h->param_int(t, "initial", init);
+		if (init < 1 || init + hz > (int64_t)n)
+			return mlp_err(err, -EINVAL, "the backtest does not fit the %zu "
+			               "values: initial %lld + horizon %lld (with %lld "
+			               "origins %lld apart)", n, (long long)init,
+			               (long long)hz, (long long)folds, (long long)step);
+		struct ml_backtest_split *sp = NULL;
+		size_t ns = 0;
+		rc = ml_backtest_splits(n, (size_t)init, (size_t)hz, (size_t)step, 0,
+		                        &sp, &ns, err);
+		if (rc != 0)
+			return rc;
+		/* With an explicit `initial` every origin that fits is used. */
+		r->folds = (int)ns;
+		r->origins = calloc(ns + 1, sizeof *r->origins);
+		for (size_t i = 0; i < ns; i++)
+			r->origins[i] = sp[i].train_end;
+		free(sp);
+		r->horizon = (size_t)hz;
+		r->step = (size_t)step;
+		r->initial = (size_t)init;
+		if (asprintf(&r->validation, "rolling origin: %d origins, horizon "
+		             "%zu, step %zu, initial training length %zu", r->folds,
+		             r->horizon, r->step, r->initial) < 0)
+			r->validation = NULL;
+	}
+	r->primary = -1;
+	for (int k = 0; k < r->nm; k++)
+		if (strcmp(r->mnames[k], r->metric) == 0)
+			r->primary = k;
+	if (r->primary < 0) {
+		char *s = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&s, &len);
+		for (int k = 0; k < r->nm; k++)
+			fprintf(f, "%s%s", k ? ", " : "", r->mnames[k]);
+		fclose(f);
+		rc = mlp_err(err, -EINVAL, "metric '%s' is not one of %s", r->metric, s);
+		free(s);
+		return rc;
+	}
+	r->hib = bm_higher_is_better(r->metric);
+	return 0;
+}
+
+static int
+bm_run(kiln_task *t, const struct kiln_host *h)
+{
+	struct bm_run r = { .t = t, .h = h };
+	char *err = NULL;
+	int rc = bm_setup(&r, &err);
+	if (rc != 0) {
+		bm_run_free(&r);
+		return mlp_fail(t, h, rc, err);
+	}
+	/* One map task per (model, fold): task i * folds + f. */
+	int ntasks = r.nmodels * r.folds;
+	json_t *mods = json_array();
+	for (int i = 0; i < r.nmodels; i++)
+		json_array_append_new(mods, json_pack("{s:s,s:s,s:O}", "name",
+		                      r.models[i].name, "type", r.models[i].def->name,
+		                      "params", r.models[i].params));
+	json_t *b = json_pack("{s:i,s:o,s:i,s:I}", "kind", r.kind, "models", mods,
+	                      "folds", r.folds, "seed", (json_int_t)r.seed);
+	if (r.kind == BM_FORECAST) {
+		json_t *o = json_array();
+		for (int f = 0; f < r.folds; f++)
+			json_array_append_new(o, json_integer((json_int_t)r.origins[f]));
+		json_object_set_new(b, "origins", o);
+		json_object_set_new(b, "horizon", json_integer((json_int_t)r.horizon));
+		json_object_set_new(b, "season", json_integer(r.season));
+		if (r.time && *r.time)
+			json_object_set_new(b, "time", json_string(r.time));
+	}
+	json_t **args = calloc((size_t)ntasks, sizeof *args);
+	for (int i = 0; i < ntasks; i++)
+		args[i] = json_pack("{s:i,s:i}", "m", i / r.folds, "f", i % r.folds);
+	h->log(t, KILN_LOG_INFO, "benchmark: %d models x %d folds = %d map tasks",
+	       r.nmodels, r.folds, ntasks);
+	rc = mlp_stage_tasks(t, h, "fold", &r.ds, b, args, ntasks, &r.res, &err);
+	for (int i = 0; i < ntasks; i++)
+		json_decref(args[i]);
+	free(args);
+	json_decref(b);
+	if (rc != 0) {
+		bm_run_free(&r);
+		return mlp_fail(t, h, rc, err);
+	}
+	bm_aggregate(&r);
+	if (r.rows[r.order[0]].error != NULL) {
+		char *s = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&s, &len);
+		fputs("every model failed:", f);
+		for (int i = 0; i < r.nmodels; i++)
+			fprintf(f, "%s %s: %s", i ? ";" : "", r.models[i].name,
+			        r.rows[i].error);
+		fclose(f);
+		bm_run_free(&r);
+		return mlp_fail(t, h, -EINVAL, s);
+	}
+	for (int i = 0; i < r.nmodels; i++)
+		if (r.rows[i].error != NULL)
+			h->log(t, KILN_LOG_WARN, "benchmark: %s failed: %s",
+			       r.models[i].name, r.rows[i].error);
+	char *line = NULL;
+	json_t *model = bm_refit(&r, &line);
+	json_t *lb = bm_leaderboard(&r);
+	char *csv = bm_csv(&r), *report = bm_report(&r, line);
+	free(line);
+	rc = mlp_output_json(t, h, "leaderboard.json", lb);
+	if (rc == 0)
+		rc = h->output(t, "leaderboard.csv", csv, strlen(csv));
+	if (rc == 0)
+		rc = h->output(t, "report.md", report, strlen(report));
+	if (rc == 0 && model != NULL)
+		rc = mlp_output_json(t, h, "model.json", model);
+	free(csv);
+	free(report);
+	json_decref(model);
+	bm_run_free(&r);
+	if (rc != 0) {
+		json_decref(lb);
+		h->set_error(t, "cannot store the benchmark's outputs");
+		return rc;
+	}
+	return mlp_result(t, h, lb, NULL);
+}
+
+const struct kiln_plugin kiln_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "benchmark",
+	.version = "1.0.0",
+	.description = "compare models on the same cross-validation folds or backtest origins; a leaderboard",
+	.params = bm_params,
+	.run = bm_run,
+	.map = bm_map,
+};

@@ -1,0 +1,301 @@
+/*
+ * naive_bayes.c - the bundled 'naive_bayes' plugin: Gaussian naive Bayes
+ * (scikit-learn's GaussianNB) from per-partition sufficient statistics.
+ *
+ * The model is a closed form of per-class counts, means and squared
+ * deviations, so one stage is enough: every partition's map task folds its
+ * rows into an ml_nb_partial and the driver merges them in partition order
+ * (Chan's pairwise formulas: the model does not depend on the partitioning
+ * beyond rounding).  A second stage scores the training data (each map task
+ * predicts its partition and counts correct rows), so the result carries
+ * the training accuracy and log loss.  The data never leave their workers.
+ *
+ * Parameters: label, features, exclude (see mlplug.h), var_smoothing (1e-9,
+ * as scikit-learn).  Output: model.json ({"type":"naive_bayes","dataset":
+ * ...,"model":...}, read by `predict`).  Result: classes, priors, epsilon,
+ * training accuracy and log loss, rows, fit_ms.
+ *
+ * A constant column is fine (its variance is the smoothing epsilon, so it
+ * only shifts every class's likelihood alike); a column constant within a
+ * class with var_smoothing 0, or every column constant, is refused.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiln/plugin.h"
+#include "linear.h"
+#include "mlplug.h"
+
+static const struct kiln_param nb_params[] = {
+	{ "label", "string", "", "label column (default: the ingest task's)" },
+	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
+	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	{ "var_smoothing", "number", "1e-9", "fraction of the largest feature variance added to every variance" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static double
+nb_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * The library numbers columns ("column 3 is constant"); a user knows them
+ * by name.  Rewrites *ERR in place.
+ */
+static void
+nb_name_columns(char **err, const struct mlp_dataset *ds)
+{
+	if (err == NULL || *err == NULL)
+		return;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (f == NULL)
+		return;
+	for (const char *s = *err; *s != '\0';) {
+		if (strncmp(s, "column ", 7) == 0 && s[7] >= '0' && s[7] <= '9') {
+			char *end;
+			unsigned long j = strtoul(s + 7, &end, 10);
+			if (j < ds->d) {
+				fprintf(f, "column '%s'", ds->features[j]);
+				s = end;
+				continue;
+			}
+		}
+		fputc(*s++, f);
+	}
+	if (fclose(f) != 0 || out == NULL) {
+		free(out);
+		return;
+	}
+	free(*err);
+	*err = out;
+}
+
+/* Missing values are NaN in a kcol column: name the first one clearly
+ * rather than letting a NaN poison the sums. */
+static int
+nb_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
+                int part, char **err)
+{
+	for (size_t j = 0; j < ds->d; j++)
+		for (size_t i = 0; i < p->n; i++)
+			if (!isfinite(p->X[j][i]))
+				return mlp_err(err, -EINVAL, "column '%s' has a %s value "
+				               "(partition %d, row %zu): drop or fill missing "
+				               "values before training", ds->features[j],
+				               isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
+				               part, i);
+	return 0;
+}
+
+static json_t *
+nb_darray(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}
+
+/* Merge the "stats" results in partition order and make the model. */
+static int
+nb_fit(json_t **res, const struct mlp_dataset *ds, double var_smoothing,
+       struct ml_nb *m, char **err)
+{
+	struct ml_nb_partial all, part;
+	int rc = ml_nb_partial_init(&all, ds->d, ds->nclasses, err);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; rc == 0 && i < ds->nparts; i++) {
+		rc = ml_nb_partial_from_json(res[i], &part, err);
+		if (rc == 0) {
+			rc = ml_nb_merge(&all, &part, err);
+			ml_nb_partial_free(&part);
+		}
+	}
+	if (rc == 0)
+		rc = ml_nb_finish(&all, var_smoothing, m, err);
+	ml_nb_partial_free(&all);
+	if (rc == -EINVAL && err != NULL && *err != NULL &&
+	    strncmp(*err, "class ", 6) == 0) {
+		/* Say which class, by name: codes mean nothing to a user. */
+		int k = atoi(*err + 6);
+		if (k >= 0 && k < ds->nclasses)
+			mlp_err(err, rc, "class '%s' of label '%s' has no training rows",
+			        ds->classes[k], ds->label);
+	}
+	return rc;
+}
+
+static int
+nb_run(kiln_task *t, const struct kiln_host *h)
+{
+	struct mlp_dataset ds;
+	char *err = NULL;
+	double t0 = nb_now_ms();
+	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
+	                          h->param(t, "exclude"), &ds, &err);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	double vs = h->param_double(t, "var_smoothing", 1e-9);
+	if (!(vs >= 0) || !isfinite(vs)) {
+		mlp_dataset_free(&ds);
+		h->set_error(t, "var_smoothing must be a number >= 0");
+		return KILN_EINVAL;
+	}
+
+	/* 1. Per-class statistics, merged in partition order. */
+	json_t **res = NULL;
+	struct ml_nb m = { 0 };
+	rc = mlp_stage_parts(t, h, "stats", &ds, NULL, &res, &err);
+	if (rc == 0)
+		rc = nb_fit(res, &ds, vs, &m, &err);
+	mlp_results_free(res, ds.nparts);
+	res = NULL;
+	nb_name_columns(&err, &ds);
+	json_t *mj = NULL;
+	if (rc == 0 && ml_nb_to_json(&m, &mj) != 0)
+		rc = mlp_err(&err, -EIO, "cannot encode the model");
+
+	/* 2. Training accuracy and log loss: one prediction pass. */
+	double correct = 0, loss = 0, n = 0;
+	if (rc == 0) {
+		json_t *b = json_pack("{s:O}", "model", mj);
+		rc = mlp_stage_parts(t, h, "score", &ds, b, &res, &err);
+		json_decref(b);
+	}
+	for (int i = 0; rc == 0 && i < ds.nparts; i++) {
+		correct += json_number_value(json_object_get(res[i], "correct"));
+		loss += json_number_value(json_object_get(res[i], "loss"));
+		n += json_number_value(json_object_get(res[i], "n"));
+	}
+	mlp_results_free(res, ds.nparts);
+	if (rc != 0) {
+		json_decref(mj);
+		ml_nb_free(&m);
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+
+	/* 3. The model file and the result. */
+	json_t *file = json_pack("{s:s,s:o,s:o}", "type", "naive_bayes", "dataset",
+	                         mlp_dataset_json(&ds), "model", mj);
+	json_t *classes = json_array();
+	for (int k = 0; k < ds.nclasses; k++)
+		json_array_append_new(classes, json_string(ds.classes[k]));
+	json_t *result = json_pack("{s:s,s:o,s:o,s:f,s:f,s:f,s:I,s:i,s:f}",
+		"model", "naive_bayes", "classes", classes,
+		"priors", nb_darray(m.prior, (size_t)m.nclasses),
+		"epsilon", m.epsilon, "accuracy", n > 0 ? correct / n : 0.0,
+		"log_loss", n > 0 ? loss / n : 0.0, "rows", (json_int_t)ds.rows,
+		"partitions", ds.nparts, "fit_ms", nb_now_ms() - t0);
+	ml_nb_free(&m);
+	mlp_dataset_free(&ds);
+	rc = mlp_output_json(t, h, "model.json", file);
+	json_decref(file);
+	if (rc != 0) {
+		json_decref(result);
+		h->set_error(t, "cannot store model.json");
+		return rc;
+	}
+	return mlp_result(t, h, result, NULL);
+}
+
+/* Map "score": the partition's correct predictions and summed log loss
+ * (probabilities clipped as scikit-learn's log_loss does). */
+static int
+nb_score(const json_t *model, const struct mlp_part *p, json_t **out,
+         char **err)
+{
+	struct ml_nb m;
+	int rc = ml_nb_from_json(model, &m, err);
+	if (rc != 0)
+		return rc;
+	size_t K = (size_t)m.nclasses;
+	double *proba = malloc((p->n * K + 1) * sizeof *proba);
+	if (proba == NULL) {
+		ml_nb_free(&m);
+		return mlp_err(err, -ENOMEM, "out of memory");
+	}
+	rc = ml_nb_predict_proba(&m, p->X, p->n, proba, err);
+	double correct = 0, loss = 0;
+	for (size_t i = 0; rc == 0 && i < p->n; i++) {
+		size_t best = 0;
+		for (size_t k = 1; k < K; k++)
+			if (proba[k * p->n + i] > proba[best * p->n + i])
+				best = k;
+		correct += (int)best == p->y[i];
+		double q = proba[(size_t)p->y[i] * p->n + i];
+		loss -= log(fmin(fmax(q, DBL_EPSILON), 1 - DBL_EPSILON));
+	}
+	if (rc == 0)
+		*out = json_pack("{s:f,s:f,s:I}", "correct", correct, "loss", loss,
+		                 "n", (json_int_t)p->n);
+	free(proba);
+	ml_nb_free(&m);
+	return rc;
+}
+
+static int
+nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
+{
+	struct mlp_dataset ds;
+	struct mlp_part p;
+	char *err = NULL;
+	int count = 0, part = h->stage_index(t, &count);
+	int rc = mlp_map_dataset(t, h, &ds, &err);
+	if (rc == 0)
+		rc = mlp_part_open(t, h, 0, &ds, &p, &err);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	rc = nb_check_finite(&p, &ds, part, &err);
+	json_t *out = NULL;
+	if (rc != 0) {
+		/* reported below */
+	} else if (strcmp(fn, "stats") == 0) {
+		struct ml_nb_partial np;
+		rc = ml_nb_partial_init(&np, ds.d, ds.nclasses, &err);
+		if (rc == 0) {
+			rc = ml_nb_partial_add(&np, p.X, p.n, p.y, &err);
+			if (rc == 0 && ml_nb_partial_to_json(&np, &out) != 0)
+				rc = mlp_err(&err, -EIO, "cannot encode the statistics");
+			ml_nb_partial_free(&np);
+		}
+	} else if (strcmp(fn, "score") == 0) {
+		json_t *b = mlp_broadcast(t, h);
+		rc = nb_score(json_object_get(b, "model"), &p, &out, &err);
+		json_decref(b);
+	} else {
+		rc = mlp_err(&err, -EINVAL, "naive_bayes has no map function %s", fn);
+	}
+	nb_name_columns(&err, &ds);
+	mlp_part_close(&p);
+	mlp_dataset_free(&ds);
+	if (rc != 0)
+		return mlp_fail(t, h, rc, err);
+	return mlp_result(t, h, out, NULL);
+}
+
+const struct kiln_plugin kiln_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "naive_bayes",
+	.version = "1.0.0",
+	.description = "Gaussian naive Bayes from per-partition class statistics",
+	.params = nb_params,
+	.run = nb_run,
+	.map = nb_map,
+};

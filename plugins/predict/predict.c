@@ -1,0 +1,844 @@
+/*
+ * predict.c - the bundled 'predict' plugin: applies a saved model (the
+ * model.json of an upstream training task) to a dataset (the outputs of an
+ * `ingest` task) and, when the dataset has the model's label, evaluates it.
+ *
+ * Model types: logreg, naive_bayes (class probabilities), linreg (values),
+ * forest (probabilities or values, as it was trained), kmeans (the nearest
+ * centre).  The model file's "dataset" names the features; the dataset
+ * must have every one of them as a numeric column (by name, in any order),
+ * otherwise the task fails naming the missing ones.
+ *
+ * The driver runs one stage: map task i loads the model and predicts
+ * partition i where it lies, returning its predictions (and the true labels
+ * when present) as JSON; the driver writes them in partition order as
+ * predictions.csv and computes the metrics over all rows (ROC AUC needs
+ * every row at once, so metrics cannot be merged from partials).  A map
+ * task's result is limited to 1 MiB, i.e. about 20,000 rows per partition
+ * for a binary classifier and about 50,000 for a regression or clustering:
+ * ingest bigger datasets into more partitions (the task says so when a
+ * partition is too big).
+ *
+ * Outputs: predictions.csv (row, predicted class/value/cluster, and p_CLASS
+ * probability columns for classifiers) and, with a label, metrics.json.
+ * Result: type, rows, partitions, predicted class counts, metrics
+ * (classification: accuracy, balanced accuracy, macro precision/recall/F1,
+ * log loss, ROC AUC when defined, confusion matrix; regression: MAE, RMSE,
+ * R^2), predict_ms.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiln/plugin.h"
+#include "eval.h"
+#include "forest.h"
+#include "kmeans.h"
+#include "linear.h"
+#include "mlplug.h"
+
+/* A map task's result is capped by the host (TASK_RESULT_MAX). */
+#define PREDICT_RESULT_MAX (1024 * 1024)
+
+static const struct kiln_param predict_params[] = {
+	{ "model", "string", "", "input name of the model file (default: the input whose name ends with model.json)" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+enum predict_kind { PK_CLASSIFY, PK_REGRESS, PK_CLUSTER };
+
+/* A loaded model of any supported type. */
+struct predict_model {
+	char type[16];
+	int kind;               /* enum predict_kind */
+	int nclasses;           /* classifiers */
+	struct ml_logreg lr;
+	struct ml_nb nb;
+	struct ml_linreg lin;
+	struct ml_forest forest;
+	struct ml_kmeans km;
+};
+
+static double
+predict_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+predict_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void
+predict_model_free(struct predict_model *m)
+{
+	if (strcmp(m->type, "logreg") == 0)
+		ml_logreg_free(&m->lr);
+	else if (strcmp(m->type, "naive_bayes") == 0)
+		ml_nb_free(&m->nb);
+	else if (strcmp(m->type, "linreg") == 0)
+		ml_linreg_free(&m->lin);
+	else if (strcmp(m->type, "forest") == 0)
+		ml_forest_free(&m->forest);
+	else if (strcmp(m->type, "kmeans") == 0)
+		ml_kmeans_free(&m->km);
+	memset(m, 0, sizeof *m);
+}
+
+/*
+ * Load the "model" member of a model file of type TYPE with D features.
+ * 0, or negative with *err.
+ */
+static int
+predict_model_load(const char *type, const json_t *model, size_t d,
+                   struct predict_model *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	if (type == NULL)
+		return mlp_err(err, -EINVAL, "the model file has no \"type\"");
+	size_t md = 0;
+	int rc;
+	if (strcmp(type, "logreg") == 0) {
+		rc = ml_logreg_from_json(model, &m->lr, err);
+		m->kind = PK_CLASSIFY;
+		m->nclasses = m->lr.nclasses;
+		md = m->lr.d;
+	} else if (strcmp(type, "naive_bayes") == 0) {
+		rc = ml_nb_from_json(model, &m->nb, err);
+		m->kind = PK_CLASSIFY;
+		m->nclasses = m->nb.nclasses;
+		md = m->nb.d;
+	} else if (strcmp(type, "linreg") == 0) {
+		rc = ml_linreg_from_json(model, &m->lin, err);
+		m->kind = PK_REGRESS;
+		md = m->lin.d;
+	} else if (strcmp(type, "forest") == 0) {
+		rc = ml_forest_from_json(model, &m->forest, err);
+		m->kind = m->forest.task == ML_FOREST_REGRESSION ? PK_REGRESS : PK_CLASSIFY;
+		m->nclasses = m->forest.nclasses;
+		md = m->forest.d;
+	} else if (strcmp(type, "kmeans") == 0) {
+		rc = ml_kmeans_from_json(model, &m->km, err);
+		m->kind = PK_CLUSTER;
+		md = m->km.d;
+	} else {
+		return mlp_err(err, -EINVAL, "model type '%s' is not supported (logreg, "
+		               "naive_bayes, linreg, forest, kmeans)", type);
+	}
+	snprintf(m->type, sizeof m->type, "%s", type);
+	if (rc != 0) {
+		predict_model_free(m);
+		return rc;
+	}
+	if (md != d) {
+		predict_model_free(m);
+		return mlp_err(err, -EINVAL, "the %s model has %zu features but its "
+		               "file names %zu", type, md, d);
+	}
+	if (m->kind == PK_CLASSIFY && m->nclasses < 1) {
+		predict_model_free(m);
+		return mlp_err(err, -EINVAL, "the %s model has no classes", type);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Map side                                                             */
+
+static int
+predict_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
+                     int part, char **err)
+{
+	for (size_t j = 0; j < ds->d; j++)
+		for (size_t i = 0; i < p->n; i++)
+			if (!isfinite(p->X[j][i]))
+				return mlp_err(err, -EINVAL, "column '%s' has a %s value "
+				               "(partition %d, row %zu): drop or fill missing "
+				               "values before predicting", ds->features[j],
+				               isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
+				               part, i);
+	return 0;
+}
+
+/* Predict one partition into a JSON object {"n", "proba"|"value"|"cluster",
+ * "y"|"t"}: probabilities are row-major, n rows of K. */
+static int
+predict_part(const struct predict_model *m, const struct mlp_part *p,
+             json_t **out, char **err)
+{
+	size_t n = p->n, K = (size_t)m->nclasses;
+	int rc = 0;
+	json_t *o = json_pack("{s:I}", "n", (json_int_t)n);
+	json_t *a = json_array();
+	if (m->kind == PK_CLASSIFY) {
+		double *pr = malloc((n * K + 1) * sizeof *pr);
+		int colmajor = strcmp(m->type, "forest") != 0;
+		if (pr == NULL)
+			rc = mlp_err(err, -ENOMEM, "out of memory");
+		else if (strcmp(m->type, "logreg") == 0)
+			rc = ml_logreg_predict_proba(&m->lr, p->X, n, pr, err);
+		else if (strcmp(m->type, "naive_bayes") == 0)
+			rc = ml_nb_predict_proba(&m->nb, p->X, n, pr, err);
+		else
+			rc = ml_forest_predict_proba(&m->forest, p->X, n, pr, err);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			for (size_t k = 0; k < K; k++)
+				json_array_append_new(a, json_real(colmajor ? pr[k * n + i] :
+				                                   pr[i * K + k]));
+		free(pr);
+		json_object_set_new(o, "proba", a);
+	} else if (m->kind == PK_REGRESS) {
+		double *v = malloc((n + 1) * sizeof *v);
+		if (v == NULL)
+			rc = mlp_err(err, -ENOMEM, "out of memory");
+		else if (strcmp(m->type, "linreg") == 0)
+			rc = ml_linreg_predict(&m->lin, p->X, n, v, err);
+		else
+			rc = ml_forest_predict_value(&m->forest, p->X, n, v, err);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			json_array_append_new(a, json_real(v[i]));
+		free(v);
+		json_object_set_new(o, "value", a);
+	} else {
+		int *lab = malloc((n + 1) * sizeof *lab);
+		if (lab == NULL)
+			rc = mlp_err(err, -ENOMEM, "out of memory");
+		else
+			rc = ml_kmeans_predict(&m->km, p->X, n, lab, err);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			json_array_append_new(a, json_integer(lab[i]));
+		free(lab);
+		json_object_set_new(o, "cluster", a);
+	}
+	if (rc == 0 && p->y != NULL) {
+		json_t *y = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(y, json_integer(p->y[i]));
+		json_object_set_new(o, "y", y);
+	} else if (rc == 0 && p->t != NULL) {
+		json_t *tv = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(tv, json_real(p->t[i]));
+		json_object_set_new(o, "t", tv);
+	}
+	if (rc != 0) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+static int
+predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
+{
+	struct mlp_dataset ds;
+	struct mlp_part p;
+	struct predict_model m;
+	char *err = NULL;
+	int count = 0, part = h->stage_index(t, &count);
+	if (strcmp(fn, "predict") != 0) {
+		h->set_error(t, "predict has no map function %s", fn);
+		return KILN_EINVAL;
+	}
+	int rc = mlp_map_dataset(t, h, &ds, &err);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	json_t *b = mlp_broadcast(t, h);
+	rc = predict_model_load(json_string_value(json_object_get(b, "type")),
+	                        json_object_get(b, "model"), ds.d, &m, &err);
+	json_decref(b);
+	if (rc != 0) {
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	rc = mlp_part_open(t, h, 0, &ds, &p, &err);
+	if (rc != 0) {
+		predict_model_free(&m);
+		mlp_dataset_free(&ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	json_t *out = NULL;
+	rc = predict_check_finite(&p, &ds, part, &err);
+	if (rc == 0)
+		rc = predict_part(&m, &p, &out, &err);
+	size_t n = p.n;
+	mlp_part_close(&p);
+	predict_model_free(&m);
+	mlp_dataset_free(&ds);
+	if (rc != 0)
+		return mlp_fail(t, h, rc, err);
+	char *text = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(out);
+	if (text == NULL) {
+		h->set_error(t, "out of memory");
+		return KILN_ENOMEM;
+	}
+	if (strlen(text) > PREDICT_RESULT_MAX) {
+		h->set_error(t, "partition %d: the predictions of its %zu rows take "
+		             "%zu bytes, more than a map task may return (1 MiB): "
+		             "ingest the data into more partitions", part, n,
+		             strlen(text));
+		free(text);
+		return KILN_EINVAL;
+	}
+	rc = h->set_result(t, text);
+	free(text);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driver                                                               */
+
+/* Everything the driver gathers about its inputs. */
+struct predict_job {
+	json_t *file;           /* the model file */
+	const char *type;
+	json_t *mdataset;       /* the model file's "dataset" (borrowed) */
+	size_t d;
+	char **features;        /* d names, borrowed from mdataset */
+	const char *label;      /* the model's label, or NULL */
+	int use_label;          /* the dataset has it, of the right kind */
+	char *no_metrics;       /* why not, when the model has a label */
+	struct predict_model m;
+	char **classes;         /* nclasses names (malloc()ed) */
+};
+
+static void
+predict_job_free(struct predict_job *j)
+{
+	for (int k = 0; k < j->m.nclasses && j->classes != NULL; k++)
+		free(j->classes[k]);
+	free(j->classes);
+	free(j->features);
+	free(j->no_metrics);
+	predict_model_free(&j->m);
+	json_decref(j->file);
+	memset(j, 0, sizeof *j);
+}
+
+static const void *
+predict_input(kiln_task *t, const struct kiln_host *h, const char *want,
+              const char *suffix, size_t *len, const char **name)
+{
+	int n = h->input_count(t);
+	for (int i = 0; i < n; i++) {
+		const char *nm = NULL;
+		h->input_path(t, i, &nm);
+		if (nm == NULL)
+			continue;
+		if (want != NULL && *want != '\0' ? strcmp(nm, want) == 0 :
+		    predict_ends_with(nm, suffix)) {
+			*name = nm;
+			return h->input_data(t, i, len);
+		}
+	}
+	return NULL;
+}
+
+/* Read the model file and check it against the dataset's schema. */
+static int
+predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
+                char **err)
+{
+	size_t len = 0;
+	const char *name = NULL;
+	const void *data = predict_input(t, h, h->param(t, "model"), "model.json",
+	                                 &len, &name);
+	if (data == NULL)
+		return mlp_err(err, -EINVAL, "no model among the task's inputs: "
+		               "expected an input whose name ends with model.json "
+		               "(depend on a logreg, naive_bayes, linreg, forest or "
+		               "kmeans task)");
+	json_error_t je;
+	j->file = json_loadb(data, len, 0, &je);
+	if (j->file == NULL)
+		return mlp_err(err, -EINVAL, "%s: not JSON (line %d: %s)", name,
+		               je.line, je.text);
+	j->type = json_string_value(json_object_get(j->file, "type"));
+	j->mdataset = json_object_get(j->file, "dataset");
+	json_t *f = json_object_get(j->mdataset, "features");
+	if (j->type == NULL || !json_is_array(f) || json_array_size(f) == 0)
+		return mlp_err(err, -EINVAL, "%s: not a kiln model file (it needs "
+		               "\"type\" and \"dataset\": {\"features\": [...]})", name);
+	j->d = json_array_size(f);
+	j->features = calloc(j->d + 1, sizeof *j->features);
+	for (size_t i = 0; i < j->d; i++) {
+		j->features[i] = (char *)json_string_value(json_array_get(f, i));
+		if (j->features[i] == NULL || strchr(j->features[i], ',') != NULL)
+			return mlp_err(err, -EINVAL, "%s: feature %zu has no usable name",
+			               name, i);
+	}
+	int rc = predict_model_load(j->type, json_object_get(j->file, "model"),
+	                            j->d, &j->m, err);
+	if (rc != 0)
+		return rc;
+	/* Class names: the model file's, else the codes themselves. */
+	json_t *cl = json_object_get(j->mdataset, "classes");
+	j->classes = calloc((size_t)j->m.nclasses + 1, sizeof *j->classes);
+	for (int k = 0; k < j->m.nclasses; k++) {
+		const char *c = json_string_value(json_array_get(cl, (size_t)k));
+		j->classes[k] = c && json_array_size(cl) == (size_t)j->m.nclasses ?
+		                strdup(c) : NULL;
+		if (j->classes[k] == NULL && asprintf(&j->classes[k], "%d", k) < 0)
+			j->classes[k] = NULL;
+	}
+	j->label = json_string_value(json_object_get(j->mdataset, "label"));
+
+	/* The dataset's schema: are the features and the label there? */
+	data = predict_input(t, h, NULL, "schema.json", &len, &name);
+	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
+	if (schema == NULL)
+		return mlp_err(err, -EINVAL, "no dataset among the task's inputs "
+		               "(expected the outputs of an `ingest` task)");
+	json_t *cols = json_object_get(schema, "columns");
+	char *missing = NULL;
+	size_t nmissing = 0, mlen = 0;
+	FILE *mf = open_memstream(&missing, &mlen);
+	for (size_t i = 0; i < j->d; i++) {
+		size_t c;
+		json_t *col;
+		int found = 0;
+		json_array_foreach(cols, c, col)
+			found |= strcmp(json_string_value(json_object_get(col, "name")) ?: "",
+			                j->features[i]) == 0;
+		if (!found && mf != NULL)
+			fprintf(mf, "%s'%s'", nmissing++ ? ", " : "", j->features[i]);
+	}
+	if (mf != NULL)
+		fclose(mf);
+	if (nmissing > 0) {
+		json_decref(schema);
+		rc = mlp_err(err, -EINVAL, "the model's feature%s %s %s not in the "
+		             "dataset: it needs the columns it was trained on (%zu "
+		             "features)", nmissing > 1 ? "s" : "", missing ? missing : "?",
+		             nmissing > 1 ? "are" : "is", j->d);
+		free(missing);
+		return rc;
+	}
+	free(missing);
+	if (j->label != NULL && j->m.kind != PK_CLUSTER) {
+		size_t c;
+		json_t *col, *lc = NULL;
+		json_array_foreach(cols, c, col)
+			if (strcmp(json_string_value(json_object_get(col, "name")) ?: "",
+			           j->label) == 0)
+				lc = col;
+		const char *ty = json_string_value(json_object_get(lc, "type"));
+		int categorical = ty != NULL && strcmp(ty, "categorical") == 0;
+		if (lc == NULL)
+			rc = asprintf(&j->no_metrics, "the dataset has no column '%s' "
+			              "(the model's label)", j->label);
+		else if (json_integer_value(json_object_get(lc, "missing")) > 0)
+			rc = asprintf(&j->no_metrics, "label column '%s' has missing values",
+			              j->label);
+		else if (categorical != (j->m.kind == PK_CLASSIFY))
+			rc = asprintf(&j->no_metrics, "label column '%s' is %s but the "
+			              "model is a %s", j->label, categorical ? "categorical" :
+			              "numeric", categorical ? "regression" : "classifier");
+		else
+			j->use_label = 1;
+		if (rc < 0)
+			j->no_metrics = NULL;
+		rc = 0;
+	}
+	json_decref(schema);
+	return 0;
+}
+
+/* Append S to F as one CSV field, quoted when it must be. */
+static void
+predict_csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* All map results gathered, in partition order. */
+struct predict_all {
+	size_t n;
+	double *proba;          /* n x K row-major, classifiers */
+	double *value;          /* regression */
+	int *cluster;           /* kmeans */
+	int *y;                 /* true codes in the DATASET's coding */
+	double *t;              /* true values */
+};
+
+static void
+predict_all_free(struct predict_all *a)
+{
+	free(a->proba);
+	free(a->value);
+	free(a->cluster);
+	free(a->y);
+	free(a->t);
+	memset(a, 0, sizeof *a);
+}
+
+static int
+predict_gather(json_t **res, int nparts, const struct predict_job *j,
+               struct predict_all *a, char **err)
+{
+	size_t K = (size_t)j->m.nclasses, n = 0;
+	for (int i = 0; i < nparts; i++)
+		n += (size_t)json_integer_value(json_object_get(res[i], "n"));
+	a->n = n;
+	if (j->m.kind == PK_CLASSIFY)
+		a->proba = malloc((n * K + 1) * sizeof *a->proba);
+	else if (j->m.kind == PK_REGRESS)
+		a->value = malloc((n + 1) * sizeof *a->value);
+	else
+		a->cluster = malloc((n + 1) * sizeof *a->cluster);
+	if (j->use_label && j->m.kind == PK_CLASSIFY)
+		a->y = malloc((n + 1) * sizeof *a->y);
+	else if (j->use_label)
+		a->t = malloc((n + 1) * sizeof *a->t);
+	size_t off = 0;
+	for (int i = 0; i < nparts; i++) {
+		size_t pn = (size_t)json_integer_value(json_object_get(res[i], "n"));
+		json_t *v = json_object_get(res[i], j->m.kind == PK_CLASSIFY ? "proba" :
+		                            j->m.kind == PK_REGRESS ? "value" : "cluster");
+		size_t want = j->m.kind == PK_CLASSIFY ? pn * K : pn;
+		if (json_array_size(v) != want)
+			return mlp_err(err, -EIO, "partition %d returned %zu predictions "
+			               "for %zu rows", i, json_array_size(v), pn);
+		for (size_t r = 0; r < want; r++) {
+			json_t *x = json_array_get(v, r);
+			if (a->proba)
+				a->proba[off * K + r] = json_number_value(x);
+			else if (a->value)
+				a->value[off + r] = json_number_value(x);
+			else
+				a->cluster[off + r] = (int)json_integer_value(x);
+		}
+		json_t *y = json_object_get(res[i], a->y ? "y" : "t");
+		if ((a->y || a->t) && json_array_size(y) != pn)
+			return mlp_err(err, -EIO, "partition %d returned no labels", i);
+		for (size_t r = 0; (a->y || a->t) && r < pn; r++) {
+			if (a->y)
+				a->y[off + r] = (int)json_integer_value(json_array_get(y, r));
+			else
+				a->t[off + r] = json_number_value(json_array_get(y, r));
+		}
+		off += pn;
+	}
+	return 0;
+}
+
+/* predictions.csv as text (malloc()ed) and the predicted counts. */
+static char *
+predict_csv(const struct predict_job *j, const struct predict_all *a,
+            json_t **counts)
+{
+	size_t K = (size_t)j->m.nclasses, len = 0;
+	char *text = NULL;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL)
+		return NULL;
+	size_t *cnt = NULL;
+	int ncnt = 0;
+	if (j->m.kind == PK_CLASSIFY) {
+		fputs("row,predicted", f);
+		for (size_t k = 0; k < K; k++) {
+			char *h = NULL;
+			if (asprintf(&h, "p_%s", j->classes[k]) >= 0) {
+				fputc(',', f);
+				predict_csv_field(f, h);
+			}
+			free(h);
+		}
+		fputc('\n', f);
+		ncnt = (int)K;
+	} else if (j->m.kind == PK_REGRESS) {
+		fputs("row,predicted\n", f);
+	} else {
+		fputs("row,cluster\n", f);
+		ncnt = j->m.km.k;
+	}
+	cnt = calloc((size_t)ncnt + 1, sizeof *cnt);
+	for (size_t i = 0; i < a->n; i++) {
+		fprintf(f, "%zu,", i);
+		if (j->m.kind == PK_CLASSIFY) {
+			/* The most probable class, the lowest on ties, as
+			 * ml_class_metrics() decides. */
+			const double *p = a->proba + i * K;
+			size_t best = 0;
+			for (size_t k = 1; k < K; k++)
+				if (p[k] > p[best])
+					best = k;
+			cnt[best]++;
+			predict_csv_field(f, j->classes[best]);
+			for (size_t k = 0; k < K; k++)
+				fprintf(f, ",%.17g", p[k]);
+		} else if (j->m.kind == PK_REGRESS) {
+			fprintf(f, "%.17g", a->value[i]);
+		} else {
+			if (a->cluster[i] >= 0 && a->cluster[i] < ncnt)
+				cnt[a->cluster[i]]++;
+			fprintf(f, "%d", a->cluster[i]);
+		}
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		text = NULL;
+	}
+	*counts = NULL;
+	if (ncnt > 0) {
+		*counts = json_object();
+		for (int k = 0; k < ncnt; k++) {
+			char buf[32];
+			const char *key = buf;
+			if (j->m.kind == PK_CLASSIFY)
+				key = j->classes[k];
+			else
+				snprintf(buf, sizeof buf, "%d", k);
+			json_object_set_new(*counts, key, json_integer((json_int_t)cnt[k]));
+		}
+	}
+	free(cnt);
+	return text;
+}
+
+static json_t *
+predict_darray(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_real(v[i]));
+	return a;
+}
+
+/* Classification metrics; DS is the opened dataset (its class coding). */
+static int
+predict_class_metrics(const struct predict_job *j, const struct mlp_dataset *ds,
+                      const struct predict_all *a, json_t **out, char **err)
+{
+	int K = j->m.nclasses;
+	/* The dataset codes its classes by its own levels; the model by the
+	 * training data's.  Match them by name. */
+	int *map = calloc((size_t)ds->nclasses + 1, sizeof *map);
+	for (int c = 0; c < ds->nclasses; c++) {
+		map[c] = -1;
+		for (int k = 0; k < K; k++)
+			if (strcmp(ds->classes[c], j->classes[k]) == 0)
+				map[c] = k;
+	}
+	int *y = malloc((a->n + 1) * sizeof *y);
+	int rc = 0;
+	for (size_t i = 0; i < a->n && rc == 0; i++) {
+		int c = a->y[i];
+		if (c < 0 || c >= ds->nclasses || map[c] < 0)
+			rc = mlp_err(err, -EDOM, "row %zu: class '%s' is not one of the "
+			             "model's classes", i, c >= 0 && c < ds->nclasses ?
+			             ds->classes[c] : "?");
+		else
+			y[i] = map[c];
+	}
+	free(map);
+	struct ml_class_metrics cm = { 0 };
+	if (rc == 0)
+		rc = ml_class_metrics(y, a->proba, a->n, K, &cm, err);
+	free(y);
+	if (rc != 0)
+		return rc;
+	json_t *conf = json_array(), *classes = json_array(), *support = json_array();
+	for (int r = 0; r < K; r++) {
+		json_t *row = json_array();
+		for (int c = 0; c < K; c++)
+			json_array_append_new(row, json_integer((json_int_t)
+			                      cm.confusion[r * K + c]));
+		json_array_append_new(conf, row);
+		json_array_append_new(classes, json_string(j->classes[r]));
+		json_array_append_new(support, json_integer((json_int_t)cm.support[r]));
+	}
+	json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:o,s:o,s:o,s:o,s:o,s:o}",
+		"task", "classification", "rows", (json_int_t)a->n,
+		"accuracy", cm.accuracy, "balanced_accuracy", cm.balanced_accuracy,
+		"macro_precision", cm.macro_precision, "macro_recall", cm.macro_recall,
+		"macro_f1", cm.macro_f1, "log_loss", cm.log_loss,
+		"classes", classes, "support", support,
+		"precision", predict_darray(cm.precision, (size_t)K),
+		"recall", predict_darray(cm.recall, (size_t)K),
+		"f1", predict_darray(cm.f1, (size_t)K), "confusion", conf);
+	/* Undefined when a class is absent from the data: say so as null. */
+	json_object_set_new(o, "roc_auc", cm.has_roc_auc ? json_real(cm.roc_auc) :
+	                    json_null());
+	ml_class_metrics_free(&cm);
+	*out = o;
+	return 0;
+}
+
+static int
+predict_reg_metrics(const struct predict_all *a, json_t **out, char **err)
+{
+	double mae, rmse, r2;
+	int rc = ml_mae(a->t, a->value, a->n, &mae, err);
+	if (rc == 0)
+		rc = ml_rmse(a->t, a->value, a->n, &rmse, err);
+	if (rc != 0)
+		return rc;
+	json_t *o = json_pack("{s:s,s:I,s:f,s:f}", "task", "regression", "rows",
+	                      (json_int_t)a->n, "mae", mae, "rmse", rmse);
+	/* R^2 of a constant target is undefined: null rather than a failure. */
+	char *r2err = NULL;
+	json_object_set_new(o, "r2", ml_r2(a->t, a->value, a->n, &r2, &r2err) == 0 ?
+	                    json_real(r2) : json_null());
+	free(r2err);
+	*out = o;
+	return 0;
+}
+
+/* Put the model's features in the model's order: the map tasks load the
+ * columns in DS's order, and the model's coefficients follow its own. */
+static int
+predict_order_features(struct mlp_dataset *ds, const struct predict_job *j,
+                       char **err)
+{
+	if (ds->d != j->d)
+		return mlp_err(err, -EINVAL, "the model has %zu features, the dataset "
+		               "gave %zu of them (is one the dataset's label?)", j->d,
+		               ds->d);
+	for (size_t i = 0; i < j->d; i++) {
+		size_t k = i;
+		while (k < ds->d && strcmp(ds->features[k], j->features[i]) != 0)
+			k++;
+		if (k == ds->d)     /* the schema check said it is there */
+			return mlp_err(err, -EINVAL, "the dataset has no feature '%s'",
+			               j->features[i]);
+		char *tmp = ds->features[i];
+		ds->features[i] = ds->features[k];
+		ds->features[k] = tmp;
+	}
+	return 0;
+}
+
+/* The model has no use for the dataset's label: drop it so that the map
+ * tasks do not load it. */
+static void
+predict_drop_label(struct mlp_dataset *ds)
+{
+	for (int k = 0; k < ds->nclasses; k++)
+		free(ds->classes[k]);
+	ds->nclasses = 0;
+	free(ds->label);
+	ds->label = NULL;
+	ds->label_categorical = 0;
+}
+
+static int
+predict_run(kiln_task *t, const struct kiln_host *h)
+{
+	struct predict_job j = { 0 };
+	struct mlp_dataset ds = { 0 };
+	struct predict_all a = { 0 };
+	char *err = NULL;
+	double t0 = predict_now_ms();
+	int rc = predict_prepare(t, h, &j, &err);
+	char *flist = NULL;
+	size_t flen = 0;
+	if (rc == 0) {
+		FILE *f = open_memstream(&flist, &flen);
+		for (size_t i = 0; f != NULL && i < j.d; i++)
+			fprintf(f, "%s%s", i ? "," : "", j.features[i]);
+		if (f != NULL)
+			fclose(f);
+		rc = mlp_dataset_open(t, h, j.use_label ? j.label : NULL, 0, flist,
+		                      NULL, &ds, &err);
+	}
+	free(flist);
+	if (rc == 0 && !j.use_label)
+		predict_drop_label(&ds);
+	if (rc == 0)
+		rc = predict_order_features(&ds, &j, &err);
+
+	json_t **res = NULL;
+	if (rc == 0) {
+		json_t *b = json_pack("{s:s,s:O}", "type", j.type, "model",
+		                      json_object_get(j.file, "model"));
+		rc = mlp_stage_parts(t, h, "predict", &ds, b, &res, &err);
+		json_decref(b);
+	}
+	if (rc == 0)
+		rc = predict_gather(res, ds.nparts, &j, &a, &err);
+	mlp_results_free(res, ds.nparts);
+	json_t *counts = NULL;
+	char *csv = NULL;
+	if (rc == 0) {
+		csv = predict_csv(&j, &a, &counts);
+		if (csv == NULL)
+			rc = mlp_err(&err, -ENOMEM, "out of memory writing predictions.csv");
+	}
+	if (rc == 0 && h->output(t, "predictions.csv", csv, strlen(csv)) != 0)
+		rc = mlp_err(&err, -EIO, "cannot store predictions.csv");
+	free(csv);
+
+	json_t *metrics = NULL;
+	char *merr = NULL;
+	if (rc == 0 && j.use_label) {
+		int mrc = j.m.kind == PK_CLASSIFY ?
+		          predict_class_metrics(&j, &ds, &a, &metrics, &merr) :
+		          predict_reg_metrics(&a, &metrics, &merr);
+		if (mrc != 0) {
+			free(j.no_metrics);
+			j.no_metrics = merr;
+			merr = NULL;
+		}
+	}
+	free(merr);
+	if (rc == 0 && metrics != NULL && mlp_output_json(t, h, "metrics.json", metrics) != 0)
+		rc = mlp_err(&err, -EIO, "cannot store metrics.json");
+	if (rc != 0) {
+		json_decref(metrics);
+		json_decref(counts);
+		predict_all_free(&a);
+		mlp_dataset_free(&ds);
+		predict_job_free(&j);
+		return mlp_fail(t, h, rc, err);
+	}
+	json_t *result = json_pack("{s:s,s:s,s:I,s:i,s:s,s:o,s:o,s:f}",
+		"model", j.type, "task", j.m.kind == PK_CLASSIFY ? "classification" :
+		j.m.kind == PK_REGRESS ? "regression" : "clustering",
+		"rows", (json_int_t)a.n, "partitions", ds.nparts,
+		"predictions", "predictions.csv",
+		"predicted_counts", counts ? counts : json_null(),
+		"metrics", metrics ? metrics : json_null(),
+		"predict_ms", predict_now_ms() - t0);
+	if (j.no_metrics != NULL) {
+		json_object_set_new(result, "metrics_skipped", json_string(j.no_metrics));
+		h->log(t, KILN_LOG_WARN, "predict: no metrics: %s", j.no_metrics);
+	}
+	predict_all_free(&a);
+	mlp_dataset_free(&ds);
+	predict_job_free(&j);
+	return mlp_result(t, h, result, NULL);
+}
+
+const struct kiln_plugin kiln_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "predict",
+	.version = "1.0.0",
+	.description = "apply a saved model (logreg, naive_bayes, linreg, forest, kmeans) to a dataset and evaluate it",
+	.params = predict_params,
+	.run = predict_run,
+	.map = predict_map,
+};
