@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,12 +113,18 @@ fetch_input(struct wk *w, const char *sha, char **err)
 		return NULL;
 	}
 	free(got);
-	char *tmp = xasprintf("%s.%lld.tmp", path, (long long)mono_ms());
+	/* A name of its own: two tasks may fetch the same input at once. */
+	static atomic_uint fetch_seq;
+	char *tmp = xasprintf("%s.%d.%u.tmp", path, (int)getpid(),
+	                      atomic_fetch_add(&fetch_seq, 1));
 	FILE *f = fopen(tmp, "wb");
 	int ok = f != NULL && fwrite(body, 1, len, f) == len;
 	if (f != NULL && fclose(f) != 0)
 		ok = 0;
-	if (!ok || rename(tmp, path) != 0) {
+	int moved = ok && rename(tmp, path) == 0;
+	if (!moved)
+		unlink(tmp);   /* another task may have cached it meanwhile */
+	if (!moved && (!ok || access(path, R_OK) != 0)) {
 		seterr(err, -EIO, "cannot write %s", tmp);
 		unlink(tmp);
 		free(path);
