@@ -29,7 +29,8 @@
  * library's default, -1: all), seed (42), tasks (4).  Output: model.json
  * ({"type":"forest","dataset":...,"model":...}).  Result: n_trees, task,
  * training_accuracy or training_r2, the top 10 feature importances by
- * name, nodes, stages, map_tasks, fit_ms.
+ * name, nodes, model_bytes, stages, tree_tasks (map tasks that grew
+ * trees), map_tasks (all), fit_ms (growing and merging the trees).
  *
  * Bad input in a map task (a NaN feature, say) comes back as an "error"
  * result rather than a failed map task, so it is reported once, clearly,
@@ -100,7 +101,7 @@ struct forest_driver {
 	struct ml_forest_params p;
 	struct forest_range *r;
 	int nr;
-	int stages, map_tasks;
+	int stages, tree_tasks, map_tasks;
 	double map_ms;
 };
 
@@ -154,6 +155,7 @@ forest_pass(struct forest_driver *d, json_t *broadcast, char **err)
 		return rc;
 	}
 	d->stages++;
+	d->tree_tasks += n;
 	d->map_tasks += n;
 	/* walk backwards so that splitting a range does not move the ones
 	 * still to be looked at */
@@ -472,11 +474,12 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 	size_t nodes = 0;
 	for (int i = 0; i < f.ntrees; i++)
 		nodes += (size_t)f.trees[i].nnodes;
-	json_t *result = json_pack("{s:s,s:s,s:i,s:o,s:I,s:I,s:i,s:i,s:f,s:f,s:f,s:I}",
+	json_t *result = json_pack("{s:s,s:s,s:i,s:o,s:I,s:I,s:i,s:i,s:i,s:f,s:f,s:f,s:I}",
 		"model", "forest", "task", cls ? "classification" : "regression",
 		"n_trees", f.ntrees, "importances", forest_importances(&d, &f),
 		"nodes", (json_int_t)nodes, "model_bytes", (json_int_t)fbytes,
-		"stages", d.stages, "map_tasks", d.map_tasks,
+		"stages", d.stages, "tree_tasks", d.tree_tasks,
+		"map_tasks", d.map_tasks,
 		"map_ms", d.map_ms, "fit_ms", fit_ms,
 		"total_ms", forest_now_ms() - t0, "rows", (json_int_t)d.ds.rows);
 	const char *key = cls ? "training_accuracy" : "training_r2";

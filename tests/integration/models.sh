@@ -25,7 +25,11 @@ fetch() {
 }
 result() { api GET "/api/v1/jobs/$1" > "$T/result-$1.json"; echo "$T/result-$1.json"; }
 jobid() { ti "$1" "$2" job_id; }
-error_of() { api GET "/api/v1/jobs/$(jobid "$1" "$2")" | jq_ 'd["error"]'; }
+error_of() {
+	e=$(api GET "/api/v1/jobs/$(jobid "$1" "$2")" | jq_ 'd["error"]')
+	echo "# $1 $2: $e" >&2
+	echo "$e"
+}
 trigger() { api POST "/api/v1/dags/$1/trigger" '{}' | jq_ 'd["run_id"]'; }
 # run_is RUN STATE - wait for the run's end; if it is not STATE, say why.
 run_is() {
