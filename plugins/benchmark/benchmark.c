@@ -148,12 +148,12 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 	const char *name = json_string_value(json_is_object(entry) ?
 	                                     json_object_get(entry, "model") : entry);
 	if (name == NULL)
-		return mlp_err(err, -EINVAL, "models: each entry is a model name or "
+		return ml_seterr(err, -EINVAL, "models: each entry is a model name or "
 		               "an object with a \"model\" name");
 	const struct bm_mdef *d = bm_mdef_find(name);
 	if (d == NULL || d->kind != kind) {
 		char *known = bm_known(kind);
-		int rc = mlp_err(err, -EINVAL, "unknown %s model '%s' (known: %s)",
+		int rc = ml_seterr(err, -EINVAL, "unknown %s model '%s' (known: %s)",
 		                 kind == BM_CLASS ? "classification" : "forecasting",
 		                 name, known);
 		free(known);
@@ -172,7 +172,7 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 				if (strcmp(d->params[k].key, key) == 0)
 					break;
 			if (k == 5 || d->params[k].key == NULL)
-				return mlp_err(err, -EINVAL, "model %s has no parameter '%s'",
+				return ml_seterr(err, -EINVAL, "model %s has no parameter '%s'",
 				               d->name, key);
 		}
 	for (int k = 0; k < 5 && d->params[k].key; k++) {
@@ -184,10 +184,10 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 		else if (json_is_number(v))
 			x = json_number_value(v);
 		else if (v != NULL)
-			return mlp_err(err, -EINVAL, "model %s: parameter %s must be a "
+			return ml_seterr(err, -EINVAL, "model %s: parameter %s must be a "
 			               "number", d->name, p->key);
 		if (!(x >= p->lo && x <= p->hi) || (p->integer && x != floor(x)))
-			return mlp_err(err, -EINVAL, "model %s: parameter %s = %g must "
+			return ml_seterr(err, -EINVAL, "model %s: parameter %s = %g must "
 			               "be %s in [%g, %g]", d->name, p->key, x,
 			               p->integer ? "an integer" : "a number", p->lo, p->hi);
 		json_object_set_new(m->params, p->key, p->integer ?
@@ -220,7 +220,7 @@ bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
 		list = json_loads(text, 0, NULL);
 		if (!json_is_array(list)) {
 			json_decref(list);
-			return mlp_err(err, -EINVAL, "models: not a JSON array");
+			return ml_seterr(err, -EINVAL, "models: not a JSON array");
 		}
 	} else {
 		list = json_array();
@@ -239,7 +239,7 @@ bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
 	int n = (int)json_array_size(list), rc = 0;
 	if (n == 0) {
 		json_decref(list);
-		return mlp_err(err, -EINVAL, "models: no model to compare");
+		return ml_seterr(err, -EINVAL, "models: no model to compare");
 	}
 	struct bm_model *ms = calloc((size_t)n, sizeof *ms);
 	for (int i = 0; i < n && rc == 0; i++)
@@ -273,7 +273,7 @@ bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
 		ms[i].name = s;
 		for (int j = 0; j < i; j++)
 			if (strcmp(ms[j].name, s) == 0)
-				rc = mlp_err(err, -EINVAL, "models: %s is listed twice", s);
+				rc = ml_seterr(err, -EINVAL, "models: %s is listed twice", s);
 	}
 	if (rc != 0) {
 		bm_models_free(ms, n);
@@ -293,28 +293,11 @@ bm_pnum(const json_t *params, const char *key)
 /* ------------------------------------------------------------------ */
 /* Small helpers.                                                       */
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* JSON has no infinity or NaN: those become null. */
 static json_t *
 jnum(double x)
 {
 	return isfinite(x) ? json_real(x) : json_null();
-}
-
-static json_t *
-jarray(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, jnum(v[i]));
-	return a;
 }
 
 /* ------------------------------------------------------------------ */
@@ -482,10 +465,10 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 	bm_take(mx, fold, f, 1, &Xte, &yte, &ite, &nte);
 	free(fold);
 	struct bm_fitted fit;
-	double t0 = now_ms();
+	double t0 = mlp_now_ms();
 	rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
 	            (const char *const *)ds->features, &fit, err);
-	double train_ms = now_ms() - t0;
+	double train_ms = mlp_now_ms() - t0;
 	double *prob = malloc(((size_t)K * nte + 1) * sizeof *prob);
 	if (rc == 0)
 		rc = bm_proba(&fit, K, (const double *const *)Xte, nte, prob, err);
@@ -546,7 +529,7 @@ bm_series(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 		if (strcmp(ds->features[j], time) == 0)
 			tc = mx->X[j];
 	if (time != NULL && *time && tc == NULL)
-		return mlp_err(err, -EINVAL, "no numeric time column '%s'", time);
+		return ml_seterr(err, -EINVAL, "no numeric time column '%s'", time);
 	*y = malloc((n + 1) * sizeof **y);
 	*tv = malloc((n + 1) * sizeof **tv);
 	size_t *ord = malloc((n + 1) * sizeof *ord);
@@ -554,7 +537,7 @@ bm_series(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 		ord[i] = i;
 		if (tc != NULL && !isfinite(tc[i])) {
 			free(ord);
-			return mlp_err(err, -EINVAL, "time column '%s': row %zu is "
+			return ml_seterr(err, -EINVAL, "time column '%s': row %zu is "
 			               "missing", time, i);
 		}
 	}
@@ -570,7 +553,7 @@ bm_series(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 		(*tv)[i] = tc ? tc[ord[i]] : (double)i;
 		if (!isfinite((*y)[i])) {
 			free(ord);
-			return mlp_err(err, -EINVAL, "column '%s': the value at "
+			return ml_seterr(err, -EINVAL, "column '%s': the value at "
 			               "position %zu in time order is missing",
 			               ds->label, i);
 		}
@@ -602,11 +585,11 @@ bm_fc_fold(const double *y, size_t start, size_t h, int season,
 	struct ml_forecast mod;
 	bm_fc_spec(m, &spec);
 	double *fc = malloc((h + 1) * sizeof *fc);
-	double t0 = now_ms();
+	double t0 = mlp_now_ms();
 	int rc = ml_forecast_fit(y, start, &spec, &mod, err);
 	if (rc == 0)
 		rc = ml_forecast_predict(&mod, h, fc, err);
-	double train_ms = now_ms() - t0;
+	double train_ms = mlp_now_ms() - t0;
 	ml_forecast_free(&mod);
 	double mae = 0, rmse = 0, smape = 0, mase = 0;
 	if (rc == 0)
@@ -625,7 +608,7 @@ bm_fc_fold(const double *y, size_t start, size_t h, int season,
 		                 "mase", jnum(mase), "mae", jnum(mae), "rmse",
 		                 jnum(rmse), "smape", jnum(smape), "train_ms",
 		                 train_ms, "start", (json_int_t)start, "fc",
-		                 jarray(fc, h));
+		                 mlp_json_reals(fc, h));
 	free(fc);
 	return rc;
 }
@@ -658,7 +641,7 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 {
 	char *err = NULL;
 	if (strcmp(fn, "fold") != 0)
-		return mlp_fail(t, h, mlp_err(&err, -EINVAL, "benchmark has no "
+		return mlp_fail(t, h, ml_seterr(&err, -EINVAL, "benchmark has no "
 		                "map function %s", fn), err);
 	struct mlp_dataset ds;
 	struct mlp_matrix mx = { 0 };
@@ -675,7 +658,7 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	int mi = (int)json_integer_value(json_object_get(arg, "m"));
 	int f = (int)json_integer_value(json_object_get(arg, "f"));
 	if (rc == 0 && (mi < 0 || mi >= nmodels))
-		rc = mlp_err(&err, -EINVAL, "map task for model %d of %d", mi, nmodels);
+		rc = ml_seterr(&err, -EINVAL, "map task for model %d of %d", mi, nmodels);
 	if (rc != 0)
 		goto done;
 	/* From here on a failure is the model's, reported in the result. */
@@ -696,7 +679,7 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 			frc = start + hz <= mx.n ? bm_fc_fold(y, start, hz,
 			        (int)json_integer_value(json_object_get(b, "season")),
 			        &models[mi], &out, &err) :
-			      mlp_err(&err, -EINVAL, "origin %zu does not fit", start);
+			      ml_seterr(&err, -EINVAL, "origin %zu does not fit", start);
 		}
 		free(y);
 		free(tv);
@@ -841,7 +824,7 @@ bm_metric_json(const struct bm_run *r, const struct bm_row *w, int k)
 	double mean = 0, sd = 0;
 	ml_mean_sd(w->vals + k * r->folds, (size_t)r->folds, &mean, &sd, NULL);
 	return json_pack("{s:o,s:o,s:o}", "mean", jnum(mean), "std", jnum(sd),
-	                 "folds", jarray(w->vals + k * r->folds, (size_t)r->folds));
+	                 "folds", mlp_json_reals(w->vals + k * r->folds, (size_t)r->folds));
 }
 
 /* The best model's out-of-fold ROC curve, thinned to at most 200 points. */
@@ -912,7 +895,7 @@ bm_forecast_json(const struct bm_run *r, int mi)
 				json_array_set(pred, (size_t)start + j, json_array_get(fc, j));
 	}
 	return json_pack("{s:s,s:o,s:o,s:o}", "model", r->models[mi].name,
-	                 "t", jarray(r->tv, n), "actual", jarray(r->y, n),
+	                 "t", mlp_json_reals(r->tv, n), "actual", mlp_json_reals(r->y, n),
 	                 "predicted", pred);
 }
 
@@ -970,23 +953,6 @@ bm_leaderboard(const struct bm_run *r)
 	return lb;
 }
 
-/* A CSV field: quoted when it holds a comma, quote or line break. */
-static void
-bm_csv_field(FILE *f, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void
 bm_csv_num(FILE *f, double x, int ok)
 {
@@ -1010,10 +976,10 @@ bm_csv(const struct bm_run *r)
 		const struct bm_row *w = &r->rows[r->order[i]];
 		const struct bm_model *m = &r->models[w->model];
 		fprintf(f, "%d,", i + 1);
-		bm_csv_field(f, m->name);
+		mlp_csv_field(f, m->name);
 		fputc(',', f);
 		char *pj = json_dumps(m->params, JSON_COMPACT | JSON_SORT_KEYS);
-		bm_csv_field(f, pj ? pj : "{}");
+		mlp_csv_field(f, pj ? pj : "{}");
 		free(pj);
 		double mean = 0, sd = 0;
 		for (int k = 0; k < r->nm; k++) {
@@ -1027,7 +993,7 @@ bm_csv(const struct bm_run *r)
 		bm_csv_num(f, w->tt, w->has_test);
 		bm_csv_num(f, w->tp, w->has_test);
 		fputc(',', f);
-		bm_csv_field(f, w->error ? w->error : "");
+		mlp_csv_field(f, w->error ? w->error : "");
 		fputc('\n', f);
 	}
 	fclose(f);
@@ -1187,7 +1153,7 @@ bm_refit(const struct bm_run *r, char **line)
 			                 "dataset", mlp_dataset_json(&r->ds), "model", mj,
 			                 "column", r->ds.label, "time",
 			                 r->time && *r->time ? r->time : NULL,
-			                 "forecast", jarray(fc, r->horizon));
+			                 "forecast", mlp_json_reals(fc, r->horizon));
 			size_t len = 0;
 			FILE *f = open_memstream(line, &len);
 			fprintf(f, "## Forecast of the next %zu values by %s, refit on "
@@ -1245,13 +1211,13 @@ bm_setup(struct bm_run *r, char **err)
 	else if (strcmp(kind, "forecasting") == 0)
 		r->kind = BM_FORECAST;
 	else
-		return mlp_err(err, -EINVAL, "kind '%s': classification or "
+		return ml_seterr(err, -EINVAL, "kind '%s': classification or "
 		               "forecasting", kind);
 	int64_t folds = h->param_int(t, "folds", 5);
 	r->seed = (uint64_t)h->param_int(t, "seed", 42);
 	int64_t season = h->param_int(t, "season", 1);
 	if (season < 1 || season > ML_FC_MAX_SEASON)
-		return mlp_err(err, -EINVAL, "season must be in 1..%d", ML_FC_MAX_SEASON);
+		return ml_seterr(err, -EINVAL, "season must be in 1..%d", ML_FC_MAX_SEASON);
 	r->season = (int)season;
 	int rc;
 	if (r->kind == BM_CLASS) {
@@ -1260,7 +1226,7 @@ bm_setup(struct bm_run *r, char **err)
 		                      &r->ds, err);
 	} else {
 		if (column == NULL || *column == '\0')
-			return mlp_err(err, -EINVAL, "forecasting needs the `column` "
+			return ml_seterr(err, -EINVAL, "forecasting needs the `column` "
 			               "parameter (the series)");
 		/* The series is the "label"; the time column a feature. */
 		rc = mlp_dataset_open(t, h, column, 3, r->time && *r->time ?
@@ -1282,7 +1248,7 @@ bm_setup(struct bm_run *r, char **err)
 		r->metric = metric && *metric ? metric :
 		            r->ds.nclasses == 2 ? "roc_auc" : "accuracy";
 		if (folds < 2 || (size_t)folds > r->mx.n)
-			return mlp_err(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
+			return ml_seterr(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
 			               "%zu rows", (long long)folds, r->mx.n);
 		/* A class with fewer rows than folds would be missing from some
 		 * test folds, and per-fold metrics such as ROC AUC undefined. */
@@ -1292,13 +1258,13 @@ bm_setup(struct bm_run *r, char **err)
 				count[r->mx.y[i]]++;
 		for (int k = 0; k < r->ds.nclasses && rc == 0; k++)
 			if (count[k] < (size_t)folds)
-				rc = mlp_err(err, -EINVAL, "class '%s' has %zu rows, fewer "
+				rc = ml_seterr(err, -EINVAL, "class '%s' has %zu rows, fewer "
 				             "than the %lld folds: lower `folds` to at most %zu",
 				             r->ds.classes[k], count[k], (long long)folds,
 				             count[k]);
 		free(count);
 		if (rc == 0 && r->ds.nclasses < 2)
-			rc = mlp_err(err, -EINVAL, "the label has %d class; "
+			rc = ml_seterr(err, -EINVAL, "the label has %d class; "
 			             "classification needs two or more", r->ds.nclasses);
 		if (rc != 0)
 			return rc;
@@ -1317,18 +1283,18 @@ bm_setup(struct bm_run *r, char **err)
 		int64_t step = h->param_int(t, "step", hz);
 		size_t n = r->mx.n;
 		if (hz < 1 || (size_t)hz >= n)
-			return mlp_err(err, -EINVAL, "horizon = %lld: need 1 <= horizon "
+			return ml_seterr(err, -EINVAL, "horizon = %lld: need 1 <= horizon "
 			               "< %zu values", (long long)hz, n);
 		if (step < 1)
-			return mlp_err(err, -EINVAL, "step must be >= 1");
+			return ml_seterr(err, -EINVAL, "step must be >= 1");
 		if (folds < 1)
-			return mlp_err(err, -EINVAL, "folds must be >= 1");
+			return ml_seterr(err, -EINVAL, "folds must be >= 1");
 		int64_t init = (int64_t)n - hz - (folds - 1) * step;
 		const char *ip = h->param(t, "initial");
 		if (ip != NULL && *ip)
 			init = h->param_int(t, "initial", init);
 		if (init < 1 || init + hz > (int64_t)n)
-			return mlp_err(err, -EINVAL, "the backtest does not fit the %zu "
+			return ml_seterr(err, -EINVAL, "the backtest does not fit the %zu "
 			               "values: initial %lld + horizon %lld (with %lld "
 			               "origins %lld apart)", n, (long long)init,
 			               (long long)hz, (long long)folds, (long long)step);
@@ -1363,7 +1329,7 @@ bm_setup(struct bm_run *r, char **err)
 		for (int k = 0; k < r->nm; k++)
 			fprintf(f, "%s%s", k ? ", " : "", r->mnames[k]);
 		fclose(f);
-		rc = mlp_err(err, -EINVAL, "metric '%s' is not one of %s", r->metric, s);
+		rc = ml_seterr(err, -EINVAL, "metric '%s' is not one of %s", r->metric, s);
 		free(s);
 		return rc;
 	}

@@ -60,14 +60,6 @@ static const struct {
 	{ "exponential_smoothing", "ses" },
 };
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int
 fc_method_parse(const char *s)
 {
@@ -164,7 +156,7 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 	spec.max_p = (int)json_integer_value(json_object_get(spj, "max_p"));
 	if (rc == 0 && (ntasks < 1 || task < 0 || task >= ntasks || hz < 1 ||
 	                !json_is_array(series)))
-		rc = mlp_err(err, -EINVAL, "forecast: bad stage broadcast or argument");
+		rc = ml_seterr(err, -EINVAL, "forecast: bad stage broadcast or argument");
 	json_t *fits = json_array();
 	double *fc = calloc(hz + 1, sizeof *fc);
 	for (size_t j = (size_t)task; rc == 0 && j < json_array_size(series);
@@ -173,13 +165,13 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		const char *name = json_string_value(json_object_get(sj, "name"));
 		json_int_t col = json_integer_value(json_object_get(sj, "col"));
 		if (col < 0 || (size_t)col >= mx.d || name == NULL) {
-			rc = mlp_err(err, -EINVAL, "forecast: bad series %zu", j);
+			rc = ml_seterr(err, -EINVAL, "forecast: bad series %zu", j);
 			break;
 		}
 		const double *y = mx.X[col];
 		for (size_t r = 0; r < mx.n; r++)
 			if (!isfinite(y[r])) {
-				rc = mlp_err(err, -EINVAL, "series '%s': row %zu (from 0) "
+				rc = ml_seterr(err, -EINVAL, "series '%s': row %zu (from 0) "
 				             "is missing, NaN or infinite", name, r);
 				break;
 			}
@@ -187,12 +179,12 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 			break;
 		struct ml_forecast mod;
 		char *e = NULL;
-		double t0 = now_ms();
+		double t0 = mlp_now_ms();
 		rc = ml_forecast_fit(y, mx.n, &spec, &mod, &e);
 		if (rc == 0)
 			rc = ml_forecast_predict(&mod, hz, fc, &e);
 		if (rc != 0) {
-			rc = mlp_err(err, rc, "series '%s': %s", name, e ? e : "fit failed");
+			rc = ml_seterr(err, rc, "series '%s': %s", name, e ? e : "fit failed");
 			free(e);
 			ml_forecast_free(&mod);
 			break;
@@ -203,7 +195,7 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 			json_array_append_new(fa, json_real(fc[k]));
 		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f}",
 			"index", (json_int_t)j, "model", mj, "forecast", fa,
-			"sse", mod.sse, "ms", now_ms() - t0));
+			"sse", mod.sse, "ms", mlp_now_ms() - t0));
 		ml_forecast_free(&mod);
 	}
 	if (rc == 0 && task == 0 && json_is_integer(json_object_get(b, "time_col"))) {
@@ -233,7 +225,7 @@ fc_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	if (strcmp(fn, "fit") == 0)
 		rc = fc_map_fit(t, h, &out, &err);
 	else
-		rc = mlp_err(&err, -EINVAL, "forecast has no map function %s", fn);
+		rc = ml_seterr(&err, -EINVAL, "forecast has no map function %s", fn);
 	if (rc != 0)
 		return mlp_fail(t, h, rc, err);
 	return mlp_result(t, h, out, NULL);
@@ -256,29 +248,29 @@ fc_conf_read(kiln_task *t, const struct kiln_host *h, struct fc_conf *c,
 		ms = "ar";
 	int meth = fc_method_parse(ms);
 	if (meth < 0)
-		return mlp_err(err, -EINVAL, "unknown method '%s' (expected "
+		return ml_seterr(err, -EINVAL, "unknown method '%s' (expected "
 		               "seasonal_naive, ses, holt, holt_winters_add, "
 		               "holt_winters_mul or ar)", ms);
 	ml_forecast_spec_init(&c->spec, meth);
 	long long m = (long long)h->param_int(t, "season", 1);
 	if (m < 1 || m > ML_FC_MAX_SEASON)
-		return mlp_err(err, -EINVAL, "season must be 1..%d", ML_FC_MAX_SEASON);
+		return ml_seterr(err, -EINVAL, "season must be 1..%d", ML_FC_MAX_SEASON);
 	if (meth == ML_FC_SNAIVE || meth == ML_FC_HW_ADD || meth == ML_FC_HW_MUL)
 		c->spec.m = (int)m;
 	c->spec.damped = fc_bool(h->param(t, "damped"));
 	long long p = (long long)h->param_int(t, "p", -1);
 	long long maxp = (long long)h->param_int(t, "max_p", 10);
 	if (p < -1 || p > ML_FC_MAX_P || maxp < 0 || maxp > ML_FC_MAX_P)
-		return mlp_err(err, -EINVAL, "p must be -1..%d and max_p 0..%d",
+		return ml_seterr(err, -EINVAL, "p must be -1..%d and max_p 0..%d",
 		               ML_FC_MAX_P, ML_FC_MAX_P);
 	c->spec.p = (int)p;
 	c->spec.max_p = (int)maxp;
 	c->horizon = (long long)h->param_int(t, "horizon", 10);
 	if (c->horizon < 1 || c->horizon > FC_MAX_HORIZON)
-		return mlp_err(err, -EINVAL, "horizon must be 1..%d", FC_MAX_HORIZON);
+		return ml_seterr(err, -EINVAL, "horizon must be 1..%d", FC_MAX_HORIZON);
 	c->tasks = (int)h->param_int(t, "tasks", 0);
 	if (c->tasks < 0)
-		return mlp_err(err, -EINVAL, "tasks must be positive");
+		return ml_seterr(err, -EINVAL, "tasks must be positive");
 	c->columns = h->param(t, "columns");
 	if (c->columns != NULL && *c->columns == '\0')
 		c->columns = NULL;
@@ -299,7 +291,7 @@ fc_series(const struct mlp_dataset *ds, const struct fc_conf *c,
 	*series = json_array();
 	*time_col = -1;
 	if (c->time != NULL && (*time_col = fc_feature_index(ds, c->time)) < 0)
-		return mlp_err(err, -EINVAL, "no numeric column '%s' (the time "
+		return ml_seterr(err, -EINVAL, "no numeric column '%s' (the time "
 		               "column) in the dataset", c->time);
 	if (c->columns != NULL) {
 		char *list = strdup(c->columns), *save = NULL;
@@ -315,7 +307,7 @@ fc_series(const struct mlp_dataset *ds, const struct fc_conf *c,
 				continue;
 			int j = fc_feature_index(ds, s);
 			if (j < 0)
-				rc = mlp_err(err, -EINVAL, "no numeric column '%s' in the "
+				rc = ml_seterr(err, -EINVAL, "no numeric column '%s' in the "
 				             "dataset", s);
 			else
 				json_array_append_new(*series, json_pack("{s:s,s:i}",
@@ -331,7 +323,7 @@ fc_series(const struct mlp_dataset *ds, const struct fc_conf *c,
 				        "name", ds->features[j], "col", (int)j));
 	}
 	if (json_array_size(*series) == 0)
-		return mlp_err(err, -EINVAL, "no numeric series columns to forecast");
+		return ml_seterr(err, -EINVAL, "no numeric series columns to forecast");
 	return 0;
 }
 
@@ -368,7 +360,7 @@ fc_csv(const struct fc_conf *c, json_t *series, json_t *const *fcs,
 static int
 fc_run(kiln_task *t, const struct kiln_host *h)
 {
-	double t0 = now_ms();
+	double t0 = mlp_now_ms();
 	struct fc_conf c;
 	struct mlp_dataset ds;
 	char *err = NULL;
@@ -406,9 +398,9 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	json_t **args = calloc((size_t)ntasks, sizeof *args), **res = NULL;
 	for (int i = 0; i < ntasks; i++)
 		args[i] = json_pack("{s:i}", "task", i);
-	double s0 = now_ms();
+	double s0 = mlp_now_ms();
 	rc = mlp_stage_tasks(t, h, "fit", &ds, b, args, ntasks, &res, &err);
-	double stage_ms = now_ms() - s0;
+	double stage_ms = mlp_now_ms() - s0;
 	for (int i = 0; i < ntasks; i++)
 		json_decref(args[i]);
 	free(args);
@@ -432,7 +424,7 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 		if (json_integer_value(json_object_get(fit, "index")) != (json_int_t)j ||
 		    !json_is_object(mj) ||
 		    json_array_size(fcs[j]) != (size_t)c.horizon) {
-			rc = mlp_err(&err, -EIO, "map task %zu returned no fit for "
+			rc = ml_seterr(&err, -EIO, "map task %zu returned no fit for "
 			             "series '%s'", j % (size_t)ntasks, name);
 			break;
 		}
@@ -456,10 +448,10 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 			"model", "forecast", "series", out,
 			"horizon", (json_int_t)c.horizon, "tasks", ntasks,
 			"rows", (json_int_t)ds.rows, "stage_ms", stage_ms,
-			"fit_ms", now_ms() - t0);
+			"fit_ms", mlp_now_ms() - t0);
 		out = NULL;
 		if (csv == NULL)
-			rc = mlp_err(&err, -ENOMEM, "cannot write forecasts.csv");
+			rc = ml_seterr(&err, -ENOMEM, "cannot write forecasts.csv");
 	}
 	json_decref(out);
 	json_decref(models);
@@ -469,7 +461,7 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	mlp_dataset_free(&ds);
 	if (rc == 0 && (h->output(t, "forecasts.csv", csv, csvlen) != 0 ||
 	                mlp_output_json(t, h, "model.json", file) != 0))
-		rc = mlp_err(&err, -EIO, "cannot store the outputs");
+		rc = ml_seterr(&err, -EIO, "cannot store the outputs");
 	free(csv);
 	json_decref(file);
 	if (rc != 0) {

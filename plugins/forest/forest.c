@@ -60,8 +60,7 @@
 
 static const struct kiln_param forest_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
-	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
-	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	MLP_PARAMS_FEATURES,
 	{ "task", "string", "auto", "auto, classification or regression (auto: from the label's type)" },
 	{ "n_trees", "int", "100", "number of trees" },
 	{ "max_depth", "int", "0", "deepest a tree grows (0: no limit)" },
@@ -71,14 +70,6 @@ static const struct kiln_param forest_params[] = {
 	{ "tasks", "int", "4", "map tasks the trees are spread over" },
 	{ NULL, NULL, NULL, NULL },
 };
-
-static double
-forest_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static char *
 forest_dump(const json_t *j)
@@ -167,11 +158,11 @@ forest_pass(struct forest_driver *d, json_t *broadcast, char **err)
 		json_int_t big = json_integer_value(json_object_get(res[k], "too_big"));
 		d->map_ms += json_number_value(json_object_get(res[k], "ms"));
 		if (msg != NULL) {
-			rc = mlp_err(err, -EINVAL, "%s", msg);
+			rc = ml_seterr(err, -EINVAL, "%s", msg);
 		} else if (trees != NULL) {
 			r->trees = json_incref(trees);
 		} else if (big > 0 && r->count == 1) {
-			rc = mlp_err(err, -EINVAL, "tree %d alone is %lld bytes of JSON, "
+			rc = ml_seterr(err, -EINVAL, "tree %d alone is %lld bytes of JSON, "
 			             "more than the %d a map task may return: limit its "
 			             "size with max_depth or min_samples_leaf", r->first,
 			             (long long)big, FOREST_RESULT_MAX);
@@ -189,7 +180,7 @@ forest_pass(struct forest_driver *d, json_t *broadcast, char **err)
 			forest_split(d, which[k], pieces);
 			left = 1;
 		} else {
-			rc = mlp_err(err, -EIO, "map task %d returned no trees", k);
+			rc = ml_seterr(err, -EIO, "map task %d returned no trees", k);
 		}
 	}
 	free(which);
@@ -220,7 +211,7 @@ forest_score(struct forest_driver *d, json_t *fj, size_t fbytes, double *score,
 	for (int i = 0; i < d->ds.nparts && rc == 0; i++) {
 		const char *msg = json_string_value(json_object_get(res[i], "error"));
 		if (msg != NULL) {
-			rc = mlp_err(err, -EINVAL, "%s", msg);
+			rc = ml_seterr(err, -EINVAL, "%s", msg);
 			break;
 		}
 		double ni = json_number_value(json_object_get(res[i], "n"));
@@ -360,7 +351,7 @@ forest_params_from_json(const json_t *j, struct ml_forest_params *p, char **err)
 	                "min_samples_leaf", &p->min_samples_leaf,
 	                "min_samples_split", &p->min_samples_split,
 	                "bootstrap", &p->bootstrap, "seed", &seed) != 0)
-		return mlp_err(err, -EINVAL, "the stage's broadcast has no forest "
+		return ml_seterr(err, -EINVAL, "the stage's broadcast has no forest "
 		               "parameters");
 	p->seed = (uint64_t)seed;
 	return 0;
@@ -378,7 +369,7 @@ forest_driver_free(struct forest_driver *d)
 static int
 forest_run(kiln_task *t, const struct kiln_host *h)
 {
-	double t0 = forest_now_ms();
+	double t0 = mlp_now_ms();
 	struct forest_driver d = { .t = t, .h = h };
 	const char *task = h->param(t, "task");
 	int need = 1;
@@ -418,14 +409,14 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 		;
 	json_decref(b);
 	if (rc == 1)
-		rc = mlp_err(&err, -EINVAL, "the trees are too big to return even "
+		rc = ml_seterr(&err, -EINVAL, "the trees are too big to return even "
 		             "after %d splits: set max_depth", pass);
 	/* 2. Merge in tree order. */
 	struct ml_forest f = { 0 }, part;
 	for (int i = 0; i < d.nr && rc == 0; i++) {
 		rc = ml_forest_from_json(d.r[i].trees, &part, &err);
 		if (rc == 0 && part.first_tree != d.r[i].first)
-			rc = mlp_err(&err, -EIO, "map task for trees %d.. returned trees "
+			rc = ml_seterr(&err, -EIO, "map task for trees %d.. returned trees "
 			             "%d..", d.r[i].first, part.first_tree);
 		if (rc == 0)
 			rc = ml_forest_merge(&f, &part, &err);
@@ -435,7 +426,7 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 	}
 	json_t *fj = NULL;
 	if (rc == 0 && f.ntrees != d.p.n_trees)
-		rc = mlp_err(&err, -EIO, "%d trees came back, not %d", f.ntrees,
+		rc = ml_seterr(&err, -EIO, "%d trees came back, not %d", f.ntrees,
 		             d.p.n_trees);
 	if (rc == 0)
 		rc = ml_forest_to_json(&f, &fj);
@@ -444,7 +435,7 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 		forest_driver_free(&d);
 		return mlp_fail(t, h, rc, err);
 	}
-	double fit_ms = forest_now_ms() - t0;
+	double fit_ms = mlp_now_ms() - t0;
 	char *text = forest_dump(fj);
 	size_t fbytes = text ? strlen(text) : 0;
 	free(text);
@@ -481,7 +472,7 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 		"stages", d.stages, "tree_tasks", d.tree_tasks,
 		"map_tasks", d.map_tasks,
 		"map_ms", d.map_ms, "fit_ms", fit_ms,
-		"total_ms", forest_now_ms() - t0, "rows", (json_int_t)d.ds.rows);
+		"total_ms", mlp_now_ms() - t0, "rows", (json_int_t)d.ds.rows);
 	const char *key = cls ? "training_accuracy" : "training_r2";
 	if (rc == 0) {
 		json_object_set_new(result, key, json_real(score));
@@ -507,14 +498,14 @@ static int
 forest_map_trees(kiln_task *t, const struct kiln_host *h,
                  const struct mlp_dataset *ds, json_t **out, char **err)
 {
-	double t0 = forest_now_ms();
+	double t0 = mlp_now_ms();
 	json_t *b = mlp_broadcast(t, h), *a = mlp_arg(t, h);
 	struct ml_forest_params p;
 	int first = 0, count = 0;
 	int rc = forest_params_from_json(json_object_get(b, "params"), &p, err);
 	if (rc == 0 && json_unpack(a, "{s:i,s:i}", "first", &first,
 	                           "count", &count) != 0)
-		rc = mlp_err(err, -EINVAL, "a trees map task needs first and count");
+		rc = ml_seterr(err, -EINVAL, "a trees map task needs first and count");
 	json_decref(a);
 	json_decref(b);
 	if (rc != 0)
@@ -539,21 +530,21 @@ forest_map_trees(kiln_task *t, const struct kiln_host *h,
 		return 0;
 	}
 	if (rc != 0)
-		return mlp_err(err, rc, "%s", msg ? msg : "training failed");
+		return ml_seterr(err, rc, "%s", msg ? msg : "training failed");
 	json_t *fj = NULL;
 	rc = ml_forest_to_json(&f, &fj);
 	ml_forest_free(&f);
 	if (rc != 0)
-		return mlp_err(err, rc, "cannot encode the trees");
+		return ml_seterr(err, rc, "cannot encode the trees");
 	char *text = forest_dump(fj);
 	size_t len = text ? strlen(text) : 0;
 	free(text);
 	if (len > FOREST_RESULT_MAX) {
 		json_decref(fj);
 		*out = json_pack("{s:I,s:f}", "too_big", (json_int_t)len,
-		                 "ms", forest_now_ms() - t0);
+		                 "ms", mlp_now_ms() - t0);
 	} else {
-		*out = json_pack("{s:o,s:f}", "forest", fj, "ms", forest_now_ms() - t0);
+		*out = json_pack("{s:o,s:f}", "forest", fj, "ms", mlp_now_ms() - t0);
 	}
 	return 0;
 }
@@ -606,7 +597,7 @@ forest_map_score(kiln_task *t, const struct kiln_host *h,
 		*out = json_pack("{s:s+}", "error", "bad data: ", msg ? msg : "invalid");
 		rc = 0;
 	} else if (rc != 0) {
-		rc = mlp_err(err, rc, "%s", msg ? msg : "prediction failed");
+		rc = ml_seterr(err, rc, "%s", msg ? msg : "prediction failed");
 	}
 	free(msg);
 	mlp_part_close(&p);
@@ -626,7 +617,7 @@ forest_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	else if (rc == 0 && strcmp(fn, "score") == 0)
 		rc = forest_map_score(t, h, &ds, &out, &err);
 	else if (rc == 0)
-		rc = mlp_err(&err, -EINVAL, "forest has no map function %s", fn);
+		rc = ml_seterr(&err, -EINVAL, "forest has no map function %s", fn);
 	mlp_dataset_free(&ds);
 	if (rc != 0) {
 		json_decref(out);

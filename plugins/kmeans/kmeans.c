@@ -69,14 +69,6 @@ static const struct kiln_param kmeans_params[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-static double
-kmeans_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static json_t *
 kmeans_reals(const double *v, size_t n)
 {
@@ -123,7 +115,7 @@ kmeans_stage(struct kmeans_driver *d, const char *fn, json_t *b,
 {
 	if (d->h->cancelled(d->t)) {
 		json_decref(b);
-		return mlp_err(err, KILN_ECANCELLED, "cancelled");
+		return ml_seterr(err, KILN_ECANCELLED, "cancelled");
 	}
 	if (d->scaler != NULL)
 		json_object_set(b, "scaler", d->scaler);
@@ -135,7 +127,7 @@ kmeans_stage(struct kmeans_driver *d, const char *fn, json_t *b,
 	for (int i = 0; i < d->ds.nparts; i++) {
 		const char *msg = json_string_value(json_object_get((*res)[i], "error"));
 		if (msg != NULL) {
-			rc = mlp_err(err, -EINVAL, "partition %d: %s", i, msg);
+			rc = ml_seterr(err, -EINVAL, "partition %d: %s", i, msg);
 			mlp_results_free(*res, d->ds.nparts);
 			*res = NULL;
 			return rc;
@@ -161,7 +153,7 @@ kmeans_scan(struct kmeans_driver *d, int standardise, size_t *ntotal, char **err
 		double ni = json_number_value(json_object_get(res[i], "n"));
 		if (bad != NULL) {
 			size_t row = off + (size_t)json_integer_value(json_object_get(bad, "row"));
-			rc = mlp_err(err, -EINVAL, "data row %zu (line %zu of the CSV): "
+			rc = ml_seterr(err, -EINVAL, "data row %zu (line %zu of the CSV): "
 			             "%s in feature column '%s': k-means needs every "
 			             "value; drop or impute the row, or leave the column "
 			             "out with `exclude`", row + 1, row + 2,
@@ -175,7 +167,7 @@ kmeans_scan(struct kmeans_driver *d, int standardise, size_t *ntotal, char **err
 			continue;
 		if (kmeans_read(json_object_get(res[i], "mean"), mi, D) != 0 ||
 		    kmeans_read(json_object_get(res[i], "m2"), m2i, D) != 0) {
-			rc = mlp_err(err, -EIO, "partition %d: bad scan result", i);
+			rc = ml_seterr(err, -EIO, "partition %d: bad scan result", i);
 			break;
 		}
 		/* Chan et al.'s pairwise update, in partition order */
@@ -218,7 +210,7 @@ kmeans_first(struct kmeans_driver *d, size_t ntotal, double *x, char **err)
 	if (rc != 0)
 		return rc;
 	if (kmeans_read(json_object_get(res[part], "x"), x, d->ds.d) != 0)
-		rc = mlp_err(err, -EIO, "partition %zu did not return row %zu", part, g);
+		rc = ml_seterr(err, -EIO, "partition %zu did not return row %zu", part, g);
 	mlp_results_free(res, d->ds.nparts);
 	return rc;
 }
@@ -257,7 +249,7 @@ kmeans_init(struct kmeans_driver *d, struct ml_kmeans_points *C, double **w,
 			struct ml_kmeans_points pb = { json_array_size(x) / D, D, NULL };
 			pb.x = calloc(pb.n * D + 1, sizeof *pb.x);
 			if (kmeans_read(x, pb.x, pb.n * D) != 0)
-				rc = mlp_err(err, -EIO, "partition %d: bad sample", i);
+				rc = ml_seterr(err, -EIO, "partition %d: bad sample", i);
 			else
 				ml_kmeans_points_append(&add, &pb);
 			ml_kmeans_points_free(&pb);
@@ -278,7 +270,7 @@ kmeans_init(struct kmeans_driver *d, struct ml_kmeans_points *C, double **w,
 	double *wi = calloc(C->n + 1, sizeof *wi);
 	for (int i = 0; i < d->ds.nparts && rc == 0; i++) {
 		if (kmeans_read(json_object_get(res[i], "w"), wi, C->n) != 0)
-			rc = mlp_err(err, -EIO, "partition %d: bad weights", i);
+			rc = ml_seterr(err, -EIO, "partition %d: bad weights", i);
 		for (size_t c = 0; rc == 0 && c < C->n; c++)
 			(*w)[c] += wi[c];
 	}
@@ -423,7 +415,7 @@ kmeans_params_read(kiln_task *t, const struct kiln_host *h,
 static int
 kmeans_run(kiln_task *t, const struct kiln_host *h)
 {
-	double t0 = kmeans_now_ms();
+	double t0 = mlp_now_ms();
 	struct kmeans_driver d = { .t = t, .h = h };
 	char *err = NULL;
 	int standardise = 0;
@@ -444,7 +436,7 @@ kmeans_run(kiln_task *t, const struct kiln_host *h)
 	double *sizes = calloc(K, sizeof *sizes);
 	rc = kmeans_scan(&d, standardise, &ntotal, &err);
 	if (rc == 0 && (size_t)d.p.k > ntotal)
-		rc = mlp_err(&err, -EINVAL, "k = %d is more than the %zu rows of "
+		rc = ml_seterr(&err, -EINVAL, "k = %d is more than the %zu rows of "
 		             "the dataset", d.p.k, ntotal);
 	if (rc == 0) {
 		C.x = calloc(D, sizeof *C.x);
@@ -455,7 +447,7 @@ kmeans_run(kiln_task *t, const struct kiln_host *h)
 		rc = kmeans_init(&d, &C, &w, &err);
 	if (rc == 0)
 		rc = ml_kmeans_recluster(C.x, w, C.n, D, &d.p, init, &err);
-	double init_ms = kmeans_now_ms() - t0;
+	double init_ms = mlp_now_ms() - t0;
 	if (rc == 0)
 		rc = kmeans_lloyd(&d, init, &m, sizes, &err);
 	size_t ncand = C.n;
@@ -473,7 +465,7 @@ kmeans_run(kiln_task *t, const struct kiln_host *h)
 		mlp_dataset_free(&d.ds);
 		return mlp_fail(t, h, rc, err);
 	}
-	double fit_ms = kmeans_now_ms() - t0;
+	double fit_ms = mlp_now_ms() - t0;
 
 	/* The centres in the data's own units for the result. */
 	double *mean = calloc(D, sizeof *mean), *scale = calloc(D, sizeof *scale);
@@ -554,7 +546,7 @@ kmeans_block_open(kiln_task *t, const struct kiln_host *h,
 		free(mean);
 		free(scale);
 		mlp_part_close(&blk->p);
-		return mlp_err(err, -EINVAL, "bad scaler in the broadcast");
+		return ml_seterr(err, -EINVAL, "bad scaler in the broadcast");
 	}
 	blk->own = calloc(ds->d + 1, sizeof *blk->own);
 	blk->X = calloc(ds->d + 1, sizeof *blk->X);
@@ -643,7 +635,7 @@ kmeans_map_fn(kiln_task *t, const struct kiln_host *h, const char *fn,
 			return 0;
 		}
 		if (row >= n)
-			return mlp_err(err, -EINVAL, "row %zu is not in this partition", row);
+			return ml_seterr(err, -EINVAL, "row %zu is not in this partition", row);
 		double *x = calloc(D + 1, sizeof *x);
 		ml_kmeans_get_row(X, D, row, x);
 		*out = json_pack("{s:o}", "x", kmeans_reals(x, D));
@@ -653,10 +645,10 @@ kmeans_map_fn(kiln_task *t, const struct kiln_host *h, const char *fn,
 	if (strcmp(fn, "lloyd") == 0) {
 		int k = (int)json_integer_value(json_object_get(b, "k"));
 		if (k < 1)
-			return mlp_err(err, -EINVAL, "no k in the broadcast");
+			return ml_seterr(err, -EINVAL, "no k in the broadcast");
 		double *centres = malloc((size_t)k * D * sizeof *centres);
 		if (kmeans_read(json_object_get(b, "centres"), centres, (size_t)k * D) != 0)
-			rc = mlp_err(err, -EINVAL, "bad centres in the broadcast");
+			rc = ml_seterr(err, -EINVAL, "bad centres in the broadcast");
 		struct ml_kmeans_partial part;
 		if (rc == 0)
 			rc = ml_kmeans_lloyd_partial(X, NULL, n, D, centres, k, &part, err);
@@ -669,7 +661,7 @@ kmeans_map_fn(kiln_task *t, const struct kiln_host *h, const char *fn,
 	}
 	double *C = kmeans_candidates(b, D, &nc);
 	if (C == NULL)
-		return mlp_err(err, -EINVAL, "no candidates in the broadcast");
+		return ml_seterr(err, -EINVAL, "no candidates in the broadcast");
 	if (strcmp(fn, "cost") == 0) {
 		double cost = 0;
 		rc = ml_kmeans_cost(X, NULL, n, D, C, nc, &cost, err);
@@ -695,7 +687,7 @@ kmeans_map_fn(kiln_task *t, const struct kiln_host *h, const char *fn,
 			*out = json_pack("{s:o}", "w", kmeans_reals(w, nc));
 		free(w);
 	} else {
-		rc = mlp_err(err, -EINVAL, "kmeans has no map function %s", fn);
+		rc = ml_seterr(err, -EINVAL, "kmeans has no map function %s", fn);
 	}
 	free(C);
 	return rc;

@@ -33,76 +33,10 @@
 
 static const struct kiln_param linreg_params[] = {
 	{ "label", "string", "", "numeric target column (default: the ingest task's label)" },
-	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
-	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	MLP_PARAMS_FEATURES,
 	{ "alpha", "number", "0", "L2 penalty (ridge); 0 is ordinary least squares" },
 	{ NULL, NULL, NULL, NULL },
 };
-
-static double
-lr_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/*
- * The library numbers columns ("column 3 is constant"); a user knows them
- * by name.  Rewrites *ERR in place.
- */
-static void
-lr_name_columns(char **err, const struct mlp_dataset *ds)
-{
-	if (err == NULL || *err == NULL)
-		return;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (f == NULL)
-		return;
-	for (const char *s = *err; *s != '\0';) {
-		if (strncmp(s, "column ", 7) == 0 && s[7] >= '0' && s[7] <= '9') {
-			char *end;
-			unsigned long j = strtoul(s + 7, &end, 10);
-			if (j < ds->d) {
-				fprintf(f, "column '%s'", ds->features[j]);
-				s = end;
-				continue;
-			}
-		}
-		fputc(*s++, f);
-	}
-	if (fclose(f) != 0 || out == NULL) {
-		free(out);
-		return;
-	}
-	free(*err);
-	*err = out;
-}
-
-/* Missing values are NaN in a kcol column: name the first one clearly
- * rather than letting a NaN poison the sums. */
-static int
-lr_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
-                int part, char **err)
-{
-	for (size_t j = 0; j < ds->d; j++)
-		for (size_t i = 0; i < p->n; i++)
-			if (!isfinite(p->X[j][i]))
-				return mlp_err(err, -EINVAL, "column '%s' has a %s value "
-				               "(partition %d, row %zu): drop or fill missing "
-				               "values before training", ds->features[j],
-				               isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
-				               part, i);
-	for (size_t i = 0; p->t != NULL && i < p->n; i++)
-		if (!isfinite(p->t[i]))
-			return mlp_err(err, -EINVAL, "label '%s' has a %s value "
-			               "(partition %d, row %zu)", ds->label,
-			               isnan(p->t[i]) ? "missing (NaN)" : "infinite",
-			               part, i);
-	return 0;
-}
 
 /* Merge the "stats" results in partition order and solve. */
 static int
@@ -163,7 +97,7 @@ lr_run(kiln_task *t, const struct kiln_host *h)
 {
 	struct mlp_dataset ds;
 	char *err = NULL;
-	double t0 = lr_now_ms();
+	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 3, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
 	if (rc != 0) {
@@ -185,10 +119,10 @@ lr_run(kiln_task *t, const struct kiln_host *h)
 		rc = lr_fit(res, &ds, alpha, &m, &err);
 	mlp_results_free(res, ds.nparts);
 	res = NULL;
-	lr_name_columns(&err, &ds);
+	mlp_name_columns(&err, &ds);
 	json_t *mj = NULL;
 	if (rc == 0 && ml_linreg_to_json(&m, &mj) != 0)
-		rc = mlp_err(&err, -EIO, "cannot encode the model (a coefficient "
+		rc = ml_seterr(&err, -EIO, "cannot encode the model (a coefficient "
 		             "is not finite)");
 
 	/* 2. Training residuals: one prediction pass. */
@@ -215,7 +149,7 @@ lr_run(kiln_task *t, const struct kiln_host *h)
 	json_t *result = json_pack("{s:s,s:s,s:o,s:f,s:f,s:I,s:i,s:f}",
 		"model", "linreg", "label", ds.label, "coef", coef,
 		"intercept", m.intercept, "alpha", alpha, "rows", (json_int_t)ds.rows,
-		"partitions", ds.nparts, "fit_ms", lr_now_ms() - t0);
+		"partitions", ds.nparts, "fit_ms", mlp_now_ms() - t0);
 	json_object_update(result, scores);
 	json_decref(scores);
 	ml_linreg_free(&m);
@@ -242,7 +176,7 @@ lr_score(const json_t *model, const struct mlp_part *p, json_t **out,
 	double *pred = malloc((p->n + 1) * sizeof *pred);
 	if (pred == NULL) {
 		ml_linreg_free(&m);
-		return mlp_err(err, -ENOMEM, "out of memory");
+		return ml_seterr(err, -ENOMEM, "out of memory");
 	}
 	rc = ml_linreg_predict(&m, p->X, p->n, pred, err);
 	double ssr = 0, sae = 0, mean = 0, m2 = 0;
@@ -279,9 +213,9 @@ lr_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		return mlp_fail(t, h, rc, err);
 	}
 	if (p.t == NULL)
-		rc = mlp_err(&err, -EINVAL, "partition %d has no numeric label", part);
+		rc = ml_seterr(&err, -EINVAL, "partition %d has no numeric label", part);
 	if (rc == 0)
-		rc = lr_check_finite(&p, &ds, part, &err);
+		rc = mlp_check_finite(&p, &ds, part, 1, "training", &err);
 	json_t *out = NULL;
 	if (rc != 0) {
 		/* reported below */
@@ -291,7 +225,7 @@ lr_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		if (rc == 0) {
 			rc = ml_linreg_partial_add(&lp, p.X, p.n, p.t, &err);
 			if (rc == 0 && ml_linreg_partial_to_json(&lp, &out) != 0)
-				rc = mlp_err(&err, -EIO, "cannot encode the statistics");
+				rc = ml_seterr(&err, -EIO, "cannot encode the statistics");
 			ml_linreg_partial_free(&lp);
 		}
 	} else if (strcmp(fn, "score") == 0) {
@@ -299,9 +233,9 @@ lr_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		rc = lr_score(json_object_get(b, "model"), &p, &out, &err);
 		json_decref(b);
 	} else {
-		rc = mlp_err(&err, -EINVAL, "linreg has no map function %s", fn);
+		rc = ml_seterr(&err, -EINVAL, "linreg has no map function %s", fn);
 	}
-	lr_name_columns(&err, &ds);
+	mlp_name_columns(&err, &ds);
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);
 	if (rc != 0)

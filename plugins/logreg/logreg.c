@@ -28,21 +28,12 @@
 
 static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
-	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
-	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	MLP_PARAMS_FEATURES,
 	{ "C", "number", "1.0", "inverse L2 penalty strength (scikit-learn's C)" },
 	{ "max_iter", "int", "1000", "most L-BFGS iterations" },
 	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
 	{ NULL, NULL, NULL, NULL },
 };
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 struct driver {
 	kiln_task *t;
@@ -54,25 +45,6 @@ struct driver {
 	double stage_ms;
 };
 
-static json_t *
-darray(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
-
-static int
-dread(const json_t *a, double *v, size_t n)
-{
-	if (json_array_size(a) != n)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_number_value(json_array_get(a, i));
-	return 0;
-}
-
 /* ml_logreg_eval_fn: the gradient stage. */
 static int
 eval_stage(void *ud, const struct ml_logreg *m, const double *params,
@@ -81,23 +53,23 @@ eval_stage(void *ud, const struct ml_logreg *m, const double *params,
 	struct driver *d = ud;
 	size_t np = ml_logreg_nparam(m);
 	if (d->h->cancelled(d->t))
-		return mlp_err(err, KILN_ECANCELLED, "cancelled");
+		return ml_seterr(err, KILN_ECANCELLED, "cancelled");
 	json_t *b = json_pack("{s:O,s:o}", "model", d->model, "params",
-	                      darray(params, np));
+	                      mlp_json_reals(params, np));
 	json_t **res = NULL;
-	double t0 = now_ms();
+	double t0 = mlp_now_ms();
 	int rc = mlp_stage_parts(d->t, d->h, "grad", d->ds, b, &res, err);
 	json_decref(b);
 	if (rc != 0)
 		return rc;
-	d->stage_ms += now_ms() - t0;
+	d->stage_ms += mlp_now_ms() - t0;
 	d->stages++;
 	*loss = 0;
 	memset(grad, 0, np * sizeof *grad);
 	double *g = calloc(np, sizeof *g);
 	for (int i = 0; i < d->ds->nparts && rc == 0; i++) {
-		if (dread(json_object_get(res[i], "grad"), g, np) != 0) {
-			rc = mlp_err(err, -EIO, "partition %d: bad gradient", i);
+		if (ml_json_get_reals(res[i], "grad", g, np, err) != 0) {
+			rc = ml_seterr(err, -EIO, "partition %d: %s", i, *err);
 			break;
 		}
 		*loss += json_number_value(json_object_get(res[i], "loss"));
@@ -115,7 +87,7 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 {
 	struct mlp_dataset ds;
 	char *err = NULL, *warn = NULL;
-	double t0 = now_ms();
+	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
 	if (rc != 0) {
@@ -189,16 +161,16 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	json_decref(mj);
 	json_t *coefs = json_array();
 	for (size_t r = 0; r < R; r++)
-		json_array_append_new(coefs, darray(coef + r * ds.d, ds.d));
+		json_array_append_new(coefs, mlp_json_reals(coef + r * ds.d, ds.d));
 	json_t *result = rc != 0 ? NULL : json_pack(
 		"{s:s,s:i,s:i,s:s,s:f,s:o,s:o,s:i,s:f,s:f,s:f,s:I}",
 		"model", "logreg", "iterations", m.n_iter, "evaluations", m.n_eval,
 		"status", ml_lbfgs_status_str(m.status),
 		"log_loss", loss / (double)ds.rows, "coef", coefs,
-		"intercept", darray(icpt, R), "stages", d.stages,
+		"intercept", mlp_json_reals(icpt, R), "stages", d.stages,
 		"stage_ms", d.stage_ms / (d.stages ? d.stages : 1),
 		"pass_ms", d.pass_ms / ((double)(d.stages ? d.stages : 1) * ds.nparts),
-		"fit_ms", now_ms() - t0, "rows", (json_int_t)ds.rows);
+		"fit_ms", mlp_now_ms() - t0, "rows", (json_int_t)ds.rows);
 	if (result == NULL)
 		json_decref(coefs);
 	free(coef);
@@ -250,22 +222,20 @@ logreg_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		size_t np = rc == 0 ? ml_logreg_nparam(&m) : 0;
 		double *params = calloc(np + 1, sizeof *params);
 		double *g = calloc(np + 1, sizeof *g);
-		if (rc == 0 && dread(json_object_get(b, "params"), params, np) != 0)
-			rc = mlp_err(&err, -EINVAL, "the broadcast has %zu parameters, "
-			             "the model %zu", json_array_size(json_object_get(b,
-			             "params")), np);
-		double loss = 0, t0 = now_ms();
+		if (rc == 0)   /* as many as the model has, or an error */
+			rc = ml_json_get_reals(b, "params", params, np, &err);
+		double loss = 0, t0 = mlp_now_ms();
 		if (rc == 0)
 			rc = ml_logreg_partial(&m, params, p.X, p.n, p.y, &loss, g, &err);
 		if (rc == 0)
 			out = json_pack("{s:f,s:o,s:f}", "loss", loss, "grad",
-			                darray(g, np), "ms", now_ms() - t0);
+			                mlp_json_reals(g, np), "ms", mlp_now_ms() - t0);
 		free(params);
 		free(g);
 		ml_logreg_free(&m);
 		json_decref(b);
 	} else {
-		rc = mlp_err(&err, -EINVAL, "logreg has no map function %s", fn);
+		rc = ml_seterr(&err, -EINVAL, "logreg has no map function %s", fn);
 	}
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);

@@ -6,6 +6,7 @@
  * model-selection decision unnoticed.
  */
 #include "eval.h"
+#include "mlutil.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -15,28 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int
-ev_seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
-
-static void *
-ev_alloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 static void
 ev_shuffle(size_t *v, size_t n, struct ml_rng *r)
@@ -53,10 +32,10 @@ static int
 ev_check_codes(const int *y, int K, size_t n, char **err)
 {
 	if (K < 1)
-		return ev_seterr(err, -EINVAL, "nclasses must be at least 1");
+		return ml_seterr(err, -EINVAL, "nclasses must be at least 1");
 	for (size_t i = 0; i < n; i++)
 		if (y[i] < 0 || y[i] >= K)
-			return ev_seterr(err, -EINVAL, "row %zu: class code %d is not "
+			return ml_seterr(err, -EINVAL, "row %zu: class code %d is not "
 			                 "in 0..%d", i, y[i], K - 1);
 	return 0;
 }
@@ -74,7 +53,7 @@ ev_by_class(const int *y, int K, size_t n, size_t *rows, size_t *start)
 		start[y[i] + 1]++;
 	for (int c = 0; c < K; c++)
 		start[c + 1] += start[c];
-	size_t *pos = ev_alloc((size_t)K, sizeof *pos);
+	size_t *pos = ml_alloc((size_t)K, sizeof *pos);
 	memcpy(pos, start, (size_t)K * sizeof *pos);
 	for (size_t i = 0; i < n; i++)
 		rows[pos[y[i]]++] = i;
@@ -86,13 +65,13 @@ ml_split_train_test(const int *y, int nclasses, size_t n, double test_frac,
                     uint64_t seed, unsigned char *is_test, char **err)
 {
 	if (n < 2)
-		return ev_seterr(err, -EINVAL, "%zu rows cannot be split", n);
+		return ml_seterr(err, -EINVAL, "%zu rows cannot be split", n);
 	if (!(test_frac > 0 && test_frac < 1))
-		return ev_seterr(err, -EINVAL, "test fraction %g is not in (0, 1)",
+		return ml_seterr(err, -EINVAL, "test fraction %g is not in (0, 1)",
 		                 test_frac);
 	size_t ntest = (size_t)ceil(test_frac * (double)n);
 	if (ntest >= n)
-		return ev_seterr(err, -EINVAL, "test fraction %g leaves no training "
+		return ml_seterr(err, -EINVAL, "test fraction %g leaves no training "
 		                 "rows out of %zu", test_frac, n);
 	int rc;
 	if (y != NULL && (rc = ev_check_codes(y, nclasses, n, err)) < 0)
@@ -100,7 +79,7 @@ ml_split_train_test(const int *y, int nclasses, size_t n, double test_frac,
 	struct ml_rng r;
 	ml_rng_stream(&r, seed, 0);
 	memset(is_test, 0, n);
-	size_t *rows = ev_alloc(n, sizeof *rows);
+	size_t *rows = ml_alloc(n, sizeof *rows);
 	if (y == NULL) {
 		for (size_t i = 0; i < n; i++)
 			rows[i] = i;
@@ -111,9 +90,9 @@ ml_split_train_test(const int *y, int nclasses, size_t n, double test_frac,
 		return 0;
 	}
 	size_t K = (size_t)nclasses;
-	size_t *start = ev_alloc(K + 1, sizeof *start);
-	size_t *take = ev_alloc(K, sizeof *take);
-	double *rem = ev_alloc(K, sizeof *rem);
+	size_t *start = ml_alloc(K + 1, sizeof *start);
+	size_t *take = ml_alloc(K, sizeof *take);
+	double *rem = ml_alloc(K, sizeof *rem);
 	ev_by_class(y, nclasses, n, rows, start);
 	size_t got = 0;
 	for (size_t c = 0; c < K; c++) {
@@ -151,9 +130,9 @@ int
 ml_kfold(size_t n, int k, int shuffle, uint64_t seed, int *fold, char **err)
 {
 	if (k < 2 || (size_t)k > n)
-		return ev_seterr(err, -EINVAL, "k = %d folds need 2 <= k <= %zu rows",
+		return ml_seterr(err, -EINVAL, "k = %d folds need 2 <= k <= %zu rows",
 		                 k, n);
-	size_t *rows = ev_alloc(n, sizeof *rows);
+	size_t *rows = ml_alloc(n, sizeof *rows);
 	for (size_t i = 0; i < n; i++)
 		rows[i] = i;
 	if (shuffle) {
@@ -177,14 +156,14 @@ ml_stratified_kfold(const int *y, int nclasses, size_t n, int k,
                     uint64_t seed, int *fold, char **err)
 {
 	if (k < 2 || (size_t)k > n)
-		return ev_seterr(err, -EINVAL, "k = %d folds need 2 <= k <= %zu rows",
+		return ml_seterr(err, -EINVAL, "k = %d folds need 2 <= k <= %zu rows",
 		                 k, n);
 	int rc = ev_check_codes(y, nclasses, n, err);
 	if (rc < 0)
 		return rc;
 	size_t K = (size_t)nclasses;
-	size_t *rows = ev_alloc(n, sizeof *rows);
-	size_t *start = ev_alloc(K + 1, sizeof *start);
+	size_t *rows = ml_alloc(n, sizeof *rows);
+	size_t *start = ml_alloc(K + 1, sizeof *start);
 	ev_by_class(y, nclasses, n, rows, start);
 	struct ml_rng r;
 	ml_rng_stream(&r, seed, 0);
@@ -209,14 +188,14 @@ ml_backtest_splits(size_t n, size_t initial, size_t horizon, size_t step,
 	*out = NULL;
 	*nsplits = 0;
 	if (initial == 0 || horizon == 0 || step == 0)
-		return ev_seterr(err, -EINVAL, "initial, horizon and step must be "
+		return ml_seterr(err, -EINVAL, "initial, horizon and step must be "
 		                 "at least 1");
 	if (initial > n || horizon > n - initial)
-		return ev_seterr(err, -EINVAL, "series of %zu values is shorter than "
+		return ml_seterr(err, -EINVAL, "series of %zu values is shorter than "
 		                 "the initial window (%zu) plus one horizon (%zu)",
 		                 n, initial, horizon);
 	size_t cnt = (n - initial - horizon) / step + 1;
-	struct ml_backtest_split *s = ev_alloc(cnt, sizeof *s);
+	struct ml_backtest_split *s = ml_alloc(cnt, sizeof *s);
 	for (size_t i = 0; i < cnt; i++) {
 		size_t origin = initial + i * step;
 		s[i].train_end = origin;
@@ -238,7 +217,7 @@ ev_check_prob(const double *prob, size_t n, int K, char **err)
 {
 	for (size_t i = 0; i < n * (size_t)K; i++)
 		if (!(prob[i] >= 0 && prob[i] <= 1))
-			return ev_seterr(err, -EINVAL, "row %zu: probability %g of class "
+			return ml_seterr(err, -EINVAL, "row %zu: probability %g of class "
 			                 "%zu is not in [0, 1]", i / (size_t)K, prob[i],
 			                 i % (size_t)K);
 	return 0;
@@ -289,15 +268,15 @@ ev_roc_counts(struct ev_scored *v, size_t n, double *fps, double *tps,
 static int
 ev_auc_binary(struct ev_scored *v, size_t n, double *auc, int cls, char **err)
 {
-	double *fps = ev_alloc(n, sizeof *fps), *tps = ev_alloc(n, sizeof *tps);
+	double *fps = ml_alloc(n, sizeof *fps), *tps = ml_alloc(n, sizeof *tps);
 	size_t np = ev_roc_counts(v, n, fps, tps, NULL);
 	double P = tps[np - 1], N = fps[np - 1];
 	int rc = 0;
 	if (P == 0 || N == 0) {
 		rc = cls < 0 ?
-		     ev_seterr(err, -EDOM, "ROC AUC is undefined: y has only one "
+		     ml_seterr(err, -EDOM, "ROC AUC is undefined: y has only one "
 		               "class") :
-		     ev_seterr(err, -EDOM, "ROC AUC is undefined: class %d is %s "
+		     ml_seterr(err, -EDOM, "ROC AUC is undefined: class %d is %s "
 		               "in y", cls, P == 0 ? "absent" : "the only class");
 	} else {
 		double area = 0, pf = 0, pt = 0;
@@ -318,13 +297,13 @@ ml_roc_auc(const int *y, const double *prob, size_t n, int K, double *auc,
            char **err)
 {
 	if (n == 0)
-		return ev_seterr(err, -EINVAL, "no rows");
+		return ml_seterr(err, -EINVAL, "no rows");
 	if (K < 2)
-		return ev_seterr(err, -EDOM, "ROC AUC needs at least 2 classes");
+		return ml_seterr(err, -EDOM, "ROC AUC needs at least 2 classes");
 	int rc = ev_check_codes(y, K, n, err);
 	if (rc < 0 || (rc = ev_check_prob(prob, n, K, err)) < 0)
 		return rc;
-	struct ev_scored *v = ev_alloc(n, sizeof *v);
+	struct ev_scored *v = ml_alloc(n, sizeof *v);
 	if (K == 2) {
 		for (size_t i = 0; i < n; i++)
 			v[i] = (struct ev_scored){ prob[i * 2 + 1], y[i] == 1 };
@@ -353,15 +332,15 @@ ml_roc_curve(const int *y, const double *score, size_t n, double **fpr,
 	*fpr = *tpr = *thr = NULL;
 	*npoints = 0;
 	if (n == 0)
-		return ev_seterr(err, -EINVAL, "no rows");
+		return ml_seterr(err, -EINVAL, "no rows");
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(score[i]))
-			return ev_seterr(err, -EINVAL, "row %zu: score is not finite", i);
-	struct ev_scored *v = ev_alloc(n, sizeof *v);
+			return ml_seterr(err, -EINVAL, "row %zu: score is not finite", i);
+	struct ev_scored *v = ml_alloc(n, sizeof *v);
 	for (size_t i = 0; i < n; i++)
 		v[i] = (struct ev_scored){ score[i], y[i] != 0 };
-	double *f = ev_alloc(n + 1, sizeof *f), *t = ev_alloc(n + 1, sizeof *t);
-	double *th = ev_alloc(n + 1, sizeof *th);
+	double *f = ml_alloc(n + 1, sizeof *f), *t = ml_alloc(n + 1, sizeof *t);
+	double *th = ml_alloc(n + 1, sizeof *th);
 	size_t np = ev_roc_counts(v, n, f + 1, t + 1, th + 1);
 	free(v);
 	double P = t[np], N = f[np];
@@ -369,7 +348,7 @@ ml_roc_curve(const int *y, const double *score, size_t n, double **fpr,
 		free(f);
 		free(t);
 		free(th);
-		return ev_seterr(err, -EDOM, "ROC curve is undefined: y has only %s",
+		return ml_seterr(err, -EDOM, "ROC curve is undefined: y has only %s",
 		                 P == 0 ? "negatives" : "positives");
 	}
 	f[0] = t[0] = 0;
@@ -404,18 +383,18 @@ ml_class_metrics(const int *y, const double *prob, size_t n, int K,
 {
 	memset(out, 0, sizeof *out);
 	if (n == 0)
-		return ev_seterr(err, -EINVAL, "no rows");
+		return ml_seterr(err, -EINVAL, "no rows");
 	int rc = ev_check_codes(y, K, n, err);
 	if (rc < 0 || (rc = ev_check_prob(prob, n, K, err)) < 0)
 		return rc;
 	size_t k = (size_t)K;
 	out->nclasses = K;
-	out->precision = ev_alloc(k, sizeof(double));
-	out->recall = ev_alloc(k, sizeof(double));
-	out->f1 = ev_alloc(k, sizeof(double));
-	out->confusion = ev_alloc(k * k, sizeof(size_t));
-	out->support = ev_alloc(k, sizeof(size_t));
-	size_t *predicted = ev_alloc(k, sizeof *predicted);
+	out->precision = ml_alloc(k, sizeof(double));
+	out->recall = ml_alloc(k, sizeof(double));
+	out->f1 = ml_alloc(k, sizeof(double));
+	out->confusion = ml_alloc(k * k, sizeof(size_t));
+	out->support = ml_alloc(k, sizeof(size_t));
+	size_t *predicted = ml_alloc(k, sizeof *predicted);
 
 	const double eps = DBL_EPSILON;
 	double loss = 0;
@@ -474,10 +453,10 @@ static int
 ev_check_pair(const double *y, const double *yhat, size_t n, char **err)
 {
 	if (n == 0)
-		return ev_seterr(err, -EINVAL, "no values");
+		return ml_seterr(err, -EINVAL, "no values");
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(y[i]) || !isfinite(yhat[i]))
-			return ev_seterr(err, -EINVAL, "row %zu: %s is not a finite "
+			return ml_seterr(err, -EINVAL, "row %zu: %s is not a finite "
 			                 "number", i, isfinite(y[i]) ? "prediction" :
 			                 "actual");
 	return 0;
@@ -518,7 +497,7 @@ ml_mape(const double *y, const double *yhat, size_t n, double *out, char **err)
 	double s = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (y[i] == 0)
-			return ev_seterr(err, -EDOM, "MAPE is undefined: the actual of "
+			return ml_seterr(err, -EDOM, "MAPE is undefined: the actual of "
 			                 "row %zu is 0", i);
 		s += fabs(y[i] - yhat[i]) / fabs(y[i]);
 	}
@@ -547,14 +526,14 @@ ml_mase(const double *train, size_t ntrain, int m, const double *y,
         const double *yhat, size_t n, double *out, char **err)
 {
 	if (m < 1)
-		return ev_seterr(err, -EINVAL, "season length %d must be >= 1", m);
+		return ml_seterr(err, -EINVAL, "season length %d must be >= 1", m);
 	if (ntrain <= (size_t)m)
-		return ev_seterr(err, -EDOM, "training series of %zu values is too "
+		return ml_seterr(err, -EDOM, "training series of %zu values is too "
 		                 "short for a seasonal naive scale with period %d",
 		                 ntrain, m);
 	for (size_t i = 0; i < ntrain; i++)
 		if (!isfinite(train[i]))
-			return ev_seterr(err, -EINVAL, "training value %zu is not a "
+			return ml_seterr(err, -EINVAL, "training value %zu is not a "
 			                 "finite number", i);
 	double mae;
 	int rc = ml_mae(y, yhat, n, &mae, err);
@@ -565,7 +544,7 @@ ml_mase(const double *train, size_t ntrain, int m, const double *y,
 		s += fabs(train[t] - train[t - (size_t)m]);
 	double scale = s / (double)(ntrain - (size_t)m);
 	if (!(scale > 0))
-		return ev_seterr(err, -EDOM, "MASE is undefined: the training series "
+		return ml_seterr(err, -EDOM, "MASE is undefined: the training series "
 		                 "repeats exactly with period %d (scale 0)", m);
 	*out = mae / scale;
 	return 0;
@@ -586,7 +565,7 @@ ml_r2(const double *y, const double *yhat, size_t n, double *out, char **err)
 		ss_tot += (y[i] - mean) * (y[i] - mean);
 	}
 	if (!(ss_tot > 0))
-		return ev_seterr(err, -EDOM, "R^2 is undefined: the actual values "
+		return ml_seterr(err, -EDOM, "R^2 is undefined: the actual values "
 		                 "are constant");
 	*out = 1 - ss_res / ss_tot;
 	return 0;
@@ -600,11 +579,11 @@ int
 ml_mean_sd(const double *x, size_t n, double *mean, double *sd, char **err)
 {
 	if (n == 0)
-		return ev_seterr(err, -EINVAL, "no scores");
+		return ml_seterr(err, -EINVAL, "no scores");
 	double s = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(x[i]))
-			return ev_seterr(err, -EINVAL, "score %zu is not finite", i);
+			return ml_seterr(err, -EINVAL, "score %zu is not finite", i);
 		s += x[i];
 	}
 	double m = s / (double)n, ss = 0;
@@ -685,12 +664,12 @@ ml_ttest_rel(const double *a, const double *b, size_t n, double *t,
              double *df, double *p, char **err)
 {
 	if (n < 2)
-		return ev_seterr(err, -EINVAL, "a paired t-test needs at least 2 "
+		return ml_seterr(err, -EINVAL, "a paired t-test needs at least 2 "
 		                 "pairs, not %zu", n);
 	double s = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!isfinite(a[i]) || !isfinite(b[i]))
-			return ev_seterr(err, -EINVAL, "pair %zu is not finite", i);
+			return ml_seterr(err, -EINVAL, "pair %zu is not finite", i);
 		s += a[i] - b[i];
 	}
 	double m = s / (double)n, ss = 0;

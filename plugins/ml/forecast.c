@@ -16,30 +16,7 @@
 #include <string.h>
 
 #include "forecast.h"
-
-static int
-fc_err(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		char *s = NULL;
-		va_start(ap, fmt);
-		if (vasprintf(&s, fmt, ap) < 0)
-			s = NULL;
-		va_end(ap);
-		*err = s;
-	}
-	return rc;
-}
-
-static void *
-fc_calloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-	if (p == NULL)
-		abort();
-	return p;
-}
+#include "mlutil.h"
 
 static const char *const fc_names[] = {
 	[ML_FC_SNAIVE] = "snaive", [ML_FC_SES] = "ses", [ML_FC_HOLT] = "holt",
@@ -88,10 +65,10 @@ static int
 fc_check_values(const double *y, size_t n, char **err)
 {
 	if (n == 0 || y == NULL)
-		return fc_err(err, -EINVAL, "empty series");
+		return ml_seterr(err, -EINVAL, "empty series");
 	for (size_t i = 0; i < n; i++)
 		if (!isfinite(y[i]))
-			return fc_err(err, -EINVAL, "value %zu is %s", i,
+			return ml_seterr(err, -EINVAL, "value %zu is %s", i,
 			              isnan(y[i]) ? "NaN" : "infinite");
 	return 0;
 }
@@ -113,10 +90,10 @@ fc_fit_snaive(const double *y, size_t n, int m, struct ml_forecast *mod,
               char **err)
 {
 	if (m < 1 || m > ML_FC_MAX_SEASON)
-		return fc_err(err, -EINVAL, "season %d is out of range 1..%d",
+		return ml_seterr(err, -EINVAL, "season %d is out of range 1..%d",
 		              m, ML_FC_MAX_SEASON);
 	if (n < (size_t)m)
-		return fc_err(err, -EINVAL,
+		return ml_seterr(err, -EINVAL,
 		              "series of %zu values is shorter than its season (%d)",
 		              n, m);
 	double sse = 0;
@@ -125,7 +102,7 @@ fc_fit_snaive(const double *y, size_t n, int m, struct ml_forecast *mod,
 		sse += e * e;
 	}
 	mod->sse = sse;
-	mod->season = fc_calloc((size_t)m, sizeof(double));
+	mod->season = ml_alloc((size_t)m, sizeof(double));
 	memcpy(mod->season, y + n - (size_t)m, (size_t)m * sizeof(double));
 	return 0;
 }
@@ -176,16 +153,16 @@ ets_init(struct ets *e, const double *y, size_t n, int trend, int damped,
 	e->sc = 1;
 	e->nu = 1 + (trend ? 2 : 0) + (seas ? 1 + e->m : 0) + e->damped + 1;
 	size_t K = (size_t)e->K;
-	e->nat = fc_calloc(K, sizeof(double));
-	e->gnat = fc_calloc(K, sizeof(double));
-	e->S = fc_calloc((size_t)e->m, sizeof(double));
-	e->dL = fc_calloc(6 * K, sizeof(double));
+	e->nat = ml_alloc(K, sizeof(double));
+	e->gnat = ml_alloc(K, sizeof(double));
+	e->S = ml_alloc((size_t)e->m, sizeof(double));
+	e->dL = ml_alloc(6 * K, sizeof(double));
 	e->dB = e->dL + K;
 	e->dT = e->dB + K;
 	e->dY = e->dT + K;
 	e->dLn = e->dY + K;
 	e->dBn = e->dLn + K;
-	e->dS = fc_calloc((size_t)e->m * K, sizeof(double));
+	e->dS = ml_alloc((size_t)e->m * K, sizeof(double));
 }
 
 static void
@@ -427,7 +404,7 @@ fc_minimize(int k, double *x, const double *lb, const double *ub,
             fc_fg_t fg, void *ud, int maxiter)
 {
 	size_t K = (size_t)k;
-	double *buf = fc_calloc(8 * K + K * K, sizeof(double));
+	double *buf = ml_alloc(8 * K + K * K, sizeof(double));
 	double *g = buf, *xn = g + K, *gn = xn + K, *d = gn + K, *s = d + K;
 	double *yv = s + K, *Hy = yv + K, *fixed = Hy + K, *H = fixed + K;
 	int reset = 1, quiet = 0;
@@ -599,7 +576,7 @@ ets_start_states(const struct ets *e, double *p)
 		kc = kmin;
 	size_t len = kc * (size_t)m < n ? kc * (size_t)m : n;
 	size_t h = (size_t)m / 2;
-	double *ma = fc_calloc(len, sizeof(double));
+	double *ma = ml_alloc(len, sizeof(double));
 	for (size_t t = h; t + h < len; t++) {
 		double sum = 0;
 		if (m % 2) {
@@ -668,11 +645,11 @@ ets_grid(struct ets *e, double *p, struct fc_cand **out)
 {
 	int npar = 1 + e->trend + (e->seas != 0);
 	int ns = 87 / npar;
-	double *av = fc_calloc((size_t)ns, sizeof(double));
-	double *bv = fc_calloc((size_t)ns + 1, sizeof(double));
-	double *gv = fc_calloc((size_t)ns + 1, sizeof(double));
+	double *av = ml_alloc((size_t)ns, sizeof(double));
+	double *bv = ml_alloc((size_t)ns + 1, sizeof(double));
+	double *gv = ml_alloc((size_t)ns + 1, sizeof(double));
 	size_t cap = (size_t)ns * ((size_t)ns + 1) * ((size_t)ns + 1), cnt = 0;
-	struct fc_cand *c = fc_calloc(cap, sizeof *c);
+	struct fc_cand *c = ml_alloc(cap, sizeof *c);
 
 	fc_linspace_n(0.005, 0.995, ns, av);
 	for (int i = 0; i < ns; i++) {
@@ -721,37 +698,37 @@ fc_fit_ets(const double *y, size_t n, const struct ml_fc_spec *spec,
 
 	if (seas) {
 		if (m < 2 || m > ML_FC_MAX_SEASON)
-			return fc_err(err, -EINVAL,
+			return ml_seterr(err, -EINVAL,
 			              "season %d is out of range 2..%d for %s",
 			              m, ML_FC_MAX_SEASON, fc_names[meth]);
 		if (n < 2 * (size_t)m)
-			return fc_err(err, -EINVAL, "series of %zu values is "
+			return ml_seterr(err, -EINVAL, "series of %zu values is "
 			              "shorter than two seasons (%d)", n, m);
 	} else if (n < (trend ? 3u : 2u)) {
-		return fc_err(err, -EINVAL, "series of %zu values is too short "
+		return ml_seterr(err, -EINVAL, "series of %zu values is too short "
 		              "for %s (needs at least %d)", n, fc_names[meth],
 		              trend ? 3 : 2);
 	}
 	if (seas == 2)
 		for (size_t i = 0; i < n; i++)
 			if (y[i] <= 0)
-				return fc_err(err, -EDOM, "value %zu is %g: "
+				return ml_seterr(err, -EDOM, "value %zu is %g: "
 				              "multiplicative seasonality needs "
 				              "positive data", i, y[i]);
 
 	mod->m = seas ? m : 1;
 	mod->damped = damped;
 	if (m > 0) {
-		mod->s0 = fc_calloc((size_t)m, sizeof(double));
-		mod->season = fc_calloc((size_t)m, sizeof(double));
+		mod->s0 = ml_alloc((size_t)m, sizeof(double));
+		mod->season = ml_alloc((size_t)m, sizeof(double));
 	}
 
 	struct ets e;
 	ets_init(&e, y, n, trend, damped, seas, m);
-	double *p = fc_calloc((size_t)e.K, sizeof(double));
-	double *best = fc_calloc((size_t)e.K, sizeof(double));
-	double *u = fc_calloc((size_t)e.nu, sizeof(double));
-	double *lb = fc_calloc(2 * (size_t)e.nu, sizeof(double)), *ub = lb + e.nu;
+	double *p = ml_alloc((size_t)e.K, sizeof(double));
+	double *best = ml_alloc((size_t)e.K, sizeof(double));
+	double *u = ml_alloc((size_t)e.nu, sizeof(double));
+	double *lb = ml_alloc(2 * (size_t)e.nu, sizeof(double)), *ub = lb + e.nu;
 	double fbest = INFINITY;
 	int rc = 0;
 
@@ -794,7 +771,7 @@ fc_fit_ets(const double *y, size_t n, const struct ml_fc_spec *spec,
 		free(c);
 	}
 	if (!isfinite(fbest)) {
-		rc = fc_err(err, -EDOM, "%s: no finite fit found (the data "
+		rc = ml_seterr(err, -EDOM, "%s: no finite fit found (the data "
 		            "overflow the smoothing recursion)", fc_names[meth]);
 		goto out;
 	}
@@ -837,7 +814,7 @@ fc_ar_ols(const double *y, size_t n, int p, double *coef, double *ssr,
           char **err)
 {
 	size_t N = n - (size_t)p, P = (size_t)p + 1;
-	double *A = fc_calloc(N * P + N, sizeof(double)), *r = A + N * P;
+	double *A = ml_alloc(N * P + N, sizeof(double)), *r = A + N * P;
 	int rc = 0;
 
 	for (size_t i = 0; i < N; i++) {
@@ -852,7 +829,7 @@ fc_ar_ols(const double *y, size_t n, int p, double *coef, double *ssr,
 		for (size_t i = j; i < N; i++)
 			norm = hypot(norm, a[i]);
 		if (norm == 0 || norm <= 1e-13 * rmax) {
-			rc = fc_err(err, -EDOM, "AR(%d): the lagged values are "
+			rc = ml_seterr(err, -EDOM, "AR(%d): the lagged values are "
 			            "collinear", p);
 			goto out;
 		}
@@ -897,10 +874,10 @@ static int
 fc_ar_check(size_t n, int p, char **err)
 {
 	if (p < 0 || p > ML_FC_MAX_P)
-		return fc_err(err, -EINVAL, "AR order %d is out of range 0..%d",
+		return ml_seterr(err, -EINVAL, "AR order %d is out of range 0..%d",
 		              p, ML_FC_MAX_P);
 	if (n < 2 * (size_t)p + 1)
-		return fc_err(err, -EINVAL, "series of %zu values is too short "
+		return ml_seterr(err, -EINVAL, "series of %zu values is too short "
 		              "for AR(%d): it needs p + 1 = %d regression rows, "
 		              "so at least %d values", n, p, p + 1, 2 * p + 1);
 	return 0;
@@ -915,7 +892,7 @@ ml_forecast_ar_select(const double *y, size_t n, int max_p, int *best_p,
 		rc = fc_ar_check(n, max_p, err);
 	if (rc < 0)
 		return rc;
-	double *coef = fc_calloc((size_t)max_p + 1, sizeof(double));
+	double *coef = ml_alloc((size_t)max_p + 1, sizeof(double));
 	double best = INFINITY;
 	int constant = fc_is_constant(y, n);
 	size_t N = n - (size_t)max_p;
@@ -953,8 +930,8 @@ fc_fit_ar(const double *y, size_t n, const struct ml_fc_spec *spec,
 	if ((rc = fc_ar_check(n, p, err)) < 0)
 		return rc;
 	mod->p = p;
-	mod->coef = fc_calloc((size_t)p + 1, sizeof(double));
-	mod->lags = fc_calloc((size_t)p, sizeof(double));
+	mod->coef = ml_alloc((size_t)p + 1, sizeof(double));
+	mod->lags = ml_alloc((size_t)p, sizeof(double));
 	for (int j = 0; j < p; j++)
 		mod->lags[j] = y[n - 1 - (size_t)j];
 	if (fc_is_constant(y, n)) {
@@ -975,7 +952,7 @@ ml_forecast_fit(const double *y, size_t n, const struct ml_fc_spec *spec,
 	int rc;
 	memset(model, 0, sizeof *model);
 	if (spec == NULL || spec->method < 0 || spec->method >= FC_NMETHODS)
-		return fc_err(err, -EINVAL, "unknown forecasting method");
+		return ml_seterr(err, -EINVAL, "unknown forecasting method");
 	if ((rc = fc_check_values(y, n, err)) < 0)
 		return rc;
 	model->method = spec->method;
@@ -1004,9 +981,9 @@ ml_forecast_predict(const struct ml_forecast *mod, size_t h, double *out,
                     char **err)
 {
 	if (h > 0 && out == NULL)
-		return fc_err(err, -EINVAL, "no output buffer");
+		return ml_seterr(err, -EINVAL, "no output buffer");
 	if (mod == NULL || mod->method < 0 || mod->method >= FC_NMETHODS)
-		return fc_err(err, -EINVAL, "not a fitted forecasting model");
+		return ml_seterr(err, -EINVAL, "not a fitted forecasting model");
 	size_t m = mod->m > 0 ? (size_t)mod->m : 1;
 	switch (mod->method) {
 	case ML_FC_SNAIVE:
@@ -1051,7 +1028,7 @@ ml_forecast_fit_many(const double *const *ys, const size_t *ns, size_t count,
 	int rc = 0;
 	size_t i;
 	if (h > 0 && fc == NULL)
-		return fc_err(err, -EINVAL, "no output buffer");
+		return ml_seterr(err, -EINVAL, "no output buffer");
 	for (i = 0; i < count; i++) {
 		struct ml_forecast one, *mod = models ? &models[i] : &one;
 		char *e = NULL;
@@ -1061,7 +1038,7 @@ ml_forecast_fit_many(const double *const *ys, const size_t *ns, size_t count,
 		if (models == NULL)
 			ml_forecast_free(&one);
 		if (rc < 0) {
-			fc_err(err, rc, "series %zu: %s", i, e ? e : "failed");
+			ml_seterr(err, rc, "series %zu: %s", i, e ? e : "failed");
 			free(e);
 			break;
 		}
@@ -1074,15 +1051,6 @@ ml_forecast_fit_many(const double *const *ys, const size_t *ns, size_t count,
 
 /* ------------------------------------------------------------------ */
 /* JSON                                                                */
-
-static json_t *
-fc_json_array(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
 
 int
 ml_forecast_to_json(const struct ml_forecast *mod, json_t **out)
@@ -1099,12 +1067,12 @@ ml_forecast_to_json(const struct ml_forecast *mod, json_t **out)
 		return -ENOMEM;
 	if (mod->method == ML_FC_AR) {
 		json_object_set_new(o, "p", json_integer(mod->p));
-		json_object_set_new(o, "coef", fc_json_array(mod->coef,
+		json_object_set_new(o, "coef", ml_json_reals(mod->coef,
 		                                              (size_t)mod->p + 1));
-		json_object_set_new(o, "lags", fc_json_array(mod->lags,
+		json_object_set_new(o, "lags", ml_json_reals(mod->lags,
 		                                              (size_t)mod->p));
 	} else if (mod->method == ML_FC_SNAIVE) {
-		json_object_set_new(o, "season", fc_json_array(mod->season,
+		json_object_set_new(o, "season", ml_json_reals(mod->season,
 		                                                (size_t)mod->m));
 	} else {
 		int seasonal = mod->method == ML_FC_HW_ADD ||
@@ -1119,23 +1087,12 @@ ml_forecast_to_json(const struct ml_forecast *mod, json_t **out)
 		json_object_set_new(o, "trend", json_real(mod->trend));
 		if (seasonal) {
 			json_object_set_new(o, "initial_seasonal",
-			                    fc_json_array(mod->s0, (size_t)mod->m));
+			                    ml_json_reals(mod->s0, (size_t)mod->m));
 			json_object_set_new(o, "season",
-			                    fc_json_array(mod->season, (size_t)mod->m));
+			                    ml_json_reals(mod->season, (size_t)mod->m));
 		}
 	}
 	*out = o;
-	return 0;
-}
-
-static int
-fc_get_num(const json_t *o, const char *key, double *v, char **err)
-{
-	json_t *x = json_object_get(o, key);
-	if (!json_is_number(x) || !isfinite(json_number_value(x)))
-		return fc_err(err, -EINVAL, "forecast model: \"%s\" is missing "
-		              "or not a finite number", key);
-	*v = json_number_value(x);
 	return 0;
 }
 
@@ -1145,14 +1102,14 @@ fc_get_vec(const json_t *o, const char *key, size_t n, double **out,
 {
 	json_t *a = json_object_get(o, key);
 	if (!json_is_array(a) || json_array_size(a) != n)
-		return fc_err(err, -EINVAL, "forecast model: \"%s\" must be an "
+		return ml_seterr(err, -EINVAL, "forecast model: \"%s\" must be an "
 		              "array of %zu numbers", key, n);
-	double *v = fc_calloc(n, sizeof(double));
+	double *v = ml_alloc(n, sizeof(double));
 	for (size_t i = 0; i < n; i++) {
 		json_t *x = json_array_get(a, i);
 		if (!json_is_number(x) || !isfinite(json_number_value(x))) {
 			free(v);
-			return fc_err(err, -EINVAL, "forecast model: \"%s\"[%zu] "
+			return ml_seterr(err, -EINVAL, "forecast model: \"%s\"[%zu] "
 			              "is not a finite number", key, i);
 		}
 		v[i] = json_number_value(x);
@@ -1169,30 +1126,30 @@ ml_forecast_from_json(const json_t *json, struct ml_forecast *mod, char **err)
 	    strcmp(json_string_value(json_object_get(json, "type")) ?
 	           json_string_value(json_object_get(json, "type")) : "",
 	           "forecast") != 0)
-		return fc_err(err, -EINVAL, "not a forecast model (\"type\" is "
+		return ml_seterr(err, -EINVAL, "not a forecast model (\"type\" is "
 		              "not \"forecast\")");
 	int meth = ml_forecast_method_parse(
 		json_string_value(json_object_get(json, "method")));
 	if (meth < 0)
-		return fc_err(err, -EINVAL, "forecast model: unknown \"method\"");
+		return ml_seterr(err, -EINVAL, "forecast model: unknown \"method\"");
 	json_t *jm = json_object_get(json, "m"), *jn = json_object_get(json, "nobs");
 	if (!json_is_integer(jm) || json_integer_value(jm) < 1 ||
 	    json_integer_value(jm) > ML_FC_MAX_SEASON ||
 	    !json_is_integer(jn) || json_integer_value(jn) < 0)
-		return fc_err(err, -EINVAL, "forecast model: bad \"m\" or \"nobs\"");
+		return ml_seterr(err, -EINVAL, "forecast model: bad \"m\" or \"nobs\"");
 	mod->method = meth;
 	mod->m = (int)json_integer_value(jm);
 	mod->nobs = (size_t)json_integer_value(jn);
 	mod->damped = json_is_true(json_object_get(json, "damped"));
 	mod->phi = 1;
-	int rc = fc_get_num(json, "sse", &mod->sse, err);
+	int rc = ml_json_get_num(json, "sse", &mod->sse, err);
 	if (rc < 0)
 		goto fail;
 	if (meth == ML_FC_AR) {
 		json_t *jp = json_object_get(json, "p");
 		if (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
 		    json_integer_value(jp) > ML_FC_MAX_P) {
-			rc = fc_err(err, -EINVAL, "forecast model: bad \"p\"");
+			rc = ml_seterr(err, -EINVAL, "forecast model: bad \"p\"");
 			goto fail;
 		}
 		mod->p = (int)json_integer_value(jp);
@@ -1211,7 +1168,7 @@ ml_forecast_from_json(const json_t *json, struct ml_forecast *mod, char **err)
 		double *dst[] = { &mod->alpha, &mod->beta, &mod->gamma,
 			&mod->phi, &mod->l0, &mod->b0, &mod->level, &mod->trend };
 		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-			if ((rc = fc_get_num(json, keys[i], dst[i], err)) < 0)
+			if ((rc = ml_json_get_num(json, keys[i], dst[i], err)) < 0)
 				goto fail;
 		if (meth == ML_FC_HW_ADD || meth == ML_FC_HW_MUL) {
 			if ((rc = fc_get_vec(json, "initial_seasonal",
@@ -1220,7 +1177,7 @@ ml_forecast_from_json(const json_t *json, struct ml_forecast *mod, char **err)
 			                     &mod->season, err)) < 0)
 				goto fail;
 		} else if (mod->m != 1) {
-			rc = fc_err(err, -EINVAL, "forecast model: %s has no "
+			rc = ml_seterr(err, -EINVAL, "forecast model: %s has no "
 			            "season but \"m\" is %d", fc_names[meth], mod->m);
 			goto fail;
 		}

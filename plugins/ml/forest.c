@@ -13,6 +13,7 @@
  * min_samples_leaf counts those distinct rows, again as scikit-learn does.
  */
 #include "forest.h"
+#include "mlutil.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -25,37 +26,6 @@
 
 /* scikit-learn's tolerance for "these two feature values are the same". */
 #define FEATURE_THRESHOLD 1e-7
-
-static int
-fo_seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
-
-static void *
-fo_alloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
-
-static void *
-fo_realloc(void *p, size_t n, size_t size)
-{
-	p = realloc(p, (n ? n : 1) * size);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 void
 ml_forest_defaults(struct ml_forest_params *p, int task)
@@ -85,7 +55,7 @@ fo_check_X(const double *const *X, size_t n, size_t d,
 	for (size_t j = 0; j < d; j++) {
 		const double *c = X[j];
 		if (c == NULL)
-			return fo_seterr(err, -EINVAL, "column %zu is missing", j);
+			return ml_seterr(err, -EINVAL, "column %zu is missing", j);
 		double acc = 0;
 		for (size_t i = 0; i < n; i++)
 			acc += c[i] * 0.0;      /* NaN iff some value is NaN or inf */
@@ -96,9 +66,9 @@ fo_check_X(const double *const *X, size_t n, size_t d,
 				continue;
 			const char *what = isnan(c[i]) ? "NaN" : "infinity";
 			if (names != NULL && names[j] != NULL)
-				return fo_seterr(err, -EINVAL, "row %zu: %s in column '%s'",
+				return ml_seterr(err, -EINVAL, "row %zu: %s in column '%s'",
 				                 i, what, names[j]);
-			return fo_seterr(err, -EINVAL, "row %zu: %s in column %zu",
+			return ml_seterr(err, -EINVAL, "row %zu: %s in column %zu",
 			                 i, what, j);
 		}
 	}
@@ -109,15 +79,15 @@ static int
 fo_check_params(const struct ml_forest_params *p, size_t d, char **err)
 {
 	if (p->task != ML_FOREST_CLASSIFICATION && p->task != ML_FOREST_REGRESSION)
-		return fo_seterr(err, -EINVAL, "unknown forest task %d", p->task);
+		return ml_seterr(err, -EINVAL, "unknown forest task %d", p->task);
 	if (p->task == ML_FOREST_CLASSIFICATION && p->nclasses < 1)
-		return fo_seterr(err, -EINVAL, "nclasses must be at least 1");
+		return ml_seterr(err, -EINVAL, "nclasses must be at least 1");
 	if (p->max_features < -1 ||
 	    (p->max_features > 0 && (size_t)p->max_features > d))
-		return fo_seterr(err, -EINVAL, "max_features %d is not in -1..%zu",
+		return ml_seterr(err, -EINVAL, "max_features %d is not in -1..%zu",
 		                 p->max_features, d);
 	if (p->max_depth < 0 || p->min_samples_leaf < 1 || p->min_samples_split < 2)
-		return fo_seterr(err, -EINVAL, "max_depth must be >= 0, "
+		return ml_seterr(err, -EINVAL, "max_depth must be >= 0, "
 		                 "min_samples_leaf >= 1 and min_samples_split >= 2");
 	return 0;
 }
@@ -166,13 +136,13 @@ fo_new_node(struct fo_grow *g)
 	if (t->nnodes == g->cap) {
 		g->cap = g->cap ? 2 * g->cap : 64;
 		size_t c = (size_t)g->cap;
-		t->feature = fo_realloc(t->feature, c, sizeof *t->feature);
-		t->threshold = fo_realloc(t->threshold, c, sizeof *t->threshold);
-		t->left = fo_realloc(t->left, c, sizeof *t->left);
-		t->right = fo_realloc(t->right, c, sizeof *t->right);
-		t->value = fo_realloc(t->value, c * (size_t)g->nvalues, sizeof *t->value);
-		g->node_w = fo_realloc(g->node_w, c, sizeof *g->node_w);
-		g->node_imp = fo_realloc(g->node_imp, c, sizeof *g->node_imp);
+		t->feature = ml_realloc(t->feature, c, sizeof *t->feature);
+		t->threshold = ml_realloc(t->threshold, c, sizeof *t->threshold);
+		t->left = ml_realloc(t->left, c, sizeof *t->left);
+		t->right = ml_realloc(t->right, c, sizeof *t->right);
+		t->value = ml_realloc(t->value, c * (size_t)g->nvalues, sizeof *t->value);
+		g->node_w = ml_realloc(g->node_w, c, sizeof *g->node_w);
+		g->node_imp = ml_realloc(g->node_imp, c, sizeof *g->node_imp);
 	}
 	int id = t->nnodes++;
 	t->feature[id] = -1;
@@ -326,7 +296,7 @@ fo_grow_tree(struct fo_grow *g, struct ml_rng *rng, size_t nrows)
 	const struct ml_forest_params *p = g->p;
 	size_t d = g->data->d;
 	size_t scap = 64, sn = 0;
-	struct fo_task *stack = fo_alloc(scap, sizeof *stack);
+	struct fo_task *stack = ml_alloc(scap, sizeof *stack);
 	stack[sn++] = (struct fo_task){ 0, nrows, 0, -1, 0 };
 	while (sn > 0) {
 		struct fo_task tk = stack[--sn];
@@ -374,7 +344,7 @@ fo_grow_tree(struct fo_grow *g, struct ml_rng *rng, size_t nrows)
 		g->t->threshold[id] = best.threshold;
 		if (sn + 2 > scap) {
 			scap *= 2;
-			stack = fo_realloc(stack, scap, sizeof *stack);
+			stack = ml_realloc(stack, scap, sizeof *stack);
 		}
 		/* right first, so the left subtree is built (numbered) first */
 		stack[sn++] = (struct fo_task){ lo, tk.end, tk.depth + 1, id, 0 };
@@ -383,7 +353,7 @@ fo_grow_tree(struct fo_grow *g, struct ml_rng *rng, size_t nrows)
 	free(stack);
 
 	struct ml_tree *t = g->t;
-	t->importance = fo_alloc(d, sizeof *t->importance);
+	t->importance = ml_alloc(d, sizeof *t->importance);
 	double total = 0;
 	for (int i = 0; i < t->nnodes; i++) {
 		if (t->feature[i] < 0)
@@ -410,11 +380,11 @@ ml_forest_fit_trees(const struct ml_forest_data *data,
 	memset(out, 0, sizeof *out);
 	int rc;
 	if (data->n == 0)
-		return fo_seterr(err, -EINVAL, "no training rows");
+		return ml_seterr(err, -EINVAL, "no training rows");
 	if (data->d == 0)
-		return fo_seterr(err, -EINVAL, "no feature columns");
+		return ml_seterr(err, -EINVAL, "no feature columns");
 	if (first_tree < 0 || ntrees < 0)
-		return fo_seterr(err, -EINVAL, "bad tree range %d+%d", first_tree, ntrees);
+		return ml_seterr(err, -EINVAL, "bad tree range %d+%d", first_tree, ntrees);
 	if ((rc = fo_check_params(p, data->d, err)) < 0)
 		return rc;
 	if ((rc = fo_check_X(data->X, data->n, data->d, data->names, err)) < 0)
@@ -422,18 +392,18 @@ ml_forest_fit_trees(const struct ml_forest_data *data,
 	size_t n = data->n, d = data->d;
 	if (p->task == ML_FOREST_CLASSIFICATION) {
 		if (data->y == NULL)
-			return fo_seterr(err, -EINVAL, "classification needs labels");
+			return ml_seterr(err, -EINVAL, "classification needs labels");
 		for (size_t i = 0; i < n; i++)
 			if (data->y[i] < 0 || data->y[i] >= p->nclasses)
-				return fo_seterr(err, -EINVAL, "row %zu: class code %d "
+				return ml_seterr(err, -EINVAL, "row %zu: class code %d "
 				                 "is not in 0..%d", i, data->y[i],
 				                 p->nclasses - 1);
 	} else {
 		if (data->target == NULL)
-			return fo_seterr(err, -EINVAL, "regression needs targets");
+			return ml_seterr(err, -EINVAL, "regression needs targets");
 		for (size_t i = 0; i < n; i++)
 			if (!isfinite(data->target[i]))
-				return fo_seterr(err, -EINVAL, "row %zu: target is not "
+				return ml_seterr(err, -EINVAL, "row %zu: target is not "
 				                 "a finite number", i);
 	}
 
@@ -452,19 +422,19 @@ ml_forest_fit_trees(const struct ml_forest_data *data,
 		g.mtry = d / 3;
 	if (g.mtry < 1)
 		g.mtry = 1;
-	g.w = fo_alloc(n, sizeof *g.w);
-	g.idx = fo_alloc(n, sizeof *g.idx);
-	g.buf = fo_alloc(n, sizeof *g.buf);
-	g.feat = fo_alloc(d, sizeof *g.feat);
-	g.lcount = fo_alloc((size_t)g.K, sizeof *g.lcount);
-	g.tcount = fo_alloc((size_t)g.K, sizeof *g.tcount);
+	g.w = ml_alloc(n, sizeof *g.w);
+	g.idx = ml_alloc(n, sizeof *g.idx);
+	g.buf = ml_alloc(n, sizeof *g.buf);
+	g.feat = ml_alloc(d, sizeof *g.feat);
+	g.lcount = ml_alloc((size_t)g.K, sizeof *g.lcount);
+	g.tcount = ml_alloc((size_t)g.K, sizeof *g.tcount);
 
 	out->task = p->task;
 	out->nclasses = g.nvalues;
 	out->d = d;
 	out->first_tree = first_tree;
 	out->ntrees = ntrees;
-	out->trees = fo_alloc((size_t)ntrees, sizeof *out->trees);
+	out->trees = ml_alloc((size_t)ntrees, sizeof *out->trees);
 	for (int t = 0; t < ntrees; t++) {
 		struct ml_rng rng;
 		ml_rng_stream(&rng, p->seed, (uint64_t)(first_tree + t));
@@ -536,13 +506,13 @@ ml_forest_merge(struct ml_forest *into, struct ml_forest *from, char **err)
 	}
 	if (into->task != from->task || into->nclasses != from->nclasses ||
 	    into->d != from->d)
-		return fo_seterr(err, -EINVAL, "forests differ in task, classes "
+		return ml_seterr(err, -EINVAL, "forests differ in task, classes "
 		                 "or columns");
 	if (from->first_tree != into->first_tree + into->ntrees)
-		return fo_seterr(err, -EINVAL, "trees %d.. cannot follow trees "
+		return ml_seterr(err, -EINVAL, "trees %d.. cannot follow trees "
 		                 "%d..%d: merge in tree order", from->first_tree,
 		                 into->first_tree, into->first_tree + into->ntrees - 1);
-	into->trees = fo_realloc(into->trees, (size_t)(into->ntrees + from->ntrees),
+	into->trees = ml_realloc(into->trees, (size_t)(into->ntrees + from->ntrees),
 	                         sizeof *into->trees);
 	memcpy(into->trees + into->ntrees, from->trees,
 	       (size_t)from->ntrees * sizeof *from->trees);
@@ -561,7 +531,7 @@ fo_predict_check(const struct ml_forest *f, const double *const *X, size_t n,
                  char **err)
 {
 	if (f->ntrees < 1)
-		return fo_seterr(err, -EINVAL, "the forest has no trees");
+		return ml_seterr(err, -EINVAL, "the forest has no trees");
 	return fo_check_X(X, n, f->d, NULL, err);
 }
 
@@ -580,7 +550,7 @@ ml_forest_predict_proba(const struct ml_forest *f, const double *const *X,
                         size_t n, double *proba, char **err)
 {
 	if (f->task != ML_FOREST_CLASSIFICATION)
-		return fo_seterr(err, -EINVAL, "not a classification forest");
+		return ml_seterr(err, -EINVAL, "not a classification forest");
 	int rc = fo_predict_check(f, X, n, err);
 	if (rc < 0)
 		return rc;
@@ -602,7 +572,7 @@ ml_forest_predict_class(const struct ml_forest *f, const double *const *X,
                         size_t n, int *out, char **err)
 {
 	size_t K = (size_t)f->nclasses;
-	double *proba = fo_alloc(n * K, sizeof *proba);
+	double *proba = ml_alloc(n * K, sizeof *proba);
 	int rc = ml_forest_predict_proba(f, X, n, proba, err);
 	if (rc == 0)
 		for (size_t i = 0; i < n; i++) {
@@ -621,7 +591,7 @@ ml_forest_predict_value(const struct ml_forest *f, const double *const *X,
                         size_t n, double *out, char **err)
 {
 	if (f->task != ML_FOREST_REGRESSION)
-		return fo_seterr(err, -EINVAL, "not a regression forest");
+		return ml_seterr(err, -EINVAL, "not a regression forest");
 	int rc = fo_predict_check(f, X, n, err);
 	if (rc < 0)
 		return rc;
@@ -638,7 +608,7 @@ int
 ml_forest_importances(const struct ml_forest *f, double *out, char **err)
 {
 	if (f->ntrees < 1)
-		return fo_seterr(err, -EINVAL, "the forest has no trees");
+		return ml_seterr(err, -EINVAL, "the forest has no trees");
 	memset(out, 0, f->d * sizeof *out);
 	for (int t = 0; t < f->ntrees; t++)
 		for (size_t j = 0; j < f->d; j++)
@@ -661,15 +631,6 @@ fo_json_ints(const int *v, size_t n)
 	return a;
 }
 
-static json_t *
-fo_json_reals(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
-
 int
 ml_forest_to_json(const struct ml_forest *f, json_t **out)
 {
@@ -679,11 +640,11 @@ ml_forest_to_json(const struct ml_forest *f, json_t **out)
 		size_t nn = (size_t)tr->nnodes;
 		json_array_append_new(trees, json_pack("{s:o s:o s:o s:o s:o s:o}",
 		    "feature", fo_json_ints(tr->feature, nn),
-		    "threshold", fo_json_reals(tr->threshold, nn),
+		    "threshold", ml_json_reals(tr->threshold, nn),
 		    "left", fo_json_ints(tr->left, nn),
 		    "right", fo_json_ints(tr->right, nn),
-		    "value", fo_json_reals(tr->value, nn * (size_t)f->nclasses),
-		    "importance", fo_json_reals(tr->importance, f->d)));
+		    "value", ml_json_reals(tr->value, nn * (size_t)f->nclasses),
+		    "importance", ml_json_reals(tr->importance, f->d)));
 	}
 	*out = json_pack("{s:s s:s s:i s:I s:i s:o}", "type", "forest",
 	    "task", f->task == ML_FOREST_CLASSIFICATION ? "classification" : "regression",
@@ -699,16 +660,16 @@ fo_json_array(const json_t *obj, const char *key, size_t n, int ints,
 {
 	const json_t *a = json_object_get(obj, key);
 	if (!json_is_array(a) || json_array_size(a) != n)
-		return fo_seterr(err, -EINVAL, "tree field '%s' must be an array "
+		return ml_seterr(err, -EINVAL, "tree field '%s' must be an array "
 		                 "of %zu numbers", key, n);
-	int *iv = ints ? fo_alloc(n, sizeof *iv) : NULL;
-	double *dv = ints ? NULL : fo_alloc(n, sizeof *dv);
+	int *iv = ints ? ml_alloc(n, sizeof *iv) : NULL;
+	double *dv = ints ? NULL : ml_alloc(n, sizeof *dv);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e = json_array_get(a, i);
 		if (ints ? !json_is_integer(e) : !json_is_number(e)) {
 			free(iv);
 			free(dv);
-			return fo_seterr(err, -EINVAL, "tree field '%s' item %zu is "
+			return ml_seterr(err, -EINVAL, "tree field '%s' item %zu is "
 			                 "not %s", key, i, ints ? "an integer" : "a number");
 		}
 		if (ints)
@@ -731,25 +692,25 @@ ml_forest_from_json(const json_t *j, struct ml_forest *out, char **err)
 	if (json_unpack_ex((json_t *)j, &jerr, 0, "{s:s s:s s:I s:I s:I s:o}",
 	                   "type", &type, "task", &task, "nclasses", &nclasses,
 	                   "d", &d, "first_tree", &first, "trees", &trees) < 0)
-		return fo_seterr(err, -EINVAL, "bad forest JSON: %s", jerr.text);
+		return ml_seterr(err, -EINVAL, "bad forest JSON: %s", jerr.text);
 	if (strcmp(type, "forest") != 0)
-		return fo_seterr(err, -EINVAL, "model type '%s' is not 'forest'", type);
+		return ml_seterr(err, -EINVAL, "model type '%s' is not 'forest'", type);
 	if (strcmp(task, "classification") == 0)
 		out->task = ML_FOREST_CLASSIFICATION;
 	else if (strcmp(task, "regression") == 0)
 		out->task = ML_FOREST_REGRESSION;
 	else
-		return fo_seterr(err, -EINVAL, "unknown forest task '%s'", task);
+		return ml_seterr(err, -EINVAL, "unknown forest task '%s'", task);
 	if (nclasses < 1 || nclasses > 1000000 || d < 1 || d > 100000000 ||
 	    first < 0 || first > 1000000000 || !json_is_array(trees) ||
 	    (out->task == ML_FOREST_REGRESSION && nclasses != 1))
-		return fo_seterr(err, -EINVAL, "bad forest JSON: nclasses, d, "
+		return ml_seterr(err, -EINVAL, "bad forest JSON: nclasses, d, "
 		                 "first_tree or trees out of range");
 	out->nclasses = (int)nclasses;
 	out->d = (size_t)d;
 	out->first_tree = (int)first;
 	size_t nt = json_array_size(trees);
-	out->trees = fo_alloc(nt, sizeof *out->trees);
+	out->trees = ml_alloc(nt, sizeof *out->trees);
 	for (size_t t = 0; t < nt; t++) {
 		const json_t *jt = json_array_get(trees, t);
 		struct ml_tree *tr = &out->trees[t];
@@ -758,7 +719,7 @@ ml_forest_from_json(const json_t *j, struct ml_forest *out, char **err)
 		if (!json_is_array(feat) || json_array_size(feat) < 1 ||
 		    json_array_size(feat) > (size_t)1 << 30) {
 			ml_forest_free(out);
-			return fo_seterr(err, -EINVAL, "tree %zu: no nodes", t);
+			return ml_seterr(err, -EINVAL, "tree %zu: no nodes", t);
 		}
 		size_t nn = json_array_size(feat);
 		tr->nnodes = (int)nn;
@@ -784,7 +745,7 @@ ml_forest_from_json(const json_t *j, struct ml_forest *out, char **err)
 				      l >= (int)nn || r >= (int)nn;
 			if (bad) {
 				ml_forest_free(out);
-				return fo_seterr(err, -EINVAL, "tree %zu node %zu: bad "
+				return ml_seterr(err, -EINVAL, "tree %zu node %zu: bad "
 				                 "feature or children", t, i);
 			}
 		}

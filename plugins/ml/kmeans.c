@@ -8,6 +8,7 @@
  * vectorises and keeps the chunk's running distances in L1.
  */
 #include "kmeans.h"
+#include "mlutil.h"
 #include "rng.h"
 
 #include <errno.h>
@@ -19,28 +20,6 @@
 #include <string.h>
 
 #define KM_CHUNK 256
-
-static int
-km_seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
-
-static void *
-km_alloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
 
 void
 ml_kmeans_defaults(struct ml_kmeans_params *p, int k)
@@ -59,10 +38,10 @@ km_check(const double *const *X, const double *w, size_t n, size_t d,
          char **err)
 {
 	if (d == 0)
-		return km_seterr(err, -EINVAL, "no feature columns");
+		return ml_seterr(err, -EINVAL, "no feature columns");
 	for (size_t j = 0; j < d; j++) {
 		if (X[j] == NULL)
-			return km_seterr(err, -EINVAL, "column %zu is missing", j);
+			return ml_seterr(err, -EINVAL, "column %zu is missing", j);
 		double acc = 0;
 		for (size_t i = 0; i < n; i++)
 			acc += X[j][i] * 0.0;   /* NaN iff a value is NaN or inf */
@@ -70,13 +49,13 @@ km_check(const double *const *X, const double *w, size_t n, size_t d,
 			continue;
 		for (size_t i = 0; i < n; i++)
 			if (!isfinite(X[j][i]))
-				return km_seterr(err, -EINVAL, "row %zu: %s in column %zu",
+				return ml_seterr(err, -EINVAL, "row %zu: %s in column %zu",
 				                 i, isnan(X[j][i]) ? "NaN" : "infinity", j);
 	}
 	if (w != NULL)
 		for (size_t i = 0; i < n; i++)
 			if (!(w[i] >= 0) || !isfinite(w[i]))
-				return km_seterr(err, -EINVAL, "row %zu: weight %g is not a "
+				return ml_seterr(err, -EINVAL, "row %zu: weight %g is not a "
 				                 "finite number >= 0", i, w[i]);
 	return 0;
 }
@@ -142,7 +121,7 @@ ml_kmeans_cost(const double *const *X, const double *w, size_t n, size_t d,
 	if (rc < 0)
 		return rc;
 	if (nc == 0)
-		return km_seterr(err, -EINVAL, "no centres");
+		return ml_seterr(err, -EINVAL, "no centres");
 	double best[KM_CHUNK], s = 0;
 	int lab[KM_CHUNK];
 	for (size_t i0 = 0; i0 < n; i0 += KM_CHUNK) {
@@ -188,7 +167,7 @@ ml_kmeans_oversample(const double *const *X, const double *w, size_t n,
 	if (rc < 0)
 		return rc;
 	if (nc == 0 || !(l > 0) || !(cost_total >= 0) || round < 1)
-		return km_seterr(err, -EINVAL, "oversampling needs centres, l > 0, "
+		return ml_seterr(err, -EINVAL, "oversampling needs centres, l > 0, "
 		                 "a cost >= 0 and round >= 1");
 	if (cost_total == 0)
 		return 0;
@@ -226,7 +205,7 @@ ml_kmeans_cand_weights(const double *const *X, const double *w, size_t n,
 	if (rc < 0)
 		return rc;
 	if (nc == 0)
-		return km_seterr(err, -EINVAL, "no candidates");
+		return ml_seterr(err, -EINVAL, "no candidates");
 	double best[KM_CHUNK];
 	int lab[KM_CHUNK];
 	for (size_t i0 = 0; i0 < n; i0 += KM_CHUNK) {
@@ -276,18 +255,18 @@ ml_kmeans_recluster(const double *C, const double *w, size_t nc, size_t d,
                     char **err)
 {
 	if (p->k < 1)
-		return km_seterr(err, -EINVAL, "k must be at least 1");
+		return ml_seterr(err, -EINVAL, "k must be at least 1");
 	size_t k = (size_t)p->k;
 	if (nc < k)
-		return km_seterr(err, -EDOM, "k-means|| gave %zu candidates for "
+		return ml_seterr(err, -EDOM, "k-means|| gave %zu candidates for "
 		                 "k = %zu: the data have fewer than k distinct "
 		                 "points, or raise the oversampling or rounds", nc, k);
 	struct ml_rng r;
 	ml_rng_stream(&r, ml_rng_derive(p->seed, UINT64_MAX), 0);
 	size_t trials = 2 + (size_t)log((double)k);
-	double *closest = km_alloc(nc, sizeof *closest);
-	double *wd = km_alloc(nc, sizeof *wd);
-	double *cand = km_alloc(trials * nc, sizeof *cand);
+	double *closest = ml_alloc(nc, sizeof *closest);
+	double *wd = ml_alloc(nc, sizeof *wd);
+	double *cand = ml_alloc(trials * nc, sizeof *cand);
 	int rc = 0;
 
 	/* first centre: a candidate drawn with probability proportional to
@@ -305,7 +284,7 @@ ml_kmeans_recluster(const double *C, const double *w, size_t nc, size_t d,
 			pot += wd[i];
 		}
 		if (!(pot > 0)) {
-			rc = km_seterr(err, -EDOM, "the data have fewer than k = %zu "
+			rc = ml_seterr(err, -EDOM, "the data have fewer than k = %zu "
 			               "distinct points", k);
 			goto out;
 		}
@@ -332,9 +311,9 @@ ml_kmeans_recluster(const double *C, const double *w, size_t nc, size_t d,
 	}
 
 	/* weighted Lloyd on the candidates, held column-major for it */
-	double **cols = km_alloc(d, sizeof *cols);
+	double **cols = ml_alloc(d, sizeof *cols);
 	for (size_t j = 0; j < d; j++) {
-		cols[j] = km_alloc(nc, sizeof **cols);
+		cols[j] = ml_alloc(nc, sizeof **cols);
 		for (size_t i = 0; i < nc; i++)
 			cols[j][i] = C[i * d + j];
 	}
@@ -366,14 +345,14 @@ km_partial_init(struct ml_kmeans_partial *p, int k, size_t d)
 	p->k = k;
 	p->d = d;
 	size_t K = (size_t)k;
-	p->sums = km_alloc(K * d, sizeof *p->sums);
-	p->weights = km_alloc(K, sizeof *p->weights);
-	p->colsum = km_alloc(d, sizeof *p->colsum);
-	p->colsq = km_alloc(d, sizeof *p->colsq);
-	p->far_dist = km_alloc(K, sizeof *p->far_dist);
-	p->far_label = km_alloc(K, sizeof *p->far_label);
-	p->far_w = km_alloc(K, sizeof *p->far_w);
-	p->far_x = km_alloc(K * d, sizeof *p->far_x);
+	p->sums = ml_alloc(K * d, sizeof *p->sums);
+	p->weights = ml_alloc(K, sizeof *p->weights);
+	p->colsum = ml_alloc(d, sizeof *p->colsum);
+	p->colsq = ml_alloc(d, sizeof *p->colsq);
+	p->far_dist = ml_alloc(K, sizeof *p->far_dist);
+	p->far_label = ml_alloc(K, sizeof *p->far_label);
+	p->far_w = ml_alloc(K, sizeof *p->far_w);
+	p->far_x = ml_alloc(K * d, sizeof *p->far_x);
 }
 
 void
@@ -424,12 +403,12 @@ ml_kmeans_lloyd_partial(const double *const *X, const double *w, size_t n,
 {
 	memset(out, 0, sizeof *out);
 	if (k < 1)
-		return km_seterr(err, -EINVAL, "k must be at least 1");
+		return ml_seterr(err, -EINVAL, "k must be at least 1");
 	int rc = km_check(X, w, n, d, err);
 	if (rc < 0)
 		return rc;
 	km_partial_init(out, k, d);
-	double best[KM_CHUNK], *row = km_alloc(d, sizeof *row);
+	double best[KM_CHUNK], *row = ml_alloc(d, sizeof *row);
 	int lab[KM_CHUNK];
 	for (size_t i0 = 0; i0 < n; i0 += KM_CHUNK) {
 		size_t m = n - i0 < KM_CHUNK ? n - i0 : KM_CHUNK;
@@ -472,7 +451,7 @@ ml_kmeans_partial_merge(struct ml_kmeans_partial *into,
                         const struct ml_kmeans_partial *from, char **err)
 {
 	if (into->k != from->k || into->d != from->d)
-		return km_seterr(err, -EINVAL, "partials differ in k or columns");
+		return ml_seterr(err, -EINVAL, "partials differ in k or columns");
 	size_t K = (size_t)into->k, d = into->d;
 	for (size_t i = 0; i < K * d; i++)
 		into->sums[i] += from->sums[i];
@@ -509,7 +488,7 @@ ml_kmeans_lloyd_finish(const struct ml_kmeans_partial *p, const double *old,
                        double *new_centres, double *shift2, char **err)
 {
 	size_t K = (size_t)p->k, d = p->d;
-	double *wt = km_alloc(K, sizeof *wt);
+	double *wt = ml_alloc(K, sizeof *wt);
 	memcpy(new_centres, p->sums, K * d * sizeof *new_centres);
 	memcpy(wt, p->weights, K * sizeof *wt);
 	/* empty clusters take the rows farthest from their centres, which
@@ -520,7 +499,7 @@ ml_kmeans_lloyd_finish(const struct ml_kmeans_partial *p, const double *old,
 			continue;
 		if (used >= (size_t)p->nfar) {
 			free(wt);
-			return km_seterr(err, -EDOM, "cluster %zu is empty and no "
+			return ml_seterr(err, -EDOM, "cluster %zu is empty and no "
 			                 "row is left to move into it", c);
 		}
 		const double *x = p->far_x + used * d;
@@ -550,15 +529,6 @@ ml_kmeans_lloyd_finish(const struct ml_kmeans_partial *p, const double *old,
 	return 0;
 }
 
-static json_t *
-km_reals(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
-
 int
 ml_kmeans_partial_to_json(const struct ml_kmeans_partial *p, json_t **out)
 {
@@ -568,37 +538,13 @@ ml_kmeans_partial_to_json(const struct ml_kmeans_partial *p, json_t **out)
 	size_t nf = (size_t)p->nfar, d = p->d;
 	*out = json_pack("{s:s s:i s:I s:o s:o s:f s:f s:o s:o s:o s:o s:o s:o}",
 	    "type", "kmeans_partial", "k", p->k, "d", (json_int_t)d,
-	    "sums", km_reals(p->sums, (size_t)p->k * d),
-	    "weights", km_reals(p->weights, (size_t)p->k),
+	    "sums", ml_json_reals(p->sums, (size_t)p->k * d),
+	    "weights", ml_json_reals(p->weights, (size_t)p->k),
 	    "inertia", p->inertia, "n", p->n,
-	    "colsum", km_reals(p->colsum, d), "colsq", km_reals(p->colsq, d),
-	    "far_dist", km_reals(p->far_dist, nf), "far_label", labels,
-	    "far_w", km_reals(p->far_w, nf), "far_x", km_reals(p->far_x, nf * d));
+	    "colsum", ml_json_reals(p->colsum, d), "colsq", ml_json_reals(p->colsq, d),
+	    "far_dist", ml_json_reals(p->far_dist, nf), "far_label", labels,
+	    "far_w", ml_json_reals(p->far_w, nf), "far_x", ml_json_reals(p->far_x, nf * d));
 	return *out ? 0 : -ENOMEM;
-}
-
-/* Read the array A (named WHAT in messages) of N numbers into V. */
-static int
-km_read_array(const json_t *a, const char *what, size_t n, double *v,
-              char **err)
-{
-	if (!json_is_array(a) || json_array_size(a) != n)
-		return km_seterr(err, -EINVAL, "'%s' must be an array of %zu numbers",
-		                 what, n);
-	for (size_t i = 0; i < n; i++) {
-		const json_t *e = json_array_get(a, i);
-		if (!json_is_number(e))
-			return km_seterr(err, -EINVAL, "'%s' item %zu is not a number",
-			                 what, i);
-		v[i] = json_number_value(e);
-	}
-	return 0;
-}
-
-static int
-km_read_reals(const json_t *j, const char *key, size_t n, double *v, char **err)
-{
-	return km_read_array(json_object_get(j, key), key, n, v, err);
 }
 
 int
@@ -613,10 +559,10 @@ ml_kmeans_partial_from_json(const json_t *j, struct ml_kmeans_partial *out,
 	if (json_unpack_ex((json_t *)j, &jerr, 0, "{s:I s:I s:F s:F s:o}", "k", &k,
 	                   "d", &d, "inertia", &inertia, "n", &n,
 	                   "far_label", &labels) < 0)
-		return km_seterr(err, -EINVAL, "bad k-means partial: %s", jerr.text);
+		return ml_seterr(err, -EINVAL, "bad k-means partial: %s", jerr.text);
 	if (k < 1 || k > 1000000 || d < 1 || d > 1000000 ||
 	    !json_is_array(labels) || json_array_size(labels) > (size_t)k)
-		return km_seterr(err, -EINVAL, "bad k-means partial: k, d or "
+		return ml_seterr(err, -EINVAL, "bad k-means partial: k, d or "
 		                 "far_label out of range");
 	km_partial_init(out, (int)k, (size_t)d);
 	out->inertia = inertia;
@@ -624,13 +570,13 @@ ml_kmeans_partial_from_json(const json_t *j, struct ml_kmeans_partial *out,
 	out->nfar = (int)json_array_size(labels);
 	size_t K = (size_t)k, D = (size_t)d, nf = (size_t)out->nfar;
 	int rc;
-	if ((rc = km_read_reals(j, "sums", K * D, out->sums, err)) < 0 ||
-	    (rc = km_read_reals(j, "weights", K, out->weights, err)) < 0 ||
-	    (rc = km_read_reals(j, "colsum", D, out->colsum, err)) < 0 ||
-	    (rc = km_read_reals(j, "colsq", D, out->colsq, err)) < 0 ||
-	    (rc = km_read_reals(j, "far_dist", nf, out->far_dist, err)) < 0 ||
-	    (rc = km_read_reals(j, "far_w", nf, out->far_w, err)) < 0 ||
-	    (rc = km_read_reals(j, "far_x", nf * D, out->far_x, err)) < 0) {
+	if ((rc = ml_json_get_reals(j, "sums", out->sums, K * D, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "weights", out->weights, K, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "colsum", out->colsum, D, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "colsq", out->colsq, D, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "far_dist", out->far_dist, nf, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "far_w", out->far_w, nf, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "far_x", out->far_x, nf * D, err)) < 0) {
 		ml_kmeans_partial_free(out);
 		return rc;
 	}
@@ -639,7 +585,7 @@ ml_kmeans_partial_from_json(const json_t *j, struct ml_kmeans_partial *out,
 		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
 		    json_integer_value(e) >= k) {
 			ml_kmeans_partial_free(out);
-			return km_seterr(err, -EINVAL, "far_label item %zu is not a "
+			return ml_seterr(err, -EINVAL, "far_label item %zu is not a "
 			                 "cluster index", i);
 		}
 		out->far_label[i] = (int)json_integer_value(e);
@@ -658,16 +604,16 @@ ml_kmeans_lloyd(const double *const *X, const double *w, size_t n, size_t d,
 {
 	memset(out, 0, sizeof *out);
 	if (n == 0)
-		return km_seterr(err, -EINVAL, "no rows");
+		return ml_seterr(err, -EINVAL, "no rows");
 	if (p->k < 1 || (size_t)p->k > n)
-		return km_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
+		return ml_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
 		                 "number of rows)", p->k, n);
 	size_t K = (size_t)p->k;
 	for (size_t i = 0; i < K * d; i++)
 		if (!isfinite(init[i]))
-			return km_seterr(err, -EINVAL, "initial centre %zu is not finite",
+			return ml_seterr(err, -EINVAL, "initial centre %zu is not finite",
 			                 i / d);
-	double *c = km_alloc(K * d, sizeof *c), *nc = km_alloc(K * d, sizeof *nc);
+	double *c = ml_alloc(K * d, sizeof *c), *nc = ml_alloc(K * d, sizeof *nc);
 	memcpy(c, init, K * d * sizeof *c);
 	double tol = 0;
 	int it = 0, rc = 0;
@@ -715,9 +661,9 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
 {
 	memset(out, 0, sizeof *out);
 	if (n == 0)
-		return km_seterr(err, -EINVAL, "no rows");
+		return ml_seterr(err, -EINVAL, "no rows");
 	if (p->k < 1 || (size_t)p->k > n)
-		return km_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
+		return ml_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
 		                 "number of rows)", p->k, n);
 	int rc = km_check(X, w, n, d, err);
 	if (rc < 0)
@@ -728,8 +674,8 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
 		nblocks = n;
 	double l = p->oversampling > 0 ? p->oversampling : 2.0 * p->k;
 	/* block b holds rows [b*n/nb, (b+1)*n/nb); Xb are its column views */
-	const double **Xb = km_alloc(nblocks * d, sizeof *Xb);
-	size_t *start = km_alloc(nblocks + 1, sizeof *start);
+	const double **Xb = ml_alloc(nblocks * d, sizeof *Xb);
+	size_t *start = ml_alloc(nblocks + 1, sizeof *start);
 	for (size_t b = 0; b <= nblocks; b++)
 		start[b] = b * n / nblocks;
 	for (size_t b = 0; b < nblocks; b++)
@@ -740,7 +686,7 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
 
 	struct ml_kmeans_points C = { 0, d, NULL };
 	double *weights = NULL;
-	C.x = km_alloc(d, sizeof *C.x);
+	C.x = ml_alloc(d, sizeof *C.x);
 	ml_kmeans_get_row(X, d, ml_kmeans_first_row(p->seed, n), C.x);
 	C.n = 1;
 	for (int r = 1; r <= p->rounds; r++) {
@@ -767,11 +713,11 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
 		ml_kmeans_points_append(&C, &add);
 		ml_kmeans_points_free(&add);
 	}
-	weights = km_alloc(C.n, sizeof *weights);
+	weights = ml_alloc(C.n, sizeof *weights);
 	for (size_t b = 0; b < nblocks; b++)
 		if ((rc = ml_kmeans_cand_weights(BLK(b), d, C.x, C.n, weights, err)) < 0)
 			goto out;
-	double *init = km_alloc((size_t)p->k * d, sizeof *init);
+	double *init = ml_alloc((size_t)p->k * d, sizeof *init);
 	rc = ml_kmeans_recluster(C.x, weights, C.n, d, p, init, err);
 	if (rc == 0)
 		rc = ml_kmeans_lloyd(X, w, n, d, init, p, out, err);
@@ -806,7 +752,7 @@ ml_kmeans_to_json(const struct ml_kmeans *m, json_t **out)
 {
 	json_t *cs = json_array();
 	for (int c = 0; c < m->k; c++)
-		json_array_append_new(cs, km_reals(m->centres + (size_t)c * m->d, m->d));
+		json_array_append_new(cs, ml_json_reals(m->centres + (size_t)c * m->d, m->d));
 	*out = json_pack("{s:s s:i s:I s:o s:f s:i}", "type", "kmeans", "k", m->k,
 	                 "d", (json_int_t)m->d, "centres", cs,
 	                 "inertia", m->inertia, "iterations", m->iterations);
@@ -825,21 +771,21 @@ ml_kmeans_from_json(const json_t *j, struct ml_kmeans *out, char **err)
 	if (json_unpack_ex((json_t *)j, &jerr, 0, "{s:s s:I s:I s:o s?F s?I}",
 	                   "type", &type, "k", &k, "d", &d, "centres", &cs,
 	                   "inertia", &inertia, "iterations", &iters) < 0)
-		return km_seterr(err, -EINVAL, "bad k-means JSON: %s", jerr.text);
+		return ml_seterr(err, -EINVAL, "bad k-means JSON: %s", jerr.text);
 	if (strcmp(type, "kmeans") != 0)
-		return km_seterr(err, -EINVAL, "model type '%s' is not 'kmeans'", type);
+		return ml_seterr(err, -EINVAL, "model type '%s' is not 'kmeans'", type);
 	if (k < 1 || k > 1000000 || d < 1 || d > 1000000 || !json_is_array(cs) ||
 	    json_array_size(cs) != (size_t)k)
-		return km_seterr(err, -EINVAL, "bad k-means JSON: k, d or centres "
+		return ml_seterr(err, -EINVAL, "bad k-means JSON: k, d or centres "
 		                 "out of range");
 	out->k = (int)k;
 	out->d = (size_t)d;
 	out->inertia = inertia;
 	out->iterations = (int)iters;
-	out->centres = km_alloc((size_t)k * (size_t)d, sizeof *out->centres);
+	out->centres = ml_alloc((size_t)k * (size_t)d, sizeof *out->centres);
 	for (size_t c = 0; c < (size_t)k; c++) {
-		int rc = km_read_array(json_array_get(cs, c), "centres", (size_t)d,
-		                       out->centres + c * (size_t)d, err);
+		int rc = ml_json_reals_get(json_array_get(cs, c), "centres",
+		                           out->centres + c * (size_t)d, (size_t)d, err);
 		if (rc < 0) {
 			ml_kmeans_free(out);
 			return rc;

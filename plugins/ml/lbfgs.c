@@ -4,6 +4,7 @@
  * lbfgs.h for the contract; the comments here say why it is built this way.
  */
 #include "lbfgs.h"
+#include "mlutil.h"
 
 #include <errno.h>
 #include <float.h>
@@ -17,19 +18,6 @@
  * the unit step through nearly always, which is what saves evaluations. */
 #define LS_C1 1e-4
 #define LS_C2 0.9
-
-static int
-lb_seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
 
 void
 ml_lbfgs_defaults(struct ml_lbfgs_opts *o)
@@ -250,13 +238,13 @@ ml_lbfgs_minimize(size_t n, double *x, ml_lbfgs_fg fg, void *ud,
 		ml_lbfgs_defaults(&o);
 	if (n == 0 || x == NULL || fg == NULL || o.m < 1 || o.max_iter < 0 ||
 	    o.max_ls < 1 || !(o.gtol >= 0) || !(o.ftol >= 0))
-		return lb_seterr(err, -EINVAL, "lbfgs: bad arguments");
+		return ml_seterr(err, -EINVAL, "lbfgs: bad arguments");
 
 	size_t m = (size_t)o.m;
 	/* One block: g, d, xt, gt, xlo, glo, s[m], y[m], rho[m], alpha[m]. */
 	double *mem = calloc(6 * n + 2 * m * n + 2 * m, sizeof(double));
 	if (mem == NULL)
-		return lb_seterr(err, -ENOMEM, "lbfgs: out of memory");
+		return ml_seterr(err, -ENOMEM, "lbfgs: out of memory");
 	double *g = mem, *d = g + n, *xt = d + n, *gt = xt + n;
 	double *xlo = gt + n, *glo = xlo + n, *S = glo + n, *Y = S + m * n;
 	double *rho = Y + m * n, *alpha = rho + m;
@@ -265,11 +253,11 @@ ml_lbfgs_minimize(size_t n, double *x, ml_lbfgs_fg fg, void *ud,
 	double f = fg(ud, x, g);
 	r.evaluations = 1;
 	if (isnan(f)) {
-		rc = lb_seterr(err, -ECANCELED, "lbfgs: objective evaluation failed");
+		rc = ml_seterr(err, -ECANCELED, "lbfgs: objective evaluation failed");
 		goto out;
 	}
 	if (!isfinite(f)) {
-		rc = lb_seterr(err, -EINVAL, "lbfgs: objective is not finite at the start point");
+		rc = ml_seterr(err, -EINVAL, "lbfgs: objective is not finite at the start point");
 		goto out;
 	}
 	r.gmax = maxabs(n, g);
@@ -303,7 +291,7 @@ ml_lbfgs_minimize(size_t n, double *x, ml_lbfgs_fg fg, void *ud,
 		int lr = line_search(&ls, a0, &fnew);
 		r.evaluations += ls.evals;
 		if (lr < 0) {
-			rc = lb_seterr(err, -ECANCELED, "lbfgs: objective evaluation failed");
+			rc = ml_seterr(err, -ECANCELED, "lbfgs: objective evaluation failed");
 			goto out;
 		}
 		if (lr == 0) {

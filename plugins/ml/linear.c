@@ -10,6 +10,7 @@
  * (or the log-loss), and only then is the block scanned to name the row.
  */
 #include "linear.h"
+#include "mlutil.h"
 
 #include <errno.h>
 #include <float.h>
@@ -23,19 +24,6 @@
  * doubles) and the current column's slice stay in L1/L2 between the
  * forward pass and the gradient pass. */
 #define LR_CHUNK 4096
-
-static int
-ln_seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-		va_end(ap);
-	}
-	return rc;
-}
 
 static void *
 ln_calloc(size_t n, size_t size)
@@ -52,13 +40,13 @@ ln_nonfinite(const double *const *X, size_t n, size_t d, const double *t,
 	for (size_t i = 0; i < n; i++) {
 		for (size_t j = 0; j < d; j++)
 			if (!isfinite(X[j][i]))
-				return ln_seterr(err, -EINVAL, "row %zu: %s in column %zu",
+				return ml_seterr(err, -EINVAL, "row %zu: %s in column %zu",
 				                 i, isnan(X[j][i]) ? "NaN" : "infinite value", j);
 		if (t != NULL && !isfinite(t[i]))
-			return ln_seterr(err, -EINVAL, "row %zu: %s in the target",
+			return ml_seterr(err, -EINVAL, "row %zu: %s in the target",
 			                 i, isnan(t[i]) ? "NaN" : "infinite value");
 	}
-	return ln_seterr(err, -EINVAL, "values too large: a column sum overflows");
+	return ml_seterr(err, -EINVAL, "values too large: a column sum overflows");
 }
 
 static int
@@ -66,7 +54,7 @@ ln_badclass(const int *y, size_t n, int K, char **err)
 {
 	for (size_t i = 0; i < n; i++)
 		if (y[i] < 0 || y[i] >= K)
-			return ln_seterr(err, -EINVAL, "row %zu: class code %d is not in 0..%d",
+			return ml_seterr(err, -EINVAL, "row %zu: class code %d is not in 0..%d",
 			                 i, y[i], K - 1);
 	return 0;
 }
@@ -117,25 +105,11 @@ ln_is_constant(double var, double mean, double n)
 /* ---- JSON helpers ---- */
 
 static json_t *
-ln_jarr(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < n; i++) {
-		json_t *x = json_real(v[i]);   /* NULL for NaN/inf */
-		if (x == NULL || json_array_append_new(a, x) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *
 ln_jmat(const double *v, size_t rows, size_t cols)
 {
 	json_t *a = json_array();
 	for (size_t r = 0; a != NULL && r < rows; r++) {
-		json_t *x = ln_jarr(v + r * cols, cols);
+		json_t *x = ml_json_reals(v + r * cols, cols);
 		if (x == NULL || json_array_append_new(a, x) != 0) {
 			json_decref(a);
 			return NULL;
@@ -153,45 +127,13 @@ ln_jset(json_t *o, const char *key, json_t *v, int *bad)
 }
 
 static int
-ln_jnum(const json_t *j, const char *key, double *out, char **err)
-{
-	json_t *v = json_object_get(j, key);
-	if (!json_is_number(v))
-		return ln_seterr(err, -EINVAL, "model JSON: '%s' missing or not a number", key);
-	*out = json_number_value(v);
-	return 0;
-}
-
-static int
 ln_jsize(const json_t *j, const char *key, size_t *out, char **err)
 {
 	json_t *v = json_object_get(j, key);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return ln_seterr(err, -EINVAL, "model JSON: '%s' missing or not a count", key);
+		return ml_seterr(err, -EINVAL, "model JSON: '%s' missing or not a count", key);
 	*out = (size_t)json_integer_value(v);
 	return 0;
-}
-
-static int
-ln_jgetarr(const json_t *a, const char *key, double *out, size_t n, char **err)
-{
-	if (!json_is_array(a) || json_array_size(a) != n)
-		return ln_seterr(err, -EINVAL, "model JSON: '%s' is not an array of %zu numbers",
-		                 key, n);
-	for (size_t i = 0; i < n; i++) {
-		json_t *x = json_array_get(a, i);
-		if (!json_is_number(x))
-			return ln_seterr(err, -EINVAL, "model JSON: '%s'[%zu] is not a number",
-			                 key, i);
-		out[i] = json_number_value(x);
-	}
-	return 0;
-}
-
-static int
-ln_jarr_get(const json_t *j, const char *key, double *out, size_t n, char **err)
-{
-	return ln_jgetarr(json_object_get(j, key), key, out, n, err);
 }
 
 static int
@@ -200,10 +142,10 @@ ln_jmat_get(const json_t *j, const char *key, double *out, size_t rows,
 {
 	json_t *a = json_object_get(j, key);
 	if (!json_is_array(a) || json_array_size(a) != rows)
-		return ln_seterr(err, -EINVAL, "model JSON: '%s' is not an array of %zu rows",
+		return ml_seterr(err, -EINVAL, "model JSON: '%s' is not an array of %zu rows",
 		                 key, rows);
 	for (size_t r = 0; r < rows; r++) {
-		int rc = ln_jgetarr(json_array_get(a, r), key, out + r * cols, cols, err);
+		int rc = ml_json_reals_get(json_array_get(a, r), key, out + r * cols, cols, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -215,7 +157,7 @@ ln_jtype(const json_t *j, const char *type, char **err)
 {
 	json_t *t = json_object_get(j, "type");
 	if (!json_is_object(j) || !json_is_string(t) || strcmp(json_string_value(t), type) != 0)
-		return ln_seterr(err, -EINVAL, "model JSON: not a '%s' object", type);
+		return ml_seterr(err, -EINVAL, "model JSON: not a '%s' object", type);
 	return 0;
 }
 
@@ -230,7 +172,7 @@ ml_moments_init(struct ml_moments *m, size_t d, int nclasses, char **err)
 {
 	memset(m, 0, sizeof *m);
 	if (d == 0 || d > LN_MAX_DIM || nclasses < 0 || nclasses > LN_MAX_DIM)
-		return ln_seterr(err, -EINVAL, "moments: bad dimensions (d=%zu, classes=%d)",
+		return ml_seterr(err, -EINVAL, "moments: bad dimensions (d=%zu, classes=%d)",
 		                 d, nclasses);
 	m->d = d;
 	m->nclasses = nclasses;
@@ -239,7 +181,7 @@ ml_moments_init(struct ml_moments *m, size_t d, int nclasses, char **err)
 	m->class_count = nclasses ? ln_calloc((size_t)nclasses, sizeof(double)) : NULL;
 	if (m->mean == NULL || m->m2 == NULL || (nclasses && m->class_count == NULL)) {
 		ml_moments_free(m);
-		return ln_seterr(err, -ENOMEM, "moments: out of memory");
+		return ml_seterr(err, -ENOMEM, "moments: out of memory");
 	}
 	return 0;
 }
@@ -281,7 +223,7 @@ ml_moments_partial(struct ml_moments *m, const double *const *X, size_t n,
 	if (n == 0)
 		return 0;
 	if (m->nclasses > 0 && y == NULL)
-		return ln_seterr(err, -EINVAL, "moments: class codes missing");
+		return ml_seterr(err, -EINVAL, "moments: class codes missing");
 	if (m->nclasses > 0) {
 		int rc = ln_badclass(y, n, m->nclasses, err);
 		if (rc < 0)
@@ -290,7 +232,7 @@ ml_moments_partial(struct ml_moments *m, const double *const *X, size_t n,
 	size_t d = m->d;
 	double *mb = ln_calloc(2 * d, sizeof(double)), *qb = mb + d;
 	if (mb == NULL)
-		return ln_seterr(err, -ENOMEM, "moments: out of memory");
+		return ml_seterr(err, -ENOMEM, "moments: out of memory");
 	for (size_t j = 0; j < d; j++) {
 		double s = ln_sum(X[j], n);
 		if (!isfinite(s)) {
@@ -312,7 +254,7 @@ int
 ml_moments_merge(struct ml_moments *a, const struct ml_moments *b, char **err)
 {
 	if (a->d != b->d || a->nclasses != b->nclasses)
-		return ln_seterr(err, -EINVAL, "moments: merging different shapes");
+		return ml_seterr(err, -EINVAL, "moments: merging different shapes");
 	ln_chan(&a->count, a->mean, a->m2, b->count, b->mean, b->m2, a->d);
 	for (int k = 0; k < a->nclasses; k++)
 		a->class_count[k] += b->class_count[k];
@@ -326,7 +268,7 @@ ml_moments_finish(const struct ml_moments *m, double *mean, double *std,
 	if (warn != NULL)
 		*warn = NULL;
 	if (m->count <= 0)
-		return ln_seterr(err, -EINVAL, "no training rows");
+		return ml_seterr(err, -EINVAL, "no training rows");
 	char *list = NULL;
 	size_t len = 0, nconst = 0;
 	FILE *f = warn != NULL ? open_memstream(&list, &len) : NULL;
@@ -363,10 +305,10 @@ ml_moments_to_json(const struct ml_moments *m, json_t **out)
 	ln_jset(o, "type", json_string("moments"), &bad);
 	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
 	ln_jset(o, "count", json_real(m->count), &bad);
-	ln_jset(o, "mean", ln_jarr(m->mean, m->d), &bad);
-	ln_jset(o, "m2", ln_jarr(m->m2, m->d), &bad);
+	ln_jset(o, "mean", ml_json_reals(m->mean, m->d), &bad);
+	ln_jset(o, "m2", ml_json_reals(m->m2, m->d), &bad);
 	if (m->nclasses > 0)
-		ln_jset(o, "class_count", ln_jarr(m->class_count, (size_t)m->nclasses), &bad);
+		ln_jset(o, "class_count", ml_json_reals(m->class_count, (size_t)m->nclasses), &bad);
 	if (bad) {
 		json_decref(o);
 		return -EINVAL;
@@ -387,10 +329,10 @@ ml_moments_from_json(const json_t *j, struct ml_moments *m, char **err)
 		rc = ml_moments_init(m, d, json_is_array(cc) ? (int)json_array_size(cc) : 0, err);
 	if (rc < 0)
 		return rc;
-	if ((rc = ln_jnum(j, "count", &m->count, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "mean", m->mean, d, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "m2", m->m2, d, err)) < 0 ||
-	    (m->nclasses > 0 && (rc = ln_jarr_get(j, "class_count", m->class_count,
+	if ((rc = ml_json_get_num(j, "count", &m->count, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "mean", m->mean, d, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "m2", m->m2, d, err)) < 0 ||
+	    (m->nclasses > 0 && (rc = ml_json_get_reals(j, "class_count", m->class_count,
 	                                          (size_t)m->nclasses, err)) < 0))
 		ml_moments_free(m);
 	return rc;
@@ -417,13 +359,13 @@ ml_logreg_init(struct ml_logreg *m, size_t d, int nclasses, double C,
 {
 	memset(m, 0, sizeof *m);
 	if (d == 0 || d > LN_MAX_DIM || nclasses < 2 || nclasses > 100000)
-		return ln_seterr(err, -EINVAL, "logreg: need d >= 1 and at least two classes "
+		return ml_seterr(err, -EINVAL, "logreg: need d >= 1 and at least two classes "
 		                 "(d=%zu, classes=%d)", d, nclasses);
 	if (!(C > 0) || !isfinite(C))
-		return ln_seterr(err, -EINVAL, "logreg: C must be positive and finite");
+		return ml_seterr(err, -EINVAL, "logreg: C must be positive and finite");
 	for (size_t j = 0; j < d; j++)
 		if (!isfinite(mean[j]) || !(std[j] > 0) || !isfinite(std[j]))
-			return ln_seterr(err, -EINVAL, "logreg: bad standardisation for column %zu", j);
+			return ml_seterr(err, -EINVAL, "logreg: bad standardisation for column %zu", j);
 	m->d = d;
 	m->nclasses = nclasses;
 	m->C = C;
@@ -434,7 +376,7 @@ ml_logreg_init(struct ml_logreg *m, size_t d, int nclasses, double C,
 	m->intercept = ln_calloc(R, sizeof(double));
 	if (m->mean == NULL || m->std == NULL || m->coef == NULL || m->intercept == NULL) {
 		ml_logreg_free(m);
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	}
 	memcpy(m->mean, mean, d * sizeof(double));
 	memcpy(m->std, std, d * sizeof(double));
@@ -449,9 +391,9 @@ ml_logreg_prepare(struct ml_logreg *m, const struct ml_moments *stats,
 	if (warn != NULL)
 		*warn = NULL;
 	if (stats->count <= 0)
-		return ln_seterr(err, -EINVAL, "no training rows");
+		return ml_seterr(err, -EINVAL, "no training rows");
 	if (stats->nclasses <= 0)
-		return ln_seterr(err, -EINVAL, "logreg: the moments did not count classes");
+		return ml_seterr(err, -EINVAL, "logreg: the moments did not count classes");
 	int present = 0, missing = -1;
 	for (int k = 0; k < stats->nclasses; k++) {
 		if (stats->class_count[k] > 0)
@@ -460,12 +402,12 @@ ml_logreg_prepare(struct ml_logreg *m, const struct ml_moments *stats,
 			missing = k;
 	}
 	if (present < 2)
-		return ln_seterr(err, -EINVAL, "only one class in the training data");
+		return ml_seterr(err, -EINVAL, "only one class in the training data");
 	if (missing >= 0)
-		return ln_seterr(err, -EINVAL, "class %d has no training rows", missing);
+		return ml_seterr(err, -EINVAL, "class %d has no training rows", missing);
 	double *mean = ln_calloc(2 * stats->d, sizeof(double)), *std = mean + stats->d;
 	if (mean == NULL)
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	int rc = ml_moments_finish(stats, mean, std, warn, err);
 	if (rc == 0)
 		rc = ml_logreg_init(m, stats->d, stats->nclasses, C, mean, std, err);
@@ -539,7 +481,7 @@ ml_logreg_partial(const struct ml_logreg *m, const double *params,
 		return 0;
 	double *z = malloc((R * LR_CHUNK + R * d + R) * sizeof(double));
 	if (z == NULL)
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	double *cw = z + R * LR_CHUNK, *b = cw + R * d;
 	lr_unpack(m, params, cw, b);
 
@@ -606,7 +548,7 @@ ml_logreg_partial(const struct ml_logreg *m, const double *params,
 		for (size_t j = 0; j < d; j++)
 			if (!isfinite(ln_sum(X[j], n)))
 				return ln_nonfinite(X, n, d, NULL, err);
-		return ln_seterr(err, -EDOM, "logreg: the log-loss is not finite "
+		return ml_seterr(err, -EDOM, "logreg: the log-loss is not finite "
 		                 "(parameters out of range)");
 	}
 	for (size_t r = 0; r < R; r++)
@@ -669,10 +611,10 @@ ml_logreg_fit(struct ml_logreg *m, ml_logreg_eval_fn eval, void *ud,
 {
 	size_t d = m->d, R = lr_rows(m), np = ml_logreg_nparam(m);
 	if (m->coef == NULL || eval == NULL)
-		return ln_seterr(err, -EINVAL, "logreg: fit of an unprepared model");
+		return ml_seterr(err, -EINVAL, "logreg: fit of an unprepared model");
 	double *x = malloc(np * sizeof(double));
 	if (x == NULL)
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	for (size_t r = 0; r < R; r++) {
 		memcpy(x + r * (d + 1), m->coef + r * d, d * sizeof(double));
 		x[r * (d + 1) + d] = m->intercept[r];
@@ -754,7 +696,7 @@ ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
 		for (size_t b = 0; b < nblocks; b++)
 			for (size_t i = 0; i < nrows[b]; i++) {
 				if (YB[b][i] < 0)
-					return ln_seterr(err, -EINVAL, "row %zu: negative class code %d",
+					return ml_seterr(err, -EINVAL, "row %zu: negative class code %d",
 					                 i, YB[b][i]);
 				if (YB[b][i] > top)
 					top = YB[b][i];
@@ -766,7 +708,7 @@ ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
 	for (size_t b = 0; b < nblocks && rc == 0; b++)
 		rc = ml_moments_partial(&st, XB[b], nrows[b], YB[b], err);
 	if (rc == 0 && st.count > 0 && nclasses < 2)
-		rc = ln_seterr(err, -EINVAL, "only one class in the training data");
+		rc = ml_seterr(err, -EINVAL, "only one class in the training data");
 	if (rc == 0)
 		rc = ml_logreg_prepare(m, &st, C, warn, err);
 	ml_moments_free(&st);
@@ -775,7 +717,7 @@ ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
 	struct lr_blocks bl = { XB, YB, nrows, nblocks, NULL };
 	bl.g = malloc(ml_logreg_nparam(m) * sizeof(double));
 	if (bl.g == NULL)
-		rc = ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		rc = ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	else
 		rc = ml_logreg_fit(m, lr_eval_blocks, &bl, opts, err);
 	free(bl.g);
@@ -799,7 +741,7 @@ ml_logreg_predict_proba(const struct ml_logreg *m, const double *const *X,
 		return 0;
 	double *z = malloc((R * LR_CHUNK + R * d + R) * sizeof(double));
 	if (z == NULL)
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	double *cw = z + R * LR_CHUNK, *b = cw + R * d;
 	for (size_t r = 0; r < R; r++) {
 		for (size_t j = 0; j < d; j++)
@@ -867,13 +809,13 @@ ml_logreg_to_json(const struct ml_logreg *m, json_t **out)
 	ln_jset(o, "d", json_integer((json_int_t)d), &bad);
 	ln_jset(o, "classes", json_integer(m->nclasses), &bad);
 	ln_jset(o, "C", json_real(m->C), &bad);
-	ln_jset(o, "mean", ln_jarr(m->mean, d), &bad);
-	ln_jset(o, "std", ln_jarr(m->std, d), &bad);
+	ln_jset(o, "mean", ml_json_reals(m->mean, d), &bad);
+	ln_jset(o, "std", ml_json_reals(m->std, d), &bad);
 	ln_jset(o, "coef", ln_jmat(m->coef, R, d), &bad);
-	ln_jset(o, "intercept", ln_jarr(m->intercept, R), &bad);
+	ln_jset(o, "intercept", ml_json_reals(m->intercept, R), &bad);
 	/* For people reading the model; from_json ignores them. */
 	ln_jset(o, "coef_original", ln_jmat(co, R, d), &bad);
-	ln_jset(o, "intercept_original", ln_jarr(co + R * d, R), &bad);
+	ln_jset(o, "intercept_original", ml_json_reals(co + R * d, R), &bad);
 	ln_jset(o, "n_iter", json_integer(m->n_iter), &bad);
 	free(co);
 	if (bad) {
@@ -892,19 +834,19 @@ ml_logreg_from_json(const json_t *j, struct ml_logreg *m, char **err)
 	int rc;
 	memset(m, 0, sizeof *m);
 	if ((rc = ln_jtype(j, "logreg", err)) < 0 || (rc = ln_jsize(j, "d", &d, err)) < 0 ||
-	    (rc = ln_jsize(j, "classes", &K, err)) < 0 || (rc = ln_jnum(j, "C", &C, err)) < 0)
+	    (rc = ln_jsize(j, "classes", &K, err)) < 0 || (rc = ml_json_get_num(j, "C", &C, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM || K < 2 || K > 100000)
-		return ln_seterr(err, -EINVAL, "model JSON: bad dimensions");
+		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
 	double *ms = ln_calloc(2 * d, sizeof(double));
 	if (ms == NULL)
-		return ln_seterr(err, -ENOMEM, "logreg: out of memory");
-	if ((rc = ln_jarr_get(j, "mean", ms, d, err)) == 0 &&
-	    (rc = ln_jarr_get(j, "std", ms + d, d, err)) == 0 &&
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
+	if ((rc = ml_json_get_reals(j, "mean", ms, d, err)) == 0 &&
+	    (rc = ml_json_get_reals(j, "std", ms + d, d, err)) == 0 &&
 	    (rc = ml_logreg_init(m, d, (int)K, C, ms, ms + d, err)) == 0) {
 		size_t R = lr_rows(m);
 		if ((rc = ln_jmat_get(j, "coef", m->coef, R, d, err)) < 0 ||
-		    (rc = ln_jarr_get(j, "intercept", m->intercept, R, err)) < 0)
+		    (rc = ml_json_get_reals(j, "intercept", m->intercept, R, err)) < 0)
 			ml_logreg_free(m);
 	}
 	free(ms);
@@ -919,13 +861,13 @@ ml_linreg_partial_init(struct ml_linreg_partial *p, size_t d, char **err)
 {
 	memset(p, 0, sizeof *p);
 	if (d == 0 || d > 10000)
-		return ln_seterr(err, -EINVAL, "linreg: bad number of features %zu", d);
+		return ml_seterr(err, -EINVAL, "linreg: bad number of features %zu", d);
 	p->d = d;
 	p->mean = ln_calloc(d + 1, sizeof(double));
 	p->cm = ln_calloc((d + 1) * (d + 1), sizeof(double));
 	if (p->mean == NULL || p->cm == NULL) {
 		ml_linreg_partial_free(p);
-		return ln_seterr(err, -ENOMEM, "linreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "linreg: out of memory");
 	}
 	return 0;
 }
@@ -975,7 +917,7 @@ ml_linreg_partial_add(struct ml_linreg_partial *p, const double *const *X,
 	if (mb == NULL || cols == NULL) {
 		free(mb);
 		free(cols);
-		return ln_seterr(err, -ENOMEM, "linreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "linreg: out of memory");
 	}
 	memcpy(cols, X, d * sizeof(*cols));
 	cols[d] = t;
@@ -1003,7 +945,7 @@ ml_linreg_merge(struct ml_linreg_partial *a, const struct ml_linreg_partial *b,
                 char **err)
 {
 	if (a->d != b->d)
-		return ln_seterr(err, -EINVAL, "linreg: merging different shapes");
+		return ml_seterr(err, -EINVAL, "linreg: merging different shapes");
 	lin_chan(a, b->count, b->mean, b->cm);
 	return 0;
 }
@@ -1015,20 +957,20 @@ ml_linreg_finish(const struct ml_linreg_partial *p, double alpha,
 	size_t d = p->d, D = d + 1;
 	memset(m, 0, sizeof *m);
 	if (!(alpha >= 0) || !isfinite(alpha))
-		return ln_seterr(err, -EINVAL, "linreg: alpha must be >= 0");
+		return ml_seterr(err, -EINVAL, "linreg: alpha must be >= 0");
 	if (p->count <= 0)
-		return ln_seterr(err, -EINVAL, "no training rows");
+		return ml_seterr(err, -EINVAL, "no training rows");
 	if (alpha == 0)
 		for (size_t j = 0; j < d; j++)
 			if (ln_is_constant(p->cm[j * D + j] / p->count, p->mean[j], p->count))
-				return ln_seterr(err, -EDOM, "column %zu is constant: "
+				return ml_seterr(err, -EDOM, "column %zu is constant: "
 				                 "least squares needs alpha > 0", j);
 	double *L = ln_calloc(d * d + d, sizeof(double)), *w = L + d * d;
 	m->coef = ln_calloc(d, sizeof(double));
 	if (L == NULL || m->coef == NULL) {
 		free(L);
 		ml_linreg_free(m);
-		return ln_seterr(err, -ENOMEM, "linreg: out of memory");
+		return ml_seterr(err, -ENOMEM, "linreg: out of memory");
 	}
 	/* Cholesky of A = Sxx + alpha I, lower triangle.  A pivot that loses
 	 * all but ~12 digits of its diagonal means the column is (nearly) a
@@ -1043,7 +985,7 @@ ml_linreg_finish(const struct ml_linreg_partial *p, double alpha,
 				if (!(s > 1e-12 * diag)) {
 					free(L);
 					ml_linreg_free(m);
-					return ln_seterr(err, -EDOM, "column %zu is collinear with the "
+					return ml_seterr(err, -EDOM, "column %zu is collinear with the "
 					                 "others: least squares needs alpha > 0 or "
 					                 "fewer columns", j);
 				}
@@ -1109,8 +1051,8 @@ ml_linreg_partial_to_json(const struct ml_linreg_partial *p, json_t **out)
 	ln_jset(o, "type", json_string("linreg_partial"), &bad);
 	ln_jset(o, "d", json_integer((json_int_t)p->d), &bad);
 	ln_jset(o, "count", json_real(p->count), &bad);
-	ln_jset(o, "mean", ln_jarr(p->mean, D), &bad);
-	ln_jset(o, "cm", ln_jarr(p->cm, D * D), &bad);
+	ln_jset(o, "mean", ml_json_reals(p->mean, D), &bad);
+	ln_jset(o, "cm", ml_json_reals(p->cm, D * D), &bad);
 	if (bad) {
 		json_decref(o);
 		return -EINVAL;
@@ -1129,9 +1071,9 @@ ml_linreg_partial_from_json(const json_t *j, struct ml_linreg_partial *p, char *
 	    (rc = ln_jsize(j, "d", &d, err)) < 0 ||
 	    (rc = ml_linreg_partial_init(p, d, err)) < 0)
 		return rc;
-	if ((rc = ln_jnum(j, "count", &p->count, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "mean", p->mean, d + 1, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "cm", p->cm, (d + 1) * (d + 1), err)) < 0)
+	if ((rc = ml_json_get_num(j, "count", &p->count, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "mean", p->mean, d + 1, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "cm", p->cm, (d + 1) * (d + 1), err)) < 0)
 		ml_linreg_partial_free(p);
 	return rc;
 }
@@ -1146,7 +1088,7 @@ ml_linreg_to_json(const struct ml_linreg *m, json_t **out)
 	ln_jset(o, "type", json_string("linreg"), &bad);
 	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
 	ln_jset(o, "alpha", json_real(m->alpha), &bad);
-	ln_jset(o, "coef", ln_jarr(m->coef, m->d), &bad);
+	ln_jset(o, "coef", ml_json_reals(m->coef, m->d), &bad);
 	ln_jset(o, "intercept", json_real(m->intercept), &bad);
 	if (bad) {
 		json_decref(o);
@@ -1165,14 +1107,14 @@ ml_linreg_from_json(const json_t *j, struct ml_linreg *m, char **err)
 	if ((rc = ln_jtype(j, "linreg", err)) < 0 || (rc = ln_jsize(j, "d", &d, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM)
-		return ln_seterr(err, -EINVAL, "model JSON: bad dimensions");
+		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
 	m->d = d;
 	m->coef = ln_calloc(d, sizeof(double));
 	if (m->coef == NULL)
-		return ln_seterr(err, -ENOMEM, "linreg: out of memory");
-	if ((rc = ln_jnum(j, "alpha", &m->alpha, err)) < 0 ||
-	    (rc = ln_jnum(j, "intercept", &m->intercept, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "coef", m->coef, d, err)) < 0)
+		return ml_seterr(err, -ENOMEM, "linreg: out of memory");
+	if ((rc = ml_json_get_num(j, "alpha", &m->alpha, err)) < 0 ||
+	    (rc = ml_json_get_num(j, "intercept", &m->intercept, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "coef", m->coef, d, err)) < 0)
 		ml_linreg_free(m);
 	return rc;
 }
@@ -1185,7 +1127,7 @@ ml_nb_partial_init(struct ml_nb_partial *p, size_t d, int nclasses, char **err)
 {
 	memset(p, 0, sizeof *p);
 	if (d == 0 || d > LN_MAX_DIM || nclasses < 1 || nclasses > 100000)
-		return ln_seterr(err, -EINVAL, "naive_bayes: bad dimensions (d=%zu, classes=%d)",
+		return ml_seterr(err, -EINVAL, "naive_bayes: bad dimensions (d=%zu, classes=%d)",
 		                 d, nclasses);
 	size_t K = (size_t)nclasses;
 	p->d = d;
@@ -1195,7 +1137,7 @@ ml_nb_partial_init(struct ml_nb_partial *p, size_t d, int nclasses, char **err)
 	p->m2 = ln_calloc(K * d, sizeof(double));
 	if (p->count == NULL || p->mean == NULL || p->m2 == NULL) {
 		ml_nb_partial_free(p);
-		return ln_seterr(err, -ENOMEM, "naive_bayes: out of memory");
+		return ml_seterr(err, -ENOMEM, "naive_bayes: out of memory");
 	}
 	return 0;
 }
@@ -1232,7 +1174,7 @@ ml_nb_partial_add(struct ml_nb_partial *p, const double *const *X, size_t n,
 	/* Block statistics, class-major like the partial. */
 	double *cnt = ln_calloc(K + 2 * K * d, sizeof(double));
 	if (cnt == NULL)
-		return ln_seterr(err, -ENOMEM, "naive_bayes: out of memory");
+		return ml_seterr(err, -ENOMEM, "naive_bayes: out of memory");
 	double *mb = cnt + K, *qb = mb + K * d;
 	for (size_t i = 0; i < n; i++)
 		cnt[y[i]] += 1;
@@ -1261,7 +1203,7 @@ int
 ml_nb_merge(struct ml_nb_partial *a, const struct ml_nb_partial *b, char **err)
 {
 	if (a->d != b->d || a->nclasses != b->nclasses)
-		return ln_seterr(err, -EINVAL, "naive_bayes: merging different shapes");
+		return ml_seterr(err, -EINVAL, "naive_bayes: merging different shapes");
 	for (size_t k = 0; k < (size_t)a->nclasses; k++)
 		nb_fold(a, k, b->count[k], b->mean + k * a->d, b->m2 + k * a->d);
 	return 0;
@@ -1291,7 +1233,7 @@ ml_nb_finish(const struct ml_nb_partial *p, double var_smoothing,
 	size_t d = p->d, K = (size_t)p->nclasses;
 	memset(m, 0, sizeof *m);
 	if (!(var_smoothing >= 0) || !isfinite(var_smoothing))
-		return ln_seterr(err, -EINVAL, "naive_bayes: var_smoothing must be >= 0");
+		return ml_seterr(err, -EINVAL, "naive_bayes: var_smoothing must be >= 0");
 	double total = 0;
 	size_t present = 0, missing = K;
 	for (size_t k = 0; k < K; k++) {
@@ -1302,11 +1244,11 @@ ml_nb_finish(const struct ml_nb_partial *p, double var_smoothing,
 			missing = k;
 	}
 	if (total <= 0)
-		return ln_seterr(err, -EINVAL, "no training rows");
+		return ml_seterr(err, -EINVAL, "no training rows");
 	if (present < 2)
-		return ln_seterr(err, -EINVAL, "only one class in the training data");
+		return ml_seterr(err, -EINVAL, "only one class in the training data");
 	if (missing < K)
-		return ln_seterr(err, -EINVAL, "class %zu has no training rows", missing);
+		return ml_seterr(err, -EINVAL, "class %zu has no training rows", missing);
 
 	/* Overall variance of each feature: merge the classes. */
 	struct ml_moments all;
@@ -1326,10 +1268,10 @@ ml_nb_finish(const struct ml_nb_partial *p, double var_smoothing,
 	}
 	ml_moments_free(&all);
 	if (nconst == d)
-		return ln_seterr(err, -EDOM, "naive_bayes: every column is constant");
+		return ml_seterr(err, -EDOM, "naive_bayes: every column is constant");
 
 	if (nb_alloc(m, d, p->nclasses) < 0)
-		return ln_seterr(err, -ENOMEM, "naive_bayes: out of memory");
+		return ml_seterr(err, -ENOMEM, "naive_bayes: out of memory");
 	m->epsilon = var_smoothing * vmax;
 	for (size_t k = 0; k < K; k++) {
 		m->prior[k] = p->count[k] / total;
@@ -1339,8 +1281,8 @@ ml_nb_finish(const struct ml_nb_partial *p, double var_smoothing,
 			if (!(m->var[k * d + j] > 0)) {
 				ml_nb_free(m);
 				if (vmax == 0)
-					return ln_seterr(err, -EDOM, "naive_bayes: every column is constant");
-				return ln_seterr(err, -EDOM, "naive_bayes: column %zu is constant "
+					return ml_seterr(err, -EDOM, "naive_bayes: every column is constant");
+				return ml_seterr(err, -EDOM, "naive_bayes: column %zu is constant "
 				                 "within class %zu and var_smoothing is 0", j, k);
 			}
 		}
@@ -1409,7 +1351,7 @@ ml_nb_partial_to_json(const struct ml_nb_partial *p, json_t **out)
 	ln_jset(o, "type", json_string("naive_bayes_partial"), &bad);
 	ln_jset(o, "d", json_integer((json_int_t)p->d), &bad);
 	ln_jset(o, "classes", json_integer(p->nclasses), &bad);
-	ln_jset(o, "count", ln_jarr(p->count, K), &bad);
+	ln_jset(o, "count", ml_json_reals(p->count, K), &bad);
 	ln_jset(o, "mean", ln_jmat(p->mean, K, p->d), &bad);
 	ln_jset(o, "m2", ln_jmat(p->m2, K, p->d), &bad);
 	if (bad) {
@@ -1431,10 +1373,10 @@ ml_nb_partial_from_json(const json_t *j, struct ml_nb_partial *p, char **err)
 	    (rc = ln_jsize(j, "classes", &K, err)) < 0)
 		return rc;
 	if (K > 100000)
-		return ln_seterr(err, -EINVAL, "model JSON: bad dimensions");
+		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
 	if ((rc = ml_nb_partial_init(p, d, (int)K, err)) < 0)
 		return rc;
-	if ((rc = ln_jarr_get(j, "count", p->count, K, err)) < 0 ||
+	if ((rc = ml_json_get_reals(j, "count", p->count, K, err)) < 0 ||
 	    (rc = ln_jmat_get(j, "mean", p->mean, K, d, err)) < 0 ||
 	    (rc = ln_jmat_get(j, "m2", p->m2, K, d, err)) < 0)
 		ml_nb_partial_free(p);
@@ -1453,7 +1395,7 @@ ml_nb_to_json(const struct ml_nb *m, json_t **out)
 	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
 	ln_jset(o, "classes", json_integer(m->nclasses), &bad);
 	ln_jset(o, "epsilon", json_real(m->epsilon), &bad);
-	ln_jset(o, "prior", ln_jarr(m->prior, K), &bad);
+	ln_jset(o, "prior", ml_json_reals(m->prior, K), &bad);
 	ln_jset(o, "theta", ln_jmat(m->theta, K, m->d), &bad);
 	ln_jset(o, "var", ln_jmat(m->var, K, m->d), &bad);
 	if (bad) {
@@ -1475,11 +1417,11 @@ ml_nb_from_json(const json_t *j, struct ml_nb *m, char **err)
 	    (rc = ln_jsize(j, "classes", &K, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM || K < 1 || K > 100000)
-		return ln_seterr(err, -EINVAL, "model JSON: bad dimensions");
+		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
 	if (nb_alloc(m, d, (int)K) < 0)
-		return ln_seterr(err, -ENOMEM, "naive_bayes: out of memory");
-	if ((rc = ln_jnum(j, "epsilon", &m->epsilon, err)) < 0 ||
-	    (rc = ln_jarr_get(j, "prior", m->prior, K, err)) < 0 ||
+		return ml_seterr(err, -ENOMEM, "naive_bayes: out of memory");
+	if ((rc = ml_json_get_num(j, "epsilon", &m->epsilon, err)) < 0 ||
+	    (rc = ml_json_get_reals(j, "prior", m->prior, K, err)) < 0 ||
 	    (rc = ln_jmat_get(j, "theta", m->theta, K, d, err)) < 0 ||
 	    (rc = ln_jmat_get(j, "var", m->var, K, d, err)) < 0) {
 		ml_nb_free(m);
@@ -1488,12 +1430,12 @@ ml_nb_from_json(const json_t *j, struct ml_nb *m, char **err)
 	for (size_t i = 0; i < K * d; i++)
 		if (!(m->var[i] > 0)) {
 			ml_nb_free(m);
-			return ln_seterr(err, -EINVAL, "model JSON: variances must be positive");
+			return ml_seterr(err, -EINVAL, "model JSON: variances must be positive");
 		}
 	for (size_t k = 0; k < K; k++)
 		if (!(m->prior[k] > 0)) {
 			ml_nb_free(m);
-			return ln_seterr(err, -EINVAL, "model JSON: priors must be positive");
+			return ml_seterr(err, -EINVAL, "model JSON: priors must be positive");
 		}
 	return 0;
 }

@@ -4,26 +4,14 @@
  * over partitions (see mlplug.h).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mlplug.h"
-
-int
-mlp_err(char **err, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err != NULL) {
-		free(*err);
-		if (vasprintf(err, fmt, ap) < 0)
-			*err = NULL;
-	}
-	va_end(ap);
-	return rc;
-}
 
 int
 mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
@@ -45,8 +33,8 @@ mlp_name_cmp(const void *a, const void *b, void *names)
 	return strcmp(nm[*(const int *)a], nm[*(const int *)b]);
 }
 
-static int
-ends_with(const char *s, const char *suffix)
+int
+mlp_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
@@ -93,11 +81,11 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 {
 	json_t *cols = json_object_get(schema, "columns");
 	if (!json_is_array(cols))
-		return mlp_err(err, -EINVAL, "schema.json has no columns");
+		return ml_seterr(err, -EINVAL, "schema.json has no columns");
 	if (label == NULL || *label == '\0')
 		label = json_string_value(json_object_get(schema, "label"));
 	if (need_label && label == NULL)
-		return mlp_err(err, -EINVAL, "no label column: set the `label` "
+		return ml_seterr(err, -EINVAL, "no label column: set the `label` "
 		               "parameter (here or in the ingest task)");
 	ds->rows = (size_t)json_integer_value(json_object_get(schema, "rows"));
 	ds->features = calloc(json_array_size(cols) + 1, sizeof *ds->features);
@@ -108,17 +96,17 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 		const char *name = json_string_value(json_object_get(c, "name"));
 		const char *type = json_string_value(json_object_get(c, "type"));
 		if (name == NULL || type == NULL)
-			return mlp_err(err, -EINVAL, "schema.json: column %zu has no name or type", i);
+			return ml_seterr(err, -EINVAL, "schema.json: column %zu has no name or type", i);
 		int categorical = strcmp(type, "categorical") == 0;
 		if (label != NULL && strcmp(name, label) == 0) {
 			found_label = 1;
 			ds->label = strdup(name);
 			ds->label_categorical = categorical;
 			if (need_label == 2 && !categorical)
-				return mlp_err(err, -EINVAL, "label column '%s' is numeric; "
+				return ml_seterr(err, -EINVAL, "label column '%s' is numeric; "
 				               "classification needs a categorical label", name);
 			if (need_label == 3 && categorical)
-				return mlp_err(err, -EINVAL, "label column '%s' is categorical; "
+				return ml_seterr(err, -EINVAL, "label column '%s' is categorical; "
 				               "regression needs a numeric label", name);
 			json_t *lv = json_object_get(c, "levels");
 			ds->nclasses = categorical ? (int)json_array_size(lv) : 0;
@@ -127,7 +115,7 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 				ds->classes[k] = strdup(json_string_value(
 					json_array_get(lv, (size_t)k)) ?: "");
 			if (json_integer_value(json_object_get(c, "missing")) > 0)
-				return mlp_err(err, -EINVAL, "label column '%s' has %lld "
+				return ml_seterr(err, -EINVAL, "label column '%s' has %lld "
 				               "missing values", name, (long long)
 				               json_integer_value(json_object_get(c, "missing")));
 			continue;
@@ -136,15 +124,15 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 		    (exclude != NULL && in_list(exclude, name)))
 			continue;
 		if (categorical)
-			return mlp_err(err, -EINVAL, "feature column '%s' is categorical: "
+			return ml_seterr(err, -EINVAL, "feature column '%s' is categorical: "
 			               "only numeric features are supported (leave it out "
 			               "with the `exclude` parameter)", name);
 		ds->features[ds->d++] = strdup(name);
 	}
 	if (!found_label)
-		return mlp_err(err, -EINVAL, "no column '%s' (the label) in the dataset", label);
+		return ml_seterr(err, -EINVAL, "no column '%s' (the label) in the dataset", label);
 	if (ds->d == 0)
-		return mlp_err(err, -EINVAL, "the dataset has no numeric feature columns");
+		return ml_seterr(err, -EINVAL, "the dataset has no numeric feature columns");
 	return 0;
 }
 
@@ -159,12 +147,12 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	ds->schema_input = -1;
 	for (int i = 0; i < n; i++) {
 		h->input_path(t, i, &names[i]);
-		if (ds->schema_input < 0 && names[i] && ends_with(names[i], "schema.json"))
+		if (ds->schema_input < 0 && names[i] && mlp_ends_with(names[i], "schema.json"))
 			ds->schema_input = i;
 	}
 	if (ds->schema_input < 0) {
 		free(names);
-		return mlp_err(err, -EINVAL, "no dataset among the task's inputs "
+		return ml_seterr(err, -EINVAL, "no dataset among the task's inputs "
 		               "(expected the outputs of an `ingest` task: "
 		               "schema.json and part-*.kcol)");
 	}
@@ -174,7 +162,7 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	ds->part_input = calloc((size_t)n + 1, sizeof *ds->part_input);
 	for (int i = 0; i < n; i++)
 		if (names[i] && strncmp(names[i], sn, plen) == 0 &&
-		    ends_with(names[i], ".kcol"))
+		    mlp_ends_with(names[i], ".kcol"))
 			ds->part_input[ds->nparts++] = i;
 	qsort_r(ds->part_input, (size_t)ds->nparts, sizeof *ds->part_input,
 	        mlp_name_cmp, names);
@@ -185,16 +173,16 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	json_error_t je;
 	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
 	if (schema == NULL)
-		return mlp_err(err, -EINVAL, "cannot read the dataset's schema.json");
+		return ml_seterr(err, -EINVAL, "cannot read the dataset's schema.json");
 	int rc = dataset_from_schema(schema, label, need_label, features, exclude,
 	                             ds, err);
 	int want = (int)json_integer_value(json_object_get(schema, "partitions"));
 	json_decref(schema);
 	if (rc == 0 && want != ds->nparts)
-		rc = mlp_err(err, -EINVAL, "the dataset has %d partitions; %d of "
+		rc = ml_seterr(err, -EINVAL, "the dataset has %d partitions; %d of "
 		             "them are among the inputs", want, ds->nparts);
 	if (rc == 0 && ds->rows == 0)
-		rc = mlp_err(err, -EINVAL, "the dataset has 0 rows");
+		rc = ml_seterr(err, -EINVAL, "the dataset has 0 rows");
 	return rc;
 }
 
@@ -218,7 +206,7 @@ dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
 	memset(ds, 0, sizeof *ds);
 	json_t *f = json_object_get(j, "features"), *c = json_object_get(j, "classes");
 	if (!json_is_array(f))
-		return mlp_err(err, -EINVAL, "no dataset in the stage's broadcast");
+		return ml_seterr(err, -EINVAL, "no dataset in the stage's broadcast");
 	ds->d = json_array_size(f);
 	ds->features = calloc(ds->d + 1, sizeof *ds->features);
 	for (size_t i = 0; i < ds->d; i++)
@@ -292,10 +280,10 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 	h->input_path(t, input, &name);
 	const void *data = h->input_data(t, input, &len);
 	if (data == NULL)
-		return mlp_err(err, -EIO, "cannot read input %s", name ? name : "?");
+		return ml_seterr(err, -EIO, "cannot read input %s", name ? name : "?");
 	char msg[256];
 	if (kcol_open(data, len, &p->k, msg, sizeof msg) != 0)
-		return mlp_err(err, -EINVAL, "%s: %s", name ? name : "?", msg);
+		return ml_seterr(err, -EINVAL, "%s: %s", name ? name : "?", msg);
 	p->n = (size_t)p->k.nrows;
 	p->X = calloc(ds->d + 1, sizeof *p->X);
 	for (size_t j = 0; j <= ds->d; j++) {
@@ -311,27 +299,27 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 		}
 		if (c == p->k.ncols) {
 			mlp_part_close(p);
-			return mlp_err(err, -EINVAL, "%s: no column '%s'", name, want);
+			return ml_seterr(err, -EINVAL, "%s: no column '%s'", name, want);
 		}
 		if (j < ds->d) {
 			p->X[j] = kcol_numeric(&p->k, c);
 			if (p->X[j] == NULL) {
 				mlp_part_close(p);
-				return mlp_err(err, -EINVAL, "%s: column '%s' is not numeric",
+				return ml_seterr(err, -EINVAL, "%s: column '%s' is not numeric",
 				               name, want);
 			}
 		} else if (ds->label_categorical) {
 			const uint32_t *codes = kcol_codes(&p->k, c);
 			if (codes == NULL || p->k.cols[c].nlevels != (uint32_t)ds->nclasses) {
 				mlp_part_close(p);
-				return mlp_err(err, -EINVAL, "%s: label '%s' does not match "
+				return ml_seterr(err, -EINVAL, "%s: label '%s' does not match "
 				               "the schema", name, want);
 			}
 			p->y = malloc((p->n + 1) * sizeof *p->y);
 			for (size_t r = 0; r < p->n; r++) {
 				if (codes[r] == KCOL_MISSING) {
 					mlp_part_close(p);
-					return mlp_err(err, -EINVAL, "%s: row %zu: the label "
+					return ml_seterr(err, -EINVAL, "%s: row %zu: the label "
 					               "is missing", name, r);
 				}
 				p->y[r] = (int)codes[r];
@@ -340,7 +328,7 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 			p->t = kcol_numeric(&p->k, c);
 			if (p->t == NULL) {
 				mlp_part_close(p);
-				return mlp_err(err, -EINVAL, "%s: label '%s' is not numeric",
+				return ml_seterr(err, -EINVAL, "%s: label '%s' is not numeric",
 				               name, want);
 			}
 		}
@@ -388,7 +376,7 @@ stage_run(kiln_task *t, const struct kiln_host *h, const char *fn,
 	free(argtext);
 	free(tasks);
 	if (rc != 0) {
-		mlp_err(err, rc, "%s", msg ? msg : "stage failed");
+		ml_seterr(err, rc, "%s", msg ? msg : "stage failed");
 		free(msg);
 		return rc;
 	}
@@ -511,4 +499,88 @@ mlp_result(kiln_task *t, const struct kiln_host *h, json_t *j, const char *name)
 	free(text);
 	json_decref(j);
 	return rc;
+}
+
+int
+mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
+                 int part, int with_label, const char *doing, char **err)
+{
+	for (size_t j = 0; j < ds->d; j++)
+		for (size_t i = 0; i < p->n; i++)
+			if (!isfinite(p->X[j][i]))
+				return ml_seterr(err, -EINVAL, "column '%s' has a %s value "
+				                 "(partition %d, row %zu): drop or fill "
+				                 "missing values before %s", ds->features[j],
+				                 isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
+				                 part, i, doing);
+	for (size_t i = 0; with_label && p->t != NULL && i < p->n; i++)
+		if (!isfinite(p->t[i]))
+			return ml_seterr(err, -EINVAL, "label '%s' has a %s value "
+			                 "(partition %d, row %zu)", ds->label,
+			                 isnan(p->t[i]) ? "missing (NaN)" : "infinite",
+			                 part, i);
+	return 0;
+}
+
+void
+mlp_name_columns(char **err, const struct mlp_dataset *ds)
+{
+	if (err == NULL || *err == NULL)
+		return;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (f == NULL)
+		return;
+	for (const char *s = *err; *s != '\0';) {
+		if (strncmp(s, "column ", 7) == 0 && s[7] >= '0' && s[7] <= '9') {
+			char *end;
+			unsigned long j = strtoul(s + 7, &end, 10);
+			if (j < ds->d) {
+				fprintf(f, "column '%s'", ds->features[j]);
+				s = end;
+				continue;
+			}
+		}
+		fputc(*s++, f);
+	}
+	if (fclose(f) != 0 || out == NULL) {
+		free(out);
+		return;
+	}
+	free(*err);
+	*err = out;
+}
+
+double
+mlp_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+json_t *
+mlp_json_reals(const double *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
+	return a;
+}
+
+void
+mlp_csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
 }

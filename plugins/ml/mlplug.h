@@ -21,10 +21,18 @@
 #define KILN_ML_PLUG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <jansson.h>
 
 #include "kiln/plugin.h"
 #include "kcol.h"
+#include "mlutil.h"
+
+/* The parameters mlp_dataset_open() takes the feature columns from, for
+ * a plugin's `struct kiln_param` table (after its own `label` entry). */
+#define MLP_PARAMS_FEATURES \
+	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" }, \
+	{ "exclude", "string", "", "comma-separated columns to leave out" }
 
 /* The dataset a task was given, as its schema tells. */
 struct mlp_dataset {
@@ -128,8 +136,27 @@ int mlp_output_json(kiln_task *t, const struct kiln_host *h, const char *name,
  * errors in the input (-EINVAL, -EDOM), KILN_EFAIL otherwise. */
 int mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err);
 
-/* A malloc()ed message, printf-style; returns RC (for `return seterr`). */
-int mlp_err(char **err, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Errors: ml_seterr() (mlutil.h) fills a `char **err`. */
+
+/* Every feature value of P (and its numeric label if WITH_LABEL) is
+ * finite, or -EINVAL with *err naming the column, partition PART and row
+ * and saying missing values must be dropped or filled before DOING
+ * ("training", "predicting").  Checked once per pass, not per iteration:
+ * the library's partials check what they read themselves. */
+int mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
+                     int part, int with_label, const char *doing, char **err);
+/* The library numbers columns ("column 3 is constant"); a user knows them
+ * by name: rewrite *ERR in place with DS's feature names. */
+void mlp_name_columns(char **err, const struct mlp_dataset *ds);
+
+/* Milliseconds on the monotonic clock, for the timings in results. */
+double mlp_now_ms(void);
+/* V[0..N) as a JSON array for results, a non-finite value as null
+ * (ml_json_reals() refuses them instead, for model files). */
+json_t *mlp_json_reals(const double *v, size_t n);
+/* Write S to F as one CSV field (RFC 4180 quoting when needed). */
+void mlp_csv_field(FILE *f, const char *s);
+/* Does S end with SUFFIX? */
+int mlp_ends_with(const char *s, const char *suffix);
 
 #endif

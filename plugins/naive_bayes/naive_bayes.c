@@ -33,79 +33,10 @@
 
 static const struct kiln_param nb_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
-	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
-	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	MLP_PARAMS_FEATURES,
 	{ "var_smoothing", "number", "1e-9", "fraction of the largest feature variance added to every variance" },
 	{ NULL, NULL, NULL, NULL },
 };
-
-static double
-nb_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/*
- * The library numbers columns ("column 3 is constant"); a user knows them
- * by name.  Rewrites *ERR in place.
- */
-static void
-nb_name_columns(char **err, const struct mlp_dataset *ds)
-{
-	if (err == NULL || *err == NULL)
-		return;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (f == NULL)
-		return;
-	for (const char *s = *err; *s != '\0';) {
-		if (strncmp(s, "column ", 7) == 0 && s[7] >= '0' && s[7] <= '9') {
-			char *end;
-			unsigned long j = strtoul(s + 7, &end, 10);
-			if (j < ds->d) {
-				fprintf(f, "column '%s'", ds->features[j]);
-				s = end;
-				continue;
-			}
-		}
-		fputc(*s++, f);
-	}
-	if (fclose(f) != 0 || out == NULL) {
-		free(out);
-		return;
-	}
-	free(*err);
-	*err = out;
-}
-
-/* Missing values are NaN in a kcol column: name the first one clearly
- * rather than letting a NaN poison the sums. */
-static int
-nb_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
-                int part, char **err)
-{
-	for (size_t j = 0; j < ds->d; j++)
-		for (size_t i = 0; i < p->n; i++)
-			if (!isfinite(p->X[j][i]))
-				return mlp_err(err, -EINVAL, "column '%s' has a %s value "
-				               "(partition %d, row %zu): drop or fill missing "
-				               "values before training", ds->features[j],
-				               isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
-				               part, i);
-	return 0;
-}
-
-static json_t *
-nb_darray(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
 
 /* Merge the "stats" results in partition order and make the model. */
 static int
@@ -131,7 +62,7 @@ nb_fit(json_t **res, const struct mlp_dataset *ds, double var_smoothing,
 		/* Say which class, by name: codes mean nothing to a user. */
 		int k = atoi(*err + 6);
 		if (k >= 0 && k < ds->nclasses)
-			mlp_err(err, rc, "class '%s' of label '%s' has no training rows",
+			ml_seterr(err, rc, "class '%s' of label '%s' has no training rows",
 			        ds->classes[k], ds->label);
 	}
 	return rc;
@@ -142,7 +73,7 @@ nb_run(kiln_task *t, const struct kiln_host *h)
 {
 	struct mlp_dataset ds;
 	char *err = NULL;
-	double t0 = nb_now_ms();
+	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
 	if (rc != 0) {
@@ -164,10 +95,10 @@ nb_run(kiln_task *t, const struct kiln_host *h)
 		rc = nb_fit(res, &ds, vs, &m, &err);
 	mlp_results_free(res, ds.nparts);
 	res = NULL;
-	nb_name_columns(&err, &ds);
+	mlp_name_columns(&err, &ds);
 	json_t *mj = NULL;
 	if (rc == 0 && ml_nb_to_json(&m, &mj) != 0)
-		rc = mlp_err(&err, -EIO, "cannot encode the model");
+		rc = ml_seterr(&err, -EIO, "cannot encode the model");
 
 	/* 2. Training accuracy and log loss: one prediction pass. */
 	double correct = 0, loss = 0, n = 0;
@@ -197,10 +128,10 @@ nb_run(kiln_task *t, const struct kiln_host *h)
 		json_array_append_new(classes, json_string(ds.classes[k]));
 	json_t *result = json_pack("{s:s,s:o,s:o,s:f,s:f,s:f,s:I,s:i,s:f}",
 		"model", "naive_bayes", "classes", classes,
-		"priors", nb_darray(m.prior, (size_t)m.nclasses),
+		"priors", mlp_json_reals(m.prior, (size_t)m.nclasses),
 		"epsilon", m.epsilon, "accuracy", n > 0 ? correct / n : 0.0,
 		"log_loss", n > 0 ? loss / n : 0.0, "rows", (json_int_t)ds.rows,
-		"partitions", ds.nparts, "fit_ms", nb_now_ms() - t0);
+		"partitions", ds.nparts, "fit_ms", mlp_now_ms() - t0);
 	ml_nb_free(&m);
 	mlp_dataset_free(&ds);
 	rc = mlp_output_json(t, h, "model.json", file);
@@ -227,7 +158,7 @@ nb_score(const json_t *model, const struct mlp_part *p, json_t **out,
 	double *proba = malloc((p->n * K + 1) * sizeof *proba);
 	if (proba == NULL) {
 		ml_nb_free(&m);
-		return mlp_err(err, -ENOMEM, "out of memory");
+		return ml_seterr(err, -ENOMEM, "out of memory");
 	}
 	rc = ml_nb_predict_proba(&m, p->X, p->n, proba, err);
 	double correct = 0, loss = 0;
@@ -262,7 +193,7 @@ nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);
 	}
-	rc = nb_check_finite(&p, &ds, part, &err);
+	rc = mlp_check_finite(&p, &ds, part, 0, "training", &err);
 	json_t *out = NULL;
 	if (rc != 0) {
 		/* reported below */
@@ -272,7 +203,7 @@ nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		if (rc == 0) {
 			rc = ml_nb_partial_add(&np, p.X, p.n, p.y, &err);
 			if (rc == 0 && ml_nb_partial_to_json(&np, &out) != 0)
-				rc = mlp_err(&err, -EIO, "cannot encode the statistics");
+				rc = ml_seterr(&err, -EIO, "cannot encode the statistics");
 			ml_nb_partial_free(&np);
 		}
 	} else if (strcmp(fn, "score") == 0) {
@@ -280,9 +211,9 @@ nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		rc = nb_score(json_object_get(b, "model"), &p, &out, &err);
 		json_decref(b);
 	} else {
-		rc = mlp_err(&err, -EINVAL, "naive_bayes has no map function %s", fn);
+		rc = ml_seterr(&err, -EINVAL, "naive_bayes has no map function %s", fn);
 	}
-	nb_name_columns(&err, &ds);
+	mlp_name_columns(&err, &ds);
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);
 	if (rc != 0)

@@ -62,21 +62,6 @@ struct predict_model {
 	struct ml_kmeans km;
 };
 
-static double
-predict_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-predict_ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 static void
 predict_model_free(struct predict_model *m)
 {
@@ -103,7 +88,7 @@ predict_model_load(const char *type, const json_t *model, size_t d,
 {
 	memset(m, 0, sizeof *m);
 	if (type == NULL)
-		return mlp_err(err, -EINVAL, "the model file has no \"type\"");
+		return ml_seterr(err, -EINVAL, "the model file has no \"type\"");
 	size_t md = 0;
 	int rc;
 	if (strcmp(type, "logreg") == 0) {
@@ -130,7 +115,7 @@ predict_model_load(const char *type, const json_t *model, size_t d,
 		m->kind = PK_CLUSTER;
 		md = m->km.d;
 	} else {
-		return mlp_err(err, -EINVAL, "model type '%s' is not supported (logreg, "
+		return ml_seterr(err, -EINVAL, "model type '%s' is not supported (logreg, "
 		               "naive_bayes, linreg, forest, kmeans)", type);
 	}
 	snprintf(m->type, sizeof m->type, "%s", type);
@@ -140,33 +125,18 @@ predict_model_load(const char *type, const json_t *model, size_t d,
 	}
 	if (md != d) {
 		predict_model_free(m);
-		return mlp_err(err, -EINVAL, "the %s model has %zu features but its "
+		return ml_seterr(err, -EINVAL, "the %s model has %zu features but its "
 		               "file names %zu", type, md, d);
 	}
 	if (m->kind == PK_CLASSIFY && m->nclasses < 1) {
 		predict_model_free(m);
-		return mlp_err(err, -EINVAL, "the %s model has no classes", type);
+		return ml_seterr(err, -EINVAL, "the %s model has no classes", type);
 	}
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Map side                                                             */
-
-static int
-predict_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
-                     int part, char **err)
-{
-	for (size_t j = 0; j < ds->d; j++)
-		for (size_t i = 0; i < p->n; i++)
-			if (!isfinite(p->X[j][i]))
-				return mlp_err(err, -EINVAL, "column '%s' has a %s value "
-				               "(partition %d, row %zu): drop or fill missing "
-				               "values before predicting", ds->features[j],
-				               isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
-				               part, i);
-	return 0;
-}
 
 /* Predict one partition into a JSON object {"n", "proba"|"value"|"cluster",
  * "y"|"t"}: probabilities are row-major, n rows of K. */
@@ -182,7 +152,7 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 		double *pr = malloc((n * K + 1) * sizeof *pr);
 		int colmajor = strcmp(m->type, "forest") != 0;
 		if (pr == NULL)
-			rc = mlp_err(err, -ENOMEM, "out of memory");
+			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else if (strcmp(m->type, "logreg") == 0)
 			rc = ml_logreg_predict_proba(&m->lr, p->X, n, pr, err);
 		else if (strcmp(m->type, "naive_bayes") == 0)
@@ -198,7 +168,7 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 	} else if (m->kind == PK_REGRESS) {
 		double *v = malloc((n + 1) * sizeof *v);
 		if (v == NULL)
-			rc = mlp_err(err, -ENOMEM, "out of memory");
+			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else if (strcmp(m->type, "linreg") == 0)
 			rc = ml_linreg_predict(&m->lin, p->X, n, v, err);
 		else
@@ -210,7 +180,7 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 	} else {
 		int *lab = malloc((n + 1) * sizeof *lab);
 		if (lab == NULL)
-			rc = mlp_err(err, -ENOMEM, "out of memory");
+			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else
 			rc = ml_kmeans_predict(&m->km, p->X, n, lab, err);
 		for (size_t i = 0; rc == 0 && i < n; i++)
@@ -269,7 +239,7 @@ predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		return mlp_fail(t, h, rc, err);
 	}
 	json_t *out = NULL;
-	rc = predict_check_finite(&p, &ds, part, &err);
+	rc = mlp_check_finite(&p, &ds, part, 0, "predicting", &err);
 	if (rc == 0)
 		rc = predict_part(&m, &p, &out, &err);
 	size_t n = p.n;
@@ -338,7 +308,7 @@ predict_input(kiln_task *t, const struct kiln_host *h, const char *want,
 		if (nm == NULL)
 			continue;
 		if (want != NULL && *want != '\0' ? strcmp(nm, want) == 0 :
-		    predict_ends_with(nm, suffix)) {
+		    mlp_ends_with(nm, suffix)) {
 			*name = nm;
 			return h->input_data(t, i, len);
 		}
@@ -356,27 +326,27 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 	const void *data = predict_input(t, h, h->param(t, "model"), "model.json",
 	                                 &len, &name);
 	if (data == NULL)
-		return mlp_err(err, -EINVAL, "no model among the task's inputs: "
+		return ml_seterr(err, -EINVAL, "no model among the task's inputs: "
 		               "expected an input whose name ends with model.json "
 		               "(depend on a logreg, naive_bayes, linreg, forest or "
 		               "kmeans task)");
 	json_error_t je;
 	j->file = json_loadb(data, len, 0, &je);
 	if (j->file == NULL)
-		return mlp_err(err, -EINVAL, "%s: not JSON (line %d: %s)", name,
+		return ml_seterr(err, -EINVAL, "%s: not JSON (line %d: %s)", name,
 		               je.line, je.text);
 	j->type = json_string_value(json_object_get(j->file, "type"));
 	j->mdataset = json_object_get(j->file, "dataset");
 	json_t *f = json_object_get(j->mdataset, "features");
 	if (j->type == NULL || !json_is_array(f) || json_array_size(f) == 0)
-		return mlp_err(err, -EINVAL, "%s: not a kiln model file (it needs "
+		return ml_seterr(err, -EINVAL, "%s: not a kiln model file (it needs "
 		               "\"type\" and \"dataset\": {\"features\": [...]})", name);
 	j->d = json_array_size(f);
 	j->features = calloc(j->d + 1, sizeof *j->features);
 	for (size_t i = 0; i < j->d; i++) {
 		j->features[i] = (char *)json_string_value(json_array_get(f, i));
 		if (j->features[i] == NULL || strchr(j->features[i], ',') != NULL)
-			return mlp_err(err, -EINVAL, "%s: feature %zu has no usable name",
+			return ml_seterr(err, -EINVAL, "%s: feature %zu has no usable name",
 			               name, i);
 	}
 	int rc = predict_model_load(j->type, json_object_get(j->file, "model"),
@@ -399,7 +369,7 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 	data = predict_input(t, h, NULL, "schema.json", &len, &name);
 	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
 	if (schema == NULL)
-		return mlp_err(err, -EINVAL, "no dataset among the task's inputs "
+		return ml_seterr(err, -EINVAL, "no dataset among the task's inputs "
 		               "(expected the outputs of an `ingest` task)");
 	json_t *cols = json_object_get(schema, "columns");
 	char *missing = NULL;
@@ -419,7 +389,7 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 		fclose(mf);
 	if (nmissing > 0) {
 		json_decref(schema);
-		rc = mlp_err(err, -EINVAL, "the model's feature%s %s %s not in the "
+		rc = ml_seterr(err, -EINVAL, "the model's feature%s %s %s not in the "
 		             "dataset: it needs the columns it was trained on (%zu "
 		             "features)", nmissing > 1 ? "s" : "", missing ? missing : "?",
 		             nmissing > 1 ? "are" : "is", j->d);
@@ -454,23 +424,6 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 	}
 	json_decref(schema);
 	return 0;
-}
-
-/* Append S to F as one CSV field, quoted when it must be. */
-static void
-predict_csv_field(FILE *f, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
 }
 
 /* All map results gathered, in partition order. */
@@ -519,7 +472,7 @@ predict_gather(json_t **res, int nparts, const struct predict_job *j,
 		                            j->m.kind == PK_REGRESS ? "value" : "cluster");
 		size_t want = j->m.kind == PK_CLASSIFY ? pn * K : pn;
 		if (json_array_size(v) != want)
-			return mlp_err(err, -EIO, "partition %d returned %zu predictions "
+			return ml_seterr(err, -EIO, "partition %d returned %zu predictions "
 			               "for %zu rows", i, json_array_size(v), pn);
 		for (size_t r = 0; r < want; r++) {
 			json_t *x = json_array_get(v, r);
@@ -532,7 +485,7 @@ predict_gather(json_t **res, int nparts, const struct predict_job *j,
 		}
 		json_t *y = json_object_get(res[i], a->y ? "y" : "t");
 		if ((a->y || a->t) && json_array_size(y) != pn)
-			return mlp_err(err, -EIO, "partition %d returned no labels", i);
+			return ml_seterr(err, -EIO, "partition %d returned no labels", i);
 		for (size_t r = 0; (a->y || a->t) && r < pn; r++) {
 			if (a->y)
 				a->y[off + r] = (int)json_integer_value(json_array_get(y, r));
@@ -562,7 +515,7 @@ predict_csv(const struct predict_job *j, const struct predict_all *a,
 			char *h = NULL;
 			if (asprintf(&h, "p_%s", j->classes[k]) >= 0) {
 				fputc(',', f);
-				predict_csv_field(f, h);
+				mlp_csv_field(f, h);
 			}
 			free(h);
 		}
@@ -586,7 +539,7 @@ predict_csv(const struct predict_job *j, const struct predict_all *a,
 				if (p[k] > p[best])
 					best = k;
 			cnt[best]++;
-			predict_csv_field(f, j->classes[best]);
+			mlp_csv_field(f, j->classes[best]);
 			for (size_t k = 0; k < K; k++)
 				fprintf(f, ",%.17g", p[k]);
 		} else if (j->m.kind == PK_REGRESS) {
@@ -619,15 +572,6 @@ predict_csv(const struct predict_job *j, const struct predict_all *a,
 	return text;
 }
 
-static json_t *
-predict_darray(const double *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_real(v[i]));
-	return a;
-}
-
 /* Classification metrics; DS is the opened dataset (its class coding). */
 static int
 predict_class_metrics(const struct predict_job *j, const struct mlp_dataset *ds,
@@ -648,7 +592,7 @@ predict_class_metrics(const struct predict_job *j, const struct mlp_dataset *ds,
 	for (size_t i = 0; i < a->n && rc == 0; i++) {
 		int c = a->y[i];
 		if (c < 0 || c >= ds->nclasses || map[c] < 0)
-			rc = mlp_err(err, -EDOM, "row %zu: class '%s' is not one of the "
+			rc = ml_seterr(err, -EDOM, "row %zu: class '%s' is not one of the "
 			             "model's classes", i, c >= 0 && c < ds->nclasses ?
 			             ds->classes[c] : "?");
 		else
@@ -677,9 +621,9 @@ predict_class_metrics(const struct predict_job *j, const struct mlp_dataset *ds,
 		"macro_precision", cm.macro_precision, "macro_recall", cm.macro_recall,
 		"macro_f1", cm.macro_f1, "log_loss", cm.log_loss,
 		"classes", classes, "support", support,
-		"precision", predict_darray(cm.precision, (size_t)K),
-		"recall", predict_darray(cm.recall, (size_t)K),
-		"f1", predict_darray(cm.f1, (size_t)K), "confusion", conf);
+		"precision", mlp_json_reals(cm.precision, (size_t)K),
+		"recall", mlp_json_reals(cm.recall, (size_t)K),
+		"f1", mlp_json_reals(cm.f1, (size_t)K), "confusion", conf);
 	/* Undefined when a class is absent from the data: say so as null. */
 	json_object_set_new(o, "roc_auc", cm.has_roc_auc ? json_real(cm.roc_auc) :
 	                    json_null());
@@ -715,7 +659,7 @@ predict_order_features(struct mlp_dataset *ds, const struct predict_job *j,
                        char **err)
 {
 	if (ds->d != j->d)
-		return mlp_err(err, -EINVAL, "the model has %zu features, the dataset "
+		return ml_seterr(err, -EINVAL, "the model has %zu features, the dataset "
 		               "gave %zu of them (is one the dataset's label?)", j->d,
 		               ds->d);
 	for (size_t i = 0; i < j->d; i++) {
@@ -723,7 +667,7 @@ predict_order_features(struct mlp_dataset *ds, const struct predict_job *j,
 		while (k < ds->d && strcmp(ds->features[k], j->features[i]) != 0)
 			k++;
 		if (k == ds->d)     /* the schema check said it is there */
-			return mlp_err(err, -EINVAL, "the dataset has no feature '%s'",
+			return ml_seterr(err, -EINVAL, "the dataset has no feature '%s'",
 			               j->features[i]);
 		char *tmp = ds->features[i];
 		ds->features[i] = ds->features[k];
@@ -752,7 +696,7 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	struct mlp_dataset ds = { 0 };
 	struct predict_all a = { 0 };
 	char *err = NULL;
-	double t0 = predict_now_ms();
+	double t0 = mlp_now_ms();
 	int rc = predict_prepare(t, h, &j, &err);
 	char *flist = NULL;
 	size_t flen = 0;
@@ -786,10 +730,10 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	if (rc == 0) {
 		csv = predict_csv(&j, &a, &counts);
 		if (csv == NULL)
-			rc = mlp_err(&err, -ENOMEM, "out of memory writing predictions.csv");
+			rc = ml_seterr(&err, -ENOMEM, "out of memory writing predictions.csv");
 	}
 	if (rc == 0 && h->output(t, "predictions.csv", csv, strlen(csv)) != 0)
-		rc = mlp_err(&err, -EIO, "cannot store predictions.csv");
+		rc = ml_seterr(&err, -EIO, "cannot store predictions.csv");
 	free(csv);
 
 	json_t *metrics = NULL;
@@ -806,7 +750,7 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	}
 	free(merr);
 	if (rc == 0 && metrics != NULL && mlp_output_json(t, h, "metrics.json", metrics) != 0)
-		rc = mlp_err(&err, -EIO, "cannot store metrics.json");
+		rc = ml_seterr(&err, -EIO, "cannot store metrics.json");
 	if (rc != 0) {
 		json_decref(metrics);
 		json_decref(counts);
@@ -822,7 +766,7 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		"predictions", "predictions.csv",
 		"predicted_counts", counts ? counts : json_null(),
 		"metrics", metrics ? metrics : json_null(),
-		"predict_ms", predict_now_ms() - t0);
+		"predict_ms", mlp_now_ms() - t0);
 	if (j.no_metrics != NULL) {
 		json_object_set_new(result, "metrics_skipped", json_string(j.no_metrics));
 		h->log(t, KILN_LOG_WARN, "predict: no metrics: %s", j.no_metrics);
