@@ -143,45 +143,31 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	size_t R = m.nclasses == 2 ? 1 : (size_t)m.nclasses;
 	double *coef = calloc(R * ds.d, sizeof *coef), *icpt = calloc(R, sizeof *icpt);
 	ml_logreg_coef_original(&m, coef, icpt);
-	/* The final objective's loss: one more pass at the solution. */
-	size_t np = ml_logreg_nparam(&m);
-	double *params = calloc(np, sizeof *params), *g = calloc(np, sizeof *g);
-	for (size_t r = 0; r < R; r++) {
-		memcpy(params + r * (ds.d + 1), m.coef + r * ds.d, ds.d * sizeof *params);
-		params[r * (ds.d + 1) + ds.d] = m.intercept[r];
-	}
-	double loss = 0;
 	json_t *mj = NULL;
 	ml_logreg_to_json(&m, &mj);
-	d.model = mj;
-	rc = eval_stage(&d, &m, params, &loss, g, &err);
-	d.model = NULL;
-	json_t *file = json_pack("{s:s,s:o,s:O}", "type", "logreg", "dataset",
+	json_t *file = json_pack("{s:s,s:o,s:o}", "type", "logreg", "dataset",
 	                         mlp_dataset_json(&ds), "model", mj);
-	json_decref(mj);
 	json_t *coefs = json_array();
 	for (size_t r = 0; r < R; r++)
 		json_array_append_new(coefs, mlp_json_reals(coef + r * ds.d, ds.d));
-	json_t *result = rc != 0 ? NULL : json_pack(
+	json_t *result = json_pack(
 		"{s:s,s:i,s:i,s:s,s:f,s:o,s:o,s:i,s:f,s:f,s:f,s:I}",
 		"model", "logreg", "iterations", m.n_iter, "evaluations", m.n_eval,
 		"status", ml_lbfgs_status_str(m.status),
-		"log_loss", loss / (double)ds.rows, "coef", coefs,
+		"log_loss", m.loss / (double)ds.rows, "coef", coefs,
 		"intercept", mlp_json_reals(icpt, R), "stages", d.stages,
 		"stage_ms", d.stage_ms / (d.stages ? d.stages : 1),
 		"pass_ms", d.pass_ms / ((double)(d.stages ? d.stages : 1) * ds.nparts),
 		"fit_ms", mlp_now_ms() - t0, "rows", (json_int_t)ds.rows);
-	if (result == NULL)
-		json_decref(coefs);
 	free(coef);
 	free(icpt);
-	free(params);
-	free(g);
 	ml_logreg_free(&m);
 	mlp_dataset_free(&ds);
-	if (rc != 0) {
+	if (file == NULL || result == NULL) {
 		json_decref(file);
-		return mlp_fail(t, h, rc, err);
+		json_decref(result);
+		h->set_error(t, "logreg: cannot encode the model");
+		return KILN_EFAIL;
 	}
 	rc = mlp_output_json(t, h, "model.json", file);
 	json_decref(file);

@@ -644,6 +644,11 @@ ml_logreg_fit(struct ml_logreg *m, ml_logreg_eval_fn eval, void *ud,
 		m->n_iter = res.iterations;
 		m->n_eval = res.evaluations;
 		m->status = res.status;
+		/* res.f = C * loss + |W|^2 / 2: the loss without another pass. */
+		double pen = 0;
+		for (size_t k = 0; k < R * d; k++)
+			pen += m->coef[k] * m->coef[k];
+		m->loss = (res.f - 0.5 * pen) / m->C;
 	}
 	free(x);
 	return rc;

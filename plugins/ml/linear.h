@@ -99,6 +99,8 @@ struct ml_logreg {
 	double *coef;      /* R x d, row-major, standardised space */
 	double *intercept; /* R */
 	int n_iter, n_eval;   /* from the last fit */
+	double loss;       /* its summed log-loss at the fitted parameters,
+	                    * unpenalised (from the optimiser's last value) */
 	int status;        /* enum ml_lbfgs_status of the last fit */
 };
 

@@ -377,6 +377,8 @@ logreg_case(const char *set, struct mldata *m)
 		}
 		double wl = json_number_value(rget(set, "log_loss_sum"));
 		ck_assert_msg(fabs(loss - wl) <= 1e-6 * wl, "%s loss %.12g want %.12g", set, loss, wl);
+		ck_assert_msg(fabs(lr.loss - loss) <= 1e-9 * loss, "%s: the fit's loss %.12g, "
+		              "the partials' %.12g", set, lr.loss, loss);
 
 		if (t == 0)
 			memcpy(first, p, np * sizeof(double));
