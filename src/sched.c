@@ -70,10 +70,22 @@ struct sstage {
 	int64_t owner;          /* the driver job and its attempt */
 	int owner_attempt;
 	size_t n, ndone;
+	struct sjob **tasks;    /* n map tasks; NULL once one is done */
 	char **results;         /* n JSON texts, in task order */
 	char *error;            /* the first map task that failed for good */
 	struct sstage *next;
 };
+
+static void
+stage_free(struct sstage *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->results[i]);
+	free(st->results);
+	free(st->tasks);
+	free(st->error);
+	free(st);
+}
 
 #define STAGE_MAX_ATTEMPTS 3
 #define LOCALITY_WAIT_MS 250    /* a map task waits this long for a worker
@@ -456,11 +468,7 @@ sched_free(sched *s)
 	struct sstage *sn;
 	for (struct sstage *st = s->stages; st != NULL; st = sn) {
 		sn = st->next;
-		for (size_t i = 0; i < st->n; i++)
-			free(st->results[i]);
-		free(st->results);
-		free(st->error);
-		free(st);
+		stage_free(st);   /* its map tasks were freed with the table */
 	}
 	free(s->done_list);
 	struct splugin *qn;
@@ -789,30 +797,23 @@ stage_find(sched *s, int64_t id)
 static void
 stage_drop(sched *s, struct sstage *st)
 {
-	for (size_t b = 0; b < s->tabsize; b++) {
-		struct sjob *n;
-		for (struct sjob *j = s->tab[b]; j != NULL; j = n) {
-			n = j->hnext;
-			if (j->stage != st)
-				continue;
-			if (j->state == SJ_QUEUED) {
-				queue_del(s, j);
-			} else {
-				worker_cancel_push(j->worker, j->id, j->attempt);
-				run_del(j);
-			}
-			job_remove(s, j);
+	for (size_t i = 0; i < st->n; i++) {
+		struct sjob *j = st->tasks[i];
+		if (j == NULL)
+			continue;
+		if (j->state == SJ_QUEUED) {
+			queue_del(s, j);
+		} else {
+			worker_cancel_push(j->worker, j->id, j->attempt);
+			run_del(j);
 		}
+		job_remove(s, j);
 	}
 	struct sstage **pp = &s->stages;
 	while (*pp != st)
 		pp = &(*pp)->next;
 	*pp = st->next;
-	for (size_t i = 0; i < st->n; i++)
-		free(st->results[i]);
-	free(st->results);
-	free(st->error);
-	free(st);
+	stage_free(st);
 }
 
 /* A map task's attempt ended with result R.  Lock held; J is running. */
@@ -824,6 +825,7 @@ stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 	if (r->state == JOB_SUCCEEDED) {
 		st->results[j->index] = xstrdup(r->result ? r->result : "null");
 		st->ndone++;
+		st->tasks[j->index] = NULL;
 		job_remove(s, j);
 		return;
 	}
@@ -836,6 +838,7 @@ stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 		                      (long long)st->id, r->state == JOB_CANCELLED ?
 		                      "was cancelled" : "failed",
 		                      r->error ? r->error : "no error message");
+	st->tasks[j->index] = NULL;
 	job_remove(s, j);
 }
 
@@ -898,6 +901,7 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 	st->owner_attempt = owner_attempt;
 	st->n = n;
 	st->results = xcalloc(n, sizeof *st->results);
+	st->tasks = xcalloc(n, sizeof *st->tasks);
 	st->next = s->stages;
 	s->stages = st;
 	for (size_t i = 0; i < n; i++) {
@@ -915,6 +919,7 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 		j->index = i;
 		job_insert(s, j);
 		queue_add(s, j);
+		st->tasks[i] = j;
 	}
 	*id = st->id;
 	pthread_mutex_unlock(&s->mu);
