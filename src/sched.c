@@ -59,6 +59,7 @@ struct sjob {
 	struct sjob *hnext;     /* hash chain */
 	struct sstage *stage;   /* a map task of this stage, or NULL */
 	size_t index;           /* its index in the stage */
+	int failures;           /* its attempts that failed (not lost) */
 	char *loc;              /* stage task: sha of the data it reads */
 };
 
@@ -162,7 +163,7 @@ struct sched {
 	struct sworker *workers;
 	struct sstage *stages;
 	int64_t next_stage;     /* ids of stages, from 1 */
-	int64_t next_eph;       /* ids of map tasks: -1, -2, ... */
+	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
 	void (*wakeup)(void *);
 	void *wakeup_ud;
@@ -829,7 +830,9 @@ stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 		job_remove(s, j);
 		return;
 	}
-	if (r->state == JOB_FAILED && j->attempt < STAGE_MAX_ATTEMPTS) {
+	/* Retried when it failed, not when its worker was lost: losing
+	 * workers says nothing about the task. */
+	if (r->state == JOB_FAILED && ++j->failures < STAGE_MAX_ATTEMPTS) {
 		queue_add(s, j);
 		return;
 	}
@@ -906,7 +909,9 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 	s->stages = st;
 	for (size_t i = 0; i < n; i++) {
 		struct sjob *j = xcalloc(1, sizeof *j);
-		j->id = --s->next_eph;
+		/* Negative, apart from jobs' ids, and rising: the queue orders
+		 * equal priorities by id, so map tasks go first come first. */
+		j->id = INT64_MIN + ++s->eph_seq;
 		j->max_attempts = STAGE_MAX_ATTEMPTS;
 		j->priority = INT32_MAX;     /* ahead of every job */
 		j->slots = 1;

@@ -16,9 +16,11 @@
 int
 mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
 {
-	if (rc == KILN_ECANCELLED) {
+	/* Asked whether the task was cancelled, not by the code: library
+	 * codes are errno values, and -EIO is KILN_ECANCELLED's number. */
+	if (h->cancelled(t)) {
 		free(err);
-		return rc;
+		return KILN_ECANCELLED;
 	}
 	h->set_error(t, "%s", err ? err : "failed");
 	free(err);

@@ -132,8 +132,9 @@ int mlp_result(kiln_task *t, const struct kiln_host *h, json_t *j,
 int mlp_output_json(kiln_task *t, const struct kiln_host *h, const char *name,
                     const json_t *j);
 
-/* Fail the task with a message (and free it): returns KILN_EINVAL for
- * errors in the input (-EINVAL, -EDOM), KILN_EFAIL otherwise. */
+/* Fail the task with a message (and free it): returns KILN_ECANCELLED if
+ * the task was cancelled, KILN_EINVAL for errors in the input (-EINVAL,
+ * -EDOM), KILN_EFAIL otherwise. */
 int mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err);
 
 /* Errors: ml_seterr() (mlutil.h) fills a `char **err`. */

@@ -26,6 +26,7 @@
 #include "plugin.h"
 #include "store.h"
 #include "datacache.h"
+#include "mlplug.h"
 #include "task.h"
 
 #ifndef KILN_SRCDIR
@@ -590,6 +591,23 @@ START_TEST(task_bad_params)
 }
 END_TEST
 
+/* mlp_fail() (plugins/ml/mlplug.c) turns the library's errno codes into
+ * task outcomes: an I/O error is a failure, not a cancellation (-EIO is
+ * KILN_ECANCELLED's number), and a cancelled task ends cancelled. */
+START_TEST(model_plugin_failures)
+{
+	const struct kiln_host *h = task_host();
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_int_eq(mlp_fail(t, h, -EIO, strdup("partition 2: bad")), KILN_EFAIL);
+	ck_assert_str_eq(task_error(t), "partition 2: bad");
+	ck_assert_int_eq(mlp_fail(t, h, -EINVAL, strdup("row 3: NaN")), KILN_EINVAL);
+	ck_assert_int_eq(mlp_fail(t, h, -EDOM, NULL), KILN_EINVAL);
+	task_cancel(t);
+	ck_assert_int_eq(mlp_fail(t, h, KILN_EFAIL, strdup("stopped")), KILN_ECANCELLED);
+	task_free(t);
+}
+END_TEST
+
 /* ABI 1.1: inputs mapped in memory, a map task's view of its stage, and
  * a stage outside a worker failing with a message. */
 START_TEST(task_abi_1_1)
@@ -1042,6 +1060,7 @@ plugin_suite(void)
 	tcase_add_test(tc, task_bad_params);
 	tcase_add_test(tc, task_host_functions);
 	tcase_add_test(tc, task_abi_1_1);
+	tcase_add_test(tc, model_plugin_failures);
 	tcase_add_test(tc, task_log_tail);
 	suite_add_tcase(s, tc);
 

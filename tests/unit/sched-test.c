@@ -349,6 +349,167 @@ START_TEST(prefetch_only_short_tasks)
 }
 END_TEST
 
+/* ------------------------------------------------------------- stages */
+
+/* Hand driver job D to worker W (whose slots it fills). */
+static void
+start_driver(const char *w, uint64_t sess, int64_t d)
+{
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, w, sess, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, d);
+	sched_exchange_clear(&x);
+}
+
+/* A stage of N map tasks of driver D (attempt 1), with localities LOC. */
+static int64_t
+stage_of(int64_t d, size_t n, const char *const *loc)
+{
+	struct sched_stage_task t[8];
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct sched_stage_task){ .params = "{\"i\":1}",
+			.locality = loc ? loc[i] : NULL };
+	int64_t id = 0;
+	char *err = NULL;
+	ck_assert_int_eq(sched_stage_submit(sc, d, 1, "noop", t, n, &id, &err), 0);
+	return id;
+}
+
+/* Worker W reports map task T ended in STATE with result R. */
+static void
+map_done(const char *w, uint64_t sess, const struct sched_task *t, int state,
+         const char *r)
+{
+	struct sched_result res = { .id = t->id, .attempt = t->attempt,
+		.state = state, .result = r, .error = "boom", .duration_ms = -1 };
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, w, sess, &res, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+}
+
+START_TEST(stage_tasks_have_their_own_room)
+{
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	start_driver("w1", s1, d);          /* its only slot is taken */
+	char *err = NULL, **res;
+	size_t n;
+	/* Only a running driver may start a stage. */
+	struct sched_stage_task bad = { .params = "{}" };
+	int64_t id;
+	ck_assert_int_eq(sched_stage_submit(sc, d + 1, 1, "noop", &bad, 1, &id, &err), -ESTALE);
+	free(err);
+	err = NULL;
+	id = stage_of(d, 2, NULL);
+	struct sched_exchange x;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	/* One map task: the worker's stage room is its one slot. */
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_lt(x.tasks[0].id, 0);
+	ck_assert_int_eq(x.tasks[0].stage, 1);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+	/* The results come in task order. */
+	struct sched_exchange y;
+	map_done("w1", s1, &x.tasks[0], JOB_SUCCEEDED, "\"a\"");
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &y, &err), 0);
+	ck_assert_uint_eq(y.ntasks, 1);
+	map_done("w1", s1, &y.tasks[0], JOB_SUCCEEDED, "\"b\"");
+	sched_exchange_clear(&x);
+	sched_exchange_clear(&y);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(res[0], "\"a\"");
+	ck_assert_str_eq(res[1], "\"b\"");
+	free(res[0]);
+	free(res[1]);
+	free(res);
+	/* Polled once done, the stage is forgotten. */
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -ENOENT);
+	free(err);
+	/* The driver's job was not touched. */
+	ck_assert_int_eq(state_of(d), JOB_RUNNING);
+}
+END_TEST
+
+START_TEST(stage_prefers_the_worker_with_the_data)
+{
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	uint64_t s2 = join("w2", 2, 1 << 30, NOOP);
+	start_driver("w1", s1, d);
+	const char *loc[] = { "shaA" };
+	int64_t id = stage_of(d, 1, loc);
+	struct sched_exchange x;
+	char *err = NULL, **res;
+	size_t n;
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);       /* nobody holds shaA yet */
+	map_done("w2", s2, &x.tasks[0], JOB_SUCCEEDED, "1");
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	free(res[0]);
+	free(res);
+	/* w2 holds shaA now: w1 does not get the next map task at once... */
+	id = stage_of(d, 1, loc);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	sched_exchange_clear(&x);
+	/* ...only once the locality wait is over and w2 has not taken it. */
+	usleep(300 * 1000);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	map_done("w1", s1, &x.tasks[0], JOB_SUCCEEDED, "2");
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	ck_assert_str_eq(res[0], "2");
+	free(res[0]);
+	free(res);
+}
+END_TEST
+
+START_TEST(stage_retries_then_fails_and_survives_lost_workers)
+{
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	uint64_t s2 = join("w2", 1, 1 << 30, NOOP);
+	start_driver("w1", s1, d);
+	int64_t id = stage_of(d, 1, NULL);
+	struct sched_exchange x;
+	char *err = NULL, **res;
+	size_t n;
+	/* Taken by w2, which goes silent: its map task is queued again. */
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	sched_exchange_clear(&x);
+	usleep(250 * 1000);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_reap(sc), 1);
+	/* Three failed attempts on w1: the stage fails with the message. */
+	for (int a = 1; a <= 3; a++) {
+		ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+		ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+		ck_assert_uint_eq(x.ntasks, 1);
+		map_done("w1", s1, &x.tasks[0], JOB_FAILED, NULL);
+		sched_exchange_clear(&x);
+	}
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "map task 0"));
+	ck_assert_ptr_nonnull(strstr(err, "boom"));
+	free(err);
+	err = NULL;
+	/* A stage is dropped when its driver stops running. */
+	id = stage_of(d, 2, NULL);
+	ck_assert_int_eq(sched_cancel(sc, d, &err), 0);
+	sched_reap(sc);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -ENOENT);
+	free(err);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -364,6 +525,9 @@ main(void)
 	tcase_add_test(tc, recover_rebuilds_queue);
 	tcase_add_test(tc, cancel_queued_and_running);
 	tcase_add_test(tc, prefetch_only_short_tasks);
+	tcase_add_test(tc, stage_tasks_have_their_own_room);
+	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);
+	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
