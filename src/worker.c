@@ -443,9 +443,12 @@ handle_reply(struct wk *w, json_t *reply)
 	json_t *o;
 	json_array_foreach(json_object_get(reply, "cancel"), i, o) {
 		int64_t id = json_integer_value(json_object_get(o, "id"));
+		int attempt = (int)json_integer_value(json_object_get(o, "attempt"));
 		pthread_mutex_lock(&w->mu);
+		/* The attempt too: a retry of the same task may run here
+		 * already when the cancel of its old attempt arrives. */
 		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
-			if (wt->id == id)
+			if (wt->id == id && wt->attempt == attempt)
 				task_cancel(wt->t);
 		pthread_mutex_unlock(&w->mu);
 	}
