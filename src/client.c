@@ -2,24 +2,38 @@
  * client.c - the HTTP client for the master's API (see client.h), used by
  * workers (heartbeats, task pulls, results) and by the CLI.
  *
- * Each client owns one libcurl easy handle and reuses it, so consecutive
- * requests travel over one kept-alive connection: a worker that reports
- * hundreds of results a second must not pay a TCP handshake for each.  An
- * easy handle must never be used by two threads at once, so a mutex
- * serialises requests; a caller that needs requests in parallel (say, a
- * long poll next to heartbeats) should make a client per thread.
+ * Each client keeps one connection alive and reuses it, so consecutive
+ * requests travel over it: a worker that reports hundreds of results a
+ * second must not pay a TCP handshake for each.  A connection must never
+ * be used by two threads at once, so a mutex serialises requests; a caller
+ * that needs requests in parallel (say, a long poll next to heartbeats)
+ * should make a client per thread.
  *
- * libcurl is loaded (dlopen) when the first client is made rather than
- * linked: the master, which never makes one, then does not carry libcurl
- * and the TLS, Kerberos and LDAP libraries it pulls in (about 3 MB of
- * resident memory).
+ * Two transports sit behind the one API.  A plain-HTTP master (the usual
+ * cluster on a private network) is spoken to by the small HTTP/1.1 client
+ * below: one request at a time on a kept-alive socket, Content-Length or
+ * chunked replies, a deadline per request.  That is all the API needs, and
+ * it keeps a worker's resident memory small: libcurl alone brings OpenSSL,
+ * Kerberos, LDAP, SSH and more into every process that loads it, about
+ * 5.5 MB of an idle worker's 12.7.  An https master is spoken to through
+ * libcurl, which does TLS (certificates, proxies) properly; libcurl is
+ * then loaded (dlopen) when the first such client is made rather than
+ * linked, so no process that never needs it carries it.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 /* Calls go through the table below; curl's type-checking macros would
  * hide that. */
@@ -99,13 +113,21 @@ client_load_curl(void)
 #define PACKAGE_VERSION "unknown"
 #endif
 
+#define CLIENT_MAX_HEADER   (64u << 10)    /* a reply's status + headers */
+
 struct client {
 	char *base_url;         /* without a trailing '/' */
 	char *id;
 	char *secret;
 	char *token;
-	CURL *curl;
-	pthread_mutex_t mu;     /* guards curl */
+	pthread_mutex_t mu;     /* guards the connection (fd or curl) */
+	CURL *curl;             /* https: libcurl's handle; else NULL */
+	/* Plain HTTP: where to connect, and the kept-alive connection. */
+	char *host;             /* name or address, IPv6 without brackets */
+	char *port;
+	char *authority;        /* HOST[:PORT] as in the URL, for Host: */
+	char *prefix;           /* path of the base URL, "" if none */
+	int fd;                 /* -1: not connected */
 };
 
 /* A reply body being received. */
@@ -117,12 +139,9 @@ struct client_buf {
 
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static CURLcode client_global_rc = CURLE_FAILED_INIT;
-static int client_tls;  /* the first client's URL is https */
 
 /* curl_global_init() is not thread-safe, and workers and the CLI may both
- * create clients from several threads.  TLS is set up only for an https
- * master: its initialisation alone costs a worker ~3 MB of resident
- * memory it would never use on a plain-HTTP cluster. */
+ * create clients from several threads. */
 static void
 client_global_init(void)
 {
@@ -130,8 +149,47 @@ client_global_init(void)
 		client_global_rc = CURLE_FAILED_INIT;
 		return;
 	}
-	client_global_rc = curl_global_init(client_tls ? CURL_GLOBAL_DEFAULT :
-	                                    CURL_GLOBAL_NOTHING);
+	client_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Split the http:// URL C->base_url into host, port, authority and path
+ * prefix. */
+static int
+client_parse_url(client *c, char **err)
+{
+	const char *p = c->base_url + 7, *q;
+
+	if (*p == '[') {
+		q = strchr(p, ']');
+		if (q == NULL)
+			goto bad;
+		c->host = xstrndup(p + 1, (size_t)(q - p - 1));
+		q++;
+	} else {
+		q = p + strcspn(p, ":/?#");
+		c->host = xstrndup(p, (size_t)(q - p));
+	}
+	if (c->host[0] == '\0')
+		goto bad;
+	if (*q == ':') {
+		size_t n = strcspn(q + 1, "/?#");
+		char *end;
+		c->port = xstrndup(q + 1, n);
+		long port = strtol(c->port, &end, 10);
+		if (n == 0 || *end != '\0' || port < 1 || port > 65535)
+			goto bad;
+		q += 1 + n;
+	} else {
+		c->port = xstrdup("80");
+	}
+	if (*q != '\0' && *q != '/')
+		goto bad;
+	c->authority = xstrndup(p, (size_t)(q - p));
+	c->prefix = xstrdup(q);
+	return 0;
+bad:
+	return seterr(err, -EINVAL, "master URL '%s' is not "
+	              "http://HOST[:PORT][/PATH]", c->base_url);
 }
 
 int
@@ -144,19 +202,8 @@ client_new(const char *base_url, const char *id, const char *secret,
 		return seterr(err, -EINVAL, "master URL '%s' must start with "
 		              "http:// or https://",
 		              base_url != NULL ? base_url : "");
-	if (strncmp(base_url, "https://", 8) == 0)
-		client_tls = 1;
-	pthread_once(&client_once, client_global_init);
-	if (client_global_rc != CURLE_OK)
-		return seterr(err, -EIO, "cannot initialise libcurl: %s",
-		              lc_error[0] ? lc_error :
-		              curl_easy_strerror(client_global_rc));
 	if (secret != NULL && auth_init() < 0)
 		return seterr(err, -EIO, "cannot initialise libsodium");
-
-	CURL *curl = curl_easy_init();
-	if (curl == NULL)
-		return seterr(err, -ENOMEM, "cannot create a libcurl handle");
 
 	client *c = xcalloc(1, sizeof *c);
 	size_t n = strlen(base_url);
@@ -166,8 +213,25 @@ client_new(const char *base_url, const char *id, const char *secret,
 	c->id = xstrdup(id != NULL ? id : "cli");
 	c->secret = xstrdup(secret);
 	c->token = xstrdup(token);
-	c->curl = curl;
+	c->fd = -1;
 	pthread_mutex_init(&c->mu, NULL);
+	int rc = 0;
+	if (strncmp(base_url, "https://", 8) == 0) {
+		pthread_once(&client_once, client_global_init);
+		if (client_global_rc != CURLE_OK)
+			rc = seterr(err, -EIO, "cannot initialise libcurl: %s",
+			            lc_error[0] ? lc_error :
+			            curl_easy_strerror(client_global_rc));
+		else if ((c->curl = curl_easy_init()) == NULL)
+			rc = seterr(err, -ENOMEM, "cannot create a libcurl "
+			            "handle");
+	} else {
+		rc = client_parse_url(c, err);
+	}
+	if (rc != 0) {
+		client_free(c);
+		return rc;
+	}
 	*out = c;
 	return 0;
 }
@@ -177,7 +241,10 @@ client_free(client *c)
 {
 	if (c == NULL)
 		return;
-	curl_easy_cleanup(c->curl);
+	if (c->curl != NULL)
+		curl_easy_cleanup(c->curl);
+	if (c->fd >= 0)
+		close(c->fd);
 	pthread_mutex_destroy(&c->mu);
 	free(c->base_url);
 	free(c->id);
@@ -187,18 +254,20 @@ client_free(client *c)
 		free(c->secret);
 	}
 	free(c->token);
+	free(c->host);
+	free(c->port);
+	free(c->authority);
+	free(c->prefix);
 	free(c);
 }
 
-static size_t
-client_write(char *ptr, size_t size, size_t nmemb, void *ud)
+/* Append N bytes to B, refusing to grow past CLIENT_MAX_REPLY. */
+static int
+client_buf_add(struct client_buf *b, const void *p, size_t n)
 {
-	struct client_buf *b = ud;
-	size_t n = size * nmemb;
-
 	if (n > CLIENT_MAX_REPLY - b->len) {
 		b->overflow = 1;
-		return 0;       /* makes curl fail with CURLE_WRITE_ERROR */
+		return -1;
 	}
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;
@@ -207,10 +276,17 @@ client_write(char *ptr, size_t size, size_t nmemb, void *ud)
 		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}
-	memcpy(b->data + b->len, ptr, n);
+	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-	return n;
+	return 0;
+}
+
+static size_t
+client_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	/* 0 makes curl fail with CURLE_WRITE_ERROR */
+	return client_buf_add(ud, ptr, size * nmemb) == 0 ? size * nmemb : 0;
 }
 
 /*
@@ -237,18 +313,17 @@ client_reason(CURL *h, CURLcode rc, const char *errbuf, char *buf, size_t len)
 	return errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
 }
 
-/* Send the request; the reply body ends up in *buf.  Called with c->mu
- * held. */
+/* The request through libcurl (https). */
 static int
-client_exchange(client *c, const char *method, const char *path,
-                const char *body, size_t blen, long timeout_ms, long *status,
-                struct client_buf *buf, char **err)
+curl_exchange(client *c, const char *method, const char *path,
+              const char *body, size_t blen, const char *auth,
+              long timeout_ms, long *status, struct client_buf *buf,
+              char **err)
 {
 	CURL *h = c->curl;
 	struct curl_slist *hdrs = NULL;
 	char errbuf[CURL_ERROR_SIZE];
 	char *url = xasprintf("%s%s", c->base_url, path);
-	char *auth = NULL;
 
 	/* Resetting options keeps the connection cache: keep-alive holds. */
 	curl_easy_reset(h);
@@ -257,14 +332,6 @@ client_exchange(client *c, const char *method, const char *path,
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip before larger bodies. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (c->secret != NULL) {
-		char *sig = auth_sign(c->secret, c->id, method, path, body, blen,
-		                      now_ms());
-		auth = xasprintf("Authorization: %s", sig);
-		free(sig);
-	} else if (c->token != NULL) {
-		auth = xasprintf("Authorization: Bearer %s", c->token);
-	}
 	if (auth != NULL)
 		hdrs = curl_slist_append(hdrs, auth);
 
@@ -310,9 +377,455 @@ client_exchange(client *c, const char *method, const char *path,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdrs);
-	free(auth);
 	free(url);
 	return ret;
+}
+
+/* ------------------------------------------------------- plain HTTP/1.1 */
+
+/* Wait until FD is ready for EVENTS or DEADLINE (mono_ms) passes: 0, or
+ * -ETIMEDOUT, or a negative errno. */
+static int
+plain_wait(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Connect to the master; 0 with c->fd set, or a negative errno. */
+static int
+plain_connect(client *c, int64_t deadline, const char **why)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+	                          .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(c->host, c->port, &hints, &res);
+	if (gai != 0) {
+		*why = gai_strerror(gai);
+		return -EHOSTUNREACH;
+	}
+	int rc = -ECONNREFUSED;
+	int64_t cdeadline = mono_ms() + CLIENT_CONNECT_MS;
+	if (cdeadline > deadline)
+		cdeadline = deadline;
+	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		                SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			rc = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			rc = errno == EINPROGRESS ? plain_wait(fd, POLLOUT,
+			                                       cdeadline) : -errno;
+			int soerr = 0;
+			socklen_t sl = sizeof soerr;
+			if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+			                          &sl) == 0 && soerr != 0)
+				rc = -soerr;
+			if (rc != 0) {
+				close(fd);
+				continue;
+			}
+		}
+		/* Requests are small and answered at once: no Nagle delay. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		c->fd = fd;
+		rc = 0;
+		break;
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* Send IOV[N] whole; 0 or a negative errno. */
+static int
+plain_send(int fd, struct iovec *iov, int n, int64_t deadline)
+{
+	while (n > 0) {
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			int rc = plain_wait(fd, POLLOUT, deadline);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
+/* Read what is there (at least one byte) into B: the number of bytes
+ * read, 0 at the end of the stream, or a negative errno. */
+static ssize_t
+plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
+{
+	if (b->len >= limit)
+		return -EFBIG;
+	if (b->cap - b->len < 16384 + 1) {
+		size_t cap = b->cap ? b->cap * 2 : 16384;
+		while (cap - b->len < 16384 + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	for (;;) {
+		ssize_t k = recv(fd, b->data + b->len, b->cap - b->len - 1, 0);
+		if (k >= 0) {
+			b->len += (size_t)k;
+			b->data[b->len] = '\0';
+			return k;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		int rc = plain_wait(fd, POLLIN, deadline);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* Case-insensitive: does the comma-separated header VALUE hold TOKEN? */
+static int
+header_has(const char *value, size_t len, const char *token)
+{
+	size_t tl = strlen(token);
+	for (size_t i = 0; i + tl <= len; i++)
+		if (strncasecmp(value + i, token, tl) == 0)
+			return 1;
+	return 0;
+}
+
+/* Decode the chunked body in IN (from offset *OFF) into OUT.  1 when the
+ * last chunk and the trailers are in, 0 if more bytes are needed, -EPROTO
+ * if it is malformed, -EFBIG if too large. */
+static int
+dechunk(const struct client_buf *in, size_t *off, struct client_buf *out)
+{
+	for (;;) {
+		const char *p = in->data + *off;
+		size_t left = in->len - *off;
+		const char *eol = memmem(p, left, "\r\n", 2);
+		if (eol == NULL)
+			return left > 1024 ? -EPROTO : 0;
+		char *end;
+		unsigned long long size = strtoull(p, &end, 16);
+		if (end == p || (end < eol && *end != ';' && *end != ' '))
+			return -EPROTO;
+		size_t head = (size_t)(eol - p) + 2;
+		if (size == 0) {
+			/* Trailers, then an empty line. */
+			const char *q = eol + 2;
+			size_t qleft = left - head;
+			if (qleft >= 2 && q[0] == '\r' && q[1] == '\n') {
+				*off += head + 2;
+				return 1;
+			}
+			return memmem(q, qleft, "\r\n\r\n", 4) != NULL ? 1 : 0;
+		}
+		if (size > CLIENT_MAX_REPLY)
+			return -EFBIG;
+		if (left < head + size + 2)
+			return 0;
+		if (client_buf_add(out, p + head, (size_t)size) != 0)
+			return -EFBIG;
+		*off += head + (size_t)size + 2;
+	}
+}
+
+/* Status line and headers of a reply. */
+struct plain_reply {
+	int status;
+	int chunked;
+	int close;              /* the server closes after this reply */
+	long long length;       /* Content-Length, -1 if none */
+};
+
+static int
+plain_parse_head(const char *h, size_t n, struct plain_reply *r)
+{
+	int major, minor;
+	if (sscanf(h, "HTTP/%d.%d %3d", &major, &minor, &r->status) != 3 ||
+	    r->status < 100 || r->status > 999)
+		return -EPROTO;
+	r->chunked = 0;
+	r->length = -1;
+	r->close = major < 1 || (major == 1 && minor == 0);
+	const char *end = h + n;
+	const char *line = memmem(h, n, "\r\n", 2) + 2;
+	while (line < end) {
+		const char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+		if (eol == NULL)
+			eol = end;
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon != NULL) {
+			size_t nl = (size_t)(colon - line);
+			const char *v = colon + 1;
+			size_t vl = (size_t)(eol - v);
+			if (nl == 14 && strncasecmp(line, "Content-Length", 14) == 0) {
+				char *e;
+				r->length = strtoll(v, &e, 10);
+				if (r->length < 0)
+					return -EPROTO;
+			} else if (nl == 17 && strncasecmp(line,
+			           "Transfer-Encoding", 17) == 0) {
+				r->chunked = header_has(v, vl, "chunked");
+			} else if (nl == 10 && strncasecmp(line, "Connection",
+			                                   10) == 0) {
+				if (header_has(v, vl, "close"))
+					r->close = 1;
+				else if (header_has(v, vl, "keep-alive"))
+					r->close = 0;
+			}
+		}
+		line = eol + 2;
+	}
+	return 0;
+}
+
+/*
+ * One request on the kept-alive connection (made if there is none).
+ * Returns 0 with *status and the body in *buf; -EAGAIN if a connection
+ * that was kept alive turned out closed by the master before it answered
+ * anything (the request was not taken: send it again on a new one); or
+ * another negative errno, with *why set when the system's message would
+ * not say it.
+ */
+static int
+plain_once(client *c, const char *method, const char *path,
+           const char *body, size_t blen, const char *auth,
+           int64_t deadline, long *status, struct client_buf *buf,
+           const char **why)
+{
+	int reused = c->fd >= 0;
+	int rc;
+
+	if (!reused && (rc = plain_connect(c, deadline, why)) != 0)
+		return rc;
+	int head_only = strcmp(method, "HEAD") == 0;
+	int has_body = !(body == NULL && (strcmp(method, "GET") == 0 ||
+	                                  head_only));
+	char clen[80] = "";
+	if (has_body)
+		snprintf(clen, sizeof clen, "Content-Type: application/json\r\n"
+		         "Content-Length: %zu\r\n", blen);
+	char *req = xasprintf("%s %s%s HTTP/1.1\r\n"
+	                      "Host: %s\r\n"
+	                      "User-Agent: kiln/" PACKAGE_VERSION "\r\n"
+	                      "Accept: application/json\r\n"
+	                      "%s%s%s\r\n",
+	                      method, c->prefix, path, c->authority,
+	                      auth != NULL ? auth : "",
+	                      auth != NULL ? "\r\n" : "", clen);
+	struct iovec iov[2] = {
+		{ .iov_base = req, .iov_len = strlen(req) },
+		{ .iov_base = (void *)body, .iov_len = has_body ? blen : 0 },
+	};
+	rc = plain_send(c->fd, iov, iov[1].iov_len ? 2 : 1, deadline);
+	free(req);
+	if (rc != 0)
+		return reused && (rc == -EPIPE || rc == -ECONNRESET) ? -EAGAIN :
+		       rc;
+
+	/* The reply's head: skip interim (1xx) replies. */
+	struct client_buf in = { 0 };
+	struct plain_reply r;
+	size_t hlen;
+	for (;;) {
+		char *eoh;
+		while ((eoh = in.len ? memmem(in.data, in.len, "\r\n\r\n", 4) :
+		        NULL) == NULL) {
+			ssize_t k = plain_recv(c->fd, &in, CLIENT_MAX_HEADER,
+			                       deadline);
+			if (k <= 0) {
+				int fresh = in.len == 0 && reused;
+				free(in.data);
+				if (fresh && (k == 0 || k == -ECONNRESET))
+					return -EAGAIN;
+				if (k == -EFBIG)
+					*why = "reply headers too large";
+				else if (k == 0)
+					*why = "connection closed before a reply";
+				return k == 0 ? -EPROTO : (int)k;
+			}
+		}
+		hlen = (size_t)(eoh - in.data) + 4;
+		if (plain_parse_head(in.data, hlen, &r) != 0) {
+			free(in.data);
+			*why = "malformed reply";
+			return -EPROTO;
+		}
+		if (r.status >= 200)
+			break;
+		memmove(in.data, in.data + hlen, in.len - hlen);
+		in.len -= hlen;
+	}
+
+	/* The body: none, Content-Length bytes, chunked, or up to the end. */
+	rc = 0;
+	size_t off = hlen;
+	if (head_only || r.status == 204 || r.status == 304) {
+		/* no body */
+	} else if (r.chunked) {
+		for (;;) {
+			int d = dechunk(&in, &off, buf);
+			if (d == 1)
+				break;
+			if (d < 0) {
+				rc = d;
+				break;
+			}
+			ssize_t k = plain_recv(c->fd, &in, CLIENT_MAX_REPLY + hlen +
+			                       (CLIENT_MAX_REPLY >> 4), deadline);
+			if (k <= 0) {
+				rc = k == 0 ? -EPROTO : (int)k;
+				break;
+			}
+		}
+	} else if (r.length >= 0) {
+		if ((unsigned long long)r.length > CLIENT_MAX_REPLY) {
+			buf->overflow = 1;
+			rc = -EFBIG;
+		} else {
+			/* Read straight into the caller's buffer. */
+			size_t want = (size_t)r.length;
+			size_t have = in.len - hlen;
+			if (have > want)
+				have = want;
+			client_buf_add(buf, in.data + hlen, have);
+			buf->data = xrealloc(buf->data, want + 1);
+			buf->cap = want + 1;
+			buf->data[buf->len] = '\0';
+			while (rc == 0 && buf->len < want) {
+				ssize_t k = plain_recv(c->fd, buf, want, deadline);
+				if (k <= 0)
+					rc = k == 0 ? -EPROTO : (int)k;
+			}
+		}
+	} else {
+		r.close = 1;
+		client_buf_add(buf, in.data + hlen, in.len - hlen);
+		for (;;) {
+			ssize_t k = plain_recv(c->fd, buf, CLIENT_MAX_REPLY,
+			                       deadline);
+			if (k == 0)
+				break;
+			if (k < 0) {
+				rc = (int)k;
+				break;
+			}
+		}
+	}
+	free(in.data);
+	if (rc == -EFBIG)
+		buf->overflow = 1;
+	else if (rc == -EPROTO)
+		*why = "reply cut short";
+	if (rc == 0 && r.close) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	*status = r.status;
+	return rc;
+}
+
+/* The request over plain HTTP, on a kept-alive connection. */
+static int
+plain_exchange(client *c, const char *method, const char *path,
+               const char *body, size_t blen, const char *auth,
+               long timeout_ms, long *status, struct client_buf *buf,
+               char **err)
+{
+	int64_t deadline = mono_ms() +
+	                   (timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
+	const char *why = NULL;
+	int rc = plain_once(c, method, path, body, blen, auth, deadline,
+	                    status, buf, &why);
+	if (rc == -EAGAIN) {
+		/* The master closed the idle connection (restart, timeout):
+		 * the request never reached it, so sending it again is safe. */
+		close(c->fd);
+		c->fd = -1;
+		buf->len = 0;
+		why = NULL;
+		rc = plain_once(c, method, path, body, blen, auth, deadline,
+		                status, buf, &why);
+	}
+	if (rc == 0)
+		return 0;
+	if (c->fd >= 0) {
+		/* Whatever is left on it belongs to a reply we gave up on. */
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (rc == -EFBIG)
+		return seterr(err, -EFBIG, "reply from %s%s exceeds %u MiB",
+		              c->base_url, path, CLIENT_MAX_REPLY >> 20);
+	if (rc == -ETIMEDOUT)
+		return seterr(err, -EIO, "cannot reach master at %s: no reply "
+		              "within %ld ms", c->base_url,
+		              timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
+	char ebuf[128];
+	if (why == NULL) {
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+		why = strerror_r(-rc, ebuf, sizeof ebuf);
+#else
+		why = strerror_r(-rc, ebuf, sizeof ebuf) == 0 ? ebuf : "error";
+#endif
+	}
+	return seterr(err, -EIO, "cannot reach master at %s: %s", c->base_url,
+	              why);
+}
+
+/* Send the request; the reply body ends up in *buf.  Called with c->mu
+ * held. */
+static int
+client_exchange(client *c, const char *method, const char *path,
+                const char *body, size_t blen, long timeout_ms, long *status,
+                struct client_buf *buf, char **err)
+{
+	char *auth = NULL;
+
+	if (c->secret != NULL) {
+		char *sig = auth_sign(c->secret, c->id, method, path, body, blen,
+		                      now_ms());
+		auth = xasprintf("Authorization: %s", sig);
+		free(sig);
+	} else if (c->token != NULL) {
+		auth = xasprintf("Authorization: Bearer %s", c->token);
+	}
+	int rc = c->curl != NULL ?
+	         curl_exchange(c, method, path, body, blen, auth, timeout_ms,
+	                       status, buf, err) :
+	         plain_exchange(c, method, path, body, blen, auth, timeout_ms,
+	                        status, buf, err);
+	free(auth);
+	return rc;
 }
 
 static int

@@ -1,0 +1,489 @@
+/*
+ * client-test.c - tests for the plain-HTTP transport of src/client.c
+ * against a scripted server on an ephemeral port of 127.0.0.1: a thread
+ * that reads each request whole and answers with canned bytes, so that
+ * the client meets replies a well-behaved master never sends (chunked,
+ * no length, interim 1xx, oversize, none at all) and connections that
+ * close under it.  The client as the worker and the CLI really use it,
+ * against the real master, is covered by the integration tests.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "client.h"
+#include "xalloc.h"
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+
+/* One step of the script: the reply to one request. */
+struct step {
+	const char *reply;     /* bytes to send; NULL = send nothing */
+	int close_after;       /* close the connection after replying */
+	int hold_ms;           /* wait this long before replying */
+};
+
+struct server {
+	int lfd;
+	int port;
+	const struct step *steps;
+	int nsteps;
+	pthread_t th;
+	/* What the server saw (read after the thread ended). */
+	int accepts;
+	int requests;
+	char *last_head;       /* the last request's head */
+	size_t last_body_len;
+	unsigned long body_sum; /* sum of the last body's bytes */
+};
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Read one request (head and Content-Length body) from FD; 0 at EOF. */
+static int
+read_request(struct server *s, int fd)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *b = xmalloc(cap);
+	char *eoh = NULL;
+
+	while (eoh == NULL) {
+		if (len + 1 >= cap)
+			b = xrealloc(b, cap *= 2);
+		ssize_t k = recv(fd, b + len, cap - len - 1, 0);
+		if (k <= 0) {
+			free(b);
+			return 0;
+		}
+		len += (size_t)k;
+		b[len] = '\0';
+		eoh = strstr(b, "\r\n\r\n");
+	}
+	size_t hlen = (size_t)(eoh - b) + 4;
+	size_t blen = 0;
+	const char *cl = strstr(b, "Content-Length: ");
+	if (cl != NULL && cl < eoh)
+		blen = strtoul(cl + 16, NULL, 10);
+	unsigned long sum = 0;
+	for (size_t i = hlen; i < len && i < hlen + blen; i++)
+		sum += (unsigned char)b[i];
+	size_t have = len - hlen;
+	while (have < blen) {
+		char chunk[65536];
+		ssize_t k = recv(fd, chunk, sizeof chunk, 0);
+		if (k <= 0)
+			break;
+		for (ssize_t i = 0; i < k; i++)
+			sum += (unsigned char)chunk[i];
+		have += (size_t)k;
+	}
+	free(s->last_head);
+	s->last_head = xstrndup(b, hlen);
+	s->last_body_len = have;
+	s->body_sum = sum;
+	free(b);
+	return 1;
+}
+
+static void *
+server_main(void *ud)
+{
+	struct server *s = ud;
+	int fd = -1;
+
+	for (int i = 0; i < s->nsteps; i++) {
+		for (;;) {
+			if (fd < 0) {
+				fd = accept(s->lfd, NULL, NULL);
+				if (fd < 0)
+					return NULL;
+				s->accepts++;
+			}
+			if (read_request(s, fd))
+				break;
+			close(fd);      /* the client closed: take the next */
+			fd = -1;
+		}
+		s->requests++;
+		const struct step *st = &s->steps[i];
+		if (st->hold_ms)
+			sleep_ms(st->hold_ms);
+		if (st->reply != NULL)
+			send(fd, st->reply, strlen(st->reply), MSG_NOSIGNAL);
+		if (st->close_after) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void
+server_start(struct server *s, const struct step *steps, int n)
+{
+	memset(s, 0, sizeof *s);
+	s->steps = steps;
+	s->nsteps = n;
+	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(s->lfd, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(s->lfd, 8), 0);
+	socklen_t al = sizeof a;
+	getsockname(s->lfd, (struct sockaddr *)&a, &al);
+	s->port = ntohs(a.sin_port);
+	pthread_create(&s->th, NULL, server_main, s);
+}
+
+static void
+server_join(struct server *s)
+{
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+}
+
+static void
+server_clear(struct server *s)
+{
+	free(s->last_head);
+	s->last_head = NULL;
+}
+
+static client *
+client_for(const struct server *s, const char *secret)
+{
+	char url[64];
+	client *c = NULL;
+	char *err = NULL;
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", s->port);
+	ck_assert_int_eq(client_new(url, "w1", secret, NULL, &c, &err), 0);
+	return c;
+}
+
+#define REPLY(r) { .reply = (r) }
+#define REPLY_CLOSE(r) { .reply = (r), .close_after = 1 }
+#define OK_JSON(body) "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+	"Content-Length: " #body "\r\n\r\n"
+
+/* Two requests on one kept-alive connection; what goes on the wire. */
+START_TEST(test_keepalive_and_request)
+{
+	static const struct step steps[] = {
+		REPLY(OK_JSON(11) "{\"a\": 1}\n  "),
+		REPLY("HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\n"
+		      "{\"error\": \"x\"}"),
+	};
+	struct server s;
+	server_start(&s, steps, 2);
+	client *c = client_for(&s, SECRET);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+
+	json_t *body = json_pack("{s:s}", "plugin", "noop");
+	ck_assert_int_eq(client_request(c, "POST", "/api/v1/jobs", body, 2000,
+	                                &status, &reply, &err), 0);
+	json_decref(body);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(reply);
+	ck_assert_int_eq(json_integer_value(json_object_get(reply, "a")), 1);
+	json_decref(reply);
+	ck_assert_int_eq(client_request(c, "GET", "/api/v1/jobs/9", NULL, 2000,
+	                                &status, &reply, &err), 0);
+	ck_assert_int_eq(status, 404);
+	ck_assert_str_eq(json_string_value(json_object_get(reply, "error")), "x");
+	json_decref(reply);
+	client_free(c);
+	server_join(&s);
+	ck_assert_int_eq(s.accepts, 1);
+	ck_assert_int_eq(s.requests, 2);
+	/* The last request: a GET with no body, signed, never the secret. */
+	ck_assert_ptr_nonnull(strstr(s.last_head, "GET /api/v1/jobs/9 HTTP/1.1\r\n"));
+	ck_assert_ptr_nonnull(strstr(s.last_head, "\r\nHost: 127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(s.last_head, "\r\nAuthorization: Kiln-HMAC"));
+	ck_assert_ptr_null(strstr(s.last_head, "Content-Length"));
+	ck_assert_ptr_null(strstr(s.last_head, SECRET));
+	server_clear(&s);
+}
+END_TEST
+
+/* Chunked replies, interim 1xx replies, and replies that end with the
+ * connection. */
+START_TEST(test_reply_framings)
+{
+	static const struct step steps[] = {
+		REPLY("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"),
+		REPLY("HTTP/1.1 100 Continue\r\n\r\n"
+		      "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"),
+		REPLY_CLOSE("HTTP/1.0 200 OK\r\n\r\nuntil the end"),
+		REPLY_CLOSE("HTTP/1.1 200 OK\r\nConnection: close\r\n"
+		            "Content-Length: 3\r\n\r\nbye"),
+		REPLY("HTTP/1.1 204 No Content\r\n\r\n"),
+	};
+	struct server s;
+	server_start(&s, steps, 5);
+	client *c = client_for(&s, NULL);
+	long status = 0;
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(client_request_raw(c, "GET", "/a", NULL, 2000, &status,
+	                                    &text, &len, &err), 0);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(text, "hello, world");
+	ck_assert_uint_eq(len, 12);
+	free(text);
+	ck_assert_int_eq(client_request_raw(c, "POST", "/b", NULL, 2000, &status,
+	                                    &text, &len, &err), 0);
+	ck_assert_int_eq(status, 201);
+	ck_assert_str_eq(text, "ok");
+	free(text);
+	ck_assert_int_eq(client_request_raw(c, "GET", "/c", NULL, 2000, &status,
+	                                    &text, &len, &err), 0);
+	ck_assert_str_eq(text, "until the end");
+	free(text);
+	ck_assert_int_eq(client_request_raw(c, "GET", "/d", NULL, 2000, &status,
+	                                    &text, &len, &err), 0);
+	ck_assert_str_eq(text, "bye");
+	free(text);
+	ck_assert_int_eq(client_request_raw(c, "DELETE", "/e", NULL, 2000,
+	                                    &status, &text, &len, &err), 0);
+	ck_assert_int_eq(status, 204);
+	ck_assert_uint_eq(len, 0);
+	free(text);
+	client_free(c);
+	server_join(&s);
+	/* A new connection after each reply that ended with it. */
+	ck_assert_int_eq(s.accepts, 3);
+	ck_assert_ptr_nonnull(strstr(s.last_head, "DELETE /e HTTP/1.1\r\n"));
+	ck_assert_ptr_nonnull(strstr(s.last_head, "Content-Length: 0\r\n"));
+	server_clear(&s);
+}
+END_TEST
+
+/* The master closed an idle kept-alive connection: the next request goes
+ * out again on a new one, once. */
+START_TEST(test_stale_connection_retried)
+{
+	static const struct step steps[] = {
+		REPLY_CLOSE(OK_JSON(2) "{}"),   /* without saying so */
+		REPLY(OK_JSON(7) "{\"n\":2}"),
+	};
+	struct server s;
+	server_start(&s, steps, 2);
+	client *c = client_for(&s, SECRET);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(client_request(c, "POST", "/x", NULL, 2000, &status,
+	                                &reply, &err), 0);
+	json_decref(reply);
+	sleep_ms(50);   /* let the close arrive */
+	json_t *body = json_pack("{s:i}", "k", 1);
+	int rc = client_request(c, "POST", "/api/v1/cluster/exchange", body,
+	                        2000, &status, &reply, &err);
+	json_decref(body);
+	ck_assert_msg(rc == 0, "%s", err != NULL ? err : "");
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(reply, "n")), 2);
+	json_decref(reply);
+	client_free(c);
+	server_join(&s);
+	ck_assert_int_eq(s.accepts, 2);
+	ck_assert_ptr_nonnull(strstr(s.last_head, "POST /api/v1/cluster/exchange"));
+	ck_assert_uint_eq(s.last_body_len, 7);      /* {"k":1} */
+	server_clear(&s);
+}
+END_TEST
+
+/* A large body goes out whole. */
+START_TEST(test_large_upload)
+{
+	static const struct step steps[] = { REPLY(OK_JSON(2) "{}") };
+	struct server s;
+	server_start(&s, steps, 1);
+	client *c = client_for(&s, SECRET);
+	size_t n = 24u << 20;
+	unsigned char *data = xmalloc(n);
+	unsigned long sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		data[i] = (unsigned char)(i * 2654435761u >> 24);
+		sum += data[i];
+	}
+	long status = 0;
+	char *text = NULL, *err = NULL;
+	size_t tlen = 0;
+
+	ck_assert_int_eq(client_send_bytes(c, "PUT", "/api/v1/data/x", data, n,
+	                                   10000, &status, &text, &tlen, &err), 0);
+	ck_assert_int_eq(status, 200);
+	free(text);
+	free(data);
+	client_free(c);
+	server_join(&s);
+	ck_assert_uint_eq(s.last_body_len, n);
+	ck_assert_uint_eq(s.body_sum, sum);
+	server_clear(&s);
+}
+END_TEST
+
+/* Replies the client must refuse, and a master that does not answer. */
+START_TEST(test_refusals)
+{
+	static const struct step steps[] = {
+		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\nxx"),
+		REPLY("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "ffffffffff\r\n"),
+		REPLY("SMTP ready\r\n\r\n"),
+		REPLY_CLOSE("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
+		{ .reply = NULL, .close_after = 1, .hold_ms = 700 }, /* none */
+	};
+	struct server s;
+	server_start(&s, steps, 5);
+	client *c = client_for(&s, NULL);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(client_request(c, "GET", "/big", NULL, 2000, &status,
+	                                &reply, &err), -EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, "exceeds 64 MiB"));
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/chunk", NULL, 2000, &status,
+	                                &reply, &err), -EFBIG);
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/smtp", NULL, 2000, &status,
+	                                &reply, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "malformed reply"));
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/short", NULL, 2000, &status,
+	                                &reply, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "cut short"));
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/silent", NULL, 300, &status,
+	                                &reply, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "no reply within 300 ms"));
+	free(err);
+	err = NULL;
+	ck_assert_ptr_null(reply);
+	client_free(c);
+	server_join(&s);
+	server_clear(&s);
+}
+END_TEST
+
+START_TEST(test_unreachable_and_bad_urls)
+{
+	/* A port nobody listens on: bind one, then close it. */
+	struct server s;
+	static const struct step none[] = { REPLY(NULL) };
+	server_start(&s, none, 0);
+	server_join(&s);
+	client *c = client_for(&s, NULL);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/api/v1/health", NULL, 1000,
+	                                &status, &reply, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "cannot reach master at http://127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(err, "Connection refused"));
+	free(err);
+	err = NULL;
+	client_free(c);
+
+	static const char *const bad[] = {
+		"ftp://x", "http://", "http://host:0", "http://host:99999",
+		"http://host:80x", "http://[::1", "http://host?x",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = NULL;
+		ck_assert_int_eq(client_new(bad[i], "w", NULL, NULL, &c, &err),
+		                 -EINVAL);
+		ck_assert_ptr_null(c);
+		ck_assert_ptr_nonnull(strstr(err, bad[i]));
+		free(err);
+		err = NULL;
+	}
+	ck_assert_int_eq(client_new("http://[::1]:8080/kiln/", "w", NULL, NULL,
+	                            &c, &err), 0);
+	client_free(c);
+}
+END_TEST
+
+/* A base URL with a path: requests go under it. */
+START_TEST(test_path_prefix)
+{
+	static const struct step steps[] = { REPLY(OK_JSON(2) "{}") };
+	struct server s;
+	server_start(&s, steps, 1);
+	char url[80];
+	snprintf(url, sizeof url, "http://localhost:%d/kiln/", s.port);
+	client *c = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(client_new(url, "cli", NULL, "tok", &c, &err), 0);
+	long status = 0;
+	json_t *reply = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/api/v1/health", NULL, 2000,
+	                                &status, &reply, &err), 0);
+	json_decref(reply);
+	client_free(c);
+	server_join(&s);
+	ck_assert_ptr_nonnull(strstr(s.last_head, "GET /kiln/api/v1/health HTTP/1.1"));
+	ck_assert_ptr_nonnull(strstr(s.last_head, "Authorization: Bearer tok\r\n"));
+	server_clear(&s);
+}
+END_TEST
+
+static Suite *
+client_suite(void)
+{
+	Suite *s = suite_create("client");
+	TCase *tc = tcase_create("plain");
+
+	tcase_add_test(tc, test_keepalive_and_request);
+	tcase_add_test(tc, test_reply_framings);
+	tcase_add_test(tc, test_stale_connection_retried);
+	tcase_add_test(tc, test_large_upload);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_unreachable_and_bad_urls);
+	tcase_add_test(tc, test_path_prefix);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(client_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
