@@ -17,8 +17,18 @@
  * connection is resumed exactly once per suspend and never after
  * MHD_stop_daemon.  MHD never calls our callbacks for a suspended
  * connection, so a parked http_req cannot be freed under the list.
+ *
+ * libmicrohttpd is loaded (dlopen) when the first server starts rather
+ * than linked, as src/client.c does for libcurl: only the master serves
+ * HTTP, so a worker or the CLI never loads libmicrohttpd, nor, through it,
+ * GnuTLS and its chain (p11-kit, nettle, hogweed, gmp, tasn1, idn2,
+ * unistring, about 2.4 MB resident).  Today a worker or CLI that makes a
+ * client still gets that chain from libcurl (librtmp links GnuTLS), so the
+ * saving is libmicrohttpd's own ~0.1 MB until the client stops using
+ * libcurl; `kiln passwd` and other commands without a client load neither.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -31,6 +41,91 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+/* Every MHD function called below, looked up in the library once.  Each
+ * slot has the type of the header's own prototype, so calls through it,
+ * variadic ones included (MHD_start_daemon's option list ending with
+ * MHD_OPTION_END, MHD_get_*_info), are compiled exactly as direct calls
+ * would be. */
+static struct {
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_get_daemon_info) *get_daemon_info;
+	__typeof__(MHD_is_feature_supported) *is_feature_supported;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_suspend_connection) *suspend_connection;
+	__typeof__(MHD_resume_connection) *resume_connection;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_destroy_response) *destroy_response;
+} lm;
+static pthread_once_t lm_once = PTHREAD_ONCE_INIT;
+static int lm_rc = -1;          /* 0 once lm is filled */
+static char lm_error[256];
+
+#define MHD_LIBRARY "libmicrohttpd.so.12"
+
+#define MHD_start_daemon (*lm.start_daemon)
+#define MHD_quiesce_daemon (*lm.quiesce_daemon)
+#define MHD_stop_daemon (*lm.stop_daemon)
+#define MHD_get_daemon_info (*lm.get_daemon_info)
+#define MHD_is_feature_supported (*lm.is_feature_supported)
+#define MHD_get_connection_info (*lm.get_connection_info)
+#define MHD_lookup_connection_value (*lm.lookup_connection_value)
+#define MHD_suspend_connection (*lm.suspend_connection)
+#define MHD_resume_connection (*lm.resume_connection)
+#define MHD_create_response_from_buffer (*lm.create_response_from_buffer)
+#define MHD_add_response_header (*lm.add_response_header)
+#define MHD_queue_response (*lm.queue_response)
+#define MHD_destroy_response (*lm.destroy_response)
+
+/* Load libmicrohttpd and look up what we use; sets lm_rc to 0, or leaves
+ * it -1 with lm_error set.  Run once, under pthread_once, as servers
+ * may be started from several threads. */
+static void
+http_load_mhd(void)
+{
+	void *h = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		snprintf(lm_error, sizeof lm_error, "cannot load %s: %s "
+		         "(Debian package libmicrohttpd12)", MHD_LIBRARY,
+		         dlerror());
+		return;
+	}
+	static const char *const names[] = {
+		"MHD_start_daemon", "MHD_quiesce_daemon", "MHD_stop_daemon",
+		"MHD_get_daemon_info", "MHD_is_feature_supported",
+		"MHD_get_connection_info", "MHD_lookup_connection_value",
+		"MHD_suspend_connection", "MHD_resume_connection",
+		"MHD_create_response_from_buffer", "MHD_add_response_header",
+		"MHD_queue_response", "MHD_destroy_response",
+	};
+	void **slots[] = {
+		(void **)&lm.start_daemon, (void **)&lm.quiesce_daemon,
+		(void **)&lm.stop_daemon, (void **)&lm.get_daemon_info,
+		(void **)&lm.is_feature_supported,
+		(void **)&lm.get_connection_info,
+		(void **)&lm.lookup_connection_value,
+		(void **)&lm.suspend_connection, (void **)&lm.resume_connection,
+		(void **)&lm.create_response_from_buffer,
+		(void **)&lm.add_response_header, (void **)&lm.queue_response,
+		(void **)&lm.destroy_response,
+	};
+	_Static_assert(sizeof names / sizeof names[0] ==
+	               sizeof slots / sizeof slots[0], "names and slots");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		*slots[i] = dlsym(h, names[i]);
+		if (*slots[i] == NULL) {
+			snprintf(lm_error, sizeof lm_error, "%s lacks %s",
+			         MHD_LIBRARY, names[i]);
+			return;  /* the handle stays: nothing to unload safely */
+		}
+	}
+	lm_rc = 0;
+}
 
 #include "http.h"
 #include "log.h"
@@ -721,6 +816,10 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	*out = NULL;
 	if (o == NULL || h == NULL)
 		return seterr(err, -EINVAL, "http_start: no options or handler");
+	pthread_once(&lm_once, http_load_mhd);
+	if (lm_rc != 0)
+		return seterr(err, -ELIBACC, "cannot start the HTTP server: %s",
+		              lm_error);
 	rc = http_sockaddr(o->listen, o->port, &sa, &salen, &name, err);
 	if (rc < 0)
 		return rc;
