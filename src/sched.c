@@ -26,7 +26,7 @@
 #include "sched.h"
 #include "xalloc.h"
 
-enum sj_state { SJ_QUEUED, SJ_STARTING, SJ_RUNNING, SJ_FINISHING };
+enum sj_state { SJ_QUEUED, SJ_RUNNING, SJ_FINISHING };
 
 struct sworker;
 
@@ -1047,7 +1047,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	size_t n = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
 		n++;
-	struct store_op *ops = xcalloc(n + 1, sizeof *ops);
+	struct store_op *ops = xcalloc(n + nheld + 1, sizeof *ops);
 	struct sjob **js = xcalloc(n + 1, sizeof *js);
 	size_t nops = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next) {
@@ -1058,9 +1058,31 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		j->state = SJ_FINISHING;
 		js[nops++] = j;
 	}
-	/* Attempts it has that are no longer its own. */
+	size_t nlost = nops, nadopted = 0;
 	for (size_t i = 0; i < nheld; i++) {
 		struct sjob *j = job_find(s, h[i].id);
+		/* Handed to this worker by a master that died before the
+		 * start was on disk (sched_exchange): the store still has it
+		 * queued at an earlier attempt, the worker runs it, so it
+		 * runs there. */
+		if (j != NULL && j->state == SJ_QUEUED && j->stage == NULL &&
+		    !j->cancelled && h[i].attempt > j->attempt) {
+			queue_del(s, j);
+			if (j->not_before) {
+				j->not_before = 0;
+				s->delayed--;
+			}
+			j->attempt = h[i].attempt;
+			j->started_at = mono_ms();
+			j->state = SJ_RUNNING;
+			run_add(w, j);
+			ops[nops++] = (struct store_op){ .kind = STORE_START,
+				.id = j->id, .attempt = j->attempt,
+				.worker = w->name, .t_ms = now_ms() };
+			nadopted++;
+			continue;
+		}
+		/* Attempts it has that are no longer its own. */
 		if (j == NULL || j->worker != w || j->attempt != h[i].attempt) {
 			*cancel = xrealloc(*cancel, (*ncancel + 1) * sizeof **cancel);
 			(*cancel)[(*ncancel)++] = h[i];
@@ -1069,15 +1091,15 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
 	if (rc != 0)
 		fatal_store("register", *err);
-	for (size_t i = 0; i < nops; i++)
+	for (size_t i = 0; i < nlost; i++)
 		settle_end(s, js[i], &ops[i]);
 	*session = w->session;
 	pthread_mutex_unlock(&s->mu);
 	if (s->done != NULL)
 		flush_done(s);
-	log_info("worker %s registered (%d slots, %lld MiB, %zu plugins, %zu held, %zu requeued)",
+	log_info("worker %s registered (%d slots, %lld MiB, %zu plugins, %zu held, %zu requeued, %zu confirmed)",
 	         wi->name, wi->slots, (long long)(wi->memory >> 20),
-	         json_array_size(wi->plugins), nheld, nops);
+	         json_array_size(wi->plugins), nheld, nlost, nadopted);
 	free(ops);
 	free(js);
 	free(h);
@@ -1115,7 +1137,8 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		want = 0;
 	/* Room for every result twice over: as a transition, or as the log
 	 * of a stale report appended after the transitions (same commit). */
-	size_t cap = 2 * nresults + nrun + (size_t)want + 1;
+	size_t cap = 2 * nresults + nrun + 1;
+	struct store_op *starts = xcalloc((size_t)want + 1, sizeof *starts);
 	struct store_op *ops = xcalloc(cap, sizeof *ops);
 	struct sjob **js = xcalloc(cap, sizeof *js);
 	size_t nops = 0;
@@ -1234,21 +1257,33 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		}
 		queue_del(s, j);
 		j->attempt++;
-		j->state = SJ_STARTING;
 		j->started_at = mono_ms();
 		run_add(w, j);
 		slot_room -= j->slots;
 		prefetch_room -= j->slots;
 		free_mem -= j->memory;
-		struct store_op *op = &ops[nops];
-		op->kind = STORE_START;
-		op->id = j->id;
-		op->attempt = j->attempt;
-		op->worker = w->name;
-		op->t_ms = now_ms();
-		js[nops++] = j;
-		nstart++;
+		starts[nstart++] = (struct store_op){ .kind = STORE_START,
+			.id = j->id, .attempt = j->attempt, .worker = w->name,
+			.t_ms = now_ms() };
+		j->state = SJ_RUNNING;
+		struct sched_task *t = &out->tasks[out->ntasks++];
+		t->id = j->id;
+		t->attempt = j->attempt;
+		t->plugin = xstrdup(j->plugin);
+		t->params = xstrdup(j->params);
+		t->inputs = xstrdup(j->inputs);
+		t->slots = j->slots;
+		t->memory = j->memory;
+		t->timeout_ms = j->timeout_ms;
 	}
+	/* The tasks go out before their start is on disk: queued under the
+	 * lock, so in the order of decisions, and committed with the
+	 * results below or on their own a few ms later.  Should the master
+	 * die first, the job is recovered as queued, and the worker that
+	 * runs it confirms it when it registers again (sched_register). */
+	if (nstart > 0 && store_apply_later(s->st, starts, nstart, err) != 0)
+		fatal_store("exchange", *err);
+	free(starts);
 	out->cancel = w->cancel;
 	out->ncancel = w->ncancel;
 	w->cancel = NULL;
@@ -1266,34 +1301,15 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 
 	for (size_t i = 0; i < nops; i++) {
 		struct sjob *j = js[i];
-		if (ops[i].kind != STORE_START) {
-			if (ops[i].kind == STORE_FINISH && ops[i].applied) {
-				if (ops[i].state == JOB_SUCCEEDED)
-					w->done++;
-				else
-					w->failed++;
-			}
-			if (ops[i].applied)
-				requeued = 1;   /* a slot freed or a job queued */
-			settle_end(s, j, &ops[i]);
-			continue;
+		if (ops[i].kind == STORE_FINISH && ops[i].applied) {
+			if (ops[i].state == JOB_SUCCEEDED)
+				w->done++;
+			else
+				w->failed++;
 		}
-		if (!ops[i].applied || j->cancelled) {
-			/* Cancelled meanwhile: never handed out. */
-			run_del(j);
-			job_remove(s, j);
-			continue;
-		}
-		j->state = SJ_RUNNING;
-		struct sched_task *t = &out->tasks[out->ntasks++];
-		t->id = j->id;
-		t->attempt = j->attempt;
-		t->plugin = xstrdup(j->plugin);
-		t->params = xstrdup(j->params);
-		t->inputs = xstrdup(j->inputs);
-		t->slots = j->slots;
-		t->memory = j->memory;
-		t->timeout_ms = j->timeout_ms;
+		if (ops[i].applied)
+			requeued = 1;   /* a slot freed or a job queued */
+		settle_end(s, j, &ops[i]);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (requeued || stage_event)

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -44,6 +45,10 @@
 #include "metrics.h"
 #include "store.h"
 #include "xalloc.h"
+
+/* How long deferred ops (store_apply_later) wait for a batch whose caller
+ * waits, to share its commit, before they are committed on their own. */
+#define STORE_LATER_MS 5
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -300,6 +305,8 @@ static const char *const store_rsql[R_LIST] = {
 struct store_batch {
 	struct store_op *ops;
 	size_t n;
+	int later;              /* from store_apply_later(): nobody waits;
+	                         * the writer frees it (and its strings) */
 	int done;
 	int rc;
 	char *err;              /* malloc()ed, handed to the caller */
@@ -321,6 +328,8 @@ struct store {
 	pthread_mutex_t q_mu;   /* guards everything down to commits */
 	pthread_cond_t q_cond;  /* the writer sleeps here */
 	struct store_batch *q_head, **q_tail;
+	size_t q_waiting;       /* batches in the queue whose caller waits */
+	int64_t later_since;    /* mono ms: oldest deferred batch queued */
 	int stopping;
 	uint64_t commits;
 
@@ -560,7 +569,11 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	s->path = xstrdup(path);
 	s->q_tail = &s->q_head;
 	pthread_mutex_init(&s->q_mu, NULL);
-	pthread_cond_init(&s->q_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->q_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->read_mu, NULL);
 
 	if ((rc = store_connect(path, &s->wdb, err)) < 0)
@@ -958,6 +971,29 @@ store_commit_group(store *s, struct store_batch *list)
 	free(msg);
 }
 
+static int64_t
+store_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+store_batch_free_later(struct store_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->ops[i].worker);
+		free((char *)b->ops[i].result);
+		free((char *)b->ops[i].error);
+		free((char *)b->ops[i].log);
+	}
+	free(b->ops);
+	free(b->err);
+	free(b);
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -969,9 +1005,20 @@ store_writer(void *arg)
 			pthread_cond_wait(&s->q_cond, &s->q_mu);
 		if (s->q_head == NULL)
 			break;          /* stopping, and drained */
+		/* Only deferred ops so far: wait a little for a caller who
+		 * waits, and commit them together (one fsync, not two). */
+		while (s->q_waiting == 0 && !s->stopping) {
+			int64_t at = s->later_since + STORE_LATER_MS;
+			if (store_mono_ms() >= at)
+				break;
+			struct timespec ts = { .tv_sec = at / 1000,
+			                       .tv_nsec = (at % 1000) * 1000000 };
+			pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
+		}
 		struct store_batch *list = s->q_head;
 		s->q_head = NULL;
 		s->q_tail = &s->q_head;
+		s->q_waiting = 0;
 		pthread_mutex_unlock(&s->q_mu);
 
 		store_commit_group(s, list);
@@ -981,8 +1028,20 @@ store_writer(void *arg)
 			/* After done is set the caller may return and its
 			 * stack frame (the batch) vanish: read next first. */
 			struct store_batch *next = list->next;
-			list->done = 1;
-			pthread_cond_signal(&list->cond);
+			if (list->later) {
+				if (list->rc < 0) {
+					/* Decisions were acted on in memory:
+					 * only a restart, which recovers
+					 * from the store, can go on. */
+					log_error("%s; exiting to recover on "
+					          "restart", list->err);
+					_exit(3);
+				}
+				store_batch_free_later(list);
+			} else {
+				list->done = 1;
+				pthread_cond_signal(&list->cond);
+			}
 			list = next;
 		}
 	}
@@ -1057,15 +1116,11 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 	return 0;
 }
 
-int
-store_apply(store *s, struct store_op *ops, size_t n, char **err)
+/* Queue a batch and wait for its commit. */
+static int
+store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
 {
 	int rc;
-
-	if (n == 0)
-		return 0;
-	if ((rc = store_check_ops(ops, n, err)) < 0)
-		return rc;
 
 	struct store_batch b = { .ops = ops, .n = n };
 	pthread_cond_init(&b.cond, NULL);
@@ -1073,6 +1128,7 @@ store_apply(store *s, struct store_op *ops, size_t n, char **err)
 	pthread_mutex_lock(&s->q_mu);
 	*s->q_tail = &b;
 	s->q_tail = &b.next;
+	s->q_waiting++;
 	pthread_cond_signal(&s->q_cond);
 	while (!b.done)
 		pthread_cond_wait(&b.cond, &s->q_mu);
@@ -1084,6 +1140,66 @@ store_apply(store *s, struct store_op *ops, size_t n, char **err)
 		free(b.err);
 		return rc;
 	}
+	return 0;
+}
+
+int
+store_apply(store *s, struct store_op *ops, size_t n, char **err)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = store_check_ops(ops, n, err)) < 0)
+		return rc;
+	return store_apply_wait(s, ops, n, err);
+}
+
+int
+store_sync(store *s, char **err)
+{
+	return store_apply_wait(s, NULL, 0, err);
+}
+
+int
+store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	struct store_batch *b = xcalloc(1, sizeof *b);
+	b->later = 1;
+	b->n = n;
+	b->ops = xcalloc(n, sizeof *b->ops);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_op *op = &ops[i];
+		if (op->kind != STORE_START && op->kind != STORE_REQUEUE &&
+		    op->kind != STORE_CANCEL && op->kind != STORE_LOG) {
+			b->n = i;
+			store_batch_free_later(b);
+			return seterr(err, -EINVAL, "store: op %zu: kind %d "
+			              "cannot be deferred", i, op->kind);
+		}
+		b->ops[i] = (struct store_op){
+			.kind = op->kind, .id = op->id, .attempt = op->attempt,
+			.state = op->state, .t_ms = op->t_ms,
+			.worker = xstrdup(op->worker),
+			.result = xstrdup(op->result),
+			.error = xstrdup(op->error), .log = xstrdup(op->log),
+		};
+	}
+	if ((rc = store_check_ops(b->ops, n, err)) < 0) {
+		store_batch_free_later(b);
+		return rc;
+	}
+	pthread_mutex_lock(&s->q_mu);
+	if (s->q_head == NULL)
+		s->later_since = store_mono_ms();
+	*s->q_tail = b;
+	s->q_tail = &b->next;
+	pthread_cond_signal(&s->q_cond);
+	pthread_mutex_unlock(&s->q_mu);
 	return 0;
 }
 

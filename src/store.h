@@ -141,6 +141,22 @@ void store_close(store *s);
  * it, also from inside a read callback. */
 int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 
+/* Queue N ops (STORE_START, STORE_REQUEUE, STORE_CANCEL or STORE_LOG;
+ * copied, with their strings) and return at once: they are committed
+ * with the next store_apply() batch, or on their own within a few
+ * milliseconds, in the order queued relative to every other batch.  For
+ * transitions whose loss in a crash recovery repairs: a task handed to a
+ * worker is confirmed by that worker when it registers again (sched.c),
+ * so handing it out need not wait for an fsync of its own.  A write
+ * error ends the process (exit 3) to recover from the store on restart,
+ * as no caller is left to tell.  -EINVAL for another kind of op. */
+int store_apply_later(store *s, const struct store_op *ops, size_t n,
+                      char **err);
+
+/* Return once every op queued before the call, deferred ones included,
+ * is committed. */
+int store_sync(store *s, char **err);
+
 /* Transactions committed by the writer since open (one per group of
  * batches): with concurrent callers it is lower than the store_apply()
  * calls. */

@@ -4,7 +4,7 @@
 # worker comes back and registers cleanly.
 . "$(dirname "$0")/lib.sh"
 start_cluster 1s
-id=$(k submit sleep -p seconds=2)
+id=$(k submit sleep -p seconds=4)
 ok "job starts" wait_state "$id" running
 w=$(api GET "/api/v1/jobs/$id" | jq_ 'd["worker"]')
 other=w1; [ "$w" = w1 ] && other=w2

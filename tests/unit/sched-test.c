@@ -71,11 +71,14 @@ join(const char *name, int slots, int64_t memory, const char *plugins_json)
 	return session;
 }
 
+/* The stored state of job ID, once deferred writes (a task's start) are
+ * committed. */
 static int
 state_of(int64_t id)
 {
 	struct store_job j = { 0 };
 	char *err = NULL;
+	ck_assert_int_eq(store_sync(st, &err), 0);
 	ck_assert_int_eq(store_job_get(st, id, &j, &err), 0);
 	int s = j.state;
 	store_job_clear(&j);
@@ -255,7 +258,9 @@ START_TEST(recover_rebuilds_queue)
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
 	ck_assert_int_eq(x.tasks[0].id, a);
 	sched_exchange_clear(&x);
-	/* "Restart": a new scheduler over the same store. */
+	/* "Restart" once the start is on disk: a new scheduler over the
+	 * same store. */
+	ck_assert_int_eq(store_sync(st, &err), 0);
 	sched_free(sc);
 	struct sched_opts o = { .worker_timeout_ms = 200 };
 	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
@@ -283,6 +288,61 @@ START_TEST(recover_rebuilds_queue)
 	ck_assert_int_eq(x.tasks[0].id, b);
 	sched_exchange_clear(&x);
 	ck_assert_int_eq(state_of(a), JOB_SUCCEEDED);
+}
+END_TEST
+
+/* The master died after handing a task out but before its start was on
+ * disk: the store has the job queued, and the worker that runs it
+ * confirms it when it registers again; no other worker gets it, and its
+ * result is accepted once. */
+START_TEST(start_lost_in_a_crash_is_confirmed_by_its_worker)
+{
+	int64_t a = submit("noop", 0, 1, 0, 1);
+	int64_t b = submit("noop", 0, 1, 0, 1);
+	char *err = NULL;
+	/* "Restart" with both still queued at attempt 0 in the store. */
+	sched_free(sc);
+	struct sched_opts o = { .worker_timeout_ms = 200 };
+	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
+	ck_assert_int_eq(sched_recover(sc, &err), 0);
+	json_t *pl = json_loads(NOOP, 0, NULL);
+	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 2,
+		.memory = 1 << 30, .plugins = pl };
+	/* It holds attempt 1 of a (confirmed) and attempt 0 of b (never
+	 * handed out: refused). */
+	struct sched_held held[] = { { a, 1 }, { b, 0 } };
+	struct sched_held *cancel;
+	size_t nc;
+	uint64_t s1;
+	ck_assert_int_eq(sched_register(sc, &wi, held, 2, &s1, &cancel, &nc, &err), 0);
+	json_decref(pl);
+	ck_assert_uint_eq(nc, 1);
+	ck_assert_int_eq(cancel[0].id, b);
+	free(cancel);
+	struct sched_stats ss;
+	sched_stats(sc, &ss);
+	ck_assert_int_eq(ss.running, 1);
+	ck_assert_int_eq(ss.queued, 1);
+	ck_assert_int_eq(state_of(a), JOB_RUNNING);
+	/* Another worker gets b, not a. */
+	uint64_t s2 = join("w2", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, b);
+	sched_exchange_clear(&x);
+	/* a's result from w1 is its result; sent twice, applied once. */
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_SUCCEEDED,
+		.result = "{\"n\":1}" };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_SUCCEEDED);
+	int64_t counts[JOB_NSTATES];
+	ck_assert_int_eq(store_job_counts(st, counts, &err), 0);
+	ck_assert_int_eq(counts[JOB_SUCCEEDED], 1);
+	ck_assert_int_eq(counts[JOB_RUNNING], 1);
 }
 END_TEST
 
@@ -523,6 +583,7 @@ main(void)
 	tcase_add_test(tc, dead_worker_tasks_move);
 	tcase_add_test(tc, register_reconciles_held);
 	tcase_add_test(tc, recover_rebuilds_queue);
+	tcase_add_test(tc, start_lost_in_a_crash_is_confirmed_by_its_worker);
 	tcase_add_test(tc, cancel_queued_and_running);
 	tcase_add_test(tc, prefetch_only_short_tasks);
 	tcase_add_test(tc, stage_tasks_have_their_own_room);

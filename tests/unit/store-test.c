@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "xalloc.h"
 
 static char tmpdir[64];
 static char dbpath[128];
@@ -532,6 +533,74 @@ START_TEST(test_finish_in_one_batch)
 }
 END_TEST
 
+/* Deferred ops: committed with the next batch whose caller waits (one
+ * commit for both), in order, or on their own soon after; copied, so the
+ * caller's strings may go at once; only kinds recovery can repair. */
+START_TEST(test_apply_later)
+{
+	store *s = open_store(1);
+	int64_t a = submit(s, "p", 0);
+	int64_t b = submit(s, "p", 0);
+	char *err = NULL;
+	char *worker = xstrdup("w1");
+	struct store_op st = { .kind = STORE_START, .id = a, .attempt = 1,
+	                       .worker = worker };
+	uint64_t c0 = store_commits(s);
+	ck_assert_int_eq(store_apply_later(s, &st, 1, &err), 0);
+	memset(worker, 'x', 2);
+	free(worker);
+	/* Finishing a at once: the start goes first, in the same commit. */
+	struct store_op fin = { .kind = STORE_FINISH, .id = a, .attempt = 1,
+	                        .state = JOB_SUCCEEDED };
+	ck_assert_int_eq(store_apply(s, &fin, 1, &err), 0);
+	ck_assert_int_eq(fin.applied, 1);
+	ck_assert_uint_eq(store_commits(s), c0 + 1);
+	struct store_job j = get(s, a);
+	ck_assert_int_eq(j.state, JOB_SUCCEEDED);
+	ck_assert_str_eq(j.worker, "w1");
+	store_job_clear(&j);
+	/* Alone, it is committed within a few milliseconds. */
+	st.id = b;
+	st.worker = "w2";
+	ck_assert_int_eq(store_apply_later(s, &st, 1, &err), 0);
+	int state = JOB_QUEUED;
+	for (int i = 0; i < 200 && state == JOB_QUEUED; i++) {
+		usleep(5000);
+		j = get(s, b);
+		state = j.state;
+		store_job_clear(&j);
+	}
+	ck_assert_int_eq(state, JOB_RUNNING);
+	/* store_sync waits for what is deferred. */
+	struct store_op rq = { .kind = STORE_REQUEUE, .id = b, .attempt = 1,
+	                       .error = "lost" };
+	ck_assert_int_eq(store_apply_later(s, &rq, 1, &err), 0);
+	ck_assert_int_eq(store_sync(s, &err), 0);
+	j = get(s, b);
+	ck_assert_int_eq(j.state, JOB_QUEUED);
+	store_job_clear(&j);
+	/* A submit or a finish must be waited for. */
+	struct store_op sub = { .kind = STORE_SUBMIT };
+	sub.job.plugin = "p";
+	ck_assert_int_eq(store_apply_later(s, &sub, 1, &err), -EINVAL);
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(store_apply_later(s, &fin, 1, &err), -EINVAL);
+	free(err);
+	/* Closing commits what is still deferred. */
+	st.id = b;
+	st.attempt = 2;
+	ck_assert_int_eq(store_apply_later(s, &st, 1, &err), 0);
+	store_close(s);
+	s = open_store(1);
+	j = get(s, b);
+	ck_assert_int_eq(j.state, JOB_RUNNING);
+	ck_assert_int_eq(j.attempt, 2);
+	store_job_clear(&j);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_requeue_restart)
 {
 	store *s = open_store(1);
@@ -1035,6 +1104,7 @@ store_suite(void)
 	tcase_add_test(tc, test_bad_ops_rejected);
 	tcase_add_test(tc, test_failed_transaction_rolls_back);
 	tcase_add_test(tc, test_start_finish_guards);
+	tcase_add_test(tc, test_apply_later);
 	tcase_add_test(tc, test_finish_in_one_batch);
 	tcase_add_test(tc, test_requeue_restart);
 	tcase_add_loop_test(tc, test_cancel, 0,
