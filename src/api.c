@@ -300,6 +300,8 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		res[i].state = job_state_parse(json_string_value(json_object_get(o, "state")));
 		if (res[i].state != JOB_SUCCEEDED && res[i].state != JOB_CANCELLED)
 			res[i].state = JOB_FAILED;
+		/* Absent from older workers: 0, and a failure is retried. */
+		res[i].code = (int)json_integer_value(json_object_get(o, "code"));
 		json_t *rv = json_object_get(o, "result");
 		res[i].result = json_string_value(rv);   /* JSON text */
 		res[i].error = json_string_value(json_object_get(o, "error"));

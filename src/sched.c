@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "kiln/plugin.h"
 #include "log.h"
 #include "metrics.h"
 #include "sched.h"
@@ -397,9 +398,15 @@ worker_has_plugin(const struct sworker *w, const char *name)
 	return 0;
 }
 
+/* Ask worker W to cancel attempt ATTEMPT of ID at its next exchange.
+ * Once only: a dropped stage pushes its map tasks' cancels, and the
+ * exchange that reports them still running would push them again. */
 static void
 worker_cancel_push(struct sworker *w, int64_t id, int attempt)
 {
+	for (size_t i = 0; i < w->ncancel; i++)
+		if (w->cancel[i].id == id && w->cancel[i].attempt == attempt)
+			return;
 	w->cancel = xrealloc(w->cancel, (w->ncancel + 1) * sizeof *w->cancel);
 	w->cancel[w->ncancel].id = id;
 	w->cancel[w->ncancel].attempt = attempt;
@@ -831,15 +838,30 @@ stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 		return;
 	}
 	/* Retried when it failed, not when its worker was lost: losing
-	 * workers says nothing about the task. */
-	if (r->state == JOB_FAILED && ++j->failures < STAGE_MAX_ATTEMPTS) {
-		queue_add(s, j);
-		return;
+	 * workers says nothing about the task.  Nor when it failed on bad
+	 * input: the same input fails the same way on any worker, and two
+	 * more attempts would only delay the driver's error. */
+	int bad_input = r->state == JOB_FAILED && r->code == KILN_EINVAL;
+	if (r->state == JOB_FAILED) {
+		int retry = !bad_input && ++j->failures < STAGE_MAX_ATTEMPTS;
+		/* Map tasks leave no attempt in the store: the log says what
+		 * became of each failure. */
+		log_info("map task %zu of stage %lld (driver job %lld) failed with "
+		         "code %d: %s; %s", j->index, (long long)st->id,
+		         (long long)st->owner, r->code,
+		         r->error ? r->error : "no error message",
+		         retry ? "retrying" : bad_input ? "bad input, not retried" :
+		         "no attempts left");
+		if (retry) {
+			queue_add(s, j);
+			return;
+		}
 	}
 	if (st->error == NULL)
 		st->error = xasprintf("map task %zu of stage %lld %s: %s", j->index,
 		                      (long long)st->id, r->state == JOB_CANCELLED ?
-		                      "was cancelled" : "failed",
+		                      "was cancelled" : bad_input ?
+		                      "failed on bad input (not retried)" : "failed",
 		                      r->error ? r->error : "no error message");
 	st->tasks[j->index] = NULL;
 	job_remove(s, j);

@@ -54,6 +54,9 @@ struct sched_result {
 	int64_t id;
 	int attempt;
 	int state;            /* JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED */
+	int code;             /* a failed attempt's KILN_E* (kiln/plugin.h):
+	                       * the plugin's return, or the worker's own
+	                       * error; 0 if the worker did not say */
 	const char *result;
 	const char *outputs;  /* JSON array of {name, sha, size}, or NULL */
 	const char *error;
@@ -155,7 +158,12 @@ char *sched_live_log(sched *s, int64_t id, int *attempt);
  * A map task prefers a worker that already holds its data (LOCALITY, the
  * sha of its partition) for a short delay.  One lost with its worker is
  * run again elsewhere; one that fails is retried twice; after that the
- * stage fails.  A stage is dropped when its driver stops running.
+ * stage fails.  A map task that fails with KILN_EINVAL (bad parameters or
+ * input: it would fail the same way on any worker) fails the stage at
+ * once, without retries.  Other codes are retried: KILN_EFAIL and 0 (a
+ * crash-like or unknown fault), KILN_EIO (the data could not be fetched
+ * or stored) and KILN_ENOMEM (another worker may have room).  A stage is
+ * dropped when its driver stops running.
  */
 #define SCHED_STAGE_MAX_TASKS 4096
 struct sched_stage_task {

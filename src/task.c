@@ -73,6 +73,7 @@ struct kiln_task {
 	uint64_t log_total;             /* bytes ever appended */
 	char *result;
 	char *error;
+	int code;                       /* what run() or map() returned */
 	struct task_output *outputs;
 	int noutputs;
 	struct task_file *inputs;
@@ -685,6 +686,7 @@ task_run(kiln_task *t, plugin *p)
 	} else {
 		rc = d->map(t, task_host(), fn);
 	}
+	t->code = rc;
 	bool cancelled = atomic_load(&t->cancelled) != 0;
 	int state;
 
@@ -715,6 +717,12 @@ const char *
 task_error(const kiln_task *t)
 {
 	return t->error;
+}
+
+int
+task_code(const kiln_task *t)
+{
+	return t->code;
 }
 
 const char *

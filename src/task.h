@@ -37,6 +37,9 @@ void task_cancel(kiln_task *t);
 /* What the task produced; owned by the task. */
 const char *task_result(const kiln_task *t);   /* JSON text or NULL */
 const char *task_error(const kiln_task *t);    /* or NULL */
+/* What the plugin's run() or map() returned (KILN_OK or a KILN_E*); 0
+ * until task_run() has run it. */
+int task_code(const kiln_task *t);
 const char *task_log(const kiln_task *t);      /* "" if empty */
 double task_progress(const kiln_task *t);
 /* Thread-safe, while the task runs: the log text appended since *POS (a

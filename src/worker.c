@@ -181,38 +181,51 @@ task_main(void *arg)
 	size_t i;
 	json_t *in;
 	int state = -1;
+	/* CODE tells the master why an attempt failed: the plugin's own
+	 * KILN_E*, or the worker's when the fault is around the plugin.  A
+	 * map task that failed with KILN_EINVAL is not retried (its input is
+	 * bad wherever it runs), so only the plugin may claim that code. */
+	int code = KILN_OK;
 	json_array_foreach(wt->inputs, i, in) {
 		const char *sha = json_string_value(json_object_get(in, "sha"));
 		const char *name = json_string_value(json_object_get(in, "name"));
 		char *path = sha && name ? fetch_input(w, sha, &ferr) : NULL;
 		if (path == NULL) {
 			state = JOB_FAILED;
+			code = KILN_EIO;
 			break;
 		}
 		task_add_input(wt->t, name, path);
 		free(path);
 	}
-	if (state < 0)
+	if (state < 0) {
 		state = task_run(wt->t, wt->p);
+		code = task_code(wt->t);
+	}
 	const char *error = ferr ? ferr : task_error(wt->t);
 	json_t *outputs = NULL;
 	if (state == JOB_SUCCEEDED && task_output_count(wt->t) > 0) {
 		outputs = put_outputs(w, wt->t, &ferr);
 		if (outputs == NULL) {
 			state = JOB_FAILED;
+			code = KILN_EIO;
 			error = ferr;
 		}
 	}
 	char *timeout_msg = NULL;
 	if (wt->timed_out) {
 		state = JOB_FAILED;
+		code = KILN_EFAIL;   /* slow here is no proof of bad input */
 		timeout_msg = xasprintf("timed out after %lld ms",
 		                        (long long)(now_ms() - started));
 		error = timeout_msg;
 	}
-	json_t *res = json_pack("{s:I,s:i,s:s,s:s?,s:s?,s:s,s:I,s:I}",
+	if (state == JOB_FAILED && code == KILN_OK)
+		code = KILN_EFAIL;   /* a failure always names a code */
+	json_t *res = json_pack("{s:I,s:i,s:s,s:i,s:s?,s:s?,s:s,s:I,s:I}",
 		"id", (json_int_t)wt->id, "attempt", wt->attempt,
-		"state", job_state_name(state), "result", task_result(wt->t),
+		"state", job_state_name(state), "code", code,
+		"result", task_result(wt->t),
 		"error", error, "log", task_log(wt->t),
 		"finished_ms", (json_int_t)now_ms(),
 		"duration_ms", (json_int_t)(now_ms() - started));
@@ -466,8 +479,11 @@ handle_reply(struct wk *w, json_t *reply)
 			char *msg = p ? xasprintf("bad task: %s", err) :
 				xasprintf("plugin %s is not loaded on worker %s",
 				          name ? name : "?", w->wc->name);
-			json_t *res = json_pack("{s:I,s:i,s:s,s:s,s:s,s:I}", "id",
+			/* Bad parameters are bad on every worker; a missing
+			 * plugin may be loaded on another. */
+			json_t *res = json_pack("{s:I,s:i,s:s,s:i,s:s,s:s,s:I}", "id",
 				(json_int_t)id, "attempt", attempt, "state", "failed",
+				"code", p ? KILN_EINVAL : KILN_EFAIL,
 				"error", msg, "log", "", "finished_ms", (json_int_t)now_ms());
 			pthread_mutex_lock(&w->mu);
 			json_array_append_new(w->outbox, res);
@@ -698,8 +714,9 @@ watchdog_main(void *arg)
 			    now >= wt->deadline + WORKER_ABANDON_MS) {
 				wt->abandoned = 1;
 				json_array_append_new(w->outbox, json_pack(
-					"{s:I,s:i,s:s,s:s,s:s,s:I}", "id", (json_int_t)wt->id,
+					"{s:I,s:i,s:s,s:i,s:s,s:s,s:I}", "id", (json_int_t)wt->id,
 					"attempt", wt->attempt, "state", "failed",
+					"code", KILN_EFAIL,
 					"error", "timed out; the plugin ignored cancellation "
 					"and was abandoned", "log", "",
 					"finished_ms", (json_int_t)now_ms()));

@@ -670,14 +670,20 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
 		return rc;
 	if (nblocks == 0)
 		nblocks = 1;
+	/* Blocks past the n-th would be empty, and an empty block samples
+	 * nothing and costs nothing: dropping them changes no result. */
 	if (nblocks > n)
 		nblocks = n;
 	double l = p->oversampling > 0 ? p->oversampling : 2.0 * p->k;
-	/* block b holds rows [b*n/nb, (b+1)*n/nb); Xb are its column views */
+	/* Blocks are cut as ingest cuts partitions (plugins/ingest/ingest.c):
+	 * in order, the first n % nb one row longer than the others, so that
+	 * block b is partition b and draws from the same RNG stream for the
+	 * same rows as the distributed driver.  Xb are the column views. */
 	const double **Xb = ml_alloc(nblocks * d, sizeof *Xb);
 	size_t *start = ml_alloc(nblocks + 1, sizeof *start);
-	for (size_t b = 0; b <= nblocks; b++)
-		start[b] = b * n / nblocks;
+	start[0] = 0;
+	for (size_t b = 0; b < nblocks; b++)
+		start[b + 1] = start[b] + n / nblocks + (b < n % nblocks);
 	for (size_t b = 0; b < nblocks; b++)
 		for (size_t j = 0; j < d; j++)
 			Xb[b * d + j] = X[j] + start[b];

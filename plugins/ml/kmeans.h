@@ -171,9 +171,10 @@ int ml_kmeans_lloyd(const double *const *X, const double *w, size_t n, size_t d,
                     struct ml_kmeans *out, char **err);
 
 /*
- * k-means|| + Lloyd with the rows split into NBLOCKS blocks of equal size
- * (the last ones one row shorter), exactly as the distributed driver
- * would run it on such partitions; nblocks 0 means 1.
+ * k-means|| + Lloyd with the rows split into NBLOCKS blocks as `ingest`
+ * splits them into partitions (in order, sizes differing by at most one:
+ * the first n % NBLOCKS blocks one row longer), exactly as the
+ * distributed driver would run it on such partitions; nblocks 0 means 1.
  */
 int ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
                   const struct ml_kmeans_params *p, size_t nblocks,

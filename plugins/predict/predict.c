@@ -7,7 +7,11 @@
  * forest (probabilities or values, as it was trained), kmeans (the nearest
  * centre).  The model file's "dataset" names the features; the dataset
  * must have every one of them as a numeric column (by name, in any order),
- * otherwise the task fails naming the missing ones.
+ * otherwise the task fails naming the missing ones.  A model file with a
+ * "scaler" ({"mean", "scale"}, one number per feature: what `kmeans
+ * standardise=true` writes, its centres being in standardised units) has
+ * each feature x replaced by (x - mean) / scale before the model sees it,
+ * as in training.
  *
  * The driver runs one stage: map task i loads the model and predicts
  * partition i where it lies, returning its predictions (and the true labels
@@ -24,7 +28,9 @@
  * Result: type, rows, partitions, predicted class counts, metrics
  * (classification: accuracy, balanced accuracy, macro precision/recall/F1,
  * log loss, ROC AUC when defined, confusion matrix; regression: MAE, RMSE,
- * R^2), predict_ms.
+ * R^2), for kmeans the inertia (the sum of squared distances to the
+ * assigned centres, in the units clustered: on the training data, the
+ * training inertia), predict_ms.
  */
 #include <errno.h>
 #include <math.h>
@@ -135,14 +141,55 @@ predict_model_load(const char *type, const json_t *model, size_t d,
 	return 0;
 }
 
+/*
+ * Read a model file's scaler SC (NULL: none, *mean and *scale set to
+ * NULL) for D features into *MEAN and *SCALE (malloc()ed, D each).  A
+ * scale must be finite and positive: it divides.  0, or -EINVAL with *err.
+ */
+static int
+predict_scaler_read(const json_t *sc, size_t d, double **mean, double **scale,
+                    char **err)
+{
+	*mean = *scale = NULL;
+	if (sc == NULL || json_is_null(sc))
+		return 0;
+	const json_t *mv = json_object_get(sc, "mean");
+	const json_t *sv = json_object_get(sc, "scale");
+	if (json_array_size(mv) != d || json_array_size(sv) != d)
+		return ml_seterr(err, -EINVAL, "the model file's scaler needs \"mean\" "
+		               "and \"scale\" arrays of %zu numbers (one per feature)", d);
+	double *m = malloc((d + 1) * sizeof *m), *sd = malloc((d + 1) * sizeof *sd);
+	if (m == NULL || sd == NULL) {
+		free(m);
+		free(sd);
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	}
+	for (size_t j = 0; j < d; j++) {
+		const json_t *a = json_array_get(mv, j), *b = json_array_get(sv, j);
+		m[j] = json_number_value(a);
+		sd[j] = json_number_value(b);
+		if (!json_is_number(a) || !json_is_number(b) || !isfinite(m[j]) ||
+		    !isfinite(sd[j]) || sd[j] <= 0) {
+			free(m);
+			free(sd);
+			return ml_seterr(err, -EINVAL, "the model file's scaler: feature "
+			               "%zu needs a finite mean and a positive scale", j);
+		}
+	}
+	*mean = m;
+	*scale = sd;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Map side                                                             */
 
-/* Predict one partition into a JSON object {"n", "proba"|"value"|"cluster",
- * "y"|"t"}: probabilities are row-major, n rows of K. */
+/* Predict one partition, its features X (P's, or P's standardised), into
+ * a JSON object {"n", "proba"|"value"|"cluster" and "inertia", "y"|"t"}:
+ * probabilities are row-major, n rows of K. */
 static int
 predict_part(const struct predict_model *m, const struct mlp_part *p,
-             json_t **out, char **err)
+             const double *const *X, json_t **out, char **err)
 {
 	size_t n = p->n, K = (size_t)m->nclasses;
 	int rc = 0;
@@ -154,11 +201,11 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 		if (pr == NULL)
 			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else if (strcmp(m->type, "logreg") == 0)
-			rc = ml_logreg_predict_proba(&m->lr, p->X, n, pr, err);
+			rc = ml_logreg_predict_proba(&m->lr, X, n, pr, err);
 		else if (strcmp(m->type, "naive_bayes") == 0)
-			rc = ml_nb_predict_proba(&m->nb, p->X, n, pr, err);
+			rc = ml_nb_predict_proba(&m->nb, X, n, pr, err);
 		else
-			rc = ml_forest_predict_proba(&m->forest, p->X, n, pr, err);
+			rc = ml_forest_predict_proba(&m->forest, X, n, pr, err);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			for (size_t k = 0; k < K; k++)
 				json_array_append_new(a, json_real(colmajor ? pr[k * n + i] :
@@ -170,9 +217,9 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 		if (v == NULL)
 			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else if (strcmp(m->type, "linreg") == 0)
-			rc = ml_linreg_predict(&m->lin, p->X, n, v, err);
+			rc = ml_linreg_predict(&m->lin, X, n, v, err);
 		else
-			rc = ml_forest_predict_value(&m->forest, p->X, n, v, err);
+			rc = ml_forest_predict_value(&m->forest, X, n, v, err);
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			json_array_append_new(a, json_real(v[i]));
 		free(v);
@@ -182,11 +229,21 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 		if (lab == NULL)
 			rc = ml_seterr(err, -ENOMEM, "out of memory");
 		else
-			rc = ml_kmeans_predict(&m->km, p->X, n, lab, err);
-		for (size_t i = 0; rc == 0 && i < n; i++)
+			rc = ml_kmeans_predict(&m->km, X, n, lab, err);
+		/* Squared distances summed as the library sums them, so that
+		 * the training data gives back the training inertia. */
+		double inertia = 0;
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			const double *c = m->km.centres + (size_t)lab[i] * m->km.d;
+			double d2 = 0;
+			for (size_t j = 0; j < m->km.d; j++)
+				d2 += (X[j][i] - c[j]) * (X[j][i] - c[j]);
+			inertia += d2;
 			json_array_append_new(a, json_integer(lab[i]));
+		}
 		free(lab);
 		json_object_set_new(o, "cluster", a);
+		json_object_set_new(o, "inertia", json_real(inertia));
 	}
 	if (rc == 0 && p->y != NULL) {
 		json_t *y = json_array();
@@ -225,8 +282,15 @@ predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		return mlp_fail(t, h, rc, err);
 	}
 	json_t *b = mlp_broadcast(t, h);
+	double *mean = NULL, *scale = NULL;
 	rc = predict_model_load(json_string_value(json_object_get(b, "type")),
 	                        json_object_get(b, "model"), ds.d, &m, &err);
+	if (rc == 0) {
+		rc = predict_scaler_read(json_object_get(b, "scaler"), ds.d, &mean,
+		                         &scale, &err);
+		if (rc != 0)
+			predict_model_free(&m);
+	}
 	json_decref(b);
 	if (rc != 0) {
 		mlp_dataset_free(&ds);
@@ -234,14 +298,38 @@ predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	}
 	rc = mlp_part_open(t, h, 0, &ds, &p, &err);
 	if (rc != 0) {
+		free(mean);
+		free(scale);
 		predict_model_free(&m);
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);
 	}
 	json_t *out = NULL;
+	/* With a scaler, the model sees standardised copies of the columns
+	 * (the partition itself is mapped read-only). */
+	double **own = NULL;
 	rc = mlp_check_finite(&p, &ds, part, 0, "predicting", &err);
+	if (rc == 0 && mean != NULL) {
+		own = calloc(ds.d + 1, sizeof *own);
+		for (size_t j = 0; own != NULL && j < ds.d; j++) {
+			own[j] = malloc((p.n + 1) * sizeof **own);
+			if (own[j] == NULL)
+				break;
+			for (size_t i = 0; i < p.n; i++)
+				own[j][i] = (p.X[j][i] - mean[j]) / scale[j];
+		}
+		if (own == NULL || (ds.d > 0 && own[ds.d - 1] == NULL))
+			rc = ml_seterr(&err, -ENOMEM, "out of memory standardising "
+			               "partition %d", part);
+	}
 	if (rc == 0)
-		rc = predict_part(&m, &p, &out, &err);
+		rc = predict_part(&m, &p, own != NULL ? (const double *const *)own :
+		                  p.X, &out, &err);
+	for (size_t j = 0; own != NULL && j < ds.d; j++)
+		free(own[j]);
+	free(own);
+	free(mean);
+	free(scale);
 	size_t n = p.n;
 	mlp_part_close(&p);
 	predict_model_free(&m);
@@ -353,6 +441,14 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 	                            j->d, &j->m, err);
 	if (rc != 0)
 		return rc;
+	/* Checked here to fail once, not in every map task. */
+	double *mean, *scale;
+	rc = predict_scaler_read(json_object_get(j->file, "scaler"), j->d, &mean,
+	                         &scale, err);
+	free(mean);
+	free(scale);
+	if (rc != 0)
+		return rc;
 	/* Class names: the model file's, else the codes themselves. */
 	json_t *cl = json_object_get(j->mdataset, "classes");
 	j->classes = calloc((size_t)j->m.nclasses + 1, sizeof *j->classes);
@@ -432,6 +528,7 @@ struct predict_all {
 	double *proba;          /* n x K row-major, classifiers */
 	double *value;          /* regression */
 	int *cluster;           /* kmeans */
+	double inertia;         /* kmeans: summed in partition order */
 	int *y;                 /* true codes in the DATASET's coding */
 	double *t;              /* true values */
 };
@@ -483,6 +580,8 @@ predict_gather(json_t **res, int nparts, const struct predict_job *j,
 			else
 				a->cluster[off + r] = (int)json_integer_value(x);
 		}
+		if (a->cluster)
+			a->inertia += json_number_value(json_object_get(res[i], "inertia"));
 		json_t *y = json_object_get(res[i], a->y ? "y" : "t");
 		if ((a->y || a->t) && json_array_size(y) != pn)
 			return ml_seterr(err, -EIO, "partition %d returned no labels", i);
@@ -719,6 +818,9 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	if (rc == 0) {
 		json_t *b = json_pack("{s:s,s:O}", "type", j.type, "model",
 		                      json_object_get(j.file, "model"));
+		json_t *sc = json_object_get(j.file, "scaler");
+		if (sc != NULL && !json_is_null(sc))
+			json_object_set(b, "scaler", sc);
 		rc = mlp_stage_parts(t, h, "predict", &ds, b, &res, &err);
 		json_decref(b);
 	}
@@ -767,6 +869,8 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		"predicted_counts", counts ? counts : json_null(),
 		"metrics", metrics ? metrics : json_null(),
 		"predict_ms", mlp_now_ms() - t0);
+	if (j.m.kind == PK_CLUSTER)
+		json_object_set_new(result, "inertia", json_real(a.inertia));
 	if (j.no_metrics != NULL) {
 		json_object_set_new(result, "metrics_skipped", json_string(j.no_metrics));
 		h->log(t, KILN_LOG_WARN, "predict: no metrics: %s", j.no_metrics);

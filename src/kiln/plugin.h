@@ -151,7 +151,10 @@ struct kiln_host {
 	 * task i set with set_result() ("null" if none), in task order; the
 	 * array and each text are malloc()ed and the plugin frees them.  A
 	 * map task lost with its worker runs again elsewhere; one that fails
-	 * is retried twice.  Returns 0, KILN_ECANCELLED if this task was
+	 * is retried twice, unless map() returned KILN_EINVAL (bad parameters
+	 * or input, the same on any worker): that fails the stage at once.
+	 * Return KILN_EINVAL from map() only for such faults; KILN_EFAIL,
+	 * KILN_EIO and KILN_ENOMEM are retried.  Returns 0, KILN_ECANCELLED if this task was
 	 * cancelled meanwhile, or KILN_EFAIL with *errmsg (malloc()ed, the
 	 * plugin frees it).  Merge results in task order, so that the answer
 	 * does not depend on which worker finished first. */

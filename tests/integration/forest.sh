@@ -2,8 +2,9 @@
 # forest.sh - the bundled `forest` and `kmeans` plugins on a real cluster:
 # a forest is byte-identical whether its trees are grown by 1 or 4 map
 # tasks, and after a worker is killed while it grows trees; regression
-# works; k-means on iris is good and deterministic; bad input (k > rows,
-# a missing feature value) fails with a clear message.
+# works; k-means on iris is good and deterministic, and predict on the
+# training data gives back its clusters (standardised or not); bad input
+# (k > rows, a missing feature value) fails with a clear message.
 . "$(dirname "$0")/lib.sh"
 start_cluster 1s
 D="$KILN_SRCDIR/examples/data"
@@ -74,6 +75,12 @@ tasks:
     plugin: kmeans
     depends_on: [ingest]
     params: { k: 3, standardise: true }
+  - id: pkm1
+    plugin: predict
+    depends_on: [ingest, km1]
+  - id: pkmstd
+    plugin: predict
+    depends_on: [ingest, kmstd]
 YAML
 cat > "$T/dags/bad.yaml" <<YAML
 id: bad
@@ -147,6 +154,20 @@ eq "cluster sizes sum to 150" 150 "$(job "$rid" km1 | jq_ 'sum(d["result"]["size
 eq "3 centres of 4 features (the label left out)" "3 4" "$(res "$rid" km1 "['centres'].__len__(), len(d['result']['centres'][0])" | tr -d '(),')"
 eq "the same seed and partitions: the same model.json" "$(model_sha "$rid" km1)" "$(model_sha "$rid" km2)"
 eq "standardised k-means says so" True "$(res "$rid" kmstd "['standardised']")"
+# predict on the training data gives back the training clusters: their
+# sizes and the inertia (a standardised model's scaler applied first).
+same_clusters() {
+	python3 - "$(job "$rid" "$1" | jq_ 'json.dumps(d["result"])')" \
+		"$(job "$rid" "$2" | jq_ 'json.dumps(d["result"])')" <<'PY'
+import json, sys
+tr, pr = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+counts = [pr["predicted_counts"][str(c)] for c in range(tr["k"])]
+assert counts == tr["sizes"], (counts, tr["sizes"])
+assert abs(pr["inertia"] - tr["inertia"]) <= 1e-9 * tr["inertia"], (pr["inertia"], tr["inertia"])
+PY
+}
+ok "predict(kmeans) on the training data: the training sizes and inertia" same_clusters km1 pkm1
+ok "the same for a standardised k-means model" same_clusters kmstd pkmstd
 
 # ---- trees over a map task's 1 MiB of JSON are split automatically
 rid=$(run split 180)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # stages.sh - distributed stages (ABI 1.1): a driver task's map tasks run
 # on both workers and its answer is right; many stages in a row are fast;
-# a map task that fails fails the stage with its message; kill -9 of a
+# a map task that fails fails the stage with its message, after two
+# retries, or at once if it failed on bad input (KILN_EINVAL); kill -9 of a
 # worker in the middle of a stage re-runs its map tasks elsewhere and the
 # driver still gets the right answer, each stage's tasks not left behind.
 . "$(dirname "$0")/lib.sh"
@@ -19,11 +20,21 @@ ms=$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["stage_ms"]')
 echo "# mean time per stage of 4 no-op map tasks: $ms ms"
 ok "a stage takes well under 50 ms" python3 -c "import sys; sys.exit(0 if $ms < 50 else 1)"
 
-id=$(k submit stagesum -p tasks=4 -p fail_index=2)
+id=$(k submit stagesum --retries 0 -p tasks=4 -p fail_index=2)
 ok "a failing map task fails the driver" wait_state "$id" failed 30
 err=$(api GET "/api/v1/jobs/$id" | jq_ 'd["error"]')
 case "$err" in *"map task 2"*"fails on purpose"*) ok "with the map task's message" true ;;
 *) ok "with the map task's message (got: $err)" false ;; esac
+# The master logs every failed attempt of a map task with its driver
+# (which runs once: --retries 0).
+fails() { grep -c "map task 2 of stage [0-9]* (driver job $1) failed" "$T/master.log"; }
+eq "a map task failing with KILN_EFAIL ran 3 times" 3 "$(fails "$id")"
+id=$(k submit stagesum --retries 0 -p tasks=4 -p fail_index=2 -p fail_einval=1)
+ok "a map task failing on bad input fails the driver" wait_state "$id" failed 30
+err=$(api GET "/api/v1/jobs/$id" | jq_ 'd["error"]')
+case "$err" in *"map task 2"*"bad input"*"fails on purpose"*) ok "with the map task's message" true ;;
+*) ok "with the map task's message (got: $err)" false ;; esac
+eq "a map task failing with KILN_EINVAL ran once" 1 "$(fails "$id")"
 
 # Kill the worker that does not run the driver while its map tasks sleep.
 id=$(k submit stagesum -p n=100000 -p tasks=4 -p sleep_ms=3000)

@@ -7,7 +7,9 @@
  * worker in the middle of a stage.  The result reports the total, the
  * stages run and the mean time per stage (the benchmark of the stage
  * overhead uses it with sleep_ms = 0).  A map task with `fail_index`
- * equal to its index fails (to test a stage that fails).
+ * equal to its index fails (to test a stage that fails): with KILN_EFAIL,
+ * which the scheduler retries, or with KILN_EINVAL if `fail_einval` is
+ * true, which it does not.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ stagesum_run(kiln_task *t, const struct kiln_host *h)
 	int iters = (int)h->param_int(t, "iterations", 1);
 	long long sleep_ms = h->param_int(t, "sleep_ms", 0);
 	long long fail = h->param_int(t, "fail_index", -1);
+	int einval = h->param_int(t, "fail_einval", 0) != 0;
 	if (ntasks < 1 || ntasks > 1000 || iters < 1 || n < 0) {
 		h->set_error(t, "tasks must be 1..1000, iterations >= 1, n >= 0");
 		return KILN_EINVAL;
@@ -41,7 +44,8 @@ stagesum_run(kiln_task *t, const struct kiln_host *h)
 	char **args = calloc((size_t)ntasks, sizeof *args);
 	long long want = n * (n - 1) / 2;
 	char bc[128];
-	snprintf(bc, sizeof bc, "{\"sleep_ms\":%lld,\"fail_index\":%lld}", sleep_ms, fail);
+	snprintf(bc, sizeof bc, "{\"sleep_ms\":%lld,\"fail_index\":%lld,"
+	         "\"fail_einval\":%d}", sleep_ms, fail, einval);
 	for (int i = 0; i < ntasks; i++) {
 		long long lo = n * i / ntasks, hi = n * (i + 1) / ntasks;
 		args[i] = malloc(64);
@@ -91,9 +95,10 @@ stagesum_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		return KILN_EINVAL;
 	}
 	long long lo, hi, sleep_ms = 0, fail = -1;
+	int einval = 0;
 	if (sscanf(h->stage_arg(t), "[%lld,%lld]", &lo, &hi) != 2 ||
-	    sscanf(h->broadcast(t), "{\"sleep_ms\":%lld,\"fail_index\":%lld}",
-	           &sleep_ms, &fail) != 2) {
+	    sscanf(h->broadcast(t), "{\"sleep_ms\":%lld,\"fail_index\":%lld,"
+	           "\"fail_einval\":%d}", &sleep_ms, &fail, &einval) != 3) {
 		h->set_error(t, "bad argument %s or broadcast %s", h->stage_arg(t),
 		             h->broadcast(t));
 		return KILN_EINVAL;
@@ -102,7 +107,7 @@ stagesum_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	int index = h->stage_index(t, &count);
 	if (index == fail) {
 		h->set_error(t, "map task %d fails on purpose", index);
-		return KILN_EFAIL;
+		return einval ? KILN_EINVAL : KILN_EFAIL;
 	}
 	for (long long ms = 0; ms < sleep_ms && !h->cancelled(t); ms += 10)
 		usleep(10 * 1000);

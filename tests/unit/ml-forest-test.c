@@ -554,6 +554,77 @@ START_TEST(kmeans_parallel_init)
 }
 END_TEST
 
+/*
+ * ml_kmeans_fit() on NB blocks must be the distributed plan on NB ingest
+ * partitions: ingest gives the first R % N partitions one row more
+ * (ingest-test's split_sizes), and the oversampling stream of block b
+ * draws for the rows of partition b.  150 rows into 4 and 7 blocks do not
+ * divide evenly.  With max_iter 0 the model's centres are the k-means||
+ * initial centres, where the split shows.
+ */
+START_TEST(kmeans_fit_blocks_are_ingests_partitions)
+{
+	struct mldata m;
+	load("examples/data/iris.csv", 4, &m);
+	const size_t d = 4, n = m.n;
+	struct ml_kmeans_params p;
+	ml_kmeans_defaults(&p, 3);
+	p.seed = 11;
+	p.max_iter = 0;
+	double l = 2.0 * p.k;
+	const size_t nbs[] = { 4, 7 };
+	for (size_t t = 0; t < 2; t++) {
+		size_t nb = nbs[t], start[8];
+		ck_assert_uint_ne(n % nb, 0);
+		start[0] = 0;
+		for (size_t b = 0; b < nb; b++)
+			start[b + 1] = start[b] + n / nb + (b < n % nb);
+		const double *Xb[8][4];
+		for (size_t b = 0; b < nb; b++)
+			for (size_t j = 0; j < d; j++)
+				Xb[b][j] = m.cols[j] + start[b];
+#define PART(b) Xb[b], NULL, start[(b) + 1] - start[b], d
+		struct ml_kmeans_points C = { 1, d, malloc(d * sizeof(double)) };
+		ml_kmeans_get_row((const double *const *)m.cols, d,
+		                  ml_kmeans_first_row(p.seed, n), C.x);
+		for (int r = 1; r <= p.rounds; r++) {
+			double psi = 0, cb;
+			for (size_t b = 0; b < nb; b++) {
+				ck_assert_int_eq(ml_kmeans_cost(PART(b), C.x, C.n, &cb,
+				                 NULL), 0);
+				psi += cb;
+			}
+			struct ml_kmeans_points add = { 0, d, NULL }, pb;
+			for (size_t b = 0; b < nb; b++) {
+				ck_assert_int_eq(ml_kmeans_oversample(PART(b), C.x, C.n, l,
+				                 psi, p.seed, r, b, &pb, NULL), 0);
+				ml_kmeans_points_append(&add, &pb);
+				ml_kmeans_points_free(&pb);
+			}
+			ml_kmeans_points_append(&C, &add);
+			ml_kmeans_points_free(&add);
+		}
+		double *w = calloc(C.n, sizeof *w), init[12];
+		for (size_t b = 0; b < nb; b++)
+			ck_assert_int_eq(ml_kmeans_cand_weights(PART(b), C.x, C.n, w,
+			                 NULL), 0);
+#undef PART
+		ck_assert_int_eq(ml_kmeans_recluster(C.x, w, C.n, d, &p, init, NULL), 0);
+		struct ml_kmeans km;
+		char *err = NULL;
+		ck_assert_msg(ml_kmeans_fit((const double *const *)m.cols, NULL, n, d,
+		              &p, nb, &km, &err) == 0, "%s", err);
+		ck_assert_msg(memcmp(km.centres, init, sizeof init) == 0,
+		              "%zu blocks: ml_kmeans_fit's initial centres are not "
+		              "those of %zu ingest partitions", nb, nb);
+		ml_kmeans_free(&km);
+		ml_kmeans_points_free(&C);
+		free(w);
+	}
+	mldata_free(&m);
+}
+END_TEST
+
 START_TEST(kmeans_edge_cases)
 {
 	double c0[5] = { 1, 2, 3, 4, 5 }, c1[5] = { 1, 1, 1, 1, 1 };
@@ -615,6 +686,7 @@ ml_forest_suite(void)
 	tc = tcase_create("kmeans");
 	tcase_add_test(tc, kmeans_lloyd_matches_sklearn);
 	tcase_add_test(tc, kmeans_parallel_init);
+	tcase_add_test(tc, kmeans_fit_blocks_are_ingests_partitions);
 	tcase_add_test(tc, kmeans_edge_cases);
 	suite_add_tcase(s, tc);
 	return s;

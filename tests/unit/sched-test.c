@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "kiln/plugin.h"
 #include "sched.h"
 #include "store.h"
 #include "xalloc.h"
@@ -437,17 +438,26 @@ stage_of(int64_t d, size_t n, const char *const *loc)
 	return id;
 }
 
-/* Worker W reports map task T ended in STATE with result R. */
+/* Worker W reports map task T ended in STATE (with CODE) and result R. */
 static void
-map_done(const char *w, uint64_t sess, const struct sched_task *t, int state,
-         const char *r)
+map_done_code(const char *w, uint64_t sess, const struct sched_task *t,
+              int state, int code, const char *r)
 {
 	struct sched_result res = { .id = t->id, .attempt = t->attempt,
-		.state = state, .result = r, .error = "boom", .duration_ms = -1 };
+		.state = state, .code = code, .result = r, .error = "boom",
+		.duration_ms = -1 };
 	struct sched_exchange x;
 	char *err = NULL;
 	ck_assert_int_eq(sched_exchange(sc, w, sess, &res, 1, NULL, 0, 0, &x, &err), 0);
 	sched_exchange_clear(&x);
+}
+
+/* The same, from a worker that reports no code (0). */
+static void
+map_done(const char *w, uint64_t sess, const struct sched_task *t, int state,
+         const char *r)
+{
+	map_done_code(w, sess, t, state, 0, r);
 }
 
 START_TEST(stage_tasks_have_their_own_room)
@@ -570,6 +580,45 @@ START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 }
 END_TEST
 
+START_TEST(stage_fails_at_once_on_bad_input)
+{
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	start_driver("w1", s1, d);
+	int64_t id = stage_of(d, 2, NULL);
+	struct sched_exchange x;
+	char *err = NULL, **res;
+	size_t n;
+	/* An I/O error and a crash-like one are retried... */
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	map_done_code("w1", s1, &x.tasks[0], JOB_FAILED, KILN_EIO, NULL);
+	map_done_code("w1", s1, &x.tasks[1], JOB_FAILED, KILN_EFAIL, NULL);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	/* ...bad input is not: the stage fails on its first attempt. */
+	map_done_code("w1", s1, &x.tasks[0], JOB_FAILED, KILN_EINVAL, NULL);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "map task 0"));
+	ck_assert_ptr_nonnull(strstr(err, "bad input"));
+	ck_assert_ptr_nonnull(strstr(err, "boom"));
+	free(err);
+	err = NULL;
+	/* The failed stage is gone, its other map task with it: the worker
+	 * is told to cancel it and nothing is queued again. */
+	struct sched_held h = { x.tasks[1].id, x.tasks[1].attempt };
+	struct sched_exchange y;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, &h, 1, 10, &y, &err), 0);
+	ck_assert_uint_eq(y.ntasks, 0);
+	ck_assert_uint_eq(y.ncancel, 1);
+	sched_exchange_clear(&y);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(d), JOB_RUNNING);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -589,6 +638,7 @@ main(void)
 	tcase_add_test(tc, stage_tasks_have_their_own_room);
 	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);
 	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
+	tcase_add_test(tc, stage_fails_at_once_on_bad_input);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
