@@ -147,6 +147,7 @@ struct http_server {
 	pthread_mutex_t mu;             /* guards everything below */
 	pthread_cond_t cv;              /* parker: list changed or quit */
 	http_req *parked;               /* suspended requests, unordered */
+	uint64_t wakes;                 /* http_wake_all() calls so far */
 	int stopping;                   /* http_stop began: park = resume */
 	int quit;                       /* parker thread must exit */
 	pthread_t parker;
@@ -186,6 +187,7 @@ struct http_req {
 	 * written under srv->mu and read by the re-entered handler (atomic
 	 * so a handler peeking at it while parked is not a data race). */
 	int parking;
+	uint64_t wakes_seen;    /* s->wakes when the handler was entered */
 	int on_list;
 	int expired;
 	int64_t deadline;
@@ -504,6 +506,11 @@ http_park(http_req *r, int64_t deadline_mono_ms)
 		 * MHD_stop_daemon must find nothing suspended. */
 		__atomic_store_n(&r->expired, 1, __ATOMIC_RELAXED);
 		MHD_resume_connection(r->conn);
+	} else if (s->wakes != r->wakes_seen) {
+		/* A wake came while the handler was deciding to wait: what it
+		 * announced may be what the handler looked for, so look again
+		 * at once rather than sleep until the deadline. */
+		MHD_resume_connection(r->conn);
 	} else {
 		r->deadline = deadline_mono_ms;
 		r->on_list = 1;
@@ -526,6 +533,7 @@ http_wake_all(http_server *s)
 	http_req *r, *next;
 
 	pthread_mutex_lock(&s->mu);
+	__atomic_store_n(&s->wakes, s->wakes + 1, __ATOMIC_RELEASE);
 	for (r = s->parked; r != NULL; r = next) {
 		next = r->next;
 		http_unpark_locked(r, 0);
@@ -635,6 +643,9 @@ http_run_handler(http_req *r)
 
 	r->phase = REQ_READY;
 	r->parking = 0;
+	/* Before the handler looks for news: a wake from now on must re-run
+	 * it even if it comes before the handler parks (see http_park). */
+	r->wakes_seen = __atomic_load_n(&s->wakes, __ATOMIC_ACQUIRE);
 	s->handler(r, s->ud);
 	if (r->resp != NULL)
 		return http_queue(r);

@@ -72,7 +72,9 @@ void http_reply_error(http_req *r, int status, const char *fmt, ...)
 
 /* Suspend R until http_wake_all() or DEADLINE_MONO_MS (see mono_ms() in
  * auth.h); then the handler is called again.  http_parked_expired() tells
- * the re-entered handler whether the deadline passed. */
+ * the re-entered handler whether the deadline passed.  A wake that came
+ * after the handler was entered but before it parked is not lost: the
+ * handler is called again at once. */
 void http_park(http_req *r, int64_t deadline_mono_ms);
 int http_parked_expired(const http_req *r);
 /* Resume every parked request. Thread-safe. */

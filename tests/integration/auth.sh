@@ -74,7 +74,9 @@ done
 vt=$(api POST /api/v1/tokens '{"name":"ro","role":"viewer"}' | jq_ 'd["token"]')
 eq "a viewer token cannot trigger" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $vt" --data '{}' "$URL/api/v1/dags/example_chain/trigger")"
 
-# Logout ends the session.
+# Logout ends the session (used just before, so that a slow machine's
+# argon2 logins above cannot have let it idle past session_ttl).
+sess GET /api/v1/me >/dev/null
 eq "logout" 200 "$(sess POST /api/v1/logout '{}' "$csrf")"
 eq "the session is gone" 401 "$(sess GET /api/v1/jobs)"
 

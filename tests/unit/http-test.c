@@ -119,6 +119,13 @@ handler(http_req *r, void *ud)
 		handle_poll(r, 200);
 	} else if (strcmp(p, "/wait") == 0) {
 		handle_poll(r, 5000);
+	} else if (strcmp(p, "/wake-then-wait") == 0) {
+		/* A wake between the handler's look for news and its park
+		 * (here: in the handler itself, on its first call). */
+		struct poll_state *st = http_state(r);
+		if (st == NULL)
+			http_wake_all(srv);
+		handle_poll(r, 5000);
 	} else {
 		http_reply_error(r, 404, "no route %s %s", http_method(r), p);
 	}
@@ -592,6 +599,24 @@ START_TEST(test_wake)
 }
 END_TEST
 
+/* A wake that comes after the handler was entered but before it parks is
+ * not lost: the handler runs again at once, not at the deadline. */
+START_TEST(test_wake_before_park)
+{
+	struct resp o;
+	json_t *j;
+
+	fetch(&o, NULL, "/wake-then-wait", NULL, 0, 0, NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_msg(o.ms < 2000, "took %lld ms", (long long)o.ms);
+	j = resp_json(&o);
+	ck_assert(json_is_false(json_object_get(j, "expired")));
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "calls")), 2);
+	json_decref(j);
+	resp_free(&o);
+}
+END_TEST
+
 #define NCLIENTS 50
 
 START_TEST(test_wake_many)
@@ -727,6 +752,7 @@ http_suite(void)
 	tcase_add_test(tc, test_long_poll_expires);
 	tcase_add_test(tc, test_parked_client_gone);
 	tcase_add_test(tc, test_wake);
+	tcase_add_test(tc, test_wake_before_park);
 	tcase_add_test(tc, test_wake_many);
 	tcase_add_test(tc, test_stop_while_parked);
 	tcase_add_test(tc, test_bind_in_use);
