@@ -486,9 +486,12 @@ plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
 {
 	if (b->len >= limit)
 		return -EFBIG;
-	if (b->cap - b->len < 16384 + 1) {
+	/* Room for 16 KiB more, but never past LIMIT (a body of known
+	 * length was given exactly its size). */
+	size_t room = limit - b->len < 16384 ? limit - b->len : 16384;
+	if (b->cap - b->len < room + 1) {
 		size_t cap = b->cap ? b->cap * 2 : 16384;
-		while (cap - b->len < 16384 + 1)
+		while (cap - b->len < room + 1)
 			cap *= 2;
 		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
