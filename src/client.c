@@ -651,9 +651,12 @@ plain_once(client *c, const char *method, const char *path,
 	};
 	rc = plain_send(c->fd, iov, iov[1].iov_len ? 2 : 1, deadline);
 	free(req);
-	if (rc != 0)
-		return reused && (rc == -EPIPE || rc == -ECONNRESET) ? -EAGAIN :
-		       rc;
+	/* The master may have refused the request before its body was in
+	 * (413 for a body over max_body) and closed: its reply, if any, is
+	 * what the caller needs to see, not "Broken pipe". */
+	int send_rc = rc;
+	if (rc != 0 && rc != -EPIPE && rc != -ECONNRESET)
+		return rc;
 
 	/* The reply's head: skip interim (1xx) replies. */
 	struct client_buf in = { 0 };
@@ -670,6 +673,8 @@ plain_once(client *c, const char *method, const char *path,
 				free(in.data);
 				if (fresh && (k == 0 || k == -ECONNRESET))
 					return -EAGAIN;
+				if (in.len == 0 && send_rc != 0)
+					return send_rc;
 				if (k == -EFBIG)
 					*why = "reply headers too large";
 				else if (k == 0)
@@ -749,6 +754,8 @@ plain_once(client *c, const char *method, const char *path,
 		buf->overflow = 1;
 	else if (rc == -EPROTO)
 		*why = "reply cut short";
+	if (send_rc != 0)
+		r.close = 1;    /* the master stopped reading it */
 	if (rc == 0 && r.close) {
 		close(c->fd);
 		c->fd = -1;

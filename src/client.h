@@ -1,7 +1,9 @@
 /*
- * client.h - an HTTP client for the master's API (libcurl), shared by the
- * worker and the CLI.  Requests are signed with the cluster secret
- * (Kiln-HMAC, see auth.h) when one is given, else carry a Bearer token.
+ * client.h - an HTTP client for the master's API, shared by the worker
+ * and the CLI: HTTP/1.1 of our own over one kept-alive socket for an
+ * http:// master, libcurl (loaded on demand) for https://.  Requests are
+ * signed with the cluster secret (Kiln-HMAC, see auth.h) when one is
+ * given, else carry a Bearer token.
  */
 #ifndef KILN_CLIENT_H
 #define KILN_CLIENT_H

@@ -6,7 +6,7 @@
 # training data gives back its clusters (standardised or not); bad input
 # (k > rows, a missing feature value) fails with a clear message.
 . "$(dirname "$0")/lib.sh"
-start_cluster 1s
+start_cluster 3s
 D="$KILN_SRCDIR/examples/data"
 
 # A copy of iris with one value missing (an empty field reads as NaN).
@@ -36,7 +36,7 @@ tasks:
   - id: forest
     plugin: forest
     depends_on: [ingest]
-    params: { n_trees: 1200, tasks: 12 }
+    params: { n_trees: 1800, tasks: 12 }
 YAML
 cat > "$T/dags/split.yaml" <<YAML
 id: split
@@ -180,7 +180,7 @@ eq "and gives the same model.json" "$(model_sha "$rid" f6)" "$(model_sha "$rid" 
 rid=$(run big 180)
 eq "the big forest succeeds undisturbed" success "$(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]')"
 ref=$(model_sha "$rid" forest)
-echo "# 1200 trees in $(res "$rid" forest "['fit_ms']") ms, $(res "$rid" forest "['model_bytes']") bytes, $(res "$rid" forest "['stages']") stages"
+echo "# 1800 trees in $(res "$rid" forest "['fit_ms']") ms, $(res "$rid" forest "['model_bytes']") bytes, $(res "$rid" forest "['stages']") stages"
 rid=$(api POST /api/v1/dags/big/trigger '{}' | jq_ 'd["run_id"]')
 j=""
 for _ in $(seq 1 300); do

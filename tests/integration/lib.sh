@@ -10,6 +10,13 @@ set -u
 : "${KILN_TEST_PLUGINS:=$(pwd)/tests/plugins/.libs}"
 : "${KILN_SRCDIR:=$(pwd)}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+# Debian's python3 (installed by ./bootstrap) for the JSON helpers below:
+# a version manager's shim in front of it (pyenv) costs a second or more
+# per call while the workers keep both cores busy, long enough for a test
+# to miss a task's running state.
+if [ -x /usr/bin/python3 ]; then
+	python3() { /usr/bin/python3 "$@"; }
+fi
 
 T=$(mktemp -d /tmp/kiln-it.XXXXXX)
 PIDS=""

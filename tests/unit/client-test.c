@@ -31,6 +31,7 @@ struct step {
 	const char *reply;     /* bytes to send; NULL = send nothing */
 	int close_after;       /* close the connection after replying */
 	int hold_ms;           /* wait this long before replying */
+	int head_only;         /* reply after the head, without the body */
 };
 
 struct server {
@@ -55,9 +56,10 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Read one request (head and Content-Length body) from FD; 0 at EOF. */
+/* Read one request (head and, unless HEAD_ONLY, its Content-Length
+ * body) from FD; 0 at EOF. */
 static int
-read_request(struct server *s, int fd)
+read_request(struct server *s, int fd, int head_only)
 {
 	size_t cap = 1 << 16, len = 0;
 	char *b = xmalloc(cap);
@@ -84,7 +86,7 @@ read_request(struct server *s, int fd)
 	for (size_t i = hlen; i < len && i < hlen + blen; i++)
 		sum += (unsigned char)b[i];
 	size_t have = len - hlen;
-	while (have < blen) {
+	while (!head_only && have < blen) {
 		char chunk[65536];
 		ssize_t k = recv(fd, chunk, sizeof chunk, 0);
 		if (k <= 0)
@@ -115,7 +117,7 @@ server_main(void *ud)
 					return NULL;
 				s->accepts++;
 			}
-			if (read_request(s, fd))
+			if (read_request(s, fd, s->steps[i].head_only))
 				break;
 			close(fd);      /* the client closed: take the next */
 			fd = -1;
@@ -349,6 +351,37 @@ START_TEST(test_large_upload)
 }
 END_TEST
 
+/* A body refused before it is all sent (413 over max_body): the client
+ * reports the master's reply, not a broken pipe. */
+START_TEST(test_refused_mid_body)
+{
+	static const struct step steps[] = {
+		{ .reply = "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+		  "Content-Length: 25\r\n\r\n{\"error\": \"body too big\"}",
+		  .close_after = 1, .head_only = 1 },
+	};
+	struct server s;
+	server_start(&s, steps, 1);
+	client *c = client_for(&s, NULL);
+	size_t n = 32u << 20;
+	char *data = xcalloc(1, n);
+	long status = 0;
+	char *text = NULL, *err = NULL;
+	size_t tlen = 0;
+
+	int rc = client_send_bytes(c, "PUT", "/api/v1/artifacts/x", data, n,
+	                           10000, &status, &text, &tlen, &err);
+	ck_assert_msg(rc == 0, "%s", err != NULL ? err : "");
+	ck_assert_int_eq(status, 413);
+	ck_assert_ptr_nonnull(strstr(text, "body too big"));
+	free(text);
+	free(data);
+	client_free(c);
+	server_join(&s);
+	server_clear(&s);
+}
+END_TEST
+
 /* Replies the client must refuse, and a master that does not answer. */
 START_TEST(test_refusals)
 {
@@ -470,6 +503,7 @@ client_suite(void)
 	tcase_add_test(tc, test_reply_framings);
 	tcase_add_test(tc, test_stale_connection_retried);
 	tcase_add_test(tc, test_large_upload);
+	tcase_add_test(tc, test_refused_mid_body);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_unreachable_and_bad_urls);
 	tcase_add_test(tc, test_path_prefix);
