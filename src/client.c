@@ -153,12 +153,16 @@ client_global_init(void)
 }
 
 /* Split the http:// URL C->base_url into host, port, authority and path
- * prefix. */
+ * prefix; URL is the caller's spelling of it, for the message. */
 static int
-client_parse_url(client *c, char **err)
+client_parse_url(client *c, const char *url, char **err)
 {
-	const char *p = c->base_url + 7, *q;
+	const char *p, *q;
 
+	/* Trailing slashes were dropped: "http://" itself is now shorter. */
+	if (strlen(c->base_url) <= 7)
+		goto bad;
+	p = c->base_url + 7;
 	if (*p == '[') {
 		q = strchr(p, ']');
 		if (q == NULL)
@@ -189,7 +193,7 @@ client_parse_url(client *c, char **err)
 	return 0;
 bad:
 	return seterr(err, -EINVAL, "master URL '%s' is not "
-	              "http://HOST[:PORT][/PATH]", c->base_url);
+	              "http://HOST[:PORT][/PATH]", url);
 }
 
 int
@@ -226,7 +230,7 @@ client_new(const char *base_url, const char *id, const char *secret,
 			rc = seterr(err, -ENOMEM, "cannot create a libcurl "
 			            "handle");
 	} else {
-		rc = client_parse_url(c, err);
+		rc = client_parse_url(c, base_url, err);
 	}
 	if (rc != 0) {
 		client_free(c);
