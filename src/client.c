@@ -265,6 +265,19 @@ client_free(client *c)
 	free(c);
 }
 
+/* Room in B for N more bytes and a NUL. */
+static void
+client_buf_reserve(struct client_buf *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
 /* Append N bytes to B, refusing to grow past CLIENT_MAX_REPLY. */
 static int
 client_buf_add(struct client_buf *b, const void *p, size_t n)
@@ -273,13 +286,7 @@ client_buf_add(struct client_buf *b, const void *p, size_t n)
 		b->overflow = 1;
 		return -1;
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->data = xrealloc(b->data, cap);
-		b->cap = cap;
-	}
+	client_buf_reserve(b, n);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
@@ -453,6 +460,18 @@ plain_connect(client *c, int64_t deadline, const char **why)
 	return rc;
 }
 
+/* After a send or recv on FD failed with errno: 0 to try again (once FD
+ * is ready for EVENTS), or the negative error to give up with. */
+static int
+plain_again(int fd, short events, int64_t deadline)
+{
+	if (errno == EINTR)
+		return 0;
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return -errno;
+	return plain_wait(fd, events, deadline);
+}
+
 /* Send IOV[N] whole; 0 or a negative errno. */
 static int
 plain_send(int fd, struct iovec *iov, int n, int64_t deadline)
@@ -461,11 +480,7 @@ plain_send(int fd, struct iovec *iov, int n, int64_t deadline)
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 		ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -errno;
-			int rc = plain_wait(fd, POLLOUT, deadline);
+			int rc = plain_again(fd, POLLOUT, deadline);
 			if (rc != 0)
 				return rc;
 			continue;
@@ -492,14 +507,7 @@ plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
 		return -EFBIG;
 	/* Room for 16 KiB more, but never past LIMIT (a body of known
 	 * length was given exactly its size). */
-	size_t room = limit - b->len < 16384 ? limit - b->len : 16384;
-	if (b->cap - b->len < room + 1) {
-		size_t cap = b->cap ? b->cap * 2 : 16384;
-		while (cap - b->len < room + 1)
-			cap *= 2;
-		b->data = xrealloc(b->data, cap);
-		b->cap = cap;
-	}
+	client_buf_reserve(b, limit - b->len < 16384 ? limit - b->len : 16384);
 	for (;;) {
 		ssize_t k = recv(fd, b->data + b->len, b->cap - b->len - 1, 0);
 		if (k >= 0) {
@@ -507,11 +515,7 @@ plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
 			b->data[b->len] = '\0';
 			return k;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		int rc = plain_wait(fd, POLLIN, deadline);
+		int rc = plain_again(fd, POLLIN, deadline);
 		if (rc != 0)
 			return rc;
 	}
@@ -729,10 +733,9 @@ plain_once(client *c, const char *method, const char *path,
 			size_t have = in.len - hlen;
 			if (have > want)
 				have = want;
-			client_buf_add(buf, in.data + hlen, have);
 			buf->data = xrealloc(buf->data, want + 1);
 			buf->cap = want + 1;
-			buf->data[buf->len] = '\0';
+			client_buf_add(buf, in.data + hlen, have);
 			while (rc == 0 && buf->len < want) {
 				ssize_t k = plain_recv(c->fd, buf, want, deadline);
 				if (k <= 0)

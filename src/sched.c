@@ -1029,6 +1029,36 @@ stage_requeue(sched *s, struct sworker *w, const struct sched_held *held,
 	}
 }
 
+/* Queued job J starts its attempt ATTEMPT on worker W (in memory). */
+static void
+job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
+{
+	if (j->not_before) {
+		j->not_before = 0;
+		s->delayed--;
+	}
+	queue_del(s, j);
+	j->attempt = attempt;
+	j->state = SJ_RUNNING;
+	j->started_at = mono_ms();
+	run_add(w, j);
+}
+
+/* What a worker is told of job J's attempt. */
+static void
+task_fill(struct sched_task *t, const struct sjob *j)
+{
+	t->id = j->id;
+	t->attempt = j->attempt;
+	t->plugin = xstrdup(j->plugin);
+	t->params = xstrdup(j->params);
+	t->inputs = xstrdup(j->inputs);
+	t->slots = j->slots;
+	t->memory = j->memory;
+	t->timeout_ms = j->timeout_ms;
+	t->stage = j->stage != NULL;
+}
+
 int
 sched_register(sched *s, const struct sched_worker_info *wi,
                const struct sched_held *held, size_t nheld,
@@ -1089,15 +1119,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		 * runs there. */
 		if (j != NULL && j->state == SJ_QUEUED && j->stage == NULL &&
 		    !j->cancelled && h[i].attempt > j->attempt) {
-			queue_del(s, j);
-			if (j->not_before) {
-				j->not_before = 0;
-				s->delayed--;
-			}
-			j->attempt = h[i].attempt;
-			j->started_at = mono_ms();
-			j->state = SJ_RUNNING;
-			run_add(w, j);
+			job_start(s, j, w, h[i].attempt);
 			ops[nops++] = (struct store_op){ .kind = STORE_START,
 				.id = j->id, .attempt = j->attempt,
 				.worker = w->name, .t_ms = now_ms() };
@@ -1251,15 +1273,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 			if (j->loc != NULL)
 				held_data_add(w, j->loc);
 			stage_room--;
-			struct sched_task *t = &out->tasks[out->ntasks++];
-			t->id = j->id;
-			t->attempt = j->attempt;
-			t->plugin = xstrdup(j->plugin);
-			t->params = xstrdup(j->params);
-			t->inputs = xstrdup(j->inputs);
-			t->slots = j->slots;
-			t->timeout_ms = j->timeout_ms;
-			t->stage = 1;
+			task_fill(&out->tasks[out->ntasks++], j);
 			neph++;
 			continue;
 		}
@@ -1273,30 +1287,14 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		    (j->not_before && j->not_before > mono_ms()) ||
 		    !worker_has_plugin(w, j->plugin))
 			continue;
-		if (j->not_before) {
-			j->not_before = 0;
-			s->delayed--;
-		}
-		queue_del(s, j);
-		j->attempt++;
-		j->started_at = mono_ms();
-		run_add(w, j);
+		job_start(s, j, w, j->attempt + 1);
 		slot_room -= j->slots;
 		prefetch_room -= j->slots;
 		free_mem -= j->memory;
 		starts[nstart++] = (struct store_op){ .kind = STORE_START,
 			.id = j->id, .attempt = j->attempt, .worker = w->name,
 			.t_ms = now_ms() };
-		j->state = SJ_RUNNING;
-		struct sched_task *t = &out->tasks[out->ntasks++];
-		t->id = j->id;
-		t->attempt = j->attempt;
-		t->plugin = xstrdup(j->plugin);
-		t->params = xstrdup(j->params);
-		t->inputs = xstrdup(j->inputs);
-		t->slots = j->slots;
-		t->memory = j->memory;
-		t->timeout_ms = j->timeout_ms;
+		task_fill(&out->tasks[out->ntasks++], j);
 	}
 	/* The tasks go out before their start is on disk: queued under the
 	 * lock, so in the order of decisions, and committed with the

@@ -382,6 +382,22 @@ START_TEST(test_refused_mid_body)
 }
 END_TEST
 
+/* GET PATH fails with RC and an error message holding MSG, no reply. */
+static void
+refused(client *c, const char *path, long timeout_ms, int rc, const char *msg)
+{
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(client_request(c, "GET", path, NULL, timeout_ms,
+	                                &status, &reply, &err), rc);
+	ck_assert_msg(err != NULL && strstr(err, msg) != NULL, "%s: %s", path,
+	              err != NULL ? err : "no message");
+	ck_assert_ptr_null(reply);
+	free(err);
+}
+
 /* Replies the client must refuse, and a master that does not answer. */
 START_TEST(test_refusals)
 {
@@ -396,35 +412,12 @@ START_TEST(test_refusals)
 	struct server s;
 	server_start(&s, steps, 5);
 	client *c = client_for(&s, NULL);
-	long status = 0;
-	json_t *reply = NULL;
-	char *err = NULL;
 
-	ck_assert_int_eq(client_request(c, "GET", "/big", NULL, 2000, &status,
-	                                &reply, &err), -EFBIG);
-	ck_assert_ptr_nonnull(strstr(err, "exceeds 64 MiB"));
-	free(err);
-	err = NULL;
-	ck_assert_int_eq(client_request(c, "GET", "/chunk", NULL, 2000, &status,
-	                                &reply, &err), -EFBIG);
-	free(err);
-	err = NULL;
-	ck_assert_int_eq(client_request(c, "GET", "/smtp", NULL, 2000, &status,
-	                                &reply, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "malformed reply"));
-	free(err);
-	err = NULL;
-	ck_assert_int_eq(client_request(c, "GET", "/short", NULL, 2000, &status,
-	                                &reply, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "cut short"));
-	free(err);
-	err = NULL;
-	ck_assert_int_eq(client_request(c, "GET", "/silent", NULL, 300, &status,
-	                                &reply, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "no reply within 300 ms"));
-	free(err);
-	err = NULL;
-	ck_assert_ptr_null(reply);
+	refused(c, "/big", 2000, -EFBIG, "exceeds 64 MiB");
+	refused(c, "/chunk", 2000, -EFBIG, "exceeds 64 MiB");
+	refused(c, "/smtp", 2000, -EIO, "malformed reply");
+	refused(c, "/short", 2000, -EIO, "cut short");
+	refused(c, "/silent", 300, -EIO, "no reply within 300 ms");
 	client_free(c);
 	server_join(&s);
 	server_clear(&s);

@@ -56,20 +56,53 @@ submit(const char *plugin, int priority, int slots, int64_t memory, int attempts
 	return j.id;
 }
 
+/* Worker NAME registers holding HELD[NHELD]; the attempts it must cancel
+ * in *cancel (the caller frees them), *nc of them. */
 static uint64_t
-join(const char *name, int slots, int64_t memory, const char *plugins_json)
+register_held(const char *name, int slots, int64_t memory,
+              const char *plugins_json, const struct sched_held *held,
+              size_t nheld, struct sched_held **cancel, size_t *nc)
 {
 	json_t *pl = json_loads(plugins_json, 0, NULL);
 	struct sched_worker_info wi = { .name = name, .host = "h", .slots = slots,
 		.memory = memory, .plugins = pl };
 	uint64_t session;
-	struct sched_held *cancel;
-	size_t nc;
 	char *err = NULL;
-	ck_assert_int_eq(sched_register(sc, &wi, NULL, 0, &session, &cancel, &nc, &err), 0);
-	free(cancel);
+	ck_assert_int_eq(sched_register(sc, &wi, held, nheld, &session, cancel,
+	                                nc, &err), 0);
 	json_decref(pl);
 	return session;
+}
+
+static uint64_t
+rejoin(const char *name, int slots, const char *plugins_json,
+       const struct sched_held *held, size_t nheld, struct sched_held **cancel,
+       size_t *nc)
+{
+	return register_held(name, slots, 1 << 30, plugins_json, held, nheld,
+	                     cancel, nc);
+}
+
+static uint64_t
+join(const char *name, int slots, int64_t memory, const char *plugins_json)
+{
+	struct sched_held *cancel;
+	size_t nc;
+	uint64_t session = register_held(name, slots, memory, plugins_json,
+	                                 NULL, 0, &cancel, &nc);
+	free(cancel);
+	return session;
+}
+
+/* "Restart" the master: a new scheduler recovered from the same store. */
+static void
+restart(void)
+{
+	char *err = NULL;
+	sched_free(sc);
+	struct sched_opts o = { .worker_timeout_ms = 200 };
+	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
+	ck_assert_int_eq(sched_recover(sc, &err), 0);
 }
 
 /* The stored state of job ID, once deferred writes (a task's start) are
@@ -231,15 +264,10 @@ START_TEST(register_reconciles_held)
 	ck_assert_uint_eq(x.ntasks, 2);
 	sched_exchange_clear(&x);
 	/* w1 comes back holding only a, and an attempt of b it never had. */
-	json_t *pl = json_loads(NOOP, 0, NULL);
-	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 2,
-		.memory = 1 << 30, .plugins = pl };
 	struct sched_held held[] = { { a, 1 }, { 424242, 1 } };
 	struct sched_held *cancel;
 	size_t nc;
-	uint64_t s;
-	ck_assert_int_eq(sched_register(sc, &wi, held, 2, &s, &cancel, &nc, &err), 0);
-	json_decref(pl);
+	uint64_t s = rejoin("w1", 2, NOOP, held, 2, &cancel, &nc);
 	ck_assert_int_eq(state_of(a), JOB_RUNNING);
 	ck_assert_int_eq(state_of(b), JOB_QUEUED);
 	ck_assert_uint_eq(nc, 1);
@@ -262,10 +290,7 @@ START_TEST(recover_rebuilds_queue)
 	/* "Restart" once the start is on disk: a new scheduler over the
 	 * same store. */
 	ck_assert_int_eq(store_sync(st, &err), 0);
-	sched_free(sc);
-	struct sched_opts o = { .worker_timeout_ms = 200 };
-	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
-	ck_assert_int_eq(sched_recover(sc, &err), 0);
+	restart();
 	struct sched_stats ss;
 	sched_stats(sc, &ss);
 	ck_assert_int_eq(ss.queued, 1);
@@ -274,15 +299,11 @@ START_TEST(recover_rebuilds_queue)
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), -ESTALE);
 	free(err);
 	err = NULL;
-	json_t *pl = json_loads(NOOP, 0, NULL);
-	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 1,
-		.memory = 1 << 30, .plugins = pl };
 	struct sched_held held[] = { { a, 1 } };
 	struct sched_held *cancel;
 	size_t nc;
-	ck_assert_int_eq(sched_register(sc, &wi, held, 1, &s1, &cancel, &nc, &err), 0);
+	s1 = rejoin("w1", 1, NOOP, held, 1, &cancel, &nc);
 	free(cancel);
-	json_decref(pl);
 	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_SUCCEEDED };
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 1, &x, &err), 0);
 	ck_assert_uint_eq(x.ntasks, 1);
@@ -302,21 +323,13 @@ START_TEST(start_lost_in_a_crash_is_confirmed_by_its_worker)
 	int64_t b = submit("noop", 0, 1, 0, 1);
 	char *err = NULL;
 	/* "Restart" with both still queued at attempt 0 in the store. */
-	sched_free(sc);
-	struct sched_opts o = { .worker_timeout_ms = 200 };
-	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
-	ck_assert_int_eq(sched_recover(sc, &err), 0);
-	json_t *pl = json_loads(NOOP, 0, NULL);
-	struct sched_worker_info wi = { .name = "w1", .host = "h", .slots = 2,
-		.memory = 1 << 30, .plugins = pl };
+	restart();
 	/* It holds attempt 1 of a (confirmed) and attempt 0 of b (never
 	 * handed out: refused). */
 	struct sched_held held[] = { { a, 1 }, { b, 0 } };
 	struct sched_held *cancel;
 	size_t nc;
-	uint64_t s1;
-	ck_assert_int_eq(sched_register(sc, &wi, held, 2, &s1, &cancel, &nc, &err), 0);
-	json_decref(pl);
+	uint64_t s1 = rejoin("w1", 2, NOOP, held, 2, &cancel, &nc);
 	ck_assert_uint_eq(nc, 1);
 	ck_assert_int_eq(cancel[0].id, b);
 	free(cancel);
