@@ -179,6 +179,18 @@ job_json(const struct store_job *j)
 
 /* ------------------------------------------------------------- cluster */
 
+/* An artifact's name: a SHA-256 in lowercase hex. */
+static int
+sha_ok(const char *s)
+{
+	if (strlen(s) != 64)
+		return 0;
+	for (const char *c = s; *c; c++)
+		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+			return 0;
+	return 1;
+}
+
 static int
 held_from(json_t *a, struct sched_held **out, size_t *n)
 {
@@ -293,6 +305,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	size_t nres = ps->deadline ? 0 : json_array_size(results);
 	struct sched_result *res = xcalloc(nres + 1, sizeof *res);
 	char **outs = xcalloc(nres + 1, sizeof *outs);
+	const char ***shas = xcalloc(nres + 1, sizeof *shas);
 	for (size_t i = 0; i < nres; i++) {
 		json_t *o = json_array_get(results, i);
 		res[i].id = json_integer_value(json_object_get(o, "id"));
@@ -310,8 +323,19 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		json_t *dv = json_object_get(o, "duration_ms");
 		res[i].duration_ms = json_is_integer(dv) ? json_integer_value(dv) : -1;
 		json_t *ov = json_object_get(o, "outputs");
-		if (json_is_array(ov) && json_array_size(ov) > 0)
+		if (json_is_array(ov) && json_array_size(ov) > 0) {
 			res[i].outputs = outs[i] = json_dumps(ov, JSON_COMPACT);
+			size_t k, n = 0;
+			json_t *e;
+			shas[i] = xcalloc(json_array_size(ov), sizeof *shas[i]);
+			json_array_foreach(ov, k, e) {
+				const char *sha = json_string_value(json_object_get(e, "sha"));
+				if (sha != NULL && sha_ok(sha))
+					shas[i][n++] = sha;
+			}
+			res[i].output_shas = shas[i];
+			res[i].noutput_shas = n;
+		}
 	}
 	struct sched_held *run;
 	size_t nrun;
@@ -319,9 +343,12 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 	struct sched_exchange x;
 	char *err = NULL;
 	int rc = sched_exchange(a->sc, name, session, res, nres, run, nrun, want, &x, &err);
-	for (size_t i = 0; i < nres; i++)
+	for (size_t i = 0; i < nres; i++) {
 		free(outs[i]);
+		free(shas[i]);
+	}
 	free(outs);
+	free(shas);
 	free(res);
 	free(run);
 	if (rc == -ESTALE) {
@@ -911,17 +938,6 @@ stats(struct api_ctx *a, http_req *r)
 
 /* ------------------------------------------------------------ artifacts */
 
-static int
-sha_ok(const char *s)
-{
-	if (strlen(s) != 64)
-		return 0;
-	for (const char *c = s; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* PUT /api/v1/artifacts/SHA: the body must hash to SHA.  Stored once,
  * atomically (a temporary file renamed into place). */
 static void
@@ -986,14 +1002,7 @@ artifact_get(struct api_ctx *a, http_req *r, const char *sha)
 		http_reply_error(r, 404, "no artifact %s", sha);
 		return;
 	}
-	char *buf = xmalloc((size_t)sb.st_size + 1);
-	ssize_t n = read(fd, buf, (size_t)sb.st_size);
-	close(fd);
-	if (n != sb.st_size)
-		http_reply_error(r, 500, "cannot read artifact %s", sha);
-	else
-		http_reply(r, 200, "application/octet-stream", buf, (size_t)n);
-	free(buf);
+	http_reply_fd(r, 200, "application/octet-stream", fd, (uint64_t)sb.st_size);
 }
 
 /* -------------------------------------------------------------- pipelines */

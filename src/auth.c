@@ -266,6 +266,35 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct auth_hasher {
+	crypto_hash_sha256_state st;
+};
+
+auth_hasher *
+auth_hasher_new(void)
+{
+	auth_hasher *h = xmalloc(sizeof *h);
+	crypto_hash_sha256_init(&h->st);
+	return h;
+}
+
+void
+auth_hasher_add(auth_hasher *h, const void *data, size_t len)
+{
+	crypto_hash_sha256_update(&h->st, data, len);
+}
+
+char *
+auth_hasher_hex(auth_hasher *h)
+{
+	unsigned char d[crypto_hash_sha256_BYTES];
+	char *hex = xmalloc(2 * crypto_hash_sha256_BYTES + 1);
+	crypto_hash_sha256_final(&h->st, d);
+	sodium_bin2hex(hex, 2 * crypto_hash_sha256_BYTES + 1, d, sizeof d);
+	free(h);
+	return hex;
+}
+
 char *
 auth_hash_hex(const void *data, size_t len)
 {

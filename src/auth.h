@@ -40,6 +40,14 @@ char *auth_token_hash(const char *token);
 /* SHA-256 of LEN bytes at DATA as 64 hex chars, malloc()ed. */
 char *auth_hash_hex(const void *data, size_t len);
 
+/* SHA-256 of bytes that come in pieces (a download): new, add each piece,
+ * then auth_hasher_hex() returns the 64 hex chars (malloc()ed) and frees
+ * the hasher. */
+typedef struct auth_hasher auth_hasher;
+auth_hasher *auth_hasher_new(void);
+void auth_hasher_add(auth_hasher *h, const void *data, size_t len);
+char *auth_hasher_hex(auth_hasher *h);
+
 /* A random hex string of 2*NBYTES characters, malloc()ed. */
 char *auth_random_hex(size_t nbytes);
 

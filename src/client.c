@@ -130,11 +130,17 @@ struct client {
 	int fd;                 /* -1: not connected */
 };
 
-/* A reply body being received. */
+/* A reply body being received: into DATA, or for a streamed download
+ * (client_get_stream) handed to SINK as it arrives. */
 struct client_buf {
 	char *data;
 	size_t len, cap;
 	int overflow;
+	client_sink sink;       /* NULL: keep the body in DATA */
+	void *sink_ud;
+	uint64_t sink_max;
+	int sunk;               /* the body was for SINK */
+	int sink_rc;            /* what SINK failed with, or 0 */
 };
 
 static pthread_once_t client_once = PTHREAD_ONCE_INIT;
@@ -521,6 +527,56 @@ plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
 	}
 }
 
+/* Hand a 2xx body of WANT bytes to B's sink: the HAVE bytes that came
+ * with the head at P, then the rest as it arrives, through a buffer of
+ * fixed size (a large artifact never sits in memory whole).  0 or a
+ * negative errno. */
+static int
+plain_sink_body(int fd, const char *p, size_t have, uint64_t want,
+                struct client_buf *b, int64_t deadline)
+{
+	b->sunk = 1;            /* the body was the sink's, even if refused */
+	if (want > b->sink_max) {
+		b->overflow = 1;
+		return -EFBIG;
+	}
+	if (have > want)
+		have = (size_t)want;
+	int rc = have ? b->sink(b->sink_ud, p, have) : 0;
+	uint64_t got = have;
+	size_t cap = 256u << 10;
+	char *chunk = rc == 0 && got < want ? xmalloc(cap) : NULL;
+	while (rc == 0 && got < want) {
+		size_t n = want - got < cap ? (size_t)(want - got) : cap;
+		ssize_t k = recv(fd, chunk, n, 0);
+		if (k > 0) {
+			got += (uint64_t)k;
+			rc = b->sink(b->sink_ud, chunk, (size_t)k);
+		} else if (k == 0) {
+			free(chunk);
+			return -EPROTO;
+		} else if ((rc = plain_again(fd, POLLIN, deadline)) != 0) {
+			free(chunk);
+			return rc;
+		}
+	}
+	free(chunk);
+	if (rc != 0)
+		b->sink_rc = rc < 0 ? rc : -EIO;
+	return b->sink_rc;
+}
+
+/* strerror(E), thread-safe, whichever strerror_r the C library has. */
+static const char *
+client_strerror(int e, char *buf, size_t len)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+	return strerror_r(e, buf, len);
+#else
+	return strerror_r(e, buf, len) == 0 ? buf : "error";
+#endif
+}
+
 /* Case-insensitive: does the comma-separated header VALUE hold TOKEN? */
 static int
 header_has(const char *value, size_t len, const char *token)
@@ -723,6 +779,10 @@ plain_once(client *c, const char *method, const char *path,
 				break;
 			}
 		}
+	} else if (r.length >= 0 && buf->sink != NULL && r.status >= 200 &&
+	           r.status < 300) {
+		rc = plain_sink_body(c->fd, in.data + hlen, in.len - hlen,
+		                     (uint64_t)r.length, buf, deadline);
 	} else if (r.length >= 0) {
 		if ((unsigned long long)r.length > CLIENT_MAX_REPLY) {
 			buf->overflow = 1;
@@ -808,13 +868,8 @@ plain_exchange(client *c, const char *method, const char *path,
 		              "within %ld ms", c->base_url,
 		              timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
 	char ebuf[128];
-	if (why == NULL) {
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-		why = strerror_r(-rc, ebuf, sizeof ebuf);
-#else
-		why = strerror_r(-rc, ebuf, sizeof ebuf) == 0 ? ebuf : "error";
-#endif
-	}
+	if (why == NULL)
+		why = client_strerror(-rc, ebuf, sizeof ebuf);
 	return seterr(err, -EIO, "cannot reach master at %s: %s", c->base_url,
 	              why);
 }
@@ -927,6 +982,56 @@ client_send_bytes(client *c, const char *method, const char *path,
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0) {
 		free(buf.data);
+		return rc;
+	}
+	*text = buf.data != NULL ? buf.data : xstrdup("");
+	*tlen = buf.len;
+	return 0;
+}
+
+int
+client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
+                  client_sink sink, void *ud, long *status, char **text,
+                  size_t *tlen, char **err)
+{
+	struct client_buf buf = { .sink = sink, .sink_ud = ud, .sink_max = max };
+
+	*status = 0;
+	*text = NULL;
+	*tlen = 0;
+	char *e = NULL;
+	pthread_mutex_lock(&c->mu);
+	int rc = client_exchange(c, "GET", path, NULL, 0, timeout_ms, status,
+	                         &buf, &e);
+	pthread_mutex_unlock(&c->mu);
+	if (rc == 0 && !buf.sunk && *status >= 200 && *status < 300) {
+		/* Not streamed (https, or no Content-Length): the body was
+		 * received whole, within CLIENT_MAX_REPLY; hand it over now. */
+		if (buf.len > max)
+			rc = seterr(&e, -EFBIG, "reply from %s%s exceeds %llu bytes",
+			            c->base_url, path, (unsigned long long)max);
+		else if (buf.len > 0 && (rc = sink(ud, buf.data, buf.len)) != 0)
+			buf.sink_rc = rc < 0 ? rc : -EIO;
+		free(buf.data);
+		buf.data = NULL;
+		buf.len = 0;
+	}
+	if (buf.sink_rc != 0) {
+		/* Our side failed, not the master or the network. */
+		char ebuf[128];
+		rc = seterr(&e, buf.sink_rc, "cannot keep the reply from %s%s: %s",
+		            c->base_url, path,
+		            client_strerror(-buf.sink_rc, ebuf, sizeof ebuf));
+	} else if (rc == -EFBIG && buf.sunk) {
+		rc = seterr(&e, -EFBIG, "reply from %s%s exceeds %llu bytes",
+		            c->base_url, path, (unsigned long long)max);
+	}
+	if (rc < 0) {
+		free(buf.data);
+		if (err != NULL)
+			*err = e;
+		else
+			free(e);
 		return rc;
 	}
 	*text = buf.data != NULL ? buf.data : xstrdup("");

@@ -8,6 +8,7 @@
 #ifndef KILN_CLIENT_H
 #define KILN_CLIENT_H
 
+#include <stdint.h>
 #include <jansson.h>
 
 typedef struct client client;
@@ -40,4 +41,19 @@ int client_send_bytes(client *c, const char *method, const char *path,
                       const void *data, size_t len, long timeout_ms,
                       long *status, char **text, size_t *tlen, char **err);
 
+
+/* Takes the next LEN bytes of a streamed reply body: 0, or a negative
+ * errno that stops the transfer (client_get_stream returns it). */
+typedef int (*client_sink)(void *ud, const void *data, size_t len);
+
+/* GET PATH for a body that may be large (an artifact): a 2xx reply's body
+ * is handed to SINK in pieces as it arrives, never whole in memory, and a
+ * body over MAX bytes is refused (-EFBIG) before any of it is taken.  (An
+ * https master's reply, or one without a Content-Length, is received whole
+ * within the 64 MiB of client_request_raw, then handed over.)  Any other
+ * status's body comes back in *text and *tlen as client_send_bytes gives
+ * it.  0 with *status, or negative with *err. */
+int client_get_stream(client *c, const char *path, long timeout_ms,
+                      uint64_t max, client_sink sink, void *ud, long *status,
+                      char **text, size_t *tlen, char **err);
 #endif

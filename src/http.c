@@ -58,6 +58,7 @@ static struct {
 	__typeof__(MHD_suspend_connection) *suspend_connection;
 	__typeof__(MHD_resume_connection) *resume_connection;
 	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_create_response_from_fd64) *create_response_from_fd64;
 	__typeof__(MHD_add_response_header) *add_response_header;
 	__typeof__(MHD_queue_response) *queue_response;
 	__typeof__(MHD_destroy_response) *destroy_response;
@@ -78,6 +79,7 @@ static char lm_error[256];
 #define MHD_suspend_connection (*lm.suspend_connection)
 #define MHD_resume_connection (*lm.resume_connection)
 #define MHD_create_response_from_buffer (*lm.create_response_from_buffer)
+#define MHD_create_response_from_fd64 (*lm.create_response_from_fd64)
 #define MHD_add_response_header (*lm.add_response_header)
 #define MHD_queue_response (*lm.queue_response)
 #define MHD_destroy_response (*lm.destroy_response)
@@ -102,6 +104,7 @@ http_load_mhd(void)
 		"MHD_suspend_connection", "MHD_resume_connection",
 		"MHD_create_response_from_buffer", "MHD_add_response_header",
 		"MHD_queue_response", "MHD_destroy_response",
+		"MHD_create_response_from_fd64",
 	};
 	void **slots[] = {
 		(void **)&lm.start_daemon, (void **)&lm.quiesce_daemon,
@@ -113,6 +116,7 @@ http_load_mhd(void)
 		(void **)&lm.create_response_from_buffer,
 		(void **)&lm.add_response_header, (void **)&lm.queue_response,
 		(void **)&lm.destroy_response,
+		(void **)&lm.create_response_from_fd64,
 	};
 	_Static_assert(sizeof names / sizeof names[0] ==
 	               sizeof slots / sizeof slots[0], "names and slots");
@@ -263,12 +267,13 @@ http_add_resp_header(http_req *r, const char *name, const char *value)
 		log_warn("http: dropped invalid response header %.64s", name);
 }
 
+static void http_reply_made(http_req *r, int status, const char *content_type,
+                            struct MHD_Response *resp);
+
 void
 http_reply(http_req *r, int status, const char *content_type,
            const void *body, size_t len)
 {
-	struct http_hdr *h;
-
 	if (r->resp != NULL || r->phase == REQ_DONE) {
 		log_warn("http: second reply to %s %s ignored", r->method,
 		         r->path);
@@ -279,14 +284,42 @@ http_reply(http_req *r, int status, const char *content_type,
 		         r->path);
 		return;
 	}
-	if (status < 100 || status > 999)
-		status = 500;
-	r->resp = MHD_create_response_from_buffer(len,
-	    (void *)(body != NULL ? body : ""), MHD_RESPMEM_MUST_COPY);
+	http_reply_made(r, status, content_type,
+	                MHD_create_response_from_buffer(len,
+	                    (void *)(body != NULL ? body : ""),
+	                    MHD_RESPMEM_MUST_COPY));
+}
+
+void
+http_reply_fd(http_req *r, int status, const char *content_type, int fd,
+              uint64_t size)
+{
+	if (r->resp != NULL || r->phase == REQ_DONE || r->parking) {
+		log_warn("http: second reply to %s %s ignored", r->method,
+		         r->path);
+		close(fd);
+		return;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
+	if (resp == NULL)
+		close(fd);
+	http_reply_made(r, status, content_type, resp);
+}
+
+/* Queue RESP (NULL: it could not be made) with the headers set so far. */
+static void
+http_reply_made(http_req *r, int status, const char *content_type,
+                struct MHD_Response *resp)
+{
+	struct http_hdr *h;
+
+	r->resp = resp;
 	if (r->resp == NULL) {
 		log_error("http: cannot create response");
 		return;         /* access handler answers 500 */
 	}
+	if (status < 100 || status > 999)
+		status = 500;
 	r->resp_status = (unsigned int)status;
 	for (h = r->hdrs; h != NULL; h = h->next)
 		http_add_resp_header(r, h->name, h->value);

@@ -64,6 +64,11 @@ void http_add_header(http_req *r, const char *name, const char *value);
 /* Reply with BODY (copied). */
 void http_reply(http_req *r, int status, const char *content_type,
                 const void *body, size_t len);
+/* Reply with SIZE bytes read from FD (a file; sent with sendfile() where
+ * the system has it, so a large artifact is neither read into memory nor
+ * copied).  Takes ownership of FD: it is closed when the reply is done. */
+void http_reply_fd(http_req *r, int status, const char *content_type, int fd,
+                   uint64_t size);
 /* Reply with JSON; takes ownership of J. */
 void http_reply_json(http_req *r, int status, json_t *j);
 /* Reply {"error": MESSAGE, "status": STATUS}. */

@@ -1214,6 +1214,10 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		}
 		if (r->duration_ms >= 0)
 			plugin_observe(s, j->plugin, (double)r->duration_ms);
+		/* Its worker keeps a task's outputs: the map tasks reading
+		 * them are best placed there. */
+		for (size_t k = 0; r->state == JOB_SUCCEEDED && k < r->noutput_shas; k++)
+			held_data_add(w, r->output_shas[k]);
 		struct store_op *op = &ops[nops];
 		op->id = j->id;
 		op->attempt = j->attempt;

@@ -59,6 +59,8 @@ struct sched_result {
 	                       * error; 0 if the worker did not say */
 	const char *result;
 	const char *outputs;  /* JSON array of {name, sha, size}, or NULL */
+	const char *const *output_shas; /* their shas: the worker keeps */
+	size_t noutput_shas;            /* a copy (a hint for locality) */
 	const char *error;
 	const char *log;
 	int64_t finished_ms;

@@ -44,7 +44,12 @@ struct task_str {
 
 struct task_file {
 	char *name;
-	char *path;
+	char *path;             /* NULL until fetched */
+	char *key;              /* what FETCH is given, or NULL */
+	uint64_t size;
+	task_fetch_fn fetch;
+	void *fetch_ud;
+	int failed;             /* FETCH failed: not tried again */
 	datacache_ref *map;     /* mapped by input_data(), or NULL */
 	const void *data;
 	size_t len;
@@ -78,7 +83,11 @@ struct kiln_task {
 	int noutputs;
 	struct task_file *inputs;
 	int ninputs;
+	char *fetch_error;              /* the first input that failed */
 	char *scratch;
+
+	pthread_mutex_t fetch_lock;     /* one fetch at a time; taken
+	                                 * before lock, never inside it */
 
 	atomic_int cancelled;
 	_Atomic double progress;
@@ -217,17 +226,80 @@ task_input_count(kiln_task *t)
 	return t->ninputs;
 }
 
+/* Input I's local path, fetched on first use: a driver that reads a
+ * dataset's schema and hands its partitions to map tasks on other workers
+ * never moves the partitions to its own.  NULL if I is out of range or
+ * the fetch failed (the task then fails as an I/O error, see task_run). */
+static const char *
+task_input_local(kiln_task *t, int i)
+{
+	pthread_mutex_lock(&t->lock);
+	if (i < 0 || i >= t->ninputs) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	struct task_file *f = &t->inputs[i];   /* stable while the task runs */
+	const char *path = f->path;
+	int done = path != NULL || f->failed;
+	pthread_mutex_unlock(&t->lock);
+	if (done)
+		return path;
+
+	pthread_mutex_lock(&t->fetch_lock);
+	pthread_mutex_lock(&t->lock);
+	done = f->path != NULL || f->failed;
+	pthread_mutex_unlock(&t->lock);
+	if (!done) {
+		char *err = NULL;
+		char *got = f->fetch(f->fetch_ud, f->key, f->size, &err);
+		pthread_mutex_lock(&t->lock);
+		f->path = got;
+		if (got == NULL) {
+			f->failed = 1;
+			if (t->fetch_error == NULL)
+				t->fetch_error = xasprintf("input %s: %s", f->name,
+				                           err ? err : "cannot fetch it");
+		}
+		pthread_mutex_unlock(&t->lock);
+		free(err);
+	}
+	pthread_mutex_lock(&t->lock);
+	path = f->path;
+	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&t->fetch_lock);
+	return path;
+}
+
+static const char *
+task_input_name(kiln_task *t, int i)
+{
+	return i >= 0 && i < t->ninputs ? t->inputs[i].name : NULL;
+}
+
 static const char *
 task_input_path(kiln_task *t, int i, const char **name)
 {
-	if (i < 0 || i >= t->ninputs) {
-		if (name != NULL)
-			*name = NULL;
-		return NULL;
-	}
 	if (name != NULL)
-		*name = t->inputs[i].name;
-	return t->inputs[i].path;
+		*name = task_input_name(t, i);
+	return task_input_local(t, i);
+}
+
+static int
+input_add(kiln_task *t, const char *name, const char *path, const char *key,
+          uint64_t size, task_fetch_fn fetch, void *ud)
+{
+	pthread_mutex_lock(&t->lock);
+	t->inputs = xrealloc(t->inputs, (t->ninputs + 1) * sizeof *t->inputs);
+	struct task_file *f = &t->inputs[t->ninputs++];
+	memset(f, 0, sizeof *f);
+	f->name = xstrdup(name);
+	f->path = path ? xstrdup(path) : NULL;
+	f->key = key ? xstrdup(key) : NULL;
+	f->size = size;
+	f->fetch = fetch;
+	f->fetch_ud = ud;
+	pthread_mutex_unlock(&t->lock);
+	return 0;
 }
 
 int
@@ -235,14 +307,16 @@ task_add_input(kiln_task *t, const char *name, const char *path)
 {
 	if (name == NULL || path == NULL)
 		return -EINVAL;
-	pthread_mutex_lock(&t->lock);
-	t->inputs = xrealloc(t->inputs, (t->ninputs + 1) * sizeof *t->inputs);
-	memset(&t->inputs[t->ninputs], 0, sizeof *t->inputs);
-	t->inputs[t->ninputs].name = xstrdup(name);
-	t->inputs[t->ninputs].path = xstrdup(path);
-	t->ninputs++;
-	pthread_mutex_unlock(&t->lock);
-	return 0;
+	return input_add(t, name, path, NULL, 0, NULL, NULL);
+}
+
+int
+task_add_input_lazy(kiln_task *t, const char *name, const char *key,
+                    uint64_t size, task_fetch_fn fetch, void *ud)
+{
+	if (name == NULL || key == NULL || fetch == NULL)
+		return -EINVAL;
+	return input_add(t, name, NULL, key, size, fetch, ud);
 }
 
 static int
@@ -449,15 +523,14 @@ static const void *
 task_input_data(kiln_task *t, int i, size_t *len)
 {
 	*len = 0;
-	pthread_mutex_lock(&t->lock);
-	if (i < 0 || i >= t->ninputs) {
-		pthread_mutex_unlock(&t->lock);
+	const char *path = task_input_local(t, i);
+	if (path == NULL)
 		return NULL;
-	}
+	pthread_mutex_lock(&t->lock);
 	struct task_file *f = &t->inputs[i];
 	if (f->map == NULL) {
 		char *err = NULL;
-		if (datacache_map(f->path, &f->data, &f->len, &f->map, &err) != 0) {
+		if (datacache_map(path, &f->data, &f->len, &f->map, &err) != 0) {
 			log_warn("job %" PRId64 ": %s", t->job_id, err);
 			free(err);
 			pthread_mutex_unlock(&t->lock);
@@ -580,6 +653,7 @@ static const struct kiln_host task_host_table = {
 	.stage_index = task_stage_index,
 	.stage_arg = task_stage_arg,
 	.broadcast = task_broadcast,
+	.input_name = task_input_name,
 };
 
 const struct kiln_host *
@@ -620,6 +694,7 @@ task_new(int64_t job_id, int attempt, const char *params_json,
 	t->scratch_root = xstrdup(scratch_root);
 	t->log_limit = log_limit ? log_limit : TASK_LOG_DEFAULT;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->fetch_lock, NULL);
 	atomic_init(&t->cancelled, 0);
 	atomic_init(&t->progress, 0.0);
 	return t;
@@ -658,6 +733,7 @@ task_free(kiln_task *t)
 	for (int i = 0; i < t->ninputs; i++) {
 		free(t->inputs[i].name);
 		free(t->inputs[i].path);
+		free(t->inputs[i].key);
 		datacache_release(t->inputs[i].map);
 	}
 	free(t->inputs);
@@ -668,6 +744,8 @@ task_free(kiln_task *t)
 	free(t->result);
 	free(t->error);
 	pthread_mutex_destroy(&t->lock);
+	pthread_mutex_destroy(&t->fetch_lock);
+	free(t->fetch_error);
 	free(t);
 }
 
@@ -701,6 +779,16 @@ task_run(kiln_task *t, plugin *p)
 			task_set_error(t, "cancelled");
 	} else {
 		state = JOB_FAILED;
+		if (t->fetch_error != NULL) {
+			/* The input did not arrive: a fault of this worker or the
+			 * network, not of the input, so the attempt is retried
+			 * (KILN_EIO) whatever the plugin made of the NULL. */
+			t->code = KILN_EIO;
+			char *e = t->error;
+			t->error = e ? xasprintf("%s (%s)", t->fetch_error, e)
+			             : xstrdup(t->fetch_error);
+			free(e);
+		}
 		if (t->error == NULL)
 			task_set_error(t, "plugin %s returned %d", d->name, rc);
 	}

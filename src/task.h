@@ -54,6 +54,19 @@ const char *task_output(const kiln_task *t, int i, const void **data,
 /* Add an input file (upstream output) before running. */
 int task_add_input(kiln_task *t, const char *name, const char *path);
 
+/* Makes input KEY, of SIZE bytes, a local file: its path (malloc()ed; the
+ * task frees it), or NULL with *err (malloc()ed).  Called from the task's
+ * thread, or from threads the plugin started, one call at a time per task. */
+typedef char *(*task_fetch_fn)(void *ud, const char *key, uint64_t size,
+                               char **err);
+
+/* Add an input that is fetched with FETCH(UD, KEY, SIZE) when the plugin first
+ * asks for its path or bytes; its name costs nothing (input_name()).  If
+ * a fetch fails the plugin gets NULL, and a failed task is reported as an
+ * I/O error (KILN_EIO, retried) naming the input. */
+int task_add_input_lazy(kiln_task *t, const char *name, const char *key,
+                        uint64_t size, task_fetch_fn fetch, void *ud);
+
 /* A map task of a stage (its params hold "__stage": {fn, index, count},
  * "__arg" and "__broadcast", as the worker's stage runner writes them):
  * task_run() calls the plugin's map(fn) instead of run().  NULL if T is

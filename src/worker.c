@@ -14,7 +14,9 @@
  * the worker registers again with everything it holds, and the master
  * settles what was lost.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -59,13 +61,13 @@ struct wk {
 	char *secret;
 	char *scratch;
 	client *poll_c, *report_c;
-	client *data_c;         /* artifacts, from the pool threads */
 	char *cache;            /* <data_dir>/cache: fetched inputs by hash */
 	plugin_registry *reg;
 	pool *pool;
 	pool *stage_pool;       /* map tasks of stages: a room of their own */
-	client *stage_c[8];     /* idle clients for drivers' stage calls */
-	int nstage_c;
+	client *idle_c[8];      /* idle clients for the pool threads'
+	                         * artifact and stage calls */
+	int nidle_c;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -87,38 +89,49 @@ on_signal(int sig)
 
 /* ----------------------------------------------------------- artifacts */
 
-/* Make input SHA available in the cache (fetching it once); the path,
- * malloc()ed, or NULL with *err. */
+/* A client of its own for one call from a pool thread: tasks fetching
+ * inputs and drivers waiting on stages run side by side, and one shared
+ * connection would make each wait for the others' transfers. */
+static client *
+idle_client_get(struct wk *w, char **err)
+{
+	client *c = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->nidle_c > 0)
+		c = w->idle_c[--w->nidle_c];
+	pthread_mutex_unlock(&w->mu);
+	if (c == NULL && client_new(w->url, w->wc->name, w->secret, NULL, &c, err) != 0)
+		return NULL;
+	return c;
+}
+
+static void
+idle_client_put(struct wk *w, client *c)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->nidle_c < (int)(sizeof w->idle_c / sizeof w->idle_c[0])) {
+		w->idle_c[w->nidle_c++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	client_free(c);
+}
+
+/* Store LEN bytes whose hash is SHA in the cache; its path, malloc()ed,
+ * or NULL with *err. */
 static char *
-fetch_input(struct wk *w, const char *sha, char **err)
+cache_store(struct wk *w, const char *sha, const void *data, size_t len,
+            char **err)
 {
 	char *path = xasprintf("%s/%s", w->cache, sha);
 	if (access(path, R_OK) == 0)
 		return path;
-	char *url = xasprintf("/api/v1/artifacts/%s", sha);
-	long status;
-	char *body = NULL;
-	size_t len = 0;
-	int rc = client_send_bytes(w->data_c, "GET", url, NULL, 0, 60000, &status,
-	                           &body, &len, err);
-	free(url);
-	char *got = rc == 0 && status == 200 ? auth_hash_hex(body, len) : NULL;
-	if (got == NULL || strcmp(got, sha) != 0) {
-		if (rc == 0)
-			seterr(err, -EIO, "cannot fetch input %s (HTTP %ld%s)", sha,
-			       status, got ? ", wrong hash" : "");
-		free(got);
-		free(body);
-		free(path);
-		return NULL;
-	}
-	free(got);
-	/* A name of its own: two tasks may fetch the same input at once. */
-	static atomic_uint fetch_seq;
+	/* A name of its own: two tasks may store the same input at once. */
+	static atomic_uint seq;
 	char *tmp = xasprintf("%s.%d.%u.tmp", path, (int)getpid(),
-	                      atomic_fetch_add(&fetch_seq, 1));
+	                      atomic_fetch_add(&seq, 1));
 	FILE *f = fopen(tmp, "wb");
-	int ok = f != NULL && fwrite(body, 1, len, f) == len;
+	int ok = f != NULL && fwrite(data, 1, len, f) == len;
 	if (f != NULL && fclose(f) != 0)
 		ok = 0;
 	int moved = ok && rename(tmp, path) == 0;
@@ -126,20 +139,134 @@ fetch_input(struct wk *w, const char *sha, char **err)
 		unlink(tmp);   /* another task may have cached it meanwhile */
 	if (!moved && (!ok || access(path, R_OK) != 0)) {
 		seterr(err, -EIO, "cannot write %s", tmp);
-		unlink(tmp);
 		free(path);
 		path = NULL;
 	}
 	free(tmp);
+	return path;
+}
+
+/* Remove downloads a previous run of this worker left half done. */
+static void
+cache_clean(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+/* A download on its way into the cache. */
+struct fetch {
+	FILE *f;
+	auth_hasher *hash;
+	uint64_t got;
+};
+
+static int
+fetch_sink(void *ud, const void *data, size_t len)
+{
+	struct fetch *fx = ud;
+	auth_hasher_add(fx->hash, data, len);
+	fx->got += len;
+	return fwrite(data, 1, len, fx->f) == len ? 0 : -errno;
+}
+
+/* The name task WT gives its input SHA, for messages. */
+static const char *
+input_name_of(const struct wtask *wt, const char *sha)
+{
+	size_t i;
+	json_t *in;
+	json_array_foreach(wt->inputs, i, in) {
+		const char *s = json_string_value(json_object_get(in, "sha"));
+		if (s != NULL && strcmp(s, sha) == 0)
+			return json_string_value(json_object_get(in, "name"));
+	}
+	return sha;
+}
+
+/* Make input SHA, of SIZE bytes, available in the cache (fetching it
+ * once); the path, malloc()ed, or NULL with *err.  A task_fetch_fn: a
+ * task fetches an input when its plugin first reads it.  The body goes
+ * to a temporary file as it arrives, hashed on the way, and is renamed
+ * into place only if it is whole and its hash is SHA. */
+static char *
+fetch_input(void *ud, const char *sha, uint64_t size, char **err)
+{
+	struct wtask *wt = ud;
+	struct wk *w = wt->w;
+	char *path = xasprintf("%s/%s", w->cache, sha);
+	if (access(path, R_OK) == 0)
+		return path;
+	int64_t t0 = mono_ms();
+	client *c = idle_client_get(w, err);
+	if (c == NULL) {
+		free(path);
+		return NULL;
+	}
+	/* A name of its own: two tasks may fetch the same input at once. */
+	static atomic_uint seq;
+	char *tmp = xasprintf("%s.%d.%u.tmp", path, (int)getpid(),
+	                      atomic_fetch_add(&seq, 1));
+	struct fetch fx = { .f = fopen(tmp, "wb"), .hash = auth_hasher_new() };
+	char *url = xasprintf("/api/v1/artifacts/%s", sha);
+	long status = 0;
+	char *body = NULL;
+	size_t blen;
+	int rc = fx.f == NULL ? seterr(err, -errno, "cannot write %s: %s", tmp,
+	                               strerror(errno)) :
+	         client_get_stream(c, url, 60000, size, fetch_sink, &fx, &status,
+	                           &body, &blen, err);
+	free(url);
 	free(body);
+	idle_client_put(w, c);
+	char *got = auth_hasher_hex(fx.hash);
+	int ok = rc == 0 && status == 200;
+	if (fx.f != NULL && fclose(fx.f) != 0 && ok) {
+		rc = seterr(err, -EIO, "cannot write %s", tmp);
+		ok = 0;
+	}
+	if (rc == 0 && !ok)
+		seterr(err, -EIO, "cannot fetch input %s (HTTP %ld)", sha, status);
+	else if (ok && (fx.got != size || strcmp(got, sha) != 0)) {
+		seterr(err, -EIO, "cannot fetch input %s: %s", sha,
+		       fx.got != size ? "wrong size" : "wrong hash");
+		ok = 0;
+	}
+	if (ok && rename(tmp, path) != 0) {
+		seterr(err, -EIO, "cannot rename %s: %s", tmp, strerror(errno));
+		ok = 0;
+	}
+	if (!ok) {
+		unlink(tmp);
+		free(path);
+		path = NULL;
+	} else {
+		log_info("job %" PRId64 ": fetched input %s (%" PRIu64 " bytes, "
+		         "%" PRId64 " ms)", wt->id, input_name_of(wt, sha), size,
+		         mono_ms() - t0);
+	}
+	free(got);
+	free(tmp);
 	return path;
 }
 
 /* Upload the task's outputs; a JSON array [{name, sha, size}] or NULL
- * with *err. */
+ * with *err.  Each is kept in this worker's cache too: the master counts
+ * this worker as holding it (a hint: if the copy failed, the task that
+ * reads it fetches it), so that it places the map tasks reading it here. */
 static json_t *
 put_outputs(struct wk *w, kiln_task *t, char **err)
 {
+	client *c = idle_client_get(w, err);
+	if (c == NULL)
+		return NULL;
 	json_t *a = json_array();
 	for (int i = 0; i < task_output_count(t); i++) {
 		const void *data;
@@ -150,7 +277,7 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 		long status;
 		char *reply = NULL;
 		size_t rlen;
-		int rc = client_send_bytes(w->data_c, "PUT", url, data, len, 60000,
+		int rc = client_send_bytes(c, "PUT", url, data, len, 60000,
 		                           &status, &reply, &rlen, err);
 		free(url);
 		free(reply);
@@ -160,12 +287,21 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 				       name, status);
 			free(sha);
 			json_decref(a);
+			idle_client_put(w, c);
 			return NULL;
+		}
+		char *cerr = NULL;
+		char *path = cache_store(w, sha, data, len, &cerr);
+		if (path == NULL) {
+			log_warn("%s (output %s is not kept here)", cerr, name);
+			free(cerr);
 		}
 		json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "name", name,
 		                      "sha", sha, "size", (json_int_t)len));
+		free(path);
 		free(sha);
 	}
+	idle_client_put(w, c);
 	return a;
 }
 
@@ -189,14 +325,14 @@ task_main(void *arg)
 	json_array_foreach(wt->inputs, i, in) {
 		const char *sha = json_string_value(json_object_get(in, "sha"));
 		const char *name = json_string_value(json_object_get(in, "name"));
-		char *path = sha && name ? fetch_input(w, sha, &ferr) : NULL;
-		if (path == NULL) {
+		if (sha == NULL || name == NULL) {
+			seterr(&ferr, -EINVAL, "input %zu has no name or sha", i);
 			state = JOB_FAILED;
 			code = KILN_EIO;
 			break;
 		}
-		task_add_input(wt->t, name, path);
-		free(path);
+		task_add_input_lazy(wt->t, name, sha, (uint64_t)json_integer_value(
+		                    json_object_get(in, "size")), fetch_input, wt);
 	}
 	if (state < 0) {
 		state = task_run(wt->t, wt->p);
@@ -256,31 +392,6 @@ task_main(void *arg)
 /* -------------------------------------------------------------- stages */
 
 #define STAGE_POLL_MS 1000      /* a driver checks its cancel this often */
-
-static client *
-stage_client_get(struct wk *w, char **err)
-{
-	client *c = NULL;
-	pthread_mutex_lock(&w->mu);
-	if (w->nstage_c > 0)
-		c = w->stage_c[--w->nstage_c];
-	pthread_mutex_unlock(&w->mu);
-	if (c == NULL && client_new(w->url, w->wc->name, w->secret, NULL, &c, err) != 0)
-		return NULL;
-	return c;
-}
-
-static void
-stage_client_put(struct wk *w, client *c)
-{
-	pthread_mutex_lock(&w->mu);
-	if (w->nstage_c < (int)(sizeof w->stage_c / sizeof w->stage_c[0])) {
-		w->stage_c[w->nstage_c++] = c;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&w->mu);
-	client_free(c);
-}
 
 /* The body of a stage request for driver T; NULL with *err. */
 static json_t *
@@ -363,7 +474,7 @@ worker_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
 	json_t *body = stage_body(w, t, fn, broadcast, tasks, n, err);
 	if (body == NULL)
 		return KILN_EINVAL;
-	client *c = stage_client_get(w, err);
+	client *c = idle_client_get(w, err);
 	if (c == NULL) {
 		json_decref(body);
 		return KILN_EFAIL;
@@ -443,7 +554,7 @@ worker_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
 		rc = 0;
 		break;
 	}
-	stage_client_put(w, c);
+	idle_client_put(w, c);
 	json_decref(body);
 	return rc;
 }
@@ -782,14 +893,14 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	if (rc != 0)
 		goto out;
 	if ((rc = client_new(w.url, wc->name, w.secret, NULL, &w.poll_c, err)) != 0 ||
-	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0 ||
-	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.data_c, err)) != 0)
+	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0)
 		goto out;
 	w.cache = xasprintf("%s/cache", wc->data_dir);
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
 	if (mkdir(w.cache, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", w.cache, strerror(errno));
+	cache_clean(w.cache);
 	if (pool_new(wc->slots, &w.pool) != 0 ||
 	    pool_new(wc->slots, &w.stage_pool) != 0) {
 		rc = seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
@@ -870,11 +981,10 @@ out:
 	pool_free(w.stage_pool);
 	task_set_stage_runner(NULL, NULL);
 	datacache_flush();
-	for (int i = 0; i < w.nstage_c; i++)
-		client_free(w.stage_c[i]);
+	for (int i = 0; i < w.nidle_c; i++)
+		client_free(w.idle_c[i]);
 	client_free(w.poll_c);
 	client_free(w.report_c);
-	client_free(w.data_c);
 	free(w.cache);
 	plugin_registry_close(w.reg);
 	json_decref(w.outbox);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,17 @@ mlp_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+const char *
+mlp_input_name(kiln_task *t, const struct kiln_host *h, int i)
+{
+	if (h->size >= offsetof(struct kiln_host, input_name) + sizeof h->input_name &&
+	    h->input_name != NULL)
+		return h->input_name(t, i);
+	const char *name = NULL;
+	h->input_path(t, i, &name);
+	return name;
 }
 
 /* Is NAME in the comma-separated LIST? */
@@ -148,7 +160,7 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	const char **names = calloc((size_t)n + 1, sizeof *names);
 	ds->schema_input = -1;
 	for (int i = 0; i < n; i++) {
-		h->input_path(t, i, &names[i]);
+		names[i] = mlp_input_name(t, h, i);
 		if (ds->schema_input < 0 && names[i] && mlp_ends_with(names[i], "schema.json"))
 			ds->schema_input = i;
 	}
@@ -278,8 +290,7 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 {
 	memset(p, 0, sizeof *p);
 	size_t len;
-	const char *name = NULL;
-	h->input_path(t, input, &name);
+	const char *name = mlp_input_name(t, h, input);
 	const void *data = h->input_data(t, input, &len);
 	if (data == NULL)
 		return ml_seterr(err, -EIO, "cannot read input %s", name ? name : "?");

@@ -159,5 +159,8 @@ json_t *mlp_json_reals(const double *v, size_t n);
 void mlp_csv_field(FILE *f, const char *s);
 /* Does S end with SUFFIX? */
 int mlp_ends_with(const char *s, const char *suffix);
+/* Input I's name without reading it (ABI 1.2's input_name(); an older
+ * host's input_path(), which makes the input local first). */
+const char *mlp_input_name(kiln_task *t, const struct kiln_host *h, int i);
 
 #endif

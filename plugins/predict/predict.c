@@ -391,8 +391,7 @@ predict_input(kiln_task *t, const struct kiln_host *h, const char *want,
 {
 	int n = h->input_count(t);
 	for (int i = 0; i < n; i++) {
-		const char *nm = NULL;
-		h->input_path(t, i, &nm);
+		const char *nm = mlp_input_name(t, h, i);
 		if (nm == NULL)
 			continue;
 		if (want != NULL && *want != '\0' ? strcmp(nm, want) == 0 :

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 1
+#define KILN_ABI_MINOR 2
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -105,7 +105,9 @@ struct kiln_host {
 
 	/* Inputs: files made available to this task (upstream outputs).
 	 * Returns the number of inputs; input_path returns a local path
-	 * readable until run() returns and stores the input's name in *name. */
+	 * readable until run() returns and stores the input's name in *name.
+	 * The path is NULL if the input could not be fetched to this worker
+	 * (the task then fails as an I/O error and is retried). */
 	int (*input_count)(kiln_task *t);
 	const char *(*input_path)(kiln_task *t, int i, const char **name);
 
@@ -167,9 +169,19 @@ struct kiln_host {
 	const char *(*stage_arg)(kiln_task *t);
 	const char *(*broadcast)(kiln_task *t);
 
+	/* --- ABI 1.2 --- */
+
+	/* Input I's name (as input_path() gives it), NULL if I is out of
+	 * range.  A worker fetches an input when the task first asks for its
+	 * path or bytes, so a task that reads only some of its inputs (a
+	 * driver that reads a dataset's schema and hands the partitions to
+	 * map tasks) should find them by name with this, not input_path().
+	 * Host-owned; valid until run() or map() returns. */
+	const char *(*input_name)(kiln_task *t, int i);
+
 	/* Room for later minor versions; NULL until a minor version uses
-	 * them (ABI 1.1 took 5 of 24). */
-	void *spare[19];
+	 * them (ABI 1.1 took 5 of 24, ABI 1.2 one more). */
+	void *spare[18];
 };
 
 /* The descriptor a plugin exports as `kiln_plugin`. */

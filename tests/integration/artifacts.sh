@@ -52,6 +52,9 @@ eq "stats saw the 150 rows of the file" 150 "$(echo "$run" | jq_ '[t["result"]["
 sha=$(sha256sum "$KILN_SRCDIR/examples/data/iris.csv" | cut -d' ' -f1)
 ok "the master keeps the file under its hash" test -f "$T/master/artifacts/$(echo "$sha" | cut -c1-2)/$sha"
 ok "w2 cached it by hash" test -f "$T/master/../w2/cache/$sha"
+ok "w1 keeps the output of its own task too" test -f "$T/w1/cache/$sha"
+ok "w2 logged the fetch, with the input's name and size" \
+	grep -q "fetched input read/iris.csv ($(wc -c < "$KILN_SRCDIR/examples/data/iris.csv") bytes" "$T/w2.log"
 sj=$(echo "$run" | jq_ '[t["job_id"] for t in d["tasks"] if t["task"]=="stats"][0]')
 eq "the stats job's input is named read/iris.csv" "read/iris.csv" "$(api GET "/api/v1/jobs/$sj" | jq_ 'd["inputs"][0]["name"]')"
 eq "artifacts are downloadable" "$sha" "$(curl -s -H "Authorization: Bearer $(token)" "$URL/api/v1/artifacts/$sha" | sha256sum | cut -d' ' -f1)"

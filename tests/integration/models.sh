@@ -8,9 +8,7 @@
 # data lack) fail with clear messages instead of crashing.
 #
 # Tasks of a DAG that read the same partitions are chained, and no two
-# DAGs ingest identically: two tasks on one worker fetching the same
-# artifact at the same moment can collide in the worker's input cache
-# (src/worker.c names its temporary file by the millisecond).
+# DAGs ingest identically, so that each run moves its own data.
 . "$(dirname "$0")/lib.sh"
 start_cluster
 TOKEN=$(token)  # once: api() runs in subshells, which would make one each
@@ -294,6 +292,14 @@ for r in rs[1:]:
     for x, y in zip(a, flat(r)):
         assert abs(x - y) <= 1e-6 * max(1.0, abs(x)), (x, y)
 PY
+
+# A driver reads only the dataset's schema and hands the partitions to its
+# map tasks: the worker running it never fetches a partition for it.  (Each
+# fetch is logged "job ID: fetched input NAME"; a worker keeps the outputs
+# of its own tasks, so a driver placed beside its ingest fetches nothing.)
+lj=$(jobid "$R_bc7" lr)
+ok "the logreg driver of 7 partitions fetched no partition" sh -c \
+	"! grep -h 'job $lj: fetched input' '$T'/w*.log | grep -q kcol"
 
 # ---- predict with the logreg model on its training data.
 pj=$(jobid "$R_bc4" pred_lr)

@@ -284,6 +284,101 @@ START_TEST(test_reply_framings)
 }
 END_TEST
 
+/* What a streamed download handed to its sink. */
+struct sunk {
+	size_t bytes;
+	int calls;
+	unsigned long sum;
+	int fail;               /* the sink's answer: 0 or a negative errno */
+};
+
+static int
+sink_count(void *ud, const void *data, size_t len)
+{
+	struct sunk *k = ud;
+	for (size_t i = 0; i < len; i++)
+		k->sum += ((const unsigned char *)data)[i];
+	k->bytes += len;
+	k->calls++;
+	return k->fail;
+}
+
+/* client_get_stream: a large 2xx body comes to the sink in pieces as it
+ * arrives; one over the caller's bound is refused before any of it is
+ * taken; an error reply comes back as text; a chunked body is handed
+ * over whole; the sink's own failure is reported as such. */
+START_TEST(test_streamed_download)
+{
+	enum { BIG = (64 << 20) + 4096 };   /* past client_request_raw's cap */
+	static char big[128 + BIG];
+	int h = snprintf(big, 128, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BIG);
+	unsigned long want_sum = 0;
+	for (int i = 0; i < BIG; i++) {
+		big[h + i] = (char)('a' + i % 26);
+		want_sum += (unsigned char)big[h + i];
+	}
+	big[h + BIG] = '\0';
+	const struct step steps[] = {
+		REPLY(big),
+		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+		REPLY("HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\n"
+		      "{\"error\": \"x\"}"),
+		REPLY("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "5\r\nhello\r\n0\r\n\r\n"),
+		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+	};
+	struct server s;
+	server_start(&s, steps, 5);
+	client *c = client_for(&s, SECRET);
+	long status = 0;
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	struct sunk k = { 0 };
+
+	ck_assert_int_eq(client_get_stream(c, "/a", 5000, BIG, sink_count, &k,
+	                                   &status, &text, &len, &err), 0);
+	ck_assert_int_eq(status, 200);
+	ck_assert_uint_eq(k.bytes, BIG);
+	ck_assert_uint_eq(k.sum, want_sum);
+	ck_assert_int_gt(k.calls, 1);           /* in pieces, not whole */
+	ck_assert_uint_eq(len, 0);
+	free(text);
+
+	memset(&k, 0, sizeof k);
+	ck_assert_int_eq(client_get_stream(c, "/b", 2000, 99, sink_count, &k,
+	                                   &status, &text, &len, &err), -EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, "exceeds 99 bytes"));
+	ck_assert_int_eq(k.calls, 0);
+	free(err);
+	err = NULL;
+
+	ck_assert_int_eq(client_get_stream(c, "/c", 2000, 1000, sink_count, &k,
+	                                   &status, &text, &len, &err), 0);
+	ck_assert_int_eq(status, 404);
+	ck_assert_str_eq(text, "{\"error\": \"x\"}");
+	ck_assert_int_eq(k.calls, 0);
+	free(text);
+
+	ck_assert_int_eq(client_get_stream(c, "/d", 2000, 1000, sink_count, &k,
+	                                   &status, &text, &len, &err), 0);
+	ck_assert_int_eq(k.calls, 1);
+	ck_assert_uint_eq(k.bytes, 5);
+	free(text);
+
+	memset(&k, 0, sizeof k);
+	k.fail = -ENOSPC;
+	ck_assert_int_eq(client_get_stream(c, "/e", 2000, 1000, sink_count, &k,
+	                                   &status, &text, &len, &err), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(err, "cannot keep the reply"));
+	ck_assert_ptr_nonnull(strstr(err, strerror(ENOSPC)));
+	free(err);
+	client_free(c);
+	server_join(&s);
+	ck_assert_int_eq(s.requests, 5);
+	server_clear(&s);
+}
+END_TEST
+
 /* The master closed an idle kept-alive connection: the next request goes
  * out again on a new one, once. */
 START_TEST(test_stale_connection_retried)
@@ -500,6 +595,7 @@ client_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_unreachable_and_bad_urls);
 	tcase_add_test(tc, test_path_prefix);
+	tcase_add_test(tc, test_streamed_download);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -613,7 +613,7 @@ END_TEST
 START_TEST(task_abi_1_1)
 {
 	const struct kiln_host *h = task_host();
-	ck_assert_uint_eq(h->abi_minor, 1);
+	ck_assert_uint_ge(h->abi_minor, 1);
 	char path[512];
 	snprintf(path, sizeof path, "%s/part.bin", tmpdir);
 	write_file(path, "0123456789abcdef");
@@ -947,6 +947,73 @@ START_TEST(csvstats_iris)
 }
 END_TEST
 
+/* A task_fetch_fn for the tests: counts its calls, and "fetches" KEY by
+ * handing back the path it names, or fails for "lost". */
+static int fetches;
+
+static char *
+fetch_by_name(void *ud, const char *key, uint64_t size, char **err)
+{
+	(void)ud;
+	(void)size;
+	fetches++;
+	if (strcmp(key, "lost") == 0) {
+		*err = strdup("the master is gone");
+		return NULL;
+	}
+	return strdup(key);
+}
+
+/* ABI 1.2: an input is fetched when it is first read, not before, and
+ * once; its name costs nothing.  A fetch that fails fails the task as an
+ * I/O error (retried) naming the input, whatever the plugin made of it. */
+START_TEST(task_lazy_inputs)
+{
+	const struct kiln_host *h = task_host();
+	ck_assert_uint_eq(h->abi_minor, 2);
+	ck_assert_ptr_nonnull(h->input_name);
+	plugin_registry *r = bundled_registry();
+	fetches = 0;
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_int_eq(task_add_input_lazy(t, "schema.json", "lost", 9,
+	                                     fetch_by_name, NULL), 0);
+	ck_assert_int_eq(task_add_input_lazy(t, "flowers", iris_path(), 4551,
+	                                     fetch_by_name, NULL), 0);
+	ck_assert_int_eq(h->input_count(t), 2);
+	ck_assert_str_eq(h->input_name(t, 0), "schema.json");
+	ck_assert_str_eq(h->input_name(t, 1), "flowers");
+	ck_assert_ptr_null(h->input_name(t, 2));
+	ck_assert_ptr_null(h->input_name(t, -1));
+	ck_assert_int_eq(fetches, 0);
+	/* csvstats reads input 0 only; with a good one it never fetches 1. */
+	kiln_task *t2 = task_new(2, 1, NULL, scratchdir, 0, NULL);
+	task_add_input_lazy(t2, "flowers", iris_path(), 4551, fetch_by_name, NULL);
+	task_add_input_lazy(t2, "unread", "lost", 1, fetch_by_name, NULL);
+	plugin *p = plugin_acquire(r, "csvstats");
+	ck_assert_int_eq(task_run(t2, p), JOB_SUCCEEDED);
+	ck_assert_int_eq(fetches, 1);
+	size_t len;
+	ck_assert_ptr_nonnull(h->input_data(t2, 0, &len));
+	ck_assert_str_eq(h->input_path(t2, 0, NULL), iris_path());
+	ck_assert_int_eq(fetches, 1);           /* once, however often read */
+	task_free(t2);
+	/* Input 0 cannot be fetched: csvstats gets NULL and fails; the
+	 * failure is the fetch's, an I/O error. */
+	ck_assert_int_eq(task_run(t, p), JOB_FAILED);
+	ck_assert_int_eq(task_code(t), KILN_EIO);
+	ck_assert_msg(strstr(task_error(t), "input schema.json: the master is gone"),
+	              "error: %s", task_error(t));
+	ck_assert_int_eq(fetches, 2);
+	ck_assert_ptr_null(h->input_path(t, 0, NULL));
+	ck_assert_ptr_null(h->input_data(t, 0, &len));
+	ck_assert_int_eq(fetches, 2);           /* a failed fetch is not retried */
+	plugin_release(p);
+	task_free(t);
+	plugin_registry_close(r);
+	datacache_flush();
+}
+END_TEST
+
 /* CSV files whose statistics are checked on the result text. */
 static const struct csv_case {
 	const char *name;
@@ -1070,6 +1137,7 @@ plugin_suite(void)
 	tcase_add_test(tc, run_sleep);
 	tcase_add_test(tc, cancel_sleep);
 	tcase_add_test(tc, csvstats_iris);
+	tcase_add_test(tc, task_lazy_inputs);
 	tcase_add_loop_test(tc, csvstats_cases, 0,
 	                    sizeof csv_cases / sizeof csv_cases[0]);
 	tcase_add_test(tc, csvstats_no_file);
