@@ -1281,8 +1281,11 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 			neph++;
 			continue;
 		}
+		/* Map tasks come first in the queue (priority INT32_MAX), so
+		 * past them only jobs are left: with no room for one, stop
+		 * rather than walk a deep queue at every exchange. */
 		if (prefetch_room <= 0)
-			continue;
+			break;
 		int room = deep && plugin_is_short(s, j->plugin) ? prefetch_room :
 		           slot_room;
 		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||

@@ -517,6 +517,35 @@ START_TEST(stage_tasks_have_their_own_room)
 }
 END_TEST
 
+/* Map tasks go out ahead of every queued job, even one submitted first
+ * at the highest priority a job can have, and a worker with no room for
+ * a job still gets them (placement stops at the first job it cannot
+ * take, so map tasks must stay at the head of the queue). */
+START_TEST(stage_tasks_go_ahead_of_a_deep_queue)
+{
+	int64_t d = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	start_driver("w1", s1, d);          /* no room for a job now */
+	int64_t top = submit("noop", INT32_MAX, 1, 0, 1);
+	for (int i = 0; i < 200; i++)
+		submit("noop", 0, 1, 0, 1);
+	stage_of(d, 1, NULL);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].stage, 1);
+	map_done("w1", s1, &x.tasks[0], JOB_SUCCEEDED, "1");
+	sched_exchange_clear(&x);
+	/* A second worker takes the top job first. */
+	uint64_t s2 = join("w2", 1, 1 << 30, NOOP);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, top);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 START_TEST(stage_prefers_the_worker_with_the_data)
 {
 	int64_t d = submit("noop", 0, 1, 0, 1);
@@ -649,6 +678,7 @@ main(void)
 	tcase_add_test(tc, cancel_queued_and_running);
 	tcase_add_test(tc, prefetch_only_short_tasks);
 	tcase_add_test(tc, stage_tasks_have_their_own_room);
+	tcase_add_test(tc, stage_tasks_go_ahead_of_a_deep_queue);
 	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);
 	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
 	tcase_add_test(tc, stage_fails_at_once_on_bad_input);
