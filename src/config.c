@@ -548,6 +548,7 @@ static const struct cfg_key cfg_worker_keys[] = {
 	{ "host", K_STR, CFG_WOFF(host), 0, 0, NULL },
 	{ "slots", K_INT, CFG_WOFF(slots), 1, 1024, NULL },
 	{ "memory", K_SIZE, CFG_WOFF(memory), 1, INT64_MAX, NULL },
+	{ "cache_size", K_SIZE, CFG_WOFF(cache_size), 1, INT64_MAX, NULL },
 	{ "plugin_dir", K_PATH, CFG_WOFF(plugin_dir), 0, 0, NULL },
 	{ "data_dir", K_PATH, CFG_WOFF(data_dir), 0, 0, NULL },
 };
@@ -680,6 +681,8 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 		cfg_default_int(&w->slots, 1);
 		if (w->memory == 0)
 			w->memory = (int64_t)1 << 30;
+		if (w->cache_size == 0)
+			w->cache_size = KILN_CACHE_SIZE_DEFAULT;
 		cfg_default_str(&w->plugin_dir, c->master.plugin_dir);
 		if (w->data_dir == NULL)
 			w->data_dir = xasprintf("%s%s%s", parent,

@@ -12,12 +12,15 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#define KILN_CACHE_SIZE_DEFAULT ((int64_t)8 << 30)
+
 struct kiln_worker_conf {
 	char *name;
 	char *host;          /* where it runs; "localhost"/"127.0.0.1"/this host
 	                      * name means `kiln up` starts it */
 	int slots;           /* task threads, >= 1 */
 	int64_t memory;      /* bytes offered to tasks */
+	int64_t cache_size;  /* bytes of inputs and outputs kept on disk */
 	char *plugin_dir;    /* absolute; defaults to master.plugin_dir */
 	char *data_dir;      /* absolute; defaults to <master.data_dir>/../<name> */
 	int line, column;    /* where the entry starts, for messages */

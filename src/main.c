@@ -139,6 +139,7 @@ cmd_start(int argc, char **argv, const char *config_path)
 				return 2;
 			}
 			extra.memory = mem;
+			extra.cache_size = KILN_CACHE_SIZE_DEFAULT;
 			extra.plugin_dir = c->master.plugin_dir;
 			char *dd = xasprintf("%s/../%s", c->master.data_dir, node);
 			extra.data_dir = dd;

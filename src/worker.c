@@ -14,7 +14,6 @@
  * the worker registers again with everything it holds, and the master
  * settles what was lost.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -29,6 +28,7 @@
 #include "auth.h"
 #include "client.h"
 #include "datacache.h"
+#include "diskcache.h"
 #include "log.h"
 #include "plugin.h"
 #include "pool.h"
@@ -61,7 +61,7 @@ struct wk {
 	char *secret;
 	char *scratch;
 	client *poll_c, *report_c;
-	char *cache;            /* <data_dir>/cache: fetched inputs by hash */
+	diskcache *cache;       /* <data_dir>/cache: inputs and outputs */
 	plugin_registry *reg;
 	pool *pool;
 	pool *stage_pool;       /* map tasks of stages: a room of their own */
@@ -117,50 +117,6 @@ idle_client_put(struct wk *w, client *c)
 	client_free(c);
 }
 
-/* Store LEN bytes whose hash is SHA in the cache; its path, malloc()ed,
- * or NULL with *err. */
-static char *
-cache_store(struct wk *w, const char *sha, const void *data, size_t len,
-            char **err)
-{
-	char *path = xasprintf("%s/%s", w->cache, sha);
-	if (access(path, R_OK) == 0)
-		return path;
-	/* A name of its own: two tasks may store the same input at once. */
-	static atomic_uint seq;
-	char *tmp = xasprintf("%s.%d.%u.tmp", path, (int)getpid(),
-	                      atomic_fetch_add(&seq, 1));
-	FILE *f = fopen(tmp, "wb");
-	int ok = f != NULL && fwrite(data, 1, len, f) == len;
-	if (f != NULL && fclose(f) != 0)
-		ok = 0;
-	int moved = ok && rename(tmp, path) == 0;
-	if (!moved)
-		unlink(tmp);   /* another task may have cached it meanwhile */
-	if (!moved && (!ok || access(path, R_OK) != 0)) {
-		seterr(err, -EIO, "cannot write %s", tmp);
-		free(path);
-		path = NULL;
-	}
-	free(tmp);
-	return path;
-}
-
-/* Remove downloads a previous run of this worker left half done. */
-static void
-cache_clean(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d != NULL && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-		if (n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0)
-			unlinkat(dirfd(d), e->d_name, 0);
-	}
-	if (d != NULL)
-		closedir(d);
-}
-
 /* A download on its way into the cache. */
 struct fetch {
 	FILE *f;
@@ -201,34 +157,32 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 {
 	struct wtask *wt = ud;
 	struct wk *w = wt->w;
-	char *path = xasprintf("%s/%s", w->cache, sha);
-	if (access(path, R_OK) == 0)
+	char *path = diskcache_get(w->cache, sha);
+	if (path != NULL)
 		return path;
 	int64_t t0 = mono_ms();
 	client *c = idle_client_get(w, err);
-	if (c == NULL) {
-		free(path);
+	if (c == NULL)
+		return NULL;
+	char *tmp;
+	struct fetch fx = { .f = diskcache_begin(w->cache, sha, &tmp, err) };
+	if (fx.f == NULL) {
+		idle_client_put(w, c);
 		return NULL;
 	}
-	/* A name of its own: two tasks may fetch the same input at once. */
-	static atomic_uint seq;
-	char *tmp = xasprintf("%s.%d.%u.tmp", path, (int)getpid(),
-	                      atomic_fetch_add(&seq, 1));
-	struct fetch fx = { .f = fopen(tmp, "wb"), .hash = auth_hasher_new() };
+	fx.hash = auth_hasher_new();
 	char *url = xasprintf("/api/v1/artifacts/%s", sha);
 	long status = 0;
 	char *body = NULL;
 	size_t blen;
-	int rc = fx.f == NULL ? seterr(err, -errno, "cannot write %s: %s", tmp,
-	                               strerror(errno)) :
-	         client_get_stream(c, url, 60000, size, fetch_sink, &fx, &status,
+	int rc = client_get_stream(c, url, 60000, size, fetch_sink, &fx, &status,
 	                           &body, &blen, err);
 	free(url);
 	free(body);
 	idle_client_put(w, c);
 	char *got = auth_hasher_hex(fx.hash);
 	int ok = rc == 0 && status == 200;
-	if (fx.f != NULL && fclose(fx.f) != 0 && ok) {
+	if (fclose(fx.f) != 0 && ok) {
 		rc = seterr(err, -EIO, "cannot write %s", tmp);
 		ok = 0;
 	}
@@ -239,19 +193,12 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 		       fx.got != size ? "wrong size" : "wrong hash");
 		ok = 0;
 	}
-	if (ok && rename(tmp, path) != 0) {
-		seterr(err, -EIO, "cannot rename %s: %s", tmp, strerror(errno));
-		ok = 0;
-	}
-	if (!ok) {
-		unlink(tmp);
-		free(path);
-		path = NULL;
-	} else {
+	if (ok && (path = diskcache_commit(w->cache, sha, tmp, size, err)) != NULL)
 		log_info("job %" PRId64 ": fetched input %s (%" PRIu64 " bytes, "
 		         "%" PRId64 " ms)", wt->id, input_name_of(wt, sha), size,
 		         mono_ms() - t0);
-	}
+	else if (!ok)
+		unlink(tmp);
 	free(got);
 	free(tmp);
 	return path;
@@ -291,7 +238,7 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 			return NULL;
 		}
 		char *cerr = NULL;
-		char *path = cache_store(w, sha, data, len, &cerr);
+		char *path = diskcache_put(w->cache, sha, data, len, &cerr);
 		if (path == NULL) {
 			log_warn("%s (output %s is not kept here)", cerr, name);
 			free(cerr);
@@ -895,12 +842,13 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	if ((rc = client_new(w.url, wc->name, w.secret, NULL, &w.poll_c, err)) != 0 ||
 	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0)
 		goto out;
-	w.cache = xasprintf("%s/cache", wc->data_dir);
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
-	if (mkdir(w.cache, 0700) != 0 && errno != EEXIST)
-		log_warn("cannot create %s: %s", w.cache, strerror(errno));
-	cache_clean(w.cache);
+	char *cdir = xasprintf("%s/cache", wc->data_dir);
+	rc = diskcache_open(cdir, (uint64_t)wc->cache_size, &w.cache, err);
+	free(cdir);
+	if (rc != 0)
+		goto out;
 	if (pool_new(wc->slots, &w.pool) != 0 ||
 	    pool_new(wc->slots, &w.stage_pool) != 0) {
 		rc = seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
@@ -985,7 +933,7 @@ out:
 		client_free(w.idle_c[i]);
 	client_free(w.poll_c);
 	client_free(w.report_c);
-	free(w.cache);
+	diskcache_close(w.cache);
 	plugin_registry_close(w.reg);
 	json_decref(w.outbox);
 	free(w.url);

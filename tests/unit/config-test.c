@@ -133,6 +133,7 @@ static const char full_yaml[] =
 	"    memory: 2GiB\n"
 	"    plugin_dir: /opt/p\n"
 	"    data_dir: ../../w1data\n"
+	"    cache_size: 300MiB\n"
 	"  - name: w.2_x\n";
 
 START_TEST(test_full)
@@ -174,6 +175,7 @@ START_TEST(test_full)
 	ck_assert_str_eq(w->host, "10.1.2.3");
 	ck_assert_int_eq(w->slots, 16);
 	ck_assert_int_eq(w->memory, (int64_t)2 << 30);
+	ck_assert_int_eq(w->cache_size, (int64_t)300 << 20);
 	ck_assert_str_eq(w->plugin_dir, "/opt/p");
 	/* ../.. from <tmp>/etc climbs above <tmp> itself. */
 	char *parent = xstrdup(tmp_real);
@@ -191,9 +193,10 @@ START_TEST(test_full)
 	ck_assert_str_eq(w->host, "localhost");
 	ck_assert_int_eq(w->slots, 1);
 	ck_assert_int_eq(w->memory, (int64_t)1 << 30);
+	ck_assert_int_eq(w->cache_size, (int64_t)8 << 30);
 	ck_path_eq(w->plugin_dir, "etc/plugins");
 	ck_path_eq(w->data_dir, "var/w.2_x");
-	ck_assert_int_eq(w->line, 33);
+	ck_assert_int_eq(w->line, 34);
 
 	ck_assert_ptr_eq(config_worker(c, "w-1"), &c->workers[0]);
 	ck_assert_ptr_eq(config_worker(c, "w.2_x"), &c->workers[1]);
@@ -396,6 +399,8 @@ static const struct bad {
 	  "from 1ms to 2147483647ms, got 30d", 0 },
 	{ "master:\n  max_body: 8XB\n", 2, 13,
 	  "'max_body' is not a size (like 512MiB or 2GiB): '8XB'", 0 },
+	{ "master:\nworkers:\n  - name: w1\n    cache_size: lots\n", 4, 17,
+	  "'cache_size' is not a size (like 512MiB or 2GiB): 'lots'", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    memory: -1G\n", 4, 13,
 	  "'memory' is not a size (like 512MiB or 2GiB): '-1G'", 0 },
 	{ "master:\n  max_body: 99999999999GiB\n", 2, 13, "'max_body' must be "
