@@ -1231,6 +1231,8 @@ bm_setup(struct bm_run *r, char **err)
 		/* The series is the "label"; the time column a feature. */
 		rc = mlp_dataset_open(t, h, column, 3, r->time && *r->time ?
 		                      r->time : NULL, h->param(t, "exclude"), &r->ds, err);
+		if (rc == 0)
+			rc = mlp_numeric_only(&r->ds, err);
 	}
 	if (rc == 0)
 		rc = mlp_matrix_load(t, h, &r->ds, &r->mx, err);

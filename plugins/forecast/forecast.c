@@ -376,6 +376,8 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 		want = NULL;
 	rc = mlp_dataset_open(t, h, NULL, 0, want ? want : c.columns, NULL, &ds, &err);
 	free(want);
+	if (rc == 0)
+		rc = mlp_numeric_only(&ds, &err);
 	json_t *series = NULL;
 	int time_col = -1;
 	if (rc == 0)

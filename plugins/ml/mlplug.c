@@ -73,11 +73,91 @@ in_list(const char *list, const char *name)
 	return 0;
 }
 
+/* Append feature NAME (a column), or COLUMN=LEVEL one-hot if LEVEL. */
+static void
+ds_add_feature(struct mlp_dataset *ds, const char *name, const char *level)
+{
+	ds->features = realloc(ds->features, (ds->d + 2) * sizeof *ds->features);
+	ds->levels = realloc(ds->levels, (ds->d + 2) * sizeof *ds->levels);
+	if (level == NULL) {
+		ds->features[ds->d] = strdup(name);
+		ds->levels[ds->d] = NULL;
+	} else {
+		size_t n = strlen(name), m = strlen(level);
+		char *f = malloc(n + m + 2);
+		memcpy(f, name, n);
+		f[n] = '=';
+		memcpy(f + n + 1, level, m + 1);
+		ds->features[ds->d] = f;
+		ds->levels[ds->d] = strdup(level);
+	}
+	ds->d++;
+	ds->features[ds->d] = NULL;
+	ds->levels[ds->d] = NULL;
+}
+
+static int
+ds_has_feature(const struct mlp_dataset *ds, const char *name)
+{
+	for (size_t j = 0; j < ds->d; j++)
+		if (strcmp(ds->features[j], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The one-hot features of categorical column NAME with LEVELS (a JSON
+ * array): every level if the column is selected whole, and the entries
+ * "NAME=LEVEL" of FEATURES (levels these data may lack). */
+static void
+ds_add_onehot(struct mlp_dataset *ds, const char *name, json_t *levels,
+              int whole, const char *features)
+{
+	size_t k;
+	json_t *l;
+	if (whole)
+		json_array_foreach(levels, k, l)
+			ds_add_feature(ds, name, json_string_value(l) ?: "");
+	size_t n = strlen(name);
+	for (const char *p = features; p != NULL && *p != '\0';) {
+		while (*p == ' ')
+			p++;
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			char *f = strndup(p, len);
+			if (!ds_has_feature(ds, f))
+				ds_add_feature(ds, name, f + n + 1);
+			free(f);
+		}
+		p = e ? e + 1 : NULL;
+	}
+}
+
+int
+mlp_numeric_only(const struct mlp_dataset *ds, char **err)
+{
+	for (size_t j = 0; ds->levels != NULL && j < ds->d; j++)
+		if (ds->levels[j] != NULL) {
+			size_t n = strlen(ds->features[j]) - strlen(ds->levels[j]) - 1;
+			return ml_seterr(err, -EINVAL, "column '%.*s' is categorical: "
+			                 "a series or a time must be numeric (leave it "
+			                 "out with `exclude`, or name the columns)",
+			                 (int)n, ds->features[j]);
+		}
+	return 0;
+}
+
 void
 mlp_dataset_free(struct mlp_dataset *ds)
 {
-	for (size_t j = 0; j < ds->d; j++)
+	for (size_t j = 0; j < ds->d; j++) {
 		free(ds->features[j]);
+		if (ds->levels != NULL)
+			free(ds->levels[j]);
+	}
+	free(ds->levels);
 	for (int k = 0; k < ds->nclasses; k++)
 		free(ds->classes[k]);
 	free(ds->features);
@@ -102,7 +182,6 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 		return ml_seterr(err, -EINVAL, "no label column: set the `label` "
 		               "parameter (here or in the ingest task)");
 	ds->rows = (size_t)json_integer_value(json_object_get(schema, "rows"));
-	ds->features = calloc(json_array_size(cols) + 1, sizeof *ds->features);
 	int found_label = label == NULL;
 	size_t i;
 	json_t *c;
@@ -134,19 +213,23 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 				               json_integer_value(json_object_get(c, "missing")));
 			continue;
 		}
-		if (features != NULL && *features != '\0' ? !in_list(features, name) :
-		    (exclude != NULL && in_list(exclude, name)))
+		int listed = features != NULL && *features != '\0';
+		if (listed ? !in_list(features, name) :
+		    (exclude != NULL && in_list(exclude, name))) {
+			if (categorical && listed)
+				ds_add_onehot(ds, name, NULL, 0, features);
 			continue;
+		}
 		if (categorical)
-			return ml_seterr(err, -EINVAL, "feature column '%s' is categorical: "
-			               "only numeric features are supported (leave it out "
-			               "with the `exclude` parameter)", name);
-		ds->features[ds->d++] = strdup(name);
+			ds_add_onehot(ds, name, json_object_get(c, "levels"), 1,
+			              listed ? features : NULL);
+		else
+			ds_add_feature(ds, name, NULL);
 	}
 	if (!found_label)
 		return ml_seterr(err, -EINVAL, "no column '%s' (the label) in the dataset", label);
 	if (ds->d == 0)
-		return ml_seterr(err, -EINVAL, "the dataset has no numeric feature columns");
+		return ml_seterr(err, -EINVAL, "the dataset has no feature columns");
 	return 0;
 }
 
@@ -203,12 +286,20 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 json_t *
 mlp_dataset_json(const struct mlp_dataset *ds)
 {
-	json_t *f = json_array(), *c = json_array();
-	for (size_t j = 0; j < ds->d; j++)
+	json_t *f = json_array(), *c = json_array(), *oh = json_array();
+	int any = 0;
+	for (size_t j = 0; j < ds->d; j++) {
 		json_array_append_new(f, json_string(ds->features[j]));
+		json_array_append_new(oh, ds->levels && ds->levels[j] ?
+		                      json_string(ds->levels[j]) : json_null());
+		any |= ds->levels && ds->levels[j] != NULL;
+	}
 	for (int k = 0; k < ds->nclasses; k++)
 		json_array_append_new(c, json_string(ds->classes[k]));
-	return json_pack("{s:o,s:s?,s:b,s:o,s:I,s:i}", "features", f,
+	/* "onehot": each feature's level, or null for a numeric column;
+	 * absent when all are numeric. */
+	return json_pack("{s:o,s:o*,s:s?,s:b,s:o,s:I,s:i}", "features", f,
+	                 "onehot", any ? oh : (json_decref(oh), NULL),
 	                 "label", ds->label, "label_categorical",
 	                 ds->label_categorical, "classes", c,
 	                 "rows", (json_int_t)ds->rows, "partitions", ds->nparts);
@@ -223,8 +314,13 @@ dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
 		return ml_seterr(err, -EINVAL, "no dataset in the stage's broadcast");
 	ds->d = json_array_size(f);
 	ds->features = calloc(ds->d + 1, sizeof *ds->features);
-	for (size_t i = 0; i < ds->d; i++)
+	ds->levels = calloc(ds->d + 1, sizeof *ds->levels);
+	json_t *oh = json_object_get(j, "onehot");
+	for (size_t i = 0; i < ds->d; i++) {
 		ds->features[i] = strdup(json_string_value(json_array_get(f, i)) ?: "");
+		const char *lv = json_string_value(json_array_get(oh, i));
+		ds->levels[i] = lv ? strdup(lv) : NULL;
+	}
 	const char *label = json_string_value(json_object_get(j, "label"));
 	ds->label = label ? strdup(label) : NULL;
 	ds->label_categorical = json_is_true(json_object_get(j, "label_categorical"));
@@ -275,9 +371,39 @@ mlp_map_dataset(kiln_task *t, const struct kiln_host *h,
 	return 0;
 }
 
+/* Feature J of P from categorical column C: 1 where it is LEVEL, 0
+ * elsewhere (everywhere if this partition lacks the level), NaN where it
+ * is missing.  -1 if C is not categorical. */
+static int
+onehot_column(struct mlp_part *p, uint32_t c, size_t j, const char *level)
+{
+	const uint32_t *codes = kcol_codes(&p->k, c);
+	if (codes == NULL)
+		return -1;
+	uint32_t code = KCOL_MISSING;
+	size_t ll = strlen(level);
+	for (uint32_t k = 0; k < kcol_nlevels(&p->k, c); k++) {
+		size_t n;
+		const char *s = kcol_level(&p->k, c, k, &n);
+		if (n == ll && memcmp(s, level, n) == 0)
+			code = k;
+	}
+	if (p->own == NULL)
+		p->own = calloc(p->nfeat + 1, sizeof *p->own);
+	double *x = malloc((p->n + 1) * sizeof *x);
+	for (size_t r = 0; r < p->n; r++)
+		x[r] = codes[r] == KCOL_MISSING ? NAN : codes[r] == code ? 1.0 : 0.0;
+	p->own[j] = x;
+	p->X[j] = x;
+	return 0;
+}
+
 void
 mlp_part_close(struct mlp_part *p)
 {
+	for (size_t j = 0; p->own != NULL && j < p->nfeat; j++)
+		free(p->own[j]);
+	free(p->own);
 	free(p->X);
 	free(p->y);
 	kcol_close(&p->k);
@@ -298,23 +424,34 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 	if (kcol_open(data, len, &p->k, msg, sizeof msg) != 0)
 		return ml_seterr(err, -EINVAL, "%s: %s", name ? name : "?", msg);
 	p->n = (size_t)p->k.nrows;
+	p->nfeat = ds->d;
 	p->X = calloc(ds->d + 1, sizeof *p->X);
 	for (size_t j = 0; j <= ds->d; j++) {
 		const char *want = j < ds->d ? ds->features[j] : ds->label;
 		if (want == NULL)
 			break;
+		/* A one-hot feature COLUMN=LEVEL reads COLUMN. */
+		size_t wl = strlen(want);
+		if (j < ds->d && ds->levels != NULL && ds->levels[j] != NULL)
+			wl -= strlen(ds->levels[j]) + 1;
 		uint32_t c;
 		for (c = 0; c < p->k.ncols; c++) {
 			size_t nl;
 			const char *cn = kcol_name(&p->k, c, &nl);
-			if (nl == strlen(want) && memcmp(cn, want, nl) == 0)
+			if (nl == wl && memcmp(cn, want, nl) == 0)
 				break;
 		}
 		if (c == p->k.ncols) {
 			mlp_part_close(p);
 			return ml_seterr(err, -EINVAL, "%s: no column '%s'", name, want);
 		}
-		if (j < ds->d) {
+		if (j < ds->d && ds->levels != NULL && ds->levels[j] != NULL) {
+			if (onehot_column(p, c, j, ds->levels[j]) != 0) {
+				mlp_part_close(p);
+				return ml_seterr(err, -EINVAL, "%s: column '%s' is not "
+				               "categorical", name, want);
+			}
+		} else if (j < ds->d) {
 			p->X[j] = kcol_numeric(&p->k, c);
 			if (p->X[j] == NULL) {
 				mlp_part_close(p);

@@ -7,9 +7,12 @@
  * A dataset is what the `ingest` plugin writes: outputs part-NNNNN.kcol
  * (kcol.h) and schema.json, which reach a downstream task as inputs named
  * UPSTREAM/part-NNNNN.kcol and UPSTREAM/schema.json.  Features are the
- * numeric columns other than the label (or the ones named by the
- * `features` parameter); a categorical feature is refused with a clear
- * error (no one-hot encoding yet).  The label is a categorical column
+ * columns other than the label (or the ones named by the `features`
+ * parameter).  A categorical feature column is one-hot encoded: one 0/1
+ * feature "COLUMN=LEVEL" per level of the dataset (scikit-learn's
+ * OneHotEncoder, drop=None); `features` may also name single levels that
+ * way (as predict does with a model's features: a level the data lacks is
+ * a column of zeros, a level the model lacks is ignored).  The label is a categorical column
  * (classes: its levels, sorted, as scikit-learn's LabelEncoder) or, for
  * regression, a numeric one.
  *
@@ -31,7 +34,7 @@
 /* The parameters mlp_dataset_open() takes the feature columns from, for
  * a plugin's `struct kiln_param` table (after its own `label` entry). */
 #define MLP_PARAMS_FEATURES \
-	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" }, \
+	{ "features", "string", "", "comma-separated feature columns (default: all; categorical ones one-hot encoded)" }, \
 	{ "exclude", "string", "", "comma-separated columns to leave out" }
 
 /* The dataset a task was given, as its schema tells. */
@@ -41,7 +44,9 @@ struct mlp_dataset {
 	int *part_input;        /* nparts input indices, in partition order */
 	size_t rows;
 	size_t d;               /* features */
-	char **features;        /* d names */
+	char **features;        /* d names: a column's, or "COLUMN=LEVEL" */
+	char **levels;          /* d: the level a one-hot feature marks, or
+	                         * NULL for a numeric column */
 	char *label;            /* or NULL */
 	int label_categorical;
 	int nclasses;           /* levels of a categorical label */
@@ -52,6 +57,9 @@ struct mlp_dataset {
 struct mlp_part {
 	size_t n;
 	const double **X;       /* d columns */
+	size_t nfeat;           /* d */
+	double **own;           /* d: the one-hot columns made for this
+	                         * partition (freed with it), or NULL */
 	const double *t;        /* numeric label, or NULL */
 	int *y;                 /* class codes (a copy), or NULL */
 	struct kcol k;
@@ -68,6 +76,9 @@ int mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
                      int need_label, const char *features, const char *exclude,
                      struct mlp_dataset *ds, char **err);
 void mlp_dataset_free(struct mlp_dataset *ds);
+/* For plugins whose features must be numeric columns (series, times): 0,
+ * or -EINVAL with *err naming the first categorical one. */
+int mlp_numeric_only(const struct mlp_dataset *ds, char **err);
 /* The dataset's description as JSON (for broadcasts and model files):
  * {"features":[...],"label":...,"classes":[...]}. */
 json_t *mlp_dataset_json(const struct mlp_dataset *ds);

@@ -365,6 +365,7 @@ struct predict_job {
 	json_t *mdataset;       /* the model file's "dataset" (borrowed) */
 	size_t d;
 	char **features;        /* d names, borrowed from mdataset */
+	const char **levels;    /* d: a one-hot feature's level, or NULL */
 	const char *label;      /* the model's label, or NULL */
 	int use_label;          /* the dataset has it, of the right kind */
 	char *no_metrics;       /* why not, when the model has a label */
@@ -379,6 +380,7 @@ predict_job_free(struct predict_job *j)
 		free(j->classes[k]);
 	free(j->classes);
 	free(j->features);
+	free(j->levels);
 	free(j->no_metrics);
 	predict_model_free(&j->m);
 	json_decref(j->file);
@@ -430,8 +432,11 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 		               "\"type\" and \"dataset\": {\"features\": [...]})", name);
 	j->d = json_array_size(f);
 	j->features = calloc(j->d + 1, sizeof *j->features);
+	j->levels = calloc(j->d + 1, sizeof *j->levels);
+	json_t *oh = json_object_get(j->mdataset, "onehot");
 	for (size_t i = 0; i < j->d; i++) {
 		j->features[i] = (char *)json_string_value(json_array_get(f, i));
+		j->levels[i] = json_string_value(json_array_get(oh, i));
 		if (j->features[i] == NULL || strchr(j->features[i], ',') != NULL)
 			return ml_seterr(err, -EINVAL, "%s: feature %zu has no usable name",
 			               name, i);
@@ -474,9 +479,15 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 		size_t c;
 		json_t *col;
 		int found = 0;
-		json_array_foreach(cols, c, col)
-			found |= strcmp(json_string_value(json_object_get(col, "name")) ?: "",
-			                j->features[i]) == 0;
+		/* A one-hot feature COLUMN=LEVEL needs COLUMN (and not the
+		 * level: data without it have zeros there). */
+		size_t fl = strlen(j->features[i]);
+		if (j->levels[i] != NULL && strlen(j->levels[i]) < fl)
+			fl -= strlen(j->levels[i]) + 1;
+		json_array_foreach(cols, c, col) {
+			const char *cn = json_string_value(json_object_get(col, "name")) ?: "";
+			found |= strlen(cn) == fl && strncmp(cn, j->features[i], fl) == 0;
+		}
 		if (!found && mf != NULL)
 			fprintf(mf, "%s'%s'", nmissing++ ? ", " : "", j->features[i]);
 	}
@@ -770,6 +781,9 @@ predict_order_features(struct mlp_dataset *ds, const struct predict_job *j,
 		char *tmp = ds->features[i];
 		ds->features[i] = ds->features[k];
 		ds->features[k] = tmp;
+		tmp = ds->levels[i];
+		ds->levels[i] = ds->levels[k];
+		ds->levels[k] = tmp;
 	}
 	return 0;
 }

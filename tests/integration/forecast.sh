@@ -3,7 +3,8 @@
 # AR(9) on the sunspots matches statsmodels' forecasts, additive
 # Holt-Winters fits at least as well as statsmodels, many series spread
 # over 3 map tasks give the single-task answer, and bad input (a series
-# shorter than two seasons, an unknown method) fails with a clear message.
+# shorter than two seasons, an unknown method, a missing value, a
+# categorical column) fails with a clear message.
 . "$(dirname "$0")/lib.sh"
 start_cluster
 FIX="$KILN_SRCDIR/tests/fixtures/ml/forecast.json"
@@ -13,6 +14,8 @@ SUN="$KILN_SRCDIR/examples/data/sunspots.csv"
 awk -F, 'NR == 1 { print "year,a,b,c"; next } { print $1 "," $2 "," $2 * 2 "," $2 + 5 }' \
 	"$SUN" > "$T/three.csv"
 head -n 6 "$SUN" > "$T/short.csv"
+awk -F, 'NR == 1 { print $0 ",site"; next } { print $0 "," (NR % 2 ? "north" : "south") }' \
+	"$SUN" > "$T/site.csv"
 head -n 40 "$SUN" | awk 'NR == 21 { print $0; print "1720,"; next } NR > 21 { split($0, f, ","); print f[1] + 1 "," f[2]; next } { print }' > "$T/nan.csv"
 
 # dag ID FILE FORECAST_PARAMS - a DAG of ingest (2 partitions) -> forecast.
@@ -36,6 +39,7 @@ dag many3 "$T/three.csv" 'method: holt_winters_add, season: 11, horizon: 11, tim
 dag short "$T/short.csv" 'method: holt_winters_add, season: 11, horizon: 11, time: year'
 dag bogus "$SUN" 'method: bogus'
 dag nan "$T/nan.csv" 'method: ses, time: year'
+dag site "$T/site.csv" 'method: ses, time: year'
 sleep 2.5
 
 # run ID STATE - trigger DAG ID, wait for STATE; the fc task's job in $J.
@@ -122,4 +126,10 @@ err=$(job | jq_ 'd["error"]')
 echo "# error: $err"
 case "$err" in *"series 'sunspots': row 20"*) ok "a missing value fails, naming the series and row" true ;;
 *) ok "a missing value fails, naming the series and row (got: $err)" false ;; esac
+
+run site failed
+err=$(job | jq_ 'd["error"]')
+echo "# error: $err"
+case "$err" in *"column 'site' is categorical"*) ok "a categorical column is not a series" true ;;
+*) ok "a categorical column is not a series (got: $err)" false ;; esac
 finish

@@ -3,7 +3,9 @@
 # after `ingest`: naive_bayes, linreg and logreg agree with scikit-learn
 # (tests/fixtures/ml/linear.json) and do not depend on the partitioning;
 # `predict` applies saved models (logreg, naive_bayes, linreg, and
-# hand-written kmeans and forest files) and evaluates them; bad inputs
+# hand-written kmeans and forest files) and evaluates them; a categorical
+# feature is one-hot encoded as scikit-learn's OneHotEncoder does, also by
+# predict on data lacking a level; bad inputs
 # (no rows, a constant column, a missing value, a model whose features the
 # data lack) fail with clear messages instead of crashing.
 #
@@ -104,6 +106,30 @@ tasks:
   - id: pred_forest
     plugin: predict
     depends_on: [ingest, forest_file, pred_km]
+  - id: ridge_oh
+    plugin: linreg
+    depends_on: [ingest, pred_forest]
+    params: { label: "petal_width_(cm)", alpha: 1.0 }
+  - id: pred_oh
+    plugin: predict
+    depends_on: [ingest, ridge_oh]
+    params: { model: ridge_oh/model.json }
+YAML
+# The first 100 rows of iris (no virginica) with the one-hot model above,
+# triggered once that model is written to $T/ridge_oh.json.
+head -101 "$IRIS" > "$T/iris100.csv"
+cat > "$T/dags/iris100.yaml" <<YAML
+id: iris100
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: { file: "$T/iris100.csv", partitions: 2, label: species }
+  - id: model
+    plugin: readfile
+    params: { path: "$T/ridge_oh.json", name: model.json }
+  - id: pred
+    plugin: predict
+    depends_on: [ingest, model]
 YAML
 # Hand-written models: two centres; one stump (petal length <= 2.45 is
 # setosa, the rest half versicolor, half virginica).
@@ -175,6 +201,17 @@ tasks:
     depends_on: [ingest]
     params: { label: t, exclude: y }
 YAML
+cat > "$T/dags/onehot_ols.yaml" <<YAML
+id: onehot_ols
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: { file: "$IRIS", partitions: 2, label: species }
+  - id: ols
+    plugin: linreg
+    depends_on: [ingest]
+    params: { label: "petal_width_(cm)" }
+YAML
 cat > "$T/dags/nan.yaml" <<YAML
 id: nan
 tasks:
@@ -206,13 +243,13 @@ YAML
 sleep 2.5
 
 # Start every run, then check them in turn (the cluster runs them at once).
-for d in bc1 bc4 bc7 iris empty const const_ols nan wrong; do
+for d in bc1 bc4 bc7 iris empty const const_ols onehot_ols nan wrong; do
 	eval "R_$d=\$(trigger $d)"
 done
 for d in bc1 bc4 bc7 iris const; do
 	eval "ok \"run $d succeeds\" run_is \"\$R_$d\" success"
 done
-for d in empty const_ols nan wrong; do
+for d in empty const_ols onehot_ols nan wrong; do
 	eval "ok \"run $d fails\" run_is \"\$R_$d\" failed"
 done
 
@@ -337,6 +374,38 @@ for path, case in ((sys.argv[2], "ols"), (sys.argv[3], "ridge")):
     assert r["alpha"] == want.get("alpha", 0.0)
     assert 0.9 < r["r2"] < 1 and 0 < r["rmse"] < 0.3 and r["fit_ms"] >= 0, r
 PY
+# ---- a categorical feature, one-hot encoded, against scikit-learn's
+# OneHotEncoder + Ridge; predict on data lacking one of its levels.
+ok "ridge with species one-hot matches scikit-learn to 1e-9" python3 - "$FIX" "$(result "$(jobid "$R_iris" ridge_oh)")" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))["linreg_iris_onehot"]
+r = json.load(open(sys.argv[2]))["result"]
+assert list(r["coef"]) == ref["features"], r["coef"]
+for name, v in zip(ref["features"], ref["ridge"]["coef"]):
+    assert abs(r["coef"][name] - v) <= 1e-9 * abs(v), (name, r["coef"][name], v)
+w = ref["ridge"]["intercept"]
+assert abs(r["intercept"] - w) <= 1e-9 * abs(w), (r["intercept"], w)
+PY
+fetch "$(jobid "$R_iris" ridge_oh)" model.json "$T/ridge_oh.json"
+fetch "$(jobid "$R_iris" pred_oh)" predictions.csv "$T/pred_oh.csv"
+ok "predict(one-hot ridge): R^2 equals the training one" python3 - "$(result "$(jobid "$R_iris" ridge_oh)")" "$(result "$(jobid "$R_iris" pred_oh)")" <<'PY'
+import json, sys
+tr = json.load(open(sys.argv[1]))["result"]
+m = json.load(open(sys.argv[2]))["result"]["metrics"]
+assert m["rows"] == 150 and abs(m["r2"] - tr["r2"]) <= 1e-9 * tr["r2"], (m, tr)
+PY
+R_iris100=$(trigger iris100)
+ok "run iris100 succeeds" run_is "$R_iris100" success
+fetch "$(jobid "$R_iris100" pred)" predictions.csv "$T/pred_oh100.csv"
+ok "a level the data lack is a column of zeros: the same 100 predictions" python3 - "$T/pred_oh.csv" "$T/pred_oh100.csv" <<'PY'
+import csv, sys
+a = list(csv.DictReader(open(sys.argv[1])))[:100]
+b = list(csv.DictReader(open(sys.argv[2])))
+assert len(b) == 100, len(b)
+for x, y in zip(a, b):
+    assert abs(float(x["predicted"]) - float(y["predicted"])) <= 1e-12, (x, y)
+PY
+
 fetch "$(jobid "$R_iris" ols)" model.json "$T/ols.json"
 eq "linreg writes a linreg model file" linreg "$(jq_ 'd["type"]' < "$T/ols.json")"
 ok "predict(linreg): R^2 and RMSE equal the training ones" python3 - "$(result "$(jobid "$R_iris" ols)")" "$(result "$(jobid "$R_iris" pred)")" <<'PY'
@@ -377,6 +446,8 @@ ok "a constant column: ridge (alpha > 0) works" python3 -c "
 import json,sys; r=json.load(open('$(result "$(jobid "$R_const" ridge)")'))['result']; assert r['r2'] > 0.99 and abs(r['coef']['c']) < 1e-9, r"
 e=$(error_of "$R_const_ols" ols)
 ok "a constant column: OLS fails naming it" has "$e" "column 'c'" "constant"
+e=$(error_of "$R_onehot_ols" ols)
+ok "one-hot levels summing to one: OLS fails naming the collinear one" has "$e" "column 'species=" "collinear" "alpha > 0"
 e=$(error_of "$R_nan" nb)
 ok "an empty field: a clear error naming the column" has "$e" "column 'x1'" "missing"
 e=$(error_of "$R_wrong" pred)
