@@ -140,6 +140,7 @@ struct splugin {
 };
 
 #define SHORT_TASK_MS 20.0
+#define PREFETCH_MS 50.0        /* work per slot a worker may hold */
 
 struct sched_done {
 	int64_t run, job;
@@ -344,6 +345,23 @@ plugin_is_short(const sched *s, const char *name)
 	return 0;
 }
 
+/* How many tasks of plugin NAME per slot a worker may hold while the
+ * queue is deep: about PREFETCH_MS of their work (Celery's prefetch, but
+ * bounded by time rather than count, so that no worker sits on much work
+ * while another is idle), at most o.prefetch; 1 for plugins not known to
+ * be short. */
+static int
+plugin_prefetch(const sched *s, const char *name)
+{
+	if (!plugin_is_short(s, name))
+		return 1;
+	const struct splugin *p = s->plugins;
+	while (strcmp(p->name, name) != 0)
+		p = p->next;
+	double k = PREFETCH_MS / (p->mean_ms > 0.01 ? p->mean_ms : 0.01);
+	return k >= s->o.prefetch ? s->o.prefetch : k < 1 ? 1 : (int)k;
+}
+
 static void
 plugin_observe(sched *s, const char *name, double ms)
 {
@@ -448,7 +466,7 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 	if (s->o.batch_max <= 0)
 		s->o.batch_max = 256;
 	if (s->o.prefetch <= 0)
-		s->o.prefetch = 64;
+		s->o.prefetch = 256;
 	s->tabsize = 1024;
 	s->tab = xcalloc(s->tabsize, sizeof *s->tab);
 	*out = s;
@@ -1286,8 +1304,10 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		 * rather than walk a deep queue at every exchange. */
 		if (prefetch_room <= 0)
 			break;
-		int room = deep && plugin_is_short(s, j->plugin) ? prefetch_room :
-		           slot_room;
+		int per = deep ? plugin_prefetch(s, j->plugin) : 1;
+		int room = per > 1 ? w->slots * per - w->slots_busy : slot_room;
+		if (room > prefetch_room)
+			room = prefetch_room;
 		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
 		    (j->pool != NULL && j->pool->slots >= 0 &&
 		     j->pool->busy >= j->pool->slots) ||

@@ -30,9 +30,10 @@ struct sched_opts {
 	int max_lost;                /* attempts lost with their worker before
 	                              * the job fails, default 3 */
 	int batch_max;               /* most tasks handed out per exchange */
-	int prefetch;                /* tasks per slot a worker may hold while
-	                              * the queue is deep, default 64; only for
-	                              * plugins whose tasks take under 20 ms */
+	int prefetch;                /* most tasks per slot a worker may hold
+	                              * while the queue is deep, default 256;
+	                              * only for plugins whose tasks take under
+	                              * 20 ms, and about 50 ms of their work */
 };
 
 /* A task handed to a worker.  Strings owned by the struct. */

@@ -677,7 +677,7 @@ exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
 	pthread_mutex_unlock(&w->mu);
 	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I,s:o}", "name", w->wc->name,
 		"session", session, "results", results, "running", running,
-		"want", w->wc->slots * 64, "wait_ms", (json_int_t)wait_ms,
+		"want", w->wc->slots * 256, "wait_ms", (json_int_t)wait_ms,
 		"progress", progress);
 	long status = 0;
 	json_t *reply = NULL;

@@ -423,6 +423,33 @@ START_TEST(prefetch_only_short_tasks)
 }
 END_TEST
 
+/* Prefetch holds about 50 ms of work per slot: five 10 ms tasks. */
+START_TEST(prefetch_holds_about_50_ms_of_work)
+{
+	char *err = NULL;
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	for (int k = 0; k < 8; k++) {
+		int64_t a = submit("noop", 0, 1, 0, 1);
+		ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+		ck_assert_uint_eq(x.ntasks, 1);
+		sched_exchange_clear(&x);
+		struct sched_result r = { .id = a, .attempt = 1,
+			.state = JOB_SUCCEEDED, .duration_ms = 10 };
+		ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
+		sched_exchange_clear(&x);
+	}
+	for (int k = 0; k < 40; k++)
+		submit("noop", 0, 1, 0, 1);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 10);        /* 2 slots x 5 */
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);         /* it holds them all still */
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 /* ------------------------------------------------------------- stages */
 
 /* Hand driver job D to worker W (whose slots it fills). */
@@ -677,6 +704,7 @@ main(void)
 	tcase_add_test(tc, start_lost_in_a_crash_is_confirmed_by_its_worker);
 	tcase_add_test(tc, cancel_queued_and_running);
 	tcase_add_test(tc, prefetch_only_short_tasks);
+	tcase_add_test(tc, prefetch_holds_about_50_ms_of_work);
 	tcase_add_test(tc, stage_tasks_have_their_own_room);
 	tcase_add_test(tc, stage_tasks_go_ahead_of_a_deep_queue);
 	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);
