@@ -91,35 +91,17 @@ ingest_strcmp(const void *a, const void *b)
 }
 
 /*
- * Type column COL of the ROWS x NCOLS cells and encode it: numeric if every
- * value that is not missing is a number, else dictionary-encoded with the
- * levels sorted by bytes (strcmp), so codes do not depend on row order.
- * Returns 0, KILN_ENOMEM, or KILN_EINVAL with ERR set (too many levels).
+ * Encode column COL of the ROWS x NCOLS cells as categorical: its values
+ * dictionary-encoded with the levels sorted by bytes (strcmp), so codes do
+ * not depend on row order.  (Numeric columns are parsed as rows are read,
+ * see ingest_run.)  Returns 0, KILN_ENOMEM, or KILN_EINVAL with ERR set
+ * (too many levels).
  */
 static int
 ingest_encode(struct column *c, char **cells, size_t rows, size_t ncols,
               size_t col, char *err, size_t errlen)
 {
 	size_t r;
-	c->type = KCOL_NUMERIC;
-	c->missing = 0;
-	c->num = malloc((rows ? rows : 1) * sizeof *c->num);
-	if (c->num == NULL)
-		return KILN_ENOMEM;
-	for (r = 0; r < rows; r++) {
-		const char *v = cells[r * ncols + col];
-		if (csv_is_missing(v)) {
-			c->num[r] = NAN;
-			c->missing++;
-		} else if (!csv_number(v, &c->num[r])) {
-			break;
-		}
-	}
-	if (r == rows)
-		return 0;
-
-	free(c->num);
-	c->num = NULL;
 	c->type = KCOL_CATEGORICAL;
 	c->missing = 0;
 	c->codes = malloc((rows ? rows : 1) * sizeof *c->codes);
@@ -310,7 +292,7 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 	csv_init(&c, buf, len, fname);
 	struct column *cols = NULL;
 	char **header = NULL, **cells = NULL;
-	size_t ncols = 0, rows = 0, cells_cap = 0, line;
+	size_t ncols = 0, rows = 0, line;
 	struct sbuf out = { 0 };
 
 	rc = csv_record(&c, 0, &line);
@@ -349,6 +331,18 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 		goto out;
 	}
 
+	/* Columns are numeric until a value says otherwise, and parsed as
+	 * each row is read, while its text is still in the cache (a pass per
+	 * column afterwards missed it at every cell). */
+	cols = calloc(ncols, sizeof *cols);
+	if (cols == NULL)
+		goto oom;
+	for (size_t i = 0; i < ncols; i++) {
+		cols[i].name = header[i];
+		cols[i].type = KCOL_NUMERIC;
+	}
+	size_t rows_cap = 0;
+	char *data_start = c.p;
 	while ((rc = csv_record(&c, ncols == 1, &line)) > 0) {
 		if (c.nfields != ncols) {
 			host->set_error(task, "ingest: %s:%zu: expected %zu "
@@ -357,19 +351,42 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 			rc = KILN_EINVAL;
 			goto out;
 		}
-		if ((rows + 1) * ncols > cells_cap) {
-			/* Doubling suffices: the first size is >= ncols. */
-			size_t cap = cells_cap ? cells_cap * 2 :
-			             ncols > 16384 ? ncols : 16384;
-			char **p = NULL;
-			if (cap <= SIZE_MAX / 2 / sizeof *cells)
-				p = realloc(cells, cap * sizeof *cells);
+		if (rows == rows_cap) {
+			/* First guess from the first row's length, so that a
+			 * large file is rarely copied to grow. */
+			size_t cap = rows_cap ? rows_cap * 2 : 16 + (size_t)(buf + len -
+			             data_start) / (size_t)(c.p - data_start > 0 ?
+			             c.p - data_start : 1) * 9 / 8;
+			if (cap > SIZE_MAX / 2 / sizeof *cells / ncols)
+				goto oom;
+			char **p = realloc(cells, cap * ncols * sizeof *cells);
 			if (p == NULL)
 				goto oom;
 			cells = p;
-			cells_cap = cap;
+			for (size_t i = 0; i < ncols; i++) {
+				if (cols[i].type != KCOL_NUMERIC)
+					continue;
+				double *q = realloc(cols[i].num, cap * sizeof *q);
+				if (q == NULL)
+					goto oom;
+				cols[i].num = q;
+			}
+			rows_cap = cap;
 		}
 		memcpy(cells + rows * ncols, c.fields, ncols * sizeof *cells);
+		for (size_t i = 0; i < ncols; i++) {
+			if (cols[i].type != KCOL_NUMERIC)
+				continue;
+			const char *v = c.fields[i];
+			if (csv_is_missing(v)) {
+				cols[i].num[rows] = NAN;
+				cols[i].missing++;
+			} else if (!csv_number(v, &cols[i].num[rows])) {
+				cols[i].type = KCOL_CATEGORICAL;
+				free(cols[i].num);
+				cols[i].num = NULL;
+			}
+		}
 		rows++;
 		if (rows % 4096 == 0) {
 			if (host->cancelled(task)) {
@@ -385,11 +402,12 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 	if (rc < 0)
 		goto parse_error;
 
-	cols = calloc(ncols, sizeof *cols);
-	if (cols == NULL)
-		goto oom;
 	for (size_t i = 0; i < ncols; i++) {
-		cols[i].name = header[i];
+		if (cols[i].type == KCOL_NUMERIC) {
+			if (rows == 0 && (cols[i].num = malloc(sizeof *cols[i].num)) == NULL)
+				goto oom;
+			continue;
+		}
 		rc = ingest_encode(&cols[i], cells, rows, ncols, i, err,
 		                   sizeof err);
 		if (rc == KILN_ENOMEM)
