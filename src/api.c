@@ -179,18 +179,6 @@ job_json(const struct store_job *j)
 
 /* ------------------------------------------------------------- cluster */
 
-/* An artifact's name: a SHA-256 in lowercase hex. */
-static int
-sha_ok(const char *s)
-{
-	if (strlen(s) != 64)
-		return 0;
-	for (const char *c = s; *c; c++)
-		if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
-			return 0;
-	return 1;
-}
-
 static int
 held_from(json_t *a, struct sched_held **out, size_t *n)
 {
@@ -330,7 +318,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 			shas[i] = xcalloc(json_array_size(ov), sizeof *shas[i]);
 			json_array_foreach(ov, k, e) {
 				const char *sha = json_string_value(json_object_get(e, "sha"));
-				if (sha != NULL && sha_ok(sha))
+				if (sha != NULL && auth_is_hash_hex(sha))
 					shas[i][n++] = sha;
 			}
 			res[i].output_shas = shas[i];
@@ -1305,7 +1293,7 @@ api_handle(http_req *r, void *ud)
 		jobs_list(a, r);
 	else if (strcmp(p, "/api/v1/jobs/batch") == 0 && post)
 		jobs_submit(a, r, 1);
-	else if (strncmp(p, "/api/v1/artifacts/", 18) == 0 && sha_ok(p + 18) &&
+	else if (strncmp(p, "/api/v1/artifacts/", 18) == 0 && auth_is_hash_hex(p + 18) &&
 	         (get || strcmp(m, "PUT") == 0)) {
 		if (get)
 			artifact_get(a, r, p + 18);

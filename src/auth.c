@@ -266,6 +266,16 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+auth_is_hash_hex(const char *s)
+{
+	size_t i;
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 2 * crypto_hash_sha256_BYTES;
+}
+
 struct auth_hasher {
 	crypto_hash_sha256_state st;
 };

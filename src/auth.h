@@ -39,6 +39,8 @@ char *auth_token_hash(const char *token);
 
 /* SHA-256 of LEN bytes at DATA as 64 hex chars, malloc()ed. */
 char *auth_hash_hex(const void *data, size_t len);
+/* Is S such a hash: 64 lowercase hex chars?  (Artifacts are named so.) */
+int auth_is_hash_hex(const char *s);
 
 /* SHA-256 of bytes that come in pieces (a download): new, add each piece,
  * then auth_hasher_hex() returns the 64 hex chars (malloc()ed) and frees

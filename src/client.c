@@ -1007,9 +1007,9 @@ client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
 	if (rc == 0 && !buf.sunk && *status >= 200 && *status < 300) {
 		/* Not streamed (https, or no Content-Length): the body was
 		 * received whole, within CLIENT_MAX_REPLY; hand it over now. */
+		buf.sunk = 1;
 		if (buf.len > max)
-			rc = seterr(&e, -EFBIG, "reply from %s%s exceeds %llu bytes",
-			            c->base_url, path, (unsigned long long)max);
+			rc = -EFBIG;    /* said below */
 		else if (buf.len > 0 && (rc = sink(ud, buf.data, buf.len)) != 0)
 			buf.sink_rc = rc < 0 ? rc : -EIO;
 		free(buf.data);

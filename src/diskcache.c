@@ -37,16 +37,6 @@ struct diskcache {
 	uint64_t bytes;
 };
 
-static int
-is_sha(const char *s)
-{
-	size_t i;
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return i == 64;
-}
-
 static struct dc_entry *
 dc_find(diskcache *c, const char *sha)
 {
@@ -100,7 +90,7 @@ diskcache_open(const char *dir, uint64_t budget, diskcache **out, char **err)
 		if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
 			/* A download a previous run left half done. */
 			unlinkat(dirfd(d), de->d_name, 0);
-		} else if (is_sha(de->d_name) &&
+		} else if (auth_is_hash_hex(de->d_name) &&
 		           fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
 		           S_ISREG(sb.st_mode)) {
 			dc_add(c, de->d_name, (uint64_t)sb.st_size,
@@ -127,7 +117,7 @@ diskcache_close(diskcache *c)
 char *
 diskcache_get(diskcache *c, const char *sha)
 {
-	if (!is_sha(sha))
+	if (!auth_is_hash_hex(sha))
 		return NULL;
 	char *path = xasprintf("%s/%s", c->dir, sha);
 	pthread_mutex_lock(&c->mu);
@@ -193,7 +183,7 @@ char *
 diskcache_commit(diskcache *c, const char *sha, const char *tmp,
                  uint64_t size, char **err)
 {
-	if (!is_sha(sha)) {
+	if (!auth_is_hash_hex(sha)) {
 		unlink(tmp);
 		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
 		return NULL;

@@ -270,20 +270,29 @@ http_add_resp_header(http_req *r, const char *name, const char *value)
 static void http_reply_made(http_req *r, int status, const char *content_type,
                             struct MHD_Response *resp);
 
-void
-http_reply(http_req *r, int status, const char *content_type,
-           const void *body, size_t len)
+/* A request answered already, or parked, takes no reply: logged. */
+static int
+http_reply_refused(const http_req *r)
 {
 	if (r->resp != NULL || r->phase == REQ_DONE) {
 		log_warn("http: second reply to %s %s ignored", r->method,
 		         r->path);
-		return;
+		return 1;
 	}
 	if (r->parking) {
 		log_warn("http: reply to parked %s %s ignored", r->method,
 		         r->path);
-		return;
+		return 1;
 	}
+	return 0;
+}
+
+void
+http_reply(http_req *r, int status, const char *content_type,
+           const void *body, size_t len)
+{
+	if (http_reply_refused(r))
+		return;
 	http_reply_made(r, status, content_type,
 	                MHD_create_response_from_buffer(len,
 	                    (void *)(body != NULL ? body : ""),
@@ -294,9 +303,7 @@ void
 http_reply_fd(http_req *r, int status, const char *content_type, int fd,
               uint64_t size)
 {
-	if (r->resp != NULL || r->phase == REQ_DONE || r->parking) {
-		log_warn("http: second reply to %s %s ignored", r->method,
-		         r->path);
+	if (http_reply_refused(r)) {
 		close(fd);
 		return;
 	}

@@ -336,28 +336,26 @@ pool_get(sched *s, const char *name)
 	return p;
 }
 
-static int
-plugin_is_short(const sched *s, const char *name)
+static struct splugin *
+plugin_find(const sched *s, const char *name)
 {
-	for (const struct splugin *p = s->plugins; p != NULL; p = p->next)
-		if (strcmp(p->name, name) == 0)
-			return p->n >= 8 && p->mean_ms <= SHORT_TASK_MS;
-	return 0;
+	struct splugin *p = s->plugins;
+	while (p != NULL && strcmp(p->name, name) != 0)
+		p = p->next;
+	return p;
 }
 
 /* How many tasks of plugin NAME per slot a worker may hold while the
- * queue is deep: about PREFETCH_MS of their work (Celery's prefetch, but
- * bounded by time rather than count, so that no worker sits on much work
- * while another is idle), at most o.prefetch; 1 for plugins not known to
- * be short. */
+ * queue is deep: for a plugin known to be short (SHORT_TASK_MS), about
+ * PREFETCH_MS of its work (Celery's prefetch, but bounded by time rather
+ * than count, so that no worker sits on much work while another is idle),
+ * at most o.prefetch; else 1. */
 static int
 plugin_prefetch(const sched *s, const char *name)
 {
-	if (!plugin_is_short(s, name))
+	const struct splugin *p = plugin_find(s, name);
+	if (p == NULL || p->n < 8 || p->mean_ms > SHORT_TASK_MS)
 		return 1;
-	const struct splugin *p = s->plugins;
-	while (strcmp(p->name, name) != 0)
-		p = p->next;
 	double k = PREFETCH_MS / (p->mean_ms > 0.01 ? p->mean_ms : 0.01);
 	return k >= s->o.prefetch ? s->o.prefetch : k < 1 ? 1 : (int)k;
 }
@@ -365,9 +363,7 @@ plugin_prefetch(const sched *s, const char *name)
 static void
 plugin_observe(sched *s, const char *name, double ms)
 {
-	struct splugin *p;
-	for (p = s->plugins; p != NULL && strcmp(p->name, name) != 0; p = p->next)
-		;
+	struct splugin *p = plugin_find(s, name);
 	if (p == NULL) {
 		p = xcalloc(1, sizeof *p);
 		p->name = xstrdup(name);

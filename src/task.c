@@ -245,11 +245,10 @@ task_input_local(kiln_task *t, int i)
 	if (done)
 		return path;
 
+	/* PATH and FAILED change only under fetch_lock (and lock, for the
+	 * readers above): another thread may have fetched it meanwhile. */
 	pthread_mutex_lock(&t->fetch_lock);
-	pthread_mutex_lock(&t->lock);
-	done = f->path != NULL || f->failed;
-	pthread_mutex_unlock(&t->lock);
-	if (!done) {
+	if (f->path == NULL && !f->failed) {
 		char *err = NULL;
 		char *got = f->fetch(f->fetch_ud, f->key, f->size, &err);
 		pthread_mutex_lock(&t->lock);
@@ -263,9 +262,7 @@ task_input_local(kiln_task *t, int i)
 		pthread_mutex_unlock(&t->lock);
 		free(err);
 	}
-	pthread_mutex_lock(&t->lock);
 	path = f->path;
-	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_unlock(&t->fetch_lock);
 	return path;
 }

@@ -78,6 +78,11 @@ struct wk {
 	int stopping;
 };
 
+/* Tasks per slot a worker asks for at most: what the master may let it
+ * hold of short tasks (sched_opts.prefetch); the master decides how many
+ * it gets. */
+#define WORKER_WANT_PER_SLOT 256
+
 static volatile sig_atomic_t worker_stop;
 
 static void
@@ -677,7 +682,7 @@ exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
 	pthread_mutex_unlock(&w->mu);
 	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I,s:o}", "name", w->wc->name,
 		"session", session, "results", results, "running", running,
-		"want", w->wc->slots * 256, "wait_ms", (json_int_t)wait_ms,
+		"want", w->wc->slots * WORKER_WANT_PER_SLOT, "wait_ms", (json_int_t)wait_ms,
 		"progress", progress);
 	long status = 0;
 	json_t *reply = NULL;

@@ -354,9 +354,9 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 		if (rows == rows_cap) {
 			/* First guess from the first row's length, so that a
 			 * large file is rarely copied to grow. */
-			size_t cap = rows_cap ? rows_cap * 2 : 16 + (size_t)(buf + len -
-			             data_start) / (size_t)(c.p - data_start > 0 ?
-			             c.p - data_start : 1) * 9 / 8;
+			size_t first = (size_t)(c.p - data_start);
+			size_t cap = rows_cap ? rows_cap * 2 : 16 + (size_t)(buf +
+			             len - data_start) / (first ? first : 1) * 9 / 8;
 			if (cap > SIZE_MAX / 2 / sizeof *cells / ncols)
 				goto oom;
 			char **p = realloc(cells, cap * ncols * sizeof *cells);

@@ -54,22 +54,33 @@ mlp_input_name(kiln_task *t, const struct kiln_host *h, int i)
 	return name;
 }
 
+/* The next entry of a comma-separated list at *P (blanks around it
+ * trimmed), its length in *LEN; NULL at the end.  Advances *P. */
+static const char *
+list_next(const char **p, size_t *len)
+{
+	const char *s = *p;
+	if (s == NULL || *s == '\0')
+		return NULL;
+	while (*s == ' ')
+		s++;
+	const char *e = strchr(s, ',');
+	size_t n = e ? (size_t)(e - s) : strlen(s);
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	*len = n;
+	*p = e ? e + 1 : NULL;
+	return s;
+}
+
 /* Is NAME in the comma-separated LIST? */
 static int
 in_list(const char *list, const char *name)
 {
-	size_t n = strlen(name);
-	for (const char *p = list; p != NULL && *p != '\0';) {
-		while (*p == ' ')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len == n && strncmp(p, name, n) == 0)
+	size_t n = strlen(name), len;
+	for (const char *e; (e = list_next(&list, &len)) != NULL;)
+		if (len == n && strncmp(e, name, n) == 0)
 			return 1;
-		p = e ? e + 1 : NULL;
-	}
 	return 0;
 }
 
@@ -117,21 +128,14 @@ ds_add_onehot(struct mlp_dataset *ds, const char *name, json_t *levels,
 	if (whole)
 		json_array_foreach(levels, k, l)
 			ds_add_feature(ds, name, json_string_value(l) ?: "");
-	size_t n = strlen(name);
-	for (const char *p = features; p != NULL && *p != '\0';) {
-		while (*p == ' ')
-			p++;
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-			char *f = strndup(p, len);
+	size_t n = strlen(name), len;
+	for (const char *e; (e = list_next(&features, &len)) != NULL;) {
+		if (len > n && strncmp(e, name, n) == 0 && e[n] == '=') {
+			char *f = strndup(e, len);
 			if (!ds_has_feature(ds, f))
 				ds_add_feature(ds, name, f + n + 1);
 			free(f);
 		}
-		p = e ? e + 1 : NULL;
 	}
 }
 

@@ -316,6 +316,29 @@ START_TEST(test_random_hex)
 }
 END_TEST
 
+/* Content hashes: one shot and in pieces agree; names are checked. */
+START_TEST(test_hashes)
+{
+	char *one = auth_hash_hex("hello, world", 12);
+	auth_hasher *h = auth_hasher_new();
+	auth_hasher_add(h, "hello", 5);
+	auth_hasher_add(h, "", 0);
+	auth_hasher_add(h, ", world", 7);
+	char *pieces = auth_hasher_hex(h);
+	ck_assert_str_eq(one, pieces);
+	ck_assert_str_eq(one, "09ca7e4eaa6e8ae9c7d261167129184883644d07dfba7cbfbc4c8a2e08360d5b");
+	ck_assert(auth_is_hash_hex(one));
+	one[63] = 'A';
+	ck_assert(!auth_is_hash_hex(one));          /* uppercase */
+	one[63] = '\0';
+	ck_assert(!auth_is_hash_hex(one));          /* 63 chars */
+	ck_assert(!auth_is_hash_hex("../../etc/passwd"));
+	ck_assert(!auth_is_hash_hex(""));
+	free(one);
+	free(pieces);
+}
+END_TEST
+
 START_TEST(test_clocks)
 {
 	int64_t t = now_ms(), m1 = mono_ms(), m2 = mono_ms();
@@ -345,6 +368,7 @@ auth_suite(void)
 	tcase_add_test(tc, test_id_limits);
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_random_hex);
+	tcase_add_test(tc, test_hashes);
 	tcase_add_test(tc, test_clocks);
 	suite_add_tcase(s, tc);
 	return s;

@@ -386,6 +386,24 @@ START_TEST(cancel_queued_and_running)
 }
 END_TEST
 
+/* Teach the scheduler how long PLUGIN's tasks take: one runs on worker W
+ * (whose queue is otherwise empty) and reports MS. */
+static void
+run_one_taking(const char *w, uint64_t sess, const char *plugin, int64_t ms)
+{
+	struct sched_exchange x;
+	char *err = NULL;
+	int64_t id = submit(plugin, 0, 1, 0, 1);
+	ck_assert_int_eq(sched_exchange(sc, w, sess, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, id);
+	sched_exchange_clear(&x);
+	struct sched_result r = { .id = id, .attempt = 1,
+		.state = JOB_SUCCEEDED, .duration_ms = ms };
+	ck_assert_int_eq(sched_exchange(sc, w, sess, &r, 1, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+}
+
 START_TEST(prefetch_only_short_tasks)
 {
 	char *err = NULL;
@@ -393,19 +411,8 @@ START_TEST(prefetch_only_short_tasks)
 	struct sched_exchange x;
 	/* Teach the scheduler: noop takes 1 ms, sleep 500 ms. */
 	for (int k = 0; k < 10; k++) {
-		int64_t a = submit("noop", 0, 1, 0, 1);
-		int64_t b = submit("sleep", 0, 1, 0, 1);
-		int64_t ids[2] = { a, b };
-		for (int i = 0; i < 2; i++) {
-			ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
-			ck_assert_uint_eq(x.ntasks, 1);
-			ck_assert_int_eq(x.tasks[0].id, ids[i]);
-			sched_exchange_clear(&x);
-			struct sched_result r = { .id = ids[i], .attempt = 1,
-				.state = JOB_SUCCEEDED, .duration_ms = i == 0 ? 1 : 500 };
-			ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
-			sched_exchange_clear(&x);
-		}
+		run_one_taking("w1", s1, "noop", 1);
+		run_one_taking("w1", s1, "sleep", 500);
 	}
 	/* A deep queue of short tasks: many go to the one-slot worker. */
 	for (int k = 0; k < 20; k++)
@@ -429,16 +436,8 @@ START_TEST(prefetch_holds_about_50_ms_of_work)
 	char *err = NULL;
 	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
 	struct sched_exchange x;
-	for (int k = 0; k < 8; k++) {
-		int64_t a = submit("noop", 0, 1, 0, 1);
-		ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
-		ck_assert_uint_eq(x.ntasks, 1);
-		sched_exchange_clear(&x);
-		struct sched_result r = { .id = a, .attempt = 1,
-			.state = JOB_SUCCEEDED, .duration_ms = 10 };
-		ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 0, &x, &err), 0);
-		sched_exchange_clear(&x);
-	}
+	for (int k = 0; k < 8; k++)
+		run_one_taking("w1", s1, "noop", 10);
 	for (int k = 0; k < 40; k++)
 		submit("noop", 0, 1, 0, 1);
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
