@@ -70,4 +70,27 @@ job=$(api GET "/api/v1/jobs/$ij")
 eq "ingest wrote 3 partitions and a schema" "part-00000.kcol part-00001.kcol part-00002.kcol schema.json" \
 	"$(echo "$job" | jq_ '" ".join(sorted(o["name"] for o in d["outputs"]))')"
 eq "of 150 rows" 150 "$(echo "$job" | jq_ 'd["result"]["rows"]')"
+
+# A fetched input whose bytes do not hash to its name is refused, and not
+# kept: the master's copy damaged in place, w2's copy gone.
+python3 - "$T/master/artifacts/$(echo "$sha" | cut -c1-2)/$sha" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[0] ^= 1
+open(p, "wb").write(bytes(b))
+PY
+rm -f "$T/w2/cache/$sha"
+rid=$(api POST /api/v1/dags/files/trigger '{}' | jq_ 'd["run_id"]')
+for _ in $(seq 1 200); do
+	s=$(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]'); [ "$s" = failed ] && break; sleep 0.1
+done
+eq "a run reading a damaged artifact fails" failed "$s"
+sj=$(api GET "/api/v1/runs/$rid" | jq_ '[t["job_id"] for t in d["tasks"] if t["task"]=="stats"][0]')
+e=$(api GET "/api/v1/jobs/$sj" | jq_ 'd["error"]')
+echo "# error: $e"
+case "$e" in *"input read/iris.csv"*"wrong hash"*) ok "naming the input and the wrong hash" true ;;
+*) ok "naming the input and the wrong hash (got: $e)" false ;; esac
+ok "w2 kept no copy of it" test ! -e "$T/w2/cache/$sha"
+ok "nor a half-written one" sh -c "! ls '$T/w2/cache' | grep -q '\.tmp\$'"
 finish

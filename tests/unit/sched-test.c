@@ -608,6 +608,49 @@ START_TEST(stage_prefers_the_worker_with_the_data)
 }
 END_TEST
 
+/* A worker keeps the outputs of its jobs: the map tasks reading one are
+ * held for it.  A failed job's outputs do not count. */
+START_TEST(stage_prefers_the_worker_that_wrote_the_data)
+{
+	int64_t up = submit("noop", 0, 1, 0, 1);
+	int64_t bad = submit("noop", 0, 1, 0, 1);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 2, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	sched_exchange_clear(&x);
+	const char *wrote[] = { "shaP" }, *lost[] = { "shaQ" };
+	struct sched_result r[2] = {
+		{ .id = up, .attempt = 1, .state = JOB_SUCCEEDED,
+		  .outputs = "[{\"name\":\"p\",\"sha\":\"shaP\",\"size\":1}]",
+		  .output_shas = wrote, .noutput_shas = 1, .duration_ms = -1 },
+		{ .id = bad, .attempt = 1, .state = JOB_FAILED, .error = "x",
+		  .output_shas = lost, .noutput_shas = 1, .duration_ms = -1 },
+	};
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, r, 2, NULL, 0, 0, &x, &err), 0);
+	sched_exchange_clear(&x);
+	/* Two drivers on w2, one stage each: reading shaP, and shaQ. */
+	int64_t d1 = submit("noop", 0, 1, 0, 1);
+	int64_t d2 = submit("noop", 0, 1, 0, 1);
+	uint64_t s2 = join("w2", 2, 1 << 30, NOOP);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 2, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 2);
+	sched_exchange_clear(&x);
+	stage_of(d1, 1, wrote);
+	stage_of(d2, 1, lost);
+	/* w2 gets only the shaQ task (the later one): shaP's waits for w1. */
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	int64_t on_w2 = x.tasks[0].id;
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_lt(x.tasks[0].id, on_w2);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 {
 	int64_t d = submit("noop", 0, 1, 0, 1);
@@ -707,6 +750,7 @@ main(void)
 	tcase_add_test(tc, stage_tasks_have_their_own_room);
 	tcase_add_test(tc, stage_tasks_go_ahead_of_a_deep_queue);
 	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);
+	tcase_add_test(tc, stage_prefers_the_worker_that_wrote_the_data);
 	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
 	tcase_add_test(tc, stage_fails_at_once_on_bad_input);
 	suite_add_tcase(s, tc);
