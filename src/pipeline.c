@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "clock.h"
 #include "cron.h"
 #include "dag.h"
 #include "log.h"
@@ -84,7 +84,7 @@ struct pipeline {
 	struct pdag *dags;
 	struct perr *errs;
 	struct prun *runs;
-	int64_t next_scan;      /* mono_ms */
+	int64_t next_scan;      /* clock_mono_ms */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -92,7 +92,7 @@ struct pipeline {
 static int64_t
 now_s(void)
 {
-	return now_ms() / 1000;
+	return clock_now_ms() / 1000;
 }
 
 static struct pdag *
@@ -173,7 +173,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 	 * that one id finds a run. */
 	if (strcmp(kind, "manual") == 0)
 		snprintf(rid, sizeof rid, "%s__manual__%s.%03lld", d->id, iso,
-		         (long long)(now_ms() % 1000));
+		         (long long)(clock_now_ms() % 1000));
 	else
 		snprintf(rid, sizeof rid, "%s__%s__%s", d->id, kind, iso);
 	const char **tasks = xcalloc(d->ntasks + 1, sizeof *tasks);
@@ -746,7 +746,7 @@ work(pipeline *p)
 {
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int64_t mono = mono_ms();
+	int64_t mono = clock_mono_ms();
 	if (mono >= p->next_scan) {
 		scan_dir(p);
 		p->next_scan = mono + SCAN_MS;

@@ -20,8 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "kiln/plugin.h"
+#include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "metrics.h"
 #include "sched.h"
@@ -51,9 +52,9 @@ struct sjob {
 	int64_t retry_delay_ms;
 	int retry_exponential;
 	int64_t retry_max_ms;
-	int64_t not_before;     /* mono_ms: a retry waits until then */
-	int64_t queued_at;      /* mono_ms it (re)entered the queue */
-	int64_t started_at;     /* mono_ms of the current attempt's start */
+	int64_t not_before;     /* clock_mono_ms: a retry waits until then */
+	int64_t queued_at;      /* clock_mono_ms it (re)entered the queue */
+	int64_t started_at;     /* clock_mono_ms of the current attempt's start */
 	struct spool *pool;     /* or NULL */
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
@@ -106,8 +107,8 @@ struct sworker {
 	int alive;
 	int leaving;            /* said it stops (sched_leave) */
 	uint64_t session;
-	int64_t last_seen;      /* mono_ms */
-	int64_t registered_ms;  /* now_ms */
+	int64_t last_seen;      /* clock_mono_ms */
+	int64_t registered_ms;  /* clock_now_ms */
 	int slots_busy;
 	int64_t memory_busy;
 	int stage_busy;         /* map tasks running: they have their own
@@ -255,7 +256,7 @@ queue_add(sched *s, struct sjob *j)
 		s->qhead = j;
 	j->state = SJ_QUEUED;
 	j->worker = NULL;
-	j->queued_at = mono_ms();
+	j->queued_at = clock_mono_ms();
 	s->nqueued++;
 }
 
@@ -590,7 +591,7 @@ recover_one(const struct store_job *sj, void *ud)
 		struct sworker *w = worker_get(s, sj->worker);
 		if (!w->alive) {
 			w->alive = 1;
-			w->last_seen = mono_ms();
+			w->last_seen = clock_mono_ms();
 		}
 		j->state = SJ_RUNNING;
 		run_add(w, j);
@@ -619,7 +620,7 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	if (n == 0)
 		return 0;
 	struct store_op *ops = xcalloc(n, sizeof *ops);
-	int64_t t = now_ms();
+	int64_t t = clock_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		ops[i].kind = STORE_SUBMIT;
 		ops[i].t_ms = t;
@@ -679,7 +680,7 @@ flush_done(sched *s)
 int
 sched_cancel(sched *s, int64_t id, char **err)
 {
-	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = now_ms() };
+	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = clock_now_ms() };
 	pthread_mutex_lock(&s->mu);
 	int rc = store_apply(s->st, &op, 1, err);
 	if (rc == 0 && op.applied) {
@@ -733,7 +734,7 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
 	j->lost++;
 	op->id = j->id;
 	op->attempt = j->attempt;
-	op->t_ms = now_ms();
+	op->t_ms = clock_now_ms();
 	if (j->lost > s->o.max_lost) {
 		op->kind = STORE_FINISH;
 		op->state = JOB_FAILED;
@@ -750,7 +751,7 @@ settle_end(sched *s, struct sjob *j, const struct store_op *op)
 {
 	if (op->applied && op->kind == STORE_FINISH) {
 		note_done(s, j, op->state);
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		metrics_task_done(j->plugin, op->state == JOB_SUCCEEDED ?
 			METRICS_TASK_SUCCEEDED : op->state == JOB_CANCELLED ?
 			METRICS_TASK_CANCELLED : METRICS_TASK_FAILED,
@@ -769,7 +770,7 @@ settle_end(sched *s, struct sjob *j, const struct store_op *op)
 				d *= 2;
 			if (j->retry_max_ms > 0 && d > j->retry_max_ms)
 				d = j->retry_max_ms;
-			j->not_before = mono_ms() + d;
+			j->not_before = clock_mono_ms() + d;
 			s->delayed++;
 		}
 		queue_add(s, j);
@@ -908,7 +909,7 @@ static int
 locality_defer(sched *s, const struct sjob *j, const struct sworker *w)
 {
 	if (j->loc == NULL || held_data_has(w, j->loc) ||
-	    mono_ms() - j->queued_at >= LOCALITY_WAIT_MS)
+	    clock_mono_ms() - j->queued_at >= LOCALITY_WAIT_MS)
 		return 0;
 	for (const struct sworker *o = s->workers; o != NULL; o = o->next)
 		if (o != w && o->alive && o->registered &&
@@ -1054,7 +1055,7 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 	queue_del(s, j);
 	j->attempt = attempt;
 	j->state = SJ_RUNNING;
-	j->started_at = mono_ms();
+	j->started_at = clock_mono_ms();
 	run_add(w, j);
 }
 
@@ -1099,9 +1100,9 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->listed = wi->listed;
 	w->registered = 1;
 	w->alive = 1;
-	w->last_seen = mono_ms();
-	w->registered_ms = now_ms();
-	char *hex = auth_random_hex(8);
+	w->last_seen = clock_mono_ms();
+	w->registered_ms = clock_now_ms();
+	char *hex = hash_random_hex(8);
 	w->session = strtoull(hex, NULL, 16) | 1;
 	free(hex);
 	free(w->cancel);
@@ -1136,7 +1137,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 			job_start(s, j, w, h[i].attempt);
 			ops[nops++] = (struct store_op){ .kind = STORE_START,
 				.id = j->id, .attempt = j->attempt,
-				.worker = w->name, .t_ms = now_ms() };
+				.worker = w->name, .t_ms = clock_now_ms() };
 			nadopted++;
 			continue;
 		}
@@ -1184,7 +1185,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		free(run);
 		return seterr(err, -ESTALE, "worker %s must register", name);
 	}
-	w->last_seen = mono_ms();
+	w->last_seen = clock_mono_ms();
 
 	size_t nrun = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
@@ -1239,7 +1240,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		op->outputs = r->outputs;
 		op->error = r->error;
 		op->log = r->log;
-		op->t_ms = r->finished_ms ? r->finished_ms : now_ms();
+		op->t_ms = r->finished_ms ? r->finished_ms : clock_now_ms();
 		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
 			op->kind = STORE_REQUEUE;      /* a retry */
 			op->state = JOB_FAILED;
@@ -1286,7 +1287,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 			queue_del(s, j);
 			j->attempt++;
 			j->state = SJ_RUNNING;
-			j->started_at = mono_ms();
+			j->started_at = clock_mono_ms();
 			run_add(w, j);
 			if (j->loc != NULL)
 				held_data_add(w, j->loc);
@@ -1307,7 +1308,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
 		    (j->pool != NULL && j->pool->slots >= 0 &&
 		     j->pool->busy >= j->pool->slots) ||
-		    (j->not_before && j->not_before > mono_ms()) ||
+		    (j->not_before && j->not_before > clock_mono_ms()) ||
 		    !worker_has_plugin(w, j->plugin))
 			continue;
 		job_start(s, j, w, j->attempt + 1);
@@ -1316,7 +1317,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		free_mem -= j->memory;
 		starts[nstart++] = (struct store_op){ .kind = STORE_START,
 			.id = j->id, .attempt = j->attempt, .worker = w->name,
-			.t_ms = now_ms() };
+			.t_ms = clock_now_ms() };
 		task_fill(&out->tasks[out->ntasks++], j);
 	}
 	/* The tasks go out before their start is on disk: queued under the
@@ -1409,7 +1410,7 @@ int
 sched_reap(sched *s)
 {
 	int dead = 0;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
 		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
@@ -1464,7 +1465,7 @@ sched_leave(sched *s, const char *name, uint64_t session)
 	struct sworker *w = worker_find(s, name);
 	int ok = w != NULL && w->alive && w->session == session;
 	if (ok) {
-		w->last_seen = mono_ms() - s->o.worker_timeout_ms - 1;
+		w->last_seen = clock_mono_ms() - s->o.worker_timeout_ms - 1;
 		w->leaving = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1478,7 +1479,7 @@ json_t *
 sched_workers_json(sched *s)
 {
 	json_t *a = json_array();
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
 		json_t *p = json_array();

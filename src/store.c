@@ -41,6 +41,8 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -339,14 +341,6 @@ struct store {
 	sqlite3_stmt *rst[R_NSTMT];
 };
 
-static int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Map an SQLite result code to the negative errno kiln functions return. */
 static int
 store_errno(int rc)
@@ -419,36 +413,6 @@ store_pragma_int(sqlite3 *db, const char *sql, int *out, char **err)
 }
 
 /* mkdir -p of the directory part of PATH. */
-static int
-store_mkparents(const char *path, char **err)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int rc = 0;
-
-	if (slash == NULL || slash == dir) {
-		free(dir);
-		return 0;
-	}
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			rc = seterr(err, -errno, "cannot create directory %s: %s",
-			            dir, strerror(errno));
-			break;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(dir);
-	return rc;
-}
-
 static int
 store_connect(const char *path, sqlite3 **out, char **err)
 {
@@ -562,7 +526,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	if (!sqlite3_threadsafe())
 		return seterr(err, -ENOTSUP, "store: SQLite was built without "
 		              "thread support");
-	if ((rc = store_mkparents(path, err)) < 0)
+	if ((rc = fs_mkdir_parents(path, 0755, err)) < 0)
 		return rc;
 
 	s = xcalloc(1, sizeof *s);
@@ -765,7 +729,7 @@ store_run_op(store *s, struct store_op *op)
 {
 	sqlite3 *db = s->wdb;
 	sqlite3_stmt *st = NULL;
-	int64_t t = op->t_ms ? op->t_ms : store_now_ms();
+	int64_t t = op->t_ms ? op->t_ms : clock_now_ms();
 	int rc;
 
 	op->applied = 0;
@@ -971,15 +935,6 @@ store_commit_group(store *s, struct store_batch *list)
 	free(msg);
 }
 
-static int64_t
-store_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 store_batch_free_later(struct store_batch *b)
 {
@@ -1009,7 +964,7 @@ store_writer(void *arg)
 		 * waits, and commit them together (one fsync, not two). */
 		while (s->q_waiting == 0 && !s->stopping) {
 			int64_t at = s->later_since + STORE_LATER_MS;
-			if (store_mono_ms() >= at)
+			if (clock_mono_ms() >= at)
 				break;
 			struct timespec ts = { .tv_sec = at / 1000,
 			                       .tv_nsec = (at % 1000) * 1000000 };
@@ -1195,7 +1150,7 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 	}
 	pthread_mutex_lock(&s->q_mu);
 	if (s->q_head == NULL)
-		s->later_since = store_mono_ms();
+		s->later_since = clock_mono_ms();
 	*s->q_tail = b;
 	s->q_tail = &b->next;
 	pthread_cond_signal(&s->q_cond);
@@ -1545,7 +1500,7 @@ store_token_add(store *s, const char *hash_hex, const char *name,
 	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, clock_now_ms());
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		rc = store_dberr(s->rdb, rc, err, "store: add token");
