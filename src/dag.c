@@ -34,7 +34,6 @@
 #include <sodium.h>
 #include <yaml.h>
 
-#include "config.h"
 #include "cron.h"
 #include "dag.h"
 #include "xalloc.h"
