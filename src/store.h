@@ -254,7 +254,6 @@ void store_ti_clear(struct store_ti *t);
 typedef int (*store_run_cb)(const struct store_run *r, void *ud);
 typedef int (*store_ti_cb)(const struct store_ti *t, void *ud);
 
-int store_run_get(store *s, int64_t id, struct store_run *out, char **err);
 int store_run_find(store *s, const char *run_id, struct store_run *out, char **err);
 /* Runs of DAG_ID (NULL = all), newest first; STATE -1 = any. */
 int store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
