@@ -150,15 +150,6 @@ add_run(const struct store_run *sr, void *ud)
 	return 0;
 }
 
-static void
-fatal(const char *what, char *err)
-{
-	log_error("pipeline: %s: %s; exiting to recover on restart", what,
-	          err ? err : "?");
-	free(err);
-	_exit(3);
-}
-
 /* Create a run of D (locked).  KIND "scheduled", "manual", "backfill".
  * Returns 1 if created, 0 if that interval already had one. */
 static int
@@ -189,7 +180,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
 	char *err = NULL;
 	if (store_apply(p->st, &op, 1, &err) != 0)
-		fatal("create run", err);
+		store_fatal("pipeline: create run", err);
 	int created = op.applied;
 	if (created) {
 		struct store_run sr = {
@@ -344,7 +335,7 @@ load_run(pipeline *p, struct prun *r, const struct dag *d)
 	struct evalctx e = { .p = p, .d = d, .r = r };
 	char *err = NULL;
 	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
-		fatal("read task instances", err);
+		store_fatal("pipeline: read task instances", err);
 	r->loaded = 1;
 }
 
@@ -379,7 +370,7 @@ eval_run(pipeline *p, struct prun *r)
 		struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
 		                       .state = RUN_FAILED };
 		if (store_apply(p->st, &op, 1, &err) != 0)
-			fatal("run state", err);
+			store_fatal("pipeline: run state", err);
 		log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
 		return 1;
 	}
@@ -521,9 +512,9 @@ eval_run(pipeline *p, struct prun *r)
 		r->state = RUN_RUNNING;
 	}
 	if (nops && store_apply(p->st, ops, nops, &err) != 0)
-		fatal("task instance states", err);
+		store_fatal("pipeline: task instance states", err);
 	if (njobs && sched_submit(p->sc, jobs, njobs, &err) != 0)
-		fatal("submit task instances", err);
+		store_fatal("pipeline: submit task instances", err);
 	for (size_t k = 0; k < njobs; k++)
 		r->job[jobtask[k]] = jobs[k].id;
 	if (finished) {

@@ -987,12 +987,8 @@ store_writer(void *arg)
 			struct store_batch *next = list->next;
 			if (list->later) {
 				if (list->rc < 0) {
-					/* Decisions were acted on in memory:
-					 * only a restart, which recovers
-					 * from the store, can go on. */
-					log_error("%s; exiting to recover on "
-					          "restart", list->err);
-					_exit(3);
+					/* No caller is left to tell. */
+					store_fatal(NULL, list->err);
 				}
 				store_batch_free_later(list);
 			} else {
@@ -1110,6 +1106,18 @@ store_apply(store *s, struct store_op *ops, size_t n, char **err)
 	if ((rc = store_check_ops(ops, n, err)) < 0)
 		return rc;
 	return store_apply_wait(s, ops, n, err);
+}
+
+void
+store_fatal(const char *what, const char *err)
+{
+	if (err == NULL)
+		err = "?";
+	if (what != NULL)
+		log_error("%s: %s; exiting to recover on restart", what, err);
+	else
+		log_error("%s; exiting to recover on restart", err);
+	_exit(3);
 }
 
 int

@@ -153,6 +153,13 @@ int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 int store_apply_later(store *s, const struct store_op *ops, size_t n,
                       char **err);
 
+/* A store operation failed after decisions were acted on in memory: the
+ * store is the truth, so the only safe way on is a restart, which
+ * recovers from it.  Logs "WHAT: ERR" (WHAT may be NULL) and exits with
+ * status 3. */
+void store_fatal(const char *what, const char *err)
+	__attribute__((noreturn));
+
 /* Return once every op queued before the call, deferred ones included,
  * is committed. */
 int store_sync(store *s, char **err);
