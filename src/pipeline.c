@@ -358,6 +358,182 @@ upstream_result(const char *task_id, void *ud)
 	return e->parsed[i];
 }
 
+/* What one evaluation of a run decided, written in one go. */
+struct evalbatch {
+	struct store_op *ops;        /* instance and run states */
+	size_t nops;
+	struct store_job *jobs;      /* task instances to run */
+	char **params, **inputs;     /* jobs[k]'s texts, owned here */
+	size_t *jobtask;             /* jobs[k]'s task index */
+	size_t njobs;
+};
+
+static void
+evalbatch_init(struct evalbatch *b, size_t ntasks)
+{
+	b->ops = xcalloc(ntasks + 2, sizeof *b->ops);
+	b->nops = 0;
+	b->jobs = xcalloc(ntasks + 1, sizeof *b->jobs);
+	b->params = xcalloc(ntasks + 1, sizeof *b->params);
+	b->inputs = xcalloc(ntasks + 1, sizeof *b->inputs);
+	b->jobtask = xcalloc(ntasks + 1, sizeof *b->jobtask);
+	b->njobs = 0;
+}
+
+static void
+evalbatch_free(struct evalbatch *b)
+{
+	for (size_t k = 0; k < b->njobs; k++) {
+		free(b->params[k]);
+		free(b->inputs[k]);
+	}
+	free(b->params);
+	free(b->inputs);
+	free(b->jobtask);
+	free(b->jobs);
+	free(b->ops);
+}
+
+/* What T's trigger rule says given its upstream states. */
+static int
+task_verdict(const struct dag_task *t, const int *state)
+{
+	int ok = 0, bad = 0, skipped = 0, done = 0;
+
+	for (size_t u = 0; u < t->ndeps; u++) {
+		int s = state[t->dep_index[u]];
+		if (s < 0)
+			s = TI_SKIPPED;    /* task added after the run began */
+		ok += s == TI_SUCCESS;
+		bad += s == TI_FAILED || s == TI_UPSTREAM_FAILED;
+		skipped += s == TI_SKIPPED;
+		done += ti_final(s);
+	}
+	return decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
+}
+
+/* T's inputs: the files its direct upstream tasks produced, named
+ * UPSTREAM/NAME, as JSON text (malloc()ed), or NULL if none. */
+static char *
+task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
+{
+	json_t *in = json_array();
+
+	for (size_t u = 0; u < t->ndeps; u++) {
+		int64_t uj = r->job[t->dep_index[u]];
+		struct store_job sj = { 0 };
+		char *jerr = NULL;
+		if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
+		    sj.outputs != NULL) {
+			json_t *outs = json_loads(sj.outputs, 0, NULL);
+			size_t oi;
+			json_t *o;
+			json_array_foreach(outs, oi, o) {
+				char *nm = xasprintf("%s/%s", t->deps[u],
+					json_string_value(json_object_get(o, "name")));
+				json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
+					"name", nm, "sha", json_object_get(o, "sha"),
+					"size", json_object_get(o, "size")));
+				free(nm);
+			}
+			json_decref(outs);
+		}
+		store_job_clear(&sj);
+		free(jerr);
+	}
+	char *text = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
+	json_decref(in);
+	return text;
+}
+
+/* Task I of run R is to run: its params rendered, its job added to B.
+ * A template that does not render fails the task instead. */
+static void
+task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
+{
+	const struct dag *d = e->d;
+	struct prun *r = e->r;
+	const struct dag_task *t = &d->tasks[i];
+	struct dag_ctx ctx = {
+		.dag = d, .task = t, .run_id = r->run_id,
+		.logical_date = r->logical, .interval_start = r->istart,
+		.interval_end = r->iend, .params = NULL,
+		.upstream_result = upstream_result, .ud = e,
+	};
+	json_t *merged = json_deep_copy(d->params ? d->params : json_object());
+	json_object_update(merged, r->conf);
+	ctx.params = merged;
+	char *rerr = NULL;
+	json_t *rp = dag_render_params(&ctx, &rerr);
+	json_decref(merged);
+	if (rp == NULL) {
+		log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
+		free(rerr);
+		r->ti[i] = TI_FAILED;
+		b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
+			.run = r->id, .task = t->id, .state = TI_FAILED };
+		return;
+	}
+	size_t k = b->njobs++;
+	b->params[k] = json_dumps(rp, JSON_COMPACT);
+	json_decref(rp);
+	b->inputs[k] = task_inputs(e->p, r, t);
+	struct store_job *j = &b->jobs[k];
+	j->plugin = t->plugin;
+	j->params = b->params[k];
+	j->priority = t->priority;
+	j->slots = t->slots;
+	j->memory = t->memory;
+	j->timeout_ms = t->timeout_ms;
+	j->max_attempts = t->retries + 1;
+	j->run = r->id;
+	j->task = t->id;
+	j->retry_delay_ms = t->retry_delay_ms;
+	j->retry_exponential = t->retry_exponential;
+	j->retry_max_delay_ms = t->max_retry_delay_ms;
+	j->pool = t->pool;
+	j->inputs = b->inputs[k];
+	b->jobtask[k] = i;
+	r->ti[i] = TI_QUEUED;
+}
+
+/* Is the run with instance states STATE finished: all instances final?
+ * Then *FAILED tells whether a leaf failed (the leaves decide, as in
+ * Airflow). */
+static int
+run_finished(const struct dag *d, const int *state, int *failed)
+{
+	*failed = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (state[i] >= 0 && !ti_final(state[i]))
+			return 0;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		int leaf = 1;
+		for (size_t k = 0; k < d->ntasks && leaf; k++)
+			for (size_t u = 0; u < d->tasks[k].ndeps; u++)
+				if ((size_t)d->tasks[k].dep_index[u] == i)
+					leaf = 0;
+		if (leaf && (state[i] == TI_FAILED ||
+		             state[i] == TI_UPSTREAM_FAILED))
+			*failed = 1;
+	}
+	return 1;
+}
+
+/* Run R's DAG file is gone: the run cannot go on.  Returns 1 (finished). */
+static int
+run_orphaned(pipeline *p, struct prun *r)
+{
+	struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
+	                       .state = RUN_FAILED };
+	char *err = NULL;
+
+	if (store_apply(p->st, &op, 1, &err) != 0)
+		store_fatal("pipeline: run state", err);
+	log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
+	return 1;
+}
+
 /* Decide what can be decided in run R (locked).  Returns 1 if the run is
  * finished now. */
 static int
@@ -365,15 +541,9 @@ eval_run(pipeline *p, struct prun *r)
 {
 	struct pdag *pd = dag_find(p, r->dag_id);
 	char *err = NULL;
-	if (pd == NULL) {
-		/* Its DAG file is gone: the run cannot go on. */
-		struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
-		                       .state = RUN_FAILED };
-		if (store_apply(p->st, &op, 1, &err) != 0)
-			store_fatal("pipeline: run state", err);
-		log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
-		return 1;
-	}
+
+	if (pd == NULL)
+		return run_orphaned(p, r);
 	const struct dag *d = pd->d;
 	if (r->state == RUN_QUEUED &&
 	    active_runs(p, d->id, 1) >= d->max_active_runs)
@@ -384,139 +554,39 @@ eval_run(pipeline *p, struct prun *r)
 	struct evalctx e = { .p = p, .d = d, .r = r };
 	e.parsed = xcalloc(d->ntasks + 1, sizeof *e.parsed);
 	int *state = r->ti;
-	size_t *jobtask = xcalloc(d->ntasks + 1, sizeof *jobtask);
-
-	struct store_op *ops = xcalloc(d->ntasks + 2, sizeof *ops);
-	size_t nops = 0;
-	struct store_job *jobs = xcalloc(d->ntasks + 1, sizeof *jobs);
-	char **params = xcalloc(d->ntasks + 1, sizeof *params);
-	char **inputs_text = xcalloc(d->ntasks + 1, sizeof *inputs_text);
-	size_t njobs = 0;
+	struct evalbatch b;
+	evalbatch_init(&b, d->ntasks);
 
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
-		const struct dag_task *t = &d->tasks[i];
 		if (state[i] != TI_NONE)
 			continue;
-		int ok = 0, bad = 0, skipped = 0, done = 0;
-		for (size_t u = 0; u < t->ndeps; u++) {
-			int s = state[t->dep_index[u]];
-			if (s < 0)
-				s = TI_SKIPPED;    /* task added after the run began */
-			ok += s == TI_SUCCESS;
-			bad += s == TI_FAILED || s == TI_UPSTREAM_FAILED;
-			skipped += s == TI_SKIPPED;
-			done += ti_final(s);
-		}
-		int v = decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
-		if (v == T_WAIT)
-			continue;
+		int v = task_verdict(&d->tasks[i], state);
 		if (v == T_RUN) {
-			struct dag_ctx ctx = {
-				.dag = d, .task = t, .run_id = r->run_id,
-				.logical_date = r->logical, .interval_start = r->istart,
-				.interval_end = r->iend, .params = NULL,
-				.upstream_result = upstream_result, .ud = &e,
-			};
-			json_t *merged = json_deep_copy(d->params ? d->params : json_object());
-			json_object_update(merged, r->conf);
-			ctx.params = merged;
-			char *rerr = NULL;
-			json_t *rp = dag_render_params(&ctx, &rerr);
-			json_decref(merged);
-			if (rp == NULL) {
-				log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
-				free(rerr);
-				state[i] = TI_FAILED;
-				ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
-					.run = r->id, .task = t->id, .state = TI_FAILED };
-				continue;
-			}
-			params[njobs] = json_dumps(rp, JSON_COMPACT);
-			json_decref(rp);
-			/* Inputs: the files its direct upstream tasks produced,
-			 * named UPSTREAM/NAME. */
-			json_t *in = json_array();
-			for (size_t u = 0; u < t->ndeps; u++) {
-				int64_t uj = r->job[t->dep_index[u]];
-				struct store_job sj = { 0 };
-				char *jerr = NULL;
-				if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
-				    sj.outputs != NULL) {
-					json_t *outs = json_loads(sj.outputs, 0, NULL);
-					size_t oi;
-					json_t *o;
-					json_array_foreach(outs, oi, o) {
-						char *nm = xasprintf("%s/%s", t->deps[u],
-							json_string_value(json_object_get(o, "name")));
-						json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
-							"name", nm, "sha", json_object_get(o, "sha"),
-							"size", json_object_get(o, "size")));
-						free(nm);
-					}
-					json_decref(outs);
-				}
-				store_job_clear(&sj);
-				free(jerr);
-			}
-			inputs_text[njobs] = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
-			json_decref(in);
-			struct store_job *j = &jobs[njobs++];
-			j->plugin = t->plugin;
-			j->params = params[njobs - 1];
-			j->priority = t->priority;
-			j->slots = t->slots;
-			j->memory = t->memory;
-			j->timeout_ms = t->timeout_ms;
-			j->max_attempts = t->retries + 1;
-			j->run = r->id;
-			j->task = t->id;
-			j->retry_delay_ms = t->retry_delay_ms;
-			j->retry_exponential = t->retry_exponential;
-			j->retry_max_delay_ms = t->max_retry_delay_ms;
-			j->pool = t->pool;
-			j->inputs = inputs_text[njobs - 1];
-			jobtask[njobs - 1] = i;
-			state[i] = TI_QUEUED;
-		} else {
+			task_submit(&e, &b, i);
+		} else if (v != T_WAIT) {
 			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
 			state[i] = s;
-			ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
-				.run = r->id, .task = t->id, .state = s };
+			b.ops[b.nops++] = (struct store_op){ .kind = STORE_TI_SET,
+				.run = r->id, .task = d->tasks[i].id, .state = s };
 		}
 	}
-	/* Finished?  All instances final; the leaves decide (Airflow). */
-	int finished = 1, failed = 0;
-	for (size_t i = 0; i < d->ntasks; i++) {
-		if (state[i] < 0)
-			continue;
-		if (!ti_final(state[i]))
-			finished = 0;
-	}
+	int failed;
+	int finished = run_finished(d, state, &failed);
 	if (finished) {
-		for (size_t i = 0; i < d->ntasks; i++) {
-			int leaf = 1;
-			for (size_t k = 0; k < d->ntasks && leaf; k++)
-				for (size_t u = 0; u < d->tasks[k].ndeps; u++)
-					if ((size_t)d->tasks[k].dep_index[u] == i)
-						leaf = 0;
-			if (leaf && (state[i] == TI_FAILED ||
-			             state[i] == TI_UPSTREAM_FAILED))
-				failed = 1;
-		}
-		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+		b.ops[b.nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
 			.id = r->id, .state = failed ? RUN_FAILED : RUN_SUCCESS };
 	} else if (r->state == RUN_QUEUED) {
-		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+		b.ops[b.nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
 			.id = r->id, .state = RUN_RUNNING };
 		r->state = RUN_RUNNING;
 	}
-	if (nops && store_apply(p->st, ops, nops, &err) != 0)
+	if (b.nops && store_apply(p->st, b.ops, b.nops, &err) != 0)
 		store_fatal("pipeline: task instance states", err);
-	if (njobs && sched_submit(p->sc, jobs, njobs, &err) != 0)
+	if (b.njobs && sched_submit(p->sc, b.jobs, b.njobs, &err) != 0)
 		store_fatal("pipeline: submit task instances", err);
-	for (size_t k = 0; k < njobs; k++)
-		r->job[jobtask[k]] = jobs[k].id;
+	for (size_t k = 0; k < b.njobs; k++)
+		r->job[b.jobtask[k]] = b.jobs[k].id;
 	if (finished) {
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
 		metrics_dag_run_done(!failed);
@@ -524,16 +594,8 @@ eval_run(pipeline *p, struct prun *r)
 
 	for (size_t i = 0; i < d->ntasks; i++)
 		json_decref(e.parsed[i]);
-	free(jobtask);
-	for (size_t i = 0; i < njobs; i++) {
-		free(params[i]);
-		free(inputs_text[i]);
-	}
-	free(params);
-	free(inputs_text);
-	free(jobs);
-	free(ops);
 	free(e.parsed);
+	evalbatch_free(&b);
 	return finished;
 }
 
