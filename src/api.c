@@ -1016,7 +1016,7 @@ run_row(const struct store_run *sr, void *ud)
 	cron_format_iso(sr->interval_end, e, sizeof e);
 	json_array_append_new(a[0], json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id, "dag_id", sr->dag_id,
-		"kind", sr->kind, "state", run_state_name(sr->state),
+		"kind", sr->kind, "state", store_run_state_name(sr->state),
 		"logical_date", l, "data_interval_start", s, "data_interval_end", e,
 		"created_ms", (json_int_t)sr->created_ms,
 		"finished_ms", (json_int_t)sr->finished_ms));
@@ -1077,7 +1077,7 @@ pipelines(struct api_ctx *a, http_req *r, const char *p, int get, int post)
 		}
 		if (strcmp(rest, "/runs") == 0 && get) {
 			const char *v = http_query(r, "state");
-			int state = v && *v ? run_state_parse(v) : -1;
+			int state = v && *v ? store_run_state_parse(v) : -1;
 			if (v && *v && state < 0) {
 				http_reply_error(r, 400, "unknown run state '%s'", v);
 				return;

@@ -38,7 +38,7 @@
 #include <yaml.h>
 
 #include "config.h"
-#include "fsutil.h"
+#include "fs.h"
 #include "log.h"
 #include "xalloc.h"
 #include "yamlfile.h"

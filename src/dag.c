@@ -72,7 +72,7 @@ static const char *const dag_rules[] = {
 };
 
 const char *
-trigger_rule_name(int rule)
+dag_trigger_rule_name(int rule)
 {
 	if (rule < 0 || (size_t)rule >= ARRAY_SIZE(dag_rules))
 		return "?";
@@ -80,7 +80,7 @@ trigger_rule_name(int rule)
 }
 
 int
-trigger_rule_parse(const char *s)
+dag_trigger_rule_parse(const char *s)
 {
 	if (s == NULL)
 		return -1;
@@ -150,7 +150,7 @@ dl_set_trigger(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 
 	if ((rc = yamlfile_scalar(&x->yf, k->name, v, &s)) < 0)
 		return rc;
-	if ((rc = trigger_rule_parse(s)) < 0) {
+	if ((rc = dag_trigger_rule_parse(s)) < 0) {
 		const char *hint = yamlfile_suggest(s, dag_rules,
 		                                    ARRAY_SIZE(dag_rules));
 		if (hint != NULL)

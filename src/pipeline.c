@@ -96,7 +96,7 @@ now_s(void)
 }
 
 static struct pdag *
-dag_find(pipeline *p, const char *id)
+pl_dag_find(pipeline *p, const char *id)
 {
 	for (struct pdag *d = p->dags; d != NULL; d = d->next)
 		if (d->d != NULL && strcmp(d->d->id, id) == 0)
@@ -396,7 +396,7 @@ evalbatch_free(struct evalbatch *b)
 
 /* What T's trigger rule says given its upstream states. */
 static int
-task_verdict(const struct dag_task *t, const int *state)
+pl_task_verdict(const struct dag_task *t, const int *state)
 {
 	int ok = 0, bad = 0, skipped = 0, done = 0;
 
@@ -415,7 +415,7 @@ task_verdict(const struct dag_task *t, const int *state)
 /* T's inputs: the files its direct upstream tasks produced, named
  * UPSTREAM/NAME, as JSON text (malloc()ed), or NULL if none. */
 static char *
-task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
+pl_task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
 {
 	json_t *in = json_array();
 
@@ -449,7 +449,7 @@ task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
 /* Task I of run R is to run: its params rendered, its job added to B.
  * A template that does not render fails the task instead. */
 static void
-task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
+pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 {
 	const struct dag *d = e->d;
 	struct prun *r = e->r;
@@ -477,7 +477,7 @@ task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 	size_t k = b->njobs++;
 	b->params[k] = json_dumps(rp, JSON_COMPACT);
 	json_decref(rp);
-	b->inputs[k] = task_inputs(e->p, r, t);
+	b->inputs[k] = pl_task_inputs(e->p, r, t);
 	struct store_job *j = &b->jobs[k];
 	j->plugin = t->plugin;
 	j->params = b->params[k];
@@ -539,7 +539,7 @@ run_orphaned(pipeline *p, struct prun *r)
 static int
 eval_run(pipeline *p, struct prun *r)
 {
-	struct pdag *pd = dag_find(p, r->dag_id);
+	struct pdag *pd = pl_dag_find(p, r->dag_id);
 	char *err = NULL;
 
 	if (pd == NULL)
@@ -561,9 +561,9 @@ eval_run(pipeline *p, struct prun *r)
 		size_t i = d->order[k];
 		if (state[i] != TI_NONE)
 			continue;
-		int v = task_verdict(&d->tasks[i], state);
+		int v = pl_task_verdict(&d->tasks[i], state);
 		if (v == T_RUN) {
-			task_submit(&e, &b, i);
+			pl_task_submit(&e, &b, i);
 		} else if (v != T_WAIT) {
 			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
 			state[i] = s;
@@ -602,7 +602,7 @@ eval_run(pipeline *p, struct prun *r)
 /* ------------------------------------------------------------ DAG files */
 
 static int
-plugin_known(const char *name, void *ud)
+pl_plugin_known(const char *name, void *ud)
 {
 	pipeline *p = ud;
 	if (sched_has_plugin(p->sc, name))
@@ -677,7 +677,7 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 	}
 	struct dag *d = NULL;
 	char *err = NULL;
-	if (dag_load(file, plugin_known, p, &d, &err) != 0) {
+	if (dag_load(file, pl_plugin_known, p, &d, &err) != 0) {
 		set_error(p, file, err, sb);
 		free(err);
 		if (pd != NULL) {   /* keep the last good version running */
@@ -686,7 +686,7 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 		}
 		return;
 	}
-	struct pdag *other = dag_find(p, d->id);
+	struct pdag *other = pl_dag_find(p, d->id);
 	if (other != NULL && other != pd) {
 		char *msg = xasprintf("%s:1:1: DAG id '%s' is already defined in %s",
 		                      file, d->id, other->file);
@@ -827,7 +827,7 @@ work(pipeline *p)
 						o->dirty = 1;
 						again = 1;
 					}
-				struct pdag *pd = dag_find(p, r->dag_id);
+				struct pdag *pd = pl_dag_find(p, r->dag_id);
 				if (pd != NULL)
 					pd->due = 0;   /* a slot for max_active_runs */
 				prun_free(r);
@@ -990,13 +990,13 @@ last_run_cb(const struct store_run *r, void *ud)
 {
 	json_t **o = ud;
 	*o = json_pack("{s:s,s:s,s:o}", "run_id", r->run_id,
-	               "state", run_state_name(r->state),
+	               "state", store_run_state_name(r->state),
 	               "logical_date", iso_or_null(r->logical_date));
 	return 1;
 }
 
 static json_t *
-dag_summary(pipeline *p, const struct pdag *pd)
+pl_dag_summary(pipeline *p, const struct pdag *pd)
 {
 	const struct dag *d = pd->d;
 	json_t *last = json_null();
@@ -1024,7 +1024,7 @@ pipeline_dags_json(pipeline *p)
 	json_t *a = json_array();
 	pthread_mutex_lock(&p->mu);
 	for (struct pdag *pd = p->dags; pd != NULL; pd = pd->next)
-		json_array_append_new(a, dag_summary(p, pd));
+		json_array_append_new(a, pl_dag_summary(p, pd));
 	pthread_mutex_unlock(&p->mu);
 	return a;
 }
@@ -1034,10 +1034,10 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 {
 	json_t *o = NULL;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	if (pd != NULL) {
 		const struct dag *d = pd->d;
-		o = dag_summary(p, pd);
+		o = pl_dag_summary(p, pd);
 		json_t *tasks = json_array();
 		for (size_t k = 0; k < d->ntasks; k++) {
 			const struct dag_task *t = &d->tasks[d->order[k]];
@@ -1048,7 +1048,7 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 				"{s:s,s:s,s:O,s:o,s:s,s:i,s:I,s:I,s:s?,s:i}",
 				"id", t->id, "plugin", t->plugin, "params", t->params,
 				"depends_on", deps,
-				"trigger_rule", trigger_rule_name(t->trigger_rule),
+				"trigger_rule", dag_trigger_rule_name(t->trigger_rule),
 				"retries", t->retries,
 				"retry_delay_ms", (json_int_t)t->retry_delay_ms,
 				"timeout_ms", (json_int_t)t->timeout_ms, "pool", t->pool,
@@ -1078,7 +1078,7 @@ pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
                  char **run_id, char **err)
 {
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1106,7 +1106,7 @@ int
 pipeline_pause(pipeline *p, const char *dag_id, int paused, char **err)
 {
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1130,7 +1130,7 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 {
 	*created = 0;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1162,7 +1162,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 	*cleared = 0;
 	pthread_mutex_lock(&p->mu);
 	int rc = store_run_find(p->st, run_id, &sr, err);
-	struct pdag *pd = rc == 0 ? dag_find(p, sr.dag_id) : NULL;
+	struct pdag *pd = rc == 0 ? pl_dag_find(p, sr.dag_id) : NULL;
 	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
 	if (rc == -ENOENT) {
 		seterr(err, rc, "no run '%s'", run_id);
@@ -1216,7 +1216,7 @@ ti_json_cb(const struct store_ti *t, void *ud)
 {
 	json_t *res = t->result ? json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
 	json_array_append_new(ud, json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
-		"task", t->task, "state", ti_state_name(t->state),
+		"task", t->task, "state", store_ti_state_name(t->state),
 		"job_id", (json_int_t)t->job_id, "tries", t->tries,
 		"attempt", t->attempt, "worker", t->worker,
 		"result", res ? res : json_null(), "error", t->error,
@@ -1240,7 +1240,7 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	json_t *conf = json_loads(sr.conf ? sr.conf : "{}", 0, NULL);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o}",
 		"run_id", sr.run_id, "dag_id", sr.dag_id, "kind", sr.kind,
-		"state", run_state_name(sr.state),
+		"state", store_run_state_name(sr.state),
 		"logical_date", iso_or_null(sr.logical_date),
 		"data_interval_start", iso_or_null(sr.interval_start),
 		"data_interval_end", iso_or_null(sr.interval_end),
@@ -1255,7 +1255,7 @@ static int
 grid_ti_cb(const struct store_ti *t, void *ud)
 {
 	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:I,s:I}",
-		"state", ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
+		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
 		"tries", t->tries, "started_ms", (json_int_t)t->started_ms,
 		"finished_ms", (json_int_t)t->finished_ms));
 	return 0;
@@ -1269,7 +1269,7 @@ grid_run_cb(const struct store_run *sr, void *ud)
 	/* Newest first from the store; the grid reads oldest first. */
 	json_array_insert_new(ud, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id,
-		"state", run_state_name(sr->state), "kind", sr->kind,
+		"state", store_run_state_name(sr->state), "kind", sr->kind,
 		"logical_date", iso_or_null(sr->logical_date)));
 	return 0;
 }
@@ -1280,7 +1280,7 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 	if (limit <= 0 || limit > 200)
 		limit = 25;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	if (pd == NULL) {
 		pthread_mutex_unlock(&p->mu);
 		return NULL;

@@ -1051,7 +1051,7 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 
 /* What a worker is told of job J's attempt. */
 static void
-task_fill(struct sched_task *t, const struct sjob *j)
+sc_task_fill(struct sched_task *t, const struct sjob *j)
 {
 	t->id = j->id;
 	t->attempt = j->attempt;
@@ -1247,7 +1247,7 @@ sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
 	if (j->loc != NULL)
 		held_data_add(w, j->loc);
 	(*stage_room)--;
-	task_fill(&out->tasks[out->ntasks++], j);
+	sc_task_fill(&out->tasks[out->ntasks++], j);
 	x->nmap++;
 	return 1;
 }
@@ -1301,7 +1301,7 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
 			.id = j->id, .attempt = j->attempt, .worker = w->name,
 			.t_ms = clock_now_ms() };
-		task_fill(&out->tasks[out->ntasks++], j);
+		sc_task_fill(&out->tasks[out->ntasks++], j);
 	}
 }
 

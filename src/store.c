@@ -42,7 +42,7 @@
 #include <sqlite3.h>
 
 #include "clock.h"
-#include "fsutil.h"
+#include "fs.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -1629,19 +1629,19 @@ static const char *const run_names[RUN_NSTATES] = {
 };
 
 const char *
-ti_state_name(int state)
+store_ti_state_name(int state)
 {
 	return state >= 0 && state < TI_NSTATES ? ti_names[state] : "unknown";
 }
 
 const char *
-run_state_name(int state)
+store_run_state_name(int state)
 {
 	return state >= 0 && state < RUN_NSTATES ? run_names[state] : "unknown";
 }
 
 int
-run_state_parse(const char *name)
+store_run_state_parse(const char *name)
 {
 	for (int i = 0; name != NULL && i < RUN_NSTATES; i++)
 		if (strcmp(name, run_names[i]) == 0)

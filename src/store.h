@@ -220,10 +220,10 @@ enum ti_state {
 	TI_SKIPPED,
 	TI_NSTATES
 };
-const char *ti_state_name(int state);
+const char *store_ti_state_name(int state);
 enum run_state { RUN_QUEUED = 0, RUN_RUNNING, RUN_SUCCESS, RUN_FAILED, RUN_NSTATES };
-const char *run_state_name(int state);
-int run_state_parse(const char *name);
+const char *store_run_state_name(int state);
+int store_run_state_parse(const char *name);
 
 struct store_run_new {
 	const char *dag_id;

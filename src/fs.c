@@ -1,5 +1,5 @@
 /*
- * fsutil.c - file-system helpers (see fsutil.h).  The configuration's
+ * fs.c - file-system helpers (see fs.h).  The configuration's
  * secret, the store's database and the plugin cache each need their
  * directories made; one mkdir -p serves them all, each with its own mode.
  */
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fsutil.h"
+#include "fs.h"
 #include "xalloc.h"
 
 int

@@ -1,8 +1,8 @@
 /*
- * fsutil.h - small file-system helpers shared by several modules.
+ * fs.h - small file-system helpers shared by several modules.
  */
-#ifndef KILN_FSUTIL_H
-#define KILN_FSUTIL_H
+#ifndef KILN_FS_H
+#define KILN_FS_H
 
 #include <sys/types.h>
 
