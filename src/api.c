@@ -18,7 +18,9 @@
 
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "cron.h"
+#include "hash.h"
 #include "log.h"
 #include "metrics.h"
 #include "web.h"
@@ -96,7 +98,7 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 		const char *path = http_uri(r);   /* path and query as sent */
 		char *err = NULL;
 		if (auth_verify(a->secret, h, http_method(r), path, body, len,
-		                now_ms(), &w->id, &err) == 0) {
+		                clock_now_ms(), &w->id, &err) == 0) {
 			w->kind = WHO_SIGNED;
 			w->how = "signed";
 		}
@@ -318,7 +320,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 			shas[i] = xcalloc(json_array_size(ov), sizeof *shas[i]);
 			json_array_foreach(ov, k, e) {
 				const char *sha = json_string_value(json_object_get(e, "sha"));
-				if (sha != NULL && auth_is_hash_hex(sha))
+				if (sha != NULL && hash_is_hex(sha))
 					shas[i][n++] = sha;
 			}
 			res[i].output_shas = shas[i];
@@ -354,9 +356,9 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		if (ps->deadline == 0) {
 			if (wait_ms > API_LONGPOLL_MAX_MS)
 				wait_ms = API_LONGPOLL_MAX_MS;
-			ps->deadline = mono_ms() + wait_ms;
+			ps->deadline = clock_mono_ms() + wait_ms;
 		}
-		if (mono_ms() < ps->deadline) {
+		if (clock_mono_ms() < ps->deadline) {
 			sched_exchange_clear(&x);
 			http_park(r, ps->deadline);
 			return;
@@ -399,9 +401,9 @@ stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 	} else if (rc == 0) {
 		struct pstate *ps = pstate_get(r);
 		if (ps->deadline == 0)
-			ps->deadline = mono_ms() + (wait_ms < 0 ? 0 :
+			ps->deadline = clock_mono_ms() + (wait_ms < 0 ? 0 :
 				wait_ms > API_LONGPOLL_MAX_MS ? API_LONGPOLL_MAX_MS : wait_ms);
-		if (!http_parked_expired(r) && mono_ms() < ps->deadline)
+		if (!http_parked_expired(r) && clock_mono_ms() < ps->deadline)
 			http_park(r, ps->deadline);
 		else
 			http_reply_json(r, 200, json_pack("{s:I,s:b}", "stage",
@@ -695,9 +697,9 @@ job_get(struct api_ctx *a, http_req *r, int64_t id)
 			int64_t ms = (int64_t)(atof(w) * 1000);
 			if (ms > API_LONGPOLL_MAX_MS)
 				ms = API_LONGPOLL_MAX_MS;
-			ps->deadline = mono_ms() + (ms > 0 ? ms : 0);
+			ps->deadline = clock_mono_ms() + (ms > 0 ? ms : 0);
 		}
-		if (mono_ms() < ps->deadline) {
+		if (clock_mono_ms() < ps->deadline) {
 			store_job_clear(&j);
 			http_park(r, ps->deadline);
 			return;
@@ -792,7 +794,7 @@ health(struct api_ctx *a, http_req *r)
 		"status", "ok", "version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),
 		"cluster", a->cfg->cluster_name,
-		"uptime_s", (json_int_t)((mono_ms() - a->started_mono) / 1000),
+		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
 		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,
 		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running));
 }
@@ -806,7 +808,7 @@ metrics(struct api_ctx *a, http_req *r)
 		.workers_alive = st.workers_alive, .workers_dead = st.workers_dead,
 		.slots_total = st.slots_total, .slots_busy = st.slots_busy,
 		.queue_depth = st.queued, .jobs_running = st.running,
-		.uptime_seconds = (double)(mono_ms() - a->started_mono) / 1000.0,
+		.uptime_seconds = (double)(clock_mono_ms() - a->started_mono) / 1000.0,
 		.version = PACKAGE_VERSION,
 	};
 	if (a->pl != NULL)
@@ -920,7 +922,7 @@ stats(struct api_ctx *a, http_req *r)
 	for (int i = 0; i < JOB_NSTATES; i++)
 		json_object_set_new(jobs, job_state_name(i), json_integer(counts[i]));
 	http_reply_json(r, 200, json_pack("{s:o,s:I,s:s}", "jobs", jobs,
-		"uptime_s", (json_int_t)((mono_ms() - a->started_mono) / 1000),
+		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
 		"version", PACKAGE_VERSION));
 }
 
@@ -933,7 +935,7 @@ artifact_put(struct api_ctx *a, http_req *r, const char *sha)
 {
 	size_t len;
 	const char *body = http_body(r, &len);
-	char *got = auth_hash_hex(body, len);
+	char *got = hash_hex(body, len);
 	if (strcmp(got, sha) != 0) {
 		http_reply_error(r, 400, "body hashes to %s, not %s", got, sha);
 		free(got);
@@ -942,7 +944,7 @@ artifact_put(struct api_ctx *a, http_req *r, const char *sha)
 	free(got);
 	char *dir = xasprintf("%s/artifacts/%.2s", a->cfg->master.data_dir, sha);
 	char *path = xasprintf("%s/%s", dir, sha);
-	char *tmp = xasprintf("%s.tmp.%lld", path, (long long)mono_ms());
+	char *tmp = xasprintf("%s.tmp.%lld", path, (long long)clock_mono_ms());
 	char *top = xasprintf("%s/artifacts", a->cfg->master.data_dir);
 	mkdir(top, 0700);
 	mkdir(dir, 0700);
@@ -1014,7 +1016,7 @@ run_row(const struct store_run *sr, void *ud)
 	cron_format_iso(sr->interval_end, e, sizeof e);
 	json_array_append_new(a[0], json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id, "dag_id", sr->dag_id,
-		"kind", sr->kind, "state", run_state_name(sr->state),
+		"kind", sr->kind, "state", store_run_state_name(sr->state),
 		"logical_date", l, "data_interval_start", s, "data_interval_end", e,
 		"created_ms", (json_int_t)sr->created_ms,
 		"finished_ms", (json_int_t)sr->finished_ms));
@@ -1075,7 +1077,7 @@ pipelines(struct api_ctx *a, http_req *r, const char *p, int get, int post)
 		}
 		if (strcmp(rest, "/runs") == 0 && get) {
 			const char *v = http_query(r, "state");
-			int state = v && *v ? run_state_parse(v) : -1;
+			int state = v && *v ? store_run_state_parse(v) : -1;
 			if (v && *v && state < 0) {
 				http_reply_error(r, 400, "unknown run state '%s'", v);
 				return;
@@ -1293,7 +1295,7 @@ api_handle(http_req *r, void *ud)
 		jobs_list(a, r);
 	else if (strcmp(p, "/api/v1/jobs/batch") == 0 && post)
 		jobs_submit(a, r, 1);
-	else if (strncmp(p, "/api/v1/artifacts/", 18) == 0 && auth_is_hash_hex(p + 18) &&
+	else if (strncmp(p, "/api/v1/artifacts/", 18) == 0 && hash_is_hex(p + 18) &&
 	         (get || strcmp(m, "PUT") == 0)) {
 		if (get)
 			artifact_get(a, r, p + 18);

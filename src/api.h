@@ -24,7 +24,7 @@ struct api_ctx {
 	pipeline *pl;
 	users *users;
 	const char *secret;
-	int64_t started_mono;   /* mono_ms() at start */
+	int64_t started_mono;   /* clock_clock_mono_ms() at start */
 };
 
 /* The http_handler of the master; UD is a struct api_ctx. */

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
 #include "auth.h"
+#include "hash.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -213,103 +213,14 @@ auth_verify(const char *secret, const char *header, const char *method,
 }
 
 char *
-auth_random_hex(size_t nbytes)
-{
-	unsigned char *buf = xmalloc(nbytes);
-	char *hex = xmalloc(2 * nbytes + 1);
-
-	/* Cheap when already initialised; makes the random source safe to
-	 * use before anyone called auth_init().  Tokens and secrets from a
-	 * broken random source would be worse than no process at all. */
-	if (sodium_init() < 0) {
-		log_error("libsodium cannot be initialised: no random source");
-		abort();
-	}
-	randombytes_buf(buf, nbytes);
-	sodium_bin2hex(hex, 2 * nbytes + 1, buf, nbytes);
-	sodium_memzero(buf, nbytes);
-	free(buf);
-	return hex;
-}
-
-char *
 auth_token_hash(const char *token)
 {
-	char *hex = xmalloc(2 * crypto_hash_sha256_BYTES + 1);
-
-	auth_sha256_hex(token, strlen(token), hex);
-	return hex;
+	return hash_hex(token, strlen(token));
 }
 
 void
 auth_token_new(char **token, char **hash_hex)
 {
-	*token = auth_random_hex(32);
+	*token = hash_random_hex(32);
 	*hash_hex = auth_token_hash(*token);
-}
-
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-auth_is_hash_hex(const char *s)
-{
-	size_t i;
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return i == 2 * crypto_hash_sha256_BYTES;
-}
-
-struct auth_hasher {
-	crypto_hash_sha256_state st;
-};
-
-auth_hasher *
-auth_hasher_new(void)
-{
-	auth_hasher *h = xmalloc(sizeof *h);
-	crypto_hash_sha256_init(&h->st);
-	return h;
-}
-
-void
-auth_hasher_add(auth_hasher *h, const void *data, size_t len)
-{
-	crypto_hash_sha256_update(&h->st, data, len);
-}
-
-char *
-auth_hasher_hex(auth_hasher *h)
-{
-	unsigned char d[crypto_hash_sha256_BYTES];
-	char *hex = xmalloc(2 * crypto_hash_sha256_BYTES + 1);
-	crypto_hash_sha256_final(&h->st, d);
-	sodium_bin2hex(hex, 2 * crypto_hash_sha256_BYTES + 1, d, sizeof d);
-	free(h);
-	return hex;
-}
-
-char *
-auth_hash_hex(const void *data, size_t len)
-{
-	char *hex = xmalloc(2 * crypto_hash_sha256_BYTES + 1);
-
-	auth_sha256_hex(data, len, hex);
-	return hex;
 }

@@ -9,6 +9,8 @@
  * The master accepts a timestamp within +-5 minutes.  Other API clients
  * send `Authorization: Bearer TOKEN`, a random token from `kiln token
  * create`, kept in the store only as its SHA-256.
+ *
+ * Hashing and random hex are in hash.h, clocks in clock.h.
  */
 #ifndef KILN_AUTH_H
 #define KILN_AUTH_H
@@ -36,25 +38,5 @@ int auth_verify(const char *secret, const char *header, const char *method,
 void auth_token_new(char **token, char **hash_hex);
 /* SHA-256 of TOKEN as 64 hex chars, malloc()ed. */
 char *auth_token_hash(const char *token);
-
-/* SHA-256 of LEN bytes at DATA as 64 hex chars, malloc()ed. */
-char *auth_hash_hex(const void *data, size_t len);
-/* Is S such a hash: 64 lowercase hex chars?  (Artifacts are named so.) */
-int auth_is_hash_hex(const char *s);
-
-/* SHA-256 of bytes that come in pieces (a download): new, add each piece,
- * then auth_hasher_hex() returns the 64 hex chars (malloc()ed) and frees
- * the hasher. */
-typedef struct auth_hasher auth_hasher;
-auth_hasher *auth_hasher_new(void);
-void auth_hasher_add(auth_hasher *h, const void *data, size_t len);
-char *auth_hasher_hex(auth_hasher *h);
-
-/* A random hex string of 2*NBYTES characters, malloc()ed. */
-char *auth_random_hex(size_t nbytes);
-
-/* Milliseconds since the epoch / a monotonic clock. */
-int64_t now_ms(void);
-int64_t mono_ms(void);
 
 #endif

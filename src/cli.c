@@ -30,9 +30,9 @@
 
 #include <jansson.h>
 
-#include "auth.h"
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "config.h"
 #include "cron.h"
 #include "xalloc.h"
@@ -189,7 +189,7 @@ cli_fmt_span(int64_t start, int64_t end, char buf[32])
 {
 	if (start <= 0)
 		return strcpy(buf, "-");
-	return cli_fmt_dur((end > 0 ? end : now_ms()) - start, buf);
+	return cli_fmt_dur((end > 0 ? end : clock_now_ms()) - start, buf);
 }
 
 /*
@@ -826,7 +826,7 @@ cli_wait(struct cli *x, long long id, json_t **job)
 		                   (CLI_WAIT_S + 15) * 1000L, &status, &reply,
 		                   &err) < 0 ||
 		    status == 502 || status == 503 || status == 504) {
-			int64_t now = mono_ms();
+			int64_t now = clock_mono_ms();
 			if (down_since == 0) {
 				fprintf(stderr, "kiln: %s; retrying\n",
 				        err != NULL ? err : "master unavailable");
@@ -1551,7 +1551,7 @@ cli_run_wait(struct cli *x, const char *run_id, int64_t timeout_ms,
              json_t **run)
 {
 	char *path = cli_path("runs", run_id, "");
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = clock_mono_ms() + timeout_ms;
 	int rc = CLI_EXIT_FAIL, down = 0;
 	char buf[32];
 
@@ -1586,7 +1586,7 @@ cli_run_wait(struct cli *x, const char *run_id, int64_t timeout_ms,
 				break;
 			}
 		}
-		if (mono_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			if (*run != NULL)
 				fprintf(stderr, "kiln: gave up waiting for run %s "
 				        "after %s: it is still %s\n", run_id,

@@ -103,6 +103,7 @@ client_load_curl(void)
 
 #include "auth.h"
 #include "client.h"
+#include "clock.h"
 #include "xalloc.h"
 
 #define CLIENT_MAX_REPLY    (64u << 20)    /* 64 MiB */
@@ -400,13 +401,13 @@ curl_exchange(client *c, const char *method, const char *path,
 
 /* ------------------------------------------------------- plain HTTP/1.1 */
 
-/* Wait until FD is ready for EVENTS or DEADLINE (mono_ms) passes: 0, or
+/* Wait until FD is ready for EVENTS or DEADLINE (clock_mono_ms) passes: 0, or
  * -ETIMEDOUT, or a negative errno. */
 static int
 plain_wait(int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		struct pollfd p = { .fd = fd, .events = events };
@@ -432,7 +433,7 @@ plain_connect(client *c, int64_t deadline, const char **why)
 		return -EHOSTUNREACH;
 	}
 	int rc = -ECONNREFUSED;
-	int64_t cdeadline = mono_ms() + CLIENT_CONNECT_MS;
+	int64_t cdeadline = clock_mono_ms() + CLIENT_CONNECT_MS;
 	if (cdeadline > deadline)
 		cdeadline = deadline;
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
@@ -838,7 +839,7 @@ plain_exchange(client *c, const char *method, const char *path,
                long timeout_ms, long *status, struct client_buf *buf,
                char **err)
 {
-	int64_t deadline = mono_ms() +
+	int64_t deadline = clock_mono_ms() +
 	                   (timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
 	const char *why = NULL;
 	int rc = plain_once(c, method, path, body, blen, auth, deadline,
@@ -885,7 +886,7 @@ client_exchange(client *c, const char *method, const char *path,
 
 	if (c->secret != NULL) {
 		char *sig = auth_sign(c->secret, c->id, method, path, body, blen,
-		                      now_ms());
+		                      clock_now_ms());
 		auth = xasprintf("Authorization: %s", sig);
 		free(sig);
 	} else if (c->token != NULL) {

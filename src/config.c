@@ -38,6 +38,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "xalloc.h"
 #include "yamlfile.h"
@@ -60,25 +61,6 @@ struct cfg_ctx {
 	yaml_node_t *heartbeat;      /* value nodes checked after the walk */
 	yaml_node_t *worker_timeout;
 	yaml_node_t **wname;         /* each worker's name node */
-};
-
-enum cfg_kind {
-	K_STR,       /* non-empty string */
-	K_NAME,      /* node name: [A-Za-z0-9_.-]+ */
-	K_PATH,      /* made absolute against the file's directory */
-	K_INT,       /* int in [min, max] */
-	K_SIZE,      /* int64_t bytes in [min, max] */
-	K_DURATION,  /* int milliseconds in [min, max] */
-	K_BOOL,      /* int 0 or 1 */
-	K_SUB,       /* a nested mapping or list, parsed by sub() */
-};
-
-struct cfg_key {
-	const char *name;
-	enum cfg_kind kind;
-	size_t off;                  /* of the field, from the table's base */
-	int64_t min, max;
-	int (*sub)(struct cfg_ctx *x, yaml_node_t *v, void *base);
 };
 
 /* Every error points at a node of the file being read. */
@@ -172,175 +154,38 @@ cfg_base_dir(const char *path)
 
 /* ---------------------------------------------------------------- values */
 
-/* Decimal digits at *S into *V, advancing *S.  -EINVAL without a digit,
- * -ERANGE past INT64_MAX. */
-static int
-cfg_digits(const char **s, int64_t *v)
-{
-	const char *p = *s;
-	int64_t n = 0;
-
-	if (!isdigit((unsigned char)*p))
-		return -EINVAL;
-	for (; isdigit((unsigned char)*p); p++) {
-		int d = *p - '0';
-		if (n > (INT64_MAX - d) / 10)
-			return -ERANGE;
-		n = n * 10 + d;
-	}
-	*s = p;
-	*v = n;
-	return 0;
-}
-
-static int
-cfg_scale(int64_t n, int64_t unit, int64_t *out)
-{
-	if (n > INT64_MAX / unit)
-		return -ERANGE;
-	*out = n * unit;
-	return 0;
-}
-
-/*
- * Durations: an integer followed by ms, s, m, h or d (blanks allowed in
- * between); a bare number means seconds.  Units are lower case only, so
- * that "M" is never mistaken for minutes or months.
- */
+/* The units of cluster.yaml, for the command line too. */
 int
 config_parse_duration_ms(const char *s, int64_t *ms)
 {
-	static const struct { const char *unit; int64_t ms; } units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 }, { "d", 86400000 },
-	};
-	int64_t n;
-	int rc;
-
-	if (s == NULL)
-		return -EINVAL;
-	if ((rc = cfg_digits(&s, &n)) < 0)
-		return rc;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcmp(s, units[i].unit) == 0)
-			return cfg_scale(n, units[i].ms, ms);
-	return -EINVAL;
+	return yamlfile_parse_duration_ms(s, ms);
 }
 
-/*
- * Sizes: an integer, optionally followed (blanks allowed) by B, K/KB/KiB,
- * M/MB/MiB, G/GB/GiB or T/TB/TiB, in any case.  All multiples are powers of
- * 1024, the decimal-looking spellings too: memory is sized in binary units
- * and nobody means 8000000 bytes by "8MB" in a config file.
- */
 int
 config_parse_size(const char *s, int64_t *bytes)
 {
-	static const struct { const char *unit; int shift; } units[] = {
-		{ "", 0 }, { "b", 0 },
-		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
-		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
-		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
-		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
-	};
-	int64_t n;
-	int rc;
-
-	if (s == NULL)
-		return -EINVAL;
-	if ((rc = cfg_digits(&s, &n)) < 0)
-		return rc;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if (strcasecmp(s, units[i].unit) == 0)
-			return cfg_scale(n, (int64_t)1 << units[i].shift,
-			                 bytes);
-	return -EINVAL;
+	return yamlfile_parse_size(s, bytes);
 }
 
-/* Parse V as described by K and store it at BASE + K->off. */
+/* A path in the file, made absolute against the file's directory. */
 static int
-cfg_value(struct cfg_ctx *x, const struct cfg_key *k, yaml_node_t *v,
-          void *base)
+cfg_set_path(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+             void *base)
 {
-	struct yamlfile *y = &x->yf;
-	void *dst = (char *)base + k->off;
+	struct cfg_ctx *x = ud;
+	char **dst = (char **)(void *)((char *)base + k->off);
 	const char *s = NULL;
-	int64_t n;
-	int rc;
+	int rc = yamlfile_string(&x->yf, k->name, v, &s);
 
-	switch (k->kind) {
-	case K_STR:
-	case K_PATH:
-		if ((rc = yamlfile_string(y, k->name, v, &s)) < 0)
-			return rc;
-		*(char **)dst = k->kind == K_STR ? xstrdup(s)
-		                                 : cfg_path(x->c->base_dir, s);
-		return 0;
-	case K_NAME:
-		if ((rc = yamlfile_name(y, k->name, v, CFG_NAME_MAX, &s)) < 0)
-			return rc;
-		*(char **)dst = xstrdup(s);
-		return 0;
-	case K_INT:
-		/* No "+8080": the file has always refused it. */
-		rc = yamlfile_int(y, k->name, v, k->min, k->max, 0, &n);
-		if (rc == 0)
-			*(int *)dst = (int)n;
-		return rc;
-	case K_SIZE:
-		return yamlfile_size(y, k->name, v, k->min, k->max,
-		                     (int64_t *)dst);
-	case K_DURATION:
-		rc = yamlfile_duration(y, k->name, v, k->min, k->max,
-		                       "500ms, 2s, 5m, 1h", &n);
-		if (rc == 0)
-			*(int *)dst = (int)n;
-		return rc;
-	case K_BOOL:
-		return yamlfile_bool(y, k->name, v, (int *)dst);
-	case K_SUB:
-		return k->sub(x, v, base);
+	if (rc == 0) {
+		free(*dst);
+		*dst = cfg_path(x->c->base_dir, s);
 	}
-	return 0;
-}
-
-struct cfg_walk {
-	struct cfg_ctx *x;
-	const struct cfg_key *keys;
-	void *base;
-};
-
-static int
-cfg_walk_one(void *ud, size_t i, yaml_node_t *v)
-{
-	struct cfg_walk *w = ud;
-	return cfg_value(w->x, &w->keys[i], v, w->base);
-}
-
-/*
- * Walk mapping MAP (WHERE names it in messages, NULL for the top level)
- * against KEYS, storing into BASE as each key is met, so that errors come
- * in file order.  FOUND[i] receives the value node of KEYS[i], or NULL if
- * absent.  A null MAP (`master:` with nothing after it) is an empty
- * mapping.
- */
-static int
-cfg_map(struct cfg_ctx *x, yaml_node_t *map, const char *where,
-        const struct cfg_key *keys, size_t nkeys, void *base,
-        yaml_node_t **found)
-{
-	struct cfg_walk w = { x, keys, base };
-
-	return yamlfile_map(&x->yf, map, where, keys, sizeof *keys, nkeys,
-	                    NULL, found, cfg_walk_one, &w);
+	return rc;
 }
 
 static yaml_node_t *
-cfg_found(const struct cfg_key *keys, size_t nkeys, yaml_node_t **found,
+cfg_found(const struct yamlfile_key *keys, size_t nkeys, yaml_node_t **found,
           const char *name)
 {
 	for (size_t i = 0; i < nkeys; i++)
@@ -369,20 +214,23 @@ cfg_list(struct cfg_ctx *x, const char *name, yaml_node_t *v,
 
 #define CFG_OFF(f) offsetof(struct kiln_config, f)
 
-static const struct cfg_key cfg_cluster_keys[] = {
-	{ "name", K_STR, CFG_OFF(cluster_name), 0, 0, NULL },
+static const struct yamlfile_key cfg_cluster_keys[] = {
+	{ "name", YF_STR, CFG_OFF(cluster_name), 0, 0, NULL },
 };
 
-static const struct cfg_key cfg_user_keys[] = {
-	{ "name", K_STR, offsetof(struct kiln_user_conf, name), 0, 0, NULL },
-	{ "role", K_STR, offsetof(struct kiln_user_conf, role), 0, 0, NULL },
-	{ "password_hash", K_STR,
+static const struct yamlfile_key cfg_user_keys[] = {
+	{ "name", YF_STR, offsetof(struct kiln_user_conf, name), 0, 0, NULL },
+	{ "role", YF_STR, offsetof(struct kiln_user_conf, role), 0, 0, NULL },
+	{ "password_hash", YF_STR,
 	  offsetof(struct kiln_user_conf, password_hash), 0, 0, NULL },
 };
 
 static int
-cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_users(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+          void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)k;
 	struct kiln_config *c = base;
 	yaml_node_item_t *it, *top;
 	int rc;
@@ -401,7 +249,7 @@ cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
 			return cfg_err(x, n, "each user must be a mapping "
 			               "(name, role, password_hash), not %s",
 			               yamlfile_kind(n));
-		rc = cfg_map(x, n, "user", cfg_user_keys,
+		rc = yamlfile_walk(&x->yf, n, "user", cfg_user_keys,
 		             ARRAY_SIZE(cfg_user_keys), u, found);
 		if (rc < 0)
 			return rc;
@@ -426,21 +274,24 @@ cfg_users(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	return 0;
 }
 
-static const struct cfg_key cfg_auth_keys[] = {
-	{ "secret", K_STR, CFG_OFF(auth.secret), 0, 0, NULL },
-	{ "secret_file", K_PATH, CFG_OFF(auth.secret_file), 0, 0, NULL },
-	{ "users", K_SUB, 0, 0, 0, cfg_users },
-	{ "session_ttl", K_DURATION, CFG_OFF(auth.session_ttl_ms), 1000, INT_MAX, NULL },
+static const struct yamlfile_key cfg_auth_keys[] = {
+	{ "secret", YF_STR, CFG_OFF(auth.secret), 0, 0, NULL },
+	{ "secret_file", YF_OWN, CFG_OFF(auth.secret_file), 0, 0, cfg_set_path },
+	{ "users", YF_OWN, 0, 0, 0, cfg_users },
+	{ "session_ttl", YF_DURATION_INT, CFG_OFF(auth.session_ttl_ms), 1000, INT_MAX, NULL },
 };
 
 static int
-cfg_auth(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_auth(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+         void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)k;
 	struct kiln_config *c = base;
 	yaml_node_t *found[ARRAY_SIZE(cfg_auth_keys)];
 	int rc;
 
-	rc = cfg_map(x, v, "master.auth", cfg_auth_keys,
+	rc = yamlfile_walk(&x->yf, v, "master.auth", cfg_auth_keys,
 	             ARRAY_SIZE(cfg_auth_keys), c, found);
 	if (rc < 0)
 		return rc;
@@ -457,8 +308,11 @@ cfg_auth(struct cfg_ctx *x, yaml_node_t *v, void *base)
 
 /* master.pools: a mapping of pool name to its slots, as Airflow's pools. */
 static int
-cfg_pools(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_pools(void *ud, const struct yamlfile_key *row, yaml_node_t *v,
+          void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)row;
 	struct kiln_config *c = base;
 	if (yamlfile_null(v))
 		return 0;
@@ -492,37 +346,40 @@ cfg_pools(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	return 0;
 }
 
-static const struct cfg_key cfg_master_keys[] = {
-	{ "pools", K_SUB, 0, 0, 0, cfg_pools },
-	{ "name", K_NAME, CFG_OFF(master.name), 0, 0, NULL },
-	{ "listen", K_STR, CFG_OFF(master.listen), 0, 0, NULL },
-	{ "host", K_STR, CFG_OFF(master.host), 0, 0, NULL },
-	{ "port", K_INT, CFG_OFF(master.port), 1, 65535, NULL },
-	{ "data_dir", K_PATH, CFG_OFF(master.data_dir), 0, 0, NULL },
-	{ "plugin_dir", K_PATH, CFG_OFF(master.plugin_dir), 0, 0, NULL },
-	{ "web_dir", K_PATH, CFG_OFF(master.web_dir), 0, 0, NULL },
-	{ "dags_dir", K_PATH, CFG_OFF(master.dags_dir), 0, 0, NULL },
-	{ "http_threads", K_INT, CFG_OFF(master.http_threads), 1, 64, NULL },
-	{ "max_body", K_SIZE, CFG_OFF(master.max_body), 1, INT64_MAX, NULL },
-	{ "heartbeat_interval", K_DURATION, CFG_OFF(master.heartbeat_ms),
+static const struct yamlfile_key cfg_master_keys[] = {
+	{ "pools", YF_OWN, 0, 0, 0, cfg_pools },
+	{ "name", YF_NAME, CFG_OFF(master.name), 0, 0, NULL },
+	{ "listen", YF_STR, CFG_OFF(master.listen), 0, 0, NULL },
+	{ "host", YF_STR, CFG_OFF(master.host), 0, 0, NULL },
+	{ "port", YF_INT, CFG_OFF(master.port), 1, 65535, NULL },
+	{ "data_dir", YF_OWN, CFG_OFF(master.data_dir), 0, 0, cfg_set_path },
+	{ "plugin_dir", YF_OWN, CFG_OFF(master.plugin_dir), 0, 0, cfg_set_path },
+	{ "web_dir", YF_OWN, CFG_OFF(master.web_dir), 0, 0, cfg_set_path },
+	{ "dags_dir", YF_OWN, CFG_OFF(master.dags_dir), 0, 0, cfg_set_path },
+	{ "http_threads", YF_INT, CFG_OFF(master.http_threads), 1, 64, NULL },
+	{ "max_body", YF_SIZE, CFG_OFF(master.max_body), 1, INT64_MAX, NULL },
+	{ "heartbeat_interval", YF_DURATION_INT, CFG_OFF(master.heartbeat_ms),
 	  1, INT_MAX, NULL },
-	{ "worker_timeout", K_DURATION, CFG_OFF(master.worker_timeout_ms),
+	{ "worker_timeout", YF_DURATION_INT, CFG_OFF(master.worker_timeout_ms),
 	  1, INT_MAX, NULL },
-	{ "max_attempts", K_INT, CFG_OFF(master.default_max_attempts),
+	{ "max_attempts", YF_INT, CFG_OFF(master.default_max_attempts),
 	  1, 100, NULL },
-	{ "metrics_auth", K_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
-	{ "auth", K_SUB, 0, 0, 0, cfg_auth },
+	{ "metrics_auth", YF_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
+	{ "auth", YF_OWN, 0, 0, 0, cfg_auth },
 };
 
 static int
-cfg_master(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_master(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+           void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)k;
 	yaml_node_t *found[ARRAY_SIZE(cfg_master_keys)];
 	const size_t n = ARRAY_SIZE(cfg_master_keys);
 	int rc;
 
 	x->master = v;
-	if ((rc = cfg_map(x, v, "master", cfg_master_keys, n, base,
+	if ((rc = yamlfile_walk(&x->yf, v, "master", cfg_master_keys, n, base,
 	                  found)) < 0)
 		return rc;
 	x->heartbeat = cfg_found(cfg_master_keys, n, found,
@@ -533,29 +390,35 @@ cfg_master(struct cfg_ctx *x, yaml_node_t *v, void *base)
 }
 
 static int
-cfg_cluster(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_cluster(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+            void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)k;
 	yaml_node_t *found[ARRAY_SIZE(cfg_cluster_keys)];
 
-	return cfg_map(x, v, "cluster", cfg_cluster_keys,
+	return yamlfile_walk(&x->yf, v, "cluster", cfg_cluster_keys,
 	               ARRAY_SIZE(cfg_cluster_keys), base, found);
 }
 
 #define CFG_WOFF(f) offsetof(struct kiln_worker_conf, f)
 
-static const struct cfg_key cfg_worker_keys[] = {
-	{ "name", K_NAME, CFG_WOFF(name), 0, 0, NULL },
-	{ "host", K_STR, CFG_WOFF(host), 0, 0, NULL },
-	{ "slots", K_INT, CFG_WOFF(slots), 1, 1024, NULL },
-	{ "memory", K_SIZE, CFG_WOFF(memory), 1, INT64_MAX, NULL },
-	{ "cache_size", K_SIZE, CFG_WOFF(cache_size), 1, INT64_MAX, NULL },
-	{ "plugin_dir", K_PATH, CFG_WOFF(plugin_dir), 0, 0, NULL },
-	{ "data_dir", K_PATH, CFG_WOFF(data_dir), 0, 0, NULL },
+static const struct yamlfile_key cfg_worker_keys[] = {
+	{ "name", YF_NAME, CFG_WOFF(name), 0, 0, NULL },
+	{ "host", YF_STR, CFG_WOFF(host), 0, 0, NULL },
+	{ "slots", YF_INT, CFG_WOFF(slots), 1, 1024, NULL },
+	{ "memory", YF_SIZE, CFG_WOFF(memory), 1, INT64_MAX, NULL },
+	{ "cache_size", YF_SIZE, CFG_WOFF(cache_size), 1, INT64_MAX, NULL },
+	{ "plugin_dir", YF_OWN, CFG_WOFF(plugin_dir), 0, 0, cfg_set_path },
+	{ "data_dir", YF_OWN, CFG_WOFF(data_dir), 0, 0, cfg_set_path },
 };
 
 static int
-cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
+cfg_workers(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+            void *base)
 {
+	struct cfg_ctx *x = ud;
+	(void)k;
 	struct kiln_config *c = base;
 	yaml_node_item_t *it, *top;
 	int rc;
@@ -580,7 +443,7 @@ cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
 			return cfg_err(x, n, "each worker must be a mapping "
 			               "(name, host, slots, ...), not %s",
 			               yamlfile_kind(n));
-		rc = cfg_map(x, n, "worker", cfg_worker_keys,
+		rc = yamlfile_walk(&x->yf, n, "worker", cfg_worker_keys,
 		             ARRAY_SIZE(cfg_worker_keys), w, found);
 		if (rc < 0)
 			return rc;
@@ -591,10 +454,10 @@ cfg_workers(struct cfg_ctx *x, yaml_node_t *v, void *base)
 	return 0;
 }
 
-static const struct cfg_key cfg_top_keys[] = {
-	{ "cluster", K_SUB, 0, 0, 0, cfg_cluster },
-	{ "master", K_SUB, 0, 0, 0, cfg_master },
-	{ "workers", K_SUB, 0, 0, 0, cfg_workers },
+static const struct yamlfile_key cfg_top_keys[] = {
+	{ "cluster", YF_OWN, 0, 0, 0, cfg_cluster },
+	{ "master", YF_OWN, 0, 0, 0, cfg_master },
+	{ "workers", YF_OWN, 0, 0, 0, cfg_workers },
 };
 
 /* ---------------------------------------------------------------- defaults
@@ -709,7 +572,7 @@ cfg_top(struct cfg_ctx *x, yaml_node_t *root)
 		return cfg_err(x, root, "the top level must be a mapping "
 		               "(cluster, master, workers), not %s",
 		               yamlfile_kind(root));
-	rc = cfg_map(x, root, NULL, cfg_top_keys, ARRAY_SIZE(cfg_top_keys),
+	rc = yamlfile_walk(&x->yf, root, NULL, cfg_top_keys, ARRAY_SIZE(cfg_top_keys),
 	             x->c, found);
 	if (rc < 0)
 		return rc;
@@ -719,7 +582,9 @@ cfg_top(struct cfg_ctx *x, yaml_node_t *root)
 int
 config_load(const char *path, struct kiln_config **out, char **err)
 {
-	struct cfg_ctx x = { .yf = { .path = path, .err = err } };
+	struct cfg_ctx x = { .yf = { .path = path, .err = err,
+	                             .name_max = CFG_NAME_MAX,
+	                             .like = "500ms, 2s, 5m, 1h" } };
 	int rc;
 
 	*out = NULL;
@@ -732,6 +597,7 @@ config_load(const char *path, struct kiln_config **out, char **err)
 	c->path = xstrdup(path);
 	c->base_dir = cfg_base_dir(path);
 	x.c = c;
+	x.yf.ud = &x;
 	if (c->base_dir == NULL) {
 		rc = seterr(err, -errno, "%s: cannot resolve its directory: %s",
 		            path, strerror(errno));
@@ -901,26 +767,6 @@ config_host_is_local(const char *host)
 /* Anything much larger than that is not a secret file. */
 #define CFG_SECRET_FILE_MAX 4096
 
-/* Create the directories above PATH, like mkdir -p "$(dirname PATH)". */
-static int
-cfg_mkdir_parents(const char *path, char **err)
-{
-	char *p = xstrdup(path);
-	int rc = 0;
-
-	for (char *s = strchr(p + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			rc = seterr(err, -errno, "cannot create directory %s: "
-			            "%s", p, strerror(errno));
-			break;
-		}
-		*s = '/';
-	}
-	free(p);
-	return rc;
-}
-
 /*
  * Read PATH into *secret.  Returns -ENOENT, without a message, if it does
  * not exist.  An empty file may be one that config_secret() in another
@@ -1003,7 +849,7 @@ cfg_create_secret(const char *path, char **err)
 	char hex[2 * CFG_SECRET_BYTES + 2];
 	int rc;
 
-	if ((rc = cfg_mkdir_parents(path, err)) < 0)
+	if ((rc = fs_mkdir_parents(path, 0700, err)) < 0)
 		return rc;
 	if (sodium_init() < 0)
 		return seterr(err, -EIO, "cannot initialise libsodium");

@@ -26,7 +26,7 @@ struct kiln_worker_conf {
 	int line, column;    /* where the entry starts, for messages */
 };
 
-struct kiln_user_conf {  /* dashboard users (issue 5); parsed, not yet used */
+struct kiln_user_conf {  /* a dashboard user (master.auth.users; see users.c) */
 	char *name;
 	char *role;          /* "admin" or "viewer" */
 	char *password_hash; /* argon2id string from `kiln passwd` */

@@ -34,7 +34,6 @@
 #include <sodium.h>
 #include <yaml.h>
 
-#include "config.h"
 #include "cron.h"
 #include "dag.h"
 #include "xalloc.h"
@@ -73,7 +72,7 @@ static const char *const dag_rules[] = {
 };
 
 const char *
-trigger_rule_name(int rule)
+dag_trigger_rule_name(int rule)
 {
 	if (rule < 0 || (size_t)rule >= ARRAY_SIZE(dag_rules))
 		return "?";
@@ -81,7 +80,7 @@ trigger_rule_name(int rule)
 }
 
 int
-trigger_rule_parse(const char *s)
+dag_trigger_rule_parse(const char *s)
 {
 	if (s == NULL)
 		return -1;
@@ -114,27 +113,6 @@ struct dl {
 	size_t json_nodes;           /* converted so far, against a bomb */
 };
 
-enum dl_kind {
-	K_NAME,      /* an id: [A-Za-z0-9_.-]+ */
-	K_STR,       /* non-empty string */
-	K_TEXT,      /* any string, null = none */
-	K_INT,       /* int in [min, max] */
-	K_SIZE,      /* int64_t bytes in [min, max] */
-	K_DURATION,  /* int64_t milliseconds in [min, max] */
-	K_BOOL,      /* int 0 or 1 */
-	K_TRIGGER,   /* enum trigger_rule */
-	K_PARAMS,    /* a mapping, merged into the json_t * object */
-	K_DEPS,      /* list of task ids */
-	K_OWN,       /* handled by the caller */
-};
-
-struct dl_key {
-	const char *name;
-	enum dl_kind kind;
-	size_t off;                  /* of the field, from the table's base */
-	int64_t min, max;
-};
-
 /* Every error points at a node of the file being read. */
 #define dl_err(x, ...) yamlfile_err(&(x)->yf, __VA_ARGS__)
 
@@ -144,73 +122,46 @@ static int dl_params(struct dl *x, const char *name, yaml_node_t *v,
                      json_t **dst);
 static int dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t);
 
-/* Parse V as described by K and store it at BASE + K->off. */
+/* The rows of the key tables that yamlfile_set() cannot parse alone; UD is
+ * the struct dl. */
 static int
-dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
+dl_set_params(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+              void *base)
 {
-	struct yamlfile *y = &x->yf;
-	void *dst = (char *)base + k->off;
+	return dl_params(ud, k->name, v,
+	                 (json_t **)(void *)((char *)base + k->off));
+}
+
+static int
+dl_set_deps(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+            void *base)
+{
+	(void)k;
+	return dl_deps(ud, v, base);
+}
+
+static int
+dl_set_trigger(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+               void *base)
+{
+	struct dl *x = ud;
 	const char *s = NULL;
-	int64_t n;
 	int rc;
 
-	switch (k->kind) {
-	case K_OWN:
-		return 0;
-	case K_PARAMS:
-		return dl_params(x, k->name, v, (json_t **)dst);
-	case K_DEPS:
-		return dl_deps(x, v, base);
-	case K_TEXT:
-		if (v->type != YAML_SCALAR_NODE)
-			return dl_err(x, v, "'%s' expects a single value, not "
-			              "%s", k->name, yamlfile_kind(v));
-		free(*(char **)dst);
-		*(char **)dst = yamlfile_null(v) ? NULL
-		                                 : xstrdup(yamlfile_str(v));
-		return 0;
-	case K_STR:
-		if ((rc = yamlfile_string(y, k->name, v, &s)) < 0)
-			return rc;
-		free(*(char **)dst);
-		*(char **)dst = xstrdup(s);
-		return 0;
-	case K_NAME:
-		if ((rc = yamlfile_name(y, k->name, v, DAG_ID_MAX, &s)) < 0)
-			return rc;
-		free(*(char **)dst);
-		*(char **)dst = xstrdup(s);
-		return 0;
-	case K_INT:
-		rc = yamlfile_int(y, k->name, v, k->min, k->max, 1, &n);
-		if (rc == 0)
-			*(int *)dst = (int)n;
+	if ((rc = yamlfile_scalar(&x->yf, k->name, v, &s)) < 0)
 		return rc;
-	case K_SIZE:
-		return yamlfile_size(y, k->name, v, k->min, k->max,
-		                     (int64_t *)dst);
-	case K_DURATION:
-		return yamlfile_duration(y, k->name, v, k->min, k->max,
-		                         "500ms, 30s, 5m, 1h", (int64_t *)dst);
-	case K_BOOL:
-		return yamlfile_bool(y, k->name, v, (int *)dst);
-	case K_TRIGGER:
-		if ((rc = yamlfile_scalar(y, k->name, v, &s)) < 0)
-			return rc;
-		if ((rc = trigger_rule_parse(s)) < 0) {
-			const char *hint = yamlfile_suggest(
-				s, dag_rules, ARRAY_SIZE(dag_rules));
-			if (hint != NULL)
-				return dl_err(x, v, "unknown trigger_rule '%s' "
-				              "(did you mean '%s'?)", s, hint);
-			return dl_err(x, v, "unknown trigger_rule '%s' (one "
-			              "of all_success, all_failed, all_done, "
-			              "one_success, one_failed, none_failed, "
-			              "none_failed_min_one_success)", s);
-		}
-		*(int *)dst = rc;
-		return 0;
+	if ((rc = dag_trigger_rule_parse(s)) < 0) {
+		const char *hint = yamlfile_suggest(s, dag_rules,
+		                                    ARRAY_SIZE(dag_rules));
+		if (hint != NULL)
+			return dl_err(x, v, "unknown trigger_rule '%s' (did "
+			              "you mean '%s'?)", s, hint);
+		return dl_err(x, v, "unknown trigger_rule '%s' (one of "
+		              "all_success, all_failed, all_done, "
+		              "one_success, one_failed, none_failed, "
+		              "none_failed_min_one_success)", s);
 	}
+	*(int *)(void *)((char *)base + k->off) = rc;
 	return 0;
 }
 
@@ -222,26 +173,11 @@ dl_value(struct dl *x, const struct dl_key *k, yaml_node_t *v, void *base)
  */
 static int
 dl_map(struct dl *x, yaml_node_t *map, const char *where,
-       const struct dl_key *keys, size_t nkeys, const char *const *deny,
+       const struct yamlfile_key *keys, size_t nkeys, const char *const *deny,
        yaml_node_t **found)
 {
 	return yamlfile_map(&x->yf, map, where, keys, sizeof *keys, nkeys,
 	                    deny, found, NULL, NULL);
-}
-
-/* Parse every found value of a table whose kinds are all generic. */
-static int
-dl_apply(struct dl *x, const struct dl_key *keys, size_t nkeys,
-         yaml_node_t **found, void *base)
-{
-	for (size_t i = 0; i < nkeys; i++) {
-		if (found[i] == NULL)
-			continue;
-		int rc = dl_value(x, &keys[i], found[i], base);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------- params as JSON */
@@ -374,23 +310,23 @@ dl_params(struct dl *x, const char *name, yaml_node_t *v, json_t **dst)
 
 #define T_OFF(f) offsetof(struct dag_task, f)
 
-static const struct dl_key dl_task_keys[] = {
-	{ "id", K_NAME, T_OFF(id), 0, 0 },
-	{ "plugin", K_STR, T_OFF(plugin), 0, 0 },
-	{ "params", K_PARAMS, T_OFF(params), 0, 0 },
-	{ "depends_on", K_DEPS, 0, 0, 0 },
-	{ "retries", K_INT, T_OFF(retries), 0, DAG_RETRIES_MAX },
-	{ "retry_delay", K_DURATION, T_OFF(retry_delay_ms), 0, INT64_MAX },
-	{ "retry_exponential_backoff", K_BOOL, T_OFF(retry_exponential), 0,
-	  1 },
-	{ "max_retry_delay", K_DURATION, T_OFF(max_retry_delay_ms), 1,
-	  INT64_MAX },
-	{ "timeout", K_DURATION, T_OFF(timeout_ms), 1, INT64_MAX },
-	{ "trigger_rule", K_TRIGGER, T_OFF(trigger_rule), 0, 0 },
-	{ "pool", K_NAME, T_OFF(pool), 0, 0 },
-	{ "priority", K_INT, T_OFF(priority), -1000000, 1000000 },
-	{ "slots", K_INT, T_OFF(slots), 1, 1024 },
-	{ "memory", K_SIZE, T_OFF(memory), 0, INT64_MAX },
+static const struct yamlfile_key dl_task_keys[] = {
+	{ "id", YF_NAME, T_OFF(id), 0, 0, NULL },
+	{ "plugin", YF_STR, T_OFF(plugin), 0, 0, NULL },
+	{ "params", YF_OWN, T_OFF(params), 0, 0, dl_set_params },
+	{ "depends_on", YF_OWN, 0, 0, 0, dl_set_deps },
+	{ "retries", YF_INT, T_OFF(retries), 0, DAG_RETRIES_MAX, NULL },
+	{ "retry_delay", YF_DURATION, T_OFF(retry_delay_ms), 0, INT64_MAX, NULL },
+	{ "retry_exponential_backoff", YF_BOOL, T_OFF(retry_exponential), 0,
+	  1, NULL },
+	{ "max_retry_delay", YF_DURATION, T_OFF(max_retry_delay_ms), 1,
+	  INT64_MAX, NULL },
+	{ "timeout", YF_DURATION, T_OFF(timeout_ms), 1, INT64_MAX, NULL },
+	{ "trigger_rule", YF_OWN, T_OFF(trigger_rule), 0, 0, dl_set_trigger },
+	{ "pool", YF_NAME, T_OFF(pool), 0, 0, NULL },
+	{ "priority", YF_INT, T_OFF(priority), -1000000, 1000000, NULL },
+	{ "slots", YF_INT, T_OFF(slots), 1, 1024, NULL },
+	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
 };
 
 enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS };
@@ -485,7 +421,7 @@ dl_default(struct dl *x, yaml_node_t *v)
 		return rc;
 	x->def_params = found[TK_PARAMS];
 	x->def_plugin = found[TK_PLUGIN];
-	return dl_apply(x, dl_task_keys, ARRAY_SIZE(dl_task_keys), found, t);
+	return yamlfile_set_found(&x->yf, dl_task_keys, ARRAY_SIZE(dl_task_keys), found, t);
 }
 
 static int
@@ -516,7 +452,7 @@ dl_task(struct dl *x, yaml_node_t *n)
 		return rc;
 	if (found[TK_ID] == NULL)
 		return dl_err(x, n, "task has no 'id'");
-	if ((rc = dl_value(x, &dl_task_keys[TK_ID], found[TK_ID], t)) < 0)
+	if ((rc = yamlfile_set(&x->yf, &dl_task_keys[TK_ID], found[TK_ID], t)) < 0)
 		return rc;
 	tn->id = found[TK_ID];
 	tn->params = found[TK_PARAMS];
@@ -525,7 +461,7 @@ dl_task(struct dl *x, yaml_node_t *n)
 			return dl_err(x, found[TK_ID], "duplicate task id '%s' "
 			              "(first on line %d)", t->id,
 			              d->tasks[i].line);
-	if ((rc = dl_apply(x, dl_task_keys, ARRAY_SIZE(dl_task_keys), found,
+	if ((rc = yamlfile_set_found(&x->yf, dl_task_keys, ARRAY_SIZE(dl_task_keys), found,
 	                   t)) < 0)
 		return rc;
 	if (t->plugin == NULL)
@@ -936,17 +872,17 @@ dl_check_templates(struct dl *x)
 
 #define D_OFF(f) offsetof(struct dag, f)
 
-static const struct dl_key dl_top_keys[] = {
-	{ "id", K_NAME, D_OFF(id), 0, 0 },
-	{ "description", K_TEXT, D_OFF(description), 0, 0 },
-	{ "schedule", K_OWN, 0, 0, 0 },
-	{ "start_date", K_OWN, 0, 0, 0 },
-	{ "end_date", K_OWN, 0, 0, 0 },
-	{ "catchup", K_BOOL, D_OFF(catchup), 0, 1 },
-	{ "max_active_runs", K_INT, D_OFF(max_active_runs), 1, 1000000 },
-	{ "params", K_PARAMS, D_OFF(params), 0, 0 },
-	{ "default", K_OWN, 0, 0, 0 },
-	{ "tasks", K_OWN, 0, 0, 0 },
+static const struct yamlfile_key dl_top_keys[] = {
+	{ "id", YF_NAME, D_OFF(id), 0, 0, NULL },
+	{ "description", YF_TEXT, D_OFF(description), 0, 0, NULL },
+	{ "schedule", YF_OWN, 0, 0, 0, NULL },
+	{ "start_date", YF_OWN, 0, 0, 0, NULL },
+	{ "end_date", YF_OWN, 0, 0, 0, NULL },
+	{ "catchup", YF_BOOL, D_OFF(catchup), 0, 1, NULL },
+	{ "max_active_runs", YF_INT, D_OFF(max_active_runs), 1, 1000000, NULL },
+	{ "params", YF_OWN, D_OFF(params), 0, 0, dl_set_params },
+	{ "default", YF_OWN, 0, 0, 0, NULL },
+	{ "tasks", YF_OWN, 0, 0, 0, NULL },
 };
 
 enum { TOP_ID, TOP_DESC, TOP_SCHEDULE, TOP_START, TOP_END, TOP_CATCHUP,
@@ -1025,7 +961,7 @@ dl_top(struct dl *x, yaml_node_t *root)
 		return dl_err(x, root, "missing 'id'");
 	if (f[TOP_TASKS] == NULL)
 		return dl_err(x, root, "missing 'tasks'");
-	if ((rc = dl_apply(x, dl_top_keys, ARRAY_SIZE(dl_top_keys), f,
+	if ((rc = yamlfile_set_found(&x->yf, dl_top_keys, ARRAY_SIZE(dl_top_keys), f,
 	                   d)) < 0)
 		return rc;
 	if (d->params == NULL)
@@ -1119,7 +1055,9 @@ int
 dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
          void *ud, struct dag **out, char **err)
 {
-	struct dl x = { .yf = { .path = path, .err = err },
+	struct dl x = { .yf = { .path = path, .err = err,
+	                        .name_max = DAG_ID_MAX, .int_plus = 1,
+	                        .like = "500ms, 30s, 5m, 1h" },
 	                .plugin_known = plugin_known, .ud = ud };
 	char *buf = NULL;
 	size_t len = 0;
@@ -1140,6 +1078,7 @@ dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
 	free(real);
 	d->digest = dl_digest(buf, len);
 	x.d = d;
+	x.yf.ud = &x;
 	rc = yamlfile_load_string(&x.yf, buf, len);
 	if (rc == 0)
 		rc = dl_top(&x, yamlfile_root(&x.yf));

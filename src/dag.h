@@ -48,9 +48,9 @@ enum trigger_rule {
 };
 
 /* "all_success" ... ; "?" for a value out of range. */
-const char *trigger_rule_name(int rule);
+const char *dag_trigger_rule_name(int rule);
 /* The rule named S, or -1. */
-int trigger_rule_parse(const char *s);
+int dag_trigger_rule_parse(const char *s);
 
 struct dag_task {
 	char *id;                /* unique within the DAG */

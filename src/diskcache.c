@@ -17,15 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "clock.h"
 #include "diskcache.h"
+#include "hash.h"
 #include "log.h"
 #include "xalloc.h"
 
 struct dc_entry {
 	char sha[65];
 	uint64_t size;
-	int64_t used;           /* now_ms() of the last use */
+	int64_t used;           /* clock_now_ms() of the last use */
 };
 
 struct diskcache {
@@ -90,7 +91,7 @@ diskcache_open(const char *dir, uint64_t budget, diskcache **out, char **err)
 		if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
 			/* A download a previous run left half done. */
 			unlinkat(dirfd(d), de->d_name, 0);
-		} else if (auth_is_hash_hex(de->d_name) &&
+		} else if (hash_is_hex(de->d_name) &&
 		           fstatat(dirfd(d), de->d_name, &sb, 0) == 0 &&
 		           S_ISREG(sb.st_mode)) {
 			dc_add(c, de->d_name, (uint64_t)sb.st_size,
@@ -117,7 +118,7 @@ diskcache_close(diskcache *c)
 char *
 diskcache_get(diskcache *c, const char *sha)
 {
-	if (!auth_is_hash_hex(sha))
+	if (!hash_is_hex(sha))
 		return NULL;
 	char *path = xasprintf("%s/%s", c->dir, sha);
 	pthread_mutex_lock(&c->mu);
@@ -127,7 +128,7 @@ diskcache_get(diskcache *c, const char *sha)
 		e = NULL;
 	}
 	if (e != NULL)
-		e->used = now_ms();
+		e->used = clock_now_ms();
 	pthread_mutex_unlock(&c->mu);
 	if (e == NULL) {
 		free(path);
@@ -157,7 +158,7 @@ diskcache_begin(diskcache *c, const char *sha, char **tmp, char **err)
 static void
 dc_evict(diskcache *c, const char *keep)
 {
-	int64_t old = now_ms() - DISKCACHE_GRACE_MS;
+	int64_t old = clock_now_ms() - DISKCACHE_GRACE_MS;
 	while (c->bytes > c->budget) {
 		struct dc_entry *v = NULL;
 		for (size_t i = 0; i < c->n; i++)
@@ -183,7 +184,7 @@ char *
 diskcache_commit(diskcache *c, const char *sha, const char *tmp,
                  uint64_t size, char **err)
 {
-	if (!auth_is_hash_hex(sha)) {
+	if (!hash_is_hex(sha)) {
 		unlink(tmp);
 		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
 		return NULL;
@@ -199,9 +200,9 @@ diskcache_commit(diskcache *c, const char *sha, const char *tmp,
 	}
 	struct dc_entry *e = dc_find(c, sha);
 	if (e != NULL)
-		e->used = now_ms();     /* the same bytes again */
+		e->used = clock_now_ms();     /* the same bytes again */
 	else
-		dc_add(c, sha, size, now_ms());
+		dc_add(c, sha, size, clock_now_ms());
 	dc_evict(c, sha);
 	pthread_mutex_unlock(&c->mu);
 	return path;

@@ -131,6 +131,7 @@ http_load_mhd(void)
 	lm_rc = 0;
 }
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -205,15 +206,6 @@ struct http_req {
 	void (*state_free)(void *);
 };
 
-static int64_t
-http_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ */
 /* Responses                                                           */
 /* ------------------------------------------------------------------ */
@@ -250,7 +242,7 @@ http_queue(http_req *r)
 	}
 	__atomic_fetch_add(&s->n_requests, 1, __ATOMIC_RELAXED);
 	metrics_http(metrics_route(r->method, r->path), (int)r->resp_status,
-	             (double)(http_now_ms() - r->t0) / 1000.0);
+	             (double)(clock_mono_ms() - r->t0) / 1000.0);
 	if (r->resp_status >= 400 && r->resp_status < 500)
 		__atomic_fetch_add(&s->n_4xx, 1, __ATOMIC_RELAXED);
 	else if (r->resp_status >= 500)
@@ -595,7 +587,7 @@ http_parker_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->quit) {
-		now = http_now_ms();
+		now = clock_mono_ms();
 		earliest = INT64_MAX;
 		pp = &s->parked;
 		while ((r = *pp) != NULL) {
@@ -712,7 +704,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			r = xcalloc(1, sizeof *r);
 		r->srv = s;
-		r->t0 = http_now_ms();
+		r->t0 = clock_mono_ms();
 		r->conn = c;
 		r->method = xstrdup(method != NULL ? method : "");
 		r->path = xstrdup(url != NULL ? url : "");
@@ -888,7 +880,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	if (s->max_body > SIZE_MAX / 4)
 		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
 	pthread_mutex_init(&s->mu, NULL);
-	/* Deadlines are CLOCK_MONOTONIC (mono_ms()); wait on the same. */
+	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);

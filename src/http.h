@@ -75,8 +75,8 @@ void http_reply_json(http_req *r, int status, json_t *j);
 void http_reply_error(http_req *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Suspend R until http_wake_all() or DEADLINE_MONO_MS (see mono_ms() in
- * auth.h); then the handler is called again.  http_parked_expired() tells
+/* Suspend R until http_wake_all() or DEADLINE_MONO_MS (see clock_mono_ms() in
+ * clock.h); then the handler is called again.  http_parked_expired() tells
  * the re-entered handler whether the deadline passed.  A wake that came
  * after the handler was entered but before it parked is not lost: the
  * handler is called again at once. */

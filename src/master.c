@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 #include "master.h"
 #include "xalloc.h"
@@ -72,7 +73,7 @@ master_run(const struct kiln_config *c, char **err)
 	api.st = st;
 	api.sc = sc;
 	api.secret = secret;
-	api.started_mono = mono_ms();
+	api.started_mono = clock_mono_ms();
 	struct http_opts ho = {
 		.listen = c->master.listen, .port = c->master.port,
 		.threads = c->master.http_threads, .max_body = (size_t)c->master.max_body,

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "clock.h"
 #include "cron.h"
 #include "dag.h"
 #include "log.h"
@@ -84,7 +84,7 @@ struct pipeline {
 	struct pdag *dags;
 	struct perr *errs;
 	struct prun *runs;
-	int64_t next_scan;      /* mono_ms */
+	int64_t next_scan;      /* clock_mono_ms */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -92,11 +92,11 @@ struct pipeline {
 static int64_t
 now_s(void)
 {
-	return now_ms() / 1000;
+	return clock_now_ms() / 1000;
 }
 
 static struct pdag *
-dag_find(pipeline *p, const char *id)
+pl_dag_find(pipeline *p, const char *id)
 {
 	for (struct pdag *d = p->dags; d != NULL; d = d->next)
 		if (d->d != NULL && strcmp(d->d->id, id) == 0)
@@ -150,15 +150,6 @@ add_run(const struct store_run *sr, void *ud)
 	return 0;
 }
 
-static void
-fatal(const char *what, char *err)
-{
-	log_error("pipeline: %s: %s; exiting to recover on restart", what,
-	          err ? err : "?");
-	free(err);
-	_exit(3);
-}
-
 /* Create a run of D (locked).  KIND "scheduled", "manual", "backfill".
  * Returns 1 if created, 0 if that interval already had one. */
 static int
@@ -173,7 +164,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 	 * that one id finds a run. */
 	if (strcmp(kind, "manual") == 0)
 		snprintf(rid, sizeof rid, "%s__manual__%s.%03lld", d->id, iso,
-		         (long long)(now_ms() % 1000));
+		         (long long)(clock_now_ms() % 1000));
 	else
 		snprintf(rid, sizeof rid, "%s__%s__%s", d->id, kind, iso);
 	const char **tasks = xcalloc(d->ntasks + 1, sizeof *tasks);
@@ -189,7 +180,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
 	char *err = NULL;
 	if (store_apply(p->st, &op, 1, &err) != 0)
-		fatal("create run", err);
+		store_fatal("pipeline: create run", err);
 	int created = op.applied;
 	if (created) {
 		struct store_run sr = {
@@ -344,7 +335,7 @@ load_run(pipeline *p, struct prun *r, const struct dag *d)
 	struct evalctx e = { .p = p, .d = d, .r = r };
 	char *err = NULL;
 	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
-		fatal("read task instances", err);
+		store_fatal("pipeline: read task instances", err);
 	r->loaded = 1;
 }
 
@@ -367,22 +358,192 @@ upstream_result(const char *task_id, void *ud)
 	return e->parsed[i];
 }
 
+/* What one evaluation of a run decided, written in one go. */
+struct evalbatch {
+	struct store_op *ops;        /* instance and run states */
+	size_t nops;
+	struct store_job *jobs;      /* task instances to run */
+	char **params, **inputs;     /* jobs[k]'s texts, owned here */
+	size_t *jobtask;             /* jobs[k]'s task index */
+	size_t njobs;
+};
+
+static void
+evalbatch_init(struct evalbatch *b, size_t ntasks)
+{
+	b->ops = xcalloc(ntasks + 2, sizeof *b->ops);
+	b->nops = 0;
+	b->jobs = xcalloc(ntasks + 1, sizeof *b->jobs);
+	b->params = xcalloc(ntasks + 1, sizeof *b->params);
+	b->inputs = xcalloc(ntasks + 1, sizeof *b->inputs);
+	b->jobtask = xcalloc(ntasks + 1, sizeof *b->jobtask);
+	b->njobs = 0;
+}
+
+static void
+evalbatch_free(struct evalbatch *b)
+{
+	for (size_t k = 0; k < b->njobs; k++) {
+		free(b->params[k]);
+		free(b->inputs[k]);
+	}
+	free(b->params);
+	free(b->inputs);
+	free(b->jobtask);
+	free(b->jobs);
+	free(b->ops);
+}
+
+/* What T's trigger rule says given its upstream states. */
+static int
+pl_task_verdict(const struct dag_task *t, const int *state)
+{
+	int ok = 0, bad = 0, skipped = 0, done = 0;
+
+	for (size_t u = 0; u < t->ndeps; u++) {
+		int s = state[t->dep_index[u]];
+		if (s < 0)
+			s = TI_SKIPPED;    /* task added after the run began */
+		ok += s == TI_SUCCESS;
+		bad += s == TI_FAILED || s == TI_UPSTREAM_FAILED;
+		skipped += s == TI_SKIPPED;
+		done += ti_final(s);
+	}
+	return decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
+}
+
+/* T's inputs: the files its direct upstream tasks produced, named
+ * UPSTREAM/NAME, as JSON text (malloc()ed), or NULL if none. */
+static char *
+pl_task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
+{
+	json_t *in = json_array();
+
+	for (size_t u = 0; u < t->ndeps; u++) {
+		int64_t uj = r->job[t->dep_index[u]];
+		struct store_job sj = { 0 };
+		char *jerr = NULL;
+		if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
+		    sj.outputs != NULL) {
+			json_t *outs = json_loads(sj.outputs, 0, NULL);
+			size_t oi;
+			json_t *o;
+			json_array_foreach(outs, oi, o) {
+				char *nm = xasprintf("%s/%s", t->deps[u],
+					json_string_value(json_object_get(o, "name")));
+				json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
+					"name", nm, "sha", json_object_get(o, "sha"),
+					"size", json_object_get(o, "size")));
+				free(nm);
+			}
+			json_decref(outs);
+		}
+		store_job_clear(&sj);
+		free(jerr);
+	}
+	char *text = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
+	json_decref(in);
+	return text;
+}
+
+/* Task I of run R is to run: its params rendered, its job added to B.
+ * A template that does not render fails the task instead. */
+static void
+pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
+{
+	const struct dag *d = e->d;
+	struct prun *r = e->r;
+	const struct dag_task *t = &d->tasks[i];
+	struct dag_ctx ctx = {
+		.dag = d, .task = t, .run_id = r->run_id,
+		.logical_date = r->logical, .interval_start = r->istart,
+		.interval_end = r->iend, .params = NULL,
+		.upstream_result = upstream_result, .ud = e,
+	};
+	json_t *merged = json_deep_copy(d->params ? d->params : json_object());
+	json_object_update(merged, r->conf);
+	ctx.params = merged;
+	char *rerr = NULL;
+	json_t *rp = dag_render_params(&ctx, &rerr);
+	json_decref(merged);
+	if (rp == NULL) {
+		log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
+		free(rerr);
+		r->ti[i] = TI_FAILED;
+		b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
+			.run = r->id, .task = t->id, .state = TI_FAILED };
+		return;
+	}
+	size_t k = b->njobs++;
+	b->params[k] = json_dumps(rp, JSON_COMPACT);
+	json_decref(rp);
+	b->inputs[k] = pl_task_inputs(e->p, r, t);
+	struct store_job *j = &b->jobs[k];
+	j->plugin = t->plugin;
+	j->params = b->params[k];
+	j->priority = t->priority;
+	j->slots = t->slots;
+	j->memory = t->memory;
+	j->timeout_ms = t->timeout_ms;
+	j->max_attempts = t->retries + 1;
+	j->run = r->id;
+	j->task = t->id;
+	j->retry_delay_ms = t->retry_delay_ms;
+	j->retry_exponential = t->retry_exponential;
+	j->retry_max_delay_ms = t->max_retry_delay_ms;
+	j->pool = t->pool;
+	j->inputs = b->inputs[k];
+	b->jobtask[k] = i;
+	r->ti[i] = TI_QUEUED;
+}
+
+/* Is the run with instance states STATE finished: all instances final?
+ * Then *FAILED tells whether a leaf failed (the leaves decide, as in
+ * Airflow). */
+static int
+run_finished(const struct dag *d, const int *state, int *failed)
+{
+	*failed = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (state[i] >= 0 && !ti_final(state[i]))
+			return 0;
+	for (size_t i = 0; i < d->ntasks; i++) {
+		int leaf = 1;
+		for (size_t k = 0; k < d->ntasks && leaf; k++)
+			for (size_t u = 0; u < d->tasks[k].ndeps; u++)
+				if ((size_t)d->tasks[k].dep_index[u] == i)
+					leaf = 0;
+		if (leaf && (state[i] == TI_FAILED ||
+		             state[i] == TI_UPSTREAM_FAILED))
+			*failed = 1;
+	}
+	return 1;
+}
+
+/* Run R's DAG file is gone: the run cannot go on.  Returns 1 (finished). */
+static int
+run_orphaned(pipeline *p, struct prun *r)
+{
+	struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
+	                       .state = RUN_FAILED };
+	char *err = NULL;
+
+	if (store_apply(p->st, &op, 1, &err) != 0)
+		store_fatal("pipeline: run state", err);
+	log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
+	return 1;
+}
+
 /* Decide what can be decided in run R (locked).  Returns 1 if the run is
  * finished now. */
 static int
 eval_run(pipeline *p, struct prun *r)
 {
-	struct pdag *pd = dag_find(p, r->dag_id);
+	struct pdag *pd = pl_dag_find(p, r->dag_id);
 	char *err = NULL;
-	if (pd == NULL) {
-		/* Its DAG file is gone: the run cannot go on. */
-		struct store_op op = { .kind = STORE_RUN_STATE, .id = r->id,
-		                       .state = RUN_FAILED };
-		if (store_apply(p->st, &op, 1, &err) != 0)
-			fatal("run state", err);
-		log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
-		return 1;
-	}
+
+	if (pd == NULL)
+		return run_orphaned(p, r);
 	const struct dag *d = pd->d;
 	if (r->state == RUN_QUEUED &&
 	    active_runs(p, d->id, 1) >= d->max_active_runs)
@@ -393,139 +554,39 @@ eval_run(pipeline *p, struct prun *r)
 	struct evalctx e = { .p = p, .d = d, .r = r };
 	e.parsed = xcalloc(d->ntasks + 1, sizeof *e.parsed);
 	int *state = r->ti;
-	size_t *jobtask = xcalloc(d->ntasks + 1, sizeof *jobtask);
-
-	struct store_op *ops = xcalloc(d->ntasks + 2, sizeof *ops);
-	size_t nops = 0;
-	struct store_job *jobs = xcalloc(d->ntasks + 1, sizeof *jobs);
-	char **params = xcalloc(d->ntasks + 1, sizeof *params);
-	char **inputs_text = xcalloc(d->ntasks + 1, sizeof *inputs_text);
-	size_t njobs = 0;
+	struct evalbatch b;
+	evalbatch_init(&b, d->ntasks);
 
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
-		const struct dag_task *t = &d->tasks[i];
 		if (state[i] != TI_NONE)
 			continue;
-		int ok = 0, bad = 0, skipped = 0, done = 0;
-		for (size_t u = 0; u < t->ndeps; u++) {
-			int s = state[t->dep_index[u]];
-			if (s < 0)
-				s = TI_SKIPPED;    /* task added after the run began */
-			ok += s == TI_SUCCESS;
-			bad += s == TI_FAILED || s == TI_UPSTREAM_FAILED;
-			skipped += s == TI_SKIPPED;
-			done += ti_final(s);
-		}
-		int v = decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
-		if (v == T_WAIT)
-			continue;
+		int v = pl_task_verdict(&d->tasks[i], state);
 		if (v == T_RUN) {
-			struct dag_ctx ctx = {
-				.dag = d, .task = t, .run_id = r->run_id,
-				.logical_date = r->logical, .interval_start = r->istart,
-				.interval_end = r->iend, .params = NULL,
-				.upstream_result = upstream_result, .ud = &e,
-			};
-			json_t *merged = json_deep_copy(d->params ? d->params : json_object());
-			json_object_update(merged, r->conf);
-			ctx.params = merged;
-			char *rerr = NULL;
-			json_t *rp = dag_render_params(&ctx, &rerr);
-			json_decref(merged);
-			if (rp == NULL) {
-				log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
-				free(rerr);
-				state[i] = TI_FAILED;
-				ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
-					.run = r->id, .task = t->id, .state = TI_FAILED };
-				continue;
-			}
-			params[njobs] = json_dumps(rp, JSON_COMPACT);
-			json_decref(rp);
-			/* Inputs: the files its direct upstream tasks produced,
-			 * named UPSTREAM/NAME. */
-			json_t *in = json_array();
-			for (size_t u = 0; u < t->ndeps; u++) {
-				int64_t uj = r->job[t->dep_index[u]];
-				struct store_job sj = { 0 };
-				char *jerr = NULL;
-				if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
-				    sj.outputs != NULL) {
-					json_t *outs = json_loads(sj.outputs, 0, NULL);
-					size_t oi;
-					json_t *o;
-					json_array_foreach(outs, oi, o) {
-						char *nm = xasprintf("%s/%s", t->deps[u],
-							json_string_value(json_object_get(o, "name")));
-						json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
-							"name", nm, "sha", json_object_get(o, "sha"),
-							"size", json_object_get(o, "size")));
-						free(nm);
-					}
-					json_decref(outs);
-				}
-				store_job_clear(&sj);
-				free(jerr);
-			}
-			inputs_text[njobs] = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
-			json_decref(in);
-			struct store_job *j = &jobs[njobs++];
-			j->plugin = t->plugin;
-			j->params = params[njobs - 1];
-			j->priority = t->priority;
-			j->slots = t->slots;
-			j->memory = t->memory;
-			j->timeout_ms = t->timeout_ms;
-			j->max_attempts = t->retries + 1;
-			j->run = r->id;
-			j->task = t->id;
-			j->retry_delay_ms = t->retry_delay_ms;
-			j->retry_exponential = t->retry_exponential;
-			j->retry_max_delay_ms = t->max_retry_delay_ms;
-			j->pool = t->pool;
-			j->inputs = inputs_text[njobs - 1];
-			jobtask[njobs - 1] = i;
-			state[i] = TI_QUEUED;
-		} else {
+			pl_task_submit(&e, &b, i);
+		} else if (v != T_WAIT) {
 			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
 			state[i] = s;
-			ops[nops++] = (struct store_op){ .kind = STORE_TI_SET,
-				.run = r->id, .task = t->id, .state = s };
+			b.ops[b.nops++] = (struct store_op){ .kind = STORE_TI_SET,
+				.run = r->id, .task = d->tasks[i].id, .state = s };
 		}
 	}
-	/* Finished?  All instances final; the leaves decide (Airflow). */
-	int finished = 1, failed = 0;
-	for (size_t i = 0; i < d->ntasks; i++) {
-		if (state[i] < 0)
-			continue;
-		if (!ti_final(state[i]))
-			finished = 0;
-	}
+	int failed;
+	int finished = run_finished(d, state, &failed);
 	if (finished) {
-		for (size_t i = 0; i < d->ntasks; i++) {
-			int leaf = 1;
-			for (size_t k = 0; k < d->ntasks && leaf; k++)
-				for (size_t u = 0; u < d->tasks[k].ndeps; u++)
-					if ((size_t)d->tasks[k].dep_index[u] == i)
-						leaf = 0;
-			if (leaf && (state[i] == TI_FAILED ||
-			             state[i] == TI_UPSTREAM_FAILED))
-				failed = 1;
-		}
-		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+		b.ops[b.nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
 			.id = r->id, .state = failed ? RUN_FAILED : RUN_SUCCESS };
 	} else if (r->state == RUN_QUEUED) {
-		ops[nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
+		b.ops[b.nops++] = (struct store_op){ .kind = STORE_RUN_STATE,
 			.id = r->id, .state = RUN_RUNNING };
 		r->state = RUN_RUNNING;
 	}
-	if (nops && store_apply(p->st, ops, nops, &err) != 0)
-		fatal("task instance states", err);
-	if (njobs && sched_submit(p->sc, jobs, njobs, &err) != 0)
-		fatal("submit task instances", err);
-	for (size_t k = 0; k < njobs; k++)
-		r->job[jobtask[k]] = jobs[k].id;
+	if (b.nops && store_apply(p->st, b.ops, b.nops, &err) != 0)
+		store_fatal("pipeline: task instance states", err);
+	if (b.njobs && sched_submit(p->sc, b.jobs, b.njobs, &err) != 0)
+		store_fatal("pipeline: submit task instances", err);
+	for (size_t k = 0; k < b.njobs; k++)
+		r->job[b.jobtask[k]] = b.jobs[k].id;
 	if (finished) {
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
 		metrics_dag_run_done(!failed);
@@ -533,23 +594,15 @@ eval_run(pipeline *p, struct prun *r)
 
 	for (size_t i = 0; i < d->ntasks; i++)
 		json_decref(e.parsed[i]);
-	free(jobtask);
-	for (size_t i = 0; i < njobs; i++) {
-		free(params[i]);
-		free(inputs_text[i]);
-	}
-	free(params);
-	free(inputs_text);
-	free(jobs);
-	free(ops);
 	free(e.parsed);
+	evalbatch_free(&b);
 	return finished;
 }
 
 /* ------------------------------------------------------------ DAG files */
 
 static int
-plugin_known(const char *name, void *ud)
+pl_plugin_known(const char *name, void *ud)
 {
 	pipeline *p = ud;
 	if (sched_has_plugin(p->sc, name))
@@ -624,7 +677,7 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 	}
 	struct dag *d = NULL;
 	char *err = NULL;
-	if (dag_load(file, plugin_known, p, &d, &err) != 0) {
+	if (dag_load(file, pl_plugin_known, p, &d, &err) != 0) {
 		set_error(p, file, err, sb);
 		free(err);
 		if (pd != NULL) {   /* keep the last good version running */
@@ -633,7 +686,7 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 		}
 		return;
 	}
-	struct pdag *other = dag_find(p, d->id);
+	struct pdag *other = pl_dag_find(p, d->id);
 	if (other != NULL && other != pd) {
 		char *msg = xasprintf("%s:1:1: DAG id '%s' is already defined in %s",
 		                      file, d->id, other->file);
@@ -746,7 +799,7 @@ work(pipeline *p)
 {
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int64_t mono = mono_ms();
+	int64_t mono = clock_mono_ms();
 	if (mono >= p->next_scan) {
 		scan_dir(p);
 		p->next_scan = mono + SCAN_MS;
@@ -774,7 +827,7 @@ work(pipeline *p)
 						o->dirty = 1;
 						again = 1;
 					}
-				struct pdag *pd = dag_find(p, r->dag_id);
+				struct pdag *pd = pl_dag_find(p, r->dag_id);
 				if (pd != NULL)
 					pd->due = 0;   /* a slot for max_active_runs */
 				prun_free(r);
@@ -937,13 +990,13 @@ last_run_cb(const struct store_run *r, void *ud)
 {
 	json_t **o = ud;
 	*o = json_pack("{s:s,s:s,s:o}", "run_id", r->run_id,
-	               "state", run_state_name(r->state),
+	               "state", store_run_state_name(r->state),
 	               "logical_date", iso_or_null(r->logical_date));
 	return 1;
 }
 
 static json_t *
-dag_summary(pipeline *p, const struct pdag *pd)
+pl_dag_summary(pipeline *p, const struct pdag *pd)
 {
 	const struct dag *d = pd->d;
 	json_t *last = json_null();
@@ -971,7 +1024,7 @@ pipeline_dags_json(pipeline *p)
 	json_t *a = json_array();
 	pthread_mutex_lock(&p->mu);
 	for (struct pdag *pd = p->dags; pd != NULL; pd = pd->next)
-		json_array_append_new(a, dag_summary(p, pd));
+		json_array_append_new(a, pl_dag_summary(p, pd));
 	pthread_mutex_unlock(&p->mu);
 	return a;
 }
@@ -981,10 +1034,10 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 {
 	json_t *o = NULL;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	if (pd != NULL) {
 		const struct dag *d = pd->d;
-		o = dag_summary(p, pd);
+		o = pl_dag_summary(p, pd);
 		json_t *tasks = json_array();
 		for (size_t k = 0; k < d->ntasks; k++) {
 			const struct dag_task *t = &d->tasks[d->order[k]];
@@ -995,7 +1048,7 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 				"{s:s,s:s,s:O,s:o,s:s,s:i,s:I,s:I,s:s?,s:i}",
 				"id", t->id, "plugin", t->plugin, "params", t->params,
 				"depends_on", deps,
-				"trigger_rule", trigger_rule_name(t->trigger_rule),
+				"trigger_rule", dag_trigger_rule_name(t->trigger_rule),
 				"retries", t->retries,
 				"retry_delay_ms", (json_int_t)t->retry_delay_ms,
 				"timeout_ms", (json_int_t)t->timeout_ms, "pool", t->pool,
@@ -1025,7 +1078,7 @@ pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
                  char **run_id, char **err)
 {
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1053,7 +1106,7 @@ int
 pipeline_pause(pipeline *p, const char *dag_id, int paused, char **err)
 {
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1077,7 +1130,7 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 {
 	*created = 0;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
@@ -1109,7 +1162,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 	*cleared = 0;
 	pthread_mutex_lock(&p->mu);
 	int rc = store_run_find(p->st, run_id, &sr, err);
-	struct pdag *pd = rc == 0 ? dag_find(p, sr.dag_id) : NULL;
+	struct pdag *pd = rc == 0 ? pl_dag_find(p, sr.dag_id) : NULL;
 	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
 	if (rc == -ENOENT) {
 		seterr(err, rc, "no run '%s'", run_id);
@@ -1163,7 +1216,7 @@ ti_json_cb(const struct store_ti *t, void *ud)
 {
 	json_t *res = t->result ? json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
 	json_array_append_new(ud, json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
-		"task", t->task, "state", ti_state_name(t->state),
+		"task", t->task, "state", store_ti_state_name(t->state),
 		"job_id", (json_int_t)t->job_id, "tries", t->tries,
 		"attempt", t->attempt, "worker", t->worker,
 		"result", res ? res : json_null(), "error", t->error,
@@ -1187,7 +1240,7 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	json_t *conf = json_loads(sr.conf ? sr.conf : "{}", 0, NULL);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o}",
 		"run_id", sr.run_id, "dag_id", sr.dag_id, "kind", sr.kind,
-		"state", run_state_name(sr.state),
+		"state", store_run_state_name(sr.state),
 		"logical_date", iso_or_null(sr.logical_date),
 		"data_interval_start", iso_or_null(sr.interval_start),
 		"data_interval_end", iso_or_null(sr.interval_end),
@@ -1202,7 +1255,7 @@ static int
 grid_ti_cb(const struct store_ti *t, void *ud)
 {
 	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:I,s:I}",
-		"state", ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
+		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
 		"tries", t->tries, "started_ms", (json_int_t)t->started_ms,
 		"finished_ms", (json_int_t)t->finished_ms));
 	return 0;
@@ -1216,7 +1269,7 @@ grid_run_cb(const struct store_run *sr, void *ud)
 	/* Newest first from the store; the grid reads oldest first. */
 	json_array_insert_new(ud, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id,
-		"state", run_state_name(sr->state), "kind", sr->kind,
+		"state", store_run_state_name(sr->state), "kind", sr->kind,
 		"logical_date", iso_or_null(sr->logical_date)));
 	return 0;
 }
@@ -1227,7 +1280,7 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 	if (limit <= 0 || limit > 200)
 		limit = 25;
 	pthread_mutex_lock(&p->mu);
-	struct pdag *pd = dag_find(p, dag_id);
+	struct pdag *pd = pl_dag_find(p, dag_id);
 	if (pd == NULL) {
 		pthread_mutex_unlock(&p->mu);
 		return NULL;

@@ -31,6 +31,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "log.h"
 #include "plugin.h"
 #include "xalloc.h"
@@ -115,33 +116,6 @@ plugin_basename(const char *path)
 {
 	const char *s = strrchr(path, '/');
 	return s != NULL ? s + 1 : path;
-}
-
-/* mkdir -p */
-static int
-plugin_mkdirs(const char *path, char **err)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			int e = errno;
-			free(p);
-			return seterr(err, -e, "cannot create %s: %s", path,
-			              strerror(e));
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	struct stat st;
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return seterr(err, -ENOTDIR, "%s is not a directory", path);
-	return 0;
 }
 
 /* Copy the open file SRC into a new file in CACHE_DIR named after FILE;
@@ -736,7 +710,7 @@ plugin_registry_open(const char *dir, const char *cache_dir,
 	if (!S_ISDIR(st.st_mode))
 		return seterr(err, -ENOTDIR, "plugin directory %s is not a "
 		              "directory", dir);
-	int rc = plugin_mkdirs(cache_dir, err);
+	int rc = fs_mkdir_p(cache_dir, 0700, err);
 	if (rc < 0)
 		return rc;
 

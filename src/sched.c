@@ -20,8 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "kiln/plugin.h"
+#include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "metrics.h"
 #include "sched.h"
@@ -51,9 +52,9 @@ struct sjob {
 	int64_t retry_delay_ms;
 	int retry_exponential;
 	int64_t retry_max_ms;
-	int64_t not_before;     /* mono_ms: a retry waits until then */
-	int64_t queued_at;      /* mono_ms it (re)entered the queue */
-	int64_t started_at;     /* mono_ms of the current attempt's start */
+	int64_t not_before;     /* clock_mono_ms: a retry waits until then */
+	int64_t queued_at;      /* clock_mono_ms it (re)entered the queue */
+	int64_t started_at;     /* clock_mono_ms of the current attempt's start */
 	struct spool *pool;     /* or NULL */
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
@@ -106,8 +107,8 @@ struct sworker {
 	int alive;
 	int leaving;            /* said it stops (sched_leave) */
 	uint64_t session;
-	int64_t last_seen;      /* mono_ms */
-	int64_t registered_ms;  /* now_ms */
+	int64_t last_seen;      /* clock_mono_ms */
+	int64_t registered_ms;  /* clock_now_ms */
 	int slots_busy;
 	int64_t memory_busy;
 	int stage_busy;         /* map tasks running: they have their own
@@ -255,7 +256,7 @@ queue_add(sched *s, struct sjob *j)
 		s->qhead = j;
 	j->state = SJ_QUEUED;
 	j->worker = NULL;
-	j->queued_at = mono_ms();
+	j->queued_at = clock_mono_ms();
 	s->nqueued++;
 }
 
@@ -321,7 +322,7 @@ run_del(struct sjob *j)
 
 /* The pool NAME, made with no limit if it was not configured. */
 static struct spool *
-pool_get(sched *s, const char *name)
+sc_pool_get(sched *s, const char *name)
 {
 	if (name == NULL || *name == '\0')
 		return NULL;
@@ -337,7 +338,7 @@ pool_get(sched *s, const char *name)
 }
 
 static struct splugin *
-plugin_find(const sched *s, const char *name)
+sc_plugin_find(const sched *s, const char *name)
 {
 	struct splugin *p = s->plugins;
 	while (p != NULL && strcmp(p->name, name) != 0)
@@ -351,9 +352,9 @@ plugin_find(const sched *s, const char *name)
  * than count, so that no worker sits on much work while another is idle),
  * at most o.prefetch; else 1. */
 static int
-plugin_prefetch(const sched *s, const char *name)
+sc_plugin_prefetch(const sched *s, const char *name)
 {
-	const struct splugin *p = plugin_find(s, name);
+	const struct splugin *p = sc_plugin_find(s, name);
 	if (p == NULL || p->n < 8 || p->mean_ms > SHORT_TASK_MS)
 		return 1;
 	double k = PREFETCH_MS / (p->mean_ms > 0.01 ? p->mean_ms : 0.01);
@@ -361,9 +362,9 @@ plugin_prefetch(const sched *s, const char *name)
 }
 
 static void
-plugin_observe(sched *s, const char *name, double ms)
+sc_plugin_observe(sched *s, const char *name, double ms)
 {
-	struct splugin *p = plugin_find(s, name);
+	struct splugin *p = sc_plugin_find(s, name);
 	if (p == NULL) {
 		p = xcalloc(1, sizeof *p);
 		p->name = xstrdup(name);
@@ -376,7 +377,7 @@ plugin_observe(sched *s, const char *name, double ms)
 }
 
 static struct sworker *
-worker_find(sched *s, const char *name)
+sc_worker_find(sched *s, const char *name)
 {
 	for (struct sworker *w = s->workers; w != NULL; w = w->next)
 		if (strcmp(w->name, name) == 0)
@@ -385,9 +386,9 @@ worker_find(sched *s, const char *name)
 }
 
 static struct sworker *
-worker_get(sched *s, const char *name)
+sc_worker_get(sched *s, const char *name)
 {
-	struct sworker *w = worker_find(s, name);
+	struct sworker *w = sc_worker_find(s, name);
 	if (w == NULL) {
 		w = xcalloc(1, sizeof *w);
 		w->name = xstrdup(name);
@@ -398,7 +399,7 @@ worker_get(sched *s, const char *name)
 }
 
 static int
-worker_has_plugin(const struct sworker *w, const char *name)
+sc_worker_has_plugin(const struct sworker *w, const char *name)
 {
 	size_t i;
 	json_t *p;
@@ -416,7 +417,7 @@ worker_has_plugin(const struct sworker *w, const char *name)
  * Once only: a dropped stage pushes its map tasks' cancels, and the
  * exchange that reports them still running would push them again. */
 static void
-worker_cancel_push(struct sworker *w, int64_t id, int attempt)
+sc_worker_cancel_push(struct sworker *w, int64_t id, int attempt)
 {
 	for (size_t i = 0; i < w->ncancel; i++)
 		if (w->cancel[i].id == id && w->cancel[i].attempt == attempt)
@@ -535,7 +536,7 @@ void
 sched_set_pool(sched *s, const char *name, int slots)
 {
 	pthread_mutex_lock(&s->mu);
-	struct spool *p = pool_get(s, name);
+	struct spool *p = sc_pool_get(s, name);
 	if (p != NULL)
 		p->slots = slots;
 	pthread_mutex_unlock(&s->mu);
@@ -565,7 +566,7 @@ sjob_from(sched *s, const struct store_job *sj)
 	j->retry_delay_ms = sj->retry_delay_ms;
 	j->retry_exponential = sj->retry_exponential;
 	j->retry_max_ms = sj->retry_max_delay_ms;
-	j->pool = pool_get(s, sj->pool);
+	j->pool = sc_pool_get(s, sj->pool);
 	j->id = sj->id;
 	j->attempt = sj->attempt;
 	j->max_attempts = sj->max_attempts > 0 ? sj->max_attempts : 1;
@@ -587,10 +588,10 @@ recover_one(const struct store_job *sj, void *ud)
 	if (sj->state == JOB_RUNNING && sj->worker != NULL) {
 		/* Its worker will confirm it when it registers again, or be
 		 * declared dead after the timeout like any silent worker. */
-		struct sworker *w = worker_get(s, sj->worker);
+		struct sworker *w = sc_worker_get(s, sj->worker);
 		if (!w->alive) {
 			w->alive = 1;
-			w->last_seen = mono_ms();
+			w->last_seen = clock_mono_ms();
 		}
 		j->state = SJ_RUNNING;
 		run_add(w, j);
@@ -619,7 +620,7 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	if (n == 0)
 		return 0;
 	struct store_op *ops = xcalloc(n, sizeof *ops);
-	int64_t t = now_ms();
+	int64_t t = clock_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		ops[i].kind = STORE_SUBMIT;
 		ops[i].t_ms = t;
@@ -679,7 +680,7 @@ flush_done(sched *s)
 int
 sched_cancel(sched *s, int64_t id, char **err)
 {
-	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = now_ms() };
+	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = clock_now_ms() };
 	pthread_mutex_lock(&s->mu);
 	int rc = store_apply(s->st, &op, 1, err);
 	if (rc == 0 && op.applied) {
@@ -695,14 +696,14 @@ sched_cancel(sched *s, int64_t id, char **err)
 				job_remove(s, j);
 				break;
 			case SJ_RUNNING:
-				worker_cancel_push(j->worker, j->id, j->attempt);
+				sc_worker_cancel_push(j->worker, j->id, j->attempt);
 				run_del(j);
 				job_remove(s, j);
 				break;
 			default:  /* an exchange settles it */
 				j->cancelled = 1;
 				if (j->worker != NULL)
-					worker_cancel_push(j->worker, j->id, j->attempt);
+					sc_worker_cancel_push(j->worker, j->id, j->attempt);
 			}
 		}
 	}
@@ -733,7 +734,7 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
 	j->lost++;
 	op->id = j->id;
 	op->attempt = j->attempt;
-	op->t_ms = now_ms();
+	op->t_ms = clock_now_ms();
 	if (j->lost > s->o.max_lost) {
 		op->kind = STORE_FINISH;
 		op->state = JOB_FAILED;
@@ -750,7 +751,7 @@ settle_end(sched *s, struct sjob *j, const struct store_op *op)
 {
 	if (op->applied && op->kind == STORE_FINISH) {
 		note_done(s, j, op->state);
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		metrics_task_done(j->plugin, op->state == JOB_SUCCEEDED ?
 			METRICS_TASK_SUCCEEDED : op->state == JOB_CANCELLED ?
 			METRICS_TASK_CANCELLED : METRICS_TASK_FAILED,
@@ -769,7 +770,7 @@ settle_end(sched *s, struct sjob *j, const struct store_op *op)
 				d *= 2;
 			if (j->retry_max_ms > 0 && d > j->retry_max_ms)
 				d = j->retry_max_ms;
-			j->not_before = mono_ms() + d;
+			j->not_before = clock_mono_ms() + d;
 			s->delayed++;
 		}
 		queue_add(s, j);
@@ -791,16 +792,6 @@ held_has(const struct sched_held *h, size_t n, int64_t id, int attempt)
 	struct sched_held key = { .id = id };
 	const struct sched_held *f = bsearch(&key, h, n, sizeof *h, held_cmp);
 	return f != NULL && f->attempt == attempt;
-}
-
-static void
-fatal_store(const char *what, const char *err)
-{
-	/* The store is the truth and in-memory decisions were made: the only
-	 * safe way on is a restart, which recovers from the store. */
-	log_error("%s: store write failed: %s; exiting to recover on restart",
-	          what, err ? err : "?");
-	_exit(3);
 }
 
 /* ------------------------------------------------------------- stages */
@@ -826,7 +817,7 @@ stage_drop(sched *s, struct sstage *st)
 		if (j->state == SJ_QUEUED) {
 			queue_del(s, j);
 		} else {
-			worker_cancel_push(j->worker, j->id, j->attempt);
+			sc_worker_cancel_push(j->worker, j->id, j->attempt);
 			run_del(j);
 		}
 		job_remove(s, j);
@@ -908,12 +899,12 @@ static int
 locality_defer(sched *s, const struct sjob *j, const struct sworker *w)
 {
 	if (j->loc == NULL || held_data_has(w, j->loc) ||
-	    mono_ms() - j->queued_at >= LOCALITY_WAIT_MS)
+	    clock_mono_ms() - j->queued_at >= LOCALITY_WAIT_MS)
 		return 0;
 	for (const struct sworker *o = s->workers; o != NULL; o = o->next)
 		if (o != w && o->alive && o->registered &&
 		    o->stage_busy < o->slots && held_data_has(o, j->loc) &&
-		    worker_has_plugin(o, j->plugin))
+		    sc_worker_has_plugin(o, j->plugin))
 			return 1;
 	return 0;
 }
@@ -1054,13 +1045,13 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 	queue_del(s, j);
 	j->attempt = attempt;
 	j->state = SJ_RUNNING;
-	j->started_at = mono_ms();
+	j->started_at = clock_mono_ms();
 	run_add(w, j);
 }
 
 /* What a worker is told of job J's attempt. */
 static void
-task_fill(struct sched_task *t, const struct sjob *j)
+sc_task_fill(struct sched_task *t, const struct sjob *j)
 {
 	t->id = j->id;
 	t->attempt = j->attempt;
@@ -1087,7 +1078,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	*ncancel = 0;
 
 	pthread_mutex_lock(&s->mu);
-	struct sworker *w = worker_get(s, wi->name);
+	struct sworker *w = sc_worker_get(s, wi->name);
 	free(w->host);
 	w->host = xstrdup(wi->host);
 	w->slots = wi->slots;
@@ -1099,9 +1090,9 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->listed = wi->listed;
 	w->registered = 1;
 	w->alive = 1;
-	w->last_seen = mono_ms();
-	w->registered_ms = now_ms();
-	char *hex = auth_random_hex(8);
+	w->last_seen = clock_mono_ms();
+	w->registered_ms = clock_now_ms();
+	char *hex = hash_random_hex(8);
 	w->session = strtoull(hex, NULL, 16) | 1;
 	free(hex);
 	free(w->cancel);
@@ -1136,7 +1127,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 			job_start(s, j, w, h[i].attempt);
 			ops[nops++] = (struct store_op){ .kind = STORE_START,
 				.id = j->id, .attempt = j->attempt,
-				.worker = w->name, .t_ms = now_ms() };
+				.worker = w->name, .t_ms = clock_now_ms() };
 			nadopted++;
 			continue;
 		}
@@ -1148,7 +1139,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	}
 	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
 	if (rc != 0)
-		fatal_store("register", *err);
+		store_fatal("sched: register", *err);
 	for (size_t i = 0; i < nlost; i++)
 		settle_end(s, js[i], &ops[i]);
 	*session = w->session;
@@ -1165,6 +1156,179 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	return 0;
 }
 
+/* One exchange in progress (sched_exchange()): what it decided, to be
+ * written in one commit and then settled. */
+struct sc_exchange {
+	struct sworker *w;
+	struct store_op *ops;        /* results' transitions, then late logs */
+	struct sjob **js;            /* the job of each of ops[0..nops) */
+	size_t nops;
+	struct store_op *late;       /* logs of stale reports */
+	size_t nlate;
+	struct store_op *starts;     /* placements, written later */
+	size_t nstart;
+	size_t nmap;                 /* map tasks handed out (no write) */
+	int stage_event;             /* a map task reported */
+};
+
+/* 1. Results: accepted only from the worker and attempt that run the job
+ * now; anything else is stale and merely acknowledged.  Lock held. */
+static void
+sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
+           size_t nresults)
+{
+	struct sworker *w = x->w;
+
+	for (size_t i = 0; i < nresults; i++) {
+		const struct sched_result *r = &results[i];
+		struct sjob *j = job_find(s, r->id);
+		int current = j != NULL && j->state == SJ_RUNNING &&
+		              j->worker == w && j->attempt == r->attempt;
+		if (current && j->stage != NULL) {
+			stage_result(s, j, r);   /* memory only: no write */
+			x->stage_event = 1;
+			continue;
+		}
+		if (!current) {
+			/* Stale: acknowledged, only its log is kept. */
+			if (r->id > 0 && r->log != NULL && *r->log != '\0')
+				x->late[x->nlate++] = (struct store_op){
+					.kind = STORE_LOG, .id = r->id,
+					.attempt = r->attempt, .log = r->log };
+			continue;
+		}
+		if (r->duration_ms >= 0)
+			sc_plugin_observe(s, j->plugin, (double)r->duration_ms);
+		/* Its worker keeps a task's outputs: the map tasks reading
+		 * them are best placed there. */
+		for (size_t k = 0; r->state == JOB_SUCCEEDED && k < r->noutput_shas; k++)
+			held_data_add(w, r->output_shas[k]);
+		struct store_op *op = &x->ops[x->nops];
+		op->id = j->id;
+		op->attempt = j->attempt;
+		op->result = r->result;
+		op->outputs = r->outputs;
+		op->error = r->error;
+		op->log = r->log;
+		op->t_ms = r->finished_ms ? r->finished_ms : clock_now_ms();
+		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
+			op->kind = STORE_REQUEUE;      /* a retry */
+			op->state = JOB_FAILED;
+		} else {
+			op->kind = STORE_FINISH;
+			op->state = r->state;
+		}
+		j->state = SJ_FINISHING;
+		run_del(j);     /* its slot is free for this exchange's placement */
+		x->js[x->nops++] = j;
+	}
+}
+
+/* Map task J goes to the exchange's worker if it has room for one and J
+ * is not better left for a worker holding its input: 1 if it went (into
+ * OUT, memory only: no write).  Lock held. */
+static int
+sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
+             struct sched_exchange *out)
+{
+	struct sworker *w = x->w;
+
+	if (*stage_room <= 0 || !sc_worker_has_plugin(w, j->plugin))
+		return 0;
+	if (locality_defer(s, j, w)) {
+		s->locality_waits++;
+		return 0;
+	}
+	queue_del(s, j);
+	j->attempt++;
+	j->state = SJ_RUNNING;
+	j->started_at = clock_mono_ms();
+	run_add(w, j);
+	if (j->loc != NULL)
+		held_data_add(w, j->loc);
+	(*stage_room)--;
+	sc_task_fill(&out->tasks[out->ntasks++], j);
+	x->nmap++;
+	return 1;
+}
+
+/*
+ * 3. Placement of up to WANT tasks on the exchange's worker, into OUT.
+ * Tasks of plugins known to be short may wait in a worker's pool beyond
+ * its slots while the queue is deep (Celery's prefetch): for those the
+ * round trip per task, not the work, is the limit.  Any other task takes
+ * a free slot or waits in the queue, so that none waits behind a long one
+ * on a busy worker while another worker is idle.  Lock held.
+ */
+static void
+sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
+{
+	struct sworker *w = x->w;
+	int deep = s->nqueued > 2 * (int64_t)w->slots;
+	int slot_room = w->slots - w->slots_busy;
+	int prefetch_room = w->slots * s->o.prefetch - w->slots_busy;
+	int64_t free_mem = w->memory - w->memory_busy;
+	int stage_room = w->slots - w->stage_busy;
+
+	for (struct sjob *j = s->qhead, *nx; j != NULL &&
+	     (int)(x->nstart + x->nmap) < want &&
+	     (prefetch_room > 0 || stage_room > 0); j = nx) {
+		nx = j->next;
+		if (j->stage != NULL) {
+			/* Map tasks: their own room. */
+			sc_place_map(s, x, j, &stage_room, out);
+			continue;
+		}
+		/* Map tasks come first in the queue (priority INT32_MAX), so
+		 * past them only jobs are left: with no room for one, stop
+		 * rather than walk a deep queue at every exchange. */
+		if (prefetch_room <= 0)
+			break;
+		int per = deep ? sc_plugin_prefetch(s, j->plugin) : 1;
+		int room = per > 1 ? w->slots * per - w->slots_busy : slot_room;
+		if (room > prefetch_room)
+			room = prefetch_room;
+		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
+		    (j->pool != NULL && j->pool->slots >= 0 &&
+		     j->pool->busy >= j->pool->slots) ||
+		    (j->not_before && j->not_before > clock_mono_ms()) ||
+		    !sc_worker_has_plugin(w, j->plugin))
+			continue;
+		job_start(s, j, w, j->attempt + 1);
+		slot_room -= j->slots;
+		prefetch_room -= j->slots;
+		free_mem -= j->memory;
+		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
+			.id = j->id, .attempt = j->attempt, .worker = w->name,
+			.t_ms = clock_now_ms() };
+		sc_task_fill(&out->tasks[out->ntasks++], j);
+	}
+}
+
+/* After the commit: count what finished on the worker and settle each
+ * result's job.  1 if any took effect (a slot freed or a job queued). */
+static int
+sc_settle(sched *s, struct sc_exchange *x)
+{
+	int changed = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < x->nops; i++) {
+		const struct store_op *op = &x->ops[i];
+		if (op->kind == STORE_FINISH && op->applied) {
+			if (op->state == JOB_SUCCEEDED)
+				x->w->done++;
+			else
+				x->w->failed++;
+		}
+		if (op->applied)
+			changed = 1;
+		settle_end(s, x->js[i], op);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return changed;
+}
+
 int
 sched_exchange(sched *s, const char *name, uint64_t session,
                const struct sched_result *results, size_t nresults,
@@ -1178,13 +1342,13 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	qsort(run, nrunning, sizeof *run, held_cmp);
 
 	pthread_mutex_lock(&s->mu);
-	struct sworker *w = worker_find(s, name);
+	struct sworker *w = sc_worker_find(s, name);
 	if (w == NULL || !w->registered || !w->alive || w->session != session) {
 		pthread_mutex_unlock(&s->mu);
 		free(run);
 		return seterr(err, -ESTALE, "worker %s must register", name);
 	}
-	w->last_seen = mono_ms();
+	w->last_seen = clock_mono_ms();
 
 	size_t nrun = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
@@ -1196,171 +1360,53 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	/* Room for every result twice over: as a transition, or as the log
 	 * of a stale report appended after the transitions (same commit). */
 	size_t cap = 2 * nresults + nrun + 1;
-	struct store_op *starts = xcalloc((size_t)want + 1, sizeof *starts);
-	struct store_op *ops = xcalloc(cap, sizeof *ops);
-	struct sjob **js = xcalloc(cap, sizeof *js);
-	size_t nops = 0;
-	struct store_op *late = xcalloc(nresults + 1, sizeof *late);
-	size_t nlate = 0;
+	struct sc_exchange x = {
+		.w = w,
+		.ops = xcalloc(cap, sizeof *x.ops),
+		.js = xcalloc(cap, sizeof *x.js),
+		.late = xcalloc(nresults + 1, sizeof *x.late),
+		.starts = xcalloc((size_t)want + 1, sizeof *x.starts),
+	};
 	/* Map tasks are handed out under this lock (they need no write). */
 	out->tasks = xcalloc((size_t)want + 1, sizeof *out->tasks);
-	size_t neph = 0;
-	int stage_event = 0;
 
-	/* 1. Results: accepted only from the worker and attempt that run the
-	 * job now; anything else is stale and merely acknowledged. */
-	for (size_t i = 0; i < nresults; i++) {
-		const struct sched_result *r = &results[i];
-		struct sjob *j = job_find(s, r->id);
-		int current = j != NULL && j->state == SJ_RUNNING &&
-		              j->worker == w && j->attempt == r->attempt;
-		if (current && j->stage != NULL) {
-			stage_result(s, j, r);   /* memory only: no write */
-			stage_event = 1;
-			continue;
-		}
-		if (!current) {
-			/* Stale: acknowledged, only its log is kept. */
-			if (r->id > 0 && r->log != NULL && *r->log != '\0')
-				late[nlate++] = (struct store_op){ .kind = STORE_LOG,
-					.id = r->id, .attempt = r->attempt, .log = r->log };
-			continue;
-		}
-		if (r->duration_ms >= 0)
-			plugin_observe(s, j->plugin, (double)r->duration_ms);
-		/* Its worker keeps a task's outputs: the map tasks reading
-		 * them are best placed there. */
-		for (size_t k = 0; r->state == JOB_SUCCEEDED && k < r->noutput_shas; k++)
-			held_data_add(w, r->output_shas[k]);
-		struct store_op *op = &ops[nops];
-		op->id = j->id;
-		op->attempt = j->attempt;
-		op->result = r->result;
-		op->outputs = r->outputs;
-		op->error = r->error;
-		op->log = r->log;
-		op->t_ms = r->finished_ms ? r->finished_ms : now_ms();
-		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
-			op->kind = STORE_REQUEUE;      /* a retry */
-			op->state = JOB_FAILED;
-		} else {
-			op->kind = STORE_FINISH;
-			op->state = r->state;
-		}
-		j->state = SJ_FINISHING;
-		run_del(j);     /* its slot is free for this exchange's placement */
-		js[nops++] = j;
-	}
+	sc_results(s, &x, results, nresults);
 	/* 2. Attempts the worker runs that are no longer its own (requeued
 	 * while it was away) are cancelled there.  The converse, attempts it
 	 * lost, is settled when it registers again after a failed exchange. */
 	for (size_t i = 0; i < nrunning; i++) {
 		struct sjob *j = job_find(s, run[i].id);
 		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
-			worker_cancel_push(w, run[i].id, run[i].attempt);
+			sc_worker_cancel_push(w, run[i].id, run[i].attempt);
 	}
-	/* 3. Placement.  Tasks of plugins known to be short may wait in a
-	 * worker's pool beyond its slots while the queue is deep (Celery's
-	 * prefetch): for those the round trip per task, not the work, is
-	 * the limit.  Any other task takes a free slot or waits in the
-	 * queue, so that none waits behind a long one on a busy worker
-	 * while another worker is idle. */
-	int deep = s->nqueued > 2 * (int64_t)w->slots;
-	int slot_room = w->slots - w->slots_busy;
-	int prefetch_room = w->slots * s->o.prefetch - w->slots_busy;
-	int64_t free_mem = w->memory - w->memory_busy;
-	int stage_room = w->slots - w->stage_busy;
-	size_t nstart = 0;
-	for (struct sjob *j = s->qhead, *nx; j != NULL &&
-	     (int)(nstart + neph) < want &&
-	     (prefetch_room > 0 || stage_room > 0); j = nx) {
-		nx = j->next;
-		if (j->stage != NULL) {
-			/* Map tasks: their own room, no write (memory only). */
-			if (stage_room <= 0 || !worker_has_plugin(w, j->plugin))
-				continue;
-			if (locality_defer(s, j, w)) {
-				s->locality_waits++;
-				continue;
-			}
-			queue_del(s, j);
-			j->attempt++;
-			j->state = SJ_RUNNING;
-			j->started_at = mono_ms();
-			run_add(w, j);
-			if (j->loc != NULL)
-				held_data_add(w, j->loc);
-			stage_room--;
-			task_fill(&out->tasks[out->ntasks++], j);
-			neph++;
-			continue;
-		}
-		/* Map tasks come first in the queue (priority INT32_MAX), so
-		 * past them only jobs are left: with no room for one, stop
-		 * rather than walk a deep queue at every exchange. */
-		if (prefetch_room <= 0)
-			break;
-		int per = deep ? plugin_prefetch(s, j->plugin) : 1;
-		int room = per > 1 ? w->slots * per - w->slots_busy : slot_room;
-		if (room > prefetch_room)
-			room = prefetch_room;
-		if (j->slots > room || (j->memory > 0 && j->memory > free_mem) ||
-		    (j->pool != NULL && j->pool->slots >= 0 &&
-		     j->pool->busy >= j->pool->slots) ||
-		    (j->not_before && j->not_before > mono_ms()) ||
-		    !worker_has_plugin(w, j->plugin))
-			continue;
-		job_start(s, j, w, j->attempt + 1);
-		slot_room -= j->slots;
-		prefetch_room -= j->slots;
-		free_mem -= j->memory;
-		starts[nstart++] = (struct store_op){ .kind = STORE_START,
-			.id = j->id, .attempt = j->attempt, .worker = w->name,
-			.t_ms = now_ms() };
-		task_fill(&out->tasks[out->ntasks++], j);
-	}
+	sc_place(s, &x, want, out);
 	/* The tasks go out before their start is on disk: queued under the
 	 * lock, so in the order of decisions, and committed with the
 	 * results below or on their own a few ms later.  Should the master
 	 * die first, the job is recovered as queued, and the worker that
 	 * runs it confirms it when it registers again (sched_register). */
-	if (nstart > 0 && store_apply_later(s->st, starts, nstart, err) != 0)
-		fatal_store("exchange", *err);
-	free(starts);
+	if (x.nstart > 0 &&
+	    store_apply_later(s->st, x.starts, x.nstart, err) != 0)
+		store_fatal("sched: exchange", *err);
+	free(x.starts);
 	out->cancel = w->cancel;
 	out->ncancel = w->ncancel;
 	w->cancel = NULL;
 	w->ncancel = 0;
 	pthread_mutex_unlock(&s->mu);
 
-	memcpy(ops + nops, late, nlate * sizeof *late);
-	free(late);
-	int rc = nops + nlate ? store_apply(s->st, ops, nops + nlate, err) : 0;
-	if (rc != 0)
-		fatal_store("exchange", *err);
+	memcpy(x.ops + x.nops, x.late, x.nlate * sizeof *x.late);
+	free(x.late);
+	if (x.nops + x.nlate > 0 &&
+	    store_apply(s->st, x.ops, x.nops + x.nlate, err) != 0)
+		store_fatal("sched: exchange", *err);
 
-	int requeued = 0;
-	pthread_mutex_lock(&s->mu);
-
-	for (size_t i = 0; i < nops; i++) {
-		struct sjob *j = js[i];
-		if (ops[i].kind == STORE_FINISH && ops[i].applied) {
-			if (ops[i].state == JOB_SUCCEEDED)
-				w->done++;
-			else
-				w->failed++;
-		}
-		if (ops[i].applied)
-			requeued = 1;   /* a slot freed or a job queued */
-		settle_end(s, j, &ops[i]);
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (requeued || stage_event)
+	if (sc_settle(s, &x) || x.stage_event)
 		wake(s);
 	if (s->done != NULL)
 		flush_done(s);
-	free(ops);
-	free(js);
+	free(x.ops);
+	free(x.js);
 	free(run);
 	return 0;
 }
@@ -1409,7 +1455,7 @@ int
 sched_reap(sched *s)
 {
 	int dead = 0;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
 		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
@@ -1433,7 +1479,7 @@ sched_reap(sched *s)
 		}
 		char *err = NULL;
 		if (nops && store_apply(s->st, ops, nops, &err) != 0)
-			fatal_store("reap", err);
+			store_fatal("sched: reap", err);
 		for (size_t i = 0; i < nops; i++)
 			settle_end(s, js[i], &ops[i]);
 		if (w->leaving)
@@ -1461,10 +1507,10 @@ int
 sched_leave(sched *s, const char *name, uint64_t session)
 {
 	pthread_mutex_lock(&s->mu);
-	struct sworker *w = worker_find(s, name);
+	struct sworker *w = sc_worker_find(s, name);
 	int ok = w != NULL && w->alive && w->session == session;
 	if (ok) {
-		w->last_seen = mono_ms() - s->o.worker_timeout_ms - 1;
+		w->last_seen = clock_mono_ms() - s->o.worker_timeout_ms - 1;
 		w->leaving = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1478,7 +1524,7 @@ json_t *
 sched_workers_json(sched *s)
 {
 	json_t *a = json_array();
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
 		json_t *p = json_array();
@@ -1566,7 +1612,7 @@ sched_has_plugin(sched *s, const char *name)
 	int has = 0;
 	pthread_mutex_lock(&s->mu);
 	for (struct sworker *w = s->workers; w != NULL && !has; w = w->next)
-		has = w->alive && worker_has_plugin(w, name);
+		has = w->alive && sc_worker_has_plugin(w, name);
 	pthread_mutex_unlock(&s->mu);
 	return has;
 }

@@ -41,6 +41,8 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
+#include "fs.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -339,14 +341,6 @@ struct store {
 	sqlite3_stmt *rst[R_NSTMT];
 };
 
-static int64_t
-store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Map an SQLite result code to the negative errno kiln functions return. */
 static int
 store_errno(int rc)
@@ -419,36 +413,6 @@ store_pragma_int(sqlite3 *db, const char *sql, int *out, char **err)
 }
 
 /* mkdir -p of the directory part of PATH. */
-static int
-store_mkparents(const char *path, char **err)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int rc = 0;
-
-	if (slash == NULL || slash == dir) {
-		free(dir);
-		return 0;
-	}
-	*slash = '\0';
-	for (char *p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			rc = seterr(err, -errno, "cannot create directory %s: %s",
-			            dir, strerror(errno));
-			break;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(dir);
-	return rc;
-}
-
 static int
 store_connect(const char *path, sqlite3 **out, char **err)
 {
@@ -562,7 +526,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	if (!sqlite3_threadsafe())
 		return seterr(err, -ENOTSUP, "store: SQLite was built without "
 		              "thread support");
-	if ((rc = store_mkparents(path, err)) < 0)
+	if ((rc = fs_mkdir_parents(path, 0755, err)) < 0)
 		return rc;
 
 	s = xcalloc(1, sizeof *s);
@@ -697,8 +661,40 @@ store_wstep(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Run pipeline statement WHICH with arguments bound in order from FMT:
- * 'i' an int64_t, 's' a string (NULL binds NULL).  Writer thread only. */
+/* Bind arguments to ST in order from FMT, then run it to completion:
+ * 'i' an int64_t, 'r' an int64_t row id (0 or less binds NULL), 's' a
+ * string (NULL binds NULL).  Every integer is passed as int64_t. */
+static int
+store_vexec(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	for (int i = 0; fmt[i] != '\0'; i++) {
+		if (fmt[i] == 's') {
+			store_bind_text(st, i + 1, va_arg(ap, const char *));
+			continue;
+		}
+		int64_t v = va_arg(ap, int64_t);
+		if (fmt[i] == 'r' && v <= 0)
+			sqlite3_bind_null(st, i + 1);
+		else
+			sqlite3_bind_int64(st, i + 1, v);
+	}
+	return store_wstep(st);
+}
+
+/* Run write statement WHICH (store_wsql) with arguments bound as
+ * store_vexec() says.  Writer thread only. */
+static int
+store_wexec(store *s, int which, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = store_vexec(s->wst[which], fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Run pipeline statement WHICH (store_psql, prepared on first use) with
+ * arguments bound as store_vexec() says.  Writer thread only. */
 static int
 store_pexec(store *s, int which, const char *fmt, ...)
 {
@@ -709,17 +705,11 @@ store_pexec(store *s, int which, const char *fmt, ...)
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	sqlite3_stmt *st = s->pst[which];
 	va_list ap;
 	va_start(ap, fmt);
-	for (int i = 0; fmt[i] != '\0'; i++) {
-		if (fmt[i] == 'i')
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-		else
-			store_bind_text(st, i + 1, va_arg(ap, const char *));
-	}
+	int rc = store_vexec(s->pst[which], fmt, ap);
 	va_end(ap);
-	return store_wstep(st);
+	return rc;
 }
 
 /* The task instance a job runs follows the job's transitions. */
@@ -758,116 +748,103 @@ store_run_create(store *s, struct store_op *op, int64_t t)
 	return rc;
 }
 
+static int
+store_op_submit(store *s, struct store_op *op, int64_t t)
+{
+	const struct store_job *j = &op->job;
+	int rc = store_wexec(s, W_SUBMIT, "ssiiiiiirsiiiss", j->plugin,
+	                     j->params ? j->params : "{}",
+	                     (int64_t)j->priority, (int64_t)j->slots,
+	                     j->memory, j->timeout_ms,
+	                     (int64_t)j->max_attempts,
+	                     j->created_ms ? j->created_ms : t, j->run,
+	                     j->task, j->retry_delay_ms,
+	                     (int64_t)j->retry_exponential,
+	                     j->retry_max_delay_ms, j->pool, j->inputs);
+	if (rc != SQLITE_OK)
+		return rc;
+	op->job.id = sqlite3_last_insert_rowid(s->wdb);
+	op->applied = 1;
+	if (j->run > 0 && j->task != NULL)
+		return store_pexec(s, P_TI_SUBMIT, "isi", j->run, j->task,
+		                   j->id);
+	return SQLITE_OK;
+}
+
+/*
+ * A job's transition (start, finish, requeue, cancel): the job row first,
+ * guarded by its state and attempt so that a replayed or late op changes
+ * nothing; only if it changed, the attempt's row and the task instance
+ * the job runs, if any.
+ */
+static int
+store_op_job(store *s, struct store_op *op, int64_t t)
+{
+	const int64_t id = op->id, att = op->attempt;
+	int rc;
+
+	switch (op->kind) {
+	case STORE_START:
+		rc = store_wexec(s, W_START, "iisi", id, att, op->worker, t);
+		break;
+	case STORE_FINISH:
+		rc = store_wexec(s, W_FINISH, "iiissi", id, att,
+		                 (int64_t)op->state, op->result, op->error, t);
+		break;
+	case STORE_REQUEUE:
+		rc = store_wexec(s, W_REQUEUE, "ii", id, att);
+		break;
+	default:                /* STORE_CANCEL */
+		rc = store_wexec(s, W_CANCEL, "ii", id, t);
+		break;
+	}
+	if (rc != SQLITE_OK || sqlite3_changes(s->wdb) == 0)
+		return rc;
+
+	switch (op->kind) {
+	case STORE_START:
+		rc = store_wexec(s, W_ATT_START, "iisi", id, att, op->worker, t);
+		break;
+	case STORE_FINISH:
+		if (op->outputs != NULL &&
+		    (rc = store_pexec(s, P_JOB_OUTPUTS, "is", id,
+		                      op->outputs)) != SQLITE_OK)
+			return rc;
+		/* fall through */
+	case STORE_REQUEUE:
+		rc = store_wexec(s, W_ATT_FINISH, "iiissi", id, att,
+		                 (int64_t)(op->kind == STORE_FINISH ? op->state
+		                                                    : JOB_FAILED),
+		                 op->error, op->log, t);
+		break;
+	default:                /* STORE_CANCEL */
+		rc = store_wexec(s, W_ATT_CANCEL, "ii", id, t);
+		break;
+	}
+	if (rc != SQLITE_OK)
+		return rc;
+	op->applied = 1;
+	return store_ti_follow(s, op, t);
+}
+
 /* Apply one op inside the open transaction.  Sets op->applied; returns
  * an SQLite result code (not SQLITE_OK only for a real failure). */
 static int
 store_run_op(store *s, struct store_op *op)
 {
 	sqlite3 *db = s->wdb;
-	sqlite3_stmt *st = NULL;
-	int64_t t = op->t_ms ? op->t_ms : store_now_ms();
+	int64_t t = op->t_ms ? op->t_ms : clock_now_ms();
 	int rc;
 
 	op->applied = 0;
 	switch (op->kind) {
 	case STORE_SUBMIT:
-		st = s->wst[W_SUBMIT];
-		store_bind_text(st, 1, op->job.plugin);
-		store_bind_text(st, 2, op->job.params ? op->job.params : "{}");
-		sqlite3_bind_int(st, 3, op->job.priority);
-		sqlite3_bind_int(st, 4, op->job.slots);
-		sqlite3_bind_int64(st, 5, op->job.memory);
-		sqlite3_bind_int64(st, 6, op->job.timeout_ms);
-		sqlite3_bind_int(st, 7, op->job.max_attempts);
-		sqlite3_bind_int64(st, 8, op->job.created_ms ? op->job.created_ms
-		                   : t);
-		if (op->job.run > 0)
-			sqlite3_bind_int64(st, 9, op->job.run);
-		else
-			sqlite3_bind_null(st, 9);
-		store_bind_text(st, 10, op->job.task);
-		sqlite3_bind_int64(st, 11, op->job.retry_delay_ms);
-		sqlite3_bind_int(st, 12, op->job.retry_exponential);
-		sqlite3_bind_int64(st, 13, op->job.retry_max_delay_ms);
-		store_bind_text(st, 14, op->job.pool);
-		store_bind_text(st, 15, op->job.inputs);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		op->job.id = sqlite3_last_insert_rowid(db);
-		op->applied = 1;
-		if (op->job.run > 0 && op->job.task != NULL)
-			return store_pexec(s, P_TI_SUBMIT, "isi", op->job.run,
-			                   op->job.task, op->job.id);
-		return SQLITE_OK;
-
+		return store_op_submit(s, op, t);
 	case STORE_START:
-		st = s->wst[W_START];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		store_bind_text(st, 3, op->worker);
-		sqlite3_bind_int64(st, 4, t);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		if (sqlite3_changes(db) == 0)
-			return SQLITE_OK;
-		st = s->wst[W_ATT_START];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		store_bind_text(st, 3, op->worker);
-		sqlite3_bind_int64(st, 4, t);
-		break;
-
 	case STORE_FINISH:
-		st = s->wst[W_FINISH];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		sqlite3_bind_int(st, 3, op->state);
-		store_bind_text(st, 4, op->result);
-		store_bind_text(st, 5, op->error);
-		sqlite3_bind_int64(st, 6, t);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		if (sqlite3_changes(db) == 0)
-			return SQLITE_OK;
-		if (op->outputs != NULL &&
-		    (rc = store_pexec(s, P_JOB_OUTPUTS, "is", op->id,
-		                      op->outputs)) != SQLITE_OK)
-			return rc;
-		st = s->wst[W_ATT_FINISH];
-		sqlite3_bind_int(st, 3, op->state);
-		goto close_attempt;
-
 	case STORE_REQUEUE:
-		st = s->wst[W_REQUEUE];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		if (sqlite3_changes(db) == 0)
-			return SQLITE_OK;
-		st = s->wst[W_ATT_FINISH];
-		sqlite3_bind_int(st, 3, JOB_FAILED);
-	close_attempt:
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		store_bind_text(st, 4, op->error);
-		store_bind_text(st, 5, op->log);
-		sqlite3_bind_int64(st, 6, t);
-		break;
-
 	case STORE_CANCEL:
-		st = s->wst[W_CANCEL];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int64(st, 2, t);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		if (sqlite3_changes(db) == 0)
-			return SQLITE_OK;
-		st = s->wst[W_ATT_CANCEL];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int64(st, 2, t);
-		break;
-
+		return store_op_job(s, op, t);
 	case STORE_RUN_CREATE:
 		return store_run_create(s, op, t);
 	case STORE_TI_SET:
@@ -895,24 +872,13 @@ store_run_op(store *s, struct store_op *op)
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
 		return rc;
 	case STORE_LOG:
-		st = s->wst[W_ATT_LOG];
-		sqlite3_bind_int64(st, 1, op->id);
-		sqlite3_bind_int(st, 2, op->attempt);
-		store_bind_text(st, 3, op->log);
-		if ((rc = store_wstep(st)) != SQLITE_OK)
-			return rc;
-		op->applied = sqlite3_changes(db) > 0;
-		return SQLITE_OK;
-
+		rc = store_wexec(s, W_ATT_LOG, "iis", op->id,
+		                 (int64_t)op->attempt, op->log);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;
 	}
-	/* The job row changed; now its attempt row (st, bound above) and
-	 * the task instance it runs, if any. */
-	if ((rc = store_wstep(st)) != SQLITE_OK)
-		return rc;
-	op->applied = 1;
-	return store_ti_follow(s, op, t);
 }
 
 /* Run every batch of the list in one transaction.  On failure the whole
@@ -971,15 +937,6 @@ store_commit_group(store *s, struct store_batch *list)
 	free(msg);
 }
 
-static int64_t
-store_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 store_batch_free_later(struct store_batch *b)
 {
@@ -1009,7 +966,7 @@ store_writer(void *arg)
 		 * waits, and commit them together (one fsync, not two). */
 		while (s->q_waiting == 0 && !s->stopping) {
 			int64_t at = s->later_since + STORE_LATER_MS;
-			if (store_mono_ms() >= at)
+			if (clock_mono_ms() >= at)
 				break;
 			struct timespec ts = { .tv_sec = at / 1000,
 			                       .tv_nsec = (at % 1000) * 1000000 };
@@ -1030,12 +987,8 @@ store_writer(void *arg)
 			struct store_batch *next = list->next;
 			if (list->later) {
 				if (list->rc < 0) {
-					/* Decisions were acted on in memory:
-					 * only a restart, which recovers
-					 * from the store, can go on. */
-					log_error("%s; exiting to recover on "
-					          "restart", list->err);
-					_exit(3);
+					/* No caller is left to tell. */
+					store_fatal(NULL, list->err);
 				}
 				store_batch_free_later(list);
 			} else {
@@ -1155,6 +1108,18 @@ store_apply(store *s, struct store_op *ops, size_t n, char **err)
 	return store_apply_wait(s, ops, n, err);
 }
 
+void
+store_fatal(const char *what, const char *err)
+{
+	if (err == NULL)
+		err = "?";
+	if (what != NULL)
+		log_error("%s: %s; exiting to recover on restart", what, err);
+	else
+		log_error("%s; exiting to recover on restart", err);
+	_exit(3);
+}
+
 int
 store_sync(store *s, char **err)
 {
@@ -1195,7 +1160,7 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 	}
 	pthread_mutex_lock(&s->q_mu);
 	if (s->q_head == NULL)
-		s->later_since = store_mono_ms();
+		s->later_since = clock_mono_ms();
 	*s->q_tail = b;
 	s->q_tail = &b->next;
 	pthread_cond_signal(&s->q_cond);
@@ -1317,24 +1282,89 @@ store_rdone(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* Step ST through its rows calling CB for each job; read_mu held. */
-static int
-store_job_walk(store *s, sqlite3_stmt *st, store_job_cb cb, void *ud,
-               char **err)
-{
-	int rc;
+/* What a walk hands each row to: one of the typed callbacks of store.h. */
+enum store_rowkind { ROW_JOB, ROW_ATTEMPT, ROW_RUN, ROW_TI };
+struct store_visit {
+	enum store_rowkind kind;
+	union {
+		store_job_cb job;
+		store_attempt_cb attempt;
+		store_run_cb run;
+		store_ti_cb ti;
+	} cb;
+	void *ud;
+};
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+static void store_attempt_row(sqlite3_stmt *st, struct store_attempt *a);
+static void store_run_row(sqlite3_stmt *st, struct store_run *r);
+static void store_ti_row(sqlite3_stmt *st, struct store_ti *t);
+
+/* Read the current row of ST as V says, hand it to V's callback and free
+ * it; the callback's non-zero (stop) is returned. */
+static int
+store_visit_row(sqlite3_stmt *st, const struct store_visit *v)
+{
+	int stop = 0;
+
+	switch (v->kind) {
+	case ROW_JOB: {
 		struct store_job j = { 0 };
 		store_job_row(st, &j);
-		int stop = cb(&j, ud);
+		stop = v->cb.job(&j, v->ud);
 		store_job_clear(&j);
-		if (stop)
-			break;
+		break;
 	}
+	case ROW_ATTEMPT: {
+		struct store_attempt a = { 0 };
+		store_attempt_row(st, &a);
+		stop = v->cb.attempt(&a, v->ud);
+		store_attempt_clear(&a);
+		break;
+	}
+	case ROW_RUN: {
+		struct store_run r = { 0 };
+		store_run_row(st, &r);
+		stop = v->cb.run(&r, v->ud);
+		store_run_clear(&r);
+		break;
+	}
+	case ROW_TI: {
+		struct store_ti t = { 0 };
+		store_ti_row(st, &t);
+		stop = v->cb.ti(&t, v->ud);
+		store_ti_clear(&t);
+		break;
+	}
+	}
+	return stop;
+}
+
+/*
+ * Step ST through its rows, handing each to V until its callback says
+ * stop; read_mu held.  A cached statement (store_rstmt()) is reset for
+ * its next use, any other finalized.
+ */
+static int
+store_walk(store *s, sqlite3_stmt *st, const struct store_visit *v,
+           int cached, char **err)
+{
+	static const char *const what[] = {
+		[ROW_JOB] = "store: read jobs",
+		[ROW_ATTEMPT] = "store: read attempts",
+		[ROW_RUN] = "store: read runs",
+		[ROW_TI] = "store: read task instances",
+	};
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (store_visit_row(st, v))
+			break;
 	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
-	     store_dberr(s->rdb, rc, err, "store: read jobs");
-	store_rdone(st);
+	     store_dberr(s->rdb, rc, err, what[v->kind]);
+	if (cached)
+		store_rdone(st);
+	else
+		sqlite3_finalize(st);
 	return rc;
 }
 
@@ -1402,7 +1432,8 @@ store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
 	if (mask & LF_BEFORE)
 		sqlite3_bind_int64(st, 3, f->before_id);
 	sqlite3_bind_int(st, 4, limit);
-	rc = store_job_walk(s, st, cb, ud, err);
+	struct store_visit v = { ROW_JOB, { .job = cb }, ud };
+	rc = store_walk(s, st, &v, 1, err);
 out:
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
@@ -1414,9 +1445,11 @@ store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	struct store_visit v = { ROW_JOB, { .job = cb }, ud };
+
 	pthread_mutex_lock(&s->read_mu);
 	if ((rc = store_rstmt(s, R_UNFINISHED, NULL, &st, err)) == 0)
-		rc = store_job_walk(s, st, cb, ud, err);
+		rc = store_walk(s, st, &v, 1, err);
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }
@@ -1445,36 +1478,31 @@ out:
 	return rc;
 }
 
+static void
+store_attempt_row(sqlite3_stmt *st, struct store_attempt *a)
+{
+	a->job_id = sqlite3_column_int64(st, 0);
+	a->attempt = sqlite3_column_int(st, 1);
+	a->worker = store_col_str(st, 2);
+	a->state = sqlite3_column_int(st, 3);
+	a->error = store_col_str(st, 4);
+	a->started_ms = sqlite3_column_int64(st, 5);
+	a->finished_ms = sqlite3_column_int64(st, 6);
+}
+
 int
 store_attempts(store *s, int64_t job_id, store_attempt_cb cb, void *ud,
                char **err)
 {
+	struct store_visit v = { ROW_ATTEMPT, { .attempt = cb }, ud };
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	pthread_mutex_lock(&s->read_mu);
-	if ((rc = store_rstmt(s, R_ATTEMPTS, NULL, &st, err)) < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, job_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_attempt a = {
-			.job_id = sqlite3_column_int64(st, 0),
-			.attempt = sqlite3_column_int(st, 1),
-			.worker = store_col_str(st, 2),
-			.state = sqlite3_column_int(st, 3),
-			.error = store_col_str(st, 4),
-			.started_ms = sqlite3_column_int64(st, 5),
-			.finished_ms = sqlite3_column_int64(st, 6),
-		};
-		int stop = cb(&a, ud);
-		store_attempt_clear(&a);
-		if (stop)
-			break;
+	if ((rc = store_rstmt(s, R_ATTEMPTS, NULL, &st, err)) == 0) {
+		sqlite3_bind_int64(st, 1, job_id);
+		rc = store_walk(s, st, &v, 1, err);
 	}
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
-	     store_dberr(s->rdb, rc, err, "store: read attempts");
-	store_rdone(st);
-out:
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }
@@ -1545,7 +1573,7 @@ store_token_add(store *s, const char *hash_hex, const char *name,
 	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, clock_now_ms());
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		rc = store_dberr(s->rdb, rc, err, "store: add token");
@@ -1601,19 +1629,19 @@ static const char *const run_names[RUN_NSTATES] = {
 };
 
 const char *
-ti_state_name(int state)
+store_ti_state_name(int state)
 {
 	return state >= 0 && state < TI_NSTATES ? ti_names[state] : "unknown";
 }
 
 const char *
-run_state_name(int state)
+store_run_state_name(int state)
 {
 	return state >= 0 && state < RUN_NSTATES ? run_names[state] : "unknown";
 }
 
 int
-run_state_parse(const char *name)
+store_run_state_parse(const char *name)
 {
 	for (int i = 0; name != NULL && i < RUN_NSTATES; i++)
 		if (strcmp(name, run_names[i]) == 0)
@@ -1674,26 +1702,6 @@ store_rprep(store *s, const char *sql, sqlite3_stmt **st, char **err)
 	return rc == SQLITE_OK ? 0 : store_dberr(s->rdb, rc, err, "store: prepare");
 }
 
-/* Walk run rows of ST (finalized here). */
-static int
-store_run_walk(store *s, sqlite3_stmt *st, store_run_cb cb, void *ud,
-               char **err)
-{
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_run r = { 0 };
-		store_run_row(st, &r);
-		int stop = cb(&r, ud);
-		store_run_clear(&r);
-		if (stop)
-			break;
-	}
-	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
-	     store_dberr(s->rdb, rc, err, "store: read runs");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 struct store_one_run {
 	struct store_run *out;
 	int found;
@@ -1712,38 +1720,23 @@ store_take_run(const struct store_run *r, void *ud)
 	return 1;
 }
 
-static int
-store_run_by(store *s, const char *sql, int64_t id, const char *text,
-             struct store_run *out, char **err)
-{
-	sqlite3_stmt *st;
-	struct store_one_run o = { out, 0 };
-	memset(out, 0, sizeof *out);
-	pthread_mutex_lock(&s->read_mu);
-	int rc = store_rprep(s, sql, &st, err);
-	if (rc == 0) {
-		if (text != NULL)
-			sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_int64(st, 1, id);
-		rc = store_run_walk(s, st, store_take_run, &o, err);
-	}
-	pthread_mutex_unlock(&s->read_mu);
-	return rc != 0 ? rc : o.found ? 0 : -ENOENT;
-}
-
-int
-store_run_get(store *s, int64_t id, struct store_run *out, char **err)
-{
-	return store_run_by(s, "SELECT " RUN_COLS " FROM dag_runs WHERE id = ?1",
-	                    id, NULL, out, err);
-}
-
 int
 store_run_find(store *s, const char *run_id, struct store_run *out, char **err)
 {
-	return store_run_by(s, "SELECT " RUN_COLS " FROM dag_runs WHERE run_id = ?1",
-	                    0, run_id, out, err);
+	struct store_one_run o = { out, 0 };
+	struct store_visit v = { ROW_RUN, { .run = store_take_run }, &o };
+	sqlite3_stmt *st;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT " RUN_COLS " FROM dag_runs"
+	                     " WHERE run_id = ?1", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+		rc = store_walk(s, st, &v, 0, err);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc != 0 ? rc : o.found ? 0 : -ENOENT;
 }
 
 int
@@ -1763,7 +1756,8 @@ store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
 		sqlite3_bind_int(st, 2, state);
 		sqlite3_bind_int64(st, 3, before_id);
 		sqlite3_bind_int(st, 4, limit);
-		rc = store_run_walk(s, st, cb, ud, err);
+		struct store_visit v = { ROW_RUN, { .run = cb }, ud };
+		rc = store_walk(s, st, &v, 0, err);
 	}
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
@@ -1776,16 +1770,35 @@ store_runs_active(store *s, store_run_cb cb, void *ud, char **err)
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "SELECT " RUN_COLS " FROM dag_runs"
 	                     " WHERE state IN (0, 1) ORDER BY id", &st, err);
+	struct store_visit v = { ROW_RUN, { .run = cb }, ud };
 	if (rc == 0)
-		rc = store_run_walk(s, st, cb, ud, err);
+		rc = store_walk(s, st, &v, 0, err);
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
+}
+
+static void
+store_ti_row(sqlite3_stmt *st, struct store_ti *t)
+{
+	t->run = sqlite3_column_int64(st, 0);
+	t->task = store_col_str(st, 1);
+	t->state = sqlite3_column_int(st, 2);
+	t->job_id = sqlite3_column_int64(st, 3);
+	t->tries = sqlite3_column_int(st, 4);
+	t->attempt = sqlite3_column_int(st, 5);
+	t->worker = store_col_str(st, 6);
+	t->result = store_col_str(st, 7);
+	t->error = store_col_str(st, 8);
+	t->started_ms = sqlite3_column_int64(st, 9);
+	t->finished_ms = sqlite3_column_int64(st, 10);
 }
 
 int
 store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err)
 {
+	struct store_visit v = { ROW_TI, { .ti = cb }, ud };
 	sqlite3_stmt *st;
+
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "SELECT t.run, t.task, t.state, t.job_id, t.tries,"
 		" j.attempt, j.worker, j.result, j.error, t.started_ms, t.finished_ms"
@@ -1793,27 +1806,7 @@ store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err)
 		" WHERE t.run = ?1 ORDER BY t.seq", &st, err);
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, run);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct store_ti t = { 0 };
-			t.run = sqlite3_column_int64(st, 0);
-			t.task = store_col_str(st, 1);
-			t.state = sqlite3_column_int(st, 2);
-			t.job_id = sqlite3_column_int64(st, 3);
-			t.tries = sqlite3_column_int(st, 4);
-			t.attempt = sqlite3_column_int(st, 5);
-			t.worker = store_col_str(st, 6);
-			t.result = store_col_str(st, 7);
-			t.error = store_col_str(st, 8);
-			t.started_ms = sqlite3_column_int64(st, 9);
-			t.finished_ms = sqlite3_column_int64(st, 10);
-			int stop = cb(&t, ud);
-			store_ti_clear(&t);
-			if (stop)
-				break;
-		}
-		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
-		     store_dberr(s->rdb, rc, err, "store: read task instances");
-		sqlite3_finalize(st);
+		rc = store_walk(s, st, &v, 0, err);
 	}
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;

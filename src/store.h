@@ -153,6 +153,13 @@ int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 int store_apply_later(store *s, const struct store_op *ops, size_t n,
                       char **err);
 
+/* A store operation failed after decisions were acted on in memory: the
+ * store is the truth, so the only safe way on is a restart, which
+ * recovers from it.  Logs "WHAT: ERR" (WHAT may be NULL) and exits with
+ * status 3. */
+void store_fatal(const char *what, const char *err)
+	__attribute__((noreturn));
+
 /* Return once every op queued before the call, deferred ones included,
  * is committed. */
 int store_sync(store *s, char **err);
@@ -213,10 +220,10 @@ enum ti_state {
 	TI_SKIPPED,
 	TI_NSTATES
 };
-const char *ti_state_name(int state);
+const char *store_ti_state_name(int state);
 enum run_state { RUN_QUEUED = 0, RUN_RUNNING, RUN_SUCCESS, RUN_FAILED, RUN_NSTATES };
-const char *run_state_name(int state);
-int run_state_parse(const char *name);
+const char *store_run_state_name(int state);
+int store_run_state_parse(const char *name);
 
 struct store_run_new {
 	const char *dag_id;
@@ -254,7 +261,6 @@ void store_ti_clear(struct store_ti *t);
 typedef int (*store_run_cb)(const struct store_run *r, void *ud);
 typedef int (*store_ti_cb)(const struct store_ti *t, void *ud);
 
-int store_run_get(store *s, int64_t id, struct store_run *out, char **err);
 int store_run_find(store *s, const char *run_id, struct store_run *out, char **err);
 /* Runs of DAG_ID (NULL = all), newest first; STATE -1 = any. */
 int store_run_list(store *s, const char *dag_id, int state, int64_t before_id,

@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "client.h"
+#include "clock.h"
 #include "log.h"
 #include "up.h"
 #include "xalloc.h"
@@ -56,7 +56,7 @@ wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 	char *err = NULL;
 	int64_t ready = -1;
 	if (client_new(url, "up", NULL, NULL, &cl, &err) == 0) {
-		while (!up_stop && mono_ms() - t0 < 30000) {
+		while (!up_stop && clock_mono_ms() - t0 < 30000) {
 			int ws;
 			if (waitpid(*master, &ws, WNOHANG) == *master) {
 				log_error("the master exited before the cluster was ready "
@@ -72,7 +72,7 @@ wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 			    json_integer_value(json_object_get(reply, "pid")) == *master &&
 			    json_integer_value(json_object_get(reply, "workers_alive")) >= nworkers) {
 				json_decref(reply);
-				ready = mono_ms() - t0;
+				ready = clock_mono_ms() - t0;
 				break;
 			}
 			json_decref(reply);
@@ -90,7 +90,7 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
        char **err)
 {
 	log_init("up", LOG_INFO);
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_mono_ms();
 	size_t n = 0;
 	pid_t *pids = xcalloc(c->nworkers + 1, sizeof *pids);
 	const char **names = xcalloc(c->nworkers + 1, sizeof *names);

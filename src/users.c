@@ -8,7 +8,8 @@
 
 #include <sodium.h>
 
-#include "auth.h"
+#include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "users.h"
 #include "xalloc.h"
@@ -25,7 +26,7 @@ struct user {
 
 struct session {
 	char *sid, *csrf, *name, *role;
-	int64_t last;           /* mono_ms */
+	int64_t last;           /* clock_mono_ms */
 	struct session *next;
 };
 
@@ -82,7 +83,7 @@ users_open(const struct kiln_config *c, store *st, users **out, char **err)
 		if (store_meta_get(st, USERS_BOOT_KEY, &hash, err) == -ENOENT) {
 			free(*err);
 			*err = NULL;
-			char *pw = auth_random_hex(12);
+			char *pw = hash_random_hex(12);
 			hash = users_hash(pw);
 			struct store_op op = { .kind = STORE_META,
 			                       .task = USERS_BOOT_KEY, .result = hash };
@@ -184,7 +185,7 @@ users_login(users *u, const char *name, const char *password,
             const char *addr, char **sid, char **csrf, const char **role,
             char **err)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	char *key = xasprintf("%s\n%s", name, addr ? addr : "");
 	pthread_mutex_lock(&u->mu);
 	sweep(u, now);
@@ -225,8 +226,8 @@ users_login(users *u, const char *name, const char *password,
 		log_warn("failed login for '%s' from %s", name, addr ? addr : "?");
 	} else {
 		struct session *s = xcalloc(1, sizeof *s);
-		s->sid = auth_random_hex(32);
-		s->csrf = auth_random_hex(16);
+		s->sid = hash_random_hex(32);
+		s->csrf = hash_random_hex(16);
 		s->name = xstrdup(us->name);
 		s->role = xstrdup(us->role);
 		s->last = now;
@@ -244,7 +245,7 @@ users_login(users *u, const char *name, const char *password,
 int
 users_session(users *u, const char *sid, char **name, char **role, char **csrf)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	int rc = -ENOENT;
 	pthread_mutex_lock(&u->mu);
 	for (struct session *s = u->sessions; s; s = s->next)

@@ -27,8 +27,10 @@
 
 #include "auth.h"
 #include "client.h"
+#include "clock.h"
 #include "datacache.h"
 #include "diskcache.h"
+#include "hash.h"
 #include "log.h"
 #include "plugin.h"
 #include "pool.h"
@@ -44,7 +46,7 @@ struct wtask {
 	int attempt;
 	kiln_task *t;
 	plugin *p;
-	int64_t deadline;       /* mono_ms, 0 = none */
+	int64_t deadline;       /* clock_mono_ms, 0 = none */
 	int timed_out;
 	int abandoned;          /* reported failed; its thread is left behind */
 	int shutdown;           /* cancelled because the worker stops */
@@ -125,7 +127,7 @@ idle_client_put(struct wk *w, client *c)
 /* A download on its way into the cache. */
 struct fetch {
 	FILE *f;
-	auth_hasher *hash;
+	hash_stream *hash;
 	uint64_t got;
 };
 
@@ -133,7 +135,7 @@ static int
 fetch_sink(void *ud, const void *data, size_t len)
 {
 	struct fetch *fx = ud;
-	auth_hasher_add(fx->hash, data, len);
+	hash_stream_add(fx->hash, data, len);
 	fx->got += len;
 	return fwrite(data, 1, len, fx->f) == len ? 0 : -errno;
 }
@@ -165,7 +167,7 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 	char *path = diskcache_get(w->cache, sha);
 	if (path != NULL)
 		return path;
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_mono_ms();
 	client *c = idle_client_get(w, err);
 	if (c == NULL)
 		return NULL;
@@ -175,7 +177,7 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 		idle_client_put(w, c);
 		return NULL;
 	}
-	fx.hash = auth_hasher_new();
+	fx.hash = hash_stream_new();
 	char *url = xasprintf("/api/v1/artifacts/%s", sha);
 	long status = 0;
 	char *body = NULL;
@@ -185,7 +187,7 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 	free(url);
 	free(body);
 	idle_client_put(w, c);
-	char *got = auth_hasher_hex(fx.hash);
+	char *got = hash_stream_hex(fx.hash);
 	int ok = rc == 0 && status == 200;
 	if (fclose(fx.f) != 0 && ok) {
 		rc = seterr(err, -EIO, "cannot write %s", tmp);
@@ -201,7 +203,7 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 	if (ok && (path = diskcache_commit(w->cache, sha, tmp, size, err)) != NULL)
 		log_info("job %" PRId64 ": fetched input %s (%" PRIu64 " bytes, "
 		         "%" PRId64 " ms)", wt->id, input_name_of(wt, sha), size,
-		         mono_ms() - t0);
+		         clock_mono_ms() - t0);
 	else if (!ok)
 		unlink(tmp);
 	free(got);
@@ -224,7 +226,7 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 		const void *data;
 		size_t len;
 		const char *name = task_output(t, i, &data, &len);
-		char *sha = auth_hash_hex(data, len);
+		char *sha = hash_hex(data, len);
 		char *url = xasprintf("/api/v1/artifacts/%s", sha);
 		long status;
 		char *reply = NULL;
@@ -264,7 +266,7 @@ task_main(void *arg)
 {
 	struct wtask *wt = arg;
 	struct wk *w = wt->w;
-	int64_t started = now_ms();
+	int64_t started = clock_now_ms();
 	char *ferr = NULL;
 	size_t i;
 	json_t *in;
@@ -305,7 +307,7 @@ task_main(void *arg)
 		state = JOB_FAILED;
 		code = KILN_EFAIL;   /* slow here is no proof of bad input */
 		timeout_msg = xasprintf("timed out after %lld ms",
-		                        (long long)(now_ms() - started));
+		                        (long long)(clock_now_ms() - started));
 		error = timeout_msg;
 	}
 	if (state == JOB_FAILED && code == KILN_OK)
@@ -315,8 +317,8 @@ task_main(void *arg)
 		"state", job_state_name(state), "code", code,
 		"result", task_result(wt->t),
 		"error", error, "log", task_log(wt->t),
-		"finished_ms", (json_int_t)now_ms(),
-		"duration_ms", (json_int_t)(now_ms() - started));
+		"finished_ms", (json_int_t)clock_now_ms(),
+		"duration_ms", (json_int_t)(clock_now_ms() - started));
 	if (outputs != NULL)
 		json_object_set_new(res, "outputs", outputs);
 	free(timeout_msg);
@@ -547,7 +549,7 @@ handle_reply(struct wk *w, json_t *reply)
 			json_t *res = json_pack("{s:I,s:i,s:s,s:i,s:s,s:s,s:I}", "id",
 				(json_int_t)id, "attempt", attempt, "state", "failed",
 				"code", p ? KILN_EINVAL : KILN_EFAIL,
-				"error", msg, "log", "", "finished_ms", (json_int_t)now_ms());
+				"error", msg, "log", "", "finished_ms", (json_int_t)clock_now_ms());
 			pthread_mutex_lock(&w->mu);
 			json_array_append_new(w->outbox, res);
 			pthread_cond_broadcast(&w->cv);
@@ -564,7 +566,7 @@ handle_reply(struct wk *w, json_t *reply)
 		wt->t = t;
 		wt->p = p;
 		wt->w = w;
-		wt->deadline = timeout > 0 ? mono_ms() + timeout : 0;
+		wt->deadline = timeout > 0 ? clock_mono_ms() + timeout : 0;
 		wt->inputs = json_incref(json_object_get(o, "inputs"));
 		pthread_mutex_lock(&w->mu);
 		wt->next = w->running;
@@ -757,13 +759,13 @@ static void *
 watchdog_main(void *arg)
 {
 	struct wk *w = arg;
-	int64_t next_scan = mono_ms() + 1000;
+	int64_t next_scan = clock_mono_ms() + 1000;
 	int nerr = 0;
 	plugin_errors(w->reg, count_error, &nerr);
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		int stop = w->stopping;
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		int grow = 0;
 		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
 			if (wt->deadline && now >= wt->deadline && !wt->timed_out) {
@@ -782,7 +784,7 @@ watchdog_main(void *arg)
 					"code", KILN_EFAIL,
 					"error", "timed out; the plugin ignored cancellation "
 					"and was abandoned", "log", "",
-					"finished_ms", (json_int_t)now_ms()));
+					"finished_ms", (json_int_t)clock_now_ms()));
 				pthread_cond_broadcast(&w->cv);
 				grow++;
 				log_warn("task %lld attempt %d ignores cancellation: abandoned",

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config.h"
 #include "xalloc.h"
 #include "yamlfile.h"
 
@@ -386,6 +385,95 @@ yamlfile_parse_int(const char *s, int64_t *v)
 	return 0;
 }
 
+/* Decimal digits at *S into *V, advancing *S.  -EINVAL without a digit,
+ * -ERANGE past INT64_MAX. */
+static int
+yf_digits(const char **s, int64_t *v)
+{
+	const char *p = *s;
+	int64_t n = 0;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		int d = *p - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return -ERANGE;
+		n = n * 10 + d;
+	}
+	*s = p;
+	*v = n;
+	return 0;
+}
+
+static int
+yf_scale(int64_t n, int64_t unit, int64_t *out)
+{
+	if (n > INT64_MAX / unit)
+		return -ERANGE;
+	*out = n * unit;
+	return 0;
+}
+
+/*
+ * Durations: an integer followed by ms, s, m, h or d (blanks allowed in
+ * between); a bare number means seconds.  Units are lower case only, so
+ * that "M" is never mistaken for minutes or months.
+ */
+int
+yamlfile_parse_duration_ms(const char *s, int64_t *ms)
+{
+	static const struct { const char *unit; int64_t ms; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
+	};
+	int64_t n;
+	int rc;
+
+	if (s == NULL)
+		return -EINVAL;
+	if ((rc = yf_digits(&s, &n)) < 0)
+		return rc;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(s, units[i].unit) == 0)
+			return yf_scale(n, units[i].ms, ms);
+	return -EINVAL;
+}
+
+/*
+ * Sizes: an integer, optionally followed (blanks allowed) by B, K/KB/KiB,
+ * M/MB/MiB, G/GB/GiB or T/TB/TiB, in any case.  All multiples are powers of
+ * 1024, the decimal-looking spellings too: memory is sized in binary units
+ * and nobody means 8000000 bytes by "8MB" in a config file.
+ */
+int
+yamlfile_parse_size(const char *s, int64_t *bytes)
+{
+	static const struct { const char *unit; int shift; } units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+		{ "t", 40 }, { "tb", 40 }, { "tib", 40 },
+	};
+	int64_t n;
+	int rc;
+
+	if (s == NULL)
+		return -EINVAL;
+	if ((rc = yf_digits(&s, &n)) < 0)
+		return rc;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcasecmp(s, units[i].unit) == 0)
+			return yf_scale(n, (int64_t)1 << units[i].shift,
+			                 bytes);
+	return -EINVAL;
+}
+
 int
 yamlfile_int(struct yamlfile *y, const char *name, yaml_node_t *v,
              int64_t min, int64_t max, int plus, int64_t *out)
@@ -419,7 +507,7 @@ yamlfile_size(struct yamlfile *y, const char *name, yaml_node_t *v,
 
 	if ((rc = yamlfile_scalar(y, name, v, &s)) < 0)
 		return rc;
-	rc = config_parse_size(s, &n);
+	rc = yamlfile_parse_size(s, &n);
 	if (rc == -EINVAL)
 		return yamlfile_err(y, v, "'%s' is not a size (like 512MiB or "
 		                    "2GiB): '%s'", name, s);
@@ -441,7 +529,7 @@ yamlfile_duration(struct yamlfile *y, const char *name, yaml_node_t *v,
 
 	if ((rc = yamlfile_scalar(y, name, v, &s)) < 0)
 		return rc;
-	rc = config_parse_duration_ms(s, &n);
+	rc = yamlfile_parse_duration_ms(s, &n);
 	if (rc == -EINVAL)
 		return yamlfile_err(y, v, "'%s' is not a duration (like %s): "
 		                    "'%s'", name, like, s);
@@ -470,4 +558,103 @@ yamlfile_bool(struct yamlfile *y, const char *name, yaml_node_t *v,
 		return yamlfile_err(y, v, "'%s' must be true or false, got "
 		                    "'%s'", name, s);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- key
+ * tables */
+
+/* Replace the string at DST with a copy of S (NULL stays NULL). */
+static void
+yf_set_str(void *dst, const char *s)
+{
+	free(*(char **)dst);
+	*(char **)dst = s != NULL ? xstrdup(s) : NULL;
+}
+
+int
+yamlfile_set(struct yamlfile *y, const struct yamlfile_key *k,
+             yaml_node_t *v, void *base)
+{
+	void *dst = (char *)base + k->off;
+	const char *s = NULL;
+	int64_t n;
+	int rc;
+
+	switch (k->type) {
+	case YF_STR:
+		if ((rc = yamlfile_string(y, k->name, v, &s)) == 0)
+			yf_set_str(dst, s);
+		return rc;
+	case YF_TEXT:
+		if (v->type != YAML_SCALAR_NODE)
+			return yamlfile_err(y, v, "'%s' expects a single value, "
+			                    "not %s", k->name, yamlfile_kind(v));
+		yf_set_str(dst, yamlfile_null(v) ? NULL : yamlfile_str(v));
+		return 0;
+	case YF_NAME:
+		if ((rc = yamlfile_name(y, k->name, v, y->name_max, &s)) == 0)
+			yf_set_str(dst, s);
+		return rc;
+	case YF_INT:
+		rc = yamlfile_int(y, k->name, v, k->min, k->max, y->int_plus,
+		                  &n);
+		if (rc == 0)
+			*(int *)dst = (int)n;
+		return rc;
+	case YF_SIZE:
+		return yamlfile_size(y, k->name, v, k->min, k->max,
+		                     (int64_t *)dst);
+	case YF_DURATION:
+		return yamlfile_duration(y, k->name, v, k->min, k->max,
+		                         y->like, (int64_t *)dst);
+	case YF_DURATION_INT:
+		rc = yamlfile_duration(y, k->name, v, k->min, k->max, y->like,
+		                       &n);
+		if (rc == 0)
+			*(int *)dst = (int)n;
+		return rc;
+	case YF_BOOL:
+		return yamlfile_bool(y, k->name, v, (int *)dst);
+	case YF_OWN:
+		return k->own != NULL ? k->own(y->ud, k, v, base) : 0;
+	}
+	return 0;
+}
+
+int
+yamlfile_set_found(struct yamlfile *y, const struct yamlfile_key *keys,
+                   size_t nkeys, yaml_node_t **found, void *base)
+{
+	for (size_t i = 0; i < nkeys; i++) {
+		if (found[i] == NULL)
+			continue;
+		int rc = yamlfile_set(y, &keys[i], found[i], base);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct yf_walk {
+	struct yamlfile *y;
+	const struct yamlfile_key *keys;
+	void *base;
+};
+
+static int
+yf_walk_one(void *ud, size_t i, yaml_node_t *v)
+{
+	struct yf_walk *w = ud;
+	return yamlfile_set(w->y, &w->keys[i], v, w->base);
+}
+
+int
+yamlfile_walk(struct yamlfile *y, yaml_node_t *map, const char *where,
+              const struct yamlfile_key *keys, size_t nkeys, void *base,
+              yaml_node_t **found)
+{
+	struct yf_walk w = { y, keys, base };
+
+	return yamlfile_map(y, map, where, keys, sizeof *keys, nkeys, NULL,
+	                    found, yf_walk_one, &w);
 }

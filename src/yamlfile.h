@@ -8,7 +8,9 @@
  * count.  On top of that: a walk of a mapping against a table of known
  * keys (unknown and duplicate keys refused, with a "did you mean"), and
  * typed scalars (bool, int in a range, duration, size) whose errors point
- * at the value.
+ * at the value; and, on top of both, key tables whose rows say where each
+ * value goes (struct yamlfile_key), so that a caller's schema is a table
+ * and only its special keys are code.
  *
  * All functions that fail return a negative errno-style code and set
  * *Y->err (malloc()ed, the caller of the loader frees it) via seterr().
@@ -25,6 +27,12 @@
 struct yamlfile {
 	const char *path;            /* for messages, as given; set by caller */
 	char **err;                  /* where messages go; set by caller */
+	/* How the caller's key tables read values (yamlfile_set()); set by
+	 * the caller before a walk: */
+	int name_max;                /* longest YF_NAME value */
+	int int_plus;                /* YF_INT also takes "+digits" */
+	const char *like;            /* duration examples, for messages */
+	void *ud;                    /* passed to each YF_OWN row's own() */
 	yaml_document_t doc;         /* valid after a load returned 0 */
 	int loaded;                  /* doc is to be deleted */
 	FILE *f;                     /* the input: a file, */
@@ -77,6 +85,45 @@ int yamlfile_map(struct yamlfile *y, yaml_node_t *map, const char *where,
                  int (*each)(void *ud, size_t i, yaml_node_t *v), void *ud);
 
 /*
+ * Key tables.  A row names a key, the type of its value and where the value
+ * goes: at OFF bytes from the BASE the walk is given.  Strings are
+ * malloc()ed, replacing (and freeing) what the field held.
+ */
+enum yamlfile_type {
+	YF_STR,           /* char *: a non-empty string */
+	YF_TEXT,          /* char *: any string; null gives NULL */
+	YF_NAME,          /* char *: yamlfile_name() up to Y->name_max */
+	YF_INT,           /* int in [min, max] */
+	YF_SIZE,          /* int64_t bytes in [min, max] */
+	YF_DURATION,      /* int64_t milliseconds in [min, max] */
+	YF_DURATION_INT,  /* int milliseconds in [min, max] */
+	YF_BOOL,          /* int 0 or 1 */
+	YF_OWN,           /* parsed by own(), or by the caller if NULL */
+};
+
+struct yamlfile_key {
+	const char *name;            /* first: yamlfile_map() reads it */
+	enum yamlfile_type type;
+	size_t off;                  /* of the field, from the base */
+	int64_t min, max;
+	/* YF_OWN: parse V for row K into BASE; UD is Y->ud. */
+	int (*own)(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+	           void *base);
+};
+
+/* Parse V as row K says and store it at BASE + K->off. */
+int yamlfile_set(struct yamlfile *y, const struct yamlfile_key *k,
+                 yaml_node_t *v, void *base);
+/* yamlfile_set() of each FOUND[i] that is not NULL, in table order. */
+int yamlfile_set_found(struct yamlfile *y, const struct yamlfile_key *keys,
+                       size_t nkeys, yaml_node_t **found, void *base);
+/* yamlfile_map() of MAP against KEYS that stores each value into BASE as
+ * it is met, so that errors come in file order. */
+int yamlfile_walk(struct yamlfile *y, yaml_node_t *map, const char *where,
+                  const struct yamlfile_key *keys, size_t nkeys, void *base,
+                  yaml_node_t **found);
+
+/*
  * Typed values.  NAME is the key V belongs to, for messages.  Each first
  * requires a scalar that is not null ("'NAME' expects a single value",
  * "'NAME' needs a value").
@@ -93,10 +140,10 @@ int yamlfile_name(struct yamlfile *y, const char *name, yaml_node_t *v,
 /* "[-]digits" (also "+digits" if PLUS) from MIN to MAX. */
 int yamlfile_int(struct yamlfile *y, const char *name, yaml_node_t *v,
                  int64_t min, int64_t max, int plus, int64_t *out);
-/* A size (config_parse_size()) from MIN to MAX bytes. */
+/* A size (yamlfile_parse_size()) from MIN to MAX bytes. */
 int yamlfile_size(struct yamlfile *y, const char *name, yaml_node_t *v,
                   int64_t min, int64_t max, int64_t *out);
-/* A duration (config_parse_duration_ms()) from MIN to MAX ms; LIKE lists
+/* A duration (yamlfile_parse_duration_ms()) from MIN to MAX ms; LIKE lists
  * examples for the message ("500ms, 2s, 5m, 1h"). */
 int yamlfile_duration(struct yamlfile *y, const char *name, yaml_node_t *v,
                       int64_t min, int64_t max, const char *like,
@@ -107,5 +154,11 @@ int yamlfile_bool(struct yamlfile *y, const char *name, yaml_node_t *v,
 
 /* Parse "[+-]digits" into *V: -EINVAL if not that, -ERANGE if too big. */
 int yamlfile_parse_int(const char *s, int64_t *v);
+/* Durations: digits, then (blanks allowed) ms, s, m, h or d; bare digits
+ * are seconds.  Into *MS; -EINVAL if not that, -ERANGE if too big. */
+int yamlfile_parse_duration_ms(const char *s, int64_t *ms);
+/* Sizes: digits, then (blanks allowed) B, K/KB/KiB, M/MB/MiB, G/GB/GiB or
+ * T/TB/TiB in any case, all powers of 1024.  Into *BYTES; as above. */
+int yamlfile_parse_size(const char *s, int64_t *bytes);
 
 #endif

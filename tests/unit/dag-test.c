@@ -590,16 +590,16 @@ START_TEST(test_trigger_rules)
 		"one_failed", "none_failed", "none_failed_min_one_success",
 	};
 	for (int i = 0; i < 7; i++) {
-		ck_assert_str_eq(trigger_rule_name(i), names[i]);
-		ck_assert_int_eq(trigger_rule_parse(names[i]), i);
+		ck_assert_str_eq(dag_trigger_rule_name(i), names[i]);
+		ck_assert_int_eq(dag_trigger_rule_parse(names[i]), i);
 	}
 	ck_assert_int_eq(TR_ALL_SUCCESS, 0);
 	ck_assert_int_eq(TR_NONE_FAILED_MIN_ONE_SUCCESS, 6);
-	ck_assert_str_eq(trigger_rule_name(7), "?");
-	ck_assert_str_eq(trigger_rule_name(-1), "?");
-	ck_assert_int_eq(trigger_rule_parse("ALL_SUCCESS"), -1);
-	ck_assert_int_eq(trigger_rule_parse(""), -1);
-	ck_assert_int_eq(trigger_rule_parse(NULL), -1);
+	ck_assert_str_eq(dag_trigger_rule_name(7), "?");
+	ck_assert_str_eq(dag_trigger_rule_name(-1), "?");
+	ck_assert_int_eq(dag_trigger_rule_parse("ALL_SUCCESS"), -1);
+	ck_assert_int_eq(dag_trigger_rule_parse(""), -1);
+	ck_assert_int_eq(dag_trigger_rule_parse(NULL), -1);
 }
 END_TEST
 

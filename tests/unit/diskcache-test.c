@@ -15,8 +15,8 @@
 
 #include <check.h>
 
-#include "auth.h"
 #include "diskcache.h"
+#include "hash.h"
 
 static char dir[256];
 
@@ -45,7 +45,7 @@ teardown(void)
 static char *
 old_file(const char *text, int age_s)
 {
-	char *sha = auth_hash_hex(text, strlen(text));
+	char *sha = hash_hex(text, strlen(text));
 	char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir, sha);
 	FILE *f = fopen(path, "w");
@@ -117,7 +117,7 @@ START_TEST(evicts_least_recently_used)
 	ck_assert_uint_eq(diskcache_bytes(c, NULL), 30);
 	free(diskcache_get(c, a));          /* the oldest is used again */
 	/* 10 more: over 35 by 5, so one goes: b, the least recently used. */
-	char *d = auth_hash_hex("klmnopqrst", 10);
+	char *d = hash_hex("klmnopqrst", 10);
 	char *p = diskcache_put(c, d, "klmnopqrst", 10, &err);
 	ck_assert_msg(p != NULL, "%s", err ? err : "");
 	free(p);
@@ -128,7 +128,7 @@ START_TEST(evicts_least_recently_used)
 	ck_assert_uint_eq(diskcache_bytes(c, NULL), 30);
 	/* Streamed in: c3 goes next; a, d and e are in their grace period
 	 * and stay though the cache is over its budget then. */
-	char *e = auth_hash_hex("uvwxyz0123456789", 16);
+	char *e = hash_hex("uvwxyz0123456789", 16);
 	char *tmp = NULL;
 	FILE *f = diskcache_begin(c, e, &tmp, &err);
 	ck_assert_ptr_nonnull(f);
