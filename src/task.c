@@ -27,8 +27,8 @@
 #include <jansson.h>
 
 #include "datacache.h"
+#include "jobstate.h"
 #include "log.h"
-#include "store.h"
 #include "task.h"
 #include "xalloc.h"
 

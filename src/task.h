@@ -28,7 +28,7 @@ kiln_task *task_new(int64_t job_id, int attempt, const char *params_json,
 void task_free(kiln_task *t);
 
 /* Run plugin P on T on the calling thread.  Returns the final job state:
- * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (see store.h). */
+ * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (jobstate.h). */
 int task_run(kiln_task *t, plugin *p);
 
 /* Thread-safe: ask the task to stop (plugins see cancelled() != 0). */
