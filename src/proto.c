@@ -219,6 +219,24 @@ proto_files_json(const struct proto_file *f, size_t n)
 	return a;
 }
 
+struct proto_file *
+proto_files_dup(const struct proto_file *f, size_t n)
+{
+	size_t len = (n ? n : 1) * sizeof *f;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(f[i].name) + strlen(f[i].sha) + 2;
+	struct proto_file *d = xmalloc(len);
+	char *p = (char *)(d + (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		d[i].size = f[i].size;
+		d[i].name = strcpy(p, f[i].name);
+		p += strlen(p) + 1;
+		d[i].sha = strcpy(p, f[i].sha);
+		p += strlen(p) + 1;
+	}
+	return d;
+}
+
 /* Array A (named WHERE) of files into *out. */
 static int
 files_read(json_t *a, const char *where, struct proto_own *own,
@@ -276,24 +294,15 @@ proto_files_parse(const char *text, struct proto_file **files, size_t *n,
 	return decode_end(own, files_read(a, "files", own, files, n, err));
 }
 
-/* Member KEY (a JSON value) of O as compact text owned by OWN; NULL if
- * absent.  MUST_OBJECT: only an object will do. */
+/* Member KEY of O (named WHERE): an object, borrowed. */
 static int
-text_member(json_t *o, const char *where, const char *key, int required,
-            int must_object, struct proto_own *own, const char **out,
-            char **err)
+get_object(json_t *o, const char *where, const char *key, int required,
+           json_t **out, char **err)
 {
-	json_t *v;
-	*out = NULL;
-	if (member(o, where, key, required, &v, err) != 0)
+	if (member(o, where, key, required, out, err) != 0)
 		return -EINVAL;
-	if (v == NULL)
-		return 0;
-	if (must_object && !json_is_object(v))
+	if (*out != NULL && !json_is_object(*out))
 		return bad(err, where, key, "must be an object");
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
-	                     JSON_REAL_PRECISION(17));
-	*out = own_keep(own, s ? s : xstrdup("null"));
 	return 0;
 }
 
@@ -417,6 +426,30 @@ result_json(const struct proto_result *r)
 	return o;
 }
 
+struct proto_result *
+proto_result_dup(const struct proto_result *r)
+{
+	struct proto_result *d = xmalloc(sizeof *d);
+	*d = *r;
+	d->result = xstrdup(r->result);
+	d->error = xstrdup(r->error);
+	d->log = xstrdup(r->log);
+	d->outputs = r->noutputs ? proto_files_dup(r->outputs, r->noutputs) : NULL;
+	return d;
+}
+
+void
+proto_result_free(struct proto_result *r)
+{
+	if (r == NULL)
+		return;
+	free((char *)r->result);
+	free((char *)r->error);
+	free((char *)r->log);
+	free(r->outputs);
+	free(r);
+}
+
 static int
 result_read(json_t *e, const char *w, struct proto_own *own,
             struct proto_result *r, char **err)
@@ -526,7 +559,7 @@ proto_exchange_reply_encode(const struct proto_exchange_reply *m)
 		json_t *o = json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I,s:o}",
 			"id", (json_int_t)t->id, "attempt", t->attempt,
 			"plugin", t->plugin,
-			"params", text_value(t->params, json_object()),
+			"params", t->params ? json_incref(t->params) : json_object(),
 			"slots", t->slots, "memory", (json_int_t)t->memory,
 			"timeout_ms", (json_int_t)t->timeout_ms,
 			"inputs", proto_files_json(t->inputs, t->ninputs));
@@ -546,7 +579,7 @@ task_read(json_t *e, const char *w, struct proto_own *own,
 	json_t *stage;
 	if (attempt_read(e, w, &t->id, &t->attempt, err) != 0 ||
 	    get_str(e, w, "plugin", 1, &t->plugin, err) != 0 ||
-	    text_member(e, w, "params", 1, 1, own, &t->params, err) != 0 ||
+	    get_object(e, w, "params", 1, &t->params, err) != 0 ||
 	    get_i32(e, w, "slots", 0, 1, PROTO_SLOTS_MAX, 1, &t->slots, err) != 0 ||
 	    get_int(e, w, "memory", 0, 0, INT64_MAX, 0, &t->memory, err) != 0 ||
 	    get_int(e, w, "timeout_ms", 0, 0, INT64_MAX, 0, &t->timeout_ms,
@@ -614,27 +647,13 @@ proto_leave_reply_encode(void)
 
 /* -------------------------------------------------------------- stages */
 
-char *
-proto_map_params(const char *fn, int index, int count, const char *arg,
-                 const char *broadcast, char **err)
+json_t *
+proto_map_params(const char *fn, int index, int count, json_t *arg,
+                 json_t *broadcast)
 {
-	json_t *a = NULL, *bc = NULL;
-	if (arg != NULL && (a = json_loads(arg, JSON_DECODE_ANY, NULL)) == NULL) {
-		seterr(err, -EINVAL, "the argument of map task %d is not JSON", index);
-		return NULL;
-	}
-	if (broadcast != NULL &&
-	    (bc = json_loads(broadcast, JSON_DECODE_ANY, NULL)) == NULL) {
-		json_decref(a);
-		seterr(err, -EINVAL, "the broadcast value is not JSON");
-		return NULL;
-	}
-	json_t *p = json_pack("{s:{s:s,s:i,s:i},s:o?,s:o?}", PROTO_MAP_STAGE,
+	return json_pack("{s:{s:s,s:i,s:i},s:O?,s:O?}", PROTO_MAP_STAGE,
 		PROTO_MAP_FN, fn, PROTO_MAP_INDEX, index, PROTO_MAP_COUNT, count,
-		PROTO_MAP_ARG, a, PROTO_MAP_BROADCAST, bc);
-	char *s = json_dumps(p, JSON_COMPACT | JSON_REAL_PRECISION(17));
-	json_decref(p);
-	return s ? s : xstrdup("{}");
+		PROTO_MAP_ARG, arg, PROTO_MAP_BROADCAST, broadcast);
 }
 
 json_t *
@@ -644,7 +663,7 @@ proto_stage_encode(const struct proto_stage *m)
 	for (size_t i = 0; i < m->ntasks; i++) {
 		const struct proto_stage_task *t = &m->tasks[i];
 		json_array_append_new(tasks, json_pack("{s:o,s:o,s:s?}",
-			"params", text_value(t->params, json_object()),
+			"params", t->params ? json_incref(t->params) : json_object(),
 			"inputs", proto_files_json(t->inputs, t->ninputs),
 			"locality", t->locality));
 	}
@@ -672,7 +691,7 @@ stage_read(json_t *j, struct proto_stage *m, char **err)
 		struct proto_stage_task *t = &m->tasks[i];
 		json_t *e = element(a, "tasks", i, w, sizeof w, err);
 		if (e == NULL ||
-		    text_member(e, w, "params", 1, 1, &m->own, &t->params, err) != 0 ||
+		    get_object(e, w, "params", 1, &t->params, err) != 0 ||
 		    files_member(e, w, "inputs", &m->own, &t->inputs, &t->ninputs,
 		                 err) != 0 ||
 		    get_str(e, w, "locality", 0, &t->locality, err) != 0)

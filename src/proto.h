@@ -60,6 +60,9 @@ json_t *proto_files_json(const struct proto_file *files, size_t n);
 int proto_files_parse(const char *text, struct proto_file **files, size_t *n,
                       struct proto_own *own, char **err);
 
+/* A copy of files F that owns its strings (one allocation: free() it). */
+struct proto_file *proto_files_dup(const struct proto_file *f, size_t n);
+
 /* ------------------------------------------------------------ register */
 
 /* One plugin as a worker announces it: {name, version, description,
@@ -116,6 +119,11 @@ struct proto_result {
 	size_t noutputs;
 };
 
+/* A copy of R that owns its strings and outputs, for a worker's outbox;
+ * free it with proto_result_free(). */
+struct proto_result *proto_result_dup(const struct proto_result *r);
+void proto_result_free(struct proto_result *r);
+
 /* New log lines of a running attempt, for the live tail. */
 struct proto_progress {
 	int64_t id;
@@ -146,7 +154,7 @@ struct proto_task {
 	int64_t id;
 	int attempt;
 	const char *plugin;
-	const char *params;           /* JSON object text (NULL: {}) */
+	json_t *params;               /* an object (borrowed; NULL: {}) */
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;           /* 0 = none */
@@ -188,14 +196,13 @@ json_t *proto_leave_reply_encode(void);
 #define PROTO_MAP_COUNT     "count"
 #define PROTO_MAP_ARG       "__arg"
 #define PROTO_MAP_BROADCAST "__broadcast"
-/* Map task INDEX of COUNT of function FN: its parameters as JSON text
- * (malloc()ed).  ARG and BROADCAST are JSON texts or NULL; NULL with *err
- * if one is not JSON. */
-char *proto_map_params(const char *fn, int index, int count, const char *arg,
-                       const char *broadcast, char **err);
+/* Map task INDEX of COUNT of function FN: its parameters (a new
+ * reference).  ARG and BROADCAST (borrowed) may be NULL. */
+json_t *proto_map_params(const char *fn, int index, int count, json_t *arg,
+                         json_t *broadcast);
 
 struct proto_stage_task {
-	const char *params;           /* JSON object text */
+	json_t *params;               /* an object (borrowed) */
 	struct proto_file *inputs;    /* absent: none */
 	size_t ninputs;
 	const char *locality;         /* sha of the data it reads, or NULL */

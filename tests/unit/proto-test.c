@@ -174,13 +174,15 @@ START_TEST(exchange_round_trip)
 	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
 	proto_release(&g.own);
 
+	json_t *params = json_loads("{\"n\":3,\"s\":\"x\",\"d\":{\"a\":[1,2.5]}}",
+	                            0, NULL);
 	struct proto_task tasks[] = {
 		{ .id = 10, .attempt = 1, .plugin = "noop",
-		  .params = "{\"n\":3,\"s\":\"x\",\"d\":{\"a\":[1,2.5]}}", .slots = 2,
+		  .params = params, .slots = 2,
 		  .memory = 1 << 20, .timeout_ms = 5000,
 		  .inputs = (struct proto_file *)files, .ninputs = 2 },
 		{ .id = INT64_MIN + 5, .attempt = 2, .plugin = "logreg",
-		  .params = "{}", .slots = 1, .stage = 1 },
+		  .slots = 1, .stage = 1 },
 	};
 	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 2,
 		.cancel = (struct proto_attempt *)attempts + 1, .ncancel = 1,
@@ -192,7 +194,8 @@ START_TEST(exchange_round_trip)
 		ck_assert_int_eq(rg.tasks[i].id, tasks[i].id);
 		ck_assert_int_eq(rg.tasks[i].attempt, tasks[i].attempt);
 		ck_assert_str_eq(rg.tasks[i].plugin, tasks[i].plugin);
-		ck_assert_str_eq(rg.tasks[i].params, tasks[i].params);
+		ck_assert(json_equal(rg.tasks[i].params, tasks[i].params ?
+		          tasks[i].params : json_object()));
 		ck_assert_int_eq(rg.tasks[i].slots, tasks[i].slots);
 		ck_assert_int_eq(rg.tasks[i].memory, tasks[i].memory);
 		ck_assert_int_eq(rg.tasks[i].timeout_ms, tasks[i].timeout_ms);
@@ -204,6 +207,24 @@ START_TEST(exchange_round_trip)
 	ck_assert_int_eq(rg.acked, 3);
 	same_json(proto_exchange_reply_encode(&rg), proto_exchange_reply_encode(&r));
 	proto_release(&rg.own);
+	json_decref(params);
+}
+END_TEST
+
+/* The outbox's copies own what they hold. */
+START_TEST(result_dup)
+{
+	struct proto_result r = { .id = 1, .attempt = 2, .state = JOB_FAILED,
+		.error = "e", .log = "l", .duration_ms = -1,
+		.outputs = (struct proto_file *)files, .noutputs = 2 };
+	struct proto_result *d = proto_result_dup(&r);
+	ck_assert_ptr_ne(d->error, r.error);
+	ck_assert_str_eq(d->error, "e");
+	ck_assert_ptr_null(d->result);
+	same_files(d->outputs, d->noutputs, files, 2);
+	ck_assert_ptr_ne(d->outputs[1].sha, files[1].sha);
+	proto_result_free(d);
+	proto_result_free(NULL);
 }
 END_TEST
 
@@ -217,16 +238,16 @@ START_TEST(leave_and_stage_round_trip)
 	ck_assert(json_is_true(json_object_get(ok, "ok")));
 	json_decref(ok);
 
-	char *err = NULL;
-	char *p0 = proto_map_params("grad", 0, 2, "[1,\"a\"]", "{\"w\":[0.25]}", &err);
-	char *p1 = proto_map_params("grad", 1, 2, NULL, NULL, &err);
-	ck_assert_ptr_nonnull(p0);
+	json_t *arg = json_loads("[1,\"a\"]", 0, NULL);
+	json_t *bc = json_loads("{\"w\":[0.25]}", 0, NULL);
+	json_t *p0 = proto_map_params("grad", 0, 2, arg, bc);
+	json_t *p1 = proto_map_params("grad", 1, 2, NULL, NULL);
+	char *p1s = json_dumps(p1, JSON_COMPACT);
 	/* As workers always wrote it: absent values are null. */
-	ck_assert_str_eq(p1, "{\"__stage\":{\"fn\":\"grad\",\"index\":1,\"count\":2},"
+	ck_assert_str_eq(p1s, "{\"__stage\":{\"fn\":\"grad\",\"index\":1,\"count\":2},"
 	                 "\"__arg\":null,\"__broadcast\":null}");
-	ck_assert_ptr_null(proto_map_params("grad", 1, 2, "{nope", NULL, &err));
-	ck_assert_ptr_nonnull(strstr(err, "map task 1"));
-	free(err);
+	free(p1s);
+	ck_assert(json_equal(json_object_get(p0, "__broadcast"), bc));
 	struct proto_stage_task t[] = {
 		{ .params = p0, .inputs = (struct proto_file *)files, .ninputs = 1,
 		  .locality = "ab12" },
@@ -241,15 +262,17 @@ START_TEST(leave_and_stage_round_trip)
 	ck_assert_int_eq(sg.wait_ms, 1000);
 	ck_assert_uint_eq(sg.ntasks, 2);
 	for (size_t i = 0; i < 2; i++) {
-		ck_assert_str_eq(sg.tasks[i].params, t[i].params);
+		ck_assert(json_equal(sg.tasks[i].params, t[i].params));
 		ck_assert_pstr_eq(sg.tasks[i].locality, t[i].locality);
 		same_files(sg.tasks[i].inputs, sg.tasks[i].ninputs, t[i].inputs,
 		           t[i].ninputs);
 	}
 	same_json(proto_stage_encode(&sg), proto_stage_encode(&s));
 	proto_release(&sg.own);
-	free(p0);
-	free(p1);
+	json_decref(p0);
+	json_decref(p1);
+	json_decref(arg);
+	json_decref(bc);
 
 	const char *texts[] = { "{\"g\":[1.0000000000000002,-3]}", "null", "\"s\"" };
 	struct proto_stage_reply r = { .stage = 9, .done = 1, .results = texts,
@@ -387,6 +410,7 @@ proto_suite(void)
 	TCase *tc = tcase_create("messages");
 	tcase_add_test(tc, register_round_trip);
 	tcase_add_test(tc, exchange_round_trip);
+	tcase_add_test(tc, result_dup);
 	tcase_add_test(tc, leave_and_stage_round_trip);
 	tcase_add_test(tc, older_workers_decode);
 	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
