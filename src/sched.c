@@ -24,6 +24,7 @@
 #include "kiln/plugin.h"
 #include "log.h"
 #include "metrics.h"
+#include "proto.h"
 #include "sched.h"
 #include "stage.h"
 #include "xalloc.h"
@@ -1486,6 +1487,27 @@ sched_has_plugin(sched *s, const char *name)
 		has = w->alive && worker_has_plugin(w, name);
 	pthread_mutex_unlock(&s->mu);
 	return has;
+}
+
+json_t *
+sched_plugin_decl(sched *s, const char *name)
+{
+	json_t *decl = NULL;
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL && decl == NULL; w = w->next) {
+		size_t i;
+		json_t *pl;
+		if (!w->alive)
+			continue;
+		json_array_foreach(w->plugins, i, pl) {
+			const char *n = json_string_value(json_object_get(pl, "name"));
+			if (n != NULL && strcmp(n, name) == 0 &&
+			    (decl = json_incref(proto_plugin_decl(pl))) != NULL)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return decl;
 }
 
 void
