@@ -194,8 +194,10 @@ START_TEST(exchange_round_trip)
 		ck_assert_int_eq(rg.tasks[i].id, tasks[i].id);
 		ck_assert_int_eq(rg.tasks[i].attempt, tasks[i].attempt);
 		ck_assert_str_eq(rg.tasks[i].plugin, tasks[i].plugin);
-		ck_assert(json_equal(rg.tasks[i].params, tasks[i].params ?
-		          tasks[i].params : json_object()));
+		json_t *want = tasks[i].params ? json_incref(tasks[i].params)
+		                               : json_object();   /* absent: {} */
+		ck_assert(json_equal(rg.tasks[i].params, want));
+		json_decref(want);
 		ck_assert_int_eq(rg.tasks[i].slots, tasks[i].slots);
 		ck_assert_int_eq(rg.tasks[i].memory, tasks[i].memory);
 		ck_assert_int_eq(rg.tasks[i].timeout_ms, tasks[i].timeout_ms);
