@@ -504,10 +504,11 @@ worker_call(struct wk *w, client *c, const char *path, json_t *body,
 		return 0;
 	}
 	const char *msg = json_string_value(json_object_get(*reply, "error"));
-	if (loud && (rc != 0 || status != 409))
-		log_warn("%s with %s failed: %s%s", what, w->url,
-		         rc != 0 ? err : msg ? msg : "unexpected reply",
-		         rc != 0 || msg ? "" : " (HTTP status)");
+	if (loud && rc != 0)
+		log_warn("%s with %s failed: %s", what, w->url, err);
+	else if (loud && status != 409)   /* 409: register again, said */
+		log_warn("%s refused by %s (HTTP %ld): %s", what, w->url, status,
+		         msg ? msg : "unexpected reply");
 	free(err);
 	json_decref(*reply);
 	*reply = NULL;
