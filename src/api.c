@@ -23,6 +23,8 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "plugin.h"
+#include "proto.h"
 #include "web.h"
 #include "xalloc.h"
 
@@ -51,6 +53,7 @@ struct pstate {
 	int entered;
 	int64_t deadline;
 	json_t *body;
+	int64_t stage;   /* a stage submit's stage, once made */
 };
 
 static void
@@ -181,27 +184,36 @@ job_json(const struct store_job *j)
 
 /* ------------------------------------------------------------- cluster */
 
-static int
-held_from(json_t *a, struct sched_held **out, size_t *n)
+/* The messages of the worker protocol are decoded and encoded by proto.c;
+ * these handlers translate them to and from the scheduler's calls. */
+
+/* The scheduler's view of attempts A, and back (malloc()ed, never NULL). */
+static struct sched_held *
+held_from(const struct proto_attempt *a, size_t n)
 {
-	*n = json_array_size(a);
-	*out = xcalloc(*n + 1, sizeof **out);
-	for (size_t i = 0; i < *n; i++) {
-		json_t *h = json_array_get(a, i);
-		(*out)[i].id = json_integer_value(json_object_get(h, "id"));
-		(*out)[i].attempt = (int)json_integer_value(json_object_get(h, "attempt"));
-	}
-	return 0;
+	struct sched_held *h = xcalloc(n + 1, sizeof *h);
+	for (size_t i = 0; i < n; i++)
+		h[i] = (struct sched_held){ .id = a[i].id, .attempt = a[i].attempt };
+	return h;
 }
 
-static json_t *
-held_json(const struct sched_held *h, size_t n)
+static struct proto_attempt *
+held_to(const struct sched_held *h, size_t n)
 {
-	json_t *a = json_array();
+	struct proto_attempt *a = xcalloc(n + 1, sizeof *a);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:I,s:i}", "id",
-		                      (json_int_t)h[i].id, "attempt", h[i].attempt));
+		a[i] = (struct proto_attempt){ .id = h[i].id, .attempt = h[i].attempt };
 	return a;
+}
+
+/* After a decoder's RC: 0, or replies 400 with ERR (which it frees). */
+static int
+cluster_decoded(http_req *r, int rc, const char *what, char *err)
+{
+	if (rc != 0)
+		http_reply_error(r, 400, "bad %s: %s", what, err ? err : "?");
+	free(err);
+	return rc;
 }
 
 static void
@@ -210,49 +222,137 @@ cluster_register(struct api_ctx *a, http_req *r, const struct who *who)
 	json_t *b = body_object(r);
 	if (b == NULL)
 		return;
-	const char *name = NULL, *host = NULL;
-	int slots = 0;
-	json_int_t memory = 0;
-	json_t *plugins = NULL, *held = NULL, *perrs = NULL;
-	json_error_t je;
-	if (json_unpack_ex(b, &je, 0, "{s:s,s?s,s:i,s:I,s:o,s?o,s?o}", "name", &name,
-	                   "host", &host, "slots", &slots, "memory", &memory,
-	                   "plugins", &plugins, "held", &held,
-	                   "plugin_errors", &perrs) != 0 ||
-	    !json_is_array(plugins) || slots < 1 || slots > 4096 || memory < 0) {
-		http_reply_error(r, 400, "bad registration: %s", je.text);
-		json_decref(b);
+	struct proto_register m;
+	char *err = NULL;
+	int rc = proto_register_decode(b, &m, &err);
+	json_decref(b);
+	if (cluster_decoded(r, rc, "registration", err) != 0)
 		return;
-	}
-	if (strcmp(name, who->id) != 0) {
-		http_reply_error(r, 403, "signed as %s, registering as %s", who->id, name);
-		json_decref(b);
+	if (strcmp(m.name, who->id) != 0) {
+		http_reply_error(r, 403, "signed as %s, registering as %s", who->id, m.name);
+		proto_release(&m.own);
 		return;
 	}
 	struct sched_worker_info wi = {
-		.name = name, .host = host ? host : "", .slots = slots,
-		.memory = memory, .plugins = plugins,
-		.plugin_errors = json_is_array(perrs) ? perrs : NULL,
-		.listed = config_worker(a->cfg, name) != NULL,
+		.name = m.name, .host = m.host, .slots = m.slots,
+		.memory = m.memory, .plugins = m.plugins,
+		.plugin_errors = m.plugin_errors,
+		.listed = config_worker(a->cfg, m.name) != NULL,
 	};
-	struct sched_held *h, *cancel;
-	size_t nh, ncancel;
-	held_from(held, &h, &nh);
+	struct sched_held *h = held_from(m.held, m.nheld), *cancel = NULL;
+	size_t ncancel = 0;
 	uint64_t session;
-	char *err = NULL;
-	if (sched_register(a->sc, &wi, h, nh, &session, &cancel, &ncancel, &err) != 0) {
+	err = NULL;
+	if (sched_register(a->sc, &wi, h, m.nheld, &session, &cancel, &ncancel, &err) != 0) {
 		http_reply_error(r, 500, "%s", err);
 	} else {
 		char sess[32];
 		snprintf(sess, sizeof sess, "%016llx", (unsigned long long)session);
-		http_reply_json(r, 200, json_pack("{s:s,s:i,s:o}", "session", sess,
-			"heartbeat_ms", a->cfg->master.heartbeat_ms,
-			"cancel", held_json(cancel, ncancel)));
+		struct proto_register_reply rep = { .session = sess,
+			.heartbeat_ms = a->cfg->master.heartbeat_ms,
+			.cancel = held_to(cancel, ncancel), .ncancel = ncancel };
+		http_reply_json(r, 200, proto_register_reply_encode(&rep));
+		free(rep.cancel);
 	}
 	free(err);
 	free(h);
 	free(cancel);
-	json_decref(b);
+	proto_release(&m.own);
+}
+
+/* The results of an exchange as the scheduler takes them, and the texts
+ * they borrow. */
+struct xresults {
+	struct sched_result *res;
+	char **outputs;             /* JSON text of each one's outputs */
+	const char ***shas;         /* and their shas */
+	size_t n;
+};
+
+static void
+xresults_from(struct xresults *x, const struct proto_result *in, size_t n)
+{
+	x->n = n;
+	x->res = xcalloc(n + 1, sizeof *x->res);
+	x->outputs = xcalloc(n + 1, sizeof *x->outputs);
+	x->shas = xcalloc(n + 1, sizeof *x->shas);
+	for (size_t i = 0; i < n; i++) {
+		const struct proto_result *p = &in[i];
+		struct sched_result *s = &x->res[i];
+		*s = (struct sched_result){ .id = p->id, .attempt = p->attempt,
+			.state = p->state, .code = p->code, .result = p->result,
+			.error = p->error, .log = p->log,
+			.finished_ms = p->finished_ms, .duration_ms = p->duration_ms };
+		if (p->noutputs == 0)
+			continue;
+		json_t *o = proto_files_json(p->outputs, p->noutputs);
+		s->outputs = x->outputs[i] = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		x->shas[i] = xcalloc(p->noutputs, sizeof *x->shas[i]);
+		for (size_t k = 0; k < p->noutputs; k++)
+			if (hash_is_hex(p->outputs[k].sha))
+				x->shas[i][s->noutput_shas++] = p->outputs[k].sha;
+		s->output_shas = x->shas[i];
+	}
+}
+
+static void
+xresults_free(struct xresults *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free(x->outputs[i]);
+		free(x->shas[i]);
+	}
+	free(x->outputs);
+	free(x->shas);
+	free(x->res);
+}
+
+/* Reply to an exchange with what the scheduler decided (X), NRES results
+ * acknowledged. */
+static void
+exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
+{
+	struct proto_exchange_reply rep = {
+		.tasks = xcalloc(x->ntasks + 1, sizeof *rep.tasks),
+		.ntasks = x->ntasks, .cancel = held_to(x->cancel, x->ncancel),
+		.ncancel = x->ncancel, .acked = (int64_t)nres,
+	};
+	struct proto_own *owns = xcalloc(x->ntasks + 1, sizeof *owns);
+	for (size_t i = 0; i < x->ntasks; i++) {
+		const struct sched_task *t = &x->tasks[i];
+		struct proto_task *p = &rep.tasks[i];
+		*p = (struct proto_task){ .id = t->id, .attempt = t->attempt,
+			.plugin = t->plugin, .slots = t->slots,
+			.memory = t->memory, .timeout_ms = t->timeout_ms,
+			.stage = t->stage };
+		/* The store wrote both: they parse (or the task gets none). */
+		p->params = json_loads(t->params, 0, NULL);
+		char *err = NULL;
+		if (proto_files_parse(t->inputs, &p->inputs, &p->ninputs,
+		                      &owns[i], &err) != 0) {
+			log_warn("job %lld: stored inputs: %s", (long long)t->id, err);
+			free(err);
+		}
+	}
+	http_reply_json(r, 200, proto_exchange_reply_encode(&rep));
+	for (size_t i = 0; i < x->ntasks; i++) {
+		json_decref(rep.tasks[i].params);
+		proto_release(&owns[i]);
+	}
+	free(owns);
+	free(rep.tasks);
+	free(rep.cancel);
+}
+
+/* Hand exchange M's new log lines to the live tails. */
+static void
+exchange_progress(struct api_ctx *a, const struct proto_exchange *m)
+{
+	for (size_t i = 0; i < m->nprogress; i++)
+		if (m->progress[i].log != NULL)
+			sched_live_log_add(a->sc, m->progress[i].id,
+			                   m->progress[i].attempt, m->progress[i].log);
 }
 
 static void
@@ -265,89 +365,37 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 		if (ps->body == NULL)
 			return;
 	}
-	json_t *b = ps->body;
-	const char *name = json_string_value(json_object_get(b, "name"));
-	const char *sess = json_string_value(json_object_get(b, "session"));
-	if (name == NULL || sess == NULL || strcmp(name, who->id) != 0) {
-		http_reply_error(r, 400, "exchange needs name (the signer) and session");
-		return;
-	}
-	uint64_t session = strtoull(sess, NULL, 16);
-	json_t *results = json_object_get(b, "results");
-	if (!ps->deadline) {
-		size_t pi;
-		json_t *pv;
-		json_array_foreach(json_object_get(b, "progress"), pi, pv) {
-			const char *text = json_string_value(json_object_get(pv, "log"));
-			if (text != NULL)
-				sched_live_log_add(a->sc,
-					json_integer_value(json_object_get(pv, "id")),
-					(int)json_integer_value(json_object_get(pv, "attempt")),
-					text);
-		}
-	}
-	json_t *running = json_object_get(b, "running");
-	int want = (int)json_integer_value(json_object_get(b, "want"));
-	int64_t wait_ms = json_integer_value(json_object_get(b, "wait_ms"));
-
-	/* Results are applied on the first entry only; a re-entered (parked)
-	 * request has none left to give. */
-	size_t nres = ps->deadline ? 0 : json_array_size(results);
-	struct sched_result *res = xcalloc(nres + 1, sizeof *res);
-	char **outs = xcalloc(nres + 1, sizeof *outs);
-	const char ***shas = xcalloc(nres + 1, sizeof *shas);
-	for (size_t i = 0; i < nres; i++) {
-		json_t *o = json_array_get(results, i);
-		res[i].id = json_integer_value(json_object_get(o, "id"));
-		res[i].attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-		res[i].state = job_state_parse(json_string_value(json_object_get(o, "state")));
-		if (res[i].state != JOB_SUCCEEDED && res[i].state != JOB_CANCELLED)
-			res[i].state = JOB_FAILED;
-		/* Absent from older workers: 0, and a failure is retried. */
-		res[i].code = (int)json_integer_value(json_object_get(o, "code"));
-		json_t *rv = json_object_get(o, "result");
-		res[i].result = json_string_value(rv);   /* JSON text */
-		res[i].error = json_string_value(json_object_get(o, "error"));
-		res[i].log = json_string_value(json_object_get(o, "log"));
-		res[i].finished_ms = json_integer_value(json_object_get(o, "finished_ms"));
-		json_t *dv = json_object_get(o, "duration_ms");
-		res[i].duration_ms = json_is_integer(dv) ? json_integer_value(dv) : -1;
-		json_t *ov = json_object_get(o, "outputs");
-		if (json_is_array(ov) && json_array_size(ov) > 0) {
-			res[i].outputs = outs[i] = json_dumps(ov, JSON_COMPACT);
-			size_t k, n = 0;
-			json_t *e;
-			shas[i] = xcalloc(json_array_size(ov), sizeof *shas[i]);
-			json_array_foreach(ov, k, e) {
-				const char *sha = json_string_value(json_object_get(e, "sha"));
-				if (sha != NULL && hash_is_hex(sha))
-					shas[i][n++] = sha;
-			}
-			res[i].output_shas = shas[i];
-			res[i].noutput_shas = n;
-		}
-	}
-	struct sched_held *run;
-	size_t nrun;
-	held_from(running, &run, &nrun);
-	struct sched_exchange x;
+	/* Decoded at every entry: a parked request carries no results, so
+	 * the walk is short. */
+	struct proto_exchange m;
 	char *err = NULL;
-	int rc = sched_exchange(a->sc, name, session, res, nres, run, nrun, want, &x, &err);
-	for (size_t i = 0; i < nres; i++) {
-		free(outs[i]);
-		free(shas[i]);
-	}
-	free(outs);
-	free(shas);
-	free(res);
-	free(run);
-	if (rc == -ESTALE) {
-		http_reply_error(r, 409, "%s", err);
-		free(err);
+	if (cluster_decoded(r, proto_exchange_decode(ps->body, &m, &err),
+	                    "exchange", err) != 0)
+		return;
+	if (strcmp(m.name, who->id) != 0) {
+		http_reply_error(r, 400, "exchange needs name (the signer) and session");
+		proto_release(&m.own);
 		return;
 	}
+	uint64_t session = strtoull(m.session, NULL, 16);
+	/* Results and log lines are applied on the first entry only; a
+	 * re-entered (parked) request has none left to give. */
+	size_t nres = ps->deadline ? 0 : m.nresults;
+	if (!ps->deadline)
+		exchange_progress(a, &m);
+	struct xresults res;
+	xresults_from(&res, m.results, nres);
+	struct sched_held *run = held_from(m.running, m.nrunning);
+	struct sched_exchange x;
+	err = NULL;
+	int rc = sched_exchange(a->sc, m.name, session, res.res, nres, run,
+	                        m.nrunning, m.want, &x, &err);
+	int64_t wait_ms = m.wait_ms;
+	xresults_free(&res);
+	free(run);
+	proto_release(&m.own);
 	if (rc != 0) {
-		http_reply_error(r, 500, "%s", err);
+		http_reply_error(r, rc == -ESTALE ? 409 : 500, "%s", err);
 		free(err);
 		return;
 	}
@@ -364,22 +412,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
 			return;
 		}
 	}
-	json_t *tasks = json_array();
-	for (size_t i = 0; i < x.ntasks; i++) {
-		struct sched_task *t = &x.tasks[i];
-		json_t *params = json_loads(t->params, 0, NULL);
-		json_t *inputs = t->inputs ? json_loads(t->inputs, 0, NULL) : NULL;
-		json_array_append_new(tasks, json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I,s:o}",
-			"id", (json_int_t)t->id, "attempt", t->attempt,
-			"plugin", t->plugin, "params", params ? params : json_object(),
-			"slots", t->slots, "memory", (json_int_t)t->memory,
-			"timeout_ms", (json_int_t)t->timeout_ms,
-			"inputs", inputs ? inputs : json_array()));
-		if (t->stage)
-			json_object_set_new(json_array_get(tasks, i), "stage", json_true());
-	}
-	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I}", "tasks", tasks,
-		"cancel", held_json(x.cancel, x.ncancel), "acked", (json_int_t)nres));
+	exchange_reply(r, &x, nres);
 	sched_exchange_clear(&x);
 }
 
@@ -406,18 +439,15 @@ stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 		if (!http_parked_expired(r) && clock_mono_ms() < ps->deadline)
 			http_park(r, ps->deadline);
 		else
-			http_reply_json(r, 200, json_pack("{s:I,s:b}", "stage",
-			                (json_int_t)id, "done", 0));
+			http_reply_json(r, 200, proto_stage_reply_encode(
+				&(struct proto_stage_reply){ .stage = id }));
 	} else {
-		json_t *a_res = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_t *v = json_loads(res[i], JSON_DECODE_ANY, NULL);
-			json_array_append_new(a_res, v ? v : json_null());
+		struct proto_stage_reply rep = { .stage = id, .done = 1,
+			.results = (const char *const *)res, .nresults = n };
+		http_reply_json(r, 200, proto_stage_reply_encode(&rep));
+		for (size_t i = 0; i < n; i++)
 			free(res[i]);
-		}
 		free(res);
-		http_reply_json(r, 200, json_pack("{s:I,s:b,s:o}", "stage",
-		                (json_int_t)id, "done", 1, "results", a_res));
 	}
 	free(err);
 }
@@ -429,55 +459,48 @@ stage_submit(struct api_ctx *a, http_req *r)
 {
 	struct pstate *ps = pstate_get(r);
 	if (ps->entered) {   /* a parked re-entry: the stage id is kept */
-		stage_reply(a, r, json_integer_value(json_object_get(ps->body, "stage")), 0);
+		stage_reply(a, r, ps->stage, 0);
 		return;
 	}
 	ps->entered = 1;
-	json_t *b = ps->body = body_object(r);
+	json_t *b = body_object(r);
 	if (b == NULL)
 		return;
-	json_t *tasks = json_object_get(b, "tasks");
-	const char *plugin = json_string_value(json_object_get(b, "plugin"));
-	json_t *jv = json_object_get(b, "job");
-	size_t n = json_array_size(tasks);
-	if (!json_is_integer(jv) || plugin == NULL || !json_is_array(tasks) || n == 0) {
-		http_reply_error(r, 400, "a stage needs job, attempt, plugin and tasks");
+	struct proto_stage m;
+	char *err = NULL;
+	int rc = proto_stage_decode(b, &m, &err);
+	json_decref(b);
+	if (cluster_decoded(r, rc, "stage", err) != 0)
 		return;
-	}
-	struct sched_stage_task *t = xcalloc(n, sizeof *t);
-	char **texts = xcalloc(2 * n, sizeof *texts);
-	size_t i;
-	json_t *o;
-	int bad = 0;
-	json_array_foreach(tasks, i, o) {
-		json_t *params = json_object_get(o, "params");
-		json_t *inputs = json_object_get(o, "inputs");
-		if (!json_is_object(params) || (inputs && !json_is_array(inputs))) {
-			bad = 1;
-			break;
+	struct sched_stage_task *t = xcalloc(m.ntasks, sizeof *t);
+	char **texts = xcalloc(2 * m.ntasks, sizeof *texts);
+	for (size_t i = 0; i < m.ntasks; i++) {
+		t[i].params = texts[2 * i] = json_dumps(m.tasks[i].params, JSON_COMPACT);
+		t[i].locality = m.tasks[i].locality;
+		if (m.tasks[i].ninputs > 0) {
+			json_t *in = proto_files_json(m.tasks[i].inputs,
+			                              m.tasks[i].ninputs);
+			t[i].inputs = texts[2 * i + 1] = json_dumps(in, JSON_COMPACT);
+			json_decref(in);
 		}
-		t[i].params = texts[2 * i] = json_dumps(params, JSON_COMPACT);
-		if (json_array_size(inputs) > 0)
-			t[i].inputs = texts[2 * i + 1] = json_dumps(inputs, JSON_COMPACT);
-		t[i].locality = json_string_value(json_object_get(o, "locality"));
 	}
 	int64_t id = 0;
-	char *err = NULL;
-	int rc = bad ? seterr(&err, -EINVAL, "task %zu: params must be an object, inputs an array", i) :
-		sched_stage_submit(a->sc, json_integer_value(jv),
-		                   (int)json_integer_value(json_object_get(b, "attempt")),
-		                   plugin, t, n, &id, &err);
-	for (i = 0; i < 2 * n; i++)
+	err = NULL;
+	rc = sched_stage_submit(a->sc, m.job, m.attempt, m.plugin, t, m.ntasks,
+	                        &id, &err);
+	for (size_t i = 0; i < 2 * m.ntasks; i++)
 		free(texts[i]);
 	free(texts);
 	free(t);
+	int64_t wait_ms = m.wait_ms;
+	proto_release(&m.own);
 	if (rc != 0) {
 		http_reply_error(r, rc == -ESTALE ? 409 : 400, "%s", err);
 		free(err);
 		return;
 	}
-	json_object_set_new(b, "stage", json_integer(id));
-	stage_reply(a, r, id, json_integer_value(json_object_get(b, "wait_ms")));
+	ps->stage = id;
+	stage_reply(a, r, id, wait_ms);
 }
 
 static void
@@ -496,8 +519,7 @@ cluster_stage(struct api_ctx *a, http_req *r, const char *rest, const char *m)
 		if (sched_stage_cancel(a->sc, id) != 0)
 			http_reply_error(r, 404, "no stage %lld", (long long)id);
 		else
-			http_reply_json(r, 200, json_pack("{s:I,s:s}", "stage",
-			                (json_int_t)id, "state", "cancelled"));
+			http_reply_json(r, 200, proto_stage_cancelled_encode(id));
 	} else {
 		http_reply_error(r, 405, "method not allowed");
 	}
@@ -509,13 +531,18 @@ cluster_leave(struct api_ctx *a, http_req *r, const struct who *who)
 	json_t *b = body_object(r);
 	if (b == NULL)
 		return;
-	const char *sess = json_string_value(json_object_get(b, "session"));
-	uint64_t session = sess ? strtoull(sess, NULL, 16) : 0;
+	struct proto_leave m;
+	char *err = NULL;
+	int rc = proto_leave_decode(b, &m, &err);
+	json_decref(b);
+	if (cluster_decoded(r, rc, "leave", err) != 0)
+		return;
+	uint64_t session = m.session ? strtoull(m.session, NULL, 16) : 0;
 	if (sched_leave(a->sc, who->id, session) != 0)
 		http_reply_error(r, 409, "worker %s is not registered", who->id);
 	else
-		http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
-	json_decref(b);
+		http_reply_json(r, 200, proto_leave_reply_encode());
+	proto_release(&m.own);
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -525,7 +552,7 @@ static int
 job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
          char **params_out, size_t index)
 {
-	const char *plugin = NULL;
+	const char *pname = NULL;
 	json_t *params = NULL;
 	int priority = 0, retries = -1, slots = 1;
 	json_int_t memory = 0, timeout_ms = 0;
@@ -535,7 +562,7 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		snprintf(where, sizeof where, "jobs[%zu]: ", index);
 	if (!json_is_object(o) ||
 	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?i,s?i,s?i,s?I,s?I}",
-	                   "plugin", &plugin, "params", &params, "priority", &priority,
+	                   "plugin", &pname, "params", &params, "priority", &priority,
 	                   "retries", &retries, "slots", &slots, "memory", &memory,
 	                   "timeout_ms", &timeout_ms) != 0) {
 		http_reply_error(r, 400, "%sbad job: %s", where,
@@ -551,13 +578,24 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
 		return -1;
 	}
-	if (!sched_has_plugin(a->sc, plugin)) {
+	if (!sched_has_plugin(a->sc, pname)) {
 		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
-		                 where, plugin);
+		                 where, pname);
 		return -1;
 	}
+	/* What the plugin declares is checked here, so that a job missing a
+	 * parameter is refused at once rather than failing on a worker. */
+	json_t *decl = sched_plugin_decl(a->sc, pname);
+	char *err = NULL;
+	if (decl != NULL && plugin_params_check(decl, params, &err) != 0) {
+		http_reply_error(r, 400, "%splugin %s: %s", where, pname, err);
+		free(err);
+		json_decref(decl);
+		return -1;
+	}
+	json_decref(decl);
 	memset(j, 0, sizeof *j);
-	j->plugin = (char *)plugin;
+	j->plugin = (char *)pname;
 	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
 	j->params = *params_out;
 	j->priority = priority;

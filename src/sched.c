@@ -25,7 +25,9 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "proto.h"
 #include "sched.h"
+#include "stage.h"
 #include "xalloc.h"
 
 enum sj_state { SJ_QUEUED, SJ_RUNNING, SJ_FINISHING };
@@ -59,38 +61,11 @@ struct sjob {
 	struct sworker *worker; /* STARTING, RUNNING, FINISHING */
 	struct sjob *prev, *next; /* queue or worker's running list */
 	struct sjob *hnext;     /* hash chain */
-	struct sstage *stage;   /* a map task of this stage, or NULL */
+	struct stage *stage;    /* a map task of this stage, or NULL */
 	size_t index;           /* its index in the stage */
-	int failures;           /* its attempts that failed (not lost) */
 	char *loc;              /* stage task: sha of the data it reads */
 };
 
-/* A stage: the map tasks of one host->stage() call of a running driver
- * job.  Kept in memory only: a master that restarts forgets its stages
- * and the drivers submit them again (the driver job itself is durable). */
-struct sstage {
-	int64_t id;
-	int64_t owner;          /* the driver job and its attempt */
-	int owner_attempt;
-	size_t n, ndone;
-	struct sjob **tasks;    /* n map tasks; NULL once one is done */
-	char **results;         /* n JSON texts, in task order */
-	char *error;            /* the first map task that failed for good */
-	struct sstage *next;
-};
-
-static void
-stage_free(struct sstage *st)
-{
-	for (size_t i = 0; i < st->n; i++)
-		free(st->results[i]);
-	free(st->results);
-	free(st->tasks);
-	free(st->error);
-	free(st);
-}
-
-#define STAGE_MAX_ATTEMPTS 3
 #define LOCALITY_WAIT_MS 250    /* a map task waits this long for a worker
                                  * that holds its data (delay scheduling) */
 #define LOCALITY_RING 256       /* data each worker is known to hold */
@@ -164,8 +139,7 @@ struct sched {
 	struct sjob *qhead, *qtail;
 	int64_t nqueued;
 	struct sworker *workers;
-	struct sstage *stages;
-	int64_t next_stage;     /* ids of stages, from 1 */
+	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
 	void (*wakeup)(void *);
@@ -488,11 +462,7 @@ sched_free(sched *s)
 		}
 	}
 	free(s->tab);
-	struct sstage *sn;
-	for (struct sstage *st = s->stages; st != NULL; st = sn) {
-		sn = st->next;
-		stage_free(st);   /* its map tasks were freed with the table */
-	}
+	stage_list_clear(&s->stages);   /* map tasks went with the table */
 	free(s->done_list);
 	struct splugin *qn;
 	for (struct splugin *q = s->plugins; q != NULL; q = qn) {
@@ -796,22 +766,16 @@ held_has(const struct sched_held *h, size_t n, int64_t id, int attempt)
 
 /* ------------------------------------------------------------- stages */
 
-static struct sstage *
-stage_find(sched *s, int64_t id)
-{
-	for (struct sstage *st = s->stages; st != NULL; st = st->next)
-		if (st->id == id)
-			return st;
-	return NULL;
-}
+/* A stage's results and retries are stage.c's (stage.h); its map tasks are
+ * jobs of this table, queued and placed as jobs are, found by id. */
 
 /* Forget stage ST and its map tasks; running ones are cancelled at their
  * workers.  Lock held. */
 static void
-stage_drop(sched *s, struct sstage *st)
+sched_stage_drop(sched *s, struct stage *st)
 {
-	for (size_t i = 0; i < st->n; i++) {
-		struct sjob *j = st->tasks[i];
+	for (size_t i = 0; i < stage_size(st); i++) {
+		struct sjob *j = job_find(s, stage_task(st, i));
 		if (j == NULL)
 			continue;
 		if (j->state == SJ_QUEUED) {
@@ -822,54 +786,24 @@ stage_drop(sched *s, struct sstage *st)
 		}
 		job_remove(s, j);
 	}
-	struct sstage **pp = &s->stages;
-	while (*pp != st)
-		pp = &(*pp)->next;
-	*pp = st->next;
-	stage_free(st);
+	stage_remove(&s->stages, st);
 }
 
 /* A map task's attempt ended with result R.  Lock held; J is running. */
 static void
 stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 {
-	struct sstage *st = j->stage;
 	run_del(j);
-	if (r->state == JOB_SUCCEEDED) {
-		st->results[j->index] = xstrdup(r->result ? r->result : "null");
-		st->ndone++;
-		st->tasks[j->index] = NULL;
+	switch (stage_task_ended(j->stage, j->index, r->state, r->code,
+	                         r->result, r->error)) {
+	case STAGE_TASK_RETRY:
+		queue_add(s, j);
+		break;
+	case STAGE_TASK_DONE:
+	case STAGE_TASK_FAILED:
 		job_remove(s, j);
-		return;
+		break;
 	}
-	/* Retried when it failed, not when its worker was lost: losing
-	 * workers says nothing about the task.  Nor when it failed on bad
-	 * input: the same input fails the same way on any worker, and two
-	 * more attempts would only delay the driver's error. */
-	int bad_input = r->state == JOB_FAILED && r->code == KILN_EINVAL;
-	if (r->state == JOB_FAILED) {
-		int retry = !bad_input && ++j->failures < STAGE_MAX_ATTEMPTS;
-		/* Map tasks leave no attempt in the store: the log says what
-		 * became of each failure. */
-		log_info("map task %zu of stage %lld (driver job %lld) failed with "
-		         "code %d: %s; %s", j->index, (long long)st->id,
-		         (long long)st->owner, r->code,
-		         r->error ? r->error : "no error message",
-		         retry ? "retrying" : bad_input ? "bad input, not retried" :
-		         "no attempts left");
-		if (retry) {
-			queue_add(s, j);
-			return;
-		}
-	}
-	if (st->error == NULL)
-		st->error = xasprintf("map task %zu of stage %lld %s: %s", j->index,
-		                      (long long)st->id, r->state == JOB_CANCELLED ?
-		                      "was cancelled" : bad_input ?
-		                      "failed on bad input (not retried)" : "failed",
-		                      r->error ? r->error : "no error message");
-	st->tasks[j->index] = NULL;
-	job_remove(s, j);
 }
 
 /* Does worker W hold data SHA (has it fetched it for a task)? */
@@ -925,21 +859,13 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 		return seterr(err, -ESTALE, "job %lld attempt %d is not running",
 		              (long long)owner, owner_attempt);
 	}
-	struct sstage *st = xcalloc(1, sizeof *st);
-	st->id = ++s->next_stage;
-	st->owner = owner;
-	st->owner_attempt = owner_attempt;
-	st->n = n;
-	st->results = xcalloc(n, sizeof *st->results);
-	st->tasks = xcalloc(n, sizeof *st->tasks);
-	st->next = s->stages;
-	s->stages = st;
+	struct stage *st = stage_new(&s->stages, owner, owner_attempt, n);
 	for (size_t i = 0; i < n; i++) {
 		struct sjob *j = xcalloc(1, sizeof *j);
 		/* Negative, apart from jobs' ids, and rising: the queue orders
 		 * equal priorities by id, so map tasks go first come first. */
 		j->id = INT64_MIN + ++s->eph_seq;
-		j->max_attempts = STAGE_MAX_ATTEMPTS;
+		j->max_attempts = 1;         /* retries are the stage's */
 		j->priority = INT32_MAX;     /* ahead of every job */
 		j->slots = 1;
 		j->timeout_ms = d->timeout_ms;
@@ -951,9 +877,9 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 		j->index = i;
 		job_insert(s, j);
 		queue_add(s, j);
-		st->tasks[i] = j;
+		stage_set_task(st, i, j->id);
 	}
-	*id = st->id;
+	*id = stage_id(st);
 	pthread_mutex_unlock(&s->mu);
 	wake(s);
 	return 0;
@@ -965,22 +891,12 @@ sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n, char **err)
 	*results = NULL;
 	*n = 0;
 	pthread_mutex_lock(&s->mu);
-	struct sstage *st = stage_find(s, id);
-	int rc = 0;
-	if (st == NULL) {
-		rc = seterr(err, -ENOENT, "no stage %lld (the master restarted?)",
-		            (long long)id);
-	} else if (st->error != NULL) {
-		rc = seterr(err, -EIO, "%s", st->error);
-		stage_drop(s, st);
-	} else if (st->ndone == st->n) {
-		*results = st->results;
-		*n = st->n;
-		st->results = NULL;
-		st->n = 0;
-		stage_drop(s, st);
-		rc = 1;
-	}
+	struct stage *st = stage_find(&s->stages, id);
+	int rc = st == NULL ? seterr(err, -ENOENT, "no stage %lld (the master "
+	                             "restarted?)", (long long)id)
+	                    : stage_outcome(st, results, n, err);
+	if (st != NULL && rc != 0)
+		sched_stage_drop(s, st);   /* done or failed: forgotten */
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -989,9 +905,9 @@ int
 sched_stage_cancel(sched *s, int64_t id)
 {
 	pthread_mutex_lock(&s->mu);
-	struct sstage *st = stage_find(s, id);
+	struct stage *st = stage_find(&s->stages, id);
 	if (st != NULL)
-		stage_drop(s, st);
+		sched_stage_drop(s, st);
 	pthread_mutex_unlock(&s->mu);
 	if (st == NULL)
 		return -ENOENT;
@@ -1004,15 +920,17 @@ sched_stage_cancel(sched *s, int64_t id)
 static void
 stage_gc(sched *s)
 {
-	struct sstage *n;
-	for (struct sstage *st = s->stages; st != NULL; st = n) {
-		n = st->next;
-		struct sjob *d = job_find(s, st->owner);
-		if (d == NULL || d->attempt != st->owner_attempt ||
+	struct stage *n;
+	for (struct stage *st = stage_next(&s->stages, NULL); st != NULL; st = n) {
+		n = stage_next(&s->stages, st);
+		int attempt;
+		int64_t owner = stage_owner(st, &attempt);
+		struct sjob *d = job_find(s, owner);
+		if (d == NULL || d->attempt != attempt ||
 		    (d->state != SJ_RUNNING && d->state != SJ_FINISHING)) {
 			log_info("stage %lld dropped: its driver job %lld is gone",
-			         (long long)st->id, (long long)st->owner);
-			stage_drop(s, st);
+			         (long long)stage_id(st), (long long)owner);
+			sched_stage_drop(s, st);
 		}
 	}
 }
@@ -1491,7 +1409,7 @@ sched_reap(sched *s)
 		free(ops);
 		free(js);
 	}
-	if (s->stages != NULL)
+	if (s->stages.head != NULL)
 		stage_gc(s);
 	int delayed = s->delayed + s->locality_waits;
 	s->locality_waits = 0;
@@ -1615,6 +1533,27 @@ sched_has_plugin(sched *s, const char *name)
 		has = w->alive && sc_worker_has_plugin(w, name);
 	pthread_mutex_unlock(&s->mu);
 	return has;
+}
+
+json_t *
+sched_plugin_decl(sched *s, const char *name)
+{
+	json_t *decl = NULL;
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL && decl == NULL; w = w->next) {
+		size_t i;
+		json_t *pl;
+		if (!w->alive)
+			continue;
+		json_array_foreach(w->plugins, i, pl) {
+			const char *n = json_string_value(json_object_get(pl, "name"));
+			if (n != NULL && strcmp(n, name) == 0 &&
+			    (decl = json_incref(proto_plugin_decl(pl))) != NULL)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return decl;
 }
 
 void

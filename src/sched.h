@@ -195,6 +195,9 @@ json_t *sched_plugins_json(sched *s);
 json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */
 int sched_has_plugin(sched *s, const char *name);
+/* The parameters plugin NAME declares, as a live worker announced them
+ * (see plugin_params_decl_json): a new reference, or NULL if none did. */
+json_t *sched_plugin_decl(sched *s, const char *name);
 
 struct sched_stats {
 	int64_t queued, running;

@@ -1172,28 +1172,6 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-const char *
-job_state_name(int state)
-{
-	static const char *const names[JOB_NSTATES] = {
-		"queued", "running", "succeeded", "failed", "cancelled",
-	};
-	if (state < 0 || state >= JOB_NSTATES)
-		return "unknown";
-	return names[state];
-}
-
-int
-job_state_parse(const char *name)
-{
-	if (name == NULL)
-		return -1;
-	for (int i = 0; i < JOB_NSTATES; i++)
-		if (strcmp(name, job_state_name(i)) == 0)
-			return i;
-	return -1;
-}
-
 void
 store_job_clear(struct store_job *j)
 {

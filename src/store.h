@@ -14,18 +14,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
-typedef struct store store;
+#include "jobstate.h"   /* enum job_state, job_state_name() */
 
-enum job_state {
-	JOB_QUEUED = 0,
-	JOB_RUNNING,
-	JOB_SUCCEEDED,
-	JOB_FAILED,
-	JOB_CANCELLED,
-	JOB_NSTATES
-};
-const char *job_state_name(int state);       /* "queued", ... */
-int job_state_parse(const char *name);        /* -1 if unknown */
+typedef struct store store;
 
 /* A job as stored.  Strings are malloc()ed and owned by the struct; free
  * them with store_job_clear(). */

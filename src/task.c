@@ -27,8 +27,9 @@
 #include <jansson.h>
 
 #include "datacache.h"
+#include "jobstate.h"
 #include "log.h"
-#include "store.h"
+#include "proto.h"   /* the keys of a map task's parameters */
 #include "task.h"
 #include "xalloc.h"
 
@@ -91,6 +92,9 @@ struct kiln_task {
 
 	atomic_int cancelled;
 	_Atomic double progress;
+
+	task_stage_fn stage_fn;         /* what host->stage() calls, or NULL */
+	void *stage_ud;
 };
 
 /* ------------------------------------------------------------ params */
@@ -540,14 +544,11 @@ task_input_data(kiln_task *t, int i, size_t *len)
 	return d;
 }
 
-static task_stage_fn task_stage_runner;
-static void *task_stage_ud;
-
 void
-task_set_stage_runner(task_stage_fn fn, void *ud)
+task_set_stages(kiln_task *t, task_stage_fn fn, void *ud)
 {
-	task_stage_runner = fn;
-	task_stage_ud = ud;
+	t->stage_fn = fn;
+	t->stage_ud = ud;
 }
 
 static int
@@ -559,13 +560,13 @@ task_stage(kiln_task *t, const char *fn, const char *broadcast,
 	*errmsg = NULL;
 	char *err = NULL;
 	int rc;
-	if (task_stage_runner == NULL)
+	if (t->stage_fn == NULL)
 		rc = seterr(&err, KILN_EFAIL, "stages run on workers only");
 	else if (fn == NULL || tasks == NULL || n <= 0)
 		rc = seterr(&err, KILN_EINVAL, "a stage needs a function and 1 or more tasks");
 	else
-		rc = task_stage_runner(task_stage_ud, t, fn, broadcast, tasks, n,
-		                       results, &err);
+		rc = t->stage_fn(t->stage_ud, t, fn, broadcast, tasks, n,
+		                 results, &err);
 	if (rc != 0) {
 		*errmsg = err ? err : xstrdup("stage failed");
 		return rc == KILN_ECANCELLED || rc == KILN_EINVAL ? rc : KILN_EFAIL;
@@ -576,10 +577,10 @@ task_stage(kiln_task *t, const char *fn, const char *broadcast,
 static int
 task_stage_index(kiln_task *t, int *count)
 {
-	json_t *st = json_object_get(t->params, "__stage");
+	json_t *st = json_object_get(t->params, PROTO_MAP_STAGE);
 	if (count != NULL)
-		*count = (int)json_integer_value(json_object_get(st, "count"));
-	return st ? (int)json_integer_value(json_object_get(st, "index")) : -1;
+		*count = (int)json_integer_value(json_object_get(st, PROTO_MAP_COUNT));
+	return st ? (int)json_integer_value(json_object_get(st, PROTO_MAP_INDEX)) : -1;
 }
 
 /* Parameter NAME as JSON text (strings quoted), cached like param(). */
@@ -610,20 +611,20 @@ task_json_text(kiln_task *t, const char *name, const char *key)
 static const char *
 task_stage_arg(kiln_task *t)
 {
-	return task_json_text(t, "__arg", "\001arg");
+	return task_json_text(t, PROTO_MAP_ARG, "\001arg");
 }
 
 static const char *
 task_broadcast(kiln_task *t)
 {
-	return task_json_text(t, "__broadcast", "\001broadcast");
+	return task_json_text(t, PROTO_MAP_BROADCAST, "\001broadcast");
 }
 
 const char *
 task_stage_fn_name(const kiln_task *t)
 {
 	return json_string_value(json_object_get(json_object_get(t->params,
-	                         "__stage"), "fn"));
+	                         PROTO_MAP_STAGE), PROTO_MAP_FN));
 }
 
 static const struct kiln_host task_host_table = {

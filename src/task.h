@@ -28,7 +28,7 @@ kiln_task *task_new(int64_t job_id, int attempt, const char *params_json,
 void task_free(kiln_task *t);
 
 /* Run plugin P on T on the calling thread.  Returns the final job state:
- * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (see store.h). */
+ * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (jobstate.h). */
 int task_run(kiln_task *t, plugin *p);
 
 /* Thread-safe: ask the task to stop (plugins see cancelled() != 0). */
@@ -67,19 +67,21 @@ typedef char *(*task_fetch_fn)(void *ud, const char *key, uint64_t size,
 int task_add_input_lazy(kiln_task *t, const char *name, const char *key,
                         uint64_t size, task_fetch_fn fetch, void *ud);
 
-/* A map task of a stage (its params hold "__stage": {fn, index, count},
- * "__arg" and "__broadcast", as the worker's stage runner writes them):
+/* A map task of a stage (its params hold what proto_map_params() writes):
  * task_run() calls the plugin's map(fn) instead of run().  NULL if T is
  * not a map task. */
 const char *task_stage_fn_name(const kiln_task *t);
 
-/* What host->stage() calls: run the stage on the cluster (the worker
- * installs it; without one, stages fail).  0, KILN_ECANCELLED, or a
- * negative KILN_E* with *err.  *results as host->stage() documents. */
+/* What host->stage() calls: run the stage on the cluster (a worker gives
+ * each task it runs its stage runner, see stage.h; a task without one
+ * fails its stages).  0, KILN_ECANCELLED, or a negative KILN_E* with *err.
+ * *results as host->stage() documents. */
 typedef int (*task_stage_fn)(void *ud, kiln_task *t, const char *fn,
                              const char *broadcast,
                              const struct kiln_stage_task *tasks, int n,
                              char ***results, char **err);
-void task_set_stage_runner(task_stage_fn fn, void *ud);
+/* T's stage runner: FN(UD, ...) (per task, so that several workers may
+ * share a process). */
+void task_set_stages(kiln_task *t, task_stage_fn fn, void *ud);
 
 #endif

@@ -31,10 +31,12 @@
 #include "datacache.h"
 #include "diskcache.h"
 #include "hash.h"
+#include "jobstate.h"
 #include "log.h"
 #include "plugin.h"
 #include "pool.h"
-#include "store.h"
+#include "proto.h"
+#include "stage.h"
 #include "task.h"
 #include "worker.h"
 #include "xalloc.h"
@@ -46,11 +48,12 @@ struct wtask {
 	int attempt;
 	kiln_task *t;
 	plugin *p;
-	int64_t deadline;       /* clock_mono_ms, 0 = none */
+	int64_t deadline;       /* mono_ms, 0 = none */
 	int timed_out;
 	int abandoned;          /* reported failed; its thread is left behind */
 	int shutdown;           /* cancelled because the worker stops */
-	json_t *inputs;         /* [{name, sha, size}] from upstream tasks */
+	struct proto_file *inputs; /* from upstream tasks (one allocation) */
+	size_t ninputs;
 	uint64_t log_pos;       /* log bytes already sent while running */
 	struct wk *w;
 	struct wtask *next;
@@ -74,7 +77,8 @@ struct wk {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wtask *running;
-	json_t *outbox;         /* results not yet acknowledged */
+	struct proto_result **outbox; /* results not yet acknowledged */
+	size_t noutbox, outbox_cap;
 	char session[32];
 	int need_register;
 	int stopping;
@@ -144,13 +148,9 @@ fetch_sink(void *ud, const void *data, size_t len)
 static const char *
 input_name_of(const struct wtask *wt, const char *sha)
 {
-	size_t i;
-	json_t *in;
-	json_array_foreach(wt->inputs, i, in) {
-		const char *s = json_string_value(json_object_get(in, "sha"));
-		if (s != NULL && strcmp(s, sha) == 0)
-			return json_string_value(json_object_get(in, "name"));
-	}
+	for (size_t i = 0; i < wt->ninputs; i++)
+		if (strcmp(wt->inputs[i].sha, sha) == 0)
+			return wt->inputs[i].name;
 	return sha;
 }
 
@@ -211,22 +211,26 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 	return path;
 }
 
-/* Upload the task's outputs; a JSON array [{name, sha, size}] or NULL
- * with *err.  Each is kept in this worker's cache too: the master counts
- * this worker as holding it (a hint: if the copy failed, the task that
- * reads it fetches it), so that it places the map tasks reading it here. */
-static json_t *
-put_outputs(struct wk *w, kiln_task *t, char **err)
+/* Upload the task's outputs: the list (*n of them; one allocation, the
+ * caller frees it), or NULL with *err.  Each is kept in this worker's
+ * cache too: the master counts this worker as holding it (a hint: if the
+ * copy failed, the task that reads it fetches it), so that it places the
+ * map tasks reading it here. */
+static struct proto_file *
+put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 {
 	client *c = idle_client_get(w, err);
 	if (c == NULL)
 		return NULL;
-	json_t *a = json_array();
-	for (int i = 0; i < task_output_count(t); i++) {
+	size_t count = (size_t)task_output_count(t);
+	struct proto_file *f = xcalloc(count + 1, sizeof *f);
+	char **shas = xcalloc(count + 1, sizeof *shas);
+	size_t i = 0;
+	for (; i < count; i++) {
 		const void *data;
 		size_t len;
-		const char *name = task_output(t, i, &data, &len);
-		char *sha = hash_hex(data, len);
+		const char *name = task_output(t, (int)i, &data, &len);
+		char *sha = shas[i] = hash_hex(data, len);
 		char *url = xasprintf("/api/v1/artifacts/%s", sha);
 		long status;
 		char *reply = NULL;
@@ -239,10 +243,7 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 			if (rc == 0)
 				seterr(err, -EIO, "cannot store output %s (HTTP %ld)",
 				       name, status);
-			free(sha);
-			json_decref(a);
-			idle_client_put(w, c);
-			return NULL;
+			break;
 		}
 		char *cerr = NULL;
 		char *path = diskcache_put(w->cache, sha, data, len, &cerr);
@@ -250,16 +251,84 @@ put_outputs(struct wk *w, kiln_task *t, char **err)
 			log_warn("%s (output %s is not kept here)", cerr, name);
 			free(cerr);
 		}
-		json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "name", name,
-		                      "sha", sha, "size", (json_int_t)len));
 		free(path);
-		free(sha);
+		f[i] = (struct proto_file){ name, sha, (int64_t)len };
 	}
 	idle_client_put(w, c);
-	return a;
+	struct proto_file *out = i == count ? proto_files_dup(f, count) : NULL;
+	*n = count;
+	for (size_t k = 0; k < count; k++)
+		free(shas[k]);
+	free(shas);
+	free(f);
+	return out;
+}
+
+/* ------------------------------------------------------------- outbox */
+
+/* Queue result R (copied) for the reporter.  Lock held. */
+static void
+outbox_push_locked(struct wk *w, const struct proto_result *r)
+{
+	if (w->noutbox == w->outbox_cap) {
+		w->outbox_cap = w->outbox_cap ? 2 * w->outbox_cap : 64;
+		w->outbox = xrealloc(w->outbox, w->outbox_cap * sizeof *w->outbox);
+	}
+	w->outbox[w->noutbox++] = proto_result_dup(r);
+	pthread_cond_broadcast(&w->cv);
+}
+
+static void
+outbox_push(struct wk *w, const struct proto_result *r)
+{
+	pthread_mutex_lock(&w->mu);
+	outbox_push_locked(w, r);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* A failure the worker reports itself (no plugin ran, or it hangs). */
+static void
+outbox_fail(struct wk *w, int64_t id, int attempt, int code, const char *msg,
+            int locked)
+{
+	struct proto_result r = { .id = id, .attempt = attempt,
+		.state = JOB_FAILED, .code = code, .error = msg, .log = "",
+		.finished_ms = clock_now_ms(), .duration_ms = -1 };
+	if (locked)
+		outbox_push_locked(w, &r);
+	else
+		outbox_push(w, &r);
 }
 
 /* ------------------------------------------------------------- running */
+
+/* Give task WT its inputs, fetched when its plugin first reads one. */
+static void
+task_inputs(struct wtask *wt)
+{
+	for (size_t i = 0; i < wt->ninputs; i++)
+		task_add_input_lazy(wt->t, wt->inputs[i].name, wt->inputs[i].sha,
+		                    (uint64_t)wt->inputs[i].size, fetch_input, wt);
+}
+
+/* Take WT off the running list and queue its result R.  Lock not held. */
+static void
+task_done(struct wtask *wt, const struct proto_result *r)
+{
+	struct wk *w = wt->w;
+	pthread_mutex_lock(&w->mu);
+	struct wtask **pp = &w->running;
+	while (*pp != NULL && *pp != wt)
+		pp = &(*pp)->next;
+	if (*pp == wt)
+		*pp = wt->next;
+	/* A task stopped by shutdown is not a result: the master requeues it
+	 * when this worker leaves.  An abandoned one was reported already. */
+	if (!wt->shutdown && !wt->abandoned)
+		outbox_push_locked(w, r);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
 
 static void
 task_main(void *arg)
@@ -268,34 +337,18 @@ task_main(void *arg)
 	struct wk *w = wt->w;
 	int64_t started = clock_now_ms();
 	char *ferr = NULL;
-	size_t i;
-	json_t *in;
-	int state = -1;
+	task_inputs(wt);
+	int state = task_run(wt->t, wt->p);
 	/* CODE tells the master why an attempt failed: the plugin's own
 	 * KILN_E*, or the worker's when the fault is around the plugin.  A
 	 * map task that failed with KILN_EINVAL is not retried (its input is
 	 * bad wherever it runs), so only the plugin may claim that code. */
-	int code = KILN_OK;
-	json_array_foreach(wt->inputs, i, in) {
-		const char *sha = json_string_value(json_object_get(in, "sha"));
-		const char *name = json_string_value(json_object_get(in, "name"));
-		if (sha == NULL || name == NULL) {
-			seterr(&ferr, -EINVAL, "input %zu has no name or sha", i);
-			state = JOB_FAILED;
-			code = KILN_EIO;
-			break;
-		}
-		task_add_input_lazy(wt->t, name, sha, (uint64_t)json_integer_value(
-		                    json_object_get(in, "size")), fetch_input, wt);
-	}
-	if (state < 0) {
-		state = task_run(wt->t, wt->p);
-		code = task_code(wt->t);
-	}
-	const char *error = ferr ? ferr : task_error(wt->t);
-	json_t *outputs = NULL;
+	int code = task_code(wt->t);
+	const char *error = task_error(wt->t);
+	struct proto_file *outputs = NULL;
+	size_t noutputs = 0;
 	if (state == JOB_SUCCEEDED && task_output_count(wt->t) > 0) {
-		outputs = put_outputs(w, wt->t, &ferr);
+		outputs = put_outputs(w, wt->t, &noutputs, &ferr);
 		if (outputs == NULL) {
 			state = JOB_FAILED;
 			code = KILN_EIO;
@@ -312,288 +365,109 @@ task_main(void *arg)
 	}
 	if (state == JOB_FAILED && code == KILN_OK)
 		code = KILN_EFAIL;   /* a failure always names a code */
-	json_t *res = json_pack("{s:I,s:i,s:s,s:i,s:s?,s:s?,s:s,s:I,s:I}",
-		"id", (json_int_t)wt->id, "attempt", wt->attempt,
-		"state", job_state_name(state), "code", code,
-		"result", task_result(wt->t),
-		"error", error, "log", task_log(wt->t),
-		"finished_ms", (json_int_t)clock_now_ms(),
-		"duration_ms", (json_int_t)(clock_now_ms() - started));
-	if (outputs != NULL)
-		json_object_set_new(res, "outputs", outputs);
+	struct proto_result r = { .id = wt->id, .attempt = wt->attempt,
+		.state = state, .code = code, .result = task_result(wt->t),
+		.error = error, .log = task_log(wt->t), .finished_ms = clock_now_ms(),
+		.duration_ms = clock_now_ms() - started, .outputs = outputs,
+		.noutputs = noutputs };
+	task_done(wt, &r);
+	free(outputs);
 	free(timeout_msg);
 	free(ferr);
-
-	pthread_mutex_lock(&w->mu);
-	struct wtask **pp = &w->running;
-	while (*pp != NULL && *pp != wt)
-		pp = &(*pp)->next;
-	if (*pp == wt)
-		*pp = wt->next;
-	/* A task stopped by shutdown is not a result: the master requeues it
-	 * when this worker leaves.  An abandoned one was reported already. */
-	if (!wt->shutdown && !wt->abandoned)
-		json_array_append(w->outbox, res);
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	json_decref(res);
 	plugin_release(wt->p);
 	task_free(wt->t);
-	json_decref(wt->inputs);
+	free(wt->inputs);
 	free(wt);
 }
 
-/* -------------------------------------------------------------- stages */
-
-#define STAGE_POLL_MS 1000      /* a driver checks its cancel this often */
-
-/* The body of a stage request for driver T; NULL with *err. */
-static json_t *
-stage_body(struct wk *w, kiln_task *t, const char *fn, const char *broadcast,
-           const struct kiln_stage_task *tasks, int n, char **err)
-{
-	json_t *inputs = NULL;
-	const char *pname = NULL;
-	int64_t job = 0;
-	int attempt = 0;
-	pthread_mutex_lock(&w->mu);
-	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
-		if (wt->t == t) {
-			inputs = json_incref(wt->inputs);
-			pname = plugin_desc(wt->p)->name;
-			job = wt->id;
-			attempt = wt->attempt;
-		}
-	}
-	pthread_mutex_unlock(&w->mu);
-	if (pname == NULL) {
-		seterr(err, KILN_EFAIL, "not a running task of this worker");
-		return NULL;
-	}
-	json_t *bc = NULL;
-	if (broadcast != NULL &&
-	    (bc = json_loads(broadcast, JSON_DECODE_ANY, NULL)) == NULL) {
-		json_decref(inputs);
-		seterr(err, KILN_EINVAL, "the broadcast value is not JSON");
-		return NULL;
-	}
-	json_t *a = json_array();
-	for (int i = 0; i < n; i++) {
-		json_t *arg = NULL;
-		if (tasks[i].arg != NULL &&
-		    (arg = json_loads(tasks[i].arg, JSON_DECODE_ANY, NULL)) == NULL) {
-			seterr(err, KILN_EINVAL, "the argument of map task %d is not JSON", i);
-			goto fail;
-		}
-		json_t *params = json_pack("{s:{s:s,s:i,s:i},s:o?,s:O?}", "__stage",
-			"fn", fn, "index", i, "count", n, "__arg", arg, "__broadcast", bc);
-		json_t *in = json_array();
-		const char *loc = NULL;
-		for (int k = 0; k < tasks[i].ninputs; k++) {
-			json_t *o = json_array_get(inputs, (size_t)tasks[i].inputs[k]);
-			if (o == NULL) {
-				json_decref(params);
-				json_decref(in);
-				seterr(err, KILN_EINVAL, "map task %d reads input %d; the "
-				       "driver has %zu", i, tasks[i].inputs[k],
-				       json_array_size(inputs));
-				goto fail;
-			}
-			if (loc == NULL)
-				loc = json_string_value(json_object_get(o, "sha"));
-			json_array_append(in, o);
-		}
-		json_array_append_new(a, json_pack("{s:o,s:o,s:s?}", "params", params,
-		                      "inputs", in, "locality", loc));
-	}
-	json_decref(bc);
-	json_decref(inputs);
-	return json_pack("{s:I,s:i,s:s,s:o,s:I}", "job", (json_int_t)job,
-	                 "attempt", attempt, "plugin", pname, "tasks", a,
-	                 "wait_ms", (json_int_t)STAGE_POLL_MS);
-fail:
-	json_decref(a);
-	json_decref(bc);
-	json_decref(inputs);
-	return NULL;
-}
-
-/* host->stage() on this worker: submit to the master, wait, collect. */
+/* host->stage() of task WT: its map tasks run on the cluster (stage.c). */
 static int
 worker_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
              const struct kiln_stage_task *tasks, int n, char ***results,
              char **err)
 {
-	struct wk *w = ud;
-	json_t *body = stage_body(w, t, fn, broadcast, tasks, n, err);
-	if (body == NULL)
-		return KILN_EINVAL;
-	client *c = idle_client_get(w, err);
-	if (c == NULL) {
-		json_decref(body);
+	struct wtask *wt = ud;
+	struct stage_driver d = { .task = t, .job = wt->id,
+		.attempt = wt->attempt, .plugin = plugin_desc(wt->p)->name,
+		.inputs = wt->inputs, .ninputs = wt->ninputs };
+	client *c = idle_client_get(wt->w, err);
+	if (c == NULL)
 		return KILN_EFAIL;
-	}
-	int rc = KILN_EFAIL, resubmits = 0;
-	int64_t id = 0;
-	char path[64];
-	for (;;) {
-		long status = 0;
-		json_t *reply = NULL;
-		char *cerr = NULL;
-		int cancelled = task_host()->cancelled(t);
-		if (cancelled && id != 0) {
-			snprintf(path, sizeof path, "/api/v1/cluster/stages/%lld", (long long)id);
-			client_request(c, "DELETE", path, NULL, 5000, &status, &reply, &cerr);
-		}
-		if (cancelled) {
-			json_decref(reply);
-			free(cerr);
-			rc = KILN_ECANCELLED;
-			seterr(err, rc, "cancelled");
-			break;
-		}
-		if (id == 0) {
-			rc = client_request(c, "POST", "/api/v1/cluster/stages", body,
-			                    STAGE_POLL_MS + 30000, &status, &reply, &cerr);
-		} else {
-			snprintf(path, sizeof path, "/api/v1/cluster/stages/%lld?wait_ms=%d",
-			         (long long)id, STAGE_POLL_MS);
-			rc = client_request(c, "GET", path, NULL, STAGE_POLL_MS + 30000,
-			                    &status, &reply, &cerr);
-		}
-		if (rc != 0) {
-			/* The master is away: wait for it, then submit again. */
-			free(cerr);
-			json_decref(reply);
-			id = 0;
-			if (++resubmits > 600) {
-				rc = seterr(err, KILN_EFAIL, "the master is unreachable");
-				break;
-			}
-			usleep(100 * 1000);
-			continue;
-		}
-		free(cerr);
-		if (status == 404 && id != 0 && ++resubmits <= 600) {
-			id = 0;          /* a restarted master forgot it: again */
-			json_decref(reply);
-			continue;
-		}
-		if (status != 200) {
-			const char *e = json_string_value(json_object_get(reply, "error"));
-			rc = seterr(err, KILN_EFAIL, "stage %s: %s", fn,
-			            e ? e : "refused by the master");
-			json_decref(reply);
-			break;
-		}
-		id = json_integer_value(json_object_get(reply, "stage"));
-		if (!json_is_true(json_object_get(reply, "done"))) {
-			json_decref(reply);
-			continue;
-		}
-		json_t *res = json_object_get(reply, "results");
-		if (json_array_size(res) != (size_t)n) {
-			rc = seterr(err, KILN_EFAIL, "stage %s: %zu results for %d tasks",
-			            fn, json_array_size(res), n);
-			json_decref(reply);
-			break;
-		}
-		*results = xcalloc((size_t)n, sizeof **results);
-		for (int i = 0; i < n; i++) {
-			char *text = json_dumps(json_array_get(res, (size_t)i),
-				JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
-			(*results)[i] = text ? text : xstrdup("null");
-		}
-		json_decref(reply);
-		rc = 0;
-		break;
-	}
-	idle_client_put(w, c);
-	json_decref(body);
+	int rc = stage_run(c, &d, fn, broadcast, tasks, n, results, err);
+	idle_client_put(wt->w, c);
 	return rc;
 }
 
-/* Start the tasks of an exchange reply; act on its cancellations. */
+/* Act on the master's cancellations. */
 static void
-handle_reply(struct wk *w, json_t *reply)
+worker_cancels(struct wk *w, const struct proto_attempt *c, size_t n)
 {
-	size_t i;
-	json_t *o;
-	json_array_foreach(json_object_get(reply, "cancel"), i, o) {
-		int64_t id = json_integer_value(json_object_get(o, "id"));
-		int attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-		pthread_mutex_lock(&w->mu);
-		/* The attempt too: a retry of the same task may run here
-		 * already when the cancel of its old attempt arrives. */
+	pthread_mutex_lock(&w->mu);
+	/* The attempt too: a retry of the same task may run here already
+	 * when the cancel of its old attempt arrives. */
+	for (size_t i = 0; i < n; i++)
 		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
-			if (wt->id == id && wt->attempt == attempt)
+			if (wt->id == c[i].id && wt->attempt == c[i].attempt)
 				task_cancel(wt->t);
-		pthread_mutex_unlock(&w->mu);
-	}
-	json_array_foreach(json_object_get(reply, "tasks"), i, o) {
-		int64_t id = json_integer_value(json_object_get(o, "id"));
-		int attempt = (int)json_integer_value(json_object_get(o, "attempt"));
-		const char *name = json_string_value(json_object_get(o, "plugin"));
-		int64_t timeout = json_integer_value(json_object_get(o, "timeout_ms"));
-		char *params = json_dumps(json_object_get(o, "params"), JSON_COMPACT);
-		char *err = NULL;
-		plugin *p = name ? plugin_acquire(w->reg, name) : NULL;
-		kiln_task *t = p ? task_new(id, attempt, params, w->scratch, 0, &err) : NULL;
-		free(params);
-		if (t == NULL) {
-			char *msg = p ? xasprintf("bad task: %s", err) :
-				xasprintf("plugin %s is not loaded on worker %s",
-				          name ? name : "?", w->wc->name);
-			/* Bad parameters are bad on every worker; a missing
-			 * plugin may be loaded on another. */
-			json_t *res = json_pack("{s:I,s:i,s:s,s:i,s:s,s:s,s:I}", "id",
-				(json_int_t)id, "attempt", attempt, "state", "failed",
-				"code", p ? KILN_EINVAL : KILN_EFAIL,
-				"error", msg, "log", "", "finished_ms", (json_int_t)clock_now_ms());
-			pthread_mutex_lock(&w->mu);
-			json_array_append_new(w->outbox, res);
-			pthread_cond_broadcast(&w->cv);
-			pthread_mutex_unlock(&w->mu);
-			if (p)
-				plugin_release(p);
-			free(msg);
-			free(err);
-			continue;
-		}
-		struct wtask *wt = xcalloc(1, sizeof *wt);
-		wt->id = id;
-		wt->attempt = attempt;
-		wt->t = t;
-		wt->p = p;
-		wt->w = w;
-		wt->deadline = timeout > 0 ? clock_mono_ms() + timeout : 0;
-		wt->inputs = json_incref(json_object_get(o, "inputs"));
-		pthread_mutex_lock(&w->mu);
-		wt->next = w->running;
-		w->running = wt;
-		pthread_mutex_unlock(&w->mu);
-		pool_submit(json_is_true(json_object_get(o, "stage")) ?
-		            w->stage_pool : w->pool, task_main, wt);
-	}
+	pthread_mutex_unlock(&w->mu);
 }
 
-/* What this worker holds: running attempts and unacknowledged results.
- * Called with w->mu held. */
-static json_t *
-held_locked(struct wk *w, int with_outbox)
+/* Start task T of an exchange reply on a pool thread. */
+static void
+worker_start(struct wk *w, const struct proto_task *pt)
 {
-	json_t *a = json_array();
-	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
-		json_array_append_new(a, json_pack("{s:I,s:i}", "id",
-		                      (json_int_t)wt->id, "attempt", wt->attempt));
-	if (with_outbox) {
-		size_t i;
-		json_t *o;
-		json_array_foreach(w->outbox, i, o)
-			json_array_append_new(a, json_pack("{s:O,s:O}", "id",
-				json_object_get(o, "id"), "attempt",
-				json_object_get(o, "attempt")));
+	char *params = pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
+	char *err = NULL;
+	plugin *p = plugin_acquire(w->reg, pt->plugin);
+	kiln_task *t = p ? task_new(pt->id, pt->attempt, params, w->scratch, 0,
+	                            &err) : NULL;
+	free(params);
+	if (t == NULL) {
+		char *msg = p ? xasprintf("bad task: %s", err) :
+			xasprintf("plugin %s is not loaded on worker %s",
+			          pt->plugin, w->wc->name);
+		/* Bad parameters are bad on every worker; a missing plugin
+		 * may be loaded on another. */
+		outbox_fail(w, pt->id, pt->attempt, p ? KILN_EINVAL : KILN_EFAIL,
+		            msg, 0);
+		if (p)
+			plugin_release(p);
+		free(msg);
+		free(err);
+		return;
 	}
+	struct wtask *wt = xcalloc(1, sizeof *wt);
+	wt->id = pt->id;
+	wt->attempt = pt->attempt;
+	wt->t = t;
+	wt->p = p;
+	wt->w = w;
+	wt->deadline = pt->timeout_ms > 0 ? clock_mono_ms() + pt->timeout_ms : 0;
+	wt->inputs = proto_files_dup(pt->inputs, pt->ninputs);
+	wt->ninputs = pt->ninputs;
+	task_set_stages(t, worker_stage, wt);
+	pthread_mutex_lock(&w->mu);
+	wt->next = w->running;
+	w->running = wt;
+	pthread_mutex_unlock(&w->mu);
+	pool_submit(pt->stage ? w->stage_pool : w->pool, task_main, wt);
+}
+
+/* What this worker holds: running attempts and, WITH_OUTBOX, results not
+ * yet acknowledged (malloc()ed, *n of them).  Lock held. */
+static struct proto_attempt *
+held_locked(struct wk *w, int with_outbox, size_t *n)
+{
+	size_t cap = with_outbox ? w->noutbox : 0;
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+		cap++;
+	struct proto_attempt *a = xcalloc(cap + 1, sizeof *a);
+	*n = 0;
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next)
+		a[(*n)++] = (struct proto_attempt){ wt->id, wt->attempt };
+	for (size_t i = 0; with_outbox && i < w->noutbox; i++)
+		a[(*n)++] = (struct proto_attempt){ w->outbox[i]->id,
+		                                    w->outbox[i]->attempt };
 	return a;
 }
 
@@ -602,14 +476,9 @@ held_locked(struct wk *w, int with_outbox)
 static int
 plugin_entry(const struct kiln_plugin *d, const char *file, void *ud)
 {
-	json_t *params = json_array();
-	for (const struct kiln_param *p = d->params; p != NULL && p->name != NULL; p++)
-		json_array_append_new(params, json_pack("{s:s,s:s?,s:s?,s:s?}",
-			"name", p->name, "type", p->type, "default", p->default_value,
-			"help", p->help));
-	json_array_append_new(ud, json_pack("{s:s,s:s,s:s?,s:o}", "name", d->name,
-		"version", d->version, "description", d->description,
-		"params", params));
+	json_t *decl = plugin_params_decl_json(d);
+	json_array_append_new(ud, proto_plugin_json(d, decl));
+	json_decref(decl);
 	return 0;
 }
 
@@ -620,85 +489,129 @@ plugin_error_entry(const char *file, const char *error, void *ud)
 	return 0;
 }
 
+/* POST PATH with BODY (taken) on client C; 0 with *reply, or -1 after
+ * saying why (WHAT names the call) when LOUD. */
+static int
+worker_call(struct wk *w, client *c, const char *path, json_t *body,
+            long timeout_ms, json_t **reply, const char *what, int loud)
+{
+	long status = 0;
+	char *err = NULL;
+	*reply = NULL;
+	int rc = client_request(c, "POST", path, body, timeout_ms, &status,
+	                        reply, &err);
+	json_decref(body);
+	if (rc == 0 && status == 200) {
+		free(err);
+		return 0;
+	}
+	const char *msg = json_string_value(json_object_get(*reply, "error"));
+	if (loud && rc != 0)
+		log_warn("%s with %s failed: %s", what, w->url, err);
+	else if (loud && status != 409)   /* 409: register again, said */
+		log_warn("%s refused by %s (HTTP %ld): %s", what, w->url, status,
+		         msg ? msg : "unexpected reply");
+	free(err);
+	json_decref(*reply);
+	*reply = NULL;
+	return -1;
+}
+
 static int
 do_register(struct wk *w)
 {
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	json_t *plugins = json_array();
-	plugin_list(w->reg, plugin_entry, plugins);
+	struct proto_register m = { .name = w->wc->name, .host = host,
+		.slots = w->wc->slots, .memory = w->wc->memory,
+		.plugins = json_array(), .plugin_errors = json_array() };
+	plugin_list(w->reg, plugin_entry, m.plugins);
+	plugin_errors(w->reg, plugin_error_entry, m.plugin_errors);
 	pthread_mutex_lock(&w->mu);
-	json_t *held = held_locked(w, 1);
+	m.held = held_locked(w, 1, &m.nheld);
 	pthread_mutex_unlock(&w->mu);
-	json_t *perrs = json_array();
-	plugin_errors(w->reg, plugin_error_entry, perrs);
-	json_t *body = json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o}", "name", w->wc->name,
-		"host", host, "slots", w->wc->slots, "memory", (json_int_t)w->wc->memory,
-		"plugins", plugins, "held", held, "plugin_errors", perrs);
-	long status = 0;
-	json_t *reply = NULL;
+	json_t *body = proto_register_encode(&m);
+	json_decref(m.plugins);
+	json_decref(m.plugin_errors);
+	free(m.held);
+	static int fails;
+	json_t *reply;
+	/* Said once, then every ~5 s. */
+	if (worker_call(w, w->poll_c, PROTO_PATH_REGISTER, body, 5000, &reply,
+	                "registration", fails++ % 100 == 0) != 0)
+		return -1;
+	struct proto_register_reply rep;
 	char *err = NULL;
-	int rc = client_request(w->poll_c, "POST", "/api/v1/cluster/register", body,
-	                        5000, &status, &reply, &err);
-	json_decref(body);
-	if (rc != 0 || status != 200) {
-		const char *msg = json_string_value(json_object_get(reply, "error"));
-		static int fails;
-		if (fails++ % 100 == 0)   /* once, then every ~5 s */
-			log_warn("cannot register with %s: %s", w->url,
-			         rc != 0 ? err : msg ? msg : "unexpected reply");
+	int rc = proto_register_reply_decode(reply, &rep, &err);
+	json_decref(reply);
+	if (rc != 0) {
+		log_warn("registration with %s: bad reply: %s", w->url, err);
 		free(err);
-		json_decref(reply);
 		return -1;
 	}
-	const char *sess = json_string_value(json_object_get(reply, "session"));
+	fails = 0;
 	pthread_mutex_lock(&w->mu);
-	snprintf(w->session, sizeof w->session, "%s", sess ? sess : "");
+	snprintf(w->session, sizeof w->session, "%s", rep.session);
 	w->need_register = 0;
 	pthread_mutex_unlock(&w->mu);
-	handle_reply(w, reply);
-	json_decref(reply);
+	worker_cancels(w, rep.cancel, rep.ncancel);
+	proto_release(&rep.own);
 	log_info("registered with master at %s (session %s)", w->url, w->session);
 	return 0;
 }
 
-/* One exchange on client C.  RESULTS (borrowed) may be empty.  Returns 0,
- * or -1 after arranging a new registration. */
-static int
-exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
+/* The body of an exchange delivering RESULTS (borrowed); *session set. */
+static json_t *
+exchange_body(struct wk *w, const struct proto_result *results, size_t n,
+              int64_t wait_ms, char session[32])
 {
+	struct proto_exchange m = { .name = w->wc->name, .session = session,
+		.results = (struct proto_result *)results, .nresults = n,
+		.want = w->wc->slots * WORKER_WANT_PER_SLOT, .wait_ms = wait_ms };
 	pthread_mutex_lock(&w->mu);
-	char session[32];
-	memcpy(session, w->session, sizeof session);
-	json_t *running = held_locked(w, 0);
+	memcpy(session, w->session, 32);
+	m.running = held_locked(w, 0, &m.nrunning);
 	/* New log lines of running tasks, for the dashboard's live tail. */
-	json_t *progress = json_array();
+	size_t cap = m.nrunning;
+	m.progress = xcalloc(cap + 1, sizeof *m.progress);
+	char **texts = xcalloc(cap + 1, sizeof *texts);
 	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
 		char *text = task_log_since(wt->t, &wt->log_pos);
-		if (text != NULL)
-			json_array_append_new(progress, json_pack("{s:I,s:i,s:s,s:f}",
-				"id", (json_int_t)wt->id, "attempt", wt->attempt,
-				"log", text, "progress", task_progress(wt->t)));
-		free(text);
+		if (text != NULL) {
+			texts[m.nprogress] = text;
+			m.progress[m.nprogress++] = (struct proto_progress){ wt->id,
+				wt->attempt, text, task_progress(wt->t) };
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
-	json_t *body = json_pack("{s:s,s:s,s:O,s:o,s:i,s:I,s:o}", "name", w->wc->name,
-		"session", session, "results", results, "running", running,
-		"want", w->wc->slots * WORKER_WANT_PER_SLOT, "wait_ms", (json_int_t)wait_ms,
-		"progress", progress);
-	long status = 0;
-	json_t *reply = NULL;
+	json_t *body = proto_exchange_encode(&m);
+	for (size_t i = 0; i < m.nprogress; i++)
+		free(texts[i]);
+	free(texts);
+	free(m.progress);
+	free(m.running);
+	return body;
+}
+
+/* One exchange on client C delivering RESULTS (borrowed; N may be 0).
+ * Returns 0, or -1 after arranging a new registration. */
+static int
+exchange(struct wk *w, client *c, const struct proto_result *results,
+         size_t n, int64_t wait_ms)
+{
+	char session[32];
+	json_t *body = exchange_body(w, results, n, wait_ms, session);
+	json_t *reply;
+	struct proto_exchange_reply rep;
 	char *err = NULL;
-	int rc = client_request(c, "POST", "/api/v1/cluster/exchange", body,
-	                        wait_ms + 10000, &status, &reply, &err);
-	json_decref(body);
-	if (rc != 0 || status != 200) {
-		if (rc != 0)
-			log_warn("exchange with %s failed: %s", w->url, err);
-		else if (status != 409)
-			log_warn("exchange refused (HTTP %ld)", status);
+	int rc = worker_call(w, c, PROTO_PATH_EXCHANGE, body, wait_ms + 10000,
+	                     &reply, "exchange", 1);
+	if (rc == 0 && (rc = proto_exchange_reply_decode(reply, &rep, &err)) != 0) {
+		log_warn("exchange with %s: bad reply: %s", w->url, err);
 		free(err);
-		json_decref(reply);
+	}
+	json_decref(reply);
+	if (rc != 0) {
 		pthread_mutex_lock(&w->mu);
 		w->need_register = 1;
 		pthread_cond_broadcast(&w->cv);
@@ -708,9 +621,12 @@ exchange(struct wk *w, client *c, json_t *results, int64_t wait_ms)
 	pthread_mutex_lock(&w->mu);
 	int same = strcmp(session, w->session) == 0;
 	pthread_mutex_unlock(&w->mu);
-	if (same)   /* tasks of an old registration were requeued by the new */
-		handle_reply(w, reply);
-	json_decref(reply);
+	if (same) {   /* tasks of an old registration were requeued by the new */
+		worker_cancels(w, rep.cancel, rep.ncancel);
+		for (size_t i = 0; i < rep.ntasks; i++)
+			worker_start(w, &rep.tasks[i]);
+	}
+	proto_release(&rep.own);
 	return 0;
 }
 
@@ -720,7 +636,7 @@ reporter_main(void *arg)
 	struct wk *w = arg;
 	pthread_mutex_lock(&w->mu);
 	while (!w->stopping) {
-		if (json_array_size(w->outbox) == 0 || w->need_register) {
+		if (w->noutbox == 0 || w->need_register) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 100 * 1000000;
@@ -731,17 +647,21 @@ reporter_main(void *arg)
 			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 			continue;
 		}
-		json_t *batch = json_copy(w->outbox);
-		size_t n = json_array_size(batch);
+		/* Only this thread removes from the outbox, and others only
+		 * append: the first N stay put while they are sent. */
+		size_t n = w->noutbox;
+		struct proto_result *batch = xcalloc(n, sizeof *batch);
+		for (size_t i = 0; i < n; i++)
+			batch[i] = *w->outbox[i];
 		pthread_mutex_unlock(&w->mu);
-		int rc = exchange(w, w->report_c, batch, 0);
-		json_decref(batch);
+		int rc = exchange(w, w->report_c, batch, n, 0);
+		free(batch);
 		pthread_mutex_lock(&w->mu);
 		if (rc == 0) {
-			/* Only this thread removes from the outbox, and others
-			 * only append: the first N are the ones just sent. */
 			for (size_t i = 0; i < n; i++)
-				json_array_remove(w->outbox, 0);
+				proto_result_free(w->outbox[i]);
+			w->noutbox -= n;
+			memmove(w->outbox, w->outbox + n, w->noutbox * sizeof *w->outbox);
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -755,6 +675,35 @@ count_error(const char *file, const char *error, void *ud)
 	return 0;
 }
 
+/* Enforce timeouts; returns how many stuck tasks were abandoned. */
+static int
+watchdog_timeouts(struct wk *w)
+{
+	int grow = 0;
+	pthread_mutex_lock(&w->mu);
+	int64_t now = clock_mono_ms();
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+		if (wt->deadline && now >= wt->deadline && !wt->timed_out) {
+			wt->timed_out = 1;
+			task_cancel(wt->t);
+		}
+		/* A plugin that ignores cancellation: after a grace period the
+		 * attempt is reported failed and another thread takes its
+		 * slot; the stuck thread is left to finish. */
+		if (wt->timed_out && !wt->abandoned &&
+		    now >= wt->deadline + WORKER_ABANDON_MS) {
+			wt->abandoned = 1;
+			outbox_fail(w, wt->id, wt->attempt, KILN_EFAIL, "timed out; "
+			            "the plugin ignored cancellation and was abandoned", 1);
+			grow++;
+			log_warn("task %lld attempt %d ignores cancellation: abandoned",
+			         (long long)wt->id, wt->attempt);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return grow;
+}
+
 static void *
 watchdog_main(void *arg)
 {
@@ -765,37 +714,12 @@ watchdog_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		int stop = w->stopping;
-		int64_t now = clock_mono_ms();
-		int grow = 0;
-		for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
-			if (wt->deadline && now >= wt->deadline && !wt->timed_out) {
-				wt->timed_out = 1;
-				task_cancel(wt->t);
-			}
-			/* A plugin that ignores cancellation: after a grace period
-			 * the attempt is reported failed and another thread takes
-			 * its slot; the stuck thread is left to finish. */
-			if (wt->timed_out && !wt->abandoned &&
-			    now >= wt->deadline + WORKER_ABANDON_MS) {
-				wt->abandoned = 1;
-				json_array_append_new(w->outbox, json_pack(
-					"{s:I,s:i,s:s,s:i,s:s,s:s,s:I}", "id", (json_int_t)wt->id,
-					"attempt", wt->attempt, "state", "failed",
-					"code", KILN_EFAIL,
-					"error", "timed out; the plugin ignored cancellation "
-					"and was abandoned", "log", "",
-					"finished_ms", (json_int_t)clock_now_ms()));
-				pthread_cond_broadcast(&w->cv);
-				grow++;
-				log_warn("task %lld attempt %d ignores cancellation: abandoned",
-				         (long long)wt->id, wt->attempt);
-			}
-		}
 		pthread_mutex_unlock(&w->mu);
-		while (grow-- > 0)
+		for (int grow = watchdog_timeouts(w); grow > 0; grow--)
 			pool_grow(w->pool);
 		if (stop)
 			break;
+		int64_t now = clock_mono_ms();
 		if (now >= next_scan) {
 			next_scan = now + 1000;
 			int changed = plugin_registry_scan(w->reg);
@@ -816,18 +740,18 @@ watchdog_main(void *arg)
 	return NULL;
 }
 
-int
-worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
-           char **err)
+/* ----------------------------------------------------------- lifecycle */
+
+/* Everything W needs before it talks to the master. */
+static int
+worker_open(struct wk *w, char **err)
 {
-	struct wk w = { .cfg = c, .wc = wc };
+	const struct kiln_config *c = w->cfg;
+	const struct kiln_worker_conf *wc = w->wc;
 	int rc;
-	log_init(wc->name, LOG_INFO);
-	if (auth_init() != 0)
-		return seterr(err, -EIO, "libsodium failed to initialise");
 	/* The master makes the secret on first start; a worker started at
 	 * the same moment waits for it a little. */
-	for (int i = 0; (rc = config_secret(c, 0, &w.secret, err)) != 0 && i < 50 &&
+	for (int i = 0; (rc = config_secret(c, 0, &w->secret, err)) != 0 && i < 50 &&
 	     !worker_stop; i++) {
 		free(*err);
 		*err = NULL;
@@ -835,33 +759,137 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	}
 	if (rc != 0)
 		return rc;
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	w.outbox = json_array();
 	const char *env = getenv("KILN_MASTER");
-	w.url = env ? xstrdup(env) : xasprintf("http://%s:%d", c->master.host, c->master.port);
-	w.scratch = xasprintf("%s/scratch", wc->data_dir);
+	w->url = env ? xstrdup(env) : xasprintf("http://%s:%d", c->master.host, c->master.port);
+	w->scratch = xasprintf("%s/scratch", wc->data_dir);
 	char *cache = xasprintf("%s/plugin-cache", wc->data_dir);
-	rc = plugin_registry_open(wc->plugin_dir, cache, task_host(), &w.reg, err);
+	rc = plugin_registry_open(wc->plugin_dir, cache, task_host(), &w->reg, err);
 	free(cache);
 	if (rc != 0)
-		goto out;
-	if ((rc = client_new(w.url, wc->name, w.secret, NULL, &w.poll_c, err)) != 0 ||
-	    (rc = client_new(w.url, wc->name, w.secret, NULL, &w.report_c, err)) != 0)
-		goto out;
+		return rc;
+	if ((rc = client_new(w->url, wc->name, w->secret, NULL, &w->poll_c, err)) != 0 ||
+	    (rc = client_new(w->url, wc->name, w->secret, NULL, &w->report_c, err)) != 0)
+		return rc;
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
 	char *cdir = xasprintf("%s/cache", wc->data_dir);
-	rc = diskcache_open(cdir, (uint64_t)wc->cache_size, &w.cache, err);
+	rc = diskcache_open(cdir, (uint64_t)wc->cache_size, &w->cache, err);
 	free(cdir);
 	if (rc != 0)
-		goto out;
-	if (pool_new(wc->slots, &w.pool) != 0 ||
-	    pool_new(wc->slots, &w.stage_pool) != 0) {
-		rc = seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
-		goto out;
+		return rc;
+	if (pool_new(wc->slots, &w->pool) != 0 ||
+	    pool_new(wc->slots, &w->stage_pool) != 0)
+		return seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
+	return 0;
+}
+
+/* Stop: cancel what runs (it will run again elsewhere) and give the
+ * reporter a moment to deliver the results already made. */
+static void
+worker_drain(struct wk *w)
+{
+	log_info("stopping");
+	pthread_mutex_lock(&w->mu);
+	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+		wt->shutdown = 1;
+		task_cancel(wt->t);
 	}
-	task_set_stage_runner(worker_stage, &w);
+	pthread_mutex_unlock(&w->mu);
+	pool_free(w->pool);
+	w->pool = NULL;
+	pool_free(w->stage_pool);
+	w->stage_pool = NULL;
+	for (int i = 0; i < 20; i++) {
+		pthread_mutex_lock(&w->mu);
+		size_t left = w->noutbox;
+		int reg = w->need_register;
+		pthread_mutex_unlock(&w->mu);
+		if (left == 0 || reg)
+			break;
+		usleep(50 * 1000);
+	}
+}
+
+/* Leave, so the master requeues this worker's tasks at once. */
+static void
+worker_leave(struct wk *w)
+{
+	struct proto_leave m = { .session = w->session };
+	json_t *reply;
+	if (worker_call(w, w->poll_c, PROTO_PATH_LEAVE, proto_leave_encode(&m),
+	                2000, &reply, "leave", 0) == 0)
+		json_decref(reply);
+}
+
+static void
+worker_close(struct wk *w)
+{
+	pool_free(w->pool);
+	pool_free(w->stage_pool);
+	datacache_flush();
+	for (int i = 0; i < w->nidle_c; i++)
+		client_free(w->idle_c[i]);
+	client_free(w->poll_c);
+	client_free(w->report_c);
+	diskcache_close(w->cache);
+	plugin_registry_close(w->reg);
+	for (size_t i = 0; i < w->noutbox; i++)
+		proto_result_free(w->outbox[i]);
+	free(w->outbox);
+	free(w->url);
+	free(w->secret);
+	free(w->scratch);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+}
+
+/* Tell the reporter and watchdog to stop, and wait for them. */
+static void
+worker_join(struct wk *w, pthread_t *threads, int n)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+}
+
+/* The poller: register, then long-poll until told to stop. */
+static void
+worker_poll(struct wk *w)
+{
+	int64_t hb = w->cfg->master.heartbeat_ms;
+	w->need_register = 1;
+	while (!worker_stop) {
+		pthread_mutex_lock(&w->mu);
+		int reg = w->need_register;
+		pthread_mutex_unlock(&w->mu);
+		if (reg) {
+			if (do_register(w) != 0)
+				usleep(50 * 1000);
+			continue;
+		}
+		if (exchange(w, w->poll_c, NULL, 0, hb) != 0)
+			usleep(100 * 1000);
+	}
+}
+
+int
+worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
+           char **err)
+{
+	struct wk w = { .cfg = c, .wc = wc };
+	log_init(wc->name, LOG_INFO);
+	if (auth_init() != 0)
+		return seterr(err, -EIO, "libsodium failed to initialise");
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	int rc = worker_open(&w, err);
+	if (rc != 0) {
+		worker_close(&w);
+		return rc;
+	}
 	/* Keep up to a quarter of the memory it offers in mapped inputs. */
 	datacache_set_budget((size_t)(wc->memory / 4));
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -870,83 +898,24 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	pthread_t reporter, watchdog;
-	pthread_create(&reporter, NULL, reporter_main, &w);
-	pthread_create(&watchdog, NULL, watchdog_main, &w);
+	pthread_t threads[2];
+	int started = 0;
+	if ((rc = pthread_create(&threads[0], NULL, reporter_main, &w)) == 0) {
+		started++;
+		rc = pthread_create(&threads[1], NULL, watchdog_main, &w);
+	}
+	if (rc != 0) {
+		seterr(err, -rc, "cannot start the worker's threads: %s", strerror(rc));
+		worker_join(&w, threads, started);
+		worker_close(&w);
+		return -rc;
+	}
 	log_info("worker %s: %d slots, %lld MiB, plugins from %s, master %s",
 	         wc->name, wc->slots, (long long)(wc->memory >> 20), wc->plugin_dir, w.url);
-
-	w.need_register = 1;
-	int64_t hb = c->master.heartbeat_ms;
-	while (!worker_stop) {
-		pthread_mutex_lock(&w.mu);
-		int reg = w.need_register;
-		pthread_mutex_unlock(&w.mu);
-		if (reg) {
-			if (do_register(&w) != 0)
-				usleep(50 * 1000);
-			continue;
-		}
-		json_t *none = json_array();
-		if (exchange(&w, w.poll_c, none, hb) != 0)
-			usleep(100 * 1000);
-		json_decref(none);
-	}
-
-	/* Stop: cancel what runs (it will run again elsewhere), deliver the
-	 * results already made, and leave so the master requeues at once. */
-	log_info("stopping");
-	pthread_mutex_lock(&w.mu);
-	for (struct wtask *wt = w.running; wt != NULL; wt = wt->next) {
-		wt->shutdown = 1;
-		task_cancel(wt->t);
-	}
-	pthread_mutex_unlock(&w.mu);
-	pool_free(w.pool);
-	w.pool = NULL;
-	pool_free(w.stage_pool);
-	w.stage_pool = NULL;
-	for (int i = 0; i < 20; i++) {
-		pthread_mutex_lock(&w.mu);
-		size_t left = json_array_size(w.outbox);
-		int reg = w.need_register;
-		pthread_mutex_unlock(&w.mu);
-		if (left == 0 || reg)
-			break;
-		usleep(50 * 1000);
-	}
-	pthread_mutex_lock(&w.mu);
-	w.stopping = 1;
-	pthread_cond_broadcast(&w.cv);
-	pthread_mutex_unlock(&w.mu);
-	pthread_join(reporter, NULL);
-	pthread_join(watchdog, NULL);
-	json_t *body = json_pack("{s:s}", "session", w.session);
-	long status;
-	json_t *reply = NULL;
-	char *e2 = NULL;
-	client_request(w.poll_c, "POST", "/api/v1/cluster/leave", body, 2000,
-	               &status, &reply, &e2);
-	json_decref(body);
-	json_decref(reply);
-	free(e2);
-	rc = 0;
-out:
-	pool_free(w.pool);
-	pool_free(w.stage_pool);
-	task_set_stage_runner(NULL, NULL);
-	datacache_flush();
-	for (int i = 0; i < w.nidle_c; i++)
-		client_free(w.idle_c[i]);
-	client_free(w.poll_c);
-	client_free(w.report_c);
-	diskcache_close(w.cache);
-	plugin_registry_close(w.reg);
-	json_decref(w.outbox);
-	free(w.url);
-	free(w.secret);
-	free(w.scratch);
-	pthread_mutex_destroy(&w.mu);
-	pthread_cond_destroy(&w.cv);
-	return rc;
+	worker_poll(&w);
+	worker_drain(&w);
+	worker_join(&w, threads, 2);
+	worker_leave(&w);
+	worker_close(&w);
+	return 0;
 }

@@ -30,6 +30,16 @@ api POST /api/v1/jobs '{"plugin": "noop", "colour": 1}' > /dev/null; eq "unknown
 api POST /api/v1/jobs/batch '{"jobs": [{"plugin":"noop"}, {"plugin":"nope"}]}' > /dev/null
 eq "a bad job in a batch rejects the batch" 400 "$(status)"
 ok "and names its index" grep -q 'jobs\[1\]' "$T/body"
+# Parameters are checked against what the plugin declares, at submit.
+api POST /api/v1/jobs '{"plugin": "readfile", "params": {}}' > /dev/null
+eq "a missing required parameter is 400" 400 "$(status)"
+ok "and names it" grep -q "parameter 'path'" "$T/body"
+api POST /api/v1/jobs '{"plugin": "sleep", "params": {"seconds": "soon"}}' > /dev/null
+eq "a parameter of the wrong type is 400" 400 "$(status)"
+ok "and names it" grep -q "parameter 'seconds'" "$T/body"
+api POST /api/v1/jobs/batch '{"jobs": [{"plugin":"noop"}, {"plugin":"sleep","params":{"fail":[1]}}]}' > /dev/null
+eq "a batch with a bad parameter is 400" 400 "$(status)"
+ok "naming the job and the parameter" grep -q "jobs\[1\].*parameter 'fail'" "$T/body"
 api GET /api/v1/jobs/999999 > /dev/null; eq "unknown job is 404" 404 "$(status)"
 api GET /api/v1/nothing > /dev/null; eq "unknown route is 404" 404 "$(status)"
 api GET '/api/v1/jobs?state=bogus' > /dev/null; eq "bad filter is 400" 400 "$(status)"

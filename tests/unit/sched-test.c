@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "kiln/plugin.h"
 #include "sched.h"
+#include "stage.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -730,6 +731,58 @@ START_TEST(stage_fails_at_once_on_bad_input)
 }
 END_TEST
 
+/* stage.c's part alone: ids, results in task order, retries, handover. */
+START_TEST(stage_bookkeeping)
+{
+	struct stage_list l = { 0 };
+	struct stage *a = stage_new(&l, 10, 2, 2), *b = stage_new(&l, 11, 1, 1);
+	ck_assert_int_eq(stage_id(a), 1);
+	ck_assert_int_eq(stage_id(b), 2);
+	ck_assert_ptr_eq(stage_find(&l, 1), a);
+	ck_assert_ptr_null(stage_find(&l, 3));
+	int attempt;
+	ck_assert_int_eq(stage_owner(a, &attempt), 10);
+	ck_assert_int_eq(attempt, 2);
+	stage_set_task(a, 0, -5);
+	stage_set_task(a, 1, -6);
+	char **res;
+	size_t n;
+	char *err = NULL;
+	/* Task 1 first: results still come in task order. */
+	ck_assert_int_eq(stage_task_ended(a, 1, JOB_SUCCEEDED, 0, "[2]", NULL),
+	                 STAGE_TASK_DONE);
+	ck_assert_int_eq(stage_task(a, 1), 0);
+	ck_assert_int_eq(stage_outcome(a, &res, &n, &err), 0);
+	ck_assert_int_eq(stage_task_ended(a, 0, JOB_FAILED, KILN_EFAIL, NULL, "x"),
+	                 STAGE_TASK_RETRY);
+	ck_assert_int_eq(stage_task(a, 0), -5);
+	ck_assert_int_eq(stage_task_ended(a, 0, JOB_SUCCEEDED, 0, NULL, NULL),
+	                 STAGE_TASK_DONE);
+	ck_assert_int_eq(stage_outcome(a, &res, &n, &err), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(res[0], "null");
+	ck_assert_str_eq(res[1], "[2]");
+	free(res[0]);
+	free(res[1]);
+	free(res);
+	stage_remove(&l, a);
+	ck_assert_ptr_eq(stage_next(&l, NULL), b);
+	ck_assert_ptr_null(stage_next(&l, b));
+	/* A failure after three attempts fails the stage, naming the task. */
+	stage_set_task(b, 0, -7);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, "boom"),
+		                 STAGE_TASK_RETRY);
+	ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, "boom"),
+	                 STAGE_TASK_FAILED);
+	ck_assert_int_eq(stage_outcome(b, &res, &n, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err, "map task 0 of stage 2 failed: boom"));
+	free(err);
+	stage_list_clear(&l);
+	ck_assert_ptr_null(l.head);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -753,6 +806,7 @@ main(void)
 	tcase_add_test(tc, stage_prefers_the_worker_that_wrote_the_data);
 	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
 	tcase_add_test(tc, stage_fails_at_once_on_bad_input);
+	tcase_add_test(tc, stage_bookkeeping);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

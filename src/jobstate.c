@@ -1,0 +1,29 @@
+/*
+ * jobstate.c - names of job states (see jobstate.h): the words the API,
+ * the store and the worker protocol use for them.
+ */
+#include <string.h>
+
+#include "jobstate.h"
+
+const char *
+job_state_name(int state)
+{
+	static const char *const names[JOB_NSTATES] = {
+		"queued", "running", "succeeded", "failed", "cancelled",
+	};
+	if (state < 0 || state >= JOB_NSTATES)
+		return "unknown";
+	return names[state];
+}
+
+int
+job_state_parse(const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < JOB_NSTATES; i++)
+		if (strcmp(name, job_state_name(i)) == 0)
+			return i;
+	return -1;
+}

@@ -1,0 +1,23 @@
+/*
+ * jobstate.h - the states of a job, shared by the master (store, scheduler,
+ * API) and the worker (the state of a finished attempt it reports), so
+ * that the worker needs none of the master's headers.
+ */
+#ifndef KILN_JOBSTATE_H
+#define KILN_JOBSTATE_H
+
+enum job_state {
+	JOB_QUEUED = 0,
+	JOB_RUNNING,
+	JOB_SUCCEEDED,
+	JOB_FAILED,
+	JOB_CANCELLED,
+	JOB_NSTATES
+};
+
+/* "queued", "running", ...; "unknown" for a value out of range. */
+const char *job_state_name(int state);
+/* The state named NAME, or -1 if unknown (or NULL). */
+int job_state_parse(const char *name);
+
+#endif

@@ -1,0 +1,763 @@
+/*
+ * proto.c - the worker<->master messages (see proto.h and docs/api.md).
+ *
+ * Each message's encoder and decoder sit side by side, so a key is
+ * spelled in one place.  Decoders check every field they read (presence,
+ * type, range) and name the first bad one, so a malformed body gets a 400
+ * that says what is wrong instead of zeros; they ignore keys they do not
+ * know, which is how newer nodes extend a message.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln/plugin.h"
+#include "proto.h"
+#include "xalloc.h"
+
+#define PROTO_SLOTS_MAX 4096
+
+/* ------------------------------------------------------------ ownership */
+
+static void *
+own_keep(struct proto_own *own, void *p)
+{
+	if (own->nmem == own->cap) {
+		own->cap = own->cap ? 2 * own->cap : 8;
+		own->mem = xrealloc(own->mem, own->cap * sizeof *own->mem);
+	}
+	own->mem[own->nmem++] = p;
+	return p;
+}
+
+static void *
+own_calloc(struct proto_own *own, size_t n, size_t size)
+{
+	return own_keep(own, xcalloc(n ? n : 1, size));
+}
+
+void
+proto_release(struct proto_own *own)
+{
+	for (size_t i = 0; i < own->nmem; i++)
+		free(own->mem[i]);
+	free(own->mem);
+	json_decref(own->json);
+	memset(own, 0, sizeof *own);
+}
+
+/* Start decoding J into a message whose OWN is given; the message is
+ * zeroed by the caller. */
+static void
+decode_begin(struct proto_own *own, json_t *j)
+{
+	own->json = json_incref(j);
+}
+
+/* End decoding with RC: a failed decode leaves nothing held. */
+static int
+decode_end(struct proto_own *own, int rc)
+{
+	if (rc != 0)
+		proto_release(own);
+	return rc;
+}
+
+/* ------------------------------------------------------------- fields */
+
+/* "WHERE.KEY: WHAT", or "KEY: WHAT" at the top level. */
+static int
+bad(char **err, const char *where, const char *key, const char *what)
+{
+	return seterr(err, -EINVAL, "%s%s%s: %s", where, *where ? "." : "",
+	              key, what);
+}
+
+/* Member KEY of object O, or NULL if absent or null; -EINVAL if absent
+ * and REQUIRED. */
+static int
+member(json_t *o, const char *where, const char *key, int required,
+       json_t **out, char **err)
+{
+	*out = json_object_get(o, key);
+	if (json_is_null(*out))
+		*out = NULL;
+	if (*out == NULL && required)
+		return bad(err, where, key, "missing");
+	return 0;
+}
+
+static int
+get_str(json_t *o, const char *where, const char *key, int required,
+        const char **out, char **err)
+{
+	json_t *v;
+	*out = NULL;
+	if (member(o, where, key, required, &v, err) != 0)
+		return -EINVAL;
+	if (v != NULL && !json_is_string(v))
+		return bad(err, where, key, "must be a string");
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* An integer in LO..HI; DEF if absent and not REQUIRED. */
+static int
+get_int(json_t *o, const char *where, const char *key, int required,
+        int64_t lo, int64_t hi, int64_t def, int64_t *out, char **err)
+{
+	json_t *v;
+	*out = def;
+	if (member(o, where, key, required, &v, err) != 0)
+		return -EINVAL;
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v))
+		return bad(err, where, key, "must be an integer");
+	int64_t n = json_integer_value(v);
+	if (n < lo || n > hi) {
+		char what[96];
+		snprintf(what, sizeof what, "%lld is out of range %lld..%lld",
+		         (long long)n, (long long)lo, (long long)hi);
+		return bad(err, where, key, what);
+	}
+	*out = n;
+	return 0;
+}
+
+static int
+get_i32(json_t *o, const char *where, const char *key, int required,
+        int lo, int hi, int def, int *out, char **err)
+{
+	int64_t n;
+	int rc = get_int(o, where, key, required, lo, hi, def, &n, err);
+	*out = (int)n;
+	return rc;
+}
+
+/* An array member: *out NULL if absent and not REQUIRED. */
+static int
+get_array(json_t *o, const char *where, const char *key, int required,
+          json_t **out, char **err)
+{
+	if (member(o, where, key, required, out, err) != 0)
+		return -EINVAL;
+	if (*out != NULL && !json_is_array(*out))
+		return bad(err, where, key, "must be an array");
+	return 0;
+}
+
+/* Element I of array A (named KEY) as an object; its name in WHERE. */
+static json_t *
+element(json_t *a, const char *key, size_t i, char *where, size_t wlen,
+        char **err)
+{
+	json_t *e = json_array_get(a, i);
+	snprintf(where, wlen, "%s[%zu]", key, i);
+	if (!json_is_object(e)) {
+		seterr(err, -EINVAL, "%s: must be an object", where);
+		return NULL;
+	}
+	return e;
+}
+
+/* ---------------------------------------------------- shared pieces */
+
+static json_t *
+attempts_json(const struct proto_attempt *a, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:i}", "id",
+		                      (json_int_t)a[i].id, "attempt", a[i].attempt));
+	return arr;
+}
+
+/* Read {id, attempt} out of element object E (named WHERE). */
+static int
+attempt_read(json_t *e, const char *where, int64_t *id, int *attempt,
+             char **err)
+{
+	if (get_int(e, where, "id", 1, INT64_MIN, INT64_MAX, 0, id, err) != 0 ||
+	    get_i32(e, where, "attempt", 1, 0, INT_MAX, 0, attempt, err) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+attempts_read(json_t *o, const char *key, int required, struct proto_own *own,
+              struct proto_attempt **out, size_t *n, char **err)
+{
+	json_t *a;
+	*out = NULL;
+	*n = 0;
+	if (get_array(o, "", key, required, &a, err) != 0)
+		return -EINVAL;
+	size_t len = json_array_size(a);
+	struct proto_attempt *v = own_calloc(own, len, sizeof *v);
+	for (size_t i = 0; i < len; i++) {
+		char where[64];
+		json_t *e = element(a, key, i, where, sizeof where, err);
+		if (e == NULL || attempt_read(e, where, &v[i].id, &v[i].attempt,
+		                              err) != 0)
+			return -EINVAL;
+	}
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+json_t *
+proto_files_json(const struct proto_file *f, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "name", f[i].name,
+		                      "sha", f[i].sha, "size", (json_int_t)f[i].size));
+	return a;
+}
+
+struct proto_file *
+proto_files_dup(const struct proto_file *f, size_t n)
+{
+	size_t len = (n ? n : 1) * sizeof *f;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(f[i].name) + strlen(f[i].sha) + 2;
+	struct proto_file *d = xmalloc(len);
+	char *p = (char *)(d + (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		d[i].size = f[i].size;
+		d[i].name = strcpy(p, f[i].name);
+		p += strlen(p) + 1;
+		d[i].sha = strcpy(p, f[i].sha);
+		p += strlen(p) + 1;
+	}
+	return d;
+}
+
+/* Array A (named WHERE) of files into *out. */
+static int
+files_read(json_t *a, const char *where, struct proto_own *own,
+           struct proto_file **out, size_t *n, char **err)
+{
+	size_t len = json_array_size(a);
+	struct proto_file *f = own_calloc(own, len, sizeof *f);
+	for (size_t i = 0; i < len; i++) {
+		char w[96];
+		json_t *e = element(a, where, i, w, sizeof w, err);
+		if (e == NULL ||
+		    get_str(e, w, "name", 1, &f[i].name, err) != 0 ||
+		    get_str(e, w, "sha", 1, &f[i].sha, err) != 0 ||
+		    get_int(e, w, "size", 1, 0, INT64_MAX, 0, &f[i].size, err) != 0)
+			return -EINVAL;
+	}
+	*out = f;
+	*n = len;
+	return 0;
+}
+
+/* Optional member KEY of O (named WHERE): a file list. */
+static int
+files_member(json_t *o, const char *where, const char *key,
+             struct proto_own *own, struct proto_file **out, size_t *n,
+             char **err)
+{
+	json_t *a;
+	*out = NULL;
+	*n = 0;
+	if (get_array(o, where, key, 0, &a, err) != 0)
+		return -EINVAL;
+	if (a == NULL)
+		return 0;
+	char w[96];
+	snprintf(w, sizeof w, "%s%s%s", where, *where ? "." : "", key);
+	return files_read(a, w, own, out, n, err);
+}
+
+int
+proto_files_parse(const char *text, struct proto_file **files, size_t *n,
+                  struct proto_own *own, char **err)
+{
+	memset(own, 0, sizeof *own);
+	*files = NULL;
+	*n = 0;
+	if (text == NULL)
+		return 0;
+	json_t *a = json_loads(text, 0, NULL);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		return seterr(err, -EINVAL, "files: not a JSON array");
+	}
+	own->json = a;
+	return decode_end(own, files_read(a, "files", own, files, n, err));
+}
+
+/* Member KEY of O (named WHERE): an object, borrowed. */
+static int
+get_object(json_t *o, const char *where, const char *key, int required,
+           json_t **out, char **err)
+{
+	if (member(o, where, key, required, out, err) != 0)
+		return -EINVAL;
+	if (*out != NULL && !json_is_object(*out))
+		return bad(err, where, key, "must be an object");
+	return 0;
+}
+
+/* JSON text TEXT as a value, or DEF (a new reference) if NULL or bad. */
+static json_t *
+text_value(const char *text, json_t *def)
+{
+	json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+	if (v == NULL)
+		return def;
+	json_decref(def);
+	return v;
+}
+
+/* ------------------------------------------------------------ register */
+
+json_t *
+proto_plugin_json(const struct kiln_plugin *d, json_t *decl)
+{
+	json_t *params = json_array();
+	for (const struct kiln_param *p = d->params; p != NULL && p->name != NULL; p++)
+		json_array_append_new(params, json_pack("{s:s,s:s?,s:s?,s:s?}",
+			"name", p->name, "type", p->type, "default", p->default_value,
+			"help", p->help));
+	json_t *o = json_pack("{s:s,s:s,s:s?,s:o}", "name", d->name,
+		"version", d->version, "description", d->description,
+		"params", params);
+	if (decl != NULL)
+		json_object_set(o, "param_decl", decl);
+	return o;
+}
+
+json_t *
+proto_plugin_decl(json_t *p)
+{
+	json_t *d = json_object_get(p, "param_decl");
+	return json_is_array(d) ? d : NULL;
+}
+
+json_t *
+proto_register_encode(const struct proto_register *m)
+{
+	json_t *plugins = m->plugins ? json_incref(m->plugins) : json_array();
+	json_t *errors = m->plugin_errors ? json_incref(m->plugin_errors)
+	                                  : json_array();
+	return json_pack("{s:s,s:s,s:i,s:I,s:o,s:o,s:o}", "name", m->name,
+		"host", m->host ? m->host : "", "slots", m->slots,
+		"memory", (json_int_t)m->memory, "plugins", plugins,
+		"held", attempts_json(m->held, m->nheld), "plugin_errors", errors);
+}
+
+static int
+register_read(json_t *j, struct proto_register *m, char **err)
+{
+	if (get_str(j, "", "name", 1, &m->name, err) != 0 ||
+	    get_str(j, "", "host", 0, &m->host, err) != 0 ||
+	    get_i32(j, "", "slots", 1, 1, PROTO_SLOTS_MAX, 0, &m->slots, err) != 0 ||
+	    get_int(j, "", "memory", 1, 0, INT64_MAX, 0, &m->memory, err) != 0 ||
+	    get_array(j, "", "plugins", 1, &m->plugins, err) != 0 ||
+	    get_array(j, "", "plugin_errors", 0, &m->plugin_errors, err) != 0 ||
+	    attempts_read(j, "held", 0, &m->own, &m->held, &m->nheld, err) != 0)
+		return -EINVAL;
+	if (m->host == NULL)
+		m->host = "";
+	for (size_t i = 0; i < json_array_size(m->plugins); i++) {
+		char where[64];
+		const char *name;
+		json_t *p = element(m->plugins, "plugins", i, where, sizeof where, err);
+		if (p == NULL || get_str(p, where, "name", 1, &name, err) != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
+proto_register_decode(json_t *j, struct proto_register *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, register_read(j, m, err));
+}
+
+json_t *
+proto_register_reply_encode(const struct proto_register_reply *m)
+{
+	return json_pack("{s:s,s:I,s:o}", "session", m->session,
+		"heartbeat_ms", (json_int_t)m->heartbeat_ms,
+		"cancel", attempts_json(m->cancel, m->ncancel));
+}
+
+int
+proto_register_reply_decode(json_t *j, struct proto_register_reply *m,
+                            char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	int rc = get_str(j, "", "session", 1, &m->session, err) != 0 ||
+		get_int(j, "", "heartbeat_ms", 0, 0, INT64_MAX, 0,
+		        &m->heartbeat_ms, err) != 0 ||
+		attempts_read(j, "cancel", 0, &m->own, &m->cancel, &m->ncancel,
+		              err) != 0 ? -EINVAL : 0;
+	return decode_end(&m->own, rc);
+}
+
+/* ------------------------------------------------------------ exchange */
+
+static json_t *
+result_json(const struct proto_result *r)
+{
+	json_t *o = json_pack("{s:I,s:i,s:s,s:i,s:s?,s:s?,s:s,s:I}",
+		"id", (json_int_t)r->id, "attempt", r->attempt,
+		"state", job_state_name(r->state), "code", r->code,
+		"result", r->result, "error", r->error,
+		"log", r->log ? r->log : "",
+		"finished_ms", (json_int_t)r->finished_ms);
+	if (r->duration_ms >= 0)
+		json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
+	if (r->noutputs > 0)
+		json_object_set_new(o, "outputs", proto_files_json(r->outputs,
+		                                                  r->noutputs));
+	return o;
+}
+
+struct proto_result *
+proto_result_dup(const struct proto_result *r)
+{
+	struct proto_result *d = xmalloc(sizeof *d);
+	*d = *r;
+	d->result = xstrdup(r->result);
+	d->error = xstrdup(r->error);
+	d->log = xstrdup(r->log);
+	d->outputs = r->noutputs ? proto_files_dup(r->outputs, r->noutputs) : NULL;
+	return d;
+}
+
+void
+proto_result_free(struct proto_result *r)
+{
+	if (r == NULL)
+		return;
+	free((char *)r->result);
+	free((char *)r->error);
+	free((char *)r->log);
+	free(r->outputs);
+	free(r);
+}
+
+static int
+result_read(json_t *e, const char *w, struct proto_own *own,
+            struct proto_result *r, char **err)
+{
+	const char *state;
+	if (attempt_read(e, w, &r->id, &r->attempt, err) != 0 ||
+	    get_str(e, w, "state", 1, &state, err) != 0 ||
+	    get_i32(e, w, "code", 0, INT_MIN, INT_MAX, 0, &r->code, err) != 0 ||
+	    get_str(e, w, "result", 0, &r->result, err) != 0 ||
+	    get_str(e, w, "error", 0, &r->error, err) != 0 ||
+	    get_str(e, w, "log", 0, &r->log, err) != 0 ||
+	    get_int(e, w, "finished_ms", 0, INT64_MIN, INT64_MAX, 0,
+	            &r->finished_ms, err) != 0 ||
+	    get_int(e, w, "duration_ms", 0, INT64_MIN, INT64_MAX, -1,
+	            &r->duration_ms, err) != 0 ||
+	    files_member(e, w, "outputs", own, &r->outputs, &r->noutputs, err) != 0)
+		return -EINVAL;
+	/* A state the master does not know is a failure it can retry. */
+	r->state = job_state_parse(state);
+	if (r->state != JOB_SUCCEEDED && r->state != JOB_CANCELLED)
+		r->state = JOB_FAILED;
+	return 0;
+}
+
+json_t *
+proto_exchange_encode(const struct proto_exchange *m)
+{
+	json_t *results = json_array();
+	for (size_t i = 0; i < m->nresults; i++)
+		json_array_append_new(results, result_json(&m->results[i]));
+	json_t *progress = json_array();
+	for (size_t i = 0; i < m->nprogress; i++) {
+		const struct proto_progress *p = &m->progress[i];
+		json_array_append_new(progress, json_pack("{s:I,s:i,s:s?,s:f}",
+			"id", (json_int_t)p->id, "attempt", p->attempt,
+			"log", p->log, "progress", p->progress));
+	}
+	return json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:o}", "name", m->name,
+		"session", m->session, "results", results,
+		"running", attempts_json(m->running, m->nrunning),
+		"want", m->want, "wait_ms", (json_int_t)m->wait_ms,
+		"progress", progress);
+}
+
+static int
+progress_read(json_t *j, struct proto_exchange *m, char **err)
+{
+	json_t *a;
+	if (get_array(j, "", "progress", 0, &a, err) != 0)
+		return -EINVAL;
+	m->nprogress = json_array_size(a);
+	m->progress = own_calloc(&m->own, m->nprogress, sizeof *m->progress);
+	for (size_t i = 0; i < m->nprogress; i++) {
+		char w[64];
+		struct proto_progress *p = &m->progress[i];
+		json_t *e = element(a, "progress", i, w, sizeof w, err);
+		json_t *f;
+		if (e == NULL || attempt_read(e, w, &p->id, &p->attempt, err) != 0 ||
+		    get_str(e, w, "log", 0, &p->log, err) != 0 ||
+		    member(e, w, "progress", 0, &f, err) != 0)
+			return -EINVAL;
+		if (f != NULL && !json_is_number(f))
+			return bad(err, w, "progress", "must be a number");
+		p->progress = json_number_value(f);
+	}
+	return 0;
+}
+
+static int
+exchange_read(json_t *j, struct proto_exchange *m, char **err)
+{
+	json_t *a;
+	if (get_str(j, "", "name", 1, &m->name, err) != 0 ||
+	    get_str(j, "", "session", 1, &m->session, err) != 0 ||
+	    get_array(j, "", "results", 0, &a, err) != 0)
+		return -EINVAL;
+	m->nresults = json_array_size(a);
+	m->results = own_calloc(&m->own, m->nresults, sizeof *m->results);
+	for (size_t i = 0; i < m->nresults; i++) {
+		char w[64];
+		json_t *e = element(a, "results", i, w, sizeof w, err);
+		if (e == NULL || result_read(e, w, &m->own, &m->results[i], err) != 0)
+			return -EINVAL;
+	}
+	if (attempts_read(j, "running", 0, &m->own, &m->running, &m->nrunning,
+	                  err) != 0 ||
+	    get_i32(j, "", "want", 0, 0, INT_MAX, 0, &m->want, err) != 0 ||
+	    get_int(j, "", "wait_ms", 0, 0, INT64_MAX, 0, &m->wait_ms, err) != 0)
+		return -EINVAL;
+	return progress_read(j, m, err);
+}
+
+int
+proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, exchange_read(j, m, err));
+}
+
+json_t *
+proto_exchange_reply_encode(const struct proto_exchange_reply *m)
+{
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct proto_task *t = &m->tasks[i];
+		json_t *o = json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I,s:o}",
+			"id", (json_int_t)t->id, "attempt", t->attempt,
+			"plugin", t->plugin,
+			"params", t->params ? json_incref(t->params) : json_object(),
+			"slots", t->slots, "memory", (json_int_t)t->memory,
+			"timeout_ms", (json_int_t)t->timeout_ms,
+			"inputs", proto_files_json(t->inputs, t->ninputs));
+		if (t->stage)
+			json_object_set_new(o, "stage", json_true());
+		json_array_append_new(tasks, o);
+	}
+	return json_pack("{s:o,s:o,s:I}", "tasks", tasks,
+		"cancel", attempts_json(m->cancel, m->ncancel),
+		"acked", (json_int_t)m->acked);
+}
+
+static int
+task_read(json_t *e, const char *w, struct proto_own *own,
+          struct proto_task *t, char **err)
+{
+	json_t *stage;
+	if (attempt_read(e, w, &t->id, &t->attempt, err) != 0 ||
+	    get_str(e, w, "plugin", 1, &t->plugin, err) != 0 ||
+	    get_object(e, w, "params", 1, &t->params, err) != 0 ||
+	    get_i32(e, w, "slots", 0, 1, PROTO_SLOTS_MAX, 1, &t->slots, err) != 0 ||
+	    get_int(e, w, "memory", 0, 0, INT64_MAX, 0, &t->memory, err) != 0 ||
+	    get_int(e, w, "timeout_ms", 0, 0, INT64_MAX, 0, &t->timeout_ms,
+	            err) != 0 ||
+	    files_member(e, w, "inputs", own, &t->inputs, &t->ninputs, err) != 0 ||
+	    member(e, w, "stage", 0, &stage, err) != 0)
+		return -EINVAL;
+	if (stage != NULL && !json_is_boolean(stage))
+		return bad(err, w, "stage", "must be true or false");
+	t->stage = json_is_true(stage);
+	return 0;
+}
+
+static int
+exchange_reply_read(json_t *j, struct proto_exchange_reply *m, char **err)
+{
+	json_t *a;
+	if (get_array(j, "", "tasks", 0, &a, err) != 0)
+		return -EINVAL;
+	m->ntasks = json_array_size(a);
+	m->tasks = own_calloc(&m->own, m->ntasks, sizeof *m->tasks);
+	for (size_t i = 0; i < m->ntasks; i++) {
+		char w[64];
+		json_t *e = element(a, "tasks", i, w, sizeof w, err);
+		if (e == NULL || task_read(e, w, &m->own, &m->tasks[i], err) != 0)
+			return -EINVAL;
+	}
+	if (attempts_read(j, "cancel", 0, &m->own, &m->cancel, &m->ncancel,
+	                  err) != 0 ||
+	    get_int(j, "", "acked", 0, 0, INT64_MAX, 0, &m->acked, err) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+int
+proto_exchange_reply_decode(json_t *j, struct proto_exchange_reply *m,
+                            char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, exchange_reply_read(j, m, err));
+}
+
+/* --------------------------------------------------------------- leave */
+
+json_t *
+proto_leave_encode(const struct proto_leave *m)
+{
+	return json_pack("{s:s?}", "session", m->session);
+}
+
+int
+proto_leave_decode(json_t *j, struct proto_leave *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, get_str(j, "", "session", 0, &m->session, err));
+}
+
+json_t *
+proto_leave_reply_encode(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+/* -------------------------------------------------------------- stages */
+
+json_t *
+proto_map_params(const char *fn, int index, int count, json_t *arg,
+                 json_t *broadcast)
+{
+	return json_pack("{s:{s:s,s:i,s:i},s:O?,s:O?}", PROTO_MAP_STAGE,
+		PROTO_MAP_FN, fn, PROTO_MAP_INDEX, index, PROTO_MAP_COUNT, count,
+		PROTO_MAP_ARG, arg, PROTO_MAP_BROADCAST, broadcast);
+}
+
+json_t *
+proto_stage_encode(const struct proto_stage *m)
+{
+	json_t *tasks = json_array();
+	for (size_t i = 0; i < m->ntasks; i++) {
+		const struct proto_stage_task *t = &m->tasks[i];
+		json_array_append_new(tasks, json_pack("{s:o,s:o,s:s?}",
+			"params", t->params ? json_incref(t->params) : json_object(),
+			"inputs", proto_files_json(t->inputs, t->ninputs),
+			"locality", t->locality));
+	}
+	return json_pack("{s:I,s:i,s:s,s:o,s:I}", "job", (json_int_t)m->job,
+		"attempt", m->attempt, "plugin", m->plugin, "tasks", tasks,
+		"wait_ms", (json_int_t)m->wait_ms);
+}
+
+static int
+stage_read(json_t *j, struct proto_stage *m, char **err)
+{
+	json_t *a;
+	if (get_int(j, "", "job", 1, INT64_MIN, INT64_MAX, 0, &m->job, err) != 0 ||
+	    get_i32(j, "", "attempt", 1, 0, INT_MAX, 0, &m->attempt, err) != 0 ||
+	    get_str(j, "", "plugin", 1, &m->plugin, err) != 0 ||
+	    get_int(j, "", "wait_ms", 0, 0, INT64_MAX, 0, &m->wait_ms, err) != 0 ||
+	    get_array(j, "", "tasks", 1, &a, err) != 0)
+		return -EINVAL;
+	m->ntasks = json_array_size(a);
+	if (m->ntasks == 0)
+		return bad(err, "", "tasks", "must not be empty");
+	m->tasks = own_calloc(&m->own, m->ntasks, sizeof *m->tasks);
+	for (size_t i = 0; i < m->ntasks; i++) {
+		char w[64];
+		struct proto_stage_task *t = &m->tasks[i];
+		json_t *e = element(a, "tasks", i, w, sizeof w, err);
+		if (e == NULL ||
+		    get_object(e, w, "params", 1, &t->params, err) != 0 ||
+		    files_member(e, w, "inputs", &m->own, &t->inputs, &t->ninputs,
+		                 err) != 0 ||
+		    get_str(e, w, "locality", 0, &t->locality, err) != 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int
+proto_stage_decode(json_t *j, struct proto_stage *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, stage_read(j, m, err));
+}
+
+json_t *
+proto_stage_reply_encode(const struct proto_stage_reply *m)
+{
+	if (!m->done)
+		return json_pack("{s:I,s:b}", "stage", (json_int_t)m->stage,
+		                 "done", 0);
+	json_t *res = json_array();
+	for (size_t i = 0; i < m->nresults; i++)
+		json_array_append_new(res, text_value(m->results[i], json_null()));
+	return json_pack("{s:I,s:b,s:o}", "stage", (json_int_t)m->stage,
+	                 "done", 1, "results", res);
+}
+
+static int
+stage_reply_read(json_t *j, struct proto_stage_reply *m, char **err)
+{
+	json_t *done, *a;
+	if (get_int(j, "", "stage", 1, INT64_MIN, INT64_MAX, 0, &m->stage,
+	            err) != 0 ||
+	    member(j, "", "done", 1, &done, err) != 0)
+		return -EINVAL;
+	if (!json_is_boolean(done))
+		return bad(err, "", "done", "must be true or false");
+	m->done = json_is_true(done);
+	if (!m->done)
+		return 0;
+	if (get_array(j, "", "results", 1, &a, err) != 0)
+		return -EINVAL;
+	m->nresults = json_array_size(a);
+	const char **texts = own_calloc(&m->own, m->nresults, sizeof *texts);
+	for (size_t i = 0; i < m->nresults; i++) {
+		char *s = json_dumps(json_array_get(a, i), JSON_COMPACT |
+		                     JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+		texts[i] = own_keep(&m->own, s ? s : xstrdup("null"));
+	}
+	m->results = texts;
+	return 0;
+}
+
+int
+proto_stage_reply_decode(json_t *j, struct proto_stage_reply *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	decode_begin(&m->own, j);
+	return decode_end(&m->own, stage_reply_read(j, m, err));
+}
+
+json_t *
+proto_stage_cancelled_encode(int64_t stage)
+{
+	return json_pack("{s:I,s:s}", "stage", (json_int_t)stage,
+	                 "state", "cancelled");
+}

@@ -1,0 +1,433 @@
+/*
+ * proto-test.c - the worker<->master messages: every message survives
+ * encode -> text -> decode unchanged, and a decoder refuses a body with a
+ * missing key, a wrong type or a value out of range, naming the field.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln/plugin.h"
+#include "proto.h"
+#include "xalloc.h"
+
+/* J through the wire: dumped and parsed again (J is consumed). */
+static json_t *
+wire(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	ck_assert_ptr_nonnull(s);
+	json_t *back = json_loads(s, 0, NULL);
+	ck_assert_ptr_nonnull(back);
+	free(s);
+	return back;
+}
+
+/* E1 and E2 equal as JSON (both consumed). */
+static void
+same_json(json_t *e1, json_t *e2)
+{
+	char *a = json_dumps(e1, JSON_COMPACT | JSON_SORT_KEYS);
+	char *b = json_dumps(e2, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	json_decref(e1);
+	json_decref(e2);
+}
+
+static void
+same_attempts(const struct proto_attempt *a, size_t na,
+              const struct proto_attempt *b, size_t nb)
+{
+	ck_assert_uint_eq(na, nb);
+	for (size_t i = 0; i < na; i++) {
+		ck_assert_int_eq(a[i].id, b[i].id);
+		ck_assert_int_eq(a[i].attempt, b[i].attempt);
+	}
+}
+
+static void
+same_files(const struct proto_file *a, size_t na, const struct proto_file *b,
+           size_t nb)
+{
+	ck_assert_uint_eq(na, nb);
+	for (size_t i = 0; i < na; i++) {
+		ck_assert_str_eq(a[i].name, b[i].name);
+		ck_assert_str_eq(a[i].sha, b[i].sha);
+		ck_assert_int_eq(a[i].size, b[i].size);
+	}
+}
+
+static const struct proto_attempt attempts[] = {
+	{ 7, 1 }, { INT64_MAX, 3 }, { -9223372036854775807LL, 1 },
+};
+static const struct proto_file files[] = {
+	{ "part-0.kcol", "ab12", 123456789012LL }, { "schema.json", "cd34", 0 },
+};
+
+/* A decoded message keeps its body alive by its own reference. */
+#define DECODE(fn, m, j) do { \
+	json_t *j_ = (j); \
+	char *e_ = NULL; \
+	int rc_ = fn(j_, (m), &e_); \
+	ck_assert_msg(rc_ == 0, "%s: %s", #fn, e_ ? e_ : "?"); \
+	json_decref(j_); \
+} while (0)
+
+START_TEST(register_round_trip)
+{
+	struct kiln_param params[] = {
+		{ "n", "int", NULL, "how many" }, { "s", "string", "x", NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	struct kiln_plugin d = { .name = "noop", .version = "1.0",
+	                         .params = params };
+	json_t *decl = json_loads("[{\"name\":\"n\",\"type\":\"int\","
+	                          "\"required\":true}]", 0, NULL);
+	json_t *plugins = json_array();
+	json_array_append_new(plugins, proto_plugin_json(&d, decl));
+	json_array_append_new(plugins, proto_plugin_json(&d, NULL));
+	json_t *perrs = json_loads("[{\"file\":\"x.so\",\"error\":\"bad\"}]", 0, NULL);
+	struct proto_register m = {
+		.name = "w1", .host = "h", .slots = 4, .memory = 1LL << 40,
+		.plugins = plugins, .plugin_errors = perrs,
+		.held = (struct proto_attempt *)attempts, .nheld = 3,
+	};
+	struct proto_register got;
+	DECODE(proto_register_decode, &got, wire(proto_register_encode(&m)));
+	ck_assert_str_eq(got.name, "w1");
+	ck_assert_str_eq(got.host, "h");
+	ck_assert_int_eq(got.slots, 4);
+	ck_assert_int_eq(got.memory, 1LL << 40);
+	same_attempts(got.held, got.nheld, attempts, 3);
+	ck_assert(json_equal(got.plugins, plugins));
+	ck_assert(json_equal(got.plugin_errors, perrs));
+	ck_assert(json_equal(proto_plugin_decl(json_array_get(got.plugins, 0)), decl));
+	ck_assert_ptr_null(proto_plugin_decl(json_array_get(got.plugins, 1)));
+	same_json(proto_register_encode(&got), proto_register_encode(&m));
+	proto_release(&got.own);
+	json_decref(plugins);
+	json_decref(perrs);
+	json_decref(decl);
+
+	struct proto_register_reply r = { .session = "00ff", .heartbeat_ms = 1000,
+		.cancel = (struct proto_attempt *)attempts, .ncancel = 2 };
+	struct proto_register_reply rg;
+	DECODE(proto_register_reply_decode, &rg, wire(proto_register_reply_encode(&r)));
+	ck_assert_str_eq(rg.session, "00ff");
+	ck_assert_int_eq(rg.heartbeat_ms, 1000);
+	same_attempts(rg.cancel, rg.ncancel, attempts, 2);
+	proto_release(&rg.own);
+}
+END_TEST
+
+START_TEST(exchange_round_trip)
+{
+	struct proto_result res[] = {
+		{ .id = 1, .attempt = 2, .state = JOB_SUCCEEDED, .code = 0,
+		  .result = "{\"x\":1.5}", .log = "a\nb\n", .finished_ms = 1700000000000LL,
+		  .duration_ms = 12, .outputs = (struct proto_file *)files,
+		  .noutputs = 2 },
+		{ .id = 2, .attempt = 1, .state = JOB_FAILED, .code = -22,
+		  .error = "bad \"input\"", .finished_ms = 5, .duration_ms = -1 },
+		{ .id = 3, .attempt = 1, .state = JOB_CANCELLED, .code = -125,
+		  .error = "cancelled", .log = "", .duration_ms = 0 },
+	};
+	struct proto_progress prog[] = {
+		{ 1, 2, "line\n", 0.5 }, { 4, 1, NULL, 1 },
+	};
+	struct proto_exchange m = {
+		.name = "w1", .session = "0123456789abcdef", .results = res,
+		.nresults = 3, .running = (struct proto_attempt *)attempts,
+		.nrunning = 3, .want = 1024, .wait_ms = 30000,
+		.progress = prog, .nprogress = 2,
+	};
+	struct proto_exchange g;
+	DECODE(proto_exchange_decode, &g, wire(proto_exchange_encode(&m)));
+	ck_assert_str_eq(g.name, "w1");
+	ck_assert_str_eq(g.session, m.session);
+	ck_assert_int_eq(g.want, 1024);
+	ck_assert_int_eq(g.wait_ms, 30000);
+	same_attempts(g.running, g.nrunning, attempts, 3);
+	ck_assert_uint_eq(g.nresults, 3);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(g.results[i].id, res[i].id);
+		ck_assert_int_eq(g.results[i].attempt, res[i].attempt);
+		ck_assert_int_eq(g.results[i].state, res[i].state);
+		ck_assert_int_eq(g.results[i].code, res[i].code);
+		ck_assert_pstr_eq(g.results[i].result, res[i].result);
+		ck_assert_pstr_eq(g.results[i].error, res[i].error);
+		ck_assert_str_eq(g.results[i].log, res[i].log ? res[i].log : "");
+		ck_assert_int_eq(g.results[i].finished_ms, res[i].finished_ms);
+		ck_assert_int_eq(g.results[i].duration_ms, res[i].duration_ms);
+		same_files(g.results[i].outputs, g.results[i].noutputs,
+		           res[i].outputs, res[i].noutputs);
+	}
+	ck_assert_uint_eq(g.nprogress, 2);
+	ck_assert_str_eq(g.progress[0].log, "line\n");
+	ck_assert_ptr_null(g.progress[1].log);
+	ck_assert(g.progress[0].progress == 0.5 && g.progress[1].progress == 1);
+	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
+	proto_release(&g.own);
+
+	json_t *params = json_loads("{\"n\":3,\"s\":\"x\",\"d\":{\"a\":[1,2.5]}}",
+	                            0, NULL);
+	struct proto_task tasks[] = {
+		{ .id = 10, .attempt = 1, .plugin = "noop",
+		  .params = params, .slots = 2,
+		  .memory = 1 << 20, .timeout_ms = 5000,
+		  .inputs = (struct proto_file *)files, .ninputs = 2 },
+		{ .id = INT64_MIN + 5, .attempt = 2, .plugin = "logreg",
+		  .slots = 1, .stage = 1 },
+	};
+	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 2,
+		.cancel = (struct proto_attempt *)attempts + 1, .ncancel = 1,
+		.acked = 3 };
+	struct proto_exchange_reply rg;
+	DECODE(proto_exchange_reply_decode, &rg, wire(proto_exchange_reply_encode(&r)));
+	ck_assert_uint_eq(rg.ntasks, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(rg.tasks[i].id, tasks[i].id);
+		ck_assert_int_eq(rg.tasks[i].attempt, tasks[i].attempt);
+		ck_assert_str_eq(rg.tasks[i].plugin, tasks[i].plugin);
+		json_t *want = tasks[i].params ? json_incref(tasks[i].params)
+		                               : json_object();   /* absent: {} */
+		ck_assert(json_equal(rg.tasks[i].params, want));
+		json_decref(want);
+		ck_assert_int_eq(rg.tasks[i].slots, tasks[i].slots);
+		ck_assert_int_eq(rg.tasks[i].memory, tasks[i].memory);
+		ck_assert_int_eq(rg.tasks[i].timeout_ms, tasks[i].timeout_ms);
+		ck_assert_int_eq(rg.tasks[i].stage, tasks[i].stage);
+		same_files(rg.tasks[i].inputs, rg.tasks[i].ninputs, tasks[i].inputs,
+		           tasks[i].ninputs);
+	}
+	same_attempts(rg.cancel, rg.ncancel, attempts + 1, 1);
+	ck_assert_int_eq(rg.acked, 3);
+	same_json(proto_exchange_reply_encode(&rg), proto_exchange_reply_encode(&r));
+	proto_release(&rg.own);
+	json_decref(params);
+}
+END_TEST
+
+/* The outbox's copies own what they hold. */
+START_TEST(result_dup)
+{
+	struct proto_result r = { .id = 1, .attempt = 2, .state = JOB_FAILED,
+		.error = "e", .log = "l", .duration_ms = -1,
+		.outputs = (struct proto_file *)files, .noutputs = 2 };
+	struct proto_result *d = proto_result_dup(&r);
+	ck_assert_ptr_ne(d->error, r.error);
+	ck_assert_str_eq(d->error, "e");
+	ck_assert_ptr_null(d->result);
+	same_files(d->outputs, d->noutputs, files, 2);
+	ck_assert_ptr_ne(d->outputs[1].sha, files[1].sha);
+	proto_result_free(d);
+	proto_result_free(NULL);
+}
+END_TEST
+
+START_TEST(leave_and_stage_round_trip)
+{
+	struct proto_leave l = { .session = "abc" }, lg;
+	DECODE(proto_leave_decode, &lg, wire(proto_leave_encode(&l)));
+	ck_assert_str_eq(lg.session, "abc");
+	proto_release(&lg.own);
+	json_t *ok = proto_leave_reply_encode();
+	ck_assert(json_is_true(json_object_get(ok, "ok")));
+	json_decref(ok);
+
+	json_t *arg = json_loads("[1,\"a\"]", 0, NULL);
+	json_t *bc = json_loads("{\"w\":[0.25]}", 0, NULL);
+	json_t *p0 = proto_map_params("grad", 0, 2, arg, bc);
+	json_t *p1 = proto_map_params("grad", 1, 2, NULL, NULL);
+	char *p1s = json_dumps(p1, JSON_COMPACT);
+	/* As workers always wrote it: absent values are null. */
+	ck_assert_str_eq(p1s, "{\"__stage\":{\"fn\":\"grad\",\"index\":1,\"count\":2},"
+	                 "\"__arg\":null,\"__broadcast\":null}");
+	free(p1s);
+	ck_assert(json_equal(json_object_get(p0, "__broadcast"), bc));
+	struct proto_stage_task t[] = {
+		{ .params = p0, .inputs = (struct proto_file *)files, .ninputs = 1,
+		  .locality = "ab12" },
+		{ .params = p1 },
+	};
+	struct proto_stage s = { .job = 42, .attempt = 2, .plugin = "logreg",
+	                         .wait_ms = 1000, .tasks = t, .ntasks = 2 }, sg;
+	DECODE(proto_stage_decode, &sg, wire(proto_stage_encode(&s)));
+	ck_assert_int_eq(sg.job, 42);
+	ck_assert_int_eq(sg.attempt, 2);
+	ck_assert_str_eq(sg.plugin, "logreg");
+	ck_assert_int_eq(sg.wait_ms, 1000);
+	ck_assert_uint_eq(sg.ntasks, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert(json_equal(sg.tasks[i].params, t[i].params));
+		ck_assert_pstr_eq(sg.tasks[i].locality, t[i].locality);
+		same_files(sg.tasks[i].inputs, sg.tasks[i].ninputs, t[i].inputs,
+		           t[i].ninputs);
+	}
+	same_json(proto_stage_encode(&sg), proto_stage_encode(&s));
+	proto_release(&sg.own);
+	json_decref(p0);
+	json_decref(p1);
+	json_decref(arg);
+	json_decref(bc);
+
+	const char *texts[] = { "{\"g\":[1.0000000000000002,-3]}", "null", "\"s\"" };
+	struct proto_stage_reply r = { .stage = 9, .done = 1, .results = texts,
+	                               .nresults = 3 }, rg;
+	DECODE(proto_stage_reply_decode, &rg, wire(proto_stage_reply_encode(&r)));
+	ck_assert_int_eq(rg.stage, 9);
+	ck_assert_int_eq(rg.done, 1);
+	ck_assert_uint_eq(rg.nresults, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(rg.results[i], texts[i]);
+	proto_release(&rg.own);
+	struct proto_stage_reply w = { .stage = 9 };
+	DECODE(proto_stage_reply_decode, &rg, wire(proto_stage_reply_encode(&w)));
+	ck_assert_int_eq(rg.done, 0);
+	ck_assert_uint_eq(rg.nresults, 0);
+	proto_release(&rg.own);
+	json_t *c = proto_stage_cancelled_encode(9);
+	ck_assert_str_eq(json_string_value(json_object_get(c, "state")), "cancelled");
+	json_decref(c);
+}
+END_TEST
+
+/* What older workers send: keys added since are absent. */
+START_TEST(older_workers_decode)
+{
+	struct proto_exchange g;
+	DECODE(proto_exchange_decode, &g, json_loads("{\"name\":\"w\",\"session\":"
+		"\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"weird\","
+		"\"result\":null}]}", 0, NULL));
+	ck_assert_int_eq(g.results[0].state, JOB_FAILED);
+	ck_assert_int_eq(g.results[0].code, 0);
+	ck_assert_int_eq(g.results[0].duration_ms, -1);
+	ck_assert_ptr_null(g.results[0].result);
+	ck_assert_int_eq(g.want, 0);
+	ck_assert_uint_eq(g.nrunning + g.nprogress, 0);
+	proto_release(&g.own);
+	struct proto_register r;
+	DECODE(proto_register_decode, &r, json_loads("{\"name\":\"w\",\"slots\":1,"
+		"\"memory\":0,\"plugins\":[{\"name\":\"noop\"}]}", 0, NULL));
+	ck_assert_str_eq(r.host, "");
+	ck_assert_ptr_null(r.plugin_errors);
+	ck_assert_uint_eq(r.nheld, 0);
+	proto_release(&r.own);
+	struct proto_file *f;
+	size_t n;
+	struct proto_own own;
+	char *err = NULL;
+	ck_assert_int_eq(proto_files_parse("[{\"name\":\"a\",\"sha\":\"b\",\"size\":3}]",
+	                 &f, &n, &own, &err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(f[0].name, "a");
+	proto_release(&own);
+	ck_assert_int_eq(proto_files_parse("{}", &f, &n, &own, &err), -EINVAL);
+	free(err);
+	ck_assert_int_eq(proto_files_parse(NULL, &f, &n, &own, &err), 0);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+enum kind { REG, REG_REPLY, EXCH, EXCH_REPLY, STAGE, STAGE_REPLY };
+
+static const struct {
+	enum kind kind;
+	const char *body;
+	const char *err;        /* what the error names */
+} bad[] = {
+	{ REG, "{\"slots\":1,\"memory\":0,\"plugins\":[]}", "name: missing" },
+	{ REG, "{\"name\":3,\"slots\":1,\"memory\":0,\"plugins\":[]}", "name: must be a string" },
+	{ REG, "{\"name\":\"w\",\"slots\":0,\"memory\":0,\"plugins\":[]}", "slots: 0 is out of range" },
+	{ REG, "{\"name\":\"w\",\"slots\":4097,\"memory\":0,\"plugins\":[]}", "slots: 4097" },
+	{ REG, "{\"name\":\"w\",\"slots\":1,\"memory\":-1,\"plugins\":[]}", "memory: -1" },
+	{ REG, "{\"name\":\"w\",\"slots\":1,\"memory\":0,\"plugins\":{}}", "plugins: must be an array" },
+	{ REG, "{\"name\":\"w\",\"slots\":1,\"memory\":0,\"plugins\":[{}]}", "plugins[0].name: missing" },
+	{ REG, "{\"name\":\"w\",\"slots\":1,\"memory\":0,\"plugins\":[],\"held\":[{\"id\":1}]}", "held[0].attempt: missing" },
+	{ REG, "{\"name\":\"w\",\"slots\":1,\"memory\":0,\"plugins\":[],\"held\":[7]}", "held[0]: must be an object" },
+	{ REG, "{\"name\":\"w\",\"slots\":\"2\",\"memory\":0,\"plugins\":[]}", "slots: must be an integer" },
+	{ REG_REPLY, "{\"heartbeat_ms\":1}", "session: missing" },
+	{ EXCH, "{\"name\":\"w\"}", "session: missing" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1}]}", "results[0].state: missing" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"failed\",\"code\":\"x\"}]}", "results[0].code: must be an integer" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a\",\"sha\":\"b\"}]}]}", "results[0].outputs[0].size: missing" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"want\":-1}", "want: -1" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"wait_ms\":-5}", "wait_ms: -5" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"running\":\"x\"}", "running: must be an array" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"progress\":[{\"id\":1,\"attempt\":1,\"progress\":\"x\"}]}", "progress[0].progress: must be a number" },
+	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\"}]}", "tasks[0].params: missing" },
+	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\",\"params\":[]}]}", "tasks[0].params: must be an object" },
+	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\",\"params\":{},\"stage\":1}]}", "tasks[0].stage: must be true or false" },
+	{ EXCH_REPLY, "{\"cancel\":[{\"id\":1,\"attempt\":-1}]}", "cancel[0].attempt: -1" },
+	{ STAGE, "{\"attempt\":1,\"plugin\":\"p\",\"tasks\":[{\"params\":{}}]}", "job: missing" },
+	{ STAGE, "{\"job\":1,\"attempt\":1,\"plugin\":\"p\",\"tasks\":[]}", "tasks: must not be empty" },
+	{ STAGE, "{\"job\":1,\"attempt\":1,\"plugin\":\"p\",\"tasks\":[{\"params\":3}]}", "tasks[0].params: must be an object" },
+	{ STAGE, "{\"job\":1,\"attempt\":1,\"plugin\":\"p\",\"tasks\":[{\"params\":{},\"inputs\":{}}]}", "tasks[0].inputs: must be an array" },
+	{ STAGE_REPLY, "{\"stage\":1}", "done: missing" },
+	{ STAGE_REPLY, "{\"stage\":1,\"done\":true}", "results: missing" },
+};
+
+START_TEST(bad_input_names_the_field)
+{
+	json_t *j = json_loads(bad[_i].body, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	char *err = NULL;
+	int rc;
+	union {
+		struct proto_register reg;
+		struct proto_register_reply reg_reply;
+		struct proto_exchange exch;
+		struct proto_exchange_reply exch_reply;
+		struct proto_stage stage;
+		struct proto_stage_reply stage_reply;
+	} m;
+	switch (bad[_i].kind) {
+	case REG: rc = proto_register_decode(j, &m.reg, &err); break;
+	case REG_REPLY: rc = proto_register_reply_decode(j, &m.reg_reply, &err); break;
+	case EXCH: rc = proto_exchange_decode(j, &m.exch, &err); break;
+	case EXCH_REPLY: rc = proto_exchange_reply_decode(j, &m.exch_reply, &err); break;
+	case STAGE: rc = proto_stage_decode(j, &m.stage, &err); break;
+	default: rc = proto_stage_reply_decode(j, &m.stage_reply, &err); break;
+	}
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad[_i].err) != NULL, "%s: got \"%s\", want \"%s\"",
+	              bad[_i].body, err, bad[_i].err);
+	/* Nothing is held after a refusal: the body has its one reference. */
+	ck_assert_int_eq(j->refcount, 1);
+	free(err);
+	json_decref(j);
+}
+END_TEST
+
+static Suite *
+proto_suite(void)
+{
+	Suite *s = suite_create("proto");
+	TCase *tc = tcase_create("messages");
+	tcase_add_test(tc, register_round_trip);
+	tcase_add_test(tc, exchange_round_trip);
+	tcase_add_test(tc, result_dup);
+	tcase_add_test(tc, leave_and_stage_round_trip);
+	tcase_add_test(tc, older_workers_decode);
+	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
+	                    sizeof bad / sizeof bad[0]);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(proto_suite());
+
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
