@@ -21,6 +21,16 @@ pl_err(http_req *r, int rc, char *err)
 	free(err);
 }
 
+/* Reply with O, or 404 "no WHAT 'ID'" if it is NULL. */
+static void
+json_or_404(http_req *r, json_t *o, const char *what, const char *id)
+{
+	if (o == NULL)
+		http_reply_error(r, 404, "no %s '%s'", what, id);
+	else
+		http_reply_json(r, 200, o);
+}
+
 /* GET /api/v1/dags */
 void
 api_dags_list(struct api_ctx *a, http_req *r, const struct api_call *c)
@@ -42,11 +52,7 @@ void
 api_dag_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "dag");
-	json_t *o = pipeline_dag_json(a->pl, id);
-	if (o == NULL)
-		http_reply_error(r, 404, "no DAG '%s'", id);
-	else
-		http_reply_json(r, 200, o);
+	json_or_404(r, pipeline_dag_json(a->pl, id), "DAG", id);
 }
 
 /* GET /api/v1/dags/:dag/grid?limit=N */
@@ -54,11 +60,8 @@ void
 api_dag_grid(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "dag");
-	json_t *o = pipeline_grid_json(a->pl, id, api_query_int(r, "limit", 25));
-	if (o == NULL)
-		http_reply_error(r, 404, "no DAG '%s'", id);
-	else
-		http_reply_json(r, 200, o);
+	json_or_404(r, pipeline_grid_json(a->pl, id, api_query_int(r, "limit", 25)),
+	            "DAG", id);
 }
 
 static int
@@ -192,11 +195,7 @@ void
 api_run_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "run");
-	json_t *o = pipeline_run_json(a->pl, id);
-	if (o == NULL)
-		http_reply_error(r, 404, "no run '%s'", id);
-	else
-		http_reply_json(r, 200, o);
+	json_or_404(r, pipeline_run_json(a->pl, id), "run", id);
 }
 
 /* POST /api/v1/runs/:run/tasks/:task/clear {"downstream": bool} */
