@@ -1,0 +1,318 @@
+/*
+ * api_jobs.c - the jobs routes: submit one or a batch, list, get (with a
+ * long poll until the job is finished), its log, cancel.  See docs/api.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "api_int.h"
+#include "plugin.h"
+#include "auth.h"
+#include "xalloc.h"
+
+#define API_BATCH_MAX 10000
+
+static json_t *
+job_json(const struct store_job *j)
+{
+	json_t *params = json_loads(j->params ? j->params : "{}", 0, NULL);
+	json_t *result = j->result ? json_loads(j->result, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *o = json_pack("{s:I,s:s,s:o,s:s,s:i,s:i,s:I,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I,s:I}",
+		"id", (json_int_t)j->id, "plugin", j->plugin,
+		"params", params ? params : json_object(),
+		"state", job_state_name(j->state),
+		"priority", j->priority, "slots", j->slots,
+		"memory", (json_int_t)j->memory, "timeout_ms", (json_int_t)j->timeout_ms,
+		"max_attempts", j->max_attempts, "attempt", j->attempt,
+		"worker", j->worker, "result", result ? result : json_null(),
+		"error", j->error,
+		"created_ms", (json_int_t)j->created_ms,
+		"started_ms", (json_int_t)j->started_ms,
+		"finished_ms", (json_int_t)j->finished_ms);
+	json_t *in = j->inputs ? json_loads(j->inputs, 0, NULL) : NULL;
+	json_t *out = j->outputs ? json_loads(j->outputs, 0, NULL) : NULL;
+	json_object_set_new(o, "inputs", in ? in : json_array());
+	json_object_set_new(o, "outputs", out ? out : json_array());
+	if (j->task != NULL) {
+		json_object_set_new(o, "task", json_string(j->task));
+		json_object_set_new(o, "pool", j->pool ? json_string(j->pool) : json_null());
+	}
+	return o;
+}
+
+/* Fill J from a submission object; 0, or replies 4xx and returns -1. */
+static int
+job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
+         char **params_out, size_t index)
+{
+	const char *plugin = NULL;
+	json_t *params = NULL;
+	int priority = 0, retries = -1, slots = 1;
+	json_int_t memory = 0, timeout_ms = 0;
+	json_error_t je;
+	char where[48] = "";
+	if (index != (size_t)-1)
+		snprintf(where, sizeof where, "jobs[%zu]: ", index);
+	if (!json_is_object(o) ||
+	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?i,s?i,s?i,s?I,s?I}",
+	                   "plugin", &plugin, "params", &params, "priority", &priority,
+	                   "retries", &retries, "slots", &slots, "memory", &memory,
+	                   "timeout_ms", &timeout_ms) != 0) {
+		http_reply_error(r, 400, "%sbad job: %s", where,
+		                 json_is_object(o) ? je.text : "not an object");
+		return -1;
+	}
+	if (params != NULL && !json_is_object(params)) {
+		http_reply_error(r, 400, "%sparams must be an object", where);
+		return -1;
+	}
+	if (slots < 1 || slots > 1024 || memory < 0 || timeout_ms < 0 ||
+	    retries > 100) {
+		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
+		return -1;
+	}
+	if (!sched_has_plugin(a->sc, plugin)) {
+		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
+		                 where, plugin);
+		return -1;
+	}
+	/* What the plugin declares is checked here, so that a job missing a
+	 * parameter is refused at once rather than failing on a worker. */
+	json_t *decl = sched_plugin_decl(a->sc, plugin);
+	char *err = NULL;
+	if (decl != NULL && plugin_params_check(decl, params, &err) != 0) {
+		http_reply_error(r, 400, "%splugin %s: %s", where, plugin, err);
+		free(err);
+		json_decref(decl);
+		return -1;
+	}
+	json_decref(decl);
+	memset(j, 0, sizeof *j);
+	j->plugin = (char *)plugin;
+	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
+	j->params = *params_out;
+	j->priority = priority;
+	j->slots = slots;
+	j->memory = memory;
+	j->timeout_ms = timeout_ms;
+	j->max_attempts = retries >= 0 ? retries + 1 : a->cfg->master.default_max_attempts;
+	return 0;
+}
+
+static void
+jobs_submit(struct api_ctx *a, http_req *r, int batch)
+{
+	json_t *b = api_body_object(r);
+	if (b == NULL)
+		return;
+	json_t *list = batch ? json_object_get(b, "jobs") : NULL;
+	size_t n = batch ? json_array_size(list) : 1;
+	if (batch && (!json_is_array(list) || n == 0 || n > API_BATCH_MAX)) {
+		http_reply_error(r, 400, "batch needs \"jobs\": an array of 1 to %d jobs",
+		                 API_BATCH_MAX);
+		json_decref(b);
+		return;
+	}
+	struct store_job *jobs = xcalloc(n, sizeof *jobs);
+	char **params = xcalloc(n, sizeof *params);
+	size_t ok = 0;
+	for (; ok < n; ok++)
+		if (job_from(a, r, batch ? json_array_get(list, ok) : b, &jobs[ok],
+		             &params[ok], batch ? ok : (size_t)-1) != 0)
+			break;
+	if (ok == n) {
+		char *err = NULL;
+		if (sched_submit(a->sc, jobs, n, &err) != 0) {
+			http_reply_error(r, 500, "%s", err);
+		} else if (batch) {
+			json_t *ids = json_array();
+			for (size_t i = 0; i < n; i++)
+				json_array_append_new(ids, json_integer(jobs[i].id));
+			http_reply_json(r, 201, json_pack("{s:o}", "ids", ids));
+		} else {
+			http_reply_json(r, 201, json_pack("{s:I,s:s}", "id",
+			                (json_int_t)jobs[0].id, "state", "queued"));
+		}
+		free(err);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(params[i]);
+	free(params);
+	free(jobs);
+	json_decref(b);
+}
+
+/* POST /api/v1/jobs */
+void
+api_jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	jobs_submit(a, r, 0);
+}
+
+/* POST /api/v1/jobs/batch */
+void
+api_jobs_batch(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	jobs_submit(a, r, 1);
+}
+
+struct list_ctx {
+	json_t *a;
+	int64_t last;
+};
+
+static int
+list_one(const struct store_job *j, void *ud)
+{
+	struct list_ctx *c = ud;
+	json_t *o = job_json(j);
+	json_object_del(o, "params");
+	json_object_del(o, "result");
+	json_array_append_new(c->a, o);
+	c->last = j->id;
+	return 0;
+}
+
+/* GET /api/v1/jobs?state=&plugin=&limit=&before= */
+void
+api_jobs_list(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	struct store_filter f = { .state = -1 };
+	const char *v;
+	(void)c;
+	if ((v = http_query(r, "state")) != NULL && *v) {
+		f.state = job_state_parse(v);
+		if (f.state < 0) {
+			http_reply_error(r, 400, "unknown state '%s'", v);
+			return;
+		}
+	}
+	if ((v = http_query(r, "plugin")) != NULL && *v)
+		f.plugin = v;
+	f.limit = api_query_int(r, "limit", 0);
+	if (f.limit <= 0 || f.limit > 1000)
+		f.limit = f.limit <= 0 ? 100 : 1000;
+	f.before_id = api_query_int64(r, "before", 0);
+	struct list_ctx lc = { json_array(), 0 };
+	char *err = NULL;
+	if (store_job_list(a->st, &f, list_one, &lc, &err) != 0) {
+		json_decref(lc.a);
+		http_reply_error(r, 500, "%s", err);
+		free(err);
+		return;
+	}
+	json_t *next = json_array_size(lc.a) == (size_t)f.limit ?
+		json_integer(lc.last) : json_null();
+	http_reply_json(r, 200, json_pack("{s:o,s:o}", "jobs", lc.a, "next_before", next));
+}
+
+static int
+attempt_one(const struct store_attempt *at, void *ud)
+{
+	json_array_append_new(ud, json_pack("{s:i,s:s?,s:s,s:s?,s:I,s:I}",
+		"attempt", at->attempt, "worker", at->worker,
+		"state", job_state_name(at->state), "error", at->error,
+		"started_ms", (json_int_t)at->started_ms,
+		"finished_ms", (json_int_t)at->finished_ms));
+	return 0;
+}
+
+/* GET /api/v1/jobs/:id[?wait=SECONDS] */
+void
+api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	int64_t id = route_num(&c->params, "id");
+	struct store_job j = { 0 };
+	char *err = NULL;
+	int rc = store_job_get(a->st, id, &j, &err);
+	if (rc == -ENOENT) {
+		http_reply_error(r, 404, "no job %lld", (long long)id);
+		free(err);
+		return;
+	}
+	if (rc != 0) {
+		http_reply_error(r, 500, "%s", err);
+		free(err);
+		return;
+	}
+	/* ?wait=SECONDS: long-poll until the job is finished. */
+	const char *w = http_query(r, "wait");
+	if (w != NULL && (j.state == JOB_QUEUED || j.state == JOB_RUNNING) &&
+	    !http_parked_expired(r)) {
+		struct pstate *ps = api_pstate(r);
+		if (ps->deadline == 0) {
+			int64_t ms = (int64_t)(strtod(w, NULL) * 1000);
+			if (ms > API_LONGPOLL_MAX_MS)
+				ms = API_LONGPOLL_MAX_MS;
+			ps->deadline = clock_mono_ms() + (ms > 0 ? ms : 0);
+		}
+		if (clock_mono_ms() < ps->deadline) {
+			store_job_clear(&j);
+			http_park(r, ps->deadline);
+			return;
+		}
+	}
+	json_t *o = job_json(&j);
+	json_t *atts = json_array();
+	store_attempts(a->st, id, attempt_one, atts, &err);
+	json_object_set_new(o, "attempts", atts);
+	store_job_clear(&j);
+	free(err);
+	http_reply_json(r, 200, o);
+}
+
+void
+api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id)
+{
+	int attempt = api_query_int(r, "attempt", 0);
+	struct store_job j = { 0 };
+	char *err = NULL, *log = NULL;
+	int live_attempt = 0;
+	char *live = sched_live_log(a->sc, id, &live_attempt);
+	if (live != NULL && (attempt == 0 || attempt == live_attempt)) {
+		/* Running: what its worker has reported so far. */
+		http_add_header(r, "X-Kiln-Log", "live");
+		http_reply(r, 200, "text/plain; charset=utf-8", live, strlen(live));
+		free(live);
+		return;
+	}
+	free(live);
+	if (store_job_get(a->st, id, &j, &err) == -ENOENT) {
+		http_reply_error(r, 404, "no job %lld", (long long)id);
+	} else if (store_log(a->st, id, attempt, &log, &err) != 0) {
+		http_reply_error(r, 404, "no log for job %lld attempt %d", (long long)id, attempt);
+	} else {
+		http_reply(r, 200, "text/plain; charset=utf-8", log, strlen(log));
+	}
+	store_job_clear(&j);
+	free(log);
+	free(err);
+}
+
+/* GET /api/v1/jobs/:id/log[?attempt=N] */
+void
+api_job_log(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	api_job_log_reply(a, r, route_num(&c->params, "id"));
+}
+
+/* POST /api/v1/jobs/:id/cancel */
+void
+api_job_cancel(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	int64_t id = route_num(&c->params, "id");
+	char *err = NULL;
+	int rc = sched_cancel(a->sc, id, &err);
+	if (rc == 0)
+		http_reply_json(r, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id,
+		                "state", "cancelled"));
+	else
+		http_reply_error(r, rc == -ENOENT ? 404 : rc == -EALREADY ? 409 : 500,
+		                 "%s", err);
+	free(err);
+}

@@ -1,0 +1,135 @@
+/*
+ * api_web.c - what the dashboard and monitoring read: the dashboard's own
+ * files, /api/v1/health, /metrics (Prometheus), and the cluster's
+ * overview (stats, workers, plugins).
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "api_int.h"
+#include "auth.h"
+#include "metrics.h"
+#include "web.h"
+#include "xalloc.h"
+
+/* GET /api/v1/health */
+void
+api_health(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	struct sched_stats st;
+	(void)c;
+	sched_stats(a->sc, &st);
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
+		"status", "ok", "version", PACKAGE_VERSION,
+		"pid", (json_int_t)getpid(),
+		"cluster", a->cfg->cluster_name,
+		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
+		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,
+		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running));
+}
+
+/* GET /metrics */
+void
+api_metrics(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	struct sched_stats st;
+	(void)c;
+	sched_stats(a->sc, &st);
+	struct metrics_gauges g = {
+		.workers_alive = st.workers_alive, .workers_dead = st.workers_dead,
+		.slots_total = st.slots_total, .slots_busy = st.slots_busy,
+		.queue_depth = st.queued, .jobs_running = st.running,
+		.uptime_seconds = (double)(clock_mono_ms() - a->started_mono) / 1000.0,
+		.version = PACKAGE_VERSION,
+	};
+	if (a->pl != NULL)
+		pipeline_stats(a->pl, &g.dags, &g.dag_import_errors,
+		               &g.dag_runs_queued, &g.dag_runs_running);
+	char *s = metrics_render(&g);
+	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", s, strlen(s));
+	free(s);
+}
+
+/* GET /api/v1/stats */
+void
+api_stats(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	int64_t counts[JOB_NSTATES] = { 0 };
+	char *err = NULL;
+	(void)c;
+	store_job_counts(a->st, counts, &err);
+	free(err);
+	json_t *jobs = json_object();
+	for (int i = 0; i < JOB_NSTATES; i++)
+		json_object_set_new(jobs, job_state_name(i), json_integer(counts[i]));
+	http_reply_json(r, 200, json_pack("{s:o,s:I,s:s}", "jobs", jobs,
+		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
+		"version", PACKAGE_VERSION));
+}
+
+/* GET /api/v1/workers */
+void
+api_workers(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	http_reply_json(r, 200, json_pack("{s:o}", "workers", sched_workers_json(a->sc)));
+}
+
+/* GET /api/v1/plugins: those of live workers, and files that failed to
+ * load on one. */
+void
+api_plugins(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	http_reply_json(r, 200, json_pack("{s:o,s:o}", "plugins", sched_plugins_json(a->sc),
+	                                  "errors", sched_plugin_errors_json(a->sc)));
+}
+
+/* GET of any path outside /api/: the dashboard, from web_dir on disk if
+ * configured (development), else the copy compiled into the binary.  No
+ * "..", bounded size. */
+void
+api_static(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	const char *path = http_path(r);
+	(void)c;
+	if (strstr(path, "..") != NULL) {
+		http_reply_error(r, 404, "not found");
+		return;
+	}
+	if (strcmp(path, "/") == 0)
+		path = "/index.html";
+	/* The dashboard loads nothing from elsewhere; say so to the browser. */
+	http_add_header(r, "Content-Security-Policy", "default-src 'self'; "
+	                "img-src 'self' data:; frame-ancestors 'none'; "
+	                "base-uri 'none'; form-action 'self'");
+	http_add_header(r, "Cache-Control", "no-cache");
+	if (a->cfg->master.web_dir == NULL) {
+		const struct web_file *f = web_find(path);
+		if (f == NULL)
+			http_reply_error(r, 404, "not found");
+		else
+			http_reply(r, 200, web_content_type(path), f->data, f->size);
+		return;
+	}
+	char *full = xasprintf("%s%s", a->cfg->master.web_dir, path);
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	free(full);
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size > 16 << 20) {
+		if (fd >= 0)
+			close(fd);
+		http_reply_error(r, 404, "not found");
+		return;
+	}
+	char *buf = xmalloc((size_t)sb.st_size + 1);
+	ssize_t n = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	http_reply(r, 200, web_content_type(path), buf, n > 0 ? (size_t)n : 0);
+	free(buf);
+}

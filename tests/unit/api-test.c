@@ -1,0 +1,769 @@
+/*
+ * api-test.c - the master's route table and dispatcher (src/api.c) and
+ * its pattern matcher (src/route.c).
+ *
+ * The table is walked row by row: every route that changes something
+ * refuses a viewer and, from a browser session, a request without its
+ * CSRF token - except login (there is no session yet: it makes one) and
+ * logout (a viewer may end its own session; the CSRF token is still
+ * needed, so another site cannot log a user out).  Each row is reachable
+ * (no row before it takes its requests).  Then real requests go through a
+ * real HTTP server on 127.0.0.1, with every caller there is (nobody, a
+ * signature, admin and viewer tokens, admin and viewer sessions with and
+ * without the right token), first to the table with its handlers replaced
+ * by a stub that counts calls, so that a refusal is known to come before
+ * any handler; then to the real table for unknown routes, bad ids,
+ * trailing slashes, wrong methods, artifacts and the open routes.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "hash.h"
+#include "clock.h"
+#include "api_int.h"
+#include "auth.h"
+#include "log.h"
+#include "route.h"
+#include "xalloc.h"
+
+#define SECRET "api-test-secret"
+
+/* ------------------------------------------------------------------ */
+/* The pattern matcher                                                 */
+/* ------------------------------------------------------------------ */
+
+static int
+match(const char *pattern, const char *path, struct route_params *m)
+{
+	return route_match(pattern, path, m);
+}
+
+START_TEST(route_literals_and_params)
+{
+	struct route_params m;
+
+	ck_assert(match("/api/v1/jobs", "/api/v1/jobs", &m));
+	ck_assert_int_eq(m.n, 0);
+	ck_assert(!match("/api/v1/jobs", "/api/v1/job", &m));
+	ck_assert(!match("/api/v1/jobs", "/api/v1/jobsx", &m));
+	ck_assert(!match("/api/v1/jobs", "/api/v1", &m));
+	ck_assert(!match("/api/v1/jobs", "/api/v1/jobs/", &m));   /* trailing slash */
+	ck_assert(!match("/api/v1/jobs", "api/v1/jobs", &m));
+	ck_assert(!match("/api/v1/jobs", "", &m));
+
+	ck_assert(match("/api/v1/runs/:run/tasks/:task/log",
+	                "/api/v1/runs/manual__2026-01-02T03:04:05/tasks/load/log", &m));
+	ck_assert_int_eq(m.n, 2);
+	ck_assert_str_eq(route_text(&m, "run"), "manual__2026-01-02T03:04:05");
+	ck_assert_str_eq(route_text(&m, "task"), "load");
+	ck_assert_str_eq(route_text(&m, "nope"), "");
+	ck_assert_int_eq(route_num(&m, "run"), 0);
+	ck_assert(!match("/api/v1/runs/:run/tasks/:task/log",
+	                 "/api/v1/runs//tasks/load/log", &m));      /* empty */
+	ck_assert(!match("/api/v1/runs/:run/tasks/:task/log",
+	                 "/api/v1/runs/r/tasks/load/log/", &m));
+	ck_assert(!match("/api/v1/runs/:run/tasks/:task/log",
+	                 "/api/v1/runs/r/tasks/load/clear", &m));
+	ck_assert(!match("/api/v1/dags/:dag", "/api/v1/dags/a/b", &m));
+
+	/* A text parameter is one segment of at most 255 bytes. */
+	char path[400], seg[300];
+	memset(seg, 'd', 255);
+	seg[255] = '\0';
+	snprintf(path, sizeof path, "/api/v1/dags/%s", seg);
+	ck_assert(match("/api/v1/dags/:dag", path, &m));
+	ck_assert_str_eq(route_text(&m, "dag"), seg);
+	snprintf(path, sizeof path, "/api/v1/dags/%sd", seg);
+	ck_assert(!match("/api/v1/dags/:dag", path, &m));
+
+	/* The rest of the path. */
+	ck_assert(match("/api/*", "/api/", &m));
+	ck_assert(match("/api/*", "/api/v1/anything/at/all/", &m));
+	ck_assert(!match("/api/*", "/api", &m));
+	ck_assert(!match("/api/*", "/apix/v1", &m));
+	ck_assert(match("/*", "/", &m));
+	ck_assert(match("/*", "/index.html", &m));
+}
+END_TEST
+
+START_TEST(route_ids_are_strict)
+{
+	struct route_params m;
+	const char *pat = "/api/v1/jobs/:id/log";
+	static const struct { const char *path; int64_t id; } ok[] = {
+		{ "/api/v1/jobs/1/log", 1 },
+		{ "/api/v1/jobs/42/log", 42 },
+		{ "/api/v1/jobs/9223372036854775807/log", INT64_MAX },
+	};
+	static const char *const bad[] = {
+		"/api/v1/jobs/0/log", "/api/v1/jobs/-1/log", "/api/v1/jobs/+1/log",
+		"/api/v1/jobs/ 1/log", "/api/v1/jobs/1 /log", "/api/v1/jobs/1a/log",
+		"/api/v1/jobs/0x10/log", "/api/v1/jobs/007/log", "/api/v1/jobs/1e3/log",
+		"/api/v1/jobs/9223372036854775808/log",       /* INT64_MAX + 1 */
+		"/api/v1/jobs/99999999999999999999999/log", "/api/v1/jobs//log",
+		"/api/v1/jobs/abc/log",
+	};
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_msg(match(pat, ok[i].path, &m), "%s", ok[i].path);
+		ck_assert(route_num(&m, "id") == ok[i].id);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!match(pat, bad[i], &m), "%s matched", bad[i]);
+	ck_assert(match("/api/v1/cluster/stages/:stage", "/api/v1/cluster/stages/12", &m));
+	ck_assert(route_num(&m, "stage") == 12);
+	ck_assert(!match("/api/v1/cluster/stages/:stage", "/api/v1/cluster/stages/x", &m));
+
+	/* Artifact names: 64 lowercase hex digits. */
+	char path[200], sha[65];
+	memset(sha, 'a', 64);
+	sha[64] = '\0';
+	snprintf(path, sizeof path, "/api/v1/artifacts/%s", sha);
+	ck_assert(match("/api/v1/artifacts/:sha", path, &m));
+	ck_assert_str_eq(route_text(&m, "sha"), sha);
+	sha[3] = 'A';
+	snprintf(path, sizeof path, "/api/v1/artifacts/%s", sha);
+	ck_assert(!match("/api/v1/artifacts/:sha", path, &m));
+	snprintf(path, sizeof path, "/api/v1/artifacts/%.63s", "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+	ck_assert(!match("/api/v1/artifacts/:sha", path, &m));
+	ck_assert(!match("/api/v1/artifacts/:sha", "/api/v1/artifacts/..", &m));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The table, read as data                                             */
+/* ------------------------------------------------------------------ */
+
+static int
+changes_state(const char *method)
+{
+	return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+	       strcmp(method, "DELETE") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+/* The state-changing routes a viewer may call, and why. */
+static int
+viewer_may(const struct api_route *rt)
+{
+	/* login: it authenticates no one (API_OPEN); logout: ends the
+	 * caller's own session. */
+	return strcmp(rt->pattern, "/api/v1/login") == 0 ||
+	       strcmp(rt->pattern, "/api/v1/logout") == 0;
+}
+
+/* A path that PATTERN matches: parameters filled with valid values, a
+ * final "*" with "zz". */
+static char *
+sample_path(const char *pattern)
+{
+	char *out = xstrdup("");
+	const char *p = pattern;
+
+	while (*p == '/') {
+		p++;
+		size_t n = strcspn(p, "/");
+		const char *v = NULL;
+		if (n == 1 && *p == '*')
+			v = "zz";
+		else if (*p == ':' && (strncmp(p, ":id", n) == 0 || strncmp(p, ":stage", n) == 0))
+			v = "7";
+		else if (*p == ':' && strncmp(p, ":sha", n) == 0)
+			v = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+		else if (*p == ':')
+			v = "x";
+		char *next = v ? xasprintf("%s/%s", out, v) :
+			xasprintf("%s/%.*s", out, (int)n, p);
+		free(out);
+		out = next;
+		p += n;
+	}
+	return out;
+}
+
+/* The method to try a row with: its own, or one no other row names. */
+static const char *
+sample_method(const struct api_route *rt)
+{
+	return strcmp(rt->method, "*") == 0 ? "PATCH" : rt->method;
+}
+
+START_TEST(table_policy)
+{
+	int changing = 0;
+
+	ck_assert_int_gt(api_nroutes, 30);
+	for (size_t i = 0; i < api_nroutes; i++) {
+		const struct api_route *rt = &api_routes[i];
+		ck_assert_msg(rt->pattern[0] == '/', "row %zu", i);
+		ck_assert_ptr_nonnull(rt->handler);
+		if (strcmp(rt->method, "*") == 0) {
+			/* Catch-alls answer, they do nothing. */
+			ck_assert_msg(rt->handler == api_no_route ||
+			              rt->handler == api_no_method,
+			              "%s %s does something", rt->method, rt->pattern);
+			continue;
+		}
+		ck_assert_msg(strcmp(rt->method, "GET") == 0 || changes_state(rt->method),
+		              "%s %s: unknown method", rt->method, rt->pattern);
+		if (!changes_state(rt->method))
+			continue;
+		changing++;
+		if (!viewer_may(rt))
+			ck_assert_msg(rt->role == API_ADMIN || rt->role == API_WORKER,
+			              "%s %s lets a viewer change things", rt->method, rt->pattern);
+		/* Workers sign; no browser can (sessions are refused there). */
+		if (rt->role != API_WORKER && strcmp(rt->pattern, "/api/v1/login") != 0)
+			ck_assert_msg(rt->csrf, "%s %s takes no CSRF token",
+			              rt->method, rt->pattern);
+	}
+	ck_assert_int_ge(changing, 17);
+}
+END_TEST
+
+/* Each row answers the requests it is written for: no row above takes
+ * them (a :parameter before the literal it would also match, say). */
+START_TEST(table_rows_are_reachable)
+{
+	struct route_params m;
+
+	for (size_t i = 0; i < api_nroutes; i++) {
+		const struct api_route *rt = &api_routes[i];
+		char *path = sample_path(rt->pattern);
+		const char *method = sample_method(rt);
+		size_t first = api_nroutes;
+		for (size_t k = 0; k < api_nroutes && first == api_nroutes; k++)
+			if ((strcmp(api_routes[k].method, "*") == 0 ||
+			     strcmp(api_routes[k].method, method) == 0) &&
+			    route_match(api_routes[k].pattern, path, &m))
+				first = k;
+		ck_assert_msg(first == i, "%s %s is answered by row %zu, not %zu",
+		              method, path, first, i);
+		free(path);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* A real server                                                       */
+/* ------------------------------------------------------------------ */
+
+static char dir[256];
+static struct kiln_config cfg;
+static struct kiln_user_conf user_conf[2];
+static struct api_ctx A;
+static const struct api_route *rows;    /* what the server routes by */
+static size_t nrows;
+static struct api_route *stubbed;       /* api_routes with stub handlers */
+static int stub_calls;                  /* atomic */
+static int port;
+static char *admin_token, *viewer_token;
+static char *admin_sid, *admin_csrf, *viewer_sid, *viewer_csrf;
+
+/* Stands for every real handler: says it was called, with the params. */
+static void
+stub(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	json_t *params = json_object();
+	(void)a;
+	for (int i = 0; i < c->params.n; i++)
+		json_object_set_new(params, c->params.p[i].name,
+		                    json_string(c->params.p[i].text));
+	__atomic_fetch_add(&stub_calls, 1, __ATOMIC_SEQ_CST);
+	http_reply_json(r, 200, json_pack("{s:b,s:o}", "stub", 1, "params", params));
+}
+
+static void
+serve(http_req *r, void *ud)
+{
+	api_dispatch(ud, r, rows, nrows);
+}
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb; (void)flag; (void)f;
+	return remove(p);
+}
+
+static char *
+new_token(const char *name, const char *role)
+{
+	char *token, *hash, *err = NULL;
+	auth_token_new(&token, &hash);
+	ck_assert_int_eq(store_token_add(A.st, hash, name, role, &err), 0);
+	free(hash);
+	return token;
+}
+
+static void
+login(const char *user, const char *pw, char **sid, char **csrf)
+{
+	const char *role;
+	char *err = NULL;
+	int rc = users_login(A.users, user, pw, "127.0.0.1", sid, csrf, &role, &err);
+	ck_assert_msg(rc == 0, "login %s: %s", user, err ? err : "?");
+}
+
+static void
+setup(void)
+{
+	char *err = NULL;
+
+	ck_assert_int_eq(auth_init(), 0);
+	snprintf(dir, sizeof dir, "/tmp/kiln-api.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&cfg, 0, sizeof cfg);
+	cfg.cluster_name = "api-test";
+	cfg.master.data_dir = dir;
+	cfg.master.heartbeat_ms = 1000;
+	cfg.master.default_max_attempts = 3;
+	user_conf[0] = (struct kiln_user_conf){ "alice", "admin", users_hash("alice-pw") };
+	user_conf[1] = (struct kiln_user_conf){ "victor", "viewer", users_hash("victor-pw") };
+	cfg.auth.users = user_conf;
+	cfg.auth.nusers = 2;
+
+	memset(&A, 0, sizeof A);
+	A.cfg = &cfg;
+	A.secret = SECRET;
+	char *db = xasprintf("%s/kiln.db", dir);
+	ck_assert_int_eq(store_open(db, 0, &A.st, &err), 0);
+	free(db);
+	struct sched_opts so = { .worker_timeout_ms = 10000 };
+	ck_assert_int_eq(sched_new(A.st, &so, &A.sc, &err), 0);
+	ck_assert_int_eq(users_open(&cfg, A.st, &A.users, &err), 0);
+	A.started_mono = clock_mono_ms();
+
+	stubbed = xcalloc(api_nroutes, sizeof *stubbed);
+	for (size_t i = 0; i < api_nroutes; i++) {
+		stubbed[i] = api_routes[i];
+		if (stubbed[i].handler != api_no_route && stubbed[i].handler != api_no_method)
+			stubbed[i].handler = stub;
+	}
+	rows = stubbed;
+	nrows = api_nroutes;
+	stub_calls = 0;
+
+	struct http_opts ho = { .listen = "127.0.0.1", .threads = 2 };
+	ck_assert_int_eq(http_start(&ho, serve, &A, &A.http, &err), 0);
+	port = http_port(A.http);
+
+	admin_token = new_token("adm", "admin");
+	viewer_token = new_token("ro", "viewer");
+	login("alice", "alice-pw", &admin_sid, &admin_csrf);
+	login("victor", "victor-pw", &viewer_sid, &viewer_csrf);
+}
+
+static void
+teardown(void)
+{
+	http_stop(A.http);
+	users_close(A.users);
+	sched_free(A.sc);
+	store_close(A.st);
+	free(stubbed);
+	free(admin_token);
+	free(viewer_token);
+	free(admin_sid);
+	free(admin_csrf);
+	free(viewer_sid);
+	free(viewer_csrf);
+	free(user_conf[0].password_hash);
+	free(user_conf[1].password_hash);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                            */
+/* ------------------------------------------------------------------ */
+
+enum caller {
+	NOBODY, SIGNED, ADMIN_TOKEN, VIEWER_TOKEN,
+	ADMIN_SESSION, ADMIN_SESSION_NO_CSRF, ADMIN_SESSION_WRONG_CSRF,
+	VIEWER_SESSION, NCALLERS
+};
+
+static const char *const caller_name[NCALLERS] = {
+	"nobody", "a signature", "an admin token", "a viewer token",
+	"an admin session", "an admin session without CSRF token",
+	"an admin session with a wrong CSRF token", "a viewer session",
+};
+
+struct reply {
+	long status;
+	char *body;
+	size_t len;
+	int www_auth;           /* a WWW-Authenticate header came */
+};
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *ud)
+{
+	struct reply *o = ud;
+	o->body = xrealloc(o->body, o->len + size * n + 1);
+	memcpy(o->body + o->len, data, size * n);
+	o->len += size * n;
+	o->body[o->len] = '\0';
+	return size * n;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *ud)
+{
+	struct reply *o = ud;
+	if (strncasecmp(data, "WWW-Authenticate:", 17) == 0)
+		o->www_auth = 1;
+	return size * n;
+}
+
+/* METHOD PATH as WHO, with BODY (NULL: none); the reply in *O (free
+ * o->body). */
+static void
+call(struct reply *o, enum caller who, const char *method, const char *path,
+     const char *body)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char *url = xasprintf("http://127.0.0.1:%d%s", port, path), *hdr = NULL;
+	size_t len = body ? strlen(body) : 0;
+
+	memset(o, 0, sizeof *o);
+	const char *sid = NULL, *csrf = NULL;
+	switch (who) {
+	case SIGNED: {
+		char *sig = auth_sign(SECRET, "w1", method, path, body, len, clock_now_ms());
+		hdr = xasprintf("Authorization: %s", sig);
+		free(sig);
+		break;
+	}
+	case ADMIN_TOKEN:
+	case VIEWER_TOKEN:
+		hdr = xasprintf("Authorization: Bearer %s",
+		                who == ADMIN_TOKEN ? admin_token : viewer_token);
+		break;
+	case ADMIN_SESSION:
+		sid = admin_sid;
+		csrf = admin_csrf;
+		break;
+	case ADMIN_SESSION_NO_CSRF:
+		sid = admin_sid;
+		break;
+	case ADMIN_SESSION_WRONG_CSRF:
+		sid = admin_sid;
+		csrf = "wrong";
+		break;
+	case VIEWER_SESSION:
+		sid = viewer_sid;
+		csrf = viewer_csrf;
+		break;
+	default:
+		break;
+	}
+	if (sid != NULL) {
+		char *cookie = xasprintf(API_SESSION_COOKIE "=%s", sid);
+		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
+		free(cookie);
+	}
+	if (csrf != NULL) {
+		char *x = xasprintf("X-CSRF-Token: %s", csrf);
+		h = curl_slist_append(h, x);
+		free(x);
+	}
+	if (hdr != NULL)
+		h = curl_slist_append(h, hdr);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, o);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, o);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	}
+	if (h != NULL)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &o->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(url);
+	free(hdr);
+	if (o->body == NULL)
+		o->body = xstrdup("");
+}
+
+/* The status of METHOD PATH as WHO. */
+static long
+status_of(enum caller who, const char *method, const char *path, const char *body)
+{
+	struct reply o;
+	call(&o, who, method, path, body);
+	free(o.body);
+	return o.status;
+}
+
+/* String field KEY of a JSON reply ("" if none); valid until the next
+ * call. */
+static const char *
+jfield(const struct reply *o, const char *key)
+{
+	static char buf[256];
+	json_t *j = json_loads(o->body, 0, NULL);
+	const char *v = json_string_value(json_object_get(j, key));
+	snprintf(buf, sizeof buf, "%s", v ? v : "");
+	json_decref(j);
+	return buf;
+}
+
+/* Is the body a JSON error with STATUS and a message starting PREFIX? */
+static void
+assert_error(const struct reply *o, long status, const char *prefix)
+{
+	json_error_t je;
+	json_t *j = json_loads(o->body, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", o->body);
+	ck_assert_int_eq(o->status, status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), status);
+	const char *e = json_string_value(json_object_get(j, "error"));
+	ck_assert_msg(e != NULL && strncmp(e, prefix, strlen(prefix)) == 0,
+	              "error '%s', wanted '%s...'", e ? e : "(none)", prefix);
+	json_decref(j);
+}
+
+/* ------------------------------------------------------------------ */
+/* The table's policy, enforced before any handler                     */
+/* ------------------------------------------------------------------ */
+
+/* What WHO gets from ROW: 200 (the stub ran), 401 or 403. */
+static long
+expected(const struct api_route *rt, enum caller who)
+{
+	if (rt->role == API_OPEN || (rt->role == API_METRICS && !cfg.master.metrics_auth))
+		return 200;
+	if (who == NOBODY)
+		return 401;
+	if (rt->role == API_WORKER)
+		return who == SIGNED ? 200 : 403;
+	if (rt->csrf && (who == ADMIN_SESSION_NO_CSRF || who == ADMIN_SESSION_WRONG_CSRF))
+		return 403;
+	if (rt->role == API_ADMIN && (who == VIEWER_TOKEN || who == VIEWER_SESSION))
+		return 403;
+	return 200;
+}
+
+START_TEST(every_row_by_every_caller)
+{
+	int want_calls = 0;
+
+	for (size_t i = 0; i < api_nroutes; i++) {
+		const struct api_route *rt = &api_routes[i];
+		if (strcmp(rt->method, "*") == 0)
+			continue;   /* catch-alls: below */
+		char *path = sample_path(rt->pattern);
+		for (int who = NOBODY; who < NCALLERS; who++) {
+			long want = expected(rt, who);
+			struct reply o;
+			call(&o, who, rt->method, path,
+			     strcmp(rt->method, "GET") == 0 ? NULL : "{}");
+			ck_assert_msg(o.status == want, "%s %s by %s: %ld, wanted %ld (%s)",
+			              rt->method, path, caller_name[who], o.status, want, o.body);
+			if (want == 200)
+				want_calls++;
+			else if (want == 401)
+				ck_assert(o.www_auth);
+			free(o.body);
+			ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), want_calls);
+		}
+		free(path);
+	}
+	/* The rules themselves, for the routes a browser uses most. */
+	ck_assert_int_eq(status_of(VIEWER_SESSION, "POST", "/api/v1/jobs", "{}"), 403);
+	ck_assert_int_eq(status_of(VIEWER_TOKEN, "POST", "/api/v1/dags/d/trigger", "{}"), 403);
+	ck_assert_int_eq(status_of(ADMIN_SESSION_NO_CSRF, "POST", "/api/v1/logout", "{}"), 403);
+	ck_assert_int_eq(status_of(VIEWER_SESSION, "POST", "/api/v1/logout", "{}"), 200);
+}
+END_TEST
+
+START_TEST(handlers_get_their_params)
+{
+	struct reply o;
+
+	call(&o, VIEWER_TOKEN, "GET", "/api/v1/runs/r%201/tasks/t.2/log?attempt=2", NULL);
+	ck_assert_int_eq(o.status, 200);
+	json_t *j = json_loads(o.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "params"), "run")), "r 1");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "params"), "task")), "t.2");
+	json_decref(j);
+	free(o.body);
+
+	call(&o, SIGNED, "DELETE", "/api/v1/cluster/stages/31", NULL);
+	ck_assert_int_eq(o.status, 200);
+	j = json_loads(o.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "params"), "stage")), "31");
+	json_decref(j);
+	free(o.body);
+	/* "errors" is a route of its own, not a DAG. */
+	ck_assert_int_eq(status_of(VIEWER_TOKEN, "GET", "/api/v1/dags/errors", NULL), 200);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 3);
+}
+END_TEST
+
+/* Unknown routes, bad ids, trailing slashes, wrong methods: JSON 404s (or
+ * 405 where the path knows no such method), never a handler. */
+START_TEST(unknown_routes)
+{
+	static const char *const no_route[] = {
+		"GET /api/v1/nothing", "GET /api/v1/jobs/abc", "GET /api/v1/jobs/0",
+		"GET /api/v1/jobs/-1", "GET /api/v1/jobs/99999999999999999999",
+		"GET /api/v1/jobs/5/", "GET /api/v1/jobs/", "GET /api/v1/jobs/5/nope",
+		"POST /api/v1/jobs/5/log", "DELETE /api/v1/jobs", "PUT /api/v1/jobs/5",
+		"GET /api/v1/dags/", "GET /api/v1/dags/d/", "POST /api/v1/dags/d",
+		"POST /api/v1/dags", "GET /api/v1/runs/r/tasks/t", "GET /api/",
+		"GET /api/v1/artifacts/abc", "GET /api/v2/jobs", "HEAD /api/v1/jobs",
+	};
+	struct reply o;
+
+	for (size_t i = 0; i < sizeof no_route / sizeof no_route[0]; i++) {
+		char method[16], path[128], want[160];
+		ck_assert_int_eq(sscanf(no_route[i], "%15s %127s", method, path), 2);
+		snprintf(want, sizeof want, "no route %s %s", method, path);
+		call(&o, ADMIN_TOKEN, method, path, NULL);
+		if (strcmp(method, "HEAD") == 0)
+			ck_assert_int_eq(o.status, 404);     /* no body to read */
+		else
+			assert_error(&o, 404, want);
+		free(o.body);
+		/* Strangers learn nothing about what exists. */
+		call(&o, NOBODY, method, path, NULL);
+		ck_assert_int_eq(o.status, 401);
+		free(o.body);
+	}
+	/* Under /cluster/, everything needs the secret first. */
+	ck_assert_int_eq(status_of(ADMIN_TOKEN, "GET", "/api/v1/cluster/nothing", NULL), 403);
+	call(&o, SIGNED, "GET", "/api/v1/cluster/nothing", NULL);
+	assert_error(&o, 404, "no route GET /api/v1/cluster/nothing");
+	free(o.body);
+	call(&o, SIGNED, "GET", "/api/v1/cluster/stages/x", NULL);
+	assert_error(&o, 404, "no route");
+	free(o.body);
+	call(&o, SIGNED, "PUT", "/api/v1/cluster/stages/5", "{}");
+	assert_error(&o, 405, "method not allowed");
+	free(o.body);
+	/* Outside /api/: the dashboard's files, GET only. */
+	call(&o, NOBODY, "POST", "/", "{}");
+	assert_error(&o, 405, "method not allowed");
+	free(o.body);
+	ck_assert_int_eq(status_of(NOBODY, "PUT", "/metrics", "x"), 405);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The real handlers                                                   */
+/* ------------------------------------------------------------------ */
+
+START_TEST(real_handlers)
+{
+	struct reply o;
+	const char *text = "hello, artifact";
+	char *sha = hash_hex(text, strlen(text));
+	char *path = xasprintf("/api/v1/artifacts/%s", sha);
+
+	rows = api_routes;
+	call(&o, NOBODY, "GET", "/api/v1/health", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(jfield(&o, "status"), "ok");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/jobs/5", NULL);
+	assert_error(&o, 404, "no job 5");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/jobs/5x", NULL);
+	assert_error(&o, 404, "no route GET /api/v1/jobs/5x");
+	free(o.body);
+	call(&o, VIEWER_SESSION, "GET", "/api/v1/me", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(jfield(&o, "role"), "viewer");
+	ck_assert_str_eq(jfield(&o, "csrf"), viewer_csrf);
+	ck_assert_str_eq(jfield(&o, "auth"), "session");
+	free(o.body);
+	ck_assert_int_eq(status_of(NOBODY, "GET", "/metrics", NULL), 200);
+
+	/* Artifacts: in, out, refused when the bytes are not the name's. */
+	call(&o, ADMIN_TOKEN, "PUT", path, "not the bytes");
+	assert_error(&o, 400, "the bytes hash to");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "GET", path, NULL);
+	assert_error(&o, 404, "no artifact");
+	free(o.body);
+	call(&o, SIGNED, "PUT", path, text);
+	ck_assert_int_eq(o.status, 201);
+	json_t *j = json_loads(o.body, 0, NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "sha")), sha);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "size")), strlen(text));
+	json_decref(j);
+	free(o.body);
+	call(&o, VIEWER_TOKEN, "GET", path, NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(o.body, text);
+	free(o.body);
+
+	/* A session that logged out is gone. */
+	ck_assert_int_eq(status_of(ADMIN_SESSION, "POST", "/api/v1/logout", "{}"), 200);
+	ck_assert_int_eq(status_of(ADMIN_SESSION, "GET", "/api/v1/me", NULL), 401);
+	free(path);
+	free(sha);
+}
+END_TEST
+
+START_TEST(metrics_auth)
+{
+	cfg.master.metrics_auth = 1;
+	rows = api_routes;
+	ck_assert_int_eq(status_of(NOBODY, "GET", "/metrics", NULL), 401);
+	ck_assert_int_eq(status_of(VIEWER_TOKEN, "GET", "/metrics", NULL), 200);
+	ck_assert_int_eq(status_of(NOBODY, "GET", "/api/v1/health", NULL), 200);
+	cfg.master.metrics_auth = 0;
+}
+END_TEST
+
+int
+main(void)
+{
+	log_init("api-test", LOG_ERROR);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	Suite *s = suite_create("api");
+	TCase *tc = tcase_create("route");
+	tcase_add_test(tc, route_literals_and_params);
+	tcase_add_test(tc, route_ids_are_strict);
+	tcase_add_test(tc, table_policy);
+	tcase_add_test(tc, table_rows_are_reachable);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("server");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, every_row_by_every_caller);
+	tcase_add_test(tc, handlers_get_their_params);
+	tcase_add_test(tc, unknown_routes);
+	tcase_add_test(tc, real_handlers);
+	tcase_add_test(tc, metrics_auth);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
