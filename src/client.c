@@ -17,10 +17,9 @@
  * Kerberos, LDAP, SSH and more into every process that loads it, about
  * 5.5 MB of an idle worker's 12.7.  An https master is spoken to through
  * libcurl, which does TLS (certificates, proxies) properly; libcurl is
- * then loaded (dlopen) when the first such client is made rather than
+ * then loaded (dynlib.h) when the first such client is made rather than
  * linked, so no process that never needs it carries it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -34,6 +33,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "dynlib.h"
 
 /* Calls go through the table below; curl's type-checking macros would
  * hide that. */
@@ -52,7 +53,10 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
 } lc;
-static char lc_error[256];
+/* Why libcurl could not be loaded, or NULL.  Set once (under client_once)
+ * and kept for the life of the process: every later https client is
+ * refused with it. */
+static char *lc_error;
 
 #define curl_global_init (*lc.global_init)
 #define curl_easy_init (*lc.easy_init)
@@ -67,38 +71,26 @@ static char lc_error[256];
 #define curl_slist_append (*lc.slist_append)
 #define curl_slist_free_all (*lc.slist_free_all)
 
-/* Load libcurl and look up what we use; 0, or -1 with lc_error set. */
+/* Load libcurl and look up what we use; 0, or negative with *err. */
 static int
-client_load_curl(void)
+client_load_curl(char **err)
 {
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		snprintf(lc_error, sizeof lc_error, "cannot load libcurl.so.4: %s",
-		         dlerror());
-		return -1;
-	}
-	static const char *const names[] = {
-		"curl_global_init", "curl_easy_init", "curl_easy_setopt",
-		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
-		"curl_easy_reset", "curl_easy_strerror", "curl_slist_append",
-		"curl_slist_free_all",
+	static const char *const sonames[] = { "libcurl.so.4", NULL };
+	static const struct dynlib_sym syms[] = {
+		DYNLIB_SYM("curl_global_init", lc.global_init),
+		DYNLIB_SYM("curl_easy_init", lc.easy_init),
+		DYNLIB_SYM("curl_easy_setopt", lc.easy_setopt),
+		DYNLIB_SYM("curl_easy_perform", lc.easy_perform),
+		DYNLIB_SYM("curl_easy_getinfo", lc.easy_getinfo),
+		DYNLIB_SYM("curl_easy_cleanup", lc.easy_cleanup),
+		DYNLIB_SYM("curl_easy_reset", lc.easy_reset),
+		DYNLIB_SYM("curl_easy_strerror", lc.easy_strerror),
+		DYNLIB_SYM("curl_slist_append", lc.slist_append),
+		DYNLIB_SYM("curl_slist_free_all", lc.slist_free_all),
 	};
-	void **slots[] = {
-		(void **)&lc.global_init, (void **)&lc.easy_init,
-		(void **)&lc.easy_setopt, (void **)&lc.easy_perform,
-		(void **)&lc.easy_getinfo, (void **)&lc.easy_cleanup,
-		(void **)&lc.easy_reset, (void **)&lc.easy_strerror,
-		(void **)&lc.slist_append, (void **)&lc.slist_free_all,
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		*slots[i] = dlsym(h, names[i]);
-		if (*slots[i] == NULL) {
-			snprintf(lc_error, sizeof lc_error, "libcurl.so.4 lacks %s",
-			         names[i]);
-			return -1;   /* the handle stays: nothing to unload safely */
-		}
-	}
-	return 0;
+
+	return dynlib_load(sonames, NULL, syms, sizeof syms / sizeof syms[0],
+	                   err);
 }
 
 #include "auth.h"
@@ -151,7 +143,7 @@ static CURLcode client_global_rc = CURLE_FAILED_INIT;
 static void
 client_global_init(void)
 {
-	if (client_load_curl() != 0) {
+	if (client_load_curl(&lc_error) != 0) {
 		client_global_rc = CURLE_FAILED_INIT;
 		return;
 	}
@@ -230,7 +222,7 @@ client_new(const char *base_url, const char *id, const char *secret,
 		pthread_once(&client_once, client_global_init);
 		if (client_global_rc != CURLE_OK)
 			rc = seterr(err, -EIO, "cannot initialise libcurl: %s",
-			            lc_error[0] ? lc_error :
+			            lc_error != NULL ? lc_error :
 			            curl_easy_strerror(client_global_rc));
 		else if ((c->curl = curl_easy_init()) == NULL)
 			rc = seterr(err, -ENOMEM, "cannot create a libcurl "
