@@ -54,6 +54,13 @@ static const struct cli_cmd *const cli_cmds[] = {
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 
+const struct cli_cmd *const *
+cli_commands(size_t *n)
+{
+	*n = CLI_NCMDS;
+	return cli_cmds;
+}
+
 static const struct cli_group *const cli_groups[] = {
 	&cli_group_dag, &cli_group_run, &cli_group_task,
 };

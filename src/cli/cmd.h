@@ -113,6 +113,9 @@ extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 extern const struct cli_group cli_group_dag, cli_group_run,
 	cli_group_task;
 
+/* The table of every command (*N of them), for the tests. */
+const struct cli_cmd *const *cli_commands(size_t *n);
+
 /* Print "PROG: MESSAGE" and "Try 'PROG --help'." to stderr; returns
  * CLI_EXIT_USAGE. */
 int cli_usage_error(struct cli *x, const char *fmt, ...)
