@@ -48,7 +48,7 @@ static int
 job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
          char **params_out, size_t index)
 {
-	const char *plugin = NULL;
+	const char *pname = NULL;
 	json_t *params = NULL;
 	int priority = 0, retries = -1, slots = 1;
 	json_int_t memory = 0, timeout_ms = 0;
@@ -58,7 +58,7 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		snprintf(where, sizeof where, "jobs[%zu]: ", index);
 	if (!json_is_object(o) ||
 	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?i,s?i,s?i,s?I,s?I}",
-	                   "plugin", &plugin, "params", &params, "priority", &priority,
+	                   "plugin", &pname, "params", &params, "priority", &priority,
 	                   "retries", &retries, "slots", &slots, "memory", &memory,
 	                   "timeout_ms", &timeout_ms) != 0) {
 		http_reply_error(r, 400, "%sbad job: %s", where,
@@ -74,24 +74,24 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
 		return -1;
 	}
-	if (!sched_has_plugin(a->sc, plugin)) {
+	if (!sched_has_plugin(a->sc, pname)) {
 		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
-		                 where, plugin);
+		                 where, pname);
 		return -1;
 	}
 	/* What the plugin declares is checked here, so that a job missing a
 	 * parameter is refused at once rather than failing on a worker. */
-	json_t *decl = sched_plugin_decl(a->sc, plugin);
+	json_t *decl = sched_plugin_decl(a->sc, pname);
 	char *err = NULL;
 	if (decl != NULL && plugin_params_check(decl, params, &err) != 0) {
-		http_reply_error(r, 400, "%splugin %s: %s", where, plugin, err);
+		http_reply_error(r, 400, "%splugin %s: %s", where, pname, err);
 		free(err);
 		json_decref(decl);
 		return -1;
 	}
 	json_decref(decl);
 	memset(j, 0, sizeof *j);
-	j->plugin = (char *)plugin;
+	j->plugin = (char *)pname;
 	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
 	j->params = *params_out;
 	j->priority = priority;

@@ -17,10 +17,9 @@
  * Kerberos, LDAP, SSH and more into every process that loads it, about
  * 5.5 MB of an idle worker's 12.7.  An https master is spoken to through
  * libcurl, which does TLS (certificates, proxies) properly; libcurl is
- * then loaded (dlopen) when the first such client is made rather than
+ * then loaded (dynlib.h) when the first such client is made rather than
  * linked, so no process that never needs it carries it.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -34,6 +33,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "dynlib.h"
 
 /* Calls go through the table below; curl's type-checking macros would
  * hide that. */
@@ -52,7 +53,10 @@ static struct {
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
 } lc;
-static char lc_error[256];
+/* Why libcurl could not be loaded, or NULL.  Set once (under client_once)
+ * and kept for the life of the process: every later https client is
+ * refused with it. */
+static char *lc_error;
 
 #define curl_global_init (*lc.global_init)
 #define curl_easy_init (*lc.easy_init)
@@ -67,38 +71,26 @@ static char lc_error[256];
 #define curl_slist_append (*lc.slist_append)
 #define curl_slist_free_all (*lc.slist_free_all)
 
-/* Load libcurl and look up what we use; 0, or -1 with lc_error set. */
+/* Load libcurl and look up what we use; 0, or negative with *err. */
 static int
-client_load_curl(void)
+client_load_curl(char **err)
 {
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		snprintf(lc_error, sizeof lc_error, "cannot load libcurl.so.4: %s",
-		         dlerror());
-		return -1;
-	}
-	static const char *const names[] = {
-		"curl_global_init", "curl_easy_init", "curl_easy_setopt",
-		"curl_easy_perform", "curl_easy_getinfo", "curl_easy_cleanup",
-		"curl_easy_reset", "curl_easy_strerror", "curl_slist_append",
-		"curl_slist_free_all",
+	static const char *const sonames[] = { "libcurl.so.4", NULL };
+	static const struct dynlib_sym syms[] = {
+		DYNLIB_SYM("curl_global_init", lc.global_init),
+		DYNLIB_SYM("curl_easy_init", lc.easy_init),
+		DYNLIB_SYM("curl_easy_setopt", lc.easy_setopt),
+		DYNLIB_SYM("curl_easy_perform", lc.easy_perform),
+		DYNLIB_SYM("curl_easy_getinfo", lc.easy_getinfo),
+		DYNLIB_SYM("curl_easy_cleanup", lc.easy_cleanup),
+		DYNLIB_SYM("curl_easy_reset", lc.easy_reset),
+		DYNLIB_SYM("curl_easy_strerror", lc.easy_strerror),
+		DYNLIB_SYM("curl_slist_append", lc.slist_append),
+		DYNLIB_SYM("curl_slist_free_all", lc.slist_free_all),
 	};
-	void **slots[] = {
-		(void **)&lc.global_init, (void **)&lc.easy_init,
-		(void **)&lc.easy_setopt, (void **)&lc.easy_perform,
-		(void **)&lc.easy_getinfo, (void **)&lc.easy_cleanup,
-		(void **)&lc.easy_reset, (void **)&lc.easy_strerror,
-		(void **)&lc.slist_append, (void **)&lc.slist_free_all,
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		*slots[i] = dlsym(h, names[i]);
-		if (*slots[i] == NULL) {
-			snprintf(lc_error, sizeof lc_error, "libcurl.so.4 lacks %s",
-			         names[i]);
-			return -1;   /* the handle stays: nothing to unload safely */
-		}
-	}
-	return 0;
+
+	return dynlib_load(sonames, NULL, syms, sizeof syms / sizeof syms[0],
+	                   err);
 }
 
 #include "auth.h"
@@ -152,7 +144,7 @@ static CURLcode client_global_rc = CURLE_FAILED_INIT;
 static void
 client_global_init(void)
 {
-	if (client_load_curl() != 0) {
+	if (client_load_curl(&lc_error) != 0) {
 		client_global_rc = CURLE_FAILED_INIT;
 		return;
 	}
@@ -231,7 +223,7 @@ client_new(const char *base_url, const char *id, const char *secret,
 		pthread_once(&client_once, client_global_init);
 		if (client_global_rc != CURLE_OK)
 			rc = seterr(err, -EIO, "cannot initialise libcurl: %s",
-			            lc_error[0] ? lc_error :
+			            lc_error != NULL ? lc_error :
 			            curl_easy_strerror(client_global_rc));
 		else if ((c->curl = curl_easy_init()) == NULL)
 			rc = seterr(err, -ENOMEM, "cannot create a libcurl "
@@ -676,6 +668,171 @@ plain_parse_head(const char *h, size_t n, struct plain_reply *r)
 	return 0;
 }
 
+/* Send the request line, headers and BODY on the connection; 0 or a
+ * negative errno. */
+static int
+plain_send_request(client *c, const char *method, const char *path,
+                   const char *body, size_t blen, int has_body,
+                   const char *auth, int64_t deadline)
+{
+	char clen[80] = "";
+	if (has_body)
+		snprintf(clen, sizeof clen, "Content-Type: application/json\r\n"
+		         "Content-Length: %zu\r\n", blen);
+	char *req = xasprintf("%s %s%s HTTP/1.1\r\n"
+	                      "Host: %s\r\n"
+	                      "User-Agent: kiln/" PACKAGE_VERSION "\r\n"
+	                      "Accept: application/json\r\n"
+	                      "%s%s%s\r\n",
+	                      method, c->prefix, path, c->authority,
+	                      auth != NULL ? auth : "",
+	                      auth != NULL ? "\r\n" : "", clen);
+	struct iovec iov[2] = {
+		{ .iov_base = req, .iov_len = strlen(req) },
+		{ .iov_base = (void *)body, .iov_len = has_body ? blen : 0 },
+	};
+	int rc = plain_send(c->fd, iov, iov[1].iov_len ? 2 : 1, deadline);
+	free(req);
+	return rc;
+}
+
+/*
+ * Receive the reply's head into IN, skipping interim (1xx) replies: 0
+ * with *r parsed and *hlen the length of the head in IN (the bytes after
+ * it are the body's first); or, with IN freed, -EAGAIN if the REUSED
+ * connection was found closed before anything came back, SEND_RC if the
+ * request could not be sent and nothing came back, or another negative
+ * errno with *why set when the system's message would not say it.
+ */
+static int
+plain_read_head(client *c, int reused, int send_rc, int64_t deadline,
+                struct client_buf *in, struct plain_reply *r, size_t *hlen,
+                const char **why)
+{
+	for (;;) {
+		char *eoh;
+		while ((eoh = in->len ? memmem(in->data, in->len, "\r\n\r\n",
+		                               4) : NULL) == NULL) {
+			ssize_t k = plain_recv(c->fd, in, CLIENT_MAX_HEADER,
+			                       deadline);
+			if (k > 0)
+				continue;
+			int fresh = in->len == 0 && reused;
+			size_t got = in->len;
+			free(in->data);
+			in->data = NULL;
+			if (fresh && (k == 0 || k == -ECONNRESET))
+				return -EAGAIN;
+			if (got == 0 && send_rc != 0)
+				return send_rc;
+			if (k == -EFBIG)
+				*why = "reply headers too large";
+			else if (k == 0)
+				*why = "connection closed before a reply";
+			return k == 0 ? -EPROTO : (int)k;
+		}
+		*hlen = (size_t)(eoh - in->data) + 4;
+		if (plain_parse_head(in->data, *hlen, r) != 0) {
+			free(in->data);
+			in->data = NULL;
+			*why = "malformed reply";
+			return -EPROTO;
+		}
+		if (r->status >= 200)
+			return 0;
+		memmove(in->data, in->data + *hlen, in->len - *hlen);
+		in->len -= *hlen;
+	}
+}
+
+/* A chunked body: decode what came after the HLEN bytes of the head in
+ * IN, and what follows, into BUF.  0 or a negative errno. */
+static int
+plain_body_chunked(client *c, struct client_buf *in, size_t hlen,
+                   struct client_buf *buf, int64_t deadline)
+{
+	size_t off = hlen;
+
+	for (;;) {
+		int d = dechunk(in, &off, buf);
+		if (d == 1)
+			return 0;
+		if (d < 0)
+			return d;
+		ssize_t k = plain_recv(c->fd, in, CLIENT_MAX_REPLY + hlen +
+		                       (CLIENT_MAX_REPLY >> 4), deadline);
+		if (k <= 0)
+			return k == 0 ? -EPROTO : (int)k;
+	}
+}
+
+/* A body of WANT bytes (Content-Length), HAVE of which came with the head
+ * at P: read straight into BUF.  0 or a negative errno. */
+static int
+plain_body_length(client *c, const char *p, size_t have,
+                  unsigned long long want, struct client_buf *buf,
+                  int64_t deadline)
+{
+	if (want > CLIENT_MAX_REPLY) {
+		buf->overflow = 1;
+		return -EFBIG;
+	}
+	if (have > want)
+		have = (size_t)want;
+	buf->data = xrealloc(buf->data, (size_t)want + 1);
+	buf->cap = (size_t)want + 1;
+	client_buf_add(buf, p, have);
+	while (buf->len < want) {
+		ssize_t k = plain_recv(c->fd, buf, (size_t)want, deadline);
+		if (k <= 0)
+			return k == 0 ? -EPROTO : (int)k;
+	}
+	return 0;
+}
+
+/* A body that ends when the master closes the connection; HAVE bytes of
+ * it came with the head at P.  0 or a negative errno. */
+static int
+plain_body_to_close(client *c, const char *p, size_t have,
+                    struct client_buf *buf, int64_t deadline)
+{
+	client_buf_add(buf, p, have);
+	for (;;) {
+		ssize_t k = plain_recv(c->fd, buf, CLIENT_MAX_REPLY, deadline);
+		if (k == 0)
+			return 0;
+		if (k < 0)
+			return (int)k;
+	}
+}
+
+/* The body of reply R, whose head is the first HLEN bytes of IN: none,
+ * Content-Length bytes (handed to a sink, or kept), chunked, or up to the
+ * end of the connection (then R->close is set).  0 or a negative errno. */
+static int
+plain_read_body(client *c, int head_only, struct client_buf *in,
+                size_t hlen, struct plain_reply *r, struct client_buf *buf,
+                int64_t deadline)
+{
+	const char *p = in->data + hlen;
+	size_t have = in->len - hlen;
+
+	if (head_only || r->status == 204 || r->status == 304)
+		return 0;
+	if (r->chunked)
+		return plain_body_chunked(c, in, hlen, buf, deadline);
+	if (r->length >= 0 && buf->sink != NULL && r->status >= 200 &&
+	    r->status < 300)
+		return plain_sink_body(c->fd, p, have, (uint64_t)r->length, buf,
+		                       deadline);
+	if (r->length >= 0)
+		return plain_body_length(c, p, have,
+		                         (unsigned long long)r->length, buf,
+		                         deadline);
+	r->close = 1;
+	return plain_body_to_close(c, p, have, buf, deadline);
+}
+
 /*
  * One request on the kept-alive connection (made if there is none).
  * Returns 0 with *status and the body in *buf; -EAGAIN if a connection
@@ -698,24 +855,8 @@ plain_once(client *c, const char *method, const char *path,
 	int head_only = strcmp(method, "HEAD") == 0;
 	int has_body = !(body == NULL && (strcmp(method, "GET") == 0 ||
 	                                  head_only));
-	char clen[80] = "";
-	if (has_body)
-		snprintf(clen, sizeof clen, "Content-Type: application/json\r\n"
-		         "Content-Length: %zu\r\n", blen);
-	char *req = xasprintf("%s %s%s HTTP/1.1\r\n"
-	                      "Host: %s\r\n"
-	                      "User-Agent: kiln/" PACKAGE_VERSION "\r\n"
-	                      "Accept: application/json\r\n"
-	                      "%s%s%s\r\n",
-	                      method, c->prefix, path, c->authority,
-	                      auth != NULL ? auth : "",
-	                      auth != NULL ? "\r\n" : "", clen);
-	struct iovec iov[2] = {
-		{ .iov_base = req, .iov_len = strlen(req) },
-		{ .iov_base = (void *)body, .iov_len = has_body ? blen : 0 },
-	};
-	rc = plain_send(c->fd, iov, iov[1].iov_len ? 2 : 1, deadline);
-	free(req);
+	rc = plain_send_request(c, method, path, body, blen, has_body, auth,
+	                        deadline);
 	/* The master may have refused the request before its body was in
 	 * (413 for a body over max_body) and closed: its reply, if any, is
 	 * what the caller needs to see, not "Broken pipe". */
@@ -723,100 +864,13 @@ plain_once(client *c, const char *method, const char *path,
 	if (rc != 0 && rc != -EPIPE && rc != -ECONNRESET)
 		return rc;
 
-	/* The reply's head: skip interim (1xx) replies. */
 	struct client_buf in = { 0 };
 	struct plain_reply r;
-	size_t hlen;
-	for (;;) {
-		char *eoh;
-		while ((eoh = in.len ? memmem(in.data, in.len, "\r\n\r\n", 4) :
-		        NULL) == NULL) {
-			ssize_t k = plain_recv(c->fd, &in, CLIENT_MAX_HEADER,
-			                       deadline);
-			if (k <= 0) {
-				int fresh = in.len == 0 && reused;
-				free(in.data);
-				if (fresh && (k == 0 || k == -ECONNRESET))
-					return -EAGAIN;
-				if (in.len == 0 && send_rc != 0)
-					return send_rc;
-				if (k == -EFBIG)
-					*why = "reply headers too large";
-				else if (k == 0)
-					*why = "connection closed before a reply";
-				return k == 0 ? -EPROTO : (int)k;
-			}
-		}
-		hlen = (size_t)(eoh - in.data) + 4;
-		if (plain_parse_head(in.data, hlen, &r) != 0) {
-			free(in.data);
-			*why = "malformed reply";
-			return -EPROTO;
-		}
-		if (r.status >= 200)
-			break;
-		memmove(in.data, in.data + hlen, in.len - hlen);
-		in.len -= hlen;
-	}
-
-	/* The body: none, Content-Length bytes, chunked, or up to the end. */
-	rc = 0;
-	size_t off = hlen;
-	if (head_only || r.status == 204 || r.status == 304) {
-		/* no body */
-	} else if (r.chunked) {
-		for (;;) {
-			int d = dechunk(&in, &off, buf);
-			if (d == 1)
-				break;
-			if (d < 0) {
-				rc = d;
-				break;
-			}
-			ssize_t k = plain_recv(c->fd, &in, CLIENT_MAX_REPLY + hlen +
-			                       (CLIENT_MAX_REPLY >> 4), deadline);
-			if (k <= 0) {
-				rc = k == 0 ? -EPROTO : (int)k;
-				break;
-			}
-		}
-	} else if (r.length >= 0 && buf->sink != NULL && r.status >= 200 &&
-	           r.status < 300) {
-		rc = plain_sink_body(c->fd, in.data + hlen, in.len - hlen,
-		                     (uint64_t)r.length, buf, deadline);
-	} else if (r.length >= 0) {
-		if ((unsigned long long)r.length > CLIENT_MAX_REPLY) {
-			buf->overflow = 1;
-			rc = -EFBIG;
-		} else {
-			/* Read straight into the caller's buffer. */
-			size_t want = (size_t)r.length;
-			size_t have = in.len - hlen;
-			if (have > want)
-				have = want;
-			buf->data = xrealloc(buf->data, want + 1);
-			buf->cap = want + 1;
-			client_buf_add(buf, in.data + hlen, have);
-			while (rc == 0 && buf->len < want) {
-				ssize_t k = plain_recv(c->fd, buf, want, deadline);
-				if (k <= 0)
-					rc = k == 0 ? -EPROTO : (int)k;
-			}
-		}
-	} else {
-		r.close = 1;
-		client_buf_add(buf, in.data + hlen, in.len - hlen);
-		for (;;) {
-			ssize_t k = plain_recv(c->fd, buf, CLIENT_MAX_REPLY,
-			                       deadline);
-			if (k == 0)
-				break;
-			if (k < 0) {
-				rc = (int)k;
-				break;
-			}
-		}
-	}
+	size_t hlen = 0;
+	rc = plain_read_head(c, reused, send_rc, deadline, &in, &r, &hlen, why);
+	if (rc != 0)
+		return rc;
+	rc = plain_read_body(c, head_only, &in, hlen, &r, buf, deadline);
 	free(in.data);
 	if (rc == -EFBIG)
 		buf->overflow = 1;

@@ -18,7 +18,7 @@
  * MHD_stop_daemon.  MHD never calls our callbacks for a suspended
  * connection, so a parked http_req cannot be freed under the list.
  *
- * libmicrohttpd is loaded (dlopen) when the first server starts rather
+ * libmicrohttpd is loaded (dynlib.h) when the first server starts rather
  * than linked, as src/client.c does for libcurl: only the master serves
  * HTTP, so a worker or the CLI never loads libmicrohttpd, nor, through it,
  * GnuTLS and its chain (p11-kit, nettle, hogweed, gmp, tasn1, idn2,
@@ -28,7 +28,6 @@
  * libcurl; `kiln passwd` and other commands without a client load neither.
  */
 #include <arpa/inet.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -41,6 +40,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "dynlib.h"
 
 /* Every MHD function called below, looked up in the library once.  Each
  * slot has the type of the header's own prototype, so calls through it,
@@ -65,7 +66,9 @@ static struct {
 } lm;
 static pthread_once_t lm_once = PTHREAD_ONCE_INIT;
 static int lm_rc = -1;          /* 0 once lm is filled */
-static char lm_error[256];
+/* Why libmicrohttpd could not be loaded, or NULL.  Set once and kept for
+ * the life of the process: every later server is refused with it. */
+static char *lm_error;
 
 #define MHD_LIBRARY "libmicrohttpd.so.12"
 
@@ -90,45 +93,29 @@ static char lm_error[256];
 static void
 http_load_mhd(void)
 {
-	void *h = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		snprintf(lm_error, sizeof lm_error, "cannot load %s: %s "
-		         "(Debian package libmicrohttpd12)", MHD_LIBRARY,
-		         dlerror());
-		return;
-	}
-	static const char *const names[] = {
-		"MHD_start_daemon", "MHD_quiesce_daemon", "MHD_stop_daemon",
-		"MHD_get_daemon_info", "MHD_is_feature_supported",
-		"MHD_get_connection_info", "MHD_lookup_connection_value",
-		"MHD_suspend_connection", "MHD_resume_connection",
-		"MHD_create_response_from_buffer", "MHD_add_response_header",
-		"MHD_queue_response", "MHD_destroy_response",
-		"MHD_create_response_from_fd64",
+	static const char *const sonames[] = { MHD_LIBRARY, NULL };
+	static const struct dynlib_sym syms[] = {
+		DYNLIB_SYM("MHD_start_daemon", lm.start_daemon),
+		DYNLIB_SYM("MHD_quiesce_daemon", lm.quiesce_daemon),
+		DYNLIB_SYM("MHD_stop_daemon", lm.stop_daemon),
+		DYNLIB_SYM("MHD_get_daemon_info", lm.get_daemon_info),
+		DYNLIB_SYM("MHD_is_feature_supported", lm.is_feature_supported),
+		DYNLIB_SYM("MHD_get_connection_info", lm.get_connection_info),
+		DYNLIB_SYM("MHD_lookup_connection_value",
+		           lm.lookup_connection_value),
+		DYNLIB_SYM("MHD_suspend_connection", lm.suspend_connection),
+		DYNLIB_SYM("MHD_resume_connection", lm.resume_connection),
+		DYNLIB_SYM("MHD_create_response_from_buffer",
+		           lm.create_response_from_buffer),
+		DYNLIB_SYM("MHD_add_response_header", lm.add_response_header),
+		DYNLIB_SYM("MHD_queue_response", lm.queue_response),
+		DYNLIB_SYM("MHD_destroy_response", lm.destroy_response),
+		DYNLIB_SYM("MHD_create_response_from_fd64",
+		           lm.create_response_from_fd64),
 	};
-	void **slots[] = {
-		(void **)&lm.start_daemon, (void **)&lm.quiesce_daemon,
-		(void **)&lm.stop_daemon, (void **)&lm.get_daemon_info,
-		(void **)&lm.is_feature_supported,
-		(void **)&lm.get_connection_info,
-		(void **)&lm.lookup_connection_value,
-		(void **)&lm.suspend_connection, (void **)&lm.resume_connection,
-		(void **)&lm.create_response_from_buffer,
-		(void **)&lm.add_response_header, (void **)&lm.queue_response,
-		(void **)&lm.destroy_response,
-		(void **)&lm.create_response_from_fd64,
-	};
-	_Static_assert(sizeof names / sizeof names[0] ==
-	               sizeof slots / sizeof slots[0], "names and slots");
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		*slots[i] = dlsym(h, names[i]);
-		if (*slots[i] == NULL) {
-			snprintf(lm_error, sizeof lm_error, "%s lacks %s",
-			         MHD_LIBRARY, names[i]);
-			return;  /* the handle stays: nothing to unload safely */
-		}
-	}
-	lm_rc = 0;
+
+	lm_rc = dynlib_load(sonames, "Debian package libmicrohttpd12", syms,
+	                    sizeof syms / sizeof syms[0], &lm_error);
 }
 
 #include "clock.h"

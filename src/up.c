@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "client.h"
 #include "clock.h"
+#include "client.h"
 #include "log.h"
 #include "up.h"
 #include "xalloc.h"
@@ -85,11 +85,26 @@ wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 	return ready;
 }
 
+/* The path of the running binary, to run the nodes with: /proc/self/exe
+ * resolved, else ARGV0.  Owned by the caller. */
+static char *
+up_self(const char *argv0)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+	if (n <= 0)
+		return xstrdup(argv0);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
 int
-up_run(const char *self, const char *config_path, const struct kiln_config *c,
-       char **err)
+up_run(const char *argv0, const char *config_path,
+       const struct kiln_config *c, char **err)
 {
 	log_init("up", LOG_INFO);
+	char *self = up_self(argv0);
 	int64_t t0 = clock_mono_ms();
 	size_t n = 0;
 	pid_t *pids = xcalloc(c->nworkers + 1, sizeof *pids);
@@ -176,5 +191,6 @@ up_run(const char *self, const char *config_path, const struct kiln_config *c,
 out:
 	free(pids);
 	free(names);
+	free(self);
 	return rc;
 }

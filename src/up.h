@@ -10,8 +10,10 @@
 
 #include "config.h"
 
-/* SELF is the path of the kiln binary, CONFIG_PATH the file C came from. */
-int up_run(const char *self, const char *config_path,
+/* ARGV0 is the kiln binary as it was run (used if /proc/self/exe cannot
+ * be read), CONFIG_PATH the file C came from.  Returns when every node
+ * has stopped: 0, or negative with *err if the master failed. */
+int up_run(const char *argv0, const char *config_path,
            const struct kiln_config *c, char **err);
 
 #endif
