@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,6 +31,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "plugin.h"
@@ -841,5 +844,127 @@ plugin_check_file(const char *path, char **name, char **version, char **err)
 	if (version != NULL)
 		*version = xstrdup(d->version);
 	dlclose(h);
+	return 0;
+}
+
+/* ------------------------------------------------------------ parameters */
+
+json_t *
+plugin_params_decl_json(const struct kiln_plugin *desc)
+{
+	json_t *a = json_array();
+	for (const struct kiln_param *p = desc->params;
+	     p != NULL && p->name != NULL; p++)
+		json_array_append_new(a, json_pack("{s:s,s:s?,s:b,s:s?,s:s*}",
+			"name", p->name, "type", p->type,
+			"required", p->default_value == NULL,
+			"default", p->default_value, "help", p->help));
+	return a;
+}
+
+/* S as a finite number, the whole string ("3", "1e-4"): forms send
+ * numbers as text, and the host's param_double() reads them so. */
+static bool
+plugin_number_text(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(d))
+		return false;
+	*out = d;
+	return true;
+}
+
+/* V as a number, as param_double() and param_int() would read it. */
+static bool
+plugin_number_value(const json_t *v, double *out)
+{
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return true;
+	}
+	return json_is_string(v) &&
+	       plugin_number_text(json_string_value(v), out);
+}
+
+/* The spellings of a boolean the bundled plugins accept. */
+static bool
+plugin_bool_value(const json_t *v)
+{
+	static const char *const words[] = {
+		"true", "false", "1", "0", "yes", "no",
+	};
+	if (json_is_boolean(v))
+		return true;
+	if (json_is_integer(v))
+		return json_integer_value(v) == 0 || json_integer_value(v) == 1;
+	for (size_t i = 0; json_is_string(v) && i < sizeof words / sizeof *words; i++)
+		if (strcmp(json_string_value(v), words[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Whether V is a value of TYPE.  A type this kiln does not know (a newer
+ * plugin's) accepts anything: the plugin still checks what it reads. */
+static bool
+plugin_type_ok(const char *type, const json_t *v)
+{
+	double d;
+	if (type == NULL || strcmp(type, "json") == 0)
+		return true;
+	if (strcmp(type, "string") == 0)    /* param() formats scalars */
+		return json_is_string(v) || json_is_number(v) ||
+		       json_is_boolean(v);
+	if (strcmp(type, "number") == 0)
+		return plugin_number_value(v, &d);
+	if (strcmp(type, "int") == 0)
+		return plugin_number_value(v, &d) && d == floor(d) &&
+		       d >= -9.2e18 && d <= 9.2e18;
+	if (strcmp(type, "bool") == 0)
+		return plugin_bool_value(v);
+	return true;
+}
+
+int
+plugin_params_check(const json_t *decl, const json_t *params, char **err)
+{
+	if (params != NULL && !json_is_object(params))
+		return seterr(err, -EINVAL, "parameters must be a JSON object");
+	if (decl != NULL && !json_is_array(decl))
+		return seterr(err, -EINVAL, "parameter declarations must be a "
+		              "JSON array");
+	for (size_t i = 0; i < json_array_size(decl); i++) {
+		const json_t *p = json_array_get(decl, i);
+		const char *name = json_string_value(json_object_get(p, "name"));
+		const char *type = json_string_value(json_object_get(p, "type"));
+		if (name == NULL)
+			continue;
+		const json_t *v = params ? json_object_get(params, name) : NULL;
+		/* null is no value (param() returns NULL for it), and so is
+		 * "" where a string is not wanted (param_int() reads its
+		 * default then). */
+		if (json_is_null(v) || (json_is_string(v) &&
+		    *json_string_value(v) == '\0' && type != NULL &&
+		    strcmp(type, "string") != 0 && strcmp(type, "json") != 0))
+			v = NULL;
+		if (v == NULL) {
+			if (json_is_true(json_object_get(p, "required")))
+				return seterr(err, -EINVAL, "parameter '%s' is "
+				              "required%s%s%s", name, type ? " (" : "",
+				              type ? type : "", type ? ")" : "");
+			continue;
+		}
+		if (!plugin_type_ok(type, v)) {
+			char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			int rc = seterr(err, -EINVAL, "parameter '%s' must be %s %s, "
+			                "not %.64s%s", name,
+			                strcmp(type, "int") == 0 ? "an" : "a", type,
+			                text ? text : "?",
+			                text && strlen(text) > 64 ? "..." : "");
+			free(text);
+			return rc;
+		}
+	}
 	return 0;
 }

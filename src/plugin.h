@@ -23,6 +23,8 @@
 #ifndef KILN_PLUGIN_INTERNAL_H
 #define KILN_PLUGIN_INTERNAL_H
 
+#include <jansson.h>
+
 #include "kiln/plugin.h"
 
 typedef struct plugin_registry plugin_registry;
@@ -59,5 +61,37 @@ int plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud);
  * --check FILE`.  0 or negative with *err. */
 int plugin_check_file(const char *path, char **name, char **version,
                       char **err);
+
+/* ------------------------------------------------------------ parameters
+ *
+ * The master loads no plugins: a worker sends the parameters its plugins
+ * declare (struct kiln_param) when it registers, and the master checks a
+ * submitted job's parameters against them.  Both functions are pure. */
+
+/* The parameters DESC declares, in declaration order, as a new JSON array
+ * (the caller owns the reference; [] if none) of objects
+ *   {"name": text, "type": text or null, "required": bool,
+ *    "default": text or null, "help": text (absent if none)}
+ * where "required" is true exactly when the plugin gave no default. */
+json_t *plugin_params_decl_json(const struct kiln_plugin *desc);
+
+/* Check PARAMS (a job's parameters: a JSON object, or NULL for none)
+ * against DECL (an array as plugin_params_decl_json() makes it, or NULL
+ * for none declared).  Returns 0, or -EINVAL with *err (malloc()ed, the
+ * caller frees it) naming the first parameter that is wrong, in DECL's
+ * order: "parameter 'k' is required (int)" or "parameter 'k' must be an
+ * int, not \"abc\"".  The rules follow what the host's param*()
+ * functions read, so a job that ran before still passes:
+ *  - a value that is null counts as absent, and so does "" for a type
+ *    other than "string" and "json"; a required parameter (no default)
+ *    must be present;
+ *  - "string": a string, number or boolean (param() formats scalars);
+ *  - "number": a number, or a string holding one in full ("1e-4");
+ *  - "int": the same, with an integral value ("3", 3, 3.0);
+ *  - "bool": true, false, 0, 1, or "true", "false", "1", "0", "yes", "no";
+ *  - "json", a missing type, or a type this kiln does not know: anything.
+ * Parameters DECL does not name are not checked (plugins read more than
+ * they declare, and the host adds "__stage" and friends). */
+int plugin_params_check(const json_t *decl, const json_t *params, char **err);
 
 #endif

@@ -8,6 +8,7 @@
  * copies what it needs into a fresh plugin directory under /tmp.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1103,6 +1104,193 @@ START_TEST(csvstats_no_file)
 }
 END_TEST
 
+/* ------------------------------------------------------------ parameters */
+
+static const struct kiln_param decl_params[] = {
+	{ "k", "int", NULL, "clusters" },
+	{ "tol", "number", "1e-4", NULL },
+	{ "on", "bool", "false", "a flag" },
+	{ "label", "string", "", "a column" },
+	{ "models", "json", "", NULL },
+	{ "odd", "colour", "red", "a type this kiln does not know" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct kiln_plugin decl_plugin = {
+	KILN_PLUGIN_HEADER,
+	.name = "decl", .version = "1", .params = decl_params,
+};
+
+START_TEST(params_decl)
+{
+	json_t *a = plugin_params_decl_json(&decl_plugin);
+	char *text = json_dumps(a, JSON_COMPACT);
+	ck_assert_str_eq(text,
+		"[{\"name\":\"k\",\"type\":\"int\",\"required\":true,"
+		"\"default\":null,\"help\":\"clusters\"},"
+		"{\"name\":\"tol\",\"type\":\"number\",\"required\":false,"
+		"\"default\":\"1e-4\"},"
+		"{\"name\":\"on\",\"type\":\"bool\",\"required\":false,"
+		"\"default\":\"false\",\"help\":\"a flag\"},"
+		"{\"name\":\"label\",\"type\":\"string\",\"required\":false,"
+		"\"default\":\"\",\"help\":\"a column\"},"
+		"{\"name\":\"models\",\"type\":\"json\",\"required\":false,"
+		"\"default\":\"\"},"
+		"{\"name\":\"odd\",\"type\":\"colour\",\"required\":false,"
+		"\"default\":\"red\",\"help\":\"a type this kiln does not know\"}]");
+	free(text);
+	json_decref(a);
+
+	/* No declaration: an empty array. */
+	struct kiln_plugin none = decl_plugin;
+	none.params = NULL;
+	a = plugin_params_decl_json(&none);
+	ck_assert(json_is_array(a) && json_array_size(a) == 0);
+	json_decref(a);
+}
+END_TEST
+
+/* Parameters, and the error (a substring) or NULL if they pass. */
+static const struct params_case {
+	const char *params;
+	const char *error;
+} params_cases[] = {
+	{ "{\"k\":3}", NULL },
+	{ "{\"k\":\"3\"}", NULL },           /* forms send text */
+	{ "{\"k\":3.0}", NULL },
+	{ "{\"k\":\"1e3\"}", NULL },
+	{ "{\"k\":-9}", NULL },
+	{ "{}", "parameter 'k' is required (int)" },
+	{ "{\"k\":null}", "parameter 'k' is required (int)" },
+	{ "{\"k\":\"\"}", "parameter 'k' is required (int)" },
+	{ "{\"k\":2.5}", "parameter 'k' must be an int, not 2.5" },
+	{ "{\"k\":\"three\"}", "parameter 'k' must be an int, not \"three\"" },
+	{ "{\"k\":\"3 \"}", "parameter 'k' must be an int" },
+	{ "{\"k\":true}", "parameter 'k' must be an int, not true" },
+	{ "{\"k\":[3]}", "parameter 'k' must be an int, not [3]" },
+	{ "{\"k\":1e300}", "parameter 'k' must be an int" },
+	{ "{\"k\":1,\"tol\":0.5}", NULL },
+	{ "{\"k\":1,\"tol\":\"1e-9\"}", NULL },
+	{ "{\"k\":1,\"tol\":\"\"}", NULL },     /* the default, as param_double() */
+	{ "{\"k\":1,\"tol\":\"nan\"}", "parameter 'tol' must be a number" },
+	{ "{\"k\":1,\"tol\":{}}", "parameter 'tol' must be a number, not {}" },
+	{ "{\"k\":1,\"on\":true}", NULL },
+	{ "{\"k\":1,\"on\":0}", NULL },
+	{ "{\"k\":1,\"on\":\"yes\"}", NULL },
+	{ "{\"k\":1,\"on\":\"false\"}", NULL },
+	{ "{\"k\":1,\"on\":2}", "parameter 'on' must be a bool, not 2" },
+	{ "{\"k\":1,\"on\":\"maybe\"}", "parameter 'on' must be a bool" },
+	{ "{\"k\":1,\"label\":\"species\"}", NULL },
+	{ "{\"k\":1,\"label\":\"\"}", NULL },
+	{ "{\"k\":1,\"label\":7}", NULL },    /* -p label=7 sends a number */
+	{ "{\"k\":1,\"label\":false}", NULL },
+	{ "{\"k\":1,\"label\":[\"a\"]}", "parameter 'label' must be a string, not [\"a\"]" },
+	{ "{\"k\":1,\"label\":{\"a\":1}}", "parameter 'label' must be a string" },
+	{ "{\"k\":1,\"models\":[{\"model\":\"ar\"}]}", NULL },
+	{ "{\"k\":1,\"models\":\"ar,ses\"}", NULL },
+	{ "{\"k\":1,\"odd\":[1,2]}", NULL },  /* unknown type: anything */
+	{ "{\"k\":1,\"undeclared\":[1]}", NULL },
+	{ "{\"k\":1,\"__stage\":{\"fn\":\"x\"}}", NULL },
+	/* The first wrong parameter in declaration order is named. */
+	{ "{\"on\":\"maybe\",\"k\":\"x\"}", "parameter 'k' must be an int" },
+	{ "[1]", "parameters must be a JSON object" },
+	/* A long bad value is cut short in the message. */
+	{ "{\"k\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." },
+};
+
+START_TEST(params_check_cases)
+{
+	const struct params_case *c = &params_cases[_i];
+	json_t *decl = plugin_params_decl_json(&decl_plugin);
+	json_t *params = json_loads(c->params, JSON_DECODE_ANY, NULL);
+	ck_assert_msg(params != NULL, "bad test case %s", c->params);
+	char *err = NULL;
+	int rc = plugin_params_check(decl, params, &err);
+	if (c->error == NULL) {
+		ck_assert_msg(rc == 0, "%s: %s", c->params, err);
+		ck_assert_ptr_null(err);
+	} else {
+		ck_assert_msg(rc == -EINVAL, "%s: passed", c->params);
+		ck_assert_msg(err != NULL && strstr(err, c->error) != NULL,
+		              "%s: want '%s' in '%s'", c->params, c->error, err);
+	}
+	free(err);
+	json_decref(params);
+	json_decref(decl);
+}
+END_TEST
+
+START_TEST(params_check_edges)
+{
+	char *err = NULL;
+	json_t *p = json_pack("{s:i}", "x", 1);
+	/* Nothing declared: anything passes, and so do no parameters. */
+	ck_assert_int_eq(plugin_params_check(NULL, p, &err), 0);
+	json_t *empty = json_array();
+	ck_assert_int_eq(plugin_params_check(empty, p, &err), 0);
+	ck_assert_int_eq(plugin_params_check(empty, NULL, &err), 0);
+	ck_assert_ptr_null(err);
+	/* No parameters against a required one. */
+	json_t *decl = plugin_params_decl_json(&decl_plugin);
+	ck_assert_int_eq(plugin_params_check(decl, NULL, &err), -EINVAL);
+	ck_assert_str_eq(err, "parameter 'k' is required (int)");
+	free(err);
+	err = NULL;
+	/* A declaration that is not an array is refused, not trusted. */
+	ck_assert_int_eq(plugin_params_check(p, p, &err), -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	/* A NULL err is allowed, as everywhere. */
+	ck_assert_int_eq(plugin_params_check(decl, NULL, NULL), -EINVAL);
+	json_decref(decl);
+	json_decref(empty);
+	json_decref(p);
+}
+END_TEST
+
+START_TEST(params_bundled)
+{
+	/* Every bundled plugin's declaration passes its own defaults. */
+	DIR *dir = opendir(bundled_dir());
+	ck_assert_ptr_nonnull(dir);
+	for (struct dirent *de; (de = readdir(dir)) != NULL; ) {
+		char *dot = strstr(de->d_name, ".so");
+		if (dot == NULL || dot[3] != '\0')
+			continue;
+		*dot = '\0';
+		install(bundled_dir(), de->d_name, NULL);
+	}
+	closedir(dir);
+	plugin_registry *r = open_registry();
+	struct seen s = loaded(r);
+	ck_assert_int_gt(s.n, 10);
+	char *names = strdup(s.text);
+	for (char *save, *n = strtok_r(names, " ", &save); n != NULL;
+	     n = strtok_r(NULL, " ", &save)) {
+		*strchr(n, '=') = '\0';
+		plugin *p = plugin_acquire(r, n);
+		ck_assert_ptr_nonnull(p);
+		const struct kiln_plugin *d = plugin_desc(p);
+		json_t *decl = plugin_params_decl_json(d);
+		json_t *defs = json_object();
+		for (const struct kiln_param *q = d->params;
+		     q != NULL && q->name != NULL; q++)
+			json_object_set_new(defs, q->name, q->default_value ?
+			                    json_string(q->default_value) :
+			                    json_integer(1));
+		char *err = NULL;
+		ck_assert_msg(plugin_params_check(decl, defs, &err) == 0,
+		              "%s: %s", n, err);
+		json_decref(defs);
+		json_decref(decl);
+		plugin_release(p);
+	}
+	free(names);
+	plugin_registry_close(r);
+}
+END_TEST
+
 static Suite *
 plugin_suite(void)
 {
@@ -1141,6 +1329,14 @@ plugin_suite(void)
 	tcase_add_loop_test(tc, csvstats_cases, 0,
 	                    sizeof csv_cases / sizeof csv_cases[0]);
 	tcase_add_test(tc, csvstats_no_file);
+	tcase_add_test(tc, params_bundled);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("params");
+	tcase_add_test(tc, params_decl);
+	tcase_add_loop_test(tc, params_check_cases, 0,
+	                    sizeof params_cases / sizeof params_cases[0]);
+	tcase_add_test(tc, params_check_edges);
 	suite_add_tcase(s, tc);
 	return s;
 }
