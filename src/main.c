@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "kiln/plugin.h"
 #include "master.h"
 #include "up.h"
 #include "users.h"
@@ -288,7 +289,7 @@ main(int argc, char **argv)
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
 			printf("kiln " PACKAGE_VERSION "\n"
-			       "Plugin ABI %d.%d\n", 1, 0);
+			       "Plugin ABI %d.%d\n", KILN_ABI_MAJOR, KILN_ABI_MINOR);
 			return 0;
 		} else if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		           i + 1 < argc) {
