@@ -51,6 +51,8 @@ struct plugin {
 	atomic_int refs;
 	void *handle;
 	const struct kiln_plugin *desc;
+	const struct kiln_host *host;   /* what init() got; fini() gets it too */
+	void *ctx;              /* what init_ctx() returned (ABI 1.3) */
 	char *file;             /* the path in the watched directory */
 	struct file_id id;
 };
@@ -80,8 +82,30 @@ struct plugin_registry {
  * processes sharing a cache directory apart. */
 static atomic_uint plugin_copy_counter;
 
-/* The smallest descriptor we accept: every named member of ABI 1.0. */
-#define PLUGIN_DESC_MIN_SIZE offsetof(struct kiln_plugin, map) /* ABI 1.0 */
+/* The end of MEMBER in a descriptor. */
+#define PLUGIN_DESC_END(member) \
+	(offsetof(struct kiln_plugin, member) + \
+	 sizeof(((struct kiln_plugin *)0)->member))
+
+/*
+ * Whether descriptor D has MEMBER, added in ABI 1.MINOR.  The minor
+ * decides, not the size: descriptors of 1.0 to 1.2 carry spare slots where
+ * later members sit, which their header only asked to leave NULL; and a
+ * plugin's minor also says which rules it follows.  The size is checked
+ * against the minor at load (plugin_desc_min_size), and again here so that
+ * nothing past the descriptor is ever read.
+ */
+#define PLUGIN_DESC_HAS(d, member, minor) \
+	((d)->abi_minor >= (minor) && (d)->size >= PLUGIN_DESC_END(member))
+
+/* Whether memory crossing the boundary with the plugin of D comes from
+ * HOST's allocator (ABI 1.3) or from malloc() (see kiln/plugin.h). */
+#define PLUGIN_HOST_MEMORY(d, host) \
+	((d)->abi_minor >= 3 && KILN_HOST_HAS(host, mem_free))
+
+/* The name of the plugin whose init or fini this thread is running, for
+ * host->log(NULL, ...). */
+static _Thread_local const char *plugin_calling;
 
 /* ------------------------------------------------------------ helpers */
 
@@ -119,6 +143,18 @@ plugin_basename(const char *path)
 {
 	const char *s = strrchr(path, '/');
 	return s != NULL ? s + 1 : path;
+}
+
+/* The smallest descriptor a plugin of ABI 1.MINOR may have: every member
+ * of its minor (the host never reads past `size`). */
+static size_t
+plugin_desc_min_size(uint32_t minor)
+{
+	if (minor >= 3)
+		return PLUGIN_DESC_END(fini_ctx);
+	if (minor >= 1)
+		return PLUGIN_DESC_END(map);
+	return offsetof(struct kiln_plugin, map);
 }
 
 /* Copy the open file SRC into a new file in CACHE_DIR named after FILE;
@@ -293,8 +329,15 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 			why = "unknown error";
 		else if (strncmp(why, copy, n) == 0 && why[n] == ':')
 			why += n + 1 + (why[n + 1] == ' ');
-		seterr(err, -ENOEXEC, "%s: not a loadable shared object: %s",
-		       file, why);
+		/* kiln exports no symbol to plugins (src/kiln/plugin.sym): one
+		 * that binds to kiln's internals would break with any build. */
+		if (strstr(why, "undefined symbol") != NULL)
+			seterr(err, -ENOEXEC, "%s: %s: a plugin may use kiln only "
+			       "through the host table of kiln/plugin.h, and "
+			       "libraries it links itself", file, why);
+		else
+			seterr(err, -ENOEXEC, "%s: not a loadable shared "
+			       "object: %s", file, why);
 		unlink(copy);
 		free(copy);
 		return -ENOEXEC;
@@ -310,11 +353,20 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 		rc = seterr(err, -EPROTO,
 		            "%s: built for ABI %u, this kiln speaks ABI %d",
 		            file, d->abi_major, KILN_ABI_MAJOR);
-	} else if (d->size < PLUGIN_DESC_MIN_SIZE) {
+	} else if (d->abi_minor > KILN_ABI_MINOR) {
+		/* It may rely on members this kiln would not call. */
+		rc = seterr(err, -EPROTO,
+		            "%s: built for ABI %u.%u, this kiln speaks ABI %d.%d "
+		            "(and older): upgrade kiln, or build the plugin for "
+		            "ABI %d.%d", file, d->abi_major, d->abi_minor,
+		            KILN_ABI_MAJOR, KILN_ABI_MINOR, KILN_ABI_MAJOR,
+		            KILN_ABI_MINOR);
+	} else if (d->size < plugin_desc_min_size(d->abi_minor)) {
 		rc = seterr(err, -EPROTO,
 		            "%s: descriptor size %u is smaller than the %zu "
-		            "bytes of ABI %d.0", file, d->size,
-		            (size_t)PLUGIN_DESC_MIN_SIZE, KILN_ABI_MAJOR);
+		            "bytes of ABI %d.%u", file, d->size,
+		            plugin_desc_min_size(d->abi_minor), KILN_ABI_MAJOR,
+		            d->abi_minor);
 	} else if (d->name == NULL) {
 		rc = seterr(err, -EINVAL, "%s: descriptor has no name", file);
 	} else if (d->version == NULL) {
@@ -347,8 +399,12 @@ plugin_release(plugin *p)
 		return;
 	log_info("unloading plugin %s %s (%s)", p->desc->name,
 	         p->desc->version, p->file);
-	if (p->desc->fini != NULL)
+	plugin_calling = p->desc->name;
+	if (PLUGIN_DESC_HAS(p->desc, fini_ctx, 3) && p->desc->fini_ctx != NULL)
+		p->desc->fini_ctx(p->host, p->ctx);
+	else if (p->desc->fini != NULL)
 		p->desc->fini();
+	plugin_calling = NULL;
 	dlclose(p->handle);
 	free(p->file);
 	free(p);
@@ -358,6 +414,53 @@ const struct kiln_plugin *
 plugin_desc(const plugin *p)
 {
 	return p->desc;
+}
+
+plugin_map_fn
+plugin_map(const plugin *p)
+{
+	return PLUGIN_DESC_HAS(p->desc, map, 1) ? p->desc->map : NULL;
+}
+
+void *
+plugin_context(const plugin *p)
+{
+	return p->ctx;
+}
+
+const char *
+plugin_current_name(void)
+{
+	return plugin_calling;
+}
+
+/* Call D's init_ctx() (ABI 1.3) or init(), with HOST.  0 with *ctx set,
+ * or the plugin's non-zero code with *err saying why (malloc()ed). */
+static int
+plugin_init(const struct kiln_plugin *d, const struct kiln_host *host,
+            const char *file, void **ctx, char **err)
+{
+	char *msg = NULL;
+	int rc = 0;
+	*ctx = NULL;
+	plugin_calling = d->name;
+	if (PLUGIN_DESC_HAS(d, init_ctx, 3) && d->init_ctx != NULL)
+		rc = d->init_ctx(host, ctx, &msg);
+	else if (d->init != NULL)
+		rc = d->init(host, &msg);
+	plugin_calling = NULL;
+	if (rc != 0 && msg != NULL)
+		*err = xasprintf("%s: init() of plugin '%s' failed: %s", file,
+		                 d->name, msg);
+	else if (rc != 0)
+		*err = xasprintf("%s: init() of plugin '%s' failed with code "
+		                 "%d", file, d->name, rc);
+	/* The message was made with the allocator the plugin's minor says. */
+	if (PLUGIN_HOST_MEMORY(d, host))
+		host->mem_free(msg);
+	else
+		free(msg);
+	return rc;
 }
 
 /* Index of NAME in r->cur, or where it would go (with *found false). */
@@ -583,34 +686,24 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		}
 		return 0;
 	}
-	if (d->init != NULL) {
-		char *msg = NULL;
-		rc = d->init(r->host, &msg);
-		if (rc != 0) {
-			if (msg != NULL)
-				err = xasprintf("%s: init() of plugin '%s' "
-				                "failed: %s", file, d->name, msg);
-			else
-				err = xasprintf("%s: init() of plugin '%s' "
-				                "failed with code %d", file,
-				                d->name, rc);
-			free(msg);
-			plugin_error_add(r, file, &real_id, err, NULL);
-			dlclose(h);
-			if (old != NULL) {
-				plugin_unpublish(r, old);
-				plugin_release(old);
-				return 1;
-			}
-			return 0;
+	void *ctx;
+	if (plugin_init(d, r->host, file, &ctx, &err) != 0) {
+		plugin_error_add(r, file, &real_id, err, NULL);
+		dlclose(h);
+		if (old != NULL) {
+			plugin_unpublish(r, old);
+			plugin_release(old);
+			return 1;
 		}
-		free(msg);
+		return 0;
 	}
 
 	plugin *p = xcalloc(1, sizeof *p);
 	atomic_init(&p->refs, 1);
 	p->handle = h;
 	p->desc = d;
+	p->host = r->host;
+	p->ctx = ctx;
 	p->file = xstrdup(file);
 	p->id = real_id;
 	plugin_error_drop(r, file);

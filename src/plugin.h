@@ -10,10 +10,17 @@
  * they started on, and an old version is fini()ed and dlclose()d when its
  * last task releases it.
  *
- * A file that is not a shared object, lacks the `kiln_plugin` symbol, has
- * another ABI major, a missing run(), a name already loaded from another
- * file, or whose init() fails is skipped with a logged error, kept in the
- * registry's error list; nothing else is affected.
+ * A file that is not a shared object, refers to a symbol the process does
+ * not export to plugins, lacks the `kiln_plugin` symbol, has another ABI
+ * major or a newer minor, a descriptor smaller than its minor's, a missing
+ * run(), a name already loaded from another file, or whose init() fails is
+ * skipped with a logged error, kept in the registry's error list; nothing
+ * else is affected.
+ *
+ * The ABI rules of kiln/plugin.h are applied here and only here: a
+ * descriptor member is read only if the plugin's minor has it, init_ctx()
+ * and fini_ctx() (ABI 1.3) replace init() and fini(), and init()'s error
+ * message is freed with the allocator the plugin's minor says.
  *
  * Replace a plugin file atomically (write a temporary name, then rename())
  * so that a scan never copies a half-written file.
@@ -31,7 +38,9 @@ typedef struct plugin_registry plugin_registry;
 typedef struct plugin plugin;
 
 /* Open a registry over DIR, copying loaded files into CACHE_DIR (created
- * if missing), calling init(HOST) on each plugin.  Does a first scan. */
+ * if missing), calling init(HOST) on each plugin (and fini with HOST).
+ * HOST must outlive the registry and every plugin acquired from it.  Does
+ * a first scan. */
 int plugin_registry_open(const char *dir, const char *cache_dir,
                          const struct kiln_host *host, plugin_registry **out,
                          char **err);
@@ -46,6 +55,15 @@ int plugin_registry_scan(plugin_registry *r);
 plugin *plugin_acquire(plugin_registry *r, const char *name);
 void plugin_release(plugin *p);
 const struct kiln_plugin *plugin_desc(const plugin *p);
+/* P's map() entry (ABI 1.1), or NULL if its minor has none or it is unset. */
+typedef int (*plugin_map_fn)(kiln_task *task, const struct kiln_host *host,
+                             const char *fn);
+plugin_map_fn plugin_map(const plugin *p);
+/* The context P's init_ctx() returned (ABI 1.3), or NULL. */
+void *plugin_context(const plugin *p);
+/* The name of the plugin whose init or fini runs on the calling thread,
+ * or NULL: what host->log(NULL, ...) prefixes its line with. */
+const char *plugin_current_name(void);
 
 /* Walk loaded plugins in name order. */
 typedef int (*plugin_list_cb)(const struct kiln_plugin *desc,
@@ -57,8 +75,7 @@ int plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud);
 
 /* Load-time check of one file without a registry (every check but init()
  * and name clashes; init() is not called): fills *name and *version with
- * malloc()ed strings the caller frees - used by tests and `kiln plugins
- * --check FILE`.  0 or negative with *err. */
+ * malloc()ed strings the caller frees.  0 or negative with *err. */
 int plugin_check_file(const char *path, char **name, char **version,
                       char **err);
 

@@ -65,6 +65,7 @@ struct task_output {
 struct kiln_task {
 	int64_t job_id;
 	int attempt;
+	plugin *plugin;                 /* while task_run() runs it */
 	json_t *params;                 /* an object; read-only once made */
 	char *scratch_root;
 
@@ -444,6 +445,15 @@ task_host_log(kiln_task *t, int level, const char *fmt, ...)
 		level = KILN_LOG_DEBUG;
 	if (level > KILN_LOG_ERROR)
 		level = KILN_LOG_ERROR;
+	if (t == NULL) {
+		/* No task (init, fini, a thread of the plugin's): the
+		 * worker's log.  KILN_LOG_* and LOG_* have the same values. */
+		const char *who = plugin_current_name();
+		log_msg(level, "plugin%s%s: %.*s", who ? " " : "", who ? who : "",
+		        (int)n, msg);
+		free(msg);
+		return;
+	}
 	char *line = xasprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %.*s\n",
 	                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	                       tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -627,10 +637,44 @@ task_stage_fn_name(const kiln_task *t)
 	                         PROTO_MAP_STAGE), PROTO_MAP_FN));
 }
 
+/* ------------------------------------------------- memory and context (1.3) */
+
+/* The host's allocator is the C library's.  So what the worker builds with
+ * xmalloc() for a plugin to free (stage() results and messages) suits
+ * plugins of every minor - those of 1.0 to 1.2 free() it, those of 1.3
+ * call mem_free() - and plugin.c frees an init() message by the plugin's
+ * minor.  Unlike xmalloc(), mem_alloc() reports exhaustion (NULL): a
+ * plugin may ask for a large buffer and cope. */
+static void *
+task_mem_alloc(size_t n)
+{
+	return malloc(n ? n : 1);
+}
+
+static void
+task_mem_free(void *p)
+{
+	free(p);
+}
+
+static char *
+task_mem_strdup(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static void *
+task_context(kiln_task *t)
+{
+	return t->plugin != NULL ? plugin_context(t->plugin) : NULL;
+}
+
+/* What the host fills, and so what `size` covers: every member before the
+ * spares (KILN_HOST_HAS in kiln/plugin.h explains why). */
 static const struct kiln_host task_host_table = {
 	.abi_major = KILN_ABI_MAJOR,
 	.abi_minor = KILN_ABI_MINOR,
-	.size = sizeof(struct kiln_host),
+	.size = offsetof(struct kiln_host, spare),
 	.param = task_param,
 	.param_double = task_param_double,
 	.param_int = task_param_int,
@@ -652,6 +696,10 @@ static const struct kiln_host task_host_table = {
 	.stage_arg = task_stage_arg,
 	.broadcast = task_broadcast,
 	.input_name = task_input_name,
+	.mem_alloc = task_mem_alloc,
+	.mem_free = task_mem_free,
+	.mem_strdup = task_mem_strdup,
+	.context = task_context,
 };
 
 const struct kiln_host *
@@ -752,16 +800,19 @@ task_run(kiln_task *t, plugin *p)
 {
 	const struct kiln_plugin *d = plugin_desc(p);
 	const char *fn = task_stage_fn_name(t);
+	plugin_map_fn map = plugin_map(p);
 	int rc;
+	t->plugin = p;                  /* for host->context() */
 	if (fn == NULL) {
 		rc = d->run(t, task_host());
-	} else if (d->size < offsetof(struct kiln_plugin, spare) || d->map == NULL) {
+	} else if (map == NULL) {
 		task_set_error(t, "plugin %s has no map entry (ABI 1.1) for stage "
 		               "function %s", d->name, fn);
 		rc = KILN_EINVAL;
 	} else {
-		rc = d->map(t, task_host(), fn);
+		rc = map(t, task_host(), fn);
 	}
+	t->plugin = NULL;
 	t->code = rc;
 	bool cancelled = atomic_load(&t->cancelled) != 0;
 	int state;

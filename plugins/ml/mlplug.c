@@ -46,8 +46,7 @@ mlp_ends_with(const char *s, const char *suffix)
 const char *
 mlp_input_name(kiln_task *t, const struct kiln_host *h, int i)
 {
-	if (h->size >= offsetof(struct kiln_host, input_name) + sizeof h->input_name &&
-	    h->input_name != NULL)
+	if (KILN_HOST_HAS(h, input_name))
 		return h->input_name(t, i);
 	const char *name = NULL;
 	h->input_path(t, i, &name);
@@ -531,15 +530,15 @@ stage_run(kiln_task *t, const struct kiln_host *h, const char *fn,
 	free(tasks);
 	if (rc != 0) {
 		ml_seterr(err, rc, "%s", msg ? msg : "stage failed");
-		free(msg);
+		kiln_free(h, msg);      /* the host's memory (ABI 1.3) */
 		return rc;
 	}
 	*results = calloc((size_t)n, sizeof **results);
 	for (int i = 0; i < n; i++) {
 		(*results)[i] = task_json(res[i]);
-		free(res[i]);
+		kiln_free(h, res[i]);
 	}
-	free(res);
+	kiln_free(h, res);
 	return 0;
 }
 

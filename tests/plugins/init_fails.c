@@ -1,11 +1,13 @@
 /*
- * init_fails.c - test plugin whose init() refuses the load with a
- * malloc()ed message the host must report and free.
+ * init_fails.c - test plugin of ABI 1.2 (built against abi-1.2/plugin.h)
+ * whose init() refuses the load with a malloc()ed message: the host must
+ * report it and free() it, as the 1.0 to 1.2 contract says (tests/plugins/
+ * ctx.c refuses with the host's allocator, the 1.3 contract).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "kiln/plugin.h"
+#include "abi-1.2/plugin.h"
 
 static int
 init_fails_init(const struct kiln_host *host, char **errmsg)

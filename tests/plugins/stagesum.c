@@ -59,15 +59,15 @@ stagesum_run(kiln_task *t, const struct kiln_host *h)
 		rc = h->stage(t, "sum", bc, tasks, ntasks, &res, &err);
 		if (rc != 0) {
 			h->set_error(t, "%s", err);
-			free(err);
+			kiln_free(h, err);
 			break;
 		}
 		long long total = 0;
 		for (int i = 0; i < ntasks; i++) {
 			total += atoll(res[i]);
-			free(res[i]);
+			kiln_free(h, res[i]);
 		}
-		free(res);
+		kiln_free(h, res);
 		if (total != want) {
 			h->set_error(t, "iteration %d: sum %lld, expected %lld", it, total, want);
 			rc = KILN_EFAIL;

@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +91,11 @@ static void
 install(const char *dir, const char *name, const char *as)
 {
 	char src[512], dst[512];
-	snprintf(src, sizeof src, "%s/%s.so", dir, name);
+	snprintf(src, sizeof src, "%.400s/%.100s.so", dir, name);
 	if (as != NULL)
-		snprintf(dst, sizeof dst, "%s/%s", plugdir, as);
+		snprintf(dst, sizeof dst, "%s/%.100s", plugdir, as);
 	else
-		snprintf(dst, sizeof dst, "%s/%s.so", plugdir, name);
+		snprintf(dst, sizeof dst, "%s/%.100s.so", plugdir, name);
 	copy_file(src, dst);
 }
 
@@ -251,7 +252,13 @@ static const struct bad_case {
 	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
 	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
 	{ NULL, "x.so", "not a loadable shared object" },
+	{ "new_minor", "new_minor.so", "built for ABI 1.4, this kiln speaks ABI 1.3" },
+	{ "short_desc", "short_desc.so", "descriptor size 80 is smaller than the 96 bytes of ABI 1.3" },
+	/* The test is linked with the kiln binary's export list. */
+	{ "internal_sym", "internal_sym.so", "undefined symbol: xmalloc: a "
+	  "plugin may use kiln only through the host table" },
 };
+#define NBAD (int)(sizeof bad_cases / sizeof bad_cases[0])
 
 START_TEST(bad_plugin)
 {
@@ -302,7 +309,7 @@ START_TEST(all_bad_together)
 	install(test_plugins_dir(), "crash", NULL);
 	plugin_registry *r = open_registry();
 	struct seen e = errors(r);
-	ck_assert_msg(e.n == 6, "errors: %s", e.text);
+	ck_assert_msg(e.n == NBAD, "errors: %s", e.text);
 	ck_assert_str_eq(loaded(r).text,
 	                 "crash=1.0.0 csvstats=1.0.0 noop=1.0.0 sleep=1.0.0 ");
 
@@ -314,7 +321,7 @@ START_TEST(all_bad_together)
 	ck_assert_int_eq(plugin_registry_scan(r), 2);
 	ck_assert_str_eq(loaded(r).text,
 	                 "crash=1.0.0 csvstats=1.0.0 noop=9.9.9 sleep=1.0.0 ");
-	ck_assert_int_eq(errors(r).n, 5);
+	ck_assert_int_eq(errors(r).n, NBAD - 1);
 	plugin_registry_close(r);
 }
 END_TEST
@@ -663,7 +670,9 @@ START_TEST(task_host_functions)
 {
 	const struct kiln_host *h = task_host();
 	ck_assert_uint_eq(h->abi_major, KILN_ABI_MAJOR);
-	ck_assert_uint_eq(h->size, sizeof(struct kiln_host));
+	/* size covers what the host fills, not the spares. */
+	ck_assert_uint_eq(h->size, offsetof(struct kiln_host, spare));
+	ck_assert_uint_lt(h->size, sizeof(struct kiln_host));
 	ck_assert_ptr_nonnull(h->attempt);
 
 	kiln_task *t = task_new(9, 2, "{\"n\":3,\"x\":2.5,\"s\":\"hi\","
@@ -971,8 +980,8 @@ fetch_by_name(void *ud, const char *key, uint64_t size, char **err)
 START_TEST(task_lazy_inputs)
 {
 	const struct kiln_host *h = task_host();
-	ck_assert_uint_eq(h->abi_minor, 2);
-	ck_assert_ptr_nonnull(h->input_name);
+	ck_assert_uint_ge(h->abi_minor, 2);
+	ck_assert(KILN_HOST_HAS(h, input_name));
 	plugin_registry *r = bundled_registry();
 	fetches = 0;
 	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
@@ -1101,6 +1110,230 @@ START_TEST(csvstats_no_file)
 	ck_assert_ptr_nonnull(strstr(task_error(t), "no file"));
 	task_free(t);
 	plugin_registry_close(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------ ABI 1.3 */
+
+/* KILN_HOST_HAS tells what the host has: by `size` on hosts 1.3 and
+ * later, by NULL on hosts 1.0 to 1.2 whose size counts the spares. */
+START_TEST(host_has)
+{
+	const struct kiln_host *h = task_host();
+	ck_assert_uint_eq(h->abi_minor, KILN_ABI_MINOR);
+	ck_assert(KILN_HOST_HAS(h, param));
+	ck_assert(KILN_HOST_HAS(h, stage));
+	ck_assert(KILN_HOST_HAS(h, input_name));
+	ck_assert(KILN_HOST_HAS(h, mem_alloc));
+	ck_assert(KILN_HOST_HAS(h, context));
+
+	/* A 1.2 host as it was: size = sizeof, the 1.3 slots NULL. */
+	struct kiln_host old = *h;
+	old.abi_minor = 2;
+	old.size = sizeof old;
+	old.mem_alloc = NULL;
+	old.mem_free = NULL;
+	old.mem_strdup = NULL;
+	old.context = NULL;
+	ck_assert(KILN_HOST_HAS(&old, input_name));
+	ck_assert(!KILN_HOST_HAS(&old, mem_free));
+	ck_assert(!KILN_HOST_HAS(&old, context));
+	/* kiln_free() and kiln_strdup() fall back to the C library there. */
+	char *s = kiln_strdup(&old, "x");
+	ck_assert_str_eq(s, "x");
+	kiln_free(&old, s);
+	ck_assert_ptr_null(kiln_strdup(&old, NULL));
+
+	/* A host whose size stops before input_name has no input_name,
+	 * whatever the slot holds: past `size` nothing is read. */
+	struct kiln_host shorter = *h;
+	shorter.size = offsetof(struct kiln_host, input_name);
+	ck_assert(KILN_HOST_HAS(&shorter, broadcast));
+	ck_assert(!KILN_HOST_HAS(&shorter, input_name));
+	ck_assert(!KILN_HOST_HAS(&shorter, mem_alloc));
+
+	/* The host's allocator. */
+	void *p = h->mem_alloc(16);
+	ck_assert_ptr_nonnull(p);
+	h->mem_free(p);
+	h->mem_free(NULL);
+	s = h->mem_strdup("abc");
+	ck_assert_str_eq(s, "abc");
+	h->mem_free(s);
+	ck_assert_ptr_null(h->mem_strdup(NULL));
+	/* No context outside a running task. */
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_ptr_null(h->context(t));
+	task_free(t);
+}
+END_TEST
+
+/* The lines a plugin's fini wrote to $KILN_ABI_TEST_LOG. */
+static char *
+abi_log(void)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/abi.log", tmpdir);
+	FILE *f = fopen(path, "r");
+	static char text[1024];
+	size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	text[n] = '\0';
+	if (f != NULL)
+		fclose(f);
+	return text;
+}
+
+static void
+abi_log_setup(void)
+{
+	setup();
+	char path[512];
+	snprintf(path, sizeof path, "%s/abi.log", tmpdir);
+	setenv("KILN_ABI_TEST_LOG", path, 1);
+}
+
+/* Plugins built against the 1.0 and 1.2 headers as released load and run
+ * unchanged, with init() and fini() called and nothing read that their
+ * minor does not have (their spares hold garbage). */
+START_TEST(old_plugins_run)
+{
+	install(test_plugins_dir(), "old_abi10", NULL);
+	install(test_plugins_dir(), "old_abi12", NULL);
+	plugin_registry *r = open_registry();
+	ck_assert_msg(errors(r).n == 0, "%s", errors(r).text);
+	ck_assert_str_eq(loaded(r).text, "old10=1.0.0 old12=1.2.0 ");
+	int state;
+	kiln_task *t = run_plugin(r, "old10", "{\"n\":7}", &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
+	ck_assert_str_eq(task_result(t), "{\"abi\":\"1.0\",\"init\":true,\"n\":7}");
+	ck_assert_ptr_nonnull(strstr(task_log(t), "host of ABI 1.3"));
+	task_free(t);
+
+	t = run_plugin(r, "old12", NULL, &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
+	ck_assert_str_eq(task_result(t), "{\"abi\":\"1.2\",\"host_minor\":3,"
+	                 "\"input_name\":true,\"sum\":0}");
+	task_free(t);
+
+	/* A map task: 1.2 has map(); 1.0 has none (its slot is garbage). */
+	const char *map = "{\"__stage\":{\"fn\":\"echo\",\"index\":0,"
+	                  "\"count\":1},\"__arg\":5}";
+	t = run_plugin(r, "old12", map, &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
+	ck_assert_str_eq(task_result(t), "5");
+	task_free(t);
+	t = run_plugin(r, "old10", map, &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "no map entry"));
+	task_free(t);
+
+	ck_assert_str_eq(abi_log(), "");
+	plugin_registry_close(r);
+	/* fini(), not fini_ctx(), in name order. */
+	ck_assert_str_eq(abi_log(), "old10 fini\nold12 fini\n");
+}
+END_TEST
+
+/* ABI 1.3: the context init_ctx() made reaches run() and fini_ctx(), and
+ * init_ctx() and fini_ctx() can log without a task. */
+START_TEST(context_reaches_run)
+{
+	install(test_plugins_dir(), "ctx", NULL);
+	char logpath[512];
+	snprintf(logpath, sizeof logpath, "%s/stderr.log", tmpdir);
+	int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	log_init("plugin-test", LOG_INFO);
+
+	plugin_registry *r = open_registry();
+	ck_assert_str_eq(loaded(r).text, "ctx=1.3.0 ");
+	int state;
+	for (int i = 1; i <= 2; i++) {
+		kiln_task *t = run_plugin(r, "ctx", NULL, &state);
+		ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
+		char want[64];
+		snprintf(want, sizeof want, "{\"ctx\":true,\"runs\":%d}", i);
+		ck_assert_str_eq(task_result(t), want);
+		task_free(t);
+	}
+	plugin_registry_close(r);
+
+	log_init("plugin-test", LOG_ERROR + 1);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_str_eq(abi_log(), "ctx fini_ctx runs=2\n");
+	FILE *f = fopen(logpath, "r");
+	char text[4096];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	ck_assert_msg(strstr(text, "plugin ctx: init_ctx made its context") != NULL,
+	              "%s", text);
+	ck_assert_msg(strstr(text, "plugin ctx: fini_ctx after 2 runs") != NULL,
+	              "%s", text);
+}
+END_TEST
+
+/* A host whose allocator counts, to see who frees what with which. */
+static atomic_int count_allocs, count_frees;
+
+static void *
+count_alloc(size_t n)
+{
+	atomic_fetch_add(&count_allocs, 1);
+	return malloc(n);
+}
+
+static void
+count_free(void *p)
+{
+	if (p != NULL)
+		atomic_fetch_add(&count_frees, 1);
+	free(p);
+}
+
+static char *
+count_strdup(const char *s)
+{
+	atomic_fetch_add(&count_allocs, 1);
+	return strdup(s);
+}
+
+/* init()'s message is freed with the allocator of the plugin's minor: the
+ * host's for a 1.3 plugin (ctx), free() for a 1.2 one (init_fails). */
+START_TEST(init_message_owner)
+{
+	struct kiln_host host = *task_host();
+	host.mem_alloc = count_alloc;
+	host.mem_free = count_free;
+	host.mem_strdup = count_strdup;
+	atomic_store(&count_allocs, 0);
+	atomic_store(&count_frees, 0);
+	install(test_plugins_dir(), "ctx", NULL);
+	install(test_plugins_dir(), "init_fails", NULL);
+	setenv("KILN_CTX_FAIL", "1", 1);
+	plugin_registry *r = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(plugin_registry_open(plugdir, cachedir, &host, &r,
+	                                      &err), 0);
+	unsetenv("KILN_CTX_FAIL");
+	struct seen e = errors(r);
+	ck_assert_int_eq(e.n, 2);
+	ck_assert_msg(strstr(e.text, "init() of plugin 'ctx' failed: asked to "
+	                     "fail by KILN_CTX_FAIL") != NULL, "%s", e.text);
+	ck_assert_msg(strstr(e.text, "init() of plugin 'init_fails' failed: "
+	                     "init refused") != NULL, "%s", e.text);
+	/* One message from the host's allocator, freed there; init_fails'
+	 * strdup() went back to free(). */
+	ck_assert_int_eq(atomic_load(&count_allocs), 1);
+	ck_assert_int_eq(atomic_load(&count_frees), 1);
+	ck_assert_int_eq(loaded(r).n, 0);
+	plugin_registry_close(r);
+	/* A failed init_ctx() has no fini_ctx(). */
+	ck_assert_str_eq(abi_log(), "");
 }
 END_TEST
 
@@ -1330,6 +1563,14 @@ plugin_suite(void)
 	                    sizeof csv_cases / sizeof csv_cases[0]);
 	tcase_add_test(tc, csvstats_no_file);
 	tcase_add_test(tc, params_bundled);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("abi");
+	tcase_add_checked_fixture(tc, abi_log_setup, teardown);
+	tcase_add_test(tc, host_has);
+	tcase_add_test(tc, old_plugins_run);
+	tcase_add_test(tc, context_reaches_run);
+	tcase_add_test(tc, init_message_owner);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("params");
