@@ -3,9 +3,9 @@
  * the same folds, written up as a leaderboard.
  *
  * Classification: stratified k-fold cross-validation of logistic
- * regression, Gaussian naive Bayes and random forests (linear.h,
- * forest.h).  Forecasting: rolling-origin backtests of the methods of
- * forecast.h on one series column.  The driver (run) validates everything
+ * regression, Gaussian naive Bayes and random forests (ml_linear.h,
+ * ml_forest.h).  Forecasting: rolling-origin backtests of the methods of
+ * ml_forecast.h on one series column.  The driver (run) validates everything
  * it can before any work is spread, then runs ONE stage with a map task
  * per (model, fold) pair; every map task loads the whole (small) dataset,
  * rebuilds the same folds from the seed (the folds depend only on the rows
@@ -32,11 +32,11 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "eval.h"
-#include "forecast.h"
-#include "forest.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_eval.h"
+#include "ml/ml_forecast.h"
+#include "ml/ml_forest.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param bm_params[] = {
 	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
@@ -363,7 +363,7 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 	return ml_forest_fit(&fd, &fp, &out->fo, err);
 }
 
-/* Class probabilities of N rows as N rows of K (row-major, as eval.h
+/* Class probabilities of N rows as N rows of K (row-major, as ml_eval.h
  * wants; the linear models give K columns, the forest rows). */
 static int
 bm_proba(const struct bm_fitted *f, int K, const double *const *X, size_t n,

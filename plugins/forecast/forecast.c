@@ -1,6 +1,6 @@
 /*
  * forecast.c - the bundled 'forecast' plugin: fits a forecasting model
- * (plugins/ml/forecast.h: seasonal naive, exponential smoothing,
+ * (lib/ml/ml_forecast.h: seasonal naive, exponential smoothing,
  * Holt(-Winters), AR) to each of one or many series of a dataset made by
  * `ingest`, and forecasts each `horizon` steps ahead.
  *
@@ -30,8 +30,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "forecast.h"
-#include "mlplug.h"
+#include "ml/ml_forecast.h"
+#include "ml/mlplug.h"
 
 #define FC_MAX_HORIZON 1000000
 #define FC_DEFAULT_TASKS 8

@@ -1,7 +1,7 @@
 /*
  * forest.c - the bundled 'forest' plugin: random forests (classification
  * on a categorical label, regression on a numeric one) trained in
- * parallel on all workers with the library in plugins/ml/forest.h.
+ * parallel on all workers with the library in lib/ml/ml_forest.h.
  *
  * Trees are independent and each needs every training row, so the work is
  * split by trees, not by rows: the driver (run) starts one stage of
@@ -43,8 +43,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "forest.h"
-#include "mlplug.h"
+#include "ml/ml_forest.h"
+#include "ml/mlplug.h"
 
 /* What a map task may return (TASK_RESULT_MAX in the host), less room for
  * the wrapper around the trees. */

@@ -15,7 +15,7 @@
  * Result: {"rows":R,"columns":C,"partitions":N}.
  *
  * The CSV dialect is csvstats's (RFC 4180 quoting, LF or CRLF, a header
- * row, a UTF-8 BOM skipped): both use the reader in plugins/common/csv.h,
+ * row, a UTF-8 BOM skipped): both use the reader in lib/csv/csv.h,
  * so they cannot drift apart.  Empty fields, NA, NaN (also nan, NAN) are
  * missing.  A column is numeric when every value that is not missing is a
  * finite decimal number (so a column with only missing values is
@@ -42,9 +42,9 @@
 #include <sys/stat.h>
 
 #include "kiln/plugin.h"
-#include "kcol.h"
-#include "csv.h"
-#include "sbuf.h"
+#include "kcol/kcol.h"
+#include "csv/csv.h"
+#include "sbuf/sbuf.h"
 
 #define INGEST_MAX_COLUMNS 1000000
 #define INGEST_MAX_PARTITIONS 1024

@@ -1,7 +1,7 @@
 /*
  * kmeans.c - the bundled 'kmeans' plugin: k-means clustering with k-means||
  * initialisation and Lloyd iterations, every pass over the data a stage
- * over the dataset's partitions (plugins/ml/kmeans.h does the arithmetic).
+ * over the dataset's partitions (lib/ml/ml_kmeans.h does the arithmetic).
  *
  * The driver (run) never holds the rows, only candidates and centres:
  *   scan     each partition: its row count, column means and squared
@@ -50,8 +50,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "kmeans.h"
-#include "mlplug.h"
+#include "ml/ml_kmeans.h"
+#include "ml/mlplug.h"
 
 #define KMEANS_MAX_K 100000
 #define KMEANS_MAX_ROUNDS 100

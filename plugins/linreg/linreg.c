@@ -28,8 +28,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param linreg_params[] = {
 	{ "label", "string", "", "numeric target column (default: the ingest task's label)" },

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
@@ -130,7 +130,7 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	o.max_iter = (int)h->param_int(t, "max_iter", 1000);
 	o.gtol = h->param_double(t, "gtol", 1e-8);
 	o.ftol = 0;     /* stop on the gradient only: the answer, not the
-	                 * optimiser's progress, decides (see linear.h) */
+	                 * optimiser's progress, decides (see ml_linear.h) */
 	if (rc == 0)
 		rc = ml_logreg_fit(&m, eval_stage, &d, &o, &err);
 	json_decref(d.model);

@@ -40,11 +40,11 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "eval.h"
-#include "forest.h"
-#include "kmeans.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_eval.h"
+#include "ml/ml_forest.h"
+#include "ml/ml_kmeans.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 /* A map task's result is capped by the host (TASK_RESULT_MAX). */
 #define PREDICT_RESULT_MAX (1024 * 1024)

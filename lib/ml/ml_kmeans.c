@@ -1,15 +1,15 @@
 /*
- * kmeans.c - k-means|| initialisation and Lloyd iterations as partial
- * functions (see kmeans.h for the contract and the distributed plan).
+ * ml_kmeans.c - k-means|| initialisation and Lloyd iterations as partial
+ * functions (see ml_kmeans.h for the contract and the distributed plan).
  *
  * Distances are computed exactly as sums of squared differences (not with
  * the |x|^2 - 2x.c + |c|^2 trick), a chunk of rows at a time: for each
  * centre, one pass per column over the chunk's contiguous values, which
  * vectorises and keeps the chunk's running distances in L1.
  */
-#include "kmeans.h"
+#include "ml_kmeans.h"
 #include "mlutil.h"
-#include "rng.h"
+#include "ml_rng.h"
 
 #include <errno.h>
 #include <float.h>

@@ -1,6 +1,6 @@
 /*
- * linear.c - standardisation statistics, logistic regression, linear/ridge
- * regression and Gaussian naive Bayes (see linear.h for the contracts).
+ * ml_linear.c - standardisation statistics, logistic regression, linear/ridge
+ * regression and Gaussian naive Bayes (see ml_linear.h for the contracts).
  *
  * All block statistics are computed two-pass within the block (mean, then
  * squared deviations from it), which is both more accurate than running
@@ -9,7 +9,7 @@
  * by row in the hot loops: a NaN or infinity always reaches a column sum
  * (or the log-loss), and only then is the block scanned to name the row.
  */
-#include "linear.h"
+#include "ml_linear.h"
 #include "mlutil.h"
 
 #include <errno.h>

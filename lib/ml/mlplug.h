@@ -1,7 +1,7 @@
 /*
  * mlplug.h - what kiln's model plugins share: finding a dataset among a
  * task's inputs, opening its partitions in place, and running a stage over
- * them.  The analytics library proper (linear.h, forest.h, ...) knows
+ * them.  The analytics library proper (ml_linear.h, ml_forest.h, ...) knows
  * nothing of kiln; this file is the one bridge between the two.
  *
  * A dataset is what the `ingest` plugin writes: outputs part-NNNNN.kcol
@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "kiln/plugin.h"
-#include "kcol.h"
+#include "kcol/kcol.h"
 #include "mlutil.h"
 
 /* The parameters mlp_dataset_open() takes the feature columns from, for
