@@ -697,9 +697,7 @@ done:
 	mlp_dataset_free(&ds);
 	json_decref(b);
 	json_decref(arg);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1456,12 +1454,6 @@ bm_run(kiln_task *t, const struct kiln_host *h)
 	return mlp_result(t, h, lb, NULL);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "benchmark",
-	.version = "1.0.0",
-	.description = "compare models on the same cross-validation folds or backtest origins; a leaderboard",
-	.params = bm_params,
-	.run = bm_run,
-	.map = bm_map,
-};
+MLP_PLUGIN("benchmark",
+           "compare models on the same cross-validation folds or backtest origins; a leaderboard",
+           bm_params, bm_run, bm_map);

@@ -641,19 +641,9 @@ forest_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	else if (rc == 0)
 		rc = ml_seterr(&err, -EINVAL, "forest has no map function %s", fn);
 	mlp_dataset_free(&ds);
-	if (rc != 0) {
-		json_decref(out);
-		return mlp_fail(t, h, rc, err);
-	}
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "forest",
-	.version = "1.0.0",
-	.description = "random forest (classification, regression), trees grown on all workers",
-	.params = forest_params,
-	.run = forest_run,
-	.map = forest_map,
-};
+MLP_PLUGIN("forest",
+           "random forest (classification, regression), trees grown on all workers",
+           forest_params, forest_run, forest_map);

@@ -921,12 +921,6 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	return mlp_result(t, h, result, NULL);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "predict",
-	.version = "1.0.0",
-	.description = "apply a saved model (logreg, naive_bayes, linreg, forest, kmeans) to a dataset and evaluate it",
-	.params = predict_params,
-	.run = predict_run,
-	.map = predict_map,
-};
+MLP_PLUGIN("predict",
+           "apply a saved model (logreg, naive_bayes, linreg, forest, kmeans) to a dataset and evaluate it",
+           predict_params, predict_run, predict_map);
