@@ -3,9 +3,9 @@
  * the same folds, written up as a leaderboard.
  *
  * Classification: stratified k-fold cross-validation of logistic
- * regression, Gaussian naive Bayes and random forests (linear.h,
- * forest.h).  Forecasting: rolling-origin backtests of the methods of
- * forecast.h on one series column.  The driver (run) validates everything
+ * regression, Gaussian naive Bayes and random forests (ml_linear.h,
+ * ml_forest.h).  Forecasting: rolling-origin backtests of the methods of
+ * ml_forecast.h on one series column.  The driver (run) validates everything
  * it can before any work is spread, then runs ONE stage with a map task
  * per (model, fold) pair; every map task loads the whole (small) dataset,
  * rebuilds the same folds from the seed (the folds depend only on the rows
@@ -32,11 +32,11 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "eval.h"
-#include "forecast.h"
-#include "forest.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_eval.h"
+#include "ml/ml_forecast.h"
+#include "ml/ml_forest.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param bm_params[] = {
 	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
@@ -363,7 +363,7 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 	return ml_forest_fit(&fd, &fp, &out->fo, err);
 }
 
-/* Class probabilities of N rows as N rows of K (row-major, as eval.h
+/* Class probabilities of N rows as N rows of K (row-major, as ml_eval.h
  * wants; the linear models give K columns, the forest rows). */
 static int
 bm_proba(const struct bm_fitted *f, int K, const double *const *X, size_t n,
@@ -697,9 +697,7 @@ done:
 	mlp_dataset_free(&ds);
 	json_decref(b);
 	json_decref(arg);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1196,6 +1194,117 @@ bm_run_free(struct bm_run *r)
 	free(r->origins);
 }
 
+/* Classification: FOLDS-fold stratified cross-validation, which needs
+ * every class in every fold. */
+static int
+bm_setup_class(struct bm_run *r, int64_t folds, char **err)
+{
+	int rc = 0;
+	if (folds < 2 || (size_t)folds > r->mx.n)
+		return ml_seterr(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
+		               "%zu rows", (long long)folds, r->mx.n);
+	/* A class with fewer rows than folds would be missing from some
+	 * test folds, and per-fold metrics such as ROC AUC undefined. */
+	size_t *count = calloc((size_t)r->ds.nclasses + 1, sizeof *count);
+	if (count == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->mx.n; i++)
+		if (r->mx.y[i] >= 0 && r->mx.y[i] < r->ds.nclasses)
+			count[r->mx.y[i]]++;
+	for (int k = 0; k < r->ds.nclasses && rc == 0; k++)
+		if (count[k] < (size_t)folds)
+			rc = ml_seterr(err, -EINVAL, "class '%s' has %zu rows, fewer "
+			             "than the %lld folds: lower `folds` to at most %zu",
+			             r->ds.classes[k], count[k], (long long)folds,
+			             count[k]);
+	free(count);
+	if (rc == 0 && r->ds.nclasses < 2)
+		rc = ml_seterr(err, -EINVAL, "the label has %d class; "
+		             "classification needs two or more", r->ds.nclasses);
+	if (rc != 0)
+		return rc;
+	r->folds = (int)folds;
+	if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
+	             "seed %llu", r->folds, (unsigned long long)r->seed) < 0)
+		r->validation = NULL;
+	return 0;
+}
+
+/* Forecasting: a rolling-origin backtest of FOLDS origins (or as many as
+ * fit after an explicit `initial`). */
+static int
+bm_setup_forecast(struct bm_run *r, int64_t folds, char **err)
+{
+	kiln_task *t = r->t;
+	const struct kiln_host *h = r->h;
+	int rc = bm_series(&r->ds, &r->mx, r->time, &r->y, &r->tv, err);
+	if (rc != 0)
+		return rc;
+	int64_t hz = h->param_int(t, "horizon", 10);
+	int64_t step = h->param_int(t, "step", hz);
+	size_t n = r->mx.n;
+	if (hz < 1 || (size_t)hz >= n)
+		return ml_seterr(err, -EINVAL, "horizon = %lld: need 1 <= horizon "
+		               "< %zu values", (long long)hz, n);
+	if (step < 1)
+		return ml_seterr(err, -EINVAL, "step must be >= 1");
+	if (folds < 1)
+		return ml_seterr(err, -EINVAL, "folds must be >= 1");
+	int64_t init = (int64_t)n - hz - (folds - 1) * step;
+	const char *ip = h->param(t, "initial");
+	if (ip != NULL && *ip)
+		init = h->param_int(t, "initial", init);
+	if (init < 1 || init + hz > (int64_t)n)
+		return ml_seterr(err, -EINVAL, "the backtest does not fit the %zu "
+		               "values: initial %lld + horizon %lld (with %lld "
+		               "origins %lld apart)", n, (long long)init,
+		               (long long)hz, (long long)folds, (long long)step);
+	struct ml_backtest_split *sp = NULL;
+	size_t ns = 0;
+	rc = ml_backtest_splits(n, (size_t)init, (size_t)hz, (size_t)step, 0,
+	                        &sp, &ns, err);
+	if (rc != 0)
+		return rc;
+	/* With an explicit `initial` every origin that fits is used. */
+	r->folds = (int)ns;
+	r->origins = calloc(ns + 1, sizeof *r->origins);
+	for (size_t i = 0; i < ns; i++)
+		r->origins[i] = sp[i].train_end;
+	free(sp);
+	r->horizon = (size_t)hz;
+	r->step = (size_t)step;
+	r->initial = (size_t)init;
+	if (asprintf(&r->validation, "rolling origin: %d origins, horizon "
+	             "%zu, step %zu, initial training length %zu", r->folds,
+	             r->horizon, r->step, r->initial) < 0)
+		r->validation = NULL;
+	return 0;
+}
+
+/* The metric that ranks the models, one of the kind's. */
+static int
+bm_setup_metric(struct bm_run *r, char **err)
+{
+	int rc;
+	r->primary = -1;
+	for (int k = 0; k < r->nm; k++)
+		if (strcmp(r->mnames[k], r->metric) == 0)
+			r->primary = k;
+	if (r->primary < 0) {
+		char *s = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&s, &len);
+		for (int k = 0; k < r->nm; k++)
+			fprintf(f, "%s%s", k ? ", " : "", r->mnames[k]);
+		fclose(f);
+		rc = ml_seterr(err, -EINVAL, "metric '%s' is not one of %s", r->metric, s);
+		free(s);
+		return rc;
+	}
+	r->hib = bm_higher_is_better(r->metric);
+	return 0;
+}
+
 /* Parameters and data, checked before any work is spread. */
 static int
 bm_setup(struct bm_run *r, char **err)
@@ -1249,94 +1358,16 @@ bm_setup(struct bm_run *r, char **err)
 		r->nm = BM_NCM;
 		r->metric = metric && *metric ? metric :
 		            r->ds.nclasses == 2 ? "roc_auc" : "accuracy";
-		if (folds < 2 || (size_t)folds > r->mx.n)
-			return ml_seterr(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
-			               "%zu rows", (long long)folds, r->mx.n);
-		/* A class with fewer rows than folds would be missing from some
-		 * test folds, and per-fold metrics such as ROC AUC undefined. */
-		size_t *count = calloc((size_t)r->ds.nclasses + 1, sizeof *count);
-		for (size_t i = 0; i < r->mx.n; i++)
-			if (r->mx.y[i] >= 0 && r->mx.y[i] < r->ds.nclasses)
-				count[r->mx.y[i]]++;
-		for (int k = 0; k < r->ds.nclasses && rc == 0; k++)
-			if (count[k] < (size_t)folds)
-				rc = ml_seterr(err, -EINVAL, "class '%s' has %zu rows, fewer "
-				             "than the %lld folds: lower `folds` to at most %zu",
-				             r->ds.classes[k], count[k], (long long)folds,
-				             count[k]);
-		free(count);
-		if (rc == 0 && r->ds.nclasses < 2)
-			rc = ml_seterr(err, -EINVAL, "the label has %d class; "
-			             "classification needs two or more", r->ds.nclasses);
-		if (rc != 0)
-			return rc;
-		r->folds = (int)folds;
-		if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
-		             "seed %llu", r->folds, (unsigned long long)r->seed) < 0)
-			r->validation = NULL;
+		rc = bm_setup_class(r, folds, err);
 	} else {
 		r->mnames = bm_fc_metrics;
 		r->nm = BM_NFM;
 		r->metric = metric && *metric ? metric : "mase";
-		rc = bm_series(&r->ds, &r->mx, r->time, &r->y, &r->tv, err);
-		if (rc != 0)
-			return rc;
-		int64_t hz = h->param_int(t, "horizon", 10);
-		int64_t step = h->param_int(t, "step", hz);
-		size_t n = r->mx.n;
-		if (hz < 1 || (size_t)hz >= n)
-			return ml_seterr(err, -EINVAL, "horizon = %lld: need 1 <= horizon "
-			               "< %zu values", (long long)hz, n);
-		if (step < 1)
-			return ml_seterr(err, -EINVAL, "step must be >= 1");
-		if (folds < 1)
-			return ml_seterr(err, -EINVAL, "folds must be >= 1");
-		int64_t init = (int64_t)n - hz - (folds - 1) * step;
-		const char *ip = h->param(t, "initial");
-		if (ip != NULL && *ip)
-			init = h->param_int(t, "initial", init);
-		if (init < 1 || init + hz > (int64_t)n)
-			return ml_seterr(err, -EINVAL, "the backtest does not fit the %zu "
-			               "values: initial %lld + horizon %lld (with %lld "
-			               "origins %lld apart)", n, (long long)init,
-			               (long long)hz, (long long)folds, (long long)step);
-		struct ml_backtest_split *sp = NULL;
-		size_t ns = 0;
-		rc = ml_backtest_splits(n, (size_t)init, (size_t)hz, (size_t)step, 0,
-		                        &sp, &ns, err);
-		if (rc != 0)
-			return rc;
-		/* With an explicit `initial` every origin that fits is used. */
-		r->folds = (int)ns;
-		r->origins = calloc(ns + 1, sizeof *r->origins);
-		for (size_t i = 0; i < ns; i++)
-			r->origins[i] = sp[i].train_end;
-		free(sp);
-		r->horizon = (size_t)hz;
-		r->step = (size_t)step;
-		r->initial = (size_t)init;
-		if (asprintf(&r->validation, "rolling origin: %d origins, horizon "
-		             "%zu, step %zu, initial training length %zu", r->folds,
-		             r->horizon, r->step, r->initial) < 0)
-			r->validation = NULL;
+		rc = bm_setup_forecast(r, folds, err);
 	}
-	r->primary = -1;
-	for (int k = 0; k < r->nm; k++)
-		if (strcmp(r->mnames[k], r->metric) == 0)
-			r->primary = k;
-	if (r->primary < 0) {
-		char *s = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&s, &len);
-		for (int k = 0; k < r->nm; k++)
-			fprintf(f, "%s%s", k ? ", " : "", r->mnames[k]);
-		fclose(f);
-		rc = ml_seterr(err, -EINVAL, "metric '%s' is not one of %s", r->metric, s);
-		free(s);
+	if (rc != 0)
 		return rc;
-	}
-	r->hib = bm_higher_is_better(r->metric);
-	return 0;
+	return bm_setup_metric(r, err);
 }
 
 static int
@@ -1423,12 +1454,6 @@ bm_run(kiln_task *t, const struct kiln_host *h)
 	return mlp_result(t, h, lb, NULL);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "benchmark",
-	.version = "1.0.0",
-	.description = "compare models on the same cross-validation folds or backtest origins; a leaderboard",
-	.params = bm_params,
-	.run = bm_run,
-	.map = bm_map,
-};
+MLP_PLUGIN("benchmark",
+           "compare models on the same cross-validation folds or backtest origins; a leaderboard",
+           bm_params, bm_run, bm_map);

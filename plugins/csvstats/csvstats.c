@@ -17,7 +17,7 @@
  * one pass suffices whatever the column turns out to be.
  *
  * The CSV reader and the JSON string builder are shared with the ingest
- * plugin (plugins/common/csv.h, sbuf.h).  Uses libc and kiln/plugin.h only.
+ * plugin (lib/csv/csv.h, lib/sbuf/sbuf.h).  Uses libc and kiln/plugin.h only.
  * Thread-safe: all state belongs to one run().
  */
 #ifndef _GNU_SOURCE
@@ -33,8 +33,8 @@
 #include <sys/stat.h>
 
 #include "kiln/plugin.h"
-#include "csv.h"
-#include "sbuf.h"
+#include "csv/csv.h"
+#include "sbuf/sbuf.h"
 
 static const struct kiln_param csv_params[] = {
 	{ "file", "string", "", "CSV file to read (default: the first input)" },

@@ -1,6 +1,6 @@
 /*
  * forecast.c - the bundled 'forecast' plugin: fits a forecasting model
- * (plugins/ml/forecast.h: seasonal naive, exponential smoothing,
+ * (lib/ml/ml_forecast.h: seasonal naive, exponential smoothing,
  * Holt(-Winters), AR) to each of one or many series of a dataset made by
  * `ingest`, and forecasts each `horizon` steps ahead.
  *
@@ -30,8 +30,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "forecast.h"
-#include "mlplug.h"
+#include "ml/ml_forecast.h"
+#include "ml/mlplug.h"
 
 #define FC_MAX_HORIZON 1000000
 #define FC_DEFAULT_TASKS 8
@@ -226,9 +226,7 @@ fc_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		rc = fc_map_fit(t, h, &out, &err);
 	else
 		rc = ml_seterr(&err, -EINVAL, "forecast has no map function %s", fn);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
 /* Driver settings read from the parameters. */
@@ -466,19 +464,9 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 		rc = ml_seterr(&err, -EIO, "cannot store the outputs");
 	free(csv);
 	json_decref(file);
-	if (rc != 0) {
-		json_decref(result);
-		return mlp_fail(t, h, rc, err);
-	}
-	return mlp_result(t, h, result, NULL);
+	return mlp_done(t, h, rc, result, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "forecast",
-	.version = "1.0.0",
-	.description = "forecasts of one or many series (seasonal naive, exponential smoothing, Holt-Winters, AR), series spread over workers",
-	.params = fc_params,
-	.run = fc_run,
-	.map = fc_map,
-};
+MLP_PLUGIN("forecast",
+           "forecasts of one or many series (seasonal naive, exponential smoothing, Holt-Winters, AR), series spread over workers",
+           fc_params, fc_run, fc_map);

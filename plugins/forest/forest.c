@@ -1,7 +1,7 @@
 /*
  * forest.c - the bundled 'forest' plugin: random forests (classification
  * on a categorical label, regression on a numeric one) trained in
- * parallel on all workers with the library in plugins/ml/forest.h.
+ * parallel on all workers with the library in lib/ml/ml_forest.h.
  *
  * Trees are independent and each needs every training row, so the work is
  * split by trees, not by rows: the driver (run) starts one stage of
@@ -43,8 +43,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "forest.h"
-#include "mlplug.h"
+#include "ml/ml_forest.h"
+#include "ml/mlplug.h"
 
 /* What a map task may return (TASK_RESULT_MAX in the host), less room for
  * the wrapper around the trees. */
@@ -366,6 +366,78 @@ forest_driver_free(struct forest_driver *d)
 	mlp_dataset_free(&d->ds);
 }
 
+/* 1. Grow the trees: task i of N gets [i*T/N, (i+1)*T/N), ranges split
+ * further while their trees are too big to return; 2. merge them in tree
+ * order into F (which the caller frees, whatever is returned). */
+static int
+forest_grow(struct forest_driver *d, int ntasks, struct ml_forest *f,
+            char **err)
+{
+	d->nr = 1;
+	d->r = calloc(1, sizeof *d->r);
+	d->r[0] = (struct forest_range){ 0, d->p.n_trees, NULL };
+	forest_split(d, 0, ntasks);
+	json_t *b = json_pack("{s:o}", "params", forest_params_json(&d->p));
+	int pass = 0, rc;
+	while ((rc = forest_pass(d, b, err)) == 1 && ++pass < FOREST_MAX_PASSES)
+		;
+	json_decref(b);
+	if (rc == 1)
+		rc = ml_seterr(err, -EINVAL, "the trees are too big to return even "
+		             "after %d splits: set max_depth", pass);
+	struct ml_forest part;
+	for (int i = 0; i < d->nr && rc == 0; i++) {
+		rc = ml_forest_from_json(d->r[i].trees, &part, err);
+		if (rc == 0 && part.first_tree != d->r[i].first)
+			rc = ml_seterr(err, -EIO, "map task for trees %d.. returned trees "
+			             "%d..", d->r[i].first, part.first_tree);
+		if (rc == 0)
+			rc = ml_forest_merge(f, &part, err);
+		ml_forest_free(&part);
+		json_decref(d->r[i].trees);
+		d->r[i].trees = NULL;
+	}
+	if (rc == 0 && f->ntrees != d->p.n_trees)
+		rc = ml_seterr(err, -EIO, "%d trees came back, not %d", f->ntrees,
+		             d->p.n_trees);
+	return rc;
+}
+
+/* The task's result: the forest F (FBYTES as JSON), the timings since T0,
+ * and the training SCORE, or WHY it was skipped (SCORED 0). */
+static json_t *
+forest_result(const struct forest_driver *d, const struct ml_forest *f,
+              size_t fbytes, double t0, double fit_ms, int scored,
+              double score, const char *why)
+{
+	int cls = d->p.task == ML_FOREST_CLASSIFICATION;
+	size_t nodes = 0;
+	for (int i = 0; i < f->ntrees; i++)
+		nodes += (size_t)f->trees[i].nnodes;
+	json_t *result = json_pack("{s:s,s:s,s:i,s:o,s:I,s:I,s:i,s:i,s:i,s:f,s:f,s:f,s:I}",
+		"model", "forest", "task", cls ? "classification" : "regression",
+		"n_trees", f->ntrees, "importances", forest_importances(d, f),
+		"nodes", (json_int_t)nodes, "model_bytes", (json_int_t)fbytes,
+		"stages", d->stages, "tree_tasks", d->tree_tasks,
+		"map_tasks", d->map_tasks,
+		"map_ms", d->map_ms, "fit_ms", fit_ms,
+		"total_ms", mlp_now_ms() - t0, "rows", (json_int_t)d->ds.rows);
+	const char *key = cls ? "training_accuracy" : "training_r2";
+	if (scored) {
+		json_object_set_new(result, key, json_real(score));
+	} else {
+		json_object_set_new(result, key, json_null());
+		json_object_set_new(result, "score_skipped", json_string(why));
+	}
+	if (cls) {
+		json_t *c = json_array();
+		for (int k = 0; k < d->ds.nclasses; k++)
+			json_array_append_new(c, json_string(d->ds.classes[k]));
+		json_object_set_new(result, "classes", c);
+	}
+	return result;
+}
+
 static int
 forest_run(kiln_task *t, const struct kiln_host *h)
 {
@@ -398,36 +470,9 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 		return rc;
 	}
 
-	/* 1. Grow the trees: task i of N gets [i*T/N, (i+1)*T/N). */
-	d.nr = 1;
-	d.r = calloc(1, sizeof *d.r);
-	d.r[0] = (struct forest_range){ 0, d.p.n_trees, NULL };
-	forest_split(&d, 0, ntasks);
-	json_t *b = json_pack("{s:o}", "params", forest_params_json(&d.p));
-	int pass = 0;
-	while ((rc = forest_pass(&d, b, &err)) == 1 && ++pass < FOREST_MAX_PASSES)
-		;
-	json_decref(b);
-	if (rc == 1)
-		rc = ml_seterr(&err, -EINVAL, "the trees are too big to return even "
-		             "after %d splits: set max_depth", pass);
-	/* 2. Merge in tree order. */
-	struct ml_forest f = { 0 }, part;
-	for (int i = 0; i < d.nr && rc == 0; i++) {
-		rc = ml_forest_from_json(d.r[i].trees, &part, &err);
-		if (rc == 0 && part.first_tree != d.r[i].first)
-			rc = ml_seterr(&err, -EIO, "map task for trees %d.. returned trees "
-			             "%d..", d.r[i].first, part.first_tree);
-		if (rc == 0)
-			rc = ml_forest_merge(&f, &part, &err);
-		ml_forest_free(&part);
-		json_decref(d.r[i].trees);
-		d.r[i].trees = NULL;
-	}
+	struct ml_forest f = { 0 };
 	json_t *fj = NULL;
-	if (rc == 0 && f.ntrees != d.p.n_trees)
-		rc = ml_seterr(&err, -EIO, "%d trees came back, not %d", f.ntrees,
-		             d.p.n_trees);
+	rc = forest_grow(&d, ntasks, &f, &err);
 	if (rc == 0)
 		rc = ml_forest_to_json(&f, &fj);
 	if (rc != 0) {
@@ -461,31 +506,8 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 		forest_driver_free(&d);
 		return mlp_fail(t, h, rc, err);
 	}
-	int cls = d.p.task == ML_FOREST_CLASSIFICATION;
-	size_t nodes = 0;
-	for (int i = 0; i < f.ntrees; i++)
-		nodes += (size_t)f.trees[i].nnodes;
-	json_t *result = json_pack("{s:s,s:s,s:i,s:o,s:I,s:I,s:i,s:i,s:i,s:f,s:f,s:f,s:I}",
-		"model", "forest", "task", cls ? "classification" : "regression",
-		"n_trees", f.ntrees, "importances", forest_importances(&d, &f),
-		"nodes", (json_int_t)nodes, "model_bytes", (json_int_t)fbytes,
-		"stages", d.stages, "tree_tasks", d.tree_tasks,
-		"map_tasks", d.map_tasks,
-		"map_ms", d.map_ms, "fit_ms", fit_ms,
-		"total_ms", mlp_now_ms() - t0, "rows", (json_int_t)d.ds.rows);
-	const char *key = cls ? "training_accuracy" : "training_r2";
-	if (rc == 0) {
-		json_object_set_new(result, key, json_real(score));
-	} else {
-		json_object_set_new(result, key, json_null());
-		json_object_set_new(result, "score_skipped", json_string(why));
-	}
-	if (cls) {
-		json_t *c = json_array();
-		for (int k = 0; k < d.ds.nclasses; k++)
-			json_array_append_new(c, json_string(d.ds.classes[k]));
-		json_object_set_new(result, "classes", c);
-	}
+	json_t *result = forest_result(&d, &f, fbytes, t0, fit_ms, rc == 0,
+	                               score, why);
 	ml_forest_free(&f);
 	forest_driver_free(&d);
 	return mlp_result(t, h, result, NULL);
@@ -619,19 +641,9 @@ forest_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	else if (rc == 0)
 		rc = ml_seterr(&err, -EINVAL, "forest has no map function %s", fn);
 	mlp_dataset_free(&ds);
-	if (rc != 0) {
-		json_decref(out);
-		return mlp_fail(t, h, rc, err);
-	}
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "forest",
-	.version = "1.0.0",
-	.description = "random forest (classification, regression), trees grown on all workers",
-	.params = forest_params,
-	.run = forest_run,
-	.map = forest_map,
-};
+MLP_PLUGIN("forest",
+           "random forest (classification, regression), trees grown on all workers",
+           forest_params, forest_run, forest_map);

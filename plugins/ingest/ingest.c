@@ -15,7 +15,7 @@
  * Result: {"rows":R,"columns":C,"partitions":N}.
  *
  * The CSV dialect is csvstats's (RFC 4180 quoting, LF or CRLF, a header
- * row, a UTF-8 BOM skipped): both use the reader in plugins/common/csv.h,
+ * row, a UTF-8 BOM skipped): both use the reader in lib/csv/csv.h,
  * so they cannot drift apart.  Empty fields, NA, NaN (also nan, NAN) are
  * missing.  A column is numeric when every value that is not missing is a
  * finite decimal number (so a column with only missing values is
@@ -42,9 +42,9 @@
 #include <sys/stat.h>
 
 #include "kiln/plugin.h"
-#include "kcol.h"
-#include "csv.h"
-#include "sbuf.h"
+#include "kcol/kcol.h"
+#include "csv/csv.h"
+#include "sbuf/sbuf.h"
 
 #define INGEST_MAX_COLUMNS 1000000
 #define INGEST_MAX_PARTITIONS 1024
@@ -243,141 +243,196 @@ ingest_partition(kiln_task *task, const struct kiln_host *host,
 
 /* ------------------------------------------------------------ run */
 
+/* One run: the file's text, the reader over it, and what has been read.
+ * The run owns everything here; ingest_free() releases it. */
+struct ingest {
+	kiln_task *task;
+	const struct kiln_host *host;
+	const char *fname;      /* the file's name, for messages */
+	char *buf;              /* the whole file, parsed in place */
+	size_t len;
+	struct csv c;
+	char **header;          /* ncols fields of the header row */
+	struct column *cols;    /* ncols columns */
+	char **cells;           /* rows x ncols fields, until encoded */
+	size_t ncols, rows, rows_cap;
+	int label_col;          /* -1: no label */
+};
+
 static int
-ingest_run(kiln_task *task, const struct kiln_host *host)
+ingest_oom(struct ingest *in)
 {
-	const char *path = host->param(task, "file");
-	const char *fname = path;
-	if (path == NULL || *path == '\0') {
-		path = NULL;
+	in->host->set_error(in->task, "ingest: %s: out of memory", in->fname);
+	return KILN_ENOMEM;
+}
+
+static int
+ingest_parse_error(struct ingest *in)
+{
+	in->host->set_error(in->task, "ingest: %s", in->c.err);
+	return KILN_EINVAL;
+}
+
+static void
+ingest_free(struct ingest *in)
+{
+	for (size_t i = 0; in->cols != NULL && i < in->ncols; i++) {
+		free(in->cols[i].num);
+		free(in->cols[i].codes);
+		free(in->cols[i].levels);
+	}
+	free(in->cols);
+	free(in->cells);
+	free(in->header);
+	free(in->c.fields);
+	free(in->buf);
+}
+
+/* The parameters: the file to read (PATH, named FNAME in messages), the
+ * number of partitions and the label column (NULL: none). */
+static int
+ingest_args(kiln_task *task, const struct kiln_host *host, const char **path,
+            const char **fname, int *nparts, const char **label)
+{
+	*path = *fname = host->param(task, "file");
+	if (*path == NULL || **path == '\0') {
+		*path = NULL;
 		if (host->input_count(task) > 0)
-			path = host->input_path(task, 0, &fname);
-		if (path == NULL) {
+			*path = host->input_path(task, 0, fname);
+		if (*path == NULL) {
 			host->set_error(task, "ingest: no file: set the "
 			                "'file' parameter or give an input");
 			return KILN_EINVAL;
 		}
-		if (fname == NULL)
-			fname = path;
+		if (*fname == NULL)
+			*fname = *path;
 	}
 	/* param_int() falls back to its default on text and truncates 2.5:
 	 * asking twice with different defaults, and once as a double,
 	 * tells those cases from a real integer. */
-	int64_t nparts = host->param_int(task, "partitions", 2);
+	int64_t n = host->param_int(task, "partitions", 2);
 	const char *ptext = host->param(task, "partitions");
-	if (nparts < 1 || nparts > INGEST_MAX_PARTITIONS ||
+	if (n < 1 || n > INGEST_MAX_PARTITIONS ||
 	    (ptext != NULL &&
 	     (host->param_int(task, "partitions", -1) !=
 	      host->param_int(task, "partitions", -2) ||
-	      host->param_double(task, "partitions", NAN) != (double)nparts))) {
+	      host->param_double(task, "partitions", NAN) != (double)n))) {
 		host->set_error(task, "ingest: 'partitions' must be an integer "
 		                "from 1 to %d, not %s", INGEST_MAX_PARTITIONS,
 		                ptext != NULL ? ptext : "?");
 		return KILN_EINVAL;
 	}
-	const char *label = host->param(task, "label");
-	if (label != NULL && *label == '\0')
-		label = NULL;
+	*nparts = (int)n;
+	*label = host->param(task, "label");
+	if (*label != NULL && **label == '\0')
+		*label = NULL;
+	return KILN_OK;
+}
 
-	char err[512];
-	char *buf;
-	size_t len;
-	int rc = csv_read_file(path, &buf, &len, err, sizeof err);
-	if (rc < 0) {
-		host->set_error(task, "ingest: %s", err);
-		return rc;
-	}
-
-	struct csv c;
-	csv_init(&c, buf, len, fname);
-	struct column *cols = NULL;
-	char **header = NULL, **cells = NULL;
-	size_t ncols = 0, rows = 0, line;
-	struct sbuf out = { 0 };
-
-	rc = csv_record(&c, 0, &line);
+/* The header row: the columns (all numeric until a value says otherwise)
+ * and which of them is LABEL. */
+static int
+ingest_header(struct ingest *in, const char *label)
+{
+	size_t line;
+	int rc = csv_record(&in->c, 0, &line);
 	if (rc == 0) {
-		host->set_error(task, "ingest: %s:%zu: empty file (no header)",
-		                fname, c.line);
-		rc = KILN_EINVAL;
-		goto out;
+		in->host->set_error(in->task, "ingest: %s:%zu: empty file (no "
+		                    "header)", in->fname, in->c.line);
+		return KILN_EINVAL;
 	}
 	if (rc < 0)
-		goto parse_error;
-	ncols = c.nfields;
+		return ingest_parse_error(in);
+	size_t ncols = in->ncols = in->c.nfields;
 	if (ncols > INGEST_MAX_COLUMNS) {
-		host->set_error(task, "ingest: %s:%zu: %zu columns, more than "
-		                "the %d allowed", fname, line, ncols,
-		                INGEST_MAX_COLUMNS);
-		rc = KILN_EINVAL;
-		goto out;
+		in->host->set_error(in->task, "ingest: %s:%zu: %zu columns, "
+		                    "more than the %d allowed", in->fname, line,
+		                    ncols, INGEST_MAX_COLUMNS);
+		return KILN_EINVAL;
 	}
 	/* csv_record reuses c.fields: keep the header's own copy. */
-	header = malloc(ncols * sizeof *header);
-	if (header == NULL)
-		goto oom;
-	memcpy(header, c.fields, ncols * sizeof *header);
-	int label_col = -1;
+	in->header = malloc(ncols * sizeof *in->header);
+	if (in->header == NULL)
+		return ingest_oom(in);
+	memcpy(in->header, in->c.fields, ncols * sizeof *in->header);
 	for (size_t i = 0; label != NULL && i < ncols; i++) {
-		if (strcmp(header[i], label) == 0) {
-			label_col = (int)i;
+		if (strcmp(in->header[i], label) == 0) {
+			in->label_col = (int)i;
 			break;
 		}
 	}
-	if (label != NULL && label_col < 0) {
-		host->set_error(task, "ingest: %s: label '%s' is not a column",
-		                fname, label);
-		rc = KILN_EINVAL;
-		goto out;
+	if (label != NULL && in->label_col < 0) {
+		in->host->set_error(in->task, "ingest: %s: label '%s' is not a "
+		                    "column", in->fname, label);
+		return KILN_EINVAL;
 	}
-
-	/* Columns are numeric until a value says otherwise, and parsed as
-	 * each row is read, while its text is still in the cache (a pass per
-	 * column afterwards missed it at every cell). */
-	cols = calloc(ncols, sizeof *cols);
-	if (cols == NULL)
-		goto oom;
+	in->cols = calloc(ncols, sizeof *in->cols);
+	if (in->cols == NULL)
+		return ingest_oom(in);
 	for (size_t i = 0; i < ncols; i++) {
-		cols[i].name = header[i];
-		cols[i].type = KCOL_NUMERIC;
+		in->cols[i].name = in->header[i];
+		in->cols[i].type = KCOL_NUMERIC;
 	}
-	size_t rows_cap = 0;
-	char *data_start = c.p;
-	while ((rc = csv_record(&c, ncols == 1, &line)) > 0) {
-		if (c.nfields != ncols) {
+	return KILN_OK;
+}
+
+/* Room for more rows of cells and numeric values; the first guess comes
+ * from the length of the first row (read from DATA_START to the reader's
+ * position), so that a large file is rarely copied to grow. */
+static int
+ingest_grow(struct ingest *in, const char *data_start)
+{
+	size_t ncols = in->ncols;
+	size_t first = (size_t)(in->c.p - data_start);
+	size_t cap = in->rows_cap ? in->rows_cap * 2 : 16 + (size_t)(in->buf +
+	             in->len - data_start) / (first ? first : 1) * 9 / 8;
+	if (cap > SIZE_MAX / 2 / sizeof *in->cells / ncols)
+		return ingest_oom(in);
+	char **p = realloc(in->cells, cap * ncols * sizeof *in->cells);
+	if (p == NULL)
+		return ingest_oom(in);
+	in->cells = p;
+	for (size_t i = 0; i < ncols; i++) {
+		if (in->cols[i].type != KCOL_NUMERIC)
+			continue;
+		double *q = realloc(in->cols[i].num, cap * sizeof *q);
+		if (q == NULL)
+			return ingest_oom(in);
+		in->cols[i].num = q;
+	}
+	in->rows_cap = cap;
+	return KILN_OK;
+}
+
+/* The data rows.  Numeric columns are parsed as each row is read, while
+ * its text is still in the cache (a pass per column afterwards missed it
+ * at every cell); the others keep their cells for ingest_columns(). */
+static int
+ingest_rows(struct ingest *in)
+{
+	kiln_task *task = in->task;
+	const struct kiln_host *host = in->host;
+	struct csv *c = &in->c;
+	struct column *cols = in->cols;
+	size_t ncols = in->ncols, rows = 0, line;
+	const char *data_start = c->p;
+	int rc;
+	while ((rc = csv_record(c, ncols == 1, &line)) > 0) {
+		if (c->nfields != ncols) {
 			host->set_error(task, "ingest: %s:%zu: expected %zu "
-			                "fields, found %zu", fname, line, ncols,
-			                c.nfields);
-			rc = KILN_EINVAL;
-			goto out;
+			                "fields, found %zu", in->fname, line,
+			                ncols, c->nfields);
+			return KILN_EINVAL;
 		}
-		if (rows == rows_cap) {
-			/* First guess from the first row's length, so that a
-			 * large file is rarely copied to grow. */
-			size_t first = (size_t)(c.p - data_start);
-			size_t cap = rows_cap ? rows_cap * 2 : 16 + (size_t)(buf +
-			             len - data_start) / (first ? first : 1) * 9 / 8;
-			if (cap > SIZE_MAX / 2 / sizeof *cells / ncols)
-				goto oom;
-			char **p = realloc(cells, cap * ncols * sizeof *cells);
-			if (p == NULL)
-				goto oom;
-			cells = p;
-			for (size_t i = 0; i < ncols; i++) {
-				if (cols[i].type != KCOL_NUMERIC)
-					continue;
-				double *q = realloc(cols[i].num, cap * sizeof *q);
-				if (q == NULL)
-					goto oom;
-				cols[i].num = q;
-			}
-			rows_cap = cap;
-		}
-		memcpy(cells + rows * ncols, c.fields, ncols * sizeof *cells);
+		if (rows == in->rows_cap &&
+		    (rc = ingest_grow(in, data_start)) < 0)
+			return rc;
+		memcpy(in->cells + rows * ncols, c->fields,
+		       ncols * sizeof *in->cells);
 		for (size_t i = 0; i < ncols; i++) {
 			if (cols[i].type != KCOL_NUMERIC)
 				continue;
-			const char *v = c.fields[i];
+			const char *v = c->fields[i];
 			if (csv_is_missing(v)) {
 				cols[i].num[rows] = NAN;
 				cols[i].missing++;
@@ -391,93 +446,117 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 		if (rows % 4096 == 0) {
 			if (host->cancelled(task)) {
 				host->set_error(task, "ingest: cancelled at "
-				                "%s:%zu", fname, line);
-				rc = KILN_ECANCELLED;
-				goto out;
+				                "%s:%zu", in->fname, line);
+				return KILN_ECANCELLED;
 			}
-			host->progress(task, 0.5 * (double)(c.p - buf) /
-			               (double)(len ? len : 1));
+			host->progress(task, 0.5 * (double)(c->p - in->buf) /
+			               (double)(in->len ? in->len : 1));
 		}
 	}
-	if (rc < 0)
-		goto parse_error;
+	in->rows = rows;
+	return rc < 0 ? ingest_parse_error(in) : KILN_OK;
+}
 
-	for (size_t i = 0; i < ncols; i++) {
-		if (cols[i].type == KCOL_NUMERIC) {
-			if (rows == 0 && (cols[i].num = malloc(sizeof *cols[i].num)) == NULL)
-				goto oom;
+/* The categorical columns dictionary-encoded; then the cells can go. */
+static int
+ingest_columns(struct ingest *in)
+{
+	char err[512];
+	for (size_t i = 0; i < in->ncols; i++) {
+		struct column *col = &in->cols[i];
+		if (col->type == KCOL_NUMERIC) {
+			if (in->rows == 0 &&
+			    (col->num = malloc(sizeof *col->num)) == NULL)
+				return ingest_oom(in);
 			continue;
 		}
-		rc = ingest_encode(&cols[i], cells, rows, ncols, i, err,
-		                   sizeof err);
+		int rc = ingest_encode(col, in->cells, in->rows, in->ncols, i,
+		                       err, sizeof err);
 		if (rc == KILN_ENOMEM)
-			goto oom;
+			return ingest_oom(in);
 		if (rc < 0) {
-			host->set_error(task, "ingest: %s: %s", fname, err);
-			goto out;
+			in->host->set_error(in->task, "ingest: %s: %s",
+			                    in->fname, err);
+			return rc;
 		}
 	}
-	free(cells);            /* the columns hold everything now */
-	cells = NULL;
+	free(in->cells);        /* the columns hold everything now */
+	in->cells = NULL;
+	return KILN_OK;
+}
 
+/* The outputs: NPARTS partitions of about equal rows, then schema.json;
+ * and the result. */
+static int
+ingest_write(struct ingest *in, int nparts)
+{
+	kiln_task *task = in->task;
+	const struct kiln_host *host = in->host;
+	size_t rows = in->rows, ncols = in->ncols;
 	size_t per = rows / (size_t)nparts, extra = rows % (size_t)nparts;
 	size_t start = 0;
-	for (int p = 0; p < (int)nparts; p++) {
+	int rc;
+	for (int p = 0; p < nparts; p++) {
 		size_t n = per + ((size_t)p < extra);
-		rc = ingest_partition(task, host, cols, ncols, start, n, p);
+		rc = ingest_partition(task, host, in->cols, ncols, start, n, p);
 		if (rc < 0)
-			goto out;
+			return rc;
 		start += n;
 		if (host->cancelled(task)) {
 			host->set_error(task, "ingest: cancelled after "
 			                "partition %d", p);
-			rc = KILN_ECANCELLED;
-			goto out;
+			return KILN_ECANCELLED;
 		}
 		host->progress(task, 0.5 + 0.5 * (p + 1) / (double)nparts);
 	}
 
-	ingest_schema(&out, cols, ncols, rows, (int)nparts,
-	              label_col >= 0 ? header[label_col] : NULL);
-	if (out.failed)
-		goto oom;
+	struct sbuf out = { 0 };
+	ingest_schema(&out, in->cols, ncols, rows, nparts,
+	              in->label_col >= 0 ? in->header[in->label_col] : NULL);
+	if (out.failed) {
+		free(out.p);
+		return ingest_oom(in);
+	}
 	rc = host->output(task, "schema.json", out.p, out.len);
+	free(out.p);
 	if (rc != KILN_OK) {
 		host->set_error(task, "ingest: cannot store output schema.json");
-		goto out;
+		return rc;
 	}
 	char res[128];
 	snprintf(res, sizeof res, "{\"rows\":%zu,\"columns\":%zu,"
-	         "\"partitions\":%d}", rows, ncols, (int)nparts);
+	         "\"partitions\":%d}", rows, ncols, nparts);
 	rc = host->set_result(task, res);
 	if (rc != KILN_OK) {
 		host->set_error(task, "ingest: result refused by the host");
-		goto out;
+		return rc;
 	}
 	host->log(task, KILN_LOG_INFO, "ingest: %s: %zu rows, %zu columns "
-	          "into %d partitions", fname, rows, ncols, (int)nparts);
-	rc = KILN_OK;
-	goto out;
+	          "into %d partitions", in->fname, rows, ncols, nparts);
+	return KILN_OK;
+}
 
-parse_error:
-	host->set_error(task, "ingest: %s", c.err);
-	rc = KILN_EINVAL;
-	goto out;
-oom:
-	host->set_error(task, "ingest: %s: out of memory", fname);
-	rc = KILN_ENOMEM;
-out:
-	for (size_t i = 0; cols != NULL && i < ncols; i++) {
-		free(cols[i].num);
-		free(cols[i].codes);
-		free(cols[i].levels);
+static int
+ingest_run(kiln_task *task, const struct kiln_host *host)
+{
+	struct ingest in = { .task = task, .host = host, .label_col = -1 };
+	const char *path, *label;
+	int nparts;
+	int rc = ingest_args(task, host, &path, &in.fname, &nparts, &label);
+	if (rc < 0)
+		return rc;
+	char err[512];
+	rc = csv_read_file(path, &in.buf, &in.len, err, sizeof err);
+	if (rc < 0) {
+		host->set_error(task, "ingest: %s", err);
+		return rc;
 	}
-	free(cols);
-	free(cells);
-	free(header);
-	free(c.fields);
-	free(out.p);
-	free(buf);
+	csv_init(&in.c, in.buf, in.len, in.fname);
+	if ((rc = ingest_header(&in, label)) == KILN_OK &&
+	    (rc = ingest_rows(&in)) == KILN_OK &&
+	    (rc = ingest_columns(&in)) == KILN_OK)
+		rc = ingest_write(&in, nparts);
+	ingest_free(&in);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /*
  * kmeans.c - the bundled 'kmeans' plugin: k-means clustering with k-means||
  * initialisation and Lloyd iterations, every pass over the data a stage
- * over the dataset's partitions (plugins/ml/kmeans.h does the arithmetic).
+ * over the dataset's partitions (lib/ml/ml_kmeans.h does the arithmetic).
  *
  * The driver (run) never holds the rows, only candidates and centres:
  *   scan     each partition: its row count, column means and squared
@@ -50,8 +50,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "kmeans.h"
-#include "mlplug.h"
+#include "ml/ml_kmeans.h"
+#include "ml/mlplug.h"
 
 #define KMEANS_MAX_K 100000
 #define KMEANS_MAX_ROUNDS 100
@@ -504,14 +504,7 @@ kmeans_run(kiln_task *t, const struct kiln_host *h)
 	json_decref(d.scaler);
 	free(d.nrows);
 	mlp_dataset_free(&d.ds);
-	rc = mlp_output_json(t, h, "model.json", file);
-	json_decref(file);
-	if (rc != 0) {
-		json_decref(result);
-		h->set_error(t, "cannot store model.json");
-		return rc;
-	}
-	return mlp_result(t, h, result, NULL);
+	return mlp_model_done(t, h, file, result);
 }
 
 /* --------------------------------------------------------------- map */
@@ -722,19 +715,9 @@ kmeans_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	kmeans_block_close(&blk);
 	json_decref(b);
 	mlp_dataset_free(&ds);
-	if (rc != 0) {
-		json_decref(out);
-		return mlp_fail(t, h, rc, err);
-	}
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "kmeans",
-	.version = "1.0.0",
-	.description = "k-means clustering (k-means|| initialisation, Lloyd) over partitions",
-	.params = kmeans_params,
-	.run = kmeans_run,
-	.map = kmeans_map,
-};
+MLP_PLUGIN("kmeans",
+           "k-means clustering (k-means|| initialisation, Lloyd) over partitions",
+           kmeans_params, kmeans_run, kmeans_map);

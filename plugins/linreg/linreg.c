@@ -28,8 +28,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param linreg_params[] = {
 	{ "label", "string", "", "numeric target column (default: the ingest task's label)" },
@@ -154,14 +154,7 @@ lr_run(kiln_task *t, const struct kiln_host *h)
 	json_decref(scores);
 	ml_linreg_free(&m);
 	mlp_dataset_free(&ds);
-	rc = mlp_output_json(t, h, "model.json", file);
-	json_decref(file);
-	if (rc != 0) {
-		json_decref(result);
-		h->set_error(t, "cannot store model.json");
-		return rc;
-	}
-	return mlp_result(t, h, result, NULL);
+	return mlp_model_done(t, h, file, result);
 }
 
 /* Map "score": residual sums and the target's moments over a partition. */
@@ -205,13 +198,9 @@ lr_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	struct mlp_part p;
 	char *err = NULL;
 	int count = 0, part = h->stage_index(t, &count);
-	int rc = mlp_map_dataset(t, h, &ds, &err);
-	if (rc == 0)
-		rc = mlp_part_open(t, h, 0, &ds, &p, &err);
-	if (rc != 0) {
-		mlp_dataset_free(&ds);
-		return mlp_fail(t, h, rc, err);
-	}
+	int rc = mlp_map_open(t, h, &ds, &p);
+	if (rc != 0)
+		return rc;
 	if (p.t == NULL)
 		rc = ml_seterr(&err, -EINVAL, "partition %d has no numeric label", part);
 	if (rc == 0)
@@ -238,17 +227,9 @@ lr_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	mlp_name_columns(&err, &ds);
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "linreg",
-	.version = "1.0.0",
-	.description = "linear and ridge regression from distributed normal equations",
-	.params = linreg_params,
-	.run = lr_run,
-	.map = lr_map,
-};
+MLP_PLUGIN("linreg",
+           "linear and ridge regression from distributed normal equations",
+           linreg_params, lr_run, lr_map);

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
@@ -130,7 +130,7 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	o.max_iter = (int)h->param_int(t, "max_iter", 1000);
 	o.gtol = h->param_double(t, "gtol", 1e-8);
 	o.ftol = 0;     /* stop on the gradient only: the answer, not the
-	                 * optimiser's progress, decides (see linear.h) */
+	                 * optimiser's progress, decides (see ml_linear.h) */
 	if (rc == 0)
 		rc = ml_logreg_fit(&m, eval_stage, &d, &o, &err);
 	json_decref(d.model);
@@ -169,14 +169,7 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 		h->set_error(t, "logreg: cannot encode the model");
 		return KILN_EFAIL;
 	}
-	rc = mlp_output_json(t, h, "model.json", file);
-	json_decref(file);
-	if (rc != 0) {
-		json_decref(result);
-		h->set_error(t, "cannot store model.json");
-		return rc;
-	}
-	return mlp_result(t, h, result, NULL);
+	return mlp_model_done(t, h, file, result);
 }
 
 static int
@@ -185,13 +178,9 @@ logreg_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	struct mlp_dataset ds;
 	struct mlp_part p;
 	char *err = NULL;
-	int rc = mlp_map_dataset(t, h, &ds, &err);
-	if (rc == 0)
-		rc = mlp_part_open(t, h, 0, &ds, &p, &err);
-	if (rc != 0) {
-		mlp_dataset_free(&ds);
-		return mlp_fail(t, h, rc, err);
-	}
+	int rc = mlp_map_open(t, h, &ds, &p);
+	if (rc != 0)
+		return rc;
 	json_t *out = NULL;
 	if (strcmp(fn, "moments") == 0) {
 		struct ml_moments mo;
@@ -225,17 +214,9 @@ logreg_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	}
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "logreg",
-	.version = "1.0.0",
-	.description = "logistic regression (binary, multinomial; L2) by L-BFGS over distributed gradients",
-	.params = logreg_params,
-	.run = logreg_run,
-	.map = logreg_map,
-};
+MLP_PLUGIN("logreg",
+           "logistic regression (binary, multinomial; L2) by L-BFGS over distributed gradients",
+           logreg_params, logreg_run, logreg_map);

@@ -28,8 +28,8 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 static const struct kiln_param nb_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
@@ -134,14 +134,7 @@ nb_run(kiln_task *t, const struct kiln_host *h)
 		"partitions", ds.nparts, "fit_ms", mlp_now_ms() - t0);
 	ml_nb_free(&m);
 	mlp_dataset_free(&ds);
-	rc = mlp_output_json(t, h, "model.json", file);
-	json_decref(file);
-	if (rc != 0) {
-		json_decref(result);
-		h->set_error(t, "cannot store model.json");
-		return rc;
-	}
-	return mlp_result(t, h, result, NULL);
+	return mlp_model_done(t, h, file, result);
 }
 
 /* Map "score": the partition's correct predictions and summed log loss
@@ -186,13 +179,9 @@ nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	struct mlp_part p;
 	char *err = NULL;
 	int count = 0, part = h->stage_index(t, &count);
-	int rc = mlp_map_dataset(t, h, &ds, &err);
-	if (rc == 0)
-		rc = mlp_part_open(t, h, 0, &ds, &p, &err);
-	if (rc != 0) {
-		mlp_dataset_free(&ds);
-		return mlp_fail(t, h, rc, err);
-	}
+	int rc = mlp_map_open(t, h, &ds, &p);
+	if (rc != 0)
+		return rc;
 	rc = mlp_check_finite(&p, &ds, part, 0, "training", &err);
 	json_t *out = NULL;
 	if (rc != 0) {
@@ -216,17 +205,9 @@ nb_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	mlp_name_columns(&err, &ds);
 	mlp_part_close(&p);
 	mlp_dataset_free(&ds);
-	if (rc != 0)
-		return mlp_fail(t, h, rc, err);
-	return mlp_result(t, h, out, NULL);
+	return mlp_done(t, h, rc, out, err);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "naive_bayes",
-	.version = "1.0.0",
-	.description = "Gaussian naive Bayes from per-partition class statistics",
-	.params = nb_params,
-	.run = nb_run,
-	.map = nb_map,
-};
+MLP_PLUGIN("naive_bayes",
+           "Gaussian naive Bayes from per-partition class statistics",
+           nb_params, nb_run, nb_map);

@@ -40,11 +40,11 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
-#include "eval.h"
-#include "forest.h"
-#include "kmeans.h"
-#include "linear.h"
-#include "mlplug.h"
+#include "ml/ml_eval.h"
+#include "ml/ml_forest.h"
+#include "ml/ml_kmeans.h"
+#include "ml/ml_linear.h"
+#include "ml/mlplug.h"
 
 /* A map task's result is capped by the host (TASK_RESULT_MAX). */
 #define PREDICT_RESULT_MAX (1024 * 1024)
@@ -405,10 +405,11 @@ predict_input(kiln_task *t, const struct kiln_host *h, const char *want,
 	return NULL;
 }
 
-/* Read the model file and check it against the dataset's schema. */
+/* Read the model file: its features, the model, the scaler and the class
+ * names. */
 static int
-predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
-                char **err)
+predict_read_model(kiln_task *t, const struct kiln_host *h,
+                   struct predict_job *j, char **err)
 {
 	size_t len = 0;
 	const char *name = NULL;
@@ -464,14 +465,14 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 			j->classes[k] = NULL;
 	}
 	j->label = json_string_value(json_object_get(j->mdataset, "label"));
+	return 0;
+}
 
-	/* The dataset's schema: are the features and the label there? */
-	data = predict_input(t, h, NULL, "schema.json", &len, &name);
-	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
-	if (schema == NULL)
-		return ml_seterr(err, -EINVAL, "no dataset among the task's inputs "
-		               "(expected the outputs of an `ingest` task)");
-	json_t *cols = json_object_get(schema, "columns");
+/* Whether every feature of the model is a column of the dataset (COLS,
+ * the "columns" of its schema); the error names those that are not. */
+static int
+predict_check_features(const struct predict_job *j, json_t *cols, char **err)
+{
 	char *missing = NULL;
 	size_t nmissing = 0, mlen = 0;
 	FILE *mf = open_memstream(&missing, &mlen);
@@ -493,43 +494,69 @@ predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
 	}
 	if (mf != NULL)
 		fclose(mf);
-	if (nmissing > 0) {
-		json_decref(schema);
+	int rc = 0;
+	if (nmissing > 0)
 		rc = ml_seterr(err, -EINVAL, "the model's feature%s %s %s not in the "
 		             "dataset: it needs the columns it was trained on (%zu "
 		             "features)", nmissing > 1 ? "s" : "", missing ? missing : "?",
 		             nmissing > 1 ? "are" : "is", j->d);
-		free(missing);
-		return rc;
-	}
 	free(missing);
-	if (j->label != NULL && j->m.kind != PK_CLUSTER) {
-		size_t c;
-		json_t *col, *lc = NULL;
-		json_array_foreach(cols, c, col)
-			if (strcmp(json_string_value(json_object_get(col, "name")) ?: "",
-			           j->label) == 0)
-				lc = col;
-		const char *ty = json_string_value(json_object_get(lc, "type"));
-		int categorical = ty != NULL && strcmp(ty, "categorical") == 0;
-		if (lc == NULL)
-			rc = asprintf(&j->no_metrics, "the dataset has no column '%s' "
-			              "(the model's label)", j->label);
-		else if (json_integer_value(json_object_get(lc, "missing")) > 0)
-			rc = asprintf(&j->no_metrics, "label column '%s' has missing values",
-			              j->label);
-		else if (categorical != (j->m.kind == PK_CLASSIFY))
-			rc = asprintf(&j->no_metrics, "label column '%s' is %s but the "
-			              "model is a %s", j->label, categorical ? "categorical" :
-			              "numeric", categorical ? "regression" : "classifier");
-		else
-			j->use_label = 1;
-		if (rc < 0)
-			j->no_metrics = NULL;
-		rc = 0;
-	}
+	return rc;
+}
+
+/* Whether the dataset's column of the model's label (COLS as above) can
+ * score the predictions: sets j->use_label, or j->no_metrics to why not. */
+static void
+predict_check_label(struct predict_job *j, json_t *cols)
+{
+	int rc = 0;
+	size_t c;
+	json_t *col, *lc = NULL;
+	json_array_foreach(cols, c, col)
+		if (strcmp(json_string_value(json_object_get(col, "name")) ?: "",
+		           j->label) == 0)
+			lc = col;
+	const char *ty = json_string_value(json_object_get(lc, "type"));
+	int categorical = ty != NULL && strcmp(ty, "categorical") == 0;
+	if (lc == NULL)
+		rc = asprintf(&j->no_metrics, "the dataset has no column '%s' "
+		              "(the model's label)", j->label);
+	else if (json_integer_value(json_object_get(lc, "missing")) > 0)
+		rc = asprintf(&j->no_metrics, "label column '%s' has missing values",
+		              j->label);
+	else if (categorical != (j->m.kind == PK_CLASSIFY))
+		rc = asprintf(&j->no_metrics, "label column '%s' is %s but the "
+		              "model is a %s", j->label, categorical ? "categorical" :
+		              "numeric", categorical ? "regression" : "classifier");
+	else
+		j->use_label = 1;
+	if (rc < 0)
+		j->no_metrics = NULL;
+}
+
+/* Read the model file and check it against the dataset's schema. */
+static int
+predict_prepare(kiln_task *t, const struct kiln_host *h, struct predict_job *j,
+                char **err)
+{
+	int rc = predict_read_model(t, h, j, err);
+	if (rc != 0)
+		return rc;
+	/* The dataset's schema: are the features and the label there? */
+	size_t len = 0;
+	const char *name = NULL;
+	json_error_t je;
+	const void *data = predict_input(t, h, NULL, "schema.json", &len, &name);
+	json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
+	if (schema == NULL)
+		return ml_seterr(err, -EINVAL, "no dataset among the task's inputs "
+		               "(expected the outputs of an `ingest` task)");
+	json_t *cols = json_object_get(schema, "columns");
+	rc = predict_check_features(j, cols, err);
+	if (rc == 0 && j->label != NULL && j->m.kind != PK_CLUSTER)
+		predict_check_label(j, cols);
 	json_decref(schema);
-	return 0;
+	return rc;
 }
 
 /* All map results gathered, in partition order. */
@@ -894,12 +921,6 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 	return mlp_result(t, h, result, NULL);
 }
 
-const struct kiln_plugin kiln_plugin = {
-	KILN_PLUGIN_HEADER,
-	.name = "predict",
-	.version = "1.0.0",
-	.description = "apply a saved model (logreg, naive_bayes, linreg, forest, kmeans) to a dataset and evaluate it",
-	.params = predict_params,
-	.run = predict_run,
-	.map = predict_map,
-};
+MLP_PLUGIN("predict",
+           "apply a saved model (logreg, naive_bayes, linreg, forest, kmeans) to a dataset and evaluate it",
+           predict_params, predict_run, predict_map);

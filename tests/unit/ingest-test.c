@@ -1,5 +1,5 @@
 /*
- * ingest-test.c - unit tests of the kcol format (plugins/ingest/kcol.h)
+ * ingest-test.c - unit tests of the kcol format (lib/kcol/kcol.h)
  * and of the bundled 'ingest' plugin, run through the real host side of
  * the ABI (plugin.c loads the .so, task.c runs it and keeps its outputs).
  *
@@ -22,8 +22,8 @@
 #include "plugin.h"
 #include "store.h"
 #include "task.h"
-#include "../../plugins/ingest/kcol.h"
-#include "../../plugins/common/csv.h"
+#include "kcol/kcol.h"
+#include "csv/csv.h"
 
 #ifndef KILN_SRCDIR
 #define KILN_SRCDIR "."

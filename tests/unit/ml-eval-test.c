@@ -1,6 +1,6 @@
 /*
- * ml-eval-test.c - splits, metrics and the paired t-test of plugins/ml
- * (eval.c) against scikit-learn's and scipy's numbers in
+ * ml-eval-test.c - splits, metrics and the paired t-test of lib/ml
+ * (ml_eval.c) against scikit-learn's and scipy's numbers in
  * tests/fixtures/ml/eval.json (written by ref_eval.py), and the cases
  * where a metric is undefined and must be an error rather than a NaN.
  */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/ml/eval.h"
+#include "ml/ml_eval.h"
 #include "mldata.h"
 
 #ifndef KILN_SRCDIR

@@ -1,5 +1,5 @@
 /*
- * ml-forecast-test.c - unit tests for plugins/ml/forecast.c: agreement with
+ * ml-forecast-test.c - unit tests for lib/ml/ml_forecast.c: agreement with
  * statsmodels (tests/fixtures/ml/forecast.json, written by ref_forecast.py
  * on examples/data/sunspots.csv), JSON round trips, the many-series driver
  * and every documented edge case.
@@ -28,7 +28,7 @@
 #include <check.h>
 #include <jansson.h>
 
-#include "../../plugins/ml/forecast.h"
+#include "ml/ml_forecast.h"
 #include "mldata.h"
 
 #ifndef KILN_SRCDIR

@@ -1,6 +1,6 @@
 /*
- * ml-forest-test.c - random forests and k-means of plugins/ml (forest.c,
- * kmeans.c) against scikit-learn's numbers in tests/fixtures/ml/eval.json
+ * ml-forest-test.c - random forests and k-means of lib/ml (ml_forest.c,
+ * ml_kmeans.c) against scikit-learn's numbers in tests/fixtures/ml/eval.json
  * (written by ref_eval.py), plus the distribution properties: a forest is
  * the same whether its trees are trained by one task or four, and Lloyd
  * iterations give the same result on 1, 3 or 7 blocks.
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/ml/eval.h"
-#include "../../plugins/ml/forest.h"
-#include "../../plugins/ml/kmeans.h"
+#include "ml/ml_eval.h"
+#include "ml/ml_forest.h"
+#include "ml/ml_kmeans.h"
 #include "mldata.h"
 
 #ifndef KILN_SRCDIR

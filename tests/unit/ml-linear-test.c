@@ -1,5 +1,5 @@
 /*
- * ml-linear-test.c - tests for plugins/ml/lbfgs.c and plugins/ml/linear.c:
+ * ml-linear-test.c - tests for lib/ml/ml_lbfgs.c and lib/ml/ml_linear.c:
  * agreement with scikit-learn (tests/fixtures/ml/linear.json, written by
  * ref_linear.py), independence from the block split (1, 3 and 7 blocks,
  * partials shipped through JSON), gradients against finite differences,
@@ -18,8 +18,8 @@
 
 #include <jansson.h>
 
-#include "../../plugins/ml/lbfgs.h"
-#include "../../plugins/ml/linear.h"
+#include "ml/ml_lbfgs.h"
+#include "ml/ml_linear.h"
 #include "mldata.h"
 
 #ifndef KILN_SRCDIR

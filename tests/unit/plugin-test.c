@@ -28,7 +28,7 @@
 #include "plugin.h"
 #include "store.h"
 #include "datacache.h"
-#include "mlplug.h"
+#include "ml/mlplug.h"
 #include "task.h"
 
 #ifndef KILN_SRCDIR
@@ -599,7 +599,7 @@ START_TEST(task_bad_params)
 }
 END_TEST
 
-/* mlp_fail() (plugins/ml/mlplug.c) turns the library's errno codes into
+/* mlp_fail() (lib/ml/mlplug.c) turns the library's errno codes into
  * task outcomes: an I/O error is a failure, not a cancellation (-EIO is
  * KILN_ECANCELLED's number), and a cancelled task ends cancelled. */
 START_TEST(model_plugin_failures)

@@ -1,7 +1,7 @@
 /*
  * mlplug.h - what kiln's model plugins share: finding a dataset among a
  * task's inputs, opening its partitions in place, and running a stage over
- * them.  The analytics library proper (linear.h, forest.h, ...) knows
+ * them.  The analytics library proper (ml_linear.h, ml_forest.h, ...) knows
  * nothing of kiln; this file is the one bridge between the two.
  *
  * A dataset is what the `ingest` plugin writes: outputs part-NNNNN.kcol
@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "kiln/plugin.h"
-#include "kcol.h"
+#include "kcol/kcol.h"
 #include "mlutil.h"
 
 /* The parameters mlp_dataset_open() takes the feature columns from, for
@@ -147,6 +147,39 @@ int mlp_output_json(kiln_task *t, const struct kiln_host *h, const char *name,
  * the task was cancelled, KILN_EINVAL for errors in the input (-EINVAL,
  * -EDOM), KILN_EFAIL otherwise. */
 int mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err);
+
+/* How a task (run or map) ends: RC 0 sets OUT (stolen) as its result;
+ * anything else releases OUT and fails the task with ERR (freed, see
+ * mlp_fail()).  Returns what the plugin's function returns. */
+int mlp_done(kiln_task *t, const struct kiln_host *h, int rc, json_t *out,
+             char *err);
+
+/* How a model plugin's driver ends: FILE stored as output model.json,
+ * then RESULT set as the task's result (both stolen).  0 or a KILN_E*
+ * code (the error set on the task). */
+int mlp_model_done(kiln_task *t, const struct kiln_host *h, json_t *file,
+                   json_t *result);
+
+/* How a map task over one partition starts: the stage's dataset DS and
+ * its partition P (input 0) opened.  0, or what the map function returns,
+ * with the task's error set and nothing left open.  mlp_part_close() and
+ * mlp_dataset_free() after. */
+int mlp_map_open(kiln_task *t, const struct kiln_host *h,
+                 struct mlp_dataset *ds, struct mlp_part *p);
+
+/* The descriptor of a bundled model plugin: NAME, DESCRIPTION, its PARAMS
+ * table, RUN (the driver) and MAP (its stages' map tasks). */
+#define MLP_PLUGIN_VERSION "1.0.0"
+#define MLP_PLUGIN(name_, description_, params_, run_, map_) \
+	const struct kiln_plugin kiln_plugin = { \
+		KILN_PLUGIN_HEADER, \
+		.name = (name_), \
+		.version = MLP_PLUGIN_VERSION, \
+		.description = (description_), \
+		.params = (params_), \
+		.run = (run_), \
+		.map = (map_), \
+	}
 
 /* Errors: ml_seterr() (mlutil.h) fills a `char **err`. */
 

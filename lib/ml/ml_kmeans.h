@@ -1,5 +1,5 @@
 /*
- * kmeans.h - k-means clustering: k-means|| initialisation (Bahmani et al.,
+ * ml_kmeans.h - k-means clustering: k-means|| initialisation (Bahmani et al.,
  * "Scalable k-means++", 2012) and Lloyd iterations, both as partial
  * functions over one block of rows so a driver can spread them over
  * partitions.
@@ -29,7 +29,7 @@
  * relocation to the farthest points).
  *
  * Centres are row-major: k rows of d doubles.  X is column-major as
- * everywhere in plugins/ml.  Optional sample weights W (NULL = all 1).
+ * everywhere in lib/ml.  Optional sample weights W (NULL = all 1).
  *
  * Bad input (-EINVAL with a message): 0 rows, 0 columns, k < 1, k > n
  * rows, NaN or infinity in X ("row 17: NaN in column 3"), a negative

@@ -1,8 +1,8 @@
 /*
- * rng.h - the analytics library's only source of randomness.
+ * ml_rng.h - the analytics library's only source of randomness.
  *
  * xoshiro256** (Blackman & Vigna) seeded through splitmix64.  Header-only
- * and tiny so that every helper of plugins/ml can use it without linking
+ * and tiny so that every helper of lib/ml can use it without linking
  * anything.  Results must be reproducible on any machine and whatever the
  * number of workers, so randomness is never drawn from one shared stream:
  * each independent piece of work (a tree, a round of k-means|| on one

@@ -29,6 +29,47 @@ mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
 	       KILN_EINVAL : KILN_EFAIL;
 }
 
+int
+mlp_done(kiln_task *t, const struct kiln_host *h, int rc, json_t *out,
+         char *err)
+{
+	if (rc != 0) {
+		json_decref(out);
+		return mlp_fail(t, h, rc, err);
+	}
+	free(err);
+	return mlp_result(t, h, out, NULL);
+}
+
+int
+mlp_model_done(kiln_task *t, const struct kiln_host *h, json_t *file,
+               json_t *result)
+{
+	int rc = mlp_output_json(t, h, "model.json", file);
+	json_decref(file);
+	if (rc != 0) {
+		json_decref(result);
+		h->set_error(t, "cannot store model.json");
+		return rc;
+	}
+	return mlp_result(t, h, result, NULL);
+}
+
+int
+mlp_map_open(kiln_task *t, const struct kiln_host *h, struct mlp_dataset *ds,
+             struct mlp_part *p)
+{
+	char *err = NULL;
+	int rc = mlp_map_dataset(t, h, ds, &err);
+	if (rc == 0)
+		rc = mlp_part_open(t, h, 0, ds, p, &err);
+	if (rc != 0) {
+		mlp_dataset_free(ds);
+		return mlp_fail(t, h, rc, err);
+	}
+	return 0;
+}
+
 static int
 mlp_name_cmp(const void *a, const void *b, void *names)
 {

@@ -1,6 +1,6 @@
 /*
- * forecast.h - forecasting models for one univariate series, for kiln's
- * analytics library (the "forecast" plugin wraps it; eval.c's rolling-origin
+ * ml_forecast.h - forecasting models for one univariate series, for kiln's
+ * analytics library (the "forecast" plugin wraps it; ml_eval.c's rolling-origin
  * backtests call fit + forecast on prefixes of a series).
  *
  * Methods (struct ml_fc_spec.method):

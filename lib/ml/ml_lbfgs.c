@@ -1,9 +1,9 @@
 /*
- * lbfgs.c - limited-memory BFGS with a strong-Wolfe line search (Nocedal &
+ * ml_lbfgs.c - limited-memory BFGS with a strong-Wolfe line search (Nocedal &
  * Wright, Numerical Optimization, algorithms 7.4, 3.5 and 3.6).  See
- * lbfgs.h for the contract; the comments here say why it is built this way.
+ * ml_lbfgs.h for the contract; the comments here say why it is built this way.
  */
-#include "lbfgs.h"
+#include "ml_lbfgs.h"
 #include "mlutil.h"
 
 #include <errno.h>

@@ -1,15 +1,15 @@
 /*
- * kmeans.c - k-means|| initialisation and Lloyd iterations as partial
- * functions (see kmeans.h for the contract and the distributed plan).
+ * ml_kmeans.c - k-means|| initialisation and Lloyd iterations as partial
+ * functions (see ml_kmeans.h for the contract and the distributed plan).
  *
  * Distances are computed exactly as sums of squared differences (not with
  * the |x|^2 - 2x.c + |c|^2 trick), a chunk of rows at a time: for each
  * centre, one pass per column over the chunk's contiguous values, which
  * vectorises and keeps the chunk's running distances in L1.
  */
-#include "kmeans.h"
+#include "ml_kmeans.h"
 #include "mlutil.h"
-#include "rng.h"
+#include "ml_rng.h"
 
 #include <errno.h>
 #include <float.h>
@@ -597,17 +597,27 @@ ml_kmeans_partial_from_json(const json_t *j, struct ml_kmeans_partial *out,
  * Drivers
  */
 
+/* K clusters of N rows need 1 <= K <= N. */
+static int
+km_check_k(size_t n, int k, char **err)
+{
+	if (n == 0)
+		return ml_seterr(err, -EINVAL, "no rows");
+	if (k < 1 || (size_t)k > n)
+		return ml_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
+		                 "number of rows)", k, n);
+	return 0;
+}
+
 int
 ml_kmeans_lloyd(const double *const *X, const double *w, size_t n, size_t d,
                 const double *init, const struct ml_kmeans_params *p,
                 struct ml_kmeans *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	if (n == 0)
-		return ml_seterr(err, -EINVAL, "no rows");
-	if (p->k < 1 || (size_t)p->k > n)
-		return ml_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
-		                 "number of rows)", p->k, n);
+	int rc = km_check_k(n, p->k, err);
+	if (rc < 0)
+		return rc;
 	size_t K = (size_t)p->k;
 	for (size_t i = 0; i < K * d; i++)
 		if (!isfinite(init[i]))
@@ -616,7 +626,7 @@ ml_kmeans_lloyd(const double *const *X, const double *w, size_t n, size_t d,
 	double *c = ml_alloc(K * d, sizeof *c), *nc = ml_alloc(K * d, sizeof *nc);
 	memcpy(c, init, K * d * sizeof *c);
 	double tol = 0;
-	int it = 0, rc = 0;
+	int it = 0;
 	struct ml_kmeans_partial part;
 	for (it = 0; it < p->max_iter; it++) {
 		double shift;
@@ -660,12 +670,9 @@ ml_kmeans_fit(const double *const *X, const double *w, size_t n, size_t d,
               struct ml_kmeans *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	if (n == 0)
-		return ml_seterr(err, -EINVAL, "no rows");
-	if (p->k < 1 || (size_t)p->k > n)
-		return ml_seterr(err, -EINVAL, "k = %d must be in 1..%zu (the "
-		                 "number of rows)", p->k, n);
-	int rc = km_check(X, w, n, d, err);
+	int rc = km_check_k(n, p->k, err);
+	if (rc == 0)
+		rc = km_check(X, w, n, d, err);
 	if (rc < 0)
 		return rc;
 	if (nblocks == 0)

@@ -1,13 +1,13 @@
 /*
- * eval.c - splits, metrics and the paired t-test (see eval.h).
+ * ml_eval.c - splits, metrics and the paired t-test (see ml_eval.h).
  *
  * Where scikit-learn or scipy would warn and return NaN this file returns
  * -EDOM with a message instead, so that a NaN never reaches a report or a
  * model-selection decision unnoticed.
  */
-#include "eval.h"
+#include "ml_eval.h"
 #include "mlutil.h"
-#include "rng.h"
+#include "ml_rng.h"
 
 #include <errno.h>
 #include <float.h>

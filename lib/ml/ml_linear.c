@@ -1,6 +1,6 @@
 /*
- * linear.c - standardisation statistics, logistic regression, linear/ridge
- * regression and Gaussian naive Bayes (see linear.h for the contracts).
+ * ml_linear.c - standardisation statistics, logistic regression, linear/ridge
+ * regression and Gaussian naive Bayes (see ml_linear.h for the contracts).
  *
  * All block statistics are computed two-pass within the block (mean, then
  * squared deviations from it), which is both more accurate than running
@@ -9,7 +9,7 @@
  * by row in the hot loops: a NaN or infinity always reaches a column sum
  * (or the log-loss), and only then is the block scanned to name the row.
  */
-#include "linear.h"
+#include "ml_linear.h"
 #include "mlutil.h"
 
 #include <errno.h>
@@ -126,6 +126,34 @@ ln_jset(json_t *o, const char *key, json_t *v, int *bad)
 		*bad = 1;
 }
 
+/* A model object as every *_to_json() starts it: {"type":TYPE,"d":D}, to
+ * which ln_jset() adds the rest; NULL when out of memory. */
+static json_t *
+ln_jnew(const char *type, size_t d, int *bad)
+{
+	json_t *o = json_object();
+	if (o != NULL) {
+		ln_jset(o, "type", json_string(type), bad);
+		ln_jset(o, "d", json_integer((json_int_t)d), bad);
+	}
+	return o;
+}
+
+/* How every *_to_json() ends: *OUT = O (0), or O released and -ENOMEM
+ * (no object) or -EINVAL (a member could not be set: BAD). */
+static int
+ln_jdone(json_t *o, int bad, json_t **out)
+{
+	if (o == NULL)
+		return -ENOMEM;
+	if (bad) {
+		json_decref(o);
+		return -EINVAL;
+	}
+	*out = o;
+	return 0;
+}
+
 static int
 ln_jsize(const json_t *j, const char *key, size_t *out, char **err)
 {
@@ -152,13 +180,18 @@ ln_jmat_get(const json_t *j, const char *key, double *out, size_t rows,
 	return 0;
 }
 
+/* How every *_from_json() starts: J is a TYPE object; its "d" into *D and,
+ * if K is not NULL, its "classes" into *K. */
 static int
-ln_jtype(const json_t *j, const char *type, char **err)
+ln_jhead(const json_t *j, const char *type, size_t *d, size_t *K, char **err)
 {
 	json_t *t = json_object_get(j, "type");
 	if (!json_is_object(j) || !json_is_string(t) || strcmp(json_string_value(t), type) != 0)
 		return ml_seterr(err, -EINVAL, "model JSON: not a '%s' object", type);
-	return 0;
+	int rc = ln_jsize(j, "d", d, err);
+	if (rc == 0 && K != NULL)
+		rc = ln_jsize(j, "classes", K, err);
+	return rc;
 }
 
 /* Sizes read from JSON bound every allocation; refuse absurd ones. */
@@ -299,22 +332,13 @@ int
 ml_moments_to_json(const struct ml_moments *m, json_t **out)
 {
 	int bad = 0;
-	json_t *o = json_object();
-	if (o == NULL)
-		return -ENOMEM;
-	ln_jset(o, "type", json_string("moments"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
+	json_t *o = ln_jnew("moments", m->d, &bad);
 	ln_jset(o, "count", json_real(m->count), &bad);
 	ln_jset(o, "mean", ml_json_reals(m->mean, m->d), &bad);
 	ln_jset(o, "m2", ml_json_reals(m->m2, m->d), &bad);
 	if (m->nclasses > 0)
 		ln_jset(o, "class_count", ml_json_reals(m->class_count, (size_t)m->nclasses), &bad);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -322,9 +346,7 @@ ml_moments_from_json(const json_t *j, struct ml_moments *m, char **err)
 {
 	size_t d = 0;
 	json_t *cc = json_object_get(j, "class_count");
-	int rc = ln_jtype(j, "moments", err);
-	if (rc == 0)
-		rc = ln_jsize(j, "d", &d, err);
+	int rc = ln_jhead(j, "moments", &d, NULL, err);
 	if (rc == 0)
 		rc = ml_moments_init(m, d, json_is_array(cc) ? (int)json_array_size(cc) : 0, err);
 	if (rc < 0)
@@ -803,15 +825,10 @@ ml_logreg_to_json(const struct ml_logreg *m, json_t **out)
 	size_t d = m->d, R = lr_rows(m);
 	int bad = 0;
 	double *co = ln_calloc(R * d + R, sizeof(double));
-	json_t *o = json_object();
-	if (o == NULL || co == NULL) {
-		free(co);
-		json_decref(o);
+	if (co == NULL)
 		return -ENOMEM;
-	}
 	ml_logreg_coef_original(m, co, co + R * d);
-	ln_jset(o, "type", json_string("logreg"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)d), &bad);
+	json_t *o = ln_jnew("logreg", d, &bad);
 	ln_jset(o, "classes", json_integer(m->nclasses), &bad);
 	ln_jset(o, "C", json_real(m->C), &bad);
 	ln_jset(o, "mean", ml_json_reals(m->mean, d), &bad);
@@ -823,12 +840,7 @@ ml_logreg_to_json(const struct ml_logreg *m, json_t **out)
 	ln_jset(o, "intercept_original", ml_json_reals(co + R * d, R), &bad);
 	ln_jset(o, "n_iter", json_integer(m->n_iter), &bad);
 	free(co);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -838,8 +850,8 @@ ml_logreg_from_json(const json_t *j, struct ml_logreg *m, char **err)
 	double C = 0;
 	int rc;
 	memset(m, 0, sizeof *m);
-	if ((rc = ln_jtype(j, "logreg", err)) < 0 || (rc = ln_jsize(j, "d", &d, err)) < 0 ||
-	    (rc = ln_jsize(j, "classes", &K, err)) < 0 || (rc = ml_json_get_num(j, "C", &C, err)) < 0)
+	if ((rc = ln_jhead(j, "logreg", &d, &K, err)) < 0 ||
+	    (rc = ml_json_get_num(j, "C", &C, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM || K < 2 || K > 100000)
 		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
@@ -1050,20 +1062,11 @@ ml_linreg_partial_to_json(const struct ml_linreg_partial *p, json_t **out)
 {
 	int bad = 0;
 	size_t D = p->d + 1;
-	json_t *o = json_object();
-	if (o == NULL)
-		return -ENOMEM;
-	ln_jset(o, "type", json_string("linreg_partial"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)p->d), &bad);
+	json_t *o = ln_jnew("linreg_partial", p->d, &bad);
 	ln_jset(o, "count", json_real(p->count), &bad);
 	ln_jset(o, "mean", ml_json_reals(p->mean, D), &bad);
 	ln_jset(o, "cm", ml_json_reals(p->cm, D * D), &bad);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -1072,8 +1075,7 @@ ml_linreg_partial_from_json(const json_t *j, struct ml_linreg_partial *p, char *
 	size_t d = 0;
 	int rc;
 	memset(p, 0, sizeof *p);
-	if ((rc = ln_jtype(j, "linreg_partial", err)) < 0 ||
-	    (rc = ln_jsize(j, "d", &d, err)) < 0 ||
+	if ((rc = ln_jhead(j, "linreg_partial", &d, NULL, err)) < 0 ||
 	    (rc = ml_linreg_partial_init(p, d, err)) < 0)
 		return rc;
 	if ((rc = ml_json_get_num(j, "count", &p->count, err)) < 0 ||
@@ -1087,20 +1089,11 @@ int
 ml_linreg_to_json(const struct ml_linreg *m, json_t **out)
 {
 	int bad = 0;
-	json_t *o = json_object();
-	if (o == NULL)
-		return -ENOMEM;
-	ln_jset(o, "type", json_string("linreg"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
+	json_t *o = ln_jnew("linreg", m->d, &bad);
 	ln_jset(o, "alpha", json_real(m->alpha), &bad);
 	ln_jset(o, "coef", ml_json_reals(m->coef, m->d), &bad);
 	ln_jset(o, "intercept", json_real(m->intercept), &bad);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -1109,7 +1102,7 @@ ml_linreg_from_json(const json_t *j, struct ml_linreg *m, char **err)
 	size_t d = 0;
 	int rc;
 	memset(m, 0, sizeof *m);
-	if ((rc = ln_jtype(j, "linreg", err)) < 0 || (rc = ln_jsize(j, "d", &d, err)) < 0)
+	if ((rc = ln_jhead(j, "linreg", &d, NULL, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM)
 		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
@@ -1350,21 +1343,12 @@ ml_nb_partial_to_json(const struct ml_nb_partial *p, json_t **out)
 {
 	int bad = 0;
 	size_t K = (size_t)p->nclasses;
-	json_t *o = json_object();
-	if (o == NULL)
-		return -ENOMEM;
-	ln_jset(o, "type", json_string("naive_bayes_partial"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)p->d), &bad);
+	json_t *o = ln_jnew("naive_bayes_partial", p->d, &bad);
 	ln_jset(o, "classes", json_integer(p->nclasses), &bad);
 	ln_jset(o, "count", ml_json_reals(p->count, K), &bad);
 	ln_jset(o, "mean", ln_jmat(p->mean, K, p->d), &bad);
 	ln_jset(o, "m2", ln_jmat(p->m2, K, p->d), &bad);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -1373,9 +1357,7 @@ ml_nb_partial_from_json(const json_t *j, struct ml_nb_partial *p, char **err)
 	size_t d = 0, K = 0;
 	int rc;
 	memset(p, 0, sizeof *p);
-	if ((rc = ln_jtype(j, "naive_bayes_partial", err)) < 0 ||
-	    (rc = ln_jsize(j, "d", &d, err)) < 0 ||
-	    (rc = ln_jsize(j, "classes", &K, err)) < 0)
+	if ((rc = ln_jhead(j, "naive_bayes_partial", &d, &K, err)) < 0)
 		return rc;
 	if (K > 100000)
 		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");
@@ -1393,22 +1375,13 @@ ml_nb_to_json(const struct ml_nb *m, json_t **out)
 {
 	int bad = 0;
 	size_t K = (size_t)m->nclasses;
-	json_t *o = json_object();
-	if (o == NULL)
-		return -ENOMEM;
-	ln_jset(o, "type", json_string("naive_bayes"), &bad);
-	ln_jset(o, "d", json_integer((json_int_t)m->d), &bad);
+	json_t *o = ln_jnew("naive_bayes", m->d, &bad);
 	ln_jset(o, "classes", json_integer(m->nclasses), &bad);
 	ln_jset(o, "epsilon", json_real(m->epsilon), &bad);
 	ln_jset(o, "prior", ml_json_reals(m->prior, K), &bad);
 	ln_jset(o, "theta", ln_jmat(m->theta, K, m->d), &bad);
 	ln_jset(o, "var", ln_jmat(m->var, K, m->d), &bad);
-	if (bad) {
-		json_decref(o);
-		return -EINVAL;
-	}
-	*out = o;
-	return 0;
+	return ln_jdone(o, bad, out);
 }
 
 int
@@ -1417,9 +1390,7 @@ ml_nb_from_json(const json_t *j, struct ml_nb *m, char **err)
 	size_t d = 0, K = 0;
 	int rc;
 	memset(m, 0, sizeof *m);
-	if ((rc = ln_jtype(j, "naive_bayes", err)) < 0 ||
-	    (rc = ln_jsize(j, "d", &d, err)) < 0 ||
-	    (rc = ln_jsize(j, "classes", &K, err)) < 0)
+	if ((rc = ln_jhead(j, "naive_bayes", &d, &K, err)) < 0)
 		return rc;
 	if (d == 0 || d > LN_MAX_DIM || K < 1 || K > 100000)
 		return ml_seterr(err, -EINVAL, "model JSON: bad dimensions");

@@ -1,5 +1,5 @@
 /*
- * forest.h - random forests of CART trees: classification (Gini) and
+ * ml_forest.h - random forests of CART trees: classification (Gini) and
  * regression (squared error), the way scikit-learn's RandomForest* build
  * them (bootstrap rows, a random subset of max_features features tried at
  * each node, exact best threshold over the node's sorted values, midpoint
@@ -7,7 +7,7 @@
  *
  * Distribution: trees are independent, so the unit of work is a range of
  * trees, each trained on the full training data.  Tree t draws all its
- * randomness from stream (seed, t) of rng.h, never from a shared stream, so
+ * randomness from stream (seed, t) of ml_rng.h, never from a shared stream, so
  * a forest does not depend on how trees are spread over workers: map task
  * i of N calls ml_forest_fit_trees(data, params, i*T/N, (i+1)*T/N - i*T/N)
  * and the driver ml_forest_merge()s the results in task order.  Training
@@ -53,7 +53,7 @@ struct ml_forest_params {
 	uint64_t seed;
 };
 
-/* Training data: column-major features, as everywhere in plugins/ml. */
+/* Training data: column-major features, as everywhere in lib/ml. */
 struct ml_forest_data {
 	const double *const *X;      /* d columns of n values */
 	size_t n, d;

@@ -8,8 +8,8 @@
  * copy.  Functions are `static inline` so that a plugin using only some of
  * them compiles without unused-function warnings.
  */
-#ifndef KILN_PLUGINS_SBUF_H
-#define KILN_PLUGINS_SBUF_H
+#ifndef KILN_LIB_SBUF_H
+#define KILN_LIB_SBUF_H
 
 #include <math.h>
 #include <stdarg.h>
@@ -142,4 +142,4 @@ sb_json_num(struct sbuf *b, double d)
 	sb_add(b, tmp, strlen(tmp));
 }
 
-#endif /* KILN_PLUGINS_SBUF_H */
+#endif /* KILN_LIB_SBUF_H */

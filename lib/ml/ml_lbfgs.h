@@ -1,5 +1,5 @@
 /*
- * lbfgs.h - limited-memory BFGS minimiser for the analytics library.
+ * ml_lbfgs.h - limited-memory BFGS minimiser for the analytics library.
  *
  * The iterative models (logistic regression) minimise a smooth objective
  * whose value and gradient come from a callback.  In kiln that callback is

@@ -1,9 +1,9 @@
 /*
- * linear.h - the linear models of kiln's analytics library: standardisation
+ * ml_linear.h - the linear models of kiln's analytics library: standardisation
  * statistics, logistic regression (binary and multinomial, L2), linear and
  * ridge regression, and Gaussian naive Bayes.
  *
- * Every model follows the library's distributed pattern (see plugins/ml/):
+ * Every model follows the library's distributed pattern (see lib/ml/):
  * a "partial" folds ONE block of rows (one partition, column-major, used in
  * place) into an accumulator, "merge" combines two accumulators (Chan et
  * al.'s pairwise formulas, so the result does not depend on how the rows
@@ -50,7 +50,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "lbfgs.h"
+#include "ml_lbfgs.h"
 
 /* ------------------------------------------------------------------ */
 /* Standardisation statistics: per-column count, mean and M2.          */

@@ -1,9 +1,9 @@
 /*
- * forecast.c - forecasting models for one series (see forecast.h): seasonal
+ * ml_forecast.c - forecasting models for one series (see ml_forecast.h): seasonal
  * naive, exponential smoothing (SES, Holt, Holt-Winters) fitted like
  * statsmodels' ExponentialSmoothing, and AR(p) by least squares like
  * statsmodels' AutoReg.  The forecast plugin runs ml_forecast_fit_many()
- * on each worker; eval.c refits on prefixes for backtests.
+ * on each worker; ml_eval.c refits on prefixes for backtests.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE     /* vasprintf */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "forecast.h"
+#include "ml_forecast.h"
 #include "mlutil.h"
 
 static const char *const fc_names[] = {

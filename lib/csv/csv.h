@@ -10,8 +10,8 @@
  * copy.  Functions are `static inline` so that a plugin using only some of
  * them compiles without unused-function warnings.
  */
-#ifndef KILN_PLUGINS_CSV_H
-#define KILN_PLUGINS_CSV_H
+#ifndef KILN_LIB_CSV_H
+#define KILN_LIB_CSV_H
 
 #include <errno.h>
 #include <math.h>
@@ -299,4 +299,4 @@ csv_read_file(const char *path, char **buf, size_t *len, char *err,
 	return 0;
 }
 
-#endif /* KILN_PLUGINS_CSV_H */
+#endif /* KILN_LIB_CSV_H */

@@ -1,12 +1,12 @@
 /*
- * eval.h - model evaluation for the analytics library: data splits
+ * ml_eval.h - model evaluation for the analytics library: data splits
  * (train/test, k-fold, stratified k-fold, rolling-origin backtests),
  * classification and regression/forecast metrics, and the paired t-test
  * used to compare two models' per-fold scores.
  *
  * Splits are described per row (a fold number or a test flag) so that a
  * driver can filter partitions in place; they are deterministic given the
- * seed (rng.h stream (seed, 0) for the shuffle).
+ * seed (ml_rng.h stream (seed, 0) for the shuffle).
  *
  * Metrics follow scikit-learn / scipy definitions (the unit tests compare
  * with numbers they computed); where those would return NaN or warn, these

@@ -1,5 +1,5 @@
 /*
- * forest.c - random forests of CART trees (see forest.h for the contract).
+ * ml_forest.c - random forests of CART trees (see ml_forest.h for the contract).
  *
  * Each tree is grown depth-first with an explicit stack (a degenerate tree
  * on 100k rows would overflow the C stack by recursion).  The node's rows
@@ -12,9 +12,9 @@
  * into sample weights); only rows drawn at least once take part, and
  * min_samples_leaf counts those distinct rows, again as scikit-learn does.
  */
-#include "forest.h"
+#include "ml_forest.h"
 #include "mlutil.h"
-#include "rng.h"
+#include "ml_rng.h"
 
 #include <errno.h>
 #include <float.h>
