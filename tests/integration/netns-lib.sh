@@ -27,7 +27,6 @@
 NETNS_TAG=kiln-$$
 # 10.231.X.0/24: X from the pid, so two runs print different addresses.
 NETNS_NET=10.231.$(($$ % 254 + 1))
-NETNS_HOSTS=""
 NETNS_MADE=""
 NETNS_CAPTURE_PID=""
 NETNS_SCHEME=${NETNS_SCHEME:-http}
@@ -38,9 +37,6 @@ netns_skip_test() {
 	echo "SKIP: $1"
 	exit 77
 }
-
-# The namespace of host NAME ("sw" for the switch).
-netns_name() { echo "$NETNS_TAG-$1"; }
 
 # netns_exec NAME COMMAND... - run COMMAND on host NAME.
 netns_exec() {
@@ -103,7 +99,6 @@ netns_add_host() {
 	ip -n "$NETNS_TAG-$1" addr add "$NETNS_NET.$2/24" dev eth0
 	ip -n "$NETNS_TAG-$1" link set eth0 up
 	eval "ADDR_$1=$NETNS_NET.$2"
-	NETNS_HOSTS="$NETNS_HOSTS $1"
 }
 
 # netns_link_down NAME / netns_link_up NAME - pull host NAME's cable out

@@ -79,14 +79,15 @@ YAML
 netns_capture_start || echo "# no capture: $NETNS_CAPTURE_WHY"
 netns_start m master
 wait_master
-ok "the master listens on its own address" grep -q "listening on http://$ADDR_m:$PORT" "$T/master.log"
+ok "the master listens on its own address" grep -q "listening on $URL" "$T/master.log"
 code=$(netns_exec m curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/v1/health")
 eq "and not on loopback" 000 "$code"
 netns_start w1 w1
 netns_start w2 w2
 wait_workers 2
-ok "each worker found the master through cluster.yaml" \
-	grep -q "registered with master at $URL" "$T/w1.log" "$T/w2.log"
+for n in w1 w2; do
+	ok "$n found the master through cluster.yaml" grep -q "registered with master at $URL" "$T/$n.log"
+done
 
 # One token for the whole test (api, in $(...), would make one a call).
 TOKEN=$(token)
