@@ -3,7 +3,8 @@
 # no cycle.  A module is a file stem (config.c and config.h are module
 # config); module A uses module B when A.c or A.h has `#include "B.h"` and
 # src/B.h exists.  Headers in subdirectories (the plugin SDK, kiln/plugin.h)
-# are not modules of their own.  Prints one line per module,
+# are not modules of their own; a module's private header X_int.h belongs
+# to module X (api_int.h is api's, shared by its handler files).  Prints one line per module,
 #     config: fsutil log xalloc yamlfile
 # and, if the uses loop, exits 1 naming one loop:
 #     includes.sh: include cycle: config -> yamlfile -> config
@@ -17,11 +18,13 @@ src=${1:-$(dirname "$0")/../src}
 # so that modules using nothing are listed.
 for f in "$src"/*.c "$src"/*.h; do
 	[ -e "$f" ] || continue
-	m=$(basename "$f"); m=${m%.*}
+	m=$(basename "$f"); m=${m%.*}; m=${m%_int}
 	echo "$m ."
 	sed -n 's/^[ \t]*#[ \t]*include[ \t]*"\([^"/]*\)\.h".*/\1/p' "$f" |
 	while read -r dep; do
-		if [ "$dep" != "$m" ] && [ -e "$src/$dep.h" ]; then
+		[ -e "$src/$dep.h" ] || continue
+		dep=${dep%_int}
+		if [ "$dep" != "$m" ]; then
 			echo "$m $dep"
 		fi
 	done
