@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """dag_bench.py - the pipeline scheduler's overhead.
 
 Starts a master and 2 workers (1 slot each) with a dags directory holding a

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """kiln_bench.py - end-to-end benchmark of a local kiln cluster.
 
 Starts `kiln up` (master + 2 workers, 1 slot each, like the Dask peer's

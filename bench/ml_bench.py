@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ml_bench.py - distributed logistic regression against scikit-learn.
 
 Synthetic data (--rows x --features standard normal features, a binary

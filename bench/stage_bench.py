@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """stage_bench.py - scheduling overhead of a distributed stage (issue 4).
 
 Starts `kiln up` with a master and two workers of two slots each (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # plugins/plugin.mk - what every bundled plugin's Makefile.am shares
 # (`include $(top_srcdir)/plugins/plugin.mk`): where plugins install, how
 # they compile, and the one copy of the rules that put the built .so where

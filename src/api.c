@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.c - the master's HTTP API (docs/api.md lists every route): the route
  * table, which says for each route who may call it; the dispatcher, which

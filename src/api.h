@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.h - the JSON API under /api/v1/, /metrics and the static web files:
  * turns HTTP requests into calls on the scheduler and the store

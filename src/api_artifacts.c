@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_artifacts.c - artifacts over HTTP: PUT stores the body under the
  * name it must hash to, GET sends the file (sendfile, never read into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_auth.c - the routes about who is asking: dashboard logins and
  * logouts (users.c keeps the sessions), /me, and API tokens.  Who may call

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_dags.c - the pipeline routes: DAGs (list, import errors, one DAG,
  * its grid and runs; trigger, pause, unpause, backfill), runs, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_int.h - what the files of the master's API share; other modules see
  * only api.h.

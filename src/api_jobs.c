@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_jobs.c - the jobs routes: submit one or a batch, list, get (with a
  * long poll until the job is finished), its log, cancel.  See docs/api.md.

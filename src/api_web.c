@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api_web.c - what the dashboard and monitoring read: the dashboard's own
  * files, /api/v1/health, /metrics (Prometheus), and the cluster's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * artifact.c - the master's content-addressed artifact store (see
  * artifact.h): files named by their SHA-256, written through a mkstemp()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * artifact.h - the master's content-addressed artifact store: the files
  * that tasks produce and read, each named by the SHA-256 of its bytes (64

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * auth.c - request signing and API tokens (see auth.h), on libsodium.
  *

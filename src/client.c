@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client.c - the HTTP client for the master's API (see client.h), used by
  * workers (heartbeats, task pulls, results) and by the CLI.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client.h - an HTTP client for the master's API, shared by the worker
  * and the CLI: HTTP/1.1 of our own over one kept-alive socket for an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.c - wall and monotonic clocks in milliseconds (see clock.h): one
  * place, so that no module writes its own and picks the wrong clock.

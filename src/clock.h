@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.h - the two clocks kiln reads, in milliseconds.
  *

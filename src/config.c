@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c - load and validate cluster.yaml (see config.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.h - cluster.yaml: what the cluster looks like.
  *

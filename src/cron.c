@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cron.c - schedule expressions: parsing, fire times, dates.
  *

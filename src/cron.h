@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cron.h - pipeline schedules: when a DAG's runs fall due.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dag.c - load and validate DAG files, render task params (see dag.h).
  *

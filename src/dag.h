@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dag.h - pipeline definitions: one YAML file per DAG in the dags directory.
  *

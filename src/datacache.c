@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * datacache.c - a worker's inputs kept mapped in memory between tasks
  * (see datacache.h).  A short list under one mutex: a worker holds tens

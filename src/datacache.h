@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * datacache.h - a worker's inputs kept mapped in memory between tasks.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * diskcache.c - a worker's files by content hash, within a budget (see
  * diskcache.h).

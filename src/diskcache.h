@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * diskcache.h - a worker's files by content hash, on disk, within a budget.
  *

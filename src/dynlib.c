@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dynlib.c - open a shared library by soname and look up its symbols (see
  * dynlib.h).

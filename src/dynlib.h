@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dynlib.h - take a shared library at run time rather than link it: open
  * it by soname and look up a table of its symbols.  client.c takes libcurl

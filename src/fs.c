@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fs.c - file-system helpers (see fs.h).  The configuration's
  * secret, the store's database and the plugin cache each need their

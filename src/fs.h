@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fs.h - small file-system helpers shared by several modules.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hash.c - SHA-256 hex digests and random hex (see hash.h), on libsodium.
  * Kept apart from auth.c so that modules that only name bytes (the disk

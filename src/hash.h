@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hash.h - SHA-256 as lowercase hex, and random hex strings (libsodium).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c - the master's HTTP server on libmicrohttpd (see http.h).
  *

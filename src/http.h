@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h - the master's HTTP server, on libmicrohttpd; the only module that
  * includes microhttpd.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobstate.c - names of job states (see jobstate.h): the words the API,
  * the store and the worker protocol use for them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobstate.h - the states of a job, shared by the master (store, scheduler,
  * API) and the worker (the state of a finished attempt it reports), so

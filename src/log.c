@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c - the process log (see log.h).
  */
@@ -10,7 +11,7 @@
 #include "log.h"
 
 static char log_node[64] = "kiln";
-static int log_level = LOG_INFO;
+static int log_level = LOG_LEVEL_INFO;
 
 void
 log_init(const char *node, int level)

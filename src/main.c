@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c - the kiln binary: `kiln start` runs one node (master or worker,
  * as cluster.yaml says), `kiln up` runs the local cluster, and the client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * master.c - the master node: wires the store, the scheduler and the HTTP
  * server together, reaps silent workers, and stops cleanly on a signal.
@@ -44,7 +45,7 @@ master_run(const struct kiln_config *c, char **err)
 	char *secret = NULL;
 	struct api_ctx api = { 0 };
 
-	log_init(c->master.name, LOG_INFO);
+	log_init(c->master.name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
 		return seterr(err, -EIO, "libsodium failed to initialise");
 	if ((rc = config_secret(c, 1, &secret, err)) != 0)

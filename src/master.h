@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * master.h - the master node: opens the store, recovers the queue, serves
  * the API, and reaps dead workers until told to stop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c - the master's Prometheus metrics (see metrics.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h - the master's Prometheus metrics: a fixed registry of
  * counters and histograms that any thread updates with atomics, and a

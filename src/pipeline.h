@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pipeline.h - the master's pipeline engine (the Airflow half): loads the
  * DAG files of the dags directory, creates DAG runs when their data

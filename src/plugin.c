@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.c - the plugin loader and registry (see plugin.h).
  *

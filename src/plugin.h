@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.h - the plugin loader and registry (host side of kiln/plugin.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c - a fixed pool of threads (see pool.h).  One mutex-guarded FIFO;
  * threads sleep on a condition variable while it is empty.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.h - a fixed pool of threads running queued jobs (the worker's slots).
  *

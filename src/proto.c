@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.c - the worker<->master messages (see proto.h and docs/api.md).
  *

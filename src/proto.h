@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.h - the worker<->master messages (docs/api.md, "Worker protocol"),
  * as plain C structs, encoded and decoded here for both sides, so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.c - path patterns and their parameters (see route.h).  A path is
  * compared with a pattern segment by segment, without copying either;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.h - path patterns for the master's route table (src/api.c): a
  * pattern such as "/api/v1/jobs/:id" is matched against a request's path,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched.c - the master's in-memory queue, worker table and placement
  * (see sched.h for the rules).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched.h - what runs next and where: the master's in-memory queue, the
  * workers it knows, and placement.

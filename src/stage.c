@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stage.c - distributed stages: the driver side on the worker, the
  * bookkeeping of map tasks and results on the master (see stage.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stage.h - distributed stages (docs/analytics.md): a driver task's
  * host->stage() call runs its map tasks across the cluster and gets their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.c - the master's durable state in SQLite (see store.h).  This is
  * the only file in kiln with SQL.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store.h - the master's durable state in SQLite; the only module with SQL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * task.c - one running task: the host side of the plugin ABI (see task.h).
  *

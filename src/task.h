@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * task.h - one running task: the host side of the plugin ABI.
  *

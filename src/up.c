@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * up.c - `kiln up` (see up.h).  Children are this same binary run as
  * `kiln start -c FILE --node NAME`; the parent forwards SIGINT/SIGTERM
@@ -103,7 +104,7 @@ int
 up_run(const char *argv0, const char *config_path,
        const struct kiln_config *c, char **err)
 {
-	log_init("up", LOG_INFO);
+	log_init("up", LOG_LEVEL_INFO);
 	char *self = up_self(argv0);
 	int64_t t0 = clock_mono_ms();
 	size_t n = 0;

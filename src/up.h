@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * up.h - `kiln up`: start the master and this machine's workers as child
  * processes in the foreground, like docker-compose up, and stop them all

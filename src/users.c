@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * users.c - dashboard users and sessions (see users.h).
  */

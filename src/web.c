@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * web.c - lookup of the dashboard files compiled into the binary.
  */

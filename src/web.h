@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * web.h - the dashboard's files, compiled into the binary at build time
  * (tools/embed-web.sh writes src/webfiles.c from web/).  master.web_dir

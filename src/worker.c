@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c - a worker node (see worker.h).
  *
@@ -880,7 +881,7 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
            char **err)
 {
 	struct wk w = { .cfg = c, .wc = wc };
-	log_init(wc->name, LOG_INFO);
+	log_init(wc->name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
 		return seterr(err, -EIO, "libsodium failed to initialise");
 	pthread_mutex_init(&w.mu, NULL);

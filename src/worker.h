@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h - a worker node: registers with the master, pulls tasks in
  * batches, runs them on its slot threads, and reports results until told

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * xalloc.h - allocation that never returns NULL (as in tmux): on failure
  * the process logs and aborts, so callers need no NULL checks.

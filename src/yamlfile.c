@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * yamlfile.c - a YAML file with positions (see yamlfile.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * yamlfile.h - a YAML file with positions: what config.c (cluster.yaml)
  * and dag.c (DAG files) share.

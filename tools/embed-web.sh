@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # embed-web.sh OUT WEBDIR FILE... - write C source holding FILEs' bytes, so
 # that an installed kiln binary serves the dashboard without its web/ tree.
 # Run by make (src/webfiles.c); needs only od and sed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # funclen.sh - list C functions longer than a limit (default 120 lines),
 # longest first.  kiln's style puts a definition's name at the start of a
 # line and its closing brace alone at column 0, so awk finds both.

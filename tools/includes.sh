@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # includes.sh - the module include graph of src/, and a check that it has
 # no cycle.  A module is a file stem (config.c and config.h are module
 # config); module A uses module B when A.c or A.h has `#include "B.h"` and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csv.h - an RFC 4180 CSV reader (quoted fields may hold commas, doubled
  * quotes and newlines; LF or CRLF line ends) that parses a whole file in

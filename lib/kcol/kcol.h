@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kcol.h - the kcol columnar format: one partition of a kiln dataset.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_eval.c - splits, metrics and the paired t-test (see ml_eval.h).
  *

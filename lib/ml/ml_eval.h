@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_eval.h - model evaluation for the analytics library: data splits
  * (train/test, k-fold, stratified k-fold, rolling-origin backtests),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_forecast.c - forecasting models for one series (see ml_forecast.h): seasonal
  * naive, exponential smoothing (SES, Holt, Holt-Winters) fitted like

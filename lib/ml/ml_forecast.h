@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_forecast.h - forecasting models for one univariate series, for kiln's
  * analytics library (the "forecast" plugin wraps it; ml_eval.c's rolling-origin

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_forest.c - random forests of CART trees (see ml_forest.h for the contract).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_forest.h - random forests of CART trees: classification (Gini) and
  * regression (squared error), the way scikit-learn's RandomForest* build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_kmeans.c - k-means|| initialisation and Lloyd iterations as partial
  * functions (see ml_kmeans.h for the contract and the distributed plan).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_kmeans.h - k-means clustering: k-means|| initialisation (Bahmani et al.,
  * "Scalable k-means++", 2012) and Lloyd iterations, both as partial

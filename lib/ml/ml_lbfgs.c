@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_lbfgs.c - limited-memory BFGS with a strong-Wolfe line search (Nocedal &
  * Wright, Numerical Optimization, algorithms 7.4, 3.5 and 3.6).  See

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_lbfgs.h - limited-memory BFGS minimiser for the analytics library.
  *

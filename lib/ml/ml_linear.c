@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_linear.c - standardisation statistics, logistic regression, linear/ridge
  * regression and Gaussian naive Bayes (see ml_linear.h for the contracts).

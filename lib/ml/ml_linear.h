@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_linear.h - the linear models of kiln's analytics library: standardisation
  * statistics, logistic regression (binary and multinomial, L2), linear and

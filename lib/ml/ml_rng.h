@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml_rng.h - the analytics library's only source of randomness.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mlplug.c - the bridge between kiln's plugin SDK and the analytics
  * library: datasets from a task's inputs, partitions in place, stages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mlplug.h - what kiln's model plugins share: finding a dataset among a
  * task's inputs, opening its partitions in place, and running a stage over

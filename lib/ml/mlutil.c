@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mlutil.c - helpers shared by the files of the analytics library (see
  * mlutil.h).

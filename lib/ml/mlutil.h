@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mlutil.h - the few helpers every file of kiln's analytics library needs:
  * error messages, allocation, and arrays of numbers in JSON.  Written once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sbuf.h - a growing string with JSON output (strings escaped to valid
  * UTF-8 JSON text, doubles in their shortest exact form), shared by the

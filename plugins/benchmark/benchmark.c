@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * benchmark.c - the bundled 'benchmark' plugin: several models compared on
  * the same folds, written up as a leaderboard.

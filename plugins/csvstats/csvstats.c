@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * csvstats.c - the bundled 'csvstats' plugin: per-column statistics of a
  * CSV file.

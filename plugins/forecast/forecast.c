@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * forecast.c - the bundled 'forecast' plugin: fits a forecasting model
  * (lib/ml/ml_forecast.h: seasonal naive, exponential smoothing,

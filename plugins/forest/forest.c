@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * forest.c - the bundled 'forest' plugin: random forests (classification
  * on a categorical label, regression on a numeric one) trained in

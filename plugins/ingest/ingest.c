@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ingest.c - the bundled 'ingest' plugin: reads a CSV file into a dataset
  * of N partitions in the kcol columnar format (kcol.h), the first step of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kmeans.c - the bundled 'kmeans' plugin: k-means clustering with k-means||
  * initialisation and Lloyd iterations, every pass over the data a stage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * linreg.c - the bundled 'linreg' plugin: linear least squares (alpha 0,
  * scikit-learn's LinearRegression) or ridge regression (alpha > 0, Ridge)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * logreg.c - the bundled 'logreg' plugin: logistic regression (binary or
  * multinomial, L2 penalty, standardised features) fitted by L-BFGS over

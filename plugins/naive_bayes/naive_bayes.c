@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * naive_bayes.c - the bundled 'naive_bayes' plugin: Gaussian naive Bayes
  * (scikit-learn's GaussianNB) from per-partition sufficient statistics.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * noop.c - the bundled 'noop' plugin: does nothing and succeeds.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * predict.c - the bundled 'predict' plugin: applies a saved model (the
  * model.json of an upstream training task) to a dataset (the outputs of an

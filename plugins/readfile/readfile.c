@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * readfile.c - the bundled 'readfile' plugin: brings a file from the
  * worker's file system into the pipeline as an output of its task, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sleep.c - the bundled 'sleep' plugin: waits, then succeeds (or fails).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * admin.c - the commands for credentials: `kiln token create` asks the
  * master for an API token; `kiln passwd` hashes a password for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.c - the kiln command line (see cli.h): the table of every command
  * of the binary, the dispatcher, option parsing and the help generated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h - the kiln command line: every command of the kiln binary, from
  * `kiln start` and `kiln up` (run the cluster) to the client commands that

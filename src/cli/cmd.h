@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmd.h - what a command of the kiln binary is, inside src/cli/ (as
  * tmux's cmd_entry): a `const struct cli_cmd` with its name, usage, help,

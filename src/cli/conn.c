@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn.c - how a client command finds the master and calls it (see
  * cmd.h): its URL from --master, $KILN_MASTER or the cluster config;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dags.c - the commands for pipelines (the Airflow CLI's role): `kiln
  * dags`, the group `kiln dag` (show, trigger, pause, unpause, backfill,

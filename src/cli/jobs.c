@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * jobs.c - the commands for jobs: `kiln ping`, `submit`, `jobs`, `job`,
  * `logs`, `cancel`, `workers` and `plugins` (the spark-submit role).  Each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * node.c - the commands that run the cluster: `kiln start --node NAME`
  * runs one node in the foreground (the master if NAME is the master's

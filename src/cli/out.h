@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * out.h - how the client commands print: the master's JSON, aligned
  * tables, "key: value" listings, and times, durations and sizes in one

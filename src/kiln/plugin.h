@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kiln/plugin.h - the kiln plugin SDK: the one header a plugin includes.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dashboard.test.mjs - browser tests of kiln's web dashboard (web/).
 //
 // Starts a real cluster (a master and workers w1 and w2, as the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # artifacts.sh - data between tasks: a file read on one worker reaches the
 # next task on the other worker, content-addressed by the master, fetched
 # over HTTP and cached by hash.

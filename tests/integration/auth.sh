@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # auth.sh - dashboard logins: users and roles from cluster.yaml, sessions in
 # HttpOnly cookies, CSRF on every state-changing route, viewers read only,
 # rate limiting, session expiry, and the bootstrap admin of a fresh setup.

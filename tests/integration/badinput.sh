@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # badinput.sh - bad configs name FILE:LINE:COLUMN; bad requests get 4xx
 # JSON errors; none of it disturbs a running job.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # benchmark.sh - the `benchmark` plugin on a real master and two workers:
 # breast cancer classification (logistic regression, naive Bayes, random
 # forest by stratified 5-fold cross-validation), the same leaderboard

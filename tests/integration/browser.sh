@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # browser.sh - the dashboard's browser tests (tests/browser/): Playwright
 # (playwright-core from npm, never a downloaded browser) drives Debian's
 # chromium against a real master and two workers that the test starts

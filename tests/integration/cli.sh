@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # cli.sh - the kiln command line against a real master and two workers:
 # GNU-style --help/--version, every client command, tokens and auth.
 . "$(dirname "$0")/lib.sh"

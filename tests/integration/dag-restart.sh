@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # dag-restart.sh - kill -9 the master in the middle of a DAG run and start
 # it again: the run carries on without losing or repeating a completed
 # task, and no interval gets a second run.

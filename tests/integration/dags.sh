@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # dags.sh - pipelines on a real master and two workers: trigger rules,
 # retries with a delay, templating with upstream results, pools, catch-up,
 # backfill, pause, task clear, live reload and import errors.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # forecast.sh - the bundled `forecast` plugin on datasets made by `ingest`:
 # AR(9) on the sunspots matches statsmodels' forecasts, additive
 # Holt-Winters fits at least as well as statsmodels, many series spread

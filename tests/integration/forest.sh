@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # forest.sh - the bundled `forest` and `kmeans` plugins on a real cluster:
 # a forest is byte-identical whether its trees are grown by 1 or 4 map
 # tasks, and after a worker is killed while it grows trees; regression

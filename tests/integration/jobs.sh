@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # jobs.sh - 1,000 jobs through the batch API on two workers: every one
 # succeeds exactly once (one attempt, recorded once in SQLite).
 . "$(dirname "$0")/lib.sh"

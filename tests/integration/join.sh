@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # join.sh - scaling out: a worker not listed in cluster.yaml joins a running
 # master with the cluster secret and takes work; one with a wrong secret is
 # refused and runs nothing.

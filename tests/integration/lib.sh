@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lib.sh - helpers for kiln's integration tests: each test starts a real
 # master and real workers on free loopback ports, with a private data
 # directory and plugin directory, and stops them on exit.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # master-kill.sh - kill -9 the master with jobs queued and running, start it
 # again: every job finishes, and none is reported succeeded twice.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # models.sh - the bundled model plugins on a real 2-worker cluster, in DAGs
 # after `ingest`: naive_bayes, linreg and logreg agree with scikit-learn
 # (tests/fixtures/ml/linear.json) and do not depend on the partitioning;

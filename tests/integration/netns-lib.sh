@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # netns-lib.sh - hosts of our own for kiln's multi-host tests: network
 # namespaces on a private bridge, so that a master and its workers talk over
 # real interfaces, each from its own address, instead of over 127.0.0.1.

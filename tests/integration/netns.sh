@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # netns.sh - a cluster across hosts of its own (network namespaces on a
 # bridge, see netns-lib.sh): a master listening on its own address, two
 # workers on theirs, and the test's client on a fourth.  A DAG passes a file

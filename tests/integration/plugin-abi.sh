@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # plugin-abi.sh - the plugin ABI against the real kiln binary: plugins built
 # for ABI 1.0 and 1.2 run unchanged (a 1.2 stage included), a 1.3 plugin
 # gets its context and logs from init_ctx(), a plugin of a newer minor and

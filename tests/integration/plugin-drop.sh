@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # plugin-drop.sh - a plugin copied into a running worker's plugin directory
 # is picked up without restart; a replaced one serves new tasks.
 . "$(dirname "$0")/lib.sh"

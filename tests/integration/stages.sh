@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # stages.sh - distributed stages (ABI 1.1): a driver task's map tasks run
 # on both workers and its answer is right; many stages in a row are fast;
 # a map task that fails fails the stage with its message, after two

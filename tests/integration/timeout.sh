@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # timeout.sh - a task over its timeout is cancelled through the plugin's
 # cancelled() flag; one whose plugin ignores that is abandoned after a grace
 # period, counts as a failed attempt, and its slot is reclaimed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # worker-kill.sh - kill -9 the worker running a job: it is declared dead
 # after the timeout and the job finishes on the other worker; the dead
 # worker comes back and registers cleanly.

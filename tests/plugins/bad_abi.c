@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bad_abi.c - test plugin built for a future ABI major: the loader must
  * refuse it after reading abi_major and nothing else.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crash.c - test plugin that loads fine and whose run() calls abort():
  * the integration tests use it to kill a worker in the middle of a task.

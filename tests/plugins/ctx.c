@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.c - a test plugin of ABI 1.3: plugin-wide state in the context
  * init_ctx() returns, not in a global.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dup_noop.c - test plugin that claims the name of the bundled 'noop' with
  * another version: refused next to noop.so, and used as noop.so's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * hang.c - a test plugin that ignores cancellation: it sleeps `seconds`
  * (default 5) without ever looking at cancelled(), as a badly written

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * init_fails.c - test plugin of ABI 1.2 (built against abi-1.2/plugin.h)
  * whose init() refuses the load with a malloc()ed message: the host must

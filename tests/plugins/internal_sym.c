@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal_sym.c - test plugin that calls one of kiln's internal functions
  * (xmalloc, from src/xalloc.c) instead of the host table, as a plugin

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * new_minor.c - test plugin that claims a minor version newer than the
  * host's: a host of 1.3 or later must refuse it, naming both versions,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * no_run.c - test plugin whose descriptor lacks the required run().
  */

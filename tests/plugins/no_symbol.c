@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * no_symbol.c - test plugin that is a valid shared object but exports no
  * `kiln_plugin` descriptor (only a look-alike name).

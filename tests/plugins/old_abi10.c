@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * old_abi10.c - a plugin built against the ABI 1.0 header as released
  * (abi-1.0/plugin.h): init(), run() and fini(void), plugin-wide state in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * old_abi12.c - a plugin built against the ABI 1.2 header as released
  * (abi-1.2/plugin.h).  A 1.3 host must load and run it unchanged:

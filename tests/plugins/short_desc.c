@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * short_desc.c - test plugin whose descriptor claims ABI 1.3 but whose
  * `size` stops before the members 1.3 added: the host must refuse it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stagesum.c - a test plugin for distributed stages (ABI 1.1).
  *

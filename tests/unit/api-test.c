@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api-test.c - the master's route table and dispatcher (src/api.c) and
  * its pattern matcher (src/route.c).
@@ -23,6 +24,8 @@
 #include <sys/stat.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -286,12 +289,6 @@ serve(http_req *r, void *ud)
 	api_dispatch(ud, r, rows, nrows);
 }
 
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
 
 static char *
 new_token(const char *name, const char *role)
@@ -318,8 +315,7 @@ setup(void)
 	char *err = NULL;
 
 	ck_assert_int_eq(auth_init(), 0);
-	snprintf(dir, sizeof dir, "/tmp/kiln-api.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_tmpdir(dir, sizeof dir, "api");
 	memset(&cfg, 0, sizeof cfg);
 	cfg.cluster_name = "api-test";
 	cfg.master.data_dir = dir;
@@ -377,7 +373,7 @@ teardown(void)
 	free(viewer_csrf);
 	free(user_conf[0].password_hash);
 	free(user_conf[1].password_hash);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 }
 
 /* ------------------------------------------------------------------ */
@@ -742,7 +738,7 @@ END_TEST
 int
 main(void)
 {
-	log_init("api-test", LOG_ERROR);
+	log_init("api-test", LOG_LEVEL_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	Suite *s = suite_create("api");
 	TCase *tc = tcase_create("route");

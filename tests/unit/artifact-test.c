@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * artifact-test.c - src/artifact.c on a real directory: a put lands under
  * its hash and reads back; a put whose bytes hash to another name is
@@ -16,30 +17,25 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 #include "hash.h"
 #include "artifact.h"
 #include "auth.h"
 
 static char dir[256];
 
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
 
 static void
 setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/kiln-art.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_tmpdir(dir, sizeof dir, "art");
 }
 
 static void
 teardown(void)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 }
 
 /* How many files are under the store. */

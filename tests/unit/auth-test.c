@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * auth-test.c - request signing (Kiln-HMAC) and API tokens: a signed
  * request verifies, and any change to what was signed, the clock or the

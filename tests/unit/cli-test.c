@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli-test.c - the command table of src/cli/: every entry is complete,
  * its option rows lie inside its options struct, and no option name or

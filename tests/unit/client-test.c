@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * client-test.c - tests for the plain-HTTP transport of src/client.c
  * against a scripted server on an ephemeral port of 127.0.0.1: a thread

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config-test.c - cluster.yaml: a full file and its defaults, every error
  * with the exact LINE:COLUMN it must point at, the duration and size
@@ -12,6 +13,8 @@
 #define _GNU_SOURCE     /* nftw(3) */
 #endif
 #include <check.h>
+
+#include "testutil.h"
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -32,23 +35,16 @@ static char *tmp_real;          /* ... through realpath(3) */
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof tmp, "/tmp/kiln-config-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	tu_tmpdir(tmp, sizeof tmp, "config-test");
 	tmp_real = realpath(tmp, NULL);
 	ck_assert_ptr_nonnull(tmp_real);
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(p);
-}
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmp);
 	free(tmp_real);
 	tmp_real = NULL;
 }

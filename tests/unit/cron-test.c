@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cron-test.c - schedule expressions: the next and previous fire times of
  * cron expressions, presets and intervals (month ends, leap years, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dag-test.c - DAG files: a full file with every key and the defaults
  * (`default:` inherited, overridden per task), the topological order,
@@ -12,6 +13,8 @@
 #define _GNU_SOURCE     /* nftw(3) */
 #endif
 #include <check.h>
+
+#include "testutil.h"
 #include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
@@ -32,21 +35,14 @@ static char tmp[PATH_MAX];      /* this test's directory */
 static void
 setup(void)
 {
-	snprintf(tmp, sizeof tmp, "/tmp/kiln-dag-test.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	tu_tmpdir(tmp, sizeof tmp, "dag-test");
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(p);
-}
 
 static void
 teardown(void)
 {
-	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmp);
 }
 
 /* Write TEXT to <tmp>/NAME; returns the path (caller frees). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * diskcache-test.c - src/diskcache.c on a real directory: what a previous
  * run left is counted or removed, files past the budget go least recently
@@ -15,29 +16,24 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 #include "diskcache.h"
 #include "hash.h"
 
 static char dir[256];
 
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
 
 static void
 setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/kiln-dc.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_tmpdir(dir, sizeof dir, "dc");
 }
 
 static void
 teardown(void)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(dir);
 }
 
 /* The SHA-256 of TEXT, and TEXT written under it in the cache directory

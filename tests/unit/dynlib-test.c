@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dynlib-test.c - dynlib_load: symbols are found in the first library of
  * the list that loads; a library that does not load, or lacks a symbol,

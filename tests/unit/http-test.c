@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http-test.c - tests for the HTTP layer (src/http.c): a real server on
  * an ephemeral port of 127.0.0.1, driven by libcurl.  Covers replies and
@@ -767,7 +768,7 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	log_init("http-test", LOG_ERROR);
+	log_init("http-test", LOG_LEVEL_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	sr = srunner_create(http_suite());
 	srunner_run_all(sr, CK_NORMAL);

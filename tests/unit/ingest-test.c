@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ingest-test.c - unit tests of the kcol format (lib/kcol/kcol.h)
  * and of the bundled 'ingest' plugin, run through the real host side of
@@ -8,6 +9,8 @@
  * directory under /tmp.
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -66,18 +69,11 @@ write_csv(const char *name, const char *text)
 	return path;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	remove(path);
-	return 0;
-}
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln-ingest-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_tmpdir(tmpdir, sizeof tmpdir, "ingest-test");
 	snprintf(plugdir, sizeof plugdir, "%s/plugins", tmpdir);
 	snprintf(cachedir, sizeof cachedir, "%s/cache", tmpdir);
 	snprintf(scratchdir, sizeof scratchdir, "%s/scratch", tmpdir);
@@ -102,7 +98,7 @@ teardown(void)
 {
 	plugin_registry_close(reg);
 	reg = NULL;
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmpdir);
 }
 
 /* A new task with PARAMS (and input INPUT as "data.csv" if not NULL). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics-test.c - the Prometheus registry and renderer: totals after
  * events fed from many threads at once (while another thread keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml-eval-test.c - splits, metrics and the paired t-test of lib/ml
  * (ml_eval.c) against scikit-learn's and scipy's numbers in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml-forecast-test.c - unit tests for lib/ml/ml_forecast.c: agreement with
  * statsmodels (tests/fixtures/ml/forecast.json, written by ref_forecast.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml-forest-test.c - random forests and k-means of lib/ml (ml_forest.c,
  * ml_kmeans.c) against scikit-learn's numbers in tests/fixtures/ml/eval.json

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ml-linear-test.c - tests for lib/ml/ml_lbfgs.c and lib/ml/ml_linear.c:
  * agreement with scikit-learn (tests/fixtures/ml/linear.json, written by

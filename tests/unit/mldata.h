@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mldata.h - load a small numeric CSV (the examples' data sets) into
  * columns, for the analytics unit tests.  Header-only, test code only.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin-test.c - unit tests of the plugin loader (plugin.c), the host side
  * of the ABI (task.c) and the bundled plugins noop, sleep and csvstats.
@@ -8,6 +9,8 @@
  * copies what it needs into a fresh plugin directory under /tmp.
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -99,18 +102,11 @@ install(const char *dir, const char *name, const char *as)
 	copy_file(src, dst);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	remove(path);
-	return 0;
-}
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln-plugin-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_tmpdir(tmpdir, sizeof tmpdir, "plugin-test");
 	snprintf(plugdir, sizeof plugdir, "%s/plugins", tmpdir);
 	/* A nested cache directory: the registry must create it. */
 	snprintf(cachedir, sizeof cachedir, "%s/cache/a/b", tmpdir);
@@ -122,7 +118,7 @@ setup(void)
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmpdir);
 }
 
 static plugin_registry *
@@ -1246,7 +1242,7 @@ START_TEST(context_reaches_run)
 	int saved = dup(STDERR_FILENO);
 	dup2(fd, STDERR_FILENO);
 	close(fd);
-	log_init("plugin-test", LOG_INFO);
+	log_init("plugin-test", LOG_LEVEL_INFO);
 
 	plugin_registry *r = open_registry();
 	ck_assert_str_eq(loaded(r).text, "ctx=1.3.0 ");
@@ -1261,7 +1257,7 @@ START_TEST(context_reaches_run)
 	}
 	plugin_registry_close(r);
 
-	log_init("plugin-test", LOG_ERROR + 1);
+	log_init("plugin-test", LOG_LEVEL_ERROR + 1);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	ck_assert_str_eq(abi_log(), "ctx fini_ctx runs=2\n");
@@ -1586,7 +1582,7 @@ int
 main(void)
 {
 	/* Loader errors are expected here; keep the output readable. */
-	log_init("plugin-test", LOG_ERROR + 1);
+	log_init("plugin-test", LOG_LEVEL_ERROR + 1);
 	SRunner *sr = srunner_create(plugin_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto-test.c - the worker<->master messages: every message survives
  * encode -> text -> decode unchanged, and a decoder refuses a body with a

@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched-test.c - placement, results, retries, reaping, registration and
  * recovery of the scheduler, on a real SQLite store in a temp directory.
  */
 #include <check.h>
+
+#include "testutil.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +27,7 @@ static sched *sc;
 static void
 setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/kiln-sched-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	tu_tmpdir(dir, sizeof dir, "sched");
 	dbpath = xasprintf("%s/kiln.db", dir);
 	char *err = NULL;
 	ck_assert_int_eq(store_open(dbpath, 0, &st, &err), 0);
@@ -39,9 +41,7 @@ teardown(void)
 {
 	sched_free(sc);
 	store_close(st);
-	char *cmd = xasprintf("rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
-	free(cmd);
+	tu_rmtree(dir);
 	free(dbpath);
 }
 

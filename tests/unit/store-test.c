@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * store-test.c - unit tests of the SQLite store (src/store.c): schema and
  * migrations, every state transition and its guard against stale or
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include <check.h>
+
+#include "testutil.h"
 #include <sqlite3.h>
 
 #include "log.h"
@@ -28,17 +31,11 @@
 static char tmpdir[64];
 static char dbpath[128];
 
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/kiln-store-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	tu_tmpdir(tmpdir, sizeof tmpdir, "store-test");
 	/* A subdirectory that does not exist yet: store_open makes it. */
 	snprintf(dbpath, sizeof dbpath, "%s/state/kiln.db", tmpdir);
 }
@@ -46,7 +43,7 @@ setup(void)
 static void
 teardown(void)
 {
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(tmpdir);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1124,7 +1121,7 @@ store_suite(void)
 int
 main(void)
 {
-	log_init("store-test", LOG_WARN);
+	log_init("store-test", LOG_LEVEL_WARN);
 	SRunner *sr = srunner_create(store_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // api.js - the dashboard's only door to the master's API (docs/api.md).
 //
 // The session lives in an HttpOnly cookie the page cannot read; what the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // app.js - the dashboard's shell: who is logged in, hash routing to one
 // page module at a time, and the poll that keeps the visible page live.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cluster.js - the Spark-master-like page: the master (uptime, version,
 // queue) and every worker with its load, heartbeat and plugins.
 // GET /api/v1/health, /api/v1/stats and /api/v1/workers.

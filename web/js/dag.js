@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dag.js - one DAG: the Airflow-like grid (runs as columns, tasks as rows,
 // each cell a task instance coloured by its state and linking to its job),
 // the task graph coloured by the selected run, and the durations of that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dags.js - the Airflow-like DAG list: schedule, next and last run, a
 // paused switch, a trigger button, and the files that failed to load.
 // GET /api/v1/dags and /api/v1/dags/errors; POST .../pause, .../unpause,

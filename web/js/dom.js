@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // dom.js - small helpers every page uses: building elements without
 // innerHTML (text always goes in as text nodes, so nothing from the API is
 // ever parsed as markup), updating tables in place, and formatting numbers,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // graph.js - a DAG drawn as hand-written SVG, layered left to right.
 //
 // Layout: a task's layer is the length of the longest path to it from a

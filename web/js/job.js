@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // job.js - one job: its params, worker, timings, attempts, result, output
 // files and the log of one attempt (#/jobs/ID?attempt=N; the latest by
 // default).  While the job is queued or running the page polls every

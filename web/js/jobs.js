@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // jobs.js - the job list: filters by state and plugin (kept in the hash,
 // #/jobs?state=failed&plugin=sleep), newest first, one page of PAGE jobs at
 // a time.  Paging is the server's keyset pagination (before=next_before), so

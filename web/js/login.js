@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // login.js - the login form: POST /api/v1/login with user and password.
 // The master answers with an HttpOnly session cookie and a CSRF token
 // (kept by app.js); a refusal shows the master's own message.

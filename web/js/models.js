@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // models.js - model leaderboards: what the `benchmark` plugin found when it
 // compared models on one dataset (docs of the plugin give the format).
 //

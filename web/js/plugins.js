@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // plugins.js - the plugins the live workers have loaded: each plugin with
 // its versions, params and the workers offering it, then the same by
 // worker, then the plugin files that failed to load.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // trigger.js - the "trigger a DAG run" dialog, shared by the DAGs list and
 // a DAG's page.  It asks GET /api/v1/dags/ID for the DAG's declared params
 // and offers one typed field per param, its default filled in: a string is

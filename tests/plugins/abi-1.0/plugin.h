@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/plugins/abi-1.0/plugin.h - the SDK header of plugin ABI 1.0 as it was
  * released (kiln commit 9f2147c), unchanged below this comment: the old

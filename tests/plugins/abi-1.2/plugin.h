@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/plugins/abi-1.2/plugin.h - the SDK header of plugin ABI 1.2 as it was
  * released (kiln commit 7dae827), unchanged below this comment: the old
