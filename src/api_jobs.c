@@ -44,10 +44,19 @@ job_json(const struct store_job *j)
 	return o;
 }
 
+/* What the scheduler said of the plugin of the previous job of a batch:
+ * the jobs of a batch mostly name one plugin, and asking the scheduler
+ * once per job took its lock twice per job while it dispatched. */
+struct plugin_memo {
+	const char *name;   /* borrowed from the request body */
+	int known;
+	json_t *decl;       /* owned; NULL if the plugin declares nothing */
+};
+
 /* Fill J from a submission object; 0, or replies 4xx and returns -1. */
 static int
 job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
-         char **params_out, size_t index)
+         char **params_out, size_t index, struct plugin_memo *pm)
 {
 	const char *pname = NULL;
 	json_t *params = NULL;
@@ -75,22 +84,25 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
 		return -1;
 	}
-	if (!sched_has_plugin(a->sc, pname)) {
+	if (pm->name == NULL || strcmp(pm->name, pname) != 0) {
+		json_decref(pm->decl);
+		pm->name = pname;
+		pm->known = sched_has_plugin(a->sc, pname);
+		pm->decl = pm->known ? sched_plugin_decl(a->sc, pname) : NULL;
+	}
+	if (!pm->known) {
 		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
 		                 where, pname);
 		return -1;
 	}
 	/* What the plugin declares is checked here, so that a job missing a
 	 * parameter is refused at once rather than failing on a worker. */
-	json_t *decl = sched_plugin_decl(a->sc, pname);
 	char *err = NULL;
-	if (decl != NULL && plugin_params_check(decl, params, &err) != 0) {
+	if (pm->decl != NULL && plugin_params_check(pm->decl, params, &err) != 0) {
 		http_reply_error(r, 400, "%splugin %s: %s", where, pname, err);
 		free(err);
-		json_decref(decl);
 		return -1;
 	}
-	json_decref(decl);
 	memset(j, 0, sizeof *j);
 	j->plugin = (char *)pname;
 	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
@@ -120,10 +132,12 @@ jobs_submit(struct api_ctx *a, http_req *r, int batch)
 	struct store_job *jobs = xcalloc(n, sizeof *jobs);
 	char **params = xcalloc(n, sizeof *params);
 	size_t ok = 0;
+	struct plugin_memo pm = { NULL, 0, NULL };
 	for (; ok < n; ok++)
 		if (job_from(a, r, batch ? json_array_get(list, ok) : b, &jobs[ok],
-		             &params[ok], batch ? ok : (size_t)-1) != 0)
+		             &params[ok], batch ? ok : (size_t)-1, &pm) != 0)
 			break;
+	json_decref(pm.decl);
 	if (ok == n) {
 		char *err = NULL;
 		if (sched_submit(a->sc, jobs, n, &err) != 0) {
