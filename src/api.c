@@ -139,31 +139,6 @@ api_query_int(http_req *r, const char *name, int dflt)
 	return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
 }
 
-/* The names the worker protocol's handlers below were written with. */
-static struct pstate *
-pstate_get(http_req *r)
-{
-	return api_pstate(r);
-}
-
-static json_t *
-body_object(http_req *r)
-{
-	return api_body_object(r);
-}
-
-static int
-parse_id(const char *s, int64_t *id)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
-		return -1;
-	*id = v;
-	return (int)(end - s);
-}
-
 /* ------------------------------------------------------------- cluster */
 
 /* The messages of the worker protocol are decoded and encoded by proto.c;
@@ -199,9 +174,10 @@ cluster_decoded(http_req *r, int rc, const char *what, char *err)
 }
 
 static void
-cluster_register(struct api_ctx *a, http_req *r, const struct who *who)
+cluster_register(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	json_t *b = body_object(r);
+	const struct who *who = c->who;
+	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
 	struct proto_register m;
@@ -338,12 +314,13 @@ exchange_progress(struct api_ctx *a, const struct proto_exchange *m)
 }
 
 static void
-cluster_exchange(struct api_ctx *a, http_req *r, const struct who *who)
+cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	struct pstate *ps = pstate_get(r);
+	const struct who *who = c->who;
+	struct pstate *ps = api_pstate(r);
 	if (!ps->entered) {
 		ps->entered = 1;
-		ps->body = body_object(r);
+		ps->body = api_body_object(r);
 		if (ps->body == NULL)
 			return;
 	}
@@ -414,7 +391,7 @@ stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 	} else if (rc < 0) {
 		http_reply_error(r, 422, "%s", err);
 	} else if (rc == 0) {
-		struct pstate *ps = pstate_get(r);
+		struct pstate *ps = api_pstate(r);
 		if (ps->deadline == 0)
 			ps->deadline = clock_mono_ms() + (wait_ms < 0 ? 0 :
 				wait_ms > API_LONGPOLL_MAX_MS ? API_LONGPOLL_MAX_MS : wait_ms);
@@ -437,15 +414,16 @@ stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 /* POST /api/v1/cluster/stages: a driver job's map tasks (see
  * sched_stage_submit); replies when they are done or after wait_ms. */
 static void
-stage_submit(struct api_ctx *a, http_req *r)
+stage_submit(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	struct pstate *ps = pstate_get(r);
+	(void)c;
+	struct pstate *ps = api_pstate(r);
 	if (ps->entered) {   /* a parked re-entry: the stage id is kept */
 		stage_reply(a, r, ps->stage, 0);
 		return;
 	}
 	ps->entered = 1;
-	json_t *b = body_object(r);
+	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
 	struct proto_stage m;
@@ -485,32 +463,30 @@ stage_submit(struct api_ctx *a, http_req *r)
 	stage_reply(a, r, id, wait_ms);
 }
 
+/* GET: the stage's state, with a long poll up to ?wait_ms. */
 static void
-cluster_stage(struct api_ctx *a, http_req *r, const char *rest, const char *m)
+stage_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	int64_t id;
-	int n = parse_id(rest, &id);
-	if (n <= 0 || rest[n] != '\0') {
-		http_reply_error(r, 404, "no stage %s", rest);
-		return;
-	}
-	if (strcmp(m, "GET") == 0) {
-		const char *w = http_query(r, "wait_ms");
-		stage_reply(a, r, id, w ? atoll(w) : 0);
-	} else if (strcmp(m, "DELETE") == 0) {
-		if (sched_stage_cancel(a->sc, id) != 0)
-			http_reply_error(r, 404, "no stage %lld", (long long)id);
-		else
-			http_reply_json(r, 200, proto_stage_cancelled_encode(id));
-	} else {
-		http_reply_error(r, 405, "method not allowed");
-	}
+	stage_reply(a, r, route_num(&c->params, "stage"),
+	            api_query_int64(r, "wait_ms", 0));
+}
+
+/* DELETE: forget the stage, cancelling its running map tasks. */
+static void
+stage_cancel(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	int64_t id = route_num(&c->params, "stage");
+	if (sched_stage_cancel(a->sc, id) != 0)
+		http_reply_error(r, 404, "no stage %lld", (long long)id);
+	else
+		http_reply_json(r, 200, proto_stage_cancelled_encode(id));
 }
 
 static void
-cluster_leave(struct api_ctx *a, http_req *r, const struct who *who)
+cluster_leave(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	json_t *b = body_object(r);
+	const struct who *who = c->who;
+	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
 	struct proto_leave m;
@@ -525,37 +501,6 @@ cluster_leave(struct api_ctx *a, http_req *r, const struct who *who)
 	else
 		http_reply_json(r, 200, proto_leave_reply_encode());
 	proto_release(&m.own);
-}
-
-static void
-on_register(struct api_ctx *a, http_req *r, const struct api_call *c)
-{
-	cluster_register(a, r, c->who);
-}
-
-static void
-on_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
-{
-	cluster_exchange(a, r, c->who);
-}
-
-static void
-on_leave(struct api_ctx *a, http_req *r, const struct api_call *c)
-{
-	cluster_leave(a, r, c->who);
-}
-
-static void
-on_stages(struct api_ctx *a, http_req *r, const struct api_call *c)
-{
-	(void)c;
-	stage_submit(a, r);
-}
-
-static void
-on_stage(struct api_ctx *a, http_req *r, const struct api_call *c)
-{
-	cluster_stage(a, r, route_text(&c->params, "stage"), http_method(r));
 }
 
 /* ---------------------------------------------------------- route table */
@@ -620,12 +565,12 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/clear", API_ADMIN,   CSRF,    api_task_clear },
 	{ "GET",    "/api/v1/runs/:run/tasks/:task/log",   API_VIEWER,  NO_CSRF, api_task_log },
 
-	{ "POST",   "/api/v1/cluster/register",            API_WORKER,  NO_CSRF, on_register },
-	{ "POST",   "/api/v1/cluster/exchange",            API_WORKER,  NO_CSRF, on_exchange },
-	{ "POST",   "/api/v1/cluster/leave",               API_WORKER,  NO_CSRF, on_leave },
-	{ "POST",   "/api/v1/cluster/stages",              API_WORKER,  NO_CSRF, on_stages },
-	{ "GET",    "/api/v1/cluster/stages/:stage",       API_WORKER,  NO_CSRF, on_stage },
-	{ "DELETE", "/api/v1/cluster/stages/:stage",       API_WORKER,  NO_CSRF, on_stage },
+	{ "POST",   "/api/v1/cluster/register",            API_WORKER,  NO_CSRF, cluster_register },
+	{ "POST",   "/api/v1/cluster/exchange",            API_WORKER,  NO_CSRF, cluster_exchange },
+	{ "POST",   "/api/v1/cluster/leave",               API_WORKER,  NO_CSRF, cluster_leave },
+	{ "POST",   "/api/v1/cluster/stages",              API_WORKER,  NO_CSRF, stage_submit },
+	{ "GET",    "/api/v1/cluster/stages/:stage",       API_WORKER,  NO_CSRF, stage_get },
+	{ "DELETE", "/api/v1/cluster/stages/:stage",       API_WORKER,  NO_CSRF, stage_cancel },
 	{ "*",      "/api/v1/cluster/stages/:stage",       API_WORKER,  NO_CSRF, api_no_method },
 	{ "*",      "/api/v1/cluster/*",                   API_WORKER,  NO_CSRF, api_no_route },
 
@@ -667,6 +612,42 @@ allowed(const struct api_route *rt, const struct who *w, http_req *r)
 	return 1;
 }
 
+/* The first of the N ROUTES that answers METHOD PATH, its parameters in
+ * *PARAMS; NULL if none. */
+static const struct api_route *
+route_find(const struct api_route *routes, size_t n, const char *method,
+           const char *path, struct route_params *params)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((strcmp(routes[i].method, "*") == 0 ||
+		     strcmp(routes[i].method, method) == 0) &&
+		    route_match(routes[i].pattern, path, params))
+			return &routes[i];
+	return NULL;
+}
+
+/* What /metrics counts a request to RT under: its pattern, so that ids
+ * never become labels; "static" for the dashboard's files; "other" for
+ * the catch-alls and for no route. */
+static const char *
+route_label(const struct api_route *rt)
+{
+	if (rt == NULL || rt->handler == api_no_route || rt->handler == api_no_method)
+		return "other";
+	if (rt->handler == api_static)
+		return "static";
+	return rt->pattern;
+}
+
+const char *
+api_route_label(const char *method, const char *path)
+{
+	struct route_params p;
+	if (method == NULL || path == NULL)
+		return "other";
+	return route_label(route_find(api_routes, api_nroutes, method, path, &p));
+}
+
 void
 api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
              size_t n)
@@ -674,13 +655,9 @@ api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
 	const char *m = http_method(r), *path = http_path(r);
 	struct who who = { .kind = WHO_NONE };
 	struct api_call c = { .who = &who };
-	const struct api_route *rt = NULL;
+	const struct api_route *rt = route_find(routes, n, m, path, &c.params);
 
-	for (size_t i = 0; i < n && rt == NULL; i++)
-		if ((strcmp(routes[i].method, "*") == 0 ||
-		     strcmp(routes[i].method, m) == 0) &&
-		    route_match(routes[i].pattern, path, &c.params))
-			rt = &routes[i];
+	http_set_route(r, route_label(rt));
 	if (rt == NULL) {
 		http_reply_error(r, 404, "no route %s %s", m, path);
 		return;

@@ -31,4 +31,10 @@ struct api_ctx {
 /* The http_handler of the master; UD is a struct api_ctx. */
 void api_handle(http_req *r, void *ud);
 
+/* The label /metrics counts a request METHOD PATH (no query) under: the
+ * pattern of the route that answers it ("/api/v1/jobs/:id"), "static" for
+ * the dashboard's files, "other" for anything else.  A string constant;
+ * api_handle() sets it on each request with http_set_route(). */
+const char *api_route_label(const char *method, const char *path);
+
 #endif

@@ -169,6 +169,7 @@ struct http_req {
 	char *path;
 	char *uri;                      /* request target as sent, with query */
 	int64_t t0;                     /* when it arrived, for /metrics */
+	const char *route;              /* its /metrics label, or NULL */
 	char *body;                     /* NUL-terminated; NULL if none */
 	size_t body_len;
 	size_t body_cap;
@@ -229,7 +230,7 @@ http_queue(http_req *r)
 		return ret;
 	}
 	__atomic_fetch_add(&s->n_requests, 1, __ATOMIC_RELAXED);
-	metrics_http(metrics_route(r->method, r->path), (int)r->resp_status,
+	metrics_http(r->route ? r->route : "other", (int)r->resp_status,
 	             (double)(clock_mono_ms() - r->t0) / 1000.0);
 	if (r->resp_status >= 400 && r->resp_status < 500)
 		__atomic_fetch_add(&s->n_4xx, 1, __ATOMIC_RELAXED);
@@ -473,6 +474,12 @@ void *
 http_state(const http_req *r)
 {
 	return r->state;
+}
+
+void
+http_set_route(http_req *r, const char *label)
+{
+	r->route = label;
 }
 
 void

@@ -55,6 +55,11 @@ const char *http_cookie(const http_req *r, const char *name); /* or NULL */
 void http_client_addr(const http_req *r, char *buf, size_t len);
 const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */
 
+/* The label R is counted under in /metrics (a route's pattern, "static"
+ * or "other"; "other" until set).  LABEL must outlive the server: a
+ * string constant or a row of a static table. */
+void http_set_route(http_req *r, const char *label);
+
 /* Per-request state that survives parking; FREE_FN (may be NULL) is
  * called when the request ends. */
 void *http_state(const http_req *r);

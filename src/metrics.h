@@ -38,15 +38,11 @@ void metrics_init(void);
 /* All thread-safe.  Durations are in seconds; a negative or NaN one
  * counts as 0 (but see metrics_task_done). */
 
-/* One HTTP response: ROUTE from metrics_route(), its STATUS, and the time
- * from the request's arrival to the response being queued. */
+/* One HTTP response: ROUTE, the label of its route (a route's pattern
+ * such as "/api/v1/jobs/:id", "static" or "other": the API's route table
+ * says, see api_route_label()), its STATUS, and the time from the
+ * request's arrival to the response being queued. */
 void metrics_http(const char *route, int status, double seconds);
-/* The route template of METHOD PATH, e.g. "/api/v1/jobs/:id": ids, run
- * ids, DAG ids, task ids and SHAs are replaced by :id, :run, :dag, :task,
- * :sha; a query string is ignored; other GET/HEAD paths outside /api/ are
- * "static" (the web files); anything else is "other".  RET: a string
- * constant, never NULL.  METHOD may be NULL (treated as GET). */
-const char *metrics_route(const char *method, const char *path);
 
 /* A job reached a final state (METRICS_TASK_*; others count as failed):
  * RUN_SECONDS from start to end on the worker, QUEUE_WAIT_SECONDS from

@@ -141,6 +141,11 @@ int cli_config(struct cli *x, const char *why);
  * $KILN_TOKEN).  0, or an exit status after printing the problem. */
 int cli_connect(struct cli *x, int auth);
 
+/* GET PATH (malloc()ed; freed here) from the master, signed.  0 with
+ * *REPLY, or with *REPLY NULL when --json printed the reply and the
+ * command is done; otherwise an exit status after printing the problem. */
+int cli_get(struct cli *x, char *path, json_t **reply);
+
 /* METHOD PATH with BODY (borrowed).  0 with *reply (a JSON value) on a
  * 2xx answer; otherwise prints the problem and returns CLI_EXIT_FAIL. */
 int cli_call(struct cli *x, const char *method, const char *path,
@@ -160,6 +165,10 @@ char *cli_escape(const char *s);
 
 /* Append "&NAME=VALUE" (percent-encoded) to the malloc()ed query *Q. */
 void cli_query_add(char **q, const char *name, const char *value);
+/* Add a list's paging to *Q: ?state= if STATE, limit= and before= if
+ * given (the jobs and runs lists page alike). */
+void cli_query_page(char **q, const char *state, const struct cli_num *limit,
+                    const struct cli_num *before);
 
 /* "/api/v1/WHAT/ID" plus SUFFIX, with ID percent-encoded; caller frees. */
 char *cli_path(const char *what, const char *id, const char *suffix);

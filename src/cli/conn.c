@@ -187,6 +187,23 @@ cli_query_add(char **q, const char *name, const char *value)
 	*q = nq;
 }
 
+void
+cli_query_page(char **q, const char *state, const struct cli_num *limit,
+               const struct cli_num *before)
+{
+	char buf[32];
+	if (state != NULL)
+		cli_query_add(q, "state", state);
+	if (limit->set) {
+		snprintf(buf, sizeof buf, "%lld", limit->v);
+		cli_query_add(q, "limit", buf);
+	}
+	if (before->set) {
+		snprintf(buf, sizeof buf, "%lld", before->v);
+		cli_query_add(q, "before", buf);
+	}
+}
+
 /* "/api/v1/WHAT/ID" plus SUFFIX, with ID percent-encoded; caller frees. */
 char *
 cli_path(const char *what, const char *id, const char *suffix)
@@ -224,5 +241,23 @@ cli_print_text(struct cli *x, const char *path)
 	}
 	fwrite(text, 1, len, stdout);
 	free(text);
+	return CLI_EXIT_OK;
+}
+
+int
+cli_get(struct cli *x, char *path, json_t **reply)
+{
+	*reply = NULL;
+	int rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "GET", path, NULL, 0, reply);
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(*reply);
+		json_decref(*reply);
+		*reply = NULL;
+	}
 	return CLI_EXIT_OK;
 }

@@ -175,17 +175,9 @@ cli_dag_show(struct cli *x, void *opts)
 	int rc;
 
 	char *path = cli_path("dags", x->pos[0], "");
-	rc = cli_connect(x, 1);
-	if (rc == 0)
-		rc = cli_call(x, "GET", path, NULL, 0, &d);
-	free(path);
-	if (rc != 0)
+	rc = cli_get(x, path, &d);
+	if (rc != 0 || d == NULL)
 		return rc;
-	if (x->json) {
-		cli_print_json(d);
-		json_decref(d);
-		return CLI_EXIT_OK;
-	}
 
 	cli_kvw(CLI_KVW, "dag:", cli_jstr(d, "id", "-"));
 	if (cli_jstr(d, "description", NULL) != NULL)
@@ -484,32 +476,15 @@ static int
 cli_runs(struct cli *x, void *opts)
 {
 	struct runs_opts *o = opts;
-	char *path = cli_path("dags", x->pos[0], "/runs"), buf[32];
+	char *path = cli_path("dags", x->pos[0], "/runs");
 	json_t *reply, *r;
 	size_t i;
 	int rc;
 
-	if (o->state != NULL)
-		cli_query_add(&path, "state", o->state);
-	if (o->limit.set) {
-		snprintf(buf, sizeof buf, "%lld", o->limit.v);
-		cli_query_add(&path, "limit", buf);
-	}
-	if (o->before.set) {
-		snprintf(buf, sizeof buf, "%lld", o->before.v);
-		cli_query_add(&path, "before", buf);
-	}
-	rc = cli_connect(x, 1);
-	if (rc == 0)
-		rc = cli_call(x, "GET", path, NULL, 0, &reply);
-	free(path);
-	if (rc != 0)
+	cli_query_page(&path, o->state, &o->limit, &o->before);
+	rc = cli_get(x, path, &reply);
+	if (rc != 0 || reply == NULL)
 		return rc;
-	if (x->json) {
-		cli_print_json(reply);
-		json_decref(reply);
-		return CLI_EXIT_OK;
-	}
 
 	json_t *runs = json_object_get(reply, "runs");
 	struct cli_table t = { .ncol = 5 };
@@ -543,17 +518,9 @@ cli_run_show(struct cli *x, void *opts)
 	int rc;
 
 	char *path = cli_path("runs", x->pos[0], "");
-	rc = cli_connect(x, 1);
-	if (rc == 0)
-		rc = cli_call(x, "GET", path, NULL, 0, &r);
-	free(path);
-	if (rc != 0)
+	rc = cli_get(x, path, &r);
+	if (rc != 0 || r == NULL)
 		return rc;
-	if (x->json) {
-		cli_print_json(r);
-		json_decref(r);
-		return CLI_EXIT_OK;
-	}
 
 	cli_kvw(CLI_KVW, "run:", cli_jstr(r, "run_id", "-"));
 	cli_kvw(CLI_KVW, "dag:", cli_jstr(r, "dag_id", "-"));

@@ -231,33 +231,16 @@ static int
 cli_jobs(struct cli *x, void *opts)
 {
 	struct jobs_opts *o = opts;
-	char *path = xstrdup("/api/v1/jobs"), buf[32];
+	char *path = xstrdup("/api/v1/jobs");
 	json_t *reply;
 	int rc;
 
-	if (o->state != NULL)
-		cli_query_add(&path, "state", o->state);
 	if (o->plugin != NULL)
 		cli_query_add(&path, "plugin", o->plugin);
-	if (o->limit.set) {
-		snprintf(buf, sizeof buf, "%lld", o->limit.v);
-		cli_query_add(&path, "limit", buf);
-	}
-	if (o->before.set) {
-		snprintf(buf, sizeof buf, "%lld", o->before.v);
-		cli_query_add(&path, "before", buf);
-	}
-	rc = cli_connect(x, 1);
-	if (rc == 0)
-		rc = cli_call(x, "GET", path, NULL, 0, &reply);
-	free(path);
-	if (rc != 0)
+	cli_query_page(&path, o->state, &o->limit, &o->before);
+	rc = cli_get(x, path, &reply);
+	if (rc != 0 || reply == NULL)
 		return rc;
-	if (x->json) {
-		cli_print_json(reply);
-		json_decref(reply);
-		return CLI_EXIT_OK;
-	}
 
 	struct cli_table t = { .ncol = 7 };
 	json_t *jobs = json_object_get(reply, "jobs"), *j;
@@ -305,17 +288,9 @@ cli_job(struct cli *x, void *opts)
 	if ((rc = cli_job_id(x, x->pos[0], &id)) != 0)
 		return rc;
 	char *path = xasprintf("/api/v1/jobs/%lld", id);
-	rc = cli_connect(x, 1);
-	if (rc == 0)
-		rc = cli_call(x, "GET", path, NULL, 0, &j);
-	free(path);
-	if (rc != 0)
+	rc = cli_get(x, path, &j);
+	if (rc != 0 || j == NULL)
 		return rc;
-	if (x->json) {
-		cli_print_json(j);
-		json_decref(j);
-		return CLI_EXIT_OK;
-	}
 
 	snprintf(buf, sizeof buf, "%" PRId64, cli_jint(j, "id"));
 	cli_kv("id:", buf);

@@ -554,81 +554,8 @@ START_TEST(test_parser_accepts)
 END_TEST
 
 /* ------------------------------------------------------------------------
- * Route templates and escaping
+ * Escaping
  * --------------------------------------------------------------------- */
-
-#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-static const struct {
-	const char *method, *path, *want;
-} routes[] = {
-	{ "GET", "/metrics", "/metrics" },
-	{ "GET", "/api/v1/health", "/api/v1/health" },
-	{ "GET", "/api/v1/workers", "/api/v1/workers" },
-	{ "GET", "/api/v1/plugins", "/api/v1/plugins" },
-	{ "POST", "/api/v1/tokens", "/api/v1/tokens" },
-	{ "POST", "/api/v1/cluster/register", "/api/v1/cluster/register" },
-	{ "POST", "/api/v1/cluster/exchange", "/api/v1/cluster/exchange" },
-	{ "POST", "/api/v1/cluster/leave", "/api/v1/cluster/leave" },
-	{ "POST", "/api/v1/cluster/other", "other" },
-	{ "GET", "/api/v1/jobs", "/api/v1/jobs" },
-	{ "GET", "/api/v1/jobs?state=queued&limit=5", "/api/v1/jobs" },
-	{ "POST", "/api/v1/jobs/batch", "/api/v1/jobs/batch" },
-	{ "GET", "/api/v1/jobs/42", "/api/v1/jobs/:id" },
-	{ "GET", "/api/v1/jobs/9007199254740993?wait=1", "/api/v1/jobs/:id" },
-	{ "GET", "/api/v1/jobs/42/log", "/api/v1/jobs/:id/log" },
-	{ "POST", "/api/v1/jobs/42/cancel", "/api/v1/jobs/:id/cancel" },
-	{ "GET", "/api/v1/jobs/0", "other" },
-	{ "GET", "/api/v1/jobs/-3", "other" },
-	{ "GET", "/api/v1/jobs/abc", "other" },
-	{ "GET", "/api/v1/jobs/12x", "other" },
-	{ "GET", "/api/v1/jobs/42/nope", "other" },
-	{ "GET", "/api/v1/jobs/", "other" },
-	{ "GET", "/api/v1/artifacts/" SHA, "/api/v1/artifacts/:sha" },
-	{ "PUT", "/api/v1/artifacts/" SHA, "/api/v1/artifacts/:sha" },
-	{ "GET", "/api/v1/artifacts/" SHA "0", "other" },
-	{ "GET", "/api/v1/artifacts/0123456789ABCDEF0123456789abcdef0123456789abcdef"
-	         "0123456789abcdef", "other" },
-	{ "GET", "/api/v1/dags", "/api/v1/dags" },
-	{ "GET", "/api/v1/dags/errors", "/api/v1/dags/errors" },
-	{ "GET", "/api/v1/dags/etl_daily", "/api/v1/dags/:dag" },
-	{ "GET", "/api/v1/dags/etl_daily/runs?state=failed", "/api/v1/dags/:dag/runs" },
-	{ "POST", "/api/v1/dags/etl/trigger", "/api/v1/dags/:dag/trigger" },
-	{ "POST", "/api/v1/dags/etl/pause", "/api/v1/dags/:dag/pause" },
-	{ "POST", "/api/v1/dags/etl/unpause", "/api/v1/dags/:dag/unpause" },
-	{ "POST", "/api/v1/dags/etl/backfill", "/api/v1/dags/:dag/backfill" },
-	{ "POST", "/api/v1/dags/etl/explode", "other" },
-	{ "GET", "/api/v1/dags//runs", "other" },
-	{ "GET", "/api/v1/runs/scheduled__2024-01-01T00:00:00Z", "/api/v1/runs/:run" },
-	{ "POST", "/api/v1/runs/r1/tasks/extract/clear", "/api/v1/runs/:run/tasks/:task/clear" },
-	{ "GET", "/api/v1/runs/r1/tasks/extract/log", "/api/v1/runs/:run/tasks/:task/log" },
-	{ "GET", "/api/v1/runs/r1/tasks/extract", "other" },
-	{ "GET", "/api/v1/runs/r1/tasks/extract/log/more", "other" },
-	{ "GET", "/api/v2/jobs", "other" },
-	{ "GET", "/api", "other" },
-	{ "GET", "/api/", "other" },
-	{ "GET", "/", "static" },
-	{ "GET", "/index.html", "static" },
-	{ "HEAD", "/style.css", "static" },
-	{ NULL, "/status.js", "static" },
-	{ "GET", "/apix", "static" },
-	{ "POST", "/index.html", "other" },
-	{ "DELETE", "/anything", "other" },
-	{ "GET", "", "other" },
-	{ "GET", "relative/path", "other" },
-	{ "GET", NULL, "other" },
-};
-
-START_TEST(test_route)
-{
-	const char *got = metrics_route(routes[_i].method, routes[_i].path);
-
-	ck_assert_ptr_nonnull(got);
-	ck_assert_msg(strcmp(got, routes[_i].want) == 0, "%s %s -> %s, want %s",
-	              routes[_i].method ? routes[_i].method : "(null)",
-	              routes[_i].path ? routes[_i].path : "(null)", got, routes[_i].want);
-}
-END_TEST
 
 static const struct {
 	const char *in, *out;
@@ -1113,7 +1040,6 @@ metrics_suite(void)
 	tcase_add_loop_test(tc, test_parser_rejects, 0,
 	                    (int)(sizeof bad_texts / sizeof bad_texts[0]));
 	tcase_add_test(tc, test_parser_accepts);
-	tcase_add_loop_test(tc, test_route, 0, (int)(sizeof routes / sizeof routes[0]));
 	tcase_add_loop_test(tc, test_escape, 0, (int)(sizeof escapes / sizeof escapes[0]));
 	tcase_add_test(tc, test_escape_rendered);
 	tcase_add_test(tc, test_histogram_buckets);
