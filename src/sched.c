@@ -792,7 +792,7 @@ sched_stage_drop(sched *s, struct stage *st)
 
 /* A map task's attempt ended with result R.  Lock held; J is running. */
 static void
-stage_result(sched *s, struct sjob *j, const struct sched_result *r)
+sc_stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 {
 	run_del(j);
 	switch (stage_task_ended(j->stage, j->index, r->state, r->code,
@@ -919,7 +919,7 @@ sched_stage_cancel(sched *s, int64_t id)
 /* Drop stages whose driver no longer runs (its worker died, it was
  * cancelled).  Lock held. */
 static void
-stage_gc(sched *s)
+sc_stage_gc(sched *s)
 {
 	struct stage *n;
 	for (struct stage *st = stage_next(&s->stages, NULL); st != NULL; st = n) {
@@ -939,7 +939,7 @@ stage_gc(sched *s)
 /* Put worker W's map tasks back in the queue (W died or lost them);
  * only those not in HELD (sorted) if HELD is given.  Lock held. */
 static void
-stage_requeue(sched *s, struct sworker *w, const struct sched_held *held,
+sc_stage_requeue(sched *s, struct sworker *w, const struct sched_held *held,
               size_t nheld)
 {
 	struct sjob *n;
@@ -1019,7 +1019,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->ncancel = 0;
 
 	/* Attempts the master gave this worker that it no longer has. */
-	stage_requeue(s, w, h, nheld);
+	sc_stage_requeue(s, w, h, nheld);
 	size_t n = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
 		n++;
@@ -1104,7 +1104,7 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 		int current = j != NULL && j->state == SJ_RUNNING &&
 		              j->worker == w && j->attempt == r->attempt;
 		if (current && j->stage != NULL) {
-			stage_result(s, j, r);   /* memory only: no write */
+			sc_stage_result(s, j, r);   /* memory only: no write */
 			x->stage_event = 1;
 			continue;
 		}
@@ -1382,7 +1382,7 @@ sched_reap(sched *s)
 		w->alive = 0;
 		w->session = 0;
 		dead++;
-		stage_requeue(s, w, NULL, 0);
+		sc_stage_requeue(s, w, NULL, 0);
 		size_t n = 0;
 		for (struct sjob *j = w->running; j != NULL; j = j->next)
 			n++;
@@ -1411,7 +1411,7 @@ sched_reap(sched *s)
 		free(js);
 	}
 	if (s->stages.head != NULL)
-		stage_gc(s);
+		sc_stage_gc(s);
 	int delayed = s->delayed + s->locality_waits;
 	s->locality_waits = 0;
 	pthread_mutex_unlock(&s->mu);
