@@ -51,7 +51,6 @@
  * would be. */
 static struct {
 	__typeof__(MHD_start_daemon) *start_daemon;
-	__typeof__(MHD_quiesce_daemon) *quiesce_daemon;
 	__typeof__(MHD_stop_daemon) *stop_daemon;
 	__typeof__(MHD_get_daemon_info) *get_daemon_info;
 	__typeof__(MHD_is_feature_supported) *is_feature_supported;
@@ -74,7 +73,6 @@ static char *lm_error;
 #define MHD_LIBRARY "libmicrohttpd.so.12"
 
 #define MHD_start_daemon (*lm.start_daemon)
-#define MHD_quiesce_daemon (*lm.quiesce_daemon)
 #define MHD_stop_daemon (*lm.stop_daemon)
 #define MHD_get_daemon_info (*lm.get_daemon_info)
 #define MHD_is_feature_supported (*lm.is_feature_supported)
@@ -97,7 +95,6 @@ http_load_mhd(void)
 	static const char *const sonames[] = { MHD_LIBRARY, NULL };
 	static const struct dynlib_sym syms[] = {
 		DYNLIB_SYM("MHD_start_daemon", lm.start_daemon),
-		DYNLIB_SYM("MHD_quiesce_daemon", lm.quiesce_daemon),
 		DYNLIB_SYM("MHD_stop_daemon", lm.stop_daemon),
 		DYNLIB_SYM("MHD_get_daemon_info", lm.get_daemon_info),
 		DYNLIB_SYM("MHD_is_feature_supported", lm.is_feature_supported),
@@ -957,14 +954,16 @@ void
 http_stop(http_server *s)
 {
 	http_req *r, *next;
-	MHD_socket lfd;
 
 	if (s == NULL)
 		return;
-	lfd = MHD_quiesce_daemon(s->daemon);
 	/* MHD_stop_daemon with a suspended connection is an API violation,
 	 * so resume every parked request (as expired) and make later parks
-	 * resume at once. */
+	 * resume at once.  No MHD_quiesce_daemon first: with epoll, its
+	 * epoll_ctl(DEL) of the listen socket races the polling thread's
+	 * own and MHD aborts on the loser's ENOENT (an open libmicrohttpd
+	 * defect, seen here as "Failed to remove listen FD from epoll
+	 * set").  Requests arriving meanwhile park and resume at once. */
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	s->quit = 1;
@@ -977,10 +976,6 @@ http_stop(http_server *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->parker, NULL);
 	MHD_stop_daemon(s->daemon);
-	/* A quiesced listen socket is ours to close, after the threads
-	 * that might still poll it are gone. */
-	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
