@@ -33,10 +33,13 @@ api_login(struct api_ctx *a, http_req *r, const struct api_call *c)
 	http_client_addr(r, addr, sizeof addr);
 	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role, &err);
 	if (rc == 0) {
+		/* Secure under TLS: the browser then never sends the
+		 * session over plain HTTP. */
 		char *cookie = xasprintf(API_SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; "
-		                         "Path=/; Max-Age=%d", sid,
+		                         "Path=/; Max-Age=%d%s", sid,
 		                         (a->cfg->auth.session_ttl_ms > 0 ?
-		                          a->cfg->auth.session_ttl_ms : 43200000) / 1000);
+		                          a->cfg->auth.session_ttl_ms : 43200000) / 1000,
+		                         http_is_tls(a->http) ? "; Secure" : "");
 		http_add_header(r, "Set-Cookie", cookie);
 		free(cookie);
 		http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", user,
@@ -58,7 +61,10 @@ api_logout(struct api_ctx *a, http_req *r, const struct api_call *c)
 	const char *sid = http_cookie(r, API_SESSION_COOKIE);
 	if (sid != NULL)
 		users_logout(a->users, sid);
-	http_add_header(r, "Set-Cookie", API_SESSION_COOKIE "=; HttpOnly; SameSite=Strict; "
+	http_add_header(r, "Set-Cookie", http_is_tls(a->http) ?
+	                API_SESSION_COOKIE "=; HttpOnly; SameSite=Strict; "
+	                "Path=/; Max-Age=0; Secure" :
+	                API_SESSION_COOKIE "=; HttpOnly; SameSite=Strict; "
 	                "Path=/; Max-Age=0");
 	http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
 }

@@ -10,16 +10,13 @@
  * that needs requests in parallel (say, a long poll next to heartbeats)
  * should make a client per thread.
  *
- * Two transports sit behind the one API.  A plain-HTTP master (the usual
- * cluster on a private network) is spoken to by the small HTTP/1.1 client
- * below: one request at a time on a kept-alive socket, Content-Length or
- * chunked replies, a deadline per request.  That is all the API needs, and
- * it keeps a worker's resident memory small: libcurl alone brings OpenSSL,
- * Kerberos, LDAP, SSH and more into every process that loads it, about
- * 5.5 MB of an idle worker's 12.7.  An https master is spoken to through
- * libcurl, which does TLS (certificates, proxies) properly; libcurl is
- * then loaded (dynlib.h) when the first such client is made rather than
- * linked, so no process that never needs it carries it.
+ * It speaks HTTP/1.1 itself, one request at a time on a kept-alive
+ * socket, Content-Length or chunked replies, a deadline per request: that
+ * is all the API needs, and it keeps a worker small (libcurl alone would
+ * bring OpenSSL, Kerberos, LDAP, SSH and more, about 5.5 MB of an idle
+ * worker's 12.7).  An https:// master is spoken to over TLS on the same
+ * socket (tls.h), its certificate checked against the cluster CA derived
+ * from the secret (cert.h), a CA bundle given, or the system's store.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -32,71 +29,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "dynlib.h"
-
-/* Calls go through the table below; curl's type-checking macros would
- * hide that. */
-#define CURL_DISABLE_TYPECHECK 1
-#include <curl/curl.h>
-
-static struct {
-	CURLcode (*global_init)(long);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-	CURLcode (*easy_perform)(CURL *);
-	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-	void (*easy_cleanup)(CURL *);
-	void (*easy_reset)(CURL *);
-	const char *(*easy_strerror)(CURLcode);
-	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-	void (*slist_free_all)(struct curl_slist *);
-} lc;
-/* Why libcurl could not be loaded, or NULL.  Set once (under client_once)
- * and kept for the life of the process: every later https client is
- * refused with it. */
-static char *lc_error;
-
-#define curl_global_init (*lc.global_init)
-#define curl_easy_init (*lc.easy_init)
-#undef curl_easy_setopt
-#define curl_easy_setopt (*lc.easy_setopt)
-#define curl_easy_perform (*lc.easy_perform)
-#undef curl_easy_getinfo
-#define curl_easy_getinfo (*lc.easy_getinfo)
-#define curl_easy_cleanup (*lc.easy_cleanup)
-#define curl_easy_reset (*lc.easy_reset)
-#define curl_easy_strerror (*lc.easy_strerror)
-#define curl_slist_append (*lc.slist_append)
-#define curl_slist_free_all (*lc.slist_free_all)
-
-/* Load libcurl and look up what we use; 0, or negative with *err. */
-static int
-client_load_curl(char **err)
-{
-	static const char *const sonames[] = { "libcurl.so.4", NULL };
-	static const struct dynlib_sym syms[] = {
-		DYNLIB_SYM("curl_global_init", lc.global_init),
-		DYNLIB_SYM("curl_easy_init", lc.easy_init),
-		DYNLIB_SYM("curl_easy_setopt", lc.easy_setopt),
-		DYNLIB_SYM("curl_easy_perform", lc.easy_perform),
-		DYNLIB_SYM("curl_easy_getinfo", lc.easy_getinfo),
-		DYNLIB_SYM("curl_easy_cleanup", lc.easy_cleanup),
-		DYNLIB_SYM("curl_easy_reset", lc.easy_reset),
-		DYNLIB_SYM("curl_easy_strerror", lc.easy_strerror),
-		DYNLIB_SYM("curl_slist_append", lc.slist_append),
-		DYNLIB_SYM("curl_slist_free_all", lc.slist_free_all),
-	};
-
-	return dynlib_load(sonames, NULL, syms, sizeof syms / sizeof syms[0],
-	                   err);
-}
-
 #include "auth.h"
+#include "cert.h"
 #include "client.h"
 #include "clock.h"
+#include "tls.h"
 #include "xalloc.h"
 
 #define CLIENT_MAX_REPLY    (64u << 20)    /* 64 MiB */
@@ -114,14 +53,21 @@ struct client {
 	char *id;
 	char *secret;
 	char *token;
-	pthread_mutex_t mu;     /* guards the connection (fd or curl) */
-	CURL *curl;             /* https: libcurl's handle; else NULL */
-	/* Plain HTTP: where to connect, and the kept-alive connection. */
+	pthread_mutex_t mu;     /* guards the connection */
+	/* Where to connect, and the kept-alive connection. */
+	int https;
 	char *host;             /* name or address, IPv6 without brackets */
 	char *port;
 	char *authority;        /* HOST[:PORT] as in the URL, for Host: */
 	char *prefix;           /* path of the base URL, "" if none */
 	int fd;                 /* -1: not connected */
+	/* https: what to trust (made at the first connection), and the
+	 * session on fd. */
+	char *ca_file;          /* a PEM bundle, or NULL */
+	char *ca_secret;        /* else the CA derived from this secret */
+	tls_trust *trust;
+	tls_conn *tls;
+	char why[512];          /* a TLS failure, for the message */
 };
 
 /* A reply body being received: into DATA, or for a streamed download
@@ -137,32 +83,18 @@ struct client_buf {
 	int sink_rc;            /* what SINK failed with, or 0 */
 };
 
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-static CURLcode client_global_rc = CURLE_FAILED_INIT;
-
-/* curl_global_init() is not thread-safe, and workers and the CLI may both
- * create clients from several threads. */
-static void
-client_global_init(void)
-{
-	if (client_load_curl(&lc_error) != 0) {
-		client_global_rc = CURLE_FAILED_INIT;
-		return;
-	}
-	client_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* Split the http:// URL C->base_url into host, port, authority and path
- * prefix; URL is the caller's spelling of it, for the message. */
+/* Split the http(s):// URL C->base_url into host, port, authority and
+ * path prefix; URL is the caller's spelling of it, for the message. */
 static int
 client_parse_url(client *c, const char *url, char **err)
 {
 	const char *p, *q;
+	size_t skip = c->https ? 8 : 7;
 
 	/* Trailing slashes were dropped: "http://" itself is now shorter. */
-	if (strlen(c->base_url) <= 7)
+	if (strlen(c->base_url) <= skip)
 		goto bad;
-	p = c->base_url + 7;
+	p = c->base_url + skip;
 	if (*p == '[') {
 		q = strchr(p, ']');
 		if (q == NULL)
@@ -184,7 +116,7 @@ client_parse_url(client *c, const char *url, char **err)
 			goto bad;
 		q += 1 + n;
 	} else {
-		c->port = xstrdup("80");
+		c->port = xstrdup(c->https ? "443" : "80");
 	}
 	if (*q != '\0' && *q != '/')
 		goto bad;
@@ -193,7 +125,41 @@ client_parse_url(client *c, const char *url, char **err)
 	return 0;
 bad:
 	return seterr(err, -EINVAL, "master URL '%s' is not "
-	              "http://HOST[:PORT][/PATH]", url);
+	              "http[s]://HOST[:PORT][/PATH]", url);
+}
+
+/* A secret should not outlive its use in a core dump. */
+static void
+client_free_secret(char *secret)
+{
+	if (secret != NULL) {
+		memset(secret, 0, strlen(secret));
+		free(secret);
+	}
+}
+
+/* Drop the kept-alive connection, if any. */
+static void
+client_disconnect(client *c)
+{
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+void
+client_set_ca(client *c, const char *ca_file, const char *ca_secret)
+{
+	pthread_mutex_lock(&c->mu);
+	free(c->ca_file);
+	c->ca_file = xstrdup(ca_file);
+	client_free_secret(c->ca_secret);
+	c->ca_secret = xstrdup(ca_secret);
+	tls_trust_free(c->trust);
+	c->trust = NULL;
+	pthread_mutex_unlock(&c->mu);
 }
 
 int
@@ -218,20 +184,10 @@ client_new(const char *base_url, const char *id, const char *secret,
 	c->secret = xstrdup(secret);
 	c->token = xstrdup(token);
 	c->fd = -1;
+	c->https = strncmp(base_url, "https://", 8) == 0;
+	c->ca_secret = xstrdup(secret);
 	pthread_mutex_init(&c->mu, NULL);
-	int rc = 0;
-	if (strncmp(base_url, "https://", 8) == 0) {
-		pthread_once(&client_once, client_global_init);
-		if (client_global_rc != CURLE_OK)
-			rc = seterr(err, -EIO, "cannot initialise libcurl: %s",
-			            lc_error != NULL ? lc_error :
-			            curl_easy_strerror(client_global_rc));
-		else if ((c->curl = curl_easy_init()) == NULL)
-			rc = seterr(err, -ENOMEM, "cannot create a libcurl "
-			            "handle");
-	} else {
-		rc = client_parse_url(c, base_url, err);
-	}
+	int rc = client_parse_url(c, base_url, err);
 	if (rc != 0) {
 		client_free(c);
 		return rc;
@@ -245,18 +201,14 @@ client_free(client *c)
 {
 	if (c == NULL)
 		return;
-	if (c->curl != NULL)
-		curl_easy_cleanup(c->curl);
-	if (c->fd >= 0)
-		close(c->fd);
+	client_disconnect(c);
+	tls_trust_free(c->trust);
+	free(c->ca_file);
 	pthread_mutex_destroy(&c->mu);
 	free(c->base_url);
 	free(c->id);
-	if (c->secret != NULL) {
-		/* The secret should not outlive its use in a core dump. */
-		memset(c->secret, 0, strlen(c->secret));
-		free(c->secret);
-	}
+	client_free_secret(c->secret);
+	client_free_secret(c->ca_secret);
 	free(c->token);
 	free(c->host);
 	free(c->port);
@@ -293,106 +245,7 @@ client_buf_add(struct client_buf *b, const void *p, size_t n)
 	return 0;
 }
 
-static size_t
-client_write(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	/* 0 makes curl fail with CURLE_WRITE_ERROR */
-	return client_buf_add(ud, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
-/*
- * Why curl failed, in few words.  For a failed connect, curl says "Failed
- * to connect to 127.0.0.1 port 8080 after 0 ms: Couldn't connect to
- * server"; the URL is in our message already, and the system's reason
- * ("Connection refused", "No route to host") is what the user can act on.
- */
-static const char *
-client_reason(CURL *h, CURLcode rc, const char *errbuf, char *buf, size_t len)
-{
-	long os_errno = 0;
-
-	if (rc == CURLE_COULDNT_CONNECT &&
-	    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
-	    os_errno != 0) {
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-		return strerror_r((int)os_errno, buf, len);
-#else
-		if (strerror_r((int)os_errno, buf, len) == 0)
-			return buf;
-#endif
-	}
-	return errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-}
-
-/* The request through libcurl (https). */
-static int
-curl_exchange(client *c, const char *method, const char *path,
-              const char *body, size_t blen, const char *auth,
-              long timeout_ms, long *status, struct client_buf *buf,
-              char **err)
-{
-	CURL *h = c->curl;
-	struct curl_slist *hdrs = NULL;
-	char errbuf[CURL_ERROR_SIZE];
-	char *url = xasprintf("%s%s", c->base_url, path);
-
-	/* Resetting options keeps the connection cache: keep-alive holds. */
-	curl_easy_reset(h);
-	errbuf[0] = '\0';
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	/* No "Expect: 100-continue" round trip before larger bodies. */
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (auth != NULL)
-		hdrs = curl_slist_append(hdrs, auth);
-
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-	                 timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CLIENT_CONNECT_MS);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, buf);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "kiln/" PACKAGE_VERSION);
-	if (strcmp(method, "GET") == 0 && body == NULL) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	} else {
-		/* POSTFIELDS with an explicit size sends exactly the bytes
-		 * that were signed, even when there are none. */
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-		                 (curl_off_t)blen);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	}
-
-	CURLcode rc = curl_easy_perform(h);
-	int ret = 0;
-	if (buf->overflow) {
-		ret = seterr(err, -EFBIG, "reply from %s exceeds %u MiB", url,
-		             CLIENT_MAX_REPLY >> 20);
-	} else if (rc != CURLE_OK) {
-		char ebuf[128];
-		ret = seterr(err, -EIO, "cannot reach master at %s: %s",
-		             c->base_url,
-		             client_reason(h, rc, errbuf, ebuf, sizeof ebuf));
-	} else {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	}
-	/* The handle keeps pointers to these until the next reset. */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(hdrs);
-	free(url);
-	return ret;
-}
-
-/* ------------------------------------------------------- plain HTTP/1.1 */
+/* ------------------------------------------------------------ HTTP/1.1 */
 
 /* Wait until FD is ready for EVENTS or DEADLINE (clock_mono_ms) passes: 0, or
  * -ETIMEDOUT, or a negative errno. */
@@ -412,7 +265,52 @@ plain_wait(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Connect to the master; 0 with c->fd set, or a negative errno. */
+/* What an https client trusts, made once: see client_set_ca(). */
+static int
+client_trust(client *c)
+{
+	char *pem = NULL, *err = NULL;
+	int rc;
+
+	if (c->trust != NULL)
+		return 0;
+	if (c->ca_file == NULL && c->ca_secret != NULL &&
+	    (rc = cert_ca_pem(c->ca_secret, &pem, &err)) < 0)
+		goto out;
+	rc = tls_trust_new(pem, c->ca_file, &c->trust, &err);
+out:
+	if (rc < 0)
+		snprintf(c->why, sizeof c->why, "%s", err);
+	free(err);
+	free(pem);
+	return rc;
+}
+
+/* The TLS handshake on the new connection c->fd, the master's certificate
+ * checked; 0, or a negative errno with c->why set. */
+static int
+client_tls_start(client *c, int64_t deadline)
+{
+	char *err = NULL;
+	int rc;
+
+	if ((rc = client_trust(c)) < 0)
+		return rc;
+	if ((rc = tls_conn_new(c->trust, c->fd, c->host, &c->tls, &err)) < 0) {
+		snprintf(c->why, sizeof c->why, "%s", err);
+		free(err);
+		return rc;
+	}
+	while ((rc = tls_handshake(c->tls)) == -EAGAIN)
+		if ((rc = plain_wait(c->fd, tls_wants(c->tls), deadline)) != 0)
+			return rc;
+	if (rc != 0)
+		snprintf(c->why, sizeof c->why, "%s", tls_why(c->tls));
+	return rc;
+}
+
+/* Connect to the master (and, for https, make sure it is the master);
+ * 0 with c->fd set, or a negative errno. */
 static int
 plain_connect(client *c, int64_t deadline, const char **why)
 {
@@ -457,68 +355,88 @@ plain_connect(client *c, int64_t deadline, const char **why)
 		break;
 	}
 	freeaddrinfo(res);
+	if (rc == 0 && c->https && (rc = client_tls_start(c, deadline)) != 0) {
+		*why = c->why;
+		client_disconnect(c);
+	}
 	return rc;
 }
 
-/* After a send or recv on FD failed with errno: 0 to try again (once FD
- * is ready for EVENTS), or the negative error to give up with. */
+/* Send LEN bytes at P on the connection, whole; 0 or a negative errno. */
 static int
-plain_again(int fd, short events, int64_t deadline)
+conn_send(client *c, const char *p, size_t len, int64_t deadline)
 {
-	if (errno == EINTR)
-		return 0;
-	if (errno != EAGAIN && errno != EWOULDBLOCK)
-		return -errno;
-	return plain_wait(fd, events, deadline);
-}
-
-/* Send IOV[N] whole; 0 or a negative errno. */
-static int
-plain_send(int fd, struct iovec *iov, int n, int64_t deadline)
-{
-	while (n > 0) {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t k = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (len > 0) {
+		ssize_t k;
+		short wants = POLLOUT;
+		if (c->tls != NULL) {
+			k = tls_send(c->tls, p, len);
+			if (k == -EAGAIN)
+				wants = tls_wants(c->tls);
+			else if (k < 0)
+				return (int)k;
+		} else {
+			k = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				return -errno;
+		}
 		if (k < 0) {
-			int rc = plain_again(fd, POLLOUT, deadline);
+			int rc = plain_wait(c->fd, wants, deadline);
 			if (rc != 0)
 				return rc;
 			continue;
 		}
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
+		p += k;
+		len -= (size_t)k;
 	}
 	return 0;
+}
+
+/* Receive up to LEN bytes into P, waiting for at least one: the number
+ * received, 0 at the end of the stream, or a negative errno. */
+static ssize_t
+conn_recv(client *c, void *p, size_t len, int64_t deadline)
+{
+	for (;;) {
+		ssize_t k;
+		short wants = POLLIN;
+		if (c->tls != NULL) {
+			k = tls_recv(c->tls, p, len);
+			if (k >= 0 || k != -EAGAIN)
+				return k;
+			wants = tls_wants(c->tls);
+		} else {
+			k = recv(c->fd, p, len, 0);
+			if (k >= 0)
+				return k;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				return -errno;
+		}
+		int rc = plain_wait(c->fd, wants, deadline);
+		if (rc != 0)
+			return rc;
+	}
 }
 
 /* Read what is there (at least one byte) into B: the number of bytes
  * read, 0 at the end of the stream, or a negative errno. */
 static ssize_t
-plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
+plain_recv(client *c, struct client_buf *b, size_t limit, int64_t deadline)
 {
 	if (b->len >= limit)
 		return -EFBIG;
 	/* Room for 16 KiB more, but never past LIMIT (a body of known
 	 * length was given exactly its size). */
 	client_buf_reserve(b, limit - b->len < 16384 ? limit - b->len : 16384);
-	for (;;) {
-		ssize_t k = recv(fd, b->data + b->len, b->cap - b->len - 1, 0);
-		if (k >= 0) {
-			b->len += (size_t)k;
-			b->data[b->len] = '\0';
-			return k;
-		}
-		int rc = plain_again(fd, POLLIN, deadline);
-		if (rc != 0)
-			return rc;
+	ssize_t k = conn_recv(c, b->data + b->len, b->cap - b->len - 1,
+	                      deadline);
+	if (k > 0) {
+		b->len += (size_t)k;
+		b->data[b->len] = '\0';
 	}
+	return k;
 }
 
 /* Hand a 2xx body of WANT bytes to B's sink: the HAVE bytes that came
@@ -526,7 +444,7 @@ plain_recv(int fd, struct client_buf *b, size_t limit, int64_t deadline)
  * fixed size (a large artifact never sits in memory whole).  0 or a
  * negative errno. */
 static int
-plain_sink_body(int fd, const char *p, size_t have, uint64_t want,
+plain_sink_body(client *c, const char *p, size_t have, uint64_t want,
                 struct client_buf *b, int64_t deadline)
 {
 	b->sunk = 1;            /* the body was the sink's, even if refused */
@@ -542,16 +460,13 @@ plain_sink_body(int fd, const char *p, size_t have, uint64_t want,
 	char *chunk = rc == 0 && got < want ? xmalloc(cap) : NULL;
 	while (rc == 0 && got < want) {
 		size_t n = want - got < cap ? (size_t)(want - got) : cap;
-		ssize_t k = recv(fd, chunk, n, 0);
+		ssize_t k = conn_recv(c, chunk, n, deadline);
 		if (k > 0) {
 			got += (uint64_t)k;
 			rc = b->sink(b->sink_ud, chunk, (size_t)k);
-		} else if (k == 0) {
+		} else {
 			free(chunk);
-			return -EPROTO;
-		} else if ((rc = plain_again(fd, POLLIN, deadline)) != 0) {
-			free(chunk);
-			return rc;
+			return k == 0 ? -EPROTO : (int)k;
 		}
 	}
 	free(chunk);
@@ -688,11 +603,19 @@ plain_send_request(client *c, const char *method, const char *path,
 	                      method, c->prefix, path, c->authority,
 	                      auth != NULL ? auth : "",
 	                      auth != NULL ? "\r\n" : "", clen);
-	struct iovec iov[2] = {
-		{ .iov_base = req, .iov_len = strlen(req) },
-		{ .iov_base = (void *)body, .iov_len = has_body ? blen : 0 },
-	};
-	int rc = plain_send(c->fd, iov, iov[1].iov_len ? 2 : 1, deadline);
+	size_t hlen = strlen(req);
+	size_t len = has_body ? blen : 0;
+	int rc;
+	/* One write (and over TLS one record) for a request that fits. */
+	if (len > 0 && len <= 65536) {
+		req = xrealloc(req, hlen + len);
+		memcpy(req + hlen, body, len);
+		rc = conn_send(c, req, hlen + len, deadline);
+	} else {
+		rc = conn_send(c, req, hlen, deadline);
+		if (rc == 0 && len > 0)
+			rc = conn_send(c, body, len, deadline);
+	}
 	free(req);
 	return rc;
 }
@@ -714,7 +637,7 @@ plain_read_head(client *c, int reused, int send_rc, int64_t deadline,
 		char *eoh;
 		while ((eoh = in->len ? memmem(in->data, in->len, "\r\n\r\n",
 		                               4) : NULL) == NULL) {
-			ssize_t k = plain_recv(c->fd, in, CLIENT_MAX_HEADER,
+			ssize_t k = plain_recv(c, in, CLIENT_MAX_HEADER,
 			                       deadline);
 			if (k > 0)
 				continue;
@@ -760,7 +683,7 @@ plain_body_chunked(client *c, struct client_buf *in, size_t hlen,
 			return 0;
 		if (d < 0)
 			return d;
-		ssize_t k = plain_recv(c->fd, in, CLIENT_MAX_REPLY + hlen +
+		ssize_t k = plain_recv(c, in, CLIENT_MAX_REPLY + hlen +
 		                       (CLIENT_MAX_REPLY >> 4), deadline);
 		if (k <= 0)
 			return k == 0 ? -EPROTO : (int)k;
@@ -784,7 +707,7 @@ plain_body_length(client *c, const char *p, size_t have,
 	buf->cap = (size_t)want + 1;
 	client_buf_add(buf, p, have);
 	while (buf->len < want) {
-		ssize_t k = plain_recv(c->fd, buf, (size_t)want, deadline);
+		ssize_t k = plain_recv(c, buf, (size_t)want, deadline);
 		if (k <= 0)
 			return k == 0 ? -EPROTO : (int)k;
 	}
@@ -799,7 +722,7 @@ plain_body_to_close(client *c, const char *p, size_t have,
 {
 	client_buf_add(buf, p, have);
 	for (;;) {
-		ssize_t k = plain_recv(c->fd, buf, CLIENT_MAX_REPLY, deadline);
+		ssize_t k = plain_recv(c, buf, CLIENT_MAX_REPLY, deadline);
 		if (k == 0)
 			return 0;
 		if (k < 0)
@@ -824,7 +747,7 @@ plain_read_body(client *c, int head_only, struct client_buf *in,
 		return plain_body_chunked(c, in, hlen, buf, deadline);
 	if (r->length >= 0 && buf->sink != NULL && r->status >= 200 &&
 	    r->status < 300)
-		return plain_sink_body(c->fd, p, have, (uint64_t)r->length, buf,
+		return plain_sink_body(c, p, have, (uint64_t)r->length, buf,
 		                       deadline);
 	if (r->length >= 0)
 		return plain_body_length(c, p, have,
@@ -879,10 +802,8 @@ plain_once(client *c, const char *method, const char *path,
 		*why = "reply cut short";
 	if (send_rc != 0)
 		r.close = 1;    /* the master stopped reading it */
-	if (rc == 0 && r.close) {
-		close(c->fd);
-		c->fd = -1;
-	}
+	if (rc == 0 && r.close)
+		client_disconnect(c);
 	*status = r.status;
 	return rc;
 }
@@ -902,8 +823,7 @@ plain_exchange(client *c, const char *method, const char *path,
 	if (rc == -EAGAIN) {
 		/* The master closed the idle connection (restart, timeout):
 		 * the request never reached it, so sending it again is safe. */
-		close(c->fd);
-		c->fd = -1;
+		client_disconnect(c);
 		buf->len = 0;
 		why = NULL;
 		rc = plain_once(c, method, path, body, blen, auth, deadline,
@@ -911,11 +831,8 @@ plain_exchange(client *c, const char *method, const char *path,
 	}
 	if (rc == 0)
 		return 0;
-	if (c->fd >= 0) {
-		/* Whatever is left on it belongs to a reply we gave up on. */
-		close(c->fd);
-		c->fd = -1;
-	}
+	/* Whatever is left on it belongs to a reply we gave up on. */
+	client_disconnect(c);
 	if (rc == -EFBIG)
 		return seterr(err, -EFBIG, "reply from %s%s exceeds %u MiB",
 		              c->base_url, path, CLIENT_MAX_REPLY >> 20);
@@ -924,6 +841,9 @@ plain_exchange(client *c, const char *method, const char *path,
 		              "within %ld ms", c->base_url,
 		              timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
 	char ebuf[128];
+	if (rc == -EACCES && why != NULL)
+		return seterr(err, -EACCES, "refusing the master at %s: %s",
+		              c->base_url, why);
 	if (why == NULL)
 		why = client_strerror(-rc, ebuf, sizeof ebuf);
 	return seterr(err, -EIO, "cannot reach master at %s: %s", c->base_url,
@@ -947,10 +867,7 @@ client_exchange(client *c, const char *method, const char *path,
 	} else if (c->token != NULL) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);
 	}
-	int rc = c->curl != NULL ?
-	         curl_exchange(c, method, path, body, blen, auth, timeout_ms,
-	                       status, buf, err) :
-	         plain_exchange(c, method, path, body, blen, auth, timeout_ms,
+	int rc = plain_exchange(c, method, path, body, blen, auth, timeout_ms,
 	                        status, buf, err);
 	free(auth);
 	return rc;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * client.h - an HTTP client for the master's API, shared by the worker
- * and the CLI: HTTP/1.1 of our own over one kept-alive socket for an
- * http:// master, libcurl (loaded on demand) for https://.  Requests are
+ * and the CLI: HTTP/1.1 of our own over one kept-alive socket, in TLS
+ * for an https:// master (whose certificate is checked).  Requests are
  * signed with the cluster secret (Kiln-HMAC, see auth.h) when one is
  * given, else carry a Bearer token.
  */
@@ -19,6 +19,13 @@ typedef struct client client;
 int client_new(const char *base_url, const char *id, const char *secret,
                const char *token, client **out, char **err);
 void client_free(client *c);
+
+/* Which certificates an https client accepts from the master: the PEM
+ * bundle CA_FILE if not NULL; else the cluster CA derived from CA_SECRET
+ * (cert.h) if not NULL; else the system's trust store.  By default, the
+ * cluster CA of the secret the client was made with.  Call before the
+ * first request. */
+void client_set_ca(client *c, const char *ca_file, const char *ca_secret);
 
 /* METHOD PATH (e.g. "/api/v1/jobs?limit=5") with BODY (borrowed; NULL for
  * none).  On a completed exchange returns 0 with the HTTP *status and the
@@ -49,9 +56,9 @@ typedef int (*client_sink)(void *ud, const void *data, size_t len);
 
 /* GET PATH for a body that may be large (an artifact): a 2xx reply's body
  * is handed to SINK in pieces as it arrives, never whole in memory, and a
- * body over MAX bytes is refused (-EFBIG) before any of it is taken.  (An
- * https master's reply, or one without a Content-Length, is received whole
- * within the 64 MiB of client_request_raw, then handed over.)  Any other
+ * body over MAX bytes is refused (-EFBIG) before any of it is taken.  (A
+ * reply without a Content-Length is received whole within the 64 MiB of
+ * client_request_raw, then handed over.)  Any other
  * status's body comes back in *text and *tlen as client_send_bytes gives
  * it.  0 with *status, or negative with *err. */
 int client_get_stream(client *c, const char *path, long timeout_ms,

@@ -61,6 +61,11 @@ struct cfg_ctx {
 	yaml_node_t *master;         /* the master section, NULL if absent */
 	yaml_node_t *heartbeat;      /* value nodes checked after the walk */
 	yaml_node_t *worker_timeout;
+	yaml_node_t *listen;         /* master.listen, master.tls, ... */
+	yaml_node_t *tls_mode;
+	yaml_node_t *tls_node;
+	yaml_node_t *cert_file, *key_file;
+	yaml_node_t *metrics_auth;
 	yaml_node_t **wname;         /* each worker's name node */
 };
 
@@ -347,6 +352,86 @@ cfg_pools(void *ud, const struct yamlfile_key *row, yaml_node_t *v,
 	return 0;
 }
 
+/* master.tls.mode: auto, on or off (YAML's booleans for on and off). */
+static int
+cfg_tls_mode(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+             void *base)
+{
+	static const struct { const char *word; int mode; } words[] = {
+		{ "auto", CONFIG_TLS_AUTO }, { "on", CONFIG_TLS_ON },
+		{ "true", CONFIG_TLS_ON }, { "yes", CONFIG_TLS_ON },
+		{ "off", CONFIG_TLS_OFF }, { "false", CONFIG_TLS_OFF },
+		{ "no", CONFIG_TLS_OFF },
+	};
+	struct cfg_ctx *x = ud;
+	struct kiln_config *c = base;
+	const char *s = NULL;
+	int rc = yamlfile_string(&x->yf, k->name, v, &s);
+
+	if (rc < 0)
+		return rc;
+	x->tls_mode = v;
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (strcasecmp(s, words[i].word) == 0) {
+			c->master.tls_mode = words[i].mode;
+			return 0;
+		}
+	return cfg_err(x, v, "'mode' must be auto, on or off, got '%s'", s);
+}
+
+/* master.tls.names: more host names and addresses for the certificate. */
+static int
+cfg_tls_names(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+              void *base)
+{
+	struct cfg_ctx *x = ud;
+	struct kiln_config *c = base;
+	yaml_node_item_t *it, *top;
+	int rc;
+
+	(void)k;
+	if ((rc = cfg_list(x, "names", v, &it, &top)) < 0)
+		return rc;
+	for (; it < top; it++) {
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
+		const char *name = NULL;
+		if ((rc = yamlfile_string(&x->yf, "names", n, &name)) < 0)
+			return rc;
+		if (strlen(name) > 253 || strpbrk(name, " ,/\\\"'") != NULL)
+			return cfg_err(x, n, "'%s' is not a host name or an "
+			               "address", name);
+		c->master.tls_names = xrealloc(c->master.tls_names,
+		        (c->master.ntls_names + 1) * sizeof(char *));
+		c->master.tls_names[c->master.ntls_names++] = xstrdup(name);
+	}
+	return 0;
+}
+
+static const struct yamlfile_key cfg_tls_keys[] = {
+	{ "mode", YF_OWN, 0, 0, 0, cfg_tls_mode },
+	{ "cert_file", YF_OWN, CFG_OFF(master.tls_cert_file), 0, 0, cfg_set_path },
+	{ "key_file", YF_OWN, CFG_OFF(master.tls_key_file), 0, 0, cfg_set_path },
+	{ "ca_file", YF_OWN, CFG_OFF(master.tls_ca_file), 0, 0, cfg_set_path },
+	{ "names", YF_OWN, 0, 0, 0, cfg_tls_names },
+};
+
+static int
+cfg_tls(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+{
+	struct cfg_ctx *x = ud;
+	yaml_node_t *found[ARRAY_SIZE(cfg_tls_keys)];
+	int rc;
+
+	(void)k;
+	x->tls_node = v;
+	if ((rc = yamlfile_walk(&x->yf, v, "master.tls", cfg_tls_keys,
+	                        ARRAY_SIZE(cfg_tls_keys), base, found)) < 0)
+		return rc;
+	x->cert_file = found[1];
+	x->key_file = found[2];
+	return 0;
+}
+
 static const struct yamlfile_key cfg_master_keys[] = {
 	{ "pools", YF_OWN, 0, 0, 0, cfg_pools },
 	{ "name", YF_NAME, CFG_OFF(master.name), 0, 0, NULL },
@@ -367,6 +452,9 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	  1, 100, NULL },
 	{ "metrics_auth", YF_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
 	{ "auth", YF_OWN, 0, 0, 0, cfg_auth },
+	{ "tls", YF_OWN, 0, 0, 0, cfg_tls },
+	{ "insecure_plain_http", YF_BOOL, CFG_OFF(master.insecure_plain_http),
+	  0, 1, NULL },
 };
 
 static int
@@ -387,6 +475,8 @@ cfg_master(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	                         "heartbeat_interval");
 	x->worker_timeout = cfg_found(cfg_master_keys, n, found,
 	                              "worker_timeout");
+	x->listen = cfg_found(cfg_master_keys, n, found, "listen");
+	x->metrics_auth = cfg_found(cfg_master_keys, n, found, "metrics_auth");
 	return 0;
 }
 
@@ -485,6 +575,42 @@ cfg_default_int(int *field, int value)
 		*field = value;
 }
 
+/*
+ * TLS unless said otherwise, or on a loopback address; plain HTTP where
+ * others can listen only when said in so many words, as passwords,
+ * cookies and tokens would cross the network readable.
+ */
+static int
+cfg_finish_tls(struct cfg_ctx *x)
+{
+	struct kiln_config *c = x->c;
+	int loopback = config_host_is_loopback(c->master.listen);
+	yaml_node_t *at = x->tls_node != NULL ? x->tls_node : x->master;
+
+	if ((c->master.tls_cert_file == NULL) !=
+	    (c->master.tls_key_file == NULL))
+		return cfg_err(x, x->cert_file != NULL ? x->cert_file :
+		               x->key_file, "give both 'cert_file' and "
+		               "'key_file', or neither (the master then makes "
+		               "its certificate from the cluster CA)");
+	c->master.tls = c->master.tls_mode == CONFIG_TLS_ON ||
+	                (c->master.tls_mode == CONFIG_TLS_AUTO && !loopback);
+	if (!c->master.tls && !loopback && !c->master.insecure_plain_http)
+		return cfg_err(x, x->tls_mode != NULL ? x->tls_mode : at,
+		               "master.tls is off but master.listen '%s' is not "
+		               "a loopback address: set "
+		               "'insecure_plain_http: true' under master to serve "
+		               "plain HTTP there anyway (passwords, cookies and "
+		               "tokens then cross the network readable)",
+		               c->master.listen);
+	if (!c->master.tls && c->master.tls_cert_file != NULL)
+		return cfg_err(x, x->cert_file, "'cert_file' is given but TLS "
+		               "is off");
+	if (x->metrics_auth == NULL)
+		c->master.metrics_auth = !loopback;
+	return 0;
+}
+
 static int
 cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 {
@@ -522,6 +648,8 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	if (c->auth.secret == NULL)
 		cfg_default_path(c, &c->auth.secret_file,
 		                 "../var/cluster.secret");
+	if (cfg_finish_tls(x) < 0)
+		return -EINVAL;
 
 	char *parent = xstrdup(c->master.data_dir);
 	cfg_parent(parent);
@@ -639,6 +767,10 @@ config_free(struct kiln_config *c)
 	free(c->master.plugin_dir);
 	free(c->master.web_dir);
 	free(c->master.dags_dir);
+	free(c->master.tls_cert_file);
+	free(c->master.tls_key_file);
+	free(c->master.tls_ca_file);
+	config_names_free(c->master.tls_names, c->master.ntls_names);
 	if (c->auth.secret != NULL)
 		sodium_memzero(c->auth.secret, strlen(c->auth.secret));
 	free(c->auth.secret);
@@ -677,6 +809,125 @@ config_is_master(const struct kiln_config *c, const char *name)
 {
 	return c != NULL && name != NULL && c->master.name != NULL &&
 	       strcmp(c->master.name, name) == 0;
+}
+
+int
+config_host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN];
+	size_t n;
+
+	if (host == NULL)
+		return 0;
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	n = strlen(host);
+	if (host[0] == '[' && n >= 2 && n - 2 < sizeof buf) {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+static int
+cfg_is_wildcard(const char *a)
+{
+	return a[0] == '\0' || strcmp(a, "0.0.0.0") == 0 ||
+	       strcmp(a, "::") == 0 || strcmp(a, "[::]") == 0;
+}
+
+char *
+config_master_url(const struct kiln_config *c)
+{
+	const char *host = c->master.host;
+	const char *scheme = c->master.tls ? "https" : "http";
+
+	if (host == NULL || strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0)
+		host = "::1";
+	if (strchr(host, ':') != NULL && host[0] != '[')
+		return xasprintf("%s://[%s]:%d", scheme, host, c->master.port);
+	return xasprintf("%s://%s:%d", scheme, host, c->master.port);
+}
+
+/* Append NAME to NAMES[*N] unless it is there already. */
+static void
+cfg_name_add(char ***names, size_t *n, const char *name)
+{
+	char buf[INET6_ADDRSTRLEN];
+	size_t len = strlen(name);
+
+	if (name[0] == '[' && len >= 2 && len - 2 < sizeof buf) {
+		memcpy(buf, name + 1, len - 2);
+		buf[len - 2] = '\0';
+		name = buf;
+	}
+	if (cfg_is_wildcard(name))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcasecmp((*names)[i], name) == 0)
+			return;
+	*names = xrealloc(*names, (*n + 1) * sizeof **names);
+	(*names)[(*n)++] = xstrdup(name);
+}
+
+char **
+config_master_names(const struct kiln_config *c, size_t *n)
+{
+	char **names = NULL;
+	char hn[256];
+
+	*n = 0;
+	if (c->master.host != NULL)
+		cfg_name_add(&names, n, c->master.host);
+	cfg_name_add(&names, n, c->master.listen);
+	for (size_t i = 0; i < c->master.ntls_names; i++)
+		cfg_name_add(&names, n, c->master.tls_names[i]);
+	if (gethostname(hn, sizeof hn) == 0) {
+		hn[sizeof hn - 1] = '\0';
+		cfg_name_add(&names, n, hn);
+	}
+	cfg_name_add(&names, n, "localhost");
+	cfg_name_add(&names, n, "127.0.0.1");
+	cfg_name_add(&names, n, "::1");
+	/* Bound to every address: any of them may be dialled. */
+	struct ifaddrs *ifs;
+	if (cfg_is_wildcard(c->master.listen) && getifaddrs(&ifs) == 0) {
+		for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next) {
+			char a[INET6_ADDRSTRLEN];
+			if (i->ifa_addr == NULL)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)
+				          i->ifa_addr)->sin_addr, a, sizeof a);
+			else if (i->ifa_addr->sa_family == AF_INET6 &&
+			         !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)
+			                 (void *)i->ifa_addr)->sin6_addr))
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)
+				          (void *)i->ifa_addr)->sin6_addr, a,
+				          sizeof a);
+			else
+				continue;
+			cfg_name_add(&names, n, a);
+		}
+		freeifaddrs(ifs);
+	}
+	return names;
+}
+
+void
+config_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 /* Is the literal address A (FAMILY AF_INET or AF_INET6) on one of this

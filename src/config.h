@@ -58,7 +58,21 @@ struct kiln_config {
 		int heartbeat_ms;    /* worker heartbeat interval, default 1000 */
 		int worker_timeout_ms; /* dead after, default 10000 */
 		int default_max_attempts; /* default 3 */
-		int metrics_auth;    /* /metrics needs auth; default 0 */
+		int metrics_auth;    /* /metrics needs auth; default: unless
+		                      * listen is a loopback address */
+		/* HTTPS (master.tls).  `tls` is what was decided: on unless
+		 * mode is off, or auto with a loopback listen address. */
+		int tls;
+		int tls_mode;        /* CONFIG_TLS_AUTO (default), _ON, _OFF */
+		char *tls_cert_file; /* a certificate of one's own (PEM chain) */
+		char *tls_key_file;  /* and its key; else the master makes one
+		                      * from the cluster CA */
+		char *tls_ca_file;   /* what clients trust instead of the
+		                      * cluster CA (a public CA's bundle) */
+		char **tls_names;    /* more names for the certificate made */
+		size_t ntls_names;
+		int insecure_plain_http; /* plain HTTP on a non-loopback
+		                          * address, said in so many words */
 	} master;
 
 	struct {
@@ -79,6 +93,8 @@ struct kiln_config {
 /* Parse PATH.  On success returns 0 and *out (free with config_free).  On
  * failure returns a negative error and *err, a malloc()ed message
  * "FILE:LINE:COLUMN: message" that the caller frees. */
+enum { CONFIG_TLS_AUTO = 0, CONFIG_TLS_ON, CONFIG_TLS_OFF };
+
 int config_load(const char *path, struct kiln_config **out, char **err);
 void config_free(struct kiln_config *c);
 
@@ -89,6 +105,20 @@ const struct kiln_worker_conf *config_worker(const struct kiln_config *c,
 int config_is_master(const struct kiln_config *c, const char *name);
 /* Non-zero if HOST names this machine (localhost, 127.x, ::1, hostname). */
 int config_host_is_local(const char *host);
+/* Is HOST (a name or an address, IPv6 maybe in brackets) loopback only:
+ * localhost, 127.0.0.0/8 or ::1? */
+int config_host_is_loopback(const char *host);
+
+/* "http[s]://HOST:PORT" where workers and the CLI reach the master
+ * (master.host, a wildcard listen address meaning this machine);
+ * malloc()ed. */
+char *config_master_url(const struct kiln_config *c);
+/* The names and addresses the master's own certificate should carry:
+ * master.host, master.listen, master.tls.names, this machine's name,
+ * localhost and the loopback addresses (every local address when listen
+ * is a wildcard).  *N of them, malloc()ed, each too; config_names_free(). */
+char **config_master_names(const struct kiln_config *c, size_t *n);
+void config_names_free(char **names, size_t n);
 
 /* The cluster secret: auth.secret, else the contents of auth.secret_file.
  * If CREATE and the file does not exist, a random 256-bit secret is written

@@ -3,11 +3,16 @@
  * fs.c - file-system helpers (see fs.h).  The configuration's
  * secret, the store's database and the plugin cache each need their
  * directories made; one mkdir -p serves them all, each with its own mode.
+ * Certificates and keys are read whole and replaced atomically.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "xalloc.h"
@@ -54,4 +59,107 @@ fs_mkdir_parents(const char *path, mode_t mode, char **err)
 	int rc = fs_mkdir_p(dir, mode, err);
 	free(dir);
 	return rc;
+}
+
+int
+fs_read_file(const char *path, size_t max, char **data, size_t *len,
+             char **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	*data = NULL;
+	*len = 0;
+	if (fd < 0)
+		return seterr(err, -errno, "cannot open %s: %s", path,
+		              strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return seterr(err, -EINVAL, "%s is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return seterr(err, -EFBIG, "%s is larger than %zu bytes", path,
+		              max);
+	}
+	char *buf = xmalloc(max + 1);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			free(buf);
+			return seterr(err, -e, "cannot read %s: %s", path,
+			              strerror(e));
+		}
+		if (r == 0 || (n += (size_t)r) > max)
+			break;
+	}
+	close(fd);
+	if (n > max) {
+		free(buf);
+		return seterr(err, -EFBIG, "%s is larger than %zu bytes", path,
+		              max);
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+int
+fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
+              char **err)
+{
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0) {
+		e = errno;
+		free(tmp);
+		return seterr(err, -e, "cannot create a file beside %s: %s",
+		              path, strerror(e));
+	}
+	const char *p = data;
+	size_t left = len;
+	while (left > 0 && e == 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno != EINTR)
+			e = errno;
+		else if (w > 0) {
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	if (e == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+		e = errno;
+	if (close(fd) < 0 && e == 0)
+		e = errno;
+	if (e == 0 && rename(tmp, path) < 0)
+		e = errno;
+	if (e != 0) {
+		unlink(tmp);
+		free(tmp);
+		return seterr(err, -e, "cannot write %s: %s", path,
+		              strerror(e));
+	}
+	free(tmp);
+	/* The rename is durable once the directory is. */
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		int dfd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY |
+		               O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	free(dir);
+	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef KILN_FS_H
 #define KILN_FS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* mkdir -p PATH: create PATH and every missing directory above it with
@@ -15,5 +16,17 @@ int fs_mkdir_p(const char *path, mode_t mode, char **err);
 /* fs_mkdir_p() of the directory that holds PATH (mkdir -p "$(dirname
  * PATH)"); 0 at once if PATH has no directory part. */
 int fs_mkdir_parents(const char *path, mode_t mode, char **err);
+
+/* Read the regular file PATH whole (at most MAX bytes) into *DATA,
+ * malloc()ed and NUL-terminated, with its length in *LEN.  0, -ENOENT
+ * (with *err) if it does not exist, or negative with *err. */
+int fs_read_file(const char *path, size_t max, char **data, size_t *len,
+                 char **err);
+
+/* Replace PATH by LEN bytes of DATA with MODE, atomically: a temporary
+ * beside it, written, fsync()ed and renamed over it, so a crash leaves the
+ * old file or the new, never a part.  0 or negative with *err. */
+int fs_write_file(const char *path, const void *data, size_t len,
+                  mode_t mode, char **err);
 
 #endif

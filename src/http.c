@@ -130,6 +130,7 @@ http_load_mhd(void)
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	int tls;
 	http_handler handler;
 	void *ud;
 	size_t max_body;
@@ -836,6 +837,20 @@ http_probe_bind(const struct sockaddr_storage *sa, socklen_t salen)
 	return rc;
 }
 
+/* Undo what http_start() did before the daemon: the parker thread. */
+static void
+http_start_undo(http_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->quit = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->parker, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
 int
 http_start(const struct http_opts *o, http_handler h, void *ud,
            http_server **out, char **err)
@@ -899,6 +914,25 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	threads = o->threads > 0 ? (unsigned int)o->threads : 1;
 	timeout = o->conn_timeout_s > 0 ? (unsigned int)o->conn_timeout_s :
 	          HTTP_DEFAULT_TIMEOUT_S;
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem },
+		/* GnuTLS's defaults, without TLS 1.0 and 1.1. */
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		  (void *)"NORMAL:-VERS-TLS1.0:-VERS-TLS1.1" },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	s->tls = o->tls_cert_pem != NULL && o->tls_key_pem != NULL;
+	if (s->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		http_start_undo(s);
+		free(name);
+		return seterr(err, -ENOTSUP, "this libmicrohttpd was built "
+		              "without HTTPS support");
+	}
+	if (s->tls)
+		flags |= MHD_USE_TLS;
+	else
+		tls_opts[0].option = MHD_OPTION_END;
 	errno = 0;
 	s->daemon = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL,
 	    http_access, s,
@@ -910,20 +944,14 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	    MHD_OPTION_ARRAY, tls_opts,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		int e = errno;
 		rc = seterr(err, e ? -e : -EIO, "cannot listen on %s: %s", name,
 		            e ? strerror(e) : "libmicrohttpd failed to start "
 		            "(see log)");
-		pthread_mutex_lock(&s->mu);
-		s->quit = 1;
-		pthread_cond_signal(&s->cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->parker, NULL);
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mu);
-		free(s);
+		http_start_undo(s);
 		free(name);
 		return rc;
 	}
@@ -934,11 +962,18 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 		name = NULL;
 		http_sockaddr(o->listen, http_port(s), &sa, &salen, &name, NULL);
 	}
-	log_info("http: listening on %s (%u threads, %s)",
+	log_info("http: listening on %s (%u threads, %s%s)",
 	         name != NULL ? name : "?", threads,
-	         (flags & MHD_USE_EPOLL) ? "epoll" : "poll");
+	         (flags & MHD_USE_EPOLL) ? "epoll" : "poll",
+	         s->tls ? ", TLS" : "");
 	free(name);
 	return 0;
+}
+
+int
+http_is_tls(const http_server *s)
+{
+	return s != NULL && s->tls;
 }
 
 int

@@ -31,6 +31,10 @@ struct http_opts {
 	int threads;            /* MHD thread pool size, >= 1 */
 	size_t max_body;        /* bytes; 0 = 8 MiB */
 	int conn_timeout_s;     /* idle connection timeout; <= 0 = 30 s */
+	/* HTTPS when both are given: the certificate chain and its private
+	 * key, PEM text (copied by libmicrohttpd at start). */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 /* Start serving; 0, or a negative errno with *err ("cannot listen on
@@ -38,6 +42,8 @@ struct http_opts {
  * concurrently for different requests. */
 int http_start(const struct http_opts *o, http_handler h, void *ud,
                http_server **out, char **err);
+/* Is S serving HTTPS?  (0 for NULL.) */
+int http_is_tls(const http_server *s);
 /* Stop accepting, resume parked requests (as expired), close every
  * connection and free S.  Must not race http_wake_all(S). */
 void http_stop(http_server *s);

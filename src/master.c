@@ -13,7 +13,9 @@
 
 #include "api.h"
 #include "auth.h"
+#include "cert.h"
 #include "clock.h"
+#include "fs.h"
 #include "log.h"
 #include "master.h"
 #include "xalloc.h"
@@ -33,6 +35,42 @@ wake_http(void *ud)
 	http_wake_all(ud);
 }
 
+/* The certificate chain and key to serve: the files configured, or the
+ * master's own from the cluster CA (made or renewed as needed). */
+static int
+master_tls(const struct kiln_config *c, const char *secret, char **chain,
+           char **key, char **err)
+{
+	size_t len;
+	int rc;
+
+	if (c->master.tls_cert_file != NULL) {
+		if ((rc = fs_read_file(c->master.tls_cert_file, 1 << 20, chain,
+		                       &len, err)) < 0)
+			return rc;
+		if ((rc = fs_read_file(c->master.tls_key_file, 1 << 20, key,
+		                       &len, err)) < 0) {
+			free(*chain);
+			*chain = NULL;
+			return rc;
+		}
+		log_info("TLS: serving %s", c->master.tls_cert_file);
+		return 0;
+	}
+	size_t n;
+	char **names = config_master_names(c, &n);
+	char *dir = xasprintf("%s/tls", c->master.data_dir);
+	char *what = NULL;
+	rc = cert_server(dir, secret, (const char *const *)names, n, 0, chain,
+	                 key, &what, err);
+	if (rc == 0)
+		log_info("TLS: %s, signed by the cluster CA", what);
+	free(what);
+	free(dir);
+	config_names_free(names, n);
+	return rc;
+}
+
 int
 master_run(const struct kiln_config *c, char **err)
 {
@@ -42,7 +80,7 @@ master_run(const struct kiln_config *c, char **err)
 	pipeline *pl = NULL;
 	users *us = NULL;
 	http_server *http = NULL;
-	char *secret = NULL;
+	char *secret = NULL, *tls_chain = NULL, *tls_key = NULL;
 	struct api_ctx api = { 0 };
 
 	log_init(c->master.name, LOG_LEVEL_INFO);
@@ -50,6 +88,15 @@ master_run(const struct kiln_config *c, char **err)
 		return seterr(err, -EIO, "libsodium failed to initialise");
 	if ((rc = config_secret(c, 1, &secret, err)) != 0)
 		return rc;
+	if (!c->master.tls && !config_host_is_loopback(c->master.listen))
+		log_warn("serving plain HTTP on %s (insecure_plain_http): "
+		         "passwords, cookies and tokens cross the network "
+		         "readable", c->master.listen);
+	if (c->master.tls && (rc = master_tls(c, secret, &tls_chain, &tls_key,
+	                                      err)) != 0) {
+		free(secret);
+		return rc;
+	}
 	char *db = xasprintf("%s/kiln.db", c->master.data_dir);
 	const char *sync = getenv("KILN_SQLITE_SYNC");
 	rc = store_open(db, sync == NULL || strcmp(sync, "normal") != 0, &st, err);
@@ -79,8 +126,16 @@ master_run(const struct kiln_config *c, char **err)
 		.listen = c->master.listen, .port = c->master.port,
 		.threads = c->master.http_threads, .max_body = (size_t)c->master.max_body,
 		.conn_timeout_s = 60,
+		.tls_cert_pem = tls_chain, .tls_key_pem = tls_key,
 	};
-	if ((rc = http_start(&ho, api_handle, &api, &http, err)) != 0)
+	rc = http_start(&ho, api_handle, &api, &http, err);
+	if (tls_key != NULL) {
+		/* libmicrohttpd has its own copy now. */
+		memset(tls_key, 0, strlen(tls_key));
+		free(tls_key);
+		tls_key = NULL;
+	}
+	if (rc != 0)
 		goto out;
 	api.http = http;
 	sched_set_wakeup(sc, wake_http, http);
@@ -91,8 +146,9 @@ master_run(const struct kiln_config *c, char **err)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_info("master listening on http://%s:%d (API /api/v1/, dashboard /), data in %s",
-	         c->master.listen, http_port(http), c->master.data_dir);
+	log_info("master listening on %s://%s:%d (API /api/v1/, dashboard /), data in %s",
+	         c->master.tls ? "https" : "http", c->master.listen,
+	         http_port(http), c->master.data_dir);
 	while (!master_stop) {
 		usleep(100 * 1000);
 		sched_reap(sc);
@@ -107,5 +163,6 @@ out:
 	sched_free(sc);
 	store_close(st);
 	free(secret);
+	free(tls_chain);
 	return rc;
 }

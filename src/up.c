@@ -47,42 +47,64 @@ spawn(const char *self, const char *config_path, const char *node)
 	return pid;
 }
 
+/* A client for the health checks.  Over https it needs the cluster
+ * secret to know the cluster CA, and the master makes the secret on its
+ * first start: -EAGAIN until it has. */
+static int
+up_client(const struct kiln_config *c, const char *url, client **out)
+{
+	char *secret = NULL, *err = NULL;
+	int rc = 0;
+
+	if (c->master.tls && c->master.tls_cert_file == NULL &&
+	    c->master.tls_ca_file == NULL)
+		rc = config_secret(c, 0, &secret, &err);
+	if (rc == 0)
+		rc = client_new(url, "up", NULL, NULL, out, &err);
+	if (rc == 0)
+		client_set_ca(*out, c->master.tls_ca_file, secret);
+	free(secret);
+	free(err);
+	return rc < 0 ? -EAGAIN : 0;
+}
+
 /* Wait until the master answers and sees NWORKERS live workers; give up
  * at once if the master process MASTER has exited. */
 static int64_t
 wait_ready(const struct kiln_config *c, int nworkers, int64_t t0, pid_t *master)
 {
-	char *url = xasprintf("http://%s:%d", c->master.host, c->master.port);
+	char *url = config_master_url(c);
 	client *cl = NULL;
-	char *err = NULL;
 	int64_t ready = -1;
-	if (client_new(url, "up", NULL, NULL, &cl, &err) == 0) {
-		while (!up_stop && clock_mono_ms() - t0 < 30000) {
-			int ws;
-			if (waitpid(*master, &ws, WNOHANG) == *master) {
-				log_error("the master exited before the cluster was ready "
-				          "(see its messages above)");
-				*master = 0;
-				break;
-			}
-			long status = 0;
-			json_t *reply = NULL;
-			/* Our master: another one may answer on that port. */
-			if (client_request(cl, "GET", "/api/v1/health", NULL, 1000,
-			                   &status, &reply, NULL) == 0 && status == 200 &&
-			    json_integer_value(json_object_get(reply, "pid")) == *master &&
-			    json_integer_value(json_object_get(reply, "workers_alive")) >= nworkers) {
-				json_decref(reply);
-				ready = clock_mono_ms() - t0;
-				break;
-			}
-			json_decref(reply);
-			usleep(5 * 1000);
+
+	while (!up_stop && clock_mono_ms() - t0 < 30000) {
+		int ws;
+		if (waitpid(*master, &ws, WNOHANG) == *master) {
+			log_error("the master exited before the cluster was ready "
+			          "(see its messages above)");
+			*master = 0;
+			break;
 		}
+		if (cl == NULL && up_client(c, url, &cl) != 0) {
+			usleep(5 * 1000);
+			continue;
+		}
+		long status = 0;
+		json_t *reply = NULL;
+		/* Our master: another one may answer on that port. */
+		if (client_request(cl, "GET", "/api/v1/health", NULL, 1000,
+		                   &status, &reply, NULL) == 0 && status == 200 &&
+		    json_integer_value(json_object_get(reply, "pid")) == *master &&
+		    json_integer_value(json_object_get(reply, "workers_alive")) >= nworkers) {
+			json_decref(reply);
+			ready = clock_mono_ms() - t0;
+			break;
+		}
+		json_decref(reply);
+		usleep(5 * 1000);
 	}
 	client_free(cl);
 	free(url);
-	free(err);
 	return ready;
 }
 
@@ -136,10 +158,11 @@ up_run(const char *argv0, const char *config_path,
 		up_stop = 1;        /* no cluster without its master */
 	if (ready >= 0) {
 		/* Flushed at once: scripts wait for this line. */
+		char *url = config_master_url(c);
 		printf("kiln: cluster '%s' ready in %lld ms: master and %zu workers\n"
-		       "kiln: API at http://%s:%d/api/v1/, dashboard at http://%s:%d/\n",
-		       c->cluster_name, (long long)ready, n - 1, c->master.host,
-		       c->master.port, c->master.host, c->master.port);
+		       "kiln: API at %s/api/v1/, dashboard at %s/\n",
+		       c->cluster_name, (long long)ready, n - 1, url, url);
+		free(url);
 		fflush(stdout);
 	} else if (!up_stop) {
 		log_warn("the cluster did not become ready in 30 s");

@@ -101,6 +101,21 @@ on_signal(int sig)
 
 /* ----------------------------------------------------------- artifacts */
 
+/* A new client for the master: signed with the secret, and over https
+ * trusting the cluster CA, or master.tls.ca_file, or the system's store
+ * for a certificate of the master's own. */
+static int
+worker_client(struct wk *w, client **out, char **err)
+{
+	const struct kiln_config *c = w->cfg;
+	int rc = client_new(w->url, w->wc->name, w->secret, NULL, out, err);
+
+	if (rc == 0)
+		client_set_ca(*out, c->master.tls_ca_file,
+		              c->master.tls_cert_file == NULL ? w->secret : NULL);
+	return rc;
+}
+
 /* A client of its own for one call from a pool thread: tasks fetching
  * inputs and drivers waiting on stages run side by side, and one shared
  * connection would make each wait for the others' transfers. */
@@ -112,7 +127,7 @@ idle_client_get(struct wk *w, char **err)
 	if (w->nidle_c > 0)
 		c = w->idle_c[--w->nidle_c];
 	pthread_mutex_unlock(&w->mu);
-	if (c == NULL && client_new(w->url, w->wc->name, w->secret, NULL, &c, err) != 0)
+	if (c == NULL && worker_client(w, &c, err) != 0)
 		return NULL;
 	return c;
 }
@@ -761,15 +776,15 @@ worker_open(struct wk *w, char **err)
 	if (rc != 0)
 		return rc;
 	const char *env = getenv("KILN_MASTER");
-	w->url = env ? xstrdup(env) : xasprintf("http://%s:%d", c->master.host, c->master.port);
+	w->url = env ? xstrdup(env) : config_master_url(c);
 	w->scratch = xasprintf("%s/scratch", wc->data_dir);
 	char *cache = xasprintf("%s/plugin-cache", wc->data_dir);
 	rc = plugin_registry_open(wc->plugin_dir, cache, task_host(), &w->reg, err);
 	free(cache);
 	if (rc != 0)
 		return rc;
-	if ((rc = client_new(w->url, wc->name, w->secret, NULL, &w->poll_c, err)) != 0 ||
-	    (rc = client_new(w->url, wc->name, w->secret, NULL, &w->report_c, err)) != 0)
+	if ((rc = worker_client(w, &w->poll_c, err)) != 0 ||
+	    (rc = worker_client(w, &w->report_c, err)) != 0)
 		return rc;
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));

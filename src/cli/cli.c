@@ -52,6 +52,7 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_dag_pause, &cli_cmd_dag_unpause, &cli_cmd_dag_backfill,
 	&cli_cmd_dag_errors, &cli_cmd_runs, &cli_cmd_run_show,
 	&cli_cmd_task_clear, &cli_cmd_task_logs,
+	&cli_cmd_cert_show, &cli_cmd_cert_ca, &cli_cmd_cert_rotate,
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 
@@ -63,7 +64,7 @@ cli_commands(size_t *n)
 }
 
 static const struct cli_group *const cli_groups[] = {
-	&cli_group_dag, &cli_group_run, &cli_group_task,
+	&cli_group_dag, &cli_group_run, &cli_group_task, &cli_group_cert,
 };
 #define CLI_NGROUPS (sizeof cli_groups / sizeof cli_groups[0])
 

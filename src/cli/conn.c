@@ -37,20 +37,38 @@ cli_config(struct cli *x, const char *why)
 	return 0;
 }
 
-/* "http://HOST:PORT" from the config; a wildcard listen address means
- * the master is on this machine. */
-static char *
-cli_config_url(const struct kiln_config *c)
+/*
+ * What the client trusts over https: the CA bundle in $KILN_CA_FILE (say,
+ * the cluster CA from `kiln cert ca`, on a machine without the secret);
+ * else master.tls.ca_file; else, for the master's certificate made from
+ * the cluster CA, that CA, from SECRET or, for a command that does not
+ * sign, from the secret if this machine has it; else the system's store.
+ */
+static void
+cli_trust(struct cli *x, const char *secret)
 {
-	const char *host = c->master.host != NULL ? c->master.host : "127.0.0.1";
+	const char *ca = getenv("KILN_CA_FILE");
+	char *own = NULL, *err = NULL;
 
-	if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
-		host = "127.0.0.1";
-	else if (strcmp(host, "::") == 0)
-		host = "::1";
-	if (strchr(host, ':') != NULL && host[0] != '[')
-		return xasprintf("http://[%s]:%d", host, c->master.port);
-	return xasprintf("http://%s:%d", host, c->master.port);
+	if (ca != NULL && ca[0] != '\0') {
+		client_set_ca(x->cl, ca, NULL);
+		return;
+	}
+	if (x->conf == NULL)
+		return;
+	if (x->conf->master.tls_ca_file != NULL ||
+	    x->conf->master.tls_cert_file != NULL) {
+		client_set_ca(x->cl, x->conf->master.tls_ca_file, NULL);
+		return;
+	}
+	if (secret == NULL && config_secret(x->conf, 0, &own, &err) == 0)
+		secret = own;
+	client_set_ca(x->cl, NULL, secret);
+	if (own != NULL) {
+		memset(own, 0, strlen(own));
+		free(own);
+	}
+	free(err);
 }
 
 /*
@@ -72,7 +90,7 @@ cli_connect(struct cli *x, int auth)
 	                    "or KILN_MASTER)") != 0)
 		return CLI_EXIT_FAIL;
 	else
-		x->url = cli_config_url(x->conf);
+		x->url = config_master_url(x->conf);
 
 	if (token != NULL && token[0] == '\0')
 		token = NULL;
@@ -89,6 +107,8 @@ cli_connect(struct cli *x, int auth)
 		}
 	}
 	int rc = client_new(x->url, "cli", secret, token, &x->cl, &err);
+	if (rc == 0)
+		cli_trust(x, secret);
 	if (secret != NULL) {
 		memset(secret, 0, strlen(secret));
 		free(secret);
