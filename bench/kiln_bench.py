@@ -15,9 +15,13 @@ and, when Debian's python3-distributed is installed, the same work on a Dask
 cluster of the same shape, with the ratios.  Compare ratios within one run:
 the machines are shared and noisy.
 
-Usage: bench/kiln_bench.py [--tasks N] [--latency N] [--sync full|normal] [--no-dask]
+With --tls both, kiln runs twice in the same run, over plain HTTP and over
+TLS on loopback (master.tls.mode on), and the two are printed side by side.
+
+Usage: bench/kiln_bench.py [--tasks N] [--latency N] [--sync full|normal]
+                           [--tls off|on|both] [--no-dask]
 """
-import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, socket, ssl, subprocess, sys, tempfile, time
 import http.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,8 +67,12 @@ def children(pid):
 
 
 class Api:
-    def __init__(self, port, token):
-        self.c = http.client.HTTPConnection("127.0.0.1", port)
+    def __init__(self, port, token, ca=None):
+        if ca:
+            ctx = ssl.create_default_context(cafile=ca)
+            self.c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx)
+        else:
+            self.c = http.client.HTTPConnection("127.0.0.1", port)
         self.h = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
 
     def req(self, method, path, body=None):
@@ -75,7 +83,7 @@ class Api:
         return r.status, json.loads(data) if data else None
 
 
-def run_kiln(args):
+def run_kiln(args, tls=False):
     kiln = os.path.join(TOP, "kiln")
     plugins = os.path.join(TOP, "plugins", "lib")
     d = tempfile.mkdtemp(prefix="kiln-bench.")
@@ -89,6 +97,7 @@ master:
   data_dir: {d}/master
   plugin_dir: {plugins}
   heartbeat_interval: 1s
+  tls: {{ mode: {"on" if tls else "off"} }}
   auth:
     secret_file: {d}/secret
 workers:
@@ -111,7 +120,13 @@ workers:
     try:
         tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
                                         capture_output=True, text=True, check=True).stdout)["token"]
-        api = Api(port, tok)
+        ca = None
+        if tls:
+            ca = os.path.join(d, "ca.pem")
+            with open(ca, "w") as f:
+                f.write(subprocess.run([kiln, "-c", conf, "cert", "ca"], capture_output=True,
+                                       text=True, check=True).stdout)
+        api = Api(port, tok, ca)
         time.sleep(1.0)
         kids = children(up.pid)
         res["rss_master_kb"] = rss_kb(kids["master"])
@@ -180,15 +195,19 @@ def main():
     ap.add_argument("--latency", type=int, default=500)
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--tls", choices=["off", "on", "both"], default="off")
     args = ap.parse_args()
-    r = run_kiln(args)
-    print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot)")
-    print(f"  ready after kiln up:   {r['ready_ms']:.0f} ms (wall, incl. exec: {r['ready_wall_ms']:.0f} ms)")
-    print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB"
-          f" (PSS {r['pss_master_kb']/1024:.1f} and {r['pss_worker_kb']/1024:.1f} MB)")
-    total = (r['rss_master_kb'] + 2 * r['rss_worker_kb']) / 1024
-    print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
-    print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.tls]
+    for tls in modes:
+        r = run_kiln(args, tls)
+        print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot, "
+              f"{'TLS' if tls else 'plain HTTP'} on loopback)")
+        print(f"  ready after kiln up:   {r['ready_ms']:.0f} ms (wall, incl. exec: {r['ready_wall_ms']:.0f} ms)")
+        print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB"
+              f" (PSS {r['pss_master_kb']/1024:.1f} and {r['pss_worker_kb']/1024:.1f} MB)")
+        total = (r['rss_master_kb'] + 2 * r['rss_worker_kb']) / 1024
+        print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
+        print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
     if not args.no_dask:
         d = run_dask(args)
         if d:
