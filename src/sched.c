@@ -1109,7 +1109,17 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 			continue;
 		}
 		if (!current) {
-			/* Stale: acknowledged, only its log is kept. */
+			/* Stale: acknowledged, only its log is kept.  Said in
+			 * the log: an operator looking for the lost attempt's
+			 * result must find where it went. */
+			if (r->id > 0)
+				log_info("result of job %lld attempt %d from %s "
+				         "refused: %s", (long long)r->id,
+				         r->attempt, w->name, j == NULL ?
+				         "no such job" : j->attempt != r->attempt ?
+				         "a later attempt owns the job" :
+				         j->worker != w ? "another worker runs it" :
+				         "the job is no longer running");
 			if (r->id > 0 && r->log != NULL && *r->log != '\0')
 				x->late[x->nlate++] = (struct store_op){
 					.kind = STORE_LOG, .id = r->id,
