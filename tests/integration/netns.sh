@@ -232,6 +232,11 @@ curl -s -c "$T/jar" -o "$T/login" -w '%{http_code}' -H 'Content-Type: applicatio
 eq "a dashboard login across the network" 200 "$(status)"
 curl -s -b "$T/jar" -o /dev/null "$URL/api/v1/me"
 cookie=$(awk '$6 == "kiln_session" { print $7 }' "$T/jar")
+eq "the session cookie is Secure under TLS" TRUE "$(awk '$6 == "kiln_session" { print $4 }' "$T/jar")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")
+eq "/metrics needs credentials off loopback" 401 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/metrics")
+eq "and answers with them" 200 "$code"
 netns_capture_stop
 if [ -f "$T/capture.pcap" ]; then
 	peers=$(netns_pcap peers "$ADDR_m" "$PORT")
