@@ -21,6 +21,36 @@ log_init(const char *node, int level)
 	log_level = level;
 }
 
+/*
+ * Append the LEN bytes of MSG to LINE (N bytes used, CAP in all) with
+ * control characters and DEL written as \xNN: a name or a message that
+ * came from the network can neither forge a line of its own with a
+ * newline nor drive the terminal with escape sequences.  Returns the new
+ * length.
+ */
+static int
+log_escape(char *line, size_t n, size_t cap, const char *msg, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+		if (ch >= 0x20 && ch != 0x7f) {
+			if (n + 1 > cap)
+				break;
+			line[n++] = (char)ch;
+		} else {
+			if (n + 4 > cap)
+				break;
+			line[n++] = '\\';
+			line[n++] = 'x';
+			line[n++] = hex[ch >> 4];
+			line[n++] = hex[ch & 15];
+		}
+	}
+	return (int)n;
+}
+
 void
 log_msg(int level, const char *fmt, ...)
 {
@@ -37,15 +67,18 @@ log_msg(int level, const char *fmt, ...)
 	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	                 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
 	                 log_node, names[level < 0 ? 0 : level > 3 ? 3 : level]);
+	char msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof line)
-		n += vsnprintf(line + n, sizeof line - n, fmt, ap);
+	int m = vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0 || m < 0)
 		return;
 	if ((size_t)n >= sizeof line - 1)
 		n = sizeof line - 2;
+	if ((size_t)m >= sizeof msg)
+		m = sizeof msg - 1;
+	n = log_escape(line, (size_t)n, sizeof line - 1, msg, (size_t)m);
 	line[n++] = '\n';
 	/* One write(2) per line: lines from threads and child processes
 	 * sharing the terminal never interleave. */

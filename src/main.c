@@ -5,10 +5,16 @@
  * commands talk to a running master.  Every command is an entry of the
  * command table in src/cli/.
  */
+#include <sys/stat.h>
+
 #include "cli/cli.h"
 
 int
 main(int argc, char **argv)
 {
+	/* What kiln writes (the store with its token and password hashes,
+	 * artifacts, caches, keys) is for its own user only, whatever the
+	 * umask of the shell or service manager that started it. */
+	umask(077);
 	return cli_main(argc, argv);
 }

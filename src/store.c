@@ -527,7 +527,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	if (!sqlite3_threadsafe())
 		return seterr(err, -ENOTSUP, "store: SQLite was built without "
 		              "thread support");
-	if ((rc = fs_mkdir_parents(path, 0755, err)) < 0)
+	if ((rc = fs_mkdir_parents(path, 0700, err)) < 0)
 		return rc;
 
 	s = xcalloc(1, sizeof *s);

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "fs.h"
 #include "hash.h"
 #include "log.h"
 #include "users.h"
@@ -94,9 +95,26 @@ users_open(const struct kiln_config *c, store *st, users **out, char **err)
 				users_close(u);
 				return seterr(err, -EIO, "cannot create the admin user");
 			}
-			log_warn("no users in cluster.yaml: created user 'admin' with "
-			         "password %s (shown once; configure master.auth.users "
-			         "with `kiln passwd` hashes to replace it)", pw);
+			/* Into a file only its owner reads, never the log:
+			 * logs end up in journals and CI output. */
+			char *pwfile = xasprintf("%s/admin-password",
+			                         c->master.data_dir);
+			char *line = xasprintf("%s\n", pw);
+			char *werr = NULL;
+			if (fs_write_file(pwfile, line, strlen(line), 0600,
+			                  &werr) == 0)
+				log_warn("no users in cluster.yaml: created user "
+				         "'admin'; its password is in %s (mode "
+				         "0600; configure master.auth.users with "
+				         "`kiln passwd` hashes to replace it)",
+				         pwfile);
+			else
+				log_error("created user 'admin' but could not "
+				          "write its password: %s", werr);
+			sodium_memzero(line, strlen(line));
+			free(line);
+			free(pwfile);
+			free(werr);
 			sodium_memzero(pw, strlen(pw));
 			free(pw);
 		} else if (hash == NULL) {

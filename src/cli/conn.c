@@ -259,7 +259,7 @@ cli_print_text(struct cli *x, const char *path)
 		free(text);
 		return CLI_EXIT_FAIL;
 	}
-	fwrite(text, 1, len, stdout);
+	cli_write_text(stdout, text, len);
 	free(text);
 	return CLI_EXIT_OK;
 }

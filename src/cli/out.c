@@ -142,7 +142,13 @@ cli_table_row(struct cli_table *t, ...)
 	va_start(ap, t);
 	for (int i = 0; i < t->ncol; i++) {
 		const char *s = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncol + i] = xstrdup(s != NULL ? s : "-");
+		char *cell = xstrdup(s != NULL ? s : "-");
+		/* One line per row, and nothing from the master drives
+		 * the terminal. */
+		for (char *p = cell; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		t->cells[t->nrows * t->ncol + i] = cell;
 	}
 	va_end(ap);
 	t->nrows++;
@@ -213,7 +219,26 @@ cli_list_add(char **list, const char *s)
 void
 cli_kvw(int width, const char *key, const char *value)
 {
-	printf("%-*s %s\n", width, key, value);
+	printf("%-*s ", width, key);
+	cli_write_text(stdout, value, strlen(value));
+	putchar('\n');
+}
+
+void
+cli_write_text(FILE *f, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if ((ch >= 0x20 && ch != 0x7f) || ch == '\n' || ch == '\t')
+			continue;
+		fwrite(s + start, 1, i - start, f);
+		fprintf(f, "\\x%c%c", hex[ch >> 4], hex[ch & 15]);
+		start = i + 1;
+	}
+	fwrite(s + start, 1, len - start, f);
 }
 
 void

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -55,6 +56,10 @@ void cli_list_add(char **list, const char *s);
 /* "KEY VALUE" with the values aligned at column WIDTH + 1; cli_kv with
  * the width of `kiln job`.  The _json forms print VALUE as compact JSON,
  * and nothing when it is absent or null. */
+/* LEN bytes of S on F, control characters but newline and tab written as
+ * \xNN: a job's log or a name from the master cannot drive the terminal
+ * with escape sequences. */
+void cli_write_text(FILE *f, const char *s, size_t len);
 void cli_kvw(int width, const char *key, const char *value);
 void cli_kv(const char *key, const char *value);
 void cli_kvw_json(int width, const char *key, const json_t *v);

@@ -105,8 +105,12 @@ PY
 rm -rf "$T/master"
 : > "$T/master.log"
 start_node master; wait_master
-pw=$(sed -n "s/.*created user 'admin' with password \([0-9a-f]*\).*/\1/p" "$T/master.log")
-ok "the master printed a random admin password" test -n "$pw"
+pw=$(cat "$T/master/admin-password")
+ok "the master made a random admin password" test -n "$pw"
+ok "in a file only its owner reads" test "$(stat -c %a "$T/master/admin-password")" = 600
+ok "whose path it logged" grep -q "its password is in $T/master/admin-password (mode 0600" "$T/master.log"
+ok "and never the password itself" sh -c "! grep -q '$pw' '$T/master.log'"
+eq "the store is the owner's only" "700 600" "$(stat -c %a "$T/master") $(stat -c %a "$T/master/kiln.db")"
 eq "it works" 200 "$(login admin "$pw")"
 kill "$PID_master"; wait "$PID_master" 2>/dev/null
 start_node master; wait_master

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cmd.h"
+#include "cli/out.h"
 
 START_TEST(entries_are_complete)
 {
@@ -62,6 +63,23 @@ START_TEST(options_fit_and_differ)
 }
 END_TEST
 
+/* A job's log reaches the terminal with its lines and tabs, and without
+ * the escape sequences that could rewrite what the operator sees. */
+START_TEST(text_is_defanged)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const char log[] = "step 1\tok\n\x1b]0;pwned\x07\x1b[2Jdone\r\n";
+
+	cli_write_text(f, log, sizeof log - 1);
+	fclose(f);
+	ck_assert_str_eq(buf, "step 1\tok\n\\x1b]0;pwned\\x07\\x1b[2Jdone"
+	                 "\\x0d\n");
+	free(buf);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -70,6 +88,7 @@ main(void)
 
 	tcase_add_test(tc, entries_are_complete);
 	tcase_add_test(tc, options_fit_and_differ);
+	tcase_add_test(tc, text_is_defanged);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
