@@ -15,6 +15,10 @@
 #include "xalloc.h"
 
 #define API_BATCH_MAX 10000
+/* A job's params: at most this many, this large as JSON. */
+#define API_PARAMS_MAX 1024
+#define API_PARAMS_MAX_TEXT "1024"
+#define API_PARAMS_BYTES (1 << 20)
 
 static json_t *
 job_json(const struct store_job *j)
@@ -54,20 +58,44 @@ struct plugin_memo {
 };
 
 /* Fill J from a submission object; 0, or replies 4xx and returns -1. */
+/* Why job PARAMS (an object, or NULL) cannot be taken, or NULL.  Keys
+ * starting with "__" are the host's (a map task's stage, argument and
+ * broadcast, proto.h): a job that set them would reach the plugin as a
+ * forged map task.  The count and size are bounded, as all of it is
+ * kept in memory while the job is queued. */
+static const char *
+api_params_check(const json_t *params)
+{
+	const char *key;
+	json_t *v;
+
+	if (params == NULL)
+		return NULL;
+	if (!json_is_object(params))
+		return "must be an object";
+	if (json_object_size(params) > API_PARAMS_MAX)
+		return "more than " API_PARAMS_MAX_TEXT " parameters";
+	json_object_foreach((json_t *)params, key, v)
+		if (strncmp(key, "__", 2) == 0)
+			return "names starting with \"__\" are reserved for the "
+			       "host";
+	return NULL;
+}
+
 static int
 job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
          char **params_out, size_t index, struct plugin_memo *pm)
 {
 	const char *pname = NULL;
 	json_t *params = NULL;
-	int priority = 0, retries = -1, slots = 1;
+	json_int_t priority = 0, retries = -1, slots = 1;
 	json_int_t memory = 0, timeout_ms = 0;
 	json_error_t je;
 	char where[48] = "";
 	if (index != (size_t)-1)
 		snprintf(where, sizeof where, "jobs[%zu]: ", index);
 	if (!json_is_object(o) ||
-	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?i,s?i,s?i,s?I,s?I}",
+	    json_unpack_ex(o, &je, JSON_STRICT, "{s:s,s?o,s?I,s?I,s?I,s?I,s?I}",
 	                   "plugin", &pname, "params", &params, "priority", &priority,
 	                   "retries", &retries, "slots", &slots, "memory", &memory,
 	                   "timeout_ms", &timeout_ms) != 0) {
@@ -75,13 +103,26 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		                 json_is_object(o) ? je.text : "not an object");
 		return -1;
 	}
-	if (params != NULL && !json_is_object(params)) {
-		http_reply_error(r, 400, "%sparams must be an object", where);
-		return -1;
-	}
-	if (slots < 1 || slots > 1024 || memory < 0 || timeout_ms < 0 ||
-	    retries > 100) {
-		http_reply_error(r, 400, "%sslots, memory, timeout_ms or retries out of range", where);
+	/* Every number in range, or a 400 naming it: never stored wrapped
+	 * or silently replaced by a default. */
+	const struct { const char *name; json_int_t v, min, max; } num[] = {
+		{ "priority", priority, -1000000000, 1000000000 },
+		{ "retries", retries, json_object_get(o, "retries") ? 0 : -1, 100 },
+		{ "slots", slots, 1, 1024 },
+		{ "memory", memory, 0, (json_int_t)1 << 50 },
+		{ "timeout_ms", timeout_ms, 0, (json_int_t)366 * 86400 * 1000 },
+	};
+	for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+		if (num[i].v < num[i].min || num[i].v > num[i].max) {
+			http_reply_error(r, 400, "%s%s must be from %lld to %lld, "
+			                 "got %lld", where, num[i].name,
+			                 (long long)num[i].min, (long long)num[i].max,
+			                 (long long)num[i].v);
+			return -1;
+		}
+	const char *why = api_params_check(params);
+	if (why != NULL) {
+		http_reply_error(r, 400, "%sparams: %s", where, why);
 		return -1;
 	}
 	if (pm->name == NULL || strcmp(pm->name, pname) != 0) {
@@ -106,12 +147,20 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 	memset(j, 0, sizeof *j);
 	j->plugin = (char *)pname;
 	*params_out = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
+	if (strlen(*params_out) > API_PARAMS_BYTES) {
+		http_reply_error(r, 400, "%sparams: larger than %d bytes as JSON",
+		                 where, API_PARAMS_BYTES);
+		free(*params_out);
+		*params_out = NULL;
+		return -1;
+	}
 	j->params = *params_out;
-	j->priority = priority;
-	j->slots = slots;
+	j->priority = (int)priority;
+	j->slots = (int)slots;
 	j->memory = memory;
 	j->timeout_ms = timeout_ms;
-	j->max_attempts = retries >= 0 ? retries + 1 : a->cfg->master.default_max_attempts;
+	j->max_attempts = retries >= 0 ? (int)retries + 1 :
+	                  a->cfg->master.default_max_attempts;
 	return 0;
 }
 

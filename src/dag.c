@@ -298,6 +298,19 @@ dl_params(struct dl *x, const char *name, yaml_node_t *v, json_t **dst)
 		o = json_object();
 	else if ((rc = dl_json(x, v, 0, &o)) < 0)
 		return rc;
+	/* "__" names are the host's: see api_params_check in api_jobs.c. */
+	for (yaml_node_pair_t *p = yamlfile_null(v) ? NULL :
+	     v->data.mapping.pairs.start;
+	     p != NULL && p < v->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yamlfile_node(&x->yf, p->key);
+		if (k->type == YAML_SCALAR_NODE &&
+		    strncmp(yamlfile_str(k), "__", 2) == 0) {
+			json_decref(o);
+			return dl_err(x, k, "param '%s': names starting with "
+			              "\"__\" are reserved for the host",
+			              yamlfile_str(k));
+		}
+	}
 	if (*dst == NULL) {
 		*dst = o;
 		return 0;

@@ -38,6 +38,21 @@ ok "and names it" grep -q "parameter 'path'" "$T/body"
 api POST /api/v1/jobs '{"plugin": "sleep", "params": {"seconds": "soon"}}' > /dev/null
 eq "a parameter of the wrong type is 400" 400 "$(status)"
 ok "and names it" grep -q "parameter 'seconds'" "$T/body"
+# The host's own parameters cannot be forged (issue 13: this request
+# crashed every worker in turn through the benchmark plugin's map()).
+api POST /api/v1/jobs '{"plugin":"benchmark","retries":0,"params":{"__stage":{"fn":"fold","index":0,"count":1},"__arg":{"m":0,"f":0},"__broadcast":{"b":{"kind":1,"models":[{"type":"seasonal_naive","params":{}}],"origins":[1],"horizon":-1,"season":1},"dataset":{"features":[],"label":"y"}}}}' > /dev/null
+eq "a forged map task's parameters are 400" 400 "$(status)"
+ok "reserved for the host" grep -q 'params: names starting with \\"__\\" are reserved' "$T/body"
+api POST /api/v1/jobs '{"plugin": "noop", "priority": -2147483649}' > /dev/null
+eq "a priority out of range is 400, not wrapped" 400 "$(status)"
+ok "naming the field and the range" grep -q "priority must be from -1000000000 to 1000000000, got -2147483649" "$T/body"
+api POST /api/v1/jobs '{"plugin": "noop", "retries": -1}' > /dev/null
+eq "retries -1 is 400, not the default" 400 "$(status)"
+ok "naming the field" grep -q "retries must be from 0 to 100" "$T/body"
+params=$(python3 -c 'import json; print(json.dumps({"plugin":"noop","params":{"p%d" % i: i for i in range(2000)}}))')
+api POST /api/v1/jobs "$params" > /dev/null
+eq "2,000 params are 400" 400 "$(status)"
+ok "saying the bound" grep -q "more than 1024 parameters" "$T/body"
 api POST /api/v1/jobs/batch '{"jobs": [{"plugin":"noop"}, {"plugin":"sleep","params":{"fail":[1]}}]}' > /dev/null
 eq "a batch with a bad parameter is 400" 400 "$(status)"
 ok "naming the job and the parameter" grep -q "jobs\[1\].*parameter 'fail'" "$T/body"

@@ -404,6 +404,13 @@ static const struct {
 	  "6:1: only one YAML document is allowed" },
 	{ "- id: x\n", "1:1: the top level must be a mapping (id, "
 	  "schedule, tasks, ...), not a list" },
+	/* the host's own params */
+	{ "id: x\ntasks:\n  - id: a\n    plugin: noop\n    params: {n: 1, "
+	  "__stage: {fn: fold}}\n", "5:20: param '__stage': names starting "
+	  "with \"__\" are reserved for the host" },
+	{ "id: x\ndefault:\n  params:\n    __broadcast: 1\n" TASK_A,
+	  "4:5: param '__broadcast': names starting with \"__\" are "
+	  "reserved for the host" },
 	/* keys */
 	{ "id: x\nschedul: \"@daily\"\n" TASK_A,
 	  "2:1: unknown key 'schedul' in the DAG (did you mean "
