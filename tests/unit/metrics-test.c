@@ -61,6 +61,9 @@ expo_free(struct expo *e)
 	memset(e, 0, sizeof *e);
 }
 
+static int bad(char **err, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static int
 bad(char **err, int line, const char *fmt, ...)
 {
