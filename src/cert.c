@@ -469,8 +469,7 @@ cert_server(const char *dir, const char *secret, const char *const *names,
 	*chain = xasprintf("%s%s", crt, capem);
 out:
 	if (rc < 0 && *key_pem != NULL) {
-		sodium_memzero(*key_pem, strlen(*key_pem));
-		free(*key_pem);
+		xfree_secret(*key_pem);
 		*key_pem = NULL;
 	}
 	if (key != NULL)

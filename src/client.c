@@ -128,16 +128,6 @@ bad:
 	              "http[s]://HOST[:PORT][/PATH]", url);
 }
 
-/* A secret should not outlive its use in a core dump. */
-static void
-client_free_secret(char *secret)
-{
-	if (secret != NULL) {
-		memset(secret, 0, strlen(secret));
-		free(secret);
-	}
-}
-
 /* Drop the kept-alive connection, if any. */
 static void
 client_disconnect(client *c)
@@ -155,7 +145,7 @@ client_set_ca(client *c, const char *ca_file, const char *ca_secret)
 	pthread_mutex_lock(&c->mu);
 	free(c->ca_file);
 	c->ca_file = xstrdup(ca_file);
-	client_free_secret(c->ca_secret);
+	xfree_secret(c->ca_secret);
 	c->ca_secret = xstrdup(ca_secret);
 	tls_trust_free(c->trust);
 	c->trust = NULL;
@@ -207,8 +197,9 @@ client_free(client *c)
 	pthread_mutex_destroy(&c->mu);
 	free(c->base_url);
 	free(c->id);
-	client_free_secret(c->secret);
-	client_free_secret(c->ca_secret);
+	/* A secret should not outlive its use in a core dump. */
+	xfree_secret(c->secret);
+	xfree_secret(c->ca_secret);
 	free(c->token);
 	free(c->host);
 	free(c->port);

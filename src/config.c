@@ -575,6 +575,14 @@ cfg_default_int(int *field, int value)
 		*field = value;
 }
 
+/* A wildcard address: binds everywhere, reaches nothing. */
+static int
+cfg_is_wildcard(const char *a)
+{
+	return a[0] == '\0' || strcmp(a, "0.0.0.0") == 0 ||
+	       strcmp(a, "::") == 0 || strcmp(a, "[::]") == 0;
+}
+
 /*
  * TLS unless said otherwise, or on a loopback address; plain HTTP where
  * others can listen only when said in so many words, as passwords,
@@ -623,11 +631,8 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	cfg_default_str(&c->master.name, "master");
 	cfg_default_str(&c->master.listen, "127.0.0.1");
 	if (c->master.host == NULL) {
-		/* A wildcard address binds everywhere but reaches nothing. */
 		const char *l = c->master.listen;
-		int any = strcmp(l, "0.0.0.0") == 0 || strcmp(l, "::") == 0 ||
-		          strcmp(l, "[::]") == 0;
-		c->master.host = xstrdup(any ? "127.0.0.1" : l);
+		c->master.host = xstrdup(cfg_is_wildcard(l) ? "127.0.0.1" : l);
 	}
 	cfg_default_int(&c->master.port, 8080);
 	cfg_default_path(c, &c->master.data_dir, "../var/master");
@@ -833,13 +838,6 @@ config_host_is_loopback(const char *host)
 		host = buf;
 	}
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
-static int
-cfg_is_wildcard(const char *a)
-{
-	return a[0] == '\0' || strcmp(a, "0.0.0.0") == 0 ||
-	       strcmp(a, "::") == 0 || strcmp(a, "[::]") == 0;
 }
 
 char *

@@ -131,8 +131,7 @@ master_run(const struct kiln_config *c, char **err)
 	rc = http_start(&ho, api_handle, &api, &http, err);
 	if (tls_key != NULL) {
 		/* libmicrohttpd has its own copy now. */
-		memset(tls_key, 0, strlen(tls_key));
-		free(tls_key);
+		xfree_secret(tls_key);
 		tls_key = NULL;
 	}
 	if (rc != 0)

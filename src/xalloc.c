@@ -93,3 +93,13 @@ seterr(char **err, int rc, const char *fmt, ...)
 	}
 	return rc;
 }
+
+void
+xfree_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	/* explicit_bzero: a memset before free() may be optimised away. */
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

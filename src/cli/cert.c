@@ -33,15 +33,6 @@ cli_cert_secret(struct cli *x, char **secret)
 	return 0;
 }
 
-static void
-cli_cert_free_secret(char *secret)
-{
-	if (secret != NULL) {
-		memset(secret, 0, strlen(secret));
-		free(secret);
-	}
-}
-
 /* Print the description of PEM under TITLE; 0 or CLI_EXIT_FAIL. */
 static int
 cli_cert_print(struct cli *x, const char *title, const char *pem)
@@ -68,7 +59,7 @@ cli_cert_ca(struct cli *x, void *opts)
 	if ((rc = cli_cert_secret(x, &secret)) != 0)
 		return rc;
 	rc = cert_ca_pem(secret, &pem, &err);
-	cli_cert_free_secret(secret);
+	xfree_secret(secret);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", x->prog, err);
 		free(err);
@@ -91,7 +82,7 @@ cli_cert_show(struct cli *x, void *opts)
 		return rc;
 	const struct kiln_config *c = x->conf;
 	rc = cert_ca_pem(secret, &pem, &err);
-	cli_cert_free_secret(secret);
+	xfree_secret(secret);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", x->prog, err);
 		free(err);
@@ -133,7 +124,7 @@ cli_cert_rotate(struct cli *x, void *opts)
 		return rc;
 	const struct kiln_config *c = x->conf;
 	if (c->master.tls_cert_file != NULL) {
-		cli_cert_free_secret(secret);
+		xfree_secret(secret);
 		fprintf(stderr, "%s: the master serves %s, a certificate of its "
 		        "own: replace that file (and master.tls.key_file)\n",
 		        x->prog, c->master.tls_cert_file);
@@ -144,7 +135,7 @@ cli_cert_rotate(struct cli *x, void *opts)
 	char *dir = xasprintf("%s/tls", c->master.data_dir);
 	rc = cert_server(dir, secret, (const char *const *)names, n, 1, &chain,
 	                 &key, &what, &err);
-	cli_cert_free_secret(secret);
+	xfree_secret(secret);
 	config_names_free(names, n);
 	free(dir);
 	if (rc < 0) {
@@ -152,7 +143,7 @@ cli_cert_rotate(struct cli *x, void *opts)
 		free(err);
 		return CLI_EXIT_FAIL;
 	}
-	cli_cert_free_secret(key);
+	xfree_secret(key);
 	printf("%s\nRestart the master to serve it; workers need nothing "
 	       "new.\n", what);
 	free(what);

@@ -64,10 +64,7 @@ cli_trust(struct cli *x, const char *secret)
 	if (secret == NULL && config_secret(x->conf, 0, &own, &err) == 0)
 		secret = own;
 	client_set_ca(x->cl, NULL, secret);
-	if (own != NULL) {
-		memset(own, 0, strlen(own));
-		free(own);
-	}
+	xfree_secret(own);
 	free(err);
 }
 
@@ -109,10 +106,7 @@ cli_connect(struct cli *x, int auth)
 	int rc = client_new(x->url, "cli", secret, token, &x->cl, &err);
 	if (rc == 0)
 		cli_trust(x, secret);
-	if (secret != NULL) {
-		memset(secret, 0, strlen(secret));
-		free(secret);
-	}
+	xfree_secret(secret);
 	if (rc < 0) {
 		fprintf(stderr, "kiln: %s\n", err);
 		free(err);

@@ -61,4 +61,20 @@ if command -v promtool >/dev/null 2>&1; then
 	ok "promtool accepts the metrics" sh -c "promtool check metrics < '$T/metrics'"
 fi
 ok "metrics in Prometheus format" sh -c "curl -s '$URL/metrics' | grep -q '^kiln_workers{state=\"alive\"} 2'"
+# kiln cert: on this machine's files, without a master.
+kc() { "$KILN" -c "$T/cluster.yaml" cert "$@"; }
+ok "kiln cert show says TLS is off on loopback" sh -c "'$KILN' -c '$T/cluster.yaml' cert show | grep -q '^TLS: off'"
+kc ca > "$T/ca1"; kc ca > "$T/ca2"
+ok "kiln cert ca prints a certificate" grep -q 'BEGIN CERTIFICATE' "$T/ca1"
+ok "the same one every time (derived from the secret)" cmp -s "$T/ca1" "$T/ca2"
+kc rotate > "$T/rot1"
+ok "kiln cert rotate makes a key and certificate" grep -q "made .*server.crt (rotated)" "$T/rot1"
+k1=$(cat "$T/master/tls/server.key"); kc rotate > /dev/null
+ok "a new key each time" test "$k1" != "$(cat "$T/master/tls/server.key")"
+eq "the key is the owner's only" 600 "$(stat -c %a "$T/master/tls/server.key")"
+ok "kiln cert show describes it" sh -c "'$KILN' -c '$T/cluster.yaml' cert show | grep -q 'names: .*127.0.0.1'"
+sed "s|secret_file: .*|secret_file: $T/nosuch.secret|" "$T/cluster.yaml" > "$T/nosecret.yaml"
+"$KILN" -c "$T/nosecret.yaml" cert ca > /dev/null 2> "$T/err"
+eq "kiln cert ca without the secret fails" 1 $?
+ok "saying why" grep -q "cannot read the cluster secret" "$T/err"
 finish
