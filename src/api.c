@@ -91,15 +91,7 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 			log_warn("refused signature: %s", err);
 		free(err);
 	} else if (strncmp(h, "Bearer ", 7) == 0) {
-		char *hash = auth_token_hash(h + 7);
-		char *role = NULL, *err = NULL;
-		if (store_token_check(a->st, hash, &role, &err) == 0) {
-			w->kind = strcmp(role, "admin") == 0 ? WHO_ADMIN : WHO_VIEWER;
-			w->how = "token";
-		}
-		free(hash);
-		free(role);
-		free(err);
+		api_token_who(a, h + 7, w);
 	}
 }
 
@@ -538,7 +530,9 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/login",                       API_OPEN,    NO_CSRF, api_login },
 	{ "POST",   "/api/v1/logout",                      API_VIEWER,  CSRF,    api_logout },
 	{ "GET",    "/api/v1/me",                          API_VIEWER,  NO_CSRF, api_me },
+	{ "GET",    "/api/v1/tokens",                      API_ADMIN,   NO_CSRF, api_tokens_list },
 	{ "POST",   "/api/v1/tokens",                      API_ADMIN,   CSRF,    api_token_create },
+	{ "DELETE", "/api/v1/tokens/:id",                  API_ADMIN,   CSRF,    api_token_revoke },
 	{ "GET",    "/api/v1/stats",                       API_VIEWER,  NO_CSRF, api_stats },
 	{ "GET",    "/api/v1/workers",                     API_VIEWER,  NO_CSRF, api_workers },
 	{ "GET",    "/api/v1/plugins",                     API_VIEWER,  NO_CSRF, api_plugins },
@@ -590,7 +584,8 @@ allowed(const struct api_route *rt, const struct who *w, http_req *r)
 {
 	if (w->kind == WHO_NONE) {
 		http_add_header(r, "WWW-Authenticate", "Bearer");
-		http_reply_error(r, 401, "authentication required: a Bearer token or a Kiln-HMAC signature");
+		http_reply_error(r, 401, "%s", w->refused != NULL ? w->refused :
+		                 "authentication required: a Bearer token or a Kiln-HMAC signature");
 		return 0;
 	}
 	if (rt->role == API_WORKER && w->kind != WHO_SIGNED) {
@@ -606,7 +601,9 @@ allowed(const struct api_route *rt, const struct who *w, http_req *r)
 		}
 	}
 	if (rt->role == API_ADMIN && w->kind == WHO_VIEWER) {
-		http_reply_error(r, 403, "viewers may not change anything");
+		http_reply_error(r, 403, strcmp(rt->method, "GET") == 0 ?
+		                 "only admins may see this" :
+		                 "viewers may not change anything");
 		return 0;
 	}
 	return 1;

@@ -28,6 +28,10 @@ struct api_ctx {
 	int64_t started_mono;   /* clock_clock_mono_ms() at start */
 };
 
+/* How long an API token lives unless it is made with an expiry of its
+ * own: master.auth.token_ttl, else KILN_TOKEN_TTL_DEFAULT_MS. */
+int64_t api_token_ttl_ms(const struct kiln_config *c);
+
 /* The http_handler of the master; UD is a struct api_ctx. */
 void api_handle(http_req *r, void *ud);
 

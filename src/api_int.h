@@ -34,9 +34,13 @@ enum { WHO_NONE, WHO_SIGNED, WHO_ADMIN, WHO_VIEWER };
 
 struct who {
 	int kind;
-	char *id;       /* signer id (WHO_SIGNED) or user (session) */
+	char *id;       /* signer id (WHO_SIGNED), user (session) or the
+	                 * token's name (token) */
 	char *csrf;     /* set if authenticated by a session cookie */
 	const char *how; /* "signed", "token" or "session" */
+	int64_t token;  /* the token's id (how "token") */
+	const char *refused; /* WHO_NONE: why the credentials were refused
+	                 * ("token expired"), for the 401; or NULL */
 };
 
 /* One request as a handler receives it. */
@@ -116,7 +120,12 @@ api_handler api_dags_list, api_dags_errors, api_dag_get, api_dag_grid,
 api_handler api_artifact_put, api_artifact_get;
 
 /* api_auth.c */
-api_handler api_login, api_logout, api_me, api_token_create;
+api_handler api_login, api_logout, api_me, api_token_create,
+	api_tokens_list, api_token_revoke;
+/* Authenticate Bearer TOKEN into W: the token's role, name and id if it
+ * may be used; else W is left WHO_NONE, with W->refused set if the token
+ * is known but expired or revoked. */
+void api_token_who(struct api_ctx *a, const char *token, struct who *w);
 
 /* api_web.c */
 api_handler api_static, api_health, api_metrics, api_stats, api_workers,

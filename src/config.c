@@ -285,6 +285,7 @@ static const struct yamlfile_key cfg_auth_keys[] = {
 	{ "secret_file", YF_OWN, CFG_OFF(auth.secret_file), 0, 0, cfg_set_path },
 	{ "users", YF_OWN, 0, 0, 0, cfg_users },
 	{ "session_ttl", YF_DURATION_INT, CFG_OFF(auth.session_ttl_ms), 1000, INT_MAX, NULL },
+	{ "token_ttl", YF_DURATION, CFG_OFF(auth.token_ttl_ms), 1000, KILN_TOKEN_TTL_MAX_MS, NULL },
 };
 
 static int

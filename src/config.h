@@ -14,6 +14,10 @@
 #include <stddef.h>
 
 #define KILN_CACHE_SIZE_DEFAULT ((int64_t)8 << 30)
+/* API tokens live master.auth.token_ttl, this by default; an expiry, the
+ * key's or a token's own, is at most KILN_TOKEN_TTL_MAX_MS away. */
+#define KILN_TOKEN_TTL_DEFAULT_MS (90 * 86400000LL)
+#define KILN_TOKEN_TTL_MAX_MS     (3650 * 86400000LL)
 
 struct kiln_worker_conf {
 	char *name;
@@ -81,6 +85,8 @@ struct kiln_config {
 		struct kiln_user_conf *users;
 		size_t nusers;
 		int session_ttl_ms;  /* dashboard session idle timeout, 12h */
+		int64_t token_ttl_ms; /* API tokens' lifetime; 0 = the default,
+		                      * KILN_TOKEN_TTL_DEFAULT_MS */
 	} auth;
 
 	struct kiln_worker_conf *workers;

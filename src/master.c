@@ -116,6 +116,10 @@ master_run(const struct kiln_config *c, char **err)
 	if ((rc = users_open(c, st, &us, err)) != 0)
 		goto out;
 	api.users = us;
+	/* Tokens from before tokens expired live token_ttl from now on. */
+	if ((rc = store_token_settle(st, clock_now_ms() + api_token_ttl_ms(c),
+	                             NULL, err)) != 0)
+		goto out;
 
 	api.cfg = c;
 	api.st = st;

@@ -160,6 +160,29 @@ static const char *const store_migrations[] = {
 	"  size       INTEGER NOT NULL,"
 	"  created_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 3 -> 4: tokens that end.  A token gets an id to be listed and
+	 * revoked by, who made it, when it expires (NULL = never), when it
+	 * was last used and when it was revoked (0 = not).  The table is made
+	 * anew: an INTEGER PRIMARY KEY cannot be added to it, and a bare
+	 * rowid may change on VACUUM.  Tokens made before get expires_ms -1
+	 * (STORE_TOKEN_UNSETTLED): the master sets them to its token_ttl from
+	 * its next start (store_token_settle). */
+	"CREATE TABLE tokens4 ("
+	"  id           INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  hash         TEXT NOT NULL UNIQUE,"
+	"  name         TEXT NOT NULL,"
+	"  role         TEXT NOT NULL,"
+	"  created_ms   INTEGER NOT NULL,"
+	"  created_by   TEXT,"
+	"  expires_ms   INTEGER,"
+	"  last_used_ms INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_ms   INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO tokens4 (hash, name, role, created_ms, expires_ms)"
+	"  SELECT hash, name, role, created_ms, -1 FROM tokens"
+	"  ORDER BY created_ms, hash;"
+	"DROP TABLE tokens;"
+	"ALTER TABLE tokens4 RENAME TO tokens;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -179,6 +202,10 @@ store_schema_version(void)
 	"max_attempts, attempt, worker, result, error, created_ms, " \
 	"started_ms, finished_ms, run, task, retry_delay_ms, retry_exp, " \
 	"retry_max_ms, pool, inputs, outputs"
+
+#define TOKEN_COLS \
+	"id, name, role, created_by, created_ms, expires_ms, last_used_ms, " \
+	"revoked_ms"
 
 /* Statements of the write connection, prepared once at open. */
 enum {
@@ -227,15 +254,22 @@ static const char *const store_wsql[W_NSTMT] = {
 	" WHERE job_id = ?1 AND state = 1",
 };
 
-/* Pipeline statements of the write connection, prepared on first use by
- * the writer thread. */
+/* Statements of the write connection for pipelines, artifacts, meta and
+ * tokens, prepared on first use by the writer thread. */
 enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
-	P_META,
+	P_META, P_TOKEN_REVOKE, P_TOKEN_USED,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
+	[P_TOKEN_REVOKE] =
+	"UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
+	/* The guard keeps it to one write a minute per token even when a
+	 * burst of requests queued several. */
+	[P_TOKEN_USED] =
+	"UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1"
+	" AND last_used_ms <= ?2 - ?3",
 	[P_META] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 	[P_JOB_OUTPUTS] = "UPDATE jobs SET outputs = ?2 WHERE id = ?1",
 	[P_ARTIFACT] =
@@ -278,7 +312,8 @@ static const char *const store_psql[P_NSTMT] = {
 enum { LF_STATE = 1, LF_PLUGIN = 2, LF_BEFORE = 4, LF_ALL = 8 };
 enum {
 	R_GET, R_UNFINISHED, R_COUNTS, R_ATTEMPTS, R_LOG, R_LOG_LATEST,
-	R_EXISTS, R_TOKEN_ADD, R_TOKEN_CHECK,
+	R_EXISTS, R_TOKEN_ADD, R_TOKEN_CHECK, R_TOKEN_GET, R_TOKEN_LIST,
+	R_TOKEN_SETTLE,
 	R_LIST,
 	R_NSTMT = R_LIST + LF_ALL
 };
@@ -295,8 +330,13 @@ static const char *const store_rsql[R_LIST] = {
 	" ORDER BY attempt DESC LIMIT 1",
 	[R_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
 	[R_TOKEN_ADD] = "INSERT OR IGNORE INTO tokens (hash, name, role,"
-	" created_ms) VALUES (?1, ?2, ?3, ?4)",
-	[R_TOKEN_CHECK] = "SELECT role FROM tokens WHERE hash = ?1",
+	" created_ms, created_by, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[R_TOKEN_CHECK] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
+	[R_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?1",
+	[R_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM tokens WHERE id < ?1"
+	" ORDER BY id DESC LIMIT ?2",
+	[R_TOKEN_SETTLE] = "UPDATE tokens SET expires_ms = ?1"
+	" WHERE expires_ms = -1",
 };
 
 /* ------------------------------------------------------------------ */
@@ -877,6 +917,15 @@ store_run_op(store *s, struct store_op *op)
 		                 (int64_t)op->attempt, op->log);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
 		return rc;
+	case STORE_TOKEN_REVOKE:
+		rc = store_pexec(s, P_TOKEN_REVOKE, "ii", op->id, t);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
+	case STORE_TOKEN_USED:
+		rc = store_pexec(s, P_TOKEN_USED, "iii", op->id, t,
+		                 (int64_t)STORE_TOKEN_USED_EVERY_MS);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;
 	}
@@ -1049,6 +1098,8 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 				              "task instance without a task", i);
 			break;
 		case STORE_RUN_STATE:
+		case STORE_TOKEN_REVOKE:
+		case STORE_TOKEN_USED:
 			break;
 		case STORE_META:
 		case STORE_ARTIFACT:
@@ -1141,7 +1192,8 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 	for (size_t i = 0; i < n; i++) {
 		const struct store_op *op = &ops[i];
 		if (op->kind != STORE_START && op->kind != STORE_REQUEUE &&
-		    op->kind != STORE_CANCEL && op->kind != STORE_LOG) {
+		    op->kind != STORE_CANCEL && op->kind != STORE_LOG &&
+		    op->kind != STORE_TOKEN_USED) {
 			b->n = i;
 			store_batch_free_later(b);
 			return seterr(err, -EINVAL, "store: op %zu: kind %d "
@@ -1262,7 +1314,7 @@ store_rdone(sqlite3_stmt *st)
 }
 
 /* What a walk hands each row to: one of the typed callbacks of store.h. */
-enum store_rowkind { ROW_JOB, ROW_ATTEMPT, ROW_RUN, ROW_TI };
+enum store_rowkind { ROW_JOB, ROW_ATTEMPT, ROW_RUN, ROW_TI, ROW_TOKEN };
 struct store_visit {
 	enum store_rowkind kind;
 	union {
@@ -1270,6 +1322,7 @@ struct store_visit {
 		store_attempt_cb attempt;
 		store_run_cb run;
 		store_ti_cb ti;
+		store_token_cb token;
 	} cb;
 	void *ud;
 };
@@ -1277,6 +1330,7 @@ struct store_visit {
 static void store_attempt_row(sqlite3_stmt *st, struct store_attempt *a);
 static void store_run_row(sqlite3_stmt *st, struct store_run *r);
 static void store_ti_row(sqlite3_stmt *st, struct store_ti *t);
+static void store_token_row(sqlite3_stmt *st, struct store_token *t);
 
 /* Read the current row of ST as V says, hand it to V's callback and free
  * it; the callback's non-zero (stop) is returned. */
@@ -1314,6 +1368,13 @@ store_visit_row(sqlite3_stmt *st, const struct store_visit *v)
 		store_ti_clear(&t);
 		break;
 	}
+	case ROW_TOKEN: {
+		struct store_token t = { 0 };
+		store_token_row(st, &t);
+		stop = v->cb.token(&t, v->ud);
+		store_token_clear(&t);
+		break;
+	}
 	}
 	return stop;
 }
@@ -1332,6 +1393,7 @@ store_walk(store *s, sqlite3_stmt *st, const struct store_visit *v,
 		[ROW_ATTEMPT] = "store: read attempts",
 		[ROW_RUN] = "store: read runs",
 		[ROW_TI] = "store: read task instances",
+		[ROW_TOKEN] = "store: read tokens",
 	};
 	int rc;
 
@@ -1531,36 +1593,105 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* API tokens                                                          */
+/* ------------------------------------------------------------------ */
+
+void
+store_token_clear(struct store_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->name);
+	free(t->role);
+	free(t->created_by);
+	memset(t, 0, sizeof *t);
+}
+
+/* Fill T from a row selected as TOKEN_COLS; a NULL expiry is 0 (never). */
+static void
+store_token_row(sqlite3_stmt *st, struct store_token *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = store_col_str(st, 1);
+	t->role = store_col_str(st, 2);
+	t->created_by = store_col_str(st, 3);
+	t->created_ms = sqlite3_column_int64(st, 4);
+	t->expires_ms = sqlite3_column_int64(st, 5);
+	t->last_used_ms = sqlite3_column_int64(st, 6);
+	t->revoked_ms = sqlite3_column_int64(st, 7);
+}
+
 /* Tokens are added rarely (by an administrator), so the insert runs on
  * the read connection rather than through the writer's queue; it takes
  * SQLite's write lock for a moment, and busy_timeout makes the writer wait
  * for it instead of failing. */
 int
-store_token_add(store *s, const char *hash_hex, const char *name,
-                const char *role, char **err)
+store_token_add(store *s, const struct store_token_new *t, int64_t *id,
+                char **err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (hash_hex == NULL || *hash_hex == '\0' || name == NULL ||
-	    role == NULL)
+	if (t->hash_hex == NULL || *t->hash_hex == '\0' || t->name == NULL ||
+	    t->role == NULL)
 		return seterr(err, -EINVAL, "store: token needs hash, name "
 		              "and role");
 	pthread_mutex_lock(&s->read_mu);
 	if ((rc = store_rstmt(s, R_TOKEN_ADD, NULL, &st, err)) < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, clock_now_ms());
+	sqlite3_bind_text(st, 1, t->hash_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, t->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, t->role, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, t->created_ms > 0 ? t->created_ms :
+	                   clock_now_ms());
+	store_bind_text(st, 5, t->created_by);
+	if (t->expires_ms > 0)
+		sqlite3_bind_int64(st, 6, t->expires_ms);
+	else
+		sqlite3_bind_null(st, 6);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		rc = store_dberr(s->rdb, rc, err, "store: add token");
 	else if (sqlite3_changes(s->rdb) == 0)
 		rc = seterr(err, -EEXIST, "store: token %s already exists",
-		            name);
+		            t->name);
 	else
 		rc = 0;
+	if (rc == 0 && id != NULL)
+		*id = sqlite3_last_insert_rowid(s->rdb);
+	store_rdone(st);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* Read the one token that statement WHICH, its ?1 bound to KEY (text if
+ * not NULL, else NUM), selects into *OUT: 0, -ENOENT or an error. */
+static int
+store_token_one(store *s, int which, const char *key, int64_t num,
+                struct store_token *out, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, which, NULL, &st, err)) < 0)
+		goto out;
+	if (key != NULL)
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, num);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		store_token_row(st, out);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = store_dberr(s->rdb, rc, err, "store: read token");
+	}
 	store_rdone(st);
 out:
 	pthread_mutex_unlock(&s->read_mu);
@@ -1568,30 +1699,87 @@ out:
 }
 
 int
-store_token_check(store *s, const char *hash_hex, char **role, char **err)
+store_token_check(store *s, const char *hash_hex, int64_t now_ms,
+                  struct store_token *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	if (hash_hex == NULL)
+		return -ENOENT;
+	int rc = store_token_one(s, R_TOKEN_CHECK, hash_hex, 0, out, err);
+	if (rc < 0)
+		return rc;
+	if (out->revoked_ms > 0)
+		return -EKEYREVOKED;
+	if (out->expires_ms > 0 && out->expires_ms <= now_ms)
+		return -EKEYEXPIRED;
+	if (out->last_used_ms <= now_ms - STORE_TOKEN_USED_EVERY_MS) {
+		/* Deferred: its loss in a crash costs a minute of last use. */
+		struct store_op op = { .kind = STORE_TOKEN_USED, .id = out->id,
+		                       .t_ms = now_ms };
+		if ((rc = store_apply_later(s, &op, 1, err)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+store_token_get(store *s, int64_t id, struct store_token *out, char **err)
+{
+	return store_token_one(s, R_TOKEN_GET, NULL, id, out, err);
+}
+
+int
+store_token_list(store *s, int64_t before_id, int limit, store_token_cb cb,
+                 void *ud, char **err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	*role = NULL;
-	if (hash_hex == NULL)
-		return -ENOENT;
 	pthread_mutex_lock(&s->read_mu);
-	if ((rc = store_rstmt(s, R_TOKEN_CHECK, NULL, &st, err)) < 0)
+	if ((rc = store_rstmt(s, R_TOKEN_LIST, NULL, &st, err)) < 0)
 		goto out;
-	sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int(st, 2, limit <= 0 ? 100 : limit > 1000 ? 1000 : limit);
+	struct store_visit v = { ROW_TOKEN, { .token = cb }, ud };
+	rc = store_walk(s, st, &v, 1, err);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* Once at start, on the read connection as store_token_add. */
+int
+store_token_settle(store *s, int64_t expires_ms, int *n, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, changed = 0;
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_TOKEN_SETTLE, NULL, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, expires_ms);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*role = store_col_str(st, 0);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = -ENOENT;
+	if (rc != SQLITE_DONE) {
+		rc = store_dberr(s->rdb, rc, err, "store: settle tokens");
 	} else {
-		rc = store_dberr(s->rdb, rc, err, "store: check token");
+		changed = sqlite3_changes(s->rdb);
+		rc = 0;
 	}
 	store_rdone(st);
 out:
 	pthread_mutex_unlock(&s->read_mu);
+	if (changed > 0) {
+		char when[32] = "?";
+		struct tm tm;
+		time_t t = (time_t)(expires_ms / 1000);
+		if (gmtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+		log_info("store: %d API token%s made before tokens had an "
+		         "expiry will expire at %s UTC", changed,
+		         changed == 1 ? "" : "s", when);
+	}
+	if (n != NULL)
+		*n = changed;
 	return rc;
 }
 

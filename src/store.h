@@ -88,6 +88,12 @@ enum store_op_kind {
 	STORE_LOG,      /* a late report of a closed attempt (.id, .attempt):
 	                 * keep its .log if the attempt has none; no state
 	                 * changes */
+	STORE_TOKEN_REVOKE, /* API token .id revoked at .t_ms; not applied if
+	                 * unknown or already revoked */
+	STORE_TOKEN_USED, /* API token .id last used at .t_ms; not applied if
+	                 * the use recorded is less than
+	                 * STORE_TOKEN_USED_EVERY_MS older (see
+	                 * store_token_check) */
 };
 
 struct store_op {
@@ -133,7 +139,8 @@ void store_close(store *s);
  * it, also from inside a read callback. */
 int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 
-/* Queue N ops (STORE_START, STORE_REQUEUE, STORE_CANCEL or STORE_LOG;
+/* Queue N ops (STORE_START, STORE_REQUEUE, STORE_CANCEL, STORE_LOG or
+ * STORE_TOKEN_USED;
  * copied, with their strings) and return at once: they are committed
  * with the next store_apply() batch, or on their own within a few
  * milliseconds, in the order queued relative to every other batch.  For
@@ -191,11 +198,69 @@ int store_attempts(store *s, int64_t job_id, store_attempt_cb cb, void *ud,
  * -ENOENT if there is no such job. */
 int store_log(store *s, int64_t id, int attempt, char **log, char **err);
 
-/* API tokens, stored as SHA-256 hashes.  -EEXIST if the hash is known. */
-int store_token_add(store *s, const char *hash_hex, const char *name,
-                    const char *role, char **err);
-/* 0 and *role (malloc()ed) if the hash is known, -ENOENT if not. */
-int store_token_check(store *s, const char *hash_hex, char **role, char **err);
+/* ---------------------------------------------------------- API tokens */
+
+/* A token made before schema 4, whose expiry store_token_settle() has
+ * not set yet: it does not expire until then. */
+#define STORE_TOKEN_UNSETTLED (-1)
+/* A token's use is recorded at most this often (one write a minute per
+ * token, however many requests it signs). */
+#define STORE_TOKEN_USED_EVERY_MS 60000
+
+/* An API token as stored: never its hash, which only store_token_add()
+ * and store_token_check() take.  Strings are malloc()ed and owned by the
+ * struct; free them with store_token_clear(). */
+struct store_token {
+	int64_t id;
+	char *name;          /* what it is for */
+	char *role;          /* "admin" or "viewer" */
+	char *created_by;    /* who made it ("user:alice", "token:3",
+	                      * "signer:cli"), or NULL (made before schema 4) */
+	int64_t created_ms;
+	int64_t expires_ms;  /* unix ms; 0 = never; STORE_TOKEN_UNSETTLED */
+	int64_t last_used_ms; /* 0 = never used */
+	int64_t revoked_ms;  /* 0 = not revoked */
+};
+void store_token_clear(struct store_token *t);
+
+/* What store_token_add() stores; strings borrowed. */
+struct store_token_new {
+	const char *hash_hex;  /* SHA-256 of the token, hex */
+	const char *name, *role;
+	const char *created_by; /* or NULL */
+	int64_t created_ms;    /* 0 = now */
+	int64_t expires_ms;    /* 0 = never */
+};
+
+/* Store a new token; *id (if ID is not NULL) its id.  -EEXIST if the
+ * hash is known, -EINVAL if a field is missing. */
+int store_token_add(store *s, const struct store_token_new *t, int64_t *id,
+                    char **err);
+/*
+ * The token whose hash is HASH_HEX, as of NOW_MS, in *OUT: 0 if it may
+ * be used, -EKEYREVOKED if it was revoked, -EKEYEXPIRED if it expired at
+ * or before NOW_MS (*OUT filled in these three cases: free it with
+ * store_token_clear), -ENOENT if the hash is unknown.  A token that may
+ * be used has NOW_MS recorded as its last use if the recorded one is
+ * STORE_TOKEN_USED_EVERY_MS old or more: a deferred write
+ * (store_apply_later), so one a minute per token at most and never one
+ * the request waits for.
+ */
+int store_token_check(store *s, const char *hash_hex, int64_t now_ms,
+                      struct store_token *out, char **err);
+/* Token ID in *OUT (store_token_clear), or -ENOENT. */
+int store_token_get(store *s, int64_t id, struct store_token *out,
+                    char **err);
+typedef int (*store_token_cb)(const struct store_token *t, void *ud);
+/* Every token, revoked and expired ones too, newest first: ids below
+ * BEFORE_ID (0 = from the newest), at most LIMIT (<= 0: 100; at most
+ * 1000).  The callback returning non-zero stops the walk. */
+int store_token_list(store *s, int64_t before_id, int limit,
+                     store_token_cb cb, void *ud, char **err);
+/* Give every token made before schema 4 (STORE_TOKEN_UNSETTLED) the
+ * expiry EXPIRES_MS; *N (if not NULL) how many there were.  The master
+ * calls it on start, so such tokens live its token_ttl from the upgrade. */
+int store_token_settle(store *s, int64_t expires_ms, int *n, char **err);
 
 /* ------------------------------------------------------------ pipelines */
 

@@ -6,7 +6,7 @@
  *
  * Commands are `const struct cli_cmd` entries (as tmux's cmd_entry), each
  * defined in the file of its group: node.c (up, start), admin.c (passwd,
- * token), jobs.c (ping, submit, jobs, ...), dags.c (dags, dag ..., runs,
+ * token ...), jobs.c (ping, submit, jobs, ...), dags.c (dags, dag ..., runs,
  * run show, task ...).  A command of two words ("dag trigger") belongs to
  * a group ("dag") that has its own --help listing its commands.
  *
@@ -47,7 +47,7 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_up, &cli_cmd_start, &cli_cmd_passwd,
 	&cli_cmd_ping, &cli_cmd_submit, &cli_cmd_jobs, &cli_cmd_job,
 	&cli_cmd_logs, &cli_cmd_cancel, &cli_cmd_workers, &cli_cmd_plugins,
-	&cli_cmd_token,
+	&cli_cmd_token_create, &cli_cmd_token_list, &cli_cmd_token_revoke,
 	&cli_cmd_dags, &cli_cmd_dag_show, &cli_cmd_dag_trigger,
 	&cli_cmd_dag_pause, &cli_cmd_dag_unpause, &cli_cmd_dag_backfill,
 	&cli_cmd_dag_errors, &cli_cmd_runs, &cli_cmd_run_show,
@@ -65,6 +65,7 @@ cli_commands(size_t *n)
 
 static const struct cli_group *const cli_groups[] = {
 	&cli_group_dag, &cli_group_run, &cli_group_task, &cli_group_cert,
+	&cli_group_token,
 };
 #define CLI_NGROUPS (sizeof cli_groups / sizeof cli_groups[0])
 

@@ -103,10 +103,10 @@ struct cli_group {
 };
 
 /* The commands (node.c, admin.c, cert.c, jobs.c, dags.c) and groups
- * (dags.c, cert.c),
- * gathered in cli.c's table. */
+ * (dags.c, admin.c, cert.c), gathered in cli.c's table. */
 extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
-	cli_cmd_token, cli_cmd_ping, cli_cmd_submit, cli_cmd_jobs,
+	cli_cmd_token_create, cli_cmd_token_list, cli_cmd_token_revoke,
+	cli_cmd_ping, cli_cmd_submit, cli_cmd_jobs,
 	cli_cmd_job, cli_cmd_logs, cli_cmd_cancel, cli_cmd_workers,
 	cli_cmd_plugins, cli_cmd_dags, cli_cmd_dag_show, cli_cmd_dag_trigger,
 	cli_cmd_dag_pause, cli_cmd_dag_unpause, cli_cmd_dag_backfill,
@@ -114,7 +114,7 @@ extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 	cli_cmd_task_clear, cli_cmd_task_logs, cli_cmd_cert_show,
 	cli_cmd_cert_ca, cli_cmd_cert_rotate;
 extern const struct cli_group cli_group_dag, cli_group_run,
-	cli_group_task, cli_group_cert;
+	cli_group_task, cli_group_cert, cli_group_token;
 
 /* The table of every command (*N of them), for the tests. */
 const struct cli_cmd *const *cli_commands(size_t *n);

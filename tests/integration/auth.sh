@@ -48,6 +48,7 @@ for route in "POST /api/v1/jobs {\"plugin\":\"noop\"}" \
              "POST /api/v1/jobs/batch {\"jobs\":[{\"plugin\":\"noop\"}]}" \
              "POST /api/v1/jobs/$id/cancel {}" \
              "POST /api/v1/tokens {}" \
+             "DELETE /api/v1/tokens/1 {}" \
              "POST /api/v1/dags/example_chain/trigger {}" \
              "POST /api/v1/dags/example_chain/pause {}" \
              "POST /api/v1/dags/example_chain/unpause {}" \
@@ -60,6 +61,8 @@ for route in "POST /api/v1/jobs {\"plugin\":\"noop\"}" \
 	eq "$1 $2 with a wrong CSRF: 403" 403 "$(sess "$1" "$2" "$3" wrong)"
 done
 eq "with the token it works" 201 "$(sess POST /api/v1/jobs '{"plugin":"noop"}' "$csrf")"
+eq "a session makes a token" 201 "$(sess POST /api/v1/tokens '{"name":"web"}' "$csrf")"
+eq "which names its user as the creator" "user:alice" "$(jq_ 'd["created_by"]' < "$T/out")"
 
 # A viewer reads but changes nothing, even with its CSRF token.
 V="$T/vjar"
@@ -68,10 +71,12 @@ vcsrf=$(jq_ 'd["csrf"]' < "$T/login")
 eq "viewer reads" 200 "$(sess GET /api/v1/dags "" "" "$V")"
 for route in "POST /api/v1/jobs {\"plugin\":\"noop\"}" "POST /api/v1/dags/example_chain/trigger {}" \
              "POST /api/v1/jobs/$id/cancel {}" "POST /api/v1/dags/example_chain/pause {}" \
-             "POST /api/v1/runs/$rid/tasks/load/clear {}" "POST /api/v1/tokens {}"; do
+             "POST /api/v1/runs/$rid/tasks/load/clear {}" "POST /api/v1/tokens {}" \
+             "DELETE /api/v1/tokens/1 {}"; do
 	set -- $route
 	eq "viewer $1 $2: 403" 403 "$(sess "$1" "$2" "$3" "$vcsrf" "$V")"
 done
+eq "viewer GET /api/v1/tokens: 403" 403 "$(sess GET /api/v1/tokens "" "" "$V")"
 vt=$(api POST /api/v1/tokens '{"name":"ro","role":"viewer"}' | jq_ 'd["token"]')
 eq "a viewer token cannot trigger" 403 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $vt" --data '{}' "$URL/api/v1/dags/example_chain/trigger")"
 

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -268,6 +269,8 @@ static struct api_route *stubbed;       /* api_routes with stub handlers */
 static int stub_calls;                  /* atomic */
 static int port;
 static char *admin_token, *viewer_token;
+static int64_t admin_token_id;
+static const char *other_token;         /* the caller OTHER_TOKEN */
 static char *admin_sid, *admin_csrf, *viewer_sid, *viewer_csrf;
 
 /* Stands for every real handler: says it was called, with the params. */
@@ -290,14 +293,24 @@ serve(http_req *r, void *ud)
 }
 
 
+/* A token made through the store, expiring at EXPIRES_MS (0 = never);
+ * its id in *ID if ID is not NULL. */
 static char *
-new_token(const char *name, const char *role)
+store_token(const char *name, const char *role, int64_t expires_ms,
+            int64_t *id)
 {
 	char *token, *hash, *err = NULL;
 	auth_token_new(&token, &hash);
-	ck_assert_int_eq(store_token_add(A.st, hash, name, role, &err), 0);
+	struct store_token_new t = { hash, name, role, "test", 0, expires_ms };
+	ck_assert_int_eq(store_token_add(A.st, &t, id, &err), 0);
 	free(hash);
 	return token;
+}
+
+static char *
+new_token(const char *name, const char *role)
+{
+	return store_token(name, role, 0, NULL);
 }
 
 static void
@@ -351,7 +364,7 @@ setup(void)
 	ck_assert_int_eq(http_start(&ho, serve, &A, &A.http, &err), 0);
 	port = http_port(A.http);
 
-	admin_token = new_token("adm", "admin");
+	admin_token = store_token("adm", "admin", 0, &admin_token_id);
 	viewer_token = new_token("ro", "viewer");
 	login("alice", "alice-pw", &admin_sid, &admin_csrf);
 	login("victor", "victor-pw", &viewer_sid, &viewer_csrf);
@@ -383,7 +396,8 @@ teardown(void)
 enum caller {
 	NOBODY, SIGNED, ADMIN_TOKEN, VIEWER_TOKEN,
 	ADMIN_SESSION, ADMIN_SESSION_NO_CSRF, ADMIN_SESSION_WRONG_CSRF,
-	VIEWER_SESSION, NCALLERS
+	VIEWER_SESSION, NCALLERS,
+	OTHER_TOKEN = NCALLERS  /* not walked: the Bearer token other_token */
 };
 
 static const char *const caller_name[NCALLERS] = {
@@ -441,8 +455,10 @@ call(struct reply *o, enum caller who, const char *method, const char *path,
 	}
 	case ADMIN_TOKEN:
 	case VIEWER_TOKEN:
+	case OTHER_TOKEN:
 		hdr = xasprintf("Authorization: Bearer %s",
-		                who == ADMIN_TOKEN ? admin_token : viewer_token);
+		                who == ADMIN_TOKEN ? admin_token :
+		                who == VIEWER_TOKEN ? viewer_token : other_token);
 		break;
 	case ADMIN_SESSION:
 		sid = admin_sid;
@@ -735,6 +751,286 @@ START_TEST(metrics_auth)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* API tokens: expiry, listing, revocation, who made them               */
+/* ------------------------------------------------------------------ */
+
+/* The JSON of a reply; caller frees. */
+static json_t *
+jbody(const struct reply *o)
+{
+	json_error_t je;
+	json_t *j = json_loads(o->body, 0, &je);
+	ck_assert_msg(j != NULL, "not JSON: %s", o->body);
+	return j;
+}
+
+/* POST /api/v1/tokens BODY as WHO: the reply's JSON (201 expected). */
+static json_t *
+token_create(enum caller who, const char *body)
+{
+	struct reply o;
+	call(&o, who, "POST", "/api/v1/tokens", body);
+	ck_assert_msg(o.status == 201, "%s: %ld %s", body, o.status, o.body);
+	json_t *j = jbody(&o);
+	free(o.body);
+	return j;
+}
+
+/* The expiry stored for the token of reply J. */
+static int64_t
+token_expiry_of(const json_t *j)
+{
+	struct store_token t;
+	char *err = NULL;
+	int64_t id = json_integer_value(json_object_get(j, "id"));
+	ck_assert_int_eq(store_token_get(A.st, id, &t, &err), 0);
+	int64_t e = t.expires_ms;
+	store_token_clear(&t);
+	return e;
+}
+
+START_TEST(token_expiry)
+{
+	struct reply o;
+	rows = api_routes;
+
+	/* Expired: 401 with the reason, and the Bearer challenge. */
+	char *old = store_token("old", "admin", clock_now_ms() - 1000, NULL);
+	other_token = old;
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/jobs", NULL);
+	assert_error(&o, 401, "token expired");
+	ck_assert(o.www_auth);
+	free(o.body);
+	/* Even on an admin route: refused before anything else. */
+	call(&o, OTHER_TOKEN, "POST", "/api/v1/tokens", "{}");
+	assert_error(&o, 401, "token expired");
+	free(o.body);
+
+	/* It works until it expires. */
+	char *brief = store_token("brief", "viewer", clock_now_ms() + 1000, NULL);
+	other_token = brief;
+	ck_assert_int_eq(status_of(OTHER_TOKEN, "GET", "/api/v1/jobs", NULL), 200);
+	usleep(1100 * 1000);
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/jobs", NULL);
+	assert_error(&o, 401, "token expired");
+	free(o.body);
+	/* A token nobody knows gets the usual answer. */
+	other_token = "0123";
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/jobs", NULL);
+	assert_error(&o, 401, "authentication required");
+	free(o.body);
+	free(old);
+	free(brief);
+}
+END_TEST
+
+START_TEST(token_create_expires_in)
+{
+	static const struct { const char *body; int64_t ms; } good[] = {
+		{ "{}", 90 * 86400000LL },                        /* the default */
+		{ "{\"expires_in\": 3600}", 3600000 },
+		{ "{\"expires_in\": \"30d\"}", 30 * 86400000LL },
+		{ "{\"expires_in\": \"12h\"}", 12 * 3600000LL },
+		{ "{\"expires_in\": \"1s\"}", 1000 },
+		{ "{\"expires_in\": \"3650d\"}", 3650 * 86400000LL },
+		{ "{\"expires_in\": \"never\"}", 0 },
+	};
+	static const char *const bad[] = {
+		"{\"expires_in\": 0}", "{\"expires_in\": -5}",
+		"{\"expires_in\": 1.5}", "{\"expires_in\": true}",
+		"{\"expires_in\": null}", "{\"expires_in\": \"\"}",
+		"{\"expires_in\": \"0s\"}", "{\"expires_in\": \"500ms\"}",
+		"{\"expires_in\": \"3651d\"}", "{\"expires_in\": \"30 days\"}",
+		"{\"expires_in\": \"Never\"}", "{\"expires_in\": 9223372036854775807}",
+		"{\"expires_in\": [30]}",
+	};
+	struct reply o;
+	rows = api_routes;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int64_t t0 = clock_now_ms();
+		json_t *j = token_create(ADMIN_TOKEN, good[i].body);
+		int64_t t1 = clock_now_ms(), e = token_expiry_of(j);
+		if (good[i].ms == 0) {
+			ck_assert_int_eq(e, 0);
+			ck_assert(json_is_null(json_object_get(j, "expires_at")));
+		} else {
+			ck_assert_msg(e >= t0 + good[i].ms && e <= t1 + good[i].ms,
+			              "%s: expires %lld", good[i].body, (long long)e);
+			ck_assert(json_is_string(json_object_get(j, "expires_at")));
+		}
+		json_decref(j);
+	}
+	/* master.auth.token_ttl is the default. */
+	cfg.auth.token_ttl_ms = 60000;
+	int64_t t0 = clock_now_ms();
+	json_t *j = token_create(ADMIN_TOKEN, "{\"name\": \"x\"}");
+	int64_t e = token_expiry_of(j);
+	ck_assert(e >= t0 + 60000 && e <= clock_now_ms() + 60000);
+	json_decref(j);
+	cfg.auth.token_ttl_ms = 0;
+
+	/* A bad value is a 400 naming the field; nothing is made. */
+	int64_t n;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		call(&o, ADMIN_TOKEN, "POST", "/api/v1/tokens", bad[i]);
+		assert_error(&o, 400, "expires_in:");
+		free(o.body);
+	}
+	call(&o, ADMIN_TOKEN, "POST", "/api/v1/tokens", "{\"role\": \"root\"}");
+	assert_error(&o, 400, "role: must be admin or viewer");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "POST", "/api/v1/tokens", "{\"expires\": \"1d\"}");
+	assert_error(&o, 400, "a token takes name, role and expires_in");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/tokens?limit=1000", NULL);
+	j = jbody(&o);
+	n = (int64_t)json_array_size(json_object_get(j, "tokens"));
+	/* adm, ro, the good ones and x */
+	ck_assert_int_eq(n, 2 + (int64_t)(sizeof good / sizeof good[0]) + 1);
+	json_decref(j);
+	free(o.body);
+}
+END_TEST
+
+/* Token ID in the list reply J (borrowed), or NULL; every token listed
+ * must have the fields of a listing and nothing more. */
+static json_t *
+token_listed(json_t *j, int64_t id)
+{
+	static const char *const keys[] = {
+		"id", "name", "role", "state", "created_at", "created_by",
+		"expires_at", "last_used_at", "revoked_at",
+	};
+	json_t *t, *found = NULL;
+	size_t i;
+	json_array_foreach(json_object_get(j, "tokens"), i, t) {
+		ck_assert_int_eq(json_object_size(t), sizeof keys / sizeof keys[0]);
+		for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+			ck_assert_msg(json_object_get(t, keys[k]) != NULL, "%s", keys[k]);
+		if (json_integer_value(json_object_get(t, "id")) == id)
+			found = t;
+	}
+	return found;
+}
+
+START_TEST(token_list_and_revoke)
+{
+	struct reply o;
+	char *err = NULL;
+	rows = api_routes;
+
+	/* Who made each token is recorded. */
+	json_t *by_session = token_create(ADMIN_SESSION, "{\"name\":\"ci\",\"role\":\"viewer\"}");
+	json_t *by_token = token_create(ADMIN_TOKEN, "{\"name\":\"cron\"}");
+	json_t *by_signer = token_create(SIGNED, "{\"name\":\"ops\",\"expires_in\":\"never\"}");
+	char want[64];
+	ck_assert_str_eq(json_string_value(json_object_get(by_session, "created_by")), "user:alice");
+	snprintf(want, sizeof want, "token:%lld", (long long)admin_token_id);
+	ck_assert_str_eq(json_string_value(json_object_get(by_token, "created_by")), want);
+	ck_assert_str_eq(json_string_value(json_object_get(by_signer, "created_by")), "signer:w1");
+	int64_t ci = json_integer_value(json_object_get(by_session, "id"));
+	char *ci_token = xstrdup(json_string_value(json_object_get(by_session, "token")));
+	char *ci_hash = auth_token_hash(ci_token);
+
+	/* A token says who it is. */
+	other_token = ci_token;
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/me", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(jfield(&o, "user"), "ci");
+	ck_assert_str_eq(jfield(&o, "auth"), "token");
+	ck_assert_str_eq(jfield(&o, "role"), "viewer");
+	free(o.body);
+	ck_assert_int_eq(store_sync(A.st, &err), 0);
+
+	/* The list: admins only, every field, never a token or a hash. */
+	ck_assert_int_eq(status_of(VIEWER_TOKEN, "GET", "/api/v1/tokens", NULL), 403);
+	call(&o, VIEWER_SESSION, "GET", "/api/v1/tokens", NULL);
+	assert_error(&o, 403, "only admins");
+	free(o.body);
+	call(&o, ADMIN_SESSION, "GET", "/api/v1/tokens", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_ptr_null(strstr(o.body, ci_token));
+	ck_assert_ptr_null(strstr(o.body, ci_hash));
+	ck_assert_ptr_null(strstr(o.body, admin_token));
+	ck_assert_ptr_null(strstr(o.body, "hash"));
+	json_t *j = jbody(&o);
+	free(o.body);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "tokens")), 5);
+	json_t *t = token_listed(j, ci);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_str_eq(json_string_value(json_object_get(t, "name")), "ci");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "role")), "viewer");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "state")), "active");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "created_by")), "user:alice");
+	ck_assert(json_is_string(json_object_get(t, "created_at")));
+	ck_assert(json_is_string(json_object_get(t, "expires_at")));
+	ck_assert(json_is_string(json_object_get(t, "last_used_at")));  /* /me */
+	ck_assert(json_is_null(json_object_get(t, "revoked_at")));
+	t = token_listed(j, json_integer_value(json_object_get(by_signer, "id")));
+	ck_assert(json_is_null(json_object_get(t, "expires_at")));
+	ck_assert(json_is_null(json_object_get(t, "last_used_at")));
+	/* Newest first. */
+	ck_assert_int_eq(json_integer_value(json_object_get(
+		json_array_get(json_object_get(j, "tokens"), 0), "id")),
+		json_integer_value(json_object_get(by_signer, "id")));
+	ck_assert(json_is_null(json_object_get(j, "next_before")));
+	json_decref(j);
+	/* Paged. */
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/tokens?limit=2", NULL);
+	j = jbody(&o);
+	free(o.body);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "tokens")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "next_before")),
+	                 json_integer_value(json_object_get(by_token, "id")));
+	json_decref(j);
+
+	/* Revoked: refused at once, shown as revoked, once. */
+	char *path = xasprintf("/api/v1/tokens/%lld", (long long)ci);
+	ck_assert_int_eq(status_of(VIEWER_TOKEN, "DELETE", path, NULL), 403);
+	ck_assert_int_eq(status_of(OTHER_TOKEN, "GET", "/api/v1/jobs", NULL), 200);
+	call(&o, ADMIN_SESSION, "DELETE", path, NULL);
+	ck_assert_int_eq(o.status, 200);
+	j = jbody(&o);
+	free(o.body);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "revoked");
+	ck_assert(json_is_string(json_object_get(j, "revoked_at")));
+	ck_assert_ptr_null(json_object_get(j, "token"));
+	json_decref(j);
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/jobs", NULL);
+	assert_error(&o, 401, "token revoked");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "DELETE", path, NULL);
+	assert_error(&o, 409, "token");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "DELETE", "/api/v1/tokens/9999", NULL);
+	assert_error(&o, 404, "no token 9999");
+	free(o.body);
+	/* A token may revoke itself, and is refused from then on. */
+	int64_t cron = json_integer_value(json_object_get(by_token, "id"));
+	other_token = json_string_value(json_object_get(by_token, "token"));
+	char *cpath = xasprintf("/api/v1/tokens/%lld", (long long)cron);
+	ck_assert_int_eq(status_of(OTHER_TOKEN, "DELETE", cpath, NULL), 200);
+	call(&o, OTHER_TOKEN, "GET", "/api/v1/me", NULL);
+	assert_error(&o, 401, "token revoked");
+	free(o.body);
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/tokens", NULL);
+	j = jbody(&o);
+	free(o.body);
+	ck_assert_str_eq(json_string_value(json_object_get(token_listed(j, ci), "state")), "revoked");
+	json_decref(j);
+
+	free(cpath);
+	free(path);
+	free(ci_hash);
+	free(ci_token);
+	json_decref(by_session);
+	json_decref(by_token);
+	json_decref(by_signer);
+}
+END_TEST
+
 #define LABEL_SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static const struct {
@@ -745,6 +1041,8 @@ static const struct {
 	{ "GET", "/api/v1/workers", "/api/v1/workers" },
 	{ "GET", "/api/v1/plugins", "/api/v1/plugins" },
 	{ "POST", "/api/v1/tokens", "/api/v1/tokens" },
+	{ "GET", "/api/v1/tokens", "/api/v1/tokens" },
+	{ "DELETE", "/api/v1/tokens/12", "/api/v1/tokens/:id" },
 	{ "POST", "/api/v1/cluster/register", "/api/v1/cluster/register" },
 	{ "POST", "/api/v1/cluster/exchange", "/api/v1/cluster/exchange" },
 	{ "POST", "/api/v1/cluster/leave", "/api/v1/cluster/leave" },
@@ -844,6 +1142,9 @@ main(void)
 	tcase_add_test(tc, unknown_routes);
 	tcase_add_test(tc, real_handlers);
 	tcase_add_test(tc, metrics_auth);
+	tcase_add_test(tc, token_expiry);
+	tcase_add_test(tc, token_create_expires_in);
+	tcase_add_test(tc, token_list_and_revoke);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -117,6 +117,7 @@ static const char full_yaml[] =
 	"  metrics_auth: yes\n"
 	"  auth:\n"
 	"    secret_file: secrets/s\n"
+	"    token_ttl: 30d\n"
 	"    users:\n"
 	"      - name: alice\n"
 	"        role: admin\n"
@@ -158,6 +159,7 @@ START_TEST(test_full)
 
 	ck_assert_ptr_null(c->auth.secret);
 	ck_path_eq(c->auth.secret_file, "etc/secrets/s");
+	ck_assert_int_eq(c->auth.token_ttl_ms, 30 * 86400000LL);
 	ck_assert_uint_eq(c->auth.nusers, 2);
 	ck_assert_str_eq(c->auth.users[0].name, "alice");
 	ck_assert_str_eq(c->auth.users[0].role, "admin");
@@ -180,7 +182,7 @@ START_TEST(test_full)
 	ck_assert_str_eq(w->data_dir, want);
 	free(want);
 	free(parent);
-	ck_assert_int_eq(w->line, 27);
+	ck_assert_int_eq(w->line, 28);
 	ck_assert_int_eq(w->column, 5);
 
 	/* Defaults that follow the master. */
@@ -192,7 +194,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(w->cache_size, (int64_t)8 << 30);
 	ck_path_eq(w->plugin_dir, "etc/plugins");
 	ck_path_eq(w->data_dir, "var/w.2_x");
-	ck_assert_int_eq(w->line, 34);
+	ck_assert_int_eq(w->line, 35);
 
 	ck_assert_ptr_eq(config_worker(c, "w-1"), &c->workers[0]);
 	ck_assert_ptr_eq(config_worker(c, "w.2_x"), &c->workers[1]);
@@ -228,6 +230,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->master.metrics_auth, 0);
 	ck_assert_ptr_null(c->auth.secret);
 	ck_path_eq(c->auth.secret_file, "var/cluster.secret");
+	ck_assert_int_eq(c->auth.token_ttl_ms, 0);   /* 0: the default, 90d */
 	ck_assert_uint_eq(c->auth.nusers, 0);
 	ck_assert_uint_eq(c->nworkers, 0);
 	ck_assert(config_is_master(c, "master"));
@@ -437,6 +440,14 @@ static const struct bad {
 	  "password_hash: h}\n", 5, 16, "duplicate user 'a'", 0 },
 	{ "master:\n  auth:\n    users:\n      - role: admin\n", 4, 9,
 	  "user has no 'name'", 0 },
+	{ "master:\n  auth:\n    token_ttl: 90 days\n", 3, 16, "'token_ttl' "
+	  "is not a duration (like 500ms, 2s, 5m, 1h): '90 days'", 0 },
+	{ "master:\n  auth:\n    token_ttl: 500ms\n", 3, 16, "'token_ttl' "
+	  "must be from 1000ms to 315360000000ms, got 500ms", 0 },
+	{ "master:\n  auth:\n    token_ttl: 3651d\n", 3, 16, "'token_ttl' "
+	  "must be from 1000ms to 315360000000ms, got 3651d", 0 },
+	{ "master:\n  auth:\n    token_ttl: never\n", 3, 16, "'token_ttl' "
+	  "is not a duration (like 500ms, 2s, 5m, 1h): 'never'", 0 },
 };
 
 START_TEST(test_errors)
@@ -887,6 +898,7 @@ START_TEST(test_shipped_example)
 		free(want);
 	}
 	ck_assert_ptr_null(c->auth.secret);
+	ck_assert_int_eq(c->auth.token_ttl_ms, KILN_TOKEN_TTL_DEFAULT_MS);
 
 	ck_assert_uint_eq(c->nworkers, 2);
 	for (size_t i = 0; i < 2; i++) {

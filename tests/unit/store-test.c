@@ -867,39 +867,272 @@ START_TEST(test_unfinished_counts)
 }
 END_TEST
 
+static const char *const tok_h1 = "9f86d081884c7d659a2feaa0c55ad015"
+                                  "a3bf4f1b2b0b822cd15d6c15b0f00a08";
+static const char *const tok_h2 = "60303ae22b998861bce3b28f33eec1be"
+                                  "758a213c86c93c076dbe9f558c11c752";
+static const char *const tok_h3 = "fd61a03af4f77d870fc21e05e7e80678"
+                                  "095c92d808cfb3b5c279ee04c74aca13";
+
+static int64_t
+token_add(store *s, const char *hash, const char *name, const char *role,
+          const char *by, int64_t created_ms, int64_t expires_ms)
+{
+	struct store_token_new t = { hash, name, role, by, created_ms,
+	                             expires_ms };
+	char *err = NULL;
+	int64_t id = 0;
+	int rc = store_token_add(s, &t, &id, &err);
+	ck_assert_msg(rc == 0, "store_token_add: %d %s", rc, err ? err : "");
+	ck_assert_int_gt(id, 0);
+	return id;
+}
+
+static struct store_token
+token_get(store *s, int64_t id)
+{
+	struct store_token t;
+	char *err = NULL;
+	int rc = store_token_get(s, id, &t, &err);
+	ck_assert_msg(rc == 0, "store_token_get: %d %s", rc, err ? err : "");
+	return t;
+}
+
+struct token_seen {
+	int n;
+	int64_t ids[8];
+};
+
+static int
+token_seen_cb(const struct store_token *t, void *ud)
+{
+	struct token_seen *seen = ud;
+	ck_assert_int_lt(seen->n, 8);
+	seen->ids[seen->n++] = t->id;
+	return 0;
+}
+
 START_TEST(test_tokens)
 {
 	store *s = open_store(1);
-	char *err = NULL, *role = NULL;
-	const char *h1 = "9f86d081884c7d659a2feaa0c55ad015"
-	                 "a3bf4f1b2b0b822cd15d6c15b0f00a08";
-	const char *h2 = "60303ae22b998861bce3b28f33eec1be"
-	                 "758a213c86c93c076dbe9f558c11c752";
+	char *err = NULL;
+	struct store_token t;
 
-	ck_assert_int_eq(store_token_check(s, h1, &role, &err), -ENOENT);
-	ck_assert_ptr_null(role);
-	ck_assert_int_eq(store_token_add(s, h1, "alice", "admin", &err), 0);
-	ck_assert_int_eq(store_token_add(s, h2, "ci", "submit", &err), 0);
-	ck_assert_int_eq(store_token_add(s, h1, "mallory", "admin", &err),
-	                 -EEXIST);
+	ck_assert_int_eq(store_token_check(s, tok_h1, 5000, &t, &err), -ENOENT);
+	ck_assert_ptr_null(t.name);
+	int64_t a = token_add(s, tok_h1, "alice", "admin", "user:alice", 1000,
+	                      1000 + 90 * 86400000LL);
+	int64_t b = token_add(s, tok_h2, "ci", "viewer", "token:1", 2000, 0);
+	ck_assert_int_gt(b, a);
+	struct store_token_new dup = { tok_h1, "mallory", "admin", NULL, 0, 0 };
+	ck_assert_int_eq(store_token_add(s, &dup, NULL, &err), -EEXIST);
 	ck_assert_ptr_nonnull(err);
 	free(err);
 	err = NULL;
+	struct store_token_new nohash = { NULL, "x", "admin", NULL, 0, 0 };
+	ck_assert_int_eq(store_token_add(s, &nohash, NULL, &err), -EINVAL);
+	free(err);
+	err = NULL;
 
-	ck_assert_int_eq(store_token_check(s, h1, &role, &err), 0);
-	ck_assert_str_eq(role, "admin");
-	free(role);
-	ck_assert_int_eq(store_token_check(s, h2, &role, &err), 0);
-	ck_assert_str_eq(role, "submit");
-	free(role);
-	ck_assert_int_eq(store_token_check(s, "00", &role, &err), -ENOENT);
+	ck_assert_int_eq(store_token_check(s, tok_h1, 5000, &t, &err), 0);
+	ck_assert_int_eq(t.id, a);
+	ck_assert_str_eq(t.name, "alice");
+	ck_assert_str_eq(t.role, "admin");
+	ck_assert_str_eq(t.created_by, "user:alice");
+	ck_assert_int_eq(t.created_ms, 1000);
+	ck_assert_int_eq(t.expires_ms, 1000 + 90 * 86400000LL);
+	ck_assert_int_eq(t.revoked_ms, 0);
+	store_token_clear(&t);
+	ck_assert_ptr_null(t.name);
+	ck_assert_int_eq(store_token_check(s, tok_h2, 5000, &t, &err), 0);
+	ck_assert_str_eq(t.role, "viewer");
+	ck_assert_int_eq(t.expires_ms, 0);        /* never */
+	store_token_clear(&t);
+	ck_assert_int_eq(store_token_check(s, "00", 5000, &t, &err), -ENOENT);
+	ck_assert_int_eq(store_token_get(s, b + 1, &t, &err), -ENOENT);
+
+	/* Newest first, paged by id. */
+	int64_t c = token_add(s, tok_h3, "cron", "viewer", NULL, 0, 0);
+	struct token_seen seen = { 0 };
+	ck_assert_int_eq(store_token_list(s, 0, 0, token_seen_cb, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 3);
+	ck_assert_int_eq(seen.ids[0], c);
+	ck_assert_int_eq(seen.ids[2], a);
+	memset(&seen, 0, sizeof seen);
+	ck_assert_int_eq(store_token_list(s, c, 1, token_seen_cb, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_int_eq(seen.ids[0], b);
+	t = token_get(s, c);
+	ck_assert_ptr_null(t.created_by);
+	ck_assert_int_ge(t.created_ms, 1);        /* 0 meant now */
+	store_token_clear(&t);
 	store_close(s);
 
 	/* Tokens are durable too. */
 	s = open_store(1);
-	ck_assert_int_eq(store_token_check(s, h2, &role, &err), 0);
-	ck_assert_str_eq(role, "submit");
-	free(role);
+	ck_assert_int_eq(store_token_check(s, tok_h2, 5000, &t, &err), 0);
+	ck_assert_str_eq(t.name, "ci");
+	ck_assert_str_eq(t.created_by, "token:1");
+	store_token_clear(&t);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(test_token_expiry_and_revocation)
+{
+	store *s = open_store(1);
+	char *err = NULL;
+	struct store_token t;
+	int64_t a = token_add(s, tok_h1, "short", "admin", NULL, 1000, 50000);
+	int64_t b = token_add(s, tok_h2, "never", "admin", NULL, 1000, 0);
+
+	ck_assert_int_eq(store_token_check(s, tok_h1, 49999, &t, &err), 0);
+	store_token_clear(&t);
+	/* Expired at its expiry time, and told apart from unknown. */
+	ck_assert_int_eq(store_token_check(s, tok_h1, 50000, &t, &err),
+	                 -EKEYEXPIRED);
+	ck_assert_int_eq(t.id, a);
+	ck_assert_str_eq(t.name, "short");
+	store_token_clear(&t);
+	ck_assert_int_eq(store_token_check(s, tok_h2, INT64_MAX / 2, &t, &err), 0);
+	store_token_clear(&t);
+
+	/* Revoked at once, once. */
+	struct store_op rv = { .kind = STORE_TOKEN_REVOKE, .id = b, .t_ms = 7000 };
+	ck_assert_int_eq(apply1(s, &rv), 1);
+	ck_assert_int_eq(store_token_check(s, tok_h2, 8000, &t, &err),
+	                 -EKEYREVOKED);
+	ck_assert_int_eq(t.revoked_ms, 7000);
+	store_token_clear(&t);
+	rv.t_ms = 9000;
+	ck_assert_int_eq(apply1(s, &rv), 0);
+	t = token_get(s, b);
+	ck_assert_int_eq(t.revoked_ms, 7000);
+	store_token_clear(&t);
+	rv.id = b + 100;
+	ck_assert_int_eq(apply1(s, &rv), 0);
+	/* Revocation wins over expiry; neither records a use. */
+	rv.id = a;
+	ck_assert_int_eq(apply1(s, &rv), 1);
+	ck_assert_int_eq(store_token_check(s, tok_h1, 60000, &t, &err),
+	                 -EKEYREVOKED);
+	store_token_clear(&t);
+	ck_assert_int_eq(store_sync(s, &err), 0);
+	t = token_get(s, a);
+	ck_assert_int_eq(t.last_used_ms, 0);
+	store_token_clear(&t);
+	store_close(s);
+}
+END_TEST
+
+/* A token's last use is written at most once a minute, however often it
+ * is checked, and never with the request waiting for it. */
+START_TEST(test_token_last_used)
+{
+	store *s = open_store(1);
+	char *err = NULL;
+	struct store_token t;
+	const int64_t t0 = 1700000000000LL;
+	int64_t a = token_add(s, tok_h1, "ci", "admin", NULL, t0 - 5000, 0);
+
+	ck_assert_int_eq(store_token_check(s, tok_h1, t0, &t, &err), 0);
+	ck_assert_int_eq(t.last_used_ms, 0);      /* as it was */
+	store_token_clear(&t);
+	ck_assert_int_eq(store_sync(s, &err), 0);
+	t = token_get(s, a);
+	ck_assert_int_eq(t.last_used_ms, t0);
+	store_token_clear(&t);
+
+	/* Within the minute: no write at all (a deferred op would commit on
+	 * its own within milliseconds). */
+	uint64_t c0 = store_commits(s);
+	for (int i = 1; i <= 50; i++) {
+		int64_t now = t0 + i * (STORE_TOKEN_USED_EVERY_MS - 1) / 50;
+		ck_assert_int_eq(store_token_check(s, tok_h1, now, &t, &err), 0);
+		store_token_clear(&t);
+	}
+	usleep(100 * 1000);
+	ck_assert_uint_eq(store_commits(s), c0);
+	t = token_get(s, a);
+	ck_assert_int_eq(t.last_used_ms, t0);
+	store_token_clear(&t);
+
+	/* A minute on, the next use is recorded. */
+	int64_t t1 = t0 + STORE_TOKEN_USED_EVERY_MS;
+	ck_assert_int_eq(store_token_check(s, tok_h1, t1, &t, &err), 0);
+	store_token_clear(&t);
+	ck_assert_int_eq(store_sync(s, &err), 0);
+	t = token_get(s, a);
+	ck_assert_int_eq(t.last_used_ms, t1);
+	store_token_clear(&t);
+
+	/* Ops queued by a burst of checks before the first committed change
+	 * nothing after it: the guard is in the UPDATE too. */
+	struct store_op used = { .kind = STORE_TOKEN_USED, .id = a,
+	                         .t_ms = t1 + 1000 };
+	ck_assert_int_eq(apply1(s, &used), 0);
+	used.t_ms = t1 - 1000;                    /* never backwards */
+	ck_assert_int_eq(apply1(s, &used), 0);
+	t = token_get(s, a);
+	ck_assert_int_eq(t.last_used_ms, t1);
+	store_token_clear(&t);
+	store_close(s);
+}
+END_TEST
+
+/* A database of schema 3 keeps its tokens: they get ids in the order
+ * they were made, and no expiry until the master settles it. */
+START_TEST(test_token_migration)
+{
+	char *err = NULL;
+	struct store_token t;
+	sqlite3 *db;
+
+	store_close(open_store(1));
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db,
+		"DROP TABLE tokens;"
+		"CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL,"
+		" role TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+		"INSERT INTO tokens VALUES ('60303ae22b998861bce3b28f33eec1be"
+		"758a213c86c93c076dbe9f558c11c752', 'late', 'viewer', 2000);"
+		"INSERT INTO tokens VALUES ('9f86d081884c7d659a2feaa0c55ad015"
+		"a3bf4f1b2b0b822cd15d6c15b0f00a08', 'early', 'admin', 1000);"
+		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	store *s = open_store(1);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), store_schema_version());
+	ck_assert_int_eq(store_token_check(s, tok_h1, 3000, &t, &err), 0);
+	ck_assert_int_eq(t.id, 1);
+	ck_assert_str_eq(t.name, "early");
+	ck_assert_str_eq(t.role, "admin");
+	ck_assert_int_eq(t.created_ms, 1000);
+	ck_assert_ptr_null(t.created_by);
+	ck_assert_int_eq(t.expires_ms, STORE_TOKEN_UNSETTLED);
+	ck_assert_int_eq(t.revoked_ms, 0);
+	store_token_clear(&t);
+	/* Unsettled, it does not expire. */
+	ck_assert_int_eq(store_token_check(s, tok_h2, INT64_MAX / 2, &t, &err), 0);
+	ck_assert_int_eq(t.id, 2);
+	store_token_clear(&t);
+
+	/* New tokens are not touched by the settling. */
+	int64_t c = token_add(s, tok_h3, "new", "admin", "signer:cli", 0, 0);
+	int n = -1;
+	ck_assert_int_eq(store_token_settle(s, 90000, &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(store_token_settle(s, 99000, &n, &err), 0);
+	ck_assert_int_eq(n, 0);
+	t = token_get(s, 2);
+	ck_assert_int_eq(t.expires_ms, 90000);
+	store_token_clear(&t);
+	t = token_get(s, c);
+	ck_assert_int_eq(t.expires_ms, 0);
+	store_token_clear(&t);
+	ck_assert_int_eq(store_token_check(s, tok_h1, 90000, &t, &err),
+	                 -EKEYEXPIRED);
+	store_token_clear(&t);
 	store_close(s);
 }
 END_TEST
@@ -1110,6 +1343,9 @@ store_suite(void)
 	tcase_add_test(tc, test_list_limit);
 	tcase_add_test(tc, test_unfinished_counts);
 	tcase_add_test(tc, test_tokens);
+	tcase_add_test(tc, test_token_expiry_and_revocation);
+	tcase_add_test(tc, test_token_last_used);
+	tcase_add_test(tc, test_token_migration);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_concurrent_group_commit);
