@@ -14,6 +14,14 @@
 #include <stddef.h>
 
 #define KILN_CACHE_SIZE_DEFAULT ((int64_t)8 << 30)
+/* The largest file a task opens by path (data.max_file_size). */
+#define KILN_MAX_FILE_SIZE_DEFAULT ((int64_t)16 << 30)
+
+/* A list of absolute paths (data.read_roots, workers[].read_roots). */
+struct kiln_paths {
+	char **v;
+	size_t n;
+};
 
 struct kiln_worker_conf {
 	char *name;
@@ -24,6 +32,10 @@ struct kiln_worker_conf {
 	int64_t cache_size;  /* bytes of inputs and outputs kept on disk */
 	char *plugin_dir;    /* absolute; defaults to master.plugin_dir */
 	char *data_dir;      /* absolute; defaults to <master.data_dir>/../<name> */
+	struct kiln_paths read_roots; /* more directories its tasks may
+	                      * read files from (see dataroot.h) */
+	int64_t max_file_size; /* largest file a task opens by path; 0:
+	                      * data.max_file_size */
 	int line, column;    /* where the entry starts, for messages */
 };
 
@@ -85,6 +97,15 @@ struct kiln_config {
 
 	struct kiln_worker_conf *workers;
 	size_t nworkers;
+
+	/* What tasks may read from the workers' file systems (dataroot.h):
+	 * besides each worker's data_dir and master.dags_dir, these
+	 * directories on every worker; files up to max_file_size bytes
+	 * (default KILN_MAX_FILE_SIZE_DEFAULT). */
+	struct {
+		struct kiln_paths read_roots;
+		int64_t max_file_size;
+	} data;
 
 	struct kiln_pool_conf *pools;   /* master.pools: {name: slots} */
 	size_t npools;
