@@ -2,8 +2,8 @@
 /*
  * dataroot-test.c - unit tests of the read roots (src/dataroot.c): what a
  * task may open by path, and what it may never open, on real files,
- * symlinks, a FIFO and /dev/zero; and the roots cluster.yaml gives a
- * worker.
+ * symlinks, a FIFO and /dev/zero; the roots cluster.yaml gives a worker;
+ * and host->open_data(), their face in the plugin ABI (src/task.c).
  */
 #include <check.h>
 
@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "dataroot.h"
+#include "task.h"
 
 static char dir[256];           /* per test: root/, outside/ */
 static char root[300];
@@ -387,6 +388,41 @@ START_TEST(bad_roots_in_cluster_yaml)
 }
 END_TEST
 
+/* ------------------------------------------------------------ ABI */
+
+START_TEST(open_data_through_the_host_table)
+{
+	const struct kiln_host *h = task_host();
+	ck_assert(KILN_HOST_HAS(h, open_data));
+	dataroot *d = new_roots();
+	char scratch[700];
+	snprintf(scratch, sizeof scratch, "%s/scratch", dir);
+	kiln_task *t = task_new(1, 1, NULL, scratch, 0, NULL);
+	const char *p = put(root, "a.csv", "abc");
+	/* No roots given: nothing opens. */
+	ck_assert_int_eq(h->open_data(t, p, 0, NULL), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "no read roots"));
+	task_set_dataroot(t, d);
+	uint64_t size = 0;
+	int fd = h->open_data(t, p, 0, &size);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_eq(size, 3);
+	close(fd);
+	/* A refusal is bad input (not retried); a missing file an I/O error
+	 * (it may be there next time, or on another worker). */
+	ck_assert_int_eq(h->open_data(t, "/etc/passwd", 0, NULL), KILN_EINVAL);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "/etc/passwd: outside "
+	                             "the read roots of worker w1"));
+	ck_assert_int_eq(h->open_data(t, "/dev/zero", 0, NULL), KILN_EINVAL);
+	char missing[700];
+	snprintf(missing, sizeof missing, "%s/missing.csv", root);
+	ck_assert_int_eq(h->open_data(t, missing, 0, NULL), KILN_EIO);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "No such file"));
+	task_free(t);
+	dataroot_free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -402,6 +438,7 @@ main(void)
 	tcase_add_test(tc, bad_calls);
 	tcase_add_test(tc, roots_of_a_worker_from_cluster_yaml);
 	tcase_add_test(tc, bad_roots_in_cluster_yaml);
+	tcase_add_test(tc, open_data_through_the_host_table);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
