@@ -42,6 +42,7 @@ static char tmpdir[256];        /* per test: plugins/, cache/, scratch/ */
 static char plugdir[300];
 static char cachedir[300];
 static char scratchdir[300];
+static dataroot *roots;         /* what tasks may open by path */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -118,6 +119,8 @@ setup(void)
 static void
 teardown(void)
 {
+	dataroot_free(roots);
+	roots = NULL;
 	tu_rmtree(tmpdir);
 }
 
@@ -192,6 +195,16 @@ run_plugin(plugin_registry *r, const char *name, const char *params,
 	char *err = NULL;
 	kiln_task *t = task_new(42, 1, params, scratchdir, 0, &err);
 	ck_assert_msg(t != NULL, "task_new: %s", err ? err : "?");
+	/* A worker's read roots: the test's directory and the examples. */
+	if (roots == NULL) {
+		char ex[512];
+		snprintf(ex, sizeof ex, "%s/examples/data",
+		         env_or("KILN_SRCDIR", KILN_SRCDIR));
+		roots = dataroot_new("test");
+		dataroot_add(roots, tmpdir, "data.read_roots");
+		dataroot_add(roots, ex, "data.read_roots");
+	}
+	task_set_dataroot(t, roots);
 	plugin *p = plugin_acquire(r, name);
 	ck_assert_msg(p != NULL, "plugin %s not loaded", name);
 	*state = task_run(t, p);
@@ -1094,12 +1107,29 @@ START_TEST(csvstats_no_file)
 {
 	plugin_registry *r = bundled_registry();
 	int state;
-	kiln_task *t = run_plugin(r, "csvstats",
-	                          "{\"file\":\"/nonexistent/data.csv\"}", &state);
+	char params[1024];
+	snprintf(params, sizeof params, "{\"file\":\"%s/none.csv\"}", tmpdir);
+	kiln_task *t = run_plugin(r, "csvstats", params, &state);
 	ck_assert_int_eq(state, JOB_FAILED);
-	ck_assert_ptr_nonnull(strstr(task_error(t),
-	                             "cannot open /nonexistent/data.csv"));
+	ck_assert_int_eq(task_code(t), KILN_EIO);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "none.csv: No such file"));
 	task_free(t);
+
+	/* Outside the read roots, existing or not: refused as bad input,
+	 * nothing read into the result. */
+	const char *outside[] = { "/etc/passwd", "/nonexistent/data.csv",
+	                          "/dev/zero" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(params, sizeof params, "{\"file\":\"%s\"}", outside[i]);
+		t = run_plugin(r, "csvstats", params, &state);
+		ck_assert_int_eq(state, JOB_FAILED);
+		ck_assert_int_eq(task_code(t), KILN_EINVAL);
+		ck_assert_msg(strstr(task_error(t), "outside the read roots") &&
+		              strstr(task_error(t), "data.read_roots"), "%s",
+		              task_error(t));
+		ck_assert_ptr_null(task_result(t));
+		task_free(t);
+	}
 
 	t = run_plugin(r, "csvstats", NULL, &state);
 	ck_assert_int_eq(state, JOB_FAILED);
