@@ -70,6 +70,8 @@ tasks:
   max_body: 2GiB
   auth:
     secret_file: {d}/secret
+data:
+  read_roots: [{d}]
 workers:
   - {{ name: w1, slots: 2, memory: 8GiB }}
   - {{ name: w2, slots: 2, memory: 8GiB }}

@@ -216,6 +216,38 @@ cfg_list(struct cfg_ctx *x, const char *name, yaml_node_t *v,
 	return 0;
 }
 
+/* A list of directories (read_roots), each made absolute against the
+ * file's directory, into the struct kiln_paths at K's offset. */
+static int
+cfg_paths(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+{
+	struct cfg_ctx *x = ud;
+	struct kiln_paths *l = (struct kiln_paths *)(void *)((char *)base +
+	                                                     k->off);
+	yaml_node_item_t *it, *top;
+	int rc;
+
+	if ((rc = cfg_list(x, k->name, v, &it, &top)) < 0)
+		return rc;
+	for (; it < top; it++) {
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
+		const char *s = NULL;
+		if ((rc = yamlfile_string(&x->yf, k->name, n, &s)) < 0)
+			return rc;
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+		l->v[l->n++] = cfg_path(x->c->base_dir, s);
+	}
+	return 0;
+}
+
+static void
+cfg_paths_free(struct kiln_paths *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
 /* ---------------------------------------------------------------- schema */
 
 #define CFG_OFF(f) offsetof(struct kiln_config, f)
@@ -503,6 +535,8 @@ static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "cache_size", YF_SIZE, CFG_WOFF(cache_size), 1, INT64_MAX, NULL },
 	{ "plugin_dir", YF_OWN, CFG_WOFF(plugin_dir), 0, 0, cfg_set_path },
 	{ "data_dir", YF_OWN, CFG_WOFF(data_dir), 0, 0, cfg_set_path },
+	{ "read_roots", YF_OWN, CFG_WOFF(read_roots), 0, 0, cfg_paths },
+	{ "max_file_size", YF_SIZE, CFG_WOFF(max_file_size), 1, INT64_MAX, NULL },
 };
 
 static int
@@ -546,8 +580,27 @@ cfg_workers(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	return 0;
 }
 
+/* data: what tasks may read from the workers' file systems. */
+static const struct yamlfile_key cfg_data_keys[] = {
+	{ "read_roots", YF_OWN, CFG_OFF(data.read_roots), 0, 0, cfg_paths },
+	{ "max_file_size", YF_SIZE, CFG_OFF(data.max_file_size), 1, INT64_MAX,
+	  NULL },
+};
+
+static int
+cfg_data(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+{
+	struct cfg_ctx *x = ud;
+	yaml_node_t *found[ARRAY_SIZE(cfg_data_keys)];
+
+	(void)k;
+	return yamlfile_walk(&x->yf, v, "data", cfg_data_keys,
+	                     ARRAY_SIZE(cfg_data_keys), base, found);
+}
+
 static const struct yamlfile_key cfg_top_keys[] = {
 	{ "cluster", YF_OWN, 0, 0, 0, cfg_cluster },
+	{ "data", YF_OWN, 0, 0, 0, cfg_data },
 	{ "master", YF_OWN, 0, 0, 0, cfg_master },
 	{ "workers", YF_OWN, 0, 0, 0, cfg_workers },
 };
@@ -654,6 +707,8 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	if (c->auth.secret == NULL)
 		cfg_default_path(c, &c->auth.secret_file,
 		                 "../var/cluster.secret");
+	if (c->data.max_file_size == 0)
+		c->data.max_file_size = KILN_MAX_FILE_SIZE_DEFAULT;
 	if (cfg_finish_tls(x) < 0)
 		return -EINVAL;
 
@@ -792,8 +847,10 @@ config_free(struct kiln_config *c)
 		free(c->workers[i].host);
 		free(c->workers[i].plugin_dir);
 		free(c->workers[i].data_dir);
+		cfg_paths_free(&c->workers[i].read_roots);
 	}
 	free(c->workers);
+	cfg_paths_free(&c->data.read_roots);
 	free(c);
 }
 

@@ -19,6 +19,15 @@
 #define KILN_TOKEN_TTL_DEFAULT_MS (90 * 86400000LL)
 #define KILN_TOKEN_TTL_MAX_MS     (3650 * 86400000LL)
 
+/* The largest file a task opens by path (data.max_file_size). */
+#define KILN_MAX_FILE_SIZE_DEFAULT ((int64_t)16 << 30)
+
+/* A list of absolute paths (data.read_roots, workers[].read_roots). */
+struct kiln_paths {
+	char **v;
+	size_t n;
+};
+
 struct kiln_worker_conf {
 	char *name;
 	char *host;          /* where it runs; "localhost"/"127.0.0.1"/this host
@@ -28,6 +37,10 @@ struct kiln_worker_conf {
 	int64_t cache_size;  /* bytes of inputs and outputs kept on disk */
 	char *plugin_dir;    /* absolute; defaults to master.plugin_dir */
 	char *data_dir;      /* absolute; defaults to <master.data_dir>/../<name> */
+	struct kiln_paths read_roots; /* more directories its tasks may
+	                      * read files from (see dataroot.h) */
+	int64_t max_file_size; /* largest file a task opens by path; 0:
+	                      * data.max_file_size */
 	int line, column;    /* where the entry starts, for messages */
 };
 
@@ -91,6 +104,15 @@ struct kiln_config {
 
 	struct kiln_worker_conf *workers;
 	size_t nworkers;
+
+	/* What tasks may read from the workers' file systems (dataroot.h):
+	 * besides each worker's data_dir and master.dags_dir, these
+	 * directories on every worker; files up to max_file_size bytes
+	 * (default KILN_MAX_FILE_SIZE_DEFAULT). */
+	struct {
+		struct kiln_paths read_roots;
+		int64_t max_file_size;
+	} data;
 
 	struct kiln_pool_conf *pools;   /* master.pools: {name: slots} */
 	size_t npools;

@@ -1140,7 +1140,11 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 		op->error = r->error;
 		op->log = r->log;
 		op->t_ms = r->finished_ms ? r->finished_ms : clock_now_ms();
-		if (r->state == JOB_FAILED && j->attempt < j->max_attempts) {
+		/* Bad input (KILN_EINVAL: bad parameters, a path outside
+		 * the read roots) fails the same way on every attempt: no
+		 * retry, as for map tasks. */
+		if (r->state == JOB_FAILED && r->code != KILN_EINVAL &&
+		    j->attempt < j->max_attempts) {
 			op->kind = STORE_REQUEUE;      /* a retry */
 			op->state = JOB_FAILED;
 		} else {

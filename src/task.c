@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "datacache.h"
+#include "dataroot.h"
 #include "jobstate.h"
 #include "log.h"
 #include "proto.h"   /* the keys of a map task's parameters */
@@ -97,6 +98,7 @@ struct kiln_task {
 
 	task_stage_fn stage_fn;         /* what host->stage() calls, or NULL */
 	void *stage_ud;
+	const dataroot *roots;          /* what open_data() may open, or NULL */
 };
 
 /* ------------------------------------------------------------ params */
@@ -670,6 +672,30 @@ task_context(kiln_task *t)
 	return t->plugin != NULL ? plugin_context(t->plugin) : NULL;
 }
 
+/* ------------------------------------------------- files users name (1.4) */
+
+void
+task_set_dataroot(kiln_task *t, const dataroot *roots)
+{
+	t->roots = roots;
+}
+
+/* The worker's read roots decide (dataroot.c); a refusal is bad input,
+ * which fails the same way on every attempt. */
+static int
+task_open_data(kiln_task *t, const char *path, unsigned flags, uint64_t *size)
+{
+	char *err = NULL;
+	int fd = dataroot_open(t->roots, path, flags, size, &err);
+	if (fd >= 0)
+		return fd;
+	task_set_error(t, "%s", err);
+	log_info("job %" PRId64 ": open_data: %s", t->job_id, err);
+	free(err);
+	return fd == -EPERM || fd == -EINVAL || fd == -EFBIG ? KILN_EINVAL :
+	       KILN_EIO;
+}
+
 /* What the host fills, and so what `size` covers: every member before the
  * spares (KILN_HOST_HAS in kiln/plugin.h explains why). */
 static const struct kiln_host task_host_table = {
@@ -701,6 +727,7 @@ static const struct kiln_host task_host_table = {
 	.mem_free = task_mem_free,
 	.mem_strdup = task_mem_strdup,
 	.context = task_context,
+	.open_data = task_open_data,
 };
 
 const struct kiln_host *

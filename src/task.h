@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "kiln/plugin.h"
+#include "dataroot.h"
 #include "plugin.h"
 
 /* The host function table (static, never freed). */
@@ -51,6 +52,10 @@ char *task_log_since(kiln_task *t, uint64_t *pos);
 int task_output_count(const kiln_task *t);
 const char *task_output(const kiln_task *t, int i, const void **data,
                         size_t *len);
+
+/* What host->open_data() of T may open: ROOTS (the worker's, which
+ * outlive the task), or NULL (the default) for nothing. */
+void task_set_dataroot(kiln_task *t, const dataroot *roots);
 
 /* Add an input file (upstream output) before running. */
 int task_add_input(kiln_task *t, const char *name, const char *path);

@@ -30,6 +30,7 @@
 #include "client.h"
 #include "clock.h"
 #include "datacache.h"
+#include "dataroot.h"
 #include "diskcache.h"
 #include "hash.h"
 #include "jobstate.h"
@@ -68,6 +69,7 @@ struct wk {
 	char *scratch;
 	client *poll_c, *report_c;
 	diskcache *cache;       /* <data_dir>/cache: inputs and outputs */
+	dataroot *roots;        /* what tasks may open by path */
 	plugin_registry *reg;
 	pool *pool;
 	pool *stage_pool;       /* map tasks of stages: a room of their own */
@@ -462,6 +464,7 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	wt->inputs = proto_files_dup(pt->inputs, pt->ninputs);
 	wt->ninputs = pt->ninputs;
 	task_set_stages(t, worker_stage, wt);
+	task_set_dataroot(t, w->roots);
 	pthread_mutex_lock(&w->mu);
 	wt->next = w->running;
 	w->running = wt;
@@ -788,6 +791,10 @@ worker_open(struct wk *w, char **err)
 		return rc;
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
+	w->roots = dataroot_for_worker(c, wc);
+	char *roots = dataroot_describe(w->roots);
+	log_info("tasks read files under %s", roots);
+	free(roots);
 	char *cdir = xasprintf("%s/cache", wc->data_dir);
 	rc = diskcache_open(cdir, (uint64_t)wc->cache_size, &w->cache, err);
 	free(cdir);
@@ -848,6 +855,7 @@ worker_close(struct wk *w)
 	client_free(w->poll_c);
 	client_free(w->report_c);
 	diskcache_close(w->cache);
+	dataroot_free(w->roots);
 	plugin_registry_close(w->reg);
 	for (size_t i = 0; i < w->noutbox; i++)
 		proto_result_free(w->outbox[i]);

@@ -3,8 +3,10 @@
  * csv.h - an RFC 4180 CSV reader (quoted fields may hold commas, doubled
  * quotes and newlines; LF or CRLF line ends) that parses a whole file in
  * place, plus the value rules the bundled plugins share: which fields are
- * missing and which are finite decimal numbers.  Shared by the bundled
- * plugins (csvstats, ingest) so that they read the same dialect.
+ * missing and which are finite decimal numbers, and which file a task
+ * reads (csv_read_task: a parameter's, through the host's read roots, or
+ * the first input).  Shared by the bundled plugins (csvstats, ingest) so
+ * that they read the same dialect from the same places.
  *
  * Header-only, with static functions: plugins link against libc and the
  * SDK only, never against kiln's own code, so each plugin compiles its own
@@ -15,12 +17,14 @@
 #define KILN_LIB_CSV_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kiln/plugin.h"
 
@@ -252,20 +256,22 @@ csv_record(struct csv *c, int keep_blank, size_t *line)
 	}
 }
 
-/* Read PATH whole, with one spare byte for the last terminator. */
+/* Read the open file FD (NAME in messages) whole, with one spare byte for
+ * the last terminator; FD is closed. */
 static inline int
-csv_read_file(const char *path, char **buf, size_t *len, char *err,
-              size_t errlen)
+csv_read_fd(int fd, const char *name, char **buf, size_t *len, char *err,
+            size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = fdopen(fd, "rb");
 	if (f == NULL) {
-		snprintf(err, errlen, "cannot open %s: %s", path,
+		snprintf(err, errlen, "cannot read %s: %s", name,
 		         strerror(errno));
-		return KILN_EIO;
+		close(fd);
+		return KILN_ENOMEM;
 	}
 	size_t cap = 65536, n = 0;
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && st.st_size > 0)
+	if (fstat(fd, &st) == 0 && st.st_size > 0)
 		cap = (size_t)st.st_size + 2;   /* room to see EOF, and a NUL */
 	char *p = NULL;
 	for (;;) {
@@ -276,7 +282,7 @@ csv_read_file(const char *path, char **buf, size_t *len, char *err,
 			if (q == NULL) {
 				free(p);
 				fclose(f);
-				snprintf(err, errlen, "%s: out of memory", path);
+				snprintf(err, errlen, "%s: out of memory", name);
 				return KILN_ENOMEM;
 			}
 			p = q;
@@ -287,7 +293,7 @@ csv_read_file(const char *path, char **buf, size_t *len, char *err,
 		n += r;
 	}
 	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
+		snprintf(err, errlen, "cannot read %s: %s", name,
 		         strerror(errno));
 		fclose(f);
 		free(p);
@@ -298,6 +304,68 @@ csv_read_file(const char *path, char **buf, size_t *len, char *err,
 	*buf = p;
 	*len = n;
 	return 0;
+}
+
+/* Read PATH, a file of the host's (an input), as csv_read_fd(). */
+static inline int
+csv_read_file(const char *path, char **buf, size_t *len, char *err,
+              size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path,
+		         strerror(errno));
+		return KILN_EIO;
+	}
+	return csv_read_fd(fd, path, buf, len, err, errlen);
+}
+
+/*
+ * The CSV a task reads, whole: the file its parameter PARAM names, opened
+ * with host->open_data() (a path a user gave: only inside the worker's
+ * read roots), or else the task's first input.  *LABEL names it for
+ * messages (host-owned).  Returns 0, or a negative KILN_E* with the
+ * task's error set (WHO, the plugin's name, begins the messages of this
+ * function; a refusal keeps the host's message, naming the setting).
+ */
+static inline int
+csv_read_task(kiln_task *t, const struct kiln_host *h, const char *who,
+              const char *param, const char **label, char **buf,
+              size_t *len)
+{
+	const char *path = h->param(t, param);
+	char err[512];
+	int rc;
+
+	*label = path;
+	if (path != NULL && *path != '\0') {
+		if (!KILN_HOST_HAS(h, open_data)) {
+			h->set_error(t, "%s: '%s' names a file, which needs "
+			             "kiln ABI 1.4 (open_data); this kiln speaks "
+			             "%u.%u", who, param, h->abi_major,
+			             h->abi_minor);
+			return KILN_EINVAL;
+		}
+		int fd = h->open_data(t, path, 0, NULL);
+		if (fd < 0)
+			return fd;
+		rc = csv_read_fd(fd, path, buf, len, err, sizeof err);
+	} else {
+		path = NULL;
+		if (h->input_count(t) > 0)
+			path = h->input_path(t, 0, label);
+		if (path == NULL) {
+			h->set_error(t, "%s: no file: set the '%s' parameter "
+			             "or give an input", who, param);
+			return KILN_EINVAL;
+		}
+		if (*label == NULL)
+			*label = path;
+		rc = csv_read_file(path, buf, len, err, sizeof err);
+	}
+	if (rc < 0)
+		h->set_error(t, "%s: %s", who, err);
+	return rc;
 }
 
 #endif /* KILN_LIB_CSV_H */

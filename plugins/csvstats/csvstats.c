@@ -3,7 +3,8 @@
  * csvstats.c - the bundled 'csvstats' plugin: per-column statistics of a
  * CSV file.
  *
- * Reads the file named by the `file` parameter (or the task's first input)
+ * Reads the file named by the `file` parameter (opened by the host, inside
+ * the worker's read roots: host->open_data()) or the task's first input,
  * with a header line, parses it as RFC 4180 (quoted fields may hold commas,
  * doubled quotes and newlines; CRLF or LF line ends), and sets as result
  *   {"file":..., "rows":N, "columns":[{"name":..., "type":"numeric",
@@ -199,28 +200,13 @@ col_json(struct sbuf *b, const struct column *c)
 static int
 csv_run(kiln_task *task, const struct kiln_host *host)
 {
-	const char *path = host->param(task, "file");
-	const char *label = path;
-	if (path == NULL || *path == '\0') {
-		if (host->input_count(task) > 0)
-			path = host->input_path(task, 0, &label);
-		if (path == NULL) {
-			host->set_error(task, "csvstats: no file: set the "
-			                "'file' parameter or give an input");
-			return KILN_EINVAL;
-		}
-		if (label == NULL)
-			label = path;
-	}
-
-	char err[512];
+	const char *label;
 	char *buf;
 	size_t len;
-	int rc = csv_read_file(path, &buf, &len, err, sizeof err);
-	if (rc < 0) {
-		host->set_error(task, "csvstats: %s", err);
+	int rc = csv_read_task(task, host, "csvstats", "file", &label, &buf,
+	                       &len);
+	if (rc < 0)
 		return rc;
-	}
 
 	struct csv c;
 	csv_init(&c, buf, len, label);

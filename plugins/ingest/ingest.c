@@ -11,7 +11,8 @@
  * column names, types, missing counts, levels, the label column) so that a
  * downstream task can plan without opening every partition.
  *
- * Parameters: `file` (default: the first input), `partitions` (1..1024,
+ * Parameters: `file` (opened by the host, inside the worker's read roots:
+ * host->open_data(); default: the first input), `partitions` (1..1024,
  * default 2), `label` (optional: a column recorded as the target).
  * Result: {"rows":R,"columns":C,"partitions":N}.
  *
@@ -289,25 +290,12 @@ ingest_free(struct ingest *in)
 	free(in->buf);
 }
 
-/* The parameters: the file to read (PATH, named FNAME in messages), the
- * number of partitions and the label column (NULL: none). */
+/* The parameters but the file: the number of partitions and the label
+ * column (NULL: none). */
 static int
-ingest_args(kiln_task *task, const struct kiln_host *host, const char **path,
-            const char **fname, int *nparts, const char **label)
+ingest_args(kiln_task *task, const struct kiln_host *host, int *nparts,
+            const char **label)
 {
-	*path = *fname = host->param(task, "file");
-	if (*path == NULL || **path == '\0') {
-		*path = NULL;
-		if (host->input_count(task) > 0)
-			*path = host->input_path(task, 0, fname);
-		if (*path == NULL) {
-			host->set_error(task, "ingest: no file: set the "
-			                "'file' parameter or give an input");
-			return KILN_EINVAL;
-		}
-		if (*fname == NULL)
-			*fname = *path;
-	}
 	/* param_int() falls back to its default on text and truncates 2.5:
 	 * asking twice with different defaults, and once as a double,
 	 * tells those cases from a real integer. */
@@ -541,17 +529,15 @@ static int
 ingest_run(kiln_task *task, const struct kiln_host *host)
 {
 	struct ingest in = { .task = task, .host = host, .label_col = -1 };
-	const char *path, *label;
+	const char *label;
 	int nparts;
-	int rc = ingest_args(task, host, &path, &in.fname, &nparts, &label);
+	int rc = ingest_args(task, host, &nparts, &label);
 	if (rc < 0)
 		return rc;
-	char err[512];
-	rc = csv_read_file(path, &in.buf, &in.len, err, sizeof err);
-	if (rc < 0) {
-		host->set_error(task, "ingest: %s", err);
+	rc = csv_read_task(task, host, "ingest", "file", &in.fname, &in.buf,
+	                   &in.len);
+	if (rc < 0)
 		return rc;
-	}
 	csv_init(&in.c, in.buf, in.len, in.fname);
 	if ((rc = ingest_header(&in, label)) == KILN_OK &&
 	    (rc = ingest_rows(&in)) == KILN_OK &&

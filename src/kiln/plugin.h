@@ -49,6 +49,7 @@
  *   stage() *results, each text    host         plugin       (1)
  *   stage() *errmsg                host         plugin       (1)
  *   the init_ctx() context         plugin       plugin       fini_ctx()
+ *   open_data() file descriptor    host         plugin       close()
  *
  *   (1) a plugin of ABI 1.3 or later on a host that has mem_alloc (1.3 or
  *       later): the host's mem_alloc()/mem_free(); otherwise - a plugin
@@ -72,7 +73,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 3
+#define KILN_ABI_MINOR 4
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -246,10 +247,34 @@ struct kiln_host {
 	 * each version loaded on it, has its own. */
 	void *(*context)(kiln_task *t);
 
+	/* --- ABI 1.4: files that users name --- */
+
+	/* Open PATH, a file a user named (a parameter such as readfile's
+	 * `path` or csvstats's `file`: absolute, or relative to the worker's
+	 * working directory), for reading.  A plugin must open every such
+	 * path with this, never with open() or fopen(): the worker opens only
+	 * regular files under its read roots (data.read_roots and
+	 * workers[].read_roots in cluster.yaml, besides its data_dir and
+	 * master.dags_dir), of at most max_file_size bytes, and never the
+	 * cluster secret, kiln's store or its keys, whatever the roots.
+	 * (Inputs, from input_path(), are the host's own files: open them
+	 * directly.)  FLAGS must be 0.  Returns a file descriptor, read-only
+	 * and close-on-exec, with the file's size in *size (if SIZE is not
+	 * NULL); the plugin owns it and close()s it before run() or map()
+	 * returns.  On failure returns a negative KILN_E* and sets the task's
+	 * error (as set_error() does; a plugin may replace it) to a message
+	 * naming PATH and why: KILN_EINVAL for a path refused (outside the
+	 * roots, never readable, not a regular file, too large) - bad input,
+	 * the same on every retry, so return it as it is and the task is not
+	 * retried - or KILN_EIO for what the file system said (no such
+	 * file, permission denied), which may pass. */
+	int (*open_data)(kiln_task *t, const char *path, unsigned flags,
+	                 uint64_t *size);
+
 	/* Room for later minor versions; NULL until a minor version uses
-	 * them (ABI 1.1 took 5 of 24, ABI 1.2 one more, ABI 1.3 four).  Not
-	 * counted in `size` (hosts 1.3 and later). */
-	void *spare[14];
+	 * them (ABI 1.1 took 5 of 24, ABI 1.2 one more, ABI 1.3 four, ABI
+	 * 1.4 one).  Not counted in `size` (hosts 1.3 and later). */
+	void *spare[13];
 };
 
 /*

@@ -159,7 +159,9 @@ master:
   auth:
     secret_file: ${T}/secret
     users:
-${users}workers:
+${users}data:
+  read_roots: [${path.join(T, 'examples/data')}]
+workers:
   - name: w1
     slots: 2
     memory: 1GiB

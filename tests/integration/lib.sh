@@ -42,7 +42,9 @@ free_port() {
 }
 
 # cluster_yaml [WORKER_TIMEOUT] - write $T/cluster.yaml for a master and
-# workers w1 and w2 (2 slots each) with plugins in $T/plugins.
+# workers w1 and w2 (2 slots each) with plugins in $T/plugins; tasks read
+# files under $T (but its secret, cluster.yaml and kiln's own directories)
+# and the examples' data.
 cluster_yaml() {
 	PORT=$(free_port)
 	mkdir -p "$T/plugins" "$T/dags"
@@ -65,6 +67,8 @@ master:
     single: 1
   auth:
     secret_file: $T/secret
+data:
+  read_roots: [$T, $KILN_SRCDIR/examples/data]
 workers:
   - name: w1
     slots: 2

@@ -63,6 +63,7 @@ workers:
     slots: 2
     memory: 1GiB
     plugin_dir: $T/p1
+    read_roots: [$KILN_SRCDIR/examples/data]   # readfile below
   - name: w2
     host: $ADDR_w2
     slots: 2

@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # plugin-abi.sh - the plugin ABI against the real kiln binary: plugins built
-# for ABI 1.0 and 1.2 run unchanged (a 1.2 stage included), a 1.3 plugin
-# gets its context and logs from init_ctx(), a plugin of a newer minor and
+# for ABI 1.0, 1.2 and 1.3 run unchanged (a 1.2 stage included), a 1.3
+# plugin gets its context and logs from init_ctx(), a plugin of a newer minor and
 # one that binds to a kiln internal are refused with clear errors while the
 # others load, and the binary exports none of its own symbols.
 . "$(dirname "$0")/lib.sh"
 cluster_yaml
-for p in old_abi10 old_abi12 ctx internal_sym new_minor; do
+for p in old_abi10 old_abi12 old_abi13 ctx internal_sym new_minor; do
 	cp "$KILN_TEST_PLUGINS/$p.so" "$T/plugins/"
 done
 KILN_ABI_TEST_LOG="$T/abi.log"; export KILN_ABI_TEST_LOG
@@ -40,7 +40,11 @@ ok "a 1.0 plugin runs" wait_state "$id" succeeded
 eq "with its init() called" "True 3" "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["init"], d["result"]["n"]' | tr -d '(),')"
 id=$(k submit old12 -p stage=1)
 ok "a 1.2 plugin runs a stage, freeing with free()" wait_state "$id" succeeded
-eq "with the stage's results" "42 3" "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["sum"], d["result"]["host_minor"]' | tr -d '(),')"
+eq "with the stage's results" "42 $minor" "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["sum"], d["result"]["host_minor"]' | tr -d '(),')"
+id=$(k submit old13)
+ok "a plugin built against the 1.3 header runs" wait_state "$id" succeeded
+eq "with its context and every 1.3 member" "True True $minor" \
+	"$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["ctx"], d["result"]["has_1_3"], d["result"]["host_minor"]' | tr -d '(),')"
 id=$(k submit ctx)
 ok "a 1.3 plugin runs" wait_state "$id" succeeded
 eq "with the context init_ctx() made" "True" "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["ctx"]')"

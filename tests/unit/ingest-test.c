@@ -37,6 +37,7 @@ static char plugdir[300];
 static char cachedir[300];
 static char scratchdir[300];
 static plugin_registry *reg;
+static dataroot *roots;         /* the worker's read roots: tmpdir, examples */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -91,6 +92,9 @@ setup(void)
 	int rc = plugin_registry_open(plugdir, cachedir, task_host(), &reg,
 	                              &err);
 	ck_assert_msg(rc == 0, "registry: %s", err ? err : "?");
+	roots = dataroot_new("test");
+	dataroot_add(roots, tmpdir, "data.read_roots");
+	dataroot_add(roots, KILN_SRCDIR "/examples/data", "data.read_roots");
 }
 
 static void
@@ -98,6 +102,8 @@ teardown(void)
 {
 	plugin_registry_close(reg);
 	reg = NULL;
+	dataroot_free(roots);
+	roots = NULL;
 	tu_rmtree(tmpdir);
 }
 
@@ -108,6 +114,7 @@ new_task(const char *params, const char *input)
 	char *err = NULL;
 	kiln_task *t = task_new(7, 1, params, scratchdir, 0, &err);
 	ck_assert_msg(t != NULL, "task_new: %s", err ? err : "?");
+	task_set_dataroot(t, roots);
 	if (input != NULL)
 		ck_assert_int_eq(task_add_input(t, "data.csv", input), 0);
 	return t;
@@ -531,7 +538,7 @@ static const struct error_case {
 	{ "a\n1\n", ",\"partitions\":\"two\"", "not two" },
 	{ "a\n1\n", ",\"partitions\":2.5", "not 2.5" },
 	{ "a\n1\n", ",\"label\":\"b\"", "label 'b' is not a column" },
-	{ NULL, "", "cannot open" },
+	{ NULL, "", "outside the read roots" },
 };
 
 START_TEST(errors)

@@ -42,6 +42,7 @@ static char tmpdir[256];        /* per test: plugins/, cache/, scratch/ */
 static char plugdir[300];
 static char cachedir[300];
 static char scratchdir[300];
+static dataroot *roots;         /* what tasks may open by path */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -118,6 +119,8 @@ setup(void)
 static void
 teardown(void)
 {
+	dataroot_free(roots);
+	roots = NULL;
 	tu_rmtree(tmpdir);
 }
 
@@ -192,6 +195,16 @@ run_plugin(plugin_registry *r, const char *name, const char *params,
 	char *err = NULL;
 	kiln_task *t = task_new(42, 1, params, scratchdir, 0, &err);
 	ck_assert_msg(t != NULL, "task_new: %s", err ? err : "?");
+	/* A worker's read roots: the test's directory and the examples. */
+	if (roots == NULL) {
+		char ex[512];
+		snprintf(ex, sizeof ex, "%s/examples/data",
+		         env_or("KILN_SRCDIR", KILN_SRCDIR));
+		roots = dataroot_new("test");
+		dataroot_add(roots, tmpdir, "data.read_roots");
+		dataroot_add(roots, ex, "data.read_roots");
+	}
+	task_set_dataroot(t, roots);
 	plugin *p = plugin_acquire(r, name);
 	ck_assert_msg(p != NULL, "plugin %s not loaded", name);
 	*state = task_run(t, p);
@@ -248,7 +261,7 @@ static const struct bad_case {
 	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
 	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
 	{ NULL, "x.so", "not a loadable shared object" },
-	{ "new_minor", "new_minor.so", "built for ABI 1.4, this kiln speaks ABI 1.3" },
+	{ "new_minor", "new_minor.so", "built for ABI 1.5, this kiln speaks ABI 1.4" },
 	{ "short_desc", "short_desc.so", "descriptor size 80 is smaller than the 96 bytes of ABI 1.3" },
 	/* The test is linked with the kiln binary's export list. */
 	{ "internal_sym", "internal_sym.so", "undefined symbol: xmalloc: a "
@@ -1094,12 +1107,29 @@ START_TEST(csvstats_no_file)
 {
 	plugin_registry *r = bundled_registry();
 	int state;
-	kiln_task *t = run_plugin(r, "csvstats",
-	                          "{\"file\":\"/nonexistent/data.csv\"}", &state);
+	char params[1024];
+	snprintf(params, sizeof params, "{\"file\":\"%s/none.csv\"}", tmpdir);
+	kiln_task *t = run_plugin(r, "csvstats", params, &state);
 	ck_assert_int_eq(state, JOB_FAILED);
-	ck_assert_ptr_nonnull(strstr(task_error(t),
-	                             "cannot open /nonexistent/data.csv"));
+	ck_assert_int_eq(task_code(t), KILN_EIO);
+	ck_assert_ptr_nonnull(strstr(task_error(t), "none.csv: No such file"));
 	task_free(t);
+
+	/* Outside the read roots, existing or not: refused as bad input,
+	 * nothing read into the result. */
+	const char *outside[] = { "/etc/passwd", "/nonexistent/data.csv",
+	                          "/dev/zero" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(params, sizeof params, "{\"file\":\"%s\"}", outside[i]);
+		t = run_plugin(r, "csvstats", params, &state);
+		ck_assert_int_eq(state, JOB_FAILED);
+		ck_assert_int_eq(task_code(t), KILN_EINVAL);
+		ck_assert_msg(strstr(task_error(t), "outside the read roots") &&
+		              strstr(task_error(t), "data.read_roots"), "%s",
+		              task_error(t));
+		ck_assert_ptr_null(task_result(t));
+		task_free(t);
+	}
 
 	t = run_plugin(r, "csvstats", NULL, &state);
 	ck_assert_int_eq(state, JOB_FAILED);
@@ -1122,6 +1152,15 @@ START_TEST(host_has)
 	ck_assert(KILN_HOST_HAS(h, input_name));
 	ck_assert(KILN_HOST_HAS(h, mem_alloc));
 	ck_assert(KILN_HOST_HAS(h, context));
+	ck_assert(KILN_HOST_HAS(h, open_data));
+
+	/* A 1.3 host: its size ends at context, so no open_data, though
+	 * the slot (a spare there) is not NULL here. */
+	struct kiln_host h13 = *h;
+	h13.abi_minor = 3;
+	h13.size = offsetof(struct kiln_host, open_data);
+	ck_assert(KILN_HOST_HAS(&h13, context));
+	ck_assert(!KILN_HOST_HAS(&h13, open_data));
 
 	/* A 1.2 host as it was: size = sizeof, the 1.3 slots NULL. */
 	struct kiln_host old = *h;
@@ -1202,13 +1241,16 @@ START_TEST(old_plugins_run)
 	kiln_task *t = run_plugin(r, "old10", "{\"n\":7}", &state);
 	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
 	ck_assert_str_eq(task_result(t), "{\"abi\":\"1.0\",\"init\":true,\"n\":7}");
-	ck_assert_ptr_nonnull(strstr(task_log(t), "host of ABI 1.3"));
+	char want[128];
+	snprintf(want, sizeof want, "host of ABI 1.%d", KILN_ABI_MINOR);
+	ck_assert_ptr_nonnull(strstr(task_log(t), want));
 	task_free(t);
 
 	t = run_plugin(r, "old12", NULL, &state);
 	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
-	ck_assert_str_eq(task_result(t), "{\"abi\":\"1.2\",\"host_minor\":3,"
-	                 "\"input_name\":true,\"sum\":0}");
+	snprintf(want, sizeof want, "{\"abi\":\"1.2\",\"host_minor\":%d,"
+	         "\"input_name\":true,\"sum\":0}", KILN_ABI_MINOR);
+	ck_assert_str_eq(task_result(t), want);
 	task_free(t);
 
 	/* A map task: 1.2 has map(); 1.0 has none (its slot is garbage). */
@@ -1227,6 +1269,28 @@ START_TEST(old_plugins_run)
 	plugin_registry_close(r);
 	/* fini(), not fini_ctx(), in name order. */
 	ck_assert_str_eq(abi_log(), "old10 fini\nold12 fini\n");
+}
+END_TEST
+
+/* A plugin built against the 1.3 header as released (no open_data) loads
+ * and runs on this host with its context; its spares, garbage, are never
+ * read; fini_ctx() gets the context back. */
+START_TEST(abi13_plugin_runs)
+{
+	install(test_plugins_dir(), "old_abi13", NULL);
+	plugin_registry *r = open_registry();
+	ck_assert_msg(errors(r).n == 0, "%s", errors(r).text);
+	ck_assert_str_eq(loaded(r).text, "old13=1.3.0 ");
+	int state;
+	kiln_task *t = run_plugin(r, "old13", NULL, &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "%s", task_error(t));
+	char want[128];
+	snprintf(want, sizeof want, "{\"abi\":\"1.3\",\"host_minor\":%d,"
+	         "\"has_1_3\":true,\"ctx\":true}", KILN_ABI_MINOR);
+	ck_assert_str_eq(task_result(t), want);
+	task_free(t);
+	plugin_registry_close(r);
+	ck_assert_str_eq(abi_log(), "old13 fini_ctx with its context\n");
 }
 END_TEST
 
@@ -1565,6 +1629,7 @@ plugin_suite(void)
 	tcase_add_checked_fixture(tc, abi_log_setup, teardown);
 	tcase_add_test(tc, host_has);
 	tcase_add_test(tc, old_plugins_run);
+	tcase_add_test(tc, abi13_plugin_runs);
 	tcase_add_test(tc, context_reaches_run);
 	tcase_add_test(tc, init_message_owner);
 	suite_add_tcase(s, tc);

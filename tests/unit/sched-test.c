@@ -221,6 +221,25 @@ START_TEST(failure_is_retried)
 }
 END_TEST
 
+/* A task that failed on bad input (KILN_EINVAL: a bad parameter, a path
+ * outside the worker's read roots) would fail again: it is not retried. */
+START_TEST(bad_input_is_not_retried)
+{
+	int64_t a = submit("noop", 0, 1, 0, 3);
+	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 1, &x, &err), 0);
+	sched_exchange_clear(&x);
+	struct sched_result r = { .id = a, .attempt = 1, .state = JOB_FAILED,
+		.code = KILN_EINVAL, .error = "outside the read roots" };
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, &r, 1, NULL, 0, 1, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(state_of(a), JOB_FAILED);
+}
+END_TEST
+
 START_TEST(dead_worker_tasks_move)
 {
 	int64_t a = submit("noop", 0, 1, 0, 1);
@@ -793,6 +812,7 @@ main(void)
 	tcase_add_test(tc, placement_respects_memory_and_multi_slot);
 	tcase_add_test(tc, results_are_applied_once);
 	tcase_add_test(tc, failure_is_retried);
+	tcase_add_test(tc, bad_input_is_not_retried);
 	tcase_add_test(tc, dead_worker_tasks_move);
 	tcase_add_test(tc, register_reconciles_held);
 	tcase_add_test(tc, recover_rebuilds_queue);
