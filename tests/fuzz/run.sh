@@ -61,7 +61,7 @@ for name in $names; do
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1)
 	if [ "$rc" = 0 ]; then
 		echo "ok   $name: ${runs:-?} runs in ${took:-?} s, $cov," \
-		    "corpus $(ls "$work/$name" | wc -l) new"
+		    "$(ls "$work/$name" | wc -l) inputs kept"
 	else
 		echo "FAIL $name (exit $rc): input kept as" \
 		    "$(ls "$dir/work/$name"-* 2>/dev/null | tr '\n' ' ')"
