@@ -34,6 +34,7 @@
 #include "auth.h"
 #include "cert.h"
 #include "client.h"
+#include "client_int.h"
 #include "clock.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -1001,4 +1002,35 @@ client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
 	*text = buf.data != NULL ? buf.data : xstrdup("");
 	*tlen = buf.len;
 	return 0;
+}
+
+/* ------------------------------------------------------------ test hooks */
+
+/* client_int.h: the reply parser above, for tests/fuzz. */
+int
+client_int_parse_head(const char *h, size_t n, struct client_int_head *r)
+{
+	struct plain_reply p = { 0 };
+	int rc = plain_parse_head(h, n, &p);
+
+	r->status = p.status;
+	r->chunked = p.chunked;
+	r->close = p.close;
+	r->length = p.length;
+	return rc;
+}
+
+int
+client_int_dechunk(const char *in, size_t len, size_t *off,
+                   struct client_int_body *out)
+{
+	struct client_buf i = { .data = (char *)in, .len = len, .cap = len + 1 };
+	struct client_buf o = { .data = out->data, .len = out->len,
+	                        .cap = out->cap };
+	int rc = dechunk(&i, off, &o);
+
+	out->data = o.data;
+	out->len = o.len;
+	out->cap = o.cap;
+	return rc;
 }

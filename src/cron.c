@@ -500,7 +500,9 @@ cron_field(struct cron_px *px, int i, const char *p, const char *end,
 					return cron_fail(px, at, "%s range %.*s is reversed",
 					                 f->name, (int)(p - at), at);
 			} else if (p < end && *p == '/') {
-				b = f->star_hi; /* "5/15": from 5 to the end */
+				/* "5/15": from 5 to the end; "7/2" in day of
+				 * week (above star_hi) is Sunday alone. */
+				b = a > f->star_hi ? a : f->star_hi;
 			}
 		}
 		if (p < end && *p == '/') {

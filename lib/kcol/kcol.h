@@ -355,6 +355,14 @@ kcol_open(const void *buf, size_t len, struct kcol *out, char *err,
 	}
 	uint32_t ncols = kcol_get32(b + 8);
 	uint64_t nrows = kcol_get64(b + 12);
+	/* Columns bound the rows by the buffer's size below; without any,
+	 * only this does: no more than kcol_write() writes, so that a
+	 * reader's nrows * 8 cannot overflow. */
+	if (ncols == 0 && nrows > SIZE_MAX / 8) {
+		snprintf(err, errlen, "kcol: %llu rows: too many",
+		         (unsigned long long)nrows);
+		return -1;
+	}
 	if (ncols > (len - off) / 5) {  /* a column header is >= 5 bytes */
 		snprintf(err, errlen, "kcol: %u columns cannot fit in %zu "
 		         "bytes", ncols, len);

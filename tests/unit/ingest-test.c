@@ -820,6 +820,25 @@ START_TEST(hostile_fields)
 }
 END_TEST
 
+/* No columns: nothing but this bounds the rows, which must not be more
+ * than kcol_write() writes (the fuzzer's find: 2^64 - 2^32 rows in 20
+ * bytes, which nrows * 8 wraps). */
+START_TEST(hostile_no_columns)
+{
+	unsigned char buf[KCOL_HEADER_LEN] = "KCOL1";
+	char err[256] = "";
+	buf[19] = 0x20;         /* 2^61 rows */
+	ck_assert_int_eq(try_open(buf, sizeof buf, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "too many"));
+	buf[19] = 0x1F;
+	ck_assert_int_eq(try_open(buf, sizeof buf, err, sizeof err), 0);
+	void *out;
+	size_t len;
+	ck_assert_int_eq(kcol_write(NULL, 0, (uint64_t)1 << 61, &out, &len),
+	                 -EOVERFLOW);
+}
+END_TEST
+
 START_TEST(hostile_random)
 {
 	/* Flip bytes at random: kcol_open may accept the result (a changed
@@ -865,6 +884,7 @@ ingest_suite(void)
 	tcase_add_test(tc, hostile_truncated);
 	tcase_add_loop_test(tc, hostile_fields, 0,
 	                    sizeof hostile_cases / sizeof hostile_cases[0]);
+	tcase_add_test(tc, hostile_no_columns);
 	tcase_add_test(tc, hostile_random);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
