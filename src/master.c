@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "log.h"
 #include "master.h"
+#include "replay.h"
 #include "xalloc.h"
 
 static volatile sig_atomic_t master_stop;
@@ -74,6 +75,9 @@ master_run(const struct kiln_config *c, char **err)
 	api.st = st;
 	api.sc = sc;
 	api.secret = secret;
+	/* Forgetting a session after twice the allowed skew is safe: see
+	 * replay.h. */
+	api.replay = replay_new(REPLAY_MAX_SESSIONS, 2 * AUTH_SKEW_MS);
 	api.started_mono = clock_mono_ms();
 	struct http_opts ho = {
 		.listen = c->master.listen, .port = c->master.port,
@@ -106,6 +110,7 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	replay_free(api.replay);
 	free(secret);
 	return rc;
 }
