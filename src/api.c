@@ -63,11 +63,13 @@ api_pstate(http_req *r)
 	return ps;
 }
 
-/* What the replies to a signed request are signed with. */
+/* What the replies to a signed request are signed with; set on R when
+ * its signature and nonce are taken. */
 struct reply_key {
 	const char *secret;             /* the api_ctx's: outlives R */
 	int head;                       /* HEAD: replies go without a body */
 	char nonce[AUTH_NONCE_MAX + 1];
+	char id[AUTH_ID_MAX + 1];       /* the signer */
 };
 
 /* R's reply hook (http.h): sign the reply over the request's nonce. */
@@ -97,12 +99,20 @@ sign_reply(http_req *r, int status, const void *body, size_t len,
  * from then on sign every reply to R.  0 with W->kind WHO_SIGNED;
  * -EACCES (a bad signature), -EALREADY or -ESTALE (a replay) or -ENOSPC
  * (the replay table is full) with *err.  Nothing is kept for a request
- * whose signature did not verify.
+ * whose signature did not verify.  A parked request's handler is entered
+ * again, and the dispatcher with it: what the first entry took stands.
  */
 static int
 signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
           char **err)
 {
+	const struct reply_key *taken = http_reply_hook_ud(r, sign_reply);
+	if (taken != NULL) {
+		w->kind = WHO_SIGNED;
+		w->id = xstrdup(taken->id);
+		w->how = "signed";
+		return 0;
+	}
 	size_t len;
 	const char *body = http_body(r, &len);
 	struct auth_req q = {
@@ -128,6 +138,7 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 	k->secret = a->secret;
 	k->head = strcmp(q.method, "HEAD") == 0;
 	memcpy(k->nonce, s.nonce, sizeof k->nonce);
+	memcpy(k->id, s.id, sizeof k->id);
 	http_set_reply_hook(r, sign_reply, k, free);
 	w->kind = WHO_SIGNED;
 	w->id = xstrdup(s.id);

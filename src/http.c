@@ -286,6 +286,12 @@ http_set_reply_hook(http_req *r, http_reply_hook fn, void *ud,
 	r->hook_free = free_fn;
 }
 
+void *
+http_reply_hook_ud(const http_req *r, http_reply_hook fn)
+{
+	return r->hook == fn ? r->hook_ud : NULL;
+}
+
 void
 http_reply(http_req *r, int status, const char *content_type,
            const void *body, size_t len)

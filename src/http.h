@@ -76,6 +76,9 @@ typedef void (*http_reply_hook)(http_req *r, int status, const void *body,
  * replies to signed requests so (api.c). */
 void http_set_reply_hook(http_req *r, http_reply_hook fn, void *ud,
                          void (*free_fn)(void *));
+/* The UD of R's reply hook if that is FN, else NULL: what an earlier
+ * entry of a parked request's handler set. */
+void *http_reply_hook_ud(const http_req *r, http_reply_hook fn);
 
 /* Add a response header to the reply that follows. */
 void http_add_header(http_req *r, const char *name, const char *value);

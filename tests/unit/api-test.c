@@ -884,6 +884,47 @@ START_TEST(replayed_request)
 }
 END_TEST
 
+/* Parks once, for 50 ms, then replies: a long poll. */
+static void
+park_stub(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)a;
+	if (http_state(r) == NULL) {
+		http_set_state(r, xstrdup("parked"), free);
+		http_park(r, clock_mono_ms() + 50);
+		return;
+	}
+	__atomic_fetch_add(&stub_calls, 1, __ATOMIC_SEQ_CST);
+	http_reply_json(r, 200, json_pack("{s:s,s:b}", "who", c->who->id,
+	                                  "expired", http_parked_expired(r)));
+}
+
+/* A parked signed request is entered again, with the dispatcher: its
+ * nonce, taken on the first entry, is not a replay on the next, and the
+ * reply is signed over it. */
+START_TEST(parked_signed_request)
+{
+	static const struct api_route park_rows[] = {
+		{ "POST", "/api/v1/cluster/wait", API_WORKER, 0, park_stub },
+	};
+	struct reply o;
+
+	rows = park_rows;
+	nrows = 1;
+	call(&o, SIGNED, "POST", "/api/v1/cluster/wait", "{}");
+	ck_assert_msg(o.status == 200, "%ld %s", o.status, o.body);
+	ck_assert_str_eq(jfield(&o, "who"), "w1");
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	char *again = xstrdup(last_auth);
+	send_req(&o, "POST", "/api/v1/cluster/wait", "{}", again, NULL, NULL, NULL);
+	assert_error(&o, 401, "replayed request");
+	free(o.body);
+	free(again);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 1);
+}
+END_TEST
+
 /* A full replay table refuses new sessions with 503 (sessions it holds
  * go on); without a table every signed request is refused. */
 START_TEST(replay_table_full)
@@ -1085,6 +1126,7 @@ main(void)
 	tcase_add_test(tc, signed_replies);
 	tcase_add_test(tc, replayed_request);
 	tcase_add_test(tc, replay_table_full);
+	tcase_add_test(tc, parked_signed_request);
 	tcase_add_test(tc, signed_real_replies);
 	tcase_add_test(tc, metrics_auth);
 	suite_add_tcase(s, tc);
