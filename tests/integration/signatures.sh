@@ -9,6 +9,9 @@
 # itself, hand a worker a task that would read a private file: the worker
 # refuses the unsigned replies, says so, and runs nothing.
 . "$(dirname "$0")/lib.sh"
+# Background helpers run the interpreter itself (not lib.sh's python3
+# function, whose subshell $! would name), so that cleanup stops them.
+PY3=$(command -v /usr/bin/python3 || echo python3)
 start_cluster
 
 # ---- a relay that records what the client sends, one file per connection
@@ -37,7 +40,7 @@ while True:
     threading.Thread(target=pipe, args=(m, c, None), daemon=True).start()
 PY
 RPORT=$(free_port)
-python3 "$T/relay.py" "$RPORT" "$PORT" "$T/cap" 2>>"$T/relay.log" &
+"$PY3" "$T/relay.py" "$RPORT" "$PORT" "$T/cap" 2>>"$T/relay.log" &
 PIDS="$PIDS $!"
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$RPORT/api/v1/health" && break; sleep 0.05; done
 rm -f "$T"/cap.*
@@ -54,11 +57,15 @@ m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
 req = head + b"\r\n\r\n" + rest[:int(m.group(1)) if m else 0]
 if len(sys.argv) > 3:   # another Host header
     req = re.sub(rb"\r\nHost: [^\r]*", b"\r\nHost: " + sys.argv[3].encode(), req)
-s = socket.create_connection(("127.0.0.1", int(sys.argv[2])))
-s.sendall(req.replace(b"Connection: keep-alive", b"Connection: close"))
-s.shutdown(socket.SHUT_WR)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=10)
+s.sendall(req)
 reply = b""
-while True:
+while b"\r\n\r\n" not in reply:
+    d = s.recv(65536)
+    if not d: break
+    reply += d
+m = re.search(rb"\r\ncontent-length: *(\d+)", reply, re.I)
+while m and len(reply.partition(b"\r\n\r\n")[2]) < int(m.group(1)):
     d = s.recv(65536)
     if not d: break
     reply += d
@@ -129,7 +136,7 @@ PY
 # its log in $T/NAME.log, the requests the fake saw in $T/NAME.fake.
 fake_worker() {
 	fport=$(free_port)
-	python3 "$T/fake.py" "$1" "$fport" "$PORT" "$T/$2.fake" "$T/private.key" 2>>"$T/fake.log" &
+	"$PY3" "$T/fake.py" "$1" "$fport" "$PORT" "$T/$2.fake" "$T/private.key" 2>>"$T/fake.log" &
 	PIDS="$PIDS $!"
 	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$fport/" && break; sleep 0.05; done
 	KILN_MASTER="http://127.0.0.1:$fport" "$KILN" start -c "$T/cluster.yaml" --node "$2" --join >> "$T/$2.log" 2>&1 &
