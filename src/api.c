@@ -125,8 +125,10 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 
 	if (auth_verify(a->secret, h, &q, now, &s, err) != 0)
 		return -EACCES;
-	int rc = a->replay != NULL ?
-	         replay_check(a->replay, s.session, s.counter, now) : -ENOSPC;
+	if (a->replay == NULL)
+		return seterr(err, -ENOSPC, "the master keeps no memory of "
+		              "nonces: signed requests are refused");
+	int rc = replay_check(a->replay, s.session, s.counter, now);
 	if (rc == -ENOSPC)
 		return seterr(err, rc, "too many signing sessions at once: "
 		              "try again later");
