@@ -7,10 +7,18 @@
  * other handlers live by group in api_*.c (see api_int.h).
  *
  * Callers: workers, and the CLI on a machine that has the cluster secret,
- * sign each request (Kiln-HMAC); API clients send a Bearer token; the
- * dashboard has a session cookie from /api/v1/login and sends its CSRF
- * token with every change.  Errors are JSON {"error": "...", "status": N}
- * with a 4xx status for bad requests.
+ * sign each request (Kiln-HMAC, auth.h); API clients send a Bearer token;
+ * the dashboard has a session cookie from /api/v1/login and sends its
+ * CSRF token with every change.  Errors are JSON {"error": "...",
+ * "status": N} with a 4xx status for bad requests.
+ *
+ * A signed request is taken once (its nonce goes through replay.h, only
+ * after its signature verified), and every reply to it, the handler's or
+ * the dispatcher's, is signed over its nonce (X-Kiln-Signature), so that
+ * a worker can tell its master from whoever else answers.  A request
+ * whose signature or nonce is refused gets an unsigned 401 (or 503 when
+ * the replay table is full): signing a reply to a nonce nobody proved to
+ * own would hand out signatures for a client's future nonces.
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,6 +33,7 @@
 #include "plugin.h"
 #include "proto.h"
 #include "log.h"
+#include "replay.h"
 #include "xalloc.h"
 
 static void
@@ -54,10 +63,96 @@ api_pstate(http_req *r)
 	return ps;
 }
 
+/* What the replies to a signed request are signed with; set on R when
+ * its signature and nonce are taken. */
+struct reply_key {
+	const char *secret;             /* the api_ctx's: outlives R */
+	int head;                       /* HEAD: replies go without a body */
+	char nonce[AUTH_NONCE_MAX + 1];
+	char id[AUTH_ID_MAX + 1];       /* the signer */
+};
+
+/* R's reply hook (http.h): sign the reply over the request's nonce. */
+static void
+sign_reply(http_req *r, int status, const void *body, size_t len,
+           const char *sha256, void *ud)
+{
+	const struct reply_key *k = ud;
+	char *hash;
+
+	if (k->head)
+		hash = hash_hex("", 0);         /* what goes on the wire */
+	else if (body != NULL)
+		hash = hash_hex(body, len);
+	else if (sha256 != NULL)
+		hash = xstrdup(sha256);         /* a file named by its hash */
+	else
+		return;         /* a file of unknown hash goes unsigned: refused */
+	char *sig = auth_reply_sign(k->secret, k->nonce, status, hash);
+	http_add_header(r, AUTH_REPLY_HEADER, sig);
+	free(sig);
+	free(hash);
+}
+
+/*
+ * R's Kiln-HMAC header H: verify the signature, take the nonce once, and
+ * from then on sign every reply to R.  0 with W->kind WHO_SIGNED;
+ * -EACCES (a bad signature), -EALREADY or -ESTALE (a replay) or -ENOSPC
+ * (the replay table is full) with *err.  Nothing is kept for a request
+ * whose signature did not verify.  A parked request's handler is entered
+ * again, and the dispatcher with it: what the first entry took stands.
+ */
+static int
+signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
+          char **err)
+{
+	const struct reply_key *taken = http_reply_hook_ud(r, sign_reply);
+	if (taken != NULL) {
+		w->kind = WHO_SIGNED;
+		w->id = xstrdup(taken->id);
+		w->how = "signed";
+		return 0;
+	}
+	size_t len;
+	const char *body = http_body(r, &len);
+	struct auth_req q = {
+		.method = http_method(r), .host = http_header(r, "Host"),
+		.path = http_uri(r),    /* path and query as sent */
+		.body = body, .len = len,
+	};
+	struct auth_signer s;
+	int64_t now = clock_now_ms();
+
+	if (auth_verify(a->secret, h, &q, now, &s, err) != 0)
+		return -EACCES;
+	if (a->replay == NULL)
+		return seterr(err, -ENOSPC, "the master keeps no memory of "
+		              "nonces: signed requests are refused");
+	int rc = replay_check(a->replay, s.session, s.counter, now);
+	if (rc == -ENOSPC)
+		return seterr(err, rc, "too many signing sessions at once: "
+		              "try again later");
+	if (rc < 0)
+		return seterr(err, rc, "replayed request: nonce %s of '%s' %s",
+		              s.nonce, s.id, rc == -EALREADY ? "was taken before" :
+		              "is below its session's window");
+	struct reply_key *k = xcalloc(1, sizeof *k);
+	k->secret = a->secret;
+	k->head = strcmp(q.method, "HEAD") == 0;
+	memcpy(k->nonce, s.nonce, sizeof k->nonce);
+	memcpy(k->id, s.id, sizeof k->id);
+	http_set_reply_hook(r, sign_reply, k, free);
+	w->kind = WHO_SIGNED;
+	w->id = xstrdup(s.id);
+	w->how = "signed";
+	return 0;
+}
+
 /* Who sent R: a session cookie (unless there is an Authorization header),
  * a Kiln-HMAC signature or a Bearer token; W->kind WHO_NONE if none
- * holds. */
-static void
+ * holds.  1 if R was answered already (a replayed signed request: 401;
+ * the replay table full: 503), else 0. */
+static int
 authenticate(struct api_ctx *a, http_req *r, struct who *w)
 {
 	w->kind = WHO_NONE;
@@ -73,26 +168,31 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 			w->how = "session";
 		}
 		free(role);
-		return;
+		return 0;
 	}
 	if (h == NULL)
-		return;
+		return 0;
+	int replied = 0;
 	if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
-		size_t len;
-		const char *body = http_body(r, &len);
-		const char *path = http_uri(r);   /* path and query as sent */
 		char *err = NULL;
-		if (auth_verify(a->secret, h, http_method(r), path, body, len,
-		                clock_now_ms(), &w->id, &err) == 0) {
-			w->kind = WHO_SIGNED;
-			w->how = "signed";
-		}
-		else
+		int rc = signed_by(a, r, h, w, &err);
+		if (rc == -ENOSPC) {
+			/* replay.c logged it, once */
+			http_add_header(r, "Retry-After", "60");
+			http_reply_error(r, 503, "%s", err);
+			replied = 1;
+		} else if (rc == -EALREADY || rc == -ESTALE) {
+			log_warn("refused %s", err);
+			http_reply_error(r, 401, "%s", err);
+			replied = 1;
+		} else if (rc < 0) {
 			log_warn("refused signature: %s", err);
+		}
 		free(err);
 	} else if (strncmp(h, "Bearer ", 7) == 0) {
 		api_token_who(a, h + 7, w);
 	}
+	return replied;
 }
 
 json_t *
@@ -661,9 +761,21 @@ api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
 	}
 	int open = rt->role == API_OPEN ||
 		(rt->role == API_METRICS && !a->cfg->master.metrics_auth);
-	if (!open)
-		authenticate(a, r, &who);
-	if (open || allowed(rt, &who, r))
+	int replied = 0;
+	if (!open) {
+		replied = authenticate(a, r, &who);
+	} else {
+		/* Anyone may call it, but a signer is owed a signed reply. */
+		const char *h = http_header(r, "Authorization");
+		char *err = NULL;
+		if (h != NULL && strncmp(h, "Kiln-HMAC ", 10) == 0 &&
+		    signed_by(a, r, h, &who, &err) < 0 && err != NULL)
+			log_info("open route, reply unsigned: %s", err);
+		free(err);
+		who_clear(&who);
+		who.kind = WHO_NONE;    /* as on every open route */
+	}
+	if (!replied && (open || allowed(rt, &who, r)))
 		rt->handler(a, r, &c);
 	who_clear(&who);
 }

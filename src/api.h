@@ -12,6 +12,7 @@
 #include "config.h"
 #include "http.h"
 #include "pipeline.h"
+#include "replay.h"
 #include "sched.h"
 #include "store.h"
 #include "users.h"
@@ -25,6 +26,8 @@ struct api_ctx {
 	pipeline *pl;
 	users *users;
 	const char *secret;
+	replay *replay;         /* nonces of signed requests taken; without
+	                         * it every signed request is refused (503) */
 	int64_t started_mono;   /* clock_clock_mono_ms() at start */
 };
 

@@ -58,5 +58,5 @@ api_artifact_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 	if (rc != 0)
 		http_reply_error(r, 404, "no artifact %s", sha);
 	else
-		http_reply_fd(r, 200, "application/octet-stream", fd, size);
+		http_reply_fd(r, 200, "application/octet-stream", fd, size, sha);
 }

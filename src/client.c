@@ -17,6 +17,18 @@
  * worker's 12.7).  An https:// master is spoken to over TLS on the same
  * socket (tls.h), its certificate checked against the cluster CA derived
  * from the secret (cert.h), a CA bundle given, or the system's store.
+ *
+ * A client with the cluster secret signs each request (auth.h) with a
+ * nonce of its own: a random session picked in client_new() and a
+ * counter that the mutex keeps in step with the requests.  It takes the
+ * master's reply only if it is signed over that nonce (X-Kiln-Signature):
+ * the reply parser hands the header back with the status and the body,
+ * and client_exchange() judges them.  So a worker runs nothing that its
+ * master did not send, even on plain HTTP.  The one exception is an
+ * unsigned error that the master sends before it knows the signer (a
+ * refused signature or nonce, a body too large, a full replay table): it
+ * is taken as an error whose message is all that is kept, never as data
+ * (client_unsigned_error).
  */
 #include <errno.h>
 #include <netdb.h>
@@ -36,6 +48,7 @@
 #include "client.h"
 #include "client_int.h"
 #include "clock.h"
+#include "hash.h"
 #include "tls.h"
 #include "xalloc.h"
 
@@ -69,6 +82,17 @@ struct client {
 	tls_trust *trust;
 	tls_conn *tls;
 	char why[512];          /* a TLS failure, for the message */
+	/* Signing (with a secret): the nonces' session, and the counter of
+	 * the last request signed (under mu). */
+	uint64_t session;
+	uint64_t counter;
+};
+
+/* A reply's X-Kiln-Signature, as the parser found it. */
+struct client_sig {
+	int state;              /* 0 none, 1 one (in hex), -1 malformed or
+	                         * more than one */
+	char hex[AUTH_REPLY_SIG_HEX + 1];
 };
 
 /* A reply body being received: into DATA, or for a streamed download
@@ -82,6 +106,8 @@ struct client_buf {
 	uint64_t sink_max;
 	int sunk;               /* the body was for SINK */
 	int sink_rc;            /* what SINK failed with, or 0 */
+	hash_stream *sunk_hash; /* SHA-256 of what SINK took (owned) */
+	struct client_sig sig;  /* the reply's signature header */
 };
 
 /* Split the http(s):// URL C->base_url into host, port, authority and
@@ -177,6 +203,8 @@ client_new(const char *base_url, const char *id, const char *secret,
 	c->fd = -1;
 	c->https = strncmp(base_url, "https://", 8) == 0;
 	c->ca_secret = xstrdup(secret);
+	if (secret != NULL)
+		c->session = auth_session_new();
 	pthread_mutex_init(&c->mu, NULL);
 	int rc = client_parse_url(c, base_url, err);
 	if (rc != 0) {
@@ -235,6 +263,27 @@ client_buf_add(struct client_buf *b, const void *p, size_t n)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+/* Note a reply header's VALUE (VL bytes, blanks around it) as its
+ * X-Kiln-Signature in S. */
+static void
+client_note_sig(struct client_sig *s, const char *v, size_t vl)
+{
+	while (vl > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t' ||
+	                  v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+		vl--;
+	if (s->state != 0 || vl != AUTH_REPLY_SIG_HEX) {
+		s->state = -1;
+		return;
+	}
+	memcpy(s->hex, v, vl);
+	s->hex[vl] = '\0';
+	s->state = 1;
 }
 
 /* ------------------------------------------------------------ HTTP/1.1 */
@@ -532,6 +581,7 @@ struct plain_reply {
 	int chunked;
 	int close;              /* the server closes after this reply */
 	long long length;       /* Content-Length, -1 if none */
+	struct client_sig sig;  /* X-Kiln-Signature */
 };
 
 static int
@@ -543,6 +593,7 @@ plain_parse_head(const char *h, size_t n, struct plain_reply *r)
 		return -EPROTO;
 	r->chunked = 0;
 	r->length = -1;
+	memset(&r->sig, 0, sizeof r->sig);
 	r->close = major < 1 || (major == 1 && minor == 0);
 	const char *end = h + n;
 	const char *line = memmem(h, n, "\r\n", 2) + 2;
@@ -569,6 +620,9 @@ plain_parse_head(const char *h, size_t n, struct plain_reply *r)
 					r->close = 1;
 				else if (header_has(v, vl, "keep-alive"))
 					r->close = 0;
+			} else if (nl == strlen(AUTH_REPLY_HEADER) &&
+			           strncasecmp(line, AUTH_REPLY_HEADER, nl) == 0) {
+				client_note_sig(&r->sig, v, vl);
 			}
 		}
 		line = eol + 2;
@@ -786,6 +840,7 @@ plain_once(client *c, const char *method, const char *path,
 	rc = plain_read_head(c, reused, send_rc, deadline, &in, &r, &hlen, why);
 	if (rc != 0)
 		return rc;
+	buf->sig = r.sig;
 	rc = plain_read_body(c, head_only, &in, hlen, &r, buf, deadline);
 	free(in.data);
 	if (rc == -EFBIG)
@@ -842,26 +897,129 @@ plain_exchange(client *c, const char *method, const char *path,
 	              why);
 }
 
+/*
+ * Statuses the master sends unsigned to a signed request, because it
+ * answers before it has taken the signature and nonce (401: a refused
+ * signature or a replayed nonce; 413: a body over max_body; 503: its
+ * replay table is full) or could not make a reply at all (500); and 403,
+ * which a proxy in front of it may answer.  Such a reply is taken as an
+ * error, never as data.
+ */
+static const int client_unsigned_ok[] = { 401, 403, 413, 500, 503 };
+
+#define CLIENT_UNSIGNED_MSG_MAX 200     /* of an unsigned error's message */
+
+/* Replace the body in BUF of an unsigned error reply with STATUS by one
+ * of our own, {"error": MESSAGE, "status": STATUS}, that keeps nothing of
+ * it but (bounded) its "error" string: whoever sent it cannot slip any
+ * data to the caller. */
+static void
+client_unsigned_error(struct client_buf *buf, long status)
+{
+	json_t *j = buf->len > 0 ? json_loadb(buf->data, buf->len, 0, NULL) :
+	            NULL;
+	const char *msg = json_string_value(json_object_get(j, "error"));
+	size_t n = msg != NULL ? strlen(msg) : 0;
+	if (n > CLIENT_UNSIGNED_MSG_MAX) {
+		n = CLIENT_UNSIGNED_MSG_MAX;
+		while (n > 0 && ((unsigned char)msg[n] & 0xc0) == 0x80)
+			n--;    /* not inside a UTF-8 sequence */
+	}
+	char *text = xasprintf("%.*s%s(unsigned reply)", (int)n,
+	                       msg != NULL ? msg : "", n > 0 ? " " : "");
+	for (char *p = text; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';       /* nothing for a terminal to obey */
+	json_t *e = json_object(), *t = json_string(text);
+	json_object_set_new(e, "error", t != NULL ? t :
+	                    json_string("(unsigned reply)"));
+	json_object_set_new(e, "status", json_integer(status));
+	char *out = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	json_decref(j);
+	free(text);
+	free(buf->data);
+	buf->data = out;
+	buf->len = out != NULL ? strlen(out) : 0;
+	buf->cap = buf->len + 1;
+}
+
+/*
+ * Take the reply in BUF to the request METHOD PATH signed with NONCE only
+ * if the master signed it over that nonce, its STATUS and its body (as
+ * kept in BUF, or as handed to a sink), or if it is an unsigned error of
+ * client_unsigned_ok (then as an error only).  0, or -EACCES with *err.
+ */
+static int
+client_check_reply(client *c, const char *method, const char *path,
+                   const char *nonce, long status, struct client_buf *buf,
+                   char **err)
+{
+	char *bodyhash;
+
+	if (buf->sunk) {
+		if (buf->sunk_hash == NULL)
+			return seterr(err, -EACCES, "streamed reply from %s%s "
+			              "was not hashed", c->base_url, path);
+		bodyhash = hash_stream_hex(buf->sunk_hash);
+		buf->sunk_hash = NULL;
+	} else {
+		bodyhash = hash_hex(buf->data != NULL ? buf->data : "", buf->len);
+	}
+	int ok = buf->sig.state == 1 &&
+	         auth_reply_verify(c->secret, buf->sig.hex, nonce, (int)status,
+	                           bodyhash) == 0;
+	free(bodyhash);
+	if (ok)
+		return 0;
+	if (buf->sig.state == 0 && !buf->sunk) {
+		for (size_t i = 0; i < sizeof client_unsigned_ok /
+		                       sizeof client_unsigned_ok[0]; i++)
+			if (status == client_unsigned_ok[i]) {
+				client_unsigned_error(buf, status);
+				return 0;
+			}
+	}
+	return seterr(err, -EACCES, "reply from master at %s is not signed by "
+	              "the cluster secret: refusing it (HTTP %ld to %s %s, %s)",
+	              c->base_url, status, method, path,
+	              buf->sig.state == 0 ? "no " AUTH_REPLY_HEADER :
+	              "wrong " AUTH_REPLY_HEADER);
+}
+
 /* Send the request; the reply body ends up in *buf.  Called with c->mu
- * held. */
+ * held.  With a secret, the request is signed and the reply checked
+ * (client_check_reply): transport-independent, after the exchange. */
 static int
 client_exchange(client *c, const char *method, const char *path,
                 const char *body, size_t blen, long timeout_ms, long *status,
                 struct client_buf *buf, char **err)
 {
 	char *auth = NULL;
+	char nonce[AUTH_NONCE_MAX + 1] = "";
 
 	if (c->secret != NULL) {
-		char *sig = auth_sign(c->secret, c->id, method, path, body, blen,
+		struct auth_req q = { .method = method, .host = c->authority,
+		                      .path = path, .body = body, .len = blen };
+		auth_nonce(nonce, c->session, ++c->counter);
+		char *sig = auth_sign(c->secret, c->id, nonce, &q,
 		                      clock_now_ms());
 		auth = xasprintf("Authorization: %s", sig);
 		free(sig);
 	} else if (c->token != NULL) {
 		auth = xasprintf("Authorization: Bearer %s", c->token);
 	}
+	memset(&buf->sig, 0, sizeof buf->sig);
 	int rc = plain_exchange(c, method, path, body, blen, auth, timeout_ms,
 	                        status, buf, err);
 	free(auth);
+	if (rc == 0 && c->secret != NULL &&
+	    (rc = client_check_reply(c, method, path, nonce, *status, buf,
+	                             err)) != 0) {
+		free(buf->data);
+		buf->data = NULL;
+		buf->len = buf->cap = 0;
+	}
 	return rc;
 }
 
@@ -954,12 +1112,32 @@ client_send_bytes(client *c, const char *method, const char *path,
 	return 0;
 }
 
+/* What client_get_stream hands a streamed body to: the caller's sink,
+ * and a hash on the way for the reply's signature. */
+struct client_tee {
+	client_sink sink;
+	void *ud;
+	hash_stream *hash;
+};
+
+static int
+client_tee_sink(void *ud, const void *data, size_t len)
+{
+	struct client_tee *t = ud;
+
+	hash_stream_add(t->hash, data, len);
+	return t->sink(t->ud, data, len);
+}
+
 int
 client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
                   client_sink sink, void *ud, long *status, char **text,
                   size_t *tlen, char **err)
 {
-	struct client_buf buf = { .sink = sink, .sink_ud = ud, .sink_max = max };
+	struct client_tee tee = { .sink = sink, .ud = ud,
+	                          .hash = hash_stream_new() };
+	struct client_buf buf = { .sink = client_tee_sink, .sink_ud = &tee,
+	                          .sink_max = max, .sunk_hash = tee.hash };
 
 	*status = 0;
 	*text = NULL;
@@ -969,6 +1147,8 @@ client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
 	int rc = client_exchange(c, "GET", path, NULL, 0, timeout_ms, status,
 	                         &buf, &e);
 	pthread_mutex_unlock(&c->mu);
+	if (buf.sunk_hash != NULL)      /* not taken by the reply's check */
+		free(hash_stream_hex(buf.sunk_hash));
 	if (rc == 0 && !buf.sunk && *status >= 200 && *status < 300) {
 		/* Not streamed (https, or no Content-Length): the body was
 		 * received whole, within CLIENT_MAX_REPLY; hand it over now. */

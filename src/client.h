@@ -4,7 +4,13 @@
  * and the CLI: HTTP/1.1 of our own over one kept-alive socket, in TLS
  * for an https:// master (whose certificate is checked).  Requests are
  * signed with the cluster secret (Kiln-HMAC, see auth.h) when one is
- * given, else carry a Bearer token.
+ * given, else carry a Bearer token.  A client with the secret takes only
+ * replies the master signed over its request's nonce (X-Kiln-Signature);
+ * it refuses any other with -EACCES and "reply from master at URL is not
+ * signed by the cluster secret: refusing it", except an unsigned 401,
+ * 403, 413, 500 or 503 (a request the master refused before it knew the
+ * signer): that comes back as {"error": MESSAGE " (unsigned reply)",
+ * "status": N}, with nothing else of the body.
  */
 #ifndef KILN_CLIENT_H
 #define KILN_CLIENT_H
@@ -15,7 +21,8 @@
 typedef struct client client;
 
 /* BASE_URL like "http://127.0.0.1:8080".  ID names the caller in signed
- * requests.  SECRET or TOKEN may be NULL.  Strings are copied. */
+ * requests.  SECRET or TOKEN may be NULL.  Strings are copied.  With a
+ * secret, the client picks the random session of its nonces. */
 int client_new(const char *base_url, const char *id, const char *secret,
                const char *token, client **out, char **err);
 void client_free(client *c);
@@ -30,7 +37,8 @@ void client_set_ca(client *c, const char *ca_file, const char *ca_secret);
 /* METHOD PATH (e.g. "/api/v1/jobs?limit=5") with BODY (borrowed; NULL for
  * none).  On a completed exchange returns 0 with the HTTP *status and the
  * parsed *reply (NULL if the reply was not JSON; caller json_decref()s).
- * Returns negative with *err if the master could not be reached. */
+ * Returns negative with *err if the master could not be reached, or
+ * -EACCES if its reply was refused (see above). */
 int client_request(client *c, const char *method, const char *path,
                    json_t *body, long timeout_ms, long *status,
                    json_t **reply, char **err);
@@ -60,7 +68,10 @@ typedef int (*client_sink)(void *ud, const void *data, size_t len);
  * reply without a Content-Length is received whole within the 64 MiB of
  * client_request_raw, then handed over.)  Any other
  * status's body comes back in *text and *tlen as client_send_bytes gives
- * it.  0 with *status, or negative with *err. */
+ * it.  0 with *status, or negative with *err.  A streamed body is hashed
+ * on its way to SINK and its reply's signature checked at the end: on
+ * -EACCES the caller must throw away what SINK took (a body received
+ * whole is checked before SINK sees any of it). */
 int client_get_stream(client *c, const char *path, long timeout_ms,
                       uint64_t max, client_sink sink, void *ud, long *status,
                       char **text, size_t *tlen, char **err);

@@ -188,6 +188,9 @@ struct http_req {
 	struct MHD_Response *resp;      /* built by http_reply, not queued */
 	unsigned int resp_status;
 	struct http_hdr *hdrs;          /* for the reply that follows */
+	http_reply_hook hook;           /* sees each reply as it is made */
+	void *hook_ud;
+	void (*hook_free)(void *);
 
 	void *state;
 	void (*state_free)(void *);
@@ -266,12 +269,40 @@ http_reply_refused(const http_req *r)
 	return 0;
 }
 
+/* The status a reply goes out with. */
+static int
+http_status(int status)
+{
+	return status < 100 || status > 999 ? 500 : status;
+}
+
+void
+http_set_reply_hook(http_req *r, http_reply_hook fn, void *ud,
+                    void (*free_fn)(void *))
+{
+	if (r->hook_ud != NULL && r->hook_free != NULL)
+		r->hook_free(r->hook_ud);
+	r->hook = fn;
+	r->hook_ud = ud;
+	r->hook_free = free_fn;
+}
+
+void *
+http_reply_hook_ud(const http_req *r, http_reply_hook fn)
+{
+	return r->hook == fn ? r->hook_ud : NULL;
+}
+
 void
 http_reply(http_req *r, int status, const char *content_type,
            const void *body, size_t len)
 {
 	if (http_reply_refused(r))
 		return;
+	status = http_status(status);
+	if (r->hook != NULL)
+		r->hook(r, status, body != NULL ? body : "", body != NULL ? len : 0,
+		        NULL, r->hook_ud);
 	http_reply_made(r, status, content_type,
 	                MHD_create_response_from_buffer(len,
 	                    (void *)(body != NULL ? body : ""),
@@ -280,12 +311,15 @@ http_reply(http_req *r, int status, const char *content_type,
 
 void
 http_reply_fd(http_req *r, int status, const char *content_type, int fd,
-              uint64_t size)
+              uint64_t size, const char *sha256)
 {
 	if (http_reply_refused(r)) {
 		close(fd);
 		return;
 	}
+	status = http_status(status);
+	if (r->hook != NULL)
+		r->hook(r, status, NULL, (size_t)size, sha256, r->hook_ud);
 	struct MHD_Response *resp = MHD_create_response_from_fd64(size, fd);
 	if (resp == NULL)
 		close(fd);
@@ -304,9 +338,7 @@ http_reply_made(http_req *r, int status, const char *content_type,
 		log_error("http: cannot create response");
 		return;         /* access handler answers 500 */
 	}
-	if (status < 100 || status > 999)
-		status = 500;
-	r->resp_status = (unsigned int)status;
+	r->resp_status = (unsigned int)http_status(status);
 	for (h = r->hdrs; h != NULL; h = h->next)
 		http_add_resp_header(r, h->name, h->value);
 	http_free_hdrs(r);
@@ -743,6 +775,8 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 	if (r->state != NULL && r->state_free != NULL)
 		r->state_free(r->state);
+	if (r->hook_ud != NULL && r->hook_free != NULL)
+		r->hook_free(r->hook_ud);
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
 	http_free_hdrs(r);

@@ -71,6 +71,21 @@ void http_set_route(http_req *r, const char *label);
 void *http_state(const http_req *r);
 void http_set_state(http_req *r, void *state, void (*free_fn)(void *));
 
+/* Called with each reply to R as it is made, before it goes out: its
+ * STATUS and BODY (LEN bytes), or for a file (http_reply_fd) BODY NULL,
+ * LEN its size and SHA256 the hash its maker declared (NULL if none).
+ * It may add headers (http_add_header); it must not reply. */
+typedef void (*http_reply_hook)(http_req *r, int status, const void *body,
+                                size_t len, const char *sha256, void *ud);
+/* Pass every reply to R through FN (see above), with UD; FREE_FN (may be
+ * NULL) is called on UD when the request ends.  The master signs its
+ * replies to signed requests so (api.c). */
+void http_set_reply_hook(http_req *r, http_reply_hook fn, void *ud,
+                         void (*free_fn)(void *));
+/* The UD of R's reply hook if that is FN, else NULL: what an earlier
+ * entry of a parked request's handler set. */
+void *http_reply_hook_ud(const http_req *r, http_reply_hook fn);
+
 /* Add a response header to the reply that follows. */
 void http_add_header(http_req *r, const char *name, const char *value);
 /* Reply with BODY (copied). */
@@ -78,9 +93,12 @@ void http_reply(http_req *r, int status, const char *content_type,
                 const void *body, size_t len);
 /* Reply with SIZE bytes read from FD (a file; sent with sendfile() where
  * the system has it, so a large artifact is neither read into memory nor
- * copied).  Takes ownership of FD: it is closed when the reply is done. */
+ * copied).  SHA256 is the file's SHA-256 in hex if the caller knows it (a
+ * content-addressed artifact, whose name it is), else NULL; it goes to
+ * the reply hook, which cannot read the file.  Takes ownership of FD: it
+ * is closed when the reply is done. */
 void http_reply_fd(http_req *r, int status, const char *content_type, int fd,
-                   uint64_t size);
+                   uint64_t size, const char *sha256);
 /* Reply with JSON; takes ownership of J. */
 void http_reply_json(http_req *r, int status, json_t *j);
 /* Reply {"error": MESSAGE, "status": STATUS}. */

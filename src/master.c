@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "log.h"
 #include "master.h"
+#include "replay.h"
 #include "xalloc.h"
 
 static volatile sig_atomic_t master_stop;
@@ -125,6 +126,9 @@ master_run(const struct kiln_config *c, char **err)
 	api.st = st;
 	api.sc = sc;
 	api.secret = secret;
+	/* Forgetting a session after twice the allowed skew is safe: see
+	 * replay.h. */
+	api.replay = replay_new(REPLAY_MAX_SESSIONS, 2 * AUTH_SKEW_MS);
 	api.started_mono = clock_mono_ms();
 	struct http_opts ho = {
 		.listen = c->master.listen, .port = c->master.port,
@@ -165,6 +169,7 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	replay_free(api.replay);
 	free(secret);
 	free(tls_chain);
 	return rc;

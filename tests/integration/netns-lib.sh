@@ -176,6 +176,9 @@ netns_capture_stop() {
 # in order, so that a string split over two segments is still found.
 #   find LABEL=VALUE...  a line "LABEL SRC -> DST" for each VALUE found
 #   peers ADDR PORT      the addresses that sent data to ADDR:PORT
+#   request SRC ADDR PORT OUT
+#                        the last whole request with a Kiln-HMAC signature
+#                        that SRC sent to ADDR:PORT, as it went, into OUT
 netns_pcap() {
 	python3 - "$T/capture.pcap" "$@" <<'PY'
 import socket, struct, sys
@@ -238,6 +241,25 @@ if mode == "find":
             if label not in seen and value and value.encode() in data:
                 seen.add(label)
                 print(f"{label} {s}:{sp} -> {d}:{dp}")
+elif mode == "request":
+    import re
+    last = None
+    for (s, sp, d, dp), data in streams(path):
+        if s != args[0] or d != args[1] or dp != int(args[2]):
+            continue
+        while True:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if not sep:
+                break
+            m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+            n = int(m.group(1)) if m else 0
+            if len(rest) < n:
+                break
+            if b"\r\nAuthorization: Kiln-HMAC " in head:
+                last = head + sep + rest[:n]
+            data = rest[n:]
+    if last is not None:
+        open(args[3], "wb").write(last)
 elif mode == "peers":
     peers = {s for (s, sp, d, dp), data in streams(path)
              if d == args[0] and dp == int(args[1])}

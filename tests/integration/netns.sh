@@ -12,7 +12,8 @@
 # of the traffic holds no secret, token, cookie or password in clear; a
 # worker refuses a master whose certificate comes from another CA; a
 # master told to serve plain HTTP there refuses to start unless told in so
-# many words.
+# many words.  A worker's signed request, captured on that plain-HTTP
+# master and sent again from another host, is refused as a replay.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns-lib.sh"
 unset KILN_TOKEN
@@ -285,5 +286,43 @@ for _ in $(seq 1 100); do grep -q "master listening" "$T/plain2.log" && break; s
 ok "with insecure_plain_http it starts, and warns" \
 	sh -c "grep -q 'master listening on http://$ADDR_m:$((PORT + 1))' '$T/plain2.log' &&
 	       grep -q 'warn: serving plain HTTP on $ADDR_m' '$T/plain2.log'"
-netns_skip "a replayed signed request is refused" "needs nonces in signatures (issue 12 item 4)"
+
+# ---- g) on that plain-HTTP master, which TLS no longer hides: a signed
+# request from w1, as captured, sent again from the client's host.  The
+# master took its nonce, so it is refused.
+PLAIN_PORT=$((PORT + 1))
+if netns_capture_start; then
+	netns_exec w1 env KILN_MASTER="http://$ADDR_m:$PLAIN_PORT" "$KILN" -c "$T/cluster.yaml" \
+		workers > "$T/plainping.out" 2>&1
+	eq "a CLI on w1 with the secret talks to it (and takes its signed reply)" 0 $?
+	netns_capture_stop
+	netns_pcap request "$ADDR_w1" "$ADDR_m" "$PLAIN_PORT" "$T/captured.req"
+	if [ -s "$T/captured.req" ]; then
+		netns_exec c python3 - "$ADDR_m" "$PLAIN_PORT" "$T/captured.req" > "$T/replayed" <<'PY'
+import re, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(open(sys.argv[3], "rb").read())
+reply = b""
+while b"\r\n\r\n" not in reply:
+    d = s.recv(65536)
+    if not d: break
+    reply += d
+m = re.search(rb"\r\ncontent-length: *(\d+)", reply, re.I)
+while m and len(reply.partition(b"\r\n\r\n")[2]) < int(m.group(1)):
+    d = s.recv(65536)
+    if not d: break
+    reply += d
+sys.stdout.write(reply.decode("utf-8", "replace"))
+PY
+		ok "w1's signed request, captured and sent again from c, is refused (401)" \
+			grep -q "^HTTP/1.1 401" "$T/replayed"
+		ok "as a replay" grep -q "replayed request" "$T/replayed"
+	else
+		echo "not ok - the capture holds a whole signed request of w1 ($(wc -c < "$T/captured.req" 2>/dev/null || echo 0) bytes)"
+		FAILS=$((FAILS + 1))
+	fi
+else
+	netns_skip "a replayed signed request is refused" \
+		"$NETNS_CAPTURE_WHY"
+fi
 netns_finish

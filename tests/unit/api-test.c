@@ -15,6 +15,10 @@
  * by a stub that counts calls, so that a refusal is known to come before
  * any handler; then to the real table for unknown routes, bad ids,
  * trailing slashes, wrong methods, artifacts and the open routes.
+ * Signed requests: each nonce is taken once (a captured request sent
+ * again is refused), the Host is signed, and every reply to a request
+ * whose signature and nonce were taken is signed over its nonce, while a
+ * refused one's is not.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -35,6 +39,7 @@
 #include "api_int.h"
 #include "auth.h"
 #include "log.h"
+#include "replay.h"
 #include "route.h"
 #include "xalloc.h"
 
@@ -342,6 +347,7 @@ setup(void)
 	memset(&A, 0, sizeof A);
 	A.cfg = &cfg;
 	A.secret = SECRET;
+	A.replay = replay_new(REPLAY_MAX_SESSIONS, 2 * AUTH_SKEW_MS);
 	char *db = xasprintf("%s/kiln.db", dir);
 	ck_assert_int_eq(store_open(db, 0, &A.st, &err), 0);
 	free(db);
@@ -374,6 +380,7 @@ static void
 teardown(void)
 {
 	http_stop(A.http);
+	replay_free(A.replay);
 	users_close(A.users);
 	sched_free(A.sc);
 	store_close(A.st);
@@ -411,7 +418,15 @@ struct reply {
 	char *body;
 	size_t len;
 	int www_auth;           /* a WWW-Authenticate header came */
+	char sig[80];           /* its X-Kiln-Signature, "" if none */
 };
+
+/* The last signed request's Authorization header and nonce, to send it
+ * again. */
+static char last_auth[512];
+static char last_nonce[AUTH_NONCE_MAX + 1];
+static uint64_t session = 0x5e55105e55105e55ull;
+static uint64_t counter;
 
 static size_t
 on_body(char *data, size_t size, size_t n, void *ud)
@@ -428,9 +443,39 @@ static size_t
 on_header(char *data, size_t size, size_t n, void *ud)
 {
 	struct reply *o = ud;
+	size_t len = size * n;
+	static const char sig[] = AUTH_REPLY_HEADER ": ";
 	if (strncasecmp(data, "WWW-Authenticate:", 17) == 0)
 		o->www_auth = 1;
-	return size * n;
+	else if (len > sizeof sig - 1 && strncasecmp(data, sig, sizeof sig - 1) == 0)
+		snprintf(o->sig, sizeof o->sig, "%.*s",
+		         (int)strcspn(data + sizeof sig - 1, "\r\n"),
+		         data + sizeof sig - 1);
+	return len;
+}
+
+static void send_req(struct reply *o, const char *method, const char *path,
+                     const char *body, const char *hdr, const char *sid,
+                     const char *csrf, const char *host);
+
+/* The Authorization header of METHOD PATH with BODY signed with SECRET_ for
+ * HOST (NULL: the server's) with nonce COUNTER of SESSION; malloc()ed.
+ * Kept in last_auth and last_nonce too. */
+static char *
+signed_hdr(const char *secret_, const char *host, uint64_t ctr,
+           const char *method, const char *path, const char *body)
+{
+	char here[64];
+	snprintf(here, sizeof here, "127.0.0.1:%d", port);
+	struct auth_req q = { .method = method, .host = host ? host : here,
+	                      .path = path, .body = body,
+	                      .len = body ? strlen(body) : 0 };
+	auth_nonce(last_nonce, session, ctr);
+	char *sig = auth_sign(secret_, "w1", last_nonce, &q, clock_now_ms());
+	char *hdr = xasprintf("Authorization: %s", sig);
+	snprintf(last_auth, sizeof last_auth, "%s", hdr);
+	free(sig);
+	return hdr;
 }
 
 /* METHOD PATH as WHO, with BODY (NULL: none); the reply in *O (free
@@ -439,20 +484,12 @@ static void
 call(struct reply *o, enum caller who, const char *method, const char *path,
      const char *body)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char *url = xasprintf("http://127.0.0.1:%d%s", port, path), *hdr = NULL;
-	size_t len = body ? strlen(body) : 0;
-
-	memset(o, 0, sizeof *o);
+	char *hdr = NULL;
 	const char *sid = NULL, *csrf = NULL;
 	switch (who) {
-	case SIGNED: {
-		char *sig = auth_sign(SECRET, "w1", method, path, body, len, clock_now_ms());
-		hdr = xasprintf("Authorization: %s", sig);
-		free(sig);
+	case SIGNED:
+		hdr = signed_hdr(SECRET, NULL, ++counter, method, path, body);
 		break;
-	}
 	case ADMIN_TOKEN:
 	case VIEWER_TOKEN:
 	case OTHER_TOKEN:
@@ -477,6 +514,29 @@ call(struct reply *o, enum caller who, const char *method, const char *path,
 		break;
 	default:
 		break;
+	}
+	send_req(o, method, path, body, hdr, sid, csrf, NULL);
+	free(hdr);
+}
+
+/* METHOD PATH with BODY (NULL: none), the header HDR (NULL: none), a
+ * session cookie SID and CSRF token (NULL: none), and HOST as the Host
+ * header (NULL: curl's); the reply in *O. */
+static void
+send_req(struct reply *o, const char *method, const char *path,
+         const char *body, const char *hdr, const char *sid, const char *csrf,
+         const char *host)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char *url = xasprintf("http://127.0.0.1:%d%s", port, path);
+	size_t len = body ? strlen(body) : 0;
+
+	memset(o, 0, sizeof *o);
+	if (host != NULL) {
+		char *x = xasprintf("Host: %s", host);
+		h = curl_slist_append(h, x);
+		free(x);
 	}
 	if (sid != NULL) {
 		char *cookie = xasprintf(API_SESSION_COOKIE "=%s", sid);
@@ -512,7 +572,6 @@ call(struct reply *o, enum caller who, const char *method, const char *path,
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	free(url);
-	free(hdr);
 	if (o->body == NULL)
 		o->body = xstrdup("");
 }
@@ -735,6 +794,227 @@ START_TEST(real_handlers)
 	/* A session that logged out is gone. */
 	ck_assert_int_eq(status_of(ADMIN_SESSION, "POST", "/api/v1/logout", "{}"), 200);
 	ck_assert_int_eq(status_of(ADMIN_SESSION, "GET", "/api/v1/me", NULL), 401);
+	free(path);
+	free(sha);
+}
+END_TEST
+
+/* Is O signed by the master over NONCE, its status and its body (or,
+ * for a HEAD, no body)? */
+static int
+reply_signed(const struct reply *o, const char *nonce, int head)
+{
+	char *h = head ? hash_hex("", 0) : hash_hex(o->body, o->len);
+	int rc = auth_reply_verify(SECRET, o->sig[0] ? o->sig : NULL, nonce,
+	                           (int)o->status, h);
+	free(h);
+	return rc == 0;
+}
+
+/* Every reply to a signed request is signed over its nonce: a stub's,
+ * an error, a HEAD. */
+START_TEST(signed_replies)
+{
+	struct reply o;
+
+	call(&o, SIGNED, "GET", "/api/v1/workers", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_msg(reply_signed(&o, last_nonce, 0), "sig '%s'", o.sig);
+	/* ... over that nonce only */
+	char other[AUTH_NONCE_MAX + 1];
+	auth_nonce(other, session, counter + 1);
+	ck_assert(!reply_signed(&o, other, 0));
+	free(o.body);
+	call(&o, SIGNED, "PUT", "/api/v1/cluster/stages/5", "{}");
+	assert_error(&o, 405, "method not allowed");
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	call(&o, SIGNED, "HEAD", "/api/v1/jobs", NULL);
+	ck_assert_int_eq(o.status, 404);
+	ck_assert(reply_signed(&o, last_nonce, 1));
+	free(o.body);
+	/* Nothing is signed for the others. */
+	call(&o, ADMIN_TOKEN, "GET", "/api/v1/workers", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+}
+END_TEST
+
+/* A signed request sent again, as captured, is refused before any
+ * handler, unsigned; so is one signed for another host or with another
+ * secret.  Counters may come out of order within the window. */
+START_TEST(replayed_request)
+{
+	struct reply o;
+	const char *path = "/api/v1/cluster/exchange", *body = "{\"a\":1}";
+
+	call(&o, SIGNED, "POST", path, body);
+	ck_assert_int_eq(o.status, 200);
+	free(o.body);
+	char *again = xstrdup(last_auth);
+	send_req(&o, "POST", path, body, again, NULL, NULL, NULL);
+	assert_error(&o, 401, "replayed request: nonce ");
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 1);
+
+	/* Out of order: 100 then 90 are taken, 90 again is not. */
+	char *h100 = signed_hdr(SECRET, NULL, counter + 100, "POST", path, body);
+	char *h90 = signed_hdr(SECRET, NULL, counter + 90, "POST", path, body);
+	send_req(&o, "POST", path, body, h100, NULL, NULL, NULL);
+	ck_assert_int_eq(o.status, 200);
+	free(o.body);
+	send_req(&o, "POST", path, body, h90, NULL, NULL, NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert(reply_signed(&o, last_nonce, 0));     /* last_nonce: 90's */
+	free(o.body);
+	send_req(&o, "POST", path, body, h90, NULL, NULL, NULL);
+	assert_error(&o, 401, "replayed request");
+	free(o.body);
+	counter += 100;
+
+	/* Signed for another host, or with another secret: 401, unsigned,
+	 * and the nonce is not spent. */
+	char *elsewhere = signed_hdr(SECRET, "10.0.0.9:8080", ++counter, "POST",
+	                             path, body);
+	send_req(&o, "POST", path, body, elsewhere, NULL, NULL, NULL);
+	assert_error(&o, 401, "authentication required");
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	send_req(&o, "POST", path, body, elsewhere, NULL, NULL, "10.0.0.9:8080");
+	ck_assert_int_eq(o.status, 200);        /* where it was meant to go */
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	char *wrong = signed_hdr("not-the-secret", NULL, ++counter, "POST", path, body);
+	send_req(&o, "POST", path, body, wrong, NULL, NULL, NULL);
+	assert_error(&o, 401, "authentication required");
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 4);
+	free(again);
+	free(h100);
+	free(h90);
+	free(elsewhere);
+	free(wrong);
+}
+END_TEST
+
+/* Parks once, for 50 ms, then replies: a long poll. */
+static void
+park_stub(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)a;
+	if (http_state(r) == NULL) {
+		http_set_state(r, xstrdup("parked"), free);
+		http_park(r, clock_mono_ms() + 50);
+		return;
+	}
+	__atomic_fetch_add(&stub_calls, 1, __ATOMIC_SEQ_CST);
+	http_reply_json(r, 200, json_pack("{s:s,s:b}", "who", c->who->id,
+	                                  "expired", http_parked_expired(r)));
+}
+
+/* A parked signed request is entered again, with the dispatcher: its
+ * nonce, taken on the first entry, is not a replay on the next, and the
+ * reply is signed over it. */
+START_TEST(parked_signed_request)
+{
+	static const struct api_route park_rows[] = {
+		{ "POST", "/api/v1/cluster/wait", API_WORKER, 0, park_stub },
+	};
+	struct reply o;
+
+	rows = park_rows;
+	nrows = 1;
+	call(&o, SIGNED, "POST", "/api/v1/cluster/wait", "{}");
+	ck_assert_msg(o.status == 200, "%ld %s", o.status, o.body);
+	ck_assert_str_eq(jfield(&o, "who"), "w1");
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	char *again = xstrdup(last_auth);
+	send_req(&o, "POST", "/api/v1/cluster/wait", "{}", again, NULL, NULL, NULL);
+	assert_error(&o, 401, "replayed request");
+	free(o.body);
+	free(again);
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 1);
+}
+END_TEST
+
+/* A full replay table refuses new sessions with 503 (sessions it holds
+ * go on); without a table every signed request is refused. */
+START_TEST(replay_table_full)
+{
+	struct reply o;
+	replay *big = A.replay;
+
+	A.replay = replay_new(1, 2 * AUTH_SKEW_MS);
+	call(&o, SIGNED, "GET", "/api/v1/workers", NULL);
+	ck_assert_int_eq(o.status, 200);
+	free(o.body);
+	session++;
+	call(&o, SIGNED, "GET", "/api/v1/workers", NULL);
+	assert_error(&o, 503, "too many signing sessions");
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	session--;
+	call(&o, SIGNED, "GET", "/api/v1/workers", NULL);
+	ck_assert_int_eq(o.status, 200);
+	free(o.body);
+	replay_free(A.replay);
+	A.replay = NULL;
+	call(&o, SIGNED, "GET", "/api/v1/workers", NULL);
+	ck_assert_int_eq(o.status, 503);
+	free(o.body);
+	A.replay = big;
+	ck_assert_int_eq(__atomic_load_n(&stub_calls, __ATOMIC_SEQ_CST), 2);
+}
+END_TEST
+
+/* The real handlers' replies to a signed request are signed too: open
+ * routes, errors, and an artifact sent from its file (signed over its
+ * name, which is its hash). */
+START_TEST(signed_real_replies)
+{
+	struct reply o;
+	const char *text = "signed artifact";
+	char *sha = hash_hex(text, strlen(text));
+	char *path = xasprintf("/api/v1/artifacts/%s", sha);
+
+	rows = api_routes;
+	call(&o, SIGNED, "GET", "/api/v1/health", NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	call(&o, NOBODY, "GET", "/api/v1/health", NULL);
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	/* An open route answers a replay, unsigned. */
+	char *again = xstrdup(last_auth);
+	call(&o, SIGNED, "GET", "/api/v1/health", NULL);
+	free(o.body);
+	send_req(&o, "GET", "/api/v1/health", NULL, again, NULL, NULL, NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(o.sig, "");
+	free(o.body);
+	free(again);
+	call(&o, SIGNED, "GET", "/api/v1/jobs/5", NULL);
+	assert_error(&o, 404, "no job 5");
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	call(&o, SIGNED, "GET", path, NULL);
+	assert_error(&o, 404, "no artifact");
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	call(&o, SIGNED, "PUT", path, text);
+	ck_assert_int_eq(o.status, 201);
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
+	call(&o, SIGNED, "GET", path, NULL);
+	ck_assert_int_eq(o.status, 200);
+	ck_assert_str_eq(o.body, text);
+	ck_assert(reply_signed(&o, last_nonce, 0));
+	free(o.body);
 	free(path);
 	free(sha);
 }
@@ -1141,6 +1421,11 @@ main(void)
 	tcase_add_test(tc, handlers_get_their_params);
 	tcase_add_test(tc, unknown_routes);
 	tcase_add_test(tc, real_handlers);
+	tcase_add_test(tc, signed_replies);
+	tcase_add_test(tc, replayed_request);
+	tcase_add_test(tc, replay_table_full);
+	tcase_add_test(tc, parked_signed_request);
+	tcase_add_test(tc, signed_real_replies);
 	tcase_add_test(tc, metrics_auth);
 	tcase_add_test(tc, token_expiry);
 	tcase_add_test(tc, token_create_expires_in);

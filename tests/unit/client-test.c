@@ -5,8 +5,11 @@
  * that reads each request whole and answers with canned bytes, so that
  * the client meets replies a well-behaved master never sends (chunked,
  * no length, interim 1xx, oversize, none at all) and connections that
- * close under it.  The client as the worker and the CLI really use it,
- * against the real master, is covered by the integration tests.
+ * close under it.  The server signs its replies over the request's nonce
+ * as the master does (X-Kiln-Signature), or not, or wrongly, so that a
+ * client with the secret is seen to take only its master's replies.  The
+ * client as the worker and the CLI really use it, against the real
+ * master, is covered by the integration tests.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,7 +25,9 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "client.h"
+#include "hash.h"
 #include "xalloc.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
@@ -33,7 +38,15 @@ struct step {
 	int close_after;       /* close the connection after replying */
 	int hold_ms;           /* wait this long before replying */
 	int head_only;         /* reply after the head, without the body */
+	int sig;               /* SIG_*: how to sign it */
+	const char *sig_body;  /* the body it is signed over if not the
+	                        * bytes after the head (a chunked body) */
 };
+
+/* How a step's reply is signed: as the master does, when the request was
+ * signed (SIG_AS_MASTER), or not at all, or with another secret, or over
+ * the previous request's nonce (a reply captured earlier), or twice. */
+enum { SIG_AS_MASTER, SIG_NONE, SIG_WRONG_SECRET, SIG_OLD_NONCE, SIG_TWICE };
 
 struct server {
 	int lfd;
@@ -45,6 +58,7 @@ struct server {
 	int accepts;
 	int requests;
 	char *last_head;       /* the last request's head */
+	char nonce[64], old_nonce[64];  /* the last two requests' nonces */
 	size_t last_body_len;
 	unsigned long body_sum; /* sum of the last body's bytes */
 };
@@ -104,6 +118,44 @@ read_request(struct server *s, int fd, int head_only)
 	return 1;
 }
 
+/* The reply of step ST to the request whose nonce is in S, signed as the
+ * step says; malloc()ed. */
+static char *
+signed_reply(struct server *s, const struct step *st)
+{
+	const char *r = st->reply;
+	const char *eol = strstr(r, "\r\n"), *eoh = strstr(r, "\r\n\r\n");
+	if (st->sig == SIG_NONE || s->nonce[0] == '\0' || eol == NULL ||
+	    eoh == NULL)
+		return xstrdup(r);
+	const char *body = st->sig_body != NULL ? st->sig_body : eoh + 4;
+	char *hash = hash_hex(body, strlen(body));
+	int status = atoi(r + 9);
+	char *sig = auth_reply_sign(st->sig == SIG_WRONG_SECRET ? "wrong" : SECRET,
+	                            st->sig == SIG_OLD_NONCE ? s->old_nonce :
+	                            s->nonce, status, hash);
+	char *out = xasprintf("%.*s\r\n" AUTH_REPLY_HEADER ": %s\r\n%s%s%s%s",
+	                      (int)(eol - r), r, sig,
+	                      st->sig == SIG_TWICE ? AUTH_REPLY_HEADER ": " : "",
+	                      st->sig == SIG_TWICE ? sig : "",
+	                      st->sig == SIG_TWICE ? "\r\n" : "", eol + 2);
+	free(sig);
+	free(hash);
+	return out;
+}
+
+/* Note the nonce of the request just read. */
+static void
+note_nonce(struct server *s)
+{
+	memcpy(s->old_nonce, s->nonce, sizeof s->nonce);
+	s->nonce[0] = '\0';
+	const char *n = strstr(s->last_head, ",nonce=");
+	if (n != NULL)
+		snprintf(s->nonce, sizeof s->nonce, "%.*s",
+		         (int)strcspn(n + 7, ","), n + 7);
+}
+
 static void *
 server_main(void *ud)
 {
@@ -124,11 +176,15 @@ server_main(void *ud)
 			fd = -1;
 		}
 		s->requests++;
+		note_nonce(s);
 		const struct step *st = &s->steps[i];
 		if (st->hold_ms)
 			sleep_ms(st->hold_ms);
-		if (st->reply != NULL)
-			send(fd, st->reply, strlen(st->reply), MSG_NOSIGNAL);
+		if (st->reply != NULL) {
+			char *r = signed_reply(s, st);
+			send(fd, r, strlen(r), MSG_NOSIGNAL);
+			free(r);
+		}
 		if (st->close_after) {
 			close(fd);
 			fd = -1;
@@ -143,6 +199,7 @@ static void
 server_start(struct server *s, const struct step *steps, int n)
 {
 	memset(s, 0, sizeof *s);
+	ck_assert_int_eq(auth_init(), 0);
 	s->steps = steps;
 	s->nsteps = n;
 	s->lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -324,8 +381,8 @@ START_TEST(test_streamed_download)
 		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
 		REPLY("HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\n"
 		      "{\"error\": \"x\"}"),
-		REPLY("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		      "5\r\nhello\r\n0\r\n\r\n"),
+		{ .reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5\r\nhello\r\n0\r\n\r\n", .sig_body = "hello" },
 		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
 	};
 	struct server s;
@@ -582,6 +639,183 @@ START_TEST(test_path_prefix)
 }
 END_TEST
 
+/* A client with the secret takes a reply only if it is signed over its
+ * request's nonce, status and body; an unsigned 401/403/413/500/503 only
+ * as an error that keeps nothing but its message. */
+START_TEST(test_reply_signatures)
+{
+#define JSON_OK(n) "HTTP/1.1 200 OK\r\nContent-Length: " #n "\r\n\r\n"
+	static const struct step steps[] = {
+		REPLY(JSON_OK(7) "{\"a\":1}"),                       /* 1 */
+		{ .reply = JSON_OK(7) "{\"a\":2}", .sig = SIG_NONE },
+		{ .reply = JSON_OK(7) "{\"a\":3}", .sig = SIG_WRONG_SECRET },
+		{ .reply = JSON_OK(7) "{\"a\":4}", .sig = SIG_OLD_NONCE },
+		{ .reply = JSON_OK(7) "{\"a\":5}", .sig_body = "{\"a\":6}" },
+		{ .reply = JSON_OK(7) "{\"a\":7}", .sig = SIG_TWICE },
+		{ .reply = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 57\r\n\r\n"
+		  "{\"error\":\"authentication required\",\"task\":\"readfile\"}    ",
+		  .sig = SIG_NONE },
+		{ .reply = "HTTP/1.1 503 Busy\r\nContent-Length: 25\r\n\r\n"
+		  "{\"error\":\"\\u001b[2Jbusy\"}", .sig = SIG_NONE },
+		{ .reply = "HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\n"
+		  "{\"error\": \"x\"}", .sig = SIG_NONE },
+		{ .reply = "HTTP/1.1 401 Unauthorized\r\nContent-Length: 14\r\n\r\n"
+		  "{\"error\": \"x\"}", .sig = SIG_WRONG_SECRET },
+		REPLY(JSON_OK(7) "{\"a\":8}"),                       /* 11 */
+	};
+	struct server s;
+	server_start(&s, steps, 11);
+	client *c = client_for(&s, SECRET);
+	long status = 0;
+	json_t *reply = NULL;
+	char *err = NULL;
+
+	ck_assert_int_eq(client_request(c, "GET", "/1", NULL, 2000, &status,
+	                                &reply, &err), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(reply, "a")), 1);
+	json_decref(reply);
+	static const char *const why[] = {
+		"no X-Kiln-Signature", "wrong X-Kiln-Signature",
+		"wrong X-Kiln-Signature", "wrong X-Kiln-Signature",
+		"wrong X-Kiln-Signature",
+	};
+	for (int i = 0; i < 5; i++) {
+		char path[8];
+		snprintf(path, sizeof path, "/%d", i + 2);
+		ck_assert_int_eq(client_request(c, "GET", path, NULL, 2000,
+		                                &status, &reply, &err), -EACCES);
+		ck_assert_ptr_null(reply);
+		ck_assert_msg(strstr(err, "is not signed by the cluster secret: "
+		                     "refusing it") != NULL, "%s", err);
+		ck_assert_msg(strstr(err, why[i]) != NULL, "%s: %s", path, err);
+		ck_assert_ptr_nonnull(strstr(err, "reply from master at http://127.0.0.1:"));
+		free(err);
+		err = NULL;
+	}
+	/* An unsigned 401: an error, and nothing of it but its message. */
+	ck_assert_int_eq(client_request(c, "POST", "/7", NULL, 2000, &status,
+	                                &reply, &err), 0);
+	ck_assert_int_eq(status, 401);
+	ck_assert_str_eq(json_string_value(json_object_get(reply, "error")),
+	                 "authentication required (unsigned reply)");
+	ck_assert_int_eq(json_integer_value(json_object_get(reply, "status")), 401);
+	ck_assert_ptr_null(json_object_get(reply, "task"));
+	ck_assert_uint_eq(json_object_size(reply), 2);
+	json_decref(reply);
+	/* An unsigned 503 through the raw call: no escape reaches a terminal. */
+	char *text = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(client_request_raw(c, "GET", "/8", NULL, 2000, &status,
+	                                    &text, &len, &err), 0);
+	ck_assert_int_eq(status, 503);
+	ck_assert_str_eq(text, "{\"error\":\"?[2Jbusy (unsigned reply)\",\"status\":503}");
+	ck_assert_uint_eq(len, strlen(text));
+	free(text);
+	/* Unsigned, any other status is refused; a wrong signature is
+	 * refused whatever the status. */
+	ck_assert_int_eq(client_request(c, "GET", "/9", NULL, 2000, &status,
+	                                &reply, &err), -EACCES);
+	ck_assert_ptr_nonnull(strstr(err, "HTTP 404 to GET /9, no X-Kiln-Signature"));
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/10", NULL, 2000, &status,
+	                                &reply, &err), -EACCES);
+	free(err);
+	err = NULL;
+	/* The connection is still good for the master's next reply. */
+	ck_assert_int_eq(client_request(c, "GET", "/11", NULL, 2000, &status,
+	                                &reply, &err), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(reply, "a")), 8);
+	json_decref(reply);
+	client_free(c);
+	server_join(&s);
+	/* Each request had a nonce of its own, counting up. */
+	ck_assert_ptr_nonnull(strstr(s.last_head, ".11,sig="));
+	server_clear(&s);
+}
+END_TEST
+
+/* A streamed download (an artifact) is hashed on its way to the sink and
+ * refused if the reply is not signed over that hash: the sink has taken
+ * the bytes, but the caller is told to throw them away. */
+START_TEST(test_streamed_signatures)
+{
+	static const struct step steps[] = {
+		REPLY("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+		{ .reply = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		  .sig = SIG_NONE },
+		{ .reply = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+		  .sig_body = "jello" },
+		{ .reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5\r\nhello\r\n0\r\n\r\n", .sig = SIG_NONE },
+		{ .reply = "HTTP/1.1 403 Forbidden\r\nContent-Length: 14\r\n\r\n"
+		  "{\"error\": \"x\"}", .sig = SIG_NONE },
+	};
+	struct server s;
+	server_start(&s, steps, 5);
+	client *c = client_for(&s, SECRET);
+	long status = 0;
+	char *text = NULL, *err = NULL;
+	size_t len = 0;
+	struct sunk k = { 0 };
+
+	ck_assert_int_eq(client_get_stream(c, "/a", 2000, 100, sink_count, &k,
+	                                   &status, &text, &len, &err), 0);
+	ck_assert_int_eq(status, 200);
+	ck_assert_uint_eq(k.bytes, 5);
+	free(text);
+	for (int i = 0; i < 2; i++) {
+		memset(&k, 0, sizeof k);
+		ck_assert_int_eq(client_get_stream(c, "/b", 2000, 100, sink_count,
+		                                   &k, &status, &text, &len, &err),
+		                 -EACCES);
+		ck_assert_ptr_nonnull(strstr(err, "not signed by the cluster secret"));
+		free(err);
+		err = NULL;
+	}
+	/* Received whole (chunked): refused before the sink sees it. */
+	memset(&k, 0, sizeof k);
+	ck_assert_int_eq(client_get_stream(c, "/c", 2000, 100, sink_count, &k,
+	                                   &status, &text, &len, &err), -EACCES);
+	ck_assert_int_eq(k.calls, 0);
+	free(err);
+	err = NULL;
+	ck_assert_int_eq(client_get_stream(c, "/d", 2000, 100, sink_count, &k,
+	                                   &status, &text, &len, &err), 0);
+	ck_assert_int_eq(status, 403);
+	ck_assert_str_eq(text, "{\"error\":\"x (unsigned reply)\",\"status\":403}");
+	free(text);
+	client_free(c);
+	server_join(&s);
+	server_clear(&s);
+}
+END_TEST
+
+/* A client without the secret checks nothing (a Bearer token's replies
+ * come from whoever it talks to: TLS is what vouches for them). */
+START_TEST(test_unsigned_without_secret)
+{
+	static const struct step steps[] = { REPLY(OK_JSON(2) "{}") };
+	struct server s;
+	server_start(&s, steps, 1);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+	client *c = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(client_new(url, "cli", NULL, "tok", &c, &err), 0);
+	long status = 0;
+	json_t *reply = NULL;
+	ck_assert_int_eq(client_request(c, "GET", "/x", NULL, 2000, &status,
+	                                &reply, &err), 0);
+	ck_assert_int_eq(status, 200);
+	json_decref(reply);
+	client_free(c);
+	server_join(&s);
+	ck_assert_ptr_null(strstr(s.last_head, "nonce="));
+	server_clear(&s);
+}
+END_TEST
+
 static Suite *
 client_suite(void)
 {
@@ -597,6 +831,9 @@ client_suite(void)
 	tcase_add_test(tc, test_unreachable_and_bad_urls);
 	tcase_add_test(tc, test_path_prefix);
 	tcase_add_test(tc, test_streamed_download);
+	tcase_add_test(tc, test_reply_signatures);
+	tcase_add_test(tc, test_streamed_signatures);
+	tcase_add_test(tc, test_unsigned_without_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }
