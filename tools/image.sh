@@ -5,8 +5,8 @@
 #
 #   tools/image.sh [--context-only] [TAG]
 #
-# TAG defaults to kiln:VERSION; the image is tagged kiln:latest as well
-# (what compose.yaml and deploy/kubernetes run).
+# TAG defaults to kiln:VERSION, and then the image is tagged kiln:latest
+# as well (what compose.yaml and deploy/kubernetes run).
 #
 # The image is FROM scratch (no registry is needed): the built binary and
 # plugins (stripped), exactly the shared libraries they load - what ldd
@@ -31,6 +31,8 @@ die() { echo "image.sh: $*" >&2; exit 1; }
 [ -x "$build/kiln" ] || die "no ./kiln here: run make first"
 version=$("$build/kiln" --version | sed -n '1s/^kiln //p')
 tag=${1:-kiln:$version}
+also=${1:+$tag}
+also=${also:-kiln:latest}
 ls "$build"/plugins/lib/*.so >/dev/null 2>&1 || die "no plugins in plugins/lib"
 
 rm -rf "$ctx"
@@ -93,5 +95,5 @@ echo "image.sh: context in $ctx ($(du -sh "$root" | cut -f1) uncompressed)"
 [ -z "$only" ] || exit 0
 
 # Docker format: OCI images have no HEALTHCHECK.
-"$podman" build --format docker -f "$ctx/Containerfile" -t "$tag" -t kiln:latest "$ctx"
+"$podman" build --format docker -f "$ctx/Containerfile" -t "$tag" -t "$also" "$ctx"
 echo "image.sh: built $tag"
