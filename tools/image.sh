@@ -50,8 +50,10 @@ done
 
 # Where the dynamic loader finds SONAME on this machine.
 soname_path() {
-	/sbin/ldconfig -p | awk -v n="$1" '$1 == n && /x86-64|x86_64|64bit|AArch64/ { print $NF; exit }
-		$1 == n { p = $NF } END { if (p != "") print p }' | head -n 1
+	/sbin/ldconfig -p | awk -v n="$1" '
+		$1 == n && /x86-64|AArch64/ { print $NF; found = 1; exit }
+		$1 == n && p == "" { p = $NF }
+		END { if (!found && p != "") print p }'
 }
 
 # Every library FILES load: ldd's list, the dlopen()ed ones and theirs.
