@@ -99,6 +99,11 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 done
 eq "two workers joined" 2 "${alive:-0}"
 echo "# up to two workers alive: $(( $(date +%s) - started )) s"
+has() { printf '%s\n' "$1" | grep -q "$2"; }
+# The worker checks the certificate against the cluster CA, so this
+# also says the certificate names "master".
+ok "the workers reach the master over TLS by its service name" \
+	has "$(podman logs "${P}_worker_1" 2>&1)" "registered with master at https://master:8080"
 
 kiln_m cert ca > "$T/ca.pem" 2>/dev/null
 health=$(curl -s --cacert "$T/ca.pem" "https://localhost:$PORT/api/v1/health" | jq_ 'd["status"]' 2>/dev/null)
@@ -110,7 +115,6 @@ ok "the master runs as the image's user kiln (10001)" \
 
 out=$(kiln_m dag trigger breast_cancer_models --wait 2>&1)
 echo "$out" | sed 's/^/# /'
-has() { printf '%s\n' "$1" | grep -q "$2"; }
 ok "the breast cancer DAG runs to success" has "$out" '^run .* success$'
 run_id=$(echo "$out" | sed -n 's/^run \(.*\) success$/\1/p')
 

@@ -15,6 +15,12 @@ command -v node >/dev/null 2>&1 || skip "node not found (apt-get install -y node
 command -v npm >/dev/null 2>&1 || skip "npm not found (apt-get install -y npm)"
 
 V="$KILN_SRCDIR/tests/k8s"
+# A read-only source tree (make distcheck) gets its packages in $T.
+if [ ! -d "$V/node_modules/kubernetes-models" ] && [ ! -w "$V" ]; then
+	mkdir -p "$T/k8s"
+	cp "$V/package.json" "$V/package-lock.json" "$V/validate.mjs" "$T/k8s/"
+	V="$T/k8s"
+fi
 if [ ! -d "$V/node_modules/kubernetes-models" ]; then
 	echo "installing kubernetes-models in $V"
 	(cd "$V" && npm ci --no-audit --no-fund) || { echo "FAIL: npm ci in $V"; exit 99; }
@@ -77,6 +83,7 @@ out.append(all(o["metadata"].get("namespace") == "kiln" for o in objs if o["kind
 print(" ".join("yes" if x else "no" for x in out))
 PY
 }
+# shellcheck disable=SC2046 # one word per fact
 set -- $(facts)
 eq "the ConfigMap's cluster.yaml is conf/compose/cluster.yaml" yes "${1:-}"
 eq "the DAG ConfigMap's files are conf/dags' own" yes "${2:-}"
