@@ -45,9 +45,14 @@ fi
 
 P=kilntest$$
 IMG=localhost/kiln:test-$$
+VOLS=""     # the containers' volumes, named and anonymous
 podman_down() {
-	(cd "$KILN_SRCDIR" && podman-compose -p "$P" down -v) >/dev/null 2>&1
-	podman volume rm -f "${P}_master-data" >/dev/null 2>&1
+	ids=$(podman ps -aq --filter "label=io.podman.compose.project=$P" 2>/dev/null)
+	# shellcheck disable=SC2086 # lists of IDs
+	[ -z "$ids" ] || podman rm -f $ids >/dev/null 2>&1
+	# shellcheck disable=SC2086
+	podman volume rm -f "${P}_master-data" $VOLS >/dev/null 2>&1
+	podman network rm -f "${P}_default" >/dev/null 2>&1
 	podman rmi -f "$IMG" >/dev/null 2>&1
 	cleanup
 }
@@ -130,6 +135,9 @@ for _ in $(seq 1 100); do kiln_m ping > /dev/null 2>&1 && break; sleep 0.1; done
 ok "the restarted master still has the run (volume)" \
 	has "$(kiln_m run show "$run_id" 2>&1)" "^state: *success"
 
+# shellcheck disable=SC2046
+VOLS=$(podman inspect -f '{{range .Mounts}}{{.Name}} {{end}}' \
+	$(podman ps -aq --filter "label=io.podman.compose.project=$P") 2>/dev/null)
 compose down > /dev/null 2>&1
 ok "podman-compose down removes the containers" \
 	test -z "$(podman ps -aq --filter "label=io.podman.compose.project=$P")"
