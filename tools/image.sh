@@ -96,6 +96,8 @@ cp "$srcdir/Containerfile" "$ctx/Containerfile"
 echo "image.sh: context in $ctx ($(du -sh "$root" | cut -f1) uncompressed)"
 [ -z "$only" ] || exit 0
 
+command -v "$podman" >/dev/null 2>&1 ||
+	die "$podman not found (Debian: apt-get install podman runc); or build $ctx with docker build"
 # Docker format: OCI images have no HEALTHCHECK.
 "$podman" build --format docker -f "$ctx/Containerfile" -t "$tag" -t "$also" "$ctx"
 echo "image.sh: built $tag"
