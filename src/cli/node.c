@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "config.h"
@@ -58,6 +59,18 @@ cli_start(struct cli *x, void *opts)
 	char *err = NULL;
 	int rc;
 
+	char host[256];
+
+	/* A joining worker without a name takes its machine's: a container's
+	 * host name is unique among its replicas (compose --scale, a
+	 * Kubernetes Deployment), and stays its own across restarts. */
+	if (o->node == NULL && o->join) {
+		if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+			return cli_usage_error(x, "--join without --node needs "
+			                       "this machine's host name");
+		host[sizeof host - 1] = '\0';
+		o->node = host;
+	}
 	if (o->node == NULL)
 		return cli_usage_error(x, "--node NAME is required");
 	if (cli_config(x, NULL) != 0)
@@ -123,7 +136,7 @@ const struct cli_cmd cli_cmd_up = {
 
 const struct cli_cmd cli_cmd_start = {
 	.name = "start", .args = "--node NAME",
-	.usage = "start [-c FILE] --node NAME [--join [--slots N] [--memory SIZE]]",
+	.usage = "start [-c FILE] {--node NAME | --join} [--slots N] [--memory SIZE]",
 	.summary = "run one node of the cluster; its role comes from the config",
 	.help =
 	"Run node NAME of the cluster in FILE in the foreground: the master if\n"
@@ -131,7 +144,8 @@ const struct cli_cmd cli_cmd_start = {
 	"  -c, --config FILE  cluster config\n"
 	"  -n, --node NAME    the node to run\n"
 	"      --join         run a worker not listed in FILE; it joins the\n"
-	"                     master with the cluster secret\n"
+	"                     master with the cluster secret (NAME defaults\n"
+	"                     to this machine's host name)\n"
 	"      --slots N      its task slots (default 1)\n"
 	"      --memory SIZE  its memory for tasks (default 1GiB)\n"
 	"  -h, --help         display this help and exit\n\n"
