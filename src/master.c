@@ -21,6 +21,10 @@
 #include "replay.h"
 #include "xalloc.h"
 
+/* Rows of each kind master.retention deletes per transaction: small
+ * enough that a commit shared with dispatch stays short. */
+#define MASTER_PURGE_BATCH 500
+
 static volatile sig_atomic_t master_stop;
 
 static void
@@ -28,6 +32,32 @@ on_signal(int sig)
 {
 	(void)sig;
 	master_stop = 1;
+}
+
+/* master.retention: delete one batch of the oldest jobs and DAG runs
+ * finished before it.  RET: the clock_mono_ms() of the next batch: at
+ * once while a full batch went, else in a second. */
+static int64_t
+master_retain(store *st, const struct kiln_config *c)
+{
+	struct store_op op = {
+		.kind = STORE_PURGE, .attempt = MASTER_PURGE_BATCH,
+		.t_ms = clock_now_ms() - c->master.retention_ms,
+	};
+	char *err = NULL;
+
+	if (store_apply(st, &op, 1, &err) != 0) {
+		log_warn("retention: %s", err);
+		free(err);
+		return clock_mono_ms() + 60 * 1000;
+	}
+	if (op.applied)
+		log_info("retention: deleted %d jobs and %d DAG runs finished "
+		         "more than %lld s ago", op.purged_jobs, op.purged_runs,
+		         (long long)(c->master.retention_ms / 1000));
+	int more = op.purged_jobs == MASTER_PURGE_BATCH ||
+	           op.purged_runs == MASTER_PURGE_BATCH;
+	return clock_mono_ms() + (more ? 0 : 1000);
 }
 
 static void
@@ -156,9 +186,12 @@ master_run(const struct kiln_config *c, char **err)
 	log_info("master listening on %s://%s:%d (API /api/v1/, dashboard /), data in %s",
 	         c->master.tls ? "https" : "http", c->master.listen,
 	         http_port(http), c->master.data_dir);
+	int64_t retain_at = 0;
 	while (!master_stop) {
 		usleep(100 * 1000);
 		sched_reap(sc);
+		if (c->master.retention_ms > 0 && clock_mono_ms() >= retain_at)
+			retain_at = master_retain(st, c);
 	}
 	log_info("stopping");
 	rc = 0;

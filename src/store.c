@@ -183,6 +183,11 @@ static const char *const store_migrations[] = {
 	"  ORDER BY created_ms, hash;"
 	"DROP TABLE tokens;"
 	"ALTER TABLE tokens4 RENAME TO tokens;",
+	/* 4 -> 5: retention (master.retention) deletes the oldest finished
+	 * jobs and runs first, a batch at a time: these find them without a
+	 * scan of what is kept. */
+	"CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms) WHERE state >= 2;"
+	"CREATE INDEX IF NOT EXISTS dag_runs_finished ON dag_runs(finished_ms) WHERE state >= 2;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -259,7 +264,7 @@ static const char *const store_wsql[W_NSTMT] = {
 enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
-	P_META, P_TOKEN_REVOKE, P_TOKEN_USED,
+	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
@@ -305,6 +310,18 @@ static const char *const store_psql[P_NSTMT] = {
 	" MAX(?3, 0)) ON CONFLICT(id) DO UPDATE SET"
 	" paused = CASE WHEN ?2 < 0 THEN paused ELSE ?2 END,"
 	" next_start = CASE WHEN ?3 < 0 THEN next_start ELSE ?3 END",
+	/* Oldest first, through the partial indexes of migration 4 -> 5;
+	 * their task instances and attempts go by ON DELETE CASCADE.  A job
+	 * of a run still kept stays with it, so a run never shows a task
+	 * whose job is gone. */
+	[P_PURGE_RUNS] =
+	"DELETE FROM dag_runs WHERE id IN (SELECT id FROM dag_runs"
+	" WHERE state >= 2 AND finished_ms < ?1 ORDER BY finished_ms LIMIT ?2)",
+	[P_PURGE_JOBS] =
+	"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+	" WHERE state >= 2 AND finished_ms < ?1 AND (run IS NULL OR NOT EXISTS"
+	" (SELECT 1 FROM dag_runs r WHERE r.id = jobs.run))"
+	" ORDER BY finished_ms LIMIT ?2)",
 };
 
 /* Statements of the read connection, prepared on first use.  R_LIST is
@@ -926,6 +943,14 @@ store_run_op(store *s, struct store_op *op)
 		                 (int64_t)STORE_TOKEN_USED_EVERY_MS);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
 		return rc;
+	case STORE_PURGE:
+		rc = store_pexec(s, P_PURGE_RUNS, "ii", t, (int64_t)op->attempt);
+		op->purged_runs = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
+		if (rc == SQLITE_OK)
+			rc = store_pexec(s, P_PURGE_JOBS, "ii", t, (int64_t)op->attempt);
+		op->purged_jobs = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
+		op->applied = op->purged_runs + op->purged_jobs > 0;
+		return rc;
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;
 	}
@@ -1100,6 +1125,11 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		case STORE_RUN_STATE:
 		case STORE_TOKEN_REVOKE:
 		case STORE_TOKEN_USED:
+			break;
+		case STORE_PURGE:
+			if (op->t_ms <= 0 || op->attempt < 1)
+				return seterr(err, -EINVAL, "store: op %zu: purge "
+				              "without a time or a batch size", i);
 			break;
 		case STORE_META:
 		case STORE_ARTIFACT:

@@ -94,6 +94,11 @@ enum store_op_kind {
 	                 * the use recorded is less than
 	                 * STORE_TOKEN_USED_EVERY_MS older (see
 	                 * store_token_check) */
+	STORE_PURGE,    /* retention: delete up to .attempt DAG runs and up
+	                 * to .attempt jobs that finished before .t_ms (which
+	                 * must be set), oldest first, with their task
+	                 * instances, attempts and logs; a job of a run still
+	                 * kept stays.  Counts in .purged_runs, .purged_jobs */
 };
 
 struct store_op {
@@ -120,6 +125,7 @@ struct store_op {
 	const struct store_run_new *run_new; /* STORE_RUN_CREATE */
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
+	int purged_runs, purged_jobs; /* out: STORE_PURGE */
 };
 
 /* Open (creating and migrating) the database at PATH.  SYNC_FULL chooses
