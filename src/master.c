@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "backup.h"
 #include "cert.h"
 #include "clock.h"
 #include "fs.h"
@@ -113,6 +114,7 @@ master_run(const struct kiln_config *c, char **err)
 	http_server *http = NULL;
 	char *secret = NULL, *tls_chain = NULL, *tls_key = NULL;
 	struct api_ctx api = { 0 };
+	int lock = -1;
 
 	log_init(c->master.name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
@@ -128,6 +130,9 @@ master_run(const struct kiln_config *c, char **err)
 		free(secret);
 		return rc;
 	}
+	/* One master per data directory, and no restore under it. */
+	if ((rc = backup_lock_data_dir(c->master.data_dir, &lock, err)) != 0)
+		goto out;
 	char *db = xasprintf("%s/kiln.db", c->master.data_dir);
 	const char *sync = getenv("KILN_SQLITE_SYNC");
 	rc = store_open(db, sync == NULL || strcmp(sync, "normal") != 0, &st, err);
@@ -202,8 +207,12 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	if (lock >= 0)
+		close(lock);
 	replay_free(api.replay);
 	free(secret);
 	free(tls_chain);
+	if (tls_key != NULL)
+		xfree_secret(tls_key);
 	return rc;
 }

@@ -2058,3 +2058,77 @@ store_meta_get(store *s, const char *key, char **value, char **err)
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Backup                                                              */
+/* ------------------------------------------------------------------ */
+
+int
+store_backup_file(const char *path, const char *dest, char **err)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY |
+	                         SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
+		            src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE |
+	                     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "cannot open %s: %s", dest,
+		            dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+		goto out;
+	}
+	/* All pages in one step: one read transaction, so one snapshot of a
+	 * WAL database, taken without stopping the master's writer. */
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	if (b == NULL) {
+		rc = store_dberr(dst, sqlite3_errcode(dst), err, "backup");
+		goto out;
+	}
+	do {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	} while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	int frc = sqlite3_backup_finish(b);
+	rc = rc == SQLITE_DONE ? frc : rc;
+	rc = rc == SQLITE_OK ? 0 : store_dberr(dst, rc, err, "backup");
+	/* The copy is one file, whatever the journal of the original. */
+	if (rc == 0)
+		rc = store_exec(dst, "PRAGMA journal_mode = DELETE", err) < 0 ? -EIO : 0;
+out:
+	sqlite3_close(dst);
+	sqlite3_close(src);
+	return rc < 0 ? rc : 0;
+}
+
+int
+store_file_artifacts(const char *path, store_sha_cb cb, void *ud, char **err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *sql = "SELECT sha FROM artifacts ORDER BY sha";
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY |
+	                         SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "%s: %s", path,
+		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((rc = cb((const char *)sqlite3_column_text(st, 0), ud, err)) != 0)
+			goto out;
+	rc = rc == SQLITE_DONE ? 0 : store_dberr(db, rc, err, sql);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}

@@ -343,4 +343,20 @@ int store_meta_get(store *s, const char *key, char **value, char **err);
 /* Schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);
 
+/* Backup (backup.c), on database files rather than an open store, so
+ * that `kiln backup` runs beside a master that is running. */
+
+/* Copy the database at PATH into the new file DEST with SQLite's online
+ * backup API: one consistent snapshot, read while the master writes (WAL
+ * readers never wait for the writer, nor it for them).  DEST is left as
+ * one self-contained file (journal_mode DELETE).  0 or negative with
+ * *err. */
+int store_backup_file(const char *path, const char *dest, char **err);
+
+/* Call CB with each artifact the database file PATH records, in order;
+ * CB returning non-zero (negative, with *err) stops the walk with it. */
+typedef int (*store_sha_cb)(const char *sha, void *ud, char **err);
+int store_file_artifacts(const char *path, store_sha_cb cb, void *ud,
+                         char **err);
+
 #endif

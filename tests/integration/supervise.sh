@@ -79,7 +79,7 @@ eq "kiln up stops cleanly on SIGTERM" 0 $?
 
 # A master that cannot listen (the first one holds the port) is given up
 # on, and kiln up fails.
-sed '/^workers:/,$d' "$T/cluster.yaml" > "$T/busy.yaml"
+sed -e '/^workers:/,$d' -e "s#data_dir: $T/master#data_dir: $T/master3#" "$T/cluster.yaml" > "$T/busy.yaml"
 timeout 20 "$KILN" up -c "$T/busy.yaml" > "$T/busy.log" 2>&1
 eq "kiln up fails when its master keeps dying" 1 $?
 ok "saying so" grep -q "giving up on master" "$T/busy.log"
