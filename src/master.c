@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "artifact.h"
 #include "auth.h"
 #include "backup.h"
 #include "cert.h"
@@ -47,17 +48,33 @@ master_retain(store *st, const struct kiln_config *c)
 	};
 	char *err = NULL;
 
-	if (store_apply(st, &op, 1, &err) != 0) {
+	int rc = store_apply(st, &op, 1, &err);
+	char *adir = xasprintf("%s/artifacts", c->master.data_dir);
+	/* Files after the commit: a crash between leaves a file no row
+	 * names, never a row without its file. */
+	for (char **p = op.purged_shas; p != NULL && *p != NULL; p++) {
+		if (rc == 0 && artifact_remove(adir, *p, &err) != 0) {
+			log_warn("retention: %s", err);
+			free(err);
+			err = NULL;
+		}
+		free(*p);
+	}
+	free(op.purged_shas);
+	free(adir);
+	if (rc != 0) {
 		log_warn("retention: %s", err);
 		free(err);
 		return clock_mono_ms() + 60 * 1000;
 	}
 	if (op.applied)
-		log_info("retention: deleted %d jobs and %d DAG runs finished "
-		         "more than %lld s ago", op.purged_jobs, op.purged_runs,
+		log_info("retention: deleted %d jobs, %d DAG runs and %d artifacts "
+		         "older than %lld s", op.purged_jobs, op.purged_runs,
+		         op.purged_artifacts,
 		         (long long)(c->master.retention_ms / 1000));
 	int more = op.purged_jobs == MASTER_PURGE_BATCH ||
-	           op.purged_runs == MASTER_PURGE_BATCH;
+	           op.purged_runs == MASTER_PURGE_BATCH ||
+	           op.purged_artifacts == MASTER_PURGE_BATCH;
 	return clock_mono_ms() + (more ? 0 : 1000);
 }
 

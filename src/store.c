@@ -185,9 +185,27 @@ static const char *const store_migrations[] = {
 	"ALTER TABLE tokens4 RENAME TO tokens;",
 	/* 4 -> 5: retention (master.retention) deletes the oldest finished
 	 * jobs and runs first, a batch at a time: these find them without a
-	 * scan of what is kept. */
+	 * scan of what is kept.  artifact_refs says which jobs name an
+	 * artifact in their inputs or outputs (kept by the writer from here
+	 * on, filled from the jobs there are), so that an artifact no job
+	 * names is found without reading every job's JSON. */
 	"CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms) WHERE state >= 2;"
-	"CREATE INDEX IF NOT EXISTS dag_runs_finished ON dag_runs(finished_ms) WHERE state >= 2;",
+	"CREATE INDEX IF NOT EXISTS dag_runs_finished ON dag_runs(finished_ms) WHERE state >= 2;"
+	"CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts(created_ms);"
+	"CREATE TABLE IF NOT EXISTS artifact_refs ("
+	"  sha    TEXT NOT NULL,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (sha, job_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS artifact_refs_job ON artifact_refs(job_id);"
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	"  SELECT json_extract(e.value, '$.sha'), j.id FROM jobs j, json_each("
+	"  CASE WHEN json_valid(j.inputs) THEN j.inputs ELSE '[]' END) e"
+	"  WHERE json_extract(e.value, '$.sha') IS NOT NULL;"
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	"  SELECT json_extract(e.value, '$.sha'), j.id FROM jobs j, json_each("
+	"  CASE WHEN json_valid(j.outputs) THEN j.outputs ELSE '[]' END) e"
+	"  WHERE json_extract(e.value, '$.sha') IS NOT NULL;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -265,6 +283,7 @@ enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
+	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
@@ -322,6 +341,20 @@ static const char *const store_psql[P_NSTMT] = {
 	" WHERE state >= 2 AND finished_ms < ?1 AND (run IS NULL OR NOT EXISTS"
 	" (SELECT 1 FROM dag_runs r WHERE r.id = jobs.run))"
 	" ORDER BY finished_ms LIMIT ?2)",
+	/* The artifacts a job's inputs or outputs (?2, JSON) name. */
+	[P_REFS] =
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	" SELECT json_extract(value, '$.sha'), ?1 FROM json_each("
+	" CASE WHEN json_valid(?2) THEN ?2 ELSE '[]' END)"
+	" WHERE json_extract(value, '$.sha') IS NOT NULL",
+	/* Put again: young again, so that retention leaves it to the job
+	 * whose outputs will name it. */
+	[P_ARTIFACT_TOUCH] = "UPDATE artifacts SET created_ms = ?2 WHERE sha = ?1",
+	[P_PURGE_ART_FIND] =
+	"SELECT sha FROM artifacts a WHERE created_ms < ?1 AND NOT EXISTS"
+	" (SELECT 1 FROM artifact_refs r WHERE r.sha = a.sha)"
+	" ORDER BY created_ms LIMIT ?2",
+	[P_PURGE_ART] = "DELETE FROM artifacts WHERE sha = ?1",
 };
 
 /* Statements of the read connection, prepared on first use.  R_LIST is
@@ -823,6 +856,9 @@ store_op_submit(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->job.id = sqlite3_last_insert_rowid(s->wdb);
 	op->applied = 1;
+	if (j->inputs != NULL &&
+	    (rc = store_pexec(s, P_REFS, "is", op->job.id, j->inputs)) != SQLITE_OK)
+		return rc;
 	if (j->run > 0 && j->task != NULL)
 		return store_pexec(s, P_TI_SUBMIT, "isi", j->run, j->task,
 		                   j->id);
@@ -865,8 +901,10 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		break;
 	case STORE_FINISH:
 		if (op->outputs != NULL &&
-		    (rc = store_pexec(s, P_JOB_OUTPUTS, "is", id,
-		                      op->outputs)) != SQLITE_OK)
+		    ((rc = store_pexec(s, P_JOB_OUTPUTS, "is", id,
+		                       op->outputs)) != SQLITE_OK ||
+		     (rc = store_pexec(s, P_REFS, "is", id,
+		                       op->outputs)) != SQLITE_OK))
 			return rc;
 		/* fall through */
 	case STORE_REQUEUE:
@@ -883,6 +921,43 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->applied = 1;
 	return store_ti_follow(s, op, t);
+}
+
+/* STORE_PURGE's artifacts: up to op->attempt recorded before T that no
+ * job names, their rows deleted and their names kept for the caller. */
+static int
+store_purge_artifacts(store *s, struct store_op *op, int64_t t)
+{
+	int rc = SQLITE_OK;
+	size_t n = 0;
+
+	op->purged_artifacts = 0;
+	op->purged_shas = NULL;
+	if (s->pst[P_PURGE_ART_FIND] == NULL)
+		rc = sqlite3_prepare_v3(s->wdb, store_psql[P_PURGE_ART_FIND], -1,
+		                        SQLITE_PREPARE_PERSISTENT,
+		                        &s->pst[P_PURGE_ART_FIND], NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_stmt *st = s->pst[P_PURGE_ART_FIND];
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, op->attempt);
+	rc = sqlite3_step(st);
+	while (rc == SQLITE_ROW) {
+		op->purged_shas = xrealloc(op->purged_shas,
+		                           (n + 2) * sizeof *op->purged_shas);
+		op->purged_shas[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		op->purged_shas[n] = NULL;
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		return rc;
+	rc = SQLITE_OK;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++)
+		rc = store_pexec(s, P_PURGE_ART, "s", op->purged_shas[i]);
+	op->purged_artifacts = (int)n;
+	return rc;
 }
 
 /* Apply one op inside the open transaction.  Sets op->applied; returns
@@ -928,6 +1003,8 @@ store_run_op(store *s, struct store_op *op)
 	case STORE_ARTIFACT:
 		rc = store_pexec(s, P_ARTIFACT, "sii", op->task, op->id, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		if (rc == SQLITE_OK && !op->applied)
+			rc = store_pexec(s, P_ARTIFACT_TOUCH, "si", op->task, t);
 		return rc;
 	case STORE_LOG:
 		rc = store_wexec(s, W_ATT_LOG, "iis", op->id,
@@ -949,7 +1026,10 @@ store_run_op(store *s, struct store_op *op)
 		if (rc == SQLITE_OK)
 			rc = store_pexec(s, P_PURGE_JOBS, "ii", t, (int64_t)op->attempt);
 		op->purged_jobs = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
-		op->applied = op->purged_runs + op->purged_jobs > 0;
+		if (rc == SQLITE_OK)
+			rc = store_purge_artifacts(s, op, t);
+		op->applied = op->purged_runs + op->purged_jobs +
+		              op->purged_artifacts > 0;
 		return rc;
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;

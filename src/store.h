@@ -98,7 +98,12 @@ enum store_op_kind {
 	                 * to .attempt jobs that finished before .t_ms (which
 	                 * must be set), oldest first, with their task
 	                 * instances, attempts and logs; a job of a run still
-	                 * kept stays.  Counts in .purged_runs, .purged_jobs */
+	                 * kept stays.  Then up to .attempt artifacts recorded
+	                 * (or put again) before .t_ms that no job left names
+	                 * in its inputs or outputs: their rows go, and their
+	                 * names are in .purged_shas for the caller to delete
+	                 * the files.  Counts in .purged_runs, .purged_jobs,
+	                 * .purged_artifacts */
 };
 
 struct store_op {
@@ -126,6 +131,11 @@ struct store_op {
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
 	int purged_runs, purged_jobs; /* out: STORE_PURGE */
+	int purged_artifacts;   /* out: STORE_PURGE, and their names in a
+	                         * NULL-terminated malloc()ed array of
+	                         * malloc()ed strings that the caller frees
+	                         * (NULL if none) */
+	char **purged_shas;
 };
 
 /* Open (creating and migrating) the database at PATH.  SYNC_FULL chooses
