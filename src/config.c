@@ -484,6 +484,8 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "max_attempts", YF_INT, CFG_OFF(master.default_max_attempts),
 	  1, 100, NULL },
 	{ "metrics_auth", YF_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
+	{ "retention", YF_DURATION, CFG_OFF(master.retention_ms), 1000,
+	  INT64_MAX / 2, NULL },
 	{ "auth", YF_OWN, 0, 0, 0, cfg_auth },
 	{ "tls", YF_OWN, 0, 0, 0, cfg_tls },
 	{ "insecure_plain_http", YF_BOOL, CFG_OFF(master.insecure_plain_http),

@@ -75,6 +75,8 @@ struct kiln_config {
 		int heartbeat_ms;    /* worker heartbeat interval, default 1000 */
 		int worker_timeout_ms; /* dead after, default 10000 */
 		int default_max_attempts; /* default 3 */
+		int64_t retention_ms; /* finished jobs and runs kept this long;
+		                       * 0 (default) = forever */
 		int metrics_auth;    /* /metrics needs auth; default: unless
 		                      * listen is a loopback address */
 		/* HTTPS (master.tls).  `tls` is what was decided: on unless

@@ -126,8 +126,10 @@ const struct cli_cmd cli_cmd_up = {
 	.summary = "start the master and this machine's workers (foreground)",
 	.help =
 	"Start the master and every worker of FILE whose host is this machine,\n"
-	"in the foreground, like docker-compose up.  SIGINT or SIGTERM stops\n"
-	"them all (workers first).\n\n"
+	"in the foreground, like docker-compose up.  A node that dies is\n"
+	"restarted after a backoff; one that dies 5 times within 60 s is given\n"
+	"up on (if it is the master, kiln up stops and fails).  SIGINT or\n"
+	"SIGTERM stops them all (workers first).\n\n"
 	"  -c, --config FILE  cluster config\n"
 	"  -h, --help         display this help and exit\n",
 	.flags = CLI_CONFIG,
