@@ -588,9 +588,16 @@ sched_recover(sched *s, char **err)
 int
 sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 {
+	return sched_submit_idem(s, jobs, n, NULL, err);
+}
+
+int
+sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
+                  const struct store_op *idem, char **err)
+{
 	if (n == 0)
 		return 0;
-	struct store_op *ops = xcalloc(n, sizeof *ops);
+	struct store_op *ops = xcalloc(n + 1, sizeof *ops);
 	int64_t t = clock_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		ops[i].kind = STORE_SUBMIT;
@@ -603,7 +610,12 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 		if (ops[i].job.params == NULL)
 			ops[i].job.params = "{}";
 	}
-	int rc = store_apply(s->st, ops, n, err);
+	if (idem != NULL) {
+		ops[n] = *idem;
+		ops[n].id = (int64_t)n;
+		ops[n].t_ms = t;
+	}
+	int rc = store_apply(s->st, ops, n + (idem != NULL), err);
 	if (rc == 0) {
 		pthread_mutex_lock(&s->mu);
 		for (size_t i = 0; i < n; i++) {

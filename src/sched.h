@@ -107,6 +107,11 @@ void sched_set_wakeup(sched *s, void (*fn)(void *), void *ud);
  * jobs[i].id.  The job's plugin must be known (sched_has_plugin) unless
  * the caller accepts a job no worker can run yet. */
 int sched_submit(sched *s, struct store_job *jobs, size_t n, char **err);
+/* As sched_submit, and in the same transaction IDEM (a STORE_IDEM op,
+ * whose .id is set to N here; NULL for none): the request's idempotency
+ * key is durable exactly when its jobs are. */
+int sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
+                      const struct store_op *idem, char **err);
 
 /* Cancel job ID: 0 if it was queued or running (now cancelled; a running
  * task is told to stop at its worker's next exchange), -ENOENT if unknown,
