@@ -28,8 +28,9 @@ typedef struct sched sched;
 
 struct sched_opts {
 	int64_t worker_timeout_ms;   /* no exchange for this long = dead */
-	int max_lost;                /* attempts lost with their worker before
-	                              * the job fails, default 3 */
+	int max_lost;                /* a job whose worker died while running
+	                              * it this often fails as poison,
+	                              * default 2 */
 	int batch_max;               /* most tasks handed out per exchange */
 	int prefetch;                /* most tasks per slot a worker may hold
 	                              * while the queue is deep, default 256;
