@@ -120,11 +120,8 @@ api_token_who(struct api_ctx *a, const char *token, struct who *w)
 	free(err);
 }
 
-/* Who W is, as a token's created_by: "user:NAME" (a dashboard session),
- * "token:ID" or "signer:ID" (a Kiln-HMAC signature: the CLI, a worker).
- * Caller frees. */
-static char *
-token_principal(const struct who *w)
+char *
+api_principal(const struct who *w)
 {
 	if (w->how != NULL && strcmp(w->how, "token") == 0)
 		return xasprintf("token:%" PRId64, w->token);
@@ -222,7 +219,7 @@ api_token_create(struct api_ctx *a, http_req *r, const struct api_call *c)
 		http_reply_error(r, 400, "%s", err);
 		goto out;
 	}
-	char *token, *hash, *by = token_principal(c->who);
+	char *token, *hash, *by = api_principal(c->who);
 	struct store_token_new t = { NULL, name, role, by, now, expires_ms };
 	int64_t id = 0;
 	auth_token_new(&token, &hash);
@@ -312,7 +309,7 @@ api_token_revoke(struct api_ctx *a, http_req *r, const struct api_call *c)
 		http_reply_error(r, 500, "%s", err);
 		goto out;
 	}
-	char *by = token_principal(c->who);
+	char *by = api_principal(c->who);
 	log_info("token %" PRId64 " '%s' revoked by %s", id, t.name, by);
 	free(by);
 	http_reply_json(r, 200, token_json(&t, clock_now_ms()));

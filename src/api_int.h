@@ -126,6 +126,10 @@ api_handler api_login, api_logout, api_me, api_token_create,
  * may be used; else W is left WHO_NONE, with W->refused set if the token
  * is known but expired or revoked. */
 void api_token_who(struct api_ctx *a, const char *token, struct who *w);
+/* Who W is, as a token's created_by and an idempotency key's owner:
+ * "user:NAME" (a dashboard session), "token:ID" or "signer:ID" (a
+ * Kiln-HMAC signature: the CLI, a worker).  Caller frees. */
+char *api_principal(const struct who *w);
 
 /* api_web.c */
 api_handler api_static, api_health, api_metrics, api_stats, api_workers,

@@ -206,6 +206,22 @@ static const char *const store_migrations[] = {
 	"  SELECT json_extract(e.value, '$.sha'), j.id FROM jobs j, json_each("
 	"  CASE WHEN json_valid(j.outputs) THEN j.outputs ELSE '[]' END) e"
 	"  WHERE json_extract(e.value, '$.sha') IS NOT NULL;",
+	/* 5 -> 6: idempotency keys.  A submission made with a key records,
+	 * in the transaction of its jobs, who sent it, the hash of what was
+	 * sent and the ids it got (first_id .. first_id + count - 1: a
+	 * batch's inserts are consecutive on the one writer, and
+	 * AUTOINCREMENT never reuses an id), so a retry after a crash is
+	 * answered with them.  Rows expire (STORE_IDEM_TTL_MS). */
+	"CREATE TABLE idempotency ("
+	"  principal  TEXT NOT NULL,"
+	"  key        TEXT NOT NULL,"
+	"  hash       TEXT NOT NULL,"
+	"  first_id   INTEGER NOT NULL,"
+	"  count      INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (principal, key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX idempotency_created ON idempotency(created_ms);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -284,9 +300,16 @@ enum {
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
+	P_IDEM_PURGE, P_IDEM,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
+	[P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
+	/* The last row inserted is the batch's last job (STORE_IDEM). */
+	[P_IDEM] =
+	"INSERT OR IGNORE INTO idempotency (principal, key, hash, first_id,"
+	" count, created_ms) VALUES (?1, ?2, ?3, last_insert_rowid() - ?4 + 1,"
+	" ?4, ?5)",
 	[P_TOKEN_REVOKE] =
 	"UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
 	/* The guard keeps it to one write a minute per token even when a
@@ -1031,6 +1054,14 @@ store_run_op(store *s, struct store_op *op)
 		op->applied = op->purged_runs + op->purged_jobs +
 		              op->purged_artifacts > 0;
 		return rc;
+	case STORE_IDEM:
+		/* Expired keys go first, so an old one may be used again. */
+		rc = store_pexec(s, P_IDEM_PURGE, "i", t - STORE_IDEM_TTL_MS);
+		if (rc == SQLITE_OK)
+			rc = store_pexec(s, P_IDEM, "sssii", op->worker, op->task,
+			                 op->result, op->id, t);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
 	default:                /* store_apply() checked the kind */
 		return SQLITE_MISUSE;
 	}
@@ -1221,6 +1252,17 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			if (op->dag_id == NULL)
 				return seterr(err, -EINVAL, "store: op %zu: "
 				              "no DAG id", i);
+			break;
+		case STORE_IDEM:
+			if (op->worker == NULL || op->task == NULL ||
+			    op->result == NULL || op->id < 1 || (size_t)op->id > i)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "idempotency key without its jobs", i);
+			for (size_t k = i - (size_t)op->id; k < i; k++)
+				if (ops[k].kind != STORE_SUBMIT)
+					return seterr(err, -EINVAL, "store: op "
+					              "%zu: idempotency key after "
+					              "another op than a submit", i);
 			break;
 		default:
 			return seterr(err, -EINVAL, "store: op %zu: unknown kind "
@@ -2210,5 +2252,38 @@ store_file_artifacts(const char *path, store_sha_cb cb, void *ud, char **err)
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	return rc;
+}
+
+int
+store_idem_get(store *s, const char *principal, const char *key,
+               int64_t now_ms, struct store_idem *out, char **err)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT hash, first_id, count, created_ms"
+	                     " FROM idempotency WHERE principal = ?1"
+	                     " AND key = ?2 AND created_ms >= ?3", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_ms - STORE_IDEM_TTL_MS);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			out->hash = store_col_str(st, 0);
+			out->first_id = sqlite3_column_int64(st, 1);
+			out->count = sqlite3_column_int64(st, 2);
+			out->created_ms = sqlite3_column_int64(st, 3);
+			rc = 0;
+		} else if (rc == SQLITE_DONE) {
+			rc = -ENOENT;
+		} else {
+			rc = store_dberr(s->rdb, rc, err, "store: read "
+			                 "idempotency key");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }

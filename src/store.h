@@ -104,6 +104,11 @@ enum store_op_kind {
 	                 * names are in .purged_shas for the caller to delete
 	                 * the files.  Counts in .purged_runs, .purged_jobs,
 	                 * .purged_artifacts */
+	STORE_IDEM,     /* idempotency key .task of principal .worker for a
+	                 * request whose hash is .result: records the jobs of
+	                 * the .id STORE_SUBMIT ops just before it in the
+	                 * batch; expired keys are dropped first; not applied
+	                 * if the key is known (store_idem_get) */
 };
 
 struct store_op {
@@ -277,6 +282,24 @@ int store_token_list(store *s, int64_t before_id, int limit,
  * expiry EXPIRES_MS; *N (if not NULL) how many there were.  The master
  * calls it on start, so such tokens live its token_ttl from the upgrade. */
 int store_token_settle(store *s, int64_t expires_ms, int *n, char **err);
+
+/* ---------------------------------------------------- idempotency keys */
+
+/* How long a submission's idempotency key is remembered (24 h). */
+#define STORE_IDEM_TTL_MS (24LL * 3600 * 1000)
+
+/* What a submission made with an idempotency key got (STORE_IDEM). */
+struct store_idem {
+	char *hash;          /* of the request, as recorded; malloc()ed */
+	int64_t first_id;    /* its jobs: first_id .. first_id + count - 1 */
+	int64_t count;
+	int64_t created_ms;
+};
+
+/* Key KEY of PRINCIPAL, if used less than STORE_IDEM_TTL_MS before NOW_MS:
+ * 0 and *OUT (free out->hash), or -ENOENT, or another negative error. */
+int store_idem_get(store *s, const char *principal, const char *key,
+                   int64_t now_ms, struct store_idem *out, char **err);
 
 /* ------------------------------------------------------------ pipelines */
 
