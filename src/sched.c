@@ -48,6 +48,8 @@ struct sjob {
 	int alone;              /* counted in its worker's suspects */
 	struct sworker *reserved; /* a suspect (lost > 0) waits for this
 	                         * worker to empty (sc_place_suspect) */
+	int64_t suspect_ms;     /* clock_mono_ms: since when a suspect has
+	                         * looked for an empty worker */
 	int state;              /* enum sj_state */
 	int cancelled;          /* cancelled while STARTING or FINISHING */
 	char *plugin;
@@ -1246,31 +1248,41 @@ sc_start(sched *s, struct sc_exchange *x, struct sjob *j,
 }
 
 /*
- * A suspect J (its worker died while running it) runs alone on a worker:
- * the first worker that could hold it is reserved for it and given
- * nothing more until it is empty.  1 if the placement stops here (J
- * started, or its worker drains for it), 0 to go on with the queue.
+ * A suspect J (its worker died while running it) runs alone on a worker.
+ * It starts on the first empty worker that can hold it; when none has
+ * been empty for a worker timeout (every worker busy with long jobs), the
+ * next busy one is reserved for it and given nothing more until it is
+ * empty.  Reserving at once would be worse: a worker busy for an hour
+ * would hold the suspect while another stood idle.  1 if the placement
+ * stops here (J started, or its worker drains for it), 0 to go on with
+ * the queue.
  */
 static int
 sc_place_suspect(sched *s, struct sc_exchange *x, struct sjob *j,
                  struct sched_exchange *out)
 {
 	struct sworker *w = x->w;
+	int64_t now = clock_mono_ms();
 	if (j->slots > w->slots || (j->memory > 0 && j->memory > w->memory) ||
 	    (j->pool != NULL && j->pool->slots >= 0 &&
 	     j->pool->busy >= j->pool->slots) ||
-	    (j->not_before && j->not_before > clock_mono_ms()) ||
+	    (j->not_before && j->not_before > now) ||
 	    !sc_worker_has_plugin(w, j->plugin))
 		return 0;
-	if (j->reserved == NULL || !j->reserved->alive)
-		j->reserved = w;
-	if (j->reserved != w)
-		return 0;
-	if (w->running == NULL && x->nstart == 0 && x->nmap == 0) {
+	if (j->reserved != NULL && !j->reserved->alive)
 		j->reserved = NULL;
+	int empty = w->running == NULL && x->nstart == 0 && x->nmap == 0;
+	if (empty) {
+		j->reserved = NULL;
+		j->suspect_ms = 0;
 		sc_start(s, x, j, out);
+		return 1;
 	}
-	return 1;
+	if (j->suspect_ms == 0)
+		j->suspect_ms = now;
+	if (j->reserved == NULL && now - j->suspect_ms >= s->o.worker_timeout_ms)
+		j->reserved = w;
+	return j->reserved == w;
 }
 
 static void
