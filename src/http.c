@@ -941,6 +941,30 @@ http_start_undo(http_server *s)
 	free(s);
 }
 
+/* A server for O, H and UD, before its parker thread and daemon. */
+static http_server *
+http_server_new(const struct http_opts *o, http_handler h, void *ud)
+{
+	http_server *s = xcalloc(1, sizeof *s);
+	pthread_condattr_t ca;
+
+	s->handler = h;
+	s->gate = o->gate;
+	s->ud = ud;
+	s->request_timeout_ms = 1000LL * (o->request_timeout_s > 0 ?
+	                        o->request_timeout_s : HTTP_DEFAULT_REQUEST_S);
+	s->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+	if (s->max_body > SIZE_MAX / 4)
+		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
+	pthread_mutex_init(&s->mu, NULL);
+	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return s;
+}
+
 int
 http_start(const struct http_opts *o, http_handler h, void *ud,
            http_server **out, char **err)
@@ -949,7 +973,6 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	socklen_t salen = 0;
 	char *name = NULL;
 	http_server *s;
-	pthread_condattr_t ca;
 	unsigned int flags, threads, timeout;
 	int rc;
 
@@ -970,21 +993,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 		return rc;
 	}
 
-	s = xcalloc(1, sizeof *s);
-	s->handler = h;
-	s->gate = o->gate;
-	s->ud = ud;
-	s->request_timeout_ms = 1000LL * (o->request_timeout_s > 0 ?
-	                        o->request_timeout_s : HTTP_DEFAULT_REQUEST_S);
-	s->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
-	if (s->max_body > SIZE_MAX / 4)
-		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
-	pthread_mutex_init(&s->mu, NULL);
-	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	s = http_server_new(o, h, ud);
 	if ((rc = pthread_create(&s->parker, NULL, http_parker_main, s)) != 0) {
 		rc = seterr(err, -rc, "cannot start HTTP parker thread: %s",
 		            strerror(rc));

@@ -105,7 +105,10 @@ throttle_wait_s(double tokens, double rate)
 	if (rate <= 0)
 		return 60;
 	double s = (1.0 - tokens) / rate;
-	return s < 1 ? 1 : (int)s + 1;
+	int w = (int)s;
+	if (w < s)
+		w++;                    /* rounded up */
+	return w < 1 ? 1 : w;
 }
 
 /* The slot of KEY; with MAKE, a new one (taking the least recently seen
