@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,10 @@ api_login(struct api_ctx *a, http_req *r, const struct api_call *c)
 	}
 	char addr[64], *sid = NULL, *csrf = NULL, *err = NULL;
 	const char *role = NULL;
+	int retry_s = 0;
 	http_client_addr(r, addr, sizeof addr);
-	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role, &err);
+	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role,
+	                     &retry_s, &err);
 	if (rc == 0) {
 		/* Secure under TLS: the browser then never sends the
 		 * session over plain HTTP. */
@@ -50,8 +53,13 @@ api_login(struct api_ctx *a, http_req *r, const struct api_call *c)
 		free(cookie);
 		http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", user,
 		                "role", role, "csrf", csrf));
+	} else if (rc == -EAGAIN || rc == -EBUSY) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%d", retry_s);
+		http_add_header(r, "Retry-After", ra);
+		http_reply_error(r, rc == -EAGAIN ? 429 : 503, "%s", err);
 	} else {
-		http_reply_error(r, rc == -EAGAIN ? 429 : 401, "%s", err);
+		http_reply_error(r, 401, "%s", err);
 	}
 	free(sid);
 	free(csrf);

@@ -186,6 +186,9 @@ master_run(const struct kiln_config *c, char **err)
 		.listen = c->master.listen, .port = c->master.port,
 		.threads = c->master.http_threads, .max_body = (size_t)c->master.max_body,
 		.conn_timeout_s = 60,
+		.request_timeout_s = (c->master.request_timeout_ms + 999) / 1000,
+		.per_ip_connections = c->master.per_ip_connections,
+		.gate = api_gate,
 		.tls_cert_pem = tls_chain, .tls_key_pem = tls_key,
 	};
 	rc = http_start(&ho, api_handle, &api, &http, err);
