@@ -15,11 +15,18 @@ and, when Debian's python3-distributed is installed, the same work on a Dask
 cluster of the same shape, with the ratios.  Compare ratios within one run:
 the machines are shared and noisy.
 
+With --isolation both, kiln runs twice in the same run, its workers
+running plugin tasks in executor processes (workers[].isolation: process,
+the default) and in their own threads (thread); the worker's idle memory
+then also counts its zygote and executors (PSS shares their common pages
+fairly).
+
 With --tls both, kiln runs twice in the same run, over plain HTTP and over
 TLS on loopback (master.tls.mode on), and the two are printed side by side.
 
 Usage: bench/kiln_bench.py [--tasks N] [--latency N] [--sync full|normal]
-                           [--tls off|on|both] [--no-dask]
+                           [--tls off|on|both] [--isolation process|thread|both]
+                           [--no-dask]
 """
 import argparse, json, os, shutil, socket, ssl, subprocess, sys, tempfile, time
 import http.client
@@ -55,6 +62,16 @@ def pss_kb(pid):
     return 0
 
 
+def tree(pid):
+    """PID and every process under it."""
+    out = [pid]
+    ps = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                        capture_output=True, text=True).stdout.split()
+    for p in ps:
+        out += tree(int(p))
+    return out
+
+
 def children(pid):
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)],
                          capture_output=True, text=True).stdout
@@ -83,7 +100,7 @@ class Api:
         return r.status, json.loads(data) if data else None
 
 
-def run_kiln(args, tls=False):
+def run_kiln(args, tls=False, isolation="process"):
     kiln = os.path.join(TOP, "kiln")
     plugins = os.path.join(TOP, "plugins", "lib")
     d = tempfile.mkdtemp(prefix="kiln-bench.")
@@ -103,8 +120,10 @@ master:
 workers:
   - name: w1
     slots: 1
+    isolation: {isolation}
   - name: w2
     slots: 1
+    isolation: {isolation}
 """)
     env = dict(os.environ, KILN_SQLITE_SYNC=args.sync)
     t0 = time.monotonic()
@@ -133,6 +152,8 @@ workers:
         res["rss_worker_kb"] = max(rss_kb(kids["w1"]), rss_kb(kids["w2"]))
         res["pss_master_kb"] = pss_kb(kids["master"])
         res["pss_worker_kb"] = max(pss_kb(kids["w1"]), pss_kb(kids["w2"]))
+        res["rss_wtree_kb"] = max(sum(rss_kb(p) for p in tree(kids[w])) for w in ("w1", "w2"))
+        res["pss_wtree_kb"] = max(sum(pss_kb(p) for p in tree(kids[w])) for w in ("w1", "w2"))
 
         # Latency: one job at a time, submit then long-poll for the result.
         lat = []
@@ -196,15 +217,19 @@ def main():
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--tls", choices=["off", "on", "both"], default="off")
+    ap.add_argument("--isolation", choices=["process", "thread", "both"], default="process")
     args = ap.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.tls]
-    for tls in modes:
-        r = run_kiln(args, tls)
+    isos = {"process": ["process"], "thread": ["thread"],
+            "both": ["process", "thread"]}[args.isolation]
+    for tls, iso in [(t, i) for t in modes for i in isos]:
+        r = run_kiln(args, tls, iso)
         print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot, "
-              f"{'TLS' if tls else 'plain HTTP'} on loopback)")
+              f"{'TLS' if tls else 'plain HTTP'} on loopback, isolation: {iso})")
         print(f"  ready after kiln up:   {r['ready_ms']:.0f} ms (wall, incl. exec: {r['ready_wall_ms']:.0f} ms)")
         print(f"  idle RSS:              master {r['rss_master_kb']/1024:.1f} MB, worker {r['rss_worker_kb']/1024:.1f} MB"
               f" (PSS {r['pss_master_kb']/1024:.1f} and {r['pss_worker_kb']/1024:.1f} MB)")
+        print(f"  idle worker with its executors: RSS {r['rss_wtree_kb']/1024:.1f} MB, PSS {r['pss_wtree_kb']/1024:.1f} MB")
         total = (r['rss_master_kb'] + 2 * r['rss_worker_kb']) / 1024
         print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
         print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")

@@ -533,6 +533,24 @@ cfg_cluster(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 
 #define CFG_WOFF(f) offsetof(struct kiln_worker_conf, f)
 
+/* workers[].isolation: process or thread. */
+static int
+cfg_isolation(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+              void *base)
+{
+	struct cfg_ctx *x = ud;
+	const char *s = NULL;
+	int rc = yamlfile_string(&x->yf, k->name, v, &s);
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(s, "process") != 0 && strcmp(s, "thread") != 0)
+		return cfg_err(x, v, "isolation must be process or thread, not "
+		               "'%s'", s);
+	*(int *)(void *)((char *)base + k->off) = strcmp(s, "thread") == 0;
+	return 0;
+}
+
 static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "name", YF_NAME, CFG_WOFF(name), 0, 0, NULL },
 	{ "host", YF_STR, CFG_WOFF(host), 0, 0, NULL },
@@ -543,6 +561,7 @@ static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "data_dir", YF_OWN, CFG_WOFF(data_dir), 0, 0, cfg_set_path },
 	{ "read_roots", YF_OWN, CFG_WOFF(read_roots), 0, 0, cfg_paths },
 	{ "max_file_size", YF_SIZE, CFG_WOFF(max_file_size), 1, INT64_MAX, NULL },
+	{ "isolation", YF_OWN, CFG_WOFF(in_process), 0, 0, cfg_isolation },
 };
 
 static int

@@ -41,6 +41,9 @@ struct kiln_worker_conf {
 	                      * read files from (see dataroot.h) */
 	int64_t max_file_size; /* largest file a task opens by path; 0:
 	                      * data.max_file_size */
+	int in_process;      /* isolation: thread (1) runs plugin tasks in
+	                      * the worker; process (0, the default) in
+	                      * executor processes (executor.h) */
 	int line, column;    /* where the entry starts, for messages */
 };
 

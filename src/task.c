@@ -468,6 +468,23 @@ task_host_log(kiln_task *t, int level, const char *fmt, ...)
 	free(line);
 }
 
+void
+task_append_log(kiln_task *t, const char *text, size_t len)
+{
+	pthread_mutex_lock(&t->lock);
+	task_log_append(t, text, len);
+	pthread_mutex_unlock(&t->lock);
+}
+
+const char *
+task_fetch_error(kiln_task *t)
+{
+	pthread_mutex_lock(&t->lock);
+	const char *e = t->fetch_error;
+	pthread_mutex_unlock(&t->lock);
+	return e;
+}
+
 /* ------------------------------------------------------------ state */
 
 static int

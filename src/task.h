@@ -48,6 +48,12 @@ double task_progress(const kiln_task *t);
  * count of bytes; start at 0), malloc()ed, or NULL if none; advances *POS. */
 char *task_log_since(kiln_task *t, uint64_t *pos);
 
+/* Append TEXT (LEN bytes of log lines, as task_log_since() gives them)
+ * to the log, as an executor's lines come back to the worker. */
+void task_append_log(kiln_task *t, const char *text, size_t len);
+/* The first input that could not be fetched, with why, or NULL. */
+const char *task_fetch_error(kiln_task *t);
+
 /* Outputs written with host->output(): count, and each name and bytes. */
 int task_output_count(const kiln_task *t);
 const char *task_output(const kiln_task *t, int i, const void **data,

@@ -32,6 +32,7 @@
 #include "datacache.h"
 #include "dataroot.h"
 #include "diskcache.h"
+#include "executor.h"
 #include "hash.h"
 #include "jobstate.h"
 #include "log.h"
@@ -51,6 +52,10 @@ struct wtask {
 	kiln_task *t;
 	plugin *p;
 	int64_t deadline;       /* mono_ms, 0 = none */
+	int64_t timeout_ms;
+	int64_t memory_limit;   /* bytes; for tasks in executors */
+	char *plugin;           /* its name, and its parameters (JSON) */
+	char *params;
 	int timed_out;
 	int abandoned;          /* reported failed; its thread is left behind */
 	int shutdown;           /* cancelled because the worker stops */
@@ -71,6 +76,7 @@ struct wk {
 	diskcache *cache;       /* <data_dir>/cache: inputs and outputs */
 	dataroot *roots;        /* what tasks may open by path */
 	plugin_registry *reg;
+	executors *ex;          /* where tasks run; NULL: in the worker */
 	pool *pool;
 	pool *stage_pool;       /* map tasks of stages: a room of their own */
 	client *idle_c[8];      /* idle clients for the pool threads'
@@ -357,6 +363,24 @@ task_done(struct wtask *wt, const struct proto_result *r)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Run WT's plugin: in an executor process, or on this thread in the
+ * in-process mode.  The job state, with *CODE; *KILLED when the executor
+ * was stopped or crashed. */
+static int
+task_execute(struct wtask *wt, int *code, char **killed)
+{
+	struct wk *w = wt->w;
+	if (w->ex == NULL) {
+		int state = task_run(wt->t, wt->p);
+		*code = task_code(wt->t);
+		return state;
+	}
+	struct executor_task et = { .t = wt->t, .plugin = wt->plugin,
+		.params = wt->params, .job_id = wt->id, .attempt = wt->attempt,
+		.timeout_ms = wt->timeout_ms, .memory_limit = wt->memory_limit };
+	return executors_run(w->ex, &et, code, killed);
+}
+
 static void
 task_main(void *arg)
 {
@@ -365,13 +389,14 @@ task_main(void *arg)
 	int64_t started = clock_now_ms();
 	char *ferr = NULL;
 	task_inputs(wt);
-	int state = task_run(wt->t, wt->p);
 	/* CODE tells the master why an attempt failed: the plugin's own
 	 * KILN_E*, or the worker's when the fault is around the plugin.  A
 	 * map task that failed with KILN_EINVAL is not retried (its input is
 	 * bad wherever it runs), so only the plugin may claim that code. */
-	int code = task_code(wt->t);
-	const char *error = task_error(wt->t);
+	int code;
+	char *killed = NULL;    /* why its executor was stopped */
+	int state = task_execute(wt, &code, &killed);
+	const char *error = killed != NULL ? killed : task_error(wt->t);
 	struct proto_file *outputs = NULL;
 	size_t noutputs = 0;
 	if (state == JOB_SUCCEEDED && task_output_count(wt->t) > 0) {
@@ -383,7 +408,7 @@ task_main(void *arg)
 		}
 	}
 	char *timeout_msg = NULL;
-	if (wt->timed_out) {
+	if (wt->timed_out && killed == NULL) {
 		state = JOB_FAILED;
 		code = KILN_EFAIL;   /* slow here is no proof of bad input */
 		timeout_msg = xasprintf("timed out after %lld ms",
@@ -400,10 +425,13 @@ task_main(void *arg)
 	task_done(wt, &r);
 	free(outputs);
 	free(timeout_msg);
+	free(killed);
 	free(ferr);
 	plugin_release(wt->p);
 	task_free(wt->t);
 	free(wt->inputs);
+	free(wt->plugin);
+	free(wt->params);
 	free(wt);
 }
 
@@ -445,11 +473,12 @@ worker_start(struct wk *w, const struct proto_task *pt)
 {
 	char *params = pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
 	char *err = NULL;
+	const struct kiln_worker_conf *wc = w->wc;
 	plugin *p = plugin_acquire(w->reg, pt->plugin);
 	kiln_task *t = p ? task_new(pt->id, pt->attempt, params, w->scratch, 0,
 	                            &err) : NULL;
-	free(params);
 	if (t == NULL) {
+		free(params);
 		char *msg = p ? xasprintf("bad task: %s", err) :
 			xasprintf("plugin %s is not loaded on worker %s",
 			          pt->plugin, w->wc->name);
@@ -470,6 +499,11 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	wt->p = p;
 	wt->w = w;
 	wt->deadline = pt->timeout_ms > 0 ? clock_mono_ms() + pt->timeout_ms : 0;
+	wt->timeout_ms = pt->timeout_ms;
+	/* The job's memory, or the worker's share per slot. */
+	wt->memory_limit = pt->memory > 0 ? pt->memory : wc->memory / wc->slots;
+	wt->plugin = xstrdup(pt->plugin);
+	wt->params = params;
 	wt->inputs = proto_files_dup(pt->inputs, pt->ninputs);
 	wt->ninputs = pt->ninputs;
 	task_set_stages(t, worker_stage, wt);
@@ -718,7 +752,7 @@ watchdog_timeouts(struct wk *w)
 		/* A plugin that ignores cancellation: after a grace period the
 		 * attempt is reported failed and another thread takes its
 		 * slot; the stuck thread is left to finish. */
-		if (wt->timed_out && !wt->abandoned &&
+		if (wt->timed_out && !wt->abandoned && w->ex == NULL &&
 		    now >= wt->deadline + WORKER_ABANDON_MS) {
 			wt->abandoned = 1;
 			outbox_fail(w, wt->id, wt->attempt, KILN_EFAIL, "timed out; "
@@ -757,6 +791,8 @@ watchdog_main(void *arg)
 				changed++;   /* the master shows load errors too */
 			nerr = n;
 			if (changed > 0) {
+				if (w->ex != NULL)
+					executors_reload(w->ex);
 				log_info("plugins changed; registering again");
 				pthread_mutex_lock(&w->mu);
 				w->need_register = 1;
@@ -809,6 +845,10 @@ worker_open(struct wk *w, char **err)
 	free(cdir);
 	if (rc != 0)
 		return rc;
+	/* Before any thread: the zygote is a copy of this process. */
+	if (!wc->in_process && (rc = executors_open(w->reg, w->roots,
+	    w->scratch, wc->slots, &w->ex, err)) != 0)
+		return rc;
 	if (pool_new(wc->slots, &w->pool) != 0 ||
 	    pool_new(wc->slots, &w->stage_pool) != 0)
 		return seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
@@ -858,6 +898,7 @@ worker_close(struct wk *w)
 {
 	pool_free(w->pool);
 	pool_free(w->stage_pool);
+	executors_close(w->ex);
 	datacache_flush();
 	for (int i = 0; i < w->nidle_c; i++)
 		client_free(w->idle_c[i]);
@@ -943,8 +984,10 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 		worker_close(&w);
 		return -rc;
 	}
-	log_info("worker %s: %d slots, %lld MiB, plugins from %s, master %s",
-	         wc->name, wc->slots, (long long)(wc->memory >> 20), wc->plugin_dir, w.url);
+	log_info("worker %s: %d slots, %lld MiB, plugins from %s, master %s, "
+	         "tasks %s", wc->name, wc->slots, (long long)(wc->memory >> 20),
+	         wc->plugin_dir, w.url, w.ex ? "in executor processes" :
+	         "in the worker's threads");
 	worker_poll(&w);
 	worker_drain(&w);
 	worker_join(&w, threads, 2);

@@ -49,7 +49,7 @@ cluster_yaml() {
 	PORT=$(free_port)
 	mkdir -p "$T/plugins" "$T/dags"
 	cp "$KILN_PLUGIN_BUILD"/*.so "$T/plugins/"
-	for p in crash hang stagesum; do
+	for p in crash hang stagesum runaway; do
 		[ -f "$KILN_TEST_PLUGINS/$p.so" ] && cp "$KILN_TEST_PLUGINS/$p.so" "$T/plugins/"
 	done
 	cat > "$T/cluster.yaml" <<YAML

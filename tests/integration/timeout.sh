@@ -29,7 +29,7 @@ a=$(k submit hang -p seconds=12 --timeout 1s --retries 0)
 b=$(k submit hang -p seconds=12 --timeout 1s --retries 0)
 ok "hang 1 is abandoned and fails" wait_state "$a" failed 15
 ok "hang 2 is abandoned and fails" wait_state "$b" failed 15
-ok "with the reason" sh -c "'$KILN' -c '$T/cluster.yaml' job $a | grep -q 'ignored cancellation'"
+ok "with the reason" sh -c "'$KILN' -c '$T/cluster.yaml' job $a | grep -q 'killed: timeout 1 s exceeded'"
 t0=$(date +%s)
 c=$(k submit noop)
 ok "a new task runs although both old threads are stuck" wait_state "$c" succeeded 5

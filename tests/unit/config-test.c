@@ -131,6 +131,7 @@ static const char full_yaml[] =
 	"    plugin_dir: /opt/p\n"
 	"    data_dir: ../../w1data\n"
 	"    cache_size: 300MiB\n"
+	"    isolation: thread\n"
 	"  - name: w.2_x\n";
 
 START_TEST(test_full)
@@ -174,6 +175,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(w->slots, 16);
 	ck_assert_int_eq(w->memory, (int64_t)2 << 30);
 	ck_assert_int_eq(w->cache_size, (int64_t)300 << 20);
+	ck_assert_int_eq(w->in_process, 1);
 	ck_assert_str_eq(w->plugin_dir, "/opt/p");
 	/* ../.. from <tmp>/etc climbs above <tmp> itself. */
 	char *parent = xstrdup(tmp_real);
@@ -192,9 +194,10 @@ START_TEST(test_full)
 	ck_assert_int_eq(w->slots, 1);
 	ck_assert_int_eq(w->memory, (int64_t)1 << 30);
 	ck_assert_int_eq(w->cache_size, (int64_t)8 << 30);
+	ck_assert_int_eq(w->in_process, 0);   /* isolation: process */
 	ck_path_eq(w->plugin_dir, "etc/plugins");
 	ck_path_eq(w->data_dir, "var/w.2_x");
-	ck_assert_int_eq(w->line, 35);
+	ck_assert_int_eq(w->line, 36);
 
 	ck_assert_ptr_eq(config_worker(c, "w-1"), &c->workers[0]);
 	ck_assert_ptr_eq(config_worker(c, "w.2_x"), &c->workers[1]);
@@ -368,6 +371,8 @@ static const struct bad {
 	  "'http_threads' must be from 1 to 64, got 65", 0 },
 	{ "master:\n  max_attempts: 0\n", 2, 17,
 	  "'max_attempts' must be from 1 to 100, got 0", 0 },
+	{ "master:\nworkers:\n  - name: w1\n    isolation: none\n", 4, 16,
+	  "isolation must be process or thread, not 'none'", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    slots: two\n", 4, 12,
 	  "'slots' must be an integer from 1 to 1024, got 'two'", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    slots: 0\n", 4, 12,

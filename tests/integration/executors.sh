@@ -1,0 +1,74 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# executors.sh - plugin tasks run in executor processes (workers[].isolation:
+# process): a task that ignores its timeout, allocates without end or
+# crashes costs its executor, not the worker: it is stopped within 5 s with
+# the reason, the worker's memory and threads are what they were, its
+# other slot's task goes on, and the next task runs.
+. "$(dirname "$0")/lib.sh"
+cluster_yaml
+start_node master; wait_master; start_node w1; wait_workers 1
+W=$PID_w1
+
+# Resident KiB of the worker and every process under it; its threads.
+tree_rss() {
+	python3 - "$W" <<'PY'
+import os, sys
+kids = {}
+for p in os.listdir('/proc'):
+    if p.isdigit():
+        try:
+            f = open('/proc/%s/stat' % p).read()
+            kids.setdefault(int(f[f.rindex(')') + 2:].split()[1]), []).append(int(p))
+        except OSError:
+            pass
+todo, kb = [int(sys.argv[1])], 0
+while todo:
+    p = todo.pop()
+    todo += kids.get(p, [])
+    try:
+        kb += int(open('/proc/%d/statm' % p).read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+    except OSError:
+        pass
+print(kb)
+PY
+}
+threads() { ls "/proc/$W/task" | wc -l; }
+ok "a noop runs in an executor" wait_state "$(k submit noop)" succeeded 10
+grep -q "tasks in executor processes" "$T/w1.log"; eq "the worker says so" 0 $?
+rss0=$(tree_rss); thr0=$(threads)
+
+# The other slot has a task of 6 s meanwhile.
+nap=$(k submit sleep -p seconds=6 --retries 0)
+t0=$(date +%s)
+spin=$(k submit runaway -p mode=spin --timeout 2s --retries 0)
+ok "a task spinning past its timeout is stopped" wait_state "$spin" failed 10
+eq "within 5 s of its timeout" 1 "$([ $(( $(date +%s) - t0 )) -le 7 ] && echo 1 || echo 0)"
+err=$(api GET "/api/v1/jobs/$spin" | jq_ 'd["error"]')
+eq "with the reason" "killed: timeout 2 s exceeded" "$err"
+
+t0=$(date +%s)
+big=$(k submit runaway -p mode=alloc --memory 128MiB --retries 0)
+ok "a task allocating past its job's memory is stopped" wait_state "$big" failed 10
+eq "within 5 s" 1 "$([ $(( $(date +%s) - t0 )) -le 5 ] && echo 1 || echo 0)"
+err=$(api GET "/api/v1/jobs/$big" | jq_ 'd["error"]')
+ok "with the limit and the RSS ($err)" sh -c "echo '$err' | grep -q '^killed: memory limit 128 MiB exceeded (RSS [0-9]* MiB)$'"
+big=$(k submit runaway -p mode=alloc --retries 0)
+ok "without a memory, the worker's share per slot is the limit" wait_state "$big" failed 10
+err=$(api GET "/api/v1/jobs/$big" | jq_ 'd["error"]')
+ok "(512 MiB: $err)" sh -c "echo '$err' | grep -q '^killed: memory limit 512 MiB exceeded'"
+
+segv=$(k submit runaway -p mode=segv --retries 0)
+ok "a crashing task fails" wait_state "$segv" failed 10
+err=$(api GET "/api/v1/jobs/$segv" | jq_ 'd["error"]')
+eq "naming the signal" "executor crashed: SIGSEGV" "$err"
+ok "the worker survives it all" kill -0 "$W"
+ok "the other slot's task finished meanwhile" wait_state "$nap" succeeded 10
+ok "and the next task runs" wait_state "$(k submit noop)" succeeded 5
+sleep 0.5
+rss1=$(tree_rss); thr1=$(threads)
+eq "the worker has as many threads as before ($thr0)" "$thr0" "$thr1"
+ok "its processes hold no more memory than before ($rss0 -> $rss1 KiB)" \
+	[ "$rss1" -le $((rss0 + 32768)) ]
+ok "no task thread was abandoned" sh -c "! grep -q abandoned '$T/w1.log'"
+finish
