@@ -4,9 +4,14 @@
 # plugin: SIGSEGV) is placed again once, kills a second worker, and is
 # then failed as poison: not placed again, with that reason; the workers,
 # started again, run other jobs.  (Before, a lost attempt did not count:
-# the job took down every worker in turn, 4 times.)
+# the job took down every worker in turn, 4 times.)  The workers run tasks
+# on their own threads (isolation: thread), where a crash is the worker's;
+# in executor processes (the default) it costs an executor only: the last
+# part checks that.
 . "$(dirname "$0")/lib.sh"
-start_cluster 1s
+cluster_yaml 1s
+sed -i 's/^    memory: 1GiB$/&\n    isolation: thread/' "$T/cluster.yaml"
+start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
 TOKEN=$(token)
 long=$(api POST /api/v1/jobs '{"plugin":"sleep","params":{"seconds":60}}' | jq_ 'd["id"]')
 id=$(api POST /api/v1/jobs '{"plugin":"crash","params":{"signal":"segv"},"retries":5}' | jq_ 'd["id"]')
@@ -37,4 +42,15 @@ eq "other jobs run after it" succeeded "$(api GET "/api/v1/jobs/$j" | jq_ 'd["st
 sleep 1
 eq "the poison job was not placed again" 2 "$(api GET "/api/v1/jobs/$id" | jq_ 'd["attempt"]')"
 ok "a job lost in one crash runs again" test "$(api GET "/api/v1/jobs/$long" | jq_ 'd["state"]')" != failed
+
+# In an executor, the crash is the task's: it fails (retries count), the
+# worker stays.
+kill $PID_w1 $PID_w2; wait $PID_w1 $PID_w2 2>/dev/null
+sed -i '/^    isolation: thread$/d' "$T/cluster.yaml"
+start_node w1; start_node w2; wait_workers 2
+id=$(api POST /api/v1/jobs '{"plugin":"crash","params":{"signal":"segv"},"retries":1}' | jq_ 'd["id"]')
+wait_state "$id" failed 20
+api GET "/api/v1/jobs/$id" > "$T/job"
+ok "in an executor, the crash fails the task" grep -q 'executor crashed: SIGSEGV' "$T/job"
+ok "and the workers live" kill -0 $PID_w1 $PID_w2
 finish
