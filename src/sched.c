@@ -1158,7 +1158,7 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 				log_info("result of job %lld attempt %d from %s "
 				         "refused: %s", (long long)r->id,
 				         r->attempt, w->name, j == NULL ?
-				         "no such job" : j->attempt != r->attempt ?
+				         "no unfinished job has that id" : j->attempt != r->attempt ?
 				         "a later attempt owns the job" :
 				         j->worker != w ? "another worker runs it" :
 				         "the job is no longer running");

@@ -212,7 +212,7 @@ static const char *const store_migrations[] = {
 	 * batch's inserts are consecutive on the one writer, and
 	 * AUTOINCREMENT never reuses an id), so a retry after a crash is
 	 * answered with them.  Rows expire (STORE_IDEM_TTL_MS). */
-	"CREATE TABLE idempotency ("
+	"CREATE TABLE IF NOT EXISTS idempotency ("
 	"  principal  TEXT NOT NULL,"
 	"  key        TEXT NOT NULL,"
 	"  hash       TEXT NOT NULL,"
@@ -221,7 +221,7 @@ static const char *const store_migrations[] = {
 	"  created_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (principal, key)"
 	") WITHOUT ROWID;"
-	"CREATE INDEX idempotency_created ON idempotency(created_ms);",
+	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))

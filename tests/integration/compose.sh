@@ -113,8 +113,10 @@ ok "the workers reach the master over TLS by its service name" \
 kiln_m cert ca > "$T/ca.pem" 2>/dev/null
 health=$(curl -s --cacert "$T/ca.pem" "https://localhost:$PORT/api/v1/health" | jq_ 'd["status"]' 2>/dev/null)
 eq "the published port serves HTTPS checked with the cluster CA" ok "$health"
-ok "the image's health check passes on the master" podman healthcheck run "$M"
-ok "and on a worker" podman healthcheck run "${P}_worker_1"
+# Twice at most: on a loaded machine podman's exec alone can eat the 6 s.
+hc() { podman healthcheck run "$1" || podman healthcheck run "$1"; }
+ok "the image's health check passes on the master" hc "$M"
+ok "and on a worker" hc "${P}_worker_1"
 ok "the master runs as the image's user kiln (10001)" \
 	test "$(podman top "$M" user 2>/dev/null | tail -n 1)" = kiln
 
