@@ -353,6 +353,11 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 static void
 ex_child_main(int fd, plugin_registry *reg, const struct ex_env *env)
 {
+	/* A plugin's crash is reported by the signal that ended its
+	 * executor: a sanitizer's handler would turn it into exit(1). */
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+		signal(fatal[i], SIG_DFL);
 	struct ex_child c = { .fd = fd };
 	pthread_mutex_init(&c.wmu, NULL);
 	pthread_mutex_init(&c.mu, NULL);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,8 +39,10 @@ runaway_run(kiln_task *t, const struct kiln_host *host)
 		}
 	}
 	if (mode != NULL && strcmp(mode, "segv") == 0) {
-		volatile int *null = NULL;
-		return *null;
+		/* A wild pointer, not NULL: UBSan would stop at a null one
+		 * before the fault. */
+		volatile int *wild = (volatile int *)(uintptr_t)64;
+		return *wild;
 	}
 	if (mode != NULL && strcmp(mode, "spin") == 0) {
 		pthread_t th;
