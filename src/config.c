@@ -240,6 +240,33 @@ cfg_paths(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
 	return 0;
 }
 
+/* A list of plugin names (in_process_plugins), kept as written, into the
+ * struct kiln_paths at K's offset. */
+static int
+cfg_names(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+{
+	struct cfg_ctx *x = ud;
+	struct kiln_paths *l = (struct kiln_paths *)(void *)((char *)base +
+	                                                     k->off);
+	yaml_node_item_t *it, *top;
+	int rc;
+
+	if ((rc = cfg_list(x, k->name, v, &it, &top)) < 0)
+		return rc;
+	for (; it < top; it++) {
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
+		const char *s = NULL;
+		if ((rc = yamlfile_string(&x->yf, k->name, n, &s)) < 0)
+			return rc;
+		if (*s == '\0' || strlen(s) > 64 || strpbrk(s, "/ \t") != NULL)
+			return cfg_err(x, n, "%s: '%s' is not a plugin name",
+			               k->name, s);
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+		l->v[l->n++] = xstrdup(s);
+	}
+	return 0;
+}
+
 static void
 cfg_paths_free(struct kiln_paths *l)
 {
@@ -562,6 +589,8 @@ static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "read_roots", YF_OWN, CFG_WOFF(read_roots), 0, 0, cfg_paths },
 	{ "max_file_size", YF_SIZE, CFG_WOFF(max_file_size), 1, INT64_MAX, NULL },
 	{ "isolation", YF_OWN, CFG_WOFF(in_process), 0, 0, cfg_isolation },
+	{ "in_process_plugins", YF_OWN, CFG_WOFF(in_process_plugins), 0, 0,
+	  cfg_names },
 };
 
 static int
@@ -875,6 +904,7 @@ config_free(struct kiln_config *c)
 		free(c->workers[i].plugin_dir);
 		free(c->workers[i].data_dir);
 		cfg_paths_free(&c->workers[i].read_roots);
+		cfg_paths_free(&c->workers[i].in_process_plugins);
 	}
 	free(c->workers);
 	cfg_paths_free(&c->data.read_roots);

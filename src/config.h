@@ -44,6 +44,10 @@ struct kiln_worker_conf {
 	int in_process;      /* isolation: thread (1) runs plugin tasks in
 	                      * the worker; process (0, the default) in
 	                      * executor processes (executor.h) */
+	struct kiln_paths in_process_plugins; /* plugins run on the worker's
+	                      * threads even under isolation: process (short,
+	                      * trusted tasks: the executor's round trip
+	                      * costs them most) */
 	int line, column;    /* where the entry starts, for messages */
 };
 

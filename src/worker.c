@@ -58,6 +58,8 @@ struct wtask {
 	char *params;
 	int timed_out;
 	int abandoned;          /* reported failed; its thread is left behind */
+	int in_process;         /* on this thread although executors run
+	                         * (workers[].in_process_plugins) */
 	int shutdown;           /* cancelled because the worker stops */
 	struct proto_file *inputs; /* from upstream tasks (one allocation) */
 	size_t ninputs;
@@ -370,7 +372,7 @@ static int
 task_execute(struct wtask *wt, int *code, char **killed)
 {
 	struct wk *w = wt->w;
-	if (w->ex == NULL) {
+	if (wt->in_process) {
 		int state = task_run(wt->t, wt->p);
 		*code = task_code(wt->t);
 		return state;
@@ -467,6 +469,16 @@ worker_cancels(struct wk *w, const struct proto_attempt *c, size_t n)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Does WC run the tasks of plugin NAME on its own threads? */
+static int
+worker_in_process(const struct kiln_worker_conf *wc, const char *name)
+{
+	for (size_t i = 0; i < wc->in_process_plugins.n; i++)
+		if (strcmp(wc->in_process_plugins.v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Start task T of an exchange reply on a pool thread. */
 static void
 worker_start(struct wk *w, const struct proto_task *pt)
@@ -503,6 +515,7 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	/* The job's memory, or the worker's share per slot. */
 	wt->memory_limit = pt->memory > 0 ? pt->memory : wc->memory / wc->slots;
 	wt->plugin = xstrdup(pt->plugin);
+	wt->in_process = w->ex == NULL || worker_in_process(wc, pt->plugin);
 	wt->params = params;
 	wt->inputs = proto_files_dup(pt->inputs, pt->ninputs);
 	wt->ninputs = pt->ninputs;
@@ -752,7 +765,7 @@ watchdog_timeouts(struct wk *w)
 		/* A plugin that ignores cancellation: after a grace period the
 		 * attempt is reported failed and another thread takes its
 		 * slot; the stuck thread is left to finish. */
-		if (wt->timed_out && !wt->abandoned && w->ex == NULL &&
+		if (wt->timed_out && !wt->abandoned && wt->in_process &&
 		    now >= wt->deadline + WORKER_ABANDON_MS) {
 			wt->abandoned = 1;
 			outbox_fail(w, wt->id, wt->attempt, KILN_EFAIL, "timed out; "

@@ -71,4 +71,16 @@ eq "the worker has as many threads as before ($thr0)" "$thr0" "$thr1"
 ok "its processes hold no more memory than before ($rss0 -> $rss1 KiB)" \
 	[ "$rss1" -le $((rss0 + 32768)) ]
 ok "no task thread was abandoned" sh -c "! grep -q abandoned '$T/w1.log'"
+
+# in_process_plugins: those plugins' tasks on the worker's own threads.
+pid_of() {
+	j=$(k submit runaway -p mode=pid --retries 0)
+	wait_state "$j" succeeded 10 && api GET "/api/v1/jobs/$j" | jq_ 'd["result"]["pid"]'
+}
+p=$(pid_of)
+ok "a task runs in an executor, not the worker ($p)" [ "${p:-$W}" != "$W" ]
+kill "$W"; wait "$W" 2>/dev/null
+sed -i 's/^    memory: 1GiB$/&\n    in_process_plugins: [runaway]/' "$T/cluster.yaml"
+start_node w1; W=$PID_w1; wait_workers 1
+eq "with in_process_plugins: [runaway], in the worker" "$W" "$(pid_of)"
 finish

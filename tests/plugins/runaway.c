@@ -10,8 +10,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kiln/plugin.h"
 
@@ -52,12 +54,17 @@ runaway_run(kiln_task *t, const struct kiln_host *host)
 				pthread_detach(th);
 		spin_forever((void *)&counter);
 	}
-	host->set_error(t, "mode must be spin, alloc or segv");
+	if (mode != NULL && strcmp(mode, "pid") == 0) {
+		char pid[32];       /* which process runs the task */
+		snprintf(pid, sizeof pid, "{\"pid\":%ld}", (long)getpid());
+		return host->set_result(t, pid);
+	}
+	host->set_error(t, "mode must be spin, alloc, segv or pid");
 	return KILN_EINVAL;
 }
 
 static const struct kiln_param runaway_params[] = {
-	{ "mode", "string", NULL, "spin, alloc or segv" },
+	{ "mode", "string", NULL, "spin, alloc, segv or pid" },
 	{ NULL, NULL, NULL, NULL },
 };
 

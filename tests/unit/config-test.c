@@ -132,7 +132,8 @@ static const char full_yaml[] =
 	"    data_dir: ../../w1data\n"
 	"    cache_size: 300MiB\n"
 	"    isolation: thread\n"
-	"  - name: w.2_x\n";
+	"  - name: w.2_x\n"
+	"    in_process_plugins: [noop, sleep]\n";
 
 START_TEST(test_full)
 {
@@ -195,6 +196,8 @@ START_TEST(test_full)
 	ck_assert_int_eq(w->memory, (int64_t)1 << 30);
 	ck_assert_int_eq(w->cache_size, (int64_t)8 << 30);
 	ck_assert_int_eq(w->in_process, 0);   /* isolation: process */
+	ck_assert_uint_eq(w->in_process_plugins.n, 2);
+	ck_assert_str_eq(w->in_process_plugins.v[1], "sleep");
 	ck_path_eq(w->plugin_dir, "etc/plugins");
 	ck_path_eq(w->data_dir, "var/w.2_x");
 	ck_assert_int_eq(w->line, 36);
@@ -373,6 +376,8 @@ static const struct bad {
 	  "'max_attempts' must be from 1 to 100, got 0", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    isolation: none\n", 4, 16,
 	  "isolation must be process or thread, not 'none'", 0 },
+	{ "master:\nworkers:\n  - name: w1\n    in_process_plugins: [a/b]\n",
+	  4, 26, "in_process_plugins: 'a/b' is not a plugin name", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    slots: two\n", 4, 12,
 	  "'slots' must be an integer from 1 to 1024, got 'two'", 0 },
 	{ "master:\nworkers:\n  - name: w1\n    slots: 0\n", 4, 12,
