@@ -47,12 +47,14 @@ eq "within 5 s of its timeout" 1 "$([ $(( $(date +%s) - t0 )) -le 7 ] && echo 1 
 err=$(api GET "/api/v1/jobs/$spin" | jq_ 'd["error"]')
 eq "with the reason" "killed: timeout 2 s exceeded" "$err"
 
-t0=$(date +%s)
-big=$(k submit runaway -p mode=alloc --memory 128MiB --retries 0)
+big=$(k submit runaway -p mode=alloc --memory 64MiB --retries 0)
 ok "a task allocating past its job's memory is stopped" wait_state "$big" failed 10
-eq "within 5 s" 1 "$([ $(( $(date +%s) - t0 )) -le 5 ] && echo 1 || echo 0)"
+# From its start on the worker, not from the submit: a loaded machine's
+# dispatch is not what is measured.
+ran=$(api GET "/api/v1/jobs/$big" | jq_ 'd["finished_ms"] - d["started_ms"]')
+ok "within 5 s of its start (${ran} ms)" [ "${ran:-99999}" -le 5000 ]
 err=$(api GET "/api/v1/jobs/$big" | jq_ 'd["error"]')
-ok "with the limit and the RSS ($err)" sh -c "echo '$err' | grep -q '^killed: memory limit 128 MiB exceeded (RSS [0-9]* MiB)$'"
+ok "with the limit and the RSS ($err)" sh -c "echo '$err' | grep -q '^killed: memory limit 64 MiB exceeded (RSS [0-9]* MiB)$'"
 big=$(k submit runaway -p mode=alloc --retries 0)
 ok "without a memory, the worker's share per slot is the limit" wait_state "$big" failed 10
 err=$(api GET "/api/v1/jobs/$big" | jq_ 'd["error"]')
