@@ -543,6 +543,9 @@ static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "data_dir", YF_OWN, CFG_WOFF(data_dir), 0, 0, cfg_set_path },
 	{ "read_roots", YF_OWN, CFG_WOFF(read_roots), 0, 0, cfg_paths },
 	{ "max_file_size", YF_SIZE, CFG_WOFF(max_file_size), 1, INT64_MAX, NULL },
+	{ "exec", YF_BOOL, CFG_WOFF(exec), 0, 1, NULL },
+	{ "max_output_size", YF_SIZE, CFG_WOFF(max_output_size), 1, INT64_MAX,
+	  NULL },
 };
 
 static int

@@ -41,6 +41,9 @@ struct kiln_worker_conf {
 	                      * read files from (see dataroot.h) */
 	int64_t max_file_size; /* largest file a task opens by path; 0:
 	                      * data.max_file_size */
+	int exec;            /* loads the 'exec' plugin (commands run with
+	                      * the worker's rights); default 0 */
+	int64_t max_output_size; /* most bytes of outputs per task; 0: any */
 	int line, column;    /* where the entry starts, for messages */
 };
 

@@ -77,6 +77,8 @@ struct plugin_registry {
 	size_t ncur;
 	struct load_error *errs;
 	size_t nerrs;
+	struct plugin_refusal *refused; /* names this registry never loads */
+	size_t nrefused;
 };
 
 /* Makes cache names unique within the process; the pid in the name keeps
@@ -670,6 +672,21 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		}
 		return 0;
 	}
+	for (size_t k = 0; k < r->nrefused; k++) {
+		if (strcmp(r->refused[k].name, d->name) != 0)
+			continue;
+		/* Refused before init(): it runs no code of its own here. */
+		err = xasprintf("%s: plugin '%s' %s", file, d->name,
+		                r->refused[k].why);
+		plugin_error_add(r, file, &real_id, err, NULL);
+		dlclose(h);
+		if (old != NULL) {
+			plugin_unpublish(r, old);
+			plugin_release(old);
+			return 1;
+		}
+		return 0;
+	}
 	bool found;
 	pthread_mutex_lock(&r->lock);
 	size_t i = plugin_find(r, d->name, &found);
@@ -800,6 +817,17 @@ plugin_registry_open(const char *dir, const char *cache_dir,
                      const struct kiln_host *host, plugin_registry **out,
                      char **err)
 {
+	return plugin_registry_open_refusing(dir, cache_dir, host, NULL, 0,
+	                                     out, err);
+}
+
+int
+plugin_registry_open_refusing(const char *dir, const char *cache_dir,
+                              const struct kiln_host *host,
+                              const struct plugin_refusal *refused,
+                              size_t nrefused, plugin_registry **out,
+                              char **err)
+{
 	struct stat st;
 	if (stat(dir, &st) < 0)
 		return seterr(err, -errno, "plugin directory %s: %s", dir,
@@ -815,6 +843,10 @@ plugin_registry_open(const char *dir, const char *cache_dir,
 	r->dir = xstrdup(dir);
 	r->cache_dir = xstrdup(cache_dir);
 	r->host = host;
+	r->refused = xcalloc(nrefused ? nrefused : 1, sizeof *r->refused);
+	for (size_t i = 0; i < nrefused; i++)
+		r->refused[r->nrefused++] = (struct plugin_refusal){
+			xstrdup(refused[i].name), xstrdup(refused[i].why) };
 	pthread_mutex_init(&r->scan_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	plugin_registry_scan(r);
@@ -833,6 +865,11 @@ plugin_registry_close(plugin_registry *r)
 	for (size_t i = 0; i < r->nerrs; i++)
 		plugin_error_free(&r->errs[i]);
 	free(r->errs);
+	for (size_t i = 0; i < r->nrefused; i++) {
+		free((char *)r->refused[i].name);
+		free((char *)r->refused[i].why);
+	}
+	free(r->refused);
 	pthread_mutex_destroy(&r->scan_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r->dir);
