@@ -237,15 +237,25 @@ ex_argv(struct ex *x)
 	x->argv = calloc(n + 1, sizeof *x->argv);
 	if (x->argv == NULL)
 		abort();
+	/* Numbers and booleans too: a DAG's "{{ params.n }}" keeps its type. */
 	json_array_foreach(a, i, e) {
-		if (!json_is_string(e) || (i == 0 && json_string_length(e) == 0))
+		if (json_is_string(e))
+			x->argv[i] = ex_printf("%s", json_string_value(e));
+		else if (json_is_integer(e))
+			x->argv[i] = ex_printf("%" JSON_INTEGER_FORMAT,
+			                       json_integer_value(e));
+		else if (json_is_real(e))
+			x->argv[i] = ex_printf("%.17g", json_real_value(e));
+		else if (json_is_boolean(e))
+			x->argv[i] = ex_printf("%s", json_is_true(e) ? "true" :
+			                       "false");
+		if (x->argv[i] == NULL || x->argv[0][0] == '\0')
 			break;
-		x->argv[i] = ex_printf("%s", json_string_value(e));
 	}
 	json_decref(a);
 	if (n == 0 || i < n) {
 		x->h->set_error(x->t, "exec: param 'argv' must be a non-empty "
-		                "list of strings, such as [\"python3\", "
+		                "list of strings (or numbers), such as [\"python3\", "
 		                "\"train.py\"], not %s", argv);
 		return KILN_EINVAL;
 	}

@@ -126,6 +126,19 @@ tasks:
     plugin: noop
     command: echo hi
 YAML
+# The examples of conf/dags run as they are.
+mkdir -p "$T/dags/scripts"
+cp "$KILN_SRCDIR"/conf/dags/example_shell.yaml "$KILN_SRCDIR"/conf/dags/example_python.yaml "$T/dags/"
+cp "$KILN_SRCDIR"/conf/dags/scripts/*.py "$T/dags/scripts/"
+for d in example_shell example_python; do
+	for _ in $(seq 1 50); do api GET /api/v1/dags/$d >/dev/null; [ "$(status)" = 200 ] && break; sleep 0.1; done
+	eval "r_$d=\$(api POST /api/v1/dags/$d/trigger '{}' | jq_ 'd[\"run_id\"]')"
+done
+ok "conf/dags/example_shell.yaml runs to success" wait_run "$r_example_shell" success 20
+ok "its top word is 'the', 3 times" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/runs/$r_example_shell/tasks/top/log' | grep -q 'stdout: *3 the'"
+ok "conf/dags/example_python.yaml runs to success" wait_run "$r_example_python" success 20
+ok "its mean of y over 50 rows is 50" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/runs/$r_example_python/tasks/summarise/log' | grep -q 'stdout: mean of y over 50 rows: 50.0'"
+
 for _ in $(seq 1 50); do api GET /api/v1/dags/errors | grep -q bad.yaml && break; sleep 0.1; done
 ok "'plugin' and 'command' together are an import error" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/dags/errors' | grep -q \"bad.yaml:4:13: task 'a' has both\""
 
