@@ -250,6 +250,29 @@ START_TEST(load_bundled)
 }
 END_TEST
 
+/* A refused name is a load error with its reason, and stays refused
+ * across scans (a worker without `exec: true` and plugins/exec). */
+START_TEST(refused_by_name)
+{
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "sleep", NULL);
+	const struct plugin_refusal no = { "sleep", "is not for this test" };
+	plugin_registry *r = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(plugin_registry_open_refusing(plugdir, cachedir,
+	                 task_host(), &no, 1, &r, &err), 0);
+	ck_assert_str_eq(loaded(r).text, "noop=1.0.0 ");
+	ck_assert_ptr_null(plugin_acquire(r, "sleep"));
+	struct seen e = errors(r);
+	ck_assert_int_eq(e.n, 1);
+	ck_assert_msg(strstr(e.text, "sleep.so: plugin 'sleep' is not for "
+	              "this test") != NULL, "%s", e.text);
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	ck_assert_ptr_null(plugin_acquire(r, "sleep"));
+	plugin_registry_close(r);
+}
+END_TEST
+
 static const struct bad_case {
 	const char *plugin;     /* in the test plugin dir; NULL: text file */
 	const char *as;         /* file name in the plugin directory */
@@ -1591,6 +1614,7 @@ plugin_suite(void)
 	TCase *tc = tcase_create("loader");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, load_bundled);
+	tcase_add_test(tc, refused_by_name);
 	tcase_add_loop_test(tc, bad_plugin, 0,
 	                    sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, all_bad_together);
