@@ -8,8 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 cluster_yaml
 # Only w1 runs commands; w2 keeps the default (off).
-sed -i 's/^  - name: w1$/  - name: w1\n    exec: true/' "$T/cluster.yaml"
+sed -i 's/^  - name: w1$/  - name: w1\n    exec: true\n    max_output_size: 1MiB/' "$T/cluster.yaml"
 start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
+TOKEN=$(token)   # one token for every call below
 
 submit() {  # submit PARAMS_JSON [EXTRA_FIELDS] -> job id
 	api POST /api/v1/jobs "{\"plugin\":\"exec\",\"params\":$1${2:+,$2}}" | jq_ 'd["id"]'
@@ -90,6 +91,22 @@ j=$(submit '{"command":"head -c 5000 /dev/zero > $KILN_OUTPUTS/big","max_output"
 ok "a command writing more than max_output fails" wait_state "$j" failed 15
 case "$(field "$j" '["error"]')" in *"max_output"*) ok "naming max_output" true ;;
 *) ok "naming max_output (got: $(field "$j" '["error"]'))" false ;; esac
+
+# The worker's max_output_size caps every task's outputs.
+j=$(submit '{"command":"head -c 600000 /dev/zero > $KILN_OUTPUTS/a; head -c 600000 /dev/zero > $KILN_OUTPUTS/b"}' '"retries":0')
+ok "outputs over the worker's max_output_size fail" wait_state "$j" failed 15
+case "$(field "$j" '["error"]')" in *"more than this worker's max_output_size (1048576 bytes)"*) ok "naming max_output_size" true ;;
+*) ok "naming max_output_size (got: $(field "$j" '["error"]'))" false ;; esac
+
+# CPU time and memory limits.
+j=$(submit '{"argv":["python3","-c","while True: pass"],"cpu_seconds":1}' '"retries":0')
+ok "a command over cpu_seconds is stopped" wait_state "$j" failed 15
+case "$(field "$j" '["error"]')" in *"SIGXCPU"*"cpu_seconds"*) ok "by SIGXCPU" true ;;
+*) ok "by SIGXCPU (got: $(field "$j" '["error"]'))" false ;; esac
+j=$(submit '{"argv":["python3","-c","x = bytearray(400 << 20)"],"memory":"200MiB"}' '"retries":0')
+ok "a command over its memory limit fails" wait_state "$j" failed 15
+case "$(field "$j" '["error"]')" in *"exit status 1"*"MemoryError"*) ok "with MemoryError" true ;;
+*) ok "with MemoryError (got: $(field "$j" '["error"]'))" false ;; esac
 
 # w2 has not enabled exec: it does not offer the plugin and says why.
 w2=$(api GET /api/v1/workers | jq_ '[",".join(p["name"] for p in w["plugins"]) for w in d["workers"] if w["name"]=="w2"][0]')
