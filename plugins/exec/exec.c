@@ -745,9 +745,10 @@ ex_wait(struct ex *x, int *status)
 		ex_poll(x, EX_TICK_MS);
 		siginfo_t si;
 		si.si_pid = 0;
-		if (waitid(P_PID, (id_t)x->pid, &si, WEXITED | WNOHANG | WNOWAIT)
-		    == 0 && si.si_pid == x->pid)
-			break;
+		int w = waitid(P_PID, (id_t)x->pid, &si, WEXITED | WNOHANG |
+		               WNOWAIT);
+		if ((w == 0 && si.si_pid == x->pid) || (w < 0 && errno == ECHILD))
+			break;      /* ECHILD: reaped by someone else */
 		double now = ex_now();
 		if (why == KILN_OK && (x->h->cancelled(x->t) ||
 		    (x->timeout > 0 && now - start >= x->timeout))) {
@@ -768,8 +769,16 @@ ex_wait(struct ex *x, int *status)
 	/* The main process is gone but not reaped, so its group id cannot
 	 * have been reused: kill what it left behind, then reap it. */
 	kill(-x->pid, SIGKILL);
-	while (waitpid(x->pid, status, 0) < 0 && errno == EINTR)
+	pid_t r;
+	while ((r = waitpid(x->pid, status, 0)) < 0 && errno == EINTR)
 		;
+	if (r != x->pid) {
+		/* Its status is lost (SIGCHLD ignored?): not a success. */
+		x->h->log(x->t, KILN_LOG_WARN, "exec: cannot read the exit "
+		          "status of process %d: %s", (int)x->pid,
+		          strerror(errno));
+		*status = 255 << 8;
+	}
 	double end = ex_now() + EX_DRAIN_MS / 1000.0;
 	while ((x->out.fd >= 0 || x->err.fd >= 0) && ex_now() < end)
 		ex_poll(x, 50);
