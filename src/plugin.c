@@ -65,6 +65,9 @@ struct load_error {
 	char *msg;
 	struct file_id id;
 	char *dup_name;         /* set when refused for a taken name */
+	bool refused;           /* by the registry's policy: remembered so
+	                         * that scans skip it, but not a fault, so
+	                         * not listed by plugin_errors() */
 };
 
 struct plugin_registry {
@@ -585,20 +588,29 @@ plugin_error_drop(plugin_registry *r, const char *file)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Record that FILE failed, or was REFUSED; takes MSG and DUP_NAME. */
+static void
+plugin_error_put(plugin_registry *r, const char *file,
+                 const struct file_id *id, char *msg, char *dup_name,
+                 bool refused)
+{
+	plugin_error_drop(r, file);
+	pthread_mutex_lock(&r->lock);
+	r->errs = xrealloc(r->errs, (r->nerrs + 1) * sizeof r->errs[0]);
+	r->errs[r->nerrs++] = (struct load_error){
+		.file = xstrdup(file), .msg = msg, .id = *id,
+		.dup_name = dup_name, .refused = refused,
+	};
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Record (and log) that FILE failed; takes MSG and DUP_NAME. */
 static void
 plugin_error_add(plugin_registry *r, const char *file,
                  const struct file_id *id, char *msg, char *dup_name)
 {
 	log_error("plugin %s", msg);
-	plugin_error_drop(r, file);
-	pthread_mutex_lock(&r->lock);
-	r->errs = xrealloc(r->errs, (r->nerrs + 1) * sizeof r->errs[0]);
-	r->errs[r->nerrs++] = (struct load_error){
-		.file = xstrdup(file), .msg = msg, .id = *id,
-		.dup_name = dup_name,
-	};
-	pthread_mutex_unlock(&r->lock);
+	plugin_error_put(r, file, id, msg, dup_name, false);
 }
 
 /* ------------------------------------------------------------ scanning */
@@ -678,7 +690,8 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		/* Refused before init(): it runs no code of its own here. */
 		err = xasprintf("%s: plugin '%s' %s", file, d->name,
 		                r->refused[k].why);
-		plugin_error_add(r, file, &real_id, err, NULL);
+		log_info("not loading %s", err);
+		plugin_error_put(r, file, &real_id, err, NULL, true);
 		dlclose(h);
 		if (old != NULL) {
 			plugin_unpublish(r, old);
@@ -905,11 +918,14 @@ int
 plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud)
 {
 	pthread_mutex_lock(&r->lock);
-	size_t n = r->nerrs;
-	char **v = xmalloc((2 * n + 1) * sizeof v[0]);
-	for (size_t i = 0; i < n; i++) {
-		v[2 * i] = xstrdup(r->errs[i].file);
-		v[2 * i + 1] = xstrdup(r->errs[i].msg);
+	size_t n = 0;
+	char **v = xmalloc((2 * r->nerrs + 1) * sizeof v[0]);
+	for (size_t i = 0; i < r->nerrs; i++) {
+		if (r->errs[i].refused)
+			continue;
+		v[2 * n] = xstrdup(r->errs[i].file);
+		v[2 * n + 1] = xstrdup(r->errs[i].msg);
+		n++;
 	}
 	pthread_mutex_unlock(&r->lock);
 

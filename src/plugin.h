@@ -53,7 +53,9 @@ struct plugin_refusal {
 	const char *why;
 };
 /* As plugin_registry_open(), but the N plugins of REFUSED (copied) are
- * refused after their descriptor is read, before their init() runs. */
+ * refused after their descriptor is read, before their init() runs.  A
+ * refusal is logged (info) and remembered, but it is a policy, not a
+ * fault: plugin_errors() does not list it. */
 int plugin_registry_open_refusing(const char *dir, const char *cache_dir,
                                   const struct kiln_host *host,
                                   const struct plugin_refusal *refused,
