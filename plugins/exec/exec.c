@@ -722,7 +722,8 @@ ex_poll(struct ex *x, int ms)
 {
 	struct pollfd p[2] = { { x->out.fd, POLLIN, 0 }, { x->err.fd, POLLIN, 0 } };
 	if (x->out.fd < 0 && x->err.fd < 0) {
-		poll(NULL, 0, ms);
+		/* Both closed: the exit is near, look for it often. */
+		poll(NULL, 0, ms < 10 ? ms : 10);
 		return;
 	}
 	if (poll(p, 2, ms) <= 0)
