@@ -140,8 +140,10 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		pm->decl = pm->known ? sched_plugin_decl(a->sc, pname) : NULL;
 	}
 	if (!pm->known) {
-		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it",
-		                 where, pname);
+		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it%s",
+		                 where, pname, strcmp(pname, "exec") == 0 ?
+		                 " (workers run commands only with 'exec: true' "
+		                 "in cluster.yaml)" : "");
 		return -1;
 	}
 	/* What the plugin declares is checked here, so that a job missing a

@@ -591,6 +591,9 @@ static const struct yamlfile_key cfg_worker_keys[] = {
 	{ "isolation", YF_OWN, CFG_WOFF(in_process), 0, 0, cfg_isolation },
 	{ "in_process_plugins", YF_OWN, CFG_WOFF(in_process_plugins), 0, 0,
 	  cfg_names },
+	{ "exec", YF_BOOL, CFG_WOFF(exec), 0, 1, NULL },
+	{ "max_output_size", YF_SIZE, CFG_WOFF(max_output_size), 1, INT64_MAX,
+	  NULL },
 };
 
 static int

@@ -48,6 +48,9 @@ struct kiln_worker_conf {
 	                      * threads even under isolation: process (short,
 	                      * trusted tasks: the executor's round trip
 	                      * costs them most) */
+	int exec;            /* loads the 'exec' plugin (commands run with
+	                      * the worker's rights); default 0 */
+	int64_t max_output_size; /* most bytes of outputs per task; 0: any */
 	int line, column;    /* where the entry starts, for messages */
 };
 

@@ -99,6 +99,7 @@ struct dl_task {
 	yaml_node_t *node;           /* the task's mapping */
 	yaml_node_t *id;             /* its id value */
 	yaml_node_t *params;         /* its params value, or NULL */
+	yaml_node_t *command;        /* its command value, or NULL */
 	yaml_node_t **deps;          /* the depends_on items */
 };
 
@@ -139,6 +140,51 @@ dl_set_deps(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 {
 	(void)k;
 	return dl_deps(ud, v, base);
+}
+
+/* `command: LINE` (params.command) or `command: [PROG, ARG...]`
+ * (params.argv): a task of the exec plugin (plugins/exec/exec.c). */
+static int
+dl_set_command(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+               void *base)
+{
+	struct dl *x = ud;
+	struct dag_task *t = base;
+	json_t *val = NULL;
+	(void)k;
+
+	if (v->type == YAML_SCALAR_NODE && !yamlfile_null(v) &&
+	    *yamlfile_str(v) != '\0') {
+		val = json_string(yamlfile_str(v));
+	} else if (v->type == YAML_SEQUENCE_NODE &&
+	           v->data.sequence.items.start < v->data.sequence.items.top) {
+		val = json_array();
+		for (yaml_node_item_t *it = v->data.sequence.items.start;
+		     it < v->data.sequence.items.top; it++) {
+			yaml_node_t *e = yamlfile_node(&x->yf, *it);
+			if (e->type != YAML_SCALAR_NODE || yamlfile_null(e)) {
+				json_decref(val);
+				return dl_err(x, e, "each item of 'command' must "
+				              "be a string, not %s", yamlfile_null(e)
+				              ? "empty" : yamlfile_kind(e));
+			}
+			json_array_append_new(val, json_string(yamlfile_str(e)));
+		}
+	}
+	if (val == NULL)
+		return dl_err(x, v, "'command' must be a shell command line "
+		              "or a list (program and arguments), not %s",
+		              yamlfile_null(v) ? "empty" : yamlfile_kind(v));
+	const char *key = json_is_string(val) ? "command" : "argv";
+	if (json_object_get(t->params, "command") != NULL ||
+	    json_object_get(t->params, "argv") != NULL) {
+		json_decref(val);
+		return dl_err(x, v, "'command' and params.command or "
+		              "params.argv say the same thing: give one");
+	}
+	json_object_set_new(t->params, key, val);
+	x->tn[t - x->d->tasks].command = v;
+	return 0;
 }
 
 static int
@@ -329,6 +375,7 @@ static const struct yamlfile_key dl_task_keys[] = {
 	{ "plugin", YF_STR, T_OFF(plugin), 0, 0, NULL },
 	{ "params", YF_OWN, T_OFF(params), 0, 0, dl_set_params },
 	{ "depends_on", YF_OWN, 0, 0, 0, dl_set_deps },
+	{ "command", YF_OWN, 0, 0, 0, dl_set_command },
 	{ "retries", YF_INT, T_OFF(retries), 0, DAG_RETRIES_MAX, NULL },
 	{ "retry_delay", YF_DURATION, T_OFF(retry_delay_ms), 0, INT64_MAX, NULL },
 	{ "retry_exponential_backoff", YF_BOOL, T_OFF(retry_exponential), 0,
@@ -343,10 +390,11 @@ static const struct yamlfile_key dl_task_keys[] = {
 	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
 };
 
-enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS };
+enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS, TK_COMMAND };
 
 /* Keys of a task that make no sense for every task at once. */
-static const char *const dl_default_deny[] = { "id", "depends_on", NULL };
+static const char *const dl_default_deny[] = { "id", "depends_on", "command",
+                                               NULL };
 
 static void
 dl_task_clear(struct dag_task *t)
@@ -470,6 +518,10 @@ dl_task(struct dl *x, yaml_node_t *n)
 		return rc;
 	tn->id = found[TK_ID];
 	tn->params = found[TK_PARAMS];
+	if (found[TK_COMMAND] != NULL && found[TK_PLUGIN] != NULL)
+		return dl_err(x, found[TK_PLUGIN], "task '%s' has both "
+		              "'plugin' and 'command' (a task of plugin exec): "
+		              "give one", t->id);
 	for (size_t i = 0; i + 1 < d->ntasks; i++)
 		if (strcmp(d->tasks[i].id, t->id) == 0)
 			return dl_err(x, found[TK_ID], "duplicate task id '%s' "
@@ -478,10 +530,16 @@ dl_task(struct dl *x, yaml_node_t *n)
 	if ((rc = yamlfile_set_found(&x->yf, dl_task_keys, ARRAY_SIZE(dl_task_keys), found,
 	                   t)) < 0)
 		return rc;
+	if (found[TK_COMMAND] != NULL) {
+		free(t->plugin);
+		t->plugin = xstrdup("exec");
+	}
 	if (t->plugin == NULL)
-		return dl_err(x, n, "task '%s' has no 'plugin'", t->id);
+		return dl_err(x, n, "task '%s' has no 'plugin' (or 'command')",
+		              t->id);
 	if (x->plugin_known != NULL && !x->plugin_known(t->plugin, x->ud))
 		return dl_err(x, found[TK_PLUGIN] ? found[TK_PLUGIN] :
+		              found[TK_COMMAND] ? found[TK_COMMAND] :
 		              x->def_plugin, "unknown plugin '%s'", t->plugin);
 	return 0;
 }
@@ -667,6 +725,7 @@ dl_ancestors(const struct dag *d)
 enum tpl_kind {
 	V_DS, V_DS_NODASH, V_LOGICAL_DATE, V_INTERVAL_START, V_INTERVAL_END,
 	V_RUN_ID, V_DAG_ID, V_DAG_DIR, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
+	V_INPUT,
 };
 
 static const struct {
@@ -689,7 +748,8 @@ struct tpl {
 	size_t start, end;           /* of the whole tag in the string */
 	char *expr;                  /* trimmed; malloc()ed */
 	enum tpl_kind kind;
-	const char *name;            /* V_PARAM: the param (in expr) */
+	const char *name;            /* V_PARAM, V_INPUT: the param or input
+	                              * (in expr) */
 	int task;                    /* V_RESULT, V_FIELD: its index */
 	const char *field;           /* V_FIELD: the field (in expr) */
 };
@@ -742,6 +802,11 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 		t->name = e + 7;
 		return 0;
 	}
+	if (strncmp(e, "inputs.", 7) == 0 && e[7] != '\0') {
+		t->kind = V_INPUT;
+		t->name = e + 7;
+		return 0;
+	}
 	if (strncmp(e, "tasks.", 6) == 0) {
 		const char *r = e + 6;
 		size_t best = 0;
@@ -770,6 +835,37 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 	return seterr(err, -EINVAL, "unknown template variable '%s'", e);
 }
 
+/* `{{ inputs.NAME }}` in task TI: the path of input NAME in the work
+ * directory of an exec task, whose inputs are its direct upstream tasks'
+ * outputs, named UPSTREAM/FILE (or FILE alone where it is unique: see
+ * plugins/exec/exec.c).  Rendered unquoted into a command line, so NAME
+ * is kept to characters a shell takes literally. */
+static int
+dl_check_input(const struct dag *d, size_t ti, const char *name, char **err)
+{
+	const struct dag_task *t = &d->tasks[ti];
+	if (strcmp(t->plugin, "exec") != 0)
+		return seterr(err, -EINVAL, "'{{ inputs.%s }}' is for tasks of "
+		              "plugin exec ('command:'), not of %s", name,
+		              t->plugin);
+	if (name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                "qrstuvwxyz0123456789._-/")] != '\0' ||
+	    strstr(name, "..") != NULL || name[0] == '/')
+		return seterr(err, -EINVAL, "input name '%s' in a template may "
+		              "hold only letters, digits, '.', '_', '-' and a "
+		              "'/' after the upstream task's id", name);
+	const char *slash = strrchr(name, '/');
+	if (slash == NULL)
+		return 0;
+	for (size_t j = 0; j < t->ndeps; j++)
+		if (strlen(t->deps[j]) == (size_t)(slash - name) &&
+		    strncmp(t->deps[j], name, (size_t)(slash - name)) == 0)
+			return 0;
+	return seterr(err, -EINVAL, "task '%s' reads input '%s', but '%.*s' "
+	              "is not in its depends_on", t->id, name,
+	              (int)(slash - name), name);
+}
+
 /* Check every template in string node N of task TI. */
 static int
 dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
@@ -787,6 +883,8 @@ dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
 		    json_object_get(d->params, t.name) == NULL)
 			rc = seterr(&msg, -EINVAL, "template parameter '%s' is "
 			            "not among the DAG's params", t.name);
+		if (rc == 0 && t.kind == V_INPUT)
+			rc = dl_check_input(d, ti, t.name, &msg);
 		if (rc == 0 && (t.kind == V_RESULT || t.kind == V_FIELD) &&
 		    !anc[ti * d->ntasks + (size_t)t.task])
 			rc = seterr(&msg, -EINVAL, "task '%s' uses the result "
@@ -877,6 +975,8 @@ dl_check_templates(struct dl *x)
 		}
 		if (rc == 0 && tp != NULL)
 			rc = dl_check_node(x, tp, i, anc, 0);
+		if (rc == 0 && x->tn[i].command != NULL)
+			rc = dl_check_node(x, x->tn[i].command, i, anc, 0);
 	}
 	free(anc);
 	return rc;
@@ -1260,6 +1360,10 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 		return 0;
 	case V_TASK_ID:
 		sb_str(b, c->task->id);
+		return 0;
+	case V_INPUT:               /* exec runs in its work directory */
+		sb_str(b, "inputs/");
+		sb_str(b, t->name);
 		return 0;
 	case V_PARAM:
 	case V_RESULT:

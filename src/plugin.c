@@ -65,6 +65,9 @@ struct load_error {
 	char *msg;
 	struct file_id id;
 	char *dup_name;         /* set when refused for a taken name */
+	bool refused;           /* by the registry's policy: remembered so
+	                         * that scans skip it, but not a fault, so
+	                         * not listed by plugin_errors() */
 };
 
 struct plugin_registry {
@@ -77,6 +80,8 @@ struct plugin_registry {
 	size_t ncur;
 	struct load_error *errs;
 	size_t nerrs;
+	struct plugin_refusal *refused; /* names this registry never loads */
+	size_t nrefused;
 };
 
 /* Makes cache names unique within the process; the pid in the name keeps
@@ -583,20 +588,29 @@ plugin_error_drop(plugin_registry *r, const char *file)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Record that FILE failed, or was REFUSED; takes MSG and DUP_NAME. */
+static void
+plugin_error_put(plugin_registry *r, const char *file,
+                 const struct file_id *id, char *msg, char *dup_name,
+                 bool refused)
+{
+	plugin_error_drop(r, file);
+	pthread_mutex_lock(&r->lock);
+	r->errs = xrealloc(r->errs, (r->nerrs + 1) * sizeof r->errs[0]);
+	r->errs[r->nerrs++] = (struct load_error){
+		.file = xstrdup(file), .msg = msg, .id = *id,
+		.dup_name = dup_name, .refused = refused,
+	};
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* Record (and log) that FILE failed; takes MSG and DUP_NAME. */
 static void
 plugin_error_add(plugin_registry *r, const char *file,
                  const struct file_id *id, char *msg, char *dup_name)
 {
 	log_error("plugin %s", msg);
-	plugin_error_drop(r, file);
-	pthread_mutex_lock(&r->lock);
-	r->errs = xrealloc(r->errs, (r->nerrs + 1) * sizeof r->errs[0]);
-	r->errs[r->nerrs++] = (struct load_error){
-		.file = xstrdup(file), .msg = msg, .id = *id,
-		.dup_name = dup_name,
-	};
-	pthread_mutex_unlock(&r->lock);
+	plugin_error_put(r, file, id, msg, dup_name, false);
 }
 
 /* ------------------------------------------------------------ scanning */
@@ -664,6 +678,22 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		if (old != NULL) {
 			log_warn("plugin %s removed: %s no longer loads",
 			         old->desc->name, file);
+			plugin_unpublish(r, old);
+			plugin_release(old);
+			return 1;
+		}
+		return 0;
+	}
+	for (size_t k = 0; k < r->nrefused; k++) {
+		if (strcmp(r->refused[k].name, d->name) != 0)
+			continue;
+		/* Refused before init(): it runs no code of its own here. */
+		err = xasprintf("%s: plugin '%s' %s", file, d->name,
+		                r->refused[k].why);
+		log_info("not loading %s", err);
+		plugin_error_put(r, file, &real_id, err, NULL, true);
+		dlclose(h);
+		if (old != NULL) {
 			plugin_unpublish(r, old);
 			plugin_release(old);
 			return 1;
@@ -800,6 +830,17 @@ plugin_registry_open(const char *dir, const char *cache_dir,
                      const struct kiln_host *host, plugin_registry **out,
                      char **err)
 {
+	return plugin_registry_open_refusing(dir, cache_dir, host, NULL, 0,
+	                                     out, err);
+}
+
+int
+plugin_registry_open_refusing(const char *dir, const char *cache_dir,
+                              const struct kiln_host *host,
+                              const struct plugin_refusal *refused,
+                              size_t nrefused, plugin_registry **out,
+                              char **err)
+{
 	struct stat st;
 	if (stat(dir, &st) < 0)
 		return seterr(err, -errno, "plugin directory %s: %s", dir,
@@ -815,6 +856,10 @@ plugin_registry_open(const char *dir, const char *cache_dir,
 	r->dir = xstrdup(dir);
 	r->cache_dir = xstrdup(cache_dir);
 	r->host = host;
+	r->refused = xcalloc(nrefused ? nrefused : 1, sizeof *r->refused);
+	for (size_t i = 0; i < nrefused; i++)
+		r->refused[r->nrefused++] = (struct plugin_refusal){
+			xstrdup(refused[i].name), xstrdup(refused[i].why) };
 	pthread_mutex_init(&r->scan_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	plugin_registry_scan(r);
@@ -833,6 +878,11 @@ plugin_registry_close(plugin_registry *r)
 	for (size_t i = 0; i < r->nerrs; i++)
 		plugin_error_free(&r->errs[i]);
 	free(r->errs);
+	for (size_t i = 0; i < r->nrefused; i++) {
+		free((char *)r->refused[i].name);
+		free((char *)r->refused[i].why);
+	}
+	free(r->refused);
 	pthread_mutex_destroy(&r->scan_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r->dir);
@@ -868,11 +918,14 @@ int
 plugin_errors(plugin_registry *r, plugin_error_cb cb, void *ud)
 {
 	pthread_mutex_lock(&r->lock);
-	size_t n = r->nerrs;
-	char **v = xmalloc((2 * n + 1) * sizeof v[0]);
-	for (size_t i = 0; i < n; i++) {
-		v[2 * i] = xstrdup(r->errs[i].file);
-		v[2 * i + 1] = xstrdup(r->errs[i].msg);
+	size_t n = 0;
+	char **v = xmalloc((2 * r->nerrs + 1) * sizeof v[0]);
+	for (size_t i = 0; i < r->nerrs; i++) {
+		if (r->errs[i].refused)
+			continue;
+		v[2 * n] = xstrdup(r->errs[i].file);
+		v[2 * n + 1] = xstrdup(r->errs[i].msg);
+		n++;
 	}
 	pthread_mutex_unlock(&r->lock);
 

@@ -45,6 +45,22 @@ typedef struct plugin plugin;
 int plugin_registry_open(const char *dir, const char *cache_dir,
                          const struct kiln_host *host, plugin_registry **out,
                          char **err);
+/* A plugin a registry never loads, and why (a worker's policy, such as
+ * the 'exec' plugin where cluster.yaml does not enable it): WHY completes
+ * "FILE: plugin 'NAME' ...", the load error recorded for its file. */
+struct plugin_refusal {
+	const char *name;
+	const char *why;
+};
+/* As plugin_registry_open(), but the N plugins of REFUSED (copied) are
+ * refused after their descriptor is read, before their init() runs.  A
+ * refusal is logged (info) and remembered, but it is a policy, not a
+ * fault: plugin_errors() does not list it. */
+int plugin_registry_open_refusing(const char *dir, const char *cache_dir,
+                                  const struct kiln_host *host,
+                                  const struct plugin_refusal *refused,
+                                  size_t n, plugin_registry **out,
+                                  char **err);
 /* Release every plugin; waits for none (callers release first). */
 void plugin_registry_close(plugin_registry *r);
 

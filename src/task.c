@@ -99,6 +99,7 @@ struct kiln_task {
 	task_stage_fn stage_fn;         /* what host->stage() calls, or NULL */
 	void *stage_ud;
 	const dataroot *roots;          /* what open_data() may open, or NULL */
+	int64_t output_limit;           /* bytes of outputs in all; 0: any */
 };
 
 /* ------------------------------------------------------------ params */
@@ -332,14 +333,28 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
 	    (data == NULL && len > 0))
 		return KILN_EINVAL;
+	pthread_mutex_lock(&t->lock);
+	int i = t->noutputs;
+	uint64_t total = len;   /* with this one replacing its namesake */
+	for (int j = 0; j < t->noutputs; j++)
+		if (strcmp(t->outputs[j].name, name) == 0)
+			i = j;
+		else
+			total += t->outputs[j].len;
+	if (t->output_limit > 0 && total > (uint64_t)t->output_limit) {
+		/* Refused before the copy: the cap also bounds memory. */
+		free(t->error);
+		t->error = xasprintf("output '%s' (%zu bytes) would bring the "
+		                     "task's outputs to %" PRIu64 " bytes, more "
+		                     "than this worker's max_output_size (%"
+		                     PRId64 " bytes)", name, len, total,
+		                     t->output_limit);
+		pthread_mutex_unlock(&t->lock);
+		return KILN_EINVAL;
+	}
 	void *copy = xmalloc(len);
 	if (len > 0)
 		memcpy(copy, data, len);
-	pthread_mutex_lock(&t->lock);
-	int i;
-	for (i = 0; i < t->noutputs; i++)
-		if (strcmp(t->outputs[i].name, name) == 0)
-			break;
 	if (i < t->noutputs) {
 		free(t->outputs[i].data);   /* a second write replaces */
 	} else {
@@ -690,6 +705,12 @@ task_context(kiln_task *t)
 }
 
 /* ------------------------------------------------- files users name (1.4) */
+
+void
+task_set_output_limit(kiln_task *t, int64_t limit)
+{
+	t->output_limit = limit > 0 ? limit : 0;
+}
 
 void
 task_set_dataroot(kiln_task *t, const dataroot *roots)

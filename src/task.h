@@ -62,6 +62,10 @@ const char *task_output(const kiln_task *t, int i, const void **data,
 /* What host->open_data() of T may open: ROOTS (the worker's, which
  * outlive the task), or NULL (the default) for nothing. */
 void task_set_dataroot(kiln_task *t, const dataroot *roots);
+/* At most LIMIT bytes of outputs in all (0: no limit): host->output()
+ * refuses one that would pass it, with KILN_EINVAL and the task's error
+ * saying so (workers[].max_output_size in cluster.yaml). */
+void task_set_output_limit(kiln_task *t, int64_t limit);
 
 /* Add an input file (upstream output) before running. */
 int task_add_input(kiln_task *t, const char *name, const char *path);

@@ -521,6 +521,7 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	wt->ninputs = pt->ninputs;
 	task_set_stages(t, worker_stage, wt);
 	task_set_dataroot(t, w->roots);
+	task_set_output_limit(t, w->wc->max_output_size);
 	pthread_mutex_lock(&w->mu);
 	wt->next = w->running;
 	w->running = wt;
@@ -840,7 +841,17 @@ worker_open(struct wk *w, char **err)
 	w->url = env ? xstrdup(env) : config_master_url(c);
 	w->scratch = xasprintf("%s/scratch", wc->data_dir);
 	char *cache = xasprintf("%s/plugin-cache", wc->data_dir);
-	rc = plugin_registry_open(wc->plugin_dir, cache, task_host(), &w->reg, err);
+	/* The exec plugin runs any command with this worker's rights, which
+	 * the read roots do not confine: only where cluster.yaml says so. */
+	char *why = xasprintf("is not enabled on worker %s: it runs any "
+	                      "command with the worker's rights; set "
+	                      "'exec: true' for this worker in cluster.yaml "
+	                      "to allow it", wc->name);
+	const struct plugin_refusal refuse = { "exec", why };
+	rc = plugin_registry_open_refusing(wc->plugin_dir, cache, task_host(),
+	                                   &refuse, wc->exec ? 0 : 1, &w->reg,
+	                                   err);
+	free(why);
 	free(cache);
 	if (rc != 0)
 		return rc;

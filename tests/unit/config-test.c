@@ -892,6 +892,11 @@ START_TEST(test_shipped_example)
 	ck_assert_str_eq(c->master.listen, "127.0.0.1");
 	ck_assert_str_eq(c->master.host, "127.0.0.1");
 	ck_assert_int_eq(c->master.port, 8080);
+	/* The local cluster runs the command examples on worker-1 only. */
+	ck_assert_int_eq(c->nworkers, 2);
+	ck_assert_int_eq(c->workers[0].exec, 1);
+	ck_assert_int_eq(c->workers[1].exec, 0);
+	ck_assert_int_eq(c->workers[0].max_output_size, 0);
 
 	static const struct { const char *rel; size_t off; } dirs[] = {
 		{ "var/master", offsetof(struct kiln_config, master.data_dir) },

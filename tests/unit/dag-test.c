@@ -63,7 +63,8 @@ known(const char *name, void *ud)
 {
 	(void)ud;
 	return strcmp(name, "noop") == 0 || strcmp(name, "sleep") == 0 ||
-	       strcmp(name, "csvstats") == 0 || strcmp(name, "other") == 0;
+	       strcmp(name, "csvstats") == 0 || strcmp(name, "other") == 0 ||
+	       strcmp(name, "exec") == 0;
 }
 
 static struct dag *
@@ -435,7 +436,7 @@ static const struct {
 	{ "id: x\ntasks: []\n", "2:8: 'tasks' must not be empty" },
 	{ "id: x\ntasks:\n  - plugin: noop\n", "3:5: task has no 'id'" },
 	{ "id: x\ntasks:\n  - id: a\n    retries: 1\n",
-	  "3:5: task 'a' has no 'plugin'" },
+	  "3:5: task 'a' has no 'plugin' (or 'command')" },
 	/* types */
 	{ "id: a b\n" TASK_A, "1:5: 'id' must be 1 to 200 characters from "
 	  "A-Z a-z 0-9 _ . -, got 'a b'" },
@@ -558,6 +559,31 @@ static const struct {
 	  "tasks:\n  - {id: b, plugin: noop, depends_on: [a]}\n"
 	  "  - {id: a, plugin: noop, params: {r: 1, s: \"{{ x }}\"}}\n",
 	  "6:45: unknown template variable 'x'" },
+	/* command tasks (plugin exec) */
+	{ "id: x\n" TASK_A "    command: echo hi\n",
+	  "4:13: task 'a' has both 'plugin' and 'command' (a task of plugin "
+	  "exec): give one" },
+	{ "id: x\ntasks:\n  - id: a\n    command: {run: x}\n",
+	  "4:14: 'command' must be a shell command line or a list (program "
+	  "and arguments), not a mapping" },
+	{ "id: x\ntasks:\n  - id: a\n    command: [ls, [x]]\n",
+	  "4:19: each item of 'command' must be a string, not a list" },
+	{ "id: x\ntasks:\n  - id: a\n    command: ls\n"
+	  "    params: {command: pwd}\n",
+	  "4:14: 'command' and params.command or params.argv say the same "
+	  "thing: give one" },
+	{ "id: x\ndefault:\n  command: ls\n" TASK_A,
+	  "3:3: ..." },
+	{ "id: x\n" TASK_A "    params: {p: \"{{ inputs.f }}\"}\n",
+	  "5:17: '{{ inputs.f }}' is for tasks of plugin exec ('command:'), "
+	  "not of noop" },
+	{ "id: x\n" TASK_A "  - id: b\n    command: cat {{ inputs.c/f }}\n",
+	  "6:14: task 'b' reads input 'c/f', but 'c' is not in its "
+	  "depends_on" },
+	{ "id: x\n" TASK_A "  - id: b\n    depends_on: [a]\n"
+	  "    command: cat {{ inputs.a/$(id) }}\n",
+	  "7:14: input name 'a/$(id)' in a template may hold only letters, "
+	  "digits, '.', '_', '-' and a '/' after the upstream task's id" },
 };
 
 START_TEST(test_errors)
@@ -821,7 +847,7 @@ bundled(const char *name, void *ud)
 {
 	(void)ud;
 	return strcmp(name, "noop") == 0 || strcmp(name, "sleep") == 0 ||
-	       strcmp(name, "csvstats") == 0;
+	       strcmp(name, "csvstats") == 0 || strcmp(name, "exec") == 0;
 }
 
 static struct dag *
@@ -837,6 +863,39 @@ load_example(const char *name)
 	ck_assert_msg(rc == 0, "%s", err ? err : "");
 	return d;
 }
+
+/* `command:` is plugin exec with params.command or params.argv, and
+ * {{ inputs.NAME }} the input's path in the work directory. */
+START_TEST(test_command)
+{
+	struct dag *d = load_ok("id: c\nparams: {n: 3}\ntasks:\n"
+	                        "  - id: a\n    command: seq {{ params.n }}\n"
+	                        "  - id: b\n    depends_on: [a]\n"
+	                        "    params: {k: v}\n"
+	                        "    command: [wc, \"{{ params.n }}\", "
+	                        "\"{{ inputs.a/out.txt }}\", "
+	                        "\"-{{ inputs.out.txt }}\"]\n");
+	struct dag_ctx c = { .dag = d, .task = task(d, "a"), .run_id = "r" };
+	char *err = NULL;
+	ck_assert_str_eq(c.task->plugin, "exec");
+	json_t *out = dag_render_params(&c, &err);
+	ck_assert_msg(out != NULL, "%s", err ? err : "");
+	char *s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(s, "{\"command\":\"seq 3\"}");
+	free(s);
+	json_decref(out);
+	c.task = task(d, "b");
+	ck_assert_str_eq(c.task->plugin, "exec");
+	out = dag_render_params(&c, &err);
+	ck_assert_msg(out != NULL, "%s", err ? err : "");
+	s = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_str_eq(s, "{\"argv\":[\"wc\",3,\"inputs/a/out.txt\","
+	                 "\"-inputs/out.txt\"],\"k\":\"v\"}");
+	free(s);
+	json_decref(out);
+	dag_free(d);
+}
+END_TEST
 
 START_TEST(test_example_chain)
 {
@@ -919,6 +978,21 @@ END_TEST
 
 /* ---------------------------------------------------------------- suite */
 
+/* The command-task examples load, as exec tasks with their inputs
+ * upstream. */
+START_TEST(test_example_commands)
+{
+	static const char *const files[] = { "example_shell.yaml",
+	                                     "example_python.yaml" };
+	for (size_t i = 0; i < 2; i++) {
+		struct dag *d = load_example(files[i]);
+		for (size_t j = 0; j < d->ntasks; j++)
+			ck_assert_str_eq(d->tasks[j].plugin, "exec");
+		dag_free(d);
+	}
+}
+END_TEST
+
 static Suite *
 dag_suite(void)
 {
@@ -952,11 +1026,13 @@ dag_suite(void)
 	tc = tcase_create("render");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_render);
+	tcase_add_test(tc, test_command);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("examples");
 	tcase_add_test(tc, test_example_chain);
 	tcase_add_test(tc, test_example_csvstats);
+	tcase_add_test(tc, test_example_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -250,6 +250,47 @@ START_TEST(load_bundled)
 }
 END_TEST
 
+/* A refused name is not loaded, not listed as a load error, and stays
+ * refused across scans (a worker without `exec: true` and plugins/exec). */
+START_TEST(refused_by_name)
+{
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "sleep", NULL);
+	const struct plugin_refusal no = { "sleep", "is not for this test" };
+	plugin_registry *r = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(plugin_registry_open_refusing(plugdir, cachedir,
+	                 task_host(), &no, 1, &r, &err), 0);
+	ck_assert_str_eq(loaded(r).text, "noop=1.0.0 ");
+	ck_assert_ptr_null(plugin_acquire(r, "sleep"));
+	ck_assert_int_eq(errors(r).n, 0);     /* a policy, not a fault */
+	ck_assert_int_eq(plugin_registry_scan(r), 0);
+	ck_assert_ptr_null(plugin_acquire(r, "sleep"));
+	plugin_registry_close(r);
+}
+END_TEST
+
+/* A worker's max_output_size: output() refuses what would pass it, before
+ * copying, and says so; a replaced output counts once. */
+START_TEST(output_limit)
+{
+	const struct kiln_host *h = task_host();
+	kiln_task *t = task_new(7, 1, NULL, scratchdir, 0, NULL);
+	char buf[600] = { 0 };
+	task_set_output_limit(t, 1000);
+	ck_assert_int_eq(h->output(t, "a", buf, 600), KILN_OK);
+	ck_assert_int_eq(h->output(t, "a", buf, 600), KILN_OK);
+	ck_assert_int_eq(h->output(t, "b", buf, 400), KILN_OK);
+	ck_assert_ptr_null(task_error(t));
+	ck_assert_int_eq(h->output(t, "c", buf, 1), KILN_EINVAL);
+	ck_assert_str_eq(task_error(t), "output 'c' (1 bytes) would bring the "
+	                 "task's outputs to 1001 bytes, more than this worker's "
+	                 "max_output_size (1000 bytes)");
+	ck_assert_int_eq(task_output_count(t), 2);
+	task_free(t);
+}
+END_TEST
+
 static const struct bad_case {
 	const char *plugin;     /* in the test plugin dir; NULL: text file */
 	const char *as;         /* file name in the plugin directory */
@@ -1591,6 +1632,8 @@ plugin_suite(void)
 	TCase *tc = tcase_create("loader");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, load_bundled);
+	tcase_add_test(tc, refused_by_name);
+	tcase_add_test(tc, output_limit);
 	tcase_add_loop_test(tc, bad_plugin, 0,
 	                    sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, all_bad_together);
