@@ -318,6 +318,8 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 		}
 		task_set_stages(t, xc_stage, c);
 		task_set_dataroot(t, env->roots);
+		task_set_output_limit(t, json_integer_value(json_object_get(run,
+		                      "output_limit")));
 		pthread_mutex_lock(&c->mu);
 		c->t = t;
 		c->log_pos = 0;
@@ -788,9 +790,10 @@ ex_start(struct ex_proc *e, const struct executor_task *et)
 	for (int i = 0; i < n; i++)
 		json_array_append_new(inputs, json_string(
 			task_host()->input_name(et->t, i)));
-	return ex_send_json(e->fd, 'R', json_pack("{s:s,s:s?,s:I,s:i,s:o}",
+	return ex_send_json(e->fd, 'R', json_pack("{s:s,s:s?,s:I,s:i,s:o,s:I}",
 		"plugin", et->plugin, "params", et->params, "id",
-		(json_int_t)et->job_id, "attempt", et->attempt, "inputs", inputs));
+		(json_int_t)et->job_id, "attempt", et->attempt, "inputs", inputs,
+		"output_limit", (json_int_t)et->output_limit));
 }
 
 int

@@ -57,6 +57,8 @@ struct executor_task {
 	int64_t timeout_ms;      /* for the kill's message; 0 = none */
 	int64_t memory_limit;    /* bytes of resident memory over the idle
 	                          * executor's; 0 = none */
+	int64_t output_limit;    /* bytes of outputs in all (the worker's
+	                          * max_output_size); 0 = any */
 };
 
 /* Run ET on an idle executor (forking one if none is idle).  Returns the

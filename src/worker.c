@@ -379,7 +379,8 @@ task_execute(struct wtask *wt, int *code, char **killed)
 	}
 	struct executor_task et = { .t = wt->t, .plugin = wt->plugin,
 		.params = wt->params, .job_id = wt->id, .attempt = wt->attempt,
-		.timeout_ms = wt->timeout_ms, .memory_limit = wt->memory_limit };
+		.timeout_ms = wt->timeout_ms, .memory_limit = wt->memory_limit,
+		.output_limit = w->wc->max_output_size };
 	return executors_run(w->ex, &et, code, killed);
 }
 
