@@ -331,9 +331,16 @@ cli_dag_leaderboard_job(struct cli *x, const char *dag, json_t **job)
 {
 	json_t *runs, *run, *ti;
 	size_t i;
-	char *path = cli_path("dags", dag, "/runs?state=success&limit=1");
+	/* The DAG first, so that an unknown one is named as such. */
+	char *path = cli_path("dags", dag, "");
 	int rc = cli_call(x, "GET", path, NULL, 0, &runs);
 
+	free(path);
+	json_decref(runs);
+	if (rc != 0)
+		return rc;
+	path = cli_path("dags", dag, "/runs?state=success&limit=1");
+	rc = cli_call(x, "GET", path, NULL, 0, &runs);
 	free(path);
 	if (rc != 0)
 		return rc;
@@ -573,21 +580,27 @@ cli_forecast_show(struct cli *x, void *opts)
 	json_t *job;
 	int rc;
 
+	if (o->csv && x->json)
+		return cli_usage_error(x, "--csv and --json exclude each other");
 	if ((rc = cli_job_fetch(x, x->pos[0], &job)) != 0)
 		return rc;
 	const json_t *csv = cli_job_output(job, "forecasts.csv");
 	json_t *fc = json_object_get(json_object_get(job, "result"), "forecast");
-	if (csv != NULL && o->csv) {
+	if (x->json && (csv != NULL || json_is_object(fc))) {
+		/* A forecast job's result, or a benchmark's backtest. */
+		cli_print_json(json_is_object(fc) ? fc :
+		               json_object_get(job, "result"));
+	} else if (csv != NULL && o->csv) {
 		rc = cli_artifact_fetch(x, cli_jstr(csv, "sha", ""), stdout,
 		                        NULL, NULL);
 	} else if (csv != NULL) {
-		char *text;
+		char *text = NULL;
 		size_t len;
 		rc = cli_artifact_fetch(x, cli_jstr(csv, "sha", ""), NULL,
 		                        &text, &len);
 		if (rc == 0)
 			cli_csv_print(text);
-		free(rc == 0 ? text : NULL);
+		free(text);
 	} else if (json_is_array(json_object_get(fc, "t")) &&
 	           json_is_array(json_object_get(fc, "predicted"))) {
 		cli_backtest_print(fc, o->csv);
@@ -637,7 +650,7 @@ const struct cli_group cli_group_forecast = {
 
 const struct cli_cmd cli_cmd_forecast_show = {
 	.name = "forecast show", .args = "JOB",
-	.usage = "forecast show JOB [--csv]",
+	.usage = "forecast show JOB [--csv | --json]",
 	.summary = "show a job's forecasts as a table",
 	.help =
 	"Show the forecasts of job JOB: its forecasts.csv output (the time\n"
@@ -647,7 +660,9 @@ const struct cli_cmd cli_cmd_forecast_show = {
 	"what happened.\n"
 	"\n"
 	"Options:\n"
-	"      --csv              forecasts.csv byte for byte\n",
+	"      --csv              forecasts.csv byte for byte\n"
+	"      --json             the job's result (a benchmark's: its\n"
+	"                         backtest forecast) as JSON\n",
 	.exit_status =
 	" 0  the forecasts were printed\n"
 	" 1  the master refused or could not be reached, or the job made\n"

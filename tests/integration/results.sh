@@ -101,8 +101,10 @@ assert json.load(open(sys.argv[1])) == json.load(open(sys.argv[2]))["result"]
 PY
 k leaderboard "$F" > /dev/null 2> "$T/err"
 eq "a job without a leaderboard exits 1" "1 kiln: job $F (plugin forecast) has no leaderboard" "$? $(cat "$T/err")"
-k leaderboard nodag > /dev/null 2>&1
-eq "a DAG without a successful run exits 1" 1 $?
+k leaderboard nodag > /dev/null 2> "$T/err"
+eq "an unknown DAG exits 1, named" "1 kiln: no DAG 'nodag' (HTTP 404)" "$? $(cat "$T/err")"
+k leaderboard sun > /dev/null 2> "$T/err"
+eq "a DAG without a benchmark task exits 1" "1 kiln: run $rid of DAG sun has no task with a leaderboard (a benchmark task)" "$? $(cat "$T/err")"
 k leaderboard "$B" --csv --json > /dev/null 2>&1
 eq "--csv with --json is a usage error" 2 $?
 
@@ -117,6 +119,11 @@ eq "forecast show: a header and 11 years" "year sunspots|12" \
 eq "  each value to 4 significant digits" \
 	"$(jq_ "' '.join('%d:%.4g' % (2009 + i, v) for i, v in enumerate(d['result']['series']['sunspots']['forecast']))" < "$T/f.json")" \
 	"$(tail -n +2 "$T/fc.txt" | awk '{ printf "%s%s:%s", (NR > 1 ? " " : ""), $1, $2 }')"
+k forecast show "$F" --json > "$T/fc.json"
+ok "forecast show --json is the result" python3 - "$T/fc.json" "$T/f.json" <<'PY'
+import json, sys
+assert json.load(open(sys.argv[1])) == json.load(open(sys.argv[2]))["result"]
+PY
 k forecast show "$B" > /dev/null 2>&1
 eq "a job without forecasts exits 1" 1 $?
 
