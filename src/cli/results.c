@@ -269,7 +269,6 @@ cli_leaderboard_print(const json_t *lb, const char *indent)
 	json_t *m;
 	size_t i;
 
-	t.cells = NULL;
 	cells[0] = xstrdup("RANK");
 	cells[1] = xstrdup("MODEL");
 	cells[2] = xstrdup("PARAMS");
