@@ -54,6 +54,8 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_task_clear, &cli_cmd_task_logs,
 	&cli_cmd_cert_show, &cli_cmd_cert_ca, &cli_cmd_cert_rotate,
 	&cli_cmd_backup, &cli_cmd_restore,
+	&cli_cmd_artifact_get, &cli_cmd_artifact_list, &cli_cmd_leaderboard,
+	&cli_cmd_forecast_show,
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 
@@ -66,7 +68,7 @@ cli_commands(size_t *n)
 
 static const struct cli_group *const cli_groups[] = {
 	&cli_group_dag, &cli_group_run, &cli_group_task, &cli_group_cert,
-	&cli_group_token,
+	&cli_group_token, &cli_group_artifact, &cli_group_forecast,
 };
 #define CLI_NGROUPS (sizeof cli_groups / sizeof cli_groups[0])
 

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -112,9 +113,12 @@ extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 	cli_cmd_dag_pause, cli_cmd_dag_unpause, cli_cmd_dag_backfill,
 	cli_cmd_dag_errors, cli_cmd_runs, cli_cmd_run_show,
 	cli_cmd_task_clear, cli_cmd_task_logs, cli_cmd_cert_show,
-	cli_cmd_cert_ca, cli_cmd_cert_rotate, cli_cmd_backup, cli_cmd_restore;
+	cli_cmd_cert_ca, cli_cmd_cert_rotate, cli_cmd_backup, cli_cmd_restore,
+	cli_cmd_artifact_get, cli_cmd_artifact_list, cli_cmd_leaderboard,
+	cli_cmd_forecast_show;
 extern const struct cli_group cli_group_dag, cli_group_run,
-	cli_group_task, cli_group_cert, cli_group_token;
+	cli_group_task, cli_group_cert, cli_group_token, cli_group_artifact,
+	cli_group_forecast;
 
 /* The table of every command (*N of them), for the tests. */
 const struct cli_cmd *const *cli_commands(size_t *n);
@@ -174,5 +178,31 @@ void cli_query_page(char **q, const char *state, const struct cli_num *limit,
 
 /* "/api/v1/WHAT/ID" plus SUFFIX, with ID percent-encoded; caller frees. */
 char *cli_path(const char *what, const char *id, const char *suffix);
+
+/* ================================== jobs' outputs and results (artifacts.c) */
+
+/* Job ID_S from the master, connected.  0 with *JOB (caller
+ * json_decref()s), or an exit status after printing the problem (a bad
+ * ID is a usage error). */
+int cli_job_fetch(struct cli *x, const char *id_s, json_t **job);
+/* Output NAME of JOB ({name, sha, size}, borrowed), or NULL. */
+const json_t *cli_job_output(const json_t *job, const char *name);
+/* Print that JOB has no output NAME, and the names it has. */
+void cli_no_output(const json_t *job, const char *name);
+/* JOB's outputs as a table (name, size in bytes, SHA-256) after INDENT. */
+void cli_outputs_print(const json_t *job, const char *indent);
+/* Download artifact SHA (connected) to F, or when F is NULL into *BUF
+ * (malloc()ed, NUL-terminated, *LEN bytes; the caller frees it), checking
+ * its SHA-256.  0, or CLI_EXIT_FAIL after printing why. */
+int cli_artifact_fetch(struct cli *x, const char *sha, FILE *f, char **buf,
+                       size_t *len);
+
+/* (results.c) Is R a benchmark's leaderboard? */
+int cli_is_leaderboard(const json_t *r);
+/* Leaderboard LB as the dashboard's table, each line after INDENT. */
+void cli_leaderboard_print(const json_t *lb, const char *indent);
+/* RESULT as `kiln job` shows it: "result:" and indented key: value
+ * lines, a leaderboard's models as its table; nothing for null. */
+void cli_result_print(const json_t *result);
 
 #endif

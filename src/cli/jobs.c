@@ -38,6 +38,10 @@ struct jobs_opts {
 	struct cli_num limit, before;
 };
 
+struct job_opts {
+	int outputs;
+};
+
 struct logs_opts {
 	struct cli_num attempt;
 };
@@ -327,6 +331,7 @@ cli_jobs(struct cli *x, void *opts)
 static int
 cli_job(struct cli *x, void *opts)
 {
+	struct job_opts *o = opts;
 	long long id;
 	json_t *j;
 	char buf[64], buf2[32];
@@ -338,6 +343,11 @@ cli_job(struct cli *x, void *opts)
 	rc = cli_get(x, path, &j);
 	if (rc != 0 || j == NULL)
 		return rc;
+	if (o->outputs) {
+		cli_outputs_print(j, "");
+		json_decref(j);
+		return CLI_EXIT_OK;
+	}
 
 	snprintf(buf, sizeof buf, "%" PRId64, cli_jint(j, "id"));
 	cli_kv("id:", buf);
@@ -361,9 +371,13 @@ cli_job(struct cli *x, void *opts)
 	cli_kv("duration:", cli_fmt_span(cli_jint(j, "started_ms"),
 	                                 cli_jint(j, "finished_ms"), buf2));
 	cli_kv_json("params:", json_object_get(j, "params"));
-	cli_kv_json("result:", json_object_get(j, "result"));
 	if (cli_jstr(j, "error", NULL) != NULL)
 		cli_kv("error:", cli_jstr(j, "error", NULL));
+	cli_result_print(json_object_get(j, "result"));
+	if (json_array_size(json_object_get(j, "outputs")) > 0) {
+		printf("outputs:\n");
+		cli_outputs_print(j, "  ");
+	}
 
 	json_t *atts = json_object_get(j, "attempts"), *a;
 	size_t i;
@@ -564,6 +578,12 @@ static const struct cli_opt jobs_options[] = {
 };
 #undef JOBS
 
+static const struct cli_opt job_options[] = {
+	{ "outputs", 0, CLI_FLAG, offsetof(struct job_opts, outputs), 0, 0,
+	  NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL }
+};
+
 static const struct cli_opt logs_options[] = {
 	{ "attempt", 0, CLI_INT, offsetof(struct logs_opts, attempt), 1,
 	  INT32_MAX, NULL },
@@ -632,8 +652,16 @@ const struct cli_cmd cli_cmd_job = {
 	.name = "job", .args = "ID",
 	.summary = "show one job and its attempts",
 	.help =
-	"Show job ID: its parameters, state, result and every attempt.\n",
+	"Show job ID: its parameters, state, result (as indented key: value\n"
+	"lines, numbers to four significant digits, long arrays cut short, a\n"
+	"leaderboard as 'kiln leaderboard' shows it), outputs and every\n"
+	"attempt; --json gives the master's JSON.\n"
+	"\n"
+	"Options:\n"
+	"      --outputs          only the job's outputs: name, size in bytes\n"
+	"                         and SHA-256 (as 'kiln artifact list ID')\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
+	.opts = job_options, .opts_size = sizeof(struct job_opts),
 	.min_args = 1, .max_args = 1,
 	.exec = cli_job,
 };

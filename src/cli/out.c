@@ -97,6 +97,23 @@ cli_fmt_size(int64_t bytes, char buf[32])
 	return buf;
 }
 
+/* 4 significant digits, integral values whole (a year, a count). */
+const char *
+cli_fmt_num(double v, char buf[32])
+{
+	double a = v < 0 ? -v : v;
+
+	if (v != v)
+		return strcpy(buf, "nan");
+	if (a < 1e15 && v == (double)(long long)v)
+		snprintf(buf, 32, "%lld", (long long)v);
+	else if (a >= 1e4 && a < 1e15)
+		snprintf(buf, 32, "%.1f", v);
+	else
+		snprintf(buf, 32, "%.4g", v);
+	return buf;
+}
+
 /* The run time of something that started at START and finished at END
  * (0 = still running, measured to now); "-" if it never started. */
 const char *
@@ -134,15 +151,11 @@ cli_fmt_iso(const char *s, char buf[32])
 }
 
 void
-cli_table_row(struct cli_table *t, ...)
+cli_table_rowv(struct cli_table *t, const char *const *row)
 {
-	va_list ap;
-
 	t->cells = xrealloc(t->cells, (t->nrows + 1) * t->ncol * sizeof *t->cells);
-	va_start(ap, t);
 	for (int i = 0; i < t->ncol; i++) {
-		const char *s = va_arg(ap, const char *);
-		char *cell = xstrdup(s != NULL ? s : "-");
+		char *cell = xstrdup(row[i] != NULL ? row[i] : "-");
 		/* One line per row, and nothing from the master drives
 		 * the terminal. */
 		for (char *p = cell; *p != '\0'; p++)
@@ -150,8 +163,21 @@ cli_table_row(struct cli_table *t, ...)
 				*p = '?';
 		t->cells[t->nrows * t->ncol + i] = cell;
 	}
-	va_end(ap);
 	t->nrows++;
+}
+
+void
+cli_table_row(struct cli_table *t, ...)
+{
+	const char **row = xcalloc(t->ncol, sizeof *row);
+	va_list ap;
+
+	va_start(ap, t);
+	for (int i = 0; i < t->ncol; i++)
+		row[i] = va_arg(ap, const char *);
+	va_end(ap);
+	cli_table_rowv(t, row);
+	free(row);
 }
 
 static size_t

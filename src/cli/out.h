@@ -25,6 +25,10 @@ const char *cli_jstr(const json_t *o, const char *key, const char *dflt);
 const char *cli_fmt_time(int64_t ms, char buf[32]);    /* UTC, or "-" */
 const char *cli_fmt_dur(int64_t ms, char buf[32]);     /* "15ms", "3h20m" */
 const char *cli_fmt_size(int64_t bytes, char buf[32]); /* "512MiB" */
+/* A number to sensible precision: integral values as integers, others
+ * with four significant digits ("0.9883", "1.5e-09"), or one decimal
+ * from 10000 on. */
+const char *cli_fmt_num(double v, char buf[32]);
 /* The time from START to END (0: still going, to now); "-" if never
  * started. */
 const char *cli_fmt_span(int64_t start, int64_t end, char buf[32]);
@@ -46,6 +50,8 @@ struct cli_table {
 
 /* Add a row of t->ncol strings (NULL shows as "-"), copied. */
 void cli_table_row(struct cli_table *t, ...);
+/* The same with the row's t->ncol strings in an array. */
+void cli_table_rowv(struct cli_table *t, const char *const *row);
 /* Print the rows, each line after INDENT, and free them. */
 void cli_table_print(struct cli_table *t, const char *indent);
 void cli_table_free(struct cli_table *t);
