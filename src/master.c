@@ -3,7 +3,8 @@
  * master.c - the master node: wires the store, the scheduler and the HTTP
  * server together, reaps silent workers, and stops cleanly on a signal.
  * A master killed at any point restarts from the store: sched_recover()
- * rebuilds the queue and the set of running attempts.
+ * rebuilds the queue and the set of running attempts.  SIGHUP reloads
+ * what can change under a running master (master_reload()).
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include "fs.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "replay.h"
 #include "xalloc.h"
 
@@ -27,24 +29,26 @@
  * enough that a commit shared with dispatch stays short. */
 #define MASTER_PURGE_BATCH 500
 
-static volatile sig_atomic_t master_stop;
+static volatile sig_atomic_t master_stop, master_hup;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	master_stop = 1;
+	if (sig == SIGHUP)
+		master_hup = 1;
+	else
+		master_stop = 1;
 }
 
 /* master.retention: delete one batch of the oldest jobs and DAG runs
  * finished before it.  RET: the clock_mono_ms() of the next batch: at
  * once while a full batch went, else in a second. */
 static int64_t
-master_retain(store *st, const struct kiln_config *c)
+master_retain(store *st, const struct kiln_config *c, int64_t retention_ms)
 {
 	struct store_op op = {
 		.kind = STORE_PURGE, .attempt = MASTER_PURGE_BATCH,
-		.t_ms = clock_now_ms() - c->master.retention_ms,
+		.t_ms = clock_now_ms() - retention_ms,
 	};
 	char *err = NULL;
 
@@ -70,18 +74,71 @@ master_retain(store *st, const struct kiln_config *c)
 	if (op.applied)
 		log_info("retention: deleted %d jobs, %d DAG runs and %d artifacts "
 		         "older than %lld s", op.purged_jobs, op.purged_runs,
-		         op.purged_artifacts,
-		         (long long)(c->master.retention_ms / 1000));
+		         op.purged_artifacts, (long long)(retention_ms / 1000));
 	int more = op.purged_jobs == MASTER_PURGE_BATCH ||
 	           op.purged_runs == MASTER_PURGE_BATCH ||
 	           op.purged_artifacts == MASTER_PURGE_BATCH;
 	return clock_mono_ms() + (more ? 0 : 1000);
 }
 
+/* SIGHUP: the DAG files are scanned at once, and cluster.yaml is read
+ * again for what can change under a running master: master.retention
+ * (into *RETENTION_MS) and the slots of master.pools (a pool of C no
+ * longer there is unlimited again).  Every other key waits for a
+ * restart; a file that no longer loads changes nothing.  The log is
+ * standard error, which has nothing to reopen. */
+static void
+master_reload(const struct kiln_config *c, pipeline *pl, sched *sc,
+              int64_t *retention_ms)
+{
+	struct kiln_config *n = NULL;
+	char *err = NULL;
+
+	notify_reloading();
+	pipeline_rescan(pl);
+	if (config_load(c->path, &n, &err) != 0) {
+		log_warn("reload: %s: cluster.yaml not applied (DAGs rescanned)",
+		         err);
+		free(err);
+	} else {
+		*retention_ms = n->master.retention_ms;
+		for (size_t i = 0; i < c->npools; i++)
+			sched_set_pool(sc, c->pools[i].name, -1);
+		for (size_t i = 0; i < n->npools; i++)
+			sched_set_pool(sc, n->pools[i].name, n->pools[i].slots);
+		log_info("reload: DAGs rescanned; master.retention and "
+		         "master.pools applied from %s (other keys take effect "
+		         "at restart)", c->path);
+		config_free(n);
+	}
+	notify_ready("serving");
+}
+
 static void
 wake_http(void *ud)
 {
 	http_wake_all(ud);
+}
+
+/* Until SIGINT or SIGTERM: reap silent workers, apply master.retention,
+ * reload on SIGHUP, and feed a service manager's watchdog (a master whose
+ * loop stalls is restarted by it). */
+static void
+master_loop(const struct kiln_config *c, store *st, sched *sc, pipeline *pl)
+{
+	int64_t retain_at = 0, retention_ms = c->master.retention_ms;
+
+	while (!master_stop) {
+		usleep(100 * 1000);
+		notify_watchdog();
+		if (master_hup) {
+			master_hup = 0;
+			master_reload(c, pl, sc, &retention_ms);
+		}
+		sched_reap(sc);
+		if (retention_ms > 0 && clock_mono_ms() >= retain_at)
+			retain_at = master_retain(st, c, retention_ms);
+	}
 }
 
 /* The certificate chain and key to serve: the files configured, or the
@@ -206,18 +263,17 @@ master_run(const struct kiln_config *c, char **err)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_info("master listening on %s://%s:%d (API /api/v1/, dashboard /), data in %s",
 	         c->master.tls ? "https" : "http", c->master.listen,
 	         http_port(http), c->master.data_dir);
-	int64_t retain_at = 0;
-	while (!master_stop) {
-		usleep(100 * 1000);
-		sched_reap(sc);
-		if (c->master.retention_ms > 0 && clock_mono_ms() >= retain_at)
-			retain_at = master_retain(st, c);
-	}
+	/* The API answers from here on: a unit ordered After= this one may
+	 * start. */
+	notify_ready("serving");
+	master_loop(c, st, sc, pl);
+	notify_stopping();
 	log_info("stopping");
 	rc = 0;
 out:

@@ -891,6 +891,15 @@ poke(pipeline *p)
 }
 
 void
+pipeline_rescan(pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->next_scan = 0;
+	poke(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
 pipeline_job_done(void *ud, int64_t run, int64_t job, int state)
 {
 	pipeline *p = ud;

@@ -25,6 +25,9 @@ typedef struct pipeline pipeline;
 int pipeline_start(const struct kiln_config *c, store *st, sched *sc,
                    pipeline **out, char **err);
 void pipeline_stop(pipeline *p);
+/* Scan the dags directory now rather than at the next periodic scan
+ * (SIGHUP): new, changed and removed files take effect at once. */
+void pipeline_rescan(pipeline *p);
 
 /* For sched_set_done_hook(): job JOB of RUN ended in STATE. */
 void pipeline_job_done(void *p, int64_t run, int64_t job, int state);

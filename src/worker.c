@@ -8,7 +8,8 @@
  *  - the reporter sends finished results as soon as there are any, in
  *    batches, and takes new tasks in the same round trip;
  *  - the watchdog enforces task timeouts and rescans the plugin directory
- *    (a changed set of plugins is announced by registering again);
+ *    (a changed set of plugins is announced by registering again; SIGHUP
+ *    makes it rescan at once) and keeps a service manager's watchdog fed;
  *  - `slots` pool threads run plugins.
  * A result stays in the outbox until the master acknowledges it, so a
  * master that restarts meanwhile still gets it.  After any failed exchange
@@ -36,6 +37,7 @@
 #include "hash.h"
 #include "jobstate.h"
 #include "log.h"
+#include "notify.h"
 #include "plugin.h"
 #include "pool.h"
 #include "proto.h"
@@ -100,13 +102,15 @@ struct wk {
  * it gets. */
 #define WORKER_WANT_PER_SLOT 256
 
-static volatile sig_atomic_t worker_stop;
+static volatile sig_atomic_t worker_stop, worker_hup;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	worker_stop = 1;
+	if (sig == SIGHUP)
+		worker_hup = 1;
+	else
+		worker_stop = 1;
 }
 
 /* ----------------------------------------------------------- artifacts */
@@ -634,6 +638,9 @@ do_register(struct wk *w)
 	worker_cancels(w, rep.cancel, rep.ncancel);
 	proto_release(&rep.own);
 	log_info("registered with master at %s (session %s)", w->url, w->session);
+	char *status = xasprintf("registered with %s", w->url);
+	notify_ready(status);     /* again after a re-registration: harmless */
+	free(status);
 	return 0;
 }
 
@@ -796,7 +803,13 @@ watchdog_main(void *arg)
 			pool_grow(w->pool);
 		if (stop)
 			break;
+		notify_watchdog();
 		int64_t now = clock_mono_ms();
+		if (worker_hup) {
+			worker_hup = 0;
+			log_info("reload: rescanning the plugin directory");
+			next_scan = now;
+		}
 		if (now >= next_scan) {
 			next_scan = now + 1000;
 			int changed = plugin_registry_scan(w->reg);
@@ -885,6 +898,7 @@ worker_open(struct wk *w, char **err)
 static void
 worker_drain(struct wk *w)
 {
+	notify_stopping();
 	log_info("stopping");
 	pthread_mutex_lock(&w->mu);
 	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
@@ -995,6 +1009,7 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	pthread_t threads[2];
