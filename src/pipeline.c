@@ -1255,9 +1255,10 @@ pipeline_run_json(pipeline *p, const char *run_id)
 static int
 grid_ti_cb(const struct store_ti *t, void *ud)
 {
-	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:I,s:I}",
+	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:i,s:I,s:I}",
 		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
-		"tries", t->tries, "started_ms", (json_int_t)t->started_ms,
+		"tries", t->tries, "attempt", t->attempt,
+		"started_ms", (json_int_t)t->started_ms,
 		"finished_ms", (json_int_t)t->finished_ms));
 	return 0;
 }

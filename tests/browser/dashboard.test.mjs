@@ -141,6 +141,19 @@ tasks:
   - id: only
     plugin: noop
 `);
+	// A task that fails both its attempts, and one downstream of it: the
+	// grid's link to the last attempt, and the task actions.
+	fs.writeFileSync(path.join(DAGS, 'flaky.yaml'), `id: flaky
+tasks:
+  - id: boom
+    plugin: sleep
+    params: { seconds: 0.05, fail: true }
+    retries: 1
+    retry_delay: 100ms
+  - id: after
+    plugin: noop
+    depends_on: [boom]
+`);
 	const port = await freePort();
 	URL_ = `http://127.0.0.1:${port}`;
 	const users = Object.values(USERS).map((u) =>
@@ -383,6 +396,24 @@ track('a task\'s log opens from the grid', async () => {
 	await until('the sleep plugin\'s log', async () => /sleep: woke after/.test(await admin.getByTestId('job-log').textContent()));
 	assert.ok(await admin.getByTestId('attempt-row').count() >= 1, 'an attempts table');
 	await shot(admin, 'job');
+});
+
+let flakyRun;
+
+track('a task that failed twice opens its last attempt from the grid', async () => {
+	const r = await adminPost('/api/v1/dags/flaky/trigger', {});
+	assert.equal(r.status, 201);
+	flakyRun = r.body.run_id;
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	const cell = admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`);
+	await until('boom failed', async () => (await cell.getAttribute('data-state')) === 'failed', 30000);
+	assert.match(await cell.getAttribute('href'), /\?attempt=2$/);
+	await cell.click();
+	await until('attempt 2 of 2', async () => (await admin.getByTestId('job-attempt').textContent()) === '2 of 2');
+	assert.equal(await admin.locator('[data-testid=attempt-row].selected').getAttribute('data-attempt'), '2');
+	await until('the log of attempt 2', async () =>
+		/attempt 2/.test(await admin.locator('#log-h').textContent()) &&
+		/woke after/.test(await admin.getByTestId('job-log').textContent()));
 });
 
 track('the jobs page lists and filters jobs', async () => {

@@ -36,8 +36,10 @@ function gridTable(grid, selected, onSelect) {
 				(ti.tries > 1 ? `, ${ti.tries} tries` : '');
 			const attrs = { class: ['cell', stateClass(st)], 'data-testid': 'grid-cell', 'data-task': t,
 				'data-run': r.run_id, 'data-state': st, title: label, 'aria-label': label };
+			// The cell stands for the current job's current attempt
+			// ("tries" counts jobs, not attempts of one job).
 			const cell = ti.job_id > 0 ?
-				h('a', { ...attrs, href: `#/jobs/${ti.job_id}${ti.tries > 0 ? `?attempt=${ti.tries}` : ''}` }) :
+				h('a', { ...attrs, href: `#/jobs/${ti.job_id}${ti.attempt > 0 ? `?attempt=${ti.attempt}` : ''}` }) :
 				h('span', { ...attrs, role: 'img' });
 			tr.append(h('td', { class: r.run_id === selected ? 'selected' : null }, cell));
 		}
