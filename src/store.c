@@ -1671,6 +1671,27 @@ out:
 	return rc;
 }
 
+int
+store_run_counts(store *s, int64_t counts[RUN_NSTATES], char **err)
+{
+	sqlite3_stmt *st = NULL;
+	for (int i = 0; i < RUN_NSTATES; i++)
+		counts[i] = 0;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = sqlite3_prepare_v2(s->rdb, "SELECT state, count(*) FROM dag_runs"
+	                            " GROUP BY state", -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(st, 0);
+		if (state >= 0 && state < RUN_NSTATES)
+			counts[state] = sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_dberr(s->rdb, rc, err, "store: count runs");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
 static void
 store_attempt_row(sqlite3_stmt *st, struct store_attempt *a)
 {

@@ -36,6 +36,7 @@ const USERS = {
 const TIMEOUT = 20000;
 
 let T, URL_, procs = [], browser, failed = false;
+const nodes = {};       // node name -> its process (the latest started)
 let probeCookie = '';   // a viewer session of the test itself, for probe()
 let hung = false;
 const pageErrors = [];
@@ -90,11 +91,18 @@ function startNode(name) {
 		{ stdio: ['ignore', log, log] });
 	fs.closeSync(log);
 	procs.push(p);
+	nodes[name] = p;
 	return p;
 }
 
 async function api(p) {
 	const r = await fetch(URL_ + p, { signal: AbortSignal.timeout(3000) });
+	return r.ok ? r.json() : null;
+}
+
+/* GET as the test's own viewer session. */
+async function apiViewer(p) {
+	const r = await fetch(URL_ + p, { headers: { Cookie: probeCookie }, signal: AbortSignal.timeout(3000) });
 	return r.ok ? r.json() : null;
 }
 
@@ -168,7 +176,7 @@ master:
   dags_dir: ${DAGS}
   web_dir: ${path.join(SRCDIR, 'web')}
   heartbeat_interval: 200ms
-  worker_timeout: 3s
+  worker_timeout: 4s
   auth:
     secret_file: ${T}/secret
     users:
@@ -534,6 +542,52 @@ track('the model leaderboard of breast_cancer_models', async (tc) => {
 	assert.equal(await admin.getByTestId('forecast-chart').count(), 0, 'no forecast for a classifier');
 	assert.equal(await admin.locator('[data-nav=models]').getAttribute('aria-current'), 'page');
 	await shot(admin, 'models');
+});
+
+track('a frozen, then killed worker is late, then dead, and the cluster degraded', async () => {
+	await admin.locator('[data-nav=cluster]').click();
+	const row = admin.locator('[data-testid=worker-row][data-worker=w2]');
+	await until('w2 alive', async () => (await row.getAttribute('data-state')) === 'alive');
+	assert.equal(await admin.locator('[data-testid=health-status] .badge').textContent(), 'ok');
+	const pid = nodes.w2.pid;
+	process.kill(pid, 'SIGSTOP');
+	// Heartbeat 200 ms: late past 400 ms, dead past worker_timeout (4 s).
+	await until('w2 shown late', async () => (await row.getAttribute('data-state')) === 'late', 6000);
+	const late = await api('/api/v1/health');
+	assert.equal(late.status, 'degraded');
+	assert.ok(late.problems.some((p) => p.worker === 'w2' && ['late', 'dead'].includes(p.state)), JSON.stringify(late));
+	await shot(admin, 'cluster-late');
+	process.kill(pid, 'SIGKILL');
+	await until('w2 shown dead', async () => (await row.getAttribute('data-state')) === 'dead', 10000);
+	assert.doesNotMatch(await row.getByTestId('worker-slots').textContent(), /free/, 'a dead worker offers no slots');
+	assert.equal(await admin.locator('[data-testid=health-status] .badge').textContent(), 'degraded');
+	assert.match(await admin.locator('[data-testid=health-problem][data-worker=w2]').textContent(), /w2 is dead/);
+	const hl = await api('/api/v1/health');
+	assert.equal(hl.status, 'degraded');
+	assert.deepEqual(hl.problems.map((p) => [p.worker, p.state]), [['w2', 'dead']]);
+	const w2 = (await apiViewer('/api/v1/workers')).workers.find((w) => w.name === 'w2');
+	assert.equal(w2.slots_free, 0);
+	const st = await apiViewer('/api/v1/stats');
+	assert.ok(st.runs && st.runs.success >= 1 && 'failed' in st.runs, `stats.runs ${JSON.stringify(st.runs)}`);
+	await shot(admin, 'cluster-dead');
+	startNode('w2');
+	await until('the cluster ok again', async () => (await api('/api/v1/health')).status === 'ok', 15000);
+});
+
+track('a frozen master: the page times out and greys out its stale numbers', async () => {
+	const fresh = admin.getByTestId('freshness');
+	await until('an update time', async () => /^Updated /.test(await fresh.textContent()));
+	process.kill(nodes.master.pid, 'SIGSTOP');
+	try {
+		await until('the page marked stale', async () => (await admin.locator('main[data-stale]').count()) === 1, 15000);
+		assert.match(await fresh.textContent(), /^Stale: .* showing data from \d/);
+		assert.match(await admin.getByTestId('error').textContent(), /did not answer within/);
+		await shot(admin, 'cluster-stale');
+	} finally {
+		process.kill(nodes.master.pid, 'SIGCONT');
+	}
+	await until('fresh again', async () => (await admin.locator('main[data-stale]').count()) === 0, 15000);
+	await until('two live workers again', async () => (await api('/api/v1/health')).workers_alive === 2, 15000);
 });
 
 track('logging out ends the session', async () => {

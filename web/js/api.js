@@ -30,16 +30,39 @@ export function onUnauthorized(fn) {
 	unauthorized = fn;
 }
 
+/* How long a request may take before the page gives up on it and says the
+ * master is not answering: reads are small and polled, so a frozen master
+ * shows within seconds; changes (a batch of jobs) may take longer. */
+const TIMEOUT_READ = 5000;
+const TIMEOUT_CHANGE = 30000;
+
 /*
- * request(method, path, {body, text, quiet401}) -> parsed JSON (or text with
- * text: true).  Throws ApiError with the server's message on any non-2xx
- * answer.  quiet401 is for the login form, where 401 means "wrong password"
- * rather than "session expired".
+ * request(method, path, {body, text, quiet401, timeout}) -> parsed JSON (or
+ * text with text: true).  Throws ApiError with the server's message on any
+ * non-2xx answer, and ApiError(0) when the master is unreachable or does
+ * not answer within the timeout (ms).  quiet401 is for the login form,
+ * where 401 means "wrong password" rather than "session expired".
  */
 export async function request(method, path, opts = {}) {
+	const read = method === 'GET' || method === 'HEAD';
+	const ms = opts.timeout ?? (read ? TIMEOUT_READ : TIMEOUT_CHANGE);
+	const ctl = new AbortController();
+	const timer = setTimeout(() => ctl.abort(), ms);
+	try {
+		return await exchange(method, path, opts, read, ctl.signal);
+	} catch (e) {
+		if (e.name === 'AbortError')
+			throw new ApiError(0, `the master did not answer within ${ms / 1000} s`);
+		throw e;
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+async function exchange(method, path, opts, read, signal) {
 	const headers = { Accept: opts.text ? 'text/plain' : 'application/json' };
-	const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
-	if (method !== 'GET' && method !== 'HEAD') {
+	const init = { method, headers, credentials: 'same-origin', cache: 'no-store', signal };
+	if (!read) {
 		headers['Content-Type'] = 'application/json';
 		if (csrf)
 			headers['X-CSRF-Token'] = csrf;
@@ -49,6 +72,8 @@ export async function request(method, path, opts = {}) {
 	try {
 		r = await fetch(path, init);
 	} catch (e) {
+		if (e.name === 'AbortError')
+			throw e;
 		throw new ApiError(0, `the master is unreachable (${e.message})`);
 	}
 	if (r.status === 401 && !opts.quiet401) {
@@ -62,6 +87,8 @@ export async function request(method, path, opts = {}) {
 			if (j && j.error)
 				msg = j.error;
 		} catch (e) {
+			if (e.name === 'AbortError')
+				throw e;
 			/* not JSON: keep the status line */
 		}
 		throw new ApiError(r.status, msg);
