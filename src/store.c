@@ -1672,6 +1672,27 @@ out:
 }
 
 int
+store_run_name(store *s, int64_t id, char **run_id, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	*run_id = NULL;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = sqlite3_prepare_v2(s->rdb, "SELECT run_id FROM dag_runs WHERE id = ?1",
+	                            -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*run_id = store_col_str(st, 0);
+	}
+	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT :
+	     store_dberr(s->rdb, rc, err, "store: run name");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
 store_run_counts(store *s, int64_t counts[RUN_NSTATES], char **err)
 {
 	sqlite3_stmt *st = NULL;

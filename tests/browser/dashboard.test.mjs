@@ -396,6 +396,7 @@ track('its tasks turn to success in the grid', async () => {
 
 track('a task\'s log opens from the grid', async () => {
 	await admin.locator(`[data-testid=grid-cell][data-run="${runId}"][data-task=transform]`).click();
+	await admin.getByTestId('ti-log').click();
 	await admin.waitForURL(/#\/jobs\/\d+/);
 	await admin.getByTestId('job-state').waitFor();
 	assert.equal(await admin.getByTestId('job-state').getAttribute('data-state'), 'succeeded');
@@ -415,13 +416,63 @@ track('a task that failed twice opens its last attempt from the grid', async () 
 	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
 	const cell = admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`);
 	await until('boom failed', async () => (await cell.getAttribute('data-state')) === 'failed', 30000);
-	assert.match(await cell.getAttribute('href'), /\?attempt=2$/);
 	await cell.click();
+	assert.match(await admin.getByTestId('ti-log').getAttribute('href'), /\?attempt=2$/);
+	await admin.getByTestId('ti-log').click();
 	await until('attempt 2 of 2', async () => (await admin.getByTestId('job-attempt').textContent()) === '2 of 2');
 	assert.equal(await admin.locator('[data-testid=attempt-row].selected').getAttribute('data-attempt'), '2');
 	await until('the log of attempt 2', async () =>
 		/attempt 2/.test(await admin.locator('#log-h').textContent()) &&
 		/woke after/.test(await admin.getByTestId('job-log').textContent()));
+});
+
+/* Run ACTION from the open popup or job page, check the tasks the
+ * confirmation lists, and confirm. */
+async function act(action, tasks, name) {
+	await admin.getByTestId(`action-${action}`).click();
+	const dlg = admin.getByTestId('action-dialog');
+	await dlg.waitFor();
+	assert.deepEqual(await dlg.getByTestId('action-task').allTextContents(), tasks);
+	if (name)
+		await shot(admin, name);
+	await dlg.getByTestId('action-confirm').click();
+	await dlg.waitFor({ state: 'detached' });
+}
+
+async function flakyTis() {
+	const r = await apiViewer('/api/v1/runs/' + encodeURIComponent(flakyRun));
+	return { run: r.state, ...Object.fromEntries(r.tasks.map((t) => [t.task, t.state])) };
+}
+
+track('task actions: mark success, mark failed, clear with downstream', async () => {
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	const cell = (t) => admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=${t}]`);
+	await until('after upstream_failed', async () => (await cell('after').getAttribute('data-state')) === 'upstream_failed');
+	// Mark success: the task, and the downstream task it had failed runs.
+	await cell('boom').click();
+	await act('mark-success', ['boom', 'after'], 'dag-task-confirm');
+	await until('the run succeeded', async () => (await flakyTis()).run === 'success');
+	assert.deepEqual(await flakyTis(), { run: 'success', boom: 'success', after: 'success' });
+	await until('the grid shows it', async () => (await cell('after').getAttribute('data-state')) === 'success');
+	// Mark failed, from the job page of the task.
+	await cell('after').click();
+	await admin.getByTestId('ti-log').click();
+	await admin.getByTestId('job-state').waitFor();
+	await act('mark-failed', ['after']);
+	await until('the run failed', async () => (await flakyTis()).run === 'failed');
+	assert.equal((await flakyTis()).after, 'failed');
+	const bad = await adminPost(`/api/v1/runs/${encodeURIComponent(flakyRun)}/tasks/boom/mark`, { state: 'bogus' });
+	assert.equal(bad.status, 400);
+	assert.match(bad.body.error, /^state: /);
+	// Clear with downstream: both run again (boom fails again).
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	await cell('boom').click();
+	await act('clear-downstream', ['boom', 'after']);
+	await until('boom ran again and failed', async () => {
+		const s = await flakyTis();
+		return s.boom === 'failed' && s.after === 'upstream_failed' && s.run === 'failed';
+	});
+	await shot(admin, 'dag-actions');
 });
 
 track('the jobs page lists and filters jobs', async () => {
@@ -613,6 +664,13 @@ track('a viewer sees no trigger button and a forced POST is refused', async () =
 	await shot(page, 'dags-viewer');
 	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/trigger'), 403, 'viewer POST with CSRF token');
 	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/pause'), 403, 'viewer pause');
+	// No task actions for a viewer, in the grid's popup or by hand.
+	await page.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	await page.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`).click();
+	await page.getByTestId('ti-log').waitFor();
+	assert.equal(await page.getByTestId('task-actions').count(), 0, 'no task actions');
+	for (const a of ['mark', 'clear'])
+		assert.equal(await forcedPost(page, `/api/v1/runs/${encodeURIComponent(flakyRun)}/tasks/boom/${a}`), 403, `viewer ${a}`);
 	await page.context().close();
 });
 

@@ -177,6 +177,19 @@ eq "extract ran once" 1 "$(ti "$rid" extract tries)"
 api GET "/api/v1/runs/$rid/tasks/transform/log" > "$T/tlog"
 ok "task log" grep -q -i sleep "$T/tlog"
 
+# Mark failed, mark success (Airflow's); a dry run changes nothing.  As
+# in Airflow, a run's state is that of its leaves: mark the leaf.
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "failed", "dry_run": true}' > "$T/mk"
+eq "a dry run lists what would change" cleanup "$(jq_ '" ".join(d["tasks"])' < "$T/mk")"
+eq "and changes nothing" success "$(ti "$rid" cleanup state)"
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "failed"}' >/dev/null
+eq "mark failed answers 200" 200 "$(status)"
+ok "marking its leaf failed fails the run" wait_run "$rid" failed
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "done"}' >/dev/null
+eq "a bad state is refused" 400 "$(status)"
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "success"}' >/dev/null
+ok "marked success again, the run succeeds" wait_run "$rid" success
+
 grid=$(api GET /api/v1/dags/example_chain/grid)
 eq "the grid lists the chain's tasks in order" "extract transform load cleanup" "$(echo "$grid" | jq_ '" ".join(d["tasks"])')"
 eq "and its runs' task states" success "$(echo "$grid" | jq_ 'd["runs"][-1]["tis"]["load"]["state"]')"

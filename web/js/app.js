@@ -173,7 +173,8 @@ async function route() {
 	view = { gen: g, page, inst: null, timer: 0 };
 	document.title = `${page.title} · kiln`;
 	header();
-	const ctx = { params, query, me, navigate, loggedIn, showError };
+	// refreshNow: after a change the page made, show it without waiting.
+	const ctx = { params, query, me, navigate, loggedIn, showError, refreshNow: () => poll(g) };
 	view.inst = page.mount(root, ctx) || { refresh() {} };
 	// Move focus to the new page so screen readers announce it.
 	const first = root.querySelector('[autofocus]') || root.querySelector('h1');
