@@ -416,6 +416,15 @@ track('a task that failed twice opens its last attempt from the grid', async () 
 	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
 	const cell = admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`);
 	await until('boom failed', async () => (await cell.getAttribute('data-state')) === 'failed', 30000);
+	// Once nothing changes, the poll's grid and DAG document are 304s.
+	const seen = new Set();
+	const onResp = (r) => {
+		if (/\/api\/v1\/dags\/flaky(\/grid)?(\?|$)/.test(r.url()) && r.status() === 304)
+			seen.add(new URL(r.url()).pathname);
+	};
+	admin.on('response', onResp);
+	await until('304s from both', async () => seen.size === 2, 10000);
+	admin.off('response', onResp);
 	await cell.click();
 	assert.match(await admin.getByTestId('ti-log').getAttribute('href'), /\?attempt=2$/);
 	await admin.getByTestId('ti-log').click();

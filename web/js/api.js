@@ -7,6 +7,11 @@
 // that changes something sends it as X-CSRF-Token.  A 401 from any call
 // means the session is gone: onUnauthorized() sends the user to the login
 // page.
+//
+// The master tags each JSON answer to a GET with an ETag; the page keeps
+// the last answer of each path and asks If-None-Match, so a poll of data
+// that did not change costs a 304 without a body (and returns the same
+// object as before: callers treat answers as read-only).
 
 export class ApiError extends Error {
 	constructor(status, message) {
@@ -16,6 +21,8 @@ export class ApiError extends Error {
 }
 
 let csrf = sessionStorage.getItem('kiln-csrf') || '';
+const cached = new Map();        // path -> {etag, data}, the newest last
+const CACHED_MAX = 16;
 let unauthorized = () => {};
 
 export function setCsrf(token) {
@@ -68,6 +75,9 @@ async function exchange(method, path, opts, read, signal) {
 			headers['X-CSRF-Token'] = csrf;
 		init.body = JSON.stringify(opts.body ?? {});
 	}
+	const kept = read && !opts.text ? cached.get(path) : undefined;
+	if (kept)
+		headers['If-None-Match'] = kept.etag;
 	let r;
 	try {
 		r = await fetch(path, init);
@@ -75,6 +85,11 @@ async function exchange(method, path, opts, read, signal) {
 		if (e.name === 'AbortError')
 			throw e;
 		throw new ApiError(0, `the master is unreachable (${e.message})`);
+	}
+	if (r.status === 304 && kept) {
+		cached.delete(path);
+		cached.set(path, kept);
+		return kept.data;
 	}
 	if (r.status === 401 && !opts.quiet401) {
 		unauthorized();
@@ -97,7 +112,15 @@ async function exchange(method, path, opts, read, signal) {
 		return r.text();
 	if (r.status === 204)
 		return {};
-	return r.json();
+	const data = await r.json();
+	const etag = r.headers.get('ETag');
+	if (read && etag) {
+		cached.delete(path);
+		cached.set(path, { etag, data });
+		if (cached.size > CACHED_MAX)
+			cached.delete(cached.keys().next().value);
+	}
+	return data;
 }
 
 export const get = (path, opts) => request('GET', path, opts);
