@@ -723,6 +723,7 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/dags/:dag/backfill",          API_ADMIN,   CSRF,    api_dag_backfill },
 	{ "GET",    "/api/v1/runs/:run",                   API_VIEWER,  NO_CSRF, api_run_get },
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/clear", API_ADMIN,   CSRF,    api_task_clear },
+	{ "POST",   "/api/v1/runs/:run/tasks/:task/mark",  API_ADMIN,   CSRF,    api_task_mark },
 	{ "GET",    "/api/v1/runs/:run/tasks/:task/log",   API_VIEWER,  NO_CSRF, api_task_log },
 
 	{ "POST",   "/api/v1/cluster/register",            API_WORKER,  NO_CSRF, cluster_register },

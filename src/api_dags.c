@@ -17,7 +17,8 @@
 static void
 pl_err(http_req *r, int rc, char *err)
 {
-	http_reply_error(r, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 : 500,
+	http_reply_error(r, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 :
+	                 rc == -EBUSY ? 409 : 500,
 	                 "%s", err ? err : "failed");
 	free(err);
 }
@@ -199,22 +200,52 @@ api_run_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 	json_or_404(r, pipeline_run_json(a->pl, id), "run", id);
 }
 
-/* POST /api/v1/runs/:run/tasks/:task/clear {"downstream": bool} */
+/* Set a task of a run to STATE (pipeline_set_tasks) as the body asks:
+ * {"downstream": bool, "dry_run": bool}; replies {"tasks": [affected],
+ * "dry_run": bool}. */
+static void
+task_set(struct api_ctx *a, http_req *r, const struct api_call *c,
+         json_t *b, int state)
+{
+	json_t *tasks;
+	char *err = NULL;
+	int dry = json_is_true(json_object_get(b, "dry_run"));
+	int rc = pipeline_set_tasks(a->pl, route_text(&c->params, "run"),
+	                            route_text(&c->params, "task"), state,
+	                            json_is_true(json_object_get(b, "downstream")),
+	                            dry, &tasks, &err);
+	if (rc != 0)
+		pl_err(r, rc, err);
+	else
+		http_reply_json(r, 200, json_pack("{s:i,s:o,s:b}", "cleared",
+			state == TI_NONE ? (int)json_array_size(tasks) : 0,
+			"tasks", tasks, "dry_run", dry));
+}
+
+/* POST /api/v1/runs/:run/tasks/:task/clear {"downstream", "dry_run"} */
 void
 api_task_clear(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
-	int cleared, rc;
-	int down = json_is_true(json_object_get(b, "downstream"));
-	char *err = NULL;
-	if ((rc = pipeline_clear(a->pl, route_text(&c->params, "run"),
-	                         route_text(&c->params, "task"), down,
-	                         &cleared, &err)) != 0)
-		pl_err(r, rc, err);
+	task_set(a, r, c, b, TI_NONE);
+	json_decref(b);
+}
+
+/* POST /api/v1/runs/:run/tasks/:task/mark {"state": "success" or
+ * "failed", "dry_run"}: Airflow's mark success / mark failed. */
+void
+api_task_mark(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	json_t *b = api_body_object(r);
+	if (b == NULL)
+		return;
+	const char *st = json_string_value(json_object_get(b, "state"));
+	if (st == NULL || (strcmp(st, "success") != 0 && strcmp(st, "failed") != 0))
+		http_reply_error(r, 400, "state: must be \"success\" or \"failed\"");
 	else
-		http_reply_json(r, 200, json_pack("{s:i}", "cleared", cleared));
+		task_set(a, r, c, b, strcmp(st, "success") == 0 ? TI_SUCCESS : TI_FAILED);
 	json_decref(b);
 }
 

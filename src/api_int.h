@@ -127,7 +127,8 @@ void api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id);
 /* api_dags.c */
 api_handler api_dags_list, api_dags_errors, api_dag_get, api_dag_grid,
 	api_dag_runs, api_dag_trigger, api_dag_pause, api_dag_unpause,
-	api_dag_backfill, api_run_get, api_task_clear, api_task_log;
+	api_dag_backfill, api_run_get, api_task_clear, api_task_log,
+	api_task_mark;
 
 /* api_artifacts.c */
 api_handler api_artifact_put, api_artifact_get;

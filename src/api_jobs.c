@@ -479,6 +479,13 @@ api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 		}
 	}
 	json_t *o = job_json(&j);
+	char *run_id = NULL;
+	/* The run's name, for the task actions on the job's page. */
+	if (j.run > 0 && store_run_name(a->st, j.run, &run_id, &err) == 0)
+		json_object_set_new(o, "run_id", json_string(run_id));
+	free(run_id);
+	free(err);
+	err = NULL;
 	json_t *atts = json_array();
 	store_attempts(a->st, id, attempt_one, atts, &err);
 	json_object_set_new(o, "attempts", atts);

@@ -19,15 +19,20 @@
 #include "web.h"
 #include "xalloc.h"
 
-/* GET /api/v1/health */
+/* GET /api/v1/health: "ok", or "degraded" with the workers that are
+ * dead or late in "problems".  Always 200: the master itself answers, and
+ * a probe that restarts it would not revive a worker. */
 void
 api_health(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	struct sched_stats st;
 	(void)c;
 	sched_stats(a->sc, &st);
-	http_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
-		"status", "ok", "version", PACKAGE_VERSION,
+	json_t *problems = sched_problems_json(a->sc);
+	http_reply_json(r, 200, json_pack("{s:s,s:o,s:i,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
+		"status", json_array_size(problems) ? "degraded" : "ok",
+		"problems", problems, "workers_late", st.workers_late,
+		"version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),
 		"cluster", a->cfg->cluster_name,
 		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
@@ -76,7 +81,14 @@ api_stats(struct api_ctx *a, http_req *r, const struct api_call *c)
 	json_t *jobs = json_object();
 	for (int i = 0; i < JOB_NSTATES; i++)
 		json_object_set_new(jobs, job_state_name(i), json_integer(counts[i]));
-	http_reply_json(r, 200, json_pack("{s:o,s:I,s:s}", "jobs", jobs,
+	int64_t rc[RUN_NSTATES];
+	err = NULL;
+	store_run_counts(a->st, rc, &err);
+	free(err);
+	json_t *runs = json_object();
+	for (int i = 0; i < RUN_NSTATES; i++)
+		json_object_set_new(runs, store_run_state_name(i), json_integer(rc[i]));
+	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I,s:s}", "jobs", jobs, "runs", runs,
 		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
 		"version", PACKAGE_VERSION));
 }

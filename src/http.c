@@ -119,6 +119,8 @@ http_load_mhd(void)
 }
 
 #include "clock.h"
+#include "gzip.h"
+#include "hash.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -360,6 +362,43 @@ http_reply_made(http_req *r, int status, const char *content_type,
 	http_add_resp_header(r, "X-Content-Type-Options", "nosniff");
 }
 
+/* The text of a JSON reply to R.  To a GET, a weak ETag (a hash of the
+ * text), and 304 without a body when the client already has that text
+ * (If-None-Match): a poller downloads only what changed.  Above GZIP_MIN
+ * bytes, gzip when the client accepts it, unless the reply is signed
+ * (the hook signs the bytes it is given). */
+static void
+http_reply_json_text(http_req *r, int status, const char *text, size_t len)
+{
+	if (status == 200 && strcmp(r->method, "GET") == 0) {
+		char *hex = hash_hex(text, len);
+		char tag[40], etag[48];
+		snprintf(tag, sizeof tag, "\"%.32s\"", hex);
+		snprintf(etag, sizeof etag, "W/%s", tag);
+		free(hex);
+		http_add_header(r, "ETag", etag);
+		const char *inm = http_header(r, "If-None-Match");
+		if (inm != NULL && (strstr(inm, tag) != NULL || strcmp(inm, "*") == 0)) {
+			http_reply(r, 304, NULL, NULL, 0);
+			return;
+		}
+	}
+	unsigned char *gz = NULL;
+	size_t gzlen = 0;
+	if (len >= GZIP_MIN) {
+		http_add_header(r, "Vary", "Accept-Encoding");
+		if (r->hook == NULL &&
+		    gzip_accepted(http_header(r, "Accept-Encoding")) &&
+		    gzip_compress(text, len, &gz, &gzlen) == 0)
+			http_add_header(r, "Content-Encoding", "gzip");
+	}
+	if (gz != NULL)
+		http_reply(r, status, "application/json", gz, gzlen);
+	else
+		http_reply(r, status, "application/json", text, len);
+	free(gz);
+}
+
 void
 http_reply_json(http_req *r, int status, json_t *j)
 {
@@ -375,7 +414,7 @@ http_reply_json(http_req *r, int status, json_t *j)
 		http_reply_error(r, 500, "internal: cannot encode JSON");
 		return;
 	}
-	http_reply(r, status, "application/json", text, strlen(text));
+	http_reply_json_text(r, status, text, strlen(text));
 	free(text);
 }
 

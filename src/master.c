@@ -213,7 +213,8 @@ master_run(const struct kiln_config *c, char **err)
 	free(db);
 	if (rc != 0)
 		goto out;
-	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms };
+	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms,
+	                         .heartbeat_ms = c->master.heartbeat_ms };
 	if ((rc = sched_new(st, &so, &sc, err)) != 0)
 		goto out;
 	for (size_t i = 0; i < c->npools; i++)

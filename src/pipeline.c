@@ -1164,12 +1164,80 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 	return rc;
 }
 
+struct ti_states {
+	const struct dag *d;
+	int *state;
+};
+
+static int
+ti_state_cb(const struct store_ti *t, void *ud)
+{
+	struct ti_states *ts = ud;
+	const struct dag_task *dt = dag_task_find(ts->d, t->task);
+	if (dt != NULL)
+		ts->state[dt - ts->d->tasks] = t->state;
+	return 0;
+}
+
+/* Which tasks of D setting task T to STATE touches, in MARK: T; with
+ * DOWNSTREAM, everything downstream of it; marking it success also
+ * clears what is downstream and failed only because of it
+ * (upstream_failed), so that it can run. */
+static void
+pl_affected(const struct dag *d, size_t t, int state, int downstream,
+            const int *cur, char *mark)
+{
+	mark[t] = 1;
+	for (size_t k = 0; k < d->ntasks; k++) {
+		size_t i = d->order[k];
+		int up = 0;
+		for (size_t u = 0; u < d->tasks[i].ndeps; u++)
+			up |= mark[d->tasks[i].dep_index[u]];
+		if (up && (downstream || (state == TI_SUCCESS &&
+		                          cur[i] == TI_UPSTREAM_FAILED)))
+			mark[i] = 1;
+	}
+}
+
+/* Apply what pl_affected chose (p->mu held); 0 or a negative error. */
+static int
+pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
+               size_t t, int state, const char *mark, char **err)
+{
+	struct store_op *ops = xcalloc(d->ntasks + 1, sizeof *ops);
+	size_t n = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (mark[i])
+			ops[n++] = (struct store_op){ .kind = STORE_TI_SET,
+				.run = sr->id, .task = d->tasks[i].id,
+				.state = i == t ? state : TI_NONE };
+	ops[n++] = (struct store_op){ .kind = STORE_RUN_STATE, .id = sr->id,
+	                              .state = RUN_RUNNING };
+	int rc = store_apply(p->st, ops, n, err);
+	free(ops);
+	if (rc != 0)
+		return rc;
+	struct prun *r;
+	for (r = p->runs; r != NULL && r->id != sr->id; r = r->next)
+		;
+	if (r == NULL) {
+		sr->state = RUN_RUNNING;
+		add_run(sr, p);
+	} else {
+		r->dirty = 1;
+		r->loaded = 0;
+	}
+	poke(p);
+	return 0;
+}
+
 int
-pipeline_clear(pipeline *p, const char *run_id, const char *task,
-               int downstream, int *cleared, char **err)
+pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
+                   int state, int downstream, int dry_run, json_t **tasks,
+                   char **err)
 {
 	struct store_run sr;
-	*cleared = 0;
+	*tasks = NULL;
 	pthread_mutex_lock(&p->mu);
 	int rc = store_run_find(p->st, run_id, &sr, err);
 	struct pdag *pd = rc == 0 ? pl_dag_find(p, sr.dag_id) : NULL;
@@ -1180,44 +1248,48 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 		rc = seterr(err, -ENOENT, "run %s has no task '%s'", run_id, task);
 	} else if (rc == 0) {
 		const struct dag *d = pd->d;
-		char *mark = xcalloc(d->ntasks, 1);
-		mark[t - d->tasks] = 1;
-		/* Downstream: in topological order, a task is marked if any of
-		 * its upstream is. */
-		for (size_t k = 0; downstream && k < d->ntasks; k++) {
-			size_t i = d->order[k];
-			for (size_t u = 0; u < d->tasks[i].ndeps; u++)
-				if (mark[d->tasks[i].dep_index[u]])
-					mark[i] = 1;
-		}
-		struct store_op *ops = xcalloc(d->ntasks + 1, sizeof *ops);
-		size_t n = 0;
-		for (size_t i = 0; i < d->ntasks; i++)
-			if (mark[i])
-				ops[n++] = (struct store_op){ .kind = STORE_TI_SET,
-					.run = sr.id, .task = d->tasks[i].id, .state = TI_NONE };
-		ops[n++] = (struct store_op){ .kind = STORE_RUN_STATE, .id = sr.id,
-		                              .state = RUN_RUNNING };
-		rc = store_apply(p->st, ops, n, err);
+		size_t ti = (size_t)(t - d->tasks);
+		struct ti_states ts = { d, xcalloc(d->ntasks + 1, sizeof *ts.state) };
+		char *mark = xcalloc(d->ntasks + 1, 1);
+		rc = store_tis(p->st, sr.id, ti_state_cb, &ts, err);
+		int busy = ts.state[ti] == TI_SCHEDULED || ts.state[ti] == TI_QUEUED ||
+		           ts.state[ti] == TI_RUNNING || ts.state[ti] == TI_UP_FOR_RETRY;
+		/* A job still at work would overwrite the mark when it ends. */
+		if (rc == 0 && state != TI_NONE && busy)
+			rc = seterr(err, -EBUSY, "task %s of run %s is %s: cancel its "
+			            "job first", task, run_id,
+			            store_ti_state_name(ts.state[ti]));
 		if (rc == 0) {
-			*cleared = (int)n - 1;
-			struct prun *r;
-			for (r = p->runs; r != NULL && r->id != sr.id; r = r->next)
-				;
-			if (r == NULL) {
-				sr.state = RUN_RUNNING;
-				add_run(&sr, p);
-			} else {
-				r->dirty = 1;
-				r->loaded = 0;
-			}
-			poke(p);
+			pl_affected(d, ti, state, downstream, ts.state, mark);
+			*tasks = json_array();
+			for (size_t k = 0; k < d->ntasks; k++)
+				if (mark[d->order[k]])
+					json_array_append_new(*tasks,
+						json_string(d->tasks[d->order[k]].id));
+			if (!dry_run)
+				rc = pl_apply_tasks(p, &sr, d, ti, state, mark, err);
 		}
-		free(ops);
 		free(mark);
+		free(ts.state);
 	}
 	store_run_clear(&sr);
 	pthread_mutex_unlock(&p->mu);
+	if (rc != 0) {
+		json_decref(*tasks);
+		*tasks = NULL;
+	}
+	return rc;
+}
+
+int
+pipeline_clear(pipeline *p, const char *run_id, const char *task,
+               int downstream, int *cleared, char **err)
+{
+	json_t *tasks;
+	int rc = pipeline_set_tasks(p, run_id, task, TI_NONE, downstream, 0,
+	                            &tasks, err);
+	*cleared = rc == 0 ? (int)json_array_size(tasks) : 0;
+	json_decref(tasks);
 	return rc;
 }
 
@@ -1264,9 +1336,10 @@ pipeline_run_json(pipeline *p, const char *run_id)
 static int
 grid_ti_cb(const struct store_ti *t, void *ud)
 {
-	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:I,s:I}",
+	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:i,s:I,s:I}",
 		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
-		"tries", t->tries, "started_ms", (json_int_t)t->started_ms,
+		"tries", t->tries, "attempt", t->attempt,
+		"started_ms", (json_int_t)t->started_ms,
 		"finished_ms", (json_int_t)t->finished_ms));
 	return 0;
 }

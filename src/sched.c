@@ -88,6 +88,7 @@ struct sworker {
 	int registered;         /* 0: known only from the store after restart */
 	int alive;
 	int leaving;            /* said it stops (sched_leave) */
+	int left;               /* not alive because it left, not died */
 	uint64_t session;
 	int64_t last_seen;      /* clock_mono_ms */
 	int64_t registered_ms;  /* clock_now_ms */
@@ -449,6 +450,8 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 		s->o.worker_timeout_ms = 10000;
 	if (s->o.max_lost <= 0)
 		s->o.max_lost = 2;
+	if (s->o.heartbeat_ms <= 0)
+		s->o.heartbeat_ms = 1000;
 	s->poison_why = xasprintf("poison: its worker died while running it "
 	                          "%d times (crashed or was killed); not "
 	                          "placed again", s->o.max_lost);
@@ -1051,6 +1054,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->listed = wi->listed;
 	w->registered = 1;
 	w->alive = 1;
+	w->left = 0;
 	w->last_seen = clock_mono_ms();
 	w->registered_ms = clock_now_ms();
 	char *hex = hash_random_hex(8);
@@ -1489,6 +1493,7 @@ sched_reap(sched *s)
 		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
 			continue;
 		w->alive = 0;
+		w->left = w->leaving;
 		w->session = 0;
 		dead++;
 		sc_stage_requeue(s, w, NULL, 0);
@@ -1549,6 +1554,36 @@ sched_leave(sched *s, const char *name, uint64_t session)
 	return 0;
 }
 
+/* A worker's state for people: the exchange is a long poll of one
+ * heartbeat, so a live worker is never silent much past one; past two it
+ * is late, and past worker_timeout the reaper declares it dead. */
+static const char *
+worker_state(const sched *s, const struct sworker *w, int64_t now)
+{
+	if (!w->alive)
+		return w->left ? "left" : "dead";
+	if (!w->registered)
+		return "unknown";
+	return now - w->last_seen > 2 * s->o.heartbeat_ms ? "late" : "alive";
+}
+
+json_t *
+sched_problems_json(sched *s)
+{
+	json_t *a = json_array();
+	int64_t now = clock_mono_ms();
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		const char *st = worker_state(s, w, now);
+		if (strcmp(st, "dead") == 0 || strcmp(st, "late") == 0)
+			json_array_append_new(a, json_pack("{s:s,s:s,s:I}",
+				"worker", w->name, "state", st,
+				"heartbeat_age_ms", (json_int_t)(now - w->last_seen)));
+	}
+	pthread_mutex_unlock(&s->mu);
+	return a;
+}
+
 json_t *
 sched_workers_json(sched *s)
 {
@@ -1564,11 +1599,13 @@ sched_workers_json(sched *s)
 				json_array_append_new(p, json_pack("{s:O?,s:O?}",
 					"name", json_object_get(pl, "name"),
 					"version", json_object_get(pl, "version")));
+		/* A worker that is not alive offers nothing. */
 		json_array_append_new(a, json_pack(
-			"{s:s,s:s?,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I}",
+			"{s:s,s:s?,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I}",
 			"name", w->name, "host", w->host,
-			"state", !w->alive ? "dead" : w->registered ? "alive" : "unknown",
+			"state", worker_state(s, w, now),
 			"slots", w->slots, "slots_busy", w->slots_busy,
+			"slots_free", w->alive ? w->slots - w->slots_busy : 0,
 			"memory", (json_int_t)w->memory,
 			"memory_busy", (json_int_t)w->memory_busy,
 			"heartbeat_age_ms", (json_int_t)(now - w->last_seen),
@@ -1670,6 +1707,7 @@ sched_plugin_decl(sched *s, const char *name)
 void
 sched_stats(sched *s, struct sched_stats *st)
 {
+	int64_t now = clock_mono_ms();
 	memset(st, 0, sizeof *st);
 	pthread_mutex_lock(&s->mu);
 	st->queued = s->nqueued;
@@ -1679,6 +1717,7 @@ sched_stats(sched *s, struct sched_stats *st)
 			st->workers_alive++;
 			st->slots_total += w->slots;
 			st->slots_busy += w->slots_busy;
+			st->workers_late += strcmp(worker_state(s, w, now), "late") == 0;
 		} else {
 			st->workers_dead++;
 		}

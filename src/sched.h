@@ -36,6 +36,8 @@ struct sched_opts {
 	                              * while the queue is deep, default 256;
 	                              * only for plugins whose tasks take under
 	                              * 20 ms, and about 50 ms of their work */
+	int64_t heartbeat_ms;        /* a worker silent for over twice this is
+	                              * "late" (default 1000) */
 };
 
 /* A task handed to a worker.  Strings owned by the struct. */
@@ -210,7 +212,12 @@ struct sched_stats {
 	int64_t queued, running;
 	int workers_alive, workers_dead;
 	int slots_total, slots_busy;
+	int workers_late;          /* alive, but silent past two heartbeats */
 };
 void sched_stats(sched *s, struct sched_stats *st);
+/* What makes the cluster unhealthy: [{worker, state ("dead" or "late"),
+ * heartbeat_age_ms}], empty when all is well.  A worker that left on its
+ * own is not a problem. */
+json_t *sched_problems_json(sched *s);
 
 #endif

@@ -1671,6 +1671,48 @@ out:
 	return rc;
 }
 
+int
+store_run_name(store *s, int64_t id, char **run_id, char **err)
+{
+	sqlite3_stmt *st = NULL;
+	*run_id = NULL;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = sqlite3_prepare_v2(s->rdb, "SELECT run_id FROM dag_runs WHERE id = ?1",
+	                            -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			*run_id = store_col_str(st, 0);
+	}
+	rc = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT :
+	     store_dberr(s->rdb, rc, err, "store: run name");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_run_counts(store *s, int64_t counts[RUN_NSTATES], char **err)
+{
+	sqlite3_stmt *st = NULL;
+	for (int i = 0; i < RUN_NSTATES; i++)
+		counts[i] = 0;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = sqlite3_prepare_v2(s->rdb, "SELECT state, count(*) FROM dag_runs"
+	                            " GROUP BY state", -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int state = sqlite3_column_int(st, 0);
+		if (state >= 0 && state < RUN_NSTATES)
+			counts[state] = sqlite3_column_int64(st, 1);
+		rc = SQLITE_OK;
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_dberr(s->rdb, rc, err, "store: count runs");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
 static void
 store_attempt_row(sqlite3_stmt *st, struct store_attempt *a)
 {

@@ -319,6 +319,10 @@ enum ti_state {
 const char *store_ti_state_name(int state);
 enum run_state { RUN_QUEUED = 0, RUN_RUNNING, RUN_SUCCESS, RUN_FAILED, RUN_NSTATES };
 const char *store_run_state_name(int state);
+/* The run_id (the caller's) of the run whose row id is ID; -ENOENT if none. */
+int store_run_name(store *s, int64_t id, char **run_id, char **err);
+/* DAG runs by state (GET /api/v1/stats). */
+int store_run_counts(store *s, int64_t counts[RUN_NSTATES], char **err);
 int store_run_state_parse(const char *name);
 
 struct store_run_new {

@@ -36,6 +36,7 @@ const USERS = {
 const TIMEOUT = 20000;
 
 let T, URL_, procs = [], browser, failed = false;
+const nodes = {};       // node name -> its process (the latest started)
 let probeCookie = '';   // a viewer session of the test itself, for probe()
 let hung = false;
 const pageErrors = [];
@@ -90,11 +91,18 @@ function startNode(name) {
 		{ stdio: ['ignore', log, log] });
 	fs.closeSync(log);
 	procs.push(p);
+	nodes[name] = p;
 	return p;
 }
 
 async function api(p) {
 	const r = await fetch(URL_ + p, { signal: AbortSignal.timeout(3000) });
+	return r.ok ? r.json() : null;
+}
+
+/* GET as the test's own viewer session. */
+async function apiViewer(p) {
+	const r = await fetch(URL_ + p, { headers: { Cookie: probeCookie }, signal: AbortSignal.timeout(3000) });
 	return r.ok ? r.json() : null;
 }
 
@@ -141,6 +149,19 @@ tasks:
   - id: only
     plugin: noop
 `);
+	// A task that fails both its attempts, and one downstream of it: the
+	// grid's link to the last attempt, and the task actions.
+	fs.writeFileSync(path.join(DAGS, 'flaky.yaml'), `id: flaky
+tasks:
+  - id: boom
+    plugin: sleep
+    params: { seconds: 0.05, fail: true }
+    retries: 1
+    retry_delay: 100ms
+  - id: after
+    plugin: noop
+    depends_on: [boom]
+`);
 	const port = await freePort();
 	URL_ = `http://127.0.0.1:${port}`;
 	const users = Object.values(USERS).map((u) =>
@@ -155,7 +176,7 @@ master:
   dags_dir: ${DAGS}
   web_dir: ${path.join(SRCDIR, 'web')}
   heartbeat_interval: 200ms
-  worker_timeout: 3s
+  worker_timeout: 4s
   auth:
     secret_file: ${T}/secret
     users:
@@ -375,6 +396,7 @@ track('its tasks turn to success in the grid', async () => {
 
 track('a task\'s log opens from the grid', async () => {
 	await admin.locator(`[data-testid=grid-cell][data-run="${runId}"][data-task=transform]`).click();
+	await admin.getByTestId('ti-log').click();
 	await admin.waitForURL(/#\/jobs\/\d+/);
 	await admin.getByTestId('job-state').waitFor();
 	assert.equal(await admin.getByTestId('job-state').getAttribute('data-state'), 'succeeded');
@@ -383,6 +405,83 @@ track('a task\'s log opens from the grid', async () => {
 	await until('the sleep plugin\'s log', async () => /sleep: woke after/.test(await admin.getByTestId('job-log').textContent()));
 	assert.ok(await admin.getByTestId('attempt-row').count() >= 1, 'an attempts table');
 	await shot(admin, 'job');
+});
+
+let flakyRun;
+
+track('a task that failed twice opens its last attempt from the grid', async () => {
+	const r = await adminPost('/api/v1/dags/flaky/trigger', {});
+	assert.equal(r.status, 201);
+	flakyRun = r.body.run_id;
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	const cell = admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`);
+	await until('boom failed', async () => (await cell.getAttribute('data-state')) === 'failed', 30000);
+	// Once nothing changes, the poll's grid and DAG document are 304s.
+	const seen = new Set();
+	const onResp = (r) => {
+		if (/\/api\/v1\/dags\/flaky(\/grid)?(\?|$)/.test(r.url()) && r.status() === 304)
+			seen.add(new URL(r.url()).pathname);
+	};
+	admin.on('response', onResp);
+	await until('304s from both', async () => seen.size === 2, 10000);
+	admin.off('response', onResp);
+	await cell.click();
+	assert.match(await admin.getByTestId('ti-log').getAttribute('href'), /\?attempt=2$/);
+	await admin.getByTestId('ti-log').click();
+	await until('attempt 2 of 2', async () => (await admin.getByTestId('job-attempt').textContent()) === '2 of 2');
+	assert.equal(await admin.locator('[data-testid=attempt-row].selected').getAttribute('data-attempt'), '2');
+	await until('the log of attempt 2', async () =>
+		/attempt 2/.test(await admin.locator('#log-h').textContent()) &&
+		/woke after/.test(await admin.getByTestId('job-log').textContent()));
+});
+
+/* Run ACTION from the open popup or job page, check the tasks the
+ * confirmation lists, and confirm. */
+async function act(action, tasks, name) {
+	await admin.getByTestId(`action-${action}`).click();
+	const dlg = admin.getByTestId('action-dialog');
+	await dlg.waitFor();
+	assert.deepEqual(await dlg.getByTestId('action-task').allTextContents(), tasks);
+	if (name)
+		await shot(admin, name);
+	await dlg.getByTestId('action-confirm').click();
+	await dlg.waitFor({ state: 'detached' });
+}
+
+async function flakyTis() {
+	const r = await apiViewer('/api/v1/runs/' + encodeURIComponent(flakyRun));
+	return { run: r.state, ...Object.fromEntries(r.tasks.map((t) => [t.task, t.state])) };
+}
+
+track('task actions: mark success, mark failed, clear with downstream', async () => {
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	const cell = (t) => admin.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=${t}]`);
+	await until('after upstream_failed', async () => (await cell('after').getAttribute('data-state')) === 'upstream_failed');
+	// Mark success: the task, and the downstream task it had failed runs.
+	await cell('boom').click();
+	await act('mark-success', ['boom', 'after'], 'dag-task-confirm');
+	await until('the run succeeded', async () => (await flakyTis()).run === 'success');
+	assert.deepEqual(await flakyTis(), { run: 'success', boom: 'success', after: 'success' });
+	await until('the grid shows it', async () => (await cell('after').getAttribute('data-state')) === 'success');
+	// Mark failed, from the job page of the task.
+	await cell('after').click();
+	await admin.getByTestId('ti-log').click();
+	await admin.getByTestId('job-state').waitFor();
+	await act('mark-failed', ['after']);
+	await until('the run failed', async () => (await flakyTis()).run === 'failed');
+	assert.equal((await flakyTis()).after, 'failed');
+	const bad = await adminPost(`/api/v1/runs/${encodeURIComponent(flakyRun)}/tasks/boom/mark`, { state: 'bogus' });
+	assert.equal(bad.status, 400);
+	assert.match(bad.body.error, /^state: /);
+	// Clear with downstream: both run again (boom fails again).
+	await admin.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	await cell('boom').click();
+	await act('clear-downstream', ['boom', 'after']);
+	await until('boom ran again and failed', async () => {
+		const s = await flakyTis();
+		return s.boom === 'failed' && s.after === 'upstream_failed' && s.run === 'failed';
+	});
+	await shot(admin, 'dag-actions');
 });
 
 track('the jobs page lists and filters jobs', async () => {
@@ -505,6 +604,52 @@ track('the model leaderboard of breast_cancer_models', async (tc) => {
 	await shot(admin, 'models');
 });
 
+track('a frozen, then killed worker is late, then dead, and the cluster degraded', async () => {
+	await admin.locator('[data-nav=cluster]').click();
+	const row = admin.locator('[data-testid=worker-row][data-worker=w2]');
+	await until('w2 alive', async () => (await row.getAttribute('data-state')) === 'alive');
+	assert.equal(await admin.locator('[data-testid=health-status] .badge').textContent(), 'ok');
+	const pid = nodes.w2.pid;
+	process.kill(pid, 'SIGSTOP');
+	// Heartbeat 200 ms: late past 400 ms, dead past worker_timeout (4 s).
+	await until('w2 shown late', async () => (await row.getAttribute('data-state')) === 'late', 6000);
+	const late = await api('/api/v1/health');
+	assert.equal(late.status, 'degraded');
+	assert.ok(late.problems.some((p) => p.worker === 'w2' && ['late', 'dead'].includes(p.state)), JSON.stringify(late));
+	await shot(admin, 'cluster-late');
+	process.kill(pid, 'SIGKILL');
+	await until('w2 shown dead', async () => (await row.getAttribute('data-state')) === 'dead', 10000);
+	assert.doesNotMatch(await row.getByTestId('worker-slots').textContent(), /free/, 'a dead worker offers no slots');
+	assert.equal(await admin.locator('[data-testid=health-status] .badge').textContent(), 'degraded');
+	assert.match(await admin.locator('[data-testid=health-problem][data-worker=w2]').textContent(), /w2 is dead/);
+	const hl = await api('/api/v1/health');
+	assert.equal(hl.status, 'degraded');
+	assert.deepEqual(hl.problems.map((p) => [p.worker, p.state]), [['w2', 'dead']]);
+	const w2 = (await apiViewer('/api/v1/workers')).workers.find((w) => w.name === 'w2');
+	assert.equal(w2.slots_free, 0);
+	const st = await apiViewer('/api/v1/stats');
+	assert.ok(st.runs && st.runs.success >= 1 && 'failed' in st.runs, `stats.runs ${JSON.stringify(st.runs)}`);
+	await shot(admin, 'cluster-dead');
+	startNode('w2');
+	await until('the cluster ok again', async () => (await api('/api/v1/health')).status === 'ok', 15000);
+});
+
+track('a frozen master: the page times out and greys out its stale numbers', async () => {
+	const fresh = admin.getByTestId('freshness');
+	await until('an update time', async () => /^Updated /.test(await fresh.textContent()));
+	process.kill(nodes.master.pid, 'SIGSTOP');
+	try {
+		await until('the page marked stale', async () => (await admin.locator('main[data-stale]').count()) === 1, 15000);
+		assert.match(await fresh.textContent(), /^Stale: .* showing data from \d/);
+		assert.match(await admin.getByTestId('error').textContent(), /did not answer within/);
+		await shot(admin, 'cluster-stale');
+	} finally {
+		process.kill(nodes.master.pid, 'SIGCONT');
+	}
+	await until('fresh again', async () => (await admin.locator('main[data-stale]').count()) === 0, 15000);
+	await until('two live workers again', async () => (await api('/api/v1/health')).workers_alive === 2, 15000);
+});
+
 track('logging out ends the session', async () => {
 	await admin.getByTestId('logout').click();
 	await admin.getByTestId('login-form').waitFor();
@@ -528,6 +673,13 @@ track('a viewer sees no trigger button and a forced POST is refused', async () =
 	await shot(page, 'dags-viewer');
 	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/trigger'), 403, 'viewer POST with CSRF token');
 	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/pause'), 403, 'viewer pause');
+	// No task actions for a viewer, in the grid's popup or by hand.
+	await page.goto(`${URL_}/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`);
+	await page.locator(`[data-testid=grid-cell][data-run="${flakyRun}"][data-task=boom]`).click();
+	await page.getByTestId('ti-log').waitFor();
+	assert.equal(await page.getByTestId('task-actions').count(), 0, 'no task actions');
+	for (const a of ['mark', 'clear'])
+		assert.equal(await forcedPost(page, `/api/v1/runs/${encodeURIComponent(flakyRun)}/tasks/boom/${a}`), 403, `viewer ${a}`);
 	await page.context().close();
 });
 

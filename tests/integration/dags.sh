@@ -177,9 +177,38 @@ eq "extract ran once" 1 "$(ti "$rid" extract tries)"
 api GET "/api/v1/runs/$rid/tasks/transform/log" > "$T/tlog"
 ok "task log" grep -q -i sleep "$T/tlog"
 
+# Mark failed, mark success (Airflow's); a dry run changes nothing.  As
+# in Airflow, a run's state is that of its leaves: mark the leaf.
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "failed", "dry_run": true}' > "$T/mk"
+eq "a dry run lists what would change" cleanup "$(jq_ '" ".join(d["tasks"])' < "$T/mk")"
+eq "and changes nothing" success "$(ti "$rid" cleanup state)"
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "failed"}' >/dev/null
+eq "mark failed answers 200" 200 "$(status)"
+ok "marking its leaf failed fails the run" wait_run "$rid" failed
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "done"}' >/dev/null
+eq "a bad state is refused" 400 "$(status)"
+api POST "/api/v1/runs/$rid/tasks/cleanup/mark" '{"state": "success"}' >/dev/null
+ok "marked success again, the run succeeds" wait_run "$rid" success
+
 grid=$(api GET /api/v1/dags/example_chain/grid)
 eq "the grid lists the chain's tasks in order" "extract transform load cleanup" "$(echo "$grid" | jq_ '" ".join(d["tasks"])')"
 eq "and its runs' task states" success "$(echo "$grid" | jq_ 'd["runs"][-1]["tis"]["load"]["state"]')"
+
+# JSON answers over 1 KiB are gzipped for a client that accepts it, and a
+# GET answer's ETag gets 304 without a body when nothing changed.
+get_() { rm -f "$T/b"; curl -s -D "$T/h" -o "$T/b" -w '%{http_code}' -H "Authorization: Bearer $(token)" "$@"; }
+eq "a large answer" 200 "$(get_ -H 'Accept-Encoding: gzip' "$URL/api/v1/jobs?limit=100")"
+ok "is gzipped" grep -qi '^content-encoding: gzip' "$T/h"
+gzip -dc < "$T/b" > "$T/unzipped"
+get_ "$URL/api/v1/jobs?limit=100" >/dev/null
+ok "not without Accept-Encoding" sh -c "! grep -qi '^content-encoding' '$T/h'"
+ok "and unzips to the same JSON" cmp "$T/b" "$T/unzipped"
+get_ "$URL/api/v1/dags/example_chain" >/dev/null
+etag=$(sed -n 's/^etag: *//Ip' "$T/h" | tr -d '\r')
+ok "the DAG document has an ETag" test -n "$etag"
+eq "If-None-Match: 304" 304 "$(get_ -H "If-None-Match: $etag" "$URL/api/v1/dags/example_chain")"
+ok "without a body" test ! -s "$T/b"
+eq "another ETag: 200" 200 "$(get_ -H 'If-None-Match: W/"0"' "$URL/api/v1/dags/example_chain")"
 
 # The same through the command line.
 ok "kiln dags lists the DAGs" sh -c "'$KILN' -c '$T/cluster.yaml' dags | grep -q example_chain"

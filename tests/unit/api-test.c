@@ -1365,6 +1365,7 @@ static const struct {
 	{ "GET", "/api/v1/dags//runs", "other" },
 	{ "GET", "/api/v1/runs/scheduled__2024-01-01T00:00:00Z", "/api/v1/runs/:run" },
 	{ "POST", "/api/v1/runs/r1/tasks/extract/clear", "/api/v1/runs/:run/tasks/:task/clear" },
+	{ "POST", "/api/v1/runs/r1/tasks/extract/mark", "/api/v1/runs/:run/tasks/:task/mark" },
 	{ "GET", "/api/v1/runs/r1/tasks/extract/log", "/api/v1/runs/:run/tasks/:task/log" },
 	{ "GET", "/api/v1/runs/r1/tasks/extract", "other" },
 	{ "GET", "/api/v1/runs/r1/tasks/extract/log/more", "other" },

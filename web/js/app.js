@@ -8,6 +8,11 @@
 // previous refresh finished (2000 by default; a running job's page tails
 // its log every 1500; never under MIN_INTERVAL), and only while the tab is
 // visible, so a slow master is never hit by overlapping polls.
+//
+// The page says when its data was last updated; when a refresh fails (the
+// master is down, frozen past api.js's timeout, or erring) the page's
+// content is greyed out and marked stale (main[data-stale]) until one
+// succeeds again, so old numbers never look current.
 
 import { ApiError, get, post, onUnauthorized, setCsrf } from './api.js';
 import { h, replace, setText } from './dom.js';
@@ -61,6 +66,24 @@ function showError(msg) {
 	el.hidden = !msg;
 }
 
+/* The current page's data: 'ok' just refreshed, 'stale' what a failed
+ * refresh left on screen, 'reset' none yet (a new page). */
+let updated = 0;
+function freshness(state) {
+	const el = $('[data-testid=freshness]');
+	if (state === 'ok')
+		updated = Date.now();
+	else if (state === 'reset')
+		updated = 0;
+	const stale = state === 'stale' && updated > 0;
+	const at = new Date(updated).toLocaleTimeString();
+	el.hidden = updated === 0;
+	el.classList.toggle('stale', stale);
+	el.dataset.updated = String(updated);
+	setText(el, stale ? `Stale: the last refresh failed; showing data from ${at}` : `Updated ${at}`);
+	$('main').toggleAttribute('data-stale', stale);
+}
+
 function toLogin() {
 	if (parseHash().path === '/login')
 		return;
@@ -103,11 +126,15 @@ async function poll(g) {
 	if (document.visibilityState === 'visible') {
 		try {
 			await view.inst.refresh();
-			if (view && view.gen === g)
+			if (view && view.gen === g) {
 				showError('');
+				freshness('ok');
+			}
 		} catch (e) {
-			if (view && view.gen === g && !(e instanceof ApiError && e.status === 401))
+			if (view && view.gen === g && !(e instanceof ApiError && e.status === 401)) {
 				showError(e.message);
+				freshness('stale');
+			}
 		}
 	}
 	if (view === null || view.gen !== g)
@@ -133,6 +160,7 @@ async function route() {
 	}
 	stop();
 	showError('');
+	freshness('reset');
 	const root = $('main');
 	replace(root);
 	if (page === null) {
@@ -145,7 +173,8 @@ async function route() {
 	view = { gen: g, page, inst: null, timer: 0 };
 	document.title = `${page.title} · kiln`;
 	header();
-	const ctx = { params, query, me, navigate, loggedIn, showError };
+	// refreshNow: after a change the page made, show it without waiting.
+	const ctx = { params, query, me, navigate, loggedIn, showError, refreshNow: () => poll(g) };
 	view.inst = page.mount(root, ctx) || { refresh() {} };
 	// Move focus to the new page so screen readers announce it.
 	const first = root.querySelector('[autofocus]') || root.querySelector('h1');

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // cluster.js - the Spark-master-like page: the master (uptime, version,
-// queue) and every worker with its load, heartbeat and plugins.
+// queue) and every worker with its load, heartbeat and plugins.  The
+// status is the master's ("ok", or "degraded" naming the dead and late
+// workers); a worker that is not alive shows no free capacity.
 // GET /api/v1/health, /api/v1/stats and /api/v1/workers.
 
 import { get } from './api.js';
@@ -28,13 +30,17 @@ function workerRow() {
 			el.dataset.state = w.state;
 			replace(c.name, w.name, w.host ? h('span', { class: 'sub' }, w.host) : null);
 			updateBadge(c.badge, w.state);
-			const free = w.slots - w.slots_busy;
-			replace(c.slots, meter(w.slots_busy, w.slots, `${w.slots_busy} of ${w.slots} slots busy`),
-				`${w.slots_busy} used · ${free} free`);
-			replace(c.memory, meter(w.memory_busy, w.memory, 'memory in use'),
-				`${fmtBytes(w.memory_busy)} / ${fmtBytes(w.memory)}`);
-			setText(c.heartbeat, w.state === 'alive' || w.heartbeat_age_ms >= 0 ?
-				fmtDuration(w.heartbeat_age_ms) + ' ago' : '');
+			if (w.state === 'dead' || w.state === 'left') {
+				replace(c.slots, `none (${w.state}; ${w.slots} when alive)`);
+				replace(c.memory, '—');
+			} else {
+				const free = w.slots_free ?? w.slots - w.slots_busy;
+				replace(c.slots, meter(w.slots_busy, w.slots, `${w.slots_busy} of ${w.slots} slots busy`),
+					`${w.slots_busy} used · ${free} free`);
+				replace(c.memory, meter(w.memory_busy, w.memory, 'memory in use'),
+					`${fmtBytes(w.memory_busy)} / ${fmtBytes(w.memory)}`);
+			}
+			setText(c.heartbeat, w.heartbeat_age_ms >= 0 ? fmtDuration(w.heartbeat_age_ms) + ' ago' : '');
 			setText(c.done, w.tasks_done);
 			setText(c.failed, w.tasks_failed);
 			setText(c.plugins, (w.plugins || []).map((p) => `${p.name} ${p.version}`).join(', '));
@@ -54,7 +60,7 @@ export default {
 		const f = {};
 		const items = [
 			['Status', 'health-status'], ['Version', 'master-version'], ['Uptime', 'master-uptime'],
-			['Workers alive', 'workers-alive'], ['Workers dead', 'workers-dead'],
+			['Workers alive', 'workers-alive'], ['Workers late', 'workers-late'], ['Workers dead', 'workers-dead'],
 			['Jobs queued', 'jobs-queued'], ['Jobs running', 'jobs-running'],
 		];
 		const dl = h('dl', { class: 'stats', 'data-testid': 'health' });
@@ -63,12 +69,15 @@ export default {
 			f[id] = dd;
 			dl.append(dt, dd);
 		}
+		const status = badge('unknown');
+		f['health-status'].append(status);
+		const problems = h('ul', { class: 'problems', 'data-testid': 'health-problems', hidden: true });
 		const totals = h('dl', { class: 'stats', 'data-testid': 'stats' });
 		const tbody = h('tbody', {});
 		const empty = h('p', { class: 'empty', hidden: true }, 'No worker has registered yet.');
 		root.append(
 			h('h1', {}, 'Cluster'),
-			h('section', { 'aria-labelledby': 'master-h' }, h('h2', { id: 'master-h' }, 'Master'), dl),
+			h('section', { 'aria-labelledby': 'master-h' }, h('h2', { id: 'master-h' }, 'Master'), dl, problems),
 			h('section', { 'aria-labelledby': 'totals-h' }, h('h2', { id: 'totals-h' }, 'Totals'), totals),
 			h('section', { 'aria-labelledby': 'workers-h' },
 				h('h2', { id: 'workers-h' }, 'Workers'),
@@ -84,10 +93,16 @@ export default {
 					get('/api/v1/workers'),
 					get('/api/v1/stats').catch((e) => ({ error: e.message })),
 				]);
-				setText(f['health-status'], hl.status);
+				updateBadge(status, hl.status);
+				f['health-status'].dataset.status = hl.status;
+				const probs = hl.problems || [];
+				problems.hidden = probs.length === 0;
+				replace(problems, probs.map((p) => h('li', { 'data-testid': 'health-problem', 'data-worker': p.worker },
+					`worker ${p.worker} is ${p.state}: no heartbeat for ${fmtDuration(p.heartbeat_age_ms)}`)));
 				setText(f['master-version'], st.version || hl.version);
 				setText(f['master-uptime'], fmtDuration(1000 * (st.uptime_s ?? hl.uptime_s)));
 				setText(f['workers-alive'], hl.workers_alive);
+				setText(f['workers-late'], hl.workers_late ?? 0);
 				setText(f['workers-dead'], hl.workers_dead);
 				setText(f['jobs-queued'], hl.queued);
 				setText(f['jobs-running'], hl.running);

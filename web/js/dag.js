@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // dag.js - one DAG: the Airflow-like grid (runs as columns, tasks as rows,
-// each cell a task instance coloured by its state and linking to its job),
+// each cell a task instance coloured by its state; choosing it opens a
+// popup with the log of the attempt it stands for and, for admins, the
+// task actions of taskactions.js),
 // the task graph coloured by the selected run, and the durations of that
 // run's tasks.  GET /api/v1/dags/ID and /api/v1/dags/ID/grid.
 //
@@ -12,10 +14,11 @@ import { get, enc } from './api.js';
 import { h, badge, fmtIso, fmtDuration, span, replace, stateClass } from './dom.js';
 import { drawGraph, drawDurations } from './graph.js';
 import { openTrigger } from './trigger.js';
+import { openTaskPopup } from './taskactions.js';
 
 const RUNS = 25;
 
-function gridTable(grid, selected, onSelect) {
+function gridTable(grid, selected, onSelect, onCell) {
 	const head = h('tr', {}, h('th', { scope: 'col', class: 'corner' }, 'task \\ run'));
 	for (const r of grid.runs) {
 		const sel = r.run_id === selected;
@@ -36,9 +39,8 @@ function gridTable(grid, selected, onSelect) {
 				(ti.tries > 1 ? `, ${ti.tries} tries` : '');
 			const attrs = { class: ['cell', stateClass(st)], 'data-testid': 'grid-cell', 'data-task': t,
 				'data-run': r.run_id, 'data-state': st, title: label, 'aria-label': label };
-			const cell = ti.job_id > 0 ?
-				h('a', { ...attrs, href: `#/jobs/${ti.job_id}${ti.tries > 0 ? `?attempt=${ti.tries}` : ''}` }) :
-				h('span', { ...attrs, role: 'img' });
+			const cell = h('button', { ...attrs, type: 'button' });
+			cell.addEventListener('click', () => onCell(r.run_id, t, ti));
 			tr.append(h('td', { class: r.run_id === selected ? 'selected' : null }, cell));
 		}
 		body.append(tr);
@@ -71,7 +73,7 @@ export default {
 			desc,
 			summary,
 			h('section', { 'aria-labelledby': 'grid-h' }, h('h2', { id: 'grid-h' }, 'Grid'),
-				h('p', { class: 'sub' }, `The last ${RUNS} runs, oldest first. Choose a run's header to select it; a cell opens the task's job and log.`),
+				h('p', { class: 'sub' }, `The last ${RUNS} runs, oldest first. Choose a run's header to select it; a cell opens the task's log and, for admins, its actions.`),
 				gridBox),
 			h('section', { 'aria-labelledby': 'graph-h' }, h('h2', { id: 'graph-h' }, 'Graph'), runInfo, graphBox),
 			h('section', { 'aria-labelledby': 'dur-h' }, h('h2', { id: 'dur-h' }, 'Durations'), durBox),
@@ -101,7 +103,9 @@ export default {
 				selected = rid;
 				history.replaceState(null, '', `#/dags/${enc(id)}?run=${enc(rid)}`);
 				render();
-			}) : h('p', { class: 'empty' }, 'No run yet.'));
+			}, (run, task, ti) => openTaskPopup({ run, task, ti, admin,
+				onDone: () => { lastSig = ''; ctx.refreshNow(); }, onError: () => {} })) :
+				h('p', { class: 'empty' }, 'No run yet.'));
 			const tis = run ? run.tis || {} : {};
 			const states = {};
 			for (const t of grid.tasks)

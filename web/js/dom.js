@@ -90,7 +90,7 @@ export function syncRows(tbody, items, key, make) {
 
 export const STATES = ['success', 'succeeded', 'failed', 'running', 'queued',
 	'up_for_retry', 'upstream_failed', 'skipped', 'none', 'cancelled',
-	'alive', 'dead', 'unknown'];
+	'alive', 'late', 'dead', 'left', 'unknown', 'ok', 'degraded'];
 
 export function stateClass(state) {
 	return 'st-' + (STATES.includes(state) ? state : 'unknown');

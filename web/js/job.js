@@ -4,10 +4,12 @@
 // default).  While the job is queued or running the page polls every
 // 1.5 s and the log tails: GET /api/v1/jobs/ID/log returns what the worker
 // has reported so far, and the view stays pinned to the bottom unless the
-// reader has scrolled up.
+// reader has scrolled up.  The job of a DAG task offers admins the task
+// actions (clear, mark success or failed) once it has ended.
 
 import { get, post, getText, enc } from './api.js';
 import { h, badge, fmtTime, fmtDuration, fmtBytes, span, json, setText, replace } from './dom.js';
+import { taskActions } from './taskactions.js';
 
 const LIVE = ['queued', 'running'];
 
@@ -19,6 +21,7 @@ export default {
 		let attempt = Number(ctx.query.get('attempt')) || 0;    // 0: the latest
 		const admin = ctx.me.role === 'admin';
 		const head = h('div', { class: 'title-row' });
+		const actions = h('div', {});
 		const facts = h('dl', { class: 'stats', 'data-testid': 'job-facts' });
 		const params = h('pre', { class: 'json', 'data-testid': 'job-params' });
 		const result = h('pre', { class: 'json', 'data-testid': 'job-result' });
@@ -30,7 +33,7 @@ export default {
 		const log = h('pre', { class: 'log', tabindex: 0, 'data-testid': 'job-log', 'aria-labelledby': 'log-h' });
 		root.append(
 			h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / '),
-			head, facts,
+			head, actions, facts,
 			h('div', { class: 'two' },
 				h('section', { 'aria-labelledby': 'params-h' }, h('h2', { id: 'params-h' }, 'Params'), params),
 				h('section', { 'aria-labelledby': 'result-h' }, h('h2', { id: 'result-h' }, 'Result'), result, errBox)),
@@ -76,6 +79,10 @@ export default {
 			}
 			const hadFocus = head.contains(document.activeElement);
 			replace(head, parts);
+			replace(actions, admin && job.run_id && job.task && !LIVE.includes(job.state) ?
+				[h('span', { class: 'sub' }, `Task ${job.task} of run ${job.run_id}:`),
+					taskActions(job.run_id, job.task, () => refresh().catch((e) => ctx.showError(e.message)),
+						ctx.showError)] : null);
 			if (hadFocus)
 				head.querySelector('h1').focus({ preventScroll: true });
 		}
