@@ -189,8 +189,9 @@ jobs_submit(struct api_ctx *a, http_req *r, int batch)
 	json_decref(pm.decl);
 	if (ok == n) {
 		char *err = NULL;
-		if (sched_submit(a->sc, jobs, n, &err) != 0) {
-			http_reply_error(r, 500, "%s", err);
+		int rc = sched_submit(a->sc, jobs, n, &err);
+		if (rc != 0) {
+			api_reply_failed(r, rc, err);
 		} else if (batch) {
 			json_t *ids = json_array();
 			for (size_t i = 0; i < n; i++)
