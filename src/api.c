@@ -150,10 +150,12 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 
 /* Who sent R: a session cookie (unless there is an Authorization header),
  * a Kiln-HMAC signature or a Bearer token; W->kind WHO_NONE if none
- * holds.  1 if R was answered already (a replayed signed request: 401;
- * the replay table full: 503), else 0. */
+ * holds.  Before the body is in (BODY_IN 0: the gate), a signature can
+ * only be prechecked (auth_precheck): its syntax, Host and timestamp.
+ * 1 if R was answered already (a replayed signed request: 401; the
+ * replay table full: 503), else 0. */
 static int
-authenticate(struct api_ctx *a, http_req *r, struct who *w)
+authenticate(struct api_ctx *a, http_req *r, struct who *w, int body_in)
 {
 	w->kind = WHO_NONE;
 	w->id = NULL;
@@ -173,8 +175,16 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 	if (h == NULL)
 		return 0;
 	int replied = 0;
-	if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
-		char *err = NULL;
+	char *err = NULL;
+	if (strncmp(h, "Kiln-HMAC ", 10) == 0 && !body_in) {
+		if (auth_precheck(h, http_header(r, "Host"), clock_now_ms(),
+		                  &err) == 0) {
+			w->kind = WHO_SIGNED;   /* so far: the body decides */
+			w->how = "signed";
+		} else {
+			log_warn("refused signature: %s", err);
+		}
+	} else if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
 		int rc = signed_by(a, r, h, w, &err);
 		if (rc == -ENOSPC) {
 			/* replay.c logged it, once */
@@ -188,11 +198,61 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w)
 		} else if (rc < 0) {
 			log_warn("refused signature: %s", err);
 		}
-		free(err);
 	} else if (strncmp(h, "Bearer ", 7) == 0) {
 		api_token_who(a, h + 7, w);
 	}
+	free(err);
 	return replied;
+}
+
+/*
+ * Is the JSON text B (LEN bytes) within API_JSON_MAX_DEPTH and
+ * API_JSON_MAX_NODES?  A pass over the bytes, outside strings, before
+ * jansson builds anything: its parser recurses per level and allocates
+ * per value.  Tokens are the brackets, commas and colons, plus one; a
+ * bound on the values.  0, or -E2BIG with the 400's message in *err.
+ */
+static int
+json_prescan(const char *b, size_t len, char **err)
+{
+	size_t depth = 0, tokens = 1;
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = b[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = 1;
+			break;
+		case '{': case '[':
+			if (++depth > API_JSON_MAX_DEPTH)
+				return seterr(err, -E2BIG, "JSON nested deeper "
+				              "than the limit of %d levels",
+				              API_JSON_MAX_DEPTH);
+			tokens++;
+			break;
+		case '}': case ']':
+			if (depth > 0)
+				depth--;
+			break;
+		case ',': case ':':
+			tokens++;
+			break;
+		default:
+			continue;
+		}
+		if (tokens > API_JSON_MAX_NODES)
+			return seterr(err, -E2BIG, "JSON with more than the "
+			              "limit of %d tokens", API_JSON_MAX_NODES);
+	}
+	return 0;
 }
 
 json_t *
@@ -201,6 +261,12 @@ api_body_object(http_req *r)
 	size_t len;
 	const char *b = http_body(r, &len);
 	json_error_t je;
+	char *err = NULL;
+	if (json_prescan(b, len, &err) < 0) {
+		http_reply_error(r, 400, "%s", err);
+		free(err);
+		return NULL;
+	}
 	json_t *j = json_loadb(b, len, 0, &je);
 	if (j == NULL) {
 		http_reply_error(r, 400, "malformed JSON at line %d, column %d: %s",
@@ -763,6 +829,14 @@ api_route_label(const char *method, const char *path)
 	return route_label(route_find(api_routes, api_nroutes, method, path, &p));
 }
 
+/* May anyone call RT, without credentials? */
+static int
+route_open(const struct api_ctx *a, const struct api_route *rt)
+{
+	return rt->role == API_OPEN ||
+	       (rt->role == API_METRICS && !a->cfg->master.metrics_auth);
+}
+
 void
 api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
              size_t n)
@@ -777,11 +851,10 @@ api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
 		http_reply_error(r, 404, "no route %s %s", m, path);
 		return;
 	}
-	int open = rt->role == API_OPEN ||
-		(rt->role == API_METRICS && !a->cfg->master.metrics_auth);
+	int open = route_open(a, rt);
 	int replied = 0;
 	if (!open) {
-		replied = authenticate(a, r, &who);
+		replied = authenticate(a, r, &who, 1);
 	} else {
 		/* Anyone may call it, but a signer is owed a signed reply. */
 		const char *h = http_header(r, "Authorization");
@@ -802,4 +875,36 @@ void
 api_handle(http_req *r, void *ud)
 {
 	api_dispatch(ud, r, api_routes, api_nroutes);
+}
+
+int
+api_gate_routes(struct api_ctx *a, http_req *r, const struct api_route *routes,
+                size_t n)
+{
+	struct route_params p;
+	const struct api_route *rt = route_find(routes, n, http_method(r),
+	                                        http_path(r), &p);
+	if (rt == NULL) {
+		http_limit_body(r, 0);  /* answered 404: nothing to read */
+		return 0;
+	}
+	if (route_open(a, rt)) {
+		/* Login's {"user", "password"} is the largest body an open
+		 * route takes. */
+		http_limit_body(r, API_OPEN_BODY_MAX);
+		return 0;
+	}
+	struct who who = { .kind = WHO_NONE };
+	int replied = authenticate(a, r, &who, 0);
+	/* 401 or 403 now, on the headers: a stranger's body is never read. */
+	if (!replied && !allowed(rt, &who, r))
+		replied = 1;
+	who_clear(&who);
+	return replied;
+}
+
+int
+api_gate(http_req *r, void *ud)
+{
+	return api_gate_routes(ud, r, api_routes, api_nroutes);
 }

@@ -37,6 +37,8 @@ int64_t api_token_ttl_ms(const struct kiln_config *c);
 
 /* The http_handler of the master; UD is a struct api_ctx. */
 void api_handle(http_req *r, void *ud);
+/* The http_gate of the master (see api_gate_routes in api_int.h). */
+int api_gate(http_req *r, void *ud);
 
 /* The label /metrics counts a request METHOD PATH (no query) under: the
  * pattern of the route that answers it ("/api/v1/jobs/:id"), "static" for

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +37,10 @@ api_login(struct api_ctx *a, http_req *r, const struct api_call *c)
 	}
 	char addr[64], *sid = NULL, *csrf = NULL, *err = NULL;
 	const char *role = NULL;
+	int retry_s = 0;
 	http_client_addr(r, addr, sizeof addr);
-	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role, &err);
+	int rc = users_login(a->users, user, pw, addr, &sid, &csrf, &role,
+	                     &retry_s, &err);
 	if (rc == 0) {
 		/* Secure under TLS: the browser then never sends the
 		 * session over plain HTTP. */
@@ -50,8 +53,13 @@ api_login(struct api_ctx *a, http_req *r, const struct api_call *c)
 		free(cookie);
 		http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", user,
 		                "role", role, "csrf", csrf));
+	} else if (rc == -EAGAIN || rc == -EBUSY) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%d", retry_s);
+		http_add_header(r, "Retry-After", ra);
+		http_reply_error(r, rc == -EAGAIN ? 429 : 503, "%s", err);
 	} else {
-		http_reply_error(r, rc == -EAGAIN ? 429 : 401, "%s", err);
+		http_reply_error(r, 401, "%s", err);
 	}
 	free(sid);
 	free(csrf);
@@ -120,11 +128,8 @@ api_token_who(struct api_ctx *a, const char *token, struct who *w)
 	free(err);
 }
 
-/* Who W is, as a token's created_by: "user:NAME" (a dashboard session),
- * "token:ID" or "signer:ID" (a Kiln-HMAC signature: the CLI, a worker).
- * Caller frees. */
-static char *
-token_principal(const struct who *w)
+char *
+api_principal(const struct who *w)
 {
 	if (w->how != NULL && strcmp(w->how, "token") == 0)
 		return xasprintf("token:%" PRId64, w->token);
@@ -222,7 +227,7 @@ api_token_create(struct api_ctx *a, http_req *r, const struct api_call *c)
 		http_reply_error(r, 400, "%s", err);
 		goto out;
 	}
-	char *token, *hash, *by = token_principal(c->who);
+	char *token, *hash, *by = api_principal(c->who);
 	struct store_token_new t = { NULL, name, role, by, now, expires_ms };
 	int64_t id = 0;
 	auth_token_new(&token, &hash);
@@ -312,7 +317,7 @@ api_token_revoke(struct api_ctx *a, http_req *r, const struct api_call *c)
 		http_reply_error(r, 500, "%s", err);
 		goto out;
 	}
-	char *by = token_principal(c->who);
+	char *by = api_principal(c->who);
 	log_info("token %" PRId64 " '%s' revoked by %s", id, t.name, by);
 	free(by);
 	http_reply_json(r, 200, token_json(&t, clock_now_ms()));

@@ -28,6 +28,12 @@
 
 #define API_LONGPOLL_MAX_MS 60000       /* a long poll waits at most this */
 #define API_SESSION_COOKIE "kiln_session"
+/* The largest body an open route (login) takes, before anyone is known. */
+#define API_OPEN_BODY_MAX 4096
+/* Request bodies are JSON at most this deep, with at most this many
+ * values, checked on the bytes before they are parsed. */
+#define API_JSON_MAX_DEPTH 64
+#define API_JSON_MAX_NODES 1000000
 
 /* Who is asking. */
 enum { WHO_NONE, WHO_SIGNED, WHO_ADMIN, WHO_VIEWER };
@@ -80,6 +86,13 @@ extern const size_t api_nroutes;
  * the tests pass tables of their own. */
 void api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
                   size_t n);
+/* The gate (http.h) over ROUTES: R's caller judged on its headers alone,
+ * before a byte of its body is read; refused (1, after a 401 or 403) if
+ * its row does not allow them; an open route may send API_OPEN_BODY_MAX
+ * bytes.  A signature is only prechecked here: api_dispatch verifies it
+ * over the body.  api_gate() is this on api_routes. */
+int api_gate_routes(struct api_ctx *a, http_req *r,
+                    const struct api_route *routes, size_t n);
 
 /* ---- helpers (api.c) */
 
@@ -131,6 +144,10 @@ api_handler api_login, api_logout, api_me, api_token_create,
  * may be used; else W is left WHO_NONE, with W->refused set if the token
  * is known but expired or revoked. */
 void api_token_who(struct api_ctx *a, const char *token, struct who *w);
+/* Who W is, as a token's created_by and an idempotency key's owner:
+ * "user:NAME" (a dashboard session), "token:ID" or "signer:ID" (a
+ * Kiln-HMAC signature: the CLI, a worker).  Caller frees. */
+char *api_principal(const struct who *w);
 
 /* api_web.c */
 api_handler api_static, api_health, api_metrics, api_stats, api_workers,

@@ -2,8 +2,15 @@
 /*
  * api_jobs.c - the jobs routes: submit one or a batch, list, get (with a
  * long poll until the job is finished), its log, cancel.  See docs/api.md.
+ *
+ * A submission may carry an Idempotency-Key header (as Stripe's API): the
+ * key, who sent it and the hash of the request are stored with the jobs,
+ * in their transaction, so a client that lost the reply (a dropped
+ * connection, a master killed after the commit) sends the request again
+ * and gets the same jobs back instead of new ones.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +19,7 @@
 #include "api_int.h"
 #include "plugin.h"
 #include "auth.h"
+#include "hash.h"
 #include "xalloc.h"
 
 #define API_BATCH_MAX 10000
@@ -164,17 +172,169 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 	return 0;
 }
 
+/* ---- idempotency keys */
+
+#define API_IDEM_KEY_MAX 255
+
+/* Keys whose request is being handled now, each as "STORE\nPRINCIPAL\n
+ * KEY": a second request with one gets a 409 rather than racing the
+ * first to the store.  Process-wide, as several masters may live in one
+ * process (the tests), hence the store's address in the name. */
+struct idem_busy {
+	struct idem_busy *next;
+	char *name;
+};
+static pthread_mutex_t idem_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct idem_busy *idem_busy_list;
+
+/* Mark NAME busy: 0, or -EBUSY if it already is. */
+static int
+idem_claim(const char *name)
+{
+	int rc = 0;
+	pthread_mutex_lock(&idem_mu);
+	for (struct idem_busy *b = idem_busy_list; b && rc == 0; b = b->next)
+		if (strcmp(b->name, name) == 0)
+			rc = -EBUSY;
+	if (rc == 0) {
+		struct idem_busy *b = xmalloc(sizeof *b);
+		b->name = xstrdup(name);
+		b->next = idem_busy_list;
+		idem_busy_list = b;
+	}
+	pthread_mutex_unlock(&idem_mu);
+	return rc;
+}
+
 static void
-jobs_submit(struct api_ctx *a, http_req *r, int batch)
+idem_release(const char *name)
+{
+	pthread_mutex_lock(&idem_mu);
+	for (struct idem_busy **p = &idem_busy_list; *p; p = &(*p)->next)
+		if (strcmp((*p)->name, name) == 0) {
+			struct idem_busy *b = *p;
+			*p = b->next;
+			free(b->name);
+			free(b);
+			break;
+		}
+	pthread_mutex_unlock(&idem_mu);
+}
+
+/* A submission's idempotency key, while its request is handled. */
+struct idem {
+	const char *key;        /* the header's value, or NULL: none */
+	char *principal;        /* api_principal() */
+	char *hash;             /* of the route and the body as parsed */
+	char *busy;             /* its idem_claim() name, once claimed */
+};
+
+/* Reply 201 to a submission of N jobs from FIRST_ID (a batch's ids are
+ * consecutive); REPLAYED: with "Idempotent-Replayed: true", as Stripe. */
+static void
+reply_submitted(http_req *r, int batch, int64_t first_id, size_t n,
+                int replayed)
+{
+	if (replayed)
+		http_add_header(r, "Idempotent-Replayed", "true");
+	if (!batch) {
+		http_reply_json(r, 201, json_pack("{s:I,s:s}", "id",
+		                (json_int_t)first_id, "state", "queued"));
+		return;
+	}
+	json_t *ids = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ids, json_integer(first_id + (int64_t)i));
+	http_reply_json(r, 201, json_pack("{s:o}", "ids", ids));
+}
+
+/*
+ * Take request R's Idempotency-Key into K.  1 if nothing is left to do
+ * (replied: a bad key 400, a key in use 409, a key used with another
+ * request 422, a replay 201), else 0: submit, then idem_done().
+ */
+static int
+idem_begin(struct api_ctx *a, http_req *r, const struct api_call *c,
+           int batch, json_t *body, struct idem *k)
+{
+	memset(k, 0, sizeof *k);
+	k->key = http_header(r, "Idempotency-Key");
+	if (k->key == NULL)
+		return 0;
+	size_t len = strlen(k->key);
+	int ok = len >= 1 && len <= API_IDEM_KEY_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = k->key[i] > 0x20 && k->key[i] < 0x7f;
+	if (!ok) {
+		http_reply_error(r, 400, "Idempotency-Key: must be 1 to %d "
+		                 "printable ASCII characters without spaces",
+		                 API_IDEM_KEY_MAX);
+		return 1;
+	}
+	k->principal = api_principal(c->who);
+	char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	char *what = xasprintf("%s\n%s", batch ? "batch" : "job",
+	                       text ? text : "");
+	k->hash = hash_hex(what, strlen(what));
+	free(what);
+	free(text);
+	char *busy = xasprintf("%p\n%s\n%s", (void *)a->st, k->principal,
+	                       k->key);
+	if (idem_claim(busy) != 0) {
+		free(busy);
+		http_reply_error(r, 409, "Idempotency-Key '%s': a request with "
+		                 "this key is in progress; retry it", k->key);
+		return 1;
+	}
+	k->busy = busy;
+	struct store_idem got;
+	char *err = NULL;
+	int rc = store_idem_get(a->st, k->principal, k->key, clock_now_ms(),
+	                        &got, &err);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		http_reply_error(r, 500, "%s", err);
+	else if (strcmp(got.hash, k->hash) != 0)
+		http_reply_error(r, 422, "Idempotency-Key '%s' was used with "
+		                 "another request (keys are kept 24 h): use a new "
+		                 "key for a new request", k->key);
+	else
+		reply_submitted(r, batch, got.first_id, (size_t)got.count, 1);
+	free(got.hash);
+	free(err);
+	return 1;
+}
+
+static void
+idem_done(struct idem *k)
+{
+	if (k->busy != NULL)
+		idem_release(k->busy);
+	free(k->busy);
+	free(k->principal);
+	free(k->hash);
+}
+
+static void
+jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c,
+            int batch)
 {
 	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
+	struct idem k;
+	if (idem_begin(a, r, c, batch, b, &k) != 0) {
+		idem_done(&k);
+		json_decref(b);
+		return;
+	}
 	json_t *list = batch ? json_object_get(b, "jobs") : NULL;
 	size_t n = batch ? json_array_size(list) : 1;
 	if (batch && (!json_is_array(list) || n == 0 || n > API_BATCH_MAX)) {
 		http_reply_error(r, 400, "batch needs \"jobs\": an array of 1 to %d jobs",
 		                 API_BATCH_MAX);
+		idem_done(&k);
 		json_decref(b);
 		return;
 	}
@@ -189,20 +349,17 @@ jobs_submit(struct api_ctx *a, http_req *r, int batch)
 	json_decref(pm.decl);
 	if (ok == n) {
 		char *err = NULL;
-		int rc = sched_submit(a->sc, jobs, n, &err);
-		if (rc != 0) {
+		struct store_op op = { .kind = STORE_IDEM, .task = k.key,
+		                       .worker = k.principal, .result = k.hash };
+		int rc = sched_submit_idem(a->sc, jobs, n, k.key ? &op : NULL,
+		                           &err);
+		if (rc != 0)
 			api_reply_failed(r, rc, err);
-		} else if (batch) {
-			json_t *ids = json_array();
-			for (size_t i = 0; i < n; i++)
-				json_array_append_new(ids, json_integer(jobs[i].id));
-			http_reply_json(r, 201, json_pack("{s:o}", "ids", ids));
-		} else {
-			http_reply_json(r, 201, json_pack("{s:I,s:s}", "id",
-			                (json_int_t)jobs[0].id, "state", "queued"));
-		}
+		else
+			reply_submitted(r, batch, jobs[0].id, n, 0);
 		free(err);
 	}
+	idem_done(&k);
 	for (size_t i = 0; i < n; i++)
 		free(params[i]);
 	free(params);
@@ -214,16 +371,14 @@ jobs_submit(struct api_ctx *a, http_req *r, int batch)
 void
 api_jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	(void)c;
-	jobs_submit(a, r, 0);
+	jobs_submit(a, r, c, 0);
 }
 
 /* POST /api/v1/jobs/batch */
 void
 api_jobs_batch(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	(void)c;
-	jobs_submit(a, r, 1);
+	jobs_submit(a, r, c, 1);
 }
 
 struct list_ctx {

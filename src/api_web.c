@@ -13,7 +13,9 @@
 #include "clock.h"
 #include "api_int.h"
 #include "auth.h"
+#include "log.h"
 #include "metrics.h"
+#include "restarts.h"
 #include "web.h"
 #include "xalloc.h"
 
@@ -50,7 +52,14 @@ api_metrics(struct api_ctx *a, http_req *r, const struct api_call *c)
 	if (a->pl != NULL)
 		pipeline_stats(a->pl, &g.dags, &g.dag_import_errors,
 		               &g.dag_runs_queued, &g.dag_runs_running);
+	struct metrics_node_restarts *rs = NULL;
+	char *err = NULL;
+	if (restarts_read(a->cfg->master.data_dir, &rs, &g.nrestarts, &err) != 0)
+		log_warn("%s", err);
+	free(err);
+	g.restarts = rs;
 	char *s = metrics_render(&g);
+	restarts_free(rs, g.nrestarts);
 	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", s, strlen(s));
 	free(s);
 }

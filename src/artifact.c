@@ -215,3 +215,16 @@ artifact_stat(const char *dir, const char *sha, uint64_t *size, char **err)
 	free(path);
 	return rc;
 }
+
+int
+artifact_remove(const char *dir, const char *sha, char **err)
+{
+	if (!hash_is_hex(sha))
+		return bad_name(sha, err);
+	char *path = artifact_path(dir, sha);
+	int rc = 0;
+	if (unlink(path) != 0 && errno != ENOENT)
+		rc = seterr(err, -errno, "cannot remove %s: %s", path, strerror(errno));
+	free(path);
+	return rc;
+}

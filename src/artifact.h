@@ -52,4 +52,8 @@ int artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 int artifact_stat(const char *dir, const char *sha, uint64_t *size,
                   char **err);
 
+/* Delete artifact SHA (retention, once the store no longer records it);
+ * 0 also if it was not stored. */
+int artifact_remove(const char *dir, const char *sha, char **err);
+
 #endif

@@ -290,6 +290,50 @@ auth_host_ok(const char *host)
 	return 1;
 }
 
+/* The checks of HEADER that need no body: its syntax into *W, TS and MAC,
+ * HOST, and the timestamp window at NOW.  0, or negative with *err. */
+static int
+auth_head(const char *header, const char *host, int64_t now,
+          struct auth_signer *w, char ts[AUTH_TS_MAX + 1],
+          unsigned char mac[crypto_auth_hmacsha256_BYTES], char **err)
+{
+	int rc;
+
+	if (header == NULL || header[0] == '\0')
+		return seterr(err, -EACCES, "missing Authorization header");
+	if (strnlen(header, AUTH_HEADER_MAX + 1) > AUTH_HEADER_MAX)
+		return seterr(err, -EINVAL, AUTH_BAD "longer than %d bytes",
+		              AUTH_HEADER_MAX);
+	if (strncmp(header, AUTH_SCHEME, strlen(AUTH_SCHEME)) != 0)
+		return seterr(err, -EINVAL, "not a Kiln-HMAC Authorization "
+		              "header");
+	if (!auth_host_ok(host))
+		return seterr(err, -EINVAL, "the Host header of a signed request "
+		              "must be at most %d printable characters",
+		              AUTH_HOST_MAX);
+	memset(w, 0, sizeof *w);
+	rc = auth_parse(header + strlen(AUTH_SCHEME), w, ts, mac, err);
+	if (rc < 0)
+		return rc;
+	int64_t skew = now - w->ts;
+	if (skew > AUTH_SKEW_MS || skew < -AUTH_SKEW_MS)
+		return seterr(err, -EACCES, "Kiln-HMAC timestamp is %lld ms "
+		              "off the master's clock (limit %d ms): check "
+		              "the clocks", (long long)skew, AUTH_SKEW_MS);
+	return 0;
+}
+
+int
+auth_precheck(const char *header, const char *host, int64_t now,
+              char **err)
+{
+	char ts[AUTH_TS_MAX + 1];
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	struct auth_signer w;
+
+	return auth_head(header, host, now, &w, ts, mac, err);
+}
+
 int
 auth_verify(const char *secret, const char *header, const struct auth_req *q,
             int64_t now, struct auth_signer *who, char **err)
@@ -300,28 +344,8 @@ auth_verify(const char *secret, const char *header, const struct auth_req *q,
 	int rc;
 
 	memset(who, 0, sizeof *who);
-	if (header == NULL || header[0] == '\0')
-		return seterr(err, -EACCES, "missing Authorization header");
-	if (strnlen(header, AUTH_HEADER_MAX + 1) > AUTH_HEADER_MAX)
-		return seterr(err, -EINVAL, AUTH_BAD "longer than %d bytes",
-		              AUTH_HEADER_MAX);
-	if (strncmp(header, AUTH_SCHEME, strlen(AUTH_SCHEME)) != 0)
-		return seterr(err, -EINVAL, "not a Kiln-HMAC Authorization "
-		              "header");
-	if (!auth_host_ok(q->host))
-		return seterr(err, -EINVAL, "the Host header of a signed request "
-		              "must be at most %d printable characters",
-		              AUTH_HOST_MAX);
-	memset(&w, 0, sizeof w);
-	rc = auth_parse(header + strlen(AUTH_SCHEME), &w, ts, mac, err);
-	if (rc < 0)
+	if ((rc = auth_head(header, q->host, now, &w, ts, mac, err)) < 0)
 		return rc;
-	int64_t skew = now - w.ts;
-	if (skew > AUTH_SKEW_MS || skew < -AUTH_SKEW_MS)
-		return seterr(err, -EACCES, "Kiln-HMAC timestamp is %lld ms "
-		              "off the master's clock (limit %d ms): check "
-		              "the clocks", (long long)skew, AUTH_SKEW_MS);
-
 	char *msg = auth_message(q, ts, w.nonce, w.id);
 	rc = auth_mac_check(secret, msg, mac);
 	free(msg);

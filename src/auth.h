@@ -86,6 +86,13 @@ int auth_verify(const char *secret, const char *header,
                 const struct auth_req *q, int64_t now_ms,
                 struct auth_signer *who, char **err);
 
+/* What can be checked of a Kiln-HMAC HEADER before the body it signs has
+ * arrived: its syntax (id, nonce, sig), the Host header HOST and the
+ * timestamp window at NOW_MS.  0, or negative with *err.  A request that
+ * passes may send its body; auth_verify() still decides. */
+int auth_precheck(const char *header, const char *host, int64_t now_ms,
+                  char **err);
+
 /* The X-Kiln-Signature value of a reply with STATUS and a body of
  * SHA-256 BODY_SHA (64 hex chars) to the request with NONCE; malloc()ed. */
 char *auth_reply_sign(const char *secret, const char *nonce, int status,

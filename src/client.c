@@ -86,6 +86,7 @@ struct client {
 	 * the last request signed (under mu). */
 	uint64_t session;
 	uint64_t counter;
+	char *extra;            /* client_set_header(): "Name: value\r\n" */
 };
 
 /* A reply's X-Kiln-Signature, as the parser found it. */
@@ -234,7 +235,22 @@ client_free(client *c)
 	free(c->port);
 	free(c->authority);
 	free(c->prefix);
+	free(c->extra);
 	free(c);
+}
+
+int
+client_set_header(client *c, const char *name, const char *value)
+{
+	if (name != NULL && value != NULL &&
+	    (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL))
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	free(c->extra);
+	c->extra = name != NULL && value != NULL ?
+	           xasprintf("%s: %s\r\n", name, value) : NULL;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
 }
 
 /* Room in B for N more bytes and a NUL. */
@@ -645,10 +661,11 @@ plain_send_request(client *c, const char *method, const char *path,
 	                      "Host: %s\r\n"
 	                      "User-Agent: kiln/" PACKAGE_VERSION "\r\n"
 	                      "Accept: application/json\r\n"
-	                      "%s%s%s\r\n",
+	                      "%s%s%s%s\r\n",
 	                      method, c->prefix, path, c->authority,
 	                      auth != NULL ? auth : "",
-	                      auth != NULL ? "\r\n" : "", clen);
+	                      auth != NULL ? "\r\n" : "",
+	                      c->extra != NULL ? c->extra : "", clen);
 	size_t hlen = strlen(req);
 	size_t len = has_body ? blen : 0;
 	int rc;

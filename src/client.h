@@ -34,6 +34,12 @@ void client_free(client *c);
  * first request. */
 void client_set_ca(client *c, const char *ca_file, const char *ca_secret);
 
+/* Send header NAME: VALUE (copied) with every request from now on, in
+ * place of the one set before; NULL NAME or VALUE: none.  -EINVAL if
+ * either holds a line break (or NAME a ':').  The CLI sets a submission's
+ * Idempotency-Key so. */
+int client_set_header(client *c, const char *name, const char *value);
+
 /* METHOD PATH (e.g. "/api/v1/jobs?limit=5") with BODY (borrowed; NULL for
  * none).  On a completed exchange returns 0 with the HTTP *status and the
  * parsed *reply (NULL if the reply was not JSON; caller json_decref()s).

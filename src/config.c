@@ -477,6 +477,10 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "dags_dir", YF_OWN, CFG_OFF(master.dags_dir), 0, 0, cfg_set_path },
 	{ "http_threads", YF_INT, CFG_OFF(master.http_threads), 1, 64, NULL },
 	{ "max_body", YF_SIZE, CFG_OFF(master.max_body), 1, INT64_MAX, NULL },
+	{ "request_timeout", YF_DURATION_INT, CFG_OFF(master.request_timeout_ms),
+	  1000, 3600000, NULL },
+	{ "connections_per_address", YF_INT, CFG_OFF(master.per_ip_connections),
+	  1, 1024, NULL },
 	{ "heartbeat_interval", YF_DURATION_INT, CFG_OFF(master.heartbeat_ms),
 	  1, INT_MAX, NULL },
 	{ "worker_timeout", YF_DURATION_INT, CFG_OFF(master.worker_timeout_ms),
@@ -484,6 +488,8 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "max_attempts", YF_INT, CFG_OFF(master.default_max_attempts),
 	  1, 100, NULL },
 	{ "metrics_auth", YF_BOOL, CFG_OFF(master.metrics_auth), 0, 1, NULL },
+	{ "retention", YF_DURATION, CFG_OFF(master.retention_ms), 1000,
+	  INT64_MAX / 2, NULL },
 	{ "auth", YF_OWN, 0, 0, 0, cfg_auth },
 	{ "tls", YF_OWN, 0, 0, 0, cfg_tls },
 	{ "insecure_plain_http", YF_BOOL, CFG_OFF(master.insecure_plain_http),
@@ -694,6 +700,8 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	cfg_default_int(&c->master.http_threads, 4);
 	if (c->master.max_body == 0)
 		c->master.max_body = (int64_t)8 << 20;
+	cfg_default_int(&c->master.request_timeout_ms, 60000);
+	cfg_default_int(&c->master.per_ip_connections, 128);
 	cfg_default_int(&c->master.heartbeat_ms, 1000);
 	cfg_default_int(&c->master.worker_timeout_ms, 10000);
 	cfg_default_int(&c->master.default_max_attempts, 3);

@@ -72,9 +72,14 @@ struct kiln_config {
 		char *dags_dir;      /* absolute or NULL */
 		int http_threads;    /* default 4 */
 		int64_t max_body;    /* bytes, default 8 MiB */
+		int request_timeout_ms; /* a request's headers and body all
+		                      * in within this, default 60 s */
+		int per_ip_connections; /* per client address, default 128 */
 		int heartbeat_ms;    /* worker heartbeat interval, default 1000 */
 		int worker_timeout_ms; /* dead after, default 10000 */
 		int default_max_attempts; /* default 3 */
+		int64_t retention_ms; /* finished jobs and runs kept this long;
+		                       * 0 (default) = forever */
 		int metrics_auth;    /* /metrics needs auth; default: unless
 		                      * listen is a loopback address */
 		/* HTTPS (master.tls).  `tls` is what was decided: on unless

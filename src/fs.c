@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,4 +163,20 @@ fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
 	}
 	free(dir);
 	return 0;
+}
+
+int
+fs_lock(const char *path, int *fd, char **err)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return seterr(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	int e = errno;
+	close(*fd);
+	*fd = -1;
+	if (e == EWOULDBLOCK)
+		return seterr(err, -EBUSY, "%s is locked by another process", path);
+	return seterr(err, -e, "cannot lock %s: %s", path, strerror(e));
 }

@@ -29,4 +29,10 @@ int fs_read_file(const char *path, size_t max, char **data, size_t *len,
 int fs_write_file(const char *path, const void *data, size_t len,
                   mode_t mode, char **err);
 
+/* Take an exclusive lock (flock) on PATH, made if missing, for as long
+ * as *FD stays open (close it to let go; it is not inherited by exec).
+ * 0, -EBUSY (with *err) if another process holds it, or negative with
+ * *err. */
+int fs_lock(const char *path, int *fd, char **err);
+
 #endif

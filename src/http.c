@@ -4,9 +4,11 @@
  *
  * MHD runs an internal epoll thread pool; this file turns its
  * call-me-again access callback into "one handler call per complete
- * request": it accumulates the body (bounded by max_body), calls the
- * kiln handler once the body is in, and queues whatever the handler
- * replied.  Long polls are MHD suspend/resume: http_park() suspends the
+ * request": it shows the headers to the gate (which may refuse the
+ * request, or lower the body it may send, before a byte of the body is
+ * read), accumulates the body (bounded by that, and by max_body), closes
+ * a request not all in by the request deadline, calls the kiln handler
+ * once the body is in, and queues whatever the handler replied.  Long polls are MHD suspend/resume: http_park() suspends the
  * connection and puts the request on a list that a "parker" thread owned
  * by the server watches; on http_wake_all() or the earliest deadline it
  * resumes the connection, and MHD calls us again, so the handler is
@@ -124,6 +126,7 @@ http_load_mhd(void)
 
 #define HTTP_DEFAULT_TIMEOUT_S  30
 #define HTTP_DEFAULT_MAX_BODY   (8u << 20)
+#define HTTP_DEFAULT_REQUEST_S  60
 #define HTTP_CONNECTION_LIMIT   1024
 /* Bounds the request line plus headers: MHD answers 431/414 past it. */
 #define HTTP_CONN_MEMORY        (64u << 10)
@@ -132,8 +135,10 @@ struct http_server {
 	struct MHD_Daemon *daemon;
 	int tls;
 	http_handler handler;
+	http_gate gate;
 	void *ud;
 	size_t max_body;
+	int64_t request_timeout_ms;     /* absolute, from the request line */
 
 	pthread_mutex_t mu;             /* guards everything below */
 	pthread_cond_t cv;              /* parker: list changed or quit */
@@ -171,6 +176,7 @@ struct http_req {
 	char *body;                     /* NUL-terminated; NULL if none */
 	size_t body_len;
 	size_t body_cap;
+	size_t limit;                   /* most body bytes it may send */
 	int phase;
 	int too_big;                    /* body over max_body: discarding */
 
@@ -500,6 +506,13 @@ http_body(const http_req *r, size_t *len)
 	return r->body != NULL ? r->body : "";
 }
 
+void
+http_limit_body(http_req *r, size_t n)
+{
+	if (n < r->limit)
+		r->limit = n;
+}
+
 void *
 http_state(const http_req *r)
 {
@@ -647,8 +660,9 @@ http_parker_main(void *arg)
 static enum MHD_Result
 http_too_big(http_req *r)
 {
-	http_reply_error(r, 413, "request body too large (limit %zu bytes)",
-	                 r->srv->max_body);
+	http_reply_error(r, 413, "request body too large (limit %zu bytes%s)",
+	                 r->limit, r->limit < r->srv->max_body ?
+	                 " on this route before authentication" : "");
 	if (r->resp == NULL)
 		return MHD_NO;
 	return http_queue(r);
@@ -676,7 +690,7 @@ http_declared_too_big(struct MHD_Connection *c, size_t max)
 static int
 http_append(http_req *r, const char *data, size_t n)
 {
-	size_t max = r->srv->max_body, cap;
+	size_t max = r->limit, cap;
 
 	if (n > max - r->body_len)
 		return -1;
@@ -714,6 +728,52 @@ http_run_handler(http_req *r)
 	return http_queue(r);
 }
 
+/* First call, headers only: set R up, let the gate look at it, refuse a
+ * declared body over the limit. */
+static enum MHD_Result
+http_headers_in(http_server *s, http_req *r, struct MHD_Connection *c,
+                const char *url, const char *method)
+{
+	r->srv = s;
+	r->conn = c;
+	r->method = xstrdup(method != NULL ? method : "");
+	r->path = xstrdup(url != NULL ? url : "");
+	r->phase = REQ_BODY;
+	r->limit = s->max_body;
+	if (s->gate != NULL && s->gate(r, s->ud)) {
+		/* Refused on its headers: its body is never read. */
+		if (r->resp == NULL)
+			return MHD_NO;
+		return http_queue(r);
+	}
+	if (http_declared_too_big(c, r->limit)) {
+		r->too_big = 1;
+		if (http_too_big(r) == MHD_YES)
+			return MHD_YES;
+		/* Could not answer early: discard, answer at the end. */
+		r->phase = REQ_BODY;
+	}
+	return MHD_YES;
+}
+
+/* Has R, still arriving, outlived the request deadline?  Then it is
+ * closed: the idle timeout alone lets a client trickle forever. */
+static int
+http_overdue(const http_req *r)
+{
+	http_server *s = r->srv;
+
+	if (r->phase != REQ_BODY ||
+	    clock_mono_ms() - r->t0 <= s->request_timeout_ms)
+		return 0;
+	char addr[64];
+	http_client_addr(r, addr, sizeof addr);
+	log_info("http: closed %s %.100s from %s: not all in after %lld ms "
+	         "(master.request_timeout)", r->method, r->path, addr,
+	         (long long)s->request_timeout_ms);
+	return 1;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
             const char *method, const char *version,
@@ -724,26 +784,21 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	http_req *r = *con_cls;
 
 	if (r == NULL || r->method == NULL) {
-		/* First call: headers only.  R was made by http_uri_log(),
-		 * which saw the raw request target. */
-		if (r == NULL)
+		/* R was made by http_uri_log(), which saw the raw request
+		 * target. */
+		if (r == NULL) {
 			r = xcalloc(1, sizeof *r);
-		r->srv = s;
-		r->t0 = clock_mono_ms();
-		r->conn = c;
-		r->method = xstrdup(method != NULL ? method : "");
-		r->path = xstrdup(url != NULL ? url : "");
-		r->phase = REQ_BODY;
-		*con_cls = r;
-		if (http_declared_too_big(c, s->max_body)) {
-			r->too_big = 1;
-			if (http_too_big(r) == MHD_YES)
-				return MHD_YES;
-			/* Could not answer early: discard, answer at the end. */
-			r->phase = REQ_BODY;
+			r->t0 = clock_mono_ms();
 		}
-		return MHD_YES;
+		*con_cls = r;
+		r->srv = s;
+		r->conn = c;
+		if (http_overdue(r))
+			return MHD_NO;
+		return http_headers_in(s, r, c, url, method);
 	}
+	if (http_overdue(r))
+		return MHD_NO;
 	if (*upload_data_size != 0) {
 		if (!r->too_big && r->phase == REQ_BODY &&
 		    http_append(r, upload_data, *upload_data_size) < 0) {
@@ -793,6 +848,7 @@ static void *
 http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	http_req *r = xcalloc(1, sizeof *r);
+	r->t0 = clock_mono_ms();        /* the request deadline runs from here */
 	r->uri = xstrndup(uri != NULL ? uri : "", 8192);
 	return r;
 }
@@ -885,6 +941,30 @@ http_start_undo(http_server *s)
 	free(s);
 }
 
+/* A server for O, H and UD, before its parker thread and daemon. */
+static http_server *
+http_server_new(const struct http_opts *o, http_handler h, void *ud)
+{
+	http_server *s = xcalloc(1, sizeof *s);
+	pthread_condattr_t ca;
+
+	s->handler = h;
+	s->gate = o->gate;
+	s->ud = ud;
+	s->request_timeout_ms = 1000LL * (o->request_timeout_s > 0 ?
+	                        o->request_timeout_s : HTTP_DEFAULT_REQUEST_S);
+	s->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
+	if (s->max_body > SIZE_MAX / 4)
+		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
+	pthread_mutex_init(&s->mu, NULL);
+	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return s;
+}
+
 int
 http_start(const struct http_opts *o, http_handler h, void *ud,
            http_server **out, char **err)
@@ -893,7 +973,6 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	socklen_t salen = 0;
 	char *name = NULL;
 	http_server *s;
-	pthread_condattr_t ca;
 	unsigned int flags, threads, timeout;
 	int rc;
 
@@ -914,18 +993,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 		return rc;
 	}
 
-	s = xcalloc(1, sizeof *s);
-	s->handler = h;
-	s->ud = ud;
-	s->max_body = o->max_body ? o->max_body : HTTP_DEFAULT_MAX_BODY;
-	if (s->max_body > SIZE_MAX / 4)
-		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
-	pthread_mutex_init(&s->mu, NULL);
-	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	s = http_server_new(o, h, ud);
 	if ((rc = pthread_create(&s->parker, NULL, http_parker_main, s)) != 0) {
 		rc = seterr(err, -rc, "cannot start HTTP parker thread: %s",
 		            strerror(rc));
@@ -977,6 +1045,9 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTION_LIMIT,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)
+	        (o->per_ip_connections > 0 ? o->per_ip_connections :
+	         HTTP_DEFAULT_PER_IP),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	    MHD_OPTION_ARRAY, tls_opts,
 	    MHD_OPTION_END);

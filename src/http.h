@@ -19,10 +19,18 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#define HTTP_DEFAULT_PER_IP 128         /* connections per client address */
+
 typedef struct http_server http_server;
 typedef struct http_req http_req;
 
 typedef void (*http_handler)(http_req *r, void *ud);
+/* Called once per request as soon as its headers are in, before a byte
+ * of its body is read, on an MHD thread with the handler's UD: it may
+ * refuse R at once (reply, e.g. 401, and return 1: the body is never
+ * read and the connection closes) or lower the body R may send
+ * (http_limit_body) and return 0. */
+typedef int (*http_gate)(http_req *r, void *ud);
 
 struct http_opts {
 	const char *listen;     /* address to bind, e.g. "127.0.0.1", "0.0.0.0", "::1";
@@ -31,6 +39,12 @@ struct http_opts {
 	int threads;            /* MHD thread pool size, >= 1 */
 	size_t max_body;        /* bytes; 0 = 8 MiB */
 	int conn_timeout_s;     /* idle connection timeout; <= 0 = 30 s */
+	/* Absolute: a request whose headers and body have not all arrived
+	 * this long after its request line is closed; <= 0 = 60 s. */
+	int request_timeout_s;
+	int per_ip_connections; /* open connections per client address;
+	                         * <= 0 = HTTP_DEFAULT_PER_IP */
+	http_gate gate;         /* NULL: every request may send max_body */
 	/* HTTPS when both are given: the certificate chain and its private
 	 * key, PEM text (copied by libmicrohttpd at start). */
 	const char *tls_cert_pem;
@@ -60,6 +74,9 @@ const char *http_cookie(const http_req *r, const char *name); /* or NULL */
 /* The client's address as text ("" if unknown). */
 void http_client_addr(const http_req *r, char *buf, size_t len);
 const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */
+/* From the gate: R may send at most N body bytes (never more than
+ * max_body); a larger declared body gets 413 before it is read. */
+void http_limit_body(http_req *r, size_t n);
 
 /* The label R is counted under in /metrics (a route's pattern, "static"
  * or "other"; "other" until set).  LABEL must outlive the server: a

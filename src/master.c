@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "artifact.h"
 #include "auth.h"
+#include "backup.h"
 #include "cert.h"
 #include "clock.h"
 #include "fs.h"
@@ -21,6 +23,10 @@
 #include "replay.h"
 #include "xalloc.h"
 
+/* Rows of each kind master.retention deletes per transaction: small
+ * enough that a commit shared with dispatch stays short. */
+#define MASTER_PURGE_BATCH 500
+
 static volatile sig_atomic_t master_stop;
 
 static void
@@ -28,6 +34,48 @@ on_signal(int sig)
 {
 	(void)sig;
 	master_stop = 1;
+}
+
+/* master.retention: delete one batch of the oldest jobs and DAG runs
+ * finished before it.  RET: the clock_mono_ms() of the next batch: at
+ * once while a full batch went, else in a second. */
+static int64_t
+master_retain(store *st, const struct kiln_config *c)
+{
+	struct store_op op = {
+		.kind = STORE_PURGE, .attempt = MASTER_PURGE_BATCH,
+		.t_ms = clock_now_ms() - c->master.retention_ms,
+	};
+	char *err = NULL;
+
+	int rc = store_apply(st, &op, 1, &err);
+	char *adir = xasprintf("%s/artifacts", c->master.data_dir);
+	/* Files after the commit: a crash between leaves a file no row
+	 * names, never a row without its file. */
+	for (char **p = op.purged_shas; p != NULL && *p != NULL; p++) {
+		if (rc == 0 && artifact_remove(adir, *p, &err) != 0) {
+			log_warn("retention: %s", err);
+			free(err);
+			err = NULL;
+		}
+		free(*p);
+	}
+	free(op.purged_shas);
+	free(adir);
+	if (rc != 0) {
+		log_warn("retention: %s", err);
+		free(err);
+		return clock_mono_ms() + 60 * 1000;
+	}
+	if (op.applied)
+		log_info("retention: deleted %d jobs, %d DAG runs and %d artifacts "
+		         "older than %lld s", op.purged_jobs, op.purged_runs,
+		         op.purged_artifacts,
+		         (long long)(c->master.retention_ms / 1000));
+	int more = op.purged_jobs == MASTER_PURGE_BATCH ||
+	           op.purged_runs == MASTER_PURGE_BATCH ||
+	           op.purged_artifacts == MASTER_PURGE_BATCH;
+	return clock_mono_ms() + (more ? 0 : 1000);
 }
 
 static void
@@ -83,6 +131,7 @@ master_run(const struct kiln_config *c, char **err)
 	http_server *http = NULL;
 	char *secret = NULL, *tls_chain = NULL, *tls_key = NULL;
 	struct api_ctx api = { 0 };
+	int lock = -1;
 
 	log_init(c->master.name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
@@ -98,6 +147,9 @@ master_run(const struct kiln_config *c, char **err)
 		free(secret);
 		return rc;
 	}
+	/* One master per data directory, and no restore under it. */
+	if ((rc = backup_lock_data_dir(c->master.data_dir, &lock, err)) != 0)
+		goto out;
 	char *db = xasprintf("%s/kiln.db", c->master.data_dir);
 	const char *sync = getenv("KILN_SQLITE_SYNC");
 	rc = store_open(db, sync == NULL || strcmp(sync, "normal") != 0, &st, err);
@@ -134,6 +186,9 @@ master_run(const struct kiln_config *c, char **err)
 		.listen = c->master.listen, .port = c->master.port,
 		.threads = c->master.http_threads, .max_body = (size_t)c->master.max_body,
 		.conn_timeout_s = 60,
+		.request_timeout_s = (c->master.request_timeout_ms + 999) / 1000,
+		.per_ip_connections = c->master.per_ip_connections,
+		.gate = api_gate,
 		.tls_cert_pem = tls_chain, .tls_key_pem = tls_key,
 	};
 	rc = http_start(&ho, api_handle, &api, &http, err);
@@ -156,9 +211,12 @@ master_run(const struct kiln_config *c, char **err)
 	log_info("master listening on %s://%s:%d (API /api/v1/, dashboard /), data in %s",
 	         c->master.tls ? "https" : "http", c->master.listen,
 	         http_port(http), c->master.data_dir);
+	int64_t retain_at = 0;
 	while (!master_stop) {
 		usleep(100 * 1000);
 		sched_reap(sc);
+		if (c->master.retention_ms > 0 && clock_mono_ms() >= retain_at)
+			retain_at = master_retain(st, c);
 	}
 	log_info("stopping");
 	rc = 0;
@@ -169,8 +227,12 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	if (lock >= 0)
+		close(lock);
 	replay_free(api.replay);
 	free(secret);
 	free(tls_chain);
+	if (tls_key != NULL)
+		xfree_secret(tls_key);
 	return rc;
 }

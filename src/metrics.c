@@ -419,6 +419,13 @@ put_gauges(struct buf *b, const struct metrics_gauges *g)
 	buf_printf(b, "kiln_dags %d\n", g->dags);
 	family(b, "kiln_dag_import_errors", "gauge", "DAG files that failed to load.");
 	buf_printf(b, "kiln_dag_import_errors %d\n", g->dag_import_errors);
+	family(b, "kiln_node_restarts_total", "counter",
+	       "Times `kiln up` restarted a node that died, by node.");
+	for (size_t i = 0; i < g->nrestarts; i++) {
+		buf_printf(b, "kiln_node_restarts_total{node=\"");
+		buf_label(b, g->restarts[i].node);
+		buf_printf(b, "\"} %lld\n", g->restarts[i].count);
+	}
 }
 
 static const char *const task_state_name[3] = {

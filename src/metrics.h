@@ -61,6 +61,12 @@ void metrics_dag_run_done(int success);
 
 /* ------------------------------------------------------------- render */
 
+/* A node and how often its supervisor restarted it (restarts.h). */
+struct metrics_node_restarts {
+	char *node;
+	long long count;
+};
+
 /* Values other modules own, sampled by the caller just before rendering. */
 struct metrics_gauges {
 	int workers_alive, workers_dead;
@@ -71,6 +77,8 @@ struct metrics_gauges {
 	int dags, dag_import_errors;
 	double uptime_seconds;
 	const char *version;            /* e.g. PACKAGE_VERSION; NULL: "unknown" */
+	const struct metrics_node_restarts *restarts;   /* NRESTARTS of them */
+	size_t nrestarts;
 };
 
 /* The whole exposition text: G's gauges (omitted if G is NULL) and every

@@ -43,7 +43,13 @@ struct sjob {
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;
-	int lost;               /* attempts lost with a worker */
+	int lost;               /* attempts lost with a worker that died (a
+	                         * crash, a kill: not one that left) */
+	int alone;              /* counted in its worker's suspects */
+	struct sworker *reserved; /* a suspect (lost > 0) waits for this
+	                         * worker to empty (sc_place_suspect) */
+	int64_t suspect_ms;     /* clock_mono_ms: since when a suspect has
+	                         * looked for an empty worker */
 	int state;              /* enum sj_state */
 	int cancelled;          /* cancelled while STARTING or FINISHING */
 	char *plugin;
@@ -87,6 +93,9 @@ struct sworker {
 	int64_t registered_ms;  /* clock_now_ms */
 	int slots_busy;
 	int64_t memory_busy;
+	int suspects;           /* running jobs lost in a crash before: such
+	                         * a job runs alone, so that if it crashes
+	                         * its worker again nothing else is blamed */
 	int stage_busy;         /* map tasks running: they have their own
 	                         * room of `slots`, so that drivers waiting
 	                         * for their stages never starve them */
@@ -135,6 +144,7 @@ struct sched {
 	size_t ndone, done_cap;
 	store *st;
 	struct sched_opts o;
+	char *poison_why;       /* the error of a job failed as poison */
 	struct sjob **tab;      /* hash table of unfinished jobs */
 	size_t tabsize, njobs;
 	struct sjob *qhead, *qtail;
@@ -265,6 +275,8 @@ run_add(struct sworker *w, struct sjob *j)
 		w->stage_busy++;
 		return;
 	}
+	j->alone = j->lost > 0;
+	w->suspects += j->alone;
 	w->slots_busy += j->slots;
 	w->memory_busy += j->memory;
 	if (j->pool != NULL)
@@ -289,6 +301,8 @@ run_del(struct sjob *j)
 		w->stage_busy--;
 		return;
 	}
+	w->suspects -= j->alone;
+	j->alone = 0;
 	w->slots_busy -= j->slots;
 	w->memory_busy -= j->memory;
 	if (j->pool != NULL)
@@ -434,7 +448,10 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 	if (s->o.worker_timeout_ms <= 0)
 		s->o.worker_timeout_ms = 10000;
 	if (s->o.max_lost <= 0)
-		s->o.max_lost = 3;
+		s->o.max_lost = 2;
+	s->poison_why = xasprintf("poison: its worker died while running it "
+	                          "%d times (crashed or was killed); not "
+	                          "placed again", s->o.max_lost);
 	if (s->o.batch_max <= 0)
 		s->o.batch_max = 256;
 	if (s->o.prefetch <= 0)
@@ -463,6 +480,7 @@ sched_free(sched *s)
 		}
 	}
 	free(s->tab);
+	free(s->poison_why);
 	stage_list_clear(&s->stages);   /* map tasks went with the table */
 	free(s->done_list);
 	struct splugin *qn;
@@ -588,9 +606,16 @@ sched_recover(sched *s, char **err)
 int
 sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 {
+	return sched_submit_idem(s, jobs, n, NULL, err);
+}
+
+int
+sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
+                  const struct store_op *idem, char **err)
+{
 	if (n == 0)
 		return 0;
-	struct store_op *ops = xcalloc(n, sizeof *ops);
+	struct store_op *ops = xcalloc(n + 1, sizeof *ops);
 	int64_t t = clock_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		ops[i].kind = STORE_SUBMIT;
@@ -603,7 +628,12 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 		if (ops[i].job.params == NULL)
 			ops[i].job.params = "{}";
 	}
-	int rc = store_apply(s->st, ops, n, err);
+	if (idem != NULL) {
+		ops[n] = *idem;
+		ops[n].id = (int64_t)n;
+		ops[n].t_ms = t;
+	}
+	int rc = store_apply(s->st, ops, n + (idem != NULL), err);
 	if (rc == 0) {
 		pthread_mutex_lock(&s->mu);
 		for (size_t i = 0; i < n; i++) {
@@ -698,18 +728,30 @@ sched_cancel(sched *s, int64_t id, char **err)
 	              job_state_name(sj.state));
 }
 
-/* Outcome of a lost attempt: back to the queue, or failed for good. */
+/*
+ * Outcome of a lost attempt: back to the queue, or failed for good.  A
+ * job whose worker died (CRASHED: not one that left) while running it
+ * max_lost times is taken for what killed them, a poison job, and not
+ * placed again: otherwise one bad job takes down every worker in turn.
+ * Other jobs that shared a crash get a strike too, but they seldom share
+ * the next crash as well.
+ */
 static void
-lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why)
+lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why,
+        int crashed)
 {
-	j->lost++;
+	if (crashed)
+		j->lost++;
 	op->id = j->id;
 	op->attempt = j->attempt;
 	op->t_ms = clock_now_ms();
-	if (j->lost > s->o.max_lost) {
+	if (j->lost >= s->o.max_lost) {
 		op->kind = STORE_FINISH;
 		op->state = JOB_FAILED;
-		op->error = "lost with its worker too many times";
+		op->error = s->poison_why;
+		log_warn("job %lld (%s) failed as poison: its worker died "
+		         "while running it %d times (last: %s)",
+		         (long long)j->id, j->plugin, j->lost, why);
 	} else {
 		op->kind = STORE_REQUEUE;
 		op->error = why;
@@ -1030,7 +1072,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		if (j->state != SJ_RUNNING || j->stage != NULL ||
 		    held_has(h, nheld, j->id, j->attempt))
 			continue;
-		lost_op(s, j, &ops[nops], "worker restarted without it");
+		lost_op(s, j, &ops[nops], "worker restarted without it", 1);
 		j->state = SJ_FINISHING;
 		js[nops++] = j;
 	}
@@ -1211,6 +1253,56 @@ sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
  * a free slot or waits in the queue, so that none waits behind a long one
  * on a busy worker while another worker is idle.  Lock held.
  */
+/* Start job J on the exchange's worker. */
+static void
+sc_start(sched *s, struct sc_exchange *x, struct sjob *j,
+         struct sched_exchange *out)
+{
+	job_start(s, j, x->w, j->attempt + 1);
+	x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
+		.id = j->id, .attempt = j->attempt, .worker = x->w->name,
+		.t_ms = clock_now_ms() };
+	sc_task_fill(&out->tasks[out->ntasks++], j);
+}
+
+/*
+ * A suspect J (its worker died while running it) runs alone on a worker.
+ * It starts on the first empty worker that can hold it; when none has
+ * been empty for a worker timeout (every worker busy with long jobs), the
+ * next busy one is reserved for it and given nothing more until it is
+ * empty.  Reserving at once would be worse: a worker busy for an hour
+ * would hold the suspect while another stood idle.  1 if the placement
+ * stops here (J started, or its worker drains for it), 0 to go on with
+ * the queue.
+ */
+static int
+sc_place_suspect(sched *s, struct sc_exchange *x, struct sjob *j,
+                 struct sched_exchange *out)
+{
+	struct sworker *w = x->w;
+	int64_t now = clock_mono_ms();
+	if (j->slots > w->slots || (j->memory > 0 && j->memory > w->memory) ||
+	    (j->pool != NULL && j->pool->slots >= 0 &&
+	     j->pool->busy >= j->pool->slots) ||
+	    (j->not_before && j->not_before > now) ||
+	    !sc_worker_has_plugin(w, j->plugin))
+		return 0;
+	if (j->reserved != NULL && !j->reserved->alive)
+		j->reserved = NULL;
+	int empty = w->running == NULL && x->nstart == 0 && x->nmap == 0;
+	if (empty) {
+		j->reserved = NULL;
+		j->suspect_ms = 0;
+		sc_start(s, x, j, out);
+		return 1;
+	}
+	if (j->suspect_ms == 0)
+		j->suspect_ms = now;
+	if (j->reserved == NULL && now - j->suspect_ms >= s->o.worker_timeout_ms)
+		j->reserved = w;
+	return j->reserved == w;
+}
+
 static void
 sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 {
@@ -1221,6 +1313,8 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 	int64_t free_mem = w->memory - w->memory_busy;
 	int stage_room = w->slots - w->stage_busy;
 
+	if (w->suspects > 0)
+		return;         /* nothing beside a suspect */
 	for (struct sjob *j = s->qhead, *nx; j != NULL &&
 	     (int)(x->nstart + x->nmap) < want &&
 	     (prefetch_room > 0 || stage_room > 0); j = nx) {
@@ -1235,6 +1329,11 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 		 * rather than walk a deep queue at every exchange. */
 		if (prefetch_room <= 0)
 			break;
+		if (j->lost > 0) {
+			if (sc_place_suspect(s, x, j, out))
+				break;
+			continue;
+		}
 		int per = deep ? sc_plugin_prefetch(s, j->plugin) : 1;
 		int room = per > 1 ? w->slots * per - w->slots_busy : slot_room;
 		if (room > prefetch_room)
@@ -1245,14 +1344,10 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 		    (j->not_before && j->not_before > clock_mono_ms()) ||
 		    !sc_worker_has_plugin(w, j->plugin))
 			continue;
-		job_start(s, j, w, j->attempt + 1);
+		sc_start(s, x, j, out);
 		slot_room -= j->slots;
 		prefetch_room -= j->slots;
 		free_mem -= j->memory;
-		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
-			.id = j->id, .attempt = j->attempt, .worker = w->name,
-			.t_ms = clock_now_ms() };
-		sc_task_fill(&out->tasks[out->ntasks++], j);
 	}
 }
 
@@ -1459,7 +1554,8 @@ sched_reap(sched *s)
 		for (struct sjob *j = w->running; j != NULL; j = j->next) {
 			if (j->state != SJ_RUNNING)
 				continue;
-			lost_op(s, j, &ops[nops], "worker stopped heartbeating");
+			lost_op(s, j, &ops[nops], w->leaving ? "worker left" :
+			        "worker stopped heartbeating", !w->leaving);
 			j->state = SJ_FINISHING;
 			js[nops++] = j;
 		}

@@ -28,8 +28,9 @@ typedef struct sched sched;
 
 struct sched_opts {
 	int64_t worker_timeout_ms;   /* no exchange for this long = dead */
-	int max_lost;                /* attempts lost with their worker before
-	                              * the job fails, default 3 */
+	int max_lost;                /* a job whose worker died while running
+	                              * it this often fails as poison,
+	                              * default 2 */
 	int batch_max;               /* most tasks handed out per exchange */
 	int prefetch;                /* most tasks per slot a worker may hold
 	                              * while the queue is deep, default 256;
@@ -107,6 +108,11 @@ void sched_set_wakeup(sched *s, void (*fn)(void *), void *ud);
  * jobs[i].id.  The job's plugin must be known (sched_has_plugin) unless
  * the caller accepts a job no worker can run yet. */
 int sched_submit(sched *s, struct store_job *jobs, size_t n, char **err);
+/* As sched_submit, and in the same transaction IDEM (a STORE_IDEM op,
+ * whose .id is set to N here; NULL for none): the request's idempotency
+ * key is durable exactly when its jobs are. */
+int sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
+                      const struct store_op *idem, char **err);
 
 /* Cancel job ID: 0 if it was queued or running (now cancelled; a running
  * task is told to stop at its worker's next exchange), -ENOENT if unknown,

@@ -187,6 +187,45 @@ static const char *const store_migrations[] = {
 	"  ORDER BY created_ms, hash;"
 	"DROP TABLE tokens;"
 	"ALTER TABLE tokens4 RENAME TO tokens;",
+	/* 4 -> 5: retention (master.retention) deletes the oldest finished
+	 * jobs and runs first, a batch at a time: these find them without a
+	 * scan of what is kept.  artifact_refs says which jobs name an
+	 * artifact in their inputs or outputs (kept by the writer from here
+	 * on, filled from the jobs there are), so that an artifact no job
+	 * names is found without reading every job's JSON. */
+	"CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms) WHERE state >= 2;"
+	"CREATE INDEX IF NOT EXISTS dag_runs_finished ON dag_runs(finished_ms) WHERE state >= 2;"
+	"CREATE INDEX IF NOT EXISTS artifacts_created ON artifacts(created_ms);"
+	"CREATE TABLE IF NOT EXISTS artifact_refs ("
+	"  sha    TEXT NOT NULL,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  PRIMARY KEY (sha, job_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS artifact_refs_job ON artifact_refs(job_id);"
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	"  SELECT json_extract(e.value, '$.sha'), j.id FROM jobs j, json_each("
+	"  CASE WHEN json_valid(j.inputs) THEN j.inputs ELSE '[]' END) e"
+	"  WHERE json_extract(e.value, '$.sha') IS NOT NULL;"
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	"  SELECT json_extract(e.value, '$.sha'), j.id FROM jobs j, json_each("
+	"  CASE WHEN json_valid(j.outputs) THEN j.outputs ELSE '[]' END) e"
+	"  WHERE json_extract(e.value, '$.sha') IS NOT NULL;",
+	/* 5 -> 6: idempotency keys.  A submission made with a key records,
+	 * in the transaction of its jobs, who sent it, the hash of what was
+	 * sent and the ids it got (first_id .. first_id + count - 1: a
+	 * batch's inserts are consecutive on the one writer, and
+	 * AUTOINCREMENT never reuses an id), so a retry after a crash is
+	 * answered with them.  Rows expire (STORE_IDEM_TTL_MS). */
+	"CREATE TABLE idempotency ("
+	"  principal  TEXT NOT NULL,"
+	"  key        TEXT NOT NULL,"
+	"  hash       TEXT NOT NULL,"
+	"  first_id   INTEGER NOT NULL,"
+	"  count      INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (principal, key)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX idempotency_created ON idempotency(created_ms);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -263,10 +302,18 @@ static const char *const store_wsql[W_NSTMT] = {
 enum {
 	P_TI_SUBMIT, P_TI_FOLLOW, P_RUN_INSERT, P_TI_INSERT, P_DAG_NEXT,
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
-	P_META, P_TOKEN_REVOKE, P_TOKEN_USED,
+	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
+	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
+	P_IDEM_PURGE, P_IDEM,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
+	[P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
+	/* The last row inserted is the batch's last job (STORE_IDEM). */
+	[P_IDEM] =
+	"INSERT OR IGNORE INTO idempotency (principal, key, hash, first_id,"
+	" count, created_ms) VALUES (?1, ?2, ?3, last_insert_rowid() - ?4 + 1,"
+	" ?4, ?5)",
 	[P_TOKEN_REVOKE] =
 	"UPDATE tokens SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0",
 	/* The guard keeps it to one write a minute per token even when a
@@ -309,6 +356,32 @@ static const char *const store_psql[P_NSTMT] = {
 	" MAX(?3, 0)) ON CONFLICT(id) DO UPDATE SET"
 	" paused = CASE WHEN ?2 < 0 THEN paused ELSE ?2 END,"
 	" next_start = CASE WHEN ?3 < 0 THEN next_start ELSE ?3 END",
+	/* Oldest first, through the partial indexes of migration 4 -> 5;
+	 * their task instances and attempts go by ON DELETE CASCADE.  A job
+	 * of a run still kept stays with it, so a run never shows a task
+	 * whose job is gone. */
+	[P_PURGE_RUNS] =
+	"DELETE FROM dag_runs WHERE id IN (SELECT id FROM dag_runs"
+	" WHERE state >= 2 AND finished_ms < ?1 ORDER BY finished_ms LIMIT ?2)",
+	[P_PURGE_JOBS] =
+	"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+	" WHERE state >= 2 AND finished_ms < ?1 AND (run IS NULL OR NOT EXISTS"
+	" (SELECT 1 FROM dag_runs r WHERE r.id = jobs.run))"
+	" ORDER BY finished_ms LIMIT ?2)",
+	/* The artifacts a job's inputs or outputs (?2, JSON) name. */
+	[P_REFS] =
+	"INSERT OR IGNORE INTO artifact_refs (sha, job_id)"
+	" SELECT json_extract(value, '$.sha'), ?1 FROM json_each("
+	" CASE WHEN json_valid(?2) THEN ?2 ELSE '[]' END)"
+	" WHERE json_extract(value, '$.sha') IS NOT NULL",
+	/* Put again: young again, so that retention leaves it to the job
+	 * whose outputs will name it. */
+	[P_ARTIFACT_TOUCH] = "UPDATE artifacts SET created_ms = ?2 WHERE sha = ?1",
+	[P_PURGE_ART_FIND] =
+	"SELECT sha FROM artifacts a WHERE created_ms < ?1 AND NOT EXISTS"
+	" (SELECT 1 FROM artifact_refs r WHERE r.sha = a.sha)"
+	" ORDER BY created_ms LIMIT ?2",
+	[P_PURGE_ART] = "DELETE FROM artifacts WHERE sha = ?1",
 };
 
 /* Statements of the read connection, prepared on first use.  R_LIST is
@@ -994,6 +1067,9 @@ store_op_submit(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->job.id = sqlite3_last_insert_rowid(s->wdb);
 	op->applied = 1;
+	if (j->inputs != NULL &&
+	    (rc = store_pexec(s, P_REFS, "is", op->job.id, j->inputs)) != SQLITE_OK)
+		return rc;
 	if (j->run > 0 && j->task != NULL)
 		return store_pexec(s, P_TI_SUBMIT, "isi", j->run, j->task,
 		                   j->id);
@@ -1036,8 +1112,10 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		break;
 	case STORE_FINISH:
 		if (op->outputs != NULL &&
-		    (rc = store_pexec(s, P_JOB_OUTPUTS, "is", id,
-		                      op->outputs)) != SQLITE_OK)
+		    ((rc = store_pexec(s, P_JOB_OUTPUTS, "is", id,
+		                       op->outputs)) != SQLITE_OK ||
+		     (rc = store_pexec(s, P_REFS, "is", id,
+		                       op->outputs)) != SQLITE_OK))
 			return rc;
 		/* fall through */
 	case STORE_REQUEUE:
@@ -1054,6 +1132,43 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->applied = 1;
 	return store_ti_follow(s, op, t);
+}
+
+/* STORE_PURGE's artifacts: up to op->attempt recorded before T that no
+ * job names, their rows deleted and their names kept for the caller. */
+static int
+store_purge_artifacts(store *s, struct store_op *op, int64_t t)
+{
+	int rc = SQLITE_OK;
+	size_t n = 0;
+
+	op->purged_artifacts = 0;
+	op->purged_shas = NULL;
+	if (s->pst[P_PURGE_ART_FIND] == NULL)
+		rc = sqlite3_prepare_v3(s->wdb, store_psql[P_PURGE_ART_FIND], -1,
+		                        SQLITE_PREPARE_PERSISTENT,
+		                        &s->pst[P_PURGE_ART_FIND], NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_stmt *st = s->pst[P_PURGE_ART_FIND];
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, op->attempt);
+	rc = sqlite3_step(st);
+	while (rc == SQLITE_ROW) {
+		op->purged_shas = xrealloc(op->purged_shas,
+		                           (n + 2) * sizeof *op->purged_shas);
+		op->purged_shas[n++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+		op->purged_shas[n] = NULL;
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		return rc;
+	rc = SQLITE_OK;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++)
+		rc = store_pexec(s, P_PURGE_ART, "s", op->purged_shas[i]);
+	op->purged_artifacts = (int)n;
+	return rc;
 }
 
 /* Apply one op inside the open transaction.  Sets op->applied; returns
@@ -1099,6 +1214,8 @@ store_run_op(store *s, struct store_op *op)
 	case STORE_ARTIFACT:
 		rc = store_pexec(s, P_ARTIFACT, "sii", op->task, op->id, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		if (rc == SQLITE_OK && !op->applied)
+			rc = store_pexec(s, P_ARTIFACT_TOUCH, "si", op->task, t);
 		return rc;
 	case STORE_LOG:
 		rc = store_wexec(s, W_ATT_LOG, "iis", op->id,
@@ -1112,6 +1229,25 @@ store_run_op(store *s, struct store_op *op)
 	case STORE_TOKEN_USED:
 		rc = store_pexec(s, P_TOKEN_USED, "iii", op->id, t,
 		                 (int64_t)STORE_TOKEN_USED_EVERY_MS);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		return rc;
+	case STORE_PURGE:
+		rc = store_pexec(s, P_PURGE_RUNS, "ii", t, (int64_t)op->attempt);
+		op->purged_runs = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
+		if (rc == SQLITE_OK)
+			rc = store_pexec(s, P_PURGE_JOBS, "ii", t, (int64_t)op->attempt);
+		op->purged_jobs = rc == SQLITE_OK ? sqlite3_changes(db) : 0;
+		if (rc == SQLITE_OK)
+			rc = store_purge_artifacts(s, op, t);
+		op->applied = op->purged_runs + op->purged_jobs +
+		              op->purged_artifacts > 0;
+		return rc;
+	case STORE_IDEM:
+		/* Expired keys go first, so an old one may be used again. */
+		rc = store_pexec(s, P_IDEM_PURGE, "i", t - STORE_IDEM_TTL_MS);
+		if (rc == SQLITE_OK)
+			rc = store_pexec(s, P_IDEM, "sssii", op->worker, op->task,
+			                 op->result, op->id, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
 		return rc;
 	default:                /* store_apply() checked the kind */
@@ -1342,6 +1478,11 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		case STORE_TOKEN_REVOKE:
 		case STORE_TOKEN_USED:
 			break;
+		case STORE_PURGE:
+			if (op->t_ms <= 0 || op->attempt < 1)
+				return seterr(err, -EINVAL, "store: op %zu: purge "
+				              "without a time or a batch size", i);
+			break;
 		case STORE_META:
 		case STORE_ARTIFACT:
 			if (op->task == NULL)
@@ -1352,6 +1493,17 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			if (op->dag_id == NULL)
 				return seterr(err, -EINVAL, "store: op %zu: "
 				              "no DAG id", i);
+			break;
+		case STORE_IDEM:
+			if (op->worker == NULL || op->task == NULL ||
+			    op->result == NULL || op->id < 1 || (size_t)op->id > i)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "idempotency key without its jobs", i);
+			for (size_t k = i - (size_t)op->id; k < i; k++)
+				if (ops[k].kind != STORE_SUBMIT)
+					return seterr(err, -EINVAL, "store: op "
+					              "%zu: idempotency key after "
+					              "another op than a submit", i);
 			break;
 		default:
 			return seterr(err, -EINVAL, "store: op %zu: unknown kind "
@@ -2274,6 +2426,113 @@ store_meta_get(store *s, const char *key, char **value, char **err)
 			rc = -ENOENT;
 		} else {
 			rc = store_dberr(s->rdb, rc, err, "store: read meta");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Backup                                                              */
+/* ------------------------------------------------------------------ */
+
+int
+store_backup_file(const char *path, const char *dest, char **err)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc = sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY |
+	                         SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
+		            src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_busy_timeout(src, 5000);
+	rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE |
+	                     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "cannot open %s: %s", dest,
+		            dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
+		goto out;
+	}
+	/* All pages in one step: one read transaction, so one snapshot of a
+	 * WAL database, taken without stopping the master's writer. */
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	if (b == NULL) {
+		rc = store_dberr(dst, sqlite3_errcode(dst), err, "backup");
+		goto out;
+	}
+	do {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	} while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	int frc = sqlite3_backup_finish(b);
+	rc = rc == SQLITE_DONE ? frc : rc;
+	rc = rc == SQLITE_OK ? 0 : store_dberr(dst, rc, err, "backup");
+	/* The copy is one file, whatever the journal of the original. */
+	if (rc == 0)
+		rc = store_exec(dst, "PRAGMA journal_mode = DELETE", err) < 0 ? -EIO : 0;
+out:
+	sqlite3_close(dst);
+	sqlite3_close(src);
+	return rc < 0 ? rc : 0;
+}
+
+int
+store_file_artifacts(const char *path, store_sha_cb cb, void *ud, char **err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *sql = "SELECT sha FROM artifacts ORDER BY sha";
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY |
+	                         SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		rc = seterr(err, store_errno(rc), "%s: %s", path,
+		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((rc = cb((const char *)sqlite3_column_text(st, 0), ud, err)) != 0)
+			goto out;
+	rc = rc == SQLITE_DONE ? 0 : store_dberr(db, rc, err, sql);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int
+store_idem_get(store *s, const char *principal, const char *key,
+               int64_t now_ms, struct store_idem *out, char **err)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT hash, first_id, count, created_ms"
+	                     " FROM idempotency WHERE principal = ?1"
+	                     " AND key = ?2 AND created_ms >= ?3", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_ms - STORE_IDEM_TTL_MS);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			out->hash = store_col_str(st, 0);
+			out->first_id = sqlite3_column_int64(st, 1);
+			out->count = sqlite3_column_int64(st, 2);
+			out->created_ms = sqlite3_column_int64(st, 3);
+			rc = 0;
+		} else if (rc == SQLITE_DONE) {
+			rc = -ENOENT;
+		} else {
+			rc = store_dberr(s->rdb, rc, err, "store: read "
+			                 "idempotency key");
 		}
 		sqlite3_finalize(st);
 	}

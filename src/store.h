@@ -94,6 +94,21 @@ enum store_op_kind {
 	                 * the use recorded is less than
 	                 * STORE_TOKEN_USED_EVERY_MS older (see
 	                 * store_token_check) */
+	STORE_PURGE,    /* retention: delete up to .attempt DAG runs and up
+	                 * to .attempt jobs that finished before .t_ms (which
+	                 * must be set), oldest first, with their task
+	                 * instances, attempts and logs; a job of a run still
+	                 * kept stays.  Then up to .attempt artifacts recorded
+	                 * (or put again) before .t_ms that no job left names
+	                 * in its inputs or outputs: their rows go, and their
+	                 * names are in .purged_shas for the caller to delete
+	                 * the files.  Counts in .purged_runs, .purged_jobs,
+	                 * .purged_artifacts */
+	STORE_IDEM,     /* idempotency key .task of principal .worker for a
+	                 * request whose hash is .result: records the jobs of
+	                 * the .id STORE_SUBMIT ops just before it in the
+	                 * batch; expired keys are dropped first; not applied
+	                 * if the key is known (store_idem_get) */
 };
 
 struct store_op {
@@ -120,6 +135,12 @@ struct store_op {
 	const struct store_run_new *run_new; /* STORE_RUN_CREATE */
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
+	int purged_runs, purged_jobs; /* out: STORE_PURGE */
+	int purged_artifacts;   /* out: STORE_PURGE, and their names in a
+	                         * NULL-terminated malloc()ed array of
+	                         * malloc()ed strings that the caller frees
+	                         * (NULL if none) */
+	char **purged_shas;
 };
 
 /* Open (creating and migrating) the database at PATH.  SYNC_FULL chooses
@@ -270,6 +291,24 @@ int store_token_list(store *s, int64_t before_id, int limit,
  * calls it on start, so such tokens live its token_ttl from the upgrade. */
 int store_token_settle(store *s, int64_t expires_ms, int *n, char **err);
 
+/* ---------------------------------------------------- idempotency keys */
+
+/* How long a submission's idempotency key is remembered (24 h). */
+#define STORE_IDEM_TTL_MS (24LL * 3600 * 1000)
+
+/* What a submission made with an idempotency key got (STORE_IDEM). */
+struct store_idem {
+	char *hash;          /* of the request, as recorded; malloc()ed */
+	int64_t first_id;    /* its jobs: first_id .. first_id + count - 1 */
+	int64_t count;
+	int64_t created_ms;
+};
+
+/* Key KEY of PRINCIPAL, if used less than STORE_IDEM_TTL_MS before NOW_MS:
+ * 0 and *OUT (free out->hash), or -ENOENT, or another negative error. */
+int store_idem_get(store *s, const char *principal, const char *key,
+                   int64_t now_ms, struct store_idem *out, char **err);
+
 /* ------------------------------------------------------------ pipelines */
 
 /* Task instance states (Airflow's). */
@@ -344,5 +383,21 @@ int store_meta_get(store *s, const char *key, char **value, char **err);
 
 /* Schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);
+
+/* Backup (backup.c), on database files rather than an open store, so
+ * that `kiln backup` runs beside a master that is running. */
+
+/* Copy the database at PATH into the new file DEST with SQLite's online
+ * backup API: one consistent snapshot, read while the master writes (WAL
+ * readers never wait for the writer, nor it for them).  DEST is left as
+ * one self-contained file (journal_mode DELETE).  0 or negative with
+ * *err. */
+int store_backup_file(const char *path, const char *dest, char **err);
+
+/* Call CB with each artifact the database file PATH records, in order;
+ * CB returning non-zero (negative, with *err) stops the walk with it. */
+typedef int (*store_sha_cb)(const char *sha, void *ud, char **err);
+int store_file_artifacts(const char *path, store_sha_cb cb, void *ud,
+                         char **err);
 
 #endif

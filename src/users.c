@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "hash.h"
 #include "log.h"
+#include "throttle.h"
 #include "users.h"
 #include "xalloc.h"
 
@@ -32,20 +33,13 @@ struct session {
 	struct session *next;
 };
 
-struct failure {
-	char *key;              /* "name\naddr" */
-	int64_t first;
-	int count;
-	struct failure *next;
-};
-
 struct users {
 	pthread_mutex_t mu;
 	struct user *u;
 	size_t n;
 	int64_t ttl_ms;
 	struct session *sessions;
-	struct failure *fails;
+	throttle *guard;        /* logins, before their hash (throttle.h) */
 };
 
 char *
@@ -74,6 +68,15 @@ users_open(const struct kiln_config *c, store *st, users **out, char **err)
 {
 	users *u = xcalloc(1, sizeof *u);
 	pthread_mutex_init(&u->mu, NULL);
+	struct throttle_conf tc = {
+		.addr_rate = USERS_ADDR_RATE, .addr_burst = USERS_ADDR_BURST,
+		.global_rate = USERS_GLOBAL_RATE,
+		.global_burst = USERS_GLOBAL_BURST,
+		.max_fails = USERS_MAX_FAILS,
+		.fail_window_ms = USERS_FAIL_WINDOW_MS,
+		.max_hashes = 0, .slots = USERS_ADDR_SLOTS,
+	};
+	u->guard = throttle_new(&tc);
 	u->ttl_ms = c->auth.session_ttl_ms > 0 ? c->auth.session_ttl_ms :
 	            12LL * 3600 * 1000;
 	for (size_t i = 0; i < c->auth.nusers; i++)
@@ -148,17 +151,12 @@ users_close(users *u)
 		free(s->role);
 		free(s);
 	}
-	while (u->fails) {
-		struct failure *f = u->fails;
-		u->fails = f->next;
-		free(f->key);
-		free(f);
-	}
+	throttle_free(u->guard);
 	pthread_mutex_destroy(&u->mu);
 	free(u);
 }
 
-/* Drop expired sessions and old failure records (locked). */
+/* Drop expired sessions (locked). */
 static void
 sweep(users *u, int64_t now)
 {
@@ -173,16 +171,6 @@ sweep(users *u, int64_t now)
 			free(s);
 		} else {
 			pp = &s->next;
-		}
-	}
-	for (struct failure **pp = &u->fails; *pp;) {
-		struct failure *f = *pp;
-		if (now - f->first > USERS_FAIL_WINDOW_MS) {
-			*pp = f->next;
-			free(f->key);
-			free(f);
-		} else {
-			pp = &f->next;
 		}
 	}
 }
@@ -202,22 +190,17 @@ dummy_init(void)
 int
 users_login(users *u, const char *name, const char *password,
             const char *addr, char **sid, char **csrf, const char **role,
-            char **err)
+            int *retry_s, char **err)
 {
 	int64_t now = clock_mono_ms();
-	char *key = xasprintf("%s\n%s", name, addr ? addr : "");
+	int rc;
+	*retry_s = 0;
+	/* Before the hash, not after: the hash is what a flood costs. */
+	if ((rc = throttle_begin(u->guard, addr, now, retry_s, err)) < 0)
+		return rc;
+	const struct user *us = NULL;
 	pthread_mutex_lock(&u->mu);
 	sweep(u, now);
-	struct failure *f;
-	for (f = u->fails; f && strcmp(f->key, key) != 0; f = f->next)
-		;
-	if (f != NULL && f->count >= USERS_MAX_FAILS) {
-		pthread_mutex_unlock(&u->mu);
-		free(key);
-		return seterr(err, -EAGAIN, "too many failed logins; try again in "
-		              "a few minutes");
-	}
-	const struct user *us = NULL;
 	for (size_t i = 0; i < u->n; i++)
 		if (strcmp(u->u[i].name, name) == 0)
 			us = &u->u[i];
@@ -227,38 +210,25 @@ users_login(users *u, const char *name, const char *password,
 	pthread_once(&dummy_once, dummy_init);
 	int ok = crypto_pwhash_str_verify(us ? us->hash : dummy_hash, password,
 	                                  strlen(password)) == 0 && us != NULL;
-
-	pthread_mutex_lock(&u->mu);
-	int rc = 0;
+	throttle_end(u->guard, addr, ok, clock_mono_ms());
 	if (!ok) {
-		for (f = u->fails; f && strcmp(f->key, key) != 0; f = f->next)
-			;
-		if (f == NULL) {
-			f = xcalloc(1, sizeof *f);
-			f->key = xstrdup(key);
-			f->first = now;
-			f->next = u->fails;
-			u->fails = f;
-		}
-		f->count++;
-		rc = seterr(err, -EACCES, "wrong user or password");
 		log_warn("failed login for '%s' from %s", name, addr ? addr : "?");
-	} else {
-		struct session *s = xcalloc(1, sizeof *s);
-		s->sid = hash_random_hex(32);
-		s->csrf = hash_random_hex(16);
-		s->name = xstrdup(us->name);
-		s->role = xstrdup(us->role);
-		s->last = now;
-		s->next = u->sessions;
-		u->sessions = s;
-		*sid = xstrdup(s->sid);
-		*csrf = xstrdup(s->csrf);
-		*role = us->role;
+		return seterr(err, -EACCES, "wrong user or password");
 	}
+	pthread_mutex_lock(&u->mu);
+	struct session *s = xcalloc(1, sizeof *s);
+	s->sid = hash_random_hex(32);
+	s->csrf = hash_random_hex(16);
+	s->name = xstrdup(us->name);
+	s->role = xstrdup(us->role);
+	s->last = now;
+	s->next = u->sessions;
+	u->sessions = s;
+	*sid = xstrdup(s->sid);
+	*csrf = xstrdup(s->csrf);
+	*role = us->role;
 	pthread_mutex_unlock(&u->mu);
-	free(key);
-	return rc;
+	return 0;
 }
 
 int

@@ -7,7 +7,9 @@
  * with a random password, prints the password once in its log, and keeps
  * only the hash in the store.  Sessions live in the master's memory (a
  * restart logs everyone out) and expire after a period of inactivity.
- * Failed logins are rate limited per user and client address.
+ * Logins are throttled before their hash (throttle.h): per client
+ * address and overall, with at most half the CPUs hashing at once; an
+ * address with too many failures waits (the address, not the user).
  */
 #ifndef KILN_USERS_H
 #define KILN_USERS_H
@@ -19,18 +21,24 @@
 
 typedef struct users users;
 
-#define USERS_MAX_FAILS 5               /* per user and address ... */
+#define USERS_MAX_FAILS 5               /* per address ... */
 #define USERS_FAIL_WINDOW_MS (5 * 60 * 1000)  /* ... in this window */
+#define USERS_ADDR_RATE 1.0             /* logins/s per address, */
+#define USERS_ADDR_BURST 10.0           /* in bursts of this many */
+#define USERS_GLOBAL_RATE 10.0          /* logins/s, all addresses */
+#define USERS_GLOBAL_BURST 20.0
+#define USERS_ADDR_SLOTS 4096           /* addresses remembered */
 
 int users_open(const struct kiln_config *c, store *st, users **out, char **err);
 void users_close(users *u);
 
 /* Check NAME/PASSWORD from ADDR.  0 and a new session (*sid and *csrf,
  * malloc()ed; *role points into the users table), -EACCES wrong user or
- * password, -EAGAIN too many failures lately. */
+ * password, -EAGAIN throttled or locked out, -EBUSY too many hashes at
+ * once (the last two with *RETRY_S, seconds to wait). */
 int users_login(users *u, const char *name, const char *password,
                 const char *addr, char **sid, char **csrf, const char **role,
-                char **err);
+                int *retry_s, char **err);
 /* The session SID if it is live (and refresh it): 0 with *name, *role and
  * *csrf malloc()ed; -ENOENT otherwise. */
 int users_session(users *u, const char *sid, char **name, char **role,

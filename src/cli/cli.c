@@ -53,6 +53,7 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_dag_errors, &cli_cmd_runs, &cli_cmd_run_show,
 	&cli_cmd_task_clear, &cli_cmd_task_logs,
 	&cli_cmd_cert_show, &cli_cmd_cert_ca, &cli_cmd_cert_rotate,
+	&cli_cmd_backup, &cli_cmd_restore,
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 

@@ -102,7 +102,7 @@ struct cli_group {
 	const char *help;
 };
 
-/* The commands (node.c, admin.c, cert.c, jobs.c, dags.c) and groups
+/* The commands (node.c, admin.c, cert.c, jobs.c, dags.c, backup.c) and groups
  * (dags.c, admin.c, cert.c), gathered in cli.c's table. */
 extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 	cli_cmd_token_create, cli_cmd_token_list, cli_cmd_token_revoke,
@@ -112,7 +112,7 @@ extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 	cli_cmd_dag_pause, cli_cmd_dag_unpause, cli_cmd_dag_backfill,
 	cli_cmd_dag_errors, cli_cmd_runs, cli_cmd_run_show,
 	cli_cmd_task_clear, cli_cmd_task_logs, cli_cmd_cert_show,
-	cli_cmd_cert_ca, cli_cmd_cert_rotate;
+	cli_cmd_cert_ca, cli_cmd_cert_rotate, cli_cmd_backup, cli_cmd_restore;
 extern const struct cli_group cli_group_dag, cli_group_run,
 	cli_group_task, cli_group_cert, cli_group_token;
 

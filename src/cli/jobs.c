@@ -7,6 +7,7 @@
  * aligned table, a key: value listing, or with --json the master's own
  * JSON.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,11 +18,13 @@
 #include "clock.h"
 #include "client.h"
 #include "cmd.h"
+#include "hash.h"
 #include "out.h"
 #include "xalloc.h"
 
 #define CLI_WAIT_S          30          /* long-poll length asked of the master */
 #define CLI_WAIT_RETRY_MS   60000       /* how long --wait rides out an outage */
+#define CLI_SUBMIT_TRIES    4           /* a submit is sent at most so often */
 
 struct submit_opts {
 	json_t *params;                 /* -p KEY=VALUE, in order */
@@ -146,6 +149,50 @@ cli_wait(struct cli *x, long long id, json_t **job)
 	return rc;
 }
 
+/*
+ * POST REQ to /api/v1/jobs with an Idempotency-Key of its own, sent again
+ * with the same key if the master could not be reached or the reply was
+ * lost (a master restarted under it), or it was still handling the first
+ * (409): the master then answers with the job it made, not a new one.
+ * As cli_call.
+ */
+static int
+cli_submit_call(struct cli *x, json_t *req, json_t **reply)
+{
+	char *key = hash_random_hex(16), *err = NULL;
+	long status = 0;
+	int rc = -1;
+
+	client_set_header(x->cl, "Idempotency-Key", key);
+	for (int i = 0; i < CLI_SUBMIT_TRIES; i++) {
+		if (i > 0)
+			usleep(500000u << (i - 1));
+		free(err);
+		err = NULL;
+		json_decref(*reply);
+		*reply = NULL;
+		rc = client_request(x->cl, "POST", "/api/v1/jobs", req, 0,
+		                    &status, reply, &err);
+		if ((rc == 0 && status != 409) || rc == -EACCES)
+			break;
+	}
+	client_set_header(x->cl, NULL, NULL);
+	free(key);
+	if (rc < 0) {
+		fprintf(stderr, "kiln: %s\n", err);
+		free(err);
+		return CLI_EXIT_FAIL;
+	}
+	free(err);
+	if (status < 200 || status > 299 || *reply == NULL) {
+		cli_http_error(status, *reply, NULL);
+		json_decref(*reply);
+		*reply = NULL;
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
 static int
 cli_submit(struct cli *x, void *opts)
 {
@@ -183,7 +230,7 @@ cli_submit(struct cli *x, void *opts)
 		                    json_integer(o->timeout.v));
 
 	if ((rc = cli_connect(x, 1)) != 0 ||
-	    (rc = cli_call(x, "POST", "/api/v1/jobs", req, 0, &reply)) != 0) {
+	    (rc = cli_submit_call(x, req, &reply)) != 0) {
 		json_decref(req);
 		return rc;
 	}

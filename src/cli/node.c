@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "config.h"
@@ -58,6 +59,18 @@ cli_start(struct cli *x, void *opts)
 	char *err = NULL;
 	int rc;
 
+	char host[256];
+
+	/* A joining worker without a name takes its machine's: a container's
+	 * host name is unique among its replicas (compose --scale, a
+	 * Kubernetes Deployment), and stays its own across restarts. */
+	if (o->node == NULL && o->join) {
+		if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+			return cli_usage_error(x, "--join without --node needs "
+			                       "this machine's host name");
+		host[sizeof host - 1] = '\0';
+		o->node = host;
+	}
 	if (o->node == NULL)
 		return cli_usage_error(x, "--node NAME is required");
 	if (cli_config(x, NULL) != 0)
@@ -113,8 +126,10 @@ const struct cli_cmd cli_cmd_up = {
 	.summary = "start the master and this machine's workers (foreground)",
 	.help =
 	"Start the master and every worker of FILE whose host is this machine,\n"
-	"in the foreground, like docker-compose up.  SIGINT or SIGTERM stops\n"
-	"them all (workers first).\n\n"
+	"in the foreground, like docker-compose up.  A node that dies is\n"
+	"restarted after a backoff; one that dies 5 times within 60 s is given\n"
+	"up on (if it is the master, kiln up stops and fails).  SIGINT or\n"
+	"SIGTERM stops them all (workers first).\n\n"
 	"  -c, --config FILE  cluster config\n"
 	"  -h, --help         display this help and exit\n",
 	.flags = CLI_CONFIG,
@@ -123,7 +138,7 @@ const struct cli_cmd cli_cmd_up = {
 
 const struct cli_cmd cli_cmd_start = {
 	.name = "start", .args = "--node NAME",
-	.usage = "start [-c FILE] --node NAME [--join [--slots N] [--memory SIZE]]",
+	.usage = "start [-c FILE] {--node NAME | --join} [--slots N] [--memory SIZE]",
 	.summary = "run one node of the cluster; its role comes from the config",
 	.help =
 	"Run node NAME of the cluster in FILE in the foreground: the master if\n"
@@ -131,7 +146,8 @@ const struct cli_cmd cli_cmd_start = {
 	"  -c, --config FILE  cluster config\n"
 	"  -n, --node NAME    the node to run\n"
 	"      --join         run a worker not listed in FILE; it joins the\n"
-	"                     master with the cluster secret\n"
+	"                     master with the cluster secret (NAME defaults\n"
+	"                     to this machine's host name)\n"
 	"      --slots N      its task slots (default 1)\n"
 	"      --memory SIZE  its memory for tasks (default 1GiB)\n"
 	"  -h, --help         display this help and exit\n\n"

@@ -64,7 +64,7 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer 
 eq "oversize body is 413" 413 "$code"
 # `kiln up` whose master cannot listen (this master holds the port) stops
 # at once with an error instead of waiting for a cluster that never comes.
-sed '/^workers:/,$d' "$T/cluster.yaml" > "$T/up.yaml"
+sed -e '/^workers:/,$d' -e "s#data_dir: $T/master#data_dir: $T/master-up#" "$T/cluster.yaml" > "$T/up.yaml"
 t0=$(date +%s)
 timeout 20 "$KILN" up -c "$T/up.yaml" > "$T/up.out" 2>&1
 eq "kiln up fails when its master cannot start" 1 $?

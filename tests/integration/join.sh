@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # join.sh - scaling out: a worker not listed in cluster.yaml joins a running
-# master with the cluster secret and takes work; one with a wrong secret is
-# refused and runs nothing.
+# master with the cluster secret and takes work (one without --node under
+# its host name); one with a wrong secret is refused and runs nothing.
 . "$(dirname "$0")/lib.sh"
 start_cluster
 "$KILN" start -c "$T/cluster.yaml" --node extra --join --slots 3 --memory 512MiB >> "$T/extra.log" 2>&1 &
@@ -20,6 +20,14 @@ for _ in $(seq 1 50); do
 	n=$(sqlite3 "$T/master/kiln.db" "select count(*) from jobs where state=2 and plugin='sleep'"); [ "$n" = 30 ] && break; sleep 0.1
 done
 ok "the extra worker ran some of them" test "$(sqlite3 "$T/master/kiln.db" "select count(*) from attempts where worker='extra'")" -gt 0
+
+# Without --node, a joining worker is named after its host, as each
+# replica of a container image is (compose.yaml, deploy/kubernetes).
+"$KILN" start -c "$T/cluster.yaml" --join >> "$T/hostnamed.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_workers 4
+eq "a worker joining without --node is named after its host" alive \
+	"$(api GET /api/v1/workers | jq_ "[x['state'] for x in d['workers'] if x['name']=='$(uname -n)'][0]")"
 
 # A worker with the wrong secret.
 sed "s|secret_file: $T/secret|secret_file: $T/badsecret|" "$T/cluster.yaml" > "$T/bad.yaml"

@@ -323,7 +323,9 @@ login(const char *user, const char *pw, char **sid, char **csrf)
 {
 	const char *role;
 	char *err = NULL;
-	int rc = users_login(A.users, user, pw, "127.0.0.1", sid, csrf, &role, &err);
+	int retry_s;
+	int rc = users_login(A.users, user, pw, "127.0.0.1", sid, csrf, &role,
+	                     &retry_s, &err);
 	ck_assert_msg(rc == 0, "login %s: %s", user, err ? err : "?");
 }
 

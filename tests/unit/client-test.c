@@ -393,7 +393,9 @@ START_TEST(test_streamed_download)
 	size_t len = 0;
 	struct sunk k = { 0 };
 
-	ck_assert_int_eq(client_get_stream(c, "/a", 5000, BIG, sink_count, &k,
+	/* 64 MiB through the sink and its hash: a generous deadline, for ASan
+	 * on a loaded machine. */
+	ck_assert_int_eq(client_get_stream(c, "/a", 60000, BIG, sink_count, &k,
 	                                   &status, &text, &len, &err), 0);
 	ck_assert_int_eq(status, 200);
 	ck_assert_uint_eq(k.bytes, BIG);

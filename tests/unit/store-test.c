@@ -1092,6 +1092,7 @@ START_TEST(test_token_migration)
 	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db,
 		"DROP TABLE tokens;"
+		"DROP TABLE idempotency;"
 		"CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL,"
 		" role TEXT NOT NULL, created_ms INTEGER NOT NULL);"
 		"INSERT INTO tokens VALUES ('60303ae22b998861bce3b28f33eec1be"
@@ -1320,6 +1321,73 @@ START_TEST(test_crash_durability)
 }
 END_TEST
 
+/* An idempotency key records the ids of the submits just before it, in
+ * their transaction; it is refused without them, kept per principal, and
+ * forgotten after STORE_IDEM_TTL_MS. */
+START_TEST(test_idempotency_key)
+{
+	store *s = open_store(0);
+	struct store_op ops[4];
+	struct store_idem got;
+	char *err = NULL;
+	const int64_t t0 = 1000000;
+
+	memset(ops, 0, sizeof ops);
+	ops[0].kind = STORE_SUBMIT;
+	ops[0].job.plugin = "a";
+	ck_assert_int_eq(apply1(s, &ops[0]), 1);       /* id 1: not in it */
+	for (int i = 0; i < 3; i++) {
+		ops[i].kind = STORE_SUBMIT;
+		ops[i].job.plugin = "a";
+	}
+	ops[3] = (struct store_op){ .kind = STORE_IDEM, .id = 3, .t_ms = t0,
+	                            .worker = "token:1", .task = "k1",
+	                            .result = "h1" };
+	ck_assert_int_eq(store_apply(s, ops, 4, &err), 0);
+	ck_assert_int_eq(ops[3].applied, 1);
+	ck_assert_int_eq(store_idem_get(s, "token:1", "k1", t0 + 1, &got, &err), 0);
+	ck_assert_str_eq(got.hash, "h1");
+	ck_assert_int_eq(got.first_id, ops[0].job.id);
+	ck_assert_int_eq(got.first_id, 2);
+	ck_assert_int_eq(got.count, 3);
+	ck_assert_int_eq(got.created_ms, t0);
+	free(got.hash);
+	ck_assert_int_eq(store_idem_get(s, "token:2", "k1", t0, &got, &err),
+	                 -ENOENT);
+	ck_assert_int_eq(store_idem_get(s, "token:1", "k1",
+	                 t0 + STORE_IDEM_TTL_MS + 1, &got, &err), -ENOENT);
+
+	/* Without its submits, or with more than the batch has: refused. */
+	struct store_op bad = { .kind = STORE_IDEM, .id = 1, .worker = "w",
+	                        .task = "k", .result = "h" };
+	ck_assert_int_eq(store_apply(s, &bad, 1, &err), -EINVAL);
+	free(err);
+	err = NULL;
+	ops[1] = bad;
+	ops[1].id = 2;
+	ck_assert_int_eq(store_apply(s, ops, 2, &err), -EINVAL);
+	free(err);
+	err = NULL;
+
+	/* Expired: purged by the next key, then the key is free again. */
+	memset(ops, 0, sizeof ops);
+	ops[0].kind = STORE_SUBMIT;
+	ops[0].job.plugin = "a";
+	ops[1] = (struct store_op){ .kind = STORE_IDEM, .id = 1,
+	                            .t_ms = t0 + STORE_IDEM_TTL_MS + 1,
+	                            .worker = "token:1", .task = "k1",
+	                            .result = "h2" };
+	ck_assert_int_eq(store_apply(s, ops, 2, &err), 0);
+	ck_assert_int_eq(ops[1].applied, 1);
+	ck_assert_int_eq(store_idem_get(s, "token:1", "k1",
+	                 t0 + STORE_IDEM_TTL_MS + 2, &got, &err), 0);
+	ck_assert_str_eq(got.hash, "h2");
+	ck_assert_int_eq(got.first_id, ops[0].job.id);
+	free(got.hash);
+	store_close(s);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1331,6 +1399,7 @@ store_suite(void)
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_submit_get);
+	tcase_add_test(tc, test_idempotency_key);
 	tcase_add_test(tc, test_bad_ops_rejected);
 	tcase_add_test(tc, test_failed_transaction_rolls_back);
 	tcase_add_test(tc, test_start_finish_guards);
