@@ -283,7 +283,8 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 	}
 	idle_client_put(w, c);
 	struct proto_file *out = i == count ? proto_files_dup(f, count) : NULL;
-	*n = count;
+	/* None on failure: a count beside NULL would be read as a list. */
+	*n = out != NULL ? count : 0;
 	for (size_t k = 0; k < count; k++)
 		free(shas[k]);
 	free(shas);
