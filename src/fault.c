@@ -40,6 +40,7 @@ static const struct { const char *name; int err; } fault_errnos[] = {
 static struct fault_rule fault_rules[FAULT_RULES];
 static int fault_nrules;
 static int fault_on;            /* any rule at all: the fast path */
+static int fault_trace;         /* "trace": log every operation counted */
 static atomic_long fault_count[FAULT_NSITES][FAULT_NOPS];
 
 static int
@@ -94,13 +95,16 @@ fault_init(const char *spec, char **err)
 {
 	fault_nrules = 0;
 	fault_on = 0;
+	fault_trace = 0;
 	if (spec == NULL || *spec == '\0')
 		return 0;
 	char *copy = xstrdup(spec), *save = NULL;
 	int rc = 0;
 	for (char *t = strtok_r(copy, ",", &save); t && rc == 0;
 	     t = strtok_r(NULL, ",", &save)) {
-		if (fault_nrules == FAULT_RULES)
+		if (strcmp(t, "trace") == 0)
+			fault_trace = 1;
+		else if (fault_nrules == FAULT_RULES)
 			rc = seterr(err, -EINVAL, "KILN_FAULT: more than %d "
 			            "rules", FAULT_RULES);
 		else
@@ -109,6 +113,7 @@ fault_init(const char *spec, char **err)
 	free(copy);
 	if (rc != 0) {
 		fault_nrules = 0;
+		fault_trace = 0;
 		return rc;
 	}
 	fault_on = 1;
@@ -119,10 +124,18 @@ fault_init(const char *spec, char **err)
 int
 fault_armed(enum fault_site site)
 {
+	if (fault_trace)
+		return 1;
 	for (int i = 0; i < fault_nrules; i++)
 		if (fault_rules[i].site == site)
 			return 1;
 	return 0;
+}
+
+int
+fault_tracing(void)
+{
+	return fault_trace;
 }
 
 int
@@ -132,6 +145,10 @@ fault_check(enum fault_site site, enum fault_op op)
 		return 0;
 	long n = atomic_fetch_add_explicit(&fault_count[site][op], 1,
 	                                   memory_order_relaxed) + 1;
+	/* Reads are many and never the point of a trace. */
+	if (fault_trace && op != FAULT_READ)
+		log_info("fault: %s %s #%ld", fault_sites[site], fault_ops[op],
+		         n);
 	for (int i = 0; i < fault_nrules; i++) {
 		const struct fault_rule *r = &fault_rules[i];
 		if (r->site != site || r->op != op || n < r->first ||

@@ -56,6 +56,9 @@
 /* How long deferred ops that failed on a full or failing disk wait
  * before they are tried again. */
 #define STORE_RETRY_MS 500
+/* How often a store that cannot be written and has nothing queued tries
+ * a small write of its own (store_wait_or_probe). */
+#define STORE_PROBE_MS 1000
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -1265,6 +1268,35 @@ store_retryable(int erc)
 	       erc == -ENOMEM || erc == -EACCES;
 }
 
+/* Tests (KILN_FAULT=trace, fault.h): say which ops a commit carried, so
+ * that the writes and syncs just logged can be told apart (a submit, a
+ * start, a finish...). */
+static void
+store_trace_commit(const struct store_batch *list, const char *outcome)
+{
+	static const char *const names[] = {
+		[STORE_SUBMIT] = "submit", [STORE_START] = "start",
+		[STORE_FINISH] = "finish", [STORE_REQUEUE] = "requeue",
+		[STORE_CANCEL] = "cancel", [STORE_RUN_CREATE] = "run",
+		[STORE_TI_SET] = "ti", [STORE_RUN_STATE] = "runstate",
+		[STORE_DAG_SET] = "dag", [STORE_META] = "meta",
+		[STORE_ARTIFACT] = "artifact", [STORE_LOG] = "log",
+		[STORE_TOKEN_REVOKE] = "revoke", [STORE_TOKEN_USED] = "used",
+		[STORE_PURGE] = "purge", [STORE_IDEM] = "idem",
+	};
+	char kinds[256] = "";
+	size_t len = 0;
+	for (const struct store_batch *b = list; b; b = b->next)
+		for (size_t i = 0; i < b->n && len < sizeof kinds - 16; i++) {
+			int k = b->ops[i].kind;
+			const char *n = k >= 0 && k < (int)(sizeof names /
+			                sizeof *names) && names[k] ? names[k] : "?";
+			len += (size_t)snprintf(kinds + len, sizeof kinds - len,
+			                        "%s%s", len ? "+" : "", n);
+		}
+	log_info("fault: store commit %s: %s", kinds, outcome);
+}
+
 /* Run every batch of the list in one transaction.  On failure the whole
  * transaction is rolled back and every batch in it fails, even those that
  * were fine: simple, and failures here mean a broken disk or database,
@@ -1287,6 +1319,9 @@ store_commit_group(store *s, struct store_batch *list)
 		rc = store_wstep(s->wst[W_COMMIT]);
 		what = "COMMIT";
 	}
+	if (fault_tracing())
+		store_trace_commit(list, rc == SQLITE_OK ? "ok" :
+		                   sqlite3_errmsg(s->wdb));
 	if (rc == SQLITE_OK) {
 		pthread_mutex_lock(&s->q_mu);
 		s->commits++;
@@ -1348,6 +1383,33 @@ store_batch_free_later(struct store_batch *b)
 	free(b);
 }
 
+/*
+ * The store cannot be written (a full or failing disk) and nothing is
+ * queued: wait STORE_PROBE_MS for work, and if none came, try a write of
+ * our own, so that "cannot be written" (store_writable(), which holds
+ * back new tasks) ends by itself once space is back, even if nobody
+ * submits anything.  Called and returns with q_mu held.
+ */
+static void
+store_wait_or_probe(store *s)
+{
+	int64_t at = clock_mono_ms() + STORE_PROBE_MS;
+	struct timespec ts = { .tv_sec = at / 1000,
+	                       .tv_nsec = (at % 1000) * 1000000 };
+	pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
+	if (s->q_head != NULL || s->stopping || clock_mono_ms() < at)
+		return;         /* work, a stop, or woken early */
+	char when[32];
+	snprintf(when, sizeof when, "%" PRId64, clock_now_ms());
+	struct store_op op = { .kind = STORE_META, .task = "disk_probe",
+	                       .result = when };
+	struct store_batch b = { .ops = &op, .n = 1 };
+	pthread_mutex_unlock(&s->q_mu);
+	store_commit_group(s, &b);
+	free(b.err);
+	pthread_mutex_lock(&s->q_mu);
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -1355,8 +1417,13 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
-		while (s->q_head == NULL && !s->stopping)
-			pthread_cond_wait(&s->q_cond, &s->q_mu);
+		while (s->q_head == NULL && !s->stopping) {
+			if (s->unwritable == NULL) {
+				pthread_cond_wait(&s->q_cond, &s->q_mu);
+				continue;
+			}
+			store_wait_or_probe(s);
+		}
 		if (s->q_head == NULL)
 			break;          /* stopping, and drained */
 		/* Only deferred ops so far: wait a little for a caller who
