@@ -26,13 +26,17 @@ api_health(struct api_ctx *a, http_req *r, const struct api_call *c)
 	struct sched_stats st;
 	(void)c;
 	sched_stats(a->sc, &st);
-	http_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
+	/* store_writable: false while a full or failing disk refuses
+	 * writes (submissions get 503); why is in the master's log, not
+	 * here for anyone to read. */
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I,s:b}",
 		"status", "ok", "version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),
 		"cluster", a->cfg->cluster_name,
 		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
 		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,
-		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running));
+		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running,
+		"store_writable", store_writable(a->st, NULL)));
 }
 
 /* GET /metrics */
