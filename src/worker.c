@@ -44,6 +44,7 @@
 #include "xalloc.h"
 
 #define WORKER_ABANDON_MS 3000   /* grace after a timeout's cancel */
+#define PUT_TRIES 5              /* an output upload answered 503 */
 
 struct wtask {
 	int64_t id;
@@ -259,13 +260,22 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		const char *name = task_output(t, (int)i, &data, &len);
 		char *sha = shas[i] = hash_hex(data, len);
 		char *url = xasprintf("/api/v1/artifacts/%s", sha);
-		long status;
-		char *reply = NULL;
-		size_t rlen;
-		int rc = client_send_bytes(c, "PUT", url, data, len, 60000,
-		                           &status, &reply, &rlen, err);
+		long status = 0;
+		int rc = 0;
+		/* 503: the master's disk is full or failing for now; a few
+		 * tries over 1.5 s ride out a passing fault without failing
+		 * the attempt. */
+		for (int try = 0; try < PUT_TRIES && rc == 0 &&
+		     (try == 0 || status == 503); try++) {
+			char *reply = NULL;
+			size_t rlen;
+			if (try > 0)
+				usleep((useconds_t)(100000 << (try - 1)));
+			rc = client_send_bytes(c, "PUT", url, data, len, 60000,
+			                       &status, &reply, &rlen, err);
+			free(reply);
+		}
 		free(url);
-		free(reply);
 		if (rc != 0 || status != 201) {
 			if (rc == 0)
 				seterr(err, -EIO, "cannot store output %s (HTTP %ld)",

@@ -154,12 +154,13 @@ while read -r rules; do
 	# Where each injected fault landed: the commit the trace names
 	# next (a failed one), else the artifact put, else the checkpoint
 	# of the stop.  A run of faults landing alike is one line.
-	awk '/fault: injected/ { split($0, a, "at "); site[++n] = a[2]; want = n }
+	awk '/ info: stopping/ { stopping = 1 }
+	/fault: injected/ { split($0, a, "at "); site[++n] = a[2]; want = n; late[n] = stopping }
 	/fault: store commit / && want && !/: ok$/ { k = $7; sub(":", "", k); hit[want] = k; want = 0 }
 	END {
 		for (i = 1; i <= n; i++) {
 			if (hit[i] == "")
-				hit[i] = site[i] ~ /artifact/ ? "artifact put" : "stop (checkpoint)"
+				hit[i] = site[i] ~ /artifact/ ? "artifact put" : late[i] ? "stop (checkpoint)" : "no commit failed"
 			split(site[i], w, " #"); split(site[i + 1], x, " #")
 			if (i < n && w[1] == x[1] && hit[i] == hit[i + 1] && x[2] == w[2] + 1) {
 				if (!from) from = w[2]
