@@ -150,6 +150,7 @@ store:sync:$(step finish 4):EDQUOT
 store:write:$(step stop 2):EIO
 store:sync:$(step stop 4):EIO
 store:write:$(step submit 2):ENOSPC:25
+artifact:write:1:EIO:5
 EOF
 t0=$(date +%s)
 bad=0
@@ -163,9 +164,10 @@ while read -r rules; do
 	/fault: injected/ { split($0, a, "at "); site[++n] = a[2]; want = n; late[n] = stopping }
 	/fault: store commit / && want && !/: ok$/ { k = $7; sub(":", "", k); hit[want] = k; want = 0 }
 	END {
-		for (i = 1; i <= n; i++) {
+		for (i = 1; i <= n; i++)
 			if (hit[i] == "")
 				hit[i] = site[i] ~ /artifact/ ? "artifact put" : late[i] ? "stop (checkpoint)" : "no commit failed"
+		for (i = 1; i <= n; i++) {
 			split(site[i], w, " #"); split(site[i + 1], x, " #")
 			if (i < n && w[1] == x[1] && hit[i] == hit[i + 1] && x[2] == w[2] + 1) {
 				if (!from) from = w[2]
