@@ -290,6 +290,20 @@ api_query_int64(http_req *r, const char *name, int64_t dflt)
 	return v != NULL ? (int64_t)strtoll(v, NULL, 10) : dflt;
 }
 
+void
+api_reply_failed(http_req *r, int rc, const char *err)
+{
+	if (err == NULL)
+		err = "?";
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		http_reply_error(r, 503, "the store's disk is full: %s", err);
+	else if (rc == -EIO || rc == -EBUSY)
+		http_reply_error(r, 503, "the store cannot be written now: %s",
+		                 err);
+	else
+		http_reply_error(r, 500, "%s", err);
+}
+
 int
 api_query_int(http_req *r, const char *name, int dflt)
 {
@@ -359,8 +373,9 @@ cluster_register(struct api_ctx *a, http_req *r, const struct api_call *c)
 	size_t ncancel = 0;
 	uint64_t session;
 	err = NULL;
-	if (sched_register(a->sc, &wi, h, m.nheld, &session, &cancel, &ncancel, &err) != 0) {
-		http_reply_error(r, 500, "%s", err);
+	if ((rc = sched_register(a->sc, &wi, h, m.nheld, &session, &cancel,
+	                         &ncancel, &err)) != 0) {
+		api_reply_failed(r, rc, err);
 	} else {
 		char sess[32];
 		snprintf(sess, sizeof sess, "%016llx", (unsigned long long)session);
@@ -512,7 +527,10 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 	free(run);
 	proto_release(&m.own);
 	if (rc != 0) {
-		http_reply_error(r, rc == -ESTALE ? 409 : 500, "%s", err);
+		if (rc == -ESTALE)
+			http_reply_error(r, 409, "%s", err);
+		else
+			api_reply_failed(r, rc, err);
 		free(err);
 		return;
 	}

@@ -30,14 +30,17 @@ api_artifact_put(struct api_ctx *a, http_req *r, const struct api_call *c)
 	int rc = artifact_put(dir, sha, body, len, &err);
 	free(dir);
 	if (rc != 0) {
-		http_reply_error(r, rc == -EINVAL ? 400 : 500, "%s", err);
+		if (rc == -EINVAL)
+			http_reply_error(r, 400, "%s", err);
+		else
+			api_reply_failed(r, rc, err);
 		free(err);
 		return;
 	}
 	struct store_op op = { .kind = STORE_ARTIFACT, .task = sha,
 	                       .id = (int64_t)len };
-	if (store_apply(a->st, &op, 1, &err) != 0)
-		http_reply_error(r, 500, "%s", err);
+	if ((rc = store_apply(a->st, &op, 1, &err)) != 0)
+		api_reply_failed(r, rc, err);
 	else
 		http_reply_json(r, 201, json_pack("{s:s,s:I}", "sha", sha,
 		                "size", (json_int_t)len));

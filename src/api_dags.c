@@ -12,13 +12,17 @@
 #include "api_int.h"
 #include "cron.h"
 
-/* Reply with a pipeline error: -ENOENT 404, -EINVAL 400, else 500.
- * Frees ERR. */
+/* Reply with a pipeline error: -ENOENT 404, -EINVAL 400, a store that
+ * cannot be written 503, else 500.  Frees ERR. */
 static void
 pl_err(http_req *r, int rc, char *err)
 {
-	http_reply_error(r, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 :
-	                 rc == -EBUSY ? 409 : 500,
+	if (rc != -ENOENT && rc != -EINVAL && rc != -EBUSY) {
+		api_reply_failed(r, rc, err);
+		free(err);
+		return;
+	}
+	http_reply_error(r, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 : 409,
 	                 "%s", err ? err : "failed");
 	free(err);
 }

@@ -353,9 +353,10 @@ jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c,
 		char *err = NULL;
 		struct store_op op = { .kind = STORE_IDEM, .task = k.key,
 		                       .worker = k.principal, .result = k.hash };
-		if (sched_submit_idem(a->sc, jobs, n, k.key ? &op : NULL,
-		                      &err) != 0)
-			http_reply_error(r, 500, "%s", err);
+		int rc = sched_submit_idem(a->sc, jobs, n, k.key ? &op : NULL,
+		                           &err);
+		if (rc != 0)
+			api_reply_failed(r, rc, err);
 		else
 			reply_submitted(r, batch, jobs[0].id, n, 0);
 		free(err);

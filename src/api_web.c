@@ -29,15 +29,20 @@ api_health(struct api_ctx *a, http_req *r, const struct api_call *c)
 	(void)c;
 	sched_stats(a->sc, &st);
 	json_t *problems = sched_problems_json(a->sc);
-	http_reply_json(r, 200, json_pack("{s:s,s:o,s:i,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I}",
-		"status", json_array_size(problems) ? "degraded" : "ok",
+	/* store_writable: false while a full or failing disk refuses
+	 * writes (submissions get 503); why is in the master's log, not
+	 * here for anyone to read. */
+	int writable = store_writable(a->st, NULL);
+	http_reply_json(r, 200, json_pack("{s:s,s:o,s:i,s:s,s:I,s:s,s:I,s:i,s:i,s:I,s:I,s:b}",
+		"status", json_array_size(problems) || !writable ? "degraded" : "ok",
 		"problems", problems, "workers_late", st.workers_late,
 		"version", PACKAGE_VERSION,
 		"pid", (json_int_t)getpid(),
 		"cluster", a->cfg->cluster_name,
 		"uptime_s", (json_int_t)((clock_mono_ms() - a->started_mono) / 1000),
 		"workers_alive", st.workers_alive, "workers_dead", st.workers_dead,
-		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running));
+		"queued", (json_int_t)st.queued, "running", (json_int_t)st.running,
+		"store_writable", writable));
 }
 
 /* GET /metrics */

@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "artifact.h"
 #include "auth.h"
+#include "fault.h"
 #include "xalloc.h"
 
 struct artifact_writer {
@@ -95,7 +96,8 @@ artifact_write(artifact_writer *w, const void *data, size_t len, char **err)
 
 	hash_stream_add(w->h, data, len);
 	while (w->fd >= 0 && len > 0) {
-		ssize_t n = write(w->fd, p, len);
+		ssize_t n = fault_check(FAULT_ARTIFACT, FAULT_WRITE) ? -1 :
+		            write(w->fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -120,7 +122,7 @@ artifact_commit(artifact_writer *w, char **err)
 	} else if (w->fd >= 0) {
 		int fd = w->fd, e = 0;
 		w->fd = -1;
-		if (fsync(fd) != 0)
+		if (fault_check(FAULT_ARTIFACT, FAULT_SYNC) != 0 || fsync(fd) != 0)
 			e = errno;
 		if (close(fd) != 0 && e == 0)
 			e = errno;
@@ -179,7 +181,8 @@ artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 		return bad_name(sha, err);
 	char *path = artifact_path(dir, sha);
 	struct stat sb;
-	int f = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int f = fault_check(FAULT_ARTIFACT, FAULT_READ) ? -1 :
+	        open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 	if (f < 0 || fstat(f, &sb) != 0) {
 		int e = errno;
 		if (f >= 0)

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "diskcache.h"
+#include "fault.h"
 #include "hash.h"
 #include "log.h"
 #include "xalloc.h"
@@ -188,6 +189,13 @@ diskcache_commit(diskcache *c, const char *sha, const char *tmp,
 	if (!hash_is_hex(sha)) {
 		unlink(tmp);
 		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
+		return NULL;
+	}
+	/* Tests: the file's bytes not landing (fault.h). */
+	int fe = fault_check(FAULT_CACHE, FAULT_WRITE);
+	if (fe != 0) {
+		unlink(tmp);
+		seterr(err, -fe, "cannot write %s: %s", tmp, strerror(fe));
 		return NULL;
 	}
 	char *path = xasprintf("%s/%s", c->dir, sha);

@@ -33,6 +33,9 @@
 #include "xalloc.h"
 
 #define SCAN_MS 2000
+/* How long a run whose evaluation could not be written (a full or
+ * failing disk) waits before it is evaluated again. */
+#define RETRY_MS 1000
 
 struct pdag {
 	struct dag *d;
@@ -69,6 +72,7 @@ struct prun {
 	size_t ntasks;
 	int *ti;                /* TI state, -1 = no instance */
 	int64_t *job;           /* its job, 0 = none */
+	int64_t hold_until;     /* mono ms: not evaluated before (RETRY_MS) */
 	struct prun *next;
 };
 
@@ -152,11 +156,13 @@ add_run(const struct store_run *sr, void *ud)
 }
 
 /* Create a run of D (locked).  KIND "scheduled", "manual", "backfill".
- * Returns 1 if created, 0 if that interval already had one. */
+ * Returns 1 if created, 0 if that interval already had one, or the
+ * store's error (*err set): nothing was created, the caller may try
+ * again. */
 static int
 create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
            int64_t istart, int64_t iend, json_t *conf, int64_t next_start,
-           char **run_id_out)
+           char **run_id_out, char **err)
 {
 	const struct dag *d = pd->d;
 	char iso[64], rid[256];
@@ -179,10 +185,13 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 		.ntasks = d->ntasks, .next_start = next_start,
 	};
 	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
-	char *err = NULL;
-	if (store_apply(p->st, &op, 1, &err) != 0)
-		store_fatal("pipeline: create run", err);
-	int created = op.applied;
+	int created = store_apply(p->st, &op, 1, err);
+	if (created < 0) {
+		free(conf_text);
+		free(tasks);
+		return created;
+	}
+	created = op.applied;
 	if (created) {
 		struct store_run sr = {
 			.id = op.id, .dag_id = d->id, .run_id = rid, .kind = (char *)kind,
@@ -248,7 +257,15 @@ schedule_dag(pipeline *p, struct pdag *pd, int64_t now)
 			pd->due = now + 1;   /* when a run ends, look again */
 			return;
 		}
-		create_run(p, pd, "scheduled", s, s, e, NULL, e, NULL);
+		char *err = NULL;
+		if (create_run(p, pd, "scheduled", s, s, e, NULL, e, NULL,
+		               &err) < 0) {
+			/* Not created: tried again at a later tick. */
+			log_warn("dag %s: cannot create a run yet: %s", d->id, err);
+			free(err);
+			pd->due = now + RETRY_MS / 1000;
+			return;
+		}
 		p->kick = 1;
 		s = e;
 	}
@@ -322,9 +339,10 @@ collect_ti(const struct store_ti *t, void *ud)
 	return 0;
 }
 
-/* Load R's task instances from the store (locked). */
-static void
-load_run(pipeline *p, struct prun *r, const struct dag *d)
+/* Load R's task instances from the store (locked); 0 or the store's
+ * error (*err set). */
+static int
+load_run(pipeline *p, struct prun *r, const struct dag *d, char **err)
 {
 	free(r->ti);
 	free(r->job);
@@ -334,10 +352,9 @@ load_run(pipeline *p, struct prun *r, const struct dag *d)
 	for (size_t i = 0; i < d->ntasks; i++)
 		r->ti[i] = -1;
 	struct evalctx e = { .p = p, .d = d, .r = r };
-	char *err = NULL;
-	if (store_tis(p->st, r->id, collect_ti, &e, &err) != 0)
-		store_fatal("pipeline: read task instances", err);
-	r->loaded = 1;
+	int rc = store_tis(p->st, r->id, collect_ti, &e, err);
+	r->loaded = rc == 0;
+	return rc;
 }
 
 static json_t *
@@ -521,6 +538,22 @@ run_finished(const struct dag *d, const int *state, int *failed)
 	return 1;
 }
 
+/* What run R decided could not be written or read (ERR, freed): it is
+ * evaluated again from the store after RETRY_MS.  Returns 0 (not
+ * finished). */
+static int
+run_held(pipeline *p, struct prun *r, char *err)
+{
+	(void)p;
+	log_warn("run %s: evaluated again in %d ms: %s", r->run_id, RETRY_MS,
+	         err);
+	free(err);
+	r->loaded = 0;
+	r->dirty = 1;
+	r->hold_until = clock_mono_ms() + RETRY_MS;
+	return 0;
+}
+
 /* Run R's DAG file is gone: the run cannot go on.  Returns 1 (finished). */
 static int
 run_orphaned(pipeline *p, struct prun *r)
@@ -530,7 +563,7 @@ run_orphaned(pipeline *p, struct prun *r)
 	char *err = NULL;
 
 	if (store_apply(p->st, &op, 1, &err) != 0)
-		store_fatal("pipeline: run state", err);
+		return run_held(p, r, err);
 	log_warn("run %s: DAG %s is gone; run failed", r->run_id, r->dag_id);
 	return 1;
 }
@@ -543,6 +576,10 @@ eval_run(pipeline *p, struct prun *r)
 	struct pdag *pd = pl_dag_find(p, r->dag_id);
 	char *err = NULL;
 
+	if (r->hold_until > clock_mono_ms()) {
+		r->dirty = 1;
+		return 0;
+	}
 	if (pd == NULL)
 		return run_orphaned(p, r);
 	const struct dag *d = pd->d;
@@ -550,8 +587,9 @@ eval_run(pipeline *p, struct prun *r)
 	    active_runs(p, d->id, 1) >= d->max_active_runs)
 		return 0;       /* waits for a running run of its DAG to end */
 
-	if (!r->loaded || r->ntasks != d->ntasks)
-		load_run(p, r, d);
+	if ((!r->loaded || r->ntasks != d->ntasks) && load_run(p, r, d, &err) != 0)
+		return run_held(p, r, err);
+	int was = r->state;
 	struct evalctx e = { .p = p, .d = d, .r = r };
 	e.parsed = xcalloc(d->ntasks + 1, sizeof *e.parsed);
 	int *state = r->ti;
@@ -582,10 +620,15 @@ eval_run(pipeline *p, struct prun *r)
 			.id = r->id, .state = RUN_RUNNING };
 		r->state = RUN_RUNNING;
 	}
-	if (b.nops && store_apply(p->st, b.ops, b.nops, &err) != 0)
-		store_fatal("pipeline: task instance states", err);
-	if (b.njobs && sched_submit(p->sc, b.jobs, b.njobs, &err) != 0)
-		store_fatal("pipeline: submit task instances", err);
+	if ((b.nops && store_apply(p->st, b.ops, b.nops, &err) != 0) ||
+	    (b.njobs && sched_submit(p->sc, b.jobs, b.njobs, &err) != 0)) {
+		/* Decided in memory only: forgotten, and decided again from
+		 * what the store has (a submitted job's instance is written
+		 * with it, so none is submitted twice). */
+		r->state = was;
+		finished = run_held(p, r, err);
+		b.njobs = 0;
+	}
 	for (size_t k = 0; k < b.njobs; k++)
 		r->job[b.jobtask[k]] = b.jobs[k].id;
 	if (finished) {
@@ -1104,7 +1147,9 @@ pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
 			}
 		if (rc == 0) {
 			int64_t t = now_s();
-			create_run(p, pd, "manual", t, t, t, conf, 0, run_id);
+			if ((rc = create_run(p, pd, "manual", t, t, t, conf, 0,
+			                     run_id, err)) > 0)
+				rc = 0;
 			poke(p);
 		}
 	}
@@ -1155,7 +1200,11 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 			int64_t e = cron_next(&d->cron, s, d->start_date);
 			if (e < 0)
 				break;
-			*created += create_run(p, pd, "backfill", s, s, e, NULL, 0, NULL);
+			if ((rc = create_run(p, pd, "backfill", s, s, e, NULL, 0,
+			                     NULL, err)) < 0)
+				break;
+			*created += rc;
+			rc = 0;
 			s = e;
 		}
 		poke(p);

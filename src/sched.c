@@ -1070,7 +1070,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
 		n++;
 	struct store_op *ops = xcalloc(n + nheld + 1, sizeof *ops);
-	struct sjob **js = xcalloc(n + 1, sizeof *js);
+	struct sjob **js = xcalloc(n + nheld + 1, sizeof *js);
 	size_t nops = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next) {
 		if (j->state != SJ_RUNNING || j->stage != NULL ||
@@ -1089,9 +1089,10 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		 * runs there. */
 		if (j != NULL && j->state == SJ_QUEUED && j->stage == NULL &&
 		    !j->cancelled && h[i].attempt > j->attempt) {
-			job_start(s, j, w, h[i].attempt);
+			/* Started in memory once the start is on disk. */
+			js[nops] = j;
 			ops[nops++] = (struct store_op){ .kind = STORE_START,
-				.id = j->id, .attempt = j->attempt,
+				.id = j->id, .attempt = h[i].attempt,
 				.worker = w->name, .t_ms = clock_now_ms() };
 			nadopted++;
 			continue;
@@ -1103,8 +1104,25 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		}
 	}
 	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
-	if (rc != 0)
-		store_fatal("sched: register", *err);
+	if (rc != 0) {
+		/* Nothing written, nothing changed: the worker is told to
+		 * register again, and will, with what it holds then. */
+		for (size_t i = 0; i < nlost; i++) {
+			js[i]->state = SJ_RUNNING;
+			js[i]->lost--;
+		}
+		w->session = 0;
+		free(*cancel);
+		*cancel = NULL;
+		*ncancel = 0;
+		pthread_mutex_unlock(&s->mu);
+		free(ops);
+		free(js);
+		free(h);
+		return rc;
+	}
+	for (size_t i = nlost; i < nops; i++)
+		job_start(s, js[i], w, ops[i].attempt);
 	for (size_t i = 0; i < nlost; i++)
 		settle_end(s, js[i], &ops[i]);
 	*session = w->session;
@@ -1337,6 +1355,32 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 	}
 }
 
+/*
+ * The commit of an exchange's results failed (a full or failing disk):
+ * its jobs run on as far as memory is concerned, and the worker, told
+ * the exchange failed, keeps the results and registers again; they are
+ * delivered when the store takes them.  Tasks placed by the exchange
+ * never reach the worker: its registration finds them missing and
+ * requeues them.  Lock not held.
+ */
+static void
+sc_unsettle(sched *s, struct sc_exchange *x, struct sched_exchange *out)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < x->nops; i++) {
+		struct sjob *j = x->js[i];
+		if (j->state == SJ_FINISHING) {
+			j->state = SJ_RUNNING;
+			run_add(x->w, j);
+		}
+	}
+	x->w->session = 0;
+	pthread_mutex_unlock(&s->mu);
+	sched_exchange_clear(out);
+	free(x->ops);
+	free(x->js);
+}
+
 /* After the commit: count what finished on the worker and settle each
  * result's job.  1 if any took effect (a slot freed or a job queued). */
 static int
@@ -1387,7 +1431,9 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		nrun++;
 	if (want > s->o.batch_max)
 		want = s->o.batch_max;
-	if (want < 0)
+	/* While the store cannot be written no task is handed out: its
+	 * result could not be taken either. */
+	if (want < 0 || !store_writable(s->st, NULL))
 		want = 0;
 	/* Room for every result twice over: as a transition, or as the log
 	 * of a stale report appended after the transitions (same commit). */
@@ -1418,8 +1464,11 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	 * die first, the job is recovered as queued, and the worker that
 	 * runs it confirms it when it registers again (sched_register). */
 	if (x.nstart > 0 &&
-	    store_apply_later(s->st, x.starts, x.nstart, err) != 0)
+	    store_apply_later(s->st, x.starts, x.nstart, err) != 0) {
+		/* Kept exit: only an op of a kind that cannot be deferred
+		 * gets here (a bug), with the tasks placed in memory. */
 		store_fatal("sched: exchange", *err);
+	}
 	free(x.starts);
 	out->cancel = w->cancel;
 	out->ncancel = w->ncancel;
@@ -1429,9 +1478,13 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 
 	memcpy(x.ops + x.nops, x.late, x.nlate * sizeof *x.late);
 	free(x.late);
-	if (x.nops + x.nlate > 0 &&
-	    store_apply(s->st, x.ops, x.nops + x.nlate, err) != 0)
-		store_fatal("sched: exchange", *err);
+	int rc = x.nops + x.nlate > 0 ?
+		 store_apply(s->st, x.ops, x.nops + x.nlate, err) : 0;
+	if (rc != 0) {
+		sc_unsettle(s, &x, out);
+		free(run);
+		return rc;
+	}
 
 	if (sc_settle(s, &x) || x.stage_event)
 		wake(s);
@@ -1512,8 +1565,22 @@ sched_reap(sched *s)
 			js[nops++] = j;
 		}
 		char *err = NULL;
-		if (nops && store_apply(s->st, ops, nops, &err) != 0)
-			store_fatal("sched: reap", err);
+		if (nops && store_apply(s->st, ops, nops, &err) != 0) {
+			/* Not written: the worker stays as it was, and the
+			 * next reap tries again. */
+			log_warn("worker %s is dead, but its %zu tasks cannot "
+			         "be requeued yet: %s", w->name, nops, err);
+			for (size_t i = 0; i < nops; i++) {
+				js[i]->state = SJ_RUNNING;
+				js[i]->lost--;
+			}
+			w->alive = 1;
+			dead--;
+			free(err);
+			free(ops);
+			free(js);
+			continue;
+		}
 		for (size_t i = 0; i < nops; i++)
 			settle_end(s, js[i], &ops[i]);
 		if (w->leaving)

@@ -43,6 +43,7 @@
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "fault.h"
 #include "fs.h"
 #include "log.h"
 #include "metrics.h"
@@ -52,6 +53,12 @@
 /* How long deferred ops (store_apply_later) wait for a batch whose caller
  * waits, to share its commit, before they are committed on their own. */
 #define STORE_LATER_MS 5
+/* How long deferred ops that failed on a full or failing disk wait
+ * before they are tried again. */
+#define STORE_RETRY_MS 500
+/* How often a store that cannot be written and has nothing queued tries
+ * a small write of its own (store_wait_or_probe). */
+#define STORE_PROBE_MS 1000
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -448,6 +455,9 @@ struct store {
 	int64_t later_since;    /* mono ms: oldest deferred batch queued */
 	int stopping;
 	uint64_t commits;
+	/* The last commit failed as a full or failing disk does (-ENOSPC,
+	 * -EIO): the message, until a commit succeeds again. */
+	char *unwritable;
 
 	/* Reader side. */
 	pthread_mutex_t read_mu;
@@ -526,13 +536,193 @@ store_pragma_int(sqlite3 *db, const char *sql, int *out, char **err)
 	return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* Fault injection: a VFS wrapping the default one (fault.h)           */
+/* ------------------------------------------------------------------ */
+
+/* Registered only when KILN_FAULT names the store: every file SQLite
+ * opens (database, WAL, journal) goes through it, and each xWrite, xSync
+ * and xRead asks fault_check() first.  Unarmed, the store opens the
+ * default VFS and this code never runs. */
+struct store_ffile {
+	sqlite3_file base;
+	sqlite3_file *real;     /* the default VFS's file, right after us */
+};
+
+static sqlite3_vfs store_fvfs;
+static sqlite3_vfs *store_freal;
+
+#define FREAL(f) (((struct store_ffile *)(f))->real)
+
+/* The SQLite code of an injected errno E where a CODE (SQLITE_IOERR_*)
+ * would be: a full disk is SQLITE_FULL, as the unix VFS reports it. */
+static int
+store_fcode(int e, int code)
+{
+	return e == ENOSPC || e == EDQUOT ? SQLITE_FULL : code;
+}
+
+static int
+store_fclose(sqlite3_file *f)
+{
+	return FREAL(f)->pMethods->xClose(FREAL(f));
+}
+
+static int
+store_fread(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
+{
+	int e = fault_check(FAULT_STORE, FAULT_READ);
+	if (e != 0)
+		return store_fcode(e, SQLITE_IOERR_READ);
+	return FREAL(f)->pMethods->xRead(FREAL(f), buf, n, off);
+}
+
+static int
+store_fwrite(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
+{
+	int e = fault_check(FAULT_STORE, FAULT_WRITE);
+	if (e != 0)
+		return store_fcode(e, SQLITE_IOERR_WRITE);
+	return FREAL(f)->pMethods->xWrite(FREAL(f), buf, n, off);
+}
+
+static int
+store_fsync(sqlite3_file *f, int flags)
+{
+	int e = fault_check(FAULT_STORE, FAULT_SYNC);
+	if (e != 0)
+		return store_fcode(e, SQLITE_IOERR_FSYNC);
+	return FREAL(f)->pMethods->xSync(FREAL(f), flags);
+}
+
+static int
+store_ftruncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	return FREAL(f)->pMethods->xTruncate(FREAL(f), size);
+}
+
+static int
+store_fsize(sqlite3_file *f, sqlite3_int64 *size)
+{
+	return FREAL(f)->pMethods->xFileSize(FREAL(f), size);
+}
+
+static int
+store_flock(sqlite3_file *f, int lock)
+{
+	return FREAL(f)->pMethods->xLock(FREAL(f), lock);
+}
+
+static int
+store_funlock(sqlite3_file *f, int lock)
+{
+	return FREAL(f)->pMethods->xUnlock(FREAL(f), lock);
+}
+
+static int
+store_freserved(sqlite3_file *f, int *out)
+{
+	return FREAL(f)->pMethods->xCheckReservedLock(FREAL(f), out);
+}
+
+static int
+store_fcontrol(sqlite3_file *f, int op, void *arg)
+{
+	return FREAL(f)->pMethods->xFileControl(FREAL(f), op, arg);
+}
+
+static int
+store_fsector(sqlite3_file *f)
+{
+	return FREAL(f)->pMethods->xSectorSize(FREAL(f));
+}
+
+static int
+store_fdevice(sqlite3_file *f)
+{
+	return FREAL(f)->pMethods->xDeviceCharacteristics(FREAL(f));
+}
+
+static int
+store_fshmmap(sqlite3_file *f, int pg, int pgsz, int extend, void volatile **p)
+{
+	return FREAL(f)->pMethods->xShmMap(FREAL(f), pg, pgsz, extend, p);
+}
+
+static int
+store_fshmlock(sqlite3_file *f, int off, int n, int flags)
+{
+	return FREAL(f)->pMethods->xShmLock(FREAL(f), off, n, flags);
+}
+
+static void
+store_fshmbarrier(sqlite3_file *f)
+{
+	FREAL(f)->pMethods->xShmBarrier(FREAL(f));
+}
+
+static int
+store_fshmunmap(sqlite3_file *f, int del)
+{
+	return FREAL(f)->pMethods->xShmUnmap(FREAL(f), del);
+}
+
+/* Version 2: WAL's shared memory, but no xFetch (memory-mapped reads
+ * would bypass xRead). */
+static const sqlite3_io_methods store_fio = {
+	2, store_fclose, store_fread, store_fwrite, store_ftruncate,
+	store_fsync, store_fsize, store_flock, store_funlock, store_freserved,
+	store_fcontrol, store_fsector, store_fdevice, store_fshmmap,
+	store_fshmlock, store_fshmbarrier, store_fshmunmap, NULL, NULL,
+};
+
+static int
+store_fopen(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+            int *out_flags)
+{
+	struct store_ffile *ff = (struct store_ffile *)f;
+	(void)vfs;
+	ff->real = (sqlite3_file *)(ff + 1);
+	int rc = store_freal->xOpen(store_freal, name, ff->real, flags,
+	                            out_flags);
+	/* SQLite calls xClose only if pMethods is set. */
+	ff->base.pMethods = ff->real->pMethods != NULL ? &store_fio : NULL;
+	return rc;
+}
+
+static pthread_once_t store_fonce = PTHREAD_ONCE_INIT;
+
+static void
+store_fregister(void)
+{
+	store_freal = sqlite3_vfs_find(NULL);
+	store_fvfs = *store_freal;
+	store_fvfs.zName = "kiln-fault";
+	store_fvfs.szOsFile = (int)sizeof(struct store_ffile) +
+	                      store_freal->szOsFile;
+	store_fvfs.xOpen = store_fopen;
+	store_fvfs.pNext = NULL;
+	sqlite3_vfs_register(&store_fvfs, 0);
+}
+
+/* The VFS the store opens: the fault shim when armed, else the default. */
+static const char *
+store_vfs(void)
+{
+	if (!fault_armed(FAULT_STORE))
+		return NULL;
+	pthread_once(&store_fonce, store_fregister);
+	return store_fvfs.zName;
+}
+
 /* mkdir -p of the directory part of PATH. */
 static int
 store_connect(const char *path, sqlite3 **out, char **err)
 {
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                         store_vfs());
 	if (rc != SQLITE_OK) {
 		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
 		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -623,6 +813,7 @@ store_destroy(store *s)
 	pthread_mutex_destroy(&s->q_mu);
 	pthread_cond_destroy(&s->q_cond);
 	pthread_mutex_destroy(&s->read_mu);
+	free(s->unwritable);
 	free(s->path);
 	free(s);
 }
@@ -1067,6 +1258,45 @@ store_run_op(store *s, struct store_op *op)
 	}
 }
 
+/* 1 if a commit that failed with ERC (store_errno()) may succeed later
+ * on its own: the disk is full, failing or busy.  A corrupt database or
+ * a constraint broken (a bug) fails again whenever it is tried. */
+static int
+store_retryable(int erc)
+{
+	return erc == -ENOSPC || erc == -EIO || erc == -EBUSY ||
+	       erc == -ENOMEM || erc == -EACCES;
+}
+
+/* Tests (KILN_FAULT=trace, fault.h): say which ops a commit carried, so
+ * that the writes and syncs just logged can be told apart (a submit, a
+ * start, a finish...). */
+static void
+store_trace_commit(const struct store_batch *list, const char *outcome)
+{
+	static const char *const names[] = {
+		[STORE_SUBMIT] = "submit", [STORE_START] = "start",
+		[STORE_FINISH] = "finish", [STORE_REQUEUE] = "requeue",
+		[STORE_CANCEL] = "cancel", [STORE_RUN_CREATE] = "run",
+		[STORE_TI_SET] = "ti", [STORE_RUN_STATE] = "runstate",
+		[STORE_DAG_SET] = "dag", [STORE_META] = "meta",
+		[STORE_ARTIFACT] = "artifact", [STORE_LOG] = "log",
+		[STORE_TOKEN_REVOKE] = "revoke", [STORE_TOKEN_USED] = "used",
+		[STORE_PURGE] = "purge", [STORE_IDEM] = "idem",
+	};
+	char kinds[256] = "";
+	size_t len = 0;
+	for (const struct store_batch *b = list; b; b = b->next)
+		for (size_t i = 0; i < b->n && len < sizeof kinds - 16; i++) {
+			int k = b->ops[i].kind;
+			const char *n = k >= 0 && k < (int)(sizeof names /
+			                sizeof *names) && names[k] ? names[k] : "?";
+			len += (size_t)snprintf(kinds + len, sizeof kinds - len,
+			                        "%s%s", len ? "+" : "", n);
+		}
+	log_info("fault: store commit %s: %s", kinds, outcome);
+}
+
 /* Run every batch of the list in one transaction.  On failure the whole
  * transaction is rolled back and every batch in it fails, even those that
  * were fine: simple, and failures here mean a broken disk or database,
@@ -1089,10 +1319,18 @@ store_commit_group(store *s, struct store_batch *list)
 		rc = store_wstep(s->wst[W_COMMIT]);
 		what = "COMMIT";
 	}
+	if (fault_tracing())
+		store_trace_commit(list, rc == SQLITE_OK ? "ok" :
+		                   sqlite3_errmsg(s->wdb));
 	if (rc == SQLITE_OK) {
 		pthread_mutex_lock(&s->q_mu);
 		s->commits++;
+		char *was = s->unwritable;
+		s->unwritable = NULL;
 		pthread_mutex_unlock(&s->q_mu);
+		if (was != NULL)
+			log_info("store: %s is written again", s->path);
+		free(was);
 		int ops = 0;
 		for (struct store_batch *b = list; b; b = b->next)
 			ops += (int)b->n;
@@ -1105,7 +1343,15 @@ store_commit_group(store *s, struct store_batch *list)
 	int erc = store_errno(rc);
 	char *msg = xasprintf("store: %s failed on %s: %s", what, s->path,
 	                      sqlite3_errmsg(s->wdb));
-	log_error("%s", msg);
+	/* A full disk fails every commit until space is back: said once,
+	 * and again when it passes. */
+	pthread_mutex_lock(&s->q_mu);
+	int again = s->unwritable != NULL;
+	if (store_retryable(erc) && !again)
+		s->unwritable = xstrdup(msg);
+	pthread_mutex_unlock(&s->q_mu);
+	if (!again)
+		log_error("%s", msg);
 	/* Some errors (disk full, I/O) roll back by themselves. */
 	if (!sqlite3_get_autocommit(s->wdb) &&
 	    store_wstep(s->wst[W_ROLLBACK]) != SQLITE_OK)
@@ -1137,6 +1383,33 @@ store_batch_free_later(struct store_batch *b)
 	free(b);
 }
 
+/*
+ * The store cannot be written (a full or failing disk) and nothing is
+ * queued: wait STORE_PROBE_MS for work, and if none came, try a write of
+ * our own, so that "cannot be written" (store_writable(), which holds
+ * back new tasks) ends by itself once space is back, even if nobody
+ * submits anything.  Called and returns with q_mu held.
+ */
+static void
+store_wait_or_probe(store *s)
+{
+	int64_t at = clock_mono_ms() + STORE_PROBE_MS;
+	struct timespec ts = { .tv_sec = at / 1000,
+	                       .tv_nsec = (at % 1000) * 1000000 };
+	pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
+	if (s->q_head != NULL || s->stopping || clock_mono_ms() < at)
+		return;         /* work, a stop, or woken early */
+	char when[32];
+	snprintf(when, sizeof when, "%" PRId64, clock_now_ms());
+	struct store_op op = { .kind = STORE_META, .task = "disk_probe",
+	                       .result = when };
+	struct store_batch b = { .ops = &op, .n = 1 };
+	pthread_mutex_unlock(&s->q_mu);
+	store_commit_group(s, &b);
+	free(b.err);
+	pthread_mutex_lock(&s->q_mu);
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -1144,8 +1417,13 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
-		while (s->q_head == NULL && !s->stopping)
-			pthread_cond_wait(&s->q_cond, &s->q_mu);
+		while (s->q_head == NULL && !s->stopping) {
+			if (s->unwritable == NULL) {
+				pthread_cond_wait(&s->q_cond, &s->q_mu);
+				continue;
+			}
+			store_wait_or_probe(s);
+		}
 		if (s->q_head == NULL)
 			break;          /* stopping, and drained */
 		/* Only deferred ops so far: wait a little for a caller who
@@ -1167,13 +1445,36 @@ store_writer(void *arg)
 		store_commit_group(s, list);
 
 		pthread_mutex_lock(&s->q_mu);
+		struct store_batch *retry = NULL, **rtail = &retry;
 		while (list != NULL) {
 			/* After done is set the caller may return and its
 			 * stack frame (the batch) vanish: read next first. */
 			struct store_batch *next = list->next;
-			if (list->later) {
+			if (list->later && list->rc < 0 && s->stopping) {
+				/* Stopping on a full disk: lost as in a
+				 * crash, which recovery repairs (see
+				 * store_apply_later() in store.h). */
+				log_error("store: %zu deferred ops dropped at "
+				          "stop: %s", list->n, list->err);
+				store_batch_free_later(list);
+			} else if (list->later && list->rc < 0 &&
+			    store_retryable(list->rc)) {
+				/* Decisions already acted on: kept, in their
+				 * order and ahead of anything newer, and tried
+				 * again until the disk takes them. */
+				free(list->err);
+				list->err = NULL;
+				list->rc = 0;
+				list->next = NULL;
+				*rtail = list;
+				rtail = &list->next;
+			} else if (list->later) {
 				if (list->rc < 0) {
-					/* No caller is left to tell. */
+					/* Kept exit: a decision acted on in
+					 * memory (a task handed out) that can
+					 * never be written, and no caller is
+					 * left to tell; the store is the truth,
+					 * a restart recovers from it. */
 					store_fatal(NULL, list->err);
 				}
 				store_batch_free_later(list);
@@ -1182,6 +1483,13 @@ store_writer(void *arg)
 				pthread_cond_signal(&list->cond);
 			}
 			list = next;
+		}
+		if (retry != NULL) {
+			*rtail = s->q_head;
+			if (s->q_head == NULL)
+				s->q_tail = rtail;
+			s->q_head = retry;
+			s->later_since = clock_mono_ms() + STORE_RETRY_MS;
 		}
 	}
 	pthread_mutex_unlock(&s->q_mu);
@@ -1310,6 +1618,17 @@ store_apply(store *s, struct store_op *ops, size_t n, char **err)
 	if ((rc = store_check_ops(ops, n, err)) < 0)
 		return rc;
 	return store_apply_wait(s, ops, n, err);
+}
+
+int
+store_writable(store *s, char **why)
+{
+	pthread_mutex_lock(&s->q_mu);
+	int ok = s->unwritable == NULL;
+	if (!ok && why != NULL)
+		*why = xstrdup(s->unwritable);
+	pthread_mutex_unlock(&s->q_mu);
+	return ok;
 }
 
 void

@@ -168,10 +168,18 @@ int store_apply(store *s, struct store_op *ops, size_t n, char **err);
  * transitions whose loss in a crash recovery repairs: a task handed to a
  * worker is confirmed by that worker when it registers again (sched.c),
  * so handing it out need not wait for an fsync of its own.  A write
- * error ends the process (exit 3) to recover from the store on restart,
- * as no caller is left to tell.  -EINVAL for another kind of op. */
+ * that fails as a full or failing disk does is tried again (every
+ * 500 ms, ahead of newer ops) until it succeeds; any other write error
+ * ends the process (exit 3) to recover from the store on restart, as no
+ * caller is left to tell.  -EINVAL for another kind of op. */
 int store_apply_later(store *s, const struct store_op *ops, size_t n,
                       char **err);
+
+/* 1 if the last commit succeeded; 0 while the store cannot be written
+ * (disk full or failing: the last commit failed with -ENOSPC or -EIO),
+ * with *why (if WHY is not NULL; the caller frees) saying why.  Cleared
+ * by the next commit that succeeds: callers keep trying. */
+int store_writable(store *s, char **why);
 
 /* A store operation failed after decisions were acted on in memory: the
  * store is the truth, so the only safe way on is a restart, which

@@ -47,6 +47,7 @@
 #include "xalloc.h"
 
 #define WORKER_ABANDON_MS 3000   /* grace after a timeout's cancel */
+#define PUT_TRIES 5              /* an output upload answered 503 */
 
 struct wtask {
 	int64_t id;
@@ -271,13 +272,22 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		const char *name = task_output(t, (int)i, &data, &len);
 		char *sha = shas[i] = hash_hex(data, len);
 		char *url = xasprintf("/api/v1/artifacts/%s", sha);
-		long status;
-		char *reply = NULL;
-		size_t rlen;
-		int rc = client_send_bytes(c, "PUT", url, data, len, 60000,
-		                           &status, &reply, &rlen, err);
+		long status = 0;
+		int rc = 0;
+		/* 503: the master's disk is full or failing for now; a few
+		 * tries over 1.5 s ride out a passing fault without failing
+		 * the attempt. */
+		for (int try = 0; try < PUT_TRIES && rc == 0 &&
+		     (try == 0 || status == 503); try++) {
+			char *reply = NULL;
+			size_t rlen;
+			if (try > 0)
+				usleep((useconds_t)(100000 << (try - 1)));
+			rc = client_send_bytes(c, "PUT", url, data, len, 60000,
+			                       &status, &reply, &rlen, err);
+			free(reply);
+		}
 		free(url);
-		free(reply);
 		if (rc != 0 || status != 201) {
 			if (rc == 0)
 				seterr(err, -EIO, "cannot store output %s (HTTP %ld)",
@@ -295,7 +305,8 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 	}
 	idle_client_put(w, c);
 	struct proto_file *out = i == count ? proto_files_dup(f, count) : NULL;
-	*n = count;
+	/* None on failure: a count beside NULL would be read as a list. */
+	*n = out != NULL ? count : 0;
 	for (size_t k = 0; k < count; k++)
 		free(shas[k]);
 	free(shas);
