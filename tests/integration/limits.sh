@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # limits.sh - issue 13's bad numbers: a job no live worker could hold says
-# why while it waits; after a restart a plugin the store has seen is queued
+# why while it waits; a job's error reaches the terminal escaped; after a restart a plugin the store has seen is queued
 # while the workers register again (and refused once the window is over);
 # DAG catch-up from 1970 makes runs only as max_active_runs lets them start.
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +40,12 @@ api GET "/api/v1/jobs/$id3" > "$T/job"
 ok "and says nothing of it" sh -c "! grep -q unschedulable '$T/job'"
 api POST "/api/v1/jobs/$id/cancel" '{}' > /dev/null
 api POST "/api/v1/jobs/$id2/cancel" '{}' > /dev/null
+
+# A job's error with a terminal escape reaches the terminal escaped.
+esc=$(printf '\033[2J')
+k submit --wait readfile -p "path=$T/nothing${esc}here" > "$T/out" 2>&1
+ok "the CLI prints the error escaped" grep -q 'nothing\\x1b\[2Jhere' "$T/out"
+ok "and no raw escape" sh -c "! grep -q \"$(printf '\033')\" '$T/out'"
 
 # Catch-up: two runs (their tasks sleep), not one per minute since 1970.
 sleep 2
