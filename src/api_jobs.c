@@ -138,6 +138,11 @@ job_from(struct api_ctx *a, http_req *r, json_t *o, struct store_job *j,
 		pm->name = pname;
 		pm->known = sched_has_plugin(a->sc, pname);
 		pm->decl = pm->known ? sched_plugin_decl(a->sc, pname) : NULL;
+		/* Just after a restart, before the workers are back: a
+		 * plugin the store has seen is queued (its parameters are
+		 * checked by the worker), not refused as unknown. */
+		if (!pm->known)
+			pm->known = sched_plugin_awaited(a->sc, pname);
 	}
 	if (!pm->known) {
 		http_reply_error(r, 400, "%sunknown plugin '%s': no live worker has it%s",
@@ -487,6 +492,13 @@ api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 	free(run_id);
 	free(err);
 	err = NULL;
+	/* A job no live worker could hold says why while it waits (workers
+	 * may join: it is not refused at submit, see docs/api.md). */
+	char *why = j.state == JOB_QUEUED ? sched_unschedulable(a->sc, j.plugin,
+	            j.slots, j.memory) : NULL;
+	if (why != NULL)
+		json_object_set_new(o, "unschedulable", json_string(why));
+	free(why);
 	json_t *atts = json_array();
 	store_attempts(a->st, id, attempt_one, atts, &err);
 	json_object_set_new(o, "attempts", atts);

@@ -11,8 +11,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,13 +143,24 @@ diskcache_get(diskcache *c, const char *sha)
 FILE *
 diskcache_begin(diskcache *c, const char *sha, char **tmp, char **err)
 {
-	/* A name of its own: two tasks may fetch the same file at once. */
-	static atomic_uint seq;
-	*tmp = xasprintf("%s/%.64s.%d.%u.tmp", c->dir, sha, (int)getpid(),
-	                 atomic_fetch_add(&seq, 1));
-	FILE *f = fopen(*tmp, "wb");
+	/* The sha came from the master: checked before it names a file.  A
+	 * name of its own, made by mkostemps(), never an existing file or
+	 * link: two tasks may fetch the same file at once.  ".tmp" at the
+	 * end: a run that stopped half way leaves it to be removed. */
+	*tmp = NULL;
+	if (!hash_is_hex(sha)) {
+		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
+		return NULL;
+	}
+	*tmp = xasprintf("%s/%s.XXXXXX.tmp", c->dir, sha);
+	int fd = mkostemps(*tmp, 4, O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	if (f == NULL) {
 		seterr(err, -errno, "cannot write %s: %s", *tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
 		free(*tmp);
 		*tmp = NULL;
 	}

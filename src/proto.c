@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kiln/plugin.h"
+#include "hash.h"
 #include "proto.h"
 #include "xalloc.h"
 
@@ -238,9 +239,27 @@ proto_files_dup(const struct proto_file *f, size_t n)
 	return d;
 }
 
-/* Array A (named WHERE) of files into *out. */
+int
+proto_name_ok(const char *name, int slash_ok)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > PROTO_NAME_MAX || name[0] == '/')
+		return 0;
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || (*c == '/' && !slash_ok))
+			return 0;
+	/* each component: not "." nor ".." */
+	for (const char *c = name; c != NULL; c = strchr(c, '/'), c = c ? c + 1 : c)
+		if ((c[0] == '.' && (c[1] == '/' || c[1] == '\0')) ||
+		    (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0')))
+			return 0;
+	return 1;
+}
+
+/* Array A (named WHERE) of files into *out; names with '/' if SLASH_OK
+ * (proto_name_ok), hashes checked: a worker makes paths of both. */
 static int
-files_read(json_t *a, const char *where, struct proto_own *own,
+files_read(json_t *a, const char *where, int slash_ok, struct proto_own *own,
            struct proto_file **out, size_t *n, char **err)
 {
 	size_t len = json_array_size(a);
@@ -253,6 +272,14 @@ files_read(json_t *a, const char *where, struct proto_own *own,
 		    get_str(e, w, "sha", 1, &f[i].sha, err) != 0 ||
 		    get_int(e, w, "size", 1, 0, INT64_MAX, 0, &f[i].size, err) != 0)
 			return -EINVAL;
+		if (!proto_name_ok(f[i].name, slash_ok))
+			return seterr(err, -EINVAL, "%s.name: not a file name (1 to %d "
+			              "bytes, no control character%s, no . or .. "
+			              "component)", w, PROTO_NAME_MAX, slash_ok ?
+			              ", not absolute" : ", no '/'");
+		if (!hash_is_hex(f[i].sha))
+			return seterr(err, -EINVAL, "%s.sha: not a SHA-256 (64 "
+			              "lowercase hex digits)", w);
 	}
 	*out = f;
 	*n = len;
@@ -274,7 +301,7 @@ files_member(json_t *o, const char *where, const char *key,
 		return 0;
 	char w[96];
 	snprintf(w, sizeof w, "%s%s%s", where, *where ? "." : "", key);
-	return files_read(a, w, own, out, n, err);
+	return files_read(a, w, strcmp(key, "outputs") != 0, own, out, n, err);
 }
 
 int
@@ -292,7 +319,7 @@ proto_files_parse(const char *text, struct proto_file **files, size_t *n,
 		return seterr(err, -EINVAL, "files: not a JSON array");
 	}
 	own->json = a;
-	return decode_end(own, files_read(a, "files", own, files, n, err));
+	return decode_end(own, files_read(a, "files", 1, own, files, n, err));
 }
 
 /* Member KEY of O (named WHERE): an object, borrowed. */

@@ -55,6 +55,14 @@ struct proto_file {
 	int64_t size;
 };
 
+/* File names from the other side become paths (a worker's inputs, the
+ * names downstream tasks see): 1 to PROTO_NAME_MAX bytes, no control
+ * character, not absolute, no "." or ".." component, and no '/' at all
+ * unless SLASH_OK (an input is named UPSTREAM/OUTPUT; an output is one
+ * name).  Non-zero if NAME is such a name. */
+#define PROTO_NAME_MAX 255
+int proto_name_ok(const char *name, int slash_ok);
+
 /* The file list as JSON (an array of {name, sha, size}), and back: TEXT into
  * *files and *n, owned by OWN (release it); 0, or -EINVAL with *err. */
 json_t *proto_files_json(const struct proto_file *files, size_t n);

@@ -146,6 +146,9 @@ struct sched {
 	store *st;
 	struct sched_opts o;
 	char *poison_why;       /* the error of a job failed as poison */
+	json_t *seen;           /* {plugin: true} of the jobs in the store at
+	                         * start: sched_plugin_awaited() */
+	int64_t started_ms;     /* clock_mono_ms of sched_new() */
 	struct sjob **tab;      /* hash table of unfinished jobs */
 	size_t tabsize, njobs;
 	struct sjob *qhead, *qtail;
@@ -461,6 +464,8 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 		s->o.prefetch = 256;
 	s->tabsize = 1024;
 	s->tab = xcalloc(s->tabsize, sizeof *s->tab);
+	s->seen = json_object();
+	s->started_ms = clock_mono_ms();
 	*out = s;
 	return 0;
 }
@@ -484,6 +489,7 @@ sched_free(sched *s)
 	}
 	free(s->tab);
 	free(s->poison_why);
+	json_decref(s->seen);
 	stage_list_clear(&s->stages);   /* map tasks went with the table */
 	free(s->done_list);
 	struct splugin *qn;
@@ -593,11 +599,21 @@ recover_one(const struct store_job *sj, void *ud)
 	return 0;
 }
 
+static int
+sc_seen_one(void *ud, const char *name)
+{
+	sched *s = ud;
+	json_object_set_new(s->seen, name, json_true());
+	return 0;
+}
+
 int
 sched_recover(sched *s, char **err)
 {
 	pthread_mutex_lock(&s->mu);
 	int rc = store_job_unfinished(s->st, recover_one, s, err);
+	if (rc == 0)
+		rc = store_plugins_seen(s->st, sc_seen_one, s, err);
 	int64_t q = s->nqueued, r = (int64_t)s->njobs - s->nqueued;
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0 && (q || r))
@@ -1748,6 +1764,51 @@ sched_has_plugin(sched *s, const char *name)
 		has = w->alive && sc_worker_has_plugin(w, name);
 	pthread_mutex_unlock(&s->mu);
 	return has;
+}
+
+int
+sched_plugin_awaited(sched *s, const char *name)
+{
+	int awaited = 0;
+	pthread_mutex_lock(&s->mu);
+	if (clock_mono_ms() - s->started_ms < s->o.worker_timeout_ms &&
+	    json_object_get(s->seen, name) != NULL) {
+		awaited = 1;
+		for (struct sworker *w = s->workers; w != NULL && awaited; w = w->next)
+			awaited = !(w->alive && sc_worker_has_plugin(w, name));
+	}
+	pthread_mutex_unlock(&s->mu);
+	return awaited;
+}
+
+char *
+sched_unschedulable(sched *s, const char *plugin, int slots, int64_t memory)
+{
+	int holders = 0, max_slots = 0, fits = 0;
+	int64_t max_mem = 0;
+	pthread_mutex_lock(&s->mu);
+	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
+		if (!w->alive || !sc_worker_has_plugin(w, plugin))
+			continue;
+		holders++;
+		if (w->slots > max_slots)
+			max_slots = w->slots;
+		if (w->slots >= slots && w->memory > max_mem)
+			max_mem = w->memory;
+		/* as placement decides (sc_place_suspect) */
+		fits |= slots <= w->slots && (memory <= 0 || memory <= w->memory);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (fits)
+		return NULL;
+	if (holders == 0)
+		return xasprintf("no live worker has plugin '%s'", plugin);
+	if (slots > max_slots)
+		return xasprintf("it asks for %d slots; the live workers with plugin "
+		                 "'%s' offer at most %d", slots, plugin, max_slots);
+	return xasprintf("it asks for %lld bytes of memory; the live workers "
+	                 "with plugin '%s' and %d slots offer at most %lld",
+	                 (long long)memory, plugin, slots, (long long)max_mem);
 }
 
 json_t *

@@ -204,6 +204,16 @@ json_t *sched_plugins_json(sched *s);
 json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */
 int sched_has_plugin(sched *s, const char *name);
+/* Non-zero if no live worker has plugin NAME but a job in the store
+ * named it and the master started less than a worker timeout ago: its
+ * workers may not have registered again yet, so a submission of it is
+ * queued rather than refused as an unknown plugin. */
+int sched_plugin_awaited(sched *s, const char *name);
+/* Why a queued job of PLUGIN asking for SLOTS and MEMORY bytes (0: none)
+ * fits no live worker (malloc()ed, the caller frees), or NULL if one
+ * could hold it.  Workers may join later: the job waits all the same. */
+char *sched_unschedulable(sched *s, const char *plugin, int slots,
+                          int64_t memory);
 /* The parameters plugin NAME declares, as a live worker announced them
  * (see plugin_params_decl_json): a new reference, or NULL if none did. */
 json_t *sched_plugin_decl(sched *s, const char *name);

@@ -393,7 +393,7 @@ enum { LF_STATE = 1, LF_PLUGIN = 2, LF_BEFORE = 4, LF_ALL = 8 };
 enum {
 	R_GET, R_UNFINISHED, R_COUNTS, R_ATTEMPTS, R_LOG, R_LOG_LATEST,
 	R_EXISTS, R_TOKEN_ADD, R_TOKEN_CHECK, R_TOKEN_GET, R_TOKEN_LIST,
-	R_TOKEN_SETTLE,
+	R_TOKEN_SETTLE, R_PLUGINS,
 	R_LIST,
 	R_NSTMT = R_LIST + LF_ALL
 };
@@ -402,6 +402,7 @@ static const char *const store_rsql[R_LIST] = {
 	[R_UNFINISHED] = "SELECT " JOB_COLS " FROM jobs"
 	" WHERE state IN (0, 1) ORDER BY id",
 	[R_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+	[R_PLUGINS] = "SELECT DISTINCT plugin FROM jobs",
 	[R_ATTEMPTS] = "SELECT job_id, attempt, worker, state, error,"
 	" started_ms, finished_ms FROM attempts WHERE job_id = ?1"
 	" ORDER BY attempt",
@@ -1962,6 +1963,29 @@ store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err)
 	pthread_mutex_lock(&s->read_mu);
 	if ((rc = store_rstmt(s, R_UNFINISHED, NULL, &st, err)) == 0)
 		rc = store_walk(s, st, &v, 1, err);
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_plugins_seen(store *s, int (*cb)(void *ud, const char *name), void *ud,
+                   char **err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_PLUGINS, NULL, &st, err)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (name != NULL && cb(ud, name) != 0)
+			break;
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+	     store_dberr(s->rdb, rc, err, "store: list plugins");
+	store_rdone(st);
+out:
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }

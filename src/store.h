@@ -214,6 +214,11 @@ typedef int (*store_job_cb)(const struct store_job *j, void *ud);
  * returning non-zero stops the walk (the call still returns 0). */
 int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
                    void *ud, char **err);
+/* CB(UD, NAME) for each plugin any job in the store named (the master
+ * accepts them while workers re-register after a restart); CB returning
+ * non-zero stops the walk.  0 or negative with *err. */
+int store_plugins_seen(store *s, int (*cb)(void *ud, const char *name),
+                       void *ud, char **err);
 /* Every queued and running job, oldest first: the master rebuilds its
  * in-memory queue from this on start. */
 int store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err);

@@ -30,6 +30,7 @@
 #include "datacache.h"
 #include "dataroot.h"
 #include "jobstate.h"
+#include "proto.h"
 #include "log.h"
 #include "proto.h"   /* the keys of a map task's parameters */
 #include "task.h"
@@ -329,9 +330,7 @@ static int
 task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 {
 	/* Output names become file names downstream. */
-	if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
-	    strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-	    (data == NULL && len > 0))
+	if (name == NULL || !proto_name_ok(name, 0) || (data == NULL && len > 0))
 		return KILN_EINVAL;
 	pthread_mutex_lock(&t->lock);
 	int i = t->noutputs;

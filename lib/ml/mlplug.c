@@ -79,6 +79,28 @@ mlp_name_cmp(const void *a, const void *b, void *names)
 }
 
 int
+mlp_json_range(const json_t *v, int64_t lo, int64_t hi, int64_t *out,
+               char **err, const char *what, ...)
+{
+	char name[96];
+	va_list ap;
+	va_start(ap, what);
+	vsnprintf(name, sizeof name, what, ap);
+	va_end(ap);
+	if (!json_is_integer(v))
+		return ml_seterr(err, -EINVAL, "%s: %s, where an integer from "
+		                 "%lld to %lld was expected", name, v == NULL ?
+		                 "missing" : "not an integer", (long long)lo,
+		                 (long long)hi);
+	json_int_t x = json_integer_value(v);
+	if (x < lo || x > hi)
+		return ml_seterr(err, -EINVAL, "%s = %lld is out of range %lld..%lld",
+		                 name, (long long)x, (long long)lo, (long long)hi);
+	*out = x;
+	return 0;
+}
+
+int
 mlp_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -226,7 +248,12 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 	if (need_label && label == NULL)
 		return ml_seterr(err, -EINVAL, "no label column: set the `label` "
 		               "parameter (here or in the ingest task)");
-	ds->rows = (size_t)json_integer_value(json_object_get(schema, "rows"));
+	int64_t rows;
+	int rc = mlp_json_range(json_object_get(schema, "rows"), 0, MLP_ROWS_MAX,
+	                        &rows, err, "schema.json: rows");
+	if (rc != 0)
+		return rc;
+	ds->rows = (size_t)rows;
 	int found_label = label == NULL;
 	size_t i;
 	json_t *c;
@@ -373,8 +400,13 @@ dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
 	ds->classes = calloc((size_t)ds->nclasses + 1, sizeof *ds->classes);
 	for (int k = 0; k < ds->nclasses; k++)
 		ds->classes[k] = strdup(json_string_value(json_array_get(c, (size_t)k)) ?: "");
-	ds->rows = (size_t)json_integer_value(json_object_get(j, "rows"));
 	ds->schema_input = -1;
+	int64_t rows = 0;
+	if (json_object_get(j, "rows") != NULL &&
+	    mlp_json_range(json_object_get(j, "rows"), 0, MLP_ROWS_MAX, &rows, err,
+	                   "the stage's broadcast: dataset rows") != 0)
+		return -EINVAL;
+	ds->rows = (size_t)rows;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #define KILN_ML_PLUG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -194,6 +195,21 @@ int mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
 /* The library numbers columns ("column 3 is constant"); a user knows them
  * by name: rewrite *ERR in place with DS's feature names. */
 void mlp_name_columns(char **err, const struct mlp_dataset *ds);
+
+/*
+ * A number from the network: a stage's broadcast or argument in a map
+ * task, a map task's result in a driver.  A job cannot forge them (the
+ * master refuses "__" params), but a map task reads what any driver sent,
+ * and a driver what any map task returned, so every size, count and index
+ * among them is checked here before it is used.  V must be a JSON integer
+ * in [LO, HI]: 0 with *OUT, or -EINVAL with *err naming it (WHAT, a
+ * printf format) with its value and the range.
+ */
+/* The most rows a dataset may say it has (2^48). */
+#define MLP_ROWS_MAX ((int64_t)1 << 48)
+int mlp_json_range(const json_t *v, int64_t lo, int64_t hi, int64_t *out,
+                   char **err, const char *what, ...)
+	__attribute__((format(printf, 6, 7)));
 
 /* Milliseconds on the monotonic clock, for the timings in results. */
 double mlp_now_ms(void);

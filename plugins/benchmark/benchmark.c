@@ -637,6 +637,56 @@ bm_models_from_json(const json_t *arr, int kind, struct bm_model **out,
 	return 0;
 }
 
+/* A fold map task's numbers, from its broadcast and argument. */
+struct bm_fold {
+	int model, fold;
+	int folds;              /* classification */
+	uint64_t seed;
+	size_t start, horizon;  /* forecasting: an origin */
+	int season;
+};
+
+/* Read B (the broadcast) and ARG into FO, every index and size in range
+ * for NMODELS models over N rows: a crafted origin or horizon made
+ * `start + horizon` wrap, and the forecast overran its buffer. */
+static int
+bm_fold_args(const json_t *b, const json_t *arg, int kind, int nmodels,
+             size_t n, struct bm_fold *fo, char **err)
+{
+	int64_t m = 0, f = 0, k = 0, start = 0, hz = 0, season = 1;
+	const json_t *origins = json_object_get(b, "origins");
+	int rc = mlp_json_range(json_object_get(arg, "m"), 0, (int64_t)nmodels - 1,
+	                        &m, err, "benchmark: map argument m (model)");
+	if (rc == 0 && kind == BM_CLASS)
+		rc = mlp_json_range(json_object_get(b, "folds"), 2,
+		                    n < 2 ? 2 : (int64_t)n, &k, err,
+		                    "benchmark: broadcast folds");
+	if (rc == 0)
+		rc = mlp_json_range(json_object_get(arg, "f"), 0, kind == BM_CLASS ?
+		                    k - 1 : (int64_t)json_array_size(origins) - 1,
+		                    &f, err, "benchmark: map argument f (fold)");
+	if (rc == 0 && kind != BM_CLASS)
+		rc = mlp_json_range(json_array_get(origins, (size_t)f), 1, (int64_t)n,
+		                    &start, err, "benchmark: broadcast origins[%lld]",
+		                    (long long)f);
+	if (rc == 0 && kind != BM_CLASS)
+		rc = mlp_json_range(json_object_get(b, "horizon"), 1,
+		                    (int64_t)n - start, &hz, err,
+		                    "benchmark: broadcast horizon (origin %lld of %zu "
+		                    "values)", (long long)start, n);
+	if (rc == 0 && kind != BM_CLASS)
+		rc = mlp_json_range(json_object_get(b, "season"), 1, ML_FC_MAX_SEASON,
+		                    &season, err, "benchmark: broadcast season");
+	fo->model = (int)m;
+	fo->fold = (int)f;
+	fo->folds = (int)k;
+	fo->seed = (uint64_t)json_integer_value(json_object_get(b, "seed"));
+	fo->start = (size_t)start;
+	fo->horizon = (size_t)hz;
+	fo->season = (int)season;
+	return rc;
+}
+
 static int
 bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 {
@@ -656,32 +706,23 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	if (rc == 0)
 		rc = bm_models_from_json(json_object_get(b, "models"), kind,
 		                         &models, &nmodels, &err);
-	int mi = (int)json_integer_value(json_object_get(arg, "m"));
-	int f = (int)json_integer_value(json_object_get(arg, "f"));
-	if (rc == 0 && (mi < 0 || mi >= nmodels))
-		rc = ml_seterr(&err, -EINVAL, "map task for model %d of %d", mi, nmodels);
+	struct bm_fold fo;
+	if (rc == 0)
+		rc = bm_fold_args(b, arg, kind, nmodels, mx.n, &fo, &err);
 	if (rc != 0)
 		goto done;
 	/* From here on a failure is the model's, reported in the result. */
 	int frc;
 	if (kind == BM_CLASS) {
-		frc = bm_class_fold(&ds, &mx, &models[mi],
-		                    (int)json_integer_value(json_object_get(b, "folds")),
-		                    f, (uint64_t)json_integer_value(json_object_get(b, "seed")),
-		                    &out, &err);
+		frc = bm_class_fold(&ds, &mx, &models[fo.model], fo.folds, fo.fold,
+		                    fo.seed, &out, &err);
 	} else {
 		double *y = NULL, *tv = NULL;
 		rc = bm_series(&ds, &mx, json_string_value(json_object_get(b, "time")),
 		               &y, &tv, &err);
-		if (rc == 0) {
-			size_t start = (size_t)json_integer_value(json_array_get(
-				json_object_get(b, "origins"), (size_t)f));
-			size_t hz = (size_t)json_integer_value(json_object_get(b, "horizon"));
-			frc = start + hz <= mx.n ? bm_fc_fold(y, start, hz,
-			        (int)json_integer_value(json_object_get(b, "season")),
-			        &models[mi], &out, &err) :
-			      ml_seterr(&err, -EINVAL, "origin %zu does not fit", start);
-		}
+		if (rc == 0)
+			frc = bm_fc_fold(y, fo.start, fo.horizon, fo.season,
+			                 &models[fo.model], &out, &err);
 		free(y);
 		free(tv);
 		if (rc != 0)

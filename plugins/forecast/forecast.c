@@ -24,6 +24,7 @@
  * Result: {"series": {name: {method, params, sse, forecast}}, fit_ms, ...}.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,9 +145,17 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 	if (rc == 0)
 		rc = mlp_matrix_load(t, h, &ds, &mx, err);
 	json_t *b = mlp_broadcast(t, h), *arg = mlp_arg(t, h);
-	int task = (int)json_integer_value(json_object_get(arg, "task"));
-	int ntasks = (int)json_integer_value(json_object_get(b, "tasks"));
-	size_t hz = (size_t)json_integer_value(json_object_get(b, "horizon"));
+	/* The horizon sizes the forecast buffer: as bounded as the driver's. */
+	int64_t ntasks = 1, task = 0, hz = 1;
+	if (rc == 0)
+		rc = mlp_json_range(json_object_get(b, "tasks"), 1, INT_MAX, &ntasks,
+		                    err, "forecast: the broadcast's tasks");
+	if (rc == 0)
+		rc = mlp_json_range(json_object_get(arg, "task"), 0, ntasks - 1, &task,
+		                    err, "forecast: map argument task");
+	if (rc == 0)
+		rc = mlp_json_range(json_object_get(b, "horizon"), 1, FC_MAX_HORIZON,
+		                    &hz, err, "forecast: the broadcast's horizon");
 	json_t *series = json_object_get(b, "series");
 	json_t *spj = json_object_get(b, "spec");
 	struct ml_fc_spec spec;
@@ -155,11 +164,10 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 	spec.damped = json_is_true(json_object_get(spj, "damped"));
 	spec.p = (int)json_integer_value(json_object_get(spj, "p"));
 	spec.max_p = (int)json_integer_value(json_object_get(spj, "max_p"));
-	if (rc == 0 && (ntasks < 1 || task < 0 || task >= ntasks || hz < 1 ||
-	                !json_is_array(series)))
+	if (rc == 0 && !json_is_array(series))
 		rc = ml_seterr(err, -EINVAL, "forecast: bad stage broadcast or argument");
 	json_t *fits = json_array();
-	double *fc = calloc(hz + 1, sizeof *fc);
+	double *fc = calloc((size_t)hz + 1, sizeof *fc);
 	for (size_t j = (size_t)task; rc == 0 && j < json_array_size(series);
 	     j += (size_t)ntasks) {
 		json_t *sj = json_array_get(series, j);
@@ -183,7 +191,7 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		double t0 = mlp_now_ms();
 		rc = ml_forecast_fit(y, mx.n, &spec, &mod, &e);
 		if (rc == 0)
-			rc = ml_forecast_predict(&mod, hz, fc, &e);
+			rc = ml_forecast_predict(&mod, (size_t)hz, fc, &e);
 		if (rc != 0) {
 			rc = ml_seterr(err, rc, "series '%s': %s", name, e ? e : "fit failed");
 			free(e);
@@ -192,7 +200,7 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		}
 		json_t *mj = NULL, *fa = json_array();
 		ml_forecast_to_json(&mod, &mj);
-		for (size_t k = 0; k < hz; k++)
+		for (size_t k = 0; k < (size_t)hz; k++)
 			json_array_append_new(fa, json_real(fc[k]));
 		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f}",
 			"index", (json_int_t)j, "model", mj, "forecast", fa,

@@ -529,6 +529,11 @@ forest_map_trees(kiln_task *t, const struct kiln_host *h,
 	if (rc == 0 && json_unpack(a, "{s:i,s:i}", "first", &first,
 	                           "count", &count) != 0)
 		rc = ml_seterr(err, -EINVAL, "a trees map task needs first and count");
+	/* Trees are allocated by count: only a range of the forest's own. */
+	if (rc == 0 && (first < 0 || count < 0 || count > p.n_trees ||
+	                first > p.n_trees - count))
+		rc = ml_seterr(err, -EINVAL, "forest: trees %d+%d are not within "
+		               "the forest's 0..%d", first, count, p.n_trees);
 	json_decref(a);
 	json_decref(b);
 	if (rc != 0)

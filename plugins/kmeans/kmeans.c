@@ -151,7 +151,16 @@ kmeans_scan(struct kmeans_driver *d, int standardise, size_t *ntotal, char **err
 	d->nrows = calloc((size_t)d->ds.nparts + 1, sizeof *d->nrows);
 	for (int i = 0; i < d->ds.nparts && rc == 0; i++) {
 		json_t *bad = json_object_get(res[i], "bad");
-		double ni = json_number_value(json_object_get(res[i], "n"));
+		/* "n" sizes the row index (kmeans_locate): none negative, and
+		 * together no more than the dataset's rows. */
+		int64_t pn = 0;
+		if (bad == NULL)
+			rc = mlp_json_range(json_object_get(res[i], "n"), 0,
+			                    (int64_t)(d->ds.rows - off), &pn, err,
+			                    "kmeans: partition %d's row count n", i);
+		if (rc != 0)
+			break;
+		double ni = (double)pn;
 		if (bad != NULL) {
 			size_t row = off + (size_t)json_integer_value(json_object_get(bad, "row"));
 			rc = ml_seterr(err, -EINVAL, "data row %zu (line %zu of the CSV): "
@@ -603,7 +612,7 @@ kmeans_candidates(const json_t *b, size_t d, size_t *nc)
 {
 	const json_t *a = json_object_get(b, "C");
 	size_t len = json_array_size(a);
-	if (len == 0 || len % d != 0)
+	if (d == 0 || len == 0 || len % d != 0)
 		return NULL;
 	double *C = malloc(len * sizeof *C);
 	if (kmeans_read(a, C, len) != 0) {
@@ -637,15 +646,22 @@ kmeans_map_fn(kiln_task *t, const struct kiln_host *h, const char *fn,
 		return 0;
 	}
 	if (strcmp(fn, "lloyd") == 0) {
-		int k = (int)json_integer_value(json_object_get(b, "k"));
-		if (k < 1)
-			return ml_seterr(err, -EINVAL, "no k in the broadcast");
+		/* k sizes the centres: no more than the broadcast holds. */
+		const json_t *cj = json_object_get(b, "centres");
+		int64_t k;
+		rc = mlp_json_range(json_object_get(b, "k"), 1, D == 0 ? 0 :
+		                    (int64_t)(json_array_size(cj) / D), &k, err,
+		                    "kmeans: the broadcast's k (centres of %zu "
+		                    "features)", D);
+		if (rc != 0)
+			return rc;
 		double *centres = malloc((size_t)k * D * sizeof *centres);
-		if (kmeans_read(json_object_get(b, "centres"), centres, (size_t)k * D) != 0)
+		if (kmeans_read(cj, centres, (size_t)k * D) != 0)
 			rc = ml_seterr(err, -EINVAL, "bad centres in the broadcast");
 		struct ml_kmeans_partial part;
 		if (rc == 0)
-			rc = ml_kmeans_lloyd_partial(X, NULL, n, D, centres, k, &part, err);
+			rc = ml_kmeans_lloyd_partial(X, NULL, n, D, centres, (int)k,
+			                             &part, err);
 		if (rc == 0) {
 			rc = ml_kmeans_partial_to_json(&part, out);
 			ml_kmeans_partial_free(&part);

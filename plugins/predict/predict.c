@@ -583,12 +583,21 @@ predict_all_free(struct predict_all *a)
 }
 
 static int
-predict_gather(json_t **res, int nparts, const struct predict_job *j,
-               struct predict_all *a, char **err)
+predict_gather(json_t **res, int nparts, size_t rows,
+               const struct predict_job *j, struct predict_all *a, char **err)
 {
 	size_t K = (size_t)j->m.nclasses, n = 0;
-	for (int i = 0; i < nparts; i++)
-		n += (size_t)json_integer_value(json_object_get(res[i], "n"));
+	/* Each partition's "n" sizes what is allocated: none negative, and
+	 * together no more than the ROWS the dataset has. */
+	for (int i = 0; i < nparts; i++) {
+		int64_t pn;
+		int rc = mlp_json_range(json_object_get(res[i], "n"), 0,
+		                        (int64_t)(rows - n), &pn, err,
+		                        "predict: partition %d's row count n", i);
+		if (rc != 0)
+			return rc;
+		n += (size_t)pn;
+	}
 	a->n = n;
 	if (j->m.kind == PK_CLASSIFY)
 		a->proba = malloc((n * K + 1) * sizeof *a->proba);
@@ -866,7 +875,7 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		json_decref(b);
 	}
 	if (rc == 0)
-		rc = predict_gather(res, ds.nparts, &j, &a, &err);
+		rc = predict_gather(res, ds.nparts, ds.rows, &j, &a, &err);
 	mlp_results_free(res, ds.nparts);
 	json_t *counts = NULL;
 	char *csv = NULL;

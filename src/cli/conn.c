@@ -121,12 +121,17 @@ cli_http_error(long status, const json_t *reply, const char *text)
 {
 	const char *msg = cli_jstr(reply, "error", NULL);
 
-	if (msg != NULL)
-		fprintf(stderr, "kiln: %s (HTTP %ld)\n", msg, status);
-	else if (text != NULL && text[0] != '\0' && strlen(text) < 200)
-		fprintf(stderr, "kiln: %s%s(HTTP %ld)\n", text,
+	/* The message may quote what a request or a job said: escaped. */
+	if (msg != NULL) {
+		fputs("kiln: ", stderr);
+		cli_write_text(stderr, msg, strlen(msg));
+		fprintf(stderr, " (HTTP %ld)\n", status);
+	} else if (text != NULL && text[0] != '\0' && strlen(text) < 200) {
+		fputs("kiln: ", stderr);
+		cli_write_text(stderr, text, strlen(text));
+		fprintf(stderr, "%s(HTTP %ld)\n",
 		        text[strlen(text) - 1] == '\n' ? "" : " ", status);
-	else
+	} else
 		fprintf(stderr, "kiln: the master answered HTTP %ld\n", status);
 }
 

@@ -269,8 +269,14 @@ cli_submit(struct cli *x, void *opts)
 	} else {
 		const char *error = cli_jstr(job, "error", NULL);
 		json_t *result = json_object_get(job, "result");
-		printf("job %lld %s%s%s\n", id, state, error ? ": " : "",
-		       error ? error : "");
+		/* A job's error is the plugin's text: escaped. */
+		printf("job %lld ", id);
+		cli_write_text(stdout, state, strlen(state));
+		if (error != NULL) {
+			fputs(": ", stdout);
+			cli_write_text(stdout, error, strlen(error));
+		}
+		putchar('\n');
 		if (result != NULL && !json_is_null(result))
 			cli_print_json(result);
 	}

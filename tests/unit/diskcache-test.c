@@ -150,6 +150,46 @@ START_TEST(evicts_least_recently_used)
 }
 END_TEST
 
+/* Issue 13: a "../" hash from the master made the worker create and
+ * unlink files outside its cache.  Temporaries are mkstemp()'s: two at
+ * once of one hash never share a file, and they are the owner's only. */
+START_TEST(begin_checks_and_temporaries)
+{
+	diskcache *c = NULL;
+	char *err = NULL, *tmp = NULL, *tmp2 = NULL;
+	ck_assert_int_eq(diskcache_open(dir, 1000, &c, &err), 0);
+	char bad[65];
+	memset(bad, 'a', 64);
+	memcpy(bad, "../", 3);
+	bad[64] = '\0';
+	ck_assert_ptr_null(diskcache_begin(c, bad, &tmp, &err));
+	ck_assert_ptr_null(tmp);
+	ck_assert_ptr_nonnull(strstr(err, "not a SHA-256"));
+	free(err);
+	err = NULL;
+	char *sha = hash_hex("x", 1);
+	FILE *f1 = diskcache_begin(c, sha, &tmp, &err);
+	FILE *f2 = diskcache_begin(c, sha, &tmp2, &err);
+	ck_assert_ptr_nonnull(f1);
+	ck_assert_ptr_nonnull(f2);
+	ck_assert_str_ne(tmp, tmp2);
+	ck_assert_int_eq(strcmp(tmp + strlen(tmp) - 4, ".tmp"), 0);
+	struct stat sb;
+	ck_assert_int_eq(stat(tmp, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	fputs("x", f1);
+	fputs("x", f2);
+	fclose(f1);
+	fclose(f2);
+	char *p1 = diskcache_commit(c, sha, tmp, 1, &err);
+	char *p2 = diskcache_commit(c, sha, tmp2, 1, &err);
+	ck_assert_ptr_nonnull(p1);
+	ck_assert_ptr_nonnull(p2);
+	free(p1); free(p2); free(tmp); free(tmp2); free(sha);
+	diskcache_close(c);
+}
+END_TEST
+
 START_TEST(open_fails_clearly)
 {
 	diskcache *c = NULL;
@@ -170,6 +210,7 @@ main(void)
 	tcase_add_test(tc, reopen_counts_and_cleans);
 	tcase_add_test(tc, evicts_least_recently_used);
 	tcase_add_test(tc, open_fails_clearly);
+	tcase_add_test(tc, begin_checks_and_temporaries);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1007,6 +1007,112 @@ START_TEST(csvstats_iris)
 }
 END_TEST
 
+/* ------------------------------------------------------------ values
+ * from the network: a map task's broadcast and argument, a map result */
+
+/* Issue 13: the request that crashed every worker in turn through the
+ * benchmark plugin (a crafted origin and horizon made `start + hz` wrap).
+ * The master refuses a job's "__" params, but a map task reads what any
+ * driver sent: the task fails, naming the value, and nothing overruns. */
+START_TEST(benchmark_forged_fold)
+{
+	install(bundled_dir(), "benchmark", NULL);
+	plugin_registry *r = open_registry();
+	static const char *const cases[][2] = {
+		{ "\"origins\":[1],\"horizon\":-1", "origins[0] = 1 is out of range 1..0" },
+		{ "\"origins\":[-9223372036854775807],\"horizon\":1",
+		  "origins[0] = -9223372036854775807 is out of range 1..0" },
+		{ "\"origins\":[],\"horizon\":1", "map argument f (fold) = 0 is out of "
+		  "range 0..-1" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char params[1024];
+		snprintf(params, sizeof params, "{\"__stage\":{\"fn\":\"fold\","
+		         "\"index\":0,\"count\":1},\"__arg\":{\"m\":0,\"f\":0},"
+		         "\"__broadcast\":{\"b\":{\"kind\":1,\"models\":[{\"type\":"
+		         "\"seasonal_naive\",\"params\":{}}],%s,\"season\":1},"
+		         "\"dataset\":{\"features\":[],\"label\":\"y\"}}}", cases[i][0]);
+		int state;
+		kiln_task *t = run_plugin(r, "benchmark", params, &state);
+		ck_assert_int_eq(state, JOB_FAILED);
+		ck_assert_msg(task_error(t) && strstr(task_error(t), cases[i][1]),
+		              "case %zu: %s", i, task_error(t));
+		task_free(t);
+	}
+	plugin_registry_close(r);
+}
+END_TEST
+
+/* A stage runner that answers every map task of predict's stage with
+ * the row count "n" of ud's list (10 rows, then -5: a sum of 5 that
+ * allocated 5 rows for the first partition's 10). */
+static int
+stage_negative_n(void *ud, kiln_task *t, const char *fn, const char *broadcast,
+                 const struct kiln_stage_task *tasks, int n, char ***results,
+                 char **err)
+{
+	const int *rows = ud;
+	*results = calloc((size_t)n, sizeof **results);
+	for (int i = 0; i < n; i++) {
+		json_t *v = json_array(), *tv = json_array();
+		for (int k = 0; k < rows[i]; k++) {
+			json_array_append_new(v, json_real(1));
+			json_array_append_new(tv, json_real(1));
+		}
+		json_t *o = json_pack("{s:i,s:o,s:o}", "n", rows[i], "value", v,
+		                      "t", tv);
+		(*results)[i] = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
+	return 0;
+}
+
+/* The predict driver sized its buffers by the sum of its map results'
+ * "n": a negative one shrank them, and the next partition overran. */
+START_TEST(predict_negative_n)
+{
+	install(bundled_dir(), "ingest", NULL);
+	install(bundled_dir(), "predict", NULL);
+	plugin_registry *r = open_registry();
+	char params[1024], path[600];
+	snprintf(params, sizeof params, "{\"file\":\"%s/examples/data/sunspots.csv\","
+	         "\"label\":\"sunspots\",\"partitions\":2}",
+	         env_or("KILN_SRCDIR", KILN_SRCDIR));
+	int state;
+	kiln_task *in = run_plugin(r, "ingest", params, &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "ingest: %s", task_error(in));
+	kiln_task *t = task_new(2, 1, NULL, scratchdir, 0, NULL);
+	for (int i = 0; i < task_output_count(in); i++) {
+		const void *data;
+		size_t len;
+		const char *name = task_output(in, i, &data, &len);
+		snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+		FILE *f = fopen(path, "wb");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+		fclose(f);
+		char input[64];
+		snprintf(input, sizeof input, "up/%s", name);
+		task_add_input(t, input, path);
+	}
+	snprintf(path, sizeof path, "%s/model.json", tmpdir);
+	write_file(path, "{\"type\":\"linreg\",\"dataset\":{\"features\":[\"year\"],"
+	           "\"label\":\"sunspots\"},\"model\":{\"type\":\"linreg\",\"d\":1,"
+	           "\"alpha\":0,\"intercept\":0,\"coef\":[1]}}");
+	task_add_input(t, "fit/model.json", path);
+	static const int rows[] = { 10, -5 };
+	task_set_stages(t, stage_negative_n, (void *)rows);
+	plugin *p = plugin_acquire(r, "predict");
+	ck_assert_int_eq(task_run(t, p), JOB_FAILED);
+	plugin_release(p);
+	ck_assert_msg(task_error(t) && strstr(task_error(t), "partition 1's row "
+	              "count n = -5 is out of range 0.."), "%s", task_error(t));
+	task_free(t);
+	task_free(in);
+	plugin_registry_close(r);
+}
+END_TEST
+
 /* A task_fetch_fn for the tests: counts its calls, and "fetches" KEY by
  * handing back the path it names, or fails for "lost". */
 static int fetches;
@@ -1675,6 +1781,8 @@ plugin_suite(void)
 	tcase_add_test(tc, abi13_plugin_runs);
 	tcase_add_test(tc, context_reaches_run);
 	tcase_add_test(tc, init_message_owner);
+	tcase_add_test(tc, benchmark_forged_fold);
+	tcase_add_test(tc, predict_negative_n);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("params");

@@ -66,8 +66,10 @@ same_files(const struct proto_file *a, size_t na, const struct proto_file *b,
 static const struct proto_attempt attempts[] = {
 	{ 7, 1 }, { INT64_MAX, 3 }, { -9223372036854775807LL, 1 },
 };
+#define SHA_A "ab12000000000000000000000000000000000000000000000000000000000000"
+#define SHA_B "cd34000000000000000000000000000000000000000000000000000000000000"
 static const struct proto_file files[] = {
-	{ "part-0.kcol", "ab12", 123456789012LL }, { "schema.json", "cd34", 0 },
+	{ "part-0.kcol", SHA_A, 123456789012LL }, { "schema.json", SHA_B, 0 },
 };
 
 /* A decoded message keeps its body alive by its own reference. */
@@ -323,7 +325,7 @@ START_TEST(older_workers_decode)
 	size_t n;
 	struct proto_own own;
 	char *err = NULL;
-	ck_assert_int_eq(proto_files_parse("[{\"name\":\"a\",\"sha\":\"b\",\"size\":3}]",
+	ck_assert_int_eq(proto_files_parse("[{\"name\":\"a\",\"sha\":\"" SHA_A "\",\"size\":3}]",
 	                 &f, &n, &own, &err), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(f[0].name, "a");
@@ -357,6 +359,13 @@ static const struct {
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1}]}", "results[0].state: missing" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"failed\",\"code\":\"x\"}]}", "results[0].code: must be an integer" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a\",\"sha\":\"b\"}]}]}", "results[0].outputs[0].size: missing" },
+	/* Names and hashes become paths on the worker (issue 13). */
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a\",\"sha\":\"../../../../tmp/x\",\"size\":1}]}]}", "results[0].outputs[0].sha: not a SHA-256" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a\",\"sha\":\"" SHA_A "0\",\"size\":1}]}]}", "results[0].outputs[0].sha: not a SHA-256" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a/b\",\"sha\":\"" SHA_A "\",\"size\":1}]}]}", "results[0].outputs[0].name: not a file name" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"attempt\":1,\"state\":\"succeeded\",\"outputs\":[{\"name\":\"a\\u001b[2J\",\"sha\":\"" SHA_A "\",\"size\":1}]}]}", "results[0].outputs[0].name: not a file name" },
+	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\",\"params\":{},\"inputs\":[{\"name\":\"up/../../x\",\"sha\":\"" SHA_A "\",\"size\":1}]}]}", "tasks[0].inputs[0].name: not a file name" },
+	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\",\"params\":{},\"inputs\":[{\"name\":\"/etc/x\",\"sha\":\"" SHA_A "\",\"size\":1}]}]}", "tasks[0].inputs[0].name: not a file name" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"want\":-1}", "want: -1" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"wait_ms\":-5}", "wait_ms: -5" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"running\":\"x\"}", "running: must be an array" },
