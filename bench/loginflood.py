@@ -67,17 +67,22 @@ def main():
     counts, lock = {}, threading.Lock()
     stop = threading.Event()
     pr = {"lat": [], "alive": [], "failed": 0}
-    pt = threading.Thread(target=probe, args=(host, port, stop, pr))
+    # Daemon threads: should the flood loop fail, nothing keeps the
+    # process alive (a failed run once hung a test for half an hour).
+    pt = threading.Thread(target=probe, args=(host, port, stop, pr),
+                          daemon=True)
     pt.start()
     threads = []
     t0 = time.monotonic()
     n = 0
     while time.monotonic() - t0 < a.seconds:
         due = t0 + n / a.rate
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         t = threading.Thread(target=login,
-                             args=(host, port, a.source, counts, lock))
+                             args=(host, port, a.source, counts, lock),
+                             daemon=True)
         t.start()
         threads.append(t)
         threads = [t for t in threads if t.is_alive()]

@@ -58,7 +58,7 @@ eq "login takes no more than 4 KiB before authentication" 413 "$(curl -s -o "$T/
 ok "and says so" grep -q 'limit 4096 bytes on this route before authentication' "$T/out"
 
 # Many strangers sending large bodies cost the master next to nothing.
-r=$(python3 "$B/slowpost.py" "$URL" --pid "$PID_master" --conns 100 --bytes 8388607 \
+r=$(timeout 120 python3 "$B/slowpost.py" "$URL" --pid "$PID_master" --conns 100 --bytes 8388607 \
 	--rate 50e6 --hold 3 --sources 1)
 echo "# slowpost: $r"
 eq "every one is answered 401" 100 "$(echo "$r" | jq_ 'd["statuses"].get("401", 0)')"
@@ -103,7 +103,7 @@ eq "JSON 60 levels deep is fine" 400 "$(api POST /api/v1/jobs "$(python3 -c 'pri
 ok "(refused for what it says, not its depth)" sh -c "! grep -q 'nested deeper' '$T/body'"
 
 # A login flood with random user names, from 127.0.0.2, for 8 s.
-python3 "$B/loginflood.py" "$URL" --rate 200 --seconds 8 --source 127.0.0.2 > "$T/flood" &
+timeout 60 python3 "$B/loginflood.py" "$URL" --rate 200 --seconds 8 --source 127.0.0.2 > "$T/flood" &
 FLOOD=$!
 sleep 2
 t0=$(date +%s%N)
