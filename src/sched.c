@@ -1068,6 +1068,12 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	json_decref(w->plugin_errors);
 	w->plugin_errors = json_incref(wi->plugin_errors);
 	w->listed = wi->listed;
+	/* A worker this master never had: its jobs come from the store, and
+	 * whether it crashed or went down with the master (a power cut, a
+	 * restart of the whole cluster) cannot be told, so their loss is no
+	 * strike against them (else every job of a restarted cluster would
+	 * be a suspect and run alone). */
+	int seen = w->registered;
 	w->registered = 1;
 	w->alive = 1;
 	w->left = 0;
@@ -1092,7 +1098,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 		if (j->state != SJ_RUNNING || j->stage != NULL ||
 		    held_has(h, nheld, j->id, j->attempt))
 			continue;
-		lost_op(s, j, &ops[nops], "worker restarted without it", 1);
+		lost_op(s, j, &ops[nops], "worker restarted without it", seen);
 		j->state = SJ_FINISHING;
 		js[nops++] = j;
 	}

@@ -13,7 +13,7 @@ start_date: 1970-01-01
 catchup: true
 max_active_runs: 2
 tasks:
-  - { id: t, plugin: sleep, params: { seconds: 60 } }
+  - { id: t, plugin: sleep, params: { seconds: 60 }, pool: single }
 YAML
 start_node master
 wait_master
@@ -47,7 +47,8 @@ k submit --wait readfile -p "path=$T/nothing${esc}here" > "$T/out" 2>&1
 ok "the CLI prints the error escaped" grep -q 'nothing\\x1b\[2Jhere' "$T/out"
 ok "and no raw escape" sh -c "! grep -q \"$(printf '\033')\" '$T/out'"
 
-# Catch-up: two runs (their tasks sleep), not one per minute since 1970.
+# Catch-up: two runs (their tasks sleep, one at a time: pool single, so a
+# slot stays free), not one per minute since 1970.
 sleep 2
 eq "catch-up made max_active_runs runs" 2 "$(sqlite3 "$T/master/kiln.db" "select count(*) from dag_runs")"
 
