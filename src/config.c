@@ -216,12 +216,16 @@ cfg_list(struct cfg_ctx *x, const char *name, yaml_node_t *v,
 	return 0;
 }
 
-/* A list of directories (read_roots), each made absolute against the
- * file's directory, into the struct kiln_paths at K's offset. */
+/*
+ * A list of strings into the struct kiln_paths at K's offset, each
+ * passed through CONV (which returns it malloc()ed, or NULL after
+ * cfg_err for a bad one).
+ */
 static int
-cfg_paths(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+cfg_strings(struct cfg_ctx *x, const struct yamlfile_key *k, yaml_node_t *v,
+            void *base, char *(*conv)(struct cfg_ctx *, const char *,
+                                      const char *, yaml_node_t *))
 {
-	struct cfg_ctx *x = ud;
 	struct kiln_paths *l = (struct kiln_paths *)(void *)((char *)base +
 	                                                     k->off);
 	yaml_node_item_t *it, *top;
@@ -234,37 +238,49 @@ cfg_paths(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
 		const char *s = NULL;
 		if ((rc = yamlfile_string(&x->yf, k->name, n, &s)) < 0)
 			return rc;
+		char *c = conv(x, k->name, s, n);
+		if (c == NULL)
+			return -EINVAL;
 		l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-		l->v[l->n++] = cfg_path(x->c->base_dir, s);
+		l->v[l->n++] = c;
 	}
 	return 0;
 }
 
-/* A list of plugin names (in_process_plugins), kept as written, into the
- * struct kiln_paths at K's offset. */
+/* A directory, made absolute against the file's directory. */
+static char *
+cfg_conv_path(struct cfg_ctx *x, const char *key, const char *s,
+              yaml_node_t *n)
+{
+	(void)key;
+	(void)n;
+	return cfg_path(x->c->base_dir, s);
+}
+
+/* A plugin name, as written. */
+static char *
+cfg_conv_name(struct cfg_ctx *x, const char *key, const char *s,
+              yaml_node_t *n)
+{
+	if (*s == '\0' || strlen(s) > 64 || strpbrk(s, "/ \t") != NULL) {
+		cfg_err(x, n, "%s: '%s' is not a plugin name", key, s);
+		return NULL;
+	}
+	return xstrdup(s);
+}
+
+/* read_roots: a list of directories. */
+static int
+cfg_paths(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
+{
+	return cfg_strings(ud, k, v, base, cfg_conv_path);
+}
+
+/* in_process_plugins: a list of plugin names. */
 static int
 cfg_names(void *ud, const struct yamlfile_key *k, yaml_node_t *v, void *base)
 {
-	struct cfg_ctx *x = ud;
-	struct kiln_paths *l = (struct kiln_paths *)(void *)((char *)base +
-	                                                     k->off);
-	yaml_node_item_t *it, *top;
-	int rc;
-
-	if ((rc = cfg_list(x, k->name, v, &it, &top)) < 0)
-		return rc;
-	for (; it < top; it++) {
-		yaml_node_t *n = yamlfile_node(&x->yf, *it);
-		const char *s = NULL;
-		if ((rc = yamlfile_string(&x->yf, k->name, n, &s)) < 0)
-			return rc;
-		if (*s == '\0' || strlen(s) > 64 || strpbrk(s, "/ \t") != NULL)
-			return cfg_err(x, n, "%s: '%s' is not a plugin name",
-			               k->name, s);
-		l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
-		l->v[l->n++] = xstrdup(s);
-	}
-	return 0;
+	return cfg_strings(ud, k, v, base, cfg_conv_name);
 }
 
 static void

@@ -653,6 +653,20 @@ plugin_in_list(char **files, size_t n, const char *file)
 	return bsearch(&file, files, n, sizeof files[0], plugin_strcmp) != NULL;
 }
 
+/* FILE's new version H was not loaded: close it, and take OLD (the
+ * version loaded from the same file, or NULL) out of the registry, since
+ * the file no longer holds it.  Returns 1 if the registry changed. */
+static int
+plugin_load_failed(plugin_registry *r, void *h, plugin *old)
+{
+	dlclose(h);
+	if (old == NULL)
+		return 0;
+	plugin_unpublish(r, old);
+	plugin_release(old);
+	return 1;
+}
+
 /* Load FILE (whose stat says ID), replacing OLD (the version loaded from
  * the same file, or NULL).  Returns 1 if the registry changed. */
 static int
@@ -692,13 +706,7 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		                r->refused[k].why);
 		log_info("not loading %s", err);
 		plugin_error_put(r, file, &real_id, err, NULL, true);
-		dlclose(h);
-		if (old != NULL) {
-			plugin_unpublish(r, old);
-			plugin_release(old);
-			return 1;
-		}
-		return 0;
+		return plugin_load_failed(r, h, old);
 	}
 	bool found;
 	pthread_mutex_lock(&r->lock);
@@ -709,24 +717,12 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		err = xasprintf("%s: plugin name '%s' is already provided by %s",
 		                file, d->name, holder->file);
 		plugin_error_add(r, file, &real_id, err, xstrdup(d->name));
-		dlclose(h);
-		if (old != NULL) {
-			plugin_unpublish(r, old);
-			plugin_release(old);
-			return 1;
-		}
-		return 0;
+		return plugin_load_failed(r, h, old);
 	}
 	void *ctx;
 	if (plugin_init(d, r->host, file, &ctx, &err) != 0) {
 		plugin_error_add(r, file, &real_id, err, NULL);
-		dlclose(h);
-		if (old != NULL) {
-			plugin_unpublish(r, old);
-			plugin_release(old);
-			return 1;
-		}
-		return 0;
+		return plugin_load_failed(r, h, old);
 	}
 
 	plugin *p = xcalloc(1, sizeof *p);
