@@ -389,13 +389,21 @@ ex_child_main(int fd, plugin_registry *reg, const struct ex_env *env)
 /* The zygote's requests: 'n' (with a descriptor: fork an executor on it;
  * answered with its pid) and 'w' PID (wait for it; its wait status). */
 static void
-ex_zygote_main(int zfd, plugin_registry *reg, const struct ex_env *env)
+ex_zygote_main(int zfd, plugin_registry *worker_reg, const struct ex_env *env)
 {
 	/* Ctrl-C and `kiln up`'s stop are for the worker; an executor
 	 * ends when the worker closes its socket. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/* The worker's registry may hold descriptors only: the code is
+	 * loaded here, where executors are forked from. */
+	plugin_registry *reg;
+	char *err = NULL;
+	if (plugin_registry_open_code(worker_reg, &reg, &err) != 0) {
+		log_error("executors: %s", err);
+		_exit(1);
+	}
 	for (;;) {
 		char buf[16];
 		char ctl[CMSG_SPACE(sizeof(int))];

@@ -6,8 +6,9 @@
  * process, the default; docs/plugins.md "Isolation").
  *
  * At worker start, before it has any thread, executors_open() forks a
- * zygote: a single-threaded copy of the worker holding its plugin
- * registry, whose only job is to fork executors on request (a fork from
+ * zygote: a single-threaded copy of the worker that loads the plugins'
+ * code (the worker keeps only their descriptors, so the code's pages cost
+ * it no memory), whose only job is to fork executors on request (a fork from
  * the worker itself, once its threads run, could copy a lock that one of
  * them holds).  An executor runs one task at a time: the worker's pool
  * thread that dispatched it relays what the plugin asks of the worker
@@ -32,8 +33,9 @@ typedef struct executors executors;
 /* Grace between a task's cancel and its executor's kill. */
 #define EXECUTOR_GRACE_MS 1000
 
-/* Fork the zygote over registry REG (its copy is the zygote's own from
- * then on), giving executors ROOTS and SCRATCH (a directory for tasks'
+/* Fork the zygote, which loads the plugins of registry REG's directory
+ * with their code (REG itself may only describe them), giving executors
+ * ROOTS and SCRATCH (a directory for tasks'
  * scratch directories), and PREFORK executors.  Call from a process with
  * one thread.  0 or negative with *err. */
 int executors_open(plugin_registry *reg, const dataroot *roots,

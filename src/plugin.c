@@ -50,7 +50,8 @@ struct file_id {
 
 struct plugin {
 	atomic_int refs;
-	void *handle;
+	void *handle;           /* NULL: a plugin without code here, whose
+	                         * desc is a copy it owns (plugin_describe) */
 	const struct kiln_plugin *desc;
 	const struct kiln_host *host;   /* what init() got; fini() gets it too */
 	void *ctx;              /* what init_ctx() returned (ABI 1.3) */
@@ -82,6 +83,9 @@ struct plugin_registry {
 	size_t nerrs;
 	struct plugin_refusal *refused; /* names this registry never loads */
 	size_t nrefused;
+	bool describe_only;     /* keep descriptors, not code ... */
+	char **with_code;       /* ... except for these names */
+	size_t nwith_code;
 };
 
 /* Makes cache names unique within the process; the pid in the name keeps
@@ -396,6 +400,71 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 
 /* ------------------------------------------------------------ plugins */
 
+/* Call D's fini_ctx() (ABI 1.3) with CTX, or its fini(). */
+static void
+plugin_fini(const struct kiln_plugin *d, const struct kiln_host *host,
+            void *ctx)
+{
+	plugin_calling = d->name;
+	if (PLUGIN_DESC_HAS(d, fini_ctx, 3) && d->fini_ctx != NULL)
+		d->fini_ctx(host, ctx);
+	else if (d->fini != NULL)
+		d->fini();
+	plugin_calling = NULL;
+}
+
+static char *
+plugin_strdup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* A copy of D's strings and parameters, without its functions, that
+ * outlives D's dlclose(): its size is the host's, its minor D's, so the
+ * ABI rules read it as they read D.  Freed by plugin_desc_free(). */
+static struct kiln_plugin *
+plugin_describe(const struct kiln_plugin *d)
+{
+	struct kiln_plugin *c = xcalloc(1, sizeof *c);
+	c->abi_major = d->abi_major;
+	c->abi_minor = d->abi_minor;
+	c->size = sizeof *c;
+	c->name = xstrdup(d->name);
+	c->version = xstrdup(d->version);
+	c->description = plugin_strdup_or_null(d->description);
+	size_t n = 0;
+	while (d->params != NULL && d->params[n].name != NULL)
+		n++;
+	if (d->params != NULL) {
+		struct kiln_param *v = xcalloc(n + 1, sizeof *v);
+		for (size_t i = 0; i < n; i++)
+			v[i] = (struct kiln_param){
+				xstrdup(d->params[i].name),
+				plugin_strdup_or_null(d->params[i].type),
+				plugin_strdup_or_null(d->params[i].default_value),
+				plugin_strdup_or_null(d->params[i].help) };
+		c->params = v;
+	}
+	return c;
+}
+
+static void
+plugin_desc_free(struct kiln_plugin *c)
+{
+	for (const struct kiln_param *p = c->params; p != NULL &&
+	     p->name != NULL; p++) {
+		free((char *)p->name);
+		free((char *)p->type);
+		free((char *)p->default_value);
+		free((char *)p->help);
+	}
+	free((void *)c->params);
+	free((char *)c->name);
+	free((char *)c->version);
+	free((char *)c->description);
+	free(c);
+}
+
 void
 plugin_release(plugin *p)
 {
@@ -405,13 +474,12 @@ plugin_release(plugin *p)
 		return;
 	log_info("unloading plugin %s %s (%s)", p->desc->name,
 	         p->desc->version, p->file);
-	plugin_calling = p->desc->name;
-	if (PLUGIN_DESC_HAS(p->desc, fini_ctx, 3) && p->desc->fini_ctx != NULL)
-		p->desc->fini_ctx(p->host, p->ctx);
-	else if (p->desc->fini != NULL)
-		p->desc->fini();
-	plugin_calling = NULL;
-	dlclose(p->handle);
+	if (p->handle != NULL) {
+		plugin_fini(p->desc, p->host, p->ctx);
+		dlclose(p->handle);
+	} else {
+		plugin_desc_free((struct kiln_plugin *)p->desc);
+	}
 	free(p->file);
 	free(p);
 }
@@ -420,6 +488,12 @@ const struct kiln_plugin *
 plugin_desc(const plugin *p)
 {
 	return p->desc;
+}
+
+int
+plugin_has_code(const plugin *p)
+{
+	return p->handle != NULL;
 }
 
 plugin_map_fn
@@ -667,6 +741,18 @@ plugin_load_failed(plugin_registry *r, void *h, plugin *old)
 	return 1;
 }
 
+/* Whether R keeps the code of the plugin called NAME. */
+static bool
+plugin_keeps_code(const plugin_registry *r, const char *name)
+{
+	if (!r->describe_only)
+		return true;
+	for (size_t i = 0; i < r->nwith_code; i++)
+		if (strcmp(r->with_code[i], name) == 0)
+			return true;
+	return false;
+}
+
 /* Load FILE (whose stat says ID), replacing OLD (the version loaded from
  * the same file, or NULL).  Returns 1 if the registry changed. */
 static int
@@ -724,6 +810,14 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		plugin_error_add(r, file, &real_id, err, NULL);
 		return plugin_load_failed(r, h, old);
 	}
+	if (!plugin_keeps_code(r, d->name)) {
+		/* It initialised here, so it will where its code runs. */
+		plugin_fini(d, r->host, ctx);
+		d = plugin_describe(d);
+		dlclose(h);
+		h = NULL;
+		ctx = NULL;
+	}
 
 	plugin *p = xcalloc(1, sizeof *p);
 	atomic_init(&p->refs, 1);
@@ -741,8 +835,8 @@ plugin_load(plugin_registry *r, const char *file, const struct file_id *id,
 		         d->version, file);
 		plugin_release(old);
 	} else {
-		log_info("loaded plugin %s %s from %s", d->name, d->version,
-		         file);
+		log_info("%s plugin %s %s from %s", h != NULL ? "loaded" :
+		         "described", d->name, d->version, file);
 	}
 	return 1;
 }
@@ -837,6 +931,27 @@ plugin_registry_open_refusing(const char *dir, const char *cache_dir,
                               size_t nrefused, plugin_registry **out,
                               char **err)
 {
+	const struct plugin_policy pol = { refused, nrefused, 0, NULL, 0 };
+	return plugin_registry_open_policy(dir, cache_dir, host, &pol, out,
+	                                   err);
+}
+
+int
+plugin_registry_open_code(const plugin_registry *like,
+                          plugin_registry **out, char **err)
+{
+	const struct plugin_policy pol = { like->refused, like->nrefused, 0,
+		NULL, 0 };
+	return plugin_registry_open_policy(like->dir, like->cache_dir,
+	                                   like->host, &pol, out, err);
+}
+
+int
+plugin_registry_open_policy(const char *dir, const char *cache_dir,
+                            const struct kiln_host *host,
+                            const struct plugin_policy *pol,
+                            plugin_registry **out, char **err)
+{
 	struct stat st;
 	if (stat(dir, &st) < 0)
 		return seterr(err, -errno, "plugin directory %s: %s", dir,
@@ -852,10 +967,15 @@ plugin_registry_open_refusing(const char *dir, const char *cache_dir,
 	r->dir = xstrdup(dir);
 	r->cache_dir = xstrdup(cache_dir);
 	r->host = host;
-	r->refused = xcalloc(nrefused ? nrefused : 1, sizeof *r->refused);
-	for (size_t i = 0; i < nrefused; i++)
+	r->refused = xcalloc(pol->nrefused + 1, sizeof *r->refused);
+	for (size_t i = 0; i < pol->nrefused; i++)
 		r->refused[r->nrefused++] = (struct plugin_refusal){
-			xstrdup(refused[i].name), xstrdup(refused[i].why) };
+			xstrdup(pol->refused[i].name),
+			xstrdup(pol->refused[i].why) };
+	r->describe_only = pol->describe_only != 0;
+	r->with_code = xcalloc(pol->nwith_code + 1, sizeof *r->with_code);
+	for (size_t i = 0; i < pol->nwith_code; i++)
+		r->with_code[r->nwith_code++] = xstrdup(pol->with_code[i]);
 	pthread_mutex_init(&r->scan_lock, NULL);
 	pthread_mutex_init(&r->lock, NULL);
 	plugin_registry_scan(r);
@@ -879,6 +999,9 @@ plugin_registry_close(plugin_registry *r)
 		free((char *)r->refused[i].why);
 	}
 	free(r->refused);
+	for (size_t i = 0; i < r->nwith_code; i++)
+		free(r->with_code[i]);
+	free(r->with_code);
 	pthread_mutex_destroy(&r->scan_lock);
 	pthread_mutex_destroy(&r->lock);
 	free(r->dir);

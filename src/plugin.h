@@ -61,6 +61,30 @@ int plugin_registry_open_refusing(const char *dir, const char *cache_dir,
                                   const struct plugin_refusal *refused,
                                   size_t n, plugin_registry **out,
                                   char **err);
+/* What a registry keeps of each plugin it loads. */
+struct plugin_policy {
+	const struct plugin_refusal *refused;  /* never loaded (copied) */
+	size_t nrefused;
+	/* Keep only descriptors: a plugin is loaded, checked, init()ed and
+	 * fini()ed as any other (so a broken one is reported the same way),
+	 * then its descriptor is copied and its code unloaded.  What a worker
+	 * whose tasks run in executor processes keeps: it lists and names its
+	 * plugins but runs none, and unmapped code costs it no memory.
+	 * plugin_has_code() tells such a plugin apart. */
+	int describe_only;
+	const char *const *with_code;  /* except these names (copied) */
+	size_t nwith_code;
+};
+/* As plugin_registry_open(), under POLICY. */
+int plugin_registry_open_policy(const char *dir, const char *cache_dir,
+                                const struct kiln_host *host,
+                                const struct plugin_policy *policy,
+                                plugin_registry **out, char **err);
+/* A registry over LIKE's directory, cache directory, host and refusals
+ * that keeps every plugin's code: what an executor zygote runs tasks from
+ * when the worker's registry only describes them. */
+int plugin_registry_open_code(const plugin_registry *like,
+                              plugin_registry **out, char **err);
 /* Release every plugin; waits for none (callers release first). */
 void plugin_registry_close(plugin_registry *r);
 
@@ -71,7 +95,12 @@ int plugin_registry_scan(plugin_registry *r);
 /* The current version of plugin NAME with a reference taken, or NULL. */
 plugin *plugin_acquire(plugin_registry *r, const char *name);
 void plugin_release(plugin *p);
+/* P's descriptor.  For a plugin without code (struct plugin_policy) a
+ * copy owned by the registry, with its strings and parameters and no
+ * functions. */
 const struct kiln_plugin *plugin_desc(const plugin *p);
+/* Whether P's code is loaded in this process (and task_run() can run it). */
+int plugin_has_code(const plugin *p);
 /* P's map() entry (ABI 1.1), or NULL if its minor has none or it is unset. */
 typedef int (*plugin_map_fn)(kiln_task *task, const struct kiln_host *host,
                              const char *fn);

@@ -868,7 +868,12 @@ task_run(kiln_task *t, plugin *p)
 	plugin_map_fn map = plugin_map(p);
 	int rc;
 	t->plugin = p;                  /* for host->context() */
-	if (fn == NULL) {
+	if (!plugin_has_code(p)) {
+		/* A worker that only describes it sends it to an executor. */
+		task_set_error(t, "plugin %s has no code in this process",
+		               d->name);
+		rc = KILN_EFAIL;
+	} else if (fn == NULL) {
 		rc = d->run(t, task_host());
 	} else if (map == NULL) {
 		task_set_error(t, "plugin %s has no map entry (ABI 1.1) for stage "

@@ -873,9 +873,13 @@ worker_open(struct wk *w, char **err)
 	                      "'exec: true' for this worker in cluster.yaml "
 	                      "to allow it", wc->name);
 	const struct plugin_refusal refuse = { "exec", why };
-	rc = plugin_registry_open_refusing(wc->plugin_dir, cache, task_host(),
-	                                   &refuse, wc->exec ? 0 : 1, &w->reg,
-	                                   err);
+	/* Under process isolation the executors' zygote loads the code; the
+	 * worker only lists the plugins (and runs those kept in process). */
+	const struct plugin_policy pol = { &refuse, wc->exec ? 0 : 1,
+		!wc->in_process, (const char *const *)wc->in_process_plugins.v,
+		wc->in_process_plugins.n };
+	rc = plugin_registry_open_policy(wc->plugin_dir, cache, task_host(),
+	                                 &pol, &w->reg, err);
 	free(why);
 	free(cache);
 	if (rc != 0)

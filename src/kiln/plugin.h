@@ -5,9 +5,14 @@
  * A plugin is a shared object that exports one symbol, `kiln_plugin`, a
  * `const struct kiln_plugin` describing it.  The worker dlopen()s every .so
  * in its plugin directory, checks `abi_major` and `abi_minor` before reading
- * anything else, calls init() (or init_ctx()) once, then run() once per task
- * on the worker's pool threads, and fini() (or fini_ctx()) once before the
- * object is unloaded.  A plugin reaches kiln only through the `struct
+ * anything else, calls init() (or init_ctx()) once, then run() once per task,
+ * and fini() (or fini_ctx()) once before the object is unloaded.  A worker
+ * may load a plugin more than once, each load with its own init() and
+ * fini(): with executor processes (the default) it loads each plugin once
+ * only to list it (init() then fini(), no run()), and once in the process
+ * its executors are forked from, where tasks run.  Keep state per load (the
+ * init_ctx() context), never assume one load per machine.  A plugin reaches
+ * kiln only through the `struct
  * kiln_host` table it is handed: the kiln binary exports no symbol to
  * plugins, and a plugin that refers to one of kiln's own functions is
  * refused at load ("undefined symbol").

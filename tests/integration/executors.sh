@@ -34,8 +34,16 @@ print(kb)
 PY
 }
 threads() { ls "/proc/$W/task" | wc -l; }
+# The plugins whose code process $1 maps (copies in plugin-cache/).
+mapped() {
+	sed -n 's|.*/plugin-cache/\([a-z0-9_]*\)-[0-9].*|\1|p' "/proc/$1/maps" |
+		sort -u | tr '\n' ' '
+}
 ok "a noop runs in an executor" wait_state "$(k submit noop)" succeeded 10
 grep -q "tasks in executor processes" "$T/w1.log"; eq "the worker says so" 0 $?
+eq "the worker maps no plugin's code" "" "$(mapped "$W")"
+Z=$(pgrep -P "$W" | head -1)
+ok "its zygote does ($(mapped "$Z"))" sh -c "echo '$(mapped "$Z")' | grep -q 'noop .*runaway '"
 rss0=$(tree_rss); thr0=$(threads)
 
 # The other slot has a task of 6 s meanwhile.
@@ -85,4 +93,5 @@ kill "$W"; wait "$W" 2>/dev/null
 sed -i 's/^    memory: 1GiB$/&\n    in_process_plugins: [runaway]/' "$T/cluster.yaml"
 start_node w1; W=$PID_w1; wait_workers 1
 eq "with in_process_plugins: [runaway], in the worker" "$W" "$(pid_of)"
+eq "and the worker maps that plugin's code only" "runaway " "$(mapped "$W")"
 finish

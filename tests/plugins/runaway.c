@@ -43,7 +43,8 @@ runaway_run(kiln_task *t, const struct kiln_host *host)
 	if (mode != NULL && strcmp(mode, "segv") == 0) {
 		/* A wild pointer, not NULL: UBSan would stop at a null one
 		 * before the fault. */
-		volatile int *wild = (volatile int *)(uintptr_t)64;
+		volatile uintptr_t addr = 64;  /* opaque to the compiler */
+		volatile int *wild = (volatile int *)addr;
 		return *wild;
 	}
 	if (mode != NULL && strcmp(mode, "spin") == 0) {

@@ -270,6 +270,72 @@ START_TEST(refused_by_name)
 }
 END_TEST
 
+/* Whether this process maps a copy of plugin NAME (its cache copies are
+ * named after it). */
+static int
+mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	ck_assert_ptr_nonnull(f);
+	char line[4096], pat[128];
+	snprintf(pat, sizeof pat, "/%s-", name);
+	int found = 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, cachedir) != NULL && strstr(line, pat) != NULL)
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* A worker under process isolation: its registry keeps descriptors (the
+ * same parameters as the code's) and unmaps the code, except for the
+ * plugins it runs in process; a task of a described plugin fails cleanly. */
+START_TEST(described_only)
+{
+	install(bundled_dir(), "noop", NULL);
+	install(bundled_dir(), "csvstats", NULL);
+	const char *keep[] = { "noop" };
+	const struct plugin_policy pol = { .describe_only = 1,
+		.with_code = keep, .nwith_code = 1 };
+	plugin_registry *r = NULL, *code = NULL;
+	char *err = NULL;
+	ck_assert_int_eq(plugin_registry_open_policy(plugdir, cachedir,
+	                 task_host(), &pol, &r, &err), 0);
+	ck_assert_str_eq(loaded(r).text, "csvstats=1.0.0 noop=1.0.0 ");
+	plugin *d = plugin_acquire(r, "csvstats");
+	plugin *n = plugin_acquire(r, "noop");
+	ck_assert(!plugin_has_code(d));
+	ck_assert(plugin_has_code(n));
+	ck_assert(!mapped("csvstats"));
+	ck_assert(mapped("noop"));
+	ck_assert_ptr_null(plugin_map(d));
+
+	/* What the worker registers is what the code declares. */
+	ck_assert_int_eq(plugin_registry_open_code(r, &code, &err), 0);
+	plugin *c = plugin_acquire(code, "csvstats");
+	ck_assert(plugin_has_code(c));
+	json_t *a = plugin_params_decl_json(plugin_desc(d));
+	json_t *b = plugin_params_decl_json(plugin_desc(c));
+	ck_assert_int_gt(json_array_size(a), 0);
+	ck_assert(json_equal(a, b));
+	ck_assert_str_eq(plugin_desc(d)->description,
+	                 plugin_desc(c)->description);
+	json_decref(a);
+	json_decref(b);
+
+	kiln_task *t = task_new(1, 1, NULL, scratchdir, 0, NULL);
+	ck_assert_int_eq(task_run(t, d), JOB_FAILED);
+	ck_assert_str_eq(task_error(t), "plugin csvstats has no code in this "
+	                 "process");
+	task_free(t);
+	plugin_release(c);
+	plugin_release(d);
+	plugin_release(n);
+	plugin_registry_close(code);
+	plugin_registry_close(r);
+}
+END_TEST
+
 /* A worker's max_output_size: output() refuses what would pass it, before
  * copying, and says so; a replaced output counts once. */
 START_TEST(output_limit)
@@ -1739,6 +1805,7 @@ plugin_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, load_bundled);
 	tcase_add_test(tc, refused_by_name);
+	tcase_add_test(tc, described_only);
 	tcase_add_test(tc, output_limit);
 	tcase_add_loop_test(tc, bad_plugin, 0,
 	                    sizeof bad_cases / sizeof bad_cases[0]);
