@@ -72,6 +72,20 @@ def tree(pid):
     return out
 
 
+def cpu_ms(pids):
+    """User plus system CPU time of PIDS (and their reaped children), ms."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            f = open(f"/proc/{p}/stat").read()
+        except OSError:
+            continue
+        v = f[f.rindex(")") + 2:].split()
+        total += sum(int(x) for x in v[11:15])   # utime stime cutime cstime
+    return total * 1000 / tick
+
+
 def children(pid):
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)],
                          capture_output=True, text=True).stdout
@@ -101,8 +115,12 @@ class Api:
 
 
 def run_kiln(args, tls=False, isolation="process"):
-    kiln = os.path.join(TOP, "kiln")
-    plugins = os.path.join(TOP, "plugins", "lib")
+    top = args.top or TOP
+    kiln = os.path.join(top, "kiln")
+    plugins = os.path.join(top, "plugins", "lib")
+    # "none": no isolation key, for builds from before it (--top).
+    iso = "" if isolation == "none" else f"\n    isolation: {isolation}"
+    tls_key = f"\n  tls: {{ mode: {'on' if tls else 'off'} }}" if tls or isolation != "none" else ""
     d = tempfile.mkdtemp(prefix="kiln-bench.")
     port = free_port()
     conf = os.path.join(d, "cluster.yaml")
@@ -113,17 +131,14 @@ master:
   port: {port}
   data_dir: {d}/master
   plugin_dir: {plugins}
-  heartbeat_interval: 1s
-  tls: {{ mode: {"on" if tls else "off"} }}
+  heartbeat_interval: 1s{tls_key}
   auth:
     secret_file: {d}/secret
 workers:
   - name: w1
-    slots: 1
-    isolation: {isolation}
+    slots: 1{iso}
   - name: w2
-    slots: 1
-    isolation: {isolation}
+    slots: 1{iso}
 """)
     env = dict(os.environ, KILN_SQLITE_SYNC=args.sync)
     t0 = time.monotonic()
@@ -170,6 +185,8 @@ workers:
 
         # Throughput: bulk submit, wait until the last is recorded succeeded.
         n = args.tasks
+        nodes = tree(up.pid)[1:]       # master, workers, executors
+        cpu0 = cpu_ms(nodes)
         t = time.perf_counter()
         ids = []
         for k in range(0, n, 10000):
@@ -186,6 +203,9 @@ workers:
         st, j = api.req("GET", f"/api/v1/jobs/{ids[-1]}")
         assert j["state"] == "succeeded"
         res["tasks_per_s"] = n / el
+        # CPU per task is what the machine's load does not change much:
+        # compare builds by it when the rate is noisy.
+        res["cpu_ms_per_1k"] = (cpu_ms(nodes) - cpu0) * 1000 / n
     finally:
         up.terminate()
         up.wait(timeout=20)
@@ -217,11 +237,14 @@ def main():
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--no-dask", action="store_true")
     ap.add_argument("--tls", choices=["off", "on", "both"], default="off")
-    ap.add_argument("--isolation", choices=["process", "thread", "both"], default="process")
+    ap.add_argument("--isolation", choices=["process", "thread", "both", "none"],
+                    default="process")
+    ap.add_argument("--top", help="the build to measure (default: this tree); "
+                    "with --isolation none, one from before isolation")
     args = ap.parse_args()
     modes = {"off": [False], "on": [True], "both": [False, True]}[args.tls]
     isos = {"process": ["process"], "thread": ["thread"],
-            "both": ["process", "thread"]}[args.isolation]
+            "both": ["process", "thread"], "none": ["none"]}[args.isolation]
     for tls, iso in [(t, i) for t in modes for i in isos]:
         r = run_kiln(args, tls, iso)
         print(f"kiln (sqlite synchronous={args.sync}, 2 workers x 1 slot, "
@@ -232,6 +255,7 @@ def main():
         print(f"  idle worker with its executors: RSS {r['rss_wtree_kb']/1024:.1f} MB, PSS {r['pss_wtree_kb']/1024:.1f} MB")
         total = (r['rss_master_kb'] + 2 * r['rss_worker_kb']) / 1024
         print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
+        print(f"  CPU per 1,000 tasks:   {r['cpu_ms_per_1k']:.0f} ms (master, workers and executors, user+system)")
         print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
     if not args.no_dask:
         d = run_dask(args)
