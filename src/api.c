@@ -720,6 +720,7 @@ const struct api_route api_routes[] = {
 	{ "GET",    "/api/v1/stats",                       API_VIEWER,  NO_CSRF, api_stats },
 	{ "GET",    "/api/v1/workers",                     API_VIEWER,  NO_CSRF, api_workers },
 	{ "GET",    "/api/v1/plugins",                     API_VIEWER,  NO_CSRF, api_plugins },
+	{ "GET",    "/api/v1/pools",                       API_VIEWER,  NO_CSRF, api_pools },
 
 	{ "GET",    "/api/v1/jobs",                        API_VIEWER,  NO_CSRF, api_jobs_list },
 	{ "POST",   "/api/v1/jobs",                        API_ADMIN,   CSRF,    api_jobs_submit },

@@ -152,6 +152,6 @@ char *api_principal(const struct who *w);
 
 /* api_web.c */
 api_handler api_static, api_health, api_metrics, api_stats, api_workers,
-	api_plugins;
+	api_plugins, api_pools;
 
 #endif

@@ -2,7 +2,7 @@
 /*
  * api_web.c - what the dashboard and monitoring read: the dashboard's own
  * files, /api/v1/health, /metrics (Prometheus), and the cluster's
- * overview (stats, workers, plugins).
+ * overview (stats, workers, plugins, pools).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -68,7 +68,22 @@ api_metrics(struct api_ctx *a, http_req *r, const struct api_call *c)
 		log_warn("%s", err);
 	free(err);
 	g.restarts = rs;
+	json_t *pools = sched_pools_json(a->sc), *p;
+	struct metrics_pool *mp = xcalloc(json_array_size(pools) + 1,
+	                                  sizeof *mp);
+	size_t i;
+	json_array_foreach(pools, i, p)
+		mp[i] = (struct metrics_pool){
+			json_string_value(json_object_get(p, "name")),
+			json_is_integer(json_object_get(p, "slots")) ?
+			(int)json_integer_value(json_object_get(p, "slots")) : -1,
+			(int)json_integer_value(json_object_get(p, "running")),
+			json_integer_value(json_object_get(p, "queued")) };
+	g.pools = mp;
+	g.npools = json_array_size(pools);
 	char *s = metrics_render(&g);
+	free(mp);
+	json_decref(pools);
 	restarts_free(rs, g.nrestarts);
 	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", s, strlen(s));
 	free(s);
@@ -104,6 +119,14 @@ api_workers(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	(void)c;
 	http_reply_json(r, 200, json_pack("{s:o}", "workers", sched_workers_json(a->sc)));
+}
+
+/* GET /api/v1/pools */
+void
+api_pools(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	http_reply_json(r, 200, json_pack("{s:o}", "pools", sched_pools_json(a->sc)));
 }
 
 /* GET /api/v1/plugins: those of live workers, and files that failed to

@@ -91,6 +91,20 @@ dag_trigger_rule_parse(const char *s)
 	return -1;
 }
 
+static const char *const dag_weight_rules[] = {
+	[WR_DOWNSTREAM] = "downstream",
+	[WR_UPSTREAM] = "upstream",
+	[WR_ABSOLUTE] = "absolute",
+};
+
+const char *
+dag_weight_rule_name(int rule)
+{
+	if (rule < 0 || (size_t)rule >= ARRAY_SIZE(dag_weight_rules))
+		return "?";
+	return dag_weight_rules[rule];
+}
+
 /* ---------------------------------------------------------------- parsing
  * state */
 
@@ -210,6 +224,27 @@ dl_set_trigger(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	}
 	*(int *)(void *)((char *)base + k->off) = rc;
 	return 0;
+}
+
+/* weight_rule: one of dag_weight_rules. */
+static int
+dl_set_weight_rule(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+                   void *base)
+{
+	struct dl *x = ud;
+	const char *s = NULL;
+	int rc;
+
+	if ((rc = yamlfile_scalar(&x->yf, k->name, v, &s)) < 0)
+		return rc;
+	for (size_t i = 0; i < ARRAY_SIZE(dag_weight_rules); i++) {
+		if (strcmp(s, dag_weight_rules[i]) == 0) {
+			*(int *)(void *)((char *)base + k->off) = (int)i;
+			return 0;
+		}
+	}
+	return dl_err(x, v, "unknown weight_rule '%s' (one of downstream, "
+	              "upstream, absolute)", s);
 }
 
 /*
@@ -385,7 +420,11 @@ static const struct yamlfile_key dl_task_keys[] = {
 	{ "timeout", YF_DURATION, T_OFF(timeout_ms), 1, INT64_MAX, NULL },
 	{ "trigger_rule", YF_OWN, T_OFF(trigger_rule), 0, 0, dl_set_trigger },
 	{ "pool", YF_NAME, T_OFF(pool), 0, 0, NULL },
+	{ "priority_weight", YF_INT, T_OFF(priority), -1000000, 1000000,
+	  NULL },
 	{ "priority", YF_INT, T_OFF(priority), -1000000, 1000000, NULL },
+	{ "weight_rule", YF_OWN, T_OFF(weight_rule), 0, 0,
+	  dl_set_weight_rule },
 	{ "slots", YF_INT, T_OFF(slots), 1, 1024, NULL },
 	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
 };
@@ -475,6 +514,8 @@ dl_default(struct dl *x, yaml_node_t *v)
 	t->max_retry_delay_ms = DAG_DEF_MAX_RETRY_DELAY_MS;
 	t->slots = 1;
 	t->trigger_rule = TR_ALL_SUCCESS;
+	t->priority = 1;        /* Airflow's priority_weight */
+	t->weight_rule = WR_DOWNSTREAM;
 	if (v == NULL)
 		return 0;
 	rc = dl_map(x, v, "'default'", dl_task_keys, ARRAY_SIZE(dl_task_keys),
@@ -954,10 +995,9 @@ dl_has_key(struct dl *x, yaml_node_t *n, const char *k)
  * default.params that it does not override.  The latter are checked for
  * each task, since "upstream" differs from task to task. */
 static int
-dl_check_templates(struct dl *x)
+dl_check_templates(struct dl *x, const char *anc)
 {
 	const struct dag *d = x->d;
-	char *anc = dl_ancestors(d);
 	int rc = 0;
 
 	for (size_t i = 0; i < d->ntasks && rc == 0; i++) {
@@ -978,8 +1018,31 @@ dl_check_templates(struct dl *x)
 		if (rc == 0 && x->tn[i].command != NULL)
 			rc = dl_check_node(x, x->tn[i].command, i, anc, 0);
 	}
-	free(anc);
 	return rc;
+}
+
+/* Each task's effective priority from the weights, as Airflow's
+ * weight_rule: downstream (the default) runs first the tasks that more
+ * work waits for, upstream finishes what was started.  Summed over the
+ * distinct tasks above or below it (ANC as dl_ancestors() makes it), not
+ * over paths, and held within a job's priority range. */
+static void
+dl_weights(struct dag *d, const char *anc)
+{
+	size_t n = d->ntasks;
+	for (size_t i = 0; i < n; i++) {
+		struct dag_task *t = &d->tasks[i];
+		int64_t w = t->priority;
+		for (size_t j = 0; j < n && t->weight_rule != WR_ABSOLUTE; j++)
+			if (t->weight_rule == WR_DOWNSTREAM ? anc[j * n + i] :
+			    anc[i * n + j])
+				w += d->tasks[j].priority;
+		if (w > DAG_PRIORITY_MAX)
+			w = DAG_PRIORITY_MAX;
+		if (w < -DAG_PRIORITY_MAX)
+			w = -DAG_PRIORITY_MAX;
+		t->effective_priority = (int)w;
+	}
 }
 
 /* ---------------------------------------------------------------- the DAG */
@@ -1106,7 +1169,11 @@ dl_top(struct dl *x, yaml_node_t *root)
 	if ((rc = dl_resolve(x)) < 0 || (rc = dl_cycles(x)) < 0)
 		return rc;
 	dl_order(d);
-	return dl_check_templates(x);
+	char *anc = dl_ancestors(d);
+	dl_weights(d, anc);
+	rc = dl_check_templates(x, anc);
+	free(anc);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- loading */

@@ -38,6 +38,15 @@
 
 #include "cron.h"
 
+/* How a task's priority is made from the weights (Airflow's weight_rule):
+ * its own plus every task downstream of it, or upstream, or its own. */
+enum weight_rule {
+	WR_DOWNSTREAM,                   /* default */
+	WR_UPSTREAM,
+	WR_ABSOLUTE,
+};
+#define DAG_PRIORITY_MAX 1000000000  /* what a job's priority may be */
+
 enum trigger_rule {
 	TR_ALL_SUCCESS,                  /* default */
 	TR_ALL_FAILED,
@@ -52,6 +61,8 @@ enum trigger_rule {
 const char *dag_trigger_rule_name(int rule);
 /* The rule named S, or -1. */
 int dag_trigger_rule_parse(const char *s);
+/* "downstream", "upstream", "absolute"; "?" for a value out of range. */
+const char *dag_weight_rule_name(int rule);
 
 struct dag_task {
 	char *id;                /* unique within the DAG */
@@ -68,7 +79,10 @@ struct dag_task {
 	int64_t timeout_ms;      /* 0 = none */
 	int trigger_rule;        /* enum trigger_rule */
 	char *pool;              /* default "default" */
-	int priority;            /* higher first, default 0 */
+	int priority;            /* its own weight, `priority_weight` (or
+	                          * `priority`, its older name): default 1 */
+	int weight_rule;         /* enum weight_rule: what it adds to it */
+	int effective_priority;  /* what its jobs get: higher first */
 	int slots;               /* default 1 */
 	int64_t memory;          /* bytes, 0 = any */
 	int line, column;        /* where the task's entry starts (1-based) */

@@ -389,6 +389,34 @@ hist_count(struct hist *h)
 	return c;
 }
 
+/* One pool's label set, then VALUE. */
+static void
+put_pool(struct buf *b, const char *metric, const char *name, long long v)
+{
+	buf_printf(b, "%s{pool=\"", metric);
+	buf_label(b, name);
+	buf_printf(b, "\"} %lld\n", v);
+}
+
+static void
+put_pools(struct buf *b, const struct metrics_gauges *g)
+{
+	family(b, "kiln_pool_slots", "gauge",
+	       "Slots of each pool with a limit (master.pools).");
+	for (size_t i = 0; i < g->npools; i++)
+		if (g->pools[i].slots >= 0)
+			put_pool(b, "kiln_pool_slots", g->pools[i].name,
+			         g->pools[i].slots);
+	family(b, "kiln_pool_running", "gauge", "Jobs of each pool running.");
+	for (size_t i = 0; i < g->npools; i++)
+		put_pool(b, "kiln_pool_running", g->pools[i].name,
+		         g->pools[i].running);
+	family(b, "kiln_pool_queued", "gauge", "Jobs of each pool queued.");
+	for (size_t i = 0; i < g->npools; i++)
+		put_pool(b, "kiln_pool_queued", g->pools[i].name,
+		         g->pools[i].queued);
+}
+
 static void
 put_gauges(struct buf *b, const struct metrics_gauges *g)
 {
@@ -426,6 +454,7 @@ put_gauges(struct buf *b, const struct metrics_gauges *g)
 		buf_label(b, g->restarts[i].node);
 		buf_printf(b, "\"} %lld\n", g->restarts[i].count);
 	}
+	put_pools(b, g);
 }
 
 static const char *const task_state_name[3] = {

@@ -67,6 +67,14 @@ struct metrics_node_restarts {
 	long long count;
 };
 
+/* A pool's occupancy (sched_pools_json()); SLOTS -1: no limit. */
+struct metrics_pool {
+	const char *name;
+	int slots;
+	int running;
+	long long queued;
+};
+
 /* Values other modules own, sampled by the caller just before rendering. */
 struct metrics_gauges {
 	int workers_alive, workers_dead;
@@ -79,6 +87,8 @@ struct metrics_gauges {
 	const char *version;            /* e.g. PACKAGE_VERSION; NULL: "unknown" */
 	const struct metrics_node_restarts *restarts;   /* NRESTARTS of them */
 	size_t nrestarts;
+	const struct metrics_pool *pools;       /* NPOOLS of them */
+	size_t npools;
 };
 
 /* The whole exposition text: G's gauges (omitted if G is NULL) and every

@@ -499,7 +499,7 @@ pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 	struct store_job *j = &b->jobs[k];
 	j->plugin = t->plugin;
 	j->params = b->params[k];
-	j->priority = t->priority;
+	j->priority = t->effective_priority;
 	j->slots = t->slots;
 	j->memory = t->memory;
 	j->timeout_ms = t->timeout_ms;
@@ -1098,14 +1098,16 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 			for (size_t u = 0; u < t->ndeps; u++)
 				json_array_append_new(deps, json_string(t->deps[u]));
 			json_array_append_new(tasks, json_pack(
-				"{s:s,s:s,s:O,s:o,s:s,s:i,s:I,s:I,s:s?,s:i}",
+				"{s:s,s:s,s:O,s:o,s:s,s:i,s:I,s:I,s:s?,s:i,s:i,s:s}",
 				"id", t->id, "plugin", t->plugin, "params", t->params,
 				"depends_on", deps,
 				"trigger_rule", dag_trigger_rule_name(t->trigger_rule),
 				"retries", t->retries,
 				"retry_delay_ms", (json_int_t)t->retry_delay_ms,
 				"timeout_ms", (json_int_t)t->timeout_ms, "pool", t->pool,
-				"priority", t->priority));
+				"priority", t->effective_priority,
+				"priority_weight", t->priority, "weight_rule",
+				dag_weight_rule_name(t->weight_rule)));
 		}
 		json_object_set_new(o, "task_list", tasks);
 		json_object_set(o, "params", d->params ? d->params : json_object());

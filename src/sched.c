@@ -112,8 +112,9 @@ struct sworker {
 /* A pool: at most `slots` of its jobs run at once (Airflow's pools). */
 struct spool {
 	char *name;
-	int slots;
+	int slots;              /* -1: no limit */
 	int busy;
+	int64_t queued;         /* its jobs in the queue */
 	struct spool *next;
 };
 
@@ -228,8 +229,18 @@ static void
 queue_add(sched *s, struct sjob *j)
 {
 	/* Walk back from the tail past lower priorities and later ids: new
-	 * jobs of the common priority append in O(1). */
+	 * jobs of the common priority append in O(1).  A job above the
+	 * tail's priority (a DAG task's weight among plain jobs) is placed
+	 * from the head instead, past the few that outrank it, not back
+	 * over every job it outranks. */
 	struct sjob *after = s->qtail;
+	if (after != NULL && after->priority < j->priority) {
+		after = NULL;
+		for (struct sjob *q = s->qhead; q != NULL &&
+		     (q->priority > j->priority ||
+		      (q->priority == j->priority && q->id < j->id)); q = q->next)
+			after = q;
+	}
 	while (after != NULL && (after->priority < j->priority ||
 	       (after->priority == j->priority && after->id > j->id)))
 		after = after->prev;
@@ -247,6 +258,8 @@ queue_add(sched *s, struct sjob *j)
 	j->worker = NULL;
 	j->queued_at = clock_mono_ms();
 	s->nqueued++;
+	if (j->pool != NULL)
+		j->pool->queued++;
 }
 
 static void
@@ -262,6 +275,8 @@ queue_del(sched *s, struct sjob *j)
 		s->qtail = j->prev;
 	j->prev = j->next = NULL;
 	s->nqueued--;
+	if (j->pool != NULL)
+		j->pool->queued--;
 }
 
 /* ------------------------------------------------------- worker running */
@@ -539,6 +554,38 @@ sched_set_pool(sched *s, const char *name, int slots)
 		p->slots = slots;
 	pthread_mutex_unlock(&s->mu);
 	wake(s);
+}
+
+static int
+sc_pool_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct spool *const *)a)->name,
+	              (*(struct spool *const *)b)->name);
+}
+
+json_t *
+sched_pools_json(sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t n = 0;
+	for (struct spool *p = s->pools; p != NULL; p = p->next)
+		n++;
+	struct spool **v = xcalloc(n + 1, sizeof *v);
+	n = 0;
+	for (struct spool *p = s->pools; p != NULL; p = p->next)
+		v[n++] = p;
+	qsort(v, n, sizeof *v, sc_pool_cmp);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s,s:o,s:i,s:I,s:o}",
+			"name", v[i]->name, "slots", v[i]->slots >= 0 ?
+			json_integer(v[i]->slots) : json_null(),
+			"running", v[i]->busy, "queued", (json_int_t)v[i]->queued,
+			"open", v[i]->slots >= 0 ? json_integer(v[i]->slots > v[i]->busy ?
+			v[i]->slots - v[i]->busy : 0) : json_null()));
+	pthread_mutex_unlock(&s->mu);
+	free(v);
+	return a;
 }
 
 void

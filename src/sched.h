@@ -200,6 +200,10 @@ int sched_stage_cancel(sched *s, int64_t id);
 
 /* Views for the API (new references). */
 json_t *sched_workers_json(sched *s);
+/* The pools, by name: [{name, slots (null: no limit), running, queued,
+ * open (slots left; null: no limit)}].  A pool exists once configured
+ * (master.pools) or named by a job. */
+json_t *sched_pools_json(sched *s);
 json_t *sched_plugins_json(sched *s);
 json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */

@@ -47,6 +47,7 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_up, &cli_cmd_start, &cli_cmd_passwd,
 	&cli_cmd_ping, &cli_cmd_submit, &cli_cmd_jobs, &cli_cmd_job,
 	&cli_cmd_logs, &cli_cmd_cancel, &cli_cmd_workers, &cli_cmd_plugins,
+	&cli_cmd_pools,
 	&cli_cmd_token_create, &cli_cmd_token_list, &cli_cmd_token_revoke,
 	&cli_cmd_dags, &cli_cmd_dag_show, &cli_cmd_dag_trigger,
 	&cli_cmd_dag_pause, &cli_cmd_dag_unpause, &cli_cmd_dag_backfill,

@@ -520,6 +520,48 @@ cli_workers(struct cli *x, void *opts)
 }
 
 static int
+cli_pools(struct cli *x, void *opts)
+{
+	json_t *reply, *p;
+	size_t i;
+	int rc;
+
+	(void)opts;
+	if ((rc = cli_connect(x, 1)) != 0 ||
+	    (rc = cli_call(x, "GET", "/api/v1/pools", NULL, 0, &reply)) != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(reply);
+		json_decref(reply);
+		return CLI_EXIT_OK;
+	}
+	json_t *pools = json_object_get(reply, "pools");
+	struct cli_table t = { .ncol = 5 };
+	cli_table_row(&t, "POOL", "SLOTS", "RUNNING", "QUEUED", "OPEN");
+	json_array_foreach(pools, i, p) {
+		char slots[24] = "-", run[24], queued[24], open[24] = "-";
+		if (json_is_integer(json_object_get(p, "slots"))) {
+			snprintf(slots, sizeof slots, "%" PRId64,
+			         cli_jint(p, "slots"));
+			snprintf(open, sizeof open, "%" PRId64,
+			         cli_jint(p, "open"));
+		}
+		snprintf(run, sizeof run, "%" PRId64, cli_jint(p, "running"));
+		snprintf(queued, sizeof queued, "%" PRId64,
+		         cli_jint(p, "queued"));
+		cli_table_row(&t, cli_jstr(p, "name", "-"), slots, run, queued,
+		              open);
+	}
+	if (json_array_size(pools) == 0)
+		printf("no pools\n");
+	else
+		cli_table_print(&t, "");
+	cli_table_free(&t);
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
+static int
 cli_plugins(struct cli *x, void *opts)
 {
 	json_t *reply, *p, *w;
@@ -706,6 +748,17 @@ const struct cli_cmd cli_cmd_workers = {
 	"the plugins each one offers.\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.exec = cli_workers,
+};
+
+const struct cli_cmd cli_cmd_pools = {
+	.name = "pools", .args = "",
+	.summary = "list the pools and how full they are",
+	.help =
+	"List the pools (master.pools, and those DAG tasks name): their\n"
+	"slots (- for no limit), the jobs of each running and queued, and\n"
+	"the slots still open.\n",
+	.flags = CLI_CONFIG | CLI_MASTER,
+	.exec = cli_pools,
 };
 
 const struct cli_cmd cli_cmd_plugins = {

@@ -201,7 +201,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(l->timeout_ms, 0);
 	ck_assert_int_eq(l->trigger_rule, TR_NONE_FAILED_MIN_ONE_SUCCESS);
 	ck_assert_str_eq(l->pool, "etl");
-	ck_assert_int_eq(l->priority, 0);
+	ck_assert_int_eq(l->priority, 1);
 	ck_assert_int_eq(l->slots, 1);
 	ck_assert_int_eq(l->memory, 0);
 	s = json_dumps(l->params, JSON_COMPACT | JSON_SORT_KEYS);
@@ -253,7 +253,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(t->timeout_ms, 0);
 	ck_assert_int_eq(t->trigger_rule, TR_ALL_SUCCESS);
 	ck_assert_str_eq(t->pool, "default");
-	ck_assert_int_eq(t->priority, 0);
+	ck_assert_int_eq(t->priority, 1);
+	ck_assert_int_eq(t->weight_rule, WR_DOWNSTREAM);
+	ck_assert_int_eq(t->effective_priority, 1);
 	ck_assert_int_eq(t->slots, 1);
 	ck_assert_int_eq(t->memory, 0);
 	ck_assert_ptr_null(dag_task_find(d, "nope"));

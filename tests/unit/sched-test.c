@@ -154,6 +154,27 @@ START_TEST(placement_respects_slots_priority_and_plugins)
 }
 END_TEST
 
+/* Higher priority first, then the oldest, however the priorities arrive
+ * (a job above the tail's priority is placed from the head). */
+START_TEST(queue_order_mixed)
+{
+	static const int prio[] = { 0, 0, 5, 3, 5, 0, 7, 3 };
+	static const int want[] = { 6, 2, 4, 3, 7, 0, 1, 5 };  /* indexes */
+	int64_t id[8];
+	for (int i = 0; i < 8; i++)
+		id[i] = submit("noop", prio[i], 1, 0, 1);
+	uint64_t s1 = join("w1", 8, 1 << 30, NOOP);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x,
+	                 &err), 0);
+	ck_assert_uint_eq(x.ntasks, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(x.tasks[i].id, id[want[i]]);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 START_TEST(placement_respects_memory_and_multi_slot)
 {
 	int64_t big = submit("noop", 0, 1, 2LL << 30, 1);
@@ -809,6 +830,7 @@ main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, placement_respects_slots_priority_and_plugins);
+	tcase_add_test(tc, queue_order_mixed);
 	tcase_add_test(tc, placement_respects_memory_and_multi_slot);
 	tcase_add_test(tc, results_are_applied_once);
 	tcase_add_test(tc, failure_is_retried);
