@@ -35,6 +35,10 @@ enum sj_state { SJ_QUEUED, SJ_RUNNING, SJ_FINISHING };
 
 struct sworker;
 
+/* A job the scheduler holds: a million may be queued, so its size counts
+ * (bench/queue_bench.py): flags are bytes, the plugin's name is the
+ * scheduler's one copy (struct splugin), and the common empty params are
+ * one shared "{}" (sc_params_dup). */
 struct sjob {
 	int64_t id;
 	int attempt;
@@ -45,21 +49,21 @@ struct sjob {
 	int64_t timeout_ms;
 	int lost;               /* attempts lost with a worker that died (a
 	                         * crash, a kill: not one that left) */
-	int alone;              /* counted in its worker's suspects */
+	unsigned char alone;    /* counted in its worker's suspects */
+	unsigned char state;    /* enum sj_state */
+	unsigned char cancelled; /* cancelled while STARTING or FINISHING */
+	unsigned char retry_exponential;
 	struct sworker *reserved; /* a suspect (lost > 0) waits for this
 	                         * worker to empty (sc_place_suspect) */
 	int64_t suspect_ms;     /* clock_mono_ms: since when a suspect has
 	                         * looked for an empty worker */
-	int state;              /* enum sj_state */
-	int cancelled;          /* cancelled while STARTING or FINISHING */
-	char *plugin;
-	char *params;
+	const char *plugin;     /* its struct splugin's name */
+	char *params;           /* or sc_no_params */
 	int64_t run;            /* DAG run of the task instance, or 0 */
 	char *inputs;           /* JSON array of upstream files, or NULL */
 	char *live_log;         /* log reported while running (bounded tail) */
 	size_t live_len;
 	int64_t retry_delay_ms;
-	int retry_exponential;
 	int64_t retry_max_ms;
 	int64_t not_before;     /* clock_mono_ms: a retry waits until then */
 	int64_t queued_at;      /* clock_mono_ms it (re)entered the queue */
@@ -205,6 +209,24 @@ job_insert(sched *s, struct sjob *j)
 	s->njobs++;
 }
 
+static const char sc_no_params[] = "{}";
+
+/* PARAMS (NULL: none) as a job keeps it. */
+static char *
+sc_params_dup(const char *params)
+{
+	if (params == NULL || strcmp(params, sc_no_params) == 0)
+		return (char *)sc_no_params;
+	return xstrdup(params);
+}
+
+static void
+sc_params_free(char *params)
+{
+	if (params != sc_no_params)
+		free(params);
+}
+
 static void
 job_remove(sched *s, struct sjob *j)
 {
@@ -215,8 +237,7 @@ job_remove(sched *s, struct sjob *j)
 		*pp = j->hnext;
 		s->njobs--;
 	}
-	free(j->plugin);
-	free(j->params);
+	sc_params_free(j->params);
 	free(j->inputs);
 	free(j->live_log);
 	free(j->loc);
@@ -369,17 +390,25 @@ sc_plugin_prefetch(const sched *s, const char *name)
 	return k >= s->o.prefetch ? s->o.prefetch : k < 1 ? 1 : (int)k;
 }
 
-static void
-sc_plugin_observe(sched *s, const char *name, double ms)
+/* The plugin NAME, made (with nothing observed yet) if new: the one copy
+ * of its name that the scheduler's jobs point to, freed with it. */
+static struct splugin *
+sc_plugin_get(sched *s, const char *name)
 {
 	struct splugin *p = sc_plugin_find(s, name);
 	if (p == NULL) {
 		p = xcalloc(1, sizeof *p);
 		p->name = xstrdup(name);
-		p->mean_ms = ms;
 		p->next = s->plugins;
 		s->plugins = p;
 	}
+	return p;
+}
+
+static void
+sc_plugin_observe(sched *s, const char *name, double ms)
+{
+	struct splugin *p = sc_plugin_get(s, name);
 	p->mean_ms += (ms - p->mean_ms) * (p->n < 8 ? 1.0 / (double)(p->n + 1) : 0.125);
 	p->n++;
 }
@@ -494,8 +523,7 @@ sched_free(sched *s)
 		struct sjob *n;
 		for (struct sjob *j = s->tab[i]; j != NULL; j = n) {
 			n = j->hnext;
-			free(j->plugin);
-			free(j->params);
+			sc_params_free(j->params);
 			free(j->inputs);
 			free(j->live_log);
 			free(j->loc);
@@ -619,8 +647,8 @@ sjob_from(sched *s, const struct store_job *sj)
 	j->slots = sj->slots > 0 ? sj->slots : 1;
 	j->memory = sj->memory;
 	j->timeout_ms = sj->timeout_ms;
-	j->plugin = xstrdup(sj->plugin);
-	j->params = xstrdup(sj->params != NULL ? sj->params : "{}");
+	j->plugin = sc_plugin_get(s, sj->plugin)->name;
+	j->params = sc_params_dup(sj->params);
 	return j;
 }
 
@@ -978,8 +1006,8 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 		j->priority = INT32_MAX;     /* ahead of every job */
 		j->slots = 1;
 		j->timeout_ms = d->timeout_ms;
-		j->plugin = xstrdup(plugin);
-		j->params = xstrdup(tasks[i].params);
+		j->plugin = sc_plugin_get(s, plugin)->name;
+		j->params = sc_params_dup(tasks[i].params);
 		j->inputs = tasks[i].inputs ? xstrdup(tasks[i].inputs) : NULL;
 		j->loc = tasks[i].locality ? xstrdup(tasks[i].locality) : NULL;
 		j->stage = st;
