@@ -34,6 +34,7 @@
 #include "proto.h"
 #include "log.h"
 #include "replay.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 static void
@@ -496,6 +497,9 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 		ps->body = api_body_object(r);
 		if (ps->body == NULL)
 			return;
+		/* Secrets out of what tasks send back (their logs, errors and
+		 * results) before anything keeps or shows it. */
+		varconn_mask_json(ps->body);
 	}
 	/* Decoded at every entry: a parked request carries no results, so
 	 * the walk is short. */
@@ -743,6 +747,17 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/clear", API_ADMIN,   CSRF,    api_task_clear },
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/mark",  API_ADMIN,   CSRF,    api_task_mark },
 	{ "GET",    "/api/v1/runs/:run/tasks/:task/log",   API_VIEWER,  NO_CSRF, api_task_log },
+
+	{ "GET",    "/api/v1/variables",                   API_VIEWER,  NO_CSRF, api_vars_list },
+	{ "GET",    "/api/v1/variables/:name",             API_VIEWER,  NO_CSRF, api_var_get },
+	{ "GET",    "/api/v1/variables/:name/reveal",      API_ADMIN,   NO_CSRF, api_var_reveal },
+	{ "PUT",    "/api/v1/variables/:name",             API_ADMIN,   CSRF,    api_var_set },
+	{ "DELETE", "/api/v1/variables/:name",             API_ADMIN,   CSRF,    api_var_delete },
+	{ "GET",    "/api/v1/connections",                 API_VIEWER,  NO_CSRF, api_conns_list },
+	{ "GET",    "/api/v1/connections/:name",           API_VIEWER,  NO_CSRF, api_conn_get },
+	{ "GET",    "/api/v1/connections/:name/reveal",    API_ADMIN,   NO_CSRF, api_conn_reveal },
+	{ "PUT",    "/api/v1/connections/:name",           API_ADMIN,   CSRF,    api_conn_set },
+	{ "DELETE", "/api/v1/connections/:name",           API_ADMIN,   CSRF,    api_conn_delete },
 
 	{ "POST",   "/api/v1/cluster/register",            API_WORKER,  NO_CSRF, cluster_register },
 	{ "POST",   "/api/v1/cluster/exchange",            API_WORKER,  NO_CSRF, cluster_exchange },

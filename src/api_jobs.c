@@ -20,6 +20,7 @@
 #include "plugin.h"
 #include "auth.h"
 #include "hash.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 #define API_BATCH_MAX 10000
@@ -53,6 +54,8 @@ job_json(const struct store_job *j)
 		json_object_set_new(o, "task", json_string(j->task));
 		json_object_set_new(o, "pool", j->pool ? json_string(j->pool) : json_null());
 	}
+	/* A task's params hold its templates rendered: never a secret. */
+	varconn_mask_json(o);
 	return o;
 }
 
@@ -518,7 +521,9 @@ api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id)
 	if (live != NULL && (attempt == 0 || attempt == live_attempt)) {
 		/* Running: what its worker has reported so far. */
 		http_add_header(r, "X-Kiln-Log", "live");
-		http_reply(r, 200, "text/plain; charset=utf-8", live, strlen(live));
+		char *m = varconn_mask_text(live);
+		http_reply(r, 200, "text/plain; charset=utf-8", m, strlen(m));
+		free(m);
 		free(live);
 		return;
 	}
@@ -528,7 +533,9 @@ api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id)
 	} else if (store_log(a->st, id, attempt, &log, &err) != 0) {
 		http_reply_error(r, 404, "no log for job %lld attempt %d", (long long)id, attempt);
 	} else {
-		http_reply(r, 200, "text/plain; charset=utf-8", log, strlen(log));
+		char *m = varconn_mask_text(log);
+		http_reply(r, 200, "text/plain; charset=utf-8", m, strlen(m));
+		free(m);
 	}
 	store_job_clear(&j);
 	free(log);

@@ -23,6 +23,7 @@
 #include "master.h"
 #include "notify.h"
 #include "replay.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 /* Rows of each kind master.retention deletes per transaction: small
@@ -213,6 +214,14 @@ master_run(const struct kiln_config *c, char **err)
 	free(db);
 	if (rc != 0)
 		goto out;
+	/* Variables and connections: sealed with the cluster secret, and
+	 * masked in whatever tasks send back from the first exchange on. */
+	if ((rc = varconn_init(secret, err)) != 0)
+		goto out;
+	char *vcerr = NULL;
+	if (varconn_masks_load(st, &vcerr) != 0)
+		log_warn("%s", vcerr);
+	free(vcerr);
 	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms,
 	                         .heartbeat_ms = c->master.heartbeat_ms };
 	if ((rc = sched_new(st, &so, &sc, err)) != 0)
@@ -284,6 +293,7 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	varconn_fini();
 	if (lock >= 0)
 		close(lock);
 	replay_free(api.replay);
