@@ -11,6 +11,7 @@
 
 #include "api_int.h"
 #include "cron.h"
+#include "varconn.h"
 
 /* Reply with a pipeline error: -ENOENT 404, -EINVAL 400, a store that
  * cannot be written 503, else 500.  Frees ERR. */
@@ -201,7 +202,9 @@ void
 api_run_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "run");
-	json_or_404(r, pipeline_run_json(a->pl, id), "run", id);
+	json_t *o = pipeline_run_json(a->pl, id);
+	varconn_mask_json(o);   /* its tasks' results and errors */
+	json_or_404(r, o, "run", id);
 }
 
 /* Set a task of a run to STATE (pipeline_set_tasks) as the body asks:
