@@ -487,6 +487,23 @@ exchange_progress(struct api_ctx *a, const struct proto_exchange *m)
 			                   m->progress[i].attempt, m->progress[i].log);
 }
 
+/* Secrets (varconn.h) out of what tasks send back before anything keeps
+ * or shows it: each result's log, error and result, each progress
+ * report's log.  Only those: a secret that happened to equal a state's
+ * name must not rewrite the protocol. */
+static void
+exchange_mask(json_t *body)
+{
+	static const char *const keys[] = { "log", "error", "result" };
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(body, "results"), i, e)
+		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+			varconn_mask_json(json_object_get(e, keys[k]));
+	json_array_foreach(json_object_get(body, "progress"), i, e)
+		varconn_mask_json(json_object_get(e, "log"));
+}
+
 static void
 cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
@@ -497,9 +514,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 		ps->body = api_body_object(r);
 		if (ps->body == NULL)
 			return;
-		/* Secrets out of what tasks send back (their logs, errors and
-		 * results) before anything keeps or shows it. */
-		varconn_mask_json(ps->body);
+		exchange_mask(ps->body);
 	}
 	/* Decoded at every entry: a parked request carries no results, so
 	 * the walk is short. */

@@ -249,13 +249,27 @@ varconn_mask_text(const char *s)
 	return out;
 }
 
+/* Does S hold a known secret?  Most strings do not: they are left as
+ * they are without a copy (a worker's exchange carries many). */
+static int
+vc_mask_needed(const char *s)
+{
+	int hit = 0;
+	pthread_mutex_lock(&vc.mu);
+	for (size_t i = 0; i < vc.nmasks && !hit; i++)
+		hit = strstr(s, vc.masks[i]) != NULL;
+	pthread_mutex_unlock(&vc.mu);
+	return hit;
+}
+
 void
 varconn_mask_json(json_t *v)
 {
 	if (json_is_string(v)) {
+		if (!vc_mask_needed(json_string_value(v)))
+			return;
 		char *m = varconn_mask_text(json_string_value(v));
-		if (strcmp(m, json_string_value(v)) != 0)
-			json_string_set(v, m);
+		json_string_set(v, m);
 		free(m);
 	} else if (json_is_array(v)) {
 		size_t i;

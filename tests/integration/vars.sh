@@ -49,6 +49,8 @@ tasks:
     command: echo "dsn=postgres://{{ conn.db.login }}:{{ conn.db.password }}@{{ conn.db.host }}:{{ conn.db.port }} region={{ conn.db.extra.region }} key={{ conn.db.extra.secret_key }} tok={{ var.api_token }} g={{ var.greeting }}"
   - id: missing
     command: echo "{{ var.nope }}"
+  - id: leak
+    command: echo "leaked {{ conn.db.password }}" >&2; exit 1
 YAML
 for _ in $(seq 1 50); do api GET /api/v1/dags/vc >/dev/null; [ "$(status)" = 200 ] && break; sleep 0.1; done
 rid=$(api POST /api/v1/dags/vc/trigger '{}' | jq_ 'd["run_id"]')
@@ -61,10 +63,13 @@ case "$log" in *"dsn=postgres://etl:***@db.example:5432 region=eu key=*** tok=**
 	ok "the task saw them, its log masks the secrets" true ;;
 *) ok "the task saw them, its log masks the secrets (got: $log)" false ;; esac
 job=$(ti "$rid" use job_id)
+case "$(ti "$rid" leak error)" in *"leaked ***"*) ok "a failed task's error masks them" true ;;
+*) ok "a failed task's error masks them (got: $(ti "$rid" leak error))" false ;; esac
 
 # Every read route, page and log, grepped for the three secrets.
 {
 	api GET "/api/v1/jobs/$job"; api GET "/api/v1/jobs/$job/log"
+	api GET "/api/v1/jobs/$(ti "$rid" leak job_id)"
 	api GET "/api/v1/jobs?limit=50"; api GET "/api/v1/runs/$rid"
 	api GET /api/v1/variables; api GET /api/v1/variables/api_token
 	api GET /api/v1/connections; api GET /api/v1/connections/db
