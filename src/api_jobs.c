@@ -32,7 +32,9 @@
 static json_t *
 job_json(const struct store_job *j)
 {
-	json_t *params = json_loads(j->params ? j->params : "{}", 0, NULL);
+	char *ptext = varconn_params_open(j->params ? j->params : "{}");
+	json_t *params = json_loads(ptext, 0, NULL);
+	free(ptext);
 	json_t *result = j->result ? json_loads(j->result, JSON_DECODE_ANY, NULL) : NULL;
 	json_t *o = json_pack("{s:I,s:s,s:o,s:s,s:i,s:i,s:I,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I,s:I}",
 		"id", (json_int_t)j->id, "plugin", j->plugin,

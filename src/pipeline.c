@@ -504,8 +504,10 @@ pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 		return;
 	}
 	size_t k = b->njobs++;
-	b->params[k] = json_dumps(rp, JSON_COMPACT);
+	char *text = json_dumps(rp, JSON_COMPACT);
 	json_decref(rp);
+	b->params[k] = varconn_params_seal(text);  /* no secret in the store */
+	free(text);
 	b->inputs[k] = pl_task_inputs(e->p, r, t);
 	struct store_job *j = &b->jobs[k];
 	j->plugin = t->plugin;

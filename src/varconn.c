@@ -183,6 +183,64 @@ vc_get(store *st, const char *kind, const char *name, json_t **value,
 	return rc;
 }
 
+/* ------------------------------------------------------- job params */
+
+#define VC_SEALED_KEY "$kiln_sealed"
+
+static int vc_mask_needed(const char *s);
+
+/* Does a string in V hold a known secret? */
+static int
+vc_json_secret(const json_t *v)
+{
+	size_t i;
+	const char *k;
+	json_t *e;
+	if (json_is_string(v))
+		return vc_mask_needed(json_string_value(v));
+	json_array_foreach(v, i, e)
+		if (vc_json_secret(e))
+			return 1;
+	json_object_foreach((json_t *)v, k, e)
+		if (vc_json_secret(e))
+			return 1;
+	return 0;
+}
+
+char *
+varconn_params_seal(const char *params)
+{
+	json_t *v = json_loads(params, 0, NULL);
+	if (!vc_json_secret(v)) {
+		json_decref(v);
+		return xstrdup(params);
+	}
+	char *sealed = vc_seal("params", "", v);
+	json_t *o = json_pack("{s:s}", VC_SEALED_KEY, sealed);
+	char *out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	free(sealed);
+	return out;
+}
+
+char *
+varconn_params_open(const char *params)
+{
+	if (params == NULL || strstr(params, VC_SEALED_KEY) == NULL)
+		return xstrdup(params);
+	json_t *o = json_loads(params, 0, NULL), *v = NULL;
+	const char *sealed = json_string_value(json_object_get(o,
+	                                                       VC_SEALED_KEY));
+	struct store_secret x = { .name = "", .sealed = (char *)sealed };
+	char *out = NULL;
+	if (sealed != NULL && json_object_size(o) == 1 &&
+	    vc_open("params", &x, &v, NULL) == 0)
+		out = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	json_decref(o);
+	return out != NULL ? out : xstrdup(params);
+}
+
 /* ------------------------------------------------------------ masking */
 
 static void

@@ -77,6 +77,17 @@ int varconn_list(store *st, const char *kind, json_t **out, char **err);
  * secret value is added to the masker. */
 int varconn_template(store *st, const char *expr, char **value, char **err);
 
+/* ---- a job's params */
+
+/* A task's rendered PARAMS (JSON text) as the store keeps them: sealed as
+ * {"$kiln_sealed": "..."} if they hold a secret the masker knows, so that
+ * the store file never does; else a copy.  malloc()ed. */
+char *varconn_params_seal(const char *params);
+/* PARAMS as a worker must receive them: opened if sealed, else a copy
+ * (also when they cannot be opened: the task then fails on its own).
+ * malloc()ed; NULL for NULL. */
+char *varconn_params_open(const char *params);
+
 /* ---- masking */
 
 /* Mask SECRET from now on (copied; ignored if shorter than

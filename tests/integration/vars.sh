@@ -82,6 +82,7 @@ for s in "$PW" "$TOK" "$XK"; do
 	ok "no read route, page or CLI output shows $s" sh -c "! grep -q '$s' '$T/reads'"
 	ok "nor the nodes' logs" sh -c "! grep -q '$s' '$T/master.log' '$T/w1.log'"
 	eq "nor the sealed column" 0 "$(sqlite3 "$T/master/kiln.db" "select count(*) from secrets where sealed like '%$s%'")"
+	ok "nor any byte of the store (jobs' params are sealed too)" sh -c "! cat '$T/master'/kiln.db* | grep -aq '$s'"
 done
 eq "the store has the two variables and the connection, sealed" "conn|db var|api_token var|greeting" \
 	"$(sqlite3 "$T/master/kiln.db" "select kind, name from secrets order by kind, name" | tr '\n' ' ' | sed 's/ $//')"

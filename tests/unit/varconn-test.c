@@ -232,6 +232,29 @@ START_TEST(test_masker)
 }
 END_TEST
 
+START_TEST(test_params)
+{
+	set_db();
+	/* Params without a secret are kept as they are. */
+	char *p = varconn_params_seal("{\"a\":\"db.example\"}");
+	ck_assert_str_eq(p, "{\"a\":\"db.example\"}");
+	free(p);
+	/* With one: sealed, and opened back for the worker. */
+	const char *clear = "{\"cmd\":[\"x\",\"--pw=pw-Secret1\"],\"n\":1}";
+	p = varconn_params_seal(clear);
+	ck_assert_ptr_null(strstr(p, "pw-Secret1"));
+	ck_assert_ptr_nonnull(strstr(p, "$kiln_sealed"));
+	char *o = varconn_params_open(p);
+	ck_assert_str_eq(o, clear);
+	free(o);
+	free(p);
+	/* A forged or foreign seal is passed on as it is. */
+	o = varconn_params_open("{\"$kiln_sealed\":\"AAAA\"}");
+	ck_assert_str_eq(o, "{\"$kiln_sealed\":\"AAAA\"}");
+	free(o);
+}
+END_TEST
+
 static Suite *
 varconn_suite(void)
 {
@@ -243,6 +266,7 @@ varconn_suite(void)
 	tcase_add_test(tc, test_views);
 	tcase_add_test(tc, test_checks);
 	tcase_add_test(tc, test_masker);
+	tcase_add_test(tc, test_params);
 	suite_add_tcase(su, tc);
 	return su;
 }
