@@ -127,16 +127,18 @@ api_dag_trigger(struct api_ctx *a, http_req *r, const struct api_call *c)
 	if (b == NULL)
 		return;
 	json_t *conf = json_object_get(b, "conf");
+	json_t *none = json_object();   /* no conf (it leaked before) */
 	char *run_id = NULL, *err = NULL;
 	int rc;
 	if (conf != NULL && !json_is_object(conf))
 		http_reply_error(r, 400, "conf must be an object");
 	else if ((rc = pipeline_trigger(a->pl, route_text(&c->params, "dag"),
-	                                conf ? conf : json_object(), &run_id, &err)) != 0)
+	                                conf ? conf : none, &run_id, &err)) != 0)
 		pl_err(r, rc, err);
 	else
 		http_reply_json(r, 201, json_pack("{s:s}", "run_id", run_id));
 	free(run_id);
+	json_decref(none);
 	json_decref(b);
 }
 
