@@ -34,6 +34,7 @@
 #include "proto.h"
 #include "log.h"
 #include "replay.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 static void
@@ -486,6 +487,23 @@ exchange_progress(struct api_ctx *a, const struct proto_exchange *m)
 			                   m->progress[i].attempt, m->progress[i].log);
 }
 
+/* Secrets (varconn.h) out of what tasks send back before anything keeps
+ * or shows it: each result's log, error and result, each progress
+ * report's log.  Only those: a secret that happened to equal a state's
+ * name must not rewrite the protocol. */
+static void
+exchange_mask(json_t *body)
+{
+	static const char *const keys[] = { "log", "error", "result" };
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(body, "results"), i, e)
+		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+			varconn_mask_json(json_object_get(e, keys[k]));
+	json_array_foreach(json_object_get(body, "progress"), i, e)
+		varconn_mask_json(json_object_get(e, "log"));
+}
+
 static void
 cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
@@ -496,6 +514,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 		ps->body = api_body_object(r);
 		if (ps->body == NULL)
 			return;
+		exchange_mask(ps->body);
 	}
 	/* Decoded at every entry: a parked request carries no results, so
 	 * the walk is short. */
@@ -744,6 +763,17 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/clear", API_ADMIN,   CSRF,    api_task_clear },
 	{ "POST",   "/api/v1/runs/:run/tasks/:task/mark",  API_ADMIN,   CSRF,    api_task_mark },
 	{ "GET",    "/api/v1/runs/:run/tasks/:task/log",   API_VIEWER,  NO_CSRF, api_task_log },
+
+	{ "GET",    "/api/v1/variables",                   API_VIEWER,  NO_CSRF, api_vars_list },
+	{ "GET",    "/api/v1/variables/:name",             API_VIEWER,  NO_CSRF, api_var_get },
+	{ "GET",    "/api/v1/variables/:name/reveal",      API_ADMIN,   NO_CSRF, api_var_reveal },
+	{ "PUT",    "/api/v1/variables/:name",             API_ADMIN,   CSRF,    api_var_set },
+	{ "DELETE", "/api/v1/variables/:name",             API_ADMIN,   CSRF,    api_var_delete },
+	{ "GET",    "/api/v1/connections",                 API_VIEWER,  NO_CSRF, api_conns_list },
+	{ "GET",    "/api/v1/connections/:name",           API_VIEWER,  NO_CSRF, api_conn_get },
+	{ "GET",    "/api/v1/connections/:name/reveal",    API_ADMIN,   NO_CSRF, api_conn_reveal },
+	{ "PUT",    "/api/v1/connections/:name",           API_ADMIN,   CSRF,    api_conn_set },
+	{ "DELETE", "/api/v1/connections/:name",           API_ADMIN,   CSRF,    api_conn_delete },
 
 	{ "POST",   "/api/v1/cluster/register",            API_WORKER,  NO_CSRF, cluster_register },
 	{ "POST",   "/api/v1/cluster/exchange",            API_WORKER,  NO_CSRF, cluster_exchange },

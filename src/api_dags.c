@@ -11,6 +11,7 @@
 
 #include "api_int.h"
 #include "cron.h"
+#include "varconn.h"
 
 /* Reply with a pipeline error: -ENOENT 404, -EINVAL 400, a store that
  * cannot be written 503, else 500.  Frees ERR. */
@@ -126,16 +127,18 @@ api_dag_trigger(struct api_ctx *a, http_req *r, const struct api_call *c)
 	if (b == NULL)
 		return;
 	json_t *conf = json_object_get(b, "conf");
+	json_t *none = json_object();   /* no conf (it leaked before) */
 	char *run_id = NULL, *err = NULL;
 	int rc;
 	if (conf != NULL && !json_is_object(conf))
 		http_reply_error(r, 400, "conf must be an object");
 	else if ((rc = pipeline_trigger(a->pl, route_text(&c->params, "dag"),
-	                                conf ? conf : json_object(), &run_id, &err)) != 0)
+	                                conf ? conf : none, &run_id, &err)) != 0)
 		pl_err(r, rc, err);
 	else
 		http_reply_json(r, 201, json_pack("{s:s}", "run_id", run_id));
 	free(run_id);
+	json_decref(none);
 	json_decref(b);
 }
 
@@ -201,7 +204,9 @@ void
 api_run_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "run");
-	json_or_404(r, pipeline_run_json(a->pl, id), "run", id);
+	json_t *o = pipeline_run_json(a->pl, id);
+	varconn_mask_json(o);   /* its tasks' results and errors */
+	json_or_404(r, o, "run", id);
 }
 
 /* Set a task of a run to STATE (pipeline_set_tasks) as the body asks:

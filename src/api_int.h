@@ -9,6 +9,7 @@
  *   api_dags.c       DAGs, their runs and task instances
  *   api_artifacts.c  artifacts over HTTP (the store is src/artifact.c)
  *   api_auth.c       login, logout, me, tokens
+ *   api_vars.c       variables and connections
  *   api_web.c        the dashboard's files, health, metrics, stats,
  *                    workers, plugins
  *
@@ -134,6 +135,11 @@ api_handler api_dags_list, api_dags_errors, api_dag_get, api_dag_grid,
 	api_dag_runs, api_dag_trigger, api_dag_pause, api_dag_unpause,
 	api_dag_backfill, api_run_get, api_task_clear, api_task_log,
 	api_task_mark;
+
+/* api_vars.c: variables and connections */
+api_handler api_vars_list, api_var_get, api_var_reveal, api_var_set,
+	api_var_delete, api_conns_list, api_conn_get, api_conn_reveal,
+	api_conn_set, api_conn_delete;
 
 /* api_artifacts.c */
 api_handler api_artifact_put, api_artifact_get;

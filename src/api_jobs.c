@@ -20,6 +20,7 @@
 #include "plugin.h"
 #include "auth.h"
 #include "hash.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 #define API_BATCH_MAX 10000
@@ -31,7 +32,9 @@
 static json_t *
 job_json(const struct store_job *j)
 {
-	json_t *params = json_loads(j->params ? j->params : "{}", 0, NULL);
+	char *ptext = varconn_params_open(j->params ? j->params : "{}");
+	json_t *params = json_loads(ptext, 0, NULL);
+	free(ptext);
 	json_t *result = j->result ? json_loads(j->result, JSON_DECODE_ANY, NULL) : NULL;
 	json_t *o = json_pack("{s:I,s:s,s:o,s:s,s:i,s:i,s:I,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I,s:I}",
 		"id", (json_int_t)j->id, "plugin", j->plugin,
@@ -53,6 +56,8 @@ job_json(const struct store_job *j)
 		json_object_set_new(o, "task", json_string(j->task));
 		json_object_set_new(o, "pool", j->pool ? json_string(j->pool) : json_null());
 	}
+	/* A task's params hold its templates rendered: never a secret. */
+	varconn_mask_json(o);
 	return o;
 }
 
@@ -518,7 +523,9 @@ api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id)
 	if (live != NULL && (attempt == 0 || attempt == live_attempt)) {
 		/* Running: what its worker has reported so far. */
 		http_add_header(r, "X-Kiln-Log", "live");
-		http_reply(r, 200, "text/plain; charset=utf-8", live, strlen(live));
+		char *m = varconn_mask_text(live);
+		http_reply(r, 200, "text/plain; charset=utf-8", m, strlen(m));
+		free(m);
 		free(live);
 		return;
 	}
@@ -528,7 +535,9 @@ api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id)
 	} else if (store_log(a->st, id, attempt, &log, &err) != 0) {
 		http_reply_error(r, 404, "no log for job %lld attempt %d", (long long)id, attempt);
 	} else {
-		http_reply(r, 200, "text/plain; charset=utf-8", log, strlen(log));
+		char *m = varconn_mask_text(log);
+		http_reply(r, 200, "text/plain; charset=utf-8", m, strlen(m));
+		free(m);
 	}
 	store_job_clear(&j);
 	free(log);

@@ -766,7 +766,7 @@ dl_ancestors(const struct dag *d)
 enum tpl_kind {
 	V_DS, V_DS_NODASH, V_LOGICAL_DATE, V_INTERVAL_START, V_INTERVAL_END,
 	V_RUN_ID, V_DAG_ID, V_DAG_DIR, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
-	V_INPUT,
+	V_INPUT, V_SECRET,
 };
 
 static const struct {
@@ -819,6 +819,33 @@ tpl_next(const char *s, size_t from, struct tpl *t)
 	return 1;
 }
 
+/* "var.NAME" or "conn.NAME.FIELD" (variables and connections, see
+ * varconn.h): the names are looked up when the task is dispatched, so
+ * only their form is checked here. */
+static int
+tpl_check_secret(const char *e, char **err)
+{
+	static const char *const fields[] = { "type", "host", "port",
+	                                      "login", "password" };
+	const char *name = e + (e[0] == 'v' ? 4 : 5);
+	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                  "qrstuvwxyz0123456789_-");
+	if (n == 0)
+		return seterr(err, -EINVAL, "'%s': a name of letters, digits, "
+		              "'_' and '-' must follow", e);
+	if (e[0] == 'v')
+		return name[n] == '\0' ? 0 : seterr(err, -EINVAL, "'%s': a "
+		       "variable is {{ var.NAME }}", e);
+	const char *f = name + n + (name[n] == '.');
+	for (size_t i = 0; name[n] == '.' && i < ARRAY_SIZE(fields); i++)
+		if (strcmp(f, fields[i]) == 0)
+			return 0;
+	if (name[n] == '.' && strncmp(f, "extra.", 6) == 0 && f[6] != '\0')
+		return 0;
+	return seterr(err, -EINVAL, "'%s': a connection's field is type, "
+	              "host, port, login, password or extra.KEY", e);
+}
+
 /*
  * What T->expr names, in DAG D.  Task ids may hold dots, so "tasks.a.b.
  * result" is read with the longest task id that fits.  RET 0, or a
@@ -847,6 +874,10 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 		t->kind = V_INPUT;
 		t->name = e + 7;
 		return 0;
+	}
+	if (strncmp(e, "var.", 4) == 0 || strncmp(e, "conn.", 5) == 0) {
+		t->kind = V_SECRET;
+		return tpl_check_secret(e, err);
 	}
 	if (strncmp(e, "tasks.", 6) == 0) {
 		const char *r = e + 6;
@@ -1428,6 +1459,17 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 	case V_TASK_ID:
 		sb_str(b, c->task->id);
 		return 0;
+	case V_SECRET: {
+		char *v = NULL;
+		int rc = c->secret ? c->secret(t->expr, c->ud, &v, err) :
+		         seterr(err, -EINVAL, "'%s': no variables or "
+		                "connections here", t->expr);
+		if (rc < 0)
+			return rc;
+		sb_str(b, v);
+		free(v);
+		return 0;
+	}
 	case V_INPUT:               /* exec runs in its work directory */
 		sb_str(b, "inputs/");
 		sb_str(b, t->name);
@@ -1540,4 +1582,57 @@ dag_render_params(const struct dag_ctx *ctx, char **err)
 		free(msg);
 	}
 	return r;
+}
+
+/* ------------------------------------------------------------ run conf */
+
+/* The name of V's JSON type, with its article. */
+static const char *
+dl_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* May V stand where the DAG's default is DEF?  The type is the
+ * default's; an integer is a number too; a null default takes anything. */
+static int
+dl_type_fits(const json_t *def, const json_t *v)
+{
+	if (json_is_null(def))
+		return 1;
+	if (json_is_real(def))
+		return json_is_number(v);
+	if (json_is_boolean(def))
+		return json_is_boolean(v);
+	return json_typeof(def) == json_typeof(v);
+}
+
+int
+dag_conf_check(const struct dag *d, const json_t *conf, char **err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(conf))
+		return seterr(err, -EINVAL, "conf: must be an object");
+	json_object_foreach((json_t *)conf, k, v) {
+		const json_t *def = json_object_get(d->params, k);
+		if (def == NULL)
+			return seterr(err, -EINVAL, "conf.%s: DAG %s has no "
+			              "param '%s'", k, d->id, k);
+		if (!dl_type_fits(def, v))
+			return seterr(err, -EINVAL, "conf.%s: must be %s (the "
+			              "type of its default), not %s", k,
+			              dl_type_name(def), dl_type_name(v));
+	}
+	return 0;
 }

@@ -136,6 +136,9 @@ int64_t dag_retry_delay_ms(const struct dag_task *t, int try_number);
  *   tasks.ID.result           the upstream task ID's result, compact JSON
  *   tasks.ID.result.FIELD     one top-level field of it: a string as is,
  *                             anything else as JSON
+ *   var.NAME                  a variable (varconn.h), looked up at dispatch
+ *   conn.NAME.FIELD           a connection's type, host, port, login,
+ *                             password or extra.KEY, likewise
  * A string that is nothing but one "{{ params.NAME }}" or
  * "{{ tasks.ID.result[.FIELD] }}" whose value is not a string becomes that
  * JSON value (a number stays a number); everything else renders to a
@@ -153,7 +156,17 @@ struct dag_ctx {
 	 * NULL if it has none.  May be NULL if no template needs it. */
 	json_t *(*upstream_result)(const char *task_id, void *ud);
 	void *ud;
+	/* The text of "{{ var.NAME }}" or "{{ conn.NAME.FIELD }}" (EXPR is
+	 * what is between the braces, trimmed): 0 and *VALUE (malloc()ed),
+	 * or a negative code and *err.  NULL: such templates fail. */
+	int (*secret)(const char *expr, void *ud, char **value, char **err);
 };
+
+/* Check a run's CONF against D's params: every key must be a param, of
+ * the type of its default (an integer where a number is; anything where
+ * the default is null).  0, or -EINVAL and *err naming the field
+ * ("conf.rows: must be an integer ...").  */
+int dag_conf_check(const struct dag *d, const json_t *conf, char **err);
 
 /* Render CTX->task's params for a run.  RET a new object (caller decrefs),
  * or NULL and *err (e.g. an upstream without a result, a missing field). */

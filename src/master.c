@@ -23,6 +23,7 @@
 #include "master.h"
 #include "notify.h"
 #include "replay.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 /* Rows of each kind master.retention deletes per transaction: small
@@ -141,6 +142,20 @@ master_loop(const struct kiln_config *c, store *st, sched *sc, pipeline *pl)
 	}
 }
 
+/* Variables and connections: sealed with the cluster secret, and their
+ * secrets masked in whatever tasks send back from the first exchange on
+ * (a value that no longer opens is said, not fatal). */
+static int
+master_varconn(const char *secret, store *st, char **err)
+{
+	int rc = varconn_init(secret, err);
+	char *why = NULL;
+	if (rc == 0 && varconn_masks_load(st, &why) != 0)
+		log_warn("%s", why);
+	free(why);
+	return rc;
+}
+
 /* The certificate chain and key to serve: the files configured, or the
  * master's own from the cluster CA (made or renewed as needed). */
 static int
@@ -213,6 +228,8 @@ master_run(const struct kiln_config *c, char **err)
 	free(db);
 	if (rc != 0)
 		goto out;
+	if ((rc = master_varconn(secret, st, err)) != 0)
+		goto out;
 	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms,
 	                         .heartbeat_ms = c->master.heartbeat_ms };
 	if ((rc = sched_new(st, &so, &sc, err)) != 0)
@@ -284,6 +301,7 @@ out:
 	users_close(us);
 	sched_free(sc);
 	store_close(st);
+	varconn_fini();
 	if (lock >= 0)
 		close(lock);
 	replay_free(api.replay);

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 #define SCAN_MS 2000
@@ -464,6 +465,15 @@ pl_task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
 	return text;
 }
 
+/* "{{ var.NAME }}", "{{ conn.NAME.FIELD }}" (dag_ctx.secret): read from
+ * the store when the task is dispatched. */
+static int
+pl_secret(const char *expr, void *ud, char **value, char **err)
+{
+	struct evalctx *e = ud;
+	return varconn_template(e->p->st, expr, value, err);
+}
+
 /* Task I of run R is to run: its params rendered, its job added to B.
  * A template that does not render fails the task instead. */
 static void
@@ -477,6 +487,7 @@ pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 		.logical_date = r->logical, .interval_start = r->istart,
 		.interval_end = r->iend, .params = NULL,
 		.upstream_result = upstream_result, .ud = e,
+		.secret = pl_secret,
 	};
 	json_t *merged = json_deep_copy(d->params ? d->params : json_object());
 	json_object_update(merged, r->conf);
@@ -493,8 +504,10 @@ pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 		return;
 	}
 	size_t k = b->njobs++;
-	b->params[k] = json_dumps(rp, JSON_COMPACT);
+	char *text = json_dumps(rp, JSON_COMPACT);
 	json_decref(rp);
+	b->params[k] = varconn_params_seal(text);  /* no secret in the store */
+	free(text);
 	b->inputs[k] = pl_task_inputs(e->p, r, t);
 	struct store_job *j = &b->jobs[k];
 	j->plugin = t->plugin;
@@ -1138,15 +1151,9 @@ pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
 	if (pd == NULL) {
 		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
 	} else {
-		/* Unknown params would be an error at run time: refuse now. */
-		const char *k;
-		json_t *v;
-		json_object_foreach(conf, k, v)
-			if (json_object_get(pd->d->params, k) == NULL) {
-				rc = seterr(err, -EINVAL, "DAG %s has no param '%s'",
-				            dag_id, k);
-				break;
-			}
+		/* Unknown or mistyped params would fail at run time: refuse
+		 * now. */
+		rc = dag_conf_check(pd->d, conf, err);
 		if (rc == 0) {
 			int64_t t = now_s();
 			if ((rc = create_run(p, pd, "manual", t, t, t, conf, 0,

@@ -29,6 +29,7 @@
 #include "proto.h"
 #include "sched.h"
 #include "stage.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 enum sj_state { SJ_QUEUED, SJ_RUNNING, SJ_FINISHING };
@@ -1111,7 +1112,7 @@ sc_task_fill(struct sched_task *t, const struct sjob *j)
 	t->id = j->id;
 	t->attempt = j->attempt;
 	t->plugin = xstrdup(j->plugin);
-	t->params = xstrdup(j->params);
+	t->params = varconn_params_open(j->params);  /* sealed if secret */
 	t->inputs = xstrdup(j->inputs);
 	t->slots = j->slots;
 	t->memory = j->memory;

@@ -229,6 +229,17 @@ static const char *const store_migrations[] = {
 	"  PRIMARY KEY (principal, key)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_ms);",
+	/* 6 -> 7: variables and connections (varconn.c).  SEALED is the
+	 * value sealed with a key derived from the cluster secret (a nonce
+	 * and a secretbox, base64): the plaintext is never stored. */
+	"CREATE TABLE IF NOT EXISTS secrets ("
+	"  kind       TEXT NOT NULL,"
+	"  name       TEXT NOT NULL,"
+	"  sealed     TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  updated_by TEXT,"
+	"  PRIMARY KEY (kind, name)"
+	") WITHOUT ROWID;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -2563,6 +2574,134 @@ store_meta_get(store *s, const char *key, char **value, char **err)
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Variables and connections, sealed                                  */
+/* ------------------------------------------------------------------ */
+
+/* Changed by an administrator now and then: on the read connection, as
+ * store_token_add(). */
+int
+store_secret_put(store *s, const char *kind, const char *name,
+                 const char *sealed, const char *by, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "INSERT INTO secrets (kind, name, sealed, "
+	                     "updated_ms, updated_by) VALUES (?1, ?2, ?3, ?4, "
+	                     "?5) ON CONFLICT (kind, name) DO UPDATE SET "
+	                     "sealed = ?3, updated_ms = ?4, updated_by = ?5",
+	                     &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, sealed, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, clock_now_ms());
+		store_bind_text(st, 5, by);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: write secret");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_secret_delete(store *s, const char *kind, const char *name,
+                    char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "DELETE FROM secrets WHERE kind = ?1 AND "
+	                     "name = ?2", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE)
+			rc = store_dberr(s->rdb, rc, err, "store: delete secret");
+		else
+			rc = sqlite3_changes(s->rdb) == 0 ? -ENOENT : 0;
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+void
+store_secret_clear(struct store_secret *x)
+{
+	if (x == NULL)
+		return;
+	free(x->name);
+	free(x->sealed);
+	free(x->updated_by);
+	memset(x, 0, sizeof *x);
+}
+
+/* Rows of KIND (and NAME, if not NULL), by name, to CB. */
+static int
+store_secret_walk(store *s, const char *kind, const char *name,
+                  store_secret_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT name, sealed, updated_ms, updated_by "
+	                     "FROM secrets WHERE kind = ?1 AND (?2 IS NULL OR "
+	                     "name = ?2) ORDER BY name", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+		store_bind_text(st, 2, name);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_secret x = {
+				.name = store_col_str(st, 0),
+				.sealed = store_col_str(st, 1),
+				.updated_ms = sqlite3_column_int64(st, 2),
+				.updated_by = store_col_str(st, 3),
+			};
+			int stop = cb(&x, ud);
+			store_secret_clear(&x);
+			if (stop)
+				break;
+		}
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: read secrets");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_secret_list(store *s, const char *kind, store_secret_cb cb, void *ud,
+                  char **err)
+{
+	return store_secret_walk(s, kind, NULL, cb, ud, err);
+}
+
+static int
+store_secret_take(const struct store_secret *x, void *ud)
+{
+	struct store_secret *out = ud;
+	*out = (struct store_secret){
+		.name = xstrdup(x->name), .sealed = xstrdup(x->sealed),
+		.updated_ms = x->updated_ms,
+		.updated_by = xstrdup(x->updated_by),
+	};
+	return 1;
+}
+
+int
+store_secret_get(store *s, const char *kind, const char *name,
+                 struct store_secret *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	int rc = store_secret_walk(s, kind, name, store_secret_take, out, err);
+	if (rc == 0 && out->name == NULL)
+		rc = -ENOENT;
 	return rc;
 }
 

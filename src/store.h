@@ -314,6 +314,33 @@ struct store_idem {
 int store_idem_get(store *s, const char *principal, const char *key,
                    int64_t now_ms, struct store_idem *out, char **err);
 
+/* ------------------------------------------- variables and connections */
+
+/* A sealed variable or connection (varconn.c seals and opens them).
+ * Strings are malloc()ed; free them with store_secret_clear(). */
+struct store_secret {
+	char *name;
+	char *sealed;        /* base64 of nonce and secretbox */
+	int64_t updated_ms;
+	char *updated_by;    /* who last set it ("user:alice"), or NULL */
+};
+void store_secret_clear(struct store_secret *x);
+
+/* Insert or replace NAME of KIND ("var" or "conn") with SEALED, by BY. */
+int store_secret_put(store *s, const char *kind, const char *name,
+                     const char *sealed, const char *by, char **err);
+/* Delete NAME of KIND: 0, or -ENOENT. */
+int store_secret_delete(store *s, const char *kind, const char *name,
+                        char **err);
+/* NAME of KIND in *OUT (store_secret_clear), or -ENOENT. */
+int store_secret_get(store *s, const char *kind, const char *name,
+                     struct store_secret *out, char **err);
+/* Every row of KIND by name; CB (strings borrowed for the call) returns
+ * non-zero to stop. */
+typedef int (*store_secret_cb)(const struct store_secret *x, void *ud);
+int store_secret_list(store *s, const char *kind, store_secret_cb cb,
+                      void *ud, char **err);
+
 /* ------------------------------------------------------------ pipelines */
 
 /* Task instance states (Airflow's). */

@@ -57,6 +57,9 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_backup, &cli_cmd_restore,
 	&cli_cmd_artifact_get, &cli_cmd_artifact_list, &cli_cmd_leaderboard,
 	&cli_cmd_forecast_show,
+	&cli_cmd_var_set, &cli_cmd_var_get, &cli_cmd_var_list,
+	&cli_cmd_var_delete, &cli_cmd_conn_add, &cli_cmd_conn_get,
+	&cli_cmd_conn_list, &cli_cmd_conn_delete,
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 
@@ -70,6 +73,7 @@ cli_commands(size_t *n)
 static const struct cli_group *const cli_groups[] = {
 	&cli_group_dag, &cli_group_run, &cli_group_task, &cli_group_cert,
 	&cli_group_token, &cli_group_artifact, &cli_group_forecast,
+	&cli_group_var, &cli_group_conn,
 };
 #define CLI_NGROUPS (sizeof cli_groups / sizeof cli_groups[0])
 

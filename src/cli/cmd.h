@@ -115,10 +115,12 @@ extern const struct cli_cmd cli_cmd_up, cli_cmd_start, cli_cmd_passwd,
 	cli_cmd_task_clear, cli_cmd_task_logs, cli_cmd_cert_show,
 	cli_cmd_cert_ca, cli_cmd_cert_rotate, cli_cmd_backup, cli_cmd_restore,
 	cli_cmd_artifact_get, cli_cmd_artifact_list, cli_cmd_leaderboard,
-	cli_cmd_forecast_show;
+	cli_cmd_forecast_show, cli_cmd_var_set, cli_cmd_var_get,
+	cli_cmd_var_list, cli_cmd_var_delete, cli_cmd_conn_add,
+	cli_cmd_conn_get, cli_cmd_conn_list, cli_cmd_conn_delete;
 extern const struct cli_group cli_group_dag, cli_group_run,
 	cli_group_task, cli_group_cert, cli_group_token, cli_group_artifact,
-	cli_group_forecast;
+	cli_group_forecast, cli_group_var, cli_group_conn;
 
 /* The table of every command (*N of them), for the tests. */
 const struct cli_cmd *const *cli_commands(size_t *n);

@@ -24,6 +24,7 @@
 
 struct trigger_opts {
 	json_t *params;                 /* -p: the run's conf */
+	const char *conf;               /* --conf JSON, under -p */
 	int wait;
 	struct cli_num timeout;
 };
@@ -342,7 +343,13 @@ cli_dag_trigger(struct cli *x, void *opts)
 
 	if (o->timeout.set && !o->wait)
 		return cli_usage_error(x, "--timeout needs --wait");
-	json_t *req = json_pack("{s:O}", "conf", o->params);
+	json_t *conf = o->conf ? json_loads(o->conf, 0, NULL) : json_object();
+	if (!json_is_object(conf)) {
+		json_decref(conf);
+		return cli_usage_error(x, "--conf must be a JSON object");
+	}
+	json_object_update(conf, o->params);
+	json_t *req = json_pack("{s:o}", "conf", conf);
 	char *path = cli_path("dags", x->pos[0], "/trigger");
 	rc = cli_connect(x, 1);
 	if (rc == 0)
@@ -604,6 +611,7 @@ cli_task_logs(struct cli *x, void *opts)
 #define TRIGGER(f) offsetof(struct trigger_opts, f)
 static const struct cli_opt trigger_options[] = {
 	{ "param", 'p', CLI_PARAM, TRIGGER(params), 0, 0, NULL },
+	{ "conf", 0, CLI_STRING, TRIGGER(conf), 0, 0, NULL },
 	{ "wait", 0, CLI_FLAG, TRIGGER(wait), 0, 0, NULL },
 	{ "timeout", 0, CLI_DURATION, TRIGGER(timeout), 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
@@ -682,6 +690,9 @@ const struct cli_cmd cli_cmd_dag_trigger = {
 	"  -p, --param KEY=VALUE  set KEY of the run's conf, which overrides\n"
 	"                         the DAG's params; VALUE is typed as in\n"
 	"                         'kiln submit'\n"
+	"      --conf JSON        the run's conf as a JSON object (under any\n"
+	"                         -p); each key must be a param of the DAG,\n"
+	"                         of the type of its default\n"
 	"      --wait             wait until the run succeeds or fails; print\n"
 	"                         its final state and its tasks\n"
 	"      --timeout DURATION with --wait, give up after e.g. 90s, 5m, 2h\n"

@@ -15,6 +15,7 @@
 #include <check.h>
 
 #include "testutil.h"
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
@@ -561,6 +562,17 @@ static const struct {
 	  "tasks:\n  - {id: b, plugin: noop, depends_on: [a]}\n"
 	  "  - {id: a, plugin: noop, params: {r: 1, s: \"{{ x }}\"}}\n",
 	  "6:45: unknown template variable 'x'" },
+	/* variables and connections: their form at load, names at run */
+	{ "id: x\n" TASK_A "    params: {p: \"{{ var.a.b }}\"}\n",
+	  "5:17: 'var.a.b': a variable is {{ var.NAME }}" },
+	{ "id: x\n" TASK_A "    params: {p: \"{{ conn.db }}\"}\n",
+	  "5:17: 'conn.db': a connection's field is type, host, port, login, "
+	  "password or extra.KEY" },
+	{ "id: x\n" TASK_A "    params: {p: \"{{ conn.db.schema }}\"}\n",
+	  "5:17: 'conn.db.schema': a connection's field is type, host, port, "
+	  "login, password or extra.KEY" },
+	{ "id: x\n" TASK_A "    params: {p: \"{{ var. }}\"}\n",
+	  "5:17: 'var.': a name of letters, digits, '_' and '-' must follow" },
 	/* command tasks (plugin exec) */
 	{ "id: x\n" TASK_A "    command: echo hi\n",
 	  "4:13: task 'a' has both 'plugin' and 'command' (a task of plugin "
@@ -608,6 +620,66 @@ START_TEST(test_errors)
 	ck_assert_msg(ok, "case %d:\n got  %s\n want %s", _i, err + n + 1,
 	              bad[_i].err);
 	free(err);
+	free(path);
+}
+END_TEST
+
+/* dag_ctx.secret for test_secrets: "var.x" is "X", the rest unknown. */
+static int
+secret_of(const char *expr, void *ud, char **value, char **err)
+{
+	(void)ud;
+	if (strcmp(expr, "var.x") == 0) {
+		*value = xstrdup("X");
+		return 0;
+	}
+	return seterr(err, -ENOENT, "no such thing as '%s'", expr);
+}
+
+START_TEST(test_secrets)
+{
+	char *path = write_file("s.yaml", "id: s\n"
+		"params: {n: 3, r: 0.5, s: a, b: true, z: null}\n"
+		"tasks:\n  - id: t\n    plugin: noop\n"
+		"    params: {p: \"{{ var.x }}/{{ conn.db.extra.k }}\", "
+		"q: \"{{ var.x }}\"}\n");
+	struct dag *d = NULL;
+	char *err = NULL;
+	ck_assert_msg(dag_load(path, known, NULL, &d, &err) == 0, "%s", err);
+	struct dag_ctx c = { .dag = d, .task = task(d, "t"),
+	                     .secret = secret_of };
+	ck_assert_ptr_null(dag_render_params(&c, &err));
+	ck_assert_str_eq(err, "task 't': no such thing as 'conn.db.extra.k'");
+	free(err);
+	err = NULL;
+	c.secret = NULL;
+	ck_assert_ptr_null(dag_render_params(&c, &err));
+	free(err);
+
+	/* Run conf: keys and types from the params' defaults. */
+	static const struct { const char *conf, *err; } confs[] = {
+		{ "{\"n\": 4, \"r\": 1, \"s\": \"b\", \"b\": false, "
+		  "\"z\": [1]}", NULL },
+		{ "{\"n\": 4.5}", "conf.n: must be an integer (the type of its "
+		  "default), not a number" },
+		{ "{\"r\": \"x\"}", "conf.r: must be a number (the type of "
+		  "its default), not a string" },
+		{ "{\"b\": 1}", "conf.b: must be a boolean (the type of its "
+		  "default), not an integer" },
+		{ "{\"m\": 1}", "conf.m: DAG s has no param 'm'" },
+	};
+	for (size_t i = 0; i < sizeof confs / sizeof *confs; i++) {
+		json_t *conf = json_loads(confs[i].conf, 0, NULL);
+		err = NULL;
+		int rc = dag_conf_check(d, conf, &err);
+		if (confs[i].err == NULL)
+			ck_assert_msg(rc == 0, "%s: %s", confs[i].conf, err);
+		else
+			ck_assert_str_eq(err, confs[i].err);
+		free(err);
+		json_decref(conf);
+	}
+	dag_free(d);
 	free(path);
 }
 END_TEST
@@ -1028,6 +1100,7 @@ dag_suite(void)
 	tc = tcase_create("render");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_render);
+	tcase_add_test(tc, test_secrets);
 	tcase_add_test(tc, test_command);
 	suite_add_tcase(s, tc);
 
