@@ -724,6 +724,7 @@ const struct api_route api_routes[] = {
 	{ "GET",    "/api/v1/jobs",                        API_VIEWER,  NO_CSRF, api_jobs_list },
 	{ "POST",   "/api/v1/jobs",                        API_ADMIN,   CSRF,    api_jobs_submit },
 	{ "POST",   "/api/v1/jobs/batch",                  API_ADMIN,   CSRF,    api_jobs_batch },
+	{ "POST",   "/api/v1/jobs/cancel",                 API_ADMIN,   CSRF,    api_jobs_cancel },
 	{ "GET",    "/api/v1/jobs/:id",                    API_VIEWER,  NO_CSRF, api_job_get },
 	{ "GET",    "/api/v1/jobs/:id/log",                API_VIEWER,  NO_CSRF, api_job_log },
 	{ "POST",   "/api/v1/jobs/:id/cancel",             API_ADMIN,   CSRF,    api_job_cancel },
