@@ -492,9 +492,88 @@ track('the jobs page lists and filters jobs', async () => {
 	await admin.getByTestId('filter-plugin').selectOption('sleep');
 	await admin.waitForURL(/plugin=sleep/);
 	await until('only sleep jobs', async () => {
-		const p = await admin.locator('[data-testid=job-row] td:nth-child(2)').allTextContents();
+		const p = await admin.locator('[data-testid=job-plugin]').allTextContents();
 		return p.length >= 1 && p.every((x) => x === 'sleep');
 	});
+});
+
+/* The total the jobs page shows ("N jobs"), as a number. */
+async function shownTotal(page) {
+	const t = await page.getByTestId('jobs-total').textContent();
+	const m = /^([\d,]+) jobs?$/.exec(t);
+	return m ? Number(m[1].replace(/,/g, '')) : NaN;
+}
+
+track('jobs: DAG and run columns, filters, the total, id search and a time range', async () => {
+	const all = await apiViewer('/api/v1/jobs?limit=1');
+	await admin.goto(`${URL_}/#/jobs`);
+	await until('the total of all jobs', async () => (await shownTotal(admin)) === all.total);
+	// The run's jobs, named by DAG and run, linked to the run's page.
+	await admin.goto(`${URL_}/#/jobs?run=${encodeURIComponent(runId)}`);
+	const rows = admin.getByTestId('job-row');
+	await until('the run\'s 4 jobs', async () => (await shownTotal(admin)) === 4 && (await rows.count()) === 4);
+	assert.deepEqual(new Set(await admin.getByTestId('job-dag').allTextContents()), new Set(['example_chain']));
+	assert.deepEqual(new Set(await admin.getByTestId('job-run').allTextContents()), new Set([runId]));
+	assert.equal(await admin.getByTestId('job-run').first().getAttribute('href'), `#/runs/${encodeURIComponent(runId)}`);
+	await shot(admin, 'jobs-run-filter');
+	// By DAG, from the filter form.
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-dag').fill('flaky');
+	await admin.getByTestId('filter-dag').press('Enter');
+	await admin.waitForURL(/dag=flaky/);
+	const flaky = await apiViewer('/api/v1/jobs?dag=flaky&limit=1');
+	await until('the flaky DAG\'s jobs', async () => (await shownTotal(admin)) === flaky.total &&
+		(await admin.getByTestId('job-dag').allTextContents()).every((d) => d === 'flaky'));
+	// Search by id: one job.
+	const id = all.jobs[0].id;
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-id').fill(String(id));
+	await admin.getByTestId('filter-id').press('Enter');
+	await until('the one job', async () => (await shownTotal(admin)) === 1 &&
+		(await rows.count()) === 1 && Number(await rows.first().getAttribute('data-job')) === id);
+	assert.equal(await admin.getByTestId('jobs-total').textContent(), '1 job');
+	// A time range in the future: nothing.
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-since').fill('2099-01-01T00:00');
+	await admin.waitForURL(/since=2099/);
+	await until('no job', async () => (await shownTotal(admin)) === 0);
+	assert.equal(await admin.getByTestId('jobs-empty').isVisible(), true);
+	// A bad filter by hand: the API's 400 names it.
+	await admin.goto(`${URL_}/#/jobs?since=yesterday`);
+	await until('the error', async () => /since/.test(await admin.getByTestId('error').textContent()));
+});
+
+track('jobs: an admin cancels selected jobs; a viewer can neither select nor cancel', async () => {
+	const ids = [];
+	for (let i = 0; i < 2; i++)
+		ids.push((await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 30 } })).body.id);
+	await admin.goto(`${URL_}/#/jobs?plugin=sleep`);
+	for (const id of ids) {
+		const row = admin.locator(`[data-testid=job-row][data-job="${id}"]`);
+		await row.waitFor();
+		await row.getByTestId('job-select').check();
+	}
+	assert.equal(await admin.getByTestId('jobs-cancel').textContent(), 'Cancel 2 selected');
+	await admin.getByTestId('jobs-cancel').click();
+	await admin.getByTestId('cancel-dialog').waitFor();
+	assert.deepEqual(await admin.getByTestId('cancel-job').allTextContents(), ids.map((i) => `job ${i}`));
+	await shot(admin, 'jobs-cancel-dialog');
+	await admin.getByTestId('cancel-confirm').click();
+	await until('both cancelled', async () => {
+		for (const id of ids)
+			if ((await admin.locator(`[data-testid=job-row][data-job="${id}"]`).getAttribute('data-state')) !== 'cancelled')
+				return false;
+		return true;
+	});
+	assert.match(await admin.getByTestId('jobs-cancel-result').textContent(), /^2 cancelled/);
+	const page = await newPage();
+	await login(page, USERS.viewer);
+	await page.goto(`${URL_}/#/jobs`);
+	await page.getByTestId('job-row').first().waitFor();
+	assert.equal(await page.getByTestId('job-select').count(), 0, 'no selection for a viewer');
+	assert.equal(await page.getByTestId('jobs-cancel').count(), 0, 'no cancel button for a viewer');
+	assert.equal(await forcedPost(page, '/api/v1/jobs/cancel'), 403, 'a viewer\'s bulk cancel is refused');
+	await page.context().close();
 });
 
 /* POST from the admin's page with its session and CSRF token. */
