@@ -576,6 +576,50 @@ track('jobs: an admin cancels selected jobs; a viewer can neither select nor can
 	await page.context().close();
 });
 
+track('the run page: conf, start, end, duration and a Gantt bar per task', async () => {
+	const r = await adminPost('/api/v1/dags/params_demo/trigger', { conf: { rows: 7 } });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	await until('the params_demo run done', async () => (await apiViewer(`/api/v1/runs/${encodeURIComponent(r.body.run_id)}`)).state === 'success');
+	await admin.goto(`${URL_}/#/runs/${encodeURIComponent(r.body.run_id)}`);
+	await until('its conf', async () => /"rows": 7/.test(await admin.getByTestId('run-conf').textContent()));
+	// example_chain's run, reached from its DAG page.
+	await admin.goto(`${URL_}/#/dags/example_chain?run=${encodeURIComponent(runId)}`);
+	await admin.getByTestId('run-details').click();
+	await admin.waitForURL(/#\/runs\//);
+	assert.equal(await admin.getByTestId('run-id').textContent(), runId);
+	await until('the run\'s facts', async () => (await admin.locator('[data-testid=run-state] .badge').textContent()) === 'success');
+	for (const f of ['run-created', 'run-start', 'run-end'])
+		assert.match(await admin.getByTestId(f).textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/, f);
+	assert.match(await admin.getByTestId('run-duration').textContent(), /\d/);
+	const tasks = (await apiViewer(`/api/v1/runs/${encodeURIComponent(runId)}`)).tasks.map((t) => t.task);
+	await until('a Gantt row per task', async () => (await admin.getByTestId('gantt-row').count()) === tasks.length);
+	assert.deepEqual(await admin.locator('[data-testid=gantt-row]').evaluateAll((e) => e.map((x) => x.dataset.task)), tasks);
+	assert.equal(await admin.getByTestId('gantt-bar').count(), tasks.length, 'one running bar per task');
+	assert.equal(await admin.getByTestId('gantt-queued').count(), tasks.length, 'one queued bar per task');
+	// The chain's tasks ran one after the other: each bar starts after the previous one's.
+	const xs = await admin.locator('[data-testid=gantt-bar]').evaluateAll((e) => e.map((x) => Number(x.getAttribute('x'))));
+	assert.ok(xs.every((x, i) => i === 0 || x >= xs[i - 1]), `bars in order: ${xs}`);
+	await shot(admin, 'run');
+});
+
+track('older runs are reachable through the runs pager', async () => {
+	const first = (await adminPost('/api/v1/dags/params_demo/trigger', {})).body.run_id;
+	for (let i = 0; i < 25; i++)
+		assert.equal((await adminPost('/api/v1/dags/params_demo/trigger', {})).status, 201);
+	await admin.goto(`${URL_}/#/dags/params_demo`);
+	await admin.getByTestId('all-runs').click();
+	await admin.waitForURL(/#\/dags\/params_demo\/runs$/);
+	const rows = admin.getByTestId('run-row');
+	await until('a first page of 25 runs', async () => (await rows.count()) === 25);
+	assert.equal(await admin.locator(`[data-testid=run-row][data-run="${first}"]`).count(), 0, 'the oldest is not on page 1');
+	await admin.getByTestId('runs-older').click();
+	const old = admin.locator(`[data-testid=run-row][data-run="${first}"]`);
+	await old.waitFor();
+	await shot(admin, 'runs-page-2');
+	await old.getByTestId('run-link').click();
+	await until('the old run\'s page', async () => (await admin.getByTestId('run-id').textContent()) === first);
+});
+
 /* POST from the admin's page with its session and CSRF token. */
 function adminPost(p, body) {
 	return admin.evaluate(async ([p2, b]) => {
