@@ -719,6 +719,7 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/api/v1/tokens/:id",                  API_ADMIN,   CSRF,    api_token_revoke },
 	{ "GET",    "/api/v1/stats",                       API_VIEWER,  NO_CSRF, api_stats },
 	{ "GET",    "/api/v1/workers",                     API_VIEWER,  NO_CSRF, api_workers },
+	{ "GET",    "/api/v1/workers/:name",               API_VIEWER,  NO_CSRF, api_worker },
 	{ "GET",    "/api/v1/plugins",                     API_VIEWER,  NO_CSRF, api_plugins },
 
 	{ "GET",    "/api/v1/jobs",                        API_VIEWER,  NO_CSRF, api_jobs_list },

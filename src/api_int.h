@@ -151,7 +151,7 @@ void api_token_who(struct api_ctx *a, const char *token, struct who *w);
 char *api_principal(const struct who *w);
 
 /* api_web.c */
-api_handler api_static, api_health, api_metrics, api_stats, api_workers,
+api_handler api_static, api_health, api_metrics, api_stats, api_workers, api_worker,
 	api_plugins;
 
 #endif

@@ -620,6 +620,31 @@ track('older runs are reachable through the runs pager', async () => {
 	await until('the old run\'s page', async () => (await admin.getByTestId('run-id').textContent()) === first);
 });
 
+track('a worker page: slots, memory, plugins, heartbeats, running and recent jobs', async () => {
+	const r = await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 3 } });
+	let w = null;
+	await until('the job running', async () => {
+		const j = await apiViewer(`/api/v1/jobs/${r.body.id}`);
+		w = j.worker;
+		return j.state === 'running';
+	});
+	await admin.goto(`${URL_}/#/cluster`);
+	await admin.locator(`[data-testid=worker-row][data-worker=${w}] [data-testid=worker-link]`).click();
+	await admin.waitForURL(new RegExp(`#/workers/${w}$`));
+	assert.equal(await admin.getByTestId('worker-title').textContent(), w);
+	await admin.locator(`[data-testid=worker-running-row][data-job="${r.body.id}"]`).waitFor();
+	assert.match(await admin.getByTestId('worker-slots').textContent(), /of 2$/);
+	assert.match(await admin.getByTestId('worker-memory').textContent(), /of 1(\.0)? GiB$/);
+	assert.ok((await admin.locator('[data-testid=worker-plugins] li').allTextContents()).some((p) => /^sleep /.test(p)));
+	await until('heartbeats', async () => (await admin.getByTestId('heartbeat').count()) >= 5);
+	const hb = (await apiViewer(`/api/v1/workers/${w}`)).heartbeats;
+	assert.ok(hb.length >= 5 && hb.length <= 32, `${hb.length} heartbeats kept`);
+	assert.ok(hb.every((t, i) => i === 0 || t >= hb[i - 1]), 'oldest first');
+	assert.ok((await admin.getByTestId('worker-jobs-row').count()) >= 1, 'recent jobs');
+	await shot(admin, 'worker');
+	assert.equal(await apiViewer('/api/v1/workers/nope'), null, 'an unknown worker is 404');
+});
+
 /* POST from the admin's page with its session and CSRF token. */
 function adminPost(p, body) {
 	return admin.evaluate(async ([p2, b]) => {

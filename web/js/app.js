@@ -22,6 +22,7 @@ import dag from './dag.js';
 import jobs from './jobs.js';
 import run from './run.js';
 import runs from './runs.js';
+import worker from './worker.js';
 import job from './job.js';
 import plugins from './plugins.js';
 import models from './models.js';
@@ -33,6 +34,7 @@ const ROUTES = [
 	[/^\/dags\/([^/]+)$/, dag],
 	[/^\/dags\/([^/]+)\/runs$/, runs],
 	[/^\/runs\/([^/]+)$/, run],
+	[/^\/workers\/([^/]+)$/, worker],
 	[/^\/jobs$/, jobs],
 	[/^\/jobs\/(\d+)$/, job],
 	[/^\/plugins$/, plugins],
