@@ -413,9 +413,11 @@ list_one(const struct store_job *j, void *ud)
 	return 0;
 }
 
-/* Counted at most this far (store_job_count): the count's cost stays
- * bounded however many jobs the store keeps. */
+/* Counted at most this far, and for at most this long
+ * (store_job_count): the count's cost stays bounded however many jobs
+ * the store keeps and however the filters combine. */
 #define API_COUNT_CAP 100000
+#define API_COUNT_MS 100
 /* The longest DAG id, run_id or worker name a filter may name. */
 #define API_FILTER_TEXT_MAX 256
 /* Jobs one bulk cancel may name. */
@@ -512,9 +514,11 @@ api_jobs_list(struct api_ctx *a, http_req *r, const struct api_call *c)
 		return;
 	struct list_ctx lc = { json_array(), 0 };
 	int64_t total = 0;
+	int partial = 0;
 	char *err = NULL;
 	if (store_job_list(a->st, &f, list_one, &lc, &err) != 0 ||
-	    store_job_count(a->st, &f, API_COUNT_CAP, &total, &err) != 0) {
+	    store_job_count(a->st, &f, API_COUNT_CAP, API_COUNT_MS, &total,
+	                    &partial, &err) != 0) {
 		json_decref(lc.a);
 		http_reply_error(r, 500, "%s", err);
 		free(err);
@@ -524,7 +528,7 @@ api_jobs_list(struct api_ctx *a, http_req *r, const struct api_call *c)
 		json_integer(lc.last) : json_null();
 	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I,s:b}", "jobs", lc.a,
 	                "next_before", next, "total", (json_int_t)total,
-	                "total_capped", total >= API_COUNT_CAP));
+	                "total_capped", partial || total >= API_COUNT_CAP));
 }
 
 /* POST /api/v1/jobs/cancel {"ids": [ID, ...]}: each as

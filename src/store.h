@@ -227,10 +227,12 @@ typedef int (*store_job_cb)(const struct store_job *j, void *ud);
 int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
                    void *ud, char **err);
 /* How many jobs match F (its before_id and limit ignored), counting at
- * most CAP (so that a count costs a bounded walk): *n <= CAP, and
- * *n == CAP means "CAP or more".  0 or negative with *err. */
+ * most CAP for at most BUDGET_MS (so that a count costs a bounded walk):
+ * *n <= CAP, and *n == CAP means "CAP or more"; *partial is 1 if the
+ * time ran out first (then *n is what was counted: "*n or more").
+ * 0 or negative with *err. */
 int store_job_count(store *s, const struct store_filter *f, int64_t cap,
-                    int64_t *n, char **err);
+                    int64_t budget_ms, int64_t *n, int *partial, char **err);
 /* CB(UD, NAME) for each plugin any job in the store named (the master
  * accepts them while workers re-register after a restart); CB returning
  * non-zero stops the walk.  0 or negative with *err. */

@@ -222,7 +222,7 @@ export default {
 			newer.disabled = cursors.length === 1;
 			const n = r.total ?? list.length;
 			total.dataset.total = String(n);
-			setText(total, `${r.total_capped ? 'more than ' : ''}${n.toLocaleString('en')} job${n === 1 ? '' : 's'}`);
+			setText(total, `${r.total_capped ? 'at least ' : ''}${n.toLocaleString('en')} job${n === 1 ? '' : 's'}`);
 			setText(where, list.length ? `page ${cursors.length} · jobs ${list[0].id}–${list[list.length - 1].id}` : '');
 		}
 		older.addEventListener('click', () => {
