@@ -162,6 +162,16 @@ tasks:
     plugin: noop
     depends_on: [boom]
 `);
+	// A task that fails and waits 20 s for its retry: the jobs page's
+	// "attempt 2 of 2, waiting".
+	fs.writeFileSync(path.join(DAGS, 'retrywait.yaml'), `id: retrywait
+tasks:
+  - id: again
+    plugin: sleep
+    params: { seconds: 0.01, fail: true }
+    retries: 1
+    retry_delay: 20s
+`);
 	const port = await freePort();
 	URL_ = `http://127.0.0.1:${port}`;
 	const users = Object.values(USERS).map((u) =>
@@ -505,9 +515,12 @@ async function shownTotal(page) {
 }
 
 track('jobs: DAG and run columns, filters, the total, id search and a time range', async () => {
+	const rw = await adminPost('/api/v1/dags/retrywait/trigger', {});
+	assert.equal(rw.status, 201);
 	const all = await apiViewer('/api/v1/jobs?limit=1');
 	await admin.goto(`${URL_}/#/jobs`);
-	await until('the total of all jobs', async () => (await shownTotal(admin)) === all.total);
+	await until('the total of all jobs', async () =>
+		(await shownTotal(admin)) === (await apiViewer('/api/v1/jobs?limit=1')).total);
 	// The run's jobs, named by DAG and run, linked to the run's page.
 	await admin.goto(`${URL_}/#/jobs?run=${encodeURIComponent(runId)}`);
 	const rows = admin.getByTestId('job-row');
@@ -541,6 +554,14 @@ track('jobs: DAG and run columns, filters, the total, id search and a time range
 	// A bad filter by hand: the API's 400 names it.
 	await admin.goto(`${URL_}/#/jobs?since=yesterday`);
 	await until('the error', async () => /since/.test(await admin.getByTestId('error').textContent()));
+	// A retry waiting for its delay says so, with the attempt to come.
+	await admin.goto(`${URL_}/#/jobs?run=${encodeURIComponent(rw.body.run_id)}`);
+	const row = admin.getByTestId('job-row').first();
+	await until('the retry waiting', async () => (await row.getAttribute('data-state')) === 'queued' &&
+		(await row.getByTestId('job-retry').textContent()) === ' retry', 10000);
+	assert.equal(await row.getByTestId('job-attempt').textContent(), 'attempt 2 of 2');
+	assert.match(await row.getByTestId('job-time').textContent(), /^waiting \d/);
+	await shot(admin, 'jobs-retry-waiting');
 });
 
 track('jobs: an admin cancels selected jobs; a viewer can neither select nor cancel', async () => {
