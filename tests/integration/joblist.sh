@@ -5,7 +5,7 @@
 # bulk cancel (admins only), a retry's wait (requeued_ms) and `kiln jobs`
 # with the same filters, on a real master and two workers.
 . "$(dirname "$0")/lib.sh"
-cluster_yaml
+mkdir -p "$T/dags"
 cat > "$T/dags/two.yaml" <<YAML
 id: two
 tasks:
@@ -24,11 +24,7 @@ tasks:
     retries: 1
     retry_delay: 3s
 YAML
-start_node master
-wait_master
-start_node w1
-start_node w2
-wait_workers 2
+start_cluster
 TOKEN=$(token)   # once: each token() in a $(...) would make another
 # A run_id as a query value ("+00:00" must not arrive as a space).
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
