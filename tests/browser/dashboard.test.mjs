@@ -562,6 +562,11 @@ track('jobs: DAG and run columns, filters, the total, id search and a time range
 	assert.equal(await row.getByTestId('job-attempt').textContent(), 'attempt 2 of 2');
 	assert.match(await row.getByTestId('job-time').textContent(), /^waiting \d/);
 	await shot(admin, 'jobs-retry-waiting');
+	// Its page says the same, and links its run.
+	await row.getByTestId('job-link').click();
+	await until('the job page', async () => /waits to retry$/.test(await admin.getByTestId('job-attempt').textContent()));
+	assert.equal(await admin.getByTestId('job-attempt').textContent(), '1 of 2 done; attempt 2 waits to retry');
+	assert.equal(await admin.locator('[data-testid=job-run] a').getAttribute('href'), `#/runs/${encodeURIComponent(rw.body.run_id)}`);
 });
 
 track('jobs: an admin cancels selected jobs; a viewer can neither select nor cancel', async () => {
