@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cron.h"
 #include "api_int.h"
 #include "plugin.h"
 #include "auth.h"
@@ -405,34 +406,124 @@ list_one(const struct store_job *j, void *ud)
 	json_t *o = job_json(j);
 	json_object_del(o, "params");
 	json_object_del(o, "result");
+	if (j->run_id != NULL) {
+		json_object_set_new(o, "dag_id", json_string(j->dag_id ? j->dag_id : ""));
+		json_object_set_new(o, "run_id", json_string(j->run_id));
+	}
+	/* A retry waiting to be placed again: since when. */
+	if (j->requeued_ms > 0)
+		json_object_set_new(o, "requeued_ms", json_integer(j->requeued_ms));
 	json_array_append_new(c->a, o);
 	c->last = j->id;
 	return 0;
 }
 
-/* GET /api/v1/jobs?state=&plugin=&limit=&before= */
+/* Counted at most this far, and for at most this long
+ * (store_job_count): the count's cost stays bounded however many jobs
+ * the store keeps and however the filters combine. */
+#define API_COUNT_CAP 100000
+#define API_COUNT_MS 100
+/* The longest DAG id, run_id or worker name a filter may name. */
+#define API_FILTER_TEXT_MAX 256
+/* Jobs one bulk cancel may name. */
+#define API_CANCEL_MAX 1000
+
+/* ?NAME=: a time, as unix milliseconds or an ISO 8601 date
+ * (cron_parse_date), into *MS (0: absent).  0, or replies 400 and -1. */
+static int
+query_time(http_req *r, const char *name, int64_t *ms)
+{
+	const char *v = http_query(r, name);
+	*ms = 0;
+	if (v == NULL || *v == '\0')
+		return 0;
+	char *end = NULL, *err = NULL;
+	long long n = strtoll(v, &end, 10);
+	if (*end == '\0' && n > 0) {
+		*ms = n;
+		return 0;
+	}
+	int64_t t;
+	if (cron_parse_date(v, &t, &err) != 0 || t <= 0) {
+		http_reply_error(r, 400, "%s: %s", name, err ? err :
+		                 "must be after 1970");
+		free(err);
+		return -1;
+	}
+	*ms = t * 1000;
+	return 0;
+}
+
+/* ?NAME=: text of 1 to API_FILTER_TEXT_MAX bytes into *OUT (NULL:
+ * absent).  0, or replies 400 and -1. */
+static int
+query_text(http_req *r, const char *name, const char **out)
+{
+	const char *v = http_query(r, name);
+	*out = v != NULL && *v != '\0' ? v : NULL;
+	if (*out != NULL && strlen(v) > API_FILTER_TEXT_MAX) {
+		http_reply_error(r, 400, "%s: longer than %d bytes", name,
+		                 API_FILTER_TEXT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The list's filters from the query into F: 0, or replies 400 naming
+ * the parameter and returns -1. */
+static int
+list_filter(http_req *r, struct store_filter *f)
+{
+	const char *v;
+	memset(f, 0, sizeof *f);
+	f->state = -1;
+	if ((v = http_query(r, "state")) != NULL && *v) {
+		f->state = job_state_parse(v);
+		if (f->state < 0) {
+			http_reply_error(r, 400, "state: unknown state '%s'", v);
+			return -1;
+		}
+	}
+	if (query_text(r, "plugin", &f->plugin) != 0 ||
+	    query_text(r, "dag", &f->dag) != 0 ||
+	    query_text(r, "run", &f->run) != 0 ||
+	    query_text(r, "worker", &f->worker) != 0 ||
+	    query_time(r, "since", &f->since_ms) != 0 ||
+	    query_time(r, "until", &f->until_ms) != 0)
+		return -1;
+	if ((v = http_query(r, "id")) != NULL && *v) {
+		char *end = NULL;
+		long long id = strtoll(v, &end, 10);
+		if (*end != '\0' || id <= 0) {
+			http_reply_error(r, 400, "id: must be a job id (a positive "
+			                 "integer), got '%.64s'", v);
+			return -1;
+		}
+		f->id = id;
+	}
+	f->limit = api_query_int(r, "limit", 0);
+	if (f->limit <= 0 || f->limit > 1000)
+		f->limit = f->limit <= 0 ? 100 : 1000;
+	f->before_id = api_query_int64(r, "before", 0);
+	return 0;
+}
+
+/* GET /api/v1/jobs?state=&plugin=&dag=&run=&worker=&id=&since=&until=
+ * &limit=&before= */
 void
 api_jobs_list(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
-	struct store_filter f = { .state = -1 };
-	const char *v;
+	struct store_filter f;
 	(void)c;
-	if ((v = http_query(r, "state")) != NULL && *v) {
-		f.state = job_state_parse(v);
-		if (f.state < 0) {
-			http_reply_error(r, 400, "unknown state '%s'", v);
-			return;
-		}
-	}
-	if ((v = http_query(r, "plugin")) != NULL && *v)
-		f.plugin = v;
-	f.limit = api_query_int(r, "limit", 0);
-	if (f.limit <= 0 || f.limit > 1000)
-		f.limit = f.limit <= 0 ? 100 : 1000;
-	f.before_id = api_query_int64(r, "before", 0);
+	if (list_filter(r, &f) != 0)
+		return;
 	struct list_ctx lc = { json_array(), 0 };
+	int64_t total = 0;
+	int partial = 0;
 	char *err = NULL;
-	if (store_job_list(a->st, &f, list_one, &lc, &err) != 0) {
+	if (store_job_list(a->st, &f, list_one, &lc, &err) != 0 ||
+	    store_job_count(a->st, &f, API_COUNT_CAP, API_COUNT_MS, &total,
+	                    &partial, &err) != 0) {
 		json_decref(lc.a);
 		http_reply_error(r, 500, "%s", err);
 		free(err);
@@ -440,7 +531,53 @@ api_jobs_list(struct api_ctx *a, http_req *r, const struct api_call *c)
 	}
 	json_t *next = json_array_size(lc.a) == (size_t)f.limit ?
 		json_integer(lc.last) : json_null();
-	http_reply_json(r, 200, json_pack("{s:o,s:o}", "jobs", lc.a, "next_before", next));
+	http_reply_json(r, 200, json_pack("{s:o,s:o,s:I,s:b}", "jobs", lc.a,
+	                "next_before", next, "total", (json_int_t)total,
+	                "total_capped", partial || total >= API_COUNT_CAP));
+}
+
+/* POST /api/v1/jobs/cancel {"ids": [ID, ...]}: each as
+ * POST /api/v1/jobs/ID/cancel would; one job that cannot be cancelled
+ * does not stop the others.  200 {"cancelled": [ids], "errors":
+ * [{"id", "status", "error"}]}. */
+void
+api_jobs_cancel(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	(void)c;
+	json_t *b = api_body_object(r);
+	if (b == NULL)
+		return;
+	json_t *ids = json_object_get(b, "ids"), *v;
+	size_t n = json_array_size(ids), i;
+	if (!json_is_array(ids) || n == 0 || n > API_CANCEL_MAX) {
+		http_reply_error(r, 400, "ids: must be an array of 1 to %d job ids",
+		                 API_CANCEL_MAX);
+		json_decref(b);
+		return;
+	}
+	json_array_foreach(ids, i, v)
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			http_reply_error(r, 400, "ids[%zu]: must be a job id (a "
+			                 "positive integer)", i);
+			json_decref(b);
+			return;
+		}
+	json_t *done = json_array(), *errors = json_array();
+	json_array_foreach(ids, i, v) {
+		char *err = NULL;
+		int64_t id = json_integer_value(v);
+		int rc = sched_cancel(a->sc, id, &err);
+		if (rc == 0)
+			json_array_append_new(done, json_integer(id));
+		else
+			json_array_append_new(errors, json_pack("{s:I,s:i,s:s}",
+				"id", (json_int_t)id, "status", rc == -ENOENT ? 404 :
+				rc == -EALREADY ? 409 : 500, "error", err ? err : "?"));
+		free(err);
+	}
+	json_decref(b);
+	http_reply_json(r, 200, json_pack("{s:o,s:o}", "cancelled", done,
+	                                  "errors", errors));
 }
 
 static int

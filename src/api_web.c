@@ -129,6 +129,18 @@ api_pools(struct api_ctx *a, http_req *r, const struct api_call *c)
 	http_reply_json(r, 200, json_pack("{s:o}", "pools", sched_pools_json(a->sc)));
 }
 
+/* GET /api/v1/workers/:name */
+void
+api_worker(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	const char *name = route_text(&c->params, "name");
+	json_t *o = sched_worker_json(a->sc, name);
+	if (o == NULL)
+		http_reply_error(r, 404, "no worker '%s'", name);
+	else
+		http_reply_json(r, 200, o);
+}
+
 /* GET /api/v1/plugins: those of live workers, and files that failed to
  * load on one. */
 void

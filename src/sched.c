@@ -81,6 +81,8 @@ struct sjob {
 #define LOCALITY_WAIT_MS 250    /* a map task waits this long for a worker
                                  * that holds its data (delay scheduling) */
 #define LOCALITY_RING 256       /* data each worker is known to hold */
+#define HEARTBEATS 32           /* exchange times kept per worker, for its
+                                 * page: a fixed ring, never more */
 
 struct sworker {
 	char *name;
@@ -108,6 +110,9 @@ struct sworker {
 	char *held_data[LOCALITY_RING]; /* shas of data it fetched, a ring */
 	int held_pos;
 	uint64_t done, failed;
+	int64_t beats[HEARTBEATS]; /* clock_now_ms of its last exchanges and
+	                         * registrations, a ring */
+	int beat_pos, nbeats;
 	struct sjob *running;   /* list head */
 	struct sched_held *cancel; /* to send at the next exchange */
 	size_t ncancel;
@@ -653,6 +658,23 @@ sjob_from(sched *s, const struct store_job *sj)
 	return j;
 }
 
+/* Remember that W was heard from now (its page's heartbeat history).  A
+ * busy worker exchanges more often than it must: at most one time per
+ * half heartbeat is kept, so that the ring spans the last minute or so
+ * rather than the last second. */
+static void
+sc_beat(const sched *s, struct sworker *w)
+{
+	int64_t now = clock_now_ms();
+	int last = (w->beat_pos + HEARTBEATS - 1) % HEARTBEATS;
+	if (w->nbeats > 0 && now - w->beats[last] < s->o.heartbeat_ms / 2)
+		return;
+	w->beats[w->beat_pos] = now;
+	w->beat_pos = (w->beat_pos + 1) % HEARTBEATS;
+	if (w->nbeats < HEARTBEATS)
+		w->nbeats++;
+}
+
 static int
 recover_one(const struct store_job *sj, void *ud)
 {
@@ -1155,6 +1177,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->left = 0;
 	w->last_seen = clock_mono_ms();
 	w->registered_ms = clock_now_ms();
+	sc_beat(s, w);
 	char *hex = hash_random_hex(8);
 	w->session = strtoull(hex, NULL, 16) | 1;
 	free(hex);
@@ -1523,6 +1546,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		return seterr(err, -ESTALE, "worker %s must register", name);
 	}
 	w->last_seen = clock_mono_ms();
+	sc_beat(s, w);
 
 	size_t nrun = 0;
 	for (struct sjob *j = w->running; j != NULL; j = j->next)
@@ -1749,38 +1773,79 @@ sched_problems_json(sched *s)
 	return a;
 }
 
+/* W as the workers list shows it.  Call with s->mu held. */
+static json_t *
+worker_entry(const sched *s, const struct sworker *w, int64_t now)
+{
+	json_t *p = json_array();
+	size_t i;
+	json_t *pl;
+	if (w->plugins != NULL)
+		json_array_foreach(w->plugins, i, pl)
+			json_array_append_new(p, json_pack("{s:O?,s:O?}",
+				"name", json_object_get(pl, "name"),
+				"version", json_object_get(pl, "version")));
+	/* A worker that is not alive offers nothing. */
+	return json_pack(
+		"{s:s,s:s?,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I}",
+		"name", w->name, "host", w->host,
+		"state", worker_state(s, w, now),
+		"slots", w->slots, "slots_busy", w->slots_busy,
+		"slots_free", w->alive ? w->slots - w->slots_busy : 0,
+		"memory", (json_int_t)w->memory,
+		"memory_busy", (json_int_t)w->memory_busy,
+		"heartbeat_age_ms", (json_int_t)(now - w->last_seen),
+		"tasks_done", (json_int_t)w->done,
+		"tasks_failed", (json_int_t)w->failed,
+		"plugins", p, "listed", w->listed,
+		"registered_ms", (json_int_t)w->registered_ms);
+}
+
 json_t *
 sched_workers_json(sched *s)
 {
 	json_t *a = json_array();
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
-	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
-		json_t *p = json_array();
-		size_t i;
-		json_t *pl;
-		if (w->plugins != NULL)
-			json_array_foreach(w->plugins, i, pl)
-				json_array_append_new(p, json_pack("{s:O?,s:O?}",
-					"name", json_object_get(pl, "name"),
-					"version", json_object_get(pl, "version")));
-		/* A worker that is not alive offers nothing. */
-		json_array_append_new(a, json_pack(
-			"{s:s,s:s?,s:s,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I}",
-			"name", w->name, "host", w->host,
-			"state", worker_state(s, w, now),
-			"slots", w->slots, "slots_busy", w->slots_busy,
-			"slots_free", w->alive ? w->slots - w->slots_busy : 0,
-			"memory", (json_int_t)w->memory,
-			"memory_busy", (json_int_t)w->memory_busy,
-			"heartbeat_age_ms", (json_int_t)(now - w->last_seen),
-			"tasks_done", (json_int_t)w->done,
-			"tasks_failed", (json_int_t)w->failed,
-			"plugins", p, "listed", w->listed,
-			"registered_ms", (json_int_t)w->registered_ms));
-	}
+	for (struct sworker *w = s->workers; w != NULL; w = w->next)
+		json_array_append_new(a, worker_entry(s, w, now));
 	pthread_mutex_unlock(&s->mu);
 	return a;
+}
+
+json_t *
+sched_worker_json(sched *s, const char *name)
+{
+	int64_t now = clock_mono_ms(), wall = clock_now_ms();
+	pthread_mutex_lock(&s->mu);
+	struct sworker *w = sc_worker_find(s, name);
+	if (w == NULL) {
+		pthread_mutex_unlock(&s->mu);
+		return NULL;
+	}
+	json_t *o = worker_entry(s, w, now);
+	json_t *run = json_array(), *beats = json_array();
+	for (const struct sjob *j = w->running; j != NULL; j = j->next)
+		json_array_append_new(run, json_pack("{s:I,s:i,s:s,s:I,s:b}",
+			"id", (json_int_t)j->id, "attempt", j->attempt,
+			"plugin", j->plugin ? j->plugin : "",
+			"started_ms", (json_int_t)(j->started_at > 0 ?
+			              wall - (now - j->started_at) : 0),
+			"map_task", j->stage != NULL));
+	for (int i = 0; i < w->nbeats; i++)     /* oldest first */
+		json_array_append_new(beats, json_integer(w->beats[
+			(w->beat_pos - w->nbeats + i + HEARTBEATS) % HEARTBEATS]));
+	int held = 0;
+	for (int i = 0; i < LOCALITY_RING; i++)
+		held += w->held_data[i] != NULL;
+	json_object_set_new(o, "running", run);
+	json_object_set_new(o, "heartbeats", beats);
+	json_object_set_new(o, "data_held", json_integer(held));
+	json_object_set_new(o, "stage_busy", json_integer(w->stage_busy));
+	json_object_set_new(o, "plugin_errors", w->plugin_errors ?
+	                    json_deep_copy(w->plugin_errors) : json_array());
+	pthread_mutex_unlock(&s->mu);
+	return o;
 }
 
 json_t *

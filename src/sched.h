@@ -204,6 +204,11 @@ json_t *sched_workers_json(sched *s);
  * open (slots left; null: no limit)}].  A pool exists once configured
  * (master.pools) or named by a job. */
 json_t *sched_pools_json(sched *s);
+/* One worker as listed, with its running tasks [{id, attempt, plugin,
+ * started_ms, map_task}], heartbeats (unix ms of its last exchanges,
+ * oldest first, at most 32), data_held (files the master knows it
+ * fetched), stage_busy and plugin_errors; NULL if unknown. */
+json_t *sched_worker_json(sched *s, const char *name);
 json_t *sched_plugins_json(sched *s);
 json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */

@@ -240,6 +240,12 @@ static const char *const store_migrations[] = {
 	"  updated_by TEXT,"
 	"  PRIMARY KEY (kind, name)"
 	") WITHOUT ROWID;",
+	/* 7 -> 8: the job list's filters by run (and so by DAG), by worker
+	 * and by submission time (store_filter), each an index walk rather
+	 * than a scan of every job. */
+	"CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run, id) WHERE run IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker, id) WHERE worker IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -398,15 +404,21 @@ static const char *const store_psql[P_NSTMT] = {
 	[P_PURGE_ART] = "DELETE FROM artifacts WHERE sha = ?1",
 };
 
-/* Statements of the read connection, prepared on first use.  R_LIST is
- * followed by one slot per combination of list filters (LF_*). */
-enum { LF_STATE = 1, LF_PLUGIN = 2, LF_BEFORE = 4, LF_ALL = 8 };
+/* Statements of the read connection, prepared on first use.  R_LIST and
+ * R_COUNT are each followed by one slot per combination of list filters
+ * (LF_*). */
+enum {
+	LF_STATE = 1, LF_PLUGIN = 2, LF_BEFORE = 4, LF_DAG = 8, LF_RUN = 16,
+	LF_WORKER = 32, LF_ID = 64, LF_SINCE = 128, LF_UNTIL = 256,
+	LF_ALL = 512
+};
 enum {
 	R_GET, R_UNFINISHED, R_COUNTS, R_ATTEMPTS, R_LOG, R_LOG_LATEST,
 	R_EXISTS, R_TOKEN_ADD, R_TOKEN_CHECK, R_TOKEN_GET, R_TOKEN_LIST,
 	R_TOKEN_SETTLE, R_PLUGINS,
 	R_LIST,
-	R_NSTMT = R_LIST + LF_ALL
+	R_COUNT = R_LIST + LF_ALL,
+	R_NSTMT = R_COUNT + LF_ALL
 };
 static const char *const store_rsql[R_LIST] = {
 	[R_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
@@ -1722,6 +1734,8 @@ store_job_clear(struct store_job *j)
 	free(j->pool);
 	free(j->inputs);
 	free(j->outputs);
+	free(j->dag_id);
+	free(j->run_id);
 	memset(j, 0, sizeof *j);
 }
 
@@ -1769,6 +1783,11 @@ store_job_row(sqlite3_stmt *st, struct store_job *j)
 	j->pool = store_col_str(st, 21);
 	j->inputs = store_col_str(st, 22);
 	j->outputs = store_col_str(st, 23);
+	if (sqlite3_column_count(st) > 26) {     /* store_job_list's extras */
+		j->dag_id = store_col_str(st, 24);
+		j->run_id = store_col_str(st, 25);
+		j->requeued_ms = sqlite3_column_int64(st, 26);
+	}
 }
 
 /* The read statement WHICH (SQL in store_rsql unless SQL is given),
@@ -1918,46 +1937,153 @@ out:
 	return rc;
 }
 
-int
-store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
-               void *ud, char **err)
+/* The filters F asks for, as LF_* bits (LF_BEFORE only if WITH_BEFORE). */
+static int
+store_filter_mask(const struct store_filter *f, int with_before)
 {
-	int mask = 0, limit = 100;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	if (f == NULL)
+		return 0;
+	const struct { int on, bit; } b[] = {
+		{ f->state >= 0, LF_STATE }, { f->plugin != NULL, LF_PLUGIN },
+		{ with_before && f->before_id > 0, LF_BEFORE },
+		{ f->dag != NULL, LF_DAG }, { f->run != NULL, LF_RUN },
+		{ f->worker != NULL, LF_WORKER }, { f->id > 0, LF_ID },
+		{ f->since_ms > 0, LF_SINCE }, { f->until_ms > 0, LF_UNTIL },
+	};
+	int mask = 0;
+	for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
+		if (b[i].on)
+			mask |= b[i].bit;
+	return mask;
+}
 
-	if (f != NULL) {
-		if (f->state >= 0)
-			mask |= LF_STATE;
-		if (f->plugin != NULL)
-			mask |= LF_PLUGIN;
-		if (f->before_id > 0)
-			mask |= LF_BEFORE;
-		if (f->limit > 0)
-			limit = f->limit > 1000 ? 1000 : f->limit;
-	}
-	/* One statement per combination of filters, rather than
-	 * "(?1 < 0 OR state = ?1)", so that SQLite can use the (state, id)
-	 * index and walk the ids backwards from before_id. */
-	char sql[512];
-	snprintf(sql, sizeof sql, "SELECT " JOB_COLS " FROM jobs WHERE 1%s%s%s"
-	         " ORDER BY id DESC LIMIT ?4",
-	         mask & LF_STATE ? " AND state = ?1" : "",
-	         mask & LF_PLUGIN ? " AND plugin = ?2" : "",
-	         mask & LF_BEFORE ? " AND id < ?3" : "");
+/* The WHERE clause of the filters in MASK into BUF; parameters ?1-?9 as
+ * store_filter_bind() binds them. */
+static void
+store_filter_where(int mask, char *buf, size_t len)
+{
+	static const struct { int bit; const char *sql; } w[] = {
+		{ LF_STATE, " AND state = ?1" },
+		{ LF_PLUGIN, " AND plugin = ?2" },
+		{ LF_BEFORE, " AND id < ?3" },
+		{ LF_DAG, " AND run IN (SELECT r.id FROM dag_runs r"
+		          " WHERE r.dag_id = ?4)" },
+		{ LF_RUN, " AND run = (SELECT r.id FROM dag_runs r"
+		          " WHERE r.run_id = ?5)" },
+		{ LF_WORKER, " AND worker = ?6" },
+		{ LF_ID, " AND id = ?7" },
+		{ LF_SINCE, " AND created_ms >= ?8" },
+		{ LF_UNTIL, " AND created_ms < ?9" },
+	};
+	size_t n = (size_t)snprintf(buf, len, "WHERE 1");
+	for (size_t i = 0; i < sizeof w / sizeof w[0] && n < len; i++)
+		if (mask & w[i].bit)
+			n += (size_t)snprintf(buf + n, len - n, "%s", w[i].sql);
+}
 
-	pthread_mutex_lock(&s->read_mu);
-	if ((rc = store_rstmt(s, R_LIST + mask, sql, &st, err)) < 0)
-		goto out;
+static void
+store_filter_bind(sqlite3_stmt *st, const struct store_filter *f, int mask)
+{
 	if (mask & LF_STATE)
 		sqlite3_bind_int(st, 1, f->state);
 	if (mask & LF_PLUGIN)
 		sqlite3_bind_text(st, 2, f->plugin, -1, SQLITE_STATIC);
 	if (mask & LF_BEFORE)
 		sqlite3_bind_int64(st, 3, f->before_id);
-	sqlite3_bind_int(st, 4, limit);
+	if (mask & LF_DAG)
+		sqlite3_bind_text(st, 4, f->dag, -1, SQLITE_STATIC);
+	if (mask & LF_RUN)
+		sqlite3_bind_text(st, 5, f->run, -1, SQLITE_STATIC);
+	if (mask & LF_WORKER)
+		sqlite3_bind_text(st, 6, f->worker, -1, SQLITE_STATIC);
+	if (mask & LF_ID)
+		sqlite3_bind_int64(st, 7, f->id);
+	if (mask & LF_SINCE)
+		sqlite3_bind_int64(st, 8, f->since_ms);
+	if (mask & LF_UNTIL)
+		sqlite3_bind_int64(st, 9, f->until_ms);
+}
+
+int
+store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
+               void *ud, char **err)
+{
+	int mask = store_filter_mask(f, 1), limit = 100;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (f != NULL && f->limit > 0)
+		limit = f->limit > 1000 ? 1000 : f->limit;
+	/* One statement per combination of filters, rather than
+	 * "(?1 < 0 OR state = ?1)", so that SQLite can use the (state, id)
+	 * index and walk the ids backwards from before_id.  After the job's
+	 * columns: its run's DAG and run_id, and when the attempt before a
+	 * retry's wait ended (store_job_row reads them when present). */
+	char where[640], sql[1280];
+	store_filter_where(mask, where, sizeof where);
+	snprintf(sql, sizeof sql, "SELECT " JOB_COLS ","
+	         " (SELECT r.dag_id FROM dag_runs r WHERE r.id = jobs.run),"
+	         " (SELECT r.run_id FROM dag_runs r WHERE r.id = jobs.run),"
+	         " CASE WHEN state = 0 AND attempt > 0 THEN (SELECT a.finished_ms"
+	         " FROM attempts a WHERE a.job_id = jobs.id"
+	         " AND a.attempt = jobs.attempt) ELSE 0 END"
+	         " FROM jobs %s ORDER BY id DESC LIMIT ?10", where);
+
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_LIST + mask, sql, &st, err)) < 0)
+		goto out;
+	store_filter_bind(st, f, mask);
+	sqlite3_bind_int(st, 10, limit);
 	struct store_visit v = { ROW_JOB, { .job = cb }, ud };
 	rc = store_walk(s, st, &v, 1, err);
+out:
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* The progress handler of a bounded read: non-zero (interrupt) once the
+ * monotonic deadline UD points to has passed. */
+static int
+store_past_deadline(void *ud)
+{
+	return clock_mono_ms() > *(const int64_t *)ud;
+}
+
+int
+store_job_count(store *s, const struct store_filter *f, int64_t cap,
+                int64_t budget_ms, int64_t *n, int *partial, char **err)
+{
+	int mask = store_filter_mask(f, 0);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* Rows are counted here rather than by count(*), so that a count
+	 * cut short by the deadline still says how many it found: a
+	 * combination of filters no index serves may walk many rows that
+	 * do not match. */
+	char where[640], sql[800];
+	store_filter_where(mask, where, sizeof where);
+	snprintf(sql, sizeof sql, "SELECT 1 FROM jobs %s LIMIT ?10", where);
+	*n = 0;
+	*partial = 0;
+	int64_t deadline = clock_mono_ms() + budget_ms;
+	pthread_mutex_lock(&s->read_mu);
+	if ((rc = store_rstmt(s, R_COUNT + mask, sql, &st, err)) < 0)
+		goto out;
+	store_filter_bind(st, f, mask);
+	sqlite3_bind_int64(st, 10, cap);
+	sqlite3_progress_handler(s->rdb, 4096, store_past_deadline, &deadline);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		(*n)++;
+	sqlite3_progress_handler(s->rdb, 0, NULL, NULL);
+	if (rc == SQLITE_INTERRUPT) {
+		*partial = 1;
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: count jobs");
+	}
+	store_rdone(st);
 out:
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;

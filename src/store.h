@@ -46,6 +46,11 @@ struct store_job {
 	/* Schema 3: data between tasks, JSON arrays of {name, sha, size}. */
 	char *inputs;        /* files the task receives, or NULL */
 	char *outputs;       /* files it produced (set by STORE_FINISH) */
+	/* Filled by store_job_list() only (NULL or 0 elsewhere): the DAG and
+	 * run_id of its run, and when its last attempt ended if it is
+	 * queued again for a retry (the list says since when it waits). */
+	char *dag_id, *run_id;
+	int64_t requeued_ms;
 };
 void store_job_clear(struct store_job *j);
 
@@ -208,12 +213,26 @@ struct store_filter {
 	const char *plugin;  /* NULL = any */
 	int64_t before_id;   /* 0 = newest first from the top; else id < this */
 	int limit;           /* <= 0: 100 */
+	/* Schema 7 indexes these (jobs_run, jobs_worker, jobs_created). */
+	const char *dag;     /* NULL = any: jobs of this DAG's runs */
+	const char *run;     /* NULL = any: jobs of the run of this run_id */
+	const char *worker;  /* NULL = any: jobs whose last attempt ran there */
+	int64_t id;          /* 0 = any: only this job */
+	int64_t since_ms;    /* 0 = any: submitted at or after (unix ms) */
+	int64_t until_ms;    /* 0 = any: submitted before (unix ms) */
 };
 typedef int (*store_job_cb)(const struct store_job *j, void *ud);
 /* Newest first, at most limit (capped at 1000) jobs.  The callback
  * returning non-zero stops the walk (the call still returns 0). */
 int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
                    void *ud, char **err);
+/* How many jobs match F (its before_id and limit ignored), counting at
+ * most CAP for at most BUDGET_MS (so that a count costs a bounded walk):
+ * *n <= CAP, and *n == CAP means "CAP or more"; *partial is 1 if the
+ * time ran out first (then *n is what was counted: "*n or more").
+ * 0 or negative with *err. */
+int store_job_count(store *s, const struct store_filter *f, int64_t cap,
+                    int64_t budget_ms, int64_t *n, int *partial, char **err);
 /* CB(UD, NAME) for each plugin any job in the store named (the master
  * accepts them while workers re-register after a restart); CB returning
  * non-zero stops the walk.  0 or negative with *err. */

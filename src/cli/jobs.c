@@ -34,7 +34,7 @@ struct submit_opts {
 };
 
 struct jobs_opts {
-	const char *state, *plugin;
+	const char *state, *plugin, *dag, *run, *worker, *since, *until;
 	struct cli_num limit, before;
 };
 
@@ -292,18 +292,25 @@ cli_jobs(struct cli *x, void *opts)
 	json_t *reply;
 	int rc;
 
-	if (o->plugin != NULL)
-		cli_query_add(&path, "plugin", o->plugin);
+	/* The API's filters, by the same names. */
+	const struct { const char *name, *value; } q[] = {
+		{ "plugin", o->plugin }, { "dag", o->dag }, { "run", o->run },
+		{ "worker", o->worker }, { "since", o->since },
+		{ "until", o->until },
+	};
+	for (size_t k = 0; k < sizeof q / sizeof q[0]; k++)
+		if (q[k].value != NULL)
+			cli_query_add(&path, q[k].name, q[k].value);
 	cli_query_page(&path, o->state, &o->limit, &o->before);
 	rc = cli_get(x, path, &reply);
 	if (rc != 0 || reply == NULL)
 		return rc;
 
-	struct cli_table t = { .ncol = 7 };
+	struct cli_table t = { .ncol = 8 };
 	json_t *jobs = json_object_get(reply, "jobs"), *j;
 	size_t i;
 	cli_table_row(&t, "ID", "PLUGIN", "STATE", "ATTEMPTS", "WORKER",
-	              "CREATED(UTC)", "DURATION");
+	              "CREATED(UTC)", "DURATION", "RUN");
 	json_array_foreach(jobs, i, j) {
 		char id[24], att[48], created[32], dur[32];
 		int64_t max = cli_jint(j, "max_attempts");
@@ -319,7 +326,8 @@ cli_jobs(struct cli *x, void *opts)
 		              cli_jstr(j, "worker", "-"),
 		              cli_fmt_time(cli_jint(j, "created_ms"), created),
 		              cli_fmt_span(cli_jint(j, "started_ms"),
-		                           cli_jint(j, "finished_ms"), dur));
+		                           cli_jint(j, "finished_ms"), dur),
+		              cli_jstr(j, "run_id", "-"));
 	}
 	if (json_array_size(jobs) == 0)
 		printf("no jobs\n");
@@ -327,6 +335,9 @@ cli_jobs(struct cli *x, void *opts)
 		cli_table_print(&t, "");
 	cli_table_free(&t);
 	/* To stderr, so that scripts reading the table are not confused. */
+	fprintf(stderr, "%s%" PRId64 " jobs match\n",
+	        json_is_true(json_object_get(reply, "total_capped")) ?
+	        "at least " : "", cli_jint(reply, "total"));
 	if (cli_jint(reply, "next_before") > 0)
 		fprintf(stderr, "(more: kiln jobs --before %" PRId64 ")\n",
 		        cli_jint(reply, "next_before"));
@@ -620,6 +631,11 @@ static const struct cli_opt submit_options[] = {
 static const struct cli_opt jobs_options[] = {
 	{ "state", 0, CLI_STRING, JOBS(state), 0, 0, NULL },
 	{ "plugin", 0, CLI_STRING, JOBS(plugin), 0, 0, NULL },
+	{ "dag", 0, CLI_STRING, JOBS(dag), 0, 0, NULL },
+	{ "run", 0, CLI_STRING, JOBS(run), 0, 0, NULL },
+	{ "worker", 0, CLI_STRING, JOBS(worker), 0, 0, NULL },
+	{ "since", 0, CLI_DATE, JOBS(since), 0, 0, NULL },
+	{ "until", 0, CLI_DATE, JOBS(until), 0, 0, NULL },
 	{ "limit", 0, CLI_INT, JOBS(limit), 1, 1000000, NULL },
 	{ "before", 0, CLI_INT, JOBS(before), 1, INT64_MAX, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
@@ -689,8 +705,16 @@ const struct cli_cmd cli_cmd_jobs = {
 	"      --state STATE      only jobs in STATE (queued, running,\n"
 	"                         succeeded, failed, cancelled)\n"
 	"      --plugin NAME      only jobs of plugin NAME\n"
+	"      --dag DAG          only jobs of the runs of DAG\n"
+	"      --run RUN_ID       only jobs of the DAG run RUN_ID\n"
+	"      --worker NAME      only jobs whose last attempt ran on NAME\n"
+	"      --since DATE       only jobs submitted at or after DATE\n"
+	"      --until DATE       only jobs submitted before DATE (dates as\n"
+	"                         2026-12-06 or 2026-12-06T10:00:00Z)\n"
 	"      --limit N          at most N jobs\n"
-	"      --before ID        only jobs older than job ID (next page)\n",
+	"      --before ID        only jobs older than job ID (next page)\n"
+	"\n"
+	"How many jobs match is printed to standard error.\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = jobs_options, .opts_size = sizeof(struct jobs_opts),
 	.exec = cli_jobs,

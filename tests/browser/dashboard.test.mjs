@@ -162,6 +162,16 @@ tasks:
     plugin: noop
     depends_on: [boom]
 `);
+	// A task that fails and waits 20 s for its retry: the jobs page's
+	// "attempt 2 of 2, waiting".
+	fs.writeFileSync(path.join(DAGS, 'retrywait.yaml'), `id: retrywait
+tasks:
+  - id: again
+    plugin: sleep
+    params: { seconds: 0.01, fail: true }
+    retries: 1
+    retry_delay: 20s
+`);
 	const port = await freePort();
 	URL_ = `http://127.0.0.1:${port}`;
 	const users = Object.values(USERS).map((u) =>
@@ -492,9 +502,173 @@ track('the jobs page lists and filters jobs', async () => {
 	await admin.getByTestId('filter-plugin').selectOption('sleep');
 	await admin.waitForURL(/plugin=sleep/);
 	await until('only sleep jobs', async () => {
-		const p = await admin.locator('[data-testid=job-row] td:nth-child(2)').allTextContents();
+		const p = await admin.locator('[data-testid=job-plugin]').allTextContents();
 		return p.length >= 1 && p.every((x) => x === 'sleep');
 	});
+});
+
+/* The total the jobs page shows ("N jobs"), as a number. */
+async function shownTotal(page) {
+	const t = await page.getByTestId('jobs-total').textContent();
+	const m = /^([\d,]+) jobs?$/.exec(t);
+	return m ? Number(m[1].replace(/,/g, '')) : NaN;
+}
+
+track('jobs: DAG and run columns, filters, the total, id search and a time range', async () => {
+	const rw = await adminPost('/api/v1/dags/retrywait/trigger', {});
+	assert.equal(rw.status, 201);
+	const all = await apiViewer('/api/v1/jobs?limit=1');
+	await admin.goto(`${URL_}/#/jobs`);
+	await until('the total of all jobs', async () =>
+		(await shownTotal(admin)) === (await apiViewer('/api/v1/jobs?limit=1')).total);
+	// The run's jobs, named by DAG and run, linked to the run's page.
+	await admin.goto(`${URL_}/#/jobs?run=${encodeURIComponent(runId)}`);
+	const rows = admin.getByTestId('job-row');
+	await until('the run\'s 4 jobs', async () => (await shownTotal(admin)) === 4 && (await rows.count()) === 4);
+	assert.deepEqual(new Set(await admin.getByTestId('job-dag').allTextContents()), new Set(['example_chain']));
+	assert.deepEqual(new Set(await admin.getByTestId('job-run').allTextContents()), new Set([runId]));
+	assert.equal(await admin.getByTestId('job-run').first().getAttribute('href'), `#/runs/${encodeURIComponent(runId)}`);
+	await shot(admin, 'jobs-run-filter');
+	// By DAG, from the filter form.
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-dag').fill('flaky');
+	await admin.getByTestId('filter-dag').press('Enter');
+	await admin.waitForURL(/dag=flaky/);
+	const flaky = await apiViewer('/api/v1/jobs?dag=flaky&limit=1');
+	await until('the flaky DAG\'s jobs', async () => (await shownTotal(admin)) === flaky.total &&
+		(await admin.getByTestId('job-dag').allTextContents()).every((d) => d === 'flaky'));
+	// Search by id: one job.
+	const id = all.jobs[0].id;
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-id').fill(String(id));
+	await admin.getByTestId('filter-id').press('Enter');
+	await until('the one job', async () => (await shownTotal(admin)) === 1 &&
+		(await rows.count()) === 1 && Number(await rows.first().getAttribute('data-job')) === id);
+	assert.equal(await admin.getByTestId('jobs-total').textContent(), '1 job');
+	// A time range in the future: nothing.
+	await admin.goto(`${URL_}/#/jobs`);
+	await admin.getByTestId('filter-since').fill('2099-01-01T00:00');
+	await admin.waitForURL(/since=2099/);
+	await until('no job', async () => (await shownTotal(admin)) === 0);
+	assert.equal(await admin.getByTestId('jobs-empty').isVisible(), true);
+	// A bad filter by hand: the API's 400 names it.
+	await admin.goto(`${URL_}/#/jobs?since=yesterday`);
+	await until('the error', async () => /since/.test(await admin.getByTestId('error').textContent()));
+	// A retry waiting for its delay says so, with the attempt to come.
+	await admin.goto(`${URL_}/#/jobs?run=${encodeURIComponent(rw.body.run_id)}`);
+	const row = admin.getByTestId('job-row').first();
+	await until('the retry waiting', async () => (await row.getAttribute('data-state')) === 'queued' &&
+		(await row.getByTestId('job-retry').textContent()) === ' retry', 10000);
+	assert.equal(await row.getByTestId('job-attempt').textContent(), 'attempt 2 of 2');
+	assert.match(await row.getByTestId('job-time').textContent(), /^waiting \d/);
+	await shot(admin, 'jobs-retry-waiting');
+	// Its page says the same, and links its run.
+	await row.getByTestId('job-link').click();
+	await until('the job page', async () => /waits to retry$/.test(await admin.getByTestId('job-attempt').textContent()));
+	assert.equal(await admin.getByTestId('job-attempt').textContent(), '1 of 2 done; attempt 2 waits to retry');
+	assert.equal(await admin.locator('[data-testid=job-run] a').getAttribute('href'), `#/runs/${encodeURIComponent(rw.body.run_id)}`);
+});
+
+track('jobs: an admin cancels selected jobs; a viewer can neither select nor cancel', async () => {
+	const ids = [];
+	for (let i = 0; i < 2; i++)
+		ids.push((await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 30 } })).body.id);
+	await admin.goto(`${URL_}/#/jobs?plugin=sleep`);
+	for (const id of ids) {
+		const row = admin.locator(`[data-testid=job-row][data-job="${id}"]`);
+		await row.waitFor();
+		await row.getByTestId('job-select').check();
+	}
+	assert.equal(await admin.getByTestId('jobs-cancel').textContent(), 'Cancel 2 selected');
+	await admin.getByTestId('jobs-cancel').click();
+	await admin.getByTestId('cancel-dialog').waitFor();
+	assert.deepEqual(await admin.getByTestId('cancel-job').allTextContents(), ids.map((i) => `job ${i}`));
+	await shot(admin, 'jobs-cancel-dialog');
+	await admin.getByTestId('cancel-confirm').click();
+	await until('both cancelled', async () => {
+		for (const id of ids)
+			if ((await admin.locator(`[data-testid=job-row][data-job="${id}"]`).getAttribute('data-state')) !== 'cancelled')
+				return false;
+		return true;
+	});
+	assert.match(await admin.getByTestId('jobs-cancel-result').textContent(), /^2 cancelled/);
+	const page = await newPage();
+	await login(page, USERS.viewer);
+	await page.goto(`${URL_}/#/jobs`);
+	await page.getByTestId('job-row').first().waitFor();
+	assert.equal(await page.getByTestId('job-select').count(), 0, 'no selection for a viewer');
+	assert.equal(await page.getByTestId('jobs-cancel').count(), 0, 'no cancel button for a viewer');
+	assert.equal(await forcedPost(page, '/api/v1/jobs/cancel'), 403, 'a viewer\'s bulk cancel is refused');
+	await page.context().close();
+});
+
+track('the run page: conf, start, end, duration and a Gantt bar per task', async () => {
+	const r = await adminPost('/api/v1/dags/params_demo/trigger', { conf: { rows: 7 } });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	await until('the params_demo run done', async () => (await apiViewer(`/api/v1/runs/${encodeURIComponent(r.body.run_id)}`)).state === 'success');
+	await admin.goto(`${URL_}/#/runs/${encodeURIComponent(r.body.run_id)}`);
+	await until('its conf', async () => /"rows": 7/.test(await admin.getByTestId('run-conf').textContent()));
+	// example_chain's run, reached from its DAG page.
+	await admin.goto(`${URL_}/#/dags/example_chain?run=${encodeURIComponent(runId)}`);
+	await admin.getByTestId('run-details').click();
+	await admin.waitForURL(/#\/runs\//);
+	assert.equal(await admin.getByTestId('run-id').textContent(), runId);
+	await until('the run\'s facts', async () => (await admin.locator('[data-testid=run-state] .badge').textContent()) === 'success');
+	for (const f of ['run-created', 'run-start', 'run-end'])
+		assert.match(await admin.getByTestId(f).textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/, f);
+	assert.match(await admin.getByTestId('run-duration').textContent(), /\d/);
+	const tasks = (await apiViewer(`/api/v1/runs/${encodeURIComponent(runId)}`)).tasks.map((t) => t.task);
+	await until('a Gantt row per task', async () => (await admin.getByTestId('gantt-row').count()) === tasks.length);
+	assert.deepEqual(await admin.locator('[data-testid=gantt-row]').evaluateAll((e) => e.map((x) => x.dataset.task)), tasks);
+	assert.equal(await admin.getByTestId('gantt-bar').count(), tasks.length, 'one running bar per task');
+	assert.equal(await admin.getByTestId('gantt-queued').count(), tasks.length, 'one queued bar per task');
+	// The chain's tasks ran one after the other: each bar starts after the previous one's.
+	const xs = await admin.locator('[data-testid=gantt-bar]').evaluateAll((e) => e.map((x) => Number(x.getAttribute('x'))));
+	assert.ok(xs.every((x, i) => i === 0 || x >= xs[i - 1]), `bars in order: ${xs}`);
+	await shot(admin, 'run');
+});
+
+track('older runs are reachable through the runs pager', async () => {
+	const first = (await adminPost('/api/v1/dags/params_demo/trigger', {})).body.run_id;
+	for (let i = 0; i < 25; i++)
+		assert.equal((await adminPost('/api/v1/dags/params_demo/trigger', {})).status, 201);
+	await admin.goto(`${URL_}/#/dags/params_demo`);
+	await admin.getByTestId('all-runs').click();
+	await admin.waitForURL(/#\/dags\/params_demo\/runs$/);
+	const rows = admin.getByTestId('run-row');
+	await until('a first page of 25 runs', async () => (await rows.count()) === 25);
+	assert.equal(await admin.locator(`[data-testid=run-row][data-run="${first}"]`).count(), 0, 'the oldest is not on page 1');
+	await admin.getByTestId('runs-older').click();
+	const old = admin.locator(`[data-testid=run-row][data-run="${first}"]`);
+	await old.waitFor();
+	await shot(admin, 'runs-page-2');
+	await old.getByTestId('run-link').click();
+	await until('the old run\'s page', async () => (await admin.getByTestId('run-id').textContent()) === first);
+});
+
+track('a worker page: slots, memory, plugins, heartbeats, running and recent jobs', async () => {
+	const r = await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 3 } });
+	let w = null;
+	await until('the job running', async () => {
+		const j = await apiViewer(`/api/v1/jobs/${r.body.id}`);
+		w = j.worker;
+		return j.state === 'running';
+	});
+	await admin.goto(`${URL_}/#/cluster`);
+	await admin.locator(`[data-testid=worker-row][data-worker=${w}] [data-testid=worker-link]`).click();
+	await admin.waitForURL(new RegExp(`#/workers/${w}$`));
+	assert.equal(await admin.getByTestId('worker-title').textContent(), w);
+	await admin.locator(`[data-testid=worker-running-row][data-job="${r.body.id}"]`).waitFor();
+	assert.match(await admin.getByTestId('worker-slots').textContent(), /of 2$/);
+	assert.match(await admin.getByTestId('worker-memory').textContent(), /of 1(\.0)? GiB$/);
+	assert.ok((await admin.locator('[data-testid=worker-plugins] li').allTextContents()).some((p) => /^sleep /.test(p)));
+	await until('heartbeats', async () => (await admin.getByTestId('heartbeat').count()) >= 5);
+	const hb = (await apiViewer(`/api/v1/workers/${w}`)).heartbeats;
+	assert.ok(hb.length >= 5 && hb.length <= 32, `${hb.length} heartbeats kept`);
+	assert.ok(hb.every((t, i) => i === 0 || t >= hb[i - 1]), 'oldest first');
+	assert.ok((await admin.getByTestId('worker-jobs-row').count()) >= 1, 'recent jobs');
+	await shot(admin, 'worker');
+	assert.equal(await apiViewer('/api/v1/workers/nope'), null, 'an unknown worker is 404');
 });
 
 /* POST from the admin's page with its session and CSRF token. */

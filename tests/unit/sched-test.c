@@ -123,6 +123,40 @@ state_of(int64_t id)
 #define NOOP "[{\"name\":\"noop\",\"version\":\"1\"}]"
 #define BOTH "[{\"name\":\"noop\",\"version\":\"1\"},{\"name\":\"sleep\",\"version\":\"1\"}]"
 
+/* A worker's page: what it runs, and its last exchanges, at most 32,
+ * oldest first; an unknown worker is NULL. */
+START_TEST(worker_page_keeps_a_bounded_heartbeat_history)
+{
+	char *err = NULL;
+	sched_free(sc);
+	struct sched_opts o = { .worker_timeout_ms = 5000, .heartbeat_ms = 2 };
+	ck_assert_int_eq(sched_new(st, &o, &sc, &err), 0);
+	uint64_t s1 = join("w1", 2, 1 << 30, NOOP);
+	int64_t id = submit("noop", 0, 1, 0, 1);
+	struct sched_exchange x;
+	for (int i = 0; i < 40; i++) {
+		ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0,
+		                                i == 0, &x, &err), 0);
+		sched_exchange_clear(&x);
+		usleep(2000);   /* past half a heartbeat: each one is kept */
+	}
+	json_t *w = sched_worker_json(sc, "w1");
+	ck_assert_ptr_nonnull(w);
+	json_t *beats = json_object_get(w, "heartbeats");
+	ck_assert_int_eq(json_array_size(beats), 32);
+	for (size_t i = 1; i < 32; i++)
+		ck_assert_int_lt(json_integer_value(json_array_get(beats, i - 1)),
+		                 json_integer_value(json_array_get(beats, i)));
+	json_t *run = json_object_get(w, "running");
+	ck_assert_int_eq(json_array_size(run), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(run, 0),
+	                 "id")), id);
+	ck_assert_int_eq(json_integer_value(json_object_get(w, "slots")), 2);
+	json_decref(w);
+	ck_assert_ptr_null(sched_worker_json(sc, "nobody"));
+}
+END_TEST
+
 START_TEST(placement_respects_slots_priority_and_plugins)
 {
 	int64_t a = submit("noop", 0, 1, 0, 1);
@@ -849,6 +883,7 @@ main(void)
 	tcase_add_test(tc, stage_retries_then_fails_and_survives_lost_workers);
 	tcase_add_test(tc, stage_fails_at_once_on_bad_input);
 	tcase_add_test(tc, stage_bookkeeping);
+	tcase_add_test(tc, worker_page_keeps_a_bounded_heartbeat_history);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

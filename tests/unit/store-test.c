@@ -806,6 +806,76 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* A job's list row: when a retry's last attempt ended. */
+static int
+requeued_of(const struct store_job *j, void *ud)
+{
+	*(int64_t *)ud = j->requeued_ms;
+	return 1;
+}
+
+/* The count of what matches, by worker, id and time; capped; cut short
+ * by its time budget with what it counted so far. */
+START_TEST(test_count)
+{
+	store *s = fill30();
+	char *err = NULL;
+	int64_t n = -1;
+	int partial = -1;
+	struct store_filter all = { .state = -1 };
+	ck_assert_int_eq(store_job_count(s, &all, 1000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 30);
+	ck_assert_int_eq(partial, 0);
+	ck_assert_int_eq(store_job_count(s, &all, 7, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 7);
+	struct store_filter fw = { .state = -1, .worker = "w", .plugin = "b" };
+	ck_assert_int_eq(store_job_count(s, &fw, 1000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 5);         /* 6, 12, 18, 24, 30 */
+	struct store_filter fid = { .state = -1, .id = 12, .worker = "w" };
+	ck_assert_int_eq(store_job_count(s, &fid, 1000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 1);
+	fid.id = 13;
+	ck_assert_int_eq(store_job_count(s, &fid, 1000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 0);
+	struct idlist *l = calloc(1, sizeof *l);
+	struct store_job j = get(s, 30);
+	struct store_filter ft = { .state = -1, .since_ms = j.created_ms,
+	                           .until_ms = j.created_ms + 1 };
+	ck_assert_int_eq(store_job_list(s, &ft, collect_job, l, &err), 0);
+	ck_assert_int_ge(l->n, 1);
+	ft.since_ms = j.created_ms + 1;
+	ft.until_ms = 0;
+	ck_assert_int_eq(store_job_count(s, &ft, 1000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(n, 0);
+	store_job_clear(&j);
+	/* A retry waiting: the list says when its attempt ended. */
+	ck_assert_int_eq(requeue(s, 3, 1, "lost", ""), 1);
+	int64_t rq = 0;
+	struct store_filter f3 = { .state = -1, .id = 3 };
+	ck_assert_int_eq(store_job_list(s, &f3, requeued_of, &rq, &err), 0);
+	ck_assert_int_gt(rq, 0);
+	free(l);
+	store_close(s);
+
+	/* Out of time at once: partial, with fewer than all counted. */
+	s = open_store(0);
+	struct store_op *ops = calloc(1200, sizeof *ops);
+	for (int i = 0; i < 1200; i++) {
+		ops[i].kind = STORE_SUBMIT;
+		ops[i].job.plugin = "p";
+	}
+	ck_assert_int_eq(store_apply(s, ops, 1200, &err), 0);
+	free(ops);
+	ck_assert_int_eq(store_job_count(s, &all, 100000, -1, &n, &partial, &err), 0);
+	ck_assert_int_eq(partial, 1);
+	ck_assert_int_lt(n, 1230);
+	ck_assert_int_eq(store_job_count(s, &all, 100000, 1000, &n, &partial, &err), 0);
+	ck_assert_int_eq(partial, 0);
+	ck_assert_int_eq(n, 1230);      /* the same file: the 30 and these */
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_list_limit)
 {
 	store *s = open_store(0);
@@ -1410,6 +1480,7 @@ store_suite(void)
 	                    sizeof cancel_cases / sizeof cancel_cases[0]);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_list_limit);
+	tcase_add_test(tc, test_count);
 	tcase_add_test(tc, test_unfinished_counts);
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_token_expiry_and_revocation);

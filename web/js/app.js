@@ -20,6 +20,9 @@ import cluster from './cluster.js';
 import dags from './dags.js';
 import dag from './dag.js';
 import jobs from './jobs.js';
+import run from './run.js';
+import runs from './runs.js';
+import worker from './worker.js';
 import job from './job.js';
 import plugins from './plugins.js';
 import models from './models.js';
@@ -29,6 +32,9 @@ const ROUTES = [
 	[/^\/cluster$/, cluster],
 	[/^\/dags$/, dags],
 	[/^\/dags\/([^/]+)$/, dag],
+	[/^\/dags\/([^/]+)\/runs$/, runs],
+	[/^\/runs\/([^/]+)$/, run],
+	[/^\/workers\/([^/]+)$/, worker],
 	[/^\/jobs$/, jobs],
 	[/^\/jobs\/(\d+)$/, job],
 	[/^\/plugins$/, plugins],

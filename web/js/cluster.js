@@ -28,7 +28,8 @@ function workerRow() {
 		update(w) {
 			el.dataset.worker = w.name;
 			el.dataset.state = w.state;
-			replace(c.name, w.name, w.host ? h('span', { class: 'sub' }, w.host) : null);
+			replace(c.name, h('a', { href: `#/workers/${encodeURIComponent(w.name)}`, 'data-testid': 'worker-link' }, w.name),
+				w.host ? h('span', { class: 'sub' }, w.host) : null);
 			updateBadge(c.badge, w.state);
 			if (w.state === 'dead' || w.state === 'left') {
 				replace(c.slots, `none (${w.state}; ${w.slots} when alive)`);

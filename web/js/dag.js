@@ -73,7 +73,8 @@ export default {
 			desc,
 			summary,
 			h('section', { 'aria-labelledby': 'grid-h' }, h('h2', { id: 'grid-h' }, 'Grid'),
-				h('p', { class: 'sub' }, `The last ${RUNS} runs, oldest first. Choose a run's header to select it; a cell opens the task's log and, for admins, its actions.`),
+				h('p', { class: 'sub' }, `The last ${RUNS} runs, oldest first. Choose a run's header to select it; a cell opens the task's log and, for admins, its actions. `,
+					h('a', { href: `#/dags/${enc(id)}/runs`, 'data-testid': 'all-runs' }, 'All runs')),
 				gridBox),
 			h('section', { 'aria-labelledby': 'graph-h' }, h('h2', { id: 'graph-h' }, 'Graph'), runInfo, graphBox),
 			h('section', { 'aria-labelledby': 'dur-h' }, h('h2', { id: 'dur-h' }, 'Durations'), durBox),
@@ -111,7 +112,8 @@ export default {
 			for (const t of grid.tasks)
 				states[t] = (tis[t] || {}).state || 'none';
 			replace(runInfo, run ? [badge(run.state), ' ', h('code', {}, run.run_id), ' ',
-				h('span', { class: 'sub' }, `${run.kind} · ${fmtIso(run.logical_date)}`)] :
+				h('span', { class: 'sub' }, `${run.kind} · ${fmtIso(run.logical_date)}`), ' ',
+				h('a', { href: `#/runs/${enc(run.run_id)}`, 'data-testid': 'run-details' }, 'Run details')] :
 				'No run selected.');
 			replace(graphBox, drawGraph(grid.tasks, grid.deps || {}, states,
 				(t) => (tis[t] && tis[t].job_id > 0 ? `#/jobs/${tis[t].job_id}` : null)));

@@ -97,8 +97,11 @@ export default {
 			replace(facts,
 				dd('Plugin', job.plugin, 'job-plugin'),
 				job.task ? dd('DAG task', job.task, 'job-task') : null,
-				dd('Worker', job.worker || '—', 'job-worker'),
-				dd('Attempt', `${job.attempt} of ${job.max_attempts}`, 'job-attempt'),
+				job.run_id ? dd('Run', h('a', { href: `#/runs/${enc(job.run_id)}` }, job.run_id), 'job-run') : null,
+				dd('Worker', job.worker ? h('a', { href: `#/workers/${enc(job.worker)}` }, job.worker) : '—', 'job-worker'),
+				dd('Attempt', job.state === 'queued' && job.attempt > 0 ?
+					`${job.attempt} of ${job.max_attempts} done; attempt ${job.attempt + 1} waits to retry` :
+					`${job.attempt} of ${job.max_attempts}`, 'job-attempt'),
 				dd('Priority', job.priority),
 				dd('Slots', job.slots),
 				dd('Memory', job.memory ? fmtBytes(job.memory) : 'any'),
