@@ -245,7 +245,16 @@ cli_run_tasks(const json_t *run, const char *indent)
 			         cli_jint(t, "job_id"));
 		else
 			strcpy(job, "-");
-		cli_table_row(&tt, cli_jstr(t, "task", "-"),
+		/* A mapped task's instances as TASK[MAP_INDEX], after it. */
+		char name[256];
+		json_t *mi = json_object_get(t, "map_index");
+		if (json_integer_value(mi) >= 0 && mi != NULL)
+			snprintf(name, sizeof name, "%s[%" PRId64 "]",
+			         cli_jstr(t, "task", "-"),
+			         (int64_t)json_integer_value(mi));
+		else
+			snprintf(name, sizeof name, "%s", cli_jstr(t, "task", "-"));
+		cli_table_row(&tt, name,
 		              cli_jstr(t, "state", "-"), tries,
 		              cli_jstr(t, "worker", "-"),
 		              cli_fmt_span(cli_jint(t, "started_ms"),
