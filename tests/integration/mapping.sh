@@ -5,8 +5,8 @@
 # reduced in map index order, a mapping over an upstream task's result
 # (csvstats' columns), an empty list (skipped), a list over
 # master.max_map_length (a failure naming the cap), map indexes in the
-# API and the CLI, a mapped task cleared, and `expand:` errors with
-# FILE:LINE:COLUMN.
+# API and the CLI, a mapped task cleared, a master killed while a mapped
+# task runs, and `expand:` errors with FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh"
 cluster_yaml
 sed -i 's/^  - name: \(w[12]\)$/  - name: \1\n    exec: true/' "$T/cluster.yaml"
@@ -87,6 +87,16 @@ tasks:
   - id: a
     plugin: noop
     expand: { n: "x{{ ds }}" }
+YAML
+cat > "$D/slow.yaml" <<'YAML'
+id: slow
+tasks:
+  - id: nap
+    expand: { n: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23] }
+    command: sleep 0.{{ params.n }}
+  - id: after
+    depends_on: [nap]
+    plugin: noop
 YAML
 cp "$KILN_SRCDIR/conf/dags/example_mapping.yaml" "$D/"
 start_node master; wait_master; start_node w1; start_node w2; wait_workers 2
@@ -175,6 +185,24 @@ eq "its reducer lists the words in order" "0 kiln 4|1 maps 4|2 every 5|3 word 4"
 	"$(api GET "/api/v1/runs/$rid/tasks/total/log" | sed -n 's/.*stdout: //p' | paste -sd'|')"
 eq "an instance's log, by its map index, shows its command" 1 \
 	"$(api GET "/api/v1/runs/$rid/tasks/measure/log?map_index=2" | grep -c 'running /bin/sh printf .* "2" "\$KILN_PARAM_WORD"')"
+
+# kill -9 the master while a mapped task's instances run: it carries on
+# from the store, and no instance is submitted or succeeds twice.
+rid=$(api POST /api/v1/dags/slow/trigger '{}' | jq_ 'd["run_id"]')
+q() { sqlite3 "$T/master/kiln.db" "$1"; }
+for _ in $(seq 1 100); do
+	n=$(q "select count(*) from task_instances t join dag_runs r on r.id=t.run where r.run_id='$rid' and t.map_index>=0 and t.state=4")
+	[ "${n:-0}" -ge 1 ] && break; sleep 0.05
+done
+left=$(q "select count(*) from task_instances t join dag_runs r on r.id=t.run where r.run_id='$rid' and t.map_index>=0 and t.state<>4")
+ok "some instances have succeeded and some not at the kill ($n, $left)" [ "${n:-0}" -ge 1 -a "${left:-0}" -ge 1 ]
+kill -9 "$PID_master"; wait "$PID_master" 2>/dev/null
+start_node master; wait_master
+ok "the run succeeds after the restart" wait_run "$rid" success 30
+eq "all 24 instances succeeded, each with one job" "24 24" \
+	"$(q "select count(*), count(distinct job_id) from task_instances t join dag_runs r on r.id=t.run where r.run_id='$rid' and t.task='nap' and t.map_index>=0 and t.state=4" | tr '|' ' ')"
+eq "no instance was submitted twice" 24 "$(q "select count(*) from jobs j join dag_runs r on r.id=j.run where r.run_id='$rid' and j.task='nap'")"
+eq "no job succeeded twice" 0 "$(q "select count(*) from (select job_id from attempts where state=2 group by job_id having count(*)>1)")"
 
 # (bad1..3.yaml were written before the master started.)
 api GET /api/v1/dags/errors > "$T/errs"
