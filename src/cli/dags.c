@@ -43,6 +43,7 @@ struct clear_opts {
 
 struct task_logs_opts {
 	struct cli_num attempt;
+	struct cli_num map_index;
 };
 
 
@@ -597,9 +598,13 @@ cli_task_logs(struct cli *x, void *opts)
 
 	if ((rc = cli_connect(x, 1)) != 0)
 		return rc;
-	char *task = cli_escape(x->pos[1]), *suffix = o->attempt.set ?
-	        xasprintf("/tasks/%s/log?attempt=%lld", task, o->attempt.v) :
-	        xasprintf("/tasks/%s/log", task);
+	char *task = cli_escape(x->pos[1]), *suffix, mi[48] = "";
+	if (o->map_index.set)
+		snprintf(mi, sizeof mi, "%cmap_index=%lld",
+		         o->attempt.set ? '&' : '?', o->map_index.v);
+	suffix = o->attempt.set ?
+	        xasprintf("/tasks/%s/log?attempt=%lld%s", task, o->attempt.v, mi) :
+	        xasprintf("/tasks/%s/log%s", task, mi);
 	char *path = cli_path("runs", x->pos[0], suffix);
 	rc = cli_print_text(x, path);
 	free(path);
@@ -645,6 +650,8 @@ static const struct cli_opt clear_options[] = {
 static const struct cli_opt task_logs_options[] = {
 	{ "attempt", 0, CLI_INT, offsetof(struct task_logs_opts, attempt), 1,
 	  INT32_MAX, NULL },
+	{ "map-index", 0, CLI_INT, offsetof(struct task_logs_opts, map_index),
+	  0, INT32_MAX, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -811,7 +818,8 @@ const struct cli_cmd cli_cmd_task_logs = {
 	"default of its latest attempt).\n"
 	"\n"
 	"Options:\n"
-	"      --attempt N        the log of attempt N\n",
+	"      --attempt N        the log of attempt N\n"
+	"      --map-index K      of instance K of a mapped task (expand:)\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = task_logs_options, .opts_size = sizeof(struct task_logs_opts),
 	.min_args = 2, .max_args = 2,

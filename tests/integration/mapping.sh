@@ -183,6 +183,8 @@ rid=$(api POST /api/v1/dags/example_mapping/trigger '{}' | jq_ 'd["run_id"]')
 ok "conf/dags/example_mapping.yaml runs to success" wait_run "$rid" success 20
 eq "its reducer lists the words in order" "0 kiln 4|1 maps 4|2 every 5|3 word 4" \
 	"$(api GET "/api/v1/runs/$rid/tasks/total/log" | sed -n 's/.*stdout: //p' | paste -sd'|')"
+ok "kiln task logs --map-index prints an instance's log" sh -c \
+	"'$KILN' -c '$T/cluster.yaml' task logs '$rid' measure --map-index 3 | grep -q 'running /bin/sh printf .* \"3\" '"
 eq "an instance's log, by its map index, shows its command" 1 \
 	"$(api GET "/api/v1/runs/$rid/tasks/measure/log?map_index=2" | grep -c 'running /bin/sh printf .* "2" "\$KILN_PARAM_WORD"')"
 
