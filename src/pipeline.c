@@ -420,13 +420,13 @@ upstream_result(const char *task_id, void *ud)
 		return NULL;
 	size_t i = (size_t)(dt - e->d->tasks);
 	const struct pmap *m = &e->r->map[i];
-	if (e->parsed[i] == NULL && dt->expand != NULL && m->n > 0) {
+	if (e->parsed[i] == NULL && m->n > 0) {
 		e->parsed[i] = json_array();
 		for (size_t k = 0; k < m->n; k++) {
 			json_t *res = pl_job_result(e->p, m->job[k]);
 			json_array_append_new(e->parsed[i], res ? res : json_null());
 		}
-	} else if (e->parsed[i] == NULL && dt->expand == NULL) {
+	} else if (e->parsed[i] == NULL) {
 		e->parsed[i] = pl_job_result(e->p, e->r->job[i]);
 	}
 	return e->parsed[i];
@@ -859,8 +859,9 @@ eval_run(pipeline *p, struct prun *r)
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
 		const struct dag_task *t = &d->tasks[i];
-		if (t->expand != NULL && state[i] == TI_RUNNING &&
-		    r->map[i].n > 0) {
+		/* Expanded in this run (even if the DAG file changed
+		 * since: its instances are what the store says). */
+		if (state[i] == TI_RUNNING && r->map[i].n > 0) {
 			pl_map_step(&e, &b, i);
 			continue;
 		}

@@ -148,6 +148,14 @@ cli_task_settings(const json_t *t)
 		cli_list_add(&s, r);
 		free(r);
 	}
+	/* A mapped task: its param (a name of [A-Za-z0-9_], dag.c). */
+	json_t *ex = json_object_get(t, "expand");
+	void *it = json_is_object(ex) ? json_object_iter(ex) : NULL;
+	if (it != NULL) {
+		char *r = xasprintf("mapped over %s", json_object_iter_key(it));
+		cli_list_add(&s, r);
+		free(r);
+	}
 	/* Every task is in a pool; only a chosen one is worth a word. */
 	if (cli_jstr(t, "pool", NULL) != NULL &&
 	    strcmp(cli_jstr(t, "pool", NULL), "default") != 0) {

@@ -129,6 +129,8 @@ eq "the reducer's inputs are the instances' outputs in map index order" \
 	"$(api GET "/api/v1/jobs/$rj" | jq_ '",".join(i["name"] for i in d["inputs"])')"
 ok "the reducer found 100 results and the squares in order" sh -c \
 	"curl -s -H 'Authorization: Bearer $TOKEN' '$URL/api/v1/jobs/$rj/log' | grep -q 'stdout: results 100 order ok'"
+ok "kiln dag show says square is mapped over n" sh -c \
+	"'$KILN' -c '$T/cluster.yaml' dag show mapped | grep -q '^ *square .*mapped over n'"
 ok "kiln run show lists the instances as square[N]" sh -c \
 	"'$KILN' -c '$T/cluster.yaml' run show '$rid' | grep -q '^ *square\[99\] *success'"
 api GET "/api/v1/dags/mapped/grid" > "$T/grid.json"
