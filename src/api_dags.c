@@ -260,6 +260,7 @@ api_task_mark(struct api_ctx *a, http_req *r, const struct api_call *c)
 
 struct ti_find {
 	const char *task;
+	int map_index;          /* -1: the task itself */
 	int64_t job;
 };
 
@@ -267,21 +268,22 @@ static int
 ti_find_cb(const struct store_ti *t, void *ud)
 {
 	struct ti_find *f = ud;
-	if (strcmp(t->task, f->task) == 0) {
+	if (strcmp(t->task, f->task) == 0 && t->map_index == f->map_index) {
 		f->job = t->job_id;
 		return 1;
 	}
 	return 0;
 }
 
-/* GET /api/v1/runs/:run/tasks/:task/log[?attempt=N]: its job's log. */
+/* GET /api/v1/runs/:run/tasks/:task/log[?attempt=N][&map_index=K]: its
+ * job's log (instance K's, for a mapped task). */
 void
 api_task_log(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "run");
 	const char *task = route_text(&c->params, "task");
 	struct store_run sr;
-	struct ti_find f = { task, 0 };
+	struct ti_find f = { task, api_query_int(r, "map_index", -1), 0 };
 	char *err = NULL;
 	if (store_run_find(a->st, id, &sr, &err) != 0) {
 		http_reply_error(r, 404, "no run '%s'", id);

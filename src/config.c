@@ -537,6 +537,8 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "tls", YF_OWN, 0, 0, 0, cfg_tls },
 	{ "insecure_plain_http", YF_BOOL, CFG_OFF(master.insecure_plain_http),
 	  0, 1, NULL },
+	{ "max_map_length", YF_INT, CFG_OFF(master.max_map_length), 1,
+	  1000000, NULL },
 };
 
 static int
@@ -772,6 +774,7 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	cfg_default_int(&c->master.heartbeat_ms, 1000);
 	cfg_default_int(&c->master.worker_timeout_ms, 10000);
 	cfg_default_int(&c->master.default_max_attempts, 3);
+	cfg_default_int(&c->master.max_map_length, 1024);
 	if (c->master.worker_timeout_ms <= c->master.heartbeat_ms)
 		return cfg_err(x, x->worker_timeout ? x->worker_timeout :
 		               x->heartbeat ? x->heartbeat : x->master,

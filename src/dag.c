@@ -114,6 +114,7 @@ struct dl_task {
 	yaml_node_t *id;             /* its id value */
 	yaml_node_t *params;         /* its params value, or NULL */
 	yaml_node_t *command;        /* its command value, or NULL */
+	yaml_node_t *expand;         /* its expand list's node, or NULL */
 	yaml_node_t **deps;          /* the depends_on items */
 };
 
@@ -127,6 +128,7 @@ struct dl {
 	yaml_node_t *def_plugin;     /* default.plugin, or NULL */
 	struct dl_task *tn;          /* parallel to d->tasks */
 	size_t json_nodes;           /* converted so far, against a bomb */
+	int in_expand;               /* checking an expand list's templates */
 };
 
 /* Every error points at a node of the file being read. */
@@ -137,6 +139,7 @@ struct dl {
 static int dl_params(struct dl *x, const char *name, yaml_node_t *v,
                      json_t **dst);
 static int dl_deps(struct dl *x, yaml_node_t *v, struct dag_task *t);
+static int dl_json(struct dl *x, yaml_node_t *n, int depth, json_t **out);
 
 /* The rows of the key tables that yamlfile_set() cannot parse alone; UD is
  * the struct dl. */
@@ -198,6 +201,52 @@ dl_set_command(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	}
 	json_object_set_new(t->params, key, val);
 	x->tn[t - x->d->tasks].command = v;
+	return 0;
+}
+
+/* `expand: { PARAM: LIST }`: LIST is a sequence, or one template that
+ * renders to a list at run time (checked with the other templates). */
+static int
+dl_set_expand(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+              void *base)
+{
+	struct dl *x = ud;
+	struct dag_task *t = base;
+	(void)k;
+
+	if (v->type != YAML_MAPPING_NODE ||
+	    v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1)
+		return dl_err(x, v, "'expand' must be a mapping of one param to "
+		              "the list it is mapped over, as in expand: "
+		              "{ n: [1, 2, 3] } or expand: { n: \"{{ tasks.ID."
+		              "result }}\" }");
+	yaml_node_t *kn = yamlfile_node(&x->yf, v->data.mapping.pairs.start->key);
+	yaml_node_t *vn = yamlfile_node(&x->yf,
+	                                v->data.mapping.pairs.start->value);
+	const char *name = kn->type == YAML_SCALAR_NODE ? yamlfile_str(kn) : "";
+	if (*name == '\0' || strncmp(name, "__", 2) == 0 ||
+	    name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+	                "xyz0123456789_")] != '\0')
+		return dl_err(x, kn, "expand: the param mapped over must be a "
+		              "name of letters, digits and '_' (not starting "
+		              "with \"__\")");
+	json_t *list = NULL;
+	int rc;
+	if (vn->type == YAML_SEQUENCE_NODE) {
+		if ((rc = dl_json(x, vn, 0, &list)) < 0)
+			return rc;
+	} else if (vn->type == YAML_SCALAR_NODE && !yamlfile_null(vn) &&
+	           strstr(yamlfile_str(vn), "{{") != NULL) {
+		list = json_string(yamlfile_str(vn));
+	} else {
+		return dl_err(x, vn, "expand: '%s' must be a list, or a template "
+		              "such as \"{{ tasks.ID.result }}\" that gives one, "
+		              "not %s", name, yamlfile_null(vn) ? "empty" :
+		              yamlfile_kind(vn));
+	}
+	t->expand_param = xstrdup(name);
+	t->expand = list;
+	x->tn[t - x->d->tasks].expand = vn;
 	return 0;
 }
 
@@ -427,13 +476,14 @@ static const struct yamlfile_key dl_task_keys[] = {
 	  dl_set_weight_rule },
 	{ "slots", YF_INT, T_OFF(slots), 1, 1024, NULL },
 	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
+	{ "expand", YF_OWN, 0, 0, 0, dl_set_expand },
 };
 
 enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS, TK_COMMAND };
 
 /* Keys of a task that make no sense for every task at once. */
 static const char *const dl_default_deny[] = { "id", "depends_on", "command",
-                                               NULL };
+                                               "expand", NULL };
 
 static void
 dl_task_clear(struct dag_task *t)
@@ -446,6 +496,8 @@ dl_task_clear(struct dag_task *t)
 	free(t->deps);
 	free(t->dep_index);
 	free(t->pool);
+	free(t->expand_param);
+	json_decref(t->expand);
 	memset(t, 0, sizeof *t);
 }
 
@@ -458,6 +510,8 @@ dl_task_copy(struct dag_task *dst, const struct dag_task *src)
 	dst->plugin = xstrdup(src->plugin);
 	dst->pool = xstrdup(src->pool);
 	dst->params = json_deep_copy(src->params);
+	dst->expand_param = NULL;
+	dst->expand = NULL;
 }
 
 static int
@@ -766,7 +820,7 @@ dl_ancestors(const struct dag *d)
 enum tpl_kind {
 	V_DS, V_DS_NODASH, V_LOGICAL_DATE, V_INTERVAL_START, V_INTERVAL_END,
 	V_RUN_ID, V_DAG_ID, V_DAG_DIR, V_TASK_ID, V_PARAM, V_RESULT, V_FIELD,
-	V_INPUT, V_SECRET,
+	V_INPUT, V_SECRET, V_MAP_INDEX,
 };
 
 static const struct {
@@ -782,6 +836,7 @@ static const struct {
 	{ "dag.id", V_DAG_ID },
 	{ "dag.dir", V_DAG_DIR },
 	{ "task.id", V_TASK_ID },
+	{ "map_index", V_MAP_INDEX },
 };
 
 /* One "{{ expr }}" found in a string. */
@@ -951,10 +1006,15 @@ dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
 	while ((r = tpl_next(s, pos, &t)) > 0) {
 		char *msg = NULL;
 		int rc = tpl_classify(d, &t, &msg);
+		const char *mp = x->in_expand ? NULL : d->tasks[ti].expand_param;
 		if (rc == 0 && t.kind == V_PARAM &&
-		    json_object_get(d->params, t.name) == NULL)
+		    json_object_get(d->params, t.name) == NULL &&
+		    (mp == NULL || strcmp(mp, t.name) != 0))
 			rc = seterr(&msg, -EINVAL, "template parameter '%s' is "
 			            "not among the DAG's params", t.name);
+		if (rc == 0 && t.kind == V_MAP_INDEX && mp == NULL)
+			rc = seterr(&msg, -EINVAL, "'{{ map_index }}' is for the "
+			            "params of a mapped task (one with 'expand')");
 		if (rc == 0 && t.kind == V_INPUT)
 			rc = dl_check_input(d, ti, t.name, &msg);
 		if (rc == 0 && (t.kind == V_RESULT || t.kind == V_FIELD) &&
@@ -1022,6 +1082,38 @@ dl_has_key(struct dl *x, yaml_node_t *n, const char *k)
 	return 0;
 }
 
+/* Task TI's expand list N: a list (its strings checked as params are),
+ * or one template of a value (params.NAME, tasks.ID.result[.FIELD]). */
+static int
+dl_check_expand(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
+{
+	int rc;
+
+	x->in_expand = 1;
+	if (n->type != YAML_SCALAR_NODE) {
+		rc = dl_check_node(x, n, ti, anc, 0);
+		x->in_expand = 0;
+		return rc;
+	}
+	const char *s = yamlfile_str(n);
+	struct tpl t;
+	char *msg = NULL;
+	int r = tpl_next(s, 0, &t);
+	int one = r > 0 && t.start == 0 && t.end == strlen(s) &&
+	          tpl_classify(x->d, &t, &msg) == 0 &&
+	          (t.kind == V_PARAM || t.kind == V_RESULT || t.kind == V_FIELD);
+	if (r > 0)
+		free(t.expr);
+	free(msg);
+	rc = dl_check_string(x, n, ti, anc);
+	x->in_expand = 0;
+	if (rc == 0 && !one)
+		rc = dl_err(x, n, "expand: '%s' must be one template of a list, "
+		            "\"{{ params.NAME }}\" or \"{{ tasks.ID.result[."
+		            "FIELD] }}\", with nothing around it", s);
+	return rc;
+}
+
 /* The templates a task will render: its own params, and those of
  * default.params that it does not override.  The latter are checked for
  * each task, since "upstream" differs from task to task. */
@@ -1048,6 +1140,8 @@ dl_check_templates(struct dl *x, const char *anc)
 			rc = dl_check_node(x, tp, i, anc, 0);
 		if (rc == 0 && x->tn[i].command != NULL)
 			rc = dl_check_node(x, x->tn[i].command, i, anc, 0);
+		if (rc == 0 && x->tn[i].expand != NULL)
+			rc = dl_check_expand(x, x->tn[i].expand, i, anc);
 	}
 	return rc;
 }
@@ -1470,6 +1564,10 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 		free(v);
 		return 0;
 	}
+	case V_MAP_INDEX:
+		snprintf(buf, sizeof buf, "%d", c->map_index);
+		sb_str(b, buf);
+		return 0;
 	case V_INPUT:               /* exec runs in its work directory */
 		sb_str(b, "inputs/");
 		sb_str(b, t->name);
@@ -1635,4 +1733,31 @@ dag_conf_check(const struct dag *d, const json_t *conf, char **err)
 			              dl_type_name(def), dl_type_name(v));
 	}
 	return 0;
+json_t *
+dag_render_expand(const struct dag_ctx *ctx, char **err)
+{
+	if (ctx == NULL || ctx->dag == NULL || ctx->task == NULL ||
+	    ctx->task->expand == NULL) {
+		seterr(err, -EINVAL, "no mapped task to expand");
+		return NULL;
+	}
+	char *msg = NULL;
+	json_t *r = dl_render(ctx, ctx->task->expand, &msg);
+	if (r == NULL) {
+		seterr(err, -EINVAL, "task '%s': expand: %s", ctx->task->id,
+		       msg ? msg : "cannot render");
+		free(msg);
+		return NULL;
+	}
+	if (!json_is_array(r)) {
+		static const char *const kinds[] = { "an object", "an array",
+			"a string", "an integer", "a number", "true", "false",
+			"null" };
+		seterr(err, -EINVAL, "task '%s': expand: %s gives %s, not a "
+		       "list", ctx->task->id, json_string_value(ctx->task->expand),
+		       kinds[json_typeof(r)]);
+		json_decref(r);
+		return NULL;
+	}
+	return r;
 }

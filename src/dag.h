@@ -86,6 +86,14 @@ struct dag_task {
 	int slots;               /* default 1 */
 	int64_t memory;          /* bytes, 0 = any */
 	int line, column;        /* where the task's entry starts (1-based) */
+	/* Dynamic task mapping, `expand: { PARAM: LIST }`: at run time the
+	 * task runs once per element of LIST, each instance with its element
+	 * as param PARAM.  NULL if the task is not mapped. */
+	char *expand_param;
+	json_t *expand;          /* a JSON array (its strings may hold
+	                          * templates), or a string that is one
+	                          * "{{ params.NAME }}" or "{{ tasks.ID.result
+	                          * [.FIELD] }}" (dag_render_expand()) */
 };
 
 struct dag {
@@ -139,6 +147,10 @@ int64_t dag_retry_delay_ms(const struct dag_task *t, int try_number);
  *   var.NAME                  a variable (varconn.h), looked up at dispatch
  *   conn.NAME.FIELD           a connection's type, host, port, login,
  *                             password or extra.KEY, likewise
+ *   map_index                 in a mapped task, the instance's index
+ * In a mapped task, params.PARAM (its expand param) is the instance's
+ * element, and tasks.ID.result of a mapped upstream ID is the array of
+ * its instances' results in map index order.
  * A string that is nothing but one "{{ params.NAME }}" or
  * "{{ tasks.ID.result[.FIELD] }}" whose value is not a string becomes that
  * JSON value (a number stays a number); everything else renders to a
@@ -160,6 +172,9 @@ struct dag_ctx {
 	 * what is between the braces, trimmed): 0 and *VALUE (malloc()ed),
 	 * or a negative code and *err.  NULL: such templates fail. */
 	int (*secret)(const char *expr, void *ud, char **value, char **err);
+	int map_index;           /* {{ map_index }}: the instance of a mapped
+	                          * task being rendered (load refuses it in
+	                          * tasks that are not mapped) */
 };
 
 /* Check a run's CONF against D's params: every key must be a param, of
@@ -171,5 +186,9 @@ int dag_conf_check(const struct dag *d, const json_t *conf, char **err);
 /* Render CTX->task's params for a run.  RET a new object (caller decrefs),
  * or NULL and *err (e.g. an upstream without a result, a missing field). */
 json_t *dag_render_params(const struct dag_ctx *ctx, char **err);
+/* The list mapped task CTX->task expands over, rendered for the run.
+ * RET a new array (caller decrefs), or NULL and *err (a template that
+ * does not render, a value that is not a list). */
+json_t *dag_render_expand(const struct dag_ctx *ctx, char **err);
 
 #endif

@@ -57,6 +57,13 @@ struct perr {
 	struct perr *next;
 };
 
+/* The instances of a mapped task in a run (DAG task mapping). */
+struct pmap {
+	size_t n;               /* 0 = not expanded */
+	int *ti;                /* TI state by map index */
+	int64_t *job;           /* its job, 0 = none */
+};
+
 struct prun {
 	int64_t id;
 	char *dag_id;
@@ -73,6 +80,7 @@ struct prun {
 	size_t ntasks;
 	int *ti;                /* TI state, -1 = no instance */
 	int64_t *job;           /* its job, 0 = none */
+	struct pmap *map;       /* by task index: mapped tasks' instances */
 	int64_t hold_until;     /* mono ms: not evaluated before (RETRY_MS) */
 	struct prun *next;
 };
@@ -122,8 +130,20 @@ active_runs(pipeline *p, const char *dag_id, int running_only)
 }
 
 static void
+pl_maps_free(struct prun *r)
+{
+	for (size_t i = 0; r->map != NULL && i < r->ntasks; i++) {
+		free(r->map[i].ti);
+		free(r->map[i].job);
+	}
+	free(r->map);
+	r->map = NULL;
+}
+
+static void
 prun_free(struct prun *r)
 {
+	pl_maps_free(r);
 	free(r->ti);
 	free(r->job);
 	free(r->dag_id);
@@ -332,11 +352,27 @@ collect_ti(const struct store_ti *t, void *ud)
 {
 	struct evalctx *e = ud;
 	const struct dag_task *dt = dag_task_find(e->d, t->task);
-	if (dt != NULL) {
-		size_t i = (size_t)(dt - e->d->tasks);
+	if (dt == NULL)
+		return 0;
+	size_t i = (size_t)(dt - e->d->tasks);
+	if (t->map_index < 0) {
 		e->r->ti[i] = t->state;
 		e->r->job[i] = t->job_id;
+		return 0;
 	}
+	struct pmap *m = &e->r->map[i];
+	if ((size_t)t->map_index >= m->n) {
+		size_t n = (size_t)t->map_index + 1;
+		m->ti = xrealloc(m->ti, n * sizeof *m->ti);
+		m->job = xrealloc(m->job, n * sizeof *m->job);
+		for (size_t k = m->n; k < n; k++) {
+			m->ti[k] = TI_NONE;
+			m->job[k] = 0;
+		}
+		m->n = n;
+	}
+	m->ti[t->map_index] = t->state;
+	m->job[t->map_index] = t->job_id;
 	return 0;
 }
 
@@ -345,9 +381,11 @@ collect_ti(const struct store_ti *t, void *ud)
 static int
 load_run(pipeline *p, struct prun *r, const struct dag *d, char **err)
 {
+	pl_maps_free(r);
 	free(r->ti);
 	free(r->job);
 	r->ntasks = d->ntasks;
+	r->map = xcalloc(d->ntasks + 1, sizeof *r->map);
 	r->ti = xcalloc(d->ntasks + 1, sizeof *r->ti);
 	r->job = xcalloc(d->ntasks + 1, sizeof *r->job);
 	for (size_t i = 0; i < d->ntasks; i++)
@@ -358,6 +396,22 @@ load_run(pipeline *p, struct prun *r, const struct dag *d, char **err)
 	return rc;
 }
 
+/* The result of job JOB (parsed, new), or NULL. */
+static json_t *
+pl_job_result(pipeline *p, int64_t job)
+{
+	struct store_job j = { 0 };
+	char *err = NULL;
+	json_t *res = NULL;
+	if (job > 0 && store_job_get(p->st, job, &j, &err) == 0 && j.result)
+		res = json_loads(j.result, JSON_DECODE_ANY, NULL);
+	store_job_clear(&j);
+	free(err);
+	return res;
+}
+
+/* A task's result for templates; a mapped task's is the array of its
+ * instances' results in map index order (null where one has none). */
 static json_t *
 upstream_result(const char *task_id, void *ud)
 {
@@ -366,37 +420,55 @@ upstream_result(const char *task_id, void *ud)
 	if (dt == NULL)
 		return NULL;
 	size_t i = (size_t)(dt - e->d->tasks);
-	if (e->parsed[i] == NULL && e->r->job[i] > 0) {
-		struct store_job j = { 0 };
-		char *err = NULL;
-		if (store_job_get(e->p->st, e->r->job[i], &j, &err) == 0 && j.result)
-			e->parsed[i] = json_loads(j.result, JSON_DECODE_ANY, NULL);
-		store_job_clear(&j);
-		free(err);
+	const struct pmap *m = &e->r->map[i];
+	if (e->parsed[i] == NULL && m->n > 0) {
+		e->parsed[i] = json_array();
+		for (size_t k = 0; k < m->n; k++) {
+			json_t *res = pl_job_result(e->p, m->job[k]);
+			json_array_append_new(e->parsed[i], res ? res : json_null());
+		}
+	} else if (e->parsed[i] == NULL) {
+		e->parsed[i] = pl_job_result(e->p, e->r->job[i]);
 	}
 	return e->parsed[i];
 }
 
 /* What one evaluation of a run decided, written in one go. */
 struct evalbatch {
-	struct store_op *ops;        /* instance and run states */
+	struct store_op *ops;        /* instance and run states: at most
+	                              * two a task (an expansion that
+	                              * fails) and the run's */
+	char **why;                  /* ops' reasons, owned here */
 	size_t nops;
 	struct store_job *jobs;      /* task instances to run */
 	char **params, **inputs;     /* jobs[k]'s texts, owned here */
 	size_t *jobtask;             /* jobs[k]'s task index */
-	size_t njobs;
+	size_t njobs, cap;
 };
 
 static void
 evalbatch_init(struct evalbatch *b, size_t ntasks)
 {
-	b->ops = xcalloc(ntasks + 2, sizeof *b->ops);
-	b->nops = 0;
-	b->jobs = xcalloc(ntasks + 1, sizeof *b->jobs);
-	b->params = xcalloc(ntasks + 1, sizeof *b->params);
-	b->inputs = xcalloc(ntasks + 1, sizeof *b->inputs);
-	b->jobtask = xcalloc(ntasks + 1, sizeof *b->jobtask);
-	b->njobs = 0;
+	memset(b, 0, sizeof *b);
+	b->ops = xcalloc(2 * ntasks + 2, sizeof *b->ops);
+	b->why = xcalloc(2 * ntasks + 2, sizeof *b->why);
+}
+
+/* A new job slot of B (zeroed); its index. */
+static size_t
+evalbatch_job(struct evalbatch *b)
+{
+	if (b->njobs == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 16;
+		b->jobs = xrealloc(b->jobs, b->cap * sizeof *b->jobs);
+		b->params = xrealloc(b->params, b->cap * sizeof *b->params);
+		b->inputs = xrealloc(b->inputs, b->cap * sizeof *b->inputs);
+		b->jobtask = xrealloc(b->jobtask, b->cap * sizeof *b->jobtask);
+	}
+	size_t k = b->njobs++;
+	memset(&b->jobs[k], 0, sizeof b->jobs[k]);
+	b->params[k] = b->inputs[k] = NULL;
+	return k;
 }
 
 static void
@@ -406,11 +478,28 @@ evalbatch_free(struct evalbatch *b)
 		free(b->params[k]);
 		free(b->inputs[k]);
 	}
+	for (size_t k = 0; k < b->nops; k++)
+		free(b->why[k]);
+	free(b->why);
 	free(b->params);
 	free(b->inputs);
 	free(b->jobtask);
 	free(b->jobs);
 	free(b->ops);
+}
+
+/* Task I of run R ends in STATE (failed, skipped, upstream_failed)
+ * without a job, for the reason WHY (taken, may be NULL). */
+static void
+pl_task_end(struct prun *r, struct evalbatch *b, const struct dag_task *t,
+            size_t i, int state, char *why)
+{
+	if (why != NULL)
+		log_warn("run %s task %s: %s", r->run_id, t->id, why);
+	r->ti[i] = state;
+	b->why[b->nops] = why;
+	b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
+		.run = r->id, .task = t->id, .state = state, .error = why };
 }
 
 /* What T's trigger rule says given its upstream states. */
@@ -431,34 +520,48 @@ pl_task_verdict(const struct dag_task *t, const int *state)
 	return decide(t->trigger_rule, (int)t->ndeps, ok, bad, skipped, done);
 }
 
+/* Append to IN the outputs of job UJ, named PREFIX/NAME. */
+static void
+pl_job_inputs(pipeline *p, int64_t uj, const char *prefix, json_t *in)
+{
+	struct store_job sj = { 0 };
+	char *jerr = NULL;
+	if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
+	    sj.outputs != NULL) {
+		json_t *outs = json_loads(sj.outputs, 0, NULL);
+		size_t oi;
+		json_t *o;
+		json_array_foreach(outs, oi, o) {
+			char *nm = xasprintf("%s/%s", prefix,
+				json_string_value(json_object_get(o, "name")));
+			json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
+				"name", nm, "sha", json_object_get(o, "sha"),
+				"size", json_object_get(o, "size")));
+			free(nm);
+		}
+		json_decref(outs);
+	}
+	store_job_clear(&sj);
+	free(jerr);
+}
+
 /* T's inputs: the files its direct upstream tasks produced, named
- * UPSTREAM/NAME, as JSON text (malloc()ed), or NULL if none. */
+ * UPSTREAM/NAME (UPSTREAM/MAP_INDEX/NAME for a mapped upstream's, in map
+ * index order), as JSON text (malloc()ed), or NULL if none. */
 static char *
 pl_task_inputs(pipeline *p, const struct prun *r, const struct dag_task *t)
 {
 	json_t *in = json_array();
 
 	for (size_t u = 0; u < t->ndeps; u++) {
-		int64_t uj = r->job[t->dep_index[u]];
-		struct store_job sj = { 0 };
-		char *jerr = NULL;
-		if (uj > 0 && store_job_get(p->st, uj, &sj, &jerr) == 0 &&
-		    sj.outputs != NULL) {
-			json_t *outs = json_loads(sj.outputs, 0, NULL);
-			size_t oi;
-			json_t *o;
-			json_array_foreach(outs, oi, o) {
-				char *nm = xasprintf("%s/%s", t->deps[u],
-					json_string_value(json_object_get(o, "name")));
-				json_array_append_new(in, json_pack("{s:s,s:O,s:O}",
-					"name", nm, "sha", json_object_get(o, "sha"),
-					"size", json_object_get(o, "size")));
-				free(nm);
-			}
-			json_decref(outs);
+		const struct pmap *m = &r->map[t->dep_index[u]];
+		if (m->n == 0)
+			pl_job_inputs(p, r->job[t->dep_index[u]], t->deps[u], in);
+		for (size_t k = 0; k < m->n; k++) {
+			char *pre = xasprintf("%s/%zu", t->deps[u], k);
+			pl_job_inputs(p, m->job[k], pre, in);
+			free(pre);
 		}
-		store_job_clear(&sj);
-		free(jerr);
 	}
 	char *text = json_array_size(in) ? json_dumps(in, JSON_COMPACT) : NULL;
 	json_decref(in);
@@ -474,42 +577,65 @@ pl_secret(const char *expr, void *ud, char **value, char **err)
 	return varconn_template(e->p->st, expr, value, err);
 }
 
-/* Task I of run R is to run: its params rendered, its job added to B.
- * A template that does not render fails the task instead. */
-static void
-pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
+/* The context templates of task I of E's run render in: run conf over
+ * the DAG's params in *MERGED (the caller's), with ITEM (if not NULL)
+ * as the expand param of instance MAP_INDEX. */
+static struct dag_ctx
+pl_ctx(struct evalctx *e, size_t i, int map_index, json_t *item,
+       json_t **merged)
 {
-	const struct dag *d = e->d;
-	struct prun *r = e->r;
-	const struct dag_task *t = &d->tasks[i];
+	const struct prun *r = e->r;
 	struct dag_ctx ctx = {
-		.dag = d, .task = t, .run_id = r->run_id,
+		.dag = e->d, .task = &e->d->tasks[i], .run_id = r->run_id,
 		.logical_date = r->logical, .interval_start = r->istart,
 		.interval_end = r->iend, .params = NULL,
 		.upstream_result = upstream_result, .ud = e,
 		.secret = pl_secret,
+		.map_index = map_index,
 	};
-	json_t *merged = json_deep_copy(d->params ? d->params : json_object());
-	json_object_update(merged, r->conf);
-	ctx.params = merged;
-	char *rerr = NULL;
-	json_t *rp = dag_render_params(&ctx, &rerr);
+	*merged = json_deep_copy(e->d->params ? e->d->params : json_object());
+	json_object_update(*merged, r->conf);
+	if (item != NULL)
+		json_object_set(*merged, ctx.task->expand_param, item);
+	ctx.params = *merged;
+	return ctx;
+}
+
+/* Task I's params for instance MAP_INDEX of ITEM (-1 and NULL: not
+ * mapped): JSON text (malloc()ed), or NULL and *err. */
+static char *
+pl_task_render(struct evalctx *e, size_t i, int map_index, json_t *item,
+               char **err)
+{
+	json_t *merged;
+	struct dag_ctx ctx = pl_ctx(e, i, map_index, item, &merged);
+	json_t *rp = dag_render_params(&ctx, err);
 	json_decref(merged);
-	if (rp == NULL) {
-		log_warn("run %s task %s: %s", r->run_id, t->id, rerr);
-		free(rerr);
-		r->ti[i] = TI_FAILED;
-		b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
-			.run = r->id, .task = t->id, .state = TI_FAILED };
-		return;
-	}
-	size_t k = b->njobs++;
+	if (rp == NULL)
+		return NULL;
+	if (item != NULL)
+		json_object_set(rp, ctx.task->expand_param, item);
 	char *text = json_dumps(rp, JSON_COMPACT);
 	json_decref(rp);
-	b->params[k] = varconn_params_seal(text);  /* no secret in the store */
+	char *sealed = varconn_params_seal(text);  /* no secret in the store */
 	free(text);
-	b->inputs[k] = pl_task_inputs(e->p, r, t);
+	return sealed;
+}
+
+/* Task I of run R is to run (instance MAP_INDEX, or -1) with PARAMS
+ * (taken) and INPUTS (copied): its job added to B. */
+static void
+pl_task_enqueue(struct evalctx *e, struct evalbatch *b, size_t i,
+                int map_index, char *params, const char *inputs)
+{
+	struct prun *r = e->r;
+	const struct dag_task *t = &e->d->tasks[i];
+	size_t k = evalbatch_job(b);
+	b->params[k] = params;
+	b->inputs[k] = inputs ? xstrdup(inputs) : NULL;
 	struct store_job *j = &b->jobs[k];
+	j->mapped = map_index >= 0;
+	j->map_index = map_index;
 	j->plugin = t->plugin;
 	j->params = b->params[k];
 	j->priority = t->effective_priority;
@@ -525,7 +651,141 @@ pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
 	j->pool = t->pool;
 	j->inputs = b->inputs[k];
 	b->jobtask[k] = i;
-	r->ti[i] = TI_QUEUED;
+	if (map_index >= 0)
+		r->map[i].ti[map_index] = TI_QUEUED;
+	else
+		r->ti[i] = TI_QUEUED;
+}
+
+/* Task I of run R is to run: its params rendered, its job added to B.
+ * A template that does not render fails the task instead. */
+static void
+pl_task_submit(struct evalctx *e, struct evalbatch *b, size_t i)
+{
+	const struct dag_task *t = &e->d->tasks[i];
+	char *err = NULL;
+	char *params = pl_task_render(e, i, -1, NULL, &err);
+	if (params == NULL) {
+		pl_task_end(e->r, b, t, i, TI_FAILED, err);
+		return;
+	}
+	char *inputs = pl_task_inputs(e->p, e->r, t);
+	pl_task_enqueue(e, b, i, -1, params, inputs);
+	free(inputs);
+}
+
+/* Submit the instances of mapped task I still in state none, one per
+ * element of ITEMS.  All render, or none is submitted and the task
+ * fails. */
+static void
+pl_map_submit(struct evalctx *e, struct evalbatch *b, size_t i,
+              json_t *items)
+{
+	const struct dag_task *t = &e->d->tasks[i];
+	struct pmap *m = &e->r->map[i];
+	char **params = xcalloc(m->n + 1, sizeof *params);
+	char *err = NULL;
+	size_t k;
+	for (k = 0; k < m->n; k++)
+		if (m->ti[k] == TI_NONE &&
+		    (params[k] = pl_task_render(e, i, (int)k,
+		                 json_array_get(items, k), &err)) == NULL)
+			break;
+	if (k < m->n) {
+		for (size_t j = 0; j < k; j++)
+			free(params[j]);
+		pl_task_end(e->r, b, t, i, TI_FAILED,
+		            xasprintf("instance %zu: %s", k, err));
+		free(err);
+	} else {
+		char *inputs = pl_task_inputs(e->p, e->r, t);
+		for (k = 0; k < m->n; k++)
+			if (params[k] != NULL)
+				pl_task_enqueue(e, b, i, (int)k, params[k], inputs);
+		free(inputs);
+	}
+	free(params);
+}
+
+/* The list mapped task I expands over in run R: a new array, or NULL
+ * and *err. */
+static json_t *
+pl_map_items(struct evalctx *e, size_t i, char **err)
+{
+	json_t *merged;
+	struct dag_ctx ctx = pl_ctx(e, i, -1, NULL, &merged);
+	json_t *items = dag_render_expand(&ctx, err);
+	json_decref(merged);
+	return items;
+}
+
+/* Mapped task I is to run: one instance per element of its list, none
+ * (skipped) for an empty list, and a failure for a list longer than
+ * master.max_map_length or one that does not render. */
+static void
+pl_map_expand(struct evalctx *e, struct evalbatch *b, size_t i)
+{
+	const struct dag_task *t = &e->d->tasks[i];
+	int cap = e->p->cfg->master.max_map_length;
+	char *err = NULL;
+	json_t *items = pl_map_items(e, i, &err);
+	size_t n = json_array_size(items);
+	if (items == NULL) {
+		pl_task_end(e->r, b, t, i, TI_FAILED, err);
+	} else if (n == 0) {
+		pl_task_end(e->r, b, t, i, TI_SKIPPED, xasprintf("expand: the "
+		            "list is empty: no instance to run"));
+	} else if (n > (size_t)cap) {
+		pl_task_end(e->r, b, t, i, TI_FAILED, xasprintf("expand: %zu "
+		            "items, more than master.max_map_length (%d)", n,
+		            cap));
+	} else {
+		struct pmap *m = &e->r->map[i];
+		m->n = n;
+		m->ti = xrealloc(m->ti, n * sizeof *m->ti);
+		m->job = xrealloc(m->job, n * sizeof *m->job);
+		for (size_t k = 0; k < n; k++) {
+			m->ti[k] = TI_NONE;
+			m->job[k] = 0;
+		}
+		e->r->ti[i] = TI_RUNNING;
+		b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_EXPAND,
+			.run = e->r->id, .task = t->id, .map_count = (int)n };
+		pl_map_submit(e, b, i, items);
+	}
+	json_decref(items);
+}
+
+/* Mapped task I is running: instances not yet submitted (a write that
+ * failed, a master restarted in between) are; when all have ended, the
+ * task succeeds if they all did, else fails. */
+static void
+pl_map_step(struct evalctx *e, struct evalbatch *b, size_t i)
+{
+	const struct dag_task *t = &e->d->tasks[i];
+	const struct pmap *m = &e->r->map[i];
+	size_t waiting = 0, done = 0, ok = 0;
+	for (size_t k = 0; k < m->n; k++) {
+		waiting += m->ti[k] == TI_NONE;
+		done += ti_final(m->ti[k]);
+		ok += m->ti[k] == TI_SUCCESS;
+	}
+	if (waiting > 0) {
+		char *err = NULL;
+		json_t *items = pl_map_items(e, i, &err);
+		if (items == NULL || json_array_size(items) != m->n)
+			pl_task_end(e->r, b, t, i, TI_FAILED, items == NULL ? err :
+			            xasprintf("expand: the list changed length "
+			                      "(%zu, was %zu)",
+			                      json_array_size(items), m->n));
+		else
+			pl_map_submit(e, b, i, items);
+		json_decref(items);
+	} else if (done == m->n) {
+		pl_task_end(e->r, b, t, i, ok == m->n ? TI_SUCCESS : TI_FAILED,
+		            ok == m->n ? NULL : xasprintf("%zu of %zu mapped "
+		            "instances failed", m->n - ok, m->n));
+	}
 }
 
 /* Is the run with instance states STATE finished: all instances final?
@@ -611,17 +871,23 @@ eval_run(pipeline *p, struct prun *r)
 
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
+		const struct dag_task *t = &d->tasks[i];
+		/* Expanded in this run (even if the DAG file changed
+		 * since: its instances are what the store says). */
+		if (state[i] == TI_RUNNING && r->map[i].n > 0) {
+			pl_map_step(&e, &b, i);
+			continue;
+		}
 		if (state[i] != TI_NONE)
 			continue;
-		int v = pl_task_verdict(&d->tasks[i], state);
-		if (v == T_RUN) {
+		int v = pl_task_verdict(t, state);
+		if (v == T_RUN && t->expand != NULL)
+			pl_map_expand(&e, &b, i);
+		else if (v == T_RUN)
 			pl_task_submit(&e, &b, i);
-		} else if (v != T_WAIT) {
-			int s = v == T_SKIPPED ? TI_SKIPPED : TI_UPSTREAM_FAILED;
-			state[i] = s;
-			b.ops[b.nops++] = (struct store_op){ .kind = STORE_TI_SET,
-				.run = r->id, .task = d->tasks[i].id, .state = s };
-		}
+		else if (v != T_WAIT)
+			pl_task_end(r, &b, t, i, v == T_SKIPPED ? TI_SKIPPED :
+			            TI_UPSTREAM_FAILED, NULL);
 	}
 	int failed;
 	int finished = run_finished(d, state, &failed);
@@ -642,8 +908,12 @@ eval_run(pipeline *p, struct prun *r)
 		finished = run_held(p, r, err);
 		b.njobs = 0;
 	}
-	for (size_t k = 0; k < b.njobs; k++)
-		r->job[b.jobtask[k]] = b.jobs[k].id;
+	for (size_t k = 0; k < b.njobs; k++) {
+		if (b.jobs[k].mapped)
+			r->map[b.jobtask[k]].job[b.jobs[k].map_index] = b.jobs[k].id;
+		else
+			r->job[b.jobtask[k]] = b.jobs[k].id;
+	}
 	if (finished) {
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
 		metrics_dag_run_done(!failed);
@@ -964,11 +1234,16 @@ pipeline_job_done(void *ud, int64_t run, int64_t job, int state)
 		if (r->id != run)
 			continue;
 		r->dirty = 1;
-		for (size_t i = 0; r->loaded && i < r->ntasks; i++)
+		int ti = state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED;
+		for (size_t i = 0; r->loaded && i < r->ntasks; i++) {
 			if (r->job[i] == job) {
-				r->ti[i] = state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED;
+				r->ti[i] = ti;
 				break;
 			}
+			for (size_t k = 0; k < r->map[i].n; k++)
+				if (r->map[i].job[k] == job)
+					r->map[i].ti[k] = ti;
+		}
 	}
 	poke(p);
 	pthread_mutex_unlock(&p->mu);
@@ -1121,6 +1396,11 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 				"priority", t->effective_priority,
 				"priority_weight", t->priority, "weight_rule",
 				dag_weight_rule_name(t->weight_rule)));
+			if (t->expand != NULL)  /* mapped: { PARAM: LIST } */
+				json_object_set_new(json_array_get(tasks,
+					json_array_size(tasks) - 1), "expand",
+					json_pack("{s:O}", t->expand_param,
+					          t->expand));
 		}
 		json_object_set_new(o, "task_list", tasks);
 		json_object_set(o, "params", d->params ? d->params : json_object());
@@ -1232,7 +1512,7 @@ ti_state_cb(const struct store_ti *t, void *ud)
 {
 	struct ti_states *ts = ud;
 	const struct dag_task *dt = dag_task_find(ts->d, t->task);
-	if (dt != NULL)
+	if (dt != NULL && t->map_index < 0)
 		ts->state[dt - ts->d->tasks] = t->state;
 	return 0;
 }
@@ -1355,8 +1635,9 @@ static int
 ti_json_cb(const struct store_ti *t, void *ud)
 {
 	json_t *res = t->result ? json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
-	json_array_append_new(ud, json_pack("{s:s,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
-		"task", t->task, "state", store_ti_state_name(t->state),
+	json_array_append_new(ud, json_pack("{s:s,s:i,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
+		"task", t->task, "map_index", t->map_index,
+		"state", store_ti_state_name(t->state),
 		"job_id", (json_int_t)t->job_id, "tries", t->tries,
 		"attempt", t->attempt, "worker", t->worker,
 		"result", res ? res : json_null(), "error", t->error,
@@ -1391,9 +1672,37 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	return o;
 }
 
+/* A mapped task's cell: how many instances, by state, and the list
+ * (map index order) for the dashboard's popup. */
+static void
+grid_map_add(json_t *cell, const struct store_ti *t)
+{
+	json_t *m = json_object_get(cell, "map");
+	if (m == NULL) {
+		m = json_pack("{s:i,s:{},s:[]}", "count", 0, "states",
+		              "instances");
+		json_object_set_new(cell, "map", m);
+	}
+	const char *st = store_ti_state_name(t->state);
+	json_t *states = json_object_get(m, "states");
+	json_object_set_new(states, st, json_integer(
+		json_integer_value(json_object_get(states, st)) + 1));
+	json_object_set_new(m, "count", json_integer(
+		json_integer_value(json_object_get(m, "count")) + 1));
+	json_array_append_new(json_object_get(m, "instances"), json_pack(
+		"{s:i,s:s,s:I}", "map_index", t->map_index, "state", st,
+		"job_id", (json_int_t)t->job_id));
+}
+
 static int
 grid_ti_cb(const struct store_ti *t, void *ud)
 {
+	json_t *cell = json_object_get(ud, t->task);
+	if (t->map_index >= 0) {   /* after its task (store_tis' order) */
+		if (cell != NULL)
+			grid_map_add(cell, t);
+		return 0;
+	}
 	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:i,s:I,s:I}",
 		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
 		"tries", t->tries, "attempt", t->attempt,

@@ -246,6 +246,32 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX IF NOT EXISTS jobs_run ON jobs(run, id) WHERE run IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS jobs_worker ON jobs(worker, id) WHERE worker IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms);",
+	/* 8 -> 9: dynamic task mapping.  A task instance is keyed by its map
+	 * index too: -1 is the task itself (a mapped task's summary, whose
+	 * state the pipeline engine keeps), 0..n-1 the instances a mapped
+	 * task expanded into, each with its own job.  error holds why the
+	 * engine failed or skipped a task without a job (an expansion over
+	 * master.max_map_length, a template that does not render).  The
+	 * table is made anew: a primary key cannot be altered. */
+	"CREATE TABLE task_instances7 ("
+	"  run         INTEGER NOT NULL REFERENCES dag_runs(id) ON DELETE CASCADE,"
+	"  task        TEXT NOT NULL,"
+	"  map_index   INTEGER NOT NULL DEFAULT -1,"
+	"  seq         INTEGER NOT NULL,"
+	"  state       INTEGER NOT NULL DEFAULT 0,"
+	"  job_id      INTEGER,"
+	"  tries       INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms INTEGER NOT NULL DEFAULT 0,"
+	"  error       TEXT,"
+	"  PRIMARY KEY (run, task, map_index)"
+	") WITHOUT ROWID;"
+	"INSERT INTO task_instances7 (run, task, seq, state, job_id, tries,"
+	"  started_ms, finished_ms) SELECT run, task, seq, state, job_id, tries,"
+	"  started_ms, finished_ms FROM task_instances;"
+	"DROP TABLE task_instances;"
+	"ALTER TABLE task_instances7 RENAME TO task_instances;"
+	"CREATE INDEX task_instances_job ON task_instances(job_id);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -324,7 +350,7 @@ enum {
 	P_TI_RESET, P_TI_SET, P_RUN_STATE, P_DAG_SET, P_JOB_OUTPUTS, P_ARTIFACT,
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
-	P_IDEM_PURGE, P_IDEM,
+	P_IDEM_PURGE, P_IDEM, P_TI_UNMAP, P_TI_MAPPED, P_TI_EXPAND,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
@@ -347,7 +373,21 @@ static const char *const store_psql[P_NSTMT] = {
 	"INSERT OR IGNORE INTO artifacts (sha, size, created_ms) VALUES (?1, ?2, ?3)",
 	[P_TI_SUBMIT] =
 	"UPDATE task_instances SET state = 2, job_id = ?3, tries = tries + 1,"
-	" started_ms = 0, finished_ms = 0 WHERE run = ?1 AND task = ?2",
+	" started_ms = 0, finished_ms = 0 WHERE run = ?1 AND task = ?2"
+	" AND map_index = ?4",
+	/* A mapped task's instances go when it is cleared (STORE_TI_SET). */
+	[P_TI_UNMAP] =
+	"DELETE FROM task_instances WHERE run = ?1 AND task = ?2"
+	" AND map_index >= 0",
+	/* STORE_TI_EXPAND: the task itself runs while its instances do... */
+	[P_TI_MAPPED] =
+	"UPDATE task_instances SET state = 3, started_ms = ?3, error = NULL"
+	" WHERE run = ?1 AND task = ?2 AND map_index = -1 AND state = 0",
+	/* ... and they take its place in the run's order. */
+	[P_TI_EXPAND] =
+	"INSERT INTO task_instances (run, task, map_index, seq) SELECT run,"
+	" task, ?3, seq FROM task_instances WHERE run = ?1 AND task = ?2"
+	" AND map_index = -1",
 	[P_TI_FOLLOW] =
 	"UPDATE task_instances SET state = ?2,"
 	" started_ms = CASE WHEN ?2 = 3 THEN ?3 ELSE started_ms END,"
@@ -364,10 +404,11 @@ static const char *const store_psql[P_NSTMT] = {
 	" DO UPDATE SET next_start = MAX(next_start, excluded.next_start)",
 	[P_TI_RESET] =
 	"UPDATE task_instances SET state = 0, job_id = NULL, started_ms = 0,"
-	" finished_ms = 0 WHERE run = ?1 AND task = ?2",
+	" finished_ms = 0, error = NULL WHERE run = ?1 AND task = ?2"
+	" AND map_index = -1",
 	[P_TI_SET] =
-	"UPDATE task_instances SET state = ?3, finished_ms = ?4"
-	" WHERE run = ?1 AND task = ?2",
+	"UPDATE task_instances SET state = ?3, finished_ms = ?4, error = ?5"
+	" WHERE run = ?1 AND task = ?2 AND map_index = -1",
 	[P_RUN_STATE] =
 	"UPDATE dag_runs SET state = ?2,"
 	" finished_ms = CASE WHEN ?2 >= 2 THEN ?3 ELSE 0 END WHERE id = ?1",
@@ -1098,8 +1139,8 @@ store_op_submit(store *s, struct store_op *op, int64_t t)
 	    (rc = store_pexec(s, P_REFS, "is", op->job.id, j->inputs)) != SQLITE_OK)
 		return rc;
 	if (j->run > 0 && j->task != NULL)
-		return store_pexec(s, P_TI_SUBMIT, "isi", j->run, j->task,
-		                   j->id);
+		return store_pexec(s, P_TI_SUBMIT, "isii", j->run, j->task,
+		                   j->id, (int64_t)(j->mapped ? j->map_index : -1));
 	return SQLITE_OK;
 }
 
@@ -1159,6 +1200,21 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->applied = 1;
 	return store_ti_follow(s, op, t);
+}
+
+/* STORE_TI_EXPAND: task .task of run .run runs as .map_count instances,
+ * inserted in state none; not applied unless the task was none. */
+static int
+store_ti_expand(store *s, struct store_op *op, int64_t t)
+{
+	int rc = store_pexec(s, P_TI_MAPPED, "isi", op->run, op->task, t);
+	if (rc != SQLITE_OK || sqlite3_changes(s->wdb) == 0)
+		return rc;
+	for (int k = 0; k < op->map_count && rc == SQLITE_OK; k++)
+		rc = store_pexec(s, P_TI_EXPAND, "isi", op->run, op->task,
+		                 (int64_t)k);
+	op->applied = rc == SQLITE_OK;
+	return rc;
 }
 
 /* STORE_PURGE's artifacts: up to op->attempt recorded before T that no
@@ -1221,10 +1277,14 @@ store_run_op(store *s, struct store_op *op)
 	case STORE_TI_SET:
 		rc = op->state == TI_NONE ?
 		     store_pexec(s, P_TI_RESET, "is", op->run, op->task) :
-		     store_pexec(s, P_TI_SET, "isii", op->run, op->task,
-		                 (int64_t)op->state, t);
+		     store_pexec(s, P_TI_SET, "isiis", op->run, op->task,
+		                 (int64_t)op->state, t, op->error);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		if (rc == SQLITE_OK && op->state == TI_NONE)
+			rc = store_pexec(s, P_TI_UNMAP, "is", op->run, op->task);
 		return rc;
+	case STORE_TI_EXPAND:
+		return store_ti_expand(s, op, t);
 	case STORE_RUN_STATE:
 		rc = store_pexec(s, P_RUN_STATE, "iii", op->id, (int64_t)op->state, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
@@ -1303,6 +1363,7 @@ store_trace_commit(const struct store_batch *list, const char *outcome)
 		[STORE_FINISH] = "finish", [STORE_REQUEUE] = "requeue",
 		[STORE_CANCEL] = "cancel", [STORE_RUN_CREATE] = "run",
 		[STORE_TI_SET] = "ti", [STORE_RUN_STATE] = "runstate",
+		[STORE_TI_EXPAND] = "expand",
 		[STORE_DAG_SET] = "dag", [STORE_META] = "meta",
 		[STORE_ARTIFACT] = "artifact", [STORE_LOG] = "log",
 		[STORE_TOKEN_REVOKE] = "revoke", [STORE_TOKEN_USED] = "used",
@@ -1560,6 +1621,11 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 				return seterr(err, -EINVAL, "store: op %zu: "
 				              "incomplete run", i);
 			break;
+		case STORE_TI_EXPAND:
+			if (op->map_count < 1)
+				return seterr(err, -EINVAL, "store: op %zu: "
+				              "expansion into no instance", i);
+			/* fall through */
 		case STORE_TI_SET:
 			if (op->task == NULL)
 				return seterr(err, -EINVAL, "store: op %zu: "
@@ -2632,6 +2698,11 @@ store_ti_row(sqlite3_stmt *st, struct store_ti *t)
 	t->error = store_col_str(st, 8);
 	t->started_ms = sqlite3_column_int64(st, 9);
 	t->finished_ms = sqlite3_column_int64(st, 10);
+	t->map_index = sqlite3_column_int(st, 11);
+	if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+		free(t->error);  /* the engine's reason, not a job's */
+		t->error = store_col_str(st, 12);
+	}
 }
 
 int
@@ -2642,9 +2713,10 @@ store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err)
 
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "SELECT t.run, t.task, t.state, t.job_id, t.tries,"
-		" j.attempt, j.worker, j.result, j.error, t.started_ms, t.finished_ms"
+		" j.attempt, j.worker, j.result, j.error, t.started_ms, t.finished_ms,"
+		" t.map_index, t.error"
 		" FROM task_instances t LEFT JOIN jobs j ON j.id = t.job_id"
-		" WHERE t.run = ?1 ORDER BY t.seq", &st, err);
+		" WHERE t.run = ?1 ORDER BY t.seq, t.map_index", &st, err);
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, run);
 		rc = store_walk(s, st, &v, 0, err);

@@ -51,6 +51,10 @@ struct store_job {
 	 * queued again for a retry (the list says since when it waits). */
 	char *dag_id, *run_id;
 	int64_t requeued_ms;
+	/* Schema 7: the instance of a mapped task it runs (STORE_SUBMIT
+	 * only: which task instance row it is written into). */
+	int mapped;          /* 0 = the task itself */
+	int map_index;       /* if mapped: 0..n-1 */
 };
 void store_job_clear(struct store_job *j);
 
@@ -82,8 +86,9 @@ enum store_op_kind {
 	STORE_RUN_CREATE, /* a DAG run and its task instances from .run_new;
 	                 * sets .id to the run's row id; not applied if a
 	                 * non-manual run of that DAG and logical date exists */
-	STORE_TI_SET,   /* task instance (.run, .task) -> .state; TI_NONE
-	                 * also forgets its job (task clear) */
+	STORE_TI_SET,   /* task instance (.run, .task) -> .state, with the
+	                 * reason .error (or NULL); TI_NONE also forgets its
+	                 * job and a mapped task's instances (task clear) */
 	STORE_RUN_STATE, /* run .id -> .state at .t_ms */
 	STORE_DAG_SET,  /* DAG .dag_id: .paused (-1 = keep), .next_start
 	                 * (-1 = keep): the next interval to schedule */
@@ -114,6 +119,11 @@ enum store_op_kind {
 	                 * the .id STORE_SUBMIT ops just before it in the
 	                 * batch; expired keys are dropped first; not applied
 	                 * if the key is known (store_idem_get) */
+	STORE_TI_EXPAND, /* task .task of run .run, in state none, is mapped:
+	                 * it becomes running and gets .map_count instances
+	                 * (map indexes 0..map_count-1) in state none, to be
+	                 * submitted as jobs with .mapped; not applied if the
+	                 * task was not none */
 };
 
 struct store_op {
@@ -132,8 +142,9 @@ struct store_op {
 	                         * and max_attempts at least 1); created_ms 0
 	                         * means .t_ms */
 	const char *outputs;    /* STORE_FINISH: the job's outputs, or NULL */
-	int64_t run;            /* STORE_TI_SET */
-	const char *task;       /* STORE_TI_SET */
+	int64_t run;            /* STORE_TI_SET, STORE_TI_EXPAND */
+	const char *task;       /* STORE_TI_SET, STORE_TI_EXPAND */
+	int map_count;          /* STORE_TI_EXPAND */
 	const char *dag_id;     /* STORE_DAG_SET */
 	int paused;             /* STORE_DAG_SET */
 	int64_t next_start;     /* STORE_DAG_SET */
@@ -414,6 +425,8 @@ struct store_ti {
 	int attempt;             /* of the current job */
 	char *worker, *result, *error;
 	int64_t started_ms, finished_ms;
+	int map_index;           /* -1 = the task itself, else an instance of
+	                          * the mapped task (schema 7) */
 };
 void store_ti_clear(struct store_ti *t);
 
@@ -426,7 +439,9 @@ int store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
                    int limit, store_run_cb cb, void *ud, char **err);
 /* Queued and running runs, oldest first (the master's working set). */
 int store_runs_active(store *s, store_run_cb cb, void *ud, char **err);
-/* Task instances of RUN in task order of creation. */
+/* Task instances of RUN in task order of creation; a mapped task's
+ * instances follow it in map index order.  error is the engine's reason
+ * if it gave one, else the job's. */
 int store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err);
 /* A DAG's persistent state: 0, or -ENOENT if never seen. */
 int store_dag_state(store *s, const char *dag_id, int *paused,

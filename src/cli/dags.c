@@ -44,6 +44,7 @@ struct clear_opts {
 
 struct task_logs_opts {
 	struct cli_num attempt;
+	struct cli_num map_index;
 };
 
 
@@ -148,6 +149,14 @@ cli_task_settings(const json_t *t)
 		cli_list_add(&s, r);
 		free(r);
 	}
+	/* A mapped task: its param (a name of [A-Za-z0-9_], dag.c). */
+	json_t *ex = json_object_get(t, "expand");
+	void *it = json_is_object(ex) ? json_object_iter(ex) : NULL;
+	if (it != NULL) {
+		char *r = xasprintf("mapped over %s", json_object_iter_key(it));
+		cli_list_add(&s, r);
+		free(r);
+	}
 	/* Every task is in a pool; only a chosen one is worth a word. */
 	if (cli_jstr(t, "pool", NULL) != NULL &&
 	    strcmp(cli_jstr(t, "pool", NULL), "default") != 0) {
@@ -246,7 +255,16 @@ cli_run_tasks(const json_t *run, const char *indent)
 			         cli_jint(t, "job_id"));
 		else
 			strcpy(job, "-");
-		cli_table_row(&tt, cli_jstr(t, "task", "-"),
+		/* A mapped task's instances as TASK[MAP_INDEX], after it. */
+		char name[256];
+		json_t *mi = json_object_get(t, "map_index");
+		if (json_integer_value(mi) >= 0 && mi != NULL)
+			snprintf(name, sizeof name, "%s[%" PRId64 "]",
+			         cli_jstr(t, "task", "-"),
+			         (int64_t)json_integer_value(mi));
+		else
+			snprintf(name, sizeof name, "%s", cli_jstr(t, "task", "-"));
+		cli_table_row(&tt, name,
 		              cli_jstr(t, "state", "-"), tries,
 		              cli_jstr(t, "worker", "-"),
 		              cli_fmt_span(cli_jint(t, "started_ms"),
@@ -595,9 +613,13 @@ cli_task_logs(struct cli *x, void *opts)
 
 	if ((rc = cli_connect(x, 1)) != 0)
 		return rc;
-	char *task = cli_escape(x->pos[1]), *suffix = o->attempt.set ?
-	        xasprintf("/tasks/%s/log?attempt=%lld", task, o->attempt.v) :
-	        xasprintf("/tasks/%s/log", task);
+	char *task = cli_escape(x->pos[1]), *suffix, mi[48] = "";
+	if (o->map_index.set)
+		snprintf(mi, sizeof mi, "%cmap_index=%lld",
+		         o->attempt.set ? '&' : '?', o->map_index.v);
+	suffix = o->attempt.set ?
+	        xasprintf("/tasks/%s/log?attempt=%lld%s", task, o->attempt.v, mi) :
+	        xasprintf("/tasks/%s/log%s", task, mi);
 	char *path = cli_path("runs", x->pos[0], suffix);
 	rc = cli_print_text(x, path);
 	free(path);
@@ -644,6 +666,8 @@ static const struct cli_opt clear_options[] = {
 static const struct cli_opt task_logs_options[] = {
 	{ "attempt", 0, CLI_INT, offsetof(struct task_logs_opts, attempt), 1,
 	  INT32_MAX, NULL },
+	{ "map-index", 0, CLI_INT, offsetof(struct task_logs_opts, map_index),
+	  0, INT32_MAX, NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -813,7 +837,8 @@ const struct cli_cmd cli_cmd_task_logs = {
 	"default of its latest attempt).\n"
 	"\n"
 	"Options:\n"
-	"      --attempt N        the log of attempt N\n",
+	"      --attempt N        the log of attempt N\n"
+	"      --map-index K      of instance K of a mapped task (expand:)\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = task_logs_options, .opts_size = sizeof(struct task_logs_opts),
 	.min_args = 2, .max_args = 2,

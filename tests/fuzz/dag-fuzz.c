@@ -82,6 +82,16 @@ render(const struct dag *d)
 		FZ_CHECK(p == NULL || json_is_object(p));
 		json_decref(p);
 		free(err);
+		if (d->tasks[i].expand == NULL)
+			continue;
+		/* A mapped task's list renders to a list or an error. */
+		FZ_CHECK(d->tasks[i].expand_param != NULL);
+		err = NULL;
+		json_t *l = dag_render_expand(&ctx, &err);
+		FZ_CHECK((l == NULL) == (err != NULL));
+		FZ_CHECK(l == NULL || json_is_array(l));
+		json_decref(l);
+		free(err);
 	}
 }
 

@@ -598,6 +598,34 @@ static const struct {
 	  "    command: cat {{ inputs.a/$(id) }}\n",
 	  "7:14: input name 'a/$(id)' in a template may hold only letters, "
 	  "digits, '.', '_', '-' and a '/' after the upstream task's id" },
+	/* dynamic task mapping */
+	{ "id: x\n" TASK_A "    expand: [1, 2]\n",
+	  "5:13: 'expand' must be a mapping of one param to the list it is "
+	  "mapped over, as in expand: { n: [1, 2, 3] } or expand: { n: "
+	  "\"{{ tasks.ID.result }}\" }" },
+	{ "id: x\n" TASK_A "    expand: {a: [1], b: [2]}\n", "5:13: ..." },
+	{ "id: x\n" TASK_A "    expand: {n-1: [1]}\n",
+	  "5:14: expand: the param mapped over must be a name of letters, "
+	  "digits and '_' (not starting with \"__\")" },
+	{ "id: x\n" TASK_A "    expand: {n: 3}\n",
+	  "5:17: expand: 'n' must be a list, or a template such as \"{{ "
+	  "tasks.ID.result }}\" that gives one, not a scalar" },
+	{ "id: x\n" TASK_A "    expand: {n: \"x{{ ds }}\"}\n",
+	  "5:17: expand: 'x{{ ds }}' must be one template of a list, \"{{ "
+	  "params.NAME }}\" or \"{{ tasks.ID.result[.FIELD] }}\", with "
+	  "nothing around it" },
+	{ "id: x\n" TASK_A "    expand: {n: \"{{ params.n }}\"}\n",
+	  "5:17: template parameter 'n' is not among the DAG's params" },
+	{ "id: x\n" TASK_A "  - id: b\n    plugin: noop\n"
+	  "    expand: {n: \"{{ tasks.b.result }}\"}\n",
+	  "7:17: task 'b' uses the result of 'b', which is not upstream of "
+	  "it" },
+	{ "id: x\n" TASK_A "    params: {i: \"{{ map_index }}\"}\n",
+	  "5:17: '{{ map_index }}' is for the params of a mapped task (one "
+	  "with 'expand')" },
+	{ "id: x\n" TASK_A "    params: {i: \"{{ params.n }}\"}\n",
+	  "5:17: template parameter 'n' is not among the DAG's params" },
+	{ "id: x\ndefault:\n  expand: {n: [1]}\n" TASK_A, "3:3: ..." },
 };
 
 START_TEST(test_errors)
@@ -1050,6 +1078,77 @@ START_TEST(test_example_csvstats)
 }
 END_TEST
 
+/* A mapped task: its param and list, {{ params.PARAM }} and
+ * {{ map_index }} allowed in it, the list rendered from an upstream's
+ * result, and a value that is not a list refused at run time. */
+START_TEST(test_expand)
+{
+	struct dag *d = load_ok("id: m\nparams: {items: [1, 2]}\ntasks:\n"
+	                        "  - id: up\n    plugin: noop\n"
+	                        "  - id: lit\n    plugin: noop\n"
+	                        "    expand: {n: [a, \"{{ ds }}\"]}\n"
+	                        "  - id: fromp\n    command: echo {{ params.n }}"
+	                        " {{ map_index }}\n"
+	                        "    expand: {n: \"{{ params.items }}\"}\n"
+	                        "  - id: fromup\n    plugin: noop\n"
+	                        "    depends_on: [up]\n"
+	                        "    expand: {c: \"{{ tasks.up.result.cols }}\"}\n");
+	ck_assert_ptr_null(task(d, "up")->expand);
+	ck_assert_str_eq(task(d, "fromp")->expand_param, "n");
+	json_t *res = json_pack("{s:{s:[s,s,s]}}", "up", "cols", "x", "y", "z");
+	struct dag_ctx c = { .dag = d, .task = task(d, "lit"), .run_id = "r",
+	                     .logical_date = 1709596800,
+	                     .upstream_result = results, .ud = res };
+	char *err = NULL;
+	json_t *l = dag_render_expand(&c, &err);
+	ck_assert_msg(l != NULL, "%s", err ? err : "");
+	char *s = json_dumps(l, JSON_COMPACT);
+	ck_assert_str_eq(s, "[\"a\",\"2024-03-05\"]");
+	free(s);
+	json_decref(l);
+	c.task = task(d, "fromp");
+	l = dag_render_expand(&c, &err);
+	ck_assert_int_eq(json_array_size(l), 2);
+	json_decref(l);
+	/* An instance: its element in params, its index. */
+	json_t *p = json_pack("{s:[i,i],s:i}", "items", 1, 2, "n", 2);
+	c.params = p;
+	c.map_index = 1;
+	json_t *out = dag_render_params(&c, &err);
+	ck_assert_msg(out != NULL, "%s", err ? err : "");
+	ck_assert_str_eq(json_string_value(json_object_get(out, "command")),
+	                 "echo 2 1");
+	json_decref(out);
+	c.params = NULL;
+	c.task = task(d, "fromup");
+	l = dag_render_expand(&c, &err);
+	ck_assert_int_eq(json_array_size(l), 3);
+	json_decref(l);
+	json_object_set_new(json_object_get(res, "up"), "cols", json_integer(3));
+	ck_assert_ptr_null(dag_render_expand(&c, &err));
+	ck_assert_str_eq(err, "task 'fromup': expand: {{ tasks.up.result.cols }}"
+	                 " gives an integer, not a list");
+	free(err);
+	c.task = task(d, "up");
+	err = NULL;
+	ck_assert_ptr_null(dag_render_expand(&c, &err));
+	ck_assert_ptr_nonnull(err);
+	free(err);
+	json_decref(p);
+	json_decref(res);
+	dag_free(d);
+}
+END_TEST
+
+START_TEST(test_example_mapping)
+{
+	struct dag *d = load_example("example_mapping.yaml");
+	ck_assert_str_eq(task(d, "measure")->expand_param, "word");
+	ck_assert_ptr_null(task(d, "total")->expand);
+	dag_free(d);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- suite */
 
 /* The command-task examples load, as exec tasks with their inputs
@@ -1108,6 +1207,8 @@ dag_suite(void)
 	tcase_add_test(tc, test_example_chain);
 	tcase_add_test(tc, test_example_csvstats);
 	tcase_add_test(tc, test_example_commands);
+	tcase_add_test(tc, test_expand);
+	tcase_add_test(tc, test_example_mapping);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -254,6 +254,84 @@ START_TEST(test_open_schema)
 }
 END_TEST
 
+/* Dynamic task mapping (schema 7): a mapped task's instances are rows of
+ * their own after it, each following its own job; clearing the task
+ * forgets them.  And the migration keeps the task instances of before. */
+static int
+ti_collect(const struct store_ti *t, void *ud)
+{
+	char *buf = ud;
+	size_t n = strlen(buf);
+	snprintf(buf + n, 512 - n, "%s%s/%d/%s", n ? " " : "", t->task,
+	         t->map_index, store_ti_state_name(t->state));
+	return 0;
+}
+
+START_TEST(test_mapped_instances)
+{
+	store *s = open_store(0);
+	const char *tasks[] = { "a", "b" };
+	struct store_run_new rn = { .dag_id = "d", .run_id = "d__manual__1",
+		.kind = "manual", .tasks = tasks, .ntasks = 2 };
+	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
+	ck_assert(apply1(s, &op));
+	int64_t run = op.id;
+	op = (struct store_op){ .kind = STORE_TI_EXPAND, .run = run,
+	                        .task = "a", .map_count = 3 };
+	ck_assert(apply1(s, &op));
+	ck_assert(!apply1(s, &op));     /* only a task in state none */
+	int64_t job = 0;
+	for (int k = 0; k < 3; k++) {
+		op = (struct store_op){ .kind = STORE_SUBMIT };
+		op.job = (struct store_job){ .plugin = "noop", .run = run,
+			.task = "a", .mapped = 1, .map_index = k };
+		ck_assert(apply1(s, &op));
+		if (k == 1)
+			job = op.job.id;
+	}
+	op = (struct store_op){ .kind = STORE_START, .id = job, .attempt = 1,
+	                        .worker = "w" };
+	ck_assert(apply1(s, &op));
+	char got[512] = "";
+	char *err = NULL;
+	ck_assert_int_eq(store_tis(s, run, ti_collect, got, &err), 0);
+	ck_assert_str_eq(got, "a/-1/running a/0/queued a/1/running "
+	                 "a/2/queued b/-1/none");
+	/* A reason for a task without a job. */
+	op = (struct store_op){ .kind = STORE_TI_SET, .run = run, .task = "b",
+	                        .state = TI_SKIPPED, .error = "why" };
+	ck_assert(apply1(s, &op));
+	op = (struct store_op){ .kind = STORE_TI_SET, .run = run, .task = "a",
+	                        .state = TI_NONE };
+	ck_assert(apply1(s, &op));
+	got[0] = '\0';
+	ck_assert_int_eq(store_tis(s, run, ti_collect, got, &err), 0);
+	ck_assert_str_eq(got, "a/-1/none b/-1/skipped");
+	store_close(s);
+
+	/* Back to schema 8's table, with a row: migrated, it is kept.
+	 * (8: the version before the mapping step; renumber if it moves.) */
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE task_instances;"
+		"CREATE TABLE task_instances (run INTEGER NOT NULL, task TEXT"
+		" NOT NULL, seq INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT"
+		" 0, job_id INTEGER, tries INTEGER NOT NULL DEFAULT 0,"
+		" started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT"
+		" NULL DEFAULT 0, PRIMARY KEY (run, task)) WITHOUT ROWID;"
+		"INSERT INTO task_instances (run, task, seq, state) VALUES"
+		" (1, 'old', 0, 4);"
+		"PRAGMA user_version = 8;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(0);
+	got[0] = '\0';
+	ck_assert_int_eq(store_tis(s, run, ti_collect, got, &err), 0);
+	ck_assert_str_eq(got, "old/-1/success");
+	store_close(s);
+	ck_assert_int_eq(db_int("PRAGMA user_version"), store_schema_version());
+}
+END_TEST
+
 START_TEST(test_newer_schema_refused)
 {
 	sqlite3 *db;
@@ -1466,6 +1544,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_open_schema);
+	tcase_add_test(tc, test_mapped_instances);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_submit_get);

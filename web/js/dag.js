@@ -2,7 +2,8 @@
 // dag.js - one DAG: the Airflow-like grid (runs as columns, tasks as rows,
 // each cell a task instance coloured by its state; choosing it opens a
 // popup with the log of the attempt it stands for and, for admins, the
-// task actions of taskactions.js),
+// task actions of taskactions.js; a mapped task's cell shows how many
+// instances it has, and its popup lists them),
 // the task graph coloured by the selected run, and the durations of that
 // run's tasks.  GET /api/v1/dags/ID and /api/v1/dags/ID/grid.
 //
@@ -35,11 +36,13 @@ function gridTable(grid, selected, onSelect, onCell) {
 		for (const r of grid.runs) {
 			const ti = (r.tis || {})[t] || { state: 'none' };
 			const st = ti.state || 'none';
+			// A mapped task's cell sums up its instances (ti.map).
 			const label = `${t} in ${r.run_id}: ${st.replace(/_/g, ' ')}` +
-				(ti.tries > 1 ? `, ${ti.tries} tries` : '');
-			const attrs = { class: ['cell', stateClass(st)], 'data-testid': 'grid-cell', 'data-task': t,
+				(ti.tries > 1 ? `, ${ti.tries} tries` : '') + (ti.map ? `, ${ti.map.count} mapped instances (` +
+				Object.entries(ti.map.states).map(([s, n]) => `${n} ${s.replace(/_/g, ' ')}`).join(', ') + ')' : '');
+			const attrs = { class: ['cell', stateClass(st), ti.map && 'mapped'], 'data-testid': 'grid-cell', 'data-task': t,
 				'data-run': r.run_id, 'data-state': st, title: label, 'aria-label': label };
-			const cell = h('button', { ...attrs, type: 'button' });
+			const cell = h('button', { ...attrs, type: 'button' }, ti.map ? String(ti.map.count) : null);
 			cell.addEventListener('click', () => onCell(r.run_id, t, ti));
 			tr.append(h('td', { class: r.run_id === selected ? 'selected' : null }, cell));
 		}

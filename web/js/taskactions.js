@@ -68,8 +68,19 @@ export function taskActions(run, task, onDone, onError) {
 	return box;
 }
 
+/* A mapped task's instances (the grid's ti.map), each a link to its job. */
+function mapList(map) {
+	const counts = Object.entries(map.states).map(([s, n]) => `${n} ${s.replace(/_/g, ' ')}`).join(', ');
+	return [h('p', { 'data-testid': 'ti-map' }, `${map.count} mapped instances: ${counts}`),
+		h('ol', { class: 'map-list', start: 0, 'data-testid': 'ti-map-list' }, map.instances.map((m) =>
+			h('li', { value: m.map_index }, m.job_id > 0 ? h('a', { href: `#/jobs/${m.job_id}` },
+				`[${m.map_index}] ${m.state.replace(/_/g, ' ')} · job ${m.job_id}`) :
+				`[${m.map_index}] ${m.state.replace(/_/g, ' ')}`)))];
+}
+
 /* The grid's task popup: the task instance's state, a link to the log of
- * the attempt it stands for, and (for admins) the actions. */
+ * the attempt it stands for (for a mapped task, the list of its
+ * instances), and (for admins) the actions. */
 export function openTaskPopup({ run, task, ti, admin, onDone, onError }) {
 	const st = (ti.state || 'none').replace(/_/g, ' ');
 	const close = h('button', { type: 'button', 'data-testid': 'ti-close' }, 'Close');
@@ -77,7 +88,7 @@ export function openTaskPopup({ run, task, ti, admin, onDone, onError }) {
 	const dlg = h('dialog', { 'data-testid': 'ti-dialog', 'aria-labelledby': 'ti-title' },
 		h('h2', { id: 'ti-title' }, `${task} in ${run}`),
 		h('p', {}, `State: ${st}` + (ti.tries > 1 ? ` · ${ti.tries} jobs` : '')),
-		ti.job_id > 0 ? h('p', {}, h('a', { 'data-testid': 'ti-log',
+		ti.map ? mapList(ti.map) : ti.job_id > 0 ? h('p', {}, h('a', { 'data-testid': 'ti-log',
 			href: `#/jobs/${ti.job_id}${ti.attempt > 0 ? `?attempt=${ti.attempt}` : ''}` },
 		`Open job ${ti.job_id}` + (ti.attempt > 0 ? `, the log of attempt ${ti.attempt}` : ''))) :
 			h('p', { class: 'sub' }, 'Not run yet.'),
