@@ -1733,6 +1733,8 @@ dag_conf_check(const struct dag *d, const json_t *conf, char **err)
 			              dl_type_name(def), dl_type_name(v));
 	}
 	return 0;
+}
+
 json_t *
 dag_render_expand(const struct dag_ctx *ctx, char **err)
 {
@@ -1750,12 +1752,9 @@ dag_render_expand(const struct dag_ctx *ctx, char **err)
 		return NULL;
 	}
 	if (!json_is_array(r)) {
-		static const char *const kinds[] = { "an object", "an array",
-			"a string", "an integer", "a number", "true", "false",
-			"null" };
 		seterr(err, -EINVAL, "task '%s': expand: %s gives %s, not a "
 		       "list", ctx->task->id, json_string_value(ctx->task->expand),
-		       kinds[json_typeof(r)]);
+		       dl_type_name(r));
 		json_decref(r);
 		return NULL;
 	}

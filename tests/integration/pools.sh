@@ -25,7 +25,7 @@ tasks:
   - id: c
     priority_weight: 10
     weight_rule: absolute
-    params: { seconds: 1.5 }
+    params: { seconds: 3 }
   - id: up
     depends_on: [a3]
     weight_rule: upstream
@@ -58,13 +58,15 @@ for _ in $(seq 1 100); do
 done
 eq "GET /api/v1/pools: single has 1 slot, 1 running, 2 queued, none open" \
 	"(1, 1, 2, 0)" "$(jq_ "[(p['slots'], p['running'], p['queued'], p['open']) for p in d['pools'] if p['name']=='single'][0]" < "$T/pools")"
+# The CLI and /metrics a moment later (on a loaded machine c may have
+# ended meanwhile, and a taken its place: one queued, not two).
 k pools > "$T/cli"
 ok "kiln pools prints it ($(grep single "$T/cli" | tr -s ' '))" \
-	sh -c "grep -Eq '^single +1 +1 +2 +0$' '$T/cli'"
+	sh -c "grep -Eq '^single +1 +1 +[12] +0$' '$T/cli'"
 curl -s "$URL/metrics" > "$T/metrics"
 ok "/metrics: kiln_pool_running{pool=\"single\"} 1" grep -q '^kiln_pool_running{pool="single"} 1$' "$T/metrics"
 ok "/metrics: kiln_pool_slots{pool=\"single\"} 1" grep -q '^kiln_pool_slots{pool="single"} 1$' "$T/metrics"
-ok "/metrics: kiln_pool_queued{pool=\"single\"} 2" grep -q '^kiln_pool_queued{pool="single"} 2$' "$T/metrics"
+ok "/metrics: kiln_pool_queued{pool=\"single\"} 1 or 2" grep -Eq '^kiln_pool_queued{pool="single"} [12]$' "$T/metrics"
 
 ok "the run succeeds" wait_run "$rid" success 30
 # Of the three ready at the start: c, then a, then b (a2 may or may not
