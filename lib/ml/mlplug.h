@@ -53,6 +53,13 @@ struct mlp_dataset {
 	int label_categorical;
 	int nclasses;           /* levels of a categorical label */
 	char **classes;
+	/* appended: where the rows came from and what the columns are */
+	char *source;           /* the CSV ingest read, or NULL */
+	json_t *lines;          /* schema.json's [[row, line], ...], or NULL */
+	int parts_total;        /* partitions of the whole dataset */
+	char **units;           /* d: "date" or "datetime" for a time column
+	                         * (kdate.h seconds), else NULL; only in the
+	                         * driver (NULL in map tasks) */
 };
 
 /* One partition, mapped in place: X points into the input's mapping. */
@@ -78,6 +85,18 @@ int mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
                      int need_label, const char *features, const char *exclude,
                      struct mlp_dataset *ds, char **err);
 void mlp_dataset_free(struct mlp_dataset *ds);
+/* Where row ROW (from 0, over the whole dataset) is, for messages:
+ * "data.csv:17" (its CSV line), or "row 15 (from 0)" without a source.
+ * BUF of LEN bytes; returns BUF. */
+const char *mlp_row_where(const struct mlp_dataset *ds, size_t row, char *buf,
+                          size_t len);
+/* The first row of partition PART (ingest splits rows evenly, the first
+ * rows % parts partitions one row longer). */
+size_t mlp_part_first_row(const struct mlp_dataset *ds, int part);
+/* Time columns (schema type "time") are features only when `features`
+ * names them; their values are kdate.h seconds.  Is feature J one? */
+const char *mlp_time_unit(const struct mlp_dataset *ds, size_t j);
+
 /* For plugins whose features must be numeric columns (series, times): 0,
  * or -EINVAL with *err naming the first categorical one. */
 int mlp_numeric_only(const struct mlp_dataset *ds, char **err);
