@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
+#include "kdate/kdate.h"
 #include "ml/ml_eval.h"
 #include "ml/ml_forecast.h"
 #include "ml/ml_forest.h"
@@ -916,6 +917,27 @@ bm_roc_json(const struct bm_run *r, int mi)
 	return out;
 }
 
+/* The series' times for the result: dates (kdate.h) when the time
+ * column is one of ingest's time columns, else the numbers. */
+static json_t *
+bm_times_json(const struct bm_run *r)
+{
+	size_t n = r->mx.n;
+	const char *unit = NULL;
+	for (size_t j = 0; r->time != NULL && j < r->ds.d; j++)
+		if (strcmp(r->ds.features[j], r->time) == 0)
+			unit = mlp_time_unit(&r->ds, j);
+	if (unit == NULL)
+		return mlp_json_reals(r->tv, n);
+	json_t *a = json_array();
+	char buf[48];
+	for (size_t i = 0; i < n; i++) {
+		kdate_format(r->tv[i], strcmp(unit, "date") == 0, buf, sizeof buf);
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
 /* The best model's backtest forecasts at their times. */
 static json_t *
 bm_forecast_json(const struct bm_run *r, int mi)
@@ -935,7 +957,7 @@ bm_forecast_json(const struct bm_run *r, int mi)
 				json_array_set(pred, (size_t)start + j, json_array_get(fc, j));
 	}
 	return json_pack("{s:s,s:o,s:o,s:o}", "model", r->models[mi].name,
-	                 "t", mlp_json_reals(r->tv, n), "actual", mlp_json_reals(r->y, n),
+	                 "t", bm_times_json(r), "actual", mlp_json_reals(r->y, n),
 	                 "predicted", pred);
 }
 

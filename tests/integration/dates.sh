@@ -6,7 +6,8 @@
 # monthly frequency, takes season 12 from it, matches pandas' continued
 # dates and the seasonal naive forecast, fits Holt-Winters at least as well
 # as statsmodels (tests/fixtures/ml/ref_dates.py wrote dates.json), and
-# writes the dates into forecasts.csv; a gap, a repeated time and a
+# writes the dates into forecasts.csv (and the benchmark's backtest
+# forecast, which the dashboard plots, carries them too); a gap, a repeated time and a
 # missing value fail naming the CSV file and line.
 . "$(dirname "$0")/lib.sh"
 start_cluster
@@ -35,6 +36,17 @@ dag hw "$EL" 'method: holt_winters_add, time: DATE, horizon: 24'
 dag gap "$T/gap.csv" 'method: ses, time: DATE'
 dag dup "$T/dup.csv" 'method: ses, time: DATE'
 dag nan "$T/nan.csv" 'method: ses, time: DATE'
+cat > "$T/dags/bm.yaml" <<YAML
+id: bm
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: { file: "$EL" }
+  - id: fc
+    plugin: benchmark
+    depends_on: [ingest]
+    params: { kind: forecasting, column: STS.M.I7.W.TOVT.NS0016.4.000, time: DATE, season: 12, horizon: 12, folds: 3, models: seasonal_naive }
+YAML
 sleep 2.5
 
 run() {
@@ -83,6 +95,15 @@ print("# SSE", s["sse"], "statsmodels", ref["hw_add_sse"])
 assert s["method"] == "hw_add" and s["params"]["m"] == 12, s
 assert s["sse"] <= ref["hw_add_sse"] * (1 + 1e-6)
 assert r["time"]["forecast"][-1] == "2018-05-01"
+PY
+
+run bm success
+job > "$T/bm.json"
+ok "the benchmark's backtest forecast is plotted at the dates" python3 - "$T/bm.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["result"]["forecast"]
+assert f["t"][0] == "1995-01-01" and f["t"][-1] == "2016-05-01", f["t"][:2]
+assert len(f["t"]) == len(f["actual"]) == 257
 PY
 
 run gap failed
