@@ -205,9 +205,9 @@ int mlp_map_open(kiln_task *t, const struct kiln_host *h,
 /* Errors: ml_seterr() (mlutil.h) fills a `char **err`. */
 
 /* Every feature value of P (and its numeric label if WITH_LABEL) is
- * finite, or -EINVAL with *err naming the column, partition PART and row
- * and saying missing values must be dropped or filled before DOING
- * ("training", "predicting").  Checked once per pass, not per iteration:
+ * finite, or -EINVAL with *err naming the column and the CSV line of the
+ * row (mlp_row_where(); P is partition PART) and saying missing values
+ * must be dropped or filled before DOING ("training", "predicting").  Checked once per pass, not per iteration:
  * the library's partials check what they read themselves. */
 int mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
                      int part, int with_label, const char *doing, char **err);
