@@ -314,7 +314,10 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 			ds->label_categorical = categorical;
 			if (need_label == 2 && !categorical)
 				return ml_seterr(err, -EINVAL, "label column '%s' is numeric; "
-				               "classification needs a categorical label", name);
+				               "classification needs classes: set `task: "
+				               "classification` (and `label: %s`) in the "
+				               "ingest task to read its values as classes",
+				               name, name);
 			if (need_label == 3 && categorical)
 				return ml_seterr(err, -EINVAL, "label column '%s' is categorical; "
 				               "regression needs a numeric label", name);

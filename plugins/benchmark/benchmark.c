@@ -42,6 +42,7 @@
 
 static const struct kiln_param bm_params[] = {
 	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
+	{ "task", "string", "", "another name for `kind` (as ingest's `task`)" },
 	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params}" },
 	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
 	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
@@ -1376,6 +1377,8 @@ bm_setup(struct bm_run *r, char **err)
 	kiln_task *t = r->t;
 	const struct kiln_host *h = r->h;
 	const char *kind = h->param(t, "kind"), *column = h->param(t, "column");
+	if (kind == NULL || *kind == '\0')
+		kind = h->param(t, "task");     /* the same, by ingest's name */
 	r->time = h->param(t, "time");
 	if (kind == NULL || *kind == '\0')
 		r->kind = column && *column ? BM_FORECAST : BM_CLASS;

@@ -14,7 +14,11 @@
  * Parameters: `file` (opened by the host, inside the worker's read roots:
  * host->open_data(); default: the first input), `partitions` (1..1024,
  * default 2), `label` (optional: a column recorded as the target),
- * `time_format` and `time_columns` (see Times below).
+ * `time_format` and `time_columns` (see Times below), `task`
+ * (classification, regression or forecasting: with classification the
+ * label's values are classes even when they are numbers, such as digits
+ * 0-9; with regression the label must be numeric; recorded in the
+ * schema).
  * Result: {"rows":R,"columns":C,"partitions":N}.
  *
  * Times: a column whose every value that is not missing is a date or a
@@ -75,6 +79,7 @@ static const struct kiln_param ingest_params[] = {
 	{ "label", "string", "", "column recorded in the schema as the target" },
 	{ "time_format", "string", "", "strptime-style format of dates the automatic forms miss (e.g. %d/%m/%Y)" },
 	{ "time_columns", "string", "", "comma-separated time columns (default: detected; none: no times)" },
+	{ "task", "string", "", "classification (the label's values are classes, numbers too), regression or forecasting" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -201,7 +206,7 @@ struct anchor {
 static void
 ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
               size_t rows, int nparts, const char *label, const char *source,
-              const struct anchor *a, size_t na)
+              const struct anchor *a, size_t na, const char *task)
 {
 	static const char *const types[] = { "numeric", "categorical", "time" };
 	sb_printf(b, "{\"rows\":%zu,\"partitions\":%d,\"source\":", rows,
@@ -236,6 +241,8 @@ ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
 		sb_json_str(b, label);
 	else
 		sb_add(b, "null", 4);
+	if (task != NULL)
+		sb_printf(b, ",\"task\":\"%s\"", task);
 	sb_add(b, "}", 1);
 }
 
@@ -296,6 +303,7 @@ struct ingest {
 	int label_col;          /* -1: no label */
 	const char *time_format;        /* or NULL */
 	const char *time_columns;       /* or NULL: detect */
+	const char *task_name;          /* the `task` parameter, or NULL */
 	struct anchor *anchors; /* where rows start in the CSV */
 	size_t nanchors, anchors_cap;
 	size_t next_line;       /* where the next record starts if the last
@@ -368,6 +376,21 @@ ingest_time_args(struct ingest *in)
 	if (in->time_format != NULL && *in->time_format == '\0')
 		in->time_format = NULL;
 	in->time_columns = in->host->param(in->task, "time_columns");
+	static const char *const tasks[] = { "classification", "regression",
+	                                     "forecasting" };
+	in->task_name = in->host->param(in->task, "task");
+	if (in->task_name != NULL && *in->task_name == '\0')
+		in->task_name = NULL;
+	size_t k = 0;
+	while (in->task_name != NULL && k < 3 && strcmp(in->task_name, tasks[k]) != 0)
+		k++;
+	if (k == 3) {
+		in->host->set_error(in->task, "ingest: task '%s': expected "
+		                    "classification, regression or forecasting",
+		                    in->task_name);
+		return KILN_EINVAL;
+	}
+	in->task_name = in->task_name != NULL ? tasks[k] : NULL;
 	if (in->time_columns != NULL && *in->time_columns == '\0')
 		in->time_columns = NULL;
 	if (in->time_format != NULL && !kdate_fmt_valid(in->time_format)) {
@@ -626,6 +649,19 @@ ingest_columns(struct ingest *in)
 {
 	char err[512];
 	const char *tc = in->time_columns;
+	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
+	int classes = in->task_name != NULL &&
+	              strcmp(in->task_name, "classification") == 0;
+	if (classes && lab == NULL) {
+		in->host->set_error(in->task, "ingest: task: classification "
+		                    "needs `label` (the column of the classes)");
+		return KILN_EINVAL;
+	}
+	if (lab != NULL && classes && lab->type == KCOL_NUMERIC) {
+		free(lab->num);         /* numbers as classes: encoded below */
+		lab->num = NULL;
+		lab->type = KCOL_CATEGORICAL;
+	}
 	for (const char *p = tc; p != NULL && strcmp(tc, "none") != 0;
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		size_t len = strcspn(p, ","), k;
@@ -645,8 +681,9 @@ ingest_columns(struct ingest *in)
 		}
 	}
 	for (size_t i = 0; i < in->ncols; i++) {
-		if (tc != NULL && (strcmp(tc, "none") == 0 ||
-		                   !ingest_listed(tc, in->cols[i].name)))
+		if ((tc != NULL && (strcmp(tc, "none") == 0 ||
+		                    !ingest_listed(tc, in->cols[i].name))) ||
+		    (classes && (int)i == in->label_col))
 			continue;
 		int rc = ingest_time_column(in, i, tc != NULL);
 		if (rc < 0)
@@ -674,6 +711,15 @@ ingest_columns(struct ingest *in)
 	}
 	free(in->cells);        /* the columns hold everything now */
 	in->cells = NULL;
+	if (lab != NULL && in->task_name != NULL &&
+	    strcmp(in->task_name, "regression") == 0 &&
+	    lab->type != KCOL_NUMERIC) {
+		in->host->set_error(in->task, "ingest: %s: label '%s' is not "
+		                    "numeric: task: regression needs numbers (a "
+		                    "categorical label is for classification)",
+		                    in->fname, lab->name);
+		return KILN_EINVAL;
+	}
 	return KILN_OK;
 }
 
@@ -705,7 +751,7 @@ ingest_write(struct ingest *in, int nparts)
 	struct sbuf out = { 0 };
 	ingest_schema(&out, in->cols, ncols, rows, nparts,
 	              in->label_col >= 0 ? in->header[in->label_col] : NULL,
-	              in->fname, in->anchors, in->nanchors);
+	              in->fname, in->anchors, in->nanchors, in->task_name);
 	if (out.failed) {
 		free(out.p);
 		return ingest_oom(in);
