@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "mlplug.h"
+#include "ml_impute.h"
 
 int
 mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
@@ -202,6 +203,102 @@ ds_add_onehot(struct mlp_dataset *ds, const char *name, json_t *levels,
 			free(f);
 		}
 	}
+}
+
+/* Set METHOD for the features of column NAME (LEN bytes; "*": those not
+ * set yet).  0, or -1 if no feature is that column. */
+static int
+impute_set(const struct mlp_dataset *ds, struct ml_impute_spec *specs,
+           const char *name, size_t len, const struct ml_impute_spec *m,
+           unsigned char *set)
+{
+	int any = len == 1 && name[0] == '*', found = any;
+	for (size_t j = 0; j < ds->d; j++) {
+		const char *f = ds->features[j];
+		size_t fl = strlen(f);
+		if (ds->levels != NULL && ds->levels[j] != NULL)
+			fl -= strlen(ds->levels[j]) + 1;        /* COL=LEVEL */
+		if (any ? set[j] : fl != len || strncmp(f, name, len) != 0)
+			continue;
+		specs[j] = *m;
+		set[j] = !any;
+		found = 1;
+	}
+	return found ? 0 : -1;
+}
+
+/* One entry NAME=METHOD (or METHOD alone: every feature). */
+static int
+impute_entry(const struct mlp_dataset *ds, struct ml_impute_spec *specs,
+             const char *name, size_t nlen, const char *method,
+             unsigned char *set, char **err)
+{
+	struct ml_impute_spec m;
+	int rc = ml_impute_parse(method, &m, err);
+	if (rc != 0)
+		return rc;
+	if (name == NULL) {
+		name = "*";
+		nlen = 1;
+	}
+	if (impute_set(ds, specs, name, nlen, &m, set) != 0)
+		return ml_seterr(err, -EINVAL, "impute names '%.*s', which is "
+		                 "not a feature column", (int)nlen, name);
+	return 0;
+}
+
+int
+mlp_impute_specs(const char *text, const struct mlp_dataset *ds,
+                 struct ml_impute_spec *specs, char **err)
+{
+	memset(specs, 0, ds->d * sizeof *specs);
+	if (text == NULL || *text == '\0')
+		return 0;
+	unsigned char *set = calloc(ds->d + 1, 1);
+	int rc = 0;
+	if (*text == '{') {
+		json_t *o = json_loads(text, 0, NULL), *v;
+		const char *k;
+		if (!json_is_object(o))
+			rc = ml_seterr(err, -EINVAL, "impute: not a JSON object");
+		/* the named columns first, then "*" for the rest */
+		for (int pass = 0; pass < 2 && rc == 0; pass++)
+			json_object_foreach(o, k, v) {
+				if (rc != 0 || (strcmp(k, "*") == 0) != pass)
+					continue;
+				if (!json_is_string(v))
+					rc = ml_seterr(err, -EINVAL, "impute: '%s' "
+					               "needs a method name", k);
+				else
+					rc = impute_entry(ds, specs, k, strlen(k),
+					                  json_string_value(v), set, err);
+			}
+		json_decref(o);
+		free(set);
+		return rc;
+	}
+	char *list = strdup(text), *save = NULL, *star = NULL;
+	for (char *e = strtok_r(list, ",", &save); e != NULL && rc == 0;
+	     e = strtok_r(NULL, ",", &save)) {
+		while (*e == ' ')
+			e++;
+		size_t len = strlen(e);
+		while (len > 0 && e[len - 1] == ' ')
+			e[--len] = '\0';
+		char *eq = strrchr(e, '=');
+		if (eq != NULL && eq == e + 1 && *e == '*')
+			star = eq + 1;  /* after the named ones */
+		else if (eq != NULL)
+			rc = impute_entry(ds, specs, e, (size_t)(eq - e), eq + 1, set,
+			                  err);
+		else if (len > 0)
+			rc = impute_entry(ds, specs, NULL, 0, e, set, err);
+	}
+	if (rc == 0 && star != NULL)
+		rc = impute_entry(ds, specs, NULL, 0, star, set, err);
+	free(list);
+	free(set);
+	return rc;
 }
 
 const char *

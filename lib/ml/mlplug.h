@@ -97,6 +97,18 @@ size_t mlp_part_first_row(const struct mlp_dataset *ds, int part);
  * names them; their values are kdate.h seconds.  Is feature J one? */
 const char *mlp_time_unit(const struct mlp_dataset *ds, size_t j);
 
+/*
+ * The `impute` parameter TEXT read against DS's features into SPECS (d
+ * entries, zeroed first: ML_IMP_NONE leaves a feature as it is).  TEXT is
+ * one method for every feature ("median"), a comma list "COL=METHOD"
+ * (`*=METHOD` for the rest), or a JSON object {"COL": "METHOD", ...}; a
+ * one-hot feature COL=LEVEL takes COL's method.  Methods: ml_impute.h.
+ * 0, or -EINVAL with *err naming the unknown column or method.
+ */
+struct ml_impute_spec;
+int mlp_impute_specs(const char *text, const struct mlp_dataset *ds,
+                     struct ml_impute_spec *specs, char **err);
+
 /* For plugins whose features must be numeric columns (series, times): 0,
  * or -EINVAL with *err naming the first categorical one. */
 int mlp_numeric_only(const struct mlp_dataset *ds, char **err);
