@@ -17,7 +17,9 @@
  * snaive, ses, holt, holt_winters_add / hw_add, holt_winters_mul / hw_mul,
  * ar; default ar), season (default: from the time's frequency, else 1),
  * damped (false), p (AR order, -1: by AIC up to max_p), max_p (10),
- * horizon (10), tasks (default one per series, at most 8).
+ * horizon (10), tasks (default one per series, at most 8), impute (how
+ * to fill a series' missing values, ml_impute.h: linear, ffill, ...;
+ * without it a missing value is an error naming its CSV line).
  *
  * The time column (a time column of ingest's, or plain numbers such as a
  * year) must be in order with one constant step: the driver reads it and
@@ -45,6 +47,7 @@
 #include "kiln/plugin.h"
 #include "kdate/kdate.h"
 #include "ml/ml_forecast.h"
+#include "ml/ml_impute.h"
 #include "ml/mlplug.h"
 
 #define FC_MAX_HORIZON 1000000
@@ -60,6 +63,7 @@ static const struct kiln_param fc_params[] = {
 	{ "max_p", "int", "10", "largest AR order tried when p = -1" },
 	{ "horizon", "int", "10", "values to forecast" },
 	{ "tasks", "int", "", "map tasks (default: one per series, at most 8)" },
+	{ "impute", "string", "", "fill missing values of the series: linear, ffill, mean, median, most_frequent or constant[:V], for all or per column (`a=linear,*=ffill`)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -125,6 +129,41 @@ fc_small_params(const json_t *model)
 }
 
 /*
+ * Series COL (NAME) of MX into *Y (reallocated, the caller frees), its
+ * missing values filled by IMP[COL] (*FILLED counts them); without a
+ * method a missing value is an error naming its CSV line.
+ */
+static int
+fc_series_values(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
+                 size_t col, const char *name, const struct ml_impute_spec *imp,
+                 double **y, size_t *filled, char **err)
+{
+	double *v = realloc(*y, (mx->n + 1) * sizeof *v);
+	if (v == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	*y = v;
+	memcpy(v, mx->X[col], mx->n * sizeof *v);
+	char where[256];
+	*filled = 0;
+	for (size_t r = 0; r < mx->n; r++) {
+		if (isnan(v[r]) && imp[col].method != ML_IMP_NONE) {
+			(*filled)++;
+			continue;
+		}
+		if (!isfinite(v[r]))
+			return ml_seterr(err, -EINVAL, "%s: series '%s' is %s: set "
+			                 "`impute` (linear or ffill, or mean, median, "
+			                 "most_frequent, constant) or fill it in the CSV",
+			                 mlp_row_where(ds, r, where, sizeof where), name,
+			                 isnan(v[r]) ? "missing" : "infinite");
+	}
+	int rc = *filled > 0 ? ml_impute_series(v, mx->n, &imp[col], err) : 0;
+	if (rc != 0)
+		return ml_seterr(err, rc, "series '%s': %s", name, *err ? *err : "");
+	return 0;
+}
+
+/*
  * Map side: fit the series of broadcast "series" (feature indices) whose
  * position j has j % tasks == this task's index.
  */
@@ -159,7 +198,11 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 	if (rc == 0 && !json_is_array(series))
 		rc = ml_seterr(err, -EINVAL, "forecast: bad stage broadcast or argument");
 	json_t *fits = json_array();
-	double *fc = calloc((size_t)hz + 1, sizeof *fc);
+	double *fc = calloc((size_t)hz + 1, sizeof *fc), *y = NULL;
+	struct ml_impute_spec *imp = calloc(mx.d + 1, sizeof *imp);
+	if (rc == 0)
+		rc = mlp_impute_specs(json_string_value(json_object_get(b, "impute")),
+		                      &ds, imp, err);
 	for (size_t j = (size_t)task; rc == 0 && j < json_array_size(series);
 	     j += (size_t)ntasks) {
 		json_t *sj = json_array_get(series, j);
@@ -169,17 +212,8 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 			rc = ml_seterr(err, -EINVAL, "forecast: bad series %zu", j);
 			break;
 		}
-		const double *y = mx.X[col];
-		char where[256];
-		for (size_t r = 0; r < mx.n; r++)
-			if (!isfinite(y[r])) {
-				rc = ml_seterr(err, -EINVAL, "%s: series '%s' is %s: "
-				             "forecasting needs every value (fill it in "
-				             "the CSV)", mlp_row_where(&ds, r, where,
-				             sizeof where), name, isnan(y[r]) ?
-				             "missing" : "infinite");
-				break;
-			}
+		size_t filled = 0;
+		rc = fc_series_values(&ds, &mx, (size_t)col, name, imp, &y, &filled, err);
 		if (rc != 0)
 			break;
 		struct ml_forecast mod;
@@ -198,9 +232,10 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		ml_forecast_to_json(&mod, &mj);
 		for (size_t k = 0; k < (size_t)hz; k++)
 			json_array_append_new(fa, json_real(fc[k]));
-		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f}",
+		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f,s:I}",
 			"index", (json_int_t)j, "model", mj, "forecast", fa,
-			"sse", mod.sse, "ms", mlp_now_ms() - t0));
+			"sse", mod.sse, "ms", mlp_now_ms() - t0,
+			"imputed", (json_int_t)filled));
 		ml_forecast_free(&mod);
 	}
 	if (rc == 0) {
@@ -209,6 +244,8 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		json_decref(fits);
 	}
 	free(fc);
+	free(y);
+	free(imp);
 	json_decref(b);
 	json_decref(arg);
 	mlp_matrix_free(&mx);
@@ -538,6 +575,11 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	int time_col = -1;
 	if (rc == 0)
 		rc = fc_series(&ds, &c, &series, &time_col, &err);
+	if (rc == 0) {  /* a bad `impute` fails here, not in every map task */
+		struct ml_impute_spec *imp = calloc(ds.d + 1, sizeof *imp);
+		rc = mlp_impute_specs(h->param(t, "impute"), &ds, imp, &err);
+		free(imp);
+	}
 	struct fc_time tm = { 0 };
 	if (rc == 0 && time_col >= 0)
 		rc = fc_time_read(t, h, &ds, c.time, (size_t)time_col, &tm, &err);
@@ -556,11 +598,12 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	                                                           : FC_DEFAULT_TASKS);
 	if ((size_t)ntasks > ns)
 		ntasks = (int)ns;       /* a task without series is waste */
-	json_t *b = json_pack("{s:{s:i,s:i,s:b,s:i,s:i},s:I,s:i,s:O}",
+	const char *impute = h->param(t, "impute");
+	json_t *b = json_pack("{s:{s:i,s:i,s:b,s:i,s:i},s:I,s:i,s:O,s:s?}",
 		"spec", "method", c.spec.method, "m", c.spec.m, "damped",
 		c.spec.damped, "p", c.spec.p, "max_p", c.spec.max_p,
 		"horizon", (json_int_t)c.horizon, "tasks", ntasks,
-		"series", series);
+		"series", series, "impute", impute && *impute ? impute : NULL);
 	json_t **args = calloc((size_t)ntasks, sizeof *args), **res = NULL;
 	for (int i = 0; i < ntasks; i++)
 		args[i] = json_pack("{s:i}", "task", i);
@@ -595,10 +638,11 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 			break;
 		}
 		json_object_set(models, name, mj);
-		json_object_set_new(out, name, json_pack("{s:O,s:o,s:O,s:O}",
+		json_object_set_new(out, name, json_pack("{s:O,s:o,s:O,s:O,s:O}",
 			"method", json_object_get(mj, "method"),
 			"params", fc_small_params(mj),
 			"sse", json_object_get(fit, "sse"),
+			"imputed", json_object_get(fit, "imputed"),
 			"forecast", fcs[j]));
 	}
 	json_t *file = NULL, *result = NULL;
