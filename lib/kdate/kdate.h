@@ -80,9 +80,17 @@ struct kdate_tm {
 	double sec;             /* seconds since midnight, [0, 86400) */
 };
 
+/* Times beyond +-1e15 s (some 30 million years) are clamped there, so
+ * that a hostile or absurd value cannot overflow the day count. */
+#define KDATE_MAX_ABS 1e15
+
 static inline void
 kdate_split(double t, struct kdate_tm *tm)
 {
+	if (!(t > -KDATE_MAX_ABS))      /* NaN too */
+		t = -KDATE_MAX_ABS;
+	if (t > KDATE_MAX_ABS)
+		t = KDATE_MAX_ABS;
 	double days = floor(t / KDATE_DAY);
 	kdate_civil((int64_t)days, &tm->year, &tm->month, &tm->day);
 	tm->sec = t - days * KDATE_DAY;
@@ -364,7 +372,7 @@ kdate_whole_days(const double *t, size_t n)
 }
 
 /* T as YYYY-MM-DD when DATE_ONLY, else YYYY-MM-DDTHH:MM:SS (with the
- * fraction of a second when there is one), in BUF (32 bytes will do). */
+ * fraction of a second when there is one), in BUF (40 bytes will do). */
 static inline void
 kdate_format(double t, int date_only, char *buf, size_t len)
 {
@@ -375,14 +383,14 @@ kdate_format(double t, int date_only, char *buf, size_t len)
 	}
 	kdate_split(t, &tm);
 	if (date_only) {
-		snprintf(buf, len, "%04lld-%02d-%02d", (long long)tm.year,
-		         tm.month, tm.day);
+		snprintf(buf, len, "%04d-%02d-%02d", (int)tm.year, tm.month,
+		         tm.day);       /* |year| < 32 million: kdate_split */
 		return;
 	}
 	int s = (int)tm.sec;
 	double frac = tm.sec - s;
-	snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)tm.year,
-	         tm.month, tm.day, s / 3600, s / 60 % 60, s % 60);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d", (int)tm.year,
+	         tm.month, tm.day, s / 3600 % 24, s / 60 % 60, s % 60);
 	if (frac > 5e-7) {
 		char f[16];
 		snprintf(f, sizeof f, "%.6f", frac);

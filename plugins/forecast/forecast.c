@@ -555,6 +555,26 @@ fc_open(kiln_task *t, const struct kiln_host *h, const struct fc_conf *c,
 	return rc;
 }
 
+/* Before the stage: `impute` checked (a bad one fails here, not in every
+ * map task), the time column read, and the season its frequency suggests
+ * for the seasonal methods when `season` is not given. */
+static int
+fc_prepare(kiln_task *t, const struct kiln_host *h, struct fc_conf *c,
+           const struct mlp_dataset *ds, int time_col, struct fc_time *tm,
+           char **err)
+{
+	struct ml_impute_spec *imp = calloc(ds->d + 1, sizeof *imp);
+	int rc = mlp_impute_specs(h->param(t, "impute"), ds, imp, err);
+	free(imp);
+	if (rc == 0 && time_col >= 0)
+		rc = fc_time_read(t, h, ds, c->time, (size_t)time_col, tm, err);
+	if (rc == 0 && time_col >= 0 && !c->season_set &&
+	    (c->spec.method == ML_FC_SNAIVE || c->spec.method == ML_FC_HW_ADD ||
+	     c->spec.method == ML_FC_HW_MUL))
+		c->spec.m = tm->f.season;
+	return rc;
+}
+
 static int
 fc_run(kiln_task *t, const struct kiln_host *h)
 {
@@ -575,19 +595,9 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	int time_col = -1;
 	if (rc == 0)
 		rc = fc_series(&ds, &c, &series, &time_col, &err);
-	if (rc == 0) {  /* a bad `impute` fails here, not in every map task */
-		struct ml_impute_spec *imp = calloc(ds.d + 1, sizeof *imp);
-		rc = mlp_impute_specs(h->param(t, "impute"), &ds, imp, &err);
-		free(imp);
-	}
 	struct fc_time tm = { 0 };
-	if (rc == 0 && time_col >= 0)
-		rc = fc_time_read(t, h, &ds, c.time, (size_t)time_col, &tm, &err);
-	/* The season the frequency suggests, for the seasonal methods. */
-	if (rc == 0 && time_col >= 0 && !c.season_set &&
-	    (c.spec.method == ML_FC_SNAIVE || c.spec.method == ML_FC_HW_ADD ||
-	     c.spec.method == ML_FC_HW_MUL))
-		c.spec.m = tm.f.season;
+	if (rc == 0)
+		rc = fc_prepare(t, h, &c, &ds, time_col, &tm, &err);
 	if (rc != 0) {
 		json_decref(series);
 		mlp_dataset_free(&ds);

@@ -138,6 +138,8 @@ START_TEST(test_format)
 	ck_assert(!kdate_whole_days(ts, 3));
 	kdate_format(NAN, 1, buf, sizeof buf);
 	ck_assert_str_eq(buf, "");
+	kdate_format(1e300, 0, buf, sizeof buf);       /* clamped, no UB */
+	ck_assert(strlen(buf) > 10);
 }
 END_TEST
 
