@@ -16,7 +16,9 @@
  *   8       4     u32 ncols
  *   12      8     u64 nrows
  *   20      ...   ncols column headers, one after the other:
- *                   u8  type      0 = numeric, 1 = categorical
+ *                   u8  type      0 = numeric, 1 = categorical,
+ *                                 2 = time (kdate.h: seconds since
+ *                                 1970-01-01 UTC, stored as numeric)
  *                   u32 name_len, then name_len bytes of name (no NUL)
  *                   categorical only:
  *                     u32 nlevels, then per level: u32 len + len bytes
@@ -24,7 +26,8 @@
  *   then, per column in order, its data block, each starting at an offset
  *   (from the start of the buffer) that is a multiple of 8; the gap before
  *   a block is filled with zero bytes:
- *                   numeric:     nrows IEEE-754 binary64; NaN = missing
+ *                   numeric,
+ *                   time:        nrows IEEE-754 binary64; NaN = missing
  *                   categorical: nrows u32 codes, index into the levels;
  *                                0xFFFFFFFF (KCOL_MISSING) = missing
  *   The buffer ends right after the last block (nothing may follow).
@@ -58,13 +61,15 @@
 enum kcol_type {
 	KCOL_NUMERIC = 0,
 	KCOL_CATEGORICAL = 1,
+	KCOL_TIME = 2,          /* laid out as numeric */
 };
 
 /* ------------------------------------------------------------ writer */
 
-/* One column to write.  For a numeric column `num` holds nrows values; for
- * a categorical one `codes` holds nrows codes (< nlevels or KCOL_MISSING)
- * and `levels` nlevels NUL-terminated strings, sorted and distinct. */
+/* One column to write.  For a numeric or time column `num` holds nrows
+ * values; for a categorical one `codes` holds nrows codes (< nlevels or
+ * KCOL_MISSING) and `levels` nlevels NUL-terminated strings, sorted and
+ * distinct. */
 struct kcol_column {
 	const char *name;
 	int type;
@@ -128,7 +133,7 @@ kcol_write(const struct kcol_column *cols, uint32_t ncols, uint64_t nrows,
 			return -EINVAL;
 		if (kcol_add(&total, 5) < 0 || kcol_add(&total, nlen) < 0)
 			return -EOVERFLOW;
-		if (c->type == KCOL_NUMERIC)
+		if (c->type == KCOL_NUMERIC || c->type == KCOL_TIME)
 			continue;
 		if (c->type != KCOL_CATEGORICAL)
 			return -EINVAL;
@@ -144,7 +149,7 @@ kcol_write(const struct kcol_column *cols, uint32_t ncols, uint64_t nrows,
 		}
 	}
 	for (uint32_t i = 0; i < ncols; i++) {
-		size_t w = cols[i].type == KCOL_NUMERIC ? 8 : 4;
+		size_t w = cols[i].type == KCOL_CATEGORICAL ? 4 : 8;
 		if (total > SIZE_MAX - 7)
 			return -EOVERFLOW;
 		total = kcol_align8(total);
@@ -181,7 +186,7 @@ kcol_write(const struct kcol_column *cols, uint32_t ncols, uint64_t nrows,
 	for (uint32_t i = 0; i < ncols; i++) {
 		const struct kcol_column *c = &cols[i];
 		off = kcol_align8(off);
-		if (c->type == KCOL_NUMERIC) {
+		if (c->type != KCOL_CATEGORICAL) {
 			if (nrows > 0)
 				memcpy(buf + off, c->num, (size_t)nrows * 8);
 			off += (size_t)nrows * 8;
@@ -255,7 +260,8 @@ kcol_scan_headers(const unsigned char *b, size_t len, size_t *off,
 		unsigned type = b[o];
 		uint32_t nlen = kcol_get32(b + o + 1);
 		o += 5;
-		if (type != KCOL_NUMERIC && type != KCOL_CATEGORICAL) {
+		if (type != KCOL_NUMERIC && type != KCOL_CATEGORICAL &&
+		    type != KCOL_TIME) {
 			snprintf(err, errlen, "kcol: column %u: bad type %u",
 			         i, type);
 			return -1;
@@ -273,7 +279,7 @@ kcol_scan_headers(const unsigned char *b, size_t len, size_t *off,
 			k->cols[i].first_level = lv;
 		}
 		o += nlen;
-		if (type == KCOL_NUMERIC)
+		if (type != KCOL_CATEGORICAL)
 			continue;
 		if (len - o < 4) {
 			snprintf(err, errlen, "kcol: column %u: level count "
@@ -386,7 +392,7 @@ kcol_open(const void *buf, size_t len, struct kcol *out, char *err,
 
 	for (uint32_t i = 0; i < ncols; i++) {
 		struct kcol_col *c = &k.cols[i];
-		uint64_t w = c->type == KCOL_NUMERIC ? 8 : 4;
+		uint64_t w = c->type == KCOL_CATEGORICAL ? 4 : 8;
 		size_t start = kcol_align8(off);   /* off <= len: no overflow */
 		if (start > len || nrows > (len - start) / w) {
 			snprintf(err, errlen, "kcol: column %u: %llu rows "
@@ -436,11 +442,12 @@ kcol_type(const struct kcol *k, uint32_t i)
 	return k->cols[i].type;
 }
 
-/* The column's nrows values, or NULL if it is not numeric. */
+/* The column's nrows values, or NULL if it is categorical (a time
+ * column's values are its times, see KCOL_TIME). */
 static inline const double *
 kcol_numeric(const struct kcol *k, uint32_t i)
 {
-	return k->cols[i].type == KCOL_NUMERIC ? k->cols[i].data : NULL;
+	return k->cols[i].type != KCOL_CATEGORICAL ? k->cols[i].data : NULL;
 }
 
 /* The column's nrows codes, or NULL if it is not categorical. */

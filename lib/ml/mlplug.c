@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "mlplug.h"
+#include "ml_impute.h"
 
 int
 mlp_fail(kiln_task *t, const struct kiln_host *h, int rc, char *err)
@@ -153,6 +154,8 @@ ds_add_feature(struct mlp_dataset *ds, const char *name, const char *level)
 {
 	ds->features = realloc(ds->features, (ds->d + 2) * sizeof *ds->features);
 	ds->levels = realloc(ds->levels, (ds->d + 2) * sizeof *ds->levels);
+	ds->units = realloc(ds->units, (ds->d + 2) * sizeof *ds->units);
+	ds->units[ds->d] = ds->units[ds->d + 1] = NULL;
 	if (level == NULL) {
 		ds->features[ds->d] = strdup(name);
 		ds->levels[ds->d] = NULL;
@@ -202,6 +205,139 @@ ds_add_onehot(struct mlp_dataset *ds, const char *name, json_t *levels,
 	}
 }
 
+/* Set METHOD for the features of column NAME (LEN bytes; "*": those not
+ * set yet).  0, or -1 if no feature is that column. */
+static int
+impute_set(const struct mlp_dataset *ds, struct ml_impute_spec *specs,
+           const char *name, size_t len, const struct ml_impute_spec *m,
+           unsigned char *set)
+{
+	int any = len == 1 && name[0] == '*', found = any;
+	for (size_t j = 0; j < ds->d; j++) {
+		const char *f = ds->features[j];
+		size_t fl = strlen(f);
+		if (ds->levels != NULL && ds->levels[j] != NULL)
+			fl -= strlen(ds->levels[j]) + 1;        /* COL=LEVEL */
+		if (any ? set[j] : fl != len || strncmp(f, name, len) != 0)
+			continue;
+		specs[j] = *m;
+		set[j] = !any;
+		found = 1;
+	}
+	return found ? 0 : -1;
+}
+
+/* One entry NAME=METHOD (or METHOD alone: every feature). */
+static int
+impute_entry(const struct mlp_dataset *ds, struct ml_impute_spec *specs,
+             const char *name, size_t nlen, const char *method,
+             unsigned char *set, char **err)
+{
+	struct ml_impute_spec m;
+	int rc = ml_impute_parse(method, &m, err);
+	if (rc != 0)
+		return rc;
+	if (name == NULL) {
+		name = "*";
+		nlen = 1;
+	}
+	if (impute_set(ds, specs, name, nlen, &m, set) != 0)
+		return ml_seterr(err, -EINVAL, "impute names '%.*s', which is "
+		                 "not a feature column", (int)nlen, name);
+	return 0;
+}
+
+int
+mlp_impute_specs(const char *text, const struct mlp_dataset *ds,
+                 struct ml_impute_spec *specs, char **err)
+{
+	memset(specs, 0, ds->d * sizeof *specs);
+	if (text == NULL || *text == '\0')
+		return 0;
+	unsigned char *set = calloc(ds->d + 1, 1);
+	int rc = 0;
+	if (*text == '{') {
+		json_t *o = json_loads(text, 0, NULL), *v;
+		const char *k;
+		if (!json_is_object(o))
+			rc = ml_seterr(err, -EINVAL, "impute: not a JSON object");
+		/* the named columns first, then "*" for the rest */
+		for (int pass = 0; pass < 2 && rc == 0; pass++)
+			json_object_foreach(o, k, v) {
+				if (rc != 0 || (strcmp(k, "*") == 0) != pass)
+					continue;
+				if (!json_is_string(v))
+					rc = ml_seterr(err, -EINVAL, "impute: '%s' "
+					               "needs a method name", k);
+				else
+					rc = impute_entry(ds, specs, k, strlen(k),
+					                  json_string_value(v), set, err);
+			}
+		json_decref(o);
+		free(set);
+		return rc;
+	}
+	char *list = strdup(text), *save = NULL, *star = NULL;
+	for (char *e = strtok_r(list, ",", &save); e != NULL && rc == 0;
+	     e = strtok_r(NULL, ",", &save)) {
+		while (*e == ' ')
+			e++;
+		size_t len = strlen(e);
+		while (len > 0 && e[len - 1] == ' ')
+			e[--len] = '\0';
+		char *eq = strrchr(e, '=');
+		if (eq != NULL && eq == e + 1 && *e == '*')
+			star = eq + 1;  /* after the named ones */
+		else if (eq != NULL)
+			rc = impute_entry(ds, specs, e, (size_t)(eq - e), eq + 1, set,
+			                  err);
+		else if (len > 0)
+			rc = impute_entry(ds, specs, NULL, 0, e, set, err);
+	}
+	if (rc == 0 && star != NULL)
+		rc = impute_entry(ds, specs, NULL, 0, star, set, err);
+	free(list);
+	free(set);
+	return rc;
+}
+
+const char *
+mlp_time_unit(const struct mlp_dataset *ds, size_t j)
+{
+	return ds->units != NULL && j < ds->d ? ds->units[j] : NULL;
+}
+
+size_t
+mlp_part_first_row(const struct mlp_dataset *ds, int part)
+{
+	size_t np = (size_t)(ds->parts_total > 0 ? ds->parts_total : ds->nparts);
+	if (np == 0 || part < 0)
+		return 0;
+	size_t per = ds->rows / np, extra = ds->rows % np, p = (size_t)part;
+	return p * per + (p < extra ? p : extra);
+}
+
+const char *
+mlp_row_where(const struct mlp_dataset *ds, size_t row, char *buf, size_t len)
+{
+	/* The last anchor [R, L] with R <= row: row is on L + row - R. */
+	size_t i, line = 0;
+	json_t *a;
+	json_array_foreach(ds->lines, i, a) {
+		json_int_t r = json_integer_value(json_array_get(a, 0));
+		json_int_t l = json_integer_value(json_array_get(a, 1));
+		if (r < 0 || (size_t)r > row)
+			break;
+		if (l > 0)
+			line = (size_t)l + row - (size_t)r;
+	}
+	if (ds->source != NULL && line > 0)
+		snprintf(buf, len, "%s:%zu", ds->source, line);
+	else
+		snprintf(buf, len, "row %zu (from 0)", row);
+	return buf;
+}
+
 int
 mlp_numeric_only(const struct mlp_dataset *ds, char **err)
 {
@@ -223,8 +359,13 @@ mlp_dataset_free(struct mlp_dataset *ds)
 		free(ds->features[j]);
 		if (ds->levels != NULL)
 			free(ds->levels[j]);
+		if (ds->units != NULL)
+			free(ds->units[j]);
 	}
 	free(ds->levels);
+	free(ds->units);
+	free(ds->source);
+	json_decref(ds->lines);
 	for (int k = 0; k < ds->nclasses; k++)
 		free(ds->classes[k]);
 	free(ds->features);
@@ -263,13 +404,17 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 		if (name == NULL || type == NULL)
 			return ml_seterr(err, -EINVAL, "schema.json: column %zu has no name or type", i);
 		int categorical = strcmp(type, "categorical") == 0;
+		int is_time = strcmp(type, "time") == 0;
 		if (label != NULL && strcmp(name, label) == 0) {
 			found_label = 1;
 			ds->label = strdup(name);
 			ds->label_categorical = categorical;
 			if (need_label == 2 && !categorical)
 				return ml_seterr(err, -EINVAL, "label column '%s' is numeric; "
-				               "classification needs a categorical label", name);
+				               "classification needs classes: set `task: "
+				               "classification` (and `label: %s`) in the "
+				               "ingest task to read its values as classes",
+				               name, name);
 			if (need_label == 3 && categorical)
 				return ml_seterr(err, -EINVAL, "label column '%s' is categorical; "
 				               "regression needs a numeric label", name);
@@ -286,6 +431,8 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 			continue;
 		}
 		int listed = features != NULL && *features != '\0';
+		if (is_time && !(listed && in_list(features, name)))
+			continue;       /* a time is a feature only when named */
 		if (listed ? !in_list(features, name) :
 		    (exclude != NULL && in_list(exclude, name))) {
 			if (categorical && listed)
@@ -297,7 +444,14 @@ dataset_from_schema(json_t *schema, const char *label, int need_label,
 			              listed ? features : NULL);
 		else
 			ds_add_feature(ds, name, NULL);
+		if (is_time)
+			ds->units[ds->d - 1] = strdup(json_string_value(
+				json_object_get(c, "unit")) ?: "datetime");
 	}
+	const char *src = json_string_value(json_object_get(schema, "source"));
+	ds->source = src ? strdup(src) : NULL;
+	if (json_is_array(json_object_get(schema, "lines")))
+		ds->lines = json_incref(json_object_get(schema, "lines"));
 	if (!found_label)
 		return ml_seterr(err, -EINVAL, "no column '%s' (the label) in the dataset", label);
 	if (ds->d == 0)
@@ -347,6 +501,7 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	                             ds, err);
 	int want = (int)json_integer_value(json_object_get(schema, "partitions"));
 	json_decref(schema);
+	ds->parts_total = ds->nparts;
 	if (rc == 0 && want != ds->nparts)
 		rc = ml_seterr(err, -EINVAL, "the dataset has %d partitions; %d of "
 		             "them are among the inputs", want, ds->nparts);
@@ -370,11 +525,13 @@ mlp_dataset_json(const struct mlp_dataset *ds)
 		json_array_append_new(c, json_string(ds->classes[k]));
 	/* "onehot": each feature's level, or null for a numeric column;
 	 * absent when all are numeric. */
-	return json_pack("{s:o,s:o*,s:s?,s:b,s:o,s:I,s:i}", "features", f,
+	return json_pack("{s:o,s:o*,s:s?,s:b,s:o,s:I,s:i,s:s?,s:O?}", "features", f,
 	                 "onehot", any ? oh : (json_decref(oh), NULL),
 	                 "label", ds->label, "label_categorical",
 	                 ds->label_categorical, "classes", c,
-	                 "rows", (json_int_t)ds->rows, "partitions", ds->nparts);
+	                 "rows", (json_int_t)ds->rows, "partitions",
+	                 ds->parts_total ? ds->parts_total : ds->nparts,
+	                 "source", ds->source, "lines", ds->lines);
 }
 
 static int
@@ -401,6 +558,14 @@ dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
 	for (int k = 0; k < ds->nclasses; k++)
 		ds->classes[k] = strdup(json_string_value(json_array_get(c, (size_t)k)) ?: "");
 	ds->schema_input = -1;
+	const char *src = json_string_value(json_object_get(j, "source"));
+	ds->source = src ? strdup(src) : NULL;
+	if (json_is_array(json_object_get(j, "lines")))
+		ds->lines = json_incref(json_object_get(j, "lines"));
+	json_t *np = json_object_get(j, "partitions");
+	ds->parts_total = json_is_integer(np) && json_integer_value(np) > 0 &&
+	                  json_integer_value(np) <= 1 << 20 ?
+	                  (int)json_integer_value(np) : 0;
 	int64_t rows = 0;
 	if (json_object_get(j, "rows") != NULL &&
 	    mlp_json_range(json_object_get(j, "rows"), 0, MLP_ROWS_MAX, &rows, err,
@@ -732,20 +897,25 @@ int
 mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
                  int part, int with_label, const char *doing, char **err)
 {
+	char where[256];
+	size_t first = mlp_part_first_row(ds, part);
 	for (size_t j = 0; j < ds->d; j++)
 		for (size_t i = 0; i < p->n; i++)
 			if (!isfinite(p->X[j][i]))
-				return ml_seterr(err, -EINVAL, "column '%s' has a %s value "
-				                 "(partition %d, row %zu): drop or fill "
-				                 "missing values before %s", ds->features[j],
-				                 isnan(p->X[j][i]) ? "missing (NaN)" : "infinite",
-				                 part, i, doing);
+				return ml_seterr(err, -EINVAL, "%s: column '%s' is %s: "
+				                 "fill or drop the missing values (or leave "
+				                 "the column out with `exclude`) before %s",
+				                 mlp_row_where(ds, first + i, where,
+				                               sizeof where),
+				                 ds->features[j], isnan(p->X[j][i]) ?
+				                 "missing" : "infinite", doing);
 	for (size_t i = 0; with_label && p->t != NULL && i < p->n; i++)
 		if (!isfinite(p->t[i]))
-			return ml_seterr(err, -EINVAL, "label '%s' has a %s value "
-			                 "(partition %d, row %zu)", ds->label,
-			                 isnan(p->t[i]) ? "missing (NaN)" : "infinite",
-			                 part, i);
+			return ml_seterr(err, -EINVAL, "%s: the label '%s' is %s: "
+			                 "drop the rows without a label",
+			                 mlp_row_where(ds, first + i, where, sizeof where),
+			                 ds->label, isnan(p->t[i]) ? "missing" :
+			                 "infinite");
 	return 0;
 }
 

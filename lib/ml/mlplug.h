@@ -53,6 +53,13 @@ struct mlp_dataset {
 	int label_categorical;
 	int nclasses;           /* levels of a categorical label */
 	char **classes;
+	/* appended: where the rows came from and what the columns are */
+	char *source;           /* the CSV ingest read, or NULL */
+	json_t *lines;          /* schema.json's [[row, line], ...], or NULL */
+	int parts_total;        /* partitions of the whole dataset */
+	char **units;           /* d: "date" or "datetime" for a time column
+	                         * (kdate.h seconds), else NULL; only in the
+	                         * driver (NULL in map tasks) */
 };
 
 /* One partition, mapped in place: X points into the input's mapping. */
@@ -78,6 +85,30 @@ int mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
                      int need_label, const char *features, const char *exclude,
                      struct mlp_dataset *ds, char **err);
 void mlp_dataset_free(struct mlp_dataset *ds);
+/* Where row ROW (from 0, over the whole dataset) is, for messages:
+ * "data.csv:17" (its CSV line), or "row 15 (from 0)" without a source.
+ * BUF of LEN bytes; returns BUF. */
+const char *mlp_row_where(const struct mlp_dataset *ds, size_t row, char *buf,
+                          size_t len);
+/* The first row of partition PART (ingest splits rows evenly, the first
+ * rows % parts partitions one row longer). */
+size_t mlp_part_first_row(const struct mlp_dataset *ds, int part);
+/* Time columns (schema type "time") are features only when `features`
+ * names them; their values are kdate.h seconds.  Is feature J one? */
+const char *mlp_time_unit(const struct mlp_dataset *ds, size_t j);
+
+/*
+ * The `impute` parameter TEXT read against DS's features into SPECS (d
+ * entries, zeroed first: ML_IMP_NONE leaves a feature as it is).  TEXT is
+ * one method for every feature ("median"), a comma list "COL=METHOD"
+ * (`*=METHOD` for the rest), or a JSON object {"COL": "METHOD", ...}; a
+ * one-hot feature COL=LEVEL takes COL's method.  Methods: ml_impute.h.
+ * 0, or -EINVAL with *err naming the unknown column or method.
+ */
+struct ml_impute_spec;
+int mlp_impute_specs(const char *text, const struct mlp_dataset *ds,
+                     struct ml_impute_spec *specs, char **err);
+
 /* For plugins whose features must be numeric columns (series, times): 0,
  * or -EINVAL with *err naming the first categorical one. */
 int mlp_numeric_only(const struct mlp_dataset *ds, char **err);
@@ -186,9 +217,9 @@ int mlp_map_open(kiln_task *t, const struct kiln_host *h,
 /* Errors: ml_seterr() (mlutil.h) fills a `char **err`. */
 
 /* Every feature value of P (and its numeric label if WITH_LABEL) is
- * finite, or -EINVAL with *err naming the column, partition PART and row
- * and saying missing values must be dropped or filled before DOING
- * ("training", "predicting").  Checked once per pass, not per iteration:
+ * finite, or -EINVAL with *err naming the column and the CSV line of the
+ * row (mlp_row_where(); P is partition PART) and saying missing values
+ * must be dropped or filled before DOING ("training", "predicting").  Checked once per pass, not per iteration:
  * the library's partials check what they read themselves. */
 int mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
                      int part, int with_label, const char *doing, char **err);

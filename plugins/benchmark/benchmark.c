@@ -33,14 +33,17 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
+#include "kdate/kdate.h"
 #include "ml/ml_eval.h"
 #include "ml/ml_forecast.h"
 #include "ml/ml_forest.h"
+#include "ml/ml_impute.h"
 #include "ml/ml_linear.h"
 #include "ml/mlplug.h"
 
 static const struct kiln_param bm_params[] = {
 	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
+	{ "task", "string", "", "another name for `kind` (as ingest's `task`)" },
 	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params}" },
 	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
 	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
@@ -48,6 +51,7 @@ static const struct kiln_param bm_params[] = {
 	{ "label", "string", "", "classification: label column (default: the ingest task's)" },
 	{ "features", "string", "", "classification: comma-separated feature columns" },
 	{ "exclude", "string", "", "comma-separated columns to leave out" },
+	{ "impute", "string", "", "classification: fill missing features, fitted on each training fold: mean, median, most_frequent or constant[:V], for all (`median`) or per column (`x=median,*=mean`, or a JSON object)" },
 	{ "column", "string", "", "forecasting: the series column" },
 	{ "time", "string", "", "forecasting: the time column that orders the series" },
 	{ "season", "int", "1", "forecasting: seasonal period m" },
@@ -445,12 +449,33 @@ bm_cols_free(double **X, size_t d)
 	free(X);
 }
 
+/* Fill the missing values of the D columns of the training rows XTR (NTR)
+ * and the held-out rows XTE (NTE) by SPECS, each fitted on the training
+ * rows only (no leakage from the held-out fold).  0 or -EINVAL. */
+static int
+bm_impute_fold(const struct ml_impute_spec *specs, size_t d, double **Xtr,
+               size_t ntr, double **Xte, size_t nte, char **err)
+{
+	for (size_t j = 0; specs != NULL && j < d; j++) {
+		if (specs[j].method == ML_IMP_NONE)
+			continue;
+		double fill;
+		int rc = ml_impute_fit(Xtr[j], ntr, &specs[j], &fill, err);
+		if (rc != 0)
+			return rc;
+		ml_impute_apply(Xtr[j], ntr, fill);
+		ml_impute_apply(Xte[j], nte, fill);
+	}
+	return 0;
+}
+
 /* One (model, fold) of a cross-validation: *OUT is the fold's result, or
- * returns negative with *err when the model failed on it. */
+ * returns negative with *err when the model failed on it.  IMP: how to
+ * fill missing features (d entries), or NULL. */
 static int
 bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
               const struct bm_model *m, int k, int f, uint64_t seed,
-              json_t **out, char **err)
+              const struct ml_impute_spec *imp, json_t **out, char **err)
 {
 	int K = ds->nclasses;
 	int *fold = malloc((mx->n + 1) * sizeof *fold);
@@ -465,10 +490,12 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 	bm_take(mx, fold, f, 0, &Xtr, &ytr, &itr, &ntr);
 	bm_take(mx, fold, f, 1, &Xte, &yte, &ite, &nte);
 	free(fold);
-	struct bm_fitted fit;
+	struct bm_fitted fit = { 0 };
 	double t0 = mlp_now_ms();
-	rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
-	            (const char *const *)ds->features, &fit, err);
+	rc = bm_impute_fold(imp, mx->d, Xtr, ntr, Xte, nte, err);
+	if (rc == 0)
+		rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
+		            (const char *const *)ds->features, &fit, err);
 	double train_ms = mlp_now_ms() - t0;
 	double *prob = malloc(((size_t)K * nte + 1) * sizeof *prob);
 	if (rc == 0)
@@ -714,8 +741,16 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	/* From here on a failure is the model's, reported in the result. */
 	int frc;
 	if (kind == BM_CLASS) {
+		struct ml_impute_spec *imp = calloc(ds.d + 1, sizeof *imp);
+		rc = mlp_impute_specs(json_string_value(json_object_get(b, "impute")),
+		                      &ds, imp, &err);
+		if (rc != 0) {
+			free(imp);
+			goto done;
+		}
 		frc = bm_class_fold(&ds, &mx, &models[fo.model], fo.folds, fo.fold,
-		                    fo.seed, &out, &err);
+		                    fo.seed, imp, &out, &err);
+		free(imp);
 	} else {
 		double *y = NULL, *tv = NULL;
 		rc = bm_series(&ds, &mx, json_string_value(json_object_get(b, "time")),
@@ -780,6 +815,8 @@ struct bm_run {
 	int season;
 	size_t *origins;
 	const char *time;
+	const char *impute;     /* the parameter, or NULL */
+	struct ml_impute_spec *imp;     /* d: per feature */
 	/* per model */
 	struct bm_row *rows;
 	int *order;        /* rows by rank */
@@ -916,6 +953,27 @@ bm_roc_json(const struct bm_run *r, int mi)
 	return out;
 }
 
+/* The series' times for the result: dates (kdate.h) when the time
+ * column is one of ingest's time columns, else the numbers. */
+static json_t *
+bm_times_json(const struct bm_run *r)
+{
+	size_t n = r->mx.n;
+	const char *unit = NULL;
+	for (size_t j = 0; r->time != NULL && j < r->ds.d; j++)
+		if (strcmp(r->ds.features[j], r->time) == 0)
+			unit = mlp_time_unit(&r->ds, j);
+	if (unit == NULL)
+		return mlp_json_reals(r->tv, n);
+	json_t *a = json_array();
+	char buf[48];
+	for (size_t i = 0; i < n; i++) {
+		kdate_format(r->tv[i], strcmp(unit, "date") == 0, buf, sizeof buf);
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
 /* The best model's backtest forecasts at their times. */
 static json_t *
 bm_forecast_json(const struct bm_run *r, int mi)
@@ -935,7 +993,7 @@ bm_forecast_json(const struct bm_run *r, int mi)
 				json_array_set(pred, (size_t)start + j, json_array_get(fc, j));
 	}
 	return json_pack("{s:s,s:o,s:o,s:o}", "model", r->models[mi].name,
-	                 "t", mlp_json_reals(r->tv, n), "actual", mlp_json_reals(r->y, n),
+	                 "t", bm_times_json(r), "actual", mlp_json_reals(r->y, n),
 	                 "predicted", pred);
 }
 
@@ -1052,6 +1110,33 @@ bm_fmt(FILE *f, const struct bm_run *r, const struct bm_row *w, int k)
 	fprintf(f, " %.4f ± %.4f |", mean, sd);
 }
 
+/* The refit's imputation: every row's missing features filled in place,
+ * fitted on all rows, and *OUT {"feature": {"method", "value"}} for the
+ * model file (NULL without `impute`). */
+static int
+bm_impute_all(const struct bm_run *r, json_t **out, char **err)
+{
+	*out = NULL;
+	for (size_t j = 0; r->imp != NULL && j < r->mx.d; j++) {
+		if (r->imp[j].method == ML_IMP_NONE)
+			continue;
+		double fill;
+		int rc = ml_impute_fit(r->mx.X[j], r->mx.n, &r->imp[j], &fill, err);
+		if (rc != 0) {
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
+		ml_impute_apply(r->mx.X[j], r->mx.n, fill);
+		if (*out == NULL)
+			*out = json_object();
+		json_object_set_new(*out, r->ds.features[j], json_pack("{s:s,s:f}",
+		                    "method", ml_impute_name(r->imp[j].method),
+		                    "value", fill));
+	}
+	return 0;
+}
+
 /* report.md: the leaderboard for people.  EXTRA: what the refit said. */
 static char *
 bm_report(const struct bm_run *r, const char *extra)
@@ -1166,17 +1251,22 @@ bm_refit(const struct bm_run *r, char **line)
 	json_t *mj = NULL, *file = NULL;
 	*line = NULL;
 	if (r->kind == BM_CLASS) {
-		struct bm_fitted fit;
-		int rc = bm_fit(m, r->mx.d, r->ds.nclasses,
+		struct bm_fitted fit = { 0 };
+		json_t *imp = NULL;
+		int rc = bm_impute_all(r, &imp, &err);
+		if (rc == 0)
+			rc = bm_fit(m, r->mx.d, r->ds.nclasses,
 		                (const double *const *)r->mx.X, r->mx.y, r->mx.n,
 		                r->seed, (const char *const *)r->ds.features, &fit, &err);
 		if (rc == 0)
 			rc = bm_fitted_json(&fit, &mj);
 		bm_fitted_free(&fit);
 		if (rc == 0)
-			file = json_pack("{s:s,s:o,s:o,s:O}", "type", m->def->name,
+			file = json_pack("{s:s,s:o,s:o,s:O,s:o*}", "type", m->def->name,
 			                 "dataset", mlp_dataset_json(&r->ds), "model", mj,
-			                 "params", m->params);
+			                 "params", m->params, "impute", imp);
+		else
+			json_decref(imp);
 	} else {
 		struct ml_fc_spec spec;
 		struct ml_forecast mod;
@@ -1229,11 +1319,45 @@ bm_run_free(struct bm_run *r)
 	bm_models_free(r->models, r->nmodels);
 	mlp_matrix_free(&r->mx);
 	mlp_dataset_free(&r->ds);
+	free(r->imp);
 	free(r->validation);
 	free(r->dataset);
 	free(r->y);
 	free(r->tv);
 	free(r->origins);
+}
+
+/* `impute` read against the features; a missing feature value that it
+ * does not fill is an error naming its CSV line, before any work. */
+static int
+bm_setup_impute(struct bm_run *r, char **err)
+{
+	r->impute = r->h->param(r->t, "impute");
+	if (r->impute != NULL && *r->impute == '\0')
+		r->impute = NULL;
+	r->imp = calloc(r->ds.d + 1, sizeof *r->imp);
+	if (r->imp == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	int rc = mlp_impute_specs(r->impute, &r->ds, r->imp, err);
+	for (size_t j = 0; rc == 0 && j < r->ds.d; j++) {
+		if (ml_impute_is_series(r->imp[j].method))
+			return ml_seterr(err, -EINVAL, "impute: %s is for series "
+			                 "(forecast); for features use mean, median, "
+			                 "most_frequent or constant",
+			                 ml_impute_name(r->imp[j].method));
+		for (size_t i = 0; r->imp[j].method == ML_IMP_NONE && i < r->mx.n; i++)
+			if (isnan(r->mx.X[j][i])) {
+				char where[256];
+				return ml_seterr(err, -EINVAL, "%s: column '%s' is missing: "
+				                 "set `impute` (mean, median, most_frequent "
+				                 "or constant; e.g. impute: \"%s=median\"), "
+				                 "fill the CSV, or leave the column out with "
+				                 "`exclude`", mlp_row_where(&r->ds, i, where,
+				                 sizeof where), r->ds.features[j],
+				                 r->ds.features[j]);
+			}
+	}
+	return rc;
 }
 
 /* Classification: FOLDS-fold stratified cross-validation, which needs
@@ -1264,6 +1388,8 @@ bm_setup_class(struct bm_run *r, int64_t folds, char **err)
 		rc = ml_seterr(err, -EINVAL, "the label has %d class; "
 		             "classification needs two or more", r->ds.nclasses);
 	if (rc != 0)
+		return rc;
+	if ((rc = bm_setup_impute(r, err)) != 0)
 		return rc;
 	r->folds = (int)folds;
 	if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
@@ -1354,6 +1480,8 @@ bm_setup(struct bm_run *r, char **err)
 	kiln_task *t = r->t;
 	const struct kiln_host *h = r->h;
 	const char *kind = h->param(t, "kind"), *column = h->param(t, "column");
+	if (kind == NULL || *kind == '\0')
+		kind = h->param(t, "task");     /* the same, by ingest's name */
 	r->time = h->param(t, "time");
 	if (kind == NULL || *kind == '\0')
 		r->kind = column && *column ? BM_FORECAST : BM_CLASS;
@@ -1429,8 +1557,9 @@ bm_run(kiln_task *t, const struct kiln_host *h)
 		json_array_append_new(mods, json_pack("{s:s,s:s,s:O}", "name",
 		                      r.models[i].name, "type", r.models[i].def->name,
 		                      "params", r.models[i].params));
-	json_t *b = json_pack("{s:i,s:o,s:i,s:I}", "kind", r.kind, "models", mods,
-	                      "folds", r.folds, "seed", (json_int_t)r.seed);
+	json_t *b = json_pack("{s:i,s:o,s:i,s:I,s:s?}", "kind", r.kind, "models",
+	                      mods, "folds", r.folds, "seed", (json_int_t)r.seed,
+	                      "impute", r.impute);
 	if (r.kind == BM_FORECAST) {
 		json_t *o = json_array();
 		for (int f = 0; f < r.folds; f++)

@@ -15,13 +15,26 @@
  * Parameters: columns (comma list; default every numeric column but the
  * time column), time (optional time column), method (seasonal_naive /
  * snaive, ses, holt, holt_winters_add / hw_add, holt_winters_mul / hw_mul,
- * ar; default ar), season (1), damped (false), p (AR order, -1: by AIC up
- * to max_p), max_p (10), horizon (10), tasks (default one per series, at
- * most 8).
- * Outputs: forecasts.csv (the time - continued when it has a constant
- * step - or the step number 1..h, then one column per series) and
- * model.json ({"type":"forecast","dataset":...,"models":{series: model}}).
- * Result: {"series": {name: {method, params, sse, forecast}}, fit_ms, ...}.
+ * ar; default ar), season (default: from the time's frequency, else 1),
+ * damped (false), p (AR order, -1: by AIC up to max_p), max_p (10),
+ * horizon (10), tasks (default one per series, at most 8), impute (how
+ * to fill a series' missing values, ml_impute.h: linear, ffill, ...;
+ * without it a missing value is an error naming its CSV line).
+ *
+ * The time column (a time column of ingest's, or plain numbers such as a
+ * year) must be in order with one constant step: the driver reads it and
+ * infers the frequency (kdate.h: daily, weekly, monthly, quarterly,
+ * yearly, hourly, or a fixed step); a missing, repeated, earlier or
+ * irregular time is an error naming its CSV line.  The frequency gives
+ * the default season (12 monthly, 4 quarterly, 52 weekly, 7 daily, 24
+ * hourly) and continues the time for the forecast.
+ *
+ * Outputs: forecasts.csv (the time continued - dates for a time column -
+ * or the step number 1..h, then one column per series) and model.json
+ * ({"type":"forecast","dataset":...,"models":{series: model}}).
+ * Result: {"series": {name: {method, params, sse, forecast}}, "time":
+ * {"column", "frequency", "step", "season", "forecast": [times]} (with a
+ * time column), fit_ms, ...}.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,7 +45,9 @@
 #include <time.h>
 
 #include "kiln/plugin.h"
+#include "kdate/kdate.h"
 #include "ml/ml_forecast.h"
+#include "ml/ml_impute.h"
 #include "ml/mlplug.h"
 
 #define FC_MAX_HORIZON 1000000
@@ -42,12 +57,13 @@ static const struct kiln_param fc_params[] = {
 	{ "columns", "string", "", "comma-separated series columns (default: every numeric column but `time`)" },
 	{ "time", "string", "", "the time column (e.g. year), continued for the forecast rows" },
 	{ "method", "string", "ar", "seasonal_naive, ses, holt, holt_winters_add, holt_winters_mul or ar" },
-	{ "season", "int", "1", "season length m (seasonal_naive, holt_winters_*)" },
+	{ "season", "int", "", "season length m (seasonal_naive, holt_winters_*; default: from the time's frequency, e.g. 12 monthly, else 1)" },
 	{ "damped", "bool", "false", "damped trend (holt, holt_winters_*)" },
 	{ "p", "int", "-1", "AR order; -1 chooses it by AIC" },
 	{ "max_p", "int", "10", "largest AR order tried when p = -1" },
 	{ "horizon", "int", "10", "values to forecast" },
 	{ "tasks", "int", "", "map tasks (default: one per series, at most 8)" },
+	{ "impute", "string", "", "fill missing values of the series: linear, ffill, mean, median, most_frequent or constant[:V], for all or per column (`a=linear,*=ffill`)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -113,23 +129,38 @@ fc_small_params(const json_t *model)
 }
 
 /*
- * The time column continued H steps when its step is constant (within a
- * rounding error), as {"last":x,"step":s}; json null otherwise.
+ * Series COL (NAME) of MX into *Y (reallocated, the caller frees), its
+ * missing values filled by IMP[COL] (*FILLED counts them); without a
+ * method a missing value is an error naming its CSV line.
  */
-static json_t *
-fc_time_info(const double *tv, size_t n)
+static int
+fc_series_values(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
+                 size_t col, const char *name, const struct ml_impute_spec *imp,
+                 double **y, size_t *filled, char **err)
 {
-	if (n < 2)
-		return json_null();
-	double step = tv[1] - tv[0];
-	if (!isfinite(step) || step == 0)
-		return json_null();
-	for (size_t i = 1; i < n; i++) {
-		double d = tv[i] - tv[i - 1];
-		if (!isfinite(d) || fabs(d - step) > 1e-9 * fmax(fabs(step), fabs(tv[i])))
-			return json_null();
+	double *v = realloc(*y, (mx->n + 1) * sizeof *v);
+	if (v == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	*y = v;
+	memcpy(v, mx->X[col], mx->n * sizeof *v);
+	char where[256];
+	*filled = 0;
+	for (size_t r = 0; r < mx->n; r++) {
+		if (isnan(v[r]) && imp[col].method != ML_IMP_NONE) {
+			(*filled)++;
+			continue;
+		}
+		if (!isfinite(v[r]))
+			return ml_seterr(err, -EINVAL, "%s: series '%s' is %s: set "
+			                 "`impute` (linear or ffill, or mean, median, "
+			                 "most_frequent, constant) or fill it in the CSV",
+			                 mlp_row_where(ds, r, where, sizeof where), name,
+			                 isnan(v[r]) ? "missing" : "infinite");
 	}
-	return json_pack("{s:f,s:f}", "last", tv[n - 1], "step", step);
+	int rc = *filled > 0 ? ml_impute_series(v, mx->n, &imp[col], err) : 0;
+	if (rc != 0)
+		return ml_seterr(err, rc, "series '%s': %s", name, *err ? *err : "");
+	return 0;
 }
 
 /*
@@ -167,7 +198,11 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 	if (rc == 0 && !json_is_array(series))
 		rc = ml_seterr(err, -EINVAL, "forecast: bad stage broadcast or argument");
 	json_t *fits = json_array();
-	double *fc = calloc((size_t)hz + 1, sizeof *fc);
+	double *fc = calloc((size_t)hz + 1, sizeof *fc), *y = NULL;
+	struct ml_impute_spec *imp = calloc(mx.d + 1, sizeof *imp);
+	if (rc == 0)
+		rc = mlp_impute_specs(json_string_value(json_object_get(b, "impute")),
+		                      &ds, imp, err);
 	for (size_t j = (size_t)task; rc == 0 && j < json_array_size(series);
 	     j += (size_t)ntasks) {
 		json_t *sj = json_array_get(series, j);
@@ -177,13 +212,8 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 			rc = ml_seterr(err, -EINVAL, "forecast: bad series %zu", j);
 			break;
 		}
-		const double *y = mx.X[col];
-		for (size_t r = 0; r < mx.n; r++)
-			if (!isfinite(y[r])) {
-				rc = ml_seterr(err, -EINVAL, "series '%s': row %zu (from 0) "
-				             "is missing, NaN or infinite", name, r);
-				break;
-			}
+		size_t filled = 0;
+		rc = fc_series_values(&ds, &mx, (size_t)col, name, imp, &y, &filled, err);
 		if (rc != 0)
 			break;
 		struct ml_forecast mod;
@@ -202,22 +232,20 @@ fc_map_fit(kiln_task *t, const struct kiln_host *h, json_t **out, char **err)
 		ml_forecast_to_json(&mod, &mj);
 		for (size_t k = 0; k < (size_t)hz; k++)
 			json_array_append_new(fa, json_real(fc[k]));
-		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f}",
+		json_array_append_new(fits, json_pack("{s:I,s:o,s:o,s:f,s:f,s:I}",
 			"index", (json_int_t)j, "model", mj, "forecast", fa,
-			"sse", mod.sse, "ms", mlp_now_ms() - t0));
+			"sse", mod.sse, "ms", mlp_now_ms() - t0,
+			"imputed", (json_int_t)filled));
 		ml_forecast_free(&mod);
 	}
-	if (rc == 0 && task == 0 && json_is_integer(json_object_get(b, "time_col"))) {
-		json_int_t tc = json_integer_value(json_object_get(b, "time_col"));
-		json_t *ti = tc >= 0 && (size_t)tc < mx.d ? fc_time_info(mx.X[tc], mx.n)
-		                                          : json_null();
-		*out = json_pack("{s:o,s:o}", "fits", fits, "time", ti);
-	} else if (rc == 0) {
+	if (rc == 0) {
 		*out = json_pack("{s:o}", "fits", fits);
 	} else {
 		json_decref(fits);
 	}
 	free(fc);
+	free(y);
+	free(imp);
 	json_decref(b);
 	json_decref(arg);
 	mlp_matrix_free(&mx);
@@ -243,6 +271,7 @@ struct fc_conf {
 	struct ml_fc_spec spec;
 	long long horizon;
 	int tasks;
+	int season_set;         /* season given: no default from the time */
 	const char *columns, *time;
 };
 
@@ -259,6 +288,8 @@ fc_conf_read(kiln_task *t, const struct kiln_host *h, struct fc_conf *c,
 		               "seasonal_naive, ses, holt, holt_winters_add, "
 		               "holt_winters_mul or ar)", ms);
 	ml_forecast_spec_init(&c->spec, meth);
+	const char *ss = h->param(t, "season");
+	c->season_set = ss != NULL && *ss != '\0';
 	long long m = (long long)h->param_int(t, "season", 1);
 	if (m < 1 || m > ML_FC_MAX_SEASON)
 		return ml_seterr(err, -EINVAL, "season must be 1..%d", ML_FC_MAX_SEASON);
@@ -334,34 +365,214 @@ fc_series(const struct mlp_dataset *ds, const struct fc_conf *c,
 	return 0;
 }
 
+/* ------------------------------------------------------------ time */
+
+/* The time column as the driver reads it. */
+struct fc_time {
+	const char *unit;       /* "date" or "datetime" (a time column), or
+	                         * NULL (plain numbers) */
+	struct kdate_freq f;
+	double last;            /* the last time */
+};
+
+/* T as the time column writes it: a date, a date-time or a number. */
+static void
+fc_time_text(const struct fc_time *tm, double t, char *buf, size_t len)
+{
+	if (tm->unit != NULL)
+		kdate_format(t, strcmp(tm->unit, "date") == 0, buf, len);
+	else
+		snprintf(buf, len, "%.15g", t);
+}
+
+/* Why time V (row R of TV) cannot continue the series, in user terms. */
+static int
+fc_time_error(const struct mlp_dataset *ds, const char *name,
+              const struct fc_time *tm, const double *tv, size_t r, int why,
+              char **err)
+{
+	char where[256], v[48], prev[48], want[48];
+	mlp_row_where(ds, r, where, sizeof where);
+	fc_time_text(tm, tv[r], v, sizeof v);
+	if (r > 0) {
+		fc_time_text(tm, tv[r - 1], prev, sizeof prev);
+		fc_time_text(tm, kdate_freq_next(&tm->f, tv[r - 1], 1), want,
+		             sizeof want);
+	}
+	switch (why) {
+	case KDATE_MISSING:
+		return ml_seterr(err, -EINVAL, "%s: the time column '%s' is missing "
+		                 "a value: every row needs its time", where, name);
+	case KDATE_DUPLICATE:
+		return ml_seterr(err, -EINVAL, "%s: the time column '%s' repeats %s "
+		                 "from the row before: one row per time (aggregate "
+		                 "the duplicates first)", where, name, v);
+	case KDATE_EARLIER:
+		return ml_seterr(err, -EINVAL, "%s: the time column '%s' goes back "
+		                 "from %s to %s: sort the CSV by time", where, name,
+		                 prev, v);
+	case KDATE_IRREGULAR:
+		return ml_seterr(err, -EINVAL, "%s: the time column '%s' is "
+		                 "irregular: %s follows %s where the step of the "
+		                 "rows before gives %s (fill in the missing times)",
+		                 where, name, v, prev, want);
+	default:
+		return ml_seterr(err, -EINVAL, "the time column '%s' needs at least "
+		                 "2 rows to tell a frequency", name);
+	}
+}
+
+/*
+ * Read the time column NAME (feature J of DS) of every partition and
+ * infer its frequency into *TM.  0, or -EINVAL naming the CSV line of the
+ * first time that breaks it.
+ */
+static int
+fc_time_read(kiln_task *t, const struct kiln_host *h,
+             const struct mlp_dataset *ds, const char *name, size_t j,
+             struct fc_time *tm, char **err)
+{
+	struct mlp_dataset tds;
+	struct mlp_matrix mx = { 0 };
+	tm->unit = mlp_time_unit(ds, j);
+	int rc = mlp_dataset_open(t, h, NULL, 0, name, NULL, &tds, err);
+	if (rc == 0)
+		rc = mlp_matrix_load(t, h, &tds, &mx, err);
+	if (rc == 0) {
+		size_t bad;
+		int why = kdate_freq_infer(mx.X[0], mx.n, tm->unit != NULL, &tm->f,
+		                           &bad);
+		if (why != 0)
+			rc = fc_time_error(ds, name, tm, mx.X[0], bad, why, err);
+		else
+			tm->last = mx.X[0][mx.n - 1];
+	}
+	mlp_matrix_free(&mx);
+	mlp_dataset_free(&tds);
+	return rc;
+}
+
+/* The time of forecast step K (from 1), as text. */
+static void
+fc_step_text(const struct fc_conf *c, const struct fc_time *tm, size_t k,
+             char *buf, size_t len)
+{
+	if (c->time != NULL)
+		fc_time_text(tm, kdate_freq_next(&tm->f, tm->last, k), buf, len);
+	else
+		snprintf(buf, len, "%zu", k);
+}
+
+/* The result's "time": the frequency found and the forecast's times. */
+static json_t *
+fc_time_json(const struct fc_conf *c, const struct fc_time *tm)
+{
+	json_t *ts = json_array();
+	char buf[48];
+	for (size_t k = 1; k <= (size_t)c->horizon; k++) {
+		fc_step_text(c, tm, k, buf, sizeof buf);
+		json_array_append_new(ts, tm->unit ? json_string(buf) :
+		                      json_real(strtod(buf, NULL)));
+	}
+	return json_pack("{s:s,s:s,s:s,s:f,s:s,s:i,s:o}", "column", c->time,
+	                 "type", tm->unit ? tm->unit : "number",
+	                 "frequency", tm->f.name, "step", tm->f.step,
+	                 "step_unit", tm->f.months ? "months" : tm->unit ?
+	                 "seconds" : "number", "season", c->spec.m,
+	                 "forecast", ts);
+}
+
 /* forecasts.csv: time (or step), then one column per series. */
 static char *
 fc_csv(const struct fc_conf *c, json_t *series, json_t *const *fcs,
-       const json_t *time, size_t *len)
+       const struct fc_time *tm, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 	if (f == NULL)
 		return NULL;
-	int cont = json_is_object(time);
-	fputs(c->time != NULL && cont ? c->time : "step", f);
-	for (size_t j = 0; j < json_array_size(series); j++)
-		fprintf(f, ",%s", json_string_value(json_object_get(
-		        json_array_get(series, j), "name")));
+	mlp_csv_field(f, c->time != NULL ? c->time : "step");
+	for (size_t j = 0; j < json_array_size(series); j++) {
+		fputc(',', f);
+		mlp_csv_field(f, json_string_value(json_object_get(
+		              json_array_get(series, j), "name")));
+	}
 	fputc('\n', f);
-	double last = json_number_value(json_object_get(time, "last"));
-	double step = json_number_value(json_object_get(time, "step"));
+	char tb[48];
 	for (size_t k = 0; k < (size_t)c->horizon; k++) {
-		if (cont)
-			fprintf(f, "%.15g", last + step * (double)(k + 1));
-		else
-			fprintf(f, "%zu", k + 1);
+		fc_step_text(c, tm, k + 1, tb, sizeof tb);
+		fputs(tb, f);
 		for (size_t j = 0; j < json_array_size(series); j++)
 			fprintf(f, ",%.17g", json_number_value(json_array_get(fcs[j], k)));
 		fputc('\n', f);
 	}
 	fclose(f);
 	return buf;
+}
+
+/*
+ * The dataset: the series columns and the time column.  A time column of
+ * ingest's is a feature only when named, so without `columns` the
+ * numeric columns are found first, then asked for with the time.
+ */
+static int
+fc_open(kiln_task *t, const struct kiln_host *h, const struct fc_conf *c,
+        struct mlp_dataset *ds, char **err)
+{
+	char *want = NULL;
+	int rc = 0;
+	if (c->time != NULL && c->columns == NULL) {
+		rc = mlp_dataset_open(t, h, NULL, 0, NULL, c->time, ds, err);
+		if (rc != 0 && ds->features == NULL && c->time != NULL) {
+			/* only the time and no other feature: say what is wrong */
+			free(*err);
+			*err = NULL;
+			mlp_dataset_free(ds);
+			rc = mlp_dataset_open(t, h, NULL, 0, c->time, NULL, ds, err);
+			if (rc == 0)
+				rc = ml_seterr(err, -EINVAL, "no numeric series "
+				               "columns to forecast");
+			return rc;
+		}
+		size_t len = strlen(c->time) + 1;
+		for (size_t j = 0; rc == 0 && j < ds->d; j++)
+			len += strlen(ds->features[j]) + 1;
+		if (rc == 0 && (want = malloc(len)) != NULL) {
+			strcpy(want, c->time);
+			for (size_t j = 0; j < ds->d; j++)
+				strcat(strcat(want, ","), ds->features[j]);
+		}
+		mlp_dataset_free(ds);
+		if (rc != 0)
+			return rc;
+	} else if (c->columns != NULL && c->time != NULL &&
+	           asprintf(&want, "%s,%s", c->columns, c->time) < 0) {
+		want = NULL;
+	}
+	rc = mlp_dataset_open(t, h, NULL, 0, want ? want : c->columns, NULL, ds,
+	                      err);
+	free(want);
+	return rc;
+}
+
+/* Before the stage: `impute` checked (a bad one fails here, not in every
+ * map task), the time column read, and the season its frequency suggests
+ * for the seasonal methods when `season` is not given. */
+static int
+fc_prepare(kiln_task *t, const struct kiln_host *h, struct fc_conf *c,
+           const struct mlp_dataset *ds, int time_col, struct fc_time *tm,
+           char **err)
+{
+	struct ml_impute_spec *imp = calloc(ds->d + 1, sizeof *imp);
+	int rc = mlp_impute_specs(h->param(t, "impute"), ds, imp, err);
+	free(imp);
+	if (rc == 0 && time_col >= 0)
+		rc = fc_time_read(t, h, ds, c->time, (size_t)time_col, tm, err);
+	if (rc == 0 && time_col >= 0 && !c->season_set &&
+	    (c->spec.method == ML_FC_SNAIVE || c->spec.method == ML_FC_HW_ADD ||
+	     c->spec.method == ML_FC_HW_MUL))
+		c->spec.m = tm->f.season;
+	return rc;
 }
 
 static int
@@ -377,18 +588,16 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 		return mlp_fail(t, h, rc, err);
 	/* Ask only for the columns we fit (plus the time): the map tasks
 	 * load every feature column of every partition. */
-	char *want = NULL;
-	if (c.columns != NULL && c.time != NULL && asprintf(&want, "%s,%s",
-	    c.columns, c.time) < 0)
-		want = NULL;
-	rc = mlp_dataset_open(t, h, NULL, 0, want ? want : c.columns, NULL, &ds, &err);
-	free(want);
+	rc = fc_open(t, h, &c, &ds, &err);
 	if (rc == 0)
 		rc = mlp_numeric_only(&ds, &err);
 	json_t *series = NULL;
 	int time_col = -1;
 	if (rc == 0)
 		rc = fc_series(&ds, &c, &series, &time_col, &err);
+	struct fc_time tm = { 0 };
+	if (rc == 0)
+		rc = fc_prepare(t, h, &c, &ds, time_col, &tm, &err);
 	if (rc != 0) {
 		json_decref(series);
 		mlp_dataset_free(&ds);
@@ -399,11 +608,12 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 	                                                           : FC_DEFAULT_TASKS);
 	if ((size_t)ntasks > ns)
 		ntasks = (int)ns;       /* a task without series is waste */
-	json_t *b = json_pack("{s:{s:i,s:i,s:b,s:i,s:i},s:I,s:i,s:O,s:i}",
+	const char *impute = h->param(t, "impute");
+	json_t *b = json_pack("{s:{s:i,s:i,s:b,s:i,s:i},s:I,s:i,s:O,s:s?}",
 		"spec", "method", c.spec.method, "m", c.spec.m, "damped",
 		c.spec.damped, "p", c.spec.p, "max_p", c.spec.max_p,
 		"horizon", (json_int_t)c.horizon, "tasks", ntasks,
-		"series", series, "time_col", time_col);
+		"series", series, "impute", impute && *impute ? impute : NULL);
 	json_t **args = calloc((size_t)ntasks, sizeof *args), **res = NULL;
 	for (int i = 0; i < ntasks; i++)
 		args[i] = json_pack("{s:i}", "task", i);
@@ -438,18 +648,18 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 			break;
 		}
 		json_object_set(models, name, mj);
-		json_object_set_new(out, name, json_pack("{s:O,s:o,s:O,s:O}",
+		json_object_set_new(out, name, json_pack("{s:O,s:o,s:O,s:O,s:O}",
 			"method", json_object_get(mj, "method"),
 			"params", fc_small_params(mj),
 			"sse", json_object_get(fit, "sse"),
+			"imputed", json_object_get(fit, "imputed"),
 			"forecast", fcs[j]));
 	}
 	json_t *file = NULL, *result = NULL;
 	char *csv = NULL;
 	size_t csvlen = 0;
 	if (rc == 0) {
-		json_t *time = json_object_get(res[0], "time");
-		csv = fc_csv(&c, series, fcs, time, &csvlen);
+		csv = fc_csv(&c, series, fcs, &tm, &csvlen);
 		file = json_pack("{s:s,s:o,s:s?,s:O}", "type", "forecast",
 		                 "dataset", mlp_dataset_json(&ds), "time", c.time,
 		                 "models", models);
@@ -459,6 +669,8 @@ fc_run(kiln_task *t, const struct kiln_host *h)
 			"rows", (json_int_t)ds.rows, "stage_ms", stage_ms,
 			"fit_ms", mlp_now_ms() - t0);
 		out = NULL;
+		if (c.time != NULL)
+			json_object_set_new(result, "time", fc_time_json(&c, &tm));
 		if (csv == NULL)
 			rc = ml_seterr(&err, -ENOMEM, "cannot write forecasts.csv");
 	}

@@ -13,8 +13,29 @@
  *
  * Parameters: `file` (opened by the host, inside the worker's read roots:
  * host->open_data(); default: the first input), `partitions` (1..1024,
- * default 2), `label` (optional: a column recorded as the target).
+ * default 2), `label` (optional: a column recorded as the target),
+ * `time_format` and `time_columns` (see Times below), `task`
+ * (classification, regression or forecasting: with classification the
+ * label's values are classes even when they are numbers, such as digits
+ * 0-9; with regression the label must be numeric; recorded in the
+ * schema).
  * Result: {"rows":R,"columns":C,"partitions":N}.
+ *
+ * Times: a column whose every value that is not missing is a date or a
+ * date-time (kdate.h: ISO 8601 with or without an offset, YYYY-MM,
+ * Mon-D-YYYY like Jan-1-1995, or one that `time_format`, a strptime-style
+ * format, reads) is a time column (KCOL_TIME: seconds since 1970-01-01
+ * UTC); so is a numeric column of 8-digit dates YYYYMMDD (years 1583 to
+ * 2999).  `time_columns` (a comma list) names the time columns instead:
+ * then only those are, every value must parse (an error names the line),
+ * and `none` turns times off.  The schema tells a time column's "unit":
+ * "date" when every value is a whole day, else "datetime".
+ *
+ * The schema also records where rows came from, so that later errors can
+ * name a CSV line: "source" (the file) and "lines", [[row, line], ...]:
+ * row r (from 0) is on line L + (r - R) of the last pair [R, L] with
+ * R <= r (a pair starts the data and follows every record that spans
+ * several lines or a skipped blank line).
  *
  * The CSV dialect is csvstats's (RFC 4180 quoting, LF or CRLF, a header
  * row, a UTF-8 BOM skipped): both use the reader in lib/csv/csv.h,
@@ -47,6 +68,7 @@
 #include "kcol/kcol.h"
 #include "csv/csv.h"
 #include "sbuf/sbuf.h"
+#include "kdate/kdate.h"
 
 #define INGEST_MAX_COLUMNS 1000000
 #define INGEST_MAX_PARTITIONS 1024
@@ -55,6 +77,9 @@ static const struct kiln_param ingest_params[] = {
 	{ "file", "string", "", "CSV file to read (default: the first input)" },
 	{ "partitions", "int", "2", "number of partitions, 1..1024" },
 	{ "label", "string", "", "column recorded in the schema as the target" },
+	{ "time_format", "string", "", "strptime-style format of dates the automatic forms miss (e.g. %d/%m/%Y)" },
+	{ "time_columns", "string", "", "comma-separated time columns (default: detected; none: no times)" },
+	{ "task", "string", "", "classification (the label's values are classes, numbers too), regression or forecasting" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -69,9 +94,9 @@ struct level {
 
 struct column {
 	const char *name;
-	int type;               /* KCOL_NUMERIC or KCOL_CATEGORICAL */
+	int type;               /* KCOL_NUMERIC, KCOL_CATEGORICAL, KCOL_TIME */
 	size_t missing;
-	double *num;            /* rows values, numeric */
+	double *num;            /* rows values, numeric or time */
 	uint32_t *codes;        /* rows codes, categorical */
 	const char **levels;    /* sorted distinct values, categorical */
 	uint32_t nlevels;
@@ -171,20 +196,35 @@ ingest_encode(struct column *c, char **cells, size_t rows, size_t ncols,
 
 /* ------------------------------------------------------------ outputs */
 
-/* The dataset's schema.json into B. */
+/* Where rows start: row ROW is on CSV line LINE (see the top). */
+struct anchor {
+	size_t row, line;
+};
+
+/* The dataset's schema.json into B; SOURCE names the CSV, A[0..NA) its
+ * line anchors. */
 static void
 ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
-              size_t rows, int nparts, const char *label)
+              size_t rows, int nparts, const char *label, const char *source,
+              const struct anchor *a, size_t na, const char *task)
 {
-	sb_printf(b, "{\"rows\":%zu,\"partitions\":%d,\"columns\":[", rows,
+	static const char *const types[] = { "numeric", "categorical", "time" };
+	sb_printf(b, "{\"rows\":%zu,\"partitions\":%d,\"source\":", rows,
 	          nparts);
+	sb_json_str(b, source);
+	sb_add(b, ",\"lines\":[", 10);
+	for (size_t i = 0; i < na; i++)
+		sb_printf(b, "%s[%zu,%zu]", i > 0 ? "," : "", a[i].row, a[i].line);
+	sb_add(b, "],\"columns\":[", 13);
 	for (size_t i = 0; i < ncols; i++) {
 		const struct column *c = &cols[i];
 		sb_add(b, i > 0 ? ",{\"name\":" : "{\"name\":", i > 0 ? 9 : 8);
 		sb_json_str(b, c->name);
 		sb_printf(b, ",\"type\":\"%s\",\"missing\":%zu",
-		          c->type == KCOL_NUMERIC ? "numeric" : "categorical",
-		          c->missing);
+		          types[c->type], c->missing);
+		if (c->type == KCOL_TIME)
+			sb_printf(b, ",\"unit\":\"%s\"", kdate_whole_days(c->num,
+			          rows) ? "date" : "datetime");
 		if (c->type == KCOL_CATEGORICAL) {
 			sb_add(b, ",\"levels\":[", 11);
 			for (uint32_t j = 0; j < c->nlevels; j++) {
@@ -201,6 +241,8 @@ ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
 		sb_json_str(b, label);
 	else
 		sb_add(b, "null", 4);
+	if (task != NULL)
+		sb_printf(b, ",\"task\":\"%s\"", task);
 	sb_add(b, "}", 1);
 }
 
@@ -216,7 +258,7 @@ ingest_partition(kiln_task *task, const struct kiln_host *host,
 	for (size_t i = 0; i < ncols; i++) {
 		kc[i].name = cols[i].name;
 		kc[i].type = cols[i].type;
-		if (cols[i].type == KCOL_NUMERIC) {
+		if (cols[i].type != KCOL_CATEGORICAL) {
 			kc[i].num = cols[i].num + start;
 		} else {
 			kc[i].codes = cols[i].codes + start;
@@ -259,6 +301,13 @@ struct ingest {
 	char **cells;           /* rows x ncols fields, until encoded */
 	size_t ncols, rows, rows_cap;
 	int label_col;          /* -1: no label */
+	const char *time_format;        /* or NULL */
+	const char *time_columns;       /* or NULL: detect */
+	const char *task_name;          /* the `task` parameter, or NULL */
+	struct anchor *anchors; /* where rows start in the CSV */
+	size_t nanchors, anchors_cap;
+	size_t next_line;       /* where the next record starts if the last
+	                         * one took one line */
 };
 
 static int
@@ -284,6 +333,7 @@ ingest_free(struct ingest *in)
 		free(in->cols[i].levels);
 	}
 	free(in->cols);
+	free(in->anchors);
 	free(in->cells);
 	free(in->header);
 	free(in->c.fields);
@@ -315,6 +365,41 @@ ingest_args(kiln_task *task, const struct kiln_host *host, int *nparts,
 	*label = host->param(task, "label");
 	if (*label != NULL && **label == '\0')
 		*label = NULL;
+	return KILN_OK;
+}
+
+/* time_format (checked) and time_columns; empty is unset. */
+static int
+ingest_time_args(struct ingest *in)
+{
+	in->time_format = in->host->param(in->task, "time_format");
+	if (in->time_format != NULL && *in->time_format == '\0')
+		in->time_format = NULL;
+	in->time_columns = in->host->param(in->task, "time_columns");
+	static const char *const tasks[] = { "classification", "regression",
+	                                     "forecasting" };
+	in->task_name = in->host->param(in->task, "task");
+	if (in->task_name != NULL && *in->task_name == '\0')
+		in->task_name = NULL;
+	size_t k = 0;
+	while (in->task_name != NULL && k < 3 && strcmp(in->task_name, tasks[k]) != 0)
+		k++;
+	if (k == 3) {
+		in->host->set_error(in->task, "ingest: task '%s': expected "
+		                    "classification, regression or forecasting",
+		                    in->task_name);
+		return KILN_EINVAL;
+	}
+	in->task_name = in->task_name != NULL ? tasks[k] : NULL;
+	if (in->time_columns != NULL && *in->time_columns == '\0')
+		in->time_columns = NULL;
+	if (in->time_format != NULL && !kdate_fmt_valid(in->time_format)) {
+		in->host->set_error(in->task, "ingest: time_format '%s': unknown "
+		                    "directive (known: %%Y %%y %%m %%d %%e %%H %%M "
+		                    "%%S %%b %%B %%h %%z %%F %%T %%%%)",
+		                    in->time_format);
+		return KILN_EINVAL;
+	}
 	return KILN_OK;
 }
 
@@ -393,6 +478,38 @@ ingest_grow(struct ingest *in, const char *data_start)
 	return KILN_OK;
 }
 
+/* Row ROW starts on line LINE, not where the last one left off. */
+static int
+ingest_anchor(struct ingest *in, size_t row, size_t line)
+{
+	if (in->nanchors == in->anchors_cap) {
+		size_t cap = in->anchors_cap ? in->anchors_cap * 2 : 16;
+		struct anchor *a = realloc(in->anchors, cap * sizeof *a);
+		if (a == NULL)
+			return -1;
+		in->anchors = a;
+		in->anchors_cap = cap;
+	}
+	in->anchors[in->nanchors++] = (struct anchor){ row, line };
+	return 0;
+}
+
+/* The CSV line row ROW (from 0) starts on. */
+static size_t
+ingest_line(const struct ingest *in, size_t row)
+{
+	size_t lo = 0, hi = in->nanchors;       /* last anchor <= row */
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (in->anchors[mid].row <= row)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return in->nanchors == 0 ? 0 : in->anchors[lo].line + row -
+	       in->anchors[lo].row;
+}
+
 /* The data rows.  Numeric columns are parsed as each row is read, while
  * its text is still in the cache (a pass per column afterwards missed it
  * at every cell); the others keep their cells for ingest_columns(). */
@@ -416,6 +533,10 @@ ingest_rows(struct ingest *in)
 		if (rows == in->rows_cap &&
 		    (rc = ingest_grow(in, data_start)) < 0)
 			return rc;
+		if ((rows == 0 || line != in->next_line) &&
+		    ingest_anchor(in, rows, line) < 0)
+			return ingest_oom(in);
+		in->next_line = c->line;
 		memcpy(in->cells + rows * ncols, c->fields,
 		       ncols * sizeof *in->cells);
 		for (size_t i = 0; i < ncols; i++) {
@@ -446,13 +567,132 @@ ingest_rows(struct ingest *in)
 	return rc < 0 ? ingest_parse_error(in) : KILN_OK;
 }
 
-/* The categorical columns dictionary-encoded; then the cells can go. */
+/* Is column NAME in the comma-separated LIST? */
+static int
+ingest_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p != NULL; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		while (*p == ' ')
+			p++;
+		size_t len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Cell V as a time: by time_format if set, then the automatic forms (for
+ * a numeric column only YYYYMMDD: "1995" is a number). */
+static int
+ingest_time_value(const struct ingest *in, const char *v, int numeric,
+                  double *t)
+{
+	if (in->time_format != NULL && kdate_parse_fmt(v, in->time_format, t) == 0)
+		return 0;
+	return numeric ? kdate_parse_ymd(v, t) : kdate_parse(v, t);
+}
+
+/*
+ * Column I as a time column, if it is one: every value that is not
+ * missing (and at least one) reads as a time.  EXPLICIT (named in
+ * time_columns): a value that does not is an error naming its line.
+ * Returns 1 (now a time column), 0 (not one) or a KILN_E* code.
+ */
+static int
+ingest_time_column(struct ingest *in, size_t i, int explicit)
+{
+	struct column *col = &in->cols[i];
+	double *t = malloc((in->rows ? in->rows : 1) * sizeof *t);
+	size_t missing = 0;
+	if (t == NULL)
+		return ingest_oom(in);
+	for (size_t r = 0; r < in->rows; r++) {
+		const char *v = in->cells[r * in->ncols + i];
+		if (csv_is_missing(v)) {
+			t[r] = NAN;
+			missing++;
+		} else if (ingest_time_value(in, v, !explicit &&
+		           col->type == KCOL_NUMERIC, &t[r]) < 0) {
+			free(t);
+			if (!explicit)
+				return 0;
+			in->host->set_error(in->task, "ingest: %s:%zu: column "
+			                    "'%s': '%s' is not a time%s%s%s",
+			                    in->fname, ingest_line(in, r),
+			                    col->name, v, in->time_format ?
+			                    " in time_format '" : " (set time_format)",
+			                    in->time_format ? in->time_format : "",
+			                    in->time_format ? "'" : "");
+			return KILN_EINVAL;
+		}
+	}
+	if (missing == in->rows && !explicit) {
+		free(t);
+		return 0;
+	}
+	free(col->num);
+	col->num = t;
+	col->type = KCOL_TIME;
+	col->missing = missing;
+	return 1;
+}
+
+/* The time columns (see the top), then the categorical ones
+ * dictionary-encoded; then the cells can go. */
 static int
 ingest_columns(struct ingest *in)
 {
 	char err[512];
+	const char *tc = in->time_columns;
+	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
+	int classes = in->task_name != NULL &&
+	              strcmp(in->task_name, "classification") == 0;
+	if (classes && lab == NULL) {
+		in->host->set_error(in->task, "ingest: task: classification "
+		                    "needs `label` (the column of the classes)");
+		return KILN_EINVAL;
+	}
+	if (lab != NULL && classes && lab->type == KCOL_NUMERIC) {
+		free(lab->num);         /* numbers as classes: encoded below */
+		lab->num = NULL;
+		lab->type = KCOL_CATEGORICAL;
+	}
+	for (const char *p = tc; p != NULL && strcmp(tc, "none") != 0;
+	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		size_t len = strcspn(p, ","), k;
+		while (len > 0 && *p == ' ')
+			p++, len--;
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		for (k = 0; k < in->ncols; k++)
+			if (strlen(in->cols[k].name) == len &&
+			    strncmp(in->cols[k].name, p, len) == 0)
+				break;
+		if (len > 0 && k == in->ncols) {
+			in->host->set_error(in->task, "ingest: %s: time_columns "
+			                    "names '%.*s', which is not a column",
+			                    in->fname, (int)len, p);
+			return KILN_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < in->ncols; i++) {
+		if ((tc != NULL && (strcmp(tc, "none") == 0 ||
+		                    !ingest_listed(tc, in->cols[i].name))) ||
+		    (classes && (int)i == in->label_col))
+			continue;
+		int rc = ingest_time_column(in, i, tc != NULL);
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < in->ncols; i++) {
 		struct column *col = &in->cols[i];
+		if (col->type == KCOL_TIME)
+			continue;
 		if (col->type == KCOL_NUMERIC) {
 			if (in->rows == 0 &&
 			    (col->num = malloc(sizeof *col->num)) == NULL)
@@ -471,6 +711,15 @@ ingest_columns(struct ingest *in)
 	}
 	free(in->cells);        /* the columns hold everything now */
 	in->cells = NULL;
+	if (lab != NULL && in->task_name != NULL &&
+	    strcmp(in->task_name, "regression") == 0 &&
+	    lab->type != KCOL_NUMERIC) {
+		in->host->set_error(in->task, "ingest: %s: label '%s' is not "
+		                    "numeric: task: regression needs numbers (a "
+		                    "categorical label is for classification)",
+		                    in->fname, lab->name);
+		return KILN_EINVAL;
+	}
 	return KILN_OK;
 }
 
@@ -501,7 +750,8 @@ ingest_write(struct ingest *in, int nparts)
 
 	struct sbuf out = { 0 };
 	ingest_schema(&out, in->cols, ncols, rows, nparts,
-	              in->label_col >= 0 ? in->header[in->label_col] : NULL);
+	              in->label_col >= 0 ? in->header[in->label_col] : NULL,
+	              in->fname, in->anchors, in->nanchors, in->task_name);
 	if (out.failed) {
 		free(out.p);
 		return ingest_oom(in);
@@ -533,6 +783,8 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 	int nparts;
 	int rc = ingest_args(task, host, &nparts, &label);
 	if (rc < 0)
+		return rc;
+	if ((rc = ingest_time_args(&in)) < 0)
 		return rc;
 	rc = csv_read_task(task, host, "ingest", "file", &in.fname, &in.buf,
 	                   &in.len);

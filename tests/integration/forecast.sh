@@ -125,8 +125,8 @@ case "$err" in *"unknown method 'bogus'"*) ok "method=bogus fails clearly" true 
 run nan failed
 err=$(job | jq_ 'd["error"]')
 echo "# error: $err"
-case "$err" in *"series 'sunspots': row 20"*) ok "a missing value fails, naming the series and row" true ;;
-*) ok "a missing value fails, naming the series and row (got: $err)" false ;; esac
+case "$err" in *"nan.csv:22: series 'sunspots' is missing"*) ok "a missing value fails, naming the CSV line and series" true ;;
+*) ok "a missing value fails, naming the CSV line and series (got: $err)" false ;; esac
 
 run site failed
 err=$(job | jq_ 'd["error"]')

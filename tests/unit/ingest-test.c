@@ -480,6 +480,78 @@ START_TEST(zero_rows)
 }
 END_TEST
 
+/* Dates become time columns (seconds since 1970, UTC): Mon-D-YYYY, ISO
+ * date-times with offsets, YYYYMMDD numbers, a time_format; a column
+ * with one non-date stays categorical; the schema says where each row is
+ * in the CSV, across a quoted newline and a blank line. */
+START_TEST(time_columns)
+{
+	const char *path = write_csv("dates.csv",
+	        "DATE,iso,ymd,dmy,mixed,v\n"
+	        "Jan-1-1995,2024-03-10T14:30:15+01:00,19580329,31/12/1999,x,1\n"
+	        "Feb-1-1995,2024-03-10,19580405,,1995-01-01,\"2\n\"\n"
+	        "\n"
+	        "Mar-1-1995,,20240229,01/01/2000,1995-02-01,3\n");
+	int state;
+	kiln_task *t = run_file(path, ",\"partitions\":1,\"time_format\":"
+	                        "\"%d/%m/%Y\"", &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "failed: %s", task_error(t));
+	struct kcol k;
+	open_part(t, 0, &k);
+	static const int types[] = { KCOL_TIME, KCOL_TIME, KCOL_TIME, KCOL_TIME,
+	                             KCOL_CATEGORICAL, KCOL_CATEGORICAL };
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(kcol_type(&k, i), types[i]);
+	const double *d = kcol_numeric(&k, 0);
+	ck_assert(d[0] == 788918400.0 && d[1] == 791596800.0 &&
+	          d[2] == 794016000.0);
+	ck_assert(kcol_numeric(&k, 1)[0] == 1710077415.0);
+	ck_assert(isnan(kcol_numeric(&k, 1)[2]));
+	ck_assert(kcol_numeric(&k, 2)[0] == -371174400.0);
+	ck_assert(kcol_numeric(&k, 3)[2] == 946684800.0);
+	kcol_close(&k);
+	json_t *s = schema(t);
+	json_t *cols = json_object_get(s, "columns");
+	ck_assert_str_eq(jstr(json_array_get(cols, 0), "type"), "time");
+	ck_assert_str_eq(jstr(json_array_get(cols, 0), "unit"), "date");
+	ck_assert_str_eq(jstr(json_array_get(cols, 1), "unit"), "datetime");
+	ck_assert_int_eq(jint(json_array_get(cols, 1), "missing"), 1);
+	ck_assert_str_eq(jstr(s, "source"), path);
+	/* rows 0 and 1 on lines 2 and 3; row 2 on line 6 (after the quoted
+	 * newline and the blank line) */
+	char *lines = json_dumps(json_object_get(s, "lines"), JSON_COMPACT);
+	ck_assert_str_eq(lines, "[[0,2],[2,6]]");
+	free(lines);
+	json_decref(s);
+	task_free(t);
+
+	/* time_columns: only those, and a value that is not a date is an
+	 * error naming the line; none: no times at all. */
+	path = write_csv("bad.csv", "d,e\n2020-01-01,2020-01-01\n"
+	                 "2020-01-02,2020-01-02\n2020-02-30,x\n");
+	t = run_file(path, ",\"time_columns\":\"e\"", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_msg(strstr(task_error(t), "bad.csv:4: column 'e': 'x' is not "
+	              "a time") != NULL, "%s", task_error(t));
+	task_free(t);
+	t = run_file(path, ",\"time_columns\":\"none\",\"partitions\":1",
+	             &state);
+	ck_assert_msg(state == JOB_SUCCEEDED, "failed: %s", task_error(t));
+	open_part(t, 0, &k);
+	ck_assert_int_eq(kcol_type(&k, 0), KCOL_CATEGORICAL);
+	kcol_close(&k);
+	task_free(t);
+	t = run_file(path, ",\"time_columns\":\"zz\"", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert(strstr(task_error(t), "'zz', which is not a column") != NULL);
+	task_free(t);
+	t = run_file(path, ",\"time_format\":\"%Y-%j\"", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert(strstr(task_error(t), "unknown directive") != NULL);
+	task_free(t);
+}
+END_TEST
+
 /* A UTF-8 byte order mark is not part of the first column's name. */
 START_TEST(byte_order_mark)
 {
@@ -792,7 +864,7 @@ static const struct hostile_case {
 	{ 12, 8, UINT64_MAX / 8 + 1, "rows past the end" },
 	{ 12, 8, 4, "rows past the end" },
 	{ 12, 8, 2, "code 1074266112 out of 2" }, /* 3.0 read as codes */
-	{ 20, 1, 2, "bad type" },
+	{ 20, 1, 3, "bad type" },
 	{ 21, 4, 0xFFFFFFFF, "past the end" },
 	{ 21, 4, 0x7FFFFFFF, "past the end" },
 	{ 32, 4, 0xFFFFFFFF, "cannot fit" },
@@ -898,6 +970,7 @@ ingest_suite(void)
 	tcase_add_test(tc, missing_values);
 	tcase_add_test(tc, zero_rows);
 	tcase_add_test(tc, byte_order_mark);
+	tcase_add_test(tc, time_columns);
 	tcase_add_test(tc, first_input);
 	tcase_add_loop_test(tc, errors, 0,
 	                    sizeof error_cases / sizeof error_cases[0]);
