@@ -131,7 +131,7 @@ eq "a job without forecasts exits 1" 1 $?
 k job "$F" > "$T/job-f.txt"
 eq "kiln job: a long array cut short, numbers to 4 digits" \
 	"forecast: [$(jq_ "', '.join('%.4g' % v for v in d['result']['series']['sunspots']['forecast'][:8])" < "$T/f.json"), ... (3 more)]" \
-	"$(grep 'forecast: \[' "$T/job-f.txt" | sed 's/^ *//')"
+	"$(grep -m1 'forecast: \[' "$T/job-f.txt" | sed 's/^ *//')"
 eq "  integers as integers, nested by indentation" "    sunspots:|      method: ar|  rows: 309" \
 	"$(grep -E '^ *(sunspots:|method:|rows:)' "$T/job-f.txt" | paste -sd'|')"
 k job "$B" > "$T/job-b.txt"
