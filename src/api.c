@@ -296,6 +296,9 @@ api_reply_failed(http_req *r, int rc, const char *err)
 {
 	if (err == NULL)
 		err = "?";
+	/* The store's probe retries every 500 ms: a client may soon. */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EIO || rc == -EBUSY)
+		http_add_header(r, "Retry-After", "5");
 	if (rc == -ENOSPC || rc == -EDQUOT)
 		http_reply_error(r, 503, "the store's disk is full: %s", err);
 	else if (rc == -EIO || rc == -EBUSY)

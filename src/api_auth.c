@@ -232,8 +232,9 @@ api_token_create(struct api_ctx *a, http_req *r, const struct api_call *c)
 	int64_t id = 0;
 	auth_token_new(&token, &hash);
 	t.hash_hex = hash;
-	if (store_token_add(a->st, &t, &id, &err) != 0) {
-		http_reply_error(r, 500, "%s", err);
+	int rc = store_token_add(a->st, &t, &id, &err);
+	if (rc != 0) {
+		api_reply_failed(r, rc, err);
 	} else {
 		log_info("token %" PRId64 " '%s' (%s) created by %s", id, name,
 		         role, by);
@@ -274,10 +275,11 @@ api_tokens_list(struct api_ctx *a, http_req *r, const struct api_call *c)
 		limit = limit <= 0 ? 100 : 1000;
 	struct token_list tl = { json_array(), clock_now_ms(), 0 };
 	char *err = NULL;
-	if (store_token_list(a->st, api_query_int64(r, "before", 0), limit,
-	                     token_list_one, &tl, &err) != 0) {
+	int rc = store_token_list(a->st, api_query_int64(r, "before", 0),
+	                          limit, token_list_one, &tl, &err);
+	if (rc != 0) {
 		json_decref(tl.a);
-		http_reply_error(r, 500, "%s", err);
+		api_reply_failed(r, rc, err);
 		free(err);
 		return;
 	}
@@ -300,12 +302,12 @@ api_token_revoke(struct api_ctx *a, http_req *r, const struct api_call *c)
 		http_reply_error(r, 404, "no token %" PRId64, id);
 		goto out;
 	} else if (rc < 0) {
-		http_reply_error(r, 500, "%s", err);
+		api_reply_failed(r, rc, err);
 		goto out;
 	}
 	struct store_op op = { .kind = STORE_TOKEN_REVOKE, .id = id };
 	if ((rc = store_apply(a->st, &op, 1, &err)) < 0) {
-		http_reply_error(r, 500, "%s", err);
+		api_reply_failed(r, rc, err);
 		goto out;
 	}
 	if (!op.applied) {
@@ -314,7 +316,7 @@ api_token_revoke(struct api_ctx *a, http_req *r, const struct api_call *c)
 	}
 	store_token_clear(&t);
 	if ((rc = store_token_get(a->st, id, &t, &err)) < 0) {
-		http_reply_error(r, 500, "%s", err);
+		api_reply_failed(r, rc, err);
 		goto out;
 	}
 	char *by = api_principal(c->who);

@@ -114,8 +114,8 @@ json_t *api_body_object(http_req *r);
 int64_t api_query_int64(http_req *r, const char *name, int64_t dflt);
 /* Reply to a request that failed with RC and message ERR: 503 when the
  * store or the artifact store cannot be written now (a full or failing
- * disk: "the store's disk is full: ..."; the client may try again, and
- * service resumes by itself once there is space), else 500. */
+ * disk: "the store's disk is full: ..."; with Retry-After, as the client
+ * may try again, and service resumes by itself once there is space), else 500. */
 void api_reply_failed(http_req *r, int rc, const char *err);
 int api_query_int(http_req *r, const char *name, int dflt);
 

@@ -3,7 +3,8 @@
  * fs.c - file-system helpers (see fs.h).  The configuration's
  * secret, the store's database and the plugin cache each need their
  * directories made; one mkdir -p serves them all, each with its own mode.
- * Certificates and keys are read whole and replaced atomically.
+ * Certificates and keys are read whole and replaced atomically; what an
+ * older version left readable is tightened (fs_tighten).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs.h"
+#include "log.h"
 #include "xalloc.h"
 
 int
@@ -60,6 +62,29 @@ fs_mkdir_parents(const char *path, mode_t mode, char **err)
 	int rc = fs_mkdir_p(dir, mode, err);
 	free(dir);
 	return rc;
+}
+
+int
+fs_tighten(const char *path, mode_t mode, char **err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return seterr(err, -errno, "cannot stat %s: %s", path,
+		              strerror(errno));
+	}
+	mode_t was = st.st_mode & 07777, want = was & (mode | ~(mode_t)0777);
+	if (was == want)
+		return 0;
+	if (chmod(path, want) < 0)
+		return seterr(err, -errno, "%s is mode %04o, looser than %04o, "
+		              "and chmod failed: %s", path, (unsigned)was,
+		              (unsigned)mode, strerror(errno));
+	log_info("chmod %04o %s (was %04o: open to group or others)",
+	         (unsigned)want, path, (unsigned)was);
+	return 1;
 }
 
 int

@@ -35,4 +35,12 @@ int fs_write_file(const char *path, const void *data, size_t len,
  * *err. */
 int fs_lock(const char *path, int *fd, char **err);
 
+/* Take from PATH's mode every permission bit that MODE lacks, never
+ * adding one (chmod g-rwx,o-rwx for MODE 0700 or 0600): stores, secrets
+ * and keys made by older versions, or under a looser umask, lose what
+ * group and others could read.  Logs one line when it changes the mode.
+ * RET 1 changed, 0 already as tight or absent, negative with *err (not
+ * our file, chmod refused). */
+int fs_tighten(const char *path, mode_t mode, char **err);
+
 #endif

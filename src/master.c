@@ -156,6 +156,52 @@ master_varconn(const char *secret, store *st, char **err)
 	return rc;
 }
 
+/* What the master keeps under its data dir, and the mode each should
+ * have at most: a data dir and store made by an older version (0755 and
+ * 0644) let anyone on the host read token and password hashes, every
+ * param and result.  The -wal and -shm files take the database's mode
+ * when SQLite makes them, so they are tightened too (a crash leaves
+ * them). */
+static const struct {
+	const char *name;
+	mode_t mode;
+} master_private[] = {
+	{ "", 0700 },
+	{ "kiln.db", 0600 }, { "kiln.db-wal", 0600 }, { "kiln.db-shm", 0600 },
+	{ "admin-password", 0600 }, { "master.lock", 0600 },
+	{ "artifacts", 0700 }, { "tls", 0700 }, { "tls/server.key", 0600 },
+};
+
+/* fs_tighten(PATH, MODE), a failure logged: the master starts anyway,
+ * as with a secret file it cannot tighten (config.c warns of it). */
+static void
+master_tighten_one(const char *path, mode_t mode)
+{
+	char *err = NULL;
+
+	if (fs_tighten(path, mode, &err) < 0) {
+		log_warn("%s", err);
+		free(err);
+	}
+}
+
+/* Tighten the data dir's files and the cluster secret (the key to every
+ * role) before anything opens them; never loosens. */
+static void
+master_tighten(const struct kiln_config *c)
+{
+	for (size_t i = 0; i < sizeof master_private / sizeof *master_private;
+	     i++) {
+		char *path = xasprintf("%s%s%s", c->master.data_dir,
+		                       *master_private[i].name ? "/" : "",
+		                       master_private[i].name);
+		master_tighten_one(path, master_private[i].mode);
+		free(path);
+	}
+	if (c->auth.secret_file != NULL)
+		master_tighten_one(c->auth.secret_file, 0600);
+}
+
 /* The certificate chain and key to serve: the files configured, or the
  * master's own from the cluster CA (made or renewed as needed). */
 static int
@@ -206,6 +252,7 @@ master_run(const struct kiln_config *c, char **err)
 	int lock = -1;
 
 	log_init(c->master.name, LOG_LEVEL_INFO);
+	master_tighten(c);
 	if (auth_init() != 0)
 		return seterr(err, -EIO, "libsodium failed to initialise");
 	if ((rc = config_secret(c, 1, &secret, err)) != 0)

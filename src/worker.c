@@ -34,6 +34,7 @@
 #include "dataroot.h"
 #include "diskcache.h"
 #include "executor.h"
+#include "fs.h"
 #include "hash.h"
 #include "jobstate.h"
 #include "log.h"
@@ -889,6 +890,12 @@ worker_open(struct wk *w, char **err)
 		return rc;
 	if (mkdir(wc->data_dir, 0700) != 0 && errno != EEXIST)
 		log_warn("cannot create %s: %s", wc->data_dir, strerror(errno));
+	/* Made 0755 by older versions: its cache holds every input. */
+	if (fs_tighten(wc->data_dir, 0700, err) < 0) {
+		log_warn("%s", *err);
+		free(*err);
+		*err = NULL;
+	}
 	w->roots = dataroot_for_worker(c, wc);
 	char *roots = dataroot_describe(w->roots);
 	log_info("tasks read files under %s", roots);

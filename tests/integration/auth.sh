@@ -126,4 +126,24 @@ kill "$PID_master"; wait "$PID_master" 2>/dev/null
 start_node master; wait_master
 eq "it survives a restart" 200 "$(login admin "$pw")"
 eq "and is printed only once" 1 "$(grep -c "created user 'admin'" "$T/master.log")"
+
+# What an older version left open (a 0755 data dir, a 0644 store, its
+# -wal and -shm after a crash, the secret) is the owner's only after a
+# start, one line logged per change; nothing is loosened.
+kill -9 "$PID_master" "$PID_w1"; wait "$PID_master" "$PID_w1" 2>/dev/null
+touch "$T/master/kiln.db-wal" "$T/master/kiln.db-shm"
+chmod 755 "$T/master" "$T/master/tls" "$T/w1" 2>/dev/null
+chmod 644 "$T/master/kiln.db" "$T/master/kiln.db-wal" "$T/master/kiln.db-shm" "$T/secret"
+chmod 400 "$T/master/admin-password"
+start_node master; wait_master; start_node w1
+for _ in $(seq 1 100); do grep -q "chmod 0700 $T/w1 " "$T/w1.log" && break; sleep 0.05; done
+eq "the data dir, store, -wal, -shm and secret are tightened" "700 600 600 600 600" \
+	"$(stat -c %a "$T/master" "$T/master/kiln.db" "$T/master/kiln.db-wal" "$T/master/kiln.db-shm" "$T/secret" | tr '\n' ' ' | sed 's/ $//')"
+eq "a worker's data dir too" 700 "$(stat -c %a "$T/w1")"
+eq "nothing is loosened (0400 stays)" 400 "$(stat -c %a "$T/master/admin-password")"
+ok "each change is logged" grep -q "chmod 0600 $T/master/kiln.db (was 0644" "$T/master.log"
+ok "the secret's too" grep -q "chmod 0600 $T/secret (was 0644" "$T/master.log"
+eq "one line per change (dir, db, -wal, -shm, secret)" 5 "$(grep -c "chmod 0[67]00 .*(was 0" "$T/master.log")"
+ok "the worker's is logged" grep -q "chmod 0700 $T/w1 (was 0755" "$T/w1.log"
+eq "the master serves the store it tightened" 200 "$(login admin "$pw")"
 finish

@@ -227,6 +227,9 @@ submit; queued=$id
 # The token's use is recorded now, not while the disk is full (where
 # its retried write would hide what the store's probe does).
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs/$queued"
+# A second token, to revoke while the disk is full.
+spare=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+	--data '{"name":"spare"}' "$URL/api/v1/tokens" | jq_ 'd["id"]')
 sleep 0.1
 before=$(echo $ACKED | wc -w)
 dd if=/dev/zero of="$T/small/fill" bs=64k 2>/dev/null
@@ -238,6 +241,22 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer 
 eq "a submission on a full disk gets 503" 503 "$code"
 ok "its error names the full disk: $(cat "$T/body")" grep -q '"error": *"[^"]*disk is full' "$T/body"
 ok "health still answers" curl -sf -o /dev/null "$URL/api/v1/health"
+# The auth routes that write the store answer as submissions do: 503
+# naming the full disk, with Retry-After (not 500); login writes nothing
+# (sessions live in memory), so it still works.
+authreq() {  # authreq METHOD PATH [BODY] -> status; body in $T/body
+	curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' ${3:+--data "$3"} "$URL$2"
+}
+eq "a token created on a full disk gets 503" 503 "$(authreq POST /api/v1/tokens '{"name":"full"}')"
+ok "its error names the full disk: $(cat "$T/body")" grep -q '"error": *"[^"]*disk is full' "$T/body"
+ok "with Retry-After" grep -qi '^Retry-After: *[0-9]' "$T/hdr"
+eq "a token revoked on a full disk gets 503" 503 "$(authreq DELETE "/api/v1/tokens/$spare")"
+ok "its error says the store cannot be written: $(cat "$T/body")" grep -q '"error": *"the store' "$T/body"
+ok "with Retry-After" grep -qi '^Retry-After: *[0-9]' "$T/hdr"
+eq "tokens can still be listed" 200 "$(authreq GET /api/v1/tokens)"
+eq "login still works on a full disk" 200 "$(curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' \
+	--data "{\"user\":\"admin\",\"password\":\"$(cat "$T/small/admin-password")\"}" "$URL/api/v1/login")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$URL/api/v1/jobs/$queued")
 eq "a job can still be read" 200 "$code"
 writable() { curl -s "$URL/api/v1/health" | grep -q '"store_writable": *true'; }
@@ -250,6 +269,8 @@ ok "once space is back the store is written again by itself (4 s)" writable
 kill -CONT "$PID_w1"
 ok "once space is back, the job queued before runs, with nothing submitted" settled "$queued"
 ok "a submission succeeds, with no restart" submit
+eq "so does revoking the token" 200 "$(authreq DELETE "/api/v1/tokens/$spare")"
+eq "and creating one" 201 "$(authreq POST /api/v1/tokens '{"name":"after"}')"
 ok "and its job runs" settled "$id"
 ok "the master never restarted" up
 eq "nothing acknowledged was lost" "$((before + 1))" "$(q "select count(*) from jobs where state=2 and id in ($(echo $ACKED | tr ' ' ','))")"
