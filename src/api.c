@@ -29,6 +29,7 @@
 #include "api_int.h"
 #include "auth.h"
 #include "clock.h"
+#include "err.h"
 #include "hash.h"
 #include "plugin.h"
 #include "proto.h"
@@ -127,14 +128,14 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 	if (auth_verify(a->secret, h, &q, now, &s, err) != 0)
 		return -EACCES;
 	if (a->replay == NULL)
-		return seterr(err, -ENOSPC, "the master keeps no memory of "
+		return err_set(err, -ENOSPC, "the master keeps no memory of "
 		              "nonces: signed requests are refused");
 	int rc = replay_check(a->replay, s.session, s.counter, now);
 	if (rc == -ENOSPC)
-		return seterr(err, rc, "too many signing sessions at once: "
+		return err_set(err, rc, "too many signing sessions at once: "
 		              "try again later");
 	if (rc < 0)
-		return seterr(err, rc, "replayed request: nonce %s of '%s' %s",
+		return err_set(err, rc, "replayed request: nonce %s of '%s' %s",
 		              s.nonce, s.id, rc == -EALREADY ? "was taken before" :
 		              "is below its session's window");
 	struct reply_key *k = xcalloc(1, sizeof *k);
@@ -234,7 +235,7 @@ json_prescan(const char *b, size_t len, char **err)
 			break;
 		case '{': case '[':
 			if (++depth > API_JSON_MAX_DEPTH)
-				return seterr(err, -E2BIG, "JSON nested deeper "
+				return err_set(err, -E2BIG, "JSON nested deeper "
 				              "than the limit of %d levels",
 				              API_JSON_MAX_DEPTH);
 			tokens++;
@@ -250,7 +251,7 @@ json_prescan(const char *b, size_t len, char **err)
 			continue;
 		}
 		if (tokens > API_JSON_MAX_NODES)
-			return seterr(err, -E2BIG, "JSON with more than the "
+			return err_set(err, -E2BIG, "JSON with more than the "
 			              "limit of %d tokens", API_JSON_MAX_NODES);
 	}
 	return 0;

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "cron.h"
+#include "err.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -157,15 +158,15 @@ token_expiry(const json_t *v, int64_t now, int64_t ttl_ms, int64_t *expires_ms,
 		ms = sec > 0 && sec <= KILN_TOKEN_TTL_MAX_MS / 1000 ? sec * 1000 : -1;
 	} else if (json_is_string(v)) {
 		if (config_parse_duration_ms(json_string_value(v), &ms) < 0)
-			return seterr(err, -EINVAL, "expires_in: expected seconds, "
+			return err_set(err, -EINVAL, "expires_in: expected seconds, "
 			              "a duration like \"30d\" or \"12h\", or "
 			              "\"never\"; got \"%s\"", json_string_value(v));
 	} else if (v != NULL) {
-		return seterr(err, -EINVAL, "expires_in: expected seconds, a "
+		return err_set(err, -EINVAL, "expires_in: expected seconds, a "
 		              "duration like \"30d\" or \"12h\", or \"never\"");
 	}
 	if (ms < 1000 || ms > KILN_TOKEN_TTL_MAX_MS)
-		return seterr(err, -EINVAL, "expires_in: must be from 1s to "
+		return err_set(err, -EINVAL, "expires_in: must be from 1s to "
 		              "%" PRId64 "d, or \"never\"",
 		              (int64_t)(KILN_TOKEN_TTL_MAX_MS / 86400000));
 	*expires_ms = now + ms;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "err.h"
 #include "log.h"
 #include "varconn.h"
 #include "xalloc.h"
@@ -84,7 +85,7 @@ vk_set(struct api_ctx *a, http_req *r, const struct api_call *c,
 		json_t *v = json_object_get(b, "value");
 		rc = json_is_string(v) && json_object_size(b) == 1 ?
 		     varconn_var_set(a->st, name, json_string_value(v), by, &err) :
-		     seterr(&err, -EINVAL, "value: a string is needed (the "
+		     err_set(&err, -EINVAL, "value: a string is needed (the "
 		            "body is {\"value\": \"...\"})");
 	} else {
 		rc = varconn_conn_set(a->st, name, b, by, &err);

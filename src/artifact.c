@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "hash.h"
 #include "artifact.h"
 #include "auth.h"
@@ -30,7 +31,7 @@ struct artifact_writer {
 static int
 bad_name(const char *sha, char **err)
 {
-	return seterr(err, -EINVAL, "'%s' is not an artifact name "
+	return err_set(err, -EINVAL, "'%s' is not an artifact name "
 	              "(64 lowercase hex digits)", sha);
 }
 
@@ -46,7 +47,7 @@ make_dir(const char *path, char **err)
 {
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
 		int e = errno;
-		return seterr(err, -e, "cannot create %s: %s", path, strerror(e));
+		return err_set(err, -e, "cannot create %s: %s", path, strerror(e));
 	}
 	return 0;
 }
@@ -78,7 +79,7 @@ artifact_begin(const char *dir, const char *sha, artifact_writer **out,
 		w->fd = mkostemp(w->tmp, O_CLOEXEC);
 		if (w->fd < 0) {
 			int e = errno;
-			rc = seterr(err, -e, "cannot create %s: %s", w->tmp, strerror(e));
+			rc = err_set(err, -e, "cannot create %s: %s", w->tmp, strerror(e));
 			free(w->tmp);
 			w->tmp = NULL;
 			artifact_abort(w);
@@ -102,7 +103,7 @@ artifact_write(artifact_writer *w, const void *data, size_t len, char **err)
 			continue;
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
-			return seterr(err, -e, "cannot write %s: %s", w->tmp, strerror(e));
+			return err_set(err, -e, "cannot write %s: %s", w->tmp, strerror(e));
 		}
 		p += n;
 		len -= (size_t)n;
@@ -118,7 +119,7 @@ artifact_commit(artifact_writer *w, char **err)
 
 	w->h = NULL;
 	if (strcmp(got, w->sha) != 0) {
-		rc = seterr(err, -EINVAL, "the bytes hash to %s, not %s", got, w->sha);
+		rc = err_set(err, -EINVAL, "the bytes hash to %s, not %s", got, w->sha);
 	} else if (w->fd >= 0) {
 		int fd = w->fd, e = 0;
 		w->fd = -1;
@@ -129,7 +130,7 @@ artifact_commit(artifact_writer *w, char **err)
 		if (e == 0 && rename(w->tmp, w->path) != 0)
 			e = errno;
 		if (e != 0) {
-			rc = seterr(err, -e, "cannot store %s: %s", w->path, strerror(e));
+			rc = err_set(err, -e, "cannot store %s: %s", w->path, strerror(e));
 		} else {
 			free(w->tmp);   /* renamed: nothing left to remove */
 			w->tmp = NULL;
@@ -187,8 +188,8 @@ artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 		int e = errno;
 		if (f >= 0)
 			close(f);
-		rc = e == ENOENT ? seterr(err, -e, "no artifact %s", sha) :
-		     seterr(err, -e, "cannot open %s: %s", path, strerror(e));
+		rc = e == ENOENT ? err_set(err, -e, "no artifact %s", sha) :
+		     err_set(err, -e, "cannot open %s: %s", path, strerror(e));
 	} else {
 		*fd = f;
 		*size = (uint64_t)sb.st_size;
@@ -207,8 +208,8 @@ artifact_stat(const char *dir, const char *sha, uint64_t *size, char **err)
 	int rc = 0;
 	if (stat(path, &sb) != 0) {
 		int e = errno;
-		rc = e == ENOENT ? seterr(err, -e, "no artifact %s", sha) :
-		     seterr(err, -e, "cannot stat %s: %s", path, strerror(e));
+		rc = e == ENOENT ? err_set(err, -e, "no artifact %s", sha) :
+		     err_set(err, -e, "cannot stat %s: %s", path, strerror(e));
 	} else {
 		*size = (uint64_t)sb.st_size;
 	}
@@ -224,7 +225,7 @@ artifact_remove(const char *dir, const char *sha, char **err)
 	char *path = artifact_path(dir, sha);
 	int rc = 0;
 	if (unlink(path) != 0 && errno != ENOENT)
-		rc = seterr(err, -errno, "cannot remove %s: %s", path, strerror(errno));
+		rc = err_set(err, -errno, "cannot remove %s: %s", path, strerror(errno));
 	free(path);
 	return rc;
 }

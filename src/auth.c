@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "err.h"
 #include "hash.h"
 #include "log.h"
 #include "xalloc.h"
@@ -199,12 +200,12 @@ auth_parse_nonce(const char **pp, struct auth_signer *w, char **err)
 	for (n = 0; n < AUTH_SESSION_HEX && auth_is_lower_hex((unsigned char)p[n]); n++)
 		;
 	if (n != AUTH_SESSION_HEX || p[n] != '.')
-		return seterr(err, -EINVAL, AUTH_BAD "nonce must be %d lowercase "
+		return err_set(err, -EINVAL, AUTH_BAD "nonce must be %d lowercase "
 		              "hex digits, '.' and a counter", AUTH_SESSION_HEX);
 	w->session = strtoull(p, NULL, 16);
 	n = auth_digits(p + AUTH_SESSION_HEX + 1, AUTH_COUNTER_MAX, &w->counter);
 	if (n == 0)
-		return seterr(err, -EINVAL, AUTH_BAD "the nonce's counter must be "
+		return err_set(err, -EINVAL, AUTH_BAD "the nonce's counter must be "
 		              "a decimal number of at most %d digits",
 		              AUTH_COUNTER_MAX);
 	n += AUTH_SESSION_HEX + 1;
@@ -226,26 +227,26 @@ auth_parse(const char *p, struct auth_signer *w, char ts[AUTH_TS_MAX + 1],
 	size_t n;
 
 	if (strncmp(p, "id=", 3) != 0)
-		return seterr(err, -EINVAL, AUTH_BAD "expected id= first");
+		return err_set(err, -EINVAL, AUTH_BAD "expected id= first");
 	p += 3;
 	for (n = 0; auth_is_id_char((unsigned char)p[n]); n++)
 		if (n == AUTH_ID_MAX)
-			return seterr(err, -EINVAL, AUTH_BAD "id longer than %d "
+			return err_set(err, -EINVAL, AUTH_BAD "id longer than %d "
 			              "characters", AUTH_ID_MAX);
 	if (n == 0)
-		return seterr(err, -EINVAL, AUTH_BAD "empty or invalid id");
+		return err_set(err, -EINVAL, AUTH_BAD "empty or invalid id");
 	memcpy(w->id, p, n);
 	w->id[n] = '\0';
 	p += n;
 
 	if (strncmp(p, ",ts=", 4) != 0)
-		return seterr(err, -EINVAL, AUTH_BAD "id has invalid characters "
+		return err_set(err, -EINVAL, AUTH_BAD "id has invalid characters "
 		              "or ts= is missing");
 	p += 4;
 	uint64_t v;
 	/* One spelling per value: the signer prints ts with "%lld". */
 	if ((n = auth_digits(p, AUTH_TS_MAX, &v)) == 0)
-		return seterr(err, -EINVAL, AUTH_BAD "ts must be a decimal "
+		return err_set(err, -EINVAL, AUTH_BAD "ts must be a decimal "
 		              "number of milliseconds");
 	memcpy(ts, p, n);
 	ts[n] = '\0';
@@ -253,7 +254,7 @@ auth_parse(const char *p, struct auth_signer *w, char ts[AUTH_TS_MAX + 1],
 	p += n;
 
 	if (strncmp(p, ",nonce=", 7) != 0)
-		return seterr(err, -EINVAL, AUTH_BAD "ts is not a number or "
+		return err_set(err, -EINVAL, AUTH_BAD "ts is not a number or "
 		              "nonce= is missing");
 	p += 7;
 	int rc = auth_parse_nonce(&p, w, err);
@@ -261,17 +262,17 @@ auth_parse(const char *p, struct auth_signer *w, char ts[AUTH_TS_MAX + 1],
 		return rc;
 
 	if (strncmp(p, ",sig=", 5) != 0)
-		return seterr(err, -EINVAL, AUTH_BAD "nonce too long or sig= "
+		return err_set(err, -EINVAL, AUTH_BAD "nonce too long or sig= "
 		              "is missing");
 	p += 5;
 	for (n = 0; n < AUTH_SIG_HEX && auth_is_hex((unsigned char)p[n]); n++)
 		;
 	if (n != AUTH_SIG_HEX || p[n] != '\0')
-		return seterr(err, -EINVAL, AUTH_BAD "sig must be exactly %d hex "
+		return err_set(err, -EINVAL, AUTH_BAD "sig must be exactly %d hex "
 		              "characters", AUTH_SIG_HEX);
 	if (sodium_hex2bin(mac, crypto_auth_hmacsha256_BYTES, p, n, NULL,
 	                   NULL, NULL) != 0)
-		return seterr(err, -EINVAL, AUTH_BAD "bad sig");
+		return err_set(err, -EINVAL, AUTH_BAD "bad sig");
 	return 0;
 }
 
@@ -300,15 +301,15 @@ auth_head(const char *header, const char *host, int64_t now,
 	int rc;
 
 	if (header == NULL || header[0] == '\0')
-		return seterr(err, -EACCES, "missing Authorization header");
+		return err_set(err, -EACCES, "missing Authorization header");
 	if (strnlen(header, AUTH_HEADER_MAX + 1) > AUTH_HEADER_MAX)
-		return seterr(err, -EINVAL, AUTH_BAD "longer than %d bytes",
+		return err_set(err, -EINVAL, AUTH_BAD "longer than %d bytes",
 		              AUTH_HEADER_MAX);
 	if (strncmp(header, AUTH_SCHEME, strlen(AUTH_SCHEME)) != 0)
-		return seterr(err, -EINVAL, "not a Kiln-HMAC Authorization "
+		return err_set(err, -EINVAL, "not a Kiln-HMAC Authorization "
 		              "header");
 	if (!auth_host_ok(host))
-		return seterr(err, -EINVAL, "the Host header of a signed request "
+		return err_set(err, -EINVAL, "the Host header of a signed request "
 		              "must be at most %d printable characters",
 		              AUTH_HOST_MAX);
 	memset(w, 0, sizeof *w);
@@ -317,7 +318,7 @@ auth_head(const char *header, const char *host, int64_t now,
 		return rc;
 	int64_t skew = now - w->ts;
 	if (skew > AUTH_SKEW_MS || skew < -AUTH_SKEW_MS)
-		return seterr(err, -EACCES, "Kiln-HMAC timestamp is %lld ms "
+		return err_set(err, -EACCES, "Kiln-HMAC timestamp is %lld ms "
 		              "off the master's clock (limit %d ms): check "
 		              "the clocks", (long long)skew, AUTH_SKEW_MS);
 	return 0;
@@ -350,7 +351,7 @@ auth_verify(const char *secret, const char *header, const struct auth_req *q,
 	rc = auth_mac_check(secret, msg, mac);
 	free(msg);
 	if (rc != 0)
-		return seterr(err, -EACCES, "bad Kiln-HMAC signature for '%s' "
+		return err_set(err, -EACCES, "bad Kiln-HMAC signature for '%s' "
 		              "(wrong cluster secret, or signed for another "
 		              "host than '%s'?)", w.id,
 		              q->host != NULL ? q->host : "");

@@ -16,6 +16,7 @@
 
 #include "artifact.h"
 #include "backup.h"
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "store.h"
@@ -43,7 +44,7 @@ tar_header(FILE *f, const char *name, unsigned long long size, char **err)
 	unsigned sum = 0;
 
 	if (strlen(name) >= 100)
-		return seterr(err, -ENAMETOOLONG, "tar: name too long: %s", name);
+		return err_set(err, -ENAMETOOLONG, "tar: name too long: %s", name);
 	memcpy(h, name, strlen(name));
 	tar_octal(h + 100, 8, 0600);
 	tar_octal(h + 108, 8, 0);
@@ -65,7 +66,7 @@ tar_header(FILE *f, const char *name, unsigned long long size, char **err)
 	tar_octal(h + 148, 7, sum);
 	h[154] = '\0';
 	if (fwrite(h, TAR_BLOCK, 1, f) != 1)
-		return seterr(err, -errno, "tar: write: %s", strerror(errno));
+		return err_set(err, -errno, "tar: write: %s", strerror(errno));
 	return 0;
 }
 
@@ -80,15 +81,15 @@ tar_add(FILE *f, const char *name, int fd, unsigned long long size, char **err)
 	for (unsigned long long left = size; rc == 0 && left > 0; ) {
 		ssize_t n = read(fd, buf, left < sizeof buf ? left : sizeof buf);
 		if (n <= 0)
-			return seterr(err, n < 0 ? -errno : -EIO, "%s: %s", name,
+			return err_set(err, n < 0 ? -errno : -EIO, "%s: %s", name,
 			              n < 0 ? strerror(errno) : "shorter than it was");
 		if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
-			return seterr(err, -errno, "tar: write: %s", strerror(errno));
+			return err_set(err, -errno, "tar: write: %s", strerror(errno));
 		left -= (unsigned long long)n;
 	}
 	size_t pad = (TAR_BLOCK - size % TAR_BLOCK) % TAR_BLOCK;
 	if (rc == 0 && pad > 0 && fwrite(zero, 1, pad, f) != pad)
-		return seterr(err, -errno, "tar: write: %s", strerror(errno));
+		return err_set(err, -errno, "tar: write: %s", strerror(errno));
 	return rc;
 }
 
@@ -101,9 +102,9 @@ tar_add_file(FILE *f, const char *name, const char *path, long long *bytes,
 	struct stat sb;
 
 	if (fd < 0)
-		return seterr(err, -errno, "cannot open %s: %s", path, strerror(errno));
+		return err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
 	int rc = fstat(fd, &sb) != 0 ?
-	         seterr(err, -errno, "%s: %s", path, strerror(errno)) :
+	         err_set(err, -errno, "%s: %s", path, strerror(errno)) :
 	         tar_add(f, name, fd, (unsigned long long)sb.st_size, err);
 	close(fd);
 	if (rc == 0)
@@ -151,7 +152,7 @@ backup_close(FILE *f, const char *path, char **err)
 
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;
-	return rc == 0 ? 0 : seterr(err, rc, "%s: %s", path, strerror(-rc));
+	return rc == 0 ? 0 : err_set(err, rc, "%s: %s", path, strerror(-rc));
 }
 
 int
@@ -165,16 +166,16 @@ backup_create(const struct kiln_config *c, const char *file,
 
 	memset(st, 0, sizeof *st);
 	if (access(db, F_OK) != 0) {
-		rc = seterr(err, -ENOENT, "no store at %s", db);
+		rc = err_set(err, -ENOENT, "no store at %s", db);
 		goto out;
 	}
 	if ((tfd = mkstemp(tmp)) < 0 || (sfd = mkstemp(snap)) < 0) {
-		rc = seterr(err, -errno, "cannot create a file beside %s: %s", file,
+		rc = err_set(err, -errno, "cannot create a file beside %s: %s", file,
 		            strerror(errno));
 		goto out;
 	}
 	if ((f = fdopen(tfd, "w")) == NULL) {
-		rc = seterr(err, -errno, "%s: %s", tmp, strerror(errno));
+		rc = err_set(err, -errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	tfd = -1;
@@ -185,13 +186,13 @@ backup_create(const struct kiln_config *c, const char *file,
 		goto out;
 	static const char end[2 * TAR_BLOCK];
 	if (fwrite(end, sizeof end, 1, f) != 1) {
-		rc = seterr(err, -errno, "%s: %s", tmp, strerror(errno));
+		rc = err_set(err, -errno, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	rc = backup_close(f, tmp, err);
 	f = NULL;
 	if (rc == 0 && rename(tmp, file) != 0)
-		rc = seterr(err, -errno, "cannot rename %s to %s: %s", tmp, file,
+		rc = err_set(err, -errno, "cannot rename %s to %s: %s", tmp, file,
 		            strerror(errno));
 out:
 	if (f != NULL)
@@ -222,7 +223,7 @@ tar_next(FILE *f, char name[101], unsigned long long *size, int *end,
 
 	*end = 0;
 	if (fread(h, TAR_BLOCK, 1, f) != 1)
-		return seterr(err, -EBADMSG, "truncated (no end of archive)");
+		return err_set(err, -EBADMSG, "truncated (no end of archive)");
 	for (size_t i = 0; i < TAR_BLOCK; i++)
 		sum += i >= 148 && i < 156 ? ' ' : h[i];
 	if (sum == 8 * ' ') {
@@ -232,9 +233,9 @@ tar_next(FILE *f, char name[101], unsigned long long *size, int *end,
 	char ck[9] = { 0 };
 	memcpy(ck, h + 148, 8);
 	if (sscanf(ck, "%o", &want) != 1 || want != sum)
-		return seterr(err, -EBADMSG, "bad header checksum");
+		return err_set(err, -EBADMSG, "bad header checksum");
 	if (h[156] != '0' && h[156] != '\0')
-		return seterr(err, -EBADMSG, "entry of type '%c' (kiln writes "
+		return err_set(err, -EBADMSG, "entry of type '%c' (kiln writes "
 		              "regular files only)", h[156]);
 	memcpy(name, h, 100);
 	name[100] = '\0';
@@ -246,7 +247,7 @@ tar_next(FILE *f, char name[101], unsigned long long *size, int *end,
 		char sz[13] = { 0 };
 		memcpy(sz, h + 124, 12);
 		if (sscanf(sz, "%llo", size) != 1)
-			return seterr(err, -EBADMSG, "%s: bad size", name);
+			return err_set(err, -EBADMSG, "%s: bad size", name);
 	}
 	return 0;
 }
@@ -268,16 +269,16 @@ tar_copy(FILE *f, unsigned long long size, struct sink *k, const char *name,
 	for (unsigned long long left = size; left > 0; ) {
 		size_t n = fread(buf, 1, left < sizeof buf ? left : sizeof buf, f);
 		if (n == 0)
-			return seterr(err, -EBADMSG, "%s: truncated", name);
+			return err_set(err, -EBADMSG, "%s: truncated", name);
 		int rc = k->aw != NULL ? artifact_write(k->aw, buf, n, err) :
 		         write(k->fd, buf, n) == (ssize_t)n ? 0 :
-		         seterr(err, -EIO, "%s: %s", name, strerror(errno));
+		         err_set(err, -EIO, "%s: %s", name, strerror(errno));
 		if (rc != 0)
 			return rc;
 		left -= n;
 	}
 	if (pad > 0 && fread(buf, 1, pad, f) != pad)
-		return seterr(err, -EBADMSG, "%s: truncated", name);
+		return err_set(err, -EBADMSG, "%s: truncated", name);
 	return 0;
 }
 
@@ -290,10 +291,10 @@ restore_artifact(FILE *f, const char *dir, const char *name,
 	struct sink k = { .fd = -1 };
 
 	if (strlen(rest) < 4 || rest[2] != '/' || strncmp(rest, rest + 3, 2) != 0)
-		return seterr(err, -EBADMSG, "unexpected entry %s", name);
+		return err_set(err, -EBADMSG, "unexpected entry %s", name);
 	int rc = artifact_begin(dir, rest + 3, &k.aw, err);
 	if (rc == -EINVAL)
-		return seterr(err, -EBADMSG, "unexpected entry %s", name);
+		return err_set(err, -EBADMSG, "unexpected entry %s", name);
 	if (rc == 0 && (rc = tar_copy(f, size, &k, name, err)) != 0)
 		artifact_abort(k.aw);
 	else if (rc == 0)
@@ -317,7 +318,7 @@ restore_swap(const char *data_dir, const char *tmp, char **err)
 		char *from = xasprintf("%s/" BACKUP_DB "%s", data_dir, ext[i]);
 		char *to = xasprintf("%s/" BACKUP_DB ".replaced%s", data_dir, ext[i]);
 		if (rename(from, to) != 0 && errno != ENOENT)
-			rc = seterr(err, -errno, "cannot move %s aside: %s", from,
+			rc = err_set(err, -errno, "cannot move %s aside: %s", from,
 			            strerror(errno));
 		else if (i == 0 && access(to, F_OK) == 0)
 			log_info("the store there before is now %s", to);
@@ -326,7 +327,7 @@ restore_swap(const char *data_dir, const char *tmp, char **err)
 	}
 	char *db = xasprintf("%s/" BACKUP_DB, data_dir);
 	if (rc == 0 && rename(tmp, db) != 0)
-		rc = seterr(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
+		rc = err_set(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
 	free(db);
 	return rc;
 }
@@ -346,7 +347,7 @@ restore_entries(FILE *f, const char *data_dir, int tfd,
 		if ((rc = tar_next(f, name, &size, &end, err)) != 0 || end)
 			break;
 		if (first != (strcmp(name, BACKUP_DB) == 0)) {
-			rc = seterr(err, -EBADMSG, first ? "not a kiln backup (it "
+			rc = err_set(err, -EBADMSG, first ? "not a kiln backup (it "
 			            "does not start with " BACKUP_DB ")" :
 			            "unexpected entry %s", name);
 		} else if (first) {
@@ -354,15 +355,15 @@ restore_entries(FILE *f, const char *data_dir, int tfd,
 			rc = tar_copy(f, size, &k, name, err);
 			st->db_bytes = (long long)size;
 			if (rc == 0 && fsync(tfd) != 0)
-				rc = seterr(err, -errno, "fsync: %s", strerror(errno));
+				rc = err_set(err, -errno, "fsync: %s", strerror(errno));
 		} else if (strncmp(name, BACKUP_ART, strlen(BACKUP_ART)) == 0) {
 			rc = restore_artifact(f, adir, name, size, st, err);
 		} else {
-			rc = seterr(err, -EBADMSG, "unexpected entry %s", name);
+			rc = err_set(err, -EBADMSG, "unexpected entry %s", name);
 		}
 	}
 	if (rc == 0 && st->db_bytes == 0)
-		rc = seterr(err, -EBADMSG, "not a kiln backup (no store)");
+		rc = err_set(err, -EBADMSG, "not a kiln backup (no store)");
 	free(adir);
 	return rc;
 }
@@ -380,12 +381,12 @@ backup_restore(const struct kiln_config *c, const char *file,
 	if ((rc = backup_lock_data_dir(dir, &lock, err)) != 0)
 		goto out;
 	if ((f = fopen(file, "rb")) == NULL) {
-		rc = seterr(err, -errno, "cannot open %s: %s", file, strerror(errno));
+		rc = err_set(err, -errno, "cannot open %s: %s", file, strerror(errno));
 		goto out;
 	}
 	tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (tfd < 0) {
-		rc = seterr(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
+		rc = err_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	rc = restore_entries(f, dir, tfd, st, err);
@@ -418,7 +419,7 @@ backup_lock_data_dir(const char *data_dir, int *fd, char **err)
 	if (rc == 0 && (rc = fs_lock(path, fd, err)) == -EBUSY) {
 		free(*err);
 		*err = NULL;
-		rc = seterr(err, -EBUSY, "a master is running on %s (it holds "
+		rc = err_set(err, -EBUSY, "a master is running on %s (it holds "
 		            "%s): stop it first", data_dir, path);
 	}
 	free(path);

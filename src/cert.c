@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "cert.h"
+#include "err.h"
 #include "fs.h"
 #include "tlslib.h"
 #include "xalloc.h"
@@ -32,7 +33,7 @@
 static int
 cert_gnutls_err(char **err, int rc, const char *what)
 {
-	return seterr(err, -EIO, "%s: %s", what, tl.gnutls_strerror(rc));
+	return err_set(err, -EIO, "%s: %s", what, tl.gnutls_strerror(rc));
 }
 
 static void
@@ -102,7 +103,7 @@ cert_ca_key(const char *secret, gnutls_x509_privkey_t *out, char **err)
 	tl.__gmpz_clear(py);
 	if (!ok) {
 		sodium_memzero(k, sizeof k);
-		return seterr(err, -EINVAL, "cannot derive the cluster CA key");
+		return err_set(err, -EINVAL, "cannot derive the cluster CA key");
 	}
 	gnutls_datum_t dx = { x, 32 }, dy = { y, 32 }, dk = { k, 32 };
 	gnutls_x509_privkey_t key;
@@ -391,7 +392,7 @@ cert_server_key(const char *path, int rotate, gnutls_x509_privkey_t *out,
 			tl.gnutls_x509_privkey_deinit(key);
 			free(*pem);
 			*pem = NULL;
-			return seterr(err, -EINVAL, "%s: not a PEM private key "
+			return err_set(err, -EINVAL, "%s: not a PEM private key "
 			              "(%s); remove it, or run `kiln cert "
 			              "rotate`", path, tl.gnutls_strerror(rc));
 		}

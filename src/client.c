@@ -48,6 +48,7 @@
 #include "client.h"
 #include "client_int.h"
 #include "clock.h"
+#include "err.h"
 #include "hash.h"
 #include "tls.h"
 #include "xalloc.h"
@@ -152,7 +153,7 @@ client_parse_url(client *c, const char *url, char **err)
 	c->prefix = xstrdup(q);
 	return 0;
 bad:
-	return seterr(err, -EINVAL, "master URL '%s' is not "
+	return err_set(err, -EINVAL, "master URL '%s' is not "
 	              "http[s]://HOST[:PORT][/PATH]", url);
 }
 
@@ -187,11 +188,11 @@ client_new(const char *base_url, const char *id, const char *secret,
 	*out = NULL;
 	if (base_url == NULL || (strncmp(base_url, "http://", 7) != 0 &&
 	                         strncmp(base_url, "https://", 8) != 0))
-		return seterr(err, -EINVAL, "master URL '%s' must start with "
+		return err_set(err, -EINVAL, "master URL '%s' must start with "
 		              "http:// or https://",
 		              base_url != NULL ? base_url : "");
 	if (secret != NULL && auth_init() < 0)
-		return seterr(err, -EIO, "cannot initialise libsodium");
+		return err_set(err, -EIO, "cannot initialise libsodium");
 
 	client *c = xcalloc(1, sizeof *c);
 	size_t n = strlen(base_url);
@@ -898,19 +899,19 @@ plain_exchange(client *c, const char *method, const char *path,
 	/* Whatever is left on it belongs to a reply we gave up on. */
 	client_disconnect(c);
 	if (rc == -EFBIG)
-		return seterr(err, -EFBIG, "reply from %s%s exceeds %u MiB",
+		return err_set(err, -EFBIG, "reply from %s%s exceeds %u MiB",
 		              c->base_url, path, CLIENT_MAX_REPLY >> 20);
 	if (rc == -ETIMEDOUT)
-		return seterr(err, -EIO, "cannot reach master at %s: no reply "
+		return err_set(err, -EIO, "cannot reach master at %s: no reply "
 		              "within %ld ms", c->base_url,
 		              timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
 	char ebuf[128];
 	if (rc == -EACCES && why != NULL)
-		return seterr(err, -EACCES, "refusing the master at %s: %s",
+		return err_set(err, -EACCES, "refusing the master at %s: %s",
 		              c->base_url, why);
 	if (why == NULL)
 		why = client_strerror(-rc, ebuf, sizeof ebuf);
-	return seterr(err, -EIO, "cannot reach master at %s: %s", c->base_url,
+	return err_set(err, -EIO, "cannot reach master at %s: %s", c->base_url,
 	              why);
 }
 
@@ -976,7 +977,7 @@ client_check_reply(client *c, const char *method, const char *path,
 
 	if (buf->sunk) {
 		if (buf->sunk_hash == NULL)
-			return seterr(err, -EACCES, "streamed reply from %s%s "
+			return err_set(err, -EACCES, "streamed reply from %s%s "
 			              "was not hashed", c->base_url, path);
 		bodyhash = hash_stream_hex(buf->sunk_hash);
 		buf->sunk_hash = NULL;
@@ -997,7 +998,7 @@ client_check_reply(client *c, const char *method, const char *path,
 				return 0;
 			}
 	}
-	return seterr(err, -EACCES, "reply from master at %s is not signed by "
+	return err_set(err, -EACCES, "reply from master at %s is not signed by "
 	              "the cluster secret: refusing it (HTTP %ld to %s %s, %s)",
 	              c->base_url, status, method, path,
 	              buf->sig.state == 0 ? "no " AUTH_REPLY_HEADER :
@@ -1050,12 +1051,12 @@ client_do(client *c, const char *method, const char *path, json_t *body,
 
 	*status = 0;
 	if (path == NULL || path[0] != '/')
-		return seterr(err, -EINVAL, "request path '%s' must start "
+		return err_set(err, -EINVAL, "request path '%s' must start "
 		              "with '/'", path != NULL ? path : "");
 	if (body != NULL) {
 		data = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (data == NULL)
-			return seterr(err, -EINVAL, "cannot encode the request "
+			return err_set(err, -EINVAL, "cannot encode the request "
 			              "body as JSON");
 		len = strlen(data);
 	}
@@ -1181,11 +1182,11 @@ client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
 	if (buf.sink_rc != 0) {
 		/* Our side failed, not the master or the network. */
 		char ebuf[128];
-		rc = seterr(&e, buf.sink_rc, "cannot keep the reply from %s%s: %s",
+		rc = err_set(&e, buf.sink_rc, "cannot keep the reply from %s%s: %s",
 		            c->base_url, path,
 		            client_strerror(-buf.sink_rc, ebuf, sizeof ebuf));
 	} else if (rc == -EFBIG && buf.sunk) {
-		rc = seterr(&e, -EFBIG, "reply from %s%s exceeds %llu bytes",
+		rc = err_set(&e, -EFBIG, "reply from %s%s exceeds %llu bytes",
 		            c->base_url, path, (unsigned long long)max);
 	}
 	if (rc < 0) {

@@ -39,6 +39,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "xalloc.h"
@@ -833,7 +834,7 @@ cfg_top(struct cfg_ctx *x, yaml_node_t *root)
 	int rc;
 
 	if (root == NULL) {
-		return seterr(x->yf.err, -EINVAL, "%s:1:1: missing 'master' "
+		return err_set(x->yf.err, -EINVAL, "%s:1:1: missing 'master' "
 		              "section (the file is empty)", x->yf.path);
 	}
 	if (root->type != YAML_MAPPING_NODE)
@@ -858,7 +859,7 @@ config_load(const char *path, struct kiln_config **out, char **err)
 	*out = NULL;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return seterr(err, -errno, "%s: cannot open: %s", path,
+		return err_set(err, -errno, "%s: cannot open: %s", path,
 		              strerror(errno));
 
 	struct kiln_config *c = xcalloc(1, sizeof *c);
@@ -867,7 +868,7 @@ config_load(const char *path, struct kiln_config **out, char **err)
 	x.c = c;
 	x.yf.ud = &x;
 	if (c->base_dir == NULL) {
-		rc = seterr(err, -errno, "%s: cannot resolve its directory: %s",
+		rc = err_set(err, -errno, "%s: cannot resolve its directory: %s",
 		            path, strerror(errno));
 		goto out;
 	}
@@ -1171,13 +1172,13 @@ cfg_read_secret(const char *path, char **secret, char **err)
 		if (fd < 0) {
 			if (errno == ENOENT)
 				return -ENOENT;
-			return seterr(err, -errno, "cannot open secret file "
+			return err_set(err, -errno, "cannot open secret file "
 			              "%s: %s", path, strerror(errno));
 		}
 		struct stat st;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			close(fd);
-			return seterr(err, -EINVAL, "secret file %s is not a "
+			return err_set(err, -EINVAL, "secret file %s is not a "
 			              "regular file", path);
 		}
 		if (tries == 0 && (st.st_mode & 077) != 0)
@@ -1192,7 +1193,7 @@ cfg_read_secret(const char *path, char **secret, char **err)
 			if (r < 0) {
 				int e = errno;
 				close(fd);
-				return seterr(err, -e, "cannot read secret "
+				return err_set(err, -e, "cannot read secret "
 				              "file %s: %s", path, strerror(e));
 			}
 			if (r == 0 || (len += (size_t)r) == sizeof buf)
@@ -1200,7 +1201,7 @@ cfg_read_secret(const char *path, char **secret, char **err)
 		}
 		close(fd);
 		if (len == sizeof buf)
-			return seterr(err, -EINVAL, "secret file %s is larger "
+			return err_set(err, -EINVAL, "secret file %s is larger "
 			              "than %d bytes", path,
 			              CFG_SECRET_FILE_MAX);
 		if (len > 0 || tries >= 100)
@@ -1217,7 +1218,7 @@ cfg_read_secret(const char *path, char **secret, char **err)
 	size_t n = len - start;
 	if (n < CFG_SECRET_MIN) {
 		sodium_memzero(buf, sizeof buf);
-		return seterr(err, -EINVAL, "secret file %s is %s (%zu "
+		return err_set(err, -EINVAL, "secret file %s is %s (%zu "
 		              "characters, at least %d needed)", path,
 		              n == 0 ? "empty" : "too short", n,
 		              CFG_SECRET_MIN);
@@ -1239,12 +1240,12 @@ cfg_create_secret(const char *path, char **err)
 	if ((rc = fs_mkdir_parents(path, 0700, err)) < 0)
 		return rc;
 	if (sodium_init() < 0)
-		return seterr(err, -EIO, "cannot initialise libsodium");
+		return err_set(err, -EIO, "cannot initialise libsodium");
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return -EEXIST;
-		return seterr(err, -errno, "cannot create secret file %s: %s",
+		return err_set(err, -errno, "cannot create secret file %s: %s",
 		              path, strerror(errno));
 	}
 	randombytes_buf(raw, sizeof raw);
@@ -1266,13 +1267,13 @@ cfg_create_secret(const char *path, char **err)
 		close(fd);
 		/* An empty secret file would break every later start. */
 		unlink(path);
-		return seterr(err, -e, "cannot write secret file %s: %s", path,
+		return err_set(err, -e, "cannot write secret file %s: %s", path,
 		              strerror(e));
 	}
 	if (close(fd) < 0) {
 		e = errno;
 		unlink(path);
-		return seterr(err, -e, "cannot write secret file %s: %s", path,
+		return err_set(err, -e, "cannot write secret file %s: %s", path,
 		              strerror(e));
 	}
 	log_info("created cluster secret %s", path);
@@ -1291,7 +1292,7 @@ config_secret(const struct kiln_config *c, int create, char **secret,
 		return 0;
 	}
 	if (path == NULL)
-		return seterr(err, -EINVAL, "no master.auth.secret or "
+		return err_set(err, -EINVAL, "no master.auth.secret or "
 		              "secret_file configured");
 	/* Bounded: a file that keeps vanishing between create and read is
 	 * someone else's fight. */
@@ -1305,6 +1306,6 @@ config_secret(const struct kiln_config *c, int create, char **secret,
 		if (rc < 0 && rc != -EEXIST)
 			return rc;
 	}
-	return seterr(err, -ENOENT, "secret file %s does not exist (`kiln up` "
+	return err_set(err, -ENOENT, "secret file %s does not exist (`kiln up` "
 	              "creates it, or set master.auth.secret)", path);
 }

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "cron.h"
+#include "err.h"
 #include "xalloc.h"
 
 /* Inputs beyond this (about 3 million years) are refused, so that no sum
@@ -838,21 +839,21 @@ cron_parse_date(const char *s, int64_t *t, char **err)
 	int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
 
 	if (s == NULL)
-		return seterr(err, -EINVAL, "missing date");
+		return err_set(err, -EINVAL, "missing date");
 	if (cron_ndigits(&p, 4, &y) < 0 || *p++ != '-' ||
 	    cron_ndigits(&p, 2, &mo) < 0 || *p++ != '-' ||
 	    cron_ndigits(&p, 2, &d) < 0)
-		return seterr(err, -EINVAL, "bad date '%.64s': " CRON_DATE_SYNTAX, s);
+		return err_set(err, -EINVAL, "bad date '%.64s': " CRON_DATE_SYNTAX, s);
 	if (*p == 'T' || *p == 't' || (*p == ' ' && p[1] != '\0')) {
 		p++;
 		if (cron_ndigits(&p, 2, &h) < 0 || *p++ != ':' ||
 		    cron_ndigits(&p, 2, &mi) < 0)
-			return seterr(err, -EINVAL, "bad date '%.64s': "
+			return err_set(err, -EINVAL, "bad date '%.64s': "
 			              CRON_DATE_SYNTAX, s);
 		if (*p == ':') {
 			p++;
 			if (cron_ndigits(&p, 2, &sec) < 0)
-				return seterr(err, -EINVAL, "bad date '%.64s': "
+				return err_set(err, -EINVAL, "bad date '%.64s': "
 				              CRON_DATE_SYNTAX, s);
 			if (*p == '.' && isdigit((unsigned char)p[1]))
 				for (p++; isdigit((unsigned char)*p); p++)
@@ -863,31 +864,31 @@ cron_parse_date(const char *s, int64_t *t, char **err)
 		} else if (*p == '+' || *p == '-') {
 			int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
 			if (cron_ndigits(&p, 2, &oh) < 0)
-				return seterr(err, -EINVAL, "bad date '%.64s': "
+				return err_set(err, -EINVAL, "bad date '%.64s': "
 				              CRON_DATE_SYNTAX, s);
 			int colon = *p == ':';
 			if (colon)
 				p++;
 			if ((colon || isdigit((unsigned char)*p)) &&
 			    cron_ndigits(&p, 2, &om) < 0)
-				return seterr(err, -EINVAL, "bad date '%.64s': "
+				return err_set(err, -EINVAL, "bad date '%.64s': "
 				              CRON_DATE_SYNTAX, s);
 			if (oh > 23 || om > 59)
-				return seterr(err, -EINVAL, "bad date '%.64s': zone "
+				return err_set(err, -EINVAL, "bad date '%.64s': zone "
 				              "offset out of range", s);
 			off = sign * (oh * 3600 + om * 60);
 		}
 	}
 	if (*p != '\0')
-		return seterr(err, -EINVAL, "bad date '%.64s': " CRON_DATE_SYNTAX, s);
+		return err_set(err, -EINVAL, "bad date '%.64s': " CRON_DATE_SYNTAX, s);
 	if (mo < 1 || mo > 12)
-		return seterr(err, -EINVAL, "bad date '%.64s': month %d out of "
+		return err_set(err, -EINVAL, "bad date '%.64s': month %d out of "
 		              "range 1-12", s, mo);
 	if (d < 1 || d > cron_mdays(y, mo))
-		return seterr(err, -EINVAL, "bad date '%.64s': day %d out of range "
+		return err_set(err, -EINVAL, "bad date '%.64s': day %d out of range "
 		              "1-%d for %04d-%02d", s, d, cron_mdays(y, mo), y, mo);
 	if (h > 23 || mi > 59 || sec > 59)
-		return seterr(err, -EINVAL, "bad date '%.64s': time %02d:%02d:%02d "
+		return err_set(err, -EINVAL, "bad date '%.64s': time %02d:%02d:%02d "
 		              "out of range", s, h, mi, sec);
 	*t = cron_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
 	return 0;

@@ -37,6 +37,7 @@
 
 #include "cron.h"
 #include "dag.h"
+#include "err.h"
 #include "xalloc.h"
 #include "yamlfile.h"
 
@@ -886,10 +887,10 @@ tpl_check_secret(const char *e, char **err)
 	size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
 	                  "qrstuvwxyz0123456789_-");
 	if (n == 0)
-		return seterr(err, -EINVAL, "'%s': a name of letters, digits, "
+		return err_set(err, -EINVAL, "'%s': a name of letters, digits, "
 		              "'_' and '-' must follow", e);
 	if (e[0] == 'v')
-		return name[n] == '\0' ? 0 : seterr(err, -EINVAL, "'%s': a "
+		return name[n] == '\0' ? 0 : err_set(err, -EINVAL, "'%s': a "
 		       "variable is {{ var.NAME }}", e);
 	const char *f = name + n + (name[n] == '.');
 	for (size_t i = 0; name[n] == '.' && i < ARRAY_SIZE(fields); i++)
@@ -897,7 +898,7 @@ tpl_check_secret(const char *e, char **err)
 			return 0;
 	if (name[n] == '.' && strncmp(f, "extra.", 6) == 0 && f[6] != '\0')
 		return 0;
-	return seterr(err, -EINVAL, "'%s': a connection's field is type, "
+	return err_set(err, -EINVAL, "'%s': a connection's field is type, "
 	              "host, port, login, password or extra.KEY", e);
 }
 
@@ -912,7 +913,7 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 	const char *e = t->expr;
 
 	if (*e == '\0')
-		return seterr(err, -EINVAL, "empty template '{{ }}'");
+		return err_set(err, -EINVAL, "empty template '{{ }}'");
 
 	for (size_t i = 0; i < ARRAY_SIZE(tpl_plain); i++) {
 		if (strcmp(e, tpl_plain[i].name) == 0) {
@@ -956,10 +957,10 @@ tpl_classify(const struct dag *d, struct tpl *t, char **err)
 		}
 		const char *res = strstr(r, ".result");
 		if (res != NULL && res > r)
-			return seterr(err, -EINVAL, "template refers to "
+			return err_set(err, -EINVAL, "template refers to "
 			              "unknown task '%.*s'", (int)(res - r), r);
 	}
-	return seterr(err, -EINVAL, "unknown template variable '%s'", e);
+	return err_set(err, -EINVAL, "unknown template variable '%s'", e);
 }
 
 /* `{{ inputs.NAME }}` in task TI: the path of input NAME in the work
@@ -972,13 +973,13 @@ dl_check_input(const struct dag *d, size_t ti, const char *name, char **err)
 {
 	const struct dag_task *t = &d->tasks[ti];
 	if (strcmp(t->plugin, "exec") != 0)
-		return seterr(err, -EINVAL, "'{{ inputs.%s }}' is for tasks of "
+		return err_set(err, -EINVAL, "'{{ inputs.%s }}' is for tasks of "
 		              "plugin exec ('command:'), not of %s", name,
 		              t->plugin);
 	if (name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
 	                "qrstuvwxyz0123456789._-/")] != '\0' ||
 	    strstr(name, "..") != NULL || name[0] == '/')
-		return seterr(err, -EINVAL, "input name '%s' in a template may "
+		return err_set(err, -EINVAL, "input name '%s' in a template may "
 		              "hold only letters, digits, '.', '_', '-' and a "
 		              "'/' after the upstream task's id", name);
 	const char *slash = strrchr(name, '/');
@@ -988,7 +989,7 @@ dl_check_input(const struct dag *d, size_t ti, const char *name, char **err)
 		if (strlen(t->deps[j]) == (size_t)(slash - name) &&
 		    strncmp(t->deps[j], name, (size_t)(slash - name)) == 0)
 			return 0;
-	return seterr(err, -EINVAL, "task '%s' reads input '%s', but '%.*s' "
+	return err_set(err, -EINVAL, "task '%s' reads input '%s', but '%.*s' "
 	              "is not in its depends_on", t->id, name,
 	              (int)(slash - name), name);
 }
@@ -1010,16 +1011,16 @@ dl_check_string(struct dl *x, yaml_node_t *n, size_t ti, const char *anc)
 		if (rc == 0 && t.kind == V_PARAM &&
 		    json_object_get(d->params, t.name) == NULL &&
 		    (mp == NULL || strcmp(mp, t.name) != 0))
-			rc = seterr(&msg, -EINVAL, "template parameter '%s' is "
+			rc = err_set(&msg, -EINVAL, "template parameter '%s' is "
 			            "not among the DAG's params", t.name);
 		if (rc == 0 && t.kind == V_MAP_INDEX && mp == NULL)
-			rc = seterr(&msg, -EINVAL, "'{{ map_index }}' is for the "
+			rc = err_set(&msg, -EINVAL, "'{{ map_index }}' is for the "
 			            "params of a mapped task (one with 'expand')");
 		if (rc == 0 && t.kind == V_INPUT)
 			rc = dl_check_input(d, ti, t.name, &msg);
 		if (rc == 0 && (t.kind == V_RESULT || t.kind == V_FIELD) &&
 		    !anc[ti * d->ntasks + (size_t)t.task])
-			rc = seterr(&msg, -EINVAL, "task '%s' uses the result "
+			rc = err_set(&msg, -EINVAL, "task '%s' uses the result "
 			            "of '%s', which is not upstream of it",
 			            d->tasks[ti].id, d->tasks[t.task].id);
 		free(t.expr);
@@ -1212,7 +1213,7 @@ dl_schedule(struct dl *x, yaml_node_t *v)
 		if (v->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
 		    v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
 			c++;
-		rc = seterr(x->yf.err, -EINVAL, "%s:%zu:%zu: bad schedule "
+		rc = err_set(x->yf.err, -EINVAL, "%s:%zu:%zu: bad schedule "
 		            "'%s': %s", x->yf.path, v->start_mark.line + 1, c,
 		            s, msg ? msg : "invalid");
 		free(msg);
@@ -1249,7 +1250,7 @@ dl_top(struct dl *x, yaml_node_t *root)
 	int rc;
 
 	if (root == NULL)
-		return seterr(x->yf.err, -EINVAL, "%s:1:1: the file is empty "
+		return err_set(x->yf.err, -EINVAL, "%s:1:1: the file is empty "
 		              "(a DAG needs 'id' and 'tasks')", x->yf.path);
 	if (root->type != YAML_MAPPING_NODE)
 		return dl_err(x, root, "the top level must be a mapping (id, "
@@ -1312,7 +1313,7 @@ dl_read(const char *path, char **buf, size_t *len, char **err)
 	char *b;
 
 	if (f == NULL)
-		return seterr(err, -errno, "%s: cannot open: %s", path,
+		return err_set(err, -errno, "%s: cannot open: %s", path,
 		              strerror(errno));
 	b = xmalloc(cap);
 	for (;;) {
@@ -1320,7 +1321,7 @@ dl_read(const char *path, char **buf, size_t *len, char **err)
 			if (cap > DAG_FILE_MAX) {
 				fclose(f);
 				free(b);
-				return seterr(err, -EFBIG, "%s: larger than "
+				return err_set(err, -EFBIG, "%s: larger than "
 				              "%d bytes, not a DAG file", path,
 				              DAG_FILE_MAX);
 			}
@@ -1336,7 +1337,7 @@ dl_read(const char *path, char **buf, size_t *len, char **err)
 		int e = errno ? errno : EIO;
 		fclose(f);
 		free(b);
-		return seterr(err, -e, "%s: cannot read: %s", path,
+		return err_set(err, -e, "%s: cannot read: %s", path,
 		              strerror(e));
 	}
 	fclose(f);
@@ -1492,13 +1493,13 @@ tpl_value(const struct dag_ctx *c, const struct tpl *t, char **err)
 		if (v == NULL)
 			v = json_object_get(c->dag->params, t->name);
 		if (v == NULL)
-			seterr(err, -EINVAL, "no parameter '%s'", t->name);
+			err_set(err, -EINVAL, "no parameter '%s'", t->name);
 		return v;
 	}
 	const char *id = c->dag->tasks[t->task].id;
 	v = c->upstream_result ? c->upstream_result(id, c->ud) : NULL;
 	if (v == NULL) {
-		seterr(err, -ENOENT, "task '%s' has no result", id);
+		err_set(err, -ENOENT, "task '%s' has no result", id);
 		return NULL;
 	}
 	if (t->kind == V_RESULT)
@@ -1506,7 +1507,7 @@ tpl_value(const struct dag_ctx *c, const struct tpl *t, char **err)
 	const json_t *f = json_is_object(v) ? json_object_get(v, t->field)
 	                                    : NULL;
 	if (f == NULL)
-		seterr(err, -ENOENT, "the result of task '%s' has no field "
+		err_set(err, -ENOENT, "the result of task '%s' has no field "
 		       "'%s'", id, t->field);
 	return f;
 }
@@ -1556,7 +1557,7 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 	case V_SECRET: {
 		char *v = NULL;
 		int rc = c->secret ? c->secret(t->expr, c->ud, &v, err) :
-		         seterr(err, -EINVAL, "'%s': no variables or "
+		         err_set(err, -EINVAL, "'%s': no variables or "
 		                "connections here", t->expr);
 		if (rc < 0)
 			return rc;
@@ -1582,7 +1583,7 @@ tpl_text(const struct dag_ctx *c, const struct tpl *t, struct sb *b,
 		return 0;
 	}
 	}
-	return seterr(err, -EINVAL, "bad template");
+	return err_set(err, -EINVAL, "bad template");
 }
 
 /* Render string S: a new JSON value, or NULL and *err. */
@@ -1617,14 +1618,14 @@ tpl_render(const struct dag_ctx *c, const char *s, char **err)
 	}
 	if (r < 0) {
 		free(b.p);
-		seterr(err, -EINVAL, "unterminated '{{'");
+		err_set(err, -EINVAL, "unterminated '{{'");
 		return NULL;
 	}
 	sb_str(&b, s + pos);
 	json_t *out = json_string(b.p);
 	free(b.p);
 	if (out == NULL)
-		seterr(err, -EINVAL, "rendered text is not valid UTF-8");
+		err_set(err, -EINVAL, "rendered text is not valid UTF-8");
 	return out;
 }
 
@@ -1668,14 +1669,14 @@ json_t *
 dag_render_params(const struct dag_ctx *ctx, char **err)
 {
 	if (ctx == NULL || ctx->dag == NULL || ctx->task == NULL) {
-		seterr(err, -EINVAL, "no DAG or task to render");
+		err_set(err, -EINVAL, "no DAG or task to render");
 		return NULL;
 	}
 	char *msg = NULL;
 	json_t *r = ctx->task->params ? dl_render(ctx, ctx->task->params, &msg)
 	                              : json_object();
 	if (r == NULL) {
-		seterr(err, -EINVAL, "task '%s': %s", ctx->task->id,
+		err_set(err, -EINVAL, "task '%s': %s", ctx->task->id,
 		       msg ? msg : "cannot render params");
 		free(msg);
 	}
@@ -1721,14 +1722,14 @@ dag_conf_check(const struct dag *d, const json_t *conf, char **err)
 	json_t *v;
 
 	if (!json_is_object(conf))
-		return seterr(err, -EINVAL, "conf: must be an object");
+		return err_set(err, -EINVAL, "conf: must be an object");
 	json_object_foreach((json_t *)conf, k, v) {
 		const json_t *def = json_object_get(d->params, k);
 		if (def == NULL)
-			return seterr(err, -EINVAL, "conf.%s: DAG %s has no "
+			return err_set(err, -EINVAL, "conf.%s: DAG %s has no "
 			              "param '%s'", k, d->id, k);
 		if (!dl_type_fits(def, v))
-			return seterr(err, -EINVAL, "conf.%s: must be %s (the "
+			return err_set(err, -EINVAL, "conf.%s: must be %s (the "
 			              "type of its default), not %s", k,
 			              dl_type_name(def), dl_type_name(v));
 	}
@@ -1740,19 +1741,19 @@ dag_render_expand(const struct dag_ctx *ctx, char **err)
 {
 	if (ctx == NULL || ctx->dag == NULL || ctx->task == NULL ||
 	    ctx->task->expand == NULL) {
-		seterr(err, -EINVAL, "no mapped task to expand");
+		err_set(err, -EINVAL, "no mapped task to expand");
 		return NULL;
 	}
 	char *msg = NULL;
 	json_t *r = dl_render(ctx, ctx->task->expand, &msg);
 	if (r == NULL) {
-		seterr(err, -EINVAL, "task '%s': expand: %s", ctx->task->id,
+		err_set(err, -EINVAL, "task '%s': expand: %s", ctx->task->id,
 		       msg ? msg : "cannot render");
 		free(msg);
 		return NULL;
 	}
 	if (!json_is_array(r)) {
-		seterr(err, -EINVAL, "task '%s': expand: %s gives %s, not a "
+		err_set(err, -EINVAL, "task '%s': expand: %s gives %s, not a "
 		       "list", ctx->task->id, json_string_value(ctx->task->expand),
 		       dl_type_name(r));
 		json_decref(r);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "datacache.h"
+#include "err.h"
 #include "xalloc.h"
 
 struct datacache_ref {
@@ -93,11 +94,11 @@ datacache_map(const char *path, const void **data, size_t *len,
 	/* Map outside the lock: populating a large file takes a while. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return seterr(err, -errno, "cannot open %s: %s", path, strerror(errno));
+		return err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return seterr(err, -EINVAL, "%s is not a regular file", path);
+		return err_set(err, -EINVAL, "%s is not a regular file", path);
 	}
 	void *addr = NULL;
 	if (st.st_size > 0) {
@@ -106,7 +107,7 @@ datacache_map(const char *path, const void **data, size_t *len,
 		if (addr == MAP_FAILED) {
 			int e = errno;
 			close(fd);
-			return seterr(err, -e, "cannot map %s: %s", path, strerror(e));
+			return err_set(err, -e, "cannot map %s: %s", path, strerror(e));
 		}
 	}
 	close(fd);

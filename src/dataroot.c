@@ -38,6 +38,7 @@
 #endif
 
 #include "dataroot.h"
+#include "err.h"
 #include "xalloc.h"
 
 struct dr_entry {
@@ -371,7 +372,7 @@ static int
 dr_outside(const dataroot *d, const char *path, char **err)
 {
 	char *roots = dataroot_describe(d);
-	int rc = seterr(err, -EPERM, "%s: outside the read roots of worker %s "
+	int rc = err_set(err, -EPERM, "%s: outside the read roots of worker %s "
 	                "(%s): add its directory to data.read_roots or "
 	                "workers[].read_roots in cluster.yaml to allow it",
 	                path, d->who, roots);
@@ -389,11 +390,11 @@ dr_unresolved(const dataroot *d, const char *path, int e, char **err)
 	int inside = lex != NULL && dr_root_of(d, lex, 1) != NULL;
 	free(lex);
 	if (why != NULL)
-		return seterr(err, -EPERM, "%s: %s is never readable by tasks, "
+		return err_set(err, -EPERM, "%s: %s is never readable by tasks, "
 		              "whatever the read roots", path, why);
 	if (!inside)
 		return dr_outside(d, path, err);
-	return seterr(err, -e, "%s: %s", path, strerror(e));
+	return err_set(err, -e, "%s: %s", path, strerror(e));
 }
 
 /* Checks on canonical REAL (PATH as given) before anything is opened;
@@ -404,21 +405,21 @@ dr_check(const dataroot *d, const char *path, const char *real,
 {
 	const char *why = dr_denied(d, real);
 	if (why != NULL)
-		return seterr(err, -EPERM, "%s: %s is never readable by tasks, "
+		return err_set(err, -EPERM, "%s: %s is never readable by tasks, "
 		              "whatever the read roots", path, why);
 	if (dr_root_of(d, real, 0) == NULL)
 		return dr_outside(d, path, err);
 	if (stat(real, st) != 0)
-		return seterr(err, -errno, "%s: %s", path, strerror(errno));
+		return err_set(err, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st->st_mode))
-		return seterr(err, -EINVAL, "%s: %s, not a regular file: tasks "
+		return err_set(err, -EINVAL, "%s: %s, not a regular file: tasks "
 		              "read regular files only", path,
 		              dr_kind(st->st_mode));
 	if ((why = dr_denied_inode(d, st)) != NULL)
-		return seterr(err, -EPERM, "%s: a link to %s, which is never "
+		return err_set(err, -EPERM, "%s: a link to %s, which is never "
 		              "readable by tasks", path, why);
 	if (st->st_size > d->max)
-		return seterr(err, -EFBIG, "%s: %lld bytes, more than the %lld "
+		return err_set(err, -EFBIG, "%s: %lld bytes, more than the %lld "
 		              "a task may read (%s)", path,
 		              (long long)st->st_size, (long long)d->max,
 		              d->max_setting);
@@ -432,12 +433,12 @@ dataroot_open(const dataroot *d, const char *path, unsigned flags,
 	if (size != NULL)
 		*size = 0;
 	if (path == NULL || *path == '\0')
-		return seterr(err, -EINVAL, "no path given");
+		return err_set(err, -EINVAL, "no path given");
 	if (flags != 0)
-		return seterr(err, -EINVAL, "%s: unknown open_data flags 0x%x",
+		return err_set(err, -EINVAL, "%s: unknown open_data flags 0x%x",
 		              path, flags);
 	if (d == NULL)
-		return seterr(err, -EPERM, "%s: this host has no read roots: "
+		return err_set(err, -EPERM, "%s: this host has no read roots: "
 		              "tasks may not open files by path", path);
 
 	char *real = realpath(path, NULL);
@@ -454,16 +455,16 @@ dataroot_open(const dataroot *d, const char *path, unsigned flags,
 		int e = errno;
 		free(real);
 		if (e == ELOOP || e == EXDEV)   /* a symlink appeared */
-			return seterr(err, -EINVAL, "%s: changed while it was "
+			return err_set(err, -EINVAL, "%s: changed while it was "
 			              "being opened", path);
-		return seterr(err, -e, "%s: %s", path, strerror(e));
+		return err_set(err, -e, "%s: %s", path, strerror(e));
 	}
 	if (fstat(fd, &fst) != 0 || !S_ISREG(fst.st_mode) ||
 	    fst.st_dev != st.st_dev || fst.st_ino != st.st_ino ||
 	    !dr_fd_is(fd, real)) {
 		close(fd);
 		free(real);
-		return seterr(err, -EINVAL, "%s: changed while it was being "
+		return err_set(err, -EINVAL, "%s: changed while it was being "
 		              "opened", path);
 	}
 	free(real);

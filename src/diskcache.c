@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "diskcache.h"
+#include "err.h"
 #include "fault.h"
 #include "hash.h"
 #include "log.h"
@@ -77,11 +78,11 @@ diskcache_open(const char *dir, uint64_t budget, diskcache **out, char **err)
 {
 	*out = NULL;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return seterr(err, -errno, "cannot create %s: %s", dir,
+		return err_set(err, -errno, "cannot create %s: %s", dir,
 		              strerror(errno));
 	DIR *d = opendir(dir);
 	if (d == NULL)
-		return seterr(err, -errno, "cannot read %s: %s", dir,
+		return err_set(err, -errno, "cannot read %s: %s", dir,
 		              strerror(errno));
 	diskcache *c = xcalloc(1, sizeof *c);
 	c->dir = xstrdup(dir);
@@ -149,14 +150,14 @@ diskcache_begin(diskcache *c, const char *sha, char **tmp, char **err)
 	 * end: a run that stopped half way leaves it to be removed. */
 	*tmp = NULL;
 	if (!hash_is_hex(sha)) {
-		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
+		err_set(err, -EINVAL, "'%s' is not a SHA-256", sha);
 		return NULL;
 	}
 	*tmp = xasprintf("%s/%s.XXXXXX.tmp", c->dir, sha);
 	int fd = mkostemps(*tmp, 4, O_CLOEXEC);
 	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
 	if (f == NULL) {
-		seterr(err, -errno, "cannot write %s: %s", *tmp, strerror(errno));
+		err_set(err, -errno, "cannot write %s: %s", *tmp, strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			unlink(*tmp);
@@ -200,20 +201,20 @@ diskcache_commit(diskcache *c, const char *sha, const char *tmp,
 {
 	if (!hash_is_hex(sha)) {
 		unlink(tmp);
-		seterr(err, -EINVAL, "'%s' is not a SHA-256", sha);
+		err_set(err, -EINVAL, "'%s' is not a SHA-256", sha);
 		return NULL;
 	}
 	/* Tests: the file's bytes not landing (fault.h). */
 	int fe = fault_check(FAULT_CACHE, FAULT_WRITE);
 	if (fe != 0) {
 		unlink(tmp);
-		seterr(err, -fe, "cannot write %s: %s", tmp, strerror(fe));
+		err_set(err, -fe, "cannot write %s: %s", tmp, strerror(fe));
 		return NULL;
 	}
 	char *path = xasprintf("%s/%s", c->dir, sha);
 	pthread_mutex_lock(&c->mu);
 	if (rename(tmp, path) != 0) {
-		seterr(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
+		err_set(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
 		pthread_mutex_unlock(&c->mu);
 		unlink(tmp);
 		free(path);
@@ -244,7 +245,7 @@ diskcache_put(diskcache *c, const char *sha, const void *data, size_t len,
 	if (fclose(f) != 0)
 		ok = 0;
 	if (!ok) {
-		seterr(err, -EIO, "cannot write %s", tmp);
+		err_set(err, -EIO, "cannot write %s", tmp);
 		unlink(tmp);
 		free(tmp);
 		return NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "dynlib.h"
+#include "err.h"
 #include "xalloc.h"
 
 int
@@ -19,7 +20,7 @@ dynlib_load(const char *const *sonames, const char *hint,
 	size_t i;
 
 	if (sonames == NULL || sonames[0] == NULL)
-		return seterr(err, -EINVAL, "dynlib_load: no library named");
+		return err_set(err, -EINVAL, "dynlib_load: no library named");
 	for (i = 0; sonames[i] != NULL; i++) {
 		if ((h = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL)) != NULL)
 			break;
@@ -29,7 +30,7 @@ dynlib_load(const char *const *sonames, const char *hint,
 		}
 	}
 	if (h == NULL) {
-		int rc = seterr(err, -ELIBACC, "cannot load %s: %s%s%s%s",
+		int rc = err_set(err, -ELIBACC, "cannot load %s: %s%s%s%s",
 		                sonames[0], why, hint != NULL ? " (" : "",
 		                hint != NULL ? hint : "",
 		                hint != NULL ? ")" : "");
@@ -40,7 +41,7 @@ dynlib_load(const char *const *sonames, const char *hint,
 	for (size_t k = 0; k < n; k++) {
 		*syms[k].slot = dlsym(h, syms[k].name);
 		if (*syms[k].slot == NULL)
-			return seterr(err, -ELIBACC, "%s lacks %s", sonames[i],
+			return err_set(err, -ELIBACC, "%s lacks %s", sonames[i],
 			              syms[k].name);
 	}
 	return 0;

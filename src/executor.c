@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "err.h"
 #include "executor.h"
 #include "jobstate.h"
 #include "log.h"
@@ -257,7 +258,7 @@ xc_fetch(void *ud, const char *key, uint64_t size, char **err)
 	const char *e = json_string_value(json_object_get(j, "error"));
 	char *out = path != NULL ? xstrdup(path) : NULL;
 	if (out == NULL)
-		seterr(err, -EIO, "%s", e ? e : "the worker did not answer");
+		err_set(err, -EIO, "%s", e ? e : "the worker did not answer");
 	json_decref(j);
 	return out;
 }
@@ -288,7 +289,7 @@ xc_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
 				json_array_get(rs, (size_t)i)));
 	} else {
 		const char *e = json_string_value(json_object_get(j, "error"));
-		rc = seterr(err, rc ? rc : KILN_EFAIL, "%s",
+		rc = err_set(err, rc ? rc : KILN_EFAIL, "%s",
 		            e ? e : "the worker did not answer");
 	}
 	json_decref(j);
@@ -548,14 +549,14 @@ executors_open(plugin_registry *reg, const dataroot *roots,
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-		return seterr(err, -errno, "cannot make the zygote's socket: %s",
+		return err_set(err, -errno, "cannot make the zygote's socket: %s",
 		              strerror(errno));
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
 		close(sv[0]);
 		close(sv[1]);
-		return seterr(err, -e, "cannot fork the zygote: %s", strerror(e));
+		return err_set(err, -e, "cannot fork the zygote: %s", strerror(e));
 	}
 	if (pid == 0) {
 		close(sv[0]);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "fault.h"
 #include "log.h"
 #include "xalloc.h"
@@ -62,7 +63,7 @@ fault_parse_rule(char *text, struct fault_rule *r, char **err)
 	     t = strtok_r(NULL, ":", &save))
 		f[n++] = t;
 	if (n < 4 || n > 5)
-		return seterr(err, -EINVAL, "KILN_FAULT: '%s': want "
+		return err_set(err, -EINVAL, "KILN_FAULT: '%s': want "
 		              "SITE:OP:N:ERRNO[:COUNT]", text);
 	int site = fault_lookup(fault_sites, FAULT_NSITES, f[0]);
 	int op = fault_lookup(fault_ops, FAULT_NOPS, f[1]);
@@ -79,7 +80,7 @@ fault_parse_rule(char *text, struct fault_rule *r, char **err)
 		if (strcmp(fault_errnos[i].name, f[3]) == 0)
 			r->err = fault_errnos[i].err;
 	if (site < 0 || op < 0 || bad_n || r->err == 0)
-		return seterr(err, -EINVAL, "KILN_FAULT: bad %s '%s' (sites: "
+		return err_set(err, -EINVAL, "KILN_FAULT: bad %s '%s' (sites: "
 		              "store, artifact, cache; ops: write, sync, read; "
 		              "N and COUNT: numbers; errnos: ENOSPC, EIO, EDQUOT, "
 		              "EROFS)", site < 0 ? "site" : op < 0 ? "operation" :
@@ -105,7 +106,7 @@ fault_init(const char *spec, char **err)
 		if (strcmp(t, "trace") == 0)
 			fault_trace = 1;
 		else if (fault_nrules == FAULT_RULES)
-			rc = seterr(err, -EINVAL, "KILN_FAULT: more than %d "
+			rc = err_set(err, -EINVAL, "KILN_FAULT: more than %d "
 			            "rules", FAULT_RULES);
 		else
 			rc = fault_parse_rule(t, &fault_rules[fault_nrules++], err);

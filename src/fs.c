@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "xalloc.h"
@@ -34,7 +35,7 @@ fs_mkdir_p(const char *path, mode_t mode, char **err)
 		*s = '\0';
 		if (p[0] != '\0' && mkdir(p, mode) < 0 && errno != EEXIST) {
 			int e = errno;
-			int rc = seterr(err, -e, "cannot create directory %s: %s",
+			int rc = err_set(err, -e, "cannot create directory %s: %s",
 			                p, strerror(e));
 			free(p);
 			return rc;
@@ -47,7 +48,7 @@ fs_mkdir_p(const char *path, mode_t mode, char **err)
 	/* EEXIST also covers a file where a directory should be. */
 	struct stat st;
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return seterr(err, -ENOTDIR, "%s is not a directory", path);
+		return err_set(err, -ENOTDIR, "%s is not a directory", path);
 	return 0;
 }
 
@@ -72,14 +73,14 @@ fs_tighten(const char *path, mode_t mode, char **err)
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return seterr(err, -errno, "cannot stat %s: %s", path,
+		return err_set(err, -errno, "cannot stat %s: %s", path,
 		              strerror(errno));
 	}
 	mode_t was = st.st_mode & 07777, want = was & (mode | ~(mode_t)0777);
 	if (was == want)
 		return 0;
 	if (chmod(path, want) < 0)
-		return seterr(err, -errno, "%s is mode %04o, looser than %04o, "
+		return err_set(err, -errno, "%s is mode %04o, looser than %04o, "
 		              "and chmod failed: %s", path, (unsigned)was,
 		              (unsigned)mode, strerror(errno));
 	log_info("chmod %04o %s (was %04o: open to group or others)",
@@ -97,15 +98,15 @@ fs_read_file(const char *path, size_t max, char **data, size_t *len,
 	*data = NULL;
 	*len = 0;
 	if (fd < 0)
-		return seterr(err, -errno, "cannot open %s: %s", path,
+		return err_set(err, -errno, "cannot open %s: %s", path,
 		              strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return seterr(err, -EINVAL, "%s is not a regular file", path);
+		return err_set(err, -EINVAL, "%s is not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		return seterr(err, -EFBIG, "%s is larger than %zu bytes", path,
+		return err_set(err, -EFBIG, "%s is larger than %zu bytes", path,
 		              max);
 	}
 	char *buf = xmalloc(max + 1);
@@ -118,7 +119,7 @@ fs_read_file(const char *path, size_t max, char **data, size_t *len,
 			int e = errno;
 			close(fd);
 			free(buf);
-			return seterr(err, -e, "cannot read %s: %s", path,
+			return err_set(err, -e, "cannot read %s: %s", path,
 			              strerror(e));
 		}
 		if (r == 0 || (n += (size_t)r) > max)
@@ -127,7 +128,7 @@ fs_read_file(const char *path, size_t max, char **data, size_t *len,
 	close(fd);
 	if (n > max) {
 		free(buf);
-		return seterr(err, -EFBIG, "%s is larger than %zu bytes", path,
+		return err_set(err, -EFBIG, "%s is larger than %zu bytes", path,
 		              max);
 	}
 	buf[n] = '\0';
@@ -147,7 +148,7 @@ fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
 	if (fd < 0) {
 		e = errno;
 		free(tmp);
-		return seterr(err, -e, "cannot create a file beside %s: %s",
+		return err_set(err, -e, "cannot create a file beside %s: %s",
 		              path, strerror(e));
 	}
 	const char *p = data;
@@ -170,7 +171,7 @@ fs_write_file(const char *path, const void *data, size_t len, mode_t mode,
 	if (e != 0) {
 		unlink(tmp);
 		free(tmp);
-		return seterr(err, -e, "cannot write %s: %s", path,
+		return err_set(err, -e, "cannot write %s: %s", path,
 		              strerror(e));
 	}
 	free(tmp);
@@ -195,13 +196,13 @@ fs_lock(const char *path, int *fd, char **err)
 {
 	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (*fd < 0)
-		return seterr(err, -errno, "cannot open %s: %s", path, strerror(errno));
+		return err_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
 	if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
 		return 0;
 	int e = errno;
 	close(*fd);
 	*fd = -1;
 	if (e == EWOULDBLOCK)
-		return seterr(err, -EBUSY, "%s is locked by another process", path);
-	return seterr(err, -e, "cannot lock %s: %s", path, strerror(e));
+		return err_set(err, -EBUSY, "%s is locked by another process", path);
+	return err_set(err, -e, "cannot lock %s: %s", path, strerror(e));
 }

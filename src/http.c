@@ -119,6 +119,7 @@ http_load_mhd(void)
 }
 
 #include "clock.h"
+#include "err.h"
 #include "gzip.h"
 #include "hash.h"
 #include "http.h"
@@ -926,7 +927,7 @@ http_sockaddr(const char *listen, int port, struct sockaddr_storage *sa,
 	    strcmp(listen, "localhost") == 0)
 		listen = "127.0.0.1";
 	if (port < 0 || port > 65535)
-		return seterr(err, -EINVAL, "invalid HTTP port %d", port);
+		return err_set(err, -EINVAL, "invalid HTTP port %d", port);
 	memset(sa, 0, sizeof *sa);
 	if (inet_pton(AF_INET, listen, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
@@ -942,7 +943,7 @@ http_sockaddr(const char *listen, int port, struct sockaddr_storage *sa,
 		*name = xasprintf("[%s]:%d", listen, port);
 		return 0;
 	}
-	return seterr(err, -EINVAL,
+	return err_set(err, -EINVAL,
 	              "invalid listen address \"%.100s\" (want an IPv4 or "
 	              "IPv6 literal, or localhost)", listen);
 }
@@ -1017,16 +1018,16 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 
 	*out = NULL;
 	if (o == NULL || h == NULL)
-		return seterr(err, -EINVAL, "http_start: no options or handler");
+		return err_set(err, -EINVAL, "http_start: no options or handler");
 	pthread_once(&lm_once, http_load_mhd);
 	if (lm_rc != 0)
-		return seterr(err, -ELIBACC, "cannot start the HTTP server: %s",
+		return err_set(err, -ELIBACC, "cannot start the HTTP server: %s",
 		              lm_error);
 	rc = http_sockaddr(o->listen, o->port, &sa, &salen, &name, err);
 	if (rc < 0)
 		return rc;
 	if (o->port != 0 && (rc = http_probe_bind(&sa, salen)) < 0) {
-		rc = seterr(err, rc, "cannot listen on %s: %s", name,
+		rc = err_set(err, rc, "cannot listen on %s: %s", name,
 		            strerror(-rc));
 		free(name);
 		return rc;
@@ -1034,7 +1035,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 
 	s = http_server_new(o, h, ud);
 	if ((rc = pthread_create(&s->parker, NULL, http_parker_main, s)) != 0) {
-		rc = seterr(err, -rc, "cannot start HTTP parker thread: %s",
+		rc = err_set(err, -rc, "cannot start HTTP parker thread: %s",
 		            strerror(rc));
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
@@ -1067,7 +1068,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	if (s->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 		http_start_undo(s);
 		free(name);
-		return seterr(err, -ENOTSUP, "this libmicrohttpd was built "
+		return err_set(err, -ENOTSUP, "this libmicrohttpd was built "
 		              "without HTTPS support");
 	}
 	if (s->tls)
@@ -1092,7 +1093,7 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		int e = errno;
-		rc = seterr(err, e ? -e : -EIO, "cannot listen on %s: %s", name,
+		rc = err_set(err, e ? -e : -EIO, "cannot listen on %s: %s", name,
 		            e ? strerror(e) : "libmicrohttpd failed to start "
 		            "(see log)");
 		http_start_undo(s);

@@ -18,6 +18,7 @@
 #include "backup.h"
 #include "cert.h"
 #include "clock.h"
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "master.h"
@@ -254,7 +255,7 @@ master_run(const struct kiln_config *c, char **err)
 	log_init(c->master.name, LOG_LEVEL_INFO);
 	master_tighten(c);
 	if (auth_init() != 0)
-		return seterr(err, -EIO, "libsodium failed to initialise");
+		return err_set(err, -EIO, "libsodium failed to initialise");
 	if ((rc = config_secret(c, 1, &secret, err)) != 0)
 		return rc;
 	if (!c->master.tls && !config_host_is_loopback(c->master.listen))

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "dag.h"
+#include "err.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -1271,7 +1272,7 @@ pipeline_start(const struct kiln_config *c, store *st, sched *sc,
 		log_info("pipelines: %d active runs to carry on", n);
 	if (pthread_create(&p->thread, NULL, pipeline_main, p) != 0) {
 		pipeline_stop(p);
-		return seterr(err, -EAGAIN, "cannot start the pipeline thread");
+		return err_set(err, -EAGAIN, "cannot start the pipeline thread");
 	}
 	p->started = 1;
 	*out = p;
@@ -1429,7 +1430,7 @@ pipeline_trigger(pipeline *p, const char *dag_id, json_t *conf,
 	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
-		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+		rc = err_set(err, -ENOENT, "no DAG '%s'", dag_id);
 	} else {
 		/* Unknown or mistyped params would fail at run time: refuse
 		 * now. */
@@ -1453,7 +1454,7 @@ pipeline_pause(pipeline *p, const char *dag_id, int paused, char **err)
 	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
-		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+		rc = err_set(err, -ENOENT, "no DAG '%s'", dag_id);
 	} else {
 		struct store_op op = { .kind = STORE_DAG_SET, .dag_id = dag_id,
 		                       .paused = paused, .next_start = -1 };
@@ -1477,11 +1478,11 @@ pipeline_backfill(pipeline *p, const char *dag_id, int64_t from, int64_t to,
 	struct pdag *pd = pl_dag_find(p, dag_id);
 	int rc = 0;
 	if (pd == NULL) {
-		rc = seterr(err, -ENOENT, "no DAG '%s'", dag_id);
+		rc = err_set(err, -ENOENT, "no DAG '%s'", dag_id);
 	} else if (pd->d->schedule_text == NULL || pd->d->cron.kind == CRON_NONE) {
-		rc = seterr(err, -EINVAL, "DAG %s has no schedule to backfill", dag_id);
+		rc = err_set(err, -EINVAL, "DAG %s has no schedule to backfill", dag_id);
 	} else if (to < from) {
-		rc = seterr(err, -EINVAL, "backfill: --to is before --from");
+		rc = err_set(err, -EINVAL, "backfill: --to is before --from");
 	} else {
 		const struct dag *d = pd->d;
 		int64_t s = first_at_or_after(&d->cron, from, d->start_date);
@@ -1581,9 +1582,9 @@ pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
 	struct pdag *pd = rc == 0 ? pl_dag_find(p, sr.dag_id) : NULL;
 	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
 	if (rc == -ENOENT) {
-		seterr(err, rc, "no run '%s'", run_id);
+		err_set(err, rc, "no run '%s'", run_id);
 	} else if (rc == 0 && t == NULL) {
-		rc = seterr(err, -ENOENT, "run %s has no task '%s'", run_id, task);
+		rc = err_set(err, -ENOENT, "run %s has no task '%s'", run_id, task);
 	} else if (rc == 0) {
 		const struct dag *d = pd->d;
 		size_t ti = (size_t)(t - d->tasks);
@@ -1594,7 +1595,7 @@ pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
 		           ts.state[ti] == TI_RUNNING || ts.state[ti] == TI_UP_FOR_RETRY;
 		/* A job still at work would overwrite the mark when it ends. */
 		if (rc == 0 && state != TI_NONE && busy)
-			rc = seterr(err, -EBUSY, "task %s of run %s is %s: cancel its "
+			rc = err_set(err, -EBUSY, "task %s of run %s is %s: cancel its "
 			            "job first", task, run_id,
 			            store_ti_state_name(ts.state[ti]));
 		if (rc == 0) {

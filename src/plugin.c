@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "plugin.h"
@@ -184,7 +185,7 @@ plugin_copy(int src, const char *file, const struct file_id *id,
 	int dst = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
 	if (dst < 0) {
 		int e = errno;
-		seterr(err, -e, "%s: cannot create cache copy %s: %s", file,
+		err_set(err, -e, "%s: cannot create cache copy %s: %s", file,
 		       path, strerror(e));
 		free(path);
 		return -e;
@@ -196,7 +197,7 @@ plugin_copy(int src, const char *file, const struct file_id *id,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = seterr(err, -errno, "%s: read: %s", file,
+			rc = err_set(err, -errno, "%s: read: %s", file,
 			            strerror(errno));
 			break;
 		}
@@ -207,7 +208,7 @@ plugin_copy(int src, const char *file, const struct file_id *id,
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				rc = seterr(err, -errno, "%s: write: %s", path,
+				rc = err_set(err, -errno, "%s: write: %s", path,
 				            strerror(errno));
 				break;
 			}
@@ -217,7 +218,7 @@ plugin_copy(int src, const char *file, const struct file_id *id,
 			break;
 	}
 	if (close(dst) < 0 && rc == 0)
-		rc = seterr(err, -errno, "%s: close: %s", path, strerror(errno));
+		rc = err_set(err, -errno, "%s: close: %s", path, strerror(errno));
 	if (rc < 0) {
 		unlink(path);
 		free(path);
@@ -239,7 +240,7 @@ plugin_elf_check(const char *copy, const char *file, char **err)
 {
 	int fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return seterr(err, -errno, "%s: cannot open cache copy %s: %s",
+		return err_set(err, -errno, "%s: cannot open cache copy %s: %s",
 		              file, copy, strerror(errno));
 	struct stat st;
 	ElfW(Ehdr) eh;
@@ -253,7 +254,7 @@ plugin_elf_check(const char *copy, const char *file, char **err)
 		goto out;
 	off_t size = st.st_size;
 	if ((off_t)eh.e_phoff + (off_t)eh.e_phnum * eh.e_phentsize > size) {
-		rc = seterr(err, -ENOEXEC, "%s: truncated ELF file (program "
+		rc = err_set(err, -ENOEXEC, "%s: truncated ELF file (program "
 		            "headers past the end); is it still being written?",
 		            file);
 		goto out;
@@ -262,14 +263,14 @@ plugin_elf_check(const char *copy, const char *file, char **err)
 		ElfW(Phdr) ph;
 		if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff +
 		          i * sizeof ph)) != (ssize_t)sizeof ph) {
-			rc = seterr(err, -EIO, "%s: cannot read program "
+			rc = err_set(err, -EIO, "%s: cannot read program "
 			            "header %u", file, i);
 			break;
 		}
 		if (ph.p_type == PT_LOAD &&
 		    (ph.p_offset > (uint64_t)size ||
 		     ph.p_filesz > (uint64_t)size - ph.p_offset)) {
-			rc = seterr(err, -ENOEXEC, "%s: truncated ELF file "
+			rc = err_set(err, -ENOEXEC, "%s: truncated ELF file "
 			            "(%lld bytes, a segment ends at %llu); is it "
 			            "still being written?", file, (long long)size,
 			            (unsigned long long)(ph.p_offset + ph.p_filesz));
@@ -294,13 +295,13 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 {
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return seterr(err, -errno, "%s: cannot open: %s", file,
+		return err_set(err, -errno, "%s: cannot open: %s", file,
 		              strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		return seterr(err, -e, "%s: cannot stat: %s", file, strerror(e));
+		return err_set(err, -e, "%s: cannot stat: %s", file, strerror(e));
 	}
 	plugin_stat_id(&st, id);
 	char *copy = NULL;
@@ -318,7 +319,7 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 		if (!plugin_same_id(&now, id)) {
 			unlink(copy);
 			free(copy);
-			return seterr(err, -EAGAIN, "%s: changed while being "
+			return err_set(err, -EAGAIN, "%s: changed while being "
 			              "read", file);
 		}
 	}
@@ -342,11 +343,11 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 		/* kiln exports no symbol to plugins (src/kiln/plugin.sym): one
 		 * that binds to kiln's internals would break with any build. */
 		if (strstr(why, "undefined symbol") != NULL)
-			seterr(err, -ENOEXEC, "%s: %s: a plugin may use kiln only "
+			err_set(err, -ENOEXEC, "%s: %s: a plugin may use kiln only "
 			       "through the host table of kiln/plugin.h, and "
 			       "libraries it links itself", file, why);
 		else
-			seterr(err, -ENOEXEC, "%s: not a loadable shared "
+			err_set(err, -ENOEXEC, "%s: not a loadable shared "
 			       "object: %s", file, why);
 		unlink(copy);
 		free(copy);
@@ -357,36 +358,36 @@ plugin_open_file(const char *file, const char *cache_dir, void **handle,
 
 	const struct kiln_plugin *d = dlsym(h, KILN_PLUGIN_SYMBOL);
 	if (d == NULL) {
-		rc = seterr(err, -ENOENT, "%s: does not export the symbol '%s'",
+		rc = err_set(err, -ENOENT, "%s: does not export the symbol '%s'",
 		            file, KILN_PLUGIN_SYMBOL);
 	} else if (d->abi_major != KILN_ABI_MAJOR) {
-		rc = seterr(err, -EPROTO,
+		rc = err_set(err, -EPROTO,
 		            "%s: built for ABI %u, this kiln speaks ABI %d",
 		            file, d->abi_major, KILN_ABI_MAJOR);
 	} else if (d->abi_minor > KILN_ABI_MINOR) {
 		/* It may rely on members this kiln would not call. */
-		rc = seterr(err, -EPROTO,
+		rc = err_set(err, -EPROTO,
 		            "%s: built for ABI %u.%u, this kiln speaks ABI %d.%d "
 		            "(and older): upgrade kiln, or build the plugin for "
 		            "ABI %d.%d", file, d->abi_major, d->abi_minor,
 		            KILN_ABI_MAJOR, KILN_ABI_MINOR, KILN_ABI_MAJOR,
 		            KILN_ABI_MINOR);
 	} else if (d->size < plugin_desc_min_size(d->abi_minor)) {
-		rc = seterr(err, -EPROTO,
+		rc = err_set(err, -EPROTO,
 		            "%s: descriptor size %u is smaller than the %zu "
 		            "bytes of ABI %d.%u", file, d->size,
 		            plugin_desc_min_size(d->abi_minor), KILN_ABI_MAJOR,
 		            d->abi_minor);
 	} else if (d->name == NULL) {
-		rc = seterr(err, -EINVAL, "%s: descriptor has no name", file);
+		rc = err_set(err, -EINVAL, "%s: descriptor has no name", file);
 	} else if (d->version == NULL) {
-		rc = seterr(err, -EINVAL, "%s: plugin '%.64s' has no version",
+		rc = err_set(err, -EINVAL, "%s: plugin '%.64s' has no version",
 		            file, d->name);
 	} else if (d->run == NULL) {
-		rc = seterr(err, -EINVAL, "%s: plugin '%.64s' has no run()",
+		rc = err_set(err, -EINVAL, "%s: plugin '%.64s' has no run()",
 		            file, d->name);
 	} else if (!plugin_name_valid(d->name)) {
-		rc = seterr(err, -EINVAL, "%s: invalid plugin name '%.64s' "
+		rc = err_set(err, -EINVAL, "%s: invalid plugin name '%.64s' "
 		            "(allowed: a-z, 0-9, '_' and '-')", file, d->name);
 	}
 	if (rc < 0) {
@@ -954,10 +955,10 @@ plugin_registry_open_policy(const char *dir, const char *cache_dir,
 {
 	struct stat st;
 	if (stat(dir, &st) < 0)
-		return seterr(err, -errno, "plugin directory %s: %s", dir,
+		return err_set(err, -errno, "plugin directory %s: %s", dir,
 		              strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return seterr(err, -ENOTDIR, "plugin directory %s is not a "
+		return err_set(err, -ENOTDIR, "plugin directory %s is not a "
 		              "directory", dir);
 	int rc = fs_mkdir_p(cache_dir, 0700, err);
 	if (rc < 0)
@@ -1067,7 +1068,7 @@ plugin_check_file(const char *path, char **name, char **version, char **err)
 	                      tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL) {
 		int e = errno;
-		seterr(err, -e, "cannot create %s: %s", dir, strerror(e));
+		err_set(err, -e, "cannot create %s: %s", dir, strerror(e));
 		free(dir);
 		return -e;
 	}
@@ -1170,9 +1171,9 @@ int
 plugin_params_check(const json_t *decl, const json_t *params, char **err)
 {
 	if (params != NULL && !json_is_object(params))
-		return seterr(err, -EINVAL, "parameters must be a JSON object");
+		return err_set(err, -EINVAL, "parameters must be a JSON object");
 	if (decl != NULL && !json_is_array(decl))
-		return seterr(err, -EINVAL, "parameter declarations must be a "
+		return err_set(err, -EINVAL, "parameter declarations must be a "
 		              "JSON array");
 	for (size_t i = 0; i < json_array_size(decl); i++) {
 		const json_t *p = json_array_get(decl, i);
@@ -1190,14 +1191,14 @@ plugin_params_check(const json_t *decl, const json_t *params, char **err)
 			v = NULL;
 		if (v == NULL) {
 			if (json_is_true(json_object_get(p, "required")))
-				return seterr(err, -EINVAL, "parameter '%s' is "
+				return err_set(err, -EINVAL, "parameter '%s' is "
 				              "required%s%s%s", name, type ? " (" : "",
 				              type ? type : "", type ? ")" : "");
 			continue;
 		}
 		if (!plugin_type_ok(type, v)) {
 			char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			int rc = seterr(err, -EINVAL, "parameter '%s' must be %s %s, "
+			int rc = err_set(err, -EINVAL, "parameter '%s' must be %s %s, "
 			                "not %.64s%s", name,
 			                strcmp(type, "int") == 0 ? "an" : "a", type,
 			                text ? text : "?",

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kiln/plugin.h"
+#include "err.h"
 #include "hash.h"
 #include "proto.h"
 #include "xalloc.h"
@@ -73,7 +74,7 @@ decode_end(struct proto_own *own, int rc)
 static int
 bad(char **err, const char *where, const char *key, const char *what)
 {
-	return seterr(err, -EINVAL, "%s%s%s: %s", where, *where ? "." : "",
+	return err_set(err, -EINVAL, "%s%s%s: %s", where, *where ? "." : "",
 	              key, what);
 }
 
@@ -159,7 +160,7 @@ element(json_t *a, const char *key, size_t i, char *where, size_t wlen,
 	json_t *e = json_array_get(a, i);
 	snprintf(where, wlen, "%s[%zu]", key, i);
 	if (!json_is_object(e)) {
-		seterr(err, -EINVAL, "%s: must be an object", where);
+		err_set(err, -EINVAL, "%s: must be an object", where);
 		return NULL;
 	}
 	return e;
@@ -273,12 +274,12 @@ files_read(json_t *a, const char *where, int slash_ok, struct proto_own *own,
 		    get_int(e, w, "size", 1, 0, INT64_MAX, 0, &f[i].size, err) != 0)
 			return -EINVAL;
 		if (!proto_name_ok(f[i].name, slash_ok))
-			return seterr(err, -EINVAL, "%s.name: not a file name (1 to %d "
+			return err_set(err, -EINVAL, "%s.name: not a file name (1 to %d "
 			              "bytes, no control character%s, no . or .. "
 			              "component)", w, PROTO_NAME_MAX, slash_ok ?
 			              ", not absolute" : ", no '/'");
 		if (!hash_is_hex(f[i].sha))
-			return seterr(err, -EINVAL, "%s.sha: not a SHA-256 (64 "
+			return err_set(err, -EINVAL, "%s.sha: not a SHA-256 (64 "
 			              "lowercase hex digits)", w);
 	}
 	*out = f;
@@ -316,7 +317,7 @@ proto_files_parse(const char *text, struct proto_file **files, size_t *n,
 	json_t *a = json_loads(text, 0, NULL);
 	if (!json_is_array(a)) {
 		json_decref(a);
-		return seterr(err, -EINVAL, "files: not a JSON array");
+		return err_set(err, -EINVAL, "files: not a JSON array");
 	}
 	own->json = a;
 	return decode_end(own, files_read(a, "files", 1, own, files, n, err));

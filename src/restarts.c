@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "fs.h"
 #include "restarts.h"
 #include "xalloc.h"
@@ -54,7 +55,7 @@ restarts_read(const char *data_dir, struct metrics_node_restarts **out,
 		char *sp = strchr(line, ' '), *end = NULL;
 		long long v = sp ? strtoll(sp + 1, &end, 10) : -1;
 		if (sp == NULL || sp == line || end == sp + 1 || *end != '\0' || v < 0) {
-			rc = seterr(err, -EINVAL, "%s: bad line '%s'", path, line);
+			rc = err_set(err, -EINVAL, "%s: bad line '%s'", path, line);
 			break;
 		}
 		*out = xrealloc(*out, (*n + 1) * sizeof **out);

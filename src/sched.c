@@ -23,6 +23,7 @@
 
 #include "kiln/plugin.h"
 #include "clock.h"
+#include "err.h"
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
@@ -838,10 +839,10 @@ sched_cancel(sched *s, int64_t id, char **err)
 	rc = store_job_get(s->st, id, &sj, err);
 	store_job_clear(&sj);
 	if (rc == -ENOENT)
-		return seterr(err, -ENOENT, "no job %lld", (long long)id);
+		return err_set(err, -ENOENT, "no job %lld", (long long)id);
 	if (rc != 0)
 		return rc;
-	return seterr(err, -EALREADY, "job %lld already %s", (long long)id,
+	return err_set(err, -EALREADY, "job %lld already %s", (long long)id,
 	              job_state_name(sj.state));
 }
 
@@ -1009,14 +1010,14 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
                    size_t n, int64_t *id, char **err)
 {
 	if (n == 0 || n > SCHED_STAGE_MAX_TASKS)
-		return seterr(err, -EINVAL, "a stage has 1 to %d map tasks, not %zu",
+		return err_set(err, -EINVAL, "a stage has 1 to %d map tasks, not %zu",
 		              SCHED_STAGE_MAX_TASKS, n);
 	pthread_mutex_lock(&s->mu);
 	struct sjob *d = job_find(s, owner);
 	if (d == NULL || d->state != SJ_RUNNING || d->attempt != owner_attempt ||
 	    d->stage != NULL) {
 		pthread_mutex_unlock(&s->mu);
-		return seterr(err, -ESTALE, "job %lld attempt %d is not running",
+		return err_set(err, -ESTALE, "job %lld attempt %d is not running",
 		              (long long)owner, owner_attempt);
 	}
 	struct stage *st = stage_new(&s->stages, owner, owner_attempt, n);
@@ -1052,7 +1053,7 @@ sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n, char **err)
 	*n = 0;
 	pthread_mutex_lock(&s->mu);
 	struct stage *st = stage_find(&s->stages, id);
-	int rc = st == NULL ? seterr(err, -ENOENT, "no stage %lld (the master "
+	int rc = st == NULL ? err_set(err, -ENOENT, "no stage %lld (the master "
 	                             "restarted?)", (long long)id)
 	                    : stage_outcome(st, results, n, err);
 	if (st != NULL && rc != 0)
@@ -1543,7 +1544,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	if (w == NULL || !w->registered || !w->alive || w->session != session) {
 		pthread_mutex_unlock(&s->mu);
 		free(run);
-		return seterr(err, -ESTALE, "worker %s must register", name);
+		return err_set(err, -ESTALE, "worker %s must register", name);
 	}
 	w->last_seen = clock_mono_ms();
 	sc_beat(s, w);

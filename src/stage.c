@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "jobstate.h"
 #include "log.h"
 #include "stage.h"
@@ -28,7 +29,7 @@ stage_body(const struct stage_driver *d, const char *fn, const char *broadcast,
 	json_t *bc = NULL;
 	if (broadcast != NULL &&
 	    (bc = json_loads(broadcast, JSON_DECODE_ANY, NULL)) == NULL) {
-		seterr(err, KILN_EINVAL, "the broadcast value is not JSON");
+		err_set(err, KILN_EINVAL, "the broadcast value is not JSON");
 		return NULL;
 	}
 	struct proto_stage m = { .job = d->job, .attempt = d->attempt,
@@ -41,7 +42,7 @@ stage_body(const struct stage_driver *d, const char *fn, const char *broadcast,
 		json_t *arg = NULL;
 		if (tasks[i].arg != NULL &&
 		    (arg = json_loads(tasks[i].arg, JSON_DECODE_ANY, NULL)) == NULL) {
-			seterr(err, KILN_EINVAL, "the argument of map task %d is not JSON", i);
+			err_set(err, KILN_EINVAL, "the argument of map task %d is not JSON", i);
 			goto out;
 		}
 		t->params = proto_map_params(fn, i, n, arg, bc);
@@ -52,7 +53,7 @@ stage_body(const struct stage_driver *d, const char *fn, const char *broadcast,
 		for (int k = 0; k < tasks[i].ninputs; k++) {
 			int x = tasks[i].inputs[k];
 			if (x < 0 || (size_t)x >= d->ninputs) {
-				seterr(err, KILN_EINVAL, "map task %d reads input %d; the "
+				err_set(err, KILN_EINVAL, "map task %d reads input %d; the "
 				       "driver has %zu", i, x, d->ninputs);
 				i++;
 				goto out;
@@ -94,7 +95,7 @@ stage_wait(client *c, const struct stage_driver *d, const char *fn,
 				json_decref(reply);
 				free(cerr);
 			}
-			return seterr(err, KILN_ECANCELLED, "cancelled");
+			return err_set(err, KILN_ECANCELLED, "cancelled");
 		}
 		if (id == 0)
 			snprintf(path, sizeof path, PROTO_PATH_STAGES);
@@ -110,7 +111,7 @@ stage_wait(client *c, const struct stage_driver *d, const char *fn,
 			 * wait for it, then submit again. */
 			json_decref(reply);
 			if (++resubmits > STAGE_RESUBMITS)
-				return seterr(err, KILN_EFAIL, "the master is unreachable");
+				return err_set(err, KILN_EFAIL, "the master is unreachable");
 			if (rc != 0)
 				usleep(100 * 1000);
 			id = 0;
@@ -118,7 +119,7 @@ stage_wait(client *c, const struct stage_driver *d, const char *fn,
 		}
 		if (status != 200) {
 			const char *e = json_string_value(json_object_get(reply, "error"));
-			rc = seterr(err, KILN_EFAIL, "stage %s: %s", fn,
+			rc = err_set(err, KILN_EFAIL, "stage %s: %s", fn,
 			            e ? e : "refused by the master");
 			json_decref(reply);
 			return rc;
@@ -127,7 +128,7 @@ stage_wait(client *c, const struct stage_driver *d, const char *fn,
 		rc = proto_stage_reply_decode(reply, rep, &derr);
 		json_decref(reply);
 		if (rc != 0) {
-			rc = seterr(err, KILN_EFAIL, "stage %s: bad reply: %s", fn, derr);
+			rc = err_set(err, KILN_EFAIL, "stage %s: bad reply: %s", fn, derr);
 			free(derr);
 			return rc;
 		}
@@ -153,7 +154,7 @@ stage_run(client *c, const struct stage_driver *d, const char *fn,
 	if (rc != 0)
 		return rc;
 	if (rep.nresults != (size_t)n) {
-		rc = seterr(err, KILN_EFAIL, "stage %s: %zu results for %d tasks",
+		rc = err_set(err, KILN_EFAIL, "stage %s: %zu results for %d tasks",
 		            fn, rep.nresults, n);
 	} else {
 		*results = xcalloc((size_t)n, sizeof **results);
@@ -323,7 +324,7 @@ stage_outcome(struct stage *st, char ***results, size_t *n, char **err)
 	*results = NULL;
 	*n = 0;
 	if (st->error != NULL)
-		return seterr(err, -EIO, "%s", st->error);
+		return err_set(err, -EIO, "%s", st->error);
 	if (st->ndone < st->n)
 		return 0;
 	*results = st->results;

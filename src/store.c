@@ -43,6 +43,7 @@
 #include <sqlite3.h>
 
 #include "clock.h"
+#include "err.h"
 #include "fault.h"
 #include "fs.h"
 #include "log.h"
@@ -564,7 +565,7 @@ store_errno(int rc)
 static int
 store_dberr(sqlite3 *db, int rc, char **err, const char *what)
 {
-	return seterr(err, store_errno(rc), "%s: %s", what,
+	return err_set(err, store_errno(rc), "%s: %s", what,
 	              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
@@ -574,7 +575,7 @@ store_exec(sqlite3 *db, const char *sql, char **err)
 	char *msg = NULL;
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		rc = seterr(err, store_errno(rc), "sqlite: %.40s: %s", sql,
+		rc = err_set(err, store_errno(rc), "sqlite: %.40s: %s", sql,
 		            msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return rc;
@@ -789,7 +790,7 @@ store_connect(const char *path, sqlite3 **out, char **err)
 	                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                         store_vfs());
 	if (rc != SQLITE_OK) {
-		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
+		rc = err_set(err, store_errno(rc), "cannot open %s: %s", path,
 		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);      /* a handle is returned even on error */
 		return rc;
@@ -809,7 +810,7 @@ store_connect(const char *path, sqlite3 **out, char **err)
 static int
 store_too_new(store *s, int ver, char **err)
 {
-	return seterr(err, -EPROTO, "%s has schema version %d, newer than the "
+	return err_set(err, -EPROTO, "%s has schema version %d, newer than the "
 	              "%d this kiln knows: upgrade kiln", s->path, ver,
 	              STORE_NMIGRATIONS);
 }
@@ -892,9 +893,9 @@ store_open(const char *path, int sync_full, store **out, char **err)
 
 	*out = NULL;
 	if (path == NULL || *path == '\0')
-		return seterr(err, -EINVAL, "store: no database path");
+		return err_set(err, -EINVAL, "store: no database path");
 	if (!sqlite3_threadsafe())
-		return seterr(err, -ENOTSUP, "store: SQLite was built without "
+		return err_set(err, -ENOTSUP, "store: SQLite was built without "
 		              "thread support");
 	if ((rc = fs_mkdir_parents(path, 0700, err)) < 0)
 		return rc;
@@ -937,7 +938,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 		         (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (strcmp(mode, "wal") != 0) {
-		rc = seterr(err, -EIO, "%s: cannot switch to WAL journal (%s)",
+		rc = err_set(err, -EIO, "%s: cannot switch to WAL journal (%s)",
 		            path, *mode ? mode : sqlite3_errmsg(s->wdb));
 		goto fail;
 	}
@@ -968,7 +969,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	rc = pthread_create(&s->writer, NULL, store_writer, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		rc = seterr(err, -rc, "store: cannot start writer thread: %s",
+		rc = err_set(err, -rc, "store: cannot start writer thread: %s",
 		            strerror(rc));
 		goto fail;
 	}
@@ -1591,7 +1592,7 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		switch (op->kind) {
 		case STORE_SUBMIT:
 			if (op->job.plugin == NULL || *op->job.plugin == '\0')
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "submit without a plugin", i);
 			if (op->job.slots < 1)
 				op->job.slots = 1;
@@ -1607,7 +1608,7 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			if (op->state != JOB_SUCCEEDED &&
 			    op->state != JOB_FAILED &&
 			    op->state != JOB_CANCELLED)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "finish into state %d", i, op->state);
 			break;
 		case STORE_START:
@@ -1618,17 +1619,17 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		case STORE_RUN_CREATE:
 			if (op->run_new == NULL || op->run_new->dag_id == NULL ||
 			    op->run_new->run_id == NULL || op->run_new->kind == NULL)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "incomplete run", i);
 			break;
 		case STORE_TI_EXPAND:
 			if (op->map_count < 1)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "expansion into no instance", i);
 			/* fall through */
 		case STORE_TI_SET:
 			if (op->task == NULL)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "task instance without a task", i);
 			break;
 		case STORE_RUN_STATE:
@@ -1637,33 +1638,33 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 			break;
 		case STORE_PURGE:
 			if (op->t_ms <= 0 || op->attempt < 1)
-				return seterr(err, -EINVAL, "store: op %zu: purge "
+				return err_set(err, -EINVAL, "store: op %zu: purge "
 				              "without a time or a batch size", i);
 			break;
 		case STORE_META:
 		case STORE_ARTIFACT:
 			if (op->task == NULL)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "artifact without a hash", i);
 			break;
 		case STORE_DAG_SET:
 			if (op->dag_id == NULL)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "no DAG id", i);
 			break;
 		case STORE_IDEM:
 			if (op->worker == NULL || op->task == NULL ||
 			    op->result == NULL || op->id < 1 || (size_t)op->id > i)
-				return seterr(err, -EINVAL, "store: op %zu: "
+				return err_set(err, -EINVAL, "store: op %zu: "
 				              "idempotency key without its jobs", i);
 			for (size_t k = i - (size_t)op->id; k < i; k++)
 				if (ops[k].kind != STORE_SUBMIT)
-					return seterr(err, -EINVAL, "store: op "
+					return err_set(err, -EINVAL, "store: op "
 					              "%zu: idempotency key after "
 					              "another op than a submit", i);
 			break;
 		default:
-			return seterr(err, -EINVAL, "store: op %zu: unknown kind "
+			return err_set(err, -EINVAL, "store: op %zu: unknown kind "
 			              "%d", i, op->kind);
 		}
 		op->applied = 0;
@@ -1691,7 +1692,7 @@ store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
 
 	pthread_cond_destroy(&b.cond);
 	if (b.rc < 0) {
-		rc = seterr(err, b.rc, "%s", b.err);
+		rc = err_set(err, b.rc, "%s", b.err);
 		free(b.err);
 		return rc;
 	}
@@ -1757,7 +1758,7 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 		    op->kind != STORE_TOKEN_USED) {
 			b->n = i;
 			store_batch_free_later(b);
-			return seterr(err, -EINVAL, "store: op %zu: kind %d "
+			return err_set(err, -EINVAL, "store: op %zu: kind %d "
 			              "cannot be deferred", i, op->kind);
 		}
 		b->ops[i] = (struct store_op){
@@ -2375,7 +2376,7 @@ store_token_add(store *s, const struct store_token_new *t, int64_t *id,
 
 	if (t->hash_hex == NULL || *t->hash_hex == '\0' || t->name == NULL ||
 	    t->role == NULL)
-		return seterr(err, -EINVAL, "store: token needs hash, name "
+		return err_set(err, -EINVAL, "store: token needs hash, name "
 		              "and role");
 	pthread_mutex_lock(&s->read_mu);
 	if ((rc = store_rstmt(s, R_TOKEN_ADD, NULL, &st, err)) < 0)
@@ -2394,7 +2395,7 @@ store_token_add(store *s, const struct store_token_new *t, int64_t *id,
 	if (rc != SQLITE_DONE)
 		rc = store_dberr(s->rdb, rc, err, "store: add token");
 	else if (sqlite3_changes(s->rdb) == 0)
-		rc = seterr(err, -EEXIST, "store: token %s already exists",
+		rc = err_set(err, -EEXIST, "store: token %s already exists",
 		            t->name);
 	else
 		rc = 0;
@@ -2915,7 +2916,7 @@ store_backup_file(const char *path, const char *dest, char **err)
 	                         SQLITE_OPEN_NOMUTEX, NULL);
 
 	if (rc != SQLITE_OK) {
-		rc = seterr(err, store_errno(rc), "cannot open %s: %s", path,
+		rc = err_set(err, store_errno(rc), "cannot open %s: %s", path,
 		            src ? sqlite3_errmsg(src) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -2923,7 +2924,7 @@ store_backup_file(const char *path, const char *dest, char **err)
 	rc = sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE |
 	                     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		rc = seterr(err, store_errno(rc), "cannot open %s: %s", dest,
+		rc = err_set(err, store_errno(rc), "cannot open %s: %s", dest,
 		            dst ? sqlite3_errmsg(dst) : sqlite3_errstr(rc));
 		goto out;
 	}
@@ -2963,7 +2964,7 @@ store_file_artifacts(const char *path, store_sha_cb cb, void *ud, char **err)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
-		rc = seterr(err, store_errno(rc), "%s: %s", path,
+		rc = err_set(err, store_errno(rc), "%s: %s", path,
 		            db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto out;
 	}

@@ -29,6 +29,7 @@
 
 #include "datacache.h"
 #include "dataroot.h"
+#include "err.h"
 #include "jobstate.h"
 #include "proto.h"
 #include "log.h"
@@ -605,9 +606,9 @@ task_stage(kiln_task *t, const char *fn, const char *broadcast,
 	char *err = NULL;
 	int rc;
 	if (t->stage_fn == NULL)
-		rc = seterr(&err, KILN_EFAIL, "stages run on workers only");
+		rc = err_set(&err, KILN_EFAIL, "stages run on workers only");
 	else if (fn == NULL || tasks == NULL || n <= 0)
-		rc = seterr(&err, KILN_EINVAL, "a stage needs a function and 1 or more tasks");
+		rc = err_set(&err, KILN_EINVAL, "a stage needs a function and 1 or more tasks");
 	else
 		rc = t->stage_fn(t->stage_ud, t, fn, broadcast, tasks, n,
 		                 results, &err);
@@ -786,14 +787,14 @@ task_new(int64_t job_id, int attempt, const char *params_json,
 		json_error_t jerr;
 		params = json_loads(params_json, JSON_DECODE_ANY, &jerr);
 		if (params == NULL) {
-			seterr(err, -EINVAL, "job %" PRId64 ": parameters are "
+			err_set(err, -EINVAL, "job %" PRId64 ": parameters are "
 			       "not valid JSON: %s (line %d, column %d)",
 			       job_id, jerr.text, jerr.line, jerr.column);
 			return NULL;
 		}
 		if (!json_is_object(params)) {
 			json_decref(params);
-			seterr(err, -EINVAL, "job %" PRId64 ": parameters must "
+			err_set(err, -EINVAL, "job %" PRId64 ": parameters must "
 			       "be a JSON object", job_id);
 			return NULL;
 		}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 #include "throttle.h"
 #include "xalloc.h"
@@ -152,19 +153,19 @@ throttle_begin(throttle *t, const char *addr, int64_t now, int *retry_s,
 	                t->c.global_burst, now);
 	if (s->locked_until_ms > now) {
 		*retry_s = (int)((s->locked_until_ms - now + 999) / 1000);
-		rc = seterr(err, -EAGAIN, "too many failed logins from this "
+		rc = err_set(err, -EAGAIN, "too many failed logins from this "
 		            "address; try again in %d s", *retry_s);
 	} else if (s->tokens < 1) {
 		*retry_s = throttle_wait_s(s->tokens, t->c.addr_rate);
-		rc = seterr(err, -EAGAIN, "too many logins from this address; "
+		rc = err_set(err, -EAGAIN, "too many logins from this address; "
 		            "try again in %d s", *retry_s);
 	} else if (t->tokens < 1) {
 		*retry_s = throttle_wait_s(t->tokens, t->c.global_rate);
-		rc = seterr(err, -EAGAIN, "too many logins at once; try again "
+		rc = err_set(err, -EAGAIN, "too many logins at once; try again "
 		            "in %d s", *retry_s);
 	} else if (t->hashing >= t->c.max_hashes) {
 		*retry_s = 1;
-		rc = seterr(err, -EBUSY, "the master is busy checking other "
+		rc = err_set(err, -EBUSY, "the master is busy checking other "
 		            "logins; try again in 1 s");
 	} else {
 		s->tokens -= 1;

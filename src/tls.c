@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "tls.h"
 #include "tlslib.h"
 #include "xalloc.h"
@@ -37,7 +38,7 @@ tls_trust_new(const char *ca_pem, const char *ca_file, tls_trust **out,
 	tls_trust *t = xcalloc(1, sizeof *t);
 	if ((rc = tl.gnutls_certificate_allocate_credentials(&t->cred)) < 0) {
 		free(t);
-		return seterr(err, -ENOMEM, "cannot set up TLS: %s",
+		return err_set(err, -ENOMEM, "cannot set up TLS: %s",
 		              tl.gnutls_strerror(rc));
 	}
 	if (ca_pem != NULL) {
@@ -58,7 +59,7 @@ tls_trust_new(const char *ca_pem, const char *ca_file, tls_trust **out,
 		                   ca_file != NULL ? ca_file : "the system's "
 		                   "trust store";
 		tls_trust_free(t);
-		return seterr(err, -EINVAL, "cannot load CA certificates from "
+		return err_set(err, -EINVAL, "cannot load CA certificates from "
 		              "%s: %s", what, rc == 0 ? "no certificate in it" :
 		              tl.gnutls_strerror(rc));
 	}
@@ -87,14 +88,14 @@ tls_conn_new(tls_trust *t, int fd, const char *host, tls_conn **out,
 	if ((rc = tl.gnutls_init(&c->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK)) < 0) {
 		free(c->host);
 		free(c);
-		return seterr(err, -ENOMEM, "cannot start TLS: %s",
+		return err_set(err, -ENOMEM, "cannot start TLS: %s",
 		              tl.gnutls_strerror(rc));
 	}
 	if ((rc = tl.gnutls_set_default_priority(c->s)) < 0 ||
 	    (rc = tl.gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE,
 	                                    t->cred)) < 0) {
 		tls_conn_free(c);
-		return seterr(err, -EIO, "cannot start TLS: %s",
+		return err_set(err, -EIO, "cannot start TLS: %s",
 		              tl.gnutls_strerror(rc));
 	}
 	/* SNI is for names only; an address is checked all the same. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "dynlib.h"
+#include "err.h"
 #include "tlslib.h"
 #include "xalloc.h"
 
@@ -52,7 +53,7 @@ tlslib_load(char **err)
 {
 	pthread_once(&tl_once, tlslib_load_once);
 	if (tl_rc != 0)
-		return seterr(err, tl_rc, "%s", tl_error != NULL ? tl_error :
+		return err_set(err, tl_rc, "%s", tl_error != NULL ? tl_error :
 		              "cannot load GnuTLS");
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "client.h"
+#include "err.h"
 #include "fs.h"
 #include "log.h"
 #include "restarts.h"
@@ -375,7 +376,7 @@ up_run(const char *argv0, const char *config_path,
 			break;
 	up_stop_all(&u);
 	if (u.node[0].given_up)
-		rc = seterr(err, -EIO, "the master did not start or kept dying");
+		rc = err_set(err, -EIO, "the master did not start or kept dying");
 out:
 	sigprocmask(SIG_UNBLOCK, &u.sigs, NULL);
 	restarts_free(u.count, u.n);

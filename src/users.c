@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "err.h"
 #include "fs.h"
 #include "hash.h"
 #include "log.h"
@@ -96,7 +97,7 @@ users_open(const struct kiln_config *c, store *st, users **out, char **err)
 				free(pw);
 				free(hash);
 				users_close(u);
-				return seterr(err, -EIO, "cannot create the admin user");
+				return err_set(err, -EIO, "cannot create the admin user");
 			}
 			/* Into a file only its owner reads, never the log:
 			 * logs end up in journals and CI output. */
@@ -213,7 +214,7 @@ users_login(users *u, const char *name, const char *password,
 	throttle_end(u->guard, addr, ok, clock_mono_ms());
 	if (!ok) {
 		log_warn("failed login for '%s' from %s", name, addr ? addr : "?");
-		return seterr(err, -EACCES, "wrong user or password");
+		return err_set(err, -EACCES, "wrong user or password");
 	}
 	pthread_mutex_lock(&u->mu);
 	struct session *s = xcalloc(1, sizeof *s);

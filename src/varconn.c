@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "err.h"
 #include "varconn.h"
 #include "xalloc.h"
 
@@ -42,9 +43,9 @@ varconn_init(const char *secret, char **err)
 	unsigned char master[crypto_kdf_KEYBYTES];
 
 	if (secret == NULL || *secret == '\0')
-		return seterr(err, -EINVAL, "varconn: no cluster secret");
+		return err_set(err, -EINVAL, "varconn: no cluster secret");
 	if (sodium_init() < 0)
-		return seterr(err, -EIO, "varconn: libsodium cannot start");
+		return err_set(err, -EIO, "varconn: libsodium cannot start");
 	crypto_generichash(master, sizeof master, (const unsigned char *)secret,
 	                   strlen(secret), NULL, 0);
 	pthread_mutex_lock(&vc.mu);
@@ -156,7 +157,7 @@ vc_open(const char *kind, const struct store_secret *x, json_t **value,
 	if (k == NULL || n == NULL || v == NULL || strcmp(k, kind) != 0 ||
 	    strcmp(n, x->name) != 0) {
 		json_decref(p);
-		return seterr(err, -EBADMSG, "%s '%s' cannot be opened: was "
+		return err_set(err, -EBADMSG, "%s '%s' cannot be opened: was "
 		              "the cluster secret changed?", kind, x->name);
 	}
 	*value = json_incref(v);
@@ -172,7 +173,7 @@ vc_get(store *st, const char *kind, const char *name, json_t **value,
 	struct store_secret x;
 	int rc = store_secret_get(st, kind, name, &x, err);
 	if (rc == -ENOENT)
-		return seterr(err, rc, "no %s '%s'", strcmp(kind, "var") == 0 ?
+		return err_set(err, rc, "no %s '%s'", strcmp(kind, "var") == 0 ?
 		              "variable" : "connection", name);
 	if (rc == 0)
 		rc = vc_open(kind, &x, value, err);
@@ -403,7 +404,7 @@ varconn_masks_load(store *st, char **err)
 		struct vc_walk w = { .kind = kinds[i] };
 		int rc = store_secret_list(st, kinds[i], vc_walk_row, &w, err);
 		if (rc == 0 && w.rc < 0) {
-			rc = seterr(err, w.rc, "%s", w.err);
+			rc = err_set(err, w.rc, "%s", w.err);
 		}
 		free(w.err);
 		if (rc < 0)
@@ -419,10 +420,10 @@ varconn_var_set(store *st, const char *name, const char *value,
                 const char *by, char **err)
 {
 	if (!varconn_name_ok(name))
-		return seterr(err, -EINVAL, "name: 1 to %d letters, digits, "
+		return err_set(err, -EINVAL, "name: 1 to %d letters, digits, "
 		              "'_' or '-'", VARCONN_NAME_MAX);
 	if (value == NULL || strlen(value) > VARCONN_VALUE_MAX)
-		return seterr(err, -EINVAL, "value: a string of at most %d "
+		return err_set(err, -EINVAL, "value: a string of at most %d "
 		              "bytes", VARCONN_VALUE_MAX);
 	if (varconn_sensitive(name))
 		varconn_mask_add(value);
@@ -456,25 +457,25 @@ varconn_conn_set(store *st, const char *name, const json_t *conn,
                  const char *by, char **err)
 {
 	if (!varconn_name_ok(name))
-		return seterr(err, -EINVAL, "name: 1 to %d letters, digits, "
+		return err_set(err, -EINVAL, "name: 1 to %d letters, digits, "
 		              "'_' or '-'", VARCONN_NAME_MAX);
 	if (!json_is_object(conn))
-		return seterr(err, -EINVAL, "a connection is a JSON object");
+		return err_set(err, -EINVAL, "a connection is a JSON object");
 	const char *k;
 	json_t *v;
 	json_object_foreach((json_t *)conn, k, v) {
 		const char *why = vc_conn_field(k, v);
 		if (why != NULL)
-			return seterr(err, -EINVAL, "%s: %s", k, why);
+			return err_set(err, -EINVAL, "%s: %s", k, why);
 	}
 	if (json_object_get(conn, "type") == NULL)
-		return seterr(err, -EINVAL, "type: missing (e.g. postgres, "
+		return err_set(err, -EINVAL, "type: missing (e.g. postgres, "
 		              "http, s3)");
 	char *text = json_dumps(conn, JSON_COMPACT);
 	size_t len = strlen(text);
 	free(text);
 	if (len > VARCONN_VALUE_MAX)
-		return seterr(err, -EINVAL, "a connection is at most %d bytes "
+		return err_set(err, -EINVAL, "a connection is at most %d bytes "
 		              "as JSON", VARCONN_VALUE_MAX);
 	vc_mask_value("conn", name, conn);
 	char *sealed = vc_seal("conn", name, json_deep_copy(conn));
@@ -488,7 +489,7 @@ varconn_delete(store *st, const char *kind, const char *name, char **err)
 {
 	int rc = store_secret_delete(st, kind, name, err);
 	if (rc == -ENOENT)
-		return seterr(err, rc, "no %s '%s'", strcmp(kind, "var") == 0 ?
+		return err_set(err, rc, "no %s '%s'", strcmp(kind, "var") == 0 ?
 		              "variable" : "connection", name);
 	return rc;
 }
@@ -570,7 +571,7 @@ vc_conn_text(const char *name, const json_t *c, const char *field,
 		v = json_object_get(c, field);
 	}
 	if (v == NULL)
-		return seterr(err, -ENOENT, "connection '%s' has no %s", name,
+		return err_set(err, -ENOENT, "connection '%s' has no %s", name,
 		              field);
 	*value = json_is_string(v) ? xstrdup(json_string_value(v)) :
 	         json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -597,7 +598,7 @@ varconn_template(store *st, const char *expr, char **value, char **err)
 	const char *dot = strncmp(expr, "conn.", 5) == 0 ?
 	                  strchr(expr + 5, '.') : NULL;
 	if (dot == NULL)
-		return seterr(err, -EINVAL, "'%s' is neither var.NAME nor "
+		return err_set(err, -EINVAL, "'%s' is neither var.NAME nor "
 		              "conn.NAME.FIELD", expr);
 	char *name = xstrndup(expr + 5, (size_t)(dot - expr - 5));
 	rc = vc_get(st, "conn", name, &v, NULL, err);

@@ -33,6 +33,7 @@
 #include "datacache.h"
 #include "dataroot.h"
 #include "diskcache.h"
+#include "err.h"
 #include "executor.h"
 #include "fs.h"
 #include "hash.h"
@@ -228,16 +229,16 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 		 * what is wrong is the bytes. */
 		free(*err);
 		*err = NULL;
-		rc = seterr(err, -EIO, "cannot fetch input %s: wrong hash", sha);
+		rc = err_set(err, -EIO, "cannot fetch input %s: wrong hash", sha);
 	}
 	if (fclose(fx.f) != 0 && ok) {
-		rc = seterr(err, -EIO, "cannot write %s", tmp);
+		rc = err_set(err, -EIO, "cannot write %s", tmp);
 		ok = 0;
 	}
 	if (rc == 0 && !ok)
-		seterr(err, -EIO, "cannot fetch input %s (HTTP %ld)", sha, status);
+		err_set(err, -EIO, "cannot fetch input %s (HTTP %ld)", sha, status);
 	else if (ok && (fx.got != size || strcmp(got, sha) != 0)) {
-		seterr(err, -EIO, "cannot fetch input %s: %s", sha,
+		err_set(err, -EIO, "cannot fetch input %s: %s", sha,
 		       fx.got != size ? "wrong size" : "wrong hash");
 		ok = 0;
 	}
@@ -291,7 +292,7 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		free(url);
 		if (rc != 0 || status != 201) {
 			if (rc == 0)
-				seterr(err, -EIO, "cannot store output %s (HTTP %ld)",
+				err_set(err, -EIO, "cannot store output %s (HTTP %ld)",
 				       name, status);
 			break;
 		}
@@ -911,7 +912,7 @@ worker_open(struct wk *w, char **err)
 		return rc;
 	if (pool_new(wc->slots, &w->pool) != 0 ||
 	    pool_new(wc->slots, &w->stage_pool) != 0)
-		return seterr(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
+		return err_set(err, -EAGAIN, "cannot start %d threads", 2 * wc->slots);
 	return 0;
 }
 
@@ -1017,7 +1018,7 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 	struct wk w = { .cfg = c, .wc = wc };
 	log_init(wc->name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
-		return seterr(err, -EIO, "libsodium failed to initialise");
+		return err_set(err, -EIO, "libsodium failed to initialise");
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
 	int rc = worker_open(&w, err);
@@ -1041,7 +1042,7 @@ worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
 		rc = pthread_create(&threads[1], NULL, watchdog_main, &w);
 	}
 	if (rc != 0) {
-		seterr(err, -rc, "cannot start the worker's threads: %s", strerror(rc));
+		err_set(err, -rc, "cannot start the worker's threads: %s", strerror(rc));
 		worker_join(&w, threads, started);
 		worker_close(&w);
 		return -rc;

@@ -81,19 +81,6 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
-int
-seterr(char **err, int rc, const char *fmt, ...)
-{
-	if (err != NULL) {
-		va_list ap;
-		va_start(ap, fmt);
-		free(*err);
-		*err = xvasprintf(fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void
 xfree_secret(char *s)
 {

@@ -19,9 +19,4 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xfree_secret(char *s);
 char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
-/* Set *err to a new formatted message (if err is not NULL) and return RC:
- * `return seterr(err, -EINVAL, "bad %s", x);` */
-int seterr(char **err, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "err.h"
 #include "xalloc.h"
 #include "yamlfile.h"
 
@@ -29,7 +30,7 @@ yamlfile_err(const struct yamlfile *y, const yaml_node_t *n,
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	/* libyaml marks are 0-based; editors count from 1. */
-	int rc = seterr(y->err, -EINVAL, "%s:%zu:%zu: %s", y->path,
+	int rc = err_set(y->err, -EINVAL, "%s:%zu:%zu: %s", y->path,
 	                n->start_mark.line + 1, n->start_mark.column + 1, msg);
 	free(msg);
 	return rc;
@@ -48,7 +49,7 @@ static int
 yf_syntax_error(const struct yamlfile *y, const yaml_parser_t *p)
 {
 	if (p->error == YAML_MEMORY_ERROR)
-		return seterr(y->err, -ENOMEM, "%s: out of memory", y->path);
+		return err_set(y->err, -ENOMEM, "%s: out of memory", y->path);
 	if (p->error == YAML_READER_ERROR) {
 		/* The reader reports a byte offset; count lines and
 		 * characters up to it the way libyaml's marks do. */
@@ -66,18 +67,18 @@ yf_syntax_error(const struct yamlfile *y, const yaml_parser_t *p)
 				}
 			}
 		}
-		return seterr(y->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
+		return err_set(y->err, -EINVAL, "%s:%zu:%zu: cannot read: %s",
 		              y->path, line, col,
 		              p->problem ? p->problem : "error");
 	}
 	if (p->context != NULL)
-		return seterr(y->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
+		return err_set(y->err, -EINVAL, "%s:%zu:%zu: syntax error: %s "
 		              "(%s on line %zu)", y->path,
 		              p->problem_mark.line + 1,
 		              p->problem_mark.column + 1,
 		              p->problem ? p->problem : "error", p->context,
 		              p->context_mark.line + 1);
-	return seterr(y->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
+	return err_set(y->err, -EINVAL, "%s:%zu:%zu: syntax error: %s",
 	              y->path, p->problem_mark.line + 1,
 	              p->problem_mark.column + 1,
 	              p->problem ? p->problem : "error");
@@ -95,7 +96,7 @@ yf_load(struct yamlfile *y)
 
 	y->loaded = 0;
 	if (!yaml_parser_initialize(&p))
-		return seterr(y->err, -ENOMEM, "%s: out of memory", y->path);
+		return err_set(y->err, -ENOMEM, "%s: out of memory", y->path);
 	if (y->f != NULL)
 		yaml_parser_set_input_file(&p, y->f);
 	else

@@ -14,7 +14,7 @@
  * and only its special keys are code.
  *
  * All functions that fail return a negative errno-style code and set
- * *Y->err (malloc()ed, the caller of the loader frees it) via seterr().
+ * *Y->err (malloc()ed, the caller of the loader frees it) via err_set().
  */
 #ifndef KILN_YAMLFILE_H
 #define KILN_YAMLFILE_H

@@ -18,7 +18,7 @@ ok "--version prints the header's ABI (1.$minor)" sh -c "'$KILN' --version | gre
 if command -v nm >/dev/null; then
 	eq "the binary exports none of kiln's functions" "" \
 		"$(nm -D --defined-only "$KILN" | awk '$2 ~ /^[TtDdBb]$/ {print $3}' |
-		   grep -E '^(xmalloc|seterr|now_ms|task_host|plugin_[a-z_]*|log_msg)$')"
+		   grep -E '^(xmalloc|err_set|now_ms|task_host|plugin_[a-z_]*|log_msg)$')"
 fi
 
 for _ in $(seq 1 100); do

@@ -14,6 +14,7 @@
 #endif
 #include <check.h>
 
+#include "err.h"
 #include "testutil.h"
 #include <errno.h>
 #include <ftw.h>
@@ -661,7 +662,7 @@ secret_of(const char *expr, void *ud, char **value, char **err)
 		*value = xstrdup("X");
 		return 0;
 	}
-	return seterr(err, -ENOENT, "no such thing as '%s'", expr);
+	return err_set(err, -ENOENT, "no such thing as '%s'", expr);
 }
 
 START_TEST(test_secrets)
