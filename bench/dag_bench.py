@@ -12,10 +12,10 @@ changes, not the number of DAGs.
 
 Usage: bench/dag_bench.py [--tasks 1000] [--extra 500] [--sync full|normal]
 """
-import argparse, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, os, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import Api, TOP, children, free_port  # noqa: E402
+from kiln_bench import children, dags_cluster_up  # noqa: E402
 
 
 def cpu_s(pid):
@@ -43,34 +43,11 @@ def write_dags(d, n, extra):
 
 
 def run(args, extra):
-    kiln = os.path.join(TOP, "kiln")
     d = tempfile.mkdtemp(prefix="kiln-dagbench.")
-    port = free_port()
     write_dags(os.path.join(d, "dags"), args.tasks, extra)
-    conf = os.path.join(d, "cluster.yaml")
-    with open(conf, "w") as f:
-        f.write(f"""master:
-  port: {port}
-  data_dir: {d}/master
-  plugin_dir: {TOP}/plugins/lib
-  dags_dir: {d}/dags
-  auth:
-    secret_file: {d}/secret
-workers:
-  - {{ name: w1, slots: 1 }}
-  - {{ name: w2, slots: 1 }}
-""")
-    env = dict(os.environ, KILN_SQLITE_SYNC=args.sync)
-    up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
-                          stderr=open(os.path.join(d, "up.log"), "w"), text=True, env=env)
-    for line in up.stdout:
-        if "ready in" in line:
-            break
+    up, api = dags_cluster_up(d, args.sync)
     out = {}
     try:
-        tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
-                                        capture_output=True, text=True, check=True).stdout)["token"]
-        api = Api(port, tok)
         for _ in range(600):
             st, r = api.req("GET", "/api/v1/dags")
             if len(r["dags"]) >= 2 + extra:

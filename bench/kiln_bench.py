@@ -114,6 +114,42 @@ class Api:
         return r.status, json.loads(data) if data else None
 
 
+def dags_cluster_up(d, sync="full", slots=1):
+    """Start `kiln up` with its files in D (D/dags its dags directory) and a
+    master and 2 workers of SLOTS slots each on a free loopback port; return
+    the process, once ready, and an Api with a fresh token.  The caller
+    terminates the process (then may remove D)."""
+    kiln = os.path.join(TOP, "kiln")
+    port = free_port()
+    conf = os.path.join(d, "cluster.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""master:
+  port: {port}
+  data_dir: {d}/master
+  plugin_dir: {TOP}/plugins/lib
+  dags_dir: {d}/dags
+  auth:
+    secret_file: {d}/secret
+workers:
+  - {{ name: w1, slots: {slots} }}
+  - {{ name: w2, slots: {slots} }}
+""")
+    env = dict(os.environ, KILN_SQLITE_SYNC=sync)
+    up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
+                          stderr=open(os.path.join(d, "up.log"), "w"), text=True, env=env)
+    for line in up.stdout:
+        if "ready in" in line:
+            break
+    try:
+        tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
+                                        capture_output=True, text=True, check=True).stdout)["token"]
+    except Exception:
+        up.terminate()
+        up.wait(timeout=30)
+        raise
+    return up, Api(port, tok)
+
+
 def run_kiln(args, tls=False, isolation="process"):
     top = args.top or TOP
     kiln = os.path.join(top, "kiln")
