@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// logview.js - the log viewer of every page that shows a log: numbered
+// lines, a search that highlights every match and steps through them
+// ("3 of 12"; Enter and Shift+Enter in the box, or the buttons), a wrap
+// toggle remembered across pages, and a download link to the text as
+// shown.  No library: a log is drawn as one element per line, its number
+// in a data attribute that CSS shows, so that copying the text copies no
+// numbers.
+
+import { h, setText } from './dom.js';
+
+const WRAP_KEY = 'kiln-log-wrap';
+
+/* Split LINE around the matches of Q (lower case) into text and <mark>s,
+ * appended to EL; each mark also goes into MARKS.  Where lower-casing
+ * changes a line's length (a few non-ASCII letters) the offsets would not
+ * line up, so that line is searched as written. */
+function markLine(el, line, q, marks) {
+	const low = line.toLowerCase();
+	const hay = low.length === line.length ? low : line;
+	let i = 0;
+	for (let j = hay.indexOf(q); j >= 0; j = hay.indexOf(q, i)) {
+		if (j > i)
+			el.append(line.slice(i, j));
+		const m = h('mark', {}, line.slice(j, j + q.length));
+		marks.push(m);
+		el.append(m);
+		i = j + q.length;
+	}
+	if (i < line.length)
+		el.append(line.slice(i));
+}
+
+/*
+ * logView({label, testid}) returns {el, show(text, placeholder), setFile(name)}.
+ * show() draws TEXT (or PLACEHOLDER when TEXT is empty) and keeps following
+ * the tail if the reader was at the bottom; setFile() names the download.
+ */
+export function logView({ label, testid }) {
+	const uid = `lv-${Math.random().toString(36).slice(2, 8)}`;
+	let text = '', note = '', query = '', marks = [], cur = -1, url = null, file = 'log.txt';
+	let wrap = localStorage.getItem(WRAP_KEY) !== 'off';
+
+	const pre = h('pre', { class: ['log', 'numbered', wrap && 'wrap'], tabindex: 0, 'data-testid': testid,
+		'aria-labelledby': label });
+	const search = h('input', { type: 'search', id: `${uid}-q`, 'data-testid': 'log-search',
+		placeholder: 'text to find', autocomplete: 'off', spellcheck: false });
+	const prev = h('button', { type: 'button', 'data-testid': 'log-prev', 'aria-label': 'Previous match' }, '↑ Prev');
+	const next = h('button', { type: 'button', 'data-testid': 'log-next', 'aria-label': 'Next match' }, '↓ Next');
+	const count = h('span', { class: 'sub', 'aria-live': 'polite', 'data-testid': 'log-count' });
+	const wrapBtn = h('button', { type: 'button', 'data-testid': 'log-wrap', 'aria-pressed': String(wrap) }, 'Wrap lines');
+	const down = h('a', { 'data-testid': 'log-download', hidden: true }, 'Download');
+	const bar = h('div', { class: 'logview-bar', role: 'search', 'aria-label': 'Search the log' },
+		h('label', { for: search.id }, 'Find'), search, prev, next, count, wrapBtn, down);
+
+	function select(i) {
+		if (cur >= 0 && marks[cur])
+			marks[cur].classList.remove('current');
+		cur = marks.length ? (i + marks.length) % marks.length : -1;
+		setText(count, !query ? '' : cur < 0 ? 'no matches' : `${cur + 1} of ${marks.length}`);
+		prev.disabled = next.disabled = marks.length === 0;
+		if (cur >= 0) {
+			marks[cur].classList.add('current');
+			marks[cur].scrollIntoView({ block: 'nearest', inline: 'nearest' });
+		}
+	}
+
+	function draw() {
+		const q = query.toLowerCase();
+		marks = [];
+		if (!text) {
+			pre.classList.remove('numbered');
+			setText(pre, note);
+		} else {
+			pre.classList.add('numbered');
+			const lines = text.split('\n');
+			if (lines.length > 1 && lines[lines.length - 1] === '')
+				lines.pop();
+			pre.style.setProperty('--digits', `${String(lines.length).length}ch`);
+			pre.replaceChildren(...lines.map((line, n) => {
+				const el = h('span', { class: 'line', 'data-n': n + 1 });
+				if (q)
+					markLine(el, line, q, marks);
+				else if (line)
+					el.append(line);
+				el.append('\n');
+				return el;
+			}));
+		}
+	}
+
+	function show(t, placeholder = '') {
+		const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+		const keep = cur;
+		text = t || '';
+		note = placeholder;
+		// Nothing to show (a job not started yet): no empty box either.
+		box.hidden = !text && !note;
+		draw();
+		if (url)
+			URL.revokeObjectURL(url);
+		url = text ? URL.createObjectURL(new Blob([text], { type: 'text/plain' })) : null;
+		down.hidden = !url;
+		if (url)
+			down.href = url;
+		else
+			down.removeAttribute('href');
+		if (atEnd && !query)
+			pre.scrollTop = pre.scrollHeight;
+		// A poll that brings more lines keeps the reader on their match.
+		if (query)
+			select(keep < 0 ? 0 : Math.min(keep, marks.length - 1));
+	}
+
+	search.addEventListener('input', () => {
+		query = search.value;
+		draw();
+		select(0);
+	});
+	search.addEventListener('keydown', (e) => {
+		if (e.key === 'Enter') {
+			e.preventDefault();
+			select(cur + (e.shiftKey ? -1 : 1));
+		}
+	});
+	prev.addEventListener('click', () => select(cur - 1));
+	next.addEventListener('click', () => select(cur + 1));
+	wrapBtn.addEventListener('click', () => {
+		wrap = !wrap;
+		pre.classList.toggle('wrap', wrap);
+		wrapBtn.setAttribute('aria-pressed', String(wrap));
+		localStorage.setItem(WRAP_KEY, wrap ? 'on' : 'off');
+	});
+	select(-1);
+
+	const box = h('div', { class: 'logview' }, bar, pre);
+	return {
+		el: box,
+		show,
+		setFile(name) {
+			file = name;
+			down.setAttribute('download', file);
+			down.setAttribute('aria-label', `Download ${file}`);
+		},
+		/* Drop the download's blob when the page goes. */
+		close() {
+			if (url)
+				URL.revokeObjectURL(url);
+			url = null;
+		},
+	};
+}
