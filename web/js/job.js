@@ -4,7 +4,8 @@
 // default).  While the job is queued or running the page polls every
 // 1.5 s and the log tails: GET /api/v1/jobs/ID/log returns what the worker
 // has reported so far, and the view stays pinned to the bottom unless the
-// reader has scrolled up.  The job of a DAG task offers admins the task
+// reader has scrolled up (logview.js: search, wrap, line numbers,
+// download).  The job of a DAG task offers admins the task
 // actions (clear, mark success or failed) once it has ended.
 
 import { get, post, getText, enc } from './api.js';

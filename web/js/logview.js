@@ -11,24 +11,29 @@ import { h, setText } from './dom.js';
 
 const WRAP_KEY = 'kiln-log-wrap';
 
-/* Split LINE around the matches of Q (lower case) into text and <mark>s,
- * appended to EL; each mark also goes into MARKS.  Where lower-casing
+/* The text of LINE to search for Q (lower case).  Where lower-casing
  * changes a line's length (a few non-ASCII letters) the offsets would not
  * line up, so that line is searched as written. */
-function markLine(el, line, q, marks) {
+function haystack(line) {
 	const low = line.toLowerCase();
-	const hay = low.length === line.length ? low : line;
+	return low.length === line.length ? low : line;
+}
+
+/* Fill EL with LINE, its matches of Q (if any) as <mark>s; true if any. */
+function paint(el, line, q) {
+	el.replaceChildren();
+	const hay = q ? haystack(line) : '';
 	let i = 0;
-	for (let j = hay.indexOf(q); j >= 0; j = hay.indexOf(q, i)) {
+	for (let j = q ? hay.indexOf(q) : -1; j >= 0; j = hay.indexOf(q, i)) {
 		if (j > i)
 			el.append(line.slice(i, j));
-		const m = h('mark', {}, line.slice(j, j + q.length));
-		marks.push(m);
-		el.append(m);
+		el.append(h('mark', {}, line.slice(j, j + q.length)));
 		i = j + q.length;
 	}
 	if (i < line.length)
 		el.append(line.slice(i));
+	el.append('\n');
+	return i > 0;
 }
 
 /*
@@ -65,38 +70,67 @@ export function logView({ label, testid }) {
 		}
 	}
 
-	function draw() {
+	/* Lines are drawn once; a search repaints only the lines that have or
+	 * had a match, and a poll that brings more lines appends them, so that
+	 * neither costs a long log's whole layout again. */
+	let lines = [], els = [], marked = new Set();
+
+	function draw(grow) {
 		const q = query.toLowerCase();
-		marks = [];
 		if (!text) {
+			lines = [];
+			els = [];
+			marked = new Set();
 			pre.classList.remove('numbered');
 			setText(pre, note);
 		} else {
+			if (!grow) {
+				pre.replaceChildren();
+				els = [];
+				marked = new Set();
+			}
 			pre.classList.add('numbered');
-			const lines = text.split('\n');
+			lines = text.split('\n');
 			if (lines.length > 1 && lines[lines.length - 1] === '')
 				lines.pop();
 			pre.style.setProperty('--digits', `${String(lines.length).length}ch`);
-			pre.replaceChildren(...lines.map((line, n) => {
-				const el = h('span', { class: 'line', 'data-n': n + 1 });
-				if (q)
-					markLine(el, line, q, marks);
-				else if (line)
-					el.append(line);
-				el.append('\n');
-				return el;
-			}));
+			const frag = document.createDocumentFragment();
+			for (let i = els.length; i < lines.length; i++) {
+				const el = h('span', { class: 'line', 'data-n': i + 1 });
+				if (paint(el, lines[i], q))
+					marked.add(i);
+				els.push(el);
+				frag.append(el);
+			}
+			pre.append(frag);
 		}
+		marks = q ? Array.from(pre.querySelectorAll('mark')) : [];
+	}
+
+	function research() {
+		const q = query.toLowerCase();
+		const now = new Set();
+		lines.forEach((line, i) => {
+			const hit = q !== '' && haystack(line).includes(q);
+			if (hit || marked.has(i))
+				paint(els[i], line, q);
+			if (hit)
+				now.add(i);
+		});
+		marked = now;
+		marks = q ? Array.from(pre.querySelectorAll('mark')) : [];
 	}
 
 	function show(t, placeholder = '') {
 		const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
 		const keep = cur;
+		// Whole lines added at the end: append them only.
+		const grow = text !== '' && els.length > 0 && text.endsWith('\n') && (t || '').startsWith(text);
 		text = t || '';
 		note = placeholder;
 		// Nothing to show (a job not started yet): no empty box either.
 		box.hidden = !text && !note;
-		draw();
+		draw(grow);
 		if (url)
 			URL.revokeObjectURL(url);
 		url = text ? URL.createObjectURL(new Blob([text], { type: 'text/plain' })) : null;
@@ -114,7 +148,7 @@ export function logView({ label, testid }) {
 
 	search.addEventListener('input', () => {
 		query = search.value;
-		draw();
+		research();
 		select(0);
 	});
 	search.addEventListener('keydown', (e) => {
