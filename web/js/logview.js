@@ -10,6 +10,7 @@
 import { h, setText } from './dom.js';
 
 const WRAP_KEY = 'kiln-log-wrap';
+const CHUNK = 200;      // lines per chunk
 
 /* The text of LINE to search for Q (lower case).  Where lower-casing
  * changes a line's length (a few non-ASCII letters) the offsets would not
@@ -72,20 +73,23 @@ export function logView({ label, testid }) {
 
 	/* Lines are drawn once; a search repaints only the lines that have or
 	 * had a match, and a poll that brings more lines appends them, so that
-	 * neither costs a long log's whole layout again. */
-	let lines = [], els = [], marked = new Set();
+	 * neither costs a long log's whole layout again.  Lines go in chunks
+	 * that the browser lays out only near the view (content-visibility). */
+	let lines = [], els = [], chunks = [], marked = new Set();
 
 	function draw(grow) {
 		const q = query.toLowerCase();
 		if (!text) {
 			lines = [];
 			els = [];
+			chunks = [];
 			marked = new Set();
 			pre.classList.remove('numbered');
 			setText(pre, note);
 		} else {
 			if (!grow) {
 				pre.replaceChildren();
+				chunks = [];
 				els = [];
 				marked = new Set();
 			}
@@ -94,15 +98,16 @@ export function logView({ label, testid }) {
 			if (lines.length > 1 && lines[lines.length - 1] === '')
 				lines.pop();
 			pre.style.setProperty('--digits', `${String(lines.length).length}ch`);
-			const frag = document.createDocumentFragment();
 			for (let i = els.length; i < lines.length; i++) {
 				const el = h('span', { class: 'line', 'data-n': i + 1 });
 				if (paint(el, lines[i], q))
 					marked.add(i);
+				if (i % CHUNK === 0)
+					chunks.push(h('div', { class: 'chunk' }));
+				chunks[chunks.length - 1].append(el);
 				els.push(el);
-				frag.append(el);
 			}
-			pre.append(frag);
+			pre.append(...chunks.filter((c) => !c.isConnected));
 		}
 		marks = q ? Array.from(pre.querySelectorAll('mark')) : [];
 	}
