@@ -697,6 +697,65 @@ track('a running job\'s log tails live', async () => {
 	await until('the last log line', async () => /woke after/.test(await admin.getByTestId('job-log').textContent()));
 });
 
+/* The job page of the test above, its log ended: sleep's two lines hold
+ * "sleep" three times or more. */
+track('the log viewer finds, steps through, wraps, numbers and downloads', async () => {
+	const id = new URL(admin.url()).hash.match(/^#\/jobs\/(\d+)/)[1];
+	const text = await admin.evaluate(async (p) => (await fetch(p, { signal: AbortSignal.timeout(10000) })).text(),
+		`/api/v1/jobs/${id}/log?attempt=1`);
+	const n = (text.match(/sleep/gi) || []).length;
+	assert.ok(n >= 3, `"sleep" ${n} times in the log`);
+	const log = admin.getByTestId('job-log');
+	const lines = log.locator('.line');
+	const nlines = text.replace(/\n$/, '').split('\n').length;
+	await until('the log\'s lines', async () => (await lines.count()) === nlines);
+	assert.deepEqual(await lines.evaluateAll((els) => els.map((e) => e.dataset.n)),
+		Array.from({ length: nlines }, (_, i) => String(i + 1)), 'lines numbered from 1');
+	assert.notEqual(await lines.first().evaluate((e) => getComputedStyle(e, '::before').content), 'none', 'numbers shown');
+	assert.equal(await log.textContent(), text.endsWith('\n') ? text : text + '\n', 'no number in the text');
+
+	await admin.getByLabel('Find').fill('SLEEP');
+	const marks = log.locator('mark');
+	assert.equal(await marks.count(), n, 'every match highlighted');
+	assert.ok((await marks.allTextContents()).every((m) => m.toLowerCase() === 'sleep'));
+	const current = () => marks.evaluateAll((els) => els.findIndex((e) => e.classList.contains('current')));
+	assert.equal(await admin.getByTestId('log-count').textContent(), `1 of ${n}`);
+	assert.equal(await current(), 0);
+	await admin.getByTestId('log-next').click();
+	assert.equal(await current(), 1);
+	assert.equal(await admin.getByTestId('log-count').textContent(), `2 of ${n}`);
+	await admin.getByLabel('Find').press('Enter');
+	assert.equal(await current(), 2, 'Enter steps to the next');
+	await admin.getByLabel('Find').press('Shift+Enter');
+	await admin.getByTestId('log-prev').click();
+	assert.equal(await current(), 0, 'Shift+Enter and Previous step back');
+	await admin.getByTestId('log-prev').click();
+	assert.equal(await current(), n - 1, 'and wrap around');
+	await shot(admin, 'job-log-search');
+	await admin.getByLabel('Find').fill('no such text');
+	assert.equal(await marks.count(), 0);
+	assert.equal(await admin.getByTestId('log-count').textContent(), 'no matches');
+	await admin.getByLabel('Find').fill('');
+
+	const wrap = admin.getByTestId('log-wrap');
+	const wrapped = () => log.evaluate((e) => e.classList.contains('wrap'));
+	assert.equal(await wrapped(), true, 'wrapped by default');
+	await wrap.click();
+	assert.equal(await wrapped(), false);
+	assert.equal(await wrap.getAttribute('aria-pressed'), 'false');
+	assert.equal(await log.evaluate((e) => getComputedStyle(e).whiteSpace), 'pre');
+	await wrap.click();
+	assert.equal(await wrapped(), true);
+
+	const link = admin.getByTestId('log-download');
+	const file = `job-${id}-attempt-1.log`;
+	assert.equal(await link.getAttribute('download'), file);
+	const [dl] = await Promise.all([admin.waitForEvent('download'), link.click()]);
+	assert.equal(dl.suggestedFilename(), file);
+	assert.match(await link.getAttribute('href'), /^blob:/);
+	assert.equal(fs.readFileSync(await dl.path(), 'utf8'), text, 'the download is the log');
+});
+
 track('the jobs page stays fast with 10,000 jobs', async () => {
 	const jobs = Array.from({ length: 10000 }, () => ({ plugin: 'noop' }));
 	const r = await adminPost('/api/v1/jobs/batch', { jobs });

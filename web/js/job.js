@@ -4,12 +4,14 @@
 // default).  While the job is queued or running the page polls every
 // 1.5 s and the log tails: GET /api/v1/jobs/ID/log returns what the worker
 // has reported so far, and the view stays pinned to the bottom unless the
-// reader has scrolled up.  The job of a DAG task offers admins the task
+// reader has scrolled up (logview.js: search, wrap, line numbers,
+// download).  The job of a DAG task offers admins the task
 // actions (clear, mark success or failed) once it has ended.
 
 import { get, post, getText, enc } from './api.js';
 import { h, badge, fmtTime, fmtDuration, fmtBytes, span, json, setText, replace } from './dom.js';
 import { taskActions } from './taskactions.js';
+import { logView } from './logview.js';
 
 const LIVE = ['queued', 'running'];
 
@@ -30,7 +32,7 @@ export default {
 		const outputs = h('ul', { 'data-testid': 'job-outputs' });
 		const logTitle = h('h2', { id: 'log-h' }, 'Log');
 		const logState = h('span', { class: 'sub', 'aria-live': 'polite', 'data-testid': 'log-state' });
-		const log = h('pre', { class: 'log', tabindex: 0, 'data-testid': 'job-log', 'aria-labelledby': 'log-h' });
+		const log = logView({ label: 'log-h', testid: 'job-log' });
 		root.append(
 			h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / '),
 			head, actions, facts,
@@ -43,7 +45,7 @@ export default {
 						.map((t) => h('th', { scope: 'col' }, t)))),
 					attBody))),
 			h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Outputs'), outputs),
-			h('section', { 'aria-labelledby': 'log-h' }, h('div', { class: 'title-row' }, logTitle, logState), log));
+			h('section', { 'aria-labelledby': 'log-h' }, h('div', { class: 'title-row' }, logTitle, logState), log.el));
 
 		let job = null;
 		let lastHead = '', lastBody = '', lastLog = null, logFor = -1;
@@ -142,7 +144,7 @@ export default {
 			const n = attempt || job.attempt;
 			setText(logTitle, n ? `Log of attempt ${n}` : 'Log');
 			if (!n) {
-				setText(log, '');
+				log.show('');
 				setText(logState, 'the job has not started');
 				return;
 			}
@@ -158,13 +160,10 @@ export default {
 			setText(logState, live ? 'live: following the worker' : '');
 			if (text === lastLog && logFor === n)
 				return;
-			// Follow the tail unless the reader scrolled up to read.
-			const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
 			lastLog = text;
 			logFor = n;
-			setText(log, text || (live ? '(no output yet)' : '(empty log)'));
-			if (atEnd)
-				log.scrollTop = log.scrollHeight;
+			log.setFile(`job-${id}-attempt-${n}.log`);
+			log.show(text, live ? '(no output yet)' : '(empty log)');
 		}
 
 		async function refresh() {
@@ -175,7 +174,7 @@ export default {
 			inst.interval = LIVE.includes(job.state) ? 1500 : 2000;
 		}
 
-		const inst = { refresh, interval: 1500 };
+		const inst = { refresh, interval: 1500, unmount: () => log.close() };
 		return inst;
 	},
 };
