@@ -916,6 +916,96 @@ track('a viewer sees no trigger button and a forced POST is refused', async () =
 	await page.context().close();
 });
 
+/* The WCAG contrast of the text of each element matching SEL (at most 40)
+ * against the first opaque background behind it, run in the page; the
+ * pairs under 4.5:1 come back as strings. */
+function lowContrast(page, sel) {
+	return page.evaluate((sel2) => {
+		const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+		const lum = ([r, g, b]) => [r, g, b].map((v) => {
+			v /= 255;
+			return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+		}).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+		const back = (el) => {
+			for (; el; el = el.parentElement) {
+				const c = rgb(getComputedStyle(el).backgroundColor);
+				if (c.length === 3 || c[3] > 0)
+					return c;
+			}
+			return [255, 255, 255];
+		};
+		const bad = [];
+		for (const el of [...document.querySelectorAll(sel2)].filter((e) => !(e instanceof SVGElement) && e.getClientRects().length).slice(0, 40)) {
+			const fg = lum(rgb(getComputedStyle(el).color)), bg = lum(back(el));
+			const r = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+			if (r < 4.5)
+				bad.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 20)}" ${r.toFixed(2)}`);
+		}
+		return bad;
+	}, sel);
+}
+
+/* Issue 16 item 6: the dark theme follows prefers-color-scheme, text keeps
+ * 4.5:1 in both themes, and at 375 px the page itself never scrolls
+ * sideways (wide tables scroll in their own box, the nav wraps). */
+track('light and dark themes, and a 375 px wide screen', async () => {
+	const page = await newPage();
+	await login(page, USERS.admin);
+	// The pages but the two below at 375 px, once each, without screenshots.
+	await page.setViewportSize({ width: 375, height: 800 });
+	await page.goto(`${URL_}/#/jobs`);
+	const job = await page.getByTestId('job-link').first().getAttribute('href');
+	for (const hash of ['#/cluster', '#/dags', '#/dags/flaky/runs', `#/runs/${encodeURIComponent(flakyRun)}`,
+		'#/workers/w1', job, '#/plugins', '#/models']) {
+		await page.goto(`${URL_}/${hash}`);
+		await page.locator('main h1').first().waitFor();
+		await page.waitForTimeout(400);
+		const w = await page.evaluate(() => document.documentElement.scrollWidth);
+		assert.ok(w <= 375, `${hash}: the page is ${w} px wide at 375 px`);
+	}
+	// The trigger dialog fits too (it is fixed: it cannot widen the page).
+	await page.goto(`${URL_}/#/dags`);
+	await page.locator('[data-testid=dag-row][data-dag=params_demo]').getByTestId('dag-trigger').click();
+	const dlg = page.getByTestId('trigger-dialog');
+	await dlg.waitFor();
+	const box = await dlg.evaluate((d) => {
+		const r = d.getBoundingClientRect();
+		return { left: r.left, right: r.right, inner: d.scrollWidth - d.clientWidth };
+	});
+	assert.ok(box.left >= 0 && box.right <= 375 && box.inner <= 0, `the trigger dialog at 375 px: ${JSON.stringify(box)}`);
+	await page.keyboard.press('Escape');
+	await dlg.waitFor({ state: 'hidden' });
+	const views = [
+		['jobs', '/#/jobs', 'job-row'],
+		['dag', `/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`, 'graph-node'],
+	];
+	for (const scheme of ['light', 'dark']) {
+		await page.emulateMedia({ colorScheme: scheme });
+		for (const [name, hash, ready] of views) {
+			await page.setViewportSize({ width: 1400, height: 900 });
+			await page.goto(URL_ + hash);
+			await page.getByTestId(ready).first().waitFor();
+			const [bg, fg] = await page.evaluate(() => {
+				const s = getComputedStyle(document.body);
+				const sum = (c) => c.match(/\d+/g).slice(0, 3).map(Number).reduce((a, v) => a + v, 0);
+				return [sum(s.backgroundColor), sum(s.color)];
+			});
+			if (scheme === 'dark')
+				assert.ok(bg < 150 && fg > 600, `${name}: dark background (${bg}) and light text (${fg})`);
+			else
+				assert.ok(bg > 600 && fg < 150, `${name}: light background (${bg}) and dark text (${fg})`);
+			assert.deepEqual(await lowContrast(page, 'body, main a, .badge, .sub, thead th, .lead, h1'), [],
+				`${name} ${scheme}: text under 4.5:1`);
+			await shot(page, `theme-${name}-1400-${scheme}`);
+			await page.setViewportSize({ width: 375, height: 800 });
+			const w = await page.evaluate(() => document.documentElement.scrollWidth);
+			assert.ok(w <= 375, `${name} ${scheme}: the page is ${w} px wide at 375 px`);
+			await shot(page, `theme-${name}-375-${scheme}`);
+		}
+	}
+	await page.context().close();
+});
+
 track('a POST with the session but without the CSRF token is refused', async () => {
 	const page = await newPage();
 	await login(page, USERS.admin);
