@@ -461,7 +461,8 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 		*p = (struct proto_task){ .id = t->id, .attempt = t->attempt,
 			.plugin = t->plugin, .slots = t->slots,
 			.memory = t->memory, .timeout_ms = t->timeout_ms,
-			.stage = t->stage };
+			.stage = t->stage, .stage_id = t->stage_id,
+			.index = t->index };
 		/* The store wrote both: they parse (or the task gets none). */
 		p->params = json_loads(t->params, 0, NULL);
 		char *err = NULL;
@@ -752,6 +753,7 @@ const struct api_route api_routes[] = {
 	{ "POST",   "/api/v1/jobs/cancel",                 API_ADMIN,   CSRF,    api_jobs_cancel },
 	{ "GET",    "/api/v1/jobs/:id",                    API_VIEWER,  NO_CSRF, api_job_get },
 	{ "GET",    "/api/v1/jobs/:id/log",                API_VIEWER,  NO_CSRF, api_job_log },
+	{ "GET",    "/api/v1/jobs/:id/stages",             API_VIEWER,  NO_CSRF, api_job_stages },
 	{ "POST",   "/api/v1/jobs/:id/cancel",             API_ADMIN,   CSRF,    api_job_cancel },
 	{ "GET",    "/api/v1/artifacts/:sha",              API_VIEWER,  NO_CSRF, api_artifact_get },
 	{ "PUT",    "/api/v1/artifacts/:sha",              API_ADMIN,   CSRF,    api_artifact_put },

@@ -126,7 +126,7 @@ api_handler api_no_route, api_no_method;
 
 /* api_jobs.c */
 api_handler api_jobs_submit, api_jobs_batch, api_jobs_list, api_job_get,
-	api_job_log, api_job_cancel, api_jobs_cancel;
+	api_job_log, api_job_cancel, api_jobs_cancel, api_job_stages;
 /* Reply with the log of job ID (?attempt=N); also for task instances. */
 void api_job_log_reply(struct api_ctx *a, http_req *r, int64_t id);
 

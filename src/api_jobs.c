@@ -688,6 +688,26 @@ api_job_log(struct api_ctx *a, http_req *r, const struct api_call *c)
 	api_job_log_reply(a, r, route_num(&c->params, "id"));
 }
 
+/* GET /api/v1/jobs/:id/stages: the distributed stages a driver job ran
+ * and runs, with each map task's state, worker, attempts, duration and
+ * locality.  Kept in the master's memory only (the last 64 that ended). */
+void
+api_job_stages(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	int64_t id = route_num(&c->params, "id");
+	struct store_job j = { 0 };
+	char *err = NULL;
+	int rc = store_job_get(a->st, id, &j, &err);
+	store_job_clear(&j);
+	free(err);
+	if (rc == -ENOENT) {
+		http_reply_error(r, 404, "no job %lld", (long long)id);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:I,s:o}", "job", (json_int_t)id,
+	                "stages", sched_stages_json(a->sc, id)));
+}
+
 /* POST /api/v1/jobs/:id/cancel */
 void
 api_job_cancel(struct api_ctx *a, http_req *r, const struct api_call *c)

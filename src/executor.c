@@ -310,6 +310,9 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 	                        "attempt")), params, env->scratch, 0, &err);
 	plugin *p = name ? plugin_acquire(reg, name) : NULL;
 	int state = JOB_FAILED, code = KILN_EFAIL;
+	const char *tname = json_string_value(json_object_get(run, "name"));
+	if (t != NULL && tname != NULL)
+		task_set_name(t, tname);
 	if (t != NULL && p != NULL) {
 		for (size_t i = 0; i < json_array_size(inputs); i++) {
 			char key[24];
@@ -799,9 +802,10 @@ ex_start(struct ex_proc *e, const struct executor_task *et)
 	for (int i = 0; i < n; i++)
 		json_array_append_new(inputs, json_string(
 			task_host()->input_name(et->t, i)));
-	return ex_send_json(e->fd, 'R', json_pack("{s:s,s:s?,s:I,s:i,s:o,s:I}",
+	return ex_send_json(e->fd, 'R', json_pack("{s:s,s:s?,s:I,s:s?,s:i,s:o,s:I}",
 		"plugin", et->plugin, "params", et->params, "id",
-		(json_int_t)et->job_id, "attempt", et->attempt, "inputs", inputs,
+		(json_int_t)et->job_id, "name", et->name, "attempt", et->attempt,
+		"inputs", inputs,
 		"output_limit", (json_int_t)et->output_limit));
 }
 
@@ -834,7 +838,6 @@ executors_run(executors *x, const struct executor_task *et, int *code,
 	int st = ex_reap(x, e, 1);
 	*why = kill_why != NULL ? kill_why : ex_death(st);
 	*code = KILN_EFAIL;
-	log_warn("job %" PRId64 " attempt %d: %s", et->job_id, et->attempt,
-	         *why);
+	log_warn("%s attempt %d: %s", task_name(et->t), et->attempt, *why);
 	return JOB_FAILED;
 }

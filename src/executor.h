@@ -55,6 +55,7 @@ struct executor_task {
 	const char *plugin;
 	const char *params;      /* JSON object text, or NULL */
 	int64_t job_id;
+	const char *name;        /* for logs (job_name()); NULL: "job ID" */
 	int attempt;
 	int64_t timeout_ms;      /* for the kill's message; 0 = none */
 	int64_t memory_limit;    /* bytes of resident memory over the idle

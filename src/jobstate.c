@@ -3,6 +3,7 @@
  * jobstate.c - names of job states (see jobstate.h): the words the API,
  * the store and the worker protocol use for them.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "jobstate.h"
@@ -27,4 +28,15 @@ job_state_parse(const char *name)
 		if (strcmp(name, job_state_name(i)) == 0)
 			return i;
 	return -1;
+}
+
+char *
+job_name(char *buf, int64_t id, int64_t stage, int64_t index)
+{
+	if (stage > 0)
+		snprintf(buf, JOB_NAME_MAX, "stage %lld task %lld",
+		         (long long)stage, (long long)index);
+	else
+		snprintf(buf, JOB_NAME_MAX, "job %lld", (long long)id);
+	return buf;
 }

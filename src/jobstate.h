@@ -7,6 +7,8 @@
 #ifndef KILN_JOBSTATE_H
 #define KILN_JOBSTATE_H
 
+#include <stdint.h>
+
 enum job_state {
 	JOB_QUEUED = 0,
 	JOB_RUNNING,
@@ -20,5 +22,11 @@ enum job_state {
 const char *job_state_name(int state);
 /* The state named NAME, or -1 if unknown (or NULL). */
 int job_state_parse(const char *name);
+
+/* How logs and messages name a task: "job ID", or "stage STAGE task
+ * INDEX" for a map task (STAGE > 0), whose negative id means nothing to
+ * a reader.  Written into BUF (JOB_NAME_MAX bytes); returns BUF. */
+#define JOB_NAME_MAX 64
+char *job_name(char *buf, int64_t id, int64_t stage, int64_t index);
 
 #endif

@@ -592,8 +592,11 @@ proto_exchange_reply_encode(const struct proto_exchange_reply *m)
 			"slots", t->slots, "memory", (json_int_t)t->memory,
 			"timeout_ms", (json_int_t)t->timeout_ms,
 			"inputs", proto_files_json(t->inputs, t->ninputs));
-		if (t->stage)
+		if (t->stage) {
 			json_object_set_new(o, "stage", json_true());
+			json_object_set_new(o, "stage_id", json_integer(t->stage_id));
+			json_object_set_new(o, "index", json_integer(t->index));
+		}
 		json_array_append_new(tasks, o);
 	}
 	return json_pack("{s:o,s:o,s:I}", "tasks", tasks,
@@ -614,7 +617,10 @@ task_read(json_t *e, const char *w, struct proto_own *own,
 	    get_int(e, w, "timeout_ms", 0, 0, INT64_MAX, 0, &t->timeout_ms,
 	            err) != 0 ||
 	    files_member(e, w, "inputs", own, &t->inputs, &t->ninputs, err) != 0 ||
-	    member(e, w, "stage", 0, &stage, err) != 0)
+	    member(e, w, "stage", 0, &stage, err) != 0 ||
+	    get_int(e, w, "stage_id", 0, 0, INT64_MAX, 0, &t->stage_id,
+	            err) != 0 ||
+	    get_int(e, w, "index", 0, 0, INT64_MAX, 0, &t->index, err) != 0)
 		return -EINVAL;
 	if (stage != NULL && !json_is_boolean(stage))
 		return bad(err, w, "stage", "must be true or false");

@@ -170,6 +170,8 @@ struct proto_task {
 	struct proto_file *inputs;
 	size_t ninputs;
 	int stage;                    /* a map task of a stage */
+	int64_t stage_id;             /* then its stage and index in it, */
+	int64_t index;                /* for names in logs (0 if unknown) */
 };
 
 struct proto_exchange_reply {

@@ -1020,7 +1020,8 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 		return err_set(err, -ESTALE, "job %lld attempt %d is not running",
 		              (long long)owner, owner_attempt);
 	}
-	struct stage *st = stage_new(&s->stages, owner, owner_attempt, n);
+	struct stage *st = stage_new(&s->stages, owner, owner_attempt, plugin,
+	                             n);
 	for (size_t i = 0; i < n; i++) {
 		struct sjob *j = xcalloc(1, sizeof *j);
 		/* Negative, apart from jobs' ids, and rising: the queue orders
@@ -1110,6 +1111,7 @@ sc_stage_requeue(sched *s, struct sworker *w, const struct sched_held *held,
 			continue;
 		run_del(j);
 		queue_add(s, j);
+		stage_task_requeued(j->stage, j->index);
 	}
 }
 
@@ -1141,6 +1143,10 @@ sc_task_fill(struct sched_task *t, const struct sjob *j)
 	t->memory = j->memory;
 	t->timeout_ms = j->timeout_ms;
 	t->stage = j->stage != NULL;
+	if (j->stage != NULL) {
+		t->stage_id = stage_id(j->stage);
+		t->index = (int64_t)j->index;
+	}
 }
 
 int
@@ -1363,6 +1369,9 @@ sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
 	j->state = SJ_RUNNING;
 	j->started_at = clock_mono_ms();
 	run_add(w, j);
+	/* For the job page: where it ran, and whether its data was there. */
+	stage_task_started(j->stage, j->index, w->name,
+	                   j->loc == NULL ? -1 : held_data_has(w, j->loc));
 	if (j->loc != NULL)
 		held_data_add(w, j->loc);
 	(*stage_room)--;
@@ -1999,4 +2008,13 @@ sched_stats(sched *s, struct sched_stats *st)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
+}
+
+json_t *
+sched_stages_json(sched *s, int64_t job)
+{
+	pthread_mutex_lock(&s->mu);
+	json_t *a = stage_list_json(&s->stages, job);
+	pthread_mutex_unlock(&s->mu);
+	return a;
 }

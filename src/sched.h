@@ -51,6 +51,8 @@ struct sched_task {
 	int64_t memory;
 	int64_t timeout_ms;
 	int stage;            /* a map task of a stage (see below) */
+	int64_t stage_id;     /* then its stage, and its index in it */
+	int64_t index;
 };
 void sched_task_clear(struct sched_task *t);
 
@@ -209,6 +211,8 @@ json_t *sched_pools_json(sched *s);
  * oldest first, at most 32), data_held (files the master knows it
  * fetched), stage_busy and plugin_errors; NULL if unknown. */
 json_t *sched_worker_json(sched *s, const char *name);
+/* The stages of driver job JOB (stage_list_json()); a new array. */
+json_t *sched_stages_json(sched *s, int64_t job);
 json_t *sched_plugins_json(sched *s);
 json_t *sched_plugin_errors_json(sched *s);   /* [{worker, file, error}] */
 /* Non-zero if some live worker has plugin NAME. */

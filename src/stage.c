@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "jobstate.h"
 #include "log.h"
@@ -168,6 +169,18 @@ stage_run(client *c, const struct stage_driver *d, const char *fn,
 /* --------------------------------------------------------- master side */
 
 #define STAGE_MAX_ATTEMPTS 3
+#define STAGE_HISTORY 64        /* ended stages kept for the job page */
+
+/* What the dashboard shows of one map task (GET /api/v1/jobs/ID/stages). */
+struct stage_trec {
+	int state;              /* JOB_QUEUED, JOB_RUNNING, ... */
+	int attempts;           /* started so far */
+	int64_t started_ms;     /* clock_now_ms of the last attempt's start */
+	int64_t ended_ms;       /* and of its end, 0 while it runs */
+	char *worker;           /* where the last attempt ran, or NULL */
+	int local;              /* that worker held its data: 1, 0; -1 when
+	                         * it reads none */
+};
 
 struct stage {
 	int64_t id;
@@ -178,6 +191,10 @@ struct stage {
 	int *failures;          /* each one's attempts that failed */
 	char **results;         /* n JSON texts, in task order */
 	char *error;            /* the first map task that failed for good */
+	char *plugin;
+	int64_t created_ms, ended_ms; /* clock_now_ms */
+	int outcome;            /* JOB_RUNNING, then how it ended */
+	struct stage_trec *rec; /* n: what each map task did */
 	struct stage *next;
 };
 
@@ -190,6 +207,10 @@ stage_free(struct stage *st)
 	free(st->tasks);
 	free(st->failures);
 	free(st->error);
+	free(st->plugin);
+	for (size_t i = 0; i < st->n; i++)
+		free(st->rec[i].worker);
+	free(st->rec);
 	free(st);
 }
 
@@ -202,12 +223,25 @@ stage_list_clear(struct stage_list *l)
 		stage_free(st);
 	}
 	l->head = NULL;
+	for (struct stage *st = l->ended; st != NULL; st = n) {
+		n = st->next;
+		stage_free(st);
+	}
+	l->ended = NULL;
+	l->nended = 0;
 }
 
 struct stage *
-stage_new(struct stage_list *l, int64_t owner, int owner_attempt, size_t n)
+stage_new(struct stage_list *l, int64_t owner, int owner_attempt,
+          const char *plugname, size_t n)
 {
 	struct stage *st = xcalloc(1, sizeof *st);
+	st->plugin = xstrdup(plugname ? plugname : "");
+	st->created_ms = clock_now_ms();
+	st->outcome = JOB_RUNNING;
+	st->rec = xcalloc(n, sizeof *st->rec);
+	for (size_t i = 0; i < n; i++)
+		st->rec[i].local = -1;
 	st->id = ++l->next_id;
 	st->owner = owner;
 	st->owner_attempt = owner_attempt;
@@ -228,7 +262,31 @@ stage_remove(struct stage_list *l, struct stage *st)
 		pp = &(*pp)->next;
 	if (*pp == st)
 		*pp = st->next;
-	stage_free(st);
+	/* Kept, without its results, for the job page: newest first, the
+	 * oldest beyond STAGE_HISTORY freed. */
+	for (size_t i = 0; i < st->n; i++) {
+		free(st->results[i]);
+		st->results[i] = NULL;
+		struct stage_trec *t = &st->rec[i];
+		if (t->state == JOB_QUEUED || t->state == JOB_RUNNING) {
+			t->state = JOB_CANCELLED;
+			if (t->started_ms > 0 && t->ended_ms == 0)
+				t->ended_ms = clock_now_ms();
+		}
+	}
+	st->ended_ms = clock_now_ms();
+	st->outcome = st->error != NULL ? JOB_FAILED : st->ndone == st->n ?
+	              JOB_SUCCEEDED : JOB_CANCELLED;
+	st->next = l->ended;
+	l->ended = st;
+	if (++l->nended > STAGE_HISTORY) {
+		struct stage **q = &l->ended;
+		for (int k = 0; k < STAGE_HISTORY; k++)
+			q = &(*q)->next;
+		stage_free(*q);
+		*q = NULL;
+		l->nended = STAGE_HISTORY;
+	}
 }
 
 struct stage *
@@ -279,10 +337,36 @@ stage_set_task(struct stage *st, size_t i, int64_t id)
 		st->tasks[i] = id;
 }
 
+void
+stage_task_started(struct stage *st, size_t i, const char *worker, int local)
+{
+	if (i >= st->n)
+		return;
+	struct stage_trec *t = &st->rec[i];
+	t->state = JOB_RUNNING;
+	t->attempts++;
+	t->started_ms = clock_now_ms();
+	t->ended_ms = 0;
+	free(t->worker);
+	t->worker = xstrdup(worker);
+	t->local = local;
+}
+
+void
+stage_task_requeued(struct stage *st, size_t i)
+{
+	if (i < st->n)
+		st->rec[i].state = JOB_QUEUED;
+}
+
 enum stage_verdict
 stage_task_ended(struct stage *st, size_t i, int state, int code,
                  const char *result, const char *error)
 {
+	if (i < st->n) {
+		st->rec[i].state = state;
+		st->rec[i].ended_ms = clock_now_ms();
+	}
 	if (state == JOB_SUCCEEDED) {
 		st->results[i] = xstrdup(result ? result : "null");
 		st->ndone++;
@@ -299,18 +383,20 @@ stage_task_ended(struct stage *st, size_t i, int state, int code,
 		int retry = !bad_input && ++st->failures[i] < STAGE_MAX_ATTEMPTS;
 		/* Map tasks leave no attempt in the store: the log says what
 		 * became of each failure. */
-		log_info("map task %zu of stage %lld (driver job %lld) failed with "
-		         "code %d: %s; %s", i, (long long)st->id,
+		log_info("stage %lld task %zu (driver job %lld) failed with "
+		         "code %d: %s; %s", (long long)st->id, i,
 		         (long long)st->owner, code,
 		         error ? error : "no error message",
 		         retry ? "retrying" : bad_input ? "bad input, not retried" :
 		         "no attempts left");
-		if (retry)
+		if (retry) {
+			st->rec[i].state = JOB_QUEUED;
 			return STAGE_TASK_RETRY;
+		}
 	}
 	if (st->error == NULL)
-		st->error = xasprintf("map task %zu of stage %lld %s: %s", i,
-		                      (long long)st->id, state == JOB_CANCELLED ?
+		st->error = xasprintf("stage %lld task %zu %s: %s",
+		                      (long long)st->id, i, state == JOB_CANCELLED ?
 		                      "was cancelled" : bad_input ?
 		                      "failed on bad input (not retried)" : "failed",
 		                      error ? error : "no error message");
@@ -332,4 +418,62 @@ stage_outcome(struct stage *st, char ***results, size_t *n, char **err)
 	/* Handed over: nothing left for stage_free to free. */
 	st->results = xcalloc(st->n, sizeof *st->results);
 	return 1;
+}
+
+/* ------------------------------------------------------ for the dashboard */
+
+static json_t *
+stage_json(const struct stage *st)
+{
+	json_t *tasks = json_array();
+	int64_t now = clock_now_ms();
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stage_trec *t = &st->rec[i];
+		int64_t end = t->ended_ms ? t->ended_ms : now;
+		json_t *o = json_pack("{s:I,s:s,s:i,s:s?,s:I,s:I,s:I}",
+			"index", (json_int_t)i, "state", job_state_name(t->state),
+			"attempts", t->attempts, "worker", t->worker,
+			"started_ms", (json_int_t)t->started_ms,
+			"ended_ms", (json_int_t)t->ended_ms,
+			"duration_ms", (json_int_t)(t->started_ms ?
+			               end - t->started_ms : 0));
+		json_object_set_new(o, "local", t->local < 0 ? json_null() :
+		                    json_boolean(t->local));
+		json_array_append_new(tasks, o);
+	}
+	json_t *o = json_pack("{s:I,s:I,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:o}",
+		"stage", (json_int_t)st->id, "job", (json_int_t)st->owner,
+		"attempt", st->owner_attempt, "plugin", st->plugin,
+		"state", job_state_name(st->outcome),
+		"tasks_total", (json_int_t)st->n,
+		"tasks_done", (json_int_t)st->ndone,
+		"created_ms", (json_int_t)st->created_ms,
+		"ended_ms", (json_int_t)st->ended_ms, "tasks", tasks);
+	if (st->error != NULL)
+		json_object_set_new(o, "error", json_string(st->error));
+	return o;
+}
+
+json_t *
+stage_list_json(const struct stage_list *l, int64_t owner)
+{
+	json_t *a = json_array();
+	const struct stage *lists[2] = { l->ended, l->head };
+	for (int k = 0; k < 2; k++)
+		for (const struct stage *st = lists[k]; st != NULL; st = st->next)
+			if (st->owner == owner)
+				json_array_append_new(a, stage_json(st));
+	/* Oldest first: stages are numbered in the order they began. */
+	size_t n = json_array_size(a);
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0; j--) {
+			json_t *x = json_array_get(a, j - 1), *y = json_array_get(a, j);
+			if (json_integer_value(json_object_get(x, "stage")) <=
+			    json_integer_value(json_object_get(y, "stage")))
+				break;
+			json_incref(x);
+			json_array_set(a, j - 1, y);
+			json_array_set_new(a, j, x);
+		}
+	return a;
 }

@@ -58,16 +58,20 @@ struct stage;
  * across every call below. */
 struct stage_list {
 	struct stage *head;
+	struct stage *ended;             /* the last STAGE_HISTORY that ended,
+	                                  * newest first, for the job page */
+	int nended;
 	int64_t next_id;                 /* ids of stages, from 1 */
 };
 /* Free every stage of L (their map tasks are the caller's). */
 void stage_list_clear(struct stage_list *l);
 
-/* A new stage of N map tasks for attempt OWNER_ATTEMPT of driver job
- * OWNER, added to L; its tasks are set with stage_set_task(). */
+/* A new stage of N map tasks of PLUGIN for attempt OWNER_ATTEMPT of
+ * driver job OWNER, added to L; its tasks are set with stage_set_task(). */
 struct stage *stage_new(struct stage_list *l, int64_t owner,
-                        int owner_attempt, size_t n);
-/* Unlink ST from L and free it. */
+                        int owner_attempt, const char *plugin, size_t n);
+/* Unlink ST from L; what it did is kept (without its results) among the
+ * last ended stages, which stage_list_json() lists. */
 void stage_remove(struct stage_list *l, struct stage *st);
 struct stage *stage_find(const struct stage_list *l, int64_t id);
 /* Walk L: stage_next(L, NULL) is the first; NULL after the last. */
@@ -80,6 +84,18 @@ size_t stage_size(const struct stage *st);
 /* The id of map task I (set by the caller), 0 once it ended for good. */
 int64_t stage_task(const struct stage *st, size_t i);
 void stage_set_task(struct stage *st, size_t i, int64_t id);
+
+/* Map task I's attempt started on WORKER, which held its data (LOCAL 1),
+ * did not (0), or it reads none (-1); it went back to the queue. */
+void stage_task_started(struct stage *st, size_t i, const char *worker,
+                        int local);
+void stage_task_requeued(struct stage *st, size_t i);
+
+/* The stages of driver job OWNER, running and recently ended, oldest
+ * first: [{stage, job, attempt, plugin, state, tasks_total, tasks_done,
+ * created_ms, ended_ms, error?, tasks: [{index, state, attempts, worker,
+ * started_ms, ended_ms, duration_ms, local}]}] (docs/api.md).  New. */
+json_t *stage_list_json(const struct stage_list *l, int64_t owner);
 
 /* What became of a map task's attempt (stage_task_ended). */
 enum stage_verdict {

@@ -69,6 +69,7 @@ struct task_output {
 struct kiln_task {
 	int64_t job_id;
 	int attempt;
+	char name[JOB_NAME_MAX];        /* for logs: "job ID", "stage S task I" */
 	plugin *plugin;                 /* while task_run() runs it */
 	json_t *params;                 /* an object; read-only once made */
 	char *scratch_root;
@@ -539,8 +540,8 @@ task_scratch_dir(kiln_task *t)
 		char *dir = xasprintf("%s/task-%" PRId64 "-%d-XXXXXX", root,
 		                      t->job_id, t->attempt);
 		if (mkdtemp(dir) == NULL) {
-			log_error("job %" PRId64 ": cannot create scratch "
-			          "directory %s: %s", t->job_id, dir,
+			log_error("%s: cannot create scratch "
+			          "directory %s: %s", t->name, dir,
 			          strerror(errno));
 			free(dir);
 		} else {
@@ -577,7 +578,7 @@ task_input_data(kiln_task *t, int i, size_t *len)
 	if (f->map == NULL) {
 		char *err = NULL;
 		if (datacache_map(path, &f->data, &f->len, &f->map, &err) != 0) {
-			log_warn("job %" PRId64 ": %s", t->job_id, err);
+			log_warn("%s: %s", t->name, err);
 			free(err);
 			pthread_mutex_unlock(&t->lock);
 			return NULL;
@@ -728,7 +729,7 @@ task_open_data(kiln_task *t, const char *path, unsigned flags, uint64_t *size)
 	if (fd >= 0)
 		return fd;
 	task_set_error(t, "%s", err);
-	log_info("job %" PRId64 ": open_data: %s", t->job_id, err);
+	log_info("%s: open_data: %s", t->name, err);
 	free(err);
 	return fd == -EPERM || fd == -EINVAL || fd == -EFBIG ? KILN_EINVAL :
 	       KILN_EIO;
@@ -776,6 +777,18 @@ task_host(void)
 
 /* ------------------------------------------------------------ lifecycle */
 
+void
+task_set_name(kiln_task *t, const char *name)
+{
+	snprintf(t->name, sizeof t->name, "%s", name);
+}
+
+const char *
+task_name(const kiln_task *t)
+{
+	return t->name;
+}
+
 kiln_task *
 task_new(int64_t job_id, int attempt, const char *params_json,
          const char *scratch_root, size_t log_limit, char **err)
@@ -802,6 +815,7 @@ task_new(int64_t job_id, int attempt, const char *params_json,
 	kiln_task *t = xcalloc(1, sizeof *t);
 	t->job_id = job_id;
 	t->attempt = attempt;
+	job_name(t->name, job_id, 0, 0);
 	t->params = params;
 	t->scratch_root = xstrdup(scratch_root);
 	t->log_limit = log_limit ? log_limit : TASK_LOG_DEFAULT;

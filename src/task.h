@@ -28,6 +28,10 @@ const struct kiln_host *task_host(void);
 kiln_task *task_new(int64_t job_id, int attempt, const char *params_json,
                     const char *scratch_root, size_t log_limit, char **err);
 void task_free(kiln_task *t);
+/* How logs name T: "job ID" unless set ("stage S task I" for a map task,
+ * whose id is negative); NAME is copied. */
+void task_set_name(kiln_task *t, const char *name);
+const char *task_name(const kiln_task *t);
 
 /* Run plugin P on T on the calling thread.  Returns the final job state:
  * JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELLED (jobstate.h). */

@@ -54,6 +54,7 @@
 struct wtask {
 	int64_t id;
 	int attempt;
+	char name[JOB_NAME_MAX]; /* "job ID" or "stage S task I", for logs */
 	kiln_task *t;
 	plugin *p;
 	int64_t deadline;       /* mono_ms, 0 = none */
@@ -243,8 +244,8 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 		ok = 0;
 	}
 	if (ok && (path = diskcache_commit(w->cache, sha, tmp, size, err)) != NULL)
-		log_info("job %" PRId64 ": fetched input %s (%" PRIu64 " bytes, "
-		         "%" PRId64 " ms)", wt->id, input_name_of(wt, sha), size,
+		log_info("%s: fetched input %s (%" PRIu64 " bytes, "
+		         "%" PRId64 " ms)", wt->name, input_name_of(wt, sha), size,
 		         clock_mono_ms() - t0);
 	else if (!ok)
 		unlink(tmp);
@@ -396,6 +397,7 @@ task_execute(struct wtask *wt, int *code, char **killed)
 	}
 	struct executor_task et = { .t = wt->t, .plugin = wt->plugin,
 		.params = wt->params, .job_id = wt->id, .attempt = wt->attempt,
+		.name = wt->name,
 		.timeout_ms = wt->timeout_ms, .memory_limit = wt->memory_limit,
 		.output_limit = w->wc->max_output_size };
 	return executors_run(w->ex, &et, code, killed);
@@ -525,6 +527,8 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	struct wtask *wt = xcalloc(1, sizeof *wt);
 	wt->id = pt->id;
 	wt->attempt = pt->attempt;
+	job_name(wt->name, pt->id, pt->stage ? pt->stage_id : 0, pt->index);
+	task_set_name(t, wt->name);
 	wt->t = t;
 	wt->p = p;
 	wt->w = w;
@@ -793,8 +797,8 @@ watchdog_timeouts(struct wk *w)
 			outbox_fail(w, wt->id, wt->attempt, KILN_EFAIL, "timed out; "
 			            "the plugin ignored cancellation and was abandoned", 1);
 			grow++;
-			log_warn("task %lld attempt %d ignores cancellation: abandoned",
-			         (long long)wt->id, wt->attempt);
+			log_warn("%s attempt %d ignores cancellation: abandoned",
+			         wt->name, wt->attempt);
 		}
 	}
 	pthread_mutex_unlock(&w->mu);

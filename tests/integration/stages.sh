@@ -14,6 +14,14 @@ ok "a driver with 3 stages of 8 map tasks succeeds" wait_state "$id" succeeded 3
 res=$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["total"]')
 eq "the stages' sum is right" 499999500000 "$res"
 eq "map tasks are not jobs" 1 "$(api GET '/api/v1/jobs?limit=100' | jq_ 'len(d["jobs"])')"
+# ...but the driver's page lists its stages and their map tasks.
+api GET "/api/v1/jobs/$id/stages" >"$T/stages.json"
+eq "the driver's 3 stages" 3 "$(jq_ 'len(d["stages"])' <"$T/stages.json")"
+eq "each of 8 map tasks, all succeeded" "8 8 8" "$(jq_ '" ".join(str(sum(t["state"] == "succeeded" for t in s["tasks"])) for s in d["stages"])' <"$T/stages.json")"
+eq "each map task names its worker and duration" True "$(jq_ 'all(t["worker"] in ("w1", "w2") and t["duration_ms"] >= 0 and t["attempts"] == 1 for s in d["stages"] for t in s["tasks"])' <"$T/stages.json")"
+eq "the stages in order, succeeded" "succeeded succeeded succeeded" "$(jq_ '" ".join(s["state"] for s in d["stages"])' <"$T/stages.json")"
+api GET "/api/v1/jobs/999999/stages" >/dev/null
+eq "an unknown job's stages are 404" 404 "$(status)"
 
 id=$(k submit stagesum -p n=1000 -p tasks=4 -p iterations=200)
 ok "200 stages in a row" wait_state "$id" succeeded 60
@@ -28,12 +36,12 @@ case "$err" in *"map task 2"*"fails on purpose"*) ok "with the map task's messag
 *) ok "with the map task's message (got: $err)" false ;; esac
 # The master logs every failed attempt of a map task with its driver
 # (which runs once: --retries 0).
-fails() { grep -c "map task 2 of stage [0-9]* (driver job $1) failed" "$T/master.log"; }
+fails() { grep -c "stage [0-9]* task 2 (driver job $1) failed" "$T/master.log"; }
 eq "a map task failing with KILN_EFAIL ran 3 times" 3 "$(fails "$id")"
 id=$(k submit stagesum --retries 0 -p tasks=4 -p fail_index=2 -p fail_einval=1)
 ok "a map task failing on bad input fails the driver" wait_state "$id" failed 30
 err=$(api GET "/api/v1/jobs/$id" | jq_ 'd["error"]')
-case "$err" in *"map task 2"*"bad input"*"fails on purpose"*) ok "with the map task's message" true ;;
+case "$err" in *"stage "*" task 2 "*"bad input"*"fails on purpose"*) ok "with the map task's message" true ;;
 *) ok "with the map task's message (got: $err)" false ;; esac
 eq "a map task failing with KILN_EINVAL ran once" 1 "$(fails "$id")"
 
@@ -54,4 +62,8 @@ wait_workers 2
 body='{"job":999999,"attempt":1,"plugin":"stagesum","tasks":[{"params":{}}]}'
 api POST /api/v1/cluster/stages "$body" >/dev/null
 eq "a token cannot submit stages" 403 "$(status)"
+# Map tasks are named "stage S task I" in the logs, never by their
+# internal negative ids.
+eq "no log line names a negative job id" 0 "$(cat "$T"/*.log | grep -c 'job -[0-9]')"
+ok "a failed map task is named by stage and index" grep -q 'stage [0-9]* task 2 (driver job' "$T/master.log"
 finish

@@ -753,7 +753,7 @@ START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 		sched_exchange_clear(&x);
 	}
 	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "map task 0"));
+	ck_assert_ptr_nonnull(strstr(err, " task 0 "));
 	ck_assert_ptr_nonnull(strstr(err, "boom"));
 	free(err);
 	err = NULL;
@@ -787,7 +787,7 @@ START_TEST(stage_fails_at_once_on_bad_input)
 	/* ...bad input is not: the stage fails on its first attempt. */
 	map_done_code("w1", s1, &x.tasks[0], JOB_FAILED, KILN_EINVAL, NULL);
 	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "map task 0"));
+	ck_assert_ptr_nonnull(strstr(err, " task 0 "));
 	ck_assert_ptr_nonnull(strstr(err, "bad input"));
 	ck_assert_ptr_nonnull(strstr(err, "boom"));
 	free(err);
@@ -809,7 +809,7 @@ END_TEST
 START_TEST(stage_bookkeeping)
 {
 	struct stage_list l = { 0 };
-	struct stage *a = stage_new(&l, 10, 2, 2), *b = stage_new(&l, 11, 1, 1);
+	struct stage *a = stage_new(&l, 10, 2, "p", 2), *b = stage_new(&l, 11, 1, "p", 1);
 	ck_assert_int_eq(stage_id(a), 1);
 	ck_assert_int_eq(stage_id(b), 2);
 	ck_assert_ptr_eq(stage_find(&l, 1), a);
@@ -819,6 +819,8 @@ START_TEST(stage_bookkeeping)
 	ck_assert_int_eq(attempt, 2);
 	stage_set_task(a, 0, -5);
 	stage_set_task(a, 1, -6);
+	stage_task_started(a, 0, "w1", 0);
+	stage_task_started(a, 1, "w2", 1);
 	char **res;
 	size_t n;
 	char *err = NULL;
@@ -830,6 +832,7 @@ START_TEST(stage_bookkeeping)
 	ck_assert_int_eq(stage_task_ended(a, 0, JOB_FAILED, KILN_EFAIL, NULL, "x"),
 	                 STAGE_TASK_RETRY);
 	ck_assert_int_eq(stage_task(a, 0), -5);
+	stage_task_started(a, 0, "w2", 1);
 	ck_assert_int_eq(stage_task_ended(a, 0, JOB_SUCCEEDED, 0, NULL, NULL),
 	                 STAGE_TASK_DONE);
 	ck_assert_int_eq(stage_outcome(a, &res, &n, &err), 1);
@@ -842,6 +845,25 @@ START_TEST(stage_bookkeeping)
 	stage_remove(&l, a);
 	ck_assert_ptr_eq(stage_next(&l, NULL), b);
 	ck_assert_ptr_null(stage_next(&l, b));
+	ck_assert_ptr_null(stage_find(&l, 1));
+	/* What it did is kept for the job page: per task, where it ran, how
+	 * often, whether its data was there. */
+	json_t *js = stage_list_json(&l, 10);
+	ck_assert_uint_eq(json_array_size(js), 1);
+	json_t *s0 = json_array_get(js, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(s0, "state")), "succeeded");
+	ck_assert_int_eq(json_integer_value(json_object_get(s0, "tasks_done")), 2);
+	json_t *t0 = json_array_get(json_object_get(s0, "tasks"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(t0, "worker")), "w2");
+	ck_assert_int_eq(json_integer_value(json_object_get(t0, "attempts")), 2);
+	ck_assert(json_is_true(json_object_get(t0, "local")));
+	ck_assert_str_eq(json_string_value(json_object_get(t0, "state")), "succeeded");
+	json_decref(js);
+	js = stage_list_json(&l, 11);   /* b runs: listed too */
+	ck_assert_uint_eq(json_array_size(js), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(js, 0),
+	                 "state")), "running");
+	json_decref(js);
 	/* A failure after three attempts fails the stage, naming the task. */
 	stage_set_task(b, 0, -7);
 	for (int i = 0; i < 2; i++)
@@ -850,10 +872,30 @@ START_TEST(stage_bookkeeping)
 	ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, "boom"),
 	                 STAGE_TASK_FAILED);
 	ck_assert_int_eq(stage_outcome(b, &res, &n, &err), -EIO);
-	ck_assert_ptr_nonnull(strstr(err, "map task 0 of stage 2 failed: boom"));
+	ck_assert_ptr_nonnull(strstr(err, "stage 2 task 0 failed: boom"));
 	free(err);
+	stage_remove(&l, b);
+	js = stage_list_json(&l, 11);
+	s0 = json_array_get(js, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(s0, "state")), "failed");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(s0, "error")),
+	                             "stage 2 task 0"));
+	json_decref(js);
+	/* Only the last STAGE_HISTORY (64) ended stages are kept. */
+	for (int i = 0; i < 70; i++)
+		stage_remove(&l, stage_new(&l, 12, 1, "p", 1));
+	js = stage_list_json(&l, 12);
+	ck_assert_uint_eq(json_array_size(js), 64);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(js, 0),
+	                 "stage")), 9);
+	json_decref(js);
 	stage_list_clear(&l);
 	ck_assert_ptr_null(l.head);
+	ck_assert_ptr_null(l.ended);
+	/* Logs name a map task by stage and index, a job by its id. */
+	char name[JOB_NAME_MAX];
+	ck_assert_str_eq(job_name(name, INT64_MIN + 18, 3, 7), "stage 3 task 7");
+	ck_assert_str_eq(job_name(name, 42, 0, 0), "job 42");
 }
 END_TEST
 

@@ -12,7 +12,9 @@
 // The page says when its data was last updated; when a refresh fails (the
 // master is down, frozen past api.js's timeout, or erring) the page's
 // content is greyed out and marked stale (main[data-stale]) until one
-// succeeds again, so old numbers never look current.
+// succeeds again, so old numbers never look current.  A dot beside it
+// shows each refresh in flight, and "Pause updates" stops the polling
+// (data then says it is paused, from when) until "Resume updates".
 
 import { ApiError, get, post, onUnauthorized, setCsrf } from './api.js';
 import { h, replace, setText } from './dom.js';
@@ -75,6 +77,24 @@ function showError(msg) {
 /* The current page's data: 'ok' just refreshed, 'stale' what a failed
  * refresh left on screen, 'reset' none yet (a new page). */
 let updated = 0;
+let paused = sessionStorage.getItem('kiln-paused') === '1';
+
+function pauseButton() {
+	const b = $('[data-testid=poll-pause]');
+	b.setAttribute('aria-pressed', paused ? 'true' : 'false');
+	setText(b, paused ? 'Resume updates' : 'Pause updates');
+	$('[data-testid=pollbar]').classList.toggle('paused', paused);
+}
+
+function togglePause() {
+	paused = !paused;
+	sessionStorage.setItem('kiln-paused', paused ? '1' : '0');
+	pauseButton();
+	freshness('same');
+	if (!paused && view)
+		poll(view.gen);
+}
+
 function freshness(state) {
 	const el = $('[data-testid=freshness]');
 	if (state === 'ok')
@@ -86,7 +106,8 @@ function freshness(state) {
 	el.hidden = updated === 0;
 	el.classList.toggle('stale', stale);
 	el.dataset.updated = String(updated);
-	setText(el, stale ? `Stale: the last refresh failed; showing data from ${at}` : `Updated ${at}`);
+	setText(el, stale ? `Stale: the last refresh failed; showing data from ${at}` :
+		paused ? `Paused: showing data from ${at}` : `Updated ${at}`);
 	$('main').toggleAttribute('data-stale', stale);
 }
 
@@ -102,6 +123,7 @@ function toLogin() {
 function header() {
 	const logged = me !== null;
 	$('[data-testid=nav]').hidden = !logged;
+	$('[data-testid=pollbar]').hidden = !logged;
 	$('[data-testid=user]').hidden = !logged;
 	if (logged) {
 		setText($('[data-testid=user-name]'), me.user);
@@ -125,11 +147,14 @@ function stop() {
 	view = null;
 }
 
-async function poll(g) {
+async function poll(g, force = false) {
 	if (view === null || view.gen !== g)
 		return;
 	clearTimeout(view.timer);
-	if (document.visibilityState === 'visible') {
+	// A paused page still draws once: a new page must show something.
+	if (document.visibilityState === 'visible' && (force || !paused || updated === 0)) {
+		const dot = $('[data-testid=poll-indicator]');
+		dot.classList.add('busy');
 		try {
 			await view.inst.refresh();
 			if (view && view.gen === g) {
@@ -141,6 +166,8 @@ async function poll(g) {
 				showError(e.message);
 				freshness('stale');
 			}
+		} finally {
+			dot.classList.remove('busy');
 		}
 	}
 	if (view === null || view.gen !== g)
@@ -180,7 +207,7 @@ async function route() {
 	document.title = `${page.title} · kiln`;
 	header();
 	// refreshNow: after a change the page made, show it without waiting.
-	const ctx = { params, query, me, navigate, loggedIn, showError, refreshNow: () => poll(g) };
+	const ctx = { params, query, me, navigate, loggedIn, showError, refreshNow: () => poll(g, true) };
 	view.inst = page.mount(root, ctx) || { refresh() {} };
 	// Move focus to the new page so screen readers announce it.
 	const first = root.querySelector('[autofocus]') || root.querySelector('h1');
@@ -213,6 +240,8 @@ async function logout() {
 async function start() {
 	onUnauthorized(toLogin);
 	$('[data-testid=logout]').addEventListener('click', logout);
+	$('[data-testid=poll-pause]').addEventListener('click', togglePause);
+	pauseButton();
 	// The skip link must not change the hash: that is the router's.
 	$('[data-skip]').addEventListener('click', (ev) => {
 		ev.preventDefault();

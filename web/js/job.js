@@ -6,12 +6,14 @@
 // has reported so far, and the view stays pinned to the bottom unless the
 // reader has scrolled up (logview.js: search, wrap, line numbers,
 // download).  The job of a DAG task offers admins the task
-// actions (clear, mark success or failed) once it has ended.
+// actions (clear, mark success or failed) once it has ended.  A driver
+// job lists its distributed stages and their map tasks (stages.js).
 
 import { get, post, getText, enc } from './api.js';
 import { h, badge, fmtTime, fmtDuration, fmtBytes, span, json, setText, replace } from './dom.js';
 import { taskActions } from './taskactions.js';
 import { logView } from './logview.js';
+import { stageView } from './stages.js';
 
 const LIVE = ['queued', 'running'];
 
@@ -33,6 +35,7 @@ export default {
 		const logTitle = h('h2', { id: 'log-h' }, 'Log');
 		const logState = h('span', { class: 'sub', 'aria-live': 'polite', 'data-testid': 'log-state' });
 		const log = logView({ label: 'log-h', testid: 'job-log' });
+		const stages = stageView();
 		root.append(
 			h('p', { class: 'crumbs' }, h('a', { href: '#/jobs' }, 'Jobs'), ' / '),
 			head, actions, facts,
@@ -45,6 +48,7 @@ export default {
 						.map((t) => h('th', { scope: 'col' }, t)))),
 					attBody))),
 			h('section', { 'aria-labelledby': 'out-h' }, h('h2', { id: 'out-h' }, 'Outputs'), outputs),
+			stages.el,
 			h('section', { 'aria-labelledby': 'log-h' }, h('div', { class: 'title-row' }, logTitle, logState), log.el));
 
 		let job = null;
@@ -170,6 +174,9 @@ export default {
 			job = await get(`/api/v1/jobs/${id}`);
 			drawHead();
 			drawBody();
+			// Only a started job can have run stages.
+			if (job.attempt > 0 || job.state === 'running')
+				stages.update((await get(`/api/v1/jobs/${id}/stages`)).stages || []);
 			await drawLog();
 			inst.interval = LIVE.includes(job.state) ? 1500 : 2000;
 		}
