@@ -904,7 +904,7 @@ bm_metric_json(const struct bm_run *r, const struct bm_row *w, int k)
 	                 "folds", mlp_json_reals(w->vals + k * r->folds, (size_t)r->folds));
 }
 
-/* The best model's out-of-fold ROC curve, thinned to at most 200 points. */
+/* Model MI's out-of-fold ROC curve, thinned to at most 200 points. */
 static json_t *
 bm_roc_json(const struct bm_run *r, int mi)
 {
@@ -1045,6 +1045,16 @@ bm_leaderboard(const struct bm_run *r)
 		json_t *roc = bm_roc_json(r, bi);
 		if (roc != NULL)
 			json_object_set_new(lb, "roc", roc);
+		/* Every model's, best first, for the chart to compare. */
+		json_t *rocs = json_array();
+		if (roc != NULL)
+			json_array_append(rocs, roc);
+		for (int mi = 0; mi < r->nmodels; mi++) {
+			json_t *o = mi == bi ? NULL : bm_roc_json(r, mi);
+			if (o != NULL)
+				json_array_append_new(rocs, o);
+		}
+		json_object_set_new(lb, "rocs", rocs);
 	}
 	if (r->kind == BM_FORECAST)
 		json_object_set_new(lb, "forecast", bm_forecast_json(r, bi));

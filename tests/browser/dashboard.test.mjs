@@ -135,6 +135,11 @@ before(async () => {
 	for (const f of fs.readdirSync(PLUGINS).filter((x) => x.endsWith('.so')))
 		fs.copyFileSync(path.join(PLUGINS, f), path.join(T, 'plugins', f));
 	fs.copyFileSync(path.join(SRCDIR, 'conf/dags/example_chain.yaml'), path.join(DAGS, 'example_chain.yaml'));
+	// A driver with distributed stages for the job page's stage view
+	// (tests/plugins/stagesum, built by make check).
+	const stagesum = path.join(process.env.KILN_TEST_PLUGINS || path.join(SRCDIR, 'tests/plugins/.libs'), 'stagesum.so');
+	if (fs.existsSync(stagesum))
+		fs.copyFileSync(stagesum, path.join(T, 'plugins', 'stagesum.so'));
 	// The model benchmark of the Models page test (skipped until it exists).
 	if (fs.existsSync(path.join(SRCDIR, 'conf/dags/breast_cancer_models.yaml'))) {
 		fs.copyFileSync(path.join(SRCDIR, 'conf/dags/breast_cancer_models.yaml'), path.join(DAGS, 'breast_cancer_models.yaml'));
@@ -1010,6 +1015,223 @@ track('a POST with the session but without the CSRF token is refused', async () 
 	const page = await newPage();
 	await login(page, USERS.admin);
 	assert.equal(await forcedPost(page, '/api/v1/dags/example_chain/pause', false), 403);
+	await page.context().close();
+});
+
+/* ------------------------------------------ issue 16 items 5 and 6 (pages) */
+
+const AXE = fs.readFileSync(path.join(HERE, 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+/* A page in a context that lets the test inject axe-core's source (the
+ * dashboard's CSP allows no inline script, rightly). */
+async function axePage() {
+	const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: true });
+	const page = await ctx.newPage();
+	page.setDefaultTimeout(TIMEOUT);
+	page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+	return page;
+}
+
+/* POST from PAGE with its session and CSRF token. */
+function postAs(page, p, body) {
+	return page.evaluate(async ([p2, b]) => {
+		const r = await fetch(p2, { method: 'POST', body: JSON.stringify(b), signal: AbortSignal.timeout(30000), headers: {
+			'Content-Type': 'application/json', 'X-CSRF-Token': sessionStorage.getItem('kiln-csrf') } });
+		return { status: r.status, body: await r.json() };
+	}, [p, body]);
+}
+
+/* axe-core's violations on PAGE, as "rule: target (summary)" strings:
+ * {found, outside}, where OUTSIDE are those not within an element that
+ * matches one of SKIP (passed with the reason in a comment). */
+async function axeViolations(page, skip = []) {
+	if (!(await page.evaluate(() => typeof window.axe === 'object')))
+		await page.addScriptTag({ content: AXE });
+	return page.evaluate(async (sk) => {
+		const r = await window.axe.run(document, { resultTypes: ['violations'] });
+		const found = [], outside = [];
+		for (const v of r.violations)
+			for (const n of v.nodes) {
+				const line = `${v.id}: ${n.target.join(' ')} (${(n.failureSummary || '').split('\n').slice(1, 2).join('').trim()})`;
+				const el = typeof n.target[0] === 'string' ? document.querySelector(n.target[0]) : null;
+				found.push(line);
+				if (!(el && sk.some((s) => el.closest(s))))
+					outside.push(line);
+			}
+		return { found, outside };
+	}, skip);
+}
+
+let driverJob = 0;
+
+track('the stage view: a driver job lists its stages and map tasks, named by stage and index', async (tc) => {
+	const page = await axePage();
+	await login(page, USERS.admin);
+	const plugins = await apiViewer('/api/v1/plugins');
+	if (!JSON.stringify(plugins).includes('stagesum')) {
+		tc.skip('tests/plugins/stagesum.so is not built');
+		await page.context().close();
+		return;
+	}
+	const r = await postAs(page, '/api/v1/jobs', { plugin: 'stagesum', params: { n: 10000, tasks: 6, iterations: 2 } });
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	driverJob = r.body.id;
+	await until('the driver succeeded', async () => (await apiViewer(`/api/v1/jobs/${driverJob}`)).state === 'succeeded', 30000);
+	await page.goto(`${URL_}/#/jobs/${driverJob}`);
+	const stages = page.getByTestId('stage');
+	await until('two stages shown', async () => (await stages.count()) === 2);
+	assert.equal(await page.getByTestId('stages-count').textContent(), '2 stages, 12 map tasks');
+	assert.deepEqual(await stages.evaluateAll((els) => els.map((e) => e.querySelector('[data-testid=stage-state]').dataset.state)),
+		['succeeded', 'succeeded']);
+	const first = stages.first();
+	const sid = await first.getAttribute('data-stage');
+	const rows = first.getByTestId('stage-task');
+	assert.equal(await rows.count(), 6);
+	assert.deepEqual(await rows.locator('th').allTextContents(),
+		[0, 1, 2, 3, 4, 5].map((i) => `stage ${sid} task ${i}`), 'map tasks named by stage and index');
+	const workers = await first.getByTestId('stage-task-worker').allTextContents();
+	assert.ok(workers.every((w) => w === 'w1' || w === 'w2'), `workers ${workers}`);
+	assert.match(await first.getByTestId('stage-summary').textContent(), /^6 of 6 map tasks done · stagesum/);
+	// A job without stages shows no stage section.
+	await page.goto(`${URL_}/#/jobs/${(await apiViewer('/api/v1/jobs?plugin=noop&limit=1')).jobs[0].id}`);
+	await page.getByTestId('job-state').waitFor();
+	await page.waitForTimeout(300);
+	assert.equal(await page.getByTestId('job-stages').isVisible(), false);
+	// No log line of any node names a map task by its internal id.
+	for (const f of ['master', 'w1', 'w2']) {
+		const text = fs.readFileSync(path.join(T, `${f}.log`), 'utf8');
+		assert.doesNotMatch(text, /job -\d/, `${f}.log names no negative job id`);
+	}
+	await page.context().close();
+});
+
+track('states read by shape and word as well as colour; polling shows and pauses', async () => {
+	const page = await axePage();
+	await login(page, USERS.admin);
+	await page.goto(`${URL_}/#/jobs`);
+	await page.getByTestId('job-row').first().waitFor();
+	// Each badge has a glyph of its state before its word: on this page,
+	// and one per state (the style sheet's), each different.
+	assert.ok(await page.locator('[data-testid=job-row] .badge').first().evaluate((b) =>
+		/"."/.test(getComputedStyle(b, '::before').content)), 'the jobs list\'s badges have glyphs');
+	const states = ['succeeded', 'failed', 'running', 'queued', 'cancelled', 'up_for_retry', 'upstream_failed', 'skipped', 'alive', 'late', 'dead'];
+	const glyphs = await page.evaluate((sts) => sts.map((st) => {
+		const b = document.createElement('span');
+		b.className = `badge st-${st}`;
+		document.body.append(b);
+		const c = getComputedStyle(b, '::before').content;
+		b.remove();
+		return c.split(' / ')[0];
+	}), states);
+	assert.match(glyphs[0], /✓/);
+	assert.match(glyphs[1], /✗/);
+	assert.equal(new Set(glyphs.slice(0, 8)).size, 8, `a glyph per job and task state: ${glyphs}`);
+	assert.ok(glyphs.every((g) => /^"."$/.test(g)), `glyphs ${glyphs}`);
+	// The poll: a dot lit while a refresh is in flight, and a pause.
+	const fresh = page.getByTestId('freshness');
+	await until('updated', async () => /^Updated /.test(await fresh.textContent()));
+	const pause = page.getByTestId('poll-pause');
+	assert.equal(await pause.getAttribute('aria-pressed'), 'false');
+	let gets = 0;
+	const count = (rq) => { if (rq.url().includes('/api/v1/jobs')) gets++; };
+	await pause.click();
+	assert.equal(await pause.getAttribute('aria-pressed'), 'true');
+	assert.equal(await pause.textContent(), 'Resume updates');
+	assert.match(await fresh.textContent(), /^Paused: showing data from /);
+	page.on('request', count);
+	await page.waitForTimeout(4500);
+	assert.equal(gets, 0, 'no poll while paused');
+	await pause.click();
+	await until('polling again', async () => gets > 0 && /^Updated /.test(await fresh.textContent()), 5000);
+	page.off('request', count);
+	await page.context().close();
+});
+
+track('the leaderboard fits at 1,400 px and the ROC chart shows every model within [0, 1]', async (tc) => {
+	const lb = (await apiViewer('/api/v1/jobs?plugin=benchmark&state=succeeded&limit=1')).jobs;
+	if (!lb || lb.length === 0) {
+		tc.skip('no leaderboard (breast_cancer_models did not run)');
+		return;
+	}
+	const page = await axePage();
+	await login(page, USERS.admin);
+	await page.goto(`${URL_}/#/models`);
+	await page.getByTestId('leaderboard-table').waitFor();
+	await page.waitForTimeout(300);
+	const sizes = await page.evaluate(() => {
+		const t = document.querySelector('[data-testid=leaderboard-table]');
+		const box = t.closest('.scroll') || t.parentElement;
+		return { page: document.documentElement.scrollWidth, table: t.getBoundingClientRect().right, box: box.scrollWidth - box.clientWidth };
+	});
+	assert.ok(sizes.page <= 1400 && sizes.table <= 1400 && sizes.box <= 0, `the leaderboard at 1,400 px: ${JSON.stringify(sizes)}`);
+	const models = await page.locator('[data-testid=roc-chart] path.roc-line').evaluateAll((els) => els.map((e) => e.dataset.model));
+	assert.deepEqual([...models].sort(), ['forest', 'logreg', 'naive_bayes'], 'a curve per model');
+	// No std band past the metric's bound (roc_auc <= 1): each bar ends
+	// within the axis.
+	const over = await page.evaluate(() => {
+		const svg = document.querySelector('[data-testid=score-chart]');
+		const axis = [...svg.querySelectorAll('.axis line')][0];
+		const max = Math.max(Number(axis.getAttribute('x1')), Number(axis.getAttribute('x2')));
+		const ticks = [...svg.querySelectorAll('.axis text')].map((t) => Number(t.textContent)).filter(Number.isFinite);
+		const bars = [...svg.querySelectorAll('.std-bar')].map((b) => Math.max(Number(b.getAttribute('x1')), Number(b.getAttribute('x2'))));
+		return { past: bars.filter((x) => x > max + 0.5).length, top: Math.max(...ticks) };
+	});
+	assert.equal(over.past, 0, 'no band past the axis');
+	assert.ok(over.top <= 1, `the axis stops at 1, not ${over.top}`);
+	await page.context().close();
+});
+
+/* Every page of app.js's routes, the hash to open and what shows it is
+ * drawn; axe-core checks each in both themes at both widths, and each is
+ * shot: page-NAME-WIDTH-SCHEME.png. */
+track('axe-core finds no violation on any page; screenshots of every page at 1,400 and 375 px, light and dark', async () => {
+	const page = await axePage();
+	const job = driverJob || (await apiViewer('/api/v1/jobs?limit=1')).jobs[0].id;
+	const lbJobs = (await apiViewer('/api/v1/jobs?plugin=benchmark&state=succeeded&limit=1')).jobs || [];
+	const pages = [
+		['login', '/#/login', 'login-form'],
+		['cluster', '/#/cluster', 'worker-row'],
+		['worker', '/#/workers/w1', 'worker-title'],
+		['dags', '/#/dags', 'dag-row'],
+		['dag', `/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`, 'graph-node'],
+		['runs', '/#/dags/flaky/runs', 'run-row'],
+		['run', `/#/runs/${encodeURIComponent(flakyRun)}`, 'gantt-row'],
+		['jobs', '/#/jobs', 'job-row'],
+		['job', `/#/jobs/${job}`, 'job-state'],
+		['plugins', '/#/plugins', 'plugin-row'],
+		['models', '/#/models', lbJobs.length ? 'leaderboard-table' : 'models-empty'],
+		['not-found', '/#/nope', null],
+	];
+	const found = [], gridNotes = new Set();
+	for (const [name, hash, ready] of pages) {
+		if (name === 'cluster')
+			await login(page, USERS.admin);   // the login page first, logged out
+		for (const scheme of ['light', 'dark']) {
+			await page.emulateMedia({ colorScheme: scheme });
+			for (const width of [1400, 375]) {
+				await page.setViewportSize({ width, height: width === 375 ? 800 : 900 });
+				await page.goto(URL_ + hash);
+				if (ready)
+					await page.getByTestId(ready).first().waitFor();
+				else
+					await page.locator('main h1').waitFor();
+				await page.waitForTimeout(250);
+				await shot(page, `page-${name}-${width}-${scheme}`);
+				// The DAG page's grid and graph are being rewritten for
+				// issue 16 item 1 (dag.js, graph.js): they are checked
+				// there; the rest of the page is checked here.
+				const skip = name === 'dag' ? ['[data-testid=dag-grid]', '[data-testid=dag-graph]'] : [];
+				const v = await axeViolations(page, skip);
+				for (const x of v.outside)
+					found.push(`${name} ${width} ${scheme}: ${x}`);
+				for (const x of v.found.filter((y) => !v.outside.includes(y)))
+					gridNotes.add(x);
+			}
+		}
+	}
+	if (gridNotes.size)
+		console.log(`axe-core, left to the grid and graph rewrite (issue 16 item 1):\n  ${[...gridNotes].join('\n  ')}`);
+	assert.deepEqual(found, [], `axe-core violations:\n${found.join('\n')}`);
 	await page.context().close();
 });
 

@@ -4,7 +4,8 @@
 # (playwright-core from npm, never a downloaded browser) drives Debian's
 # chromium against a real master and two workers that the test starts
 # itself.  Skipped (77) only when chromium, node or npm is missing;
-# node_modules is installed from package-lock.json on first use.
+# node_modules (playwright-core, and axe-core, whose checks run in every
+# page) is installed from package-lock.json on first use.
 #
 # Environment (set by `make check`): KILN, KILN_PLUGIN_BUILD, KILN_SRCDIR.
 # Screenshots of every page go to tests/output/screenshots/ under the
@@ -24,8 +25,8 @@ command -v node >/dev/null 2>&1 || skip "node not found (apt-get install -y node
 command -v npm >/dev/null 2>&1 || skip "npm not found (apt-get install -y npm)"
 
 B="$KILN_SRCDIR/tests/browser"
-if [ ! -d "$B/node_modules/playwright-core" ]; then
-	echo "installing playwright-core in $B (no browser download)"
+if [ ! -d "$B/node_modules/playwright-core" ] || [ ! -d "$B/node_modules/axe-core" ]; then
+	echo "installing playwright-core and axe-core in $B (no browser download)"
 	if ! (cd "$B" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund); then
 		echo "FAIL: npm ci in $B failed"
 		exit 99

@@ -17,7 +17,7 @@
 // (data then says it is paused, from when) until "Resume updates".
 
 import { ApiError, get, post, onUnauthorized, setCsrf } from './api.js';
-import { h, replace, setText } from './dom.js';
+import { h, replace, setText, focusableScrolls } from './dom.js';
 import cluster from './cluster.js';
 import dags from './dags.js';
 import dag from './dag.js';
@@ -160,6 +160,7 @@ async function poll(g, force = false) {
 			if (view && view.gen === g) {
 				showError('');
 				freshness('ok');
+				focusableScrolls($('main'));
 			}
 		} catch (e) {
 			if (view && view.gen === g && !(e instanceof ApiError && e.status === 401)) {
@@ -252,6 +253,7 @@ async function start() {
 			poll(view.gen);
 	});
 	window.addEventListener('hashchange', route);
+	window.addEventListener('resize', () => focusableScrolls($('main')));
 	get('/api/v1/health').then((hl) =>
 		setText($('[data-testid=cluster-name]'), `${hl.cluster} · v${hl.version}`)).catch(() => {});
 	try {

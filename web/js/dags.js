@@ -84,7 +84,8 @@ export default {
 			h('h1', {}, 'DAGs'),
 			errSection,
 			h('div', { class: 'scroll' }, h('table', { 'data-testid': 'dags' },
-				h('thead', {}, h('tr', {}, ['On', 'DAG', 'Schedule', 'Next run', 'Last run', 'Active runs', ''].map(
+				h('thead', {}, h('tr', {}, ['On', 'DAG', 'Schedule', 'Next run', 'Last run', 'Active runs',
+					h('span', { class: 'visually-hidden' }, 'Actions')].map(
 					(t) => h('th', { scope: 'col' }, t)))),
 				tbody)),
 			empty);

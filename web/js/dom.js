@@ -165,3 +165,31 @@ export function span(a, b) {
 export function json(v) {
 	return JSON.stringify(v, null, 2);
 }
+
+/* A box that scrolls must be reachable by keyboard (WCAG 2.1.1; axe's
+ * scrollable-region-focusable): each .scroll under ROOT that overflows
+ * and holds nothing focusable gets tabindex=0 and, as a region, the name
+ * of its section's heading; one that no longer overflows loses them.
+ * The shell runs this after every refresh and on resize. */
+export function focusableScrolls(root) {
+	for (const el of root.querySelectorAll('.scroll')) {
+		const over = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+		const mine = el.dataset.scrollFocus === '1';
+		if (over && !mine && el.getAttribute('tabindex') === null &&
+		    !el.querySelector('a[href], button, input, select, textarea, [tabindex]')) {
+			const sec = el.closest('section');
+			const head = sec && sec.querySelector('h2, h3');
+			el.dataset.scrollFocus = '1';
+			el.tabIndex = 0;
+			if (!el.getAttribute('role'))
+				el.setAttribute('role', 'region');
+			if (!el.getAttribute('aria-label'))
+				el.setAttribute('aria-label', head ? `${head.textContent} (scrolls)` : 'Scrolling table');
+		} else if (!over && mine) {
+			delete el.dataset.scrollFocus;
+			el.removeAttribute('tabindex');
+			el.removeAttribute('role');
+			el.removeAttribute('aria-label');
+		}
+	}
+}

@@ -51,8 +51,11 @@ export function logView({ label, testid }) {
 		'aria-labelledby': label });
 	const search = h('input', { type: 'search', id: `${uid}-q`, 'data-testid': 'log-search',
 		placeholder: 'text to find', autocomplete: 'off', spellcheck: false });
-	const prev = h('button', { type: 'button', 'data-testid': 'log-prev', 'aria-label': 'Previous match' }, '↑ Prev');
-	const next = h('button', { type: 'button', 'data-testid': 'log-next', 'aria-label': 'Next match' }, '↓ Next');
+	// The names say what the words say (WCAG 2.5.3): the arrows are not read.
+	const prev = h('button', { type: 'button', 'data-testid': 'log-prev', title: 'Previous match' },
+		h('span', { 'aria-hidden': 'true' }, '↑ '), 'Prev');
+	const next = h('button', { type: 'button', 'data-testid': 'log-next', title: 'Next match' },
+		h('span', { 'aria-hidden': 'true' }, '↓ '), 'Next');
 	const count = h('span', { class: 'sub', 'aria-live': 'polite', 'data-testid': 'log-count' });
 	const wrapBtn = h('button', { type: 'button', 'data-testid': 'log-wrap', 'aria-pressed': String(wrap) }, 'Wrap lines');
 	const down = h('a', { 'data-testid': 'log-download', hidden: true }, 'Download');

@@ -150,17 +150,29 @@ function gridLines(t, pos, from, to, vertical) {
  * Each model's primary score: one dot per fold, the mean as a tall mark and
  * a bar of one standard deviation either side, models as rows best first.
  */
+/* The values a metric can take: a band of mean ± std is cut there (an AUC
+ * of 0.99 ± 0.02 is drawn up to 1, never past it). */
+const BOUNDS = {
+	roc_auc: [0, 1], accuracy: [0, 1], balanced_accuracy: [0, 1], f1_macro: [0, 1], f1: [0, 1],
+	precision: [0, 1], recall: [0, 1], r2: [-Infinity, 1], log_loss: [0, Infinity],
+	rmse: [0, Infinity], mae: [0, Infinity], mse: [0, Infinity], mase: [0, Infinity], mape: [0, Infinity],
+};
+
 function scoreChart(lb) {
 	const p = lb.primary, best = bestModel(lb);
+	const [lo, hi] = BOUNDS[p] || [-Infinity, Infinity];
+	const clamp = (v) => Math.min(hi, Math.max(lo, v));
 	const rows = lb.models.map((m) => {
 		const v = metric(m, p) || {};
-		return { name: m.model, mean: finite(v.mean) ? v.mean : null, std: finite(v.std) ? v.std : 0, folds: folds(m, p) };
+		const mean = finite(v.mean) ? v.mean : null, std = finite(v.std) ? v.std : 0;
+		return { name: m.model, mean, std, folds: folds(m, p),
+			from: mean === null ? null : clamp(mean - std), to: mean === null ? null : clamp(mean + std) };
 	});
 	const vals = [];
 	for (const r of rows) {
 		vals.push(...r.folds);
 		if (r.mean !== null)
-			vals.push(r.mean - r.std, r.mean + r.std);
+			vals.push(r.from, r.to);
 	}
 	if (vals.length === 0)
 		return h('p', { class: 'empty', 'data-testid': 'score-chart' }, `No ${p} scores to draw.`);
@@ -168,6 +180,10 @@ function scoreChart(lb) {
 	const plotH = rows.length * ROW;
 	const H = TOP + plotH + 48;
 	const t = ticks(Math.min(...vals), Math.max(...vals), 6);
+	// Nor does the axis pass a bound (ticks() rounds outwards).
+	t.lo = Math.max(t.lo, lo);
+	t.hi = Math.min(t.hi, hi);
+	t.ticks = t.ticks.filter((v) => v >= t.lo - 1e-9 && v <= t.hi + 1e-9);
 	const x = scale(t.lo, t.hi, LEFT, W - RIGHT);
 	const dir = lb.higher_is_better === false ? 'lower is better' : lb.higher_is_better === true ? 'higher is better' : '';
 	const label = `${p} of each model per fold, with mean and one standard deviation` + (dir ? ` (${dir})` : '');
@@ -179,9 +195,9 @@ function scoreChart(lb) {
 			return s('g', { class: cls, 'data-model': r.name },
 				s('text', { class: 'model-name', x: LEFT - 10, y: cy + 4, 'text-anchor': 'end' }, clip(r.name, 18)),
 				r.mean !== null ? [
-					s('line', { class: 'std-bar', x1: x(r.mean - r.std), x2: x(r.mean + r.std), y1: cy, y2: cy }),
-					s('line', { class: 'std-cap', x1: x(r.mean - r.std), x2: x(r.mean - r.std), y1: cy - 5, y2: cy + 5 }),
-					s('line', { class: 'std-cap', x1: x(r.mean + r.std), x2: x(r.mean + r.std), y1: cy - 5, y2: cy + 5 }),
+					s('line', { class: 'std-bar', x1: x(r.from), x2: x(r.to), y1: cy, y2: cy }),
+					s('line', { class: 'std-cap', x1: x(r.from), x2: x(r.from), y1: cy - 5, y2: cy + 5 }),
+					s('line', { class: 'std-cap', x1: x(r.to), x2: x(r.to), y1: cy - 5, y2: cy + 5 }),
 				] : null,
 				// Folds spread a little up and down so equal scores stay visible.
 				r.folds.map((f, k) => s('circle', { class: 'fold-dot', cx: x(f), cy: cy + ((k % 3) - 1) * 5, r: 3.5 },
@@ -197,28 +213,35 @@ function legend(items) {
 		h('li', {}, h('span', { class: ['key', cls], 'aria-hidden': 'true' }), text)));
 }
 
-/* The ROC curve of the best model, with the diagonal of a coin toss. */
-function rocChart(roc) {
-	const n = Math.min(roc.fpr.length, roc.tpr.length);
-	const pts = [];
-	for (let i = 0; i < n; i++)
-		if (finite(roc.fpr[i]) && finite(roc.tpr[i]))
-			pts.push([roc.fpr[i], roc.tpr[i]]);
+/* The ROC curves of every model (ROCS, best first), with the diagonal of
+ * a coin toss.  Each model's line has its own colour and dash pattern,
+ * the best the thickest, so that they tell apart without colour too. */
+function rocChart(rocs) {
 	const SIZE = 300, LEFT = 56, TOP = 12, W = LEFT + SIZE + 16, H = TOP + SIZE + 48;
 	const t = ticks(0, 1, 5);
 	const x = scale(0, 1, LEFT, LEFT + SIZE), y = scale(0, 1, TOP + SIZE, TOP);
-	const auc = finite(roc.auc) ? roc.auc.toFixed(3) : '—';
-	const model = typeof roc.model === 'string' ? roc.model : 'model';
-	const d = pts.map(([a, b], i) => `${i ? 'L' : 'M'}${x(a).toFixed(1)},${y(b).toFixed(1)}`).join('');
+	const curves = rocs.slice(0, 8).map((roc, k) => {
+		const n = Math.min(roc.fpr.length, roc.tpr.length);
+		const pts = [];
+		for (let i = 0; i < n; i++)
+			if (finite(roc.fpr[i]) && finite(roc.tpr[i]))
+				pts.push([Math.min(1, Math.max(0, roc.fpr[i])), Math.min(1, Math.max(0, roc.tpr[i]))]);
+		return { k, model: typeof roc.model === 'string' ? roc.model : 'model',
+			auc: finite(roc.auc) ? roc.auc.toFixed(3) : '—',
+			d: pts.map(([a, b], i) => `${i ? 'L' : 'M'}${x(a).toFixed(1)},${y(b).toFixed(1)}`).join('') };
+	});
+	const label = `ROC curves: ${curves.map((c) => `${c.model} AUC ${c.auc}`).join(', ')}`;
 	return h('figure', { class: 'chart-box' },
-		chart('roc-chart', W, H, `ROC curve of ${model}, AUC ${auc}`,
+		chart('roc-chart', W, H, label,
 			gridLines(t, x, TOP, TOP + SIZE, true),
 			gridLines(t, y, LEFT, LEFT + SIZE, false),
 			s('line', { class: 'diagonal', x1: x(0), y1: y(0), x2: x(1), y2: y(1) }),
-			d ? s('path', { class: 'roc-line', d }) : null,
+			// The best drawn last, on top.
+			[...curves].reverse().map((c) => c.d ? s('path', { class: ['roc-line', `roc-${c.k}`], 'data-model': c.model, d: c.d }) : null),
 			xAxis(t, x, TOP + SIZE, 'False positive rate', LEFT + SIZE / 2),
 			yAxis(t, y, LEFT, 'True positive rate', TOP + SIZE / 2)),
-		h('figcaption', {}, legend([['roc', `${model} (AUC = ${auc})`], ['chance', 'chance (AUC = 0.5)']])));
+		h('figcaption', {}, legend([...curves.map((c) => [`roc roc-${c.k}`, `${c.model} (AUC = ${c.auc})${c.k === 0 ? ', best' : ''}`]),
+			['chance', 'chance (AUC = 0.5)']])));
 }
 
 /* Actual values against the forecast over t; the forecast has nulls where
@@ -344,7 +367,9 @@ function describe(lb) {
 }
 
 function detail(job, lb) {
-	const roc = lb.roc && typeof lb.roc === 'object' && Array.isArray(lb.roc.fpr) && Array.isArray(lb.roc.tpr) ? lb.roc : null;
+	const isRoc = (r) => r && typeof r === 'object' && Array.isArray(r.fpr) && Array.isArray(r.tpr);
+	// Every model's curve (rocs); an older benchmark gave the best's only.
+	const rocs = Array.isArray(lb.rocs) && lb.rocs.filter(isRoc).length ? lb.rocs.filter(isRoc) : isRoc(lb.roc) ? [lb.roc] : [];
 	const fc = lb.forecast && typeof lb.forecast === 'object' && Array.isArray(lb.forecast.t) &&
 		Array.isArray(lb.forecast.actual) ? lb.forecast : null;
 	return [
@@ -360,7 +385,7 @@ function detail(job, lb) {
 				h('h3', { id: 'score-h' }, `${lb.primary} per fold`),
 				h('figure', { class: 'chart-box' }, scoreChart(lb),
 					h('figcaption', {}, legend([['fold', 'one fold'], ['mean', 'mean'], ['std', '± 1 standard deviation']])))),
-			roc ? h('section', { 'aria-labelledby': 'roc-h' }, h('h3', { id: 'roc-h' }, 'ROC curve'), rocChart(roc)) : null,
+			rocs.length ? h('section', { 'aria-labelledby': 'roc-h' }, h('h3', { id: 'roc-h' }, rocs.length > 1 ? 'ROC curves' : 'ROC curve'), rocChart(rocs)) : null,
 			fc ? h('section', { 'aria-labelledby': 'fc-h' }, h('h3', { id: 'fc-h' }, 'Actual vs forecast'), forecastChart(fc)) : null),
 	];
 }
