@@ -1835,13 +1835,20 @@ sched_worker_json(sched *s, const char *name)
 	}
 	json_t *o = worker_entry(s, w, now);
 	json_t *run = json_array(), *beats = json_array();
-	for (const struct sjob *j = w->running; j != NULL; j = j->next)
-		json_array_append_new(run, json_pack("{s:I,s:i,s:s,s:I,s:b}",
+	for (const struct sjob *j = w->running; j != NULL; j = j->next) {
+		json_t *e = json_pack("{s:I,s:i,s:s,s:I,s:b}",
 			"id", (json_int_t)j->id, "attempt", j->attempt,
 			"plugin", j->plugin ? j->plugin : "",
 			"started_ms", (json_int_t)(j->started_at > 0 ?
 			              wall - (now - j->started_at) : 0),
-			"map_task", j->stage != NULL));
+			"map_task", j->stage != NULL);
+		if (j->stage != NULL) {   /* named by stage and index, as logs do */
+			json_object_set_new(e, "stage", json_integer(stage_id(j->stage)));
+			json_object_set_new(e, "index", json_integer((json_int_t)j->index));
+			json_object_set_new(e, "driver", json_integer(stage_owner(j->stage, NULL)));
+		}
+		json_array_append_new(run, e);
+	}
 	for (int i = 0; i < w->nbeats; i++)     /* oldest first */
 		json_array_append_new(beats, json_integer(w->beats[
 			(w->beat_pos - w->nbeats + i + HEARTBEATS) % HEARTBEATS]));

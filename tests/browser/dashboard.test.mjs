@@ -1097,6 +1097,21 @@ track('the stage view: a driver job lists its stages and map tasks, named by sta
 	await page.getByTestId('job-state').waitFor();
 	await page.waitForTimeout(300);
 	assert.equal(await page.getByTestId('job-stages').isVisible(), false);
+	// While a stage runs: its map tasks running on the job page, and on
+	// their worker's page named as in the logs, linked to the driver.
+	const slow = await postAs(page, '/api/v1/jobs', { plugin: 'stagesum', params: { n: 1000, tasks: 2, sleep_ms: 3000 } });
+	assert.equal(slow.status, 201, JSON.stringify(slow.body));
+	await page.goto(`${URL_}/#/jobs/${slow.body.id}`);
+	await until('a running stage', async () => (await page.locator('[data-testid=stage-state][data-state=running]').count()) === 1, 10000);
+	await until('its map tasks running', async () =>
+		(await page.locator('[data-testid=stage-task][data-state=running]').count()) === 2, 5000);
+	const w = await page.getByTestId('stage-task-worker').first().textContent();
+	await page.goto(`${URL_}/#/workers/${w}`);
+	const mt = page.getByTestId('worker-map-task').first();
+	await mt.waitFor({ timeout: 5000 });
+	assert.match(await mt.textContent(), /^stage \d+ task [01]$/);
+	assert.equal(await mt.getAttribute('href'), `#/jobs/${slow.body.id}`);
+	await until('the slow driver succeeded', async () => (await apiViewer(`/api/v1/jobs/${slow.body.id}`)).state === 'succeeded', 20000);
 	// No log line of any node names a map task by its internal id.
 	for (const f of ['master', 'w1', 'w2']) {
 		const text = fs.readFileSync(path.join(T, `${f}.log`), 'utf8');
@@ -1178,6 +1193,23 @@ track('the leaderboard fits at 1,400 px and the ROC chart shows every model with
 	});
 	assert.equal(over.past, 0, 'no band past the axis');
 	assert.ok(over.top <= 1, `the axis stops at 1, not ${over.top}`);
+	await page.context().close();
+});
+
+track('an unknown DAG, job, run or worker shows "Not found", without buttons', async () => {
+	const page = await axePage();
+	await login(page, USERS.admin);
+	for (const [hash, what] of [['#/dags/no_such_dag', /no_such_dag/], ['#/jobs/999999', /no job 999999/],
+		['#/runs/no_such_run', /no_such_run/], ['#/workers/nobody', /nobody/]]) {
+		await page.goto(`${URL_}/${hash}`);
+		const nf = page.getByTestId('not-found');
+		await nf.waitFor();
+		assert.match(await nf.textContent(), what, hash);
+		assert.equal(await page.locator('main h1').textContent(), 'Not found');
+		assert.equal(await page.locator('main button').count(), 0, `${hash}: no button (no Trigger)`);
+		assert.equal(await page.getByTestId('error').isVisible(), false);
+	}
+	await shot(page, 'not-found-dag');
 	await page.context().close();
 });
 

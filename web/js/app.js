@@ -163,6 +163,10 @@ async function poll(g, force = false) {
 				focusableScrolls($('main'));
 			}
 		} catch (e) {
+			if (view && view.gen === g && e instanceof ApiError && e.status === 404 && updated === 0) {
+				notFound(e.message);     // the page's object does not exist
+				return;
+			}
 			if (view && view.gen === g && !(e instanceof ApiError && e.status === 401)) {
 				showError(e.message);
 				freshness('stale');
@@ -175,6 +179,27 @@ async function poll(g, force = false) {
 		return;
 	const every = Math.max(MIN_INTERVAL, view.inst.interval || 2000);
 	view.timer = setTimeout(() => poll(g), every);
+}
+
+/* Where a page that names a missing object sends its reader back. */
+const BACK = {
+	dags: ['#/dags', 'Go to the DAGs'], jobs: ['#/jobs', 'Go to the jobs'],
+	cluster: ['#/cluster', 'Go to the cluster'], models: ['#/models', 'Go to the models'],
+};
+
+/* The current page's object (a DAG, job, run, worker) does not exist: its
+ * first refresh was a 404.  Rather than an empty page whose buttons
+ * (Trigger...) act on nothing, say so, and stop polling. */
+function notFound(msg) {
+	const [href, text] = BACK[view.page.nav] || BACK.cluster;
+	stop();
+	freshness('reset');
+	showError('');
+	document.title = 'Not found · kiln';
+	replace($('main'), h('h1', { tabindex: -1 }, 'Not found'),
+		h('p', { 'data-testid': 'not-found' }, `The master answered: ${msg}.`),
+		h('p', {}, h('a', { href }, text)));
+	$('main h1').focus({ preventScroll: true });
 }
 
 async function route() {

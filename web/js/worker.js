@@ -78,7 +78,10 @@ export default {
 				replace(beats, (w.heartbeats || []).length ? drawBeats(w.heartbeats) :
 					h('p', { class: 'empty' }, 'No heartbeat since the master started.'));
 				replace(running, (w.running || []).length ? jobsTable('worker-running', w.running, [
-					['Job', (j) => (j.map_task ? `map task ${j.id}` : link(j))],
+					// A map task is no job: named as in the logs, it links its
+					// driver, whose page lists its stages.
+					['Job', (j) => (j.map_task ? h('a', { href: `#/jobs/${j.driver}`, 'data-testid': 'worker-map-task' },
+						`stage ${j.stage} task ${j.index}`) : link(j))],
 					['Plugin', (j) => j.plugin],
 					['Attempt', (j) => String(j.attempt)],
 					['Running for', (j) => fmtDuration(span(j.started_ms, 0))],
