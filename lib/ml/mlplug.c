@@ -511,6 +511,30 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 }
 
 json_t *
+mlp_schema_load(kiln_task *t, const struct kiln_host *h, char **err)
+{
+	int n = h->input_count(t);
+	for (int i = 0; i < n; i++) {
+		const char *name = mlp_input_name(t, h, i);
+		if (name == NULL || !mlp_ends_with(name, "schema.json"))
+			continue;
+		size_t len;
+		const void *data = h->input_data(t, i, &len);
+		json_error_t je;
+		json_t *schema = data ? json_loadb(data, len, 0, &je) : NULL;
+		if (!json_is_object(schema)) {
+			json_decref(schema);
+			ml_seterr(err, -EINVAL, "cannot read the dataset's schema.json");
+			return NULL;
+		}
+		return schema;
+	}
+	ml_seterr(err, -EINVAL, "no dataset among the task's inputs (expected "
+	          "the outputs of an `ingest` task: schema.json and part-*.kcol)");
+	return NULL;
+}
+
+json_t *
 mlp_dataset_json(const struct mlp_dataset *ds)
 {
 	json_t *f = json_array(), *c = json_array(), *oh = json_array();

@@ -85,6 +85,10 @@ int mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
                      int need_label, const char *features, const char *exclude,
                      struct mlp_dataset *ds, char **err);
 void mlp_dataset_free(struct mlp_dataset *ds);
+/* The dataset's schema.json among T's inputs, parsed (new reference), for
+ * a plugin that decides from the columns' types what to do before it
+ * opens the dataset; NULL with *err when there is none. */
+json_t *mlp_schema_load(kiln_task *t, const struct kiln_host *h, char **err);
 /* Where row ROW (from 0, over the whole dataset) is, for messages:
  * "data.csv:17" (its CSV line), or "row 15 (from 0)" without a source.
  * BUF of LEN bytes; returns BUF. */

@@ -42,16 +42,16 @@
 #include "ml/mlplug.h"
 
 static const struct kiln_param bm_params[] = {
-	{ "kind", "string", "", "classification or forecasting (default: forecasting when `column` is set)" },
+	{ "kind", "string", "", "classification, regression or forecasting (default: from the dataset: forecasting when `column` is set or the dataset has a time column, classification for a categorical label, regression for a numeric one; the result says which and why)" },
 	{ "task", "string", "", "another name for `kind` (as ingest's `task`)" },
 	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params}" },
 	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
 	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
 	{ "metric", "string", "", "primary metric (roc_auc for two classes, accuracy for more, mase for forecasts)" },
-	{ "label", "string", "", "classification: label column (default: the ingest task's)" },
-	{ "features", "string", "", "classification: comma-separated feature columns" },
+	{ "label", "string", "", "classification, regression: label column (default: the ingest task's)" },
+	{ "features", "string", "", "classification, regression: comma-separated feature columns" },
 	{ "exclude", "string", "", "comma-separated columns to leave out" },
-	{ "impute", "string", "", "classification: fill missing features, fitted on each training fold: mean, median, most_frequent or constant[:V], for all (`median`) or per column (`x=median,*=mean`, or a JSON object)" },
+	{ "impute", "string", "", "classification, regression: fill missing features, fitted on each training fold: mean, median, most_frequent or constant[:V], for all (`median`) or per column (`x=median,*=mean`, or a JSON object)" },
 	{ "column", "string", "", "forecasting: the series column" },
 	{ "time", "string", "", "forecasting: the time column that orders the series" },
 	{ "season", "int", "1", "forecasting: seasonal period m" },
@@ -62,7 +62,12 @@ static const struct kiln_param bm_params[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
-enum { BM_CLASS = 0, BM_FORECAST = 1 };
+/* The broadcast carries these numbers: append only. */
+enum { BM_CLASS = 0, BM_FORECAST = 1, BM_REG = 2 };
+#define BM_NKINDS 3
+static const char *const bm_kind_names[BM_NKINDS] = {
+	"classification", "forecasting", "regression",
+};
 
 /* ------------------------------------------------------------------ */
 /* Model names and parameters.                                         */
@@ -79,6 +84,7 @@ struct bm_mdef {
 	const char *alias[3];
 	int kind;
 	int method;                /* forecasting: enum ml_fc_method */
+	const char *file_type;     /* model.json's type (predict reads it) */
 	struct bm_pdef params[5];  /* NULL key ends; "m" defaults to `season` */
 };
 
@@ -86,32 +92,44 @@ struct bm_mdef {
 #define BM_SEASON (-12345.0)
 
 static const struct bm_mdef bm_models[] = {
-	{ "logreg", { "logistic_regression" }, BM_CLASS, 0,
+	{ "logreg", { "logistic_regression" }, BM_CLASS, 0, "logreg",
 	  { { "C", 1.0, 1e-12, 1e12, 0 }, { "max_iter", 1000, 1, 1e6, 1 } } },
-	{ "naive_bayes", { "nb", "gaussian_nb" }, BM_CLASS, 0,
+	{ "naive_bayes", { "nb", "gaussian_nb" }, BM_CLASS, 0, "naive_bayes",
 	  { { "var_smoothing", 1e-9, 0, 1, 0 } } },
-	{ "forest", { "random_forest", "rf" }, BM_CLASS, 0,
+	{ "forest", { "random_forest", "rf" }, BM_CLASS, 0, "forest",
 	  { { "n_trees", 100, 1, 10000, 1 }, { "max_depth", 0, 0, 1000, 1 },
 	    { "max_features", 0, -1, 1e6, 1 }, { "min_samples_leaf", 1, 1, 1e6, 1 } } },
-	{ "seasonal_naive", { "snaive" }, BM_FORECAST, ML_FC_SNAIVE,
+	/* Regression: ridge and OLS are the linreg plugin's model (alpha 0
+	 * is least squares), so predict reads their model.json. */
+	{ "ridge", { "ridge_regression" }, BM_REG, 0, "linreg",
+	  { { "alpha", 1.0, 0, 1e12, 0 } } },
+	{ "ols", { "linear_regression", "linreg" }, BM_REG, 0, "linreg",
+	  { { NULL, 0, 0, 0, 0 } } },
+	{ "forest", { "random_forest", "rf", "forest_regression" }, BM_REG, 0, "forest",
+	  { { "n_trees", 100, 1, 10000, 1 }, { "max_depth", 0, 0, 1000, 1 },
+	    { "max_features", 0, -1, 1e6, 1 }, { "min_samples_leaf", 1, 1, 1e6, 1 } } },
+	{ "seasonal_naive", { "snaive" }, BM_FORECAST, ML_FC_SNAIVE, "forecast",
 	  { { "m", BM_SEASON, 1, ML_FC_MAX_SEASON, 1 } } },
-	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, { { NULL, 0, 0, 0, 0 } } },
-	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, { { NULL, 0, 0, 0, 0 } } },
-	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, { { "damped", 0, 0, 1, 1 } } },
-	{ "holt_winters_add", { "hw_add" }, BM_FORECAST, ML_FC_HW_ADD,
+	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, "forecast", { { NULL, 0, 0, 0, 0 } } },
+	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, "forecast", { { NULL, 0, 0, 0, 0 } } },
+	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, "forecast", { { "damped", 0, 0, 1, 1 } } },
+	{ "holt_winters_add", { "hw_add" }, BM_FORECAST, ML_FC_HW_ADD, "forecast",
 	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
-	{ "holt_winters_mul", { "hw_mul" }, BM_FORECAST, ML_FC_HW_MUL,
+	{ "holt_winters_mul", { "hw_mul" }, BM_FORECAST, ML_FC_HW_MUL, "forecast",
 	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
 	/* p -1: the order chosen by AIC among 0..max_p, as ar_select_order. */
-	{ "ar", { "autoregressive" }, BM_FORECAST, ML_FC_AR,
+	{ "ar", { "autoregressive" }, BM_FORECAST, ML_FC_AR, "forecast",
 	  { { "p", -1, -1, ML_FC_MAX_P, 1 }, { "max_p", 10, 0, ML_FC_MAX_P, 1 } } },
 };
 #define BM_NMODELS ((int)(sizeof bm_models / sizeof bm_models[0]))
 
+/* NAME (or an alias) among the models of KIND. */
 static const struct bm_mdef *
-bm_mdef_find(const char *name)
+bm_mdef_find(const char *name, int kind)
 {
 	for (int i = 0; i < BM_NMODELS; i++) {
+		if (bm_models[i].kind != kind)
+			continue;
 		if (strcmp(bm_models[i].name, name) == 0)
 			return &bm_models[i];
 		for (int a = 0; a < 3 && bm_models[i].alias[a]; a++)
@@ -155,12 +173,11 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 	if (name == NULL)
 		return ml_seterr(err, -EINVAL, "models: each entry is a model name or "
 		               "an object with a \"model\" name");
-	const struct bm_mdef *d = bm_mdef_find(name);
-	if (d == NULL || d->kind != kind) {
+	const struct bm_mdef *d = bm_mdef_find(name, kind);
+	if (d == NULL) {
 		char *known = bm_known(kind);
 		int rc = ml_seterr(err, -EINVAL, "unknown %s model '%s' (known: %s)",
-		                 kind == BM_CLASS ? "classification" : "forecasting",
-		                 name, known);
+		                 bm_kind_names[kind], name, known);
 		free(known);
 		return rc;
 	}
@@ -220,6 +237,7 @@ bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
 	if (text == NULL || *text == '\0')
 		list = kind == BM_CLASS ?
 		       json_pack("[sss]", "logreg", "naive_bayes", "forest") :
+		       kind == BM_REG ? json_pack("[sss]", "ridge", "ols", "forest") :
 		       json_pack("[sss]", "seasonal_naive", "holt_winters_add", "ar");
 	else if (text[strspn(text, " \t\n")] == '[') {
 		list = json_loads(text, 0, NULL);
@@ -313,6 +331,7 @@ struct bm_fitted {
 	struct ml_logreg lr;
 	struct ml_nb nb;
 	struct ml_forest fo;
+	struct ml_linreg li;       /* regression: ridge, ols */
 };
 
 static void
@@ -321,6 +340,7 @@ bm_fitted_free(struct bm_fitted *f)
 	ml_logreg_free(&f->lr);
 	ml_nb_free(&f->nb);
 	ml_forest_free(&f->fo);
+	ml_linreg_free(&f->li);
 	memset(f, 0, sizeof *f);
 }
 
@@ -388,10 +408,52 @@ bm_proba(const struct bm_fitted *f, int K, const double *const *X, size_t n,
 	return rc;
 }
 
+/* Regression: fit model M on N rows (X: d columns, target T). */
+static int
+bm_reg_fit(const struct bm_model *m, size_t d, const double *const *X,
+           const double *tgt, size_t n, uint64_t seed,
+           const char *const *names, struct bm_fitted *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	out->def = m->def;
+	if (strcmp(m->def->file_type, "linreg") == 0) {
+		struct ml_linreg_partial p;
+		int rc = ml_linreg_partial_init(&p, d, err);
+		if (rc == 0)
+			rc = ml_linreg_partial_add(&p, X, n, tgt, err);
+		if (rc == 0)
+			rc = ml_linreg_finish(&p, json_object_get(m->params, "alpha") ?
+			                      bm_pnum(m->params, "alpha") : 0, &out->li, err);
+		ml_linreg_partial_free(&p);
+		return rc;
+	}
+	struct ml_forest_params fp;
+	ml_forest_defaults(&fp, ML_FOREST_REGRESSION);
+	fp.n_trees = (int)bm_pnum(m->params, "n_trees");
+	fp.max_depth = (int)bm_pnum(m->params, "max_depth");
+	fp.max_features = (int)bm_pnum(m->params, "max_features");
+	fp.min_samples_leaf = (int)bm_pnum(m->params, "min_samples_leaf");
+	fp.seed = seed;
+	struct ml_forest_data fd = { .X = X, .n = n, .d = d, .target = tgt,
+	                             .names = names };
+	return ml_forest_fit(&fd, &fp, &out->fo, err);
+}
+
+static int
+bm_reg_predict(const struct bm_fitted *f, const double *const *X, size_t n,
+               double *out, char **err)
+{
+	if (strcmp(f->def->file_type, "linreg") == 0)
+		return ml_linreg_predict(&f->li, X, n, out, err);
+	return ml_forest_predict_value(&f->fo, X, n, out, err);
+}
+
 static int
 bm_fitted_json(const struct bm_fitted *f, json_t **out)
 {
-	const char *type = f->def->name;
+	const char *type = f->def->file_type;
+	if (strcmp(type, "linreg") == 0)
+		return ml_linreg_to_json(&f->li, out);
 	if (strcmp(type, "logreg") == 0)
 		return ml_logreg_to_json(&f->lr, out);
 	if (strcmp(type, "naive_bayes") == 0)
@@ -405,8 +467,10 @@ static const char *const bm_class_metrics[] = {
 	"precision_macro", "recall_macro",
 };
 static const char *const bm_fc_metrics[] = { "mase", "mae", "rmse", "smape" };
+static const char *const bm_reg_metrics[] = { "rmse", "mae", "r2" };
 #define BM_NCM 7
 #define BM_NFM 4
+#define BM_NRM 3
 
 static int
 bm_higher_is_better(const char *metric)
@@ -416,10 +480,11 @@ bm_higher_is_better(const char *metric)
 	       strcmp(metric, "smape") != 0;
 }
 
-/* Rows of MX where (FOLD == f) == WANT as owned columns. */
+/* Rows of MX where (FOLD == f) == WANT as owned columns, with their
+ * class codes (*Y) or, for a numeric label, their targets (*TG). */
 static void
 bm_take(const struct mlp_matrix *mx, const int *fold, int f, int want,
-        double ***X, int **y, size_t **idx, size_t *n)
+        double ***X, int **y, double **tg, size_t **idx, size_t *n)
 {
 	size_t c = 0;
 	for (size_t i = 0; i < mx->n; i++)
@@ -428,6 +493,7 @@ bm_take(const struct mlp_matrix *mx, const int *fold, int f, int want,
 	for (size_t j = 0; j < mx->d; j++)
 		(*X)[j] = malloc((c + 1) * sizeof(double));
 	*y = malloc((c + 1) * sizeof **y);
+	*tg = malloc((c + 1) * sizeof **tg);
 	*idx = malloc((c + 1) * sizeof **idx);
 	size_t r = 0;
 	for (size_t i = 0; i < mx->n; i++) {
@@ -435,7 +501,8 @@ bm_take(const struct mlp_matrix *mx, const int *fold, int f, int want,
 			continue;
 		for (size_t j = 0; j < mx->d; j++)
 			(*X)[j][r] = mx->X[j][i];
-		(*y)[r] = mx->y[i];
+		(*y)[r] = mx->y ? mx->y[i] : 0;
+		(*tg)[r] = mx->t ? mx->t[i] : 0;
 		(*idx)[r++] = i;
 	}
 	*n = c;
@@ -484,12 +551,14 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 		free(fold);
 		return rc;
 	}
-	double **Xtr, **Xte;
+	double **Xtr, **Xte, *ttr, *tte;
 	int *ytr, *yte;
 	size_t *itr, *ite, ntr, nte;
-	bm_take(mx, fold, f, 0, &Xtr, &ytr, &itr, &ntr);
-	bm_take(mx, fold, f, 1, &Xte, &yte, &ite, &nte);
+	bm_take(mx, fold, f, 0, &Xtr, &ytr, &ttr, &itr, &ntr);
+	bm_take(mx, fold, f, 1, &Xte, &yte, &tte, &ite, &nte);
 	free(fold);
+	free(ttr);
+	free(tte);
 	struct bm_fitted fit = { 0 };
 	double t0 = mlp_now_ms();
 	rc = bm_impute_fold(imp, mx->d, Xtr, ntr, Xte, nte, err);
@@ -537,6 +606,63 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 	bm_cols_free(Xte, mx->d);
 	free(ytr);
 	free(yte);
+	free(itr);
+	free(ite);
+	return rc;
+}
+
+/* Regression: one (model, fold) of a shuffled K-fold cross-validation
+ * of the numeric label; RMSE, MAE and R^2 on the held-out rows (R^2 left
+ * out of a fold whose held-out targets are constant: undefined there). */
+static int
+bm_reg_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
+            const struct bm_model *m, int k, int f, uint64_t seed,
+            const struct ml_impute_spec *imp, json_t **out, char **err)
+{
+	int *fold = malloc((mx->n + 1) * sizeof *fold);
+	int rc = ml_kfold(mx->n, k, 1, seed, fold, err);
+	if (rc != 0) {
+		free(fold);
+		return rc;
+	}
+	double **Xtr, **Xte, *ttr, *tte;
+	int *ytr, *yte;
+	size_t *itr, *ite, ntr, nte;
+	bm_take(mx, fold, f, 0, &Xtr, &ytr, &ttr, &itr, &ntr);
+	bm_take(mx, fold, f, 1, &Xte, &yte, &tte, &ite, &nte);
+	free(fold);
+	struct bm_fitted fit = { 0 };
+	double t0 = mlp_now_ms();
+	rc = bm_impute_fold(imp, mx->d, Xtr, ntr, Xte, nte, err);
+	if (rc == 0)
+		rc = bm_reg_fit(m, mx->d, (const double *const *)Xtr, ttr, ntr, seed,
+		                (const char *const *)ds->features, &fit, err);
+	double train_ms = mlp_now_ms() - t0;
+	double *pred = malloc((nte + 1) * sizeof *pred);
+	if (rc == 0)
+		rc = bm_reg_predict(&fit, (const double *const *)Xte, nte, pred, err);
+	double rmse = 0, mae = 0, r2 = 0;
+	if (rc == 0)
+		rc = ml_rmse(tte, pred, nte, &rmse, err);
+	if (rc == 0)
+		rc = ml_mae(tte, pred, nte, &mae, err);
+	if (rc == 0) {
+		char *e2 = NULL;
+		int has_r2 = ml_r2(tte, pred, nte, &r2, &e2) == 0;
+		free(e2);
+		json_t *mj = json_pack("{s:o,s:o}", "rmse", jnum(rmse), "mae", jnum(mae));
+		if (has_r2)
+			json_object_set_new(mj, "r2", jnum(r2));
+		*out = json_pack("{s:o,s:f}", "metrics", mj, "train_ms", train_ms);
+	}
+	bm_fitted_free(&fit);
+	free(pred);
+	bm_cols_free(Xtr, mx->d);
+	bm_cols_free(Xte, mx->d);
+	free(ytr);
+	free(yte);
+	free(ttr);
+	free(tte);
 	free(itr);
 	free(ite);
 	return rc;
@@ -684,24 +810,24 @@ bm_fold_args(const json_t *b, const json_t *arg, int kind, int nmodels,
 	const json_t *origins = json_object_get(b, "origins");
 	int rc = mlp_json_range(json_object_get(arg, "m"), 0, (int64_t)nmodels - 1,
 	                        &m, err, "benchmark: map argument m (model)");
-	if (rc == 0 && kind == BM_CLASS)
+	if (rc == 0 && kind != BM_FORECAST)
 		rc = mlp_json_range(json_object_get(b, "folds"), 2,
 		                    n < 2 ? 2 : (int64_t)n, &k, err,
 		                    "benchmark: broadcast folds");
 	if (rc == 0)
-		rc = mlp_json_range(json_object_get(arg, "f"), 0, kind == BM_CLASS ?
+		rc = mlp_json_range(json_object_get(arg, "f"), 0, kind != BM_FORECAST ?
 		                    k - 1 : (int64_t)json_array_size(origins) - 1,
 		                    &f, err, "benchmark: map argument f (fold)");
-	if (rc == 0 && kind != BM_CLASS)
+	if (rc == 0 && kind == BM_FORECAST)
 		rc = mlp_json_range(json_array_get(origins, (size_t)f), 1, (int64_t)n,
 		                    &start, err, "benchmark: broadcast origins[%lld]",
 		                    (long long)f);
-	if (rc == 0 && kind != BM_CLASS)
+	if (rc == 0 && kind == BM_FORECAST)
 		rc = mlp_json_range(json_object_get(b, "horizon"), 1,
 		                    (int64_t)n - start, &hz, err,
 		                    "benchmark: broadcast horizon (origin %lld of %zu "
 		                    "values)", (long long)start, n);
-	if (rc == 0 && kind != BM_CLASS)
+	if (rc == 0 && kind == BM_FORECAST)
 		rc = mlp_json_range(json_object_get(b, "season"), 1, ML_FC_MAX_SEASON,
 		                    &season, err, "benchmark: broadcast season");
 	fo->model = (int)m;
@@ -726,21 +852,25 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	struct bm_model *models = NULL;
 	int nmodels = 0;
 	json_t *b = mlp_broadcast(t, h), *arg = mlp_arg(t, h), *out = NULL;
-	int kind = json_integer_value(json_object_get(b, "kind")) ? BM_FORECAST : BM_CLASS;
-	int rc = mlp_map_dataset(t, h, &ds, &err);
+	int64_t kind = BM_CLASS;
+	int rc = mlp_json_range(json_object_get(b, "kind"), 0, BM_NKINDS - 1,
+	                        &kind, &err, "benchmark: broadcast kind");
+	memset(&ds, 0, sizeof ds);
+	if (rc == 0)
+		rc = mlp_map_dataset(t, h, &ds, &err);
 	if (rc == 0)
 		rc = mlp_matrix_load(t, h, &ds, &mx, &err);
 	if (rc == 0)
-		rc = bm_models_from_json(json_object_get(b, "models"), kind,
+		rc = bm_models_from_json(json_object_get(b, "models"), (int)kind,
 		                         &models, &nmodels, &err);
 	struct bm_fold fo;
 	if (rc == 0)
-		rc = bm_fold_args(b, arg, kind, nmodels, mx.n, &fo, &err);
+		rc = bm_fold_args(b, arg, (int)kind, nmodels, mx.n, &fo, &err);
 	if (rc != 0)
 		goto done;
 	/* From here on a failure is the model's, reported in the result. */
 	int frc;
-	if (kind == BM_CLASS) {
+	if (kind != BM_FORECAST) {
 		struct ml_impute_spec *imp = calloc(ds.d + 1, sizeof *imp);
 		rc = mlp_impute_specs(json_string_value(json_object_get(b, "impute")),
 		                      &ds, imp, &err);
@@ -748,8 +878,8 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 			free(imp);
 			goto done;
 		}
-		frc = bm_class_fold(&ds, &mx, &models[fo.model], fo.folds, fo.fold,
-		                    fo.seed, imp, &out, &err);
+		frc = (kind == BM_CLASS ? bm_class_fold : bm_reg_fold)(&ds, &mx,
+		        &models[fo.model], fo.folds, fo.fold, fo.seed, imp, &out, &err);
 		free(imp);
 	} else {
 		double *y = NULL, *tv = NULL;
@@ -764,6 +894,18 @@ bm_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 			goto done;
 	}
 	if (frc != 0) {
+		mlp_name_columns(&err, &ds);
+		/* Least squares on every level of a categorical column: the
+		 * levels sum to 1, like the intercept. */
+		if (err != NULL && strstr(err, "collinear") && strchr(err, '=')) {
+			char *e2 = NULL;
+			if (asprintf(&e2, "%s (the one-hot levels of a categorical "
+			             "column sum to 1: use ridge, or name all but one "
+			             "level in `features`)", err) >= 0) {
+				free(err);
+				err = e2;
+			}
+		}
 		out = json_pack("{s:s}", "error", err ? err : "failed");
 		free(err);
 		err = NULL;
@@ -816,6 +958,8 @@ struct bm_run {
 	size_t *origins;
 	const char *time;
 	const char *impute;     /* the parameter, or NULL */
+	char *kind_why;         /* how the kind was chosen, for the result */
+	char *auto_column, *auto_time;  /* inferred from the schema, or NULL */
 	struct ml_impute_spec *imp;     /* d: per feature */
 	/* per model */
 	struct bm_row *rows;
@@ -858,7 +1002,7 @@ bm_aggregate(struct bm_run *r)
 			const char *e = json_string_value(json_object_get(res, "error"));
 			json_t *mj = json_object_get(res, "metrics");
 			if (w->error == NULL && (e != NULL || !json_is_object(mj))) {
-				if (asprintf(&w->error, "%s %d: %s", r->kind == BM_CLASS ?
+				if (asprintf(&w->error, "%s %d: %s", r->kind != BM_FORECAST ?
 				             "fold" : "origin", f + 1, e ? e : "no result") < 0)
 					w->error = NULL;
 			}
@@ -1025,9 +1169,9 @@ bm_leaderboard(const struct bm_run *r)
 		json_array_append_new(models, e);
 	}
 	int bi = r->order[0];
-	json_t *lb = json_pack("{s:s,s:s,s:s?}", "kind", r->kind == BM_CLASS ?
-	                       "classification" : "forecasting", "dataset",
-	                       r->dataset, "label", r->ds.label);
+	json_t *lb = json_pack("{s:s,s:s?,s:s,s:s?}", "kind",
+	                       bm_kind_names[r->kind], "kind_from", r->kind_why,
+	                       "dataset", r->dataset, "label", r->ds.label);
 	if (r->kind == BM_CLASS) {
 		json_t *c = json_array();
 		for (int k = 0; k < r->ds.nclasses; k++)
@@ -1157,13 +1301,18 @@ bm_report(const struct bm_run *r, const char *extra)
 	const struct bm_row *best = &r->rows[r->order[0]];
 	const struct bm_model *bm = &r->models[best->model];
 	fprintf(f, "# Benchmark: %s\n\n", r->dataset);
-	fprintf(f, "- Task: %s", r->kind == BM_CLASS ? "classification" : "forecasting");
+	fprintf(f, "- Task: %s", bm_kind_names[r->kind]);
 	if (r->kind == BM_CLASS)
-		fprintf(f, " of `%s` (%d classes), %zu rows, %zu features\n",
+		fprintf(f, " of `%s` (%d classes), %zu rows, %zu features",
 		        r->ds.label, r->ds.nclasses, r->mx.n, r->mx.d);
+	else if (r->kind == BM_REG)
+		fprintf(f, " of `%s`, %zu rows, %zu features", r->ds.label,
+		        r->mx.n, r->mx.d);
 	else
-		fprintf(f, " of `%s`, %zu values, season %d\n", r->ds.label, r->mx.n,
+		fprintf(f, " of `%s`, %zu values, season %d", r->ds.label, r->mx.n,
 		        r->season);
+	fprintf(f, " (%s%s)\n", r->kind_why && strcmp(r->kind_why, "given") ?
+	        "chosen because " : "", r->kind_why ? r->kind_why : "given");
 	fprintf(f, "- Validation: %s\n", r->validation);
 	fprintf(f, "- Primary metric: %s (%s is better)\n\n", r->metric,
 	        r->hib ? "higher" : "lower");
@@ -1277,6 +1426,26 @@ bm_refit(const struct bm_run *r, char **line)
 			                 "params", m->params, "impute", imp);
 		else
 			json_decref(imp);
+	} else if (r->kind == BM_REG) {
+		struct bm_fitted fit = { 0 };
+		json_t *imp = NULL;
+		int rc = bm_impute_all(r, &imp, &err);
+		if (rc == 0)
+			rc = bm_reg_fit(m, r->mx.d, (const double *const *)r->mx.X,
+			                r->mx.t, r->mx.n, r->seed,
+			                (const char *const *)r->ds.features, &fit, &err);
+		if (rc == 0)
+			rc = bm_fitted_json(&fit, &mj);
+		bm_fitted_free(&fit);
+		/* The linreg plugin's and the forest plugin's model.json, so
+		 * that predict reads it. */
+		if (rc == 0)
+			file = json_pack("{s:s,s:s,s:o,s:o,s:O,s:o*}", "type",
+			                 m->def->file_type, "model_name", m->name,
+			                 "dataset", mlp_dataset_json(&r->ds), "model", mj,
+			                 "params", m->params, "impute", imp);
+		else
+			json_decref(imp);
 	} else {
 		struct ml_fc_spec spec;
 		struct ml_forecast mod;
@@ -1331,6 +1500,9 @@ bm_run_free(struct bm_run *r)
 	mlp_dataset_free(&r->ds);
 	free(r->imp);
 	free(r->validation);
+	free(r->kind_why);
+	free(r->auto_column);
+	free(r->auto_time);
 	free(r->dataset);
 	free(r->y);
 	free(r->tv);
@@ -1404,6 +1576,23 @@ bm_setup_class(struct bm_run *r, int64_t folds, char **err)
 	r->folds = (int)folds;
 	if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
 	             "seed %llu", r->folds, (unsigned long long)r->seed) < 0)
+		r->validation = NULL;
+	return 0;
+}
+
+/* Regression: FOLDS-fold shuffled cross-validation. */
+static int
+bm_setup_reg(struct bm_run *r, int64_t folds, char **err)
+{
+	if (folds < 2 || (size_t)folds > r->mx.n)
+		return ml_seterr(err, -EINVAL, "folds = %lld: need 2 <= folds <= "
+		               "%zu rows", (long long)folds, r->mx.n);
+	int rc = bm_setup_impute(r, err);
+	if (rc != 0)
+		return rc;
+	r->folds = (int)folds;
+	if (asprintf(&r->validation, "shuffled %d-fold cross-validation, seed "
+	             "%llu", r->folds, (unsigned long long)r->seed) < 0)
 		r->validation = NULL;
 	return 0;
 }
@@ -1483,6 +1672,104 @@ bm_setup_metric(struct bm_run *r, char **err)
 	return 0;
 }
 
+/* KIND is a name of bm_kind_names: its number, or -1. */
+static int
+bm_kind_find(const char *kind)
+{
+	for (int k = 0; k < BM_NKINDS; k++)
+		if (strcmp(bm_kind_names[k], kind) == 0)
+			return k;
+	return -1;
+}
+
+/* The kind, and a forecast's series and time columns, from the
+ * parameters or else from the dataset's schema: the ingest task's
+ * `task`; a categorical label is classification; a dataset with a time
+ * column is a forecast of its label (or of its only numeric column); a
+ * numeric label is regression.  *COLUMN is set for a forecast. */
+static int
+bm_infer_kind(struct bm_run *r, const char *kind, const char **column,
+              char **err)
+{
+	kiln_task *t = r->t;
+	const struct kiln_host *h = r->h;
+	int rc = 0;
+	if (kind != NULL && *kind != '\0') {
+		if ((r->kind = bm_kind_find(kind)) < 0)
+			return ml_seterr(err, -EINVAL, "kind '%s': classification, "
+			                 "regression or forecasting", kind);
+		rc = asprintf(&r->kind_why, "given");
+	} else if (*column != NULL && **column != '\0') {
+		r->kind = BM_FORECAST;
+		rc = asprintf(&r->kind_why, "`column` is set");
+	}
+	if (rc < 0)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	if (r->kind_why != NULL && (r->kind != BM_FORECAST ||
+	    (*column && **column && r->time && *r->time)))
+		return 0;
+	json_t *schema = mlp_schema_load(t, h, err);
+	if (schema == NULL)
+		return -EINVAL;
+	const char *label = h->param(t, "label");
+	if (label == NULL || *label == '\0')
+		label = json_string_value(json_object_get(schema, "label"));
+	const char *task = json_string_value(json_object_get(schema, "task"));
+	const char *ltype = NULL, *tcol = NULL, *num = NULL;
+	int nnum = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(schema, "columns"), i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *type = json_string_value(json_object_get(c, "type"));
+		if (name == NULL || type == NULL)
+			continue;
+		if (label != NULL && strcmp(name, label) == 0)
+			ltype = type;
+		if (strcmp(type, "time") == 0 && tcol == NULL)
+			tcol = name;
+		if (strcmp(type, "numeric") == 0) {
+			nnum++;
+			num = name;
+		}
+	}
+	if (r->kind_why == NULL) {
+		if (task != NULL && bm_kind_find(task) >= 0) {
+			r->kind = bm_kind_find(task);
+			rc = asprintf(&r->kind_why, "the ingest task's `task: %s`", task);
+		} else if (ltype != NULL && strcmp(ltype, "categorical") == 0) {
+			r->kind = BM_CLASS;
+			rc = asprintf(&r->kind_why, "the label '%s' is categorical", label);
+		} else if (tcol != NULL) {
+			r->kind = BM_FORECAST;
+			rc = asprintf(&r->kind_why, "the dataset has the time column '%s'",
+			              tcol);
+		} else if (ltype != NULL) {
+			r->kind = BM_REG;
+			rc = asprintf(&r->kind_why, "the label '%s' is numeric", label);
+		} else {
+			json_decref(schema);
+			return ml_seterr(err, -EINVAL, "cannot tell what to benchmark: "
+			                 "the dataset has no label and no time column; "
+			                 "set `label` (or `task` in the ingest task) or "
+			                 "`kind: classification|regression|forecasting`");
+		}
+		if (rc < 0)
+			r->kind_why = NULL;
+	}
+	if (r->kind == BM_FORECAST) {
+		/* The series: `column`, else the label, else the only numeric
+		 * column; the time: `time`, else the first time column. */
+		if ((*column == NULL || **column == '\0') &&
+		    (label != NULL || nnum == 1))
+			*column = r->auto_column = strdup(label ? label : num);
+		if ((r->time == NULL || *r->time == '\0') && tcol != NULL)
+			r->time = r->auto_time = strdup(tcol);
+	}
+	json_decref(schema);
+	return 0;
+}
+
 /* Parameters and data, checked before any work is spread. */
 static int
 bm_setup(struct bm_run *r, char **err)
@@ -1493,24 +1780,18 @@ bm_setup(struct bm_run *r, char **err)
 	if (kind == NULL || *kind == '\0')
 		kind = h->param(t, "task");     /* the same, by ingest's name */
 	r->time = h->param(t, "time");
-	if (kind == NULL || *kind == '\0')
-		r->kind = column && *column ? BM_FORECAST : BM_CLASS;
-	else if (strcmp(kind, "classification") == 0)
-		r->kind = BM_CLASS;
-	else if (strcmp(kind, "forecasting") == 0)
-		r->kind = BM_FORECAST;
-	else
-		return ml_seterr(err, -EINVAL, "kind '%s': classification or "
-		               "forecasting", kind);
+	int rc = bm_infer_kind(r, kind, &column, err);
+	if (rc != 0)
+		return rc;
 	int64_t folds = h->param_int(t, "folds", 5);
 	r->seed = (uint64_t)h->param_int(t, "seed", 42);
 	int64_t season = h->param_int(t, "season", 1);
 	if (season < 1 || season > ML_FC_MAX_SEASON)
 		return ml_seterr(err, -EINVAL, "season must be in 1..%d", ML_FC_MAX_SEASON);
 	r->season = (int)season;
-	int rc;
-	if (r->kind == BM_CLASS) {
-		rc = mlp_dataset_open(t, h, h->param(t, "label"), 2,
+	if (r->kind != BM_FORECAST) {
+		rc = mlp_dataset_open(t, h, h->param(t, "label"),
+		                      r->kind == BM_CLASS ? 2 : 3,
 		                      h->param(t, "features"), h->param(t, "exclude"),
 		                      &r->ds, err);
 	} else {
@@ -1539,6 +1820,11 @@ bm_setup(struct bm_run *r, char **err)
 		r->metric = metric && *metric ? metric :
 		            r->ds.nclasses == 2 ? "roc_auc" : "accuracy";
 		rc = bm_setup_class(r, folds, err);
+	} else if (r->kind == BM_REG) {
+		r->mnames = bm_reg_metrics;
+		r->nm = BM_NRM;
+		r->metric = metric && *metric ? metric : "rmse";
+		rc = bm_setup_reg(r, folds, err);
 	} else {
 		r->mnames = bm_fc_metrics;
 		r->nm = BM_NFM;
