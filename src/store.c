@@ -273,6 +273,18 @@ static const char *const store_migrations[] = {
 	"DROP TABLE task_instances;"
 	"ALTER TABLE task_instances7 RENAME TO task_instances;"
 	"CREATE INDEX task_instances_job ON task_instances(job_id);",
+	/* 9 -> 10: a restart reads nothing per finished job.  The plugins
+	 * jobs ever named (sched_plugin_awaited) were a DISTINCT over every
+	 * job; they are kept in a table of their own from here on, filled
+	 * once from the jobs there are.  The queue itself is loaded through
+	 * jobs_state (state, id), a range scan in the order it is walked
+	 * (R_UNFINISHED) that reads the queued and running jobs' entries
+	 * and no others: no second index is added for it, since every
+	 * submission and every finish would pay to keep one up. */
+	"CREATE TABLE IF NOT EXISTS plugins_seen ("
+	"  name TEXT PRIMARY KEY"
+	") WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO plugins_seen (name) SELECT DISTINCT plugin FROM jobs;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -352,10 +364,12 @@ enum {
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
 	P_IDEM_PURGE, P_IDEM, P_TI_UNMAP, P_TI_MAPPED, P_TI_EXPAND,
+	P_PLUGIN_SEEN,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
 	[P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
+	[P_PLUGIN_SEEN] = "INSERT OR IGNORE INTO plugins_seen (name) VALUES (?1)",
 	/* The last row inserted is the batch's last job (STORE_IDEM). */
 	[P_IDEM] =
 	"INSERT OR IGNORE INTO idempotency (principal, key, hash, first_id,"
@@ -464,10 +478,12 @@ enum {
 };
 static const char *const store_rsql[R_LIST] = {
 	[R_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	/* Queued, then running, each by id: the order of jobs_state, so a
+	 * range scan of it with no sort (store_startup_plans). */
 	[R_UNFINISHED] = "SELECT " JOB_COLS " FROM jobs"
-	" WHERE state IN (0, 1) ORDER BY id",
+	" WHERE state IN (0, 1) ORDER BY state, id",
 	[R_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
-	[R_PLUGINS] = "SELECT DISTINCT plugin FROM jobs",
+	[R_PLUGINS] = "SELECT name FROM plugins_seen",
 	[R_ATTEMPTS] = "SELECT job_id, attempt, worker, state, error,"
 	" started_ms, finished_ms FROM attempts WHERE job_id = ?1"
 	" ORDER BY attempt",
@@ -503,6 +519,8 @@ struct store_batch {
 	struct store_batch *next;
 };
 
+#define STORE_SEEN_MAX 64
+
 struct store {
 	char *path;
 
@@ -511,6 +529,11 @@ struct store {
 	sqlite3 *wdb;
 	sqlite3_stmt *wst[W_NSTMT];
 	sqlite3_stmt *pst[P_NSTMT];
+	/* Plugins this writer has put in plugins_seen, so that a submission
+	 * writes there only for a plugin new since the open; emptied when a
+	 * commit fails, since it may have undone the insert. */
+	char *seen[STORE_SEEN_MAX];
+	size_t nseen;
 	pthread_t writer;
 	int writer_started;
 
@@ -860,6 +883,14 @@ static void *store_writer(void *arg);
 
 /* Free whatever store_open() got as far as making. */
 static void
+store_seen_forget(store *s)
+{
+	for (size_t i = 0; i < s->nseen; i++)
+		free(s->seen[i]);
+	s->nseen = 0;
+}
+
+static void
 store_destroy(store *s)
 {
 	for (int i = 0; i < R_NSTMT; i++)
@@ -879,6 +910,7 @@ store_destroy(store *s)
 	pthread_mutex_destroy(&s->q_mu);
 	pthread_cond_destroy(&s->q_cond);
 	pthread_mutex_destroy(&s->read_mu);
+	store_seen_forget(s);
 	free(s->unwritable);
 	free(s->path);
 	free(s);
@@ -1119,6 +1151,21 @@ store_run_create(store *s, struct store_op *op, int64_t t)
 	return rc;
 }
 
+/* PLUGIN is in plugins_seen by the end of this transaction: written
+ * the first time this writer sees it, and then only looked up in the
+ * few it remembers (past STORE_SEEN_MAX plugins, written every time). */
+static int
+store_seen_add(store *s, const char *plugin)
+{
+	for (size_t i = 0; i < s->nseen; i++)
+		if (strcmp(s->seen[i], plugin) == 0)
+			return SQLITE_OK;
+	int rc = store_pexec(s, P_PLUGIN_SEEN, "s", plugin);
+	if (rc == SQLITE_OK && s->nseen < STORE_SEEN_MAX)
+		s->seen[s->nseen++] = xstrdup(plugin);
+	return rc;
+}
+
 static int
 store_op_submit(store *s, struct store_op *op, int64_t t)
 {
@@ -1136,6 +1183,8 @@ store_op_submit(store *s, struct store_op *op, int64_t t)
 		return rc;
 	op->job.id = sqlite3_last_insert_rowid(s->wdb);
 	op->applied = 1;
+	if ((rc = store_seen_add(s, j->plugin)) != SQLITE_OK)
+		return rc;
 	if (j->inputs != NULL &&
 	    (rc = store_pexec(s, P_REFS, "is", op->job.id, j->inputs)) != SQLITE_OK)
 		return rc;
@@ -1443,6 +1492,7 @@ store_commit_group(store *s, struct store_batch *list)
 	    store_wstep(s->wst[W_ROLLBACK]) != SQLITE_OK)
 		log_error("store: ROLLBACK failed on %s: %s", s->path,
 		          sqlite3_errmsg(s->wdb));
+	store_seen_forget(s);
 	for (struct store_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->n; i++) {
 			b->ops[i].applied = 0;
@@ -2192,6 +2242,50 @@ store_plugins_seen(store *s, int (*cb)(void *ud, const char *name), void *ud,
 out:
 	pthread_mutex_unlock(&s->read_mu);
 	return rc;
+}
+
+int
+store_startup_plans(store *s, char **plans, char **err)
+{
+	static const int which[] = { R_UNFINISHED, R_PLUGINS };
+	size_t len = 0, cap = 256;
+	char *out = xmalloc(cap);
+	int rc = 0;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&s->read_mu);
+	for (size_t i = 0; i < sizeof which / sizeof which[0] && rc == 0; i++) {
+		char *sql = xasprintf("EXPLAIN QUERY PLAN %s", store_rsql[which[i]]);
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(s->rdb, sql, -1, &st, NULL);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			rc = store_dberr(s->rdb, rc, err, "store: explain");
+			break;
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(st, 3);
+			size_t n = strlen(d != NULL ? d : "");
+			if (len + n + 2 > cap) {
+				cap = 2 * (len + n + 2);
+				out = xrealloc(out, cap);
+			}
+			memcpy(out + len, d != NULL ? d : "", n);
+			len += n;
+			out[len++] = '\n';
+			out[len] = '\0';
+		}
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: explain");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	if (rc != 0) {
+		free(out);
+		return rc;
+	}
+	*plans = out;
+	return 0;
 }
 
 int

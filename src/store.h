@@ -245,13 +245,19 @@ int store_job_list(store *s, const struct store_filter *f, store_job_cb cb,
 int store_job_count(store *s, const struct store_filter *f, int64_t cap,
                     int64_t budget_ms, int64_t *n, int *partial, char **err);
 /* CB(UD, NAME) for each plugin any job in the store named (the master
- * accepts them while workers re-register after a restart); CB returning
+ * accepts them while workers re-register after a restart; read from
+ * plugins_seen, not from the jobs); CB returning
  * non-zero stops the walk.  0 or negative with *err. */
 int store_plugins_seen(store *s, int (*cb)(void *ud, const char *name),
                        void *ud, char **err);
-/* Every queued and running job, oldest first: the master rebuilds its
- * in-memory queue from this on start. */
+/* Every queued job, then every running one, each oldest first: the
+ * master rebuilds its in-memory queue from this on start. */
 int store_job_unfinished(store *s, store_job_cb cb, void *ud, char **err);
+/* The query plans (EXPLAIN QUERY PLAN's details, a line each) of what a
+ * master reads at start (store_job_unfinished, store_plugins_seen), in
+ * *PLANS, malloc()ed: tests check that none scans the jobs table, which
+ * would make a restart as slow as the store is big.  0 or negative. */
+int store_startup_plans(store *s, char **plans, char **err);
 /* Number of jobs in each state. */
 int store_job_counts(store *s, int64_t counts[JOB_NSTATES], char **err);
 
