@@ -4,7 +4,8 @@
  * (see sched.h for the rules).
  *
  * Jobs that are not finished live in a hash table by id.  A queued job is
- * also on the queue (a list ordered by priority, then id); a job handed to
+ * also on the queue (a list ordered by priority, then id, with the ends
+ * of each priority's run in s->buckets); a job handed to
  * a worker is on that worker's running list.  Finished jobs leave memory:
  * the store keeps them.
  *
@@ -146,6 +147,12 @@ struct sched_done {
 	int state;
 };
 
+/* The queued jobs of one priority: a run of the queue, FIFO by id. */
+struct sbucket {
+	int priority;
+	struct sjob *first, *last;
+};
+
 struct sched {
 	pthread_mutex_t mu;
 	struct spool *pools;
@@ -164,6 +171,8 @@ struct sched {
 	struct sjob **tab;      /* hash table of unfinished jobs */
 	size_t tabsize, njobs;
 	struct sjob *qhead, *qtail;
+	struct sbucket *buckets; /* the queue's priorities, highest first */
+	size_t nbuckets, bucket_cap;
 	int64_t nqueued;
 	struct sworker *workers;
 	struct stage_list stages; /* stages of drivers (stage.h) */
@@ -253,25 +262,31 @@ job_remove(sched *s, struct sjob *j)
 
 /* ---------------------------------------------------------------- queue */
 
-static void
-queue_add(sched *s, struct sjob *j)
+/* The bucket of PRIORITY: its index in s->buckets (highest priority
+ * first), or where it would go, with *found saying which. */
+static size_t
+bucket_find(const sched *s, int priority, int *found)
 {
-	/* Walk back from the tail past lower priorities and later ids: new
-	 * jobs of the common priority append in O(1).  A job above the
-	 * tail's priority (a DAG task's weight among plain jobs) is placed
-	 * from the head instead, past the few that outrank it, not back
-	 * over every job it outranks. */
-	struct sjob *after = s->qtail;
-	if (after != NULL && after->priority < j->priority) {
-		after = NULL;
-		for (struct sjob *q = s->qhead; q != NULL &&
-		     (q->priority > j->priority ||
-		      (q->priority == j->priority && q->id < j->id)); q = q->next)
-			after = q;
+	size_t lo = 0, hi = s->nbuckets;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->buckets[mid].priority == priority) {
+			*found = 1;
+			return mid;
+		}
+		if (s->buckets[mid].priority > priority)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	while (after != NULL && (after->priority < j->priority ||
-	       (after->priority == j->priority && after->id > j->id)))
-		after = after->prev;
+	*found = 0;
+	return lo;
+}
+
+/* Link J into the queue right after AFTER (NULL: at the head). */
+static void
+queue_link(sched *s, struct sjob *j, struct sjob *after)
+{
 	j->prev = after;
 	j->next = after != NULL ? after->next : s->qhead;
 	if (j->next != NULL)
@@ -282,6 +297,60 @@ queue_add(sched *s, struct sjob *j)
 		after->next = j;
 	else
 		s->qhead = j;
+}
+
+/* The job of bucket B after which J (not in it yet) goes, or NULL for
+ * before B's first.  The common cases are O(1): a new job has the
+ * highest id of its priority (after the last), a retried or requeued
+ * one usually one of the lowest (near the first); otherwise the walk
+ * goes from both ends at once, so it costs the distance to the nearer. */
+static struct sjob *
+bucket_after(const struct sbucket *b, const struct sjob *j)
+{
+	if (j->id > b->last->id)
+		return b->last;
+	if (j->id < b->first->id)
+		return NULL;
+	for (struct sjob *hi = b->last, *lo = b->first;;
+	     hi = hi->prev, lo = lo->next) {
+		if (hi->id < j->id)
+			return hi;
+		if (lo->next->id > j->id)
+			return lo;
+	}
+}
+
+/* Queue J: in order of priority (highest first), then id.  The queue is
+ * one list, walked in that order by placement (sc_place); s->buckets
+ * holds the first and last job of each priority present, so that an
+ * insert finds its place by a binary search over the priorities (a few)
+ * and not by a walk over the jobs (up to a million, whatever their mix
+ * of priorities). */
+static void
+queue_add(sched *s, struct sjob *j)
+{
+	int found;
+	size_t i = bucket_find(s, j->priority, &found);
+	if (found) {
+		struct sbucket *b = &s->buckets[i];
+		struct sjob *after = bucket_after(b, j);
+		queue_link(s, j, after != NULL ? after : b->first->prev);
+		if (after == NULL)
+			b->first = j;
+		if (after == b->last)
+			b->last = j;
+	} else {
+		if (s->nbuckets == s->bucket_cap) {
+			s->bucket_cap = s->bucket_cap ? 2 * s->bucket_cap : 8;
+			s->buckets = xrealloc(s->buckets,
+			                      s->bucket_cap * sizeof *s->buckets);
+		}
+		memmove(&s->buckets[i + 1], &s->buckets[i],
+		        (s->nbuckets - i) * sizeof *s->buckets);
+		s->nbuckets++;
+		s->buckets[i] = (struct sbucket){ j->priority, j, j };
+		queue_link(s, j, i > 0 ? s->buckets[i - 1].last : NULL);
+	}
 	j->state = SJ_QUEUED;
 	j->worker = NULL;
 	j->queued_at = clock_mono_ms();
@@ -293,6 +362,18 @@ queue_add(sched *s, struct sjob *j)
 static void
 queue_del(sched *s, struct sjob *j)
 {
+	int found;
+	size_t i = bucket_find(s, j->priority, &found);
+	struct sbucket *b = &s->buckets[i];
+	if (b->first == b->last) {
+		/* J was its priority's only job. */
+		memmove(b, b + 1, (s->nbuckets - i - 1) * sizeof *b);
+		s->nbuckets--;
+	} else if (j == b->first) {
+		b->first = j->next;
+	} else if (j == b->last) {
+		b->last = j->prev;
+	}
 	if (j->prev != NULL)
 		j->prev->next = j->next;
 	else
@@ -538,6 +619,7 @@ sched_free(sched *s)
 		}
 	}
 	free(s->tab);
+	free(s->buckets);
 	free(s->poison_why);
 	json_decref(s->seen);
 	stage_list_clear(&s->stages);   /* map tasks went with the table */
