@@ -33,7 +33,7 @@ def start(args):
 master:
   port: {port}
   data_dir: {d}/master
-  plugin_dir: {TOP}/plugins/lib
+  plugin_dir: {os.path.dirname(os.path.abspath(args.kiln))}/plugins/lib
   heartbeat_interval: 1s
   worker_timeout: 1h
   auth:
@@ -47,13 +47,13 @@ workers:
     isolation: {args.isolation}
 """)
     env = dict(os.environ, KILN_SQLITE_SYNC=args.sync)
-    up = subprocess.Popen([os.path.join(TOP, "kiln"), "up", "-c", conf],
+    up = subprocess.Popen([args.kiln, "up", "-c", conf],
                           stdout=subprocess.PIPE, text=True, env=env,
                           stderr=open(os.path.join(d, "up.log"), "w"))
     for line in up.stdout:
         if "ready in" in line:
             break
-    tok = json.loads(subprocess.run([os.path.join(TOP, "kiln"), "-c", conf, "token",
+    tok = json.loads(subprocess.run([args.kiln, "-c", conf, "token",
                                      "create", "--json"], capture_output=True,
                                     text=True, check=True).stdout)["token"]
     return d, conf, port, up, tok
@@ -76,6 +76,10 @@ def main():
     ap.add_argument("--window", type=int, default=100000)
     ap.add_argument("--sync", choices=["full", "normal"], default="full")
     ap.add_argument("--isolation", choices=["process", "thread"], default="thread")
+    ap.add_argument("--no-dispatch", action="store_true",
+                    help="stop after the submission and the listings")
+    ap.add_argument("--kiln", default=os.path.join(TOP, "kiln"),
+                    help="binary to time (default this tree's)")
     args = ap.parse_args()
     win = min(args.window, args.jobs // 2)
     d, conf, port, up, tok = start(args)
@@ -89,27 +93,35 @@ def main():
         rss0 = rss_kb(master)
 
         t = time.perf_counter()
+        marks = []
         for k in range(0, args.jobs, args.batch):
             st, r = api.req("POST", "/api/v1/jobs/batch",
                             {"jobs": [{"plugin": "noop"}] * min(args.batch, args.jobs - k)})
             assert st == 201, r
+            marks.append(time.perf_counter() - t)
         submit_s = time.perf_counter() - t
+        tenth = max(len(marks) // 10, 1)
         st, h = api.req("GET", "/api/v1/health")
         queued = h["queued"]
         rss1 = rss_kb(master)
 
-        kiln = [os.path.join(TOP, "kiln"), "-c", conf]
+        kiln = [args.kiln, "-c", conf]
         cli_ms = timed(lambda: subprocess.run(kiln + ["jobs"], capture_output=True, check=True))
         page_ms = timed(lambda: api.req("GET", "/api/v1/jobs?limit=50"))
         queued_ms = timed(lambda: api.req("GET", "/api/v1/jobs?limit=50&state=queued"))
         print(f"kiln, {args.jobs} no-op jobs in batches of {args.batch} (synchronous={args.sync})")
         print(f"  submit:               {submit_s:.2f} s ({args.jobs / submit_s:,.0f} jobs/s)")
+        print(f"  submit, first tenth:  {marks[tenth - 1]:.2f} s; last tenth: "
+              f"{marks[-1] - marks[-1 - tenth]:.2f} s")
         print(f"  queued:               {queued} (workers stopped)")
         print(f"  master RSS:           {rss0/1024:.1f} -> {rss1/1024:.1f} MB, "
               f"{(rss1 - rss0) * 1024 / max(queued, 1):.0f} bytes per queued job")
         print(f"  kiln jobs:            {cli_ms:.0f} ms (median of 5)")
         print(f"  GET /api/v1/jobs?limit=50: {page_ms:.1f} ms; &state=queued: {queued_ms:.1f} ms")
 
+        print(f"  load average:         {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.no_dispatch:
+            return
         for w in ("w1", "w2"):
             os.kill(kids[w], signal.SIGCONT)
         # Done count over time, from the queue's depth.
@@ -134,6 +146,8 @@ def main():
               f"({last / first * 100:.0f} %)")
         print(f"  all {queued:,} done in {marks[-1][0]:.1f} s")
     finally:
+        for k in children(up.pid).values():   # stopped workers cannot stop
+            os.kill(k, signal.SIGCONT)
         up.terminate()
         up.wait(timeout=30)
         shutil.rmtree(d, ignore_errors=True)
