@@ -62,6 +62,8 @@ api_metrics(struct api_ctx *a, http_req *r, const struct api_call *c)
 	if (a->pl != NULL)
 		pipeline_stats(a->pl, &g.dags, &g.dag_import_errors,
 		               &g.dag_runs_queued, &g.dag_runs_running);
+	if (a->pl != NULL)
+		g.sensors_waiting = pipeline_sensors_waiting(a->pl);
 	struct metrics_node_restarts *rs = NULL;
 	char *err = NULL;
 	if (restarts_read(a->cfg->master.data_dir, &rs, &g.nrestarts, &err) != 0)

@@ -116,6 +116,7 @@ struct dl_task {
 	yaml_node_t *params;         /* its params value, or NULL */
 	yaml_node_t *command;        /* its command value, or NULL */
 	yaml_node_t *expand;         /* its expand list's node, or NULL */
+	yaml_node_t *sensor;         /* its sensor's target, or NULL */
 	yaml_node_t **deps;          /* the depends_on items */
 };
 
@@ -451,6 +452,142 @@ dl_params(struct dl *x, const char *name, yaml_node_t *v, json_t **dst)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- sensors */
+
+static const char *const dag_sensor_kinds[] = {
+	[DS_PLUGIN] = "plugin", [DS_FILE] = "file", [DS_HTTP] = "http",
+	[DS_DAG_RUN] = "dag_run", [DS_ARTIFACT] = "artifact",
+};
+
+const char *
+dag_sensor_kind_name(int kind)
+{
+	if (kind < 0 || (size_t)kind >= ARRAY_SIZE(dag_sensor_kinds))
+		return "?";
+	return dag_sensor_kinds[kind];
+}
+
+/* `sensor:` as written: the kinds' targets, then the settings. */
+struct dl_sensor {
+	char *target[DS_ARTIFACT + 1];   /* by kind; [DS_PLUGIN] unused */
+	char *logical_date, *mode;
+	struct dag_sensor s;
+};
+
+#define S_OFF(f) offsetof(struct dl_sensor, f)
+
+/* The first rows are the kinds, in enum dag_sensor_kind order from
+ * DS_FILE: the param each one's target becomes is dl_sensor_param[]. */
+static const struct yamlfile_key dl_sensor_keys[] = {
+	{ "file", YF_STR, S_OFF(target[DS_FILE]), 0, 0, NULL },
+	{ "http", YF_STR, S_OFF(target[DS_HTTP]), 0, 0, NULL },
+	{ "dag_run", YF_NAME, S_OFF(target[DS_DAG_RUN]), 0, 0, NULL },
+	{ "artifact", YF_STR, S_OFF(target[DS_ARTIFACT]), 0, 0, NULL },
+	{ "logical_date", YF_STR, S_OFF(logical_date), 0, 0, NULL },
+	{ "request_timeout", YF_DURATION, S_OFF(s.request_timeout_ms), 1,
+	  300000, NULL },
+	{ "poke_interval", YF_DURATION, S_OFF(s.poke_interval_ms),
+	  DAG_POKE_MIN_MS, 24LL * 3600 * 1000, NULL },
+	{ "timeout", YF_DURATION, S_OFF(s.timeout_ms), 1000,
+	  366LL * 24 * 3600 * 1000, NULL },
+	{ "mode", YF_STR, S_OFF(mode), 0, 0, NULL },
+	{ "soft_fail", YF_BOOL, S_OFF(s.soft_fail), 0, 1, NULL },
+};
+enum { SK_FILE, SK_HTTP, SK_DAG_RUN, SK_ARTIFACT, SK_LOGICAL_DATE,
+       SK_REQUEST_TIMEOUT, SK_POKE, SK_TIMEOUT, SK_MODE };
+static const char *const dl_sensor_param[] = {
+	[DS_FILE] = "path", [DS_HTTP] = "url", [DS_DAG_RUN] = "dag_id",
+	[DS_ARTIFACT] = "name",
+};
+
+/* The checks of a parsed `sensor:` that no row can make alone. */
+static int
+dl_sensor_check(struct dl *x, struct dag_task *t, struct dl_sensor *ds,
+                yaml_node_t *v, yaml_node_t **found)
+{
+	yaml_node_t *kn = NULL;
+	for (int k = DS_FILE; k <= DS_ARTIFACT; k++) {
+		yaml_node_t *f = found[SK_FILE + k - DS_FILE];
+		if (f != NULL && kn != NULL)
+			return dl_err(x, f, "a sensor waits for one thing: "
+			              "give one of file, http, dag_run and "
+			              "artifact");
+		if (f != NULL) {
+			kn = f;
+			ds->s.kind = k;
+		}
+	}
+	if (ds->mode != NULL && strcmp(ds->mode, "reschedule") != 0)
+		return dl_err(x, found[SK_MODE], "sensor mode '%s': only "
+		              "'reschedule' is offered (a sensor holds no slot "
+		              "between pokes; 'poke' would hold one for "
+		              "nothing)", ds->mode);
+	if (ds->logical_date != NULL && (ds->s.kind != DS_DAG_RUN ||
+	    (strcmp(ds->logical_date, "same") != 0 &&
+	     strcmp(ds->logical_date, "latest") != 0)))
+		return dl_err(x, found[SK_LOGICAL_DATE], "sensor "
+		              "logical_date: 'same' or 'latest', with dag_run");
+	ds->s.latest = ds->logical_date != NULL &&
+	               strcmp(ds->logical_date, "latest") == 0;
+	if (found[SK_REQUEST_TIMEOUT] != NULL && ds->s.kind != DS_HTTP)
+		return dl_err(x, found[SK_REQUEST_TIMEOUT], "sensor "
+		              "request_timeout is for http sensors");
+	if (ds->s.kind == DS_DAG_RUN && strcmp(ds->target[DS_DAG_RUN],
+	                                       x->d->id ? x->d->id : "") == 0)
+		return dl_err(x, kn, "a dag_run sensor cannot wait for its "
+		              "own DAG");
+	if (ds->s.kind == DS_PLUGIN)
+		return 0;
+	const char *param = dl_sensor_param[ds->s.kind];
+	if (json_object_get(t->params, param) != NULL)
+		return dl_err(x, kn, "sensor %s and params.%s say the same "
+		              "thing: give one", dag_sensor_kind_name(ds->s.kind),
+		              param);
+	json_object_set_new(t->params, param,
+	                    json_string(ds->target[ds->s.kind]));
+	if (ds->s.kind == DS_HTTP)
+		json_object_set_new(t->params, "timeout_ms",
+		                    json_integer(ds->s.request_timeout_ms));
+	x->tn[t - x->d->tasks].sensor = kn;
+	(void)v;
+	return 0;
+}
+
+/* `sensor: { file|http|dag_run|artifact: TARGET, poke_interval, timeout,
+ * mode, soft_fail }`; with no kind, the task's plugin is the sensor. */
+static int
+dl_set_sensor(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+              void *base)
+{
+	struct dl *x = ud;
+	struct dag_task *t = base;
+	yaml_node_t *found[ARRAY_SIZE(dl_sensor_keys)];
+	struct dl_sensor ds = { .s = { .kind = DS_PLUGIN,
+		.poke_interval_ms = DAG_POKE_DEFAULT_MS,
+		.timeout_ms = DAG_SENSOR_TIMEOUT_DEFAULT_MS,
+		.request_timeout_ms = 10000 } };
+	(void)k;
+
+	if (v->type != YAML_MAPPING_NODE && !yamlfile_null(v))
+		return dl_err(x, v, "'sensor' must be a mapping, as in sensor: "
+		              "{ file: /data/{{ ds }}/_SUCCESS, poke_interval: "
+		              "30s, timeout: 1h }, not %s", yamlfile_kind(v));
+	int rc = yamlfile_walk(&x->yf, v, "'sensor'", dl_sensor_keys,
+	                       ARRAY_SIZE(dl_sensor_keys), &ds, found);
+	if (rc == 0)
+		rc = dl_sensor_check(x, t, &ds, v, found);
+	if (rc == 0) {
+		free(t->sensor);
+		t->sensor = xmalloc(sizeof *t->sensor);
+		*t->sensor = ds.s;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(ds.target); i++)
+		free(ds.target[i]);
+	free(ds.logical_date);
+	free(ds.mode);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- tasks */
 
 #define T_OFF(f) offsetof(struct dag_task, f)
@@ -478,13 +615,15 @@ static const struct yamlfile_key dl_task_keys[] = {
 	{ "slots", YF_INT, T_OFF(slots), 1, 1024, NULL },
 	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
 	{ "expand", YF_OWN, 0, 0, 0, dl_set_expand },
+	{ "sensor", YF_OWN, 0, 0, 0, dl_set_sensor },
 };
 
 enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS, TK_COMMAND };
+#define TK_SENSOR (ARRAY_SIZE(dl_task_keys) - 1)
 
 /* Keys of a task that make no sense for every task at once. */
 static const char *const dl_default_deny[] = { "id", "depends_on", "command",
-                                               "expand", NULL };
+                                               "expand", "sensor", NULL };
 
 static void
 dl_task_clear(struct dag_task *t)
@@ -499,6 +638,7 @@ dl_task_clear(struct dag_task *t)
 	free(t->pool);
 	free(t->expand_param);
 	json_decref(t->expand);
+	free(t->sensor);
 	memset(t, 0, sizeof *t);
 }
 
@@ -513,6 +653,7 @@ dl_task_copy(struct dag_task *dst, const struct dag_task *src)
 	dst->params = json_deep_copy(src->params);
 	dst->expand_param = NULL;
 	dst->expand = NULL;
+	dst->sensor = NULL;
 }
 
 static int
@@ -582,6 +723,29 @@ dl_default(struct dl *x, yaml_node_t *v)
 	return yamlfile_set_found(&x->yf, dl_task_keys, ARRAY_SIZE(dl_task_keys), found, t);
 }
 
+/* A sensor task's plugin: `sensor` for the built-in kinds (none needed
+ * on the master for dag_run and artifact, which it checks itself), the
+ * task's own otherwise.  0 if loaded and nothing more to check, 1 to go
+ * on with the plugin checks, or an error. */
+static int
+dl_task_sensor(struct dl *x, struct dag_task *t, yaml_node_t **found)
+{
+	if (t->expand != NULL)
+		return dl_err(x, found[TK_SENSOR], "task '%s': a sensor cannot "
+		              "be mapped ('expand')", t->id);
+	if (t->sensor->kind == DS_PLUGIN)
+		return 1;
+	yaml_node_t *own = found[TK_PLUGIN] ? found[TK_PLUGIN] :
+	                   found[TK_COMMAND];
+	if (own != NULL)
+		return dl_err(x, own, "task '%s' is a %s sensor, which brings "
+		              "its own plugin: drop 'plugin' or 'command'",
+		              t->id, dag_sensor_kind_name(t->sensor->kind));
+	free(t->plugin);
+	t->plugin = xstrdup("sensor");
+	return t->sensor->kind == DS_FILE || t->sensor->kind == DS_HTTP;
+}
+
 static int
 dl_task(struct dl *x, yaml_node_t *n)
 {
@@ -630,6 +794,8 @@ dl_task(struct dl *x, yaml_node_t *n)
 		free(t->plugin);
 		t->plugin = xstrdup("exec");
 	}
+	if (t->sensor != NULL && (rc = dl_task_sensor(x, t, found)) <= 0)
+		return rc;
 	if (t->plugin == NULL)
 		return dl_err(x, n, "task '%s' has no 'plugin' (or 'command')",
 		              t->id);
@@ -1143,6 +1309,8 @@ dl_check_templates(struct dl *x, const char *anc)
 			rc = dl_check_node(x, x->tn[i].command, i, anc, 0);
 		if (rc == 0 && x->tn[i].expand != NULL)
 			rc = dl_check_expand(x, x->tn[i].expand, i, anc);
+		if (rc == 0 && x->tn[i].sensor != NULL)
+			rc = dl_check_node(x, x->tn[i].sensor, i, anc, 0);
 	}
 	return rc;
 }

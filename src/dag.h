@@ -64,6 +64,33 @@ int dag_trigger_rule_parse(const char *s);
 /* "downstream", "upstream", "absolute"; "?" for a value out of range. */
 const char *dag_weight_rule_name(int rule);
 
+/* What a sensor task waits for (`sensor:`, src/sensor.c): the condition
+ * is checked once per poke, every poke_interval, and between pokes the
+ * task holds no worker slot and no pool slot (Airflow's reschedule mode).
+ * DS_FILE and DS_HTTP are checked on a worker by the bundled plugin
+ * `sensor` (its params: path; url and timeout_ms); DS_DAG_RUN and
+ * DS_ARTIFACT by the master itself (params dag_id; name), without a
+ * worker; DS_PLUGIN is the task's own plugin, which answers KILN_NOT_YET
+ * (kiln/plugin.h) while the condition does not hold. */
+enum dag_sensor_kind { DS_PLUGIN, DS_FILE, DS_HTTP, DS_DAG_RUN, DS_ARTIFACT };
+#define DAG_POKE_MIN_MS 1000            /* poke_interval's floor */
+#define DAG_POKE_DEFAULT_MS 30000
+#define DAG_SENSOR_TIMEOUT_DEFAULT_MS (7LL * 24 * 3600 * 1000) /* Airflow's */
+
+struct dag_sensor {
+	int kind;                /* enum dag_sensor_kind */
+	int64_t poke_interval_ms;
+	int64_t timeout_ms;      /* from the first poke; then it fails */
+	int64_t request_timeout_ms; /* DS_HTTP: per request, default 10 s */
+	int soft_fail;           /* a timeout skips rather than fails */
+	int latest;              /* DS_DAG_RUN: the latest run of that DAG
+	                          * rather than the one of the same logical
+	                          * date */
+};
+
+/* "file", "http", "dag_run", "artifact", "plugin". */
+const char *dag_sensor_kind_name(int kind);
+
 struct dag_task {
 	char *id;                /* unique within the DAG */
 	char *plugin;
@@ -94,6 +121,7 @@ struct dag_task {
 	                          * templates), or a string that is one
 	                          * "{{ params.NAME }}" or "{{ tasks.ID.result
 	                          * [.FIELD] }}" (dag_render_expand()) */
+	struct dag_sensor *sensor; /* `sensor:`, or NULL: not a sensor */
 };
 
 struct dag {

@@ -40,3 +40,10 @@ job_name(char *buf, int64_t id, int64_t stage, int64_t index)
 		snprintf(buf, JOB_NAME_MAX, "job %lld", (long long)id);
 	return buf;
 }
+
+int
+job_result_not_yet(const char *result)
+{
+	return result != NULL && strncmp(result, JOB_NOT_YET_MARK,
+	                                 sizeof JOB_NOT_YET_MARK - 1) == 0;
+}

@@ -18,6 +18,18 @@ enum job_state {
 	JOB_NSTATES
 };
 
+/* A poke of a sensor whose condition does not hold yet (the plugin
+ * returned KILN_NOT_YET) ends its attempt as succeeded with a result that
+ * starts with this, followed by ',"reason":"..."}' or '}': the master
+ * then puts the task instance up for reschedule (src/sensor.c) rather
+ * than marking it a success. */
+#define JOB_NOT_YET_MARK "{\"kiln_not_yet\":true"
+/* The parameter that marks a job as a sensor's poke (true): only then
+ * is a plugin's KILN_NOT_YET read as "not yet". */
+#define JOB_SENSOR_PARAM "__sensor"
+/* 1 if RESULT (may be NULL) is such a result. */
+int job_result_not_yet(const char *result);
+
 /* "queued", "running", ...; "unknown" for a value out of range. */
 const char *job_state_name(int state);
 /* The state named NAME, or -1 if unknown (or NULL). */

@@ -90,6 +90,7 @@ static struct {
 	_Atomic uint64_t other_status[STATUS_MAX];
 
 	_Atomic uint64_t dag_runs[2];   /* failed, success */
+	_Atomic uint64_t sensor_timeouts;
 	struct hist sched_loop;
 	struct hist sqlite_write;
 	_Atomic uint64_t sqlite_ops;
@@ -236,6 +237,12 @@ void
 metrics_sched_loop(double seconds)
 {
 	hist_observe(&M.sched_loop, fast_le, NELEM(fast_le), seconds);
+}
+
+void
+metrics_sensor_timeout(void)
+{
+	atomic_fetch_add_explicit(&M.sensor_timeouts, 1, memory_order_relaxed);
 }
 
 void
@@ -443,6 +450,9 @@ put_gauges(struct buf *b, const struct metrics_gauges *g)
 	buf_printf(b, "kiln_dag_runs{state=\"queued\"} %d\n"
 	           "kiln_dag_runs{state=\"running\"} %d\n",
 	           g->dag_runs_queued, g->dag_runs_running);
+	family(b, "kiln_sensors_waiting", "gauge", "Sensor task instances up for "
+	       "reschedule: between pokes, holding no slot.");
+	buf_printf(b, "kiln_sensors_waiting %d\n", g->sensors_waiting);
 	family(b, "kiln_dags", "gauge", "DAGs loaded.");
 	buf_printf(b, "kiln_dags %d\n", g->dags);
 	family(b, "kiln_dag_import_errors", "gauge", "DAG files that failed to load.");
@@ -546,6 +556,11 @@ metrics_render(const struct metrics_gauges *g)
 	           "kiln_dag_runs_total{state=\"failed\"} %llu\n",
 	           (unsigned long long)atomic_load_explicit(&M.dag_runs[1], memory_order_relaxed),
 	           (unsigned long long)atomic_load_explicit(&M.dag_runs[0], memory_order_relaxed));
+
+	family(&b, "kiln_sensor_timeouts_total", "counter", "Sensors failed (or "
+	       "skipped) because their timeout passed.");
+	buf_printf(&b, "kiln_sensor_timeouts_total %llu\n", (unsigned long long)
+	           atomic_load_explicit(&M.sensor_timeouts, memory_order_relaxed));
 
 	family(&b, "kiln_scheduler_loop_duration_seconds", "histogram", "Duration of one pipeline scheduler loop.");
 	put_hist(&b, "kiln_scheduler_loop_duration_seconds", NULL, NULL,

@@ -58,6 +58,8 @@ void metrics_sqlite_write(double seconds, int ops);
 void metrics_sched_loop(double seconds);
 /* A DAG run finished, successfully or not. */
 void metrics_dag_run_done(int success);
+/* A sensor's timeout passed (src/pipeline.c). */
+void metrics_sensor_timeout(void);
 
 /* ------------------------------------------------------------- render */
 
@@ -89,6 +91,7 @@ struct metrics_gauges {
 	size_t nrestarts;
 	const struct metrics_pool *pools;       /* NPOOLS of them */
 	size_t npools;
+	int sensors_waiting;            /* up for reschedule (sensor.h) */
 };
 
 /* The whole exposition text: G's gauges (omitted if G is NULL) and every

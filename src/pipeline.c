@@ -12,7 +12,10 @@
  * A task instance moves: none -> queued (a job is submitted for it, in
  * the same transaction) -> running -> success / failed / up_for_retry
  * (these follow its job, in the store), or none -> upstream_failed /
- * skipped by its trigger rule.
+ * skipped by its trigger rule.  A sensor (src/sensor.c) moves running ->
+ * up_for_reschedule -> queued (the next poke) ... -> success / failed, or
+ * none -> up_for_reschedule -> ... with no job at all when the master
+ * pokes it itself.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "sensor.h"
 #include "varconn.h"
 #include "xalloc.h"
 
@@ -83,6 +87,11 @@ struct prun {
 	int64_t *job;           /* its job, 0 = none */
 	struct pmap *map;       /* by task index: mapped tasks' instances */
 	int64_t hold_until;     /* mono ms: not evaluated before (RETRY_MS) */
+	int64_t created_ms;
+	/* Sensors: the last and first poke of each task (unix ms, from the
+	 * store), and when the next sensor of the run is due (0 = none). */
+	int64_t *poke_last, *poke_since;
+	int64_t sensor_due;
 	struct prun *next;
 };
 
@@ -147,6 +156,8 @@ prun_free(struct prun *r)
 	pl_maps_free(r);
 	free(r->ti);
 	free(r->job);
+	free(r->poke_last);
+	free(r->poke_since);
 	free(r->dag_id);
 	free(r->run_id);
 	json_decref(r->conf);
@@ -165,6 +176,7 @@ add_run(const struct store_run *sr, void *ud)
 	r->logical = sr->logical_date;
 	r->istart = sr->interval_start;
 	r->iend = sr->interval_end;
+	r->created_ms = sr->created_ms;
 	r->conf = json_loads(sr->conf ? sr->conf : "{}", 0, NULL);
 	if (r->conf == NULL)
 		r->conf = json_object();
@@ -359,6 +371,8 @@ collect_ti(const struct store_ti *t, void *ud)
 	if (t->map_index < 0) {
 		e->r->ti[i] = t->state;
 		e->r->job[i] = t->job_id;
+		e->r->poke_last[i] = t->finished_ms;
+		e->r->poke_since[i] = t->sensor_since_ms;
 		return 0;
 	}
 	struct pmap *m = &e->r->map[i];
@@ -385,7 +399,11 @@ load_run(pipeline *p, struct prun *r, const struct dag *d, char **err)
 	pl_maps_free(r);
 	free(r->ti);
 	free(r->job);
+	free(r->poke_last);
+	free(r->poke_since);
 	r->ntasks = d->ntasks;
+	r->poke_last = xcalloc(d->ntasks + 1, sizeof *r->poke_last);
+	r->poke_since = xcalloc(d->ntasks + 1, sizeof *r->poke_since);
 	r->map = xcalloc(d->ntasks + 1, sizeof *r->map);
 	r->ti = xcalloc(d->ntasks + 1, sizeof *r->ti);
 	r->job = xcalloc(d->ntasks + 1, sizeof *r->job);
@@ -616,6 +634,8 @@ pl_task_render(struct evalctx *e, size_t i, int map_index, json_t *item,
 		return NULL;
 	if (item != NULL)
 		json_object_set(rp, ctx.task->expand_param, item);
+	if (ctx.task->sensor != NULL)   /* its KILN_NOT_YET is read */
+		json_object_set_new(rp, JOB_SENSOR_PARAM, json_true());
 	char *text = json_dumps(rp, JSON_COMPACT);
 	json_decref(rp);
 	char *sealed = varconn_params_seal(text);  /* no secret in the store */
@@ -792,6 +812,100 @@ pl_map_step(struct evalctx *e, struct evalbatch *b, size_t i)
 /* Is the run with instance states STATE finished: all instances final?
  * Then *FAILED tells whether a leaf failed (the leaves decide, as in
  * Airflow). */
+/* ------------------------------------------------------------- sensors */
+
+/* A task left up for reschedule by a DAG file that no longer calls it a
+ * sensor waits with the defaults. */
+static const struct dag_sensor pl_sensor_default = {
+	.kind = DS_PLUGIN, .poke_interval_ms = DAG_POKE_DEFAULT_MS,
+	.timeout_ms = DAG_SENSOR_TIMEOUT_DEFAULT_MS,
+};
+
+static const struct dag_sensor *
+pl_sensor(const struct dag_task *t)
+{
+	return t->sensor ? t->sensor : &pl_sensor_default;
+}
+
+/* Sensor I of run R waits until its next poke, for the reason WHY
+ * (taken): up for reschedule, in the store with the poke's time. */
+static void
+pl_sensor_wait(struct prun *r, struct evalbatch *b, const struct dag_task *t,
+               size_t i, int64_t now, char *why)
+{
+	r->ti[i] = TI_UP_FOR_RESCHEDULE;
+	r->poke_last[i] = now;
+	if (r->poke_since[i] == 0)
+		r->poke_since[i] = now;
+	int64_t due = sensor_next_ms(pl_sensor(t), now);
+	if (r->sensor_due == 0 || due < r->sensor_due)
+		r->sensor_due = due;
+	b->why[b->nops] = why;
+	b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
+		.run = r->id, .task = t->id, .state = TI_UP_FOR_RESCHEDULE,
+		.error = why, .t_ms = now };
+}
+
+/* The master pokes sensor I itself (dag_run, artifact): no job. */
+static void
+pl_sensor_poke(struct evalctx *e, struct evalbatch *b, size_t i, int64_t now)
+{
+	struct prun *r = e->r;
+	const struct dag_task *t = &e->d->tasks[i];
+	char *err = NULL, *why = NULL;
+	json_t *merged;
+	struct dag_ctx ctx = pl_ctx(e, i, -1, NULL, &merged);
+	json_t *params = dag_render_params(&ctx, &err);
+	json_decref(merged);
+	if (params == NULL) {
+		pl_task_end(r, b, t, i, TI_FAILED, err);
+		return;
+	}
+	int rc = sensor_poke_master(e->p->st, t->sensor, params, r->logical,
+	                            r->created_ms, &why);
+	json_decref(params);
+	if (rc < 0) {           /* the store: poke again soon */
+		log_warn("run %s sensor %s: %s", r->run_id, t->id, why);
+		free(why);
+		if (r->sensor_due == 0 || now + RETRY_MS < r->sensor_due)
+			r->sensor_due = now + RETRY_MS;
+	} else if (rc == 1) {
+		log_info("run %s sensor %s: %s", r->run_id, t->id, why);
+		free(why);
+		r->ti[i] = TI_SUCCESS;
+		b->ops[b->nops++] = (struct store_op){ .kind = STORE_TI_SET,
+			.run = r->id, .task = t->id, .state = TI_SUCCESS };
+	} else {
+		pl_sensor_wait(r, b, t, i, now, why);
+	}
+}
+
+/* Sensor I is up for reschedule: poke it if due, fail it (or skip it,
+ * with soft_fail) if its timeout passed, else note when it is due. */
+static void
+pl_sensor_step(struct evalctx *e, struct evalbatch *b, size_t i, int64_t now)
+{
+	struct prun *r = e->r;
+	const struct dag_task *t = &e->d->tasks[i];
+	const struct dag_sensor *s = pl_sensor(t);
+	char *why = NULL;
+	if (sensor_timed_out(s, r->poke_since[i], now, &why)) {
+		metrics_sensor_timeout();
+		pl_task_end(r, b, t, i, s->soft_fail ? TI_SKIPPED : TI_FAILED,
+		            why);
+		return;
+	}
+	int64_t due = sensor_next_ms(s, r->poke_last[i]);
+	if (due > now) {
+		if (r->sensor_due == 0 || due < r->sensor_due)
+			r->sensor_due = due;
+	} else if (t->sensor != NULL && sensor_on_master(t->sensor)) {
+		pl_sensor_poke(e, b, i, now);
+	} else {
+		pl_task_submit(e, b, i);
+	}
+}
+
 static int
 run_finished(const struct dag *d, const int *state, int *failed)
 {
@@ -869,6 +983,8 @@ eval_run(pipeline *p, struct prun *r)
 	int *state = r->ti;
 	struct evalbatch b;
 	evalbatch_init(&b, d->ntasks);
+	int64_t now = clock_now_ms();
+	r->sensor_due = 0;          /* the waiting sensors set it again */
 
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
@@ -879,10 +995,16 @@ eval_run(pipeline *p, struct prun *r)
 			pl_map_step(&e, &b, i);
 			continue;
 		}
+		if (state[i] == TI_UP_FOR_RESCHEDULE) {
+			pl_sensor_step(&e, &b, i, now);
+			continue;
+		}
 		if (state[i] != TI_NONE)
 			continue;
 		int v = pl_task_verdict(t, state);
-		if (v == T_RUN && t->expand != NULL)
+		if (v == T_RUN && t->sensor != NULL && sensor_on_master(t->sensor))
+			pl_sensor_poke(&e, &b, i, now);
+		else if (v == T_RUN && t->expand != NULL)
 			pl_map_expand(&e, &b, i);
 		else if (v == T_RUN)
 			pl_task_submit(&e, &b, i);
@@ -1136,6 +1258,13 @@ work(pipeline *p)
 	for (struct pdag *d = p->dags; d != NULL; d = d->next)
 		if (d->due <= now)
 			schedule_dag(p, d, now);
+	/* Sensors whose next poke is due (src/sensor.c). */
+	int64_t now_ms = clock_now_ms();
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		if (r->sensor_due != 0 && r->sensor_due <= now_ms) {
+			r->sensor_due = 0;
+			r->dirty = 1;
+		}
 	/* Dirty runs until none is: a finished run may let a queued one of
 	 * the same DAG start. */
 	for (int again = 1; again;) {
@@ -1167,6 +1296,18 @@ work(pipeline *p)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_sched_loop((double)(t1.tv_sec - t0.tv_sec) +
 	                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+int
+pipeline_sensors_waiting(pipeline *p)
+{
+	int n = 0;
+	pthread_mutex_lock(&p->mu);
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		for (size_t i = 0; r->loaded && i < r->ntasks; i++)
+			n += r->ti[i] == TI_UP_FOR_RESCHEDULE;
+	pthread_mutex_unlock(&p->mu);
+	return n;
 }
 
 void
@@ -1236,9 +1377,15 @@ pipeline_job_done(void *ud, int64_t run, int64_t job, int state)
 			continue;
 		r->dirty = 1;
 		int ti = state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED;
+		struct pdag *pd = pl_dag_find(p, r->dag_id);
 		for (size_t i = 0; r->loaded && i < r->ntasks; i++) {
 			if (r->job[i] == job) {
 				r->ti[i] = ti;
+				/* A poke that said "not yet" is up for
+				 * reschedule: the store knows which. */
+				if (pd != NULL && i < pd->d->ntasks &&
+				    pd->d->tasks[i].sensor != NULL)
+					r->loaded = 0;
 				break;
 			}
 			for (size_t k = 0; k < r->map[i].n; k++)
@@ -1402,6 +1549,16 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 					json_array_size(tasks) - 1), "expand",
 					json_pack("{s:O}", t->expand_param,
 					          t->expand));
+			if (t->sensor != NULL)
+				json_object_set_new(json_array_get(tasks,
+					json_array_size(tasks) - 1), "sensor",
+					json_pack("{s:s,s:I,s:I,s:b,s:s}", "kind",
+					dag_sensor_kind_name(t->sensor->kind),
+					"poke_interval_ms", (json_int_t)
+					t->sensor->poke_interval_ms, "timeout_ms",
+					(json_int_t)t->sensor->timeout_ms,
+					"soft_fail", t->sensor->soft_fail, "mode",
+					"reschedule"));
 		}
 		json_object_set_new(o, "task_list", tasks);
 		json_object_set(o, "params", d->params ? d->params : json_object());
@@ -1632,18 +1789,67 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 	return rc;
 }
 
+/* A sensor's fields on its task instance O (state up_for_reschedule)
+ * from the DAG's T (NULL if gone): when it is poked next, since when it
+ * waits, and why. */
+static void
+pl_sensor_json(json_t *o, const struct dag_task *t)
+{
+	if (strcmp(json_string_value(json_object_get(o, "state")),
+	           store_ti_state_name(TI_UP_FOR_RESCHEDULE)) != 0)
+		return;
+	const struct dag_sensor *s = pl_sensor(t ? t : &(struct dag_task){0});
+	int64_t last = json_integer_value(json_object_get(o, "finished_ms"));
+	int64_t next = sensor_next_ms(s, last);
+	json_object_set_new(o, "next_poke_ms", json_integer(next));
+	json_object_set_new(o, "next_poke", iso_or_null(next / 1000));
+	json_object_set_new(o, "sensor_timeout_ms", json_integer(s->timeout_ms));
+}
+
+static void
+pl_sensors_json(pipeline *p, const char *dag_id, json_t *tis, int by_task)
+{
+	pthread_mutex_lock(&p->mu);
+	struct pdag *pd = pl_dag_find(p, dag_id);
+	const char *key;
+	size_t k;
+	json_t *o;
+	if (by_task) {
+		json_object_foreach(tis, key, o)
+			pl_sensor_json(o, pd ? dag_task_find(pd->d, key) : NULL);
+	} else {
+		json_array_foreach(tis, k, o)
+			pl_sensor_json(o, pd ? dag_task_find(pd->d,
+			               json_string_value(json_object_get(o,
+			               "task"))) : NULL);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 static int
 ti_json_cb(const struct store_ti *t, void *ud)
 {
-	json_t *res = t->result ? json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
-	json_array_append_new(ud, json_pack("{s:s,s:i,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
+	int waits = t->state == TI_UP_FOR_RESCHEDULE;
+	/* A waiting sensor's result is only its poke's "not yet". */
+	json_t *res = t->result && !waits ?
+	              json_loads(t->result, JSON_DECODE_ANY, NULL) : NULL;
+	json_t *o = json_pack("{s:s,s:i,s:s,s:I,s:i,s:i,s:s?,s:o,s:s?,s:I,s:I}",
 		"task", t->task, "map_index", t->map_index,
 		"state", store_ti_state_name(t->state),
 		"job_id", (json_int_t)t->job_id, "tries", t->tries,
 		"attempt", t->attempt, "worker", t->worker,
 		"result", res ? res : json_null(), "error", t->error,
 		"started_ms", (json_int_t)t->started_ms,
-		"finished_ms", (json_int_t)t->finished_ms));
+		"finished_ms", (json_int_t)t->finished_ms);
+	if (waits) {
+		char *why = t->error ? xstrdup(t->error) : sensor_reason(t->result);
+		json_object_set_new(o, "sensor_reason", why ? json_string(why) :
+		                    json_null());
+		json_object_set_new(o, "sensor_since_ms",
+		                    json_integer(t->sensor_since_ms));
+		free(why);
+	}
+	json_array_append_new(ud, o);
 	return 0;
 }
 
@@ -1659,6 +1865,7 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	json_t *tis = json_array();
 	store_tis(p->st, sr.id, ti_json_cb, tis, &err);
 	free(err);
+	pl_sensors_json(p, sr.dag_id, tis, 0);
 	json_t *conf = json_loads(sr.conf ? sr.conf : "{}", 0, NULL);
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o}",
 		"run_id", sr.run_id, "dag_id", sr.dag_id, "kind", sr.kind,
@@ -1761,6 +1968,7 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 		          grid_ti_cb, tis, &err);
 		free(err);
 		err = NULL;
+		pl_sensors_json(p, dag_id, tis, 1);
 		json_object_set_new(run, "tis", tis);
 		json_object_del(run, "id");
 	}

@@ -59,6 +59,8 @@ int pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
 /* For /metrics: DAGs loaded, import errors, runs queued and running. */
 void pipeline_stats(pipeline *p, int *dags, int *errors, int *queued,
                     int *running);
+/* For /metrics: sensors up for reschedule (between pokes) in active runs. */
+int pipeline_sensors_waiting(pipeline *p);
 /* The last LIMIT runs of DAG_ID by task, for the dashboard's grid. */
 json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */

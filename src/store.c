@@ -285,6 +285,12 @@ static const char *const store_migrations[] = {
 	"  name TEXT PRIMARY KEY"
 	") WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO plugins_seen (name) SELECT DISTINCT plugin FROM jobs;",
+	/* 10 -> 11: sensors (src/sensor.c).  TI state 9 is up_for_reschedule:
+	 * a sensor between pokes, holding no job; finished_ms is its last
+	 * poke, sensor_since_ms its first (its timeout counts from it), so
+	 * that a restarted master pokes again when it was due. */
+	"ALTER TABLE task_instances ADD COLUMN sensor_since_ms INTEGER NOT NULL"
+	" DEFAULT 0;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -403,10 +409,16 @@ static const char *const store_psql[P_NSTMT] = {
 	"INSERT INTO task_instances (run, task, map_index, seq) SELECT run,"
 	" task, ?3, seq FROM task_instances WHERE run = ?1 AND task = ?2"
 	" AND map_index = -1",
+	/* ?4: the job was a poke of a sensor that answered "not yet"
+	 * (job_result_not_yet()): up for reschedule, or failed for a mapped
+	 * instance, which cannot be a sensor. */
 	[P_TI_FOLLOW] =
-	"UPDATE task_instances SET state = ?2,"
+	"UPDATE task_instances SET state = CASE WHEN ?4 AND map_index = -1"
+	" THEN 9 WHEN ?4 THEN 5 ELSE ?2 END,"
 	" started_ms = CASE WHEN ?2 = 3 THEN ?3 ELSE started_ms END,"
-	" finished_ms = CASE WHEN ?2 IN (4, 5) THEN ?3 ELSE finished_ms END"
+	" finished_ms = CASE WHEN ?2 IN (4, 5) THEN ?3 ELSE finished_ms END,"
+	" sensor_since_ms = CASE WHEN ?2 = 3 AND sensor_since_ms = 0 THEN ?3"
+	" ELSE sensor_since_ms END"
 	" WHERE job_id = ?1",
 	[P_RUN_INSERT] =
 	"INSERT OR IGNORE INTO dag_runs (dag_id, run_id, kind, logical_date,"
@@ -419,10 +431,14 @@ static const char *const store_psql[P_NSTMT] = {
 	" DO UPDATE SET next_start = MAX(next_start, excluded.next_start)",
 	[P_TI_RESET] =
 	"UPDATE task_instances SET state = 0, job_id = NULL, started_ms = 0,"
-	" finished_ms = 0, error = NULL WHERE run = ?1 AND task = ?2"
-	" AND map_index = -1",
+	" finished_ms = 0, error = NULL, sensor_since_ms = 0"
+	" WHERE run = ?1 AND task = ?2 AND map_index = -1",
+	/* A sensor the master pokes itself (state 9) starts its clock at
+	 * its first poke. */
 	[P_TI_SET] =
-	"UPDATE task_instances SET state = ?3, finished_ms = ?4, error = ?5"
+	"UPDATE task_instances SET state = ?3, finished_ms = ?4, error = ?5,"
+	" sensor_since_ms = CASE WHEN ?3 = 9 AND sensor_since_ms = 0 THEN ?4"
+	" ELSE sensor_since_ms END"
 	" WHERE run = ?1 AND task = ?2 AND map_index = -1",
 	[P_RUN_STATE] =
 	"UPDATE dag_runs SET state = ?2,"
@@ -1127,7 +1143,11 @@ store_ti_follow(store *s, const struct store_op *op, int64_t t)
 	case STORE_CANCEL: ti = TI_FAILED; break;
 	default: return SQLITE_OK;
 	}
-	return store_pexec(s, P_TI_FOLLOW, "iii", op->id, (int64_t)ti, t);
+	int64_t not_yet = op->kind == STORE_FINISH &&
+	                  op->state == JOB_SUCCEEDED &&
+	                  job_result_not_yet(op->result);
+	return store_pexec(s, P_TI_FOLLOW, "iiii", op->id, (int64_t)ti, t,
+	                   not_yet);
 }
 
 static int
@@ -2624,7 +2644,7 @@ out:
 
 static const char *const ti_names[TI_NSTATES] = {
 	"none", "scheduled", "queued", "running", "success", "failed",
-	"up_for_retry", "upstream_failed", "skipped",
+	"up_for_retry", "upstream_failed", "skipped", "up_for_reschedule",
 };
 static const char *const run_names[RUN_NSTATES] = {
 	"queued", "running", "success", "failed",
@@ -2766,6 +2786,37 @@ store_run_list(store *s, const char *dag_id, int state, int64_t before_id,
 }
 
 int
+store_artifact_named(store *s, const char *name, int64_t since_ms,
+                     char **sha, char **err)
+{
+	sqlite3_stmt *st;
+	*sha = NULL;
+	pthread_mutex_lock(&s->read_mu);
+	/* jobs_created bounds the walk to the jobs since the run began. */
+	int rc = store_rprep(s, "SELECT sha FROM artifacts WHERE sha = ?1"
+		" UNION ALL SELECT * FROM (SELECT json_extract(o.value, '$.sha')"
+		" FROM jobs j, json_each(j.outputs) o WHERE j.created_ms >= ?2"
+		" AND j.state = 2 AND j.outputs IS NOT NULL"
+		" AND json_extract(o.value, '$.name') = ?1 ORDER BY j.id DESC)"
+		" LIMIT 1", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, since_ms);
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			*sha = store_col_str(st, 0);
+		else if (r == SQLITE_DONE)
+			rc = -ENOENT;
+		else
+			rc = err_set(err, -EIO, "store: artifact %s: %s", name,
+			             sqlite3_errmsg(s->rdb));
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
 store_runs_active(store *s, store_run_cb cb, void *ud, char **err)
 {
 	sqlite3_stmt *st;
@@ -2798,6 +2849,7 @@ store_ti_row(sqlite3_stmt *st, struct store_ti *t)
 		free(t->error);  /* the engine's reason, not a job's */
 		t->error = store_col_str(st, 12);
 	}
+	t->sensor_since_ms = sqlite3_column_int64(st, 13);
 }
 
 int
@@ -2809,7 +2861,7 @@ store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err)
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "SELECT t.run, t.task, t.state, t.job_id, t.tries,"
 		" j.attempt, j.worker, j.result, j.error, t.started_ms, t.finished_ms,"
-		" t.map_index, t.error"
+		" t.map_index, t.error, t.sensor_since_ms"
 		" FROM task_instances t LEFT JOIN jobs j ON j.id = t.job_id"
 		" WHERE t.run = ?1 ORDER BY t.seq, t.map_index", &st, err);
 	if (rc == 0) {

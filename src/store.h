@@ -390,6 +390,9 @@ enum ti_state {
 	TI_UP_FOR_RETRY,
 	TI_UPSTREAM_FAILED,
 	TI_SKIPPED,
+	TI_UP_FOR_RESCHEDULE,  /* a sensor between pokes (src/sensor.c): no
+	                        * job, no slot; poked again at its last poke
+	                        * (finished_ms) + poke_interval */
 	TI_NSTATES
 };
 const char *store_ti_state_name(int state);
@@ -433,6 +436,8 @@ struct store_ti {
 	int64_t started_ms, finished_ms;
 	int map_index;           /* -1 = the task itself, else an instance of
 	                          * the mapped task (schema 7) */
+	int64_t sensor_since_ms; /* a sensor's first poke, 0 = none yet
+	                          * (its timeout counts from it; schema 10) */
 };
 void store_ti_clear(struct store_ti *t);
 
@@ -449,6 +454,12 @@ int store_runs_active(store *s, store_run_cb cb, void *ud, char **err);
  * instances follow it in map index order.  error is the engine's reason
  * if it gave one, else the job's. */
 int store_tis(store *s, int64_t run, store_ti_cb cb, void *ud, char **err);
+/* An artifact sensor (src/sensor.c): the SHA-256 (*sha, the caller's)
+ * of the newest output named NAME of a job that succeeded, created at or
+ * after SINCE_MS (unix ms) - or of the stored artifact whose hash NAME
+ * is; 0, or -ENOENT if none. */
+int store_artifact_named(store *s, const char *name, int64_t since_ms,
+                         char **sha, char **err);
 /* A DAG's persistent state: 0, or -ENOENT if never seen. */
 int store_dag_state(store *s, const char *dag_id, int *paused,
                     int64_t *next_start, char **err);

@@ -875,6 +875,25 @@ task_free(kiln_task *t)
 	free(t);
 }
 
+/* A sensor's poke answered KILN_NOT_YET (ABI 1.5): the attempt succeeds
+ * with the result that tells the master to poke again (jobstate.h), and
+ * the plugin's error message, if any, as its reason. */
+static void
+task_not_yet(kiln_task *t)
+{
+	pthread_mutex_lock(&t->lock);
+	json_t *o = json_pack("{s:b}", "kiln_not_yet", 1);
+	if (t->error != NULL)
+		json_object_set_new(o, "reason", json_string(t->error));
+	free(t->result);
+	/* Keys in insertion order, so the text starts with the mark. */
+	t->result = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	free(t->error);
+	t->error = NULL;
+	pthread_mutex_unlock(&t->lock);
+}
+
 int
 task_run(kiln_task *t, plugin *p)
 {
@@ -904,7 +923,11 @@ task_run(kiln_task *t, plugin *p)
 
 	/* A cancel request wins even over a run() that finished: the user
 	 * asked for the job to stop and has been told it did. */
-	if (rc == KILN_OK && !cancelled) {
+	if (rc == KILN_NOT_YET && d->abi_minor >= 5 && !cancelled &&
+	    json_is_true(json_object_get(t->params, JOB_SENSOR_PARAM))) {
+		task_not_yet(t);
+		state = JOB_SUCCEEDED;
+	} else if (rc == KILN_OK && !cancelled) {
 		state = JOB_SUCCEEDED;
 		atomic_store(&t->progress, 1.0);
 	} else if (rc == KILN_ECANCELLED || cancelled) {

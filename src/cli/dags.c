@@ -157,6 +157,17 @@ cli_task_settings(const json_t *t)
 		cli_list_add(&s, r);
 		free(r);
 	}
+	/* A sensor: what it waits for and how often it looks. */
+	json_t *sn = json_object_get(t, "sensor");
+	if (json_is_object(sn)) {
+		char b2[32];
+		char *r = xasprintf("%s sensor every %s, timeout %s",
+		                    cli_jstr(sn, "kind", "?"), cli_fmt_dur(
+		                    cli_jint(sn, "poke_interval_ms"), buf),
+		                    cli_fmt_dur(cli_jint(sn, "timeout_ms"), b2));
+		cli_list_add(&s, r);
+		free(r);
+	}
 	/* Every task is in a pool; only a chosen one is worth a word. */
 	if (cli_jstr(t, "pool", NULL) != NULL &&
 	    strcmp(cli_jstr(t, "pool", NULL), "default") != 0) {
@@ -264,12 +275,19 @@ cli_run_tasks(const json_t *run, const char *indent)
 			         (int64_t)json_integer_value(mi));
 		else
 			snprintf(name, sizeof name, "%s", cli_jstr(t, "task", "-"));
+		/* A sensor between pokes: when it looks again, and why. */
+		char *wait = NULL, when[32];
+		if (cli_jint(t, "next_poke_ms") > 0)
+			wait = xasprintf("next poke %s: %s", cli_fmt_time(
+			                 cli_jint(t, "next_poke_ms"), when),
+			                 cli_jstr(t, "sensor_reason", "not yet"));
 		cli_table_row(&tt, name,
 		              cli_jstr(t, "state", "-"), tries,
 		              cli_jstr(t, "worker", "-"),
 		              cli_fmt_span(cli_jint(t, "started_ms"),
 		                           cli_jint(t, "finished_ms"), dur),
-		              job, cli_jstr(t, "error", ""));
+		              job, wait ? wait : cli_jstr(t, "error", ""));
+		free(wait);
 	}
 	if (json_array_size(tasks) == 0)
 		printf("%sno tasks\n", indent);

@@ -78,7 +78,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 4
+#define KILN_ABI_MINOR 5
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -91,6 +91,26 @@ enum {
 	KILN_ENOMEM = -3,
 	KILN_EIO = -4,
 	KILN_ECANCELLED = -5, /* the task saw cancelled() and stopped */
+
+	/* --- ABI 1.5: sensors --- */
+	/* From run() only: the condition this plugin waits for does not
+	 * hold yet; ask again later.  The task is a sensor (a DAG task with
+	 * `sensor:`, kiln-dag(5)): the poke ends, its worker slot and pool
+	 * slot are freed, and the master runs the task again after the
+	 * sensor's poke_interval, until run() returns KILN_OK (the condition
+	 * holds: the task succeeds), an error (it fails, retried as any
+	 * task) or the sensor's timeout passes (it fails, or is skipped with
+	 * soft_fail).  An error message set with set_error() before
+	 * returning it is kept as the reason shown while the task waits
+	 * ("no file /data/x yet"); a result set with set_result() is
+	 * dropped.  Positive, so that a host older than 1.5 fails the task
+	 * ("returned 1") rather than mistaking it for an error code it
+	 * retries.  The host reads it only from a plugin whose abi_minor is
+	 * 5 or more: from an older plugin, 1 is an unknown code and the task
+	 * fails.  A job that is no DAG task (kiln submit) has nothing to
+	 * poke it again: it ends succeeded, with the result
+	 * {"kiln_not_yet":true,"reason":...}. */
+	KILN_NOT_YET = 1,
 };
 
 enum kiln_log_level {
