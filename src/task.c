@@ -946,6 +946,21 @@ task_run(kiln_task *t, plugin *p)
 			             : xstrdup(t->fetch_error);
 			free(e);
 		}
+		if (rc == KILN_NOT_YET && !cancelled) {
+			/* Never misread: before 1.5 a 1 meant nothing. */
+			char *e = t->error;
+			t->error = NULL;
+			if (d->abi_minor < 5)
+				task_set_error(t, "plugin %s (ABI 1.%u) returned 1, "
+				               "which ABI 1.%u does not define",
+				               d->name, d->abi_minor, d->abi_minor);
+			else
+				task_set_error(t, "plugin %s answered \"not yet\" "
+				               "(KILN_NOT_YET), but this task is no "
+				               "sensor%s%s", d->name, e ? ": " : "",
+				               e ? e : "");
+			free(e);
+		}
 		if (t->error == NULL)
 			task_set_error(t, "plugin %s returned %d", d->name, rc);
 	}

@@ -66,7 +66,7 @@ known(const char *name, void *ud)
 	(void)ud;
 	return strcmp(name, "noop") == 0 || strcmp(name, "sleep") == 0 ||
 	       strcmp(name, "csvstats") == 0 || strcmp(name, "other") == 0 ||
-	       strcmp(name, "exec") == 0;
+	       strcmp(name, "exec") == 0 || strcmp(name, "sensor") == 0;
 }
 
 static struct dag *
@@ -627,7 +627,95 @@ static const struct {
 	{ "id: x\n" TASK_A "    params: {i: \"{{ params.n }}\"}\n",
 	  "5:17: template parameter 'n' is not among the DAG's params" },
 	{ "id: x\ndefault:\n  expand: {n: [1]}\n" TASK_A, "3:3: ..." },
+	/* sensors */
+#define SENSOR_B "  - id: b\n    sensor: "
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, poke_interval: 100ms }\n",
+	  "6:40: 'poke_interval' must be from 1000ms to 86400000ms, got "
+	  "100ms" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, http: \"http://h/\" }\n",
+	  "6:31: a sensor waits for one thing: give one of file, http, "
+	  "dag_run and artifact" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, mode: poke }\n",
+	  "6:31: sensor mode 'poke': only 'reschedule' is offered ..." },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, pokeinterval: 1s }\n",
+	  "6:25: unknown key 'pokeinterval' in 'sensor' (did you mean "
+	  "'poke_interval'?)" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, timeout: forever }\n",
+	  "6:34: ..." },
+	{ "id: x\n" TASK_A SENSOR_B "[file, /f]\n",
+	  "6:13: 'sensor' must be a mapping, as in ..." },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, soft_fail: maybe }\n",
+	  "6:36: ..." },
+	{ "id: x\n" TASK_A SENSOR_B "{ dag_run: y, logical_date: today }\n",
+	  "6:41: sensor logical_date: 'same' or 'latest', with dag_run" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, logical_date: latest }\n",
+	  "6:39: sensor logical_date: 'same' or 'latest', with dag_run" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f, request_timeout: 1s }\n",
+	  "6:42: sensor request_timeout is for http sensors" },
+	{ "id: x\n" TASK_A SENSOR_B "{ dag_run: x }\n",
+	  "6:24: a dag_run sensor cannot wait for its own DAG" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f }\n    plugin: noop\n",
+	  "7:13: task 'b' is a file sensor, which brings its own plugin: "
+	  "drop 'plugin' or 'command'" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f }\n    params: {path: /g}\n",
+	  "6:21: sensor file and params.path say the same thing: give one" },
+	{ "id: x\n" TASK_A SENSOR_B "{ poke_interval: 1s }\n",
+	  "5:5: task 'b' has no 'plugin' (or 'command')" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: \"/d/{{ params.nope }}\" }\n",
+	  "6:21: template parameter 'nope' is not among the DAG's params" },
+	{ "id: x\n" TASK_A SENSOR_B "{ file: /f }\n    expand: {n: [1]}\n",
+	  "6:13: task 'b': a sensor cannot be mapped ('expand')" },
+	{ "id: x\ndefault:\n  sensor: { file: /f }\n" TASK_A, "3:3: ..." },
+#undef SENSOR_B
 };
+
+/* `sensor:` as parsed: the kind, its target in the params of the
+ * plugin that pokes, and the settings with their defaults. */
+START_TEST(test_sensors)
+{
+	char *path = write_file("s.yaml", "id: s\n"
+		"params: {d: upstream}\n"
+		"tasks:\n"
+		"  - id: f\n    sensor: { file: \"/data/{{ ds }}/_OK\" }\n"
+		"  - id: h\n    sensor: { http: \"http://h:1/x\", "
+		"request_timeout: 2s, poke_interval: 5s, timeout: 1h, "
+		"soft_fail: yes, mode: reschedule }\n"
+		"  - id: r\n    sensor: { dag_run: other, logical_date: latest }\n"
+		"  - id: a\n    sensor: { artifact: m.bin }\n"
+		"  - id: p\n    plugin: noop\n    sensor: { poke_interval: 2s }\n"
+		"  - id: n\n    plugin: noop\n");
+	struct dag *d = NULL;
+	char *err = NULL;
+	ck_assert_msg(dag_load(path, known, NULL, &d, &err) == 0, "%s", err);
+	const struct dag_task *f = task(d, "f"), *h = task(d, "h"),
+		*r = task(d, "r"), *a = task(d, "a"), *p = task(d, "p");
+	ck_assert_int_eq(f->sensor->kind, DS_FILE);
+	ck_assert_str_eq(f->plugin, "sensor");
+	ck_assert_str_eq(json_string_value(json_object_get(f->params, "path")),
+	                 "/data/{{ ds }}/_OK");
+	ck_assert_int_eq(f->sensor->poke_interval_ms, DAG_POKE_DEFAULT_MS);
+	ck_assert_int_eq(f->sensor->timeout_ms, DAG_SENSOR_TIMEOUT_DEFAULT_MS);
+	ck_assert_int_eq(f->sensor->soft_fail, 0);
+	ck_assert_int_eq(h->sensor->kind, DS_HTTP);
+	ck_assert_int_eq(json_integer_value(json_object_get(h->params,
+	                 "timeout_ms")), 2000);
+	ck_assert_int_eq(h->sensor->poke_interval_ms, 5000);
+	ck_assert_int_eq(h->sensor->timeout_ms, 3600000);
+	ck_assert_int_eq(h->sensor->soft_fail, 1);
+	ck_assert_int_eq(r->sensor->kind, DS_DAG_RUN);
+	ck_assert_int_eq(r->sensor->latest, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(r->params,
+	                 "dag_id")), "other");
+	ck_assert_int_eq(a->sensor->kind, DS_ARTIFACT);
+	ck_assert_int_eq(p->sensor->kind, DS_PLUGIN);
+	ck_assert_str_eq(p->plugin, "noop");
+	ck_assert_ptr_null(task(d, "n")->sensor);
+	ck_assert_str_eq(dag_sensor_kind_name(DS_DAG_RUN), "dag_run");
+	ck_assert_str_eq(dag_sensor_kind_name(99), "?");
+	dag_free(d);
+	free(path);
+}
+END_TEST
 
 START_TEST(test_errors)
 {
@@ -1209,6 +1297,7 @@ dag_suite(void)
 	tcase_add_test(tc, test_example_csvstats);
 	tcase_add_test(tc, test_example_commands);
 	tcase_add_test(tc, test_expand);
+	tcase_add_test(tc, test_sensors);
 	tcase_add_test(tc, test_example_mapping);
 	suite_add_tcase(s, tc);
 	return s;

@@ -368,7 +368,7 @@ static const struct bad_case {
 	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
 	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
 	{ NULL, "x.so", "not a loadable shared object" },
-	{ "new_minor", "new_minor.so", "built for ABI 1.5, this kiln speaks ABI 1.4" },
+	{ "new_minor", "new_minor.so", "built for ABI 1.6, this kiln speaks ABI 1.5" },
 	{ "short_desc", "short_desc.so", "descriptor size 80 is smaller than the 96 bytes of ABI 1.3" },
 	/* The test is linked with the kiln binary's export list. */
 	{ "internal_sym", "internal_sym.so", "undefined symbol: xmalloc: a "
@@ -1507,6 +1507,44 @@ START_TEST(abi13_plugin_runs)
 }
 END_TEST
 
+/* ABI 1.5: KILN_NOT_YET is "not yet" only from a plugin of 1.5 or later
+ * and in a sensor's poke (JOB_SENSOR_PARAM); elsewhere it fails, and an
+ * older plugin's 1 is never misread. */
+START_TEST(not_yet_by_abi)
+{
+	install(test_plugins_dir(), "notyet", NULL);
+	install(test_plugins_dir(), "old_notyet", NULL);
+	plugin_registry *r = open_registry();
+	ck_assert_msg(errors(r).n == 0, "%s", errors(r).text);
+	int state;
+	kiln_task *t = run_plugin(r, "notyet", "{\"ready_at\":9999999999,"
+	                          "\"" JOB_SENSOR_PARAM "\":true}", &state);
+	ck_assert_int_eq(state, JOB_SUCCEEDED);
+	ck_assert(job_result_not_yet(task_result(t)));
+	ck_assert_msg(strstr(task_result(t), "\"reason\":\"not before "
+	              "9999999999") != NULL, "%s", task_result(t));
+	ck_assert_ptr_null(task_error(t));
+	task_free(t);
+	t = run_plugin(r, "notyet", "{\"ready_at\":9999999999}", &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_msg(strstr(task_error(t), "this task is no sensor: not "
+	              "before") != NULL, "%s", task_error(t));
+	task_free(t);
+	t = run_plugin(r, "notyet", "{\"ready_at\":1,"
+	               "\"" JOB_SENSOR_PARAM "\":true}", &state);
+	ck_assert_int_eq(state, JOB_SUCCEEDED);
+	ck_assert(!job_result_not_yet(task_result(t)));
+	task_free(t);
+	t = run_plugin(r, "old_notyet", "{\"" JOB_SENSOR_PARAM "\":true}",
+	               &state);
+	ck_assert_int_eq(state, JOB_FAILED);
+	ck_assert_str_eq(task_error(t), "plugin old_notyet (ABI 1.4) returned "
+	                 "1, which ABI 1.4 does not define");
+	task_free(t);
+	plugin_registry_close(r);
+}
+END_TEST
+
 /* ABI 1.3: the context init_ctx() made reaches run() and fini_ctx(), and
  * init_ctx() and fini_ctx() can log without a task. */
 START_TEST(context_reaches_run)
@@ -1846,6 +1884,7 @@ plugin_suite(void)
 	tcase_add_test(tc, host_has);
 	tcase_add_test(tc, old_plugins_run);
 	tcase_add_test(tc, abi13_plugin_runs);
+	tcase_add_test(tc, not_yet_by_abi);
 	tcase_add_test(tc, context_reaches_run);
 	tcase_add_test(tc, init_message_owner);
 	tcase_add_test(tc, benchmark_forged_fold);

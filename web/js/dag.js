@@ -12,7 +12,7 @@
 // shown.
 
 import { get, enc } from './api.js';
-import { h, badge, fmtIso, fmtDuration, span, replace, stateClass } from './dom.js';
+import { h, badge, fmtIso, fmtTime, fmtDuration, span, replace, stateClass } from './dom.js';
 import { drawGraph, drawDurations } from './graph.js';
 import { openTrigger } from './trigger.js';
 import { openTaskPopup } from './taskactions.js';
@@ -38,7 +38,8 @@ function gridTable(grid, selected, onSelect, onCell) {
 			const st = ti.state || 'none';
 			// A mapped task's cell sums up its instances (ti.map).
 			const label = `${t} in ${r.run_id}: ${st.replace(/_/g, ' ')}` +
-				(ti.tries > 1 ? `, ${ti.tries} tries` : '') + (ti.map ? `, ${ti.map.count} mapped instances (` +
+				(ti.tries > 1 ? `, ${ti.tries} tries` : '') +
+				(ti.next_poke_ms ? `, next poke ${fmtTime(ti.next_poke_ms)}` : '') + (ti.map ? `, ${ti.map.count} mapped instances (` +
 				Object.entries(ti.map.states).map(([s, n]) => `${n} ${s.replace(/_/g, ' ')}`).join(', ') + ')' : '');
 			const attrs = { class: ['cell', stateClass(st), ti.map && 'mapped'], 'data-testid': 'grid-cell', 'data-task': t,
 				'data-run': r.run_id, 'data-state': st, title: label, 'aria-label': label };
@@ -159,7 +160,7 @@ export default {
 };
 
 function legend() {
-	const states = ['success', 'running', 'queued', 'up_for_retry', 'failed', 'upstream_failed', 'skipped', 'none'];
+	const states = ['success', 'running', 'queued', 'up_for_retry', 'up_for_reschedule', 'failed', 'upstream_failed', 'skipped', 'none'];
 	return h('section', { class: 'legend', 'aria-label': 'state colours' },
 		states.map((st) => [badge(st), ' ']));
 }

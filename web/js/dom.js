@@ -89,7 +89,7 @@ export function syncRows(tbody, items, key, make) {
 /* ------------------------------------------------------------- states */
 
 export const STATES = ['success', 'succeeded', 'failed', 'running', 'queued',
-	'up_for_retry', 'upstream_failed', 'skipped', 'none', 'cancelled',
+	'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'skipped', 'none', 'cancelled',
 	'alive', 'late', 'dead', 'left', 'unknown', 'ok', 'degraded'];
 
 export function stateClass(state) {

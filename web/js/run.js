@@ -70,7 +70,9 @@ export default {
 		const facts = h('dl', { class: 'stats', 'data-testid': 'run-facts' });
 		const conf = h('pre', { class: 'json', 'data-testid': 'run-conf', tabindex: 0 });
 		const gantt = h('div', { class: 'scroll', tabindex: 0, 'aria-label': 'Gantt chart' });
-		root.append(crumbs, head, facts,
+		// Sensors between pokes: no job, so no bar; when and why here.
+		const sensors = h('section', { 'aria-labelledby': 'sensors-h', 'data-testid': 'run-sensors', hidden: true });
+		root.append(crumbs, head, facts, sensors,
 			h('section', { 'aria-labelledby': 'conf-h' }, h('h2', { id: 'conf-h' }, 'Conf'), conf),
 			h('section', { 'aria-labelledby': 'gantt-h' }, h('h2', { id: 'gantt-h' }, 'Gantt'),
 				h('p', { class: 'sub' }, 'Each task\'s job: grey while it waited in the queue, coloured by state while it ran.'),
@@ -105,6 +107,12 @@ export default {
 						fmtDuration(span(r.created_ms, r.finished_ms)) + (live ? ' so far' : '')),
 					h('dt', {}, 'Tasks'), h('dd', {}, String(tasks.length)));
 				conf.textContent = json(r.conf || {});
+				const waiting = tasks.filter((t) => t.state === 'up_for_reschedule');
+				sensors.hidden = waiting.length === 0;
+				replace(sensors, h('h2', { id: 'sensors-h' }, 'Waiting sensors'),
+					h('ul', {}, waiting.map((t) => h('li', { 'data-testid': 'sensor-wait', 'data-task': t.task },
+						badge(t.state), ' ', h('strong', {}, t.task), ` next poke ${fmtTime(t.next_poke_ms)}`,
+						t.sensor_reason ? ` \u2014 ${t.sensor_reason}` : ''))));
 				replace(gantt, tasks.length ? drawGantt(tasks, jobs, r.created_ms) : h('p', { class: 'empty' }, 'No task.'));
 			},
 		};
