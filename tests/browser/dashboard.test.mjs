@@ -1129,7 +1129,7 @@ track('states read by shape and word as well as colour; polling shows and pauses
 	// and one per state (the style sheet's), each different.
 	assert.ok(await page.locator('[data-testid=job-row] .badge').first().evaluate((b) =>
 		/"."/.test(getComputedStyle(b, '::before').content)), 'the jobs list\'s badges have glyphs');
-	const states = ['succeeded', 'failed', 'running', 'queued', 'cancelled', 'up_for_retry', 'upstream_failed', 'skipped', 'alive', 'late', 'dead'];
+	const states = ['succeeded', 'failed', 'running', 'queued', 'cancelled', 'up_for_retry', 'up_for_reschedule', 'upstream_failed', 'skipped', 'alive', 'late', 'dead'];
 	const glyphs = await page.evaluate((sts) => sts.map((st) => {
 		const b = document.createElement('span');
 		b.className = `badge st-${st}`;
@@ -1140,7 +1140,7 @@ track('states read by shape and word as well as colour; polling shows and pauses
 	}), states);
 	assert.match(glyphs[0], /✓/);
 	assert.match(glyphs[1], /✗/);
-	assert.equal(new Set(glyphs.slice(0, 8)).size, 8, `a glyph per job and task state: ${glyphs}`);
+	assert.equal(new Set(glyphs.slice(0, 9)).size, 9, `a glyph per job and task state: ${glyphs}`);
 	assert.ok(glyphs.every((g) => /^"."$/.test(g)), `glyphs ${glyphs}`);
 	// The poll: a dot lit while a refresh is in flight, and a pause.
 	const fresh = page.getByTestId('freshness');
