@@ -437,7 +437,7 @@ struct store_ti {
 	int map_index;           /* -1 = the task itself, else an instance of
 	                          * the mapped task (schema 7) */
 	int64_t sensor_since_ms; /* a sensor's first poke, 0 = none yet
-	                          * (its timeout counts from it; schema 10) */
+	                          * (its timeout counts from it; schema 11) */
 };
 void store_ti_clear(struct store_ti *t);
 
