@@ -219,10 +219,20 @@ task_set(struct api_ctx *a, http_req *r, const struct api_call *c,
 	json_t *tasks;
 	char *err = NULL;
 	int dry = json_is_true(json_object_get(b, "dry_run"));
+	/* "version": "run" (default: the run's own DAG version) or
+	 * "latest" (the current one). */
+	json_t *v = json_object_get(b, "version");
+	const char *vs = json_string_value(v);
+	if (v != NULL && (vs == NULL || (strcmp(vs, "run") != 0 &&
+	                                 strcmp(vs, "latest") != 0))) {
+		http_reply_error(r, 400, "version: must be \"run\" or \"latest\"");
+		return;
+	}
 	int rc = pipeline_set_tasks(a->pl, route_text(&c->params, "run"),
 	                            route_text(&c->params, "task"), state,
 	                            json_is_true(json_object_get(b, "downstream")),
-	                            dry, &tasks, &err);
+	                            dry, vs != NULL && strcmp(vs, "latest") == 0,
+	                            &tasks, &err);
 	if (rc != 0)
 		pl_err(r, rc, err);
 	else

@@ -136,6 +136,9 @@ api_handler api_dags_list, api_dags_errors, api_dag_get, api_dag_grid,
 	api_dag_backfill, api_run_get, api_task_clear, api_task_log,
 	api_task_mark;
 
+/* api_dagver.c: DAG versions */
+api_handler api_dag_versions, api_dag_version, api_dag_diff;
+
 /* api_vars.c: variables and connections */
 api_handler api_vars_list, api_var_get, api_var_reveal, api_var_set,
 	api_var_delete, api_conns_list, api_conn_get, api_conn_reveal,

@@ -1527,13 +1527,15 @@ dl_digest(const char *buf, size_t len)
 }
 
 int
+dag_read_file(const char *path, char **buf, size_t *len, char **err)
+{
+	return dl_read(path, buf, len, err);
+}
+
+int
 dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
          void *ud, struct dag **out, char **err)
 {
-	struct dl x = { .yf = { .path = path, .err = err,
-	                        .name_max = DAG_ID_MAX, .int_plus = 1,
-	                        .like = "500ms, 30s, 5m, 1h" },
-	                .plugin_known = plugin_known, .ud = ud };
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
@@ -1541,6 +1543,23 @@ dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
 	*out = NULL;
 	if ((rc = dl_read(path, &buf, &len, err)) < 0)
 		return rc;
+	rc = dag_load_text(path, buf, len, plugin_known, ud, out, err);
+	free(buf);
+	return rc;
+}
+
+int
+dag_load_text(const char *path, const char *buf, size_t len,
+              int (*plugin_known)(const char *name, void *ud), void *ud,
+              struct dag **out, char **err)
+{
+	struct dl x = { .yf = { .path = path, .err = err,
+	                        .name_max = DAG_ID_MAX, .int_plus = 1,
+	                        .like = "500ms, 30s, 5m, 1h" },
+	                .plugin_known = plugin_known, .ud = ud };
+	int rc;
+
+	*out = NULL;
 
 	struct dag *d = xcalloc(1, sizeof *d);
 	d->file = xstrdup(path);
@@ -1558,7 +1577,6 @@ dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
 	if (rc == 0)
 		rc = dl_top(&x, yamlfile_root(&x.yf));
 	yamlfile_close(&x.yf);
-	free(buf);
 	dl_task_clear(&x.def);
 	if (x.tn != NULL)
 		for (size_t i = 0; i < d->ntasks; i++)

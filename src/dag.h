@@ -152,6 +152,15 @@ struct dag {
  */
 int dag_load(const char *path, int (*plugin_known)(const char *name, void *ud),
              void *ud, struct dag **out, char **err);
+/* The same from the file's text BUF (LEN bytes) rather than the file
+ * (an old version kept in the store, dagver.c); PATH names it in errors
+ * and gives {{ dag.dir }}. */
+int dag_load_text(const char *path, const char *buf, size_t len,
+                  int (*plugin_known)(const char *name, void *ud), void *ud,
+                  struct dag **out, char **err);
+/* The whole file PATH (at most 4 MiB, a DAG file's limit) into *buf
+ * (NUL-terminated, malloc()ed, caller frees), *len bytes. */
+int dag_read_file(const char *path, char **buf, size_t *len, char **err);
 void dag_free(struct dag *d);
 
 /* The task called ID, or NULL. */

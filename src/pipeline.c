@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "cron.h"
 #include "dag.h"
+#include "dagver.h"
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
@@ -52,6 +53,8 @@ struct pdag {
 	int64_t next_start;     /* next interval to schedule, 0 = from start */
 	int64_t due;            /* unix s when to look again; 0 = now */
 	int seen;               /* found in the last scan */
+	int version;            /* d's number in the store (dagver.h), 0 if
+	                         * it could not be written */
 	struct pdag *next;
 };
 
@@ -76,6 +79,7 @@ struct prun {
 	int state;
 	int64_t logical, istart, iend;
 	json_t *conf;
+	int version;            /* the DAG version it runs, 0 = the current */
 	int dirty;
 	/* The states of its task instances, by DAG task index, kept in step
 	 * by the scheduler's done hook so that an evaluation reads nothing
@@ -108,6 +112,7 @@ struct pipeline {
 	struct pdag *dags;
 	struct perr *errs;
 	struct prun *runs;
+	dagver *vers;           /* old DAG versions active runs still run */
 	int64_t next_scan;      /* clock_mono_ms */
 };
 
@@ -177,6 +182,7 @@ add_run(const struct store_run *sr, void *ud)
 	r->istart = sr->interval_start;
 	r->iend = sr->interval_end;
 	r->created_ms = sr->created_ms;
+	r->version = sr->dag_version;
 	r->conf = json_loads(sr->conf ? sr->conf : "{}", 0, NULL);
 	if (r->conf == NULL)
 		r->conf = json_object();
@@ -217,6 +223,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 		.logical_date = logical, .interval_start = istart,
 		.interval_end = iend, .conf = conf_text, .tasks = tasks,
 		.ntasks = d->ntasks, .next_start = next_start,
+		.dag_version = pd->version,
 	};
 	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
 	int created = store_apply(p->st, &op, 1, err);
@@ -231,6 +238,7 @@ create_run(pipeline *p, struct pdag *pd, const char *kind, int64_t logical,
 			.id = op.id, .dag_id = d->id, .run_id = rid, .kind = (char *)kind,
 			.logical_date = logical, .interval_start = istart,
 			.interval_end = iend, .state = RUN_QUEUED, .conf = conf_text,
+			.dag_version = pd->version,
 		};
 		add_run(&sr, p);
 		log_info("dag %s: created run %s", d->id, rid);
@@ -956,6 +964,36 @@ run_orphaned(pipeline *p, struct prun *r)
 	return 1;
 }
 
+/* The DAG that a run of PD on VERSION runs (locked): the current one,
+ * or an older version parsed again from the store (dagver.c), borrowed
+ * until the end of this work().  A version that cannot be rebuilt runs
+ * as the current one, said once in the log. */
+static const struct dag *
+pl_version_dag(pipeline *p, struct pdag *pd, int version)
+{
+	if (version <= 0 || version == pd->version || pd->version == 0)
+		return pd->d;
+	char *err = NULL;
+	const struct dag *d = dagver_dag(p->vers, p->st, pd->d->id, pd->file,
+	                                 version, &err);
+	if (d == NULL && err != NULL)
+		log_warn("%s; its runs use the current version %d", err,
+		         pd->version);
+	free(err);
+	return d != NULL ? d : pd->d;
+}
+
+/* For dagver_sweep(): does an active run of DAG_ID run VERSION? */
+static int
+pl_version_used(const char *dag_id, int version, void *ud)
+{
+	pipeline *p = ud;
+	for (struct prun *r = p->runs; r != NULL; r = r->next)
+		if (r->version == version && strcmp(r->dag_id, dag_id) == 0)
+			return 1;
+	return 0;
+}
+
 /* Decide what can be decided in run R (locked).  Returns 1 if the run is
  * finished now. */
 static int
@@ -970,7 +1008,7 @@ eval_run(pipeline *p, struct prun *r)
 	}
 	if (pd == NULL)
 		return run_orphaned(p, r);
-	const struct dag *d = pd->d;
+	const struct dag *d = pl_version_dag(p, pd, r->version);
 	if (r->state == RUN_QUEUED &&
 	    active_runs(p, d->id, 1) >= d->max_active_runs)
 		return 0;       /* waits for a running run of its DAG to end */
@@ -1126,8 +1164,11 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 				return;   /* unchanged and still broken */
 	}
 	struct dag *d = NULL;
-	char *err = NULL;
-	if (dag_load(file, pl_plugin_known, p, &d, &err) != 0) {
+	char *err = NULL, *text = NULL;
+	size_t len = 0;
+	if (dag_read_file(file, &text, &len, &err) != 0 ||
+	    dag_load_text(file, text, len, pl_plugin_known, p, &d, &err) != 0) {
+		free(text);
 		set_error(p, file, err, sb);
 		free(err);
 		if (pd != NULL) {   /* keep the last good version running */
@@ -1143,9 +1184,18 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 		set_error(p, file, msg, sb);
 		free(msg);
 		dag_free(d);
+		free(text);
 		return;
 	}
 	clear_error(p, file);
+	int version = 0;
+	if (dagver_record(p->st, d, text, len, &version, &err) != 0) {
+		log_warn("DAG %s: its version not kept (%s); its new runs name "
+		         "none", d->id, err);
+		free(err);
+		err = NULL;
+	}
+	free(text);
 	if (pd == NULL) {
 		pd = xcalloc(1, sizeof *pd);
 		pd->file = xstrdup(file);
@@ -1166,6 +1216,7 @@ load_file(pipeline *p, const char *file, const struct stat *sb)
 		dag_free(pd->d);
 	}
 	pd->d = d;
+	pd->version = version;
 	pd->mtime = sb->st_mtim;
 	pd->size = sb->st_size;
 	pd->due = 0;
@@ -1293,6 +1344,7 @@ work(pipeline *p)
 			pp = &r->next;
 		}
 	}
+	dagver_sweep(p->vers, pl_version_used, p);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_sched_loop((double)(t1.tv_sec - t0.tv_sec) +
 	                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -1407,6 +1459,7 @@ pipeline_start(const struct kiln_config *c, store *st, sched *sc,
 	p->cfg = c;
 	p->st = st;
 	p->sc = sc;
+	p->vers = dagver_new();
 	int rc = store_runs_active(st, add_run, p, err);
 	if (rc != 0) {
 		pipeline_stop(p);
@@ -1457,6 +1510,7 @@ pipeline_stop(pipeline *p)
 		p->runs = r->next;
 		prun_free(r);
 	}
+	dagver_free(p->vers);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);
@@ -1562,6 +1616,8 @@ pipeline_dag_json(pipeline *p, const char *dag_id)
 		}
 		json_object_set_new(o, "task_list", tasks);
 		json_object_set(o, "params", d->params ? d->params : json_object());
+		json_object_set_new(o, "dag_version",
+		                    dagver_run_json(p->st, d->id, pd->version));
 	}
 	pthread_mutex_unlock(&p->mu);
 	return o;
@@ -1698,10 +1754,20 @@ pl_affected(const struct dag *d, size_t t, int state, int downstream,
 /* Apply what pl_affected chose (p->mu held); 0 or a negative error. */
 static int
 pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
-               size_t t, int state, const char *mark, char **err)
+               size_t t, int state, const char *mark, int version, char **err)
 {
-	struct store_op *ops = xcalloc(d->ntasks + 1, sizeof *ops);
+	struct store_op *ops = xcalloc(d->ntasks + 2, sizeof *ops);
+	const char **names = xcalloc(d->ntasks + 1, sizeof *names);
+	struct store_run_new vt = { .tasks = names, .ntasks = d->ntasks };
 	size_t n = 0;
+	/* On another version (--latest): the run names it from now on, with
+	 * instances of the tasks that version added. */
+	if (version > 0 && version != sr->dag_version) {
+		for (size_t i = 0; i < d->ntasks; i++)
+			names[i] = d->tasks[i].id;
+		ops[n++] = (struct store_op){ .kind = STORE_RUN_VERSION,
+			.id = sr->id, .dag_version = version, .run_new = &vt };
+	}
 	for (size_t i = 0; i < d->ntasks; i++)
 		if (mark[i])
 			ops[n++] = (struct store_op){ .kind = STORE_TI_SET,
@@ -1711,8 +1777,11 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 	                              .state = RUN_RUNNING };
 	int rc = store_apply(p->st, ops, n, err);
 	free(ops);
+	free(names);
 	if (rc != 0)
 		return rc;
+	if (version > 0)
+		sr->dag_version = version;
 	struct prun *r;
 	for (r = p->runs; r != NULL && r->id != sr->id; r = r->next)
 		;
@@ -1720,6 +1789,7 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 		sr->state = RUN_RUNNING;
 		add_run(sr, p);
 	} else {
+		r->version = sr->dag_version;
 		r->dirty = 1;
 		r->loaded = 0;
 	}
@@ -1729,21 +1799,27 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 
 int
 pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
-                   int state, int downstream, int dry_run, json_t **tasks,
-                   char **err)
+                   int state, int downstream, int dry_run, int latest,
+                   json_t **tasks, char **err)
 {
 	struct store_run sr;
 	*tasks = NULL;
 	pthread_mutex_lock(&p->mu);
 	int rc = store_run_find(p->st, run_id, &sr, err);
 	struct pdag *pd = rc == 0 ? pl_dag_find(p, sr.dag_id) : NULL;
-	const struct dag_task *t = pd ? dag_task_find(pd->d, task) : NULL;
+	/* The run's own version of the DAG (its commands, params and
+	 * dependencies), unless LATEST asks for the current one. */
+	const struct dag *vd = pd == NULL ? NULL : latest ? pd->d :
+	                       pl_version_dag(p, pd, sr.dag_version);
+	int version = pd != NULL && latest ? pd->version : 0;
+	const struct dag_task *t = vd ? dag_task_find(vd, task) : NULL;
 	if (rc == -ENOENT) {
 		err_set(err, rc, "no run '%s'", run_id);
 	} else if (rc == 0 && t == NULL) {
-		rc = err_set(err, -ENOENT, "run %s has no task '%s'", run_id, task);
+		rc = err_set(err, -ENOENT, "run %s has no task '%s'%s", run_id,
+		             task, latest ? " in the current version of its DAG" : "");
 	} else if (rc == 0) {
-		const struct dag *d = pd->d;
+		const struct dag *d = vd;
 		size_t ti = (size_t)(t - d->tasks);
 		struct ti_states ts = { d, xcalloc(d->ntasks + 1, sizeof *ts.state) };
 		char *mark = xcalloc(d->ntasks + 1, 1);
@@ -1763,7 +1839,8 @@ pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
 					json_array_append_new(*tasks,
 						json_string(d->tasks[d->order[k]].id));
 			if (!dry_run)
-				rc = pl_apply_tasks(p, &sr, d, ti, state, mark, err);
+				rc = pl_apply_tasks(p, &sr, d, ti, state, mark,
+				                    version, err);
 		}
 		free(mark);
 		free(ts.state);
@@ -1782,7 +1859,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
                int downstream, int *cleared, char **err)
 {
 	json_t *tasks;
-	int rc = pipeline_set_tasks(p, run_id, task, TI_NONE, downstream, 0,
+	int rc = pipeline_set_tasks(p, run_id, task, TI_NONE, downstream, 0, 0,
 	                            &tasks, err);
 	*cleared = rc == 0 ? (int)json_array_size(tasks) : 0;
 	json_decref(tasks);
@@ -1876,6 +1953,8 @@ pipeline_run_json(pipeline *p, const char *run_id)
 		"conf", conf ? conf : json_object(),
 		"created_ms", (json_int_t)sr.created_ms,
 		"finished_ms", (json_int_t)sr.finished_ms, "tasks", tis);
+	json_object_set_new(o, "dag_version",
+	                    dagver_run_json(p->st, sr.dag_id, sr.dag_version));
 	store_run_clear(&sr);
 	return o;
 }

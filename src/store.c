@@ -291,6 +291,22 @@ static const char *const store_migrations[] = {
 	 * that a restarted master pokes again when it was due. */
 	"ALTER TABLE task_instances ADD COLUMN sensor_since_ms INTEGER NOT NULL"
 	" DEFAULT 0;",
+	/* 11 -> 12: DAG versions (dagver.c).  Every text of a DAG file the
+	 * master loaded, numbered per DAG from 1; a run names the version it
+	 * runs (0: made before versions were kept, or while the version
+	 * could not be written).  TEXT is NULL for a file over
+	 * STORE_DAG_TEXT_MAX: such a version is known by its hash only. */
+	"CREATE TABLE IF NOT EXISTS dag_versions ("
+	"  dag_id     TEXT NOT NULL,"
+	"  version    INTEGER NOT NULL,"
+	"  hash       TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  size       INTEGER NOT NULL,"
+	"  text       TEXT,"
+	"  PRIMARY KEY (dag_id, version)"
+	") WITHOUT ROWID;"
+	"ALTER TABLE dag_runs ADD COLUMN dag_version INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX IF NOT EXISTS dag_runs_version ON dag_runs(dag_id, dag_version);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -371,6 +387,7 @@ enum {
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
 	P_IDEM_PURGE, P_IDEM, P_TI_UNMAP, P_TI_MAPPED, P_TI_EXPAND,
 	P_PLUGIN_SEEN,
+	P_DAG_VERSION, P_RUN_VERSION, P_TI_ADD,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
@@ -422,8 +439,8 @@ static const char *const store_psql[P_NSTMT] = {
 	" WHERE job_id = ?1",
 	[P_RUN_INSERT] =
 	"INSERT OR IGNORE INTO dag_runs (dag_id, run_id, kind, logical_date,"
-	" interval_start, interval_end, conf, created_ms)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	" interval_start, interval_end, conf, created_ms, dag_version)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[P_TI_INSERT] =
 	"INSERT INTO task_instances (run, task, seq) VALUES (?1, ?2, ?3)",
 	[P_DAG_NEXT] =
@@ -474,6 +491,19 @@ static const char *const store_psql[P_NSTMT] = {
 	" (SELECT 1 FROM artifact_refs r WHERE r.sha = a.sha)"
 	" ORDER BY created_ms LIMIT ?2",
 	[P_PURGE_ART] = "DELETE FROM artifacts WHERE sha = ?1",
+	/* STORE_DAG_VERSION: a new number unless the latest has this hash
+	 * (a file edited back to an older text is a new version, as in
+	 * Airflow 3: versions follow time). */
+	[P_DAG_VERSION] =
+	"INSERT INTO dag_versions (dag_id, version, hash, created_ms, size, text)"
+	" SELECT ?1, (SELECT COALESCE(MAX(version), 0) + 1 FROM dag_versions"
+	" WHERE dag_id = ?1), ?2, ?3, ?4, ?5 WHERE COALESCE((SELECT hash FROM"
+	" dag_versions WHERE dag_id = ?1 ORDER BY version DESC LIMIT 1), '')"
+	" <> ?2",
+	[P_RUN_VERSION] = "UPDATE dag_runs SET dag_version = ?2 WHERE id = ?1",
+	/* A task the run's new version has and its old one had not. */
+	[P_TI_ADD] =
+	"INSERT OR IGNORE INTO task_instances (run, task, seq) VALUES (?1, ?2, ?3)",
 };
 
 /* Statements of the read connection, prepared on first use.  R_LIST and
@@ -1154,9 +1184,10 @@ static int
 store_run_create(store *s, struct store_op *op, int64_t t)
 {
 	const struct store_run_new *r = op->run_new;
-	int rc = store_pexec(s, P_RUN_INSERT, "sssiiisi", r->dag_id, r->run_id,
+	int rc = store_pexec(s, P_RUN_INSERT, "sssiiisii", r->dag_id, r->run_id,
 	                     r->kind, r->logical_date, r->interval_start,
-	                     r->interval_end, r->conf ? r->conf : "{}", t);
+	                     r->interval_end, r->conf ? r->conf : "{}", t,
+	                     (int64_t)r->dag_version);
 	if (rc != SQLITE_OK)
 		return rc;
 	if (sqlite3_changes(s->wdb) > 0) {
@@ -1287,6 +1318,33 @@ store_ti_expand(store *s, struct store_op *op, int64_t t)
 	return rc;
 }
 
+/* STORE_DAG_VERSION: .dag_id's text .log (NULL if over
+ * STORE_DAG_TEXT_MAX; .id its size) whose hash is .result, a new version
+ * unless the latest has that hash.  STORE_RUN_VERSION: run .id runs
+ * version .dag_version from now on, with instances (in state none) of the
+ * .run_new->tasks it lacks. */
+static int
+store_dag_version_op(store *s, struct store_op *op, int64_t t)
+{
+	int rc;
+	if (op->kind == STORE_DAG_VERSION) {
+		const char *text = op->log;
+		if (text != NULL && strlen(text) > STORE_DAG_TEXT_MAX)
+			text = NULL;
+		rc = store_pexec(s, P_DAG_VERSION, "ssiis", op->dag_id, op->result,
+		                 t, op->id, text);
+		op->applied = rc == SQLITE_OK && sqlite3_changes(s->wdb) > 0;
+		return rc;
+	}
+	rc = store_pexec(s, P_RUN_VERSION, "ii", op->id, (int64_t)op->dag_version);
+	op->applied = rc == SQLITE_OK && sqlite3_changes(s->wdb) > 0;
+	for (size_t i = 0; rc == SQLITE_OK && op->run_new != NULL &&
+	     i < op->run_new->ntasks; i++)
+		rc = store_pexec(s, P_TI_ADD, "isi", op->id, op->run_new->tasks[i],
+		                 (int64_t)i);
+	return rc;
+}
+
 /* STORE_PURGE's artifacts: up to op->attempt recorded before T that no
  * job names, their rows deleted and their names kept for the caller. */
 static int
@@ -1355,6 +1413,9 @@ store_run_op(store *s, struct store_op *op)
 		return rc;
 	case STORE_TI_EXPAND:
 		return store_ti_expand(s, op, t);
+	case STORE_DAG_VERSION:
+	case STORE_RUN_VERSION:
+		return store_dag_version_op(s, op, t);
 	case STORE_RUN_STATE:
 		rc = store_pexec(s, P_RUN_STATE, "iii", op->id, (int64_t)op->state, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
@@ -1705,6 +1766,16 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 		case STORE_RUN_STATE:
 		case STORE_TOKEN_REVOKE:
 		case STORE_TOKEN_USED:
+			break;
+		case STORE_DAG_VERSION:
+			if (op->dag_id == NULL || op->result == NULL)
+				return err_set(err, -EINVAL, "store: op %zu: "
+				              "DAG version without an id or hash", i);
+			break;
+		case STORE_RUN_VERSION:
+			if (op->dag_version < 1)
+				return err_set(err, -EINVAL, "store: op %zu: "
+				              "run version %d", i, op->dag_version);
 			break;
 		case STORE_PURGE:
 			if (op->t_ms <= 0 || op->attempt < 1)
@@ -2696,7 +2767,7 @@ store_ti_clear(struct store_ti *t)
 }
 
 #define RUN_COLS "id, dag_id, run_id, kind, logical_date, interval_start, " \
-	"interval_end, state, conf, created_ms, finished_ms"
+	"interval_end, state, conf, created_ms, finished_ms, dag_version"
 
 static void
 store_run_row(sqlite3_stmt *st, struct store_run *r)
@@ -2712,6 +2783,7 @@ store_run_row(sqlite3_stmt *st, struct store_run *r)
 	r->conf = store_col_str(st, 8);
 	r->created_ms = sqlite3_column_int64(st, 9);
 	r->finished_ms = sqlite3_column_int64(st, 10);
+	r->dag_version = sqlite3_column_int(st, 11);
 }
 
 /* Prepare SQL on the read connection (read_mu held); the caller
@@ -3150,6 +3222,95 @@ store_idem_get(store *s, const char *principal, const char *key,
 		} else {
 			rc = store_dberr(s->rdb, rc, err, "store: read "
 			                 "idempotency key");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* DAG versions: reads                                                 */
+/* ------------------------------------------------------------------ */
+
+void
+store_dag_version_clear(struct store_dag_version *v)
+{
+	if (v == NULL)
+		return;
+	free(v->hash);
+	free(v->text);
+	memset(v, 0, sizeof *v);
+}
+
+static void
+store_dag_version_row(sqlite3_stmt *st, struct store_dag_version *v)
+{
+	v->version = sqlite3_column_int(st, 0);
+	v->hash = store_col_str(st, 1);
+	v->created_ms = sqlite3_column_int64(st, 2);
+	v->size = sqlite3_column_int64(st, 3);
+	v->runs = sqlite3_column_int64(st, 4);
+	if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+		v->text = store_col_str(st, 5);
+}
+
+int
+store_dag_versions(store *s, const char *dag_id, int limit,
+                   store_dag_version_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	if (limit <= 0 || limit > 1000)
+		limit = limit <= 0 ? 100 : 1000;
+	pthread_mutex_lock(&s->read_mu);
+	/* The count walks the (dag_id, dag_version) index of schema 10. */
+	int rc = store_rprep(s, "SELECT v.version, v.hash, v.created_ms, v.size,"
+		" (SELECT count(*) FROM dag_runs r WHERE r.dag_id = v.dag_id"
+		" AND r.dag_version = v.version), NULL FROM dag_versions v"
+		" WHERE v.dag_id = ?1 ORDER BY v.version DESC LIMIT ?2", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, limit);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			struct store_dag_version v = { 0 };
+			store_dag_version_row(st, &v);
+			int stop = cb(&v, ud);
+			store_dag_version_clear(&v);
+			if (stop)
+				break;
+		}
+		rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: read DAG versions");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_dag_version_get(store *s, const char *dag_id, int version,
+                      int with_text, struct store_dag_version *out,
+                      char **err)
+{
+	sqlite3_stmt *st;
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT version, hash, created_ms, size, 0,"
+		" CASE WHEN ?3 THEN text END FROM dag_versions WHERE dag_id = ?1"
+		" AND (?2 <= 0 OR version = ?2) ORDER BY version DESC LIMIT 1",
+		&st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, version);
+		sqlite3_bind_int(st, 3, with_text != 0);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			store_dag_version_row(st, out);
+			rc = 0;
+		} else if (rc == SQLITE_DONE) {
+			rc = -ENOENT;
+		} else {
+			rc = store_dberr(s->rdb, rc, err, "store: read DAG version");
 		}
 		sqlite3_finalize(st);
 	}

@@ -119,6 +119,14 @@ enum store_op_kind {
 	                 * the .id STORE_SUBMIT ops just before it in the
 	                 * batch; expired keys are dropped first; not applied
 	                 * if the key is known (store_idem_get) */
+	STORE_DAG_VERSION, /* DAG .dag_id's file text .log (.id bytes) whose
+	                 * SHA-256 hex is .result: a new version (numbered
+	                 * from 1 per DAG) unless its latest has that hash;
+	                 * applied if new (store_dag_version_get() reads the
+	                 * number) */
+	STORE_RUN_VERSION, /* run .id runs DAG version .dag_version from now
+	                 * on; .run_new (optional) lists that version's
+	                 * tasks: those the run lacks get instances */
 	STORE_TI_EXPAND, /* task .task of run .run, in state none, is mapped:
 	                 * it becomes running and gets .map_count instances
 	                 * (map indexes 0..map_count-1) in state none, to be
@@ -148,7 +156,9 @@ struct store_op {
 	const char *dag_id;     /* STORE_DAG_SET */
 	int paused;             /* STORE_DAG_SET */
 	int64_t next_start;     /* STORE_DAG_SET */
-	const struct store_run_new *run_new; /* STORE_RUN_CREATE */
+	const struct store_run_new *run_new; /* STORE_RUN_CREATE,
+	                         * STORE_RUN_VERSION */
+	int dag_version;        /* STORE_RUN_VERSION */
 	int applied;            /* out: 1 if the transition took effect, 0 if
 	                         * the job was not in the expected state */
 	int purged_runs, purged_jobs; /* out: STORE_PURGE */
@@ -413,6 +423,7 @@ struct store_run_new {
 	const char *const *tasks;
 	size_t ntasks;
 	int64_t next_start;      /* > 0: also set the DAG's next_start */
+	int dag_version;         /* the DAG version it runs, 0 = unknown */
 };
 
 struct store_run {
@@ -421,6 +432,8 @@ struct store_run {
 	int64_t logical_date, interval_start, interval_end;
 	int state;
 	int64_t created_ms, finished_ms;
+	int dag_version;         /* schema 10: the DAG version it runs; 0 =
+	                          * unknown (the current one) */
 };
 void store_run_clear(struct store_run *r);
 
@@ -467,6 +480,30 @@ int store_dag_state(store *s, const char *dag_id, int *paused,
 /* The master's own key/value memory (the meta table): 0 and *value
  * (malloc()ed), or -ENOENT. */
 int store_meta_get(store *s, const char *key, char **value, char **err);
+
+/* DAG versions (schema 10): every text of a DAG file the master loaded.
+ * A text over STORE_DAG_TEXT_MAX bytes is kept by hash and size only. */
+#define STORE_DAG_TEXT_MAX (1 << 20)
+struct store_dag_version {
+	int version;             /* 1, 2, ... per DAG */
+	char *hash;              /* SHA-256 hex of the file's bytes */
+	int64_t created_ms;      /* first seen */
+	int64_t size;            /* bytes */
+	char *text;              /* NULL if not asked for or not kept */
+	int64_t runs;            /* runs that name it (store_dag_versions) */
+};
+void store_dag_version_clear(struct store_dag_version *v);
+typedef int (*store_dag_version_cb)(const struct store_dag_version *v,
+                                    void *ud);
+/* DAG_ID's versions, newest first, at most LIMIT (1..1000), without their
+ * text but with how many runs name each. */
+int store_dag_versions(store *s, const char *dag_id, int limit,
+                       store_dag_version_cb cb, void *ud, char **err);
+/* Version VERSION of DAG_ID (0 = its latest) into *out (clear it), with
+ * its text if WITH_TEXT: 0, or -ENOENT. */
+int store_dag_version_get(store *s, const char *dag_id, int version,
+                          int with_text, struct store_dag_version *out,
+                          char **err);
 
 /* Schema version this build writes (PRAGMA user_version). */
 int store_schema_version(void);

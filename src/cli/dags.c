@@ -40,6 +40,7 @@ struct runs_opts {
 
 struct clear_opts {
 	int downstream;
+	int latest;
 };
 
 struct task_logs_opts {
@@ -553,6 +554,24 @@ cli_runs(struct cli *x, void *opts)
 	return CLI_EXIT_OK;
 }
 
+/* "dag version:" of run R: "2 (3f9a0c1d2e4b, 2026-12-06 07:10:00 UTC)",
+ * with "not the current version N" when the file changed since. */
+static void
+cli_run_version(const json_t *r)
+{
+	const json_t *v = json_object_get(r, "dag_version");
+	char buf[32];
+	if (!json_is_object(v))
+		return;
+	char *s = xasprintf("%" PRId64 " (%.12s, %s)%s", cli_jint(v, "version"),
+	                    cli_jstr(v, "hash", ""),
+	                    cli_fmt_time(cli_jint(v, "created_ms"), buf),
+	                    json_is_true(json_object_get(v, "current")) ? "" :
+	                    ", not the current version");
+	cli_kvw(CLI_KVW, "dag version:", s);
+	free(s);
+}
+
 static int
 cli_run_show(struct cli *x, void *opts)
 {
@@ -569,6 +588,7 @@ cli_run_show(struct cli *x, void *opts)
 	cli_kvw(CLI_KVW, "dag:", cli_jstr(r, "dag_id", "-"));
 	cli_kvw(CLI_KVW, "kind:", cli_jstr(r, "kind", "-"));
 	cli_kvw(CLI_KVW, "state:", cli_jstr(r, "state", "-"));
+	cli_run_version(r);
 	cli_kvw(CLI_KVW, "logical date:",
 	        cli_fmt_iso(cli_jstr(r, "logical_date", NULL), buf));
 	if (cli_jstr(r, "data_interval_start", NULL) != NULL) {
@@ -606,7 +626,8 @@ cli_task_clear(struct cli *x, void *opts)
 	char *path = cli_path("runs", x->pos[0], suffix);
 	free(suffix);
 	free(task);
-	json_t *req = json_pack("{s:b}", "downstream", o->downstream);
+	json_t *req = json_pack("{s:b,s:s}", "downstream", o->downstream,
+	                        "version", o->latest ? "latest" : "run");
 	rc = cli_connect(x, 1);
 	if (rc == 0)
 		rc = cli_call(x, "POST", path, req, 0, &reply);
@@ -678,6 +699,8 @@ static const struct cli_opt runs_options[] = {
 static const struct cli_opt clear_options[] = {
 	{ "downstream", 0, CLI_FLAG, offsetof(struct clear_opts, downstream),
 	  0, 0, NULL },
+	{ "latest", 0, CLI_FLAG, offsetof(struct clear_opts, latest), 0, 0,
+	  NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -836,11 +859,16 @@ const struct cli_cmd cli_cmd_task_clear = {
 	.summary = "run a task of a DAG run again",
 	.help =
 	"Clear task TASK of run RUN_ID so that the scheduler runs it again;\n"
-	"a finished run becomes running again.\n"
+	"a finished run becomes running again.  It runs as the version of\n"
+	"the DAG file that the run ran ('kiln run show' names it): its\n"
+	"command, params and dependencies, even if the file changed since.\n"
 	"\n"
 	"Options:\n"
 	"      --downstream       also clear every task that depends on it,\n"
-	"                         directly or not\n",
+	"                         directly or not\n"
+	"      --latest           run it as the current version of the DAG\n"
+	"                         file; the run names that version from then\n"
+	"                         on\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = clear_options, .opts_size = sizeof(struct clear_opts),
 	.min_args = 2, .max_args = 2,
