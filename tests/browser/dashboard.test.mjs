@@ -651,6 +651,43 @@ track('older runs are reachable through the runs pager', async () => {
 	await until('the old run\'s page', async () => (await admin.getByTestId('run-id').textContent()) === first);
 });
 
+/* DAG versions (issue 15 item 6, issue 16 item 3): a DAG edited between
+ * two runs; the first run's page names version 1, marks it not current
+ * and links to its diff with the current one, drawn as text. */
+track('the run page names its DAG version and links to the diff', async () => {
+	const file = path.join(T, 'conf/dags/versioned.yaml');
+	const dag = (tag) => `id: versioned\nparams: { tag: ${tag} }\ntasks:\n  - id: only\n    plugin: noop\n`;
+	const nver = async () => ((await apiViewer('/api/v1/dags/versioned/versions')) || { versions: [] }).versions.length;
+	fs.writeFileSync(file, dag('one'));
+	await until('version 1', async () => (await nver()) === 1);
+	const r = await adminPost('/api/v1/dags/versioned/trigger', {});
+	assert.equal(r.status, 201, JSON.stringify(r.body));
+	const rid = encodeURIComponent(r.body.run_id);
+	await until('the run done', async () => (await apiViewer(`/api/v1/runs/${rid}`)).state === 'success');
+	await new Promise((res) => setTimeout(res, 1100));   // a new mtime
+	fs.writeFileSync(file, dag('"<b>two</b>"'));
+	await until('version 2', async () => (await nver()) === 2);
+	await admin.goto(`${URL_}/#/runs/${rid}`);
+	const v = admin.getByTestId('dag-version');
+	await until('the run\'s version', async () => (await v.getAttribute('data-version')) === '1');
+	assert.equal(await v.getAttribute('data-current'), 'no');
+	assert.match(await admin.getByTestId('dag-version-old').textContent(), /not current \(v2\)/);
+	assert.match(await v.textContent(), /^v1 · [0-9a-f]{12} · \d{4}-/);
+	await admin.getByTestId('dag-version-diff').click();
+	await admin.waitForURL(/#\/dags\/versioned\/diff\?from=1&to=2$/);
+	const diff = admin.getByTestId('dag-diff');
+	await diff.waitFor();
+	assert.deepEqual(await diff.locator('.dl.del').allTextContents(), ['-params: { tag: one }']);
+	assert.deepEqual(await diff.locator('.dl.add').allTextContents(), ['+params: { tag: "<b>two</b>" }'],
+		'the diff is text, never markup');
+	assert.equal(await diff.locator('b').count(), 0);
+	await shot(admin, 'dag-diff');
+	await admin.goto(`${URL_}/#/dags/versioned`);
+	await until('the DAG\'s current version', async () =>
+		(await admin.getByTestId('dag-version').getAttribute('data-version')) === '2');
+	assert.equal(await admin.getByTestId('dag-version').getAttribute('data-current'), 'yes');
+});
+
 track('a worker page: slots, memory, plugins, heartbeats, running and recent jobs', async () => {
 	const r = await adminPost('/api/v1/jobs', { plugin: 'sleep', params: { seconds: 3 } });
 	let w = null;

@@ -321,6 +321,8 @@ START_TEST(test_mapped_instances)
 		" NULL DEFAULT 0, PRIMARY KEY (run, task)) WITHOUT ROWID;"
 		"INSERT INTO task_instances (run, task, seq, state) VALUES"
 		" (1, 'old', 0, 4);"
+		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
+		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 10's */
 		"PRAGMA user_version = 8;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	s = open_store(0);
@@ -329,6 +331,90 @@ START_TEST(test_mapped_instances)
 	ck_assert_str_eq(got, "old/-1/success");
 	store_close(s);
 	ck_assert_int_eq(db_int("PRAGMA user_version"), store_schema_version());
+}
+END_TEST
+
+static int
+dv_collect(const struct store_dag_version *v, void *ud)
+{
+	char *buf = ud;
+	size_t n = strlen(buf);
+	snprintf(buf + n, 512 - n, "%s%d:%.4s:%lld:%lld", n ? " " : "",
+	         v->version, v->hash, (long long)v->size, (long long)v->runs);
+	return 0;
+}
+
+/* DAG versions (schema 10): numbered per DAG, none for the latest text
+ * again, a new one for an older text again; runs name theirs; a text too
+ * large is kept by hash only. */
+START_TEST(test_dag_versions)
+{
+	store *s = open_store(0);
+	char *err = NULL, got[512] = "";
+	const char *steps[][2] = {
+		{ "aaaa", "v1" }, { "aaaa", "v1" }, { "bbbb", "v2" },
+		{ "aaaa", "v1" },
+	};
+	int applied[] = { 1, 0, 1, 1 };
+	for (size_t i = 0; i < 4; i++) {
+		struct store_op op = { .kind = STORE_DAG_VERSION, .dag_id = "d",
+			.result = steps[i][0], .log = steps[i][1], .id = 2 };
+		ck_assert_int_eq(apply1(s, &op), applied[i]);
+	}
+	struct store_op op = { .kind = STORE_DAG_VERSION, .dag_id = "e",
+	                       .result = "cccc", .log = "x", .id = 1 };
+	ck_assert(apply1(s, &op));
+	const char *tasks[] = { "a" };
+	struct store_run_new rn = { .dag_id = "d", .run_id = "d__manual__1",
+		.kind = "manual", .tasks = tasks, .ntasks = 1, .dag_version = 2 };
+	op = (struct store_op){ .kind = STORE_RUN_CREATE, .run_new = &rn };
+	ck_assert(apply1(s, &op));
+	int64_t run = op.id;
+	ck_assert_int_eq(store_dag_versions(s, "d", 10, dv_collect, got, &err), 0);
+	ck_assert_str_eq(got, "3:aaaa:2:0 2:bbbb:2:1 1:aaaa:2:0");
+
+	struct store_dag_version v;
+	ck_assert_int_eq(store_dag_version_get(s, "d", 0, 1, &v, &err), 0);
+	ck_assert_int_eq(v.version, 3);
+	ck_assert_str_eq(v.text, "v1");
+	store_dag_version_clear(&v);
+	ck_assert_int_eq(store_dag_version_get(s, "d", 2, 0, &v, &err), 0);
+	ck_assert_ptr_null(v.text);     /* not asked for */
+	store_dag_version_clear(&v);
+	ck_assert_int_eq(store_dag_version_get(s, "d", 9, 1, &v, &err), -ENOENT);
+	ck_assert_int_eq(store_dag_version_get(s, "nope", 0, 1, &v, &err), -ENOENT);
+
+	/* The run moves to version 3, and gains the task that has. */
+	const char *tasks3[] = { "a", "b" };
+	struct store_run_new vt = { .tasks = tasks3, .ntasks = 2 };
+	op = (struct store_op){ .kind = STORE_RUN_VERSION, .id = run,
+	                        .dag_version = 3, .run_new = &vt };
+	ck_assert(apply1(s, &op));
+	struct store_run r;
+	ck_assert_int_eq(store_run_find(s, "d__manual__1", &r, &err), 0);
+	ck_assert_int_eq(r.dag_version, 3);
+	store_run_clear(&r);
+	got[0] = '\0';
+	ck_assert_int_eq(store_tis(s, run, ti_collect, got, &err), 0);
+	ck_assert_str_eq(got, "a/-1/none b/-1/none");
+	op = (struct store_op){ .kind = STORE_RUN_VERSION, .id = run };
+	ck_assert_int_eq(store_apply(s, &op, 1, &err), -EINVAL);
+	free(err);
+	err = NULL;
+
+	/* Too large: a version by hash and size, without its text. */
+	char *big = malloc(STORE_DAG_TEXT_MAX + 2);
+	memset(big, 'x', STORE_DAG_TEXT_MAX + 1);
+	big[STORE_DAG_TEXT_MAX + 1] = '\0';
+	op = (struct store_op){ .kind = STORE_DAG_VERSION, .dag_id = "d",
+		.result = "dddd", .log = big, .id = STORE_DAG_TEXT_MAX + 1 };
+	ck_assert(apply1(s, &op));
+	free(big);
+	ck_assert_int_eq(store_dag_version_get(s, "d", 4, 1, &v, &err), 0);
+	ck_assert_ptr_null(v.text);
+	ck_assert_int_eq(v.size, STORE_DAG_TEXT_MAX + 1);
+	store_dag_version_clear(&v);
+	store_close(s);
 }
 END_TEST
 
@@ -1316,6 +1402,8 @@ START_TEST(test_token_migration)
 		"758a213c86c93c076dbe9f558c11c752', 'late', 'viewer', 2000);"
 		"INSERT INTO tokens VALUES ('9f86d081884c7d659a2feaa0c55ad015"
 		"a3bf4f1b2b0b822cd15d6c15b0f00a08', 'early', 'admin', 1000);"
+		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
+		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 10's */
 		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -1637,6 +1725,7 @@ store_suite(void)
 	tcase_add_test(tc, test_token_migration);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_dag_versions);
 	tcase_add_test(tc, test_concurrent_group_commit);
 	tcase_add_loop_test(tc, test_crash_durability, 0, 2);
 	suite_add_tcase(su, tc);

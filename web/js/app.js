@@ -23,6 +23,7 @@ import dags from './dags.js';
 import dag from './dag.js';
 import jobs from './jobs.js';
 import run from './run.js';
+import dagdiff from './dagdiff.js';
 import runs from './runs.js';
 import worker from './worker.js';
 import job from './job.js';
@@ -35,6 +36,7 @@ const ROUTES = [
 	[/^\/dags$/, dags],
 	[/^\/dags\/([^/]+)$/, dag],
 	[/^\/dags\/([^/]+)\/runs$/, runs],
+	[/^\/dags\/([^/]+)\/diff$/, dagdiff],
 	[/^\/runs\/([^/]+)$/, run],
 	[/^\/workers\/([^/]+)$/, worker],
 	[/^\/jobs$/, jobs],

@@ -11,6 +11,7 @@
 // survives a reload and can be linked to; without it the newest run is
 // shown.
 
+import { versionFact } from './dagdiff.js';
 import { get, enc } from './api.js';
 import { h, badge, fmtIso, fmtTime, fmtDuration, span, replace, stateClass } from './dom.js';
 import { drawGraph, drawDurations } from './graph.js';
@@ -144,7 +145,8 @@ export default {
 					h('dt', {}, 'Next run'), h('dd', {}, d.paused || !d.next_run ? '—' : fmtIso(d.next_run)),
 					h('dt', {}, 'Active runs'), h('dd', {}, d.active_runs ?? ''),
 					h('dt', {}, 'Tasks'), h('dd', {}, d.tasks ?? (d.task_list || []).length),
-					h('dt', {}, 'Catch-up'), h('dd', {}, d.catchup ? 'yes' : 'no'));
+					h('dt', {}, 'Catch-up'), h('dd', {}, d.catchup ? 'yes' : 'no'),
+					h('dt', {}, 'Version'), versionFact(d.dag_version, id));
 				// Running tasks' durations grow, so a run with running
 				// tasks always redraws; otherwise only on change.
 				const running = (g.runs || []).some((r) => r.state === 'running' || r.state === 'queued');

@@ -4,10 +4,11 @@
 // it took, and a Gantt chart of each task's job: the time it waited in the
 // queue and the time it ran, on one time axis from the run's creation.
 // GET /api/v1/runs/RUN_ID and /api/v1/jobs?run=RUN_ID (the jobs' submitted,
-// started and finished times).  The store keeps no hash or version of the
-// DAG file a run ran, so the page shows none.
+// started and finished times).  It names the version of the DAG file the
+// run ran (dagdiff.js), marked and linked to its diff when not current.
 
 import { get, enc } from './api.js';
+import { versionFact } from './dagdiff.js';
 import { h, s, badge, fmtIso, fmtTime, fmtDuration, span, replace, json, stateClass } from './dom.js';
 
 const LIVE = ['queued', 'running'];
@@ -99,6 +100,7 @@ export default {
 				replace(facts,
 					h('dt', {}, 'State'), h('dd', { 'data-testid': 'run-state' }, badge(r.state)),
 					h('dt', {}, 'Kind'), h('dd', {}, r.kind),
+					h('dt', {}, 'DAG version'), versionFact(r.dag_version, r.dag_id),
 					h('dt', {}, 'Logical date'), h('dd', {}, fmtIso(r.logical_date)),
 					h('dt', {}, 'Created'), h('dd', { 'data-testid': 'run-created' }, fmtTime(r.created_ms)),
 					h('dt', {}, 'Started'), h('dd', { 'data-testid': 'run-start' }, started ? fmtTime(started) : '—'),
