@@ -63,11 +63,20 @@ dagver_record(store *st, const struct dag *d, const char *text, size_t len,
 	struct store_op op = { .kind = STORE_DAG_VERSION, .dag_id = d->id,
 	                       .result = d->digest, .log = text,
 	                       .id = (int64_t)len };
-	*version = 0;
-	int rc = store_apply(st, &op, 1, err);
-	if (rc != 0)
-		return rc;
 	struct store_dag_version sv;
+	*version = 0;
+	/* A restart loads every file again: a read, not a commit, each. */
+	int rc = store_dag_version_get(st, d->id, 0, 0, &sv, err);
+	if (rc == 0 && strcmp(sv.hash, d->digest) == 0) {
+		*version = sv.version;
+		store_dag_version_clear(&sv);
+		return 0;
+	}
+	store_dag_version_clear(&sv);
+	if (rc != 0 && rc != -ENOENT)
+		return rc;
+	if ((rc = store_apply(st, &op, 1, err)) != 0)
+		return rc;
 	rc = store_dag_version_get(st, d->id, 0, 0, &sv, err);
 	if (rc == -ENOENT)
 		return err_set(err, -EIO, "DAG %s: its version was not kept", d->id);
@@ -86,10 +95,8 @@ dagver_dag(dagver *v, store *st, const char *dag_id, const char *file,
 {
 	for (struct dv_entry *e = v->head; e != NULL; e = e->next)
 		if (e->version == version && strcmp(e->dag_id, dag_id) == 0) {
+			/* A failure was said when it was cached. */
 			e->used = clock_mono_ms();
-			if (e->d == NULL)
-				err_set(err, -ENOENT, "DAG %s: version %d cannot "
-				        "be rebuilt", dag_id, version);
 			return e->d;
 		}
 	struct store_dag_version sv;

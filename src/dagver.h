@@ -37,8 +37,8 @@ int dagver_record(store *st, const struct dag *d, const char *text, size_t len,
 /* Version VERSION of DAG_ID (whose file is FILE: it names errors and
  * {{ dag.dir }}), parsed from the store once and cached.  Borrowed until
  * the next dagver_sweep().  NULL and *err if the store has no text for it
- * or it does not parse any more (remembered: not tried again until
- * swept). */
+ * or it does not parse any more (remembered: not tried again, and
+ * NULL without *err, until swept). */
 const struct dag *dagver_dag(dagver *v, store *st, const char *dag_id,
                              const char *file, int version, char **err);
 

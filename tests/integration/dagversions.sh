@@ -109,6 +109,22 @@ ok "run 1 succeeds on the latest version" wait_run "$r1" success 30
 ok "the task ran the NEW command (said-two-v2)" sh -c "'$KILN' -c '$T/cluster.yaml' task logs '$r1' say | grep -q said-two-v2"
 eq "run 1 now names version 2" 2 "$(api GET "/api/v1/runs/$r1" | jq_ 'd["dag_version"]["version"]')"
 
+# A run that started before an edit runs its own version to the end.
+P=$T/dags/pin.yaml
+pin_dag() {
+	printf 'id: pin\ntasks:\n  - id: wait\n    command: "sleep 2"\n  - id: last\n    command: "echo pinned-%s"\n    depends_on: [wait]\n' "$1" > "$P.tmp"
+	mv "$P.tmp" "$P"
+}
+pin_dag v1
+for _ in $(seq 1 100); do [ "$(api GET /api/v1/dags/pin/versions | jq_ 'len(d["versions"])' 2>/dev/null)" = 1 ] && break; sleep 0.1; done
+rp=$(api POST /api/v1/dags/pin/trigger '{}' | jq_ 'd["run_id"]')
+for _ in $(seq 1 100); do [ "$(ti "$rp" wait state)" = running ] && break; sleep 0.1; done
+pin_dag v2
+for _ in $(seq 1 100); do [ "$(api GET /api/v1/dags/pin/versions | jq_ 'len(d["versions"])' 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+eq "the edit mid-run is version 2" 2 "$(api GET /api/v1/dags/pin/versions | jq_ 'd["current"]')"
+ok "the run started before it succeeds" wait_run "$rp" success 30
+ok "its last task ran version 1's command" sh -c "'$KILN' -c '$T/cluster.yaml' task logs '$rp' last | grep -q pinned-v1"
+
 # A restarted master keeps the versions, and an unchanged file adds none.
 kill "$PID_master"; wait "$PID_master" 2>/dev/null
 touch "$F"
