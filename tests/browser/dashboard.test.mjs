@@ -1265,6 +1265,7 @@ track('axe-core finds no violation on any page; screenshots of every page at 1,4
 		['dag', `/#/dags/flaky?run=${encodeURIComponent(flakyRun)}`, 'graph-node'],
 		['runs', '/#/dags/flaky/runs', 'run-row'],
 		['run', `/#/runs/${encodeURIComponent(flakyRun)}`, 'gantt-row'],
+		['dag-diff', '/#/dags/versioned/diff?from=1&to=2', 'dag-diff'],
 		['jobs', '/#/jobs', 'job-row'],
 		['job', `/#/jobs/${job}`, 'job-state'],
 		['plugins', '/#/plugins', 'plugin-row'],
