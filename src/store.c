@@ -3263,7 +3263,7 @@ store_dag_versions(store *s, const char *dag_id, int limit,
 	if (limit <= 0 || limit > 1000)
 		limit = limit <= 0 ? 100 : 1000;
 	pthread_mutex_lock(&s->read_mu);
-	/* The count walks the (dag_id, dag_version) index of schema 11. */
+	/* The count walks the (dag_id, dag_version) index of schema 12. */
 	int rc = store_rprep(s, "SELECT v.version, v.hash, v.created_ms, v.size,"
 		" (SELECT count(*) FROM dag_runs r WHERE r.dag_id = v.dag_id"
 		" AND r.dag_version = v.version), NULL FROM dag_versions v"

@@ -432,7 +432,7 @@ struct store_run {
 	int64_t logical_date, interval_start, interval_end;
 	int state;
 	int64_t created_ms, finished_ms;
-	int dag_version;         /* schema 11: the DAG version it runs; 0 =
+	int dag_version;         /* schema 12: the DAG version it runs; 0 =
 	                          * unknown (the current one) */
 };
 void store_run_clear(struct store_run *r);
@@ -481,7 +481,7 @@ int store_dag_state(store *s, const char *dag_id, int *paused,
  * (malloc()ed), or -ENOENT. */
 int store_meta_get(store *s, const char *key, char **value, char **err);
 
-/* DAG versions (schema 11): every text of a DAG file the master loaded.
+/* DAG versions (schema 12): every text of a DAG file the master loaded.
  * A text over STORE_DAG_TEXT_MAX bytes is kept by hash and size only. */
 #define STORE_DAG_TEXT_MAX (1 << 20)
 struct store_dag_version {

@@ -322,7 +322,7 @@ START_TEST(test_mapped_instances)
 		"INSERT INTO task_instances (run, task, seq, state) VALUES"
 		" (1, 'old', 0, 4);"
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
-		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 11's */
+		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 8;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	s = open_store(0);
@@ -344,7 +344,7 @@ dv_collect(const struct store_dag_version *v, void *ud)
 	return 0;
 }
 
-/* DAG versions (schema 11): numbered per DAG, none for the latest text
+/* DAG versions (schema 12): numbered per DAG, none for the latest text
  * again, a new one for an older text again; runs name theirs; a text too
  * large is kept by hash only. */
 START_TEST(test_dag_versions)
@@ -1152,7 +1152,7 @@ START_TEST(test_startup_plans)
 		"ALTER TABLE task_instances DROP COLUMN sensor_since_ms;"
 		"INSERT INTO jobs (plugin, state, created_ms) VALUES ('d', 2, 1);"
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
-		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 11's */
+		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 9;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	s = open_store(0);
@@ -1405,7 +1405,7 @@ START_TEST(test_token_migration)
 		"INSERT INTO tokens VALUES ('9f86d081884c7d659a2feaa0c55ad015"
 		"a3bf4f1b2b0b822cd15d6c15b0f00a08', 'early', 'admin', 1000);"
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
-		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 11's */
+		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
