@@ -364,6 +364,8 @@ mlp_dataset_free(struct mlp_dataset *ds)
 	}
 	free(ds->levels);
 	free(ds->units);
+	free(ds->fill);
+	free(ds->fill_method);
 	free(ds->source);
 	json_decref(ds->lines);
 	for (int k = 0; k < ds->nclasses; k++)
@@ -510,6 +512,121 @@ mlp_dataset_open(kiln_task *t, const struct kiln_host *h, const char *label,
 	return rc;
 }
 
+int
+mlp_impute_from_json(struct mlp_dataset *ds, const json_t *imp, char **err)
+{
+	if (imp == NULL || json_is_null(imp))
+		return 0;
+	if (!json_is_object(imp))
+		return ml_seterr(err, -EINVAL, "impute: not an object of "
+		                 "{\"feature\": {\"method\", \"value\"}}");
+	free(ds->fill);
+	free(ds->fill_method);
+	ds->fill = malloc((ds->d + 1) * sizeof *ds->fill);
+	ds->fill_method = calloc(ds->d + 1, sizeof *ds->fill_method);
+	for (size_t j = 0; j < ds->d; j++) {
+		ds->fill[j] = NAN;
+		const json_t *e = json_object_get(imp, ds->features[j]);
+		if (e == NULL)
+			continue;
+		const json_t *v = json_object_get(e, "value");
+		struct ml_impute_spec sp;
+		const char *m = json_string_value(json_object_get(e, "method"));
+		if (!json_is_number(v) || !isfinite(json_number_value(v)))
+			return ml_seterr(err, -EINVAL, "impute: the value of '%s' is "
+			                 "not a finite number", ds->features[j]);
+		char *e2 = NULL;
+		ds->fill_method[j] = m && ml_impute_parse(m, &sp, &e2) == 0 ?
+		                     sp.method : ML_IMP_CONSTANT;
+		free(e2);
+		ds->fill[j] = json_number_value(v);
+	}
+	return 0;
+}
+
+json_t *
+mlp_impute_json(const struct mlp_dataset *ds)
+{
+	json_t *o = NULL;
+	for (size_t j = 0; ds->fill != NULL && j < ds->d; j++) {
+		if (isnan(ds->fill[j]))
+			continue;
+		if (o == NULL)
+			o = json_object();
+		json_object_set_new(o, ds->features[j], json_pack("{s:s,s:f}",
+		                    "method", ml_impute_name(ds->fill_method[j]),
+		                    "value", ds->fill[j]));
+	}
+	return o;
+}
+
+int
+mlp_impute_fit(kiln_task *t, const struct kiln_host *h,
+               struct mlp_dataset *ds, const char *text, char **err)
+{
+	if (text == NULL || *text == '\0')
+		return 0;
+	struct ml_impute_spec *sp = calloc(ds->d + 1, sizeof *sp);
+	double **col = calloc(ds->d + 1, sizeof *col);
+	size_t n = 0;
+	int rc = sp && col ? mlp_impute_specs(text, ds, sp, err) :
+	         ml_seterr(err, -ENOMEM, "out of memory");
+	for (size_t j = 0; rc == 0 && j < ds->d; j++) {
+		if (ml_impute_is_series(sp[j].method))
+			rc = ml_seterr(err, -EINVAL, "impute: %s is for series "
+			               "(forecast); for features use mean, median, "
+			               "most_frequent or constant",
+			               ml_impute_name(sp[j].method));
+		else if (sp[j].method != ML_IMP_NONE &&
+		         (col[j] = malloc((ds->rows + 1) * sizeof **col)) == NULL)
+			rc = ml_seterr(err, -ENOMEM, "out of memory");
+	}
+	/* One pass: each partition opened once, its named columns copied. */
+	for (int q = 0; rc == 0 && q < ds->nparts; q++) {
+		struct mlp_part p;
+		rc = mlp_part_open(t, h, ds->part_input[q], ds, &p, err);
+		if (rc == 0 && n + p.n > ds->rows)
+			rc = ml_seterr(err, -EINVAL, "the partitions hold more rows "
+			               "than the schema's %zu", ds->rows);
+		for (size_t j = 0; rc == 0 && j < ds->d; j++)
+			if (col[j] != NULL)
+				memcpy(col[j] + n, p.X[j], p.n * sizeof **col);
+		if (rc == 0) {
+			n += p.n;
+			mlp_part_close(&p);
+		}
+	}
+	if (rc == 0) {
+		ds->fill = malloc((ds->d + 1) * sizeof *ds->fill);
+		ds->fill_method = calloc(ds->d + 1, sizeof *ds->fill_method);
+	}
+	for (size_t j = 0; rc == 0 && j < ds->d; j++) {
+		ds->fill[j] = NAN;
+		ds->fill_method[j] = sp[j].method;
+		if (col[j] == NULL)
+			continue;
+		rc = ml_impute_fit(col[j], n, &sp[j], &ds->fill[j], err);
+		if (rc != 0) {
+			free(*err);
+			*err = NULL;
+			rc = ml_seterr(err, -EINVAL, "impute: column '%s' has no "
+			               "value to fit %s on", ds->features[j],
+			               ml_impute_name(sp[j].method));
+		}
+	}
+	for (size_t j = 0; col != NULL && j < ds->d; j++)
+		free(col[j]);
+	free(col);
+	free(sp);
+	if (rc != 0) {
+		free(ds->fill);
+		free(ds->fill_method);
+		ds->fill = NULL;
+		ds->fill_method = NULL;
+	}
+	return rc;
+}
+
 json_t *
 mlp_schema_load(kiln_task *t, const struct kiln_host *h, char **err)
 {
@@ -549,13 +666,14 @@ mlp_dataset_json(const struct mlp_dataset *ds)
 		json_array_append_new(c, json_string(ds->classes[k]));
 	/* "onehot": each feature's level, or null for a numeric column;
 	 * absent when all are numeric. */
-	return json_pack("{s:o,s:o*,s:s?,s:b,s:o,s:I,s:i,s:s?,s:O?}", "features", f,
+	return json_pack("{s:o,s:o*,s:s?,s:b,s:o,s:I,s:i,s:s?,s:O?,s:o*}", "features", f,
 	                 "onehot", any ? oh : (json_decref(oh), NULL),
 	                 "label", ds->label, "label_categorical",
 	                 ds->label_categorical, "classes", c,
 	                 "rows", (json_int_t)ds->rows, "partitions",
 	                 ds->parts_total ? ds->parts_total : ds->nparts,
-	                 "source", ds->source, "lines", ds->lines);
+	                 "source", ds->source, "lines", ds->lines,
+	                 "impute", mlp_impute_json(ds));
 }
 
 static int
@@ -596,7 +714,7 @@ dataset_from_json(const json_t *j, struct mlp_dataset *ds, char **err)
 	                   "the stage's broadcast: dataset rows") != 0)
 		return -EINVAL;
 	ds->rows = (size_t)rows;
-	return 0;
+	return mlp_impute_from_json(ds, json_object_get(j, "impute"), err);
 }
 
 static json_t *
@@ -662,6 +780,31 @@ onehot_column(struct mlp_part *p, uint32_t c, size_t j, const char *level)
 	p->own[j] = x;
 	p->X[j] = x;
 	return 0;
+}
+
+/* The dataset's fills (`impute`) in place of P's missing feature values:
+ * a column with one is copied (the partition is mapped read-only). */
+static void
+part_fill(struct mlp_part *p, const struct mlp_dataset *ds)
+{
+	for (size_t j = 0; ds->fill != NULL && j < ds->d; j++) {
+		if (isnan(ds->fill[j]))
+			continue;
+		size_t i = 0;
+		while (i < p->n && !isnan(p->X[j][i]))
+			i++;
+		if (i == p->n)
+			continue;
+		if (p->own == NULL)
+			p->own = calloc(p->nfeat + 1, sizeof *p->own);
+		if (p->own[j] == NULL) {
+			double *x = malloc((p->n + 1) * sizeof *x);
+			memcpy(x, p->X[j], p->n * sizeof *x);
+			p->own[j] = x;
+			p->X[j] = x;
+		}
+		ml_impute_apply(p->own[j], p->n, ds->fill[j]);
+	}
 }
 
 void
@@ -749,6 +892,7 @@ mlp_part_open(kiln_task *t, const struct kiln_host *h, int input,
 			}
 		}
 	}
+	part_fill(p, ds);
 	return 0;
 }
 
@@ -927,8 +1071,10 @@ mlp_check_finite(const struct mlp_part *p, const struct mlp_dataset *ds,
 		for (size_t i = 0; i < p->n; i++)
 			if (!isfinite(p->X[j][i]))
 				return ml_seterr(err, -EINVAL, "%s: column '%s' is %s: "
-				                 "fill or drop the missing values (or leave "
-				                 "the column out with `exclude`) before %s",
+				                 "set `impute` (mean, median, most_frequent "
+				                 "or constant, fitted on the training rows), "
+				                 "fill or drop the missing values, or leave "
+				                 "the column out with `exclude`, before %s",
 				                 mlp_row_where(ds, first + i, where,
 				                               sizeof where),
 				                 ds->features[j], isnan(p->X[j][i]) ?

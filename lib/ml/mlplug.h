@@ -60,6 +60,12 @@ struct mlp_dataset {
 	char **units;           /* d: "date" or "datetime" for a time column
 	                         * (kdate.h seconds), else NULL; only in the
 	                         * driver (NULL in map tasks) */
+	double *fill;           /* d: what a missing value of each feature
+	                         * becomes (`impute`, fitted on the training
+	                         * rows), NaN for none; NULL: no imputation.
+	                         * It travels with the dataset (broadcasts,
+	                         * model files) and mlp_part_open() applies it */
+	int *fill_method;       /* d: enum ml_impute_method of each fill */
 };
 
 /* One partition, mapped in place: X points into the input's mapping. */
@@ -112,6 +118,25 @@ const char *mlp_time_unit(const struct mlp_dataset *ds, size_t j);
 struct ml_impute_spec;
 int mlp_impute_specs(const char *text, const struct mlp_dataset *ds,
                      struct ml_impute_spec *specs, char **err);
+
+/* A model plugin's `impute` parameter TEXT (NULL or "": none) fitted in
+ * the driver over every row of DS: DS->fill gets each named feature's
+ * value (the mean, median, most frequent value or constant of its present
+ * values, as scikit-learn's SimpleImputer), which mlp_part_open() then
+ * puts in place of the missing values of every partition, in the fit's
+ * map tasks and, through the model file, in predict's.  One pass over the
+ * partitions, holding the named columns (8 bytes a value) for a median or
+ * a most frequent value.  0, or -EINVAL with *err. */
+#define MLP_PARAM_IMPUTE \
+	{ "impute", "string", "", "fill missing features with values fitted on the training rows and kept in the model for predict: mean, median, most_frequent or constant[:V], for all (`median`) or per column (`x=median,*=mean`)" }
+int mlp_impute_fit(kiln_task *t, const struct kiln_host *h,
+                   struct mlp_dataset *ds, const char *text, char **err);
+/* DS->fill from IMP, a model file's {"FEATURE": {"method": M, "value": V},
+ * ...} (NULL or null: none); features DS lacks are ignored.  0 or -EINVAL
+ * with *err. */
+int mlp_impute_from_json(struct mlp_dataset *ds, const json_t *imp, char **err);
+/* DS->fill as that JSON object, or NULL when there is none. */
+json_t *mlp_impute_json(const struct mlp_dataset *ds);
 
 /* For plugins whose features must be numeric columns (series, times): 0,
  * or -EINVAL with *err naming the first categorical one. */

@@ -62,6 +62,7 @@
 static const struct kiln_param forest_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
 	MLP_PARAMS_FEATURES,
+	MLP_PARAM_IMPUTE,
 	{ "task", "string", "auto", "auto, classification or regression (auto: from the label's type)" },
 	{ "n_trees", "int", "100", "number of trees" },
 	{ "max_depth", "int", "0", "deepest a tree grows (0: no limit)" },
@@ -461,6 +462,8 @@ forest_run(kiln_task *t, const struct kiln_host *h)
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), need,
 	                          h->param(t, "features"), h->param(t, "exclude"),
 	                          &d.ds, &err);
+	if (rc == 0)
+		rc = mlp_impute_fit(t, h, &d.ds, h->param(t, "impute"), &err);
 	if (rc != 0) {
 		mlp_dataset_free(&d.ds);
 		return mlp_fail(t, h, rc, err);

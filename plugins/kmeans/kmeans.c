@@ -61,6 +61,7 @@ static const struct kiln_param kmeans_params[] = {
 	{ "k", "int", NULL, "number of clusters" },
 	{ "features", "string", "", "comma-separated feature columns (default: all numeric)" },
 	{ "exclude", "string", "", "comma-separated columns to leave out (the label is left out anyway)" },
+	MLP_PARAM_IMPUTE,
 	{ "seed", "int", "42", "random seed" },
 	{ "max_iter", "int", "300", "most Lloyd iterations" },
 	{ "tol", "number", "1e-4", "stop when the centres move less (times the mean column variance)" },
@@ -431,6 +432,8 @@ kmeans_run(kiln_task *t, const struct kiln_host *h)
 	int standardise = 0;
 	int rc = mlp_dataset_open(t, h, NULL, 0, h->param(t, "features"),
 	                          h->param(t, "exclude"), &d.ds, &err);
+	if (rc == 0)
+		rc = mlp_impute_fit(t, h, &d.ds, h->param(t, "impute"), &err);
 	if (rc != 0) {
 		mlp_dataset_free(&d.ds);
 		return mlp_fail(t, h, rc, err);

@@ -35,6 +35,7 @@
 static const struct kiln_param linreg_params[] = {
 	{ "label", "string", "", "numeric target column (default: the ingest task's label)" },
 	MLP_PARAMS_FEATURES,
+	MLP_PARAM_IMPUTE,
 	{ "alpha", "number", "0", "L2 penalty (ridge); 0 is ordinary least squares" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -101,6 +102,8 @@ lr_run(kiln_task *t, const struct kiln_host *h)
 	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 3, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
+	if (rc == 0)
+		rc = mlp_impute_fit(t, h, &ds, h->param(t, "impute"), &err);
 	if (rc != 0) {
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);

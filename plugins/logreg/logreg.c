@@ -30,6 +30,7 @@
 static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
 	MLP_PARAMS_FEATURES,
+	MLP_PARAM_IMPUTE,
 	{ "C", "number", "1.0", "inverse L2 penalty strength (scikit-learn's C)" },
 	{ "max_iter", "int", "1000", "most L-BFGS iterations" },
 	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
@@ -91,6 +92,8 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
+	if (rc == 0)
+		rc = mlp_impute_fit(t, h, &ds, h->param(t, "impute"), &err);
 	if (rc != 0) {
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);

@@ -35,6 +35,7 @@
 static const struct kiln_param nb_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
 	MLP_PARAMS_FEATURES,
+	MLP_PARAM_IMPUTE,
 	{ "var_smoothing", "number", "1e-9", "fraction of the largest feature variance added to every variance" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -77,6 +78,8 @@ nb_run(kiln_task *t, const struct kiln_host *h)
 	double t0 = mlp_now_ms();
 	int rc = mlp_dataset_open(t, h, h->param(t, "label"), 2, h->param(t, "features"),
 	                          h->param(t, "exclude"), &ds, &err);
+	if (rc == 0)
+		rc = mlp_impute_fit(t, h, &ds, h->param(t, "impute"), &err);
 	if (rc != 0) {
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);

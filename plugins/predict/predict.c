@@ -863,6 +863,14 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		predict_drop_label(&ds);
 	if (rc == 0)
 		rc = predict_order_features(&ds, &j, &err);
+	/* The training's imputation (the model plugins' dataset.impute, the
+	 * benchmark's impute): its fills, fitted on the training rows, take
+	 * the place of missing values here too. */
+	if (rc == 0) {
+		const json_t *imp = json_object_get(j.mdataset, "impute");
+		rc = mlp_impute_from_json(&ds, imp ? imp :
+		                          json_object_get(j.file, "impute"), &err);
+	}
 
 	json_t **res = NULL;
 	if (rc == 0) {

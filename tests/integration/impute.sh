@@ -8,7 +8,10 @@
 # and the refit's model.json carries SimpleImputer's medians over all
 # rows.  A weekly CO2 series with its 26 real gaps and dates written
 # 19580329 (examples/data/co2_weekly.csv) forecasts with `impute: linear`
-# as pandas' interpolation does, at weekly dates with the season 52.
+# as pandas' interpolation does, at weekly dates with the season 52.  The
+# distributed model plugins take `impute` too: fitted over all training
+# rows in the driver (SimpleImputer's medians), applied in every map task,
+# kept in model.json, and applied by predict to the same blanked rows.
 . "$(dirname "$0")/lib.sh"
 start_cluster
 FIX="$KILN_SRCDIR/tests/fixtures/ml/impute.json"
@@ -36,6 +39,18 @@ dag median "$IRIS" benchmark 'models: "naive_bayes,logistic_regression", folds: 
 dag series "$IRIS" benchmark 'models: naive_bayes, impute: linear'
 dag co2 "$CO2" forecast 'time: date, method: seasonal_naive, impute: linear, horizon: 10'
 dag co2bare "$CO2" forecast 'time: date, method: ses'
+dag nbbare "$IRIS" naive_bayes ''
+cat > "$T/dags/models.yaml" <<YAML
+id: models
+tasks:
+  - { id: ingest, plugin: ingest, params: { file: "$IRIS", partitions: 3, label: species } }
+  - { id: fit, plugin: logreg, depends_on: [ingest], params: { impute: median } }
+  - { id: nb, plugin: naive_bayes, depends_on: [ingest], params: { impute: mean } }
+  - { id: km, plugin: kmeans, depends_on: [ingest], params: { k: 3, impute: median } }
+  - { id: fo, plugin: forest, depends_on: [ingest], params: { n_trees: 10, impute: "*=most_frequent" } }
+  - { id: plr, plugin: predict, depends_on: [ingest, fit] }
+  - { id: pfo, plugin: predict, depends_on: [ingest, fo] }
+YAML
 sleep 2.5
 
 run() {
@@ -78,6 +93,38 @@ PY
 
 run series failed
 error_has "a series method is refused for features" "impute: linear is for series"
+
+run nbbare failed
+# The first map task to fail names its partition's first blank cell.
+err=$(job | jq_ 'd["error"]')
+case "$err" in
+*"iris_missing.csv:"[0-9]*": column '"*"' is missing: set \`impute\`"*)
+	ok "a distributed model without impute: the CSV line, the column, set impute" true ;;
+*) ok "a distributed model without impute: the CSV line, the column, set impute (got: $err)" false ;;
+esac
+
+run models success
+for task in fit nb km fo plr pfo; do
+	api GET "/api/v1/jobs/$(ti "$rid" $task job_id)" > "$T/m-$task.json"
+	echo "# $task: $(jq_ 'd["state"] + " " + str(d.get("error"))' < "$T/m-$task.json")"
+done
+sha=$(jq_ '[o["sha"] for o in d["outputs"] if o["name"]=="model.json"][0]' < "$T/m-fit.json")
+curl -s -H "Authorization: Bearer $(token)" "$URL/api/v1/artifacts/$sha" > "$T/lr-model.json"
+ok "logreg's model.json: SimpleImputer's medians over all rows" \
+	python3 - "$T/lr-model.json" "$FIX" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+want = json.load(open(sys.argv[2]))["all_rows"]["median"]
+imp = m["dataset"]["impute"]
+got = [imp[f]["value"] for f in m["dataset"]["features"]]
+assert all(imp[f]["method"] == "median" for f in imp), imp
+assert got == want, (got, want)
+PY
+eq "predict with the logreg model: all 150 rows, accuracy > 0.9" True \
+	"$(jq_ 'd["result"]["rows"] == 150 and d["result"]["metrics"]["accuracy"] > 0.9' < "$T/m-plr.json")"
+eq "predict with the forest model: all 150 rows" 150 "$(jq_ 'd["result"]["rows"]' < "$T/m-pfo.json")"
+eq "naive_bayes and kmeans fit over the blanked cells" "succeeded succeeded" \
+	"$(jq_ 'd["state"]' < "$T/m-nb.json") $(jq_ 'd["state"]' < "$T/m-km.json")"
 
 run co2 success
 job > "$T/co2.json"
