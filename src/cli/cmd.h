@@ -179,6 +179,10 @@ void cli_query_add(char **q, const char *name, const char *value);
 void cli_query_page(char **q, const char *state, const struct cli_num *limit,
                     const struct cli_num *before);
 
+/* `kiln dag show x->pos[0] --version VERSION`: the version's file text
+ * (dagver.c).  An exit status. */
+int cli_dag_show_version(struct cli *x, int version);
+
 /* "/api/v1/WHAT/ID" plus SUFFIX, with ID percent-encoded; caller frees. */
 char *cli_path(const char *what, const char *id, const char *suffix);
 

@@ -38,6 +38,10 @@ struct runs_opts {
 	struct cli_num limit, before;
 };
 
+struct dag_show_opts {
+	struct cli_num version;
+};
+
 struct clear_opts {
 	int downstream;
 	int latest;
@@ -48,6 +52,8 @@ struct task_logs_opts {
 	struct cli_num map_index;
 };
 
+
+static void cli_run_version(const json_t *r);
 
 /* "N THING" or "N THINGs". */
 static void
@@ -195,7 +201,10 @@ cli_dag_show(struct cli *x, void *opts)
 	char buf[64];
 	size_t i, k;
 	int rc;
+	const struct dag_show_opts *o = opts;
 
+	if (o->version.set)
+		return cli_dag_show_version(x, (int)o->version.v);
 	char *path = cli_path("dags", x->pos[0], "");
 	rc = cli_get(x, path, &d);
 	if (rc != 0 || d == NULL)
@@ -205,6 +214,7 @@ cli_dag_show(struct cli *x, void *opts)
 	if (cli_jstr(d, "description", NULL) != NULL)
 		cli_kvw(CLI_KVW, "description:", cli_jstr(d, "description", ""));
 	cli_kvw(CLI_KVW, "file:", cli_jstr(d, "file", "-"));
+	cli_run_version(d);
 	cli_kvw(CLI_KVW, "schedule:",
 	        cli_jstr(d, "schedule", "none (runs when triggered)"));
 	cli_kvw(CLI_KVW, "paused:",
@@ -696,6 +706,12 @@ static const struct cli_opt runs_options[] = {
 };
 #undef RUNS
 
+static const struct cli_opt dag_show_options[] = {
+	{ "version", 0, CLI_INT, offsetof(struct dag_show_opts, version), 1,
+	  INT32_MAX, NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL }
+};
+
 static const struct cli_opt clear_options[] = {
 	{ "downstream", 0, CLI_FLAG, offsetof(struct clear_opts, downstream),
 	  0, 0, NULL },
@@ -739,8 +755,13 @@ const struct cli_cmd cli_cmd_dag_show = {
 	.help =
 	"Show DAG ID: its settings, and its tasks in an order where each\n"
 	"comes after the tasks it depends on, as\n"
-	"  TASK  PLUGIN  <- UPSTREAM, ...  [TRIGGER_RULE, retries N, ...]\n",
+	"  TASK  PLUGIN  <- UPSTREAM, ...  [TRIGGER_RULE, retries N, ...]\n"
+	"\n"
+	"Options:\n"
+	"      --version N        print version N of the DAG's file instead\n"
+	"                         (as the master kept it; 'kiln dag versions')\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
+	.opts = dag_show_options, .opts_size = sizeof(struct dag_show_opts),
 	.min_args = 1, .max_args = 1,
 	.exec = cli_dag_show,
 };

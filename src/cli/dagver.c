@@ -84,6 +84,29 @@ cli_dag_diff(struct cli *x, void *opts)
 	return CLI_EXIT_OK;
 }
 
+int
+cli_dag_show_version(struct cli *x, int version)
+{
+	json_t *r;
+	char buf[32], suffix[48];
+	snprintf(suffix, sizeof suffix, "/versions/%d", version);
+	char *path = cli_path("dags", x->pos[0], suffix);
+	int rc = cli_get(x, path, &r);
+	if (rc != 0 || r == NULL)
+		return rc;
+	const char *text = cli_jstr(r, "text", NULL);
+	printf("# %s version %" PRId64 " (%.12s, first seen %s)%s\n",
+	       x->pos[0], cli_jint(r, "version"), cli_jstr(r, "hash", ""),
+	       cli_fmt_time(cli_jint(r, "created_ms"), buf),
+	       json_is_true(json_object_get(r, "current")) ? ", current" : "");
+	if (text == NULL)
+		printf("# (over 1 MiB: kept by its hash only)\n");
+	else
+		fputs(text, stdout);
+	json_decref(r);
+	return CLI_EXIT_OK;
+}
+
 const struct cli_cmd cli_cmd_dag_versions = {
 	.name = "dag versions", .args = "ID",
 	.summary = "list the versions of a DAG file",

@@ -70,6 +70,11 @@ ok "with unified headers" grep -q '^--- ver v1' "$T/diff.out"
 k dag versions ver > "$T/versions.out" 2>&1
 ok "kiln dag versions lists two" test "$(grep -c '^[12] ' "$T/versions.out")" = 2
 ok "marking the current one" grep -q '^2 .*current' "$T/versions.out"
+k dag show ver --version 1 > "$T/show1.out" 2>&1
+ok "kiln dag show --version 1 prints the old file" grep -q '^params: { tag: one }' "$T/show1.out"
+ok "headed by its number and hash" grep -q '^# ver version 1 ([0-9a-f]\{12\}, first seen ' "$T/show1.out"
+k dag show ver > "$T/show.out" 2>&1
+ok "kiln dag show names the current version" grep -q 'dag version: *2 (' "$T/show.out"
 k run show "$r1" > "$T/run1.out" 2>&1
 ok "kiln run show names run 1's version" grep -q 'dag version: *1 (.*not the current version' "$T/run1.out"
 
