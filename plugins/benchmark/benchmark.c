@@ -40,11 +40,12 @@
 #include "ml/ml_impute.h"
 #include "ml/ml_linear.h"
 #include "ml/mlplug.h"
+#include "bm_models.h"
 
 static const struct kiln_param bm_params[] = {
 	{ "kind", "string", "", "classification, regression or forecasting (default: from the dataset: forecasting when `column` is set or the dataset has a time column, classification for a categorical label, regression for a numeric one; the result says which and why)" },
 	{ "task", "string", "", "another name for `kind` (as ingest's `task`)" },
-	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params}" },
+	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params, \"grid\": {\"P\": [values]}} (a grid is every combination, each a model on the leaderboard)" },
 	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
 	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
 	{ "metric", "string", "", "primary metric (roc_auc for two classes, accuracy for more, mase for forecasts)" },
@@ -61,257 +62,6 @@ static const struct kiln_param bm_params[] = {
 	{ "dataset", "string", "", "name of the dataset in the leaderboard" },
 	{ NULL, NULL, NULL, NULL },
 };
-
-/* The broadcast carries these numbers: append only. */
-enum { BM_CLASS = 0, BM_FORECAST = 1, BM_REG = 2 };
-#define BM_NKINDS 3
-static const char *const bm_kind_names[BM_NKINDS] = {
-	"classification", "forecasting", "regression",
-};
-
-/* ------------------------------------------------------------------ */
-/* Model names and parameters.                                         */
-
-/* A model parameter: its default and admissible range. */
-struct bm_pdef {
-	const char *key;
-	double def, lo, hi;
-	int integer;
-};
-
-struct bm_mdef {
-	const char *name;          /* canonical, as in the leaderboard */
-	const char *alias[3];
-	int kind;
-	int method;                /* forecasting: enum ml_fc_method */
-	const char *file_type;     /* model.json's type (predict reads it) */
-	struct bm_pdef params[5];  /* NULL key ends; "m" defaults to `season` */
-};
-
-/* Marks the default of "m": the `season` parameter. */
-#define BM_SEASON (-12345.0)
-
-static const struct bm_mdef bm_models[] = {
-	{ "logreg", { "logistic_regression" }, BM_CLASS, 0, "logreg",
-	  { { "C", 1.0, 1e-12, 1e12, 0 }, { "max_iter", 1000, 1, 1e6, 1 } } },
-	{ "naive_bayes", { "nb", "gaussian_nb" }, BM_CLASS, 0, "naive_bayes",
-	  { { "var_smoothing", 1e-9, 0, 1, 0 } } },
-	{ "forest", { "random_forest", "rf" }, BM_CLASS, 0, "forest",
-	  { { "n_trees", 100, 1, 10000, 1 }, { "max_depth", 0, 0, 1000, 1 },
-	    { "max_features", 0, -1, 1e6, 1 }, { "min_samples_leaf", 1, 1, 1e6, 1 } } },
-	/* Regression: ridge and OLS are the linreg plugin's model (alpha 0
-	 * is least squares), so predict reads their model.json. */
-	{ "ridge", { "ridge_regression" }, BM_REG, 0, "linreg",
-	  { { "alpha", 1.0, 0, 1e12, 0 } } },
-	{ "ols", { "linear_regression", "linreg" }, BM_REG, 0, "linreg",
-	  { { NULL, 0, 0, 0, 0 } } },
-	{ "forest", { "random_forest", "rf", "forest_regression" }, BM_REG, 0, "forest",
-	  { { "n_trees", 100, 1, 10000, 1 }, { "max_depth", 0, 0, 1000, 1 },
-	    { "max_features", 0, -1, 1e6, 1 }, { "min_samples_leaf", 1, 1, 1e6, 1 } } },
-	{ "seasonal_naive", { "snaive" }, BM_FORECAST, ML_FC_SNAIVE, "forecast",
-	  { { "m", BM_SEASON, 1, ML_FC_MAX_SEASON, 1 } } },
-	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, "forecast", { { NULL, 0, 0, 0, 0 } } },
-	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, "forecast", { { NULL, 0, 0, 0, 0 } } },
-	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, "forecast", { { "damped", 0, 0, 1, 1 } } },
-	{ "holt_winters_add", { "hw_add" }, BM_FORECAST, ML_FC_HW_ADD, "forecast",
-	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
-	{ "holt_winters_mul", { "hw_mul" }, BM_FORECAST, ML_FC_HW_MUL, "forecast",
-	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1 }, { "damped", 0, 0, 1, 1 } } },
-	/* p -1: the order chosen by AIC among 0..max_p, as ar_select_order. */
-	{ "ar", { "autoregressive" }, BM_FORECAST, ML_FC_AR, "forecast",
-	  { { "p", -1, -1, ML_FC_MAX_P, 1 }, { "max_p", 10, 0, ML_FC_MAX_P, 1 } } },
-};
-#define BM_NMODELS ((int)(sizeof bm_models / sizeof bm_models[0]))
-
-/* NAME (or an alias) among the models of KIND. */
-static const struct bm_mdef *
-bm_mdef_find(const char *name, int kind)
-{
-	for (int i = 0; i < BM_NMODELS; i++) {
-		if (bm_models[i].kind != kind)
-			continue;
-		if (strcmp(bm_models[i].name, name) == 0)
-			return &bm_models[i];
-		for (int a = 0; a < 3 && bm_models[i].alias[a]; a++)
-			if (strcmp(bm_models[i].alias[a], name) == 0)
-				return &bm_models[i];
-	}
-	return NULL;
-}
-
-/* Names of the models of KIND, for messages (malloc()ed). */
-static char *
-bm_known(int kind)
-{
-	char *s = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&s, &len);
-	int first = 1;
-	for (int i = 0; i < BM_NMODELS; i++)
-		if (bm_models[i].kind == kind) {
-			fprintf(f, "%s%s", first ? "" : ", ", bm_models[i].name);
-			first = 0;
-		}
-	fclose(f);
-	return s;
-}
-
-/* One model of the benchmark: its definition and effective parameters. */
-struct bm_model {
-	const struct bm_mdef *def;
-	char *name;        /* unique display name */
-	json_t *params;    /* every parameter, defaults filled in */
-};
-
-/* Check ENTRY (a name or {"model": name, params...}) and fill M. */
-static int
-bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
-               char **err)
-{
-	const char *name = json_string_value(json_is_object(entry) ?
-	                                     json_object_get(entry, "model") : entry);
-	if (name == NULL)
-		return ml_seterr(err, -EINVAL, "models: each entry is a model name or "
-		               "an object with a \"model\" name");
-	const struct bm_mdef *d = bm_mdef_find(name, kind);
-	if (d == NULL) {
-		char *known = bm_known(kind);
-		int rc = ml_seterr(err, -EINVAL, "unknown %s model '%s' (known: %s)",
-		                 bm_kind_names[kind], name, known);
-		free(known);
-		return rc;
-	}
-	m->def = d;
-	m->params = json_object();
-	const char *key;
-	json_t *v;
-	if (json_is_object(entry))
-		json_object_foreach((json_t *)entry, key, v) {
-			if (strcmp(key, "model") == 0)
-				continue;
-			int k;
-			for (k = 0; k < 5 && d->params[k].key; k++)
-				if (strcmp(d->params[k].key, key) == 0)
-					break;
-			if (k == 5 || d->params[k].key == NULL)
-				return ml_seterr(err, -EINVAL, "model %s has no parameter '%s'",
-				               d->name, key);
-		}
-	for (int k = 0; k < 5 && d->params[k].key; k++) {
-		const struct bm_pdef *p = &d->params[k];
-		double x = p->def == BM_SEASON ? season : p->def;
-		v = json_is_object(entry) ? json_object_get(entry, p->key) : NULL;
-		if (json_is_boolean(v))
-			x = json_is_true(v);
-		else if (json_is_number(v))
-			x = json_number_value(v);
-		else if (v != NULL)
-			return ml_seterr(err, -EINVAL, "model %s: parameter %s must be a "
-			               "number", d->name, p->key);
-		if (!(x >= p->lo && x <= p->hi) || (p->integer && x != floor(x)))
-			return ml_seterr(err, -EINVAL, "model %s: parameter %s = %g must "
-			               "be %s in [%g, %g]", d->name, p->key, x,
-			               p->integer ? "an integer" : "a number", p->lo, p->hi);
-		json_object_set_new(m->params, p->key, p->integer ?
-		                    json_integer((json_int_t)x) : json_real(x));
-	}
-	return 0;
-}
-
-static void
-bm_models_free(struct bm_model *ms, int n)
-{
-	for (int i = 0; ms != NULL && i < n; i++) {
-		free(ms[i].name);
-		json_decref(ms[i].params);
-	}
-	free(ms);
-}
-
-/* The `models` parameter (JSON array or comma list; NULL: the defaults). */
-static int
-bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
-                int *nout, char **err)
-{
-	json_t *list = NULL;
-	if (text == NULL || *text == '\0')
-		list = kind == BM_CLASS ?
-		       json_pack("[sss]", "logreg", "naive_bayes", "forest") :
-		       kind == BM_REG ? json_pack("[sss]", "ridge", "ols", "forest") :
-		       json_pack("[sss]", "seasonal_naive", "holt_winters_add", "ar");
-	else if (text[strspn(text, " \t\n")] == '[') {
-		list = json_loads(text, 0, NULL);
-		if (!json_is_array(list)) {
-			json_decref(list);
-			return ml_seterr(err, -EINVAL, "models: not a JSON array");
-		}
-	} else {
-		list = json_array();
-		char *copy = strdup(text), *save = NULL;
-		for (char *tok = strtok_r(copy, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save)) {
-			tok += strspn(tok, " \t\"");
-			size_t len = strlen(tok);
-			while (len > 0 && strchr(" \t\"", tok[len - 1]))
-				tok[--len] = '\0';
-			if (len > 0)
-				json_array_append_new(list, json_string(tok));
-		}
-		free(copy);
-	}
-	int n = (int)json_array_size(list), rc = 0;
-	if (n == 0) {
-		json_decref(list);
-		return ml_seterr(err, -EINVAL, "models: no model to compare");
-	}
-	struct bm_model *ms = calloc((size_t)n, sizeof *ms);
-	for (int i = 0; i < n && rc == 0; i++)
-		rc = bm_model_parse(json_array_get(list, (size_t)i), kind, season,
-		                    &ms[i], err);
-	json_decref(list);
-	/* Names: the model's own unless it appears twice (a parameter grid),
-	 * then with its parameters, so that every row says what it is. */
-	for (int i = 0; i < n && rc == 0; i++) {
-		int dup = 0;
-		for (int j = 0; j < n; j++)
-			dup += j != i && ms[j].def == ms[i].def;
-		if (!dup) {
-			ms[i].name = strdup(ms[i].def->name);
-			continue;
-		}
-		char *s = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&s, &len);
-		fprintf(f, "%s(", ms[i].def->name);
-		const char *key;
-		json_t *v;
-		int first = 1;
-		json_object_foreach(ms[i].params, key, v) {
-			fprintf(f, "%s%s=%g", first ? "" : ",", key,
-			        json_number_value(v));
-			first = 0;
-		}
-		fputc(')', f);
-		fclose(f);
-		ms[i].name = s;
-		for (int j = 0; j < i; j++)
-			if (strcmp(ms[j].name, s) == 0)
-				rc = ml_seterr(err, -EINVAL, "models: %s is listed twice", s);
-	}
-	if (rc != 0) {
-		bm_models_free(ms, n);
-		return rc;
-	}
-	*out = ms;
-	*nout = n;
-	return 0;
-}
-
-static double
-bm_pnum(const json_t *params, const char *key)
-{
-	return json_number_value(json_object_get(params, key));
-}
 
 /* ------------------------------------------------------------------ */
 /* Small helpers.                                                       */
@@ -967,6 +717,50 @@ struct bm_run {
 	json_t **res;      /* nmodels x folds results */
 };
 
+/* The metrics that break a tie on the main one, in order (the main one
+ * itself is skipped): the proper scores first (log loss, then ranking),
+ * then the rest. */
+static const char *const bm_tie_class[] = {
+	"log_loss", "roc_auc", "accuracy", "balanced_accuracy", "f1_macro",
+	"precision_macro", "recall_macro", NULL,
+};
+static const char *const bm_tie_reg[] = { "rmse", "mae", "r2", NULL };
+static const char *const bm_tie_fc[] = { "mase", "rmse", "mae", "smape", NULL };
+
+static const char *const *
+bm_tie_order(int kind)
+{
+	return kind == BM_CLASS ? bm_tie_class : kind == BM_REG ? bm_tie_reg :
+	       bm_tie_fc;
+}
+
+/* Means equal to 12 digits are a tie: the same fold scores summed in
+ * another order differ in the last bits. */
+static int
+bm_same(double a, double b)
+{
+	return fabs(a - b) <= 1e-12 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* -1 if row X ranks before row Y on metric K (both have it), 1 after, 0
+ * tie. */
+static int
+bm_cmp_metric(const struct bm_run *r, const struct bm_row *x,
+              const struct bm_row *y, int k)
+{
+	double mx, my, sd;
+	ml_mean_sd(x->vals + k * r->folds, (size_t)r->folds, &mx, &sd, NULL);
+	ml_mean_sd(y->vals + k * r->folds, (size_t)r->folds, &my, &sd, NULL);
+	if (!x->has[k] || !y->has[k] || bm_same(mx, my))
+		return 0;
+	int hib = bm_higher_is_better(r->mnames[k]);
+	return (hib ? mx > my : mx < my) ? -1 : 1;
+}
+
+/* Ranking: failed models last; then the main metric; a tie on it broken
+ * by the next metrics (bm_tie_order), then by the simpler model (naive
+ * Bayes before logistic regression before a forest; OLS before ridge;
+ * naive before AR before Holt-Winters), then by the order listed. */
 static int
 bm_rank_cmp(const void *a, const void *b, void *ud)
 {
@@ -974,11 +768,31 @@ bm_rank_cmp(const void *a, const void *b, void *ud)
 	const struct bm_row *x = &r->rows[*(const int *)a], *y = &r->rows[*(const int *)b];
 	if ((x->error != NULL) != (y->error != NULL))
 		return x->error != NULL ? 1 : -1;
-	if (x->error == NULL && x->primary != y->primary) {
-		int better = r->hib ? x->primary > y->primary : x->primary < y->primary;
-		return better ? -1 : 1;
-	}
-	return x->model - y->model;
+	if (x->error != NULL)
+		return x->model - y->model;
+	int c = bm_cmp_metric(r, x, y, r->primary);
+	for (const char *const *m = bm_tie_order(r->kind); c == 0 && *m; m++)
+		for (int k = 0; k < r->nm; k++)
+			if (k != r->primary && strcmp(r->mnames[k], *m) == 0)
+				c = bm_cmp_metric(r, x, y, k);
+	if (c != 0)
+		return c;
+	int sx = r->models[x->model].def->simplicity;
+	int sy = r->models[y->model].def->simplicity;
+	return sx != sy ? sx - sy : x->model - y->model;
+}
+
+/* The tie-break rule, as the leaderboard and report state it. */
+static json_t *
+bm_tie_json(const struct bm_run *r)
+{
+	json_t *a = json_array();
+	for (const char *const *m = bm_tie_order(r->kind); *m; m++)
+		if (strcmp(*m, r->metric) != 0)
+			json_array_append_new(a, json_string(*m));
+	json_array_append_new(a, json_string("simplicity"));
+	json_array_append_new(a, json_string("order listed"));
+	return a;
 }
 
 /* Merge the stage's results into per-model rows, rank and test them. */
@@ -1182,6 +996,7 @@ bm_leaderboard(const struct bm_run *r)
 	json_object_set_new(lb, "folds", json_integer(r->folds));
 	json_object_set_new(lb, "primary", json_string(r->metric));
 	json_object_set_new(lb, "higher_is_better", json_boolean(r->hib));
+	json_object_set_new(lb, "tie_break", bm_tie_json(r));
 	json_object_set_new(lb, "metrics", mlist);
 	json_object_set_new(lb, "models", models);
 	json_object_set_new(lb, "best", json_string(r->models[bi].name));
@@ -1314,8 +1129,16 @@ bm_report(const struct bm_run *r, const char *extra)
 	fprintf(f, " (%s%s)\n", r->kind_why && strcmp(r->kind_why, "given") ?
 	        "chosen because " : "", r->kind_why ? r->kind_why : "given");
 	fprintf(f, "- Validation: %s\n", r->validation);
-	fprintf(f, "- Primary metric: %s (%s is better)\n\n", r->metric,
-	        r->hib ? "higher" : "lower");
+	fprintf(f, "- Primary metric: %s (%s is better); a tie on it (equal "
+	        "to 12 digits) is broken by", r->metric, r->hib ? "higher" : "lower");
+	json_t *tb = bm_tie_json(r);
+	size_t ti;
+	json_t *tv;
+	json_array_foreach(tb, ti, tv)
+		fprintf(f, "%s %s", ti ? "," : "", json_string_value(tv));
+	json_decref(tb);
+	fputs(" (naive Bayes before logistic regression before a forest, OLS "
+	      "before ridge, naive before AR before Holt-Winters)\n\n", f);
 	fputs("## Leaderboard\n\n| rank | model |", f);
 	for (int k = 0; k < r->nm; k++)
 		fprintf(f, " %s |", r->mnames[k]);

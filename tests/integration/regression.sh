@@ -5,7 +5,9 @@
 # a regression forest.  The kind is inferred from the schema (a numeric
 # label) and said in the result; the leaderboard has RMSE, MAE and R^2 on
 # every fold, sorted on the main metric in its direction (RMSE lower, R^2
-# higher); the refit is a model.json that predict reads.
+# higher); the refit is a model.json that predict reads.  A grid expands
+# to one model per combination; a tie on every metric goes to the simpler
+# model; an unknown model parameter is refused with the valid ones.
 . "$(dirname "$0")/lib.sh"
 start_cluster
 D=$T/dags
@@ -32,6 +34,8 @@ reg_dag reg 'folds: 5, dataset: iris, exclude: species'
 reg_dag regsp 'models: "ridge,ols"'
 reg_dag regr2 'kind: regression, metric: r2, exclude: species, models: [ridge, ols, {model: ridge, alpha: 100}]'
 reg_dag regbad 'kind: regression, models: "ols,naive_bayes"'
+reg_dag grid 'exclude: species, models: [{model: ridge, alpha: 0}, ols, {model: forest, n_trees: 20, grid: {max_depth: [1, 3], min_samples_leaf: [1, 5]}}]'
+reg_dag badparam 'models: [{model: ridge, alpah: 1}]'
 sleep 2.5
 
 run_dag() {
@@ -78,6 +82,19 @@ run_dag regr2 success
 eq "metric r2: higher is better, sorted descending; alpha 100 last" True \
 	"$(res regr2 "(lambda v: $L['higher_is_better'] and v == sorted(v, reverse=True))([m['metrics']['r2']['mean'] for m in $L['models']]) and $L['models'][-1]['params']['alpha'] == 100")"
 eq "kind given" given "$(res regr2 "$L['kind_from']")"
+
+run_dag grid success
+eq "a 2x2 grid: four forests named by their parameters, with their params" \
+	"[(1, 1), (1, 5), (3, 1), (3, 5)]" \
+	"$(res grid "sorted((m['params']['max_depth'], m['params']['min_samples_leaf']) for m in $L['models'] if m['type'] == 'forest' and m['model'].startswith('forest(') and m['params']['n_trees'] == 20)")"
+eq "ridge with alpha 0 ties OLS on every metric: the simpler (ols) ranks first" "ols ridge" \
+	"$(res grid "' '.join(m['model'] for m in $L['models'] if m['type'] in ('ols', 'ridge'))")"
+eq "the tie-break rule is in the leaderboard" "['mae', 'r2', 'simplicity', 'order listed']" \
+	"$(res grid "$L['tie_break']")"
+run_dag badparam failed
+case "$(res badparam 'd["error"]')" in
+*"model ridge has no parameter 'alpah' (its parameters: alpha; grid)"*) ok "an unknown parameter lists the valid ones" true ;;
+*) ok "an unknown parameter lists the valid ones (got: $(res badparam 'd["error"]'))" false ;; esac
 
 run_dag regbad failed
 case "$(res regbad 'd["error"]')" in
