@@ -7,6 +7,7 @@
  * what can change under a running master (master_reload()).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,9 @@ master_run(const struct kiln_config *c, char **err)
 	log_info("master listening on %s://%s:%d (API /api/v1/, dashboard /), data in %s",
 	         c->master.tls ? "https" : "http", c->master.listen,
 	         http_port(http), c->master.data_dir);
+	/* The start-up's garbage (config, migrations, plugin scan) back
+	 * to the system: an idle master keeps only what it uses. */
+	malloc_trim(0);
 	/* The API answers from here on: a unit ordered After= this one may
 	 * start. */
 	notify_ready("serving");

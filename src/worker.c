@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,6 +51,10 @@
 
 #define WORKER_ABANDON_MS 3000   /* grace after a timeout's cancel */
 #define PUT_TRIES 5              /* an output upload answered 503 */
+/* Registration retries: 40 x 5 ms (the master's start), then 50 ms. */
+#define WORKER_REG_FAST_TRIES 40
+#define WORKER_REG_FAST_US 5000
+#define WORKER_REG_SLOW_US 50000
 
 struct wtask {
 	int64_t id;
@@ -655,6 +660,9 @@ do_register(struct wk *w)
 	worker_cancels(w, rep.cancel, rep.ncancel);
 	proto_release(&rep.own);
 	log_info("registered with master at %s (session %s)", w->url, w->session);
+	/* What the start-up (plugin scan, config) freed, back to the
+	 * system: an idle worker keeps only what it uses. */
+	malloc_trim(0);
 	char *status = xasprintf("registered with %s", w->url);
 	notify_ready(status);     /* again after a re-registration: harmless */
 	free(status);
@@ -1000,14 +1008,22 @@ static void
 worker_poll(struct wk *w)
 {
 	int64_t hb = w->cfg->master.heartbeat_ms;
+	int tries = 0;          /* failed registrations in a row */
 	w->need_register = 1;
 	while (!worker_stop) {
 		pthread_mutex_lock(&w->mu);
 		int reg = w->need_register;
 		pthread_mutex_unlock(&w->mu);
 		if (reg) {
-			if (do_register(w) != 0)
-				usleep(50 * 1000);
+			/* A master started beside us (`kiln up`) listens a
+			 * few ms later: try every WORKER_REG_FAST_US for a
+			 * while, so the cluster is ready when it is, then
+			 * settle at WORKER_REG_SLOW_US. */
+			if (do_register(w) == 0)
+				tries = 0;
+			else
+				usleep(tries++ < WORKER_REG_FAST_TRIES ?
+				       WORKER_REG_FAST_US : WORKER_REG_SLOW_US);
 			continue;
 		}
 		if (exchange(w, w->poll_c, NULL, 0, hb) != 0)
