@@ -1773,8 +1773,12 @@ sched_reap(sched *s)
 		for (struct sjob *j = w->running; j != NULL; j = j->next) {
 			if (j->state != SJ_RUNNING)
 				continue;
+			/* As in sched_register: a worker this master never
+			 * heard from (its jobs came from the store) may have
+			 * gone down with the old master, so no strike. */
 			lost_op(s, j, &ops[nops], w->leaving ? "worker left" :
-			        "worker stopped heartbeating", !w->leaving);
+			        "worker stopped heartbeating",
+			        !w->leaving && w->registered);
 			j->state = SJ_FINISHING;
 			js[nops++] = j;
 		}
