@@ -95,11 +95,57 @@ bm_fitted_free(struct bm_fitted *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* Fit model M on N rows (X: d columns, Y codes 0..K-1). */
+/* Logistic regression's penalty and class weights from M's parameters
+ * into SPEC; W (K values) holds weights given per class (CLASSES: the K
+ * class names).  A class the weights name that the label does not have
+ * is an error naming the classes. */
+static int
+bm_logreg_spec(const struct bm_model *m, int K, const char *const *classes,
+               struct ml_logreg_spec *spec, double *w, char **err)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->C = bm_pnum(m->params, "C");
+	spec->penalty = ml_lr_penalty_find(json_string_value(json_object_get(
+	                m->params, "penalty")) ?: "l2");
+	spec->l1_ratio = bm_pnum(m->params, "l1_ratio");
+	json_t *cw = json_object_get(m->params, "class_weight");
+	const char *s = json_string_value(cw);
+	if (s != NULL) {
+		spec->balanced = strcmp(s, "balanced") == 0;
+		return 0;
+	}
+	for (int k = 0; k < K; k++)
+		w[k] = 1;
+	const char *cls;
+	json_t *v;
+	json_object_foreach(cw, cls, v) {
+		int k = 0;
+		while (k < K && strcmp(classes[k], cls) != 0)
+			k++;
+		if (k == K) {
+			char *known = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&known, &len);
+			for (int j = 0; j < K; j++)
+				fprintf(f, "%s%s", j ? ", " : "", classes[j]);
+			fclose(f);
+			int rc = ml_seterr(err, -EINVAL, "model %s: class_weight names "
+			                   "the class '%s', which the label does not "
+			                   "have (its classes: %s)", m->name, cls, known);
+			free(known);
+			return rc;
+		}
+		w[k] = json_number_value(v);
+	}
+	spec->class_weight = cw != NULL ? w : NULL;
+	return 0;
+}
+
+/* Fit model M on N rows (X: d columns, Y codes 0..K-1 of CLASSES). */
 static int
 bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
        const int *y, size_t n, uint64_t seed, const char *const *names,
-       struct bm_fitted *out, char **err)
+       const char *const *classes, struct bm_fitted *out, char **err)
 {
 	memset(out, 0, sizeof *out);
 	out->def = m->def;
@@ -111,8 +157,14 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 		o.ftol = 0;     /* as the logreg plugin: stop on the gradient */
 		const double *const *blk = X;
 		char *warn = NULL;
-		int rc = ml_logreg_fit_blocks(&out->lr, d, K, bm_pnum(m->params, "C"),
-		                              &blk, &y, &n, 1, &o, &warn, err);
+		struct ml_logreg_spec spec;
+		double *w = calloc((size_t)K + 1, sizeof *w);
+		int rc = w == NULL ? ml_seterr(err, -ENOMEM, "out of memory") :
+		         bm_logreg_spec(m, K, classes, &spec, w, err);
+		if (rc == 0)
+			rc = ml_logreg_fit_blocks_ex(&out->lr, d, K, &spec, &blk, &y,
+			                             &n, 1, &o, &warn, err);
+		free(w);
 		free(warn);     /* constant columns are harmless here */
 		return rc;
 	}
@@ -315,7 +367,8 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 	rc = bm_impute_fold(imp, mx->d, Xtr, ntr, Xte, nte, err);
 	if (rc == 0)
 		rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
-		            (const char *const *)ds->features, &fit, err);
+		            (const char *const *)ds->features,
+		            (const char *const *)ds->classes, &fit, err);
 	double train_ms = mlp_now_ms() - t0;
 	double *prob = malloc(((size_t)K * nte + 1) * sizeof *prob);
 	if (rc == 0)
@@ -1278,7 +1331,8 @@ bm_refit(const struct bm_run *r, char **line)
 		if (rc == 0)
 			rc = bm_fit(m, r->mx.d, r->ds.nclasses,
 		                (const double *const *)r->mx.X, r->mx.y, r->mx.n,
-		                r->seed, (const char *const *)r->ds.features, &fit, &err);
+		                r->seed, (const char *const *)r->ds.features,
+		                (const char *const *)r->ds.classes, &fit, &err);
 		if (rc == 0)
 			rc = bm_fitted_json(&fit, &mj);
 		bm_fitted_free(&fit);
@@ -1452,6 +1506,19 @@ bm_setup_class(struct bm_run *r, int64_t folds, char **err)
 	if (rc != 0)
 		return rc;
 	if ((rc = bm_setup_impute(r, err)) != 0)
+		return rc;
+	/* Class weights name classes: a wrong name fails here, not on
+	 * every fold. */
+	double *w = calloc((size_t)r->ds.nclasses + 1, sizeof *w);
+	for (int i = 0; i < r->nmodels && rc == 0; i++)
+		if (strcmp(r->models[i].def->name, "logreg") == 0) {
+			struct ml_logreg_spec spec;
+			rc = bm_logreg_spec(&r->models[i], r->ds.nclasses,
+			                    (const char *const *)r->ds.classes, &spec,
+			                    w, err);
+		}
+	free(w);
+	if (rc != 0)
 		return rc;
 	bm_setup_folds(r, (int)folds, "stratified");
 	return 0;
