@@ -1031,6 +1031,34 @@ bm_forecast_json(const struct bm_run *r, int mi)
 	                 "predicted", pred);
 }
 
+/* Model MI's confusion matrix pooled out-of-fold over the first
+ * repetition (rows: true class), and each class's recall from it: what
+ * class weights change. */
+static json_t *
+bm_confusion_json(const struct bm_run *r, int mi)
+{
+	int K = r->ds.nclasses;
+	json_t *rows = json_array(), *recall = json_object();
+	for (int a = 0; a < K; a++) {
+		json_t *row = json_array();
+		json_int_t tot = 0, hit = 0;
+		for (int c = 0; c < K; c++) {
+			json_int_t sum = 0;
+			for (int j = 0; j < r->k; j++)
+				sum += json_integer_value(json_array_get(json_object_get(
+				       r->res[mi * r->folds + j], "confusion"),
+				       (size_t)(a * K + c)));
+			json_array_append_new(row, json_integer(sum));
+			tot += sum;
+			hit += a == c ? sum : 0;
+		}
+		json_array_append_new(rows, row);
+		json_object_set_new(recall, r->ds.classes[a], tot > 0 ?
+		                    json_real((double)hit / (double)tot) : json_null());
+	}
+	return json_pack("{s:o,s:o}", "matrix", rows, "recall", recall);
+}
+
 /* The test of the best against each other model. */
 static const char *
 bm_test_name(const struct bm_run *r)
@@ -1063,6 +1091,8 @@ bm_leaderboard(const struct bm_run *r)
 			jnum(w->tp), "test", bm_test_name(r)) : json_null());
 		if (w->error != NULL)
 			json_object_set_new(e, "error", json_string(w->error));
+		else if (r->kind == BM_CLASS)
+			json_object_set_new(e, "confusion", bm_confusion_json(r, w->model));
 		json_array_append_new(models, e);
 	}
 	int bi = r->order[0];

@@ -6,7 +6,12 @@
 # is over every repetition's folds, and whose p values are Nadeau and
 # Bengio's corrected resampled t-test - checked against an independent
 # Python computation (tests/fixtures/ml/ref_nbtest.py) in the result, the
-# CSV and `kiln leaderboard`; repeats refused for a backtest.
+# CSV and `kiln leaderboard`; repeats refused for a backtest.  Class
+# weights for logistic regression raise the minority class's recall on
+# an imbalanced dataset; an L1 penalty sets the coefficients of irrelevant
+# features to exactly 0 and still classifies (scikit-learn is not
+# installed here to compare with: the optimality conditions are checked
+# in tests/unit/ml-linear-test).
 . "$(dirname "$0")/lib.sh"
 start_cluster
 D=$T/dags
@@ -31,6 +36,25 @@ tdag rep1 "$BC" diagnosis 'folds: 5, seed: 7, models: [logreg, naive_bayes, {mod
 tdag rep3 "$BC" diagnosis 'folds: 5, repeats: 3, seed: 7, models: [logreg, naive_bayes, {model: forest, n_trees: 10}]'
 tdag regrep "$IRIS" "petal_width_(cm)" 'exclude: species, folds: 4, repeats: 2, models: [ridge, ols]'
 tdag badrep "$IRIS" "petal_width_(cm)" 'repeats: 0'
+# Imbalanced (6% minority) and sparse (2 of 8 features matter) data.
+python3 - "$T" <<'PY'
+import math, random, sys
+r = random.Random(17)
+with open(sys.argv[1] + "/imb.csv", "w") as f:
+    f.write("x1,x2,y\n")
+    for i in range(800):
+        m = r.random() < 0.06
+        f.write("%.6f,%.6f,%s\n" % (r.gauss(1.5 if m else 0, 1), r.gauss(1.5 if m else 0, 1), "min" if m else "maj"))
+with open(sys.argv[1] + "/sparse.csv", "w") as f:
+    f.write(",".join("x%d" % j for j in range(1, 9)) + ",y\n")
+    for i in range(400):
+        b = r.random() < 0.5
+        f.write(",".join("%.6f" % r.gauss(1.0 if b and j < 2 else 0, 1) for j in range(8)) + ",%s\n" % ("b" if b else "a"))
+PY
+tdag imb "$T/imb.csv" y 'metric: balanced_accuracy, models: [{model: logreg, grid: {class_weight: [none, balanced, {min: 10}]}}]'
+tdag imbbad "$T/imb.csv" y 'models: [{model: logreg, class_weight: {minority: 10}}]'
+tdag l1 "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, penalty: l1, C: 0.02}]'
+tdag pens "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, C: 0.02, grid: {penalty: [l2, l1, elasticnet]}}]'
 cat > "$D/fcrep.yaml" <<YAML
 id: fcrep
 tasks:
@@ -104,4 +128,37 @@ run_dag fcrep failed
 case "$(res fcrep 'd["error"]')" in
 *"repeats: a backtest has one set of origins"*) ok "repeats refused for a forecast" true ;;
 *) ok "repeats refused for a forecast (got: $(res fcrep 'd["error"]'))" false ;; esac
+
+# (3) Class weights.
+run_dag imb success
+eq "three weightings, named" \
+	"['logreg(C=1,max_iter=1000)', 'logreg(C=1,max_iter=1000,class_weight=balanced)', 'logreg(C=1,max_iter=1000,class_weight={\"min\":10})']" \
+	"$(res imb "sorted(m['model'] for m in $L['models'])")"
+echo "# $(res imb "[(m['model'], m['confusion']['recall']) for m in $L['models']]")"
+rec() { res imb "[m['confusion']['recall']['min'] for m in $L['models'] if m['params']['class_weight'] == $1][0]"; }
+ok "balanced weights raise the minority recall by 0.2 or more ($(rec "'none'") -> $(rec "'balanced'"))" \
+	python3 -c "import sys; sys.exit(not $(rec "'balanced'") >= $(rec "'none'") + 0.2)"
+ok "weight 10 on the minority raises its recall too" \
+	python3 -c "import sys; sys.exit(not $(rec "{'min': 10}") > $(rec "'none'"))"
+eq "a weighting beats none on balanced accuracy" True \
+	"$(res imb "$L['models'][-1]['params']['class_weight'] == 'none'")"
+eq "each model's pooled confusion counts every row once" True \
+	"$(res imb "all(sum(map(sum, m['confusion']['matrix'])) == 800 for m in $L['models'])")"
+run_dag imbbad failed
+case "$(res imbbad 'd["error"]')" in
+*"class_weight names the class 'minority', which the label does not have (its classes: maj, min)"*) ok "a weight for an unknown class refused with the classes" true ;;
+*) ok "a weight for an unknown class refused (got: $(res imbbad 'd["error"]'))" false ;; esac
+
+# (4) L1 and elastic net.
+run_dag l1 success
+k artifact get "$J" model.json -o "$T/l1model.json"
+echo "# L1 coefficients: $(jq_ 'd["model"]["coef"]' < "$T/l1model.json")"
+eq "L1: the 6 irrelevant features' coefficients are exactly 0, the 2 relevant ones not" True \
+	"$(jq_ '(lambda c: all(x == 0 for x in c[2:]) and all(x > 0.05 for x in c[:2]))(d["model"]["coef"][0])' < "$T/l1model.json")"
+eq "L1: penalty kept in the model file" "l1" "$(jq_ 'd["model"]["penalty"]' < "$T/l1model.json")"
+ok "L1: cross-validated accuracy above 0.65 ($(res l1 "$L['models'][0]['metrics']['accuracy']['mean']"))" \
+	python3 -c "import sys; sys.exit(not $(res l1 "$L['models'][0]['metrics']['accuracy']['mean']") > 0.65)"
+run_dag pens success
+eq "l2, l1 and elastic net all fitted, within 0.05 accuracy of each other" True \
+	"$(res pens "(lambda a: len(a) == 3 and max(a) - min(a) < 0.05)([m['metrics']['accuracy']['mean'] for m in $L['models'] if 'error' not in m])")"
 finish
