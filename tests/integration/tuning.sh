@@ -55,6 +55,26 @@ tdag imb "$T/imb.csv" y 'metric: balanced_accuracy, models: [{model: logreg, gri
 tdag imbbad "$T/imb.csv" y 'models: [{model: logreg, class_weight: {minority: 10}}]'
 tdag l1 "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, penalty: l1, C: 0.02}]'
 tdag pens "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, C: 0.02, grid: {penalty: [l2, l1, elasticnet]}}]'
+# The logreg plugin itself (distributed gradients) with the same options.
+lrdag() {
+	cat > "$D/$1.yaml" <<YAML
+id: $1
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: { file: "$2", partitions: 3, label: y }
+  - id: bench
+    plugin: logreg
+    depends_on: [ingest]
+    params: { $3 }
+  - id: predict
+    plugin: predict
+    depends_on: [ingest, bench]
+YAML
+}
+lrdag lrbal "$T/imb.csv" 'class_weight: balanced'
+lrdag lrplain "$T/imb.csv" 'C: 1'
+lrdag lrl1 "$T/sparse.csv" 'penalty: l1, C: 0.02'
 cat > "$D/fcrep.yaml" <<YAML
 id: fcrep
 tasks:
@@ -161,4 +181,26 @@ ok "L1: cross-validated accuracy above 0.65 ($(res l1 "$L['models'][0]['metrics'
 run_dag pens success
 eq "l2, l1 and elastic net all fitted, within 0.05 accuracy of each other" True \
 	"$(res pens "(lambda a: len(a) == 3 and max(a) - min(a) < 0.05)([m['metrics']['accuracy']['mean'] for m in $L['models'] if 'error' not in m])")"
+
+# (5) The logreg plugin: the same options over distributed gradients.
+run_dag lrl1 success
+eq "logreg plugin, L1: the irrelevant coefficients exactly 0" True \
+	"$(res lrl1 "(lambda c: all(x == 0 for x in c[2:]) and all(x != 0 for x in c[:2]))(d['result']['coef'][0])")"
+run_dag lrplain success
+api GET "/api/v1/jobs/$(ti "$rid" predict job_id)" > "$T/lrplain.pred.json"
+run_dag lrbal success
+api GET "/api/v1/jobs/$(ti "$rid" predict job_id)" > "$T/lrbal.pred.json"
+echo "# predict: $(jq_ 'd["result"]' < "$T/lrbal.pred.json" | cut -c1-300)"
+brec() { jq_ "d['result']['metrics']['balanced_accuracy']" < "$T/$1.pred.json"; }
+ok "logreg plugin: balanced weights raise the training balanced accuracy ($(brec lrplain) -> $(brec lrbal))" \
+	python3 -c "import sys; sys.exit(not $(brec lrbal) > $(brec lrplain) + 0.1)"
+
+# (6) kiln plugins NAME: a plugin's parameters from its table.
+k plugins benchmark > "$T/pl.txt"
+ok "kiln plugins benchmark lists repeats with its default" grep -Eq "^repeats +int +1 " "$T/pl.txt"
+k plugins logreg > "$T/pl2.txt"
+ok "kiln plugins logreg lists penalty, l1_ratio and class_weight" sh -c \
+	"grep -q '^penalty ' '$T/pl2.txt' && grep -q '^l1_ratio ' '$T/pl2.txt' && grep -q '^class_weight ' '$T/pl2.txt'"
+k plugins nosuch 2> "$T/pl3.txt"
+eq "kiln plugins NAME of no plugin fails" 1 $?
 finish
