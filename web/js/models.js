@@ -363,6 +363,7 @@ function describe(lb) {
 		dd('Classes', Array.isArray(lb.classes) ? lb.classes.join(', ') : null),
 		dd('Validation', lb.validation),
 		dd('Folds', lb.folds),
+		dd('Repeats', lb.repeats > 1 ? `${lb.repeats} (p: corrected resampled t-test)` : null),
 		dd('Primary metric', lb.primary + (lb.higher_is_better === false ? ' (lower is better)' :
 			lb.higher_is_better === true ? ' (higher is better)' : '')),
 		dd('Best model', bestModel(lb), 'leaderboard-best'));
