@@ -95,23 +95,19 @@ bm_fitted_free(struct bm_fitted *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* Logistic regression's penalty and class weights from M's parameters
- * into SPEC; W (K values) holds weights given per class (CLASSES: the K
- * class names).  A class the weights name that the label does not have
- * is an error naming the classes. */
+/* M's class_weight into W (K values) for CLASSES (the K class names):
+ * *GIVEN 0 for none, 1 for weights per class in W, 2 for balanced (W
+ * untouched).  A class the weights name that the label does not have is
+ * an error naming the classes. */
 static int
-bm_logreg_spec(const struct bm_model *m, int K, const char *const *classes,
-               struct ml_logreg_spec *spec, double *w, char **err)
+bm_class_weight(const struct bm_model *m, int K, const char *const *classes,
+                double *w, int *given, char **err)
 {
-	memset(spec, 0, sizeof *spec);
-	spec->C = bm_pnum(m->params, "C");
-	spec->penalty = ml_lr_penalty_find(json_string_value(json_object_get(
-	                m->params, "penalty")) ?: "l2");
-	spec->l1_ratio = bm_pnum(m->params, "l1_ratio");
 	json_t *cw = json_object_get(m->params, "class_weight");
 	const char *s = json_string_value(cw);
-	if (s != NULL) {
-		spec->balanced = strcmp(s, "balanced") == 0;
+	*given = 0;
+	if (cw == NULL || s != NULL) {
+		*given = s != NULL && strcmp(s, "balanced") == 0 ? 2 : 0;
 		return 0;
 	}
 	for (int k = 0; k < K; k++)
@@ -137,8 +133,26 @@ bm_logreg_spec(const struct bm_model *m, int K, const char *const *classes,
 		}
 		w[k] = json_number_value(v);
 	}
-	spec->class_weight = cw != NULL ? w : NULL;
+	*given = 1;
 	return 0;
+}
+
+/* Logistic regression's penalty and class weights from M's parameters
+ * into SPEC, W as for bm_class_weight(). */
+static int
+bm_logreg_spec(const struct bm_model *m, int K, const char *const *classes,
+               struct ml_logreg_spec *spec, double *w, char **err)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->C = bm_pnum(m->params, "C");
+	spec->penalty = ml_lr_penalty_find(json_string_value(json_object_get(
+	                m->params, "penalty")) ?: "l2");
+	spec->l1_ratio = bm_pnum(m->params, "l1_ratio");
+	int given;
+	int rc = bm_class_weight(m, K, classes, w, &given, err);
+	spec->balanced = given == 2;
+	spec->class_weight = given == 1 ? w : NULL;
+	return rc;
 }
 
 /* Fit model M on N rows (X: d columns, Y codes 0..K-1 of CLASSES). */
@@ -187,8 +201,24 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 	fp.max_features = (int)bm_pnum(m->params, "max_features");
 	fp.min_samples_leaf = (int)bm_pnum(m->params, "min_samples_leaf");
 	fp.seed = seed;
+	double *w = calloc((size_t)K + 1, sizeof *w);
+	int given = 0;
+	int rc = w == NULL ? ml_seterr(err, -ENOMEM, "out of memory") :
+	         bm_class_weight(m, K, classes, w, &given, err);
+	if (rc == 0 && given == 2) {
+		/* balanced over the training rows: n / (K n_k) */
+		for (size_t i = 0; i < n; i++)
+			if (y[i] >= 0 && y[i] < K)
+				w[y[i]] += 1;
+		for (int k = 0; k < K && rc == 0; k++)
+			w[k] = w[k] > 0 ? (double)n / ((double)K * w[k]) : 1;
+	}
+	fp.class_weight = given ? w : NULL;
 	struct ml_forest_data fd = { .X = X, .n = n, .d = d, .y = y, .names = names };
-	return ml_forest_fit(&fd, &fp, &out->fo, err);
+	if (rc == 0)
+		rc = ml_forest_fit(&fd, &fp, &out->fo, err);
+	free(w);
+	return rc;
 }
 
 /* Class probabilities of N rows as N rows of K (row-major, as ml_eval.h
@@ -1540,13 +1570,12 @@ bm_setup_class(struct bm_run *r, int64_t folds, char **err)
 	/* Class weights name classes: a wrong name fails here, not on
 	 * every fold. */
 	double *w = calloc((size_t)r->ds.nclasses + 1, sizeof *w);
-	for (int i = 0; i < r->nmodels && rc == 0; i++)
-		if (strcmp(r->models[i].def->name, "logreg") == 0) {
-			struct ml_logreg_spec spec;
-			rc = bm_logreg_spec(&r->models[i], r->ds.nclasses,
-			                    (const char *const *)r->ds.classes, &spec,
-			                    w, err);
-		}
+	for (int i = 0; i < r->nmodels && rc == 0; i++) {
+		int given;
+		rc = bm_class_weight(&r->models[i], r->ds.nclasses,
+		                     (const char *const *)r->ds.classes, w, &given,
+		                     err);
+	}
 	free(w);
 	if (rc != 0)
 		return rc;

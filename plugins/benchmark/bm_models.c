@@ -31,7 +31,8 @@ static const struct bm_mdef bm_models[] = {
 	  { { "n_trees", 100, 1, 10000, 1, "number of trees", NULL, 0, 0 },
 	    { "max_depth", 0, 0, 1000, 1, "deepest a tree grows (0: no limit)", NULL, 0, 0 },
 	    { "max_features", 0, -1, 1e6, 1, "features tried per split (0: sqrt(d) for classification, d/3 for regression; -1: all)", NULL, 0, 0 },
-	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf", NULL, 0, 0 } } },
+	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf", NULL, 0, 0 },
+	    { "class_weight", 0, 0, 0, 0, "weights on each class's rows in the splits and leaves: `balanced` (n / (K n_k) over the training rows, as scikit-learn) or {class: weight} (unlisted classes 1); none by default", NULL, 1, 1 } } },
 	/* Regression: ridge and OLS are the linreg plugin's model (alpha 0
 	 * is least squares), so predict reads their model.json. */
 	{ "ridge", { "ridge_regression" }, BM_REG, 0, "linreg", 1,

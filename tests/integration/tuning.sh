@@ -52,6 +52,7 @@ with open(sys.argv[1] + "/sparse.csv", "w") as f:
         f.write(",".join("%.6f" % r.gauss(1.0 if b and j < 2 else 0, 1) for j in range(8)) + ",%s\n" % ("b" if b else "a"))
 PY
 tdag imb "$T/imb.csv" y 'metric: balanced_accuracy, models: [{model: logreg, grid: {class_weight: [none, balanced, {min: 10}]}}]'
+tdag imbrf "$T/imb.csv" y 'metric: balanced_accuracy, models: [{model: forest, n_trees: 50, max_depth: 3, grid: {class_weight: [none, balanced]}}]'
 tdag imbbad "$T/imb.csv" y 'models: [{model: logreg, class_weight: {minority: 10}}]'
 tdag l1 "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, penalty: l1, C: 0.02}]'
 tdag pens "$T/sparse.csv" y 'metric: accuracy, models: [{model: logreg, C: 0.02, grid: {penalty: [l2, l1, elasticnet]}}]'
@@ -164,6 +165,11 @@ eq "a weighting beats none on balanced accuracy" True \
 	"$(res imb "$L['models'][-1]['params']['class_weight'] == 'none'")"
 eq "each model's pooled confusion counts every row once" True \
 	"$(res imb "all(sum(map(sum, m['confusion']['matrix'])) == 800 for m in $L['models'])")"
+run_dag imbrf success
+echo "# forest: $(res imbrf "[(m['model'], m['confusion']['recall']) for m in $L['models']]")"
+frec() { res imbrf "[m['confusion']['recall']['min'] for m in $L['models'] if m['params']['class_weight'] == $1][0]"; }
+ok "forest: balanced weights raise the minority recall by 0.2 or more ($(frec "'none'") -> $(frec "'balanced'"))" \
+	python3 -c "import sys; sys.exit(not $(frec "'balanced'") >= $(frec "'none'") + 0.2)"
 run_dag imbbad failed
 case "$(res imbbad 'd["error"]')" in
 *"class_weight names the class 'minority', which the label does not have (its classes: maj, min)"*) ok "a weight for an unknown class refused with the classes" true ;;
