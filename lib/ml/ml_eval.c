@@ -660,9 +660,9 @@ ml_t_cdf(double t, double df)
 	return t > 0 ? 1 - tail : tail;
 }
 
-int
-ml_ttest_rel(const double *a, const double *b, size_t n, double *t,
-             double *df, double *p, char **err)
+static int
+ev_ttest(const double *a, const double *b, size_t n, double ratio,
+         double *t, double *df, double *p, char **err)
 {
 	if (n < 2)
 		return ml_seterr(err, -EINVAL, "a paired t-test needs at least 2 "
@@ -690,8 +690,27 @@ ml_ttest_rel(const double *a, const double *b, size_t n, double *t,
 		}
 		return 0;
 	}
-	*t = m / (sd / sqrt((double)n));
+	/* ratio 0: the plain paired test, computed as it always was */
+	*t = ratio == 0 ? m / (sd / sqrt((double)n)) :
+	     m / (sd * sqrt(1 / (double)n + ratio));
 	/* two-sided: P(|T| > |t|) = I_{df/(df+t^2)}(df/2, 1/2) */
 	*p = ml_betainc(*df / 2, 0.5, *df / (*df + *t * *t));
 	return 0;
+}
+
+int
+ml_ttest_rel(const double *a, const double *b, size_t n, double *t,
+             double *df, double *p, char **err)
+{
+	return ev_ttest(a, b, n, 0, t, df, p, err);
+}
+
+int
+ml_ttest_corrected(const double *a, const double *b, size_t n, double ratio,
+                   double *t, double *df, double *p, char **err)
+{
+	if (!(ratio >= 0) || !isfinite(ratio))
+		return ml_seterr(err, -EINVAL, "corrected t-test: n_test/n_train "
+		                 "= %g", ratio);
+	return ev_ttest(a, b, n, ratio, t, df, p, err);
 }

@@ -161,6 +161,21 @@ int ml_mean_sd(const double *x, size_t n, double *mean, double *sd,
 int ml_ttest_rel(const double *a, const double *b, size_t n, double *t,
                  double *df, double *p, char **err);
 
+/*
+ * Nadeau and Bengio's (2003) corrected resampled t-test of A against B,
+ * N scores from repeated k-fold cross-validation (R repetitions of k
+ * folds, N = R*k) on shared folds: with d = a - b, mean m and sample
+ * variance s^2 (n - 1),
+ *     t = m / sqrt((1/N + RATIO) * s^2),   df = N - 1,
+ * two-sided p from Student's t.  RATIO is n_test/n_train (1/(k-1) for
+ * k-fold); the term corrects the variance for the overlap of training
+ * sets, which the plain paired test ignores.  Zero and constant
+ * differences as ml_ttest_rel().  n >= 2, RATIO >= 0.
+ */
+int ml_ttest_corrected(const double *a, const double *b, size_t n,
+                       double ratio, double *t, double *df, double *p,
+                       char **err);
+
 /* Regularised incomplete beta I_x(a, b) and Student's t CDF (df > 0). */
 double ml_betainc(double a, double b, double x);
 double ml_t_cdf(double t, double df);

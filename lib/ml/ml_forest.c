@@ -447,6 +447,9 @@ ml_forest_fit_trees(const struct ml_forest_data *data,
 			for (size_t i = 0; i < n; i++)
 				g.w[i] = 1;
 		}
+		if (p->task == ML_FOREST_CLASSIFICATION && p->class_weight != NULL)
+			for (size_t i = 0; i < n; i++)
+				g.w[i] *= p->class_weight[data->y[i]];
 		size_t nrows = 0;
 		for (size_t i = 0; i < n; i++)
 			if (g.w[i] > 0)

@@ -52,6 +52,10 @@ struct ml_forest_params {
 	int min_samples_split; /* distinct rows to split a node, default 2 */
 	int bootstrap;         /* 1 (default): sample n rows with replacement */
 	uint64_t seed;
+	/* Classification: nclasses weights multiplying each row's (bootstrap)
+	 * weight by its class's, as scikit-learn's class_weight; NULL: none.
+	 * Not carried by ml_forest_to_json (the fit's, not the model's). */
+	const double *class_weight;
 };
 
 /* Training data: column-major features, as everywhere in lib/ml. */

@@ -449,7 +449,73 @@ ml_logreg_free(struct ml_logreg *m)
 	free(m->std);
 	free(m->coef);
 	free(m->intercept);
+	free(m->class_weight);
 	memset(m, 0, sizeof *m);
+}
+
+static const char *const lr_penalty_names[] = { "l2", "l1", "elasticnet" };
+
+int
+ml_lr_penalty_find(const char *name)
+{
+	for (int k = 0; k < 3; k++)
+		if (name != NULL && strcmp(name, lr_penalty_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+const char *
+ml_lr_penalty_name(int penalty)
+{
+	return penalty >= 0 && penalty < 3 ? lr_penalty_names[penalty] : "?";
+}
+
+int
+ml_logreg_set_penalty(struct ml_logreg *m, int penalty, double l1_ratio,
+                      char **err)
+{
+	if (penalty < ML_LR_L2 || penalty > ML_LR_ELASTICNET)
+		return ml_seterr(err, -EINVAL, "logreg: penalty must be l2, l1 or "
+		                 "elasticnet");
+	if (penalty == ML_LR_ELASTICNET && !(l1_ratio >= 0 && l1_ratio <= 1))
+		return ml_seterr(err, -EINVAL, "logreg: l1_ratio must be in [0, 1]");
+	m->penalty = penalty;
+	m->l1_ratio = penalty == ML_LR_ELASTICNET ? l1_ratio :
+	              penalty == ML_LR_L1 ? 1 : 0;
+	return 0;
+}
+
+int
+ml_logreg_set_class_weight(struct ml_logreg *m, const double *w, char **err)
+{
+	free(m->class_weight);
+	m->class_weight = NULL;
+	if (w == NULL)
+		return 0;
+	for (int k = 0; k < m->nclasses; k++)
+		if (!(w[k] > 0) || !isfinite(w[k]))
+			return ml_seterr(err, -EINVAL, "logreg: the weight of class %d "
+			                 "must be positive and finite", k);
+	m->class_weight = ln_calloc((size_t)m->nclasses, sizeof(double));
+	if (m->class_weight == NULL)
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
+	memcpy(m->class_weight, w, (size_t)m->nclasses * sizeof(double));
+	return 0;
+}
+
+int
+ml_class_weight_balanced(const struct ml_moments *stats, double *w, char **err)
+{
+	if (stats->nclasses < 1 || stats->class_count == NULL)
+		return ml_seterr(err, -EINVAL, "balanced class weights: the moments "
+		                 "did not count classes");
+	for (int k = 0; k < stats->nclasses; k++) {
+		if (!(stats->class_count[k] > 0))
+			return ml_seterr(err, -EINVAL, "balanced class weights: class "
+			                 "%d has no rows", k);
+		w[k] = stats->count / ((double)stats->nclasses * stats->class_count[k]);
+	}
+	return 0;
 }
 
 /*
@@ -506,6 +572,7 @@ ml_logreg_partial(const struct ml_logreg *m, const double *params,
 	if (z == NULL)
 		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
 	double *cw = z + R * LR_CHUNK, *b = cw + R * d;
+	const double *cwt = m->class_weight;
 	lr_unpack(m, params, cw, b);
 
 	double lsum = 0;
@@ -527,6 +594,11 @@ ml_logreg_partial(const struct ml_logreg *m, const double *params,
 				lsum += l1 + (t > 0 ? t : 0) - (yi == 1 ? t : 0);
 				double p = t >= 0 ? 1 / (1 + e) : e / (1 + e);
 				z[i] = p - (yi == 1);
+				if (cwt != NULL && (unsigned)yi <= 1) {
+					lsum += (cwt[yi] - 1) * (l1 + (t > 0 ? t : 0) -
+					                         (yi == 1 ? t : 0));
+					z[i] *= cwt[yi];
+				}
 			}
 		} else {
 			for (size_t i = 0; i < nb; i++) {
@@ -546,11 +618,15 @@ ml_logreg_partial(const struct ml_logreg *m, const double *params,
 					z[r * LR_CHUNK + i] = e;
 				}
 				double lse = zmax + log(s);
-				lsum += lse - zy;
+				double wi = cwt != NULL ? cwt[yi] : 1;
+				lsum += wi * (lse - zy);
 				double inv = 1 / s;
 				for (size_t r = 0; r < R; r++)
 					z[r * LR_CHUNK + i] *= inv;
 				z[(size_t)yi * LR_CHUNK + i] -= 1;
+				if (cwt != NULL)
+					for (size_t r = 0; r < R; r++)
+						z[r * LR_CHUNK + i] *= wi;
 			}
 		}
 
@@ -587,16 +663,18 @@ ml_logreg_penalise(const struct ml_logreg *m, const double *params,
 {
 	size_t d = m->d, R = lr_rows(m);
 	double pen = 0;
+	/* The smooth part only: L1's share is the proximal step's. */
+	double l2 = m->penalty == ML_LR_L2 ? 1 : 1 - m->l1_ratio;
 	*f *= m->C;
 	for (size_t r = 0; r < R; r++) {
 		for (size_t j = 0; j < d; j++) {
 			double w = params[r * (d + 1) + j];
 			pen += w * w;
-			grad[r * (d + 1) + j] = m->C * grad[r * (d + 1) + j] + w;
+			grad[r * (d + 1) + j] = m->C * grad[r * (d + 1) + j] + l2 * w;
 		}
 		grad[r * (d + 1) + d] *= m->C;
 	}
-	*f += 0.5 * pen;
+	*f += 0.5 * l2 * pen;
 }
 
 struct lr_fitctx {
@@ -628,6 +706,140 @@ lr_fg(void *ud, const double *x, double *grad)
 	return f;
 }
 
+/* FISTA's proximal step: X = soft-threshold(Y - G / L, RHO / L) on the
+ * coefficients, a plain gradient step on the intercepts. */
+static void
+lr_prox(const struct ml_logreg *m, size_t np, const double *y,
+        const double *g, double L, double *x)
+{
+	size_t d = m->d;
+	double thr = m->l1_ratio / L;
+	for (size_t k = 0; k < np; k++) {
+		double v = y[k] - g[k] / L;
+		if (k % (d + 1) != d)
+			v = v > thr ? v - thr : v < -thr ? v + thr : 0;
+		x[k] = v;
+	}
+}
+
+/* The L1 part of the objective, rho ||W||_1. */
+static double
+lr_l1(const struct ml_logreg *m, size_t np, const double *x)
+{
+	double s = 0;
+	for (size_t k = 0; k < np; k++)
+		if (k % (m->d + 1) != m->d)
+			s += fabs(x[k]);
+	return m->l1_ratio * s;
+}
+
+/*
+ * Minimise the smooth part (lr_fg) plus rho ||W||_1 from X by FISTA
+ * (Beck and Teboulle 2009) with backtracking on the Lipschitz estimate L
+ * and O'Donoghue and Candes' restart when the objective rises.  Stops
+ * when L ||x_new - y||_inf (the gradient mapping) <= gtol, when the
+ * objective stalls (relative decrease <= ftol over an accepted step that
+ * is not a restart), or at max_iter.  RES as ml_lbfgs_minimize's (f is
+ * the whole objective).
+ */
+static int
+lr_fista(const struct ml_logreg *m, size_t np, double *x,
+         struct lr_fitctx *c, const struct ml_lbfgs_opts *opts,
+         struct ml_lbfgs_result *res, char **err)
+{
+	struct ml_lbfgs_opts o;
+	if (opts == NULL)
+		ml_lbfgs_defaults(&o);
+	else
+		o = *opts;
+	double *y = malloc(4 * np * sizeof(double));
+	if (y == NULL)
+		return ml_seterr(err, -ENOMEM, "logreg: out of memory");
+	double *gy = y + np, *xn = gy + np, *gx = xn + np;
+	memcpy(y, x, np * sizeof(double));
+	double L = 1, tk = 1;
+	double fx = lr_fg(c, x, gx);
+	if (isnan(fx)) {
+		free(y);
+		return -ECANCELED;
+	}
+	double Fx = fx + lr_l1(m, np, x);
+	memset(res, 0, sizeof *res);
+	res->evaluations = 1;
+	res->status = ML_LBFGS_MAX_ITER;
+	int rc = 0, it;
+	for (it = 0; it < o.max_iter; it++) {
+		double fy = lr_fg(c, y, gy);
+		res->evaluations++;
+		if (isnan(fy)) {
+			rc = -ECANCELED;
+			break;
+		}
+		double fxn = 0, gmap = 0;
+		for (int ls = 0; ls < 60; ls++) {
+			lr_prox(m, np, y, gy, L, xn);
+			fxn = lr_fg(c, xn, gx);
+			res->evaluations++;
+			if (isnan(fxn)) {
+				rc = -ECANCELED;
+				break;
+			}
+			double q = fy, dd = 0;
+			for (size_t k = 0; k < np; k++) {
+				double s = xn[k] - y[k];
+				q += gy[k] * s + 0.5 * L * s * s;
+				dd = fmax(dd, fabs(s));
+			}
+			gmap = L * dd;
+			if (fxn <= q + 1e-12 * fabs(q))
+				break;
+			L *= 2;
+		}
+		if (rc != 0)
+			break;
+		double Fn = fxn + lr_l1(m, np, xn);
+		if (Fn > Fx) {
+			if (gmap <= o.gtol) {
+				res->status = ML_LBFGS_GTOL;
+				break;
+			}
+			/* A plain proximal step from x that does not decrease
+			 * F: x is the minimum to within rounding. */
+			if (tk == 1) {
+				res->status = ML_LBFGS_STALLED;
+				break;
+			}
+			/* Momentum overshot: restart from x, no step taken. */
+			tk = 1;
+			memcpy(y, x, np * sizeof(double));
+			continue;
+		}
+		double tn = 0.5 * (1 + sqrt(1 + 4 * tk * tk));
+		for (size_t k = 0; k < np; k++) {
+			y[k] = xn[k] + (tk - 1) / tn * (xn[k] - x[k]);
+			x[k] = xn[k];
+		}
+		tk = tn;
+		double dec = (Fx - Fn) / fmax(fmax(fabs(Fx), fabs(Fn)), 1);
+		Fx = Fn;
+		L *= 0.9;       /* let the step grow again */
+		if (gmap <= o.gtol) {
+			res->status = ML_LBFGS_GTOL;
+			it++;
+			break;
+		}
+		if (o.ftol > 0 && dec <= o.ftol) {
+			res->status = ML_LBFGS_FTOL;
+			it++;
+			break;
+		}
+	}
+	res->iterations = it;
+	res->f = Fx;
+	free(y);
+	return rc;
+}
+
 int
 ml_logreg_fit(struct ml_logreg *m, ml_logreg_eval_fn eval, void *ud,
               const struct ml_lbfgs_opts *opts, char **err)
@@ -645,7 +857,9 @@ ml_logreg_fit(struct ml_logreg *m, ml_logreg_eval_fn eval, void *ud,
 	struct lr_fitctx c = { .m = m, .eval = eval, .ud = ud };
 	struct ml_lbfgs_result res;
 	char *lerr = NULL;
-	int rc = ml_lbfgs_minimize(np, x, lr_fg, &c, opts, &res, &lerr);
+	int rc = m->penalty == ML_LR_L2 ?
+	         ml_lbfgs_minimize(np, x, lr_fg, &c, opts, &res, &lerr) :
+	         lr_fista(m, np, x, &c, opts, &res, &lerr);
 	if (c.rc < 0) {
 		/* The callback's own error is the useful one. */
 		free(lerr);
@@ -667,11 +881,14 @@ ml_logreg_fit(struct ml_logreg *m, ml_logreg_eval_fn eval, void *ud,
 		m->n_iter = res.iterations;
 		m->n_eval = res.evaluations;
 		m->status = res.status;
-		/* res.f = C * loss + |W|^2 / 2: the loss without another pass. */
-		double pen = 0;
-		for (size_t k = 0; k < R * d; k++)
+		/* res.f = C * loss + P(W): the loss without another pass. */
+		double pen = 0, l1 = 0;
+		for (size_t k = 0; k < R * d; k++) {
 			pen += m->coef[k] * m->coef[k];
-		m->loss = (res.f - 0.5 * pen) / m->C;
+			l1 += fabs(m->coef[k]);
+		}
+		double rho = m->penalty == ML_LR_L2 ? 0 : m->l1_ratio;
+		m->loss = (res.f - 0.5 * (1 - rho) * pen - rho * l1) / m->C;
 	}
 	free(x);
 	return rc;
@@ -713,6 +930,20 @@ ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
                      const size_t *nrows, size_t nblocks,
                      const struct ml_lbfgs_opts *opts, char **warn, char **err)
 {
+	struct ml_logreg_spec spec = { .C = C };
+	return ml_logreg_fit_blocks_ex(m, d, nclasses, &spec, XB, YB, nrows,
+	                               nblocks, opts, warn, err);
+}
+
+int
+ml_logreg_fit_blocks_ex(struct ml_logreg *m, size_t d, int nclasses,
+                        const struct ml_logreg_spec *spec,
+                        const double *const *const *XB, const int *const *YB,
+                        const size_t *nrows, size_t nblocks,
+                        const struct ml_lbfgs_opts *opts, char **warn,
+                        char **err)
+{
+	double C = spec->C;
 	struct ml_moments st;
 	int rc;
 
@@ -739,9 +970,28 @@ ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
 		rc = ml_seterr(err, -EINVAL, "only one class in the training data");
 	if (rc == 0)
 		rc = ml_logreg_prepare(m, &st, C, warn, err);
+	if (rc == 0)
+		rc = ml_logreg_set_penalty(m, spec->penalty, spec->l1_ratio, err);
+	if (rc == 0 && spec->balanced) {
+		double *w = ln_calloc((size_t)m->nclasses, sizeof(double));
+		rc = w == NULL ? ml_seterr(err, -ENOMEM, "logreg: out of memory") :
+		     ml_class_weight_balanced(&st, w, err);
+		if (rc == 0)
+			rc = ml_logreg_set_class_weight(m, w, err);
+		free(w);
+	} else if (rc == 0 && spec->class_weight != NULL) {
+		rc = ml_logreg_set_class_weight(m, spec->class_weight, err);
+	}
 	ml_moments_free(&st);
-	if (rc < 0)
+	if (rc < 0) {
+		if (m->coef != NULL)
+			ml_logreg_free(m);
+		if (warn != NULL) {
+			free(*warn);
+			*warn = NULL;
+		}
 		return rc;
+	}
 	struct lr_blocks bl = { XB, YB, nrows, nblocks, NULL };
 	bl.g = malloc(ml_logreg_nparam(m) * sizeof(double));
 	if (bl.g == NULL)
@@ -840,6 +1090,13 @@ ml_logreg_to_json(const struct ml_logreg *m, json_t **out)
 	ln_jset(o, "coef_original", ln_jmat(co, R, d), &bad);
 	ln_jset(o, "intercept_original", ml_json_reals(co + R * d, R), &bad);
 	ln_jset(o, "n_iter", json_integer(m->n_iter), &bad);
+	if (m->penalty != ML_LR_L2) {
+		ln_jset(o, "penalty", json_string(ml_lr_penalty_name(m->penalty)), &bad);
+		ln_jset(o, "l1_ratio", json_real(m->l1_ratio), &bad);
+	}
+	if (m->class_weight != NULL)
+		ln_jset(o, "class_weight", ml_json_reals(m->class_weight,
+		        (size_t)m->nclasses), &bad);
 	free(co);
 	return ln_jdone(o, bad, out);
 }
@@ -863,9 +1120,19 @@ ml_logreg_from_json(const json_t *j, struct ml_logreg *m, char **err)
 	    (rc = ml_json_get_reals(j, "std", ms + d, d, err)) == 0 &&
 	    (rc = ml_logreg_init(m, d, (int)K, C, ms, ms + d, err)) == 0) {
 		size_t R = lr_rows(m);
+		const char *pen = json_string_value(json_object_get(j, "penalty"));
+		double rho = json_number_value(json_object_get(j, "l1_ratio"));
+		double *cw = ln_calloc(K, sizeof(double));
 		if ((rc = ln_jmat_get(j, "coef", m->coef, R, d, err)) < 0 ||
-		    (rc = ml_json_get_reals(j, "intercept", m->intercept, R, err)) < 0)
+		    (rc = ml_json_get_reals(j, "intercept", m->intercept, R, err)) < 0 ||
+		    (pen != NULL && (rc = ml_logreg_set_penalty(m,
+		         ml_lr_penalty_find(pen), rho, err)) < 0) ||
+		    (json_object_get(j, "class_weight") != NULL &&
+		     ((rc = cw == NULL ? -ENOMEM : 0) < 0 ||
+		      (rc = ml_json_get_reals(j, "class_weight", cw, K, err)) < 0 ||
+		      (rc = ml_logreg_set_class_weight(m, cw, err)) < 0)))
 			ml_logreg_free(m);
+		free(cw);
 	}
 	free(ms);
 	return rc;

@@ -103,7 +103,41 @@ struct ml_logreg {
 	double loss;       /* its summed log-loss at the fitted parameters,
 	                    * unpenalised (from the optimiser's last value) */
 	int status;        /* enum ml_lbfgs_status of the last fit */
+	/* Set after init/prepare (zero there: L2, every class weight 1). */
+	int penalty;       /* enum ml_lr_penalty */
+	double l1_ratio;   /* elastic net: the L1 share rho in [0, 1] */
+	double *class_weight;  /* K weights on the loss of each class's
+	                        * rows, or NULL for all 1 */
 };
+
+/*
+ * Penalties on W (never the intercepts); the objective minimised is
+ *   f = C * sum_i cw_{y_i} loss_i + P(W), with
+ *   L2:          P = ||W||^2 / 2
+ *   L1:          P = ||W||_1
+ *   elastic net: P = rho ||W||_1 + (1 - rho) ||W||^2 / 2
+ * as scikit-learn's LogisticRegression(penalty, C, l1_ratio, class_weight).
+ * L2 is fitted by L-BFGS; L1 and elastic net, not differentiable at 0, by
+ * FISTA (accelerated proximal gradient with backtracking and adaptive
+ * restart, soft-thresholding the coefficients), stopped when the
+ * gradient mapping's max-norm is below gtol or at max_iter; each of its
+ * iterations costs one or two evaluations.
+ */
+enum ml_lr_penalty { ML_LR_L2 = 0, ML_LR_L1, ML_LR_ELASTICNET };
+
+/* "l2", "l1" or "elasticnet" as enum ml_lr_penalty, or -1. */
+int ml_lr_penalty_find(const char *name);
+const char *ml_lr_penalty_name(int penalty);
+/* Set the penalty of a prepared model (L1_RATIO used by elastic net). */
+int ml_logreg_set_penalty(struct ml_logreg *m, int penalty, double l1_ratio,
+                          char **err);
+/* Set the class weights (K values > 0, copied; NULL: all 1). */
+int ml_logreg_set_class_weight(struct ml_logreg *m, const double *w,
+                               char **err);
+/* scikit-learn's "balanced" weights from moments that count classes:
+ * W[k] = n / (K n_k) (K values; every class must have rows). */
+int ml_class_weight_balanced(const struct ml_moments *stats, double *w,
+                             char **err);
 
 /* Set up an unfitted model (zero coefficients). MEAN/STD are copied. */
 int ml_logreg_init(struct ml_logreg *m, size_t d, int nclasses, double C,
@@ -167,6 +201,23 @@ int ml_logreg_fit_blocks(struct ml_logreg *m, size_t d, int nclasses, double C,
                          const size_t *nrows, size_t nblocks,
                          const struct ml_lbfgs_opts *opts, char **warn,
                          char **err);
+
+/* What ml_logreg_fit_blocks_ex() fits beyond C. */
+struct ml_logreg_spec {
+	double C;
+	int penalty;                 /* enum ml_lr_penalty */
+	double l1_ratio;
+	int balanced;                /* class weights n / (K n_k) */
+	const double *class_weight;  /* else K weights, or NULL */
+};
+
+/* ml_logreg_fit_blocks() with a penalty and class weights. */
+int ml_logreg_fit_blocks_ex(struct ml_logreg *m, size_t d, int nclasses,
+                            const struct ml_logreg_spec *spec,
+                            const double *const *const *XB,
+                            const int *const *YB, const size_t *nrows,
+                            size_t nblocks, const struct ml_lbfgs_opts *opts,
+                            char **warn, char **err);
 
 /* Class probabilities, PROBA[k * n + i] (K columns of n). */
 int ml_logreg_predict_proba(const struct ml_logreg *m, const double *const *X,

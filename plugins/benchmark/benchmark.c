@@ -47,6 +47,7 @@ static const struct kiln_param bm_params[] = {
 	{ "task", "string", "", "another name for `kind` (as ingest's `task`)" },
 	{ "models", "json", "", "JSON array or comma list of model names, or objects {\"model\":..., params, \"grid\": {\"P\": [values]}} (a grid is every combination, each a model on the leaderboard)" },
 	{ "folds", "int", "5", "cross-validation folds / backtest origins" },
+	{ "repeats", "int", "1", "classification, regression: repeated k-fold, each repetition shuffled with seed + r (r = 0, 1, ...); with more than 1 the leaderboard is over all repeats x folds and p is Nadeau and Bengio's corrected resampled t-test" },
 	{ "seed", "int", "42", "seed of the fold shuffle and the forests" },
 	{ "metric", "string", "", "primary metric (roc_auc for two classes, accuracy for more, mase for forecasts)" },
 	{ "label", "string", "", "classification, regression: label column (default: the ingest task's)" },
@@ -94,11 +95,71 @@ bm_fitted_free(struct bm_fitted *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* Fit model M on N rows (X: d columns, Y codes 0..K-1). */
+/* M's class_weight into W (K values) for CLASSES (the K class names):
+ * *GIVEN 0 for none, 1 for weights per class in W, 2 for balanced (W
+ * untouched).  A class the weights name that the label does not have is
+ * an error naming the classes. */
+static int
+bm_class_weight(const struct bm_model *m, int K, const char *const *classes,
+                double *w, int *given, char **err)
+{
+	json_t *cw = json_object_get(m->params, "class_weight");
+	const char *s = json_string_value(cw);
+	*given = 0;
+	if (cw == NULL || s != NULL) {
+		*given = s != NULL && strcmp(s, "balanced") == 0 ? 2 : 0;
+		return 0;
+	}
+	for (int k = 0; k < K; k++)
+		w[k] = 1;
+	const char *cls;
+	json_t *v;
+	json_object_foreach(cw, cls, v) {
+		int k = 0;
+		while (k < K && strcmp(classes[k], cls) != 0)
+			k++;
+		if (k == K) {
+			char *known = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&known, &len);
+			for (int j = 0; j < K; j++)
+				fprintf(f, "%s%s", j ? ", " : "", classes[j]);
+			fclose(f);
+			int rc = ml_seterr(err, -EINVAL, "model %s: class_weight names "
+			                   "the class '%s', which the label does not "
+			                   "have (its classes: %s)", m->name, cls, known);
+			free(known);
+			return rc;
+		}
+		w[k] = json_number_value(v);
+	}
+	*given = 1;
+	return 0;
+}
+
+/* Logistic regression's penalty and class weights from M's parameters
+ * into SPEC, W as for bm_class_weight(). */
+static int
+bm_logreg_spec(const struct bm_model *m, int K, const char *const *classes,
+               struct ml_logreg_spec *spec, double *w, char **err)
+{
+	memset(spec, 0, sizeof *spec);
+	spec->C = bm_pnum(m->params, "C");
+	spec->penalty = ml_lr_penalty_find(json_string_value(json_object_get(
+	                m->params, "penalty")) ?: "l2");
+	spec->l1_ratio = bm_pnum(m->params, "l1_ratio");
+	int given;
+	int rc = bm_class_weight(m, K, classes, w, &given, err);
+	spec->balanced = given == 2;
+	spec->class_weight = given == 1 ? w : NULL;
+	return rc;
+}
+
+/* Fit model M on N rows (X: d columns, Y codes 0..K-1 of CLASSES). */
 static int
 bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
        const int *y, size_t n, uint64_t seed, const char *const *names,
-       struct bm_fitted *out, char **err)
+       const char *const *classes, struct bm_fitted *out, char **err)
 {
 	memset(out, 0, sizeof *out);
 	out->def = m->def;
@@ -110,8 +171,14 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 		o.ftol = 0;     /* as the logreg plugin: stop on the gradient */
 		const double *const *blk = X;
 		char *warn = NULL;
-		int rc = ml_logreg_fit_blocks(&out->lr, d, K, bm_pnum(m->params, "C"),
-		                              &blk, &y, &n, 1, &o, &warn, err);
+		struct ml_logreg_spec spec;
+		double *w = calloc((size_t)K + 1, sizeof *w);
+		int rc = w == NULL ? ml_seterr(err, -ENOMEM, "out of memory") :
+		         bm_logreg_spec(m, K, classes, &spec, w, err);
+		if (rc == 0)
+			rc = ml_logreg_fit_blocks_ex(&out->lr, d, K, &spec, &blk, &y,
+			                             &n, 1, &o, &warn, err);
+		free(w);
 		free(warn);     /* constant columns are harmless here */
 		return rc;
 	}
@@ -134,8 +201,24 @@ bm_fit(const struct bm_model *m, size_t d, int K, const double *const *X,
 	fp.max_features = (int)bm_pnum(m->params, "max_features");
 	fp.min_samples_leaf = (int)bm_pnum(m->params, "min_samples_leaf");
 	fp.seed = seed;
+	double *w = calloc((size_t)K + 1, sizeof *w);
+	int given = 0;
+	int rc = w == NULL ? ml_seterr(err, -ENOMEM, "out of memory") :
+	         bm_class_weight(m, K, classes, w, &given, err);
+	if (rc == 0 && given == 2) {
+		/* balanced over the training rows: n / (K n_k) */
+		for (size_t i = 0; i < n; i++)
+			if (y[i] >= 0 && y[i] < K)
+				w[y[i]] += 1;
+		for (int k = 0; k < K && rc == 0; k++)
+			w[k] = w[k] > 0 ? (double)n / ((double)K * w[k]) : 1;
+	}
+	fp.class_weight = given ? w : NULL;
 	struct ml_forest_data fd = { .X = X, .n = n, .d = d, .y = y, .names = names };
-	return ml_forest_fit(&fd, &fp, &out->fo, err);
+	if (rc == 0)
+		rc = ml_forest_fit(&fd, &fp, &out->fo, err);
+	free(w);
+	return rc;
 }
 
 /* Class probabilities of N rows as N rows of K (row-major, as ml_eval.h
@@ -314,7 +397,8 @@ bm_class_fold(const struct mlp_dataset *ds, const struct mlp_matrix *mx,
 	rc = bm_impute_fold(imp, mx->d, Xtr, ntr, Xte, nte, err);
 	if (rc == 0)
 		rc = bm_fit(m, mx->d, K, (const double *const *)Xtr, ytr, ntr, seed,
-		            (const char *const *)ds->features, &fit, err);
+		            (const char *const *)ds->features,
+		            (const char *const *)ds->classes, &fit, err);
 	double train_ms = mlp_now_ms() - t0;
 	double *prob = malloc(((size_t)K * nte + 1) * sizeof *prob);
 	if (rc == 0)
@@ -540,11 +624,14 @@ bm_models_from_json(const json_t *arr, int kind, struct bm_model **out,
 	return 0;
 }
 
+/* The most repetitions of k-fold cross-validation. */
+#define BM_MAX_REPEATS 100
+
 /* A fold map task's numbers, from its broadcast and argument. */
 struct bm_fold {
-	int model, fold;
-	int folds;              /* classification */
-	uint64_t seed;
+	int model, fold;        /* fold: within its repetition */
+	int folds;              /* classification, regression: k */
+	uint64_t seed;          /* the repetition's: seed + r */
 	size_t start, horizon;  /* forecasting: an origin */
 	int season;
 };
@@ -556,7 +643,7 @@ static int
 bm_fold_args(const json_t *b, const json_t *arg, int kind, int nmodels,
              size_t n, struct bm_fold *fo, char **err)
 {
-	int64_t m = 0, f = 0, k = 0, start = 0, hz = 0, season = 1;
+	int64_t m = 0, f = 0, k = 0, start = 0, hz = 0, season = 1, reps = 1;
 	const json_t *origins = json_object_get(b, "origins");
 	int rc = mlp_json_range(json_object_get(arg, "m"), 0, (int64_t)nmodels - 1,
 	                        &m, err, "benchmark: map argument m (model)");
@@ -564,9 +651,12 @@ bm_fold_args(const json_t *b, const json_t *arg, int kind, int nmodels,
 		rc = mlp_json_range(json_object_get(b, "folds"), 2,
 		                    n < 2 ? 2 : (int64_t)n, &k, err,
 		                    "benchmark: broadcast folds");
+	if (rc == 0 && kind != BM_FORECAST && json_object_get(b, "repeats"))
+		rc = mlp_json_range(json_object_get(b, "repeats"), 1, BM_MAX_REPEATS,
+		                    &reps, err, "benchmark: broadcast repeats");
 	if (rc == 0)
 		rc = mlp_json_range(json_object_get(arg, "f"), 0, kind != BM_FORECAST ?
-		                    k - 1 : (int64_t)json_array_size(origins) - 1,
+		                    k * reps - 1 : (int64_t)json_array_size(origins) - 1,
 		                    &f, err, "benchmark: map argument f (fold)");
 	if (rc == 0 && kind == BM_FORECAST)
 		rc = mlp_json_range(json_array_get(origins, (size_t)f), 1, (int64_t)n,
@@ -581,9 +671,10 @@ bm_fold_args(const json_t *b, const json_t *arg, int kind, int nmodels,
 		rc = mlp_json_range(json_object_get(b, "season"), 1, ML_FC_MAX_SEASON,
 		                    &season, err, "benchmark: broadcast season");
 	fo->model = (int)m;
-	fo->fold = (int)f;
+	fo->fold = kind != BM_FORECAST && k > 0 ? (int)(f % k) : (int)f;
 	fo->folds = (int)k;
-	fo->seed = (uint64_t)json_integer_value(json_object_get(b, "seed"));
+	fo->seed = (uint64_t)json_integer_value(json_object_get(b, "seed")) +
+	           (kind != BM_FORECAST && k > 0 ? (uint64_t)(f / k) : 0);
 	fo->start = (size_t)start;
 	fo->horizon = (size_t)hz;
 	fo->season = (int)season;
@@ -681,7 +772,7 @@ struct bm_row {
 	double *train_ms;  /* nfolds */
 	double primary;    /* mean of the primary metric */
 	int has_test;
-	double tt, tdf, tp;
+	double tt, tdf, tp;     /* vs the best: t, degrees of freedom, p */
 };
 
 struct bm_run {
@@ -692,7 +783,9 @@ struct bm_run {
 	struct mlp_matrix mx;
 	struct bm_model *models;
 	int nmodels;
-	int folds;
+	int folds;         /* scores per model: repeats x k */
+	int k;             /* folds per repetition (forecasting: origins) */
+	int repeats;       /* repetitions of k-fold (1: plain k-fold) */
 	uint64_t seed;
 	const char *metric;
 	int primary;       /* index of metric */
@@ -816,8 +909,12 @@ bm_aggregate(struct bm_run *r)
 			const char *e = json_string_value(json_object_get(res, "error"));
 			json_t *mj = json_object_get(res, "metrics");
 			if (w->error == NULL && (e != NULL || !json_is_object(mj))) {
-				if (asprintf(&w->error, "%s %d: %s", r->kind != BM_FORECAST ?
-				             "fold" : "origin", f + 1, e ? e : "no result") < 0)
+				char rep[32] = "";
+				if (r->repeats > 1)
+					snprintf(rep, sizeof rep, "repetition %d ", f / r->k + 1);
+				if (asprintf(&w->error, "%s%s %d: %s", rep, r->kind != BM_FORECAST ?
+				             "fold" : "origin", f % r->k + 1,
+				             e ? e : "no result") < 0)
 					w->error = NULL;
 			}
 			w->train_ms[f] = json_number_value(json_object_get(res, "train_ms"));
@@ -845,8 +942,16 @@ bm_aggregate(struct bm_run *r)
 		if (w->error != NULL)
 			continue;
 		char *e = NULL;
-		if (ml_ttest_rel(best->vals + r->primary * F, w->vals + r->primary * F,
-		                 (size_t)F, &w->tt, &w->tdf, &w->tp, &e) == 0)
+		/* Repeated k-fold: training sets overlap, within and across
+		 * repetitions, and the plain paired test, blind to that, is
+		 * far too confident; Nadeau and Bengio add n_test/n_train to
+		 * the 1/n of the variance of the mean difference. */
+		if ((r->repeats > 1 ?
+		     ml_ttest_corrected(best->vals + r->primary * F,
+		                        w->vals + r->primary * F, (size_t)F,
+		                        1.0 / (r->k - 1), &w->tt, &w->tdf, &w->tp, &e) :
+		     ml_ttest_rel(best->vals + r->primary * F, w->vals + r->primary * F,
+		                  (size_t)F, &w->tt, &w->tdf, &w->tp, &e)) == 0)
 			w->has_test = 1;
 		free(e);
 	}
@@ -869,7 +974,8 @@ bm_roc_json(const struct bm_run *r, int mi)
 	size_t n = r->mx.n;
 	double *score = calloc(n + 1, sizeof *score), *prob = calloc(2 * n + 1, sizeof *prob);
 	int *seen = calloc(n + 1, sizeof *seen);
-	for (int f = 0; f < r->folds; f++) {
+	/* The first repetition: each row held out once. */
+	for (int f = 0; f < r->k; f++) {
 		json_t *res = r->res[mi * r->folds + f];
 		json_t *ix = json_object_get(res, "idx"), *p1 = json_object_get(res, "p1");
 		for (size_t i = 0; i < json_array_size(ix); i++) {
@@ -955,6 +1061,41 @@ bm_forecast_json(const struct bm_run *r, int mi)
 	                 "predicted", pred);
 }
 
+/* Model MI's confusion matrix pooled out-of-fold over the first
+ * repetition (rows: true class), and each class's recall from it: what
+ * class weights change. */
+static json_t *
+bm_confusion_json(const struct bm_run *r, int mi)
+{
+	int K = r->ds.nclasses;
+	json_t *rows = json_array(), *recall = json_object();
+	for (int a = 0; a < K; a++) {
+		json_t *row = json_array();
+		json_int_t tot = 0, hit = 0;
+		for (int c = 0; c < K; c++) {
+			json_int_t sum = 0;
+			for (int j = 0; j < r->k; j++)
+				sum += json_integer_value(json_array_get(json_object_get(
+				       r->res[mi * r->folds + j], "confusion"),
+				       (size_t)(a * K + c)));
+			json_array_append_new(row, json_integer(sum));
+			tot += sum;
+			hit += a == c ? sum : 0;
+		}
+		json_array_append_new(rows, row);
+		json_object_set_new(recall, r->ds.classes[a], tot > 0 ?
+		                    json_real((double)hit / (double)tot) : json_null());
+	}
+	return json_pack("{s:o,s:o}", "matrix", rows, "recall", recall);
+}
+
+/* The test of the best against each other model. */
+static const char *
+bm_test_name(const struct bm_run *r)
+{
+	return r->repeats > 1 ? "corrected_resampled_t" : "paired_t";
+}
+
 static json_t *
 bm_leaderboard(const struct bm_run *r)
 {
@@ -976,10 +1117,12 @@ bm_leaderboard(const struct bm_run *r)
 		json_object_set_new(e, "train_ms", json_pack("{s:o,s:o}", "mean",
 		                    jnum(mean), "std", jnum(sd)));
 		json_object_set_new(e, "vs_best", w->has_test ? json_pack(
-			"{s:o,s:o,s:o}", "t", jnum(w->tt), "df", jnum(w->tdf), "p",
-			jnum(w->tp)) : json_null());
+			"{s:o,s:o,s:o,s:s}", "t", jnum(w->tt), "df", jnum(w->tdf), "p",
+			jnum(w->tp), "test", bm_test_name(r)) : json_null());
 		if (w->error != NULL)
 			json_object_set_new(e, "error", json_string(w->error));
+		else if (r->kind == BM_CLASS)
+			json_object_set_new(e, "confusion", bm_confusion_json(r, w->model));
 		json_array_append_new(models, e);
 	}
 	int bi = r->order[0];
@@ -993,7 +1136,9 @@ bm_leaderboard(const struct bm_run *r)
 		json_object_set_new(lb, "classes", c);
 	}
 	json_object_set_new(lb, "validation", json_string(r->validation));
-	json_object_set_new(lb, "folds", json_integer(r->folds));
+	json_object_set_new(lb, "folds", json_integer(r->k));
+	json_object_set_new(lb, "repeats", json_integer(r->repeats));
+	json_object_set_new(lb, "test", json_string(bm_test_name(r)));
 	json_object_set_new(lb, "primary", json_string(r->metric));
 	json_object_set_new(lb, "higher_is_better", json_boolean(r->hib));
 	json_object_set_new(lb, "tie_break", bm_tie_json(r));
@@ -1182,13 +1327,14 @@ bm_report(const struct bm_run *r, const char *extra)
 	if (r->kind == BM_CLASS && best->error == NULL) {
 		int K = r->ds.nclasses;
 		size_t *conf = calloc((size_t)K * (size_t)K + 1, sizeof *conf);
-		for (int j = 0; j < r->folds; j++) {
+		for (int j = 0; j < r->k; j++) {
 			json_t *c = json_object_get(r->res[best->model * r->folds + j], "confusion");
 			for (size_t q = 0; q < (size_t)K * (size_t)K; q++)
 				conf[q] += (size_t)json_integer_value(json_array_get(c, q));
 		}
-		fputs("\nConfusion matrix, pooled out-of-fold (rows: true class, "
-		      "columns: predicted):\n\n| true \\ predicted |", f);
+		fprintf(f, "\nConfusion matrix, pooled out-of-fold%s (rows: true "
+		        "class, columns: predicted):\n\n| true \\ predicted |",
+		        r->repeats > 1 ? " over the first repetition" : "");
 		for (int k = 0; k < K; k++)
 			fprintf(f, " %s |", r->ds.classes[k]);
 		fputs("\n|---|", f);
@@ -1203,8 +1349,14 @@ bm_report(const struct bm_run *r, const char *extra)
 		}
 		free(conf);
 	}
-	fprintf(f, "\n## Paired t-tests against %s (%s over the %d folds)\n\n",
-	        bm->name, r->metric, r->folds);
+	if (r->repeats > 1)
+		fprintf(f, "\n## Corrected resampled t-tests against %s (%s over "
+		        "the %d x %d folds; Nadeau and Bengio's variance, times 1/%d "
+		        "+ 1/%d)\n\n", bm->name, r->metric, r->repeats, r->k,
+		        r->folds, r->k - 1);
+	else
+		fprintf(f, "\n## Paired t-tests against %s (%s over the %d folds)\n\n",
+		        bm->name, r->metric, r->folds);
 	int any = 0;
 	for (int i = 1; i < r->nmodels; i++) {
 		const struct bm_row *w = &r->rows[r->order[i]];
@@ -1239,7 +1391,8 @@ bm_refit(const struct bm_run *r, char **line)
 		if (rc == 0)
 			rc = bm_fit(m, r->mx.d, r->ds.nclasses,
 		                (const double *const *)r->mx.X, r->mx.y, r->mx.n,
-		                r->seed, (const char *const *)r->ds.features, &fit, &err);
+		                r->seed, (const char *const *)r->ds.features,
+		                (const char *const *)r->ds.classes, &fit, &err);
 		if (rc == 0)
 			rc = bm_fitted_json(&fit, &mj);
 		bm_fitted_free(&fit);
@@ -1365,6 +1518,24 @@ bm_setup_impute(struct bm_run *r, char **err)
 	return rc;
 }
 
+/* K folds, repeated r->repeats times: the scores per model and the
+ * validation line (HOW: "stratified" or "shuffled"). */
+static void
+bm_setup_folds(struct bm_run *r, int k, const char *how)
+{
+	r->k = k;
+	r->folds = k * r->repeats;
+	int rc = r->repeats > 1 ?
+	         asprintf(&r->validation, "%s %d-fold cross-validation repeated "
+	                  "%d times, seeds %llu..%llu", how, k, r->repeats,
+	                  (unsigned long long)r->seed,
+	                  (unsigned long long)(r->seed + (uint64_t)r->repeats - 1)) :
+	         asprintf(&r->validation, "%s %d-fold cross-validation, seed %llu",
+	                  how, k, (unsigned long long)r->seed);
+	if (rc < 0)
+		r->validation = NULL;
+}
+
 /* Classification: FOLDS-fold stratified cross-validation, which needs
  * every class in every fold. */
 static int
@@ -1396,10 +1567,19 @@ bm_setup_class(struct bm_run *r, int64_t folds, char **err)
 		return rc;
 	if ((rc = bm_setup_impute(r, err)) != 0)
 		return rc;
-	r->folds = (int)folds;
-	if (asprintf(&r->validation, "stratified %d-fold cross-validation, "
-	             "seed %llu", r->folds, (unsigned long long)r->seed) < 0)
-		r->validation = NULL;
+	/* Class weights name classes: a wrong name fails here, not on
+	 * every fold. */
+	double *w = calloc((size_t)r->ds.nclasses + 1, sizeof *w);
+	for (int i = 0; i < r->nmodels && rc == 0; i++) {
+		int given;
+		rc = bm_class_weight(&r->models[i], r->ds.nclasses,
+		                     (const char *const *)r->ds.classes, w, &given,
+		                     err);
+	}
+	free(w);
+	if (rc != 0)
+		return rc;
+	bm_setup_folds(r, (int)folds, "stratified");
 	return 0;
 }
 
@@ -1413,10 +1593,7 @@ bm_setup_reg(struct bm_run *r, int64_t folds, char **err)
 	int rc = bm_setup_impute(r, err);
 	if (rc != 0)
 		return rc;
-	r->folds = (int)folds;
-	if (asprintf(&r->validation, "shuffled %d-fold cross-validation, seed "
-	             "%llu", r->folds, (unsigned long long)r->seed) < 0)
-		r->validation = NULL;
+	bm_setup_folds(r, (int)folds, "shuffled");
 	return 0;
 }
 
@@ -1456,7 +1633,7 @@ bm_setup_forecast(struct bm_run *r, int64_t folds, char **err)
 	if (rc != 0)
 		return rc;
 	/* With an explicit `initial` every origin that fits is used. */
-	r->folds = (int)ns;
+	r->folds = r->k = (int)ns;
 	r->origins = calloc(ns + 1, sizeof *r->origins);
 	for (size_t i = 0; i < ns; i++)
 		r->origins[i] = sp[i].train_end;
@@ -1607,7 +1784,16 @@ bm_setup(struct bm_run *r, char **err)
 	if (rc != 0)
 		return rc;
 	int64_t folds = h->param_int(t, "folds", 5);
+	int64_t repeats = h->param_int(t, "repeats", 1);
 	r->seed = (uint64_t)h->param_int(t, "seed", 42);
+	if (repeats < 1 || repeats > BM_MAX_REPEATS)
+		return ml_seterr(err, -EINVAL, "repeats = %lld: need 1 <= repeats "
+		                 "<= %d", (long long)repeats, BM_MAX_REPEATS);
+	if (repeats > 1 && r->kind == BM_FORECAST)
+		return ml_seterr(err, -EINVAL, "repeats: a backtest has one set of "
+		                 "origins and nothing to shuffle; repeats is for "
+		                 "cross-validation (classification, regression)");
+	r->repeats = (int)repeats;
 	int64_t season = h->param_int(t, "season", 1);
 	if (season < 1 || season > ML_FC_MAX_SEASON)
 		return ml_seterr(err, -EINVAL, "season must be in 1..%d", ML_FC_MAX_SEASON);
@@ -1677,8 +1863,10 @@ bm_run(kiln_task *t, const struct kiln_host *h)
 		                      r.models[i].name, "type", r.models[i].def->name,
 		                      "params", r.models[i].params));
 	json_t *b = json_pack("{s:i,s:o,s:i,s:I,s:s?}", "kind", r.kind, "models",
-	                      mods, "folds", r.folds, "seed", (json_int_t)r.seed,
+	                      mods, "folds", r.k, "seed", (json_int_t)r.seed,
 	                      "impute", r.impute);
+	if (r.kind != BM_FORECAST)
+		json_object_set_new(b, "repeats", json_integer(r.repeats));
 	if (r.kind == BM_FORECAST) {
 		json_t *o = json_array();
 		for (int f = 0; f < r.folds; f++)
@@ -1692,8 +1880,9 @@ bm_run(kiln_task *t, const struct kiln_host *h)
 	json_t **args = calloc((size_t)ntasks, sizeof *args);
 	for (int i = 0; i < ntasks; i++)
 		args[i] = json_pack("{s:i,s:i}", "m", i / r.folds, "f", i % r.folds);
-	h->log(t, KILN_LOG_INFO, "benchmark: %d models x %d folds = %d map tasks",
-	       r.nmodels, r.folds, ntasks);
+	h->log(t, KILN_LOG_INFO, "benchmark: %d models x %d folds%s = %d map "
+	       "tasks", r.nmodels, r.folds, r.repeats > 1 ? " (repeated k-fold)" :
+	       "", ntasks);
 	rc = mlp_stage_tasks(t, h, "fold", &r.ds, b, args, ntasks, &r.res, &err);
 	for (int i = 0; i < ntasks; i++)
 		json_decref(args[i]);

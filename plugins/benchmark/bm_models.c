@@ -20,41 +20,45 @@ const char *const bm_kind_names[BM_NKINDS] = {
 
 static const struct bm_mdef bm_models[] = {
 	{ "logreg", { "logistic_regression" }, BM_CLASS, 0, "logreg", 1,
-	  { { "C", 1.0, 1e-12, 1e12, 0, "inverse L2 penalty strength (scikit-learn's C); smaller is stronger" },
-	    { "max_iter", 1000, 1, 1e6, 1, "most L-BFGS iterations" } } },
+	  { { "C", 1.0, 1e-12, 1e12, 0, "inverse penalty strength (scikit-learn's C); smaller is stronger", NULL, 0, 0 },
+	    { "max_iter", 1000, 1, 1e6, 1, "most L-BFGS (FISTA for l1, elasticnet) iterations", NULL, 0, 0 },
+	    { "penalty", 0, 0, 0, 0, "penalty on the coefficients: l2 (by L-BFGS), l1 or elasticnet (by FISTA; l1 sets coefficients to exactly 0)", "l2|l1|elasticnet", 0, 1 },
+	    { "l1_ratio", 0.5, 0, 1, 0, "elasticnet: the L1 share of the penalty, from 0 (L2) to 1 (L1); docs/analytics.md has the objective", NULL, 0, 1 },
+	    { "class_weight", 0, 0, 0, 0, "weights on each class's log-loss: `balanced` (n / (K n_k), as scikit-learn) or {class: weight} (unlisted classes 1); none by default", NULL, 1, 1 } } },
 	{ "naive_bayes", { "nb", "gaussian_nb" }, BM_CLASS, 0, "naive_bayes", 0,
-	  { { "var_smoothing", 1e-9, 0, 1, 0, "fraction of the largest feature variance added to every variance" } } },
+	  { { "var_smoothing", 1e-9, 0, 1, 0, "fraction of the largest feature variance added to every variance", NULL, 0, 0 } } },
 	{ "forest", { "random_forest", "rf" }, BM_CLASS, 0, "forest", 2,
-	  { { "n_trees", 100, 1, 10000, 1, "number of trees" },
-	    { "max_depth", 0, 0, 1000, 1, "deepest a tree grows (0: no limit)" },
-	    { "max_features", 0, -1, 1e6, 1, "features tried per split (0: sqrt(d) for classification, d/3 for regression; -1: all)" },
-	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf" } } },
+	  { { "n_trees", 100, 1, 10000, 1, "number of trees", NULL, 0, 0 },
+	    { "max_depth", 0, 0, 1000, 1, "deepest a tree grows (0: no limit)", NULL, 0, 0 },
+	    { "max_features", 0, -1, 1e6, 1, "features tried per split (0: sqrt(d) for classification, d/3 for regression; -1: all)", NULL, 0, 0 },
+	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf", NULL, 0, 0 },
+	    { "class_weight", 0, 0, 0, 0, "weights on each class's rows in the splits and leaves: `balanced` (n / (K n_k) over the training rows, as scikit-learn) or {class: weight} (unlisted classes 1); none by default", NULL, 1, 1 } } },
 	/* Regression: ridge and OLS are the linreg plugin's model (alpha 0
 	 * is least squares), so predict reads their model.json. */
 	{ "ridge", { "ridge_regression" }, BM_REG, 0, "linreg", 1,
-	  { { "alpha", 1.0, 0, 1e12, 0, "L2 penalty on the coefficients (0 is least squares)" } } },
+	  { { "alpha", 1.0, 0, 1e12, 0, "L2 penalty on the coefficients (0 is least squares)", NULL, 0, 0 } } },
 	{ "ols", { "linear_regression", "linreg" }, BM_REG, 0, "linreg", 0,
-	  { { NULL, 0, 0, 0, 0, NULL } } },
+	  { { NULL, 0, 0, 0, 0, NULL, NULL, 0, 0 } } },
 	{ "forest", { "random_forest", "rf", "forest_regression" }, BM_REG, 0, "forest", 2,
-	  { { "n_trees", 100, 1, 10000, 1, "number of trees" },
-	    { "max_depth", 0, 0, 1000, 1, "deepest a tree grows (0: no limit)" },
-	    { "max_features", 0, -1, 1e6, 1, "features tried per split (0: sqrt(d) for classification, d/3 for regression; -1: all)" },
-	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf" } } },
+	  { { "n_trees", 100, 1, 10000, 1, "number of trees", NULL, 0, 0 },
+	    { "max_depth", 0, 0, 1000, 1, "deepest a tree grows (0: no limit)", NULL, 0, 0 },
+	    { "max_features", 0, -1, 1e6, 1, "features tried per split (0: sqrt(d) for classification, d/3 for regression; -1: all)", NULL, 0, 0 },
+	    { "min_samples_leaf", 1, 1, 1e6, 1, "fewest distinct rows in a leaf", NULL, 0, 0 } } },
 	{ "seasonal_naive", { "snaive" }, BM_FORECAST, ML_FC_SNAIVE, "forecast", 1,
-	  { { "m", BM_SEASON, 1, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)" } } },
-	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, "forecast", 0, { { NULL, 0, 0, 0, 0, NULL } } },
-	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, "forecast", 2, { { NULL, 0, 0, 0, 0, NULL } } },
-	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, "forecast", 3, { { "damped", 0, 0, 1, 1, "1: damped trend" } } },
+	  { { "m", BM_SEASON, 1, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)", NULL, 0, 0 } } },
+	{ "naive", { NULL }, BM_FORECAST, ML_FC_SNAIVE, "forecast", 0, { { NULL, 0, 0, 0, 0, NULL, NULL, 0, 0 } } },
+	{ "ses", { "exponential_smoothing" }, BM_FORECAST, ML_FC_SES, "forecast", 2, { { NULL, 0, 0, 0, 0, NULL, NULL, 0, 0 } } },
+	{ "holt", { NULL }, BM_FORECAST, ML_FC_HOLT, "forecast", 3, { { "damped", 0, 0, 1, 1, "1: damped trend", NULL, 0, 0 } } },
 	{ "holt_winters_add", { "hw_add" }, BM_FORECAST, ML_FC_HW_ADD, "forecast", 5,
-	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)" },
-	    { "damped", 0, 0, 1, 1, "1: damped trend" } } },
+	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)", NULL, 0, 0 },
+	    { "damped", 0, 0, 1, 1, "1: damped trend", NULL, 0, 0 } } },
 	{ "holt_winters_mul", { "hw_mul" }, BM_FORECAST, ML_FC_HW_MUL, "forecast", 5,
-	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)" },
-	    { "damped", 0, 0, 1, 1, "1: damped trend" } } },
+	  { { "m", BM_SEASON, 2, ML_FC_MAX_SEASON, 1, "seasonal period (default: the benchmark's `season`)", NULL, 0, 0 },
+	    { "damped", 0, 0, 1, 1, "1: damped trend", NULL, 0, 0 } } },
 	/* p -1: the order chosen by AIC among 0..max_p, as ar_select_order. */
 	{ "ar", { "autoregressive" }, BM_FORECAST, ML_FC_AR, "forecast", 4,
-	  { { "p", -1, -1, ML_FC_MAX_P, 1, "order (-1: chosen by AIC among 0..max_p)" },
-	    { "max_p", 10, 0, ML_FC_MAX_P, 1, "largest order AIC chooses from" } } },
+	  { { "p", -1, -1, ML_FC_MAX_P, 1, "order (-1: chosen by AIC among 0..max_p)", NULL, 0, 0 },
+	    { "max_p", 10, 0, ML_FC_MAX_P, 1, "largest order AIC chooses from", NULL, 0, 0 } } },
 };
 #define BM_NMODELS ((int)(sizeof bm_models / sizeof bm_models[0]))
 
@@ -93,6 +97,51 @@ bm_known(int kind)
 
 
 
+/* P's value V (NULL: absent) of a parameter that is not a number: a
+ * name among P->choices, or class weights.  *OUT is a new reference. */
+static int
+bm_pvalue(const struct bm_mdef *d, const struct bm_pdef *p, const json_t *v,
+          json_t **out, char **err)
+{
+	const char *s = json_string_value(v);
+	if (p->choices != NULL) {
+		size_t first = strcspn(p->choices, "|");
+		if (v == NULL) {
+			*out = json_stringn(p->choices, first);
+			return 0;
+		}
+		for (const char *c = p->choices; s != NULL && *c; ) {
+			size_t len = strcspn(c, "|");
+			if (strlen(s) == len && strncmp(c, s, len) == 0) {
+				*out = json_string(s);
+				return 0;
+			}
+			c += len + (c[len] == '|');
+		}
+		return ml_seterr(err, -EINVAL, "model %s: parameter %s must be one "
+		                 "of %s", d->name, p->key, p->choices);
+	}
+	if (v == NULL || (s != NULL && (strcmp(s, "none") == 0 ||
+	                                strcmp(s, "balanced") == 0))) {
+		*out = json_string(s ? s : "none");
+		return 0;
+	}
+	const char *cls;
+	json_t *w;
+	if (json_is_object(v) && json_object_size(v) > 0) {
+		json_object_foreach((json_t *)v, cls, w)
+			if (!json_is_number(w) || !(json_number_value(w) > 0) ||
+			    !isfinite(json_number_value(w)))
+				return ml_seterr(err, -EINVAL, "model %s: %s: the weight "
+				                 "of class '%s' must be a positive number",
+				                 d->name, p->key, cls);
+		*out = json_deep_copy(v);
+		return 0;
+	}
+	return ml_seterr(err, -EINVAL, "model %s: %s must be \"balanced\", "
+	                 "\"none\" or an object {class: weight}", d->name, p->key);
+}
+
 /* Check ENTRY (a name or {"model": name, params...}) and fill M. */
 int
 bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
@@ -120,14 +169,14 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 			if (strcmp(key, "model") == 0)
 				continue;
 			int k;
-			for (k = 0; k < 5 && d->params[k].key; k++)
+			for (k = 0; k < BM_MAX_PARAMS && d->params[k].key; k++)
 				if (strcmp(d->params[k].key, key) == 0)
 					break;
-			if (k == 5 || d->params[k].key == NULL) {
+			if (k == BM_MAX_PARAMS || d->params[k].key == NULL) {
 				char *s = NULL;
 				size_t len = 0;
 				FILE *f = open_memstream(&s, &len);
-				for (k = 0; k < 5 && d->params[k].key; k++)
+				for (k = 0; k < BM_MAX_PARAMS && d->params[k].key; k++)
 					fprintf(f, "%s%s", k ? ", " : "", d->params[k].key);
 				fclose(f);
 				int rc = ml_seterr(err, -EINVAL, "model %s has no parameter "
@@ -137,10 +186,18 @@ bm_model_parse(const json_t *entry, int kind, int season, struct bm_model *m,
 				return rc;
 			}
 		}
-	for (int k = 0; k < 5 && d->params[k].key; k++) {
+	for (int k = 0; k < BM_MAX_PARAMS && d->params[k].key; k++) {
 		const struct bm_pdef *p = &d->params[k];
 		double x = p->def == BM_SEASON ? season : p->def;
 		v = json_is_object(entry) ? json_object_get(entry, p->key) : NULL;
+		if (p->choices != NULL || p->class_weight) {
+			json_t *val = NULL;
+			int rc = bm_pvalue(d, p, v, &val, err);
+			if (rc != 0)
+				return rc;
+			json_object_set_new(m->params, p->key, val);
+			continue;
+		}
 		if (json_is_boolean(v))
 			x = json_is_true(v);
 		else if (json_is_number(v))
@@ -220,6 +277,29 @@ bm_grid_expand(json_t *entry, json_t *out, char **err)
 	return 0;
 }
 
+/* Model D's parameter KEY, or NULL. */
+static const struct bm_pdef *
+bm_pdef_find(const struct bm_mdef *d, const char *key)
+{
+	for (int k = 0; k < BM_MAX_PARAMS && d->params[k].key; k++)
+		if (strcmp(d->params[k].key, key) == 0)
+			return &d->params[k];
+	return NULL;
+}
+
+/* V is P's default. */
+static int
+bm_is_default(const struct bm_pdef *p, const json_t *v)
+{
+	if (p->choices != NULL)
+		return strncmp(json_string_value(v) ?: "", p->choices,
+		               strcspn(p->choices, "|")) == 0 &&
+		       strlen(json_string_value(v) ?: "") == strcspn(p->choices, "|");
+	if (p->class_weight)
+		return json_is_string(v) && strcmp(json_string_value(v), "none") == 0;
+	return json_number_value(v) == p->def;
+}
+
 /* The `models` parameter (JSON array or comma list; NULL: the defaults). */
 int
 bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
@@ -290,8 +370,16 @@ bm_models_parse(const char *text, int kind, int season, struct bm_model **out,
 		json_t *v;
 		int first = 1;
 		json_object_foreach(ms[i].params, key, v) {
-			fprintf(f, "%s%s=%g", first ? "" : ",", key,
-			        json_number_value(v));
+			const struct bm_pdef *p = bm_pdef_find(ms[i].def, key);
+			if (p != NULL && p->quiet && bm_is_default(p, v))
+				continue;
+			fprintf(f, "%s%s=", first ? "" : ",", key);
+			if (json_is_number(v))
+				fprintf(f, "%g", json_number_value(v));
+			else if (json_is_string(v))
+				fputs(json_string_value(v), f);
+			else
+				json_dumpf(v, f, JSON_COMPACT | JSON_SORT_KEYS);
 			first = 0;
 		}
 		fputc(')', f);
@@ -356,8 +444,27 @@ bm_params_markdown(FILE *f)
 				snprintf(names + len, sizeof names - (size_t)len, ")");
 			if (d->params[0].key == NULL)
 				fprintf(f, "| %s | - | | | | no parameters |\n", names);
-			for (int k = 0; k < 5 && d->params[k].key; k++) {
+			for (int k = 0; k < BM_MAX_PARAMS && d->params[k].key; k++) {
 				const struct bm_pdef *p = &d->params[k];
+				if (p->choices != NULL) {
+					fprintf(f, "| %s | `%s` | name | `%.*s` | ", k ? "" :
+					        names, p->key, (int)strcspn(p->choices, "|"),
+					        p->choices);
+					for (const char *c = p->choices; *c; ) {
+						size_t cl = strcspn(c, "|");
+						fprintf(f, "%s`%.*s`", c == p->choices ? "" : ", ",
+						        (int)cl, c);
+						c += cl + (c[cl] == '|');
+					}
+					fprintf(f, " | %s |\n", p->doc);
+					continue;
+				}
+				if (p->class_weight) {
+					fprintf(f, "| %s | `%s` | `balanced` or {class: weight} "
+					        "| none | weights > 0 | %s |\n", k ? "" : names,
+					        p->key, p->doc);
+					continue;
+				}
 				fprintf(f, "| %s | `%s` | %s | ", k ? "" : names, p->key,
 				        p->integer ? (p->lo == 0 && p->hi == 1 ?
 				        "0 or 1" : "integer") : "number");

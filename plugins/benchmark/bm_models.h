@@ -25,7 +25,16 @@ struct bm_pdef {
 	double def, lo, hi;
 	int integer;
 	const char *doc;
+	/* Not a number: */
+	const char *choices;       /* a name among "a|b|c", the first the
+	                            * default */
+	int class_weight;          /* "balanced" or {class: weight > 0}; the
+	                            * default "none" */
+	/* Left out of a grid's model names at its default. */
+	int quiet;
 };
+/* The most parameters of a model. */
+#define BM_MAX_PARAMS 6
 
 struct bm_mdef {
 	const char *name;          /* canonical, as in the leaderboard */
@@ -34,7 +43,8 @@ struct bm_mdef {
 	int method;                /* forecasting: enum ml_fc_method */
 	const char *file_type;     /* model.json's type (predict reads it) */
 	int simplicity;            /* lower is simpler: the last tie-break */
-	struct bm_pdef params[5];  /* NULL key ends; "m" defaults to `season` */
+	struct bm_pdef params[BM_MAX_PARAMS];  /* NULL key ends; "m" defaults
+	                                        * to `season` */
 };
 
 /* Marks the default of "m": the `season` parameter. */

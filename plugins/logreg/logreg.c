@@ -13,7 +13,8 @@
  * the network per partition and evaluation; the data stay where they are.
  *
  * Parameters: label, features, exclude (see mlplug.h), C (1.0), max_iter
- * (1000), gtol (1e-8).  Outputs: model.json ({"type":"logreg",...}, read
+ * (1000), gtol (1e-8), penalty (l2, l1, elasticnet), l1_ratio (0.5),
+ * class_weight ("balanced" or {class: weight}).  Outputs: model.json ({"type":"logreg",...}, read
  * by `predict`).  Result: iterations, evaluations, training log loss,
  * coefficients on the original scale, time per gradient pass.
  */
@@ -31,8 +32,11 @@ static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
 	MLP_PARAMS_FEATURES,
 	MLP_PARAM_IMPUTE,
-	{ "C", "number", "1.0", "inverse L2 penalty strength (scikit-learn's C)" },
-	{ "max_iter", "int", "1000", "most L-BFGS iterations" },
+	{ "C", "number", "1.0", "inverse penalty strength (scikit-learn's C)" },
+	{ "max_iter", "int", "1000", "most L-BFGS (FISTA for l1, elasticnet) iterations" },
+	{ "penalty", "string", "l2", "l2 (by L-BFGS), l1 or elasticnet (by FISTA; one stage per evaluation, one or two per iteration)" },
+	{ "l1_ratio", "number", "0.5", "elasticnet: the L1 share of the penalty, 0 (L2) to 1 (L1)" },
+	{ "class_weight", "json", "", "weights on each class's log-loss: \"balanced\" (n / (K n_k)) or {\"class\": weight} (unlisted classes 1)" },
 	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
 	{ NULL, NULL, NULL, NULL },
 };
@@ -84,6 +88,63 @@ eval_stage(void *ud, const struct ml_logreg *m, const double *params,
 	return rc;
 }
 
+/* `penalty`, `l1_ratio` and `class_weight` onto the prepared model M
+ * (MO: the merged moments, which count the classes). */
+static int
+logreg_options(kiln_task *t, const struct kiln_host *h,
+               const struct mlp_dataset *ds, const struct ml_moments *mo,
+               struct ml_logreg *m, char **err)
+{
+	const char *pen = h->param(t, "penalty");
+	int p = pen == NULL || *pen == '\0' ? ML_LR_L2 : ml_lr_penalty_find(pen);
+	if (p < 0)
+		return ml_seterr(err, -EINVAL, "penalty '%s': l2, l1 or elasticnet",
+		                 pen);
+	int rc = ml_logreg_set_penalty(m, p, h->param_double(t, "l1_ratio", 0.5),
+	                               err);
+	const char *cw = h->param(t, "class_weight");
+	/* A JSON string ("balanced") as its text */
+	json_t *js = cw != NULL && *cw == '"' ?
+	             json_loads(cw, JSON_DECODE_ANY, NULL) : NULL;
+	char cwbuf[16];
+	if (json_is_string(js)) {
+		snprintf(cwbuf, sizeof cwbuf, "%s", json_string_value(js));
+		cw = cwbuf;
+	}
+	json_decref(js);
+	if (rc != 0 || cw == NULL || *cw == '\0' || strcmp(cw, "none") == 0)
+		return rc;
+	double *w = calloc((size_t)ds->nclasses + 1, sizeof *w);
+	if (w == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	if (strcmp(cw, "balanced") == 0) {
+		rc = ml_class_weight_balanced(mo, w, err);
+	} else {
+		json_t *o = json_loads(cw, 0, NULL), *v;
+		const char *cls;
+		if (!json_is_object(o))
+			rc = ml_seterr(err, -EINVAL, "class_weight: \"balanced\" or "
+			               "an object {class: weight}");
+		for (int k = 0; k < ds->nclasses; k++)
+			w[k] = 1;
+		json_object_foreach(o, cls, v) {
+			int k = 0;
+			while (k < ds->nclasses && strcmp(ds->classes[k], cls) != 0)
+				k++;
+			if (rc == 0 && k == ds->nclasses)
+				rc = ml_seterr(err, -EINVAL, "class_weight: the label has "
+				               "no class '%s'", cls);
+			else if (rc == 0)
+				w[k] = json_number_value(v);
+		}
+		json_decref(o);
+	}
+	if (rc == 0)
+		rc = ml_logreg_set_class_weight(m, w, err);
+	free(w);
+	return rc;
+}
+
 static int
 logreg_run(kiln_task *t, const struct kiln_host *h)
 {
@@ -121,6 +182,8 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	mlp_results_free(res, ds.nparts);
 	if (rc == 0)
 		rc = ml_logreg_prepare(&m, &mo, C, &warn, &err);
+	if (rc == 0)
+		rc = logreg_options(t, h, &ds, &mo, &m, &err);
 	ml_moments_free(&mo);
 	if (warn != NULL) {
 		h->log(t, KILN_LOG_WARN, "logreg: %s", warn);
@@ -222,5 +285,5 @@ logreg_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 }
 
 MLP_PLUGIN("logreg",
-           "logistic regression (binary, multinomial; L2) by L-BFGS over distributed gradients",
+           "logistic regression (binary, multinomial; L2, L1, elastic net; class weights) over distributed gradients",
            logreg_params, logreg_run, logreg_map);

@@ -572,6 +572,49 @@ cli_pools(struct cli *x, void *opts)
 	return CLI_EXIT_OK;
 }
 
+/* `kiln plugins NAME`: one plugin's identity and its parameters, from
+ * the descriptor table it registered with (its `params`). */
+static int
+cli_plugin_show(const json_t *plugins, const char *name)
+{
+	const json_t *p = NULL, *q, *w;
+	size_t i, k;
+	json_array_foreach(plugins, i, q)
+		if (strcmp(cli_jstr(q, "name", ""), name) == 0)
+			p = q;
+	if (p == NULL) {
+		fprintf(stderr, "kiln: no worker offers a plugin '%s' (kiln "
+		        "plugins lists them)\n", name);
+		return CLI_EXIT_FAIL;
+	}
+	char *workers = NULL;
+	json_array_foreach(json_object_get(p, "workers"), k, w)
+		if (json_is_string(w))
+			cli_list_add(&workers, json_string_value(w));
+	printf("plugin:      %s %s\n", name, cli_jstr(p, "version", "-"));
+	printf("description: %s\n", cli_jstr(p, "description", ""));
+	printf("workers:     %s\n\n", workers != NULL ? workers : "-");
+	free(workers);
+	json_t *params = json_object_get(p, "params");
+	if (json_array_size(params) == 0) {
+		printf("no parameters\n");
+		return CLI_EXIT_OK;
+	}
+	struct cli_table t = { .ncol = 4 };
+	cli_table_row(&t, "PARAMETER", "TYPE", "DEFAULT", "MEANING");
+	json_array_foreach(params, i, q) {
+		json_t *def = json_object_get(q, "default");
+		/* NULL: required; "": optional without a single default */
+		const char *d = json_is_null(def) || def == NULL ? "(required)" :
+		                *json_string_value(def) ? json_string_value(def) : "-";
+		cli_table_row(&t, cli_jstr(q, "name", "?"), cli_jstr(q, "type", "?"),
+		              d, cli_jstr(q, "help", ""));
+	}
+	cli_table_print(&t, "");
+	cli_table_free(&t);
+	return CLI_EXIT_OK;
+}
+
 static int
 cli_plugins(struct cli *x, void *opts)
 {
@@ -589,6 +632,11 @@ cli_plugins(struct cli *x, void *opts)
 	}
 
 	json_t *plugins = json_object_get(reply, "plugins");
+	if (x->npos == 1) {
+		rc = cli_plugin_show(plugins, x->pos[0]);
+		json_decref(reply);
+		return rc;
+	}
 	struct cli_table t = { .ncol = 4 };
 	cli_table_row(&t, "NAME", "VERSION", "WORKERS", "DESCRIPTION");
 	json_array_foreach(plugins, i, p) {
@@ -786,10 +834,15 @@ const struct cli_cmd cli_cmd_pools = {
 };
 
 const struct cli_cmd cli_cmd_plugins = {
-	.name = "plugins", .args = "",
-	.summary = "list the plugins the workers offer",
+	.name = "plugins", .args = "[NAME]",
+	.summary = "list the plugins the workers offer, or one's parameters",
 	.help =
-	"List the plugins offered by the workers, with their versions.\n",
+	"List the plugins offered by the workers, with their versions.  With\n"
+	"NAME, that plugin's version, workers and parameters: name, type,\n"
+	"default and meaning, from the table the plugin declares (a DAG task\n"
+	"naming another parameter is refused with these).  The benchmark's\n"
+	"per-model parameters are in docs/model-params.md.\n",
+	.max_args = 1,
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.exec = cli_plugins,
 };

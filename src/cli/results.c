@@ -291,10 +291,14 @@ cli_leaderboard_print(const json_t *lb, const char *indent)
 			free(cells[k]);
 	}
 	cli_table_print(&t, indent);
-	printf("%sranked by %s%s; mean ± standard deviation over the folds; "
-	       "p from a paired t-test against the best (* below 0.05)\n",
+	json_t *reps = json_object_get(lb, "repeats");
+	int corrected = strcmp(cli_jstr(lb, "test", ""), "corrected_resampled_t") == 0;
+	printf("%sranked by %s%s; mean ± standard deviation over the folds%s; "
+	       "p from a %s t-test against the best (* below 0.05)\n",
 	       indent, primary, json_is_true(hib) ? " (higher is better)" :
-	       json_is_false(hib) ? " (lower is better)" : "");
+	       json_is_false(hib) ? " (lower is better)" : "",
+	       corrected && json_is_integer(reps) ? " of every repetition" : "",
+	       corrected ? "corrected resampled (Nadeau-Bengio)" : "paired");
 	free(cells);
 	free(names);
 }
@@ -628,7 +632,8 @@ const struct cli_cmd cli_cmd_leaderboard = {
 	"job), as the dashboard does: rank, model, its parameters, each\n"
 	"metric's mean and standard deviation over the folds (the primary\n"
 	"one marked with its direction), the training time and the p value\n"
-	"of a paired t-test against the best model.\n"
+	"of a paired t-test against the best model (with `repeats`, Nadeau\n"
+	"and Bengio's corrected resampled t-test over every repetition).\n"
 	"\n"
 	"Options:\n"
 	"      --json             the leaderboard as the job's JSON result\n"

@@ -283,6 +283,33 @@ START_TEST(regression_metrics)
 }
 END_TEST
 
+/* Nadeau and Bengio's corrected test, against closed forms: d = 1..4
+ * (mean 2.5, variance 5/3), n_test/n_train 1/3, so t = 2.5 /
+ * sqrt((1/4 + 1/3) 5/3) = 15/sqrt(35); Student's t with 3 degrees of
+ * freedom has p = 1 - (2/pi) (x/(1+x^2) + atan x), x = t/sqrt(3). */
+START_TEST(ttest_corrected)
+{
+	double a[4] = { 1, 2, 3, 4 }, b[4] = { 0, 0, 0, 0 }, t, df, p;
+	ck_assert_int_eq(ml_ttest_corrected(a, b, 4, 1.0 / 3, &t, &df, &p, NULL), 0);
+	double x = 15 / sqrt(35) / sqrt(3);
+	CLOSE(t, 15 / sqrt(35), 1e-14);
+	CLOSE(p, 1 - 2 / M_PI * (x / (1 + x * x) + atan(x)), 1e-12);
+	ck_assert(df == 3);
+	/* ratio 0 is the plain paired test, to the bit */
+	double t0, df0, p0;
+	ck_assert_int_eq(ml_ttest_corrected(a, b, 4, 0, &t, &df, &p, NULL), 0);
+	ck_assert_int_eq(ml_ttest_rel(a, b, 4, &t0, &df0, &p0, NULL), 0);
+	ck_assert(t == t0 && p == p0 && df == df0);
+	/* the correction only widens: a larger p */
+	ck_assert_int_eq(ml_ttest_corrected(a, b, 4, 0.25, &t, &df, &p, NULL), 0);
+	ck_assert(p > p0 && t < t0);
+	char *err = NULL;
+	ck_assert_int_eq(ml_ttest_corrected(a, b, 4, -1, &t, &df, &p, &err), -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	free(err);
+}
+END_TEST
+
 START_TEST(ttest_matches_scipy)
 {
 	json_t *ref = fixture();
@@ -485,6 +512,7 @@ ml_eval_suite(void)
 	tcase_add_test(tc, log_loss_clipping);
 	tcase_add_test(tc, regression_metrics);
 	tcase_add_test(tc, ttest_matches_scipy);
+	tcase_add_test(tc, ttest_corrected);
 	tcase_add_test(tc, mean_sd);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("splits");

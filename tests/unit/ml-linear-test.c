@@ -989,6 +989,200 @@ bench(size_t n)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Class weights, L1 and elastic net (issue 17, item 5).                */
+
+#define CLOSE(a, b, tol) ck_assert_double_eq_tol((a), (b), (tol))
+
+/* A uniform in (0, 1) from a 64-bit LCG. */
+static double
+u01(uint64_t *st)
+{
+	*st = *st * 6364136223846793005ULL + 1442695040888963407ULL;
+	return ((double)(*st >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* N rows of D Gaussian features, column-major in X (owned), labels in Y:
+ * class 1 with probability P1; the first NREL features have mean SHIFT
+ * in class 1 (0 in class 0), the others are noise. */
+static void
+synth(size_t n, size_t d, size_t nrel, double p1, double shift,
+      uint64_t seed, double **X, int *y)
+{
+	uint64_t st = seed;
+	for (size_t i = 0; i < n; i++) {
+		y[i] = u01(&st) < p1;
+		for (size_t j = 0; j < d; j++) {
+			double r = sqrt(-2 * log(u01(&st)));
+			double g = r * cos(2 * M_PI * u01(&st));
+			X[j][i] = g + (j < nrel && y[i] ? shift : 0);
+		}
+	}
+}
+
+static double **
+cols(size_t n, size_t d)
+{
+	double **X = calloc(d, sizeof *X);
+	for (size_t j = 0; j < d; j++)
+		X[j] = calloc(n, sizeof(double));
+	return X;
+}
+
+static void
+cols_free(double **X, size_t d)
+{
+	for (size_t j = 0; j < d; j++)
+		free(X[j]);
+	free(X);
+}
+
+/* Recall of class 1 on the training rows; *ACC (may be NULL) the
+ * accuracy. */
+static double
+recall1(const struct ml_logreg *m, double **X, const int *y, size_t n,
+        double *acc)
+{
+	double *p = calloc(2 * n, sizeof *p);
+	ck_assert_int_eq(ml_logreg_predict_proba(m, (const double *const *)X, n,
+	                                         p, NULL), 0);
+	size_t tp = 0, pos = 0, ok = 0;
+	for (size_t i = 0; i < n; i++) {
+		int hat = p[n + i] > 0.5;
+		pos += y[i] == 1;
+		tp += y[i] == 1 && hat;
+		ok += hat == y[i];
+	}
+	free(p);
+	if (acc != NULL)
+		*acc = (double)ok / (double)n;
+	return (double)tp / (double)pos;
+}
+
+START_TEST(test_logreg_class_weight)
+{
+	size_t n = 2000, d = 2;
+	double **X = cols(n, d);
+	int *y = calloc(n, sizeof *y);
+	synth(n, d, 2, 0.05, 1.5, 7, X, y);
+	const double *const *XB[1] = { (const double *const *)X };
+	const int *YB[1] = { y };
+	struct ml_logreg plain, bal, ones;
+	struct ml_logreg_spec sp = { .C = 1 };
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&plain, d, 2, &sp, XB, YB, &n, 1,
+	                                         NULL, NULL, NULL), 0);
+	sp.balanced = 1;
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&bal, d, 2, &sp, XB, YB, &n, 1,
+	                                         NULL, NULL, NULL), 0);
+	double w1[2] = { 1, 1 };
+	sp.balanced = 0;
+	sp.class_weight = w1;
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&ones, d, 2, &sp, XB, YB, &n, 1,
+	                                         NULL, NULL, NULL), 0);
+	size_t n1 = 0;
+	for (size_t i = 0; i < n; i++)
+		n1 += (size_t)y[i];
+	/* scikit-learn's balanced weights, n / (K n_k) */
+	CLOSE(bal.class_weight[0], (double)n / (2.0 * (double)(n - n1)), 1e-15);
+	CLOSE(bal.class_weight[1], (double)n / (2.0 * (double)n1), 1e-15);
+	/* weights of 1 are no weights */
+	for (size_t j = 0; j < d; j++)
+		CLOSE(ones.coef[j], plain.coef[j], 1e-12);
+	double rp = recall1(&plain, X, y, n, NULL), rb = recall1(&bal, X, y, n, NULL);
+	fprintf(stderr, "# minority recall: %.3f unweighted, %.3f balanced "
+	        "(%zu of %zu rows)\n", rp, rb, n1, n);
+	ck_assert(rb > rp + 0.3);
+	/* the weights travel with the model */
+	json_t *j = NULL;
+	struct ml_logreg back;
+	ck_assert_int_eq(ml_logreg_to_json(&bal, &j), 0);
+	ck_assert_int_eq(ml_logreg_from_json(j, &back, NULL), 0);
+	ck_assert(back.class_weight != NULL &&
+	          back.class_weight[1] == bal.class_weight[1]);
+	json_decref(j);
+	ml_logreg_free(&back);
+	ml_logreg_free(&plain);
+	ml_logreg_free(&bal);
+	ml_logreg_free(&ones);
+	cols_free(X, d);
+	free(y);
+}
+END_TEST
+
+/* L1 on 2 relevant and 8 noise features: the noise coefficients are
+ * exactly 0, and the solution satisfies the optimality (KKT) conditions
+ * of C sum loss + ||W||_1: |C g_j| <= 1 where w_j = 0, C g_j = -sign(w_j)
+ * elsewhere, a zero intercept gradient.  Elastic net with l1_ratio 0 is
+ * L2, found by FISTA instead of L-BFGS. */
+START_TEST(test_logreg_l1)
+{
+	size_t n = 600, d = 10;
+	double **X = cols(n, d);
+	int *y = calloc(n, sizeof *y);
+	synth(n, d, 2, 0.5, 1.0, 11, X, y);
+	const double *const *XB[1] = { (const double *const *)X };
+	const int *YB[1] = { y };
+	struct ml_lbfgs_opts o;
+	ml_lbfgs_defaults(&o);
+	o.gtol = 1e-9;
+	o.ftol = 0;
+	o.max_iter = 20000;
+	struct ml_logreg l1, l2, en0;
+	struct ml_logreg_spec sp = { .C = 0.02, .penalty = ML_LR_L1 };
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&l1, d, 2, &sp, XB, YB, &n, 1,
+	                                         &o, NULL, NULL), 0);
+	ck_assert(l1.status == ML_LBFGS_GTOL || l1.status == ML_LBFGS_STALLED);
+	fprintf(stderr, "# L1 by FISTA: %d iterations, %d evaluations\n",
+	        l1.n_iter, l1.n_eval);
+	double g[11], loss;
+	double par[11];
+	for (size_t j = 0; j < d; j++)
+		par[j] = l1.coef[j];
+	par[d] = l1.intercept[0];
+	ck_assert_int_eq(ml_logreg_partial(&l1, par, (const double *const *)X, n,
+	                                   y, &loss, g, NULL), 0);
+	int zeros = 0;
+	for (size_t j = 0; j < d; j++) {
+		double cg = l1.C * g[j];
+		if (l1.coef[j] == 0) {
+			zeros++;
+			ck_assert(fabs(cg) <= 1 + 1e-6);
+		} else {
+			CLOSE(cg, l1.coef[j] > 0 ? -1 : 1, 1e-6);
+		}
+		if (j >= 2)
+			ck_assert_msg(l1.coef[j] == 0, "noise feature %zu: %g", j,
+			              l1.coef[j]);
+	}
+	ck_assert(fabs(l1.C * g[d]) <= 1e-6);
+	ck_assert(l1.coef[0] > 0.1 && l1.coef[1] > 0.1);
+	ck_assert_int_eq(zeros, 8);
+	sp.penalty = ML_LR_L2;
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&l2, d, 2, &sp, XB, YB, &n, 1,
+	                                         &o, NULL, NULL), 0);
+	sp.penalty = ML_LR_ELASTICNET;
+	sp.l1_ratio = 0;
+	ck_assert_int_eq(ml_logreg_fit_blocks_ex(&en0, d, 2, &sp, XB, YB, &n, 1,
+	                                         &o, NULL, NULL), 0);
+	for (size_t j = 0; j < d; j++) {
+		CLOSE(en0.coef[j], l2.coef[j], 1e-6);
+		ck_assert(l2.coef[j] != 0);
+	}
+	CLOSE(en0.intercept[0], l2.intercept[0], 1e-6);
+	/* still as good a classifier as L2 (the Bayes rate is 0.76) */
+	double a1, a2;
+	recall1(&l1, X, y, n, &a1);
+	recall1(&l2, X, y, n, &a2);
+	fprintf(stderr, "# training accuracy: L1 %.3f, L2 %.3f\n", a1, a2);
+	ck_assert(a1 > 0.7 && a1 > a2 - 0.02);
+	ml_logreg_free(&l1);
+	ml_logreg_free(&l2);
+	ml_logreg_free(&en0);
+	cols_free(X, d);
+	free(y);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1013,6 +1207,8 @@ suite(void)
 	tcase_add_test(tc, test_nan);
 	tcase_add_test(tc, test_zero_rows);
 	tcase_add_test(tc, test_bad_json);
+	tcase_add_test(tc, test_logreg_class_weight);
+	tcase_add_test(tc, test_logreg_l1);
 	suite_add_tcase(s, tc);
 	return s;
 }

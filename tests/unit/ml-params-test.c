@@ -32,7 +32,7 @@ START_TEST(unknown_param_lists_valid)
 {
 	char *e = parse_err("[{\"model\": \"logreg\", \"c\": 1}]", BM_CLASS);
 	ck_assert_str_eq(e, "model logreg has no parameter 'c' (its parameters: "
-	                 "C, max_iter; grid)");
+	                 "C, max_iter, penalty, l1_ratio, class_weight; grid)");
 	free(e);
 	e = parse_err("[{\"model\": \"ols\", \"alpha\": 1}]", BM_REG);
 	ck_assert_str_eq(e, "model ols has no parameter 'alpha' (its "
@@ -41,6 +41,20 @@ START_TEST(unknown_param_lists_valid)
 	e = parse_err("[{\"model\": \"forest\", \"n_trees\": 0}]", BM_REG);
 	ck_assert_str_eq(e, "model forest: parameter n_trees = 0 must be an "
 	                 "integer in [1, 10000]");
+	free(e);
+	e = parse_err("[{\"model\": \"logreg\", \"penalty\": \"l0\"}]", BM_CLASS);
+	ck_assert_str_eq(e, "model logreg: parameter penalty must be one of "
+	                 "l2|l1|elasticnet");
+	free(e);
+	e = parse_err("[{\"model\": \"logreg\", \"class_weight\": {\"a\": 0}}]",
+	              BM_CLASS);
+	ck_assert_str_eq(e, "model logreg: class_weight: the weight of class "
+	                 "'a' must be a positive number");
+	free(e);
+	e = parse_err("[{\"model\": \"logreg\", \"class_weight\": \"equal\"}]",
+	              BM_CLASS);
+	ck_assert_str_eq(e, "model logreg: class_weight must be \"balanced\", "
+	                 "\"none\" or an object {class: weight}");
 	free(e);
 	e = parse_err("svm", BM_CLASS);
 	ck_assert_str_eq(e, "unknown classification model 'svm' (known: logreg, "
@@ -62,6 +76,18 @@ START_TEST(grid_expands)
 	ck_assert_str_eq(ms[1].name, "logreg(C=0.01,max_iter=50)");
 	ck_assert_str_eq(ms[3].name, "logreg(C=1,max_iter=50)");
 	ck_assert_double_eq(bm_pnum(ms[2].params, "C"), 0.1);
+	bm_models_free(ms, n);
+	/* Names and class weights: named in a grid only off their default. */
+	ck_assert_int_eq(bm_models_parse("[{\"model\": \"logreg\", \"grid\": "
+	                 "{\"penalty\": [\"l2\", \"l1\"], \"class_weight\": "
+	                 "[\"none\", \"balanced\", {\"b\": 2}]}}]",
+	                 BM_CLASS, 1, &ms, &n, &err), 0);
+	ck_assert_int_eq(n, 6);
+	ck_assert_str_eq(ms[0].name, "logreg(C=1,max_iter=1000)");
+	ck_assert_str_eq(ms[4].name, "logreg(C=1,max_iter=1000,penalty=l1,"
+	                 "class_weight=balanced)");
+	ck_assert_str_eq(ms[5].name, "logreg(C=1,max_iter=1000,penalty=l1,"
+	                 "class_weight={\"b\":2})");
 	bm_models_free(ms, n);
 	/* Two parameters: the first varies slowest. */
 	ck_assert_int_eq(bm_models_parse("[{\"model\": \"forest\", \"grid\": "
@@ -86,7 +112,7 @@ START_TEST(grid_expands)
 	free(e);
 	e = parse_err("[{\"model\": \"logreg\", \"grid\": {\"D\": [1]}}]", BM_CLASS);
 	ck_assert_str_eq(e, "model logreg has no parameter 'D' (its parameters: "
-	                 "C, max_iter; grid)");
+	                 "C, max_iter, penalty, l1_ratio, class_weight; grid)");
 	free(e);
 }
 END_TEST

@@ -321,7 +321,9 @@ function leaderboardTable(lb) {
 	return h('div', { class: 'scroll' }, h('table', { class: 'leaderboard', 'data-testid': 'leaderboard-table' },
 		h('caption', {}, `Models ranked by ${lb.primary}` +
 			(dir ? ` (${lb.higher_is_better ? 'higher' : 'lower'} is better)` : '') +
-			'; metrics are mean ± standard deviation over the folds; p from a paired t-test against the best model.'),
+			(lb.test === 'corrected_resampled_t'
+				? `; metrics are mean ± standard deviation over the ${lb.repeats} × ${lb.folds} folds of repeated cross-validation; p from the corrected resampled t-test (Nadeau-Bengio) against the best model.`
+				: '; metrics are mean ± standard deviation over the folds; p from a paired t-test against the best model.')),
 		h('thead', {}, h('tr', {}, head.map((t) => h('th', {
 			scope: 'col', class: names.includes(t) || t === 'Rank' || t === 'Training time' || t === 'p vs best' ? 'num' : null,
 		}, t, t === lb.primary ? h('span', { class: 'primary-mark', title: 'primary metric' }, ` ${dir || '★'}`) : null)))),
@@ -361,6 +363,7 @@ function describe(lb) {
 		dd('Classes', Array.isArray(lb.classes) ? lb.classes.join(', ') : null),
 		dd('Validation', lb.validation),
 		dd('Folds', lb.folds),
+		dd('Repeats', lb.repeats > 1 ? `${lb.repeats} (p: corrected resampled t-test)` : null),
 		dd('Primary metric', lb.primary + (lb.higher_is_better === false ? ' (lower is better)' :
 			lb.higher_is_better === true ? ' (higher is better)' : '')),
 		dd('Best model', bestModel(lb), 'leaderboard-best'));
