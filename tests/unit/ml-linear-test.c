@@ -1183,6 +1183,70 @@ START_TEST(test_logreg_l1)
 }
 END_TEST
 
+/* L1, elastic net and balanced class weights against scikit-learn
+ * (tests/fixtures/ml/penalty.json, ref_penalty.py: saga and newton-cg
+ * fits checked there against the optimality conditions to 1e-9): the same
+ * coefficients, zero exactly where scikit-learn's are, in 1 and 3
+ * blocks. */
+START_TEST(test_logreg_penalty_sklearn)
+{
+	static const struct { const char *name; int iris; } cases[] = {
+		{ "bc_l1", 0 }, { "iris_l1", 1 }, { "iris_elasticnet", 1 },
+		{ "bc_balanced", 0 },
+	};
+	char path[4096];
+	json_error_t je;
+	snprintf(path, sizeof path, "%s/tests/fixtures/ml/penalty.json", srcdir());
+	json_t *pen = json_load_file(path, 0, &je);
+	ck_assert_msg(pen != NULL, "%s: %s", path, je.text);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		json_t *r = json_object_get(pen, cases[c].name);
+		ck_assert_msg(r != NULL, "penalty.json lacks %s", cases[c].name);
+		struct mldata *m = cases[c].iris ? &iris : &bc;
+		const char *pname = json_string_value(json_object_get(r, "penalty"));
+		struct ml_logreg_spec sp = {
+			.C = json_number_value(json_object_get(r, "C")),
+			.penalty = ml_lr_penalty_find(pname),
+			.l1_ratio = json_number_value(json_object_get(r, "l1_ratio")),
+			.balanced = json_is_true(json_object_get(r, "balanced")),
+		};
+		ck_assert_int_ge(sp.penalty, 0);
+		for (size_t nb = 1; nb <= 3; nb += 2) {
+			struct blocks b;
+			struct ml_logreg lr;
+			struct ml_lbfgs_opts o;
+			char *err = NULL;
+			ml_lbfgs_defaults(&o);
+			o.gtol = 1e-10;
+			o.ftol = 0;
+			o.max_iter = 100000;
+			split(m, nb, NULL, &b);
+			int rc = ml_logreg_fit_blocks_ex(&lr, m->d, m->nclasses, &sp,
+			                                 b.X, b.Y, b.n, b.nb, &o,
+			                                 NULL, &err);
+			ck_assert_msg(rc == 0, "%s: %s", cases[c].name, err);
+			size_t R = lr.nclasses == 2 ? 1 : (size_t)lr.nclasses;
+			double want[200];
+			size_t nw = jflat(json_object_get(r, "coef"), want);
+			ck_assert_int_eq(nw, R * m->d);
+			fprintf(stderr, "# %s, %zu blocks: %d iterations\n",
+			        cases[c].name, nb, lr.n_iter);
+			check_vec(cases[c].name, lr.coef, want, nw, 1e-5);
+			for (size_t i = 0; i < nw; i++)
+				if (sp.penalty != ML_LR_L2)
+					ck_assert_msg((want[i] == 0) == (lr.coef[i] == 0),
+					              "%s coef %zu: %g, scikit-learn %g",
+					              cases[c].name, i, lr.coef[i], want[i]);
+			jflat(json_object_get(r, "intercept"), want);
+			check_vec("intercept", lr.intercept, want, R, 1e-5);
+			ml_logreg_free(&lr);
+			split_free(&b);
+		}
+	}
+	json_decref(pen);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1209,6 +1273,7 @@ suite(void)
 	tcase_add_test(tc, test_bad_json);
 	tcase_add_test(tc, test_logreg_class_weight);
 	tcase_add_test(tc, test_logreg_l1);
+	tcase_add_test(tc, test_logreg_penalty_sklearn);
 	suite_add_tcase(s, tc);
 	return s;
 }
