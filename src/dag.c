@@ -467,6 +467,54 @@ dag_sensor_kind_name(int kind)
 	return dag_sensor_kinds[kind];
 }
 
+static const char *const dag_run_states[] = {
+	"queued", "running", "success", "failed",
+};
+
+const char *
+dag_run_state_name(int i)
+{
+	return i >= 0 && (size_t)i < ARRAY_SIZE(dag_run_states) ?
+	       dag_run_states[i] : NULL;
+}
+
+unsigned
+dag_run_state_bit(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < ARRAY_SIZE(dag_run_states); i++)
+		if (strcmp(name, dag_run_states[i]) == 0)
+			return 1u << i;
+	return 0;
+}
+
+/* allowed_states, failed_states: a list of run states, as a mask. */
+static int
+dl_set_run_states(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+                  void *base)
+{
+	struct dl *x = ud;
+	unsigned *mask = (unsigned *)(void *)((char *)base + k->off);
+	if (v->type != YAML_SEQUENCE_NODE)
+		return dl_err(x, v, "sensor %s must be a list of run states, "
+		              "as in [success], not %s", k->name,
+		              yamlfile_kind(v));
+	*mask = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yamlfile_node(&x->yf, *it);
+		const char *name = n != NULL && n->type == YAML_SCALAR_NODE ?
+		                   yamlfile_str(n) : NULL;
+		unsigned bit = dag_run_state_bit(name);
+		if (bit == 0)
+			return dl_err(x, n != NULL ? n : v, "sensor %s: '%s' is "
+			              "not a run state (queued, running, "
+			              "success, failed)", k->name,
+			              name != NULL ? name : "?");
+		*mask |= bit;
+	}
+	return 0;
+}
+
 /* `sensor:` as written: the kinds' targets, then the settings. */
 struct dl_sensor {
 	char *target[DS_ARTIFACT + 1];   /* by kind; [DS_PLUGIN] unused */
@@ -492,9 +540,14 @@ static const struct yamlfile_key dl_sensor_keys[] = {
 	  366LL * 24 * 3600 * 1000, NULL },
 	{ "mode", YF_STR, S_OFF(mode), 0, 0, NULL },
 	{ "soft_fail", YF_BOOL, S_OFF(s.soft_fail), 0, 1, NULL },
+	{ "allowed_states", YF_OWN, S_OFF(s.allowed_states), 0, 0,
+	  dl_set_run_states },
+	{ "failed_states", YF_OWN, S_OFF(s.failed_states), 0, 0,
+	  dl_set_run_states },
 };
 enum { SK_FILE, SK_HTTP, SK_DAG_RUN, SK_ARTIFACT, SK_LOGICAL_DATE,
-       SK_REQUEST_TIMEOUT, SK_POKE, SK_TIMEOUT, SK_MODE };
+       SK_REQUEST_TIMEOUT, SK_POKE, SK_TIMEOUT, SK_MODE, SK_SOFT_FAIL,
+       SK_ALLOWED, SK_FAILED };
 static const char *const dl_sensor_param[] = {
 	[DS_FILE] = "path", [DS_HTTP] = "url", [DS_DAG_RUN] = "dag_id",
 	[DS_ARTIFACT] = "name",
@@ -529,6 +582,16 @@ dl_sensor_check(struct dl *x, struct dag_task *t, struct dl_sensor *ds,
 		              "logical_date: 'same' or 'latest', with dag_run");
 	ds->s.latest = ds->logical_date != NULL &&
 	               strcmp(ds->logical_date, "latest") == 0;
+	for (int f = SK_ALLOWED; f <= SK_FAILED; f++)
+		if (found[f] != NULL && ds->s.kind != DS_DAG_RUN)
+			return dl_err(x, found[f], "sensor %s is for dag_run "
+			              "sensors", dl_sensor_keys[f].name);
+	if (ds->s.allowed_states == 0)
+		return dl_err(x, found[SK_ALLOWED], "sensor allowed_states "
+		              "is empty: the sensor could never succeed");
+	if (ds->s.allowed_states & ds->s.failed_states)
+		return dl_err(x, found[SK_FAILED], "sensor failed_states "
+		              "shares a state with allowed_states");
 	if (found[SK_REQUEST_TIMEOUT] != NULL && ds->s.kind != DS_HTTP)
 		return dl_err(x, found[SK_REQUEST_TIMEOUT], "sensor "
 		              "request_timeout is for http sensors");
@@ -565,7 +628,8 @@ dl_set_sensor(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	struct dl_sensor ds = { .s = { .kind = DS_PLUGIN,
 		.poke_interval_ms = DAG_POKE_DEFAULT_MS,
 		.timeout_ms = DAG_SENSOR_TIMEOUT_DEFAULT_MS,
-		.request_timeout_ms = 10000 } };
+		.request_timeout_ms = 10000,
+		.allowed_states = dag_run_state_bit("success") } };
 	(void)k;
 
 	if (v->type != YAML_MAPPING_NODE && !yamlfile_null(v))

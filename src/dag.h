@@ -86,7 +86,20 @@ struct dag_sensor {
 	int latest;              /* DS_DAG_RUN: the latest run of that DAG
 	                          * rather than the one of the same logical
 	                          * date */
+	unsigned allowed_states; /* DS_DAG_RUN: the run's states that make
+	                          * the sensor succeed (bit i: the state
+	                          * named dag_run_state_name(i)); default
+	                          * success */
+	unsigned failed_states;  /* ... and that fail it at once (default
+	                          * none: a failed run may be cleared and
+	                          * succeed before the timeout) */
 };
+
+/* The DAG-run states a dag_run sensor names, by index: "queued",
+ * "running", "success", "failed" (as the store names them); NULL past
+ * the last.  dag_run_state_bit(NAME): 1 << its index, or 0. */
+const char *dag_run_state_name(int i);
+unsigned dag_run_state_bit(const char *name);
 
 /* "file", "http", "dag_run", "artifact", "plugin". */
 const char *dag_sensor_kind_name(int kind);

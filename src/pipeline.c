@@ -877,6 +877,8 @@ pl_sensor_poke(struct evalctx *e, struct evalbatch *b, size_t i, int64_t now)
 		free(why);
 		if (r->sensor_due == 0 || now + RETRY_MS < r->sensor_due)
 			r->sensor_due = now + RETRY_MS;
+	} else if (rc == SENSOR_FAILED) {
+		pl_task_end(r, b, t, i, TI_FAILED, why);   /* takes WHY */
 	} else if (rc == 1) {
 		log_info("run %s sensor %s: %s", r->run_id, t->id, why);
 		free(why);

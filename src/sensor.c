@@ -77,9 +77,17 @@ sensor_dag_run(store *st, const struct dag_sensor *s, const char *dag_id,
 	rc = 0;                       /* 1 if the walk stopped at the run */
 	char iso[64];
 	cron_format_iso(logical, iso, sizeof iso);
-	if (w.found && w.state == RUN_SUCCESS) {
-		*why = xasprintf("run %s of DAG %s succeeded", w.run_id, dag_id);
+	unsigned bit = w.found ?
+	               dag_run_state_bit(store_run_state_name(w.state)) : 0;
+	if (bit & s->allowed_states) {
+		*why = xasprintf("run %s of DAG %s is %s", w.run_id, dag_id,
+		                 store_run_state_name(w.state));
 		rc = 1;
+	} else if (bit & s->failed_states) {
+		*why = xasprintf("run %s of DAG %s is %s, one of the sensor's "
+		                 "failed_states", w.run_id, dag_id,
+		                 store_run_state_name(w.state));
+		rc = SENSOR_FAILED;
 	} else if (w.found) {
 		*why = xasprintf("run %s of DAG %s is %s", w.run_id, dag_id,
 		                 store_run_state_name(w.state));

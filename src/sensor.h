@@ -31,10 +31,13 @@ int sensor_timed_out(const struct dag_sensor *s, int64_t since_ms,
 /*
  * One poke by the master of sensor S with its rendered PARAMS, for the
  * run of logical date LOGICAL (unix s) created at CREATED_MS.  RET 1 the
- * condition holds, 0 not yet (*why says what is missing), or a negative
- * code (*why): the store failed, try again later.  *why is malloc()ed,
- * the caller frees it.
+ * condition holds, 0 not yet (*why says what is missing), SENSOR_FAILED
+ * it never will (a dag_run sensor's run ended in one of its
+ * failed_states: the task fails without waiting for its timeout), or a
+ * negative code (*why): the store failed, try again later.  *why is
+ * malloc()ed, the caller frees it.
  */
+#define SENSOR_FAILED 2
 int sensor_poke_master(store *st, const struct dag_sensor *s,
                        const json_t *params, int64_t logical,
                        int64_t created_ms, char **why);

@@ -109,6 +109,42 @@ tasks:
     plugin: noop
     sensor: { file: /x, pokeinterval: 1s }
 YAML
+cat > "$D/bad5.yaml" <<'YAML'
+id: bad5
+tasks:
+  - id: a
+    sensor: { dag_run: upstream, failed_states: [failed, sucess] }
+YAML
+cat > "$D/bad6.yaml" <<'YAML'
+id: bad6
+tasks:
+  - id: a
+    sensor: { file: /x, failed_states: [failed] }
+YAML
+cat > "$D/bad7.yaml" <<'YAML'
+id: bad7
+tasks:
+  - id: a
+    sensor: { dag_run: upstream, allowed_states: [success, failed], failed_states: [failed] }
+YAML
+# failed_states: a failed upstream run fails the sensor at once, long
+# before its timeout (Airflow's ExternalTaskSensor failed_states).
+cat > "$D/breaks.yaml" <<'YAML'
+id: breaks
+tasks:
+  - id: work
+    plugin: readfile
+    params: { path: /nonexistent/kiln-sensor-test }
+YAML
+cat > "$D/after_breaks.yaml" <<'YAML'
+id: after_breaks
+tasks:
+  - id: wait_breaks
+    sensor: { dag_run: breaks, logical_date: latest, failed_states: [failed], poke_interval: 1s, timeout: 300s }
+  - id: then
+    depends_on: [wait_breaks]
+    plugin: noop
+YAML
 
 start_node master; wait_master; start_node w1; wait_workers 1
 TOKEN=$(token)
@@ -186,6 +222,18 @@ job=$(api POST /api/v1/jobs "{\"plugin\":\"readfile\",\"params\":{\"path\":\"$T/
 ok "a job puts an artifact named flag-t1.bin" wait_state "$job" succeeded 10
 ok "the run succeeds once the artifact is there" wait_run "$rid" success 15
 
+rid=$(api POST /api/v1/dags/after_breaks/trigger '{}' | jq_ 'd["run_id"]')
+ok "a dag_run sensor with failed_states waits" waits "$rid" wait_breaks
+t0=$(date +%s)
+bk=$(api POST /api/v1/dags/breaks/trigger '{}' | jq_ 'd["run_id"]')
+ok "the run it waits for fails" wait_run "$bk" failed 15
+ok "so the sensor's run fails" wait_run "$rid" failed 15
+ok "long before the sensor's 300 s timeout" test $(( $(date +%s) - t0 )) -lt 60
+eq "the sensor failed" failed "$(ti "$rid" wait_breaks state)"
+case "$(ti "$rid" wait_breaks error)" in *"is failed, one of the sensor's failed_states"*) r=ok ;; *) r="$(ti "$rid" wait_breaks error)" ;; esac
+eq "saying the run it waited for failed" ok "$r"
+eq "its downstream is upstream_failed" upstream_failed "$(ti "$rid" then state)"
+
 # 5. A plugin sensor: KILN_NOT_YET, then KILN_OK.
 at=$(( $(date +%s) + 4 ))
 rid=$(api POST /api/v1/dags/plug/trigger "{\"conf\":{\"at\":$at}}" | jq_ 'd["run_id"]')
@@ -213,4 +261,7 @@ ok "poke_interval under 1 s is refused" grep -q "bad1.yaml:4:.*poke_interval" "$
 ok "two kinds at once are refused" grep -q "bad2.yaml:4:.*one of file, http, dag_run and artifact" "$T/errors.txt"
 ok "mode poke is refused with the reason" grep -q "bad3.yaml:4:.*only 'reschedule'" "$T/errors.txt"
 ok "an unknown key is refused" grep -q "bad4.yaml:5:.*pokeinterval" "$T/errors.txt"
+ok "an unknown run state is refused where it is" grep -q "bad5.yaml:4:.*'sucess' is not a run state" "$T/errors.txt"
+ok "failed_states is for dag_run sensors" grep -q "bad6.yaml:4:.*failed_states is for dag_run sensors" "$T/errors.txt"
+ok "a state both allowed and failed is refused" grep -q "bad7.yaml:4:.*shares a state with allowed_states" "$T/errors.txt"
 finish
