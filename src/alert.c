@@ -295,6 +295,10 @@ alert_main(void *arg)
 int
 alert_start(store *st, const struct alert_opts *o, alert **out, char **err)
 {
+	int rc = store_notif_abandon(st, "not sent: the master stopped first",
+	                             err);
+	if (rc < 0)
+		return rc;
 	alert *a = xcalloc(1, sizeof *a);
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
@@ -302,7 +306,7 @@ alert_start(store *st, const struct alert_opts *o, alert **out, char **err)
 	alert_key_hex(o->secret, a->key);
 	a->link_base = xstrdup(o->link_base);
 	a->commands = o->commands;
-	int rc = pthread_create(&a->thread, NULL, alert_main, a);
+	rc = pthread_create(&a->thread, NULL, alert_main, a);
 	if (rc != 0) {
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->cv);

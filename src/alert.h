@@ -43,10 +43,12 @@ struct alert_opts {
 	int commands;            /* master.callback_commands */
 };
 
-/* Start the sender over store ST.  0, or negative with *err. */
+/* Start the sender over store ST; what a master before it left pending
+ * is marked failed (it is not sent again).  0, or negative with *err. */
 int alert_start(store *st, const struct alert_opts *o, alert **out,
                 char **err);
-/* Stop it (NULL is fine); what was not sent stays "pending". */
+/* Stop it (NULL is fine); what was not sent stays "pending" until the
+ * next start. */
 void alert_stop(alert *a);
 
 /* An event of run RUN (its store id), of task TASK (NULL: the run) of

@@ -3204,6 +3204,24 @@ store_notif_update(store *s, const struct store_notif *n, char **err)
 }
 
 int
+store_notif_abandon(store *s, const char *why, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "UPDATE notifications SET state = 'failed', "
+	                     "error = ?1 WHERE state = 'pending'", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: update notifications");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
 store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,
                  char **err)
 {

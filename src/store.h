@@ -546,6 +546,9 @@ int store_notif_add(store *s, const struct store_notif *n, int64_t *id,
                     char **err);
 /* Row n->id takes state, attempts, status, error and sent_ms. */
 int store_notif_update(store *s, const struct store_notif *n, char **err);
+/* Every row still "pending" becomes "failed" with the reason WHY (a
+ * master starting: what its last run did not send, it never will). */
+int store_notif_abandon(store *s, const char *why, char **err);
 /* Run RUN's rows, oldest first (at most 1000), to CB until it returns
  * non-zero. */
 int store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,

@@ -170,4 +170,8 @@ ok "a deadline that is not a duration" grep -q "bad1.yaml:5:[0-9]*:.*after" "$T/
 ok "a deadline from what is not start or interval_end" grep -q "bad2.yaml:5:[0-9]*:.*start or interval_end" "$T/errors.txt"
 ok "a webhook that is not http(s)" grep -q "bad3.yaml:2:[0-9]*:.*http://" "$T/errors.txt"
 ok "a target with a webhook and a command" grep -q "bad4.yaml:5:[0-9]*:.*one webhook or one command" "$T/errors.txt"
+
+# 5. The master stops cleanly (under the sanitizers: nothing leaked).
+kill -TERM "$PID_master"; wait "$PID_master"; rc=$?
+eq "the master stops with status 0" 0 "$rc"
 finish
