@@ -147,6 +147,9 @@ eq "each deadline was told once" "1 1" \
 ok "the command callback got the event on stdin" sh -c \
 	"for i in \$(seq 1 100); do [ -s '$T/cmd.env' ] && break; sleep 0.1; done; python3 -c 'import json; d=json.load(open(\"$T/cmd.json\")); assert d[\"event\"]==\"success\" and d[\"run_id\"]==\"$rid\"'"
 eq "and KILN_EVENT" success "$(cat "$T/cmd.env" 2>/dev/null)"
+for _ in $(seq 1 100); do
+	[ "$(notifs "$rid" 'sum(x["state"] == "pending" for x in n)')" = 0 ] && break; sleep 0.1
+done
 eq "the run's API lists its notifications" \
 	"deadline_missed:sent deadline_missed:sent success:sent success:sent" \
 	"$(notifs "$rid" '" ".join(sorted("%s:%s" % (x["event"], x["state"]) for x in n))')"
