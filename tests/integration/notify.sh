@@ -150,6 +150,7 @@ eq "and KILN_EVENT" success "$(cat "$T/cmd.env" 2>/dev/null)"
 for _ in $(seq 1 100); do
 	[ "$(notifs "$rid" 'sum(x["state"] == "pending" for x in n)')" = 0 ] && break; sleep 0.1
 done
+ok "kiln run show lists them" sh -c "k() { \"$KILN\" -c '$T/cluster.yaml' \"\$@\"; }; k run show '$rid' | grep -A5 '^notifications:' | grep -q 'deadline_missed.*slow.*webhook http://127.0.0.1:$HP/deadline.*sent'"
 eq "the run's API lists its notifications" \
 	"deadline_missed:sent deadline_missed:sent success:sent success:sent" \
 	"$(notifs "$rid" '" ".join(sorted("%s:%s" % (x["event"], x["state"]) for x in n))')"
