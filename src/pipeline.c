@@ -558,16 +558,19 @@ static void
 pl_deadlines_run(pipeline *p, struct prun *r, int64_t now)
 {
 	struct pdag *pd = pl_dag_find(p, r->dag_id);
-	if (pd == NULL || !r->loaded)
+	if (pd == NULL)
 		return;
 	const struct dag *d = pl_version_dag(p, pd, r->version);
+	/* A run still queued behind max_active_runs has no task states
+	 * loaded: only its own deadline counts yet. */
+	int tasks = r->loaded && r->ntasks == d->ntasks;
 	int any = d->deadline.after_ms > 0, from_start = 0;
-	for (size_t i = 0; i < d->ntasks && i < r->ntasks; i++)
+	for (size_t i = 0; tasks && i < d->ntasks; i++)
 		if (d->tasks[i].deadline.after_ms > 0 && !ti_final(r->ti[i])) {
 			any = 1;
 			from_start |= d->tasks[i].deadline.from == DDL_FROM_START;
 		}
-	if (!any || r->ntasks != d->ntasks)
+	if (!any)
 		return;
 	char *err = NULL;
 	struct pl_dlctx e = { .d = d, .r = r };
@@ -602,7 +605,7 @@ pl_deadlines_run(pipeline *p, struct prun *r, int64_t now)
 		if (store_tis(p->st, r->id, pl_dl_started_cb, &e, &err) != 0)
 			free(err);
 	}
-	for (size_t i = 0; i < d->ntasks; i++) {
+	for (size_t i = 0; tasks && i < d->ntasks; i++) {
 		const struct dag_task *t = &d->tasks[i];
 		if (t->deadline.after_ms <= 0 || r->dl_fired[i] ||
 		    ti_final(r->ti[i]))
