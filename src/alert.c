@@ -27,6 +27,7 @@
 #include "cron.h"
 #include "err.h"
 #include "log.h"
+#include "varconn.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -38,6 +39,8 @@ struct aitem {
 	int64_t id;              /* its notifications row */
 	int kind;                /* enum dag_callback_kind */
 	char *target;
+	char *secret;            /* the variable whose value signs it, or
+	                          * NULL: the key of the cluster secret */
 	char *event;
 	char *body;              /* the JSON sent */
 	char *env[4];            /* a command's KILN_* variables */
@@ -98,6 +101,7 @@ static void
 aitem_free(struct aitem *it)
 {
 	free(it->target);
+	free(it->secret);
 	free(it->event);
 	free(it->body);
 	for (size_t i = 0; i < sizeof it->env / sizeof it->env[0]; i++)
@@ -120,10 +124,23 @@ alert_webhook(alert *a, const struct aitem *it, int *status, char **why)
 	if (hash != NULL)
 		*hash = '\0';
 	client *c = NULL;
-	char *err = NULL;
-	int rc = client_new(base, "alert", NULL, NULL, &c, &err);
+	char *err = NULL, *own = NULL, *verr = NULL;
+	int rc = 0;
+	if (it->secret != NULL) {
+		/* Read at each try: a rotated key counts at once. */
+		char *expr = xasprintf("var.%s", it->secret);
+		rc = varconn_template(a->st, expr, &own, &verr);
+		free(expr);
+		if (rc < 0) {
+			err = xasprintf("secret: %s", verr);
+			free(verr);
+		}
+	}
+	if (rc == 0)
+		rc = client_new(base, "alert", NULL, NULL, &c, &err);
 	if (rc == 0) {
-		char *sig = alert_sign(a->key, it->body, strlen(it->body));
+		char *sig = alert_sign(own ? own : a->key, it->body,
+		                       strlen(it->body));
 		char ts[32];
 		snprintf(ts, sizeof ts, "%lld", (long long)(clock_now_ms() / 1000));
 		client_set_ca(c, NULL, NULL);
@@ -145,6 +162,8 @@ alert_webhook(alert *a, const struct aitem *it, int *status, char **why)
 		}
 		client_free(c);
 	}
+	if (own != NULL)
+		xfree_secret(own);
 	free(base);
 	free(path);
 	*why = err;
@@ -443,6 +462,7 @@ alert_fire(alert *a, int64_t run, const char *task, int map_index, int ev,
 		it->id = id;
 		it->kind = c->kind;
 		it->target = xstrdup(c->target);
+		it->secret = xstrdup(c->secret);
 		it->event = xstrdup(n.event);
 		it->body = xstrdup(text);
 		const char *dag = json_string_value(json_object_get(body, "dag_id"));

@@ -13,7 +13,8 @@
  * and X-Kiln-Signature: sha256=HEX, the HMAC-SHA256 of the body's bytes
  * under the webhook key, which is the 64 hex characters
  * alert_key_hex() derives from the cluster secret (the key is those
- * characters, as text).  A command runs only if master.callback_commands
+ * characters, as text), or the value of the variable a webhook names as
+ * its `secret:` (varconn.h), read at each try.  A command runs only if master.callback_commands
  * is true, as `/bin/sh -c LINE` with the event's JSON on its stdin and
  * KILN_EVENT, KILN_DAG_ID, KILN_RUN_ID, KILN_TASK in its environment,
  * ALERT_COMMAND_MS at most; else its row says "refused".

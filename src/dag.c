@@ -620,20 +620,24 @@ static void
 dl_callbacks_clear(struct dag_callbacks *cb)
 {
 	for (int e = 0; e < DAG_NEVENTS; e++) {
-		for (size_t i = 0; i < cb[e].n; i++)
+		for (size_t i = 0; i < cb[e].n; i++) {
 			free(cb[e].v[i].target);
+			free(cb[e].v[i].secret);
+		}
 		free(cb[e].v);
 	}
 	memset(cb, 0, DAG_NEVENTS * sizeof *cb);
 }
 
-/* One target as written: `{ webhook: URL }` or `{ command: LINE }`. */
+/* One target as written: `{ webhook: URL [, secret: VARIABLE] }` or
+ * `{ command: LINE }`. */
 struct dl_cb {
-	char *webhook, *command;
+	char *webhook, *command, *secret;
 };
 static const struct yamlfile_key dl_cb_keys[] = {
 	{ "webhook", YF_STR, offsetof(struct dl_cb, webhook), 0, 0, NULL },
 	{ "command", YF_STR, offsetof(struct dl_cb, command), 0, 0, NULL },
+	{ "secret", YF_NAME, offsetof(struct dl_cb, secret), 0, 0, NULL },
 };
 
 /* Does URL look like a webhook: http(s)://HOST..., printable, bounded? */
@@ -681,18 +685,23 @@ dl_callback(struct dl *x, const char *key, yaml_node_t *n,
 	    strlen(c.command) > DAG_CALLBACK_COMMAND_MAX)
 		rc = dl_err(x, found[1], "%s command is too long (%d bytes "
 		            "at most)", key, DAG_CALLBACK_COMMAND_MAX);
+	if (rc == 0 && c.secret != NULL && c.webhook == NULL)
+		rc = dl_err(x, found[2], "'secret' (the variable whose value "
+		            "signs a webhook) is for webhooks");
 	if (rc == 0 && cb->n >= DAG_CALLBACKS_MAX)
 		rc = dl_err(x, n, "'%s' has more than %d targets", key,
 		            DAG_CALLBACKS_MAX);
 	if (rc < 0) {
 		free(c.webhook);
 		free(c.command);
+		free(c.secret);
 		return rc;
 	}
 	cb->v = xrealloc(cb->v, (cb->n + 1) * sizeof *cb->v);
 	cb->v[cb->n++] = (struct dag_callback){
 		.kind = c.webhook ? DCB_WEBHOOK : DCB_COMMAND,
-		.target = c.webhook ? c.webhook : c.command };
+		.target = c.webhook ? c.webhook : c.command,
+		.secret = c.secret };
 	return 0;
 }
 

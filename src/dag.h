@@ -109,6 +109,9 @@ enum dag_deadline_from { DDL_FROM_START, DDL_FROM_INTERVAL_END };
 struct dag_callback {
 	int kind;                /* enum dag_callback_kind */
 	char *target;            /* the URL or the command line */
+	char *secret;            /* a webhook's `secret:`: the variable whose
+	                          * value signs it, or NULL (the key derived
+	                          * from the cluster secret) */
 };
 
 struct dag_callbacks {

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: MIT
-# notify-hook.py PORT KEYFILE LOG MASTER_URL TOKEN - a webhook receiver for
-# tests/integration/notify.sh: each POST is checked against its
-# X-Kiln-Signature (HMAC-SHA256 of the body under the key in KEYFILE) and
+# notify-hook.py PORT KEYFILE LOG MASTER_URL TOKEN OWNKEYFILE - a webhook
+# receiver for tests/integration/notify.sh: each POST is checked against
+# its X-Kiln-Signature (HMAC-SHA256 of the body under the key in KEYFILE,
+# or in OWNKEYFILE for the paths under /own: a webhook's `secret:`) and
 # appended to LOG as one JSON line: path, valid, event, task, run_id,
 # try, and, for a deadline, the state its task had in the master's API at
 # that moment.  The path /fail-once answers 500 to its first request.
 import hashlib, hmac, json, sys, urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-port, keyfile, log, master, token = sys.argv[1:6]
-key = open(keyfile).read().strip().encode()
+port, keyfile, log, master, token, ownfile = sys.argv[1:7]
 seen = set()
 
 class H(BaseHTTPRequestHandler):
@@ -18,6 +18,7 @@ class H(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        key = open(ownfile if self.path.startswith("/own") else keyfile).read().strip().encode()
         want = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
         got = self.headers.get("X-Kiln-Signature", "")
         ev = json.loads(body)

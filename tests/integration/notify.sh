@@ -6,7 +6,8 @@
 # failing task and its run tell their on_failure; a task past its 2 s
 # deadline tells on_deadline while it still runs, once, even across a
 # master restart, then on_success; the run's own deadline; a retry tells
-# on_retry and the receiver failing once is tried again; a command
+# on_retry and the receiver failing once is tried again; a webhook signed
+# with its own key (a variable); a command
 # callback gets the event on stdin; everything is in the run's API; and
 # bad values are refused with FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh"
@@ -19,7 +20,9 @@ H="http://127.0.0.1:$HP"
 
 cat > "$D/nfail.yaml" <<YAML
 id: nfail
-on_failure: { webhook: "$H/run" }
+on_failure:
+  - { webhook: "$H/run" }
+  - { webhook: "$H/own", secret: hook_key }
 tasks:
   - id: boom
     command: "exit 3"
@@ -68,6 +71,13 @@ tasks:
   - id: a
     plugin: noop
 YAML
+cat > "$D/bad5.yaml" <<'YAML'
+id: bad5
+tasks:
+  - id: a
+    plugin: noop
+    on_success: { command: "true", secret: k }
+YAML
 cat > "$D/bad4.yaml" <<'YAML'
 id: bad4
 tasks:
@@ -79,7 +89,7 @@ YAML
 start_node master; wait_master; start_node w1; wait_workers 1
 TOKEN=$(token)
 python3 "$KILN_SRCDIR/tests/integration/notify-hook.py" "$HP" "$T/key" \
-	"$T/hooks.log" "$URL" "$TOKEN" 2>>"$T/hook.log" &
+	"$T/hooks.log" "$URL" "$TOKEN" "$T/ownkey" 2>>"$T/hook.log" &
 PIDS="$PIDS $!"
 # The webhook key: hex SHA-256 of "kiln-webhook:" and the cluster secret.
 python3 -c 'import hashlib,sys; print(hashlib.sha256(b"kiln-webhook:" + open(sys.argv[1],"rb").read().strip()).hexdigest())' \
@@ -108,6 +118,10 @@ notifs() {  # notifs RUN EXPR: EXPR over the run's notifications n
 	api GET "/api/v1/runs/$1" | python3 -c "import json,sys; n=json.load(sys.stdin)['notifications']; print($2)"
 }
 
+# A webhook's own key, a variable (`secret: hook_key`).
+echo "own-key-$$" > "$T/ownkey"
+k var set hook_key "own-key-$$" >/dev/null
+
 # 1. A failing task and its run.
 rid=$(api POST /api/v1/dags/nfail/trigger '{}' | jq_ 'd["run_id"]')
 ok "the run fails" wait_run "$rid" failed 30
@@ -122,7 +136,13 @@ eq "signed, with no task" "True None failure" \
 eq "with a link to the run" "$URL/#/runs/$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="-_.!~*()"))' "$rid")" \
 	"$(rec /run 'd["link"]')"
 ok "and the X-Kiln-Timestamp header" sh -c "[ \$(( $(date +%s) - $(rec /run 'd["ts"]') )) -lt 120 ]"
-eq "the run's API lists both, sent" "task:failure:webhook:sent run:failure:webhook:sent" \
+ok "a webhook with its own secret is called" hook /own
+eq "signed with that variable's value" "True failure" \
+	"$(rec /own '"%s %s" % (d["valid"], d["event"])')"
+for _ in $(seq 1 100); do
+	[ "$(notifs "$rid" 'sum(x["state"] == "pending" for x in n)')" = 0 ] && break; sleep 0.1
+done
+eq "the run's API lists the three, sent" "task:failure:webhook:sent run:failure:webhook:sent run:failure:webhook:sent" \
 	"$(notifs "$rid" '" ".join("%s:%s:%s:%s" % ("task" if x["task"] else "run", x["event"], x["kind"], x["state"]) for x in n)')"
 
 # 2. A deadline passes while the task runs.
@@ -174,6 +194,7 @@ ok "a deadline that is not a duration" grep -q "bad1.yaml:5:[0-9]*:.*after" "$T/
 ok "a deadline from what is not start or interval_end" grep -q "bad2.yaml:5:[0-9]*:.*start or interval_end" "$T/errors.txt"
 ok "a webhook that is not http(s)" grep -q "bad3.yaml:2:[0-9]*:.*http://" "$T/errors.txt"
 ok "a target with a webhook and a command" grep -q "bad4.yaml:5:[0-9]*:.*one webhook or one command" "$T/errors.txt"
+ok "a secret for a command" grep -q "bad5.yaml:5:[0-9]*:.*is for webhooks" "$T/errors.txt"
 
 # 5. The master stops cleanly (under the sanitizers: nothing leaked).
 kill -TERM "$PID_master"; wait "$PID_master"; rc=$?

@@ -700,13 +700,16 @@ static const struct {
 	  "{command: g}, {command: h}, {command: i}]\n",
 	  "5:130: 'on_failure' has more than 8 targets" },
 	{ "id: x\ndefault:\n  on_failure: { command: a }\n" TASK_A, "3:3: ..." },
+	{ "id: x\non_failure: { command: a, secret: k }\n" TASK_A,
+	  "2:35: 'secret' (the variable whose value signs a webhook) is for "
+	  "webhooks" },
 };
 
 /* on_* and deadline as parsed, at DAG and task level. */
 START_TEST(test_notifications)
 {
 	char *path = write_file("n.yaml", "id: n\n"
-		"on_failure: { webhook: \"https://h/run\" }\n"
+		"on_failure: { webhook: \"https://h/run\", secret: hook_key }\n"
 		"deadline: { after: 1h, from: interval_end }\n"
 		"tasks:\n"
 		"  - id: a\n    plugin: noop\n"
@@ -721,6 +724,7 @@ START_TEST(test_notifications)
 	ck_assert_uint_eq(d->on[DAG_ON_FAILURE].n, 1);
 	ck_assert_int_eq(d->on[DAG_ON_FAILURE].v[0].kind, DCB_WEBHOOK);
 	ck_assert_str_eq(d->on[DAG_ON_FAILURE].v[0].target, "https://h/run");
+	ck_assert_str_eq(d->on[DAG_ON_FAILURE].v[0].secret, "hook_key");
 	ck_assert_uint_eq(d->on[DAG_ON_SUCCESS].n, 0);
 	ck_assert_int_eq(d->deadline.after_ms, 3600000);
 	ck_assert_int_eq(d->deadline.from, DDL_FROM_INTERVAL_END);
@@ -730,6 +734,7 @@ START_TEST(test_notifications)
 	ck_assert_uint_eq(a->on[DAG_ON_RETRY].n, 2);
 	ck_assert_str_eq(a->on[DAG_ON_RETRY].v[0].target, "http://h:1/r?x=1");
 	ck_assert_int_eq(a->on[DAG_ON_RETRY].v[1].kind, DCB_COMMAND);
+	ck_assert_ptr_null(a->on[DAG_ON_RETRY].v[1].secret);
 	ck_assert_str_eq(a->on[DAG_ON_RETRY].v[1].target, "echo hi");
 	ck_assert_int_eq(b->deadline.after_ms, 120000);
 	ck_assert_uint_eq(b->on[DAG_ON_DEADLINE].n, 1);
