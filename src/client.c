@@ -254,6 +254,20 @@ client_set_header(client *c, const char *name, const char *value)
 	return 0;
 }
 
+int
+client_add_header(client *c, const char *name, const char *value)
+{
+	if (name == NULL || value == NULL || strpbrk(name, "\r\n:") != NULL ||
+	    strpbrk(value, "\r\n") != NULL)
+		return -EINVAL;
+	pthread_mutex_lock(&c->mu);
+	char *old = c->extra;
+	c->extra = xasprintf("%s%s: %s\r\n", old ? old : "", name, value);
+	free(old);
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
 /* Room in B for N more bytes and a NUL. */
 static void
 client_buf_reserve(struct client_buf *b, size_t n)

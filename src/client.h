@@ -39,6 +39,9 @@ void client_set_ca(client *c, const char *ca_file, const char *ca_secret);
  * either holds a line break (or NAME a ':').  The CLI sets a submission's
  * Idempotency-Key so. */
 int client_set_header(client *c, const char *name, const char *value);
+/* One more header NAME: VALUE beside those set before (alert.c's
+ * webhook signature and timestamp); -EINVAL as above. */
+int client_add_header(client *c, const char *name, const char *value);
 
 /* METHOD PATH (e.g. "/api/v1/jobs?limit=5") with BODY (borrowed; NULL for
  * none).  On a completed exchange returns 0 with the HTTP *status and the

@@ -538,6 +538,8 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "tls", YF_OWN, 0, 0, 0, cfg_tls },
 	{ "insecure_plain_http", YF_BOOL, CFG_OFF(master.insecure_plain_http),
 	  0, 1, NULL },
+	{ "callback_commands", YF_BOOL, CFG_OFF(master.callback_commands), 0,
+	  1, NULL },
 	{ "max_map_length", YF_INT, CFG_OFF(master.max_map_length), 1,
 	  1000000, NULL },
 };

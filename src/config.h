@@ -105,6 +105,8 @@ struct kiln_config {
 		size_t ntls_names;
 		int insecure_plain_http; /* plain HTTP on a non-loopback
 		                          * address, said in so many words */
+		int callback_commands; /* DAG `command:` notifications run
+		                      * on the master (alert.h); default 0 */
 		int max_map_length;  /* instances a mapped DAG task may expand
 		                      * into, default 1024 (Airflow's) */
 	} master;

@@ -652,6 +652,202 @@ dl_set_sensor(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 	return rc;
 }
 
+/* ---------------------------------------------------------- notifications */
+
+static const char *const dag_event_keys[DAG_NEVENTS] = {
+	"on_failure", "on_success", "on_retry", "on_deadline" };
+static const char *const dag_event_names[DAG_NEVENTS] = {
+	"failure", "success", "retry", "deadline_missed" };
+static const char *const dag_deadline_froms[] = { "start", "interval_end" };
+
+const char *
+dag_event_key(int ev)
+{
+	return ev >= 0 && ev < DAG_NEVENTS ? dag_event_keys[ev] : "?";
+}
+
+const char *
+dag_event_name(int ev)
+{
+	return ev >= 0 && ev < DAG_NEVENTS ? dag_event_names[ev] : "?";
+}
+
+const char *
+dag_deadline_from_name(int from)
+{
+	if (from < 0 || (size_t)from >= ARRAY_SIZE(dag_deadline_froms))
+		return "?";
+	return dag_deadline_froms[from];
+}
+
+static void
+dl_callbacks_clear(struct dag_callbacks *cb)
+{
+	for (int e = 0; e < DAG_NEVENTS; e++) {
+		for (size_t i = 0; i < cb[e].n; i++) {
+			free(cb[e].v[i].target);
+			free(cb[e].v[i].secret);
+		}
+		free(cb[e].v);
+	}
+	memset(cb, 0, DAG_NEVENTS * sizeof *cb);
+}
+
+/* One target as written: `{ webhook: URL [, secret: VARIABLE] }` or
+ * `{ command: LINE }`. */
+struct dl_cb {
+	char *webhook, *command, *secret;
+};
+static const struct yamlfile_key dl_cb_keys[] = {
+	{ "webhook", YF_STR, offsetof(struct dl_cb, webhook), 0, 0, NULL },
+	{ "command", YF_STR, offsetof(struct dl_cb, command), 0, 0, NULL },
+	{ "secret", YF_NAME, offsetof(struct dl_cb, secret), 0, 0, NULL },
+};
+
+/* Does URL look like a webhook: http(s)://HOST..., printable, bounded? */
+static const char *
+dl_url_bad(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return "must start with http:// or https://";
+	if (strlen(url) > DAG_CALLBACK_URL_MAX)
+		return "is too long (2048 bytes at most)";
+	const char *h = strstr(url, "//") + 2;
+	if (*h == '\0' || *h == '/')
+		return "has no host";
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return "holds a blank or a control character";
+	return NULL;
+}
+
+static int
+dl_callback(struct dl *x, const char *key, yaml_node_t *n,
+            struct dag_callbacks *cb)
+{
+	struct dl_cb c = { 0 };
+	yaml_node_t *found[ARRAY_SIZE(dl_cb_keys)];
+	char where[64];
+	int rc;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return dl_err(x, n, "each '%s' target must be a mapping, as in "
+		              "%s: { webhook: https://example.com/hook } or "
+		              "{ command: \"...\" }, not %s", key, key,
+		              yamlfile_kind(n));
+	snprintf(where, sizeof where, "'%s'", key);
+	rc = yamlfile_walk(&x->yf, n, where, dl_cb_keys,
+	                   ARRAY_SIZE(dl_cb_keys), &c, found);
+	if (rc == 0 && (c.webhook != NULL) == (c.command != NULL))
+		rc = dl_err(x, n, "a '%s' target is one webhook or one "
+		            "command", key);
+	const char *bad;
+	if (rc == 0 && c.webhook != NULL && (bad = dl_url_bad(c.webhook)))
+		rc = dl_err(x, found[0], "%s webhook '%.80s' %s", key,
+		            c.webhook, bad);
+	if (rc == 0 && c.command != NULL &&
+	    strlen(c.command) > DAG_CALLBACK_COMMAND_MAX)
+		rc = dl_err(x, found[1], "%s command is too long (%d bytes "
+		            "at most)", key, DAG_CALLBACK_COMMAND_MAX);
+	if (rc == 0 && c.secret != NULL && c.webhook == NULL)
+		rc = dl_err(x, found[2], "'secret' (the variable whose value "
+		            "signs a webhook) is for webhooks");
+	if (rc == 0 && cb->n >= DAG_CALLBACKS_MAX)
+		rc = dl_err(x, n, "'%s' has more than %d targets", key,
+		            DAG_CALLBACKS_MAX);
+	if (rc < 0) {
+		free(c.webhook);
+		free(c.command);
+		free(c.secret);
+		return rc;
+	}
+	cb->v = xrealloc(cb->v, (cb->n + 1) * sizeof *cb->v);
+	cb->v[cb->n++] = (struct dag_callback){
+		.kind = c.webhook ? DCB_WEBHOOK : DCB_COMMAND,
+		.target = c.webhook ? c.webhook : c.command,
+		.secret = c.secret };
+	return 0;
+}
+
+/* `on_EVENT: TARGET` or `on_EVENT: [TARGET, ...]`, into the struct
+ * dag_callbacks at BASE + K->off. */
+static int
+dl_set_callbacks(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+                 void *base)
+{
+	struct dl *x = ud;
+	struct dag_callbacks *cb = (void *)((char *)base + k->off);
+
+	if (yamlfile_null(v))
+		return 0;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return dl_callback(x, k->name, v, cb);
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++) {
+		int rc = dl_callback(x, k->name, yamlfile_node(&x->yf, *it), cb);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* `deadline: DURATION` (from the start) or `deadline: { after: DURATION,
+ * from: start|interval_end }`, into the struct dag_deadline at BASE +
+ * K->off. */
+struct dl_ddl {
+	int64_t after_ms;
+	char *from;
+};
+static const struct yamlfile_key dl_ddl_keys[] = {
+	{ "after", YF_DURATION, offsetof(struct dl_ddl, after_ms), 1000,
+	  (int64_t)366 * 24 * 3600 * 1000, NULL },
+	{ "from", YF_STR, offsetof(struct dl_ddl, from), 0, 0, NULL },
+};
+
+static int
+dl_set_deadline(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
+                void *base)
+{
+	struct dl *x = ud;
+	struct dag_deadline *dd = (void *)((char *)base + k->off);
+	struct dl_ddl w = { 0 };
+	yaml_node_t *found[ARRAY_SIZE(dl_ddl_keys)];
+	int rc;
+
+	if (v->type == YAML_SCALAR_NODE && !yamlfile_null(v)) {
+		static const struct yamlfile_key one = { "deadline",
+			YF_DURATION, 0, 1000, (int64_t)366 * 24 * 3600 * 1000,
+			NULL };
+		dd->from = DDL_FROM_START;
+		return yamlfile_set(&x->yf, &one, v, &dd->after_ms);
+	}
+	if (v->type != YAML_MAPPING_NODE)
+		return dl_err(x, v, "'deadline' must be a duration or a "
+		              "mapping, as in deadline: { after: 10m, from: "
+		              "start }, not %s", yamlfile_null(v) ? "empty" :
+		              yamlfile_kind(v));
+	rc = yamlfile_walk(&x->yf, v, "'deadline'", dl_ddl_keys,
+	                   ARRAY_SIZE(dl_ddl_keys), &w, found);
+	if (rc == 0 && found[0] == NULL)
+		rc = dl_err(x, v, "'deadline' needs 'after' (a duration, "
+		            "as in 10m)");
+	int from = DDL_FROM_START;
+	if (rc == 0 && w.from != NULL) {
+		from = -1;
+		for (size_t i = 0; i < ARRAY_SIZE(dag_deadline_froms); i++)
+			if (strcmp(w.from, dag_deadline_froms[i]) == 0)
+				from = (int)i;
+		if (from < 0)
+			rc = dl_err(x, found[1], "deadline 'from' is start or "
+			            "interval_end, not '%s'", w.from);
+	}
+	free(w.from);
+	if (rc == 0)
+		*dd = (struct dag_deadline){ .after_ms = w.after_ms,
+		                             .from = from };
+	return rc;
+}
+
 /* ---------------------------------------------------------------- tasks */
 
 #define T_OFF(f) offsetof(struct dag_task, f)
@@ -680,14 +876,25 @@ static const struct yamlfile_key dl_task_keys[] = {
 	{ "memory", YF_SIZE, T_OFF(memory), 0, INT64_MAX, NULL },
 	{ "expand", YF_OWN, 0, 0, 0, dl_set_expand },
 	{ "sensor", YF_OWN, 0, 0, 0, dl_set_sensor },
+	{ "on_failure", YF_OWN, T_OFF(on[DAG_ON_FAILURE]), 0, 0,
+	  dl_set_callbacks },
+	{ "on_success", YF_OWN, T_OFF(on[DAG_ON_SUCCESS]), 0, 0,
+	  dl_set_callbacks },
+	{ "on_retry", YF_OWN, T_OFF(on[DAG_ON_RETRY]), 0, 0, dl_set_callbacks },
+	{ "on_deadline", YF_OWN, T_OFF(on[DAG_ON_DEADLINE]), 0, 0,
+	  dl_set_callbacks },
+	{ "deadline", YF_OWN, T_OFF(deadline), 0, 0, dl_set_deadline },
 };
 
 enum { TK_ID, TK_PLUGIN, TK_PARAMS, TK_DEPS, TK_COMMAND };
-#define TK_SENSOR (ARRAY_SIZE(dl_task_keys) - 1)
+#define TK_SENSOR (ARRAY_SIZE(dl_task_keys) - 6)
 
 /* Keys of a task that make no sense for every task at once. */
 static const char *const dl_default_deny[] = { "id", "depends_on", "command",
-                                               "expand", "sensor", NULL };
+                                               "expand", "sensor",
+                                               "on_failure", "on_success",
+                                               "on_retry", "on_deadline",
+                                               "deadline", NULL };
 
 static void
 dl_task_clear(struct dag_task *t)
@@ -703,6 +910,7 @@ dl_task_clear(struct dag_task *t)
 	free(t->expand_param);
 	json_decref(t->expand);
 	free(t->sensor);
+	dl_callbacks_clear(t->on);
 	memset(t, 0, sizeof *t);
 }
 
@@ -1418,6 +1626,14 @@ static const struct yamlfile_key dl_top_keys[] = {
 	{ "params", YF_OWN, D_OFF(params), 0, 0, dl_set_params },
 	{ "default", YF_OWN, 0, 0, 0, NULL },
 	{ "tasks", YF_OWN, 0, 0, 0, NULL },
+	{ "on_failure", YF_OWN, D_OFF(on[DAG_ON_FAILURE]), 0, 0,
+	  dl_set_callbacks },
+	{ "on_success", YF_OWN, D_OFF(on[DAG_ON_SUCCESS]), 0, 0,
+	  dl_set_callbacks },
+	{ "on_retry", YF_OWN, D_OFF(on[DAG_ON_RETRY]), 0, 0, dl_set_callbacks },
+	{ "on_deadline", YF_OWN, D_OFF(on[DAG_ON_DEADLINE]), 0, 0,
+	  dl_set_callbacks },
+	{ "deadline", YF_OWN, D_OFF(deadline), 0, 0, dl_set_deadline },
 };
 
 enum { TOP_ID, TOP_DESC, TOP_SCHEDULE, TOP_START, TOP_END, TOP_CATCHUP,
@@ -1670,6 +1886,7 @@ dag_free(struct dag *d)
 	free(d->tasks);
 	free(d->order);
 	free(d->digest);
+	dl_callbacks_clear(d->on);
 	free(d);
 }
 

@@ -104,6 +104,48 @@ unsigned dag_run_state_bit(const char *name);
 /* "file", "http", "dag_run", "artifact", "plugin". */
 const char *dag_sensor_kind_name(int kind);
 
+/* Notifications (src/alert.c): `on_failure`, `on_success`, `on_retry`
+ * and `on_deadline` of a task or of the DAG, each one target or a list
+ * of at most DAG_CALLBACKS_MAX, and `deadline: { after: DURATION, from:
+ * start|interval_end }`.  A webhook is an http(s) URL of at most
+ * DAG_CALLBACK_URL_MAX bytes; a command a shell line of at most
+ * DAG_CALLBACK_COMMAND_MAX, run by the master only if its cluster.yaml
+ * says master.callback_commands: true. */
+enum dag_event { DAG_ON_FAILURE, DAG_ON_SUCCESS, DAG_ON_RETRY,
+                 DAG_ON_DEADLINE, DAG_NEVENTS };
+enum dag_callback_kind { DCB_WEBHOOK, DCB_COMMAND };
+enum dag_deadline_from { DDL_FROM_START, DDL_FROM_INTERVAL_END };
+#define DAG_CALLBACKS_MAX 8
+#define DAG_CALLBACK_URL_MAX 2048
+#define DAG_CALLBACK_COMMAND_MAX 4096
+
+struct dag_callback {
+	int kind;                /* enum dag_callback_kind */
+	char *target;            /* the URL or the command line */
+	char *secret;            /* a webhook's `secret:`: the variable whose
+	                          * value signs it, or NULL (the key derived
+	                          * from the cluster secret) */
+};
+
+struct dag_callbacks {
+	struct dag_callback *v;
+	size_t n;
+};
+
+struct dag_deadline {
+	int64_t after_ms;        /* 0 = no deadline */
+	int from;                /* enum dag_deadline_from: a task's start is
+	                          * its first try's, a run's its creation */
+};
+
+/* "on_failure", "on_success", "on_retry", "on_deadline"; and the event
+ * names of notifications: "failure", "success", "retry",
+ * "deadline_missed".  "?" out of range. */
+const char *dag_event_key(int ev);
+const char *dag_event_name(int ev);
+/* "start", "interval_end". */
+const char *dag_deadline_from_name(int from);
+
 struct dag_task {
 	char *id;                /* unique within the DAG */
 	char *plugin;
@@ -135,6 +177,10 @@ struct dag_task {
 	                          * "{{ params.NAME }}" or "{{ tasks.ID.result
 	                          * [.FIELD] }}" (dag_render_expand()) */
 	struct dag_sensor *sensor; /* `sensor:`, or NULL: not a sensor */
+	/* The task's own notifications, by enum dag_event, and deadline
+	 * (not taken from `default:`: the DAG's own serve for all). */
+	struct dag_callbacks on[DAG_NEVENTS];
+	struct dag_deadline deadline;
 };
 
 struct dag {
@@ -155,6 +201,11 @@ struct dag {
 	size_t *order;           /* ntasks indexes: a topological order,
 	                          * ties broken by file order */
 	char *digest;            /* hex SHA-256 of the file's bytes */
+	/* The run's notifications: on_failure and on_success when the run
+	 * ends, on_retry at any task's retry, on_deadline (else on_failure)
+	 * when the run's deadline passes before it ends. */
+	struct dag_callbacks on[DAG_NEVENTS];
+	struct dag_deadline deadline;
 };
 
 /*

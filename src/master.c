@@ -247,6 +247,7 @@ master_run(const struct kiln_config *c, char **err)
 	store *st = NULL;
 	sched *sc = NULL;
 	pipeline *pl = NULL;
+	alert *al = NULL;
 	users *us = NULL;
 	http_server *http = NULL;
 	char *secret = NULL, *tls_chain = NULL, *tls_key = NULL;
@@ -289,6 +290,18 @@ master_run(const struct kiln_config *c, char **err)
 	    (rc = pipeline_start(c, st, sc, &pl, err)) != 0)
 		goto out;
 	sched_set_done_hook(sc, pipeline_job_done, pl);
+	{
+		char *link = xasprintf("%s://%s:%d", c->master.tls ? "https" :
+		                       "http", c->master.host ? c->master.host :
+		                       c->master.listen, c->master.port);
+		struct alert_opts ao = { .secret = secret, .link_base = link,
+		                         .commands = c->master.callback_commands };
+		rc = alert_start(st, &ao, &al, err);
+		free(link);
+		if (rc != 0)
+			goto out;
+		pipeline_set_alert(pl, al);
+	}
 	api.pl = pl;
 	if ((rc = users_open(c, st, &us, err)) != 0)
 		goto out;
@@ -350,6 +363,7 @@ out:
 	if (http != NULL)
 		http_stop(http);
 	pipeline_stop(pl);
+	alert_stop(al);
 	users_close(us);
 	sched_free(sc);
 	store_close(st);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "clock.h"
 #include "cron.h"
 #include "dag.h"
@@ -96,6 +97,16 @@ struct prun {
 	 * store), and when the next sensor of the run is due (0 = none). */
 	int64_t *poke_last, *poke_since;
 	int64_t sensor_due;
+	/* Notifications (alert.c): the task states last looked at, so that
+	 * an end is told once (NULL until the first evaluation, which takes
+	 * what it finds as told: a restarted master tells nothing twice);
+	 * and which deadlines fired, by task index, the run's last (read
+	 * from the store's records at the first check: dl_read). */
+	int *told;
+	size_t ntold;
+	char *dl_fired;
+	size_t ndl;
+	int dl_read;
 	struct prun *next;
 };
 
@@ -114,9 +125,15 @@ struct pipeline {
 	struct prun *runs;
 	dagver *vers;           /* old DAG versions active runs still run */
 	int64_t next_scan;      /* clock_mono_ms */
+	alert *al;              /* the notifier, or NULL */
+	int64_t next_deadlines; /* clock_mono_ms of the next deadline check */
 };
 
 /* ------------------------------------------------------------ helpers */
+
+static json_t *iso_or_null(int64_t t);
+static const struct dag *pl_version_dag(pipeline *p, struct pdag *pd,
+                                        int version);
 
 static int64_t
 now_s(void)
@@ -163,6 +180,8 @@ prun_free(struct prun *r)
 	free(r->job);
 	free(r->poke_last);
 	free(r->poke_since);
+	free(r->told);
+	free(r->dl_fired);
 	free(r->dag_id);
 	free(r->run_id);
 	json_decref(r->conf);
@@ -357,6 +376,245 @@ ti_final(int s)
 {
 	return s == TI_SUCCESS || s == TI_FAILED || s == TI_UPSTREAM_FAILED ||
 	       s == TI_SKIPPED;
+}
+
+/* ------------------------------------------------------- notifications */
+
+/* What an event's JSON says of run R and of task state STATE (-1: the
+ * run's own state). */
+static json_t *
+pl_event_body(const struct prun *r, int state)
+{
+	return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o}", "dag_id", r->dag_id,
+		"run_id", r->run_id, "state", state >= 0 ?
+		store_ti_state_name(state) : store_run_state_name(r->state),
+		"logical_date", iso_or_null(r->logical),
+		"data_interval_start", iso_or_null(r->istart),
+		"data_interval_end", iso_or_null(r->iend));
+}
+
+/* Event EV of run R (TASK NULL) or of its task TASK to the targets CB;
+ * a deadline's EXTRA (taken, may be NULL) is added to the body.  Only a
+ * deadline is recorded with no target. */
+static void
+pl_notify(pipeline *p, struct prun *r, const struct dag_task *task,
+          int state, int ev, int64_t job, const struct dag_callbacks *cb,
+          int map_index, json_t *extra)
+{
+	if (p->al == NULL || (ev != DAG_ON_DEADLINE && (cb == NULL ||
+	    cb->n == 0))) {
+		json_decref(extra);
+		return;
+	}
+	json_t *body = pl_event_body(r, task ? state : -1);
+	if (extra != NULL)
+		json_object_update(body, extra);
+	json_decref(extra);
+	char *err = NULL;
+	if (alert_fire(p->al, r->id, task ? task->id : NULL, map_index, ev,
+	               job, body, cb, &err) != 0) {
+		log_warn("run %s: %s notification not recorded: %s", r->run_id,
+		         dag_event_name(ev), err);
+		free(err);
+	}
+	json_decref(body);
+}
+
+/* Tell the ends of R's tasks seen since the last evaluation. */
+static void
+pl_notify_tasks(pipeline *p, struct prun *r, const struct dag *d)
+{
+	if (!r->loaded)
+		return;
+	if (r->told == NULL || r->ntold != r->ntasks) {
+		free(r->told);
+		r->ntold = r->ntasks;
+		r->told = xcalloc(r->ntasks + 1, sizeof *r->told);
+		memcpy(r->told, r->ti, r->ntasks * sizeof *r->told);
+		return;
+	}
+	for (size_t i = 0; i < r->ntasks && i < d->ntasks; i++) {
+		int s = r->ti[i];
+		if (s != r->told[i] && (s == TI_SUCCESS || s == TI_FAILED)) {
+			int ev = s == TI_SUCCESS ? DAG_ON_SUCCESS : DAG_ON_FAILURE;
+			pl_notify(p, r, &d->tasks[i], s, ev, r->job[i],
+			          &d->tasks[i].on[ev], -1, NULL);
+		}
+		r->told[i] = s;
+	}
+}
+
+/* Job JOB of run R failed a try and waits for a retry: the task's and
+ * the DAG's on_retry. */
+static void
+pl_notify_retry(pipeline *p, struct prun *r, int64_t job)
+{
+	struct pdag *pd = pl_dag_find(p, r->dag_id);
+	if (pd == NULL || !r->loaded || p->al == NULL)
+		return;
+	const struct dag *d = pl_version_dag(p, pd, r->version);
+	for (size_t i = 0; i < r->ntasks && i < d->ntasks; i++) {
+		int map_index = -1;
+		for (size_t k = 0; k < r->map[i].n; k++)
+			if (r->map[i].job[k] == job)
+				map_index = (int)k;
+		if (r->job[i] != job && map_index < 0)
+			continue;
+		const struct dag_callbacks *tc = &d->tasks[i].on[DAG_ON_RETRY];
+		const struct dag_callbacks *dc = &d->on[DAG_ON_RETRY];
+		struct dag_callbacks both = { 0 };
+		struct dag_callback v[2 * DAG_CALLBACKS_MAX];
+		for (size_t k = 0; k < tc->n; k++)
+			v[both.n++] = tc->v[k];
+		for (size_t k = 0; k < dc->n; k++)
+			v[both.n++] = dc->v[k];
+		both.v = v;
+		pl_notify(p, r, &d->tasks[i], TI_UP_FOR_RETRY, DAG_ON_RETRY,
+		          job, &both, map_index, NULL);
+		return;
+	}
+}
+
+/* Where a deadline's targets are: its own on_deadline, else on_failure;
+ * for a task, then the DAG's. */
+static const struct dag_callbacks *
+pl_deadline_targets(const struct dag *d, const struct dag_task *t)
+{
+	if (t != NULL && t->on[DAG_ON_DEADLINE].n > 0)
+		return &t->on[DAG_ON_DEADLINE];
+	if (t != NULL && t->on[DAG_ON_FAILURE].n > 0)
+		return &t->on[DAG_ON_FAILURE];
+	if (d->on[DAG_ON_DEADLINE].n > 0)
+		return &d->on[DAG_ON_DEADLINE];
+	return &d->on[DAG_ON_FAILURE];
+}
+
+/* What the deadline check's store walks fill. */
+struct pl_dlctx {
+	const struct dag *d;
+	struct prun *r;
+	int64_t *started;       /* by task index: its latest try's start */
+};
+
+static int
+pl_dl_record_cb(const struct store_notif *n, void *ud)
+{
+	struct pl_dlctx *e = ud;
+	if (strcmp(n->event, dag_event_name(DAG_ON_DEADLINE)) != 0)
+		return 0;
+	if (n->task == NULL) {
+		e->r->dl_fired[e->d->ntasks] = 1;
+		return 0;
+	}
+	const struct dag_task *t = dag_task_find(e->d, n->task);
+	if (t != NULL)
+		e->r->dl_fired[t - e->d->tasks] = 1;
+	return 0;
+}
+
+static int
+pl_dl_started_cb(const struct store_ti *t, void *ud)
+{
+	struct pl_dlctx *e = ud;
+	const struct dag_task *dt = dag_task_find(e->d, t->task);
+	if (dt != NULL && t->map_index < 0)
+		e->started[dt - e->d->tasks] = t->started_ms;
+	return 0;
+}
+
+/* When deadline DL counted from START_MS (0: not started) or from R's
+ * data interval end passes (unix ms), or 0 if not yet known. */
+static int64_t
+pl_deadline_at(const struct prun *r, const struct dag_deadline *dl,
+               int64_t start_ms)
+{
+	if (dl->from == DDL_FROM_INTERVAL_END)
+		return r->iend * 1000 + dl->after_ms;
+	return start_ms > 0 ? start_ms + dl->after_ms : 0;
+}
+
+static void
+pl_deadline_fire(pipeline *p, struct prun *r, const struct dag *d,
+                 const struct dag_task *t, const struct dag_deadline *dl,
+                 int64_t at)
+{
+	char iso[64];
+	cron_format_iso(at / 1000, iso, sizeof iso);
+	json_t *extra = json_pack("{s:s,s:I,s:s,s:I}", "deadline", iso,
+		"deadline_ms", (json_int_t)at, "deadline_from",
+		dag_deadline_from_name(dl->from), "deadline_after_ms",
+		(json_int_t)dl->after_ms);
+	size_t i = t ? (size_t)(t - d->tasks) : d->ntasks;
+	log_warn("run %s%s%s: deadline of %s missed", r->run_id, t ? " task " :
+	         "", t ? t->id : "", iso);
+	r->dl_fired[i] = 1;
+	pl_notify(p, r, t, t ? r->ti[i] : -1, DAG_ON_DEADLINE,
+	          t ? r->job[i] : 0, pl_deadline_targets(d, t), -1, extra);
+}
+
+/* Fire R's deadlines that passed while their task or the run has not
+ * ended: once each, as the store's records say. */
+static void
+pl_deadlines_run(pipeline *p, struct prun *r, int64_t now)
+{
+	struct pdag *pd = pl_dag_find(p, r->dag_id);
+	if (pd == NULL)
+		return;
+	const struct dag *d = pl_version_dag(p, pd, r->version);
+	/* A run still queued behind max_active_runs has no task states
+	 * loaded: only its own deadline counts yet. */
+	int tasks = r->loaded && r->ntasks == d->ntasks;
+	int any = d->deadline.after_ms > 0, from_start = 0;
+	for (size_t i = 0; tasks && i < d->ntasks; i++)
+		if (d->tasks[i].deadline.after_ms > 0 && !ti_final(r->ti[i])) {
+			any = 1;
+			from_start |= d->tasks[i].deadline.from == DDL_FROM_START;
+		}
+	if (!any)
+		return;
+	char *err = NULL;
+	struct pl_dlctx e = { .d = d, .r = r };
+	if (!r->dl_read || r->ndl != d->ntasks + 1) {
+		free(r->dl_fired);
+		r->ndl = d->ntasks + 1;
+		r->dl_fired = xcalloc(r->ndl, 1);
+		if (store_notif_list(p->st, r->id, pl_dl_record_cb, &e,
+		                     &err) != 0) {
+			free(err);
+			return;
+		}
+		r->dl_read = 1;
+	}
+	if (r->created_ms <= 0) {
+		struct store_run sr;
+		if (store_run_find(p->st, r->run_id, &sr, &err) == 0) {
+			r->created_ms = sr.created_ms;
+			store_run_clear(&sr);
+		}
+		free(err);
+		err = NULL;
+	}
+	const struct dag_deadline *rd = &d->deadline;
+	int64_t at;
+	if (rd->after_ms > 0 && !r->dl_fired[d->ntasks] &&
+	    (at = pl_deadline_at(r, rd, r->created_ms)) > 0 && now >= at)
+		pl_deadline_fire(p, r, d, NULL, rd, at);
+	int64_t *started = xcalloc(d->ntasks + 1, sizeof *started);
+	if (from_start) {
+		e.started = started;
+		if (store_tis(p->st, r->id, pl_dl_started_cb, &e, &err) != 0)
+			free(err);
+	}
+	for (size_t i = 0; tasks && i < d->ntasks; i++) {
+		const struct dag_task *t = &d->tasks[i];
+		if (t->deadline.after_ms <= 0 || r->dl_fired[i] ||
+		    ti_final(r->ti[i]))
+			continue;
+		at = pl_deadline_at(r, &t->deadline, started[i]);
+		if (at > 0 && now >= at)
+			pl_deadline_fire(p, r, d, t, &t->deadline, at);
+	}
+	free(started);
 }
 
 /* ---------------------------------------------------------- evaluation */
@@ -1077,9 +1335,14 @@ eval_run(pipeline *p, struct prun *r)
 		else
 			r->job[b.jobtask[k]] = b.jobs[k].id;
 	}
+	pl_notify_tasks(p, r, d);
 	if (finished) {
 		log_info("run %s: %s", r->run_id, failed ? "failed" : "success");
 		metrics_dag_run_done(!failed);
+		r->state = failed ? RUN_FAILED : RUN_SUCCESS;
+		pl_notify(p, r, NULL, -1, failed ? DAG_ON_FAILURE :
+		          DAG_ON_SUCCESS, 0, &d->on[failed ? DAG_ON_FAILURE :
+		          DAG_ON_SUCCESS], 0, NULL);
 	}
 
 	for (size_t i = 0; i < d->ntasks; i++)
@@ -1318,6 +1581,12 @@ work(pipeline *p)
 			r->sensor_due = 0;
 			r->dirty = 1;
 		}
+	/* Deadlines, twice a second. */
+	if (p->al != NULL && mono >= p->next_deadlines) {
+		p->next_deadlines = mono + 500;
+		for (struct prun *r = p->runs; r != NULL; r = r->next)
+			pl_deadlines_run(p, r, now_ms);
+	}
 	/* Dirty runs until none is: a finished run may let a queued one of
 	 * the same DAG start. */
 	for (int again = 1; again;) {
@@ -1429,6 +1698,10 @@ pipeline_job_done(void *ud, int64_t run, int64_t job, int state)
 	for (struct prun *r = p->runs; r != NULL; r = r->next) {
 		if (r->id != run)
 			continue;
+		if (state == SCHED_DONE_RETRY) {
+			pl_notify_retry(p, r, job);
+			break;
+		}
 		r->dirty = 1;
 		int ti = state == JOB_SUCCEEDED ? TI_SUCCESS : TI_FAILED;
 		struct pdag *pd = pl_dag_find(p, r->dag_id);
@@ -1479,6 +1752,14 @@ pipeline_start(const struct kiln_config *c, store *st, sched *sc,
 	p->started = 1;
 	*out = p;
 	return 0;
+}
+
+void
+pipeline_set_alert(pipeline *p, alert *a)
+{
+	pthread_mutex_lock(&p->mu);
+	p->al = a;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void
@@ -1932,6 +2213,47 @@ ti_json_cb(const struct store_ti *t, void *ud)
 	return 0;
 }
 
+/* A target as shown: a command as written; a webhook's scheme, host
+ * and first path segment only, since the rest of a URL (Slack's path, a
+ * token in the query) is often its secret. */
+static json_t *
+pl_target_shown(const char *kind, const char *target)
+{
+	if (strcmp(kind, "webhook") != 0)
+		return json_string(target);
+	const char *h = strstr(target, "://");
+	if (h == NULL)
+		return json_string("");
+	h += 3;
+	const char *at = h + strcspn(h, "/?#");
+	const char *cred = memchr(h, '@', (size_t)(at - h));
+	size_t n = (size_t)(at - target);
+	const char *seg_end = at;
+	if (*at == '/')
+		seg_end = at + 1 + strcspn(at + 1, "/?#");
+	int more = seg_end[0] != '\0' && strcmp(seg_end, "/") != 0;
+	char *s = xasprintf("%.*s%.*s%.*s%s", (int)(h - target), target,
+	                    (int)(n - (size_t)((cred ? cred + 1 : h) - target)),
+	                    cred ? cred + 1 : h, (int)(seg_end - at), at,
+	                    more ? "/..." : "");
+	json_t *o = json_string(s);
+	free(s);
+	return o;
+}
+
+static int
+notif_json_cb(const struct store_notif *n, void *ud)
+{
+	json_array_append_new(ud, json_pack("{s:I,s:s?,s:i,s:s,s:s,s:o,s:s,"
+		"s:i,s:i,s:s?,s:I,s:I}", "id", (json_int_t)n->id, "task",
+		n->task, "map_index", n->map_index, "event", n->event, "kind",
+		n->kind, "target", pl_target_shown(n->kind, n->target),
+		"state", n->state, "attempts", n->attempts, "status",
+		n->status, "error", n->error, "created_ms",
+		(json_int_t)n->created_ms, "sent_ms", (json_int_t)n->sent_ms));
+	return 0;
+}
+
 json_t *
 pipeline_run_json(pipeline *p, const char *run_id)
 {
@@ -1957,6 +2279,12 @@ pipeline_run_json(pipeline *p, const char *run_id)
 		"finished_ms", (json_int_t)sr.finished_ms, "tasks", tis);
 	json_object_set_new(o, "dag_version",
 	                    dagver_run_json(p->st, sr.dag_id, sr.dag_version));
+	json_t *nl = json_array();
+	if (store_notif_list(p->st, sr.id, notif_json_cb, nl, &err) != 0) {
+		free(err);
+		err = NULL;
+	}
+	json_object_set_new(o, "notifications", nl);
 	store_run_clear(&sr);
 	return o;
 }

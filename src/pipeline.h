@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "alert.h"
 #include "config.h"
 #include "sched.h"
 #include "store.h"
@@ -25,6 +26,9 @@ typedef struct pipeline pipeline;
 int pipeline_start(const struct kiln_config *c, store *st, sched *sc,
                    pipeline **out, char **err);
 void pipeline_stop(pipeline *p);
+/* Notifications of runs and tasks go to A (alert.h) from now on; stop
+ * the pipeline before A. */
+void pipeline_set_alert(pipeline *p, alert *a);
 /* Scan the dags directory now rather than at the next periodic scan
  * (SIGHUP): new, changed and removed files take effect at once. */
 void pipeline_rescan(pipeline *p);

@@ -972,6 +972,9 @@ settle_end(sched *s, struct sjob *j, const struct store_op *op)
 			(double)(j->started_at - j->queued_at) / 1000.0);
 	}
 	run_del(j);
+	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled &&
+	    op->state == JOB_FAILED)
+		note_done(s, j, SCHED_DONE_RETRY);
 	if (op->applied && op->kind == STORE_REQUEUE && !j->cancelled) {
 		if (op->state == JOB_FAILED && j->retry_delay_ms > 0) {
 			/* A retry waits: delay * 2^(retry-1) if exponential,

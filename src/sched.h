@@ -99,7 +99,10 @@ void sched_free(sched *s);
 int sched_recover(sched *s, char **err);
 
 /* FN(UD, RUN, JOB, STATE) is called (without the lock held) when job JOB
- * of DAG run RUN ends in STATE (succeeded, failed for good, cancelled). */
+ * of DAG run RUN ends in STATE (succeeded, failed for good, cancelled),
+ * and with STATE SCHED_DONE_RETRY when a try of it failed and it is
+ * queued again for a retry (alert.c's on_retry). */
+#define SCHED_DONE_RETRY (-1)
 void sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run,
                          int64_t job, int state), void *ud);
 /* At most SLOTS jobs of pool NAME run at once (-1 = no limit). */

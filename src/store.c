@@ -307,6 +307,27 @@ static const char *const store_migrations[] = {
 	") WITHOUT ROWID;"
 	"ALTER TABLE dag_runs ADD COLUMN dag_version INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX IF NOT EXISTS dag_runs_version ON dag_runs(dag_id, dag_version);",
+	/* 12 -> 13: notifications (alert.c): one row per target of each
+	 * event of a run or of one of its tasks (task NULL: the run's),
+	 * written before it is sent and updated after each attempt.  A
+	 * deadline_missed row is also what keeps a deadline from firing
+	 * twice, across master restarts. */
+	"CREATE TABLE IF NOT EXISTS notifications ("
+	"  id         INTEGER PRIMARY KEY,"
+	"  run        INTEGER NOT NULL REFERENCES dag_runs(id) ON DELETE CASCADE,"
+	"  task       TEXT,"
+	"  map_index  INTEGER NOT NULL DEFAULT -1,"
+	"  event      TEXT NOT NULL,"
+	"  kind       TEXT NOT NULL,"
+	"  target     TEXT NOT NULL,"
+	"  state      TEXT NOT NULL,"
+	"  attempts   INTEGER NOT NULL DEFAULT 0,"
+	"  status     INTEGER NOT NULL DEFAULT 0,"
+	"  error      TEXT,"
+	"  created_ms INTEGER NOT NULL,"
+	"  sent_ms    INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX IF NOT EXISTS notifications_run ON notifications(run);",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -3119,6 +3140,136 @@ store_secret_get(store *s, const char *kind, const char *name,
 	int rc = store_secret_walk(s, kind, name, store_secret_take, out, err);
 	if (rc == 0 && out->name == NULL)
 		rc = -ENOENT;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Notifications                                                       */
+/* ------------------------------------------------------------------ */
+
+/* A few per run event: on the read connection, as store_secret_put(). */
+int
+store_notif_add(store *s, const struct store_notif *n, int64_t *id,
+                char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "INSERT INTO notifications (run, task, "
+	                     "map_index, event, kind, target, state, error, "
+	                     "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	                     "?8, ?9)", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, n->run);
+		store_bind_text(st, 2, n->task);
+		sqlite3_bind_int(st, 3, n->map_index);
+		sqlite3_bind_text(st, 4, n->event, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, n->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, n->target, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, n->state, -1, SQLITE_STATIC);
+		store_bind_text(st, 8, n->error);
+		sqlite3_bind_int64(st, 9, n->created_ms);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: write notification");
+		if (rc == 0)
+			*id = sqlite3_last_insert_rowid(s->rdb);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_notif_update(store *s, const struct store_notif *n, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "UPDATE notifications SET state = ?2, "
+	                     "attempts = ?3, status = ?4, error = ?5, "
+	                     "sent_ms = ?6 WHERE id = ?1", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, n->id);
+		sqlite3_bind_text(st, 2, n->state, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, n->attempts);
+		sqlite3_bind_int(st, 4, n->status);
+		store_bind_text(st, 5, n->error);
+		sqlite3_bind_int64(st, 6, n->sent_ms);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: update notification");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_notif_abandon(store *s, const char *why, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "UPDATE notifications SET state = 'failed', "
+	                     "error = ?1 WHERE state = 'pending'", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: update notifications");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,
+                 char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT id, run, task, map_index, event, kind,"
+	                     " target, state, attempts, status, error,"
+	                     " created_ms, sent_ms FROM notifications"
+	                     " WHERE run = ?1 ORDER BY id LIMIT 1000", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, run);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			char *task = sqlite3_column_type(st, 2) == SQLITE_NULL ?
+			             NULL : store_col_str(st, 2);
+			char *event = store_col_str(st, 4);
+			char *kind = store_col_str(st, 5);
+			char *target = store_col_str(st, 6);
+			char *state = store_col_str(st, 7);
+			char *error = sqlite3_column_type(st, 10) == SQLITE_NULL ?
+			              NULL : store_col_str(st, 10);
+			struct store_notif n = {
+				.id = sqlite3_column_int64(st, 0),
+				.run = sqlite3_column_int64(st, 1),
+				.task = task,
+				.map_index = sqlite3_column_int(st, 3),
+				.event = event, .kind = kind, .target = target,
+				.state = state,
+				.attempts = sqlite3_column_int(st, 8),
+				.status = sqlite3_column_int(st, 9),
+				.error = error,
+				.created_ms = sqlite3_column_int64(st, 11),
+				.sent_ms = sqlite3_column_int64(st, 12),
+			};
+			int stop = cb(&n, ud);
+			free(task);
+			free(event);
+			free(kind);
+			free(target);
+			free(state);
+			free(error);
+			if (stop)
+				break;
+		}
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: read notifications");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
 	return rc;
 }
 

@@ -524,4 +524,34 @@ typedef int (*store_sha_cb)(const char *sha, void *ud, char **err);
 int store_file_artifacts(const char *path, store_sha_cb cb, void *ud,
                          char **err);
 
+/* Notifications (alert.c): one row per target of an event of run RUN
+ * (TASK NULL) or of one of its task instances.  Strings are borrowed. */
+struct store_notif {
+	int64_t id, run;
+	const char *task;        /* NULL: the run's own */
+	int map_index;           /* -1 unless a mapped instance's */
+	const char *event;       /* failure, success, retry, deadline_missed */
+	const char *kind;        /* webhook, command, none */
+	const char *target;      /* the URL or command ("" for none) */
+	const char *state;       /* pending, sent, failed, refused, recorded */
+	int attempts;
+	int status;              /* the last HTTP status or exit status */
+	const char *error;       /* the last error, or NULL */
+	int64_t created_ms, sent_ms;
+};
+typedef int (*store_notif_cb)(const struct store_notif *n, void *ud);
+/* A new row (its id in *id); only run, task, map_index, event, kind,
+ * target, state, error and created_ms are read. */
+int store_notif_add(store *s, const struct store_notif *n, int64_t *id,
+                    char **err);
+/* Row n->id takes state, attempts, status, error and sent_ms. */
+int store_notif_update(store *s, const struct store_notif *n, char **err);
+/* Every row still "pending" becomes "failed" with the reason WHY (a
+ * master starting: what its last run did not send, it never will). */
+int store_notif_abandon(store *s, const char *why, char **err);
+/* Run RUN's rows, oldest first (at most 1000), to CB until it returns
+ * non-zero. */
+int store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,
+                     char **err);
+
 #endif

@@ -307,6 +307,36 @@ cli_run_tasks(const json_t *run, const char *indent)
 	cli_table_free(&tt);
 }
 
+/* A run's notifications (docs/pipelines.md), if it has any. */
+static void
+cli_run_notifications(const json_t *run, const char *indent)
+{
+	json_t *nl = json_object_get(run, "notifications"), *n;
+	struct cli_table tt = { .ncol = 7 };
+	size_t i;
+
+	if (json_array_size(nl) == 0)
+		return;
+	cli_table_row(&tt, "TIME", "EVENT", "TASK", "TARGET", "STATE",
+	              "TRIES", "ERROR");
+	json_array_foreach(nl, i, n) {
+		char when[32], tries[24];
+		char *target = xasprintf("%s %s", cli_jstr(n, "kind", "-"),
+		                         cli_jstr(n, "target", ""));
+		snprintf(tries, sizeof tries, "%" PRId64,
+		         cli_jint(n, "attempts"));
+		cli_table_row(&tt, cli_fmt_time(cli_jint(n, "created_ms"), when),
+		              cli_jstr(n, "event", "-"),
+		              cli_jstr(n, "task", "(run)"), target,
+		              cli_jstr(n, "state", "-"), tries,
+		              cli_jstr(n, "error", ""));
+		free(target);
+	}
+	printf("notifications:\n");
+	cli_table_print(&tt, indent);
+	cli_table_free(&tt);
+}
+
 static int
 cli_run_is_final(const json_t *run)
 {
@@ -620,6 +650,7 @@ cli_run_show(struct cli *x, void *opts)
 	                                          buf));
 	printf("tasks:\n");
 	cli_run_tasks(r, "  ");
+	cli_run_notifications(r, "  ");
 	json_decref(r);
 	return CLI_EXIT_OK;
 }

@@ -667,7 +667,87 @@ static const struct {
 	  "6:13: task 'b': a sensor cannot be mapped ('expand')" },
 	{ "id: x\ndefault:\n  sensor: { file: /f }\n" TASK_A, "3:3: ..." },
 #undef SENSOR_B
+	/* notifications and deadlines */
+	{ "id: x\n" TASK_A "    deadline: { after: soon }\n",
+	  "5:24: 'after' is not a duration ..." },
+	{ "id: x\n" TASK_A "    deadline: soon\n",
+	  "5:15: 'deadline' is not a duration ..." },
+	{ "id: x\n" TASK_A "    deadline: { after: 500ms }\n", "5:24: ..." },
+	{ "id: x\n" TASK_A "    deadline: { from: start }\n",
+	  "5:15: 'deadline' needs 'after' (a duration, as in 10m)" },
+	{ "id: x\n" TASK_A "    deadline: { after: 1m, from: end }\n",
+	  "5:34: deadline 'from' is start or interval_end, not 'end'" },
+	{ "id: x\n" TASK_A "    deadline: [1m]\n", "5:15: 'deadline' must be "
+	  "a duration or a mapping, as in deadline: { after: 10m, from: start "
+	  "}, not a list" },
+	{ "id: x\non_failure: { webhook: \"ftp://h/x\" }\n" TASK_A,
+	  "2:24: on_failure webhook 'ftp://h/x' must start with http:// or "
+	  "https://" },
+	{ "id: x\non_success: { webhook: \"http:///x\" }\n" TASK_A,
+	  "2:24: on_success webhook 'http:///x' has no host" },
+	{ "id: x\non_retry: { webhook: \"http://h/a b\" }\n" TASK_A,
+	  "2:22: on_retry webhook 'http://h/a b' holds a blank or a control "
+	  "character" },
+	{ "id: x\n" TASK_A "    on_retry: { webhook: \"http://h/\", command: "
+	  "\"true\" }\n", "5:15: a 'on_retry' target is one webhook or one "
+	  "command" },
+	{ "id: x\n" TASK_A "    on_failure: \"http://h/\"\n", "5:17: each "
+	  "'on_failure' target must be a mapping, ..." },
+	{ "id: x\n" TASK_A "    on_failure: { url: \"http://h/\" }\n",
+	  "5:19: ..." },
+	{ "id: x\n" TASK_A "    on_failure: [{command: a}, {command: b}, "
+	  "{command: c}, {command: d}, {command: e}, {command: f}, "
+	  "{command: g}, {command: h}, {command: i}]\n",
+	  "5:130: 'on_failure' has more than 8 targets" },
+	{ "id: x\ndefault:\n  on_failure: { command: a }\n" TASK_A, "3:3: ..." },
+	{ "id: x\non_failure: { command: a, secret: k }\n" TASK_A,
+	  "2:35: 'secret' (the variable whose value signs a webhook) is for "
+	  "webhooks" },
 };
+
+/* on_* and deadline as parsed, at DAG and task level. */
+START_TEST(test_notifications)
+{
+	char *path = write_file("n.yaml", "id: n\n"
+		"on_failure: { webhook: \"https://h/run\", secret: hook_key }\n"
+		"deadline: { after: 1h, from: interval_end }\n"
+		"tasks:\n"
+		"  - id: a\n    plugin: noop\n"
+		"    deadline: 90s\n"
+		"    on_retry:\n      - { webhook: \"http://h:1/r?x=1\" }\n"
+		"      - { command: \"echo hi\" }\n"
+		"  - id: b\n    plugin: noop\n"
+		"    deadline: { after: 2m }\n    on_deadline: { command: x }\n");
+	struct dag *d = NULL;
+	char *err = NULL;
+	ck_assert_msg(dag_load(path, known, NULL, &d, &err) == 0, "%s", err);
+	ck_assert_uint_eq(d->on[DAG_ON_FAILURE].n, 1);
+	ck_assert_int_eq(d->on[DAG_ON_FAILURE].v[0].kind, DCB_WEBHOOK);
+	ck_assert_str_eq(d->on[DAG_ON_FAILURE].v[0].target, "https://h/run");
+	ck_assert_str_eq(d->on[DAG_ON_FAILURE].v[0].secret, "hook_key");
+	ck_assert_uint_eq(d->on[DAG_ON_SUCCESS].n, 0);
+	ck_assert_int_eq(d->deadline.after_ms, 3600000);
+	ck_assert_int_eq(d->deadline.from, DDL_FROM_INTERVAL_END);
+	const struct dag_task *a = task(d, "a"), *b = task(d, "b");
+	ck_assert_int_eq(a->deadline.after_ms, 90000);
+	ck_assert_int_eq(a->deadline.from, DDL_FROM_START);
+	ck_assert_uint_eq(a->on[DAG_ON_RETRY].n, 2);
+	ck_assert_str_eq(a->on[DAG_ON_RETRY].v[0].target, "http://h:1/r?x=1");
+	ck_assert_int_eq(a->on[DAG_ON_RETRY].v[1].kind, DCB_COMMAND);
+	ck_assert_ptr_null(a->on[DAG_ON_RETRY].v[1].secret);
+	ck_assert_str_eq(a->on[DAG_ON_RETRY].v[1].target, "echo hi");
+	ck_assert_int_eq(b->deadline.after_ms, 120000);
+	ck_assert_uint_eq(b->on[DAG_ON_DEADLINE].n, 1);
+	ck_assert_uint_eq(b->on[DAG_ON_FAILURE].n, 0);
+	ck_assert_str_eq(dag_event_name(DAG_ON_DEADLINE), "deadline_missed");
+	ck_assert_str_eq(dag_event_key(DAG_ON_RETRY), "on_retry");
+	ck_assert_str_eq(dag_event_name(DAG_NEVENTS), "?");
+	ck_assert_str_eq(dag_deadline_from_name(DDL_FROM_INTERVAL_END),
+	                 "interval_end");
+	dag_free(d);
+	free(path);
+}
+END_TEST
 
 /* `sensor:` as parsed: the kind, its target in the params of the
  * plugin that pokes, and the settings with their defaults. */
@@ -1277,6 +1357,7 @@ dag_suite(void)
 	tc = tcase_create("errors");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof bad / sizeof bad[0]);
+	tcase_add_test(tc, test_notifications);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");

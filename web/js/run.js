@@ -6,6 +6,8 @@
 // GET /api/v1/runs/RUN_ID and /api/v1/jobs?run=RUN_ID (the jobs' submitted,
 // started and finished times).  It names the version of the DAG file the
 // run ran (dagdiff.js), marked and linked to its diff when not current.
+// Its notifications (on_failure, on_success, on_retry, deadlines missed:
+// docs/pipelines.md) in a table: event, task, target, state, tries.
 
 import { get, enc } from './api.js';
 import { versionFact } from './dagdiff.js';
@@ -73,7 +75,8 @@ export default {
 		const gantt = h('div', { class: 'scroll', tabindex: 0, 'aria-label': 'Gantt chart' });
 		// Sensors between pokes: no job, so no bar; when and why here.
 		const sensors = h('section', { 'aria-labelledby': 'sensors-h', 'data-testid': 'run-sensors', hidden: true });
-		root.append(crumbs, head, facts, sensors,
+		const notifs = h('section', { 'aria-labelledby': 'notifs-h', 'data-testid': 'run-notifications', hidden: true });
+		root.append(crumbs, head, facts, sensors, notifs,
 			h('section', { 'aria-labelledby': 'conf-h' }, h('h2', { id: 'conf-h' }, 'Conf'), conf),
 			h('section', { 'aria-labelledby': 'gantt-h' }, h('h2', { id: 'gantt-h' }, 'Gantt'),
 				h('p', { class: 'sub' }, 'Each task\'s job: grey while it waited in the queue, coloured by state while it ran.'),
@@ -115,6 +118,20 @@ export default {
 					h('ul', {}, waiting.map((t) => h('li', { 'data-testid': 'sensor-wait', 'data-task': t.task },
 						badge(t.state), ' ', h('strong', {}, t.task), ` next poke ${fmtTime(t.next_poke_ms)}`,
 						t.sensor_reason ? ` \u2014 ${t.sensor_reason}` : ''))));
+				const nl = r.notifications || [];
+				notifs.hidden = nl.length === 0;
+				replace(notifs, h('h2', { id: 'notifs-h' }, 'Notifications'),
+					h('div', { class: 'scroll', tabindex: 0 }, h('table', {},
+						h('thead', {}, h('tr', {}, ['Time', 'Event', 'Task', 'Target', 'State', 'Tries', 'Error']
+							.map((c) => h('th', { scope: 'col' }, c)))),
+						h('tbody', {}, nl.map((n) => h('tr', { 'data-testid': 'notification', 'data-event': n.event },
+							h('td', {}, fmtTime(n.created_ms)),
+							h('td', {}, n.event.replace(/_/g, ' ')),
+							h('td', {}, n.task ? (n.map_index >= 0 ? `${n.task}[${n.map_index}]` : n.task) : '(run)'),
+							h('td', {}, n.kind === 'none' ? '—' : `${n.kind} ${n.target}`),
+							h('td', {}, n.state),
+							h('td', {}, String(n.attempts)),
+							h('td', {}, n.error || '')))))));
 				replace(gantt, tasks.length ? drawGantt(tasks, jobs, r.created_ms) : h('p', { class: 'empty' }, 'No task.'));
 			},
 		};
