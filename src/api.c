@@ -566,6 +566,12 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 			ps->deadline = clock_mono_ms() + wait_ms;
 		}
 		if (clock_mono_ms() < ps->deadline) {
+			/* Taken on this entry: a re-entry decodes the rest
+			 * only (a list of thousands of running tasks is
+			 * walked once, not at every wake). */
+			json_object_del(ps->body, "results");
+			json_object_del(ps->body, "running");
+			json_object_del(ps->body, "progress");
 			sched_exchange_clear(&x);
 			http_park(r, ps->deadline);
 			return;

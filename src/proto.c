@@ -571,6 +571,14 @@ exchange_read(json_t *j, struct proto_exchange *m, char **err)
 	return progress_read(j, m, err);
 }
 
+int64_t
+proto_heartbeat_wait(int64_t hb, int first, uint32_t r)
+{
+	/* Per mille of HB: [100, 1000] or [900, 1100]. */
+	int64_t lo = first ? 100 : 900, span = first ? 901 : 201;
+	return hb * (lo + (int64_t)(r % (uint32_t)span)) / 1000;
+}
+
 int
 proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err)
 {

@@ -119,6 +119,7 @@ struct sworker {
 	struct sched_held *cancel; /* to send at the next exchange */
 	size_t ncancel;
 	struct sworker *next;
+	struct sworker *hnext;  /* chain of s->wtab */
 };
 
 /* A pool: at most `slots` of its jobs run at once (Airflow's pools). */
@@ -175,6 +176,10 @@ struct sched {
 	size_t nbuckets, bucket_cap;
 	int64_t nqueued;
 	struct sworker *workers;
+	struct sworker **wtab;  /* the workers by name, chained: an exchange
+	                         * finds its worker in O(1), not by a walk
+	                         * of a thousand names */
+	size_t wtabsize, nworkers;
 	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
@@ -501,10 +506,23 @@ sc_plugin_observe(sched *s, const char *name, double ms)
 	p->n++;
 }
 
+/* FNV-1a of NAME: its chain in a table of SIZE (a power of 2). */
+static size_t
+wslot(const char *name, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return (size_t)(h & (size - 1));
+}
+
 static struct sworker *
 sc_worker_find(sched *s, const char *name)
 {
-	for (struct sworker *w = s->workers; w != NULL; w = w->next)
+	if (s->wtab == NULL)
+		return NULL;
+	for (struct sworker *w = s->wtab[wslot(name, s->wtabsize)]; w != NULL;
+	     w = w->hnext)
 		if (strcmp(w->name, name) == 0)
 			return w;
 	return NULL;
@@ -514,12 +532,26 @@ static struct sworker *
 sc_worker_get(sched *s, const char *name)
 {
 	struct sworker *w = sc_worker_find(s, name);
-	if (w == NULL) {
-		w = xcalloc(1, sizeof *w);
-		w->name = xstrdup(name);
-		w->next = s->workers;
-		s->workers = w;
+	if (w != NULL)
+		return w;
+	if (s->nworkers >= s->wtabsize) {       /* load factor 1 at most */
+		s->wtabsize = s->wtabsize ? 2 * s->wtabsize : 64;
+		free(s->wtab);
+		s->wtab = xcalloc(s->wtabsize, sizeof *s->wtab);
+		for (struct sworker *o = s->workers; o != NULL; o = o->next) {
+			size_t i = wslot(o->name, s->wtabsize);
+			o->hnext = s->wtab[i];
+			s->wtab[i] = o;
+		}
 	}
+	w = xcalloc(1, sizeof *w);
+	w->name = xstrdup(name);
+	w->next = s->workers;
+	s->workers = w;
+	size_t i = wslot(name, s->wtabsize);
+	w->hnext = s->wtab[i];
+	s->wtab[i] = w;
+	s->nworkers++;
 	return w;
 }
 
@@ -648,6 +680,7 @@ sched_free(sched *s)
 			free(w->held_data[i]);
 		free(w);
 	}
+	free(s->wtab);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -1625,33 +1658,31 @@ sched_exchange(sched *s, const char *name, uint64_t session,
                int want, struct sched_exchange *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	struct sched_held *run = xcalloc(nrunning + 1, sizeof *run);
-	if (nrunning)
-		memcpy(run, running, nrunning * sizeof *run);
-	qsort(run, nrunning, sizeof *run, held_cmp);
-
 	pthread_mutex_lock(&s->mu);
 	struct sworker *w = sc_worker_find(s, name);
 	if (w == NULL || !w->registered || !w->alive || w->session != session) {
 		pthread_mutex_unlock(&s->mu);
-		free(run);
 		return err_set(err, -ESTALE, "worker %s must register", name);
 	}
 	w->last_seen = clock_mono_ms();
 	sc_beat(s, w);
 
-	size_t nrun = 0;
-	for (struct sjob *j = w->running; j != NULL; j = j->next)
-		nrun++;
+	/* Nothing here walks what the worker runs: an exchange costs its
+	 * results and placements, however many tasks run (bench/
+	 * workers_bench.py --running). */
 	if (want > s->o.batch_max)
 		want = s->o.batch_max;
 	/* While the store cannot be written no task is handed out: its
 	 * result could not be taken either. */
 	if (want < 0 || !store_writable(s->st, NULL))
 		want = 0;
+	/* No more than are queued: the room below is zeroed at every
+	 * exchange, and most exchanges (heartbeats) place nothing. */
+	if (want > s->nqueued)
+		want = (int)s->nqueued;
 	/* Room for every result twice over: as a transition, or as the log
 	 * of a stale report appended after the transitions (same commit). */
-	size_t cap = 2 * nresults + nrun + 1;
+	size_t cap = 2 * nresults + 1;
 	struct sc_exchange x = {
 		.w = w,
 		.ops = xcalloc(cap, sizeof *x.ops),
@@ -1667,9 +1698,9 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	 * while it was away) are cancelled there.  The converse, attempts it
 	 * lost, is settled when it registers again after a failed exchange. */
 	for (size_t i = 0; i < nrunning; i++) {
-		struct sjob *j = job_find(s, run[i].id);
-		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
-			sc_worker_cancel_push(w, run[i].id, run[i].attempt);
+		struct sjob *j = job_find(s, running[i].id);
+		if (j == NULL || j->worker != w || j->attempt != running[i].attempt)
+			sc_worker_cancel_push(w, running[i].id, running[i].attempt);
 	}
 	sc_place(s, &x, want, out);
 	/* The tasks go out before their start is on disk: queued under the
@@ -1696,7 +1727,6 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		 store_apply(s->st, x.ops, x.nops + x.nlate, err) : 0;
 	if (rc != 0) {
 		sc_unsettle(s, &x, out);
-		free(run);
 		return rc;
 	}
 
@@ -1706,7 +1736,6 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		flush_done(s);
 	free(x.ops);
 	free(x.js);
-	free(run);
 	return 0;
 }
 

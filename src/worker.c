@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "auth.h"
 #include "client.h"
 #include "clock.h"
@@ -104,6 +106,8 @@ struct wk {
 	char session[32];
 	int need_register;
 	int stopping;
+	int64_t listed_ms;      /* clock_mono_ms the running tasks and their
+	                         * new log lines were last sent */
 };
 
 /* Tasks per slot a worker asks for at most: what the master may let it
@@ -669,7 +673,15 @@ do_register(struct wk *w)
 	return 0;
 }
 
-/* The body of an exchange delivering RESULTS (borrowed); *session set. */
+/*
+ * The body of an exchange delivering RESULTS (borrowed); *session set.
+ * What runs here, and the new log lines of each, go at most twice per
+ * heartbeat: a worker running thousands of tasks reports results many
+ * times a second, and listing every running task each time made each
+ * result cost the master (and this worker) as much as all that runs.
+ * The master needs the list only to cancel attempts no longer this
+ * worker's, which can wait half a heartbeat.
+ */
 static json_t *
 exchange_body(struct wk *w, const struct proto_result *results, size_t n,
               int64_t wait_ms, char session[32])
@@ -677,14 +689,19 @@ exchange_body(struct wk *w, const struct proto_result *results, size_t n,
 	struct proto_exchange m = { .name = w->wc->name, .session = session,
 		.results = (struct proto_result *)results, .nresults = n,
 		.want = w->wc->slots * WORKER_WANT_PER_SLOT, .wait_ms = wait_ms };
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&w->mu);
 	memcpy(session, w->session, 32);
-	m.running = held_locked(w, 0, &m.nrunning);
+	int list = now - w->listed_ms >= w->cfg->master.heartbeat_ms / 2;
+	if (list) {
+		w->listed_ms = now;
+		m.running = held_locked(w, 0, &m.nrunning);
+	}
 	/* New log lines of running tasks, for the dashboard's live tail. */
 	size_t cap = m.nrunning;
 	m.progress = xcalloc(cap + 1, sizeof *m.progress);
 	char **texts = xcalloc(cap + 1, sizeof *texts);
-	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+	for (struct wtask *wt = list ? w->running : NULL; wt != NULL; wt = wt->next) {
 		char *text = task_log_since(wt->t, &wt->log_pos);
 		if (text != NULL) {
 			texts[m.nprogress] = text;
@@ -1009,6 +1026,7 @@ worker_poll(struct wk *w)
 {
 	int64_t hb = w->cfg->master.heartbeat_ms;
 	int tries = 0;          /* failed registrations in a row */
+	int first = 1;          /* the first heartbeat since registering */
 	w->need_register = 1;
 	while (!worker_stop) {
 		pthread_mutex_lock(&w->mu);
@@ -1019,15 +1037,20 @@ worker_poll(struct wk *w)
 			 * few ms later: try every WORKER_REG_FAST_US for a
 			 * while, so the cluster is ready when it is, then
 			 * settle at WORKER_REG_SLOW_US. */
-			if (do_register(w) == 0)
+			if (do_register(w) == 0) {
 				tries = 0;
-			else
+				first = 1;
+			} else
 				usleep(tries++ < WORKER_REG_FAST_TRIES ?
 				       WORKER_REG_FAST_US : WORKER_REG_SLOW_US);
 			continue;
 		}
-		if (exchange(w, w->poll_c, NULL, 0, hb) != 0)
+		uint32_t r;
+		randombytes_buf(&r, sizeof r);
+		if (exchange(w, w->poll_c, NULL, 0,
+		             proto_heartbeat_wait(hb, first, r)) != 0)
 			usleep(100 * 1000);
+		first = 0;
 	}
 }
 
