@@ -385,7 +385,7 @@ cluster_register(struct api_ctx *a, http_req *r, const struct api_call *c)
 		char sess[32];
 		snprintf(sess, sizeof sess, "%016llx", (unsigned long long)session);
 		struct proto_register_reply rep = { .session = sess,
-			.heartbeat_ms = a->cfg->master.heartbeat_ms,
+			.heartbeat_ms = sched_heartbeat_ms(a->sc),
 			.cancel = held_to(cancel, ncancel), .ncancel = ncancel };
 		http_reply_json(r, 200, proto_register_reply_encode(&rep));
 		free(rep.cancel);
@@ -453,6 +453,7 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 		.tasks = xcalloc(x->ntasks + 1, sizeof *rep.tasks),
 		.ntasks = x->ntasks, .cancel = held_to(x->cancel, x->ncancel),
 		.ncancel = x->ncancel, .acked = (int64_t)nres,
+		.heartbeat_ms = x->heartbeat_ms,
 	};
 	struct proto_own *owns = xcalloc(x->ntasks + 1, sizeof *owns);
 	for (size_t i = 0; i < x->ntasks; i++) {

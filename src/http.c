@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,7 +136,8 @@ http_load_mhd(void)
 #define HTTP_DEFAULT_TIMEOUT_S  30
 #define HTTP_DEFAULT_MAX_BODY   (8u << 20)
 #define HTTP_DEFAULT_REQUEST_S  60
-#define HTTP_CONNECTION_LIMIT   1024
+/* A thousand workers hold two each (their long poll and their reporter). */
+#define HTTP_CONNECTION_LIMIT   4096
 /* Bounds the request line plus headers: MHD answers 431/414 past it. */
 #define HTTP_CONN_MEMORY        (64u << 10)
 
@@ -1086,6 +1088,15 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	if (sa.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	threads = o->threads > 0 ? (unsigned int)o->threads : 1;
+	/* Room for the connections: a soft limit of 1,024 files (systemd's
+	 * default) is less than they may be; raised up to the hard limit. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < HTTP_CONNECTION_LIMIT + 256) {
+		rl.rlim_cur = rl.rlim_max < HTTP_CONNECTION_LIMIT + 256 ?
+		              rl.rlim_max : HTTP_CONNECTION_LIMIT + 256;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	timeout = o->conn_timeout_s > 0 ? (unsigned int)o->conn_timeout_s :
 	          HTTP_DEFAULT_TIMEOUT_S;
 	struct MHD_OptionItem tls_opts[] = {

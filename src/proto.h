@@ -188,6 +188,8 @@ struct proto_exchange_reply {
 	struct proto_attempt *cancel;
 	size_t ncancel;
 	int64_t acked;                /* results accepted (all that were sent) */
+	int64_t heartbeat_ms;         /* the interval to beat at from now; 0:
+	                               * not said (an older master) */
 	struct proto_own own;
 };
 json_t *proto_exchange_reply_encode(const struct proto_exchange_reply *m);

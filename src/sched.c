@@ -180,6 +180,7 @@ struct sched {
 	                         * finds its worker in O(1), not by a walk
 	                         * of a thousand names */
 	size_t wtabsize, nworkers;
+	int nalive;             /* workers alive */
 	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
@@ -624,6 +625,8 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 	                          "placed again", s->o.max_lost);
 	if (s->o.batch_max <= 0)
 		s->o.batch_max = 256;
+	if (s->o.beats_per_s <= 0)
+		s->o.beats_per_s = SCHED_BEATS_PER_S;
 	if (s->o.prefetch <= 0)
 		s->o.prefetch = 256;
 	s->tabsize = 1024;
@@ -774,6 +777,31 @@ sjob_from(sched *s, const struct store_job *sj)
 	return j;
 }
 
+/* The heartbeat interval now (sched_heartbeat_ms).  Lock held. */
+static int64_t
+sc_heartbeat_ms(const sched *s)
+{
+	int64_t need = (int64_t)s->nalive * 1000 / s->o.beats_per_s;
+	return need > s->o.heartbeat_ms ? need : s->o.heartbeat_ms;
+}
+
+/* Silent this long, a worker is dead: the configured timeout, scaled as
+ * the interval is.  Lock held. */
+static int64_t
+sc_timeout_ms(const sched *s)
+{
+	return s->o.worker_timeout_ms * sc_heartbeat_ms(s) / s->o.heartbeat_ms;
+}
+
+int64_t
+sched_heartbeat_ms(sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t hb = sc_heartbeat_ms(s);
+	pthread_mutex_unlock(&s->mu);
+	return hb;
+}
+
 /* Remember that W was heard from now (its page's heartbeat history).  A
  * busy worker exchanges more often than it must: at most one time per
  * half heartbeat is kept, so that the ring spans the last minute or so
@@ -783,7 +811,7 @@ sc_beat(const sched *s, struct sworker *w)
 {
 	int64_t now = clock_now_ms();
 	int last = (w->beat_pos + HEARTBEATS - 1) % HEARTBEATS;
-	if (w->nbeats > 0 && now - w->beats[last] < s->o.heartbeat_ms / 2)
+	if (w->nbeats > 0 && now - w->beats[last] < sc_heartbeat_ms(s) / 2)
 		return;
 	w->beats[w->beat_pos] = now;
 	w->beat_pos = (w->beat_pos + 1) % HEARTBEATS;
@@ -803,6 +831,7 @@ recover_one(const struct store_job *sj, void *ud)
 		struct sworker *w = sc_worker_get(s, sj->worker);
 		if (!w->alive) {
 			w->alive = 1;
+			s->nalive++;
 			w->last_seen = clock_mono_ms();
 		}
 		j->state = SJ_RUNNING;
@@ -1295,6 +1324,8 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	 * be a suspect and run alone). */
 	int seen = w->registered;
 	w->registered = 1;
+	if (!w->alive)
+		s->nalive++;
 	w->alive = 1;
 	w->left = 0;
 	w->last_seen = clock_mono_ms();
@@ -1717,6 +1748,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	free(x.starts);
 	out->cancel = w->cancel;
 	out->ncancel = w->ncancel;
+	out->heartbeat_ms = sc_heartbeat_ms(s);
 	w->cancel = NULL;
 	w->ncancel = 0;
 	pthread_mutex_unlock(&s->mu);
@@ -1785,10 +1817,14 @@ sched_reap(sched *s)
 	int dead = 0;
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
+	/* Taken before any is declared dead: the timeouts do not shrink
+	 * as this reap removes workers. */
+	int64_t timeout = sc_timeout_ms(s);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
-		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
+		if (!w->alive || now - w->last_seen <= timeout)
 			continue;
 		w->alive = 0;
+		s->nalive--;
 		w->left = w->leaving;
 		w->session = 0;
 		dead++;
@@ -1822,6 +1858,7 @@ sched_reap(sched *s)
 				js[i]->lost--;
 			}
 			w->alive = 1;
+			s->nalive++;
 			dead--;
 			free(err);
 			free(ops);
@@ -1858,7 +1895,7 @@ sched_leave(sched *s, const char *name, uint64_t session)
 	struct sworker *w = sc_worker_find(s, name);
 	int ok = w != NULL && w->alive && w->session == session;
 	if (ok) {
-		w->last_seen = clock_mono_ms() - s->o.worker_timeout_ms - 1;
+		w->last_seen = clock_mono_ms() - sc_timeout_ms(s) - 1;
 		w->leaving = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1878,7 +1915,7 @@ worker_state(const sched *s, const struct sworker *w, int64_t now)
 		return w->left ? "left" : "dead";
 	if (!w->registered)
 		return "unknown";
-	return now - w->last_seen > 2 * s->o.heartbeat_ms ? "late" : "alive";
+	return now - w->last_seen > 2 * sc_heartbeat_ms(s) ? "late" : "alive";
 }
 
 json_t *

@@ -108,6 +108,8 @@ struct wk {
 	int stopping;
 	int64_t listed_ms;      /* clock_mono_ms the running tasks and their
 	                         * new log lines were last sent */
+	int64_t hb_ms;          /* heartbeat interval, as the master last
+	                         * said (it grows with the cluster) */
 };
 
 /* Tasks per slot a worker asks for at most: what the master may let it
@@ -659,6 +661,8 @@ do_register(struct wk *w)
 	fails = 0;
 	pthread_mutex_lock(&w->mu);
 	snprintf(w->session, sizeof w->session, "%s", rep.session);
+	if (rep.heartbeat_ms > 0)
+		w->hb_ms = rep.heartbeat_ms;
 	w->need_register = 0;
 	pthread_mutex_unlock(&w->mu);
 	worker_cancels(w, rep.cancel, rep.ncancel);
@@ -692,7 +696,7 @@ exchange_body(struct wk *w, const struct proto_result *results, size_t n,
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&w->mu);
 	memcpy(session, w->session, 32);
-	int list = now - w->listed_ms >= w->cfg->master.heartbeat_ms / 2;
+	int list = now - w->listed_ms >= w->hb_ms / 2;
 	if (list) {
 		w->listed_ms = now;
 		m.running = held_locked(w, 0, &m.nrunning);
@@ -746,6 +750,8 @@ exchange(struct wk *w, client *c, const struct proto_result *results,
 	}
 	pthread_mutex_lock(&w->mu);
 	int same = strcmp(session, w->session) == 0;
+	if (rep.heartbeat_ms > 0)
+		w->hb_ms = rep.heartbeat_ms;
 	pthread_mutex_unlock(&w->mu);
 	if (same) {   /* tasks of an old registration were requeued by the new */
 		worker_cancels(w, rep.cancel, rep.ncancel);
@@ -1024,7 +1030,6 @@ worker_join(struct wk *w, pthread_t *threads, int n)
 static void
 worker_poll(struct wk *w)
 {
-	int64_t hb = w->cfg->master.heartbeat_ms;
 	int tries = 0;          /* failed registrations in a row */
 	int first = 1;          /* the first heartbeat since registering */
 	w->need_register = 1;
@@ -1047,6 +1052,9 @@ worker_poll(struct wk *w)
 		}
 		uint32_t r;
 		randombytes_buf(&r, sizeof r);
+		pthread_mutex_lock(&w->mu);
+		int64_t hb = w->hb_ms;
+		pthread_mutex_unlock(&w->mu);
 		if (exchange(w, w->poll_c, NULL, 0,
 		             proto_heartbeat_wait(hb, first, r)) != 0)
 			usleep(100 * 1000);
@@ -1058,7 +1066,7 @@ int
 worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
            char **err)
 {
-	struct wk w = { .cfg = c, .wc = wc };
+	struct wk w = { .cfg = c, .wc = wc, .hb_ms = c->master.heartbeat_ms };
 	log_init(wc->name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
 		return err_set(err, -EIO, "libsodium failed to initialise");
