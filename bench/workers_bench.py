@@ -219,13 +219,16 @@ def run_running(args):
             start_cpu = (cpu_ms([master]) - c0) / (r - have)
             have = r
             time.sleep(1)
+            w0, t0 = cpu_ms(pids), time.monotonic()
             per_hb, rate_hb, _ = idle_cost(api, master, args.idle)
+            wcpu = (cpu_ms(pids) - w0) / (time.monotonic() - t0)
             rate, cpu_task = dispatch_beside(api, master, args.probe, r)
             wrss = sum(rss_kb(q) for q in pids) / 1024
             print(f"  {r} running (started in {took:.1f} s, master CPU {start_cpu * 1000:.0f} us "
                   f"per start; load {load()}):")
             print(f"    master RSS {rss_kb(master) / 1024:.1f} MB; workers {wrss:.0f} MB")
-            print(f"    idle: {rate_hb:.1f} exchanges/s, master CPU {per_hb * 1000:.0f} us per exchange")
+            print(f"    idle: {rate_hb:.1f} exchanges/s, master CPU {per_hb * 1000:.0f} us per exchange; "
+                  f"the workers' CPU {wcpu / 10:.0f}% of a core ({wcpu * 1000 / r:.0f} us/s per sleeping task)")
             print(f"    {args.probe} no-op tasks beside them: {rate:.0f}/s, "
                   f"master CPU {cpu_task * 1000:.0f} us per task")
         print(f"  declared dead: {dead_count(d)}")
