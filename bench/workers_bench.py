@@ -47,7 +47,8 @@ def up(d, workers, slots, heartbeat, timeout="10s", beats=None):
     kiln = os.path.join(TOP, "kiln")
     port = free_port()
     conf = os.path.join(d, "cluster.yaml")
-    beats = "" if beats is None else f"\n  heartbeats_per_second: {beats}"
+    # 0: the key left out, for builds from before it (--top).
+    beats = f"\n  heartbeats_per_second: {beats}" if beats else ""
     with open(conf, "w") as f:
         f.write(f"""cluster:
   name: bench
@@ -171,7 +172,7 @@ def run_workers(args):
             print(f"  idle ({args.idle:.0f} s): {rate_hb:.0f} exchanges/s, master CPU {busy:.2f} ms/s, "
                   f"{per_hb * 1000:.0f} us per exchange (after the tasks: {per_hb2 * 1000:.0f} us)")
             if marg is not None:
-                cap = min(1000 / hb_s, args.beats)
+                cap = min(1000 / hb_s, args.beats or 1000 / hb_s)
                 print(f"  per heartbeat beyond the first count's: {marg * 1000:.0f} us; 1,000 workers: "
                       f"{marg * 1000 / hb_s / 10:.2f}% of a core at one beat per {args.heartbeat}, "
                       f"{marg * cap / 10:.2f}% at the master's {cap:.0f} beats/s "
@@ -274,7 +275,8 @@ def main():
     ap.add_argument("--slots", type=int, default=1024)
     ap.add_argument("--probe", type=int, default=2000)
     ap.add_argument("--beats", type=int, default=200,
-                    help="master.heartbeats_per_second (its default: 200)")
+                    help="master.heartbeats_per_second (its default: 200; "
+                    "0: not set, for builds from before it)")
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--top", help="the build to measure (its kiln and "
                     "plugins/lib; default: this tree)")
