@@ -189,7 +189,7 @@ START_TEST(exchange_round_trip)
 	};
 	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 2,
 		.cancel = (struct proto_attempt *)attempts + 1, .ncancel = 1,
-		.acked = 3 };
+		.acked = 3, .heartbeat_ms = 5000 };
 	struct proto_exchange_reply rg;
 	DECODE(proto_exchange_reply_decode, &rg, wire(proto_exchange_reply_encode(&r)));
 	ck_assert_uint_eq(rg.ntasks, 2);
@@ -210,7 +210,14 @@ START_TEST(exchange_round_trip)
 	}
 	same_attempts(rg.cancel, rg.ncancel, attempts + 1, 1);
 	ck_assert_int_eq(rg.acked, 3);
+	ck_assert_int_eq(rg.heartbeat_ms, 5000);
 	same_json(proto_exchange_reply_encode(&rg), proto_exchange_reply_encode(&r));
+	proto_release(&rg.own);
+	/* From a master before heartbeats_per_second: not said, 0. */
+	json_t *old = proto_exchange_reply_encode(&r);
+	json_object_del(old, "heartbeat_ms");
+	DECODE(proto_exchange_reply_decode, &rg, old);
+	ck_assert_int_eq(rg.heartbeat_ms, 0);
 	proto_release(&rg.own);
 	json_decref(params);
 }
