@@ -1592,17 +1592,6 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 	int slot_room = w->slots - w->slots_busy;
 	int prefetch_room = w->slots * s->o.prefetch - w->slots_busy;
 	int64_t free_mem = w->memory - w->memory_busy;
-	/* Beyond its free slots, no worker takes more than its share of the
-	 * queue: a burst of short tasks spread over 200 workers, not 256 at
-	 * a time to the first that ask, so that the last ends sooner
-	 * (bench/workers_bench.py). */
-	if (s->nalive > 1) {
-		int64_t share = s->nqueued / s->nalive + 1;
-		if (share < slot_room)
-			share = slot_room;
-		if (prefetch_room > share)
-			prefetch_room = (int)share;
-	}
 	int stage_room = w->slots - w->stage_busy;
 
 	if (w->suspects > 0)
