@@ -385,7 +385,7 @@ cluster_register(struct api_ctx *a, http_req *r, const struct api_call *c)
 		char sess[32];
 		snprintf(sess, sizeof sess, "%016llx", (unsigned long long)session);
 		struct proto_register_reply rep = { .session = sess,
-			.heartbeat_ms = a->cfg->master.heartbeat_ms,
+			.heartbeat_ms = sched_heartbeat_ms(a->sc),
 			.cancel = held_to(cancel, ncancel), .ncancel = ncancel };
 		http_reply_json(r, 200, proto_register_reply_encode(&rep));
 		free(rep.cancel);
@@ -453,6 +453,7 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 		.tasks = xcalloc(x->ntasks + 1, sizeof *rep.tasks),
 		.ntasks = x->ntasks, .cancel = held_to(x->cancel, x->ncancel),
 		.ncancel = x->ncancel, .acked = (int64_t)nres,
+		.heartbeat_ms = x->heartbeat_ms,
 	};
 	struct proto_own *owns = xcalloc(x->ntasks + 1, sizeof *owns);
 	for (size_t i = 0; i < x->ntasks; i++) {
@@ -566,6 +567,12 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 			ps->deadline = clock_mono_ms() + wait_ms;
 		}
 		if (clock_mono_ms() < ps->deadline) {
+			/* Taken on this entry: a re-entry decodes the rest
+			 * only (a list of thousands of running tasks is
+			 * walked once, not at every wake). */
+			json_object_del(ps->body, "results");
+			json_object_del(ps->body, "running");
+			json_object_del(ps->body, "progress");
 			sched_exchange_clear(&x);
 			http_park(r, ps->deadline);
 			return;

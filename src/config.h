@@ -85,6 +85,9 @@ struct kiln_config {
 		int request_timeout_ms; /* a request's headers and body all
 		                      * in within this, default 60 s */
 		int per_ip_connections; /* per client address, default 128 */
+		int beats_per_s;        /* heartbeats_per_second: the most the
+		                         * master takes, all workers together
+		                         * (default SCHED_BEATS_PER_S) */
 		int heartbeat_ms;    /* worker heartbeat interval, default 1000 */
 		int worker_timeout_ms; /* dead after, default 10000 */
 		int default_max_attempts; /* default 3 */

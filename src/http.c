@@ -14,6 +14,11 @@
  * resumes the connection, and MHD calls us again, so the handler is
  * re-entered with the same http_req.
  *
+ * The parked requests are a binary heap by deadline: the parker takes
+ * each long poll off it as it expires at O(log n) a time (a walk of a
+ * list cost every heartbeat as much as every worker, bench/
+ * workers_bench.py).  A wake takes them all.
+ *
  * Invariant: a request is on the parked list iff its connection is
  * suspended and nobody has resumed it yet.  Whoever takes it off the list
  * (parker, http_wake_all, http_stop) resumes it, always under s->mu, so a
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,7 +136,8 @@ http_load_mhd(void)
 #define HTTP_DEFAULT_TIMEOUT_S  30
 #define HTTP_DEFAULT_MAX_BODY   (8u << 20)
 #define HTTP_DEFAULT_REQUEST_S  60
-#define HTTP_CONNECTION_LIMIT   1024
+/* A thousand workers hold two each (their long poll and their reporter). */
+#define HTTP_CONNECTION_LIMIT   4096
 /* Bounds the request line plus headers: MHD answers 431/414 past it. */
 #define HTTP_CONN_MEMORY        (64u << 10)
 
@@ -145,7 +152,9 @@ struct http_server {
 
 	pthread_mutex_t mu;             /* guards everything below */
 	pthread_cond_t cv;              /* parker: list changed or quit */
-	http_req *parked;               /* suspended requests, unordered */
+	http_req **parked;              /* suspended requests, a min-heap
+	                                 * by deadline */
+	size_t nparked, parked_cap;
 	uint64_t wakes;                 /* http_wake_all() calls so far */
 	int stopping;                   /* http_stop began: park = resume */
 	int quit;                       /* parker thread must exit */
@@ -192,7 +201,6 @@ struct http_req {
 	int on_list;
 	int expired;
 	int64_t deadline;
-	http_req *next;
 
 	struct MHD_Response *resp;      /* built by http_reply, not queued */
 	unsigned int resp_status;
@@ -578,12 +586,49 @@ http_set_state(http_req *r, void *state, void (*free_fn)(void *))
 /* Parking                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Add R to S's heap of parked requests.  s->mu held. */
+static void
+park_push(http_server *s, http_req *r)
+{
+	if (s->nparked == s->parked_cap) {
+		s->parked_cap = s->parked_cap ? 2 * s->parked_cap : 64;
+		s->parked = xrealloc(s->parked, s->parked_cap * sizeof *s->parked);
+	}
+	size_t i = s->nparked++;
+	while (i > 0 && s->parked[(i - 1) / 2]->deadline > r->deadline) {
+		s->parked[i] = s->parked[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	s->parked[i] = r;
+}
+
+/* Take the earliest deadline off S's heap.  s->mu held; not empty. */
+static http_req *
+park_pop(http_server *s)
+{
+	http_req *top = s->parked[0], *last = s->parked[--s->nparked];
+	size_t i = 0, n = s->nparked;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && s->parked[c + 1]->deadline < s->parked[c]->deadline)
+			c++;
+		if (s->parked[c]->deadline >= last->deadline)
+			break;
+		s->parked[i] = s->parked[c];
+		i = c;
+	}
+	if (n > 0)
+		s->parked[i] = last;
+	return top;
+}
+
 /* Take R off the list and resume it.  Called with s->mu held. */
 static void
 http_unpark_locked(http_req *r, int expired)
 {
 	r->on_list = 0;
-	r->next = NULL;
 	__atomic_store_n(&r->expired, expired, __ATOMIC_RELAXED);
 	/* After this the connection may be re-entered, finished and R
 	 * freed on an MHD thread as soon as we drop s->mu: don't touch R
@@ -624,9 +669,11 @@ http_park(http_req *r, int64_t deadline_mono_ms)
 	} else {
 		r->deadline = deadline_mono_ms;
 		r->on_list = 1;
-		r->next = s->parked;
-		s->parked = r;
-		pthread_cond_signal(&s->cv);
+		park_push(s, r);
+		/* The parker sleeps until the earliest deadline: told only
+		 * when this one is earlier. */
+		if (s->parked[0] == r)
+			pthread_cond_signal(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -640,15 +687,11 @@ http_parked_expired(const http_req *r)
 void
 http_wake_all(http_server *s)
 {
-	http_req *r, *next;
-
 	pthread_mutex_lock(&s->mu);
 	__atomic_store_n(&s->wakes, s->wakes + 1, __ATOMIC_RELEASE);
-	for (r = s->parked; r != NULL; r = next) {
-		next = r->next;
-		http_unpark_locked(r, 0);
-	}
-	s->parked = NULL;
+	for (size_t i = 0; i < s->nparked; i++)
+		http_unpark_locked(s->parked[i], 0);
+	s->nparked = 0;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -659,25 +702,15 @@ static void *
 http_parker_main(void *arg)
 {
 	http_server *s = arg;
-	http_req **pp, *r;
 	int64_t now, earliest;
 	struct timespec ts;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->quit) {
 		now = clock_mono_ms();
-		earliest = INT64_MAX;
-		pp = &s->parked;
-		while ((r = *pp) != NULL) {
-			if (r->deadline <= now) {
-				*pp = r->next;
-				http_unpark_locked(r, 1);
-			} else {
-				if (r->deadline < earliest)
-					earliest = r->deadline;
-				pp = &r->next;
-			}
-		}
+		while (s->nparked > 0 && s->parked[0]->deadline <= now)
+			http_unpark_locked(park_pop(s), 1);
+		earliest = s->nparked > 0 ? s->parked[0]->deadline : INT64_MAX;
 		if (earliest == INT64_MAX) {
 			pthread_cond_wait(&s->cv, &s->mu);
 		} else {
@@ -978,6 +1011,7 @@ http_start_undo(http_server *s)
 	pthread_join(s->parker, NULL);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->parked);
 	free(s);
 }
 
@@ -1054,6 +1088,15 @@ http_start(const struct http_opts *o, http_handler h, void *ud,
 	if (sa.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	threads = o->threads > 0 ? (unsigned int)o->threads : 1;
+	/* Room for the connections: a soft limit of 1,024 files (systemd's
+	 * default) is less than they may be; raised up to the hard limit. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < HTTP_CONNECTION_LIMIT + 256) {
+		rl.rlim_cur = rl.rlim_max < HTTP_CONNECTION_LIMIT + 256 ?
+		              rl.rlim_max : HTTP_CONNECTION_LIMIT + 256;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	timeout = o->conn_timeout_s > 0 ? (unsigned int)o->conn_timeout_s :
 	          HTTP_DEFAULT_TIMEOUT_S;
 	struct MHD_OptionItem tls_opts[] = {
@@ -1133,8 +1176,6 @@ http_port(const http_server *s)
 void
 http_stop(http_server *s)
 {
-	http_req *r, *next;
-
 	if (s == NULL)
 		return;
 	/* MHD_stop_daemon with a suspended connection is an API violation,
@@ -1147,17 +1188,16 @@ http_stop(http_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->stopping = 1;
 	s->quit = 1;
-	for (r = s->parked; r != NULL; r = next) {
-		next = r->next;
-		http_unpark_locked(r, 1);
-	}
-	s->parked = NULL;
+	for (size_t i = 0; i < s->nparked; i++)
+		http_unpark_locked(s->parked[i], 1);
+	s->nparked = 0;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->parker, NULL);
 	MHD_stop_daemon(s->daemon);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->parked);
 	free(s);
 }
 

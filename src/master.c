@@ -281,6 +281,7 @@ master_run(const struct kiln_config *c, char **err)
 	if ((rc = master_varconn(secret, st, err)) != 0)
 		goto out;
 	struct sched_opts so = { .worker_timeout_ms = c->master.worker_timeout_ms,
+	                         .beats_per_s = c->master.beats_per_s,
 	                         .heartbeat_ms = c->master.heartbeat_ms };
 	if ((rc = sched_new(st, &so, &sc, err)) != 0)
 		goto out;

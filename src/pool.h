@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pool.h - a fixed pool of threads running queued jobs (the worker's slots).
+ * pool.h - a pool of threads running queued jobs (the worker's slots).
  *
- * pool_submit() queues a function; one of N threads runs it.  Completion is
+ * pool_submit() queues a function; one of at most N threads runs it, started
+ * when the work comes (one at pool_new()).  Completion is
  * the function's business (the worker's task function queues its result
  * back to the exchange loop, as nginx's thread pool hands results to its
  * event loop).

@@ -571,6 +571,14 @@ exchange_read(json_t *j, struct proto_exchange *m, char **err)
 	return progress_read(j, m, err);
 }
 
+int64_t
+proto_heartbeat_wait(int64_t hb, int first, uint32_t r)
+{
+	/* Per mille of HB: [100, 1000] or [900, 1100]. */
+	int64_t lo = first ? 100 : 900, span = first ? 901 : 201;
+	return hb * (lo + (int64_t)(r % (uint32_t)span)) / 1000;
+}
+
 int
 proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err)
 {
@@ -599,9 +607,12 @@ proto_exchange_reply_encode(const struct proto_exchange_reply *m)
 		}
 		json_array_append_new(tasks, o);
 	}
-	return json_pack("{s:o,s:o,s:I}", "tasks", tasks,
+	json_t *o = json_pack("{s:o,s:o,s:I}", "tasks", tasks,
 		"cancel", attempts_json(m->cancel, m->ncancel),
 		"acked", (json_int_t)m->acked);
+	if (m->heartbeat_ms > 0)
+		json_object_set_new(o, "heartbeat_ms", json_integer(m->heartbeat_ms));
+	return o;
 }
 
 static int
@@ -644,7 +655,9 @@ exchange_reply_read(json_t *j, struct proto_exchange_reply *m, char **err)
 	}
 	if (attempts_read(j, "cancel", 0, &m->own, &m->cancel, &m->ncancel,
 	                  err) != 0 ||
-	    get_int(j, "", "acked", 0, 0, INT64_MAX, 0, &m->acked, err) != 0)
+	    get_int(j, "", "acked", 0, 0, INT64_MAX, 0, &m->acked, err) != 0 ||
+	    get_int(j, "", "heartbeat_ms", 0, 0, INT64_MAX, 0, &m->heartbeat_ms,
+	            err) != 0)
 		return -EINVAL;
 	return 0;
 }

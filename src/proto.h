@@ -156,6 +156,14 @@ struct proto_exchange {
 	struct proto_own own;
 };
 json_t *proto_exchange_encode(const struct proto_exchange *m);
+/* How long a worker's idle exchange (its heartbeat, a long poll) waits,
+ * for heartbeat interval HB ms and a random R: the first after a
+ * registration waits 10% to 100% of HB, the others 90% to 110%.  Workers
+ * started together (`kiln up`, a restarted rack) would otherwise beat in
+ * step, and the master take all of them in the same millisecond; so their
+ * beats spread over the interval at once, and stay spread, at HB apart on
+ * average. */
+int64_t proto_heartbeat_wait(int64_t hb, int first, uint32_t r);
 int proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err);
 
 /* A task handed to a worker. */
@@ -180,6 +188,8 @@ struct proto_exchange_reply {
 	struct proto_attempt *cancel;
 	size_t ncancel;
 	int64_t acked;                /* results accepted (all that were sent) */
+	int64_t heartbeat_ms;         /* the interval to beat at from now; 0:
+	                               * not said (an older master) */
 	struct proto_own own;
 };
 json_t *proto_exchange_reply_encode(const struct proto_exchange_reply *m);

@@ -119,6 +119,7 @@ struct sworker {
 	struct sched_held *cancel; /* to send at the next exchange */
 	size_t ncancel;
 	struct sworker *next;
+	struct sworker *hnext;  /* chain of s->wtab */
 };
 
 /* A pool: at most `slots` of its jobs run at once (Airflow's pools). */
@@ -175,6 +176,11 @@ struct sched {
 	size_t nbuckets, bucket_cap;
 	int64_t nqueued;
 	struct sworker *workers;
+	struct sworker **wtab;  /* the workers by name, chained: an exchange
+	                         * finds its worker in O(1), not by a walk
+	                         * of a thousand names */
+	size_t wtabsize, nworkers;
+	int nalive;             /* workers alive */
 	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
@@ -501,10 +507,23 @@ sc_plugin_observe(sched *s, const char *name, double ms)
 	p->n++;
 }
 
+/* FNV-1a of NAME: its chain in a table of SIZE (a power of 2). */
+static size_t
+wslot(const char *name, size_t size)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return (size_t)(h & (size - 1));
+}
+
 static struct sworker *
 sc_worker_find(sched *s, const char *name)
 {
-	for (struct sworker *w = s->workers; w != NULL; w = w->next)
+	if (s->wtab == NULL)
+		return NULL;
+	for (struct sworker *w = s->wtab[wslot(name, s->wtabsize)]; w != NULL;
+	     w = w->hnext)
 		if (strcmp(w->name, name) == 0)
 			return w;
 	return NULL;
@@ -514,12 +533,26 @@ static struct sworker *
 sc_worker_get(sched *s, const char *name)
 {
 	struct sworker *w = sc_worker_find(s, name);
-	if (w == NULL) {
-		w = xcalloc(1, sizeof *w);
-		w->name = xstrdup(name);
-		w->next = s->workers;
-		s->workers = w;
+	if (w != NULL)
+		return w;
+	if (s->nworkers >= s->wtabsize) {       /* load factor 1 at most */
+		s->wtabsize = s->wtabsize ? 2 * s->wtabsize : 64;
+		free(s->wtab);
+		s->wtab = xcalloc(s->wtabsize, sizeof *s->wtab);
+		for (struct sworker *o = s->workers; o != NULL; o = o->next) {
+			size_t i = wslot(o->name, s->wtabsize);
+			o->hnext = s->wtab[i];
+			s->wtab[i] = o;
+		}
 	}
+	w = xcalloc(1, sizeof *w);
+	w->name = xstrdup(name);
+	w->next = s->workers;
+	s->workers = w;
+	size_t i = wslot(name, s->wtabsize);
+	w->hnext = s->wtab[i];
+	s->wtab[i] = w;
+	s->nworkers++;
 	return w;
 }
 
@@ -592,6 +625,8 @@ sched_new(store *st, const struct sched_opts *o, sched **out, char **err)
 	                          "placed again", s->o.max_lost);
 	if (s->o.batch_max <= 0)
 		s->o.batch_max = 256;
+	if (s->o.beats_per_s <= 0)
+		s->o.beats_per_s = SCHED_BEATS_PER_S;
 	if (s->o.prefetch <= 0)
 		s->o.prefetch = 256;
 	s->tabsize = 1024;
@@ -648,6 +683,7 @@ sched_free(sched *s)
 			free(w->held_data[i]);
 		free(w);
 	}
+	free(s->wtab);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -741,6 +777,31 @@ sjob_from(sched *s, const struct store_job *sj)
 	return j;
 }
 
+/* The heartbeat interval now (sched_heartbeat_ms).  Lock held. */
+static int64_t
+sc_heartbeat_ms(const sched *s)
+{
+	int64_t need = (int64_t)s->nalive * 1000 / s->o.beats_per_s;
+	return need > s->o.heartbeat_ms ? need : s->o.heartbeat_ms;
+}
+
+/* Silent this long, a worker is dead: the configured timeout, scaled as
+ * the interval is.  Lock held. */
+static int64_t
+sc_timeout_ms(const sched *s)
+{
+	return s->o.worker_timeout_ms * sc_heartbeat_ms(s) / s->o.heartbeat_ms;
+}
+
+int64_t
+sched_heartbeat_ms(sched *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int64_t hb = sc_heartbeat_ms(s);
+	pthread_mutex_unlock(&s->mu);
+	return hb;
+}
+
 /* Remember that W was heard from now (its page's heartbeat history).  A
  * busy worker exchanges more often than it must: at most one time per
  * half heartbeat is kept, so that the ring spans the last minute or so
@@ -750,7 +811,7 @@ sc_beat(const sched *s, struct sworker *w)
 {
 	int64_t now = clock_now_ms();
 	int last = (w->beat_pos + HEARTBEATS - 1) % HEARTBEATS;
-	if (w->nbeats > 0 && now - w->beats[last] < s->o.heartbeat_ms / 2)
+	if (w->nbeats > 0 && now - w->beats[last] < sc_heartbeat_ms(s) / 2)
 		return;
 	w->beats[w->beat_pos] = now;
 	w->beat_pos = (w->beat_pos + 1) % HEARTBEATS;
@@ -770,6 +831,7 @@ recover_one(const struct store_job *sj, void *ud)
 		struct sworker *w = sc_worker_get(s, sj->worker);
 		if (!w->alive) {
 			w->alive = 1;
+			s->nalive++;
 			w->last_seen = clock_mono_ms();
 		}
 		j->state = SJ_RUNNING;
@@ -1265,6 +1327,8 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	 * be a suspect and run alone). */
 	int seen = w->registered;
 	w->registered = 1;
+	if (!w->alive)
+		s->nalive++;
 	w->alive = 1;
 	w->left = 0;
 	w->last_seen = clock_mono_ms();
@@ -1628,33 +1692,31 @@ sched_exchange(sched *s, const char *name, uint64_t session,
                int want, struct sched_exchange *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	struct sched_held *run = xcalloc(nrunning + 1, sizeof *run);
-	if (nrunning)
-		memcpy(run, running, nrunning * sizeof *run);
-	qsort(run, nrunning, sizeof *run, held_cmp);
-
 	pthread_mutex_lock(&s->mu);
 	struct sworker *w = sc_worker_find(s, name);
 	if (w == NULL || !w->registered || !w->alive || w->session != session) {
 		pthread_mutex_unlock(&s->mu);
-		free(run);
 		return err_set(err, -ESTALE, "worker %s must register", name);
 	}
 	w->last_seen = clock_mono_ms();
 	sc_beat(s, w);
 
-	size_t nrun = 0;
-	for (struct sjob *j = w->running; j != NULL; j = j->next)
-		nrun++;
+	/* Nothing here walks what the worker runs: an exchange costs its
+	 * results and placements, however many tasks run (bench/
+	 * workers_bench.py --running). */
 	if (want > s->o.batch_max)
 		want = s->o.batch_max;
 	/* While the store cannot be written no task is handed out: its
 	 * result could not be taken either. */
 	if (want < 0 || !store_writable(s->st, NULL))
 		want = 0;
+	/* No more than are queued: the room below is zeroed at every
+	 * exchange, and most exchanges (heartbeats) place nothing. */
+	if (want > s->nqueued)
+		want = (int)s->nqueued;
 	/* Room for every result twice over: as a transition, or as the log
 	 * of a stale report appended after the transitions (same commit). */
-	size_t cap = 2 * nresults + nrun + 1;
+	size_t cap = 2 * nresults + 1;
 	struct sc_exchange x = {
 		.w = w,
 		.ops = xcalloc(cap, sizeof *x.ops),
@@ -1670,9 +1732,9 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	 * while it was away) are cancelled there.  The converse, attempts it
 	 * lost, is settled when it registers again after a failed exchange. */
 	for (size_t i = 0; i < nrunning; i++) {
-		struct sjob *j = job_find(s, run[i].id);
-		if (j == NULL || j->worker != w || j->attempt != run[i].attempt)
-			sc_worker_cancel_push(w, run[i].id, run[i].attempt);
+		struct sjob *j = job_find(s, running[i].id);
+		if (j == NULL || j->worker != w || j->attempt != running[i].attempt)
+			sc_worker_cancel_push(w, running[i].id, running[i].attempt);
 	}
 	sc_place(s, &x, want, out);
 	/* The tasks go out before their start is on disk: queued under the
@@ -1689,6 +1751,7 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	free(x.starts);
 	out->cancel = w->cancel;
 	out->ncancel = w->ncancel;
+	out->heartbeat_ms = sc_heartbeat_ms(s);
 	w->cancel = NULL;
 	w->ncancel = 0;
 	pthread_mutex_unlock(&s->mu);
@@ -1699,7 +1762,6 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		 store_apply(s->st, x.ops, x.nops + x.nlate, err) : 0;
 	if (rc != 0) {
 		sc_unsettle(s, &x, out);
-		free(run);
 		return rc;
 	}
 
@@ -1709,7 +1771,6 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		flush_done(s);
 	free(x.ops);
 	free(x.js);
-	free(run);
 	return 0;
 }
 
@@ -1759,10 +1820,14 @@ sched_reap(sched *s)
 	int dead = 0;
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&s->mu);
+	/* Taken before any is declared dead: the timeouts do not shrink
+	 * as this reap removes workers. */
+	int64_t timeout = sc_timeout_ms(s);
 	for (struct sworker *w = s->workers; w != NULL; w = w->next) {
-		if (!w->alive || now - w->last_seen <= s->o.worker_timeout_ms)
+		if (!w->alive || now - w->last_seen <= timeout)
 			continue;
 		w->alive = 0;
+		s->nalive--;
 		w->left = w->leaving;
 		w->session = 0;
 		dead++;
@@ -1796,6 +1861,7 @@ sched_reap(sched *s)
 				js[i]->lost--;
 			}
 			w->alive = 1;
+			s->nalive++;
 			dead--;
 			free(err);
 			free(ops);
@@ -1832,7 +1898,7 @@ sched_leave(sched *s, const char *name, uint64_t session)
 	struct sworker *w = sc_worker_find(s, name);
 	int ok = w != NULL && w->alive && w->session == session;
 	if (ok) {
-		w->last_seen = clock_mono_ms() - s->o.worker_timeout_ms - 1;
+		w->last_seen = clock_mono_ms() - sc_timeout_ms(s) - 1;
 		w->leaving = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -1852,7 +1918,7 @@ worker_state(const sched *s, const struct sworker *w, int64_t now)
 		return w->left ? "left" : "dead";
 	if (!w->registered)
 		return "unknown";
-	return now - w->last_seen > 2 * s->o.heartbeat_ms ? "late" : "alive";
+	return now - w->last_seen > 2 * sc_heartbeat_ms(s) ? "late" : "alive";
 }
 
 json_t *

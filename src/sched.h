@@ -38,7 +38,18 @@ struct sched_opts {
 	                              * 20 ms, and about 50 ms of their work */
 	int64_t heartbeat_ms;        /* a worker silent for over twice this is
 	                              * "late" (default 1000) */
+	int beats_per_s;             /* the most heartbeats per second the
+	                              * master takes from all its workers
+	                              * (default SCHED_BEATS_PER_S): past
+	                              * that, each worker is told to beat less
+	                              * often (sched_heartbeat_ms), and the
+	                              * timeouts grow alike */
 };
+
+/* 1,000 workers at one beat a second would cost the master 20% of a core
+ * (200 us a heartbeat, bench/workers_bench.py); at 200 beats a second, 4%.
+ * Nomad's max_heartbeats_per_second does the same (its default is 50). */
+#define SCHED_BEATS_PER_S 200
 
 /* A task handed to a worker.  Strings owned by the struct. */
 struct sched_task {
@@ -148,12 +159,18 @@ struct sched_exchange {
 	size_t ntasks;
 	struct sched_held *cancel;
 	size_t ncancel;
+	int64_t heartbeat_ms;   /* the worker's interval now */
 };
 int sched_exchange(sched *s, const char *name, uint64_t session,
                    const struct sched_result *results, size_t nresults,
                    const struct sched_held *running, size_t nrunning,
                    int want, struct sched_exchange *out, char **err);
 void sched_exchange_clear(struct sched_exchange *x);
+/* The heartbeat interval workers are told: o.heartbeat_ms, or longer when
+ * the live workers would together beat more than o.beats_per_s times a
+ * second.  A worker is declared dead after o.worker_timeout_ms scaled by
+ * the same factor, and late after two intervals. */
+int64_t sched_heartbeat_ms(sched *s);
 
 /* Declare workers silent for longer than the timeout dead, and requeue
  * their tasks.  Returns the number of workers declared dead. */

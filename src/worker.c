@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "auth.h"
 #include "client.h"
 #include "clock.h"
@@ -104,6 +106,10 @@ struct wk {
 	char session[32];
 	int need_register;
 	int stopping;
+	int64_t listed_ms;      /* clock_mono_ms the running tasks and their
+	                         * new log lines were last sent */
+	int64_t hb_ms;          /* heartbeat interval, as the master last
+	                         * said (it grows with the cluster) */
 };
 
 /* Tasks per slot a worker asks for at most: what the master may let it
@@ -655,6 +661,8 @@ do_register(struct wk *w)
 	fails = 0;
 	pthread_mutex_lock(&w->mu);
 	snprintf(w->session, sizeof w->session, "%s", rep.session);
+	if (rep.heartbeat_ms > 0)
+		w->hb_ms = rep.heartbeat_ms;
 	w->need_register = 0;
 	pthread_mutex_unlock(&w->mu);
 	worker_cancels(w, rep.cancel, rep.ncancel);
@@ -669,7 +677,15 @@ do_register(struct wk *w)
 	return 0;
 }
 
-/* The body of an exchange delivering RESULTS (borrowed); *session set. */
+/*
+ * The body of an exchange delivering RESULTS (borrowed); *session set.
+ * What runs here, and the new log lines of each, go at most twice per
+ * heartbeat: a worker running thousands of tasks reports results many
+ * times a second, and listing every running task each time made each
+ * result cost the master (and this worker) as much as all that runs.
+ * The master needs the list only to cancel attempts no longer this
+ * worker's, which can wait half a heartbeat.
+ */
 static json_t *
 exchange_body(struct wk *w, const struct proto_result *results, size_t n,
               int64_t wait_ms, char session[32])
@@ -677,14 +693,19 @@ exchange_body(struct wk *w, const struct proto_result *results, size_t n,
 	struct proto_exchange m = { .name = w->wc->name, .session = session,
 		.results = (struct proto_result *)results, .nresults = n,
 		.want = w->wc->slots * WORKER_WANT_PER_SLOT, .wait_ms = wait_ms };
+	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&w->mu);
 	memcpy(session, w->session, 32);
-	m.running = held_locked(w, 0, &m.nrunning);
+	int list = now - w->listed_ms >= w->hb_ms / 2;
+	if (list) {
+		w->listed_ms = now;
+		m.running = held_locked(w, 0, &m.nrunning);
+	}
 	/* New log lines of running tasks, for the dashboard's live tail. */
 	size_t cap = m.nrunning;
 	m.progress = xcalloc(cap + 1, sizeof *m.progress);
 	char **texts = xcalloc(cap + 1, sizeof *texts);
-	for (struct wtask *wt = w->running; wt != NULL; wt = wt->next) {
+	for (struct wtask *wt = list ? w->running : NULL; wt != NULL; wt = wt->next) {
 		char *text = task_log_since(wt->t, &wt->log_pos);
 		if (text != NULL) {
 			texts[m.nprogress] = text;
@@ -729,6 +750,8 @@ exchange(struct wk *w, client *c, const struct proto_result *results,
 	}
 	pthread_mutex_lock(&w->mu);
 	int same = strcmp(session, w->session) == 0;
+	if (rep.heartbeat_ms > 0)
+		w->hb_ms = rep.heartbeat_ms;
 	pthread_mutex_unlock(&w->mu);
 	if (same) {   /* tasks of an old registration were requeued by the new */
 		worker_cancels(w, rep.cancel, rep.ncancel);
@@ -1007,8 +1030,8 @@ worker_join(struct wk *w, pthread_t *threads, int n)
 static void
 worker_poll(struct wk *w)
 {
-	int64_t hb = w->cfg->master.heartbeat_ms;
 	int tries = 0;          /* failed registrations in a row */
+	int first = 1;          /* the first heartbeat since registering */
 	w->need_register = 1;
 	while (!worker_stop) {
 		pthread_mutex_lock(&w->mu);
@@ -1019,15 +1042,23 @@ worker_poll(struct wk *w)
 			 * few ms later: try every WORKER_REG_FAST_US for a
 			 * while, so the cluster is ready when it is, then
 			 * settle at WORKER_REG_SLOW_US. */
-			if (do_register(w) == 0)
+			if (do_register(w) == 0) {
 				tries = 0;
-			else
+				first = 1;
+			} else
 				usleep(tries++ < WORKER_REG_FAST_TRIES ?
 				       WORKER_REG_FAST_US : WORKER_REG_SLOW_US);
 			continue;
 		}
-		if (exchange(w, w->poll_c, NULL, 0, hb) != 0)
+		uint32_t r;
+		randombytes_buf(&r, sizeof r);
+		pthread_mutex_lock(&w->mu);
+		int64_t hb = w->hb_ms;
+		pthread_mutex_unlock(&w->mu);
+		if (exchange(w, w->poll_c, NULL, 0,
+		             proto_heartbeat_wait(hb, first, r)) != 0)
 			usleep(100 * 1000);
+		first = 0;
 	}
 }
 
@@ -1035,7 +1066,7 @@ int
 worker_run(const struct kiln_config *c, const struct kiln_worker_conf *wc,
            char **err)
 {
-	struct wk w = { .cfg = c, .wc = wc };
+	struct wk w = { .cfg = c, .wc = wc, .hb_ms = c->master.heartbeat_ms };
 	log_init(wc->name, LOG_LEVEL_INFO);
 	if (auth_init() != 0)
 		return err_set(err, -EIO, "libsodium failed to initialise");

@@ -44,6 +44,9 @@ grep -q "tasks in executor processes" "$T/w1.log"; eq "the worker says so" 0 $?
 eq "the worker maps no plugin's code" "" "$(mapped "$W")"
 Z=$(pgrep -P "$W" | head -1)
 ok "its zygote does ($(mapped "$Z"))" sh -c "echo '$(mapped "$Z")' | grep -q 'noop .*runaway '"
+# Both slots' threads started (a pool starts them as work comes).
+a=$(k submit sleep -p seconds=0.3); b=$(k submit sleep -p seconds=0.3)
+wait_state "$a" succeeded 10; wait_state "$b" succeeded 10
 rss0=$(tree_rss); thr0=$(threads)
 
 # The other slot has a task of 6 s meanwhile.

@@ -189,7 +189,7 @@ START_TEST(exchange_round_trip)
 	};
 	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 2,
 		.cancel = (struct proto_attempt *)attempts + 1, .ncancel = 1,
-		.acked = 3 };
+		.acked = 3, .heartbeat_ms = 5000 };
 	struct proto_exchange_reply rg;
 	DECODE(proto_exchange_reply_decode, &rg, wire(proto_exchange_reply_encode(&r)));
 	ck_assert_uint_eq(rg.ntasks, 2);
@@ -210,7 +210,14 @@ START_TEST(exchange_round_trip)
 	}
 	same_attempts(rg.cancel, rg.ncancel, attempts + 1, 1);
 	ck_assert_int_eq(rg.acked, 3);
+	ck_assert_int_eq(rg.heartbeat_ms, 5000);
 	same_json(proto_exchange_reply_encode(&rg), proto_exchange_reply_encode(&r));
+	proto_release(&rg.own);
+	/* From a master before heartbeats_per_second: not said, 0. */
+	json_t *old = proto_exchange_reply_encode(&r);
+	json_object_del(old, "heartbeat_ms");
+	DECODE(proto_exchange_reply_decode, &rg, old);
+	ck_assert_int_eq(rg.heartbeat_ms, 0);
 	proto_release(&rg.own);
 	json_decref(params);
 }
@@ -415,6 +422,39 @@ START_TEST(bad_input_names_the_field)
 }
 END_TEST
 
+/* A heartbeat's wait: the first after a registration anywhere in 10% to
+ * 100% of the interval, later ones within 10% of it, covering the range
+ * (not a few values) and averaging the interval. */
+START_TEST(heartbeat_spread)
+{
+	const int64_t hb = 1000;
+	int64_t lo[2] = { INT64_MAX, INT64_MAX }, hi[2] = { 0, 0 }, sum = 0;
+	uint32_t r = 12345;
+	for (int i = 0; i < 20000; i++) {
+		r = r * 1103515245u + 12345u;
+		for (int first = 0; first < 2; first++) {
+			int64_t w = proto_heartbeat_wait(hb, first, r >> 8);
+			ck_assert_int_ge(w, first ? 100 : 900);
+			ck_assert_int_le(w, first ? 1000 : 1100);
+			lo[first] = w < lo[first] ? w : lo[first];
+			hi[first] = w > hi[first] ? w : hi[first];
+			if (!first)
+				sum += w;
+		}
+	}
+	ck_assert_int_le(lo[1], 110);
+	ck_assert_int_ge(hi[1], 990);
+	ck_assert_int_le(lo[0], 905);
+	ck_assert_int_ge(hi[0], 1095);
+	ck_assert_int_ge(sum / 20000, 990);
+	ck_assert_int_le(sum / 20000, 1010);
+	/* Extremes of R, and a short interval. */
+	ck_assert_int_eq(proto_heartbeat_wait(hb, 0, 0), 900);
+	ck_assert_int_le(proto_heartbeat_wait(hb, 0, UINT32_MAX), 1100);
+	ck_assert_int_ge(proto_heartbeat_wait(10, 1, 0), 1);
+}
+END_TEST
+
 static Suite *
 proto_suite(void)
 {
@@ -425,6 +465,7 @@ proto_suite(void)
 	tcase_add_test(tc, result_dup);
 	tcase_add_test(tc, leave_and_stage_round_trip);
 	tcase_add_test(tc, older_workers_decode);
+	tcase_add_test(tc, heartbeat_spread);
 	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
 	                    sizeof bad / sizeof bad[0]);
 	suite_add_tcase(s, tc);
