@@ -97,6 +97,7 @@ struct kiln_task {
 	                                 * before lock, never inside it */
 
 	atomic_int cancelled;
+	pthread_cond_t cancel_cv;       /* with lock: task_sleep()'s wake */
 	_Atomic double progress;
 
 	task_stage_fn stage_fn;         /* what host->stage() calls, or NULL */
@@ -512,7 +513,36 @@ task_cancelled(kiln_task *t)
 void
 task_cancel(kiln_task *t)
 {
+	pthread_mutex_lock(&t->lock);
 	atomic_store(&t->cancelled, 1);
+	pthread_cond_broadcast(&t->cancel_cv);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* host->sleep: a wait on the task's condition variable (monotonic clock),
+ * which task_cancel() wakes, so that a sleeping task costs no CPU. */
+static int
+task_sleep(kiln_task *t, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms > 7LL * 86400 * 1000)
+		ms = 7LL * 86400 * 1000;
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)(ms / 1000);
+	end.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (!atomic_load(&t->cancelled) &&
+	       pthread_cond_timedwait(&t->cancel_cv, &t->lock, &end) == 0)
+		;
+	int cancelled = atomic_load(&t->cancelled);
+	pthread_mutex_unlock(&t->lock);
+	return cancelled ? KILN_ECANCELLED : KILN_OK;
 }
 
 static void
@@ -767,6 +797,7 @@ static const struct kiln_host task_host_table = {
 	.mem_strdup = task_mem_strdup,
 	.context = task_context,
 	.open_data = task_open_data,
+	.sleep = task_sleep,
 };
 
 const struct kiln_host *
@@ -821,6 +852,11 @@ task_new(int64_t job_id, int attempt, const char *params_json,
 	t->log_limit = log_limit ? log_limit : TASK_LOG_DEFAULT;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->fetch_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cancel_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	atomic_init(&t->cancelled, 0);
 	atomic_init(&t->progress, 0.0);
 	return t;
@@ -871,6 +907,7 @@ task_free(kiln_task *t)
 	free(t->error);
 	pthread_mutex_destroy(&t->lock);
 	pthread_mutex_destroy(&t->fetch_lock);
+	pthread_cond_destroy(&t->cancel_cv);
 	free(t->fetch_error);
 	free(t);
 }

@@ -78,7 +78,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 5
+#define KILN_ABI_MINOR 6
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -296,10 +296,22 @@ struct kiln_host {
 	int (*open_data)(kiln_task *t, const char *path, unsigned flags,
 	                 uint64_t *size);
 
+	/* --- ABI 1.6: waiting --- */
+
+	/* Wait MS milliseconds (0 to 7 days), or less: it returns at once
+	 * when the task is cancelled or times out.  Returns KILN_OK after
+	 * the whole wait, KILN_ECANCELLED if cancelled() is or became set.
+	 * A task that waits (a poll interval, a back-off, a sleep) should
+	 * wait with this rather than sleep and look at cancelled() in a
+	 * loop: a waiting task then costs its worker no CPU, however many
+	 * wait at once, and is still cancelled at once. */
+	int (*sleep)(kiln_task *t, int64_t ms);
+
 	/* Room for later minor versions; NULL until a minor version uses
 	 * them (ABI 1.1 took 5 of 24, ABI 1.2 one more, ABI 1.3 four, ABI
-	 * 1.4 one).  Not counted in `size` (hosts 1.3 and later). */
-	void *spare[13];
+	 * 1.4 one, ABI 1.6 one).  Not counted in `size` (hosts 1.3 and
+	 * later). */
+	void *spare[12];
 };
 
 /*

@@ -368,7 +368,7 @@ static const struct bad_case {
 	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
 	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
 	{ NULL, "x.so", "not a loadable shared object" },
-	{ "new_minor", "new_minor.so", "built for ABI 1.6, this kiln speaks ABI 1.5" },
+	{ "new_minor", "new_minor.so", "built for ABI 1.7, this kiln speaks ABI 1.6" },
 	{ "short_desc", "short_desc.so", "descriptor size 80 is smaller than the 96 bytes of ABI 1.3" },
 	/* The test is linked with the kiln binary's export list. */
 	{ "internal_sym", "internal_sym.so", "undefined symbol: xmalloc: a "
@@ -858,8 +858,16 @@ START_TEST(task_host_functions)
 	ck_assert_str_eq(task_error(t), "bad 5");
 
 	ck_assert_int_eq(h->cancelled(t), 0);
+	/* ABI 1.6: sleep waits its time, and no longer once cancelled */
+	ck_assert(KILN_HOST_HAS(h, sleep));
+	double s0 = now();
+	ck_assert_int_eq(h->sleep(t, 30), KILN_OK);
+	ck_assert_double_ge(now() - s0, 0.029);
 	task_cancel(t);
 	ck_assert_int_ne(h->cancelled(t), 0);
+	s0 = now();
+	ck_assert_int_eq(h->sleep(t, 60000), KILN_ECANCELLED);
+	ck_assert_double_lt(now() - s0, 1.0);
 
 	const char *scratch = h->scratch_dir(t);
 	ck_assert_ptr_nonnull(scratch);
@@ -983,9 +991,12 @@ START_TEST(cancel_sleep)
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
 	nanosleep(&pause, NULL);
 	ck_assert_double_gt(task_progress(ru.t), 0);
+	double tc = now();
 	task_cancel(ru.t);
 	pthread_join(th, NULL);
 	double took = now() - t0;
+	/* host->sleep (ABI 1.6) wakes on the cancel, not at its next look */
+	ck_assert_double_lt(now() - tc, 0.5);
 	ck_assert_int_eq(ru.state, JOB_CANCELLED);
 	ck_assert_double_lt(took, 1.0);
 	ck_assert_ptr_nonnull(strstr(task_error(ru.t), "cancelled"));
