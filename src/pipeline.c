@@ -1998,13 +1998,26 @@ grid_ti_cb(const struct store_ti *t, void *ud)
 	return 0;
 }
 
+struct grid_acc {
+	json_t *runs;            /* oldest first */
+	int64_t since;           /* < 0: every run */
+	int64_t cursor;          /* the highest changed seen */
+	int64_t from;            /* the oldest run's id */
+};
+
 /* Runs first, then each run's task instances: a store read callback may
  * not read the store again (one read connection, one lock). */
 static int
 grid_run_cb(const struct store_run *sr, void *ud)
 {
+	struct grid_acc *g = ud;
+	if (sr->changed > g->cursor)
+		g->cursor = sr->changed;
+	g->from = sr->id;        /* newest first: the last is the oldest */
+	if (g->since >= 0 && sr->changed <= g->since)
+		return 0;
 	/* Newest first from the store; the grid reads oldest first. */
-	json_array_insert_new(ud, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
+	json_array_insert_new(g->runs, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id,
 		"state", store_run_state_name(sr->state), "kind", sr->kind,
 		"logical_date", iso_or_null(sr->logical_date)));
@@ -2012,7 +2025,7 @@ grid_run_cb(const struct store_run *sr, void *ud)
 }
 
 json_t *
-pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
+pipeline_grid_json(pipeline *p, const char *dag_id, int limit, int64_t since)
 {
 	if (limit <= 0 || limit > 200)
 		limit = 25;
@@ -2023,25 +2036,29 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 		return NULL;
 	}
 	const struct dag *d = pd->d;
-	json_t *tasks = json_array(), *deps = json_object();
-	for (size_t k = 0; k < d->ntasks; k++) {
-		const struct dag_task *t = &d->tasks[d->order[k]];
-		json_array_append_new(tasks, json_string(t->id));
-		json_t *up = json_array();
-		for (size_t u = 0; u < t->ndeps; u++)
-			json_array_append_new(up, json_string(t->deps[u]));
-		json_object_set_new(deps, t->id, up);
+	json_t *tasks = NULL, *deps = NULL;
+	if (since < 0) {         /* the changes since a cursor omit them */
+		tasks = json_array();
+		deps = json_object();
+		for (size_t k = 0; k < d->ntasks; k++) {
+			const struct dag_task *t = &d->tasks[d->order[k]];
+			json_array_append_new(tasks, json_string(t->id));
+			json_t *up = json_array();
+			for (size_t u = 0; u < t->ndeps; u++)
+				json_array_append_new(up, json_string(t->deps[u]));
+			json_object_set_new(deps, t->id, up);
+		}
 	}
 	char *id = xstrdup(d->id);
 	pthread_mutex_unlock(&p->mu);
-	json_t *runs = json_array();
+	struct grid_acc g = { json_array(), since, 0, 0 };
 	char *err = NULL;
-	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, runs, &err);
+	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, &g, &err);
 	free(err);
 	free(id);
 	size_t i;
 	json_t *run;
-	json_array_foreach(runs, i, run) {
+	json_array_foreach(g.runs, i, run) {
 		json_t *tis = json_object();
 		store_tis(p->st, json_integer_value(json_object_get(run, "id")),
 		          grid_ti_cb, tis, &err);
@@ -2049,8 +2066,13 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 		err = NULL;
 		pl_sensors_json(p, dag_id, tis, 1);
 		json_object_set_new(run, "tis", tis);
-		json_object_del(run, "id");
 	}
-	return json_pack("{s:o,s:o,s:o}", "tasks", tasks, "deps", deps,
-	                 "runs", runs);
+	json_t *o = json_pack("{s:o,s:I,s:I}", "runs", g.runs,
+	                      "cursor", (json_int_t)g.cursor,
+	                      "from", (json_int_t)g.from);
+	if (tasks != NULL) {
+		json_object_set_new(o, "tasks", tasks);
+		json_object_set_new(o, "deps", deps);
+	}
+	return o;
 }
