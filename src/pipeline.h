@@ -67,9 +67,12 @@ int pipeline_sensors_waiting(pipeline *p);
  * {tasks, deps, runs, cursor, from}.  CURSOR is the highest change
  * sequence of those runs (store_run.changed), FROM the oldest run's id.
  * With SINCE >= 0 (a cursor of an earlier answer) only the runs that
- * changed after it are listed, and tasks and deps are left out. */
+ * changed after it are listed, and tasks and deps are left out.  With
+ * COMPACT a run has "states" (a character per task of TASKS, '0' + its
+ * state's number in "codes") and "extra" (the whole cells of the tasks
+ * tried more than once, waiting for a poke, or mapped) for "tis". */
 json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit,
-                           int64_t since);
+                           int64_t since, int compact);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */
 
 #endif
