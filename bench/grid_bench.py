@@ -115,8 +115,13 @@ workers:
               f"{total['gzip']/2/1024:.1f} KiB/s at most after)")
         # The page's poll now: the grid whole once, then the changes since
         # its cursor, which is the same empty answer (a 304) while idle.
-        g = json.loads(api_raw(port, tok, f"/api/v1/dags/wide/grid?limit={args.runs}"))
-        path = f"/api/v1/dags/wide/grid?limit={args.runs}&since={g['cursor']}"
+        cpath = f"/api/v1/dags/wide/grid?limit={args.runs}&compact=1"
+        _, c_plain, t_cplain, _ = fetch(port, tok, cpath, {})
+        _, c_gz, t_cgz, _ = fetch(port, tok, cpath, {"Accept-Encoding": "gzip"})
+        print(f"  compact grid (the page's first load) plain {c_plain:>9,d} B {t_cplain*1000:6.1f} ms | "
+              f"gzip {c_gz:>8,d} B {t_cgz*1000:6.1f} ms")
+        g = json.loads(api_raw(port, tok, cpath))
+        path = f"{cpath}&since={g['cursor']}"
         st, since_gz, t_since, etag = fetch(port, tok, path, {"Accept-Encoding": "gzip"})
         st304, since_cond, t_cond, _ = fetch(port, tok, path, {"Accept-Encoding": "gzip",
                                                                "If-None-Match": etag})

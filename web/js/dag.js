@@ -162,13 +162,13 @@ export default {
 
 		/* The grid, whole or as the runs changed since the last cursor,
 		 * merged into `grid`; true when anything changed. */
+		const shapeOf = (d) => JSON.stringify(d.dag_version ?? null) + ' ' + d.tasks;
 		async function fetchGrid(d) {
-			const now = JSON.stringify(d.dag_version ?? null) + ' ' + d.tasks;
 			const q = `/api/v1/dags/${enc(id)}/grid?limit=${RUNS}&compact=1`;
-			if (!grid || now !== shape) {
+			if (!grid || shapeOf(d) !== shape) {
 				const g = await get(q);
 				grid = { ...g, runs: [...g.runs], cell };
-				shape = now;
+				shape = shapeOf(d);
 				return true;
 			}
 			const g = await get(`${q}&since=${grid.cursor}`);
@@ -186,13 +186,11 @@ export default {
 		async function fetchDetail() {
 			const run = grid.runs.find((r) => r.run_id === selected) ||
 				(grid.runs.length ? grid.runs[grid.runs.length - 1] : null);
-			if (!run)
-				return;
-			const key = { run: run.run_id, r: run };
-			if (detailOf && detailOf.run === key.run && detailOf.r === run)
-				return;
+			if (!run || (detailOf && detailOf.run === run.run_id && detailOf.r === run))
+				return false;
 			detail = cellsOf(await get(`/api/v1/runs/${enc(run.run_id)}`));
-			detailOf = key;
+			detailOf = { run: run.run_id, r: run };
+			return true;
 		}
 
 		return {
@@ -204,18 +202,24 @@ export default {
 				gv.stop();
 			},
 			async refresh() {
-				let fresh = !doc || Date.now() - docAt > DOC_MS;
-				if (fresh) {
-					doc = await get(`/api/v1/dags/${enc(id)}`);
+				const docPath = `/api/v1/dags/${enc(id)}`;
+				let changed;
+				if (!doc) {            // the first time, both at once
+					[doc, changed] = await Promise.all([get(docPath), fetchGrid({})]);
+					shape = shapeOf(doc);
 					docAt = Date.now();
+				} else {
+					const fresh = Date.now() - docAt > DOC_MS;
+					if (fresh) {
+						doc = await get(docPath);
+						docAt = Date.now();
+					}
+					changed = await fetchGrid(doc);
+					if (changed && !fresh) {
+						doc = await get(docPath);
+						docAt = Date.now();
+					}
 				}
-				const changed = await fetchGrid(doc);
-				if (changed && !fresh) {
-					doc = await get(`/api/v1/dags/${enc(id)}`);
-					docAt = Date.now();
-					fresh = true;
-				}
-				await fetchDetail();
 				const d = doc;
 				desc.textContent = d.description || '';
 				desc.title = d.file || '';
@@ -233,10 +237,13 @@ export default {
 				if (changed || running)
 					quietSince = Date.now();
 				const sig = `${grid.cursor} ${grid.from} ${selected}`;
-				if (changed || sig !== lastSig || running || fresh) {
+				if (changed || sig !== lastSig || running) {
 					lastSig = sig;
 					render();
 				}
+				// The selected run in full after the grid is drawn.
+				if (await fetchDetail())
+					render();
 			},
 		};
 	},
