@@ -13,6 +13,7 @@
 //   scrolled     whether scrolling the grid to its end drew the last task
 //
 // Usage: node bench/grid_browser.mjs URL USER PASSWORD DAG [IDLE_S]
+// (SHOT=file.png: a screenshot of the page, scrolled to the grid's end)
 
 import { chromium } from '../tests/browser/node_modules/playwright-core/index.mjs';
 
@@ -96,6 +97,8 @@ try {
 		const rows = [...document.querySelectorAll('[data-testid=dag-grid] tr[data-row]')].map((r) => Number(r.dataset.row));
 		return { first: Math.min(...rows), last: Math.max(...rows), count: rows.length };
 	});
+	if (process.env.SHOT)
+		await page.screenshot({ path: process.env.SHOT, fullPage: true });
 	const tasks = await page.evaluate(() => Number(document.querySelector('[data-testid=dag-grid]').getAttribute('aria-rowcount')) - 1);
 	console.log(JSON.stringify({ visible_ms: Math.round(visible), ...dom,
 		frame_max_ms: Math.round(idle.worst * 10) / 10, longtask_ms: Math.round(idle.longest),
