@@ -81,6 +81,17 @@ export function makeGrid({ onSelect, onCell }) {
 		const r1 = Math.min(nr, Math.ceil((box.scrollTop + H - head) / ROW_H) + OVER);
 		const c0 = Math.max(0, Math.floor(box.scrollLeft / COL_W) - OVER);
 		const c1 = Math.min(nc, Math.ceil((box.scrollLeft + W - TASK_W) / COL_W) + OVER);
+		// The one tab stop stays in view: once scrolled away, it moves to
+		// the nearest cell in view (not while the grid has the focus).
+		if (!focused) {
+			const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+			const vr0 = Math.floor(box.scrollTop / ROW_H);
+			const vr1 = Math.max(vr0, Math.ceil((box.scrollTop + H - head) / ROW_H) - 1);
+			const vc0 = Math.floor(box.scrollLeft / COL_W);
+			const vc1 = Math.max(vc0, Math.ceil((box.scrollLeft + W - TASK_W) / COL_W) - 1);
+			active = { row: active.row < 0 ? -1 : clamp(active.row, vr0, Math.min(nr - 1, vr1)),
+				col: clamp(activeCol(), vc0, Math.min(nc - 1, vc1)) };
+		}
 		const ac = activeCol();
 		const tab = (row, col) => (row === active.row && col === ac ? '0' : '-1');
 		const spacer = (w) => (w > 0 ? h('td', { role: 'none', class: 'gap', style: { width: `${w}px` } }) : null);
