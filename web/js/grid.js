@@ -109,7 +109,9 @@ export function makeGrid({ onSelect, onCell }) {
 					title: `${r.run_id}\n${r.kind} · ${r.logical_date || ''} · ${r.state}` }),
 				h('span', { class: 'run-date', 'aria-hidden': 'true' }, shortDate(r.logical_date))));
 		}
-		hr.append(spacer((nc - c1) * COL_W));
+		const endH = spacer((nc - c1) * COL_W);
+		if (endH)
+			hr.append(endH);
 
 		const body = h('tbody', {});
 		if (r0 > 0)
@@ -128,7 +130,9 @@ export function makeGrid({ onSelect, onCell }) {
 					'data-state': st, 'data-col': c, 'aria-colindex': c + 2, title: label, 'aria-label': label },
 				ti.map ? String(ti.map.count) : null));
 			}
-			tr.append(spacer((nc - c1) * COL_W));
+			const end = spacer((nc - c1) * COL_W);
+			if (end)
+				tr.append(end);
 			body.append(tr);
 		}
 		if (r1 < nr)
