@@ -131,6 +131,8 @@ workers:
             out = subprocess.run(["node", os.path.join(TOP, "bench", "grid_browser.mjs"),
                                   f"http://127.0.0.1:{port}", "bench", pw, "wide", str(args.idle)],
                                  capture_output=True, text=True)
+            if os.environ.get("SLOW"):
+                print(out.stderr)
             if out.returncode != 0:
                 print("  browser: failed:", out.stderr.strip()[-2000:])
             else:

@@ -13,7 +13,9 @@
 //   scrolled     whether scrolling the grid to its end drew the last task
 //
 // Usage: node bench/grid_browser.mjs URL USER PASSWORD DAG [IDLE_S]
-// (SHOT=file.png: a screenshot of the page, scrolled to the grid's end)
+// (SHOT=file.png: a screenshot of the page, scrolled to the grid's end;
+// SLOW=1: each frame over 34 ms while idle, with the requests around it,
+// on stderr)
 
 import { chromium } from '../tests/browser/node_modules/playwright-core/index.mjs';
 
@@ -70,6 +72,7 @@ try {
 	});
 	const idle = await page.evaluate((ms) => new Promise((done) => {
 		let last = performance.now(), worst = 0, longest = 0;
+		const slow = [];
 		const po = new PerformanceObserver((l) => {
 			for (const e of l.getEntries())
 				longest = Math.max(longest, e.duration);
@@ -78,12 +81,15 @@ try {
 		const end = last + ms;
 		function frame(t) {
 			worst = Math.max(worst, t - last);
+			if (t - last > 34)
+				slow.push([Math.round(last), Math.round(t - last), performance.getEntriesByType('resource')
+					.filter((e) => e.startTime > last - 300 && e.startTime < t).map((e) => e.name.replace(/.*\/api\/v1\//, '') + '@' + Math.round(e.startTime))]);
 			last = t;
 			if (t < end)
 				requestAnimationFrame(frame);
 			else {
 				po.disconnect();
-				done({ worst, longest });
+				done({ worst, longest, slow });
 			}
 		}
 		requestAnimationFrame(frame);
@@ -100,6 +106,8 @@ try {
 	if (process.env.SHOT)
 		await page.screenshot({ path: process.env.SHOT, fullPage: true });
 	const tasks = await page.evaluate(() => Number(document.querySelector('[data-testid=dag-grid]').getAttribute('aria-rowcount')) - 1);
+	if (process.env.SLOW)
+		console.error(JSON.stringify(idle.slow));
 	console.log(JSON.stringify({ visible_ms: Math.round(visible), ...dom,
 		frame_max_ms: Math.round(idle.worst * 10) / 10, longtask_ms: Math.round(idle.longest),
 		idle_s: IDLE_S, idle_bytes: bytes, idle_requests: requests,
