@@ -13,7 +13,11 @@
 
 import { h, fmtTime, stateClass } from './dom.js';
 
-const ROW_H = 22, COL_W = 24, TASK_W = 200, OVER = 4;
+const ROW_H = 22, COL_W = 24, OVER = 4;
+
+/* The task names' column: 200 px, less on a narrow screen (a third of
+ * the box, at least 100 px); longer names end in an ellipsis. */
+const taskW = (box) => Math.round(Math.min(200, Math.max(100, (box.clientWidth || 1200) / 3)));
 
 function pad(n) {
 	return String(n).padStart(2, '0');
@@ -76,6 +80,7 @@ export function makeGrid({ onSelect, onCell }) {
 		const nr = rows(), nc = cols();
 		const focused = table && table.contains(document.activeElement);
 		const W = box.clientWidth || 1200, H = box.clientHeight || 600;
+		const TASK_W = taskW(box);
 		const head = table && table.tHead ? table.tHead.offsetHeight : 100;
 		const r0 = Math.max(0, Math.floor(box.scrollTop / ROW_H) - OVER);
 		const r1 = Math.min(nr, Math.ceil((box.scrollTop + H - head) / ROW_H) + OVER);
@@ -212,8 +217,8 @@ export function makeGrid({ onSelect, onCell }) {
 			box.scrollTop = y + ROW_H - (box.clientHeight - head);
 		if (x < box.scrollLeft)
 			box.scrollLeft = x;
-		else if (x + COL_W > box.scrollLeft + box.clientWidth - TASK_W)
-			box.scrollLeft = x + COL_W - (box.clientWidth - TASK_W);
+		else if (x + COL_W > box.scrollLeft + box.clientWidth - taskW(box))
+			box.scrollLeft = x + COL_W - (box.clientWidth - taskW(box));
 		draw();
 		const el = at(row, col);
 		if (el)
