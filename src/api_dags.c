@@ -62,12 +62,16 @@ api_dag_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 	json_or_404(r, pipeline_dag_json(a->pl, id), "DAG", id);
 }
 
-/* GET /api/v1/dags/:dag/grid?limit=N */
+/* GET /api/v1/dags/:dag/grid?limit=N[&since=CURSOR][&compact=1] */
 void
 api_dag_grid(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "dag");
-	json_or_404(r, pipeline_grid_json(a->pl, id, api_query_int(r, "limit", 25)),
+	const char *since = http_query(r, "since");
+	json_or_404(r, pipeline_grid_json(a->pl, id, api_query_int(r, "limit", 25),
+	                                  since && *since ?
+	                                  api_query_int64(r, "since", -1) : -1,
+	                                  api_query_int(r, "compact", 0) != 0),
 	            "DAG", id);
 }
 

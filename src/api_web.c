@@ -155,7 +155,8 @@ api_plugins(struct api_ctx *a, http_req *r, const struct api_call *c)
 
 /* GET of any path outside /api/: the dashboard, from web_dir on disk if
  * configured (development), else the copy compiled into the binary.  No
- * "..", bounded size. */
+ * "..", bounded size.  Gzipped and tagged as JSON answers are, so a
+ * reload revalidates each file ("no-cache") with a 304. */
 void
 api_static(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
@@ -177,7 +178,8 @@ api_static(struct api_ctx *a, http_req *r, const struct api_call *c)
 		if (f == NULL)
 			http_reply_error(r, 404, "not found");
 		else
-			http_reply(r, 200, web_content_type(path), f->data, f->size);
+			http_reply_tagged(r, 200, web_content_type(path),
+			                  (const char *)f->data, f->size);
 		return;
 	}
 	char *full = xasprintf("%s%s", a->cfg->master.web_dir, path);
@@ -194,6 +196,6 @@ api_static(struct api_ctx *a, http_req *r, const struct api_call *c)
 	char *buf = xmalloc((size_t)sb.st_size + 1);
 	ssize_t n = read(fd, buf, (size_t)sb.st_size);
 	close(fd);
-	http_reply(r, 200, web_content_type(path), buf, n > 0 ? (size_t)n : 0);
+	http_reply_tagged(r, 200, web_content_type(path), buf, n > 0 ? (size_t)n : 0);
 	free(buf);
 }

@@ -371,13 +371,20 @@ http_reply_made(http_req *r, int status, const char *content_type,
 	http_add_resp_header(r, "X-Content-Type-Options", "nosniff");
 }
 
-/* The text of a JSON reply to R.  To a GET, a weak ETag (a hash of the
+/* The text of a reply to R (http_reply_tagged), and of a JSON reply.  To a GET, a weak ETag (a hash of the
  * text), and 304 without a body when the client already has that text
  * (If-None-Match): a poller downloads only what changed.  Above GZIP_MIN
  * bytes, gzip when the client accepts it, unless the reply is signed
  * (the hook signs the bytes it is given). */
 static void
 http_reply_json_text(http_req *r, int status, const char *text, size_t len)
+{
+	http_reply_tagged(r, status, "application/json", text, len);
+}
+
+void
+http_reply_tagged(http_req *r, int status, const char *content_type,
+                  const char *text, size_t len)
 {
 	if (status == 200 && strcmp(r->method, "GET") == 0) {
 		char *hex = hash_hex(text, len);
@@ -402,9 +409,9 @@ http_reply_json_text(http_req *r, int status, const char *text, size_t len)
 			http_add_header(r, "Content-Encoding", "gzip");
 	}
 	if (gz != NULL)
-		http_reply(r, status, "application/json", gz, gzlen);
+		http_reply(r, status, content_type, gz, gzlen);
 	else
-		http_reply(r, status, "application/json", text, len);
+		http_reply(r, status, content_type, text, len);
 	free(gz);
 }
 

@@ -108,6 +108,11 @@ void http_add_header(http_req *r, const char *name, const char *value);
 /* Reply with BODY (copied). */
 void http_reply(http_req *r, int status, const char *content_type,
                 const void *body, size_t len);
+/* Reply with TEXT (copied) as JSON answers are: to a GET with 200, a weak
+ * ETag and 304 when If-None-Match names it; gzipped above GZIP_MIN bytes
+ * when the client accepts it (not when signed). */
+void http_reply_tagged(http_req *r, int status, const char *content_type,
+                       const char *text, size_t len);
 /* Reply with SIZE bytes read from FD (a file; sent with sendfile() where
  * the system has it, so a large artifact is neither read into memory nor
  * copied).  SHA256 is the file's SHA-256 in hex if the caller knows it (a

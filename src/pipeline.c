@@ -2289,6 +2289,17 @@ pipeline_run_json(pipeline *p, const char *run_id)
 	return o;
 }
 
+/* A task instance's cell in the grid. */
+static json_t *
+grid_cell_json(const struct store_ti *t)
+{
+	return json_pack("{s:s,s:I,s:i,s:i,s:I,s:I}",
+		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
+		"tries", t->tries, "attempt", t->attempt,
+		"started_ms", (json_int_t)t->started_ms,
+		"finished_ms", (json_int_t)t->finished_ms);
+}
+
 /* A mapped task's cell: how many instances, by state, and the list
  * (map index order) for the dashboard's popup. */
 static void
@@ -2320,21 +2331,65 @@ grid_ti_cb(const struct store_ti *t, void *ud)
 			grid_map_add(cell, t);
 		return 0;
 	}
-	json_object_set_new(ud, t->task, json_pack("{s:s,s:I,s:i,s:i,s:I,s:I}",
-		"state", store_ti_state_name(t->state), "job_id", (json_int_t)t->job_id,
-		"tries", t->tries, "attempt", t->attempt,
-		"started_ms", (json_int_t)t->started_ms,
-		"finished_ms", (json_int_t)t->finished_ms));
+	json_object_set_new(ud, t->task, grid_cell_json(t));
 	return 0;
 }
+
+/* A run's cells in the compact grid: CODES[i] is '0' + the state of
+ * task i (of the current DAG; '0', none, for a task it has no instance
+ * of), and EXTRA holds the whole cell of the few that say more than a
+ * state: tried more than once, waiting for a poke, or mapped. */
+struct grid_codes {
+	json_t *index;           /* task id -> its row */
+	char *codes;
+	json_t *extra;
+};
+
+static int
+grid_code_cb(const struct store_ti *t, void *ud)
+{
+	struct grid_codes *g = ud;
+	json_t *ix = json_object_get(g->index, t->task);
+	if (ix == NULL)
+		return 0;        /* not a task of the current version */
+	json_int_t i = json_integer_value(ix);
+	if (t->map_index >= 0) { /* after its task (store_tis' order) */
+		json_t *cell = json_object_get(g->extra, t->task);
+		if (cell == NULL) {
+			cell = json_pack("{s:s}", "state",
+			                 store_ti_state_name(g->codes[i] - '0'));
+			json_object_set_new(g->extra, t->task, cell);
+		}
+		grid_map_add(cell, t);
+		return 0;
+	}
+	g->codes[i] = (char)('0' + (t->state >= 0 && t->state < TI_NSTATES ?
+	                            t->state : 0));
+	if (t->tries > 1 || t->state == TI_UP_FOR_RESCHEDULE)
+		json_object_set_new(g->extra, t->task, grid_cell_json(t));
+	return 0;
+}
+
+struct grid_acc {
+	json_t *runs;            /* oldest first */
+	int64_t since;           /* < 0: every run */
+	int64_t cursor;          /* the highest changed seen */
+	int64_t from;            /* the oldest run's id */
+};
 
 /* Runs first, then each run's task instances: a store read callback may
  * not read the store again (one read connection, one lock). */
 static int
 grid_run_cb(const struct store_run *sr, void *ud)
 {
+	struct grid_acc *g = ud;
+	if (sr->changed > g->cursor)
+		g->cursor = sr->changed;
+	g->from = sr->id;        /* newest first: the last is the oldest */
+	if (g->since >= 0 && sr->changed <= g->since)
+		return 0;
 	/* Newest first from the store; the grid reads oldest first. */
-	json_array_insert_new(ud, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
+	json_array_insert_new(g->runs, 0, json_pack("{s:I,s:s,s:s,s:s,s:o}",
 		"id", (json_int_t)sr->id, "run_id", sr->run_id,
 		"state", store_run_state_name(sr->state), "kind", sr->kind,
 		"logical_date", iso_or_null(sr->logical_date)));
@@ -2342,7 +2397,8 @@ grid_run_cb(const struct store_run *sr, void *ud)
 }
 
 json_t *
-pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
+pipeline_grid_json(pipeline *p, const char *dag_id, int limit, int64_t since,
+                   int compact)
 {
 	if (limit <= 0 || limit > 200)
 		limit = 25;
@@ -2353,34 +2409,62 @@ pipeline_grid_json(pipeline *p, const char *dag_id, int limit)
 		return NULL;
 	}
 	const struct dag *d = pd->d;
-	json_t *tasks = json_array(), *deps = json_object();
-	for (size_t k = 0; k < d->ntasks; k++) {
-		const struct dag_task *t = &d->tasks[d->order[k]];
-		json_array_append_new(tasks, json_string(t->id));
-		json_t *up = json_array();
-		for (size_t u = 0; u < t->ndeps; u++)
-			json_array_append_new(up, json_string(t->deps[u]));
-		json_object_set_new(deps, t->id, up);
+	json_t *tasks = NULL, *deps = NULL, *index = json_object();
+	size_t ntasks = d->ntasks;
+	for (size_t k = 0; compact && k < d->ntasks; k++)
+		json_object_set_new(index, d->tasks[d->order[k]].id, json_integer((json_int_t)k));
+	if (since < 0) {         /* the changes since a cursor omit them */
+		tasks = json_array();
+		deps = json_object();
+		for (size_t k = 0; k < d->ntasks; k++) {
+			const struct dag_task *t = &d->tasks[d->order[k]];
+			json_array_append_new(tasks, json_string(t->id));
+			json_t *up = json_array();
+			for (size_t u = 0; u < t->ndeps; u++)
+				json_array_append_new(up, json_string(t->deps[u]));
+			json_object_set_new(deps, t->id, up);
+		}
 	}
 	char *id = xstrdup(d->id);
 	pthread_mutex_unlock(&p->mu);
-	json_t *runs = json_array();
+	struct grid_acc g = { json_array(), since, 0, 0 };
 	char *err = NULL;
-	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, runs, &err);
+	store_run_list(p->st, id, -1, 0, limit, grid_run_cb, &g, &err);
 	free(err);
 	free(id);
 	size_t i;
 	json_t *run;
-	json_array_foreach(runs, i, run) {
+	json_array_foreach(g.runs, i, run) {
+		json_int_t rid = json_integer_value(json_object_get(run, "id"));
 		json_t *tis = json_object();
-		store_tis(p->st, json_integer_value(json_object_get(run, "id")),
-		          grid_ti_cb, tis, &err);
+		if (compact) {
+			struct grid_codes gc = { index, xmalloc(ntasks + 1), tis };
+			memset(gc.codes, '0', ntasks);
+			gc.codes[ntasks] = '\0';
+			store_tis(p->st, rid, grid_code_cb, &gc, &err);
+			json_object_set_new(run, "states", json_string(gc.codes));
+			free(gc.codes);
+		} else {
+			store_tis(p->st, rid, grid_ti_cb, tis, &err);
+		}
 		free(err);
 		err = NULL;
 		pl_sensors_json(p, dag_id, tis, 1);
-		json_object_set_new(run, "tis", tis);
-		json_object_del(run, "id");
+		json_object_set_new(run, compact ? "extra" : "tis", tis);
 	}
-	return json_pack("{s:o,s:o,s:o}", "tasks", tasks, "deps", deps,
-	                 "runs", runs);
+	json_decref(index);
+	json_t *o = json_pack("{s:o,s:I,s:I}", "runs", g.runs,
+	                      "cursor", (json_int_t)g.cursor,
+	                      "from", (json_int_t)g.from);
+	if (compact) {
+		json_t *codes = json_array();
+		for (int k = 0; k < TI_NSTATES; k++)
+			json_array_append_new(codes, json_string(store_ti_state_name(k)));
+		json_object_set_new(o, "codes", codes);
+	}
+	if (tasks != NULL) {
+		json_object_set_new(o, "tasks", tasks);
+		json_object_set_new(o, "deps", deps);
+	}
+	return o;
 }

@@ -67,8 +67,16 @@ void pipeline_stats(pipeline *p, int *dags, int *errors, int *queued,
                     int *running);
 /* For /metrics: sensors up for reschedule (between pokes) in active runs. */
 int pipeline_sensors_waiting(pipeline *p);
-/* The last LIMIT runs of DAG_ID by task, for the dashboard's grid. */
-json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit);
+/* The last LIMIT runs of DAG_ID by task, for the dashboard's grid:
+ * {tasks, deps, runs, cursor, from}.  CURSOR is the highest change
+ * sequence of those runs (store_run.changed), FROM the oldest run's id.
+ * With SINCE >= 0 (a cursor of an earlier answer) only the runs that
+ * changed after it are listed, and tasks and deps are left out.  With
+ * COMPACT a run has "states" (a character per task of TASKS, '0' + its
+ * state's number in "codes") and "extra" (the whole cells of the tasks
+ * tried more than once, waiting for a poke, or mapped) for "tis". */
+json_t *pipeline_grid_json(pipeline *p, const char *dag_id, int limit,
+                           int64_t since, int compact);
 json_t *pipeline_run_json(pipeline *p, const char *run_id);   /* NULL if unknown */
 
 #endif

@@ -328,6 +328,32 @@ static const char *const store_migrations[] = {
 	"  sent_ms    INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX IF NOT EXISTS notifications_run ON notifications(run);",
+	/* 13 -> 14: the grid's changes since a cursor (issue 16).  CHANGED
+	 * is a sequence over all runs, set to the highest plus one whenever
+	 * a run is made, its state or end changes, or one of its task
+	 * instances is made, changed or deleted: the triggers keep it, so
+	 * no writer of runs or task instances needs to know.  A dashboard
+	 * that saw everything up to N asks for the runs with changed > N
+	 * (pipeline_grid_json). */
+	"ALTER TABLE dag_runs ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE dag_runs SET changed = id;"
+	"CREATE INDEX IF NOT EXISTS dag_runs_changed ON dag_runs(changed);"
+	"CREATE TRIGGER IF NOT EXISTS dag_runs_changed_ins AFTER INSERT ON dag_runs"
+	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
+	" WHERE id = NEW.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS dag_runs_changed_upd AFTER UPDATE OF state,"
+	" finished_ms ON dag_runs"
+	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
+	" WHERE id = NEW.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS ti_changed_ins AFTER INSERT ON task_instances"
+	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
+	" WHERE id = NEW.run; END;"
+	"CREATE TRIGGER IF NOT EXISTS ti_changed_upd AFTER UPDATE ON task_instances"
+	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
+	" WHERE id = NEW.run; END;"
+	"CREATE TRIGGER IF NOT EXISTS ti_changed_del AFTER DELETE ON task_instances"
+	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
+	" WHERE id = OLD.run; END;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -2788,7 +2814,7 @@ store_ti_clear(struct store_ti *t)
 }
 
 #define RUN_COLS "id, dag_id, run_id, kind, logical_date, interval_start, " \
-	"interval_end, state, conf, created_ms, finished_ms, dag_version"
+	"interval_end, state, conf, created_ms, finished_ms, dag_version, changed"
 
 static void
 store_run_row(sqlite3_stmt *st, struct store_run *r)
@@ -2805,6 +2831,7 @@ store_run_row(sqlite3_stmt *st, struct store_run *r)
 	r->created_ms = sqlite3_column_int64(st, 9);
 	r->finished_ms = sqlite3_column_int64(st, 10);
 	r->dag_version = sqlite3_column_int(st, 11);
+	r->changed = sqlite3_column_int64(st, 12);
 }
 
 /* Prepare SQL on the read connection (read_mu held); the caller

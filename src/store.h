@@ -434,6 +434,9 @@ struct store_run {
 	int64_t created_ms, finished_ms;
 	int dag_version;         /* schema 12: the DAG version it runs; 0 =
 	                          * unknown (the current one) */
+	int64_t changed;         /* schema 13: when it or one of its task
+	                          * instances last changed, a sequence over
+	                          * all runs (the grid's cursor) */
 };
 void store_run_clear(struct store_run *r);
 

@@ -193,6 +193,12 @@ ok "marked success again, the run succeeds" wait_run "$rid" success
 grid=$(api GET /api/v1/dags/example_chain/grid)
 eq "the grid lists the chain's tasks in order" "extract transform load cleanup" "$(echo "$grid" | jq_ '" ".join(d["tasks"])')"
 eq "and its runs' task states" success "$(echo "$grid" | jq_ 'd["runs"][-1]["tis"]["load"]["state"]')"
+# The dashboard's compact grid, and the runs changed since its cursor.
+grid=$(api GET "/api/v1/dags/example_chain/grid?compact=1")
+eq "the compact grid: one state per task" "4 success" "$(echo "$grid" | jq_ '"%d %s" % (len(d["runs"][-1]["states"]), d["codes"][int(d["runs"][-1]["states"][2])])')"
+cur=$(echo "$grid" | jq_ 'd["cursor"]')
+eq "no run changed since its cursor" 0 "$(api GET "/api/v1/dags/example_chain/grid?compact=1&since=$cur" | jq_ 'len(d["runs"])')"
+eq "one run changed since the cursor before it" 1 "$(api GET "/api/v1/dags/example_chain/grid?since=$((cur - 1))" | jq_ 'len(d["runs"])')"
 
 # JSON answers over 1 KiB are gzipped for a client that accepts it, and a
 # GET answer's ETag gets 304 without a body when nothing changed.

@@ -123,6 +123,10 @@ if command -v sqlite3 > /dev/null 2>&1; then
 		INSERT INTO tokens VALUES ('$oh', 'legacy', 'admin', 1000);
 		DROP INDEX dag_runs_version; DROP TABLE dag_versions;
 		ALTER TABLE dag_runs DROP COLUMN dag_version;
+		DROP TRIGGER dag_runs_changed_ins; DROP TRIGGER dag_runs_changed_upd;
+		DROP TRIGGER ti_changed_ins; DROP TRIGGER ti_changed_upd;
+		DROP TRIGGER ti_changed_del; DROP INDEX dag_runs_changed;
+		ALTER TABLE dag_runs DROP COLUMN changed;
 		PRAGMA user_version = 3;"
 	: > "$T/master.log"
 	now=$(date +%s)

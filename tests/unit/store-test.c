@@ -223,6 +223,17 @@ db_int(const char *sql)
 	return v;
 }
 
+/* Schema 14's triggers, index and column, for a test that makes an older
+ * database from a new one. */
+#define UNDO_SCHEMA_14 \
+	"DROP TRIGGER IF EXISTS dag_runs_changed_ins;" \
+	"DROP TRIGGER IF EXISTS dag_runs_changed_upd;" \
+	"DROP TRIGGER IF EXISTS ti_changed_ins;" \
+	"DROP TRIGGER IF EXISTS ti_changed_upd;" \
+	"DROP TRIGGER IF EXISTS ti_changed_del;" \
+	"DROP INDEX dag_runs_changed;" \
+	"ALTER TABLE dag_runs DROP COLUMN changed;"
+
 START_TEST(test_open_schema)
 {
 	store *s = open_store(1);
@@ -321,6 +332,7 @@ START_TEST(test_mapped_instances)
 		" NULL DEFAULT 0, PRIMARY KEY (run, task)) WITHOUT ROWID;"
 		"INSERT INTO task_instances (run, task, seq, state) VALUES"
 		" (1, 'old', 0, 4);"
+		UNDO_SCHEMA_14
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
 		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 8;", NULL, NULL, NULL), SQLITE_OK);
@@ -331,6 +343,47 @@ START_TEST(test_mapped_instances)
 	ck_assert_str_eq(got, "old/-1/success");
 	store_close(s);
 	ck_assert_int_eq(db_int("PRAGMA user_version"), store_schema_version());
+}
+END_TEST
+
+static int64_t
+run_changed(store *s, const char *run_id)
+{
+	struct store_run sr;
+	char *err = NULL;
+	ck_assert_int_eq(store_run_find(s, run_id, &sr, &err), 0);
+	int64_t c = sr.changed;
+	store_run_clear(&sr);
+	return c;
+}
+
+/* The grid's cursor (schema 14): a run's changed moves past every other
+ * run's when it is made, when one of its task instances changes, and
+ * when its own state does; reading changes nothing. */
+START_TEST(test_run_changed)
+{
+	store *s = open_store(0);
+	const char *tasks[] = { "a", "b" };
+	struct store_run_new r1 = { .dag_id = "d", .run_id = "d__1",
+		.kind = "manual", .tasks = tasks, .ntasks = 2 };
+	struct store_run_new r2 = { .dag_id = "d", .run_id = "d__2",
+		.kind = "manual", .tasks = tasks, .ntasks = 2 };
+	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &r1 };
+	ck_assert(apply1(s, &op));
+	int64_t run1 = op.id;
+	op = (struct store_op){ .kind = STORE_RUN_CREATE, .run_new = &r2 };
+	ck_assert(apply1(s, &op));
+	int64_t c1 = run_changed(s, "d__1"), c2 = run_changed(s, "d__2");
+	ck_assert_int_gt(c1, 0);
+	ck_assert_int_gt(c2, c1);
+	ck_assert_int_eq(run_changed(s, "d__1"), c1);
+	op = (struct store_op){ .kind = STORE_TI_SET, .run = run1, .task = "b",
+	                        .state = TI_SKIPPED };
+	ck_assert(apply1(s, &op));
+	int64_t c3 = run_changed(s, "d__1");
+	ck_assert_int_gt(c3, c2);
+	ck_assert_int_eq(run_changed(s, "d__2"), c2);
+	store_close(s);
 }
 END_TEST
 
@@ -1148,7 +1201,7 @@ START_TEST(test_startup_plans)
 	 * later migrations' changes go too, as they are made again.) */
 	sqlite3 *db;
 	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "DROP TABLE plugins_seen;"
+	ck_assert_int_eq(sqlite3_exec(db, UNDO_SCHEMA_14 "DROP TABLE plugins_seen;"
 		"ALTER TABLE task_instances DROP COLUMN sensor_since_ms;"
 		"INSERT INTO jobs (plugin, state, created_ms) VALUES ('d', 2, 1);"
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
@@ -1404,6 +1457,7 @@ START_TEST(test_token_migration)
 		"758a213c86c93c076dbe9f558c11c752', 'late', 'viewer', 2000);"
 		"INSERT INTO tokens VALUES ('9f86d081884c7d659a2feaa0c55ad015"
 		"a3bf4f1b2b0b822cd15d6c15b0f00a08', 'early', 'admin', 1000);"
+		UNDO_SCHEMA_14
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
 		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
@@ -1704,6 +1758,7 @@ store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_open_schema);
 	tcase_add_test(tc, test_mapped_instances);
+	tcase_add_test(tc, test_run_changed);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_submit_get);

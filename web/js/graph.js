@@ -1,5 +1,14 @@
 // SPDX-License-Identifier: MIT
-// graph.js - a DAG drawn as hand-written SVG, layered left to right.
+// graph.js - a DAG drawn as hand-written SVG, layered left to right,
+// with zoom and pan.
+//
+// A big DAG is drawn collapsed (collapse()): a chain of more than CHAIN
+// tasks, each the only downstream of the one before and the only upstream
+// of the next, becomes its first task, one segment node and its last
+// task; in a layer of more than WIDE nodes, tasks with the same upstream
+// and downstream tasks become one group node, and what is still too
+// wide is cut into WIDE groups.  A group or segment node says how many
+// tasks it holds and shows their states in the selected run as a bar.
 //
 // Layout: a task's layer is the length of the longest path to it from a
 // root, so every edge points right.  Within a layer, tasks are ordered by
@@ -8,7 +17,7 @@
 // master gives.  Edges are cubic curves from the right edge of a node to
 // the left edge of the next.
 
-import { s, stateClass } from './dom.js';
+import { h, s, stateClass } from './dom.js';
 
 const NODE_W = 150, NODE_H = 34, GAP_X = 60, GAP_Y = 18, PAD = 12;
 
@@ -60,44 +69,279 @@ function clip(text, max) {
 	return text.length > max ? text.slice(0, max - 1) + '…' : text;
 }
 
+const CHAIN = 6, WIDE = 12, GROUP_MIN = 3;
+
 /*
- * Draw the graph.  states: {task: state} for the selected run (or {});
- * href(task) -> link for a node or null.  Returns an <svg>.
+ * tasks (topological order), deps -> {nodes: [{id, tasks: [ids], kind:
+ * 'task' | 'group' | 'segment'}] in topological order, deps: {node id:
+ * [upstream node ids]}}.  A task's node id is the task's id; a group's or
+ * segment's is its first task's id prefixed with a character no task id
+ * has ('\u0001').
  */
-export function drawGraph(tasks, deps, states, href) {
-	const { pos, width, height } = layout(tasks, deps);
-	const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'graph',
-		role: 'img', 'aria-label': `task graph, ${tasks.length} tasks`, 'data-testid': 'dag-graph' });
-	svg.append(s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
-		markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
-	s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' }))));
-	const edges = s('g', { class: 'edges' });
+export function collapse(tasks, deps) {
+	const layer = new Map(), down = new Map();
 	for (const t of tasks) {
-		const b = pos.get(t);
-		for (const u of deps[t] || []) {
+		let l = 0;
+		for (const u of deps[t] || [])
+			if (layer.has(u)) {
+				l = Math.max(l, layer.get(u) + 1);
+				(down.get(u) || down.set(u, []).get(u)).push(t);
+			}
+		layer.set(t, l);
+	}
+	const ups = (t) => (deps[t] || []).filter((u) => layer.has(u));
+	const downs = (t) => down.get(t) || [];
+	const owner = new Map();    // task -> its node
+	const nodes = [];
+	const add = (kind, ts) => {
+		const n = { id: kind === 'task' ? ts[0] : '\u0001' + kind + ':' + ts[0], kind, tasks: ts,
+			key: Math.min(...ts.map((t) => layer.get(t))) };
+		nodes.push(n);
+		for (const t of ts)
+			owner.set(t, n);
+		return n;
+	};
+	// Chains: start at a task that is not the 1-1 continuation of another.
+	const link = (t) => downs(t).length === 1 && ups(downs(t)[0]).length === 1;
+	for (const t of tasks) {
+		if (owner.has(t))
+			continue;
+		const u = ups(t);
+		if (u.length === 1 && link(u[0]))
+			continue;      // inside a chain: its head takes it
+		const chain = [t];
+		while (link(chain[chain.length - 1]))
+			chain.push(downs(chain[chain.length - 1])[0]);
+		if (chain.length > CHAIN) {
+			add('task', [chain[0]]);
+			add('segment', chain.slice(1, -1));
+			add('task', [chain[chain.length - 1]]);
+		}
+	}
+	// Wide layers: the tasks not in a segment, by layer.
+	const byLayer = [];
+	for (const t of tasks)
+		if (!owner.has(t))
+			(byLayer[layer.get(t)] = byLayer[layer.get(t)] || []).push(t);
+	for (const ts of byLayer) {
+		if (!ts)
+			continue;
+		if (ts.length <= WIDE) {
+			for (const t of ts)
+				add('task', [t]);
+			continue;
+		}
+		const same = new Map();
+		for (const t of ts) {
+			const sig = ups(t).join('\u0002') + '\u0003' + downs(t).join('\u0002');
+			(same.get(sig) || same.set(sig, []).get(sig)).push(t);
+		}
+		let left = [];
+		for (const g of same.values())
+			if (g.length >= GROUP_MIN)
+				add('group', g);
+			else
+				left = left.concat(g);
+		if (left.length > WIDE) {
+			const size = Math.ceil(left.length / WIDE);
+			for (let i = 0; i < left.length; i += size)
+				add('group', left.slice(i, i + size));
+		} else {
+			for (const t of left)
+				add('task', [t]);
+		}
+	}
+	// Topological order of the nodes: the first layer of their tasks.
+	const order = new Map(tasks.map((t, i) => [t, i]));
+	nodes.sort((a, b) => (a.key - b.key) || (order.get(a.tasks[0]) - order.get(b.tasks[0])));
+	const ndeps = {};
+	for (const n of nodes) {
+		const set = new Set();
+		for (const t of n.tasks)
+			for (const u of ups(t)) {
+				const o = owner.get(u);
+				if (o !== n)
+					set.add(o.id);
+			}
+		ndeps[n.id] = [...set];
+	}
+	return { nodes, deps: ndeps };
+}
+
+const VIEW_H = 420;
+
+/*
+ * makeGraph() -> {el, set(tasks, deps, states, href)}: the graph in a
+ * box of its own that zooms (the buttons, or Ctrl + wheel) and pans
+ * (drag, or the scroll bars of a zoomed view).  set() redraws only the
+ * states while the tasks and deps are the same objects as before, and
+ * keeps the zoom.  states: {task: state} for the selected run; href(task)
+ * -> a link for a task's node, or null.
+ */
+export function makeGraph() {
+	const view = s('svg', { class: 'graph', role: 'group', 'data-testid': 'dag-graph' });
+	const zoomIn = h('button', { type: 'button', 'data-testid': 'graph-zoom-in', 'aria-label': 'zoom in' }, '+');
+	const zoomOut = h('button', { type: 'button', 'data-testid': 'graph-zoom-out', 'aria-label': 'zoom out' }, '−');
+	const fit = h('button', { type: 'button', 'data-testid': 'graph-fit' }, 'Fit');
+	const el = h('div', { class: 'graph-view' }, h('div', { class: 'graph-tools' }, zoomIn, zoomOut, fit), view);
+	let shape = null, size = null, vb = null, drawn = null;
+
+	function apply() {
+		view.setAttribute('viewBox', `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
+	}
+	function fitAll() {
+		// Whole graph, but never drawn larger than 1:1.
+		const w = Math.max(el.clientWidth || 900, 100);
+		const hgt = Math.min(VIEW_H, size.height);
+		const k = Math.max(1, size.width / w, size.height / hgt);
+		view.setAttribute('width', '100%');
+		view.setAttribute('height', hgt);
+		vb = { x: 0, y: 0, w: w * k, h: hgt * k };
+		apply();
+	}
+	function zoom(f, cx, cy) {
+		const nw = Math.min(Math.max(vb.w * f, 80), Math.max(size.width, size.height) * 4);
+		const r = nw / vb.w;
+		cx = cx ?? vb.x + vb.w / 2;
+		cy = cy ?? vb.y + vb.h / 2;
+		vb = { x: cx - (cx - vb.x) * r, y: cy - (cy - vb.y) * r, w: vb.w * r, h: vb.h * r };
+		apply();
+	}
+	zoomIn.addEventListener('click', () => zoom(1 / 1.25));
+	zoomOut.addEventListener('click', () => zoom(1.25));
+	fit.addEventListener('click', () => fitAll());
+	view.addEventListener('wheel', (e) => {
+		if (!e.ctrlKey && !e.metaKey)
+			return;
+		e.preventDefault();
+		const r = view.getBoundingClientRect();
+		zoom(e.deltaY > 0 ? 1.15 : 1 / 1.15, vb.x + (e.clientX - r.left) / r.width * vb.w,
+			vb.y + (e.clientY - r.top) / r.height * vb.h);
+	}, { passive: false });
+	let drag = null;
+	view.addEventListener('pointerdown', (e) => {
+		if (e.button !== 0)
+			return;
+		drag = { x: e.clientX, y: e.clientY, vx: vb.x, vy: vb.y, moved: false };
+	});
+	view.addEventListener('pointermove', (e) => {
+		if (!drag)
+			return;
+		const r = view.getBoundingClientRect();
+		const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+		if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4)
+			return;
+		if (!drag.moved)
+			view.setPointerCapture(e.pointerId);
+		drag.moved = true;
+		vb.x = drag.vx - dx / r.width * vb.w;
+		vb.y = drag.vy - dy / r.height * vb.h;
+		apply();
+	});
+	const end = (e) => {
+		if (drag && drag.moved) {
+			// A drag is not a click on the node it ends on.
+			const stop = (c) => { c.preventDefault(); c.stopPropagation(); };
+			view.addEventListener('click', stop, { capture: true, once: true });
+			setTimeout(() => view.removeEventListener('click', stop, { capture: true }), 0);
+			if (view.hasPointerCapture(e.pointerId))
+				view.releasePointerCapture(e.pointerId);
+		}
+		drag = null;
+	};
+	view.addEventListener('pointerup', end);
+	view.addEventListener('pointercancel', end);
+
+	return {
+		el,
+		set(tasks, deps, states, href) {
+			if (shape === null || shape.tasks !== tasks || shape.deps !== deps) {
+				shape = { tasks, deps, ...collapse(tasks, deps) };
+				const lay = layout(shape.nodes.map((n) => n.id), shape.deps);
+				size = { width: lay.width, height: lay.height };
+				view.replaceChildren(...drawEdges(shape, lay.pos));
+				drawn = new Map();
+				const g = s('g', { class: 'nodes' });
+				for (const n of shape.nodes) {
+					const p = lay.pos.get(n.id);
+					const box = s('g', { transform: `translate(${p.x} ${p.y})` });
+					g.append(box);
+					drawn.set(n.id, { n, box, link: undefined });
+				}
+				view.append(g);
+				view.setAttribute('aria-label', `task graph, ${tasks.length} tasks` +
+					(shape.nodes.length < tasks.length ? `, drawn as ${shape.nodes.length} nodes (groups and chains collapsed)` : ''));
+				if (el.isConnected)
+					fitAll();
+				else
+					requestAnimationFrame(() => fitAll());
+			}
+			for (const d of drawn.values())
+				drawNode(d, states, href);
+		},
+	};
+}
+
+function drawEdges(shape, pos) {
+	const defs = s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
+		markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+	s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' })));
+	const edges = s('g', { class: 'edges' });
+	for (const n of shape.nodes) {
+		const b = pos.get(n.id);
+		for (const u of shape.deps[n.id]) {
 			const a = pos.get(u);
-			if (!a)
-				continue;
 			const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
 			const mx = (x1 + x2) / 2;
 			edges.append(s('path', { d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`,
-				class: 'edge', 'marker-end': 'url(#arrow)', 'data-from': u, 'data-to': t }));
+				class: 'edge', 'marker-end': 'url(#arrow)', 'data-from': u, 'data-to': n.id }));
 		}
 	}
-	svg.append(edges);
-	for (const t of tasks) {
-		const p = pos.get(t);
+	return [defs, edges];
+}
+
+/* (Re)draw one node's content for STATES, only if its state changed. */
+function drawNode(d, states, href) {
+	const { n } = d;
+	if (n.kind === 'task') {
+		const t = n.tasks[0];
 		const st = states[t] || 'none';
-		const title = s('title', {}, `${t}: ${st.replace(/_/g, ' ')}`);
-		const node = s('g', { class: ['node', stateClass(st)], transform: `translate(${p.x} ${p.y})`,
-			'data-testid': 'graph-node', 'data-task': t, 'data-state': st },
-		title,
-		s('rect', { width: NODE_W, height: NODE_H, rx: 5 }),
-		s('text', { x: 10, y: NODE_H / 2, 'dominant-baseline': 'central' }, clip(t, 20)));
 		const link = href(t);
-		svg.append(link ? s('a', { href: link }, node) : node);
+		if (d.state === st && d.link === link)
+			return;
+		d.state = st;
+		d.link = link;
+		const node = s('g', { class: ['node', stateClass(st)], 'data-testid': 'graph-node', 'data-task': t, 'data-state': st },
+			s('title', {}, `${t}: ${st.replace(/_/g, ' ')}`),
+			s('rect', { width: NODE_W, height: NODE_H, rx: 5 }),
+			s('text', { x: 10, y: NODE_H / 2, 'dominant-baseline': 'central' }, clip(t, 20)));
+		d.box.replaceChildren(link ? s('a', { href: link, 'aria-label': `${t}: ${st.replace(/_/g, ' ')}` }, node) : node);
+		return;
 	}
-	return svg;
+	const count = {};
+	for (const t of n.tasks) {
+		const st = states[t] || 'none';
+		count[st] = (count[st] || 0) + 1;
+	}
+	const sig = JSON.stringify(count);
+	if (d.state === sig)
+		return;
+	d.state = sig;
+	const what = n.kind === 'segment' ? `chain of ${n.tasks.length} tasks` : `${n.tasks.length} tasks`;
+	const summary = Object.entries(count).map(([st, k]) => `${k} ${st.replace(/_/g, ' ')}`).join(', ');
+	const g = s('g', { class: ['node', 'group', n.kind], 'data-testid': 'graph-group', 'data-kind': n.kind,
+		'data-count': n.tasks.length, 'data-states': summary },
+	s('title', {}, `${what}: ${n.tasks[0]} … ${n.tasks[n.tasks.length - 1]}; ${summary}`),
+	s('rect', { width: NODE_W, height: NODE_H, rx: 5, class: 'frame' }),
+	s('text', { x: 10, y: 12, 'dominant-baseline': 'central' }, what));
+	let x = 6;
+	const w = NODE_W - 12;
+	for (const [st, k] of Object.entries(count)) {
+		const bw = w * k / n.tasks.length;
+		g.append(s('rect', { x, y: NODE_H - 12, width: bw, height: 7, class: ['bar', stateClass(st)] }));
+		x += bw;
+	}
+	d.box.replaceChildren(g);
 }
 
 /*
