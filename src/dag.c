@@ -518,7 +518,7 @@ dl_set_run_states(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 /* `sensor:` as written: the kinds' targets, then the settings. */
 struct dl_sensor {
 	char *target[DS_ARTIFACT + 1];   /* by kind; [DS_PLUGIN] unused */
-	char *logical_date, *mode;
+	char *logical_date, *mode, *ca_file;
 	struct dag_sensor s;
 };
 
@@ -544,10 +544,11 @@ static const struct yamlfile_key dl_sensor_keys[] = {
 	  dl_set_run_states },
 	{ "failed_states", YF_OWN, S_OFF(s.failed_states), 0, 0,
 	  dl_set_run_states },
+	{ "ca_file", YF_STR, S_OFF(ca_file), 0, 0, NULL },
 };
 enum { SK_FILE, SK_HTTP, SK_DAG_RUN, SK_ARTIFACT, SK_LOGICAL_DATE,
        SK_REQUEST_TIMEOUT, SK_POKE, SK_TIMEOUT, SK_MODE, SK_SOFT_FAIL,
-       SK_ALLOWED, SK_FAILED };
+       SK_ALLOWED, SK_FAILED, SK_CA_FILE };
 static const char *const dl_sensor_param[] = {
 	[DS_FILE] = "path", [DS_HTTP] = "url", [DS_DAG_RUN] = "dag_id",
 	[DS_ARTIFACT] = "name",
@@ -595,6 +596,10 @@ dl_sensor_check(struct dl *x, struct dag_task *t, struct dl_sensor *ds,
 	if (found[SK_REQUEST_TIMEOUT] != NULL && ds->s.kind != DS_HTTP)
 		return dl_err(x, found[SK_REQUEST_TIMEOUT], "sensor "
 		              "request_timeout is for http sensors");
+	if (found[SK_CA_FILE] != NULL && (ds->s.kind != DS_HTTP ||
+	    strncmp(ds->target[DS_HTTP], "https://", 8) != 0))
+		return dl_err(x, found[SK_CA_FILE], "sensor ca_file is for "
+		              "https:// sensors");
 	if (ds->s.kind == DS_DAG_RUN && strcmp(ds->target[DS_DAG_RUN],
 	                                       x->d->id ? x->d->id : "") == 0)
 		return dl_err(x, kn, "a dag_run sensor cannot wait for its "
@@ -611,6 +616,9 @@ dl_sensor_check(struct dl *x, struct dag_task *t, struct dl_sensor *ds,
 	if (ds->s.kind == DS_HTTP)
 		json_object_set_new(t->params, "timeout_ms",
 		                    json_integer(ds->s.request_timeout_ms));
+	if (ds->ca_file != NULL)
+		json_object_set_new(t->params, "ca_file",
+		                    json_string(ds->ca_file));
 	x->tn[t - x->d->tasks].sensor = kn;
 	(void)v;
 	return 0;
@@ -649,6 +657,7 @@ dl_set_sensor(void *ud, const struct yamlfile_key *k, yaml_node_t *v,
 		free(ds.target[i]);
 	free(ds.logical_date);
 	free(ds.mode);
+	free(ds.ca_file);
 	return rc;
 }
 

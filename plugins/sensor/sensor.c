@@ -5,13 +5,20 @@
  * It answers KILN_OK when the condition holds and KILN_NOT_YET (ABI 1.5)
  * when it does not yet, so that the task holds no slot between pokes; the
  * master pokes again after poke_interval.  A file is looked for through
- * host->open_data(), so the worker's read roots apply; an URL is asked
- * with one HTTP/1.0 GET (plain http: https needs a TLS stack this plugin
- * does not carry) within timeout_ms, and any 2xx status is "ready".
- * Thread-safe: no state.
+ * host->open_data(), so the worker's read roots apply; an http:// URL is
+ * asked with one HTTP/1.0 GET within timeout_ms, and any 2xx status is
+ * "ready".  An https:// URL is asked through libcurl, loaded with dlopen()
+ * at the first https poke rather than linked: a TLS stack costs every
+ * process that loads this plugin megabytes it seldom needs.  Its
+ * certificate is checked against the system's CAs, or against ca_file's
+ * (read through open_data(), so the read roots apply to it too).
+ * Thread-safe: the library is loaded once (pthread_once); the rest is on
+ * the stack.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdint.h>
@@ -22,12 +29,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>            /* constants only: libcurl is dlopen()ed */
+
 #include "kiln/plugin.h"
 
 static const struct kiln_param sensor_params[] = {
 	{ "path", "string", "", "file sensor: the file waited for, inside the worker's read roots" },
 	{ "url", "string", "", "http sensor: http://HOST[:PORT]/PATH that must answer 2xx" },
 	{ "timeout_ms", "int", "10000", "http sensor: time allowed for one request" },
+	{ "ca_file", "string", "", "https sensor: PEM file of the CAs to trust instead of the system's (inside the worker's read roots)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -164,12 +174,140 @@ sensor_get(const char *url, int64_t timeout_ms, char *why, size_t whylen)
 	return status;
 }
 
+/* ---- https, through libcurl ---- */
+
+/* The few libcurl functions used, from the library loaded at the first
+ * https poke. */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+} sensor_curl;
+static pthread_once_t sensor_curl_once = PTHREAD_ONCE_INIT;
+
+static void
+sensor_curl_load(void)
+{
+	/* Debian's libcurl4 (OpenSSL) or libcurl3-gnutls. */
+	static const char *const names[] = { "libcurl.so.4",
+	                                     "libcurl-gnutls.so.4" };
+	for (size_t i = 0; i < 2 && sensor_curl.lib == NULL; i++)
+		sensor_curl.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (sensor_curl.lib == NULL)
+		return;
+	/* POSIX lets a void * from dlsym() become a function pointer. */
+#define SC_SYM(f) (*(void **)(void *)&sensor_curl.f = \
+	dlsym(sensor_curl.lib, "curl_" #f)) != NULL
+	if (!(SC_SYM(global_init) && SC_SYM(easy_init) &&
+	      SC_SYM(easy_setopt) && SC_SYM(easy_perform) &&
+	      SC_SYM(easy_getinfo) && SC_SYM(easy_cleanup) &&
+	      SC_SYM(easy_strerror)) ||
+	    /* here, once: curl_easy_init() would do it unguarded */
+	    sensor_curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		dlclose(sensor_curl.lib);
+		sensor_curl.lib = NULL;
+	}
+#undef SC_SYM
+}
+
+static size_t
+sensor_discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+/* Read the CA file PATH (through open_data) into a new buffer, *len set;
+ * NULL with the task's error set (*rc the code to return). */
+static char *
+sensor_read_ca(kiln_task *t, const struct kiln_host *host, const char *path,
+               size_t *len, int *rc)
+{
+	uint64_t size = 0;
+	int fd = host->open_data(t, path, 0, &size);
+	if (fd < 0) {
+		*rc = fd == KILN_EIO ? KILN_EINVAL : fd;  /* a missing CA file
+		                                           * will not appear */
+		return NULL;
+	}
+	char *buf = size <= 1 << 20 ? malloc((size_t)size + 1) : NULL;
+	ssize_t got = buf ? read(fd, buf, (size_t)size) : -1;
+	close(fd);
+	if (got < 0 || (uint64_t)got != size) {
+		free(buf);
+		host->set_error(t, "sensor: ca_file %s: %s", path, buf == NULL ?
+		                "over 1 MiB" : "short read");
+		*rc = KILN_EINVAL;
+		return NULL;
+	}
+	*len = (size_t)size;
+	return buf;
+}
+
+/* GET URL (https) through libcurl: its status, 0 with WHY set, or a
+ * negative KILN_E* with the task's error set (no libcurl, a bad ca_file:
+ * waiting will not mend them). */
+static int
+sensor_get_tls(kiln_task *t, const struct kiln_host *host, const char *url,
+               long timeout_ms, char *why, size_t whylen)
+{
+	pthread_once(&sensor_curl_once, sensor_curl_load);
+	if (sensor_curl.lib == NULL) {
+		host->set_error(t, "sensor: %s: https sensors need libcurl "
+		                "(Debian: apt install libcurl4) on the worker",
+		                url);
+		return KILN_EINVAL;
+	}
+	const char *ca = host->param(t, "ca_file");
+	char *cabuf = NULL;
+	size_t calen = 0;
+	int rc = 0;
+	if (ca != NULL && *ca != '\0' &&
+	    (cabuf = sensor_read_ca(t, host, ca, &calen, &rc)) == NULL)
+		return rc;
+	CURL *c = sensor_curl.easy_init();
+	if (c == NULL) {
+		free(cabuf);
+		host->set_error(t, "sensor: curl_easy_init failed");
+		return KILN_ENOMEM;
+	}
+	char errbuf[CURL_ERROR_SIZE] = "";
+	sensor_curl.easy_setopt(c, CURLOPT_URL, url);
+	sensor_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	sensor_curl.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	sensor_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	sensor_curl.easy_setopt(c, CURLOPT_USERAGENT, "kiln-sensor");
+	sensor_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, sensor_discard);
+	sensor_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	if (cabuf != NULL) {
+		struct curl_blob blob = { cabuf, calen, CURL_BLOB_NOCOPY };
+		sensor_curl.easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	CURLcode cc = sensor_curl.easy_perform(c);
+	long status = 0;
+	if (cc == CURLE_OK)
+		sensor_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else
+		snprintf(why, whylen, "%s: %s", url, errbuf[0] ? errbuf :
+		         sensor_curl.easy_strerror(cc));
+	sensor_curl.easy_cleanup(c);
+	free(cabuf);
+	return cc == CURLE_OK ? (int)status : 0;
+}
+
 static int
 sensor_http(kiln_task *t, const struct kiln_host *host, const char *url)
 {
-	if (strncmp(url, "http://", 7) != 0) {
-		host->set_error(t, "sensor: %s: only http:// URLs (no TLS in "
-		                "the http sensor)", url);
+	int tls = strncmp(url, "https://", 8) == 0;
+	if (!tls && strncmp(url, "http://", 7) != 0) {
+		host->set_error(t, "sensor: %s: only http:// and https:// URLs",
+		                url);
 		return KILN_EINVAL;
 	}
 	const char *ts = host->param(t, "timeout_ms");
@@ -177,7 +315,11 @@ sensor_http(kiln_task *t, const struct kiln_host *host, const char *url)
 	if (ms < 1 || ms > 300000)
 		ms = 10000;
 	char why[512] = "";
-	int status = sensor_get(url, ms, why, sizeof why);
+	int status = tls ? sensor_get_tls(t, host, url, (long)ms, why,
+	                                  sizeof why) :
+	             sensor_get(url, ms, why, sizeof why);
+	if (status < 0)
+		return status;
 	if (status >= 200 && status <= 299) {
 		host->log(t, KILN_LOG_INFO, "sensor: %s answered %d", url, status);
 		return KILN_OK;

@@ -48,6 +48,27 @@ tasks:
   - id: up
     sensor: { http: "http://127.0.0.1:$HP/ready", request_timeout: 2s, poke_interval: 1s, timeout: 60s }
 YAML
+# https: a server of a CA of our own, trusted through ca_file; a sensor
+# without it trusts only the system's CAs, so it waits, saying why.
+HS=$(free_port)
+mkdir -p "$T/tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/tls/key.pem" \
+	-out "$T/tls/cert.pem" > /dev/null 2>&1
+cat > "$D/wait_https.yaml" <<YAML
+id: wait_https
+tasks:
+  - id: up
+    sensor: { http: "https://127.0.0.1:$HS/ready", ca_file: "$T/tls/cert.pem", poke_interval: 1s, timeout: 60s }
+  - id: untrusted
+    sensor: { http: "https://127.0.0.1:$HS/ready", poke_interval: 1s, timeout: 60s, soft_fail: true }
+YAML
+cat > "$D/bad8.yaml" <<YAML
+id: bad8
+tasks:
+  - id: a
+    sensor: { http: "http://127.0.0.1:$HS/", ca_file: /x.pem }
+YAML
 cat > "$D/upstream.yaml" <<'YAML'
 id: upstream
 tasks:
@@ -206,6 +227,31 @@ eq "why: the server answers 404" ok "$r"
 echo ok > "$T/www/ready"
 ok "the run succeeds once the URL answers 200" wait_run "$rid" success 15
 
+# 3b. https, with ca_file.
+python3 -c '
+import http.server, ssl, sys, os
+os.chdir(sys.argv[1])
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), http.server.SimpleHTTPRequestHandler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()' "$T/www" "$HS" "$T/tls/cert.pem" "$T/tls/key.pem" > "$T/https.log" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 1 50); do
+	curl -s -o /dev/null --cacert "$T/tls/cert.pem" "https://127.0.0.1:$HS/" && break; sleep 0.1
+done
+rm -f "$T/www/ready"
+rid=$(api POST /api/v1/dags/wait_https/trigger '{}' | jq_ 'd["run_id"]')
+ok "the https sensor waits" waits "$rid" up
+case "$(ti "$rid" up sensor_reason)" in *404*) r=ok ;; *) r="$(ti "$rid" up sensor_reason)" ;; esac
+eq "why: the server answers 404, over TLS checked with ca_file" ok "$r"
+ok "one without ca_file waits too" waits "$rid" untrusted
+case "$(ti "$rid" untrusted sensor_reason)" in *[Cc]ertificate*|*SSL*|*issuer*) r=ok ;; *) r="$(ti "$rid" untrusted sensor_reason)" ;; esac
+eq "why: the server's certificate is not trusted" ok "$r"
+echo ok > "$T/www/ready"
+ok "the https sensor succeeds once the URL answers 200" sh -c "for i in \$(seq 1 150); do [ \"\$(curl -s -H 'Authorization: Bearer $TOKEN' '$URL/api/v1/runs/$rid' | python3 -c 'import json,sys; print([t[\"state\"] for t in json.load(sys.stdin)[\"tasks\"] if t[\"task\"]==\"up\"][0])')\" = success ] && exit 0; sleep 0.1; done; exit 1"
+eq "the untrusted one still waits" up_for_reschedule "$(ti "$rid" untrusted state)"
+
 # 4. dag_run and artifact sensors: poked by the master, with no job.
 rid=$(api POST /api/v1/dags/downstream/trigger '{"conf":{"tag":"t1"}}' | jq_ 'd["run_id"]')
 ok "the dag_run sensor waits" waits "$rid" wait_up
@@ -264,4 +310,5 @@ ok "an unknown key is refused" grep -q "bad4.yaml:5:.*pokeinterval" "$T/errors.t
 ok "an unknown run state is refused where it is" grep -q "bad5.yaml:4:.*'sucess' is not a run state" "$T/errors.txt"
 ok "failed_states is for dag_run sensors" grep -q "bad6.yaml:4:.*failed_states is for dag_run sensors" "$T/errors.txt"
 ok "a state both allowed and failed is refused" grep -q "bad7.yaml:4:.*shares a state with allowed_states" "$T/errors.txt"
+ok "ca_file is for https sensors" grep -q "bad8.yaml:4:.*ca_file is for https:// sensors" "$T/errors.txt"
 finish
