@@ -5,7 +5,8 @@
 # (tests/integration/notify-hook.py) that checks every signature: a
 # failing task and its run tell their on_failure; a task past its 2 s
 # deadline tells on_deadline while it still runs, once, even across a
-# master restart, then on_success; the run's own deadline; a retry tells
+# master restart, then on_success; the run's own deadline; a deadline
+# counted from the data interval's end; a retry tells
 # on_retry and the receiver failing once is tried again; a webhook signed
 # with its own key (a variable); a command
 # callback gets the event on stdin; everything is in the run's API; and
@@ -40,6 +41,20 @@ tasks:
     on_success:
       - { webhook: "$H/success" }
       - { command: "cat > $T/cmd.json; echo \$KILN_EVENT > $T/cmd.env" }
+YAML
+# A scheduled run: its data interval ended at midnight UTC, hours before
+# it was made, so a deadline 10 s after interval_end has passed when the
+# task starts (and one 10 s after the start never would: it sleeps 8).
+cat > "$D/nlate.yaml" <<YAML
+id: nlate
+schedule: "@daily"
+start_date: 2026-01-01
+catchup: false
+tasks:
+  - id: late
+    command: "sleep 8"
+    deadline: { after: 10s, from: interval_end }
+    on_deadline: { webhook: "$H/late" }
 YAML
 cat > "$D/nretry.yaml" <<YAML
 id: nretry
@@ -174,6 +189,12 @@ ok "kiln run show lists them" sh -c "k() { \"$KILN\" -c '$T/cluster.yaml' \"\$@\
 eq "the run's API lists its notifications" \
 	"deadline_missed:sent deadline_missed:sent success:sent success:sent" \
 	"$(notifs "$rid" '" ".join(sorted("%s:%s" % (x["event"], x["state"]) for x in n))')"
+
+# 2b. A deadline from the data interval's end.
+ok "a deadline from interval_end is told" hook /late 1 40
+eq "signed, deadline_missed of task late" "True deadline_missed late" \
+	"$(rec /late '"%s %s %s" % (d["valid"], d["event"], d["task"])')"
+eq "before the task ended (it may not have started)" True "$(rec /late 'd["task_state"] in ("queued", "running")')"
 
 # 3. A retry, and a receiver that fails once.
 rid=$(api POST /api/v1/dags/nretry/trigger '{}' | jq_ 'd["run_id"]')
