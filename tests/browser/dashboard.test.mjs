@@ -172,6 +172,9 @@ tasks:
 	fs.writeFileSync(path.join(DAGS, 'big.yaml'), 'id: big\ntasks:\n  - id: root\n    plugin: sleep\n' +
 		'    params: { seconds: 0.01, fail: true }\n' +
 		Array.from({ length: 999 }, (_, i) => `  - { id: t${i + 1}, plugin: noop, depends_on: [root] }\n`).join(''));
+	// A chain of 10 tasks: the graph draws c2 to c9 as one segment node.
+	fs.writeFileSync(path.join(DAGS, 'chain10.yaml'), 'id: chain10\ntasks:\n  - { id: c1, plugin: noop }\n' +
+		Array.from({ length: 9 }, (_, i) => `  - { id: c${i + 2}, plugin: noop, depends_on: [c${i + 1}] }\n`).join(''));
 	// A task that fails and waits 20 s for its retry: the jobs page's
 	// "attempt 2 of 2, waiting".
 	fs.writeFileSync(path.join(DAGS, 'retrywait.yaml'), `id: retrywait
@@ -1034,10 +1037,38 @@ track('a 1,000-task DAG with 100 runs: the grid draws only what is in view, poll
 	console.log(`idle: ${long.length} long tasks, longest ${Math.round(Math.max(0, ...long))} ms`);
 	// The target is 50 ms; generous here, as for the time to grid.
 	assert.ok(Math.max(0, ...long) < 500, `an idle long task of ${Math.max(...long)} ms`);
+	// Expanding the 999-task group draws a bounded number of its tasks,
+	// each with the selected run's state, and a node for the rest.
+	const group = page.locator('[data-testid=graph-group][data-kind=group]').first();
+	const graphNodes = page.locator('[data-testid=graph-node]');
+	assert.equal(await group.getAttribute('aria-expanded'), 'false');
+	assert.equal(await group.getAttribute('role'), 'button');
+	await group.click();
+	await until('the group expanded', async () => (await graphNodes.count()) > 2);
+	assert.equal(await group.getAttribute('aria-expanded'), 'true');
+	const opened = await graphNodes.count();
+	assert.ok(opened > 50 && opened <= 202, `${opened} task nodes drawn`);
+	const rest = page.locator('[data-testid=graph-group][data-kind=more]');
+	assert.equal(Number(await rest.getAttribute('data-count')) + opened - 1, 999, 'the rest in one node');
+	const t1 = await page.locator('[data-testid=graph-node][data-task=t1]').getAttribute('data-state');
+	assert.equal(t1, await page.locator(`[data-testid=grid-cell][data-run="${last}"][data-task=t999]`).getAttribute('data-state'));
+	assert.notEqual(t1, 'none', 'an expanded task node has the run\'s state');
+	const domOpen = await page.evaluate(() => document.getElementsByTagName('*').length);
+	console.log(`the 999-task group expanded: ${opened} task nodes, ${domOpen} elements`);
+	assert.ok(domOpen < 3000, `${domOpen} elements with the group expanded`);
 	// A new run shows in the grid from a poll of the changes.
 	const nr = (await post('/api/v1/dags/big/trigger')).body.run_id;
 	await until('the new run in the grid', async () => (await page.locator(`[data-testid=grid-run][data-run="${nr}"]`).count()) === 1, 15000);
 	assert.equal(await grid.getAttribute('aria-colcount'), '101', 'the oldest run left the window');
+	// The group stays expanded across that poll; Enter collapses it.
+	assert.equal(await group.getAttribute('aria-expanded'), 'true', 'still expanded after a poll');
+	assert.equal(await graphNodes.count(), opened);
+	await group.focus();
+	await page.keyboard.press('Enter');
+	await until('the group collapsed', async () => (await graphNodes.count()) <= 2);
+	assert.equal(await group.getAttribute('aria-expanded'), 'false');
+	assert.equal(await rest.count(), 0);
+	assert.equal(await page.evaluate(() => document.activeElement.getAttribute('data-kind')), 'group', 'focus stays on the group');
 	await shot(page, 'dag-big');
 	await page.context().close();
 });
@@ -1399,6 +1430,47 @@ track('axe-core finds no violation on any page; screenshots of every page at 1,4
 		}
 	}
 	assert.deepEqual(found, [], `axe-core violations:\n${found.join('\n')}`);
+	await page.context().close();
+});
+
+/* A chain of 10 tasks: its middle is one segment node, which expands
+ * (Space, from the keyboard) to its tasks, stays expanded while a run
+ * comes in and colours them, and collapses on a click. */
+track('the graph: a segment node expands to its chain and keeps the run\'s states', async () => {
+	const page = await axePage();
+	await login(page, USERS.admin);
+	await page.goto(`${URL_}/#/dags/chain10`);
+	const seg = page.locator('[data-testid=graph-group][data-kind=segment]');
+	await seg.waitFor();
+	assert.equal(await seg.getAttribute('data-count'), '8');
+	const nodes = page.locator('[data-testid=graph-node]');
+	assert.deepEqual(await nodes.evaluateAll((ns) => ns.map((n) => n.dataset.task)), ['c1', 'c10']);
+	assert.equal(await seg.getAttribute('aria-expanded'), 'false');
+	await seg.focus();
+	await page.keyboard.press('Space');
+	await until('the chain drawn', async () => (await nodes.count()) === 10);
+	assert.equal(await seg.getAttribute('aria-expanded'), 'true');
+	assert.deepEqual(await nodes.evaluateAll((ns) => ns.map((n) => n.dataset.task)),
+		['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10']);
+	// Edges run c1 -> c2 -> ... -> c10 and none from the segment's header.
+	assert.equal(await page.locator('[data-testid=dag-graph] path.edge').count(), 9);
+	assert.deepEqual((await axeViolations(page)).outside, [], 'axe-core on the expanded graph');
+	const r = await page.evaluate(async () => (await fetch('/api/v1/dags/chain10/trigger', { method: 'POST', body: '{}',
+		headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': sessionStorage.getItem('kiln-csrf') } })).status);
+	assert.equal(r, 201);
+	await until('the run\'s states on the expanded chain', async () =>
+		(await page.locator('[data-testid=graph-node][data-task=c5]').getAttribute('data-state')) === 'success', 30000);
+	assert.equal(await seg.getAttribute('aria-expanded'), 'true', 'still expanded after polls');
+	// A task node of the chain links to its job, as any task node does.
+	const link = page.locator('[data-testid=dag-graph] a:has([data-task=c5])');
+	assert.match(await link.getAttribute('href'), /^#\/jobs\/\d+$/);
+	// Zooming keeps it expanded; a click collapses it.
+	await page.getByTestId('graph-zoom-in').click();
+	await page.getByTestId('graph-fit').click();
+	assert.equal(await nodes.count(), 10);
+	await seg.click();
+	await until('the chain collapsed', async () => (await nodes.count()) === 2);
+	assert.equal(await seg.getAttribute('aria-expanded'), 'false');
 	await page.context().close();
 });
 

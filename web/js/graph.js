@@ -9,6 +9,10 @@
 // and downstream tasks become one group node, and what is still too
 // wide is cut into WIDE groups.  A group or segment node says how many
 // tasks it holds and shows their states in the selected run as a bar.
+// A group or segment node is a button (click, Enter or Space): expanded,
+// it stays as a header (aria-expanded="true") and its first SHOW tasks
+// are drawn as task nodes, the rest as one "N more" node, so the page
+// stays small; the expanded nodes survive polls, zoom and pan.
 //
 // Layout: a task's layer is the length of the longest path to it from a
 // root, so every edge points right.  Within a layer, tasks are ordered by
@@ -69,7 +73,7 @@ function clip(text, max) {
 	return text.length > max ? text.slice(0, max - 1) + '…' : text;
 }
 
-const CHAIN = 6, WIDE = 12, GROUP_MIN = 3;
+const CHAIN = 6, WIDE = 12, GROUP_MIN = 3, SHOW = 100;
 
 /*
  * tasks (topological order), deps -> {nodes: [{id, tasks: [ids], kind:
@@ -77,8 +81,13 @@ const CHAIN = 6, WIDE = 12, GROUP_MIN = 3;
  * [upstream node ids]}}.  A task's node id is the task's id; a group's or
  * segment's is its first task's id prefixed with a character no task id
  * has ('\u0001').
+ *
+ * open: a Set of group and segment node ids to draw expanded.  Such a
+ * node stays, with open: true and no task of its own (its tasks are
+ * still in .tasks, for its bar), followed by its first SHOW tasks as
+ * task nodes and, past SHOW, a node of kind 'more' holding the rest.
  */
-export function collapse(tasks, deps) {
+export function collapse(tasks, deps, open = new Set()) {
 	const layer = new Map(), down = new Map();
 	for (const t of tasks) {
 		let l = 0;
@@ -97,6 +106,14 @@ export function collapse(tasks, deps) {
 		const n = { id: kind === 'task' ? ts[0] : '\u0001' + kind + ':' + ts[0], kind, tasks: ts,
 			key: Math.min(...ts.map((t) => layer.get(t))) };
 		nodes.push(n);
+		if (kind !== 'task' && kind !== 'more' && open.has(n.id)) {
+			n.open = true;      // a header: its tasks are drawn after it
+			for (const t of ts.slice(0, SHOW))
+				add('task', [t]);
+			if (ts.length > SHOW)
+				add('more', ts.slice(SHOW));
+			return n;
+		}
 		for (const t of ts)
 			owner.set(t, n);
 		return n;
@@ -154,13 +171,16 @@ export function collapse(tasks, deps) {
 	// Topological order of the nodes: the first layer of their tasks.
 	const order = new Map(tasks.map((t, i) => [t, i]));
 	nodes.sort((a, b) => (a.key - b.key) || (order.get(a.tasks[0]) - order.get(b.tasks[0])));
+	// An open header's deps only place it in its first task's layer (its
+	// edges are not drawn).
 	const ndeps = {};
 	for (const n of nodes) {
 		const set = new Set();
+		const inside = n.open ? new Set(n.tasks) : null;
 		for (const t of n.tasks)
 			for (const u of ups(t)) {
 				const o = owner.get(u);
-				if (o !== n)
+				if (o !== n && !(inside && inside.has(u)))
 					set.add(o.id);
 			}
 		ndeps[n.id] = [...set];
@@ -175,8 +195,11 @@ const VIEW_H = 420;
  * box of its own that zooms (the buttons, or Ctrl + wheel) and pans
  * (drag, or the scroll bars of a zoomed view).  set() redraws only the
  * states while the tasks and deps are the same objects as before, and
- * keeps the zoom.  states: {task: state} for the selected run; href(task)
- * -> a link for a task's node, or null.
+ * keeps the zoom, as it does when they are new objects with the same
+ * content (a poll).  Expanding or collapsing a node redraws the graph and
+ * moves the view so that the node stays where it was.  states: {task:
+ * state} for the selected run; href(task) -> a link for a task's node, or
+ * null.
  */
 export function makeGraph() {
 	const view = s('svg', { class: 'graph', role: 'group', 'data-testid': 'dag-graph' });
@@ -184,7 +207,8 @@ export function makeGraph() {
 	const zoomOut = h('button', { type: 'button', 'data-testid': 'graph-zoom-out', 'aria-label': 'zoom out' }, '−');
 	const fit = h('button', { type: 'button', 'data-testid': 'graph-fit' }, 'Fit');
 	const el = h('div', { class: 'graph-view' }, h('div', { class: 'graph-tools' }, zoomIn, zoomOut, fit), view);
-	let shape = null, size = null, vb = null, drawn = null;
+	let shape = null, size = null, vb = null, drawn = null, pos = null, last = null;
+	const open = new Set();     // ids of the expanded group and segment nodes
 
 	function apply() {
 		view.setAttribute('viewBox', `${vb.x} ${vb.y} ${vb.w} ${vb.h}`);
@@ -252,25 +276,73 @@ export function makeGraph() {
 	view.addEventListener('pointerup', end);
 	view.addEventListener('pointercancel', end);
 
+	function build(tasks, deps) {
+		shape = { tasks, taskDeps: deps, ...collapse(tasks, deps, open) };
+		const lay = layout(shape.nodes.map((n) => n.id), shape.deps);
+		pos = lay.pos;
+		size = { width: lay.width, height: lay.height };
+		view.replaceChildren(...drawEdges(shape, lay.pos));
+		drawn = new Map();
+		const g = s('g', { class: 'nodes' });
+		for (const n of shape.nodes) {
+			const p = lay.pos.get(n.id);
+			const box = s('g', { transform: `translate(${p.x} ${p.y})` });
+			g.append(box);
+			drawn.set(n.id, { n, box, link: undefined });
+		}
+		view.append(g);
+		const boxes = shape.nodes.filter((n) => n.kind !== 'task').length;
+		view.setAttribute('aria-label', `task graph, ${tasks.length} tasks` +
+			(boxes ? `, drawn as ${shape.nodes.length} nodes (groups and chains collapsed)` : ''));
+	}
+	function toggle(id, refocus) {
+		const before = pos.get(id);
+		if (open.has(id))
+			open.delete(id);
+		else
+			open.add(id);
+		build(shape.tasks, shape.taskDeps);
+		const after = pos.get(id);
+		if (before && after && vb) {
+			vb.x += after.x - before.x;
+			vb.y += after.y - before.y;
+			apply();
+		}
+		for (const d of drawn.values())
+			drawNode(d, last.states, last.href);
+		const b = drawn.get(id) && drawn.get(id).box.querySelector('[role=button]');
+		if (b && refocus)
+			b.focus({ preventScroll: true });
+	}
+	const toggler = (e) => {
+		const b = e.target.closest && e.target.closest('[role=button]');
+		return b && view.contains(b) ? b : null;
+	};
+	view.addEventListener('click', (e) => {
+		const b = toggler(e);
+		if (b) {
+			e.preventDefault();
+			toggle(b.kilnNode, document.activeElement === b);
+		}
+	});
+	view.addEventListener('keydown', (e) => {
+		const b = toggler(e);
+		if (b && (e.key === 'Enter' || e.key === ' ')) {
+			e.preventDefault();
+			toggle(b.kilnNode, true);
+		}
+	});
+
 	return {
 		el,
 		set(tasks, deps, states, href) {
-			if (shape === null || shape.tasks !== tasks || shape.deps !== deps) {
-				shape = { tasks, deps, ...collapse(tasks, deps) };
-				const lay = layout(shape.nodes.map((n) => n.id), shape.deps);
-				size = { width: lay.width, height: lay.height };
-				view.replaceChildren(...drawEdges(shape, lay.pos));
-				drawn = new Map();
-				const g = s('g', { class: 'nodes' });
-				for (const n of shape.nodes) {
-					const p = lay.pos.get(n.id);
-					const box = s('g', { transform: `translate(${p.x} ${p.y})` });
-					g.append(box);
-					drawn.set(n.id, { n, box, link: undefined });
-				}
-				view.append(g);
-				view.setAttribute('aria-label', `task graph, ${tasks.length} tasks` +
-					(shape.nodes.length < tasks.length ? `, drawn as ${shape.nodes.length} nodes (groups and chains collapsed)` : ''));
+			last = { states, href };
+			if (shape !== null && (shape.tasks !== tasks || shape.taskDeps !== deps) && same(shape, tasks, deps)) {
+				shape.tasks = tasks;    // a poll's copy of the same DAG
+				shape.taskDeps = deps;
+			}
+			if (shape === null || shape.tasks !== tasks || shape.taskDeps !== deps) {
+				build(tasks, deps);
 				if (el.isConnected)
 					fitAll();
 				else
@@ -282,6 +354,19 @@ export function makeGraph() {
 	};
 }
 
+/* Whether TASKS and DEPS are the same DAG as SHAPE's. */
+function same(shape, tasks, deps) {
+	if (shape.tasks.length !== tasks.length || tasks.some((t, i) => t !== shape.tasks[i]))
+		return false;
+	const a = shape.taskDeps;
+	for (const t of tasks) {
+		const x = a[t] || [], y = deps[t] || [];
+		if (x.length !== y.length || x.some((u, i) => u !== y[i]))
+			return false;
+	}
+	return true;
+}
+
 function drawEdges(shape, pos) {
 	const defs = s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
 		markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
@@ -289,6 +374,8 @@ function drawEdges(shape, pos) {
 	const edges = s('g', { class: 'edges' });
 	for (const n of shape.nodes) {
 		const b = pos.get(n.id);
+		if (n.open)
+			continue;
 		for (const u of shape.deps[n.id]) {
 			const a = pos.get(u);
 			const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
@@ -327,13 +414,24 @@ function drawNode(d, states, href) {
 	if (d.state === sig)
 		return;
 	d.state = sig;
-	const what = n.kind === 'segment' ? `chain of ${n.tasks.length} tasks` : `${n.tasks.length} tasks`;
+	const what = n.kind === 'segment' ? `chain of ${n.tasks.length} tasks` :
+		n.kind === 'more' ? `${n.tasks.length} more tasks` : `${n.tasks.length} tasks`;
 	const summary = Object.entries(count).map(([st, k]) => `${k} ${st.replace(/_/g, ' ')}`).join(', ');
-	const g = s('g', { class: ['node', 'group', n.kind], 'data-testid': 'graph-group', 'data-kind': n.kind,
-		'data-count': n.tasks.length, 'data-states': summary },
-	s('title', {}, `${what}: ${n.tasks[0]} … ${n.tasks[n.tasks.length - 1]}; ${summary}`),
+	const span = `${n.tasks[0]} … ${n.tasks[n.tasks.length - 1]}`;
+	const g = s('g', { class: ['node', 'group', n.kind, n.open ? 'open' : null], 'data-testid': 'graph-group',
+		'data-kind': n.kind, 'data-count': n.tasks.length, 'data-states': summary },
+	s('title', {}, n.kind === 'more' ? `${what} (not drawn; the grid has them): ${span}; ${summary}` :
+		`${what}: ${span}; ${summary}; ${n.open ? 'click to collapse' : 'click to expand'}`),
 	s('rect', { width: NODE_W, height: NODE_H, rx: 5, class: 'frame' }),
-	s('text', { x: 10, y: 12, 'dominant-baseline': 'central' }, what));
+	s('text', { x: 10, y: 12, 'dominant-baseline': 'central' },
+		n.kind === 'more' ? what : `${n.open ? '▾' : '▸'} ${what}`));
+	if (n.kind !== 'more') {
+		g.setAttribute('role', 'button');
+		g.setAttribute('tabindex', '0');
+		g.setAttribute('aria-expanded', n.open ? 'true' : 'false');
+		g.setAttribute('aria-label', `${what}, ${summary}`);
+		g.kilnNode = n.id;
+	}
 	let x = 6;
 	const w = NODE_W - 12;
 	for (const [st, k] of Object.entries(count)) {
