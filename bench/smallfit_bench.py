@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""smallfit_bench.py - a small iterative fit, per round (issue 17 item 6).
+
+Data: examples/data/digits.csv (600 x 64, 10 classes) tiled to --rows rows
+(deterministic; no numpy needed).  `kiln up` with a master and two workers
+of two slots (the shape of bench/ml_bench.py), one DAG per size: `ingest`
+(--partitions partitions) -> `logreg` with local_below 0 (every evaluation
+a distributed stage: the old way) -> `logreg` with local_below -1 (never
+distributed... -1 means "no limit": the driver evaluates the partitions
+itself) -> `logreg` with the default threshold.  The tasks are chained, so
+that they do not share the cluster.  For each: wall time of the job
+(started -> finished from the API), evaluations (rounds) from its result,
+time per round, and the coefficients' largest difference from the
+distributed fit.
+
+  bench/smallfit_bench.py [--rows 2000,20000] [--partitions 4] [--keep]
+A benchmark, not a test: compare the ratios within one run.
+"""
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kiln_bench import Api, TOP, free_port  # noqa: E402
+
+MODES = [("dist", "local_below: 0"), ("local", "local_below: -1"),
+         ("default", None)]
+
+
+def write_data(path, rows):
+    with open(os.path.join(TOP, "examples", "data", "digits.csv")) as f:
+        head = f.readline()
+        lines = f.read().splitlines()
+    with open(path, "w") as f:
+        f.write(head)
+        for i in range(rows):
+            f.write(lines[i % len(lines)] + "\n")
+
+
+def dag(did, csv, parts):
+    s = f"""id: {did}
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: {{ file: "{csv}", partitions: {parts}, label: digit, task: classification }}
+    timeout: 30m
+"""
+    prev = "ingest"
+    for name, p in MODES:
+        params = f"{{ {p} }}" if p else "{}"
+        deps = "ingest" if prev == "ingest" else f"ingest, {prev}"
+        s += f"""  - id: {name}
+    plugin: logreg
+    depends_on: [{deps}]
+    params: {params}
+    timeout: 30m
+"""
+        prev = name
+    return s
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", default="2000")
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    sizes = [int(x) for x in args.rows.split(",")]
+    kiln = os.path.join(TOP, "kiln")
+    d = tempfile.mkdtemp(prefix="kiln-smallfit.")
+    os.makedirs(os.path.join(d, "dags"))
+    for n in sizes:
+        csv = os.path.join(d, f"digits{n}.csv")
+        write_data(csv, n)
+        with open(os.path.join(d, "dags", f"sf{n}.yaml"), "w") as f:
+            f.write(dag(f"sf{n}", csv, args.partitions))
+    port = free_port()
+    conf = os.path.join(d, "cluster.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""master:
+  port: {port}
+  data_dir: {d}/master
+  plugin_dir: {TOP}/plugins/lib
+  dags_dir: {d}/dags
+  auth:
+    secret_file: {d}/secret
+data:
+  read_roots: [{d}]
+workers:
+  - {{ name: w1, slots: 2, memory: 8GiB }}
+  - {{ name: w2, slots: 2, memory: 8GiB }}
+""")
+    up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
+                          stderr=open(os.path.join(d, "up.log"), "w"), text=True)
+    for line in up.stdout:
+        if "ready in" in line:
+            break
+    try:
+        tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
+                                        capture_output=True, text=True, check=True).stdout)["token"]
+        api = Api(port, tok)
+        for _ in range(100):
+            st, r = api.req("GET", "/api/v1/dags")
+            if len(r.get("dags") or []) >= len(sizes):
+                break
+            time.sleep(0.1)
+        print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (2 cores)")
+        for n in sizes:
+            st, r = api.req("POST", f"/api/v1/dags/sf{n}/trigger", {})
+            rid = r["run_id"]
+            while True:
+                st, r = api.req("GET", f"/api/v1/runs/{rid}")
+                if r["state"] in ("success", "failed"):
+                    break
+                time.sleep(0.1)
+            tasks = {t["task"]: t for t in r["tasks"]}
+            if r["state"] != "success":
+                sys.exit(f"kiln run failed: {tasks}")
+            ref = None
+            for name, _ in MODES:
+                t = tasks[name]
+                st, job = api.req("GET", f"/api/v1/jobs/{t['job_id']}")
+                res = job["result"]
+                wall = t["finished_ms"] - t["started_ms"]
+                flat = [v for row in res["coef"] for v in row] + res["intercept"]
+                if ref is None:
+                    ref = flat
+                diff = max(abs(a - b) for a, b in zip(ref, flat))
+                ev = res["evaluations"]
+                print(f"{n} x 64, {args.partitions} parts, {name:7s}: job {wall/1000:.3f} s, "
+                      f"fit {res['fit_ms']/1000:.3f} s, {ev} evaluations, "
+                      f"{wall/ev:.2f} ms per round (job), {res['fit_ms']/ev:.2f} ms (fit); "
+                      f"stages {res['stages']}, stage {res['stage_ms']:.2f} ms, "
+                      f"local {res.get('local', False)}; max |coef diff| {diff:.1e}")
+        print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (2 cores)")
+    finally:
+        up.terminate()
+        up.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
