@@ -14,7 +14,8 @@ that they do not share the cluster.  For each: wall time of the job
 time per round, and the coefficients' largest difference from the
 distributed fit.
 
-  bench/smallfit_bench.py [--rows 2000,20000] [--partitions 4] [--keep]
+  bench/smallfit_bench.py [--rows 2000,20000] [--partitions 4] [--max-iter N]
+                          [--isolation process|thread] [--keep]
 A benchmark, not a test: compare the ratios within one run.
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
@@ -36,7 +37,7 @@ def write_data(path, rows):
             f.write(lines[i % len(lines)] + "\n")
 
 
-def dag(did, csv, parts):
+def dag(did, csv, parts, max_iter):
     s = f"""id: {did}
 tasks:
   - id: ingest
@@ -46,7 +47,8 @@ tasks:
 """
     prev = "ingest"
     for name, p in MODES:
-        params = f"{{ {p} }}" if p else "{}"
+        ps = [x for x in (p, f"max_iter: {max_iter}" if max_iter else None) if x]
+        params = "{ " + ", ".join(ps) + " }"
         deps = "ingest" if prev == "ingest" else f"ingest, {prev}"
         s += f"""  - id: {name}
     plugin: logreg
@@ -58,11 +60,45 @@ tasks:
     return s
 
 
+def stage_breakdown(api, job):
+    """Where a distributed round's time goes, from the master's records of
+    the job's last stages (the job page's): from the stage's creation to
+    its first map task's start, map task run time (on the worker, with the
+    reply), from the first to the last task's end, and the last task's end
+    to the stage's end."""
+    st, r = api.req("GET", f"/api/v1/jobs/{job}/stages")
+    ss = [x for x in r["stages"] if x["tasks"] and all(t["started_ms"] for t in x["tasks"])]
+    if not ss:
+        return
+    n = len(ss)
+    def mean(f):
+        return sum(f(x) for x in ss) / n
+    first = mean(lambda x: min(t["started_ms"] for t in x["tasks"]) - x["created_ms"])
+    last = mean(lambda x: max(t["started_ms"] for t in x["tasks"]) - x["created_ms"])
+    dur = mean(lambda x: sum(t["duration_ms"] for t in x["tasks"]) / len(x["tasks"]))
+    spread = mean(lambda x: max(t["ended_ms"] for t in x["tasks"]) - min(t["ended_ms"] for t in x["tasks"]))
+    tail = mean(lambda x: x["ended_ms"] - max(t["ended_ms"] for t in x["tasks"]))
+    total = mean(lambda x: x["ended_ms"] - x["created_ms"])
+    loc = sum(1 for x in ss for t in x["tasks"] if t.get("local")) / sum(len(x["tasks"]) for x in ss)
+    workers = {}
+    for x in ss:
+        for t in x["tasks"]:
+            workers[t["worker"]] = workers.get(t["worker"], 0) + 1
+    print(f"  dist, last {n} stages (master's clock): stage {total:.1f} ms = created -> first task "
+          f"start {first:.1f} ms (last start {last:.1f} ms); map task {dur:.1f} ms; task ends "
+          f"spread {spread:.1f} ms; last end -> stage end {tail:.1f} ms; local {loc:.0%}; "
+          f"tasks per worker {workers}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="2000")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--max-iter", type=int, default=0,
+                    help="logreg max_iter (0: its default): bounds the rounds of large sizes")
+    ap.add_argument("--isolation", choices=["process", "thread"], default="process",
+                    help="workers[].isolation: map tasks in executor processes or on threads")
     args = ap.parse_args()
     sizes = [int(x) for x in args.rows.split(",")]
     kiln = os.path.join(TOP, "kiln")
@@ -72,7 +108,7 @@ def main():
         csv = os.path.join(d, f"digits{n}.csv")
         write_data(csv, n)
         with open(os.path.join(d, "dags", f"sf{n}.yaml"), "w") as f:
-            f.write(dag(f"sf{n}", csv, args.partitions))
+            f.write(dag(f"sf{n}", csv, args.partitions, args.max_iter))
     port = free_port()
     conf = os.path.join(d, "cluster.yaml")
     with open(conf, "w") as f:
@@ -86,8 +122,8 @@ def main():
 data:
   read_roots: [{d}]
 workers:
-  - {{ name: w1, slots: 2, memory: 8GiB }}
-  - {{ name: w2, slots: 2, memory: 8GiB }}
+  - {{ name: w1, slots: 2, memory: 8GiB, isolation: {args.isolation} }}
+  - {{ name: w2, slots: 2, memory: 8GiB, isolation: {args.isolation} }}
 """)
     up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
                           stderr=open(os.path.join(d, "up.log"), "w"), text=True)
@@ -126,11 +162,15 @@ workers:
                     ref = flat
                 diff = max(abs(a - b) for a, b in zip(ref, flat))
                 ev = res["evaluations"]
+                # the gradient passes' own time, all partitions, per round
+                work = res["pass_ms"] * args.partitions
                 print(f"{n} x 64, {args.partitions} parts, {name:7s}: job {wall/1000:.3f} s, "
                       f"fit {res['fit_ms']/1000:.3f} s, {ev} evaluations, "
                       f"{wall/ev:.2f} ms per round (job), {res['fit_ms']/ev:.2f} ms (fit); "
+                      f"work {work:.2f} ms, overhead {wall/ev - work:.2f} ms per round; "
                       f"stages {res['stages']}, stage {res['stage_ms']:.2f} ms, "
                       f"local {res.get('local', False)}; max |coef diff| {diff:.1e}")
+            stage_breakdown(api, tasks["dist"]["job_id"])
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (2 cores)")
     finally:
         up.terminate()
