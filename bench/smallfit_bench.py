@@ -5,14 +5,17 @@
 Data: examples/data/digits.csv (600 x 64, 10 classes) tiled to --rows rows
 (deterministic; no numpy needed).  `kiln up` with a master and two workers
 of two slots (the shape of bench/ml_bench.py), one DAG per size: `ingest`
-(--partitions partitions) -> `logreg` with local_below 0 (every evaluation
-a distributed stage: the old way) -> `logreg` with local_below -1 (never
-distributed... -1 means "no limit": the driver evaluates the partitions
-itself) -> `logreg` with the default threshold.  The tasks are chained, so
-that they do not share the cluster.  For each: wall time of the job
-(started -> finished from the API), evaluations (rounds) from its result,
-time per round, and the coefficients' largest difference from the
-distributed fit.
+(--partitions partitions) -> `logreg` three times, chained so that they do
+not share the cluster: `dist` (local_below: 0, a stage per evaluation: the
+code path of builds before local_below), `local` (local_below: -1, the
+driver evaluates the partitions itself) and `default` (the default
+threshold).  For each: wall time of the job (started -> finished from the
+API), the fit's own time, evaluations (rounds), time per round, the
+gradient passes' own time per round (summed over partitions) and, for the
+local modes, what a round costs beyond them; the largest difference of
+the coefficients from the distributed fit's.  For `dist`, where a round's
+time goes on the master's clock (the job's last 64 stages, from
+GET /api/v1/jobs/ID/stages).
 
   bench/smallfit_bench.py [--rows 2000,20000] [--partitions 4] [--max-iter N]
                           [--isolation process|thread] [--keep]
@@ -117,6 +120,7 @@ def main():
   data_dir: {d}/master
   plugin_dir: {TOP}/plugins/lib
   dags_dir: {d}/dags
+  max_body: 2GiB
   auth:
     secret_file: {d}/secret
 data:
@@ -167,7 +171,9 @@ workers:
                 print(f"{n} x 64, {args.partitions} parts, {name:7s}: job {wall/1000:.3f} s, "
                       f"fit {res['fit_ms']/1000:.3f} s, {ev} evaluations, "
                       f"{wall/ev:.2f} ms per round (job), {res['fit_ms']/ev:.2f} ms (fit); "
-                      f"work {work:.2f} ms, overhead {wall/ev - work:.2f} ms per round; "
+                      f"passes {work:.2f} ms" +
+                      (f", beyond them {wall/ev - work:.2f} ms" if res.get("local") else "") +
+                      " per round; "
                       f"stages {res['stages']}, stage {res['stage_ms']:.2f} ms, "
                       f"local {res.get('local', False)}; max |coef diff| {diff:.1e}")
             stage_breakdown(api, tasks["dist"]["job_id"])

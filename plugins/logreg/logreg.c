@@ -14,9 +14,14 @@
  *
  * Parameters: label, features, exclude (see mlplug.h), C (1.0), max_iter
  * (1000), gtol (1e-8), penalty (l2, l1, elasticnet), l1_ratio (0.5),
- * class_weight ("balanced" or {class: weight}).  Outputs: model.json ({"type":"logreg",...}, read
- * by `predict`).  Result: iterations, evaluations, training log loss,
- * coefficients on the original scale, time per gradient pass.
+ * class_weight ("balanced" or {class: weight}), local_below (2,000,000:
+ * below that many rows x features the driver reads the partitions and
+ * evaluates them itself, in partition order, with the map tasks' code and
+ * the same result to the last bit; 0: always stages, -1: always local).
+ * Outputs: model.json ({"type":"logreg",...}, read by `predict`).
+ * Result: iterations, evaluations, training log loss, coefficients on the
+ * original scale, time per gradient pass, local (no stage was run for the
+ * evaluations; "stages" then counts the driver's own rounds).
  */
 #include <errno.h>
 #include <math.h>
@@ -29,10 +34,15 @@
 #include "ml/mlplug.h"
 
 /* Below this many rows x features the driver reads the partitions and
- * computes every evaluation itself: a stage of 4 map tasks costs ~1 ms of
- * scheduling, and a gradient pass on 4 x 500 x 64 values ~0.3 ms, so
- * distribution cannot pay below a few million values (measured with
- * bench/smallfit_bench.py, bench/README.md 2026-12-06). */
+ * computes every evaluation itself, with no stage.  A distributed round
+ * has a fixed cost (2 ms for a no-op stage of 4 map tasks on the loaded
+ * 2-core test machine, ~50 ms for logreg's, whose tasks carry the
+ * parameters and results as 17-digit JSON through ~10 hops), while a
+ * local gradient pass costs ~16 ns per value for 10 classes; on that
+ * machine the local fit was faster at every size measured (up to 19.2M
+ * values, bench/README.md 2026-12-06).  2M values bounds what the driver
+ * reads (16 MB) and a local round (~30 ms) and leaves bigger fits to a
+ * cluster with real cores to spread them over. */
 #define LOGREG_LOCAL_BELOW 2000000
 #define LOGREG_LOCAL_BELOW_S "2000000"
 
@@ -46,7 +56,7 @@ static const struct kiln_param logreg_params[] = {
 	{ "l1_ratio", "number", "0.5", "elasticnet: the L1 share of the penalty, 0 (L2) to 1 (L1)" },
 	{ "class_weight", "json", "", "weights on each class's log-loss: \"balanced\" (n / (K n_k)) or {\"class\": weight} (unlisted classes 1)" },
 	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
-	{ "local_below", "int", LOGREG_LOCAL_BELOW_S, "the driver evaluates the partitions itself, with no stage, when rows x features is below this (0: always distribute, -1: never)" },
+	{ "local_below", "int", LOGREG_LOCAL_BELOW_S, "the driver evaluates the partitions itself, with no stage, when rows x features is below this (0: always a stage per evaluation, -1: always local)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
