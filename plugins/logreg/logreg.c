@@ -35,7 +35,7 @@
 
 /* Below this many rows x features the driver reads the partitions and
  * computes every evaluation itself, with no stage.  A distributed round
- * has a fixed cost (2 ms for a no-op stage of 4 map tasks on the loaded
+ * has a fixed cost (1.2-2 ms for a no-op stage of 4 map tasks on the loaded
  * 2-core test machine, ~50 ms for logreg's, whose tasks carry the
  * parameters and results as 17-digit JSON through ~10 hops), while a
  * local gradient pass costs ~16 ns per value for 10 classes; on that
