@@ -14,9 +14,14 @@
  *
  * Parameters: label, features, exclude (see mlplug.h), C (1.0), max_iter
  * (1000), gtol (1e-8), penalty (l2, l1, elasticnet), l1_ratio (0.5),
- * class_weight ("balanced" or {class: weight}).  Outputs: model.json ({"type":"logreg",...}, read
- * by `predict`).  Result: iterations, evaluations, training log loss,
- * coefficients on the original scale, time per gradient pass.
+ * class_weight ("balanced" or {class: weight}), local_below (2,000,000:
+ * below that many rows x features the driver reads the partitions and
+ * evaluates them itself, in partition order, with the map tasks' code and
+ * the same result to the last bit; 0: always stages, -1: always local).
+ * Outputs: model.json ({"type":"logreg",...}, read by `predict`).
+ * Result: iterations, evaluations, training log loss, coefficients on the
+ * original scale, time per gradient pass, local (no stage was run for the
+ * evaluations; "stages" then counts the driver's own rounds).
  */
 #include <errno.h>
 #include <math.h>
@@ -28,6 +33,19 @@
 #include "ml/ml_linear.h"
 #include "ml/mlplug.h"
 
+/* Below this many rows x features the driver reads the partitions and
+ * computes every evaluation itself, with no stage.  A distributed round
+ * has a fixed cost (1.2-2 ms for a no-op stage of 4 map tasks on the loaded
+ * 2-core test machine, ~50 ms for logreg's, whose tasks carry the
+ * parameters and results as 17-digit JSON through ~10 hops), while a
+ * local gradient pass costs ~16 ns per value for 10 classes; on that
+ * machine the local fit was faster at every size measured (up to 19.2M
+ * values, bench/README.md 2026-12-06).  2M values bounds what the driver
+ * reads (16 MB) and a local round (~30 ms) and leaves bigger fits to a
+ * cluster with real cores to spread them over. */
+#define LOGREG_LOCAL_BELOW 2000000
+#define LOGREG_LOCAL_BELOW_S "2000000"
+
 static const struct kiln_param logreg_params[] = {
 	{ "label", "string", "", "label column (default: the ingest task's)" },
 	MLP_PARAMS_FEATURES,
@@ -38,6 +56,7 @@ static const struct kiln_param logreg_params[] = {
 	{ "l1_ratio", "number", "0.5", "elasticnet: the L1 share of the penalty, 0 (L2) to 1 (L1)" },
 	{ "class_weight", "json", "", "weights on each class's log-loss: \"balanced\" (n / (K n_k)) or {\"class\": weight} (unlisted classes 1)" },
 	{ "gtol", "number", "1e-8", "stop when the gradient's max-norm is below" },
+	{ "local_below", "int", LOGREG_LOCAL_BELOW_S, "the driver evaluates the partitions itself, with no stage, when rows x features is below this (0: always a stage per evaluation, -1: always local)" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -46,10 +65,97 @@ struct driver {
 	const struct kiln_host *h;
 	const struct mlp_dataset *ds;
 	json_t *model;          /* the model without coefficients, broadcast */
+	struct mlp_part *parts; /* local mode: every partition, read here */
+	struct ml_logreg local; /* local mode: the model as a map task reads it */
 	int stages;
 	double pass_ms;         /* summed over map tasks */
 	double stage_ms;
 };
+
+/* Local mode: what the "grad" map tasks would return, computed here on
+ * D->parts in partition order, as the same JSON (so that the driver adds
+ * the same numbers: reals cross a stage with 17 digits, exactly). */
+static int
+local_stage(struct driver *d, const double *params, size_t np,
+            json_t ***res, char **err)
+{
+	int rc = 0;
+	double *g = calloc(np + 1, sizeof *g);
+	*res = calloc((size_t)d->ds->nparts, sizeof **res);
+	if (g == NULL || *res == NULL)
+		rc = ml_seterr(err, -ENOMEM, "out of memory");
+	for (int i = 0; rc == 0 && i < d->ds->nparts; i++) {
+		const struct mlp_part *p = &d->parts[i];
+		double loss = 0, t0 = mlp_now_ms();
+		memset(g, 0, (np + 1) * sizeof *g);
+		rc = ml_logreg_partial(&d->local, params, p->X, p->n, p->y, &loss,
+		                       g, err);
+		if (rc == 0)
+			(*res)[i] = json_pack("{s:f,s:o,s:f}", "loss", loss, "grad",
+			                      mlp_json_reals(g, np), "ms",
+			                      mlp_now_ms() - t0);
+	}
+	free(g);
+	if (rc != 0) {
+		mlp_results_free(*res, d->ds->nparts);
+		*res = NULL;
+	}
+	return rc;
+}
+
+/* Local mode: read every partition of DS into D->parts. */
+static int
+local_open(struct driver *d, char **err)
+{
+	const struct mlp_dataset *ds = d->ds;
+	d->parts = calloc((size_t)ds->nparts + 1, sizeof *d->parts);
+	if (d->parts == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	for (int i = 0; i < ds->nparts; i++) {
+		int rc = mlp_part_open(d->t, d->h, ds->part_input[i], ds,
+		                       &d->parts[i], err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+local_close(struct driver *d)
+{
+	for (int i = 0; d->parts != NULL && i < d->ds->nparts; i++)
+		mlp_part_close(&d->parts[i]);
+	free(d->parts);
+	d->parts = NULL;
+	ml_logreg_free(&d->local);
+}
+
+/* Local mode: the moments of every partition, as the "moments" map tasks
+ * would return them. */
+static int
+local_moments(struct driver *d, json_t ***res, char **err)
+{
+	const struct mlp_dataset *ds = d->ds;
+	int rc = 0;
+	*res = calloc((size_t)ds->nparts, sizeof **res);
+	if (*res == NULL)
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	for (int i = 0; rc == 0 && i < ds->nparts; i++) {
+		struct ml_moments mo;
+		const struct mlp_part *p = &d->parts[i];
+		rc = ml_moments_init(&mo, ds->d, ds->nclasses, err);
+		if (rc == 0)
+			rc = ml_moments_partial(&mo, p->X, p->n, p->y, err);
+		if (rc == 0)
+			rc = ml_moments_to_json(&mo, &(*res)[i]);
+		ml_moments_free(&mo);
+	}
+	if (rc != 0) {
+		mlp_results_free(*res, ds->nparts);
+		*res = NULL;
+	}
+	return rc;
+}
 
 /* ml_logreg_eval_fn: the gradient stage. */
 static int
@@ -60,11 +166,13 @@ eval_stage(void *ud, const struct ml_logreg *m, const double *params,
 	size_t np = ml_logreg_nparam(m);
 	if (d->h->cancelled(d->t))
 		return ml_seterr(err, KILN_ECANCELLED, "cancelled");
-	json_t *b = json_pack("{s:O,s:o}", "model", d->model, "params",
+	json_t *b = d->parts != NULL ? NULL :
+	            json_pack("{s:O,s:o}", "model", d->model, "params",
 	                      mlp_json_reals(params, np));
 	json_t **res = NULL;
 	double t0 = mlp_now_ms();
-	int rc = mlp_stage_parts(d->t, d->h, "grad", d->ds, b, &res, err);
+	int rc = d->parts != NULL ? local_stage(d, params, np, &res, err) :
+	         mlp_stage_parts(d->t, d->h, "grad", d->ds, b, &res, err);
 	json_decref(b);
 	if (rc != 0)
 		return rc;
@@ -170,7 +278,14 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	struct ml_moments mo = { 0 }, part = { 0 };
 	struct ml_logreg m = { 0 };
 	struct driver d = { .t = t, .h = h, .ds = &ds };
-	rc = mlp_stage_parts(t, h, "moments", &ds, NULL, &res, &err);
+	int64_t below = h->param_int(t, "local_below", LOGREG_LOCAL_BELOW);
+	int local = below < 0 || (double)ds.rows * (double)ds.d < (double)below;
+	if (local)
+		rc = local_open(&d, &err);
+	if (rc == 0 && local)
+		rc = local_moments(&d, &res, &err);
+	else if (rc == 0)
+		rc = mlp_stage_parts(t, h, "moments", &ds, NULL, &res, &err);
 	if (rc == 0)
 		rc = ml_moments_init(&mo, ds.d, ds.nclasses, &err);
 	for (int i = 0; rc == 0 && i < ds.nparts; i++) {
@@ -192,6 +307,15 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	/* 2. L-BFGS over distributed gradients. */
 	if (rc == 0)
 		rc = ml_logreg_to_json(&m, &d.model);
+	/* The model as the map tasks read it from the broadcast. */
+	if (rc == 0 && local) {
+		char *text = json_dumps(d.model, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		json_t *mj = text ? json_loads(text, 0, NULL) : NULL;
+		rc = mj ? ml_logreg_from_json(mj, &d.local, &err) :
+		     ml_seterr(&err, -ENOMEM, "out of memory");
+		json_decref(mj);
+		free(text);
+	}
 	struct ml_lbfgs_opts o;
 	ml_lbfgs_defaults(&o);
 	o.max_iter = (int)h->param_int(t, "max_iter", 1000);
@@ -201,6 +325,7 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	if (rc == 0)
 		rc = ml_logreg_fit(&m, eval_stage, &d, &o, &err);
 	json_decref(d.model);
+	local_close(&d);
 	if (rc != 0) {
 		ml_logreg_free(&m);
 		mlp_dataset_free(&ds);
@@ -218,14 +343,15 @@ logreg_run(kiln_task *t, const struct kiln_host *h)
 	for (size_t r = 0; r < R; r++)
 		json_array_append_new(coefs, mlp_json_reals(coef + r * ds.d, ds.d));
 	json_t *result = json_pack(
-		"{s:s,s:i,s:i,s:s,s:f,s:o,s:o,s:i,s:f,s:f,s:f,s:I}",
+		"{s:s,s:i,s:i,s:s,s:f,s:o,s:o,s:i,s:f,s:f,s:f,s:I,s:b}",
 		"model", "logreg", "iterations", m.n_iter, "evaluations", m.n_eval,
 		"status", ml_lbfgs_status_str(m.status),
 		"log_loss", m.loss / (double)ds.rows, "coef", coefs,
 		"intercept", mlp_json_reals(icpt, R), "stages", d.stages,
 		"stage_ms", d.stage_ms / (d.stages ? d.stages : 1),
 		"pass_ms", d.pass_ms / ((double)(d.stages ? d.stages : 1) * ds.nparts),
-		"fit_ms", mlp_now_ms() - t0, "rows", (json_int_t)ds.rows);
+		"fit_ms", mlp_now_ms() - t0, "rows", (json_int_t)ds.rows,
+		"local", local);
 	free(coef);
 	free(icpt);
 	ml_logreg_free(&m);

@@ -8,7 +8,9 @@
 # feature is one-hot encoded as scikit-learn's OneHotEncoder does, also by
 # predict on data lacking a level; bad inputs
 # (no rows, a constant column, a missing value, a model whose features the
-# data lack) fail with clear messages instead of crashing.
+# data lack) fail with clear messages instead of crashing; logreg's driver
+# evaluating a small dataset itself (local_below) gives the coefficients of
+# a stage per evaluation to 1e-9.
 #
 # Tasks of a DAG that read the same partitions are chained, and no two
 # DAGs ingest identically, so that each run moves its own data.
@@ -67,6 +69,8 @@ tasks:
     depends_on: [ingest, nb]
 YAML
 done
+# 7 partitions: every evaluation a stage (569 x 30 is below local_below).
+printf '    params: { local_below: 0 }\n' >> "$T/dags/bc7.yaml"
 cat >> "$T/dags/bc4.yaml" <<YAML
   - id: pred_lr
     plugin: predict
@@ -74,6 +78,10 @@ cat >> "$T/dags/bc4.yaml" <<YAML
   - id: pred_nb
     plugin: predict
     depends_on: [ingest, nb, pred_lr]
+  - id: lr_dist
+    plugin: logreg
+    depends_on: [ingest, pred_nb]
+    params: { local_below: 0 }
 YAML
 
 # Iris: petal width from the other three numeric columns, OLS and ridge.
@@ -261,6 +269,7 @@ for P in 1 4 7; do
 	cp "$(result "$(jobid "$rid" nb)")" "$T/nbres$P.json"
 	cp "$(result "$(jobid "$rid" lr)")" "$T/lrres$P.json"
 done
+cp "$(result "$(jobid "$R_bc4" lr_dist)")" "$T/lrres4d.json"
 fetch "$(jobid "$R_bc4" pred_nb)" predictions.csv "$T/pred_nb.csv"
 ok "naive_bayes theta, var, prior and epsilon match scikit-learn to 1e-9" python3 - "$FIX" "$T/nb4.json" <<'PY'
 import json, sys
@@ -329,6 +338,18 @@ a = flat(rs[0])
 for r in rs[1:]:
     for x, y in zip(a, flat(r)):
         assert abs(x - y) <= 1e-6 * max(1.0, abs(x)), (x, y)
+PY
+
+ok "logreg local_below: the driver's own evaluations give the stages' coefficients to 1e-9" python3 - "$T/lrres4.json" "$T/lrres4d.json" "$T/lrres7.json" <<'PY'
+import json, sys
+loc, dist, d7 = [json.load(open(p))["result"] for p in sys.argv[1:]]
+assert loc["local"] is True and dist["local"] is False and d7["local"] is False, (loc["local"], dist["local"])
+assert loc["evaluations"] == dist["evaluations"] == loc["stages"], (loc["evaluations"], dist["evaluations"])
+def flat(r):
+    return [v for row in r["coef"] for v in row] + r["intercept"]
+for x, y in zip(flat(loc), flat(dist)):
+    assert abs(x - y) <= 1e-9 * max(1.0, abs(x)), (x, y)
+assert abs(loc["log_loss"] - dist["log_loss"]) <= 1e-12, (loc["log_loss"], dist["log_loss"])
 PY
 
 # A driver reads only the dataset's schema and hands the partitions to its
