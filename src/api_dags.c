@@ -214,7 +214,8 @@ api_run_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 }
 
 /* Set a task of a run to STATE (pipeline_set_tasks) as the body asks:
- * {"downstream": bool, "dry_run": bool}; replies {"tasks": [affected],
+ * {"downstream": bool, "upstream": bool, "dry_run": bool}; replies
+ * {"tasks": [affected],
  * "dry_run": bool}. */
 static void
 task_set(struct api_ctx *a, http_req *r, const struct api_call *c,
@@ -235,6 +236,7 @@ task_set(struct api_ctx *a, http_req *r, const struct api_call *c,
 	int rc = pipeline_set_tasks(a->pl, route_text(&c->params, "run"),
 	                            route_text(&c->params, "task"), state,
 	                            json_is_true(json_object_get(b, "downstream")),
+	                            json_is_true(json_object_get(b, "upstream")),
 	                            dry, vs != NULL && strcmp(vs, "latest") == 0,
 	                            &tasks, &err);
 	if (rc != 0)
@@ -245,7 +247,8 @@ task_set(struct api_ctx *a, http_req *r, const struct api_call *c,
 			"tasks", tasks, "dry_run", dry));
 }
 
-/* POST /api/v1/runs/:run/tasks/:task/clear {"downstream", "dry_run"} */
+/* POST /api/v1/runs/:run/tasks/:task/clear {"downstream", "upstream",
+ * "dry_run"} */
 void
 api_task_clear(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
@@ -257,7 +260,8 @@ api_task_clear(struct api_ctx *a, http_req *r, const struct api_call *c)
 }
 
 /* POST /api/v1/runs/:run/tasks/:task/mark {"state": "success" or
- * "failed", "dry_run"}: Airflow's mark success / mark failed. */
+ * "failed", "downstream", "upstream", "dry_run"}: Airflow's mark
+ * success / mark failed. */
 void
 api_task_mark(struct api_ctx *a, http_req *r, const struct api_call *c)
 {

@@ -2017,20 +2017,35 @@ ti_state_cb(const struct store_ti *t, void *ud)
 /* Which tasks of D setting task T to STATE touches, in MARK: T; with
  * DOWNSTREAM, everything downstream of it; marking it success also
  * clears what is downstream and failed only because of it
- * (upstream_failed), so that it can run. */
+ * (upstream_failed), so that it can run.  With UPSTREAM, everything T
+ * depends on, directly or not, is marked PL_UPSTREAM: it gets STATE too
+ * (Airflow's clear and mark with "upstream"). */
+#define PL_UPSTREAM 2
 static void
 pl_affected(const struct dag *d, size_t t, int state, int downstream,
-            const int *cur, char *mark)
+            int upstream, const int *cur, char *mark)
 {
 	mark[t] = 1;
 	for (size_t k = 0; k < d->ntasks; k++) {
 		size_t i = d->order[k];
 		int up = 0;
 		for (size_t u = 0; u < d->tasks[i].ndeps; u++)
-			up |= mark[d->tasks[i].dep_index[u]];
+			up |= mark[d->tasks[i].dep_index[u]] == 1;
 		if (up && (downstream || (state == TI_SUCCESS &&
 		                          cur[i] == TI_UPSTREAM_FAILED)))
 			mark[i] = 1;
+	}
+	/* Ancestors: the reverse topological order reaches each after
+	 * every task that depends on it. */
+	for (size_t k = d->ntasks; upstream && k-- > 0;) {
+		size_t i = d->order[k];
+		if (i != t && mark[i] != PL_UPSTREAM)
+			continue;
+		for (size_t u = 0; u < d->tasks[i].ndeps; u++) {
+			size_t j = (size_t)d->tasks[i].dep_index[u];
+			if (mark[j] == 0)
+				mark[j] = PL_UPSTREAM;
+		}
 	}
 }
 
@@ -2055,7 +2070,8 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 		if (mark[i])
 			ops[n++] = (struct store_op){ .kind = STORE_TI_SET,
 				.run = sr->id, .task = d->tasks[i].id,
-				.state = i == t ? state : TI_NONE };
+				.state = i == t || mark[i] == PL_UPSTREAM ? state :
+				         TI_NONE };
 	ops[n++] = (struct store_op){ .kind = STORE_RUN_STATE, .id = sr->id,
 	                              .state = RUN_RUNNING };
 	int rc = store_apply(p->st, ops, n, err);
@@ -2082,8 +2098,8 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 
 int
 pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
-                   int state, int downstream, int dry_run, int latest,
-                   json_t **tasks, char **err)
+                   int state, int downstream, int upstream, int dry_run,
+                   int latest, json_t **tasks, char **err)
 {
 	struct store_run sr;
 	*tasks = NULL;
@@ -2107,15 +2123,22 @@ pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
 		struct ti_states ts = { d, xcalloc(d->ntasks + 1, sizeof *ts.state) };
 		char *mark = xcalloc(d->ntasks + 1, 1);
 		rc = store_tis(p->st, sr.id, ti_state_cb, &ts, err);
-		int busy = ts.state[ti] == TI_SCHEDULED || ts.state[ti] == TI_QUEUED ||
-		           ts.state[ti] == TI_RUNNING || ts.state[ti] == TI_UP_FOR_RETRY;
+		if (rc == 0)
+			pl_affected(d, ti, state, downstream, upstream, ts.state,
+			            mark);
 		/* A job still at work would overwrite the mark when it ends. */
-		if (rc == 0 && state != TI_NONE && busy)
-			rc = err_set(err, -EBUSY, "task %s of run %s is %s: cancel its "
-			            "job first", task, run_id,
-			            store_ti_state_name(ts.state[ti]));
+		for (size_t i = 0; rc == 0 && state != TI_NONE &&
+		     i < d->ntasks; i++) {
+			int s = ts.state[i];
+			if ((i == ti || mark[i] == PL_UPSTREAM) &&
+			    (s == TI_SCHEDULED || s == TI_QUEUED ||
+			     s == TI_RUNNING || s == TI_UP_FOR_RETRY))
+				rc = err_set(err, -EBUSY, "task %s of run %s is "
+				             "%s: cancel its job first",
+				             d->tasks[i].id, run_id,
+				             store_ti_state_name(s));
+		}
 		if (rc == 0) {
-			pl_affected(d, ti, state, downstream, ts.state, mark);
 			*tasks = json_array();
 			for (size_t k = 0; k < d->ntasks; k++)
 				if (mark[d->order[k]])
@@ -2143,7 +2166,7 @@ pipeline_clear(pipeline *p, const char *run_id, const char *task,
 {
 	json_t *tasks;
 	int rc = pipeline_set_tasks(p, run_id, task, TI_NONE, downstream, 0, 0,
-	                            &tasks, err);
+	                            0, &tasks, err);
 	*cleared = rc == 0 ? (int)json_array_size(tasks) : 0;
 	json_decref(tasks);
 	return rc;

@@ -52,7 +52,8 @@ int pipeline_backfill(pipeline *p, const char *dag_id, int64_t from,
 int pipeline_clear(pipeline *p, const char *run_id, const char *task,
                    int downstream, int *cleared, char **err);
 /* Set TASK of RUN_ID to STATE: TI_NONE runs it again (a clear, with the
- * tasks downstream of it if DOWNSTREAM), as the version of the DAG the
+ * tasks downstream of it if DOWNSTREAM; with UPSTREAM, every task it
+ * depends on gets STATE too: cleared, or marked), as the version of the DAG the
  * run ran (dagver.h) says, or with LATEST as the current one (the run
  * names the current version from then on); TI_SUCCESS or TI_FAILED
  * marks it (marking success also clears the tasks downstream that failed only
@@ -60,7 +61,8 @@ int pipeline_clear(pipeline *p, const char *run_id, const char *task,
  * refused (-EBUSY).  With DRY_RUN nothing changes.  On 0, *TASKS (the
  * caller's) lists the task ids affected, in topological order. */
 int pipeline_set_tasks(pipeline *p, const char *run_id, const char *task,
-                       int state, int downstream, int dry_run, int latest,
+                       int state, int downstream, int upstream, int dry_run,
+                       int latest,
                        json_t **tasks, char **err);
 /* For /metrics: DAGs loaded, import errors, runs queued and running. */
 void pipeline_stats(pipeline *p, int *dags, int *errors, int *queued,

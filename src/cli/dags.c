@@ -44,7 +44,9 @@ struct dag_show_opts {
 
 struct clear_opts {
 	int downstream;
+	int upstream;
 	int latest;
+	int dry_run;
 };
 
 struct task_logs_opts {
@@ -655,20 +657,26 @@ cli_run_show(struct cli *x, void *opts)
 	return CLI_EXIT_OK;
 }
 
+/* POST .../tasks/TASK/ACTION of run RUN_ID with O's options (and STATE,
+ * for a mark); prints what it touched. */
 static int
-cli_task_clear(struct cli *x, void *opts)
+cli_task_set(struct cli *x, const struct clear_opts *o, const char *action,
+             const char *state)
 {
-	struct clear_opts *o = opts;
 	json_t *reply;
 	int rc;
 
 	char *task = cli_escape(x->pos[1]), *suffix =
-	        xasprintf("/tasks/%s/clear", task);
+	        xasprintf("/tasks/%s/%s", task, action);
 	char *path = cli_path("runs", x->pos[0], suffix);
 	free(suffix);
 	free(task);
-	json_t *req = json_pack("{s:b,s:s}", "downstream", o->downstream,
+	json_t *req = json_pack("{s:b,s:b,s:b,s:s}", "downstream",
+	                        o->downstream, "upstream", o->upstream,
+	                        "dry_run", o->dry_run,
 	                        "version", o->latest ? "latest" : "run");
+	if (state != NULL)
+		json_object_set_new(req, "state", json_string(state));
 	rc = cli_connect(x, 1);
 	if (rc == 0)
 		rc = cli_call(x, "POST", path, req, 0, &reply);
@@ -676,13 +684,46 @@ cli_task_clear(struct cli *x, void *opts)
 	json_decref(req);
 	if (rc != 0)
 		return rc;
-	if (x->json)
+	if (x->json) {
 		cli_print_json(reply);
-	else
+	} else if (state == NULL && !o->dry_run) {
 		cli_count("cleared", cli_jint(reply, "cleared"),
 		          "task instance");
+	} else {
+		json_t *ts = json_object_get(reply, "tasks");
+		size_t i;
+		json_t *t;
+		/* "would clear 3 tasks: a b c", "marked success 1 task: a",
+		 * "would mark failed 2 tasks: a b" */
+		const char *verb = state == NULL ? "would clear" :
+		                   o->dry_run ? "would mark" : "marked";
+		printf("%s%s%s %zu task%s:", verb, state ? " " : "",
+		       state ? state : "", json_array_size(ts),
+		       json_array_size(ts) == 1 ? "" : "s");
+		json_array_foreach(ts, i, t)
+			printf(" %s", json_string_value(t));
+		printf("\n");
+	}
 	json_decref(reply);
 	return CLI_EXIT_OK;
+}
+
+static int
+cli_task_clear(struct cli *x, void *opts)
+{
+	return cli_task_set(x, opts, "clear", NULL);
+}
+
+static int
+cli_task_mark(struct cli *x, void *opts)
+{
+	const char *st = x->pos[2];
+	if (strcmp(st, "success") != 0 && strcmp(st, "failed") != 0) {
+		fprintf(stderr, "kiln: task mark: STATE is success or failed, "
+		        "not '%s'\n", st);
+		return CLI_EXIT_USAGE;
+	}
+	return cli_task_set(x, opts, "mark", st);
 }
 
 static int
@@ -746,7 +787,11 @@ static const struct cli_opt dag_show_options[] = {
 static const struct cli_opt clear_options[] = {
 	{ "downstream", 0, CLI_FLAG, offsetof(struct clear_opts, downstream),
 	  0, 0, NULL },
+	{ "upstream", 0, CLI_FLAG, offsetof(struct clear_opts, upstream),
+	  0, 0, NULL },
 	{ "latest", 0, CLI_FLAG, offsetof(struct clear_opts, latest), 0, 0,
+	  NULL },
+	{ "dry-run", 0, CLI_FLAG, offsetof(struct clear_opts, dry_run), 0, 0,
 	  NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
@@ -918,13 +963,36 @@ const struct cli_cmd cli_cmd_task_clear = {
 	"Options:\n"
 	"      --downstream       also clear every task that depends on it,\n"
 	"                         directly or not\n"
+	"      --upstream         also clear every task it depends on\n"
 	"      --latest           run it as the current version of the DAG\n"
 	"                         file; the run names that version from then\n"
-	"                         on\n",
+	"                         on\n"
+	"      --dry-run          list the tasks it would clear, and clear none\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = clear_options, .opts_size = sizeof(struct clear_opts),
 	.min_args = 2, .max_args = 2,
 	.exec = cli_task_clear,
+};
+
+const struct cli_cmd cli_cmd_task_mark = {
+	.name = "task mark", .args = "RUN_ID TASK success|failed",
+	.summary = "mark a task of a DAG run success or failed",
+	.help =
+	"Set task TASK of run RUN_ID to success or failed without running it\n"
+	"(Airflow's mark success / mark failed; no callback is told).  Marking\n"
+	"success also clears the tasks downstream that failed only because of\n"
+	"it, so that they run.  A task still queued or running is refused:\n"
+	"cancel its job first.  Admins only.\n"
+	"\n"
+	"Options:\n"
+	"      --downstream       also clear every task that depends on it\n"
+	"      --upstream         mark every task it depends on the same\n"
+	"      --latest           as the current version of the DAG file\n"
+	"      --dry-run          list the tasks it would touch, and change none\n",
+	.flags = CLI_CONFIG | CLI_MASTER,
+	.opts = clear_options, .opts_size = sizeof(struct clear_opts),
+	.min_args = 3, .max_args = 3,
+	.exec = cli_task_mark,
 };
 
 const struct cli_cmd cli_cmd_task_logs = {

@@ -226,6 +226,23 @@ ok "kiln dag errors shows FILE:LINE:COLUMN" sh -c "'$KILN' -c '$T/cluster.yaml' 
 ok "kiln runs" sh -c "'$KILN' -c '$T/cluster.yaml' runs example_chain | grep -q success"
 ok "kiln run show" sh -c "'$KILN' -c '$T/cluster.yaml' run show '$rid' | grep -q transform"
 ok "kiln task clear --downstream" sh -c "'$KILN' -c '$T/cluster.yaml' task clear '$rid' load --downstream | grep -q 'cleared 2'"
+ok "the cleared tasks run again" wait_run "$rid" success
+kk() { "$KILN" -c "$T/cluster.yaml" "$@"; }
+eq "kiln task clear --upstream --dry-run lists the task and its ancestors" \
+	"would clear 3 tasks: extract transform load" "$(kk task clear "$rid" load --upstream --dry-run)"
+eq "and clears none" success "$(ti "$rid" extract state)"
+eq "kiln task mark failed --upstream marks its ancestors too" \
+	"marked failed 2 tasks: extract transform" "$(kk task mark "$rid" transform failed --upstream)"
+eq "extract is failed" failed "$(ti "$rid" extract state)"
+eq "load is untouched" success "$(ti "$rid" load state)"
+eq "kiln task mark success --upstream" "marked success 2 tasks: extract transform" \
+	"$(kk task mark "$rid" transform success --upstream)"
+eq "extract is success again" success "$(ti "$rid" extract state)"
+kk task mark "$rid" transform done > /dev/null 2> "$T/err"
+eq "a bad state exits 2" 2 $?
+ok "saying which are valid" grep -q "success or failed" "$T/err"
+api POST "/api/v1/runs/$rid/tasks/cleanup/clear" '{"upstream": true, "dry_run": true}' > "$T/cu"
+eq "the API's clear takes upstream" "extract transform load cleanup" "$(jq_ '" ".join(d["tasks"])' < "$T/cu")"
 ok "kiln task logs" sh -c "'$KILN' -c '$T/cluster.yaml' task logs '$rid' transform | grep -q -i sleep"
 
 # 1,000 runs in the store: listing and the grid stay fast (server paging).
