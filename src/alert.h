@@ -34,6 +34,7 @@
 #define ALERT_COMMAND_MS 30000
 #define ALERT_BODY_MAX 65536    /* error texts are cut to fit */
 #define ALERT_QUEUE_MAX 10000   /* more waiting: recorded as failed */
+#define ALERT_SENDERS 4         /* threads; one request to a host at once */
 
 typedef struct alert alert;
 
