@@ -21,6 +21,8 @@ sed -i 's/^  dags_dir:/  callback_commands: true\n  dags_dir:/' "$T/cluster.yaml
 D=$T/dags
 HP=$(free_port)
 H="http://127.0.0.1:$HP"
+HP2=$(free_port)
+H2="http://127.0.0.1:$HP2"   # another host: sent to beside the first
 
 cat > "$D/nfail.yaml" <<YAML
 id: nfail
@@ -73,7 +75,9 @@ id: nresend
 tasks:
   - id: r
     command: "exit 2"
-    on_failure: { webhook: "$H/hang" }
+    on_failure:
+      - { webhook: "$H/hang" }
+      - { webhook: "$H2/beside" }
 YAML
 cat > "$D/nmark.yaml" <<YAML
 id: nmark
@@ -131,11 +135,16 @@ TOKEN=$(token)
 python3 "$KILN_SRCDIR/tests/integration/notify-hook.py" "$HP" "$T/key" \
 	"$T/hooks.log" "$URL" "$TOKEN" "$T/ownkey" 2>>"$T/hook.log" &
 PIDS="$PIDS $!"
+python3 "$KILN_SRCDIR/tests/integration/notify-hook.py" "$HP2" "$T/key" \
+	"$T/hooks.log" "$URL" "$TOKEN" "$T/ownkey" 2>>"$T/hook.log" &
+PIDS="$PIDS $!"
 # The webhook key: hex SHA-256 of "kiln-webhook:" and the cluster secret.
 python3 -c 'import hashlib,sys; print(hashlib.sha256(b"kiln-webhook:" + open(sys.argv[1],"rb").read().strip()).hexdigest())' \
 	"$T/secret" > "$T/key"
 for _ in $(seq 1 100); do
-	curl -s -o /dev/null -X POST -d '{}' "$H/probe" && break; sleep 0.1
+	curl -s -o /dev/null -X POST -d '{}' "$H/probe" &&
+		curl -s -o /dev/null -X POST -d '{}' "$H2/probe" && break
+	sleep 0.1
 done
 : > "$T/hooks.log"
 for _ in $(seq 1 100); do
@@ -239,6 +248,7 @@ eq "the API shows it sent on its second attempt" "retry sent 2 200" \
 rid=$(api POST /api/v1/dags/nresend/trigger '{}' | jq_ 'd["run_id"]')
 ok "the run fails" wait_run "$rid" failed 30
 ok "its on_failure reaches a receiver that does not answer" hook /hang 1
+ok "and, meanwhile, its other target on another host" hook /beside 1 3
 for _ in $(seq 1 150); do
 	[ "$(notifs "$rid" '"%s %d" % (n[0]["state"], n[0]["attempts"] >= 1)')" = "pending 1" ] && break; sleep 0.1
 done
