@@ -53,7 +53,7 @@ static const struct cli_cmd *const cli_cmds[] = {
 	&cli_cmd_dag_pause, &cli_cmd_dag_unpause, &cli_cmd_dag_backfill,
 	&cli_cmd_dag_errors, &cli_cmd_dag_versions, &cli_cmd_dag_diff,
 	&cli_cmd_runs, &cli_cmd_run_show,
-	&cli_cmd_task_clear, &cli_cmd_task_logs,
+	&cli_cmd_task_clear, &cli_cmd_task_mark, &cli_cmd_task_logs,
 	&cli_cmd_cert_show, &cli_cmd_cert_ca, &cli_cmd_cert_rotate,
 	&cli_cmd_backup, &cli_cmd_restore,
 	&cli_cmd_artifact_get, &cli_cmd_artifact_list, &cli_cmd_leaderboard,

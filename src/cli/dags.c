@@ -47,6 +47,10 @@ struct clear_opts {
 	int latest;
 };
 
+struct mark_opts {
+	int dry_run;
+};
+
 struct task_logs_opts {
 	struct cli_num attempt;
 	struct cli_num map_index;
@@ -685,6 +689,46 @@ cli_task_clear(struct cli *x, void *opts)
 	return CLI_EXIT_OK;
 }
 
+/* Airflow's mark success / mark failed; like it, no callback of the
+ * task is told (docs/pipelines.md). */
+static int
+cli_task_mark(struct cli *x, void *opts)
+{
+	struct mark_opts *o = opts;
+	json_t *reply;
+	const char *state = x->pos[2];
+	if (strcmp(state, "success") != 0 && strcmp(state, "failed") != 0)
+		return cli_usage_error(x, "the state is success or failed, not "
+		                       "'%s'", state);
+	char *task = cli_escape(x->pos[1]), *suffix =
+	        xasprintf("/tasks/%s/mark", task);
+	char *path = cli_path("runs", x->pos[0], suffix);
+	free(suffix);
+	free(task);
+	json_t *req = json_pack("{s:s,s:b}", "state", state, "dry_run",
+	                        o->dry_run);
+	int rc = cli_connect(x, 1);
+	if (rc == 0)
+		rc = cli_call(x, "POST", path, req, 0, &reply);
+	free(path);
+	json_decref(req);
+	if (rc != 0)
+		return rc;
+	if (x->json) {
+		cli_print_json(reply);
+	} else {
+		json_t *t = json_object_get(reply, "tasks");
+		size_t i;
+		json_t *v;
+		printf("%s %s:", o->dry_run ? "would mark" : "marked", state);
+		json_array_foreach(t, i, v)
+			printf(" %s", json_string_value(v));
+		printf("\n");
+	}
+	json_decref(reply);
+	return CLI_EXIT_OK;
+}
+
 static int
 cli_task_logs(struct cli *x, void *opts)
 {
@@ -747,6 +791,12 @@ static const struct cli_opt clear_options[] = {
 	{ "downstream", 0, CLI_FLAG, offsetof(struct clear_opts, downstream),
 	  0, 0, NULL },
 	{ "latest", 0, CLI_FLAG, offsetof(struct clear_opts, latest), 0, 0,
+	  NULL },
+	{ NULL, 0, 0, 0, 0, 0, NULL }
+};
+
+static const struct cli_opt mark_options[] = {
+	{ "dry-run", 0, CLI_FLAG, offsetof(struct mark_opts, dry_run), 0, 0,
 	  NULL },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
@@ -925,6 +975,25 @@ const struct cli_cmd cli_cmd_task_clear = {
 	.opts = clear_options, .opts_size = sizeof(struct clear_opts),
 	.min_args = 2, .max_args = 2,
 	.exec = cli_task_clear,
+};
+
+const struct cli_cmd cli_cmd_task_mark = {
+	.name = "task mark", .args = "RUN_ID TASK success|failed",
+	.summary = "mark a task of a DAG run success or failed",
+	.help =
+	"Set task TASK of run RUN_ID to success or failed without running\n"
+	"it (Airflow's mark success / mark failed); marking success also\n"
+	"clears the tasks downstream that were upstream_failed, so they run.\n"
+	"The task's on_success and on_failure are not told (the run's own\n"
+	"are, when it ends).  Refused while the task is scheduled, queued,\n"
+	"running or up for retry.  Prints the tasks it set.\n"
+	"\n"
+	"Options:\n"
+	"      --dry-run          print what it would set, and set nothing\n",
+	.flags = CLI_CONFIG | CLI_MASTER,
+	.opts = mark_options, .opts_size = sizeof(struct mark_opts),
+	.min_args = 3, .max_args = 3,
+	.exec = cli_task_mark,
 };
 
 const struct cli_cmd cli_cmd_task_logs = {

@@ -277,8 +277,11 @@ eq "marking it success is accepted" 200 "$(cat "$T/status")"
 ok "the run then succeeds" wait_run "$rid" success 30
 ok "the task the mark let run tells its on_success" hook /mark-after 1
 ok "and the run its own on_success" hook /mark-run 1
-api POST "/api/v1/runs/$rid/tasks/m/mark" '{"state": "failed"}' >/dev/null
-eq "marking it failed, the run ended, is accepted" 200 "$(cat "$T/status")"
+eq "kiln task mark --dry-run sets nothing" "would mark failed: m success" \
+	"$(k task mark --dry-run "$rid" m failed) $(ti "$rid" m state)"
+eq "kiln task mark marks it failed, the run ended" "marked failed: m" \
+	"$(k task mark "$rid" m failed)"
+ok "kiln task mark refuses another state" sh -c "! \"$KILN\" -c '$T/cluster.yaml' task mark '$rid' m running 2>/dev/null"
 sleep 2
 eq "the task is failed (the run ends as its leaf did)" "failed success" \
 	"$(ti "$rid" m state) $(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]')"
