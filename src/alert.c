@@ -42,17 +42,29 @@ struct aitem {
 	char *secret;            /* the variable whose value signs it, or
 	                          * NULL: the key of the cluster secret */
 	char *event;
-	char *body;              /* the JSON sent */
+	char *body;              /* the JSON sent, as first made */
+	char *delivery;          /* its id: X-Kiln-Delivery, "delivery_id" */
+	char *host;              /* what one sender at a time talks to: the
+	                          * URL's scheme://host:port, or "" for
+	                          * every command */
 	char *env[4];            /* a command's KILN_* variables */
 	int attempts;
 	int64_t due;             /* clock_mono_ms of the next try */
 	struct aitem *next;
 };
 
+/* One sender thread: the host it is talking to, if any. */
+struct asender {
+	alert *a;
+	pthread_t thread;
+	int started;
+	const char *busy;        /* the host of the item it tries, or NULL */
+};
+
 struct alert {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_t thread;
+	struct asender senders[ALERT_SENDERS];
 	int stopping;
 	store *st;
 	char key[65];            /* the webhook key, as text */
@@ -104,6 +116,8 @@ aitem_free(struct aitem *it)
 	free(it->secret);
 	free(it->event);
 	free(it->body);
+	free(it->delivery);
+	free(it->host);
 	for (size_t i = 0; i < sizeof it->env / sizeof it->env[0]; i++)
 		free(it->env[i]);
 	free(it);
@@ -146,6 +160,8 @@ alert_webhook(alert *a, const struct aitem *it, int *status, char **why)
 		client_set_ca(c, NULL, NULL);
 		client_add_header(c, "X-Kiln-Event", it->event);
 		client_add_header(c, "X-Kiln-Timestamp", ts);
+		if (it->delivery != NULL)
+			client_add_header(c, "X-Kiln-Delivery", it->delivery);
 		client_add_header(c, "X-Kiln-Signature", sig);
 		free(sig);
 		long st = 0;
@@ -242,7 +258,9 @@ alert_try(alert *a, struct aitem *it)
 	int rc = it->kind == DCB_WEBHOOK ? alert_webhook(a, it, &status, &why) :
 	         alert_command(it, &status, &why);
 	int done = rc == 0 || it->attempts >= ALERT_ATTEMPTS;
+	int64_t backoff = done ? 0 : 1000LL << (it->attempts - 1);
 	struct store_notif n = {
+		.due_ms = done ? 0 : clock_now_ms() + backoff,
 		.id = it->id, .attempts = it->attempts, .status = status,
 		.state = rc == 0 ? "sent" : done ? "failed" : "pending",
 		.error = why, .sent_ms = rc == 0 ? clock_now_ms() : 0 };
@@ -258,19 +276,37 @@ alert_try(alert *a, struct aitem *it)
 		         why ? why : "failed", done ? ", giving up" : "");
 	free(why);
 	if (!done)
-		it->due = clock_mono_ms() + (1000LL << (it->attempts - 1));
+		it->due = clock_mono_ms() + backoff;
 	return done;
 }
 
+/* Whether another sender is talking to HOST (a->mu held). */
+static int
+alert_host_busy(const alert *a, const char *host)
+{
+	for (size_t i = 0; i < ALERT_SENDERS; i++)
+		if (a->senders[i].busy != NULL &&
+		    strcmp(a->senders[i].busy, host) == 0)
+			return 1;
+	return 0;
+}
+
+/* A sender: takes the first item due whose host no other sender is
+ * talking to, so a receiver that times out holds up one sender, not
+ * the others' hosts, and one host gets one request at a time, in the
+ * order of the queue. */
 static void *
 alert_main(void *arg)
 {
-	alert *a = arg;
+	struct asender *me = arg;
+	alert *a = me->a;
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping) {
 		int64_t now = clock_mono_ms(), next = now + 1000;
 		struct aitem **pp, **due = NULL;
 		for (pp = &a->q; *pp != NULL; pp = &(*pp)->next) {
+			if (alert_host_busy(a, (*pp)->host))
+				continue;
 			if ((*pp)->due <= now) {
 				due = pp;
 				break;
@@ -282,9 +318,11 @@ alert_main(void *arg)
 			struct aitem *it = *due;
 			*due = it->next;
 			a->nq--;
+			me->busy = it->host;
 			pthread_mutex_unlock(&a->mu);
 			int done = alert_try(a, it);
 			pthread_mutex_lock(&a->mu);
+			me->busy = NULL;
 			if (done) {
 				aitem_free(it);
 			} else {
@@ -292,6 +330,8 @@ alert_main(void *arg)
 				a->q = it;
 				a->nq++;
 			}
+			/* Its host is free for the other senders. */
+			pthread_cond_broadcast(&a->cv);
 			continue;
 		}
 		struct timespec ts;
@@ -307,6 +347,69 @@ alert_main(void *arg)
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
+}
+
+/* A queue item for row ID (strings copied); a command's environment is
+ * read from BODY. */
+static struct aitem *
+aitem_new(int64_t id, int kind, const char *target, const char *secret,
+          const char *event, const char *task, const char *body,
+          const char *delivery, int attempts)
+{
+	struct aitem *it = xcalloc(1, sizeof *it);
+	it->id = id;
+	it->kind = kind;
+	it->target = xstrdup(target);
+	it->secret = xstrdup(secret);
+	it->event = xstrdup(event);
+	it->body = xstrdup(body);
+	it->delivery = xstrdup(delivery);
+	it->attempts = attempts;
+	if (kind == DCB_WEBHOOK) {
+		const char *auth = strstr(target, "://");
+		auth = auth != NULL ? auth + 3 : target;
+		it->host = xstrndup(target, (size_t)(auth - target) +
+		                    strcspn(auth, "/?#"));
+	} else {
+		it->host = xstrdup("");
+	}
+	json_t *o = json_loads(body, 0, NULL);
+	const char *dag = json_string_value(json_object_get(o, "dag_id"));
+	const char *rid = json_string_value(json_object_get(o, "run_id"));
+	it->env[0] = xasprintf("KILN_EVENT=%s", event);
+	it->env[1] = xasprintf("KILN_DAG_ID=%s", dag ? dag : "");
+	it->env[2] = xasprintf("KILN_RUN_ID=%s", rid ? rid : "");
+	it->env[3] = xasprintf("KILN_TASK=%s", task ? task : "");
+	json_decref(o);
+	it->due = clock_mono_ms();
+	return it;
+}
+
+/* Append IT to the queue (first come, first sent; a->mu held). */
+static void
+alert_queue(alert *a, struct aitem *it)
+{
+	struct aitem **pp = &a->q;
+	while (*pp != NULL)
+		pp = &(*pp)->next;
+	*pp = it;
+	a->nq++;
+}
+
+/* store_notif_pending()'s callback: a row the last master left. */
+static int
+alert_resume_cb(const struct store_notif *n, void *ud)
+{
+	alert *a = ud;
+	int kind = strcmp(n->kind, "webhook") == 0 ? DCB_WEBHOOK : DCB_COMMAND;
+	struct aitem *it = aitem_new(n->id, kind, n->target, n->secret,
+	                             n->event, n->task, n->body, n->delivery,
+	                             n->attempts);
+	int64_t wait = n->due_ms - clock_now_ms();
+	if (wait > 0)
+		it->due += wait < 60000 ? wait : 60000;
+	alert_queue(a, it);
+	return 0;
 }
 
 /* ------------------------------------------------------------ the API */
@@ -325,15 +428,44 @@ alert_start(store *st, const struct alert_opts *o, alert **out, char **err)
 	alert_key_hex(o->secret, a->key);
 	a->link_base = xstrdup(o->link_base);
 	a->commands = o->commands;
-	rc = pthread_create(&a->thread, NULL, alert_main, a);
+	/* What the last master left pending is sent again (at least once:
+	 * a try cut short by a crash may have reached its receiver, which
+	 * the delivery id lets it tell). */
+	rc = store_notif_pending(st, alert_resume_cb, a, err);
+	for (struct aitem **pp = &a->q; rc == 0 && *pp != NULL;) {
+		struct aitem *it = *pp;
+		if (it->kind != DCB_COMMAND || a->commands) {
+			pp = &it->next;
+			continue;
+		}
+		struct store_notif n = { .id = it->id, .state = "refused",
+			.attempts = it->attempts, .error = "command callbacks "
+			"are off: set master.callback_commands: true" };
+		char *uerr = NULL;
+		if (store_notif_update(st, &n, &uerr) != 0) {
+			log_warn("notification %lld: %s", (long long)it->id, uerr);
+			free(uerr);
+		}
+		*pp = it->next;
+		a->nq--;
+		aitem_free(it);
+	}
+	if (rc == 0 && a->nq > 0)
+		log_info("notifier: %zu notification(s) left pending by the last "
+		         "master to send again", a->nq);
+	for (size_t i = 0; rc == 0 && i < ALERT_SENDERS; i++) {
+		a->senders[i].a = a;
+		int prc = pthread_create(&a->senders[i].thread, NULL, alert_main,
+		                         &a->senders[i]);
+		if (prc != 0)
+			rc = err_set(err, -prc, "cannot start the notifier: %s",
+			             strerror(prc));
+		else
+			a->senders[i].started = 1;
+	}
 	if (rc != 0) {
-		pthread_mutex_destroy(&a->mu);
-		pthread_cond_destroy(&a->cv);
-		free(a->link_base);
-		sodium_memzero(a->key, sizeof a->key);
-		free(a);
-		return err_set(err, -rc, "cannot start the notifier: %s",
-		               strerror(rc));
+		alert_stop(a);
+		return rc;
 	}
 	*out = a;
 	return 0;
@@ -346,9 +478,11 @@ alert_stop(alert *a)
 		return;
 	pthread_mutex_lock(&a->mu);
 	a->stopping = 1;
-	pthread_cond_signal(&a->cv);
+	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
-	pthread_join(a->thread, NULL);
+	for (size_t i = 0; i < ALERT_SENDERS; i++)
+		if (a->senders[i].started)
+			pthread_join(a->senders[i].thread, NULL);
 	while (a->q != NULL) {
 		struct aitem *it = a->q;
 		a->q = it->next;
@@ -362,8 +496,8 @@ alert_stop(alert *a)
 }
 
 /* The body sent for an event: BODY with the event, the time, the link
- * and job JOB's try, times and error. */
-static char *
+ * and job JOB's try, times and error (a new reference). */
+static json_t *
 alert_body(alert *a, int ev, const char *task, int map_index, int64_t job,
            const json_t *body)
 {
@@ -407,8 +541,19 @@ alert_body(alert *a, int ev, const char *task, int map_index, int64_t job,
 	}
 	free(err);
 	store_job_clear(&j);
+	return o;
+}
+
+/* O as sent to one target, with its delivery id DELIVERY (NULL: none);
+ * NULL if over ALERT_BODY_MAX. */
+static char *
+alert_body_text(json_t *o, const char *delivery)
+{
+	if (delivery != NULL)
+		json_object_set_new(o, "delivery_id", json_string(delivery));
+	else
+		json_object_del(o, "delivery_id");
 	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
 	if (s != NULL && strlen(s) > ALERT_BODY_MAX) {
 		free(s);
 		s = NULL;
@@ -423,7 +568,7 @@ alert_fire(alert *a, int64_t run, const char *task, int map_index, int ev,
 {
 	if (a == NULL)
 		return 0;
-	char *text = alert_body(a, ev, task, map_index, job, body);
+	json_t *o = alert_body(a, ev, task, map_index, job, body);
 	struct store_notif n = { .run = run, .task = task,
 		.map_index = map_index, .event = dag_event_name(ev),
 		.created_ms = clock_now_ms() };
@@ -437,10 +582,21 @@ alert_fire(alert *a, int64_t run, const char *task, int map_index, int ev,
 	}
 	for (size_t i = 0; rc == 0 && cb != NULL && i < cb->n; i++) {
 		const struct dag_callback *c = &cb->v[i];
+		/* Each target's own id, the same in every try, across
+		 * restarts: a receiver dedupes on it. */
+		unsigned char rnd[16];
+		char delivery[2 * sizeof rnd + 1];
+		randombytes_buf(rnd, sizeof rnd);
+		sodium_bin2hex(delivery, sizeof delivery, rnd, sizeof rnd);
+		char *text = alert_body_text(o, delivery);
 		n.kind = c->kind == DCB_WEBHOOK ? "webhook" : "command";
 		n.target = c->target;
 		n.state = "pending";
 		n.error = NULL;
+		n.body = text;
+		n.secret = c->secret;
+		n.delivery = delivery;
+		n.due_ms = clock_now_ms();
 		if (text == NULL) {
 			n.state = "failed";
 			n.error = "the event's JSON is over 64 KiB";
@@ -455,32 +611,21 @@ alert_fire(alert *a, int64_t run, const char *task, int map_index, int ev,
 			n.error = "too many notifications waiting";
 		}
 		pthread_mutex_unlock(&a->mu);
+		if (strcmp(n.state, "pending") != 0)
+			n.body = NULL;    /* nothing to send again */
 		if ((rc = store_notif_add(a->st, &n, &id, err)) < 0 ||
-		    strcmp(n.state, "pending") != 0)
+		    strcmp(n.state, "pending") != 0) {
+			free(text);
 			continue;
-		struct aitem *it = xcalloc(1, sizeof *it);
-		it->id = id;
-		it->kind = c->kind;
-		it->target = xstrdup(c->target);
-		it->secret = xstrdup(c->secret);
-		it->event = xstrdup(n.event);
-		it->body = xstrdup(text);
-		const char *dag = json_string_value(json_object_get(body, "dag_id"));
-		const char *rid = json_string_value(json_object_get(body, "run_id"));
-		it->env[0] = xasprintf("KILN_EVENT=%s", n.event);
-		it->env[1] = xasprintf("KILN_DAG_ID=%s", dag ? dag : "");
-		it->env[2] = xasprintf("KILN_RUN_ID=%s", rid ? rid : "");
-		it->env[3] = xasprintf("KILN_TASK=%s", task ? task : "");
-		it->due = clock_mono_ms();
+		}
+		struct aitem *it = aitem_new(id, c->kind, c->target, c->secret,
+		                             n.event, task, text, delivery, 0);
+		free(text);
 		pthread_mutex_lock(&a->mu);
-		struct aitem **pp = &a->q;    /* first come, first sent */
-		while (*pp != NULL)
-			pp = &(*pp)->next;
-		*pp = it;
-		a->nq++;
-		pthread_cond_signal(&a->cv);
+		alert_queue(a, it);
+		pthread_cond_broadcast(&a->cv);
 		pthread_mutex_unlock(&a->mu);
 	}
-	free(text);
+	json_decref(o);
 	return rc;
 }

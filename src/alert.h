@@ -4,12 +4,17 @@
  * and deadline alerts): the master's sender of the `on_failure`,
  * `on_success`, `on_retry` and `on_deadline` targets of a DAG file
  * (dag.h).  alert_fire() records one row per target in the store
- * (store_notif_add) and queues it; one thread of its own sends them, so
- * the pipeline and the HTTP threads never wait for a receiver.
+ * (store_notif_add) and queues it; ALERT_SENDERS threads of its own send
+ * them, one request at a time to a host, so the pipeline and the HTTP
+ * threads never wait for a receiver, nor one host for another.  The row
+ * keeps the body, its delivery id and the next try's time: what a master
+ * left pending, the next sends again (at least once).
  *
  * A webhook is a JSON POST of the event, at most ALERT_ATTEMPTS tries,
  * ALERT_TIMEOUT_MS each, 1 s, 2 s, 4 s apart; any reply but 2xx is a
  * failed try.  Headers: X-Kiln-Event, X-Kiln-Timestamp (unix seconds),
+ * X-Kiln-Delivery (the body's delivery_id, one per row, for receivers to
+ * dedupe a resend),
  * and X-Kiln-Signature: sha256=HEX, the HMAC-SHA256 of the body's bytes
  * under the webhook key, which is the 64 hex characters
  * alert_key_hex() derives from the cluster secret (the key is those
@@ -34,6 +39,7 @@
 #define ALERT_COMMAND_MS 30000
 #define ALERT_BODY_MAX 65536    /* error texts are cut to fit */
 #define ALERT_QUEUE_MAX 10000   /* more waiting: recorded as failed */
+#define ALERT_SENDERS 4         /* threads; one request to a host at once */
 
 typedef struct alert alert;
 
@@ -44,8 +50,10 @@ struct alert_opts {
 	int commands;            /* master.callback_commands */
 };
 
-/* Start the sender over store ST; what a master before it left pending
- * is marked failed (it is not sent again).  0, or negative with *err. */
+/* Start the senders over store ST; what a master before it left pending
+ * is queued again, from its tries so far, at its next try's time (rows
+ * from before schema 15, with no body, are marked failed; commands are
+ * refused if O->commands is now 0).  0, or negative with *err. */
 int alert_start(store *st, const struct alert_opts *o, alert **out,
                 char **err);
 /* Stop it (NULL is fine); what was not sent stays "pending" until the

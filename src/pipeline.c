@@ -2088,6 +2088,16 @@ pl_apply_tasks(pipeline *p, struct store_run *sr, const struct dag *d,
 		sr->state = RUN_RUNNING;
 		add_run(sr, p);
 	} else {
+		/* A mark is not an end to tell (Airflow runs no callback on
+		 * mark success or mark failed): the marked task is taken as
+		 * told in its new state, and what it clears as not ended, so
+		 * their real ends are told.  The run's own on_success or
+		 * on_failure is still told when the run ends. */
+		if (r->told != NULL && r->ntold == d->ntasks &&
+		    (version <= 0 || version == r->version))
+			for (size_t i = 0; i < d->ntasks; i++)
+				if (mark[i])
+					r->told[i] = i == t ? state : TI_NONE;
 		r->version = sr->dag_version;
 		r->dirty = 1;
 		r->loaded = 0;

@@ -354,6 +354,14 @@ static const char *const store_migrations[] = {
 	"CREATE TRIGGER IF NOT EXISTS ti_changed_del AFTER DELETE ON task_instances"
 	" BEGIN UPDATE dag_runs SET changed = (SELECT max(changed) FROM dag_runs) + 1"
 	" WHERE id = OLD.run; END;",
+	/* 14 -> 15: a notification survives a master's restart (alert.c):
+	 * the body as first made (with its delivery id, which a receiver
+	 * dedupes on), the variable that signs it, and when its next try is
+	 * due (unix ms).  Rows pending from before have no body: failed. */
+	"ALTER TABLE notifications ADD COLUMN body TEXT;"
+	"ALTER TABLE notifications ADD COLUMN secret TEXT;"
+	"ALTER TABLE notifications ADD COLUMN delivery TEXT;"
+	"ALTER TABLE notifications ADD COLUMN due_ms INTEGER NOT NULL DEFAULT 0;",
 };
 #define STORE_NMIGRATIONS \
 	((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -3183,8 +3191,9 @@ store_notif_add(store *s, const struct store_notif *n, int64_t *id,
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "INSERT INTO notifications (run, task, "
 	                     "map_index, event, kind, target, state, error, "
-	                     "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-	                     "?8, ?9)", &st, err);
+	                     "created_ms, body, secret, delivery, due_ms) "
+	                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	                     "?11, ?12, ?13)", &st, err);
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, n->run);
 		store_bind_text(st, 2, n->task);
@@ -3195,6 +3204,10 @@ store_notif_add(store *s, const struct store_notif *n, int64_t *id,
 		sqlite3_bind_text(st, 7, n->state, -1, SQLITE_STATIC);
 		store_bind_text(st, 8, n->error);
 		sqlite3_bind_int64(st, 9, n->created_ms);
+		store_bind_text(st, 10, n->body);
+		store_bind_text(st, 11, n->secret);
+		store_bind_text(st, 12, n->delivery);
+		sqlite3_bind_int64(st, 13, n->due_ms);
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? 0 :
 		     store_dberr(s->rdb, rc, err, "store: write notification");
@@ -3213,7 +3226,8 @@ store_notif_update(store *s, const struct store_notif *n, char **err)
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "UPDATE notifications SET state = ?2, "
 	                     "attempts = ?3, status = ?4, error = ?5, "
-	                     "sent_ms = ?6 WHERE id = ?1", &st, err);
+	                     "sent_ms = ?6, due_ms = ?7 WHERE id = ?1", &st,
+	                     err);
 	if (rc == 0) {
 		sqlite3_bind_int64(st, 1, n->id);
 		sqlite3_bind_text(st, 2, n->state, -1, SQLITE_STATIC);
@@ -3221,6 +3235,7 @@ store_notif_update(store *s, const struct store_notif *n, char **err)
 		sqlite3_bind_int(st, 4, n->status);
 		store_bind_text(st, 5, n->error);
 		sqlite3_bind_int64(st, 6, n->sent_ms);
+		sqlite3_bind_int64(st, 7, n->due_ms);
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? 0 :
 		     store_dberr(s->rdb, rc, err, "store: update notification");
@@ -3236,12 +3251,65 @@ store_notif_abandon(store *s, const char *why, char **err)
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&s->read_mu);
 	int rc = store_rprep(s, "UPDATE notifications SET state = 'failed', "
-	                     "error = ?1 WHERE state = 'pending'", &st, err);
+	                     "error = ?1 WHERE state = 'pending' AND body IS NULL",
+	                     &st, err);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 		rc = rc == SQLITE_DONE ? 0 :
 		     store_dberr(s->rdb, rc, err, "store: update notifications");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&s->read_mu);
+	return rc;
+}
+
+int
+store_notif_pending(store *s, store_notif_cb cb, void *ud, char **err)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&s->read_mu);
+	int rc = store_rprep(s, "SELECT id, run, task, map_index, event, kind,"
+	                     " target, attempts, body, secret, delivery, due_ms"
+	                     " FROM notifications WHERE state = 'pending'"
+	                     " AND body IS NOT NULL ORDER BY id", &st, err);
+	if (rc == 0) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			char *task = sqlite3_column_type(st, 2) == SQLITE_NULL ?
+			             NULL : store_col_str(st, 2);
+			char *event = store_col_str(st, 4);
+			char *kind = store_col_str(st, 5);
+			char *target = store_col_str(st, 6);
+			char *body = store_col_str(st, 8);
+			char *secret = sqlite3_column_type(st, 9) == SQLITE_NULL ?
+			               NULL : store_col_str(st, 9);
+			char *delivery = sqlite3_column_type(st, 10) ==
+			                 SQLITE_NULL ? NULL : store_col_str(st, 10);
+			struct store_notif n = {
+				.id = sqlite3_column_int64(st, 0),
+				.run = sqlite3_column_int64(st, 1),
+				.task = task,
+				.map_index = sqlite3_column_int(st, 3),
+				.event = event, .kind = kind, .target = target,
+				.state = "pending",
+				.attempts = sqlite3_column_int(st, 7),
+				.body = body, .secret = secret,
+				.delivery = delivery,
+				.due_ms = sqlite3_column_int64(st, 11),
+			};
+			int stop = cb(&n, ud);
+			free(task);
+			free(event);
+			free(kind);
+			free(target);
+			free(body);
+			free(secret);
+			free(delivery);
+			if (stop)
+				break;
+		}
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
+		     store_dberr(s->rdb, rc, err, "store: read notifications");
 		sqlite3_finalize(st);
 	}
 	pthread_mutex_unlock(&s->read_mu);

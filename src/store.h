@@ -541,17 +541,29 @@ struct store_notif {
 	int status;              /* the last HTTP status or exit status */
 	const char *error;       /* the last error, or NULL */
 	int64_t created_ms, sent_ms;
+	/* Schema 15: what a restarted master needs to send it again. */
+	const char *body;        /* the JSON sent, as first made */
+	const char *secret;      /* the variable that signs it, or NULL */
+	const char *delivery;    /* its id for receivers (X-Kiln-Delivery) */
+	int64_t due_ms;          /* unix ms of its next try (pending) */
 };
 typedef int (*store_notif_cb)(const struct store_notif *n, void *ud);
 /* A new row (its id in *id); only run, task, map_index, event, kind,
- * target, state, error and created_ms are read. */
+ * target, state, error, created_ms, body, secret, delivery and due_ms
+ * are read. */
 int store_notif_add(store *s, const struct store_notif *n, int64_t *id,
                     char **err);
-/* Row n->id takes state, attempts, status, error and sent_ms. */
+/* Row n->id takes state, attempts, status, error, sent_ms and due_ms. */
 int store_notif_update(store *s, const struct store_notif *n, char **err);
-/* Every row still "pending" becomes "failed" with the reason WHY (a
- * master starting: what its last run did not send, it never will). */
+/* Every row still "pending" with no body (made before schema 15, so it
+ * cannot be sent again) becomes "failed" with the reason WHY. */
 int store_notif_abandon(store *s, const char *why, char **err);
+/* Every row still "pending" with its body (a master starting: what the
+ * last one did not finish), oldest first, to CB until it returns
+ * non-zero; id, run, task, map_index, event, kind, target, attempts,
+ * body, secret, delivery and due_ms are set.  CB must not call the
+ * store. */
+int store_notif_pending(store *s, store_notif_cb cb, void *ud, char **err);
 /* Run RUN's rows, oldest first (at most 1000), to CB until it returns
  * non-zero. */
 int store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,

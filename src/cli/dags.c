@@ -693,13 +693,11 @@ cli_task_set(struct cli *x, const struct clear_opts *o, const char *action,
 		json_t *ts = json_object_get(reply, "tasks");
 		size_t i;
 		json_t *t;
-		/* "would clear 3 tasks: a b c", "marked success 1 task: a",
-		 * "would mark failed 2 tasks: a b" */
+		/* "would clear: a b c", "marked success: a",
+		 * "would mark failed: a b" */
 		const char *verb = state == NULL ? "would clear" :
 		                   o->dry_run ? "would mark" : "marked";
-		printf("%s%s%s %zu task%s:", verb, state ? " " : "",
-		       state ? state : "", json_array_size(ts),
-		       json_array_size(ts) == 1 ? "" : "s");
+		printf("%s%s%s:", verb, state ? " " : "", state ? state : "");
 		json_array_foreach(ts, i, t)
 			printf(" %s", json_string_value(t));
 		printf("\n");
@@ -714,15 +712,15 @@ cli_task_clear(struct cli *x, void *opts)
 	return cli_task_set(x, opts, "clear", NULL);
 }
 
+/* Airflow's mark success / mark failed; like it, no callback of the
+ * task is told (docs/pipelines.md). */
 static int
 cli_task_mark(struct cli *x, void *opts)
 {
 	const char *st = x->pos[2];
-	if (strcmp(st, "success") != 0 && strcmp(st, "failed") != 0) {
-		fprintf(stderr, "kiln: task mark: STATE is success or failed, "
-		        "not '%s'\n", st);
-		return CLI_EXIT_USAGE;
-	}
+	if (strcmp(st, "success") != 0 && strcmp(st, "failed") != 0)
+		return cli_usage_error(x, "the state is success or failed, not "
+		                       "'%s'", st);
 	return cli_task_set(x, opts, "mark", st);
 }
 
@@ -978,17 +976,18 @@ const struct cli_cmd cli_cmd_task_mark = {
 	.name = "task mark", .args = "RUN_ID TASK success|failed",
 	.summary = "mark a task of a DAG run success or failed",
 	.help =
-	"Set task TASK of run RUN_ID to success or failed without running it\n"
-	"(Airflow's mark success / mark failed; no callback is told).  Marking\n"
-	"success also clears the tasks downstream that failed only because of\n"
-	"it, so that they run.  A task still queued or running is refused:\n"
-	"cancel its job first.  Admins only.\n"
+	"Set task TASK of run RUN_ID to success or failed without running\n"
+	"it (Airflow's mark success / mark failed); marking success also\n"
+	"clears the tasks downstream that were upstream_failed, so they run.\n"
+	"The task's on_success and on_failure are not told (the run's own\n"
+	"are, when it ends).  Refused while the task is scheduled, queued,\n"
+	"running or up for retry.  Prints the tasks it set.  Admins only.\n"
 	"\n"
 	"Options:\n"
 	"      --downstream       also clear every task that depends on it\n"
 	"      --upstream         mark every task it depends on the same\n"
 	"      --latest           as the current version of the DAG file\n"
-	"      --dry-run          list the tasks it would touch, and change none\n",
+	"      --dry-run          print what it would set, and set nothing\n",
 	.flags = CLI_CONFIG | CLI_MASTER,
 	.opts = clear_options, .opts_size = sizeof(struct clear_opts),
 	.min_args = 3, .max_args = 3,

@@ -229,13 +229,13 @@ ok "kiln task clear --downstream" sh -c "'$KILN' -c '$T/cluster.yaml' task clear
 ok "the cleared tasks run again" wait_run "$rid" success
 kk() { "$KILN" -c "$T/cluster.yaml" "$@"; }
 eq "kiln task clear --upstream --dry-run lists the task and its ancestors" \
-	"would clear 3 tasks: extract transform load" "$(kk task clear "$rid" load --upstream --dry-run)"
+	"would clear: extract transform load" "$(kk task clear "$rid" load --upstream --dry-run)"
 eq "and clears none" success "$(ti "$rid" extract state)"
 eq "kiln task mark failed --upstream marks its ancestors too" \
-	"marked failed 2 tasks: extract transform" "$(kk task mark "$rid" transform failed --upstream)"
+	"marked failed: extract transform" "$(kk task mark "$rid" transform failed --upstream)"
 eq "extract is failed" failed "$(ti "$rid" extract state)"
 eq "load is untouched" success "$(ti "$rid" load state)"
-eq "kiln task mark success --upstream" "marked success 2 tasks: extract transform" \
+eq "kiln task mark success --upstream" "marked success: extract transform" \
 	"$(kk task mark "$rid" transform success --upstream)"
 eq "extract is success again" success "$(ti "$rid" extract state)"
 kk task mark "$rid" transform done > /dev/null 2> "$T/err"

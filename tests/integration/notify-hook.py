@@ -5,9 +5,13 @@
 # or in OWNKEYFILE for the paths under /own: a webhook's `secret:`) and
 # appended to LOG as one JSON line: path, valid, event, task, run_id,
 # try, and, for a deadline, the state its task had in the master's API at
-# that moment.  The path /fail-once answers 500 to its first request.
-import hashlib, hmac, json, sys, urllib.request
-from http.server import BaseHTTPRequestHandler, HTTPServer
+# that moment; the delivery id of the header and of the body, and the
+# body's time_ms.  The path /fail-once answers 500 to its first request;
+# the paths under /hang never answer (it closes after 7 s, past kiln's
+# timeout) until a file hook-up is next to LOG: a receiver that is down.
+# Requests are served each on its own thread.
+import hashlib, hmac, json, os, sys, time, urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, keyfile, log, master, token, ownfile = sys.argv[1:7]
 seen = set()
@@ -26,7 +30,18 @@ class H(BaseHTTPRequestHandler):
                "event": ev.get("event"), "task": ev.get("task"),
                "run_id": ev.get("run_id"), "try": ev.get("try"),
                "ts": self.headers.get("X-Kiln-Timestamp"),
-               "link": ev.get("link")}
+               "link": ev.get("link"),
+               "delivery": self.headers.get("X-Kiln-Delivery"),
+               "delivery_id": ev.get("delivery_id"),
+               "time_ms": ev.get("time_ms")}
+        if self.path.startswith("/hang") and not os.path.exists(
+                os.path.join(os.path.dirname(log), "hook-up")):
+            rec["answered"] = None
+            with open(log, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            time.sleep(7)
+            self.close_connection = True
+            return
         if ev.get("event") == "deadline_missed" and ev.get("task"):
             req = urllib.request.Request(master + "/api/v1/runs/" + ev["run_id"],
                                          headers={"Authorization": "Bearer " + token})
@@ -45,4 +60,5 @@ class H(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-HTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()

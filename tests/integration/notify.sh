@@ -9,8 +9,11 @@
 # counted from the data interval's end; a retry tells
 # on_retry and the receiver failing once is tried again; a webhook signed
 # with its own key (a variable); a command
-# callback gets the event on stdin; everything is in the run's API; and
-# bad values are refused with FILE:LINE:COLUMN.
+# callback gets the event on stdin; everything is in the run's API; a
+# webhook whose receiver is down while the master is killed is sent
+# again after the restart, with the same delivery id; marking a task
+# success or failed tells none of its callbacks (as Airflow); and bad
+# values are refused with FILE:LINE:COLUMN.
 . "$(dirname "$0")/lib.sh"
 cluster_yaml
 sed -i 's/^  - name: w1$/  - name: w1\n    exec: true/' "$T/cluster.yaml"
@@ -18,6 +21,8 @@ sed -i 's/^  dags_dir:/  callback_commands: true\n  dags_dir:/' "$T/cluster.yaml
 D=$T/dags
 HP=$(free_port)
 H="http://127.0.0.1:$HP"
+HP2=$(free_port)
+H2="http://127.0.0.1:$HP2"   # another host: sent to beside the first
 
 cat > "$D/nfail.yaml" <<YAML
 id: nfail
@@ -65,6 +70,30 @@ tasks:
     retry_delay: 1s
     on_retry: { webhook: "$H/fail-once" }
 YAML
+cat > "$D/nresend.yaml" <<YAML
+id: nresend
+tasks:
+  - id: r
+    command: "exit 2"
+    on_failure:
+      - { webhook: "$H/hang" }
+      - { webhook: "$H2/beside" }
+YAML
+cat > "$D/nmark.yaml" <<YAML
+id: nmark
+on_success: { webhook: "$H/mark-run" }
+tasks:
+  - id: m
+    command: "exit 3"
+    on_success: { webhook: "$H/mark-success" }
+    on_failure: { webhook: "$H/mark-failure" }
+  - id: after
+    command: "true"
+    depends_on: [m]
+    on_success: { webhook: "$H/mark-after" }
+  - id: hold
+    command: "sleep 10"
+YAML
 cat > "$D/bad1.yaml" <<'YAML'
 id: bad1
 tasks:
@@ -106,11 +135,16 @@ TOKEN=$(token)
 python3 "$KILN_SRCDIR/tests/integration/notify-hook.py" "$HP" "$T/key" \
 	"$T/hooks.log" "$URL" "$TOKEN" "$T/ownkey" 2>>"$T/hook.log" &
 PIDS="$PIDS $!"
+python3 "$KILN_SRCDIR/tests/integration/notify-hook.py" "$HP2" "$T/key" \
+	"$T/hooks.log" "$URL" "$TOKEN" "$T/ownkey" 2>>"$T/hook.log" &
+PIDS="$PIDS $!"
 # The webhook key: hex SHA-256 of "kiln-webhook:" and the cluster secret.
 python3 -c 'import hashlib,sys; print(hashlib.sha256(b"kiln-webhook:" + open(sys.argv[1],"rb").read().strip()).hexdigest())' \
 	"$T/secret" > "$T/key"
 for _ in $(seq 1 100); do
-	curl -s -o /dev/null -X POST -d '{}' "$H/probe" && break; sleep 0.1
+	curl -s -o /dev/null -X POST -d '{}' "$H/probe" &&
+		curl -s -o /dev/null -X POST -d '{}' "$H2/probe" && break
+	sleep 0.1
 done
 : > "$T/hooks.log"
 for _ in $(seq 1 100); do
@@ -208,6 +242,51 @@ for _ in $(seq 1 50); do
 done
 eq "the API shows it sent on its second attempt" "retry sent 2 200" \
 	"$(notifs "$rid" '"%s %s %d %d" % (n[0]["event"], n[0]["state"], n[0]["attempts"], n[0]["status"])')"
+
+# 3b. The receiver is down (it never answers) while the master is
+# killed between tries: the next master sends it again, same body.
+rid=$(api POST /api/v1/dags/nresend/trigger '{}' | jq_ 'd["run_id"]')
+ok "the run fails" wait_run "$rid" failed 30
+ok "its on_failure reaches a receiver that does not answer" hook /hang 1
+ok "and, meanwhile, its other target on another host" hook /beside 1 3
+for _ in $(seq 1 150); do
+	[ "$(notifs "$rid" '"%s %d" % (n[0]["state"], n[0]["attempts"] >= 1)')" = "pending 1" ] && break; sleep 0.1
+done
+eq "a try timed out, the next is pending" "pending 1" \
+	"$(notifs "$rid" '"%s %d" % (n[0]["state"], n[0]["attempts"] >= 1)')"
+kill -9 "$PID_master"; wait "$PID_master" 2>/dev/null
+before=$(grep -c '"path": "/hang"' "$T/hooks.log")
+touch "$T/hook-up"
+start_node master; wait_master
+ok "the restarted master sends it again" hook /hang $((before + 1)) 40
+eq "once, answered 200" 1 "$(grep '"path": "/hang"' "$T/hooks.log" | grep -c '"answered": 200')"
+eq "every try signed, with one delivery id in header and body, one time" "True True 1 1" \
+	"$(grep '"path": "/hang"' "$T/hooks.log" | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin]; print(all(x["valid"] for x in r), all(x["delivery"] == x["delivery_id"] and len(x["delivery"] or "") == 32 for x in r), len(set(x["delivery"] for x in r)), len(set(x["time_ms"] for x in r)))')"
+for _ in $(seq 1 50); do
+	[ "$(notifs "$rid" 'n[0]["state"]')" = sent ] && break; sleep 0.1
+done
+eq "the API shows it sent" "sent 200" "$(notifs "$rid" '"%s %d" % (n[0]["state"], n[0]["status"])')"
+
+# 3c. Marking a task tells none of its callbacks (Airflow's mark success
+# and mark failed do not run them); what the mark lets run is told.
+rid=$(api POST /api/v1/dags/nmark/trigger '{}' | jq_ 'd["run_id"]')
+ok "the task's on_failure is told of its real end" hook /mark-failure 1
+eq "while the run still runs" running "$(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]')"
+api POST "/api/v1/runs/$rid/tasks/m/mark" '{"state": "success"}' >/dev/null
+eq "marking it success is accepted" 200 "$(cat "$T/status")"
+ok "the run then succeeds" wait_run "$rid" success 30
+ok "the task the mark let run tells its on_success" hook /mark-after 1
+ok "and the run its own on_success" hook /mark-run 1
+eq "kiln task mark --dry-run sets nothing" "would mark failed: m success" \
+	"$(k task mark --dry-run "$rid" m failed) $(ti "$rid" m state)"
+eq "kiln task mark marks it failed, the run ended" "marked failed: m" \
+	"$(k task mark "$rid" m failed)"
+ok "kiln task mark refuses another state" sh -c "! \"$KILN\" -c '$T/cluster.yaml' task mark '$rid' m running 2>/dev/null"
+sleep 2
+eq "the task is failed (the run ends as its leaf did)" "failed success" \
+	"$(ti "$rid" m state) $(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]')"
+eq "the marked task told neither on_success nor on_failure again" "0 1" \
+	"$(grep -c '"path": "/mark-success"' "$T/hooks.log") $(grep -c '"path": "/mark-failure"' "$T/hooks.log")"
 
 # 4. Bad values, with FILE:LINE:COLUMN.
 k dag errors > "$T/errors.txt"

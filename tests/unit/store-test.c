@@ -225,6 +225,13 @@ db_int(const char *sql)
 
 /* Schema 14's triggers, index and column, for a test that makes an older
  * database from a new one. */
+/* Schema 15's columns of notifications, likewise. */
+#define UNDO_SCHEMA_15 \
+	"ALTER TABLE notifications DROP COLUMN body;" \
+	"ALTER TABLE notifications DROP COLUMN secret;" \
+	"ALTER TABLE notifications DROP COLUMN delivery;" \
+	"ALTER TABLE notifications DROP COLUMN due_ms;"
+
 #define UNDO_SCHEMA_14 \
 	"DROP TRIGGER IF EXISTS dag_runs_changed_ins;" \
 	"DROP TRIGGER IF EXISTS dag_runs_changed_upd;" \
@@ -332,7 +339,7 @@ START_TEST(test_mapped_instances)
 		" NULL DEFAULT 0, PRIMARY KEY (run, task)) WITHOUT ROWID;"
 		"INSERT INTO task_instances (run, task, seq, state) VALUES"
 		" (1, 'old', 0, 4);"
-		UNDO_SCHEMA_14
+		UNDO_SCHEMA_15 UNDO_SCHEMA_14
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
 		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 8;", NULL, NULL, NULL), SQLITE_OK);
@@ -356,6 +363,61 @@ run_changed(store *s, const char *run_id)
 	store_run_clear(&sr);
 	return c;
 }
+
+/* Notifications (schema 15): a pending row keeps its body, key, delivery
+ * id and next try for the next master; one from before schema 15 (no
+ * body) is abandoned, and only it. */
+static int
+notif_collect(const struct store_notif *n, void *ud)
+{
+	char *got = ud;
+	size_t len = strlen(got);
+	snprintf(got + len, 512 - len, "%s%s/%s/%s/%d/%s/%s/%lld", *got ? " " :
+	         "", n->kind, n->target, n->body, n->attempts,
+	         n->secret ? n->secret : "-", n->delivery ? n->delivery : "-",
+	         (long long)n->due_ms);
+	return 0;
+}
+
+START_TEST(test_notif_pending)
+{
+	store *s = open_store(0);
+	const char *tasks[] = { "a" };
+	struct store_run_new rn = { .dag_id = "d", .run_id = "d__n",
+		.kind = "manual", .tasks = tasks, .ntasks = 1 };
+	struct store_op op = { .kind = STORE_RUN_CREATE, .run_new = &rn };
+	ck_assert(apply1(s, &op));
+	char *err = NULL;
+	int64_t id1, id2, id3;
+	struct store_notif n = { .run = op.id, .task = "a", .map_index = -1,
+		.event = "failure", .kind = "webhook", .target = "http://h/",
+		.state = "pending", .created_ms = 5, .body = "{\"x\":1}",
+		.secret = "k", .delivery = "d1", .due_ms = 7 };
+	ck_assert_int_eq(store_notif_add(s, &n, &id1, &err), 0);
+	n.body = NULL;          /* as a row from before schema 15 */
+	n.secret = NULL;
+	n.delivery = NULL;
+	ck_assert_int_eq(store_notif_add(s, &n, &id2, &err), 0);
+	n.state = "sent";
+	n.body = "{}";
+	ck_assert_int_eq(store_notif_add(s, &n, &id3, &err), 0);
+	struct store_notif u = { .id = id1, .state = "pending", .attempts = 2,
+		.status = 0, .error = "timeout", .due_ms = 9000 };
+	ck_assert_int_eq(store_notif_update(s, &u, &err), 0);
+	ck_assert_int_eq(store_notif_abandon(s, "gone", &err), 0);
+	char got[512] = "";
+	ck_assert_int_eq(store_notif_pending(s, notif_collect, got, &err), 0);
+	ck_assert_str_eq(got, "webhook/http://h//{\"x\":1}/2/k/d1/9000");
+	store_close(s);
+	char q[128];
+	snprintf(q, sizeof q, "SELECT state = 'failed' AND error = 'gone' FROM"
+	         " notifications WHERE id = %lld", (long long)id2);
+	ck_assert_int_eq(db_int(q), 1);
+	snprintf(q, sizeof q, "SELECT state = 'sent' FROM notifications WHERE"
+	         " id = %lld", (long long)id3);
+	ck_assert_int_eq(db_int(q), 1);
+}
+END_TEST
 
 /* The grid's cursor (schema 14): a run's changed moves past every other
  * run's when it is made, when one of its task instances changes, and
@@ -1201,7 +1263,7 @@ START_TEST(test_startup_plans)
 	 * later migrations' changes go too, as they are made again.) */
 	sqlite3 *db;
 	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, UNDO_SCHEMA_14 "DROP TABLE plugins_seen;"
+	ck_assert_int_eq(sqlite3_exec(db, UNDO_SCHEMA_15 UNDO_SCHEMA_14 "DROP TABLE plugins_seen;"
 		"ALTER TABLE task_instances DROP COLUMN sensor_since_ms;"
 		"INSERT INTO jobs (plugin, state, created_ms) VALUES ('d', 2, 1);"
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
@@ -1457,7 +1519,7 @@ START_TEST(test_token_migration)
 		"758a213c86c93c076dbe9f558c11c752', 'late', 'viewer', 2000);"
 		"INSERT INTO tokens VALUES ('9f86d081884c7d659a2feaa0c55ad015"
 		"a3bf4f1b2b0b822cd15d6c15b0f00a08', 'early', 'admin', 1000);"
-		UNDO_SCHEMA_14
+		UNDO_SCHEMA_15 UNDO_SCHEMA_14
 		"DROP INDEX dag_runs_version; DROP TABLE dag_versions;"
 		"ALTER TABLE dag_runs DROP COLUMN dag_version;"  /* 12's */
 		"PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
@@ -1759,6 +1821,7 @@ store_suite(void)
 	tcase_add_test(tc, test_open_schema);
 	tcase_add_test(tc, test_mapped_instances);
 	tcase_add_test(tc, test_run_changed);
+	tcase_add_test(tc, test_notif_pending);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_submit_get);
