@@ -126,7 +126,7 @@ if command -v sqlite3 > /dev/null 2>&1; then
 		DROP TRIGGER dag_runs_changed_ins; DROP TRIGGER dag_runs_changed_upd;
 		DROP TRIGGER ti_changed_ins; DROP TRIGGER ti_changed_upd;
 		DROP TRIGGER ti_changed_del; DROP INDEX dag_runs_changed;
-		ALTER TABLE dag_runs DROP COLUMN changed;
+		ALTER TABLE dag_runs DROP COLUMN changed; DROP TABLE notifications;
 		PRAGMA user_version = 3;"
 	: > "$T/master.log"
 	now=$(date +%s)
