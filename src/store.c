@@ -3264,47 +3264,52 @@ store_notif_abandon(store *s, const char *why, char **err)
 	return rc;
 }
 
-int
-store_notif_pending(store *s, store_notif_cb cb, void *ud, char **err)
+/* Every column of the rows of notifications that WHERE (with ?1 bound to
+ * RUN if RUN > 0) picks, in id order, to CB until it returns non-zero;
+ * at most LIMIT rows (-1: all).  WHERE is one of our own constants. */
+static int
+store_notif_walk(store *s, const char *where, int64_t run, int limit,
+                 store_notif_cb cb, void *ud, char **err)
 {
 	sqlite3_stmt *st;
+	char *sql = xasprintf("SELECT id, run, task, map_index, event, kind,"
+	                      " target, state, attempts, status, error,"
+	                      " created_ms, sent_ms, body, secret, delivery,"
+	                      " due_ms FROM notifications WHERE %s ORDER BY id"
+	                      " LIMIT %d", where, limit);
 	pthread_mutex_lock(&s->read_mu);
-	int rc = store_rprep(s, "SELECT id, run, task, map_index, event, kind,"
-	                     " target, attempts, body, secret, delivery, due_ms"
-	                     " FROM notifications WHERE state = 'pending'"
-	                     " AND body IS NOT NULL ORDER BY id", &st, err);
+	int rc = store_rprep(s, sql, &st, err);
+	free(sql);
 	if (rc == 0) {
+		if (run > 0)
+			sqlite3_bind_int64(st, 1, run);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			char *task = sqlite3_column_type(st, 2) == SQLITE_NULL ?
-			             NULL : store_col_str(st, 2);
-			char *event = store_col_str(st, 4);
-			char *kind = store_col_str(st, 5);
-			char *target = store_col_str(st, 6);
-			char *body = store_col_str(st, 8);
-			char *secret = sqlite3_column_type(st, 9) == SQLITE_NULL ?
-			               NULL : store_col_str(st, 9);
-			char *delivery = sqlite3_column_type(st, 10) ==
-			                 SQLITE_NULL ? NULL : store_col_str(st, 10);
+			/* Columns 2, 4-7, 10 and 13-15 are text (or NULL). */
+			enum { NTXT = 9 };
+			static const int txt[NTXT] = { 2, 4, 5, 6, 7, 10, 13,
+			                               14, 15 };
+			char *t[NTXT];
+			for (size_t i = 0; i < NTXT; i++)
+				t[i] = sqlite3_column_type(st, txt[i]) ==
+				       SQLITE_NULL ? NULL : store_col_str(st, txt[i]);
 			struct store_notif n = {
 				.id = sqlite3_column_int64(st, 0),
 				.run = sqlite3_column_int64(st, 1),
-				.task = task,
+				.task = t[0],
 				.map_index = sqlite3_column_int(st, 3),
-				.event = event, .kind = kind, .target = target,
-				.state = "pending",
-				.attempts = sqlite3_column_int(st, 7),
-				.body = body, .secret = secret,
-				.delivery = delivery,
-				.due_ms = sqlite3_column_int64(st, 11),
+				.event = t[1], .kind = t[2], .target = t[3],
+				.state = t[4],
+				.attempts = sqlite3_column_int(st, 8),
+				.status = sqlite3_column_int(st, 9),
+				.error = t[5],
+				.created_ms = sqlite3_column_int64(st, 11),
+				.sent_ms = sqlite3_column_int64(st, 12),
+				.body = t[6], .secret = t[7], .delivery = t[8],
+				.due_ms = sqlite3_column_int64(st, 16),
 			};
 			int stop = cb(&n, ud);
-			free(task);
-			free(event);
-			free(kind);
-			free(target);
-			free(body);
-			free(secret);
-			free(delivery);
+			for (size_t i = 0; i < NTXT; i++)
+				free(t[i]);
 			if (stop)
 				break;
 		}
@@ -3317,55 +3322,17 @@ store_notif_pending(store *s, store_notif_cb cb, void *ud, char **err)
 }
 
 int
+store_notif_pending(store *s, store_notif_cb cb, void *ud, char **err)
+{
+	return store_notif_walk(s, "state = 'pending' AND body IS NOT NULL",
+	                        0, -1, cb, ud, err);
+}
+
+int
 store_notif_list(store *s, int64_t run, store_notif_cb cb, void *ud,
                  char **err)
 {
-	sqlite3_stmt *st;
-	pthread_mutex_lock(&s->read_mu);
-	int rc = store_rprep(s, "SELECT id, run, task, map_index, event, kind,"
-	                     " target, state, attempts, status, error,"
-	                     " created_ms, sent_ms FROM notifications"
-	                     " WHERE run = ?1 ORDER BY id LIMIT 1000", &st, err);
-	if (rc == 0) {
-		sqlite3_bind_int64(st, 1, run);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			char *task = sqlite3_column_type(st, 2) == SQLITE_NULL ?
-			             NULL : store_col_str(st, 2);
-			char *event = store_col_str(st, 4);
-			char *kind = store_col_str(st, 5);
-			char *target = store_col_str(st, 6);
-			char *state = store_col_str(st, 7);
-			char *error = sqlite3_column_type(st, 10) == SQLITE_NULL ?
-			              NULL : store_col_str(st, 10);
-			struct store_notif n = {
-				.id = sqlite3_column_int64(st, 0),
-				.run = sqlite3_column_int64(st, 1),
-				.task = task,
-				.map_index = sqlite3_column_int(st, 3),
-				.event = event, .kind = kind, .target = target,
-				.state = state,
-				.attempts = sqlite3_column_int(st, 8),
-				.status = sqlite3_column_int(st, 9),
-				.error = error,
-				.created_ms = sqlite3_column_int64(st, 11),
-				.sent_ms = sqlite3_column_int64(st, 12),
-			};
-			int stop = cb(&n, ud);
-			free(task);
-			free(event);
-			free(kind);
-			free(target);
-			free(state);
-			free(error);
-			if (stop)
-				break;
-		}
-		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 :
-		     store_dberr(s->rdb, rc, err, "store: read notifications");
-		sqlite3_finalize(st);
-	}
-	pthread_mutex_unlock(&s->read_mu);
-	return rc;
+	return store_notif_walk(s, "run = ?1", run, 1000, cb, ud, err);
 }
 
 /* ------------------------------------------------------------------ */
