@@ -114,25 +114,30 @@ class Api:
         return r.status, json.loads(data) if data else None
 
 
-def dags_cluster_up(d, sync="full", slots=1):
+def dags_cluster_up(d, sync="full", slots=1, master_yaml="", worker_yaml="",
+                    read_roots=None):
     """Start `kiln up` with its files in D (D/dags its dags directory) and a
     master and 2 workers of SLOTS slots each on a free loopback port; return
-    the process, once ready, and an Api with a fresh token.  The caller
-    terminates the process (then may remove D)."""
+    the process, once ready, and an Api with a fresh token.  MASTER_YAML
+    (lines of master keys) and WORKER_YAML (", key: value" for each worker)
+    add to the configuration; READ_ROOTS, a list, is data.read_roots.  The
+    caller terminates the process (then may remove D)."""
     kiln = os.path.join(TOP, "kiln")
     port = free_port()
     conf = os.path.join(d, "cluster.yaml")
+    master_yaml = "".join(f"  {line}\n" for line in master_yaml.splitlines())
+    data = f"data:\n  read_roots: [{', '.join(read_roots)}]\n" if read_roots else ""
     with open(conf, "w") as f:
         f.write(f"""master:
   port: {port}
   data_dir: {d}/master
   plugin_dir: {TOP}/plugins/lib
   dags_dir: {d}/dags
-  auth:
+{master_yaml}  auth:
     secret_file: {d}/secret
-workers:
-  - {{ name: w1, slots: {slots} }}
-  - {{ name: w2, slots: {slots} }}
+{data}workers:
+  - {{ name: w1, slots: {slots}{worker_yaml} }}
+  - {{ name: w2, slots: {slots}{worker_yaml} }}
 """)
     env = dict(os.environ, KILN_SQLITE_SYNC=sync)
     up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,

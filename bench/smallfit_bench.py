@@ -21,10 +21,10 @@ GET /api/v1/jobs/ID/stages).
                           [--isolation process|thread] [--keep]
 A benchmark, not a test: compare the ratios within one run.
 """
-import argparse, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, os, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import Api, TOP, free_port  # noqa: E402
+from kiln_bench import TOP, dags_cluster_up  # noqa: E402
 
 MODES = [("dist", "local_below: 0"), ("local", "local_below: -1"),
          ("default", None)]
@@ -104,7 +104,6 @@ def main():
                     help="workers[].isolation: map tasks in executor processes or on threads")
     args = ap.parse_args()
     sizes = [int(x) for x in args.rows.split(",")]
-    kiln = os.path.join(TOP, "kiln")
     d = tempfile.mkdtemp(prefix="kiln-smallfit.")
     os.makedirs(os.path.join(d, "dags"))
     for n in sizes:
@@ -112,32 +111,10 @@ def main():
         write_data(csv, n)
         with open(os.path.join(d, "dags", f"sf{n}.yaml"), "w") as f:
             f.write(dag(f"sf{n}", csv, args.partitions, args.max_iter))
-    port = free_port()
-    conf = os.path.join(d, "cluster.yaml")
-    with open(conf, "w") as f:
-        f.write(f"""master:
-  port: {port}
-  data_dir: {d}/master
-  plugin_dir: {TOP}/plugins/lib
-  dags_dir: {d}/dags
-  max_body: 2GiB
-  auth:
-    secret_file: {d}/secret
-data:
-  read_roots: [{d}]
-workers:
-  - {{ name: w1, slots: 2, memory: 8GiB, isolation: {args.isolation} }}
-  - {{ name: w2, slots: 2, memory: 8GiB, isolation: {args.isolation} }}
-""")
-    up = subprocess.Popen([kiln, "up", "-c", conf], stdout=subprocess.PIPE,
-                          stderr=open(os.path.join(d, "up.log"), "w"), text=True)
-    for line in up.stdout:
-        if "ready in" in line:
-            break
+    up, api = dags_cluster_up(d, slots=2, master_yaml="max_body: 2GiB",
+                              worker_yaml=f", memory: 8GiB, isolation: {args.isolation}",
+                              read_roots=[d])
     try:
-        tok = json.loads(subprocess.run([kiln, "-c", conf, "token", "create", "--json"],
-                                        capture_output=True, text=True, check=True).stdout)["token"]
-        api = Api(port, tok)
         for _ in range(100):
             st, r = api.req("GET", "/api/v1/dags")
             if len(r.get("dags") or []) >= len(sizes):

@@ -68,9 +68,21 @@ api_dag_grid(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const char *id = route_text(&c->params, "dag");
 	const char *since = http_query(r, "since");
+	int64_t cursor = -1;
+	if (since != NULL && *since != '\0') {
+		char *end;
+		errno = 0;
+		long long v = strtoll(since, &end, 10);
+		if (*end != '\0' || v < 0 || errno == ERANGE) {
+			http_reply_error(r, 400, "since: must be a cursor of an "
+			                 "earlier answer (an integer from 0), not "
+			                 "'%.40s'", since);
+			return;
+		}
+		cursor = v;
+	}
 	json_or_404(r, pipeline_grid_json(a->pl, id, api_query_int(r, "limit", 25),
-	                                  since && *since ?
-	                                  api_query_int64(r, "since", -1) : -1,
+	                                  cursor,
 	                                  api_query_int(r, "compact", 0) != 0),
 	            "DAG", id);
 }

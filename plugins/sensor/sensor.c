@@ -236,14 +236,21 @@ sensor_read_ca(kiln_task *t, const struct kiln_host *host, const char *path,
 		                                           * will not appear */
 		return NULL;
 	}
-	char *buf = size <= 1 << 20 ? malloc((size_t)size + 1) : NULL;
+	if (size > 1 << 20) {
+		close(fd);
+		host->set_error(t, "sensor: ca_file %s: over 1 MiB", path);
+		*rc = KILN_EINVAL;
+		return NULL;
+	}
+	char *buf = malloc((size_t)size + 1);
 	ssize_t got = buf ? read(fd, buf, (size_t)size) : -1;
 	close(fd);
 	if (got < 0 || (uint64_t)got != size) {
+		int oom = buf == NULL;
+		host->set_error(t, "sensor: ca_file %s: %s", path, oom ?
+		                "out of memory" : "short read");
 		free(buf);
-		host->set_error(t, "sensor: ca_file %s: %s", path, buf == NULL ?
-		                "over 1 MiB" : "short read");
-		*rc = KILN_EINVAL;
+		*rc = oom ? KILN_ENOMEM : KILN_EIO;
 		return NULL;
 	}
 	*len = (size_t)size;

@@ -199,6 +199,9 @@ eq "the compact grid: one state per task" "4 success" "$(echo "$grid" | jq_ '"%d
 cur=$(echo "$grid" | jq_ 'd["cursor"]')
 eq "no run changed since its cursor" 0 "$(api GET "/api/v1/dags/example_chain/grid?compact=1&since=$cur" | jq_ 'len(d["runs"])')"
 eq "one run changed since the cursor before it" 1 "$(api GET "/api/v1/dags/example_chain/grid?since=$((cur - 1))" | jq_ 'len(d["runs"])')"
+api GET "/api/v1/dags/example_chain/grid?since=abc" > "$T/bad"
+eq "a cursor that is no number is 400" 400 "$(status)"
+ok "naming the field" grep -q '"since: must be a cursor' "$T/bad"
 
 # JSON answers over 1 KiB are gzipped for a client that accepts it, and a
 # GET answer's ETag gets 304 without a body when nothing changed.

@@ -111,23 +111,15 @@ eq "a bad ID exits 2" 2 $?
 eq "the others still work" 200 "$(get "$ci" /api/v1/jobs)"
 
 # A database from before expiry: its tokens get token_ttl from the
-# upgrade (schema 3 had tokens(hash, name, role, created_ms) and no ids;
-# what later migrations ALTER in place goes too, as it was not there).
+# upgrade (schema 3 had tokens(hash, name, role, created_ms) and no ids).
+# tests/fixtures/schema3.sql is such a store, as schema 3 made it.
 if command -v sqlite3 > /dev/null 2>&1; then
 	kill "$PID_master"; wait "$PID_master" 2> /dev/null
 	old=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 	oh=$(printf '%s' "$old" | sha256sum | cut -d' ' -f1)
-	sqlite3 "$T/master/kiln.db" "DROP TABLE tokens;
-		CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL,
-		  role TEXT NOT NULL, created_ms INTEGER NOT NULL);
-		INSERT INTO tokens VALUES ('$oh', 'legacy', 'admin', 1000);
-		DROP INDEX dag_runs_version; DROP TABLE dag_versions;
-		ALTER TABLE dag_runs DROP COLUMN dag_version;
-		DROP TRIGGER dag_runs_changed_ins; DROP TRIGGER dag_runs_changed_upd;
-		DROP TRIGGER ti_changed_ins; DROP TRIGGER ti_changed_upd;
-		DROP TRIGGER ti_changed_del; DROP INDEX dag_runs_changed;
-		ALTER TABLE dag_runs DROP COLUMN changed; DROP TABLE notifications;
-		PRAGMA user_version = 3;"
+	rm -f "$T/master/kiln.db" "$T/master/kiln.db-wal" "$T/master/kiln.db-shm"
+	sqlite3 "$T/master/kiln.db" < "$KILN_SRCDIR/tests/fixtures/schema3.sql"
+	sqlite3 "$T/master/kiln.db" "INSERT INTO tokens VALUES ('$oh', 'legacy', 'admin', 1000);"
 	: > "$T/master.log"
 	now=$(date +%s)
 	start_node master; wait_master
