@@ -47,20 +47,6 @@ tasks:
       - { webhook: "$H/success" }
       - { command: "cat > $T/cmd.json; echo \$KILN_EVENT > $T/cmd.env" }
 YAML
-# A scheduled run: its data interval ended at midnight UTC, hours before
-# it was made, so a deadline 10 s after interval_end has passed when the
-# task starts (and one 10 s after the start never would: it sleeps 8).
-cat > "$D/nlate.yaml" <<YAML
-id: nlate
-schedule: "@daily"
-start_date: 2026-01-01
-catchup: false
-tasks:
-  - id: late
-    command: "sleep 8"
-    deadline: { after: 10s, from: interval_end }
-    on_deadline: { webhook: "$H/late" }
-YAML
 cat > "$D/nretry.yaml" <<YAML
 id: nretry
 tasks:
@@ -147,6 +133,25 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 : > "$T/hooks.log"
+# Written only now, with the receiver up and its log emptied: the run
+# is made at once, and its deadline told as soon as it starts.
+# A scheduled run: its data interval ended at midnight UTC, hours before
+# it was made, so a deadline 10 s after interval_end has passed when the
+# task starts (and one 10 s after the start never would: it sleeps 8).
+cat > "$D/nlate.yaml" <<YAML
+id: nlate
+schedule: "@daily"
+start_date: 2026-01-01
+catchup: false
+tasks:
+  - id: late
+    command: "sleep 8"
+    deadline: { after: 10s, from: interval_end }
+    on_deadline: { webhook: "$H/late" }
+YAML
+for _ in $(seq 1 150); do
+	api GET /api/v1/dags | grep -q '"nlate"' && break; sleep 0.1
+done
 for _ in $(seq 1 100); do
 	api GET /api/v1/dags | grep -q '"nretry"' && break; sleep 0.1
 done
