@@ -25,7 +25,11 @@ FAILS=0
 CHECKS=0
 
 cleanup() {
-	for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+	# A background call of the python3() function above is a subshell:
+	# its child, the interpreter, is killed with it.
+	for p in $PIDS; do
+		pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null
+	done
 	wait 2>/dev/null
 	if [ "$FAILS" -ne 0 ] || [ "${KEEP:-}" ]; then
 		for f in "$T"/*.log; do
