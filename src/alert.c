@@ -35,6 +35,8 @@ extern char **environ;
 #define ALERT_ERROR_MAX 4096    /* of a job's error in a body */
 
 /* One target of one event, waiting to be sent (or sent again). */
+#define AITEM_NENV 5            /* KILN_EVENT ... KILN_DELIVERY */
+
 struct aitem {
 	int64_t id;              /* its notifications row */
 	int kind;                /* enum dag_callback_kind */
@@ -47,7 +49,7 @@ struct aitem {
 	char *host;              /* what one sender at a time talks to: the
 	                          * URL's scheme://host:port, or "" for
 	                          * every command */
-	char *env[4];            /* a command's KILN_* variables */
+	char *env[AITEM_NENV];   /* a command's KILN_* variables */
 	int attempts;
 	int64_t due;             /* clock_mono_ms of the next try */
 	struct aitem *next;
@@ -118,7 +120,7 @@ aitem_free(struct aitem *it)
 	free(it->body);
 	free(it->delivery);
 	free(it->host);
-	for (size_t i = 0; i < sizeof it->env / sizeof it->env[0]; i++)
+	for (size_t i = 0; i < AITEM_NENV; i++)
 		free(it->env[i]);
 	free(it);
 }
@@ -199,9 +201,9 @@ alert_command(const struct aitem *it, int *status, char **why)
 	size_t n = 0;
 	while (environ[n] != NULL)
 		n++;
-	char **envp = xcalloc(n + 5, sizeof *envp);
+	char **envp = xcalloc(n + AITEM_NENV + 1, sizeof *envp);
 	memcpy(envp, environ, n * sizeof *envp);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < AITEM_NENV; i++)
 		envp[n + i] = it->env[i];
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
@@ -380,6 +382,7 @@ aitem_new(int64_t id, int kind, const char *target, const char *secret,
 	it->env[1] = xasprintf("KILN_DAG_ID=%s", dag ? dag : "");
 	it->env[2] = xasprintf("KILN_RUN_ID=%s", rid ? rid : "");
 	it->env[3] = xasprintf("KILN_TASK=%s", task ? task : "");
+	it->env[4] = xasprintf("KILN_DELIVERY=%s", delivery);
 	json_decref(o);
 	it->due = clock_mono_ms();
 	return it;

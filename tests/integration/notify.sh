@@ -45,7 +45,7 @@ tasks:
     on_deadline: { webhook: "$H/deadline" }
     on_success:
       - { webhook: "$H/success" }
-      - { command: "cat > $T/cmd.json; echo \$KILN_EVENT > $T/cmd.env" }
+      - { command: "cat > $T/cmd.json; echo \$KILN_EVENT \$KILN_DELIVERY > $T/cmd.env" }
 YAML
 cat > "$D/nretry.yaml" <<YAML
 id: nretry
@@ -220,7 +220,9 @@ eq "each deadline was told once" "1 1" \
 	"$(grep -c '"path": "/deadline"' "$T/hooks.log") $(grep -c '"path": "/run-deadline"' "$T/hooks.log")"
 ok "the command callback got the event on stdin" sh -c \
 	"for i in \$(seq 1 100); do [ -s '$T/cmd.env' ] && break; sleep 0.1; done; python3 -c 'import json; d=json.load(open(\"$T/cmd.json\")); assert d[\"event\"]==\"success\" and d[\"run_id\"]==\"$rid\"'"
-eq "and KILN_EVENT" success "$(cat "$T/cmd.env" 2>/dev/null)"
+eq "and KILN_EVENT and KILN_DELIVERY, its delivery id" \
+	"success $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivery_id"])' "$T/cmd.json")" \
+	"$(cat "$T/cmd.env" 2>/dev/null)"
 for _ in $(seq 1 100); do
 	[ "$(notifs "$rid" 'sum(x["state"] == "pending" for x in n)')" = 0 ] && break; sleep 0.1
 done
