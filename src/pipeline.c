@@ -110,6 +110,18 @@ struct prun {
 	struct prun *next;
 };
 
+/* A sensor's poke job cancelled at its sensor's timeout: the poke
+ * waited in the queue (every slot busy) past it.  Cancelled outside
+ * p->mu: sched_cancel() calls pipeline_job_done(). */
+struct pcancel {
+	int64_t run;
+	int64_t job;
+	char *task;
+	int state;              /* TI_FAILED, or TI_SKIPPED with soft_fail */
+	char *why;
+	struct pcancel *next;
+};
+
 struct pipeline {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -127,6 +139,7 @@ struct pipeline {
 	int64_t next_scan;      /* clock_mono_ms */
 	alert *al;              /* the notifier, or NULL */
 	int64_t next_deadlines; /* clock_mono_ms of the next deadline check */
+	struct pcancel *cancels; /* poke jobs to cancel after work() */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1171,6 +1184,72 @@ pl_sensor_step(struct evalctx *e, struct evalbatch *b, size_t i, int64_t now)
 		pl_sensor_poke(e, b, i, now);
 	} else {
 		pl_task_submit(e, b, i);
+		/* Looked at again at the timeout (pl_sensor_queued). */
+		int64_t at = r->poke_since[i] + s->timeout_ms;
+		if (r->sensor_due == 0 || at < r->sensor_due)
+			r->sensor_due = at;
+	}
+}
+
+/* Sensor I's poke job is queued (or already running): past the
+ * sensor's timeout it is cancelled and the sensor ends as a timed-out
+ * one would, rather than at its next poke, which may wait long behind
+ * busy slots; before it, the run is evaluated again at the timeout. */
+static void
+pl_sensor_queued(pipeline *p, struct prun *r, const struct dag_task *t,
+                 size_t i, int64_t now)
+{
+	const struct dag_sensor *s = pl_sensor(t);
+	char *why = NULL;
+	if (r->poke_since[i] <= 0 || r->job[i] == 0)
+		return;         /* the first poke: its own timeout bounds it */
+	if (!sensor_timed_out(s, r->poke_since[i], now, &why)) {
+		int64_t at = r->poke_since[i] + s->timeout_ms;
+		if (r->sensor_due == 0 || at < r->sensor_due)
+			r->sensor_due = at;
+		return;
+	}
+	for (struct pcancel *c = p->cancels; c != NULL; c = c->next)
+		if (c->job == r->job[i]) {
+			free(why);
+			return;
+		}
+	struct pcancel *c = xcalloc(1, sizeof *c);
+	c->run = r->id;
+	c->job = r->job[i];
+	c->task = xstrdup(t->id);
+	c->state = s->soft_fail ? TI_SKIPPED : TI_FAILED;
+	c->why = why;
+	c->next = p->cancels;
+	p->cancels = c;
+}
+
+/* Cancel the poke jobs pl_sensor_queued() listed (p->mu not held) and
+ * end their sensors; a poke that ended meanwhile is left as it ended. */
+static void
+pl_sensor_cancel(pipeline *p, struct pcancel *list)
+{
+	for (struct pcancel *c = list; c != NULL; c = c->next) {
+		char *err = NULL;
+		int rc = sched_cancel(p->sc, c->job, &err);
+		if (rc == 0) {
+			struct store_op op = { .kind = STORE_TI_SET,
+				.run = c->run, .task = c->task,
+				.state = c->state, .error = c->why };
+			free(err);
+			err = NULL;
+			rc = store_apply(p->st, &op, 1, &err);
+			if (rc == 0) {
+				metrics_sensor_timeout();
+				log_warn("sensor %s (job %lld): %s", c->task,
+				         (long long)c->job, c->why);
+			}
+		}
+		if (rc != 0 && rc != -EALREADY)
+			log_warn("sensor %s: cancelling its poke job %lld at "
+			         "its timeout: %s", c->task, (long long)c->job,
+			         err ? err : "failed");
+		free(err);
 	}
 }
 
@@ -1295,6 +1374,11 @@ eval_run(pipeline *p, struct prun *r)
 		}
 		if (state[i] == TI_UP_FOR_RESCHEDULE) {
 			pl_sensor_step(&e, &b, i, now);
+			continue;
+		}
+		if (state[i] == TI_QUEUED && t->sensor != NULL &&
+		    !sensor_on_master(t->sensor)) {
+			pl_sensor_queued(p, r, t, i, now);
 			continue;
 		}
 		if (state[i] != TI_NONE)
@@ -1659,6 +1743,26 @@ pipeline_main(void *arg)
 	while (!p->stopping) {
 		p->kick = 0;
 		work(p);
+		if (p->cancels != NULL) {
+			struct pcancel *list = p->cancels;
+			p->cancels = NULL;
+			pthread_mutex_unlock(&p->mu);
+			pl_sensor_cancel(p, list);
+			pthread_mutex_lock(&p->mu);
+			while (list != NULL) {
+				struct pcancel *c = list;
+				list = c->next;
+				for (struct prun *r = p->runs; r; r = r->next)
+					if (r->id == c->run) {
+						r->loaded = 0;
+						r->dirty = 1;
+					}
+				free(c->task);
+				free(c->why);
+				free(c);
+			}
+			continue;
+		}
 		if (p->kick || p->stopping)
 			continue;
 		struct timespec ts;

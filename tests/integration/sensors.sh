@@ -42,6 +42,12 @@ tasks:
   - id: soft
     sensor: { file: "$T/flags/never", poke_interval: 1s, timeout: 3s, soft_fail: true }
 YAML
+cat > "$D/starved.yaml" <<YAML
+id: starved
+tasks:
+  - id: never
+    sensor: { file: "$T/flags/never", poke_interval: 1s, timeout: 3s }
+YAML
 cat > "$D/wait_http.yaml" <<YAML
 id: wait_http
 tasks:
@@ -213,6 +219,21 @@ eq "its error says it timed out after 3 s" ok "$r"
 eq "soft_fail skips it instead" skipped "$(ti "$rid" soft state)"
 ok "kiln_sensor_timeouts_total counts both" sh -c \
 	"curl -s '$URL/metrics' | grep -q '^kiln_sensor_timeouts_total 2'"
+
+# 2b. Its poke queued behind a long job on the only slot: the timeout
+# still ends it on time, its poke job cancelled, the long job untouched.
+rid=$(api POST /api/v1/dags/starved/trigger '{}' | jq_ 'd["run_id"]')
+ok "the sensor waits" waits "$rid" never
+t0=$(date +%s)
+job=$(api POST /api/v1/jobs '{"plugin":"sleep","params":{"seconds":30}}' | jq_ 'd["id"]')
+ok "a long job takes the only slot" wait_state "$job" running 10
+ok "the sensor times out though its poke cannot run" wait_run "$rid" failed 15
+ok "at about its timeout, not after the long job" test $(( $(date +%s) - t0 )) -lt 12
+case "$(ti "$rid" never error)" in *"timed out"*) r=ok ;; *) r="$(ti "$rid" never error)" ;; esac
+eq "its error says it timed out" ok "$r"
+eq "the long job still runs" running "$(api GET "/api/v1/jobs/$job" | jq_ 'd["state"]')"
+api POST "/api/v1/jobs/$job/cancel" '{}' > /dev/null
+ok "which then ends" wait_state "$job" cancelled 15
 
 # 3. An http sensor against a server that answers 404, then 200.
 (cd "$T/www" && exec python3 -m http.server "$HP" --bind 127.0.0.1) >"$T/http.log" 2>&1 &
