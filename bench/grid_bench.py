@@ -15,11 +15,15 @@ whole once and then as the runs changed since a cursor (?since=CURSOR).
 With --browser it also opens the DAG page in Debian's chromium
 (bench/grid_browser.mjs, playwright-core from tests/browser/node_modules)
 and prints the time to a visible grid, the DOM's size, the longest frame
-and the bytes on the wire while idle for --idle seconds, per minute.
+and the bytes on the wire while idle for --idle seconds, per minute.  With
+--active S it opens the page again and measures the same for S seconds
+while a run of the DAG is triggered every 2 s (at most 4 run at once), so
+that every poll finds changed runs: the poll traffic of a busy DAG.
 
 Usage: bench/grid_bench.py [--tasks 1000] [--runs 100] [--browser] [--idle 30]
+                           [--active 30]
 """
-import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, http.client, json, os, shutil, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kiln_bench import Api, TOP, free_port  # noqa: E402
@@ -50,6 +54,7 @@ def main():
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--browser", action="store_true")
     ap.add_argument("--idle", type=int, default=30)
+    ap.add_argument("--active", type=int, default=0)
     args = ap.parse_args()
     kiln = os.path.join(TOP, "kiln")
     d = tempfile.mkdtemp(prefix="kiln-gridbench.")
@@ -127,16 +132,20 @@ workers:
                                                                "If-None-Match": etag})
         print(f"  grid since cursor {g['cursor']}: {st}, {since_gz} B gzip {t_since*1000:.1f} ms | "
               f"If-None-Match: {st304}, {since_cond} B {t_cond*1000:.1f} ms")
-        if args.browser:
+        def browse(seconds):
             out = subprocess.run(["node", os.path.join(TOP, "bench", "grid_browser.mjs"),
-                                  f"http://127.0.0.1:{port}", "bench", pw, "wide", str(args.idle)],
+                                  f"http://127.0.0.1:{port}", "bench", pw, "wide", str(seconds)],
                                  capture_output=True, text=True)
             if os.environ.get("SLOW"):
                 print(out.stderr)
             if out.returncode != 0:
                 print("  browser: failed:", out.stderr.strip()[-2000:])
-            else:
-                b = json.loads(out.stdout.strip().split("\n")[-1])
+                return None
+            return json.loads(out.stdout.strip().split("\n")[-1])
+
+        if args.browser:
+            b = browse(args.idle)
+            if b is not None:
                 print(f"  browser (chromium, 1400x900): grid visible in {b['visible_ms']} ms; "
                       f"{b['elements']:,d} elements ({b['nodes']:,d} nodes); "
                       f"idle {b['idle_s']} s: longest frame {b['frame_max_ms']} ms, longest task "
@@ -144,6 +153,27 @@ workers:
                       f"on the wire ({b['bytes_per_min']:,d} B/min); scrolled to the end: "
                       f"{'the last task drawn' if b['scrolled'] else 'NOT DRAWN'} "
                       f"({b['rows_drawn']} rows in the DOM)")
+        if args.active > 0:
+            stop = threading.Event()
+            started = []
+
+            def trigger():
+                # The page needs its 3 s to load and settle before the
+                # window opens; runs start from then on.
+                while not stop.wait(2.0):
+                    started.append(Api(port, tok).req("POST", "/api/v1/dags/wide/trigger", {})[0])
+
+            th = threading.Thread(target=trigger, daemon=True)
+            th.start()
+            b = browse(args.active)
+            stop.set()
+            th.join()
+            if b is not None:
+                print(f"  browser while a run starts every 2 s ({len(started)} runs, "
+                      f"{sum(1 for s in started if s in (200, 201))} accepted): {b['idle_s']} s, "
+                      f"{b['idle_requests']} requests, {b['idle_bytes']:,d} B on the wire "
+                      f"({b['bytes_per_min']:,d} B/min, {b['bytes_per_min'] / 60 / 1024:.1f} KiB/s); "
+                      f"longest frame {b['frame_max_ms']} ms, longest task {b['longtask_ms']} ms")
     finally:
         up.terminate()
         up.wait(timeout=30)
