@@ -52,6 +52,13 @@ int artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 int artifact_stat(const char *dir, const char *sha, uint64_t *size,
                   char **err);
 
+/* Is there room under DIR for an artifact of LEN bytes?  0, or -ENOSPC
+ * with a message naming both sizes: the free space (to an unprivileged
+ * writer) must exceed LEN by ARTIFACT_ROOM_SPARE, so that an upload does
+ * not leave the store's own database without room. */
+#define ARTIFACT_ROOM_SPARE ((uint64_t)64 << 20)
+int artifact_room(const char *dir, uint64_t len, char **err);
+
 /* Delete artifact SHA (retention, once the store no longer records it);
  * 0 also if it was not stored. */
 int artifact_remove(const char *dir, const char *sha, char **err);
