@@ -85,7 +85,7 @@ workers: []
         after = hwm_mb(p.pid)
         return {"build": top, "status": int(code), "seconds": round(secs, 2),
                 "hwm_before_mb": round(before, 1), "hwm_after_mb": round(after, 1),
-                "grew_mb": round(after - before, 1)}
+                "grew_mb": round(after - before, 1) + 0.0}
     finally:
         p.terminate()
         p.wait()
