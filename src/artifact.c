@@ -232,12 +232,11 @@ artifact_room(const char *dir, uint64_t len, char **err)
 		              dir, strerror(e));
 	}
 	uint64_t avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
-	if (avail < ARTIFACT_ROOM_SPARE || avail - ARTIFACT_ROOM_SPARE < len)
+	if (avail < len)
 		return err_set(err, -ENOSPC, "no room for an artifact of %llu "
-		              "bytes: %llu bytes free in %s, of which %llu are "
-		              "kept spare", (unsigned long long)len,
-		              (unsigned long long)avail, dir,
-		              (unsigned long long)ARTIFACT_ROOM_SPARE);
+		              "bytes: %llu bytes free in %s",
+		              (unsigned long long)len, (unsigned long long)avail,
+		              dir);
 	return 0;
 }
 

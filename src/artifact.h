@@ -52,11 +52,11 @@ int artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 int artifact_stat(const char *dir, const char *sha, uint64_t *size,
                   char **err);
 
-/* Is there room under DIR for an artifact of LEN bytes?  0, or -ENOSPC
- * with a message naming both sizes: the free space (to an unprivileged
- * writer) must exceed LEN by ARTIFACT_ROOM_SPARE, so that an upload does
- * not leave the store's own database without room. */
-#define ARTIFACT_ROOM_SPARE ((uint64_t)64 << 20)
+/* Is there room under DIR (made if missing) for an artifact of LEN
+ * bytes?  0, or -ENOSPC with a message naming both sizes: the free space
+ * an unprivileged writer sees must hold LEN.  (No more is kept spare: the
+ * store copes with a full disk by itself, store.h, and a disk that fills
+ * during the upload fails it then.) */
 int artifact_room(const char *dir, uint64_t len, char **err);
 
 /* Delete artifact SHA (retention, once the store no longer records it);
