@@ -975,6 +975,8 @@ api_gate_routes(struct api_ctx *a, http_req *r, const struct api_route *routes,
 	struct route_params p;
 	const struct api_route *rt = route_find(routes, n, http_method(r),
 	                                        http_path(r), &p);
+	/* A request refused here counts under its route too. */
+	http_set_route(r, route_label(rt));
 	if (rt == NULL) {
 		http_limit_body(r, 0);  /* answered 404: nothing to read */
 		return 0;

@@ -33,6 +33,8 @@ tasks:
     plugin: readfile
     params: { path: "$T/big.bin", name: big.bin }
 YAML
+python3 -c 'import os,sys; open(sys.argv[1],"wb").write(os.urandom(2<<20))' "$T/mid.bin"
+sed -e "s|id: big|id: mid|" -e "s|big.bin|mid.bin|g" "$T/dags/big.yaml" > "$T/dags/mid.yaml"
 sleep 2.5
 rid=$(api POST /api/v1/dags/big/trigger '{}' | jq_ 'd["run_id"]')
 for _ in $(seq 1 150); do
@@ -116,10 +118,22 @@ code=$(curl -s -o "$T/put.out" -w '%{http_code}' -X PUT -H "Authorization: Beare
 	--data-binary "@$T/twelve.bin" "$URL/api/v1/artifacts/$sha12")
 eq "a third upload meanwhile: 503" 503 "$code"
 ok "naming master.max_uploads" grep -q "master.max_uploads" "$T/put.out"
+# A worker's upload meanwhile is refused 503 (signed), and tried again.
+rid=$(api POST /api/v1/dags/mid/trigger '{}' | jq_ 'd["run_id"]')
+for _ in $(seq 1 100); do
+	curl -s "$URL/metrics" | grep -q 'route="/api/v1/artifacts/:sha",status="503"' && break; sleep 0.02
+done
+ok "the worker's upload was refused 503 while both slots were held" \
+	sh -c "curl -s '$URL/metrics' | grep -q 'route=\"/api/v1/artifacts/:sha\",status=\"503\"'"
 exec 7>&- 8>&-
 wait "$H1" "$H2" 2>/dev/null
 for _ in $(seq 1 50); do [ "$(tmps)" -eq 0 ] && break; sleep 0.1; done
 eq "uploads cut short leave no temporary" 0 "$(tmps)"
+for _ in $(seq 1 100); do
+	s=$(api GET "/api/v1/runs/$rid" | jq_ 'd["state"]'); [ "$s" = success ] || [ "$s" = failed ] && break; sleep 0.1
+done
+eq "then its retry stored it, and the task succeeded" success "$s"
+eq "in one attempt" 1 "$(api GET "/api/v1/runs/$rid" | jq_ 'd["tasks"][0]["tries"]')"
 
 # ---- then it goes through: 12 MiB with max_body 1 MiB, in constant memory
 before=$(hwm)
