@@ -29,8 +29,9 @@ typedef void (*http_handler)(http_req *r, void *ud);
 /* Called once per request as soon as its headers are in, before a byte
  * of its body is read, on an MHD thread with the handler's UD: it may
  * refuse R at once (reply, e.g. 401, and return 1: the body is never
- * read and the connection closes) or lower the body R may send
- * (http_limit_body) and return 0. */
+ * read and the connection closes), or lower the body R may send
+ * (http_limit_body), or have the body streamed to a sink of its own
+ * (http_stream_body), and return 0. */
 typedef int (*http_gate)(http_req *r, void *ud);
 
 struct http_opts {
