@@ -103,10 +103,12 @@ sign_reply(http_req *r, int status, const void *body, size_t len,
  * (the replay table is full) with *err.  Nothing is kept for a request
  * whose signature did not verify.  A parked request's handler is entered
  * again, and the dispatcher with it: what the first entry took stands.
+ * BODY_SHA, if not NULL, is taken as the body's SHA-256 (a streamed
+ * upload's, before its body is in; see api_gate_routes).
  */
 static int
-signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
-          char **err)
+signed_by(struct api_ctx *a, http_req *r, const char *h, const char *body_sha,
+          struct who *w, char **err)
 {
 	const struct reply_key *taken = http_reply_hook_ud(r, sign_reply);
 	if (taken != NULL) {
@@ -120,7 +122,7 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 	struct auth_req q = {
 		.method = http_method(r), .host = http_header(r, "Host"),
 		.path = http_uri(r),    /* path and query as sent */
-		.body = body, .len = len,
+		.body = body, .len = len, .body_sha = body_sha,
 	};
 	struct auth_signer s;
 	int64_t now = clock_now_ms();
@@ -153,11 +155,13 @@ signed_by(struct api_ctx *a, http_req *r, const char *h, struct who *w,
 /* Who sent R: a session cookie (unless there is an Authorization header),
  * a Kiln-HMAC signature or a Bearer token; W->kind WHO_NONE if none
  * holds.  Before the body is in (BODY_IN 0: the gate), a signature can
- * only be prechecked (auth_precheck): its syntax, Host and timestamp.
- * 1 if R was answered already (a replayed signed request: 401; the
- * replay table full: 503), else 0. */
+ * only be prechecked (auth_precheck): its syntax, Host and timestamp;
+ * unless BODY_SHA names the body's hash (a streamed upload): then it is
+ * verified and its nonce taken at once.  1 if R was answered already (a
+ * replayed signed request: 401; the replay table full: 503), else 0. */
 static int
-authenticate(struct api_ctx *a, http_req *r, struct who *w, int body_in)
+authenticate(struct api_ctx *a, http_req *r, struct who *w, int body_in,
+             const char *body_sha)
 {
 	w->kind = WHO_NONE;
 	w->id = NULL;
@@ -178,7 +182,7 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w, int body_in)
 		return 0;
 	int replied = 0;
 	char *err = NULL;
-	if (strncmp(h, "Kiln-HMAC ", 10) == 0 && !body_in) {
+	if (strncmp(h, "Kiln-HMAC ", 10) == 0 && !body_in && body_sha == NULL) {
 		if (auth_precheck(h, http_header(r, "Host"), clock_now_ms(),
 		                  &err) == 0) {
 			w->kind = WHO_SIGNED;   /* so far: the body decides */
@@ -187,7 +191,7 @@ authenticate(struct api_ctx *a, http_req *r, struct who *w, int body_in)
 			log_warn("refused signature: %s", err);
 		}
 	} else if (strncmp(h, "Kiln-HMAC ", 10) == 0) {
-		int rc = signed_by(a, r, h, w, &err);
+		int rc = signed_by(a, r, h, body_sha, w, &err);
 		if (rc == -ENOSPC) {
 			/* replay.c logged it, once */
 			http_add_header(r, "Retry-After", "60");
@@ -904,13 +908,13 @@ api_dispatch(struct api_ctx *a, http_req *r, const struct api_route *routes,
 	int open = route_open(a, rt);
 	int replied = 0;
 	if (!open) {
-		replied = authenticate(a, r, &who, 1);
+		replied = authenticate(a, r, &who, 1, NULL);
 	} else {
 		/* Anyone may call it, but a signer is owed a signed reply. */
 		const char *h = http_header(r, "Authorization");
 		char *err = NULL;
 		if (h != NULL && strncmp(h, "Kiln-HMAC ", 10) == 0 &&
-		    signed_by(a, r, h, &who, &err) < 0 && err != NULL)
+		    signed_by(a, r, h, NULL, &who, &err) < 0 && err != NULL)
 			log_info("open route, reply unsigned: %s", err);
 		free(err);
 		who_clear(&who);
@@ -927,6 +931,43 @@ api_handle(http_req *r, void *ud)
 	api_dispatch(ud, r, api_routes, api_nroutes);
 }
 
+/*
+ * Routes whose body is streamed, not kept (http_stream_body): the handler
+ * that answers them, what decides from the gate on whether the body may
+ * come and where it goes (it replies and says 1 if not), and the path
+ * parameter that names the body's SHA-256.
+ *
+ * Signed requests to them: the signature covers the SHA-256 of the body
+ * (auth.h), and here the body must hash to the name in the path, so the
+ * gate verifies the signature with that name standing for the body's
+ * hash, and takes its nonce, before a byte of the body is read: whoever
+ * lacks the cluster secret is refused on the headers.  The handler then
+ * stores the bytes only if they do hash to the name (400 otherwise), so
+ * the signature that verified is the one over the bytes that are kept.
+ * A captured request cannot be sent again (its nonce is taken), and one
+ * signed for another name, or for other bytes under this name, does not
+ * verify or is refused.  (docs/security.md, "Streamed uploads".)
+ */
+typedef int api_stream_fn(struct api_ctx *a, http_req *r,
+                          const struct route_params *p);
+static const struct {
+	api_handler *handler;
+	api_stream_fn *begin;
+	const char *sha_param;
+} api_streams[] = {
+	{ api_artifact_put, api_artifact_stream, "sha" },
+};
+
+/* The row of api_streams for route RT, or -1. */
+static int
+stream_of(const struct api_route *rt)
+{
+	for (size_t i = 0; i < sizeof api_streams / sizeof api_streams[0]; i++)
+		if (api_streams[i].handler == rt->handler)
+			return (int)i;
+	return -1;
+}
+
 int
 api_gate_routes(struct api_ctx *a, http_req *r, const struct api_route *routes,
                 size_t n)
@@ -934,6 +975,8 @@ api_gate_routes(struct api_ctx *a, http_req *r, const struct api_route *routes,
 	struct route_params p;
 	const struct api_route *rt = route_find(routes, n, http_method(r),
 	                                        http_path(r), &p);
+	/* A request refused here counts under its route too. */
+	http_set_route(r, route_label(rt));
 	if (rt == NULL) {
 		http_limit_body(r, 0);  /* answered 404: nothing to read */
 		return 0;
@@ -944,12 +987,21 @@ api_gate_routes(struct api_ctx *a, http_req *r, const struct api_route *routes,
 		http_limit_body(r, API_OPEN_BODY_MAX);
 		return 0;
 	}
+	/* A streamed route's body is named by a hash; a path that names
+	 * none is not streamed, and its handler refuses it (400). */
+	int st = stream_of(rt);
+	const char *sha = st >= 0 ? route_text(&p, api_streams[st].sha_param) :
+	                  NULL;
+	if (sha != NULL && !hash_is_hex(sha))
+		sha = NULL;
 	struct who who = { .kind = WHO_NONE };
-	int replied = authenticate(a, r, &who, 0);
+	int replied = authenticate(a, r, &who, 0, sha);
 	/* 401 or 403 now, on the headers: a stranger's body is never read. */
 	if (!replied && !allowed(rt, &who, r))
 		replied = 1;
 	who_clear(&who);
+	if (!replied && sha != NULL)
+		replied = api_streams[st].begin(a, r, &p);
 	return replied;
 }
 

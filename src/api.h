@@ -29,6 +29,8 @@ struct api_ctx {
 	replay *replay;         /* nonces of signed requests taken; without
 	                         * it every signed request is refused (503) */
 	int64_t started_mono;   /* clock_clock_mono_ms() at start */
+	int uploads;            /* artifact uploads in progress (atomic),
+	                         * at most cfg->master.max_uploads */
 };
 
 /* How long an API token lives unless it is made with an expiry of its

@@ -146,6 +146,12 @@ api_handler api_vars_list, api_var_get, api_var_reveal, api_var_set,
 
 /* api_artifacts.c */
 api_handler api_artifact_put, api_artifact_get;
+/* From the gate, for PUT /api/v1/artifacts/:sha (P its parameters, the
+ * caller authorized): start streaming R's body to the artifact's
+ * temporary file, or reply (411, 413, 503, 507, or 201 if it is stored
+ * already and the caller sent Expect: 100-continue) and say 1. */
+int api_artifact_stream(struct api_ctx *a, http_req *r,
+                        const struct route_params *p);
 
 /* api_auth.c */
 api_handler api_login, api_logout, api_me, api_token_create,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -215,6 +216,28 @@ artifact_stat(const char *dir, const char *sha, uint64_t *size, char **err)
 	}
 	free(path);
 	return rc;
+}
+
+int
+artifact_room(const char *dir, uint64_t len, char **err)
+{
+	struct statvfs sv;
+	int rc = make_dir(dir, err);    /* the first upload makes it */
+
+	if (rc != 0)
+		return rc;
+	if (statvfs(dir, &sv) != 0) {
+		int e = errno;
+		return err_set(err, -e, "cannot see the free space of %s: %s",
+		              dir, strerror(e));
+	}
+	uint64_t avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+	if (avail < len)
+		return err_set(err, -ENOSPC, "no room for an artifact of %llu "
+		              "bytes: %llu bytes free in %s",
+		              (unsigned long long)len, (unsigned long long)avail,
+		              dir);
+	return 0;
 }
 
 int

@@ -52,6 +52,13 @@ int artifact_open(const char *dir, const char *sha, int *fd, uint64_t *size,
 int artifact_stat(const char *dir, const char *sha, uint64_t *size,
                   char **err);
 
+/* Is there room under DIR (made if missing) for an artifact of LEN
+ * bytes?  0, or -ENOSPC with a message naming both sizes: the free space
+ * an unprivileged writer sees must hold LEN.  (No more is kept spare: the
+ * store copes with a full disk by itself, store.h, and a disk that fills
+ * during the upload fails it then.) */
+int artifact_room(const char *dir, uint64_t len, char **err);
+
 /* Delete artifact SHA (retention, once the store no longer records it);
  * 0 also if it was not stored. */
 int artifact_remove(const char *dir, const char *sha, char **err);

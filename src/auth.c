@@ -85,8 +85,11 @@ auth_message(const struct auth_req *q, const char *ts, const char *nonce,
 {
 	char bodyhash[2 * crypto_hash_sha256_BYTES + 1];
 
-	auth_sha256_hex(q->body != NULL ? q->body : "",
-	                q->body != NULL ? q->len : 0, bodyhash);
+	if (q->body_sha != NULL)
+		snprintf(bodyhash, sizeof bodyhash, "%s", q->body_sha);
+	else
+		auth_sha256_hex(q->body != NULL ? q->body : "",
+		                q->body != NULL ? q->len : 0, bodyhash);
 	return xasprintf("%s\n%s\n%s\n%s\n%s\n%s\n%s",
 	                 q->method != NULL ? q->method : "",
 	                 q->host != NULL ? q->host : "",

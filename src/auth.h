@@ -54,6 +54,11 @@ struct auth_req {
 	const char *path;       /* the target as sent: path and query */
 	const void *body;       /* NULL for none, the same as empty */
 	size_t len;
+	/* If not NULL, the body's SHA-256 (64 lowercase hex digits) in place
+	 * of BODY and LEN: a body streamed from a file, or not yet in.  The
+	 * master passes an artifact's name so, and checks at the end that
+	 * the bytes hash to it (docs/security.md, "Streamed uploads"). */
+	const char *body_sha;
 };
 
 /* A signature that verified: who, when, and its nonce. */

@@ -56,6 +56,19 @@
 #define CLIENT_MAX_REPLY    (64u << 20)    /* 64 MiB */
 #define CLIENT_TIMEOUT_MS   30000L
 #define CLIENT_CONNECT_MS   2000L
+/* What a body read from a file is sent through: the most of it in memory
+ * at once, whatever its size. */
+#define CLIENT_FILE_CHUNK   (256u << 10)
+
+/* A request's body: LEN bytes at DATA, or, if FD >= 0, LEN bytes read
+ * from FD at offset 0 on (pread: FD's offset is left alone) whose SHA-256
+ * SHA the caller knows (it is signed without reading the file twice). */
+struct client_body {
+	const char *data;
+	size_t len;
+	int fd;
+	const char *sha;
+};
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
@@ -661,13 +674,39 @@ plain_parse_head(const char *h, size_t n, struct plain_reply *r)
 	return 0;
 }
 
+/* Send the LEN bytes of file FD from offset 0, CLIENT_FILE_CHUNK at a
+ * time; 0 or a negative errno (-EIO if the file is shorter). */
+static int
+conn_send_file(client *c, int fd, size_t len, int64_t deadline)
+{
+	char *buf = xmalloc(CLIENT_FILE_CHUNK);
+	size_t off = 0;
+	int rc = 0;
+
+	while (rc == 0 && off < len) {
+		size_t want = len - off < CLIENT_FILE_CHUNK ? len - off :
+		              CLIENT_FILE_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = n < 0 ? -errno : -EIO;
+		else if ((rc = conn_send(c, buf, (size_t)n, deadline)) == 0)
+			off += (size_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
 /* Send the request line, headers and BODY on the connection; 0 or a
  * negative errno. */
 static int
 plain_send_request(client *c, const char *method, const char *path,
-                   const char *body, size_t blen, int has_body,
+                   const struct client_body *b, int has_body,
                    const char *auth, int64_t deadline)
 {
+	const char *body = b->data;
+	size_t blen = b->len;
 	char clen[80] = "";
 	if (has_body)
 		snprintf(clen, sizeof clen, "Content-Type: application/json\r\n"
@@ -685,7 +724,11 @@ plain_send_request(client *c, const char *method, const char *path,
 	size_t len = has_body ? blen : 0;
 	int rc;
 	/* One write (and over TLS one record) for a request that fits. */
-	if (len > 0 && len <= 65536) {
+	if (b->fd >= 0) {
+		rc = conn_send(c, req, hlen, deadline);
+		if (rc == 0 && len > 0)
+			rc = conn_send_file(c, b->fd, len, deadline);
+	} else if (len > 0 && len <= 65536) {
 		req = xrealloc(req, hlen + len);
 		memcpy(req + hlen, body, len);
 		rc = conn_send(c, req, hlen + len, deadline);
@@ -845,7 +888,7 @@ plain_read_body(client *c, int head_only, struct client_buf *in,
  */
 static int
 plain_once(client *c, const char *method, const char *path,
-           const char *body, size_t blen, const char *auth,
+           const struct client_body *body, const char *auth,
            int64_t deadline, long *status, struct client_buf *buf,
            const char **why)
 {
@@ -855,9 +898,9 @@ plain_once(client *c, const char *method, const char *path,
 	if (!reused && (rc = plain_connect(c, deadline, why)) != 0)
 		return rc;
 	int head_only = strcmp(method, "HEAD") == 0;
-	int has_body = !(body == NULL && (strcmp(method, "GET") == 0 ||
-	                                  head_only));
-	rc = plain_send_request(c, method, path, body, blen, has_body, auth,
+	int has_body = !(body->data == NULL && body->fd < 0 &&
+	                 (strcmp(method, "GET") == 0 || head_only));
+	rc = plain_send_request(c, method, path, body, has_body, auth,
 	                        deadline);
 	/* The master may have refused the request before its body was in
 	 * (413 for a body over max_body) and closed: its reply, if any, is
@@ -890,23 +933,23 @@ plain_once(client *c, const char *method, const char *path,
 /* The request over plain HTTP, on a kept-alive connection. */
 static int
 plain_exchange(client *c, const char *method, const char *path,
-               const char *body, size_t blen, const char *auth,
+               const struct client_body *body, const char *auth,
                long timeout_ms, long *status, struct client_buf *buf,
                char **err)
 {
 	int64_t deadline = clock_mono_ms() +
 	                   (timeout_ms > 0 ? timeout_ms : CLIENT_TIMEOUT_MS);
 	const char *why = NULL;
-	int rc = plain_once(c, method, path, body, blen, auth, deadline,
-	                    status, buf, &why);
+	int rc = plain_once(c, method, path, body, auth, deadline, status, buf,
+	                    &why);
 	if (rc == -EAGAIN) {
 		/* The master closed the idle connection (restart, timeout):
 		 * the request never reached it, so sending it again is safe. */
 		client_disconnect(c);
 		buf->len = 0;
 		why = NULL;
-		rc = plain_once(c, method, path, body, blen, auth, deadline,
-		                status, buf, &why);
+		rc = plain_once(c, method, path, body, auth, deadline, status,
+		                buf, &why);
 	}
 	if (rc == 0)
 		return 0;
@@ -1024,7 +1067,7 @@ client_check_reply(client *c, const char *method, const char *path,
  * (client_check_reply): transport-independent, after the exchange. */
 static int
 client_exchange(client *c, const char *method, const char *path,
-                const char *body, size_t blen, long timeout_ms, long *status,
+                const struct client_body *body, long timeout_ms, long *status,
                 struct client_buf *buf, char **err)
 {
 	char *auth = NULL;
@@ -1032,7 +1075,9 @@ client_exchange(client *c, const char *method, const char *path,
 
 	if (c->secret != NULL) {
 		struct auth_req q = { .method = method, .host = c->authority,
-		                      .path = path, .body = body, .len = blen };
+		                      .path = path, .body = body->data,
+		                      .len = body->len,
+		                      .body_sha = body->fd >= 0 ? body->sha : NULL };
 		auth_nonce(nonce, c->session, ++c->counter);
 		char *sig = auth_sign(c->secret, c->id, nonce, &q,
 		                      clock_now_ms());
@@ -1042,7 +1087,7 @@ client_exchange(client *c, const char *method, const char *path,
 		auth = xasprintf("Authorization: Bearer %s", c->token);
 	}
 	memset(&buf->sig, 0, sizeof buf->sig);
-	int rc = plain_exchange(c, method, path, body, blen, auth, timeout_ms,
+	int rc = plain_exchange(c, method, path, body, auth, timeout_ms,
 	                        status, buf, err);
 	free(auth);
 	if (rc == 0 && c->secret != NULL &&
@@ -1075,8 +1120,8 @@ client_do(client *c, const char *method, const char *path, json_t *body,
 		len = strlen(data);
 	}
 	pthread_mutex_lock(&c->mu);
-	rc = client_exchange(c, method, path, data, len, timeout_ms, status,
-	                     buf, err);
+	struct client_body b = { .data = data, .len = len, .fd = -1 };
+	rc = client_exchange(c, method, path, &b, timeout_ms, status, buf, err);
 	pthread_mutex_unlock(&c->mu);
 	free(data);
 	if (rc < 0) {
@@ -1132,8 +1177,36 @@ client_send_bytes(client *c, const char *method, const char *path,
 	*text = NULL;
 	*tlen = 0;
 	pthread_mutex_lock(&c->mu);
-	int rc = client_exchange(c, method, path, data, len, timeout_ms, status,
-	                         &buf, err);
+	struct client_body b = { .data = data, .len = len, .fd = -1 };
+	int rc = client_exchange(c, method, path, &b, timeout_ms, status, &buf,
+	                         err);
+	pthread_mutex_unlock(&c->mu);
+	if (rc < 0) {
+		free(buf.data);
+		return rc;
+	}
+	*text = buf.data != NULL ? buf.data : xstrdup("");
+	*tlen = buf.len;
+	return 0;
+}
+
+int
+client_send_file(client *c, const char *method, const char *path, int fd,
+                 uint64_t len, const char *sha, long timeout_ms, long *status,
+                 char **text, size_t *tlen, char **err)
+{
+	struct client_buf buf = { 0 };
+
+	*status = 0;
+	*text = NULL;
+	*tlen = 0;
+	if (fd < 0 || sha == NULL || !hash_is_hex(sha) || len > SIZE_MAX)
+		return err_set(err, -EINVAL, "client_send_file: no file or no "
+		              "SHA-256 for %s", path);
+	struct client_body b = { .len = (size_t)len, .fd = fd, .sha = sha };
+	pthread_mutex_lock(&c->mu);
+	int rc = client_exchange(c, method, path, &b, timeout_ms, status, &buf,
+	                         err);
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0) {
 		free(buf.data);
@@ -1176,7 +1249,8 @@ client_get_stream(client *c, const char *path, long timeout_ms, uint64_t max,
 	*tlen = 0;
 	char *e = NULL;
 	pthread_mutex_lock(&c->mu);
-	int rc = client_exchange(c, "GET", path, NULL, 0, timeout_ms, status,
+	struct client_body none = { .fd = -1 };
+	int rc = client_exchange(c, "GET", path, &none, timeout_ms, status,
 	                         &buf, &e);
 	pthread_mutex_unlock(&c->mu);
 	if (buf.sunk_hash != NULL)      /* not taken by the reply's check */

@@ -66,6 +66,16 @@ int client_send_bytes(client *c, const char *method, const char *path,
                       const void *data, size_t len, long timeout_ms,
                       long *status, char **text, size_t *tlen, char **err);
 
+/* As client_send_bytes, with the LEN bytes of file FD (from offset 0,
+ * read with pread: FD's offset is left alone) as the body, sent in pieces
+ * through a fixed buffer: never whole in memory.  SHA is their SHA-256
+ * (64 lowercase hex digits), which the signature covers in place of
+ * hashing the file again; the master stores an artifact only if the bytes
+ * it got hash to it.  FD stays the caller's. */
+int client_send_file(client *c, const char *method, const char *path, int fd,
+                     uint64_t len, const char *sha, long timeout_ms,
+                     long *status, char **text, size_t *tlen, char **err);
+
 
 /* Takes the next LEN bytes of a streamed reply body: 0, or a negative
  * errno that stops the transfer (client_get_stream returns it). */

@@ -521,6 +521,9 @@ static const struct yamlfile_key cfg_master_keys[] = {
 	{ "dags_dir", YF_OWN, CFG_OFF(master.dags_dir), 0, 0, cfg_set_path },
 	{ "http_threads", YF_INT, CFG_OFF(master.http_threads), 1, 64, NULL },
 	{ "max_body", YF_SIZE, CFG_OFF(master.max_body), 1, INT64_MAX, NULL },
+	{ "max_artifact", YF_SIZE, CFG_OFF(master.max_artifact), 1, INT64_MAX,
+	  NULL },
+	{ "max_uploads", YF_INT, CFG_OFF(master.max_uploads), 1, 1024, NULL },
 	{ "request_timeout", YF_DURATION_INT, CFG_OFF(master.request_timeout_ms),
 	  1000, 3600000, NULL },
 	{ "connections_per_address", YF_INT, CFG_OFF(master.per_ip_connections),
@@ -774,6 +777,9 @@ cfg_finish(struct cfg_ctx *x, yaml_node_t *root)
 	cfg_default_int(&c->master.http_threads, 4);
 	if (c->master.max_body == 0)
 		c->master.max_body = (int64_t)8 << 20;
+	if (c->master.max_artifact == 0)
+		c->master.max_artifact = (int64_t)64 << 30;
+	cfg_default_int(&c->master.max_uploads, 16);
 	cfg_default_int(&c->master.request_timeout_ms, 60000);
 	cfg_default_int(&c->master.per_ip_connections, 128);
 	cfg_default_int(&c->master.heartbeat_ms, 1000);

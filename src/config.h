@@ -82,6 +82,9 @@ struct kiln_config {
 		char *dags_dir;      /* absolute or NULL */
 		int http_threads;    /* default 4 */
 		int64_t max_body;    /* bytes, default 8 MiB */
+		int64_t max_artifact; /* an artifact's bytes (streamed, not
+		                       * bounded by max_body), default 64 GiB */
+		int max_uploads;     /* artifact uploads at once, default 16 */
 		int request_timeout_ms; /* a request's headers and body all
 		                      * in within this, default 60 s */
 		int per_ip_connections; /* per client address, default 128 */

@@ -6,7 +6,9 @@
  * call-me-again access callback into "one handler call per complete
  * request": it shows the headers to the gate (which may refuse the
  * request, or lower the body it may send, before a byte of the body is
- * read), accumulates the body (bounded by that, and by max_body), closes
+ * read), accumulates the body (bounded by that, and by max_body) or
+ * hands it piece by piece to the sink the gate set (http_stream_body:
+ * an artifact goes to its file, never whole in memory), closes
  * a request not all in by the request deadline, calls the kiln handler
  * once the body is in, and queues whatever the handler replied.  Long polls are MHD suspend/resume: http_park() suspends the
  * connection and puts the request on a list that a "parker" thread owned
@@ -136,6 +138,10 @@ http_load_mhd(void)
 #define HTTP_DEFAULT_TIMEOUT_S  30
 #define HTTP_DEFAULT_MAX_BODY   (8u << 20)
 #define HTTP_DEFAULT_REQUEST_S  60
+/* A streamed body (http_stream_body) gets the request deadline plus its
+ * declared length at this rate: 1 MiB/s, a slow link's pace.  A stalled
+ * uploader is closed sooner by the idle timeout (conn_timeout_s). */
+#define HTTP_STREAM_MIN_RATE    (1u << 20)
 /* A thousand workers hold two each (their long poll and their reporter). */
 #define HTTP_CONNECTION_LIMIT   4096
 /* Bounds the request line plus headers: MHD answers 431/414 past it. */
@@ -191,6 +197,9 @@ struct http_req {
 	size_t limit;                   /* most body bytes it may send */
 	int phase;
 	int too_big;                    /* body over max_body: discarding */
+	http_body_fn sink;              /* streamed: the body goes here */
+	void *sink_ud;
+	int64_t extra_ms;               /* beyond the request deadline */
 
 	/* Parking.  `parking` is only touched by the handler's thread;
 	 * `on_list`, `next` and `deadline` under srv->mu; `expired` is
@@ -568,6 +577,14 @@ http_limit_body(http_req *r, size_t n)
 		r->limit = n;
 }
 
+void
+http_stream_body(http_req *r, uint64_t length, http_body_fn fn, void *ud)
+{
+	r->sink = fn;
+	r->sink_ud = ud;
+	r->extra_ms = (int64_t)(length / HTTP_STREAM_MIN_RATE) * 1000;
+}
+
 void *
 http_state(const http_req *r)
 {
@@ -826,7 +843,7 @@ http_headers_in(http_server *s, http_req *r, struct MHD_Connection *c,
 			return MHD_NO;
 		return http_queue(r);
 	}
-	if (http_declared_too_big(c, r->limit)) {
+	if (r->sink == NULL && http_declared_too_big(c, r->limit)) {
 		r->too_big = 1;
 		if (http_too_big(r) == MHD_YES)
 			return MHD_YES;
@@ -844,7 +861,7 @@ http_overdue(const http_req *r)
 	http_server *s = r->srv;
 
 	if (r->phase != REQ_BODY ||
-	    clock_mono_ms() - r->t0 <= s->request_timeout_ms)
+	    clock_mono_ms() - r->t0 <= s->request_timeout_ms + r->extra_ms)
 		return 0;
 	char addr[64];
 	http_client_addr(r, addr, sizeof addr);
@@ -879,6 +896,12 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (http_overdue(r))
 		return MHD_NO;
+	if (*upload_data_size != 0 && r->sink != NULL) {
+		/* Streamed: handed on, never kept (the sink bounds it). */
+		r->sink(r->sink_ud, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
 	if (*upload_data_size != 0) {
 		if (!r->too_big && r->phase == REQ_BODY &&
 		    http_append(r, upload_data, *upload_data_size) < 0) {

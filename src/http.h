@@ -5,7 +5,8 @@
  *
  * One internal epoll thread pool accepts connections and reads request
  * bodies (bounded by max_body: a larger body gets 413 with a JSON error
- * and never reaches the handler).  When a request is complete, the handler
+ * and never reaches the handler; or, for a request the gate streams,
+ * handed to the gate's sink piece by piece and not kept).  When a request is complete, the handler
  * is called on a pool thread; it must either reply (http_reply*) or park
  * the request (http_park) for a long poll.  A parked request is suspended
  * (MHD_suspend_connection) and its handler is called again, with the same
@@ -28,8 +29,9 @@ typedef void (*http_handler)(http_req *r, void *ud);
 /* Called once per request as soon as its headers are in, before a byte
  * of its body is read, on an MHD thread with the handler's UD: it may
  * refuse R at once (reply, e.g. 401, and return 1: the body is never
- * read and the connection closes) or lower the body R may send
- * (http_limit_body) and return 0. */
+ * read and the connection closes), or lower the body R may send
+ * (http_limit_body), or have the body streamed to a sink of its own
+ * (http_stream_body), and return 0. */
 typedef int (*http_gate)(http_req *r, void *ud);
 
 struct http_opts {
@@ -77,6 +79,17 @@ const char *http_body(const http_req *r, size_t *len); /* NUL-terminated */
 /* From the gate: R may send at most N body bytes (never more than
  * max_body); a larger declared body gets 413 before it is read. */
 void http_limit_body(http_req *r, size_t n);
+/* What a streamed body's pieces are handed to, in order, on an MHD
+ * thread: UD as given to http_stream_body, and LEN bytes at DATA
+ * (borrowed for the call). */
+typedef void (*http_body_fn)(void *ud, const void *data, size_t len);
+/* From the gate: R's body is not kept but handed to FN with UD as it
+ * arrives; max_body does not apply (the caller bounds the body, by its
+ * declared LENGTH), and R's request deadline grows by LENGTH at
+ * 1 MiB/s.  http_body() then gives "".  FN must not reply; the handler,
+ * called once the body is all in, does. */
+void http_stream_body(http_req *r, uint64_t length, http_body_fn fn,
+                      void *ud);
 
 /* The label R is counted under in /metrics (a route's pattern, "static"
  * or "other"; "other" until set).  LABEL must outlive the server: a

@@ -17,6 +17,7 @@
  * settles what was lost.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -265,11 +266,61 @@ fetch_input(void *ud, const char *sha, uint64_t size, char **err)
 	return path;
 }
 
+/* PUT output NAME (SHA, LEN bytes) to the master: from the file at PATH
+ * (this worker's cached copy) through the client's fixed buffer if PATH
+ * is not NULL and opens, else from the LEN bytes at DATA.  0, or
+ * negative with *err. */
+static int
+put_output(client *c, const char *name, const char *sha, const char *path,
+           const void *data, size_t len, char **err)
+{
+	char *url = xasprintf("/api/v1/artifacts/%s", sha);
+	int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	long status = 0;
+	int rc = 0;
+	/* 503: the master's disk is full or failing for now, or it has
+	 * master.max_uploads under way; a few tries over 1.5 s ride out a
+	 * passing fault without failing the attempt. */
+	for (int try = 0; try < PUT_TRIES && rc == 0 &&
+	     (try == 0 || status == 503); try++) {
+		char *reply = NULL;
+		size_t rlen;
+		if (try > 0)
+			usleep((useconds_t)(100000 << (try - 1)));
+		if (fd >= 0)
+			rc = client_send_file(c, "PUT", url, fd, len, sha, 60000,
+			                      &status, &reply, &rlen, err);
+		else
+			rc = client_send_bytes(c, "PUT", url, data, len, 60000,
+			                       &status, &reply, &rlen, err);
+		if (rc == 0 && status != 201 && status != 503) {
+			/* Its reason, from the master (a JSON error). */
+			json_t *j = json_loadb(reply, rlen, 0, NULL);
+			const char *why = json_string_value(json_object_get(j,
+			                                    "error"));
+			rc = err_set(err, -EIO, "cannot store output %s (HTTP "
+			            "%ld%s%s)", name, status, why ? ": " : "",
+			            why ? why : "");
+			json_decref(j);
+		}
+		free(reply);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(url);
+	if (rc == 0 && status != 201)
+		rc = err_set(err, -EIO, "cannot store output %s (HTTP %ld)",
+		            name, status);
+	return rc;
+}
+
 /* Upload the task's outputs: the list (*n of them; one allocation, the
  * caller frees it), or NULL with *err.  Each is kept in this worker's
- * cache too: the master counts this worker as holding it (a hint: if the
- * copy failed, the task that reads it fetches it), so that it places the
- * map tasks reading it here. */
+ * cache first, and sent from there: the master counts this worker as
+ * holding it (a hint: if the copy failed, the task that reads it fetches
+ * it), so that it places the map tasks reading it here; and an upload
+ * reads the file a piece at a time (client_send_file) rather than handing
+ * the whole output to the socket at once. */
 static struct proto_file *
 put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 {
@@ -285,36 +336,16 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		size_t len;
 		const char *name = task_output(t, (int)i, &data, &len);
 		char *sha = shas[i] = hash_hex(data, len);
-		char *url = xasprintf("/api/v1/artifacts/%s", sha);
-		long status = 0;
-		int rc = 0;
-		/* 503: the master's disk is full or failing for now; a few
-		 * tries over 1.5 s ride out a passing fault without failing
-		 * the attempt. */
-		for (int try = 0; try < PUT_TRIES && rc == 0 &&
-		     (try == 0 || status == 503); try++) {
-			char *reply = NULL;
-			size_t rlen;
-			if (try > 0)
-				usleep((useconds_t)(100000 << (try - 1)));
-			rc = client_send_bytes(c, "PUT", url, data, len, 60000,
-			                       &status, &reply, &rlen, err);
-			free(reply);
-		}
-		free(url);
-		if (rc != 0 || status != 201) {
-			if (rc == 0)
-				err_set(err, -EIO, "cannot store output %s (HTTP %ld)",
-				       name, status);
-			break;
-		}
 		char *cerr = NULL;
 		char *path = diskcache_put(w->cache, sha, data, len, &cerr);
 		if (path == NULL) {
 			log_warn("%s (output %s is not kept here)", cerr, name);
 			free(cerr);
 		}
+		int rc = put_output(c, name, sha, path, data, len, err);
 		free(path);
+		if (rc != 0)
+			break;
 		f[i] = (struct proto_file){ name, sha, (int64_t)len };
 	}
 	idle_client_put(w, c);

@@ -676,6 +676,85 @@ START_TEST(test_stop_while_parked)
 }
 END_TEST
 
+/* A body the gate streams (http_stream_body): each piece goes to the
+ * sink, in order, none is kept, and max_body does not apply. */
+struct sunk {
+	uint64_t n;
+	uint64_t sum;           /* of each byte times its offset + 1 */
+};
+
+static void
+stream_sink(void *ud, const void *data, size_t len)
+{
+	struct sunk *k = ud;
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		k->sum += (uint64_t)p[i] * (k->n + i + 1);
+	k->n += len;
+}
+
+static int
+stream_gate(http_req *r, void *ud)
+{
+	(void)ud;
+	if (strcmp(http_path(r), "/stream") == 0) {
+		struct sunk *k = xcalloc(1, sizeof *k);
+		http_set_state(r, k, free);
+		http_stream_body(r, 5u << 20, stream_sink, k);
+	}
+	return 0;
+}
+
+static void
+stream_handler(http_req *r, void *ud)
+{
+	struct sunk *k = http_state(r);
+	size_t len;
+
+	if (k == NULL) {
+		handler(r, ud);
+		return;
+	}
+	http_body(r, &len);
+	http_reply_json(r, 200, json_pack("{s:I,s:I,s:I}", "n", (json_int_t)k->n,
+	    "sum", (json_int_t)k->sum, "kept", (json_int_t)len));
+}
+
+START_TEST(test_stream_body)
+{
+	struct http_opts o = {
+		.listen = "127.0.0.1", .port = 0, .threads = 2,
+		.max_body = MAX_BODY, .gate = stream_gate,
+	};
+	size_t len = 5u << 20;
+	char *body = xmalloc(len), *err = NULL;
+	uint64_t sum = 0;
+	struct resp r;
+
+	http_stop(srv);
+	ck_assert_int_eq(http_start(&o, stream_handler, NULL, &srv, &err), 0);
+	port = http_port(srv);
+	for (size_t i = 0; i < len; i++) {
+		body[i] = (char)(i * 131 + (i >> 9));
+		sum += (uint64_t)(unsigned char)body[i] * (i + 1);
+	}
+	fetch(&r, "PUT", "/stream", body, len, 0, NULL);
+	ck_assert_int_eq(r.status, 200);
+	json_t *j = resp_json(&r);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "n")), (json_int_t)len);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "sum")), (json_int_t)sum);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "kept")), 0);
+	json_decref(j);
+	resp_free(&r);
+	/* Not streamed: still bounded by max_body. */
+	fetch(&r, NULL, "/echo", body, len, 0, NULL);
+	ck_assert_int_eq(r.status, 413);
+	resp_free(&r);
+	free(body);
+}
+END_TEST
+
 START_TEST(test_bind_in_use)
 {
 	struct http_opts o = {
@@ -756,6 +835,7 @@ http_suite(void)
 	tcase_add_test(tc, test_wake_before_park);
 	tcase_add_test(tc, test_wake_many);
 	tcase_add_test(tc, test_stop_while_parked);
+	tcase_add_test(tc, test_stream_body);
 	tcase_add_test(tc, test_bind_in_use);
 	tcase_add_test(tc, test_other_addresses);
 	suite_add_tcase(s, tc);
