@@ -99,6 +99,11 @@ def num(x, digits=4):
     return f"{x:.{max(digits - 1, 1)}e}"
 
 
+def ms(x):
+    """A time in ms, to 2 significant digits below 10 and whole above."""
+    return f"{x:.2g}" if x < 10 else f"{x:.0f}"
+
+
 def pval(p):
     if p is None:
         return "-"
@@ -126,7 +131,7 @@ def min_max(metric):
 
 
 def params_str(p):
-    return ", ".join(f"{k}={v}" for k, v in p.items())
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in p.items())
 
 
 def vs_best(m):
@@ -149,7 +154,7 @@ def leaderboard_section(lb, cols):
         rows.append([m["rank"], f"`{m['model']}`", params_str(m["params"]),
                      mean_sd(mt[prim]), min_max(mt[prim])] +
                     [mean_sd(mt[c]) if c in mt else "-" for c in cols] +
-                    [num(m["train_ms"]["mean"], 2), vs_best(m)])
+                    [ms(m["train_ms"]["mean"]), vs_best(m)])
     better = "higher" if lb["higher_is_better"] else "lower"
     test = {"paired_t": "paired t-test (scipy's `ttest_rel`)",
             "corrected_resampled_t": "Nadeau-Bengio corrected resampled t-test"}[lb["test"]]
@@ -170,6 +175,22 @@ def folds_section(lb, metrics):
                 for m in lb["models"] if met in m["metrics"]]
         out += f"Per fold, `{met}`:\n\n" + table(head, rows) + "\n"
     return out
+
+
+def scores_only(body):
+    """BODY without what changes from run to run: the `train ms` column of
+    its tables (scores are deterministic for a seed; times are not)."""
+    out, drop = [], None
+    for line in body.splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| ") and "train ms" in cells:
+            drop = cells.index("train ms")
+        elif not line.startswith("| "):
+            drop = None
+        if drop is not None and line.startswith("| ") and len(cells) > drop:
+            del cells[drop]
+        out.append(" | ".join(cells))
+    return "\n".join(out)
 
 
 def backtest_origins(lb, n):
@@ -311,13 +332,23 @@ def scaling_section(runs):
                          res["evaluations"], f"{res['fit_ms'] / res['evaluations']:.2f}",
                          f"{res['log_loss']:.12f}", f"{abs(res['log_loss'] - ref[1]):.1e}",
                          f"{diff:.1e}"])
+    per = {how: [float(r[5]) for r in rows if r[1].startswith(how)] for how in ("stages", "driver")}
+    evs = sorted({r[4] for r in rows})
+    summary = ((f"\nEvery fit ran the same {evs[0]} evaluations" if len(evs) == 1 else
+                f"\nThe fits ran {', '.join(map(str, evs))} evaluations") +
+               f"; the largest coefficient "
+               f"difference between partitionings is {max(float(r[8]) for r in rows):.1e} and "
+               f"the largest log-loss difference {max(float(r[7]) for r in rows):.1e} (floating-point "
+               f"additions in another order). An evaluation cost "
+               f"{min(per['stages']):.2f}-{max(per['stages']):.2f} ms as a stage and "
+               f"{min(per['driver']):.2f}-{max(per['driver']):.2f} ms in the driver.\n")
     return ("Logistic regression (`logreg`, defaults: L2, C = 1) on `examples/data/digits.csv` "
             "(600 rows x 64 features, 10 classes), ingested in 1, 2 and 4 partitions; "
             "each fit is a job of its own on the cluster. Differences are against the "
             "1-partition staged fit.\n\n" +
             table(["partitions", "evaluated by", "job s", "fit s", "evaluations",
-                   "ms per evaluation", "training log loss", "|Δ log loss|",
-                   "max |Δ coef|"], rows, "rlrrrrrrr"))
+                   "ms per evaluation", "training log loss", "Δ log loss",
+                   "largest Δ coefficient"], rows, "rlrrrrrrr") + summary)
 
 # ------------------------------------------------------------------
 # statsmodels 0.13
@@ -351,14 +382,14 @@ for name, mj in inp["models"].items():
         own = ExponentialSmoothing(y, initialization_method="estimated", **kw).fit()
         # the seasonal state applied to the last value, before its update
         # (the recursion of statsmodels' _predict, run here on its own)
-        a, b, g = mj["alpha"], mj["beta"], mj["gamma"]
+        a, b, g, phi = mj["alpha"], mj["beta"], mj["gamma"], mj["phi"]
         L, B, S = mj["initial_level"], mj["initial_trend"], list(mj["initial_seasonal"])
         m = mj["m"]
         for i, v in enumerate(y):
-            s, T = S[i % m], L + B
+            s, T = S[i % m], L + phi * B
             Ln = a * (v - s) + (1 - a) * T if seas == "add" else a * v / s + (1 - a) * T
             S[i % m] = g * (v - T) + (1 - g) * s if seas == "add" else g * v / T + (1 - g) * s
-            B = b * (Ln - L) + (1 - b) * B
+            B = b * (Ln - L) + (1 - b) * phi * B
             L = Ln
         out["models"][name] = {"fixed_sse": float(fixed.sse),
                                "fixed_forecast": fixed.forecast(h).tolist(),
@@ -366,7 +397,7 @@ for name, mj in inp["models"].items():
                                "own_forecast": own.forecast(h).tolist(),
                                "s_last_before": s}
     elif mj["method"] == "ar":
-        sel = ar_select_order(y, inp["max_p"], trend="c")
+        sel = ar_select_order(y, inp["max_p"], ic="aic", trend="c")
         p = len(sel.ar_lags) if sel.ar_lags is not None else 0
         r = AutoReg(y, lags=p, trend="c").fit()
         out["models"][name] = {"p": p, "coef": r.params.tolist(),
@@ -423,10 +454,12 @@ def statsmodels_section(run, jobs):
                      num(s["own_sse"], 10),
                      f"{max(abs(d) for d in diff):.2e}",
                      ", ".join(map(str, off)) or "none",
-                     f"{max(abs(a - b) for a, b in zip(k, s['own_forecast'])):.2e}"])
+                     f"{max(abs(a - b) for a, b in zip(k, s['own_forecast'])):.2e}",
+                     f"{max(abs(k[h] - s['own_forecast'][h]) for h in range(len(k)) if (h + 1) % m):.2e}"])
     out += table(["model", "kiln SSE", "statsmodels SSE, kiln's parameters",
-                  "statsmodels SSE, its own fit", "max |forecast diff|, same parameters",
-                  "steps that differ", "max |forecast diff|, own fit"], rows, "lrrrrlr")
+                  "statsmodels SSE, its own fit", "largest forecast difference, same parameters",
+                  "steps that differ", "largest forecast difference, own fit",
+                  "the same, steps not multiples of m"], rows, "lrrrrlrr")
     # the steps that differ, and the state statsmodels used there
     rows = []
     for meth in ("holt_winters_add", "holt_winters_mul"):
@@ -437,23 +470,34 @@ def statsmodels_section(run, jobs):
                 continue
             rows.append([f"`{meth}`", h, num(k[h - 1], 10), num(s["fixed_forecast"][h - 1], 10),
                          f"{s['fixed_forecast'][h - 1] - k[h - 1]:.6g}"])
-        base = [(mj["level"] + h * mj["trend"]) for h in (m, 2 * m, 3 * m)]
-        comb = [(b + s["s_last_before"]) if meth.endswith("add") else b * s["s_last_before"]
-                for b in base]
-        err = max(abs(c - s["fixed_forecast"][h - 1])
-                  for c, h in zip(comb, (m, 2 * m, 3 * m)) if h <= len(k))
-        rows.append([f"`{meth}`", f"{m}, {2 * m}, {3 * m} rebuilt", "-",
-                     f"level + h·trend {'+' if meth.endswith('add') else '×'} "
-                     f"s (before its update) = {num(s['s_last_before'], 8)} "
-                     f"vs kiln's updated {num(mj['season'][m - 1], 8)}",
-                     f"{err:.1e}"])
     out += "\nAt and around the multiples of the season (h = forecast step):\n\n"
     out += table(["model", "h", "kiln", "statsmodels, kiln's parameters", "difference"],
                  rows, "lrrrr")
+    # why: statsmodels' steps m, 2m, ... use the seasonal state of the last
+    # value from before that value updated it
+    rows = []
+    for meth in ("holt_winters_add", "holt_winters_mul"):
+        k, s, mj = fcs[meth], sm["models"][meth], models[meth]
+        m, add = mj["m"], meth.endswith("add")
+        hs = [h for h in range(m, len(k) + 1, m)]
+        sb = s["s_last_before"]
+        rebuilt = [(mj["level"] + h * mj["trend"]) + sb if add else
+                   (mj["level"] + h * mj["trend"]) * sb for h in hs]
+        err = max(abs(r - s["fixed_forecast"][h - 1]) for r, h in zip(rebuilt, hs))
+        rows.append([f"`{meth}`", num(mj["season"][m - 1], 8), num(sb, 8),
+                     f"{err:.1e}"])
+    out += ("\nThe seasonal state of steps h = m, 2m, ...: kiln's $s_n$, the state "
+            "after the last value $y_n$ updated it, and $s_{n-m}$, the one $y_n$ was "
+            "forecast with (from the same recursion run in Python); statsmodels' "
+            "forecasts at those steps rebuilt as $\\ell_n + h b_n + s_{n-m}$ "
+            "(multiplicative: $(\\ell_n + h b_n)\\, s_{n-m}$):\n\n")
+    out += table(["model", "kiln's $s_n$", "$s_{n-m}$",
+                  "largest difference of the rebuilt from statsmodels' at h = m, 2m, 3m"], rows, "lrrr")
     a, s = models["ar"], sm["models"]["ar"]
     dc = max(abs(x - y) for x, y in zip(a["coef"], s["coef"])) if len(s["coef"]) == len(a["coef"]) else None
     df = max(abs(x - y) for x, y in zip(fcs["ar"], s["forecast"]))
-    out += ("\nAR by AIC over p = 0..10 (`ar_select_order(y, 10, trend=\"c\")`, then "
+    out += ("\nAR by AIC over p = 0..10 (`ar_select_order(y, 10, ic=\"aic\", trend=\"c\")`, "
+            "whose default is BIC, then "
             f"`AutoReg(y, p, trend=\"c\")`): kiln chose p = {a['p']}, statsmodels "
             f"p = {s['p']}; largest coefficient difference "
             f"{'-' if dc is None else f'{dc:.1e}'}, largest forecast difference "
@@ -528,8 +572,14 @@ def main():
         if "| --- |" not in body and "| ---" not in body and name != "provenance":
             raise SystemExit(f"section {name}: no table")
     if args.check:
+        old = sections_of(text)
+        for name in CHECK_SECTIONS:
+            if scores_only(old[name]) != scores_only(got[name]):
+                sys.exit(f"{args.docs}: section {name} is not what this tree computes "
+                         f"(run tools/analytics-results.py):\n--- the docs\n{old[name]}"
+                         f"--- this run\n{got[name]}")
         print(f"ok: {len(got)} sections well-formed; {', '.join(CHECK_SECTIONS)} "
-              f"from a real run in {time.time() - t0:.1f} s")
+              f"from a real run in {time.time() - t0:.1f} s, the same scores as the docs'")
         for name in CHECK_SECTIONS:
             print(got[name])
         return
