@@ -325,19 +325,22 @@ def scaling_section(runs):
             if ref is None:
                 ref = (flat, res["log_loss"])
             diff = max(abs(a - b) for a, b in zip(ref[0], flat))
+            scale = max(abs(a) for a in ref[0])
             wall = j["finished_ms"] - j["started_ms"]
             how = {"dist": "stages (`local_below: 0`)", "local": "driver (`local_below: -1`)",
                    "default": "default (" + ("driver" if res.get("local") else "stages") + ")"}[mode]
             rows.append([parts, how, f"{wall / 1000:.2f}", f"{res['fit_ms'] / 1000:.3f}",
                          res["evaluations"], f"{res['fit_ms'] / res['evaluations']:.2f}",
                          f"{res['log_loss']:.12f}", f"{abs(res['log_loss'] - ref[1]):.1e}",
-                         f"{diff:.1e}"])
+                         f"{diff:.1e}", f"{diff / scale:.1e}"])
     per = {how: [float(r[5]) for r in rows if r[1].startswith(how)] for how in ("stages", "driver")}
     evs = sorted({r[4] for r in rows})
     summary = ((f"\nEvery fit ran the same {evs[0]} evaluations" if len(evs) == 1 else
                 f"\nThe fits ran {', '.join(map(str, evs))} evaluations") +
                f"; the largest coefficient "
-               f"difference between partitionings is {max(float(r[8]) for r in rows):.1e} and "
+               f"difference between partitionings is {max(float(r[8]) for r in rows):.1e} "
+               f"({max(float(r[9]) for r in rows):.1e} of the largest coefficient, "
+               f"{max(abs(a) for a in ref[0]):.4g}) and "
                f"the largest log-loss difference {max(float(r[7]) for r in rows):.1e} (floating-point "
                f"additions in another order). An evaluation cost "
                f"{min(per['stages']):.2f}-{max(per['stages']):.2f} ms as a stage and "
@@ -348,7 +351,8 @@ def scaling_section(runs):
             "1-partition staged fit.\n\n" +
             table(["partitions", "evaluated by", "job s", "fit s", "evaluations",
                    "ms per evaluation", "training log loss", "Δ log loss",
-                   "largest Δ coefficient"], rows, "rlrrrrrrr") + summary)
+                   "largest Δ coefficient", "relative to the largest coefficient"],
+                  rows, "rlrrrrrrrr") + summary)
 
 # ------------------------------------------------------------------
 # statsmodels 0.13
