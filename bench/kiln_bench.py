@@ -115,14 +115,16 @@ class Api:
 
 
 def dags_cluster_up(d, sync="full", slots=1, master_yaml="", worker_yaml="",
-                    read_roots=None):
+                    read_roots=None, kiln=None, plugin_dir=None):
     """Start `kiln up` with its files in D (D/dags its dags directory) and a
     master and 2 workers of SLOTS slots each on a free loopback port; return
     the process, once ready, and an Api with a fresh token.  MASTER_YAML
     (lines of master keys) and WORKER_YAML (", key: value" for each worker)
-    add to the configuration; READ_ROOTS, a list, is data.read_roots.  The
-    caller terminates the process (then may remove D)."""
-    kiln = os.path.join(TOP, "kiln")
+    add to the configuration; READ_ROOTS, a list, is data.read_roots.
+    KILN and PLUGIN_DIR default to the tree's (an out-of-tree build gives
+    its own).  The caller terminates the process (then may remove D)."""
+    kiln = kiln or os.path.join(TOP, "kiln")
+    plugin_dir = plugin_dir or os.path.join(TOP, "plugins", "lib")
     port = free_port()
     conf = os.path.join(d, "cluster.yaml")
     master_yaml = "".join(f"  {line}\n" for line in master_yaml.splitlines())
@@ -131,7 +133,7 @@ def dags_cluster_up(d, sync="full", slots=1, master_yaml="", worker_yaml="",
         f.write(f"""master:
   port: {port}
   data_dir: {d}/master
-  plugin_dir: {TOP}/plugins/lib
+  plugin_dir: {plugin_dir}
   dags_dir: {d}/dags
 {master_yaml}  auth:
     secret_file: {d}/secret

@@ -33,8 +33,9 @@
  * compare SSE and forecasts, not those states.
  *
  * Forecasts use the last m seasonal states periodically.  (statsmodels
- * 0.13 forecasts steps m and 2m with the seasonal state of y[n-1] from
- * before its update, a bug in its _predict; we do not copy it.)
+ * 0.13 forecasts steps m, 2m, 3m, ... with the seasonal state of y[n-1]
+ * from before its update, a bug in its _predict; we do not copy it.
+ * docs/analytics.md shows the numbers, made by tools/analytics-results.py.)
  *
  * Bad input never crashes or yields a silent NaN; functions return 0 or a
  * negative errno value and set *err to a malloc()ed message (the caller
