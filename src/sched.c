@@ -871,6 +871,77 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	return sched_submit_idem(s, jobs, n, NULL, err);
 }
 
+/* A submission handed to the queue before its commit is durable
+ * (store_apply_early): the ids it queued. */
+struct sc_early {
+	sched *s;
+	int64_t *ids;
+	size_t n;
+};
+
+/* Queue job OPS[i] (a STORE_SUBMIT the store gave an id).  Lock held. */
+static void
+sc_queue_new(sched *s, const struct store_op *op)
+{
+	struct sjob *j = sjob_from(s, &op->job);
+	job_insert(s, j);
+	queue_add(s, j);
+}
+
+/*
+ * The writer thread, once the submission's rows are in its transaction and
+ * before its COMMIT: queue the jobs now, so a waiting worker may take one
+ * while the disk syncs (bench/kiln_bench.py's latency).  Nothing is told
+ * to the client before the commit is durable, and a result is taken only
+ * by a later commit, so no acknowledged job or result can be lost.  Only
+ * with the lock free at once: a thread holding it may wait for this very
+ * commit (sched_register, sched_cancel), so the writer must not wait for
+ * it; then the submitter queues the jobs after the commit, as without.
+ */
+static void
+sc_submit_early(void *ud, const struct store_op *ops, size_t n)
+{
+	struct sc_early *e = ud;
+	sched *s = e->s;
+	if (pthread_mutex_trylock(&s->mu) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].kind != STORE_SUBMIT)
+			continue;
+		sc_queue_new(s, &ops[i]);
+		e->ids[e->n++] = ops[i].job.id;
+	}
+	pthread_mutex_unlock(&s->mu);
+	wake(s);
+}
+
+/* The commit of an early submission failed: its jobs never existed.
+ * Queued ones leave; one a worker runs is cancelled there and leaves (its
+ * result, if any comes, names no job); one whose result is being written
+ * leaves when that write finds no row (settle_end). */
+static void
+sc_submit_withdraw(sched *s, const struct sc_early *e)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < e->n; i++) {
+		struct sjob *j = job_find(s, e->ids[i]);
+		if (j == NULL || j->state == SJ_FINISHING)
+			continue;
+		if (j->state == SJ_QUEUED) {
+			if (j->not_before) {
+				j->not_before = 0;
+				s->delayed--;
+			}
+			queue_del(s, j);
+		} else if (j->worker != NULL) {
+			sc_worker_cancel_push(j->worker, j->id, j->attempt);
+			run_del(j);
+		}
+		job_remove(s, j);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 int
 sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
                   const struct store_op *idem, char **err)
@@ -895,20 +966,30 @@ sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
 		ops[n].id = (int64_t)n;
 		ops[n].t_ms = t;
 	}
-	int rc = store_apply(s->st, ops, n + (idem != NULL), err);
+	struct sc_early e = { .s = s, .ids = xcalloc(n, sizeof *e.ids) };
+	int early = 0;
+	int rc = store_apply_early(s->st, ops, n + (idem != NULL),
+	                           sc_submit_early, &e, &early, err);
+	if (rc != 0 && early)
+		sc_submit_withdraw(s, &e);
 	if (rc == 0) {
-		pthread_mutex_lock(&s->mu);
+		/* Queued already by sc_submit_early, or now. */
+		int queue = !early || e.n == 0;
+		if (queue)
+			pthread_mutex_lock(&s->mu);
 		for (size_t i = 0; i < n; i++) {
 			jobs[i].id = ops[i].job.id;
 			jobs[i].state = JOB_QUEUED;
 			jobs[i].created_ms = t;
-			struct sjob *j = sjob_from(s, &ops[i].job);
-			job_insert(s, j);
-			queue_add(s, j);
+			if (queue)
+				sc_queue_new(s, &ops[i]);
 		}
-		pthread_mutex_unlock(&s->mu);
-		wake(s);
+		if (queue) {
+			pthread_mutex_unlock(&s->mu);
+			wake(s);
+		}
 	}
+	free(e.ids);
 	free(ops);
 	return rc;
 }

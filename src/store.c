@@ -60,6 +60,16 @@
 /* How often a store that cannot be written and has nothing queued tries
  * a small write of its own (store_wait_or_probe). */
 #define STORE_PROBE_MS 1000
+/* At most this many jobs of one group commit are handed to their early
+ * callback (store_apply_early) before the commit is durable; job ids
+ * skip this many at each open, so that an id handed out early and lost
+ * in a crash is never given to another job (store_seq_gap). */
+#define STORE_EARLY_MAX 256
+/* The writer checkpoints the WAL itself, after the callers of a commit
+ * were woken, once it holds this many pages (SQLite's own automatic
+ * checkpoint runs inside the COMMIT, on the caller's time).  4 MB:
+ * SQLite's default, so the WAL is reused in place after each one. */
+#define STORE_CKPT_PAGES 1000
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -441,13 +451,19 @@ enum {
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
 	P_IDEM_PURGE, P_IDEM, P_TI_UNMAP, P_TI_MAPPED, P_TI_EXPAND,
-	P_PLUGIN_SEEN,
+	P_PLUGIN_SEEN, P_SEQ_RAISE, P_SEQ_ADD,
 	P_DAG_VERSION, P_RUN_VERSION, P_TI_ADD,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
 	[P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
 	[P_PLUGIN_SEEN] = "INSERT OR IGNORE INTO plugins_seen (name) VALUES (?1)",
+	/* Job ids never go back below ?1 (store_seq_raise). */
+	[P_SEQ_RAISE] = "UPDATE sqlite_sequence SET seq = max(seq, ?1)"
+	" WHERE name = 'jobs'",
+	[P_SEQ_ADD] = "INSERT INTO sqlite_sequence (name, seq)"
+	" SELECT 'jobs', ?1 WHERE NOT EXISTS"
+	" (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')",
 	/* The last row inserted is the batch's last job (STORE_IDEM). */
 	[P_IDEM] =
 	"INSERT OR IGNORE INTO idempotency (principal, key, hash, first_id,"
@@ -613,6 +629,12 @@ struct store_batch {
 	size_t n;
 	int later;              /* from store_apply_later(): nobody waits;
 	                         * the writer frees it (and its strings) */
+	/* store_apply_early(): called by the writer once the group's ops ran
+	 * (the jobs have their ids), before its COMMIT; early_ran says if it
+	 * was. */
+	void (*early)(void *ud, const struct store_op *ops, size_t n);
+	void *early_ud;
+	int early_ran;
 	int done;
 	int rc;
 	char *err;              /* malloc()ed, handed to the caller */
@@ -637,6 +659,12 @@ struct store {
 	size_t nseen;
 	pthread_t writer;
 	int writer_started;
+	/* Writer thread only.  id_floor: a commit that failed had given
+	 * jobs ids up to this, perhaps handed out early: the next commit
+	 * raises the jobs' sequence past it, so none is given again.
+	 * wal_pages: the WAL's size after the last commit (sqlite3_wal_hook). */
+	int64_t id_floor;
+	int wal_pages;
 
 	pthread_mutex_t q_mu;   /* guards everything down to commits */
 	pthread_cond_t q_cond;  /* the writer sleeps here */
@@ -981,6 +1009,35 @@ fail:
 }
 
 static void *store_writer(void *arg);
+static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int n);
+
+/*
+ * At open: job ids go on STORE_EARLY_MAX past the last one given.  The
+ * master hands a group's jobs to workers while their commit is being made
+ * durable (store_apply_early); a master killed in that window loses
+ * their rows, but a worker may still hold one and report it when it
+ * registers again.  With the gap, its id names no job of the new master,
+ * so the report is refused rather than taken for another job's.  The
+ * first open writes the sequence's row without a gap: a new store's
+ * first job is 1.
+ */
+static int
+store_seq_gap(store *s, char **err)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "BEGIN IMMEDIATE;"
+	         "UPDATE sqlite_sequence SET seq = max(seq, (SELECT"
+	         " coalesce(max(id), 0) FROM jobs)) + %d WHERE name = 'jobs';"
+	         "INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs',"
+	         " (SELECT coalesce(max(id), 0) FROM jobs) WHERE NOT EXISTS"
+	         " (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs');"
+	         "COMMIT", STORE_EARLY_MAX);
+	int rc = store_exec(s->wdb, sql, err);
+	if (rc < 0 && !sqlite3_get_autocommit(s->wdb))
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
 
 /* Free whatever store_open() got as far as making. */
 static void
@@ -1078,8 +1135,10 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	if ((rc = store_exec(s->wdb, sync_full ? "PRAGMA synchronous = FULL" :
 	                     "PRAGMA synchronous = NORMAL", err)) < 0)
 		goto fail;
-	if ((rc = store_migrate(s, err)) < 0)
+	if ((rc = store_migrate(s, err)) < 0 ||
+	    (rc = store_seq_gap(s, err)) < 0)
 		goto fail;
+	sqlite3_wal_hook(s->wdb, store_wal_hook, s);
 
 	for (int i = 0; i < W_NSTMT; i++) {
 		rc = sqlite3_prepare_v3(s->wdb, store_wsql[i], -1,
@@ -1568,6 +1627,45 @@ store_trace_commit(const struct store_batch *list, const char *outcome)
 	log_info("fault: store commit %s: %s", kinds, outcome);
 }
 
+/* Inside the open transaction: job ids from now on are above FLOOR (and
+ * the jobs' row of sqlite_sequence exists).  Writer thread only. */
+static int
+store_seq_raise(store *s, int64_t floor)
+{
+	int rc = store_pexec(s, P_SEQ_RAISE, "i", floor);
+	if (rc == SQLITE_OK && sqlite3_changes(s->wdb) == 0)
+		rc = store_pexec(s, P_SEQ_ADD, "i", floor);
+	return rc;
+}
+
+/* The early callbacks of the group's batches (store_apply_early), once
+ * its ops ran and before its COMMIT, if the group gave ids to no more
+ * than STORE_EARLY_MAX jobs: the ids a crash could lose before the
+ * COMMIT is durable are then within the gap store_seq_gap() leaves at
+ * the next open.  Then the "commit" fault point (fault.h), so a test
+ * can stop the master right there. */
+static void
+store_run_early(store *s, struct store_batch *list)
+{
+	size_t submits = 0;
+	int any = 0;
+	for (struct store_batch *b = list; b; b = b->next) {
+		any |= b->early != NULL;
+		for (size_t i = 0; i < b->n; i++)
+			submits += b->ops[i].kind == STORE_SUBMIT;
+	}
+	if (any && submits <= STORE_EARLY_MAX) {
+		for (struct store_batch *b = list; b; b = b->next) {
+			if (b->early == NULL)
+				continue;
+			b->early(b->early_ud, b->ops, b->n);
+			b->early_ran = 1;
+		}
+	}
+	if (submits > 0)
+		fault_check(FAULT_STORE, FAULT_COMMIT);
+}
+
 /* Run every batch of the list in one transaction.  On failure the whole
  * transaction is rolled back and every batch in it fails, even those that
  * were fine: simple, and failures here mean a broken disk or database,
@@ -1580,6 +1678,10 @@ store_commit_group(store *s, struct store_batch *list)
 	int rc = store_wstep(s->wst[W_BEGIN]);
 	const char *what = "BEGIN";
 
+	if (rc == SQLITE_OK && s->id_floor > 0) {
+		rc = store_seq_raise(s, s->id_floor);
+		what = "write";
+	}
 	for (struct store_batch *b = list; b && rc == SQLITE_OK; b = b->next) {
 		for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++) {
 			rc = store_run_op(s, &b->ops[i]);
@@ -1587,6 +1689,7 @@ store_commit_group(store *s, struct store_batch *list)
 		}
 	}
 	if (rc == SQLITE_OK) {
+		store_run_early(s, list);
 		rc = store_wstep(s->wst[W_COMMIT]);
 		what = "COMMIT";
 	}
@@ -1594,6 +1697,7 @@ store_commit_group(store *s, struct store_batch *list)
 		store_trace_commit(list, rc == SQLITE_OK ? "ok" :
 		                   sqlite3_errmsg(s->wdb));
 	if (rc == SQLITE_OK) {
+		s->id_floor = 0;
 		pthread_mutex_lock(&s->q_mu);
 		s->commits++;
 		char *was = s->unwritable;
@@ -1631,9 +1735,15 @@ store_commit_group(store *s, struct store_batch *list)
 	store_seen_forget(s);
 	for (struct store_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->n; i++) {
-			b->ops[i].applied = 0;
-			if (b->ops[i].kind == STORE_SUBMIT)
-				b->ops[i].job.id = 0;
+			struct store_op *op = &b->ops[i];
+			/* Rolled back, its id would be given again: not if
+			 * it may have been handed out (store_run_early). */
+			if (op->kind == STORE_SUBMIT && op->applied &&
+			    op->job.id > s->id_floor)
+				s->id_floor = op->job.id;
+			op->applied = 0;
+			if (op->kind == STORE_SUBMIT)
+				op->job.id = 0;
 		}
 		b->rc = erc;
 		b->err = xstrdup(msg);
@@ -1680,6 +1790,38 @@ store_wait_or_probe(store *s)
 	store_commit_group(s, &b);
 	free(b.err);
 	pthread_mutex_lock(&s->q_mu);
+}
+
+/* sqlite3_wal_hook: a commit left the WAL N pages long.  It replaces
+ * SQLite's automatic checkpoint, which would run inside the COMMIT, that
+ * is before the commit's callers are woken. */
+static int
+store_wal_hook(void *ud, sqlite3 *db, const char *name, int n)
+{
+	(void)db;
+	(void)name;
+	((store *)ud)->wal_pages = n;
+	return SQLITE_OK;
+}
+
+/* Copy the WAL into the database (PASSIVE: never waits for a reader),
+ * after the commit's callers were woken.  Once all of it is copied the
+ * next commit writes the WAL from its start again: in place, over pages
+ * the file already has, which the disk syncs faster than appended ones
+ * (bench/kiln_bench.py prints both).  Writer thread only. */
+static void
+store_checkpoint(store *s)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL,
+	                                   SQLITE_CHECKPOINT_PASSIVE, &log,
+	                                   &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warn("store: checkpoint of %s: %s", s->path,
+		         sqlite3_errmsg(s->wdb));
+	/* Not all copied (a reader holds an older snapshot): try again
+	 * after the next commit rather than at once. */
+	s->wal_pages = 0;
 }
 
 static void *
@@ -1762,6 +1904,11 @@ store_writer(void *arg)
 				s->q_tail = rtail;
 			s->q_head = retry;
 			s->later_since = clock_mono_ms() + STORE_RETRY_MS;
+		}
+		if (s->wal_pages >= STORE_CKPT_PAGES) {
+			pthread_mutex_unlock(&s->q_mu);
+			store_checkpoint(s);
+			pthread_mutex_lock(&s->q_mu);
 		}
 	}
 	pthread_mutex_unlock(&s->q_mu);
@@ -1870,11 +2017,14 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 
 /* Queue a batch and wait for its commit. */
 static int
-store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
+store_apply_wait(store *s, struct store_op *ops, size_t n,
+                 void (*early)(void *, const struct store_op *, size_t),
+                 void *ud, int *early_ran, char **err)
 {
 	int rc;
 
-	struct store_batch b = { .ops = ops, .n = n };
+	struct store_batch b = { .ops = ops, .n = n, .early = early,
+	                         .early_ud = ud };
 	pthread_cond_init(&b.cond, NULL);
 
 	pthread_mutex_lock(&s->q_mu);
@@ -1887,6 +2037,8 @@ store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
 	pthread_mutex_unlock(&s->q_mu);
 
 	pthread_cond_destroy(&b.cond);
+	if (early_ran != NULL)
+		*early_ran = b.early_ran;
 	if (b.rc < 0) {
 		rc = err_set(err, b.rc, "%s", b.err);
 		free(b.err);
@@ -1898,13 +2050,24 @@ store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
 int
 store_apply(store *s, struct store_op *ops, size_t n, char **err)
 {
+	return store_apply_early(s, ops, n, NULL, NULL, NULL, err);
+}
+
+int
+store_apply_early(store *s, struct store_op *ops, size_t n,
+                  void (*early)(void *ud, const struct store_op *ops,
+                                size_t n),
+                  void *ud, int *early_ran, char **err)
+{
 	int rc;
 
+	if (early_ran != NULL)
+		*early_ran = 0;
 	if (n == 0)
 		return 0;
 	if ((rc = store_check_ops(ops, n, err)) < 0)
 		return rc;
-	return store_apply_wait(s, ops, n, err);
+	return store_apply_wait(s, ops, n, early, ud, early_ran, err);
 }
 
 int
@@ -1933,7 +2096,7 @@ store_fatal(const char *what, const char *err)
 int
 store_sync(store *s, char **err)
 {
-	return store_apply_wait(s, NULL, 0, err);
+	return store_apply_wait(s, NULL, 0, NULL, NULL, NULL, err);
 }
 
 int

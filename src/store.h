@@ -186,6 +186,22 @@ void store_close(store *s);
  * it, also from inside a read callback. */
 int store_apply(store *s, struct store_op *ops, size_t n, char **err);
 
+/* store_apply(), and once the ops ran inside the transaction (submitted
+ * jobs have their ids) but before its COMMIT is made durable, EARLY(UD,
+ * OPS, N) is called on the writer thread, so the caller can act on the
+ * jobs (hand them to workers) while the disk syncs.  EARLY must not wait
+ * for anything that may wait for the store: no store call, and no lock
+ * that a thread may hold across one (pthread_mutex_trylock is fine).  It is not called when the transaction
+ * gives ids to more than 256 jobs in all; *EARLY_RAN (if not NULL) says
+ * whether it was.  If the commit then fails the call fails as
+ * store_apply() does and what EARLY acted on must be undone: the ids
+ * it saw are never given to other jobs, in this process or after a
+ * restart (each open skips 256 ids). */
+int store_apply_early(store *s, struct store_op *ops, size_t n,
+                      void (*early)(void *ud, const struct store_op *ops,
+                                    size_t n),
+                      void *ud, int *early_ran, char **err);
+
 /* Queue N ops (STORE_START, STORE_REQUEUE, STORE_CANCEL, STORE_LOG or
  * STORE_TOKEN_USED;
  * copied, with their strings) and return at once: they are committed
