@@ -574,7 +574,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 			json_object_del(ps->body, "running");
 			json_object_del(ps->body, "progress");
 			sched_exchange_clear(&x);
-			http_park(r, ps->deadline);
+			http_park_as(r, ps->deadline, HTTP_PARK_WORKER);
 			return;
 		}
 	}

@@ -14,9 +14,9 @@
  * (a disk that stays full).  OP commit (store only) is the point of a
  * group commit that holds submitted jobs where its ops ran and its jobs
  * were handed out early (store_apply_early) but its COMMIT has not
- * begun; ERRNO STALL stops the writer there for 60 s, so that a test
- * can kill the master between a job's dispatch and its durable
- * submission.  Each injected fault is logged as
+ * begun: an errno fails that COMMIT (rolled back), and STALL stops the
+ * committing thread there for 60 s, so that a test can kill the master
+ * between a job's dispatch and its durable submission.  Each injected fault is logged as
  * "fault: injected ...".  A rule "trace" logs every write and sync
  * counted ("fault: store sync #7"), armed or not, so that a test can see
  * which N falls in which step of a job's life.  Unarmed, fault_check() is one load and a branch

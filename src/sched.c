@@ -184,7 +184,7 @@ struct sched {
 	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
-	void (*wakeup)(void *);
+	void (*wakeup)(void *, int workers);
 	void *wakeup_ud;
 };
 
@@ -742,7 +742,7 @@ sched_pools_json(sched *s)
 }
 
 void
-sched_set_wakeup(sched *s, void (*fn)(void *), void *ud)
+sched_set_wakeup(sched *s, void (*fn)(void *, int), void *ud)
 {
 	s->wakeup = fn;
 	s->wakeup_ud = ud;
@@ -752,7 +752,15 @@ static void
 wake(sched *s)
 {
 	if (s->wakeup != NULL)
-		s->wakeup(s->wakeup_ud);
+		s->wakeup(s->wakeup_ud, 1);
+}
+
+/* Wake the clients' long polls only (sched_set_wakeup). */
+static void
+wake_clients(sched *s)
+{
+	if (s->wakeup != NULL)
+		s->wakeup(s->wakeup_ud, 0);
 }
 
 static struct sjob *
@@ -925,7 +933,11 @@ sc_submit_withdraw(sched *s, const struct sc_early *e)
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < e->n; i++) {
 		struct sjob *j = job_find(s, e->ids[i]);
-		if (j == NULL || j->state == SJ_FINISHING)
+		if (j == NULL)
+			continue;
+		log_info("job %lld (%s) withdrawn: its submission's commit "
+		         "failed", (long long)j->id, j->plugin);
+		if (j->state == SJ_FINISHING)
 			continue;
 		if (j->state == SJ_QUEUED) {
 			if (j->not_before) {
@@ -1743,7 +1755,10 @@ sc_unsettle(sched *s, struct sc_exchange *x, struct sched_exchange *out)
 }
 
 /* After the commit: count what finished on the worker and settle each
- * result's job.  1 if any took effect (a slot freed or a job queued). */
+ * result's job.  0 if none took effect; 1 if some did and nothing is
+ * queued (no worker's poll can find a task: only clients care); 2 if a
+ * job was queued again or others wait (a freed pool slot may let one
+ * run elsewhere). */
 static int
 sc_settle(sched *s, struct sc_exchange *x)
 {
@@ -1762,6 +1777,8 @@ sc_settle(sched *s, struct sc_exchange *x)
 			changed = 1;
 		settle_end(s, x->js[i], op);
 	}
+	if (changed && s->nqueued > 0)
+		changed = 2;
 	pthread_mutex_unlock(&s->mu);
 	return changed;
 }
@@ -1846,8 +1863,13 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		return rc;
 	}
 
-	if (sc_settle(s, &x) || x.stage_event)
+	/* A job finished with nothing queued: only its waiters (and a
+	 * stage's driver) care, not the workers' parked polls. */
+	int settled = sc_settle(s, &x);
+	if (settled == 2)
 		wake(s);
+	else if (settled == 1 || x.stage_event)
+		wake_clients(s);
 	if (s->done != NULL)
 		flush_done(s);
 	free(x.ops);

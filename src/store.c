@@ -647,8 +647,9 @@ struct store_batch {
 struct store {
 	char *path;
 
-	/* Writer side: wdb and wst[] are touched only by the writer thread
-	 * once it runs (and by open/close before and after it). */
+	/* Writer side: wdb and wst[] are touched only by the thread that
+	 * set busy (the writer, or a caller committing itself), and by
+	 * open/close before and after the writer runs. */
 	sqlite3 *wdb;
 	sqlite3_stmt *wst[W_NSTMT];
 	sqlite3_stmt *pst[P_NSTMT];
@@ -659,7 +660,7 @@ struct store {
 	size_t nseen;
 	pthread_t writer;
 	int writer_started;
-	/* Writer thread only.  id_floor: a commit that failed had given
+	/* Committing thread only (busy).  id_floor: a commit that failed had given
 	 * jobs ids up to this, perhaps handed out early: the next commit
 	 * raises the jobs' sequence past it, so none is given again.
 	 * wal_pages: the WAL's size after the last commit (sqlite3_wal_hook). */
@@ -670,6 +671,11 @@ struct store {
 	pthread_cond_t q_cond;  /* the writer sleeps here */
 	struct store_batch *q_head, **q_tail;
 	size_t q_waiting;       /* batches in the queue whose caller waits */
+	/* A commit is running, on the writer or on a caller's thread
+	 * (store_apply_wait): the write connection and the fields the
+	 * writer owns are that thread's until it clears busy. */
+	int busy;
+	int ckpt_due;           /* the writer checkpoints when not busy */
 	int64_t later_since;    /* mono ms: oldest deferred batch queued */
 	int stopping;
 	uint64_t commits;
@@ -1643,8 +1649,9 @@ store_seq_raise(store *s, int64_t floor)
  * than STORE_EARLY_MAX jobs: the ids a crash could lose before the
  * COMMIT is durable are then within the gap store_seq_gap() leaves at
  * the next open.  Then the "commit" fault point (fault.h), so a test
- * can stop the master right there. */
-static void
+ * can stop the master right there, or fail the COMMIT: returns the errno
+ * injected, or 0. */
+static int
 store_run_early(store *s, struct store_batch *list)
 {
 	size_t submits = 0;
@@ -1662,8 +1669,7 @@ store_run_early(store *s, struct store_batch *list)
 			b->early_ran = 1;
 		}
 	}
-	if (submits > 0)
-		fault_check(FAULT_STORE, FAULT_COMMIT);
+	return submits > 0 ? fault_check(FAULT_STORE, FAULT_COMMIT) : 0;
 }
 
 /* Run every batch of the list in one transaction.  On failure the whole
@@ -1688,13 +1694,19 @@ store_commit_group(store *s, struct store_batch *list)
 			what = "write";
 		}
 	}
+	const char *why = NULL;         /* an injected fault's */
 	if (rc == SQLITE_OK) {
-		store_run_early(s, list);
-		rc = store_wstep(s->wst[W_COMMIT]);
+		int fe = store_run_early(s, list);
 		what = "COMMIT";
+		if (fe != 0) {
+			rc = store_fcode(fe, SQLITE_IOERR_FSYNC);
+			why = strerror(fe);
+		} else {
+			rc = store_wstep(s->wst[W_COMMIT]);
+		}
 	}
 	if (fault_tracing())
-		store_trace_commit(list, rc == SQLITE_OK ? "ok" :
+		store_trace_commit(list, rc == SQLITE_OK ? "ok" : why ? why :
 		                   sqlite3_errmsg(s->wdb));
 	if (rc == SQLITE_OK) {
 		s->id_floor = 0;
@@ -1717,7 +1729,7 @@ store_commit_group(store *s, struct store_batch *list)
 
 	int erc = store_errno(rc);
 	char *msg = xasprintf("store: %s failed on %s: %s", what, s->path,
-	                      sqlite3_errmsg(s->wdb));
+	                      why ? why : sqlite3_errmsg(s->wdb));
 	/* A full disk fails every commit until space is back: said once,
 	 * and again when it passes. */
 	pthread_mutex_lock(&s->q_mu);
@@ -1779,17 +1791,20 @@ store_wait_or_probe(store *s)
 	struct timespec ts = { .tv_sec = at / 1000,
 	                       .tv_nsec = (at % 1000) * 1000000 };
 	pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
-	if (s->q_head != NULL || s->stopping || clock_mono_ms() < at)
-		return;         /* work, a stop, or woken early */
+	if (s->q_head != NULL || s->stopping || s->busy ||
+	    clock_mono_ms() < at)
+		return;         /* work, a stop, a caller's commit, or early */
 	char when[32];
 	snprintf(when, sizeof when, "%" PRId64, clock_now_ms());
 	struct store_op op = { .kind = STORE_META, .task = "disk_probe",
 	                       .result = when };
 	struct store_batch b = { .ops = &op, .n = 1 };
+	s->busy = 1;
 	pthread_mutex_unlock(&s->q_mu);
 	store_commit_group(s, &b);
 	free(b.err);
 	pthread_mutex_lock(&s->q_mu);
+	s->busy = 0;
 }
 
 /* sqlite3_wal_hook: a commit left the WAL N pages long.  It replaces
@@ -1824,6 +1839,74 @@ store_checkpoint(store *s)
 	s->wal_pages = 0;
 }
 
+/*
+ * After the commit of LIST: wake each caller, keep deferred batches that
+ * failed on a full or failing disk for another try (in their order,
+ * ahead of anything newer), free the others.  q_mu held.
+ */
+static void
+store_settle_list(store *s, struct store_batch *list)
+{
+	struct store_batch *retry = NULL, **rtail = &retry;
+	while (list != NULL) {
+		/* After done is set the caller may return and its
+		 * stack frame (the batch) vanish: read next first. */
+		struct store_batch *next = list->next;
+		if (list->later && list->rc < 0 && s->stopping) {
+			/* Stopping on a full disk: lost as in a
+			 * crash, which recovery repairs (see
+			 * store_apply_later() in store.h). */
+			log_error("store: %zu deferred ops dropped at "
+			          "stop: %s", list->n, list->err);
+			store_batch_free_later(list);
+		} else if (list->later && list->rc < 0 &&
+		    store_retryable(list->rc)) {
+			/* Decisions already acted on: kept, in their
+			 * order and ahead of anything newer, and tried
+			 * again until the disk takes them. */
+			free(list->err);
+			list->err = NULL;
+			list->rc = 0;
+			list->next = NULL;
+			*rtail = list;
+			rtail = &list->next;
+		} else if (list->later) {
+			if (list->rc < 0) {
+				/* Kept exit: a decision acted on in
+				 * memory (a task handed out) that can
+				 * never be written, and no caller is
+				 * left to tell; the store is the truth,
+				 * a restart recovers from it. */
+				store_fatal(NULL, list->err);
+			}
+			store_batch_free_later(list);
+		} else {
+			list->done = 1;
+			pthread_cond_signal(&list->cond);
+		}
+		list = next;
+	}
+	if (retry != NULL) {
+		*rtail = s->q_head;
+		if (s->q_head == NULL)
+			s->q_tail = rtail;
+		s->q_head = retry;
+		s->later_since = clock_mono_ms() + STORE_RETRY_MS;
+	}
+}
+
+/* Take everything queued for one commit.  q_mu held; sets busy. */
+static struct store_batch *
+store_take(store *s)
+{
+	struct store_batch *list = s->q_head;
+	s->q_head = NULL;
+	s->q_tail = &s->q_head;
+	s->q_waiting = 0;
+	s->busy = 1;
+	return list;
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -1831,18 +1914,37 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
-		while (s->q_head == NULL && !s->stopping) {
-			if (s->unwritable == NULL) {
+		/* A checkpoint left by a caller's commit (store_apply_wait),
+		 * done here, off its time. */
+		if (s->ckpt_due && !s->busy) {
+			s->ckpt_due = 0;
+			s->busy = 1;
+			pthread_mutex_unlock(&s->q_mu);
+			store_checkpoint(s);
+			pthread_mutex_lock(&s->q_mu);
+			s->busy = 0;
+			pthread_cond_broadcast(&s->q_cond);
+		}
+		if (s->busy) {
+			/* A caller commits: it wakes us when done if work
+			 * is left or we stop. */
+			pthread_cond_wait(&s->q_cond, &s->q_mu);
+			continue;
+		}
+		if (s->q_head == NULL && !s->stopping) {
+			if (s->unwritable == NULL)
 				pthread_cond_wait(&s->q_cond, &s->q_mu);
-				continue;
-			}
-			store_wait_or_probe(s);
+			else
+				store_wait_or_probe(s);
+			continue;
 		}
 		if (s->q_head == NULL)
 			break;          /* stopping, and drained */
 		/* Only deferred ops so far: wait a little for a caller who
-		 * waits, and commit them together (one fsync, not two). */
-		while (s->q_waiting == 0 && !s->stopping) {
+		 * waits, and commit them together (one fsync, not two).  A
+		 * caller may commit them itself meanwhile. */
+		while (s->q_head != NULL && s->q_waiting == 0 && !s->busy &&
+		       !s->stopping) {
 			int64_t at = s->later_since + STORE_LATER_MS;
 			if (clock_mono_ms() >= at)
 				break;
@@ -1850,66 +1952,19 @@ store_writer(void *arg)
 			                       .tv_nsec = (at % 1000) * 1000000 };
 			pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
 		}
-		struct store_batch *list = s->q_head;
-		s->q_head = NULL;
-		s->q_tail = &s->q_head;
-		s->q_waiting = 0;
+		if (s->q_head == NULL || s->busy)
+			continue;
+		struct store_batch *list = store_take(s);
 		pthread_mutex_unlock(&s->q_mu);
 
 		store_commit_group(s, list);
 
 		pthread_mutex_lock(&s->q_mu);
-		struct store_batch *retry = NULL, **rtail = &retry;
-		while (list != NULL) {
-			/* After done is set the caller may return and its
-			 * stack frame (the batch) vanish: read next first. */
-			struct store_batch *next = list->next;
-			if (list->later && list->rc < 0 && s->stopping) {
-				/* Stopping on a full disk: lost as in a
-				 * crash, which recovery repairs (see
-				 * store_apply_later() in store.h). */
-				log_error("store: %zu deferred ops dropped at "
-				          "stop: %s", list->n, list->err);
-				store_batch_free_later(list);
-			} else if (list->later && list->rc < 0 &&
-			    store_retryable(list->rc)) {
-				/* Decisions already acted on: kept, in their
-				 * order and ahead of anything newer, and tried
-				 * again until the disk takes them. */
-				free(list->err);
-				list->err = NULL;
-				list->rc = 0;
-				list->next = NULL;
-				*rtail = list;
-				rtail = &list->next;
-			} else if (list->later) {
-				if (list->rc < 0) {
-					/* Kept exit: a decision acted on in
-					 * memory (a task handed out) that can
-					 * never be written, and no caller is
-					 * left to tell; the store is the truth,
-					 * a restart recovers from it. */
-					store_fatal(NULL, list->err);
-				}
-				store_batch_free_later(list);
-			} else {
-				list->done = 1;
-				pthread_cond_signal(&list->cond);
-			}
-			list = next;
-		}
-		if (retry != NULL) {
-			*rtail = s->q_head;
-			if (s->q_head == NULL)
-				s->q_tail = rtail;
-			s->q_head = retry;
-			s->later_since = clock_mono_ms() + STORE_RETRY_MS;
-		}
-		if (s->wal_pages >= STORE_CKPT_PAGES) {
-			pthread_mutex_unlock(&s->q_mu);
-			store_checkpoint(s);
-			pthread_mutex_lock(&s->q_mu);
-		}
+		store_settle_list(s, list);
+		s->busy = 0;
+		pthread_cond_broadcast(&s->q_cond);
+		if (s->wal_pages >= STORE_CKPT_PAGES)
+			s->ckpt_due = 1;
 	}
 	pthread_mutex_unlock(&s->q_mu);
 	return NULL;
@@ -2031,7 +2086,26 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 	*s->q_tail = &b;
 	s->q_tail = &b.next;
 	s->q_waiting++;
-	pthread_cond_signal(&s->q_cond);
+	if (!s->busy && !s->stopping && s->unwritable == NULL) {
+		/* Nobody is committing: commit the queue on this thread
+		 * rather than hand it to the writer and wait to be handed it
+		 * back (two thread switches per commit, most of a durable
+		 * round trip's CPU on a small machine).  Callers arriving
+		 * meanwhile queue, and the writer or the next of them
+		 * commits them together: still one fsync per group. */
+		struct store_batch *list = store_take(s);
+		pthread_mutex_unlock(&s->q_mu);
+		store_commit_group(s, list);
+		pthread_mutex_lock(&s->q_mu);
+		store_settle_list(s, list);
+		s->busy = 0;
+		if (s->wal_pages >= STORE_CKPT_PAGES)
+			s->ckpt_due = 1;
+		if (s->q_head != NULL || s->ckpt_due || s->stopping)
+			pthread_cond_broadcast(&s->q_cond);
+	} else {
+		pthread_cond_signal(&s->q_cond);
+	}
 	while (!b.done)
 		pthread_cond_wait(&b.cond, &s->q_mu);
 	pthread_mutex_unlock(&s->q_mu);
