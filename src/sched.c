@@ -56,6 +56,8 @@ struct sjob {
 	unsigned char state;    /* enum sj_state */
 	unsigned char cancelled; /* cancelled while STARTING or FINISHING */
 	unsigned char retry_exponential;
+	unsigned char start_folded; /* its start is not written: its end
+	                         * writes it (struct store_op) */
 	struct sworker *reserved; /* a suspect (lost > 0) waits for this
 	                         * worker to empty (sc_place_suspect) */
 	int64_t suspect_ms;     /* clock_mono_ms: since when a suspect has
@@ -1091,6 +1093,21 @@ sched_cancel(sched *s, int64_t id, char **err)
  * Other jobs that shared a crash get a strike too, but they seldom share
  * the next crash as well.
  */
+/* The op ending J's attempt writes its start too if it was folded
+ * (sc_start): its worker and its start on the wall clock. */
+static void
+sc_fold_start(const struct sjob *j, struct store_op *op)
+{
+	/* Not a DAG's task: the store need not look for its instance. */
+	if (j->run <= 0)
+		op->run = -1;
+	if (!j->start_folded)
+		return;
+	op->start_folded = 1;
+	op->worker = j->worker != NULL ? j->worker->name : NULL;
+	op->started_ms = clock_now_ms() - (clock_mono_ms() - j->started_at);
+}
+
 static void
 lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why,
         int crashed)
@@ -1100,6 +1117,7 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why,
 	op->id = j->id;
 	op->attempt = j->attempt;
 	op->t_ms = clock_now_ms();
+	sc_fold_start(j, op);
 	if (j->lost >= s->o.max_lost) {
 		op->kind = STORE_FINISH;
 		op->state = JOB_FAILED;
@@ -1367,6 +1385,7 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 	j->attempt = attempt;
 	j->state = SJ_RUNNING;
 	j->started_at = clock_mono_ms();
+	j->start_folded = 0;
 	run_add(w, j);
 }
 
@@ -1569,6 +1588,7 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 		struct store_op *op = &x->ops[x->nops];
 		op->id = j->id;
 		op->attempt = j->attempt;
+		sc_fold_start(j, op);
 		op->result = r->result;
 		op->outputs = r->outputs;
 		op->error = r->error;
@@ -1630,15 +1650,26 @@ sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
  * a free slot or waits in the queue, so that none waits behind a long one
  * on a busy worker while another worker is idle.  Lock held.
  */
-/* Start job J on the exchange's worker. */
+/*
+ * Start job J on the exchange's worker.  A task of a plugin whose tasks
+ * are known to be short (under SHORT_TASK_MS on average, as for
+ * prefetch) has its start written with its end, by the same statement
+ * (start_folded), rather than on its own: a no-op task then costs the
+ * store two row writes and no more (bench/kiln_bench.py).  Until it ends
+ * the store shows it queued, as it would after a crash of the master
+ * (the worker confirms it when it registers again).
+ */
 static void
 sc_start(sched *s, struct sc_exchange *x, struct sjob *j,
          struct sched_exchange *out)
 {
 	job_start(s, j, x->w, j->attempt + 1);
-	x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
-		.id = j->id, .attempt = j->attempt, .worker = x->w->name,
-		.t_ms = clock_now_ms() };
+	j->start_folded = j->run <= 0 && sc_plugin_prefetch(s, j->plugin) > 1;
+	if (!j->start_folded)
+		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
+			.id = j->id, .attempt = j->attempt,
+			.worker = x->w->name, .t_ms = clock_now_ms(),
+			.run = j->run <= 0 ? -1 : 0 };
 	sc_task_fill(&out->tasks[out->ntasks++], j);
 }
 

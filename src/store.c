@@ -400,7 +400,7 @@ store_schema_version(void)
 enum {
 	W_BEGIN, W_COMMIT, W_ROLLBACK,
 	W_SUBMIT, W_START, W_ATT_START, W_FINISH, W_ATT_FINISH,
-	W_REQUEUE, W_CANCEL, W_ATT_CANCEL, W_ATT_LOG,
+	W_REQUEUE, W_CANCEL, W_ATT_CANCEL, W_ATT_LOG, W_ATT_FOLDED,
 	W_NSTMT
 };
 static const char *const store_wsql[W_NSTMT] = {
@@ -426,15 +426,27 @@ static const char *const store_wsql[W_NSTMT] = {
 	[W_ATT_START] =
 	"INSERT OR REPLACE INTO attempts (job_id, attempt, worker, state,"
 	" started_ms) VALUES (?1, ?2, ?3, 1, ?4)",
+	/* ?7 1: the attempt's start was not written (start_folded): a job
+	 * still queued at an earlier attempt takes it, its worker (?8) and
+	 * start (?9) too. */
 	[W_FINISH] =
-	"UPDATE jobs SET state = ?3, result = ?4, error = ?5, finished_ms = ?6"
-	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	"UPDATE jobs SET state = ?3, result = ?4, error = ?5, finished_ms = ?6,"
+	" worker = CASE state WHEN 0 THEN ?8 ELSE worker END,"
+	" started_ms = CASE state WHEN 0 THEN ?9 ELSE started_ms END,"
+	" attempt = ?2"
+	" WHERE id = ?1 AND ((attempt = ?2 AND state = 1) OR"
+	" (?7 AND state = 0 AND attempt < ?2))",
+	[W_ATT_FOLDED] =
+	"INSERT OR REPLACE INTO attempts (job_id, attempt, worker, state,"
+	" started_ms, error, log, finished_ms)"
+	" VALUES (?1, ?2, ?7, ?3, ?8, ?4, ?5, ?6)",
 	[W_ATT_FINISH] =
 	"UPDATE attempts SET state = ?3, error = ?4, log = ?5,"
 	" finished_ms = ?6 WHERE job_id = ?1 AND attempt = ?2",
 	[W_REQUEUE] =
-	"UPDATE jobs SET state = 0, worker = NULL"
-	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	"UPDATE jobs SET state = 0, worker = NULL, attempt = ?2"
+	" WHERE id = ?1 AND ((attempt = ?2 AND state = 1) OR"
+	" (?3 AND state = 0 AND attempt < ?2))",
 	[W_CANCEL] =
 	"UPDATE jobs SET state = 4, finished_ms = ?2"
 	" WHERE id = ?1 AND state IN (0, 1)",
@@ -1042,6 +1054,9 @@ store_seq_gap(store *s, char **err)
 	int rc = store_exec(s->wdb, sql, err);
 	if (rc < 0 && !sqlite3_get_autocommit(s->wdb))
 		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	/* Its writes and sync are a step of their own in a trace. */
+	if (fault_tracing())
+		log_info("fault: store commit seq: %s", rc < 0 ? *err : "ok");
 	return rc;
 }
 
@@ -1080,6 +1095,17 @@ store_destroy(store *s)
 	free(s);
 }
 
+/* SQLite's memory statistics, which nothing here reads, take a global
+ * mutex at every allocation of every connection: off, before SQLite is
+ * first used (a later call changes nothing and fails harmlessly). */
+static pthread_once_t store_conf_once = PTHREAD_ONCE_INIT;
+
+static void
+store_conf(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(const char *path, int sync_full, store **out, char **err)
 {
@@ -1088,6 +1114,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	char mode[16] = "";
 
 	*out = NULL;
+	pthread_once(&store_conf_once, store_conf);
 	if (path == NULL || *path == '\0')
 		return err_set(err, -EINVAL, "store: no database path");
 	if (!sqlite3_threadsafe())
@@ -1293,6 +1320,8 @@ store_ti_follow(store *s, const struct store_op *op, int64_t t)
 	case STORE_CANCEL: ti = TI_FAILED; break;
 	default: return SQLITE_OK;
 	}
+	if (op->run < 0)
+		return SQLITE_OK;       /* a plain job: nothing follows it */
 	int64_t not_yet = op->kind == STORE_FINISH &&
 	                  op->state == JOB_SUCCEEDED &&
 	                  job_result_not_yet(op->result);
@@ -1382,11 +1411,14 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		rc = store_wexec(s, W_START, "iisi", id, att, op->worker, t);
 		break;
 	case STORE_FINISH:
-		rc = store_wexec(s, W_FINISH, "iiissi", id, att,
-		                 (int64_t)op->state, op->result, op->error, t);
+		rc = store_wexec(s, W_FINISH, "iiissiisi", id, att,
+		                 (int64_t)op->state, op->result, op->error, t,
+		                 (int64_t)(op->start_folded != 0), op->worker,
+		                 op->started_ms);
 		break;
 	case STORE_REQUEUE:
-		rc = store_wexec(s, W_REQUEUE, "ii", id, att);
+		rc = store_wexec(s, W_REQUEUE, "iii", id, att,
+		                 (int64_t)(op->start_folded != 0));
 		break;
 	default:                /* STORE_CANCEL */
 		rc = store_wexec(s, W_CANCEL, "ii", id, t);
@@ -1408,10 +1440,15 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 			return rc;
 		/* fall through */
 	case STORE_REQUEUE:
-		rc = store_wexec(s, W_ATT_FINISH, "iiissi", id, att,
+		/* A folded start: the attempt's row is written whole (a
+		 * replace: its start may also be there, from a master that
+		 * confirmed it at the worker's registration). */
+		rc = store_wexec(s, op->start_folded ? W_ATT_FOLDED : W_ATT_FINISH,
+		                 op->start_folded ? "iiissisi" : "iiissi", id, att,
 		                 (int64_t)(op->kind == STORE_FINISH ? op->state
 		                                                    : JOB_FAILED),
-		                 op->error, op->log, t);
+		                 op->error, op->log, t, op->worker,
+		                 op->started_ms ? op->started_ms : t);
 		break;
 	default:                /* STORE_CANCEL */
 		rc = store_wexec(s, W_ATT_CANCEL, "ii", id, t);
@@ -2196,7 +2233,9 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 		}
 		b->ops[i] = (struct store_op){
 			.kind = op->kind, .id = op->id, .attempt = op->attempt,
-			.state = op->state, .t_ms = op->t_ms,
+			.state = op->state, .t_ms = op->t_ms, .run = op->run,
+			.start_folded = op->start_folded,
+			.started_ms = op->started_ms,
 			.worker = xstrdup(op->worker),
 			.result = xstrdup(op->result),
 			.error = xstrdup(op->error), .log = xstrdup(op->log),

@@ -78,9 +78,12 @@ enum store_op_kind {
 	STORE_START,    /* queued -> running: .id, .attempt (the new attempt
 	                 * number, above the job's last one), .worker, .t_ms */
 	STORE_FINISH,   /* running(.attempt) -> .state (succeeded, failed or
-	                 * cancelled): .result, .error, .log, .t_ms */
+	                 * cancelled): .result, .error, .log, .t_ms; with
+	                 * .start_folded, queued at an earlier attempt ->
+	                 * .state too (see start_folded) */
 	STORE_REQUEUE,  /* running(.attempt) -> queued; the attempt is closed
-	                 * as failed with .error (worker lost, retry) and .log */
+	                 * as failed with .error (worker lost, retry) and .log;
+	                 * .start_folded as for STORE_FINISH */
 	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms; a running
 	                 * attempt is closed as cancelled */
 	STORE_RUN_CREATE, /* a DAG run and its task instances from .run_new;
@@ -144,13 +147,22 @@ struct store_op {
 	const char *error;
 	const char *log;
 	int64_t t_ms;           /* time of the transition; 0 = now */
+	/* STORE_FINISH, STORE_REQUEUE: the attempt's STORE_START was never
+	 * written (a short task, sched.c): this op writes it as well, from
+	 * .worker and .started_ms, if the job is still queued at an earlier
+	 * attempt. */
+	int start_folded;
+	int64_t started_ms;
 	struct store_job job;   /* STORE_SUBMIT only; strings borrowed.  On
 	                         * return .id is set, and .state, .slots,
 	                         * .max_attempts hold what was stored (slots
 	                         * and max_attempts at least 1); created_ms 0
 	                         * means .t_ms */
 	const char *outputs;    /* STORE_FINISH: the job's outputs, or NULL */
-	int64_t run;            /* STORE_TI_SET, STORE_TI_EXPAND */
+	int64_t run;            /* STORE_TI_SET, STORE_TI_EXPAND; for a job's
+	                         * transition, -1 if the caller knows the
+	                         * job runs no task instance (none is looked
+	                         * for), else 0 */
 	const char *task;       /* STORE_TI_SET, STORE_TI_EXPAND */
 	int map_count;          /* STORE_TI_EXPAND */
 	const char *dag_id;     /* STORE_DAG_SET */
