@@ -1538,7 +1538,9 @@ struct sc_exchange {
 	struct store_op *late;       /* logs of stale reports */
 	size_t nlate;
 	struct store_op *starts;     /* placements, written later */
-	size_t nstart;
+	size_t nstart;               /* of them, starts to write */
+	size_t nplaced;              /* jobs started (a folded start
+	                              * writes nothing: sc_start) */
 	size_t nmap;                 /* map tasks handed out (no write) */
 	int stage_event;             /* a map task reported */
 };
@@ -1665,6 +1667,7 @@ sc_start(sched *s, struct sc_exchange *x, struct sjob *j,
 {
 	job_start(s, j, x->w, j->attempt + 1);
 	j->start_folded = j->run <= 0 && sc_plugin_prefetch(s, j->plugin) > 1;
+	x->nplaced++;
 	if (!j->start_folded)
 		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
 			.id = j->id, .attempt = j->attempt,
@@ -1697,7 +1700,7 @@ sc_place_suspect(sched *s, struct sc_exchange *x, struct sjob *j,
 		return 0;
 	if (j->reserved != NULL && !j->reserved->alive)
 		j->reserved = NULL;
-	int empty = w->running == NULL && x->nstart == 0 && x->nmap == 0;
+	int empty = w->running == NULL && x->nplaced == 0 && x->nmap == 0;
 	if (empty) {
 		j->reserved = NULL;
 		j->suspect_ms = 0;
@@ -1724,7 +1727,7 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 	if (w->suspects > 0)
 		return;         /* nothing beside a suspect */
 	for (struct sjob *j = s->qhead, *nx; j != NULL &&
-	     (int)(x->nstart + x->nmap) < want &&
+	     (int)(x->nplaced + x->nmap) < want &&
 	     (prefetch_room > 0 || stage_room > 0); j = nx) {
 		nx = j->next;
 		if (j->stage != NULL) {
