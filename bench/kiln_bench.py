@@ -252,8 +252,17 @@ workers:
             if i >= 20:
                 lat.append((time.perf_counter() - t) * 1000)
         lat.sort()
-        # The disk's floor, in the store's directory, right after.
+        # The disk's floor, in the store's directory, right after; and
+        # the HTTP round trip of this client to this master for nothing
+        # (a health check): a submit-to-result is two of them.
         res["fsync_append_ms"], res["fsync_overwrite_ms"] = fsync_floor(d)
+        rt = []
+        for _ in range(300):
+            t = time.perf_counter()
+            api.req("GET", "/api/v1/health")
+            rt.append((time.perf_counter() - t) * 1000)
+        rt.sort()
+        res["http_rt_ms"] = rt[len(rt) // 2]
         res["lat_p50_ms"] = lat[len(lat) // 2]
         res["lat_p99_ms"] = lat[int(len(lat) * 0.99) - 1]
 
@@ -333,6 +342,7 @@ def main():
         print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
         print(f"  disk's fsync floor:    4 KiB write + fdatasync, median: appending {r['fsync_append_ms']:.3f} ms,"
               f" in place {r['fsync_overwrite_ms']:.3f} ms (same directory, same run)")
+        print(f"  HTTP round trip:       {r['http_rt_ms']:.3f} ms median (GET /api/v1/health, this client; a submit->result takes two)")
     if not args.no_dask:
         d = run_dask(args)
         if d:

@@ -1689,7 +1689,7 @@ store_seq_raise(store *s, int64_t floor)
  * can stop the master right there, or fail the COMMIT: returns the errno
  * injected, or 0. */
 static int
-store_run_early(store *s, struct store_batch *list)
+store_run_early(struct store_batch *list)
 {
 	size_t submits = 0;
 	int any = 0;
@@ -1733,7 +1733,7 @@ store_commit_group(store *s, struct store_batch *list)
 	}
 	const char *why = NULL;         /* an injected fault's */
 	if (rc == SQLITE_OK) {
-		int fe = store_run_early(s, list);
+		int fe = store_run_early(list);
 		what = "COMMIT";
 		if (fe != 0) {
 			rc = store_fcode(fe, SQLITE_IOERR_FSYNC);
