@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln/plugin.h"
@@ -881,6 +882,10 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	return sched_submit_idem(s, jobs, n, NULL, err);
 }
 
+/* How long a submission's commit waits for the scheduler's lock to queue
+ * its jobs early (sc_submit_early). */
+#define SC_EARLY_WAIT_MS 2
+
 /* A submission handed to the queue before its commit is durable
  * (store_apply_early): the ids it queued. */
 struct sc_early {
@@ -899,22 +904,33 @@ sc_queue_new(sched *s, const struct store_op *op)
 }
 
 /*
- * The writer thread, once the submission's rows are in its transaction and
- * before its COMMIT: queue the jobs now, so a waiting worker may take one
+ * The committing thread, once the submission's rows are in its transaction
+ * and before its COMMIT: queue the jobs now, so a waiting worker may take one
  * while the disk syncs (bench/kiln_bench.py's latency).  Nothing is told
  * to the client before the commit is durable, and a result is taken only
- * by a later commit, so no acknowledged job or result can be lost.  Only
- * with the lock free at once: a thread holding it may wait for this very
- * commit (sched_register, sched_cancel), so the writer must not wait for
- * it; then the submitter queues the jobs after the commit, as without.
+ * by a later commit, so no acknowledged job or result can be lost.  The
+ * lock is waited for SC_EARLY_WAIT_MS at most: a thread holding it may
+ * wait for this very commit (sched_register, sched_cancel hold it across
+ * a write), and the committer must not wait for that; then the submitter
+ * queues the jobs after the commit, as without.  Others hold it for
+ * microseconds.
  */
 static void
 sc_submit_early(void *ud, const struct store_op *ops, size_t n)
 {
 	struct sc_early *e = ud;
 	sched *s = e->s;
-	if (pthread_mutex_trylock(&s->mu) != 0)
-		return;
+	if (pthread_mutex_trylock(&s->mu) != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SC_EARLY_WAIT_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_mutex_timedlock(&s->mu, &ts) != 0)
+			return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (ops[i].kind != STORE_SUBMIT)
 			continue;
@@ -1038,9 +1054,24 @@ flush_done(sched *s)
 int
 sched_cancel(sched *s, int64_t id, char **err)
 {
-	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = clock_now_ms() };
+	struct store_op ops[2], *start = &ops[0], *cancel = &ops[1];
+	memset(ops, 0, sizeof ops);
+	*cancel = (struct store_op){ .kind = STORE_CANCEL, .id = id,
+	                             .t_ms = clock_now_ms() };
 	pthread_mutex_lock(&s->mu);
-	int rc = store_apply(s->st, &op, 1, err);
+	/* A running short task whose start was not written (sc_start): its
+	 * start first, so that the cancel closes its attempt. */
+	struct sjob *r = job_find(s, id);
+	int folded = r != NULL && r->state == SJ_RUNNING && r->start_folded &&
+	             r->worker != NULL;
+	if (folded)
+		*start = (struct store_op){ .kind = STORE_START, .id = id,
+			.attempt = r->attempt, .worker = r->worker->name,
+			.t_ms = clock_now_ms() - (clock_mono_ms() - r->started_at),
+			.run = r->run <= 0 ? -1 : 0 };
+	int rc = store_apply(s->st, folded ? start : cancel, folded ? 2 : 1,
+	                     err);
+	struct store_op op = *cancel;
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
 		if (j != NULL) {
@@ -1085,14 +1116,6 @@ sched_cancel(sched *s, int64_t id, char **err)
 	              job_state_name(sj.state));
 }
 
-/*
- * Outcome of a lost attempt: back to the queue, or failed for good.  A
- * job whose worker died (CRASHED: not one that left) while running it
- * max_lost times is taken for what killed them, a poison job, and not
- * placed again: otherwise one bad job takes down every worker in turn.
- * Other jobs that shared a crash get a strike too, but they seldom share
- * the next crash as well.
- */
 /* The op ending J's attempt writes its start too if it was folded
  * (sc_start): its worker and its start on the wall clock. */
 static void
@@ -1108,6 +1131,14 @@ sc_fold_start(const struct sjob *j, struct store_op *op)
 	op->started_ms = clock_now_ms() - (clock_mono_ms() - j->started_at);
 }
 
+/*
+ * Outcome of a lost attempt: back to the queue, or failed for good.  A
+ * job whose worker died (CRASHED: not one that left) while running it
+ * max_lost times is taken for what killed them, a poison job, and not
+ * placed again: otherwise one bad job takes down every worker in turn.
+ * Other jobs that shared a crash get a strike too, but they seldom share
+ * the next crash as well.
+ */
 static void
 lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why,
         int crashed)

@@ -203,7 +203,8 @@ int store_apply(store *s, struct store_op *ops, size_t n, char **err);
  * OPS, N) is called on the writer thread, so the caller can act on the
  * jobs (hand them to workers) while the disk syncs.  EARLY must not wait
  * for anything that may wait for the store: no store call, and no lock
- * that a thread may hold across one (pthread_mutex_trylock is fine).  It is not called when the transaction
+ * that a thread may hold across one (unless for a bounded time, which
+ * then holds up the commit).  It is not called when the transaction
  * gives ids to more than 256 jobs in all; *EARLY_RAN (if not NULL) says
  * whether it was.  If the commit then fails the call fails as
  * store_apply() does and what EARLY acted on must be undone: the ids

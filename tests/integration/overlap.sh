@@ -5,6 +5,7 @@
 # window, and fail that commit, and check that nothing acknowledged is
 # lost, that a job whose submission was not acknowledged exists at most
 # once, and that no job is recorded twice (or takes another's result).
+# And a short task's start, written with its end.
 . "$(dirname "$0")/lib.sh"
 
 cluster_yaml 2s
@@ -43,7 +44,7 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 ok "the third submission's commit stalled" grep -q "fault: stalled at store commit #3" "$T/master.log"
-sleep 1         # the worker runs job C and reports it (the report waits)
+sleep 2         # the worker runs job C and reports it (the report waits)
 kill -9 "$PID_master"
 wait "$cpid" 2>/dev/null
 ok "job C was not acknowledged (no 201)" test "$(cat "$T/c.status")" != 201
@@ -90,4 +91,23 @@ eq "no attempt of a job that is not in the store" 0 \
 	"$(q "select count(*) from attempts where job_id not in (select id from jobs)")"
 eq "every job once, succeeded, with one attempt" "4|4|4" \
 	"$(q "select count(*), sum(state = 2), sum(attempt = 1) from jobs")"
+
+# Part 3.  A task of a plugin known to be short has its start written
+# with its end (start_folded): the store shows it queued while it runs,
+# and a cancel meanwhile still closes its attempt.
+for _ in $(seq 1 10); do
+	s=$(api POST /api/v1/jobs '{"plugin": "sleep", "params": {"seconds": 0.001}}' | jq_ 'd["id"]')
+	done_ok "$s" || break
+done
+g=$(api POST /api/v1/jobs '{"plugin": "sleep", "params": {"seconds": 10}}' | jq_ 'd["id"]')
+for _ in $(seq 1 100); do
+	[ "$(api GET /api/v1/health | jq_ 'd["running"]')" = 1 ] && break
+	sleep 0.05
+done
+eq "the long task runs (the scheduler's count)" 1 "$(api GET /api/v1/health | jq_ 'd["running"]')"
+eq "its start is not written yet" "0|0" "$(q "select state, attempt from jobs where id = $g")"
+api POST "/api/v1/jobs/$g/cancel" > /dev/null
+eq "cancelled while running" 200 "$(status)"
+eq "the cancel wrote its start and closed its attempt" "4|1|4|w1" \
+	"$(q "select j.state, j.attempt, a.state, a.worker from jobs j join attempts a on a.job_id = j.id where j.id = $g")"
 finish
