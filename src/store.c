@@ -641,9 +641,9 @@ struct store_batch {
 	size_t n;
 	int later;              /* from store_apply_later(): nobody waits;
 	                         * the writer frees it (and its strings) */
-	/* store_apply_early(): called by the writer once the group's ops ran
-	 * (the jobs have their ids), before its COMMIT; early_ran says if it
-	 * was. */
+	/* store_apply_early(): called by the committing thread once the
+	 * group's ops ran (the jobs have their ids), before its COMMIT;
+	 * early_ran says if it was. */
 	void (*early)(void *ud, const struct store_op *ops, size_t n);
 	void *early_ud;
 	int early_ran;
@@ -672,10 +672,11 @@ struct store {
 	size_t nseen;
 	pthread_t writer;
 	int writer_started;
-	/* Committing thread only (busy).  id_floor: a commit that failed had given
-	 * jobs ids up to this, perhaps handed out early: the next commit
-	 * raises the jobs' sequence past it, so none is given again.
-	 * wal_pages: the WAL's size after the last commit (sqlite3_wal_hook). */
+	/* The committing thread's only (busy).  id_floor: a commit that
+	 * failed had given jobs ids up to this, perhaps handed out early:
+	 * the next commit raises the jobs' sequence past it, so none is
+	 * given again.  wal_pages: the WAL's size after the last commit
+	 * (sqlite3_wal_hook). */
 	int64_t id_floor;
 	int wal_pages;
 
@@ -1671,7 +1672,7 @@ store_trace_commit(const struct store_batch *list, const char *outcome)
 }
 
 /* Inside the open transaction: job ids from now on are above FLOOR (and
- * the jobs' row of sqlite_sequence exists).  Writer thread only. */
+ * the jobs' row of sqlite_sequence exists).  Committing thread only. */
 static int
 store_seq_raise(store *s, int64_t floor)
 {
