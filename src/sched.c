@@ -1928,12 +1928,13 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		return rc;
 	}
 
-	/* A job finished with nothing queued: only its waiters (and a
-	 * stage's driver) care, not the workers' parked polls. */
+	/* A job finished with nothing queued: only its waiters care, not
+	 * the workers' parked polls.  A map task's result wakes all, as
+	 * before (stages: their placement waits on more than the queue). */
 	int settled = sc_settle(s, &x);
-	if (settled == 2)
+	if (settled == 2 || x.stage_event)
 		wake(s);
-	else if (settled == 1 || x.stage_event)
+	else if (settled == 1)
 		wake_clients(s);
 	if (s->done != NULL)
 		flush_done(s);
