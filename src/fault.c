@@ -88,7 +88,8 @@ fault_parse_rule(char *text, struct fault_rule *r, char **err)
 		return err_set(err, -EINVAL, "KILN_FAULT: bad %s '%s' (sites: "
 		              "store, artifact, cache; ops: write, sync, read, "
 		              "commit; N and COUNT: numbers; errnos: ENOSPC, EIO, "
-		              "EDQUOT, EROFS, STALL)", site < 0 ? "site" : op < 0 ? "operation" :
+		              "EDQUOT, EROFS, STALL)",
+		              site < 0 ? "site" : op < 0 ? "operation" :
 		              bad_n ? "count" : "errno", site < 0 ? f[0] :
 		              op < 0 ? f[1] : bad_n ? f[2] : f[3]);
 	r->site = site;
