@@ -886,6 +886,22 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
  * its jobs early (sc_submit_early). */
 #define SC_EARLY_WAIT_MS 2
 
+/* Set on a thread while it holds the lock across a write (sc_apply_locked):
+ * if that write's commit runs on this thread and holds a submission,
+ * sc_submit_early must not wait for the lock this thread holds. */
+static __thread int sc_writing_locked;
+
+/* store_apply() with the lock held (rare events: register, cancel,
+ * reap). */
+static int
+sc_apply_locked(sched *s, struct store_op *ops, size_t n, char **err)
+{
+	sc_writing_locked = 1;
+	int rc = store_apply(s->st, ops, n, err);
+	sc_writing_locked = 0;
+	return rc;
+}
+
 /* A submission handed to the queue before its commit is durable
  * (store_apply_early): the ids it queued. */
 struct sc_early {
@@ -920,6 +936,8 @@ sc_submit_early(void *ud, const struct store_op *ops, size_t n)
 {
 	struct sc_early *e = ud;
 	sched *s = e->s;
+	if (sc_writing_locked)
+		return;         /* this thread holds the lock already */
 	if (pthread_mutex_trylock(&s->mu) != 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1069,8 +1087,8 @@ sched_cancel(sched *s, int64_t id, char **err)
 			.attempt = r->attempt, .worker = r->worker->name,
 			.t_ms = clock_now_ms() - (clock_mono_ms() - r->started_at),
 			.run = r->run <= 0 ? -1 : 0 };
-	int rc = store_apply(s->st, folded ? start : cancel, folded ? 2 : 1,
-	                     err);
+	int rc = sc_apply_locked(s, folded ? start : cancel, folded ? 2 : 1,
+	                         err);
 	struct store_op op = *cancel;
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
@@ -1523,7 +1541,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 			(*cancel)[(*ncancel)++] = h[i];
 		}
 	}
-	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
+	int rc = nops ? sc_apply_locked(s, ops, nops, err) : 0;
 	if (rc != 0) {
 		/* Nothing written, nothing changed: the worker is told to
 		 * register again, and will, with what it holds then. */
@@ -2020,7 +2038,7 @@ sched_reap(sched *s)
 			js[nops++] = j;
 		}
 		char *err = NULL;
-		if (nops && store_apply(s->st, ops, nops, &err) != 0) {
+		if (nops && sc_apply_locked(s, ops, nops, &err) != 0) {
 			/* Not written: the worker stays as it was, and the
 			 * next reap tries again. */
 			log_warn("worker %s is dead, but its %zu tasks cannot "
