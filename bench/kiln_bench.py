@@ -10,7 +10,9 @@ data directory, and prints:
   - no-op tasks per second end to end (submitted in bulk through the batch
     API, completed and durably recorded in SQLite);
   - single-job submit-to-result latency p50/p99 (POST a job, then one
-    long-poll GET ?wait until it is finished);
+    long-poll GET ?wait until it is finished), beside the disk's fsync
+    floor measured in the store's directory in the same run (median of a
+    4 KiB write + fdatasync, appending and in place);
 and, when Debian's python3-distributed is installed, the same work on a Dask
 cluster of the same shape, with the ratios.  Compare ratios within one run:
 the machines are shared and noisy.
@@ -84,6 +86,35 @@ def cpu_ms(pids):
         v = f[f.rindex(")") + 2:].split()
         total += sum(int(x) for x in v[11:15])   # utime stime cutime cstime
     return total * 1000 / tick
+
+
+def fsync_floor(d, n=200):
+    """Median ms of a 4 KiB write + fdatasync in directory D: appending to
+    a growing file, and overwriting the start of it in place (what a
+    WAL reused after a checkpoint does).  The floor under a durable
+    commit on this disk, measured in the same run as the figures."""
+    p = os.path.join(d, "fsync-floor.tmp")
+    buf = b"k" * 4096
+    fd = os.open(p, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    app, over = [], []
+    try:
+        for _ in range(n):
+            t = time.perf_counter()
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            app.append(time.perf_counter() - t)
+        for i in range(n):
+            os.lseek(fd, (i % 16) * 4096, os.SEEK_SET)
+            t = time.perf_counter()
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            over.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(p)
+    app.sort()
+    over.sort()
+    return app[n // 2] * 1000, over[n // 2] * 1000
 
 
 def children(pid):
@@ -223,6 +254,17 @@ workers:
             if i >= 20:
                 lat.append((time.perf_counter() - t) * 1000)
         lat.sort()
+        # The disk's floor, in the store's directory, right after; and
+        # the HTTP round trip of this client to this master for nothing
+        # (a health check): a submit-to-result is two of them.
+        res["fsync_append_ms"], res["fsync_overwrite_ms"] = fsync_floor(d)
+        rt = []
+        for _ in range(300):
+            t = time.perf_counter()
+            api.req("GET", "/api/v1/health")
+            rt.append((time.perf_counter() - t) * 1000)
+        rt.sort()
+        res["http_rt_ms"] = rt[len(rt) // 2]
         res["lat_p50_ms"] = lat[len(lat) // 2]
         res["lat_p99_ms"] = lat[int(len(lat) * 0.99) - 1]
 
@@ -300,6 +342,9 @@ def main():
         print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
         print(f"  CPU per 1,000 tasks:   {r['cpu_ms_per_1k']:.0f} ms (master, workers and executors, user+system)")
         print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs)")
+        print(f"  disk's fsync floor:    4 KiB write + fdatasync, median: appending {r['fsync_append_ms']:.3f} ms,"
+              f" in place {r['fsync_overwrite_ms']:.3f} ms (same directory, same run)")
+        print(f"  HTTP round trip:       {r['http_rt_ms']:.3f} ms median (GET /api/v1/health, this client; a submit->result takes two)")
     if not args.no_dask:
         d = run_dask(args)
         if d:

@@ -468,8 +468,10 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 			.memory = t->memory, .timeout_ms = t->timeout_ms,
 			.stage = t->stage, .stage_id = t->stage_id,
 			.index = t->index };
-		/* The store wrote both: they parse (or the task gets none). */
-		p->params = json_loads(t->params, 0, NULL);
+		/* The store wrote both: they parse (or the task gets none).
+		 * Most have none: no parse for those. */
+		p->params = t->params != NULL && strcmp(t->params, "{}") == 0 ?
+		            json_object() : json_loads(t->params, 0, NULL);
 		char *err = NULL;
 		if (proto_files_parse(t->inputs, &p->inputs, &p->ninputs,
 		                      &owns[i], &err) != 0) {
@@ -578,7 +580,7 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 			json_object_del(ps->body, "running");
 			json_object_del(ps->body, "progress");
 			sched_exchange_clear(&x);
-			http_park(r, ps->deadline);
+			http_park_as(r, ps->deadline, HTTP_PARK_WORKER);
 			return;
 		}
 	}

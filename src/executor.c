@@ -18,6 +18,7 @@
 #define _GNU_SOURCE     /* sigabbrev_np() */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -166,23 +167,55 @@ xc_send(struct ex_child *c, int type, const void *a, size_t alen,
 	return rc;
 }
 
-/* Send the log lines and progress of the running task not sent yet.
- * c->mu held. */
+/* Frames gathered to go in one write (xc_task's end). */
+struct xc_frames {
+	char *p;
+	size_t len, cap;
+};
+
 static void
-xc_flush(struct ex_child *c)
+xc_frame_add(struct xc_frames *f, int type, const void *a, size_t alen)
+{
+	if (f->len + 9 + alen > f->cap) {
+		f->cap = 2 * (f->len + 9 + alen) + 256;
+		f->p = xrealloc(f->p, f->cap);
+	}
+	uint64_t len = alen;
+	memcpy(f->p + f->len, &len, 8);
+	f->p[f->len + 8] = (char)type;
+	if (alen > 0)
+		memcpy(f->p + f->len + 9, a, alen);
+	f->len += 9 + alen;
+}
+
+/* A frame now, or into F (not NULL) to go with others. */
+static void
+xc_send_or_add(struct ex_child *c, struct xc_frames *f, int type,
+               const void *a, size_t alen)
+{
+	if (f != NULL)
+		xc_frame_add(f, type, a, alen);
+	else
+		xc_send(c, type, a, alen, NULL, 0);
+}
+
+/* Send the log lines and progress of the running task not sent yet (or
+ * add them to F).  c->mu held. */
+static void
+xc_flush(struct ex_child *c, struct xc_frames *f)
 {
 	if (c->t == NULL)
 		return;
 	char *text = task_log_since(c->t, &c->log_pos);
 	if (text != NULL)
-		xc_send(c, 'L', text, strlen(text), NULL, 0);
+		xc_send_or_add(c, f, 'L', text, strlen(text));
 	free(text);
 	double p = task_progress(c->t);
 	if (p != c->progress) {
 		c->progress = p;
 		char num[32];
 		int n = snprintf(num, sizeof num, "%.17g", p);
-		xc_send(c, 'P', num, (size_t)n, NULL, 0);
+		xc_send_or_add(c, f, 'P', num, (size_t)n);
 	}
 }
 
@@ -196,7 +229,7 @@ xc_reader(void *arg)
 		struct pollfd pfd = { c->fd, POLLIN, 0 };
 		int n = poll(&pfd, 1, 100);
 		pthread_mutex_lock(&c->mu);
-		xc_flush(c);
+		xc_flush(c, NULL);
 		pthread_mutex_unlock(&c->mu);
 		if (n <= 0)
 			continue;
@@ -337,8 +370,14 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 			const char *on = task_output(t, i, &data, &len);
 			xc_send(c, 'O', on, strlen(on) + 1, data, len);
 		}
+	}
+	/* The task's last log lines, its progress and its end in one write,
+	 * so the worker wakes once for them, not once each (a short task's
+	 * round trip, bench/kiln_bench.py). */
+	struct xc_frames f = { 0 };
+	if (t != NULL && p != NULL) {
 		pthread_mutex_lock(&c->mu);
-		xc_flush(c);
+		xc_flush(c, &f);
 		c->t = NULL;
 		pthread_mutex_unlock(&c->mu);
 	}
@@ -346,9 +385,15 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 		"code", code, "result", t ? task_result(t) : NULL, "error",
 		t == NULL ? err : p == NULL ? "plugin is not loaded in the "
 		"executor" : task_error(t));
+	char *djs = json_dumps(done, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(done);
+	xc_frame_add(&f, 'D', djs, strlen(djs));
+	free(djs);
+	struct iovec iov = { f.p, f.len };
 	pthread_mutex_lock(&c->wmu);
-	ex_send_json(c->fd, 'D', done);
+	ex_write_all(c->fd, &iov, 1);
 	pthread_mutex_unlock(&c->wmu);
+	free(f.p);
 	if (p != NULL)
 		plugin_release(p);
 	task_free(t);
@@ -466,17 +511,25 @@ struct executors {
 	unsigned gen;
 };
 
+/* Read with open and read into the stack, not stdio: it runs at every
+ * task's start and after each of its messages, on a round trip's path. */
 int64_t
 executor_rss(int pid)
 {
-	char path[64];
+	char path[64], buf[128];
 	snprintf(path, sizeof path, "/proc/%d/statm", pid);
-	FILE *f = fopen(path, "r");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
 	long long size, res;
-	int ok = f != NULL && fscanf(f, "%lld %lld", &size, &res) == 2;
-	if (f != NULL)
-		fclose(f);
-	return ok ? res * sysconf(_SC_PAGESIZE) : -1;
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if (sscanf(buf, "%lld %lld", &size, &res) != 2)
+		return -1;
+	return res * sysconf(_SC_PAGESIZE);
 }
 
 /* A zygote request; its answer, or -1.  x->mu held. */

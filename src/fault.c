@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,14 @@ static const char *const fault_sites[FAULT_NSITES] = {
 };
 static const char *const fault_ops[FAULT_NOPS] = {
 	[FAULT_WRITE] = "write", [FAULT_SYNC] = "sync", [FAULT_READ] = "read",
+	[FAULT_COMMIT] = "commit",
 };
+/* Not an errno: the operation waits FAULT_STALL_S, then goes on. */
+#define FAULT_STALL (-1)
+#define FAULT_STALL_S 60
 static const struct { const char *name; int err; } fault_errnos[] = {
 	{ "ENOSPC", ENOSPC }, { "EIO", EIO }, { "EDQUOT", EDQUOT },
-	{ "EROFS", EROFS },
+	{ "EROFS", EROFS }, { "STALL", FAULT_STALL },
 };
 
 /* Written once by fault_init() before any thread starts. */
@@ -81,9 +86,10 @@ fault_parse_rule(char *text, struct fault_rule *r, char **err)
 			r->err = fault_errnos[i].err;
 	if (site < 0 || op < 0 || bad_n || r->err == 0)
 		return err_set(err, -EINVAL, "KILN_FAULT: bad %s '%s' (sites: "
-		              "store, artifact, cache; ops: write, sync, read; "
-		              "N and COUNT: numbers; errnos: ENOSPC, EIO, EDQUOT, "
-		              "EROFS)", site < 0 ? "site" : op < 0 ? "operation" :
+		              "store, artifact, cache; ops: write, sync, read, "
+		              "commit; N and COUNT: numbers; errnos: ENOSPC, EIO, "
+		              "EDQUOT, EROFS, STALL)",
+		              site < 0 ? "site" : op < 0 ? "operation" :
 		              bad_n ? "count" : "errno", site < 0 ? f[0] :
 		              op < 0 ? f[1] : bad_n ? f[2] : f[3]);
 	r->site = site;
@@ -146,8 +152,9 @@ fault_check(enum fault_site site, enum fault_op op)
 		return 0;
 	long n = atomic_fetch_add_explicit(&fault_count[site][op], 1,
 	                                   memory_order_relaxed) + 1;
-	/* Reads are many and never the point of a trace. */
-	if (fault_trace && op != FAULT_READ)
+	/* Reads are many and never the point of a trace; a commit is
+	 * traced by the store itself ("fault: store commit KINDS: ok"). */
+	if (fault_trace && op != FAULT_READ && op != FAULT_COMMIT)
 		log_info("fault: %s %s #%ld", fault_sites[site], fault_ops[op],
 		         n);
 	for (int i = 0; i < fault_nrules; i++) {
@@ -155,6 +162,16 @@ fault_check(enum fault_site site, enum fault_op op)
 		if (r->site != site || r->op != op || n < r->first ||
 		    (r->count > 0 && n >= r->first + r->count))
 			continue;
+		if (r->err == FAULT_STALL) {
+			/* A test kills the process meanwhile. */
+			log_warn("fault: stalled at %s %s #%ld for %d s",
+			         fault_sites[site], fault_ops[op], n,
+			         FAULT_STALL_S);
+			struct timespec ts = { FAULT_STALL_S, 0 };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+			return 0;
+		}
 		log_warn("fault: injected %s at %s %s #%ld", strerror(r->err),
 		         fault_sites[site], fault_ops[op], n);
 		errno = r->err;

@@ -11,7 +11,12 @@
  * SITE is store, artifact or cache; OP is write, sync or read; the Nth
  * such operation (from 1) and the COUNT - 1 after it fail with ERRNO
  * (ENOSPC, EIO, EDQUOT, EROFS); COUNT 0 fails every one from the Nth on
- * (a disk that stays full).  Each injected fault is logged as
+ * (a disk that stays full).  OP commit (store only) is the point of a
+ * group commit that holds submitted jobs where its ops ran and its jobs
+ * were handed out early (store_apply_early) but its COMMIT has not
+ * begun: an errno fails that COMMIT (rolled back), and STALL stops the
+ * committing thread there for 60 s, so that a test can kill the master
+ * between a job's dispatch and its durable submission.  Each injected fault is logged as
  * "fault: injected ...".  A rule "trace" logs every write and sync
  * counted ("fault: store sync #7"), armed or not, so that a test can see
  * which N falls in which step of a job's life.  Unarmed, fault_check() is one load and a branch
@@ -21,7 +26,8 @@
 #define KILN_FAULT_H
 
 enum fault_site { FAULT_STORE, FAULT_ARTIFACT, FAULT_CACHE, FAULT_NSITES };
-enum fault_op { FAULT_WRITE, FAULT_SYNC, FAULT_READ, FAULT_NOPS };
+enum fault_op { FAULT_WRITE, FAULT_SYNC, FAULT_READ, FAULT_COMMIT,
+                FAULT_NOPS };
 
 /* Arm the faults that SPEC (KILN_FAULT's syntax; NULL or "" arms none)
  * names.  Returns 0, or -EINVAL with *err set (the caller frees). */

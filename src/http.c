@@ -161,7 +161,9 @@ struct http_server {
 	http_req **parked;              /* suspended requests, a min-heap
 	                                 * by deadline */
 	size_t nparked, parked_cap;
-	uint64_t wakes;                 /* http_wake_all() calls so far */
+	uint64_t wakes;                 /* http_wake() calls so far */
+	int64_t parker_at;              /* the deadline the parker sleeps
+	                                 * until (INT64_MAX: none) */
 	int stopping;                   /* http_stop began: park = resume */
 	int quit;                       /* parker thread must exit */
 	pthread_t parker;
@@ -206,6 +208,7 @@ struct http_req {
 	 * written under srv->mu and read by the re-entered handler (atomic
 	 * so a handler peeking at it while parked is not a data race). */
 	int parking;
+	unsigned park_class;    /* HTTP_PARK_* bit it is parked as */
 	uint64_t wakes_seen;    /* s->wakes when the handler was entered */
 	int on_list;
 	int expired;
@@ -663,6 +666,12 @@ http_unpark_locked(http_req *r, int expired)
 void
 http_park(http_req *r, int64_t deadline_mono_ms)
 {
+	http_park_as(r, deadline_mono_ms, HTTP_PARK_CLIENT);
+}
+
+void
+http_park_as(http_req *r, int64_t deadline_mono_ms, unsigned cls)
+{
 	http_server *s = r->srv;
 
 	if (r->resp != NULL || r->phase != REQ_READY) {
@@ -692,11 +701,14 @@ http_park(http_req *r, int64_t deadline_mono_ms)
 		MHD_resume_connection(r->conn);
 	} else {
 		r->deadline = deadline_mono_ms;
+		r->park_class = cls;
 		r->on_list = 1;
 		park_push(s, r);
-		/* The parker sleeps until the earliest deadline: told only
-		 * when this one is earlier. */
-		if (s->parked[0] == r)
+		/* The parker sleeps until the deadline it last saw: told only
+		 * when this one is earlier (a wake that emptied the heap
+		 * leaves it asleep until then, and it finds nothing due: one
+		 * wake-up of the parker per long poll saved, at every wake). */
+		if (deadline_mono_ms < s->parker_at)
 			pthread_cond_signal(&s->cv);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -711,11 +723,26 @@ http_parked_expired(const http_req *r)
 void
 http_wake_all(http_server *s)
 {
+	http_wake(s, ~0u);
+}
+
+void
+http_wake(http_server *s, unsigned classes)
+{
 	pthread_mutex_lock(&s->mu);
 	__atomic_store_n(&s->wakes, s->wakes + 1, __ATOMIC_RELEASE);
-	for (size_t i = 0; i < s->nparked; i++)
-		http_unpark_locked(s->parked[i], 0);
+	/* Those of the classes resume; the others are pushed again into
+	 * the emptied heap: O(n log n) under the lock, far less than
+	 * re-entering their handlers. */
+	size_t n = s->nparked;
 	s->nparked = 0;
+	for (size_t i = 0; i < n; i++) {
+		http_req *r = s->parked[i];
+		if (r->park_class & classes)
+			http_unpark_locked(r, 0);
+		else
+			park_push(s, r);
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -735,6 +762,7 @@ http_parker_main(void *arg)
 		while (s->nparked > 0 && s->parked[0]->deadline <= now)
 			http_unpark_locked(park_pop(s), 1);
 		earliest = s->nparked > 0 ? s->parked[0]->deadline : INT64_MAX;
+		s->parker_at = earliest;
 		if (earliest == INT64_MAX) {
 			pthread_cond_wait(&s->cv, &s->mu);
 		} else {
@@ -1061,6 +1089,7 @@ http_server_new(const struct http_opts *o, http_handler h, void *ud)
 	if (s->max_body > SIZE_MAX / 4)
 		s->max_body = SIZE_MAX / 4;    /* keeps buffer growth exact */
 	pthread_mutex_init(&s->mu, NULL);
+	s->parker_at = INT64_MAX;
 	/* Deadlines are CLOCK_MONOTONIC (clock_mono_ms()); wait on the same. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -146,8 +146,19 @@ void http_reply_error(http_req *r, int status, const char *fmt, ...)
  * after the handler was entered but before it parked is not lost: the
  * handler is called again at once. */
 void http_park(http_req *r, int64_t deadline_mono_ms);
+/* Classes of parked requests, for http_wake(): http_park() parks as
+ * HTTP_PARK_CLIENT; a worker's exchange parks as HTTP_PARK_WORKER, so that
+ * news only clients wait for (a job finished) does not re-enter every
+ * worker's long poll. */
+#define HTTP_PARK_CLIENT 1u
+#define HTTP_PARK_WORKER 2u
+void http_park_as(http_req *r, int64_t deadline_mono_ms, unsigned cls);
 int http_parked_expired(const http_req *r);
-/* Resume every parked request. Thread-safe. */
+/* Resume every parked request of CLASSES (HTTP_PARK_* bits); a handler
+ * entered but not yet parked is re-entered at once whatever its class.
+ * Thread-safe. */
+void http_wake(http_server *s, unsigned classes);
+/* http_wake() of every class. */
 void http_wake_all(http_server *s);
 
 /* Requests this server answered, per status class (a check for tests;

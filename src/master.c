@@ -118,9 +118,9 @@ master_reload(const struct kiln_config *c, pipeline *pl, sched *sc,
 }
 
 static void
-wake_http(void *ud)
+wake_http(void *ud, int workers)
 {
-	http_wake_all(ud);
+	http_wake(ud, workers ? ~0u : HTTP_PARK_CLIENT);
 }
 
 /* Until SIGINT or SIGTERM: reap silent workers, apply master.retention,

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln/plugin.h"
@@ -56,6 +57,8 @@ struct sjob {
 	unsigned char state;    /* enum sj_state */
 	unsigned char cancelled; /* cancelled while STARTING or FINISHING */
 	unsigned char retry_exponential;
+	unsigned char start_folded; /* its start is not written: its end
+	                         * writes it (struct store_op) */
 	struct sworker *reserved; /* a suspect (lost > 0) waits for this
 	                         * worker to empty (sc_place_suspect) */
 	int64_t suspect_ms;     /* clock_mono_ms: since when a suspect has
@@ -184,7 +187,7 @@ struct sched {
 	struct stage_list stages; /* stages of drivers (stage.h) */
 	int64_t eph_seq;        /* map tasks numbered so far */
 	int locality_waits;     /* map tasks held back for locality */
-	void (*wakeup)(void *);
+	void (*wakeup)(void *, int workers);
 	void *wakeup_ud;
 };
 
@@ -742,7 +745,7 @@ sched_pools_json(sched *s)
 }
 
 void
-sched_set_wakeup(sched *s, void (*fn)(void *), void *ud)
+sched_set_wakeup(sched *s, void (*fn)(void *, int), void *ud)
 {
 	s->wakeup = fn;
 	s->wakeup_ud = ud;
@@ -752,7 +755,15 @@ static void
 wake(sched *s)
 {
 	if (s->wakeup != NULL)
-		s->wakeup(s->wakeup_ud);
+		s->wakeup(s->wakeup_ud, 1);
+}
+
+/* Wake the clients' long polls only (sched_set_wakeup). */
+static void
+wake_clients(sched *s)
+{
+	if (s->wakeup != NULL)
+		s->wakeup(s->wakeup_ud, 0);
 }
 
 static struct sjob *
@@ -871,6 +882,114 @@ sched_submit(sched *s, struct store_job *jobs, size_t n, char **err)
 	return sched_submit_idem(s, jobs, n, NULL, err);
 }
 
+/* How long a submission's commit waits for the scheduler's lock to queue
+ * its jobs early (sc_submit_early). */
+#define SC_EARLY_WAIT_MS 2
+
+/* Set on a thread while it holds the lock across a write (sc_apply_locked):
+ * if that write's commit runs on this thread and holds a submission,
+ * sc_submit_early must not wait for the lock this thread holds. */
+static __thread int sc_writing_locked;
+
+/* store_apply() with the lock held (rare events: register, cancel,
+ * reap). */
+static int
+sc_apply_locked(sched *s, struct store_op *ops, size_t n, char **err)
+{
+	sc_writing_locked = 1;
+	int rc = store_apply(s->st, ops, n, err);
+	sc_writing_locked = 0;
+	return rc;
+}
+
+/* A submission handed to the queue before its commit is durable
+ * (store_apply_early): the ids it queued. */
+struct sc_early {
+	sched *s;
+	int64_t *ids;
+	size_t n;
+};
+
+/* Queue job OPS[i] (a STORE_SUBMIT the store gave an id).  Lock held. */
+static void
+sc_queue_new(sched *s, const struct store_op *op)
+{
+	struct sjob *j = sjob_from(s, &op->job);
+	job_insert(s, j);
+	queue_add(s, j);
+}
+
+/*
+ * The committing thread, once the submission's rows are in its transaction
+ * and before its COMMIT: queue the jobs now, so a waiting worker may take one
+ * while the disk syncs (bench/kiln_bench.py's latency).  Nothing is told
+ * to the client before the commit is durable, and a result is taken only
+ * by a later commit, so no acknowledged job or result can be lost.  The
+ * lock is waited for SC_EARLY_WAIT_MS at most: a thread holding it may
+ * wait for this very commit (sched_register, sched_cancel hold it across
+ * a write), and the committer must not wait for that; then the submitter
+ * queues the jobs after the commit, as without.  Others hold it for
+ * microseconds.
+ */
+static void
+sc_submit_early(void *ud, const struct store_op *ops, size_t n)
+{
+	struct sc_early *e = ud;
+	sched *s = e->s;
+	if (sc_writing_locked)
+		return;         /* this thread holds the lock already */
+	if (pthread_mutex_trylock(&s->mu) != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SC_EARLY_WAIT_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_mutex_timedlock(&s->mu, &ts) != 0)
+			return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].kind != STORE_SUBMIT)
+			continue;
+		sc_queue_new(s, &ops[i]);
+		e->ids[e->n++] = ops[i].job.id;
+	}
+	pthread_mutex_unlock(&s->mu);
+	wake(s);
+}
+
+/* The commit of an early submission failed: its jobs never existed.
+ * Queued ones leave; one a worker runs is cancelled there and leaves (its
+ * result, if any comes, names no job); one whose result is being written
+ * leaves when that write finds no row (settle_end). */
+static void
+sc_submit_withdraw(sched *s, const struct sc_early *e)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < e->n; i++) {
+		struct sjob *j = job_find(s, e->ids[i]);
+		if (j == NULL)
+			continue;
+		log_info("job %lld (%s) withdrawn: its submission's commit "
+		         "failed", (long long)j->id, j->plugin);
+		if (j->state == SJ_FINISHING)
+			continue;
+		if (j->state == SJ_QUEUED) {
+			if (j->not_before) {
+				j->not_before = 0;
+				s->delayed--;
+			}
+			queue_del(s, j);
+		} else if (j->worker != NULL) {
+			sc_worker_cancel_push(j->worker, j->id, j->attempt);
+			run_del(j);
+		}
+		job_remove(s, j);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 int
 sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
                   const struct store_op *idem, char **err)
@@ -895,20 +1014,30 @@ sched_submit_idem(sched *s, struct store_job *jobs, size_t n,
 		ops[n].id = (int64_t)n;
 		ops[n].t_ms = t;
 	}
-	int rc = store_apply(s->st, ops, n + (idem != NULL), err);
+	struct sc_early e = { .s = s, .ids = xcalloc(n, sizeof *e.ids) };
+	int early = 0;
+	int rc = store_apply_early(s->st, ops, n + (idem != NULL),
+	                           sc_submit_early, &e, &early, err);
+	if (rc != 0 && early)
+		sc_submit_withdraw(s, &e);
 	if (rc == 0) {
-		pthread_mutex_lock(&s->mu);
+		/* Queued already by sc_submit_early, or now. */
+		int queue = !early || e.n == 0;
+		if (queue)
+			pthread_mutex_lock(&s->mu);
 		for (size_t i = 0; i < n; i++) {
 			jobs[i].id = ops[i].job.id;
 			jobs[i].state = JOB_QUEUED;
 			jobs[i].created_ms = t;
-			struct sjob *j = sjob_from(s, &ops[i].job);
-			job_insert(s, j);
-			queue_add(s, j);
+			if (queue)
+				sc_queue_new(s, &ops[i]);
 		}
-		pthread_mutex_unlock(&s->mu);
-		wake(s);
+		if (queue) {
+			pthread_mutex_unlock(&s->mu);
+			wake(s);
+		}
 	}
+	free(e.ids);
 	free(ops);
 	return rc;
 }
@@ -943,9 +1072,24 @@ flush_done(sched *s)
 int
 sched_cancel(sched *s, int64_t id, char **err)
 {
-	struct store_op op = { .kind = STORE_CANCEL, .id = id, .t_ms = clock_now_ms() };
+	struct store_op ops[2], *start = &ops[0], *cancel = &ops[1];
+	memset(ops, 0, sizeof ops);
+	*cancel = (struct store_op){ .kind = STORE_CANCEL, .id = id,
+	                             .t_ms = clock_now_ms() };
 	pthread_mutex_lock(&s->mu);
-	int rc = store_apply(s->st, &op, 1, err);
+	/* A running short task whose start was not written (sc_start): its
+	 * start first, so that the cancel closes its attempt. */
+	struct sjob *r = job_find(s, id);
+	int folded = r != NULL && r->state == SJ_RUNNING && r->start_folded &&
+	             r->worker != NULL;
+	if (folded)
+		*start = (struct store_op){ .kind = STORE_START, .id = id,
+			.attempt = r->attempt, .worker = r->worker->name,
+			.t_ms = clock_now_ms() - (clock_mono_ms() - r->started_at),
+			.run = r->run <= 0 ? -1 : 0 };
+	int rc = sc_apply_locked(s, folded ? start : cancel, folded ? 2 : 1,
+	                         err);
+	struct store_op op = *cancel;
 	if (rc == 0 && op.applied) {
 		struct sjob *j = job_find(s, id);
 		if (j != NULL) {
@@ -990,6 +1134,21 @@ sched_cancel(sched *s, int64_t id, char **err)
 	              job_state_name(sj.state));
 }
 
+/* The op ending J's attempt writes its start too if it was folded
+ * (sc_start): its worker and its start on the wall clock. */
+static void
+sc_fold_start(const struct sjob *j, struct store_op *op)
+{
+	/* Not a DAG's task: the store need not look for its instance. */
+	if (j->run <= 0)
+		op->run = -1;
+	if (!j->start_folded)
+		return;
+	op->start_folded = 1;
+	op->worker = j->worker != NULL ? j->worker->name : NULL;
+	op->started_ms = clock_now_ms() - (clock_mono_ms() - j->started_at);
+}
+
 /*
  * Outcome of a lost attempt: back to the queue, or failed for good.  A
  * job whose worker died (CRASHED: not one that left) while running it
@@ -1007,6 +1166,7 @@ lost_op(sched *s, struct sjob *j, struct store_op *op, const char *why,
 	op->id = j->id;
 	op->attempt = j->attempt;
 	op->t_ms = clock_now_ms();
+	sc_fold_start(j, op);
 	if (j->lost >= s->o.max_lost) {
 		op->kind = STORE_FINISH;
 		op->state = JOB_FAILED;
@@ -1274,6 +1434,7 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 	j->attempt = attempt;
 	j->state = SJ_RUNNING;
 	j->started_at = clock_mono_ms();
+	j->start_folded = 0;
 	run_add(w, j);
 }
 
@@ -1380,7 +1541,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 			(*cancel)[(*ncancel)++] = h[i];
 		}
 	}
-	int rc = nops ? store_apply(s->st, ops, nops, err) : 0;
+	int rc = nops ? sc_apply_locked(s, ops, nops, err) : 0;
 	if (rc != 0) {
 		/* Nothing written, nothing changed: the worker is told to
 		 * register again, and will, with what it holds then. */
@@ -1426,7 +1587,9 @@ struct sc_exchange {
 	struct store_op *late;       /* logs of stale reports */
 	size_t nlate;
 	struct store_op *starts;     /* placements, written later */
-	size_t nstart;
+	size_t nstart;               /* of them, starts to write */
+	size_t nplaced;              /* jobs started (a folded start
+	                              * writes nothing: sc_start) */
 	size_t nmap;                 /* map tasks handed out (no write) */
 	int stage_event;             /* a map task reported */
 };
@@ -1476,6 +1639,7 @@ sc_results(sched *s, struct sc_exchange *x, const struct sched_result *results,
 		struct store_op *op = &x->ops[x->nops];
 		op->id = j->id;
 		op->attempt = j->attempt;
+		sc_fold_start(j, op);
 		op->result = r->result;
 		op->outputs = r->outputs;
 		op->error = r->error;
@@ -1537,15 +1701,27 @@ sc_place_map(sched *s, struct sc_exchange *x, struct sjob *j, int *stage_room,
  * a free slot or waits in the queue, so that none waits behind a long one
  * on a busy worker while another worker is idle.  Lock held.
  */
-/* Start job J on the exchange's worker. */
+/*
+ * Start job J on the exchange's worker.  A task of a plugin whose tasks
+ * are known to be short (under SHORT_TASK_MS on average, as for
+ * prefetch) has its start written with its end, by the same statement
+ * (start_folded), rather than on its own: a no-op task then costs the
+ * store two row writes and no more (bench/kiln_bench.py).  Until it ends
+ * the store shows it queued, as it would after a crash of the master
+ * (the worker confirms it when it registers again).
+ */
 static void
 sc_start(sched *s, struct sc_exchange *x, struct sjob *j,
          struct sched_exchange *out)
 {
 	job_start(s, j, x->w, j->attempt + 1);
-	x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
-		.id = j->id, .attempt = j->attempt, .worker = x->w->name,
-		.t_ms = clock_now_ms() };
+	j->start_folded = j->run <= 0 && sc_plugin_prefetch(s, j->plugin) > 1;
+	x->nplaced++;
+	if (!j->start_folded)
+		x->starts[x->nstart++] = (struct store_op){ .kind = STORE_START,
+			.id = j->id, .attempt = j->attempt,
+			.worker = x->w->name, .t_ms = clock_now_ms(),
+			.run = j->run <= 0 ? -1 : 0 };
 	sc_task_fill(&out->tasks[out->ntasks++], j);
 }
 
@@ -1573,7 +1749,7 @@ sc_place_suspect(sched *s, struct sc_exchange *x, struct sjob *j,
 		return 0;
 	if (j->reserved != NULL && !j->reserved->alive)
 		j->reserved = NULL;
-	int empty = w->running == NULL && x->nstart == 0 && x->nmap == 0;
+	int empty = w->running == NULL && x->nplaced == 0 && x->nmap == 0;
 	if (empty) {
 		j->reserved = NULL;
 		j->suspect_ms = 0;
@@ -1600,7 +1776,7 @@ sc_place(sched *s, struct sc_exchange *x, int want, struct sched_exchange *out)
 	if (w->suspects > 0)
 		return;         /* nothing beside a suspect */
 	for (struct sjob *j = s->qhead, *nx; j != NULL &&
-	     (int)(x->nstart + x->nmap) < want &&
+	     (int)(x->nplaced + x->nmap) < want &&
 	     (prefetch_room > 0 || stage_room > 0); j = nx) {
 		nx = j->next;
 		if (j->stage != NULL) {
@@ -1662,7 +1838,10 @@ sc_unsettle(sched *s, struct sc_exchange *x, struct sched_exchange *out)
 }
 
 /* After the commit: count what finished on the worker and settle each
- * result's job.  1 if any took effect (a slot freed or a job queued). */
+ * result's job.  0 if none took effect; 1 if some did and nothing is
+ * queued (no worker's poll can find a task: only clients care); 2 if a
+ * job was queued again or others wait (a freed pool slot may let one
+ * run elsewhere). */
 static int
 sc_settle(sched *s, struct sc_exchange *x)
 {
@@ -1681,6 +1860,8 @@ sc_settle(sched *s, struct sc_exchange *x)
 			changed = 1;
 		settle_end(s, x->js[i], op);
 	}
+	if (changed && s->nqueued > 0)
+		changed = 2;
 	pthread_mutex_unlock(&s->mu);
 	return changed;
 }
@@ -1765,8 +1946,14 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		return rc;
 	}
 
-	if (sc_settle(s, &x) || x.stage_event)
+	/* A job finished with nothing queued: only its waiters care, not
+	 * the workers' parked polls.  A map task's result wakes all, as
+	 * before (stages: their placement waits on more than the queue). */
+	int settled = sc_settle(s, &x);
+	if (settled == 2 || x.stage_event)
 		wake(s);
+	else if (settled == 1)
+		wake_clients(s);
 	if (s->done != NULL)
 		flush_done(s);
 	free(x.ops);
@@ -1851,7 +2038,7 @@ sched_reap(sched *s)
 			js[nops++] = j;
 		}
 		char *err = NULL;
-		if (nops && store_apply(s->st, ops, nops, &err) != 0) {
+		if (nops && sc_apply_locked(s, ops, nops, &err) != 0) {
 			/* Not written: the worker stays as it was, and the
 			 * next reap tries again. */
 			log_warn("worker %s is dead, but its %zu tasks cannot "

@@ -119,8 +119,11 @@ void sched_set_done_hook(sched *s, void (*fn)(void *, int64_t run,
 /* At most SLOTS jobs of pool NAME run at once (-1 = no limit). */
 void sched_set_pool(sched *s, const char *name, int slots);
 
-/* Called (without the lock held) when new work may be available. */
-void sched_set_wakeup(sched *s, void (*fn)(void *), void *ud);
+/* Called (without the lock held) when something long polls wait for
+ * changed: WORKERS is 0 when only clients can care (jobs finished and
+ * nothing is queued, so no worker's poll would find a task), 1 when new
+ * work or a cancel may be there too. */
+void sched_set_wakeup(sched *s, void (*fn)(void *, int workers), void *ud);
 
 /* Queue N jobs (validated by the caller); durable on return, ids set in
  * jobs[i].id.  The job's plugin must be known (sched_has_plugin) unless

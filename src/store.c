@@ -60,6 +60,16 @@
 /* How often a store that cannot be written and has nothing queued tries
  * a small write of its own (store_wait_or_probe). */
 #define STORE_PROBE_MS 1000
+/* At most this many jobs of one group commit are handed to their early
+ * callback (store_apply_early) before the commit is durable; job ids
+ * skip this many at each open, so that an id handed out early and lost
+ * in a crash is never given to another job (store_seq_gap). */
+#define STORE_EARLY_MAX 256
+/* The writer checkpoints the WAL itself, after the callers of a commit
+ * were woken, once it holds this many pages (SQLite's own automatic
+ * checkpoint runs inside the COMMIT, on the caller's time).  4 MB:
+ * SQLite's default, so the WAL is reused in place after each one. */
+#define STORE_CKPT_PAGES 1000
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                              */
@@ -390,7 +400,7 @@ store_schema_version(void)
 enum {
 	W_BEGIN, W_COMMIT, W_ROLLBACK,
 	W_SUBMIT, W_START, W_ATT_START, W_FINISH, W_ATT_FINISH,
-	W_REQUEUE, W_CANCEL, W_ATT_CANCEL, W_ATT_LOG,
+	W_REQUEUE, W_CANCEL, W_ATT_CANCEL, W_ATT_LOG, W_ATT_FOLDED,
 	W_NSTMT
 };
 static const char *const store_wsql[W_NSTMT] = {
@@ -416,15 +426,27 @@ static const char *const store_wsql[W_NSTMT] = {
 	[W_ATT_START] =
 	"INSERT OR REPLACE INTO attempts (job_id, attempt, worker, state,"
 	" started_ms) VALUES (?1, ?2, ?3, 1, ?4)",
+	/* ?7 1: the attempt's start was not written (start_folded): a job
+	 * still queued at an earlier attempt takes it, its worker (?8) and
+	 * start (?9) too. */
 	[W_FINISH] =
-	"UPDATE jobs SET state = ?3, result = ?4, error = ?5, finished_ms = ?6"
-	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	"UPDATE jobs SET state = ?3, result = ?4, error = ?5, finished_ms = ?6,"
+	" worker = CASE state WHEN 0 THEN ?8 ELSE worker END,"
+	" started_ms = CASE state WHEN 0 THEN ?9 ELSE started_ms END,"
+	" attempt = ?2"
+	" WHERE id = ?1 AND ((attempt = ?2 AND state = 1) OR"
+	" (?7 AND state = 0 AND attempt < ?2))",
+	[W_ATT_FOLDED] =
+	"INSERT OR REPLACE INTO attempts (job_id, attempt, worker, state,"
+	" started_ms, error, log, finished_ms)"
+	" VALUES (?1, ?2, ?7, ?3, ?8, ?4, ?5, ?6)",
 	[W_ATT_FINISH] =
 	"UPDATE attempts SET state = ?3, error = ?4, log = ?5,"
 	" finished_ms = ?6 WHERE job_id = ?1 AND attempt = ?2",
 	[W_REQUEUE] =
-	"UPDATE jobs SET state = 0, worker = NULL"
-	" WHERE id = ?1 AND attempt = ?2 AND state = 1",
+	"UPDATE jobs SET state = 0, worker = NULL, attempt = ?2"
+	" WHERE id = ?1 AND ((attempt = ?2 AND state = 1) OR"
+	" (?3 AND state = 0 AND attempt < ?2))",
 	[W_CANCEL] =
 	"UPDATE jobs SET state = 4, finished_ms = ?2"
 	" WHERE id = ?1 AND state IN (0, 1)",
@@ -441,13 +463,19 @@ enum {
 	P_META, P_TOKEN_REVOKE, P_TOKEN_USED, P_PURGE_RUNS, P_PURGE_JOBS,
 	P_REFS, P_ARTIFACT_TOUCH, P_PURGE_ART_FIND, P_PURGE_ART,
 	P_IDEM_PURGE, P_IDEM, P_TI_UNMAP, P_TI_MAPPED, P_TI_EXPAND,
-	P_PLUGIN_SEEN,
+	P_PLUGIN_SEEN, P_SEQ_RAISE, P_SEQ_ADD,
 	P_DAG_VERSION, P_RUN_VERSION, P_TI_ADD,
 	P_NSTMT
 };
 static const char *const store_psql[P_NSTMT] = {
 	[P_IDEM_PURGE] = "DELETE FROM idempotency WHERE created_ms < ?1",
 	[P_PLUGIN_SEEN] = "INSERT OR IGNORE INTO plugins_seen (name) VALUES (?1)",
+	/* Job ids never go back below ?1 (store_seq_raise). */
+	[P_SEQ_RAISE] = "UPDATE sqlite_sequence SET seq = max(seq, ?1)"
+	" WHERE name = 'jobs'",
+	[P_SEQ_ADD] = "INSERT INTO sqlite_sequence (name, seq)"
+	" SELECT 'jobs', ?1 WHERE NOT EXISTS"
+	" (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')",
 	/* The last row inserted is the batch's last job (STORE_IDEM). */
 	[P_IDEM] =
 	"INSERT OR IGNORE INTO idempotency (principal, key, hash, first_id,"
@@ -613,6 +641,12 @@ struct store_batch {
 	size_t n;
 	int later;              /* from store_apply_later(): nobody waits;
 	                         * the writer frees it (and its strings) */
+	/* store_apply_early(): called by the committing thread once the
+	 * group's ops ran (the jobs have their ids), before its COMMIT;
+	 * early_ran says if it was. */
+	void (*early)(void *ud, const struct store_op *ops, size_t n);
+	void *early_ud;
+	int early_ran;
 	int done;
 	int rc;
 	char *err;              /* malloc()ed, handed to the caller */
@@ -625,8 +659,9 @@ struct store_batch {
 struct store {
 	char *path;
 
-	/* Writer side: wdb and wst[] are touched only by the writer thread
-	 * once it runs (and by open/close before and after it). */
+	/* Writer side: wdb and wst[] are touched only by the thread that
+	 * set busy (the writer, or a caller committing itself), and by
+	 * open/close before and after the writer runs. */
 	sqlite3 *wdb;
 	sqlite3_stmt *wst[W_NSTMT];
 	sqlite3_stmt *pst[P_NSTMT];
@@ -637,11 +672,23 @@ struct store {
 	size_t nseen;
 	pthread_t writer;
 	int writer_started;
+	/* The committing thread's only (busy).  id_floor: a commit that
+	 * failed had given jobs ids up to this, perhaps handed out early:
+	 * the next commit raises the jobs' sequence past it, so none is
+	 * given again.  wal_pages: the WAL's size after the last commit
+	 * (sqlite3_wal_hook). */
+	int64_t id_floor;
+	int wal_pages;
 
 	pthread_mutex_t q_mu;   /* guards everything down to commits */
 	pthread_cond_t q_cond;  /* the writer sleeps here */
 	struct store_batch *q_head, **q_tail;
 	size_t q_waiting;       /* batches in the queue whose caller waits */
+	/* A commit is running, on the writer or on a caller's thread
+	 * (store_apply_wait): the write connection and the fields the
+	 * writer owns are that thread's until it clears busy. */
+	int busy;
+	int ckpt_due;           /* the writer checkpoints when not busy */
 	int64_t later_since;    /* mono ms: oldest deferred batch queued */
 	int stopping;
 	uint64_t commits;
@@ -981,6 +1028,38 @@ fail:
 }
 
 static void *store_writer(void *arg);
+static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int n);
+
+/*
+ * At open: job ids go on STORE_EARLY_MAX past the last one given.  The
+ * master hands a group's jobs to workers while their commit is being made
+ * durable (store_apply_early); a master killed in that window loses
+ * their rows, but a worker may still hold one and report it when it
+ * registers again.  With the gap, its id names no job of the new master,
+ * so the report is refused rather than taken for another job's.  The
+ * first open writes the sequence's row without a gap: a new store's
+ * first job is 1.
+ */
+static int
+store_seq_gap(store *s, char **err)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "BEGIN IMMEDIATE;"
+	         "UPDATE sqlite_sequence SET seq = max(seq, (SELECT"
+	         " coalesce(max(id), 0) FROM jobs)) + %d WHERE name = 'jobs';"
+	         "INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs',"
+	         " (SELECT coalesce(max(id), 0) FROM jobs) WHERE NOT EXISTS"
+	         " (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs');"
+	         "COMMIT", STORE_EARLY_MAX);
+	int rc = store_exec(s->wdb, sql, err);
+	if (rc < 0 && !sqlite3_get_autocommit(s->wdb))
+		sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+	/* Its writes and sync are a step of their own in a trace. */
+	if (fault_tracing())
+		log_info("fault: store commit seq: %s", rc < 0 ? *err : "ok");
+	return rc;
+}
 
 /* Free whatever store_open() got as far as making. */
 static void
@@ -1017,6 +1096,17 @@ store_destroy(store *s)
 	free(s);
 }
 
+/* SQLite's memory statistics, which nothing here reads, take a global
+ * mutex at every allocation of every connection: off, before SQLite is
+ * first used (a later call changes nothing and fails harmlessly). */
+static pthread_once_t store_conf_once = PTHREAD_ONCE_INIT;
+
+static void
+store_conf(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 store_open(const char *path, int sync_full, store **out, char **err)
 {
@@ -1025,6 +1115,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	char mode[16] = "";
 
 	*out = NULL;
+	pthread_once(&store_conf_once, store_conf);
 	if (path == NULL || *path == '\0')
 		return err_set(err, -EINVAL, "store: no database path");
 	if (!sqlite3_threadsafe())
@@ -1078,8 +1169,10 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	if ((rc = store_exec(s->wdb, sync_full ? "PRAGMA synchronous = FULL" :
 	                     "PRAGMA synchronous = NORMAL", err)) < 0)
 		goto fail;
-	if ((rc = store_migrate(s, err)) < 0)
+	if ((rc = store_migrate(s, err)) < 0 ||
+	    (rc = store_seq_gap(s, err)) < 0)
 		goto fail;
+	sqlite3_wal_hook(s->wdb, store_wal_hook, s);
 
 	for (int i = 0; i < W_NSTMT; i++) {
 		rc = sqlite3_prepare_v3(s->wdb, store_wsql[i], -1,
@@ -1228,6 +1321,8 @@ store_ti_follow(store *s, const struct store_op *op, int64_t t)
 	case STORE_CANCEL: ti = TI_FAILED; break;
 	default: return SQLITE_OK;
 	}
+	if (op->run < 0)
+		return SQLITE_OK;       /* a plain job: nothing follows it */
 	int64_t not_yet = op->kind == STORE_FINISH &&
 	                  op->state == JOB_SUCCEEDED &&
 	                  job_result_not_yet(op->result);
@@ -1317,11 +1412,14 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 		rc = store_wexec(s, W_START, "iisi", id, att, op->worker, t);
 		break;
 	case STORE_FINISH:
-		rc = store_wexec(s, W_FINISH, "iiissi", id, att,
-		                 (int64_t)op->state, op->result, op->error, t);
+		rc = store_wexec(s, W_FINISH, "iiissiisi", id, att,
+		                 (int64_t)op->state, op->result, op->error, t,
+		                 (int64_t)(op->start_folded != 0), op->worker,
+		                 op->started_ms);
 		break;
 	case STORE_REQUEUE:
-		rc = store_wexec(s, W_REQUEUE, "ii", id, att);
+		rc = store_wexec(s, W_REQUEUE, "iii", id, att,
+		                 (int64_t)(op->start_folded != 0));
 		break;
 	default:                /* STORE_CANCEL */
 		rc = store_wexec(s, W_CANCEL, "ii", id, t);
@@ -1343,10 +1441,15 @@ store_op_job(store *s, struct store_op *op, int64_t t)
 			return rc;
 		/* fall through */
 	case STORE_REQUEUE:
-		rc = store_wexec(s, W_ATT_FINISH, "iiissi", id, att,
+		/* A folded start: the attempt's row is written whole (a
+		 * replace: its start may also be there, from a master that
+		 * confirmed it at the worker's registration). */
+		rc = store_wexec(s, op->start_folded ? W_ATT_FOLDED : W_ATT_FINISH,
+		                 op->start_folded ? "iiissisi" : "iiissi", id, att,
 		                 (int64_t)(op->kind == STORE_FINISH ? op->state
 		                                                    : JOB_FAILED),
-		                 op->error, op->log, t);
+		                 op->error, op->log, t, op->worker,
+		                 op->started_ms ? op->started_ms : t);
 		break;
 	default:                /* STORE_CANCEL */
 		rc = store_wexec(s, W_ATT_CANCEL, "ii", id, t);
@@ -1568,6 +1671,45 @@ store_trace_commit(const struct store_batch *list, const char *outcome)
 	log_info("fault: store commit %s: %s", kinds, outcome);
 }
 
+/* Inside the open transaction: job ids from now on are above FLOOR (and
+ * the jobs' row of sqlite_sequence exists).  Committing thread only. */
+static int
+store_seq_raise(store *s, int64_t floor)
+{
+	int rc = store_pexec(s, P_SEQ_RAISE, "i", floor);
+	if (rc == SQLITE_OK && sqlite3_changes(s->wdb) == 0)
+		rc = store_pexec(s, P_SEQ_ADD, "i", floor);
+	return rc;
+}
+
+/* The early callbacks of the group's batches (store_apply_early), once
+ * its ops ran and before its COMMIT, if the group gave ids to no more
+ * than STORE_EARLY_MAX jobs: the ids a crash could lose before the
+ * COMMIT is durable are then within the gap store_seq_gap() leaves at
+ * the next open.  Then the "commit" fault point (fault.h), so a test
+ * can stop the master right there, or fail the COMMIT: returns the errno
+ * injected, or 0. */
+static int
+store_run_early(struct store_batch *list)
+{
+	size_t submits = 0;
+	int any = 0;
+	for (struct store_batch *b = list; b; b = b->next) {
+		any |= b->early != NULL;
+		for (size_t i = 0; i < b->n; i++)
+			submits += b->ops[i].kind == STORE_SUBMIT;
+	}
+	if (any && submits <= STORE_EARLY_MAX) {
+		for (struct store_batch *b = list; b; b = b->next) {
+			if (b->early == NULL)
+				continue;
+			b->early(b->early_ud, b->ops, b->n);
+			b->early_ran = 1;
+		}
+	}
+	return submits > 0 ? fault_check(FAULT_STORE, FAULT_COMMIT) : 0;
+}
+
 /* Run every batch of the list in one transaction.  On failure the whole
  * transaction is rolled back and every batch in it fails, even those that
  * were fine: simple, and failures here mean a broken disk or database,
@@ -1580,20 +1722,32 @@ store_commit_group(store *s, struct store_batch *list)
 	int rc = store_wstep(s->wst[W_BEGIN]);
 	const char *what = "BEGIN";
 
+	if (rc == SQLITE_OK && s->id_floor > 0) {
+		rc = store_seq_raise(s, s->id_floor);
+		what = "write";
+	}
 	for (struct store_batch *b = list; b && rc == SQLITE_OK; b = b->next) {
 		for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++) {
 			rc = store_run_op(s, &b->ops[i]);
 			what = "write";
 		}
 	}
+	const char *why = NULL;         /* an injected fault's */
 	if (rc == SQLITE_OK) {
-		rc = store_wstep(s->wst[W_COMMIT]);
+		int fe = store_run_early(list);
 		what = "COMMIT";
+		if (fe != 0) {
+			rc = store_fcode(fe, SQLITE_IOERR_FSYNC);
+			why = strerror(fe);
+		} else {
+			rc = store_wstep(s->wst[W_COMMIT]);
+		}
 	}
 	if (fault_tracing())
-		store_trace_commit(list, rc == SQLITE_OK ? "ok" :
+		store_trace_commit(list, rc == SQLITE_OK ? "ok" : why ? why :
 		                   sqlite3_errmsg(s->wdb));
 	if (rc == SQLITE_OK) {
+		s->id_floor = 0;
 		pthread_mutex_lock(&s->q_mu);
 		s->commits++;
 		char *was = s->unwritable;
@@ -1613,7 +1767,7 @@ store_commit_group(store *s, struct store_batch *list)
 
 	int erc = store_errno(rc);
 	char *msg = xasprintf("store: %s failed on %s: %s", what, s->path,
-	                      sqlite3_errmsg(s->wdb));
+	                      why ? why : sqlite3_errmsg(s->wdb));
 	/* A full disk fails every commit until space is back: said once,
 	 * and again when it passes. */
 	pthread_mutex_lock(&s->q_mu);
@@ -1631,9 +1785,15 @@ store_commit_group(store *s, struct store_batch *list)
 	store_seen_forget(s);
 	for (struct store_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->n; i++) {
-			b->ops[i].applied = 0;
-			if (b->ops[i].kind == STORE_SUBMIT)
-				b->ops[i].job.id = 0;
+			struct store_op *op = &b->ops[i];
+			/* Rolled back, its id would be given again: not if
+			 * it may have been handed out (store_run_early). */
+			if (op->kind == STORE_SUBMIT && op->applied &&
+			    op->job.id > s->id_floor)
+				s->id_floor = op->job.id;
+			op->applied = 0;
+			if (op->kind == STORE_SUBMIT)
+				op->job.id = 0;
 		}
 		b->rc = erc;
 		b->err = xstrdup(msg);
@@ -1669,17 +1829,120 @@ store_wait_or_probe(store *s)
 	struct timespec ts = { .tv_sec = at / 1000,
 	                       .tv_nsec = (at % 1000) * 1000000 };
 	pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
-	if (s->q_head != NULL || s->stopping || clock_mono_ms() < at)
-		return;         /* work, a stop, or woken early */
+	if (s->q_head != NULL || s->stopping || s->busy ||
+	    clock_mono_ms() < at)
+		return;         /* work, a stop, a caller's commit, or early */
 	char when[32];
 	snprintf(when, sizeof when, "%" PRId64, clock_now_ms());
 	struct store_op op = { .kind = STORE_META, .task = "disk_probe",
 	                       .result = when };
 	struct store_batch b = { .ops = &op, .n = 1 };
+	s->busy = 1;
 	pthread_mutex_unlock(&s->q_mu);
 	store_commit_group(s, &b);
 	free(b.err);
 	pthread_mutex_lock(&s->q_mu);
+	s->busy = 0;
+}
+
+/* sqlite3_wal_hook: a commit left the WAL N pages long.  It replaces
+ * SQLite's automatic checkpoint, which would run inside the COMMIT, that
+ * is before the commit's callers are woken. */
+static int
+store_wal_hook(void *ud, sqlite3 *db, const char *name, int n)
+{
+	(void)db;
+	(void)name;
+	((store *)ud)->wal_pages = n;
+	return SQLITE_OK;
+}
+
+/* Copy the WAL into the database (PASSIVE: never waits for a reader),
+ * after the commit's callers were woken.  Once all of it is copied the
+ * next commit writes the WAL from its start again: in place, over pages
+ * the file already has, which the disk syncs faster than appended ones
+ * (bench/kiln_bench.py prints both).  Writer thread only. */
+static void
+store_checkpoint(store *s)
+{
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL,
+	                                   SQLITE_CHECKPOINT_PASSIVE, &log,
+	                                   &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warn("store: checkpoint of %s: %s", s->path,
+		         sqlite3_errmsg(s->wdb));
+	/* Not all copied (a reader holds an older snapshot): try again
+	 * after the next commit rather than at once. */
+	s->wal_pages = 0;
+}
+
+/*
+ * After the commit of LIST: wake each caller, keep deferred batches that
+ * failed on a full or failing disk for another try (in their order,
+ * ahead of anything newer), free the others.  q_mu held.
+ */
+static void
+store_settle_list(store *s, struct store_batch *list)
+{
+	struct store_batch *retry = NULL, **rtail = &retry;
+	while (list != NULL) {
+		/* After done is set the caller may return and its
+		 * stack frame (the batch) vanish: read next first. */
+		struct store_batch *next = list->next;
+		if (list->later && list->rc < 0 && s->stopping) {
+			/* Stopping on a full disk: lost as in a
+			 * crash, which recovery repairs (see
+			 * store_apply_later() in store.h). */
+			log_error("store: %zu deferred ops dropped at "
+			          "stop: %s", list->n, list->err);
+			store_batch_free_later(list);
+		} else if (list->later && list->rc < 0 &&
+		    store_retryable(list->rc)) {
+			/* Decisions already acted on: kept, in their
+			 * order and ahead of anything newer, and tried
+			 * again until the disk takes them. */
+			free(list->err);
+			list->err = NULL;
+			list->rc = 0;
+			list->next = NULL;
+			*rtail = list;
+			rtail = &list->next;
+		} else if (list->later) {
+			if (list->rc < 0) {
+				/* Kept exit: a decision acted on in
+				 * memory (a task handed out) that can
+				 * never be written, and no caller is
+				 * left to tell; the store is the truth,
+				 * a restart recovers from it. */
+				store_fatal(NULL, list->err);
+			}
+			store_batch_free_later(list);
+		} else {
+			list->done = 1;
+			pthread_cond_signal(&list->cond);
+		}
+		list = next;
+	}
+	if (retry != NULL) {
+		*rtail = s->q_head;
+		if (s->q_head == NULL)
+			s->q_tail = rtail;
+		s->q_head = retry;
+		s->later_since = clock_mono_ms() + STORE_RETRY_MS;
+	}
+}
+
+/* Take everything queued for one commit.  q_mu held; sets busy. */
+static struct store_batch *
+store_take(store *s)
+{
+	struct store_batch *list = s->q_head;
+	s->q_head = NULL;
+	s->q_tail = &s->q_head;
+	s->q_waiting = 0;
+	s->busy = 1;
+	return list;
 }
 
 static void *
@@ -1689,18 +1952,37 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
-		while (s->q_head == NULL && !s->stopping) {
-			if (s->unwritable == NULL) {
+		/* A checkpoint left by a caller's commit (store_apply_wait),
+		 * done here, off its time. */
+		if (s->ckpt_due && !s->busy) {
+			s->ckpt_due = 0;
+			s->busy = 1;
+			pthread_mutex_unlock(&s->q_mu);
+			store_checkpoint(s);
+			pthread_mutex_lock(&s->q_mu);
+			s->busy = 0;
+			pthread_cond_broadcast(&s->q_cond);
+		}
+		if (s->busy) {
+			/* A caller commits: it wakes us when done if work
+			 * is left or we stop. */
+			pthread_cond_wait(&s->q_cond, &s->q_mu);
+			continue;
+		}
+		if (s->q_head == NULL && !s->stopping) {
+			if (s->unwritable == NULL)
 				pthread_cond_wait(&s->q_cond, &s->q_mu);
-				continue;
-			}
-			store_wait_or_probe(s);
+			else
+				store_wait_or_probe(s);
+			continue;
 		}
 		if (s->q_head == NULL)
 			break;          /* stopping, and drained */
 		/* Only deferred ops so far: wait a little for a caller who
-		 * waits, and commit them together (one fsync, not two). */
-		while (s->q_waiting == 0 && !s->stopping) {
+		 * waits, and commit them together (one fsync, not two).  A
+		 * caller may commit them itself meanwhile. */
+		while (s->q_head != NULL && s->q_waiting == 0 && !s->busy &&
+		       !s->stopping) {
 			int64_t at = s->later_since + STORE_LATER_MS;
 			if (clock_mono_ms() >= at)
 				break;
@@ -1708,61 +1990,19 @@ store_writer(void *arg)
 			                       .tv_nsec = (at % 1000) * 1000000 };
 			pthread_cond_timedwait(&s->q_cond, &s->q_mu, &ts);
 		}
-		struct store_batch *list = s->q_head;
-		s->q_head = NULL;
-		s->q_tail = &s->q_head;
-		s->q_waiting = 0;
+		if (s->q_head == NULL || s->busy)
+			continue;
+		struct store_batch *list = store_take(s);
 		pthread_mutex_unlock(&s->q_mu);
 
 		store_commit_group(s, list);
 
 		pthread_mutex_lock(&s->q_mu);
-		struct store_batch *retry = NULL, **rtail = &retry;
-		while (list != NULL) {
-			/* After done is set the caller may return and its
-			 * stack frame (the batch) vanish: read next first. */
-			struct store_batch *next = list->next;
-			if (list->later && list->rc < 0 && s->stopping) {
-				/* Stopping on a full disk: lost as in a
-				 * crash, which recovery repairs (see
-				 * store_apply_later() in store.h). */
-				log_error("store: %zu deferred ops dropped at "
-				          "stop: %s", list->n, list->err);
-				store_batch_free_later(list);
-			} else if (list->later && list->rc < 0 &&
-			    store_retryable(list->rc)) {
-				/* Decisions already acted on: kept, in their
-				 * order and ahead of anything newer, and tried
-				 * again until the disk takes them. */
-				free(list->err);
-				list->err = NULL;
-				list->rc = 0;
-				list->next = NULL;
-				*rtail = list;
-				rtail = &list->next;
-			} else if (list->later) {
-				if (list->rc < 0) {
-					/* Kept exit: a decision acted on in
-					 * memory (a task handed out) that can
-					 * never be written, and no caller is
-					 * left to tell; the store is the truth,
-					 * a restart recovers from it. */
-					store_fatal(NULL, list->err);
-				}
-				store_batch_free_later(list);
-			} else {
-				list->done = 1;
-				pthread_cond_signal(&list->cond);
-			}
-			list = next;
-		}
-		if (retry != NULL) {
-			*rtail = s->q_head;
-			if (s->q_head == NULL)
-				s->q_tail = rtail;
-			s->q_head = retry;
-			s->later_since = clock_mono_ms() + STORE_RETRY_MS;
-		}
+		store_settle_list(s, list);
+		s->busy = 0;
+		pthread_cond_broadcast(&s->q_cond);
+		if (s->wal_pages >= STORE_CKPT_PAGES)
+			s->ckpt_due = 1;
 	}
 	pthread_mutex_unlock(&s->q_mu);
 	return NULL;
@@ -1870,23 +2110,47 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 
 /* Queue a batch and wait for its commit. */
 static int
-store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
+store_apply_wait(store *s, struct store_op *ops, size_t n,
+                 void (*early)(void *, const struct store_op *, size_t),
+                 void *ud, int *early_ran, char **err)
 {
 	int rc;
 
-	struct store_batch b = { .ops = ops, .n = n };
+	struct store_batch b = { .ops = ops, .n = n, .early = early,
+	                         .early_ud = ud };
 	pthread_cond_init(&b.cond, NULL);
 
 	pthread_mutex_lock(&s->q_mu);
 	*s->q_tail = &b;
 	s->q_tail = &b.next;
 	s->q_waiting++;
-	pthread_cond_signal(&s->q_cond);
+	if (!s->busy && !s->stopping && s->unwritable == NULL) {
+		/* Nobody is committing: commit the queue on this thread
+		 * rather than hand it to the writer and wait to be handed it
+		 * back (two thread switches per commit, most of a durable
+		 * round trip's CPU on a small machine).  Callers arriving
+		 * meanwhile queue, and the writer or the next of them
+		 * commits them together: still one fsync per group. */
+		struct store_batch *list = store_take(s);
+		pthread_mutex_unlock(&s->q_mu);
+		store_commit_group(s, list);
+		pthread_mutex_lock(&s->q_mu);
+		store_settle_list(s, list);
+		s->busy = 0;
+		if (s->wal_pages >= STORE_CKPT_PAGES)
+			s->ckpt_due = 1;
+		if (s->q_head != NULL || s->ckpt_due || s->stopping)
+			pthread_cond_broadcast(&s->q_cond);
+	} else {
+		pthread_cond_signal(&s->q_cond);
+	}
 	while (!b.done)
 		pthread_cond_wait(&b.cond, &s->q_mu);
 	pthread_mutex_unlock(&s->q_mu);
 
 	pthread_cond_destroy(&b.cond);
+	if (early_ran != NULL)
+		*early_ran = b.early_ran;
 	if (b.rc < 0) {
 		rc = err_set(err, b.rc, "%s", b.err);
 		free(b.err);
@@ -1898,13 +2162,24 @@ store_apply_wait(store *s, struct store_op *ops, size_t n, char **err)
 int
 store_apply(store *s, struct store_op *ops, size_t n, char **err)
 {
+	return store_apply_early(s, ops, n, NULL, NULL, NULL, err);
+}
+
+int
+store_apply_early(store *s, struct store_op *ops, size_t n,
+                  void (*early)(void *ud, const struct store_op *ops,
+                                size_t n),
+                  void *ud, int *early_ran, char **err)
+{
 	int rc;
 
+	if (early_ran != NULL)
+		*early_ran = 0;
 	if (n == 0)
 		return 0;
 	if ((rc = store_check_ops(ops, n, err)) < 0)
 		return rc;
-	return store_apply_wait(s, ops, n, err);
+	return store_apply_wait(s, ops, n, early, ud, early_ran, err);
 }
 
 int
@@ -1933,7 +2208,7 @@ store_fatal(const char *what, const char *err)
 int
 store_sync(store *s, char **err)
 {
-	return store_apply_wait(s, NULL, 0, err);
+	return store_apply_wait(s, NULL, 0, NULL, NULL, NULL, err);
 }
 
 int
@@ -1959,7 +2234,9 @@ store_apply_later(store *s, const struct store_op *ops, size_t n, char **err)
 		}
 		b->ops[i] = (struct store_op){
 			.kind = op->kind, .id = op->id, .attempt = op->attempt,
-			.state = op->state, .t_ms = op->t_ms,
+			.state = op->state, .t_ms = op->t_ms, .run = op->run,
+			.start_folded = op->start_folded,
+			.started_ms = op->started_ms,
 			.worker = xstrdup(op->worker),
 			.result = xstrdup(op->result),
 			.error = xstrdup(op->error), .log = xstrdup(op->log),

@@ -78,9 +78,12 @@ enum store_op_kind {
 	STORE_START,    /* queued -> running: .id, .attempt (the new attempt
 	                 * number, above the job's last one), .worker, .t_ms */
 	STORE_FINISH,   /* running(.attempt) -> .state (succeeded, failed or
-	                 * cancelled): .result, .error, .log, .t_ms */
+	                 * cancelled): .result, .error, .log, .t_ms; with
+	                 * .start_folded, queued at an earlier attempt ->
+	                 * .state too (see start_folded) */
 	STORE_REQUEUE,  /* running(.attempt) -> queued; the attempt is closed
-	                 * as failed with .error (worker lost, retry) and .log */
+	                 * as failed with .error (worker lost, retry) and .log;
+	                 * .start_folded as for STORE_FINISH */
 	STORE_CANCEL,   /* queued or running -> cancelled, .t_ms; a running
 	                 * attempt is closed as cancelled */
 	STORE_RUN_CREATE, /* a DAG run and its task instances from .run_new;
@@ -144,13 +147,22 @@ struct store_op {
 	const char *error;
 	const char *log;
 	int64_t t_ms;           /* time of the transition; 0 = now */
+	/* STORE_FINISH, STORE_REQUEUE: the attempt's STORE_START was never
+	 * written (a short task, sched.c): this op writes it as well, from
+	 * .worker and .started_ms, if the job is still queued at an earlier
+	 * attempt. */
+	int start_folded;
+	int64_t started_ms;
 	struct store_job job;   /* STORE_SUBMIT only; strings borrowed.  On
 	                         * return .id is set, and .state, .slots,
 	                         * .max_attempts hold what was stored (slots
 	                         * and max_attempts at least 1); created_ms 0
 	                         * means .t_ms */
 	const char *outputs;    /* STORE_FINISH: the job's outputs, or NULL */
-	int64_t run;            /* STORE_TI_SET, STORE_TI_EXPAND */
+	int64_t run;            /* STORE_TI_SET, STORE_TI_EXPAND; for a job's
+	                         * transition, -1 if the caller knows the
+	                         * job runs no task instance (none is looked
+	                         * for), else 0 */
 	const char *task;       /* STORE_TI_SET, STORE_TI_EXPAND */
 	int map_count;          /* STORE_TI_EXPAND */
 	const char *dag_id;     /* STORE_DAG_SET */
@@ -185,6 +197,23 @@ void store_close(store *s);
  * fails every batch that shared the transaction.  Any thread may call
  * it, also from inside a read callback. */
 int store_apply(store *s, struct store_op *ops, size_t n, char **err);
+
+/* store_apply(), and once the ops ran inside the transaction (submitted
+ * jobs have their ids) but before its COMMIT is made durable, EARLY(UD,
+ * OPS, N) is called on the writer thread, so the caller can act on the
+ * jobs (hand them to workers) while the disk syncs.  EARLY must not wait
+ * for anything that may wait for the store: no store call, and no lock
+ * that a thread may hold across one (unless for a bounded time, which
+ * then holds up the commit).  It is not called when the transaction
+ * gives ids to more than 256 jobs in all; *EARLY_RAN (if not NULL) says
+ * whether it was.  If the commit then fails the call fails as
+ * store_apply() does and what EARLY acted on must be undone: the ids
+ * it saw are never given to other jobs, in this process or after a
+ * restart (each open skips 256 ids). */
+int store_apply_early(store *s, struct store_op *ops, size_t n,
+                      void (*early)(void *ud, const struct store_op *ops,
+                                    size_t n),
+                      void *ud, int *early_ran, char **err);
 
 /* Queue N ops (STORE_START, STORE_REQUEUE, STORE_CANCEL, STORE_LOG or
  * STORE_TOKEN_USED;
