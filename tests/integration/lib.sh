@@ -37,7 +37,8 @@ cleanup() {
 			echo "---- $f (tail)"; tail -n 30 "$f"
 		done
 	fi
-	rm -rf "$T"
+	# KEEPDIR=1 keeps the whole directory (every log, the store) to read.
+	[ -n "${KEEPDIR:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

@@ -34,6 +34,10 @@ a=$(submit)
 ok "job A acknowledged and succeeded" done_ok "$a"
 b=$(submit)
 ok "job B acknowledged and succeeded" done_ok "$b"
+# The worker's exchange that reported B may still be writing under the
+# scheduler's lock; a commit grouped with it would stall it too, and C
+# would not be queued early (that waits 2 ms at most for the lock).
+sleep 0.5
 # Job C: its POST waits on the stalled commit.
 curl -s -m 30 -o "$T/c.body" -w '%{http_code}' -X POST \
 	-H "Authorization: Bearer $(token)" -H 'Content-Type: application/json' \
