@@ -544,8 +544,12 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 	/* Results and log lines are applied on the first entry only; a
 	 * re-entered (parked) request has none left to give. */
 	size_t nres = ps->deadline ? 0 : m.nresults;
-	if (!ps->deadline)
+	if (!ps->deadline) {
 		exchange_progress(a, &m);
+		if (m.cache_bytes >= 0)
+			sched_worker_cache(a->sc, m.name, session, m.cache_bytes,
+			                   m.cache_files, m.cache_budget);
+	}
 	struct xresults res;
 	xresults_from(&res, m.results, nres);
 	struct sched_held *run = held_from(m.running, m.nrunning);

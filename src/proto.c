@@ -516,11 +516,17 @@ proto_exchange_encode(const struct proto_exchange *m)
 			"id", (json_int_t)p->id, "attempt", p->attempt,
 			"log", p->log, "progress", p->progress));
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:o}", "name", m->name,
+	json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:o}", "name", m->name,
 		"session", m->session, "results", results,
 		"running", attempts_json(m->running, m->nrunning),
 		"want", m->want, "wait_ms", (json_int_t)m->wait_ms,
 		"progress", progress);
+	if (o != NULL && m->cache_bytes >= 0)
+		json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I}",
+			"bytes", (json_int_t)m->cache_bytes,
+			"files", (json_int_t)m->cache_files,
+			"budget", (json_int_t)m->cache_budget));
+	return o;
 }
 
 static int
@@ -566,8 +572,18 @@ exchange_read(json_t *j, struct proto_exchange *m, char **err)
 	if (attempts_read(j, "running", 0, &m->own, &m->running, &m->nrunning,
 	                  err) != 0 ||
 	    get_i32(j, "", "want", 0, 0, INT_MAX, 0, &m->want, err) != 0 ||
-	    get_int(j, "", "wait_ms", 0, 0, INT64_MAX, 0, &m->wait_ms, err) != 0)
+	    get_int(j, "", "wait_ms", 0, 0, INT64_MAX, 0, &m->wait_ms, err) != 0 ||
+	    member(j, "", "cache", 0, &a, err) != 0)
 		return -EINVAL;
+	m->cache_bytes = m->cache_files = m->cache_budget = -1;
+	if (a != NULL && (!json_is_object(a) ||
+	    get_int(a, "cache", "bytes", 1, 0, INT64_MAX, 0, &m->cache_bytes, err) != 0 ||
+	    get_int(a, "cache", "files", 1, 0, INT64_MAX, 0, &m->cache_files, err) != 0 ||
+	    get_int(a, "cache", "budget", 1, 0, INT64_MAX, 0, &m->cache_budget, err) != 0)) {
+		if (!json_is_object(a))
+			return bad(err, "", "cache", "must be an object");
+		return -EINVAL;
+	}
 	return progress_read(j, m, err);
 }
 

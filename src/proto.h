@@ -153,6 +153,9 @@ struct proto_exchange {
 	int64_t wait_ms;              /* long poll, >= 0 (absent: 0) */
 	struct proto_progress *progress;
 	size_t nprogress;
+	/* Its disk cache of artifacts (src/diskcache.c): bytes, files and
+	 * budget, or -1 when not said (sent with the running list only). */
+	int64_t cache_bytes, cache_files, cache_budget;
 	struct proto_own own;
 };
 json_t *proto_exchange_encode(const struct proto_exchange *m);

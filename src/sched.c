@@ -114,6 +114,7 @@ struct sworker {
 	                         * for their stages never starve them */
 	char *held_data[LOCALITY_RING]; /* shas of data it fetched, a ring */
 	int held_pos;
+	int64_t cache_bytes, cache_files, cache_budget; /* as it said; -1 */
 	uint64_t done, failed;
 	int64_t beats[HEARTBEATS]; /* clock_now_ms of its last exchanges and
 	                         * registrations, a ring */
@@ -550,6 +551,7 @@ sc_worker_get(sched *s, const char *name)
 	}
 	w = xcalloc(1, sizeof *w);
 	w->name = xstrdup(name);
+	w->cache_bytes = w->cache_files = w->cache_budget = -1;
 	w->next = s->workers;
 	s->workers = w;
 	size_t i = wslot(name, s->wtabsize);
@@ -2153,6 +2155,20 @@ worker_entry(const sched *s, const struct sworker *w, int64_t now)
 		"registered_ms", (json_int_t)w->registered_ms);
 }
 
+void
+sched_worker_cache(sched *s, const char *name, uint64_t session,
+                   int64_t bytes, int64_t files, int64_t budget)
+{
+	pthread_mutex_lock(&s->mu);
+	struct sworker *w = sc_worker_find(s, name);
+	if (w != NULL && w->session == session) {
+		w->cache_bytes = bytes;
+		w->cache_files = files;
+		w->cache_budget = budget;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 json_t *
 sched_workers_json(sched *s)
 {
@@ -2200,6 +2216,10 @@ sched_worker_json(sched *s, const char *name)
 	json_object_set_new(o, "running", run);
 	json_object_set_new(o, "heartbeats", beats);
 	json_object_set_new(o, "data_held", json_integer(held));
+	json_object_set_new(o, "cache", w->cache_bytes < 0 ? json_null() :
+		json_pack("{s:I,s:I,s:I}", "bytes", (json_int_t)w->cache_bytes,
+		          "files", (json_int_t)w->cache_files,
+		          "budget", (json_int_t)w->cache_budget));
 	json_object_set_new(o, "stage_busy", json_integer(w->stage_busy));
 	json_object_set_new(o, "plugin_errors", w->plugin_errors ?
 	                    json_deep_copy(w->plugin_errors) : json_array());

@@ -174,6 +174,11 @@ void sched_exchange_clear(struct sched_exchange *x);
  * second.  A worker is declared dead after o.worker_timeout_ms scaled by
  * the same factor, and late after two intervals. */
 int64_t sched_heartbeat_ms(sched *s);
+/* What worker NAME (of SESSION) said of its artifact cache, for
+ * sched_worker_json(): bytes, files, budget (each >= 0).  Ignored for a
+ * worker not registered with that session. */
+void sched_worker_cache(sched *s, const char *name, uint64_t session,
+                        int64_t bytes, int64_t files, int64_t budget);
 
 /* Declare workers silent for longer than the timeout dead, and requeue
  * their tasks.  Returns the number of workers declared dead. */

@@ -723,14 +723,20 @@ exchange_body(struct wk *w, const struct proto_result *results, size_t n,
 {
 	struct proto_exchange m = { .name = w->wc->name, .session = session,
 		.results = (struct proto_result *)results, .nresults = n,
-		.want = w->wc->slots * WORKER_WANT_PER_SLOT, .wait_ms = wait_ms };
+		.want = w->wc->slots * WORKER_WANT_PER_SLOT, .wait_ms = wait_ms,
+		.cache_bytes = -1, .cache_files = -1, .cache_budget = -1 };
 	int64_t now = clock_mono_ms();
 	pthread_mutex_lock(&w->mu);
 	memcpy(session, w->session, 32);
 	int list = now - w->listed_ms >= w->hb_ms / 2;
 	if (list) {
+		size_t files = 0;
 		w->listed_ms = now;
 		m.running = held_locked(w, 0, &m.nrunning);
+		/* For the dashboard's worker page, at the same pace. */
+		m.cache_bytes = (int64_t)diskcache_bytes(w->cache, &files);
+		m.cache_files = (int64_t)files;
+		m.cache_budget = w->wc->cache_size;
 	}
 	/* New log lines of running tasks, for the dashboard's live tail. */
 	size_t cap = m.nrunning;

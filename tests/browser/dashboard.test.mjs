@@ -719,6 +719,9 @@ track('a worker page: slots, memory, plugins, heartbeats, running and recent job
 	assert.ok(hb.length >= 5 && hb.length <= 32, `${hb.length} heartbeats kept`);
 	assert.ok(hb.every((t, i) => i === 0 || t >= hb[i - 1]), 'oldest first');
 	assert.ok((await admin.getByTestId('worker-jobs-row').count()) >= 1, 'recent jobs');
+	// Its disk cache, as it reports it, and its budget.
+	await until('the cache reported', async () =>
+		/^[\d.]+ [KMGT]?i?B in \d+ files? of [\d.]+ [KMGT]?i?B$/.test((await admin.getByTestId('worker-cache').textContent()).trim()));
 	await shot(admin, 'worker');
 	assert.equal(await apiViewer('/api/v1/workers/nope'), null, 'an unknown worker is 404');
 });

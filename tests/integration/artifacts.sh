@@ -71,6 +71,15 @@ job=$(api GET "/api/v1/jobs/$ij")
 eq "ingest wrote 3 partitions and a schema" "part-00000.kcol part-00001.kcol part-00002.kcol schema.json" \
 	"$(echo "$job" | jq_ '" ".join(sorted(o["name"] for o in d["outputs"]))')"
 eq "of 150 rows" 150 "$(echo "$job" | jq_ 'd["result"]["rows"]')"
+# The worker that ran it keeps its outputs in its cache, and says how
+# much it holds (with its running list, twice a heartbeat).
+iw=$(echo "$job" | jq_ 'd["worker"]')
+sz=$(echo "$job" | jq_ 'sum(o["size"] for o in d["outputs"])')
+for _ in $(seq 1 50); do
+	c=$(api GET "/api/v1/workers/$iw" | jq_ 'd["cache"] and d["cache"]["bytes"] >= '"$sz"' and d["cache"]["files"] >= 4 and d["cache"]["budget"] > 0')
+	[ "$c" = True ] && break; sleep 0.1
+done
+eq "its worker reports a cache of at least the 4 outputs' $sz bytes" True "$c"
 
 # A fetched input whose bytes do not hash to its name is refused, and not
 # kept: the master's copy damaged in place, w2's copy gone.

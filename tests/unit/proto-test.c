@@ -148,6 +148,8 @@ START_TEST(exchange_round_trip)
 		.nresults = 3, .running = (struct proto_attempt *)attempts,
 		.nrunning = 3, .want = 1024, .wait_ms = 30000,
 		.progress = prog, .nprogress = 2,
+		.cache_bytes = 5000000000LL, .cache_files = 3,
+		.cache_budget = 10737418240LL,
 	};
 	struct proto_exchange g;
 	DECODE(proto_exchange_decode, &g, wire(proto_exchange_encode(&m)));
@@ -155,6 +157,9 @@ START_TEST(exchange_round_trip)
 	ck_assert_str_eq(g.session, m.session);
 	ck_assert_int_eq(g.want, 1024);
 	ck_assert_int_eq(g.wait_ms, 30000);
+	ck_assert_int_eq(g.cache_bytes, 5000000000LL);
+	ck_assert_int_eq(g.cache_files, 3);
+	ck_assert_int_eq(g.cache_budget, 10737418240LL);
 	same_attempts(g.running, g.nrunning, attempts, 3);
 	ck_assert_uint_eq(g.nresults, 3);
 	for (size_t i = 0; i < 3; i++) {
@@ -320,6 +325,7 @@ START_TEST(older_workers_decode)
 	ck_assert_ptr_null(g.results[0].result);
 	ck_assert_int_eq(g.want, 0);
 	ck_assert_uint_eq(g.nrunning + g.nprogress, 0);
+	ck_assert_int_eq(g.cache_bytes, -1);    /* not said */
 	proto_release(&g.own);
 	struct proto_register r;
 	DECODE(proto_register_decode, &r, json_loads("{\"name\":\"w\",\"slots\":1,"
@@ -376,6 +382,9 @@ static const struct {
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"want\":-1}", "want: -1" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"wait_ms\":-5}", "wait_ms: -5" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"running\":\"x\"}", "running: must be an array" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"cache\":5}", "cache: must be an object" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"cache\":{\"bytes\":-1,\"files\":0,\"budget\":0}}", "cache.bytes: -1" },
+	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"cache\":{\"bytes\":1,\"budget\":0}}", "cache.files: missing" },
 	{ EXCH, "{\"name\":\"w\",\"session\":\"1\",\"progress\":[{\"id\":1,\"attempt\":1,\"progress\":\"x\"}]}", "progress[0].progress: must be a number" },
 	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\"}]}", "tasks[0].params: missing" },
 	{ EXCH_REPLY, "{\"tasks\":[{\"id\":1,\"attempt\":1,\"plugin\":\"p\",\"params\":[]}]}", "tasks[0].params: must be an object" },

@@ -70,8 +70,9 @@ export default {
 						`${w.slots_busy} used / ${w.slots_free} free of ${w.slots}`),
 					h('dt', {}, 'Memory'), h('dd', { 'data-testid': 'worker-memory' },
 						w.memory ? `${fmtBytes(w.memory_busy)} used of ${fmtBytes(w.memory)}` : 'not declared'),
-					h('dt', {}, 'Data held'), h('dd', { 'data-testid': 'worker-cache', title: 'inputs the master knows it fetched (its cache size is not reported)' },
-						`${w.data_held} file${w.data_held === 1 ? '' : 's'}`),
+					h('dt', {}, 'Data cache'), h('dd', { 'data-testid': 'worker-cache', title: 'artifacts the worker keeps on disk (inputs fetched, outputs written), as it last reported' },
+						w.cache ? `${fmtBytes(w.cache.bytes)} in ${w.cache.files} file${w.cache.files === 1 ? '' : 's'}` +
+							(w.cache.budget ? ` of ${fmtBytes(w.cache.budget)}` : '') : 'not reported yet'),
 					h('dt', {}, 'Last heartbeat'), h('dd', {}, `${fmtDuration(w.heartbeat_age_ms)} ago`),
 					h('dt', {}, 'Registered'), h('dd', {}, fmtTime(w.registered_ms)),
 					h('dt', {}, 'Tasks done'), h('dd', {}, `${w.tasks_done} (${w.tasks_failed} failed)`));
