@@ -1166,10 +1166,12 @@ client_request_raw(client *c, const char *method, const char *path,
 	return 0;
 }
 
-int
-client_send_bytes(client *c, const char *method, const char *path,
-                  const void *data, size_t len, long timeout_ms, long *status,
-                  char **text, size_t *tlen, char **err)
+/* Send body B (bytes or a file) and take the reply's text: what
+ * client_send_bytes() and client_send_file() share. */
+static int
+client_send_body(client *c, const char *method, const char *path,
+                 const struct client_body *b, long timeout_ms, long *status,
+                 char **text, size_t *tlen, char **err)
 {
 	struct client_buf buf = { 0 };
 
@@ -1177,8 +1179,7 @@ client_send_bytes(client *c, const char *method, const char *path,
 	*text = NULL;
 	*tlen = 0;
 	pthread_mutex_lock(&c->mu);
-	struct client_body b = { .data = data, .len = len, .fd = -1 };
-	int rc = client_exchange(c, method, path, &b, timeout_ms, status, &buf,
+	int rc = client_exchange(c, method, path, b, timeout_ms, status, &buf,
 	                         err);
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0) {
@@ -1191,12 +1192,20 @@ client_send_bytes(client *c, const char *method, const char *path,
 }
 
 int
+client_send_bytes(client *c, const char *method, const char *path,
+                  const void *data, size_t len, long timeout_ms, long *status,
+                  char **text, size_t *tlen, char **err)
+{
+	struct client_body b = { .data = data, .len = len, .fd = -1 };
+	return client_send_body(c, method, path, &b, timeout_ms, status, text,
+	                        tlen, err);
+}
+
+int
 client_send_file(client *c, const char *method, const char *path, int fd,
                  uint64_t len, const char *sha, long timeout_ms, long *status,
                  char **text, size_t *tlen, char **err)
 {
-	struct client_buf buf = { 0 };
-
 	*status = 0;
 	*text = NULL;
 	*tlen = 0;
@@ -1204,17 +1213,8 @@ client_send_file(client *c, const char *method, const char *path, int fd,
 		return err_set(err, -EINVAL, "client_send_file: no file or no "
 		              "SHA-256 for %s", path);
 	struct client_body b = { .len = (size_t)len, .fd = fd, .sha = sha };
-	pthread_mutex_lock(&c->mu);
-	int rc = client_exchange(c, method, path, &b, timeout_ms, status, &buf,
-	                         err);
-	pthread_mutex_unlock(&c->mu);
-	if (rc < 0) {
-		free(buf.data);
-		return rc;
-	}
-	*text = buf.data != NULL ? buf.data : xstrdup("");
-	*tlen = buf.len;
-	return 0;
+	return client_send_body(c, method, path, &b, timeout_ms, status, text,
+	                        tlen, err);
 }
 
 /* What client_get_stream hands a streamed body to: the caller's sink,

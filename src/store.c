@@ -1945,6 +1945,22 @@ store_take(store *s)
 	return list;
 }
 
+/* Commit everything queued, as one group, on this thread: q_mu held on
+ * entry and on return (released around the commit); busy while it runs.
+ * A WAL grown past STORE_CKPT_PAGES leaves a checkpoint for the writer. */
+static void
+store_commit_queue(store *s)
+{
+	struct store_batch *list = store_take(s);
+	pthread_mutex_unlock(&s->q_mu);
+	store_commit_group(s, list);
+	pthread_mutex_lock(&s->q_mu);
+	store_settle_list(s, list);
+	s->busy = 0;
+	if (s->wal_pages >= STORE_CKPT_PAGES)
+		s->ckpt_due = 1;
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -1992,17 +2008,8 @@ store_writer(void *arg)
 		}
 		if (s->q_head == NULL || s->busy)
 			continue;
-		struct store_batch *list = store_take(s);
-		pthread_mutex_unlock(&s->q_mu);
-
-		store_commit_group(s, list);
-
-		pthread_mutex_lock(&s->q_mu);
-		store_settle_list(s, list);
-		s->busy = 0;
+		store_commit_queue(s);
 		pthread_cond_broadcast(&s->q_cond);
-		if (s->wal_pages >= STORE_CKPT_PAGES)
-			s->ckpt_due = 1;
 	}
 	pthread_mutex_unlock(&s->q_mu);
 	return NULL;
@@ -2131,14 +2138,7 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 		 * round trip's CPU on a small machine).  Callers arriving
 		 * meanwhile queue, and the writer or the next of them
 		 * commits them together: still one fsync per group. */
-		struct store_batch *list = store_take(s);
-		pthread_mutex_unlock(&s->q_mu);
-		store_commit_group(s, list);
-		pthread_mutex_lock(&s->q_mu);
-		store_settle_list(s, list);
-		s->busy = 0;
-		if (s->wal_pages >= STORE_CKPT_PAGES)
-			s->ckpt_due = 1;
+		store_commit_queue(s);
 		if (s->q_head != NULL || s->ckpt_due || s->stopping)
 			pthread_cond_broadcast(&s->q_cond);
 	} else {
