@@ -55,6 +55,10 @@
  *   stage() *errmsg                host         plugin       (1)
  *   the init_ctx() context         plugin       plugin       fini_ctx()
  *   open_data() file descriptor    host         plugin       close()
+ *   a map task's outputs (1.7)     plugin       master       copied by
+ *                                                            output(); the
+ *                                                            driver adopts
+ *                                                            them by name
  *
  *   (1) a plugin of ABI 1.3 or later on a host that has mem_alloc (1.3 or
  *       later): the host's mem_alloc()/mem_free(); otherwise - a plugin
