@@ -8,6 +8,10 @@
 # lines, a column numeric in the first ranges and text in the last, dates
 # and missing values.  The partitions, written by map tasks, are the
 # driver's outputs (ABI 1.7 adoption), also when a map task is retried.
+# predict writes each partition's predictions as predictions-NNNNN.csv
+# from its map task: past `inline_rows` (lowered here to 1) with no
+# predictions.csv and metrics from sufficient statistics, equal to the
+# inline run's (but ROC AUC).
 . "$(dirname "$0")/lib.sh"
 start_cluster
 python3 "$KILN_SRCDIR/tests/fixtures/split_csv.py" 3000 > "$T/t.csv"
@@ -81,5 +85,80 @@ wait_state "$id" failed 30
 err=$(api GET "/api/v1/jobs/$id" | jq_ 'd["error"]')
 case "$err" in *"output 'sum.txt'"*) ok "a name taken twice fails the driver" true ;;
 	*) ok "a name taken twice fails the driver (got: $err)" false ;; esac
+
+# predict: per-partition outputs beside the inline predictions.csv.
+BC="$KILN_SRCDIR/examples/data/breast_cancer.csv"
+IRIS="$KILN_SRCDIR/examples/data/iris.csv"
+cat > "$T/dags/pred.yaml" <<YAML
+id: pred
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: { file: "$BC", partitions: 3, label: diagnosis, map_tasks: 2 }
+  - id: lr
+    plugin: logreg
+    depends_on: [ingest]
+  - id: p_inline
+    plugin: predict
+    depends_on: [ingest, lr]
+  - id: p_parts
+    plugin: predict
+    depends_on: [ingest, lr]
+    params: { inline_rows: 1 }
+  - id: iris
+    plugin: ingest
+    params: { file: "$IRIS", partitions: 3, label: "petal_width_(cm)" }
+  - id: ols
+    plugin: linreg
+    depends_on: [iris]
+    params: { exclude: species }
+  - id: r_inline
+    plugin: predict
+    depends_on: [iris, ols]
+  - id: r_parts
+    plugin: predict
+    depends_on: [iris, ols]
+    params: { inline_rows: 1 }
+YAML
+sleep 2.5
+rid=$(api POST "/api/v1/dags/pred/trigger" '{}' | jq_ 'd["run_id"]')
+ok "predict DAG succeeds" wait_run "$rid" success 60
+for t in p_inline p_parts r_inline r_parts; do
+	api GET "/api/v1/jobs/$(ti "$rid" $t job_id)" > "$T/$t.json"
+done
+fetch_all() {  # fetch_all JOBFILE DIR: every output of the job into DIR
+	mkdir -p "$2"
+	python3 -c 'import json,sys; [print(o["name"], o["sha"]) for o in json.load(open(sys.argv[1]))["outputs"]]' "$1" |
+	while read -r name sha; do api GET "/api/v1/artifacts/$sha" > "$2/$name"; done
+}
+for t in p_inline p_parts r_inline r_parts; do fetch_all "$T/$t.json" "$T/$t"; done
+ok "per-partition predictions equal predictions.csv; metrics from sums" \
+	python3 - "$T" <<'PY'
+import json, os, sys
+T = sys.argv[1]
+for a, b, kind in (("p_inline", "p_parts", "c"), ("r_inline", "r_parts", "r")):
+    A, B = os.path.join(T, a), os.path.join(T, b)
+    parts = sorted(f for f in os.listdir(B) if f.startswith("predictions-"))
+    assert parts == ["predictions-0000%d.csv" % i for i in range(3)], parts
+    assert not os.path.exists(os.path.join(B, "predictions.csv"))
+    assert "predictions-00000.csv" in os.listdir(A)     # inline writes both
+    whole = open(os.path.join(A, "predictions.csv")).read().splitlines()
+    cat = []
+    for i, f in enumerate(parts):
+        lines = open(os.path.join(B, f)).read().splitlines()
+        assert lines[0] == whole[0], (lines[0], whole[0])
+        cat += lines[1:]
+    assert cat == whole[1:], (len(cat), len(whole))
+    ra = json.load(open(os.path.join(T, a + ".json")))["result"]
+    rb = json.load(open(os.path.join(T, b + ".json")))["result"]
+    ma, mb = ra["metrics"], rb["metrics"]
+    assert ra["rows"] == rb["rows"] and ra.get("predicted_counts") == rb.get("predicted_counts")
+    keys = ["accuracy", "balanced_accuracy", "macro_f1", "log_loss"] if kind == "c" else ["mae", "rmse", "r2"]
+    for k in keys:
+        assert abs(ma[k] - mb[k]) <= 1e-9 * max(1, abs(ma[k])), (k, ma[k], mb[k])
+    if kind == "c":
+        assert ma["confusion"] == mb["confusion"]
+        assert ma["roc_auc"] > 0.9 and mb["roc_auc"] is None and "roc_auc_skipped" in mb
+PY
 
 finish
