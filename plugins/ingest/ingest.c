@@ -291,7 +291,6 @@ ingest_free(struct ingest *in)
 	}
 	free(in->cols);
 	free(in->anchors);
-	free(in->cp);
 	free(in->cells);
 	free(in->header);
 	free(in->c.fields);
@@ -482,21 +481,7 @@ ingest_rows(struct ingest *in)
 	size_t ncols = in->ncols, rows = 0, line;
 	const char *data_start = c->p;
 	int rc;
-	for (;;) {
-		if (in->cp_every > 0 && rows % in->cp_every == 0) {
-			if (in->ncp == in->cp_cap) {
-				size_t cap = in->cp_cap ? in->cp_cap * 2 : 64;
-				void *q = realloc(in->cp, cap * sizeof *in->cp);
-				if (q == NULL)
-					return ingest_oom(in);
-				in->cp = q;
-				in->cp_cap = cap;
-			}
-			in->cp[in->ncp].off = (size_t)(c->p - in->buf);
-			in->cp[in->ncp++].line = c->line;
-		}
-		if ((rc = csv_record(c, ncols == 1, &line)) <= 0)
-			break;
+	while ((rc = csv_record(c, ncols == 1, &line)) > 0) {
 		if (c->nfields != ncols) {
 			host->set_error(task, "ingest: %s:%zu: expected %zu "
 			                "fields, found %zu", in->fname, line,

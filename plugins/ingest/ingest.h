@@ -63,10 +63,6 @@ struct ingest {
 	size_t nanchors, anchors_cap;
 	size_t next_line;       /* where the next record starts if the last
 	                         * one took one line */
-	size_t cp_every;        /* 0, or: note where every cp_every-th row's
-	                         * record starts (ingest_split.c) */
-	struct { size_t off, line; } *cp;     /* offset in buf, line */
-	size_t ncp, cp_cap;
 };
 
 

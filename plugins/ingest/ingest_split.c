@@ -319,7 +319,111 @@ split_levels(const struct ingest *in, size_t col, size_t *bytes)
 	return a;
 }
 
-/* Map "scan": what the driver needs to type the columns. */
+/* The distinct values of a column in a range: open addressing over
+ * strings in the range's buffer (they stay put). */
+struct split_set {
+	const char **v;
+	size_t cap, n;
+};
+
+static int
+split_set_add(struct split_set *s, const char *x)
+{
+	if (s->n * 2 >= s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		const char **v = calloc(cap, sizeof *v);
+		if (v == NULL)
+			return -1;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (s->v[i] == NULL)
+				continue;
+			size_t j = ingest_hash(s->v[i]) & (cap - 1);
+			while (v[j] != NULL)
+				j = (j + 1) & (cap - 1);
+			v[j] = s->v[i];
+		}
+		free(s->v);
+		s->v = v;
+		s->cap = cap;
+	}
+	size_t j = ingest_hash(x) & (s->cap - 1);
+	while (s->v[j] != NULL) {
+		if (strcmp(s->v[j], x) == 0)
+			return 0;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->v[j] = x;
+	s->n++;
+	return 0;
+}
+
+/* The set as a sorted JSON array; its bytes added to *BYTES. */
+static json_t *
+split_set_json(struct split_set *s, size_t *bytes)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->v[i] != NULL)
+			s->v[n++] = s->v[i];
+	qsort(s->v, n, sizeof *s->v, ingest_strcmp);
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(a, json_string(s->v[i]));
+		*bytes += strlen(s->v[i]) + 8;
+	}
+	return a;
+}
+
+/* What a scan learns of one column in its range. */
+struct split_colscan {
+	int num, tn, tt, wn, wt, listed, want_levels;
+	size_t missing;
+	size_t partial;         /* turned text at this row (> 0): the set
+	                         * lacks the rows before; the driver asks
+	                         * for them (map "levels") if it needs them */
+	long long bad_line;     /* a listed time column's first bad value */
+	const char *bad;
+	struct split_set set;
+};
+
+/* One value V of column C (row ROW) into what the scan knows. */
+static int
+split_scan_value(const struct ingest *in, struct split_colscan *c,
+                 const char *v, size_t row, size_t line)
+{
+	double d;
+	if (csv_is_missing(v)) {
+		c->missing++;
+		return 0;
+	}
+	if (c->num && !csv_number(v, &d)) {
+		c->num = 0;
+		c->partial = row;
+	}
+	if (c->tn) {
+		if (ingest_time_value(in, v, 1, &d) < 0)
+			c->tn = 0;
+		else if (d != floor(d / KDATE_DAY) * KDATE_DAY)
+			c->wn = 0;
+	}
+	if (c->tt || (c->listed && c->bad == NULL)) {
+		if (ingest_time_value(in, v, 0, &d) < 0) {
+			c->tt = 0;
+			if (c->listed && c->bad == NULL) {
+				c->bad = v;
+				c->bad_line = (long long)line;
+			}
+		} else if (d != floor(d / KDATE_DAY) * KDATE_DAY) {
+			c->wt = 0;
+		}
+	}
+	if ((!c->num || c->want_levels) && split_set_add(&c->set, v) < 0)
+		return -1;
+	return 0;
+}
+
+/* Map "scan": what the driver needs to type the columns, in one pass over
+ * the range without keeping its cells. */
 static int
 split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
            json_t *arg)
@@ -333,80 +437,85 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 		ingest_free(&in);
 		return rc;
 	}
-	/* Checkpoints: where every INGEST_CP-th row's record starts. */
-	in.cp_every = INGEST_CP;
-	if ((rc = ingest_rows(&in)) < 0) {
-		ingest_free(&in);
-		return rc;
+	size_t nc = in.ncols, rows = 0, l;
+	struct csv *c = &in.c;
+	struct split_colscan *cs = calloc(nc, sizeof *cs);
+	json_t *cps = json_array(), *anchors = json_array();
+	if (cs == NULL)
+		rc = ingest_oom(&in);
+	for (size_t i = 0; cs != NULL && i < nc; i++) {
+		cs[i] = (struct split_colscan){ .num = 1, .tn = 1, .tt = 1,
+			.wn = 1, .wt = 1 };
+		cs[i].listed = bc->time_columns != NULL &&
+		               strcmp(bc->time_columns, "none") != 0 &&
+		               ingest_listed(bc->time_columns, bc->names[i]);
+		cs[i].want_levels = bc->classes && (int)i == bc->label_col;
 	}
-	json_t *cps = json_array();
-	for (size_t i = 0; i < in.ncp; i++)
-		json_array_append_new(cps, json_pack("[I,I,I]", (json_int_t)
-		    (i * INGEST_CP), (json_int_t)(off + in.cp[i].off),
-		    (json_int_t)in.cp[i].line));
+	while (rc == 0) {
+		if (rows % INGEST_CP == 0)
+			json_array_append_new(cps, json_pack("[I,I,I]",
+			    (json_int_t)rows, (json_int_t)(off + (uint64_t)(c->p -
+			    in.buf)), (json_int_t)c->line));
+		int r = csv_record(c, nc == 1, &l);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			h->set_error(t, "ingest: %s", c->err);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (c->nfields != nc) {
+			h->set_error(t, "ingest: %s:%zu: expected %zu fields, found "
+			             "%zu", in.fname, l, nc, c->nfields);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (rows == 0 || l != in.next_line)
+			json_array_append_new(anchors, json_pack("[I,I]",
+			                      (json_int_t)rows, (json_int_t)l));
+		in.next_line = c->line;
+		for (size_t i = 0; i < nc && rc == 0; i++)
+			if (split_scan_value(&in, &cs[i], c->fields[i], rows, l) < 0)
+				rc = ingest_oom(&in);
+		rows++;
+		if (rows % 4096 == 0 && h->cancelled(t)) {
+			h->set_error(t, "ingest: cancelled at %s:%zu", in.fname, l);
+			rc = KILN_ECANCELLED;
+		}
+	}
 	size_t bytes = 0;
 	json_t *cols = json_array();
-	for (size_t i = 0; i < in.ncols; i++) {
-		struct column *c = &in.cols[i];
-		size_t missing = 0;
-		int tn = 1, tt = 1, wn = 1, wt = 1;
-		json_t *bad = json_null();
-		int listed = bc->time_columns != NULL &&
-		             strcmp(bc->time_columns, "none") != 0 &&
-		             ingest_listed(bc->time_columns, c->name);
-		for (size_t r = 0; r < in.rows; r++) {
-			const char *v = in.cells[r * in.ncols + i];
-			double d;
-			if (csv_is_missing(v)) {
-				missing++;
-				continue;
-			}
-			if (tn) {
-				if (ingest_time_value(&in, v, 1, &d) < 0)
-					tn = 0;
-				else if (d != floor(d / KDATE_DAY) * KDATE_DAY)
-					wn = 0;
-			}
-			if (tt || (listed && json_is_null(bad))) {
-				if (ingest_time_value(&in, v, 0, &d) < 0) {
-					tt = 0;
-					if (listed && json_is_null(bad))
-						bad = json_pack("[I,s]", (json_int_t)
-						    ingest_line(&in, r), v);
-				} else if (d != floor(d / KDATE_DAY) * KDATE_DAY) {
-					wt = 0;
-				}
-			}
-		}
+	for (size_t i = 0; rc == 0 && i < nc; i++) {
+		struct split_colscan *x = &cs[i];
+		json_t *bad = x->bad ? json_pack("[I,s]", (json_int_t)x->bad_line,
+		                                 x->bad) : json_null();
 		json_t *o = json_pack("{s:b,s:I,s:b,s:b,s:b,s:b,s:o}",
-		                      "num", c->type == KCOL_NUMERIC,
-		                      "missing", (json_int_t)missing, "tn", tn,
-		                      "tt", tt, "wn", wn, "wt", wt, "bad", bad);
-		if (c->type != KCOL_NUMERIC ||
-		    (bc->classes && (int)i == bc->label_col))
-			json_object_set_new(o, "levels", split_levels(&in, i, &bytes));
+		                      "num", x->num, "missing", (json_int_t)x->missing,
+		                      "tn", x->tn, "tt", x->tt, "wn", x->wn,
+		                      "wt", x->wt, "bad", bad);
+		/* Levels only when the set has every value of the range. */
+		if ((!x->num && x->partial == 0) || x->want_levels)
+			json_object_set_new(o, "levels", split_set_json(&x->set, &bytes));
 		json_array_append_new(cols, o);
 	}
-	json_t *anchors = json_array();
-	for (size_t i = 0; i < in.nanchors; i++)
-		json_array_append_new(anchors, json_pack("[I,I]",
-		    (json_int_t)in.anchors[i].row, (json_int_t)in.anchors[i].line));
-	bytes += 24 * (json_array_size(cps) + in.nanchors) + 64 * in.ncols;
-	json_t *res;
-	if (bytes > INGEST_RESULT_MAX) {
-		res = json_pack("{s:b}", "big", 1);
-		json_decref(cols);
-		json_decref(anchors);
-		json_decref(cps);
-	} else {
-		res = json_pack("{s:I,s:I,s:o,s:o,s:o}", "rows", (json_int_t)in.rows,
-		                "next_line", (json_int_t)in.next_line,
-		                "cols", cols, "anchors", anchors, "cp", cps);
+	for (size_t i = 0; cs != NULL && i < nc; i++)
+		free(cs[i].set.v);
+	free(cs);
+	if (rc == 0) {
+		bytes += 24 * (json_array_size(cps) + json_array_size(anchors)) +
+		         64 * nc;
+		json_t *res = bytes > INGEST_RESULT_MAX ? json_pack("{s:b}", "big", 1) :
+		    json_pack("{s:I,s:I,s:O,s:O,s:O}", "rows", (json_int_t)rows,
+		              "next_line", (json_int_t)in.next_line, "cols", cols,
+		              "anchors", anchors, "cp", cps);
+		char *text = json_dumps(res, JSON_COMPACT);
+		json_decref(res);
+		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
+		free(text);
 	}
-	char *text = json_dumps(res, JSON_COMPACT);
-	json_decref(res);
-	rc = text ? h->set_result(t, text) : KILN_ENOMEM;
-	free(text);
+	json_decref(cols);
+	json_decref(anchors);
+	json_decref(cps);
 	ingest_free(&in);
 	return rc;
 }
