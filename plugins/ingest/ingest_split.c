@@ -1073,8 +1073,19 @@ ingest_split_run(struct ingest *in, const char *label, int nparts)
 	const struct kiln_host *h = in->host;
 	int64_t want = h->param_int(t, "map_tasks", 0);
 	int64_t min = h->param_int(t, "split_min", INGEST_SPLIT_MIN);
-	if (want == 1 || want < 0 || want > INGEST_MAX_RANGES ||
-	    !KILN_HOST_HAS(h, stage) || h->abi_minor < 7)
+	if (want < 0 || want > INGEST_MAX_RANGES) {
+		h->set_error(t, "ingest: 'map_tasks' must be 0 (split a file of "
+		             "split_min bytes or more), 1 (no split) or up to %d "
+		             "byte ranges, not %lld", INGEST_MAX_RANGES,
+		             (long long)want);
+		return KILN_EINVAL;
+	}
+	if (min < 0) {
+		h->set_error(t, "ingest: 'split_min' must be a size in bytes, 0 "
+		             "or more, not %lld", (long long)min);
+		return KILN_EINVAL;
+	}
+	if (want == 1 || !KILN_HOST_HAS(h, stage) || h->abi_minor < 7)
 		return 1;
 	const char *path = h->param(t, "file");
 	if (path != NULL && *path == '\0')

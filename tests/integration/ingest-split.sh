@@ -68,6 +68,11 @@ ln=$(python3 -c "import sys; b=open(sys.argv[1],'rb').read(); print(b[:b.index(b
 case "$err" in *"bad.csv:$ln: expected 7 fields, found 8"*) ok "the error names line $ln" true ;;
 	*) ok "the error names line $ln (got: $err)" false ;; esac
 
+bad=$(k submit ingest -p file="$T/t.csv" -p map_tasks=300)
+wait_state "$bad" failed 30
+case "$(api GET "/api/v1/jobs/$bad" | jq_ 'd["error"]')" in *"'map_tasks' must be"*) ok "map_tasks out of range: a clear error" true ;;
+	*) ok "map_tasks out of range: a clear error" false ;; esac
+
 # Map-task outputs (ABI 1.7) with stagesum: task 2 fails its first attempt
 # (retried), yet each sum-I.txt is the driver's output once, beside its
 # own total.txt; two map tasks writing one name fail the driver.
@@ -119,6 +124,17 @@ tasks:
     plugin: predict
     depends_on: [iris, ols]
     params: { inline_rows: 1 }
+  - id: rf
+    plugin: readfile
+    params: { path: "$T/t.csv" }
+  - id: in1
+    plugin: ingest
+    depends_on: [rf]
+    params: { partitions: 5, map_tasks: 1 }
+  - id: in4
+    plugin: ingest
+    depends_on: [rf]
+    params: { partitions: 5, map_tasks: 4 }
 YAML
 sleep 2.5
 rid=$(api POST "/api/v1/dags/pred/trigger" '{}' | jq_ 'd["run_id"]')
@@ -126,6 +142,10 @@ ok "predict DAG succeeds" wait_run "$rid" success 60
 for t in p_inline p_parts r_inline r_parts; do
 	api GET "/api/v1/jobs/$(ti "$rid" $t job_id)" > "$T/$t.json"
 done
+eq "from an input (no file): split equals one task" \
+	"$(outs "$(ti "$rid" in1 job_id)")" "$(outs "$(ti "$rid" in4 job_id)")"
+eq "from an input: 4 ranges" 4 \
+	"$(api GET "/api/v1/jobs/$(ti "$rid" in4 job_id)" | jq_ 'd["result"].get("ranges")')"
 fetch_all() {  # fetch_all JOBFILE DIR: every output of the job into DIR
 	mkdir -p "$2"
 	python3 -c 'import json,sys; [print(o["name"], o["sha"]) for o in json.load(open(sys.argv[1]))["outputs"]]' "$1" |
