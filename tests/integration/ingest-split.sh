@@ -24,6 +24,20 @@ ingest() {
 }
 outs() { api GET "/api/v1/jobs/$1" | jq_ '" ".join(sorted(o["name"]+"="+o["sha"] for o in d["outputs"]))'; }
 
+# The split points (ingest_split.c: the data's bytes cut in 7 equal
+# shares) of the first comparison below: at least one falls inside a
+# quoted field that holds a newline, so that the record start is found
+# past it.
+ok "a split point falls inside a quoted field with a newline" python3 - "$T/t.csv" <<'PY'
+import re, sys
+b = open(sys.argv[1], 'rb').read()
+start = b.index(b'\r\n') + 2
+L, M = len(b) - start, 7
+spans = [m.span() for m in re.finditer(rb'(?<=[,\n])"(?:[^"]|"")*"', b)]
+inside = [t for t in (start + k * (L // M) for k in range(1, M))
+          if any(a < t < e and b'\n' in b[a:e] for a, e in spans)]
+assert inside, "no split point inside a quoted field"
+PY
 one=$(ingest -p partitions=5 -p map_tasks=1)
 many=$(ingest -p partitions=5 -p map_tasks=7)
 eq "split ingest read 7 byte ranges" 7 \
