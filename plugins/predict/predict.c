@@ -14,18 +14,22 @@
  * each feature x replaced by (x - mean) / scale before the model sees it,
  * as in training.
  *
- * The driver runs one stage: map task i loads the model and predicts
- * partition i where it lies, returning its predictions (and the true labels
- * when present) as JSON; the driver writes them in partition order as
- * predictions.csv and computes the metrics over all rows (ROC AUC needs
- * every row at once, so metrics cannot be merged from partials).  A map
- * task's result is limited to 1 MiB, i.e. about 20,000 rows per partition
- * for a binary classifier and about 50,000 for a regression or clustering:
- * ingest bigger datasets into more partitions (the task says so when a
- * partition is too big).
+ * The driver runs one stage: map task i loads the model, predicts
+ * partition i where it lies and writes its rows' predictions as the output
+ * predictions-0000i.csv (ABI 1.7: the driver adopts it), so there is no cap
+ * on rows.  While the largest partition's rows x classes is at most
+ * `inline_rows` (25,000: a map result is at most 1 MiB), the map tasks
+ * also return their predictions (and the true labels) as JSON, and the
+ * driver writes them in partition order as predictions.csv and computes
+ * the metrics over all rows (ROC AUC needs every row at once).  Past it,
+ * map tasks return sufficient statistics (confusion counts and summed log
+ * loss; or sums of |e|, e^2, y, y^2) and the driver computes the metrics
+ * from their sums, ROC AUC excepted (null, with roc_auc_skipped).
  *
- * Outputs: predictions.csv (row, predicted class/value/cluster, and p_CLASS
- * probability columns for classifiers) and, with a label, metrics.json.
+ * Outputs: predictions-NNNNN.csv per partition and, while the rows fit,
+ * predictions.csv (row, predicted class/value/cluster, and p_CLASS
+ * probability columns for classifiers; each partition's file has the
+ * header and its rows' lines) and, with a label, metrics.json.
  * Result: type, rows, partitions, predicted class counts, metrics
  * (classification: accuracy, balanced accuracy, macro precision/recall/F1,
  * log loss, ROC AUC when defined, confusion matrix; regression: MAE, RMSE,
