@@ -56,6 +56,19 @@ for args in "-p partitions=2 -p map_tasks=13" "-p partitions=16 -p map_tasks=3" 
 	a=$(ingest $args -p map_tasks=1) b=$(ingest $args)
 	eq "equal bytes with $args" "$(outs "$a")" "$(outs "$b")"
 done
+schema_b=$b
+# Edge files: a header and no rows; no line end after the last record;
+# lone CR line ends (the split falls back to one task, same bytes).
+printf 'a,b\r\n' > "$T/e0.csv"
+head -c 50000 "$T/t.csv" | python3 -c 'import sys; b=sys.stdin.buffer.read(); sys.stdout.buffer.write(b[:b.rindex(b"\r\n")])' > "$T/e1.csv"
+printf 'a,b\r1,x\r2,y\r3,"z\rw"\r' > "$T/e2.csv"
+for f in e0 e1 e2; do
+	a=$(k submit ingest -p file="$T/$f.csv" -p partitions=3 -p map_tasks=1)
+	b=$(k submit ingest -p file="$T/$f.csv" -p partitions=3 -p map_tasks=3)
+	wait_state "$a" succeeded 30 && wait_state "$b" succeeded 30
+	eq "$f.csv: equal bytes" "$(outs "$a")" "$(outs "$b")"
+done
+b=$schema_b
 sha=$(api GET "/api/v1/jobs/$b" | jq_ '[o["sha"] for o in d["outputs"] if o["name"]=="schema.json"][0]')
 api GET "/api/v1/artifacts/$sha" > "$T/schema.json"
 ok "mixed is categorical, d a date, lines anchored" python3 - "$T/schema.json" <<'PY'
