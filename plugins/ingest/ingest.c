@@ -49,8 +49,11 @@
  * may be empty, and a CSV with a header and no rows gives N empty ones.
  *
  * The file is read whole and parsed in place; every cell is a pointer into
- * that buffer until the columns are typed and encoded.  Uses libc and
- * kiln/plugin.h only.  Thread-safe: all state belongs to one run().
+ * that buffer until the columns are typed and encoded.  A large file
+ * (`map_tasks`, `split_min`) is parsed by byte ranges over map tasks
+ * instead (ingest_split.c), with the same bytes out.  Uses libc,
+ * kiln/plugin.h and, for the map tasks' messages, jansson.  Thread-safe:
+ * all state belongs to one run() or map().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
