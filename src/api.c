@@ -599,10 +599,10 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 static void
 stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 {
-	char **res = NULL;
+	char **res = NULL, **outs = NULL;
 	size_t n = 0;
 	char *err = NULL;
-	int rc = sched_stage_poll(a->sc, id, &res, &n, &err);
+	int rc = sched_stage_poll(a->sc, id, &res, &outs, &n, &err);
 	if (rc == -ENOENT) {
 		http_reply_error(r, 404, "%s", err);
 	} else if (rc < 0) {
@@ -619,11 +619,15 @@ stage_reply(struct api_ctx *a, http_req *r, int64_t id, int64_t wait_ms)
 				&(struct proto_stage_reply){ .stage = id }));
 	} else {
 		struct proto_stage_reply rep = { .stage = id, .done = 1,
-			.results = (const char *const *)res, .nresults = n };
+			.results = (const char *const *)res, .nresults = n,
+			.outputs_json = (const char *const *)outs };
 		http_reply_json(r, 200, proto_stage_reply_encode(&rep));
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			free(res[i]);
+			free(outs[i]);
+		}
 		free(res);
+		free(outs);
 	}
 	free(err);
 }

@@ -64,15 +64,16 @@ auth_nonce(char buf[AUTH_NONCE_MAX + 1], uint64_t session, uint64_t counter)
 	         (unsigned long long)session, (unsigned long long)counter);
 }
 
-/* SHA-256 of LEN bytes at DATA as 64 lowercase hex chars into HEX. */
+/* SHA-256 of LEN bytes at DATA as 64 lowercase hex chars into HEX: by
+ * hash_hex(), on the CPU's SHA extensions where it has them (a signed
+ * upload of a 65 MB partition is hashed here on both sides). */
 static void
 auth_sha256_hex(const void *data, size_t len, char hex[2 * crypto_hash_sha256_BYTES + 1])
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
+	char *h = hash_hex(data, len);
 
-	crypto_hash_sha256(h, data, len);
-	sodium_bin2hex(hex, 2 * crypto_hash_sha256_BYTES + 1, h, sizeof h);
-	sodium_memzero(h, sizeof h);
+	memcpy(hex, h, 2 * crypto_hash_sha256_BYTES + 1);
+	free(h);
 }
 
 /*

@@ -781,8 +781,19 @@ proto_stage_reply_encode(const struct proto_stage_reply *m)
 	json_t *res = json_array();
 	for (size_t i = 0; i < m->nresults; i++)
 		json_array_append_new(res, text_value(m->results[i], json_null()));
-	return json_pack("{s:I,s:b,s:o}", "stage", (json_int_t)m->stage,
-	                 "done", 1, "results", res);
+	json_t *o = json_pack("{s:I,s:b,s:o}", "stage", (json_int_t)m->stage,
+	                      "done", 1, "results", res);
+	int any = 0;
+	for (size_t i = 0; m->outputs_json != NULL && i < m->nresults; i++)
+		any |= m->outputs_json[i] != NULL;
+	if (any) {
+		json_t *outs = json_array();
+		for (size_t i = 0; i < m->nresults; i++)
+			json_array_append_new(outs, text_value(m->outputs_json[i],
+			                      json_null()));
+		json_object_set_new(o, "outputs", outs);
+	}
+	return o;
 }
 
 static int
@@ -808,6 +819,28 @@ stage_reply_read(json_t *j, struct proto_stage_reply *m, char **err)
 		texts[i] = own_keep(&m->own, s ? s : xstrdup("null"));
 	}
 	m->results = texts;
+	/* Outputs of map tasks (ABI 1.7): one list or null per task. */
+	json_t *outs;
+	if (get_array(j, "", "outputs", 0, &outs, err) != 0)
+		return -EINVAL;
+	if (outs == NULL)
+		return 0;
+	if (json_array_size(outs) != m->nresults)
+		return bad(err, "", "outputs", "must have one entry per result");
+	m->outputs = own_calloc(&m->own, m->nresults, sizeof *m->outputs);
+	m->noutputs = own_calloc(&m->own, m->nresults, sizeof *m->noutputs);
+	for (size_t i = 0; i < m->nresults; i++) {
+		json_t *ta = json_array_get(outs, i);
+		char w[48];
+		if (json_is_null(ta))
+			continue;
+		snprintf(w, sizeof w, "outputs[%zu]", i);
+		if (!json_is_array(ta))
+			return bad(err, "", w, "must be an array or null");
+		if (files_read(ta, w, 0, &m->own, &m->outputs[i],
+		               &m->noutputs[i], err) != 0)
+			return -EINVAL;
+	}
 	return 0;
 }
 

@@ -251,6 +251,14 @@ struct proto_stage_reply {
 	int done;
 	const char *const *results;   /* if done: JSON texts in task order */
 	size_t nresults;
+	/* If done: map task I's outputs (ABI 1.7), which the driver adopts.
+	 * Encoding: outputs_json[I] is a JSON array text of {name, sha,
+	 * size} or NULL (none), or outputs_json itself NULL (no task wrote
+	 * any).  Decoded: outputs[I] and noutputs[I] (both NULL when none
+	 * wrote any). */
+	const char *const *outputs_json;
+	struct proto_file **outputs;
+	size_t *noutputs;
 	struct proto_own own;
 };
 json_t *proto_stage_reply_encode(const struct proto_stage_reply *m);

@@ -1259,13 +1259,19 @@ sched_stage_drop(sched *s, struct stage *st)
 	stage_remove(&s->stages, st);
 }
 
+static void held_data_add(struct sworker *w, const char *sha);
+
 /* A map task's attempt ended with result R.  Lock held; J is running. */
 static void
 sc_stage_result(sched *s, struct sjob *j, const struct sched_result *r)
 {
+	/* Its worker keeps the outputs it wrote: what reads them next (the
+	 * driver's downstream tasks) is best placed there. */
+	for (size_t k = 0; r->state == JOB_SUCCEEDED && k < r->noutput_shas; k++)
+		held_data_add(j->worker, r->output_shas[k]);
 	run_del(j);
 	switch (stage_task_ended(j->stage, j->index, r->state, r->code,
-	                         r->result, r->error)) {
+	                         r->result, r->outputs, r->error)) {
 	case STAGE_TASK_RETRY:
 		queue_add(s, j);
 		break;
@@ -1357,15 +1363,17 @@ sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
 }
 
 int
-sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n, char **err)
+sched_stage_poll(sched *s, int64_t id, char ***results, char ***outputs,
+                 size_t *n, char **err)
 {
 	*results = NULL;
+	*outputs = NULL;
 	*n = 0;
 	pthread_mutex_lock(&s->mu);
 	struct stage *st = stage_find(&s->stages, id);
 	int rc = st == NULL ? err_set(err, -ENOENT, "no stage %lld (the master "
 	                             "restarted?)", (long long)id)
-	                    : stage_outcome(st, results, n, err);
+	                    : stage_outcome(st, results, outputs, n, err);
 	if (st != NULL && rc != 0)
 		sched_stage_drop(s, st);   /* done or failed: forgotten */
 	pthread_mutex_unlock(&s->mu);

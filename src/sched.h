@@ -220,11 +220,13 @@ int sched_stage_submit(sched *s, int64_t owner, int owner_attempt,
                        const char *plugin, const struct sched_stage_task *t,
                        size_t n, int64_t *id, char **err);
 /* 0 while the stage runs; 1 when it is done, with *results (*n JSON
- * texts in task order, malloc()ed, the caller frees them and the array);
- * -EIO with *err if a map task failed for good; -ENOENT if unknown.  A
- * stage that is done or failed is forgotten once polled. */
-int sched_stage_poll(sched *s, int64_t id, char ***results, size_t *n,
-                     char **err);
+ * texts in task order) and *outputs (*n JSON arrays of {name, sha, size}
+ * each map task's worker uploaded, or NULL: ABI 1.7), malloc()ed, the
+ * caller frees them and the arrays; -EIO with *err if a map task failed
+ * for good; -ENOENT if unknown.  A stage that is done or failed is
+ * forgotten once polled. */
+int sched_stage_poll(sched *s, int64_t id, char ***results, char ***outputs,
+                     size_t *n, char **err);
 /* Forget a stage, cancelling its running map tasks; -ENOENT if unknown. */
 int sched_stage_cancel(sched *s, int64_t id);
 

@@ -140,6 +140,33 @@ stage_wait(client *c, const struct stage_driver *d, const char *fn,
 	}
 }
 
+/* The outputs map tasks wrote (ABI 1.7) become D's task's: each is at the
+ * master already, under its SHA-256, so it is adopted by reference; the
+ * master records it once, with the driver's own outputs, when the driver
+ * ends.  A name taken twice is an error (KILN_EINVAL with *err). */
+static int
+stage_adopt(const struct stage_driver *d, const char *fn,
+            const struct proto_stage_reply *rep, char **err)
+{
+	if (rep->outputs == NULL)
+		return 0;
+	if (!d->adopt)
+		return 0;       /* a plugin of ABI 1.6 or older: dropped */
+	for (size_t i = 0; i < rep->nresults; i++)
+		for (size_t k = 0; k < rep->noutputs[i]; k++) {
+			const struct proto_file *f = &rep->outputs[i][k];
+			char *e = NULL;
+			if (task_output_adopt(d->task, f->name, f->sha,
+			                      (uint64_t)f->size, &e) != 0) {
+				int rc = err_set(err, KILN_EINVAL, "stage %s: map "
+				                 "task %zu: %s", fn, i, e);
+				free(e);
+				return rc;
+			}
+		}
+	return 0;
+}
+
 int
 stage_run(client *c, const struct stage_driver *d, const char *fn,
           const char *broadcast, const struct kiln_stage_task *tasks, int n,
@@ -157,6 +184,8 @@ stage_run(client *c, const struct stage_driver *d, const char *fn,
 	if (rep.nresults != (size_t)n) {
 		rc = err_set(err, KILN_EFAIL, "stage %s: %zu results for %d tasks",
 		            fn, rep.nresults, n);
+	} else if ((rc = stage_adopt(d, fn, &rep, err)) != 0) {
+		/* the driver's task fails: task_output_conflict() */
 	} else {
 		*results = xcalloc((size_t)n, sizeof **results);
 		for (int i = 0; i < n; i++)
@@ -190,6 +219,8 @@ struct stage {
 	int64_t *tasks;         /* n map tasks' ids; 0 once one ended */
 	int *failures;          /* each one's attempts that failed */
 	char **results;         /* n JSON texts, in task order */
+	char **outputs;         /* n JSON arrays of {name, sha, size} (the
+	                         * successful attempt's outputs), or NULL */
 	char *error;            /* the first map task that failed for good */
 	char *plugin;
 	int64_t created_ms, ended_ms; /* clock_now_ms */
@@ -201,9 +232,12 @@ struct stage {
 static void
 stage_free(struct stage *st)
 {
-	for (size_t i = 0; i < st->n; i++)
+	for (size_t i = 0; i < st->n; i++) {
 		free(st->results[i]);
+		free(st->outputs[i]);
+	}
 	free(st->results);
+	free(st->outputs);
 	free(st->tasks);
 	free(st->failures);
 	free(st->error);
@@ -249,6 +283,7 @@ stage_new(struct stage_list *l, int64_t owner, int owner_attempt,
 	st->tasks = xcalloc(n, sizeof *st->tasks);
 	st->failures = xcalloc(n, sizeof *st->failures);
 	st->results = xcalloc(n, sizeof *st->results);
+	st->outputs = xcalloc(n, sizeof *st->outputs);
 	st->next = l->head;
 	l->head = st;
 	return st;
@@ -267,6 +302,8 @@ stage_remove(struct stage_list *l, struct stage *st)
 	for (size_t i = 0; i < st->n; i++) {
 		free(st->results[i]);
 		st->results[i] = NULL;
+		free(st->outputs[i]);
+		st->outputs[i] = NULL;
 		struct stage_trec *t = &st->rec[i];
 		if (t->state == JOB_QUEUED || t->state == JOB_RUNNING) {
 			t->state = JOB_CANCELLED;
@@ -361,7 +398,7 @@ stage_task_requeued(struct stage *st, size_t i)
 
 enum stage_verdict
 stage_task_ended(struct stage *st, size_t i, int state, int code,
-                 const char *result, const char *error)
+                 const char *result, const char *outputs, const char *error)
 {
 	if (i < st->n) {
 		st->rec[i].state = state;
@@ -369,6 +406,10 @@ stage_task_ended(struct stage *st, size_t i, int state, int code,
 	}
 	if (state == JOB_SUCCEEDED) {
 		st->results[i] = xstrdup(result ? result : "null");
+		/* Only the attempt that succeeded: what a failed or lost one
+		 * uploaded is never adopted, so the driver records each map
+		 * task's outputs once. */
+		st->outputs[i] = outputs != NULL ? xstrdup(outputs) : NULL;
 		st->ndone++;
 		st->tasks[i] = 0;
 		return STAGE_TASK_DONE;
@@ -405,18 +446,22 @@ stage_task_ended(struct stage *st, size_t i, int state, int code,
 }
 
 int
-stage_outcome(struct stage *st, char ***results, size_t *n, char **err)
+stage_outcome(struct stage *st, char ***results, char ***outputs, size_t *n,
+              char **err)
 {
 	*results = NULL;
+	*outputs = NULL;
 	*n = 0;
 	if (st->error != NULL)
 		return err_set(err, -EIO, "%s", st->error);
 	if (st->ndone < st->n)
 		return 0;
 	*results = st->results;
+	*outputs = st->outputs;
 	*n = st->n;
 	/* Handed over: nothing left for stage_free to free. */
 	st->results = xcalloc(st->n, sizeof *st->results);
+	st->outputs = xcalloc(st->n, sizeof *st->outputs);
 	return 1;
 }
 

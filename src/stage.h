@@ -35,6 +35,9 @@ struct stage_driver {
 	const char *plugin;              /* its plugin, whose map() runs */
 	const struct proto_file *inputs; /* its inputs: map tasks name them by */
 	size_t ninputs;                  /* index (kiln_stage_task.inputs) */
+	int adopt;                       /* its plugin is of ABI 1.7 or later:
+	                                  * map tasks' outputs become the
+	                                  * task's (task_output_adopt()) */
 };
 
 /* host->stage() for driver D, talking to the master through client C:
@@ -42,7 +45,8 @@ struct stage_driver {
  * NULL).  0 with *results (N JSON texts in task order, malloc()ed, the
  * caller frees them and the array); KILN_ECANCELLED if the driver was
  * cancelled; KILN_EINVAL if an argument is not JSON or names an input
- * the driver lacks; KILN_EFAIL otherwise; each with *err (malloc()ed). */
+ * the driver lacks, or if D adopts its map tasks' outputs and a name is
+ * taken twice; KILN_EFAIL otherwise; each with *err (malloc()ed). */
 int stage_run(client *c, const struct stage_driver *d, const char *fn,
               const char *broadcast, const struct kiln_stage_task *tasks,
               int n, char ***results, char **err);
@@ -104,17 +108,21 @@ enum stage_verdict {
 	STAGE_TASK_FAILED,      /* failed for good: so did the stage */
 };
 /* Map task I's attempt ended in STATE (JOB_*) with CODE (KILN_E*), RESULT
- * (JSON text or NULL) and ERROR.  A failed task is retried twice, unless
+ * (JSON text or NULL), OUTPUTS (the JSON array of {name, sha, size} its
+ * worker uploaded, or NULL; kept only from the attempt that succeeded) and
+ * ERROR.  A failed task is retried twice, unless
  * it failed with KILN_EINVAL (bad input fails the same way anywhere); a
  * cancelled one is not retried.  Unless retried, task I is forgotten
  * (stage_task() is 0): the caller removes it. */
 enum stage_verdict stage_task_ended(struct stage *st, size_t i, int state,
                                     int code, const char *result,
-                                    const char *error);
+                                    const char *outputs, const char *error);
 
 /* 0 while ST runs; 1 when it is done, with *results (*n JSON texts in
- * task order, handed over: the caller frees them and the array); -EIO
- * with *err once a map task failed for good. */
-int stage_outcome(struct stage *st, char ***results, size_t *n, char **err);
+ * task order) and *outputs (*n output lists as JSON texts, NULL for a task
+ * that wrote none), both handed over: the caller frees them and the
+ * arrays; -EIO with *err once a map task failed for good. */
+int stage_outcome(struct stage *st, char ***results, char ***outputs,
+                  size_t *n, char **err);
 
 #endif

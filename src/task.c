@@ -62,8 +62,10 @@ struct task_file {
 
 struct task_output {
 	char *name;
-	void *data;
+	void *data;             /* NULL when adopted */
 	size_t len;
+	char *sha;              /* adopted from a map task (ABI 1.7): stored
+	                         * already, by this SHA-256; else NULL */
 };
 
 struct kiln_task {
@@ -104,6 +106,8 @@ struct kiln_task {
 	void *stage_ud;
 	const dataroot *roots;          /* what open_data() may open, or NULL */
 	int64_t output_limit;           /* bytes of outputs in all; 0: any */
+	char *output_conflict;          /* two outputs of one name (one
+	                                 * adopted): why the task fails */
 };
 
 /* ------------------------------------------------------------ params */
@@ -341,8 +345,19 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 	for (int j = 0; j < t->noutputs; j++)
 		if (strcmp(t->outputs[j].name, name) == 0)
 			i = j;
-		else
+		else if (t->outputs[j].sha == NULL)  /* adopted: stored */
 			total += t->outputs[j].len;
+	if (i < t->noutputs && t->outputs[i].sha != NULL) {
+		/* A name a map task's output took: two files, one name. */
+		if (t->output_conflict == NULL)
+			t->output_conflict = xasprintf("output '%s' is also the "
+			                               "name of a map task's output "
+			                               "this task adopted", name);
+		free(t->error);
+		t->error = xstrdup(t->output_conflict);
+		pthread_mutex_unlock(&t->lock);
+		return KILN_EINVAL;
+	}
 	if (t->output_limit > 0 && total > (uint64_t)t->output_limit) {
 		/* Refused before the copy: the cap also bounds memory. */
 		free(t->error);
@@ -363,6 +378,7 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 		t->outputs = xrealloc(t->outputs,
 		                      (t->noutputs + 1) * sizeof *t->outputs);
 		t->outputs[i].name = xstrdup(name);
+		t->outputs[i].sha = NULL;
 		t->noutputs++;
 	}
 	t->outputs[i].data = copy;
@@ -890,8 +906,10 @@ task_free(kiln_task *t)
 	for (int i = 0; i < t->noutputs; i++) {
 		free(t->outputs[i].name);
 		free(t->outputs[i].data);
+		free(t->outputs[i].sha);
 	}
 	free(t->outputs);
+	free(t->output_conflict);
 	for (int i = 0; i < t->ninputs; i++) {
 		free(t->inputs[i].name);
 		free(t->inputs[i].path);
@@ -1056,6 +1074,43 @@ int
 task_output_count(const kiln_task *t)
 {
 	return t->noutputs;
+}
+
+int
+task_output_adopt(kiln_task *t, const char *name, const char *sha,
+                  uint64_t size, char **err)
+{
+	if (name == NULL || !proto_name_ok(name, 0) || sha == NULL)
+		return err_set(err, KILN_EINVAL, "not an output name");
+	pthread_mutex_lock(&t->lock);
+	for (int j = 0; j < t->noutputs; j++) {
+		if (strcmp(t->outputs[j].name, name) != 0)
+			continue;
+		if (t->output_conflict == NULL)
+			t->output_conflict = xasprintf("output '%s' of a map task "
+			                               "collides with an output of "
+			                               "the same name", name);
+		int rc = err_set(err, KILN_EINVAL, "%s", t->output_conflict);
+		pthread_mutex_unlock(&t->lock);
+		return rc;
+	}
+	t->outputs = xrealloc(t->outputs, (t->noutputs + 1) * sizeof *t->outputs);
+	t->outputs[t->noutputs++] = (struct task_output){ .name = xstrdup(name),
+		.len = (size_t)size, .sha = xstrdup(sha) };
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+const char *
+task_output_adopted(const kiln_task *t, int i)
+{
+	return i >= 0 && i < t->noutputs ? t->outputs[i].sha : NULL;
+}
+
+const char *
+task_output_conflict(const kiln_task *t)
+{
+	return t->output_conflict;
 }
 
 const char *

@@ -58,10 +58,22 @@ void task_append_log(kiln_task *t, const char *text, size_t len);
 /* The first input that could not be fetched, with why, or NULL. */
 const char *task_fetch_error(kiln_task *t);
 
-/* Outputs written with host->output(): count, and each name and bytes. */
+/* Outputs written with host->output(): count, and each name and bytes
+ * (*data is NULL for an adopted one). */
 int task_output_count(const kiln_task *t);
 const char *task_output(const kiln_task *t, int i, const void **data,
                         size_t *len);
+/* Adopt NAME, a map task's output the master stores already as SHA (SIZE
+ * bytes), as an output of driver task T (ABI 1.7): it is listed with T's
+ * outputs, never uploaded again.  A name T has already (its own output or
+ * another adopted one) is refused: -EINVAL with *err, and T then fails
+ * (task_output_conflict()), as it does if it writes an adopted name. */
+int task_output_adopt(kiln_task *t, const char *name, const char *sha,
+                      uint64_t size, char **err);
+/* Output I's SHA-256 if it was adopted, else NULL (upload its bytes). */
+const char *task_output_adopted(const kiln_task *t, int i);
+/* Why T must fail because two outputs share a name, or NULL. */
+const char *task_output_conflict(const kiln_task *t);
 
 /* What host->open_data() of T may open: ROOTS (the worker's, which
  * outlive the task), or NULL (the default) for nothing. */

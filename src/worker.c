@@ -335,6 +335,12 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		const void *data;
 		size_t len;
 		const char *name = task_output(t, (int)i, &data, &len);
+		if (task_output_adopted(t, (int)i) != NULL) {
+			/* A map task's, stored already (ABI 1.7). */
+			shas[i] = xstrdup(task_output_adopted(t, (int)i));
+			f[i] = (struct proto_file){ name, shas[i], (int64_t)len };
+			continue;
+		}
 		char *sha = shas[i] = hash_hex(data, len);
 		char *cerr = NULL;
 		char *path = diskcache_put(w->cache, sha, data, len, &cerr);
@@ -463,6 +469,12 @@ task_main(void *arg)
 	const char *error = killed != NULL ? killed : task_error(wt->t);
 	struct proto_file *outputs = NULL;
 	size_t noutputs = 0;
+	if (state == JOB_SUCCEEDED && task_output_conflict(wt->t) != NULL) {
+		/* Two outputs of one name, one adopted from a map task. */
+		state = JOB_FAILED;
+		code = KILN_EINVAL;
+		error = task_output_conflict(wt->t);
+	}
 	if (state == JOB_SUCCEEDED && task_output_count(wt->t) > 0) {
 		outputs = put_outputs(w, wt->t, &noutputs, &ferr);
 		if (outputs == NULL) {
@@ -508,7 +520,8 @@ worker_stage(void *ud, kiln_task *t, const char *fn, const char *broadcast,
 	struct wtask *wt = ud;
 	struct stage_driver d = { .task = t, .job = wt->id,
 		.attempt = wt->attempt, .plugin = plugin_desc(wt->p)->name,
-		.inputs = wt->inputs, .ninputs = wt->ninputs };
+		.inputs = wt->inputs, .ninputs = wt->ninputs,
+		.adopt = plugin_desc(wt->p)->abi_minor >= 7 };
 	client *c = idle_client_get(wt->w, err);
 	if (c == NULL)
 		return KILN_EFAIL;

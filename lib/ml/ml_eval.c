@@ -379,16 +379,15 @@ ml_class_metrics_free(struct ml_class_metrics *m)
 }
 
 int
-ml_class_metrics(const int *y, const double *prob, size_t n, int K,
-                 struct ml_class_metrics *out, char **err)
+ml_class_metrics_counts(const size_t *confusion, int K, double loss_sum,
+                        struct ml_class_metrics *out, char **err)
 {
 	memset(out, 0, sizeof *out);
-	if (n == 0)
+	size_t k = (size_t)K, n = 0, correct = 0;
+	for (size_t i = 0; i < k * k; i++)
+		n += confusion[i];
+	if (n == 0 || K < 1)
 		return ml_seterr(err, -EINVAL, "no rows");
-	int rc = ev_check_codes(y, K, n, err);
-	if (rc < 0 || (rc = ev_check_prob(prob, n, K, err)) < 0)
-		return rc;
-	size_t k = (size_t)K;
 	out->nclasses = K;
 	out->precision = ml_alloc(k, sizeof(double));
 	out->recall = ml_alloc(k, sizeof(double));
@@ -396,27 +395,14 @@ ml_class_metrics(const int *y, const double *prob, size_t n, int K,
 	out->confusion = ml_alloc(k * k, sizeof(size_t));
 	out->support = ml_alloc(k, sizeof(size_t));
 	size_t *predicted = ml_alloc(k, sizeof *predicted);
-
-	const double eps = DBL_EPSILON;
-	double loss = 0;
-	size_t correct = 0;
-	for (size_t i = 0; i < n; i++) {
-		const double *p = prob + i * k;
-		size_t best = 0;
-		double sum = 0;
+	memcpy(out->confusion, confusion, k * k * sizeof *confusion);
+	for (size_t r = 0; r < k; r++)
 		for (size_t c = 0; c < k; c++) {
-			if (p[c] > p[best])
-				best = c;
-			sum += fmin(fmax(p[c], eps), 1 - eps);
+			out->support[r] += confusion[r * k + c];
+			predicted[c] += confusion[r * k + c];
+			correct += r == c ? confusion[r * k + c] : 0;
 		}
-		double pt = fmin(fmax(p[y[i]], eps), 1 - eps) / sum;
-		loss -= log(pt);
-		out->confusion[(size_t)y[i] * k + best]++;
-		out->support[y[i]]++;
-		predicted[best]++;
-		correct += (size_t)y[i] == best;
-	}
-	out->log_loss = loss / (double)n;
+	out->log_loss = loss_sum / (double)n;
 	out->accuracy = (double)correct / (double)n;
 	double bal = 0;
 	int present = 0;
@@ -437,6 +423,45 @@ ml_class_metrics(const int *y, const double *prob, size_t n, int K,
 	}
 	out->balanced_accuracy = bal / present;
 	free(predicted);
+	return 0;
+}
+
+double
+ml_class_row(const double *p, int K, int y, int *best)
+{
+	const double eps = DBL_EPSILON;
+	double sum = 0;
+	*best = 0;
+	for (int c = 0; c < K; c++) {
+		if (p[c] > p[*best])
+			*best = c;
+		sum += fmin(fmax(p[c], eps), 1 - eps);
+	}
+	return -log(fmin(fmax(p[y], eps), 1 - eps) / sum);
+}
+
+int
+ml_class_metrics(const int *y, const double *prob, size_t n, int K,
+                 struct ml_class_metrics *out, char **err)
+{
+	memset(out, 0, sizeof *out);
+	if (n == 0)
+		return ml_seterr(err, -EINVAL, "no rows");
+	int rc = ev_check_codes(y, K, n, err);
+	if (rc < 0 || (rc = ev_check_prob(prob, n, K, err)) < 0)
+		return rc;
+	size_t k = (size_t)K;
+	size_t *confusion = ml_alloc(k * k, sizeof *confusion);
+	double loss = 0;
+	for (size_t i = 0; i < n; i++) {
+		int best;
+		loss += ml_class_row(prob + i * k, K, y[i], &best);
+		confusion[(size_t)y[i] * k + (size_t)best]++;
+	}
+	rc = ml_class_metrics_counts(confusion, K, loss, out, err);
+	free(confusion);
+	if (rc < 0)
+		return rc;
 
 	char *aerr = NULL;
 	out->has_roc_auc = ml_roc_auc(y, prob, n, K, &out->roc_auc, &aerr) == 0;

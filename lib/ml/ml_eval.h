@@ -105,6 +105,16 @@ struct ml_class_metrics {
 int ml_class_metrics(const int *y, const double *prob, size_t n, int K,
                      struct ml_class_metrics *out, char **err);
 void ml_class_metrics_free(struct ml_class_metrics *m);
+/* The same metrics but ROC AUC (has_roc_auc 0) from sufficient
+ * statistics, which partitions can sum: the K x K CONFUSION counts (true
+ * row, predicted column) and LOSS_SUM, the sum of ml_class_row()'s log
+ * losses.  0, or -EINVAL (no rows) with *err. */
+int ml_class_metrics_counts(const size_t *confusion, int K, double loss_sum,
+                            struct ml_class_metrics *out, char **err);
+/* One row's share: its log loss (probabilities P of K classes, clipped
+ * and renormalised as ml_class_metrics does, true class Y) and *BEST,
+ * the most probable class (the lowest on ties). */
+double ml_class_row(const double *p, int K, int y, int *best);
 
 /* ROC AUC alone (as in ml_class_metrics); -EDOM with a message when a
  * class is absent from Y. */

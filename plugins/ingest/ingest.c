@@ -49,8 +49,11 @@
  * may be empty, and a CSV with a header and no rows gives N empty ones.
  *
  * The file is read whole and parsed in place; every cell is a pointer into
- * that buffer until the columns are typed and encoded.  Uses libc and
- * kiln/plugin.h only.  Thread-safe: all state belongs to one run().
+ * that buffer until the columns are typed and encoded.  A large file
+ * (`map_tasks`, `split_min`) is parsed by byte ranges over map tasks
+ * instead (ingest_split.c), with the same bytes out.  Uses libc,
+ * kiln/plugin.h and, for the map tasks' messages, jansson.  Thread-safe:
+ * all state belongs to one run() or map().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -69,9 +72,8 @@
 #include "csv/csv.h"
 #include "sbuf/sbuf.h"
 #include "kdate/kdate.h"
+#include "ingest.h"
 
-#define INGEST_MAX_COLUMNS 1000000
-#define INGEST_MAX_PARTITIONS 1024
 
 static const struct kiln_param ingest_params[] = {
 	{ "file", "string", "", "CSV file to read (default: the first input)" },
@@ -80,29 +82,14 @@ static const struct kiln_param ingest_params[] = {
 	{ "time_format", "string", "", "strptime-style format of dates the automatic forms miss (e.g. %d/%m/%Y)" },
 	{ "time_columns", "string", "", "comma-separated time columns (default: detected; none: no times)" },
 	{ "task", "string", "", "classification (the label's values are classes, numbers too), regression or forecasting" },
+	{ "map_tasks", "int", "0", "byte ranges parsed by map tasks: 1 reads the file in this task; 0 (auto) splits a file of split_min bytes or more, one range per 16 MiB" },
+	{ "split_min", "int", "67108864", "with map_tasks 0: the smallest file split over map tasks, in bytes" },
 	{ NULL, NULL, NULL, NULL },
 };
 
 /* ------------------------------------------------------------ columns */
 
-/* A distinct value of a categorical column: open addressing, keyed by the
- * string; `code` is its rank once the values are sorted. */
-struct level {
-	const char *value;      /* NULL: empty slot */
-	uint32_t code;
-};
-
-struct column {
-	const char *name;
-	int type;               /* KCOL_NUMERIC, KCOL_CATEGORICAL, KCOL_TIME */
-	size_t missing;
-	double *num;            /* rows values, numeric or time */
-	uint32_t *codes;        /* rows codes, categorical */
-	const char **levels;    /* sorted distinct values, categorical */
-	uint32_t nlevels;
-};
-
-static uint64_t
+uint64_t
 ingest_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
@@ -111,7 +98,7 @@ ingest_hash(const char *s)
 	return h;
 }
 
-static int
+int
 ingest_strcmp(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -196,14 +183,9 @@ ingest_encode(struct column *c, char **cells, size_t rows, size_t ncols,
 
 /* ------------------------------------------------------------ outputs */
 
-/* Where rows start: row ROW is on CSV line LINE (see the top). */
-struct anchor {
-	size_t row, line;
-};
-
 /* The dataset's schema.json into B; SOURCE names the CSV, A[0..NA) its
  * line anchors. */
-static void
+void
 ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
               size_t rows, int nparts, const char *label, const char *source,
               const struct anchor *a, size_t na, const char *task)
@@ -223,8 +205,9 @@ ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
 		sb_printf(b, ",\"type\":\"%s\",\"missing\":%zu",
 		          types[c->type], c->missing);
 		if (c->type == KCOL_TIME)
-			sb_printf(b, ",\"unit\":\"%s\"", kdate_whole_days(c->num,
-			          rows) ? "date" : "datetime");
+			sb_printf(b, ",\"unit\":\"%s\"", (c->whole_days >= 0 ?
+			          c->whole_days : kdate_whole_days(c->num, rows)) ?
+			          "date" : "datetime");
 		if (c->type == KCOL_CATEGORICAL) {
 			sb_add(b, ",\"levels\":[", 11);
 			for (uint32_t j = 0; j < c->nlevels; j++) {
@@ -247,7 +230,7 @@ ingest_schema(struct sbuf *b, const struct column *cols, size_t ncols,
 }
 
 /* Encode rows [START, START + N) as output part-P.kcol. */
-static int
+int
 ingest_partition(kiln_task *task, const struct kiln_host *host,
                  const struct column *cols, size_t ncols, size_t start,
                  size_t n, int p)
@@ -287,30 +270,7 @@ ingest_partition(kiln_task *task, const struct kiln_host *host,
 
 /* ------------------------------------------------------------ run */
 
-/* One run: the file's text, the reader over it, and what has been read.
- * The run owns everything here; ingest_free() releases it. */
-struct ingest {
-	kiln_task *task;
-	const struct kiln_host *host;
-	const char *fname;      /* the file's name, for messages */
-	char *buf;              /* the whole file, parsed in place */
-	size_t len;
-	struct csv c;
-	char **header;          /* ncols fields of the header row */
-	struct column *cols;    /* ncols columns */
-	char **cells;           /* rows x ncols fields, until encoded */
-	size_t ncols, rows, rows_cap;
-	int label_col;          /* -1: no label */
-	const char *time_format;        /* or NULL */
-	const char *time_columns;       /* or NULL: detect */
-	const char *task_name;          /* the `task` parameter, or NULL */
-	struct anchor *anchors; /* where rows start in the CSV */
-	size_t nanchors, anchors_cap;
-	size_t next_line;       /* where the next record starts if the last
-	                         * one took one line */
-};
-
-static int
+int
 ingest_oom(struct ingest *in)
 {
 	in->host->set_error(in->task, "ingest: %s: out of memory", in->fname);
@@ -324,7 +284,7 @@ ingest_parse_error(struct ingest *in)
 	return KILN_EINVAL;
 }
 
-static void
+void
 ingest_free(struct ingest *in)
 {
 	for (size_t i = 0; in->cols != NULL && i < in->ncols; i++) {
@@ -342,7 +302,7 @@ ingest_free(struct ingest *in)
 
 /* The parameters but the file: the number of partitions and the label
  * column (NULL: none). */
-static int
+int
 ingest_args(kiln_task *task, const struct kiln_host *host, int *nparts,
             const char **label)
 {
@@ -369,7 +329,7 @@ ingest_args(kiln_task *task, const struct kiln_host *host, int *nparts,
 }
 
 /* time_format (checked) and time_columns; empty is unset. */
-static int
+int
 ingest_time_args(struct ingest *in)
 {
 	in->time_format = in->host->param(in->task, "time_format");
@@ -405,7 +365,7 @@ ingest_time_args(struct ingest *in)
 
 /* The header row: the columns (all numeric until a value says otherwise)
  * and which of them is LABEL. */
-static int
+int
 ingest_header(struct ingest *in, const char *label)
 {
 	size_t line;
@@ -446,6 +406,7 @@ ingest_header(struct ingest *in, const char *label)
 	for (size_t i = 0; i < ncols; i++) {
 		in->cols[i].name = in->header[i];
 		in->cols[i].type = KCOL_NUMERIC;
+		in->cols[i].whole_days = -1;
 	}
 	return KILN_OK;
 }
@@ -495,7 +456,7 @@ ingest_anchor(struct ingest *in, size_t row, size_t line)
 }
 
 /* The CSV line row ROW (from 0) starts on. */
-static size_t
+size_t
 ingest_line(const struct ingest *in, size_t row)
 {
 	size_t lo = 0, hi = in->nanchors;       /* last anchor <= row */
@@ -513,7 +474,7 @@ ingest_line(const struct ingest *in, size_t row)
 /* The data rows.  Numeric columns are parsed as each row is read, while
  * its text is still in the cache (a pass per column afterwards missed it
  * at every cell); the others keep their cells for ingest_columns(). */
-static int
+int
 ingest_rows(struct ingest *in)
 {
 	kiln_task *task = in->task;
@@ -568,7 +529,7 @@ ingest_rows(struct ingest *in)
 }
 
 /* Is column NAME in the comma-separated LIST? */
-static int
+int
 ingest_listed(const char *list, const char *name)
 {
 	size_t n = strlen(name);
@@ -588,7 +549,7 @@ ingest_listed(const char *list, const char *name)
 
 /* Cell V as a time: by time_format if set, then the automatic forms (for
  * a numeric column only YYYYMMDD: "1995" is a number). */
-static int
+int
 ingest_time_value(const struct ingest *in, const char *v, int numeric,
                   double *t)
 {
@@ -786,6 +747,13 @@ ingest_run(kiln_task *task, const struct kiln_host *host)
 		return rc;
 	if ((rc = ingest_time_args(&in)) < 0)
 		return rc;
+	/* A large file: byte ranges over map tasks (ingest_split.c), the
+	 * same bytes out. */
+	rc = ingest_split_run(&in, label, nparts);
+	if (rc != 1) {
+		ingest_free(&in);
+		return rc;
+	}
 	rc = csv_read_task(task, host, "ingest", "file", &in.fname, &in.buf,
 	                   &in.len);
 	if (rc < 0)
@@ -806,4 +774,5 @@ const struct kiln_plugin kiln_plugin = {
 	.description = "Reads a CSV file into a partitioned kcol dataset",
 	.params = ingest_params,
 	.run = ingest_run,
+	.map = ingest_map,
 };

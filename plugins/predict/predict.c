@@ -14,18 +14,22 @@
  * each feature x replaced by (x - mean) / scale before the model sees it,
  * as in training.
  *
- * The driver runs one stage: map task i loads the model and predicts
- * partition i where it lies, returning its predictions (and the true labels
- * when present) as JSON; the driver writes them in partition order as
- * predictions.csv and computes the metrics over all rows (ROC AUC needs
- * every row at once, so metrics cannot be merged from partials).  A map
- * task's result is limited to 1 MiB, i.e. about 20,000 rows per partition
- * for a binary classifier and about 50,000 for a regression or clustering:
- * ingest bigger datasets into more partitions (the task says so when a
- * partition is too big).
+ * The driver runs one stage: map task i loads the model, predicts
+ * partition i where it lies and writes its rows' predictions as the output
+ * predictions-0000i.csv (ABI 1.7: the driver adopts it), so there is no cap
+ * on rows.  While the largest partition's rows x classes is at most
+ * `inline_rows` (25,000: a map result is at most 1 MiB), the map tasks
+ * also return their predictions (and the true labels) as JSON, and the
+ * driver writes them in partition order as predictions.csv and computes
+ * the metrics over all rows (ROC AUC needs every row at once).  Past it,
+ * map tasks return sufficient statistics (confusion counts and summed log
+ * loss; or sums of |e|, e^2, y, y^2) and the driver computes the metrics
+ * from their sums, ROC AUC excepted (null, with roc_auc_skipped).
  *
- * Outputs: predictions.csv (row, predicted class/value/cluster, and p_CLASS
- * probability columns for classifiers) and, with a label, metrics.json.
+ * Outputs: predictions-NNNNN.csv per partition and, while the rows fit,
+ * predictions.csv (row, predicted class/value/cluster, and p_CLASS
+ * probability columns for classifiers; each partition's file has the
+ * header and its rows' lines) and, with a label, metrics.json.
  * Result: type, rows, partitions, predicted class counts, metrics
  * (classification: accuracy, balanced accuracy, macro precision/recall/F1,
  * log loss, ROC AUC when defined, confusion matrix; regression: MAE, RMSE,
@@ -49,9 +53,13 @@
 
 /* A map task's result is capped by the host (TASK_RESULT_MAX). */
 #define PREDICT_RESULT_MAX (1024 * 1024)
+/* Rows x classes of the largest partition up to which the rows come back
+ * in the results (about 22 bytes a cell: well under the cap). */
+#define PREDICT_INLINE_CELLS 25000
 
 static const struct kiln_param predict_params[] = {
 	{ "model", "string", "", "input name of the model file (default: the input whose name ends with model.json)" },
+	{ "inline_rows", "int", "25000", "largest partition (rows x classes) whose predictions also make predictions.csv and ROC AUC; larger: per-partition files only" },
 	{ NULL, NULL, NULL, NULL },
 };
 
@@ -265,6 +273,137 @@ predict_part(const struct predict_model *m, const struct mlp_part *p,
 	return 0;
 }
 
+/*
+ * Partition PART's predictions (OUT, from predict_part(); its first row is
+ * FIRST of the dataset) as the output predictions-PART.csv, the lines
+ * predictions.csv has for those rows (ABI 1.7: the driver adopts it).
+ * Then *OUT is replaced by what the driver needs: the predicted counts
+ * ("counts"), the inertia, and either the rows themselves (broadcast B
+ * says "inline": the driver writes predictions.csv and computes every
+ * metric as before) or sufficient statistics, which sum over partitions:
+ * "confusion" and "loss" (classifiers, in the model's class order, the
+ * dataset's codes mapped by B's "ymap"; "bad_class" names a row whose
+ * class the model lacks), or "sae", "sse", "st", "stt" (regression).
+ */
+static int
+predict_part_output(kiln_task *t, const struct kiln_host *h, json_t *b,
+                    const struct predict_model *m, int part, size_t first,
+                    json_t **out, char **err)
+{
+	json_t *o = *out;
+	size_t n = (size_t)json_integer_value(json_object_get(o, "n"));
+	size_t K = (size_t)m->nclasses;
+	json_t *classes = json_object_get(b, "classes");
+	json_t *ymap = json_object_get(b, "ymap");
+	int inl = json_is_true(json_object_get(b, "inline"));
+	const json_t *pv = json_object_get(o, m->kind == PK_CLASSIFY ? "proba" :
+	                                   m->kind == PK_REGRESS ? "value" : "cluster");
+	const json_t *yv = json_object_get(o, "y"), *tv = json_object_get(o, "t");
+	size_t ncnt = m->kind == PK_CLASSIFY ? K : m->kind == PK_CLUSTER ?
+	              (size_t)m->km.k : 0;
+	size_t *cnt = calloc(ncnt + 1, sizeof *cnt);
+	size_t *conf = calloc(K * K + 1, sizeof *conf);
+	double *row = malloc((K + 1) * sizeof *row);
+	double loss = 0, sae = 0, sse = 0, st = 0, stt = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL || cnt == NULL || conf == NULL || row == NULL) {
+		if (f != NULL)
+			fclose(f);
+		free(text);
+		free(cnt);
+		free(conf);
+		free(row);
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	}
+	json_t *bad = NULL;
+	fputs(json_string_value(json_object_get(b, "header")), f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%zu,", first + i);
+		if (m->kind == PK_CLASSIFY) {
+			for (size_t k = 0; k < K; k++)
+				row[k] = json_number_value(json_array_get(pv, i * K + k));
+			int best = 0;
+			for (size_t k = 1; k < K; k++)
+				if (row[k] > row[best])
+					best = (int)k;
+			cnt[best]++;
+			mlp_csv_field(f, json_string_value(json_array_get(classes,
+			              (size_t)best)));
+			for (size_t k = 0; k < K; k++)
+				fprintf(f, ",%.17g", row[k]);
+			if (yv != NULL && bad == NULL) {
+				json_int_t c = json_integer_value(json_array_get(yv, i));
+				json_t *mc = json_array_get(ymap, (size_t)c);
+				if (mc == NULL || json_integer_value(mc) < 0) {
+					bad = json_pack("{s:I,s:I}", "row",
+					                (json_int_t)(first + i), "code", c);
+				} else {
+					int yk = (int)json_integer_value(mc), bk;
+					loss += ml_class_row(row, (int)K, yk, &bk);
+					conf[(size_t)yk * K + (size_t)bk]++;
+				}
+			}
+		} else if (m->kind == PK_REGRESS) {
+			double v = json_number_value(json_array_get(pv, i));
+			fprintf(f, "%.17g", v);
+			if (tv != NULL) {
+				double y = json_number_value(json_array_get(tv, i));
+				sae += fabs(y - v);
+				sse += (y - v) * (y - v);
+				st += y;
+				stt += y * y;
+			}
+		} else {
+			json_int_t c = json_integer_value(json_array_get(pv, i));
+			if (c >= 0 && (size_t)c < ncnt)
+				cnt[c]++;
+			fprintf(f, "%lld", (long long)c);
+		}
+		fputc('\n', f);
+	}
+	int rc = fclose(f) == 0 ? 0 : ml_seterr(err, -ENOMEM, "out of memory");
+	char name[40];
+	snprintf(name, sizeof name, "predictions-%05d.csv", part);
+	if (rc == 0 && h->output(t, name, text, len) != KILN_OK)
+		rc = ml_seterr(err, -EIO, "cannot store %s (%zu bytes)", name, len);
+	free(text);
+	json_t *c = json_array();
+	for (size_t k = 0; k < ncnt; k++)
+		json_array_append_new(c, json_integer((json_int_t)cnt[k]));
+	json_t *r;
+	if (inl) {
+		r = json_incref(o);
+	} else {
+		r = json_pack("{s:I}", "n", (json_int_t)n);
+		if (json_object_get(o, "inertia") != NULL)
+			json_object_set(r, "inertia", json_object_get(o, "inertia"));
+		if (m->kind == PK_CLASSIFY && yv != NULL) {
+			json_t *ca = json_array();
+			for (size_t k = 0; k < K * K; k++)
+				json_array_append_new(ca, json_integer((json_int_t)conf[k]));
+			json_object_set_new(r, "confusion", ca);
+			json_object_set_new(r, "loss", json_real(loss));
+			if (bad != NULL)
+				json_object_set(r, "bad_class", bad);
+		} else if (m->kind == PK_REGRESS && tv != NULL) {
+			json_object_set_new(r, "sae", json_real(sae));
+			json_object_set_new(r, "sse", json_real(sse));
+			json_object_set_new(r, "st", json_real(st));
+			json_object_set_new(r, "stt", json_real(stt));
+		}
+	}
+	json_object_set_new(r, "counts", c);
+	json_decref(bad);
+	json_decref(o);
+	*out = r;
+	free(cnt);
+	free(conf);
+	free(row);
+	return rc;
+}
+
 static int
 predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 {
@@ -292,13 +431,15 @@ predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 		if (rc != 0)
 			predict_model_free(&m);
 	}
-	json_decref(b);
+	json_t *b2 = b;         /* kept for predict_part_output() */
 	if (rc != 0) {
+		json_decref(b2);
 		mlp_dataset_free(&ds);
 		return mlp_fail(t, h, rc, err);
 	}
 	rc = mlp_part_open(t, h, 0, &ds, &p, &err);
 	if (rc != 0) {
+		json_decref(b2);
 		free(mean);
 		free(scale);
 		predict_model_free(&m);
@@ -333,6 +474,10 @@ predict_map(kiln_task *t, const struct kiln_host *h, const char *fn)
 	free(scale);
 	size_t n = p.n;
 	mlp_part_close(&p);
+	if (rc == 0)
+		rc = predict_part_output(t, h, b2, &m, part,
+		                         mlp_part_first_row(&ds, part), &out, &err);
+	json_decref(b2);
 	predict_model_free(&m);
 	mlp_dataset_free(&ds);
 	if (rc != 0)
@@ -643,6 +788,124 @@ predict_gather(json_t **res, int nparts, size_t rows,
 	return 0;
 }
 
+/* The header line of predictions.csv (and of each partition's file). */
+static void
+predict_csv_header(const struct predict_job *j, FILE *f)
+{
+	if (j->m.kind == PK_CLASSIFY) {
+		fputs("row,predicted", f);
+		for (int k = 0; k < j->m.nclasses; k++) {
+			char *h = NULL;
+			if (asprintf(&h, "p_%s", j->classes[k]) >= 0) {
+				fputc(',', f);
+				mlp_csv_field(f, h);
+			}
+			free(h);
+		}
+		fputc('\n', f);
+	} else if (j->m.kind == PK_REGRESS) {
+		fputs("row,predicted\n", f);
+	} else {
+		fputs("row,cluster\n", f);
+	}
+}
+
+static json_t *predict_class_json(const struct predict_job *j,
+                                  struct ml_class_metrics *cm, size_t n);
+
+/*
+ * The map results RES (one per partition of DS) as sufficient statistics
+ * (predict_part_output()): the rows into A->n, the inertia, *COUNTS (the
+ * predicted counts) and *METRICS (with the label: classification without
+ * ROC AUC, or regression; else NULL, J->no_metrics may say why).
+ */
+static int
+predict_sums(json_t **res, const struct mlp_dataset *ds, struct predict_job *j,
+             struct predict_all *a, json_t **counts, json_t **metrics,
+             char **err)
+{
+	size_t K = (size_t)j->m.nclasses, n = 0;
+	size_t ncnt = j->m.kind == PK_CLASSIFY ? K : j->m.kind == PK_CLUSTER ?
+	              (size_t)j->m.km.k : 0;
+	size_t *cnt = calloc(ncnt + 1, sizeof *cnt);
+	size_t *conf = calloc(K * K + 1, sizeof *conf);
+	double loss = 0, sae = 0, sse = 0, st = 0, stt = 0;
+	const json_t *bad = NULL;
+	if (cnt == NULL || conf == NULL) {
+		free(cnt);
+		free(conf);
+		return ml_seterr(err, -ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < ds->nparts; i++) {
+		int64_t pn;
+		int rc = mlp_json_range(json_object_get(res[i], "n"), 0,
+		                        (int64_t)(ds->rows - n), &pn, err,
+		                        "predict: partition %d's row count n", i);
+		if (rc != 0) {
+			free(cnt);
+			free(conf);
+			return rc;
+		}
+		n += (size_t)pn;
+		json_t *c = json_object_get(res[i], "counts");
+		for (size_t k = 0; k < ncnt; k++)
+			cnt[k] += (size_t)json_integer_value(json_array_get(c, k));
+		json_t *cf = json_object_get(res[i], "confusion");
+		for (size_t k = 0; k < K * K && cf != NULL; k++)
+			conf[k] += (size_t)json_integer_value(json_array_get(cf, k));
+		loss += json_number_value(json_object_get(res[i], "loss"));
+		sae += json_number_value(json_object_get(res[i], "sae"));
+		sse += json_number_value(json_object_get(res[i], "sse"));
+		st += json_number_value(json_object_get(res[i], "st"));
+		stt += json_number_value(json_object_get(res[i], "stt"));
+		a->inertia += json_number_value(json_object_get(res[i], "inertia"));
+		if (bad == NULL)
+			bad = json_object_get(res[i], "bad_class");
+	}
+	a->n = n;
+	*counts = NULL;
+	if (ncnt > 0) {
+		*counts = json_object();
+		for (size_t k = 0; k < ncnt; k++) {
+			char buf[32];
+			snprintf(buf, sizeof buf, "%zu", k);
+			json_object_set_new(*counts, j->m.kind == PK_CLASSIFY ?
+			                    j->classes[k] : buf, json_integer((json_int_t)cnt[k]));
+		}
+	}
+	*metrics = NULL;
+	if (j->use_label && j->m.kind == PK_CLASSIFY && bad != NULL) {
+		json_int_t code = json_integer_value(json_object_get(bad, "code"));
+		free(j->no_metrics);
+		if (asprintf(&j->no_metrics, "row %lld: class '%s' is not one of the "
+		             "model's classes", (long long)json_integer_value(
+		             json_object_get(bad, "row")), code >= 0 &&
+		             code < ds->nclasses ? ds->classes[code] : "?") < 0)
+			j->no_metrics = NULL;
+	} else if (j->use_label && j->m.kind == PK_CLASSIFY) {
+		struct ml_class_metrics cm;
+		char *merr = NULL;
+		if (ml_class_metrics_counts(conf, (int)K, loss, &cm, &merr) == 0) {
+			*metrics = predict_class_json(j, &cm, n);
+			json_object_set_new(*metrics, "roc_auc_skipped", json_string(
+			    "ROC AUC needs every row at once: computed only when "
+			    "the largest partition's rows x classes is at most "
+			    "inline_rows"));
+		}
+		free(merr);
+	} else if (j->use_label && j->m.kind == PK_REGRESS && n > 0) {
+		double sst = stt - st * st / (double)n;
+		*metrics = json_pack("{s:s,s:I,s:f,s:f}", "task", "regression",
+		                     "rows", (json_int_t)n, "mae", sae / (double)n,
+		                     "rmse", sqrt(sse / (double)n));
+		json_object_set_new(*metrics, "r2", sst > 0 ? json_real(1 - sse / sst) :
+		                    json_null());
+	}
+	free(cnt);
+	free(conf);
+	return 0;
+}
+
 /* predictions.csv as text (malloc()ed) and the predicted counts. */
 static char *
 predict_csv(const struct predict_job *j, const struct predict_all *a,
@@ -654,25 +917,9 @@ predict_csv(const struct predict_job *j, const struct predict_all *a,
 	if (f == NULL)
 		return NULL;
 	size_t *cnt = NULL;
-	int ncnt = 0;
-	if (j->m.kind == PK_CLASSIFY) {
-		fputs("row,predicted", f);
-		for (size_t k = 0; k < K; k++) {
-			char *h = NULL;
-			if (asprintf(&h, "p_%s", j->classes[k]) >= 0) {
-				fputc(',', f);
-				mlp_csv_field(f, h);
-			}
-			free(h);
-		}
-		fputc('\n', f);
-		ncnt = (int)K;
-	} else if (j->m.kind == PK_REGRESS) {
-		fputs("row,predicted\n", f);
-	} else {
-		fputs("row,cluster\n", f);
-		ncnt = j->m.km.k;
-	}
+	int ncnt = j->m.kind == PK_CLASSIFY ? (int)K : j->m.kind == PK_CLUSTER ?
+	           j->m.km.k : 0;
+	predict_csv_header(j, f);
 	cnt = calloc((size_t)ncnt + 1, sizeof *cnt);
 	for (size_t i = 0; i < a->n; i++) {
 		fprintf(f, "%zu,", i);
@@ -751,31 +998,40 @@ predict_class_metrics(const struct predict_job *j, const struct mlp_dataset *ds,
 	free(y);
 	if (rc != 0)
 		return rc;
+	*out = predict_class_json(j, &cm, a->n);
+	return 0;
+}
+
+/* The metrics object of CM (N rows); frees CM. */
+static json_t *
+predict_class_json(const struct predict_job *j, struct ml_class_metrics *cm,
+                   size_t n)
+{
+	int K = j->m.nclasses;
 	json_t *conf = json_array(), *classes = json_array(), *support = json_array();
 	for (int r = 0; r < K; r++) {
 		json_t *row = json_array();
 		for (int c = 0; c < K; c++)
 			json_array_append_new(row, json_integer((json_int_t)
-			                      cm.confusion[r * K + c]));
+			                      cm->confusion[r * K + c]));
 		json_array_append_new(conf, row);
 		json_array_append_new(classes, json_string(j->classes[r]));
-		json_array_append_new(support, json_integer((json_int_t)cm.support[r]));
+		json_array_append_new(support, json_integer((json_int_t)cm->support[r]));
 	}
 	json_t *o = json_pack("{s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:o,s:o,s:o,s:o,s:o,s:o}",
-		"task", "classification", "rows", (json_int_t)a->n,
-		"accuracy", cm.accuracy, "balanced_accuracy", cm.balanced_accuracy,
-		"macro_precision", cm.macro_precision, "macro_recall", cm.macro_recall,
-		"macro_f1", cm.macro_f1, "log_loss", cm.log_loss,
+		"task", "classification", "rows", (json_int_t)n,
+		"accuracy", cm->accuracy, "balanced_accuracy", cm->balanced_accuracy,
+		"macro_precision", cm->macro_precision, "macro_recall", cm->macro_recall,
+		"macro_f1", cm->macro_f1, "log_loss", cm->log_loss,
 		"classes", classes, "support", support,
-		"precision", mlp_json_reals(cm.precision, (size_t)K),
-		"recall", mlp_json_reals(cm.recall, (size_t)K),
-		"f1", mlp_json_reals(cm.f1, (size_t)K), "confusion", conf);
+		"precision", mlp_json_reals(cm->precision, (size_t)K),
+		"recall", mlp_json_reals(cm->recall, (size_t)K),
+		"f1", mlp_json_reals(cm->f1, (size_t)K), "confusion", conf);
 	/* Undefined when a class is absent from the data: say so as null. */
-	json_object_set_new(o, "roc_auc", cm.has_roc_auc ? json_real(cm.roc_auc) :
+	json_object_set_new(o, "roc_auc", cm->has_roc_auc ? json_real(cm->roc_auc) :
 	                    json_null());
-	ml_class_metrics_free(&cm);
-	*out = o;
-	return 0;
+	ml_class_metrics_free(cm);
+	return o;
 }
 
 static int
@@ -872,33 +1128,66 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		                          json_object_get(j.file, "impute"), &err);
 	}
 
+	/* Small enough for every row to come back in the map results (1 MiB
+	 * each): predictions.csv as well, and every metric (ROC AUC needs
+	 * all rows at once).  Else the partitions' files and metrics from
+	 * sufficient statistics. */
+	int64_t inline_cells = h->param_int(t, "inline_rows", PREDICT_INLINE_CELLS);
+	size_t per = ds.nparts > 0 ? (ds.rows + (size_t)ds.nparts - 1) /
+	             (size_t)ds.nparts : 0;
+	int inl = (double)per * (j.m.kind == PK_CLASSIFY ? j.m.nclasses : 1) <=
+	          (double)inline_cells;
 	json_t **res = NULL;
 	if (rc == 0) {
-		json_t *b = json_pack("{s:s,s:O}", "type", j.type, "model",
-		                      json_object_get(j.file, "model"));
+		json_t *b = json_pack("{s:s,s:O,s:b}", "type", j.type, "model",
+		                      json_object_get(j.file, "model"), "inline", inl);
 		json_t *sc = json_object_get(j.file, "scaler");
 		if (sc != NULL && !json_is_null(sc))
 			json_object_set(b, "scaler", sc);
+		char *hd = NULL;
+		size_t hl = 0;
+		FILE *f = open_memstream(&hd, &hl);
+		if (f != NULL) {
+			predict_csv_header(&j, f);
+			fclose(f);
+		}
+		json_object_set_new(b, "header", json_string(hd ? hd : ""));
+		free(hd);
+		json_t *cl = json_array(), *ymap = json_array();
+		for (int k = 0; j.m.kind == PK_CLASSIFY && k < j.m.nclasses; k++)
+			json_array_append_new(cl, json_string(j.classes[k]));
+		for (int c = 0; j.use_label && j.m.kind == PK_CLASSIFY &&
+		     c < ds.nclasses; c++) {
+			int k = 0;
+			while (k < j.m.nclasses && strcmp(ds.classes[c], j.classes[k]) != 0)
+				k++;
+			json_array_append_new(ymap, json_integer(k < j.m.nclasses ? k : -1));
+		}
+		json_object_set_new(b, "classes", cl);
+		json_object_set_new(b, "ymap", ymap);
 		rc = mlp_stage_parts(t, h, "predict", &ds, b, &res, &err);
 		json_decref(b);
 	}
-	if (rc == 0)
-		rc = predict_gather(res, ds.nparts, ds.rows, &j, &a, &err);
-	mlp_results_free(res, ds.nparts);
-	json_t *counts = NULL;
+	json_t *counts = NULL, *metrics = NULL;
 	char *csv = NULL;
-	if (rc == 0) {
-		csv = predict_csv(&j, &a, &counts);
-		if (csv == NULL)
-			rc = ml_seterr(&err, -ENOMEM, "out of memory writing predictions.csv");
+	if (rc == 0 && inl) {
+		rc = predict_gather(res, ds.nparts, ds.rows, &j, &a, &err);
+		if (rc == 0) {
+			csv = predict_csv(&j, &a, &counts);
+			if (csv == NULL)
+				rc = ml_seterr(&err, -ENOMEM, "out of memory writing "
+				               "predictions.csv");
+		}
+		if (rc == 0 && h->output(t, "predictions.csv", csv, strlen(csv)) != 0)
+			rc = ml_seterr(&err, -EIO, "cannot store predictions.csv");
+	} else if (rc == 0) {
+		rc = predict_sums(res, &ds, &j, &a, &counts, &metrics, &err);
 	}
-	if (rc == 0 && h->output(t, "predictions.csv", csv, strlen(csv)) != 0)
-		rc = ml_seterr(&err, -EIO, "cannot store predictions.csv");
+	mlp_results_free(res, ds.nparts);
 	free(csv);
 
-	json_t *metrics = NULL;
 	char *merr = NULL;
-	if (rc == 0 && j.use_label) {
+	if (rc == 0 && j.use_label && inl) {
 		int mrc = j.m.kind == PK_CLASSIFY ?
 		          predict_class_metrics(&j, &ds, &a, &metrics, &merr) :
 		          predict_reg_metrics(&a, &metrics, &merr);
@@ -923,7 +1212,7 @@ predict_run(kiln_task *t, const struct kiln_host *h)
 		"model", j.type, "task", j.m.kind == PK_CLASSIFY ? "classification" :
 		j.m.kind == PK_REGRESS ? "regression" : "clustering",
 		"rows", (json_int_t)a.n, "partitions", ds.nparts,
-		"predictions", "predictions.csv",
+		"predictions", inl ? "predictions.csv" : "predictions-NNNNN.csv",
 		"predicted_counts", counts ? counts : json_null(),
 		"metrics", metrics ? metrics : json_null(),
 		"predict_ms", mlp_now_ms() - t0);

@@ -55,6 +55,10 @@
  *   stage() *errmsg                host         plugin       (1)
  *   the init_ctx() context         plugin       plugin       fini_ctx()
  *   open_data() file descriptor    host         plugin       close()
+ *   a map task's outputs (1.7)     plugin       master       copied by
+ *                                                            output(); the
+ *                                                            driver adopts
+ *                                                            them by name
  *
  *   (1) a plugin of ABI 1.3 or later on a host that has mem_alloc (1.3 or
  *       later): the host's mem_alloc()/mem_free(); otherwise - a plugin
@@ -78,7 +82,7 @@ extern "C" {
 #endif
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 6
+#define KILN_ABI_MINOR 7
 
 /* Name of the one symbol a plugin exports. */
 #define KILN_PLUGIN_SYMBOL "kiln_plugin"
@@ -184,7 +188,8 @@ struct kiln_host {
 	int (*input_count)(kiln_task *t);
 	const char *(*input_path)(kiln_task *t, int i, const char **name);
 
-	/* Outputs: store LEN bytes as the output NAME of this task.  Copied. */
+	/* Outputs: store LEN bytes as the output NAME of this task.  Copied.
+	 * ABI 1.7: a map task may call it too (see stage() below). */
 	int (*output)(kiln_task *t, const char *name, const void *data, size_t len);
 	/* Set the task's result, a small JSON value (at most 1 MiB).  Copied;
 	 * a second call replaces the first.  Returns KILN_EINVAL if not JSON. */
@@ -238,7 +243,25 @@ struct kiln_host {
 	 * if this task was cancelled meanwhile, or KILN_EFAIL with *errmsg
 	 * (the plugin frees it, as the results).  Merge results in task
 	 * order, so that the answer does not depend on which worker finished
-	 * first. */
+	 * first.
+	 *
+	 * ABI 1.7, map-task outputs: a map task of a plugin whose abi_minor
+	 * is 7 or more may call output(); once the stage succeeds, every
+	 * output of every map task is an output of the driver task too, as
+	 * if the driver had written it (downstream tasks get it as an input
+	 * of the driver's, the master records it when the driver ends), but
+	 * its bytes are never copied to the driver: the map task's worker
+	 * stores them at the master (by SHA-256) when the map task ends, and
+	 * the driver's task adopts them by name.  Only the attempt that
+	 * succeeded counts: a map task retried, or lost with its worker and
+	 * run again, gives its outputs once.  Names must differ across the
+	 * map tasks of the driver and from the driver's own outputs: a name
+	 * taken twice makes stage() return KILN_EINVAL with *errmsg naming
+	 * it, or output() return KILN_EINVAL when the driver writes a name
+	 * it adopted, and the driver task fails either way.  The driver
+	 * cannot read the adopted bytes (it owns nothing of them: they are
+	 * the master's).  Map tasks of plugins built for 1.6 or older keep
+	 * 1.6's rule: their outputs are dropped. */
 	int (*stage)(kiln_task *t, const char *fn, const char *broadcast,
 	             const struct kiln_stage_task *tasks, int n,
 	             char ***results, char **errmsg);

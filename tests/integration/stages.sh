@@ -5,7 +5,8 @@
 # a map task that fails fails the stage with its message, after two
 # retries, or at once if it failed on bad input (KILN_EINVAL); kill -9 of a
 # worker in the middle of a stage re-runs its map tasks elsewhere and the
-# driver still gets the right answer, each stage's tasks not left behind.
+# driver still gets the right answer (and the map tasks' outputs, ABI
+# 1.7, once each), each stage's tasks not left behind.
 . "$(dirname "$0")/lib.sh"
 start_cluster 1s
 
@@ -45,8 +46,9 @@ case "$err" in *"stage "*" task 2 "*"bad input"*"fails on purpose"*) ok "with th
 *) ok "with the map task's message (got: $err)" false ;; esac
 eq "a map task failing with KILN_EINVAL ran once" 1 "$(fails "$id")"
 
-# Kill the worker that does not run the driver while its map tasks sleep.
-id=$(k submit stagesum -p n=100000 -p tasks=4 -p sleep_ms=3000)
+# Kill the worker that does not run the driver while its map tasks sleep;
+# they write outputs (ABI 1.7), which the driver gets once each.
+id=$(k submit stagesum -p n=100000 -p tasks=4 -p sleep_ms=3000 -p outputs=1)
 ok "driver starts" wait_state "$id" running
 sleep 1
 w=$(api GET "/api/v1/jobs/$id" | jq_ 'd["worker"]')
@@ -55,6 +57,9 @@ eval "kill -9 \$PID_$other"
 ok "the driver succeeds after a worker died mid-stage" wait_state "$id" succeeded 40
 eq "with the right sum" 4999950000 "$(api GET "/api/v1/jobs/$id" | jq_ 'd["result"]["total"]')"
 eq "the driver ran once" 1 "$(api GET "/api/v1/jobs/$id" | jq_ 'd["attempt"]')"
+eq "the lost map tasks' outputs, once each" \
+	"sum-0.txt sum-1.txt sum-2.txt sum-3.txt total.txt" \
+	"$(api GET "/api/v1/jobs/$id" | jq_ '" ".join(sorted(o["name"] for o in d["outputs"]))')"
 start_node "$other"
 wait_workers 2
 

@@ -719,7 +719,7 @@ START_TEST(stage_tasks_have_their_own_room)
 	int64_t d = submit("noop", 0, 1, 0, 1);
 	uint64_t s1 = join("w1", 1, 1 << 30, NOOP);
 	start_driver("w1", s1, d);          /* its only slot is taken */
-	char *err = NULL, **res;
+	char *err = NULL, **res, **outs;
 	size_t n;
 	/* Only a running driver may start a stage. */
 	struct sched_stage_task bad = { .params = "{}" };
@@ -734,7 +734,7 @@ START_TEST(stage_tasks_have_their_own_room)
 	ck_assert_uint_eq(x.ntasks, 1);
 	ck_assert_int_lt(x.tasks[0].id, 0);
 	ck_assert_int_eq(x.tasks[0].stage, 1);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 0);
 	/* The results come in task order. */
 	struct sched_exchange y;
 	map_done("w1", s1, &x.tasks[0], JOB_SUCCEEDED, "\"a\"");
@@ -743,15 +743,16 @@ START_TEST(stage_tasks_have_their_own_room)
 	map_done("w1", s1, &y.tasks[0], JOB_SUCCEEDED, "\"b\"");
 	sched_exchange_clear(&x);
 	sched_exchange_clear(&y);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 1);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(res[0], "\"a\"");
 	ck_assert_str_eq(res[1], "\"b\"");
 	free(res[0]);
 	free(res[1]);
 	free(res);
+	free(outs);
 	/* Polled once done, the stage is forgotten. */
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -ENOENT);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), -ENOENT);
 	free(err);
 	/* The driver's job was not touched. */
 	ck_assert_int_eq(state_of(d), JOB_RUNNING);
@@ -796,15 +797,16 @@ START_TEST(stage_prefers_the_worker_with_the_data)
 	const char *loc[] = { "shaA" };
 	int64_t id = stage_of(d, 1, loc);
 	struct sched_exchange x;
-	char *err = NULL, **res;
+	char *err = NULL, **res, **outs;
 	size_t n;
 	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
 	ck_assert_uint_eq(x.ntasks, 1);       /* nobody holds shaA yet */
 	map_done("w2", s2, &x.tasks[0], JOB_SUCCEEDED, "1");
 	sched_exchange_clear(&x);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 1);
 	free(res[0]);
 	free(res);
+	free(outs);
 	/* w2 holds shaA now: w1 does not get the next map task at once... */
 	id = stage_of(d, 1, loc);
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
@@ -816,10 +818,11 @@ START_TEST(stage_prefers_the_worker_with_the_data)
 	ck_assert_uint_eq(x.ntasks, 1);
 	map_done("w1", s1, &x.tasks[0], JOB_SUCCEEDED, "2");
 	sched_exchange_clear(&x);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 1);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 1);
 	ck_assert_str_eq(res[0], "2");
 	free(res[0]);
 	free(res);
+	free(outs);
 }
 END_TEST
 
@@ -874,7 +877,7 @@ START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 	start_driver("w1", s1, d);
 	int64_t id = stage_of(d, 1, NULL);
 	struct sched_exchange x;
-	char *err = NULL, **res;
+	char *err = NULL, **res, **outs;
 	size_t n;
 	/* Taken by w2, which goes silent: its map task is queued again. */
 	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x, &err), 0);
@@ -886,13 +889,13 @@ START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 	ck_assert_int_eq(sched_reap(sc), 1);
 	/* Three failed attempts on w1: the stage fails with the message. */
 	for (int a = 1; a <= 3; a++) {
-		ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+		ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 0);
 		ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
 		ck_assert_uint_eq(x.ntasks, 1);
 		map_done("w1", s1, &x.tasks[0], JOB_FAILED, NULL);
 		sched_exchange_clear(&x);
 	}
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), -EIO);
 	ck_assert_ptr_nonnull(strstr(err, " task 0 "));
 	ck_assert_ptr_nonnull(strstr(err, "boom"));
 	free(err);
@@ -901,7 +904,7 @@ START_TEST(stage_retries_then_fails_and_survives_lost_workers)
 	id = stage_of(d, 2, NULL);
 	ck_assert_int_eq(sched_cancel(sc, d, &err), 0);
 	sched_reap(sc);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -ENOENT);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), -ENOENT);
 	free(err);
 }
 END_TEST
@@ -913,7 +916,7 @@ START_TEST(stage_fails_at_once_on_bad_input)
 	start_driver("w1", s1, d);
 	int64_t id = stage_of(d, 2, NULL);
 	struct sched_exchange x;
-	char *err = NULL, **res;
+	char *err = NULL, **res, **outs;
 	size_t n;
 	/* An I/O error and a crash-like one are retried... */
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
@@ -921,12 +924,12 @@ START_TEST(stage_fails_at_once_on_bad_input)
 	map_done_code("w1", s1, &x.tasks[0], JOB_FAILED, KILN_EIO, NULL);
 	map_done_code("w1", s1, &x.tasks[1], JOB_FAILED, KILN_EFAIL, NULL);
 	sched_exchange_clear(&x);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), 0);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), 0);
 	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x, &err), 0);
 	ck_assert_uint_eq(x.ntasks, 2);
 	/* ...bad input is not: the stage fails on its first attempt. */
 	map_done_code("w1", s1, &x.tasks[0], JOB_FAILED, KILN_EINVAL, NULL);
-	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &n, &err), -EIO);
+	ck_assert_int_eq(sched_stage_poll(sc, id, &res, &outs, &n, &err), -EIO);
 	ck_assert_ptr_nonnull(strstr(err, " task 0 "));
 	ck_assert_ptr_nonnull(strstr(err, "bad input"));
 	ck_assert_ptr_nonnull(strstr(err, "boom"));
@@ -961,27 +964,32 @@ START_TEST(stage_bookkeeping)
 	stage_set_task(a, 1, -6);
 	stage_task_started(a, 0, "w1", 0);
 	stage_task_started(a, 1, "w2", 1);
-	char **res;
+	char **res, **outs;
 	size_t n;
 	char *err = NULL;
 	/* Task 1 first: results still come in task order. */
-	ck_assert_int_eq(stage_task_ended(a, 1, JOB_SUCCEEDED, 0, "[2]", NULL),
-	                 STAGE_TASK_DONE);
+	ck_assert_int_eq(stage_task_ended(a, 1, JOB_SUCCEEDED, 0, "[2]",
+	                 "[{\"name\":\"o1\"}]", NULL), STAGE_TASK_DONE);
 	ck_assert_int_eq(stage_task(a, 1), 0);
-	ck_assert_int_eq(stage_outcome(a, &res, &n, &err), 0);
-	ck_assert_int_eq(stage_task_ended(a, 0, JOB_FAILED, KILN_EFAIL, NULL, "x"),
-	                 STAGE_TASK_RETRY);
+	ck_assert_int_eq(stage_outcome(a, &res, &outs, &n, &err), 0);
+	/* A failed attempt's outputs are never kept (ABI 1.7 adoption). */
+	ck_assert_int_eq(stage_task_ended(a, 0, JOB_FAILED, KILN_EFAIL, NULL,
+	                 "[{\"name\":\"lost\"}]", "x"), STAGE_TASK_RETRY);
 	ck_assert_int_eq(stage_task(a, 0), -5);
 	stage_task_started(a, 0, "w2", 1);
-	ck_assert_int_eq(stage_task_ended(a, 0, JOB_SUCCEEDED, 0, NULL, NULL),
-	                 STAGE_TASK_DONE);
-	ck_assert_int_eq(stage_outcome(a, &res, &n, &err), 1);
+	ck_assert_int_eq(stage_task_ended(a, 0, JOB_SUCCEEDED, 0, NULL, NULL,
+	                 NULL), STAGE_TASK_DONE);
+	ck_assert_int_eq(stage_outcome(a, &res, &outs, &n, &err), 1);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(res[0], "null");
 	ck_assert_str_eq(res[1], "[2]");
+	ck_assert_ptr_null(outs[0]);
+	ck_assert_str_eq(outs[1], "[{\"name\":\"o1\"}]");
+	free(outs[1]);
 	free(res[0]);
 	free(res[1]);
 	free(res);
+	free(outs);
 	stage_remove(&l, a);
 	ck_assert_ptr_eq(stage_next(&l, NULL), b);
 	ck_assert_ptr_null(stage_next(&l, b));
@@ -1007,11 +1015,11 @@ START_TEST(stage_bookkeeping)
 	/* A failure after three attempts fails the stage, naming the task. */
 	stage_set_task(b, 0, -7);
 	for (int i = 0; i < 2; i++)
-		ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, "boom"),
+		ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, NULL, "boom"),
 		                 STAGE_TASK_RETRY);
-	ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, "boom"),
+	ck_assert_int_eq(stage_task_ended(b, 0, JOB_FAILED, 0, NULL, NULL, "boom"),
 	                 STAGE_TASK_FAILED);
-	ck_assert_int_eq(stage_outcome(b, &res, &n, &err), -EIO);
+	ck_assert_int_eq(stage_outcome(b, &res, &outs, &n, &err), -EIO);
 	ck_assert_ptr_nonnull(strstr(err, "stage 2 task 0 failed: boom"));
 	free(err);
 	stage_remove(&l, b);

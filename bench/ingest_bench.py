@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""ingest_bench.py - kiln's CSV ingest end to end beside pandas.read_csv.
+
+The data set of ml_bench.py (--rows x --features standard normal features
+with 5 decimals and a label a/b: 1,000,000 x 32 is 261 MiB of CSV) is
+written once.  `kiln up` with a master and two workers of two slots; a DAG
+of one `ingest` task (--partitions partitions) is triggered and timed from
+the trigger to the run's success (parse, partitions stored at the master,
+schema).  Two modes, alternated in the same run: `split` (map_tasks 0:
+byte ranges over map tasks, every worker slot parses) and `single`
+(map_tasks 1: one task reads the whole file).  pandas.read_csv of the same
+file, on one core, in the same run, alternated with them.  Each is run
+--repeats times; best and median are printed.
+
+  bench/ingest_bench.py [--rows 1000000] [--features 32] [--partitions 4]
+                        [--repeats 3] [--modes split,single]
+A benchmark, not a test: compare the ratios within one run.
+"""
+import argparse, os, shutil, statistics, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kiln_bench import dags_cluster_up  # noqa: E402
+from ml_bench import write_data  # noqa: E402
+
+
+def run_dag(api, did):
+    t0 = time.perf_counter()
+    st, r = api.req("POST", f"/api/v1/dags/{did}/trigger", {})
+    rid = r["run_id"]
+    while True:
+        st, r = api.req("GET", f"/api/v1/runs/{rid}")
+        if r["state"] in ("success", "failed"):
+            break
+        time.sleep(0.02)
+    el = time.perf_counter() - t0
+    if r["state"] != "success":
+        sys.exit(f"kiln run {did} failed: {r}")
+    return el
+
+
+def pandas_read(csv):
+    import pandas as pd
+    t0 = time.perf_counter()
+    df = pd.read_csv(csv)
+    el = time.perf_counter() - t0
+    assert len(df) > 0
+    return el
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1000000)
+    ap.add_argument("--features", type=int, default=32)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--modes", default="split,single")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    modes = args.modes.split(",")
+    d = tempfile.mkdtemp(prefix="kiln-ingestbench.")
+    csv = os.path.join(d, "data.csv")
+    t0 = time.perf_counter()
+    write_data(csv, args.rows, args.features)
+    print(f"data: {args.rows} x {args.features} written in {time.perf_counter()-t0:.1f} s "
+          f"({os.path.getsize(csv) >> 20} MiB of CSV)", flush=True)
+    os.makedirs(os.path.join(d, "dags"))
+    mt = {"split": 0, "single": 1}
+    for m in modes:
+        with open(os.path.join(d, "dags", f"ing_{m}.yaml"), "w") as f:
+            f.write(f"""id: ing_{m}
+tasks:
+  - id: ingest
+    plugin: ingest
+    params: {{ file: "{csv}", partitions: {args.partitions}, label: y, map_tasks: {mt[m]} }}
+    timeout: 30m
+""")
+    up, api = dags_cluster_up(d, slots=2, master_yaml="max_body: 2GiB",
+                              worker_yaml=", memory: 8GiB", read_roots=[d])
+    times = {m: [] for m in modes + ["pandas"]}
+    try:
+        for _ in range(100):
+            st, r = api.req("GET", "/api/v1/dags")
+            if len(r.get("dags", [])) == len(modes):
+                break
+            time.sleep(0.1)
+        for i in range(args.repeats):
+            for m in modes:
+                times[m].append(run_dag(api, f"ing_{m}"))
+                print(f"  {m}: {times[m][-1]:.2f} s", flush=True)
+            times["pandas"].append(pandas_read(csv))
+            print(f"  pandas.read_csv: {times['pandas'][-1]:.2f} s", flush=True)
+    finally:
+        up.terminate()
+        up.wait(timeout=30)
+        if not args.keep:
+            shutil.rmtree(d, ignore_errors=True)
+    pd_best = min(times["pandas"])
+    for m in modes + ["pandas"]:
+        t = times[m]
+        print(f"{m:>7}: best {min(t):.2f} s, median {statistics.median(t):.2f} s"
+              + ("" if m == "pandas" else
+                 f"; pandas/kiln (best) {pd_best / min(t):.2f}x"))
+
+
+if __name__ == "__main__":
+    main()
