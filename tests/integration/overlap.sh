@@ -9,6 +9,9 @@
 . "$(dirname "$0")/lib.sh"
 
 cluster_yaml 2s
+# Many HTTP threads: the worker's poll then rarely shares the thread the
+# stalled submission holds (part 1).
+sed -i 's/^  listen: 127.0.0.1$/&\n  http_threads: 16/' "$T/cluster.yaml"
 db="$T/master/kiln.db"
 q() { sqlite3 "$db" "$1" 2>/dev/null; }
 master() {  # master [KILN_FAULT]: start it, wait until it listens
@@ -27,40 +30,53 @@ done_ok() {  # done_ok ID: the job succeeded, as a client waiting is told
 
 # Part 1.  The third commit holding a submission stalls where its ops ran
 # (the job has its id, and went to a waiting worker) before its COMMIT.
-master trace,store:commit:3:STALL
-start_node w1
-wait_workers 1
-a=$(submit)
-ok "job A acknowledged and succeeded" done_ok "$a"
-b=$(submit)
-ok "job B acknowledged and succeeded" done_ok "$b"
-# The worker's exchange that reported B may still be writing under the
-# scheduler's lock; a commit grouped with it would stall it too, and C
-# would not be queued early (that waits 2 ms at most for the lock).
-sleep 0.5
-# Job C: its POST waits on the stalled commit.
-curl -s -m 30 -o "$T/c.body" -w '%{http_code}' -X POST \
-	-H "Authorization: Bearer $(token)" -H 'Content-Type: application/json' \
-	--data-binary '{"plugin": "noop"}' "$URL/api/v1/jobs" > "$T/c.status" &
-cpid=$!
-for _ in $(seq 1 100); do
-	grep -q "fault: stalled at store commit #3" "$T/master.log" && break
-	sleep 0.05
+# libmicrohttpd runs each connection's handlers on one of its threads:
+# when the worker's poll shares the thread that the stalled submission
+# holds, it cannot be answered, and the job cannot reach it; that run is
+# done again (at most 6 times), from a master started anew.
+tries=0
+while :; do
+	tries=$((tries + 1))
+	mark=$(($(wc -l < "$T/master.log" 2>/dev/null || echo 0) + 1))
+	master trace,store:commit:3:STALL
+	[ "$tries" = 1 ] && start_node w1
+	wait_workers 1
+	a=$(submit)
+	ok "job A acknowledged and succeeded" done_ok "$a"
+	b=$(submit)
+	ok "job B acknowledged and succeeded" done_ok "$b"
+	sleep 0.5       # B's exchange settled
+	# Job C: its POST waits on the stalled commit.
+	curl -s -m 30 -o "$T/c.body" -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $(token)" -H 'Content-Type: application/json' \
+		--data-binary '{"plugin": "noop"}' "$URL/api/v1/jobs" > "$T/c.status" &
+	cpid=$!
+	for _ in $(seq 1 100); do
+		tail -n +"$mark" "$T/master.log" | grep -q "fault: stalled at store commit #3" && break
+		sleep 0.05
+	done
+	ok "the third submission's commit stalled" sh -c \
+		"tail -n +$mark '$T/master.log' | grep -q 'fault: stalled at store commit #3'"
+	sleep 2         # the worker runs job C and reports it (the report waits)
+	kill -9 "$PID_master"
+	wait "$PID_master" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+	c=$((b + 1))
+	master
+	for _ in $(seq 1 100); do
+		tail -n +"$mark" "$T/master.log" | grep -q "job $c attempt 1 from w1 refused" && break
+		sleep 0.05
+	done
+	tail -n +"$mark" "$T/master.log" | grep -q "job $c attempt 1 from w1 refused" && break
+	[ "$tries" -ge 6 ] && break
+	echo "# job C did not reach the worker (try $tries): again"
+	kill -9 "$PID_master"
+	wait "$PID_master" 2>/dev/null
 done
-ok "the third submission's commit stalled" grep -q "fault: stalled at store commit #3" "$T/master.log"
-sleep 2         # the worker runs job C and reports it (the report waits)
-kill -9 "$PID_master"
-wait "$cpid" 2>/dev/null
 ok "job C was not acknowledged (no 201)" test "$(cat "$T/c.status")" != 201
-c=$((b + 1))
 eq "job C is not in the store" 0 "$(q "select count(*) from jobs where id = $c")"
-master
-for _ in $(seq 1 100); do
-	grep -q "job $c attempt 1 from w1 refused\|cancel.*$c" "$T/master.log" && break
-	sleep 0.05
-done
-ok "job C had gone to the worker before the kill (its result is refused)" \
-	grep -q "result of job $c attempt 1 from w1 refused" "$T/master.log"
+ok "job C had gone to the worker before the kill (its result is refused)" sh -c \
+	"tail -n +$mark '$T/master.log' | grep -q 'result of job $c attempt 1 from w1 refused'"
 eq "jobs A and B kept, succeeded, once each" "2|2" \
 	"$(q "select count(*), sum(state = 2) from jobs where id in ($a, $b)")"
 jd=$(submit)
@@ -68,7 +84,7 @@ ok "job D succeeded after the restart" done_ok "$jd"
 ok "job D does not take job C's id ($jd > $c)" test "$jd" -gt "$c"
 eq "no attempt of a job that is not in the store" 0 \
 	"$(q "select count(*) from attempts where job_id not in (select id from jobs)")"
-eq "every job once, with one attempt" "3|3|3" \
+eq "every job once, with one attempt" "$((2 * tries + 1))|$((2 * tries + 1))|$((2 * tries + 1))" \
 	"$(q "select count(*), sum(attempt = 1), sum((select count(*) from attempts where job_id = id) = 1) from jobs")"
 kill -9 "$PID_master"
 wait "$PID_master" 2>/dev/null
@@ -93,7 +109,8 @@ ok "job F does not take job E's id ($f > ${e:-?})" test "$f" -gt "${e:-0}"
 eq "job E is not in the store" 0 "$(q "select count(*) from jobs where id = ${e:-0}")"
 eq "no attempt of a job that is not in the store" 0 \
 	"$(q "select count(*) from attempts where job_id not in (select id from jobs)")"
-eq "every job once, succeeded, with one attempt" "4|4|4" \
+n=$((2 * tries + 2))      # A and B of each try, D, F
+eq "every job once, succeeded, with one attempt" "$n|$n|$n" \
 	"$(q "select count(*), sum(state = 2), sum(attempt = 1) from jobs")"
 
 # Part 3.  A task of a plugin known to be short has its start written
