@@ -368,7 +368,7 @@ static const struct bad_case {
 	{ "no_run", "no_run.so", "plugin 'no_run' has no run()" },
 	{ "dup_noop", "zz_dup.so", "plugin name 'noop' is already provided by" },
 	{ NULL, "x.so", "not a loadable shared object" },
-	{ "new_minor", "new_minor.so", "built for ABI 1.7, this kiln speaks ABI 1.6" },
+	{ "new_minor", "new_minor.so", "built for ABI 1.8, this kiln speaks ABI 1.7" },
 	{ "short_desc", "short_desc.so", "descriptor size 80 is smaller than the 96 bytes of ABI 1.3" },
 	/* The test is linked with the kiln binary's export list. */
 	{ "internal_sym", "internal_sym.so", "undefined symbol: xmalloc: a "
