@@ -24,7 +24,7 @@ Usage: bench/chain_bench.py [--tasks 10,40] [--repeat 5] [--sync full|normal]
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import dags_cluster_up  # noqa: E402
+from kiln_bench import dags_cluster_up, run_dag  # noqa: E402
 
 TASK_S = 0.01
 
@@ -40,20 +40,6 @@ def write_dag(dags, n):
             f.write(f"  - {{ id: t{i}, plugin: sleep, params: {{ seconds: {TASK_S} }}{dep} }}\n")
 
 
-def trigger_wait(api, dag):
-    """Seconds from trigger to the run's success."""
-    t0 = time.perf_counter()
-    st, r = api.req("POST", f"/api/v1/dags/{dag}/trigger", {})
-    assert st in (200, 201), r
-    while True:
-        st, run = api.req("GET", f"/api/v1/runs/{r['run_id']}")
-        if run["state"] in ("success", "failed"):
-            break
-        time.sleep(0.002)
-    assert run["state"] == "success", run
-    return time.perf_counter() - t0
-
-
 def run_kiln(args):
     d = tempfile.mkdtemp(prefix="kiln-chainbench.")
     os.makedirs(os.path.join(d, "dags"))
@@ -67,9 +53,9 @@ def run_kiln(args):
             if len(r["dags"]) >= len(args.tasks):
                 break
             time.sleep(0.1)
-        trigger_wait(api, f"chain{args.tasks[0]}")     # warm-up
+        run_dag(api, f"chain{args.tasks[0]}", 0.002)     # warm-up
         for n in args.tasks:
-            out[n] = [trigger_wait(api, f"chain{n}") for _ in range(args.repeat)]
+            out[n] = [run_dag(api, f"chain{n}", 0.002)[1] for _ in range(args.repeat)]
     finally:
         up.terminate()
         up.wait(timeout=30)

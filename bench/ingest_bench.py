@@ -22,23 +22,8 @@ A benchmark, not a test: compare the ratios within one run.
 import argparse, os, shutil, statistics, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import dags_cluster_up  # noqa: E402
+from kiln_bench import dags_cluster_up, run_dag  # noqa: E402
 from ml_bench import write_data  # noqa: E402
-
-
-def run_dag(api, did):
-    t0 = time.perf_counter()
-    st, r = api.req("POST", f"/api/v1/dags/{did}/trigger", {})
-    rid = r["run_id"]
-    while True:
-        st, r = api.req("GET", f"/api/v1/runs/{rid}")
-        if r["state"] in ("success", "failed"):
-            break
-        time.sleep(0.02)
-    el = time.perf_counter() - t0
-    if r["state"] != "success":
-        sys.exit(f"kiln run {did} failed: {r}")
-    return el
 
 
 def pandas_read(csv):
@@ -95,7 +80,7 @@ tasks:
                 if len(r.get("dags", [])) == 1:
                     break
                 time.sleep(0.1)
-            return run_dag(api, f"ing_{m}")
+            return run_dag(api, f"ing_{m}")[1]
         finally:
             up.terminate()
             up.wait(timeout=30)

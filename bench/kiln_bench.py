@@ -188,6 +188,25 @@ def dags_cluster_up(d, sync="full", slots=1, master_yaml="", worker_yaml="",
     return up, Api(port, tok)
 
 
+def run_dag(api, dag, poll=0.02):
+    """Trigger DAG, wait for its run to end, polling every POLL seconds;
+    return the run (GET /api/v1/runs/RUN) and the seconds from the trigger
+    to the end.  Exits if the run failed."""
+    t0 = time.perf_counter()
+    st, r = api.req("POST", f"/api/v1/dags/{dag}/trigger", {})
+    if st not in (200, 201):
+        sys.exit(f"kiln: triggering {dag}: {st} {r}")
+    while True:
+        st, run = api.req("GET", f"/api/v1/runs/{r['run_id']}")
+        if run["state"] in ("success", "failed"):
+            break
+        time.sleep(poll)
+    el = time.perf_counter() - t0
+    if run["state"] != "success":
+        sys.exit(f"kiln run of {dag} failed: {run.get('tasks')}")
+    return run, el
+
+
 def run_kiln(args, tls=False, isolation="process"):
     top = args.top or TOP
     kiln = os.path.join(top, "kiln")

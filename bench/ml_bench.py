@@ -24,7 +24,7 @@ A benchmark, not a test: compare the ratios within one run.
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import Api, TOP, free_port  # noqa: E402
+from kiln_bench import Api, TOP, free_port, run_dag  # noqa: E402
 
 
 def write_data(path, rows, d, seed=7):
@@ -90,16 +90,8 @@ workers:
             if r.get("dags"):
                 break
             time.sleep(0.1)
-        st, r = api.req("POST", "/api/v1/dags/lr/trigger", {})
-        rid = r["run_id"]
-        while True:
-            st, r = api.req("GET", f"/api/v1/runs/{rid}")
-            if r["state"] in ("success", "failed"):
-                break
-            time.sleep(0.2)
+        r, _ = run_dag(api, "lr", 0.2)
         tasks = {t["task"]: t for t in r["tasks"]}
-        if r["state"] != "success":
-            sys.exit(f"kiln run failed: {tasks}")
         st, job = api.req("GET", f"/api/v1/jobs/{tasks['fit']['job_id']}")
         return tasks["ingest"], tasks["fit"], job["result"]
     finally:

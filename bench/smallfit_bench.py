@@ -24,7 +24,7 @@ A benchmark, not a test: compare the ratios within one run.
 import argparse, os, shutil, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import TOP, dags_cluster_up  # noqa: E402
+from kiln_bench import TOP, dags_cluster_up, run_dag  # noqa: E402
 
 MODES = [("dist", "local_below: 0"), ("local", "local_below: -1"),
          ("default", None)]
@@ -122,16 +122,8 @@ def main():
             time.sleep(0.1)
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (2 cores)")
         for n in sizes:
-            st, r = api.req("POST", f"/api/v1/dags/sf{n}/trigger", {})
-            rid = r["run_id"]
-            while True:
-                st, r = api.req("GET", f"/api/v1/runs/{rid}")
-                if r["state"] in ("success", "failed"):
-                    break
-                time.sleep(0.1)
+            r, _ = run_dag(api, f"sf{n}", 0.1)
             tasks = {t["task"]: t for t in r["tasks"]}
-            if r["state"] != "success":
-                sys.exit(f"kiln run failed: {tasks}")
             ref = None
             for name, _ in MODES:
                 t = tasks[name]
