@@ -220,12 +220,13 @@ struct split_bc {
 	const char *time_format, *time_columns;
 };
 
+/* BC from the broadcast J (BC takes the reference). */
 static int
-split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
+split_bc_from(kiln_task *t, const struct kiln_host *h, json_t *j,
+              struct split_bc *bc)
 {
 	memset(bc, 0, sizeof *bc);
-	const char *text = h->broadcast(t);
-	bc->j = text ? json_loads(text, 0, NULL) : NULL;
+	bc->j = j;
 	json_t *names = json_object_get(bc->j, "names");
 	if (!json_is_array(names) || json_array_size(names) == 0) {
 		h->set_error(t, "ingest: map task without its broadcast");
@@ -245,6 +246,13 @@ split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
 	return 0;
 }
 
+static int
+split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
+{
+	const char *text = h->broadcast(t);
+	return split_bc_from(t, h, text ? json_loads(text, 0, NULL) : NULL, bc);
+}
+
 static void
 split_bc_free(struct split_bc *bc)
 {
@@ -252,12 +260,13 @@ split_bc_free(struct split_bc *bc)
 	json_decref(bc->j);
 }
 
-/* An ingest over bytes [OFF, END) of the file, its reader starting at
- * line LINE, columns as BC says (all numeric until a value says not). */
+/* An ingest over the LEN bytes at BUF (malloc()ed, NUL-terminated; IN
+ * takes it), its reader starting at line LINE, columns as BC says (all
+ * numeric until a value says not). */
 static int
-split_open_range(kiln_task *t, const struct kiln_host *h,
-                 const struct split_bc *bc, uint64_t off, uint64_t end,
-                 size_t line, struct ingest *in)
+split_open_buf(kiln_task *t, const struct kiln_host *h,
+               const struct split_bc *bc, char *buf, size_t len, size_t line,
+               struct ingest *in)
 {
 	memset(in, 0, sizeof *in);
 	in->task = t;
@@ -266,23 +275,8 @@ split_open_range(kiln_task *t, const struct kiln_host *h,
 	in->time_format = bc->time_format;
 	in->time_columns = bc->time_columns;
 	in->fname = bc->file ? bc->file : "input";
-	uint64_t size = 0;
-	int fd = split_open(t, h, bc->file, &size);
-	if (fd < 0)
-		return fd;
-	if (end > size || off > end) {
-		close(fd);
-		h->set_error(t, "ingest: %s changed while it was read", in->fname);
-		return KILN_EFAIL;
-	}
-	in->buf = split_pread(fd, off, end);
-	close(fd);
-	if (in->buf == NULL) {
-		h->set_error(t, "ingest: cannot read %s", in->fname);
-		return KILN_EIO;
-	}
-	in->len = (size_t)(end - off);
-	memset(&in->c, 0, sizeof in->c);
+	in->buf = buf;
+	in->len = len;
 	in->c.p = in->buf;
 	in->c.end = in->buf + in->len;
 	in->c.line = line;
@@ -297,6 +291,32 @@ split_open_range(kiln_task *t, const struct kiln_host *h,
 		in->cols[i].whole_days = -1;
 	}
 	return 0;
+}
+
+/* An ingest over bytes [OFF, END) of the file, as split_open_buf. */
+static int
+split_open_range(kiln_task *t, const struct kiln_host *h,
+                 const struct split_bc *bc, uint64_t off, uint64_t end,
+                 size_t line, struct ingest *in)
+{
+	memset(in, 0, sizeof *in);
+	const char *fname = bc->file ? bc->file : "input";
+	uint64_t size = 0;
+	int fd = split_open(t, h, bc->file, &size);
+	if (fd < 0)
+		return fd;
+	if (end > size || off > end) {
+		close(fd);
+		h->set_error(t, "ingest: %s changed while it was read", fname);
+		return KILN_EFAIL;
+	}
+	char *buf = split_pread(fd, off, end);
+	close(fd);
+	if (buf == NULL) {
+		h->set_error(t, "ingest: cannot read %s", fname);
+		return KILN_EIO;
+	}
+	return split_open_buf(t, h, bc, buf, (size_t)(end - off), line, in);
 }
 
 /* Sorted distinct values of column COL of the range's cells, as JSON. */
@@ -426,27 +446,23 @@ split_scan_value(const struct ingest *in, struct split_colscan *c,
 	return 0;
 }
 
-/* Map "scan": what the driver needs to type the columns, in one pass over
- * the range without keeping its cells. */
-static int
-split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
-           json_t *arg)
+/* What the driver needs to type the columns, in one pass over IN's
+ * records without keeping its cells (OFF: the file offset of IN's buffer,
+ * for the checkpoints): a new JSON object, or NULL with *RC and the
+ * task's error set. */
+static json_t *
+split_scan_json(struct ingest *in, const struct split_bc *bc, uint64_t off,
+                int *rc)
 {
-	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
-	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
-	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
-	struct ingest in;
-	int rc = split_open_range(t, h, bc, off, end, line, &in);
-	if (rc < 0) {
-		ingest_free(&in);
-		return rc;
-	}
-	size_t nc = in.ncols, rows = 0, l;
-	struct csv *c = &in.c;
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols, rows = 0, l;
+	struct csv *c = &in->c;
 	struct split_colscan *cs = calloc(nc, sizeof *cs);
-	json_t *cps = json_array(), *anchors = json_array();
+	json_t *cps = json_array(), *anchors = json_array(), *res = NULL;
+	*rc = 0;
 	if (cs == NULL)
-		rc = ingest_oom(&in);
+		*rc = ingest_oom(in);
 	for (size_t i = 0; cs != NULL && i < nc; i++) {
 		cs[i] = (struct split_colscan){ .num = 1, .tn = 1, .tt = 1,
 			.wn = 1, .wt = 1 };
@@ -455,41 +471,41 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 		               ingest_listed(bc->time_columns, bc->names[i]);
 		cs[i].want_levels = bc->classes && (int)i == bc->label_col;
 	}
-	while (rc == 0) {
+	while (*rc == 0) {
 		if (rows % INGEST_CP == 0)
 			json_array_append_new(cps, json_pack("[I,I,I]",
 			    (json_int_t)rows, (json_int_t)(off + (uint64_t)(c->p -
-			    in.buf)), (json_int_t)c->line));
+			    in->buf)), (json_int_t)c->line));
 		int r = csv_record(c, nc == 1, &l);
 		if (r == 0)
 			break;
 		if (r < 0) {
 			h->set_error(t, "ingest: %s", c->err);
-			rc = KILN_EINVAL;
+			*rc = KILN_EINVAL;
 			break;
 		}
 		if (c->nfields != nc) {
 			h->set_error(t, "ingest: %s:%zu: expected %zu fields, found "
-			             "%zu", in.fname, l, nc, c->nfields);
-			rc = KILN_EINVAL;
+			             "%zu", in->fname, l, nc, c->nfields);
+			*rc = KILN_EINVAL;
 			break;
 		}
-		if (rows == 0 || l != in.next_line)
+		if (rows == 0 || l != in->next_line)
 			json_array_append_new(anchors, json_pack("[I,I]",
 			                      (json_int_t)rows, (json_int_t)l));
-		in.next_line = c->line;
-		for (size_t i = 0; i < nc && rc == 0; i++)
-			if (split_scan_value(&in, &cs[i], c->fields[i], rows, l) < 0)
-				rc = ingest_oom(&in);
+		in->next_line = c->line;
+		for (size_t i = 0; i < nc && *rc == 0; i++)
+			if (split_scan_value(in, &cs[i], c->fields[i], rows, l) < 0)
+				*rc = ingest_oom(in);
 		rows++;
 		if (rows % 4096 == 0 && h->cancelled(t)) {
-			h->set_error(t, "ingest: cancelled at %s:%zu", in.fname, l);
-			rc = KILN_ECANCELLED;
+			h->set_error(t, "ingest: cancelled at %s:%zu", in->fname, l);
+			*rc = KILN_ECANCELLED;
 		}
 	}
 	size_t bytes = 0;
 	json_t *cols = json_array();
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
+	for (size_t i = 0; *rc == 0 && i < nc; i++) {
 		struct split_colscan *x = &cs[i];
 		json_t *bad = x->bad ? json_pack("[I,s]", (json_int_t)x->bad_line,
 		                                 x->bad) : json_null();
@@ -505,21 +521,37 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	for (size_t i = 0; cs != NULL && i < nc; i++)
 		free(cs[i].set.v);
 	free(cs);
-	if (rc == 0) {
+	if (*rc == 0) {
 		bytes += 24 * (json_array_size(cps) + json_array_size(anchors)) +
 		         64 * nc;
-		json_t *res = bytes > INGEST_RESULT_MAX ? json_pack("{s:b}", "big", 1) :
+		res = bytes > INGEST_RESULT_MAX ? json_pack("{s:b}", "big", 1) :
 		    json_pack("{s:I,s:I,s:O,s:O,s:O}", "rows", (json_int_t)rows,
-		              "next_line", (json_int_t)in.next_line, "cols", cols,
+		              "next_line", (json_int_t)in->next_line, "cols", cols,
 		              "anchors", anchors, "cp", cps);
+	}
+	json_decref(cols);
+	json_decref(anchors);
+	json_decref(cps);
+	return res;
+}
+
+/* Map "scan": split_scan_json over its range, as its result. */
+static int
+split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
+           json_t *arg)
+{
+	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
+	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
+	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	struct ingest in;
+	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	json_t *res = rc == 0 ? split_scan_json(&in, bc, off, &rc) : NULL;
+	if (res != NULL) {
 		char *text = json_dumps(res, JSON_COMPACT);
 		json_decref(res);
 		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
 		free(text);
 	}
-	json_decref(cols);
-	json_decref(anchors);
-	json_decref(cps);
 	ingest_free(&in);
 	return rc;
 }
