@@ -703,7 +703,7 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	}
 	if (rc == 0)
 		rc = ingest_partition(t, h, in.cols, nc, 0, n, p);
-	for (size_t i = 0; dict != NULL && i < nc; i++) {
+	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
 		free(dict[i].slot);
 		in.cols[i].levels = NULL;       /* dict's, freed below */
 		free(dict[i].levels);
@@ -712,6 +712,171 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	ingest_free(&in);
 	return rc;
 }
+
+/* A value of the partition that does not fit the sampled schema: the
+ * task fails on bad input, and the driver scans every range first. */
+static int
+split_misfit(struct ingest *in, size_t line, size_t col, const char *v,
+             const char *why)
+{
+	in->host->set_error(in->task, "ingest: %s:%zu: column '%s': '%s' %s "
+	                    "than the rows sampled to type the columns say; "
+	                    "the driver scans the whole file first instead",
+	                    in->fname, line, in->cols[col].name, v, why);
+	return KILN_EINVAL;
+}
+
+/* Map "part" (one pass, the driver's first try): partition arg.p, which
+ * is exactly the arg.n records of bytes [arg.off, arg.end), typed as the
+ * broadcast's schema (sampled from the file by the driver) says, every
+ * value checked against it: a value that does not fit fails the task on
+ * bad input, the stage with it, and nothing it wrote is adopted.  Its
+ * result: what the schema needs of the partition (rows, next_line,
+ * anchors, each column's missing count and a time column's whole days). */
+static int
+split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
+           json_t *arg)
+{
+	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
+	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
+	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
+	int p = (int)json_integer_value(json_object_get(arg, "p"));
+	json_t *types = json_object_get(bc->j, "types");
+	json_t *tnum = json_object_get(bc->j, "tnum");
+	json_t *levels = json_object_get(bc->j, "levels");
+	struct ingest in;
+	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	size_t nc = bc->ncols;
+	struct split_dict *dict = calloc(nc, sizeof *dict);
+	size_t *missing = calloc(nc, sizeof *missing);
+	int *wd = calloc(nc, sizeof *wd), *tn = calloc(nc, sizeof *tn);
+	json_t *anchors = json_array();
+	if (rc == 0 && (dict == NULL || missing == NULL || wd == NULL ||
+	                tn == NULL))
+		rc = ingest_oom(&in);
+	for (size_t i = 0; rc == 0 && i < nc; i++) {
+		struct column *c = &in.cols[i];
+		c->type = (int)json_integer_value(json_array_get(types, i));
+		wd[i] = 1;
+		tn[i] = json_is_true(json_array_get(tnum, i));
+		if (c->type == KCOL_CATEGORICAL) {
+			if (split_dict_make(&dict[i], json_array_get(levels, i)) < 0 ||
+			    (c->codes = malloc((n ? n : 1) * sizeof *c->codes)) == NULL)
+				rc = ingest_oom(&in);
+			c->levels = dict[i].levels;
+			c->nlevels = dict[i].n;
+		} else if ((c->num = malloc((n ? n : 1) * sizeof *c->num)) == NULL) {
+			rc = ingest_oom(&in);
+		}
+	}
+	size_t got = 0, l;
+	while (rc == 0) {
+		int r = csv_record(&in.c, nc == 1, &l);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			h->set_error(t, "ingest: %s", in.c.err);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (in.c.nfields != nc) {
+			h->set_error(t, "ingest: %s:%zu: expected %zu fields, found "
+			             "%zu", in.fname, l, nc, in.c.nfields);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (got == n) {
+			h->set_error(t, "ingest: %s:%zu: partition %d has more than "
+			             "the %zu records the driver counted", in.fname,
+			             l, p, n);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (got == 0 || l != in.next_line)
+			json_array_append_new(anchors, json_pack("[I,I]",
+			                      (json_int_t)got, (json_int_t)l));
+		in.next_line = in.c.line;
+		for (size_t i = 0; i < nc && rc == 0; i++) {
+			struct column *c = &in.cols[i];
+			const char *v = in.c.fields[i];
+			double d;
+			if (csv_is_missing(v)) {
+				missing[i]++;
+				if (c->type == KCOL_CATEGORICAL)
+					c->codes[got] = KCOL_MISSING;
+				else
+					c->num[got] = NAN;
+			} else if (c->type == KCOL_CATEGORICAL) {
+				c->codes[got] = split_dict_code(&dict[i], v);
+				if (c->codes[got] == KCOL_MISSING)
+					rc = split_misfit(&in, l, i, v, "is a value "
+					                  "more");
+			} else if (c->type == KCOL_NUMERIC) {
+				if (!csv_number(v, &c->num[got]))
+					rc = split_misfit(&in, l, i, v, "is text, "
+					                  "not the number");
+			} else if (ingest_time_value(&in, v, tn[i], &d) < 0) {
+				rc = split_misfit(&in, l, i, v, "is not the time");
+			} else {
+				c->num[got] = d;
+				if (d != floor(d / KDATE_DAY) * KDATE_DAY)
+					wd[i] = 0;
+			}
+		}
+		got++;
+		if (got % 4096 == 0 && h->cancelled(t)) {
+			h->set_error(t, "ingest: cancelled at %s:%zu", in.fname, l);
+			rc = KILN_ECANCELLED;
+		}
+	}
+	if (rc == 0 && got != n) {
+		h->set_error(t, "ingest: %s: partition %d has %zu records, not "
+		             "the %zu the driver counted", in.fname, p, got, n);
+		rc = KILN_EINVAL;
+	}
+	if (rc == 0)
+		rc = ingest_partition(t, h, in.cols, nc, 0, n, p);
+	if (rc == 0) {
+		json_t *jm = json_array(), *jw = json_array();
+		for (size_t i = 0; i < nc; i++) {
+			json_array_append_new(jm, json_integer((json_int_t)missing[i]));
+			json_array_append_new(jw, json_boolean(wd[i]));
+		}
+		json_t *res = json_pack("{s:I,s:I,s:O,s:o,s:o}", "rows",
+		                        (json_int_t)got, "next_line",
+		                        (json_int_t)in.next_line, "anchors",
+		                        anchors, "missing", jm, "wd", jw);
+		char *text = json_dumps(res, JSON_COMPACT);
+		json_decref(res);
+		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
+		free(text);
+	}
+	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
+		free(dict[i].slot);
+		in.cols[i].levels = NULL;       /* dict's, freed below */
+		free(dict[i].levels);
+	}
+	free(dict);
+	free(missing);
+	free(wd);
+	free(tn);
+	json_decref(anchors);
+	ingest_free(&in);
+	return rc;
+}
+
+/* The map functions, by the name the driver's stages give. */
+static const struct {
+	const char *name;
+	int (*fn)(kiln_task *, const struct kiln_host *,
+	          const struct split_bc *, json_t *);
+} split_fns[] = {
+	{ "scan", split_scan },
+	{ "levels", split_levels_map },
+	{ "write", split_write },
+	{ "part", split_part },
+};
 
 int
 ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
@@ -724,18 +889,16 @@ ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
 		host->set_error(task, "ingest: map task without its argument");
 		rc = KILN_EINVAL;
 	}
-	if (rc == 0) {
-		if (strcmp(fn, "scan") == 0)
-			rc = split_scan(task, host, &bc, arg);
-		else if (strcmp(fn, "levels") == 0)
-			rc = split_levels_map(task, host, &bc, arg);
-		else if (strcmp(fn, "write") == 0)
-			rc = split_write(task, host, &bc, arg);
-		else {
-			host->set_error(task, "ingest: no map function '%s'", fn);
-			rc = KILN_EINVAL;
-		}
+	size_t k = 0;
+	while (k < sizeof split_fns / sizeof split_fns[0] &&
+	       strcmp(split_fns[k].name, fn) != 0)
+		k++;
+	if (rc == 0 && k == sizeof split_fns / sizeof split_fns[0]) {
+		host->set_error(task, "ingest: no map function '%s'", fn);
+		rc = KILN_EINVAL;
 	}
+	if (rc == 0)
+		rc = split_fns[k].fn(task, host, &bc, arg);
 	json_decref(arg);
 	split_bc_free(&bc);
 	return rc;
@@ -744,10 +907,11 @@ ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
 /* ------------------------------------------------------------ the driver */
 
 /* Run stage FN over N tasks with arguments ARGS (stolen) and broadcast
- * BC; the parsed results into RES[0..N). */
+ * BC; the parsed results into RES[0..N).  Its failure is the task's
+ * error unless QUIET (the caller tries another way). */
 static int
 split_stage(struct ingest *in, const char *fn, json_t *bc, json_t **args,
-            int n, json_t **res)
+            int n, json_t **res, int quiet)
 {
 	kiln_task *t = in->task;
 	const struct kiln_host *h = in->host;
@@ -766,8 +930,10 @@ split_stage(struct ingest *in, const char *fn, json_t *bc, json_t **args,
 	char **out = NULL, *err = NULL;
 	if (rc == 0)
 		rc = h->stage(t, fn, bctext, st, n, &out, &err);
-	if (rc != 0 && err != NULL)
+	if (rc != 0 && err != NULL && !quiet)
 		h->set_error(t, "ingest: %s", err);
+	else if (rc != 0 && err != NULL)
+		h->log(t, KILN_LOG_INFO, "ingest: %s", err);
 	for (int i = 0; i < n; i++) {
 		json_decref(args[i]);
 		free(texts ? texts[i] : NULL);
@@ -819,33 +985,17 @@ split_part_rows(size_t rows, int nparts, int p, size_t *start, size_t *n)
 	*n = per + ((size_t)p < extra);
 }
 
-/* The split itself, once the ranges are known. */
+/* Rows and anchors from the results RES[0..M) of consecutive ranges (a
+ * range's first anchor is kept only where a single task would have one:
+ * not on the line the last record left off at).  FIRST[k], if given:
+ * range k's first row (M + 1 of them).  Sets in->rows. */
 static int
-split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
-            const uint64_t *off, const size_t *line, int m)
+split_rows(struct ingest *in, json_t **res, int m, size_t *first)
 {
-	kiln_task *t = in->task;
-	const struct kiln_host *h = in->host;
-	size_t nc = in->ncols;
-	json_t **res = calloc((size_t)(m > nparts ? m : nparts), sizeof *res);
-	json_t **args = calloc((size_t)(m > nparts ? m : nparts), sizeof *args);
-	size_t *first = calloc((size_t)m + 1, sizeof *first);
-	json_t *levels = json_array(), *types = json_array(), *tnum = json_array();
-	int rc = res && args && first ? 0 : ingest_oom(in);
-	for (int k = 0; rc == 0 && k < m; k++)
-		args[k] = json_pack("{s:I,s:I,s:I}", "off", (json_int_t)off[k],
-		                    "end", (json_int_t)off[k + 1],
-		                    "line", (json_int_t)line[k]);
-	if (rc == 0)
-		rc = split_stage(in, "scan", bc, args, m, res);
-	for (int k = 0; rc == 0 && k < m; k++)
-		if (json_is_true(json_object_get(res[k], "big")))
-			rc = 1;         /* too many values for results: one task */
-	/* Rows, anchors (a range's first is kept only where a single task
-	 * would have one: not on the line the last record left off at). */
 	size_t rows = 0, next_line = 0;
-	for (int k = 0; rc == 0 && k < m; k++) {
-		first[k] = rows;
+	for (int k = 0; k < m; k++) {
+		if (first != NULL)
+			first[k] = rows;
 		json_t *a = json_object_get(res[k], "anchors"), *x;
 		size_t i;
 		json_array_foreach(a, i, x) {
@@ -856,10 +1006,8 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			if (in->nanchors == in->anchors_cap) {
 				size_t cap = in->anchors_cap ? in->anchors_cap * 2 : 64;
 				struct anchor *p = realloc(in->anchors, cap * sizeof *p);
-				if (p == NULL) {
-					rc = ingest_oom(in);
-					break;
-				}
+				if (p == NULL)
+					return ingest_oom(in);
 				in->anchors = p;
 				in->anchors_cap = cap;
 			}
@@ -871,18 +1019,41 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			                                       "next_line"));
 		rows += rk;
 	}
-	first[m] = rows;
+	if (first != NULL)
+		first[m] = rows;
 	in->rows = rows;
-	/* Types, as ingest_columns decides them over the whole file. */
+	return 0;
+}
+
+/* Is the task a classification (its label a class)? */
+static int
+split_classes(const struct ingest *in)
+{
+	return in->task_name != NULL && strcmp(in->task_name, "classification") == 0;
+}
+
+/* The columns' types from the scans RES[0..M) of in->rows rows, as
+ * ingest_columns decides them over the whole file: each column's type,
+ * missing count and unit in in->cols; TYPES, TNUM and LEVELS (arrays)
+ * get an entry per column; NEED (an array per range) the columns whose
+ * levels a range lacks (numeric there, text elsewhere), and *NEEDED is
+ * set if any does. */
+static int
+split_types(struct ingest *in, json_t **res, int m, json_t *types,
+            json_t *tnum, json_t *levels, json_t *need, int *needed)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols, rows = in->rows;
 	const char *tc = in->time_columns;
-	int classes = in->task_name != NULL &&
-	              strcmp(in->task_name, "classification") == 0;
-	if (rc == 0 && classes && in->label_col < 0) {
+	int classes = split_classes(in);
+	*needed = 0;
+	if (classes && in->label_col < 0) {
 		h->set_error(t, "ingest: task: classification needs `label` "
 		             "(the column of the classes)");
-		rc = KILN_EINVAL;
+		return KILN_EINVAL;
 	}
-	for (const char *p = tc; rc == 0 && p != NULL && strcmp(tc, "none") != 0;
+	for (const char *p = tc; p != NULL && strcmp(tc, "none") != 0;
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		size_t len = strcspn(p, ","), k;
 		while (len > 0 && *p == ' ')
@@ -896,14 +1067,10 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 		if (len > 0 && k == nc) {
 			h->set_error(t, "ingest: %s: time_columns names '%.*s', "
 			             "which is not a column", in->fname, (int)len, p);
-			rc = KILN_EINVAL;
+			return KILN_EINVAL;
 		}
 	}
-	json_t *need = json_array();    /* per range: columns lacking levels */
-	for (int k = 0; k < m; k++)
-		json_array_append_new(need, json_array());
-	int needed = 0;
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
+	for (size_t i = 0; i < nc; i++) {
 		struct column *c = &in->cols[i];
 		int num = 1, tn = 1, tt = 1, wn = 1, wt = 1;
 		size_t missing = 0;
@@ -934,8 +1101,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			             in->time_format ? " in time_format '" :
 			             " (set time_format)", in->time_format ?
 			             in->time_format : "", in->time_format ? "'" : "");
-			rc = KILN_EINVAL;
-			break;
+			return KILN_EINVAL;
 		}
 		if (timed && (tc != NULL || ((isnum ? tn : tt) && missing < rows))) {
 			c->type = KCOL_TIME;
@@ -951,7 +1117,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 				if (rl == NULL) {
 					json_array_append_new(json_array_get(need, k),
 					                      json_integer((json_int_t)i));
-					needed = 1;
+					*needed = 1;
 					continue;
 				}
 				json_t *mg = split_merge_levels(lv, rl);
@@ -960,6 +1126,117 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			}
 		json_array_append_new(levels, lv);
 	}
+	return 0;
+}
+
+/* What the single task refuses once the columns are typed. */
+static int
+split_check(struct ingest *in, json_t *levels)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nc; i++) {
+		size_t nlv = json_array_size(json_array_get(levels, i));
+		if (in->cols[i].type == KCOL_CATEGORICAL && nlv >= KCOL_MISSING) {
+			h->set_error(t, "ingest: %s: column '%s' has %zu distinct "
+			             "values, more than a kcol code can hold",
+			             in->fname, in->cols[i].name, nlv);
+			rc = KILN_EINVAL;
+		}
+	}
+	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
+	if (rc == 0 && lab != NULL && in->task_name != NULL &&
+	    strcmp(in->task_name, "regression") == 0 && lab->type != KCOL_NUMERIC) {
+		h->set_error(t, "ingest: %s: label '%s' is not numeric: task: "
+		             "regression needs numbers (a categorical label is for "
+		             "classification)", in->fname, lab->name);
+		rc = KILN_EINVAL;
+	}
+	return rc;
+}
+
+/* schema.json and the result, as ingest_write writes them, once the
+ * partitions are written: a split into M ranges read in PASSES. */
+static int
+split_schema(struct ingest *in, const char *label, int nparts,
+             json_t *levels, int m, int passes)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols;
+	int rc = 0;
+	for (size_t i = 0; i < nc; i++) {
+		json_t *lv = json_array_get(levels, i);
+		struct column *c = &in->cols[i];
+		if (c->type != KCOL_CATEGORICAL)
+			continue;
+		c->nlevels = (uint32_t)json_array_size(lv);
+		c->levels = calloc(c->nlevels ? c->nlevels : 1, sizeof *c->levels);
+		if (c->levels == NULL) {
+			rc = ingest_oom(in);
+			break;
+		}
+		for (uint32_t j = 0; j < c->nlevels; j++)
+			c->levels[j] = json_string_value(json_array_get(lv, j));
+	}
+	if (rc == 0) {
+		struct sbuf out = { 0 };
+		ingest_schema(&out, in->cols, nc, in->rows, nparts, label,
+		              in->fname, in->anchors, in->nanchors, in->task_name);
+		rc = out.failed ? ingest_oom(in) :
+		     h->output(t, "schema.json", out.p, out.len);
+		free(out.p);
+	}
+	if (rc == 0) {
+		char r[200];
+		snprintf(r, sizeof r, "{\"rows\":%zu,\"columns\":%zu,"
+		         "\"partitions\":%d,\"ranges\":%d,\"passes\":%d}",
+		         in->rows, nc, nparts, m, passes);
+		rc = h->set_result(t, r);
+		h->log(t, KILN_LOG_INFO, "ingest: %s: %zu rows, %zu columns into "
+		       "%d partitions, parsed in %d byte ranges, %s", in->fname,
+		       in->rows, nc, nparts, m, passes == 1 ? "in one pass (the "
+		       "schema sampled)" : "scanned, then written");
+	}
+	/* The columns' levels point into LEVELS: let them go first. */
+	for (size_t i = 0; in->cols != NULL && i < nc; i++) {
+		free(in->cols[i].levels);
+		in->cols[i].levels = NULL;
+	}
+	return rc;
+}
+
+/* The split in two passes, once the ranges are known: scan every range,
+ * type the columns, write the partitions. */
+static int
+split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
+            const uint64_t *off, const size_t *line, int m)
+{
+	json_t **res = calloc((size_t)(m > nparts ? m : nparts), sizeof *res);
+	json_t **args = calloc((size_t)(m > nparts ? m : nparts), sizeof *args);
+	size_t *first = calloc((size_t)m + 1, sizeof *first);
+	json_t *levels = json_array(), *types = json_array(), *tnum = json_array();
+	int rc = res && args && first ? 0 : ingest_oom(in);
+	for (int k = 0; rc == 0 && k < m; k++)
+		args[k] = json_pack("{s:I,s:I,s:I}", "off", (json_int_t)off[k],
+		                    "end", (json_int_t)off[k + 1],
+		                    "line", (json_int_t)line[k]);
+	if (rc == 0)
+		rc = split_stage(in, "scan", bc, args, m, res, 0);
+	for (int k = 0; rc == 0 && k < m; k++)
+		if (json_is_true(json_object_get(res[k], "big")))
+			rc = 1;         /* too many values for results: one task */
+	if (rc == 0)
+		rc = split_rows(in, res, m, first);
+	size_t rows = in->rows;
+	json_t *need = json_array();    /* per range: columns lacking levels */
+	for (int k = 0; k < m; k++)
+		json_array_append_new(need, json_array());
+	int needed = 0;
+	if (rc == 0)
+		rc = split_types(in, res, m, types, tnum, levels, need, &needed);
 	if (rc == 0 && needed) {
 		/* Columns numeric in some ranges, text in others: their
 		 * values in the former, as text. */
@@ -974,7 +1251,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 				    json_array_get(need, k));
 			}
 		json_t **lres = calloc((size_t)(nl ? nl : 1), sizeof *lres);
-		rc = which && lres ? split_stage(in, "levels", bc, args, nl, lres) :
+		rc = which && lres ? split_stage(in, "levels", bc, args, nl, lres, 0) :
 		     ingest_oom(in);
 		for (int q = 0; rc == 0 && q < nl; q++) {
 			if (json_is_true(json_object_get(lres[q], "big"))) {
@@ -996,23 +1273,8 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 		free(which);
 	}
 	json_decref(need);
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
-		size_t nlv = json_array_size(json_array_get(levels, i));
-		if (in->cols[i].type == KCOL_CATEGORICAL && nlv >= KCOL_MISSING) {
-			h->set_error(t, "ingest: %s: column '%s' has %zu distinct "
-			             "values, more than a kcol code can hold",
-			             in->fname, in->cols[i].name, nlv);
-			rc = KILN_EINVAL;
-		}
-	}
-	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
-	if (rc == 0 && lab != NULL && in->task_name != NULL &&
-	    strcmp(in->task_name, "regression") == 0 && lab->type != KCOL_NUMERIC) {
-		h->set_error(t, "ingest: %s: label '%s' is not numeric: task: "
-		             "regression needs numbers (a categorical label is for "
-		             "classification)", in->fname, lab->name);
-		rc = KILN_EINVAL;
-	}
+	if (rc == 0)
+		rc = split_check(in, levels);
 	/* Partitions: each from the checkpoint before its first row. */
 	if (rc == 0) {
 		json_object_set(bc, "types", types);
@@ -1046,46 +1308,14 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			    "n", (json_int_t)n, "p", p);
 		}
 		json_t **wres = calloc((size_t)nparts, sizeof *wres);
-		rc = wres ? split_stage(in, "write", bc, args, nparts, wres) :
+		rc = wres ? split_stage(in, "write", bc, args, nparts, wres, 0) :
 		     ingest_oom(in);
 		if (wres != NULL)
 			split_free_res(wres, nparts);
 		free(wres);
 	}
-	/* schema.json and the result, as ingest_write. */
-	if (rc == 0) {
-		for (size_t i = 0; i < nc; i++) {
-			json_t *lv = json_array_get(levels, i);
-			struct column *c = &in->cols[i];
-			if (c->type != KCOL_CATEGORICAL)
-				continue;
-			c->nlevels = (uint32_t)json_array_size(lv);
-			c->levels = calloc(c->nlevels ? c->nlevels : 1, sizeof *c->levels);
-			if (c->levels == NULL) {
-				rc = ingest_oom(in);
-				break;
-			}
-			for (uint32_t j = 0; j < c->nlevels; j++)
-				c->levels[j] = json_string_value(json_array_get(lv, j));
-		}
-	}
-	if (rc == 0) {
-		struct sbuf out = { 0 };
-		ingest_schema(&out, in->cols, nc, rows, nparts, label, in->fname,
-		              in->anchors, in->nanchors, in->task_name);
-		rc = out.failed ? ingest_oom(in) :
-		     h->output(t, "schema.json", out.p, out.len);
-		free(out.p);
-	}
-	if (rc == 0) {
-		char r[160];
-		snprintf(r, sizeof r, "{\"rows\":%zu,\"columns\":%zu,"
-		         "\"partitions\":%d,\"ranges\":%d}", rows, nc, nparts, m);
-		rc = h->set_result(t, r);
-		h->log(t, KILN_LOG_INFO, "ingest: %s: %zu rows, %zu columns into "
-		       "%d partitions, parsed in %d byte ranges", in->fname, rows,
-		       nc, nparts, m);
-	}
+	if (rc == 0)
+		rc = split_schema(in, label, nparts, levels, m, 2);
 	if (res != NULL)
 		split_free_res(res, m);
 	free(res);
@@ -1093,11 +1323,6 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 	free(first);
 	json_decref(types);
 	json_decref(tnum);
-	/* The columns' levels point into LEVELS: let them go first. */
-	for (size_t i = 0; in->cols != NULL && i < nc; i++) {
-		free(in->cols[i].levels);
-		in->cols[i].levels = NULL;
-	}
 	json_decref(levels);
 	return rc;
 }
