@@ -719,9 +719,8 @@ static int
 split_misfit(struct ingest *in, size_t line, size_t col, const char *v,
              const char *why)
 {
-	in->host->set_error(in->task, "ingest: %s:%zu: column '%s': '%s' %s "
-	                    "than the rows sampled to type the columns say; "
-	                    "the driver scans the whole file first instead",
+	in->host->set_error(in->task, "ingest: %s:%zu: column '%s': '%s' %s; "
+	                    "the driver scans every range first instead",
 	                    in->fname, line, in->cols[col].name, v, why);
 	return KILN_EINVAL;
 }
@@ -810,14 +809,15 @@ split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 			} else if (c->type == KCOL_CATEGORICAL) {
 				c->codes[got] = split_dict_code(&dict[i], v);
 				if (c->codes[got] == KCOL_MISSING)
-					rc = split_misfit(&in, l, i, v, "is a value "
-					                  "more");
+					rc = split_misfit(&in, l, i, v, "is not among "
+					                  "the values of the sampled rows");
 			} else if (c->type == KCOL_NUMERIC) {
 				if (!csv_number(v, &c->num[got]))
-					rc = split_misfit(&in, l, i, v, "is text, "
-					                  "not the number");
+					rc = split_misfit(&in, l, i, v, "is not a "
+					                  "number, as the sampled rows are");
 			} else if (ingest_time_value(&in, v, tn[i], &d) < 0) {
-				rc = split_misfit(&in, l, i, v, "is not the time");
+				rc = split_misfit(&in, l, i, v, "is not a time, "
+				                  "as the sampled rows are");
 			} else {
 				c->num[got] = d;
 				if (d != floor(d / KDATE_DAY) * KDATE_DAY)
@@ -1327,6 +1327,253 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 	return rc;
 }
 
+/* ------------------------------------------------------ one pass */
+
+/* Where records start, as csv_record() reads them (a file without a lone
+ * CR, of more than one column: blank lines are skipped), found by the
+ * memchr() walk of split_bounds(). */
+struct split_walk {
+	const char *start, *end;
+};
+
+/* The start of the line after the one P is on (P outside quoted fields),
+ * or END.  Quotes are looked for up to the line's end only: a search to
+ * the next quote in a file that has none would read the rest of it. */
+static const char *
+split_walk_line(const struct split_walk *w, const char *p)
+{
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(w->end - p));
+		const char *stop = nl != NULL ? nl : w->end;
+		const char *q = split_next_open(p, w->start, stop);
+		if (q >= stop)
+			return nl != NULL ? nl + 1 : w->end;
+		p = split_close(q, w->end);
+	}
+}
+
+/* The first record start at or after the line start P, or END. */
+static const char *
+split_walk_record(const struct split_walk *w, const char *p)
+{
+	while (p < w->end && (*p == '\n' || *p == '\r'))
+		p = split_walk_line(w, p);
+	return p;
+}
+
+/* Record S of ROWS, from CPS (every INGEST_CP-th record's start). */
+static const char *
+split_walk_row(const struct split_walk *w, const char *const *cps, size_t s,
+               size_t rows)
+{
+	if (s >= rows)
+		return w->end;
+	const char *p = cps[s / INGEST_CP];
+	for (size_t k = s % INGEST_CP; k > 0; k--)
+		p = split_walk_record(w, split_walk_line(w, p));
+	return p;
+}
+
+#define INGEST_SAMPLE_SPOTS 16          /* places the schema is sampled */
+#define INGEST_SAMPLE_ROWS 256          /* records at each */
+#define INGEST_SAMPLE_BYTES (2 << 20)   /* at most, in all */
+
+/* Scan the records of the sample at BUF (LEN bytes, taken) as a map
+ * "scan" does a range: its result, or NULL with *RC. */
+static json_t *
+split_sample_scan(struct ingest *drv, json_t *bcj, char *buf, size_t len,
+                  int *rc)
+{
+	struct split_bc bc;
+	struct ingest in;
+	json_t *res = NULL;
+	memset(&in, 0, sizeof in);
+	*rc = split_bc_from(drv->task, drv->host, json_incref(bcj), &bc);
+	if (*rc == 0)
+		*rc = split_open_buf(drv->task, drv->host, &bc, buf, len, 1, &in);
+	else
+		free(buf);
+	if (*rc == 0)
+		res = split_scan_json(&in, &bc, 0, rc);
+	ingest_free(&in);
+	split_bc_free(&bc);
+	return res;
+}
+
+/*
+ * The split in one pass, tried first: the driver counts the records
+ * itself (the walk above), so it knows which bytes hold each partition's
+ * rows before any map task runs; it types the columns from a sample (256
+ * records at 16 places, in two halves that must agree on every
+ * categorical column's levels); map "part" tasks then parse and write
+ * the partitions at once, each value checked against that schema.  1 when
+ * it cannot (the caller scans every range first, the two-pass split):
+ * the sample does not settle the schema, or a value did not fit it (a
+ * map task failed, so nothing of this stage is adopted).
+ */
+static int
+split_onepass(struct ingest *in, const char *label, int nparts, json_t *bc,
+              const char *map, const char *data, const char *end,
+              size_t line0)
+{
+	if (in->ncols < 2)
+		return 1;       /* one column: blank lines are records */
+	struct split_walk w = { data, end };
+	size_t rows = 0, ncp = 0, cpcap = 0;
+	const char **cps = NULL;
+	for (const char *p = split_walk_record(&w, data); p < end;
+	     p = split_walk_record(&w, split_walk_line(&w, p))) {
+		if (rows % INGEST_CP == 0) {
+			if (ncp == cpcap) {
+				cpcap = cpcap ? 2 * cpcap : 64;
+				const char **c = realloc(cps, cpcap * sizeof *c);
+				if (c == NULL) {
+					free(cps);
+					return ingest_oom(in);
+				}
+				cps = c;
+			}
+			cps[ncp++] = p;
+		}
+		rows++;
+	}
+	if (rows == 0) {
+		free(cps);
+		return 1;
+	}
+	/* The sample: up to INGEST_SAMPLE_ROWS records at each of 16
+	 * evenly spaced rows, in two halves (the spots taken alternately). */
+	char *half[2] = { NULL, NULL };
+	size_t hlen[2] = { 0, 0 };
+	int rc = 0;
+	for (int j = 0; rc == 0 && j < INGEST_SAMPLE_SPOTS; j++) {
+		size_t s0 = (size_t)j * rows / INGEST_SAMPLE_SPOTS;
+		size_t s1 = (size_t)(j + 1) * rows / INGEST_SAMPLE_SPOTS, k;
+		if (s1 == s0)
+			continue;
+		const char *a = split_walk_row(&w, cps, s0, rows), *b = a;
+		for (k = 0; k < INGEST_SAMPLE_ROWS && s0 + k < s1 && b < end &&
+		     (size_t)(b - a) < INGEST_SAMPLE_BYTES / INGEST_SAMPLE_SPOTS; k++)
+			b = split_walk_record(&w, split_walk_line(&w, b));
+		int hf = j % 2;
+		char *nb = realloc(half[hf], hlen[hf] + (size_t)(b - a) + 2);
+		if (nb == NULL) {
+			rc = ingest_oom(in);
+			break;
+		}
+		memcpy(nb + hlen[hf], a, (size_t)(b - a));
+		hlen[hf] += (size_t)(b - a);
+		if (b == end && hlen[hf] > 0 && nb[hlen[hf] - 1] != '\n')
+			nb[hlen[hf]++] = '\n';  /* the file's last record */
+		nb[hlen[hf]] = '\0';
+		half[hf] = nb;
+	}
+	json_t *res[2] = { NULL, NULL };
+	for (int hf = 0; rc == 0 && hf < 2; hf++) {
+		if (half[hf] == NULL)
+			half[hf] = calloc(1, 1);
+		res[hf] = half[hf] ? split_sample_scan(in, bc, half[hf], hlen[hf],
+		                                       &rc) : NULL;
+		half[hf] = NULL;        /* taken */
+		/* What the sample says wrong (its lines are its own), the
+		 * scan of every range says again, right. */
+		if (rc != 0 || res[hf] == NULL ||
+		    json_is_true(json_object_get(res[hf], "big")))
+			rc = 1;
+	}
+	free(half[0]);
+	free(half[1]);
+	json_t *types = json_array(), *tnum = json_array(), *levels = json_array();
+	json_t *need = json_pack("[[],[]]");
+	int needed = 0;
+	if (rc == 0) {
+		in->rows = (size_t)json_integer_value(json_object_get(res[0], "rows")) +
+		           (size_t)json_integer_value(json_object_get(res[1], "rows"));
+		rc = split_types(in, res, 2, types, tnum, levels, need, &needed);
+		if (rc == 0 && needed)
+			rc = 1;
+		if (rc == 0)
+			rc = split_check(in, levels);
+		if (rc != 0)
+			rc = 1;
+	}
+	/* Settled: every column has a value in the sample, and both halves
+	 * saw the same levels of each categorical one. */
+	for (size_t i = 0; rc == 0 && i < in->ncols; i++) {
+		json_t *a = json_array_get(json_object_get(res[0], "cols"), i);
+		json_t *b = json_array_get(json_object_get(res[1], "cols"), i);
+		if (in->cols[i].missing >= in->rows ||
+		    (in->cols[i].type == KCOL_CATEGORICAL &&
+		     !json_equal(json_object_get(a, "levels"),
+		                 json_object_get(b, "levels"))))
+			rc = 1;
+	}
+	json_decref(res[0]);
+	json_decref(res[1]);
+	json_decref(need);
+	/* The partitions' bytes: each from its first record. */
+	json_t **args = calloc((size_t)nparts, sizeof *args);
+	json_t **pres = calloc((size_t)nparts, sizeof *pres);
+	if (rc == 0 && (args == NULL || pres == NULL))
+		rc = ingest_oom(in);
+	if (rc == 0) {
+		const char *at = split_walk_row(&w, cps, 0, rows);
+		size_t line = line0 + split_count_lf(data, at);
+		for (int p = 0; p < nparts; p++) {
+			size_t s, n;
+			split_part_rows(rows, nparts, p, &s, &n);
+			const char *to = p + 1 < nparts ?
+			                 split_walk_row(&w, cps, s + n, rows) : end;
+			args[p] = json_pack("{s:I,s:I,s:I,s:I,s:i}", "off",
+			    (json_int_t)(at - map), "end", (json_int_t)(to - map),
+			    "line", (json_int_t)line, "n", (json_int_t)n, "p", p);
+			line += split_count_lf(at, to);
+			at = to;
+		}
+		json_object_set(bc, "types", types);
+		json_object_set(bc, "tnum", tnum);
+		json_object_set(bc, "levels", levels);
+		rc = split_stage(in, "part", bc, args, nparts, pres, 1);
+		if (rc < 0 && rc != KILN_ECANCELLED)
+			rc = 1;
+		json_object_del(bc, "types");
+		json_object_del(bc, "tnum");
+		json_object_del(bc, "levels");
+	}
+	free(args);
+	free(cps);
+	/* The schema: the sampled types, the partitions' counts. */
+	if (rc == 0)
+		rc = split_rows(in, pres, nparts, NULL);
+	for (size_t i = 0; rc == 0 && i < in->ncols; i++) {
+		struct column *c = &in->cols[i];
+		c->missing = 0;
+		int wd = 1;
+		for (int p = 0; p < nparts; p++) {
+			c->missing += (size_t)json_integer_value(json_array_get(
+			              json_object_get(pres[p], "missing"), i));
+			wd &= json_is_true(json_array_get(json_object_get(pres[p],
+			                   "wd"), i));
+		}
+		if (c->type == KCOL_TIME)
+			c->whole_days = wd;
+	}
+	if (rc == 0)
+		rc = split_schema(in, label, nparts, levels, nparts, 1);
+	if (pres != NULL)
+		split_free_res(pres, nparts);
+	free(pres);
+	json_decref(types);
+	json_decref(tnum);
+	json_decref(levels);
+	if (rc == 1) {
+		free(in->anchors);
+		in->anchors = NULL;
+		in->nanchors = in->anchors_cap = 0;
+	}
+	return rc;
+}
+
 int
 ingest_split_run(struct ingest *in, const char *label, int nparts)
 {
@@ -1406,6 +1653,24 @@ ingest_split_run(struct ingest *in, const char *label, int nparts)
 		rc = ingest_oom(in);
 		goto out;
 	}
+	/* Auto (map_tasks 0): one pass if the schema allows; else, or with
+	 * a number of ranges given, scan every range first. */
+	json_t *names = json_array();
+	for (size_t i = 0; i < in->ncols; i++)
+		json_array_append_new(names, json_string(in->header[i]));
+	json_t *bc = json_pack("{s:o,s:i,s:b,s:s?,s:s?,s:s?}", "names", names,
+	                       "label_col", in->label_col, "classes",
+	                       split_classes(in), "file", path, "time_format",
+	                       in->time_format, "time_columns", in->time_columns);
+	rc = want == 0 ? split_onepass(in, label, nparts, bc, map, map + data,
+	                               map + size, line0) : 1;
+	if (rc != 1) {
+		json_decref(bc);
+		free(b);
+		free(off);
+		free(line);
+		goto out;
+	}
 	m = split_bounds(map + data, map + size, m, b);
 	line[0] = line0;
 	for (int k = 0; k <= m; k++) {
@@ -1413,15 +1678,6 @@ ingest_split_run(struct ingest *in, const char *label, int nparts)
 		if (k > 0)
 			line[k] = line[k - 1] + split_count_lf(b[k - 1], b[k]);
 	}
-	json_t *names = json_array();
-	for (size_t i = 0; i < in->ncols; i++)
-		json_array_append_new(names, json_string(in->header[i]));
-	json_t *bc = json_pack("{s:o,s:i,s:b,s:s?,s:s?,s:s?}", "names", names,
-	                       "label_col", in->label_col, "classes",
-	                       in->task_name != NULL &&
-	                       strcmp(in->task_name, "classification") == 0,
-	                       "file", path, "time_format", in->time_format,
-	                       "time_columns", in->time_columns);
 	rc = split_drive(in, label, nparts, bc, off, line, m);
 	json_decref(bc);
 	free(b);
