@@ -4,11 +4,20 @@
  * that every worker slot parses, with the very bytes a single task gives
  * (docs/analytics.md, "Ingest of large files").
  *
+ * One pass, tried first with map_tasks 0 (split_onepass):
+ * 1. The driver counts the records with a memchr() walk over the newlines
+ *    and quotes (RFC 4180: a quote opens a field only at its start), so
+ *    it knows the bytes of each partition's rows, and types the columns
+ *    from a sample of the records (the same scan as below).
+ * 2. Map "part", one per partition: parses its rows once, checks every
+ *    value against the sampled schema and writes part-NNNNN.kcol.  A
+ *    value that does not fit fails the stage before anything is adopted,
+ *    and the driver goes on with two passes.
+ *
+ * Two passes (split_drive):
  * 1. The driver reads the header and finds where records start near
- *    even byte offsets: a memchr() walk over the quotes keeps track of
- *    which newlines lie inside quoted fields (RFC 4180: a quote opens a
- *    field only at its start), and counts lines, so that each range
- *    knows the CSV line it starts on.
+ *    even byte offsets by the same walk, and counts lines, so that each
+ *    range knows the CSV line it starts on.
  * 2. Map "scan", one per range: parses it, and says per column whether
  *    every value is a number, whether every one reads as a time (in both
  *    ways the single task would try), the missing count, the sorted
