@@ -13,16 +13,19 @@ master, schema).  Two modes, alternated in the same run: `split` (map_tasks 0:
 byte ranges over map tasks, every worker slot parses) and `single`
 (map_tasks 1: one task reads the whole file).  pandas.read_csv of the same
 file, on one core, in the same run, alternated with them.  Each is run
---repeats times; best and median are printed.
+--repeats times; best and median are printed.  --top BUILD runs another
+build tree's `kiln` and plugins too, alternated with this one (its modes
+are printed with "@old").
 
   bench/ingest_bench.py [--rows 1000000] [--features 32] [--partitions 4]
                         [--repeats 3] [--modes split,single] [--isolation process|thread]
+                        [--top BUILD]
 A benchmark, not a test: compare the ratios within one run.
 """
 import argparse, os, shutil, statistics, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_bench import dags_cluster_up, run_dag  # noqa: E402
+from kiln_bench import TOP, dags_cluster_up, run_dag  # noqa: E402
 from ml_bench import write_data  # noqa: E402
 
 
@@ -45,8 +48,13 @@ def main():
     ap.add_argument("--isolation", choices=["process", "thread"], default="process",
                     help="where workers run tasks (process: executor processes, the default)")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--top", help="another build tree, run alternately with this one")
     args = ap.parse_args()
     modes = args.modes.split(",")
+    builds = {"": TOP}
+    if args.top:
+        builds["@old"] = os.path.abspath(args.top)
+        modes = [m + b for m in modes for b in ("", "@old")]
     d = tempfile.mkdtemp(prefix="kiln-ingestbench.")
     csv = os.path.join(d, "data.csv")
     t0 = time.perf_counter()
@@ -56,12 +64,14 @@ def main():
     mt = {"split": 0, "single": 1}
     times = {m: [] for m in modes + ["pandas"]}
 
-    def one(i, m):
+    def one(i, mb):
+        m, _, b = mb.partition("@")
+        top = builds["@" + b if b else ""]
         # A cluster of its own for every run: the store is content-
         # addressed, so a second ingest of the same bytes (the other
         # mode's, or a repeat's) would find its partitions stored already
         # and skip their writes and fsyncs.
-        rd = os.path.join(d, f"run{i}-{m}")
+        rd = os.path.join(d, f"run{i}-{m}{b}")
         os.makedirs(os.path.join(rd, "dags"))
         with open(os.path.join(rd, "dags", f"ing_{m}.yaml"), "w") as f:
             f.write(f"""id: ing_{m}
@@ -73,7 +83,8 @@ tasks:
 """)
         up, api = dags_cluster_up(rd, slots=2, worker_yaml=", memory: 8GiB"
                                   + (", isolation: thread" if args.isolation == "thread" else ""),
-                                  read_roots=[d])
+                                  read_roots=[d], kiln=os.path.join(top, "kiln"),
+                                  plugin_dir=os.path.join(top, "plugins", "lib"))
         try:
             for _ in range(100):
                 st, r = api.req("GET", "/api/v1/dags")

@@ -141,27 +141,47 @@ diskcache_get(diskcache *c, const char *sha)
 	return path;
 }
 
+int
+diskcache_tmp_open(const char *dir, const char *stem, char **path, char **err)
+{
+	/* A name of its own, made by mkostemps(), never an existing file or
+	 * link: two tasks may fetch the same file at once.  ".tmp" at the
+	 * end: a run that stopped half way leaves it to be removed. */
+	*path = xasprintf("%s/%s.XXXXXX.tmp", dir, stem);
+	int fd = mkostemps(*path, 4, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = err_set(err, -errno, "cannot write %s: %s", *path,
+		                 strerror(errno));
+		free(*path);
+		*path = NULL;
+		return rc;
+	}
+	return fd;
+}
+
+const char *
+diskcache_dir(const diskcache *c)
+{
+	return c->dir;
+}
+
 FILE *
 diskcache_begin(diskcache *c, const char *sha, char **tmp, char **err)
 {
-	/* The sha came from the master: checked before it names a file.  A
-	 * name of its own, made by mkostemps(), never an existing file or
-	 * link: two tasks may fetch the same file at once.  ".tmp" at the
-	 * end: a run that stopped half way leaves it to be removed. */
+	/* The sha came from the master: checked before it names a file. */
 	*tmp = NULL;
 	if (!hash_is_hex(sha)) {
 		err_set(err, -EINVAL, "'%s' is not a SHA-256", sha);
 		return NULL;
 	}
-	*tmp = xasprintf("%s/%s.XXXXXX.tmp", c->dir, sha);
-	int fd = mkostemps(*tmp, 4, O_CLOEXEC);
-	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+	int fd = diskcache_tmp_open(c->dir, sha, tmp, err);
+	if (fd < 0)
+		return NULL;
+	FILE *f = fdopen(fd, "wb");
 	if (f == NULL) {
 		err_set(err, -errno, "cannot write %s: %s", *tmp, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(*tmp);
-		}
+		close(fd);
+		unlink(*tmp);
 		free(*tmp);
 		*tmp = NULL;
 	}

@@ -34,6 +34,15 @@ void diskcache_close(diskcache *c);
  * NULL if not. */
 char *diskcache_get(diskcache *c, const char *sha);
 
+/* A new temporary file in DIR (a cache's directory, diskcache_dir()) named
+ * after STEM: its descriptor, open for writing, and its path in *path
+ * (malloc()ed), or negative with *err.  Named "*.tmp", which the next
+ * diskcache_open() removes if it is still there. */
+int diskcache_tmp_open(const char *dir, const char *stem, char **path,
+                       char **err);
+/* The cache's directory. */
+const char *diskcache_dir(const diskcache *c);
+
 /* Start writing SHA: an open temporary file in the cache directory, its
  * path in *tmp (malloc()ed).  NULL with *err. */
 FILE *diskcache_begin(diskcache *c, const char *sha, char **tmp, char **err);

@@ -8,7 +8,9 @@
  * executor: 'R' run (JSON), 'C' cancel, 'F' a fetch's answer, 'S' a
  * stage's answer.  Executor to worker: 'L' log text, 'P' progress, 'f' a
  * fetch (input index), 's' a stage (JSON), 'O' an output (name, NUL,
- * bytes), 'D' done (JSON).  Fetches and stages go to the worker because
+ * bytes), 'M' an output in a file (name, NUL, the path of a temporary file
+ * in the worker's cache directory, which the worker takes), 'D' done
+ * (JSON).  Fetches and stages go to the worker because
  * they need its state (the disk cache and its budget, the master's client
  * and the stage bookkeeping); parameters, scratch directories, open_data()
  * (the read roots are the worker's, copied at fork), mapped inputs and the
@@ -140,6 +142,7 @@ ex_recv(int fd, int *type, char **buf, size_t *len)
 struct ex_env {
 	const dataroot *roots;
 	const char *scratch;
+	const char *outdir;     /* where outputs are written, or NULL */
 };
 
 /* An executor's state: the task it runs and the answer it awaits. */
@@ -355,6 +358,7 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 		}
 		task_set_stages(t, xc_stage, c);
 		task_set_dataroot(t, env->roots);
+		task_set_output_dir(t, env->outdir);
 		task_set_output_limit(t, json_integer_value(json_object_get(run,
 		                      "output_limit")));
 		pthread_mutex_lock(&c->mu);
@@ -368,7 +372,17 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 			const void *data;
 			size_t len;
 			const char *on = task_output(t, i, &data, &len);
-			xc_send(c, 'O', on, strlen(on) + 1, data, len);
+			const char *file = task_output_file(t, i);
+			if (file != NULL) {
+				/* The worker takes the file: 65 MB of an
+				 * ingest's partition not copied through this
+				 * socket and again into the worker. */
+				xc_send(c, 'M', on, strlen(on) + 1, file,
+				        strlen(file));
+				task_output_disown_file(t, i);
+			} else {
+				xc_send(c, 'O', on, strlen(on) + 1, data, len);
+			}
 		}
 	}
 	/* The task's last log lines, its progress and its end in one write,
@@ -506,6 +520,7 @@ struct ex_proc {
 struct executors {
 	int zfd;
 	int zpid;
+	char *outdir;           /* where executors write outputs, or NULL */
 	pthread_mutex_t mu;     /* the idle list, gen; zygote requests */
 	struct ex_proc *idle;
 	unsigned gen;
@@ -600,8 +615,8 @@ ex_reap(executors *x, struct ex_proc *e, int kill_it)
 
 int
 executors_open(plugin_registry *reg, const dataroot *roots,
-               const char *scratch, int prefork, executors **out,
-               char **err)
+               const char *scratch, const char *outdir, int prefork,
+               executors **out, char **err)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -617,13 +632,14 @@ executors_open(plugin_registry *reg, const dataroot *roots,
 	if (pid == 0) {
 		close(sv[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		struct ex_env env = { roots, scratch };
+		struct ex_env env = { roots, scratch, outdir };
 		ex_zygote_main(sv[1], reg, &env);
 	}
 	close(sv[1]);
 	executors *x = xcalloc(1, sizeof *x);
 	x->zfd = sv[0];
 	x->zpid = pid;
+	x->outdir = outdir != NULL ? xstrdup(outdir) : NULL;
 	pthread_mutex_init(&x->mu, NULL);
 	for (int i = 0; i < prefork; i++) {
 		struct ex_proc *e = ex_spawn(x);
@@ -649,6 +665,7 @@ executors_close(executors *x)
 	close(x->zfd);
 	waitpid(x->zpid, NULL, 0);
 	pthread_mutex_destroy(&x->mu);
+	free(x->outdir);
 	free(x);
 }
 
@@ -756,8 +773,30 @@ ex_done(kiln_task *t, const char *buf, int *code)
 
 /* One frame from the executor on FD for T.  1 when the task is done
  * (*state, *code), 0 to go on, or negative (the executor is gone). */
+/* Take output file FILE (in DIR) an executor wrote as output NAME of T. */
+static void
+ex_output_file(kiln_task *t, const char *dir, const char *name,
+               const char *file)
+{
+	/* Only a temporary file of the cache directory, by its own name:
+	 * the executor runs a plugin's code, and the worker removes what it
+	 * takes. */
+	size_t n = dir != NULL ? strlen(dir) : 0;
+	if (n == 0 || strncmp(file, dir, n) != 0 || file[n] != '/' ||
+	    strchr(file + n + 1, '/') != NULL || strstr(file, ".tmp") == NULL) {
+		log_warn("%s: an executor named output file %s, outside %s",
+		         task_name(t), file, dir ? dir : "(none)");
+		return;
+	}
+	char *err = NULL;
+	if (task_output_add_file(t, name, file, &err) != 0) {
+		log_warn("%s: %s", task_name(t), err);
+		free(err);
+	}
+}
+
 static int
-ex_relay(int fd, kiln_task *t, int *state, int *code)
+ex_relay(int fd, kiln_task *t, const char *outdir, int *state, int *code)
 {
 	int type;
 	char *buf;
@@ -783,6 +822,11 @@ ex_relay(int fd, kiln_task *t, int *state, int *code)
 		nl = strnlen(buf, len);
 		if (nl < len)
 			task_host()->output(t, buf, buf + nl + 1, len - nl - 1);
+		break;
+	case 'M':
+		nl = strnlen(buf, len);
+		if (nl < len)   /* ex_recv() ends BUF with a NUL */
+			ex_output_file(t, outdir, buf, buf + nl + 1);
 		break;
 	case 'D':
 		*state = ex_done(t, buf, code);
@@ -880,7 +924,7 @@ executors_run(executors *x, const struct executor_task *et, int *code,
 	while (rc == 0 && kill_why == NULL) {
 		struct pollfd pfd = { e->fd, POLLIN, 0 };
 		if (poll(&pfd, 1, EX_TICK_MS) > 0)
-			rc = ex_relay(e->fd, et->t, &state, code);
+			rc = ex_relay(e->fd, et->t, x->outdir, &state, code);
 		if (rc == 0)
 			kill_why = ex_verdict(e, et, &cancel_at);
 	}

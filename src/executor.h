@@ -35,12 +35,14 @@ typedef struct executors executors;
 
 /* Fork the zygote, which loads the plugins of registry REG's directory
  * with their code (REG itself may only describe them), giving executors
- * ROOTS and SCRATCH (a directory for tasks'
- * scratch directories), and PREFORK executors.  Call from a process with
+ * ROOTS, SCRATCH (a directory for tasks' scratch directories) and OUTDIR
+ * (the worker's cache directory: a task's outputs are written to files
+ * there and handed to the worker by name; NULL: sent through the
+ * executor's socket), and PREFORK executors.  Call from a process with
  * one thread.  0 or negative with *err. */
 int executors_open(plugin_registry *reg, const dataroot *roots,
-                   const char *scratch, int prefork, executors **out,
-                   char **err);
+                   const char *scratch, const char *outdir, int prefork,
+                   executors **out, char **err);
 /* Stop every idle executor and the zygote (running tasks must be done). */
 void executors_close(executors *x);
 /* The plugin directory changed: executors forked before are replaced

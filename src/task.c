@@ -11,6 +11,7 @@
  * paths) lives until task_free().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,9 +31,9 @@
 
 #include "datacache.h"
 #include "dataroot.h"
+#include "diskcache.h"
 #include "err.h"
 #include "jobstate.h"
-#include "proto.h"
 #include "log.h"
 #include "proto.h"   /* the keys of a map task's parameters */
 #include "task.h"
@@ -62,8 +64,12 @@ struct task_file {
 
 struct task_output {
 	char *name;
-	void *data;             /* NULL when adopted */
+	void *data;             /* NULL when adopted; mapped if FILE */
 	size_t len;
+	char *file;             /* a temporary file holding the bytes, mapped
+	                         * at DATA and removed with the task unless
+	                         * disowned; NULL: DATA is malloc()ed */
+	bool file_owned;
 	char *sha;              /* adopted from a map task (ABI 1.7): stored
 	                         * already, by this SHA-256; else NULL */
 };
@@ -106,6 +112,7 @@ struct kiln_task {
 	void *stage_ud;
 	const dataroot *roots;          /* what open_data() may open, or NULL */
 	int64_t output_limit;           /* bytes of outputs in all; 0: any */
+	char *output_dir;               /* outputs go to files here, or NULL */
 	char *output_conflict;          /* two outputs of one name (one
 	                                 * adopted): why the task fails */
 };
@@ -333,12 +340,79 @@ task_add_input_lazy(kiln_task *t, const char *name, const char *key,
 	return input_add(t, name, NULL, key, size, fetch, ud);
 }
 
+/* Release output O's bytes (and its file, if the task still owns it). */
+static void
+output_release(struct task_output *o)
+{
+	if (o->file != NULL) {
+		if (o->data != NULL)
+			munmap(o->data, o->len);
+		if (o->file_owned)
+			unlink(o->file);
+		free(o->file);
+	} else {
+		free(o->data);
+	}
+	o->data = NULL;
+	o->file = NULL;
+}
+
+/* Map FILE (LEN bytes, open as FD) read-only: the mapping, or NULL. */
+static void *
+output_map(int fd, size_t len)
+{
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* LEN bytes at DATA in a new temporary file in DIR, mapped: 0 with *FILE
+ * and *MAP, or negative (nothing left behind; the caller keeps a copy in
+ * memory instead). */
 static int
-task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
+output_write_file(const char *dir, const void *data, size_t len, char **file,
+                  void **map)
+{
+	char *err = NULL;
+	int fd = diskcache_tmp_open(dir, "out", file, &err);
+	if (fd < 0) {
+		log_warn("%s (the output is kept in memory)", err);
+		free(err);
+		return fd;
+	}
+	const char *p = data;
+	size_t left = len;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		p += w;
+		left -= (size_t)w;
+	}
+	*map = left == 0 ? output_map(fd, len) : NULL;
+	close(fd);
+	if (*map == NULL) {
+		log_warn("cannot write %s (the output is kept in memory)", *file);
+		unlink(*file);
+		free(*file);
+		*file = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Add output NAME of LEN bytes: at DATA (copied, or written to a file in
+ * the output directory), or, with FILE, those of FILE mapped at MAP (the
+ * task takes both, and removes FILE if it refuses it). */
+static int
+output_put(kiln_task *t, const char *name, const void *data, size_t len,
+           char *file, void *map)
 {
 	/* Output names become file names downstream. */
-	if (name == NULL || !proto_name_ok(name, 0) || (data == NULL && len > 0))
-		return KILN_EINVAL;
+	if (name == NULL || !proto_name_ok(name, 0) ||
+	    (data == NULL && map == NULL && len > 0))
+		goto refuse;
 	pthread_mutex_lock(&t->lock);
 	int i = t->noutputs;
 	uint64_t total = len;   /* with this one replacing its namesake */
@@ -356,7 +430,7 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 		free(t->error);
 		t->error = xstrdup(t->output_conflict);
 		pthread_mutex_unlock(&t->lock);
-		return KILN_EINVAL;
+		goto refuse;
 	}
 	if (t->output_limit > 0 && total > (uint64_t)t->output_limit) {
 		/* Refused before the copy: the cap also bounds memory. */
@@ -367,13 +441,23 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 		                     PRId64 " bytes)", name, len, total,
 		                     t->output_limit);
 		pthread_mutex_unlock(&t->lock);
-		return KILN_EINVAL;
+		goto refuse;
 	}
-	void *copy = xmalloc(len);
-	if (len > 0)
-		memcpy(copy, data, len);
+	/* A file rather than a copy in memory: a big output (an ingest's
+	 * partition) is then written once, and the worker hashes it from the
+	 * mapping and renames it into its cache - no second copy, and none
+	 * through an executor's socket. */
+	if (file == NULL && len > 0 && t->output_dir != NULL &&
+	    output_write_file(t->output_dir, data, len, &file, &map) == 0)
+		data = NULL;
+	void *copy = map;
+	if (file == NULL) {
+		copy = xmalloc(len);
+		if (len > 0)
+			memcpy(copy, data, len);
+	}
 	if (i < t->noutputs) {
-		free(t->outputs[i].data);   /* a second write replaces */
+		output_release(&t->outputs[i]);   /* a second write replaces */
 	} else {
 		t->outputs = xrealloc(t->outputs,
 		                      (t->noutputs + 1) * sizeof *t->outputs);
@@ -383,8 +467,56 @@ task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
 	}
 	t->outputs[i].data = copy;
 	t->outputs[i].len = len;
+	t->outputs[i].file = file;
+	t->outputs[i].file_owned = file != NULL;
 	pthread_mutex_unlock(&t->lock);
 	return KILN_OK;
+refuse:
+	if (file != NULL) {
+		if (map != NULL)
+			munmap(map, len);
+		unlink(file);
+		free(file);
+	}
+	return KILN_EINVAL;
+}
+
+static int
+task_output_add(kiln_task *t, const char *name, const void *data, size_t len)
+{
+	return output_put(t, name, data, len, NULL, NULL);
+}
+
+int
+task_output_add_file(kiln_task *t, const char *name, const char *file,
+                     char **err)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		int rc = err_set(err, -errno, "cannot open output %s: %s", file,
+		                 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(file);
+		return rc;
+	}
+	size_t len = (size_t)sb.st_size;
+	void *map = len > 0 ? output_map(fd, len) : NULL;
+	close(fd);
+	if (len == 0 || map == NULL) {
+		/* An empty output needs no file (and cannot be mapped). */
+		unlink(file);
+		if (len > 0)
+			return err_set(err, -EIO, "cannot map output %s", file);
+		return output_put(t, name, "", 0, NULL, NULL) == KILN_OK ? 0 :
+		       err_set(err, KILN_EINVAL, "%s", t->error ? t->error :
+		               "output refused");
+	}
+	if (output_put(t, name, NULL, len, xstrdup(file), map) != KILN_OK)
+		return err_set(err, KILN_EINVAL, "%s", t->error ? t->error :
+		               "output refused");
+	return 0;
 }
 
 static int
@@ -754,6 +886,13 @@ task_context(kiln_task *t)
 /* ------------------------------------------------- files users name (1.4) */
 
 void
+task_set_output_dir(kiln_task *t, const char *dir)
+{
+	free(t->output_dir);
+	t->output_dir = dir != NULL ? xstrdup(dir) : NULL;
+}
+
+void
 task_set_output_limit(kiln_task *t, int64_t limit)
 {
 	t->output_limit = limit > 0 ? limit : 0;
@@ -905,10 +1044,11 @@ task_free(kiln_task *t)
 	}
 	for (int i = 0; i < t->noutputs; i++) {
 		free(t->outputs[i].name);
-		free(t->outputs[i].data);
+		output_release(&t->outputs[i]);
 		free(t->outputs[i].sha);
 	}
 	free(t->outputs);
+	free(t->output_dir);
 	free(t->output_conflict);
 	for (int i = 0; i < t->ninputs; i++) {
 		free(t->inputs[i].name);
@@ -1105,6 +1245,20 @@ const char *
 task_output_adopted(const kiln_task *t, int i)
 {
 	return i >= 0 && i < t->noutputs ? t->outputs[i].sha : NULL;
+}
+
+const char *
+task_output_file(const kiln_task *t, int i)
+{
+	return i >= 0 && i < t->noutputs && t->outputs[i].file_owned ?
+	       t->outputs[i].file : NULL;
+}
+
+void
+task_output_disown_file(kiln_task *t, int i)
+{
+	if (i >= 0 && i < t->noutputs)
+		t->outputs[i].file_owned = false;
 }
 
 const char *

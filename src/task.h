@@ -72,6 +72,18 @@ int task_output_adopt(kiln_task *t, const char *name, const char *sha,
                       uint64_t size, char **err);
 /* Output I's SHA-256 if it was adopted, else NULL (upload its bytes). */
 const char *task_output_adopted(const kiln_task *t, int i);
+/* Output I's temporary file (see task_set_output_dir()) while T owns it,
+ * else NULL: the caller that moves the file elsewhere (renames it into a
+ * cache, hands it to another process) disowns it, and T then only unmaps
+ * it at task_free(). */
+const char *task_output_file(const kiln_task *t, int i);
+void task_output_disown_file(kiln_task *t, int i);
+/* Adopt FILE, a temporary file another process wrote (an executor's
+ * output), as output NAME of T, mapped: T owns FILE from here on, and
+ * removes it if it refuses it (a bad name, max_output_size).  0, or
+ * negative with *err. */
+int task_output_add_file(kiln_task *t, const char *name, const char *file,
+                         char **err);
 /* Why T must fail because two outputs share a name, or NULL. */
 const char *task_output_conflict(const kiln_task *t);
 
@@ -82,6 +94,10 @@ void task_set_dataroot(kiln_task *t, const dataroot *roots);
  * refuses one that would pass it, with KILN_EINVAL and the task's error
  * saying so (workers[].max_output_size in cluster.yaml). */
 void task_set_output_limit(kiln_task *t, int64_t limit);
+/* Write host->output()'s bytes to temporary files in DIR (copied; NULL,
+ * the default: copies in memory), which should be on the filesystem of
+ * the worker's cache (diskcache_tmp_open()). */
+void task_set_output_dir(kiln_task *t, const char *dir);
 
 /* Add an input file (upstream output) before running. */
 int task_add_input(kiln_task *t, const char *name, const char *path);

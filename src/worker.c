@@ -343,7 +343,15 @@ put_outputs(struct wk *w, kiln_task *t, size_t *n, char **err)
 		}
 		char *sha = shas[i] = hash_hex(data, len);
 		char *cerr = NULL;
-		char *path = diskcache_put(w->cache, sha, data, len, &cerr);
+		const char *file = task_output_file(t, (int)i);
+		char *path;
+		if (file != NULL) {
+			/* Written to a file of the cache already: renamed. */
+			path = diskcache_commit(w->cache, sha, file, len, &cerr);
+			task_output_disown_file(t, (int)i);
+		} else {
+			path = diskcache_put(w->cache, sha, data, len, &cerr);
+		}
 		if (path == NULL) {
 			log_warn("%s (output %s is not kept here)", cerr, name);
 			free(cerr);
@@ -598,6 +606,7 @@ worker_start(struct wk *w, const struct proto_task *pt)
 	wt->ninputs = pt->ninputs;
 	task_set_stages(t, worker_stage, wt);
 	task_set_dataroot(t, w->roots);
+	task_set_output_dir(t, diskcache_dir(w->cache));
 	task_set_output_limit(t, w->wc->max_output_size);
 	pthread_mutex_lock(&w->mu);
 	wt->next = w->running;
@@ -993,7 +1002,7 @@ worker_open(struct wk *w, char **err)
 		return rc;
 	/* Before any thread: the zygote is a copy of this process. */
 	if (!wc->in_process && (rc = executors_open(w->reg, w->roots,
-	    w->scratch, wc->slots, &w->ex, err)) != 0)
+	    w->scratch, diskcache_dir(w->cache), wc->slots, &w->ex, err)) != 0)
 		return rc;
 	if (pool_new(wc->slots, &w->pool) != 0 ||
 	    pool_new(wc->slots, &w->stage_pool) != 0)

@@ -82,7 +82,7 @@ static const struct kiln_param ingest_params[] = {
 	{ "time_format", "string", "", "strptime-style format of dates the automatic forms miss (e.g. %d/%m/%Y)" },
 	{ "time_columns", "string", "", "comma-separated time columns (default: detected; none: no times)" },
 	{ "task", "string", "", "classification (the label's values are classes, numbers too), regression or forecasting" },
-	{ "map_tasks", "int", "0", "byte ranges parsed by map tasks: 1 reads the file in this task; 0 (auto) splits a file of split_min bytes or more, one range per 16 MiB" },
+	{ "map_tasks", "int", "0", "byte ranges parsed by map tasks: 1 reads the file in this task; N > 1 scans N ranges, then writes; 0 (auto) splits a file of split_min bytes or more: one pass (a map task per partition) where a sample settles the schema, else a scan of one range per 16 MiB first" },
 	{ "split_min", "int", "67108864", "with map_tasks 0: the smallest file split over map tasks, in bytes" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -4,11 +4,20 @@
  * that every worker slot parses, with the very bytes a single task gives
  * (docs/analytics.md, "Ingest of large files").
  *
+ * One pass, tried first with map_tasks 0 (split_onepass):
+ * 1. The driver counts the records with a memchr() walk over the newlines
+ *    and quotes (RFC 4180: a quote opens a field only at its start), so
+ *    it knows the bytes of each partition's rows, and types the columns
+ *    from a sample of the records (the same scan as below).
+ * 2. Map "part", one per partition: parses its rows once, checks every
+ *    value against the sampled schema and writes part-NNNNN.kcol.  A
+ *    value that does not fit fails the stage before anything is adopted,
+ *    and the driver goes on with two passes.
+ *
+ * Two passes (split_drive):
  * 1. The driver reads the header and finds where records start near
- *    even byte offsets: a memchr() walk over the quotes keeps track of
- *    which newlines lie inside quoted fields (RFC 4180: a quote opens a
- *    field only at its start), and counts lines, so that each range
- *    knows the CSV line it starts on.
+ *    even byte offsets by the same walk, and counts lines, so that each
+ *    range knows the CSV line it starts on.
  * 2. Map "scan", one per range: parses it, and says per column whether
  *    every value is a number, whether every one reads as a time (in both
  *    ways the single task would try), the missing count, the sorted
@@ -220,12 +229,13 @@ struct split_bc {
 	const char *time_format, *time_columns;
 };
 
+/* BC from the broadcast J (BC takes the reference). */
 static int
-split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
+split_bc_from(kiln_task *t, const struct kiln_host *h, json_t *j,
+              struct split_bc *bc)
 {
 	memset(bc, 0, sizeof *bc);
-	const char *text = h->broadcast(t);
-	bc->j = text ? json_loads(text, 0, NULL) : NULL;
+	bc->j = j;
 	json_t *names = json_object_get(bc->j, "names");
 	if (!json_is_array(names) || json_array_size(names) == 0) {
 		h->set_error(t, "ingest: map task without its broadcast");
@@ -245,6 +255,13 @@ split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
 	return 0;
 }
 
+static int
+split_bc_read(kiln_task *t, const struct kiln_host *h, struct split_bc *bc)
+{
+	const char *text = h->broadcast(t);
+	return split_bc_from(t, h, text ? json_loads(text, 0, NULL) : NULL, bc);
+}
+
 static void
 split_bc_free(struct split_bc *bc)
 {
@@ -252,12 +269,13 @@ split_bc_free(struct split_bc *bc)
 	json_decref(bc->j);
 }
 
-/* An ingest over bytes [OFF, END) of the file, its reader starting at
- * line LINE, columns as BC says (all numeric until a value says not). */
+/* An ingest over the LEN bytes at BUF (malloc()ed, NUL-terminated; IN
+ * takes it), its reader starting at line LINE, columns as BC says (all
+ * numeric until a value says not). */
 static int
-split_open_range(kiln_task *t, const struct kiln_host *h,
-                 const struct split_bc *bc, uint64_t off, uint64_t end,
-                 size_t line, struct ingest *in)
+split_open_buf(kiln_task *t, const struct kiln_host *h,
+               const struct split_bc *bc, char *buf, size_t len, size_t line,
+               struct ingest *in)
 {
 	memset(in, 0, sizeof *in);
 	in->task = t;
@@ -266,23 +284,8 @@ split_open_range(kiln_task *t, const struct kiln_host *h,
 	in->time_format = bc->time_format;
 	in->time_columns = bc->time_columns;
 	in->fname = bc->file ? bc->file : "input";
-	uint64_t size = 0;
-	int fd = split_open(t, h, bc->file, &size);
-	if (fd < 0)
-		return fd;
-	if (end > size || off > end) {
-		close(fd);
-		h->set_error(t, "ingest: %s changed while it was read", in->fname);
-		return KILN_EFAIL;
-	}
-	in->buf = split_pread(fd, off, end);
-	close(fd);
-	if (in->buf == NULL) {
-		h->set_error(t, "ingest: cannot read %s", in->fname);
-		return KILN_EIO;
-	}
-	in->len = (size_t)(end - off);
-	memset(&in->c, 0, sizeof in->c);
+	in->buf = buf;
+	in->len = len;
 	in->c.p = in->buf;
 	in->c.end = in->buf + in->len;
 	in->c.line = line;
@@ -297,6 +300,32 @@ split_open_range(kiln_task *t, const struct kiln_host *h,
 		in->cols[i].whole_days = -1;
 	}
 	return 0;
+}
+
+/* An ingest over bytes [OFF, END) of the file, as split_open_buf. */
+static int
+split_open_range(kiln_task *t, const struct kiln_host *h,
+                 const struct split_bc *bc, uint64_t off, uint64_t end,
+                 size_t line, struct ingest *in)
+{
+	memset(in, 0, sizeof *in);
+	const char *fname = bc->file ? bc->file : "input";
+	uint64_t size = 0;
+	int fd = split_open(t, h, bc->file, &size);
+	if (fd < 0)
+		return fd;
+	if (end > size || off > end) {
+		close(fd);
+		h->set_error(t, "ingest: %s changed while it was read", fname);
+		return KILN_EFAIL;
+	}
+	char *buf = split_pread(fd, off, end);
+	close(fd);
+	if (buf == NULL) {
+		h->set_error(t, "ingest: cannot read %s", fname);
+		return KILN_EIO;
+	}
+	return split_open_buf(t, h, bc, buf, (size_t)(end - off), line, in);
 }
 
 /* Sorted distinct values of column COL of the range's cells, as JSON. */
@@ -426,27 +455,23 @@ split_scan_value(const struct ingest *in, struct split_colscan *c,
 	return 0;
 }
 
-/* Map "scan": what the driver needs to type the columns, in one pass over
- * the range without keeping its cells. */
-static int
-split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
-           json_t *arg)
+/* What the driver needs to type the columns, in one pass over IN's
+ * records without keeping its cells (OFF: the file offset of IN's buffer,
+ * for the checkpoints): a new JSON object, or NULL with *RC and the
+ * task's error set. */
+static json_t *
+split_scan_json(struct ingest *in, const struct split_bc *bc, uint64_t off,
+                int *rc)
 {
-	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
-	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
-	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
-	struct ingest in;
-	int rc = split_open_range(t, h, bc, off, end, line, &in);
-	if (rc < 0) {
-		ingest_free(&in);
-		return rc;
-	}
-	size_t nc = in.ncols, rows = 0, l;
-	struct csv *c = &in.c;
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols, rows = 0, l;
+	struct csv *c = &in->c;
 	struct split_colscan *cs = calloc(nc, sizeof *cs);
-	json_t *cps = json_array(), *anchors = json_array();
+	json_t *cps = json_array(), *anchors = json_array(), *res = NULL;
+	*rc = 0;
 	if (cs == NULL)
-		rc = ingest_oom(&in);
+		*rc = ingest_oom(in);
 	for (size_t i = 0; cs != NULL && i < nc; i++) {
 		cs[i] = (struct split_colscan){ .num = 1, .tn = 1, .tt = 1,
 			.wn = 1, .wt = 1 };
@@ -455,41 +480,41 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 		               ingest_listed(bc->time_columns, bc->names[i]);
 		cs[i].want_levels = bc->classes && (int)i == bc->label_col;
 	}
-	while (rc == 0) {
+	while (*rc == 0) {
 		if (rows % INGEST_CP == 0)
 			json_array_append_new(cps, json_pack("[I,I,I]",
 			    (json_int_t)rows, (json_int_t)(off + (uint64_t)(c->p -
-			    in.buf)), (json_int_t)c->line));
+			    in->buf)), (json_int_t)c->line));
 		int r = csv_record(c, nc == 1, &l);
 		if (r == 0)
 			break;
 		if (r < 0) {
 			h->set_error(t, "ingest: %s", c->err);
-			rc = KILN_EINVAL;
+			*rc = KILN_EINVAL;
 			break;
 		}
 		if (c->nfields != nc) {
 			h->set_error(t, "ingest: %s:%zu: expected %zu fields, found "
-			             "%zu", in.fname, l, nc, c->nfields);
-			rc = KILN_EINVAL;
+			             "%zu", in->fname, l, nc, c->nfields);
+			*rc = KILN_EINVAL;
 			break;
 		}
-		if (rows == 0 || l != in.next_line)
+		if (rows == 0 || l != in->next_line)
 			json_array_append_new(anchors, json_pack("[I,I]",
 			                      (json_int_t)rows, (json_int_t)l));
-		in.next_line = c->line;
-		for (size_t i = 0; i < nc && rc == 0; i++)
-			if (split_scan_value(&in, &cs[i], c->fields[i], rows, l) < 0)
-				rc = ingest_oom(&in);
+		in->next_line = c->line;
+		for (size_t i = 0; i < nc && *rc == 0; i++)
+			if (split_scan_value(in, &cs[i], c->fields[i], rows, l) < 0)
+				*rc = ingest_oom(in);
 		rows++;
 		if (rows % 4096 == 0 && h->cancelled(t)) {
-			h->set_error(t, "ingest: cancelled at %s:%zu", in.fname, l);
-			rc = KILN_ECANCELLED;
+			h->set_error(t, "ingest: cancelled at %s:%zu", in->fname, l);
+			*rc = KILN_ECANCELLED;
 		}
 	}
 	size_t bytes = 0;
 	json_t *cols = json_array();
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
+	for (size_t i = 0; *rc == 0 && i < nc; i++) {
 		struct split_colscan *x = &cs[i];
 		json_t *bad = x->bad ? json_pack("[I,s]", (json_int_t)x->bad_line,
 		                                 x->bad) : json_null();
@@ -505,21 +530,37 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	for (size_t i = 0; cs != NULL && i < nc; i++)
 		free(cs[i].set.v);
 	free(cs);
-	if (rc == 0) {
+	if (*rc == 0) {
 		bytes += 24 * (json_array_size(cps) + json_array_size(anchors)) +
 		         64 * nc;
-		json_t *res = bytes > INGEST_RESULT_MAX ? json_pack("{s:b}", "big", 1) :
+		res = bytes > INGEST_RESULT_MAX ? json_pack("{s:b}", "big", 1) :
 		    json_pack("{s:I,s:I,s:O,s:O,s:O}", "rows", (json_int_t)rows,
-		              "next_line", (json_int_t)in.next_line, "cols", cols,
+		              "next_line", (json_int_t)in->next_line, "cols", cols,
 		              "anchors", anchors, "cp", cps);
+	}
+	json_decref(cols);
+	json_decref(anchors);
+	json_decref(cps);
+	return res;
+}
+
+/* Map "scan": split_scan_json over its range, as its result. */
+static int
+split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
+           json_t *arg)
+{
+	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
+	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
+	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	struct ingest in;
+	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	json_t *res = rc == 0 ? split_scan_json(&in, bc, off, &rc) : NULL;
+	if (res != NULL) {
 		char *text = json_dumps(res, JSON_COMPACT);
 		json_decref(res);
 		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
 		free(text);
 	}
-	json_decref(cols);
-	json_decref(anchors);
-	json_decref(cps);
 	ingest_free(&in);
 	return rc;
 }
@@ -671,7 +712,7 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	}
 	if (rc == 0)
 		rc = ingest_partition(t, h, in.cols, nc, 0, n, p);
-	for (size_t i = 0; dict != NULL && i < nc; i++) {
+	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
 		free(dict[i].slot);
 		in.cols[i].levels = NULL;       /* dict's, freed below */
 		free(dict[i].levels);
@@ -680,6 +721,171 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	ingest_free(&in);
 	return rc;
 }
+
+/* A value of the partition that does not fit the sampled schema: the
+ * task fails on bad input, and the driver scans every range first. */
+static int
+split_misfit(struct ingest *in, size_t line, size_t col, const char *v,
+             const char *why)
+{
+	in->host->set_error(in->task, "ingest: %s:%zu: column '%s': '%s' %s; "
+	                    "the driver scans every range first instead",
+	                    in->fname, line, in->cols[col].name, v, why);
+	return KILN_EINVAL;
+}
+
+/* Map "part" (one pass, the driver's first try): partition arg.p, which
+ * is exactly the arg.n records of bytes [arg.off, arg.end), typed as the
+ * broadcast's schema (sampled from the file by the driver) says, every
+ * value checked against it: a value that does not fit fails the task on
+ * bad input, the stage with it, and nothing it wrote is adopted.  Its
+ * result: what the schema needs of the partition (rows, next_line,
+ * anchors, each column's missing count and a time column's whole days). */
+static int
+split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
+           json_t *arg)
+{
+	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
+	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
+	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
+	int p = (int)json_integer_value(json_object_get(arg, "p"));
+	json_t *types = json_object_get(bc->j, "types");
+	json_t *tnum = json_object_get(bc->j, "tnum");
+	json_t *levels = json_object_get(bc->j, "levels");
+	struct ingest in;
+	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	size_t nc = bc->ncols;
+	struct split_dict *dict = calloc(nc, sizeof *dict);
+	size_t *missing = calloc(nc, sizeof *missing);
+	int *wd = calloc(nc, sizeof *wd), *tn = calloc(nc, sizeof *tn);
+	json_t *anchors = json_array();
+	if (rc == 0 && (dict == NULL || missing == NULL || wd == NULL ||
+	                tn == NULL))
+		rc = ingest_oom(&in);
+	for (size_t i = 0; rc == 0 && i < nc; i++) {
+		struct column *c = &in.cols[i];
+		c->type = (int)json_integer_value(json_array_get(types, i));
+		wd[i] = 1;
+		tn[i] = json_is_true(json_array_get(tnum, i));
+		if (c->type == KCOL_CATEGORICAL) {
+			if (split_dict_make(&dict[i], json_array_get(levels, i)) < 0 ||
+			    (c->codes = malloc((n ? n : 1) * sizeof *c->codes)) == NULL)
+				rc = ingest_oom(&in);
+			c->levels = dict[i].levels;
+			c->nlevels = dict[i].n;
+		} else if ((c->num = malloc((n ? n : 1) * sizeof *c->num)) == NULL) {
+			rc = ingest_oom(&in);
+		}
+	}
+	size_t got = 0, l;
+	while (rc == 0) {
+		int r = csv_record(&in.c, nc == 1, &l);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			h->set_error(t, "ingest: %s", in.c.err);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (in.c.nfields != nc) {
+			h->set_error(t, "ingest: %s:%zu: expected %zu fields, found "
+			             "%zu", in.fname, l, nc, in.c.nfields);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (got == n) {
+			h->set_error(t, "ingest: %s:%zu: partition %d has more than "
+			             "the %zu records the driver counted", in.fname,
+			             l, p, n);
+			rc = KILN_EINVAL;
+			break;
+		}
+		if (got == 0 || l != in.next_line)
+			json_array_append_new(anchors, json_pack("[I,I]",
+			                      (json_int_t)got, (json_int_t)l));
+		in.next_line = in.c.line;
+		for (size_t i = 0; i < nc && rc == 0; i++) {
+			struct column *c = &in.cols[i];
+			const char *v = in.c.fields[i];
+			double d;
+			if (csv_is_missing(v)) {
+				missing[i]++;
+				if (c->type == KCOL_CATEGORICAL)
+					c->codes[got] = KCOL_MISSING;
+				else
+					c->num[got] = NAN;
+			} else if (c->type == KCOL_CATEGORICAL) {
+				c->codes[got] = split_dict_code(&dict[i], v);
+				if (c->codes[got] == KCOL_MISSING)
+					rc = split_misfit(&in, l, i, v, "is not among "
+					                  "the values of the sampled rows");
+			} else if (c->type == KCOL_NUMERIC) {
+				if (!csv_number(v, &c->num[got]))
+					rc = split_misfit(&in, l, i, v, "is not a "
+					                  "number, as the sampled rows are");
+			} else if (ingest_time_value(&in, v, tn[i], &d) < 0) {
+				rc = split_misfit(&in, l, i, v, "is not a time, "
+				                  "as the sampled rows are");
+			} else {
+				c->num[got] = d;
+				if (d != floor(d / KDATE_DAY) * KDATE_DAY)
+					wd[i] = 0;
+			}
+		}
+		got++;
+		if (got % 4096 == 0 && h->cancelled(t)) {
+			h->set_error(t, "ingest: cancelled at %s:%zu", in.fname, l);
+			rc = KILN_ECANCELLED;
+		}
+	}
+	if (rc == 0 && got != n) {
+		h->set_error(t, "ingest: %s: partition %d has %zu records, not "
+		             "the %zu the driver counted", in.fname, p, got, n);
+		rc = KILN_EINVAL;
+	}
+	if (rc == 0)
+		rc = ingest_partition(t, h, in.cols, nc, 0, n, p);
+	if (rc == 0) {
+		json_t *jm = json_array(), *jw = json_array();
+		for (size_t i = 0; i < nc; i++) {
+			json_array_append_new(jm, json_integer((json_int_t)missing[i]));
+			json_array_append_new(jw, json_boolean(wd[i]));
+		}
+		json_t *res = json_pack("{s:I,s:I,s:O,s:o,s:o}", "rows",
+		                        (json_int_t)got, "next_line",
+		                        (json_int_t)in.next_line, "anchors",
+		                        anchors, "missing", jm, "wd", jw);
+		char *text = json_dumps(res, JSON_COMPACT);
+		json_decref(res);
+		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
+		free(text);
+	}
+	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
+		free(dict[i].slot);
+		in.cols[i].levels = NULL;       /* dict's, freed below */
+		free(dict[i].levels);
+	}
+	free(dict);
+	free(missing);
+	free(wd);
+	free(tn);
+	json_decref(anchors);
+	ingest_free(&in);
+	return rc;
+}
+
+/* The map functions, by the name the driver's stages give. */
+static const struct {
+	const char *name;
+	int (*fn)(kiln_task *, const struct kiln_host *,
+	          const struct split_bc *, json_t *);
+} split_fns[] = {
+	{ "scan", split_scan },
+	{ "levels", split_levels_map },
+	{ "write", split_write },
+	{ "part", split_part },
+};
 
 int
 ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
@@ -692,18 +898,16 @@ ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
 		host->set_error(task, "ingest: map task without its argument");
 		rc = KILN_EINVAL;
 	}
-	if (rc == 0) {
-		if (strcmp(fn, "scan") == 0)
-			rc = split_scan(task, host, &bc, arg);
-		else if (strcmp(fn, "levels") == 0)
-			rc = split_levels_map(task, host, &bc, arg);
-		else if (strcmp(fn, "write") == 0)
-			rc = split_write(task, host, &bc, arg);
-		else {
-			host->set_error(task, "ingest: no map function '%s'", fn);
-			rc = KILN_EINVAL;
-		}
+	size_t k = 0;
+	while (k < sizeof split_fns / sizeof split_fns[0] &&
+	       strcmp(split_fns[k].name, fn) != 0)
+		k++;
+	if (rc == 0 && k == sizeof split_fns / sizeof split_fns[0]) {
+		host->set_error(task, "ingest: no map function '%s'", fn);
+		rc = KILN_EINVAL;
 	}
+	if (rc == 0)
+		rc = split_fns[k].fn(task, host, &bc, arg);
 	json_decref(arg);
 	split_bc_free(&bc);
 	return rc;
@@ -712,10 +916,11 @@ ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
 /* ------------------------------------------------------------ the driver */
 
 /* Run stage FN over N tasks with arguments ARGS (stolen) and broadcast
- * BC; the parsed results into RES[0..N). */
+ * BC; the parsed results into RES[0..N).  Its failure is the task's
+ * error unless QUIET (the caller tries another way). */
 static int
 split_stage(struct ingest *in, const char *fn, json_t *bc, json_t **args,
-            int n, json_t **res)
+            int n, json_t **res, int quiet)
 {
 	kiln_task *t = in->task;
 	const struct kiln_host *h = in->host;
@@ -734,8 +939,10 @@ split_stage(struct ingest *in, const char *fn, json_t *bc, json_t **args,
 	char **out = NULL, *err = NULL;
 	if (rc == 0)
 		rc = h->stage(t, fn, bctext, st, n, &out, &err);
-	if (rc != 0 && err != NULL)
+	if (rc != 0 && err != NULL && !quiet)
 		h->set_error(t, "ingest: %s", err);
+	else if (rc != 0 && err != NULL)
+		h->log(t, KILN_LOG_INFO, "ingest: %s", err);
 	for (int i = 0; i < n; i++) {
 		json_decref(args[i]);
 		free(texts ? texts[i] : NULL);
@@ -787,33 +994,17 @@ split_part_rows(size_t rows, int nparts, int p, size_t *start, size_t *n)
 	*n = per + ((size_t)p < extra);
 }
 
-/* The split itself, once the ranges are known. */
+/* Rows and anchors from the results RES[0..M) of consecutive ranges (a
+ * range's first anchor is kept only where a single task would have one:
+ * not on the line the last record left off at).  FIRST[k], if given:
+ * range k's first row (M + 1 of them).  Sets in->rows. */
 static int
-split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
-            const uint64_t *off, const size_t *line, int m)
+split_rows(struct ingest *in, json_t **res, int m, size_t *first)
 {
-	kiln_task *t = in->task;
-	const struct kiln_host *h = in->host;
-	size_t nc = in->ncols;
-	json_t **res = calloc((size_t)(m > nparts ? m : nparts), sizeof *res);
-	json_t **args = calloc((size_t)(m > nparts ? m : nparts), sizeof *args);
-	size_t *first = calloc((size_t)m + 1, sizeof *first);
-	json_t *levels = json_array(), *types = json_array(), *tnum = json_array();
-	int rc = res && args && first ? 0 : ingest_oom(in);
-	for (int k = 0; rc == 0 && k < m; k++)
-		args[k] = json_pack("{s:I,s:I,s:I}", "off", (json_int_t)off[k],
-		                    "end", (json_int_t)off[k + 1],
-		                    "line", (json_int_t)line[k]);
-	if (rc == 0)
-		rc = split_stage(in, "scan", bc, args, m, res);
-	for (int k = 0; rc == 0 && k < m; k++)
-		if (json_is_true(json_object_get(res[k], "big")))
-			rc = 1;         /* too many values for results: one task */
-	/* Rows, anchors (a range's first is kept only where a single task
-	 * would have one: not on the line the last record left off at). */
 	size_t rows = 0, next_line = 0;
-	for (int k = 0; rc == 0 && k < m; k++) {
-		first[k] = rows;
+	for (int k = 0; k < m; k++) {
+		if (first != NULL)
+			first[k] = rows;
 		json_t *a = json_object_get(res[k], "anchors"), *x;
 		size_t i;
 		json_array_foreach(a, i, x) {
@@ -824,10 +1015,8 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			if (in->nanchors == in->anchors_cap) {
 				size_t cap = in->anchors_cap ? in->anchors_cap * 2 : 64;
 				struct anchor *p = realloc(in->anchors, cap * sizeof *p);
-				if (p == NULL) {
-					rc = ingest_oom(in);
-					break;
-				}
+				if (p == NULL)
+					return ingest_oom(in);
 				in->anchors = p;
 				in->anchors_cap = cap;
 			}
@@ -839,18 +1028,41 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			                                       "next_line"));
 		rows += rk;
 	}
-	first[m] = rows;
+	if (first != NULL)
+		first[m] = rows;
 	in->rows = rows;
-	/* Types, as ingest_columns decides them over the whole file. */
+	return 0;
+}
+
+/* Is the task a classification (its label a class)? */
+static int
+split_classes(const struct ingest *in)
+{
+	return in->task_name != NULL && strcmp(in->task_name, "classification") == 0;
+}
+
+/* The columns' types from the scans RES[0..M) of in->rows rows, as
+ * ingest_columns decides them over the whole file: each column's type,
+ * missing count and unit in in->cols; TYPES, TNUM and LEVELS (arrays)
+ * get an entry per column; NEED (an array per range) the columns whose
+ * levels a range lacks (numeric there, text elsewhere), and *NEEDED is
+ * set if any does. */
+static int
+split_types(struct ingest *in, json_t **res, int m, json_t *types,
+            json_t *tnum, json_t *levels, json_t *need, int *needed)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols, rows = in->rows;
 	const char *tc = in->time_columns;
-	int classes = in->task_name != NULL &&
-	              strcmp(in->task_name, "classification") == 0;
-	if (rc == 0 && classes && in->label_col < 0) {
+	int classes = split_classes(in);
+	*needed = 0;
+	if (classes && in->label_col < 0) {
 		h->set_error(t, "ingest: task: classification needs `label` "
 		             "(the column of the classes)");
-		rc = KILN_EINVAL;
+		return KILN_EINVAL;
 	}
-	for (const char *p = tc; rc == 0 && p != NULL && strcmp(tc, "none") != 0;
+	for (const char *p = tc; p != NULL && strcmp(tc, "none") != 0;
 	     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
 		size_t len = strcspn(p, ","), k;
 		while (len > 0 && *p == ' ')
@@ -864,14 +1076,10 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 		if (len > 0 && k == nc) {
 			h->set_error(t, "ingest: %s: time_columns names '%.*s', "
 			             "which is not a column", in->fname, (int)len, p);
-			rc = KILN_EINVAL;
+			return KILN_EINVAL;
 		}
 	}
-	json_t *need = json_array();    /* per range: columns lacking levels */
-	for (int k = 0; k < m; k++)
-		json_array_append_new(need, json_array());
-	int needed = 0;
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
+	for (size_t i = 0; i < nc; i++) {
 		struct column *c = &in->cols[i];
 		int num = 1, tn = 1, tt = 1, wn = 1, wt = 1;
 		size_t missing = 0;
@@ -902,8 +1110,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			             in->time_format ? " in time_format '" :
 			             " (set time_format)", in->time_format ?
 			             in->time_format : "", in->time_format ? "'" : "");
-			rc = KILN_EINVAL;
-			break;
+			return KILN_EINVAL;
 		}
 		if (timed && (tc != NULL || ((isnum ? tn : tt) && missing < rows))) {
 			c->type = KCOL_TIME;
@@ -919,7 +1126,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 				if (rl == NULL) {
 					json_array_append_new(json_array_get(need, k),
 					                      json_integer((json_int_t)i));
-					needed = 1;
+					*needed = 1;
 					continue;
 				}
 				json_t *mg = split_merge_levels(lv, rl);
@@ -928,6 +1135,117 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			}
 		json_array_append_new(levels, lv);
 	}
+	return 0;
+}
+
+/* What the single task refuses once the columns are typed. */
+static int
+split_check(struct ingest *in, json_t *levels)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nc; i++) {
+		size_t nlv = json_array_size(json_array_get(levels, i));
+		if (in->cols[i].type == KCOL_CATEGORICAL && nlv >= KCOL_MISSING) {
+			h->set_error(t, "ingest: %s: column '%s' has %zu distinct "
+			             "values, more than a kcol code can hold",
+			             in->fname, in->cols[i].name, nlv);
+			rc = KILN_EINVAL;
+		}
+	}
+	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
+	if (rc == 0 && lab != NULL && in->task_name != NULL &&
+	    strcmp(in->task_name, "regression") == 0 && lab->type != KCOL_NUMERIC) {
+		h->set_error(t, "ingest: %s: label '%s' is not numeric: task: "
+		             "regression needs numbers (a categorical label is for "
+		             "classification)", in->fname, lab->name);
+		rc = KILN_EINVAL;
+	}
+	return rc;
+}
+
+/* schema.json and the result, as ingest_write writes them, once the
+ * partitions are written: a split into M ranges read in PASSES. */
+static int
+split_schema(struct ingest *in, const char *label, int nparts,
+             json_t *levels, int m, int passes)
+{
+	kiln_task *t = in->task;
+	const struct kiln_host *h = in->host;
+	size_t nc = in->ncols;
+	int rc = 0;
+	for (size_t i = 0; i < nc; i++) {
+		json_t *lv = json_array_get(levels, i);
+		struct column *c = &in->cols[i];
+		if (c->type != KCOL_CATEGORICAL)
+			continue;
+		c->nlevels = (uint32_t)json_array_size(lv);
+		c->levels = calloc(c->nlevels ? c->nlevels : 1, sizeof *c->levels);
+		if (c->levels == NULL) {
+			rc = ingest_oom(in);
+			break;
+		}
+		for (uint32_t j = 0; j < c->nlevels; j++)
+			c->levels[j] = json_string_value(json_array_get(lv, j));
+	}
+	if (rc == 0) {
+		struct sbuf out = { 0 };
+		ingest_schema(&out, in->cols, nc, in->rows, nparts, label,
+		              in->fname, in->anchors, in->nanchors, in->task_name);
+		rc = out.failed ? ingest_oom(in) :
+		     h->output(t, "schema.json", out.p, out.len);
+		free(out.p);
+	}
+	if (rc == 0) {
+		char r[200];
+		snprintf(r, sizeof r, "{\"rows\":%zu,\"columns\":%zu,"
+		         "\"partitions\":%d,\"ranges\":%d,\"passes\":%d}",
+		         in->rows, nc, nparts, m, passes);
+		rc = h->set_result(t, r);
+		h->log(t, KILN_LOG_INFO, "ingest: %s: %zu rows, %zu columns into "
+		       "%d partitions, parsed in %d byte ranges, %s", in->fname,
+		       in->rows, nc, nparts, m, passes == 1 ? "in one pass (the "
+		       "schema sampled)" : "scanned, then written");
+	}
+	/* The columns' levels point into LEVELS: let them go first. */
+	for (size_t i = 0; in->cols != NULL && i < nc; i++) {
+		free(in->cols[i].levels);
+		in->cols[i].levels = NULL;
+	}
+	return rc;
+}
+
+/* The split in two passes, once the ranges are known: scan every range,
+ * type the columns, write the partitions. */
+static int
+split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
+            const uint64_t *off, const size_t *line, int m)
+{
+	json_t **res = calloc((size_t)(m > nparts ? m : nparts), sizeof *res);
+	json_t **args = calloc((size_t)(m > nparts ? m : nparts), sizeof *args);
+	size_t *first = calloc((size_t)m + 1, sizeof *first);
+	json_t *levels = json_array(), *types = json_array(), *tnum = json_array();
+	int rc = res && args && first ? 0 : ingest_oom(in);
+	for (int k = 0; rc == 0 && k < m; k++)
+		args[k] = json_pack("{s:I,s:I,s:I}", "off", (json_int_t)off[k],
+		                    "end", (json_int_t)off[k + 1],
+		                    "line", (json_int_t)line[k]);
+	if (rc == 0)
+		rc = split_stage(in, "scan", bc, args, m, res, 0);
+	for (int k = 0; rc == 0 && k < m; k++)
+		if (json_is_true(json_object_get(res[k], "big")))
+			rc = 1;         /* too many values for results: one task */
+	if (rc == 0)
+		rc = split_rows(in, res, m, first);
+	size_t rows = in->rows;
+	json_t *need = json_array();    /* per range: columns lacking levels */
+	for (int k = 0; k < m; k++)
+		json_array_append_new(need, json_array());
+	int needed = 0;
+	if (rc == 0)
+		rc = split_types(in, res, m, types, tnum, levels, need, &needed);
 	if (rc == 0 && needed) {
 		/* Columns numeric in some ranges, text in others: their
 		 * values in the former, as text. */
@@ -942,7 +1260,7 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 				    json_array_get(need, k));
 			}
 		json_t **lres = calloc((size_t)(nl ? nl : 1), sizeof *lres);
-		rc = which && lres ? split_stage(in, "levels", bc, args, nl, lres) :
+		rc = which && lres ? split_stage(in, "levels", bc, args, nl, lres, 0) :
 		     ingest_oom(in);
 		for (int q = 0; rc == 0 && q < nl; q++) {
 			if (json_is_true(json_object_get(lres[q], "big"))) {
@@ -964,23 +1282,8 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 		free(which);
 	}
 	json_decref(need);
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
-		size_t nlv = json_array_size(json_array_get(levels, i));
-		if (in->cols[i].type == KCOL_CATEGORICAL && nlv >= KCOL_MISSING) {
-			h->set_error(t, "ingest: %s: column '%s' has %zu distinct "
-			             "values, more than a kcol code can hold",
-			             in->fname, in->cols[i].name, nlv);
-			rc = KILN_EINVAL;
-		}
-	}
-	struct column *lab = in->label_col >= 0 ? &in->cols[in->label_col] : NULL;
-	if (rc == 0 && lab != NULL && in->task_name != NULL &&
-	    strcmp(in->task_name, "regression") == 0 && lab->type != KCOL_NUMERIC) {
-		h->set_error(t, "ingest: %s: label '%s' is not numeric: task: "
-		             "regression needs numbers (a categorical label is for "
-		             "classification)", in->fname, lab->name);
-		rc = KILN_EINVAL;
-	}
+	if (rc == 0)
+		rc = split_check(in, levels);
 	/* Partitions: each from the checkpoint before its first row. */
 	if (rc == 0) {
 		json_object_set(bc, "types", types);
@@ -1014,46 +1317,14 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 			    "n", (json_int_t)n, "p", p);
 		}
 		json_t **wres = calloc((size_t)nparts, sizeof *wres);
-		rc = wres ? split_stage(in, "write", bc, args, nparts, wres) :
+		rc = wres ? split_stage(in, "write", bc, args, nparts, wres, 0) :
 		     ingest_oom(in);
 		if (wres != NULL)
 			split_free_res(wres, nparts);
 		free(wres);
 	}
-	/* schema.json and the result, as ingest_write. */
-	if (rc == 0) {
-		for (size_t i = 0; i < nc; i++) {
-			json_t *lv = json_array_get(levels, i);
-			struct column *c = &in->cols[i];
-			if (c->type != KCOL_CATEGORICAL)
-				continue;
-			c->nlevels = (uint32_t)json_array_size(lv);
-			c->levels = calloc(c->nlevels ? c->nlevels : 1, sizeof *c->levels);
-			if (c->levels == NULL) {
-				rc = ingest_oom(in);
-				break;
-			}
-			for (uint32_t j = 0; j < c->nlevels; j++)
-				c->levels[j] = json_string_value(json_array_get(lv, j));
-		}
-	}
-	if (rc == 0) {
-		struct sbuf out = { 0 };
-		ingest_schema(&out, in->cols, nc, rows, nparts, label, in->fname,
-		              in->anchors, in->nanchors, in->task_name);
-		rc = out.failed ? ingest_oom(in) :
-		     h->output(t, "schema.json", out.p, out.len);
-		free(out.p);
-	}
-	if (rc == 0) {
-		char r[160];
-		snprintf(r, sizeof r, "{\"rows\":%zu,\"columns\":%zu,"
-		         "\"partitions\":%d,\"ranges\":%d}", rows, nc, nparts, m);
-		rc = h->set_result(t, r);
-		h->log(t, KILN_LOG_INFO, "ingest: %s: %zu rows, %zu columns into "
-		       "%d partitions, parsed in %d byte ranges", in->fname, rows,
-		       nc, nparts, m);
-	}
+	if (rc == 0)
+		rc = split_schema(in, label, nparts, levels, m, 2);
 	if (res != NULL)
 		split_free_res(res, m);
 	free(res);
@@ -1061,12 +1332,254 @@ split_drive(struct ingest *in, const char *label, int nparts, json_t *bc,
 	free(first);
 	json_decref(types);
 	json_decref(tnum);
-	/* The columns' levels point into LEVELS: let them go first. */
-	for (size_t i = 0; in->cols != NULL && i < nc; i++) {
-		free(in->cols[i].levels);
-		in->cols[i].levels = NULL;
-	}
 	json_decref(levels);
+	return rc;
+}
+
+/* ------------------------------------------------------ one pass */
+
+/* Where records start, as csv_record() reads them (a file without a lone
+ * CR, of more than one column: blank lines are skipped), found by the
+ * memchr() walk of split_bounds(). */
+struct split_walk {
+	const char *start, *end;
+};
+
+/* The start of the line after the one P is on (P outside quoted fields),
+ * or END.  Quotes are looked for up to the line's end only: a search to
+ * the next quote in a file that has none would read the rest of it. */
+static const char *
+split_walk_line(const struct split_walk *w, const char *p)
+{
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(w->end - p));
+		const char *stop = nl != NULL ? nl : w->end;
+		const char *q = split_next_open(p, w->start, stop);
+		if (q >= stop)
+			return nl != NULL ? nl + 1 : w->end;
+		p = split_close(q, w->end);
+	}
+}
+
+/* The first record start at or after the line start P, or END. */
+static const char *
+split_walk_record(const struct split_walk *w, const char *p)
+{
+	while (p < w->end && (*p == '\n' || *p == '\r'))
+		p = split_walk_line(w, p);
+	return p;
+}
+
+/* Record S of ROWS, from CPS (every INGEST_CP-th record's start). */
+static const char *
+split_walk_row(const struct split_walk *w, const char *const *cps, size_t s,
+               size_t rows)
+{
+	if (s >= rows)
+		return w->end;
+	const char *p = cps[s / INGEST_CP];
+	for (size_t k = s % INGEST_CP; k > 0; k--)
+		p = split_walk_record(w, split_walk_line(w, p));
+	return p;
+}
+
+#define INGEST_SAMPLE_SPOTS 16          /* places the schema is sampled */
+#define INGEST_SAMPLE_ROWS 256          /* records at each */
+#define INGEST_SAMPLE_BYTES (2 << 20)   /* at most, in all */
+
+/* Scan the records of the sample at BUF (LEN bytes, taken) as a map
+ * "scan" does a range: its result, or NULL with *RC. */
+static json_t *
+split_sample_scan(struct ingest *drv, json_t *bcj, char *buf, size_t len,
+                  int *rc)
+{
+	struct split_bc bc;
+	struct ingest in;
+	json_t *res = NULL;
+	memset(&in, 0, sizeof in);
+	*rc = split_bc_from(drv->task, drv->host, json_incref(bcj), &bc);
+	if (*rc == 0)
+		*rc = split_open_buf(drv->task, drv->host, &bc, buf, len, 1, &in);
+	else
+		free(buf);
+	if (*rc == 0)
+		res = split_scan_json(&in, &bc, 0, rc);
+	ingest_free(&in);
+	split_bc_free(&bc);
+	return res;
+}
+
+/*
+ * The split in one pass, tried first: the driver counts the records
+ * itself (the walk above), so it knows which bytes hold each partition's
+ * rows before any map task runs; it types the columns from a sample (256
+ * records at 16 places, in two halves that must agree on every
+ * categorical column's levels); map "part" tasks then parse and write
+ * the partitions at once, each value checked against that schema.  1 when
+ * it cannot (the caller scans every range first, the two-pass split):
+ * the sample does not settle the schema, or a value did not fit it (a
+ * map task failed, so nothing of this stage is adopted).
+ */
+static int
+split_onepass(struct ingest *in, const char *label, int nparts, json_t *bc,
+              const char *map, const char *data, const char *end,
+              size_t line0)
+{
+	if (in->ncols < 2)
+		return 1;       /* one column: blank lines are records */
+	struct split_walk w = { data, end };
+	size_t rows = 0, ncp = 0, cpcap = 0;
+	const char **cps = NULL;
+	for (const char *p = split_walk_record(&w, data); p < end;
+	     p = split_walk_record(&w, split_walk_line(&w, p))) {
+		if (rows % INGEST_CP == 0) {
+			if (ncp == cpcap) {
+				cpcap = cpcap ? 2 * cpcap : 64;
+				const char **c = realloc(cps, cpcap * sizeof *c);
+				if (c == NULL) {
+					free(cps);
+					return ingest_oom(in);
+				}
+				cps = c;
+			}
+			cps[ncp++] = p;
+		}
+		rows++;
+	}
+	if (rows == 0) {
+		free(cps);
+		return 1;
+	}
+	/* The sample: up to INGEST_SAMPLE_ROWS records at each of 16
+	 * evenly spaced rows, in two halves (the spots taken alternately). */
+	char *half[2] = { NULL, NULL };
+	size_t hlen[2] = { 0, 0 };
+	int rc = 0;
+	for (int j = 0; rc == 0 && j < INGEST_SAMPLE_SPOTS; j++) {
+		size_t s0 = (size_t)j * rows / INGEST_SAMPLE_SPOTS;
+		size_t s1 = (size_t)(j + 1) * rows / INGEST_SAMPLE_SPOTS, k;
+		if (s1 == s0)
+			continue;
+		const char *a = split_walk_row(&w, cps, s0, rows), *b = a;
+		for (k = 0; k < INGEST_SAMPLE_ROWS && s0 + k < s1 && b < end &&
+		     (size_t)(b - a) < INGEST_SAMPLE_BYTES / INGEST_SAMPLE_SPOTS; k++)
+			b = split_walk_record(&w, split_walk_line(&w, b));
+		int hf = j % 2;
+		char *nb = realloc(half[hf], hlen[hf] + (size_t)(b - a) + 2);
+		if (nb == NULL) {
+			rc = ingest_oom(in);
+			break;
+		}
+		memcpy(nb + hlen[hf], a, (size_t)(b - a));
+		hlen[hf] += (size_t)(b - a);
+		if (b == end && hlen[hf] > 0 && nb[hlen[hf] - 1] != '\n')
+			nb[hlen[hf]++] = '\n';  /* the file's last record */
+		nb[hlen[hf]] = '\0';
+		half[hf] = nb;
+	}
+	json_t *res[2] = { NULL, NULL };
+	for (int hf = 0; rc == 0 && hf < 2; hf++) {
+		if (half[hf] == NULL)
+			half[hf] = calloc(1, 1);
+		res[hf] = half[hf] ? split_sample_scan(in, bc, half[hf], hlen[hf],
+		                                       &rc) : NULL;
+		half[hf] = NULL;        /* taken */
+		/* What the sample says wrong (its lines are its own), the
+		 * scan of every range says again, right. */
+		if (rc != 0 || res[hf] == NULL ||
+		    json_is_true(json_object_get(res[hf], "big")))
+			rc = 1;
+	}
+	free(half[0]);
+	free(half[1]);
+	json_t *types = json_array(), *tnum = json_array(), *levels = json_array();
+	json_t *need = json_pack("[[],[]]");
+	int needed = 0;
+	if (rc == 0) {
+		in->rows = (size_t)json_integer_value(json_object_get(res[0], "rows")) +
+		           (size_t)json_integer_value(json_object_get(res[1], "rows"));
+		rc = split_types(in, res, 2, types, tnum, levels, need, &needed);
+		if (rc == 0 && needed)
+			rc = 1;
+		if (rc == 0)
+			rc = split_check(in, levels);
+		if (rc != 0)
+			rc = 1;
+	}
+	/* Settled: every column has a value in the sample, and both halves
+	 * saw the same levels of each categorical one. */
+	for (size_t i = 0; rc == 0 && i < in->ncols; i++) {
+		json_t *a = json_array_get(json_object_get(res[0], "cols"), i);
+		json_t *b = json_array_get(json_object_get(res[1], "cols"), i);
+		if (in->cols[i].missing >= in->rows ||
+		    (in->cols[i].type == KCOL_CATEGORICAL &&
+		     !json_equal(json_object_get(a, "levels"),
+		                 json_object_get(b, "levels"))))
+			rc = 1;
+	}
+	json_decref(res[0]);
+	json_decref(res[1]);
+	json_decref(need);
+	/* The partitions' bytes: each from its first record. */
+	json_t **args = calloc((size_t)nparts, sizeof *args);
+	json_t **pres = calloc((size_t)nparts, sizeof *pres);
+	if (rc == 0 && (args == NULL || pres == NULL))
+		rc = ingest_oom(in);
+	if (rc == 0) {
+		const char *at = split_walk_row(&w, cps, 0, rows);
+		size_t line = line0 + split_count_lf(data, at);
+		for (int p = 0; p < nparts; p++) {
+			size_t s, n;
+			split_part_rows(rows, nparts, p, &s, &n);
+			const char *to = p + 1 < nparts ?
+			                 split_walk_row(&w, cps, s + n, rows) : end;
+			args[p] = json_pack("{s:I,s:I,s:I,s:I,s:i}", "off",
+			    (json_int_t)(at - map), "end", (json_int_t)(to - map),
+			    "line", (json_int_t)line, "n", (json_int_t)n, "p", p);
+			line += split_count_lf(at, to);
+			at = to;
+		}
+		json_object_set(bc, "types", types);
+		json_object_set(bc, "tnum", tnum);
+		json_object_set(bc, "levels", levels);
+		rc = split_stage(in, "part", bc, args, nparts, pres, 1);
+		if (rc < 0 && rc != KILN_ECANCELLED)
+			rc = 1;
+		json_object_del(bc, "types");
+		json_object_del(bc, "tnum");
+		json_object_del(bc, "levels");
+	}
+	free(args);
+	free(cps);
+	/* The schema: the sampled types, the partitions' counts. */
+	if (rc == 0)
+		rc = split_rows(in, pres, nparts, NULL);
+	for (size_t i = 0; rc == 0 && i < in->ncols; i++) {
+		struct column *c = &in->cols[i];
+		c->missing = 0;
+		int wd = 1;
+		for (int p = 0; p < nparts; p++) {
+			c->missing += (size_t)json_integer_value(json_array_get(
+			              json_object_get(pres[p], "missing"), i));
+			wd &= json_is_true(json_array_get(json_object_get(pres[p],
+			                   "wd"), i));
+		}
+		if (c->type == KCOL_TIME)
+			c->whole_days = wd;
+	}
+	if (rc == 0)
+		rc = split_schema(in, label, nparts, levels, nparts, 1);
+	if (pres != NULL)
+		split_free_res(pres, nparts);
+	free(pres);
+	json_decref(types);
+	json_decref(tnum);
+	json_decref(levels);
+	if (rc == 1) {
+		free(in->anchors);
+		in->anchors = NULL;
+		in->nanchors = in->anchors_cap = 0;
+	}
 	return rc;
 }
 
@@ -1149,6 +1662,24 @@ ingest_split_run(struct ingest *in, const char *label, int nparts)
 		rc = ingest_oom(in);
 		goto out;
 	}
+	/* Auto (map_tasks 0): one pass if the schema allows; else, or with
+	 * a number of ranges given, scan every range first. */
+	json_t *names = json_array();
+	for (size_t i = 0; i < in->ncols; i++)
+		json_array_append_new(names, json_string(in->header[i]));
+	json_t *bc = json_pack("{s:o,s:i,s:b,s:s?,s:s?,s:s?}", "names", names,
+	                       "label_col", in->label_col, "classes",
+	                       split_classes(in), "file", path, "time_format",
+	                       in->time_format, "time_columns", in->time_columns);
+	rc = want == 0 ? split_onepass(in, label, nparts, bc, map, map + data,
+	                               map + size, line0) : 1;
+	if (rc != 1) {
+		json_decref(bc);
+		free(b);
+		free(off);
+		free(line);
+		goto out;
+	}
 	m = split_bounds(map + data, map + size, m, b);
 	line[0] = line0;
 	for (int k = 0; k <= m; k++) {
@@ -1156,15 +1687,6 @@ ingest_split_run(struct ingest *in, const char *label, int nparts)
 		if (k > 0)
 			line[k] = line[k - 1] + split_count_lf(b[k - 1], b[k]);
 	}
-	json_t *names = json_array();
-	for (size_t i = 0; i < in->ncols; i++)
-		json_array_append_new(names, json_string(in->header[i]));
-	json_t *bc = json_pack("{s:o,s:i,s:b,s:s?,s:s?,s:s?}", "names", names,
-	                       "label_col", in->label_col, "classes",
-	                       in->task_name != NULL &&
-	                       strcmp(in->task_name, "classification") == 0,
-	                       "file", path, "time_format", in->time_format,
-	                       "time_columns", in->time_columns);
 	rc = split_drive(in, label, nparts, bc, off, line, m);
 	json_decref(bc);
 	free(b);

@@ -37,6 +37,9 @@ sha=$(api GET "/api/v1/jobs/$j" | jq_ '[o["sha"] for o in d["outputs"] if o["nam
 eq "the output file is an artifact, downloadable" "hello 42" \
 	"$(curl -s -H "Authorization: Bearer $(token)" "$URL/api/v1/artifacts/$sha")"
 eq "it ran on w1, the worker with exec enabled" w1 "$(field "$j" '["worker"]')"
+# The executor wrote it to a file of w1's cache, which the worker renamed
+# into place (not sent through the executor's socket).
+eq "w1's cache holds it by its SHA" "hello 42" "$(cat "$T/w1/cache/$sha")"
 
 # Shell form, streamed: the first line is in the log while it still runs.
 j=$(submit '{"command":"echo first; echo to-stderr >&2; sleep 3; echo last"}')
@@ -97,6 +100,7 @@ j=$(submit '{"command":"head -c 600000 /dev/zero > $KILN_OUTPUTS/a; head -c 6000
 ok "outputs over the worker's max_output_size fail" wait_state "$j" failed 15
 case "$(field "$j" '["error"]')" in *"more than this worker's max_output_size (1048576 bytes)"*) ok "naming max_output_size" true ;;
 *) ok "naming max_output_size (got: $(field "$j" '["error"]'))" false ;; esac
+eq "no output's temporary file is left in w1's cache" "" "$(ls "$T/w1/cache" | grep '\.tmp$')"
 
 # CPU time and memory limits.
 j=$(submit '{"argv":["python3","-c","while True: pass"],"cpu_seconds":1}' '"retries":0')

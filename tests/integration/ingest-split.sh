@@ -57,6 +57,30 @@ for args in "-p partitions=2 -p map_tasks=13" "-p partitions=16 -p map_tasks=3" 
 	eq "equal bytes with $args" "$(outs "$a")" "$(outs "$b")"
 done
 schema_b=$b
+
+# One pass (map_tasks 0; split_min 0 splits a small file): the driver
+# counts the records and types the columns from a sample of them; map
+# tasks parse and write the partitions at once.  Where the sample does not
+# settle the schema (`mixed` turns text late) or a value does not fit it
+# (a level no sampled row has), every range is scanned first: the same
+# bytes either way.
+fx="$KILN_SRCDIR/tests/fixtures/split_csv.py"
+python3 "$fx" 20000 3 settled > "$T/s.csv"
+python3 "$fx" 20000 3 settled rare=6850 > "$T/r.csv"
+python3 "$fx" 20000 3 > "$T/m.csv"
+for f in s:1:-ptask=regression r:2:-ptask=regression m:2:-ptask=regression \
+         s:1:-ptask=classification; do
+	name=${f%%:*} passes=${f#*:} args=${f##*:}; passes=${passes%%:*}
+	csv="$T/$name.csv"
+	a=$(k submit ingest -p file="$csv" -p partitions=4 -p label=y "$args" -p map_tasks=1)
+	b=$(k submit ingest -p file="$csv" -p partitions=4 -p label=y "$args" -p split_min=0)
+	wait_state "$a" succeeded 60 && wait_state "$b" succeeded 60
+	eq "$name.csv $args: equal bytes" "$(outs "$a")" "$(outs "$b")"
+	eq "$name.csv $args: read in $passes passes" "$passes" \
+		"$(api GET "/api/v1/jobs/$b" | jq_ 'd["result"].get("passes")')"
+	[ "$name" = r ] && rare=$b
+done
+ok "the rare level's line is in the driver's log" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/jobs/$rare/log' | grep -q \"r.csv:[0-9]*: column 'cat': 'zz' is not among the values of the sampled rows\""
 # Edge files: a header and no rows; no line end after the last record;
 # lone CR line ends (the split falls back to one task, same bytes).
 printf 'a,b\r\n' > "$T/e0.csv"

@@ -357,6 +357,87 @@ START_TEST(output_limit)
 }
 END_TEST
 
+/* Outputs written to files of an output directory (the worker's cache):
+ * the bytes are there and readable through task_output(); a replaced one's
+ * file goes; the task removes what it still owns; a disowned file stays;
+ * a file handed over by another process is refused, and removed, past the
+ * limit. */
+static int
+count_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	while (d != NULL && (de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".tmp") != NULL)
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+START_TEST(output_files)
+{
+	const struct kiln_host *h = task_host();
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/outdir", scratchdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	kiln_task *t = task_new(7, 1, NULL, scratchdir, 0, NULL);
+	task_set_output_dir(t, dir);
+	task_set_output_limit(t, 1000);
+	ck_assert_int_eq(h->output(t, "a", "first", 5), KILN_OK);
+	ck_assert_int_eq(h->output(t, "a", "second", 6), KILN_OK);
+	ck_assert_int_eq(h->output(t, "empty", "", 0), KILN_OK);
+	ck_assert_int_eq(count_tmp(dir), 1);   /* a's first file replaced */
+	const void *data;
+	size_t len;
+	ck_assert_str_eq(task_output(t, 0, &data, &len), "a");
+	ck_assert_uint_eq(len, 6);
+	ck_assert_int_eq(memcmp(data, "second", 6), 0);
+	const char *f = task_output_file(t, 0);
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_null(task_output_file(t, 1));  /* empty: in memory */
+	char got[16] = { 0 };
+	FILE *fp = fopen(f, "rb");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_uint_eq(fread(got, 1, sizeof got, fp), 6);
+	fclose(fp);
+	ck_assert_str_eq(got, "second");
+	/* Handed over: the task keeps its mapping and leaves the file. */
+	char *kept = strdup(f);
+	task_output_disown_file(t, 0);
+	ck_assert_ptr_null(task_output_file(t, 0));
+	ck_assert_int_eq(memcmp(data, "second", 6), 0);
+	/* Adopted from another process, and one refused past the limit. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/x.tmp", dir);
+	fp = fopen(path, "wb");
+	fwrite("adopted", 1, 7, fp);
+	fclose(fp);
+	char *err = NULL;
+	ck_assert_int_eq(task_output_add_file(t, "b", path, &err), 0);
+	ck_assert_str_eq(task_output(t, 2, &data, &len), "b");
+	ck_assert_uint_eq(len, 7);
+	ck_assert_int_eq(memcmp(data, "adopted", 7), 0);
+	snprintf(path, sizeof path, "%s/big.tmp", dir);
+	fp = fopen(path, "wb");
+	for (int i = 0; i < 1000; i++)
+		fputc('z', fp);
+	fclose(fp);
+	ck_assert_int_lt(task_output_add_file(t, "c", path, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "max_output_size (1000 bytes)"));
+	free(err);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	ck_assert_int_eq(count_tmp(dir), 2);   /* a (disowned) and b */
+	task_free(t);
+	ck_assert_int_eq(count_tmp(dir), 1);   /* only a's, disowned */
+	ck_assert_int_eq(access(kept, F_OK), 0);
+	unlink(kept);
+	free(kept);
+	rmdir(dir);
+}
+END_TEST
+
 static const struct bad_case {
 	const char *plugin;     /* in the test plugin dir; NULL: text file */
 	const char *as;         /* file name in the plugin directory */
@@ -1856,6 +1937,7 @@ plugin_suite(void)
 	tcase_add_test(tc, refused_by_name);
 	tcase_add_test(tc, described_only);
 	tcase_add_test(tc, output_limit);
+	tcase_add_test(tc, output_files);
 	tcase_add_loop_test(tc, bad_plugin, 0,
 	                    sizeof bad_cases / sizeof bad_cases[0]);
 	tcase_add_test(tc, all_bad_together);
