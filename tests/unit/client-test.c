@@ -682,7 +682,7 @@ START_TEST(test_reply_signatures)
 		"wrong X-Kiln-Signature",
 	};
 	for (int i = 0; i < 5; i++) {
-		char path[8];
+		char path[16];
 		snprintf(path, sizeof path, "/%d", i + 2);
 		ck_assert_int_eq(client_request(c, "GET", path, NULL, 2000,
 		                                &status, &reply, &err), -EACCES);

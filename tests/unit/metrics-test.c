@@ -1014,7 +1014,7 @@ START_TEST(test_promtool)
 	char dir[] = "/tmp/kiln-metrics-test.XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	struct metrics_gauges g = { 2, 1, 8, 3, 4, 3, 1, 2, 5, 1, 99.5, "0.1 \"x\"",
-		NULL, 0 };
+		NULL, 0, NULL, 0, 0 };
 
 	metrics_init();
 	metrics_http("/api/v1/jobs", 200, 0.002);

@@ -409,7 +409,7 @@ START_TEST(output_files)
 	ck_assert_ptr_null(task_output_file(t, 0));
 	ck_assert_int_eq(memcmp(data, "second", 6), 0);
 	/* Adopted from another process, and one refused past the limit. */
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	snprintf(path, sizeof path, "%s/x.tmp", dir);
 	fp = fopen(path, "wb");
 	fwrite("adopted", 1, 7, fp);
