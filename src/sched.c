@@ -94,7 +94,9 @@ struct sworker {
 	char *host;
 	int slots;
 	int64_t memory;
-	json_t *plugins;
+	json_t *plugins;        /* shared with workers that describe the same
+	                         * (sc_plugins_shared): never changed */
+	uint64_t plugins_hash;  /* of its text, to find those */
 	json_t *plugin_errors;  /* [{file, error}] it could not load */
 	int listed;
 	int registered;         /* 0: known only from the store after restart */
@@ -511,14 +513,47 @@ sc_plugin_observe(sched *s, const char *name, double ms)
 	p->n++;
 }
 
-/* FNV-1a of NAME: its chain in a table of SIZE (a power of 2). */
+/* FNV-1a of the string S. */
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	return h;
+}
+
+/* NAME's chain in a table of SIZE (a power of 2). */
 static size_t
 wslot(const char *name, size_t size)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		h = (h ^ *p) * 0x100000001b3ull;
-	return (size_t)(h & (size - 1));
+	return (size_t)(fnv1a(name) & (size - 1));
+}
+
+/* A hash of the plugin descriptions PLUGINS (0 for none). */
+static uint64_t
+plugins_hash(json_t *plugins)
+{
+	char *text = plugins ? json_dumps(plugins, JSON_COMPACT |
+	                                  JSON_SORT_KEYS) : NULL;
+	uint64_t h = text ? fnv1a(text) : 0;
+	free(text);
+	return h;
+}
+
+/* PLUGINS (a new reference), or the equal tree another worker has: the
+ * workers of one plugin directory describe the same plugins, about 95 KB
+ * of JSON and several times that as a tree, which the master then keeps
+ * once, not once per worker.  HASH: plugins_hash(PLUGINS).  Lock held. */
+static json_t *
+sc_plugins_shared(sched *s, json_t *plugins, uint64_t hash)
+{
+	for (struct sworker *o = s->workers; plugins != NULL && o != NULL;
+	     o = o->next)
+		if (o->plugins != NULL && o->plugins_hash == hash &&
+		    json_equal(o->plugins, plugins))
+			return json_incref(o->plugins);
+	return json_incref(plugins);
 }
 
 static struct sworker *
@@ -1479,6 +1514,7 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	qsort(h, nheld, sizeof *h, held_cmp);
 	*cancel = NULL;
 	*ncancel = 0;
+	uint64_t ph = plugins_hash(wi->plugins);       /* outside the lock */
 
 	pthread_mutex_lock(&s->mu);
 	struct sworker *w = sc_worker_get(s, wi->name);
@@ -1486,8 +1522,10 @@ sched_register(sched *s, const struct sched_worker_info *wi,
 	w->host = xstrdup(wi->host);
 	w->slots = wi->slots;
 	w->memory = wi->memory;
+	json_t *plugins = sc_plugins_shared(s, wi->plugins, ph);
 	json_decref(w->plugins);
-	w->plugins = json_incref(wi->plugins);
+	w->plugins = plugins;
+	w->plugins_hash = ph;
 	json_decref(w->plugin_errors);
 	w->plugin_errors = json_incref(wi->plugin_errors);
 	w->listed = wi->listed;

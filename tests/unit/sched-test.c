@@ -158,6 +158,48 @@ START_TEST(worker_page_keeps_a_bounded_heartbeat_history)
 }
 END_TEST
 
+/* Workers that describe the same plugins share one description, which
+ * no later registration changes: a worker that registers again with
+ * other plugins offers those, the others keep theirs. */
+START_TEST(plugins_shared_and_kept)
+{
+	const char *ab = "[{\"name\":\"a\",\"version\":\"1\"},"
+	                 "{\"name\":\"b\",\"version\":\"1\"}]";
+	join("w1", 1, 1 << 30, ab);
+	uint64_t s2 = join("w2", 1, 1 << 30, ab);
+	join("w3", 1, 1 << 30, "[{\"name\":\"c\",\"version\":\"2\"}]");
+	json_t *p = sched_plugins_json(sc);
+	char *t = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_ptr_nonnull(strstr(t, "\"name\":\"a\",\"version\":\"1\","
+	                             "\"workers\":[\"w1\",\"w2\"]") ?:
+	                      strstr(t, "\"workers\":[\"w2\",\"w1\"]"));
+	free(t);
+	json_decref(p);
+	/* w1 comes back with b only: w2 still offers a and b. */
+	uint64_t s1 = join("w1", 1, 1 << 30,
+	                   "[{\"name\":\"b\",\"version\":\"1\"}]");
+	ck_assert(sched_has_plugin(sc, "a"));
+	json_t *w2 = sched_worker_json(sc, "w2"), *w1 = sched_worker_json(sc, "w1");
+	ck_assert_int_eq(json_array_size(json_object_get(w2, "plugins")), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(w1, "plugins")), 1);
+	json_decref(w1);
+	json_decref(w2);
+	/* A job of plugin a goes to w2, the one that still has it. */
+	int64_t id = submit("a", 0, 1, 0, 1);
+	struct sched_exchange x;
+	char *err = NULL;
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 10, &x,
+	                                &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_exchange(sc, "w2", s2, NULL, 0, NULL, 0, 10, &x,
+	                                &err), 0);
+	ck_assert_uint_eq(x.ntasks, 1);
+	ck_assert_int_eq(x.tasks[0].id, id);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 START_TEST(placement_respects_slots_priority_and_plugins)
 {
 	int64_t a = submit("noop", 0, 1, 0, 1);
@@ -1053,6 +1095,7 @@ main(void)
 	Suite *s = suite_create("sched");
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, plugins_shared_and_kept);
 	tcase_add_test(tc, placement_respects_slots_priority_and_plugins);
 	tcase_add_test(tc, queue_order_mixed);
 	tcase_add_test(tc, queue_order_buckets);
