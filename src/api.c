@@ -469,9 +469,9 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 			.stage = t->stage, .stage_id = t->stage_id,
 			.index = t->index };
 		/* The store wrote both: they parse (or the task gets none).
-		 * Most have none: no parse for those. */
-		p->params = t->params != NULL && strcmp(t->params, "{}") == 0 ?
-		            json_object() : json_loads(t->params, 0, NULL);
+		 * Most have none: no parse for those (NULL is sent as {}). */
+		p->params = t->params == NULL || strcmp(t->params, "{}") == 0 ?
+		            NULL : json_loads(t->params, 0, NULL);
 		char *err = NULL;
 		if (proto_files_parse(t->inputs, &p->inputs, &p->ninputs,
 		                      &owns[i], &err) != 0) {
@@ -479,7 +479,10 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 			free(err);
 		}
 	}
-	http_reply_json(r, 200, proto_exchange_reply_encode(&rep));
+	size_t len;
+	char *text = proto_exchange_reply_text(&rep, &len);
+	http_reply_tagged(r, 200, "application/json", text, len);
+	free(text);
 	for (size_t i = 0; i < x->ntasks; i++) {
 		json_decref(rep.tasks[i].params);
 		proto_release(&owns[i]);

@@ -195,7 +195,10 @@ struct proto_exchange_reply {
 	                               * not said (an older master) */
 	struct proto_own own;
 };
-json_t *proto_exchange_reply_encode(const struct proto_exchange_reply *m);
+/* The reply as compact JSON text (the caller frees it), its length in
+ * *LEN; keys at their decoder's default are left out. */
+char *proto_exchange_reply_text(const struct proto_exchange_reply *m,
+                                size_t *len);
 int proto_exchange_reply_decode(json_t *j, struct proto_exchange_reply *m,
                                 char **err);
 

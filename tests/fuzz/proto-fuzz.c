@@ -8,6 +8,7 @@
  * is the body.  A body that decodes is encoded again, and that must decode
  * to the same encoding: what a node accepts it can also send.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,20 @@
 		proto_release(&m.own);                                    \
 	}                                                                 \
 } while (0)
+
+/* The exchange reply is encoded as text: that text must parse. */
+static json_t *
+proto_exchange_reply_encode(const struct proto_exchange_reply *m)
+{
+	size_t len;
+	char *text = proto_exchange_reply_text(m, &len);
+	json_t *j = json_loadb(text, len, 0, NULL);
+	if (j == NULL)
+		fprintf(stderr, "the reply's text is not JSON: %s\n", text);
+	FZ_CHECK(j != NULL);
+	free(text);
+	return j;
+}
 
 static json_t *
 round_trip(int type, json_t *j, char **err)
