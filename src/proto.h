@@ -168,6 +168,12 @@ json_t *proto_exchange_encode(const struct proto_exchange *m);
  * average. */
 int64_t proto_heartbeat_wait(int64_t hb, int first, uint32_t r);
 int proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err);
+/* The same from the body's text (LEN bytes at TEXT, which need not
+ * outlive M): what the master reads, without a jansson tree. */
+int proto_exchange_parse(const char *text, size_t len, struct proto_exchange *m,
+                         char **err);
+/* Keep P (malloc()ed) until OWN is released; P returned. */
+void *proto_keep(struct proto_own *own, void *p);
 
 /* A task handed to a worker. */
 struct proto_task {

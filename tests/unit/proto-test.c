@@ -194,6 +194,16 @@ START_TEST(exchange_round_trip)
 	ck_assert(g.progress[0].progress == 0.5 && g.progress[1].progress == 1);
 	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
 	proto_release(&g.own);
+	/* The master reads it from its text: the same message. */
+	json_t *e = proto_exchange_encode(&m);
+	char *text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(text, strlen(text), &g, &err) == 0,
+	              "%s", err);
+	free(text);
+	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
+	proto_release(&g.own);
 
 	json_t *params = json_loads("{\"n\":3,\"s\":\"x\",\"d\":{\"a\":[1,2.5]}}",
 	                            0, NULL);
@@ -444,6 +454,87 @@ START_TEST(bad_input_names_the_field)
 	ck_assert_int_eq(j->refcount, 1);
 	free(err);
 	json_decref(j);
+	if (bad[_i].kind != EXCH)
+		return;
+	/* The master reads an exchange from its text: the same message. */
+	err = NULL;
+	rc = proto_exchange_parse(bad[_i].body, strlen(bad[_i].body), &m.exch, &err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad[_i].err) != NULL, "text %s: got \"%s\", want \"%s\"",
+	              bad[_i].body, err, bad[_i].err);
+	free(err);
+}
+END_TEST
+
+/* What the text reader refuses as JSON, as json_loadb() does. */
+static const struct {
+	const char *body;
+	const char *err;
+} bad_text[] = {
+	{ "", "unexpected end" },
+	{ "[]", "must be a JSON object" },
+	{ "{\"name\":\"w\",\"session\":\"1\",}", "a key expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\"} x", "end of text expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":[1,]}", "invalid token" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":[1 2]}", "',' or ']' expected" },
+	{ "{\"name\":\"w\\u0000\",\"session\":\"1\"}", "\\u0000 is not allowed" },
+	{ "{\"name\":\"w\\ud800\",\"session\":\"1\"}", "a high surrogate alone" },
+	{ "{\"name\":\"w\xc0\xaf\",\"session\":\"1\"}", "invalid UTF-8" },
+	{ "{\"name\":\"w\xed\xa0\x80\",\"session\":\"1\"}", "invalid UTF-8" },
+	{ "{\"name\":\"w\x01\",\"session\":\"1\"}", "control character" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":01}", "',' or '}' expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":9223372036854775808}", "integer out of range" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":1e999}", "real number overflow" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":tru}", "invalid token" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":1.5}", "want: must be an integer" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"id\":null,\"attempt\":1,\"state\":\"x\"}]}", "results[0].id: missing" },
+};
+
+START_TEST(bad_text_refused)
+{
+	struct proto_exchange m;
+	char *err = NULL;
+	const char *b = bad_text[_i].body;
+	/* jansson refuses it too (or it is valid JSON but a bad message). */
+	json_t *j = json_loadb(b, strlen(b), 0, NULL);
+	int valid = j != NULL;
+	json_decref(j);
+	ck_assert_int_eq(proto_exchange_parse(b, strlen(b), &m, &err), -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad_text[_i].err) != NULL, "%s: got \"%s\", want \"%s\"",
+	              b, err, bad_text[_i].err);
+	ck_assert(valid == (strstr(err, "malformed JSON") == NULL));
+	free(err);
+}
+END_TEST
+
+/* Escapes, UTF-8, nesting and keys it does not know: read as jansson
+ * reads them. */
+START_TEST(text_reads_as_jansson)
+{
+	const char *b = "{\"name\":\"w\\u00e9\\ud83d\\ude00\\n\\\"\\/\xc3\xa9\","
+		"\"x\":{\"a\":[[[{\"b\":\"\\u0041\"}]]],\"c\":-1.5e3},"
+		"\"session\":\"s\",\"want\":3,\"wait_ms\":null,"
+		"\"results\":[{\"id\":-9223372036854775808,\"attempt\":2,"
+		"\"state\":\"lost\",\"log\":\"a\\tb\",\"y\":[1,{\"z\":null}],"
+		"\"outputs\":[{\"name\":\"o\\u0031\",\"sha\":\"" SHA_A "\",\"size\":7}]}],"
+		"\"progress\":[{\"id\":4,\"attempt\":1,\"progress\":1}],"
+		"\"cache\":null }";
+	struct proto_exchange t, g;
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(b, strlen(b), &t, &err) == 0, "%s", err);
+	json_t *j = json_loadb(b, strlen(b), 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	DECODE(proto_exchange_decode, &g, j);
+	ck_assert_str_eq(t.name, "w\xc3\xa9\xf0\x9f\x98\x80\n\"/\xc3\xa9");
+	ck_assert_int_eq(t.results[0].id, INT64_MIN);
+	ck_assert_int_eq(t.results[0].state, JOB_FAILED);
+	ck_assert_str_eq(t.results[0].outputs[0].name, "o1");
+	ck_assert_int_eq(t.cache_bytes, -1);
+	same_json(proto_exchange_encode(&t), proto_exchange_encode(&g));
+	proto_release(&t.own);
+	proto_release(&g.own);
 }
 END_TEST
 
@@ -491,6 +582,9 @@ proto_suite(void)
 	tcase_add_test(tc, leave_and_stage_round_trip);
 	tcase_add_test(tc, older_workers_decode);
 	tcase_add_test(tc, heartbeat_spread);
+	tcase_add_test(tc, text_reads_as_jansson);
+	tcase_add_loop_test(tc, bad_text_refused, 0,
+	                    sizeof bad_text / sizeof *bad_text);
 	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
 	                    sizeof bad / sizeof bad[0]);
 	suite_add_tcase(s, tc);
