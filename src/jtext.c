@@ -18,6 +18,40 @@
 
 /* ------------------------------------------------------------- writer */
 
+/* The length of the UTF-8 sequence at S (at most N bytes there), or 0
+ * if it is not one: overlong forms, surrogates and code points past
+ * U+10FFFF are not (as jansson's utf8_check_full). */
+static size_t
+jt_utf8(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0], len, v;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		v = c & 0x07;
+	} else
+		return 0;
+	if (n < len)
+		return 0;
+	for (unsigned i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
+	    (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
+		return 0;
+	return len;
+}
+
+
 void
 jt_put(struct jt_out *t, const char *s, size_t n)
 {
@@ -51,22 +85,48 @@ jt_str(struct jt_out *t, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	JT_LIT(t, "\"");
 	const char *run = s;
-	for (; *s != '\0'; s++) {
+	size_t left = strlen(s);
+	while (*s != '\0') {
 		unsigned char c = (unsigned char)*s;
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			s++;
+			left--;
 			continue;
+		}
+		size_t n = c >= 0x80 ? jt_utf8((const unsigned char *)s, left) : 0;
+		if (n > 0) {
+			s += n;
+			left -= n;
+			continue;
+		}
 		jt_put(t, run, (size_t)(s - run));
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 			jt_put(t, esc, sizeof esc);
-		} else {
+		} else if (c < 0x20) {
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 			jt_put(t, esc, sizeof esc);
-		}
-		run = s + 1;
+		} else            /* not UTF-8: as http.c's messages do */
+			JT_LIT(t, "?");
+		s++;
+		left--;
+		run = s;
 	}
 	jt_put(t, run, (size_t)(s - run));
 	JT_LIT(t, "\"");
+}
+
+void
+jt_real(struct jt_out *t, double d)
+{
+	char b[40];
+	if (!isfinite(d))
+		d = 0;          /* JSON has no NaN or infinity */
+	/* 17 digits: read back as the same double (as jansson writes). */
+	int n = snprintf(b, sizeof b, "%.17g", d);
+	jt_put(t, b, (size_t)n);
+	if (strpbrk(b, ".eE") == NULL)
+		JT_LIT(t, ".0");   /* still a real when read */
 }
 
 void
@@ -126,39 +186,6 @@ jt_ws(struct jt_in *j)
 	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
 	       *j->p == '\n' || *j->p == '\r'))
 		j->p++;
-}
-
-/* The length of the UTF-8 sequence at S (at most N bytes there), or 0
- * if it is not one: overlong forms, surrogates and code points past
- * U+10FFFF are not (as jansson's utf8_check_full). */
-static size_t
-jt_utf8(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0], len, v;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		v = c & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (unsigned i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) ||
-	    (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
-		return 0;
-	return len;
 }
 
 static int

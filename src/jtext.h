@@ -32,8 +32,11 @@ void jt_put(struct jt_out *t, const char *s, size_t n);
 #define JT_LIT(t, lit) jt_put((t), "" lit "", sizeof(lit) - 1)
 void jt_int(struct jt_out *t, int64_t v);
 /* S as a JSON string: quotes, backslashes and control bytes escaped,
- * other bytes as they are (S must be UTF-8). */
+ * UTF-8 as it is, and any byte that is not UTF-8 as '?' (what tasks
+ * print need not be UTF-8; what is sent must be). */
 void jt_str(struct jt_out *t, const char *s);
+/* D as a JSON real (0 for NaN or infinity). */
+void jt_real(struct jt_out *t, double d);
 /* J compact, or {} for NULL or an empty object. */
 void jt_json(struct jt_out *t, const json_t *j);
 

@@ -452,23 +452,6 @@ proto_register_reply_decode(json_t *j, struct proto_register_reply *m,
 
 /* ------------------------------------------------------------ exchange */
 
-static json_t *
-result_json(const struct proto_result *r)
-{
-	json_t *o = json_pack("{s:I,s:i,s:s,s:i,s:s?,s:s?,s:s,s:I}",
-		"id", (json_int_t)r->id, "attempt", r->attempt,
-		"state", job_state_name(r->state), "code", r->code,
-		"result", r->result, "error", r->error,
-		"log", r->log ? r->log : "",
-		"finished_ms", (json_int_t)r->finished_ms);
-	if (r->duration_ms >= 0)
-		json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
-	if (r->noutputs > 0)
-		json_object_set_new(o, "outputs", proto_files_json(r->outputs,
-		                                                  r->noutputs));
-	return o;
-}
-
 struct proto_result *
 proto_result_dup(const struct proto_result *r)
 {
@@ -526,27 +509,11 @@ result_read(json_t *e, const char *w, struct proto_own *own,
 json_t *
 proto_exchange_encode(const struct proto_exchange *m)
 {
-	json_t *results = json_array();
-	for (size_t i = 0; i < m->nresults; i++)
-		json_array_append_new(results, result_json(&m->results[i]));
-	json_t *progress = json_array();
-	for (size_t i = 0; i < m->nprogress; i++) {
-		const struct proto_progress *p = &m->progress[i];
-		json_array_append_new(progress, json_pack("{s:I,s:i,s:s?,s:f}",
-			"id", (json_int_t)p->id, "attempt", p->attempt,
-			"log", p->log, "progress", p->progress));
-	}
-	json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:o}", "name", m->name,
-		"session", m->session, "results", results,
-		"running", attempts_json(m->running, m->nrunning),
-		"want", m->want, "wait_ms", (json_int_t)m->wait_ms,
-		"progress", progress);
-	if (o != NULL && m->cache_bytes >= 0)
-		json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I}",
-			"bytes", (json_int_t)m->cache_bytes,
-			"files", (json_int_t)m->cache_files,
-			"budget", (json_int_t)m->cache_budget));
-	return o;
+	size_t len;
+	char *text = proto_exchange_text(m, &len);
+	json_t *j = json_loadb(text, len, 0, NULL);
+	free(text);
+	return j;
 }
 
 static int
@@ -1079,6 +1046,96 @@ out_task(struct jt_out *t, const struct proto_task *k)
 		jt_int(t, k->index);
 	}
 	JT_LIT(t, "}");
+}
+
+static void
+out_result(struct jt_out *t, const struct proto_result *r)
+{
+	JT_LIT(t, "{\"id\":");
+	jt_int(t, r->id);
+	JT_LIT(t, ",\"attempt\":");
+	jt_int(t, r->attempt);
+	JT_LIT(t, ",\"state\":");
+	jt_str(t, job_state_name(r->state));
+	if (r->code != 0) {     /* the decoder's default */
+		JT_LIT(t, ",\"code\":");
+		jt_int(t, r->code);
+	}
+	if (r->result != NULL) {
+		JT_LIT(t, ",\"result\":");
+		jt_str(t, r->result);
+	}
+	if (r->error != NULL) {
+		JT_LIT(t, ",\"error\":");
+		jt_str(t, r->error);
+	}
+	/* Always, if empty: a master before 2026-12-07 stores it as it
+	 * comes (NULL if absent). */
+	JT_LIT(t, ",\"log\":");
+	jt_str(t, r->log ? r->log : "");
+	JT_LIT(t, ",\"finished_ms\":");
+	jt_int(t, r->finished_ms);
+	if (r->duration_ms >= 0) {
+		JT_LIT(t, ",\"duration_ms\":");
+		jt_int(t, r->duration_ms);
+	}
+	if (r->noutputs > 0) {
+		JT_LIT(t, ",\"outputs\":");
+		out_files(t, r->outputs, r->noutputs);
+	}
+	JT_LIT(t, "}");
+}
+
+char *
+proto_exchange_text(const struct proto_exchange *m, size_t *len)
+{
+	struct jt_out t = { 0 };
+	JT_LIT(&t, "{\"name\":");
+	jt_str(&t, m->name);
+	JT_LIT(&t, ",\"session\":");
+	jt_str(&t, m->session);
+	JT_LIT(&t, ",\"results\":[");
+	for (size_t i = 0; i < m->nresults; i++) {
+		if (i > 0)
+			JT_LIT(&t, ",");
+		out_result(&t, &m->results[i]);
+	}
+	JT_LIT(&t, "],\"running\":");
+	out_attempts(&t, m->running, m->nrunning);
+	JT_LIT(&t, ",\"want\":");
+	jt_int(&t, m->want);
+	JT_LIT(&t, ",\"wait_ms\":");
+	jt_int(&t, m->wait_ms);
+	JT_LIT(&t, ",\"progress\":[");
+	for (size_t i = 0; i < m->nprogress; i++) {
+		const struct proto_progress *p = &m->progress[i];
+		if (i > 0)
+			JT_LIT(&t, ",");
+		JT_LIT(&t, "{\"id\":");
+		jt_int(&t, p->id);
+		JT_LIT(&t, ",\"attempt\":");
+		jt_int(&t, p->attempt);
+		if (p->log != NULL) {
+			JT_LIT(&t, ",\"log\":");
+			jt_str(&t, p->log);
+		}
+		JT_LIT(&t, ",\"progress\":");
+		jt_real(&t, p->progress);
+		JT_LIT(&t, "}");
+	}
+	JT_LIT(&t, "]");
+	if (m->cache_bytes >= 0) {
+		JT_LIT(&t, ",\"cache\":{\"bytes\":");
+		jt_int(&t, m->cache_bytes);
+		JT_LIT(&t, ",\"files\":");
+		jt_int(&t, m->cache_files);
+		JT_LIT(&t, ",\"budget\":");
+		jt_int(&t, m->cache_budget);
+		JT_LIT(&t, "}");
+	}
+	JT_LIT(&t, "}");
+	*len = t.n;
+	return t.p;
 }
 
 char *

@@ -158,6 +158,10 @@ struct proto_exchange {
 	int64_t cache_bytes, cache_files, cache_budget;
 	struct proto_own own;
 };
+/* The exchange as compact JSON text (the caller frees it), its length in
+ * *LEN: what a worker sends, written without a jansson tree.
+ * proto_exchange_encode() is that text parsed (for tests). */
+char *proto_exchange_text(const struct proto_exchange *m, size_t *len);
 json_t *proto_exchange_encode(const struct proto_exchange *m);
 /* How long a worker's idle exchange (its heartbeat, a long poll) waits,
  * for heartbeat interval HB ms and a random R: the first after a
