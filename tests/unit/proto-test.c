@@ -509,6 +509,26 @@ START_TEST(bad_text_refused)
 }
 END_TEST
 
+/* What a task prints need not be UTF-8; what a worker sends is. */
+START_TEST(result_text_not_utf8)
+{
+	struct proto_result r = { .id = 1, .attempt = 1, .state = JOB_FAILED,
+		.error = "bad \xff byte", .log = "\xc3\xa9t\xc3\n\x01",
+		.duration_ms = -1 };
+	struct proto_exchange m = { .name = "w", .session = "s", .results = &r,
+		.nresults = 1, .cache_bytes = -1 }, g;
+	size_t len;
+	char *text = proto_exchange_text(&m, &len);
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(text, len, &g, &err) == 0, "%s", err);
+	free(text);
+	ck_assert_str_eq(g.results[0].error, "bad ? byte");
+	ck_assert_str_eq(g.results[0].log, "\xc3\xa9t?\n\x01");
+	ck_assert_int_eq(g.results[0].code, 0);
+	proto_release(&g.own);
+}
+END_TEST
+
 /* Escapes, UTF-8, nesting and keys it does not know: read as jansson
  * reads them. */
 START_TEST(text_reads_as_jansson)
@@ -583,6 +603,7 @@ proto_suite(void)
 	tcase_add_test(tc, older_workers_decode);
 	tcase_add_test(tc, heartbeat_spread);
 	tcase_add_test(tc, text_reads_as_jansson);
+	tcase_add_test(tc, result_text_not_utf8);
 	tcase_add_loop_test(tc, bad_text_refused, 0,
 	                    sizeof bad_text / sizeof *bad_text);
 	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
