@@ -491,20 +491,32 @@ jt_end(struct jt_in *j)
 }
 
 int
-jt_tree(struct jt_in *j, json_t **out)
+jt_span(struct jt_in *j, const char **start, size_t *len, enum jt_type *t)
 {
 	struct jt_val v;
-	*out = NULL;
 	jt_ws(j);
-	const char *start = j->p;
+	*start = j->p;
 	j->quiet++;
 	int rc = jt_value(j, &v);
 	if (rc == 0)
 		rc = jt_skip(j, &v);
 	j->quiet--;
-	if (rc != 0 || v.t == JT_NULL)
+	*len = (size_t)(j->p - *start);
+	*t = v.t;
+	return rc;
+}
+
+int
+jt_tree(struct jt_in *j, json_t **out)
+{
+	const char *start;
+	size_t len;
+	enum jt_type t;
+	*out = NULL;
+	int rc = jt_span(j, &start, &len, &t);
+	if (rc != 0 || t == JT_NULL)
 		return rc;
 	/* Checked above: jansson reads the same text without error. */
-	*out = json_loadb(start, (size_t)(j->p - start), JSON_DECODE_ANY, NULL);
+	*out = json_loadb(start, len, JSON_DECODE_ANY, NULL);
 	return *out != NULL ? 0 : jt_fail(j, "unreadable value");
 }

@@ -82,6 +82,10 @@ int jt_skip(struct jt_in *j, const struct jt_val *v);
 int jt_next(struct jt_in *j, char close, size_t *n, const char **key);
 /* Nothing but white space is left: 0, or -EINVAL. */
 int jt_end(struct jt_in *j);
+/* The next value, whatever it is, checked and left as text: at *START
+ * (in the copy, not NUL-terminated), *LEN bytes, of type *T. */
+int jt_span(struct jt_in *j, const char **start, size_t *len,
+            enum jt_type *t);
 /* The next value, whatever it is, parsed by jansson (a rare part kept
  * as a tree): 0 with *OUT (NULL for null), or -EINVAL. */
 int jt_tree(struct jt_in *j, json_t **out);

@@ -920,49 +920,189 @@ exchange_special(struct jt_in *j, const char *key, const struct at *at,
 	return rc < 0 ? rc : 1;
 }
 
-int
-proto_exchange_parse(const char *text, size_t len, struct proto_exchange *m,
-                     char **err)
+static const struct field task_fields[] = {
+	FLD("id", F_I64, 1, struct proto_task, id, INT64_MIN, INT64_MAX, 0),
+	FLD("attempt", F_I32, 1, struct proto_task, attempt, 0, INT_MAX, 0),
+	FLD("plugin", F_STR, 1, struct proto_task, plugin, 0, 0, 0),
+	FLD("slots", F_I32, 0, struct proto_task, slots, 1, PROTO_SLOTS_MAX, 1),
+	FLD("memory", F_I64, 0, struct proto_task, memory, 0, INT64_MAX, 0),
+	FLD("timeout_ms", F_I64, 0, struct proto_task, timeout_ms, 0,
+	    INT64_MAX, 0),
+	FLD("stage_id", F_I64, 0, struct proto_task, stage_id, 0, INT64_MAX, 0),
+	FLD("index", F_I64, 0, struct proto_task, index, 0, INT64_MAX, 0),
+};
+
+/* A task's params (kept as text: the worker hands a plugin text), inputs
+ * and stage flag.  A bad one is reported by the tree decoder. */
+static int
+task_special(struct jt_in *j, const char *key, const struct at *at,
+             void *base, struct proto_own *own, char **err)
+{
+	struct proto_task *t = base;
+	if (strcmp(key, "params") == 0) {
+		const char *start;
+		size_t len;
+		enum jt_type ty;
+		int rc = jt_span(j, &start, &len, &ty);
+		if (rc != 0)
+			return rc;
+		t->params_text = NULL;
+		if (ty == JT_NULL)
+			return 1;
+		if (ty != JT_OBJECT)
+			return bad_at(err, at, key, "must be an object");
+		char *p = own_keep(own, xmalloc(len + 1));
+		memcpy(p, start, len);
+		p[len] = '\0';
+		t->params_text = p;
+		return 1;
+	}
+	if (strcmp(key, "stage") == 0) {
+		struct jt_val v;
+		int rc = jt_value(j, &v);
+		if (rc != 0)
+			return rc;
+		if (v.t != JT_NULL && v.t != JT_TRUE && v.t != JT_FALSE)
+			return bad_at(err, at, key, "must be true or false");
+		t->stage = v.t == JT_TRUE;
+		return 1;
+	}
+	if (strcmp(key, "inputs") != 0)
+		return 0;
+	json_t *a;
+	int rc = jt_tree(j, &a);
+	t->inputs = NULL;
+	t->ninputs = 0;
+	if (rc != 0 || a == NULL)
+		return rc < 0 ? rc : 1;
+	char w[96];
+	snprintf(w, sizeof w, "%s[%zu].inputs", at->in, at->i);
+	struct proto_file *f;
+	size_t n;
+	if (!json_is_array(a))
+		rc = bad_at(err, at, key, "must be an array");
+	else if ((rc = files_read(a, w, 1, own, &f, &n, err)) == 0) {
+		t->inputs = own_keep(own, proto_files_dup(f, n));
+		t->ninputs = n;
+	}
+	json_decref(a);
+	return rc < 0 ? rc : 1;
+}
+
+static int
+task_in(struct jt_in *j, const struct at *at, void *base,
+        struct proto_own *own, char **err)
+{
+	struct proto_task *t = base;
+	int rc = fields_read(j, at, task_fields,
+	                     sizeof task_fields / sizeof *task_fields, t,
+	                     task_special, own, err);
+	if (rc == 0 && t->params_text == NULL)
+		rc = bad_at(err, at, "params", "missing");
+	return rc;
+}
+
+static const struct field reply_fields[] = {
+	FLD("acked", F_I64, 0, struct proto_exchange_reply, acked, 0,
+	    INT64_MAX, 0),
+	FLD("heartbeat_ms", F_I64, 0, struct proto_exchange_reply,
+	    heartbeat_ms, 0, INT64_MAX, 0),
+};
+
+static int
+reply_special(struct jt_in *j, const char *key, const struct at *at,
+              void *base, struct proto_own *own, char **err)
+{
+	struct proto_exchange_reply *m = base;
+	int rc;
+	(void)at;
+	if (strcmp(key, "tasks") == 0)
+		rc = elements_read(j, key, sizeof *m->tasks, task_in, own,
+		                   (void **)&m->tasks, &m->ntasks, err);
+	else if (strcmp(key, "cancel") == 0)
+		rc = elements_read(j, key, sizeof *m->cancel, attempt_in, own,
+		                   (void **)&m->cancel, &m->ncancel, err);
+	else
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+/* Read message TEXT into BASE (its proto_own OWN) by the table F and
+ * SPECIAL; on a bad message (not bad JSON), TREE decodes it instead,
+ * which decides: only there do the two readers differ (of a key given
+ * twice jansson keeps the last, so a bad first one is no error, and
+ * this reader checks each as it comes), and it names the field. */
+static int
+text_read(const char *text, size_t len, void *base, struct proto_own *own,
+          const struct field *f, size_t nf, special_fn special,
+          int (*tree)(json_t *j, void *base, char **err), char **err)
 {
 	struct jt_in j;
 	struct jt_val v;
-	memset(m, 0, sizeof *m);
-	m->cache_bytes = m->cache_files = m->cache_budget = -1;
 	jt_in_init(&j, text, len, err);
-	own_keep(&m->own, jt_in_take(&j));   /* the strings point into it */
+	own_keep(own, jt_in_take(&j));   /* the strings point into it */
 	int rc = jt_value(&j, &v);
 	if (rc == 0 && v.t != JT_OBJECT)
 		rc = err_set(err, -EINVAL, "request body must be a JSON object");
 	struct at top = { 0 };
 	if (rc == 0)
-		rc = fields_read(&j, &top, exchange_fields,
-		                 sizeof exchange_fields / sizeof *exchange_fields,
-		                 m, exchange_special, &m->own, err);
+		rc = fields_read(&j, &top, f, nf, base, special, own, err);
 	if (rc == 0)
 		rc = jt_end(&j);
-	/* The results were read as result_in: pack them as proto_result. */
-	if (rc == 0 && m->nresults > 0) {
+	if (rc == 0 || j.malformed)
+		return decode_end(own, rc);
+	free(*err);
+	*err = NULL;
+	proto_release(own);
+	json_t *t = json_loadb(text, len, 0, NULL);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		return err_set(err, -EINVAL, "request body must be a JSON object");
+	}
+	rc = tree(t, base, err);
+	json_decref(t);         /* the message holds its own reference */
+	return rc;
+}
+
+static int
+reply_tree(json_t *j, void *base, char **err)
+{
+	return proto_exchange_reply_decode(j, base, err);
+}
+
+int
+proto_exchange_reply_parse(const char *text, size_t len,
+                           struct proto_exchange_reply *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	return text_read(text, len, m, &m->own, reply_fields,
+	                 sizeof reply_fields / sizeof *reply_fields,
+	                 reply_special, reply_tree, err);
+}
+
+static int
+exchange_tree(json_t *j, void *base, char **err)
+{
+	return proto_exchange_decode(j, base, err);
+}
+
+int
+proto_exchange_parse(const char *text, size_t len, struct proto_exchange *m,
+                     char **err)
+{
+	memset(m, 0, sizeof *m);
+	m->cache_bytes = m->cache_files = m->cache_budget = -1;
+	int rc = text_read(text, len, m, &m->own, exchange_fields,
+	                   sizeof exchange_fields / sizeof *exchange_fields,
+	                   exchange_special, exchange_tree, err);
+	/* The results were read as result_in (when the text reader read
+	 * them; the tree decoder's are proto_result already): pack them. */
+	if (rc == 0 && m->own.json == NULL) {
 		char *ri = (char *)m->results;
 		for (size_t i = 0; i < m->nresults; i++)
 			memmove(&m->results[i], ri + i * sizeof(struct result_in),
 			        sizeof *m->results);
 	}
-	if (rc == 0 || j.malformed)
-		return decode_end(&m->own, rc);
-	/* Valid JSON but a bad message: read as the tree decoder reads it,
-	 * which decides.  Rare, and only there do the two readers differ:
-	 * of a key given twice jansson keeps the last, so a bad first one
-	 * is no error (this reader checks each as it comes). */
-	free(*err);
-	*err = NULL;
-	proto_release(&m->own);
-	json_t *tree = json_loadb(text, len, 0, NULL);
-	if (!json_is_object(tree)) {
-		json_decref(tree);
-		return err_set(err, -EINVAL, "request body must be a JSON object");
-	}
-	rc = proto_exchange_decode(tree, m, err);
-	json_decref(tree);      /* M holds its own reference */
 	return rc;
 }
 
@@ -1021,7 +1161,10 @@ out_task(struct jt_out *t, const struct proto_task *k)
 	JT_LIT(t, ",\"plugin\":");
 	jt_str(t, k->plugin);
 	JT_LIT(t, ",\"params\":");
-	jt_json(t, k->params);
+	if (k->params_text != NULL)
+		jt_put(t, k->params_text, strlen(k->params_text));
+	else
+		jt_json(t, k->params);
 	/* The decoder's defaults (task_read) are left out. */
 	if (k->slots != 1) {
 		JT_LIT(t, ",\"slots\":");

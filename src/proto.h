@@ -185,6 +185,8 @@ struct proto_task {
 	int attempt;
 	const char *plugin;
 	json_t *params;               /* an object (borrowed; NULL: {}) */
+	const char *params_text;      /* or the object as JSON text (read
+	                               * from text: params is NULL then) */
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;           /* 0 = none */
@@ -211,6 +213,11 @@ char *proto_exchange_reply_text(const struct proto_exchange_reply *m,
                                 size_t *len);
 int proto_exchange_reply_decode(json_t *j, struct proto_exchange_reply *m,
                                 char **err);
+/* The same from the reply's text (LEN bytes at TEXT, which need not
+ * outlive M): what a worker reads, without a jansson tree; a task's
+ * params as params_text. */
+int proto_exchange_reply_parse(const char *text, size_t len,
+                               struct proto_exchange_reply *m, char **err);
 
 /* --------------------------------------------------------------- leave */
 

@@ -558,7 +558,8 @@ worker_in_process(const struct kiln_worker_conf *wc, const char *name)
 static void
 worker_start(struct wk *w, const struct proto_task *pt)
 {
-	char *params = pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
+	char *params = pt->params_text ? xstrdup(pt->params_text) :
+	               pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
 	char *err = NULL;
 	const struct kiln_worker_conf *wc = w->wc;
 	plugin *p = plugin_acquire(w->reg, pt->plugin);
@@ -681,22 +682,29 @@ worker_call(struct wk *w, client *c, const char *path, json_t *body,
 }
 
 /* As worker_call, with LEN bytes of JSON text at BODY (taken) as the
- * body: an exchange, written without a jansson tree (proto.h). */
+ * body, and the reply's text in *TEXT (malloc()ed) and *TLEN: an
+ * exchange, written and read without a jansson tree (proto.h). */
 static int
 worker_call_text(struct wk *w, client *c, const char *path, char *body,
-                 size_t len, long timeout_ms, json_t **reply, const char *what)
+                 size_t len, long timeout_ms, char **text, size_t *tlen,
+                 const char *what)
 {
 	long status = 0;
-	char *err = NULL, *text = NULL;
-	size_t tlen = 0;
-	*reply = NULL;
+	char *err = NULL;
+	json_t *reply = NULL;
 	int rc = client_send_bytes(c, "POST", path, body, len, timeout_ms,
-	                           &status, &text, &tlen, &err);
+	                           &status, text, tlen, &err);
 	free(body);
-	if (rc == 0 && tlen > 0)
-		*reply = json_loadb(text, tlen, JSON_DECODE_ANY, NULL);
-	free(text);
-	return call_done(w, rc, status, reply, err, what, 1);
+	if (rc == 0 && status == 200) {
+		free(err);
+		return 0;
+	}
+	/* Only a refusal is read as a tree, for its message. */
+	if (rc == 0 && *tlen > 0)
+		reply = json_loadb(*text, *tlen, JSON_DECODE_ANY, NULL);
+	free(*text);
+	*text = NULL;
+	return call_done(w, rc, status, &reply, err, what, 1);
 }
 
 static int
@@ -811,16 +819,18 @@ exchange(struct wk *w, client *c, const struct proto_result *results,
 	char session[32];
 	size_t len;
 	char *body = exchange_body(w, results, n, wait_ms, session, &len);
-	json_t *reply;
+	char *reply;
+	size_t rlen;
 	struct proto_exchange_reply rep;
 	char *err = NULL;
 	int rc = worker_call_text(w, c, PROTO_PATH_EXCHANGE, body, len,
-	                          wait_ms + 10000, &reply, "exchange");
-	if (rc == 0 && (rc = proto_exchange_reply_decode(reply, &rep, &err)) != 0) {
+	                          wait_ms + 10000, &reply, &rlen, "exchange");
+	if (rc == 0 &&
+	    (rc = proto_exchange_reply_parse(reply, rlen, &rep, &err)) != 0) {
 		log_warn("exchange with %s: bad reply: %s", w->url, err);
 		free(err);
 	}
-	json_decref(reply);
+	free(reply);
 	if (rc != 0) {
 		pthread_mutex_lock(&w->mu);
 		w->need_register = 1;

@@ -101,6 +101,39 @@ exchange_both(const uint8_t *data, size_t size)
 	free(gerr);
 }
 
+/* A worker reads the exchange's reply from its text too: the same. */
+static void
+reply_both(const uint8_t *data, size_t size)
+{
+	struct proto_exchange_reply t, g;
+	char *terr = NULL, *gerr = NULL;
+	int trc = proto_exchange_reply_parse((const char *)data, size, &t, &terr);
+	json_t *j = json_loadb((const char *)data, size, 0, NULL);
+	int grc = json_is_object(j) ? proto_exchange_reply_decode(j, &g, &gerr) : -1;
+	json_decref(j);
+	if (trc != 0 && grc == 0 && memchr(data, '\0', size) != NULL) {
+		proto_release(&g.own);
+		free(terr);
+		return;
+	}
+	if ((trc == 0) != (grc == 0)) {
+		fprintf(stderr, "text: %s; tree: %s\n", trc ? terr : "read",
+		        grc ? (gerr ? gerr : "not a JSON object") : "read");
+		FZ_CHECK(!"the two reply readers agree");
+	}
+	if (trc == 0) {
+		json_t *a = proto_exchange_reply_encode(&t);
+		json_t *b = proto_exchange_reply_encode(&g);
+		FZ_CHECK(json_equal(a, b));
+		json_decref(a);
+		json_decref(b);
+		proto_release(&t.own);
+		proto_release(&g.own);
+	}
+	free(terr);
+	free(gerr);
+}
+
 static void
 fuzz_files(const uint8_t *data, size_t size)
 {
@@ -137,6 +170,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (type == 1)
 		exchange_both(data + 1, size - 1);
+	if (type == 5)
+		reply_both(data + 1, size - 1);
 	/* A request body must be an object (api_body_object()); a reply is
 	 * read as any JSON value (client_request()). */
 	json_t *j = json_loadb((const char *)data + 1, size - 1,

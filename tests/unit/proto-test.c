@@ -244,6 +244,19 @@ START_TEST(exchange_round_trip)
 	ck_assert_int_eq(rg.heartbeat_ms, 5000);
 	same_json(reply_wire(&rg), reply_wire(&r));
 	proto_release(&rg.own);
+	/* A worker reads it from its text, params kept as text: the same. */
+	size_t rlen;
+	char *rtext = proto_exchange_reply_text(&r, &rlen);
+	ck_assert_msg(proto_exchange_reply_parse(rtext, rlen, &rg, &err) == 0,
+	              "%s", err);
+	free(rtext);
+	ck_assert_ptr_null(rg.tasks[0].params);
+	ck_assert_str_eq(rg.tasks[1].params_text, "{}");
+	ck_assert_int_eq(rg.tasks[0].slots, 2);
+	ck_assert_int_eq(rg.tasks[1].slots, 1);
+	ck_assert_int_eq(rg.tasks[1].stage, 1);
+	same_json(reply_wire(&rg), reply_wire(&r));
+	proto_release(&rg.own);
 	/* From a master before heartbeats_per_second: not said, 0. */
 	json_t *old = reply_wire(&r);
 	json_object_del(old, "heartbeat_ms");
@@ -454,11 +467,15 @@ START_TEST(bad_input_names_the_field)
 	ck_assert_int_eq(j->refcount, 1);
 	free(err);
 	json_decref(j);
-	if (bad[_i].kind != EXCH)
+	if (bad[_i].kind != EXCH && bad[_i].kind != EXCH_REPLY)
 		return;
-	/* The master reads an exchange from its text: the same message. */
+	/* The exchange and its reply are read from their text: the same
+	 * message. */
 	err = NULL;
-	rc = proto_exchange_parse(bad[_i].body, strlen(bad[_i].body), &m.exch, &err);
+	const char *b = bad[_i].body;
+	rc = bad[_i].kind == EXCH ?
+	     proto_exchange_parse(b, strlen(b), &m.exch, &err) :
+	     proto_exchange_reply_parse(b, strlen(b), &m.exch_reply, &err);
 	ck_assert_int_eq(rc, -EINVAL);
 	ck_assert_ptr_nonnull(err);
 	ck_assert_msg(strstr(err, bad[_i].err) != NULL, "text %s: got \"%s\", want \"%s\"",
