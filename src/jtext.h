@@ -59,7 +59,8 @@ struct jt_in {
 	int depth;
 	int quiet;              /* inside jt_skip(): strings left as they are */
 	int taken;              /* the copy belongs to the caller now */
-	int malformed;          /* an error was the text's, not JSON's use */
+	int malformed;          /* the error was bad JSON (jt_fail), not a
+	                         * bad message */
 	char **err;
 };
 
@@ -70,8 +71,8 @@ void jt_in_init(struct jt_in *j, const char *text, size_t len, char **err);
 char *jt_in_take(struct jt_in *j);
 void jt_in_free(struct jt_in *j);
 /* The next value; 0 or -EINVAL ("malformed JSON at byte N: ...").
- * QUIET: its strings are checked but not decoded (its text stays as it
- * was, for jt_span()). */
+ * While .quiet, its strings are checked but not decoded (the text stays
+ * as it was, for jt_span()). */
 int jt_value(struct jt_in *j, struct jt_val *v);
 /* The rest of V if it is an array or object just opened; 0 or -EINVAL. */
 int jt_skip(struct jt_in *j, const struct jt_val *v);
