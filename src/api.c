@@ -51,6 +51,9 @@ pstate_free(void *p)
 {
 	struct pstate *ps = p;
 	json_decref(ps->body);
+	if (ps->exchange != NULL)
+		proto_release(&ps->exchange->own);
+	free(ps->exchange);
 	free(ps);
 }
 
@@ -469,9 +472,9 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 			.stage = t->stage, .stage_id = t->stage_id,
 			.index = t->index };
 		/* The store wrote both: they parse (or the task gets none).
-		 * Most have none: no parse for those. */
-		p->params = t->params != NULL && strcmp(t->params, "{}") == 0 ?
-		            json_object() : json_loads(t->params, 0, NULL);
+		 * Most have none: no parse for those (NULL is sent as {}). */
+		p->params = t->params == NULL || strcmp(t->params, "{}") == 0 ?
+		            NULL : json_loads(t->params, 0, NULL);
 		char *err = NULL;
 		if (proto_files_parse(t->inputs, &p->inputs, &p->ninputs,
 		                      &owns[i], &err) != 0) {
@@ -479,7 +482,10 @@ exchange_reply(http_req *r, const struct sched_exchange *x, size_t nres)
 			free(err);
 		}
 	}
-	http_reply_json(r, 200, proto_exchange_reply_encode(&rep));
+	size_t len;
+	char *text = proto_exchange_reply_text(&rep, &len);
+	http_reply_tagged(r, 200, "application/json", text, len);
+	free(text);
 	for (size_t i = 0; i < x->ntasks; i++) {
 		json_decref(rep.tasks[i].params);
 		proto_release(&owns[i]);
@@ -499,68 +505,85 @@ exchange_progress(struct api_ctx *a, const struct proto_exchange *m)
 			                   m->progress[i].attempt, m->progress[i].log);
 }
 
+/* S (a member of M) with secrets masked: a copy kept by M if it held one. */
+static void
+mask_kept(struct proto_exchange *m, const char **s)
+{
+	if (*s != NULL && varconn_mask_needed(*s))
+		*s = proto_keep(&m->own, varconn_mask_text(*s));
+}
+
 /* Secrets (varconn.h) out of what tasks send back before anything keeps
  * or shows it: each result's log, error and result, each progress
  * report's log.  Only those: a secret that happened to equal a state's
  * name must not rewrite the protocol. */
 static void
-exchange_mask(json_t *body)
+exchange_mask(struct proto_exchange *m)
 {
-	static const char *const keys[] = { "log", "error", "result" };
-	size_t i;
-	json_t *e;
-	json_array_foreach(json_object_get(body, "results"), i, e)
-		for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-			varconn_mask_json(json_object_get(e, keys[k]));
-	json_array_foreach(json_object_get(body, "progress"), i, e)
-		varconn_mask_json(json_object_get(e, "log"));
+	for (size_t i = 0; i < m->nresults; i++) {
+		mask_kept(m, &m->results[i].log);
+		mask_kept(m, &m->results[i].error);
+		mask_kept(m, &m->results[i].result);
+	}
+	for (size_t i = 0; i < m->nprogress; i++)
+		mask_kept(m, &m->progress[i].log);
 }
 
+/*
+ * A worker's exchange: read from its text on the first entry (not as a
+ * jansson tree: the one request per few hundred results, see
+ * proto_exchange_parse()) and kept with the request while it is parked.
+ */
 static void
 cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 {
 	const struct who *who = c->who;
 	struct pstate *ps = api_pstate(r);
+	char *err = NULL;
 	if (!ps->entered) {
 		ps->entered = 1;
-		ps->body = api_body_object(r);
-		if (ps->body == NULL)
+		size_t len;
+		const char *b = http_body(r, &len);
+		if (json_prescan(b, len, &err) < 0) {
+			http_reply_error(r, 400, "%s", err);
+			free(err);
 			return;
-		exchange_mask(ps->body);
+		}
+		struct proto_exchange *x = xcalloc(1, sizeof *x);
+		if (cluster_decoded(r, proto_exchange_parse(b, len, x, &err),
+		                    "exchange", err) != 0) {
+			free(x);
+			return;
+		}
+		ps->exchange = x;
+		exchange_mask(x);
 	}
-	/* Decoded at every entry: a parked request carries no results, so
-	 * the walk is short. */
-	struct proto_exchange m;
-	char *err = NULL;
-	if (cluster_decoded(r, proto_exchange_decode(ps->body, &m, &err),
-	                    "exchange", err) != 0)
+	struct proto_exchange *m = ps->exchange;
+	if (m == NULL)
 		return;
-	if (strcmp(m.name, who->id) != 0) {
+	if (strcmp(m->name, who->id) != 0) {
 		http_reply_error(r, 400, "exchange needs name (the signer) and session");
-		proto_release(&m.own);
 		return;
 	}
-	uint64_t session = strtoull(m.session, NULL, 16);
+	uint64_t session = strtoull(m->session, NULL, 16);
 	/* Results and log lines are applied on the first entry only; a
 	 * re-entered (parked) request has none left to give. */
-	size_t nres = ps->deadline ? 0 : m.nresults;
+	size_t nres = ps->deadline ? 0 : m->nresults;
 	if (!ps->deadline) {
-		exchange_progress(a, &m);
-		if (m.cache_bytes >= 0)
-			sched_worker_cache(a->sc, m.name, session, m.cache_bytes,
-			                   m.cache_files, m.cache_budget);
+		exchange_progress(a, m);
+		if (m->cache_bytes >= 0)
+			sched_worker_cache(a->sc, m->name, session, m->cache_bytes,
+			                   m->cache_files, m->cache_budget);
 	}
 	struct xresults res;
-	xresults_from(&res, m.results, nres);
-	struct sched_held *run = held_from(m.running, m.nrunning);
+	xresults_from(&res, m->results, nres);
+	struct sched_held *run = held_from(m->running, m->nrunning);
 	struct sched_exchange x;
-	err = NULL;
-	int rc = sched_exchange(a->sc, m.name, session, res.res, nres, run,
-	                        m.nrunning, m.want, &x, &err);
-	int64_t wait_ms = m.wait_ms;
+	int rc = sched_exchange(a->sc, m->name, session, res.res, nres, run,
+	                        m->nrunning, m->want, &x, &err);
+	int64_t wait_ms = m->wait_ms;
 	xresults_free(&res);
 	free(run);
-	proto_release(&m.own);
 	if (rc != 0) {
 		if (rc == -ESTALE)
 			http_reply_error(r, 409, "%s", err);
@@ -577,12 +600,10 @@ cluster_exchange(struct api_ctx *a, http_req *r, const struct api_call *c)
 			ps->deadline = clock_mono_ms() + wait_ms;
 		}
 		if (clock_mono_ms() < ps->deadline) {
-			/* Taken on this entry: a re-entry decodes the rest
+			/* Taken on this entry: a re-entry passes the rest
 			 * only (a list of thousands of running tasks is
 			 * walked once, not at every wake). */
-			json_object_del(ps->body, "results");
-			json_object_del(ps->body, "running");
-			json_object_del(ps->body, "progress");
+			m->nresults = m->nrunning = m->nprogress = 0;
 			sched_exchange_clear(&x);
 			http_park_as(r, ps->deadline, HTTP_PARK_WORKER);
 			return;

@@ -102,6 +102,7 @@ struct pstate {
 	int entered;
 	int64_t deadline;
 	json_t *body;
+	struct proto_exchange *exchange;  /* a worker's exchange, as read */
 	int64_t stage;   /* a stage submit's stage, once made */
 };
 

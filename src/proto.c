@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "kiln/plugin.h"
 #include "err.h"
 #include "hash.h"
+#include "jtext.h"
 #include "proto.h"
 #include "xalloc.h"
 
@@ -33,6 +35,12 @@ own_keep(struct proto_own *own, void *p)
 	}
 	own->mem[own->nmem++] = p;
 	return p;
+}
+
+void *
+proto_keep(struct proto_own *own, void *p)
+{
+	return own_keep(own, p);
 }
 
 static void *
@@ -78,6 +86,16 @@ bad(char **err, const char *where, const char *key, const char *what)
 	              key, what);
 }
 
+static int
+bad_range(char **err, const char *where, const char *key, int64_t n,
+          int64_t lo, int64_t hi)
+{
+	char what[96];
+	snprintf(what, sizeof what, "%lld is out of range %lld..%lld",
+	         (long long)n, (long long)lo, (long long)hi);
+	return bad(err, where, key, what);
+}
+
 /* Member KEY of object O, or NULL if absent or null; -EINVAL if absent
  * and REQUIRED. */
 static int
@@ -120,12 +138,8 @@ get_int(json_t *o, const char *where, const char *key, int required,
 	if (!json_is_integer(v))
 		return bad(err, where, key, "must be an integer");
 	int64_t n = json_integer_value(v);
-	if (n < lo || n > hi) {
-		char what[96];
-		snprintf(what, sizeof what, "%lld is out of range %lld..%lld",
-		         (long long)n, (long long)lo, (long long)hi);
-		return bad(err, where, key, what);
-	}
+	if (n < lo || n > hi)
+		return bad_range(err, where, key, n, lo, hi);
 	*out = n;
 	return 0;
 }
@@ -438,23 +452,6 @@ proto_register_reply_decode(json_t *j, struct proto_register_reply *m,
 
 /* ------------------------------------------------------------ exchange */
 
-static json_t *
-result_json(const struct proto_result *r)
-{
-	json_t *o = json_pack("{s:I,s:i,s:s,s:i,s:s?,s:s?,s:s,s:I}",
-		"id", (json_int_t)r->id, "attempt", r->attempt,
-		"state", job_state_name(r->state), "code", r->code,
-		"result", r->result, "error", r->error,
-		"log", r->log ? r->log : "",
-		"finished_ms", (json_int_t)r->finished_ms);
-	if (r->duration_ms >= 0)
-		json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
-	if (r->noutputs > 0)
-		json_object_set_new(o, "outputs", proto_files_json(r->outputs,
-		                                                  r->noutputs));
-	return o;
-}
-
 struct proto_result *
 proto_result_dup(const struct proto_result *r)
 {
@@ -479,6 +476,15 @@ proto_result_free(struct proto_result *r)
 	free(r);
 }
 
+/* A result's STATE: a state the master does not know is a failure it
+ * can retry. */
+static enum job_state
+result_state(const char *state)
+{
+	enum job_state st = job_state_parse(state);
+	return st == JOB_SUCCEEDED || st == JOB_CANCELLED ? st : JOB_FAILED;
+}
+
 static int
 result_read(json_t *e, const char *w, struct proto_own *own,
             struct proto_result *r, char **err)
@@ -496,37 +502,18 @@ result_read(json_t *e, const char *w, struct proto_own *own,
 	            &r->duration_ms, err) != 0 ||
 	    files_member(e, w, "outputs", own, &r->outputs, &r->noutputs, err) != 0)
 		return -EINVAL;
-	/* A state the master does not know is a failure it can retry. */
-	r->state = job_state_parse(state);
-	if (r->state != JOB_SUCCEEDED && r->state != JOB_CANCELLED)
-		r->state = JOB_FAILED;
+	r->state = result_state(state);
 	return 0;
 }
 
 json_t *
 proto_exchange_encode(const struct proto_exchange *m)
 {
-	json_t *results = json_array();
-	for (size_t i = 0; i < m->nresults; i++)
-		json_array_append_new(results, result_json(&m->results[i]));
-	json_t *progress = json_array();
-	for (size_t i = 0; i < m->nprogress; i++) {
-		const struct proto_progress *p = &m->progress[i];
-		json_array_append_new(progress, json_pack("{s:I,s:i,s:s?,s:f}",
-			"id", (json_int_t)p->id, "attempt", p->attempt,
-			"log", p->log, "progress", p->progress));
-	}
-	json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:i,s:I,s:o}", "name", m->name,
-		"session", m->session, "results", results,
-		"running", attempts_json(m->running, m->nrunning),
-		"want", m->want, "wait_ms", (json_int_t)m->wait_ms,
-		"progress", progress);
-	if (o != NULL && m->cache_bytes >= 0)
-		json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I}",
-			"bytes", (json_int_t)m->cache_bytes,
-			"files", (json_int_t)m->cache_files,
-			"budget", (json_int_t)m->cache_budget));
-	return o;
+	size_t len;
+	char *text = proto_exchange_text(m, &len);
+	json_t *j = json_loadb(text, len, 0, NULL);
+	free(text);
+	return j;
 }
 
 static int
@@ -603,32 +590,718 @@ proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err)
 	return decode_end(&m->own, exchange_read(j, m, err));
 }
 
-json_t *
-proto_exchange_reply_encode(const struct proto_exchange_reply *m)
+/* ------------------------------------------------- exchange, from text */
+
+/*
+ * The exchange body read straight from its text (jtext.h) rather than
+ * through a jansson tree: the master reads one for every few hundred
+ * results, and the tree was a fifth of its CPU per task in bulk (perf,
+ * 2026-12-07).  Same message, same checks and the same messages as
+ * proto_exchange_decode() (tests/fuzz/proto-fuzz.c holds them to it),
+ * keys it does not know skipped whatever their value.  Each object's
+ * known members are a table.
+ */
+
+/* Where a member is: "KEY" at the top, "OBJ.KEY" in an object member,
+ * "ARRAY[I].KEY" in an element.  Formatted only for an error: the walk
+ * meets thousands of them. */
+struct at {
+	const char *in;         /* NULL at the top */
+	size_t i;               /* AT_MEMBER: not an element */
+};
+#define AT_MEMBER ((size_t)-1)
+
+static const char *
+at_where(const struct at *at, char w[64])
 {
-	json_t *tasks = json_array();
-	for (size_t i = 0; i < m->ntasks; i++) {
-		const struct proto_task *t = &m->tasks[i];
-		json_t *o = json_pack("{s:I,s:i,s:s,s:o,s:i,s:I,s:I,s:o}",
-			"id", (json_int_t)t->id, "attempt", t->attempt,
-			"plugin", t->plugin,
-			"params", t->params ? json_incref(t->params) : json_object(),
-			"slots", t->slots, "memory", (json_int_t)t->memory,
-			"timeout_ms", (json_int_t)t->timeout_ms,
-			"inputs", proto_files_json(t->inputs, t->ninputs));
-		if (t->stage) {
-			json_object_set_new(o, "stage", json_true());
-			json_object_set_new(o, "stage_id", json_integer(t->stage_id));
-			json_object_set_new(o, "index", json_integer(t->index));
+	if (at->in == NULL)
+		return "";
+	if (at->i == AT_MEMBER)
+		return at->in;
+	snprintf(w, 64, "%s[%zu]", at->in, at->i);
+	return w;
+}
+
+static int
+bad_at(char **err, const struct at *at, const char *key, const char *what)
+{
+	char w[64];
+	return bad(err, at_where(at, w), key, what);
+}
+
+enum fkind { F_STR, F_I64, F_I32, F_NUM };
+
+/* A member of an object: where it goes (an offset in the struct read),
+ * its range, its value when absent or null. */
+struct field {
+	const char *key;
+	enum fkind kind;
+	int required;
+	size_t off;
+	int64_t lo, hi, def;
+};
+
+/* Set member F at BASE from V (null: its default); 1 if it was given. */
+static int
+field_set(const struct field *f, void *base, const struct jt_val *v,
+          const struct at *at, char **err)
+{
+	char *dst = (char *)base + f->off;
+	if (v->t == JT_NULL) {
+		switch (f->kind) {
+		case F_STR: *(const char **)dst = NULL; break;
+		case F_I64: *(int64_t *)dst = f->def; break;
+		case F_I32: *(int *)dst = (int)f->def; break;
+		case F_NUM: *(double *)dst = 0; break;
 		}
-		json_array_append_new(tasks, o);
+		return 0;
 	}
-	json_t *o = json_pack("{s:o,s:o,s:I}", "tasks", tasks,
-		"cancel", attempts_json(m->cancel, m->ncancel),
-		"acked", (json_int_t)m->acked);
-	if (m->heartbeat_ms > 0)
-		json_object_set_new(o, "heartbeat_ms", json_integer(m->heartbeat_ms));
-	return o;
+	switch (f->kind) {
+	case F_STR:
+		if (v->t != JT_STR)
+			return bad_at(err, at, f->key, "must be a string");
+		*(const char **)dst = v->s;
+		return 1;
+	case F_NUM:
+		if (v->t != JT_INT && v->t != JT_REAL)
+			return bad_at(err, at, f->key, "must be a number");
+		*(double *)dst = v->t == JT_INT ? (double)v->i : v->d;
+		return 1;
+	default:
+		if (v->t != JT_INT)
+			return bad_at(err, at, f->key, "must be an integer");
+		if (v->i < f->lo || v->i > f->hi) {
+			char w[64];
+			return bad_range(err, at_where(at, w), f->key, v->i,
+			                 f->lo, f->hi);
+		}
+		if (f->kind == F_I64)
+			*(int64_t *)dst = v->i;
+		else
+			*(int *)dst = (int)v->i;
+		return 1;
+	}
+}
+
+/* A member the table does not hold: read by the object's own code
+ * (SPECIAL, which returns 1 if it took KEY), or skipped. */
+typedef int (*special_fn)(struct jt_in *j, const char *key,
+                          const struct at *at, void *base,
+                          struct proto_own *own, char **err);
+
+/* The members of the object just opened at J into BASE: F (NF of them,
+ * at most 32) by the table, the others by SPECIAL or skipped. */
+static int
+fields_read(struct jt_in *j, const struct at *at, const struct field *f,
+            size_t nf, void *base, special_fn special,
+            struct proto_own *own, char **err)
+{
+	uint32_t given = 0;
+	for (size_t k = 0; k < nf; k++)
+		field_set(&f[k], base, &(struct jt_val){ .t = JT_NULL }, at, err);
+	size_t n = 0;
+	const char *key;
+	int rc;
+	while ((rc = jt_next(j, '}', &n, &key)) > 0) {
+		size_t k = 0;
+		while (k < nf && strcmp(f[k].key, key) != 0)
+			k++;
+		if (k < nf) {
+			struct jt_val v;
+			if ((rc = jt_value(j, &v)) != 0)
+				return rc;
+			if ((rc = field_set(&f[k], base, &v, at, err)) < 0)
+				return rc;
+			given = rc ? given | 1u << k : given & ~(1u << k);
+			continue;
+		}
+		if (special != NULL &&
+		    (rc = special(j, key, at, base, own, err)) != 0) {
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		struct jt_val v;
+		if ((rc = jt_value(j, &v)) != 0 || (rc = jt_skip(j, &v)) != 0)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	for (size_t k = 0; k < nf; k++)
+		if (f[k].required && !(given & 1u << k))
+			return bad_at(err, at, f[k].key, "missing");
+	return 0;
+}
+
+/* Read an element object (of array AT->array) into BASE. */
+typedef int (*element_fn)(struct jt_in *j, const struct at *at, void *base,
+                          struct proto_own *own, char **err);
+
+/* The array (or null) that is member KEY, of objects of SIZE bytes each
+ * read by ONE: *OUT (owned by OWN) and *N. */
+static int
+elements_read(struct jt_in *j, const char *key, size_t size, element_fn one,
+              struct proto_own *own, void **out, size_t *n, char **err)
+{
+	struct jt_val v;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if ((rc = jt_value(j, &v)) != 0)
+		return rc;
+	if (v.t == JT_NULL)
+		return 0;
+	if (v.t != JT_ARRAY)
+		return bad(err, "", key, "must be an array");
+	char *arr = NULL;
+	size_t cap = 0, count = 0, seen = 0;
+	while ((rc = jt_next(j, ']', &seen, NULL)) > 0) {
+		struct at at = { key, count };
+		if ((rc = jt_value(j, &v)) != 0)
+			break;
+		if (v.t != JT_OBJECT) {
+			rc = err_set(err, -EINVAL, "%s[%zu]: must be an object",
+			             key, count);
+			break;
+		}
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			arr = xrealloc(arr, cap * size);
+		}
+		memset(arr + count * size, 0, size);
+		if ((rc = one(j, &at, arr + count * size, own, err)) != 0)
+			break;
+		count++;
+	}
+	if (rc < 0) {
+		free(arr);
+		return rc;
+	}
+	*out = arr != NULL ? own_keep(own, arr) : own_calloc(own, 1, size);
+	*n = count;
+	return 0;
+}
+
+#define FLD(key, kind, req, type, member, lo, hi, def) \
+	{ key, kind, req, offsetof(type, member), lo, hi, def }
+
+static const struct field attempt_fields[] = {
+	FLD("id", F_I64, 1, struct proto_attempt, id, INT64_MIN, INT64_MAX, 0),
+	FLD("attempt", F_I32, 1, struct proto_attempt, attempt, 0, INT_MAX, 0),
+};
+
+static int
+attempt_in(struct jt_in *j, const struct at *at, void *base,
+           struct proto_own *own, char **err)
+{
+	return fields_read(j, at, attempt_fields, 2, base, NULL, own, err);
+}
+
+/* A result as read: the state's name beside it. */
+struct result_in {
+	struct proto_result r;
+	const char *state;
+};
+
+static const struct field result_fields[] = {
+	FLD("id", F_I64, 1, struct result_in, r.id, INT64_MIN, INT64_MAX, 0),
+	FLD("attempt", F_I32, 1, struct result_in, r.attempt, 0, INT_MAX, 0),
+	FLD("state", F_STR, 1, struct result_in, state, 0, 0, 0),
+	FLD("code", F_I32, 0, struct result_in, r.code, INT_MIN, INT_MAX, 0),
+	FLD("result", F_STR, 0, struct result_in, r.result, 0, 0, 0),
+	FLD("error", F_STR, 0, struct result_in, r.error, 0, 0, 0),
+	FLD("log", F_STR, 0, struct result_in, r.log, 0, 0, 0),
+	FLD("finished_ms", F_I64, 0, struct result_in, r.finished_ms,
+	    INT64_MIN, INT64_MAX, 0),
+	FLD("duration_ms", F_I64, 0, struct result_in, r.duration_ms,
+	    INT64_MIN, INT64_MAX, -1),
+};
+
+/* A result's "outputs": rare, so kept as a tree and read as the tree
+ * decoder reads it. */
+static int
+result_special(struct jt_in *j, const char *key, const struct at *at,
+               void *base, struct proto_own *own, char **err)
+{
+	struct proto_result *r = &((struct result_in *)base)->r;
+	if (strcmp(key, "outputs") != 0)
+		return 0;
+	json_t *a;
+	int rc = jt_tree(j, &a);
+	r->outputs = NULL;
+	r->noutputs = 0;
+	if (rc != 0 || a == NULL)
+		return rc < 0 ? rc : 1;
+	char w[96];
+	snprintf(w, sizeof w, "%s[%zu].outputs", at->in, at->i);
+	struct proto_file *f;
+	size_t n;
+	if (!json_is_array(a))
+		rc = bad_at(err, at, key, "must be an array");
+	else if ((rc = files_read(a, w, 0, own, &f, &n, err)) == 0) {
+		/* One allocation holding its strings: the tree goes. */
+		r->outputs = own_keep(own, proto_files_dup(f, n));
+		r->noutputs = n;
+	}
+	json_decref(a);
+	return rc < 0 ? rc : 1;
+}
+
+static int
+result_in(struct jt_in *j, const struct at *at, void *base,
+          struct proto_own *own, char **err)
+{
+	struct result_in *ri = base;
+	int rc = fields_read(j, at, result_fields,
+	                     sizeof result_fields / sizeof *result_fields, ri,
+	                     result_special, own, err);
+	if (rc != 0)
+		return rc;
+	ri->r.state = result_state(ri->state);
+	return 0;
+}
+
+static const struct field progress_fields[] = {
+	FLD("id", F_I64, 1, struct proto_progress, id, INT64_MIN, INT64_MAX, 0),
+	FLD("attempt", F_I32, 1, struct proto_progress, attempt, 0, INT_MAX, 0),
+	FLD("log", F_STR, 0, struct proto_progress, log, 0, 0, 0),
+	FLD("progress", F_NUM, 0, struct proto_progress, progress, 0, 0, 0),
+};
+
+static int
+progress_in(struct jt_in *j, const struct at *at, void *base,
+            struct proto_own *own, char **err)
+{
+	return fields_read(j, at, progress_fields,
+	                   sizeof progress_fields / sizeof *progress_fields,
+	                   base, NULL, own, err);
+}
+
+static const struct field cache_fields[] = {
+	FLD("bytes", F_I64, 1, struct proto_exchange, cache_bytes, 0, INT64_MAX, 0),
+	FLD("files", F_I64, 1, struct proto_exchange, cache_files, 0, INT64_MAX, 0),
+	FLD("budget", F_I64, 1, struct proto_exchange, cache_budget, 0, INT64_MAX, 0),
+};
+
+static const struct field exchange_fields[] = {
+	FLD("name", F_STR, 1, struct proto_exchange, name, 0, 0, 0),
+	FLD("session", F_STR, 1, struct proto_exchange, session, 0, 0, 0),
+	FLD("want", F_I32, 0, struct proto_exchange, want, 0, INT_MAX, 0),
+	FLD("wait_ms", F_I64, 0, struct proto_exchange, wait_ms, 0, INT64_MAX, 0),
+};
+
+/* The exchange's arrays and its cache. */
+static int
+exchange_special(struct jt_in *j, const char *key, const struct at *at,
+                 void *base, struct proto_own *own, char **err)
+{
+	struct proto_exchange *m = base;
+	int rc;
+	if (strcmp(key, "results") == 0)
+		rc = elements_read(j, key, sizeof(struct result_in), result_in,
+		                   own, (void **)&m->results, &m->nresults, err);
+	else if (strcmp(key, "running") == 0)
+		rc = elements_read(j, key, sizeof *m->running, attempt_in, own,
+		                   (void **)&m->running, &m->nrunning, err);
+	else if (strcmp(key, "progress") == 0)
+		rc = elements_read(j, key, sizeof *m->progress, progress_in, own,
+		                   (void **)&m->progress, &m->nprogress, err);
+	else if (strcmp(key, "cache") == 0) {
+		struct jt_val v;
+		m->cache_bytes = m->cache_files = m->cache_budget = -1;
+		if ((rc = jt_value(j, &v)) != 0 || v.t == JT_NULL)
+			return rc < 0 ? rc : 1;
+		if (v.t != JT_OBJECT)
+			return bad(err, "", key, "must be an object");
+		struct at c = { "cache", AT_MEMBER };
+		rc = fields_read(j, &c, cache_fields, 3, m, NULL, own, err);
+	} else
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+static const struct field task_fields[] = {
+	FLD("id", F_I64, 1, struct proto_task, id, INT64_MIN, INT64_MAX, 0),
+	FLD("attempt", F_I32, 1, struct proto_task, attempt, 0, INT_MAX, 0),
+	FLD("plugin", F_STR, 1, struct proto_task, plugin, 0, 0, 0),
+	FLD("slots", F_I32, 0, struct proto_task, slots, 1, PROTO_SLOTS_MAX, 1),
+	FLD("memory", F_I64, 0, struct proto_task, memory, 0, INT64_MAX, 0),
+	FLD("timeout_ms", F_I64, 0, struct proto_task, timeout_ms, 0,
+	    INT64_MAX, 0),
+	FLD("stage_id", F_I64, 0, struct proto_task, stage_id, 0, INT64_MAX, 0),
+	FLD("index", F_I64, 0, struct proto_task, index, 0, INT64_MAX, 0),
+};
+
+/* A task's params (kept as text: the worker hands a plugin text), inputs
+ * and stage flag.  A bad one is reported by the tree decoder. */
+static int
+task_special(struct jt_in *j, const char *key, const struct at *at,
+             void *base, struct proto_own *own, char **err)
+{
+	struct proto_task *t = base;
+	if (strcmp(key, "params") == 0) {
+		const char *start;
+		size_t len;
+		enum jt_type ty;
+		int rc = jt_span(j, &start, &len, &ty);
+		if (rc != 0)
+			return rc;
+		t->params_text = NULL;
+		if (ty == JT_NULL)
+			return 1;
+		if (ty != JT_OBJECT)
+			return bad_at(err, at, key, "must be an object");
+		char *p = own_keep(own, xmalloc(len + 1));
+		memcpy(p, start, len);
+		p[len] = '\0';
+		t->params_text = p;
+		return 1;
+	}
+	if (strcmp(key, "stage") == 0) {
+		struct jt_val v;
+		int rc = jt_value(j, &v);
+		if (rc != 0)
+			return rc;
+		if (v.t != JT_NULL && v.t != JT_TRUE && v.t != JT_FALSE)
+			return bad_at(err, at, key, "must be true or false");
+		t->stage = v.t == JT_TRUE;
+		return 1;
+	}
+	if (strcmp(key, "inputs") != 0)
+		return 0;
+	json_t *a;
+	int rc = jt_tree(j, &a);
+	t->inputs = NULL;
+	t->ninputs = 0;
+	if (rc != 0 || a == NULL)
+		return rc < 0 ? rc : 1;
+	char w[96];
+	snprintf(w, sizeof w, "%s[%zu].inputs", at->in, at->i);
+	struct proto_file *f;
+	size_t n;
+	if (!json_is_array(a))
+		rc = bad_at(err, at, key, "must be an array");
+	else if ((rc = files_read(a, w, 1, own, &f, &n, err)) == 0) {
+		t->inputs = own_keep(own, proto_files_dup(f, n));
+		t->ninputs = n;
+	}
+	json_decref(a);
+	return rc < 0 ? rc : 1;
+}
+
+static int
+task_in(struct jt_in *j, const struct at *at, void *base,
+        struct proto_own *own, char **err)
+{
+	struct proto_task *t = base;
+	int rc = fields_read(j, at, task_fields,
+	                     sizeof task_fields / sizeof *task_fields, t,
+	                     task_special, own, err);
+	if (rc == 0 && t->params_text == NULL)
+		rc = bad_at(err, at, "params", "missing");
+	return rc;
+}
+
+static const struct field reply_fields[] = {
+	FLD("acked", F_I64, 0, struct proto_exchange_reply, acked, 0,
+	    INT64_MAX, 0),
+	FLD("heartbeat_ms", F_I64, 0, struct proto_exchange_reply,
+	    heartbeat_ms, 0, INT64_MAX, 0),
+};
+
+static int
+reply_special(struct jt_in *j, const char *key, const struct at *at,
+              void *base, struct proto_own *own, char **err)
+{
+	struct proto_exchange_reply *m = base;
+	int rc;
+	(void)at;
+	if (strcmp(key, "tasks") == 0)
+		rc = elements_read(j, key, sizeof *m->tasks, task_in, own,
+		                   (void **)&m->tasks, &m->ntasks, err);
+	else if (strcmp(key, "cancel") == 0)
+		rc = elements_read(j, key, sizeof *m->cancel, attempt_in, own,
+		                   (void **)&m->cancel, &m->ncancel, err);
+	else
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+/* Read message TEXT into BASE (its proto_own OWN) by the table F and
+ * SPECIAL; on a bad message (not bad JSON), TREE decodes it instead,
+ * which decides: only there do the two readers differ (of a key given
+ * twice jansson keeps the last, so a bad first one is no error, and
+ * this reader checks each as it comes), and it names the field. */
+static int
+text_read(const char *text, size_t len, void *base, struct proto_own *own,
+          const struct field *f, size_t nf, special_fn special,
+          int (*tree)(json_t *j, void *base, char **err), char **err)
+{
+	struct jt_in j;
+	struct jt_val v;
+	jt_in_init(&j, text, len, err);
+	own_keep(own, jt_in_take(&j));   /* the strings point into it */
+	int rc = jt_value(&j, &v);
+	if (rc == 0 && v.t != JT_OBJECT)
+		rc = err_set(err, -EINVAL, "request body must be a JSON object");
+	struct at top = { 0 };
+	if (rc == 0)
+		rc = fields_read(&j, &top, f, nf, base, special, own, err);
+	if (rc == 0)
+		rc = jt_end(&j);
+	if (rc == 0 || j.malformed)
+		return decode_end(own, rc);
+	free(*err);
+	*err = NULL;
+	proto_release(own);
+	json_t *t = json_loadb(text, len, 0, NULL);
+	if (!json_is_object(t)) {
+		json_decref(t);
+		return err_set(err, -EINVAL, "request body must be a JSON object");
+	}
+	rc = tree(t, base, err);
+	json_decref(t);         /* the message holds its own reference */
+	return rc;
+}
+
+static int
+reply_tree(json_t *j, void *base, char **err)
+{
+	return proto_exchange_reply_decode(j, base, err);
+}
+
+int
+proto_exchange_reply_parse(const char *text, size_t len,
+                           struct proto_exchange_reply *m, char **err)
+{
+	memset(m, 0, sizeof *m);
+	return text_read(text, len, m, &m->own, reply_fields,
+	                 sizeof reply_fields / sizeof *reply_fields,
+	                 reply_special, reply_tree, err);
+}
+
+static int
+exchange_tree(json_t *j, void *base, char **err)
+{
+	return proto_exchange_decode(j, base, err);
+}
+
+int
+proto_exchange_parse(const char *text, size_t len, struct proto_exchange *m,
+                     char **err)
+{
+	memset(m, 0, sizeof *m);
+	m->cache_bytes = m->cache_files = m->cache_budget = -1;
+	int rc = text_read(text, len, m, &m->own, exchange_fields,
+	                   sizeof exchange_fields / sizeof *exchange_fields,
+	                   exchange_special, exchange_tree, err);
+	/* The results were read as result_in (when the text reader read
+	 * them; the tree decoder's are proto_result already): pack them. */
+	if (rc == 0 && m->own.json == NULL) {
+		char *ri = (char *)m->results;
+		for (size_t i = 0; i < m->nresults; i++)
+			memmove(&m->results[i], ri + i * sizeof(struct result_in),
+			        sizeof *m->results);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- text out */
+
+/*
+ * The exchange reply is written as JSON text directly (jtext.h): it is
+ * the one message sent for every task, and building a jansson tree of
+ * thousands of small objects only to print and free it cost the master
+ * about a tenth of its CPU per task in bulk (perf, 2026-12-07).  Keys
+ * that equal their decoder's default are left out, which the decoder has
+ * always allowed, so the worker parses less too.
+ */
+
+static void
+out_attempts(struct jt_out *t, const struct proto_attempt *a, size_t n)
+{
+	JT_LIT(t, "[");
+	for (size_t i = 0; i < n; i++) {
+		JT_LIT(t, "{\"id\":");
+		jt_int(t, a[i].id);
+		JT_LIT(t, ",\"attempt\":");
+		jt_int(t, a[i].attempt);
+		JT_LIT(t, "}");
+		if (i + 1 < n)
+			JT_LIT(t, ",");
+	}
+	JT_LIT(t, "]");
+}
+
+static void
+out_files(struct jt_out *t, const struct proto_file *f, size_t n)
+{
+	JT_LIT(t, "[");
+	for (size_t i = 0; i < n; i++) {
+		JT_LIT(t, "{\"name\":");
+		jt_str(t, f[i].name);
+		JT_LIT(t, ",\"sha\":");
+		jt_str(t, f[i].sha);
+		JT_LIT(t, ",\"size\":");
+		jt_int(t, f[i].size);
+		JT_LIT(t, "}");
+		if (i + 1 < n)
+			JT_LIT(t, ",");
+	}
+	JT_LIT(t, "]");
+}
+
+static void
+out_task(struct jt_out *t, const struct proto_task *k)
+{
+	JT_LIT(t, "{\"id\":");
+	jt_int(t, k->id);
+	JT_LIT(t, ",\"attempt\":");
+	jt_int(t, k->attempt);
+	JT_LIT(t, ",\"plugin\":");
+	jt_str(t, k->plugin);
+	JT_LIT(t, ",\"params\":");
+	if (k->params_text != NULL)
+		jt_put(t, k->params_text, strlen(k->params_text));
+	else
+		jt_json(t, k->params);
+	/* The decoder's defaults (task_read) are left out. */
+	if (k->slots != 1) {
+		JT_LIT(t, ",\"slots\":");
+		jt_int(t, k->slots);
+	}
+	if (k->memory != 0) {
+		JT_LIT(t, ",\"memory\":");
+		jt_int(t, k->memory);
+	}
+	if (k->timeout_ms != 0) {
+		JT_LIT(t, ",\"timeout_ms\":");
+		jt_int(t, k->timeout_ms);
+	}
+	if (k->ninputs > 0) {
+		JT_LIT(t, ",\"inputs\":");
+		out_files(t, k->inputs, k->ninputs);
+	}
+	if (k->stage) {
+		JT_LIT(t, ",\"stage\":true,\"stage_id\":");
+		jt_int(t, k->stage_id);
+		JT_LIT(t, ",\"index\":");
+		jt_int(t, k->index);
+	}
+	JT_LIT(t, "}");
+}
+
+static void
+out_result(struct jt_out *t, const struct proto_result *r)
+{
+	JT_LIT(t, "{\"id\":");
+	jt_int(t, r->id);
+	JT_LIT(t, ",\"attempt\":");
+	jt_int(t, r->attempt);
+	JT_LIT(t, ",\"state\":");
+	jt_str(t, job_state_name(r->state));
+	if (r->code != 0) {     /* the decoder's default */
+		JT_LIT(t, ",\"code\":");
+		jt_int(t, r->code);
+	}
+	if (r->result != NULL) {
+		JT_LIT(t, ",\"result\":");
+		jt_str(t, r->result);
+	}
+	if (r->error != NULL) {
+		JT_LIT(t, ",\"error\":");
+		jt_str(t, r->error);
+	}
+	/* Always, if empty: a master before 2026-12-07 stores it as it
+	 * comes (NULL if absent). */
+	JT_LIT(t, ",\"log\":");
+	jt_str(t, r->log ? r->log : "");
+	JT_LIT(t, ",\"finished_ms\":");
+	jt_int(t, r->finished_ms);
+	if (r->duration_ms >= 0) {
+		JT_LIT(t, ",\"duration_ms\":");
+		jt_int(t, r->duration_ms);
+	}
+	if (r->noutputs > 0) {
+		JT_LIT(t, ",\"outputs\":");
+		out_files(t, r->outputs, r->noutputs);
+	}
+	JT_LIT(t, "}");
+}
+
+char *
+proto_exchange_text(const struct proto_exchange *m, size_t *len)
+{
+	struct jt_out t = { 0 };
+	JT_LIT(&t, "{\"name\":");
+	jt_str(&t, m->name);
+	JT_LIT(&t, ",\"session\":");
+	jt_str(&t, m->session);
+	JT_LIT(&t, ",\"results\":[");
+	for (size_t i = 0; i < m->nresults; i++) {
+		if (i > 0)
+			JT_LIT(&t, ",");
+		out_result(&t, &m->results[i]);
+	}
+	JT_LIT(&t, "],\"running\":");
+	out_attempts(&t, m->running, m->nrunning);
+	JT_LIT(&t, ",\"want\":");
+	jt_int(&t, m->want);
+	JT_LIT(&t, ",\"wait_ms\":");
+	jt_int(&t, m->wait_ms);
+	JT_LIT(&t, ",\"progress\":[");
+	for (size_t i = 0; i < m->nprogress; i++) {
+		const struct proto_progress *p = &m->progress[i];
+		if (i > 0)
+			JT_LIT(&t, ",");
+		JT_LIT(&t, "{\"id\":");
+		jt_int(&t, p->id);
+		JT_LIT(&t, ",\"attempt\":");
+		jt_int(&t, p->attempt);
+		if (p->log != NULL) {
+			JT_LIT(&t, ",\"log\":");
+			jt_str(&t, p->log);
+		}
+		JT_LIT(&t, ",\"progress\":");
+		jt_real(&t, p->progress);
+		JT_LIT(&t, "}");
+	}
+	JT_LIT(&t, "]");
+	if (m->cache_bytes >= 0) {
+		JT_LIT(&t, ",\"cache\":{\"bytes\":");
+		jt_int(&t, m->cache_bytes);
+		JT_LIT(&t, ",\"files\":");
+		jt_int(&t, m->cache_files);
+		JT_LIT(&t, ",\"budget\":");
+		jt_int(&t, m->cache_budget);
+		JT_LIT(&t, "}");
+	}
+	JT_LIT(&t, "}");
+	*len = t.n;
+	return t.p;
+}
+
+char *
+proto_exchange_reply_text(const struct proto_exchange_reply *m, size_t *len)
+{
+	struct jt_out t = { 0 };
+	JT_LIT(&t, "{\"tasks\":[");
+	for (size_t i = 0; i < m->ntasks; i++) {
+		if (i > 0)
+			JT_LIT(&t, ",");
+		out_task(&t, &m->tasks[i]);
+	}
+	JT_LIT(&t, "],\"cancel\":");
+	out_attempts(&t, m->cancel, m->ncancel);
+	JT_LIT(&t, ",\"acked\":");
+	jt_int(&t, m->acked);
+	if (m->heartbeat_ms > 0) {
+		JT_LIT(&t, ",\"heartbeat_ms\":");
+		jt_int(&t, m->heartbeat_ms);
+	}
+	JT_LIT(&t, "}");
+	*len = t.n;
+	return t.p;
 }
 
 static int

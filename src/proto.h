@@ -158,6 +158,10 @@ struct proto_exchange {
 	int64_t cache_bytes, cache_files, cache_budget;
 	struct proto_own own;
 };
+/* The exchange as compact JSON text (the caller frees it), its length in
+ * *LEN: what a worker sends, written without a jansson tree.
+ * proto_exchange_encode() is that text parsed (for tests). */
+char *proto_exchange_text(const struct proto_exchange *m, size_t *len);
 json_t *proto_exchange_encode(const struct proto_exchange *m);
 /* How long a worker's idle exchange (its heartbeat, a long poll) waits,
  * for heartbeat interval HB ms and a random R: the first after a
@@ -168,6 +172,12 @@ json_t *proto_exchange_encode(const struct proto_exchange *m);
  * average. */
 int64_t proto_heartbeat_wait(int64_t hb, int first, uint32_t r);
 int proto_exchange_decode(json_t *j, struct proto_exchange *m, char **err);
+/* The same from the body's text (LEN bytes at TEXT, which need not
+ * outlive M): what the master reads, without a jansson tree. */
+int proto_exchange_parse(const char *text, size_t len, struct proto_exchange *m,
+                         char **err);
+/* Keep P (malloc()ed) until OWN is released; P returned. */
+void *proto_keep(struct proto_own *own, void *p);
 
 /* A task handed to a worker. */
 struct proto_task {
@@ -175,6 +185,8 @@ struct proto_task {
 	int attempt;
 	const char *plugin;
 	json_t *params;               /* an object (borrowed; NULL: {}) */
+	const char *params_text;      /* or the object as JSON text (read
+	                               * from text: params is NULL then) */
 	int slots;
 	int64_t memory;
 	int64_t timeout_ms;           /* 0 = none */
@@ -195,9 +207,17 @@ struct proto_exchange_reply {
 	                               * not said (an older master) */
 	struct proto_own own;
 };
-json_t *proto_exchange_reply_encode(const struct proto_exchange_reply *m);
+/* The reply as compact JSON text (the caller frees it), its length in
+ * *LEN; keys at their decoder's default are left out. */
+char *proto_exchange_reply_text(const struct proto_exchange_reply *m,
+                                size_t *len);
 int proto_exchange_reply_decode(json_t *j, struct proto_exchange_reply *m,
                                 char **err);
+/* The same from the reply's text (LEN bytes at TEXT, which need not
+ * outlive M): what a worker reads, without a jansson tree; a task's
+ * params as params_text. */
+int proto_exchange_reply_parse(const char *text, size_t len,
+                               struct proto_exchange_reply *m, char **err);
 
 /* --------------------------------------------------------------- leave */
 

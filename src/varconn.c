@@ -188,7 +188,6 @@ vc_get(store *st, const char *kind, const char *name, json_t **value,
 
 #define VC_SEALED_KEY "$kiln_sealed"
 
-static int vc_mask_needed(const char *s);
 
 /* Does a string in V hold a known secret? */
 static int
@@ -198,7 +197,7 @@ vc_json_secret(const json_t *v)
 	const char *k;
 	json_t *e;
 	if (json_is_string(v))
-		return vc_mask_needed(json_string_value(v));
+		return varconn_mask_needed(json_string_value(v));
 	json_array_foreach(v, i, e)
 		if (vc_json_secret(e))
 			return 1;
@@ -310,8 +309,8 @@ varconn_mask_text(const char *s)
 
 /* Does S hold a known secret?  Most strings do not: they are left as
  * they are without a copy (a worker's exchange carries many). */
-static int
-vc_mask_needed(const char *s)
+int
+varconn_mask_needed(const char *s)
 {
 	int hit = 0;
 	pthread_mutex_lock(&vc.mu);
@@ -325,7 +324,7 @@ void
 varconn_mask_json(json_t *v)
 {
 	if (json_is_string(v)) {
-		if (!vc_mask_needed(json_string_value(v)))
+		if (!varconn_mask_needed(json_string_value(v)))
 			return;
 		char *m = varconn_mask_text(json_string_value(v));
 		json_string_set(v, m);

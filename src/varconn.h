@@ -98,6 +98,8 @@ int varconn_masks_load(store *st, char **err);
 /* S with every known secret replaced by VARCONN_MASK; malloc()ed, or NULL
  * if S is NULL. */
 char *varconn_mask_text(const char *s);
+/* Does S hold a known secret (then varconn_mask_text() changes it)? */
+int varconn_mask_needed(const char *s);
 /* The same for every string in V, in place (keys are left alone). */
 void varconn_mask_json(json_t *v);
 

@@ -566,7 +566,8 @@ worker_in_process(const struct kiln_worker_conf *wc, const char *name)
 static void
 worker_start(struct wk *w, const struct proto_task *pt)
 {
-	char *params = pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
+	char *params = pt->params_text ? xstrdup(pt->params_text) :
+	               pt->params ? json_dumps(pt->params, JSON_COMPACT) : NULL;
 	char *err = NULL;
 	const struct kiln_worker_conf *wc = w->wc;
 	plugin *p = plugin_acquire(w->reg, pt->plugin);
@@ -651,18 +652,13 @@ plugin_error_entry(const char *file, const char *error, void *ud)
 	return 0;
 }
 
-/* POST PATH with BODY (taken) on client C; 0 with *reply, or -1 after
- * saying why (WHAT names the call) when LOUD. */
+/* The end of a call that returned RC, STATUS, *REPLY and ERR (freed):
+ * 0 (with *REPLY), or -1 after saying why (WHAT names the call) when
+ * LOUD. */
 static int
-worker_call(struct wk *w, client *c, const char *path, json_t *body,
-            long timeout_ms, json_t **reply, const char *what, int loud)
+call_done(struct wk *w, int rc, long status, json_t **reply, char *err,
+          const char *what, int loud)
 {
-	long status = 0;
-	char *err = NULL;
-	*reply = NULL;
-	int rc = client_request(c, "POST", path, body, timeout_ms, &status,
-	                        reply, &err);
-	json_decref(body);
 	if (rc == 0 && status == 200) {
 		free(err);
 		return 0;
@@ -677,6 +673,47 @@ worker_call(struct wk *w, client *c, const char *path, json_t *body,
 	json_decref(*reply);
 	*reply = NULL;
 	return -1;
+}
+
+/* POST PATH with BODY (taken) on client C; 0 with *reply, or -1 after
+ * saying why (WHAT names the call) when LOUD. */
+static int
+worker_call(struct wk *w, client *c, const char *path, json_t *body,
+            long timeout_ms, json_t **reply, const char *what, int loud)
+{
+	long status = 0;
+	char *err = NULL;
+	*reply = NULL;
+	int rc = client_request(c, "POST", path, body, timeout_ms, &status,
+	                        reply, &err);
+	json_decref(body);
+	return call_done(w, rc, status, reply, err, what, loud);
+}
+
+/* As worker_call, with LEN bytes of JSON text at BODY (taken) as the
+ * body, and the reply's text in *TEXT (malloc()ed) and *TLEN: an
+ * exchange, written and read without a jansson tree (proto.h). */
+static int
+worker_call_text(struct wk *w, client *c, const char *path, char *body,
+                 size_t len, long timeout_ms, char **text, size_t *tlen,
+                 const char *what)
+{
+	long status = 0;
+	char *err = NULL;
+	json_t *reply = NULL;
+	int rc = client_send_bytes(c, "POST", path, body, len, timeout_ms,
+	                           &status, text, tlen, &err);
+	free(body);
+	if (rc == 0 && status == 200) {
+		free(err);
+		return 0;
+	}
+	/* Only a refusal is read as a tree, for its message. */
+	if (rc == 0 && *tlen > 0)
+		reply = json_loadb(*text, *tlen, JSON_DECODE_ANY, NULL);
+	free(*text);
+	*text = NULL;
+	return call_done(w, rc, status, &reply, err, what, 1);
 }
 
 static int
@@ -739,9 +776,9 @@ do_register(struct wk *w)
  * The master needs the list only to cancel attempts no longer this
  * worker's, which can wait half a heartbeat.
  */
-static json_t *
+static char *
 exchange_body(struct wk *w, const struct proto_result *results, size_t n,
-              int64_t wait_ms, char session[32])
+              int64_t wait_ms, char session[32], size_t *len)
 {
 	struct proto_exchange m = { .name = w->wc->name, .session = session,
 		.results = (struct proto_result *)results, .nresults = n,
@@ -773,7 +810,7 @@ exchange_body(struct wk *w, const struct proto_result *results, size_t n,
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
-	json_t *body = proto_exchange_encode(&m);
+	char *body = proto_exchange_text(&m, len);
 	for (size_t i = 0; i < m.nprogress; i++)
 		free(texts[i]);
 	free(texts);
@@ -789,17 +826,20 @@ exchange(struct wk *w, client *c, const struct proto_result *results,
          size_t n, int64_t wait_ms)
 {
 	char session[32];
-	json_t *body = exchange_body(w, results, n, wait_ms, session);
-	json_t *reply;
+	size_t len;
+	char *body = exchange_body(w, results, n, wait_ms, session, &len);
+	char *reply;
+	size_t rlen;
 	struct proto_exchange_reply rep;
 	char *err = NULL;
-	int rc = worker_call(w, c, PROTO_PATH_EXCHANGE, body, wait_ms + 10000,
-	                     &reply, "exchange", 1);
-	if (rc == 0 && (rc = proto_exchange_reply_decode(reply, &rep, &err)) != 0) {
+	int rc = worker_call_text(w, c, PROTO_PATH_EXCHANGE, body, len,
+	                          wait_ms + 10000, &reply, &rlen, "exchange");
+	if (rc == 0 &&
+	    (rc = proto_exchange_reply_parse(reply, rlen, &rep, &err)) != 0) {
 		log_warn("exchange with %s: bad reply: %s", w->url, err);
 		free(err);
 	}
-	json_decref(reply);
+	free(reply);
 	if (rc != 0) {
 		pthread_mutex_lock(&w->mu);
 		w->need_register = 1;

@@ -6,8 +6,11 @@
  * master's replies (parsed as client_request() parses a reply), and the
  * file lists stored with jobs.  The first byte picks the message, the rest
  * is the body.  A body that decodes is encoded again, and that must decode
- * to the same encoding: what a node accepts it can also send.
+ * to the same encoding: what a node accepts it can also send.  An
+ * exchange is also read from its text, as the master reads it, and must
+ * read the same.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +32,20 @@
 	}                                                                 \
 } while (0)
 
+/* The exchange reply is encoded as text: that text must parse. */
+static json_t *
+proto_exchange_reply_encode(const struct proto_exchange_reply *m)
+{
+	size_t len;
+	char *text = proto_exchange_reply_text(m, &len);
+	json_t *j = json_loadb(text, len, 0, NULL);
+	if (j == NULL)
+		fprintf(stderr, "the reply's text is not JSON: %s\n", text);
+	FZ_CHECK(j != NULL);
+	free(text);
+	return j;
+}
+
 static json_t *
 round_trip(int type, json_t *j, char **err)
 {
@@ -44,6 +61,77 @@ round_trip(int type, json_t *j, char **err)
 	default: ROUND(stage_reply, j, err, &out); break;
 	}
 	return out;
+}
+
+/* The master reads an exchange from its text (proto_exchange_parse()),
+ * not through a jansson tree: both must refuse the same bodies and read
+ * the others as the same message. */
+static void
+exchange_both(const uint8_t *data, size_t size)
+{
+	struct proto_exchange t, g;
+	char *terr = NULL, *gerr = NULL;
+	int trc = proto_exchange_parse((const char *)data, size, &t, &terr);
+	json_t *j = json_loadb((const char *)data, size, 0, NULL);
+	int grc = json_is_object(j) ? proto_exchange_decode(j, &g, &gerr) : -1;
+	json_decref(j);
+	/* jansson passes over a NUL byte after a number; the text reader
+	 * refuses every NUL byte (jtext.h). */
+	if (trc != 0 && grc == 0 && memchr(data, '\0', size) != NULL) {
+		proto_release(&g.own);
+		free(terr);
+		return;
+	}
+	if ((trc == 0) != (grc == 0)) {
+		fprintf(stderr, "text: %s; tree: %s\n", trc ? terr : "read",
+		        grc ? (gerr ? gerr : "not a JSON object") : "read");
+		FZ_CHECK(!"the two exchange readers agree");
+	}
+	FZ_CHECK((trc == 0) == (terr == NULL));
+	if (trc == 0) {
+		json_t *a = proto_exchange_encode(&t);
+		json_t *b = proto_exchange_encode(&g);
+		FZ_CHECK(a != NULL && b != NULL && json_equal(a, b));
+		json_decref(a);
+		json_decref(b);
+		proto_release(&t.own);
+		proto_release(&g.own);
+	}
+	free(terr);
+	free(gerr);
+}
+
+/* A worker reads the exchange's reply from its text too: the same. */
+static void
+reply_both(const uint8_t *data, size_t size)
+{
+	struct proto_exchange_reply t, g;
+	char *terr = NULL, *gerr = NULL;
+	int trc = proto_exchange_reply_parse((const char *)data, size, &t, &terr);
+	json_t *j = json_loadb((const char *)data, size, 0, NULL);
+	int grc = json_is_object(j) ? proto_exchange_reply_decode(j, &g, &gerr) : -1;
+	json_decref(j);
+	if (trc != 0 && grc == 0 && memchr(data, '\0', size) != NULL) {
+		proto_release(&g.own);
+		free(terr);
+		return;
+	}
+	if ((trc == 0) != (grc == 0)) {
+		fprintf(stderr, "text: %s; tree: %s\n", trc ? terr : "read",
+		        grc ? (gerr ? gerr : "not a JSON object") : "read");
+		FZ_CHECK(!"the two reply readers agree");
+	}
+	if (trc == 0) {
+		json_t *a = proto_exchange_reply_encode(&t);
+		json_t *b = proto_exchange_reply_encode(&g);
+		FZ_CHECK(json_equal(a, b));
+		json_decref(a);
+		json_decref(b);
+		proto_release(&t.own);
+		proto_release(&g.own);
+	}
+	free(terr);
+	free(gerr);
 }
 
 static void
@@ -80,6 +168,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_files(data + 1, size - 1);
 		return 0;
 	}
+	if (type == 1)
+		exchange_both(data + 1, size - 1);
+	if (type == 5)
+		reply_both(data + 1, size - 1);
 	/* A request body must be an object (api_body_object()); a reply is
 	 * read as any JSON value (client_request()). */
 	json_t *j = json_loadb((const char *)data + 1, size - 1,

@@ -27,6 +27,19 @@ wire(json_t *j)
 	return back;
 }
 
+/* The exchange reply M as the worker receives it: its text, parsed. */
+static json_t *
+reply_wire(const struct proto_exchange_reply *m)
+{
+	size_t len;
+	char *s = proto_exchange_reply_text(m, &len);
+	ck_assert_uint_eq(len, strlen(s));
+	json_t *back = json_loads(s, 0, NULL);
+	ck_assert_ptr_nonnull(back);
+	free(s);
+	return back;
+}
+
 /* E1 and E2 equal as JSON (both consumed). */
 static void
 same_json(json_t *e1, json_t *e2)
@@ -181,6 +194,16 @@ START_TEST(exchange_round_trip)
 	ck_assert(g.progress[0].progress == 0.5 && g.progress[1].progress == 1);
 	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
 	proto_release(&g.own);
+	/* The master reads it from its text: the same message. */
+	json_t *e = proto_exchange_encode(&m);
+	char *text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(text, strlen(text), &g, &err) == 0,
+	              "%s", err);
+	free(text);
+	same_json(proto_exchange_encode(&g), proto_exchange_encode(&m));
+	proto_release(&g.own);
 
 	json_t *params = json_loads("{\"n\":3,\"s\":\"x\",\"d\":{\"a\":[1,2.5]}}",
 	                            0, NULL);
@@ -191,14 +214,17 @@ START_TEST(exchange_round_trip)
 		  .inputs = (struct proto_file *)files, .ninputs = 2 },
 		{ .id = INT64_MIN + 5, .attempt = 2, .plugin = "logreg",
 		  .slots = 1, .stage = 1 },
+		/* The text encoder's escapes and its widest integer. */
+		{ .id = INT64_MIN, .attempt = 0, .plugin = "q\"b\\c\x01\n\xc3\xa9",
+		  .slots = 1 },
 	};
-	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 2,
+	struct proto_exchange_reply r = { .tasks = tasks, .ntasks = 3,
 		.cancel = (struct proto_attempt *)attempts + 1, .ncancel = 1,
 		.acked = 3, .heartbeat_ms = 5000 };
 	struct proto_exchange_reply rg;
-	DECODE(proto_exchange_reply_decode, &rg, wire(proto_exchange_reply_encode(&r)));
-	ck_assert_uint_eq(rg.ntasks, 2);
-	for (size_t i = 0; i < 2; i++) {
+	DECODE(proto_exchange_reply_decode, &rg, reply_wire(&r));
+	ck_assert_uint_eq(rg.ntasks, 3);
+	for (size_t i = 0; i < 3; i++) {
 		ck_assert_int_eq(rg.tasks[i].id, tasks[i].id);
 		ck_assert_int_eq(rg.tasks[i].attempt, tasks[i].attempt);
 		ck_assert_str_eq(rg.tasks[i].plugin, tasks[i].plugin);
@@ -216,10 +242,23 @@ START_TEST(exchange_round_trip)
 	same_attempts(rg.cancel, rg.ncancel, attempts + 1, 1);
 	ck_assert_int_eq(rg.acked, 3);
 	ck_assert_int_eq(rg.heartbeat_ms, 5000);
-	same_json(proto_exchange_reply_encode(&rg), proto_exchange_reply_encode(&r));
+	same_json(reply_wire(&rg), reply_wire(&r));
+	proto_release(&rg.own);
+	/* A worker reads it from its text, params kept as text: the same. */
+	size_t rlen;
+	char *rtext = proto_exchange_reply_text(&r, &rlen);
+	ck_assert_msg(proto_exchange_reply_parse(rtext, rlen, &rg, &err) == 0,
+	              "%s", err);
+	free(rtext);
+	ck_assert_ptr_null(rg.tasks[0].params);
+	ck_assert_str_eq(rg.tasks[1].params_text, "{}");
+	ck_assert_int_eq(rg.tasks[0].slots, 2);
+	ck_assert_int_eq(rg.tasks[1].slots, 1);
+	ck_assert_int_eq(rg.tasks[1].stage, 1);
+	same_json(reply_wire(&rg), reply_wire(&r));
 	proto_release(&rg.own);
 	/* From a master before heartbeats_per_second: not said, 0. */
-	json_t *old = proto_exchange_reply_encode(&r);
+	json_t *old = reply_wire(&r);
 	json_object_del(old, "heartbeat_ms");
 	DECODE(proto_exchange_reply_decode, &rg, old);
 	ck_assert_int_eq(rg.heartbeat_ms, 0);
@@ -428,6 +467,111 @@ START_TEST(bad_input_names_the_field)
 	ck_assert_int_eq(j->refcount, 1);
 	free(err);
 	json_decref(j);
+	if (bad[_i].kind != EXCH && bad[_i].kind != EXCH_REPLY)
+		return;
+	/* The exchange and its reply are read from their text: the same
+	 * message. */
+	err = NULL;
+	const char *b = bad[_i].body;
+	rc = bad[_i].kind == EXCH ?
+	     proto_exchange_parse(b, strlen(b), &m.exch, &err) :
+	     proto_exchange_reply_parse(b, strlen(b), &m.exch_reply, &err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad[_i].err) != NULL, "text %s: got \"%s\", want \"%s\"",
+	              bad[_i].body, err, bad[_i].err);
+	free(err);
+}
+END_TEST
+
+/* What the text reader refuses as JSON, as json_loadb() does. */
+static const struct {
+	const char *body;
+	const char *err;
+} bad_text[] = {
+	{ "", "unexpected end" },
+	{ "[]", "must be a JSON object" },
+	{ "{\"name\":\"w\",\"session\":\"1\",}", "a key expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\"} x", "end of text expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":[1,]}", "invalid token" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":[1 2]}", "',' or ']' expected" },
+	{ "{\"name\":\"w\\u0000\",\"session\":\"1\"}", "\\u0000 is not allowed" },
+	{ "{\"name\":\"w\\ud800\",\"session\":\"1\"}", "a high surrogate alone" },
+	{ "{\"name\":\"w\xc0\xaf\",\"session\":\"1\"}", "invalid UTF-8" },
+	{ "{\"name\":\"w\xed\xa0\x80\",\"session\":\"1\"}", "invalid UTF-8" },
+	{ "{\"name\":\"w\x01\",\"session\":\"1\"}", "control character" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":01}", "',' or '}' expected" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":9223372036854775808}", "integer out of range" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":1e999}", "real number overflow" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"x\":tru}", "invalid token" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"want\":1.5}", "want: must be an integer" },
+	{ "{\"name\":\"w\",\"session\":\"1\",\"results\":[{\"id\":1,\"id\":null,\"attempt\":1,\"state\":\"x\"}]}", "results[0].id: missing" },
+};
+
+START_TEST(bad_text_refused)
+{
+	struct proto_exchange m;
+	char *err = NULL;
+	const char *b = bad_text[_i].body;
+	/* jansson refuses it too (or it is valid JSON but a bad message). */
+	json_t *j = json_loadb(b, strlen(b), 0, NULL);
+	int valid = j != NULL;
+	json_decref(j);
+	ck_assert_int_eq(proto_exchange_parse(b, strlen(b), &m, &err), -EINVAL);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad_text[_i].err) != NULL, "%s: got \"%s\", want \"%s\"",
+	              b, err, bad_text[_i].err);
+	ck_assert(valid == (strstr(err, "malformed JSON") == NULL));
+	free(err);
+}
+END_TEST
+
+/* What a task prints need not be UTF-8; what a worker sends is. */
+START_TEST(result_text_not_utf8)
+{
+	struct proto_result r = { .id = 1, .attempt = 1, .state = JOB_FAILED,
+		.error = "bad \xff byte", .log = "\xc3\xa9t\xc3\n\x01",
+		.duration_ms = -1 };
+	struct proto_exchange m = { .name = "w", .session = "s", .results = &r,
+		.nresults = 1, .cache_bytes = -1 }, g;
+	size_t len;
+	char *text = proto_exchange_text(&m, &len);
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(text, len, &g, &err) == 0, "%s", err);
+	free(text);
+	ck_assert_str_eq(g.results[0].error, "bad ? byte");
+	ck_assert_str_eq(g.results[0].log, "\xc3\xa9t?\n\x01");
+	ck_assert_int_eq(g.results[0].code, 0);
+	proto_release(&g.own);
+}
+END_TEST
+
+/* Escapes, UTF-8, nesting and keys it does not know: read as jansson
+ * reads them. */
+START_TEST(text_reads_as_jansson)
+{
+	const char *b = "{\"name\":\"w\\u00e9\\ud83d\\ude00\\n\\\"\\/\xc3\xa9\","
+		"\"x\":{\"a\":[[[{\"b\":\"\\u0041\"}]]],\"c\":-1.5e3},"
+		"\"session\":\"s\",\"want\":3,\"wait_ms\":null,"
+		"\"results\":[{\"id\":-9223372036854775808,\"attempt\":2,"
+		"\"state\":\"lost\",\"log\":\"a\\tb\",\"y\":[1,{\"z\":null}],"
+		"\"outputs\":[{\"name\":\"o\\u0031\",\"sha\":\"" SHA_A "\",\"size\":7}]}],"
+		"\"progress\":[{\"id\":4,\"attempt\":1,\"progress\":1}],"
+		"\"cache\":null }";
+	struct proto_exchange t, g;
+	char *err = NULL;
+	ck_assert_msg(proto_exchange_parse(b, strlen(b), &t, &err) == 0, "%s", err);
+	json_t *j = json_loadb(b, strlen(b), 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	DECODE(proto_exchange_decode, &g, j);
+	ck_assert_str_eq(t.name, "w\xc3\xa9\xf0\x9f\x98\x80\n\"/\xc3\xa9");
+	ck_assert_int_eq(t.results[0].id, INT64_MIN);
+	ck_assert_int_eq(t.results[0].state, JOB_FAILED);
+	ck_assert_str_eq(t.results[0].outputs[0].name, "o1");
+	ck_assert_int_eq(t.cache_bytes, -1);
+	same_json(proto_exchange_encode(&t), proto_exchange_encode(&g));
+	proto_release(&t.own);
+	proto_release(&g.own);
 }
 END_TEST
 
@@ -475,6 +619,10 @@ proto_suite(void)
 	tcase_add_test(tc, leave_and_stage_round_trip);
 	tcase_add_test(tc, older_workers_decode);
 	tcase_add_test(tc, heartbeat_spread);
+	tcase_add_test(tc, text_reads_as_jansson);
+	tcase_add_test(tc, result_text_not_utf8);
+	tcase_add_loop_test(tc, bad_text_refused, 0,
+	                    sizeof bad_text / sizeof *bad_text);
 	tcase_add_loop_test(tc, bad_input_names_the_field, 0,
 	                    sizeof bad / sizeof bad[0]);
 	suite_add_tcase(s, tc);

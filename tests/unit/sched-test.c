@@ -706,6 +706,34 @@ START_TEST(prefetch_holds_about_50_ms_of_work)
 }
 END_TEST
 
+/* A plugin with no room left does not end the walk while another has
+ * some: one long task, then the short ones behind it up to their
+ * prefetch; then nothing, the walk ending early (all plugins full). */
+START_TEST(prefetch_walk_passes_a_full_plugin)
+{
+	char *err = NULL;
+	uint64_t s1 = join("w1", 1, 1 << 30, BOTH);
+	struct sched_exchange x;
+	for (int k = 0; k < 8; k++) {
+		run_one_taking("w1", s1, "noop", 10);
+		run_one_taking("w1", s1, "sleep", 500);
+	}
+	for (int k = 0; k < 10; k++)
+		submit("sleep", 0, 1, 0, 1);
+	for (int k = 0; k < 10; k++)
+		submit("noop", 0, 1, 0, 1);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 5);         /* 1 sleep, then 5 - 1 noop */
+	ck_assert_str_eq(x.tasks[0].plugin, "sleep");
+	for (size_t i = 1; i < x.ntasks; i++)
+		ck_assert_str_eq(x.tasks[i].plugin, "noop");
+	sched_exchange_clear(&x);
+	ck_assert_int_eq(sched_exchange(sc, "w1", s1, NULL, 0, NULL, 0, 100, &x, &err), 0);
+	ck_assert_uint_eq(x.ntasks, 0);
+	sched_exchange_clear(&x);
+}
+END_TEST
+
 /* ------------------------------------------------------------- stages */
 
 /* Hand driver job D to worker W (whose slots it fills). */
@@ -1111,6 +1139,7 @@ main(void)
 	tcase_add_test(tc, cancel_queued_and_running);
 	tcase_add_test(tc, prefetch_only_short_tasks);
 	tcase_add_test(tc, prefetch_holds_about_50_ms_of_work);
+	tcase_add_test(tc, prefetch_walk_passes_a_full_plugin);
 	tcase_add_test(tc, stage_tasks_have_their_own_room);
 	tcase_add_test(tc, stage_tasks_go_ahead_of_a_deep_queue);
 	tcase_add_test(tc, stage_prefers_the_worker_with_the_data);

@@ -241,6 +241,39 @@ db_int(const char *sql)
 	"DROP INDEX dag_runs_changed;" \
 	"ALTER TABLE dag_runs DROP COLUMN changed;"
 
+/* A job's end whose start was not written (start_folded) writes its
+ * attempt's row whole: as the first write, and over the row of a start
+ * the master wrote meanwhile (at a worker's registration). */
+START_TEST(test_folded_end)
+{
+	store *s = open_store(0);
+	int64_t fresh = submit(s, "noop", 0), started = submit(s, "noop", 0);
+	ck_assert_int_eq(start(s, started, 1, "w1"), 1);
+	for (int k = 0; k < 2; k++) {
+		int64_t id = k == 0 ? fresh : started;
+		struct store_op op = { .kind = STORE_FINISH, .id = id,
+			.attempt = 1, .state = JOB_SUCCEEDED, .result = "{}",
+			.log = "out\n", .worker = "w2", .started_ms = 1500,
+			.start_folded = 1, .t_ms = 3000 };
+		ck_assert_int_eq(apply1(s, &op), 1);
+		struct attlist l = { .n = 0 };
+		char *err = NULL;
+		ck_assert_int_eq(store_attempts(s, id, collect_attempt, &l, &err), 0);
+		ck_assert_int_eq(l.n, 1);
+		ck_assert_int_eq(l.a[0].state, JOB_SUCCEEDED);
+		ck_assert_str_eq(l.a[0].worker, "w2");
+		ck_assert_ptr_null(l.a[0].error);
+		ck_assert_int_eq(l.a[0].started_ms, 1500);
+		ck_assert_int_eq(l.a[0].finished_ms, 3000);
+		attlist_clear(&l);
+		assert_log(s, id, 1, "out\n");
+		/* Replayed: changes nothing. */
+		ck_assert_int_eq(apply1(s, &op), 0);
+	}
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_open_schema)
 {
 	store *s = open_store(1);
@@ -1819,6 +1852,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_open_schema);
+	tcase_add_test(tc, test_folded_end);
 	tcase_add_test(tc, test_mapped_instances);
 	tcase_add_test(tc, test_run_changed);
 	tcase_add_test(tc, test_notif_pending);
