@@ -644,6 +644,44 @@ split_dict_code(const struct split_dict *d, const char *v)
 	return KCOL_MISSING;    /* cannot happen: the levels are every value */
 }
 
+/* Columns of IN typed as the broadcast BC says, with room for N rows and
+ * a dictionary of each categorical column's levels in DICT (NC entries,
+ * zeroed).  0 or KILN_ENOMEM. */
+static int
+split_cols_make(struct ingest *in, const struct split_bc *bc, size_t n,
+                struct split_dict *dict)
+{
+	json_t *types = json_object_get(bc->j, "types");
+	json_t *levels = json_object_get(bc->j, "levels");
+	for (size_t i = 0; i < bc->ncols; i++) {
+		struct column *c = &in->cols[i];
+		c->type = (int)json_integer_value(json_array_get(types, i));
+		if (c->type == KCOL_CATEGORICAL) {
+			if (split_dict_make(&dict[i], json_array_get(levels, i)) < 0 ||
+			    (c->codes = malloc((n ? n : 1) * sizeof *c->codes)) == NULL)
+				return ingest_oom(in);
+			c->levels = dict[i].levels;
+			c->nlevels = dict[i].n;
+		} else if ((c->num = malloc((n ? n : 1) * sizeof *c->num)) == NULL) {
+			return ingest_oom(in);
+		}
+	}
+	return 0;
+}
+
+/* Free DICT (NC entries) and IN, whose columns' levels are DICT's. */
+static void
+split_cols_free(struct ingest *in, struct split_dict *dict, size_t nc)
+{
+	for (size_t i = 0; dict != NULL && in->cols != NULL && i < nc; i++) {
+		free(dict[i].slot);
+		in->cols[i].levels = NULL;      /* dict's, freed here */
+		free(dict[i].levels);
+	}
+	free(dict);
+	ingest_free(in);
+}
+
 /* Map "write": partition arg.p, rows arg.skip .. arg.skip + arg.n of the
  * bytes [arg.off, arg.end), typed as the broadcast says. */
 static int
@@ -656,28 +694,15 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	size_t skip = (size_t)json_integer_value(json_object_get(arg, "skip"));
 	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
 	int p = (int)json_integer_value(json_object_get(arg, "p"));
-	json_t *types = json_object_get(bc->j, "types");
 	json_t *tnum = json_object_get(bc->j, "tnum");
-	json_t *levels = json_object_get(bc->j, "levels");
 	struct ingest in;
 	int rc = split_open_range(t, h, bc, off, end, line, &in);
 	size_t nc = bc->ncols;
 	struct split_dict *dict = calloc(nc, sizeof *dict);
 	if (rc == 0 && dict == NULL)
 		rc = ingest_oom(&in);
-	for (size_t i = 0; rc == 0 && i < nc; i++) {
-		struct column *c = &in.cols[i];
-		c->type = (int)json_integer_value(json_array_get(types, i));
-		if (c->type == KCOL_CATEGORICAL) {
-			if (split_dict_make(&dict[i], json_array_get(levels, i)) < 0 ||
-			    (c->codes = malloc((n ? n : 1) * sizeof *c->codes)) == NULL)
-				rc = ingest_oom(&in);
-			c->levels = dict[i].levels;
-			c->nlevels = dict[i].n;
-		} else if ((c->num = malloc((n ? n : 1) * sizeof *c->num)) == NULL) {
-			rc = ingest_oom(&in);
-		}
-	}
+	if (rc == 0)
+		rc = split_cols_make(&in, bc, n, dict);
 	size_t got = 0, l;
 	while (rc == 0 && got < n) {
 		int r = csv_record(&in.c, nc == 1, &l);
@@ -712,13 +737,7 @@ split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	}
 	if (rc == 0)
 		rc = ingest_partition(t, h, in.cols, nc, 0, n, p);
-	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
-		free(dict[i].slot);
-		in.cols[i].levels = NULL;       /* dict's, freed below */
-		free(dict[i].levels);
-	}
-	free(dict);
-	ingest_free(&in);
+	split_cols_free(&in, dict, nc);
 	return rc;
 }
 
@@ -750,9 +769,7 @@ split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
 	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
 	int p = (int)json_integer_value(json_object_get(arg, "p"));
-	json_t *types = json_object_get(bc->j, "types");
 	json_t *tnum = json_object_get(bc->j, "tnum");
-	json_t *levels = json_object_get(bc->j, "levels");
 	struct ingest in;
 	int rc = split_open_range(t, h, bc, off, end, line, &in);
 	size_t nc = bc->ncols;
@@ -763,20 +780,11 @@ split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 	if (rc == 0 && (dict == NULL || missing == NULL || wd == NULL ||
 	                tn == NULL))
 		rc = ingest_oom(&in);
+	if (rc == 0)
+		rc = split_cols_make(&in, bc, n, dict);
 	for (size_t i = 0; rc == 0 && i < nc; i++) {
-		struct column *c = &in.cols[i];
-		c->type = (int)json_integer_value(json_array_get(types, i));
 		wd[i] = 1;
 		tn[i] = json_is_true(json_array_get(tnum, i));
-		if (c->type == KCOL_CATEGORICAL) {
-			if (split_dict_make(&dict[i], json_array_get(levels, i)) < 0 ||
-			    (c->codes = malloc((n ? n : 1) * sizeof *c->codes)) == NULL)
-				rc = ingest_oom(&in);
-			c->levels = dict[i].levels;
-			c->nlevels = dict[i].n;
-		} else if ((c->num = malloc((n ? n : 1) * sizeof *c->num)) == NULL) {
-			rc = ingest_oom(&in);
-		}
 	}
 	size_t got = 0, l;
 	while (rc == 0) {
@@ -861,17 +869,11 @@ split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 		rc = text ? h->set_result(t, text) : KILN_ENOMEM;
 		free(text);
 	}
-	for (size_t i = 0; dict != NULL && in.cols != NULL && i < nc; i++) {
-		free(dict[i].slot);
-		in.cols[i].levels = NULL;       /* dict's, freed below */
-		free(dict[i].levels);
-	}
-	free(dict);
 	free(missing);
 	free(wd);
 	free(tn);
 	json_decref(anchors);
-	ingest_free(&in);
+	split_cols_free(&in, dict, nc);
 	return rc;
 }
 
