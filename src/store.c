@@ -663,6 +663,19 @@ struct store_batch {
 
 #define STORE_SEEN_MAX 64
 
+/* A client's token is checked at every request it makes: one read of the
+ * store each (a tenth of the master's time in a round trip of submit and
+ * result), for a row that changes only by this store's own ops.  Tokens
+ * that may be used are kept here; a revocation empties the cache once it
+ * is committed, and an entry read before it is not put back (tok_gen).
+ * Unknown hashes are never kept: a stranger's guesses cost nothing. */
+#define TOKEN_CACHE 64
+
+struct token_cached {
+	char hash[65];          /* "" if the entry is free */
+	struct store_token t;
+};
+
 struct store {
 	char *path;
 
@@ -707,6 +720,12 @@ struct store {
 	pthread_mutex_t read_mu;
 	sqlite3 *rdb;
 	sqlite3_stmt *rst[R_NSTMT];
+
+	/* Tokens that may be used, as last read (store_token_check). */
+	pthread_mutex_t tok_mu;
+	struct token_cached tok[TOKEN_CACHE];
+	unsigned tok_next;      /* the entry a new one replaces */
+	uint64_t tok_gen;       /* one more at each revocation */
 };
 
 /* Map an SQLite result code to the negative errno kiln functions return. */
@@ -1097,6 +1116,9 @@ store_destroy(store *s)
 	pthread_mutex_destroy(&s->q_mu);
 	pthread_cond_destroy(&s->q_cond);
 	pthread_mutex_destroy(&s->read_mu);
+	for (int i = 0; i < TOKEN_CACHE; i++)
+		store_token_clear(&s->tok[i].t);
+	pthread_mutex_destroy(&s->tok_mu);
 	store_seen_forget(s);
 	free(s->unwritable);
 	free(s->path);
@@ -1141,6 +1163,7 @@ store_open(const char *path, int sync_full, store **out, char **err)
 	pthread_cond_init(&s->q_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&s->read_mu, NULL);
+	pthread_mutex_init(&s->tok_mu, NULL);
 
 	if ((rc = store_connect(path, &s->wdb, err)) < 0)
 		goto fail;
@@ -2166,10 +2189,29 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 	return 0;
 }
 
+/* Forget every cached token (one was revoked, and is committed so). */
+static void
+token_cache_drop(store *s)
+{
+	pthread_mutex_lock(&s->tok_mu);
+	for (int i = 0; i < TOKEN_CACHE; i++) {
+		store_token_clear(&s->tok[i].t);
+		s->tok[i].hash[0] = '\0';
+	}
+	s->tok_gen++;
+	pthread_mutex_unlock(&s->tok_mu);
+}
+
 int
 store_apply(store *s, struct store_op *ops, size_t n, char **err)
 {
-	return store_apply_early(s, ops, n, NULL, NULL, NULL, err);
+	int rc = store_apply_early(s, ops, n, NULL, NULL, NULL, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (ops[i].kind == STORE_TOKEN_REVOKE && ops[i].applied) {
+			token_cache_drop(s);
+			break;
+		}
+	return rc;
 }
 
 int
@@ -2963,6 +3005,56 @@ out:
 	return rc;
 }
 
+/* A copy of T, its strings its own. */
+static struct store_token
+token_copy(const struct store_token *t)
+{
+	struct store_token c = *t;
+	c.name = t->name ? xstrdup(t->name) : NULL;
+	c.role = t->role ? xstrdup(t->role) : NULL;
+	c.created_by = t->created_by ? xstrdup(t->created_by) : NULL;
+	return c;
+}
+
+/* The cached token of HASH_HEX into *OUT (a copy): 1, or 0 if none. */
+static int
+token_cache_get(store *s, const char *hash_hex, struct store_token *out,
+                uint64_t *gen)
+{
+	int hit = 0;
+	pthread_mutex_lock(&s->tok_mu);
+	for (int i = 0; i < TOKEN_CACHE && !hit; i++)
+		if (strcmp(s->tok[i].hash, hash_hex) == 0) {
+			*out = token_copy(&s->tok[i].t);
+			hit = 1;
+		}
+	*gen = s->tok_gen;
+	pthread_mutex_unlock(&s->tok_mu);
+	return hit;
+}
+
+/* Keep T (usable when read) under HASH_HEX, unless a revocation came since
+ * GEN, or update the last use of the entry there. */
+static void
+token_cache_put(store *s, const char *hash_hex, const struct store_token *t,
+                uint64_t gen)
+{
+	if (strlen(hash_hex) >= sizeof s->tok[0].hash)
+		return;
+	pthread_mutex_lock(&s->tok_mu);
+	if (s->tok_gen == gen) {
+		int i = 0;
+		while (i < TOKEN_CACHE && strcmp(s->tok[i].hash, hash_hex) != 0)
+			i++;
+		if (i == TOKEN_CACHE)
+			i = (int)(s->tok_next++ % TOKEN_CACHE);
+		store_token_clear(&s->tok[i].t);
+		s->tok[i].t = token_copy(t);
+		strcpy(s->tok[i].hash, hash_hex);
+	}
+	pthread_mutex_unlock(&s->tok_mu);
+}
+
 int
 store_token_check(store *s, const char *hash_hex, int64_t now_ms,
                   struct store_token *out, char **err)
@@ -2970,8 +3062,10 @@ store_token_check(store *s, const char *hash_hex, int64_t now_ms,
 	memset(out, 0, sizeof *out);
 	if (hash_hex == NULL)
 		return -ENOENT;
-	int rc = store_token_one(s, R_TOKEN_CHECK, hash_hex, 0, out, err);
-	if (rc < 0)
+	uint64_t gen;
+	int rc, cached = token_cache_get(s, hash_hex, out, &gen);
+	if (!cached && (rc = store_token_one(s, R_TOKEN_CHECK, hash_hex, 0, out,
+	                                     err)) < 0)
 		return rc;
 	if (out->revoked_ms > 0)
 		return -EKEYREVOKED;
@@ -2983,6 +3077,11 @@ store_token_check(store *s, const char *hash_hex, int64_t now_ms,
 		                       .t_ms = now_ms };
 		if ((rc = store_apply_later(s, &op, 1, err)) < 0)
 			return rc;
+		struct store_token c = *out;    /* strings borrowed */
+		c.last_used_ms = now_ms;
+		token_cache_put(s, hash_hex, &c, gen);
+	} else if (!cached) {
+		token_cache_put(s, hash_hex, out, gen);
 	}
 	return 0;
 }
@@ -3033,6 +3132,8 @@ store_token_settle(store *s, int64_t expires_ms, int *n, char **err)
 	store_rdone(st);
 out:
 	pthread_mutex_unlock(&s->read_mu);
+	if (changed > 0)
+		token_cache_drop(s);
 	if (changed > 0) {
 		char when[32] = "?";
 		struct tm tm;

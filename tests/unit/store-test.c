@@ -1480,6 +1480,48 @@ END_TEST
 
 /* A token's last use is written at most once a minute, however often it
  * is checked, and never with the request waiting for it. */
+/* Checks remember tokens that may be used (a client's token is checked
+ * at every request): more tokens than the cache holds all check, and a
+ * revocation refuses a remembered token from the next check on. */
+START_TEST(test_token_cache)
+{
+	store *s = open_store(1);
+	char *err = NULL;
+	struct store_token t;
+	int64_t ids[100];
+	char hash[100][65];
+	for (int i = 0; i < 100; i++) {
+		snprintf(hash[i], sizeof hash[i], "%064x", i + 1);
+		ids[i] = token_add(s, hash[i], "t", i % 2 ? "viewer" : "admin",
+		                   NULL, 1000, 0);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 100; i++) {
+			ck_assert_int_eq(store_token_check(s, hash[i], 5000, &t,
+			                                   &err), 0);
+			ck_assert_int_eq(t.id, ids[i]);
+			ck_assert_str_eq(t.role, i % 2 ? "viewer" : "admin");
+			store_token_clear(&t);
+		}
+	/* Revoked while remembered. */
+	ck_assert_int_eq(store_token_check(s, hash[99], 5000, &t, &err), 0);
+	store_token_clear(&t);
+	struct store_op rv = { .kind = STORE_TOKEN_REVOKE, .id = ids[99],
+	                       .t_ms = 6000 };
+	ck_assert_int_eq(apply1(s, &rv), 1);
+	ck_assert_int_eq(store_token_check(s, hash[99], 7000, &t, &err),
+	                 -EKEYREVOKED);
+	store_token_clear(&t);
+	ck_assert_int_eq(store_token_check(s, hash[98], 7000, &t, &err), 0);
+	store_token_clear(&t);
+	/* Unknown hashes are told apart, every time. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(store_token_check(s, "00", 7000, &t, &err),
+		                 -ENOENT);
+	store_close(s);
+}
+END_TEST
+
 START_TEST(test_token_last_used)
 {
 	store *s = open_store(1);
@@ -1876,6 +1918,7 @@ store_suite(void)
 	tcase_add_test(tc, test_tokens);
 	tcase_add_test(tc, test_token_expiry_and_revocation);
 	tcase_add_test(tc, test_token_last_used);
+	tcase_add_test(tc, test_token_cache);
 	tcase_add_test(tc, test_token_migration);
 	tcase_add_test(tc, test_state_names);
 	tcase_add_test(tc, test_reopen);
