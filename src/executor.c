@@ -771,32 +771,34 @@ ex_done(kiln_task *t, const char *buf, int *code)
 	return state;
 }
 
-/* One frame from the executor on FD for T.  1 when the task is done
- * (*state, *code), 0 to go on, or negative (the executor is gone). */
-/* Take output file FILE (in DIR) an executor wrote as output NAME of T. */
-static void
+/* Take output file FILE (in DIR) an executor wrote as output NAME of T:
+ * NULL, or why it could not (malloc()ed): the task must not succeed
+ * without an output its plugin made. */
+static char *
 ex_output_file(kiln_task *t, const char *dir, const char *name,
                const char *file)
 {
 	/* Only a temporary file of the cache directory, by its own name:
 	 * the executor runs a plugin's code, and the worker removes what it
 	 * takes. */
-	size_t n = dir != NULL ? strlen(dir) : 0;
+	size_t n = dir != NULL ? strlen(dir) : 0, fl = strlen(file);
 	if (n == 0 || strncmp(file, dir, n) != 0 || file[n] != '/' ||
-	    strchr(file + n + 1, '/') != NULL || strstr(file, ".tmp") == NULL) {
-		log_warn("%s: an executor named output file %s, outside %s",
-		         task_name(t), file, dir ? dir : "(none)");
-		return;
-	}
+	    strchr(file + n + 1, '/') != NULL || fl < 4 ||
+	    strcmp(file + fl - 4, ".tmp") != 0)
+		return xasprintf("output %s: the executor named a file outside "
+		                 "%s: %s", name, dir ? dir : "(none)", file);
 	char *err = NULL;
-	if (task_output_add_file(t, name, file, &err) != 0) {
-		log_warn("%s: %s", task_name(t), err);
-		free(err);
-	}
+	if (task_output_add_file(t, name, file, &err) != 0)
+		return err;
+	return NULL;
 }
 
+/* One frame from the executor on FD for T.  1 when the task is done
+ * (*state, *code), 0 to go on, or negative (the executor is gone).  An
+ * output file the worker could not take: *LOST (the first one's why). */
 static int
-ex_relay(int fd, kiln_task *t, const char *outdir, int *state, int *code)
+ex_relay(int fd, kiln_task *t, const char *outdir, int *state, int *code,
+         char **lost)
 {
 	int type;
 	char *buf;
@@ -825,8 +827,13 @@ ex_relay(int fd, kiln_task *t, const char *outdir, int *state, int *code)
 		break;
 	case 'M':
 		nl = strnlen(buf, len);
-		if (nl < len)   /* ex_recv() ends BUF with a NUL */
-			ex_output_file(t, outdir, buf, buf + nl + 1);
+		if (nl < len) { /* ex_recv() ends BUF with a NUL */
+			char *why = ex_output_file(t, outdir, buf, buf + nl + 1);
+			if (why != NULL && *lost == NULL)
+				*lost = why;
+			else
+				free(why);
+		}
 		break;
 	case 'D':
 		*state = ex_done(t, buf, code);
@@ -920,18 +927,28 @@ executors_run(executors *x, const struct executor_task *et, int *code,
 	e->base_rss = executor_rss(e->pid);
 	int state = JOB_FAILED, rc = ex_start(e, et);
 	int64_t cancel_at = 0;
-	char *kill_why = NULL;
+	char *kill_why = NULL, *lost = NULL;
 	while (rc == 0 && kill_why == NULL) {
 		struct pollfd pfd = { e->fd, POLLIN, 0 };
 		if (poll(&pfd, 1, EX_TICK_MS) > 0)
-			rc = ex_relay(e->fd, et->t, x->outdir, &state, code);
+			rc = ex_relay(e->fd, et->t, x->outdir, &state, code,
+			              &lost);
 		if (rc == 0)
 			kill_why = ex_verdict(e, et, &cancel_at);
 	}
 	if (rc == 1) {
 		ex_put(x, e);
+		if (lost != NULL && state == JOB_SUCCEEDED) {
+			log_warn("%s attempt %d: %s", task_name(et->t),
+			         et->attempt, lost);
+			*code = KILN_EFAIL;
+			*why = lost;
+			return JOB_FAILED;
+		}
+		free(lost);
 		return state;
 	}
+	free(lost);
 	int st = ex_reap(x, e, 1);
 	*why = kill_why != NULL ? kill_why : ex_death(st);
 	*code = KILN_EFAIL;

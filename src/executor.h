@@ -70,7 +70,9 @@ struct executor_task {
  * job state (jobstate.h) with *code (what the plugin returned, or
  * KILN_EFAIL); when the executor was killed or crashed, JOB_FAILED with
  * *why (malloc()ed): "killed: timeout 3 s exceeded", "killed: memory
- * limit 256 MiB exceeded (RSS 300 MiB)", "executor crashed: SIGSEGV". */
+ * limit 256 MiB exceeded (RSS 300 MiB)", "executor crashed: SIGSEGV"; or
+ * when an output file it handed over could not be taken (the task made an
+ * output that would be missing), JOB_FAILED with why in *why. */
 int executors_run(executors *x, const struct executor_task *et, int *code,
                   char **why);
 

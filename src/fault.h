@@ -8,7 +8,8 @@
  *
  *   KILN_FAULT=RULE[,RULE...]   RULE: SITE:OP:N:ERRNO[:COUNT] or trace
  *
- * SITE is store, artifact or cache; OP is write, sync or read; the Nth
+ * SITE is store, artifact or cache; OP is write, sync or read (a cache
+ * read: a worker taking the output file its executor wrote); the Nth
  * such operation (from 1) and the COUNT - 1 after it fail with ERRNO
  * (ENOSPC, EIO, EDQUOT, EROFS); COUNT 0 fails every one from the Nth on
  * (a disk that stays full).  OP commit (store only) is the point of a

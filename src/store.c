@@ -726,6 +726,7 @@ struct store {
 	struct token_cached tok[TOKEN_CACHE];
 	unsigned tok_next;      /* the entry a new one replaces */
 	uint64_t tok_gen;       /* one more at each revocation */
+	int tok_revoked;        /* the commit under way revokes a token */
 };
 
 /* Map an SQLite result code to the negative errno kiln functions return. */
@@ -1631,6 +1632,7 @@ store_run_op(store *s, struct store_op *op)
 	case STORE_TOKEN_REVOKE:
 		rc = store_pexec(s, P_TOKEN_REVOKE, "ii", op->id, t);
 		op->applied = rc == SQLITE_OK && sqlite3_changes(db) > 0;
+		s->tok_revoked |= op->applied;
 		return rc;
 	case STORE_TOKEN_USED:
 		rc = store_pexec(s, P_TOKEN_USED, "iii", op->id, t,
@@ -1744,6 +1746,20 @@ store_run_early(struct store_batch *list)
  * transaction is rolled back and every batch in it fails, even those that
  * were fine: simple, and failures here mean a broken disk or database,
  * not a bad op (store_apply() rejects those before queueing). */
+/* Forget every cached token (a revocation is committed, or
+ * expiries were set). */
+static void
+token_cache_drop(store *s)
+{
+	pthread_mutex_lock(&s->tok_mu);
+	for (int i = 0; i < TOKEN_CACHE; i++) {
+		store_token_clear(&s->tok[i].t);
+		s->tok[i].hash[0] = '\0';
+	}
+	s->tok_gen++;
+	pthread_mutex_unlock(&s->tok_mu);
+}
+
 static void
 store_commit_group(store *s, struct store_batch *list)
 {
@@ -1776,6 +1792,11 @@ store_commit_group(store *s, struct store_batch *list)
 	if (fault_tracing())
 		store_trace_commit(list, rc == SQLITE_OK ? "ok" : why ? why :
 		                   sqlite3_errmsg(s->wdb));
+	/* Before the callers are woken: a revoked token is refused from
+	 * the next request on, whichever path applied the revocation. */
+	if (rc == SQLITE_OK && s->tok_revoked)
+		token_cache_drop(s);
+	s->tok_revoked = 0;
 	if (rc == SQLITE_OK) {
 		s->id_floor = 0;
 		pthread_mutex_lock(&s->q_mu);
@@ -2189,29 +2210,10 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 	return 0;
 }
 
-/* Forget every cached token (one was revoked, and is committed so). */
-static void
-token_cache_drop(store *s)
-{
-	pthread_mutex_lock(&s->tok_mu);
-	for (int i = 0; i < TOKEN_CACHE; i++) {
-		store_token_clear(&s->tok[i].t);
-		s->tok[i].hash[0] = '\0';
-	}
-	s->tok_gen++;
-	pthread_mutex_unlock(&s->tok_mu);
-}
-
 int
 store_apply(store *s, struct store_op *ops, size_t n, char **err)
 {
-	int rc = store_apply_early(s, ops, n, NULL, NULL, NULL, err);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (ops[i].kind == STORE_TOKEN_REVOKE && ops[i].applied) {
-			token_cache_drop(s);
-			break;
-		}
-	return rc;
+	return store_apply_early(s, ops, n, NULL, NULL, NULL, err);
 }
 
 int

@@ -33,6 +33,7 @@
 #include "dataroot.h"
 #include "diskcache.h"
 #include "err.h"
+#include "fault.h"
 #include "jobstate.h"
 #include "log.h"
 #include "proto.h"   /* the keys of a map task's parameters */
@@ -413,6 +414,8 @@ output_put(kiln_task *t, const char *name, const void *data, size_t len,
 	if (name == NULL || !proto_name_ok(name, 0) ||
 	    (data == NULL && map == NULL && len > 0))
 		goto refuse;
+	int try_file = t->output_dir != NULL && len > 0;
+again:
 	pthread_mutex_lock(&t->lock);
 	int i = t->noutputs;
 	uint64_t total = len;   /* with this one replacing its namesake */
@@ -446,10 +449,16 @@ output_put(kiln_task *t, const char *name, const void *data, size_t len,
 	/* A file rather than a copy in memory: a big output (an ingest's
 	 * partition) is then written once, and the worker hashes it from the
 	 * mapping and renames it into its cache - no second copy, and none
-	 * through an executor's socket. */
-	if (file == NULL && len > 0 && t->output_dir != NULL &&
-	    output_write_file(t->output_dir, data, len, &file, &map) == 0)
-		data = NULL;
+	 * through an executor's socket.  Written without the lock (the
+	 * task's log and progress go on meanwhile), then checked again. */
+	if (try_file && file == NULL) {
+		pthread_mutex_unlock(&t->lock);
+		try_file = 0;
+		if (output_write_file(t->output_dir, data, len, &file,
+		                      &map) == 0)
+			data = NULL;
+		goto again;
+	}
 	void *copy = map;
 	if (file == NULL) {
 		copy = xmalloc(len);
@@ -491,11 +500,17 @@ int
 task_output_add_file(kiln_task *t, const char *name, const char *file,
                      char **err)
 {
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* Tests: a file the worker cannot read back (fault.h). */
+	int fd = fault_check(FAULT_CACHE, FAULT_READ) ? -1 :
+	         open(file, O_RDONLY | O_CLOEXEC), e = 0;
 	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		int rc = err_set(err, -errno, "cannot open output %s: %s", file,
-		                 strerror(errno));
+	if (fd < 0 || fstat(fd, &sb) != 0)
+		e = errno;
+	else if (!S_ISREG(sb.st_mode))
+		e = EINVAL;
+	if (e != 0) {
+		int rc = err_set(err, -e, "cannot take output '%s' (%s): %s",
+		                 name, file, strerror(e));
 		if (fd >= 0)
 			close(fd);
 		unlink(file);

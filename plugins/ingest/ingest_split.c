@@ -269,6 +269,38 @@ split_bc_free(struct split_bc *bc)
 	json_decref(bc->j);
 }
 
+/* A map task's range: bytes [off, end) of the file, from CSV line LINE;
+ * for a "write" or "part", its N rows of partition P after SKIP. */
+struct split_arg {
+	uint64_t off, end;
+	size_t line, skip, n;
+	int p;
+};
+
+/* A from the stage argument ARG, refused (KILN_EINVAL) if it cannot be:
+ * a range that ends before it starts, or more rows than its bytes hold
+ * (a record takes one byte at least). */
+static int
+split_arg_get(kiln_task *t, const struct kiln_host *h, json_t *arg,
+              struct split_arg *a)
+{
+	a->off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
+	a->end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
+	a->line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	a->skip = (size_t)json_integer_value(json_object_get(arg, "skip"));
+	a->n = (size_t)json_integer_value(json_object_get(arg, "n"));
+	a->p = (int)json_integer_value(json_object_get(arg, "p"));
+	if (a->end < a->off || a->skip > a->end - a->off + 1 ||
+	    a->n > a->end - a->off + 1 - a->skip || a->p < 0) {
+		h->set_error(t, "ingest: a map task's range is out of bounds "
+		             "(bytes %llu to %llu, %zu rows after %zu)",
+		             (unsigned long long)a->off,
+		             (unsigned long long)a->end, a->n, a->skip);
+		return KILN_EINVAL;
+	}
+	return 0;
+}
+
 /* An ingest over the LEN bytes at BUF (malloc()ed, NUL-terminated; IN
  * takes it), its reader starting at line LINE, columns as BC says (all
  * numeric until a value says not). */
@@ -302,12 +334,13 @@ split_open_buf(kiln_task *t, const struct kiln_host *h,
 	return 0;
 }
 
-/* An ingest over bytes [OFF, END) of the file, as split_open_buf. */
+/* An ingest over A's bytes of the file, as split_open_buf. */
 static int
 split_open_range(kiln_task *t, const struct kiln_host *h,
-                 const struct split_bc *bc, uint64_t off, uint64_t end,
-                 size_t line, struct ingest *in)
+                 const struct split_bc *bc, const struct split_arg *a,
+                 struct ingest *in)
 {
+	uint64_t off = a->off, end = a->end;
 	memset(in, 0, sizeof *in);
 	const char *fname = bc->file ? bc->file : "input";
 	uint64_t size = 0;
@@ -325,7 +358,7 @@ split_open_range(kiln_task *t, const struct kiln_host *h,
 		h->set_error(t, "ingest: cannot read %s", fname);
 		return KILN_EIO;
 	}
-	return split_open_buf(t, h, bc, buf, (size_t)(end - off), line, in);
+	return split_open_buf(t, h, bc, buf, (size_t)(end - off), a->line, in);
 }
 
 /* Sorted distinct values of column COL of the range's cells, as JSON. */
@@ -547,14 +580,12 @@ split_scan_json(struct ingest *in, const struct split_bc *bc, uint64_t off,
 /* Map "scan": split_scan_json over its range, as its result. */
 static int
 split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
-           json_t *arg)
+           json_t *arg, const struct split_arg *a)
 {
-	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
-	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
-	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
+	(void)arg;
 	struct ingest in;
-	int rc = split_open_range(t, h, bc, off, end, line, &in);
-	json_t *res = rc == 0 ? split_scan_json(&in, bc, off, &rc) : NULL;
+	int rc = split_open_range(t, h, bc, a, &in);
+	json_t *res = rc == 0 ? split_scan_json(&in, bc, a->off, &rc) : NULL;
 	if (res != NULL) {
 		char *text = json_dumps(res, JSON_COMPACT);
 		json_decref(res);
@@ -568,13 +599,11 @@ split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 /* Map "levels": the sorted distinct values of columns arg.cols. */
 static int
 split_levels_map(kiln_task *t, const struct kiln_host *h,
-                 const struct split_bc *bc, json_t *arg)
+                 const struct split_bc *bc, json_t *arg,
+                 const struct split_arg *a)
 {
 	struct ingest in;
-	int rc = split_open_range(t, h, bc,
-	    (uint64_t)json_integer_value(json_object_get(arg, "off")),
-	    (uint64_t)json_integer_value(json_object_get(arg, "end")),
-	    (size_t)json_integer_value(json_object_get(arg, "line")), &in);
+	int rc = split_open_range(t, h, bc, a, &in);
 	if (rc == 0)
 		rc = ingest_rows(&in);
 	if (rc < 0) {
@@ -686,17 +715,14 @@ split_cols_free(struct ingest *in, struct split_dict *dict, size_t nc)
  * bytes [arg.off, arg.end), typed as the broadcast says. */
 static int
 split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
-            json_t *arg)
+            json_t *arg, const struct split_arg *a)
 {
-	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
-	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
-	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
-	size_t skip = (size_t)json_integer_value(json_object_get(arg, "skip"));
-	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
-	int p = (int)json_integer_value(json_object_get(arg, "p"));
+	(void)arg;
+	size_t skip = a->skip, n = a->n;
+	int p = a->p;
 	json_t *tnum = json_object_get(bc->j, "tnum");
 	struct ingest in;
-	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	int rc = split_open_range(t, h, bc, a, &in);
 	size_t nc = bc->ncols;
 	struct split_dict *dict = calloc(nc, sizeof *dict);
 	if (rc == 0 && dict == NULL)
@@ -762,16 +788,14 @@ split_misfit(struct ingest *in, size_t line, size_t col, const char *v,
  * anchors, each column's missing count and a time column's whole days). */
 static int
 split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
-           json_t *arg)
+           json_t *arg, const struct split_arg *a)
 {
-	uint64_t off = (uint64_t)json_integer_value(json_object_get(arg, "off"));
-	uint64_t end = (uint64_t)json_integer_value(json_object_get(arg, "end"));
-	size_t line = (size_t)json_integer_value(json_object_get(arg, "line"));
-	size_t n = (size_t)json_integer_value(json_object_get(arg, "n"));
-	int p = (int)json_integer_value(json_object_get(arg, "p"));
+	(void)arg;
+	size_t n = a->n;
+	int p = a->p;
 	json_t *tnum = json_object_get(bc->j, "tnum");
 	struct ingest in;
-	int rc = split_open_range(t, h, bc, off, end, line, &in);
+	int rc = split_open_range(t, h, bc, a, &in);
 	size_t nc = bc->ncols;
 	struct split_dict *dict = calloc(nc, sizeof *dict);
 	size_t *missing = calloc(nc, sizeof *missing);
@@ -881,7 +905,7 @@ split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
 static const struct {
 	const char *name;
 	int (*fn)(kiln_task *, const struct kiln_host *,
-	          const struct split_bc *, json_t *);
+	          const struct split_bc *, json_t *, const struct split_arg *);
 } split_fns[] = {
 	{ "scan", split_scan },
 	{ "levels", split_levels_map },
@@ -908,8 +932,11 @@ ingest_map(kiln_task *task, const struct kiln_host *host, const char *fn)
 		host->set_error(task, "ingest: no map function '%s'", fn);
 		rc = KILN_EINVAL;
 	}
+	struct split_arg a;
 	if (rc == 0)
-		rc = split_fns[k].fn(task, host, &bc, arg);
+		rc = split_arg_get(task, host, arg, &a);
+	if (rc == 0)
+		rc = split_fns[k].fn(task, host, &bc, arg, &a);
 	json_decref(arg);
 	split_bc_free(&bc);
 	return rc;

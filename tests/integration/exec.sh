@@ -162,6 +162,22 @@ ok "its mean of y over 50 rows is 50" sh -c "curl -s -H 'Authorization: Bearer $
 for _ in $(seq 1 50); do api GET /api/v1/dags/errors | grep -q bad.yaml && break; sleep 0.1; done
 ok "'plugin' and 'command' together are an import error" sh -c "curl -s -H 'Authorization: Bearer $(token)' '$URL/api/v1/dags/errors' | grep -q \"bad.yaml:4:13: task 'a' has both\""
 
+# An output file w1 cannot take from its executor (the first read of one
+# fails, KILN_FAULT): the job fails naming the output, never succeeds
+# without it; the next job's output goes through.
+kill "$PID_w1"; wait "$PID_w1" 2>/dev/null
+KILN_FAULT=cache:read:1:EIO:1 start_node w1
+for _ in $(seq 1 100); do   # refused (400) until w1 is back
+	j=$(submit '{"command":"echo kept > $KILN_OUTPUTS/kept.txt"}' '"retries":0')
+	[ -n "$j" ] && [ "$j" != None ] && break; sleep 0.1
+done
+ok "an output the worker cannot take fails the job" wait_state "$j" failed 30
+case "$(field "$j" '["error"]')" in *"cannot take output 'kept.txt'"*"Input/output error"*) ok "naming the output" true ;;
+*) ok "naming the output (got: $(field "$j" '["error"]'))" false ;; esac
+j=$(submit '{"command":"echo kept > $KILN_OUTPUTS/kept.txt"}' '"retries":0')
+ok "the next one's output goes through" wait_state "$j" succeeded 30
+eq "and is listed" kept.txt "$(api GET "/api/v1/jobs/$j" | jq_ '" ".join(o["name"] for o in d["outputs"])')"
+
 # Without w1, nobody offers exec: a submission is refused.
 kill "$PID_w1"; wait "$PID_w1" 2>/dev/null
 for _ in $(seq 1 60); do

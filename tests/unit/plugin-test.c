@@ -1201,6 +1201,38 @@ START_TEST(benchmark_forged_fold)
 }
 END_TEST
 
+/* ingest's map tasks: a range that ends before it starts, or more rows
+ * than its bytes hold, is refused before anything is allocated for it. */
+START_TEST(ingest_forged_range)
+{
+	install(bundled_dir(), "ingest", NULL);
+	plugin_registry *r = open_registry();
+	static const char *const args[] = {
+		"\"off\":10,\"end\":5,\"n\":0,\"p\":0",
+		"\"off\":0,\"end\":100,\"n\":1000000000000,\"p\":0",
+		"\"off\":0,\"end\":100,\"skip\":50,\"n\":60,\"p\":0",
+		"\"off\":0,\"end\":100,\"n\":1,\"p\":-1",
+	};
+	for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
+		for (int f = 0; f < 2; f++) {
+			char params[512];
+			snprintf(params, sizeof params, "{\"__stage\":{\"fn\":"
+			         "\"%s\",\"index\":0,\"count\":1},\"__arg\":{%s,"
+			         "\"line\":2},\"__broadcast\":{\"names\":[\"a\","
+			         "\"b\"],\"label_col\":-1,\"file\":\"x.csv\"}}",
+			         f ? "part" : "write", args[i]);
+			int state;
+			kiln_task *t = run_plugin(r, "ingest", params, &state);
+			ck_assert_int_eq(state, JOB_FAILED);
+			ck_assert_msg(task_error(t) && strstr(task_error(t),
+			              "range is out of bounds"), "case %zu: %s", i,
+			              task_error(t));
+			task_free(t);
+		}
+	plugin_registry_close(r);
+}
+END_TEST
+
 /* A stage runner that answers every map task of predict's stage with
  * the row count "n" of ud's list (10 rows, then -5: a sum of 5 that
  * allocated 5 rows for the first partition's 10). */
@@ -1981,6 +2013,7 @@ plugin_suite(void)
 	tcase_add_test(tc, context_reaches_run);
 	tcase_add_test(tc, init_message_owner);
 	tcase_add_test(tc, benchmark_forged_fold);
+	tcase_add_test(tc, ingest_forged_range);
 	tcase_add_test(tc, predict_negative_n);
 	suite_add_tcase(s, tc);
 
