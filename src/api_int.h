@@ -104,6 +104,7 @@ struct pstate {
 	json_t *body;
 	struct proto_exchange *exchange;  /* a worker's exchange, as read */
 	int64_t stage;   /* a stage submit's stage, once made */
+	int64_t job;     /* POST /jobs?wait: the job it submitted */
 };
 
 /* R's state, made on first use. */

@@ -282,14 +282,26 @@ struct idem {
 	char *busy;             /* its idem_claim() name, once claimed */
 };
 
+static void job_reply(struct api_ctx *a, http_req *r, int64_t id, int status);
+static int wait_query(http_req *r, int64_t *ms);
+
 /* Reply 201 to a submission of N jobs from FIRST_ID (a batch's ids are
- * consecutive); REPLAYED: with "Idempotent-Replayed: true", as Stripe. */
+ * consecutive); REPLAYED: with "Idempotent-Replayed: true", as Stripe.
+ * A single job's submission with ?wait is answered with the whole job
+ * once it is finished (job_reply). */
 static void
-reply_submitted(http_req *r, int batch, int64_t first_id, size_t n,
-                int replayed)
+reply_submitted(struct api_ctx *a, http_req *r, int batch, int64_t first_id,
+                size_t n, int replayed)
 {
 	if (replayed)
 		http_add_header(r, "Idempotent-Replayed", "true");
+	if (!batch && http_query(r, "wait") != NULL) {
+		/* Submit and wait in one request: the job's whole record once
+		 * it is finished, as GET ?wait answers. */
+		api_pstate(r)->job = first_id;
+		job_reply(a, r, first_id, 201);
+		return;
+	}
 	if (!batch) {
 		http_reply_json(r, 201, json_pack("{s:I,s:s}", "id",
 		                (json_int_t)first_id, "state", "queued"));
@@ -353,7 +365,7 @@ idem_begin(struct api_ctx *a, http_req *r, const struct api_call *c,
 		                 "another request (keys are kept 24 h): use a new "
 		                 "key for a new request", k->key);
 	else
-		reply_submitted(r, batch, got.first_id, (size_t)got.count, 1);
+		reply_submitted(a, r, batch, got.first_id, (size_t)got.count, 1);
 	free(got.hash);
 	free(err);
 	return 1;
@@ -373,6 +385,19 @@ static void
 jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c,
             int batch)
 {
+	struct pstate *ps = api_pstate(r);
+	if (ps->job > 0) {      /* POST ?wait entered again: submitted once */
+		job_reply(a, r, ps->job, 201);
+		return;
+	}
+	int64_t wait_ms;
+	if (http_query(r, "wait") != NULL && batch) {
+		http_reply_error(r, 400, "wait: a batch is not waited for; "
+		                 "wait for its jobs with GET /api/v1/jobs/ID?wait=");
+		return;
+	}
+	if (wait_query(r, &wait_ms) != 0)
+		return;
 	json_t *b = api_body_object(r);
 	if (b == NULL)
 		return;
@@ -409,7 +434,7 @@ jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c,
 		if (rc != 0)
 			api_reply_failed(r, rc, err);
 		else
-			reply_submitted(r, batch, jobs[0].id, n, 0);
+			reply_submitted(a, r, batch, jobs[0].id, n, 0);
 		free(err);
 	}
 	idem_done(&k);
@@ -631,13 +656,43 @@ attempt_one(const struct store_attempt *at, void *ud)
 	return 0;
 }
 
-/* GET /api/v1/jobs/:id[?wait=SECONDS] */
-void
-api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
+/*
+ * ?wait=SECONDS of R in *ms (0 to API_LONGPOLL_MAX_MS; absent: -1).  1
+ * after replying 400 to a value that is not a number of seconds, else 0.
+ */
+static int
+wait_query(http_req *r, int64_t *ms)
 {
-	int64_t id = route_num(&c->params, "id");
+	const char *w = http_query(r, "wait");
+	char *end = NULL;
+	*ms = -1;
+	if (w == NULL)
+		return 0;
+	double s = strtod(w, &end);
+	if (end == w || *end != '\0' || !(s >= 0 && s <= 1e6)) {
+		http_reply_error(r, 400, "wait: must be a number of seconds "
+		                 "(at most %d are waited)",
+		                 API_LONGPOLL_MAX_MS / 1000);
+		return 1;
+	}
+	*ms = s * 1000 > API_LONGPOLL_MAX_MS ? API_LONGPOLL_MAX_MS
+	                                     : (int64_t)(s * 1000);
+	return 0;
+}
+
+/*
+ * Reply STATUS to R with job ID as GET /api/v1/jobs/ID describes it; or,
+ * while it is queued or running and R's ?wait has time left, park R (the
+ * handler is entered again when a job ends or the time is up).
+ */
+static void
+job_reply(struct api_ctx *a, http_req *r, int64_t id, int status)
+{
 	struct store_job j = { 0 };
 	char *err = NULL;
+	int64_t wait_ms;
+	if (wait_query(r, &wait_ms) != 0)
+		return;
 	int rc = store_job_get(a->st, id, &j, &err);
 	if (rc == -ENOENT) {
 		http_reply_error(r, 404, "no job %lld", (long long)id);
@@ -649,17 +704,11 @@ api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 		free(err);
 		return;
 	}
-	/* ?wait=SECONDS: long-poll until the job is finished. */
-	const char *w = http_query(r, "wait");
-	if (w != NULL && (j.state == JOB_QUEUED || j.state == JOB_RUNNING) &&
+	if (wait_ms >= 0 && (j.state == JOB_QUEUED || j.state == JOB_RUNNING) &&
 	    !http_parked_expired(r)) {
 		struct pstate *ps = api_pstate(r);
-		if (ps->deadline == 0) {
-			int64_t ms = (int64_t)(strtod(w, NULL) * 1000);
-			if (ms > API_LONGPOLL_MAX_MS)
-				ms = API_LONGPOLL_MAX_MS;
-			ps->deadline = clock_mono_ms() + (ms > 0 ? ms : 0);
-		}
+		if (ps->deadline == 0)
+			ps->deadline = clock_mono_ms() + wait_ms;
 		if (clock_mono_ms() < ps->deadline) {
 			store_job_clear(&j);
 			http_park(r, ps->deadline);
@@ -686,7 +735,14 @@ api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
 	json_object_set_new(o, "attempts", atts);
 	store_job_clear(&j);
 	free(err);
-	http_reply_json(r, 200, o);
+	http_reply_json(r, status, o);
+}
+
+/* GET /api/v1/jobs/:id[?wait=SECONDS] */
+void
+api_job_get(struct api_ctx *a, http_req *r, const struct api_call *c)
+{
+	job_reply(a, r, route_num(&c->params, "id"), 200);
 }
 
 void

@@ -3,7 +3,7 @@
  * jobs.c - the commands for jobs: `kiln ping`, `submit`, `jobs`, `job`,
  * `logs`, `cancel`, `workers` and `plugins` (the spark-submit role).  Each
  * turns its arguments into one call on the master's JSON API (or, for
- * `submit --wait`, a series of long polls) and prints the answer as an
+ * `submit --wait`, a submission that waits, then long polls) and prints the answer as an
  * aligned table, a key: value listing, or with --json the master's own
  * JSON.
  */
@@ -25,6 +25,10 @@
 #define CLI_WAIT_S          30          /* long-poll length asked of the master */
 #define CLI_WAIT_RETRY_MS   60000       /* how long --wait rides out an outage */
 #define CLI_SUBMIT_TRIES    4           /* a submit is sent at most so often */
+/* `submit --wait` asks the submission itself to wait this long (POST
+ * ?wait): a short job is answered finished in one round trip; a longer
+ * one has its id printed after this, then is long-polled. */
+#define CLI_SUBMIT_WAIT_S   1
 
 struct submit_opts {
 	json_t *params;                 /* -p KEY=VALUE, in order */
@@ -158,11 +162,14 @@ cli_wait(struct cli *x, long long id, json_t **job)
  * with the same key if the master could not be reached or the reply was
  * lost (a master restarted under it), or it was still handling the first
  * (409): the master then answers with the job it made, not a new one.
- * As cli_call.
+ * WAIT_S > 0: the master answers once the job is finished or after WAIT_S
+ * seconds (POST ?wait).  As cli_call.
  */
 static int
-cli_submit_call(struct cli *x, json_t *req, json_t **reply)
+cli_submit_call(struct cli *x, json_t *req, int wait_s, json_t **reply)
 {
+	char *path = wait_s > 0 ? xasprintf("/api/v1/jobs?wait=%d", wait_s) :
+	             xstrdup("/api/v1/jobs");
 	char *key = hash_random_hex(16), *err = NULL;
 	long status = 0;
 	int rc = -1;
@@ -175,13 +182,15 @@ cli_submit_call(struct cli *x, json_t *req, json_t **reply)
 		err = NULL;
 		json_decref(*reply);
 		*reply = NULL;
-		rc = client_request(x->cl, "POST", "/api/v1/jobs", req, 0,
+		rc = client_request(x->cl, "POST", path, req,
+		                    wait_s > 0 ? (wait_s + 15) * 1000L : 0,
 		                    &status, reply, &err);
 		if ((rc == 0 && status != 409) || rc == -EACCES)
 			break;
 	}
 	client_set_header(x->cl, NULL, NULL);
 	free(key);
+	free(path);
 	if (rc < 0) {
 		fprintf(stderr, "kiln: %s\n", err);
 		free(err);
@@ -234,7 +243,8 @@ cli_submit(struct cli *x, void *opts)
 		                    json_integer(o->timeout.v));
 
 	if ((rc = cli_connect(x, 1)) != 0 ||
-	    (rc = cli_submit_call(x, req, &reply)) != 0) {
+	    (rc = cli_submit_call(x, req, o->wait ? CLI_SUBMIT_WAIT_S : 0,
+	                          &reply)) != 0) {
 		json_decref(req);
 		return rc;
 	}
@@ -253,15 +263,16 @@ cli_submit(struct cli *x, void *opts)
 		json_decref(reply);
 		return CLI_EXIT_OK;
 	}
-	json_decref(reply);
 	if (!x->json) {
 		printf("%lld\n", id);
 		fflush(stdout);
 	}
-
-	json_t *job;
-	if ((rc = cli_wait(x, id, &job)) != 0)
-		return rc;
+	json_t *job = reply;
+	if (!cli_is_final(reply)) {
+		json_decref(reply);
+		if ((rc = cli_wait(x, id, &job)) != 0)
+			return rc;
+	}
 	const char *state = cli_jstr(job, "state", "?");
 	int ok = strcmp(state, "succeeded") == 0;
 	if (x->json) {
