@@ -13,7 +13,13 @@ data directory, and prints:
     long-poll GET ?wait until it is finished; and, alternated with it,
     POST ?wait: submit and wait in one request), beside the disk's fsync
     floor measured in the store's directory in the same run (median of a
-    4 KiB write + fdatasync, appending and in place);
+    4 KiB write + fdatasync, appending and in place), this client's HTTP
+    round trip (a minimal client of its own, RawApi: http.client's
+    overhead is as large as kiln's) and the machine's wake-up floor (a
+    pipe round trip between two processes); run as root, all of it again
+    with the CPUs kept out of idle states (/dev/cpu_dma_latency), which
+    shows what of the latency is the machine waking its CPUs (a VM's
+    halted vCPUs);
 and, when Debian's python3-distributed is installed, the same work on a Dask
 cluster of the same shape, with the ratios.  Compare ratios within one run:
 the machines are shared and noisy.
@@ -118,6 +124,91 @@ def fsync_floor(d, n=200):
     return app[n // 2] * 1000, over[n // 2] * 1000
 
 
+def percentile(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * q))]
+
+
+def latency_section(api, args, res, prefix):
+    """Submit-to-result latency of one job at a time into RES (keys with
+    PREFIX): POST then long-poll GET ?wait (two requests), alternated with
+    POST ?wait (one request; a build from before it answers "queued", and
+    then takes the GET too), by API (a RawApi).  Beside it, the HTTP round trip of this client
+    to this master for nothing (a health check) and the machine's own
+    wake-up floor (wake_floor)."""
+    lat, lat1 = [], []
+    for i in range(2 * (args.latency + 20)):
+        one = i % 2 == 1
+        t = time.perf_counter()
+        st, j = api.req("POST", "/api/v1/jobs" + ("?wait=10" if one else ""),
+                        {"plugin": "noop"})
+        if j["state"] not in ("succeeded", "failed"):
+            st, j = api.req("GET", f"/api/v1/jobs/{j['id']}?wait=10")
+        assert j["state"] == "succeeded", j
+        if i >= 40:
+            (lat1 if one else lat).append((time.perf_counter() - t) * 1000)
+    rt = []
+    for _ in range(300):
+        t = time.perf_counter()
+        api.req("GET", "/api/v1/health")
+        rt.append((time.perf_counter() - t) * 1000)
+    res[prefix + "http_rt_ms"] = percentile(rt, 0.5)
+    res[prefix + "lat_p50_ms"] = percentile(lat, 0.5)
+    res[prefix + "lat_p99_ms"] = percentile(lat, 0.99)
+    res[prefix + "lat1_p50_ms"] = percentile(lat1, 0.5)
+    res[prefix + "lat1_p99_ms"] = percentile(lat1, 0.99)
+    res[prefix + "wake_us"] = wake_floor()
+
+
+def wake_floor(n=2000):
+    """Median microseconds of a round trip of one byte between two
+    processes over pipes: each way wakes a sleeping process, on a CPU that
+    may be idle.  A submit-to-result wakes threads of the client, the
+    master and a worker about eight times in turn, so this bounds it from
+    below however little the programs themselves do."""
+    a_r, a_w = os.pipe()
+    b_r, b_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            while os.read(a_r, 1) == b"x":
+                os.write(b_w, b"x")
+        finally:
+            os._exit(0)
+    rt = []
+    for _ in range(n):
+        t = time.perf_counter()
+        os.write(a_w, b"x")
+        os.read(b_r, 1)
+        rt.append(time.perf_counter() - t)
+    os.write(a_w, b"q")
+    os.waitpid(pid, 0)
+    for f in (a_r, a_w, b_r, b_w):
+        os.close(f)
+    return percentile(rt, 0.5) * 1e6
+
+
+class cpu_awake:
+    """While held, ask the kernel to keep every CPU out of idle states
+    with an exit latency (PM QoS: /dev/cpu_dma_latency set to 0, as
+    tuned's latency-performance profile does; root only).  On a virtual
+    machine an idle vCPU halts and each wake-up goes through the host:
+    this shows what of a latency is that.  Yields False if not allowed."""
+    def __enter__(self):
+        try:
+            self.f = open("/dev/cpu_dma_latency", "wb", buffering=0)
+            self.f.write((0).to_bytes(4, sys.byteorder))
+            return True
+        except OSError:
+            self.f = None
+            return False
+
+    def __exit__(self, *exc):
+        if self.f:
+            self.f.close()       # the request ends with the file
+        return False
+
+
 def children(pid):
     out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(pid)],
                          capture_output=True, text=True).stdout
@@ -144,6 +235,66 @@ class Api:
         r = self.c.getresponse()
         data = r.read()
         return r.status, json.loads(data) if data else None
+
+
+class RawApi:
+    """The same calls as Api on one kept-alive connection, written and read
+    with the socket module: Python's http.client spends about 70 us of its
+    own per request (a health check takes 0.09 ms with it, 0.02 ms with
+    this, CPUs awake), which a latency of a few tenths of a millisecond
+    should not carry.  Bodies are read by Content-Length or chunked."""
+    def __init__(self, port, token, ca=None):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ca:
+            s = ssl.create_default_context(cafile=ca).wrap_socket(
+                s, server_hostname="127.0.0.1")
+        self.s, self.buf = s, b""
+        self.h = f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("master closed the connection")
+            self.buf += d
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._need(len(self.buf) + 1)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        self._need(n)
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+    def req(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (f"{method} {path} HTTP/1.1\r\n{self.h}"
+                + (f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                   if body is not None else "") + "\r\n")
+        self.s.sendall(head.encode() + data)
+        status = int(self._line().split()[1])
+        hdr = {}
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, v = line.decode().split(":", 1)
+            hdr[k.strip().lower()] = v.strip()
+        if "content-length" in hdr:
+            out = self._take(int(hdr["content-length"]))
+        else:                                   # chunked
+            out = b""
+            while True:
+                n = int(self._line().split(b";")[0], 16)
+                out += self._take(n)
+                self._line()
+                if n == 0:
+                    break
+        return status, json.loads(out) if out else None
 
 
 def dags_cluster_up(d, sync="full", slots=1, master_yaml="", worker_yaml="",
@@ -264,37 +415,15 @@ workers:
         res["rss_wtree_kb"] = max(sum(rss_kb(p) for p in tree(kids[w])) for w in ("w1", "w2"))
         res["pss_wtree_kb"] = max(sum(pss_kb(p) for p in tree(kids[w])) for w in ("w1", "w2"))
 
-        # Latency: one job at a time, submit then long-poll for the result
-        # (two requests); and submit with ?wait (one request; a build from
-        # before it answers "queued", then it takes the GET too).
-        lat, lat1 = [], []
-        for i in range(2 * (args.latency + 20)):
-            one = i % 2 == 1
-            t = time.perf_counter()
-            st, j = api.req("POST", "/api/v1/jobs" + ("?wait=10" if one else ""),
-                            {"plugin": "noop"})
-            if j["state"] not in ("succeeded", "failed"):
-                st, j = api.req("GET", f"/api/v1/jobs/{j['id']}?wait=10")
-            assert j["state"] == "succeeded", j
-            if i >= 40:
-                (lat1 if one else lat).append((time.perf_counter() - t) * 1000)
-        lat.sort()
-        lat1.sort()
-        # The disk's floor, in the store's directory, right after; and
-        # the HTTP round trip of this client to this master for nothing
-        # (a health check): a submit-to-result is two of them.
+        # Latency, then the disk's floor in the store's directory right
+        # after; and with the CPUs held out of their idle state, when this
+        # user may (see latency_section).
+        raw = RawApi(port, tok, ca)
+        latency_section(raw, args, res, "")
         res["fsync_append_ms"], res["fsync_overwrite_ms"] = fsync_floor(d)
-        rt = []
-        for _ in range(300):
-            t = time.perf_counter()
-            api.req("GET", "/api/v1/health")
-            rt.append((time.perf_counter() - t) * 1000)
-        rt.sort()
-        res["http_rt_ms"] = rt[len(rt) // 2]
-        res["lat_p50_ms"] = lat[len(lat) // 2]
-        res["lat_p99_ms"] = lat[int(len(lat) * 0.99) - 1]
-        res["lat1_p50_ms"] = lat1[len(lat1) // 2]
-        res["lat1_p99_ms"] = lat1[int(len(lat1) * 0.99) - 1]
+        with cpu_awake() as held:
+            if held:
+                latency_section(raw, args, res, "awake_")
 
         # Throughput: bulk submit, wait until the last is recorded succeeded.
         n = args.tasks
@@ -372,11 +501,18 @@ def main():
         print(f"  no-op tasks/s:         {r['tasks_per_s']:.0f}  ({args.tasks} tasks, bulk submit to durable success)")
         print(f"  CPU per 1,000 tasks:   {r['cpu_ms_per_1k']:.1f} ms (master, workers and executors, user+system;"
               f" the master {r['master_cpu_ms_per_1k']:.1f} ms)")
-        print(f"  latency submit->result p50 {r['lat_p50_ms']:.3f} ms, p99 {r['lat_p99_ms']:.3f} ms ({args.latency} jobs; POST, then GET ?wait)")
-        print(f"  ... in one request     p50 {r['lat1_p50_ms']:.3f} ms, p99 {r['lat1_p99_ms']:.3f} ms ({args.latency} jobs; POST ?wait, alternated with the above)")
+        for pre, how in (("", ""), ("awake_", "CPUs kept awake (/dev/cpu_dma_latency 0): ")):
+            if pre + "lat_p50_ms" not in r:
+                print("  (the latency with the CPUs kept awake needs root: /dev/cpu_dma_latency)")
+                continue
+            print(f"  {how}latency submit->result p50 {r[pre+'lat_p50_ms']:.3f} ms, p99 {r[pre+'lat_p99_ms']:.3f} ms"
+                  f" ({args.latency} jobs; POST, then GET ?wait)")
+            print(f"  {' ' * len(how)}... in one request     p50 {r[pre+'lat1_p50_ms']:.3f} ms, p99 {r[pre+'lat1_p99_ms']:.3f} ms"
+                  f" (POST ?wait, alternated with the above)")
+            print(f"  {' ' * len(how)}floors: this client's HTTP round trip {r[pre+'http_rt_ms']:.3f} ms (GET /api/v1/health);"
+                  f" a pipe round trip between two processes {r[pre+'wake_us']:.0f} us")
         print(f"  disk's fsync floor:    4 KiB write + fdatasync, median: appending {r['fsync_append_ms']:.3f} ms,"
               f" in place {r['fsync_overwrite_ms']:.3f} ms (same directory, same run)")
-        print(f"  HTTP round trip:       {r['http_rt_ms']:.3f} ms median (GET /api/v1/health, this client)")
     if not args.no_dask:
         d = run_dask(args)
         if d:

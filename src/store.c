@@ -696,9 +696,15 @@ struct store {
 	 * failed had given jobs ids up to this, perhaps handed out early:
 	 * the next commit raises the jobs' sequence past it, so none is
 	 * given again.  wal_pages: the WAL's size after the last commit
-	 * (sqlite3_wal_hook). */
+	 * (sqlite3_wal_hook; atomic: the checkpoint clears it while a
+	 * commit may run). */
 	int64_t id_floor;
 	int wal_pages;
+	/* The writer thread's own connection, for checkpoints: they copy
+	 * the WAL into the database while commits go on (a checkpoint of
+	 * 4 MB takes milliseconds; on the write connection, every commit
+	 * meanwhile waited for it). */
+	sqlite3 *cdb;
 
 	pthread_mutex_t q_mu;   /* guards everything down to commits */
 	pthread_cond_t q_cond;  /* the writer sleeps here */
@@ -708,7 +714,9 @@ struct store {
 	 * (store_apply_wait): the write connection and the fields the
 	 * writer owns are that thread's until it clears busy. */
 	int busy;
-	int ckpt_due;           /* the writer checkpoints when not busy */
+	int ckpt_due;           /* the writer checkpoints (on cdb) */
+	int ckpting;            /* ... and is doing it now, beside commits */
+	int ckpt_tail;          /* ... and has the rest to do, between two */
 	int64_t later_since;    /* mono ms: oldest deferred batch queued */
 	int stopping;
 	uint64_t commits;
@@ -1111,6 +1119,9 @@ store_destroy(store *s)
 	if (s->rdb != NULL && sqlite3_close(s->rdb) != SQLITE_OK)
 		log_error("store: closing %s: %s", s->path,
 		          sqlite3_errmsg(s->rdb));
+	if (s->cdb != NULL && sqlite3_close(s->cdb) != SQLITE_OK)
+		log_error("store: closing %s: %s", s->path,
+		          sqlite3_errmsg(s->cdb));
 	if (s->wdb != NULL && sqlite3_close(s->wdb) != SQLITE_OK)
 		log_error("store: closing %s: %s", s->path,
 		          sqlite3_errmsg(s->wdb));
@@ -1215,7 +1226,10 @@ store_open(const char *path, int sync_full, store **out, char **err)
 		}
 	}
 
-	if ((rc = store_connect(path, &s->rdb, err)) < 0)
+	if ((rc = store_connect(path, &s->rdb, err)) < 0 ||
+	    (rc = store_connect(path, &s->cdb, err)) < 0 ||
+	    (rc = store_exec(s->cdb, sync_full ? "PRAGMA synchronous = FULL" :
+	                     "PRAGMA synchronous = NORMAL", err)) < 0)
 		goto fail;
 
 	/* The writer must not take the process's signals (the master
@@ -1904,28 +1918,21 @@ store_wal_hook(void *ud, sqlite3 *db, const char *name, int n)
 {
 	(void)db;
 	(void)name;
-	((store *)ud)->wal_pages = n;
+	__atomic_store_n(&((store *)ud)->wal_pages, n, __ATOMIC_RELAXED);
 	return SQLITE_OK;
 }
 
-/* Copy the WAL into the database (PASSIVE: never waits for a reader),
- * after the commit's callers were woken.  Once all of it is copied the
- * next commit writes the WAL from its start again: in place, over pages
- * the file already has, which the disk syncs faster than appended ones
- * (bench/kiln_bench.py prints both).  Writer thread only. */
+/* Copy the WAL into the database on connection DB (PASSIVE: never
+ * waits for a reader or a writer).  Writer thread only, q_mu not held. */
 static void
-store_checkpoint(store *s)
+store_checkpoint(store *s, sqlite3 *db)
 {
 	int log = 0, done = 0;
-	int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL,
-	                                   SQLITE_CHECKPOINT_PASSIVE, &log,
-	                                   &done);
+	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	                                   &log, &done);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: checkpoint of %s: %s", s->path,
-		         sqlite3_errmsg(s->wdb));
-	/* Not all copied (a reader holds an older snapshot): try again
-	 * after the next commit rather than at once. */
-	s->wal_pages = 0;
+		         sqlite3_errmsg(db));
 }
 
 /*
@@ -2008,7 +2015,7 @@ store_commit_queue(store *s)
 	pthread_mutex_lock(&s->q_mu);
 	store_settle_list(s, list);
 	s->busy = 0;
-	if (s->wal_pages >= STORE_CKPT_PAGES)
+	if (__atomic_load_n(&s->wal_pages, __ATOMIC_RELAXED) >= STORE_CKPT_PAGES)
 		s->ckpt_due = 1;
 }
 
@@ -2019,16 +2026,39 @@ store_writer(void *arg)
 
 	pthread_mutex_lock(&s->q_mu);
 	for (;;) {
-		/* A checkpoint left by a caller's commit (store_apply_wait),
-		 * done here, off its time. */
-		if (s->ckpt_due && !s->busy) {
+		/* A checkpoint left by a commit, done here, off its
+		 * callers' time, in two steps.  First the WAL is copied into
+		 * the database on the writer's own connection while commits
+		 * go on (ckpting: a copy of 4 MB and its syncs take
+		 * milliseconds, which every commit meanwhile would wait).
+		 * Then what came meanwhile, a few pages, between two commits
+		 * (busy): a WAL all copied before a commit starts is written
+		 * from its start again by it, in place, over pages the file
+		 * already has, which the disk syncs faster than appended ones
+		 * (bench/kiln_bench.py prints both); one copied while commits
+		 * go on never is. */
+		if (s->ckpt_due && !s->ckpt_tail) {
 			s->ckpt_due = 0;
+			s->ckpting = 1;
+			pthread_mutex_unlock(&s->q_mu);
+			store_checkpoint(s, s->cdb);
+			pthread_mutex_lock(&s->q_mu);
+			s->ckpting = 0;
+			s->ckpt_tail = 1;
+			continue;
+		}
+		if (s->ckpt_tail && !s->busy) {
+			s->ckpt_tail = 0;
 			s->busy = 1;
 			pthread_mutex_unlock(&s->q_mu);
-			store_checkpoint(s);
+			store_checkpoint(s, s->wdb);
 			pthread_mutex_lock(&s->q_mu);
 			s->busy = 0;
+			/* Commits since the first step asked again. */
+			s->ckpt_due = 0;
+			__atomic_store_n(&s->wal_pages, 0, __ATOMIC_RELAXED);
 			pthread_cond_broadcast(&s->q_cond);
+			continue;
 		}
 		if (s->busy) {
 			/* A caller commits: it wakes us when done if work
@@ -2166,6 +2196,30 @@ store_check_ops(struct store_op *ops, size_t n, char **err)
 	return 0;
 }
 
+/* After a caller's commit (q_mu held): what was queued meanwhile is the
+ * writer's to commit; but while the writer checkpoints, the first caller
+ * waiting in the queue is woken to commit it, not left to wait for the
+ * checkpoint's end. */
+static void
+store_pass_on(store *s)
+{
+	if (s->ckpting)
+		for (struct store_batch *b = s->q_head; b != NULL; b = b->next)
+			if (!b->later) {
+				pthread_cond_signal(&b->cond);
+				return;
+			}
+	if (s->q_head != NULL || s->ckpt_due || s->ckpt_tail || s->stopping)
+		pthread_cond_broadcast(&s->q_cond);
+}
+
+/* Whether this caller may commit the queue itself now. */
+static int
+store_may_commit(const store *s)
+{
+	return !s->busy && !s->stopping && s->unwritable == NULL;
+}
+
 /* Queue a batch and wait for its commit. */
 static int
 store_apply_wait(store *s, struct store_op *ops, size_t n,
@@ -2182,7 +2236,7 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 	*s->q_tail = &b;
 	s->q_tail = &b.next;
 	s->q_waiting++;
-	if (!s->busy && !s->stopping && s->unwritable == NULL) {
+	if (store_may_commit(s)) {
 		/* Nobody is committing: commit the queue on this thread
 		 * rather than hand it to the writer and wait to be handed it
 		 * back (two thread switches per commit, most of a durable
@@ -2190,13 +2244,18 @@ store_apply_wait(store *s, struct store_op *ops, size_t n,
 		 * meanwhile queue, and the writer or the next of them
 		 * commits them together: still one fsync per group. */
 		store_commit_queue(s);
-		if (s->q_head != NULL || s->ckpt_due || s->stopping)
-			pthread_cond_broadcast(&s->q_cond);
+		store_pass_on(s);
 	} else {
 		pthread_cond_signal(&s->q_cond);
 	}
-	while (!b.done)
+	while (!b.done) {
 		pthread_cond_wait(&b.cond, &s->q_mu);
+		/* Woken by store_pass_on(): the writer is checkpointing. */
+		if (!b.done && s->ckpting && store_may_commit(s)) {
+			store_commit_queue(s);
+			store_pass_on(s);
+		}
+	}
 	pthread_mutex_unlock(&s->q_mu);
 
 	pthread_cond_destroy(&b.cond);
