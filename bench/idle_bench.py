@@ -10,6 +10,7 @@ as bench/kiln_bench.py measures it) N times and prints the median of:
   - the resident memory (VmRSS) of the idle master and of each worker,
     1 s after ready, and their sum (the workers' executor processes are
     not counted: they are the worker's zygote and children, shown apart);
+  - the sum of their PSS (a shared page counted in shares);
   - the pages resident in the three, each counted once (the sum of RSS
     counts the shared libraries' and kiln's own pages three times), and
     with `kiln up` and the executors too; from /proc/PID/pagemap (root).
@@ -38,6 +39,16 @@ def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid):
+    """PSS: each page's share among the processes that map it (what
+    smem adds up for "memory in all")."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
 
@@ -120,6 +131,7 @@ workers:
         r["master"] = rss_kb(kids["master"]) / 1024
         r["worker"] = max(rss_kb(kids["w1"]), rss_kb(kids["w2"])) / 1024
         r["total"] = sum(rss_kb(kids[n]) for n in ("master", "w1", "w2")) / 1024
+        r["pss"] = sum(pss_kb(kids[n]) for n in ("master", "w1", "w2")) / 1024
         r["execs"] = max(sum(rss_kb(p) for p in tree(kids[w])[1:])
                          for w in ("w1", "w2")) / 1024
         # The same three processes, each page counted once (libc's and
@@ -158,6 +170,7 @@ def main():
               f"      idle RSS: master {m['master']:.1f} MB, worker {m['worker']:.1f} MB,"
               f" master + 2 workers {m['total']:.1f} MB"
               f" (a worker's zygote and executors besides: {m['execs']:.1f} MB)\n"
+              f"      PSS (shared pages divided among their users), the three: {m['pss']:.1f} MB\n"
               f"      pages resident in the three, each counted once: {m['union']:.1f} MB;"
               f" with `kiln up` and the executors: {m['union_all']:.1f} MB")
     if a.old:
