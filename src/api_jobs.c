@@ -390,7 +390,7 @@ jobs_submit(struct api_ctx *a, http_req *r, const struct api_call *c,
 		job_reply(a, r, ps->job, 201);
 		return;
 	}
-	int64_t wait_ms;
+	int64_t wait_ms;        /* checked now: a bad wait submits nothing */
 	if (http_query(r, "wait") != NULL && batch) {
 		http_reply_error(r, 400, "wait: a batch is not waited for; "
 		                 "wait for its jobs with GET /api/v1/jobs/ID?wait=");
