@@ -46,6 +46,9 @@
 
 #define EX_FRAME_MAX ((uint64_t)1 << 40)
 #define EX_TICK_MS 50
+/* A running task's executor has its RSS read at most this often: a
+ * read is three system calls, and a no-op task takes 30 us. */
+#define EX_RSS_MS 5
 
 /* ------------------------------------------------------------ frames */
 
@@ -512,6 +515,7 @@ ex_zygote_main(int zfd, plugin_registry *worker_reg, const struct ex_env *env)
 struct ex_proc {
 	int pid;
 	int fd;
+	int statm;              /* its /proc/PID/statm, open (or -1) */
 	unsigned gen;           /* the plugin generation it was forked in */
 	int64_t base_rss;       /* resident bytes when idle */
 	struct ex_proc *next;
@@ -526,18 +530,15 @@ struct executors {
 	unsigned gen;
 };
 
-/* Read with open and read into the stack, not stdio: it runs at every
- * task's start and after each of its messages, on a round trip's path. */
-int64_t
-executor_rss(int pid)
+/* E's resident bytes (from /proc/PID/statm), or -1.  The file stays open
+ * for the executor's life and is read from its start, where procfs makes
+ * it anew: one system call, at every task's start, on a round trip's
+ * path. */
+static int64_t
+ex_rss(const struct ex_proc *e)
 {
-	char path[64], buf[128];
-	snprintf(path, sizeof path, "/proc/%d/statm", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	char buf[128];
+	ssize_t n = e->statm >= 0 ? pread(e->statm, buf, sizeof buf - 1, 0) : -1;
 	long long size, res;
 	if (n <= 0)
 		return -1;
@@ -593,6 +594,9 @@ ex_spawn(executors *x)
 	e->pid = (int)pid;
 	e->fd = sv[0];
 	e->gen = gen;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/statm", e->pid);
+	e->statm = open(path, O_RDONLY | O_CLOEXEC);
 	return e;
 }
 
@@ -603,6 +607,8 @@ ex_reap(executors *x, struct ex_proc *e, int kill_it)
 	if (kill_it)
 		kill(e->pid, SIGKILL);
 	close(e->fd);
+	if (e->statm >= 0)
+		close(e->statm);
 	char req[9] = "w";
 	int64_t pid = e->pid;
 	memcpy(req + 1, &pid, 8);
@@ -855,10 +861,11 @@ ex_ms_text(int64_t ms)
 }
 
 /* Why E must die now, or NULL: a cancel not obeyed within the grace, or
- * memory past the limit.  *CANCEL_AT: when the cancel was passed on. */
+ * memory past the limit.  *CANCEL_AT: when the cancel was passed on;
+ * *RSS_AT: when its memory is read next (every EX_RSS_MS at most). */
 static char *
 ex_verdict(struct ex_proc *e, const struct executor_task *et,
-           int64_t *cancel_at)
+           int64_t *cancel_at, int64_t *rss_at)
 {
 	int64_t now = clock_mono_ms();
 	if (*cancel_at == 0 && task_host()->cancelled(et->t)) {
@@ -874,7 +881,11 @@ ex_verdict(struct ex_proc *e, const struct executor_task *et,
 		free(s);
 		return why;
 	}
-	int64_t rss = et->memory_limit > 0 ? executor_rss(e->pid) : -1;
+	int64_t rss = -1;
+	if (et->memory_limit > 0 && now >= *rss_at) {
+		*rss_at = now + EX_RSS_MS;
+		rss = ex_rss(e);
+	}
 	if (rss >= 0 && rss - e->base_rss > et->memory_limit)
 		return xasprintf("killed: memory limit %" PRId64 " MiB exceeded "
 		                 "(RSS %" PRId64 " MiB)", et->memory_limit >> 20,
@@ -924,9 +935,11 @@ executors_run(executors *x, const struct executor_task *et, int *code,
 		*why = xstrdup("no executor: the zygote did not fork one");
 		return JOB_FAILED;
 	}
-	e->base_rss = executor_rss(e->pid);
+	e->base_rss = ex_rss(e);
 	int state = JOB_FAILED, rc = ex_start(e, et);
-	int64_t cancel_at = 0;
+	/* The first check of its memory once the task has run EX_RSS_MS:
+	 * a shorter one is not read (a task grows by little in that). */
+	int64_t cancel_at = 0, rss_at = clock_mono_ms() + EX_RSS_MS;
 	char *kill_why = NULL, *lost = NULL;
 	while (rc == 0 && kill_why == NULL) {
 		struct pollfd pfd = { e->fd, POLLIN, 0 };
@@ -934,7 +947,7 @@ executors_run(executors *x, const struct executor_task *et, int *code,
 			rc = ex_relay(e->fd, et->t, x->outdir, &state, code,
 			              &lost);
 		if (rc == 0)
-			kill_why = ex_verdict(e, et, &cancel_at);
+			kill_why = ex_verdict(e, et, &cancel_at, &rss_at);
 	}
 	if (rc == 1) {
 		ex_put(x, e);

@@ -76,7 +76,4 @@ struct executor_task {
 int executors_run(executors *x, const struct executor_task *et, int *code,
                   char **why);
 
-/* Resident bytes of process PID (from /proc/PID/statm), or -1. */
-int64_t executor_rss(int pid);
-
 #endif
