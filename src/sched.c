@@ -1493,6 +1493,7 @@ job_start(sched *s, struct sjob *j, struct sworker *w, int attempt)
 static void
 sc_task_fill(struct sched_task *t, const struct sjob *j)
 {
+	memset(t, 0, sizeof *t);        /* the room is not zeroed */
 	t->id = j->id;
 	t->attempt = j->attempt;
 	t->plugin = xstrdup(j->plugin);
@@ -1979,8 +1980,10 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 	 * result could not be taken either. */
 	if (want < 0 || !store_writable(s->st, NULL))
 		want = 0;
-	/* No more than are queued: the room below is zeroed at every
-	 * exchange, and most exchanges (heartbeats) place nothing. */
+	/* No more than are queued: room is made for WANT at every exchange
+	 * (not zeroed: 75 KB for a worker's 256, of which an exchange of
+	 * executor processes fills 20), and most exchanges (heartbeats)
+	 * place nothing. */
 	if (want > s->nqueued)
 		want = (int)s->nqueued;
 	/* Room for every result twice over: as a transition, or as the log
@@ -1991,10 +1994,10 @@ sched_exchange(sched *s, const char *name, uint64_t session,
 		.ops = xcalloc(cap, sizeof *x.ops),
 		.js = xcalloc(cap, sizeof *x.js),
 		.late = xcalloc(nresults + 1, sizeof *x.late),
-		.starts = xcalloc((size_t)want + 1, sizeof *x.starts),
+		.starts = xmalloc(((size_t)want + 1) * sizeof *x.starts),
 	};
 	/* Map tasks are handed out under this lock (they need no write). */
-	out->tasks = xcalloc((size_t)want + 1, sizeof *out->tasks);
+	out->tasks = xmalloc(((size_t)want + 1) * sizeof *out->tasks);
 
 	sc_results(s, &x, results, nresults);
 	/* 2. Attempts the worker runs that are no longer its own (requeued
