@@ -152,9 +152,11 @@ struct ex_env {
 struct ex_child {
 	int fd;
 	pthread_mutex_t wmu;            /* one frame at a time */
+	pthread_mutex_t sock;           /* held by whoever reads a frame */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;              /* the reader sleeps here */
 	kiln_task *t;                   /* the running task, or NULL */
+	int running;                    /* a task runs: the reader reads */
 	uint64_t log_pos;
 	double progress;
 	char *run;                      /* a run request not yet taken */
@@ -225,45 +227,117 @@ xc_flush(struct ex_child *c, struct xc_frames *f)
 	}
 }
 
-/* The reader: takes the worker's frames and flushes the log.  The worker
- * gone, the executor ends, whatever its task does. */
+/* Take frame TYPE (BUF, whose ownership passes) read by either thread.
+ * c->mu held. */
+static void
+xc_take(struct ex_child *c, int type, char *buf)
+{
+	if (type == 'R' && c->run == NULL) {
+		c->run = buf;
+		buf = NULL;
+	} else if (type == 'C') {
+		if (c->t != NULL)       /* else late: its task is over */
+			task_cancel(c->t);
+	} else if (type == c->want && c->answer == NULL) {
+		c->answer = buf;
+		buf = NULL;
+	}
+	free(buf);
+}
+
+/* Read a frame into xc_take(); the worker gone, the executor ends,
+ * whatever its task does.  c->sock held, c->mu not. */
+static void
+xc_read(struct ex_child *c)
+{
+	int type;
+	char *buf;
+	size_t len;
+	if (ex_recv(c->fd, &type, &buf, &len) != 0)
+		_exit(0);
+	pthread_mutex_lock(&c->mu);
+	xc_take(c, type, buf);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Sleep on c->cv for MS at most.  c->mu held. */
+static void
+xc_nap(struct ex_child *c, int ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
+/*
+ * The reader: while a task runs, it takes the worker's frames (a cancel,
+ * an answer the task's thread did not read itself) and flushes the task's
+ * log every XC_READER_MS.  Between tasks the main thread reads the socket
+ * itself (xc_next_run), so that a run request wakes one thread, not this
+ * one and then the main one (two of a no-op task's four wake-ups); nothing
+ * wakes the reader when a task starts, so a task shorter than its nap
+ * never has it read.  The worker gone, the executor ends, whatever its
+ * task does.
+ */
+#define XC_READER_MS 100
+
 static void *
 xc_reader(void *arg)
 {
 	struct ex_child *c = arg;
+	pthread_mutex_lock(&c->mu);
 	for (;;) {
+		if (!c->running) {
+			xc_nap(c, XC_READER_MS);
+			continue;
+		}
+		pthread_mutex_unlock(&c->mu);
 		struct pollfd pfd = { c->fd, POLLIN, 0 };
-		int n = poll(&pfd, 1, 100);
+		int n = poll(&pfd, 1, XC_READER_MS);
 		pthread_mutex_lock(&c->mu);
 		xc_flush(c, NULL);
-		pthread_mutex_unlock(&c->mu);
-		if (n <= 0)
+		if (n <= 0 || !c->running)
 			continue;
-		int type;
-		char *buf;
-		size_t len;
-		if (ex_recv(c->fd, &type, &buf, &len) != 0)
-			_exit(0);
-		pthread_mutex_lock(&c->mu);
-		if (type == 'R' && c->run == NULL) {
-			c->run = buf;
-			buf = NULL;
-		} else if (type == 'C') {
-			if (c->t != NULL)
-				task_cancel(c->t);
-		} else if (type == c->want && c->answer == NULL) {
-			c->answer = buf;
-			buf = NULL;
+		if (pthread_mutex_trylock(&c->sock) != 0) {
+			/* The task's thread reads an answer it awaits. */
+			xc_nap(c, 1);
+			continue;
 		}
-		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
-		free(buf);
+		/* Still there: the task's thread may have read it. */
+		if (poll(&pfd, 1, 0) > 0)
+			xc_read(c);
+		pthread_mutex_unlock(&c->sock);
+		pthread_mutex_lock(&c->mu);
 	}
 	return NULL;
 }
 
-/* Ask the worker (frame TYPE with BODY) and wait for the answer ANSWER:
- * parsed, or NULL. */
+/* The next run request: one the reader took, or read here.  Between tasks
+ * this thread reads the socket (a cancel that comes late is dropped). */
+static char *
+xc_next_run(struct ex_child *c)
+{
+	pthread_mutex_lock(&c->sock);
+	pthread_mutex_lock(&c->mu);
+	while (c->run == NULL) {
+		pthread_mutex_unlock(&c->mu);
+		xc_read(c);
+		pthread_mutex_lock(&c->mu);
+	}
+	char *run = c->run;
+	c->run = NULL;
+	c->running = 1;
+	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->sock);
+	return run;
+}
+
+/* Ask the worker (frame TYPE with BODY) and read until the answer ANSWER
+ * comes (or the reader took it): parsed, or NULL. */
 static json_t *
 xc_ask(struct ex_child *c, int type, json_t *body, int answer)
 {
@@ -274,13 +348,18 @@ xc_ask(struct ex_child *c, int type, json_t *body, int answer)
 	pthread_mutex_lock(&c->wmu);
 	int rc = ex_send_json(c->fd, type, body);
 	pthread_mutex_unlock(&c->wmu);
+	pthread_mutex_lock(&c->sock);
 	pthread_mutex_lock(&c->mu);
-	while (rc == 0 && c->answer == NULL)
-		pthread_cond_wait(&c->cv, &c->mu);
+	while (rc == 0 && c->answer == NULL) {
+		pthread_mutex_unlock(&c->mu);
+		xc_read(c);
+		pthread_mutex_lock(&c->mu);
+	}
 	char *a = c->answer;
 	c->answer = NULL;
 	c->want = 0;
 	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->sock);
 	pthread_mutex_unlock(&c->rmu);
 	json_t *j = a != NULL ? json_loads(a, JSON_DECODE_ANY, NULL) : NULL;
 	free(a);
@@ -392,12 +471,13 @@ xc_task(struct ex_child *c, plugin_registry *reg, const struct ex_env *env,
 	 * so the worker wakes once for them, not once each (a short task's
 	 * round trip, bench/kiln_bench.py). */
 	struct xc_frames f = { 0 };
+	pthread_mutex_lock(&c->mu);
 	if (t != NULL && p != NULL) {
-		pthread_mutex_lock(&c->mu);
 		xc_flush(c, &f);
 		c->t = NULL;
-		pthread_mutex_unlock(&c->mu);
 	}
+	c->running = 0;         /* this thread reads the next request */
+	pthread_mutex_unlock(&c->mu);
 	json_t *done = json_pack("{s:i,s:i,s:s?,s:s?}", "state", state,
 		"code", code, "result", t ? task_result(t) : NULL, "error",
 		t == NULL ? err : p == NULL ? "plugin is not loaded in the "
@@ -428,6 +508,7 @@ ex_child_main(int fd, plugin_registry *reg, const struct ex_env *env)
 		signal(fatal[i], SIG_DFL);
 	struct ex_child c = { .fd = fd };
 	pthread_mutex_init(&c.wmu, NULL);
+	pthread_mutex_init(&c.sock, NULL);
 	pthread_mutex_init(&c.mu, NULL);
 	pthread_mutex_init(&c.rmu, NULL);
 	pthread_cond_init(&c.cv, NULL);
@@ -435,12 +516,7 @@ ex_child_main(int fd, plugin_registry *reg, const struct ex_env *env)
 	if (pthread_create(&th, NULL, xc_reader, &c) != 0)
 		_exit(1);
 	for (;;) {
-		pthread_mutex_lock(&c.mu);
-		while (c.run == NULL)
-			pthread_cond_wait(&c.cv, &c.mu);
-		char *run = c.run;
-		c.run = NULL;
-		pthread_mutex_unlock(&c.mu);
+		char *run = xc_next_run(&c);
 		json_t *j = json_loads(run, 0, NULL);
 		free(run);
 		if (j == NULL)
