@@ -85,6 +85,23 @@ ok "its processes hold no more memory than before ($rss0 -> $rss1 KiB)" \
 	[ "$rss1" -le $((rss0 + 32768)) ]
 ok "no task thread was abandoned" sh -c "! grep -q abandoned '$T/w1.log'"
 
+# A cancel reaches a task in its executor, at its start or later: the
+# executor's reader reads only while a task runs and is not woken when
+# one starts (it naps 100 ms).  The plugin stops; nothing is killed.
+now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+for after in 0 0.6; do
+	j=$(k submit sleep -p seconds=30 --retries 0)
+	wait_state "$j" running 10
+	sleep "$after"
+	t0=$(now_ms)
+	k cancel "$j" > /dev/null
+	ok "a task cancelled ${after} s into it stops" wait_state "$j" cancelled 5
+	t1=$(now_ms)
+	ok "... within a second ($((t1 - t0)) ms)" [ $((t1 - t0)) -lt 1000 ]
+	err=$(api GET "/api/v1/jobs/$j" | jq_ 'd["error"] or ""')
+	ok "... by its plugin, not killed ($err)" sh -c "! echo '$err' | grep -q killed"
+done
+
 # in_process_plugins: those plugins' tasks on the worker's own threads.
 pid_of() {
 	j=$(k submit runaway -p mode=pid --retries 0)
