@@ -20,10 +20,12 @@ compare within one run.
 
 Usage: bench/idle_bench.py [--runs 7] [--old /path/to/old/top]
 """
-import argparse, os, shutil, statistics, subprocess, tempfile, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from kiln_bench import pss_kb  # noqa: E402  PSS: what smem adds up
 
 
 def free_port():
@@ -39,16 +41,6 @@ def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def pss_kb(pid):
-    """PSS: each page's share among the processes that map it (what
-    smem adds up for "memory in all")."""
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Pss:"):
                 return int(line.split()[1])
     return 0
 

@@ -316,6 +316,21 @@ xc_reader(void *arg)
 	return NULL;
 }
 
+/* Read frames until *SLOT (c->run or c->answer) is filled, or find it
+ * filled by the reader, and take it.  c->sock and c->mu held. */
+static char *
+xc_await(struct ex_child *c, char **slot)
+{
+	while (*slot == NULL) {
+		pthread_mutex_unlock(&c->mu);
+		xc_read(c);
+		pthread_mutex_lock(&c->mu);
+	}
+	char *v = *slot;
+	*slot = NULL;
+	return v;
+}
+
 /* The next run request: one the reader took, or read here.  Between tasks
  * this thread reads the socket (a cancel that comes late is dropped). */
 static char *
@@ -323,13 +338,7 @@ xc_next_run(struct ex_child *c)
 {
 	pthread_mutex_lock(&c->sock);
 	pthread_mutex_lock(&c->mu);
-	while (c->run == NULL) {
-		pthread_mutex_unlock(&c->mu);
-		xc_read(c);
-		pthread_mutex_lock(&c->mu);
-	}
-	char *run = c->run;
-	c->run = NULL;
+	char *run = xc_await(c, &c->run);
 	c->running = 1;
 	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_unlock(&c->sock);
@@ -350,12 +359,7 @@ xc_ask(struct ex_child *c, int type, json_t *body, int answer)
 	pthread_mutex_unlock(&c->wmu);
 	pthread_mutex_lock(&c->sock);
 	pthread_mutex_lock(&c->mu);
-	while (rc == 0 && c->answer == NULL) {
-		pthread_mutex_unlock(&c->mu);
-		xc_read(c);
-		pthread_mutex_lock(&c->mu);
-	}
-	char *a = c->answer;
+	char *a = rc == 0 ? xc_await(c, &c->answer) : c->answer;
 	c->answer = NULL;
 	c->want = 0;
 	pthread_mutex_unlock(&c->mu);

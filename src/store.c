@@ -1756,10 +1756,6 @@ store_run_early(struct store_batch *list)
 	return submits > 0 ? fault_check(FAULT_STORE, FAULT_COMMIT) : 0;
 }
 
-/* Run every batch of the list in one transaction.  On failure the whole
- * transaction is rolled back and every batch in it fails, even those that
- * were fine: simple, and failures here mean a broken disk or database,
- * not a bad op (store_apply() rejects those before queueing). */
 /* Forget every cached token (a revocation is committed, or
  * expiries were set). */
 static void
@@ -1774,6 +1770,10 @@ token_cache_drop(store *s)
 	pthread_mutex_unlock(&s->tok_mu);
 }
 
+/* Run every batch of the list in one transaction.  On failure the whole
+ * transaction is rolled back and every batch in it fails, even those that
+ * were fine: simple, and failures here mean a broken disk or database,
+ * not a bad op (store_apply() rejects those before queueing). */
 static void
 store_commit_group(store *s, struct store_batch *list)
 {
@@ -1923,16 +1923,21 @@ store_wal_hook(void *ud, sqlite3 *db, const char *name, int n)
 }
 
 /* Copy the WAL into the database on connection DB (PASSIVE: never
- * waits for a reader or a writer).  Writer thread only, q_mu not held. */
+ * waits for a reader or a writer), with *FLAG set meanwhile (ckpting or
+ * busy).  Writer thread only; q_mu held, released around the copy. */
 static void
-store_checkpoint(store *s, sqlite3 *db)
+store_checkpoint(store *s, sqlite3 *db, int *flag)
 {
 	int log = 0, done = 0;
+	*flag = 1;
+	pthread_mutex_unlock(&s->q_mu);
 	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	                                   &log, &done);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: checkpoint of %s: %s", s->path,
 		         sqlite3_errmsg(db));
+	pthread_mutex_lock(&s->q_mu);
+	*flag = 0;
 }
 
 /*
@@ -2039,21 +2044,13 @@ store_writer(void *arg)
 		 * go on never is. */
 		if (s->ckpt_due && !s->ckpt_tail) {
 			s->ckpt_due = 0;
-			s->ckpting = 1;
-			pthread_mutex_unlock(&s->q_mu);
-			store_checkpoint(s, s->cdb);
-			pthread_mutex_lock(&s->q_mu);
-			s->ckpting = 0;
+			store_checkpoint(s, s->cdb, &s->ckpting);
 			s->ckpt_tail = 1;
 			continue;
 		}
 		if (s->ckpt_tail && !s->busy) {
 			s->ckpt_tail = 0;
-			s->busy = 1;
-			pthread_mutex_unlock(&s->q_mu);
-			store_checkpoint(s, s->wdb);
-			pthread_mutex_lock(&s->q_mu);
-			s->busy = 0;
+			store_checkpoint(s, s->wdb, &s->busy);
 			/* Commits since the first step asked again. */
 			s->ckpt_due = 0;
 			__atomic_store_n(&s->wal_pages, 0, __ATOMIC_RELAXED);
@@ -3085,7 +3082,8 @@ token_cache_get(store *s, const char *hash_hex, struct store_token *out,
 	int hit = 0;
 	pthread_mutex_lock(&s->tok_mu);
 	for (int i = 0; i < TOKEN_CACHE && !hit; i++)
-		if (strcmp(s->tok[i].hash, hash_hex) == 0) {
+		if (s->tok[i].hash[0] != '\0' &&
+		    strcmp(s->tok[i].hash, hash_hex) == 0) {
 			*out = token_copy(&s->tok[i].t);
 			hit = 1;
 		}
@@ -3193,9 +3191,8 @@ store_token_settle(store *s, int64_t expires_ms, int *n, char **err)
 	store_rdone(st);
 out:
 	pthread_mutex_unlock(&s->read_mu);
-	if (changed > 0)
-		token_cache_drop(s);
 	if (changed > 0) {
+		token_cache_drop(s);
 		char when[32] = "?";
 		struct tm tm;
 		time_t t = (time_t)(expires_ms / 1000);

@@ -582,7 +582,6 @@ static int
 split_scan(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
            json_t *arg, const struct split_arg *a)
 {
-	(void)arg;
 	struct ingest in;
 	int rc = split_open_range(t, h, bc, a, &in);
 	json_t *res = rc == 0 ? split_scan_json(&in, bc, a->off, &rc) : NULL;
@@ -717,7 +716,6 @@ static int
 split_write(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
             json_t *arg, const struct split_arg *a)
 {
-	(void)arg;
 	size_t skip = a->skip, n = a->n;
 	int p = a->p;
 	json_t *tnum = json_object_get(bc->j, "tnum");
@@ -790,7 +788,6 @@ static int
 split_part(kiln_task *t, const struct kiln_host *h, const struct split_bc *bc,
            json_t *arg, const struct split_arg *a)
 {
-	(void)arg;
 	size_t n = a->n;
 	int p = a->p;
 	json_t *tnum = json_object_get(bc->j, "tnum");

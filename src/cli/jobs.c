@@ -3,9 +3,9 @@
  * jobs.c - the commands for jobs: `kiln ping`, `submit`, `jobs`, `job`,
  * `logs`, `cancel`, `workers` and `plugins` (the spark-submit role).  Each
  * turns its arguments into one call on the master's JSON API (or, for
- * `submit --wait`, a submission that waits, then long polls) and prints the answer as an
- * aligned table, a key: value listing, or with --json the master's own
- * JSON.
+ * `submit --wait`, a submission that waits, then long polls) and prints
+ * the answer as an aligned table, a key: value listing, or with --json
+ * the master's own JSON.
  */
 #include <errno.h>
 #include <inttypes.h>
